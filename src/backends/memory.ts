@@ -1,0 +1,181 @@
+/**
+ * The reference backend: objects in a Map, every write atomic, create-only and compare-and-swap exact.
+ * For fast tests of the upper layers and `memory://name` roots. Stores with the same name share their objects
+ * within one process.
+ */
+import type { Readable } from "node:stream";
+import { Readable as NodeReadable } from "node:stream";
+import { AlreadyExistsError, NotFoundError, PreconditionFailedError } from "../errors.ts";
+import type {
+  BackendCapabilities,
+  CopyOptions,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  ReadOptions,
+  StorageBackend,
+  StreamWriteOptions,
+  WriteMode,
+  WriteOptions,
+} from "./backend.ts";
+import { validateKey, validatePrefix } from "./keys.ts";
+import { collectBytes, toBytes } from "./streams.ts";
+
+interface StoredObject {
+  readonly bytes: Uint8Array;
+  readonly info: ObjectInfo;
+}
+
+const namedStores = new Map<string, Map<string, StoredObject>>();
+let revisionCounter = 0;
+
+export interface MemoryBackendOptions {
+  /** Stores created with the same name share their objects (as `memory://name` roots do). */
+  readonly name?: string;
+}
+
+export class MemoryBackend implements StorageBackend {
+  readonly kind = "memory";
+  readonly capabilities: BackendCapabilities = {
+    createOnly: true,
+    compareAndSwap: true,
+    copyCreateOnly: true,
+    serverSideCopy: true,
+  };
+  readonly name: string;
+  readonly #objects: Map<string, StoredObject>;
+
+  constructor(options: MemoryBackendOptions = {}) {
+    this.name = options.name ?? `anonymous-${++revisionCounter}`;
+    let objects = namedStores.get(this.name);
+    if (objects === undefined) {
+      objects = new Map();
+      if (options.name !== undefined) namedStores.set(this.name, objects);
+    }
+    this.#objects = objects;
+  }
+
+  describe(key: string): string {
+    return key === "" ? `memory://${this.name}` : `memory://${this.name}/${key}`;
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    return this.#require(key).info;
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const { bytes } = this.#require(key);
+    if (options.range === undefined) return bytes.slice();
+    const start = Math.min(options.range.offset, bytes.byteLength);
+    const end = options.range.length === undefined ? bytes.byteLength : Math.min(bytes.byteLength, start + options.range.length);
+    return bytes.slice(start, end);
+  }
+
+  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+    const bytes = await this.get(key, options);
+    return NodeReadable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
+  }
+
+  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    validateKey(key, this.describe(""));
+    return this.#commit(key, toBytes(body).slice(), options.mode, options.metadata);
+  }
+
+  async putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: StreamWriteOptions = {},
+  ): Promise<ObjectInfo> {
+    validateKey(key, this.describe(""));
+    const bytes = await collectBytes(body);
+    options.onProgress?.(bytes.byteLength);
+    return this.#commit(key, bytes, options.mode, options.metadata);
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    if (prefix !== "") validatePrefix(prefix.endsWith("/") ? prefix : `${prefix}/`, this.describe(""));
+    const keys = [...this.#objects.keys()]
+      .filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter))
+      .sort();
+    for (const key of keys) {
+      const stored = this.#objects.get(key);
+      if (stored !== undefined) yield stored.info;
+    }
+  }
+
+  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+    validatePrefix(prefix, this.describe(""));
+    const entries = new Map<string, ObjectInfo | undefined>();
+    for (const [key, stored] of this.#objects) {
+      if (!key.startsWith(prefix)) continue;
+      const rest = key.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash === -1) entries.set(key, stored.info);
+      else entries.set(prefix + rest.slice(0, slash + 1), undefined);
+    }
+    const names = [...entries.keys()].sort().filter((name) => options.pageToken === undefined || name > options.pageToken);
+    const pageSize = options.pageSize ?? 1000;
+    const page = names.slice(0, pageSize);
+    const objects: ObjectInfo[] = [];
+    const prefixes: string[] = [];
+    for (const name of page) {
+      const info = entries.get(name);
+      if (info === undefined) prefixes.push(name);
+      else objects.push(info);
+    }
+    const last = page.at(-1);
+    return names.length > pageSize && last !== undefined ? { objects, prefixes, nextPageToken: last } : { objects, prefixes };
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key, this.describe(""));
+    this.#objects.delete(key);
+  }
+
+  async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    for await (const key of keys) await this.delete(key);
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+    validateKey(to, this.describe(""));
+    const source = this.#require(from);
+    return this.#commit(to, source.bytes.slice(), options.mode, source.info.metadata);
+  }
+
+  async close(): Promise<void> {}
+
+  #require(key: string): StoredObject {
+    validateKey(key, this.describe(""));
+    const stored = this.#objects.get(key);
+    if (stored === undefined) throw new NotFoundError(`No object at ${this.describe(key)}.`, { path: this.describe(key) });
+    return stored;
+  }
+
+  #commit(
+    key: string,
+    bytes: Uint8Array,
+    mode: WriteMode = { kind: "overwrite" },
+    metadata?: Readonly<Record<string, string>>,
+  ): ObjectInfo {
+    const current = this.#objects.get(key);
+    if (mode.kind === "create" && current !== undefined) {
+      throw new AlreadyExistsError(`${this.describe(key)} already exists.`, { path: this.describe(key) });
+    }
+    if (mode.kind === "replace" && current?.info.revision !== mode.revision) {
+      throw new PreconditionFailedError(
+        `${this.describe(key)} changed since revision ${mode.revision} (now ${current?.info.revision ?? "absent"}).`,
+        { path: this.describe(key) },
+      );
+    }
+    const info: ObjectInfo = {
+      key,
+      size: bytes.byteLength,
+      lastModified: new Date(),
+      revision: String(++revisionCounter),
+      ...(metadata === undefined ? {} : { metadata: { ...metadata } }),
+    };
+    this.#objects.set(key, { bytes, info });
+    return info;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Which real test servers this run has. `npm test` (scripts/test.ts) starts MinIO, moto and fake-gcs-server on
+ * loopback and exports their endpoints; explicit variables set by the caller win. A suite whose server is missing
+ * fails under CI=true and is skipped with one loud line elsewhere.
+ */
+export interface S3ServerEnv {
+  readonly label: "minio" | "moto";
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly region: string;
+}
+
+export interface GcsServerEnv {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly projectId: string;
+}
+
+export function minioEnv(): S3ServerEnv | undefined {
+  const endpoint = process.env.TEST_MINIO_ENDPOINT;
+  if (!endpoint) return undefined;
+  return {
+    label: "minio",
+    endpoint,
+    bucket: process.env.TEST_MINIO_BUCKET ?? "opencrate-test",
+    accessKeyId: process.env.TEST_MINIO_ACCESS_KEY ?? "minioadmin",
+    secretAccessKey: process.env.TEST_MINIO_SECRET_KEY ?? "minioadmin",
+    region: "us-east-1",
+  };
+}
+
+export function motoEnv(): S3ServerEnv | undefined {
+  const endpoint = process.env.TEST_MOTO_ENDPOINT;
+  if (!endpoint) return undefined;
+  return {
+    label: "moto",
+    endpoint,
+    bucket: process.env.TEST_MOTO_BUCKET ?? "opencrate-test",
+    accessKeyId: "testing",
+    secretAccessKey: "testing",
+    region: "us-east-1",
+  };
+}
+
+export function gcsEnv(): GcsServerEnv | undefined {
+  const endpoint = process.env.TEST_GCS_ENDPOINT;
+  if (!endpoint) return undefined;
+  return { endpoint, bucket: process.env.TEST_GCS_BUCKET ?? "opencrate-test", projectId: "test" };
+}
+
+/**
+ * The `skip` option for a suite that needs `server`: false when present; a reason when absent on a laptop.
+ * Under CI=true a missing server throws, so the run fails instead of counting a skipped suite as a pass.
+ */
+export function skipUnless(server: unknown, name: string, variable: string): false | string {
+  if (server !== undefined) return false;
+  const reason = `${name} is not running: set ${variable} or run the tests with \`npm test\`, which starts it`;
+  if (process.env.CI === "true") throw new Error(`CI=true but ${reason}.`);
+  console.warn(`\n!!! SKIPPING ${name} suites: ${reason}.\n`);
+  return reason;
+}
