@@ -1,0 +1,121 @@
+/**
+ * The one place that parses roots and locations: local paths, file://, s3://, gs:// and memory:// URIs.
+ * Snapshot selectors (@latest, @3, @tag) are parsed in src/snapshot/snapshot-uri.ts on top of this.
+ */
+import { fileURLToPath } from "node:url";
+import { InvalidArgumentError } from "./errors.ts";
+import { validateKey } from "./backends/keys.ts";
+
+export type Location =
+  /** A local folder or file path, as the user wrote it (relative paths stay relative). */
+  | { readonly scheme: "file"; readonly path: string }
+  /** A bucket plus a key prefix ("" or "a/b", never with leading or trailing "/"). */
+  | { readonly scheme: "s3" | "gs"; readonly bucket: string; readonly prefix: string }
+  /** An in-process store and a prefix inside it. */
+  | { readonly scheme: "memory"; readonly name: string; readonly prefix: string };
+
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
+const S3_BUCKET = /^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
+const GCS_BUCKET = /^(?=.{3,222}$)[a-z0-9][a-z0-9._-]*[a-z0-9]$/;
+
+/** True when `input` starts with a URI scheme ("s3://", "file://", …). */
+export function hasScheme(input: string): boolean {
+  return SCHEME.test(input);
+}
+
+/** Parses a root, folder or object location. Throws InvalidArgumentError naming the input when malformed. */
+export function parseLocation(input: string): Location {
+  if (typeof input !== "string" || input.trim() === "") {
+    throw new InvalidArgumentError(`A location must be a non-empty path or URI, got ${JSON.stringify(input)}.`);
+  }
+  const match = SCHEME.exec(input);
+  if (match === null) return { scheme: "file", path: input };
+  const scheme = (match[1] ?? "").toLowerCase();
+  switch (scheme) {
+    case "file":
+      return { scheme: "file", path: parseFileUri(input) };
+    case "s3":
+    case "gs":
+      return parseBucketUri(scheme, input);
+    case "memory": {
+      const { host, prefix } = splitAuthority(input, "memory");
+      if (host === "") throw malformed(input, "memory:// needs a store name, as in memory://name/prefix");
+      return { scheme: "memory", name: host, prefix };
+    }
+    default:
+      throw new InvalidArgumentError(
+        `Unsupported location scheme "${scheme}://" in ${redact(input)}: use a local path, file://, s3://, gs:// or memory://.`,
+        { path: redact(input) },
+      );
+  }
+}
+
+/** The location as a canonical string (URIs without a trailing "/"). */
+export function formatLocation(location: Location): string {
+  switch (location.scheme) {
+    case "file":
+      return location.path;
+    case "memory":
+      return `memory://${location.name}${location.prefix === "" ? "" : `/${location.prefix}`}`;
+    default:
+      return `${location.scheme}://${location.bucket}${location.prefix === "" ? "" : `/${location.prefix}`}`;
+  }
+}
+
+/** Removes credentials (user:secret@) from a URI so it can appear in messages. */
+export function redact(input: string): string {
+  return input.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@]*@/, "$1***@");
+}
+
+function parseFileUri(input: string): string {
+  try {
+    return fileURLToPath(input);
+  } catch (error) {
+    throw malformed(input, "a file:// URI must be absolute, as in file:///data/runs", error);
+  }
+}
+
+function parseBucketUri(scheme: "s3" | "gs", input: string): Location {
+  const { host: bucket, prefix } = splitAuthority(input, scheme);
+  if (bucket === "") throw malformed(input, `${scheme}:// needs a bucket, as in ${scheme}://bucket/prefix`);
+  const pattern = scheme === "s3" ? S3_BUCKET : GCS_BUCKET;
+  if (!pattern.test(bucket) || bucket.includes("..")) {
+    throw malformed(
+      input,
+      `"${bucket}" is not a valid bucket name (3-63 characters: lower-case letters, digits, "-" and "."${scheme === "gs" ? ', "_"' : ""}; starting and ending with a letter or digit)`,
+    );
+  }
+  return { scheme, bucket, prefix };
+}
+
+function splitAuthority(input: string, scheme: string): { host: string; prefix: string } {
+  const rest = input.slice(`${scheme}://`.length);
+  if (/[?#]/.test(rest)) throw malformed(input, "query strings and fragments are not supported");
+  const slash = rest.indexOf("/");
+  const host = slash === -1 ? rest : rest.slice(0, slash);
+  if (host.includes("@")) {
+    throw malformed(input, "credentials do not belong in the URI; use the SDK's standard credential chain");
+  }
+  const rawPrefix = slash === -1 ? "" : rest.slice(slash + 1).replace(/\/+$/, "");
+  let prefix = rawPrefix;
+  try {
+    prefix = decodeURIComponent(rawPrefix);
+  } catch (error) {
+    throw malformed(input, "the path has a malformed %-escape", error);
+  }
+  if (prefix !== "") {
+    try {
+      validateKey(prefix);
+    } catch (error) {
+      throw malformed(input, (error as Error).message, error);
+    }
+  }
+  return { host, prefix };
+}
+
+function malformed(input: string, why: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`Malformed location ${redact(input)}: ${why}.`, {
+    path: redact(input),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
