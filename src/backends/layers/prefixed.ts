@@ -1,0 +1,109 @@
+/** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. */
+import type { Readable } from "node:stream";
+import type {
+  BackendCapabilities,
+  CopyOptions,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  ReadOptions,
+  StorageBackend,
+  StreamWriteOptions,
+  WriteOptions,
+} from "../backend.ts";
+import { validateKey, validatePrefix } from "../keys.ts";
+
+export class PrefixedBackend implements StorageBackend {
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities;
+  readonly inner: StorageBackend;
+  readonly prefix: string;
+
+  constructor(inner: StorageBackend, prefix: string) {
+    this.inner = inner;
+    this.prefix = prefix === "" ? "" : validateKey(prefix);
+    this.kind = inner.kind;
+    this.capabilities = inner.capabilities;
+  }
+
+  describe(key: string): string {
+    return this.inner.describe(this.#outer(key));
+  }
+
+  head(key: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo> {
+    return this.inner.head(this.#key(key), options).then((info) => this.#strip(info));
+  }
+
+  get(key: string, options?: ReadOptions): Promise<Uint8Array> {
+    return this.inner.get(this.#key(key), options);
+  }
+
+  getStream(key: string, options?: ReadOptions): Promise<Readable> {
+    return this.inner.getStream(this.#key(key), options);
+  }
+
+  put(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> {
+    return this.inner.put(this.#key(key), body, options).then((info) => this.#strip(info));
+  }
+
+  putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: StreamWriteOptions): Promise<ObjectInfo> {
+    return this.inner.putStream(this.#key(key), body, options).then((info) => this.#strip(info));
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const startAfter = options.startAfter === undefined ? undefined : this.#outer(options.startAfter);
+    const inner = this.inner.list(this.#outer(prefix) + (prefix === "" && this.prefix !== "" ? "/" : ""), {
+      ...options,
+      ...(startAfter === undefined ? {} : { startAfter }),
+    });
+    for await (const info of inner) yield this.#strip(info);
+  }
+
+  async listPage(prefix: string, options?: ListPageOptions): Promise<ListPage> {
+    validatePrefix(prefix, this.describe(""));
+    const page = await this.inner.listPage(this.prefix === "" ? prefix : `${this.prefix}/${prefix}`, options);
+    const cut = this.prefix === "" ? 0 : this.prefix.length + 1;
+    return {
+      objects: page.objects.map((info) => this.#strip(info)),
+      prefixes: page.prefixes.map((folder) => folder.slice(cut)),
+      ...(page.nextPageToken === undefined ? {} : { nextPageToken: page.nextPageToken }),
+    };
+  }
+
+  delete(key: string): Promise<void> {
+    return this.inner.delete(this.#key(key));
+  }
+
+  async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    const outer = (key: string): string => this.#key(key);
+    await this.inner.deleteMany(
+      (async function* () {
+        for await (const key of keys) yield outer(key);
+      })(),
+    );
+  }
+
+  copy(from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> {
+    return this.inner.copy(this.#key(from), this.#key(to), options).then((info) => this.#strip(info));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  #key(key: string): string {
+    validateKey(key, this.describe(""));
+    return this.#outer(key);
+  }
+
+  #outer(key: string): string {
+    if (this.prefix === "") return key;
+    return key === "" ? this.prefix : `${this.prefix}/${key}`;
+  }
+
+  #strip(info: ObjectInfo): ObjectInfo {
+    if (this.prefix === "") return info;
+    return { ...info, key: info.key.slice(this.prefix.length + 1) };
+  }
+}

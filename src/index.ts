@@ -1,0 +1,42 @@
+/** Public exports only. Importing this module loads no cloud SDK and no sharp; they load on first use. */
+import { createSession } from "./snapshot/session.ts";
+
+const oc = createSession();
+export default oc;
+export { oc };
+
+export type { Session } from "./snapshot/session.ts";
+export { Snapshot } from "./snapshot/snapshot.ts";
+export type { SetupOptions, VersionInfo, ArtifactOptions } from "./snapshot/snapshot.ts";
+export { Artifact } from "./snapshot/artifact.ts";
+export type { CustomArtifact, CustomHandler, CustomHandlerClass, HandlerAttachments } from "./snapshot/custom-handler.ts";
+export { parseSnapshotUri } from "./snapshot/snapshot-uri.ts";
+export type { SnapshotAddress, SnapshotSelector } from "./snapshot/snapshot-uri.ts";
+
+export type {
+  StorageBackend,
+  BackendCapabilities,
+  ObjectInfo,
+  WriteMode,
+  WriteOptions,
+  StreamWriteOptions,
+  ReadOptions,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  CopyOptions,
+} from "./backends/backend.ts";
+export { LocalBackend } from "./backends/local/index.ts";
+export { MemoryBackend } from "./backends/memory.ts";
+export { S3Backend } from "./backends/s3/index.ts";
+export { GcsBackend } from "./backends/gcs/index.ts";
+export { PrefixedBackend } from "./backends/layers/prefixed.ts";
+export { backendFromUri } from "./backends/registry.ts";
+export { parseLocation } from "./uri.ts";
+export type { Location } from "./uri.ts";
+
+export * from "./errors.ts";
+export type { ArtifactHandler, ArtifactStorage, HandlerContext } from "./handlers/types.ts";
+export { io } from "./io/index.ts";
+export type { Io, ShowFilesOptions } from "./io/index.ts";

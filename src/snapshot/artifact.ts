@@ -1,0 +1,227 @@
+/**
+ * The one Artifact class every type shares: paths, atomic saves (the backend's), backups, listing, deletion,
+ * streaming and the verbose log lines. Handlers only encode and decode.
+ */
+import type { Readable } from "node:stream";
+import type { StorageBackend } from "../backends/backend.ts";
+import { CREATE_ONLY } from "../backends/backend.ts";
+import { joinKey } from "../backends/keys.ts";
+import { AlreadyExistsError, ConfirmationRequiredError, isOpenCrateError, NotFoundError, ReadOnlyError } from "../errors.ts";
+import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
+import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "../handlers/types.ts";
+import { validateTag } from "./names.ts";
+
+/** How an artifact reports its verbose lines. */
+export interface ArtifactLog {
+  info(message: string): void;
+}
+
+export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
+  readonly backend: StorageBackend;
+  readonly key: string;
+  readonly name: string;
+  readonly snapshotType: string;
+  readonly handler: ArtifactHandler<In, Out, SaveOptions, LoadOptions>;
+  readonly verbose: boolean;
+  readonly readOnly: boolean;
+  readonly log: ArtifactLog;
+}
+
+export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined> {
+  readonly name: string;
+  readonly snapshotType: string;
+  readonly verbose: boolean;
+  /** Storage scoped to this artifact's path (custom handlers get the same object). */
+  readonly storage: ArtifactStorage;
+  readonly #handler: ArtifactHandler<In, Out, SaveOptions, LoadOptions>;
+  readonly #context: HandlerContext;
+  readonly #log: ArtifactLog;
+
+  constructor(init: ArtifactInit<In, Out, SaveOptions, LoadOptions>) {
+    this.name = init.name;
+    this.snapshotType = init.snapshotType;
+    this.verbose = init.verbose;
+    this.storage = new BackendArtifactStorage({ backend: init.backend, key: init.key, readOnly: init.readOnly });
+    this.#handler = init.handler;
+    this.#context = { name: init.name, extension: extensionOf(init.name) };
+    this.#log = init.log;
+  }
+
+  /** Where the artifact lives: a local path or a URI. */
+  get path(): string {
+    return this.storage.path;
+  }
+
+  /** Saves atomically: readers see the old or the new content, never a part. */
+  async save(data: In, options?: SaveOptions): Promise<void> {
+    this.#assertWritable("save");
+    await this.#handler.save(data, this.storage, options, this.#context);
+    this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
+  }
+
+  /** NotFoundError when the artifact is missing. */
+  async load(options?: LoadOptions): Promise<Out> {
+    let value: Out;
+    try {
+      value = await this.#handler.load(this.storage, options, this.#context);
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_FOUND")) {
+        throw new NotFoundError(`No ${this.snapshotType} artifact '${this.name}' at ${this.path}.`, {
+          path: this.path,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' loaded successfully from '${this.path}'.`);
+    return value;
+  }
+
+  exists(): Promise<boolean> {
+    return this.storage.exists();
+  }
+
+  /**
+   * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
+   * without a tag. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in
+   * one second gets a -2, -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
+   */
+  async backup(tag?: string): Promise<string | undefined> {
+    this.#assertWritable("back up");
+    const validTag = validateTag(tag, "backup tag");
+    if (!(await this.#mainObjectExists())) {
+      this.#logVerbose(`✗ '${this.name}' of '${this.snapshotType}' does not exist at '${this.path}', cannot create backup.`);
+      return undefined;
+    }
+    const { stem, extension } = splitName(this.#baseName());
+    const label = validTag ?? backupTimestamp(new Date());
+    for (let attempt = 1; ; attempt++) {
+      const backupName = `${stem}.backup_${label}${attempt === 1 ? "" : `-${attempt}`}${extension}`;
+      const target = joinKey(this.#folderKey(), backupName);
+      try {
+        await this.storage.backend.copy(this.storage.key, target, { mode: CREATE_ONLY });
+      } catch (error) {
+        if (!isOpenCrateError(error, "ALREADY_EXISTS")) throw error;
+        if (validTag !== undefined) {
+          throw new AlreadyExistsError(
+            `A backup tagged '${validTag}' of '${this.name}' already exists at ${this.storage.backend.describe(target)}.`,
+            { path: this.storage.backend.describe(target), cause: error },
+          );
+        }
+        continue;
+      }
+      this.#logVerbose(`✓ Backup of '${this.name}' of '${this.snapshotType}' created at '${this.storage.backend.describe(target)}'.`);
+      return backupName;
+    }
+  }
+
+  /** The names of this artifact's backups, oldest first. */
+  async listBackups(): Promise<string[]> {
+    const { stem, extension } = splitName(this.#baseName());
+    const folder = this.#folderKey();
+    const start = `${stem}.backup_`;
+    const found: { name: string; time: number }[] = [];
+    for await (const info of this.storage.backend.list(joinKey(folder, start))) {
+      const name = info.key.slice(folder.length + 1);
+      if (name.includes("/") || !name.startsWith(start) || !name.endsWith(extension)) continue;
+      if (extension === "" && name.slice(start.length).includes(".")) continue;
+      found.push({ name, time: info.lastModified.getTime() });
+    }
+    return found.sort((a, b) => a.time - b.time || a.name.localeCompare(b.name)).map((entry) => entry.name);
+  }
+
+  /** Deletes the artifact (and, for folder-like custom artifacts, everything below it). Missing: nothing happens. */
+  async delete(options: { confirm?: boolean } = {}): Promise<void> {
+    this.#assertWritable("delete");
+    if (!(await this.exists())) {
+      this.#logVerbose(`✗ '${this.name}' of '${this.snapshotType}' does not exist at '${this.path}'.`);
+      return;
+    }
+    if (options.confirm !== true) {
+      throw new ConfirmationRequiredError(
+        `Deleting '${this.name}' at ${this.path} needs { confirm: true }: this permanently deletes it.`,
+        { path: this.path },
+      );
+    }
+    await this.storage.delete("", { recursive: true });
+    this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' deleted successfully.`);
+  }
+
+  /** Uploads a local file as the artifact's bytes, streaming in constant memory. */
+  async saveFile(localPath: string): Promise<void> {
+    this.#assertWritable("save");
+    await this.storage.writeFile(localPath);
+    this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
+  }
+
+  /** Uploads a stream as the artifact's bytes, in constant memory. */
+  async saveStream(body: NodeJS.ReadableStream | AsyncIterable<Uint8Array>): Promise<void> {
+    this.#assertWritable("save");
+    await this.storage.writeStream(body as Readable | AsyncIterable<Uint8Array>);
+    this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
+  }
+
+  /** The artifact's bytes as a stream. NotFoundError when missing. */
+  async openRead(): Promise<Readable> {
+    return this.storage.openRead();
+  }
+
+  /** Streams the artifact's bytes into a local file (written to a temporary name, then renamed). */
+  async downloadTo(localPath: string): Promise<void> {
+    await this.storage.downloadTo(localPath);
+  }
+
+  toString(): string {
+    return `Artifact: ${this.name}\nType: ${this.snapshotType}\nPath: ${this.path}`;
+  }
+
+  async #mainObjectExists(): Promise<boolean> {
+    try {
+      await this.storage.backend.head(this.storage.key);
+      return true;
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_FOUND")) return false;
+      throw error;
+    }
+  }
+
+  #baseName(): string {
+    return this.storage.key.slice(this.storage.key.lastIndexOf("/") + 1);
+  }
+
+  #folderKey(): string {
+    return this.storage.key.slice(0, this.storage.key.lastIndexOf("/"));
+  }
+
+  #assertWritable(action: string): void {
+    if (this.storage.readOnly) {
+      throw new ReadOnlyError(`Cannot ${action} '${this.name}' at ${this.path}: the snapshot is open read-only.`, {
+        path: this.path,
+      });
+    }
+  }
+
+  #logVerbose(message: string): void {
+    if (this.verbose) this.#log.info(message);
+  }
+}
+
+/** `model.safetensors` → { stem: "model", extension: ".safetensors" }; `archive` → { stem: "archive", extension: "" }. */
+export function splitName(fileName: string): { stem: string; extension: string } {
+  const dot = fileName.lastIndexOf(".");
+  if (dot <= 0) return { stem: fileName, extension: "" };
+  return { stem: fileName.slice(0, dot), extension: fileName.slice(dot) };
+}
+
+export function extensionOf(name: string): string {
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  return splitName(base).extension.toLowerCase();
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** `11:46:37_16-Nov-2025`, local time, as the Python library names timestamped backups. */
+export function backupTimestamp(time: Date): string {
+  const two = (value: number): string => String(value).padStart(2, "0");
+  return `${two(time.getHours())}:${two(time.getMinutes())}:${two(time.getSeconds())}_${two(time.getDate())}-${MONTHS[time.getMonth()]}-${time.getFullYear()}`;
+}

@@ -1,0 +1,87 @@
+/**
+ * The key layout under a root, in one place:
+ *   <name>/v<N>[:<tag>]/<name>.log | <name>.history.log | <type>s/<artifact> | <customType>/<artifact>
+ *   <name>/.opencrate/versions/<N zero-padded>.json   version claims (create-only)
+ *   <name>/.opencrate/runs/<runId>.json               run records shared by the ranks of one job
+ *   <name>/.opencrate/latest.json                     best-effort hint of the highest claim
+ */
+import { joinKey } from "../backends/keys.ts";
+
+export const BUILTIN_TYPES = ["text", "json", "yaml", "csv", "image", "gif", "video", "audio", "checkpoint"] as const;
+export type BuiltinType = (typeof BUILTIN_TYPES)[number];
+
+const CLAIM_DIGITS = 10;
+const CLAIM_FILE = /^(\d{10})\.json$/;
+
+export function isBuiltinType(type: string): type is BuiltinType {
+  return (BUILTIN_TYPES as readonly string[]).includes(type);
+}
+
+/** `v3` or `v3:baseline`. */
+export function versionFolderName(version: number, tag: string | undefined): string {
+  return tag === undefined ? `v${version}` : `v${version}:${tag}`;
+}
+
+/** Parses a folder name made by versionFolderName; undefined for anything else. */
+export function parseVersionFolderName(folder: string): { version: number; tag: string | undefined } | undefined {
+  const match = /^v(\d{1,15})(?::([A-Za-z0-9._-]{1,64}))?$/.exec(folder);
+  if (match === null) return undefined;
+  return { version: Number(match[1]), tag: match[2] };
+}
+
+export function nameKey(name: string): string {
+  return name;
+}
+
+export function versionKey(name: string, folder: string): string {
+  return joinKey(name, folder);
+}
+
+export function bookkeepingKey(name: string): string {
+  return joinKey(name, ".opencrate");
+}
+
+export function claimsPrefix(name: string): string {
+  return `${joinKey(bookkeepingKey(name), "versions")}/`;
+}
+
+export function claimKey(name: string, version: number): string {
+  return `${claimsPrefix(name)}${String(version).padStart(CLAIM_DIGITS, "0")}.json`;
+}
+
+/** The version number of a claim key, or undefined when the key is not a claim. */
+export function versionOfClaimKey(name: string, key: string): number | undefined {
+  const prefix = claimsPrefix(name);
+  if (!key.startsWith(prefix)) return undefined;
+  const match = CLAIM_FILE.exec(key.slice(prefix.length));
+  return match === null ? undefined : Number(match[1]);
+}
+
+export function latestHintKey(name: string): string {
+  return joinKey(bookkeepingKey(name), "latest.json");
+}
+
+export function runRecordKey(name: string, runId: string): string {
+  return joinKey(bookkeepingKey(name), "runs", `${encodeURIComponent(runId)}.json`);
+}
+
+export function logKey(name: string, folder: string, rank?: number): string {
+  return joinKey(name, folder, rank === undefined || rank === 0 ? `${name}.log` : `${name}.rank${rank}.log`);
+}
+
+export function historyKey(name: string, folder: string, rank?: number): string {
+  return joinKey(
+    name,
+    folder,
+    rank === undefined || rank === 0 ? `${name}.history.log` : `${name}.rank${rank}.history.log`,
+  );
+}
+
+/** Built-in types live in `<type>s/`; custom types keep their name. */
+export function typeFolder(type: string): string {
+  return isBuiltinType(type) ? `${type}s` : type;
+}
+
+export function artifactKey(name: string, folder: string, type: string, artifactName: string): string {
+  return joinKey(name, folder, typeFolder(type), artifactName);
+}

@@ -1,0 +1,58 @@
+/** Validation of the user-facing names of the snapshot layer: snapshot names, tags, types, `start`. */
+import { InvalidArgumentError } from "../errors.ts";
+
+const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+const TAG = /^[A-Za-z0-9._-]{1,64}$/;
+
+export type StartOption = "new" | "last" | number;
+
+/** A snapshot name: `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
+export function validateSnapshotName(name: unknown): string {
+  if (typeof name !== "string" || !NAME.test(name) || name === "." || name === "..") {
+    throw new InvalidArgumentError(
+      `Invalid snapshot name ${describeValue(name)}: use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
+      { path: typeof name === "string" ? name : undefined },
+    );
+  }
+  return name;
+}
+
+/** A tag: `[A-Za-z0-9._-]{1,64}`; "" and undefined mean no tag. */
+export function validateTag(tag: unknown, what = "tag"): string | undefined {
+  if (tag === undefined || tag === null || tag === "") return undefined;
+  if (typeof tag !== "string" || !TAG.test(tag) || tag === "." || tag === "..") {
+    throw new InvalidArgumentError(
+      `Invalid ${what} ${describeValue(tag)}: use 1-64 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
+    );
+  }
+  return tag;
+}
+
+/** A custom artifact type: used verbatim as its folder name. */
+export function validateTypeName(type: unknown): string {
+  if (typeof type !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(type)) {
+    throw new InvalidArgumentError(
+      `Invalid artifact type ${describeValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
+    );
+  }
+  return type;
+}
+
+/** `"new"`, `"last"`, a non-negative integer, or a string of digits. */
+export function parseStart(start: unknown): StartOption {
+  if (start === undefined) return "new";
+  if (start === "new" || start === "last") return start;
+  if (typeof start === "number" && Number.isSafeInteger(start) && start >= 0) return start;
+  if (typeof start === "string" && /^\d{1,15}$/.test(start.trim())) return Number(start.trim());
+  throw new InvalidArgumentError(
+    `Invalid start ${describeValue(start)}: use "new", "last", a non-negative integer or a string of digits.`,
+  );
+}
+
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
+    return String(value);
+  }
+  return `a value of type ${Array.isArray(value) ? "array" : typeof value}`;
+}

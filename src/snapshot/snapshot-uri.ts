@@ -1,0 +1,85 @@
+/**
+ * Snapshot URIs: `<root>/<name>/v3`, `<root>/<name>/v3:baseline`, `<root>/<name>@latest`, `<root>/<name>@3`,
+ * `<root>/<name>@baseline`, for local paths and every URI scheme.
+ */
+import { InvalidArgumentError } from "../errors.ts";
+import { hasScheme, redact } from "../uri.ts";
+import { parseVersionFolderName } from "./layout.ts";
+import { validateSnapshotName, validateTag } from "./names.ts";
+
+export type SnapshotSelector =
+  | { readonly kind: "folder"; readonly version: number; readonly tag: string | undefined }
+  | { readonly kind: "latest" }
+  | { readonly kind: "number"; readonly version: number }
+  | { readonly kind: "tag"; readonly tag: string };
+
+export interface SnapshotAddress {
+  /** The root the snapshot's name lives in (a path or URI). */
+  readonly root: string;
+  readonly name: string;
+  readonly selector: SnapshotSelector;
+}
+
+export function parseSnapshotUri(uri: string): SnapshotAddress {
+  if (typeof uri !== "string" || uri.trim() === "") {
+    throw new InvalidArgumentError(`A snapshot URI must be a non-empty string, got ${JSON.stringify(uri)}.`);
+  }
+  const trimmed = uri.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  const schemeEnd = hasScheme(trimmed) ? trimmed.indexOf("://") + 3 : 0;
+  const last = trimmed.slice(slash + 1);
+  const parent = slash >= schemeEnd ? trimmed.slice(0, slash) : "";
+
+  const at = last.indexOf("@");
+  if (at !== -1) {
+    const name = checkName(last.slice(0, at), uri);
+    const selector = parseSelector(last.slice(at + 1), uri);
+    return { root: rootOf(parent, uri), name, selector };
+  }
+  const folder = parseVersionFolderName(last);
+  if (folder !== undefined && parent !== "") {
+    const nameSlash = parent.lastIndexOf("/");
+    if (nameSlash >= schemeEnd) {
+      const name = checkName(parent.slice(nameSlash + 1), uri);
+      return {
+        root: rootOf(parent.slice(0, nameSlash), uri),
+        name,
+        selector: { kind: "folder", version: folder.version, tag: folder.tag },
+      };
+    }
+  }
+  throw new InvalidArgumentError(
+    `${redact(uri)} is not a snapshot URI: expected <root>/<name>/v<N>[:<tag>] or <root>/<name>@latest|@<N>|@<tag>.`,
+    { path: redact(uri) },
+  );
+}
+
+function parseSelector(selector: string, uri: string): SnapshotSelector {
+  if (selector === "latest") return { kind: "latest" };
+  if (/^\d{1,15}$/.test(selector)) return { kind: "number", version: Number(selector) };
+  try {
+    const tag = validateTag(selector);
+    if (tag !== undefined) return { kind: "tag", tag };
+  } catch {
+    // reported below with the whole URI
+  }
+  throw new InvalidArgumentError(`Invalid selector "@${selector}" in ${redact(uri)}: use @latest, @<number> or @<tag>.`, {
+    path: redact(uri),
+  });
+}
+
+function checkName(name: string, uri: string): string {
+  try {
+    return validateSnapshotName(name);
+  } catch (error) {
+    throw new InvalidArgumentError(`Invalid snapshot name "${name}" in ${redact(uri)}.`, { path: redact(uri), cause: error });
+  }
+}
+
+function rootOf(parent: string, uri: string): string {
+  if (parent === "" && !hasScheme(uri)) return ".";
+  if (parent === "" || parent.endsWith("://")) {
+    throw new InvalidArgumentError(`${redact(uri)} has no root before the snapshot name.`, { path: redact(uri) });
+  }
+  return parent;
+}
