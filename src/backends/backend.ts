@@ -113,6 +113,9 @@ export interface BackendCapabilities {
   readonly serverSideCopy: boolean;
   /** Bodies above this size go through a multipart / resumable upload in `putStream`. */
   readonly multipartThreshold?: number;
+  /** `false` when the store keeps no user metadata (local disk): write `metadata` is dropped and `head` returns
+   * none. Absent means it is kept. */
+  readonly userMetadata?: boolean;
 }
 
 export interface StorageBackend {
