@@ -1,0 +1,271 @@
+/**
+ * Objects as files under a local folder. Keys map to paths below the root ("a/b.txt" → <root>/a/b.txt; ':' is
+ * fine in names on POSIX). Every write is atomic (see atomic-write.ts); create-only uses `link`, compare-and-swap
+ * a per-key lock file. Folders are created as needed and pruned when their last object is deleted, so an empty
+ * folder never shows up in a listing.
+ *
+ * Capability gap: local disk keeps no user metadata and no content type; `metadata` given to a write is dropped
+ * and `head` returns none (`capabilities.userMetadata` is false).
+ *
+ * Compare-and-swap is exact among `replace` writers (they share the lock) and against `create`. Plain
+ * overwrites and deletes do not take the lock: one racing a `replace` is ordered as the renames land.
+ */
+import { open, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Readable } from "node:stream";
+import type {
+  BackendCapabilities,
+  CopyOptions,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  ReadOptions,
+  StorageBackend,
+  StreamWriteOptions,
+  WriteMode,
+  WriteOptions,
+} from "../backend.ts";
+import { OVERWRITE } from "../backend.ts";
+import { InvalidArgumentError } from "../../errors.ts";
+import { toBytes } from "../streams.ts";
+import { checkRange, spanOf } from "./byte-range.ts";
+import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
+import { CallerBody } from "./caller-body.ts";
+import { folderIsNotAnObject, isErrno, toLocalError, type FsAction } from "./errors.ts";
+import { statIfPresent } from "./files.ts";
+import { listObjects, listOnePage } from "./listing.ts";
+import { DEFAULT_LOCK_STALE_MS, type LockOptions } from "./lock.ts";
+import { LocalLayout } from "./paths.ts";
+import { objectInfoOf } from "./revision.ts";
+
+export interface LocalBackendOptions {
+  /** The folder holding the objects, relative (to the current folder at construction) or absolute. */
+  readonly root: string;
+  /** A compare-and-swap lock older than this is taken over (a holder crashed). Default 30 s. */
+  readonly lockStaleMs?: number;
+}
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+const DELETE_CONCURRENCY = 16;
+
+export class LocalBackend implements StorageBackend {
+  readonly kind = "local";
+  readonly capabilities: BackendCapabilities = {
+    createOnly: true,
+    compareAndSwap: true,
+    copyCreateOnly: true,
+    serverSideCopy: true,
+    userMetadata: false,
+  };
+  readonly #layout: LocalLayout;
+  readonly #lockStaleMs: number;
+
+  constructor(options: LocalBackendOptions) {
+    this.#layout = new LocalLayout(options.root);
+    this.#lockStaleMs = options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS;
+  }
+
+  /** The root as an absolute path. */
+  get rootPath(): string {
+    return this.#layout.rootPath;
+  }
+
+  describe(key: string): string {
+    return this.#layout.describe(key);
+  }
+
+  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const path = this.#layout.pathOfKey(key);
+    options.signal?.throwIfAborted();
+    const stats = await this.#attempt(key, "read", () => stat(path, { bigint: true }));
+    if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
+    return objectInfoOf(key, stats);
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const path = this.#layout.pathOfKey(key);
+    checkRange(options.range, this.describe(key));
+    options.signal?.throwIfAborted();
+    return this.#attempt(key, "read", async () => {
+      const handle = await open(path, "r");
+      try {
+        const stats = await handle.stat();
+        if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
+        const { start, end } = spanOf(options.range, stats.size);
+        const bytes = Buffer.allocUnsafe(end - start);
+        let filled = 0;
+        while (filled < bytes.byteLength) {
+          options.signal?.throwIfAborted();
+          const want = Math.min(READ_CHUNK_BYTES * 16, bytes.byteLength - filled);
+          const { bytesRead } = await handle.read(bytes, filled, want, start + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return bytes.subarray(0, filled);
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+    const path = this.#layout.pathOfKey(key);
+    checkRange(options.range, this.describe(key));
+    options.signal?.throwIfAborted();
+    return this.#attempt(key, "read", async () => {
+      const handle = await open(path, "r");
+      try {
+        const stats = await handle.stat();
+        if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
+        const { start, end } = spanOf(options.range, stats.size);
+        if (end === start) {
+          await handle.close();
+          return Readable.from([]);
+        }
+        // The stream owns the handle from here and closes it when it ends, fails or is destroyed.
+        return handle.createReadStream({
+          start,
+          end: end - 1,
+          highWaterMark: READ_CHUNK_BYTES,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+      } catch (error) {
+        await handle.close().catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    const path = this.#layout.pathOfKey(key);
+    const mode = options.mode ?? OVERWRITE;
+    options.signal?.throwIfAborted();
+    return this.#write(key, path, mode, options.signal, () => stageBytes(path, toBytes(body)));
+  }
+
+  async putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: StreamWriteOptions = {},
+  ): Promise<ObjectInfo> {
+    const path = this.#layout.pathOfKey(key);
+    const mode = options.mode ?? OVERWRITE;
+    options.signal?.throwIfAborted();
+    const source = new CallerBody(body, options.onProgress);
+    try {
+      return await this.#write(key, path, mode, options.signal, () => stageStream(path, source, options.signal));
+    } catch (error) {
+      // The caller's own stream failed: hand back its error as it is, not as a disk error.
+      if (source.failure !== undefined) throw source.failure.error;
+      throw error;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const location = this.#layout.locatePrefix(prefix);
+    try {
+      yield* listObjects(location, options.startAfter, options.signal);
+    } catch (error) {
+      throw toLocalError(error, this.describe(prefix), "list");
+    }
+  }
+
+  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+    const location = this.#layout.locatePrefix(prefix);
+    const pageSize = options.pageSize ?? 1000;
+    if (!Number.isInteger(pageSize) || pageSize < 1) {
+      throw new InvalidArgumentError(`pageSize must be a positive integer, not ${pageSize}.`, { path: this.describe(prefix) });
+    }
+    options.signal?.throwIfAborted();
+    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize));
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.#layout.pathOfKey(key);
+    await this.#attempt(key, "delete", async () => {
+      try {
+        await unlink(path);
+      } catch (error) {
+        if (isErrno(error, "ENOENT", "ENOTDIR")) return;
+        // unlink of a folder: EISDIR on Linux, EPERM on macOS. A folder is not an object, so there is nothing to do.
+        if (isErrno(error, "EISDIR", "EPERM") && (await statIfPresent(path))?.isDirectory() === true) return;
+        throw error;
+      }
+      await this.#pruneEmptyFolders(dirname(path));
+    });
+  }
+
+  async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    let batch: string[] = [];
+    for await (const key of keys) {
+      batch.push(key);
+      if (batch.length === DELETE_CONCURRENCY) {
+        await Promise.all(batch.map((one) => this.delete(one)));
+        batch = [];
+      }
+    }
+    await Promise.all(batch.map((one) => this.delete(one)));
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+    const fromPath = this.#layout.pathOfKey(from);
+    const toPath = this.#layout.pathOfKey(to);
+    const mode = options.mode ?? OVERWRITE;
+    options.signal?.throwIfAborted();
+    await this.head(from);
+    return this.#write(to, toPath, mode, options.signal, async () => {
+      try {
+        return await stageCopy(fromPath, toPath);
+      } catch (error) {
+        // ENOENT here most likely means the source went away after the head above.
+        if (isErrno(error, "ENOENT") && (await statIfPresent(fromPath)) === undefined) {
+          throw toLocalError(error, this.describe(from), "read");
+        }
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  /** Checks the mode, stages the body, commits it; the one path every write takes. */
+  async #write(
+    key: string,
+    path: string,
+    mode: WriteMode,
+    signal: AbortSignal | undefined,
+    stageBody: () => Promise<StagedFile>,
+  ): Promise<ObjectInfo> {
+    const location = this.describe(key);
+    const lock: LockOptions = signal === undefined ? { staleMs: this.#lockStaleMs } : { staleMs: this.#lockStaleMs, signal };
+    return this.#attempt(key, "write", async () => {
+      await checkMode(path, mode, location);
+      const staged = await stageBody();
+      const stats = await commit(staged, path, mode, location, lock);
+      return objectInfoOf(key, stats);
+    });
+  }
+
+  /** Removes folders left empty by a delete, from `folder` up to (not including) the root. */
+  async #pruneEmptyFolders(folder: string): Promise<void> {
+    const root = this.#layout.rootPath;
+    for (let current = folder; current !== root && current.startsWith(root); current = dirname(current)) {
+      try {
+        await rmdir(current);
+      } catch {
+        // Not empty (ENOTEMPTY, EEXIST), already gone, or not ours to remove: stop here.
+        return;
+      }
+    }
+  }
+
+  /** Runs `action`, turning file-system errors into opencrate errors naming `key`. */
+  async #attempt<T>(key: string, action: FsAction, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw toLocalError(error, this.describe(key), action);
+    }
+  }
+}
