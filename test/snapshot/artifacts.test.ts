@@ -1,0 +1,175 @@
+/** The shared Artifact behaviour over every backend: paths, verbose lines, backups, delete, streaming, custom types. */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import type { ArtifactStorage } from "../../src/index.ts";
+import { Snapshot } from "../../src/index.ts";
+import { backupTimestamp } from "../../src/snapshot/artifact.ts";
+import { allBackendFactories } from "../support/backends.ts";
+import { collectKeys, expectCode, readText } from "../support/assertions.ts";
+
+class LinesHandler {
+  declare storage: ArtifactStorage;
+  declare path: string;
+  declare name: string;
+  declare snapshotType: string;
+  declare verbose: boolean;
+
+  async save(lines: string[]): Promise<void> {
+    const index = (await this.storage.list()).length;
+    await this.storage.write(lines.join("\n"), `part_${index}.txt`);
+  }
+
+  async load(): Promise<string[][]> {
+    const parts = await this.storage.list();
+    return Promise.all(parts.map(async (part) => (await this.storage.readText(part)).split("\n")));
+  }
+
+  count(): Promise<number> {
+    return this.storage.list().then((parts) => parts.length);
+  }
+
+  describeSelf(): string {
+    return `${this.snapshotType}:${this.name}:${String(this.verbose)}`;
+  }
+}
+
+for (const factory of allBackendFactories()) {
+  describe(`artifacts on ${factory.label}`, { skip: factory.skip }, () => {
+    let backend: StorageBackend;
+    let snapshot: Snapshot;
+    let scratch: string;
+    before(async () => {
+      backend = await factory.make();
+      snapshot = await Snapshot.setup({ name: "arts", tag: "t", backend, console: false });
+      scratch = await mkdtemp(join(tmpdir(), "opencrate-artifacts-"));
+    });
+    after(async () => {
+      await snapshot.close();
+      await rm(scratch, { recursive: true, force: true });
+      await factory.cleanup();
+    });
+
+    it("stores built-in types under <type>s/ and logs verbose lines", async () => {
+      const data = snapshot.json("data.json", { verbose: true });
+      assert.equal(data.path, backend.describe("arts/v0:t/jsons/data.json"));
+      assert.equal(data.snapshotType, "json");
+      assert.equal(await data.exists(), false);
+      await data.save({ array: [10, 20, 30] });
+      assert.equal(await data.exists(), true);
+      assert.deepEqual(await data.load(), { array: [10, 20, 30] });
+      await snapshot.flush();
+      const log = await readText(backend, "arts/v0:t/arts.log");
+      assert.match(log, new RegExp(`INFO     ✓ 'data.json' of 'json' saved successfully at '${escape(data.path)}'\\.`));
+      assert.match(log, new RegExp(`INFO     ✓ 'data.json' of 'json' loaded successfully from '${escape(data.path)}'\\.`));
+    });
+
+    it("keeps subfolders in artifact names and rejects names that escape the snapshot", async () => {
+      await snapshot.text("nested/deeper/note.txt").save("hi");
+      assert.equal(await readText(backend, "arts/v0:t/texts/nested/deeper/note.txt"), "hi");
+      for (const bad of ["../x.json", "/abs.json", "a//b.json", "a/../../b.json", "", "."]) {
+        await expectCode(() => snapshot.json(bad), "INVALID_ARGUMENT", bad);
+      }
+      assert.deepEqual(await collectKeys(backend, "arts/x.json"), []);
+      assert.deepEqual(await collectKeys(backend, "abs.json"), []);
+    });
+
+    it("load of a missing artifact is NOT_FOUND naming the path", async () => {
+      const missing = snapshot.yaml("missing.yaml");
+      const error = await expectCode(missing.load(), "NOT_FOUND");
+      assert.ok(error.message.includes(missing.path), error.message);
+    });
+
+    it("backups never replace one another and list oldest first", async () => {
+      const model = snapshot.checkpoint("model.bin");
+      assert.equal(await model.backup("nothing-yet"), undefined, "nothing to back up");
+      await model.save(new Uint8Array([1, 2, 3]));
+      assert.equal(await model.backup("zz-first"), "model.backup_zz-first.bin");
+      await sleep(1100); // object stores keep modification times to the second
+      await model.save(new Uint8Array([4, 5, 6]));
+      assert.equal(await model.backup("aa-second"), "model.backup_aa-second.bin");
+      await expectCode(model.backup("zz-first"), "ALREADY_EXISTS");
+      assert.deepEqual(await snapshot.checkpoint("model.backup_zz-first.bin").load(), new Uint8Array([1, 2, 3]));
+      await expectCode(model.backup("bad/tag"), "INVALID_ARGUMENT");
+
+      // Occupy the timestamp names of this second and the next two, so the untagged backup must add a suffix.
+      const now = Date.now();
+      for (let second = 0; second < 3; second++) {
+        await backend.put(`arts/v0:t/checkpoints/model.backup_${backupTimestamp(new Date(now + second * 1000))}.bin`, "x");
+      }
+      const stamped = await model.backup();
+      assert.match(stamped ?? "", /^model\.backup_\d\d:\d\d:\d\d_\d\d-[A-Z][a-z]{2}-\d{4}-2\.bin$/);
+      const backups = await model.listBackups();
+      assert.deepEqual(backups.slice(0, 2), ["model.backup_zz-first.bin", "model.backup_aa-second.bin"]);
+      assert.ok(backups.includes(stamped ?? ""));
+      assert.ok(!backups.includes("model.bin"));
+    });
+
+    it("delete needs confirm, and a missing artifact deletes nothing quietly", async () => {
+      const doomed = snapshot.text("doomed.txt");
+      await doomed.delete();
+      await doomed.save("bye");
+      await expectCode(doomed.delete(), "CONFIRMATION_REQUIRED");
+      assert.equal(await doomed.exists(), true);
+      await doomed.delete({ confirm: true });
+      assert.equal(await doomed.exists(), false);
+    });
+
+    it("streams files in and out", async () => {
+      const source = join(scratch, "weights.bin");
+      const bytes = Buffer.alloc(3 * 1024 * 1024 + 7, 0);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) % 251;
+      await writeFile(source, bytes);
+      const weights = snapshot.checkpoint("weights.bin");
+      await weights.saveFile(source);
+      const target = join(scratch, "out", "weights.bin");
+      await weights.downloadTo(target);
+      assert.ok((await readFile(target)).equals(bytes));
+      const streamed = snapshot.checkpoint("streamed.bin");
+      await streamed.saveStream(Readable.from([bytes.subarray(0, 10), bytes.subarray(10)]));
+      const chunks: Buffer[] = [];
+      for await (const chunk of await streamed.openRead()) chunks.push(chunk as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(bytes));
+    });
+
+    it("custom handlers get path, name, type, verbose and scoped storage, and expose their own methods", async () => {
+      const lines = snapshot.artifact("labels", "boxes", { handler: LinesHandler, verbose: true });
+      assert.equal(lines.path, backend.describe("arts/v0:t/labels/boxes"));
+      assert.equal(lines.describeSelf(), "labels:boxes:true");
+      await lines.save(["a", "b"]);
+      await lines.save(["c"]);
+      assert.equal(await lines.count(), 2);
+      assert.deepEqual(await lines.load(), [["a", "b"], ["c"]]);
+      assert.deepEqual(await collectKeys(backend, "arts/v0:t/labels/"), [
+        "arts/v0:t/labels/boxes/part_0.txt",
+        "arts/v0:t/labels/boxes/part_1.txt",
+      ]);
+      await expectCode(lines.delete(), "CONFIRMATION_REQUIRED");
+      await lines.delete({ confirm: true });
+      assert.deepEqual(await collectKeys(backend, "arts/v0:t/labels/"), []);
+    });
+
+    it("rejects bad custom types and handler classes", async () => {
+      class NoLoad {
+        save(): void {}
+      }
+      await expectCode(
+        () => snapshot.artifact("things", "x", { handler: NoLoad as unknown as typeof LinesHandler }),
+        "INVALID_ARGUMENT",
+      );
+      await expectCode(() => snapshot.artifact("a/b", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
+      await expectCode(() => snapshot.artifact("..", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
+      await expectCode(() => snapshot.artifact("json", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
+      await expectCode(() => snapshot.artifact("things", "../x", { handler: LinesHandler }), "INVALID_ARGUMENT");
+    });
+  });
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,165 @@
+/** Version rules of API.md over every backend: new/last/N, tags, siblings, reset, listing, bad input. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { Snapshot } from "../../src/index.ts";
+import { allBackendFactories } from "../support/backends.ts";
+import { collectKeys, expectCode, readText } from "../support/assertions.ts";
+
+for (const factory of allBackendFactories()) {
+  describe(`snapshot versions on ${factory.label}`, { skip: factory.skip }, () => {
+    let backend: StorageBackend;
+    before(async () => {
+      backend = await factory.make();
+    });
+    after(() => factory.cleanup());
+
+    const setup = (options: { name: string; start?: "new" | "last" | number | string; tag?: string }): Promise<Snapshot> =>
+      Snapshot.setup({ ...options, backend, console: false });
+
+    it("numbers new versions from v0 and shares numbers across tags", async () => {
+      const first = await setup({ name: "numbers", tag: "a" });
+      assert.equal(first.version, 0);
+      assert.equal(first.versionName, "v0:a");
+      assert.equal(first.tag, "a");
+      assert.equal(first.dirPath, backend.describe("numbers/v0:a"));
+      await first.close();
+      const second = await setup({ name: "numbers", tag: "b" });
+      assert.equal(second.versionName, "v1:b");
+      await second.close();
+      const third = await setup({ name: "numbers" });
+      assert.equal(third.versionName, "v2");
+      assert.equal(third.tag, undefined);
+      assert.deepEqual(
+        (await third.listVersions()).map((v) => [v.version, v.tag, v.versionName]),
+        [
+          [0, "a", "v0:a"],
+          [1, "b", "v1:b"],
+          [2, undefined, "v2"],
+        ],
+      );
+      assert.deepEqual(await third.listTags(), ["a", "b"]);
+      await third.close();
+    });
+
+    it("writes the log of a new version into its folder", async () => {
+      const snapshot = await setup({ name: "logged", tag: "t" });
+      snapshot.info("hello from the run");
+      await snapshot.close();
+      const log = await readText(backend, "logged/v0:t/logged.log");
+      assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO     hello from the run$/m);
+      assert.deepEqual(await collectKeys(backend, "logged/v0:t/"), ["logged/v0:t/logged.log"]);
+    });
+
+    it('"last" resumes the highest version and starts the history', async () => {
+      const run1 = await setup({ name: "resume", tag: "x" });
+      run1.info("run one");
+      await run1.close();
+      const run2 = await setup({ name: "resume", start: "last", tag: "x" });
+      assert.equal(run2.versionName, "v0:x");
+      run2.info("run two");
+      await run2.close();
+      const log = await readText(backend, "resume/v0:x/resume.log");
+      const history = await readText(backend, "resume/v0:x/resume.history.log");
+      assert.doesNotMatch(log, /run one/);
+      assert.match(log, /run two/);
+      assert.ok(history.indexOf("run one") >= 0 && history.indexOf("run one") < history.indexOf("run two"), history);
+    });
+
+    it('"last" with no versions creates v0 and warns', async () => {
+      const snapshot = await setup({ name: "fresh-last", start: "last" });
+      assert.equal(snapshot.version, 0);
+      await snapshot.close();
+      assert.match(await readText(backend, "fresh-last/v0/fresh-last.log"), /WARNING  No version of 'fresh-last' exists/);
+    });
+
+    it("an integer start resumes that version; a missing one lists those that exist", async () => {
+      for (let i = 0; i < 2; i++) await (await setup({ name: "numbered" })).close();
+      const resumed = await setup({ name: "numbered", start: "1" });
+      assert.equal(resumed.version, 1);
+      await resumed.close();
+      const error = await expectCode(setup({ name: "numbered", start: 7 }), "VERSION_NOT_FOUND");
+      assert.deepEqual((error as unknown as { available: number[] }).available, [0, 1]);
+      assert.match(error.message, /Version 7 of 'numbered' does not exist .*v0, v1/);
+    });
+
+    it("resuming a tagged version without its tag uses the sibling folder and warns", async () => {
+      await (await setup({ name: "sibling", tag: "exp" })).close();
+      const untagged = await setup({ name: "sibling", start: "last" });
+      assert.equal(untagged.versionName, "v0");
+      await untagged.close();
+      const log = await readText(backend, "sibling/v0/sibling.log");
+      assert.match(log, /WARNING  Version 0 of 'sibling' was created as 'v0:exp'/);
+      assert.deepEqual(await collectKeys(backend, "sibling/v0:exp/"), ["sibling/v0:exp/sibling.log"], "the tagged folder is untouched");
+    });
+
+    it("reset needs confirm, then deletes this name only", async () => {
+      await (await setup({ name: "keep" })).close();
+      const doomed = await setup({ name: "doomed" });
+      await expectCode(doomed.reset(), "CONFIRMATION_REQUIRED");
+      assert.ok((await collectKeys(backend, "doomed/")).length > 0, "nothing is deleted without confirm");
+      await doomed.reset({ confirm: true });
+      assert.deepEqual(await collectKeys(backend, "doomed/"), []);
+      assert.ok((await collectKeys(backend, "keep/")).length > 0);
+      const again = await setup({ name: "doomed" });
+      assert.equal(again.version, 0, "numbering starts again after a reset");
+      await again.close();
+    });
+
+    it("a second setup on one object closes the previous run", async () => {
+      const snapshot = await setup({ name: "twice" });
+      snapshot.info("first run line");
+      await snapshot.setup({ name: "twice", backend, console: false });
+      assert.equal(snapshot.version, 1);
+      await snapshot.close();
+      assert.match(await readText(backend, "twice/v0/twice.log"), /first run line/);
+      assert.doesNotMatch(await readText(backend, "twice/v1/twice.log"), /first run line/);
+    });
+
+    it("12 concurrent new setups get exactly 0..11", async () => {
+      const snapshots = await Promise.all(Array.from({ length: 12 }, () => setup({ name: "race" })));
+      assert.deepEqual(
+        snapshots.map((s) => s.version).sort((a, b) => a - b),
+        Array.from({ length: 12 }, (_, i) => i),
+      );
+      await Promise.all(snapshots.map((s) => s.close()));
+    });
+
+    it("rejects bad names, tags and starts before writing anything", async () => {
+      const cases: [string, Promise<unknown>][] = [
+        ["name with /", setup({ name: "a/b" })],
+        ["name ..", setup({ name: ".." })],
+        ["name with space", setup({ name: "a b" })],
+        ["empty name", setup({ name: "" })],
+        ["tag with /", setup({ name: "bad-input", tag: "x/y" })],
+        ["tag ..", setup({ name: "bad-input", tag: ".." })],
+        ["tag with space", setup({ name: "bad-input", tag: "x y" })],
+        ["start -1", setup({ name: "bad-input", start: -1 })],
+        ["start 1.5", setup({ name: "bad-input", start: 1.5 })],
+        ["start abc", setup({ name: "bad-input", start: "abc" })],
+        ["bad log level", Snapshot.setup({ name: "bad-input", backend, console: false, logLevel: "loud" })],
+      ];
+      for (const [label, attempt] of cases) {
+        const error = await expectCode(attempt, "INVALID_ARGUMENT", label);
+        assert.ok(error.message.length > 10, label);
+      }
+      for (const name of ["bad-input/", "a/", "a b/"]) assert.deepEqual(await collectKeys(backend, name), [], name);
+    });
+
+    it("names the offending value in the message", async () => {
+      const error = await expectCode(setup({ name: "ok", start: "abc" }), "INVALID_ARGUMENT");
+      assert.match(error.message, /"abc"/);
+      const tagError = await expectCode(setup({ name: "ok", tag: "x/y" }), "INVALID_ARGUMENT");
+      assert.match(tagError.message, /"x\/y"/);
+    });
+  });
+}
+
+describe("snapshot before setup", () => {
+  it("throws NOT_SET_UP for properties and artifacts", () => {
+    const snapshot = new Snapshot({ console: false });
+    assert.throws(() => snapshot.version, { code: "NOT_SET_UP" });
+    assert.throws(() => snapshot.dirPath, { code: "NOT_SET_UP" });
+    assert.throws(() => snapshot.json("x.json"), { code: "NOT_SET_UP" });
+  });
+});
