@@ -1,0 +1,68 @@
+/**
+ * Bench harness: each variant of a scenario runs in its own child process (so peak RSS belongs to that variant
+ * alone), several times; the report keeps the median time and the highest peak RSS.
+ */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const childScript = fileURLToPath(new URL("./child.ts", import.meta.url));
+
+export interface VariantResult {
+  readonly seconds: number;
+  readonly bytes: number;
+  readonly peakRssBytes: number;
+  /** Extra numbers a variant reports (round trips, operations…). */
+  readonly extra?: Readonly<Record<string, number>>;
+}
+
+export interface Measurement extends VariantResult {
+  readonly runs: number;
+}
+
+/** Runs `scenario`'s `variant` in `repeats` fresh processes; median seconds, max peak RSS. */
+export async function measure(
+  scenario: string,
+  variant: string,
+  args: Readonly<Record<string, string>>,
+  repeats: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Measurement> {
+  const results: VariantResult[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const { stdout } = await run(process.execPath, ["--expose-gc", childScript, scenario, variant, JSON.stringify(args)], {
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 30 * 60_000,
+    });
+    results.push(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as VariantResult);
+  }
+  const sorted = [...results].sort((a, b) => a.seconds - b.seconds);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? sorted[0];
+  if (median === undefined) throw new Error(`no runs of ${scenario}/${variant}`);
+  return { ...median, peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)), runs: results.length };
+}
+
+/** Samples RSS every 10 ms while `work` runs; returns its result, the elapsed seconds and the peak RSS. */
+export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number; peakRssBytes: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
+  const started = process.hrtime.bigint();
+  try {
+    const value = await work();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { value, seconds, peakRssBytes: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export const MiB = 1024 * 1024;
+
+export function mbPerSecond(bytes: number, seconds: number): number {
+  return bytes / MiB / seconds;
+}

@@ -1,0 +1,57 @@
+/**
+ * `npm run bench [-- scenario ...]`: runs the named scenarios (all by default), each against its raw baseline in
+ * the same run, and rewrites BENCHMARKS.md with the machine, the date, the command and the results.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join } from "node:path";
+import { scenarios } from "./scenarios/index.ts";
+
+const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
+const repeats = Number(process.env.OPENCRATE_BENCH_REPEATS ?? 3);
+const selected = wanted.length === 0 ? scenarios : scenarios.filter((scenario) => wanted.includes(scenario.name));
+const output = new URL("../BENCHMARKS.md", import.meta.url);
+
+const sections = new Map<string, string>(await existingSections());
+for (const scenario of selected) {
+  const missing = scenario.unavailable();
+  if (missing !== undefined) {
+    console.warn(`skipping ${scenario.name}: ${missing}`);
+    continue;
+  }
+  console.log(`running ${scenario.name} (${repeats} runs per variant)…`);
+  const scratch = await mkdtemp(join(process.env.OPENCRATE_BENCH_DIR ?? tmpdir(), "opencrate-bench-"));
+  try {
+    const report = await scenario.run({ repeats, scratch });
+    const stamp = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, with \`npm run bench -- ${scenario.name}\`.`;
+    sections.set(scenario.name, `## ${scenario.title}\n\n${stamp}\n\n${report.markdown}\n`);
+    console.log(report.markdown);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+const ordered = scenarios.map((scenario) => sections.get(scenario.name)).filter((text) => text !== undefined);
+await writeFile(
+  output,
+  `# Benchmarks\n\nEach scenario runs opencrate and its raw baseline in the same run on the same machine; ratios > 1 mean ` +
+    `opencrate is faster. Every variant runs in a fresh process so peak RSS is its own. Regenerate with \`npm run bench\` ` +
+    `(\`bash scripts/dev.sh bench\` starts the test servers too).\n\n${ordered.join("\n")}`,
+);
+
+async function existingSections(): Promise<[string, string][]> {
+  let text: string;
+  try {
+    text = await readFile(output, "utf8");
+  } catch {
+    return [];
+  }
+  const found: [string, string][] = [];
+  for (const scenario of scenarios) {
+    const start = text.indexOf(`## ${scenario.title}`);
+    if (start === -1) continue;
+    const next = text.indexOf("\n## ", start + 1);
+    found.push([scenario.name, `${text.slice(start, next === -1 ? undefined : next + 1).trimEnd()}\n`]);
+  }
+  return found;
+}
