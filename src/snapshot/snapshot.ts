@@ -397,7 +397,7 @@ export class Snapshot {
     return { claim, resumed: true };
   }
 
-  #builtin<T extends keyof Builtins>(type: T, name: string, options: ArtifactOptions = {}): ArtifactOf<Builtins[T]> {
+  #builtin<T extends keyof Builtins & string>(type: T, name: string, options: ArtifactOptions = {}): ArtifactOf<Builtins[T]> {
     const run = this.#active();
     const handler = builtinHandlers[type] as ArtifactHandler<unknown, unknown, unknown, unknown>;
     return new Artifact({
