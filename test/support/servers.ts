@@ -18,36 +18,37 @@ export interface GcsServerEnv {
   readonly projectId: string;
 }
 
-export function minioEnv(): S3ServerEnv | undefined {
-  const endpoint = process.env.TEST_MINIO_ENDPOINT;
+/** `env` defaults to process.env; scripts/test-servers.ts passes the variables it is about to export. */
+export function minioEnv(env: NodeJS.ProcessEnv = process.env): S3ServerEnv | undefined {
+  const endpoint = env.TEST_MINIO_ENDPOINT;
   if (!endpoint) return undefined;
   return {
     label: "minio",
     endpoint,
-    bucket: process.env.TEST_MINIO_BUCKET ?? "opencrate-test",
-    accessKeyId: process.env.TEST_MINIO_ACCESS_KEY ?? "minioadmin",
-    secretAccessKey: process.env.TEST_MINIO_SECRET_KEY ?? "minioadmin",
+    bucket: env.TEST_MINIO_BUCKET ?? "opencrate-test",
+    accessKeyId: env.TEST_MINIO_ACCESS_KEY ?? "minioadmin",
+    secretAccessKey: env.TEST_MINIO_SECRET_KEY ?? "minioadmin",
     region: "us-east-1",
   };
 }
 
-export function motoEnv(): S3ServerEnv | undefined {
-  const endpoint = process.env.TEST_MOTO_ENDPOINT;
+export function motoEnv(env: NodeJS.ProcessEnv = process.env): S3ServerEnv | undefined {
+  const endpoint = env.TEST_MOTO_ENDPOINT;
   if (!endpoint) return undefined;
   return {
     label: "moto",
     endpoint,
-    bucket: process.env.TEST_MOTO_BUCKET ?? "opencrate-test",
+    bucket: env.TEST_MOTO_BUCKET ?? "opencrate-test",
     accessKeyId: "testing",
     secretAccessKey: "testing",
     region: "us-east-1",
   };
 }
 
-export function gcsEnv(): GcsServerEnv | undefined {
-  const endpoint = process.env.TEST_GCS_ENDPOINT;
+export function gcsEnv(env: NodeJS.ProcessEnv = process.env): GcsServerEnv | undefined {
+  const endpoint = env.TEST_GCS_ENDPOINT;
   if (!endpoint) return undefined;
-  return { endpoint, bucket: process.env.TEST_GCS_BUCKET ?? "opencrate-test", projectId: "test" };
+  return { endpoint, bucket: env.TEST_GCS_BUCKET ?? "opencrate-test", projectId: "test" };
 }
 
 /**
