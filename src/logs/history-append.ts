@@ -1,0 +1,139 @@
+/**
+ * Appending to a shared log object (`<name>.history.log`) that several writers may append to at once, using only
+ * the storage contract's compare-and-swap: read the object and its revision, write old + new with `replace`
+ * (revision); when another writer got in first, read again and re-apply only our own batches.
+ *
+ * Idempotency: a conditional write whose answer was lost (time-out, retried 5xx) may have landed. Every batch has
+ * an id, and each write records the ids of the last {@link REMEMBERED_BATCHES} batches in the object's metadata
+ * (`oc-batches`); before applying a batch we skip it when the current object already lists it. A backend that keeps
+ * no metadata makes this check a no-op; the local backend is one, and its writes are never ambiguous.
+ *
+ * Cost: each append reads and rewrites the whole object. A backend with a native append can slot in a fast path
+ * where {@link appendBatches} dispatches.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
+import { isOpenCrateError, TransientError } from "../errors.ts";
+
+/** Lines one writer hands over in one go, with the id that makes re-applying it detectable. */
+export interface AppendBatch {
+  readonly id: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface AppendRetryPolicy {
+  /** Conflicting writers (lost compare-and-swap or create) tolerated before giving up with TransientError. */
+  readonly maxConflicts: number;
+  /** Transient failures tolerated within one call before the last one is rethrown. */
+  readonly maxTransientFailures: number;
+  /** Backoff before the n-th retry: a random delay in [0, min(maxDelayMs, baseDelayMs · 2^n)] ("full jitter"). */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_APPEND_RETRY: AppendRetryPolicy = {
+  maxConflicts: 200,
+  maxTransientFailures: 4,
+  baseDelayMs: 5,
+  maxDelayMs: 1000,
+};
+
+export const BATCH_IDS_METADATA_KEY = "oc-batches";
+/** 32 ids of 16 hex characters stay well inside S3's 2 KB of user metadata. */
+export const REMEMBERED_BATCHES = 32;
+
+const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+/**
+ * Appends `batches` (in order) to `key`, creating it when absent. Resolves once every batch is in the object exactly
+ * once; throws (TransientError after too many conflicts, or the backend's error) with nothing applied twice, so the
+ * caller can keep the batches and call again later.
+ */
+export async function appendBatches(
+  backend: StorageBackend,
+  key: string,
+  batches: readonly AppendBatch[],
+  policy: AppendRetryPolicy = DEFAULT_APPEND_RETRY,
+): Promise<void> {
+  if (batches.length === 0) return;
+  return appendViaCompareAndSwap(backend, key, batches, policy);
+}
+
+async function appendViaCompareAndSwap(
+  backend: StorageBackend,
+  key: string,
+  batches: readonly AppendBatch[],
+  policy: AppendRetryPolicy,
+): Promise<void> {
+  let conflicts = 0;
+  let transients = 0;
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) await sleep(Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt, 20)));
+    try {
+      // head before get: if the object changes in between, the revision we hold is stale and the write fails, so
+      // the body we extend is always the one that revision names.
+      const current = await headOrUndefined(backend, key);
+      const applied = current === undefined ? [] : appliedBatchIds(current);
+      const todo = batches.filter((batch) => !applied.includes(batch.id));
+      if (todo.length === 0) return;
+      const metadata = { [BATCH_IDS_METADATA_KEY]: [...applied, ...todo.map((batch) => batch.id)].slice(-REMEMBERED_BATCHES).join(" ") };
+      if (current === undefined) {
+        await backend.put(key, concatBytes(todo.map((batch) => batch.bytes)), {
+          mode: CREATE_ONLY,
+          contentType: TEXT_CONTENT_TYPE,
+          metadata,
+        });
+      } else {
+        const body = await backend.get(key);
+        await backend.put(key, concatBytes([body, ...todo.map((batch) => batch.bytes)]), {
+          mode: ifRevision(current.revision),
+          contentType: TEXT_CONTENT_TYPE,
+          metadata,
+        });
+      }
+      return;
+    } catch (error) {
+      if (isLostRace(error)) {
+        if (++conflicts > policy.maxConflicts) {
+          throw new TransientError(
+            `Gave up appending to ${backend.describe(key)} after ${conflicts - 1} conflicting writes; will retry later.`,
+            { path: backend.describe(key), cause: error },
+          );
+        }
+      } else if (isOpenCrateError(error, "TRANSIENT")) {
+        if (++transients > policy.maxTransientFailures) throw error;
+      } else {
+        throw error;
+      }
+    }
+  }
+}
+
+/** Another writer changed, created or (between head and get) removed the object: read again and retry. */
+function isLostRace(error: unknown): boolean {
+  return (
+    isOpenCrateError(error, "PRECONDITION_FAILED") ||
+    isOpenCrateError(error, "ALREADY_EXISTS") ||
+    isOpenCrateError(error, "NOT_FOUND")
+  );
+}
+
+async function headOrUndefined(backend: StorageBackend, key: string): Promise<ObjectInfo | undefined> {
+  try {
+    return await backend.head(key);
+  } catch (error) {
+    if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+    throw error;
+  }
+}
+
+function appliedBatchIds(info: ObjectInfo): string[] {
+  const listed = info.metadata?.[BATCH_IDS_METADATA_KEY];
+  return listed === undefined || listed === "" ? [] : listed.split(" ");
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  return Buffer.concat(parts);
+}

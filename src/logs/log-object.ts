@@ -1,0 +1,283 @@
+/**
+ * One run's log objects: `<name>.log` (this run's lines, rewritten whole on each flush) and, for a resumed run,
+ * `<name>.history.log` (every run's lines, appended to by compare-and-swap; see history-append.ts).
+ *
+ * Lines are buffered in memory and flushed on an interval, past a size, on `flush()` and on `close()`. Flushes run
+ * one at a time; lines written during a flush go into the next one. A failed flush loses nothing: `.log` is
+ * rewritten whole next time, and history batches stay queued until a write is known to have landed.
+ *
+ * Memory: the writer keeps every line of this run (the `.log` body, as bytes) for as long as it lives, because
+ * `.log` is replaced whole; that is the size of this run's `.log`. Each flush uploads that body once and, on a
+ * resumed run, reads and rewrites the history object once (more under contention).
+ */
+import { randomBytes } from "node:crypto";
+import type { StorageBackend } from "../backends/backend.ts";
+import { CREATE_ONLY, OVERWRITE } from "../backends/backend.ts";
+import { isOpenCrateError } from "../errors.ts";
+import type { AppendBatch, AppendRetryPolicy } from "./history-append.ts";
+import { appendBatches, concatBytes, DEFAULT_APPEND_RETRY } from "./history-append.ts";
+import type { LogSink } from "./sink.ts";
+
+export interface LogObjectWriterOptions {
+  readonly backend: StorageBackend;
+  /** `<name>.log`: this run's lines. */
+  readonly logKey: string;
+  /** `<name>.history.log`: every run's lines; used only when `resume` is true. */
+  readonly historyKey: string;
+  /** This run continues an existing version, so it keeps a history. */
+  readonly resume: boolean;
+  /** Longest time a written line waits before it is stored. Default 1000 ms. */
+  readonly flushIntervalMs?: number;
+  /** Buffered bytes that trigger a flush at once. Default 256 KiB. */
+  readonly flushBytes?: number;
+  /** Retries of the history append. Default {@link DEFAULT_APPEND_RETRY}. */
+  readonly appendRetry?: AppendRetryPolicy;
+}
+
+const DEFAULT_FLUSH_INTERVAL_MS = 1000;
+const DEFAULT_FLUSH_BYTES = 256 * 1024;
+const SEED_TRANSIENT_ATTEMPTS = 4;
+const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+type WriterState = "created" | "starting" | "started" | "closed";
+
+export class LogObjectWriter implements LogSink {
+  readonly #backend: StorageBackend;
+  readonly #logKey: string;
+  readonly #historyKey: string;
+  readonly #resume: boolean;
+  readonly #flushIntervalMs: number;
+  readonly #flushBytes: number;
+  readonly #appendRetry: AppendRetryPolicy;
+
+  #state: WriterState = "created";
+  #starting: Promise<void> | undefined;
+  /** Lines written since the last batch was cut, each with its "\n". */
+  #buffer: string[] = [];
+  #bufferBytes = 0;
+  /** This run's lines that are already cut into batches: the `.log` body. */
+  #runBody: Uint8Array[] = [];
+  /** `.log` lags behind `#runBody`. */
+  #logStale = false;
+  /** Batches not yet known to be in the history object, oldest first. */
+  #historyQueue: AppendBatch[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  /** The flush now running (or last run); flushes are chained so only one runs at a time. */
+  #flushChain: Promise<void> = Promise.resolve();
+  /** A flush that is queued behind the running one and has not started yet; later calls share it. */
+  #queuedFlush: Promise<void> | undefined;
+  #reportedBackgroundFailure = false;
+  #droppedAfterClose = 0;
+
+  constructor(options: LogObjectWriterOptions) {
+    this.#backend = options.backend;
+    this.#logKey = options.logKey;
+    this.#historyKey = options.historyKey;
+    this.#resume = options.resume;
+    this.#flushIntervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
+    this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
+    this.#appendRetry = options.appendRetry ?? DEFAULT_APPEND_RETRY;
+  }
+
+  /** Where `.log` lives, for messages. */
+  get path(): string {
+    return this.#backend.describe(this.#logKey);
+  }
+
+  /**
+   * Prepares the objects; call it before the first flush. For a resumed run, makes sure the history exists first,
+   * seeded with the previous run's `.log`; then writes an empty `.log` (so the folder exists on local disk).
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#state !== "created") return;
+    this.#state = "starting";
+    try {
+      if (this.#resume) await this.#seedHistory();
+      await this.#backend.put(this.#logKey, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
+    } catch (error) {
+      this.#state = "created";
+      this.#starting = undefined;
+      throw error;
+    }
+    this.#state = "started";
+    if (this.#bufferBytes >= this.#flushBytes) this.#flushInBackground();
+    else if (this.#buffer.length > 0) this.#armTimer();
+  }
+
+  /**
+   * Creates the history, create-only, from the `.log` as it is now (empty when there is none), unless it exists.
+   *
+   * Why this is safe with several resumers at once: every resumer creates (or finds) the history BEFORE it first
+   * writes `.log`. So a resumer that reads a `.log` already replaced by another resumer reads it after that other
+   * resumer's create succeeded, and its own create fails with ALREADY_EXISTS, which we accept. The one create that
+   * succeeds therefore always holds the `.log` of the run before all of them; later runs find the history and
+   * only append. A write with a lost answer is resolved by looking again (head) rather than by retrying blindly.
+   */
+  async #seedHistory(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await this.#exists(this.#historyKey)) return;
+        await this.#createHistoryFromLog();
+        return;
+      } catch (error) {
+        if (isOpenCrateError(error, "ALREADY_EXISTS")) return;
+        if (!isOpenCrateError(error, "TRANSIENT") || attempt >= SEED_TRANSIENT_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  write(line: string): void {
+    if (this.#state === "closed") {
+      this.#warnDroppedAfterClose();
+      return;
+    }
+    const text = `${line}\n`;
+    this.#buffer.push(text);
+    this.#bufferBytes += Buffer.byteLength(text);
+    if (this.#state !== "started") return;
+    if (this.#bufferBytes >= this.#flushBytes) this.#flushInBackground();
+    else this.#armTimer();
+  }
+
+  /**
+   * Stores every line written so far (`.log`, then the history). Rejects when a write failed; the lines stay
+   * queued for the next flush. Before `start()` this stores nothing.
+   */
+  flush(): Promise<void> {
+    if (this.#queuedFlush !== undefined) return this.#queuedFlush;
+    const flush = this.#flushChain.then(() => {
+      this.#queuedFlush = undefined;
+      return this.#flushOnce();
+    });
+    this.#queuedFlush = flush;
+    this.#flushChain = flush.catch(() => {});
+    return flush;
+  }
+
+  /** Flushes and stops the timer. Lines written afterwards are dropped (with one process warning). A failed close
+   * can be retried with `flush()`. */
+  async close(): Promise<void> {
+    if (this.#state === "created" || this.#state === "starting") await this.#starting?.catch(() => {});
+    this.#state = "closed";
+    this.#clearTimer();
+    await this.flush();
+  }
+
+  async #flushOnce(): Promise<void> {
+    if (this.#state !== "started" && this.#state !== "closed") return;
+    if (this.#starting === undefined) return; // closed before it ever started: nothing was set up to write to
+    this.#clearTimer();
+    this.#cutBatch();
+    const failures: unknown[] = [];
+    if (this.#logStale) {
+      try {
+        const body = concatBytes(this.#runBody);
+        this.#runBody = [body];
+        await this.#backend.put(this.#logKey, body, { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
+        this.#logStale = false;
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (this.#historyQueue.length > 0) {
+      const batches = this.#historyQueue.slice();
+      try {
+        await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry);
+        this.#historyQueue.splice(0, batches.length);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) {
+      if (this.#state === "started") this.#armTimer();
+      throw failures[0];
+    }
+    this.#reportedBackgroundFailure = false;
+  }
+
+  /** Moves the buffered lines into this run's body and, on a resumed run, into a new history batch. */
+  #cutBatch(): void {
+    if (this.#buffer.length === 0) return;
+    const bytes = Buffer.from(this.#buffer.join(""), "utf8");
+    this.#buffer = [];
+    this.#bufferBytes = 0;
+    this.#runBody.push(bytes);
+    this.#logStale = true;
+    if (this.#resume) this.#historyQueue.push({ id: randomBytes(8).toString("hex"), bytes });
+  }
+
+  #flushInBackground(): void {
+    if (this.#queuedFlush !== undefined) return; // one is already waiting and will take these lines
+    this.flush().catch((error: unknown) => this.#reportBackgroundFailure(error));
+  }
+
+  #armTimer(): void {
+    if (this.#timer !== undefined || this.#state !== "started") return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#flushInBackground();
+    }, this.#flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** A background flush has no caller to reject; say so once per failure streak (lines are kept and retried). */
+  #reportBackgroundFailure(error: unknown): void {
+    if (this.#reportedBackgroundFailure) return;
+    this.#reportedBackgroundFailure = true;
+    const reason = error instanceof Error ? error.message : String(error);
+    process.emitWarning(`Could not store log lines at ${this.path} (kept, will retry): ${reason}`, {
+      code: "OPENCRATE_LOG_FLUSH",
+    });
+  }
+
+  #warnDroppedAfterClose(): void {
+    if (this.#droppedAfterClose++ > 0) return;
+    process.emitWarning(`A log line arrived after the log at ${this.path} was closed; it was not stored.`, {
+      code: "OPENCRATE_LOG_CLOSED",
+    });
+  }
+
+  /** A server-side create-only copy where the store enforces it; otherwise read `.log` and create from it. */
+  async #createHistoryFromLog(): Promise<void> {
+    if (this.#backend.capabilities.copyCreateOnly) {
+      try {
+        await this.#backend.copy(this.#logKey, this.#historyKey, { mode: CREATE_ONLY });
+        return;
+      } catch (error) {
+        if (!isOpenCrateError(error, "NOT_FOUND")) throw error;
+      }
+    }
+    const previous = await this.#readOrEmpty(this.#logKey);
+    await this.#backend.put(this.#historyKey, previous, { mode: CREATE_ONLY, contentType: TEXT_CONTENT_TYPE });
+  }
+
+  async #exists(key: string): Promise<boolean> {
+    try {
+      await this.#backend.head(key);
+      return true;
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_FOUND")) return false;
+      throw error;
+    }
+  }
+
+  async #readOrEmpty(key: string): Promise<Uint8Array> {
+    try {
+      return await this.#backend.get(key);
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_FOUND")) return new Uint8Array(0);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The process's run logger: pino is the core (levels, filtering, serialisation); one pino destination turns each
+ * record into a file-format line for the attached sink, and pino-pretty renders the console line.
+ */
+import { pino } from "pino";
+import type { Logger } from "pino";
+import { prettyFactory } from "pino-pretty";
+import type { ColorTarget } from "./format.ts";
+import { formatConsoleLine, formatException, formatFileLine, formatMessage, shouldUseColor } from "./format.ts";
+import type { LogLevelName } from "./levels.ts";
+import { LOG_LEVEL_VALUES, levelNameOf, parseLogLevel } from "./levels.ts";
+import type { LogSink } from "./sink.ts";
+
+export type { LogSink } from "./sink.ts";
+
+/** Where console lines go: process.stdout unless a test or an embedding app says otherwise. */
+export interface ConsoleOutput extends ColorTarget {
+  write(text: string): unknown;
+}
+
+export interface RunLoggerOptions {
+  /** Lowest level that is printed and stored. Default `info`. */
+  readonly level?: LogLevelName;
+  /** Echo lines to the console. Default `true`. */
+  readonly console?: boolean;
+  /** Console target. Default `process.stdout`. */
+  readonly consoleOutput?: ConsoleOutput;
+  /** Lines kept while no sink is attached; the oldest are dropped past this. Default 10 000. */
+  readonly maxPendingLines?: number;
+}
+
+const DEFAULT_MAX_PENDING_LINES = 10_000;
+
+/** pino hands a destination flagged with this symbol the record's level, time and message (no JSON parsing). */
+const NEEDS_METADATA: unique symbol = Symbol.for("pino.metadata") as never;
+
+interface PendingLine {
+  readonly time: Date;
+  readonly line: string;
+}
+
+interface RecordDestination {
+  [NEEDS_METADATA]: true;
+  lastLevel: number;
+  lastMsg: unknown;
+  lastTime: string;
+  write(json: string): void;
+}
+
+export class RunLogger {
+  readonly #pino: Logger<LogLevelName, true>;
+  readonly #prettify: (record: object) => string;
+  readonly #maxPending: number;
+  #consoleEnabled: boolean;
+  #consoleOutput: ConsoleOutput;
+  #color: boolean;
+  #sink: LogSink | undefined;
+  #pending: PendingLine[] = [];
+  #droppedPending = 0;
+
+  constructor(options: RunLoggerOptions = {}) {
+    this.#maxPending = Math.max(0, options.maxPendingLines ?? DEFAULT_MAX_PENDING_LINES);
+    this.#consoleEnabled = options.console ?? true;
+    this.#consoleOutput = options.consoleOutput ?? process.stdout;
+    this.#color = shouldUseColor(this.#consoleOutput);
+    // pino-pretty's own line is `[time] LEVEL (meta): msg`; with level and time ignored and no metadata, its line is
+    // exactly what messageFormat returns (it adds no ":" to an empty prefix), so messageFormat renders the whole
+    // console line with the Python library's exact colours (pino-pretty's colorette palette differs).
+    this.#prettify = prettyFactory({
+      colorize: false,
+      hideObject: true,
+      ignore: "level,time,pid,hostname",
+      messageFormat: (record, messageKey) => {
+        const level = levelNameOf(Number(record["level"])) ?? "info";
+        return formatConsoleLine(level, String(record[messageKey] ?? ""), this.#color);
+      },
+    });
+    const destination: RecordDestination = {
+      [NEEDS_METADATA]: true,
+      lastLevel: 0,
+      lastMsg: undefined,
+      lastTime: "",
+      write: () => this.#receive(destination),
+    };
+    this.#pino = pino<LogLevelName, true>(
+      {
+        customLevels: LOG_LEVEL_VALUES,
+        useOnlyCustomLevels: true,
+        level: parseLogLevel(options.level ?? "info"),
+        base: null,
+        timestamp: pino.stdTimeFunctions.epochTime,
+      },
+      destination,
+    );
+  }
+
+  get level(): LogLevelName {
+    return this.#pino.level as LogLevelName;
+  }
+
+  setLevel(level: LogLevelName): void {
+    this.#pino.level = parseLogLevel(level);
+  }
+
+  setConsole(enabled: boolean): void {
+    this.#consoleEnabled = enabled;
+  }
+
+  /** Whether a call at `level` would print or store anything. */
+  isLevelEnabled(level: LogLevelName): boolean {
+    return this.#pino.isLevelEnabled(level);
+  }
+
+  debug(...parts: unknown[]): void {
+    this.#log("debug", parts);
+  }
+  info(...parts: unknown[]): void {
+    this.#log("info", parts);
+  }
+  success(...parts: unknown[]): void {
+    this.#log("success", parts);
+  }
+  warning(...parts: unknown[]): void {
+    this.#log("warning", parts);
+  }
+  error(...parts: unknown[]): void {
+    this.#log("error", parts);
+  }
+  critical(...parts: unknown[]): void {
+    this.#log("critical", parts);
+  }
+
+  /** An ERROR line: `message`, then the error's stack (and its causes) on the following lines. */
+  exception(message: string, error?: unknown): void {
+    if (!this.#pino.isLevelEnabled("error")) return;
+    this.#pino.error(formatException(formatMessage([message]), error));
+  }
+
+  /**
+   * From now on every file-format line goes to `sink`. Lines logged while no sink was attached are handed to it
+   * first (after a WARNING line counting any that the bounded buffer dropped).
+   */
+  attach(sink: LogSink): void {
+    this.#sink = sink;
+    const pending = this.#pending.slice(-this.#maxPending);
+    this.#pending = [];
+    if (this.#droppedPending > 0) {
+      const count = this.#droppedPending;
+      sink.write(
+        formatFileLine(
+          pending[0]?.time ?? new Date(),
+          "warning",
+          `${count} earlier log line${count === 1 ? " was" : "s were"} dropped before this log was attached ` +
+            `(at most ${this.#maxPending} are kept).`,
+        ),
+      );
+    }
+    this.#droppedPending = 0;
+    for (const { line } of pending) sink.write(line);
+  }
+
+  /** Stops sending lines to the current sink (returned, not closed); later lines wait for the next `attach`. */
+  detach(): LogSink | undefined {
+    const sink = this.#sink;
+    this.#sink = undefined;
+    return sink;
+  }
+
+  /** Flushes the attached sink (nothing to do without one). */
+  async flush(): Promise<void> {
+    await this.#sink?.flush();
+  }
+
+  #log(level: LogLevelName, parts: unknown[]): void {
+    if (!this.#pino.isLevelEnabled(level)) return;
+    this.#pino[level](formatMessage(parts));
+  }
+
+  /** pino's destination: one record that passed the level filter. */
+  #receive(record: RecordDestination): void {
+    const level = levelNameOf(record.lastLevel) ?? "info";
+    const message = typeof record.lastMsg === "string" ? record.lastMsg : String(record.lastMsg ?? "");
+    if (this.#consoleEnabled) {
+      this.#consoleOutput.write(this.#prettify({ level: record.lastLevel, msg: message }));
+    }
+    const time = new Date(Number(record.lastTime));
+    const line = formatFileLine(time, level, message);
+    if (this.#sink !== undefined) this.#sink.write(line);
+    else this.#keepPending(line, time);
+  }
+
+  /** Keeps the newest `maxPending` lines; trims in bulk at twice that so each call stays O(1) amortised. */
+  #keepPending(line: string, time: Date): void {
+    if (this.#pending.length >= this.#maxPending) this.#droppedPending += 1;
+    this.#pending.push({ time, line });
+    if (this.#pending.length >= 2 * this.#maxPending) this.#pending.splice(0, this.#pending.length - this.#maxPending);
+  }
+}

@@ -1,0 +1,88 @@
+/** Shared helpers for the log tests: capturing sinks and consoles, a fault-injecting backend wrapper. */
+import type { ObjectInfo, StorageBackend, WriteOptions } from "../../src/backends/backend.ts";
+import { TransientError } from "../../src/errors.ts";
+import type { ConsoleOutput } from "../../src/logs/logger.ts";
+import type { LogSink } from "../../src/logs/sink.ts";
+
+export class MemorySink implements LogSink {
+  readonly lines: string[] = [];
+  flushes = 0;
+  closed = false;
+  write(line: string): void {
+    this.lines.push(line);
+  }
+  async flush(): Promise<void> {
+    this.flushes += 1;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export class CapturedConsole implements ConsoleOutput {
+  readonly isTTY: boolean;
+  text = "";
+  constructor(isTTY = false) {
+    this.isTTY = isTTY;
+  }
+  write(text: string): boolean {
+    this.text += text;
+    return true;
+  }
+  hasColors(): boolean {
+    return true;
+  }
+}
+
+/** Removes the `YYYY-MM-DD HH:mm:ss - ` prefix after checking its shape. */
+export function withoutTime(line: string): string {
+  const match = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - /.exec(line);
+  if (match === null) throw new Error(`not a file line: ${JSON.stringify(line)}`);
+  return line.slice(match[0].length);
+}
+
+export function text(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("utf8");
+}
+
+export async function readText(backend: StorageBackend, key: string): Promise<string> {
+  return text(await backend.get(key));
+}
+
+export type PutHook = (key: string, options: WriteOptions | undefined) => "fail-before" | "fail-after" | undefined;
+
+/**
+ * Delegates to `inner`, except that `put` consults `hook`: "fail-before" throws TransientError without writing;
+ * "fail-after" writes and then throws TransientError (an answer lost after the write landed).
+ */
+export function withFaultyPuts(inner: StorageBackend, hook: PutHook): StorageBackend {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property !== "put") {
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> => {
+        const fault = hook(key, options);
+        if (fault === "fail-before") throw new TransientError(`injected failure before writing ${key}`, { path: key });
+        const info = await target.put(key, body, options);
+        if (fault === "fail-after") throw new TransientError(`injected lost answer after writing ${key}`, { path: key });
+        return info;
+      };
+    },
+  });
+}
+
+/** Polls `check` until it stops throwing (or `timeoutMs` passes, then rethrows its last error). */
+export async function eventually(check: () => Promise<void> | void, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}

@@ -1,0 +1,219 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
+import { BATCH_IDS_METADATA_KEY } from "../../src/logs/history-append.ts";
+import { LogObjectWriter } from "../../src/logs/log-object.ts";
+import { RunLogger } from "../../src/logs/logger.ts";
+import { logBackendFactories } from "./backends.ts";
+import { CapturedConsole, eventually, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
+
+const LOG = "demo/v0/demo.log";
+const HISTORY = "demo/v0/demo.history.log";
+const NEVER = 3_600_000;
+
+async function exists(backend: StorageBackend, key: string): Promise<boolean> {
+  try {
+    await backend.head(key);
+    return true;
+  } catch (error) {
+    if (isOpenCrateError(error, "NOT_FOUND")) return false;
+    throw error;
+  }
+}
+
+/** One simulated run: start, write `lines`, close. */
+async function run(backend: StorageBackend, resume: boolean, lines: readonly string[]): Promise<void> {
+  const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume, flushIntervalMs: NEVER });
+  await writer.start();
+  for (const line of lines) writer.write(line);
+  await writer.close();
+}
+
+for (const factory of logBackendFactories()) {
+  describe(`LogObjectWriter on ${factory.label}`, { skip: factory.skip }, () => {
+    after(() => factory.cleanup());
+
+    it("writes an empty .log at start and no history for a new run", async () => {
+      const backend = await factory.make();
+      const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: NEVER });
+      await writer.start();
+      assert.equal(await readText(backend, LOG), "");
+      writer.write("one");
+      writer.write("two\nstill two");
+      await writer.flush();
+      assert.equal(await readText(backend, LOG), "one\ntwo\nstill two\n");
+      await writer.close();
+      assert.equal(await exists(backend, HISTORY), false);
+    });
+
+    it("keeps .log to this run and grows the history run by run", async () => {
+      const backend = await factory.make();
+      await run(backend, false, ["run1 a", "run1 b"]);
+      assert.equal(await readText(backend, LOG), "run1 a\nrun1 b\n");
+      assert.equal(await exists(backend, HISTORY), false);
+
+      await run(backend, true, ["run2 a"]);
+      assert.equal(await readText(backend, LOG), "run2 a\n");
+      assert.equal(await readText(backend, HISTORY), "run1 a\nrun1 b\nrun2 a\n");
+
+      await run(backend, true, ["run3 a", "run3 b"]);
+      assert.equal(await readText(backend, LOG), "run3 a\nrun3 b\n");
+      assert.equal(await readText(backend, HISTORY), "run1 a\nrun1 b\nrun2 a\nrun3 a\nrun3 b\n");
+
+      await run(backend, true, []);
+      assert.equal(await readText(backend, LOG), "");
+      assert.equal(await readText(backend, HISTORY), "run1 a\nrun1 b\nrun2 a\nrun3 a\nrun3 b\n");
+    });
+
+    it("starts the history with only this run's lines when there was no previous .log", async () => {
+      const backend = await factory.make();
+      await run(backend, true, ["first"]);
+      assert.equal(await readText(backend, HISTORY), "first\n");
+      assert.equal(await readText(backend, LOG), "first\n");
+    });
+
+    it("writes lines logged before setup into the first run's .log and not the next one's", async () => {
+      const backend = await factory.make();
+      const logger = new RunLogger({ consoleOutput: new CapturedConsole() });
+      logger.info("before setup");
+      const first = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: NEVER });
+      await first.start();
+      logger.attach(first);
+      logger.info("run one");
+      await logger.flush();
+      assert.deepEqual((await readText(backend, LOG)).split("\n").filter(Boolean).map(withoutTime), [
+        "INFO     before setup",
+        "INFO     run one",
+      ]);
+      logger.detach();
+      await first.close();
+
+      const second = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: true, flushIntervalMs: NEVER });
+      await second.start();
+      logger.attach(second);
+      logger.info("run two");
+      logger.detach();
+      await second.close();
+      assert.deepEqual((await readText(backend, LOG)).split("\n").filter(Boolean).map(withoutTime), ["INFO     run two"]);
+      assert.deepEqual((await readText(backend, HISTORY)).split("\n").filter(Boolean).map(withoutTime), [
+        "INFO     before setup",
+        "INFO     run one",
+        "INFO     run two",
+      ]);
+    });
+
+    it("flushes once the buffered bytes pass flushBytes", async () => {
+      const backend = await factory.make();
+      const writer = new LogObjectWriter({
+        backend,
+        logKey: LOG,
+        historyKey: HISTORY,
+        resume: true,
+        flushIntervalMs: NEVER,
+        flushBytes: 20,
+      });
+      await writer.start();
+      writer.write("short");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(await readText(backend, LOG), "", "below the threshold nothing is stored yet");
+      writer.write("long enough to pass");
+      await eventually(async () => assert.equal(await readText(backend, LOG), "short\nlong enough to pass\n"));
+      await eventually(async () => assert.equal(await readText(backend, HISTORY), "short\nlong enough to pass\n"));
+      await writer.close();
+    });
+
+    it("flushes on the interval", async () => {
+      const backend = await factory.make();
+      const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: 10 });
+      await writer.start();
+      writer.write("tick");
+      await eventually(async () => assert.equal(await readText(backend, LOG), "tick\n"));
+      writer.write("tock");
+      await eventually(async () => assert.equal(await readText(backend, LOG), "tick\ntock\n"));
+      await writer.close();
+    });
+
+    it("serializes flushes: lines written during a flush go into the next one, in order", async () => {
+      const backend = await factory.make();
+      const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: true, flushIntervalMs: NEVER });
+      await writer.start();
+      const flushes: Promise<void>[] = [];
+      for (let i = 0; i < 50; i++) {
+        writer.write(`line ${i}`);
+        if (i % 7 === 0) flushes.push(writer.flush());
+      }
+      await Promise.all(flushes);
+      await writer.close();
+      const expected = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join("");
+      assert.equal(await readText(backend, LOG), expected);
+      assert.equal(await readText(backend, HISTORY), expected);
+    });
+
+    it("keeps lines after a transient failure and stores them exactly once on the next flush", async () => {
+      const inner = await factory.make();
+      let failNext = 0;
+      const backend = withFaultyPuts(inner, () => (failNext-- > 0 ? "fail-before" : undefined));
+      const writer = new LogObjectWriter({
+        backend,
+        logKey: LOG,
+        historyKey: HISTORY,
+        resume: true,
+        flushIntervalMs: NEVER,
+        appendRetry: { maxConflicts: 10, maxTransientFailures: 0, baseDelayMs: 1, maxDelayMs: 2 },
+      });
+      await writer.start();
+      writer.write("a");
+      failNext = 2; // the .log write and the history append both fail
+      await assert.rejects(writer.flush(), (error: unknown) => isOpenCrateError(error, "TRANSIENT"));
+      writer.write("b");
+      await writer.flush();
+      await writer.close();
+      assert.equal(await readText(inner, LOG), "a\nb\n");
+      assert.equal(await readText(inner, HISTORY), "a\nb\n");
+    });
+
+    it("drops lines written after close, with one warning", async () => {
+      const backend = await factory.make();
+      const warnings: string[] = [];
+      const onWarning = (warning: Error & { code?: string }) => warnings.push(warning.code ?? "");
+      process.on("warning", onWarning);
+      try {
+        const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: NEVER });
+        await writer.start();
+        writer.write("kept");
+        await writer.close();
+        writer.write("late 1");
+        writer.write("late 2");
+        await writer.flush();
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(await readText(backend, LOG), "kept\n");
+        assert.deepEqual(warnings, ["OPENCRATE_LOG_CLOSED"]);
+      } finally {
+        process.off("warning", onWarning);
+      }
+    });
+  });
+}
+
+describe("LogObjectWriter history appends with lost answers", () => {
+  for (const factory of logBackendFactories().filter((candidate) => candidate.label === "memory")) {
+    it(`does not apply a batch twice when a write landed but its answer was lost (${factory.label})`, async () => {
+      const inner = await factory.make();
+      let loseAnswers = 0;
+      const backend = withFaultyPuts(inner, (key) => (key === HISTORY && loseAnswers-- > 0 ? "fail-after" : undefined));
+      const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: true, flushIntervalMs: NEVER });
+      await writer.start(); // the seed (empty: no previous .log) is written before any answer is lost
+      writer.write("once");
+      loseAnswers = 1;
+      await writer.flush();
+      writer.write("twice?");
+      loseAnswers = 1;
+      await writer.flush();
+      await writer.close();
+      assert.equal(await readText(inner, HISTORY), "once\ntwice?\n");
+      const info = await inner.head(HISTORY);
+      assert.equal(info.metadata?.[BATCH_IDS_METADATA_KEY]?.split(" ").length, 2);
+    });
+  }
+});
