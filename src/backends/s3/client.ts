@@ -1,0 +1,77 @@
+/**
+ * Loads the AWS SDK on first use (importing opencrate must not load it) and builds the S3 client.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { NotSupportedError } from "../../errors.ts";
+import { type S3BackendOptions, type S3Settings, clientConfig, fallbackRegion } from "./options.ts";
+
+export type S3Sdk = typeof import("@aws-sdk/client-s3");
+export type LibStorage = typeof import("@aws-sdk/lib-storage");
+
+let sdk: Promise<S3Sdk> | undefined;
+let libStorage: Promise<LibStorage> | undefined;
+
+export function loadS3Sdk(): Promise<S3Sdk> {
+  sdk ??= import("@aws-sdk/client-s3").catch((error: unknown) => {
+    sdk = undefined;
+    throw missingPackage("@aws-sdk/client-s3", error);
+  });
+  return sdk;
+}
+
+export function loadLibStorage(): Promise<LibStorage> {
+  libStorage ??= import("@aws-sdk/lib-storage").catch((error: unknown) => {
+    libStorage = undefined;
+    throw missingPackage("@aws-sdk/lib-storage", error);
+  });
+  return libStorage;
+}
+
+export interface S3Connection {
+  readonly sdk: S3Sdk;
+  readonly client: S3Client;
+  /** Whether this backend built the client (and so destroys it on close). */
+  readonly owned: boolean;
+  /** The region requests are signed for. */
+  readonly region: string;
+}
+
+/**
+ * The client for these settings, or the caller's own. When neither the options nor the SDK's chain (AWS_REGION,
+ * the shared config file) name a region, the SDK would fail every request with "Region is missing"; S3-compatible
+ * stores do not care, so fall back to AWS_DEFAULT_REGION or us-east-1 instead.
+ */
+export async function connect(settings: S3Settings, options: S3BackendOptions): Promise<S3Connection> {
+  const loaded = await loadS3Sdk();
+  if (options.client !== undefined) {
+    return { sdk: loaded, client: options.client, owned: false, region: await regionOf(options.client) ?? "unknown" };
+  }
+  const client = new loaded.S3Client(clientConfig(settings, options.credentials, settings.region));
+  if (settings.region !== undefined) return { sdk: loaded, client, owned: true, region: settings.region };
+  const region = await regionOf(client);
+  if (region !== undefined) return { sdk: loaded, client, owned: true, region };
+  client.destroy();
+  const fallback = fallbackRegion();
+  return {
+    sdk: loaded,
+    client: new loaded.S3Client(clientConfig(settings, options.credentials, fallback)),
+    owned: true,
+    region: fallback,
+  };
+}
+
+async function regionOf(client: S3Client): Promise<string | undefined> {
+  try {
+    const region = await client.config.region();
+    return region === "" ? undefined : region;
+  } catch {
+    return undefined;
+  }
+}
+
+function missingPackage(name: string, cause: unknown): NotSupportedError {
+  return new NotSupportedError(`s3:// locations need the package ${name}; install it with \`npm install ${name}\`.`, {
+    path: name,
+    cause,
+  });
+}

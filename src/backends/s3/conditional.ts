@@ -1,0 +1,57 @@
+/**
+ * Running one conditional write (If-None-Match / If-Match) to a decision.
+ *
+ * Two traps:
+ * - 409 ConditionalRequestConflict means a concurrent operation interfered and nothing was written: repeat.
+ * - A failure after the SDK retried (or after a time-out) may hide our own success: the first attempt landed,
+ *   its response was lost, and the retry saw our object and answered 412. Every conditional write carries a
+ *   random writer token in its user metadata; in those cases the object is read back, and our token there
+ *   means the write did happen.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { attemptsOf, isConditionalConflict, isNoSuchUpload, isPreconditionFailed, isTransient } from "./errors.ts";
+
+export interface ConditionalWriteOptions<T> {
+  /** Sends the write once (the SDK's own retries happen inside). */
+  readonly write: () => Promise<T>;
+  /** The stored object's info when it carries this write's token, else undefined. Called only when the outcome
+   * of a failed write is unknown. */
+  readonly readBackIfOurs: () => Promise<T | undefined>;
+  /** How many times to send the write when it keeps meeting 409s; 1 when the body cannot be replayed. */
+  readonly tries: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export function newWriterToken(): string {
+  return randomUUID();
+}
+
+/** Returns the write's result, or throws the SDK error that decided it (the caller maps it). */
+export async function runConditionalWrite<T>(options: ConditionalWriteOptions<T>): Promise<T> {
+  let retried = false;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await options.write();
+    } catch (error) {
+      if (attemptsOf(error) > 1) retried = true;
+      if (isConditionalConflict(error)) {
+        if (attempt >= options.tries) throw error;
+        await sleep(conflictBackoff(attempt), undefined, { signal: options.signal });
+        continue;
+      }
+      const outcomeUnknown =
+        isPreconditionFailed(error) || isNoSuchUpload(error) ? retried : isTransient(error);
+      if (outcomeUnknown) {
+        const ours = await options.readBackIfOurs().catch(() => undefined);
+        if (ours !== undefined) return ours;
+      }
+      throw error;
+    }
+  }
+}
+
+/** Full-jitter exponential backoff: up to 100 ms, 200 ms, 400 ms, … capped at 2 s. */
+function conflictBackoff(attempt: number): number {
+  return Math.random() * Math.min(2_000, 100 * 2 ** (attempt - 1));
+}

@@ -1,0 +1,278 @@
+/**
+ * The one place S3 SDK errors become opencrate errors.
+ *
+ * Traps:
+ * - Check `error.name` before the HTTP status. The SDK turns a 200 response carrying an <Error> body (which
+ *   CompleteMultipartUpload and CopyObject may send) into a 400 whose name is the real code, e.g.
+ *   PreconditionFailed.
+ * - If-Match on a missing key answers 404 NoSuchKey, not 412: in "replace" mode that is a lost precondition.
+ * - HEAD responses have no body, so a missing key and a missing bucket both read as "NotFound" there.
+ */
+import {
+  AlreadyExistsError,
+  InvalidArgumentError,
+  isOpenCrateError,
+  NotFoundError,
+  NotSupportedError,
+  type OpenCrateError,
+  PermissionDeniedError,
+  PreconditionFailedError,
+  TransientError,
+} from "../../errors.ts";
+import type { WriteMode } from "../backend.ts";
+
+export interface S3ErrorContext {
+  /** What was being done, as a verb phrase that reads before the URI: "read", "write", "list", "copy to". */
+  readonly action: string;
+  /** The s3:// URI of the object or prefix involved. */
+  readonly uri: string;
+  readonly bucket: string;
+  /** Where requests go, for messages ("AWS S3", "http://127.0.0.1:9000"), never with credentials. */
+  readonly endpoint: string;
+  /** The write mode, for writes: decides what a failed precondition means. */
+  readonly mode?: WriteMode["kind"];
+}
+
+const NOT_FOUND = new Set(["NoSuchKey", "NotFound", "NoSuchVersion"]);
+const DENIED = new Set([
+  "AccessDenied",
+  "Forbidden",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "TokenRefreshRequired",
+  "AllAccessDisabled",
+  "AccountProblem",
+  "InvalidSecurity",
+  "Unauthorized",
+]);
+const THROTTLED = new Set([
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "ServiceUnavailable",
+  "InternalError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "OperationAborted",
+  "XMinioServerNotInitialized",
+]);
+const BAD_REQUEST = new Set([
+  "InvalidArgument",
+  "InvalidRequest",
+  "InvalidRange",
+  "KeyTooLongError",
+  "EntityTooLarge",
+  "EntityTooSmall",
+  "InvalidPart",
+  "InvalidPartOrder",
+  "MetadataTooLarge",
+  "InvalidBucketName",
+  "InvalidObjectState",
+  "MalformedXML",
+  "InvalidStorageClass",
+]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTDOWN",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET",
+  "ERR_SOCKET_CONNECTION_TIMEOUT",
+]);
+
+/** The SDK's error code: the S3 error name ("NoSuchKey"), or the JavaScript error's name. */
+export function errorName(error: unknown): string {
+  if (typeof error !== "object" || error === null) return "";
+  const candidate = error as { name?: unknown; Code?: unknown };
+  if (typeof candidate.Code === "string" && candidate.Code !== "") return candidate.Code;
+  return typeof candidate.name === "string" ? candidate.name : "";
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const candidate = error as { $metadata?: { httpStatusCode?: unknown }; $response?: { statusCode?: unknown } };
+  const status = candidate.$metadata?.httpStatusCode ?? candidate.$response?.statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** How many attempts the SDK made for the request that failed (1 when unknown). */
+export function attemptsOf(error: unknown): number {
+  if (typeof error !== "object" || error === null) return 1;
+  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+  return typeof attempts === "number" && attempts > 0 ? attempts : 1;
+}
+
+/** A failed If-None-Match / If-Match (412, or the same code inside a 200 body). */
+export function isPreconditionFailed(error: unknown): boolean {
+  const name = errorName(error);
+  return isNamedS3Error(name) ? name === "PreconditionFailed" : httpStatus(error) === 412;
+}
+
+/** S3's 409 ConditionalRequestConflict: a concurrent operation interfered; the same request may be repeated. */
+export function isConditionalConflict(error: unknown): boolean {
+  const name = errorName(error);
+  return name === "ConditionalRequestConflict" || (!isNamedS3Error(name) && httpStatus(error) === 409);
+}
+
+/** The key (not the bucket) is absent. */
+export function isNoSuchKey(error: unknown): boolean {
+  const name = errorName(error);
+  if (name === "NoSuchBucket" || name === "NoSuchUpload") return false;
+  return NOT_FOUND.has(name) || (!isNamedS3Error(name) && httpStatus(error) === 404);
+}
+
+export function isNoSuchUpload(error: unknown): boolean {
+  return errorName(error) === "NoSuchUpload";
+}
+
+/** A ranged GET that starts at or past the end of the object (416). */
+export function isInvalidRange(error: unknown): boolean {
+  return errorName(error) === "InvalidRange" || httpStatus(error) === 416;
+}
+
+/** The caller's own cancellation, which passes through unchanged. */
+export function isAbort(error: unknown): boolean {
+  return errorName(error) === "AbortError";
+}
+
+/** Failures after which the request may or may not have taken effect on the server. */
+export function isTransient(error: unknown): boolean {
+  return mapS3Error(error, UNKNOWN_CONTEXT) instanceof TransientError;
+}
+
+/** Marks a 412 answered to CopySourceIfMatch: the copy's source, not its target, changed. */
+export function sourceChangedDuringCopy(cause: unknown): Error {
+  return Object.assign(new Error("the copy source changed while it was being copied", { cause }), {
+    name: SOURCE_CHANGED,
+  });
+}
+
+/** The opencrate error for an SDK failure. OpenCrate errors and aborts pass through unchanged. */
+export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
+  if (isOpenCrateError(error)) return error;
+  if (isAbort(error)) return error as Error;
+  const name = errorName(error);
+  const status = httpStatus(error);
+  const why = reason(error, name, status);
+  const path = context.uri;
+  const options = { path, cause: error };
+
+  if (name === SOURCE_CHANGED) {
+    return new TransientError(`The source changed while trying to ${context.action} ${context.uri}; try again.`, options);
+  }
+  if (isPreconditionFailed(error)) return preconditionError(context, why, error);
+  if (name === "NoSuchBucket") {
+    return new NotFoundError(
+      `Bucket "${context.bucket}" does not exist at ${context.endpoint} (trying to ${context.action} ${context.uri}); create it first.`,
+      options,
+    );
+  }
+  if (name === "NoSuchUpload") {
+    return new TransientError(
+      `The multipart upload to ${context.uri} was cancelled by the store before it completed ${why}; repeat the whole upload.`,
+      options,
+    );
+  }
+  if (isNoSuchKey(error)) {
+    if (context.mode === "replace") {
+      return new PreconditionFailedError(`${context.uri} no longer exists, so it cannot match the expected revision ${why}.`, options);
+    }
+    return new NotFoundError(`No object at ${context.uri}.`, options);
+  }
+  if (isConditionalConflict(error)) {
+    return new TransientError(
+      `A concurrent operation on ${context.uri} kept conflicting with this conditional write ${why}; try again.`,
+      options,
+    );
+  }
+  if (name === "CredentialsProviderError") {
+    return new PermissionDeniedError(
+      `No AWS credentials found to ${context.action} ${context.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available.`,
+      options,
+    );
+  }
+  if (DENIED.has(name) || status === 401 || status === 403) {
+    return new PermissionDeniedError(
+      `Access denied to ${context.action} ${context.uri} at ${context.endpoint} ${why}: check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket policy.`,
+      options,
+    );
+  }
+  const network = networkCode(error);
+  if (network !== undefined) {
+    return new TransientError(
+      `The S3 endpoint ${context.endpoint} is unreachable (${network}) trying to ${context.action} ${context.uri}.`,
+      options,
+    );
+  }
+  if (THROTTLED.has(name) || status === 429 || (status !== undefined && status >= 500 && status !== 501)) {
+    return new TransientError(`S3 failed to ${context.action} ${context.uri} ${why}; the store is busy or failing, try again.`, options);
+  }
+  if (name === "NotImplemented" || status === 501 || status === 405) {
+    return new NotSupportedError(`The store at ${context.endpoint} cannot ${context.action} ${context.uri} ${why}.`, options);
+  }
+  if (BAD_REQUEST.has(name) || status === 400 || status === 411 || status === 413 || status === 416) {
+    return new InvalidArgumentError(`S3 rejected the request to ${context.action} ${context.uri} ${why}.`, options);
+  }
+  return new TransientError(`Failed to ${context.action} ${context.uri} at ${context.endpoint} ${why}.`, options);
+}
+
+/** The error for per-key failures in a DeleteObjects response; the first one decides the class. */
+export function deleteObjectsError(
+  failures: readonly { readonly Key?: string; readonly Code?: string; readonly Message?: string }[],
+  context: S3ErrorContext,
+  uriOf: (fullKey: string) => string,
+): Error {
+  const first = failures[0];
+  const others = failures.length > 1 ? `; ${failures.length - 1} more keys of the batch failed too` : "";
+  const pseudo = Object.assign(new Error(`${first?.Message ?? "unknown error"}${others}`), { name: first?.Code ?? "Unknown" });
+  const uri = first?.Key === undefined ? context.uri : uriOf(first.Key);
+  return mapS3Error(pseudo, { ...context, uri });
+}
+
+function preconditionError(context: S3ErrorContext, why: string, error: unknown): OpenCrateError {
+  const options = { path: context.uri, cause: error };
+  if (context.mode === "create") return new AlreadyExistsError(`${context.uri} already exists.`, options);
+  return new PreconditionFailedError(`${context.uri} changed: its revision no longer matches the expected one ${why}.`, options);
+}
+
+function networkCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const candidate = error as { code?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof candidate.code === "string" && NETWORK_CODES.has(candidate.code)) return candidate.code;
+  if (candidate.name === "TimeoutError") return "timed out";
+  if (Array.isArray(candidate.errors)) {
+    for (const inner of candidate.errors) {
+      const code = networkCode(inner);
+      if (code !== undefined) return code;
+    }
+  }
+  return candidate.cause === undefined || candidate.cause === error ? undefined : networkCode(candidate.cause);
+}
+
+/** " (NoSuchKey, HTTP 404: The specified key does not exist.)" — names what the store said, for messages. */
+function reason(error: unknown, name: string, status: number | undefined): string {
+  const parts: string[] = [];
+  if (name !== "" && name !== "Error" && name !== "Unknown" && name !== "UnknownError") parts.push(name);
+  if (status !== undefined) parts.push(`HTTP ${status}`);
+  const message = error instanceof Error ? error.message.trim() : String(error);
+  const detail = message === "" || message === name || message === "UnknownError" ? "" : `: ${message.slice(0, 300)}`;
+  return parts.length === 0 && detail === "" ? "" : `(${parts.join(", ")}${detail})`;
+}
+
+function isNamedS3Error(name: string): boolean {
+  return name !== "" && name !== "Error" && name !== "Unknown" && name !== "UnknownError";
+}
+
+const SOURCE_CHANGED = "SourceChangedDuringCopy";
+const UNKNOWN_CONTEXT: S3ErrorContext = { action: "reach", uri: "s3://", bucket: "", endpoint: "" };

@@ -1,0 +1,64 @@
+/** ObjectInfo from S3 responses. */
+import type { ObjectInfo } from "../backend.ts";
+
+/** User-metadata key holding the writer token of a conditional write (sent as x-amz-meta-oc-token). */
+export const WRITER_TOKEN_KEY = "oc-token";
+
+/** What HeadObject / GetObject return that ObjectInfo needs. */
+export interface S3ObjectHeaders {
+  readonly ContentLength?: number | undefined;
+  readonly LastModified?: Date | undefined;
+  readonly ETag?: string | undefined;
+  readonly Metadata?: Record<string, string> | undefined;
+  readonly ServerSideEncryption?: string | undefined;
+  readonly SSECustomerAlgorithm?: string | undefined;
+}
+
+export function infoFromHeaders(key: string, headers: S3ObjectHeaders): ObjectInfo {
+  const revision = headers.ETag ?? "";
+  const checksum = md5Checksum(revision, headers);
+  return {
+    key,
+    size: headers.ContentLength ?? 0,
+    lastModified: headers.LastModified ?? new Date(0),
+    revision,
+    ...(checksum === undefined ? {} : { checksum }),
+    metadata: userMetadata(headers.Metadata),
+  };
+}
+
+/** A listing entry (ListObjectsV2 Contents). Listings carry no metadata and no encryption details, so no checksum. */
+export function infoFromListing(
+  key: string,
+  entry: { readonly Size?: number | undefined; readonly LastModified?: Date | undefined; readonly ETag?: string | undefined },
+): ObjectInfo {
+  return { key, size: entry.Size ?? 0, lastModified: entry.LastModified ?? new Date(0), revision: entry.ETag ?? "" };
+}
+
+/** The writer token stored with an object, if any. */
+export function writerTokenOf(metadata: Record<string, string> | undefined): string | undefined {
+  if (metadata === undefined) return undefined;
+  for (const [name, value] of Object.entries(metadata)) {
+    if (name.toLowerCase() === WRITER_TOKEN_KEY) return value;
+  }
+  return undefined;
+}
+
+/** User metadata with lower-case keys, without opencrate's own writer token. */
+export function userMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata ?? {})) {
+    const lower = name.toLowerCase();
+    if (lower !== WRITER_TOKEN_KEY) result[lower] = value;
+  }
+  return result;
+}
+
+/** The ETag is the body's MD5 only for single-part uploads stored without SSE-KMS or SSE-C. */
+function md5Checksum(etag: string, headers: S3ObjectHeaders): ObjectInfo["checksum"] {
+  const match = /^"([0-9a-f]{32})"$/.exec(etag);
+  if (match?.[1] === undefined) return undefined;
+  if (headers.SSECustomerAlgorithm !== undefined) return undefined;
+  if (headers.ServerSideEncryption !== undefined && headers.ServerSideEncryption.startsWith("aws:kms")) return undefined;
+  return { algorithm: "md5", value: match[1] };
+}

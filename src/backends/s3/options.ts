@@ -1,0 +1,203 @@
+/**
+ * S3Backend options and how they combine with the environment, the AWS way: an explicit option wins, then the
+ * standard variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_REGION, …), then the SDK's own chain (profiles,
+ * instance metadata), then the defaults here. Pure: nothing in this file loads the SDK or touches the network.
+ */
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import { InvalidArgumentError } from "../../errors.ts";
+import { parseLocation, redact } from "../../uri.ts";
+import { validateKey } from "../keys.ts";
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** S3's own limits for multipart uploads and copies. */
+export const S3_MIN_PART_SIZE = 5 * MiB;
+export const S3_MAX_PART_SIZE = 5 * GiB;
+export const S3_MAX_PARTS = 10_000;
+/** The largest object a single CopyObject may copy. */
+export const S3_MAX_COPY_OBJECT_SIZE = 5 * GiB;
+
+export interface S3BackendOptions {
+  readonly bucket: string;
+  /** Key prefix inside the bucket ("a/b"); every key of this backend lives below it. */
+  readonly prefix?: string;
+  /** Default: the SDK's chain (AWS_REGION, the profile), then AWS_DEFAULT_REGION, then "us-east-1". */
+  readonly region?: string;
+  /** An S3-compatible endpoint (MinIO, …). Default: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, else AWS. */
+  readonly endpoint?: string;
+  /** Path-style URLs (http://host/bucket/key). Default: AWS_S3_FORCE_PATH_STYLE, else true with a custom endpoint. */
+  readonly forcePathStyle?: boolean;
+  /** Default: the SDK's credential chain (environment, profile, SSO, web identity, instance metadata). */
+  readonly credentials?: S3ClientConfig["credentials"];
+  /** A ready client to use instead of building one; the backend then leaves it open on `close`. */
+  readonly client?: S3Client;
+  /** Multipart part size for `putStream`, bytes. Default 8 MiB; at least 5 MiB. */
+  readonly partSize?: number;
+  /** Parts uploaded at once by `putStream`. Default 4. Memory use is about partSize × (queueSize + 1). */
+  readonly queueSize?: number;
+  /** Attempts per request, first try included (the SDK's standard retry mode). Default 3. */
+  readonly maxAttempts?: number;
+  /** How long opening a connection may take before the attempt fails. Default 5 s. */
+  readonly connectionTimeoutMs?: number;
+  /** How long a request may go without sending or receiving a byte before the attempt fails. Default 60 s. */
+  readonly requestTimeoutMs?: number;
+  /** `copy` of objects above this size goes through UploadPartCopy. Default (and maximum) 5 GiB. */
+  readonly multipartCopyThreshold?: number;
+  /** Part size for multipart copies. Default 256 MiB (grown to stay within 10,000 parts). */
+  readonly copyPartSize?: number;
+}
+
+/** Everything an S3Backend needs, resolved and checked. */
+export interface S3Settings {
+  readonly bucket: string;
+  /** "" or "a/b" (no leading or trailing "/"). */
+  readonly prefix: string;
+  /** Undefined: let the SDK's chain decide (see {@link fallbackRegion}). */
+  readonly region: string | undefined;
+  readonly endpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly partSize: number;
+  readonly queueSize: number;
+  readonly maxAttempts: number;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly multipartCopyThreshold: number;
+  readonly copyPartSize: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function resolveS3Settings(options: S3BackendOptions, env: Env = process.env): S3Settings {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("S3Backend needs options with at least a bucket, as in { bucket: \"my-bucket\" }.");
+  }
+  const bucket = checkBucket(options.bucket);
+  const prefix = checkPrefix(options.prefix ?? "", bucket);
+  const endpoint = checkEndpoint(options.endpoint ?? configuredEndpoint(env));
+  const forcePathStyle = options.forcePathStyle ?? parseFlag(env.AWS_S3_FORCE_PATH_STYLE, "AWS_S3_FORCE_PATH_STYLE") ?? endpoint !== undefined;
+  const region = nonEmpty(options.region);
+  return {
+    bucket,
+    prefix,
+    region,
+    endpoint,
+    forcePathStyle,
+    partSize: checkSize("partSize", options.partSize ?? 8 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
+    queueSize: checkInteger("queueSize", options.queueSize ?? 4, 1, 64),
+    maxAttempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20),
+    connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? 5_000, 1, 600_000),
+    requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? 60_000, 1, 3_600_000),
+    multipartCopyThreshold: checkSize(
+      "multipartCopyThreshold",
+      options.multipartCopyThreshold ?? S3_MAX_COPY_OBJECT_SIZE,
+      0,
+      S3_MAX_COPY_OBJECT_SIZE,
+    ),
+    copyPartSize: checkSize("copyPartSize", options.copyPartSize ?? 256 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
+  };
+}
+
+/** The region used when neither the options nor the SDK's chain name one. */
+export function fallbackRegion(env: Env = process.env): string {
+  return nonEmpty(env.AWS_DEFAULT_REGION) ?? "us-east-1";
+}
+
+/** The SDK client configuration for these settings. */
+export function clientConfig(
+  settings: S3Settings,
+  credentials: S3BackendOptions["credentials"],
+  region: string | undefined,
+): S3ClientConfig {
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+    ...(credentials === undefined ? {} : { credentials }),
+    forcePathStyle: settings.forcePathStyle,
+    maxAttempts: settings.maxAttempts,
+    // S3-compatible stores and emulators reject or mangle the optional CRC checksums newer SDKs add by default.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // Constructor options for the SDK's NodeHttpHandler. Without a connection timeout an unreachable endpoint
+    // hangs for the OS's TCP timeout (minutes); socketTimeout bounds a stalled transfer, not a long one.
+    requestHandler: {
+      connectionTimeout: settings.connectionTimeoutMs,
+      socketTimeout: settings.requestTimeoutMs,
+    },
+  };
+}
+
+/** Where requests go, for messages: the custom endpoint (without credentials) or "AWS S3". */
+export function endpointLabel(settings: Pick<S3Settings, "endpoint">, region?: string): string {
+  if (settings.endpoint !== undefined) return redact(settings.endpoint);
+  return region === undefined ? "AWS S3" : `AWS S3 (${region})`;
+}
+
+function configuredEndpoint(env: Env): string | undefined {
+  if (parseFlag(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") === true) return undefined;
+  return nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+}
+
+function checkBucket(bucket: unknown): string {
+  if (typeof bucket !== "string" || bucket === "") {
+    throw new InvalidArgumentError("S3Backend needs a bucket name, as in { bucket: \"my-bucket\" }.");
+  }
+  // The bucket rule lives in uri.ts; reuse it rather than restating it.
+  const location = parseLocation(`s3://${bucket}`);
+  if (location.scheme !== "s3" || location.bucket !== bucket || location.prefix !== "") {
+    throw new InvalidArgumentError(`"${bucket}" is not a valid S3 bucket name.`, { path: `s3://${bucket}` });
+  }
+  return bucket;
+}
+
+function checkPrefix(prefix: string, bucket: string): string {
+  if (typeof prefix !== "string") throw new InvalidArgumentError(`The prefix for s3://${bucket} must be a string.`);
+  const trimmed = prefix.replace(/\/+$/, "");
+  if (trimmed === "") {
+    if (prefix !== "") throw new InvalidArgumentError(`Invalid prefix "${prefix}" for s3://${bucket}.`, { path: prefix });
+    return "";
+  }
+  return validateKey(trimmed, `s3://${bucket}`);
+}
+
+function checkEndpoint(endpoint: string | undefined): string | undefined {
+  if (endpoint === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch (error) {
+    throw new InvalidArgumentError(`The S3 endpoint ${redact(endpoint)} is not a URL (expected e.g. http://127.0.0.1:9000).`, {
+      path: redact(endpoint),
+      cause: error,
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError(`The S3 endpoint ${redact(endpoint)} must be an http:// or https:// URL.`, {
+      path: redact(endpoint),
+    });
+  }
+  return endpoint.replace(/\/+$/, "");
+}
+
+function checkSize(name: string, value: number, min: number, max: number): number {
+  return checkInteger(name, value, min, max);
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`S3Backend option ${name} must be an integer from ${min} to ${max}, got ${String(value)}.`);
+  }
+  return value;
+}
+
+function parseFlag(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const normalized = value.trim().toLowerCase();
+  if (normalized === "true" || normalized === "1") return true;
+  if (normalized === "false" || normalized === "0") return false;
+  throw new InvalidArgumentError(`${name} must be "true" or "false", got ${JSON.stringify(value)}.`);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}

@@ -1,0 +1,138 @@
+/**
+ * Checks, once per process for each endpoint and bucket, that the store really enforces the conditional writes
+ * opencrate relies on. Some S3-compatible stores (s3rver, old MinIO releases, some gateways) accept
+ * If-None-Match / If-Match and ignore them, which would let two runs claim the same snapshot version. Such a
+ * store is refused with NotSupportedError instead of being trusted.
+ *
+ * Each feature is probed on first need, on a throw-away key `<prefix>/.opencrate/probe/<uuid>`, deleted after:
+ * - "put": PutObject create-only twice (the second must fail with 412) and If-Match with a wrong ETag (412).
+ * - "multipart-create" / "multipart-replace": CompleteMultipartUpload with If-None-Match on an existing key, or
+ *   If-Match with a wrong ETag, must fail with 412 (moto, for one, ignores If-Match there).
+ */
+import { randomUUID } from "node:crypto";
+import { NotSupportedError, isOpenCrateError } from "../../errors.ts";
+import type { S3Connection } from "./client.ts";
+import { type S3ErrorContext, isPreconditionFailed, mapS3Error } from "./errors.ts";
+
+export type ProbedFeature = "put" | "multipart-create" | "multipart-replace";
+
+export interface ProbeTarget {
+  readonly connection: S3Connection;
+  readonly bucket: string;
+  /** Identifies the store: the endpoint URL, or AWS and the region. */
+  readonly storeId: string;
+  /** The S3 key to probe with (under the backend's prefix). */
+  readonly probeKey: string;
+  /** For messages. */
+  readonly context: Omit<S3ErrorContext, "action">;
+  readonly signal?: AbortSignal | undefined;
+}
+
+const verdicts = new Map<string, Promise<void>>();
+
+/** Resolves when `feature` is enforced by the store; NotSupportedError (cached for the process) when it is not. */
+export function ensureEnforced(feature: ProbedFeature, target: ProbeTarget): Promise<void> {
+  const cacheKey = `${feature}|${target.storeId}|${target.bucket}`;
+  let verdict = verdicts.get(cacheKey);
+  if (verdict === undefined) {
+    verdict = probe(feature, target).catch((error: unknown) => {
+      // Only a verdict is remembered; a probe that could not run (network, permissions) runs again next time.
+      if (!isOpenCrateError(error, "NOT_SUPPORTED")) verdicts.delete(cacheKey);
+      throw error;
+    });
+    verdicts.set(cacheKey, verdict);
+  }
+  return verdict;
+}
+
+/** Forgets every verdict (for tests that start a fresh store on a reused port). */
+export function forgetProbeVerdicts(): void {
+  verdicts.clear();
+}
+
+async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void> {
+  const key = target.probeKey;
+  const { client, sdk } = target.connection;
+  const send = { abortSignal: target.signal };
+  const context: S3ErrorContext = { ...target.context, action: "check conditional writes at" };
+  const put = (extra: { IfNoneMatch?: string; IfMatch?: string }) =>
+    client.send(new sdk.PutObjectCommand({ Bucket: target.bucket, Key: key, Body: Buffer.from(randomUUID()), ...extra }), send);
+  try {
+    if (feature === "put") {
+      try {
+        await put({ IfNoneMatch: "*" });
+      } catch (error) {
+        if (isPreconditionFailed(error)) throw refuse(target, "it rejects create-only writes (If-None-Match: *) of new keys");
+        throw mapS3Error(error, context);
+      }
+      await expectRejected(() => put({ IfNoneMatch: "*" }), target, context, "ignores If-None-Match on PutObject");
+      await expectRejected(() => put({ IfMatch: WRONG_ETAG }), target, context, "ignores If-Match on PutObject");
+    } else {
+      try {
+        await put({});
+      } catch (error) {
+        throw mapS3Error(error, context);
+      }
+      const condition = feature === "multipart-create" ? { IfNoneMatch: "*" } : { IfMatch: WRONG_ETAG };
+      const header = feature === "multipart-create" ? "If-None-Match" : "If-Match";
+      await expectRejected(
+        () => completeTinyUpload(target, condition),
+        target,
+        context,
+        `ignores ${header} on CompleteMultipartUpload`,
+      );
+    }
+  } finally {
+    await client.send(new sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: key })).catch(() => undefined);
+  }
+}
+
+/** A one-part multipart upload onto the probe key, completed under `condition`; always aborted afterwards. */
+async function completeTinyUpload(target: ProbeTarget, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<void> {
+  const { client, sdk } = target.connection;
+  const base = { Bucket: target.bucket, Key: target.probeKey };
+  const send = { abortSignal: target.signal };
+  const { UploadId } = await client.send(new sdk.CreateMultipartUploadCommand(base), send);
+  try {
+    const part = await client.send(
+      new sdk.UploadPartCommand({ ...base, UploadId, PartNumber: 1, Body: Buffer.from("opencrate probe") }),
+      send,
+    );
+    await client.send(
+      new sdk.CompleteMultipartUploadCommand({
+        ...base,
+        ...condition,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+      send,
+    );
+  } finally {
+    await client.send(new sdk.AbortMultipartUploadCommand({ ...base, UploadId })).catch(() => undefined);
+  }
+}
+
+async function expectRejected(
+  write: () => Promise<unknown>,
+  target: ProbeTarget,
+  context: S3ErrorContext,
+  problem: string,
+): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    if (isPreconditionFailed(error)) return;
+    throw mapS3Error(error, context);
+  }
+  throw refuse(target, problem);
+}
+
+function refuse(target: ProbeTarget, problem: string): NotSupportedError {
+  return new NotSupportedError(
+    `The S3 store at ${target.context.endpoint} (bucket "${target.bucket}") ${problem}; opencrate refuses to allocate versions on it, because concurrent runs could overwrite each other. Use AWS S3, MinIO RELEASE.2025-09-07 or later, or another store that enforces If-None-Match and If-Match.`,
+    { path: target.context.uri },
+  );
+}
+
+/** A well-formed ETag no object has. */
+const WRONG_ETAG = '"00000000000000000000000000000000"';

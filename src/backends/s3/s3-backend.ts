@@ -1,0 +1,589 @@
+/**
+ * StorageBackend on Amazon S3 and S3-compatible stores (MinIO, …), with @aws-sdk/client-s3 and
+ * @aws-sdk/lib-storage loaded on first use.
+ *
+ * - Create-only writes send If-None-Match: *, compare-and-swap sends If-Match: <ETag>; a revision is the ETag
+ *   exactly as S3 returns it (quotes included). Before the first conditional write the store is probed
+ *   (probe.ts) and refused if it ignores the headers.
+ * - Copies stay inside the store. Conditional copies (and copies over 5 GiB) are multipart copies whose
+ *   CompleteMultipartUpload carries the condition, because MinIO and moto silently ignore If-None-Match on
+ *   CopyObject: so copy-create is atomic and never moves bytes through this process.
+ * - SDK errors are mapped in errors.ts only.
+ */
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import { PassThrough, Readable as NodeReadable } from "node:stream";
+import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
+import { InvalidArgumentError } from "../../errors.ts";
+import { parseLocation, redact } from "../../uri.ts";
+import type {
+  BackendCapabilities,
+  ByteRange,
+  CopyOptions,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  ReadOptions,
+  StorageBackend,
+  StreamWriteOptions,
+  WriteMode,
+  WriteOptions,
+} from "../backend.ts";
+import { checkRange } from "../byte-range.ts";
+import { toBytes } from "../streams.ts";
+import { type S3Connection, connect } from "./client.ts";
+import { newWriterToken, runConditionalWrite } from "./conditional.ts";
+import { deleteObjectsError, isInvalidRange, isNoSuchKey, mapS3Error } from "./errors.ts";
+import { copySource, multipartCopy } from "./multipart-copy.ts";
+import { isBodyError, readFirstPart, uploadMultipart } from "./multipart.ts";
+import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
+import { type S3BackendOptions, type S3Settings, S3_MAX_PART_SIZE, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
+import { S3Paths } from "./paths.ts";
+import { type ProbedFeature, ensureEnforced } from "./probe.ts";
+
+/** Times a conditional write is sent while S3 answers 409 ConditionalRequestConflict. */
+const CONFLICT_TRIES = 5;
+/** DeleteObjects takes at most this many keys. */
+const DELETE_BATCH = 1000;
+
+interface Connected {
+  readonly connection: S3Connection;
+  /** The endpoint for messages. */
+  readonly endpoint: string;
+  /** Identifies the store for the process-wide probe verdicts. */
+  readonly storeId: string;
+}
+
+export class S3Backend implements StorageBackend {
+  readonly kind = "s3";
+  readonly capabilities: BackendCapabilities;
+  readonly bucket: string;
+  /** "" or "a/b". */
+  readonly prefix: string;
+  readonly #settings: S3Settings;
+  readonly #options: S3BackendOptions;
+  readonly #paths: S3Paths;
+  readonly #verified = new Set<ProbedFeature>();
+  #connected: Promise<Connected> | undefined;
+  #endpoint: string;
+  #closed = false;
+
+  constructor(options: S3BackendOptions) {
+    this.#settings = resolveS3Settings(options);
+    this.#options = options;
+    this.bucket = this.#settings.bucket;
+    this.prefix = this.#settings.prefix;
+    this.#paths = new S3Paths(this.bucket, this.prefix);
+    this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
+    this.capabilities = {
+      createOnly: true,
+      compareAndSwap: true,
+      copyCreateOnly: true,
+      serverSideCopy: true,
+      multipartThreshold: this.#settings.partSize,
+    };
+  }
+
+  /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
+  static fromUri(uri: string, options: Omit<S3BackendOptions, "bucket" | "prefix"> = {}): S3Backend {
+    const location = parseLocation(uri);
+    if (location.scheme !== "s3") {
+      throw new InvalidArgumentError(`${redact(uri)} is not an s3:// location (expected s3://bucket/prefix).`, {
+        path: redact(uri),
+      });
+    }
+    return new S3Backend({ ...options, bucket: location.bucket, prefix: location.prefix });
+  }
+
+  describe(key: string): string {
+    return this.#paths.describe(key);
+  }
+
+  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const objectKey = this.#paths.objectKey(key);
+    const { connection } = await this.#connect();
+    try {
+      return infoFromHeaders(key, await this.#headObject(connection, objectKey, options.signal));
+    } catch (error) {
+      throw this.#error(error, "read", key, options.signal);
+    }
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const objectKey = this.#paths.objectKey(key);
+    const range = rangeHeader(options.range, this.describe(key));
+    if (range === EMPTY_RANGE) {
+      await this.head(key, options);
+      return new Uint8Array(0);
+    }
+    const { connection } = await this.#connect();
+    const { client, sdk } = connection;
+    try {
+      const output = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range === undefined ? {} : { Range: range }) }),
+        { abortSignal: options.signal },
+      );
+      return output.Body === undefined ? new Uint8Array(0) : await output.Body.transformToByteArray();
+    } catch (error) {
+      if (range !== undefined && isInvalidRange(error)) return new Uint8Array(0);
+      throw this.#error(error, "read", key, options.signal);
+    }
+  }
+
+  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+    const objectKey = this.#paths.objectKey(key);
+    const range = rangeHeader(options.range, this.describe(key));
+    if (range === EMPTY_RANGE) {
+      await this.head(key, options);
+      return NodeReadable.from([]);
+    }
+    const { connection } = await this.#connect();
+    const { client, sdk } = connection;
+    let body: unknown;
+    try {
+      const output = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range === undefined ? {} : { Range: range }) }),
+        { abortSignal: options.signal },
+      );
+      body = output.Body;
+    } catch (error) {
+      if (range !== undefined && isInvalidRange(error)) return NodeReadable.from([]);
+      throw this.#error(error, "read", key, options.signal);
+    }
+    if (body === undefined) return NodeReadable.from([]);
+    const source = body instanceof NodeReadable ? body : NodeReadable.fromWeb(body as Parameters<typeof NodeReadable.fromWeb>[0]);
+    return this.#withMappedErrors(source, key);
+  }
+
+  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    const objectKey = this.#paths.objectKey(key);
+    const mode = checkMode(options.mode, this.describe(key));
+    checkMetadata(options.metadata, this.describe(key));
+    const bytes = toBytes(body);
+    const connected = await this.#connect();
+    if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
+    return this.#putBytes(connected.connection, key, objectKey, bytes, mode, options);
+  }
+
+  async putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: StreamWriteOptions = {},
+  ): Promise<ObjectInfo> {
+    const objectKey = this.#paths.objectKey(key);
+    const mode = checkMode(options.mode, this.describe(key));
+    checkMetadata(options.metadata, this.describe(key));
+    const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key));
+    const queueSize = options.concurrency ?? this.#settings.queueSize;
+    if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
+      throw new InvalidArgumentError(`concurrency must be a positive integer for ${this.describe(key)}, got ${String(queueSize)}.`);
+    }
+    const connected = await this.#connect();
+    if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
+
+    let first: Awaited<ReturnType<typeof readFirstPart>>;
+    try {
+      first = await readFirstPart(body, partSize, options.onProgress, options.signal);
+    } catch (error) {
+      throw this.#error(error, "write", key, options.signal);
+    }
+    if (first.kind === "whole") return this.#putBytes(connected.connection, key, objectKey, first.bytes, mode, options);
+
+    const { connection } = connected;
+    try {
+      if (mode.kind !== "overwrite") {
+        await this.#ensureEnforced(mode.kind === "create" ? "multipart-create" : "multipart-replace", connected);
+      }
+      const token = mode.kind === "overwrite" ? undefined : newWriterToken();
+      const params = this.#writeParams(objectKey, mode, options, token);
+      const write = async (): Promise<ObjectInfo> => {
+        const output = await uploadMultipart({ connection, params, body: first.body, partSize, queueSize });
+        return infoFromHeaders(key, {
+          ETag: output.ETag,
+          ContentLength: first.bytesRead(),
+          LastModified: new Date(),
+          Metadata: params.Metadata,
+          ServerSideEncryption: output.ServerSideEncryption,
+        });
+      };
+      if (token === undefined) return await write();
+      // A streamed body cannot be sent twice, so a 409 is not retried here.
+      return await runConditionalWrite({
+        write,
+        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
+        tries: 1,
+        signal: options.signal,
+      });
+    } catch (error) {
+      first.body.destroy();
+      throw this.#error(error, "write", key, options.signal, mode.kind);
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const listPrefix = this.#paths.listPrefix(prefix);
+    const startAfter = options.startAfter === undefined ? undefined : this.#paths.listPrefix("") + options.startAfter;
+    const pageSize = checkPageSize(options.pageSize, this.describe(prefix));
+    const { connection } = await this.#connect();
+    const { client, sdk } = connection;
+    let continuation: string | undefined;
+    do {
+      let page;
+      try {
+        page = await client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: listPrefix,
+            ...(continuation === undefined ? {} : { ContinuationToken: continuation }),
+            ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
+            ...(pageSize === undefined ? {} : { MaxKeys: pageSize }),
+          }),
+          { abortSignal: options.signal },
+        );
+      } catch (error) {
+        throw this.#error(error, "list", prefix, options.signal);
+      }
+      for (const entry of page.Contents ?? []) {
+        const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
+        if (key !== undefined) yield infoFromListing(key, entry);
+      }
+      continuation = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (continuation !== undefined);
+  }
+
+  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+    const listPrefix = this.#paths.listPrefix(prefix);
+    const pageSize = checkPageSize(options.pageSize, this.describe(prefix));
+    const { connection } = await this.#connect();
+    const { client, sdk } = connection;
+    let page;
+    try {
+      page = await client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: listPrefix,
+          Delimiter: "/",
+          ...(options.pageToken === undefined ? {} : { ContinuationToken: options.pageToken }),
+          ...(pageSize === undefined ? {} : { MaxKeys: pageSize }),
+        }),
+        { abortSignal: options.signal },
+      );
+    } catch (error) {
+      throw this.#error(error, "list", prefix, options.signal);
+    }
+    const objects: ObjectInfo[] = [];
+    for (const entry of page.Contents ?? []) {
+      const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
+      if (key !== undefined) objects.push(infoFromListing(key, entry));
+    }
+    const prefixes: string[] = [];
+    for (const common of page.CommonPrefixes ?? []) {
+      const folder = common.Prefix === undefined ? undefined : this.#paths.relativePrefix(common.Prefix);
+      if (folder !== undefined) prefixes.push(folder);
+    }
+    const next = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    return next === undefined ? { objects, prefixes } : { objects, prefixes, nextPageToken: next };
+  }
+
+  async delete(key: string): Promise<void> {
+    const objectKey = this.#paths.objectKey(key);
+    const { connection } = await this.#connect();
+    try {
+      await connection.client.send(new connection.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    } catch (error) {
+      if (!isNoSuchKey(error)) throw this.#error(error, "delete", key);
+    }
+  }
+
+  async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    let batch: string[] = [];
+    for await (const key of keys) {
+      batch.push(this.#paths.objectKey(key));
+      if (batch.length === DELETE_BATCH) {
+        await this.#deleteBatch(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await this.#deleteBatch(batch);
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+    const sourceKey = this.#paths.objectKey(from);
+    const targetKey = this.#paths.objectKey(to);
+    const mode = checkMode(options.mode, this.describe(to));
+    const connected = await this.#connect();
+    const { connection } = connected;
+    const action = `copy ${this.describe(from)} to`;
+    try {
+      if (mode.kind !== "overwrite") {
+        await this.#ensureEnforced("put", connected);
+        await this.#ensureEnforced(mode.kind === "create" ? "multipart-create" : "multipart-replace", connected);
+      }
+      let source: HeadObjectCommandOutput;
+      try {
+        source = await this.#headObject(connection, sourceKey, options.signal);
+      } catch (error) {
+        throw this.#error(error, "copy from", from, options.signal);
+      }
+      const size = source.ContentLength ?? 0;
+      const revision = source.ETag ?? "";
+      if (mode.kind === "overwrite" && size <= this.#settings.multipartCopyThreshold) {
+        if (sourceKey === targetKey) return infoFromHeaders(to, source);
+        const output = await connection.client.send(
+          new connection.sdk.CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: targetKey,
+            CopySource: copySource(this.bucket, sourceKey),
+            ...(revision === "" ? {} : { CopySourceIfMatch: revision }),
+          }),
+          { abortSignal: options.signal },
+        );
+        return infoFromHeaders(to, {
+          ...source,
+          ETag: output.CopyObjectResult?.ETag,
+          LastModified: output.CopyObjectResult?.LastModified ?? new Date(),
+          ServerSideEncryption: output.ServerSideEncryption,
+        });
+      }
+      const token = mode.kind === "overwrite" ? undefined : newWriterToken();
+      const metadata = { ...userMetadata(source.Metadata), ...(token === undefined ? {} : { [WRITER_TOKEN_KEY]: token }) };
+      const write = async (): Promise<ObjectInfo> => {
+        const output = await multipartCopy({
+          connection,
+          bucket: this.bucket,
+          sourceKey,
+          sourceRevision: revision,
+          sourceSize: size,
+          targetKey,
+          headers: {
+            ContentType: source.ContentType,
+            ContentEncoding: source.ContentEncoding,
+            ContentDisposition: source.ContentDisposition,
+            ContentLanguage: source.ContentLanguage,
+            CacheControl: source.CacheControl,
+            Metadata: metadata,
+          },
+          conditions: conditionsFor(mode),
+          partSize: this.#settings.copyPartSize,
+          concurrency: this.#settings.queueSize,
+          signal: options.signal,
+        });
+        return infoFromHeaders(to, {
+          ETag: output.ETag,
+          ContentLength: size,
+          LastModified: new Date(),
+          Metadata: metadata,
+          ServerSideEncryption: output.ServerSideEncryption,
+        });
+      };
+      if (token === undefined) return await write();
+      return await runConditionalWrite({
+        write,
+        readBackIfOurs: () => this.#readBackIfOurs(connection, to, targetKey, token),
+        tries: CONFLICT_TRIES,
+        signal: options.signal,
+      });
+    } catch (error) {
+      throw mapS3Error(abortReason(error, options.signal), this.#context(action, to, mode.kind));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const connected = await this.#connected?.catch(() => undefined);
+    if (connected?.connection.owned === true) connected.connection.client.destroy();
+  }
+
+  async #putBytes(
+    connection: S3Connection,
+    key: string,
+    objectKey: string,
+    bytes: Uint8Array,
+    mode: WriteMode,
+    options: WriteOptions,
+  ): Promise<ObjectInfo> {
+    const token = mode.kind === "overwrite" ? undefined : newWriterToken();
+    const params = this.#writeParams(objectKey, mode, options, token);
+    const write = async (): Promise<ObjectInfo> => {
+      const output = await connection.client.send(
+        new connection.sdk.PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.byteLength }),
+        { abortSignal: options.signal },
+      );
+      return infoFromHeaders(key, {
+        ...output,
+        ContentLength: bytes.byteLength,
+        LastModified: new Date(),
+        Metadata: params.Metadata,
+      });
+    };
+    try {
+      if (token === undefined) return await write();
+      return await runConditionalWrite({
+        write,
+        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
+        tries: CONFLICT_TRIES,
+        signal: options.signal,
+      });
+    } catch (error) {
+      throw this.#error(error, "write", key, options.signal, mode.kind);
+    }
+  }
+
+  #writeParams(
+    objectKey: string,
+    mode: WriteMode,
+    options: WriteOptions,
+    token: string | undefined,
+  ): Omit<PutObjectCommandInput, "Body"> & { Metadata: Record<string, string> } {
+    return {
+      Bucket: this.bucket,
+      Key: objectKey,
+      ...(options.contentType === undefined ? {} : { ContentType: options.contentType }),
+      Metadata: { ...options.metadata, ...(token === undefined ? {} : { [WRITER_TOKEN_KEY]: token }) },
+      ...conditionsFor(mode),
+    };
+  }
+
+  async #readBackIfOurs(connection: S3Connection, key: string, objectKey: string, token: string): Promise<ObjectInfo | undefined> {
+    const output = await this.#headObject(connection, objectKey, undefined);
+    return writerTokenOf(output.Metadata) === token ? infoFromHeaders(key, output) : undefined;
+  }
+
+  #headObject(connection: S3Connection, objectKey: string, signal: AbortSignal | undefined): Promise<HeadObjectCommandOutput> {
+    return connection.client.send(new connection.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }), {
+      abortSignal: signal,
+    });
+  }
+
+  async #deleteBatch(objectKeys: readonly string[]): Promise<void> {
+    const { connection } = await this.#connect();
+    let output;
+    try {
+      output = await connection.client.send(
+        new connection.sdk.DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: objectKeys.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    } catch (error) {
+      throw this.#error(error, "delete", objectKeys.length === 1 ? (this.#paths.relativeKey(objectKeys[0] ?? "") ?? "") : "");
+    }
+    const failures = (output.Errors ?? []).filter((failure) => failure.Code !== "NoSuchKey");
+    if (failures.length > 0) {
+      throw deleteObjectsError(failures, this.#context("delete", ""), (objectKey) =>
+        this.describe(this.#paths.relativeKey(objectKey) ?? ""),
+      );
+    }
+  }
+
+  #withMappedErrors(source: Readable, key: string): Readable {
+    const output = new PassThrough();
+    source.once("error", (error) => output.destroy(mapS3Error(error, this.#context("read", key))));
+    output.once("close", () => {
+      if (!source.readableEnded) source.destroy();
+    });
+    source.pipe(output);
+    return output;
+  }
+
+  async #ensureEnforced(feature: ProbedFeature, connected: Connected): Promise<void> {
+    if (this.#verified.has(feature)) return;
+    await ensureEnforced(feature, {
+      connection: connected.connection,
+      bucket: this.bucket,
+      storeId: connected.storeId,
+      probeKey: this.#paths.objectKey(`.opencrate/probe/${randomUUID()}`),
+      context: { uri: this.describe(""), bucket: this.bucket, endpoint: connected.endpoint },
+    });
+    this.#verified.add(feature);
+  }
+
+  #connect(): Promise<Connected> {
+    if (this.#closed) {
+      return Promise.reject(new InvalidArgumentError(`The S3 backend for ${this.describe("")} is closed.`, { path: this.describe("") }));
+    }
+    this.#connected ??= connect(this.#settings, this.#options).then(
+      (connection) => {
+        this.#endpoint = endpointLabel(this.#settings, connection.region);
+        return { connection, endpoint: this.#endpoint, storeId: this.#settings.endpoint ?? `aws:${connection.region}` };
+      },
+      (error: unknown) => {
+        this.#connected = undefined;
+        throw error;
+      },
+    );
+    return this.#connected;
+  }
+
+  #context(action: string, key: string, mode?: WriteMode["kind"]) {
+    return { action, uri: this.describe(key), bucket: this.bucket, endpoint: this.#endpoint, ...(mode === undefined ? {} : { mode }) };
+  }
+
+  #error(error: unknown, action: string, key: string, signal?: AbortSignal, mode?: WriteMode["kind"]): Error {
+    if (isBodyError(error)) return error as Error;
+    return mapS3Error(abortReason(error, signal), this.#context(action, key, mode));
+  }
+}
+
+/** The caller's abort reason when the signal fired (the SDK wraps it differently per request phase). */
+function abortReason(error: unknown, signal: AbortSignal | undefined): unknown {
+  return signal?.aborted === true ? signal.reason : error;
+}
+
+function conditionsFor(mode: WriteMode): { IfNoneMatch?: string; IfMatch?: string } {
+  if (mode.kind === "create") return { IfNoneMatch: "*" };
+  if (mode.kind === "replace") return { IfMatch: mode.revision };
+  return {};
+}
+
+function checkMode(mode: WriteMode | undefined, uri: string): WriteMode {
+  if (mode === undefined) return { kind: "overwrite" };
+  if (mode.kind === "overwrite" || mode.kind === "create") return mode;
+  if (mode.kind === "replace" && typeof mode.revision === "string" && mode.revision !== "") return mode;
+  throw new InvalidArgumentError(`Invalid write mode for ${uri}: ${JSON.stringify(mode)}.`, { path: uri });
+}
+
+const METADATA_KEY = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+const METADATA_VALUE = /^[\x20-\x7e]*$/;
+
+function checkMetadata(metadata: Readonly<Record<string, string>> | undefined, uri: string): void {
+  for (const [name, value] of Object.entries(metadata ?? {})) {
+    if (!METADATA_KEY.test(name) || typeof value !== "string" || !METADATA_VALUE.test(value)) {
+      throw new InvalidArgumentError(
+        `Invalid metadata ${JSON.stringify(name)}: ${JSON.stringify(value)} for ${uri}: S3 metadata keys must be lower-case ASCII header names and values printable ASCII.`,
+        { path: uri },
+      );
+    }
+  }
+}
+
+function checkPartSize(partSize: number, uri: string): number {
+  if (!Number.isSafeInteger(partSize) || partSize < S3_MIN_PART_SIZE || partSize > S3_MAX_PART_SIZE) {
+    throw new InvalidArgumentError(
+      `partSize for ${uri} must be an integer from ${S3_MIN_PART_SIZE} (5 MiB) to ${S3_MAX_PART_SIZE} (5 GiB) bytes, got ${String(partSize)}.`,
+      { path: uri },
+    );
+  }
+  return partSize;
+}
+
+function checkPageSize(pageSize: number | undefined, uri: string): number | undefined {
+  if (pageSize === undefined) return undefined;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+    throw new InvalidArgumentError(`pageSize for ${uri} must be a positive integer, got ${String(pageSize)}.`, { path: uri });
+  }
+  return Math.min(pageSize, 1000);
+}
+
+const EMPTY_RANGE = "empty";
+
+/** The Range header for a byte range; EMPTY_RANGE for a zero-length one (which HTTP cannot express). */
+function rangeHeader(range: ByteRange | undefined, uri: string): string | undefined {
+  if (range === undefined) return undefined;
+  checkRange(range, uri);
+  const { offset, length } = range;
+  if (length === 0) return EMPTY_RANGE;
+  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
+}

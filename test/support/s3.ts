@@ -1,0 +1,112 @@
+/**
+ * S3 test backends on the real test servers (MinIO, moto): each `make()` is an S3Backend on the test bucket under
+ * a fresh prefix `t-<uuid>`, and `cleanup()` deletes everything under the prefixes it made.
+ */
+import { randomUUID } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { S3Backend } from "../../src/backends/s3/index.ts";
+import type { S3BackendOptions } from "../../src/backends/s3/index.ts";
+import type { BackendFactory } from "./backends.ts";
+import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "./servers.ts";
+
+export function minioFactory(): BackendFactory {
+  const server = minioEnv();
+  return s3Factory("s3 (MinIO)", server, skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"));
+}
+
+export function motoFactory(): BackendFactory {
+  const server = motoEnv();
+  return s3Factory("s3 (moto)", server, skipUnless(server, "moto", "TEST_MOTO_ENDPOINT"));
+}
+
+/** Options for an S3Backend on `server`'s test bucket (explicit, so the developer's AWS_* variables do not leak in). */
+export function s3Options(server: S3ServerEnv, extra: Partial<S3BackendOptions> = {}): S3BackendOptions {
+  return {
+    bucket: server.bucket,
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    ...extra,
+  };
+}
+
+/** A raw SDK client on `server`, for checks the backend cannot make (open multipart uploads, raw objects). */
+export async function rawClient(server: S3ServerEnv, endpoint: string = server.endpoint): Promise<S3Client> {
+  const { S3Client } = await import("@aws-sdk/client-s3");
+  return new S3Client({
+    endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/** Creates the test bucket unless it exists (the server scripts usually have). */
+export async function ensureBucket(server: S3ServerEnv): Promise<void> {
+  const { CreateBucketCommand, HeadBucketCommand } = await import("@aws-sdk/client-s3");
+  const client = await rawClient(server);
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: server.bucket }));
+  } catch {
+    await client.send(new CreateBucketCommand({ Bucket: server.bucket })).catch((error: unknown) => {
+      const name = (error as { name?: unknown }).name;
+      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw error;
+    });
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Every object key under `prefix/` and every open multipart upload there, for leak checks. */
+export async function rawListing(server: S3ServerEnv, prefix: string): Promise<{ keys: string[]; uploads: string[] }> {
+  const { ListObjectsV2Command, ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
+  const client = await rawClient(server);
+  try {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: server.bucket, Prefix: `${prefix}/`, ...(token === undefined ? {} : { ContinuationToken: token }) }),
+      );
+      for (const entry of page.Contents ?? []) if (entry.Key !== undefined) keys.push(entry.Key);
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: server.bucket, Prefix: `${prefix}/` }));
+    return { keys, uploads: (uploads.Uploads ?? []).map((upload) => upload.Key ?? "") };
+  } finally {
+    client.destroy();
+  }
+}
+
+function s3Factory(label: string, server: S3ServerEnv | undefined, skip: false | string): BackendFactory {
+  const prefixes: string[] = [];
+  let bucketReady: Promise<void> | undefined;
+  return {
+    label,
+    skip,
+    make: async () => {
+      if (server === undefined) throw new Error(`${label}: no server (the suite should have been skipped)`);
+      bucketReady ??= ensureBucket(server);
+      await bucketReady;
+      const prefix = `t-${randomUUID()}`;
+      prefixes.push(prefix);
+      return new S3Backend(s3Options(server, { prefix }));
+    },
+    cleanup: async () => {
+      if (server === undefined) return;
+      const cleaner = new S3Backend(s3Options(server));
+      try {
+        for (const prefix of prefixes.splice(0)) {
+          const keys: string[] = [];
+          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
+          await cleaner.deleteMany(keys);
+        }
+      } finally {
+        await cleaner.close();
+      }
+    },
+  };
+}
