@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, OVERWRITE } from "../backends/backend.ts";
-import { isOpenCrateError } from "../errors.ts";
+import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch, AppendRetryPolicy } from "./history-append.ts";
 import { appendBatches, concatBytes, DEFAULT_APPEND_RETRY } from "./history-append.ts";
 import type { LogSink } from "./sink.ts";
@@ -51,6 +51,8 @@ export class LogObjectWriter implements LogSink {
   readonly #appendRetry: AppendRetryPolicy;
 
   #state: WriterState = "created";
+  /** start() succeeded: the history (when resumed) exists, so `.log` may be written. */
+  #started = false;
   #starting: Promise<void> | undefined;
   /** Lines written since the last batch was cut, each with its "\n". */
   #buffer: string[] = [];
@@ -95,16 +97,25 @@ export class LogObjectWriter implements LogSink {
 
   async #start(): Promise<void> {
     if (this.#state !== "created") return;
+    const { createOnly, compareAndSwap } = this.#backend.capabilities;
+    if (this.#resume && !(createOnly && compareAndSwap)) {
+      throw new NotSupportedError(
+        `Cannot keep a history at ${this.#backend.describe(this.#historyKey)}: the store does not enforce ` +
+          `create-only and compare-and-swap writes, so concurrent runs could lose lines.`,
+        { path: this.#backend.describe(this.#historyKey) },
+      );
+    }
     this.#state = "starting";
     try {
       if (this.#resume) await this.#seedHistory();
       await this.#backend.put(this.#logKey, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
     } catch (error) {
-      this.#state = "created";
-      this.#starting = undefined;
+      if (this.#state === "starting") this.#state = "created";
+      this.#starting = undefined; // start() may be tried again
       throw error;
     }
-    this.#state = "started";
+    this.#started = true;
+    if (this.#state === "starting") this.#state = "started";
     if (this.#bufferBytes >= this.#flushBytes) this.#flushInBackground();
     else if (this.#buffer.length > 0) this.#armTimer();
   }
@@ -169,8 +180,7 @@ export class LogObjectWriter implements LogSink {
   }
 
   async #flushOnce(): Promise<void> {
-    if (this.#state !== "started" && this.#state !== "closed") return;
-    if (this.#starting === undefined) return; // closed before it ever started: nothing was set up to write to
+    if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
     this.#cutBatch();
     const failures: unknown[] = [];

@@ -32,7 +32,7 @@ export interface RunLoggerOptions {
 const DEFAULT_MAX_PENDING_LINES = 10_000;
 
 /** pino hands a destination flagged with this symbol the record's level, time and message (no JSON parsing). */
-const NEEDS_METADATA: unique symbol = Symbol.for("pino.metadata") as never;
+const NEEDS_METADATA = pino.symbols.needsMetadataGsym;
 
 interface PendingLine {
   readonly time: Date;

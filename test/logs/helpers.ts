@@ -1,5 +1,5 @@
 /** Shared helpers for the log tests: capturing sinks and consoles, a fault-injecting backend wrapper. */
-import type { ObjectInfo, StorageBackend, WriteOptions } from "../../src/backends/backend.ts";
+import type { CopyOptions, ObjectInfo, StorageBackend, WriteMode, WriteOptions } from "../../src/backends/backend.ts";
 import { TransientError } from "../../src/errors.ts";
 import type { ConsoleOutput } from "../../src/logs/logger.ts";
 import type { LogSink } from "../../src/logs/sink.ts";
@@ -49,26 +49,36 @@ export async function readText(backend: StorageBackend, key: string): Promise<st
   return text(await backend.get(key));
 }
 
-export type PutHook = (key: string, options: WriteOptions | undefined) => "fail-before" | "fail-after" | undefined;
+export type WriteHook = (
+  key: string,
+  mode: WriteMode | undefined,
+  operation: "put" | "copy",
+) => "fail-before" | "fail-after" | undefined;
 
 /**
- * Delegates to `inner`, except that `put` consults `hook`: "fail-before" throws TransientError without writing;
- * "fail-after" writes and then throws TransientError (an answer lost after the write landed).
+ * Delegates to `inner`, except that `put` and `copy` consult `hook`: "fail-before" throws TransientError without
+ * writing; "fail-after" writes and then throws TransientError (an answer lost after the write landed).
  */
-export function withFaultyPuts(inner: StorageBackend, hook: PutHook): StorageBackend {
+export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageBackend {
+  async function faulty<T>(key: string, mode: WriteMode | undefined, operation: "put" | "copy", write: () => Promise<T>): Promise<T> {
+    const fault = hook(key, mode, operation);
+    if (fault === "fail-before") throw new TransientError(`injected failure before writing ${key}`, { path: key });
+    const result = await write();
+    if (fault === "fail-after") throw new TransientError(`injected lost answer after writing ${key}`, { path: key });
+    return result;
+  }
   return new Proxy(inner, {
     get(target, property, receiver) {
-      if (property !== "put") {
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
+      if (property === "put") {
+        return (key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> =>
+          faulty(key, options?.mode, "put", () => target.put(key, body, options));
       }
-      return async (key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> => {
-        const fault = hook(key, options);
-        if (fault === "fail-before") throw new TransientError(`injected failure before writing ${key}`, { path: key });
-        const info = await target.put(key, body, options);
-        if (fault === "fail-after") throw new TransientError(`injected lost answer after writing ${key}`, { path: key });
-        return info;
-      };
+      if (property === "copy") {
+        return (from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> =>
+          faulty(to, options?.mode, "copy", () => target.copy(from, to, options));
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
     },
   });
 }

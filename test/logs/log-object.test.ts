@@ -5,6 +5,7 @@ import { isOpenCrateError } from "../../src/errors.ts";
 import { BATCH_IDS_METADATA_KEY } from "../../src/logs/history-append.ts";
 import { LogObjectWriter } from "../../src/logs/log-object.ts";
 import { RunLogger } from "../../src/logs/logger.ts";
+import { memoryFactory } from "../support/backends.ts";
 import { logBackendFactories } from "./backends.ts";
 import { CapturedConsole, eventually, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
 
@@ -197,8 +198,12 @@ for (const factory of logBackendFactories()) {
 }
 
 describe("LogObjectWriter history appends with lost answers", () => {
-  for (const factory of logBackendFactories().filter((candidate) => candidate.label === "memory")) {
-    it(`does not apply a batch twice when a write landed but its answer was lost (${factory.label})`, async () => {
+  const factories = logBackendFactories();
+  after(() => Promise.all(factories.map((factory) => factory.cleanup())));
+
+  // Stores that keep user metadata (where a lost answer is possible at all).
+  for (const factory of factories.filter((candidate) => candidate.label !== "local")) {
+    it(`does not apply a batch twice when a write landed but its answer was lost (${factory.label})`, { skip: factory.skip }, async () => {
       const inner = await factory.make();
       let loseAnswers = 0;
       const backend = withFaultyPuts(inner, (key) => (key === HISTORY && loseAnswers-- > 0 ? "fail-after" : undefined));
@@ -216,4 +221,54 @@ describe("LogObjectWriter history appends with lost answers", () => {
       assert.equal(info.metadata?.[BATCH_IDS_METADATA_KEY]?.split(" ").length, 2);
     });
   }
+
+  for (const factory of factories) {
+    it(`seeds the history once when the seed's answer was lost (${factory.label})`, { skip: factory.skip }, async () => {
+      const inner = await factory.make();
+      await inner.put(LOG, "previous\n");
+      let loseAnswers = 1;
+      const backend = withFaultyPuts(inner, (key, mode) =>
+        key === HISTORY && mode?.kind === "create" && loseAnswers-- > 0 ? "fail-after" : undefined,
+      );
+      const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: true, flushIntervalMs: NEVER });
+      await writer.start();
+      assert.equal(loseAnswers, 0, "the seed's answer was lost");
+      writer.write("resumed");
+      await writer.close();
+      assert.equal(await readText(inner, HISTORY), "previous\nresumed\n");
+    });
+  }
+});
+
+describe("LogObjectWriter start", () => {
+  it("refuses a history on a store without create-only and compare-and-swap, before any write", async () => {
+    const inner = await memoryFactory().make();
+    const backend = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property === "capabilities") return { ...target.capabilities, compareAndSwap: false };
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: true });
+    await assert.rejects(writer.start(), (error: unknown) => isOpenCrateError(error, "NOT_SUPPORTED"));
+    writer.write("never stored");
+    await writer.close();
+    assert.equal(await exists(inner, LOG), false);
+    assert.equal(await exists(inner, HISTORY), false);
+  });
+
+  it("can be started again after a failed start, and stores lines written before it", async () => {
+    const inner = await memoryFactory().make();
+    let failNext = 1;
+    const backend = withFaultyPuts(inner, () => (failNext-- > 0 ? "fail-before" : undefined));
+    const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: NEVER });
+    writer.write("early");
+    await assert.rejects(writer.start(), (error: unknown) => isOpenCrateError(error, "TRANSIENT"));
+    await writer.flush();
+    assert.equal(await exists(inner, LOG), false, "nothing is written before a successful start");
+    await writer.start();
+    await writer.close();
+    assert.equal(await readText(inner, LOG), "early\n");
+  });
 });
