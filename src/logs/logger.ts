@@ -52,8 +52,8 @@ export class RunLogger {
   readonly #prettify: (record: object) => string;
   readonly #maxPending: number;
   #consoleEnabled: boolean;
-  #consoleOutput: ConsoleOutput;
-  #color: boolean;
+  readonly #consoleOutput: ConsoleOutput;
+  readonly #color: boolean;
   #sink: LogSink | undefined;
   #pending: PendingLine[] = [];
   #droppedPending = 0;
