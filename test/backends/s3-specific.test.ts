@@ -1,0 +1,350 @@
+/**
+ * S3 behaviour the conformance suite cannot see, on a real MinIO (and, through a recording proxy in front of it,
+ * faults MinIO will not produce on demand): multipart uploads never left open, multipart copies, the writer
+ * token that settles ambiguous conditional writes, 409 retries, a 200 carrying an error, DeleteObjects batches
+ * and per-key errors, wrong credentials and a missing bucket.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends/backend.ts";
+import { S3Backend } from "../../src/backends/s3/index.ts";
+import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
+import { ensureBucket, rawClient, rawListing, s3Options } from "../support/s3.ts";
+import { errorResponse, startS3Proxy, type Interceptor, type ProxiedRequest, type RunningServer } from "../support/s3-proxy.ts";
+import { minioEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
+
+const MiB = 1024 * 1024;
+const server = minioEnv();
+
+describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT") }, () => {
+  const minio = server as S3ServerEnv;
+  const prefixes: string[] = [];
+  const backends: StorageBackend[] = [];
+  const proxies: RunningServer[] = [];
+
+  before(() => ensureBucket(minio));
+  after(async () => {
+    await Promise.all(backends.map((backend) => backend.close()));
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+    const cleaner = new S3Backend(s3Options(minio));
+    for (const prefix of prefixes) {
+      const keys: string[] = [];
+      for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
+      await cleaner.deleteMany(keys);
+    }
+    await cleaner.close();
+  });
+
+  /** A backend under a fresh prefix, optionally through a proxy in front of MinIO. */
+  function fresh(extra: Parameters<typeof s3Options>[1] = {}): { backend: S3Backend; prefix: string } {
+    const prefix = `t-${randomUUID()}`;
+    prefixes.push(prefix);
+    const backend = new S3Backend(s3Options(minio, { prefix, ...extra }));
+    backends.push(backend);
+    return { backend, prefix };
+  }
+
+  async function proxied(intercept: Interceptor, extra: Parameters<typeof s3Options>[1] = {}) {
+    const proxy = await startS3Proxy(minio.endpoint, intercept);
+    proxies.push(proxy);
+    return { ...fresh({ endpoint: proxy.endpoint, ...extra }), proxy };
+  }
+
+  const isObjectWrite = (request: ProxiedRequest, key: string) =>
+    request.method === "PUT" && request.url.split("?")[0]?.endsWith(`/${key}`) === true && !request.url.includes("uploadId=");
+
+  describe("multipart uploads", () => {
+    it("a create-only multipart upload that loses at completion fails ALREADY_EXISTS and leaves no open upload", async () => {
+      const { backend, prefix } = fresh();
+      await backend.put("claims/big.bin", "taken");
+      const body = randomBody(11 * MiB);
+      await rejectsWithCode(
+        backend.putStream("claims/big.bin", Readable.from([body.subarray(0, 6 * MiB), body.subarray(6 * MiB)]), { mode: CREATE_ONLY, partSize: 5 * MiB }),
+        "ALREADY_EXISTS",
+        "multipart create onto a taken key",
+      );
+      assert.equal(await readText(backend, "claims/big.bin"), "taken");
+      const raw = await rawListing(minio, prefix);
+      assert.deepEqual(raw.uploads, [], "no multipart upload left open");
+    });
+
+    it("a multipart compare-and-swap with a stale revision fails PRECONDITION_FAILED and leaves no open upload", async () => {
+      const { backend, prefix } = fresh();
+      const first = await backend.put("log.txt", "v1");
+      const second = await backend.put("log.txt", "v2");
+      await rejectsWithCode(
+        backend.putStream("log.txt", Readable.from([randomBody(6 * MiB)]), { mode: ifRevision(first.revision), partSize: 5 * MiB }),
+        "PRECONDITION_FAILED",
+        "stale multipart swap",
+      );
+      const third = await backend.putStream("log.txt", Readable.from([randomBody(6 * MiB)]), { mode: ifRevision(second.revision), partSize: 5 * MiB });
+      assert.equal((await backend.head("log.txt")).revision, third.revision);
+      assert.match(third.revision, /-2"$/, "it went up in two parts");
+      assert.deepEqual((await rawListing(minio, prefix)).uploads, []);
+    });
+
+    it("a body failing after some parts were uploaded leaves no open upload and passes the body's error on", async () => {
+      const { backend, prefix, proxy } = await proxied((_request, forward) => forward());
+      const failure = new Error("disk read failed");
+      async function* breaking(): AsyncGenerator<Uint8Array> {
+        for (let part = 0; part < 3; part++) yield randomBody(5 * MiB);
+        throw failure;
+      }
+      await assert.rejects(backend.putStream("big.bin", breaking(), { partSize: 5 * MiB, concurrency: 1 }), (error) => error === failure);
+      assert.ok(proxy.requests.some((request) => request.method === "PUT" && request.url.includes("partNumber=")), "parts went up");
+      assert.ok(proxy.requests.some((request) => request.method === "DELETE" && request.url.includes("uploadId=")), "then an abort");
+      assert.deepEqual(await rawListing(minio, prefix), { keys: [], uploads: [] });
+    });
+
+    it("an aborted putStream stops, rejects with the abort, and leaves no open upload", async () => {
+      const { backend, prefix, proxy } = await proxied((_request, forward) => forward());
+      const controller = new AbortController();
+      async function* endless(): AsyncGenerator<Uint8Array> {
+        for (let mib = 0; ; mib++) {
+          if (mib === 12) controller.abort();
+          yield randomBody(MiB);
+        }
+      }
+      await assert.rejects(
+        backend.putStream("endless.bin", endless(), { partSize: 5 * MiB, signal: controller.signal }),
+        (error: Error) => error.name === "AbortError",
+      );
+      assert.ok(proxy.requests.some((request) => request.method === "PUT" && request.url.includes("partNumber=")), "parts went up");
+      assert.deepEqual(await rawListing(minio, prefix), { keys: [], uploads: [] });
+    });
+
+    it("sends a body of exactly one part as a single PutObject", async () => {
+      const { backend, proxy } = await proxied((_request, forward) => forward());
+      const body = randomBody(5 * MiB);
+      const info = await backend.putStream("one-part.bin", Readable.from([body]), { partSize: 5 * MiB, mode: CREATE_ONLY });
+      assert.equal(info.size, 5 * MiB);
+      assert.ok(!proxy.requests.some((request) => request.url.includes("uploads")), "no multipart upload was started");
+      assertSameBytes(await backend.get("one-part.bin"), body, "content");
+    });
+  });
+
+  describe("copies", () => {
+    it("copies through UploadPartCopy above the threshold, keeping bytes, content type and metadata", async () => {
+      const { backend, prefix } = fresh({ multipartCopyThreshold: 5 * MiB, copyPartSize: 5 * MiB });
+      const body = randomBody(11 * MiB + 5);
+      await backend.put("ckpt/model.bin", body, { metadata: { step: "100" }, contentType: "application/x-safetensors" });
+      const copied = await backend.copy("ckpt/model.bin", "ckpt/copy.bin");
+      assert.equal(copied.size, body.byteLength);
+      assert.match(copied.revision, /-3"$/, "three parts");
+      assertSameBytes(await backend.get("ckpt/copy.bin"), body, "copied bytes");
+      assert.deepEqual({ ...(await backend.head("ckpt/copy.bin")).metadata }, { step: "100" });
+      const client = await rawClient(minio);
+      const { HeadObjectCommand } = await import("@aws-sdk/client-s3");
+      const head = await client.send(new HeadObjectCommand({ Bucket: minio.bucket, Key: `${prefix}/ckpt/copy.bin` }));
+      client.destroy();
+      assert.equal(head.ContentType, "application/x-safetensors");
+      await rejectsWithCode(backend.copy("ckpt/model.bin", "ckpt/copy.bin", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "big copy-create");
+      assert.deepEqual((await rawListing(minio, prefix)).uploads, []);
+    });
+
+    it("copy-create copies empty objects and keeps metadata, and fails cleanly onto a taken key", async () => {
+      const { backend, prefix } = fresh();
+      await backend.put("empty.txt", "", { metadata: { kind: "marker" } });
+      const copied = await backend.copy("empty.txt", "empty-copy.txt", { mode: CREATE_ONLY });
+      assert.equal(copied.size, 0);
+      assert.equal((await backend.get("empty-copy.txt")).byteLength, 0);
+      assert.deepEqual({ ...(await backend.head("empty-copy.txt")).metadata }, { kind: "marker" });
+      await rejectsWithCode(backend.copy("empty.txt", "empty-copy.txt", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "again");
+      assert.deepEqual((await rawListing(minio, prefix)).uploads, []);
+    });
+
+    it("copy with a replace mode swaps only from the expected revision", async () => {
+      const { backend } = fresh();
+      await backend.put("src.txt", "new content");
+      const target = await backend.put("dst.txt", "old");
+      await rejectsWithCode(backend.copy("src.txt", "dst.txt", { mode: ifRevision('"0123456789abcdef0123456789abcdef"') }), "PRECONDITION_FAILED", "stale");
+      await backend.copy("src.txt", "dst.txt", { mode: ifRevision(target.revision) });
+      assert.equal(await readText(backend, "dst.txt"), "new content");
+    });
+  });
+
+  describe("conditional writes", () => {
+    it("stores the writer token only with conditional writes and never shows it in metadata", async () => {
+      const { backend, prefix } = fresh();
+      await backend.put("plain.txt", "x", { metadata: { owner: "a" } });
+      await backend.put("claim.txt", "x", { metadata: { owner: "a" }, mode: CREATE_ONLY });
+      assert.deepEqual({ ...(await backend.head("claim.txt")).metadata }, { owner: "a" });
+      const client = await rawClient(minio);
+      const { HeadObjectCommand } = await import("@aws-sdk/client-s3");
+      const raw = async (key: string) =>
+        (await client.send(new HeadObjectCommand({ Bucket: minio.bucket, Key: `${prefix}/${key}` }))).Metadata ?? {};
+      assert.deepEqual(await raw("plain.txt"), { owner: "a" });
+      assert.match((await raw("claim.txt"))["oc-token"] ?? "", /^[0-9a-f-]{36}$/);
+      client.destroy();
+    });
+
+    it("the probe runs once and leaves no probe object behind", async () => {
+      const { backend, prefix, proxy } = await proxied((_request, forward) => forward());
+      await backend.put("a.json", "1", { mode: CREATE_ONLY });
+      await backend.put("b.json", "2", { mode: CREATE_ONLY });
+      const probeWrites = proxy.requests.filter((request) => request.method === "PUT" && request.url.includes("/.opencrate/probe/"));
+      assert.equal(probeWrites.length, 3, "create, create again (rejected), If-Match with a wrong ETag (rejected)");
+      assert.deepEqual((await rawListing(minio, prefix)).keys.sort(), [`${prefix}/a.json`, `${prefix}/b.json`]);
+    });
+
+    it("a create whose response was lost and whose retry met 412 succeeds when the object holds our token", async () => {
+      let lost = false;
+      const { backend } = await proxied(async (request, forward) => {
+        const response = await forward();
+        if (!lost && isObjectWrite(request, "claims/0001.json")) {
+          lost = true; // the write landed at MinIO; the client sees a 500 and retries
+          return errorResponse(500, "InternalError", "We encountered an internal error. Please try again.");
+        }
+        return response;
+      });
+      const info = await backend.put("claims/0001.json", "mine", { mode: CREATE_ONLY });
+      assert.ok(lost, "the first response was dropped");
+      assert.equal(await readText(backend, "claims/0001.json"), "mine");
+      assert.equal((await backend.head("claims/0001.json")).revision, info.revision);
+    });
+
+    it("a retried create that meets someone else's object is ALREADY_EXISTS", async () => {
+      let dropped = false;
+      const { backend } = await proxied(async (request, forward) => {
+        if (!dropped && isObjectWrite(request, "claims/0002.json") && request.headers["if-none-match"] === "*") {
+          dropped = true; // never reaches MinIO; the client sees a 500 and retries
+          return errorResponse(503, "SlowDown", "Please reduce your request rate.");
+        }
+        return forward();
+      });
+      // Same prefix as `backend`: write the competing object straight to MinIO under the proxied backend's prefix.
+      const competitor = new S3Backend(s3Options(minio, { prefix: backend.prefix }));
+      backends.push(competitor);
+      await competitor.put("claims/0002.json", "theirs");
+      await rejectsWithCode(backend.put("claims/0002.json", "mine", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "lost to another writer");
+      assert.ok(dropped);
+      assert.equal(await readText(backend, "claims/0002.json"), "theirs");
+    });
+
+    it("retries 409 ConditionalRequestConflict and then succeeds", async () => {
+      let conflicts = 0;
+      const { backend } = await proxied(async (request, forward) => {
+        if (isObjectWrite(request, "counter.txt") && request.headers["if-match"] !== undefined && conflicts < 2) {
+          conflicts += 1;
+          return errorResponse(409, "ConditionalRequestConflict", "A conflicting conditional operation is in progress.");
+        }
+        return forward();
+      });
+      const first = await backend.put("counter.txt", "1");
+      await backend.put("counter.txt", "2", { mode: ifRevision(first.revision) });
+      assert.equal(conflicts, 2);
+      assert.equal(await readText(backend, "counter.txt"), "2");
+    });
+
+    it("gives up on endless 409s after a few tries with TRANSIENT", async () => {
+      let conflicts = 0;
+      const { backend } = await proxied(async (request, forward) => {
+        if (isObjectWrite(request, "hot.txt") && request.headers["if-none-match"] === "*") {
+          conflicts += 1;
+          return errorResponse(409, "ConditionalRequestConflict", "A conflicting conditional operation is in progress.");
+        }
+        return forward();
+      });
+      const error = await rejectsWithCode(backend.put("hot.txt", "x", { mode: CREATE_ONLY }), "TRANSIENT", "endless conflicts");
+      assert.ok(error.message.includes("hot.txt"), error.message);
+      assert.equal(conflicts, 5, "bounded retries");
+    });
+
+    it("reads a 200 CompleteMultipartUpload carrying a PreconditionFailed error as ALREADY_EXISTS, and aborts", async () => {
+      const { backend, prefix } = await proxied(async (request, forward) => {
+        if (request.method === "POST" && request.url.includes("uploadId=") && request.url.includes("/raced.bin")) {
+          return {
+            status: 200,
+            headers: { "content-type": "application/xml" },
+            body: Buffer.from(
+              '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><RequestId>proxy</RequestId></Error>',
+            ),
+          };
+        }
+        return forward();
+      });
+      await rejectsWithCode(
+        backend.putStream("raced.bin", Readable.from([randomBody(6 * MiB)]), { mode: CREATE_ONLY, partSize: 5 * MiB }),
+        "ALREADY_EXISTS",
+        "200 with an error body",
+      );
+      assert.deepEqual(await rawListing(minio, prefix), { keys: [], uploads: [] }, "aborted, nothing written");
+    });
+  });
+
+  describe("deleteMany", () => {
+    it("deletes in batches of at most 1000 keys", async () => {
+      const { backend, proxy } = await proxied((_request, forward) => forward());
+      const keys = Array.from({ length: 1005 }, (_, index) => `many/${String(index).padStart(4, "0")}`);
+      for (let start = 0; start < keys.length; start += 50) {
+        await Promise.all(keys.slice(start, start + 50).map((key) => backend.put(key, "x")));
+      }
+      await backend.deleteMany((function* () {
+        yield* keys;
+      })());
+      const batches = proxy.requests.filter((request) => request.method === "POST" && request.url.includes("delete"));
+      assert.equal(batches.length, 2);
+      assert.deepEqual(await listKeys(backend, ""), []);
+    });
+
+    it("reports per-key errors in a DeleteObjects response", async () => {
+      const { backend } = await proxied(async (request, forward) => {
+        const response = await forward();
+        if (request.method !== "POST" || !request.url.includes("delete")) return response;
+        const key = /<Key>([^<]*)<\/Key>/.exec(request.body.toString("utf8"))?.[1] ?? "";
+        return {
+          status: 200,
+          headers: { "content-type": "application/xml" },
+          body: Buffer.from(
+            `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Error><Key>${key}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>`,
+          ),
+        };
+      });
+      await backend.put("locked.txt", "x");
+      const error = await rejectsWithCode(backend.deleteMany(["locked.txt", "other.txt"]), "PERMISSION_DENIED", "per-key error");
+      assert.ok(error.message.includes("locked.txt"), error.message);
+    });
+  });
+
+  describe("bad settings", () => {
+    it("wrong credentials are PERMISSION_DENIED, naming the location and never the secret", async () => {
+      const secret = "not-the-right-secret-0123456789";
+      for (const credentials of [
+        { accessKeyId: minio.accessKeyId, secretAccessKey: secret },
+        { accessKeyId: "no-such-user", secretAccessKey: secret },
+      ]) {
+        const { backend } = fresh({ credentials });
+        for (const [name, call] of [
+          ["head", () => backend.head("a.txt")],
+          ["get", () => backend.get("a.txt")],
+          ["put", () => backend.put("a.txt", "x")],
+          ["create", () => backend.put("a.txt", "x", { mode: CREATE_ONLY })],
+          ["list", () => listKeys(backend, "")],
+        ] as const) {
+          const error = await rejectsWithCode(call(), "PERMISSION_DENIED", `${credentials.accessKeyId}: ${name}`);
+          assert.ok(error.message.includes(backend.describe("")), error.message);
+          assert.ok(!error.message.includes(secret), "no secret in the message");
+        }
+      }
+    });
+
+    it("a missing bucket is NOT_FOUND naming the bucket and the endpoint", async () => {
+      const bucket = `missing-${randomUUID().slice(0, 8)}`;
+      const backend = new S3Backend(s3Options(minio, { bucket }));
+      backends.push(backend);
+      for (const [name, call] of [
+        ["put", () => backend.put("a.txt", "x")],
+        ["get", () => backend.get("a.txt")],
+        ["list", () => listKeys(backend, "")],
+        ["create", () => backend.put("a.txt", "x", { mode: CREATE_ONLY })],
+      ] as const) {
+        const error = await rejectsWithCode(call(), "NOT_FOUND", name);
+        assert.ok(error.message.includes(`Bucket "${bucket}" does not exist at ${minio.endpoint}`), `${name}: ${error.message}`);
+      }
+      // HEAD responses carry no error body, so a missing bucket there reads as a missing object.
+      await rejectsWithCode(backend.head("a.txt"), "NOT_FOUND", "head");
+    });
+  });
+});
