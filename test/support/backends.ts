@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
+import { gcsFactory } from "./gcs.ts";
 import { minioFactory, motoFactory } from "./s3.ts";
 
 export interface BackendFactory {
@@ -48,5 +49,5 @@ export function localFactory(): BackendFactory {
 
 /** Every backend factory for shared suites. Cloud factories are added as their backends land. */
 export function allBackendFactories(): BackendFactory[] {
-  return [memoryFactory(), localFactory(), minioFactory(), motoFactory()];
+  return [memoryFactory(), localFactory(), minioFactory(), motoFactory(), gcsFactory()];
 }

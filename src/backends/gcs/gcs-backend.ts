@@ -1,0 +1,427 @@
+/**
+ * Google Cloud Storage backend over @google-cloud/storage, loaded on first use. Keys live under
+ * `gs://bucket/prefix/`. The revision is the object's generation; create-only writes send ifGenerationMatch=0
+ * and compare-and-swap writes the generation, both checked by GCS when the object is committed. Configuration
+ * is the Google Cloud way: Application Default Credentials, an `apiEndpoint` option or STORAGE_EMULATOR_HOST
+ * for emulators (no credentials are sent to a custom endpoint unless `authenticate` is set).
+ */
+import { randomUUID } from "node:crypto";
+import { addAbortSignal, type Readable } from "node:stream";
+import type { Bucket, File, FileMetadata, Storage } from "@google-cloud/storage";
+import { InvalidArgumentError, PreconditionFailedError } from "../../errors.ts";
+import { parseLocation, redact } from "../../uri.ts";
+import type {
+  BackendCapabilities,
+  CopyOptions,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  ReadOptions,
+  StorageBackend,
+  StreamWriteOptions,
+  WriteMode,
+  WriteOptions,
+} from "../backend.ts";
+import { validateKey, validatePrefix } from "../keys.ts";
+import { collectBytes, toBytes } from "../streams.ts";
+import { CallerBody } from "./caller-body.ts";
+import { createStorage } from "./client.ts";
+import { checkRange, openRead } from "./download.ts";
+import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
+import { listFolderPage } from "./folder-page.ts";
+import { toObjectInfo, WRITER_TOKEN_KEY } from "./object-info.ts";
+import { resolveGcsSettings, roundChunkSize, type GcsBackendOptions, type GcsSettings } from "./options.ts";
+import { ensureConditionalWrites, probeConditionalWrites } from "./probe.ts";
+import { uploadBytes, uploadStream, type UploadRequest } from "./upload.ts";
+
+/** Deletes in flight at once in `deleteMany`. */
+const DELETE_CONCURRENCY = 16;
+const DEFAULT_PAGE_SIZE = 1000;
+
+export class GcsBackend implements StorageBackend {
+  readonly kind = "gcs";
+  readonly capabilities: BackendCapabilities;
+  readonly bucket: string;
+  /** "" or "a/b" (no leading or trailing "/"). */
+  readonly prefix: string;
+  readonly #settings: GcsSettings;
+  readonly #givenStorage: Storage | undefined;
+  /** Where requests go (the given client's endpoint when one was given), for messages and the probe cache. */
+  readonly #endpoint: string;
+  #client: Promise<{ readonly storage: Storage; readonly bucket: Bucket }> | undefined;
+  /** Set once any call reached the bucket: a 404 after that is about an object, not the bucket. */
+  #bucketSeen = false;
+  #closed = false;
+
+  constructor(options: GcsBackendOptions) {
+    this.#settings = resolveGcsSettings(options);
+    this.#givenStorage = options.storage;
+    this.#endpoint = options.storage?.apiEndpoint ?? this.#settings.endpoint;
+    this.bucket = this.#settings.bucket;
+    this.prefix = this.#settings.prefix;
+    this.capabilities = {
+      createOnly: true,
+      compareAndSwap: true,
+      // Conditional copies are a create-only (or CAS) upload of the source's bytes, which the store enforces.
+      copyCreateOnly: true,
+      // Overwrite copies are server-side rewrites. Conditional copies stream through this process, because
+      // fake-gcs-server (1.55.1) ignores ifGenerationMatch on rewrite and compose. Compose is not used.
+      serverSideCopy: true,
+      multipartThreshold: this.#settings.resumableThreshold,
+      userMetadata: true,
+    };
+  }
+
+  /** A backend for a `gs://bucket/prefix` URI; `options` supply everything else. */
+  static fromUri(uri: string, options: Omit<GcsBackendOptions, "bucket" | "prefix"> = {}): GcsBackend {
+    const location = parseLocation(uri);
+    if (location.scheme !== "gs") {
+      throw new InvalidArgumentError(`GcsBackend needs a gs://bucket/prefix URI, got ${redact(uri)}.`, { path: redact(uri) });
+    }
+    return new GcsBackend({ ...options, bucket: location.bucket, prefix: location.prefix });
+  }
+
+  describe(key: string): string {
+    const name = this.#name(key);
+    return name === "" ? `gs://${this.bucket}` : `gs://${this.bucket}/${name}`;
+  }
+
+  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    validateKey(key, this.describe(""));
+    options.signal?.throwIfAborted();
+    const file = await this.#file(key);
+    try {
+      const [resource] = await file.getMetadata();
+      this.#bucketSeen = true;
+      return toObjectInfo(key, resource);
+    } catch (error) {
+      throw await this.#failure(error, "read", key, { signal: options.signal });
+    }
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const stream = await this.getStream(key, options);
+    return collectBytes(stream);
+  }
+
+  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+    validateKey(key, this.describe(""));
+    checkRange(options.range, this.describe(key));
+    options.signal?.throwIfAborted();
+    const file = await this.#file(key);
+    try {
+      const stream = await openRead(file, options.range, (error) => toGcsError(error, this.#context("read", key)));
+      this.#bucketSeen = true;
+      return options.signal === undefined ? stream : addAbortSignal(options.signal, stream);
+    } catch (error) {
+      throw await this.#failure(error, "read", key, { signal: options.signal });
+    }
+  }
+
+  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    validateKey(key, this.describe(""));
+    const mode = this.#checkMode(key, options.mode);
+    const bytes = toBytes(body);
+    options.signal?.throwIfAborted();
+    const request = await this.#uploadRequest(key, mode, options, this.#settings.chunkSize);
+    try {
+      const resource = await uploadBytes(request, bytes);
+      this.#bucketSeen = true;
+      return toObjectInfo(key, resource);
+    } catch (error) {
+      throw await this.#failure(error, "write", key, { mode, signal: options.signal });
+    }
+  }
+
+  async putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: StreamWriteOptions = {},
+  ): Promise<ObjectInfo> {
+    validateKey(key, this.describe(""));
+    const mode = this.#checkMode(key, options.mode);
+    const chunkSize = options.partSize === undefined ? this.#settings.chunkSize : roundChunkSize(options.partSize);
+    options.signal?.throwIfAborted();
+    const callerBody = new CallerBody(body, options.onProgress);
+    const request = await this.#uploadRequest(key, mode, options, chunkSize);
+    try {
+      const resource = await uploadStream(request, callerBody, { size: options.size });
+      this.#bucketSeen = true;
+      return toObjectInfo(key, resource);
+    } catch (error) {
+      if (callerBody.failure !== undefined) throw callerBody.failure.error;
+      throw await this.#failure(error, "write", key, { mode, signal: options.signal });
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    if (prefix !== "") validatePrefix(prefix.endsWith("/") ? prefix : `${prefix}/`, this.describe(""));
+    const { bucket } = await this.#open();
+    // startOffset is inclusive: the name equal to it is skipped below.
+    const startOffset = options.startAfter === undefined ? undefined : this.#name(options.startAfter);
+    let pageToken: string | undefined;
+    do {
+      options.signal?.throwIfAborted();
+      let files: File[];
+      try {
+        const [page, next] = await bucket.getFiles({
+          prefix: this.#base + prefix,
+          autoPaginate: false,
+          maxResults: options.pageSize ?? DEFAULT_PAGE_SIZE,
+          ...(pageToken === undefined ? {} : { pageToken }),
+          ...(startOffset === undefined ? {} : { startOffset }),
+        });
+        files = page;
+        pageToken = next?.pageToken;
+      } catch (error) {
+        throw await this.#failure(error, "list", prefix, { signal: options.signal });
+      }
+      this.#bucketSeen = true;
+      for (const file of files) {
+        if (file.name === startOffset || file.name.length <= this.#base.length) continue;
+        yield toObjectInfo(this.#keyOf(file.name), file.metadata);
+      }
+    } while (pageToken !== undefined && pageToken !== "");
+  }
+
+  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+    validatePrefix(prefix, this.describe(""));
+    options.signal?.throwIfAborted();
+    const { bucket } = await this.#open();
+    try {
+      const page = await listFolderPage({
+        bucket,
+        folder: this.#base + prefix,
+        pageSize: options.pageSize ?? DEFAULT_PAGE_SIZE,
+        pageToken: options.pageToken,
+        where: this.describe(prefix.replace(/\/$/, "")),
+      });
+      this.#bucketSeen = true;
+      return {
+        objects: page.objects.map((file) => toObjectInfo(this.#keyOf(file.name), file.metadata)),
+        prefixes: page.prefixes.map((name) => this.#keyOf(name)),
+        ...(page.nextPageToken === undefined ? {} : { nextPageToken: page.nextPageToken }),
+      };
+    } catch (error) {
+      throw await this.#failure(error, "list", prefix, { signal: options.signal });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    validateKey(key, this.describe(""));
+    const file = await this.#file(key);
+    try {
+      await file.delete({ ignoreNotFound: true });
+    } catch (error) {
+      throw await this.#failure(error, "delete", key);
+    }
+  }
+
+  async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    const iterator =
+      Symbol.asyncIterator in keys ? keys[Symbol.asyncIterator]() : (keys as Iterable<string>)[Symbol.iterator]();
+    let failure: { readonly error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (failure === undefined) {
+        const next = await iterator.next();
+        if (next.done === true) return;
+        try {
+          await this.delete(next.value);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: DELETE_CONCURRENCY }, worker));
+    if (failure !== undefined) throw failure.error;
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+    validateKey(from, this.describe(""));
+    validateKey(to, this.describe(""));
+    const mode = this.#checkMode(to, options.mode);
+    options.signal?.throwIfAborted();
+    if (mode.kind !== "overwrite") return this.#copyConditionally(from, to, mode, options.signal);
+    const source = await this.#file(from);
+    const target = await this.#file(to);
+    try {
+      const [copied] = await source.copy(target);
+      this.#bucketSeen = true;
+      const resource = copied.metadata.generation === undefined ? (await copied.getMetadata())[0] : copied.metadata;
+      return toObjectInfo(to, resource);
+    } catch (error) {
+      // A 404 here is the source (or the bucket); anything else is about the target.
+      if (isNotFound(error)) throw await this.#failure(error, "read", from, { signal: options.signal });
+      throw await this.#failure(error, "copy", to, { signal: options.signal });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#client = undefined;
+  }
+
+  /**
+   * A create-only or CAS copy: the SDK would send ifGenerationMatch on the rewrite, but fake-gcs-server ignores
+   * it there, so the source's bytes (pinned to the generation just read) go through a conditional upload.
+   */
+  async #copyConditionally(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
+    const { bucket } = await this.#open();
+    let resource: FileMetadata;
+    try {
+      [resource] = await bucket.file(this.#name(from)).getMetadata();
+    } catch (error) {
+      throw await this.#failure(error, "read", from, { signal });
+    }
+    const pinned = bucket.file(this.#name(from), { generation: Number(resource.generation) });
+    let source: Readable;
+    try {
+      source = await openRead(pinned, undefined, (error) => toGcsError(error, this.#context("read", from)));
+    } catch (error) {
+      throw await this.#failure(error, "read", from, { signal });
+    }
+    const metadata = Object.fromEntries(
+      Object.entries(resource.metadata ?? {})
+        .filter(([name, value]) => value !== null && name !== WRITER_TOKEN_KEY)
+        .map(([name, value]) => [name, String(value)]),
+    );
+    const callerBody = new CallerBody(source);
+    const request = await this.#uploadRequest(
+      to,
+      mode,
+      { contentType: resource.contentType, metadata, signal },
+      this.#settings.chunkSize,
+    );
+    try {
+      const written = await uploadStream(request, callerBody, { size: Number(resource.size ?? 0) });
+      return toObjectInfo(to, written);
+    } catch (error) {
+      if (callerBody.failure !== undefined) throw callerBody.failure.error;
+      throw await this.#failure(error, "copy", to, { mode, signal });
+    } finally {
+      source.destroy();
+    }
+  }
+
+  async #uploadRequest(
+    key: string,
+    mode: WriteMode,
+    options: { readonly contentType?: string | undefined; readonly metadata?: Readonly<Record<string, string>> | undefined; readonly signal?: AbortSignal | undefined },
+    chunkSize: number,
+  ): Promise<UploadRequest> {
+    const conditional = mode.kind !== "overwrite";
+    if (conditional) await this.#ensureConditionalWrites();
+    return {
+      file: await this.#file(key),
+      mode,
+      contentType: options.contentType,
+      metadata: options.metadata,
+      writerToken: conditional ? randomUUID() : undefined,
+      resumableThreshold: this.#settings.resumableThreshold,
+      chunkSize,
+      signal: options.signal,
+    };
+  }
+
+  async #ensureConditionalWrites(): Promise<void> {
+    const { bucket } = await this.#open();
+    const where = `gs://${this.bucket} at ${this.#endpoint}`;
+    const probeKey = `.opencrate-probe-${randomUUID()}`;
+    await ensureConditionalWrites(`${this.#endpoint} ${this.bucket}`, async () => {
+      try {
+        await probeConditionalWrites(bucket, this.#name(probeKey), where);
+      } catch (error) {
+        throw await this.#failure(error, "probe", probeKey);
+      }
+    });
+  }
+
+  /** The mode, checked before any I/O. A revision that is not a generation number can never match. */
+  #checkMode(key: string, mode: WriteMode | undefined): WriteMode {
+    if (mode === undefined) return { kind: "overwrite" };
+    switch (mode.kind) {
+      case "overwrite":
+      case "create":
+        return mode;
+      case "replace":
+        if (typeof mode.revision !== "string" || !/^\d+$/.test(mode.revision)) {
+          throw new PreconditionFailedError(
+            `${this.describe(key)} cannot be at revision ${JSON.stringify(mode.revision)}: GCS revisions are generation numbers.`,
+            { path: this.describe(key) },
+          );
+        }
+        return mode;
+      default:
+        throw new InvalidArgumentError(`Unknown write mode ${JSON.stringify(mode)} for ${this.describe(key)}.`, {
+          path: this.describe(key),
+        });
+    }
+  }
+
+  /** The SDK error as an OpenCrateError (an abort stays the abort), with a 404 traced to the bucket if need be. */
+  async #failure(
+    error: unknown,
+    action: GcsAction,
+    key: string,
+    extra: { readonly mode?: WriteMode; readonly signal?: AbortSignal | undefined } = {},
+  ): Promise<unknown> {
+    if (extra.signal?.aborted === true) return extra.signal.reason;
+    const bucketMissing = isNotFound(error) && !this.#bucketSeen && (await this.#bucketIsMissing());
+    return toGcsError(error, { ...this.#context(action, key), ...(extra.mode === undefined ? {} : { mode: extra.mode }), bucketMissing });
+  }
+
+  #context(action: GcsAction, key: string) {
+    return {
+      action,
+      location: this.describe(key),
+      bucket: this.bucket,
+      endpoint: this.#endpoint,
+      requestTimeoutMs: this.#settings.requestTimeoutMs,
+    };
+  }
+
+  async #bucketIsMissing(): Promise<boolean> {
+    try {
+      const { bucket } = await this.#open();
+      const [exists] = await bucket.exists();
+      if (exists) this.#bucketSeen = true;
+      return !exists;
+    } catch {
+      // No permission to look at the bucket itself, or unreachable: cannot tell.
+      return false;
+    }
+  }
+
+  #open(): Promise<{ readonly storage: Storage; readonly bucket: Bucket }> {
+    if (this.#closed) {
+      return Promise.reject(new InvalidArgumentError(`The backend for ${this.describe("")} is closed.`, { path: this.describe("") }));
+    }
+    this.#client ??= (async () => {
+      const storage = this.#givenStorage ?? (await createStorage(this.#settings));
+      return { storage, bucket: storage.bucket(this.bucket) };
+    })();
+    const opening = this.#client;
+    opening.catch(() => {
+      if (this.#client === opening) this.#client = undefined;
+    });
+    return opening;
+  }
+
+  async #file(key: string): Promise<File> {
+    return (await this.#open()).bucket.file(this.#name(key));
+  }
+
+  /** "" or "prefix/": what every object name of this backend starts with. */
+  get #base(): string {
+    return this.prefix === "" ? "" : `${this.prefix}/`;
+  }
+
+  #name(key: string): string {
+    return key === "" ? this.prefix : this.#base + key;
+  }
+
+  #keyOf(name: string): string {
+    return name.slice(this.#base.length);
+  }
+}

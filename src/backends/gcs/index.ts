@@ -1,0 +1,2 @@
+export { GcsBackend } from "./gcs-backend.ts";
+export type { GcsBackendOptions } from "./options.ts";

@@ -1,0 +1,74 @@
+/**
+ * The start-up check that a store really enforces ifGenerationMatch before any create-only or compare-and-swap
+ * write relies on it. Some stores accept the parameter and ignore it (fake-gcs-server before 1.55.0 on
+ * resumable uploads, proxies, partial emulators); trusting one would let concurrent writers overwrite each other.
+ * Runs once per process for each endpoint and bucket.
+ */
+import type { Bucket } from "@google-cloud/storage";
+import { NotSupportedError } from "../../errors.ts";
+import { isPreconditionFailure } from "./errors.ts";
+
+const checked = new Map<string, Promise<void>>();
+
+/**
+ * Runs `probe` the first time `storeKey` is seen and shares its outcome. A refusal (NotSupportedError) is
+ * remembered; any other failure (unreachable, 5xx) is not, so the next call probes again.
+ */
+export function ensureConditionalWrites(storeKey: string, probe: () => Promise<void>): Promise<void> {
+  let pending = checked.get(storeKey);
+  if (pending === undefined) {
+    pending = probe();
+    checked.set(storeKey, pending);
+    const settled = pending;
+    settled.catch((error: unknown) => {
+      if (!(error instanceof NotSupportedError) && checked.get(storeKey) === settled) checked.delete(storeKey);
+    });
+  }
+  return pending;
+}
+
+/**
+ * Writes `objectName` plainly, then tries to replace it with a create-only multipart upload, a create-only
+ * resumable upload and a compare-and-swap upload naming a stale generation. Each must fail with 412. The probe
+ * object is deleted afterwards. SDK errors are thrown as they are (the caller maps them).
+ */
+export async function probeConditionalWrites(bucket: Bucket, objectName: string, where: string): Promise<void> {
+  const file = bucket.file(objectName);
+  // A fresh UUID name, so this first write needs no condition.
+  await file.save("opencrate: conditional-write probe (safe to delete)\n", { resumable: false });
+  const current = String(file.metadata.generation ?? "");
+  const stale = current === "1" ? "2" : "1";
+  try {
+    const ignored: string[] = [];
+    if (await replaced(() => file.save("second create-only write\n", { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }))) {
+      ignored.push("a create-only multipart upload (ifGenerationMatch=0) replaced an existing object");
+    }
+    if (await replaced(() => file.save("third create-only write\n", { resumable: true, preconditionOpts: { ifGenerationMatch: 0 } }))) {
+      ignored.push("a create-only resumable upload (ifGenerationMatch=0) replaced an existing object");
+    }
+    if (await replaced(() => file.save("stale write\n", { resumable: false, preconditionOpts: { ifGenerationMatch: stale } }))) {
+      ignored.push("an upload naming a stale generation (ifGenerationMatch) replaced the object");
+    }
+    if (ignored.length > 0) {
+      throw new NotSupportedError(
+        `${where} does not enforce ifGenerationMatch preconditions: ${ignored.join("; ")}. Concurrent writers ` +
+          "could overwrite each other's versions, so this store is refused. Use Google Cloud Storage or " +
+          "fake-gcs-server 1.55.0 or later.",
+        { path: where },
+      );
+    }
+  } finally {
+    await file.delete({ ignoreNotFound: true }).catch(() => undefined);
+  }
+}
+
+/** True when the conditional write went through; false when the store refused it with 412. */
+async function replaced(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isPreconditionFailure(error)) return false;
+    throw error;
+  }
+}

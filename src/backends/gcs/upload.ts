@@ -1,0 +1,140 @@
+/**
+ * Uploads: one multipart request (`resumable: false`) for bodies below the threshold, a chunked resumable upload
+ * from it on. The write mode becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS
+ * checks it when the object is committed, so a failed or abandoned upload leaves nothing at the key.
+ *
+ * Conditional writes carry a writer token (see object-info.ts). When one fails with 412 or in a way that may
+ * have landed (a time-out, 5xx after retries, a resumable session that could not be resumed), the object is
+ * read back: if it holds this call's token, the write did happen and the call succeeds.
+ */
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
+import type { WriteMode } from "../backend.ts";
+import type { CallerBody } from "./caller-body.ts";
+import { isAmbiguousFailure, isPreconditionFailure } from "./errors.ts";
+import { uploadMetadata, writerTokenOf } from "./object-info.ts";
+
+export interface UploadRequest {
+  readonly file: File;
+  readonly mode: WriteMode;
+  readonly contentType?: string | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /** Set for conditional writes; stored as custom metadata. */
+  readonly writerToken?: string | undefined;
+  readonly resumableThreshold: number;
+  readonly chunkSize: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Writes bytes held in memory. Returns the stored object's resource. */
+export async function uploadBytes(request: UploadRequest, bytes: Uint8Array): Promise<FileMetadata> {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const resumable = buffer.byteLength > 0 && buffer.byteLength >= request.resumableThreshold;
+  return settle(request, async () => {
+    request.signal?.throwIfAborted();
+    // save() retries a whole failed attempt (a new request or session each time) under the client's policy.
+    await request.file.save(buffer, {
+      resumable,
+      ...(resumable ? { chunkSize: request.chunkSize } : {}),
+      metadata: uploadMetadata(request),
+      ...preconditionOf(request.mode),
+    });
+    return request.file.metadata;
+  });
+}
+
+export interface StreamUploadOptions {
+  /** The body's length when known: a known large body skips the buffering of its first bytes. */
+  readonly size?: number | undefined;
+}
+
+/**
+ * Writes a stream in constant memory: reads up to the threshold; a body that ends there goes up in one request,
+ * a longer one through a resumable upload with one chunk in memory at a time (resent on a retried chunk).
+ */
+export async function uploadStream(
+  request: UploadRequest,
+  body: CallerBody,
+  options: StreamUploadOptions = {},
+): Promise<FileMetadata> {
+  const chunks = body[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  const knownLarge = options.size !== undefined && options.size > 0 && options.size >= request.resumableThreshold;
+  if (!knownLarge) {
+    while (headBytes === 0 || headBytes < request.resumableThreshold) {
+      const next = await chunks.next();
+      if (next.done === true) {
+        await chunks.return?.();
+        return uploadBytes(request, Buffer.concat(head, headBytes));
+      }
+      head.push(next.value);
+      headBytes += next.value.byteLength;
+    }
+  }
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    yield* head.splice(0);
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done === true) return;
+      yield next.value;
+    }
+  }
+  return settle(request, async () => {
+    const destination = request.file.createWriteStream({
+      resumable: true,
+      chunkSize: request.chunkSize,
+      metadata: uploadMetadata(request),
+      ...preconditionOf(request.mode),
+    });
+    const source = Readable.from(rest(), { objectMode: false, highWaterMark: 64 * 1024 });
+    await pipeline(source, destination, ...(request.signal === undefined ? [] : [{ signal: request.signal }]));
+    return request.file.metadata;
+  }, () => body.failure !== undefined);
+}
+
+function preconditionOf(mode: WriteMode): { preconditionOpts?: PreconditionOptions } {
+  switch (mode.kind) {
+    case "overwrite":
+      return {};
+    case "create":
+      return { preconditionOpts: { ifGenerationMatch: 0 } };
+    case "replace":
+      return { preconditionOpts: { ifGenerationMatch: mode.revision } };
+  }
+}
+
+/** Runs one upload; a conditional write that failed ambiguously is read back and counts if it holds our token. */
+async function settle(
+  request: UploadRequest,
+  upload: () => Promise<FileMetadata>,
+  callerFailed: () => boolean = () => false,
+): Promise<FileMetadata> {
+  try {
+    const resource = await upload();
+    // Some upload paths return before the resource is known; one read fills it in.
+    if (resource.generation === undefined) return (await request.file.getMetadata())[0];
+    return resource;
+  } catch (error) {
+    const token = request.writerToken;
+    const worthChecking = isPreconditionFailure(error) || isAmbiguousFailure(error);
+    // A failed body or an abort never reaches the commit: nothing can have landed.
+    const stoppedHere = callerFailed() || (request.signal?.aborted ?? false);
+    if (token !== undefined && worthChecking && !stoppedHere) {
+      const landed = await readOwnWrite(request.file, token);
+      if (landed !== undefined) return landed;
+    }
+    throw error;
+  }
+}
+
+async function readOwnWrite(file: File, token: string): Promise<FileMetadata | undefined> {
+  try {
+    const [resource] = await file.getMetadata();
+    return writerTokenOf(resource) === token ? resource : undefined;
+  } catch {
+    // Cannot tell (absent, or the store is still unreachable): the original failure stands.
+    return undefined;
+  }
+}

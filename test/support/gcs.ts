@@ -1,0 +1,68 @@
+/**
+ * GCS test backends on fake-gcs-server: each `make()` is a GcsBackend on the test bucket under a fresh prefix
+ * `t-<uuid>`, and `cleanup()` deletes everything under the prefixes it made.
+ */
+import { randomUUID } from "node:crypto";
+import { GcsBackend } from "../../src/backends/gcs/index.ts";
+import type { GcsBackendOptions } from "../../src/backends/gcs/index.ts";
+import type { BackendFactory } from "./backends.ts";
+import { gcsEnv, skipUnless, type GcsServerEnv } from "./servers.ts";
+
+export function gcsFactory(): BackendFactory {
+  const server = gcsEnv();
+  const skip = skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT");
+  const prefixes: string[] = [];
+  let bucketReady: Promise<void> | undefined;
+  return {
+    label: "gcs (fake-gcs-server)",
+    skip,
+    make: async () => {
+      if (server === undefined) throw new Error("gcs: no server (the suite should have been skipped)");
+      bucketReady ??= ensureGcsBucket(server);
+      await bucketReady;
+      const prefix = `t-${randomUUID()}`;
+      prefixes.push(prefix);
+      return new GcsBackend(gcsOptions(server, { prefix }));
+    },
+    cleanup: async () => {
+      if (server === undefined) return;
+      const cleaner = new GcsBackend(gcsOptions(server));
+      try {
+        for (const prefix of prefixes.splice(0)) {
+          const keys: string[] = [];
+          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
+          await cleaner.deleteMany(keys);
+        }
+      } finally {
+        await cleaner.close();
+      }
+    },
+  };
+}
+
+/** Options for a GcsBackend on `server`'s test bucket (explicit, so STORAGE_EMULATOR_HOST does not leak in). */
+export function gcsOptions(server: GcsServerEnv, extra: Partial<GcsBackendOptions> = {}): GcsBackendOptions {
+  return { bucket: server.bucket, apiEndpoint: server.endpoint, projectId: server.projectId, ...extra };
+}
+
+/** Creates the test bucket unless it exists (the server scripts usually have). */
+export async function ensureGcsBucket(server: GcsServerEnv, bucket: string = server.bucket): Promise<void> {
+  const url = `${server.endpoint}/storage/v1/b?project=${encodeURIComponent(server.projectId)}`;
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: bucket }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (response.ok || response.status === 409) return;
+  throw new Error(`could not create bucket ${bucket} at ${server.endpoint}: ${response.status} ${await response.text()}`);
+}
+
+/** An object's raw bytes straight from the emulator's JSON API (no SDK, no backend), or undefined when absent. */
+export async function rawObject(server: GcsServerEnv, name: string): Promise<Buffer | undefined> {
+  const url = `${server.endpoint}/storage/v1/b/${server.bucket}/o/${encodeURIComponent(name)}?alt=media`;
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+  return Buffer.from(await response.arrayBuffer());
+}
