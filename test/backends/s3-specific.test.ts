@@ -13,10 +13,11 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
 import { ensureBucket, rawClient, rawListing, s3Options } from "../support/s3.ts";
 import { errorResponse, startS3Proxy, type Interceptor, type ProxiedRequest, type RunningServer } from "../support/s3-proxy.ts";
-import { minioEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
+import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
 
 const MiB = 1024 * 1024;
 const server = minioEnv();
+const motoServer = motoEnv();
 
 describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT") }, () => {
   const minio = server as S3ServerEnv;
@@ -346,5 +347,35 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
       // HEAD responses carry no error body, so a missing bucket there reads as a missing object.
       await rejectsWithCode(backend.head("a.txt"), "NOT_FOUND", "head");
     });
+  });
+});
+
+describe("S3 backend on moto", { skip: skipUnless(motoServer, "moto", "TEST_MOTO_ENDPOINT") }, () => {
+  const moto = motoServer as S3ServerEnv;
+  const prefix = `t-${randomUUID()}`;
+
+  it("refuses a multipart compare-and-swap, because moto ignores If-Match on CompleteMultipartUpload", async (t) => {
+    await ensureBucket(moto);
+    const backend = new S3Backend(s3Options(moto, { prefix }));
+    t.after(async () => {
+      await backend.deleteMany(await listKeys(backend, ""));
+      await backend.close();
+    });
+    const first = await backend.put("log.txt", "v1");
+    const error = await rejectsWithCode(
+      backend.putStream("log.txt", Readable.from([randomBody(6 * MiB)]), { mode: ifRevision(first.revision), partSize: 5 * MiB }),
+      "NOT_SUPPORTED",
+      "multipart swap on moto",
+    );
+    assert.match(error.message, /ignores If-Match on CompleteMultipartUpload/);
+    assert.equal(await readText(backend, "log.txt"), "v1");
+    assert.deepEqual(await rawListing(moto, prefix), { keys: [`${prefix}/log.txt`], uploads: [] });
+    // Conditional writes that moto does enforce keep working.
+    await backend.put("log.txt", "v2", { mode: ifRevision(first.revision) });
+    await rejectsWithCode(
+      backend.putStream("log.txt", Readable.from([randomBody(6 * MiB)]), { mode: CREATE_ONLY, partSize: 5 * MiB }),
+      "ALREADY_EXISTS",
+      "multipart create on moto",
+    );
   });
 });

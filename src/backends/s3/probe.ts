@@ -62,11 +62,11 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
       try {
         await put({ IfNoneMatch: "*" });
       } catch (error) {
-        if (isPreconditionFailed(error)) throw refuse(target, "it rejects create-only writes (If-None-Match: *) of new keys");
+        if (isPreconditionFailed(error)) throw refuse(target, "rejects create-only writes (If-None-Match: *) of new keys", feature);
         throw mapS3Error(error, context);
       }
-      await expectRejected(() => put({ IfNoneMatch: "*" }), target, context, "ignores If-None-Match on PutObject");
-      await expectRejected(() => put({ IfMatch: WRONG_ETAG }), target, context, "ignores If-Match on PutObject");
+      await expectRejected(() => put({ IfNoneMatch: "*" }), target, context, "ignores If-None-Match on PutObject", feature);
+      await expectRejected(() => put({ IfMatch: WRONG_ETAG }), target, context, "ignores If-Match on PutObject", feature);
     } else {
       try {
         await put({});
@@ -80,6 +80,7 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
         target,
         context,
         `ignores ${header} on CompleteMultipartUpload`,
+        feature,
       );
     }
   } finally {
@@ -117,6 +118,7 @@ async function expectRejected(
   target: ProbeTarget,
   context: S3ErrorContext,
   problem: string,
+  feature: ProbedFeature,
 ): Promise<void> {
   try {
     await write();
@@ -124,12 +126,16 @@ async function expectRejected(
     if (isPreconditionFailed(error)) return;
     throw mapS3Error(error, context);
   }
-  throw refuse(target, problem);
+  throw refuse(target, problem, feature);
 }
 
-function refuse(target: ProbeTarget, problem: string): NotSupportedError {
+function refuse(target: ProbeTarget, problem: string, feature: ProbedFeature): NotSupportedError {
+  const consequence =
+    feature === "put"
+      ? "opencrate refuses to allocate versions on it, because concurrent runs could overwrite each other"
+      : "opencrate refuses conditional multipart uploads and copies there, because they could silently overwrite (conditional writes of bodies up to one part still work)";
   return new NotSupportedError(
-    `The S3 store at ${target.context.endpoint} (bucket "${target.bucket}") ${problem}; opencrate refuses to allocate versions on it, because concurrent runs could overwrite each other. Use AWS S3, MinIO RELEASE.2025-09-07 or later, or another store that enforces If-None-Match and If-Match.`,
+    `The S3 store at ${target.context.endpoint} (bucket "${target.bucket}") ${problem}; ${consequence}. Use AWS S3, MinIO RELEASE.2025-09-07 or later, or another store that enforces If-None-Match and If-Match.`,
     { path: target.context.uri },
   );
 }
