@@ -8,7 +8,6 @@ import { constants, type BigIntStats } from "node:fs";
 import { copyFile, link, mkdir, open, rename, stat, utimes } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { pipeline } from "node:stream/promises";
 import type { WriteMode } from "../backend.ts";
 import { alreadyExists, folderInTheWay, isErrno, revisionMismatch } from "./errors.ts";
 import { removeQuietly, statIfPresent } from "./files.ts";
@@ -35,8 +34,15 @@ export async function stageStream(
   signal?: AbortSignal,
 ): Promise<StagedFile> {
   return stage(finalPath, async (handle) => {
-    const sink = handle.createWriteStream({ autoClose: false, highWaterMark: 1024 * 1024 });
-    await pipeline(body, sink, signal === undefined ? {} : { signal });
+    // Plain writes, not handle.createWriteStream(): a stream with autoClose off keeps a reference on the handle,
+    // and the handle.close() in seal() would then wait forever.
+    for await (const chunk of body) {
+      signal?.throwIfAborted();
+      for (let offset = 0; offset < chunk.byteLength; ) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+        offset += bytesWritten;
+      }
+    }
   });
 }
 
