@@ -1,0 +1,85 @@
+/** `opencrate tree <uri>`: the tree of a root, a snapshot name or one snapshot, dot-entries hidden. */
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Command } from "commander";
+import type { StorageBackend } from "../../backends/backend.ts";
+import { backendFor } from "../../backends/registry.ts";
+import { InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { renderTree, type TreeFile } from "../../io/tree.ts";
+import { parseLocation, redact, type Location } from "../../uri.ts";
+import { listFolder } from "../files.ts";
+import { printLines } from "../format.ts";
+import { nonNegativeInteger } from "../options.ts";
+import { looksLikeSnapshotUri, openSnapshotTarget } from "../targets.ts";
+
+interface TreeCommandOptions {
+  readonly depth: number;
+  readonly verbose?: boolean;
+}
+
+const DEFAULT_DEPTH = 2;
+
+export function registerTree(program: Command): void {
+  program
+    .command("tree")
+    .description("print the tree of a root, a snapshot name or a snapshot (dot-entries hidden)")
+    .argument("<uri>", "a local folder, a URI, or a snapshot URI (<root>/<name>/v3, <root>/<name>@latest)")
+    .option("-d, --depth <n>", "levels below the top to show (0: the top only)", nonNegativeInteger, DEFAULT_DEPTH)
+    .option("-v, --verbose", "show each entry's modification time and size")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ opencrate tree snapshots/train@latest
+  $ opencrate tree s3://team/snapshots/train/v3:baseline --depth 3 --verbose
+  $ opencrate tree gs://team/snapshots --depth 1`,
+    )
+    .action(async (uri: string, options: TreeCommandOptions) => {
+      const { backend, prefix, label, checkedOnDisk } = await resolveFolder(uri);
+      const listed = await listFolder(backend, prefix);
+      if (listed.length === 0 && !checkedOnDisk) {
+        throw new NotFoundError(`Nothing at ${redact(uri)}: the folder is empty or does not exist.`, { path: redact(uri) });
+      }
+      const files: TreeFile[] = listed.map((file) => ({ path: file.path, size: file.size, lastModified: file.lastModified }));
+      const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+      printLines(
+        renderTree(files, {
+          rootLabel: label,
+          depth: options.depth,
+          verbose: options.verbose === true,
+          ...(colour ? { styleDetail: (text: string) => `\x1b[2m${text}\x1b[0m` } : {}),
+        }),
+      );
+    });
+}
+
+interface TreeFolder {
+  readonly backend: StorageBackend;
+  readonly prefix: string;
+  readonly label: string;
+  /** A local folder known to exist: an empty one prints as its label alone. */
+  readonly checkedOnDisk: boolean;
+}
+
+async function resolveFolder(uri: string): Promise<TreeFolder> {
+  if (looksLikeSnapshotUri(uri)) {
+    const snapshot = await openSnapshotTarget(uri);
+    return { backend: snapshot.backend, prefix: snapshot.prefix, label: snapshot.folder, checkedOnDisk: false };
+  }
+  const location = parseLocation(uri);
+  if (location.scheme === "file") await assertLocalFolder(location.path, uri);
+  return { backend: backendFor(location), prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
+}
+
+function labelOf(location: Location): string {
+  if (location.scheme === "file") return basename(location.path.replace(/\/+$/, "")) || location.path;
+  if (location.prefix !== "") return location.prefix.slice(location.prefix.lastIndexOf("/") + 1);
+  return location.scheme === "memory" ? location.name : location.bucket;
+}
+
+async function assertLocalFolder(path: string, uri: string): Promise<void> {
+  const info = await stat(path).catch((error: unknown) => {
+    throw new NotFoundError(`No folder at ${redact(uri)}.`, { path: redact(uri), cause: error });
+  });
+  if (!info.isDirectory()) throw new InvalidArgumentError(`${redact(uri)} is a file, not a folder.`, { path: redact(uri) });
+}

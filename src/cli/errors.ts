@@ -1,0 +1,45 @@
+/**
+ * How the CLI ends: exit 0 on success, 1 on failure, 2 on a usage error (commander's own, or input the library
+ * rejects as INVALID_ARGUMENT). A failure prints one line `opencrate: <message>` on stderr; `--debug` adds the
+ * stack and the chain of causes. Everything printed goes through scrub().
+ */
+import { CommanderError } from "commander";
+import { isOpenCrateError } from "../errors.ts";
+import { scrub } from "./scrub.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  if (isOpenCrateError(error, "INVALID_ARGUMENT")) return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
+
+/** The one line shown for an error (newlines folded, so it stays one line). */
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return scrub(message.replace(/\s*\n\s*/g, " ").trim() || "unknown error");
+}
+
+export function reportError(error: unknown, debug: boolean): void {
+  writeError(oneLine(error));
+  if (debug) process.stderr.write(`${scrub(describeChain(error))}\n`);
+}
+
+/** `opencrate: <message>` on stderr. */
+export function writeError(message: string): void {
+  process.stderr.write(`opencrate: ${scrub(message)}\n`);
+}
+
+function describeChain(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    const text = current instanceof Error ? (current.stack ?? `${current.name}: ${current.message}`) : String(current);
+    parts.push(depth === 0 ? text : `Caused by: ${text}`);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join("\n");
+}

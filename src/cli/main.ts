@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/** The `opencrate` command. */
+import { run } from "./program.ts";
+
+// `opencrate cat … | head` closes the pipe early: that is not a failure.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
+const code = await run(process.argv.slice(2));
+// Exit once both streams have flushed, whatever handles (sockets, timers) the run left behind.
+let pending = 2;
+const done = (): void => {
+  if (--pending === 0) process.exit(code);
+};
+process.stdout.write("", done);
+process.stderr.write("", done);

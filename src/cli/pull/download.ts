@@ -1,0 +1,146 @@
+/**
+ * Downloads one object into the destination: streamed into a partial file beside the target, checked (size, and
+ * the store's MD5/SHA-256 when it gives one), then renamed into place. The partial file's name is derived from the
+ * object's revision, so an interrupted pull continues it with a ranged read, and a partial of an older revision is
+ * never continued.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { constants, createReadStream } from "node:fs";
+import { lstat, open, rename, unlink, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
+import { CorruptDataError } from "../../errors.ts";
+import { formatSize } from "../../io/size.ts";
+import { RefusedPathError, type FolderMaker } from "./folders.ts";
+
+export interface DownloadTask {
+  readonly key: string;
+  /** The path under the version folder (for messages). */
+  readonly path: string;
+  readonly segments: readonly string[];
+}
+
+export type DownloadOutcome =
+  | { readonly kind: "downloaded"; readonly size: number; readonly resumedFrom: number; readonly verified: boolean }
+  | { readonly kind: "complete"; readonly size: number };
+
+export interface DownloadContext {
+  readonly backend: StorageBackend;
+  readonly folders: FolderMaker;
+  readonly signal: AbortSignal;
+  /** Bytes that count towards the total (received, resumed or found complete). */
+  readonly onBytes: (count: number) => void;
+}
+
+const PARTIAL_PREFIX = ".ocpart-";
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/** The partial file name for an object of `name` at `revision` (same folder as the target). */
+export function partialFileName(name: string, revision: string): string {
+  return `${PARTIAL_PREFIX}${createHash("sha256").update(`${name}\0${revision}`).digest("hex").slice(0, 32)}`;
+}
+
+export async function downloadFile(task: DownloadTask, context: DownloadContext): Promise<DownloadOutcome> {
+  const { backend } = context;
+  const info = await backend.head(task.key, { signal: context.signal });
+  const folder = await context.folders.ensure(task.segments.slice(0, -1));
+  const name = task.segments.at(-1) ?? "";
+  const target = join(folder, name);
+
+  if (await isComplete(target, info)) {
+    context.onBytes(info.size);
+    return { kind: "complete", size: info.size };
+  }
+
+  const partial = join(folder, partialFileName(name, info.revision));
+  const resumedFrom = await resumableSize(partial, info.size);
+  const hash = hashFor(info);
+  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | NO_FOLLOW, 0o644);
+  let written = resumedFrom;
+  try {
+    if (hash !== undefined && resumedFrom > 0) await hashFile(partial, hash);
+    context.onBytes(resumedFrom);
+    if (written < info.size) {
+      const stream = await backend.getStream(task.key, {
+        signal: context.signal,
+        ...(resumedFrom > 0 ? { range: { offset: resumedFrom } } : {}),
+      });
+      for await (const chunk of stream) {
+        const bytes = chunk as Uint8Array;
+        await writeAll(handle, bytes);
+        hash?.update(bytes);
+        written += bytes.byteLength;
+        context.onBytes(bytes.byteLength);
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+
+  const where = backend.describe(task.key);
+  if (written !== info.size) {
+    await unlink(partial).catch(() => {});
+    throw new CorruptDataError(
+      `Size mismatch pulling ${where}: expected ${info.size} bytes, received ${written} (the object may have changed; pull again).`,
+      { path: where },
+    );
+  }
+  if (hash !== undefined && info.checksum !== undefined) {
+    const actual = hash.digest("hex");
+    if (actual !== info.checksum.value.toLowerCase()) {
+      await unlink(partial).catch(() => {});
+      throw new CorruptDataError(
+        `Checksum mismatch pulling ${where}: ${info.checksum.algorithm} ${actual} instead of ${info.checksum.value}.`,
+        { path: where },
+      );
+    }
+  }
+  await utimes(partial, info.lastModified, info.lastModified);
+  await rename(partial, target);
+  return { kind: "downloaded", size: info.size, resumedFrom, verified: hash !== undefined };
+}
+
+/** Describes a finished download for the plain-lines output. */
+export function describeOutcome(path: string, outcome: DownloadOutcome): string {
+  if (outcome.kind === "complete") return `complete  ${path} (${formatSize(outcome.size)}, already there)`;
+  const resumed = outcome.resumedFrom > 0 ? `, resumed at ${formatSize(outcome.resumedFrom)}` : "";
+  return `pulled    ${path} (${formatSize(outcome.size)}${resumed})`;
+}
+
+/** An existing regular file (not a link) of the right size and, when the store gives one, the right checksum. */
+async function isComplete(target: string, info: ObjectInfo): Promise<boolean> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing === undefined || existing.isSymbolicLink()) return false;
+  if (existing.isDirectory()) throw new RefusedPathError(`${target} is a folder, not a file`, { path: target });
+  if (!existing.isFile() || existing.size !== info.size) return false;
+  const hash = hashFor(info);
+  if (hash === undefined) return true;
+  await hashFile(target, hash);
+  return hash.digest("hex") === info.checksum?.value.toLowerCase();
+}
+
+/** How many bytes of a partial file can be kept; anything unusable is removed. */
+async function resumableSize(partial: string, size: number): Promise<number> {
+  const existing = await lstat(partial).catch(() => undefined);
+  if (existing === undefined) return 0;
+  if (existing.isFile() && existing.size <= size) return existing.size;
+  await unlink(partial);
+  return 0;
+}
+
+function hashFor(info: ObjectInfo): Hash | undefined {
+  const algorithm = info.checksum?.algorithm;
+  return algorithm === "md5" || algorithm === "sha256" ? createHash(algorithm) : undefined;
+}
+
+async function hashFile(path: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
+}
+
+async function writeAll(handle: Awaited<ReturnType<typeof open>>, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.byteLength - offset);
+    offset += bytesWritten;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * How `pull` reports progress: a bar on stderr when it is a terminal, one plain line per file on stdout
+ * otherwise, or nothing with --quiet. Problems always go to stderr (above the bar while it is shown).
+ */
+import { formatSize } from "../../io/size.ts";
+import { writeError } from "../errors.ts";
+import { printLines } from "../format.ts";
+import { scrub } from "../scrub.ts";
+
+export interface PullProgress {
+  start(totalBytes: number, totalFiles: number): void;
+  addBytes(count: number): void;
+  /** A file finished; `line` describes it. */
+  fileDone(line: string): void;
+  /** A problem with one file (refused or failed). */
+  problem(message: string): void;
+  stop(): void;
+}
+
+export async function createProgress(mode: "bar" | "lines" | "quiet"): Promise<PullProgress> {
+  if (mode === "bar") return BarProgress.create();
+  return new TextProgress(mode === "lines");
+}
+
+class TextProgress implements PullProgress {
+  readonly #lines: boolean;
+
+  constructor(lines: boolean) {
+    this.#lines = lines;
+  }
+
+  start(): void {}
+  addBytes(): void {}
+  fileDone(line: string): void {
+    if (this.#lines) printLines(line);
+  }
+  problem(message: string): void {
+    writeError(message);
+  }
+  stop(): void {}
+}
+
+type MultiBarInstance = InstanceType<typeof import("cli-progress").MultiBar>;
+type SingleBarInstance = InstanceType<typeof import("cli-progress").SingleBar>;
+
+class BarProgress implements PullProgress {
+  readonly #multi: MultiBarInstance;
+  #bar: SingleBarInstance | undefined;
+  #bytes = 0;
+  #totalBytes = 0;
+  #files = 0;
+  #totalFiles = 0;
+
+  static async create(): Promise<BarProgress> {
+    const { MultiBar, Presets } = (await import("cli-progress")).default;
+    const multi = new MultiBar(
+      {
+        format: " {bar} {percentage}% | {done} of {size} | {files}/{fileTotal} files | ETA {eta_formatted}",
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+        fps: 10,
+      },
+      Presets.shades_classic,
+    );
+    return new BarProgress(multi);
+  }
+
+  constructor(multi: MultiBarInstance) {
+    this.#multi = multi;
+  }
+
+  start(totalBytes: number, totalFiles: number): void {
+    this.#totalBytes = totalBytes;
+    this.#totalFiles = totalFiles;
+    this.#bar = this.#multi.create(Math.max(totalBytes, 1), 0, this.#payload());
+  }
+
+  addBytes(count: number): void {
+    this.#bytes += count;
+    this.#bar?.update(this.#bytes, this.#payload());
+  }
+
+  fileDone(): void {
+    this.#files += 1;
+    this.#bar?.update(this.#bytes, this.#payload());
+  }
+
+  problem(message: string): void {
+    this.#multi.log(`opencrate: ${scrub(message)}\n`);
+  }
+
+  stop(): void {
+    if (this.#totalBytes === 0) this.#bar?.update(1, this.#payload());
+    this.#multi.stop();
+  }
+
+  #payload(): Record<string, string | number> {
+    return { done: formatSize(this.#bytes), size: formatSize(this.#totalBytes), files: this.#files, fileTotal: this.#totalFiles };
+  }
+}

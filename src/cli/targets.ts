@@ -1,0 +1,101 @@
+/**
+ * What a URI on the command line names: a snapshot (`<root>/<name>/v3[:tag]`, `<root>/<name>@latest|@3|@tag`),
+ * a snapshot name (`<root>/<name>`, recognised by its version claims), or any other folder (a root). Artifact
+ * URIs may carry the `@selector` form in the middle: `<root>/<name>@latest/jsons/metrics.json`.
+ */
+import type { StorageBackend } from "../backends/backend.ts";
+import { joinKey, validateKey } from "../backends/keys.ts";
+import { backendFromUri, objectLocation } from "../backends/registry.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { claimsPrefix, parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
+import { validateSnapshotName } from "../snapshot/names.ts";
+import { openSnapshot, type OpenedSnapshot } from "../snapshot/open.ts";
+import { hasScheme, redact } from "../uri.ts";
+
+export interface SnapshotTarget extends OpenedSnapshot {
+  /** The key prefix of the version folder, ending in "/". */
+  readonly prefix: string;
+  /** The version folder's location, for messages. */
+  readonly where: string;
+}
+
+export interface NameTarget {
+  readonly backend: StorageBackend;
+  readonly name: string;
+}
+
+export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
+  const opened = await openSnapshot(uri);
+  const folderKey = versionKey(opened.name, opened.folder);
+  return { ...opened, prefix: `${folderKey}/`, where: opened.backend.describe(folderKey) };
+}
+
+/** True when the last segment is a version folder (`v3`, `v3:tag`) or carries an `@selector`. */
+export function looksLikeSnapshotUri(uri: string): boolean {
+  const last = splitParent(uri)?.last ?? uri;
+  return last.includes("@") || parseVersionFolderName(last) !== undefined;
+}
+
+/** `<root>/<name>` when that name has version claims; undefined for anything else. */
+export async function findNameTarget(uri: string): Promise<NameTarget | undefined> {
+  const split = splitParent(uri);
+  if (split === undefined) return undefined;
+  try {
+    validateSnapshotName(split.last);
+  } catch {
+    return undefined;
+  }
+  const backend = backendFromUri(split.parent);
+  return (await hasObjectsUnder(backend, claimsPrefix(split.last))) ? { backend, name: split.last } : undefined;
+}
+
+/** Where an artifact URI points: a direct object location, or a file inside a snapshot named with `@selector`. */
+export async function resolveArtifact(uri: string): Promise<{ backend: StorageBackend; key: string }> {
+  const split = splitAtSelector(uri);
+  if (split === undefined) return objectLocation(uri);
+  if (split.rest === "") {
+    throw new InvalidArgumentError(`${redact(uri)} names a snapshot, not a file in it: add the file's path, as in ${redact(uri)}/jsons/metrics.json.`, {
+      path: redact(uri),
+    });
+  }
+  const snapshot = await openSnapshotTarget(split.snapshotUri);
+  const key = joinKey(snapshot.prefix.slice(0, -1), split.rest);
+  try {
+    validateKey(key);
+  } catch (error) {
+    throw new InvalidArgumentError(`Invalid file path "${split.rest}" in ${redact(uri)}.`, { path: redact(uri), cause: error });
+  }
+  return { backend: snapshot.backend, key };
+}
+
+export async function hasObjectsUnder(backend: StorageBackend, prefix: string): Promise<boolean> {
+  for await (const _ of backend.list(prefix, { pageSize: 1 })) return true;
+  return false;
+}
+
+/** The parent location and last segment of a path or URI; undefined when there is no segment past the root. */
+function splitParent(uri: string): { parent: string; last: string } | undefined {
+  const schemeEnd = hasScheme(uri) ? uri.indexOf("://") + 3 : 0;
+  const trimmed = uri.length > schemeEnd + 1 ? uri.replace(/\/+$/, "") : uri;
+  const slash = trimmed.lastIndexOf("/");
+  if (schemeEnd > 0) {
+    const authorityEnd = trimmed.indexOf("/", schemeEnd);
+    if (authorityEnd === -1 || slash < authorityEnd) return undefined;
+    return { parent: trimmed.slice(0, slash), last: trimmed.slice(slash + 1) };
+  }
+  if (slash === -1) return trimmed === "" ? undefined : { parent: ".", last: trimmed };
+  return { parent: slash === 0 ? "/" : trimmed.slice(0, slash), last: trimmed.slice(slash + 1) };
+}
+
+/** Splits `<root>/<name>@<selector>/<rest>` at the selector segment. */
+function splitAtSelector(uri: string): { snapshotUri: string; rest: string } | undefined {
+  const schemeEnd = hasScheme(uri) ? uri.indexOf("://") + 3 : 0;
+  const segments = uri.slice(schemeEnd).split("/");
+  const first = schemeEnd > 0 ? 1 : 0; // a URI's first segment is its bucket or store
+  const index = segments.findIndex((segment, position) => position >= first && /^[^@]+@[^@]+$/.test(segment));
+  if (index === -1) return undefined;
+  return {
+    snapshotUri: uri.slice(0, schemeEnd) + segments.slice(0, index + 1).join("/"),
+    rest: segments.slice(index + 1).join("/").replace(/\/+$/, ""),
+  };
+}

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { Snapshot } from "../../src/index.ts";
+import { collect, makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir, waitForOutput } from "./helpers.ts";
+
+describe("opencrate log and cat", () => {
+  let dir: string;
+  let root: string;
+
+  before(async () => {
+    dir = await tempDir("log");
+    root = join(dir, "snapshots");
+    await makeRoot(root);
+  });
+  after(() => removeDir(dir));
+
+  it("prints the last run's log, or every run's lines with --history", async () => {
+    const log = await runCli(["log", `${root}/train@initial-run`]);
+    assert.equal(log.code, 0, log.stderr);
+    assert.match(log.stdout, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO {5}second run of v0\n$/);
+
+    const history = await runCli(["log", `${root}/train/v0:initial-run`, "--history"]);
+    assert.equal(history.code, 0, history.stderr);
+    const lines = history.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] ?? "", /INFO {5}first run of v0$/);
+    assert.match(lines[1] ?? "", /INFO {5}second run of v0$/);
+  });
+
+  it("fails with one line when the history does not exist yet", async () => {
+    const result = await runCli(["log", `${root}/train@1`, "--history"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^opencrate: No log at .*train\.history\.log \(the history starts when a run resumes this version\)\.\n$/);
+  });
+
+  it("--follow prints lines appended after it started, until it is stopped", async () => {
+    const backend = new LocalBackend({ root });
+    const run = await Snapshot.setup({ name: "live", backend, console: false, logFlushIntervalMs: 50 });
+    try {
+      run.info("line one");
+      await run.flush();
+      const child = startCli(["log", `${root}/live@latest`, "--follow", "--interval", "100"]);
+      const result = collect(child);
+      await waitForOutput(child, "line one");
+      run.info("line two, written after follow started");
+      await run.flush();
+      await waitForOutput(child, "line two, written after follow started");
+      child.kill("SIGTERM");
+      const { code, stdout, stderr } = await result;
+      assert.equal(code, 0, stderr);
+      const lines = stdout.trimEnd().split("\n");
+      assert.equal(lines.length, 2, stdout);
+      assert.match(lines[0] ?? "", /INFO {5}line one$/);
+      assert.match(lines[1] ?? "", /INFO {5}line two, written after follow started$/);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it("exits 2 on a bad --interval", async () => {
+    const result = await runCli(["log", `${root}/train@latest`, "--follow", "--interval", "0"]);
+    assert.equal(result.code, 2);
+  });
+
+  it("streams an artifact's bytes by @selector and by folder URI", async () => {
+    const json = await runCli(["cat", `${root}/train@latest/jsons/metrics.json`]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { loss: 0.25 });
+
+    const tagged = await runCli(["cat", `${root}/train/v0:initial-run/texts/notes.txt`]);
+    assert.equal(tagged.stdout, "first notes");
+
+    const binary = await runCli(["cat", `${root}/train@1/checkpoints/model.bin`]);
+    assert.equal(binary.code, 0, binary.stderr);
+    assert.deepEqual(new Uint8Array(binary.stdoutBytes), MODEL_BYTES);
+  });
+
+  it("fails with exit 1 on a missing artifact and 2 on a URI without a file path", async () => {
+    const missing = await runCli(["cat", `${root}/train@latest/jsons/nope.json`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^opencrate: .*nope\.json/);
+    assert.equal(missing.stderr.split("\n").length, 2);
+
+    const snapshotOnly = await runCli(["cat", `${root}/train@latest`]);
+    assert.equal(snapshotOnly.code, 2);
+    assert.match(snapshotOnly.stderr, /names a snapshot, not a file in it/);
+
+    const escape = await runCli(["cat", `${root}/train@latest/../../eval/v0:baseline/yamls/config.yaml`]);
+    assert.equal(escape.code, 2, escape.stderr);
+    assert.equal(escape.stdout, "");
+  });
+});

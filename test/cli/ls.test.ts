@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { makeRoot, removeDir, runCli, tempDir } from "./helpers.ts";
+
+describe("opencrate ls", () => {
+  let dir: string;
+  let root: string;
+
+  before(async () => {
+    dir = await tempDir("ls");
+    root = join(dir, "snapshots");
+    await makeRoot(root);
+  });
+  after(() => removeDir(dir));
+
+  it("lists the snapshot names of a root, without bookkeeping", async () => {
+    const result = await runCli(["ls", root]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "eval\ntrain\n");
+    assert.equal(result.stderr, "");
+  });
+
+  it("lists the versions of a name as a table: version, tag, created, run id, size", async () => {
+    const result = await runCli(["ls", join(root, "train")]);
+    assert.equal(result.code, 0, result.stderr);
+    const [header, first, second, ...rest] = result.stdout.trimEnd().split("\n");
+    assert.match(header ?? "", /^VERSION\s+TAG\s+CREATED\s+RUN ID\s+SIZE$/);
+    assert.match(first ?? "", /^v0:initial-run\s+initial-run\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+\d+ Bytes$/);
+    assert.match(second ?? "", /^v1\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+job-42\s+29\d\.\d\d KB$/);
+    assert.deepEqual(rest, []);
+  });
+
+  it("prints the versions as JSON with --json, sizes summed over each version folder", async () => {
+    const result = await runCli(["ls", join(root, "train"), "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const parsed = JSON.parse(result.stdout) as {
+      name: string;
+      versions: { versionName: string; version: number; tag: string | null; createdAt: string; runId: string | null; size: number; files: number }[];
+    };
+    assert.equal(parsed.name, "train");
+    assert.deepEqual(
+      parsed.versions.map(({ versionName, version, tag, runId, files }) => ({ versionName, version, tag, runId, files })),
+      [
+        { versionName: "v0:initial-run", version: 0, tag: "initial-run", runId: null, files: 4 },
+        { versionName: "v1", version: 1, tag: null, runId: "job-42", files: 3 },
+      ],
+    );
+    const v1 = parsed.versions[1];
+    assert.ok(v1 !== undefined && v1.size > 300_000 && v1.size < 301_000, `v1 size ${v1?.size}`);
+    assert.ok(!Number.isNaN(Date.parse(v1.createdAt)));
+  });
+
+  it("prints the root's names as JSON with --json", async () => {
+    const result = await runCli(["ls", root, "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual((JSON.parse(result.stdout) as { snapshots: string[] }).snapshots, ["eval", "train"]);
+  });
+
+  it("lists the files of a snapshot named by @latest, by number and by folder", async () => {
+    const latest = await runCli(["ls", `${root}/train@latest`]);
+    assert.equal(latest.code, 0, latest.stderr);
+    const paths = latest.stdout
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/).at(-1));
+    assert.deepEqual(paths, ["checkpoints/model.bin", "jsons/metrics.json", "train.log"]);
+
+    const byFolder = await runCli(["ls", `${root}/train/v0:initial-run`, "--json"]);
+    assert.equal(byFolder.code, 0, byFolder.stderr);
+    const parsed = JSON.parse(byFolder.stdout) as { versionName: string; tag: string; files: { path: string; size: number }[] };
+    assert.equal(parsed.versionName, "v0:initial-run");
+    assert.equal(parsed.tag, "initial-run");
+    assert.deepEqual(
+      parsed.files.map((file) => file.path),
+      ["jsons/metrics.json", "texts/notes.txt", "train.history.log", "train.log"],
+    );
+
+    const byTag = await runCli(["ls", `${root}/eval@baseline`]);
+    assert.equal(byTag.code, 0, byTag.stderr);
+    assert.match(byTag.stdout, /yamls\/config\.yaml/);
+  });
+
+  it("fails with exit 1 and one line naming the snapshot when it does not exist", async () => {
+    for (const uri of [`${root}/missing@latest`, `${root}/train/v7`, `${root}/train@no-such-tag`]) {
+      const result = await runCli(["ls", uri]);
+      assert.equal(result.code, 1, `${uri}: ${result.stderr}`);
+      assert.equal(result.stdout, "");
+      const lines = result.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0] ?? "", /^opencrate: /);
+      assert.ok(!result.stderr.includes("    at "), "no stack without --debug");
+    }
+    const v7 = await runCli(["ls", `${root}/train/v7`]);
+    assert.match(v7.stderr, /Version 7 of 'train' does not exist .*existing: v0, v1/);
+  });
+
+  it("prints the stack and causes with --debug", async () => {
+    const result = await runCli(["ls", `${root}/train/v7`, "--debug"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^opencrate: Version 7/);
+    assert.match(result.stderr, /\n {4}at /);
+  });
+
+  it("fails with exit 1 on an empty or missing root", async () => {
+    const result = await runCli(["ls", join(dir, "nothing-here")]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^opencrate: No snapshots at .*nothing-here/);
+  });
+
+  it("exits 2 on usage errors: no argument, an unknown option, a malformed selector or URI", async () => {
+    for (const args of [["ls"], ["ls", root, "--bogus"], ["ls", `${root}/train@bad!tag`], ["ls", "ftp://host/x"], ["frobnicate"], []]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, /opencrate: |Usage: opencrate/);
+    }
+  });
+});
