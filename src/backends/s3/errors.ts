@@ -146,9 +146,14 @@ export function isAbort(error: unknown): boolean {
   return errorName(error) === "AbortError";
 }
 
-/** Failures after which the request may or may not have taken effect on the server. */
+/** Failures after which the request may or may not have taken effect on the server: the network failed, or the
+ * store was busy or failing (after the SDK's own retries). A 409 is not one: it means nothing was written. */
 export function isTransient(error: unknown): boolean {
-  return mapS3Error(error, UNKNOWN_CONTEXT) instanceof TransientError;
+  if (isAbort(error) || isOpenCrateError(error)) return false;
+  const name = errorName(error);
+  const status = httpStatus(error);
+  if (networkCode(error) !== undefined || THROTTLED.has(name) || status === 429) return true;
+  return status !== undefined && status >= 500 && status !== 501;
 }
 
 /** Marks a 412 answered to CopySourceIfMatch: the copy's source, not its target, changed. */
@@ -215,7 +220,7 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
       options,
     );
   }
-  if (THROTTLED.has(name) || status === 429 || (status !== undefined && status >= 500 && status !== 501)) {
+  if (isTransient(error)) {
     return new TransientError(`S3 failed to ${context.action} ${context.uri} ${why}; the store is busy or failing, try again.`, options);
   }
   if (name === "NotImplemented" || status === 501 || status === 405) {
@@ -275,4 +280,3 @@ function isNamedS3Error(name: string): boolean {
 }
 
 const SOURCE_CHANGED = "SourceChangedDuringCopy";
-const UNKNOWN_CONTEXT: S3ErrorContext = { action: "reach", uri: "s3://", bucket: "", endpoint: "" };

@@ -83,18 +83,18 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
     region,
     endpoint,
     forcePathStyle,
-    partSize: checkSize("partSize", options.partSize ?? 8 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
+    partSize: checkInteger("partSize", options.partSize ?? 8 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
     queueSize: checkInteger("queueSize", options.queueSize ?? 4, 1, 64),
     maxAttempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20),
     connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? 5_000, 1, 600_000),
     requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? 60_000, 1, 3_600_000),
-    multipartCopyThreshold: checkSize(
+    multipartCopyThreshold: checkInteger(
       "multipartCopyThreshold",
       options.multipartCopyThreshold ?? S3_MAX_COPY_OBJECT_SIZE,
       0,
       S3_MAX_COPY_OBJECT_SIZE,
     ),
-    copyPartSize: checkSize("copyPartSize", options.copyPartSize ?? 256 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
+    copyPartSize: checkInteger("copyPartSize", options.copyPartSize ?? 256 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
   };
 }
 
@@ -177,10 +177,6 @@ function checkEndpoint(endpoint: string | undefined): string | undefined {
     });
   }
   return endpoint.replace(/\/+$/, "");
-}
-
-function checkSize(name: string, value: number, min: number, max: number): number {
-  return checkInteger(name, value, min, max);
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
