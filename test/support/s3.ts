@@ -11,12 +11,12 @@ import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "./servers.ts";
 
 export function minioFactory(): BackendFactory {
   const server = minioEnv();
-  return s3Factory("s3 (MinIO)", server, skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"));
+  return s3Factory("minio", server, skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"));
 }
 
 export function motoFactory(): BackendFactory {
   const server = motoEnv();
-  return s3Factory("s3 (moto)", server, skipUnless(server, "moto", "TEST_MOTO_ENDPOINT"));
+  return s3Factory("moto", server, skipUnless(server, "moto", "TEST_MOTO_ENDPOINT"));
 }
 
 /** Options for an S3Backend on `server`'s test bucket (explicit, so the developer's AWS_* variables do not leak in). */
