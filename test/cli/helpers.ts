@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { StorageBackend } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { Snapshot } from "../../src/index.ts";
 
@@ -93,7 +94,11 @@ export const MODEL_BYTES = Uint8Array.from({ length: 300_000 }, (_, index) => (i
  *   eval   v0:baseline (yaml)
  */
 export async function makeRoot(root: string): Promise<void> {
-  const backend = new LocalBackend({ root });
+  await makeSnapshots(new LocalBackend({ root }));
+}
+
+/** The snapshots of {@link makeRoot} on any backend. */
+export async function makeSnapshots(backend: StorageBackend): Promise<void> {
   const setup = (options: { name: string; start?: "new" | number; tag?: string; runId?: string }): Promise<Snapshot> =>
     Snapshot.setup({ ...options, backend, console: false });
 

@@ -21,7 +21,13 @@ export interface DownloadTask {
 }
 
 export type DownloadOutcome =
-  | { readonly kind: "downloaded"; readonly size: number; readonly resumedFrom: number; readonly verified: boolean }
+  | {
+      readonly kind: "downloaded";
+      readonly size: number;
+      readonly resumedFrom: number;
+      /** The checksum algorithm the content was verified with, when the store gave one. */
+      readonly verified: string | undefined;
+    }
   | { readonly kind: "complete"; readonly size: number };
 
 export interface DownloadContext {
@@ -97,14 +103,15 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   }
   await utimes(partial, info.lastModified, info.lastModified);
   await rename(partial, target);
-  return { kind: "downloaded", size: info.size, resumedFrom, verified: hash !== undefined };
+  return { kind: "downloaded", size: info.size, resumedFrom, verified: hash === undefined ? undefined : info.checksum?.algorithm };
 }
 
 /** Describes a finished download for the plain-lines output. */
 export function describeOutcome(path: string, outcome: DownloadOutcome): string {
   if (outcome.kind === "complete") return `complete  ${path} (${formatSize(outcome.size)}, already there)`;
   const resumed = outcome.resumedFrom > 0 ? `, resumed at ${formatSize(outcome.resumedFrom)}` : "";
-  return `pulled    ${path} (${formatSize(outcome.size)}${resumed})`;
+  const verified = outcome.verified === undefined ? "" : `, ${outcome.verified} verified`;
+  return `pulled    ${path} (${formatSize(outcome.size)}${resumed}${verified})`;
 }
 
 /** An existing regular file (not a link) of the right size and, when the store gives one, the right checksum. */

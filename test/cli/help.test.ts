@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { runCli } from "./helpers.ts";
+
+describe("opencrate --help and --version", () => {
+  it("shows usage and examples for the program and every command, exit 0", async () => {
+    for (const command of [[], ["ls"], ["tree"], ["log"], ["cat"], ["pull"]]) {
+      const result = await runCli([...command, "--help"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^Usage: opencrate/);
+      assert.match(result.stdout, /Examples:\n {2}\$ opencrate /);
+      if (command[0] !== undefined) assert.match(result.stdout, new RegExp(`\\$ opencrate ${command[0]} `));
+    }
+  });
+
+  it("documents the options of each command", async () => {
+    const pull = await runCli(["pull", "--help"]);
+    for (const option of ["--concurrency <n>", "--quiet"]) assert.ok(pull.stdout.includes(option), option);
+    const log = await runCli(["help", "log"]);
+    assert.equal(log.code, 0);
+    for (const option of ["--history", "--follow", "--interval <ms>"]) assert.ok(log.stdout.includes(option), option);
+  });
+
+  it("prints the package version", async () => {
+    const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const result = await runCli(["--version"]);
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, `${manifest.version}\n`);
+  });
+
+  it("accepts --debug before or after the command", async () => {
+    for (const args of [["--debug", "ls", "/nonexistent/opencrate"], ["ls", "/nonexistent/opencrate", "--debug"]]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^opencrate: [^\n]*\n[\s\S]*\n {4}at /);
+    }
+  });
+});

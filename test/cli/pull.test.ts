@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, stat, symlink, truncate, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, it } from "node:test";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { partialFileName } from "../../src/cli/pull/download.ts";
+import { Snapshot } from "../../src/index.ts";
+import { collect, makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir } from "./helpers.ts";
+
+/** Every file below `folder` (following no links), as sorted relative paths. */
+async function filesBelow(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+describe("opencrate pull", () => {
+  let dir: string;
+  let root: string;
+
+  before(async () => {
+    dir = await tempDir("pull");
+    root = join(dir, "snapshots");
+    await makeRoot(root);
+  });
+  after(() => removeDir(dir));
+
+  it("pulls every file into ./<name>/<version folder>, leaving bookkeeping out, then finds them complete", async () => {
+    const cwd = join(dir, "work-default");
+    await mkdir(cwd);
+    const first = await runCli(["pull", `${root}/train@initial-run`], { cwd });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, "");
+    const dest = join(cwd, "train", "v0:initial-run");
+    assert.deepEqual(await filesBelow(dest), ["jsons/metrics.json", "texts/notes.txt", "train.history.log", "train.log"]);
+    assert.equal(await readFile(join(dest, "texts/notes.txt"), "utf8"), "first notes");
+    assert.match(first.stdout, /^pulled {4}texts\/notes\.txt \(11 Bytes\)$/m);
+    assert.match(first.stdout, /^Pulled 4 of 4 files \(.*\) in train\/v0:initial-run: 4 downloaded, 0 already complete\.$/m);
+
+    const second = await runCli(["pull", `${root}/train@initial-run`], { cwd });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /^complete {2}texts\/notes\.txt \(11 Bytes, already there\)$/m);
+    assert.match(second.stdout, /0 downloaded, 4 already complete\.$/m);
+  });
+
+  it("pulls into a given folder with bounded concurrency, quietly with --quiet", async () => {
+    const dest = join(dir, "quiet-dest");
+    const result = await runCli(["pull", `${root}/train/v1`, dest, "--concurrency", "2", "--quiet"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, "");
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), MODEL_BYTES);
+  });
+
+  it("exits 2 on a bad --concurrency and 1 (one line) on a missing snapshot, writing nothing", async () => {
+    const bad = await runCli(["pull", `${root}/train/v1`, join(dir, "never"), "--concurrency", "0"]);
+    assert.equal(bad.code, 2);
+    const missing = await runCli(["pull", `${root}/train/v9`, join(dir, "never")]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.split("\n").length, 2, missing.stderr);
+    assert.ok(!existsSync(join(dir, "never")));
+  });
+
+  it("re-downloads a dest file of the wrong size", async () => {
+    const dest = join(dir, "truncated-dest");
+    assert.equal((await runCli(["pull", `${root}/train/v1`, dest, "-q"])).code, 0);
+    await truncate(join(dest, "checkpoints/model.bin"), 1000);
+    const again = await runCli(["pull", `${root}/train/v1`, dest]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^pulled {4}checkpoints\/model\.bin \(292\.97 KB\)$/m);
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), MODEL_BYTES);
+  });
+
+  it("continues a partial download of the same revision from where it stopped", async () => {
+    const dest = join(dir, "partial-dest");
+    const revision = (await new LocalBackend({ root }).head("train/v1/checkpoints/model.bin")).revision;
+    await mkdir(join(dest, "checkpoints"), { recursive: true });
+    await writeFile(join(dest, "checkpoints", partialFileName("model.bin", revision)), MODEL_BYTES.subarray(0, 100_000));
+    const result = await runCli(["pull", `${root}/train/v1`, dest]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^pulled {4}checkpoints\/model\.bin \(292\.97 KB, resumed at 97\.66 KB\)$/m);
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), MODEL_BYTES);
+    assert.deepEqual(await filesBelow(join(dest, "checkpoints")), ["model.bin"], "the partial file was renamed into place");
+  });
+
+  it("finishes a pull killed in the middle of a big file, with the right content", async (t) => {
+    const bigRoot = join(dir, "big-root");
+    const big = new Uint8Array(96 * 1024 * 1024);
+    for (let offset = 0; offset < big.length; offset += 4096) big[offset] = (offset / 4096) % 256;
+    const run = await Snapshot.setup({ name: "big", backend: new LocalBackend({ root: bigRoot }), console: false });
+    await run.checkpoint("weights.bin").save(big);
+    await run.close();
+
+    const dest = join(dir, "big-dest");
+    const child = startCli(["pull", `${bigRoot}/big@latest`, dest, "--concurrency", "1"]);
+    const finished = collect(child);
+    // Kill it as soon as the partial file has some bytes (if the download wins the race, the second pull
+    // below simply finds the file complete).
+    let partialSeen = false;
+    while (child.exitCode === null) {
+      const names = await readdir(join(dest, "checkpoints")).catch(() => [] as string[]);
+      const partial = names.find((name) => name.startsWith(".ocpart-"));
+      if (partial !== undefined && (await stat(join(dest, "checkpoints", partial)).catch(() => undefined))?.size) {
+        partialSeen = true;
+        child.kill("SIGKILL");
+        break;
+      }
+      await sleep(2);
+    }
+    await finished;
+
+    const resumed = await runCli(["pull", `${bigRoot}/big@latest`, dest]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const line = resumed.stdout.split("\n").find((text) => text.includes("weights.bin")) ?? "";
+    t.diagnostic(`killed mid-file: ${partialSeen}; second pull: ${line}`);
+    if (partialSeen) assert.match(line, /^pulled {4}checkpoints\/weights\.bin \(96\.00 MB, resumed at \d+\.\d\d [KM]B\)$/);
+    assert.equal(sha256(await readFile(join(dest, "checkpoints/weights.bin"))), sha256(big));
+    assert.deepEqual(await filesBelow(join(dest, "checkpoints")), ["weights.bin"]);
+  });
+
+  it("refuses crafted keys that would land outside dest and writes nothing outside it", async () => {
+    const craftRoot = join(dir, "craft-root");
+    await makeRoot(craftRoot);
+    const version = join(craftRoot, "train", "v1");
+    // Names a store could hold but a safe pull must not write: backslash paths (Windows separators), a control
+    // character, and a folder that is a link to somewhere outside the root.
+    await writeFile(join(version, "..\\escaped.txt"), "escape 1");
+    await mkdir(join(version, "evil"));
+    await writeFile(join(version, "evil", "a\\..\\..\\..\\escaped.txt"), "escape 2");
+    await writeFile(join(version, "bad\nname.txt"), "escape 3");
+    const linkedSource = join(dir, "craft-linked-source");
+    await mkdir(linkedSource);
+    await writeFile(join(linkedSource, "linked.txt"), "read through a link");
+    await symlink(linkedSource, join(version, "linked"));
+
+    const work = join(dir, "craft-work");
+    const dest = join(work, "inner", "dest");
+    await mkdir(work);
+    const before = await filesBelow(dir);
+    const result = await runCli(["pull", `${craftRoot}/train/v1`, dest]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^opencrate: refused "train\/v1\/\.\.\\\\escaped\.txt": the path contains a backslash; nothing was written for it\.$/m);
+    assert.match(result.stderr, /^opencrate: refused "train\/v1\/evil\/a\\\\\.\.\\\\\.\.\\\\\.\.\\\\escaped\.txt": the path contains a backslash/m);
+    assert.match(result.stderr, /^opencrate: refused "train\/v1\/bad\\nname\.txt": the path contains a control character/m);
+    assert.match(result.stderr, /^opencrate: pull incomplete: 4 of 7 files .* 3 refused\.$/m);
+
+    assert.deepEqual(await filesBelow(dest), [
+      "checkpoints/model.bin",
+      "jsons/metrics.json",
+      "linked/linked.txt",
+      "train.log",
+    ]);
+    const outside = (await filesBelow(dir)).filter((path) => !path.startsWith(relative(dir, dest)));
+    assert.deepEqual(outside, before, "nothing was written outside dest");
+  });
+
+  it("refuses to write through a link planted in dest", async () => {
+    const dest = join(dir, "linked-dest");
+    const elsewhere = join(dir, "elsewhere");
+    await mkdir(dest);
+    await mkdir(elsewhere);
+    await symlink(elsewhere, join(dest, "jsons"));
+    const result = await runCli(["pull", `${root}/train/v1`, dest]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^opencrate: refused "train\/v1\/jsons\/metrics\.json": .*jsons is a symbolic link; pull does not write through links; nothing was written for it\.$/m);
+    assert.deepEqual(await readdir(elsewhere), []);
+    assert.ok(existsSync(join(dest, "checkpoints/model.bin")), "the other files were pulled");
+  });
+});
