@@ -18,7 +18,6 @@ import { InvalidArgumentError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import type {
   BackendCapabilities,
-  ByteRange,
   CopyOptions,
   ListOptions,
   ListPage,
@@ -30,15 +29,24 @@ import type {
   WriteMode,
   WriteOptions,
 } from "../backend.ts";
-import { checkRange } from "../byte-range.ts";
 import { toBytes } from "../streams.ts";
+import {
+  EMPTY_RANGE,
+  checkConcurrency,
+  checkMetadata,
+  checkMode,
+  checkPageSize,
+  checkPartSize,
+  conditionsFor,
+  rangeHeader,
+} from "./checks.ts";
 import { type S3Connection, connect } from "./client.ts";
 import { newWriterToken, runConditionalWrite } from "./conditional.ts";
 import { deleteObjectsError, isInvalidRange, isNoSuchKey, mapS3Error } from "./errors.ts";
 import { copySource, multipartCopy } from "./multipart-copy.ts";
 import { isBodyError, readFirstPart, uploadMultipart } from "./multipart.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
-import { type S3BackendOptions, type S3Settings, S3_MAX_PART_SIZE, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
+import { type S3BackendOptions, type S3Settings, endpointLabel, resolveS3Settings } from "./options.ts";
 import { S3Paths } from "./paths.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
 
@@ -175,10 +183,7 @@ export class S3Backend implements StorageBackend {
     const mode = checkMode(options.mode, this.describe(key));
     checkMetadata(options.metadata, this.describe(key));
     const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key));
-    const queueSize = options.concurrency ?? this.#settings.queueSize;
-    if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
-      throw new InvalidArgumentError(`concurrency must be a positive integer for ${this.describe(key)}, got ${String(queueSize)}.`);
-    }
+    const queueSize = checkConcurrency(options.concurrency ?? this.#settings.queueSize, this.describe(key));
     const connected = await this.#connect();
     if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
 
@@ -530,60 +535,4 @@ export class S3Backend implements StorageBackend {
 /** The caller's abort reason when the signal fired (the SDK wraps it differently per request phase). */
 function abortReason(error: unknown, signal: AbortSignal | undefined): unknown {
   return signal?.aborted === true ? signal.reason : error;
-}
-
-function conditionsFor(mode: WriteMode): { IfNoneMatch?: string; IfMatch?: string } {
-  if (mode.kind === "create") return { IfNoneMatch: "*" };
-  if (mode.kind === "replace") return { IfMatch: mode.revision };
-  return {};
-}
-
-function checkMode(mode: WriteMode | undefined, uri: string): WriteMode {
-  if (mode === undefined) return { kind: "overwrite" };
-  if (mode.kind === "overwrite" || mode.kind === "create") return mode;
-  if (mode.kind === "replace" && typeof mode.revision === "string" && mode.revision !== "") return mode;
-  throw new InvalidArgumentError(`Invalid write mode for ${uri}: ${JSON.stringify(mode)}.`, { path: uri });
-}
-
-const METADATA_KEY = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
-const METADATA_VALUE = /^[\x20-\x7e]*$/;
-
-function checkMetadata(metadata: Readonly<Record<string, string>> | undefined, uri: string): void {
-  for (const [name, value] of Object.entries(metadata ?? {})) {
-    if (!METADATA_KEY.test(name) || typeof value !== "string" || !METADATA_VALUE.test(value)) {
-      throw new InvalidArgumentError(
-        `Invalid metadata ${JSON.stringify(name)}: ${JSON.stringify(value)} for ${uri}: S3 metadata keys must be lower-case ASCII header names and values printable ASCII.`,
-        { path: uri },
-      );
-    }
-  }
-}
-
-function checkPartSize(partSize: number, uri: string): number {
-  if (!Number.isSafeInteger(partSize) || partSize < S3_MIN_PART_SIZE || partSize > S3_MAX_PART_SIZE) {
-    throw new InvalidArgumentError(
-      `partSize for ${uri} must be an integer from ${S3_MIN_PART_SIZE} (5 MiB) to ${S3_MAX_PART_SIZE} (5 GiB) bytes, got ${String(partSize)}.`,
-      { path: uri },
-    );
-  }
-  return partSize;
-}
-
-function checkPageSize(pageSize: number | undefined, uri: string): number | undefined {
-  if (pageSize === undefined) return undefined;
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
-    throw new InvalidArgumentError(`pageSize for ${uri} must be a positive integer, got ${String(pageSize)}.`, { path: uri });
-  }
-  return Math.min(pageSize, 1000);
-}
-
-const EMPTY_RANGE = "empty";
-
-/** The Range header for a byte range; EMPTY_RANGE for a zero-length one (which HTTP cannot express). */
-function rangeHeader(range: ByteRange | undefined, uri: string): string | undefined {
-  if (range === undefined) return undefined;
-  checkRange(range, uri);
-  const { offset, length } = range;
-  if (length === 0) return EMPTY_RANGE;
-  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
 }
