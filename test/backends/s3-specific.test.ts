@@ -112,7 +112,8 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
         backend.putStream("endless.bin", endless(), { partSize: 5 * MiB, signal: controller.signal }),
         (error: Error) => error.name === "AbortError",
       );
-      assert.ok(proxy.requests.some((request) => request.method === "PUT" && request.url.includes("partNumber=")), "parts went up");
+      assert.ok(proxy.requests.some((request) => request.method === "POST" && request.url.includes("uploads")), "an upload began");
+      assert.ok(proxy.requests.some((request) => request.method === "DELETE" && request.url.includes("uploadId=")), "and was aborted");
       assert.deepEqual(await rawListing(minio, prefix), { keys: [], uploads: [] });
     });
 

@@ -14,6 +14,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { mapS3Error, type S3ErrorContext } from "../../src/backends/s3/errors.ts";
 import { resolveS3Settings } from "../../src/backends/s3/options.ts";
 import { partRanges } from "../../src/backends/s3/multipart-copy.ts";
+import { checkPartSize } from "../../src/backends/s3/checks.ts";
 import { forgetProbeVerdicts } from "../../src/backends/s3/probe.ts";
 import { isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
 import { parseLocation } from "../../src/uri.ts";
@@ -198,6 +199,14 @@ describe("S3 configuration", () => {
     );
     assert.throws(() => S3Backend.fromUri("gs://bucket/x"), /not an s3:\/\/ location/);
     assert.throws(() => S3Backend.fromUri("/local/path"), /not an s3:\/\/ location/);
+  });
+
+  it("brings a per-call part size within S3's limits and grows it to fit a known size in 10,000 parts", () => {
+    assert.equal(checkPartSize(1, "s3://b/k"), 5 * MiB);
+    assert.equal(checkPartSize(64 * MiB, "s3://b/k"), 64 * MiB);
+    assert.equal(checkPartSize(8 * MiB, "s3://b/k", 200 * 1024 * MiB), Math.ceil((200 * 1024 * MiB) / 10_000));
+    assert.throws(() => checkPartSize(0, "s3://b/k"), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT"));
+    assert.throws(() => checkPartSize(1.5, "s3://b/k"), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT"));
   });
 
   it("splits a big copy into parts within S3's limits", () => {

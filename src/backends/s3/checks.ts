@@ -2,7 +2,7 @@
 import { InvalidArgumentError } from "../../errors.ts";
 import type { ByteRange, WriteMode } from "../backend.ts";
 import { checkRange } from "../byte-range.ts";
-import { S3_MAX_PART_SIZE, S3_MIN_PART_SIZE } from "./options.ts";
+import { S3_MAX_PARTS, S3_MAX_PART_SIZE, S3_MIN_PART_SIZE } from "./options.ts";
 
 export function conditionsFor(mode: WriteMode): { IfNoneMatch?: string; IfMatch?: string } {
   if (mode.kind === "create") return { IfNoneMatch: "*" };
@@ -31,14 +31,16 @@ export function checkMetadata(metadata: Readonly<Record<string, string>> | undef
   }
 }
 
-/** The part size to use: a positive integer, brought within S3's 5 MiB to 5 GiB (the option is a hint). */
-export function checkPartSize(partSize: number, uri: string): number {
+/** The part size to use: a positive integer, brought within S3's 5 MiB to 5 GiB (the option is a hint), and large
+ * enough for a body of `size` bytes to fit in 10,000 parts. */
+export function checkPartSize(partSize: number, uri: string, size?: number): number {
   if (!Number.isSafeInteger(partSize) || partSize < 1) {
     throw new InvalidArgumentError(`partSize for ${uri} must be a positive integer number of bytes, got ${String(partSize)}.`, {
       path: uri,
     });
   }
-  return Math.min(S3_MAX_PART_SIZE, Math.max(S3_MIN_PART_SIZE, partSize));
+  const needed = size !== undefined && Number.isFinite(size) && size > 0 ? Math.ceil(size / S3_MAX_PARTS) : 0;
+  return Math.min(S3_MAX_PART_SIZE, Math.max(S3_MIN_PART_SIZE, partSize, needed));
 }
 
 /** Parts in flight at once: a positive integer. */

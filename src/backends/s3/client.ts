@@ -6,10 +6,8 @@ import { NotSupportedError } from "../../errors.ts";
 import { type S3BackendOptions, type S3Settings, clientConfig, fallbackRegion } from "./options.ts";
 
 export type S3Sdk = typeof import("@aws-sdk/client-s3");
-export type LibStorage = typeof import("@aws-sdk/lib-storage");
 
 let sdk: Promise<S3Sdk> | undefined;
-let libStorage: Promise<LibStorage> | undefined;
 
 export function loadS3Sdk(): Promise<S3Sdk> {
   sdk ??= import("@aws-sdk/client-s3").catch((error: unknown) => {
@@ -17,14 +15,6 @@ export function loadS3Sdk(): Promise<S3Sdk> {
     throw missingPackage("@aws-sdk/client-s3", error);
   });
   return sdk;
-}
-
-export function loadLibStorage(): Promise<LibStorage> {
-  libStorage ??= import("@aws-sdk/lib-storage").catch((error: unknown) => {
-    libStorage = undefined;
-    throw missingPackage("@aws-sdk/lib-storage", error);
-  });
-  return libStorage;
 }
 
 export interface S3Connection {

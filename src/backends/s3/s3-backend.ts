@@ -1,6 +1,5 @@
 /**
- * StorageBackend on Amazon S3 and S3-compatible stores (MinIO, …), with @aws-sdk/client-s3 and
- * @aws-sdk/lib-storage loaded on first use.
+ * StorageBackend on Amazon S3 and S3-compatible stores (MinIO, …), with @aws-sdk/client-s3 loaded on first use.
  *
  * - Create-only writes send If-None-Match: *, compare-and-swap sends If-Match: <ETag>; a revision is the ETag
  *   exactly as S3 returns it (quotes included). Before the first conditional write the store is probed
@@ -8,6 +7,8 @@
  * - Copies stay inside the store. Conditional copies (and copies over 5 GiB) are multipart copies whose
  *   CompleteMultipartUpload carries the condition, because MinIO and moto silently ignore If-None-Match on
  *   CopyObject: so copy-create is atomic and never moves bytes through this process.
+ * - putStream reads one part ahead: a body within one part is a single PutObject, a longer one a multipart upload
+ *   in reused part buffers (multipart.ts), aborted on any failure, the condition checked at completion.
  * - SDK errors are mapped in errors.ts only.
  */
 import { randomUUID } from "node:crypto";
@@ -182,7 +183,7 @@ export class S3Backend implements StorageBackend {
     const objectKey = this.#paths.objectKey(key);
     const mode = checkMode(options.mode, this.describe(key));
     checkMetadata(options.metadata, this.describe(key));
-    const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key));
+    const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key), options.size);
     const queueSize = checkConcurrency(options.concurrency ?? this.#settings.queueSize, this.describe(key));
     const connected = await this.#connect();
     if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
@@ -203,7 +204,7 @@ export class S3Backend implements StorageBackend {
       const token = mode.kind === "overwrite" ? undefined : newWriterToken();
       const params = this.#writeParams(objectKey, mode, options, token);
       const write = async (): Promise<ObjectInfo> => {
-        const output = await uploadMultipart({ connection, params, body: first.body, partSize, queueSize });
+        const output = await uploadMultipart({ connection, params, body: first.body, partSize, queueSize, signal: options.signal, uri: this.describe(key) });
         return infoFromHeaders(key, {
           ETag: output.ETag,
           ContentLength: first.bytesRead(),
@@ -221,7 +222,7 @@ export class S3Backend implements StorageBackend {
         signal: options.signal,
       });
     } catch (error) {
-      first.body.destroy();
+      await first.body.return(undefined);
       throw this.#error(error, "write", key, options.signal, mode.kind);
     }
   }
