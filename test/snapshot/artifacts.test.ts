@@ -98,6 +98,7 @@ for (const factory of allBackendFactories()) {
       await expectCode(model.backup("bad/tag"), "INVALID_ARGUMENT");
 
       // Occupy the timestamp names of this second and the next two, so the untagged backup must add a suffix.
+      await sleep(1100);
       const now = Date.now();
       for (let second = 0; second < 3; second++) {
         await backend.put(`arts/v0:t/checkpoints/model.backup_${backupTimestamp(new Date(now + second * 1000))}.bin`, "x");

@@ -23,7 +23,7 @@ async function spawnSetup(root: string, name: string, env: Record<string, string
   return (JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { versions: number[] }).versions;
 }
 
-const multiProcess = allBackendFactories().filter((factory) => ["local", "minio", "gcs"].includes(factory.label));
+const multiProcess = allBackendFactories().filter((factory) => /^(local|minio|gcs)\b/.test(factory.label));
 
 for (const factory of multiProcess) {
   describe(`many processes on ${factory.label}`, { skip: factory.skip }, () => {
