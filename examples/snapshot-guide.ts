@@ -154,8 +154,7 @@ oc.info(`Artifact Path: ${checkpointArtifact.path}`);
 await checkpointArtifact.backup("initial-version");
 oc.info("Created initial backup with tag 'initial-version'.");
 const loadedState = await checkpointArtifact.load();
-loadedState.loss = 0.012; // simulate a better loss
-await checkpointArtifact.save(loadedState);
+await checkpointArtifact.save({ ...loadedState, loss: 0.012 }); // simulate a better loss
 oc.info("Modified and re-saved the main artifact.");
 await checkpointArtifact.backup("improved-loss");
 oc.info("Created backup with tag 'improved-loss' after modification.");

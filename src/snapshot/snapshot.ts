@@ -11,6 +11,15 @@ import {
   VersionNotFoundError,
 } from "../errors.ts";
 import { builtinHandlers } from "../handlers/registry.ts";
+import type {
+  AudioLoadResult,
+  CheckpointLoadOptions,
+  CheckpointLoadResult,
+  CsvLoadOptions,
+  CsvLoadResult,
+  ImageLoadOptions,
+  ImageLoadResult,
+} from "../handlers/data-types.ts";
 import type { ArtifactHandler } from "../handlers/types.ts";
 import { registerForExit } from "../logs/exit-hooks.ts";
 import { parseLogLevel } from "../logs/levels.ts";
@@ -75,6 +84,21 @@ type ArtifactOf<H> = H extends ArtifactHandler<infer In, infer Out, infer SaveOp
   ? Artifact<In, Out, SaveOptions, LoadOptions>
   : never;
 type Builtins = typeof builtinHandlers;
+/** An artifact whose `load` result type follows its options or its name's extension. */
+type WithLoad<A, Load> = Omit<A, "load"> & { load: Load };
+export type ImageArtifact = WithLoad<
+  ArtifactOf<Builtins["image"]>,
+  <O extends ImageLoadOptions | undefined = undefined>(options?: O) => Promise<ImageLoadResult<O>>
+>;
+export type CsvArtifact = WithLoad<
+  ArtifactOf<Builtins["csv"]>,
+  <O extends CsvLoadOptions | undefined = undefined>(options?: O) => Promise<CsvLoadResult<O>>
+>;
+export type AudioArtifact<Name extends string> = WithLoad<ArtifactOf<Builtins["audio"]>, () => Promise<AudioLoadResult<Name>>>;
+export type CheckpointArtifact<Name extends string> = WithLoad<
+  ArtifactOf<Builtins["checkpoint"]>,
+  (options?: CheckpointLoadOptions) => Promise<CheckpointLoadResult<Name>>
+>;
 
 export interface ArtifactOptions {
   /** Log a line after each save and load. */
@@ -203,12 +227,12 @@ export class Snapshot {
     return this.#builtin("yaml", name, options);
   }
 
-  csv(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["csv"]> {
-    return this.#builtin("csv", name, options);
+  csv(name: string, options?: ArtifactOptions): CsvArtifact {
+    return this.#builtin("csv", name, options) as unknown as CsvArtifact;
   }
 
-  image(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["image"]> {
-    return this.#builtin("image", name, options);
+  image(name: string, options?: ArtifactOptions): ImageArtifact {
+    return this.#builtin("image", name, options) as unknown as ImageArtifact;
   }
 
   gif(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["gif"]> {
@@ -219,12 +243,14 @@ export class Snapshot {
     return this.#builtin("video", name, options);
   }
 
-  audio(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["audio"]> {
-    return this.#builtin("audio", name, options);
+  /** `.wav` loads decoded (`{ channels, sampleRate, duration }`); other extensions load as bytes. */
+  audio<Name extends string>(name: Name, options?: ArtifactOptions): AudioArtifact<Name> {
+    return this.#builtin("audio", name, options) as unknown as AudioArtifact<Name>;
   }
 
-  checkpoint(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["checkpoint"]> {
-    return this.#builtin("checkpoint", name, options);
+  /** `.safetensors` loads as the nested object; other extensions load as bytes. */
+  checkpoint<Name extends string>(name: Name, options?: ArtifactOptions): CheckpointArtifact<Name> {
+    return this.#builtin("checkpoint", name, options) as unknown as CheckpointArtifact<Name>;
   }
 
   /** An artifact of a custom type, stored under `<type>/<name>` and saved and loaded by `handler`. */
