@@ -16,7 +16,7 @@ import type { ArtifactStorage } from "opencrate";
 import { readZip, writeZip } from "./support/zip.ts";
 
 const { values: args } = parseArgs({ options: { root: { type: "string" } } });
-const root = args.root ?? process.env.OPENCRATE_ROOT ?? "snapshots";
+const root = args.root ?? (process.env.OPENCRATE_ROOT || "snapshots");
 
 function section(title: string): void {
   process.stdout.write(`\n\x1b[1m## ${title}\x1b[0m\n`);

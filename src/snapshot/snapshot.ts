@@ -141,10 +141,10 @@ export class Snapshot {
     const name = validateSnapshotName(options.name);
     const start = parseStart(options.start);
     const tag = validateTag(options.tag);
-    const level = parseLogLevel(options.logLevel ?? process.env.OPENCRATE_LOG_LEVEL ?? "info");
+    const level = parseLogLevel(options.logLevel ?? (process.env.OPENCRATE_LOG_LEVEL || "info"));
     const runId = resolveRunId(options.runId);
     const rank = resolveRank();
-    const backend = options.backend ?? backendFromUri(options.root ?? process.env.OPENCRATE_ROOT ?? "snapshots");
+    const backend = options.backend ?? backendFromUri(options.root ?? (process.env.OPENCRATE_ROOT || "snapshots"));
     if (options.logFlushIntervalMs !== undefined && !(options.logFlushIntervalMs > 0)) {
       throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${options.logFlushIntervalMs}.`);
     }
