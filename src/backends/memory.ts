@@ -19,6 +19,7 @@ import type {
   WriteMode,
   WriteOptions,
 } from "./backend.ts";
+import { checkRange, spanOf } from "./byte-range.ts";
 import { validateKey, validatePrefix } from "./keys.ts";
 import { collectBytes, toBytes } from "./streams.ts";
 
@@ -65,10 +66,10 @@ export class MemoryBackend implements StorageBackend {
   }
 
   async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    validateKey(key, this.describe(""));
+    checkRange(options.range, this.describe(key));
     const { bytes } = this.#require(key);
-    if (options.range === undefined) return bytes.slice();
-    const start = Math.min(options.range.offset, bytes.byteLength);
-    const end = options.range.length === undefined ? bytes.byteLength : Math.min(bytes.byteLength, start + options.range.length);
+    const { start, end } = spanOf(options.range, bytes.byteLength);
     return bytes.slice(start, end);
   }
 

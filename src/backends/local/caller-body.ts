@@ -15,25 +15,38 @@ export class CallerBody implements AsyncIterable<Uint8Array> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     let total = 0;
-    let chunks: AsyncIterator<unknown> | undefined;
+    let chunks: AsyncIterator<unknown> | Iterator<unknown> | undefined;
+    let finished = false;
     try {
-      chunks = (this.#body as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      chunks = iteratorOf(this.#body);
       for (;;) {
         const next = await chunks.next();
-        if (next.done === true) return;
+        if (next.done === true) break;
         const bytes = toBytes(next.value);
         total += bytes.byteLength;
         this.#onProgress?.(total);
         yield bytes;
       }
+      finished = true;
     } catch (error) {
+      finished = true;
       this.failure = { error };
       throw error;
     } finally {
-      // Stop the caller's stream when the disk side gave up first.
-      await chunks?.return?.();
+      // The disk side gave up first (the consumer stopped pulling): stop the caller's stream too.
+      if (!finished) await Promise.resolve(chunks?.return?.()).catch(() => {});
     }
   }
+}
+
+/** The body's async iterator; a plain iterable (an array of chunks) is accepted too, as `for await` would. */
+function iteratorOf(body: unknown): AsyncIterator<unknown> | Iterator<unknown> {
+  const candidate = body as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+  const asyncIterator = candidate?.[Symbol.asyncIterator];
+  if (typeof asyncIterator === "function") return asyncIterator.call(candidate);
+  const iterator = candidate?.[Symbol.iterator];
+  if (typeof iterator === "function") return iterator.call(candidate);
+  throw new InvalidArgumentError("A body must be a Readable or an async iterable of Uint8Array chunks.");
 }
 
 function toBytes(chunk: unknown): Uint8Array {

@@ -29,7 +29,7 @@ import type {
 import { OVERWRITE } from "../backend.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
-import { checkRange, spanOf } from "./byte-range.ts";
+import { checkRange, spanOf } from "../byte-range.ts";
 import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
 import { CallerBody } from "./caller-body.ts";
 import { folderIsNotAnObject, isErrno, toLocalError, type FsAction } from "./errors.ts";
@@ -240,10 +240,16 @@ export class LocalBackend implements StorageBackend {
     const location = this.describe(key);
     const lock: LockOptions = signal === undefined ? { staleMs: this.#lockStaleMs } : { staleMs: this.#lockStaleMs, signal };
     return this.#attempt(key, "write", async () => {
-      await checkMode(path, mode, location);
-      const staged = await stageBody();
-      const stats = await commit(staged, path, mode, location, lock);
-      return objectInfoOf(key, stats);
+      try {
+        await checkMode(path, mode, location);
+        const staged = await stageBody();
+        const stats = await commit(staged, path, mode, location, lock);
+        return objectInfoOf(key, stats);
+      } catch (error) {
+        // Folders made for a write that did not happen go again (only if nothing else is in them).
+        await this.#pruneEmptyFolders(dirname(path));
+        throw error;
+      }
     });
   }
 

@@ -1,6 +1,7 @@
-/** Byte ranges on local files: checked before any I/O, then cut to the file's size. */
-import { InvalidArgumentError } from "../../errors.ts";
-import type { ByteRange } from "../backend.ts";
+/** The one place that decides what a byte range may be and what it selects: checked before any I/O, then cut
+ * to the object's size (a range past the end is cut at the end; one starting past it selects nothing). */
+import { InvalidArgumentError } from "../errors.ts";
+import type { ByteRange } from "./backend.ts";
 
 /** Throws InvalidArgumentError unless `range` has a non-negative integer offset and length. */
 export function checkRange(range: ByteRange | undefined, location: string): void {
