@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmod, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { Readable } from "node:stream";
+import { promisify } from "node:util";
+import { after, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CREATE_ONLY, ifRevision } from "../../src/backends/backend.ts";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { lockPathsFor } from "../../src/backends/local/paths.ts";
+import { describeBackendConformance } from "../conformance/suite.ts";
+import { collect, listKeys, readText, rejectsWithCode } from "../conformance/helpers.ts";
+import { localFactory } from "../support/backends.ts";
+import { probePermissions, type ProbeResult } from "./local-permission-probe.ts";
+
+describeBackendConformance("local", localFactory());
+
+const roots: string[] = [];
+async function freshRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "opencrate-local-"));
+  roots.push(root);
+  return root;
+}
+
+/** Every file name under `folder`, recursively, relative to it (temp and lock files included). */
+async function filesOnDisk(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name))).sort();
+}
+
+describe("local backend", () => {
+  after(() => Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true }))));
+
+  it("describes keys in the root's own form, relative or absolute", async () => {
+    assert.equal(new LocalBackend({ root: "snapshots" }).describe("snapshot_guide/v0:initial-run"), "snapshots/snapshot_guide/v0:initial-run");
+    assert.equal(new LocalBackend({ root: "snapshots/" }).describe("a.txt"), "snapshots/a.txt");
+    assert.equal(new LocalBackend({ root: "./runs" }).describe("a.txt"), "./runs/a.txt");
+    assert.equal(new LocalBackend({ root: "/data" }).describe("x"), "/data/x");
+    assert.equal(new LocalBackend({ root: "/" }).describe("x"), "/x");
+    assert.equal(new LocalBackend({ root: "snapshots" }).describe(""), "snapshots");
+    assert.equal(new LocalBackend({ root: "/data/" }).describe(""), "/data");
+    assert.equal(new LocalBackend({ root: "/data" }).kind, "local");
+  });
+
+  it("writes under a relative root resolved against the current folder", async () => {
+    const root = await freshRoot();
+    const relativeRoot = relative(process.cwd(), root);
+    const backend = new LocalBackend({ root: relativeRoot });
+    assert.equal(backend.rootPath, root);
+    const error = await rejectsWithCode(backend.get("v0:run/missing.txt"), "NOT_FOUND", "get");
+    assert.equal(error.path, `${relativeRoot}/v0:run/missing.txt`);
+    await backend.put("v0:run/a.txt", "a");
+    assert.deepEqual(await filesOnDisk(root), ["v0:run/a.txt"]);
+  });
+
+  it("hides temp and lock files from listings and refuses keys that use their names", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    await backend.put("run/a.txt", "a");
+    await writeFile(join(root, "run", ".~oc-tmp-left-by-a-crash"), "partial");
+    await writeFile(join(root, "run", ".~oc-lock-0123"), "{}");
+    await mkdir(join(root, "only-temp"));
+    await writeFile(join(root, "only-temp", ".~oc-tmp-x"), "partial");
+    assert.deepEqual(await listKeys(backend, ""), ["run/a.txt"]);
+    assert.deepEqual((await backend.listPage("run/")).objects.map((info) => info.key), ["run/a.txt"]);
+    assert.deepEqual((await backend.listPage("")).prefixes, ["run/"], "a folder holding only temp files is not listed");
+    await rejectsWithCode(backend.put("run/.~oc-tmp-mine", "x"), "INVALID_ARGUMENT", "reserved name");
+  });
+
+  it("does not list empty folders left by other tools", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    await mkdir(join(root, "empty", "deeper"), { recursive: true });
+    await backend.put("full/a.txt", "a");
+    assert.deepEqual(await backend.listPage(""), { objects: [], prefixes: ["full/"] });
+    assert.deepEqual(await listKeys(backend, ""), ["full/a.txt"]);
+  });
+
+  it("leaves no temp or lock file behind after writes, failed writes and deletes", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    const first = await backend.put("v0/counter.txt", "1", { mode: CREATE_ONLY });
+    await backend.put("v0/counter.txt", "2", { mode: ifRevision(first.revision) });
+    await rejectsWithCode(backend.put("v0/counter.txt", "3", { mode: ifRevision(first.revision) }), "PRECONDITION_FAILED", "stale");
+    await rejectsWithCode(backend.put("v0/counter.txt", "4", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "create");
+    await backend.copy("v0/counter.txt", "v0/copy.txt");
+    await backend.putStream("v0/streamed.txt", Readable.from([Buffer.from("s")]));
+    await backend.delete("v0/copy.txt");
+    assert.deepEqual(await filesOnDisk(root), ["v0/counter.txt", "v0/streamed.txt"]);
+  });
+
+  it("a body failing midway keeps the old content and leaves no temp file", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    await backend.put("ckpt/model.bin", "old weights");
+    const failure = new Error("upstream connection reset");
+    async function* breaking(): AsyncGenerator<Uint8Array> {
+      yield Buffer.alloc(2 * 1024 * 1024, 1);
+      throw failure;
+    }
+    await assert.rejects(backend.putStream("ckpt/model.bin", breaking()), (error) => error === failure);
+    await assert.rejects(backend.putStream("ckpt/new.bin", breaking(), { mode: CREATE_ONLY }), (error) => error === failure);
+    await assert.rejects(backend.putStream("fresh/folders/new.bin", breaking()), (error) => error === failure);
+    assert.equal(await readText(backend, "ckpt/model.bin"), "old weights");
+    assert.deepEqual(await filesOnDisk(root), ["ckpt/model.bin"]);
+    assert.deepEqual(await readdir(root), ["ckpt"], "folders made for the failed write are gone");
+  });
+
+  it("gives every rewrite a new revision, even at the same size within one clock tick", async () => {
+    const backend = new LocalBackend({ root: await freshRoot() });
+    const revisions = new Set<string>();
+    for (let round = 0; round < 200; round++) {
+      revisions.add((await backend.put("tick.txt", String(round % 10))).revision);
+    }
+    assert.equal(revisions.size, 200);
+  });
+
+  it("refuses to mix a file and a folder at one name", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    await backend.put("a/file.txt", "f");
+    await backend.put("a/folder/inner.txt", "i");
+    const underFile = await rejectsWithCode(backend.put("a/file.txt/inner.txt", "x"), "INVALID_ARGUMENT", "under a file");
+    assert.ok(underFile.message.includes("a/file.txt/inner.txt"), underFile.message);
+    await rejectsWithCode(backend.get("a/file.txt/inner.txt"), "NOT_FOUND", "read under a file");
+    const onFolder = await rejectsWithCode(backend.put("a/folder", "x"), "INVALID_ARGUMENT", "onto a folder");
+    assert.match(onFolder.message, /folder/);
+    await rejectsWithCode(backend.put("a/folder", "x", { mode: CREATE_ONLY }), "INVALID_ARGUMENT", "create onto a folder");
+    await rejectsWithCode(backend.get("a/folder"), "NOT_FOUND", "read a folder");
+    await rejectsWithCode(backend.head("a/folder"), "NOT_FOUND", "head a folder");
+    await backend.delete("a/folder");
+    assert.deepEqual(await listKeys(backend, ""), ["a/file.txt", "a/folder/inner.txt"]);
+  });
+
+  describe("compare-and-swap lock", () => {
+    async function lockedCounter(): Promise<{ backend: LocalBackend; lock: string; revision: string }> {
+      const root = await freshRoot();
+      const backend = new LocalBackend({ root });
+      const { revision } = await backend.put("v0/counter.txt", "1");
+      return { backend, lock: lockPathsFor(join(root, "v0", "counter.txt")).lock, revision };
+    }
+
+    it("takes over a lock older than the stale age", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      await writeFile(lock, JSON.stringify({ host: "another-host", pid: 1, token: "theirs", createdAt: "" }));
+      const longAgo = new Date(Date.now() - 60_000);
+      await utimes(lock, longAgo, longAgo);
+      await backend.put("v0/counter.txt", "2", { mode: ifRevision(revision) });
+      assert.equal(await readText(backend, "v0/counter.txt"), "2");
+      assert.deepEqual(await collect(backend.list("")).then((infos) => infos.length), 1);
+      await assert.rejects(readdir(lock));
+    });
+
+    it("takes over a fresh lock whose holder on this host has exited", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      const child = await promisify(execFile)(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+      const exitedPid = Number(child.stdout);
+      await writeFile(lock, JSON.stringify({ host: hostname(), pid: exitedPid, token: "dead", createdAt: "" }));
+      await backend.put("v0/counter.txt", "2", { mode: ifRevision(revision) });
+      assert.equal(await readText(backend, "v0/counter.txt"), "2");
+    });
+
+    it("waits for a live holder's lock, then compares against the state it left", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      await writeFile(lock, JSON.stringify({ host: hostname(), pid: process.pid, token: "a live holder", createdAt: "" }));
+      let settled = false;
+      const waiting = backend.put("v0/counter.txt", "from the waiter", { mode: ifRevision(revision) }).finally(() => {
+        settled = true;
+      });
+      waiting.catch(() => {});
+      await sleep(200);
+      assert.equal(settled, false, "the write waits while the lock is held");
+      // The holder commits its own swap, then releases: the waiter's revision is now stale.
+      await new LocalBackend({ root: backend.rootPath }).put("v0/counter.txt", "from the holder");
+      await rm(lock);
+      await rejectsWithCode(waiting, "PRECONDITION_FAILED", "the waiter");
+      assert.equal(await readText(backend, "v0/counter.txt"), "from the holder");
+    });
+  });
+
+  it("maps a real permission refusal to PERMISSION_DENIED naming the path", async () => {
+    const root = await freshRoot();
+    await chmod(root, 0o755);
+    await writeFile(join(root, "secret.txt"), "secret", { mode: 0o600 });
+    await mkdir(join(root, "locked"));
+    await writeFile(join(root, "locked", "kept.txt"), "kept");
+    await chmod(join(root, "locked"), 0o555);
+    await mkdir(join(root, "sealed"));
+    await writeFile(join(root, "sealed", "inside.txt"), "inside");
+    await chmod(join(root, "sealed"), 0o000);
+    let result: ProbeResult;
+    if (process.getuid?.() === 0) {
+      // Root ignores permissions: probe as `nobody` in a child process instead.
+      const probe = new URL("./local-permission-probe.ts", import.meta.url).pathname;
+      const child = await promisify(execFile)(process.execPath, [probe, root], {
+        uid: 65534,
+        gid: 65534,
+        timeout: 60_000,
+      });
+      result = JSON.parse(child.stdout) as ProbeResult;
+    } else {
+      result = await probePermissions(root);
+    }
+    await chmod(join(root, "sealed"), 0o755);
+    await chmod(join(root, "locked"), 0o755);
+    const denied = "PERMISSION_DENIED";
+    assert.deepEqual(result, { read: denied, stream: denied, write: denied, delete: denied, list: denied });
+  });
+});

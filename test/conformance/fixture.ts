@@ -1,0 +1,37 @@
+/** What every conformance case gets: a way to declare a test that runs on a fresh backend, and the options. */
+import { it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import type { BackendFactory } from "../support/backends.ts";
+
+export interface ConformanceOptions {
+  /** Run the concurrency cases (many writers on one key). Default true. */
+  readonly races?: boolean;
+  /** The backend streams in constant memory, so the big-stream case bounds RSS growth. Default true; false for
+   * the memory backend, which holds every object in RAM by design. */
+  readonly constantMemory?: boolean;
+}
+
+/** A guard, not a timing assertion: a hung case fails with its name instead of stalling the whole run. */
+const CASE_TIMEOUT_MS = 10 * 60 * 1000;
+
+export class ConformanceFixture {
+  readonly factory: BackendFactory;
+  readonly options: ConformanceOptions;
+
+  constructor(factory: BackendFactory, options: ConformanceOptions) {
+    this.factory = factory;
+    this.options = options;
+  }
+
+  /** Declares one case; it runs on a backend fresh from `factory.make()`, closed afterwards. */
+  it(name: string, body: (backend: StorageBackend) => Promise<void>): void {
+    it(name, { timeout: CASE_TIMEOUT_MS }, async () => {
+      const backend = await this.factory.make();
+      try {
+        await body(backend);
+      } finally {
+        await backend.close();
+      }
+    });
+  }
+}
