@@ -30,7 +30,7 @@ async function filesOnDisk(folder: string): Promise<string[]> {
   return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name))).sort();
 }
 
-describe("local backend", () => {
+describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
   after(() => Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true }))));
 
   it("describes keys in the root's own form, relative or absolute", async () => {
@@ -170,11 +170,14 @@ describe("local backend", () => {
         settled = true;
       });
       waiting.catch(() => {});
-      await sleep(200);
-      assert.equal(settled, false, "the write waits while the lock is held");
-      // The holder commits its own swap, then releases: the waiter's revision is now stale.
-      await new LocalBackend({ root: backend.rootPath }).put("v0/counter.txt", "from the holder");
-      await rm(lock);
+      try {
+        await sleep(200);
+        assert.equal(settled, false, "the write waits while the lock is held");
+        // The holder commits its own swap, then releases: the waiter's revision is now stale.
+        await new LocalBackend({ root: backend.rootPath }).put("v0/counter.txt", "from the holder");
+      } finally {
+        await rm(lock, { force: true });
+      }
       await rejectsWithCode(waiting, "PRECONDITION_FAILED", "the waiter");
       assert.equal(await readText(backend, "v0/counter.txt"), "from the holder");
     });

@@ -29,7 +29,7 @@ export function sha256(): Hash {
 export class PeakRss {
   readonly baseline = process.memoryUsage.rss();
   #peak = this.baseline;
-  readonly #timer = setInterval(() => this.sample(), 10);
+  readonly #timer = setInterval(() => this.sample(), 10).unref();
 
   sample(): void {
     const rss = process.memoryUsage.rss();

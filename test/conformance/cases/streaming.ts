@@ -80,18 +80,21 @@ export function streamingCases(fixture: ConformanceFixture): void {
     const total = megabytes * MiB;
     const rss = constantMemory ? new PeakRss() : undefined;
     const sent = sha256();
-    const info = await backend.putStream("streams/big.bin", deterministicChunks(total, MiB, sent, () => rss?.sample()));
-    assert.equal(info.size, total);
-
     const received = sha256();
     let receivedBytes = 0;
-    for await (const chunk of await backend.getStream("streams/big.bin")) {
-      received.update(chunk);
-      receivedBytes += chunk.byteLength;
-      rss?.sample();
+    let growth: number | undefined;
+    try {
+      const info = await backend.putStream("streams/big.bin", deterministicChunks(total, MiB, sent, () => rss?.sample()));
+      assert.equal(info.size, total);
+      for await (const chunk of await backend.getStream("streams/big.bin")) {
+        received.update(chunk);
+        receivedBytes += chunk.byteLength;
+        rss?.sample();
+      }
+    } finally {
+      growth = rss?.stop();
+      await backend.delete("streams/big.bin");
     }
-    const growth = rss?.stop();
-    await backend.delete("streams/big.bin");
 
     assert.equal(receivedBytes, total);
     assert.equal(received.digest("hex"), sent.digest("hex"), "the bytes read back hash the same as the bytes sent");
