@@ -1,0 +1,39 @@
+/**
+ * The codec libraries, loaded on first use so that importing opencrate loads none of them (sharp is native and
+ * slow to load; the others only cost start-up time).
+ */
+import type * as JsYaml from "js-yaml";
+import type * as PapaParse from "papaparse";
+import type SharpModule from "sharp";
+import { NotSupportedError } from "../errors.ts";
+import { messageOf } from "./failures.ts";
+
+export type Sharp = typeof SharpModule;
+export type YamlLibrary = typeof JsYaml;
+export type CsvLibrary = typeof PapaParse;
+
+let sharpPromise: Promise<Sharp> | undefined;
+let yamlPromise: Promise<YamlLibrary> | undefined;
+let csvPromise: Promise<CsvLibrary> | undefined;
+
+/** sharp, or NotSupportedError naming `path` when it cannot load (no prebuilt binary for this platform). */
+export function loadSharp(path: string): Promise<Sharp> {
+  sharpPromise ??= import("sharp").then((module) => module.default);
+  return sharpPromise.catch((error: unknown) => {
+    sharpPromise = undefined;
+    throw new NotSupportedError(`Cannot encode or decode ${path}: the image library sharp failed to load: ${messageOf(error)}`, {
+      path,
+      cause: error,
+    });
+  });
+}
+
+export function loadYaml(): Promise<YamlLibrary> {
+  yamlPromise ??= import("js-yaml");
+  return yamlPromise;
+}
+
+export function loadCsv(): Promise<CsvLibrary> {
+  csvPromise ??= import("papaparse").then((module) => ("default" in module ? (module.default as CsvLibrary) : module));
+  return csvPromise;
+}

@@ -1,0 +1,94 @@
+/**
+ * Turns a JavaScript value into plain data (null, booleans, numbers, strings, arrays, plain objects) before JSON
+ * or YAML encoding, with one set of rules for both: Set → array, Map → object, typed array → array of numbers,
+ * `toJSON()` honoured, undefined object entries left out (null inside arrays). BigInt, functions, symbols,
+ * cycles and undefined at the top are rejected with the location inside the value.
+ */
+import { invalidInput } from "./failures.ts";
+import type { ArtifactStorage } from "./types.ts";
+
+export interface PlainDataRules {
+  /** "iso": Date → ISO 8601 string (JSON). "keep": Date stays a Date (YAML has timestamps). */
+  readonly dates: "iso" | "keep";
+  /** The format's name for messages ("JSON", "YAML"). */
+  readonly format: string;
+}
+
+export function toPlainData(value: unknown, rules: PlainDataRules, storage: ArtifactStorage): unknown {
+  const ancestors = new Set<object>();
+
+  const fail = (where: string, problem: string): never => {
+    throw invalidInput(storage, `${rules.format} cannot hold ${problem} (at ${where}).`);
+  };
+
+  const convert = (current: unknown, where: string, key: string): unknown => {
+    switch (typeof current) {
+      case "string":
+      case "boolean":
+        return current;
+      case "number":
+        return current;
+      case "bigint":
+        return fail(where, "a BigInt; convert it with String() or Number() first");
+      case "function":
+        return fail(where, "a function");
+      case "symbol":
+        return fail(where, "a symbol");
+      case "undefined":
+        return undefined;
+    }
+    if (current === null) return null;
+    const object = current as object;
+    if (object instanceof Date) {
+      if (Number.isNaN(object.getTime())) return fail(where, "an invalid Date");
+      return rules.dates === "iso" ? object.toISOString() : new Date(object.getTime());
+    }
+    if (ancestors.has(object)) return fail(where, "a circular reference");
+    ancestors.add(object);
+    try {
+      return convertObject(object, where, key);
+    } finally {
+      ancestors.delete(object);
+    }
+  };
+
+  const convertObject = (object: object, where: string, key: string): unknown => {
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function" && !ArrayBuffer.isView(object)) {
+      return convert(toJSON.call(object, key), where, key);
+    }
+    if (Array.isArray(object)) return object.map((item, index) => arrayItem(item, `${where}[${index}]`, String(index)));
+    if (object instanceof Set) {
+      return Array.from(object, (item, index) => arrayItem(item, `${where}[${index}]`, String(index)));
+    }
+    if (ArrayBuffer.isView(object)) {
+      if (object instanceof DataView) return fail(where, "a DataView");
+      return Array.from(object as unknown as ArrayLike<unknown>, (item, index) => arrayItem(item, `${where}[${index}]`, String(index)));
+    }
+    if (object instanceof ArrayBuffer) return fail(where, "an ArrayBuffer; wrap it in a typed array");
+    const entries: [string, unknown][] =
+      object instanceof Map ? mapEntries(object, where) : Object.entries(object as Record<string, unknown>);
+    const result: Record<string, unknown> = {};
+    for (const [entryKey, entryValue] of entries) {
+      const converted = convert(entryValue, `${where}${pathPart(entryKey)}`, entryKey);
+      if (converted !== undefined) result[entryKey] = converted;
+    }
+    return result;
+  };
+
+  const arrayItem = (item: unknown, where: string, key: string): unknown => convert(item, where, key) ?? null;
+
+  const mapEntries = (map: Map<unknown, unknown>, where: string): [string, unknown][] =>
+    Array.from(map, ([mapKey, mapValue]) => {
+      if (typeof mapKey === "string") return [mapKey, mapValue];
+      if (typeof mapKey === "number" || typeof mapKey === "boolean") return [String(mapKey), mapValue];
+      return fail(where, `a Map key that is ${mapKey === null ? "null" : typeof mapKey}`);
+    });
+
+  if (value === undefined) fail("the top level", "undefined");
+  return convert(value, "$", "");
+}
+
+function pathPart(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
