@@ -1,0 +1,164 @@
+/**
+ * csv: comma-separated, "\n" line ends, fields quoted only when needed (papaparse).
+ *
+ * Save: row objects (the header is the union of their keys, first seen first; `{ header }` fixes the order) or
+ * row arrays (optionally under `{ header }`). Cells are strings, numbers, booleans, Dates (ISO 8601) or
+ * null/undefined (empty).
+ * Load: row objects with numbers typed; empty fields are null. A field stays a string when it only looks like a
+ * number but would not survive as one: leading zeros ("007", "00.5"), a leading "+", integers beyond 2^53, and
+ * overflow ("1e999"). `{ header: false }` returns every line as an array of strings, untyped.
+ * Every row must have as many fields as the first; a blank line is skipped unless the file has one column.
+ */
+import type { CsvCell, CsvInput, CsvLoadOptions, CsvRecord, CsvSaveOptions } from "./data-types.ts";
+import { corruptData, describeValue, invalidInput } from "./failures.ts";
+import { loadCsv } from "./lazy-modules.ts";
+import type { ArtifactHandler, ArtifactStorage } from "./types.ts";
+import { readUtf8 } from "./utf8.ts";
+
+export const csvHandler: ArtifactHandler<CsvInput, CsvRecord[] | string[][], CsvSaveOptions, CsvLoadOptions> = {
+  type: "csv",
+
+  async save(data, storage, options) {
+    const table = toTable(data, options?.header, storage);
+    const papa = await loadCsv();
+    const text = table.length === 0 ? "" : `${papa.unparse(table, { delimiter: ",", newline: "\n" })}\n`;
+    await storage.write(text);
+  },
+
+  async load(storage, options) {
+    const rows = await parseRows(storage);
+    if (options?.header === false) return rows;
+    const [header, ...body] = rows;
+    if (header === undefined) return [];
+    const seen = new Set<string>();
+    for (const name of header) {
+      if (seen.has(name)) {
+        throw corruptData(storage, "CSV with a header", `the column name ${JSON.stringify(name)} appears twice in row 1; load it with { header: false }.`);
+      }
+      seen.add(name);
+    }
+    return body.map((row) => {
+      const record: CsvRecord = {};
+      header.forEach((name, column) => {
+        record[name] = typedField(row[column] ?? "");
+      });
+      return record;
+    });
+  },
+};
+
+// ---- save ------------------------------------------------------------------------------------------------------
+
+/** The lines to write, header first, every cell already a string. */
+function toTable(data: unknown, header: readonly string[] | undefined, storage: ArtifactStorage): string[][] {
+  if (!Array.isArray(data)) throw invalidInput(storage, `csv artifacts take an array of rows, got ${describeValue(data)}.`);
+  if (header !== undefined) validateHeader(header, storage);
+  const rows = data as readonly unknown[];
+  if (rows.length === 0) return header === undefined ? [] : [[...header]];
+  if (rows.every((row) => Array.isArray(row))) return arrayTable(rows as readonly (readonly unknown[])[], header, storage);
+  if (rows.every((row) => isRowObject(row))) return objectTable(rows as readonly Record<string, unknown>[], header, storage);
+  const index = rows.findIndex((row) => !Array.isArray(row) && !isRowObject(row));
+  const problem =
+    index === -1
+      ? "rows must be all objects or all arrays, not a mix."
+      : `row ${index} is ${describeValue(rows[index])}; rows must be objects or arrays.`;
+  throw invalidInput(storage, problem);
+}
+
+function arrayTable(rows: readonly (readonly unknown[])[], header: readonly string[] | undefined, storage: ArtifactStorage): string[][] {
+  const width = header?.length ?? rows[0]?.length ?? 0;
+  const table: string[][] = header === undefined ? [] : [[...header]];
+  rows.forEach((row, index) => {
+    if (row.length !== width) {
+      const expected = header === undefined ? "row 0" : "the header";
+      throw invalidInput(storage, `row ${index} has ${row.length} cells but ${expected} has ${width}.`);
+    }
+    table.push(row.map((cell, column) => cellText(cell, index, String(column), storage)));
+  });
+  return table;
+}
+
+function objectTable(rows: readonly Record<string, unknown>[], header: readonly string[] | undefined, storage: ArtifactStorage): string[][] {
+  let columns: readonly string[];
+  if (header === undefined) {
+    const union = new Set<string>();
+    for (const row of rows) for (const key of Object.keys(row)) union.add(key);
+    columns = [...union];
+  } else {
+    const known = new Set(header);
+    rows.forEach((row, index) => {
+      const extra = Object.keys(row).find((key) => !known.has(key));
+      if (extra !== undefined) throw invalidInput(storage, `row ${index} has the column ${JSON.stringify(extra)}, which is not in the header.`);
+    });
+    columns = header;
+  }
+  const table: string[][] = [[...columns]];
+  rows.forEach((row, index) => {
+    table.push(columns.map((column) => cellText(Object.hasOwn(row, column) ? row[column] : undefined, index, column, storage)));
+  });
+  return table;
+}
+
+function cellText(cell: unknown, row: number, column: string, storage: ArtifactStorage): string {
+  const value = cell as CsvCell | object;
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+  throw invalidInput(
+    storage,
+    `the cell in row ${row}, column ${JSON.stringify(column)} is ${describeValue(value)}; cells must be strings, numbers, booleans, Dates or null.`,
+  );
+}
+
+function validateHeader(header: unknown, storage: ArtifactStorage): void {
+  if (!Array.isArray(header) || !header.every((name) => typeof name === "string")) {
+    throw invalidInput(storage, "the header option must be an array of strings.");
+  }
+  if (new Set(header).size !== header.length) throw invalidInput(storage, "the header has a column name twice.");
+}
+
+function isRowObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+// ---- load ------------------------------------------------------------------------------------------------------
+
+async function parseRows(storage: ArtifactStorage): Promise<string[][]> {
+  const text = await readUtf8(storage, "CSV");
+  const papa = await loadCsv();
+  const parsed = papa.parse<string[]>(text, { delimiter: ",", header: false, skipEmptyLines: false, dynamicTyping: false });
+  const problem = parsed.errors[0];
+  if (problem !== undefined) {
+    const row = problem.row === undefined ? "" : ` in row ${problem.row + 1}`;
+    throw corruptData(storage, "CSV", `${problem.message}${row}.`);
+  }
+  const rows = parsed.data;
+  if (rows.length > 0 && isBlank(rows[rows.length - 1])) rows.pop();
+  const width = rows[0]?.length ?? 0;
+  const kept = width > 1 ? rows.filter((row) => !isBlank(row)) : rows;
+  kept.forEach((row, index) => {
+    if (row.length !== width) {
+      throw corruptData(storage, "CSV", `row ${index + 1} has ${row.length} fields but row 1 has ${width}.`);
+    }
+  });
+  return kept;
+}
+
+function isBlank(row: readonly string[] | undefined): boolean {
+  return row !== undefined && row.length === 1 && row[0] === "";
+}
+
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^-?\d+$/;
+
+function typedField(field: string): string | number | null {
+  if (field === "") return null;
+  if (!NUMBER.test(field)) return field;
+  const number = Number(field);
+  if (!Number.isFinite(number)) return field;
+  if (INTEGER.test(field) && !Number.isSafeInteger(number)) return field;
+  return number;
+}

@@ -1,0 +1,20 @@
+/** text: a string stored as UTF-8. */
+import { describeValue, invalidInput } from "./failures.ts";
+import type { ArtifactHandler } from "./types.ts";
+import { readUtf8 } from "./utf8.ts";
+
+export const textHandler: ArtifactHandler<string, string> = {
+  type: "text",
+
+  async save(data, storage) {
+    if (typeof data !== "string") {
+      throw invalidInput(storage, `text artifacts take a string, got ${describeValue(data)}.`);
+    }
+    await storage.write(data);
+  },
+
+  load(storage) {
+    return readUtf8(storage, "UTF-8 text", true);
+  },
+};
+

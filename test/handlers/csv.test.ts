@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { csvHandler } from "../../src/handlers/csv.ts";
+import type { CsvInput } from "../../src/handlers/data-types.ts";
+import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
+
+describeOverBackends("csv handler", csvHandler, (h) => {
+  it("round-trips row objects with numbers typed", async () => {
+    const rows = [
+      { col_a: 100, col_b: 300 },
+      { col_a: 200, col_b: 400 },
+    ];
+    const storage = await h.save("sample_data.csv", rows);
+    assert.equal(await storage.readText(), "col_a,col_b\n100,300\n200,400\n");
+    assert.deepEqual(await h.load("sample_data.csv"), rows);
+  });
+
+  it("takes the header from the union of keys, first seen first; missing cells are empty and load as null", async () => {
+    const storage = await h.save("union.csv", [{ b: 1, a: "x" }, { c: true }, { a: null, b: -2.5e-3 }]);
+    assert.equal(await storage.readText(), "b,a,c\n1,x,\n,,true\n-0.0025,,\n");
+    assert.deepEqual(await h.load("union.csv"), [
+      { b: 1, a: "x", c: null },
+      { b: null, a: null, c: "true" },
+      { b: -0.0025, a: null, c: null },
+    ]);
+  });
+
+  it("orders object columns by { header } and rejects keys outside it", async () => {
+    const storage = await h.save("ordered.csv", [{ a: 1, b: 2 }], { header: ["b", "a"] });
+    assert.equal(await storage.readText(), "b,a\n2,1\n");
+    await rejectsWith(h.save("ordered2.csv", [{ a: 1, z: 2 }], { header: ["a"] }), "INVALID_ARGUMENT", "ordered2.csv", '"z"');
+  });
+
+  it("writes arrays of arrays with an optional header", async () => {
+    const storage = await h.save("grid.csv", [["x", 1], ["y", 2]], { header: ["name", "value"] });
+    assert.equal(await storage.readText(), "name,value\nx,1\ny,2\n");
+    assert.deepEqual(await h.load("grid.csv"), [{ name: "x", value: 1 }, { name: "y", value: 2 }]);
+    await h.save("plain.csv", [["a", "b"], ["1", "2"]]);
+    assert.deepEqual(await h.load("plain.csv", { header: false }), [["a", "b"], ["1", "2"]]);
+  });
+
+  it("quotes what needs quoting and reads it back", async () => {
+    const rows = [{ text: 'comma, "quote"\nnewline', spaced: " padded ", formula: "=1+1", date: "2025-01-01" }];
+    await h.save("quoted.csv", rows);
+    assert.deepEqual(await h.load("quoted.csv"), rows);
+  });
+
+  it("keeps number-like strings that would not survive as numbers", async () => {
+    await h.plant("ids.csv", "zip,id,plus,big,huge,num,neg,exp,nan\n007,00.5,+5,12345678901234567890,1e999,0.5,-3,1e3,NaN\n");
+    assert.deepEqual(await h.load("ids.csv"), [
+      { zip: "007", id: "00.5", plus: "+5", big: "12345678901234567890", huge: "1e999", num: 0.5, neg: -3, exp: 1000, nan: "NaN" },
+    ]);
+  });
+
+  it("writes Dates as ISO 8601 and an empty array as an empty file", async () => {
+    const storage = await h.save("dates.csv", [{ at: new Date("2025-11-16T11:45:00Z") }]);
+    assert.equal(await storage.readText(), "at\n2025-11-16T11:45:00.000Z\n");
+    const empty = await h.save("empty.csv", []);
+    assert.equal(await empty.readText(), "");
+    assert.deepEqual(await h.load("empty.csv"), []);
+    assert.deepEqual(await h.load("empty.csv", { header: false }), []);
+    const headerOnly = await h.save("header-only.csv", [], { header: ["a", "b"] });
+    assert.equal(await headerOnly.readText(), "a,b\n");
+    assert.deepEqual(await h.load("header-only.csv"), []);
+  });
+
+  it("reads CRLF files, a byte order mark, and keeps null rows of a one-column file", async () => {
+    await h.plant("crlf.csv", "\uFEFFa,b\r\n1,2\r\n\r\n3,4\r\n");
+    assert.deepEqual(await h.load("crlf.csv"), [{ a: 1, b: 2 }, { a: 3, b: 4 }]);
+    const storage = await h.save("one.csv", [{ v: 1 }, { v: null }, { v: 3 }]);
+    assert.equal(await storage.readText(), "v\n1\n\n3\n");
+    assert.deepEqual(await h.load("one.csv"), [{ v: 1 }, { v: null }, { v: 3 }]);
+  });
+
+  it("rejects bad rows and cells before writing", async () => {
+    const cases: [unknown, unknown, string][] = [
+      [{ a: 1 }, undefined, "array of rows"],
+      [[{ a: 1 }, ["x"]], undefined, "mix"],
+      [[1, 2], undefined, "row 0"],
+      [[["a", "b"], ["c"]], undefined, "row 1 has 1 cells"],
+      [[["a"]], { header: ["x", "y"] }, "the header has 2"],
+      [[{ a: { nested: true } }], undefined, 'column "a"'],
+      [[{ a: 1n }], undefined, "bigint"],
+      [[["a"]], { header: ["x", "x"] }, "twice"],
+    ];
+    for (const [rows, options, part] of cases) {
+      await rejectsWith(h.save("bad.csv", rows as CsvInput, options as { header: string[] }), "INVALID_ARGUMENT", "bad.csv", part);
+    }
+    await assertNothingStored((await h.at("bad.csv")).storage);
+  });
+
+  it("reports malformed CSV as CORRUPT_DATA naming the path and the row", async () => {
+    await h.plant("unclosed.csv", 'a,b\n1,"2\n3,4\n');
+    await rejectsWith(h.load("unclosed.csv"), "CORRUPT_DATA", "unclosed.csv", "row 2");
+    await h.plant("ragged.csv", "a,b\n1,2\n3,4,5\n");
+    await rejectsWith(h.load("ragged.csv"), "CORRUPT_DATA", "ragged.csv", "row 3 has 3 fields");
+    await rejectsWith(h.load("ragged.csv", { header: false }), "CORRUPT_DATA", "row 3");
+    await h.plant("short.csv", "a,b,c\n1,2\n");
+    await rejectsWith(h.load("short.csv"), "CORRUPT_DATA", "row 2 has 2 fields");
+    await h.plant("dupes.csv", "a,a\n1,2\n");
+    await rejectsWith(h.load("dupes.csv"), "CORRUPT_DATA", "dupes.csv", "twice");
+    assert.deepEqual(await h.load("dupes.csv", { header: false }), [["a", "a"], ["1", "2"]]);
+  });
+});

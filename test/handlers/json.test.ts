@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { jsonHandler } from "../../src/handlers/json.ts";
+import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
+
+describeOverBackends("json handler", jsonHandler, (h) => {
+  it("round-trips nested values, compact by default", async () => {
+    const value = { array: [10, 20, 30], message: "Sample JSON data", nested: { ok: true, none: null, pi: 3.14 } };
+    const storage = await h.save("data.json", value);
+    assert.deepEqual(await h.load("data.json"), value);
+    assert.equal(await storage.readText(), JSON.stringify(value));
+  });
+
+  it("pretty-prints with { indent }", async () => {
+    const storage = await h.save("pretty.json", { a: [1] }, { indent: 2 });
+    assert.equal(await storage.readText(), '{\n  "a": [\n    1\n  ]\n}');
+  });
+
+  it("round-trips top-level scalars and arrays", async () => {
+    for (const value of [0, "text", false, null, [1, "two", [3]]]) {
+      await h.save("scalar.json", value);
+      assert.deepEqual(await h.load("scalar.json"), value);
+    }
+  });
+
+  it("converts Date, Set, Map, typed arrays and toJSON; drops undefined entries", async () => {
+    const when = new Date("2025-11-16T11:45:00.000Z");
+    class Point {
+      x = 1;
+      toJSON() {
+        return [this.x, 2];
+      }
+    }
+    const value = {
+      when,
+      tags: new Set(["a", "b"]),
+      counts: new Map<string | number, number>([["x", 1], [2, 3]]),
+      bytes: new Uint8Array([1, 2]),
+      point: new Point(),
+      gone: undefined,
+      holes: [undefined, 1],
+      nan: Number.NaN,
+    };
+    await h.save("converted.json", value);
+    assert.deepEqual(await h.load("converted.json"), {
+      when: "2025-11-16T11:45:00.000Z",
+      tags: ["a", "b"],
+      counts: { x: 1, "2": 3 },
+      bytes: [1, 2],
+      point: [1, 2],
+      holes: [null, 1],
+      nan: null,
+    });
+  });
+
+  it("rejects undefined, BigInt, functions and cycles before writing, naming the location", async () => {
+    const cyclic: Record<string, unknown> = { a: {} };
+    (cyclic.a as Record<string, unknown>).back = cyclic;
+    const cases: [unknown, string][] = [
+      [undefined, "undefined"],
+      [{ big: 10n }, "$.big"],
+      [{ list: [1, () => 2] }, "$.list[1]"],
+      [cyclic, "circular"],
+      [new Map([[{}, 1]]), "Map key"],
+      [{ when: new Date(Number.NaN) }, "invalid Date"],
+    ];
+    for (const [value, part] of cases) {
+      await rejectsWith(h.save("bad.json", value), "INVALID_ARGUMENT", "bad.json", part);
+    }
+    await rejectsWith(h.save("bad.json", {}, { indent: -1 }), "INVALID_ARGUMENT", "indent");
+    await assertNothingStored((await h.at("bad.json")).storage);
+  });
+
+  it("reports corrupt JSON as CORRUPT_DATA naming the path", async () => {
+    await h.plant("broken.json", '{"a": [1, 2');
+    await rejectsWith(h.load("broken.json"), "CORRUPT_DATA", "broken.json", "JSON");
+    await h.plant("empty.json", "");
+    await rejectsWith(h.load("empty.json"), "CORRUPT_DATA", "empty.json");
+  });
+
+  it("accepts a leading byte order mark", async () => {
+    await h.plant("bom.json", "\uFEFF[1]");
+    assert.deepEqual(await h.load("bom.json"), [1]);
+  });
+});

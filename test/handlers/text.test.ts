@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { textHandler } from "../../src/handlers/text.ts";
+import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
+
+describeOverBackends("text handler", textHandler, (h) => {
+  it("round-trips UTF-8 text exactly, byte order mark and line ends included", async () => {
+    const text = "\uFEFFHello, OpenCrate ✓\r\nzweite Zeile — 日本語\n";
+    const storage = await h.save("greeting.txt", text);
+    assert.equal(await h.load("greeting.txt"), text);
+    assert.deepEqual(Buffer.from(await storage.read()), Buffer.from(text, "utf8"));
+  });
+
+  it("round-trips the empty string", async () => {
+    await h.save("empty.txt", "");
+    assert.equal(await h.load("empty.txt"), "");
+  });
+
+  it("rejects anything but a string before writing", async () => {
+    for (const value of [42, null, undefined, { a: 1 }, Buffer.from("x")]) {
+      await rejectsWith(h.save("bad.txt", value as unknown as string), "INVALID_ARGUMENT", "bad.txt", "string");
+    }
+    await assertNothingStored((await h.at("bad.txt")).storage);
+  });
+
+  it("reports bytes that are not UTF-8 as corrupt data", async () => {
+    await h.plant("latin1.txt", new Uint8Array([0x63, 0x61, 0x66, 0xe9]));
+    await rejectsWith(h.load("latin1.txt"), "CORRUPT_DATA", "latin1.txt");
+  });
+
+  it("passes NOT_FOUND through for a missing artifact", async () => {
+    await rejectsWith(h.load("missing.txt"), "NOT_FOUND");
+  });
+});
