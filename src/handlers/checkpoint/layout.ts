@@ -1,0 +1,193 @@
+/**
+ * How a nested checkpoint maps onto safetensors' flat tensor names, and back.
+ *
+ * Tensors are stored under their path joined by "." ("encoder.layers.0.weight"; a second path that joins to a
+ * taken name gets "~2", "~3" …). The exact nesting, key order and the scalar leaves are kept as JSON in the
+ * header's `__metadata__["opencrate.layout"]`:
+ *   node = ["tensor", flatName] | ["value", scalarOrArrayOfScalars] | ["tree", [[key, node], …]]
+ * so keys that contain "." come back as they were. A file without it loads as a flat { name: tensor }.
+ */
+import type { CheckpointScalar, CheckpointTree, CheckpointValue, Tensor } from "../data-types.ts";
+import { METADATA_KEY } from "./safetensors.ts";
+
+export const LAYOUT_KEY = "opencrate.layout";
+
+export type LayoutNode =
+  | readonly ["tensor", string]
+  | readonly ["value", CheckpointScalar | readonly CheckpointScalar[]]
+  | readonly ["tree", readonly (readonly [string, LayoutNode])[]];
+
+export interface FlattenedTensor {
+  readonly name: string;
+  /** Where it sits in the tree, for messages. */
+  readonly path: readonly string[];
+  readonly tensor: Tensor;
+}
+
+/** A problem with the value given to save, with its location ("model.weight"). */
+export class LayoutInputProblem extends Error {}
+/** A stored layout that does not parse or does not match the tensors; the handler reports corrupt data. */
+export class LayoutStoredProblem extends Error {}
+
+export function isTensorShaped(value: unknown): value is Tensor {
+  return typeof value === "object" && value !== null && "dtype" in value && "shape" in value && "data" in value;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** The layout of `tree` and its tensors in order, each with a unique flat name. */
+export function flattenTree(tree: CheckpointTree): { layout: LayoutNode; tensors: FlattenedTensor[] } {
+  const tensors: FlattenedTensor[] = [];
+  // The metadata key is reserved in the header, so a tensor at that path is renamed like any collision.
+  const taken = new Set<string>([METADATA_KEY]);
+  const ancestors = new Set<object>();
+
+  const visit = (value: unknown, path: readonly string[]): LayoutNode => {
+    const where = path.length === 0 ? "the top level" : JSON.stringify(path.join("."));
+    if (isTensorShaped(value)) {
+      const joined = path.join(".");
+      let name = joined;
+      for (let suffix = 2; taken.has(name); suffix++) name = `${joined}~${suffix}`;
+      taken.add(name);
+      tensors.push({ name, path, tensor: value });
+      return ["tensor", name];
+    }
+    if (isScalar(value)) return ["value", checkScalar(value, where)];
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => {
+        if (!isScalar(item)) throw new LayoutInputProblem(`${where}[${index}] must be a string, number, boolean or null; arrays may only hold scalars.`);
+        checkScalar(item, `${where}[${index}]`);
+      });
+      return ["value", [...(value as CheckpointScalar[])]];
+    }
+    if (isPlainObject(value)) {
+      if (ancestors.has(value)) throw new LayoutInputProblem(`${where} is a circular reference.`);
+      ancestors.add(value);
+      const entries = Object.entries(value).map(([key, child]) => [key, visit(child, [...path, key])] as const);
+      ancestors.delete(value);
+      return ["tree", entries];
+    }
+    throw new LayoutInputProblem(`${where} must be a tensor { dtype, shape, data }, a nested object, a JSON scalar or an array of scalars.`);
+  };
+
+  return { layout: visit(tree, []), tensors };
+}
+
+function isScalar(value: unknown): value is CheckpointScalar {
+  return value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean";
+}
+
+function checkScalar(value: CheckpointScalar, where: string): CheckpointScalar {
+  if (typeof value === "number" && !Number.isFinite(value)) throw new LayoutInputProblem(`${where} is ${value}, which JSON cannot hold.`);
+  return value;
+}
+
+/** A flat layout for a file opencrate did not write: one entry per tensor, in header order. */
+export function flatLayout(names: readonly string[]): LayoutNode {
+  return ["tree", names.map((name) => [name, ["tensor", name]] as const)];
+}
+
+/** Parses a stored layout and checks that it only names tensors the file has. */
+export function parseLayout(json: string, tensorNames: ReadonlySet<string>): LayoutNode {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new LayoutStoredProblem(`${LAYOUT_KEY} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const check = (node: unknown): LayoutNode => {
+    if (!Array.isArray(node) || node.length !== 2) throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed node.`);
+    const [kind, body] = node as [unknown, unknown];
+    if (kind === "tensor" && typeof body === "string") {
+      if (!tensorNames.has(body)) throw new LayoutStoredProblem(`${LAYOUT_KEY} names the tensor ${JSON.stringify(body)}, which the header lacks.`);
+      return ["tensor", body];
+    }
+    if (kind === "value") {
+      const scalars = Array.isArray(body) ? body : [body];
+      if (!scalars.every(isScalar)) throw new LayoutStoredProblem(`${LAYOUT_KEY} has a value that is not a scalar or an array of scalars.`);
+      return ["value", body as CheckpointScalar | CheckpointScalar[]];
+    }
+    if (kind === "tree" && Array.isArray(body)) {
+      return [
+        "tree",
+        body.map((entry: unknown) => {
+          if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
+            throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed entry.`);
+          }
+          return [entry[0], check(entry[1])] as const;
+        }),
+      ];
+    }
+    throw new LayoutStoredProblem(`${LAYOUT_KEY} has a node of unknown kind ${JSON.stringify(kind)}.`);
+  };
+  const root = check(parsed);
+  if (root[0] !== "tree") throw new LayoutStoredProblem(`${LAYOUT_KEY} does not describe an object.`);
+  return root;
+}
+
+/**
+ * The part of the layout that `keys` select (everything when `keys` is undefined). A key selects a node when it
+ * equals the node's "."-joined path or a tensor's flat name, or is a "."-bounded prefix of either (so "encoder"
+ * selects "encoder.w" in a flat foreign file too); everything below a selected node comes with it.
+ * Returns the pruned layout and the keys that matched nothing.
+ */
+export function selectLayout(layout: LayoutNode, keys: readonly string[] | undefined): { layout: LayoutNode; unmatched: string[] } {
+  if (keys === undefined) return { layout, unmatched: [] };
+  const wanted = new Set(keys);
+  const matched = new Set<string>();
+
+  /** Marks and reports the wanted keys that are `text` or a "."-bounded prefix of it. */
+  const matches = (text: string): boolean => {
+    let found = false;
+    for (let end = text.indexOf("."); ; end = text.indexOf(".", end + 1)) {
+      const candidate = end === -1 ? text : text.slice(0, end);
+      if (wanted.has(candidate)) {
+        matched.add(candidate);
+        found = true;
+      }
+      if (end === -1) return found;
+    }
+  };
+
+  const visit = (node: LayoutNode, path: readonly string[], inherited: boolean): LayoutNode | undefined => {
+    let selected = inherited;
+    if (path.length > 0 && matches(path.join("."))) selected = true;
+    if (node[0] === "tensor" && matches(node[1])) selected = true;
+    if (node[0] !== "tree") return selected ? node : undefined;
+    const entries: (readonly [string, LayoutNode])[] = [];
+    for (const [key, child] of node[1]) {
+      const kept = visit(child, [...path, key], selected);
+      if (kept !== undefined) entries.push([key, kept]);
+    }
+    return selected || entries.length > 0 ? ["tree", entries] : undefined;
+  };
+
+  const pruned = visit(layout, [], false) ?? ["tree", []];
+  return { layout: pruned, unmatched: keys.filter((key) => !matched.has(key)) };
+}
+
+/** The tensor names a layout refers to, in layout order. */
+export function tensorNamesOf(layout: LayoutNode): string[] {
+  if (layout[0] === "tensor") return [layout[1]];
+  if (layout[0] === "value") return [];
+  return layout[1].flatMap(([, child]) => tensorNamesOf(child));
+}
+
+/** Rebuilds the nested object from a layout and the loaded tensors. */
+export function buildTree(layout: LayoutNode, tensors: ReadonlyMap<string, Tensor>): CheckpointValue {
+  if (layout[0] === "tensor") return tensors.get(layout[1]) as Tensor;
+  if (layout[0] === "value") {
+    const value = layout[1];
+    return Array.isArray(value) ? [...(value as CheckpointScalar[])] : (value as CheckpointScalar);
+  }
+  const tree: Record<string, CheckpointValue> = {};
+  for (const [key, child] of layout[1]) {
+    // defineProperty: a key such as "__proto__" must become an own entry, not the prototype.
+    Object.defineProperty(tree, key, { value: buildTree(child, tensors), enumerable: true, writable: true, configurable: true });
+  }
+  return tree;
+}

@@ -1,0 +1,105 @@
+/**
+ * Reads safetensors by ranges: the first 64 KiB (the length, usually the whole header, and small tensors), the
+ * rest of the header if it is longer, then only the wanted tensors, neighbouring ones merged into one read.
+ */
+import type { CheckpointTree, Tensor } from "../data-types.ts";
+import { requireLittleEndianHost } from "../endian.ts";
+import { corruptData, invalidLoad } from "../failures.ts";
+import type { ArtifactStorage } from "../types.ts";
+import { buildTree, flatLayout, LAYOUT_KEY, type LayoutNode, LayoutStoredProblem, parseLayout, selectLayout, tensorNamesOf } from "./layout.ts";
+import { MAX_HEADER_BYTES, parseHeader, SafetensorsProblem, tensorArray, type TensorEntry } from "./safetensors.ts";
+
+const PREFETCH_BYTES = 64 * 1024;
+/** Wanted tensors closer than this are fetched in one read (the gap is read and dropped). */
+const MERGE_GAP_BYTES = 64 * 1024;
+/** No merged read grows beyond this (a single larger tensor is still one read). */
+const MAX_READ_BYTES = 256 * 1024 * 1024;
+
+export async function loadSafetensors(storage: ArtifactStorage, keys: readonly string[] | undefined): Promise<CheckpointTree> {
+  requireLittleEndianHost(storage, "safetensors");
+  if (keys !== undefined && (!Array.isArray(keys) || !keys.every((key) => typeof key === "string"))) {
+    throw invalidLoad(storage, "the keys option must be an array of strings.");
+  }
+  const corrupt = (problem: string, cause?: unknown) => corruptData(storage, "safetensors", problem, cause);
+
+  const head = await storage.readRange(0, PREFETCH_BYTES);
+  if (head.byteLength < 8) throw corrupt(`the file has ${head.byteLength} bytes, fewer than the 8-byte header length.`);
+  const declared = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+  const fileSize = head.byteLength < PREFETCH_BYTES ? head.byteLength : await storage.size();
+  if (declared > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
+    throw corrupt(`the header length ${declared} is larger than the ${fileSize - 8} bytes after it (or the 100 MB limit).`);
+  }
+  const headerLength = Number(declared);
+  const dataStart = 8 + headerLength;
+  const headerBytes = dataStart <= head.byteLength ? head.subarray(8, dataStart) : await storage.readRange(8, headerLength);
+  if (headerBytes.byteLength !== headerLength) throw corrupt("the file ended inside the header.");
+
+  let layout: LayoutNode;
+  let entries: ReadonlyMap<string, TensorEntry>;
+  try {
+    const header = parseHeader(headerBytes, fileSize - dataStart);
+    entries = new Map(header.entries.map((entry) => [entry.name, entry]));
+    const stored = header.metadata[LAYOUT_KEY];
+    layout = stored === undefined ? flatLayout(header.names) : parseLayout(stored, new Set(entries.keys()));
+  } catch (error) {
+    if (error instanceof SafetensorsProblem || error instanceof LayoutStoredProblem) throw corrupt(error.message, error);
+    throw error;
+  }
+
+  const selection = selectLayout(layout, keys);
+  if (selection.unmatched.length > 0) {
+    const known = [...entries.keys()].slice(0, 20).join(", ");
+    throw invalidLoad(
+      storage,
+      `no tensor or entry named ${selection.unmatched.map((key) => JSON.stringify(key)).join(", ")}; tensors include: ${known || "(none)"}.`,
+    );
+  }
+  const wanted = tensorNamesOf(selection.layout).map((name) => entries.get(name) as TensorEntry);
+  const tensors = await readTensors(storage, wanted, dataStart, head, corrupt);
+  return buildTree(selection.layout, tensors) as CheckpointTree;
+}
+
+async function readTensors(
+  storage: ArtifactStorage,
+  wanted: readonly TensorEntry[],
+  dataStart: number,
+  head: Uint8Array,
+  corrupt: (problem: string) => Error,
+): Promise<Map<string, Tensor>> {
+  const tensors = new Map<string, Tensor>();
+  const sorted = [...new Set(wanted)].sort((a, b) => a.begin - b.begin);
+  for (const group of mergeReads(sorted)) {
+    const first = group[0] as TensorEntry;
+    const last = group[group.length - 1] as TensorEntry;
+    const start = dataStart + first.begin;
+    const length = last.end - first.begin;
+    let bytes: Uint8Array;
+    if (length === 0) bytes = new Uint8Array(0);
+    else if (start + length <= head.byteLength) bytes = head.subarray(start, start + length);
+    else bytes = await storage.readRange(start, length);
+    if (bytes.byteLength !== length) throw corrupt(`the file ended inside tensor ${JSON.stringify(first.name)}; it may have changed while being read.`);
+    for (const entry of group) {
+      const slice = bytes.subarray(entry.begin - first.begin, entry.end - first.begin);
+      tensors.set(entry.name, { dtype: entry.dtype, shape: [...entry.shape], data: tensorArray(entry.dtype, slice) });
+    }
+  }
+  return tensors;
+}
+
+/** Groups tensors (sorted by offset) into reads: merged while the gap is small and the read stays bounded. */
+function mergeReads(sorted: readonly TensorEntry[]): TensorEntry[][] {
+  const groups: TensorEntry[][] = [];
+  let current: TensorEntry[] = [];
+  for (const entry of sorted) {
+    const first = current[0];
+    const last = current[current.length - 1];
+    if (first !== undefined && last !== undefined && entry.begin - last.end <= MERGE_GAP_BYTES && entry.end - first.begin <= MAX_READ_BYTES) {
+      current.push(entry);
+    } else {
+      if (current.length > 0) groups.push(current);
+      current = [entry];
+    }
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}

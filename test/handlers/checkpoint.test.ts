@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import { writeFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { BackendArtifactStorage } from "../../src/handlers/backend-storage.ts";
+import { checkpointHandler } from "../../src/handlers/checkpoint/index.ts";
+import type { CheckpointTree, Tensor } from "../../src/handlers/data-types.ts";
+import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
+
+const ascii = (text: string): number[] => [...Buffer.from(text, "utf8")];
+const u64 = (value: number): number[] => [...new Uint8Array(new BigUint64Array([BigInt(value)]).buffer)];
+
+/** A safetensors file from its parts, as the format describes it: u64 LE header length, header, data. */
+function safetensorsFile(headerJson: string, data: number[]): Uint8Array {
+  const header = ascii(headerJson);
+  return new Uint8Array([...u64(header.length), ...header, ...data]);
+}
+
+function tensor(dtype: Tensor["dtype"], shape: number[], data: Tensor["data"]): Tensor {
+  return { dtype, shape, data };
+}
+
+/** Wraps a backend so every byte handed out by get/getStream is counted. */
+function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetched: () => number; reset: () => void } {
+  let bytes = 0;
+  const backend = new Proxy(inner, {
+    get(target, property) {
+      if (property === "get") {
+        return async (...args: Parameters<StorageBackend["get"]>) => {
+          const result = await target.get(...args);
+          bytes += result.byteLength;
+          return result;
+        };
+      }
+      if (property === "getStream") {
+        return async (...args: Parameters<StorageBackend["getStream"]>) => {
+          const stream = await target.getStream(...args);
+          stream.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
+          return stream;
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { backend, fetched: () => bytes, reset: () => (bytes = 0) };
+}
+
+let scratch: string;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "opencrate-checkpoint-"));
+});
+after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
+  it("writes safetensors byte for byte as the format and the documented layout say", async () => {
+    const storage = await h.save("tiny.safetensors", {
+      encoder: { "w.0": tensor("F32", [2], new Float32Array([1, -2])) },
+      step: 3,
+    });
+    const header = String.raw`{"__metadata__":{"format":"pt","opencrate.layout":"[\"tree\",[[\"encoder\",[\"tree\",[[\"w.0\",[\"tensor\",\"encoder.w.0\"]]]]],[\"step\",[\"value\",3]]]]"},"encoder.w.0":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`;
+    const padded = header + " ".repeat((8 - (header.length % 8)) % 8);
+    assert.equal(padded.length % 8, 0);
+    const expected = safetensorsFile(padded, [0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0]);
+    assert.deepEqual([...(await storage.read())], [...expected]);
+  });
+
+  it("loads a hand-made foreign file as a flat object in header order, with aligned arrays", async () => {
+    // An odd header length (padding is optional for readers): the data starts at an odd offset, so the arrays
+    // must be copied to be aligned.
+    let header = `{"b":{"dtype":"I16","shape":[2],"data_offsets":[8,12]},"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}`;
+    if (header.length % 2 === 0) header += " ";
+    const file = safetensorsFile(header, [0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 0xff, 0xff, 0x02, 0x00]);
+    assert.equal((file.length - 12) % 2, 1);
+    await h.plant("foreign.safetensors", file);
+    const loaded = (await h.load("foreign.safetensors")) as CheckpointTree;
+    assert.deepEqual(Object.keys(loaded), ["b", "a"]);
+    assert.deepEqual(loaded.a, tensor("F64", [1], new Float64Array([0.5])));
+    assert.deepEqual(loaded.b, tensor("I16", [2], new Int16Array([-1, 2])));
+    for (const value of Object.values(loaded)) {
+      const data = (value as Tensor).data;
+      assert.equal(data.byteOffset % data.BYTES_PER_ELEMENT, 0);
+    }
+  });
+
+  it("round-trips a nested checkpoint with every dtype, scalars and awkward keys", async () => {
+    const original: CheckpointTree = {
+      epoch: 5,
+      model_state_dict: {
+        "0.weight": tensor("F32", [2, 3], new Float32Array([1, 2, 3, 4, 5, 6])),
+        "0.bias": tensor("F64", [2], new Float64Array([0.5, -0.5])),
+        layers: { "0": { w: tensor("F16", [2], new Uint16Array([0x3c00, 0xc000])) } },
+        bf: tensor("BF16", [1], new Uint16Array([0x3f80])),
+        f8: tensor("F8_E4M3", [2], new Uint8Array([1, 2])),
+        ints: {
+          i64: tensor("I64", [2], new BigInt64Array([-(2n ** 62n), 7n])),
+          u64: tensor("U64", [1], new BigUint64Array([2n ** 64n - 1n])),
+          i32: tensor("I32", [1], new Int32Array([-5])),
+          u32: tensor("U32", [1], new Uint32Array([4e9])),
+          i16: tensor("I16", [1], new Int16Array([-300])),
+          u16: tensor("U16", [1], new Uint16Array([60000])),
+          i8: tensor("I8", [2], new Int8Array([-1, 1])),
+          u8: tensor("U8", [3], new Uint8Array([0, 128, 255])),
+          bool: tensor("BOOL", [2], new Uint8Array([1, 0])),
+        },
+        scalar: tensor("F32", [], new Float32Array([3.5])),
+        empty: tensor("F32", [0, 4], new Float32Array(0)),
+      },
+      optimizer_state_dict: { lr: 0.001, betas: [0.9, 0.999], nothing: null, flag: true, name: "adam", empty: {} },
+      "model_state_dict.0.weight": tensor("I8", [1], new Int8Array([9])),
+      __metadata__: tensor("U8", [1], new Uint8Array([42])),
+      loss: 0.015,
+      description: "A sample model checkpoint after 5 epochs.",
+    };
+    await h.save("model.safetensors", original);
+    assert.deepEqual(await h.load("model.safetensors"), original);
+  });
+
+  it("accepts raw bytes for any dtype and returns the dtype's array", async () => {
+    const floats = new Float32Array([1.5, -2.25]);
+    await h.save("raw.safetensors", { w: tensor("F32", [2], new Uint8Array(floats.buffer)) });
+    assert.deepEqual(await h.load("raw.safetensors"), { w: tensor("F32", [2], floats) });
+  });
+
+  it("loads only the selected entries: flat names, nested paths, groups and dotted keys", async () => {
+    const tree: CheckpointTree = {
+      model: {
+        encoder: { w: tensor("F32", [1], new Float32Array([1])), b: tensor("F32", [1], new Float32Array([2])) },
+        decoder: { w: tensor("F32", [1], new Float32Array([3])) },
+      },
+      "a.b": { c: tensor("I32", [1], new Int32Array([4])) },
+      step: 10,
+    };
+    await h.save("select.safetensors", tree);
+    assert.deepEqual(await h.load("select.safetensors", { keys: ["model.encoder.w"] }), {
+      model: { encoder: { w: tensor("F32", [1], new Float32Array([1])) } },
+    });
+    assert.deepEqual(await h.load("select.safetensors", { keys: ["model.encoder", "step"] }), {
+      model: { encoder: tree.model && (tree.model as CheckpointTree).encoder },
+      step: 10,
+    });
+    assert.deepEqual(await h.load("select.safetensors", { keys: ["a.b.c"] }), { "a.b": { c: tensor("I32", [1], new Int32Array([4])) } });
+    assert.deepEqual(await h.load("select.safetensors", { keys: [] }), {});
+    await rejectsWith(h.load("select.safetensors", { keys: ["model.nope"] }), "INVALID_ARGUMENT", "select.safetensors", '"model.nope"', "model.encoder.w");
+    await rejectsWith(h.load("select.safetensors", { keys: "model" as unknown as string[] }), "INVALID_ARGUMENT", "keys");
+  });
+
+  it("selects by name and by prefix in a foreign file", async () => {
+    const header = `{"x.w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x.b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"y":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}`;
+    await h.plant("flat.safetensors", safetensorsFile(header, [1, 2, 3]));
+    assert.deepEqual(Object.keys((await h.load("flat.safetensors", { keys: ["x"] })) as CheckpointTree), ["x.w", "x.b"]);
+    assert.deepEqual(await h.load("flat.safetensors", { keys: ["y"] }), { y: tensor("U8", [1], new Uint8Array([3])) });
+  });
+
+  it("fetches only the wanted tensors' bytes by ranged reads", async () => {
+    const counting = countingBackend(await h.backend());
+    const storage = new BackendArtifactStorage({ backend: counting.backend, key: "run/v0/checkpoints/big.safetensors" });
+    const context = { name: "big.safetensors", extension: ".safetensors" };
+    const big = new Float32Array(4 * 1024 * 1024).map((_, index) => index % 1000);
+    const tree: CheckpointTree = {
+      head: tensor("F32", [4], new Float32Array([1, 2, 3, 4])),
+      body: tensor("F32", [big.length], big),
+      tail: tensor("I64", [2], new BigInt64Array([5n, 6n])),
+    };
+    await checkpointHandler.save(tree, storage, undefined, context);
+    const size = await storage.size();
+    assert.ok(size > 16 * 1024 * 1024);
+
+    counting.reset();
+    const some = await checkpointHandler.load(storage, { keys: ["tail", "head"] }, context);
+    assert.deepEqual(some, { head: tree.head, tail: tree.tail });
+    assert.ok(counting.fetched() < 200 * 1024, `fetched ${counting.fetched()} bytes of ${size}`);
+
+    counting.reset();
+    const all = await checkpointHandler.load(storage, undefined, context);
+    assert.deepEqual(all, tree);
+    assert.ok(counting.fetched() <= size + 64 * 1024, `a full load fetched ${counting.fetched()} bytes of ${size}`);
+  });
+
+  it("reads headers longer than the first ranged read", async () => {
+    const many: Record<string, Tensor> = {};
+    for (let index = 0; index < 2000; index++) many[`layer_${index}.weight`] = tensor("U8", [1], new Uint8Array([index % 256]));
+    await h.save("many.safetensors", { many });
+    const loaded = (await h.load("many.safetensors")) as { many: Record<string, Tensor> };
+    assert.equal(Object.keys(loaded.many).length, 2000);
+    assert.deepEqual(loaded.many["layer_1999.weight"], tensor("U8", [1], new Uint8Array([1999 % 256])));
+    assert.deepEqual(await h.load("many.safetensors", { keys: ["many.layer_7.weight"] }), { many: { "layer_7.weight": tensor("U8", [1], new Uint8Array([7])) } });
+  });
+
+  it("reports malformed safetensors as CORRUPT_DATA naming the path", async () => {
+    const good = (offsets: string, dtype = "U8", shape = "[2]") => `{"t":{"dtype":"${dtype}","shape":${shape},"data_offsets":${offsets}}}`;
+    const cases: [Uint8Array, string][] = [
+      [new Uint8Array([1, 2, 3]), "fewer than the 8-byte"],
+      [new Uint8Array([...u64(1000), ...ascii("{}")]), "header length 1000"],
+      [new Uint8Array([...u64(2 ** 40), ...ascii("{}")]), "header length"],
+      [safetensorsFile(`{"t": [1, 2`, []), "not JSON"],
+      [safetensorsFile(`[1,2]`, []), "not a JSON object"],
+      [safetensorsFile(good("[0,2]", "Q8"), [1, 2]), "unknown dtype"],
+      [safetensorsFile(good("[0,3]"), [1, 2, 3]), "needs 2 bytes"],
+      [safetensorsFile(good("[0,2]", "U8", "[-2]"), [1, 2]), "invalid shape"],
+      [safetensorsFile(good("[0]"), [1, 2]), "data_offsets"],
+      [safetensorsFile(good("[0,2]"), [1, 2, 3, 4]), "data section"],
+      [safetensorsFile(good("[2,4]"), [1, 2, 3, 4]), "gap"],
+      [safetensorsFile(good("[0,2]"), [1]), "data section"],
+      [safetensorsFile(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`, [1, 2, 3]), "overlaps"],
+      [safetensorsFile(`{"__metadata__":{"k":1}}`, []), "__metadata__.k"],
+      [safetensorsFile(`{"__metadata__":{"opencrate.layout":"[oops"}}`, []), "opencrate.layout is not JSON"],
+      [safetensorsFile(`{"__metadata__":{"opencrate.layout":"[\\"tree\\",[[\\"x\\",[\\"tensor\\",\\"gone\\"]]]]"}}`, []), "gone"],
+      [new Uint8Array([...u64(2), 0xff, 0xfe]), "not JSON"],
+    ];
+    for (const [bytes, part] of cases) {
+      await h.plant("broken.safetensors", bytes);
+      await rejectsWith(h.load("broken.safetensors"), "CORRUPT_DATA", "broken.safetensors", part);
+    }
+  });
+
+  it("rejects bad checkpoints before writing", async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: [unknown, string][] = [
+      [[1, 2], "nested object"],
+      [{ t: tensor("X9" as Tensor["dtype"], [1], new Uint8Array(1)) }, '"t" has the dtype "X9"'],
+      [{ t: tensor("F32", [2.5], new Float32Array(2)) }, "shape"],
+      [{ t: tensor("F32", [3], new Float32Array(2)) }, "needs 12"],
+      [{ m: { t: tensor("F32", [2], new Int32Array(2)) } }, '"m.t" is F32, whose data must be Float32Array'],
+      [{ t: { dtype: "F32", shape: [1], data: [1] } }, "needs data as"],
+      [{ lr: Number.NaN }, '"lr" is NaN'],
+      [{ list: [1, { a: 1 }] }, '"list"[1]'],
+      [{ when: new Date() }, '"when" must be a tensor'],
+      [cyclic, "circular"],
+    ];
+    for (const [value, part] of cases) {
+      await rejectsWith(h.save("bad.safetensors", value as CheckpointTree), "INVALID_ARGUMENT", "bad.safetensors", part);
+    }
+    await assertNothingStored((await h.at("bad.safetensors")).storage);
+  });
+
+  it("stores other formats as given and loads bytes", async () => {
+    const pth = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 9, 9]);
+    await h.save("model.pth", pth);
+    const loaded = await h.load("model.pth");
+    assert.equal(loaded.constructor, Uint8Array);
+    assert.deepEqual(loaded, pth);
+    await h.save("model.onnx", Readable.from([Buffer.alloc(100_000, 3)]));
+    assert.equal(((await h.load("model.onnx")) as Uint8Array).length, 100_000);
+    const file = join(scratch, "weights.gguf");
+    await writeFile(file, Buffer.from("GGUF-bytes"));
+    await h.save("weights.gguf", { file });
+    assert.equal(Buffer.from((await h.load("weights.gguf")) as Uint8Array).toString(), "GGUF-bytes");
+    await h.save("copy.safetensors", await (await h.at("tiny.safetensors")).storage.read());
+    assert.equal(((await h.load("copy.safetensors")) as CheckpointTree).step, 3);
+    await rejectsWith(h.save("model.pt", { w: tensor("F32", [1], new Float32Array(1)) }), "INVALID_ARGUMENT", "model.pt", "only .safetensors");
+    await rejectsWith(h.load("model.pth", { keys: ["w"] }), "INVALID_ARGUMENT", "model.pth", "keys");
+    await assertNothingStored((await h.at("model.pt")).storage);
+  });
+});
