@@ -142,6 +142,23 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
       return { backend, lock: lockPathsFor(join(root, "v0", "counter.txt")).lock, revision };
     }
 
+    it("keeps compare-and-swap exact across processes", async () => {
+      const { backend } = await lockedCounter();
+      await backend.put("v0/counter.txt", "0");
+      const worker = new URL("./local-counter-worker.ts", import.meta.url).pathname;
+      const processes = 4;
+      const increments = 15;
+      await Promise.all(
+        Array.from({ length: processes }, () =>
+          promisify(execFile)(process.execPath, [worker, backend.rootPath, "v0/counter.txt", String(increments)], {
+            timeout: 120_000,
+          }),
+        ),
+      );
+      assert.equal(await readText(backend, "v0/counter.txt"), String(processes * increments));
+      assert.deepEqual(await filesOnDisk(backend.rootPath), ["v0/counter.txt"], "no lock or temp file left");
+    });
+
     it("takes over a lock older than the stale age", async () => {
       const { backend, lock, revision } = await lockedCounter();
       await writeFile(lock, JSON.stringify({ host: "another-host", pid: 1, token: "theirs", createdAt: "" }));

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import type { ConformanceFixture } from "../fixture.ts";
 import { deterministicChunks, PeakRss, sha256 } from "../big-data.ts";
-import { assertSameBytes, describeError, isCausedBy, listKeys, MiB, randomBody, readStream, readText } from "../helpers.ts";
+import { assertSameBytes, describeError, isCausedBy, listKeys, MiB, randomBody, readText } from "../helpers.ts";
 
 const BIG_MB = Number(process.env.OPENCRATE_CONFORMANCE_BIG_MB ?? 256);
 /** RSS may grow by this much while the big body streams up and back (the body itself is far larger). */
