@@ -54,6 +54,7 @@ export interface LoadedImage extends RawImage {
 
 /** The part of a `sharp` instance the image handler uses (so the sharp types are not part of ours). */
 export interface SharpLike {
+  clone(): unknown;
   toBuffer(): Promise<Buffer>;
   metadata(): Promise<unknown>;
 }

@@ -100,7 +100,7 @@ async function saveRaw(image: RawImage, format: ImageFormat, quality: number | u
 
 async function saveSharp(instance: SharpInstance, format: ImageFormat, quality: number | undefined, storage: ArtifactStorage): Promise<void> {
   if (format === "svg") throw rasterToSvg(storage);
-  await loadSharp(storage.path);
+  // The caller's own sharp encodes it; clone() leaves their pipeline as it was.
   await storage.write(await encode(instance.clone(), format, quality, storage));
 }
 

@@ -25,7 +25,6 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
     switch (typeof current) {
       case "string":
       case "boolean":
-        return current;
       case "number":
         return current;
       case "bigint":
