@@ -70,7 +70,7 @@ export class MemoryBackend implements StorageBackend {
     checkRange(options.range, this.describe(key));
     const { bytes } = this.#require(key);
     const { start, end } = spanOf(options.range, bytes.byteLength);
-    return bytes.slice(start, end);
+    return copyOf(bytes.subarray(start, end));
   }
 
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
@@ -80,7 +80,7 @@ export class MemoryBackend implements StorageBackend {
 
   async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
     validateKey(key, this.describe(""));
-    return this.#commit(key, toBytes(body).slice(), options.mode, options.metadata);
+    return this.#commit(key, copyOf(toBytes(body)), options.mode, options.metadata);
   }
 
   async putStream(
@@ -141,7 +141,7 @@ export class MemoryBackend implements StorageBackend {
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
     validateKey(to, this.describe(""));
     const source = this.#require(from);
-    return this.#commit(to, source.bytes.slice(), options.mode, source.info.metadata);
+    return this.#commit(to, copyOf(source.bytes), options.mode, source.info.metadata);
   }
 
   async close(): Promise<void> {}
@@ -179,4 +179,9 @@ export class MemoryBackend implements StorageBackend {
     this.#objects.set(key, { bytes, info });
     return info;
   }
+}
+
+/** A copy that shares no memory with `bytes` (Buffer#slice returns a view, so it cannot be used for this). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
