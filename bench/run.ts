@@ -5,6 +5,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
+import { startTestServers, type TestServers } from "../scripts/test-servers.ts";
 import { scenarios } from "./scenarios/index.ts";
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
@@ -13,29 +14,39 @@ const selected = wanted.length === 0 ? scenarios : scenarios.filter((scenario) =
 const output = new URL("../BENCHMARKS.md", import.meta.url);
 
 const sections = new Map<string, string>(await existingSections());
-for (const scenario of selected) {
-  const missing = scenario.unavailable();
-  if (missing !== undefined) {
-    console.warn(`skipping ${scenario.name}: ${missing}`);
-    continue;
+// Scenarios on MinIO / fake-gcs-server get the same throw-away servers the tests use (explicit TEST_* win).
+let servers: TestServers | undefined;
+if (selected.some((scenario) => scenario.unavailable() !== undefined)) {
+  servers = await startTestServers({ strict: false });
+  Object.assign(process.env, servers.env);
+}
+try {
+  for (const scenario of selected) {
+    const missing = scenario.unavailable();
+    if (missing !== undefined) {
+      console.warn(`skipping ${scenario.name}: ${missing}`);
+      continue;
+    }
+    console.log(`running ${scenario.name} (${repeats} runs per variant)…`);
+    const scratch = await mkdtemp(join(process.env.OPENCRATE_BENCH_DIR ?? tmpdir(), "opencrate-bench-"));
+    try {
+      const report = await scenario.run({ repeats, scratch });
+      const stamp = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, with \`npm run bench -- ${scenario.name}\`.`;
+      sections.set(scenario.name, `## ${scenario.title}\n\n${stamp}\n\n${report.markdown}\n`);
+      console.log(report.markdown);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
-  console.log(`running ${scenario.name} (${repeats} runs per variant)…`);
-  const scratch = await mkdtemp(join(process.env.OPENCRATE_BENCH_DIR ?? tmpdir(), "opencrate-bench-"));
-  try {
-    const report = await scenario.run({ repeats, scratch });
-    const stamp = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, with \`npm run bench -- ${scenario.name}\`.`;
-    sections.set(scenario.name, `## ${scenario.title}\n\n${stamp}\n\n${report.markdown}\n`);
-    console.log(report.markdown);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+} finally {
+  await servers?.stop();
 }
 
 const ordered = scenarios.map((scenario) => sections.get(scenario.name)).filter((text) => text !== undefined);
 await writeFile(
   output,
-  `# Benchmarks\n\nEach scenario runs opencrate and its raw baseline in the same run on the same machine; ratios > 1 mean ` +
-    `opencrate is faster. Every variant runs in a fresh process so peak RSS is its own. Regenerate with \`npm run bench\` ` +
+  `# Benchmarks\n\nEach scenario runs opencrate and its raw baseline in the same run on the same machine; the ratio column is ` +
+    `opencrate relative to the baseline as each table says. Every variant runs in a fresh process so peak RSS is its own. Regenerate with \`npm run bench\` ` +
     `(\`bash scripts/dev.sh bench\` starts the test servers too).\n\n${ordered.join("\n")}`,
 );
 

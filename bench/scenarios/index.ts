@@ -1,5 +1,7 @@
 /** Every bench scenario, in report order. */
+import { gcsCheckpoint } from "./gcs-checkpoint.ts";
 import { localCheckpoint } from "./local-checkpoint.ts";
+import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint];

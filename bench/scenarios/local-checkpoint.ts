@@ -3,15 +3,16 @@
  * file (createReadStream → createWriteStream) on the same disk.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Snapshot } from "../../src/index.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { MiB, mbPerSecond, measure, timed, type VariantResult } from "../harness.ts";
+import { CHECKPOINT_BYTES, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
-const SIZE = Number(process.env.OPENCRATE_BENCH_CHECKPOINT_MB ?? 1024) * MiB;
+const SIZE = CHECKPOINT_BYTES;
 
 export const localCheckpoint: Scenario = {
   name: "local-checkpoint",
@@ -83,22 +84,3 @@ export const localCheckpoint: Scenario = {
     }
   },
 };
-
-async function writePseudoRandomFile(path: string, size: number): Promise<void> {
-  const handle = await open(path, "w");
-  try {
-    const chunk = Buffer.alloc(8 * MiB);
-    let state = 0x9e3779b9;
-    for (let written = 0; written < size; written += chunk.length) {
-      for (let i = 0; i < chunk.length; i += 4) {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        chunk.writeUInt32LE(state >>> 0, i);
-      }
-      await handle.write(chunk, 0, Math.min(chunk.length, size - written));
-    }
-  } finally {
-    await handle.close();
-  }
-}

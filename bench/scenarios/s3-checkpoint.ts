@@ -1,0 +1,139 @@
+/**
+ * On the test MinIO, in the same run: a 1 GiB checkpoint saved and loaded through opencrate against raw
+ * lib-storage `Upload` / `GetObject` with the same part size and concurrency; and a 1 KiB JSON artifact save
+ * against a raw `PutObject`.
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { randomUUID } from "node:crypto";
+import { Snapshot } from "../../src/index.ts";
+import { S3Backend } from "../../src/backends/s3/index.ts";
+import { minioEnv } from "../../test/support/servers.ts";
+import { s3Options } from "../../test/support/s3.ts";
+import { MiB, measure, timed, type VariantResult } from "../harness.ts";
+import { CHECKPOINT_BYTES, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
+import type { Scenario } from "./types.ts";
+
+const PART_SIZE = 8 * MiB;
+const QUEUE_SIZE = 4;
+const SMALL_SAVES = 200;
+
+export const s3Checkpoint: Scenario = {
+  name: "s3-checkpoint",
+  title: `Checkpoint of ${CHECKPOINT_BYTES / MiB} MiB and 1 KiB JSON on MinIO vs the raw AWS SDK`,
+  unavailable: () => (minioEnv() === undefined ? "no MinIO (TEST_MINIO_ENDPOINT)" : undefined),
+
+  async run({ repeats, scratch }) {
+    const source = join(scratch, "checkpoint.bin");
+    await writePseudoRandomFile(source, CHECKPOINT_BYTES);
+    const prefix = `bench-${randomUUID()}`;
+    const args = { source, scratch, prefix };
+    const rows: string[] = [];
+    for (const [label, baseline, ours] of [
+      ["save 1 GiB", "raw-upload", "save"],
+      ["load 1 GiB", "raw-get", "load"],
+    ] as const) {
+      rows.push(ratioRow(label, await measure(this.name, baseline, args, repeats), await measure(this.name, ours, args, repeats)));
+    }
+    const rawSmall = await measure(this.name, "raw-put-small", args, repeats);
+    const libSmall = await measure(this.name, "save-small", args, repeats);
+    const latency = (m: VariantResult): number => (m.seconds / SMALL_SAVES) * 1000;
+    await rm(source, { force: true });
+    return {
+      markdown: [
+        ...RATIO_HEADER,
+        ...rows,
+        "",
+        "| operation | raw `PutObject` | opencrate `json(...).save` | ratio (latency) |",
+        "|---|---|---|---|",
+        `| 1 KiB JSON, ${SMALL_SAVES} sequential saves | ${latency(rawSmall).toFixed(2)} ms | ${latency(libSmall).toFixed(2)} ms | **${(latency(libSmall) / latency(rawSmall)).toFixed(2)}×** |`,
+        "",
+        `Part size ${PART_SIZE / MiB} MiB and ${QUEUE_SIZE} parts in flight on both sides. Baselines: \`@aws-sdk/lib-storage\` ` +
+          "`Upload` from a file stream; `GetObject` piped to a file. opencrate: `checkpoint(...).saveFile` / `downloadTo`. " +
+          `Median of ${repeats} runs, each in a fresh process. Targets: ≥ 0.95× throughput, peak RSS < 256 MiB; small-save latency ≤ 1.2×.`,
+      ].join("\n"),
+    };
+  },
+
+  async runVariant(variant, args) {
+    const server = minioEnv();
+    if (server === undefined) throw new Error("TEST_MINIO_ENDPOINT is not set");
+    const source = args.source ?? "";
+    const target = join(args.scratch ?? "", `out-${process.pid}.bin`);
+    const bytes = (await stat(source)).size;
+    const key = `${args.prefix}/raw/${variant}-${process.pid}.bin`;
+    const { S3Client, GetObjectCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const { Upload } = await import("@aws-sdk/lib-storage");
+    const client = new S3Client({
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const backend = new S3Backend(s3Options(server, { prefix: `${args.prefix}/lib-${process.pid}`, partSize: PART_SIZE, queueSize: QUEUE_SIZE }));
+    const snapshot = await Snapshot.setup({ name: "bench", backend, console: false });
+    const upload = (): Promise<unknown> =>
+      new Upload({ client, params: { Bucket: server.bucket, Key: key, Body: createReadStream(source) }, partSize: PART_SIZE, queueSize: QUEUE_SIZE }).done();
+    const small = Buffer.from(JSON.stringify({ payload: "x".repeat(1000) }));
+    try {
+      switch (variant) {
+        case "raw-upload":
+          return done(await timed(upload), bytes);
+        case "raw-get": {
+          await upload();
+          return done(
+            await timed(async () => {
+              const response = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: key }));
+              await pipeline(response.Body as Readable, createWriteStream(target));
+            }),
+            bytes,
+          );
+        }
+        case "save":
+          return done(await timed(() => snapshot.checkpoint("model.bin").saveFile(source)), bytes);
+        case "load": {
+          const artifact = snapshot.checkpoint("model.bin");
+          await artifact.saveFile(source);
+          return done(await timed(() => artifact.downloadTo(target)), bytes);
+        }
+        case "raw-put-small":
+          await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: `${key}.warm`, Body: small }));
+          return done(
+            await timed(async () => {
+              for (let i = 0; i < SMALL_SAVES; i++) {
+                await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: `${key}.json`, Body: small, ContentType: "application/json" }));
+              }
+            }),
+            small.length * SMALL_SAVES,
+          );
+        case "save-small": {
+          const artifact = snapshot.json("small.json");
+          const value = JSON.parse(small.toString()) as unknown;
+          await artifact.save(value);
+          return done(
+            await timed(async () => {
+              for (let i = 0; i < SMALL_SAVES; i++) await artifact.save(value);
+            }),
+            small.length * SMALL_SAVES,
+          );
+        }
+        default:
+          throw new Error(`unknown variant ${variant}`);
+      }
+    } finally {
+      await snapshot.close();
+      await rm(target, { force: true });
+      client.destroy();
+      await backend.close();
+    }
+  },
+};
+
+function done(result: { seconds: number; peakRssBytes: number }, bytes: number): VariantResult {
+  return { seconds: result.seconds, bytes, peakRssBytes: result.peakRssBytes };
+}
