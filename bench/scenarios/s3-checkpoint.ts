@@ -33,8 +33,8 @@ export const s3Checkpoint: Scenario = {
     const args = { source, scratch, prefix };
     const rows: string[] = [];
     for (const [label, baseline, ours] of [
-      ["save 1 GiB", "raw-upload", "save"],
-      ["load 1 GiB", "raw-get", "load"],
+      ["save", "raw-upload", "save"],
+      ["load", "raw-get", "load"],
     ] as const) {
       rows.push(ratioRow(label, await measure(this.name, baseline, args, repeats), await measure(this.name, ours, args, repeats)));
     }
