@@ -154,6 +154,12 @@ export interface StorageBackend {
     options?: StreamWriteOptions,
   ): Promise<ObjectInfo>;
 
+  /**
+   * Optional fast path for uploading a local file (e.g. a kernel-side copy or reflink on local disk); same
+   * atomicity and mode rules as putStream. Callers fall back to putStream over a file stream when absent.
+   */
+  putFile?(key: string, localPath: string, options?: StreamWriteOptions): Promise<ObjectInfo>;
+
   /** Every object under a key prefix (a plain string prefix, not only folders), recursively, in key order. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
 

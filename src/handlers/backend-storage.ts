@@ -76,7 +76,8 @@ export class BackendArtifactStorage implements ArtifactStorage {
         cause: error,
       });
     }
-    await this.backend.putStream(key, createReadStream(localPath), { size });
+    if (this.backend.putFile !== undefined) await this.backend.putFile(key, localPath, { size });
+    else await this.backend.putStream(key, createReadStream(localPath, { highWaterMark: 1024 * 1024 }), { size });
   }
 
   /** Streams to a temporary file next to `localPath`, then renames it into place. */

@@ -131,6 +131,10 @@ for (const factory of allBackendFactories()) {
       const target = join(scratch, "out", "weights.bin");
       await weights.downloadTo(target);
       assert.ok((await readFile(target)).equals(bytes));
+      const missingFile = join(scratch, "no-such-file.bin");
+      const error = await expectCode(snapshot.checkpoint("never.bin").saveFile(missingFile), "INVALID_ARGUMENT");
+      assert.ok(error.message.includes(missingFile), error.message);
+      assert.equal(await snapshot.checkpoint("never.bin").exists(), false);
       const streamed = snapshot.checkpoint("streamed.bin");
       await streamed.saveStream(Readable.from([bytes.subarray(0, 10), bytes.subarray(10)]));
       const chunks: Buffer[] = [];

@@ -1,4 +1,5 @@
 /** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. */
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type {
   BackendCapabilities,
@@ -49,6 +50,14 @@ export class PrefixedBackend implements StorageBackend {
 
   putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: StreamWriteOptions): Promise<ObjectInfo> {
     return this.inner.putStream(this.#key(key), body, options).then((info) => this.#strip(info));
+  }
+
+  putFile(key: string, localPath: string, options?: StreamWriteOptions): Promise<ObjectInfo> {
+    const write =
+      this.inner.putFile === undefined
+        ? this.inner.putStream(this.#key(key), createReadStream(localPath), options)
+        : this.inner.putFile(this.#key(key), localPath, options);
+    return write.then((info) => this.#strip(info));
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {

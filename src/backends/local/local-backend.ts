@@ -208,6 +208,24 @@ export class LocalBackend implements StorageBackend {
     await Promise.all(batch.map((one) => this.delete(one)));
   }
 
+  /** Uploads a local file by a kernel-side copy (a reflink where the file system has them) into the temp file. */
+  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+    const path = this.#layout.pathOfKey(key);
+    options.signal?.throwIfAborted();
+    const info = await this.#write(key, path, options.mode ?? OVERWRITE, options.signal, async () => {
+      try {
+        return await stageCopy(localPath, path);
+      } catch (error) {
+        if (isErrno(error, "ENOENT") && (await statIfPresent(localPath)) === undefined) {
+          throw new InvalidArgumentError(`Cannot upload ${localPath}: no such local file.`, { path: localPath, cause: error });
+        }
+        throw error;
+      }
+    });
+    options.onProgress?.(info.size);
+    return info;
+  }
+
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
     const fromPath = this.#layout.pathOfKey(from);
     const toPath = this.#layout.pathOfKey(to);
