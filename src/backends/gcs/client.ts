@@ -8,9 +8,11 @@
  * the meaning of its 412 needs checking. RetryAlways also keeps the SDK from flipping its shared `autoRetry`
  * flag per call, which under the other strategies races between concurrent calls on one client.
  */
+import type { Agent } from "node:http";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 import { NotSupportedError } from "../../errors.ts";
 import type { GcsSettings } from "./options.ts";
+import { agentWithTimeouts, installPooledAgents, TIMEOUT_HEADER, timeoutHeaderValue } from "./socket-timeouts.ts";
 
 type StorageModule = typeof import("@google-cloud/storage");
 type Interceptor = NonNullable<StorageOptions["interceptors_"]>[number];
@@ -30,39 +32,78 @@ export function loadStorageSdk(): Promise<StorageModule> {
   return sdk;
 }
 
+/** Socket time-outs (socket-timeouts.ts) and the SDK's own name for one. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(["ETIMEDOUT", "ECONNTIMEOUT", "ESOCKETTIMEDOUT"]);
 /** Longest back-off between two retries, seconds. */
 const MAX_RETRY_DELAY_S = 8;
 /** Back-off grows by this factor per retry (1.5 s, 2.3 s, 3.4 s, … plus up to 1 s of jitter). */
 const RETRY_DELAY_MULTIPLIER = 1.5;
 
-export async function createStorage(settings: GcsSettings): Promise<Storage> {
-  const { Storage, IdempotencyStrategy } = await loadStorageSdk();
+export interface GcsClient {
+  readonly storage: Storage;
+  /** Keep-alive agent with connect and idle time-outs, for resumable sessions. */
+  readonly uploadAgent: Agent;
+  /** Releases the sockets this client opened for resumable uploads. */
+  release(): void;
+}
+
+export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
+  const { Storage, IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT } = await loadStorageSdk();
+  const timeouts = { connectMs: settings.connectTimeoutMs, idleMs: settings.requestTimeoutMs };
+  const pooledTimeouts = installPooledAgents();
+  const uploadAgent: Agent = agentWithTimeouts(settings.endpoint, timeouts);
   const storage = new Storage({
     apiEndpoint: settings.endpoint,
     ...(settings.projectId === undefined ? {} : { projectId: settings.projectId }),
     useAuthWithCustomEndpoint: settings.customEndpoint && settings.authenticate,
-    // JSON API and multipart uploads (teeny-request): fails a request that waits this long for a byte.
+    // Ignored by the SDK's HTTP stack today (see socket-timeouts.ts); kept for when it is honoured again.
     timeout: settings.requestTimeoutMs,
-    // Resumable uploads go through gaxios, which only sees the options interceptors give it: without this they
-    // have no time-out at all and an unreachable endpoint hangs them.
-    // (The resumable path hands interceptors an empty object, hence the cast: there is no `uri` to keep.)
-    interceptors_: [{ request: (options) => ({ timeout: settings.requestTimeoutMs, ...options }) as InterceptedRequest }],
+    interceptors_: [
+      {
+        request: (options) =>
+          // JSON API requests (with a `uri`) go through teeny-request's pooled agent, which reads the header.
+          // Resumable uploads hand interceptors an empty object and use whatever agent it names (gaxios).
+          ("uri" in options && typeof options.uri === "string"
+            ? pooledTimeouts
+              ? { ...options, headers: withHeader(options.headers, TIMEOUT_HEADER, timeoutHeaderValue(timeouts)) }
+              : options
+            : { ...options, agent: uploadAgent }) as InterceptedRequest,
+      },
+    ],
     retryOptions: {
       // maxRetries 0 reads as "default (3)" in the SDK; autoRetry false is how to say none.
       autoRetry: settings.maxRetries > 0,
       maxRetries: Math.max(settings.maxRetries, 1),
       retryDelayMultiplier: RETRY_DELAY_MULTIPLIER,
       maxRetryDelay: MAX_RETRY_DELAY_S,
-      // Retries are bounded by count. The total must stay far above (retries + 1) × the request time-out: the
-      // JSON path's retry-request never calls back once the total is spent between two attempts (it hangs), and
+      // Retries are bounded by count. The total must stay far above (retries + 1) × the time-outs: the JSON
+      // path's retry-request never calls back once the total is spent between two attempts (it hangs), and
       // resumable uploads refuse any retry once the total has passed since the upload began.
       totalTimeout: 24 * 60 * 60,
       idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      // Uploads are retried only for what this says; the SDK's list leaves out time-outs.
+      retryableErrorFn: (error) => RETRYABLE_ERR_FN_DEFAULT(error) || isTimeout(error),
     },
   });
   // The SDK uses STORAGE_EMULATOR_HOST verbatim as the JSON API base (without "/storage/v1") even when an
   // apiEndpoint is given, while uploads use apiEndpoint: one of the two paths is always wrong. The settings
   // already turned the variable into `endpoint`, so both paths get the same base here.
   storage.baseUrl = `${settings.endpoint}/storage/v1`;
-  return storage;
+  return { storage, uploadAgent, release: () => uploadAgent.destroy() };
+}
+
+/** A socket time-out, as the error itself or (resumable session requests) as its first reason. */
+function isTimeout(error: unknown): boolean {
+  const shape = error as { code?: unknown; errors?: unknown } | null;
+  const reason = Array.isArray(shape?.errors) ? (shape.errors[0] as { reason?: unknown } | undefined)?.reason : undefined;
+  return TIMEOUT_CODES.has(String(shape?.code)) || TIMEOUT_CODES.has(String(reason));
+}
+
+function withHeader(headers: unknown, name: string, value: string): unknown {
+  if (headers instanceof Headers) {
+    const copy = new Headers(headers);
+    copy.set(name, value);
+    return copy;
+  }
+  return { ...(headers as Record<string, string> | undefined), [name]: value };
 }

@@ -45,7 +45,10 @@ export async function openRead(
   let answered = false;
   try {
     await new Promise<void>((resolve, reject) => {
-      source.on("response", (response: { statusCode?: number; status?: number }) => {
+      source.on("response", (response: { statusCode?: number; status?: number; setMaxListeners?: (n: number) => void }) => {
+        // The SDK's layers all listen on this one response stream (more than Node's default of 10), which
+        // prints a MaxListenersExceededWarning per download (googleapis/google-cloud-node#9185). Not a leak.
+        response.setMaxListeners?.(32);
         // An error status is followed by an 'error' event carrying the parsed message.
         if ((response.statusCode ?? response.status ?? 200) < 300) {
           answered = true;

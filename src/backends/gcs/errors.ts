@@ -27,6 +27,7 @@ export interface GcsErrorContext {
   /** The endpoint as configured (never carries credentials). */
   readonly endpoint: string;
   readonly requestTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
   /** The write mode, for writes: decides between AlreadyExists and PreconditionFailed on a 412. */
   readonly mode?: WriteMode;
   /** True when a 404 has been traced to the bucket itself being absent. */
@@ -75,10 +76,14 @@ export function isAmbiguousFailure(error: unknown): boolean {
   return true;
 }
 
-/** Turns an SDK error into an OpenCrateError naming `context.location`. OpenCrateErrors pass through. */
+/**
+ * Turns an SDK error into an OpenCrateError naming `context.location`. OpenCrateErrors pass through. The cause
+ * is a copy of the SDK error without the request it carries: those objects hold the request headers, bearer
+ * token included, and `console.error(error)` prints causes in full.
+ */
 export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateError {
   if (error instanceof OpenCrateError) return error;
-  const options = { path: context.location, cause: error };
+  const options = { path: context.location, cause: redacted(error) };
   const doing = `${verbOf(context.action)} ${context.location}`;
   const detail = detailOf(error);
   const status = httpStatusOf(error);
@@ -87,9 +92,13 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
     const code = networkCodeOf(error);
     if (code !== undefined) {
       const timedOut = code === "ETIMEDOUT" || code === "TimeoutError" || code === "ESOCKETTIMEDOUT";
-      const why = timedOut
-        ? `did not answer within ${context.requestTimeoutMs === undefined ? "the request time-out" : `${context.requestTimeoutMs} ms`} (${code})`
-        : `is unreachable (${code})`;
+      const within = (ms: number | undefined, what: string) => (ms === undefined ? `the ${what} time-out` : `${ms} ms`);
+      const why =
+        code === "ECONNTIMEOUT"
+          ? `is unreachable (no connection within ${within(context.connectTimeoutMs, "connect")})`
+          : timedOut
+            ? `did not answer within ${within(context.requestTimeoutMs, "request")} (${code})`
+            : `is unreachable (${code})`;
       return new TransientError(`Cannot ${doing}: the GCS endpoint ${endpointLabel(context.endpoint)} ${why}.`, options);
     }
     if (/could not load the default credentials/i.test(detail)) {
@@ -125,7 +134,7 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
       if (context.bucketMissing === true) {
         return new NotFoundError(
           `The bucket gs://${context.bucket} does not exist at ${endpointLabel(context.endpoint)}, so cannot ${doing}.`,
-          { path: `gs://${context.bucket}`, cause: error },
+          { path: `gs://${context.bucket}`, cause: options.cause },
         );
       }
       if (context.action === "read" || context.action === "copy") return new NotFoundError(`No object at ${context.location}.`, options);
@@ -147,6 +156,39 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
       }
       return new InvalidArgumentError(`Google Cloud Storage refused to ${doing} (HTTP ${status}): ${detail}`, options);
   }
+}
+
+/** The error's name, message, stack and status fields, without request, response body or configuration. */
+export function redacted(error: unknown, depth = 0): unknown {
+  if (typeof error !== "object" || error === null || depth > 4) return error;
+  const shape = error as {
+    name?: unknown;
+    message?: unknown;
+    stack?: unknown;
+    code?: unknown;
+    status?: unknown;
+    type?: unknown;
+    errors?: unknown;
+    response?: { status?: unknown; statusCode?: unknown } | null;
+    cause?: unknown;
+  };
+  const copy = new Error(typeof shape.message === "string" ? shape.message : "(no message)") as Error & Record<string, unknown>;
+  if (typeof shape.name === "string") copy.name = shape.name;
+  if (typeof shape.stack === "string") copy.stack = shape.stack;
+  for (const field of ["code", "status", "type"] as const) {
+    const value = shape[field];
+    if (typeof value === "string" || typeof value === "number") copy[field] = value;
+  }
+  const responseStatus = shape.response?.status ?? shape.response?.statusCode;
+  if (typeof responseStatus === "number") copy.response = { status: responseStatus };
+  if (Array.isArray(shape.errors)) {
+    copy.errors = shape.errors.map((entry: unknown) => {
+      const { reason, message, domain } = (entry ?? {}) as { reason?: unknown; message?: unknown; domain?: unknown };
+      return { reason, message, domain };
+    });
+  }
+  if (shape.cause !== undefined) copy.cause = redacted(shape.cause, depth + 1);
+  return copy;
 }
 
 function verbOf(action: GcsAction): string {

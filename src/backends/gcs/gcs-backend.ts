@@ -26,13 +26,14 @@ import type {
 import { validateKey, validatePrefix } from "../keys.ts";
 import { collectBytes, toBytes } from "../streams.ts";
 import { CallerBody } from "./caller-body.ts";
-import { createStorage } from "./client.ts";
+import { createStorage, type GcsClient } from "./client.ts";
 import { checkRange, openRead } from "./download.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
 import { listFolderPage } from "./folder-page.ts";
 import { toObjectInfo, WRITER_TOKEN_KEY } from "./object-info.ts";
 import { resolveGcsSettings, roundChunkSize, type GcsBackendOptions, type GcsSettings } from "./options.ts";
 import { ensureConditionalWrites, probeConditionalWrites } from "./probe.ts";
+import { agentWithTimeouts } from "./socket-timeouts.ts";
 import { uploadBytes, uploadStream, type UploadRequest } from "./upload.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
@@ -49,7 +50,7 @@ export class GcsBackend implements StorageBackend {
   readonly #givenStorage: Storage | undefined;
   /** Where requests go (the given client's endpoint when one was given), for messages and the probe cache. */
   readonly #endpoint: string;
-  #client: Promise<{ readonly storage: Storage; readonly bucket: Bucket }> | undefined;
+  #client: Promise<GcsClient & { readonly bucket: Bucket }> | undefined;
   /** Set once any call reached the bucket: a 404 after that is about an object, not the bucket. */
   #bucketSeen = false;
   #closed = false;
@@ -212,8 +213,11 @@ export class GcsBackend implements StorageBackend {
     validateKey(key, this.describe(""));
     const file = await this.#file(key);
     try {
-      await file.delete({ ignoreNotFound: true });
+      await file.delete();
+      this.#bucketSeen = true;
     } catch (error) {
+      // A missing object is fine; a missing bucket is not (the SDK's ignoreNotFound would hide both).
+      if (isNotFound(error) && (this.#bucketSeen || !(await this.#bucketIsMissing()))) return;
       throw await this.#failure(error, "delete", key);
     }
   }
@@ -259,7 +263,9 @@ export class GcsBackend implements StorageBackend {
 
   async close(): Promise<void> {
     this.#closed = true;
+    const client = this.#client;
     this.#client = undefined;
+    (await client?.catch(() => undefined))?.release();
   }
 
   /**
@@ -312,8 +318,11 @@ export class GcsBackend implements StorageBackend {
   ): Promise<UploadRequest> {
     const conditional = mode.kind !== "overwrite";
     if (conditional) await this.#ensureConditionalWrites();
+    const client = await this.#open();
     return {
-      file: await this.#file(key),
+      file: client.bucket.file(this.#name(key)),
+      agent: client.uploadAgent,
+      maxRetries: this.#settings.maxRetries,
       mode,
       contentType: options.contentType,
       metadata: options.metadata,
@@ -378,6 +387,7 @@ export class GcsBackend implements StorageBackend {
       bucket: this.bucket,
       endpoint: this.#endpoint,
       requestTimeoutMs: this.#settings.requestTimeoutMs,
+      connectTimeoutMs: this.#settings.connectTimeoutMs,
     };
   }
 
@@ -393,19 +403,26 @@ export class GcsBackend implements StorageBackend {
     }
   }
 
-  #open(): Promise<{ readonly storage: Storage; readonly bucket: Bucket }> {
+  #open(): Promise<GcsClient & { readonly bucket: Bucket }> {
     if (this.#closed) {
       return Promise.reject(new InvalidArgumentError(`The backend for ${this.describe("")} is closed.`, { path: this.describe("") }));
     }
     this.#client ??= (async () => {
-      const storage = this.#givenStorage ?? (await createStorage(this.#settings));
-      return { storage, bucket: storage.bucket(this.bucket) };
+      const client = this.#givenStorage === undefined ? await createStorage(this.#settings) : this.#wrapGiven(this.#givenStorage);
+      return { ...client, bucket: client.storage.bucket(this.bucket) };
     })();
     const opening = this.#client;
     opening.catch(() => {
       if (this.#client === opening) this.#client = undefined;
     });
     return opening;
+  }
+
+  /** A caller's client, used as it is; resumable chunks still get this backend's time-outs. */
+  #wrapGiven(storage: Storage): GcsClient {
+    const timeouts = { connectMs: this.#settings.connectTimeoutMs, idleMs: this.#settings.requestTimeoutMs };
+    const uploadAgent = agentWithTimeouts(storage.apiEndpoint, timeouts);
+    return { storage, uploadAgent, release: () => uploadAgent.destroy() };
   }
 
   async #file(key: string): Promise<File> {

@@ -39,9 +39,11 @@ export interface GcsBackendOptions {
   readonly resumableThreshold?: number;
   /** Resumable chunk size, a multiple of 256 KiB. Default 8 MiB; memory use per upload is about one chunk. */
   readonly chunkSize?: number;
+  /** How long opening a connection may take before the attempt fails. Default 10 s. */
+  readonly connectTimeoutMs?: number;
   /**
-   * How long one request may wait for the server (to connect, for the response to start, or between bytes of
-   * it) before the attempt fails. Default 60 s.
+   * How long a request may go without sending or receiving a byte (waiting for the response included) before
+   * the attempt fails. Default 60 s.
    */
   readonly requestTimeoutMs?: number;
   /** Retries per request after the first attempt (429, 5xx, resets, time-outs). Default 3. */
@@ -64,6 +66,7 @@ export interface GcsSettings {
   readonly authenticate: boolean;
   readonly resumableThreshold: number;
   readonly chunkSize: number;
+  readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly maxRetries: number;
 }
@@ -71,6 +74,7 @@ export interface GcsSettings {
 export const GCS_DEFAULTS = {
   resumableThreshold: 8 * MiB,
   chunkSize: 8 * MiB,
+  connectTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   maxRetries: 3,
 } as const;
@@ -95,6 +99,7 @@ export function resolveGcsSettings(options: GcsBackendOptions, env: Env = proces
     authenticate: !customEndpoint || options.authenticate === true,
     resumableThreshold: checkCount(options.resumableThreshold, "resumableThreshold", GCS_DEFAULTS.resumableThreshold, 0),
     chunkSize: checkChunkSize(options.chunkSize ?? GCS_DEFAULTS.chunkSize),
+    connectTimeoutMs: checkCount(options.connectTimeoutMs, "connectTimeoutMs", GCS_DEFAULTS.connectTimeoutMs, 1),
     requestTimeoutMs: checkCount(options.requestTimeoutMs, "requestTimeoutMs", GCS_DEFAULTS.requestTimeoutMs, 1),
     maxRetries: checkCount(options.maxRetries, "maxRetries", GCS_DEFAULTS.maxRetries, 0),
   };

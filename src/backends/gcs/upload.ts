@@ -1,19 +1,19 @@
 /**
  * Uploads: one multipart request (`resumable: false`) for bodies below the threshold, a chunked resumable upload
- * from it on. The write mode becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS
+ * (resumable.ts) from it on. The write mode becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS
  * checks it when the object is committed, so a failed or abandoned upload leaves nothing at the key.
  *
  * Conditional writes carry a writer token (see object-info.ts). When one fails with 412 or in a way that may
  * have landed (a time-out, 5xx after retries, a resumable session that could not be resumed), the object is
  * read back: if it holds this call's token, the write did happen and the call succeeds.
  */
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Agent } from "node:http";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "./caller-body.ts";
 import { isAmbiguousFailure, isPreconditionFailure } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
+import { uploadResumable } from "./resumable.ts";
 
 export interface UploadRequest {
   readonly file: File;
@@ -24,22 +24,29 @@ export interface UploadRequest {
   readonly writerToken?: string | undefined;
   readonly resumableThreshold: number;
   readonly chunkSize: number;
+  /** For resumable chunk requests: an agent with connect and idle time-outs. */
+  readonly agent: Agent;
+  readonly maxRetries: number;
   readonly signal?: AbortSignal | undefined;
 }
 
 /** Writes bytes held in memory. Returns the stored object's resource. */
 export async function uploadBytes(request: UploadRequest, bytes: Uint8Array): Promise<FileMetadata> {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const resumable = buffer.byteLength > 0 && buffer.byteLength >= request.resumableThreshold;
+  if (buffer.byteLength > 0 && buffer.byteLength >= request.resumableThreshold) {
+    return settle(request, () =>
+      resumable(
+        request,
+        (async function* () {
+          yield buffer;
+        })(),
+      ),
+    );
+  }
   return settle(request, async () => {
     request.signal?.throwIfAborted();
-    // save() retries a whole failed attempt (a new request or session each time) under the client's policy.
-    await request.file.save(buffer, {
-      resumable,
-      ...(resumable ? { chunkSize: request.chunkSize } : {}),
-      metadata: uploadMetadata(request),
-      ...preconditionOf(request.mode),
-    });
+    // save() retries a whole failed request under the client's policy; the body is in memory.
+    await request.file.save(buffer, { resumable: false, metadata: uploadMetadata(request), ...preconditionOf(request.mode) });
     return request.file.metadata;
   });
 }
@@ -51,7 +58,7 @@ export interface StreamUploadOptions {
 
 /**
  * Writes a stream in constant memory: reads up to the threshold; a body that ends there goes up in one request,
- * a longer one through a resumable upload with one chunk in memory at a time (resent on a retried chunk).
+ * a longer one through a resumable upload with one chunk in memory at a time.
  */
 export async function uploadStream(
   request: UploadRequest,
@@ -81,17 +88,22 @@ export async function uploadStream(
       yield next.value;
     }
   }
-  return settle(request, async () => {
-    const destination = request.file.createWriteStream({
-      resumable: true,
-      chunkSize: request.chunkSize,
+  return settle(request, () => resumable(request, rest()), () => body.failure !== undefined);
+}
+
+function resumable(request: UploadRequest, body: AsyncIterable<Uint8Array>): Promise<FileMetadata> {
+  return uploadResumable(
+    {
+      file: request.file,
+      agent: request.agent,
       metadata: uploadMetadata(request),
-      ...preconditionOf(request.mode),
-    });
-    const source = Readable.from(rest(), { objectMode: false, highWaterMark: 64 * 1024 });
-    await pipeline(source, destination, ...(request.signal === undefined ? [] : [{ signal: request.signal }]));
-    return request.file.metadata;
-  }, () => body.failure !== undefined);
+      preconditionOpts: preconditionOf(request.mode).preconditionOpts,
+      chunkSize: request.chunkSize,
+      maxRetries: request.maxRetries,
+      signal: request.signal,
+    },
+    body,
+  );
 }
 
 function preconditionOf(mode: WriteMode): { preconditionOpts?: PreconditionOptions } {

@@ -1,0 +1,416 @@
+/**
+ * GCS behaviour the conformance suite cannot see, on a real fake-gcs-server (and, through a recording proxy in
+ * front of it, faults the emulator will not produce on demand): create-only and compare-and-swap on resumable
+ * uploads, the writer token that settles ambiguous conditional writes, lost responses, failing and aborted
+ * bodies, conditional copies, STORAGE_EMULATOR_HOST as the only configuration, a missing bucket and deleteMany's
+ * bounded concurrency.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends/backend.ts";
+import { GcsBackend, type GcsBackendOptions } from "../../src/backends/gcs/index.ts";
+import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
+import { ensureGcsBucket, gcsOptions, rawObject } from "../support/gcs.ts";
+import { startS3Proxy, type Interceptor, type ProxiedRequest, type ProxiedResponse, type RunningServer } from "../support/s3-proxy.ts";
+import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
+
+const KiB = 1024;
+const server = gcsEnv();
+
+/** Small chunks so a 1 MiB body is a real multi-chunk resumable upload. */
+const SMALL_CHUNKS: Partial<GcsBackendOptions> = { resumableThreshold: 256 * KiB, chunkSize: 256 * KiB };
+
+describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT") }, () => {
+  const gcs = server as GcsServerEnv;
+  const prefixes: string[] = [];
+  const backends: StorageBackend[] = [];
+  const proxies: RunningServer[] = [];
+
+  before(() => ensureGcsBucket(gcs));
+  after(async () => {
+    await Promise.all(backends.map((backend) => backend.close()));
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+    const cleaner = new GcsBackend(gcsOptions(gcs));
+    for (const prefix of prefixes) await cleaner.deleteMany(await listKeys(cleaner, `${prefix}/`));
+    await cleaner.close();
+  });
+
+  /** A backend under a fresh prefix. */
+  function fresh(extra: Partial<GcsBackendOptions> = {}): { backend: GcsBackend; prefix: string } {
+    const prefix = `t-${randomUUID()}`;
+    prefixes.push(prefix);
+    const backend = new GcsBackend(gcsOptions(gcs, { prefix, ...extra }));
+    backends.push(backend);
+    return { backend, prefix };
+  }
+
+  /**
+   * A backend under a fresh prefix whose requests go through a recording proxy in front of the emulator. The
+   * proxy points resumable session URLs (Location headers) back at itself, so chunk requests pass through too.
+   */
+  async function proxied(intercept: Interceptor, extra: Partial<GcsBackendOptions> = {}) {
+    let self = "";
+    const proxy = await startS3Proxy(gcs.endpoint, async (request, forward) => {
+      const response = await intercept(request, forward);
+      const location = response.headers.location;
+      if (typeof location !== "string") return response;
+      return { ...response, headers: { ...response.headers, location: location.replace(gcs.endpoint, self) } };
+    });
+    self = proxy.endpoint;
+    proxies.push(proxy);
+    return { ...fresh({ apiEndpoint: proxy.endpoint, ...extra }), proxy };
+  }
+
+  const objectName = (prefix: string, key: string) => `${prefix}/${key}`;
+  const uploadsOf = (requests: readonly ProxiedRequest[], name: string) =>
+    requests.filter((request) => request.method === "POST" && request.url.includes(`name=${encodeURIComponent(name)}`));
+  const chunkPuts = (requests: readonly ProxiedRequest[], name: string) =>
+    requests.filter((request) => request.method === "PUT" && request.url.includes(`name=${encodeURIComponent(name)}`));
+  const serviceUnavailable = (): ProxiedResponse => ({
+    status: 503,
+    headers: { "content-type": "application/json" },
+    body: Buffer.from(JSON.stringify({ error: { code: 503, message: "Backend Error", errors: [{ reason: "backendError" }] } })),
+  });
+  const isFinalChunk = (request: ProxiedRequest) =>
+    request.method === "PUT" && /^bytes \d+-\d+\/\d+$/.test(String(request.headers["content-range"]));
+
+  /**
+   * Answers resumable status queries (an empty PUT with "Content-Range: bytes *\/…") as GCS documents: 308 with
+   * the persisted range, or the object once complete. fake-gcs-server 1.55.1 would instead commit whatever the
+   * session holds. Chunk requests go to `inner`; what the emulator acknowledged is tracked per session.
+   */
+  function withGcsStatusQueries(inner: Interceptor): Interceptor {
+    const sessions = new Map<string, { persisted: number; completed?: ProxiedResponse }>();
+    return async (request, forward) => {
+      const id = new URL(request.url, "http://proxy").searchParams.get("upload_id");
+      if (request.method !== "PUT" || id === null) return inner(request, forward);
+      const session = sessions.get(id) ?? { persisted: 0 };
+      sessions.set(id, session);
+      if (request.body.byteLength === 0 && String(request.headers["content-range"]).startsWith("bytes */")) {
+        if (session.completed !== undefined) return session.completed;
+        const range = session.persisted > 0 ? { range: `bytes=0-${session.persisted - 1}` } : {};
+        return { status: 308, headers: range, body: Buffer.alloc(0) };
+      }
+      const response = await inner(request, async () => {
+        const answer = await forward();
+        const acknowledged = /bytes=0-(\d+)/.exec(String(answer.headers.range ?? ""));
+        if (answer.status === 308 && acknowledged !== null) session.persisted = Number(acknowledged[1]) + 1;
+        if (answer.status === 200) session.completed = answer;
+        return answer;
+      });
+      return response;
+    };
+  }
+
+  describe("resumable uploads", () => {
+    it("a create-only resumable upload onto an existing key fails ALREADY_EXISTS and leaves the old content", async () => {
+      const { backend, prefix, proxy } = await proxied((_request, forward) => forward(), SMALL_CHUNKS);
+      await backend.put("ckpt.bin", "old weights");
+      const body = randomBody(1024 * KiB);
+      await rejectsWithCode(backend.putStream("ckpt.bin", Readable.from([body]), { mode: CREATE_ONLY }), "ALREADY_EXISTS", "taken key");
+      assert.equal(await readText(backend, "ckpt.bin"), "old weights");
+      const name = objectName(prefix, "ckpt.bin");
+      assert.ok(uploadsOf(proxy.requests, name).some((request) => request.url.includes("uploadType=resumable")), "resumable");
+      assert.ok(chunkPuts(proxy.requests, name).length >= 4, "sent in 256 KiB chunks");
+
+      await backend.delete("ckpt.bin");
+      const created = await backend.putStream("ckpt.bin", Readable.from([body]), { mode: CREATE_ONLY });
+      assert.equal(created.size, body.byteLength);
+      assertSameBytes(await backend.get("ckpt.bin"), body, "created by a resumable upload");
+    });
+
+    it("a resumable compare-and-swap replaces only from the current revision", async () => {
+      const { backend } = fresh(SMALL_CHUNKS);
+      const first = await backend.put("log.jsonl", "line 1\n");
+      const second = await backend.putStream("log.jsonl", Readable.from([randomBody(600 * KiB)]), { mode: ifRevision(first.revision) });
+      assert.notEqual(second.revision, first.revision);
+      await rejectsWithCode(
+        backend.putStream("log.jsonl", Readable.from([randomBody(600 * KiB)]), { mode: ifRevision(first.revision) }),
+        "PRECONDITION_FAILED",
+        "stale revision",
+      );
+      assert.equal((await backend.head("log.jsonl")).revision, second.revision);
+    });
+
+    it("a body failing after some chunks passes the body's error on and commits nothing", async () => {
+      const { backend, proxy, prefix } = await proxied((_request, forward) => forward(), SMALL_CHUNKS);
+      const failure = new Error("disk read failed");
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        for (let index = 0; index < 3; index++) yield randomBody(256 * KiB);
+        throw failure;
+      }
+      await assert.rejects(backend.putStream("new.bin", failing()), (error: unknown) => error === failure);
+      await rejectsWithCode(backend.head("new.bin"), "NOT_FOUND", "nothing at a new key");
+      assert.ok(chunkPuts(proxy.requests, objectName(prefix, "new.bin")).length >= 2, "chunks had been sent");
+      assert.ok(
+        proxy.requests.some((request) => request.method === "DELETE" && request.url.includes("upload_id=")),
+        "the session was cancelled",
+      );
+
+      await backend.put("old.bin", "kept");
+      await assert.rejects(backend.putStream("old.bin", failing(), { mode: CREATE_ONLY }), (error: unknown) => error === failure);
+      assert.equal(await readText(backend, "old.bin"), "kept");
+    });
+
+    it("an aborted putStream rejects with the abort and commits nothing", async () => {
+      const { backend } = fresh(SMALL_CHUNKS);
+      const controller = new AbortController();
+      async function* slow(): AsyncGenerator<Uint8Array> {
+        for (let index = 0; index < 100; index++) {
+          if (index === 3) controller.abort(new Error("stop requested"));
+          yield randomBody(256 * KiB);
+        }
+      }
+      await assert.rejects(backend.putStream("aborted.bin", slow(), { signal: controller.signal }), /stop requested/);
+      await rejectsWithCode(backend.head("aborted.bin"), "NOT_FOUND", "nothing committed");
+    });
+
+    it("sends a small body as one multipart request and a large known size straight to a resumable session", async () => {
+      const { backend, proxy, prefix } = await proxied((_request, forward) => forward(), SMALL_CHUNKS);
+      await backend.putStream("small.txt", Readable.from([Buffer.from("tiny")]));
+      const small = uploadsOf(proxy.requests, objectName(prefix, "small.txt"));
+      assert.deepEqual(small.map((request) => new URL(request.url, "http://x").searchParams.get("uploadType")), ["multipart"]);
+      const body = randomBody(700 * KiB);
+      await backend.putStream("large.bin", Readable.from([body]), { size: body.byteLength });
+      const large = uploadsOf(proxy.requests, objectName(prefix, "large.bin"));
+      assert.deepEqual(large.map((request) => new URL(request.url, "http://x").searchParams.get("uploadType")), ["resumable"]);
+      assertSameBytes(await backend.get("large.bin"), body, "large body");
+    });
+  });
+
+  describe("conditional writes", () => {
+    it("stores the writer token only with conditional writes and never shows it in metadata", async () => {
+      const { backend, prefix } = fresh();
+      await backend.put("plain.json", "{}", { metadata: { owner: "team-a" } });
+      await backend.put("claim.json", "{}", { mode: CREATE_ONLY, metadata: { owner: "team-a" } });
+      const raw = async (key: string) => {
+        const response = await fetch(`${gcs.endpoint}/storage/v1/b/${gcs.bucket}/o/${encodeURIComponent(objectName(prefix, key))}`);
+        return ((await response.json()) as { metadata?: Record<string, string> }).metadata ?? {};
+      };
+      assert.equal((await raw("plain.json"))["oc-token"], undefined);
+      assert.match((await raw("claim.json"))["oc-token"] ?? "", /^[0-9a-f-]{36}$/);
+      assert.deepEqual((await backend.head("claim.json")).metadata, { owner: "team-a" });
+    });
+
+    it("probes once per endpoint and bucket and leaves no probe object behind", async () => {
+      const { backend, proxy, prefix } = await proxied((_request, forward) => forward());
+      await backend.put("a.json", "1", { mode: CREATE_ONLY });
+      await backend.put("b.json", "2", { mode: CREATE_ONLY });
+      const probeUploads = proxy.requests.filter((request) => request.method === "POST" && request.url.includes(".opencrate-probe-"));
+      assert.equal(probeUploads.length, 4, "plain, create-only multipart, create-only resumable, stale generation");
+      const names = (await fetch(`${gcs.endpoint}/storage/v1/b/${gcs.bucket}/o?prefix=${prefix}/`).then((response) => response.json())) as {
+        items?: Array<{ name: string }>;
+      };
+      assert.deepEqual((names.items ?? []).map((item) => item.name).sort(), [`${prefix}/a.json`, `${prefix}/b.json`]);
+    });
+
+    it("a create whose response was lost and whose retry met 412 succeeds when the object holds our token", async () => {
+      let lost = false;
+      const { backend, proxy, prefix } = await proxied(async (request, forward) => {
+        const response = await forward();
+        if (!lost && request.method === "POST" && request.url.includes(encodeURIComponent("claims/0001.json"))) {
+          lost = true; // the write landed; the client sees a 503 and retries
+          return serviceUnavailable();
+        }
+        return response;
+      });
+      const info = await backend.put("claims/0001.json", "mine", { mode: CREATE_ONLY });
+      assert.ok(lost, "the first response was dropped");
+      assert.equal(uploadsOf(proxy.requests, objectName(prefix, "claims/0001.json")).length, 2, "retried once, and met 412");
+      assert.equal(await readText(backend, "claims/0001.json"), "mine");
+      assert.equal((await backend.head("claims/0001.json")).revision, info.revision);
+    });
+
+    it("a retried create that meets someone else's object is ALREADY_EXISTS", async () => {
+      let dropped = false;
+      const { backend } = await proxied(async (request, forward) => {
+        if (!dropped && request.method === "POST" && request.url.includes(encodeURIComponent("claims/0002.json"))) {
+          dropped = true; // never reaches the emulator; the client sees a 503 and retries
+          return serviceUnavailable();
+        }
+        return forward();
+      });
+      const competitor = new GcsBackend(gcsOptions(gcs, { prefix: backend.prefix }));
+      backends.push(competitor);
+      await competitor.put("claims/0002.json", "theirs", { mode: CREATE_ONLY });
+      await rejectsWithCode(backend.put("claims/0002.json", "mine", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "lost to another writer");
+      assert.ok(dropped);
+      assert.equal(await readText(backend, "claims/0002.json"), "theirs");
+    });
+
+    it("a resumable create whose final response was lost is settled by the token, without crashing", async () => {
+      let lost = false;
+      const { backend } = await proxied(async (request, forward) => {
+        const response = await forward();
+        if (!lost && isFinalChunk(request) && request.url.includes(encodeURIComponent("ckpt/v3.bin"))) {
+          lost = true; // committed by the emulator; the client sees a 503
+          return serviceUnavailable();
+        }
+        return response;
+      }, SMALL_CHUNKS);
+      const body = randomBody(600 * KiB);
+      const info = await backend.putStream("ckpt/v3.bin", Readable.from([body]), { mode: CREATE_ONLY });
+      assert.ok(lost);
+      assert.equal(info.size, body.byteLength);
+      assertSameBytes(await backend.get("ckpt/v3.bin"), body, "committed once");
+    });
+
+    it("a chunk answered by 503 is resent from where the session says it got to", async () => {
+      let failures = 0;
+      const { backend } = await proxied(
+        withGcsStatusQueries(async (request, forward) => {
+          if (failures < 2 && String(request.headers["content-range"]).startsWith("bytes 262144-")) {
+            failures += 1; // never reaches the emulator
+            return serviceUnavailable();
+          }
+          return forward();
+        }),
+        SMALL_CHUNKS,
+      );
+      const body = randomBody(1024 * KiB);
+      await backend.putStream("flaky.bin", Readable.from([body]), { mode: CREATE_ONLY });
+      assert.equal(failures, 2);
+      assertSameBytes(await backend.get("flaky.bin"), body, "every byte once");
+    });
+
+    it("a final chunk whose answer was lost completes when the session says it is complete", async () => {
+      let lost = false;
+      const { backend, proxy, prefix } = await proxied(
+        withGcsStatusQueries(async (request, forward) => {
+          const response = await forward();
+          if (!lost && isFinalChunk(request)) {
+            lost = true; // committed; the client sees a 503 and asks the session
+            return serviceUnavailable();
+          }
+          return response;
+        }),
+        SMALL_CHUNKS,
+      );
+      const body = randomBody(600 * KiB);
+      const info = await backend.putStream("final.bin", Readable.from([body]), { mode: CREATE_ONLY });
+      assert.ok(lost);
+      assert.equal(info.size, body.byteLength);
+      const name = encodeURIComponent(objectName(prefix, "final.bin"));
+      assert.ok(!proxy.requests.some((request) => request.method === "GET" && request.url.includes(name)), "no read-back was needed");
+      assertSameBytes(await backend.get("final.bin"), body, "committed once");
+    });
+
+    it("when fake-gcs-server commits a partial object on a status query, it is deleted again and the write fails TRANSIENT", async () => {
+      let dropped = false;
+      const { backend } = await proxied(async (request, forward) => {
+        if (!dropped && String(request.headers["content-range"]).startsWith("bytes 262144-")) {
+          dropped = true;
+          return serviceUnavailable();
+        }
+        return forward();
+      }, SMALL_CHUNKS);
+      const error = await rejectsWithCode(
+        backend.putStream("partial.bin", Readable.from([randomBody(1024 * KiB)]), { mode: CREATE_ONLY }),
+        "TRANSIENT",
+        "emulator status-query bug",
+      );
+      assert.match(error.message, /partial object/);
+      await rejectsWithCode(backend.head("partial.bin"), "NOT_FOUND", "nothing partial left at the key");
+    });
+  });
+
+  describe("copies", () => {
+    it("a create-only copy keeps bytes, content type and metadata, and fails onto a taken key", async () => {
+      const { backend } = fresh();
+      const body = randomBody(300 * KiB);
+      await backend.put("src.bin", body, { contentType: "application/x-safetensors", metadata: { step: "100" } });
+      await backend.put("taken.bin", "theirs");
+      await rejectsWithCode(backend.copy("src.bin", "taken.bin", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "taken");
+      assert.equal(await readText(backend, "taken.bin"), "theirs");
+      const copied = await backend.copy("src.bin", "dst.bin", { mode: CREATE_ONLY });
+      assert.equal(copied.size, body.byteLength);
+      assertSameBytes(await backend.get("dst.bin"), body, "copied bytes");
+      assert.deepEqual((await backend.head("dst.bin")).metadata, { step: "100" });
+      await rejectsWithCode(backend.copy("missing.bin", "x.bin", { mode: CREATE_ONLY }), "NOT_FOUND", "missing source");
+    });
+
+    it("a copy with a replace mode swaps only from the expected revision", async () => {
+      const { backend } = fresh();
+      await backend.put("src.txt", "new");
+      const target = await backend.put("dst.txt", "old");
+      await backend.copy("src.txt", "dst.txt", { mode: ifRevision(target.revision) });
+      assert.equal(await readText(backend, "dst.txt"), "new");
+      await rejectsWithCode(backend.copy("src.txt", "dst.txt", { mode: ifRevision(target.revision) }), "PRECONDITION_FAILED", "stale");
+    });
+  });
+
+  describe("STORAGE_EMULATOR_HOST", () => {
+    for (const form of ["url", "host:port"] as const) {
+      it(`works end to end with only STORAGE_EMULATOR_HOST set (${form}): JSON API, multipart and resumable uploads`, async () => {
+        const saved = process.env.STORAGE_EMULATOR_HOST;
+        process.env.STORAGE_EMULATOR_HOST = form === "url" ? gcs.endpoint : new URL(gcs.endpoint).host;
+        try {
+          const prefix = `t-${randomUUID()}`;
+          prefixes.push(prefix);
+          const backend = GcsBackend.fromUri(`gs://${gcs.bucket}/${prefix}`, SMALL_CHUNKS);
+          backends.push(backend);
+          const claim = await backend.put("v0/claim.json", '{"v":0}', { mode: CREATE_ONLY });
+          await rejectsWithCode(backend.put("v0/claim.json", "again", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "create-only");
+          const body = randomBody(700 * KiB);
+          await backend.putStream("v0/weights.bin", Readable.from([body]), { mode: CREATE_ONLY });
+          assert.equal((await backend.head("v0/claim.json")).revision, claim.revision);
+          assertSameBytes(await backend.get("v0/weights.bin", { range: { offset: 1000, length: 10 } }), body.subarray(1000, 1010), "range");
+          assert.deepEqual(await listKeys(backend, ""), ["v0/claim.json", "v0/weights.bin"]);
+          assert.deepEqual((await backend.listPage("")).prefixes, ["v0/"]);
+          await backend.copy("v0/claim.json", "v0/claim-copy.json");
+          await backend.delete("v0/claim-copy.json");
+          assertSameBytes((await rawObject(gcs, `${prefix}/v0/weights.bin`)) ?? new Uint8Array(), body, "really at the emulator");
+        } finally {
+          if (saved === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+          else process.env.STORAGE_EMULATOR_HOST = saved;
+        }
+      });
+    }
+  });
+
+  describe("bad settings", () => {
+    it("a missing bucket is NOT_FOUND naming the bucket and the endpoint, for reads, writes, lists and deletes", async () => {
+      const missing = `opencrate-missing-${randomUUID().slice(0, 8)}`;
+      const backend = new GcsBackend(gcsOptions(gcs, { bucket: missing, ...SMALL_CHUNKS }));
+      backends.push(backend);
+      for (const [label, attempt] of [
+        ["head", () => backend.head("a.json")],
+        ["get", () => backend.get("a.json")],
+        ["put", () => backend.put("a.json", "x")],
+        ["putStream", () => backend.putStream("big.bin", Readable.from([randomBody(600 * KiB)]))],
+        ["list", () => listKeys(backend, "")],
+        ["listPage", () => backend.listPage("")],
+        ["delete", () => backend.delete("a.json")],
+      ] as const) {
+        const error = await rejectsWithCode(attempt(), "NOT_FOUND", label);
+        assert.ok(error.message.includes(`gs://${missing}`) && error.message.includes(gcs.endpoint), `${label}: ${error.message}`);
+        assert.match(error.message, /bucket .* does not exist/, label);
+      }
+    });
+  });
+
+  describe("deleteMany", () => {
+    it("deletes many keys with a bounded number in flight", async () => {
+      let inFlight = 0;
+      let peak = 0;
+      const { backend } = await proxied(async (request, forward) => {
+        if (request.method !== "DELETE") return forward();
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return await forward();
+        } finally {
+          inFlight -= 1;
+        }
+      });
+      const keys = Array.from({ length: 40 }, (_, index) => `many/${String(index).padStart(3, "0")}.txt`);
+      for (const key of keys) await backend.put(key, key);
+      await backend.deleteMany([...keys, "many/not-there.txt"]);
+      assert.deepEqual(await listKeys(backend, ""), []);
+      assert.ok(peak > 1 && peak <= 16, `between 2 and 16 deletes in flight (peak ${peak})`);
+    });
+  });
+});
