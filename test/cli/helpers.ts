@@ -34,48 +34,61 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: "1", ...extra };
 }
 
-/** Starts the CLI; the caller reads or kills the child. */
-export function startCli(args: readonly string[], options: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, [MAIN, ...args], {
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** Everything the CLI printed, once it has exited. */
+  readonly result: Promise<CliResult>;
+  /** Resolves once stdout (or stderr) so far contains `text`; rejects if the CLI exits first. */
+  waitFor(text: string, from?: "stdout" | "stderr"): Promise<void>;
+}
+
+/** Starts the CLI and records its output from the first byte; the caller waits on it or kills it. */
+export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
+  const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const waiters = new Set<() => void>();
+  const text = (from: "stdout" | "stderr"): string => Buffer.concat(from === "stdout" ? out : err).toString("utf8");
+  child.stdout.on("data", (chunk: Buffer) => {
+    out.push(chunk);
+    for (const check of waiters) check();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    err.push(chunk);
+    for (const check of waiters) check();
+  });
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      for (const check of waiters) check();
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: stdoutBytes.toString("utf8"), stderr: text("stderr"), stdoutBytes });
+    });
+  });
+  const waitFor = (wanted: string, from: "stdout" | "stderr" = "stdout"): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (text(from).includes(wanted)) {
+          waiters.delete(check);
+          resolve();
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          waiters.delete(check);
+          reject(new Error(`the CLI exited before printing ${JSON.stringify(wanted)} on ${from}; it printed: ${text(from)}`));
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+  return { child, result, waitFor };
 }
 
 /** Runs the CLI to the end. */
 export async function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  return collect(startCli(args, options));
-}
-
-export function collect(child: ChildProcess): Promise<CliResult> {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ code, signal, stdout: stdoutBytes.toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), stdoutBytes });
-    });
-  });
-}
-
-/** Resolves once the child's stdout contains `text`; rejects when it exits first. */
-export function waitForOutput(child: ChildProcess, text: string): Promise<string> {
-  let seen = "";
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString("utf8");
-      if (seen.includes(text)) {
-        child.stdout?.off("data", onData);
-        resolve(seen);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.once("exit", () => reject(new Error(`the CLI exited before printing ${JSON.stringify(text)}; stdout so far: ${seen}`)));
-  });
+  return startCli(args, options).result;
 }
 
 export async function tempDir(label: string): Promise<string> {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { Snapshot } from "../../src/index.ts";
-import { collect, makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir, waitForOutput } from "./helpers.ts";
+import { makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir } from "./helpers.ts";
 
 describe("opencrate log and cat", () => {
   let dir: string;
@@ -41,14 +41,13 @@ describe("opencrate log and cat", () => {
     try {
       run.info("line one");
       await run.flush();
-      const child = startCli(["log", `${root}/live@latest`, "--follow", "--interval", "100"]);
-      const result = collect(child);
-      await waitForOutput(child, "line one");
+      const cli = startCli(["log", `${root}/live@latest`, "--follow", "--interval", "100"]);
+      await cli.waitFor("line one");
       run.info("line two, written after follow started");
       await run.flush();
-      await waitForOutput(child, "line two, written after follow started");
-      child.kill("SIGTERM");
-      const { code, stdout, stderr } = await result;
+      await cli.waitFor("line two, written after follow started");
+      cli.child.kill("SIGTERM");
+      const { code, stdout, stderr } = await cli.result;
       assert.equal(code, 0, stderr);
       const lines = stdout.trimEnd().split("\n");
       assert.equal(lines.length, 2, stdout);
@@ -57,6 +56,42 @@ describe("opencrate log and cat", () => {
     } finally {
       await run.close();
     }
+  });
+
+  it("--follow starts over, with a note, when a new run replaces the log", async () => {
+    const backend = new LocalBackend({ root });
+    const first = await Snapshot.setup({ name: "relive", backend, console: false });
+    first.info("alpha: the first run's line");
+    await first.close();
+    const cli = startCli(["log", `${root}/relive/v0`, "--follow", "--interval", "100"]);
+    await cli.waitFor("alpha: the first run's line");
+    const second = await Snapshot.setup({ name: "relive", start: 0, backend, console: false });
+    second.info("beta: the second run's line");
+    await second.close();
+    await cli.waitFor("beta: the second run's line");
+    cli.child.kill("SIGTERM");
+    const { code, stdout, stderr } = await cli.result;
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /INFO {5}alpha: the first run's line\n.*INFO {5}beta: the second run's line\n$/);
+    assert.match(stderr, /^opencrate: .*relive\/v0\/relive\.log was replaced by a new run; printing it from the start\.$/m);
+  });
+
+  it("--follow waits for a log that does not exist yet", async () => {
+    const backend = new LocalBackend({ root });
+    const first = await Snapshot.setup({ name: "later", backend, console: false });
+    first.info("first run");
+    await first.close();
+    const cli = startCli(["log", `${root}/later@latest`, "--history", "--follow", "--interval", "100"]);
+    await cli.waitFor("waiting for", "stderr");
+    const resumed = await Snapshot.setup({ name: "later", start: "last", backend, console: false });
+    resumed.info("resumed run");
+    await resumed.close();
+    await cli.waitFor("resumed run");
+    cli.child.kill("SIGTERM");
+    const { code, stdout, stderr } = await cli.result;
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /INFO {5}first run\n.*INFO {5}resumed run\n$/);
+    assert.match(stderr, /^opencrate: waiting for .*later\/v0\/later\.history\.log to appear \(Ctrl-C to stop\)\.$/m);
   });
 
   it("exits 2 on a bad --interval", async () => {

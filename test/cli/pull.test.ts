@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
-import { collect, makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir } from "./helpers.ts";
+import { makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links), as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -101,8 +101,8 @@ describe("opencrate pull", () => {
     await run.close();
 
     const dest = join(dir, "big-dest");
-    const child = startCli(["pull", `${bigRoot}/big@latest`, dest, "--concurrency", "1"]);
-    const finished = collect(child);
+    const cli = startCli(["pull", `${bigRoot}/big@latest`, dest, "--concurrency", "1"]);
+    const child = cli.child;
     // Kill it as soon as the partial file has some bytes (if the download wins the race, the second pull
     // below simply finds the file complete).
     let partialSeen = false;
@@ -116,7 +116,7 @@ describe("opencrate pull", () => {
       }
       await sleep(2);
     }
-    await finished;
+    await cli.result;
 
     const resumed = await runCli(["pull", `${bigRoot}/big@latest`, dest]);
     assert.equal(resumed.code, 0, resumed.stderr);

@@ -1,7 +1,7 @@
 /** `opencrate log <snapshot-uri>`: prints a version's log, optionally following it as the run writes more. */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
-import type { StorageBackend } from "../../backends/backend.ts";
+import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { isOpenCrateError, NotFoundError } from "../../errors.ts";
 import { historyKey, logKey } from "../../snapshot/layout.ts";
 import { writeError } from "../errors.ts";
@@ -57,29 +57,47 @@ async function printWhole(backend: StorageBackend, key: string, history: boolean
   for await (const chunk of stream) await writeData(chunk as Uint8Array);
 }
 
+/** Bytes re-read before each new part, to tell "the log grew" from "a new run replaced it". */
+const OVERLAP_BYTES = 64;
+
 /**
- * Prints what is there, then polls the size: growth is read with a ranged get from the last offset. A log object
- * is rewritten whole on each flush, so a shorter object means a new run replaced it: print it from the start.
+ * Prints what is there, then polls the object's size and revision. A log object is rewritten whole on each flush,
+ * so while one run writes it, it only grows: the growth is read with one ranged get that starts a few bytes
+ * before the last offset. When a new run replaces it, the object shrinks, or those re-read bytes no longer match
+ * (also checked when the revision changes at the same size): then it is printed from the start.
  */
 async function follow(backend: StorageBackend, key: string, intervalMs: number): Promise<void> {
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const where = backend.describe(key);
   let offset = 0;
+  let revision: string | undefined;
+  let overlap = new Uint8Array(0);
+  let waitingShown = false;
   try {
-    while (!stop.signal.aborted) {
-      const size = await sizeOf(backend, key);
-      if (size !== undefined && size < offset) {
-        writeError(`${backend.describe(key)} was replaced by a new run; printing it from the start.`);
-        offset = 0;
+    for (; !stop.signal.aborted; await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => {})) {
+      const current = await headIfPresent(backend, key);
+      if (current === undefined) {
+        if (offset === 0 && !waitingShown) writeError(`waiting for ${where} to appear (Ctrl-C to stop).`);
+        waitingShown = true;
+        continue;
       }
-      if (size !== undefined && size > offset) {
-        const bytes = await backend.get(key, { range: { offset, length: size - offset } });
-        await writeData(bytes);
-        offset += bytes.byteLength;
+      if (current.revision === revision) continue;
+      revision = current.revision;
+      let from = offset - overlap.byteLength;
+      let bytes =
+        current.size >= offset ? await backend.get(key, { range: { offset: from, length: current.size - from } }) : undefined;
+      if (bytes === undefined || !startsWith(bytes, overlap)) {
+        writeError(`${where} was replaced by a new run; printing it from the start.`);
+        from = 0;
+        overlap = new Uint8Array(0);
+        bytes = await backend.get(key);
       }
-      await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => {});
+      await writeData(bytes.subarray(overlap.byteLength));
+      offset = from + bytes.byteLength;
+      overlap = bytes.slice(Math.max(0, bytes.byteLength - OVERLAP_BYTES));
     }
   } finally {
     process.off("SIGINT", onSignal);
@@ -87,9 +105,13 @@ async function follow(backend: StorageBackend, key: string, intervalMs: number):
   }
 }
 
-async function sizeOf(backend: StorageBackend, key: string): Promise<number | undefined> {
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.byteLength >= prefix.byteLength && Buffer.from(bytes.buffer, bytes.byteOffset, prefix.byteLength).equals(prefix);
+}
+
+async function headIfPresent(backend: StorageBackend, key: string): Promise<ObjectInfo | undefined> {
   try {
-    return (await backend.head(key)).size;
+    return await backend.head(key);
   } catch (error) {
     if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
     throw error;

@@ -19,7 +19,7 @@ interface PullOptions {
   readonly quiet?: boolean;
 }
 
-type Result = DownloadOutcome | { readonly kind: "refused" } | { readonly kind: "failed" };
+type Result = DownloadOutcome | { readonly kind: "refused" } | { readonly kind: "failed" } | { readonly kind: "unfinished" };
 
 const DEFAULT_CONCURRENCY = 8;
 
@@ -45,7 +45,9 @@ Examples:
     )
     .action(async (uri: string, destArgument: string | undefined, options: PullOptions) => {
       const snapshot = await openSnapshotTarget(uri);
-      const dest = destArgument ?? join(".", snapshot.name, snapshot.folder);
+      // "v3:tag" is not a valid folder name on Windows.
+      const folderName = process.platform === "win32" ? snapshot.folder.replaceAll(":", "_") : snapshot.folder;
+      const dest = destArgument ?? join(".", snapshot.name, folderName);
       await mkdir(dest, { recursive: true });
       const destRoot = await realpath(dest);
 
@@ -81,7 +83,7 @@ Examples:
       let results: Result[];
       try {
         results = await mapWithConcurrency(tasks, options.concurrency, async (task): Promise<Result> => {
-          if (stop.signal.aborted) return { kind: "failed" };
+          if (stop.signal.aborted) return { kind: "unfinished" };
           try {
             const outcome = await downloadFile(task, {
               backend: snapshot.backend,
@@ -92,7 +94,7 @@ Examples:
             progress.fileDone(describeOutcome(task.path, outcome));
             return outcome;
           } catch (error) {
-            if (stop.signal.aborted) return { kind: "failed" };
+            if (stop.signal.aborted) return { kind: "unfinished" };
             if (error instanceof RefusedPathError) {
               progress.problem(`refused ${JSON.stringify(task.key)}: ${oneLine(error)}; nothing was written for it.`);
               return { kind: "refused" };
@@ -116,7 +118,8 @@ Examples:
         `${pulled.length} of ${tasks.length + refused} files (${formatSize(bytes)}) in ${dest}: ` +
         `${count("downloaded")} downloaded, ${count("complete")} already complete` +
         (refused > 0 ? `, ${refused} refused` : "") +
-        (failed > 0 ? `, ${failed} failed` : "");
+        (failed > 0 ? `, ${failed} failed` : "") +
+        (count("unfinished") > 0 ? `, ${count("unfinished")} unfinished` : "");
       if (stop.signal.aborted) {
         writeError(`interrupted: ${summary}. Run the same pull again to finish it.`);
         process.exitCode = EXIT_FAILURE;

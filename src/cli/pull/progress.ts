@@ -55,7 +55,9 @@ class BarProgress implements PullProgress {
     const { MultiBar, Presets } = (await import("cli-progress")).default;
     const multi = new MultiBar(
       {
-        format: " {bar} {percentage}% | {done} of {size} | {files}/{fileTotal} files | ETA {eta_formatted}",
+        // Fits 80 columns: cli-progress cuts the line at the terminal's width.
+        format: " {bar} {percentage}% | {done}/{size} | {files}/{fileTotal} files | ETA {eta_formatted}",
+        barsize: 24,
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,
