@@ -3,14 +3,20 @@ import { mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { formatSize } from "../../io/size.ts";
-import { isHiddenPath, listFolder } from "../files.ts";
+import { isHiddenPath, listFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
 import { positiveInteger } from "../options.ts";
 import { mapWithConcurrency } from "../pool.ts";
-import { describeOutcome, downloadFile, type DownloadOutcome, type DownloadTask } from "../pull/download.ts";
+import {
+  describeOutcome,
+  downloadFile,
+  type DownloadContext,
+  type DownloadOutcome,
+  type DownloadTask,
+} from "../pull/download.ts";
 import { FolderMaker, RefusedPathError } from "../pull/folders.ts";
-import { createProgress } from "../pull/progress.ts";
+import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
 import { openSnapshotTarget } from "../targets.ts";
 
@@ -51,58 +57,22 @@ Examples:
       await mkdir(dest, { recursive: true });
       const destRoot = await realpath(dest);
 
-      const mode = options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines";
-      const progress = await createProgress(mode);
-      const listed = await listFolder(snapshot.backend, snapshot.prefix);
-      const tasks: DownloadTask[] = [];
-      let refused = 0;
-      let totalBytes = 0;
-      for (const file of listed) {
-        const check = checkPullPath(file.path);
-        if (!check.ok) {
-          refused += 1;
-          progress.problem(`refused ${JSON.stringify(file.key)}: ${check.problem}; nothing was written for it.`);
-          continue;
-        }
-        if (isHiddenPath(file.path)) continue;
-        if (pathInside(destRoot, check.segments) === undefined) {
-          refused += 1;
-          progress.problem(`refused ${JSON.stringify(file.key)}: it would land outside ${dest}.`);
-          continue;
-        }
-        tasks.push({ key: file.key, path: file.path, segments: check.segments });
-        totalBytes += file.size;
-      }
-
+      const progress = await createProgress(options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines");
+      const plan = planDownloads(await listFolder(snapshot.backend, snapshot.prefix), destRoot, dest, progress);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
-      const folders = new FolderMaker(destRoot);
-      progress.start(totalBytes, tasks.length);
+      const context: DownloadContext = {
+        backend: snapshot.backend,
+        folders: new FolderMaker(destRoot),
+        signal: stop.signal,
+        onBytes: (count) => progress.addBytes(count),
+      };
+      progress.start(plan.totalBytes, plan.tasks.length);
       let results: Result[];
       try {
-        results = await mapWithConcurrency(tasks, options.concurrency, async (task): Promise<Result> => {
-          if (stop.signal.aborted) return { kind: "unfinished" };
-          try {
-            const outcome = await downloadFile(task, {
-              backend: snapshot.backend,
-              folders,
-              signal: stop.signal,
-              onBytes: (count) => progress.addBytes(count),
-            });
-            progress.fileDone(describeOutcome(task.path, outcome));
-            return outcome;
-          } catch (error) {
-            if (stop.signal.aborted) return { kind: "unfinished" };
-            if (error instanceof RefusedPathError) {
-              progress.problem(`refused ${JSON.stringify(task.key)}: ${oneLine(error)}; nothing was written for it.`);
-              return { kind: "refused" };
-            }
-            progress.problem(`failed ${task.path}: ${oneLine(error)}`);
-            return { kind: "failed" };
-          }
-        });
+        results = await mapWithConcurrency(plan.tasks, options.concurrency, (task) => pullOne(task, context, progress));
       } finally {
         progress.stop();
         process.off("SIGINT", onSignal);
@@ -110,16 +80,17 @@ Examples:
       }
 
       const count = (kind: Result["kind"]): number => results.filter((result) => result.kind === kind).length;
-      refused += count("refused");
+      const refused = plan.refused + count("refused");
       const failed = count("failed");
+      const unfinished = count("unfinished");
       const pulled = results.filter((result): result is DownloadOutcome => result.kind === "downloaded" || result.kind === "complete");
-      const bytes = pulled.reduce((sum, result) => sum + result.size, 0);
       const summary =
-        `${pulled.length} of ${tasks.length + refused} files (${formatSize(bytes)}) in ${dest}: ` +
+        `${pulled.length} of ${plan.tasks.length + plan.refused} files ` +
+        `(${formatSize(pulled.reduce((sum, result) => sum + result.size, 0))}) in ${dest}: ` +
         `${count("downloaded")} downloaded, ${count("complete")} already complete` +
         (refused > 0 ? `, ${refused} refused` : "") +
         (failed > 0 ? `, ${failed} failed` : "") +
-        (count("unfinished") > 0 ? `, ${count("unfinished")} unfinished` : "");
+        (unfinished > 0 ? `, ${unfinished} unfinished` : "");
       if (stop.signal.aborted) {
         writeError(`interrupted: ${summary}. Run the same pull again to finish it.`);
         process.exitCode = EXIT_FAILURE;
@@ -130,4 +101,53 @@ Examples:
         printLines(`Pulled ${summary}.`);
       }
     });
+}
+
+interface DownloadPlan {
+  readonly tasks: DownloadTask[];
+  /** Keys refused before any download. */
+  readonly refused: number;
+  readonly totalBytes: number;
+}
+
+/** Checks every listed key; refused ones are reported, hidden ones (bookkeeping) skipped. */
+function planDownloads(listed: readonly FolderFile[], destRoot: string, dest: string, progress: PullProgress): DownloadPlan {
+  const tasks: DownloadTask[] = [];
+  let refused = 0;
+  let totalBytes = 0;
+  for (const file of listed) {
+    // Checked before the hidden-path rule, so a key like "..\x" is reported, not skipped as a dot-entry.
+    const check = checkPullPath(file.path);
+    const problem = check.ok
+      ? pathInside(destRoot, check.segments) === undefined
+        ? `it would land outside ${dest}`
+        : undefined
+      : check.problem;
+    if (!check.ok || problem !== undefined) {
+      refused += 1;
+      progress.problem(`refused ${JSON.stringify(file.key)}: ${problem}; nothing was written for it.`);
+      continue;
+    }
+    if (isHiddenPath(file.path)) continue;
+    tasks.push({ key: file.key, path: file.path, segments: check.segments });
+    totalBytes += file.size;
+  }
+  return { tasks, refused, totalBytes };
+}
+
+async function pullOne(task: DownloadTask, context: DownloadContext, progress: PullProgress): Promise<Result> {
+  if (context.signal.aborted) return { kind: "unfinished" };
+  try {
+    const outcome = await downloadFile(task, context);
+    progress.fileDone(describeOutcome(task.path, outcome));
+    return outcome;
+  } catch (error) {
+    if (context.signal.aborted) return { kind: "unfinished" };
+    if (error instanceof RefusedPathError) {
+      progress.problem(`refused ${JSON.stringify(task.key)}: ${oneLine(error)}; nothing was written for it.`);
+      return { kind: "refused" };
+    }
+    progress.problem(`failed ${task.path}: ${oneLine(error)}`);
+    return { kind: "failed" };
+  }
 }
