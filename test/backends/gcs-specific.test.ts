@@ -64,6 +64,11 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
   }
 
   const objectName = (prefix: string, key: string) => `${prefix}/${key}`;
+  /** The object's resource straight from the emulator's JSON API. */
+  const rawResource = async (prefix: string, key: string) => {
+    const response = await fetch(`${gcs.endpoint}/storage/v1/b/${gcs.bucket}/o/${encodeURIComponent(objectName(prefix, key))}`);
+    return (await response.json()) as { contentType?: string; metadata?: Record<string, string> };
+  };
   const uploadsOf = (requests: readonly ProxiedRequest[], name: string) =>
     requests.filter((request) => request.method === "POST" && request.url.includes(`name=${encodeURIComponent(name)}`));
   const chunkPuts = (requests: readonly ProxiedRequest[], name: string) =>
@@ -185,10 +190,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       const { backend, prefix } = fresh();
       await backend.put("plain.json", "{}", { metadata: { owner: "team-a" } });
       await backend.put("claim.json", "{}", { mode: CREATE_ONLY, metadata: { owner: "team-a" } });
-      const raw = async (key: string) => {
-        const response = await fetch(`${gcs.endpoint}/storage/v1/b/${gcs.bucket}/o/${encodeURIComponent(objectName(prefix, key))}`);
-        return ((await response.json()) as { metadata?: Record<string, string> }).metadata ?? {};
-      };
+      const raw = async (key: string) => (await rawResource(prefix, key)).metadata ?? {};
       assert.equal((await raw("plain.json"))["oc-token"], undefined);
       assert.match((await raw("claim.json"))["oc-token"] ?? "", /^[0-9a-f-]{36}$/);
       assert.deepEqual((await backend.head("claim.json")).metadata, { owner: "team-a" });
@@ -280,7 +282,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       const { backend, proxy, prefix } = await proxied(
         withGcsStatusQueries(async (request, forward) => {
           const response = await forward();
-          if (!lost && isFinalChunk(request)) {
+          if (!lost && isFinalChunk(request) && request.url.includes(encodeURIComponent("final.bin"))) {
             lost = true; // committed; the client sees a 503 and asks the session
             return serviceUnavailable();
           }
@@ -316,9 +318,23 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
     });
   });
 
+  describe("content types", () => {
+    it("stores the given content type, else application/octet-stream, whichever upload path the body takes", async () => {
+      const { backend, prefix } = fresh(SMALL_CHUNKS);
+      await backend.put("typed.json", "{}", { contentType: "application/json" });
+      await backend.putStream("typed-large.json", Readable.from([randomBody(600 * KiB)]), { contentType: "application/json" });
+      await backend.put("image.png", "not really");
+      await backend.putStream("image-large.png", Readable.from([randomBody(600 * KiB)]));
+      assert.equal((await rawResource(prefix, "typed.json")).contentType, "application/json");
+      assert.equal((await rawResource(prefix, "typed-large.json")).contentType, "application/json");
+      assert.equal((await rawResource(prefix, "image.png")).contentType, "application/octet-stream");
+      assert.equal((await rawResource(prefix, "image-large.png")).contentType, "application/octet-stream");
+    });
+  });
+
   describe("copies", () => {
     it("a create-only copy keeps bytes, content type and metadata, and fails onto a taken key", async () => {
-      const { backend } = fresh();
+      const { backend, prefix } = fresh();
       const body = randomBody(300 * KiB);
       await backend.put("src.bin", body, { contentType: "application/x-safetensors", metadata: { step: "100" } });
       await backend.put("taken.bin", "theirs");
@@ -328,6 +344,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       assert.equal(copied.size, body.byteLength);
       assertSameBytes(await backend.get("dst.bin"), body, "copied bytes");
       assert.deepEqual((await backend.head("dst.bin")).metadata, { step: "100" });
+      assert.equal((await rawResource(prefix, "dst.bin")).contentType, "application/x-safetensors");
       await rejectsWithCode(backend.copy("missing.bin", "x.bin", { mode: CREATE_ONLY }), "NOT_FOUND", "missing source");
     });
 

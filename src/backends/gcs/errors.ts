@@ -204,7 +204,7 @@ function verbOf(action: GcsAction): string {
     case "copy":
       return "copy to";
     case "probe":
-      return "check conditional writes at";
+      return "check that the store enforces conditional writes, before writing";
   }
 }
 

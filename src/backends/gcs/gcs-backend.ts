@@ -317,7 +317,7 @@ export class GcsBackend implements StorageBackend {
     chunkSize: number,
   ): Promise<UploadRequest> {
     const conditional = mode.kind !== "overwrite";
-    if (conditional) await this.#ensureConditionalWrites();
+    if (conditional) await this.#ensureConditionalWrites(key, options.signal);
     const client = await this.#open();
     return {
       file: client.bucket.file(this.#name(key)),
@@ -333,17 +333,16 @@ export class GcsBackend implements StorageBackend {
     };
   }
 
-  async #ensureConditionalWrites(): Promise<void> {
-    const { bucket } = await this.#open();
+  /** Runs the start-up probe (once per endpoint and bucket) before a conditional write to `key`. */
+  async #ensureConditionalWrites(key: string, signal: AbortSignal | undefined): Promise<void> {
+    const { bucket, uploadAgent } = await this.#open();
     const where = `gs://${this.bucket} at ${this.#endpoint}`;
-    const probeKey = `.opencrate-probe-${randomUUID()}`;
-    await ensureConditionalWrites(`${this.#endpoint} ${this.bucket}`, async () => {
-      try {
-        await probeConditionalWrites(bucket, this.#name(probeKey), where);
-      } catch (error) {
-        throw await this.#failure(error, "probe", probeKey);
-      }
-    });
+    const probeName = this.#name(`.opencrate-probe-${randomUUID()}`);
+    try {
+      await ensureConditionalWrites(`${this.#endpoint} ${this.bucket}`, () => probeConditionalWrites(bucket, probeName, where, uploadAgent));
+    } catch (error) {
+      throw await this.#failure(error, "probe", key, { signal });
+    }
   }
 
   /** The mode, checked before any I/O. A revision that is not a generation number can never match. */

@@ -37,8 +37,9 @@ export function uploadMetadata(options: {
   for (const [name, value] of Object.entries(options.metadata ?? {})) custom[name.toLowerCase()] = value;
   if (options.writerToken !== undefined) custom[WRITER_TOKEN_KEY] = options.writerToken;
   return {
-    // Without a content type the SDK guesses one from the object name (".png" → image/png).
-    ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+    // Always set: the SDK would guess one from the name for single-request uploads only, so the type would
+    // depend on the body's size.
+    contentType: options.contentType ?? "application/octet-stream",
     ...(Object.keys(custom).length === 0 ? {} : { metadata: custom }),
   };
 }

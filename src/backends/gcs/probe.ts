@@ -4,9 +4,11 @@
  * resumable uploads, proxies, partial emulators); trusting one would let concurrent writers overwrite each other.
  * Runs once per process for each endpoint and bucket.
  */
+import type { Agent } from "node:http";
 import type { Bucket } from "@google-cloud/storage";
 import { NotSupportedError } from "../../errors.ts";
 import { isPreconditionFailure } from "./errors.ts";
+import { uploadResumable } from "./resumable.ts";
 
 const checked = new Map<string, Promise<void>>();
 
@@ -29,10 +31,11 @@ export function ensureConditionalWrites(storeKey: string, probe: () => Promise<v
 
 /**
  * Writes `objectName` plainly, then tries to replace it with a create-only multipart upload, a create-only
- * resumable upload and a compare-and-swap upload naming a stale generation. Each must fail with 412. The probe
- * object is deleted afterwards. SDK errors are thrown as they are (the caller maps them).
+ * resumable upload (through the same driver real writes use) and a compare-and-swap upload naming a stale
+ * generation. Each must fail with 412. The probe object is deleted afterwards. SDK errors are thrown as they
+ * are (the caller maps them). `agent` carries the time-outs for the resumable session.
  */
-export async function probeConditionalWrites(bucket: Bucket, objectName: string, where: string): Promise<void> {
+export async function probeConditionalWrites(bucket: Bucket, objectName: string, where: string, agent: Agent): Promise<void> {
   const file = bucket.file(objectName);
   // A fresh UUID name, so this first write needs no condition.
   await file.save("opencrate: conditional-write probe (safe to delete)\n", { resumable: false });
@@ -43,7 +46,14 @@ export async function probeConditionalWrites(bucket: Bucket, objectName: string,
     if (await replaced(() => file.save("second create-only write\n", { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }))) {
       ignored.push("a create-only multipart upload (ifGenerationMatch=0) replaced an existing object");
     }
-    if (await replaced(() => file.save("third create-only write\n", { resumable: true, preconditionOpts: { ifGenerationMatch: 0 } }))) {
+    const resumableCreate = () =>
+      uploadResumable(
+        { file, agent, metadata: {}, preconditionOpts: { ifGenerationMatch: 0 }, chunkSize: 256 * 1024, maxRetries: 0 },
+        (async function* () {
+          yield Buffer.from("third create-only write\n");
+        })(),
+      );
+    if (await replaced(resumableCreate)) {
       ignored.push("a create-only resumable upload (ifGenerationMatch=0) replaced an existing object");
     }
     if (await replaced(() => file.save("stale write\n", { resumable: false, preconditionOpts: { ifGenerationMatch: stale } }))) {

@@ -148,7 +148,7 @@ class Session {
       const range = part.byteLength === 0 ? `bytes */${total}` : `bytes ${persisted}-${total - 1}/${total}`;
       let outcome: Progress;
       try {
-        const reply = await this.#send(part, range, { "x-goog-hash": `crc32c=${crc32c}` });
+        const reply = await this.#send(part, range, { "x-goog-hash": `crc32c=${crc32c}`, ...this.#contentType() });
         if (reply.status === 308) outcome = { persisted: persistedOf(reply) };
         else if (reply.status === 200 || reply.status === 201) outcome = { resource: parseResource(reply) };
         else throw unexpected(reply, "the final chunk");
@@ -186,6 +186,15 @@ class Session {
       `The store committed a partial object (${String(resource.size)} bytes) when asked how far the upload got; it was deleted again.`,
       "SESSION_GONE",
     );
+  }
+
+  /**
+   * The session was opened with the content type (X-Upload-Content-Type), which GCS keeps; fake-gcs-server
+   * ignores that header and takes the type of the request that completes the upload instead.
+   */
+  #contentType(): Record<string, string> {
+    const type = this.#upload.metadata.contentType;
+    return type === undefined ? {} : { "content-type": type };
   }
 
   /** Cancels the session (best effort), so nothing is committed. */
