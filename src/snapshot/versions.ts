@@ -89,11 +89,12 @@ export class VersionStore {
   /** Claims the next free number. */
   async allocateNew(options: AllocateOptions): Promise<VersionClaim> {
     let candidate = ((await this.highest()) ?? -1) + 1;
+    // One claim (one token) per number: a retry after an unknown outcome must recognise its own earlier write.
+    let claim = newClaim(candidate, options);
     let ambiguous = 0;
     let lost = 0;
     for (;;) {
-      const claim = newClaim(candidate, options);
-      const outcome = await this.#tryClaim(claim);
+      const { outcome } = await this.#tryClaim(claim);
       if (outcome === "won") {
         await this.#writeHint(candidate);
         return claim;
@@ -111,22 +112,20 @@ export class VersionStore {
       lost += 1;
       // After a few lost races, jump to the end of the listing instead of walking one number at a time.
       candidate = lost % 4 === 0 ? Math.max(candidate + 1, ((await this.highest()) ?? -1) + 1) : candidate + 1;
+      claim = newClaim(candidate, options);
     }
   }
 
   /** Claims `version` if it is free; returns the existing claim when another writer has it. */
   async claimOrJoin(version: number, options: AllocateOptions): Promise<AllocationResult> {
+    const claim = newClaim(version, options);
     for (let attempt = 1; ; attempt++) {
-      const claim = newClaim(version, options);
-      const outcome = await this.#tryClaim(claim);
+      const { outcome, stored } = await this.#tryClaim(claim);
       if (outcome === "won") {
         await this.#writeHint(version);
         return { claim, created: true };
       }
-      if (outcome === "lost") {
-        const existing = await this.readClaim(version);
-        if (existing !== undefined) return { claim: existing, created: false };
-      }
+      if (outcome === "lost" && stored !== undefined) return { claim: stored, created: false };
       if (attempt > MAX_AMBIGUOUS_RETRIES) {
         throw new TransientError(`Could not claim or read version ${version} of ${this.#backend.describe(this.#name)}.`);
       }
@@ -143,30 +142,57 @@ export class VersionStore {
     const existing = await this.#readRunRecord(key);
     if (existing?.version !== undefined) return this.#joinRun(existing.version, key);
     const token = randomUUID();
-    let created = false;
-    if (existing === undefined) {
-      try {
-        await this.#backend.put(key, JSON.stringify({ runId, token, state: "allocating" }), {
-          mode: CREATE_ONLY,
-          metadata: { "oc-token": token },
-        });
-        created = true;
-      } catch (error) {
-        if (isOpenCrateError(error, "TRANSIENT")) {
-          const record = await this.#readRunRecord(key);
-          created = record?.token === token;
-        } else if (!isOpenCrateError(error, "ALREADY_EXISTS")) {
-          throw error;
-        }
-      }
-    }
-    if (!created) return this.#waitForRun(key);
+    if (existing !== undefined || !(await this.#createRunRecord(key, runId, token))) return this.#waitForRun(key);
     const claim = await this.allocateNew(options);
-    const current = await this.#backend.head(key);
-    await this.#backend.put(key, JSON.stringify({ runId, token, state: "allocated", version: claim.version }), {
-      mode: ifRevision(current.revision),
-    });
+    await this.#recordRunVersion(key, runId, token, claim.version);
     return { claim, created: true };
+  }
+
+  /**
+   * Creates the run record, create-only. True when this call created it: settled by the token stored in the
+   * record, since an ALREADY_EXISTS may be our own earlier attempt whose answer was lost, and a TRANSIENT may
+   * have landed.
+   */
+  async #createRunRecord(key: string, runId: string, token: string): Promise<boolean> {
+    const body = JSON.stringify({ runId, token, state: "allocating" });
+    for (let attempt = 1; ; attempt++) {
+      let failure: unknown;
+      try {
+        await this.#backend.put(key, body, { mode: CREATE_ONLY, metadata: { "oc-token": token } });
+        return true;
+      } catch (error) {
+        if (!isOpenCrateError(error, "ALREADY_EXISTS") && !isOpenCrateError(error, "TRANSIENT")) throw error;
+        failure = error;
+      }
+      try {
+        const record = await this.#readRunRecord(key);
+        if (record !== undefined) return record.token === token;
+      } catch (error) {
+        if (!isOpenCrateError(error, "TRANSIENT")) throw error;
+        failure = error;
+      }
+      // Absent or unreadable: send the same write (same token) again.
+      if (attempt >= MAX_AMBIGUOUS_RETRIES) throw failure;
+      await sleep(backoffMs(attempt));
+    }
+  }
+
+  /** Names the version in the run record (compare-and-swap), so the other ranks can join it. */
+  async #recordRunVersion(key: string, runId: string, token: string, version: number): Promise<void> {
+    const body = JSON.stringify({ runId, token, state: "allocated", version });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const record = await this.#readRunRecord(key);
+        if (record?.version === version) return; // an earlier attempt whose answer was lost did land
+        const current = await this.#backend.head(key);
+        await this.#backend.put(key, body, { mode: ifRevision(current.revision) });
+        return;
+      } catch (error) {
+        const retryable = isOpenCrateError(error, "TRANSIENT") || isOpenCrateError(error, "PRECONDITION_FAILED");
+        if (!retryable || attempt >= MAX_AMBIGUOUS_RETRIES) throw error;
+      }
+      await sleep(backoffMs(attempt));
+    }
   }
 
   async #joinRun(version: number, key: string): Promise<AllocationResult> {
@@ -214,7 +240,13 @@ export class VersionStore {
     }
   }
 
-  async #tryClaim(claim: VersionClaim): Promise<"won" | "lost" | "unknown"> {
+  /**
+   * Writes the claim create-only and settles the outcome by the token stored in the claim: an ALREADY_EXISTS may
+   * be our own earlier attempt (an answer lost, then the write retried by the SDK or by us; backends whose own
+   * read-back fails report such a write as ALREADY_EXISTS), and a TRANSIENT may have landed. "unknown" when the
+   * claim cannot be read back either; the caller then retries the same claim.
+   */
+  async #tryClaim(claim: VersionClaim): Promise<{ outcome: "won" | "lost" | "unknown"; stored?: VersionClaim }> {
     const key = claimKey(this.#name, claim.version);
     try {
       await this.#backend.put(key, `${JSON.stringify(claim, null, 2)}\n`, {
@@ -222,19 +254,17 @@ export class VersionStore {
         contentType: "application/json",
         metadata: { "oc-token": claim.token },
       });
-      return "won";
+      return { outcome: "won" };
     } catch (error) {
-      if (isOpenCrateError(error, "ALREADY_EXISTS")) return "lost";
-      if (!isOpenCrateError(error, "TRANSIENT")) throw error;
-      // The write may have landed even though its answer was lost.
-      try {
-        const stored = await this.readClaim(claim.version);
-        if (stored === undefined) return "unknown";
-        return stored.token === claim.token ? "won" : "lost";
-      } catch (readError) {
-        if (isOpenCrateError(readError, "TRANSIENT")) return "unknown";
-        throw readError;
-      }
+      if (!isOpenCrateError(error, "ALREADY_EXISTS") && !isOpenCrateError(error, "TRANSIENT")) throw error;
+    }
+    try {
+      const stored = await this.readClaim(claim.version);
+      if (stored === undefined) return { outcome: "unknown" };
+      return { outcome: stored.token === claim.token ? "won" : "lost", stored };
+    } catch (readError) {
+      if (isOpenCrateError(readError, "TRANSIENT")) return { outcome: "unknown" };
+      throw readError;
     }
   }
 
