@@ -1,0 +1,225 @@
+/**
+ * Conditional writes whose answer is lost, aimed one at a time through the fault proxy: the server applies the
+ * write, the client never hears, and (in the harder cases) the reads that would settle it fail too. Each case
+ * checks that the outcome is settled by the writer's token, never guessed: a version claim is kept, not
+ * abandoned for the next number; a run record's creator allocates instead of waiting for itself; a history
+ * batch lands once; a multipart body lands whole with no upload left open.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, describe, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
+import { Snapshot } from "../../src/index.ts";
+import { VersionStore } from "../../src/snapshot/versions.ts";
+import { collectKeys, readText } from "../support/assertions.ts";
+import { startFaultProxy, type FaultKind, type FaultProxy, type RequestLine } from "../support/fault-proxy.ts";
+import { minioEnv, type S3ServerEnv } from "../support/servers.ts";
+import { cloudTargets, openUploads, type CloudTarget, type RequestRole } from "./targets.ts";
+
+/** Scripted faults, in sequence: the next `times` requests matching a rule get its fault, then the next rule is armed. */
+interface Rule {
+  readonly match: (request: RequestLine, role: RequestRole, object: string | undefined) => boolean;
+  readonly fault: FaultKind;
+  times: number;
+}
+
+function script(target: CloudTarget, rules: Rule[]): (request: RequestLine) => FaultKind | undefined {
+  return (request) => {
+    const role = target.roleOf(request);
+    const object = target.objectOf(request);
+    const rule = rules.find((candidate) => candidate.times > 0);
+    if (rule === undefined || !rule.match(request, role, object)) return undefined;
+    rule.times -= 1;
+    return rule.fault;
+  };
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** `bytes` as a stream of 1 MiB chunks. */
+async function* chunksOf(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < bytes.byteLength; offset += 1024 * 1024) yield bytes.subarray(offset, offset + 1024 * 1024);
+}
+
+function pseudoRandomBytes(size: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(size + 3);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < size; i += 4) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes.writeUInt32LE(state >>> 0, i);
+  }
+  return bytes.subarray(0, size);
+}
+
+for (const target of cloudTargets()) {
+  describe(`lost answers to conditional writes on ${target.label}`, { skip: target.skip }, () => {
+    const proxies: FaultProxy[] = [];
+    const backends: StorageBackend[] = [];
+    after(async () => {
+      await Promise.all(backends.map((backend) => backend.close()));
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+      await target.cleanup();
+    });
+
+    /** A clean backend and a proxied one on the same fresh prefix; the proxy follows `rules`. */
+    async function setUp(rules: Rule[]): Promise<{ clean: StorageBackend; faulty: StorageBackend; proxy: FaultProxy; prefix: string }> {
+      const prefix = await target.freshPrefix();
+      const proxy = await startFaultProxy({ target: target.endpoint, seed: 1 });
+      proxies.push(proxy);
+      const clean = target.backend(prefix);
+      const faulty = target.backend(prefix, proxy.endpoint);
+      backends.push(clean, faulty);
+      // Probe the store before the faults start (the probe's own fault handling is not what these cases test).
+      await faulty.put(".probe-first", "x", { mode: { kind: "create" } });
+      proxy.setPlan({ decide: script(target, rules) });
+      return { clean, faulty, proxy, prefix };
+    }
+
+    const isClaim = (version: number) => (_request: RequestLine, _role: RequestRole, object: string | undefined) =>
+      object?.endsWith(`/.opencrate/versions/${String(version).padStart(10, "0")}.json`) === true;
+    const writes = (matches: (object: string | undefined) => boolean) => (request: RequestLine, role: RequestRole, object: string | undefined) =>
+      (role === "write" || role === "multipart-complete") && matches(object) && request.method !== "GET";
+    const reads = (matches: (object: string | undefined) => boolean) => (_request: RequestLine, role: RequestRole, object: string | undefined) =>
+      role === "read" && matches(object);
+
+    it("keeps a version claim whose answer was lost, by reading its token back", async () => {
+      const { clean, faulty, proxy } = await setUp([
+        { match: (request, role, object) => role === "write" && isClaim(0)(request, role, object), fault: "reset-after", times: 1 },
+      ]);
+      const snapshot = await Snapshot.setup({ name: "lost", backend: faulty, tag: "mine", console: false });
+      assert.equal(snapshot.version, 0, proxy.describe());
+      await snapshot.close();
+      assert.equal(proxy.counters.injected["reset-after"], 1);
+      const claims = await new VersionStore(clean, "lost").listClaims();
+      assert.deepEqual(claims.map((claim) => [claim.version, claim.tag]), [[0, "mine"]]);
+    });
+
+    it("does not abandon a claim that landed when the reads that would settle it fail too", async () => {
+      const claim0 = (object: string | undefined) => object?.endsWith("/.opencrate/versions/0000000000.json") === true;
+      const { clean, faulty, proxy } = await setUp([
+        { match: writes(claim0), fault: "reset-after", times: 1 },
+        // Enough failed reads to exhaust the backend's own read-back and the version store's.
+        { match: reads(claim0), fault: target.readFault, times: 2 * target.attemptsPerCall },
+      ]);
+      let version: number | undefined;
+      try {
+        const snapshot = await Snapshot.setup({ name: "settle", backend: faulty, tag: "mine", console: false });
+        version = snapshot.version;
+        await snapshot.close();
+      } catch (error) {
+        assert.ok(isOpenCrateError(error, "TRANSIENT"), `setup failed with ${String(error)}`);
+      }
+      const claims = await new VersionStore(clean, "settle").listClaims();
+      assert.deepEqual(
+        claims.map((claim) => [claim.version, claim.tag]),
+        [[0, "mine"]],
+        `one claim, ours (${proxy.describe()})`,
+      );
+      if (version !== undefined) assert.equal(version, 0, "the setup reports the claim it holds");
+    });
+
+    it("lets the rank that created a run record allocate even when the record's answer and read-backs were lost", async () => {
+      const record = (object: string | undefined) => object?.endsWith("/.opencrate/runs/job-7.json") === true;
+      const { clean, faulty, proxy } = await setUp([
+        { match: writes(record), fault: "reset-after", times: 1 },
+        { match: reads(record), fault: target.readFault, times: 2 * target.attemptsPerCall },
+      ]);
+      const snapshot = await Snapshot.setup({ name: "ranks", backend: faulty, runId: "job-7", console: false });
+      assert.equal(snapshot.version, 0, proxy.describe());
+      await snapshot.close();
+      const joined = await Snapshot.setup({ name: "ranks", backend: clean, runId: "job-7", console: false });
+      assert.equal(joined.version, 0, "another rank of the job joins the same version");
+      await joined.close();
+      assert.deepEqual(await collectKeys(clean, "ranks/.opencrate/versions/"), ["ranks/.opencrate/versions/0000000000.json"]);
+    });
+
+    it("appends a history batch once when its compare-and-swap answer was lost", async () => {
+      const history = (object: string | undefined) => object?.endsWith("/hist/v0/hist.history.log") === true;
+      const { clean, faulty, proxy } = await setUp([]);
+      const first = await Snapshot.setup({ name: "hist", backend: clean, console: false });
+      first.info("first run");
+      await first.close();
+      proxy.setPlan({
+        decide: script(target, [
+          // Not the create-only write that seeds the history from the first run's log: the append after it.
+          { match: (request, role, object) => writes(history)(request, role, object) && isAppend(request), fault: "reset-after", times: 1 },
+          { match: reads(history), fault: target.readFault, times: target.attemptsPerCall },
+        ]),
+      });
+      const resumed = await Snapshot.setup({ name: "hist", start: 0, backend: faulty, console: false, logFlushIntervalMs: 3_600_000 });
+      for (let i = 0; i < 5; i++) resumed.info(`resumed ${i}`);
+      try {
+        await resumed.flush();
+      } catch (error) {
+        assert.ok(isOpenCrateError(error, "TRANSIENT"), `flush failed with ${String(error)}`);
+      }
+      proxy.setPlan({});
+      await resumed.close();
+      assert.equal(proxy.counters.injected["reset-after"], 1, proxy.describe());
+      const lines = (await readText(clean, "hist/v0/hist.history.log")).split("\n").filter((line) => line !== "");
+      const texts = lines.map((line) => line.replace(/^.*?INFO\s+/, ""));
+      assert.deepEqual(texts, ["first run", "resumed 0", "resumed 1", "resumed 2", "resumed 3", "resumed 4"]);
+    });
+
+    it("stores a multipart checkpoint whole when the answer to its completion was lost", async () => {
+      const body = pseudoRandomBytes(target.multipartAbove * 2 + 12_345, 7);
+      const { clean, faulty, proxy, prefix } = await setUp([]);
+      const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+      proxy.setPlan({
+        decide: script(target, [
+          {
+            match: (request, role) =>
+              role === "multipart-complete" || (role === "multipart-part" && isLastChunk(request)),
+            fault: "reset-after",
+            times: 1,
+          },
+        ]),
+      });
+      try {
+        await snapshot.checkpoint("model.bin").saveStream(chunksOf(body));
+      } catch (error) {
+        assert.ok(isOpenCrateError(error, "TRANSIENT"), `save failed with ${String(error)}`);
+      }
+      proxy.setPlan({});
+      await snapshot.close();
+      assert.equal(proxy.counters.injected["reset-after"], 1, proxy.describe());
+      assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(body));
+      if (target.kind === "s3") assert.deepEqual(await openUploads(minioEnv() as S3ServerEnv, prefix), []);
+    });
+
+    if (target.kind === "s3") {
+      it("leaves only an empty upload behind when the answer to CreateMultipartUpload was lost (a lifecycle rule must remove it)", async () => {
+        const body = pseudoRandomBytes(target.multipartAbove + 54_321, 9);
+        const { clean, faulty, proxy, prefix } = await setUp([]);
+        const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+        proxy.setPlan({ decide: script(target, [{ match: (_request, role) => role === "multipart-create", fault: "reset-after", times: 1 }]) });
+        await snapshot.checkpoint("model.bin").saveStream(chunksOf(body));
+        proxy.setPlan({});
+        await snapshot.close();
+        assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(body));
+        const lost = proxy.swallowed.map((answer) => /<UploadId>([^<]+)<\/UploadId>/.exec(answer.body)?.[1]).filter((id) => id !== undefined);
+        assert.equal(lost.length, 1);
+        const open = await openUploads(minioEnv() as S3ServerEnv, prefix);
+        assert.deepEqual(open.map((upload) => upload.uploadId), lost, "the only open upload is the one the client never heard of");
+        for (const upload of open) assert.equal(upload.parts, 0, "and it holds no parts");
+      });
+    }
+  });
+}
+
+/** A history append (compare-and-swap on an existing object), as opposed to the create-only write that seeds it. */
+function isAppend(request: RequestLine): boolean {
+  return (
+    typeof request.headers["if-match"] === "string" ||
+    /[?&]ifGenerationMatch=[1-9]/.test(request.url)
+  );
+}
+
+/** The final chunk of a GCS resumable upload: its Content-Range names the total size. */
+function isLastChunk(request: RequestLine): boolean {
+  const range = request.headers["content-range"];
+  return typeof range === "string" && /\/\d+$/.test(range);
+}
