@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
@@ -67,6 +67,19 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     assert.deepEqual((await backend.listPage("run/")).objects.map((info) => info.key), ["run/a.txt"]);
     assert.deepEqual((await backend.listPage("")).prefixes, ["run/"], "a folder holding only temp files is not listed");
     await rejectsWithCode(backend.put("run/.~oc-tmp-mine", "x"), "INVALID_ARGUMENT", "reserved name");
+  });
+
+  it("does not follow or list symbolic links, so nothing outside the root is listed", async () => {
+    const root = await freshRoot();
+    const outside = await freshRoot();
+    await writeFile(join(outside, "secret.txt"), "outside");
+    const backend = new LocalBackend({ root });
+    await backend.put("run/a.txt", "a");
+    await symlink(outside, join(root, "run", "linked-folder"));
+    await symlink(join(outside, "secret.txt"), join(root, "run", "linked-file.txt"));
+    assert.deepEqual(await listKeys(backend, ""), ["run/a.txt"]);
+    const page = await backend.listPage("run/");
+    assert.deepEqual([page.objects.map((info) => info.key), page.prefixes], [["run/a.txt"], []]);
   });
 
   it("does not list empty folders left by other tools", async () => {

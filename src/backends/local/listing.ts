@@ -119,9 +119,10 @@ async function readEntries(folderPath: string, folderKey: string): Promise<Entry
   }
   const entries: Entry[] = [];
   for (const dirent of dirents) {
-    if (isReservedName(dirent.name)) continue;
+    // Symbolic links are not objects: following them would list (and let pull copy) files outside the root.
+    if (isReservedName(dirent.name) || dirent.isSymbolicLink()) continue;
     const path = join(folderPath, dirent.name);
-    const isFolder = dirent.isDirectory() || (dirent.isSymbolicLink() && (await statIfPresent(path))?.isDirectory() === true);
+    const isFolder = dirent.isDirectory();
     entries.push({ key: folderKey + dirent.name + (isFolder ? "/" : ""), path, isFolder });
   }
   return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
