@@ -129,7 +129,7 @@ function planDownloads(listed: readonly FolderFile[], destRoot: string, dest: st
       continue;
     }
     if (isHiddenPath(file.path)) continue;
-    tasks.push({ key: file.key, path: file.path, segments: check.segments });
+    tasks.push({ key: file.key, path: file.path, segments: check.segments, listed: file.info });
     totalBytes += file.size;
   }
   return { tasks, refused, totalBytes };

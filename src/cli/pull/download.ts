@@ -18,7 +18,15 @@ export interface DownloadTask {
   /** The path under the version folder (for messages). */
   readonly path: string;
   readonly segments: readonly string[];
+  /** What the listing said of the object. */
+  readonly listed: ObjectInfo;
 }
+
+/**
+ * Listings carry no checksum on S3, and a HEAD per object would double the requests of a pull of many small files;
+ * below this size a file is verified by its size alone unless the listing gave a checksum.
+ */
+const HEAD_FOR_CHECKSUM_FROM_BYTES = 1024 * 1024;
 
 export type DownloadOutcome =
   | {
@@ -48,7 +56,10 @@ export function partialFileName(name: string, revision: string): string {
 
 export async function downloadFile(task: DownloadTask, context: DownloadContext): Promise<DownloadOutcome> {
   const { backend } = context;
-  const info = await backend.head(task.key, { signal: context.signal });
+  const info =
+    task.listed.checksum !== undefined || task.listed.size < HEAD_FOR_CHECKSUM_FROM_BYTES
+      ? task.listed
+      : await backend.head(task.key, { signal: context.signal });
   const folder = await context.folders.ensure(task.segments.slice(0, -1));
   const name = task.segments.at(-1) ?? "";
   const target = join(folder, name);
