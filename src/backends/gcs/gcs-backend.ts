@@ -280,6 +280,17 @@ export class GcsBackend implements StorageBackend {
     } catch (error) {
       throw await this.#failure(error, "read", from, { signal });
     }
+    const metadata = Object.fromEntries(
+      Object.entries(resource.metadata ?? {})
+        .filter(([name, value]) => value !== null && name !== WRITER_TOKEN_KEY)
+        .map(([name, value]) => [name, String(value)]),
+    );
+    const request = await this.#uploadRequest(
+      to,
+      mode,
+      { contentType: resource.contentType, metadata, signal },
+      this.#settings.chunkSize,
+    );
     const pinned = bucket.file(this.#name(from), { generation: Number(resource.generation) });
     let source: Readable;
     try {
@@ -287,18 +298,7 @@ export class GcsBackend implements StorageBackend {
     } catch (error) {
       throw await this.#failure(error, "read", from, { signal });
     }
-    const metadata = Object.fromEntries(
-      Object.entries(resource.metadata ?? {})
-        .filter(([name, value]) => value !== null && name !== WRITER_TOKEN_KEY)
-        .map(([name, value]) => [name, String(value)]),
-    );
     const callerBody = new CallerBody(source);
-    const request = await this.#uploadRequest(
-      to,
-      mode,
-      { contentType: resource.contentType, metadata, signal },
-      this.#settings.chunkSize,
-    );
     try {
       const written = await uploadStream(request, callerBody, { size: Number(resource.size ?? 0) });
       return toObjectInfo(to, written);

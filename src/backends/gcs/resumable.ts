@@ -134,7 +134,7 @@ class Session {
         throw new ResumableUploadError(`The session lost bytes already acknowledged (it has ${outcome.persisted}).`, 500);
       }
       if (outcome.persisted > end) return;
-      if (outcome.persisted > persisted) attempt = -1; // progress: a fresh set of retries
+      attempt = this.#afterAnswer(outcome.persisted, persisted, attempt);
       persisted = outcome.persisted;
     }
   }
@@ -168,9 +168,21 @@ class Session {
       if (outcome.persisted < start) {
         throw new ResumableUploadError(`The session lost bytes already acknowledged (it has ${outcome.persisted}).`, 500);
       }
-      if (outcome.persisted > persisted) attempt = -1;
+      attempt = this.#afterAnswer(outcome.persisted, persisted, attempt);
       persisted = outcome.persisted;
     }
+  }
+
+  /**
+   * The attempt counter after the server kept bytes up to `now` (it had `before`): progress starts a fresh set
+   * of retries; an answer without progress counts as a failed attempt, so a stuck session cannot loop forever.
+   */
+  #afterAnswer(now: number, before: number, attempt: number): number {
+    if (now > before) return -1;
+    if (attempt >= this.#upload.maxRetries) {
+      throw new ResumableUploadError(`The upload session accepts no more bytes (stuck at ${now}).`, 503);
+    }
+    return attempt;
   }
 
   /**
