@@ -86,7 +86,7 @@ export class BackendArtifactStorage implements ArtifactStorage {
     await mkdir(dirname(localPath), { recursive: true });
     const partial = `${localPath}.~oc-partial-${process.pid}`;
     try {
-      await pipeline(source, createWriteStream(partial));
+      await pipeline(source, createWriteStream(partial, { highWaterMark: 1024 * 1024 }));
       await rename(partial, localPath);
     } catch (error) {
       await rm(partial, { force: true });

@@ -485,7 +485,7 @@ export class S3Backend implements StorageBackend {
   }
 
   #withMappedErrors(source: Readable, key: string): Readable {
-    const output = new PassThrough();
+    const output = new PassThrough({ highWaterMark: 1024 * 1024 });
     source.once("error", (error) => output.destroy(mapS3Error(error, this.#context("read", key))));
     output.once("close", () => {
       if (!source.readableEnded) source.destroy();
