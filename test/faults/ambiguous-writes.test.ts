@@ -6,7 +6,6 @@
  * batch lands once; a multipart body lands whole with no upload left open.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { after, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
@@ -15,6 +14,7 @@ import { VersionStore } from "../../src/snapshot/versions.ts";
 import { collectKeys, readText } from "../support/assertions.ts";
 import { startFaultProxy, type FaultKind, type FaultProxy, type RequestLine } from "../support/fault-proxy.ts";
 import { minioEnv, type S3ServerEnv } from "../support/servers.ts";
+import { chunksOf, pseudoRandomBytes, sha256 } from "./support.ts";
 import { cloudTargets, openUploads, type CloudTarget, type RequestRole } from "./targets.ts";
 
 /** Scripted faults, in sequence: the next `times` requests matching a rule get its fault, then the next rule is armed. */
@@ -33,25 +33,6 @@ function script(target: CloudTarget, rules: Rule[]): (request: RequestLine) => F
     rule.times -= 1;
     return rule.fault;
   };
-}
-
-const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
-/** `bytes` as a stream of 1 MiB chunks. */
-async function* chunksOf(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  for (let offset = 0; offset < bytes.byteLength; offset += 1024 * 1024) yield bytes.subarray(offset, offset + 1024 * 1024);
-}
-
-function pseudoRandomBytes(size: number, seed: number): Buffer {
-  const bytes = Buffer.alloc(size + 3);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < size; i += 4) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    bytes.writeUInt32LE(state >>> 0, i);
-  }
-  return bytes.subarray(0, size);
 }
 
 for (const target of cloudTargets()) {

@@ -58,8 +58,8 @@ export interface RequestLine {
 export interface FaultPlan {
   /** Chance of each fault per request (the rest pass untouched); the sum must be ≤ 1. */
   readonly probabilities?: Partial<Readonly<Record<FaultKind, number>>>;
-  /** Only requests this accepts may get a random fault (default: all). */
-  readonly applies?: (request: RequestLine) => boolean;
+  /** Whether a randomly drawn fault may hit this request (default: every fault, every request); if not, it passes. */
+  readonly allows?: (request: RequestLine, kind: FaultKind) => boolean;
   /** Scripted faults: a kind, or undefined to fall back to the random draw. Runs before it. */
   readonly decide?: (request: RequestLine) => FaultKind | "pass" | undefined;
   /** How long `stall` waits. Default 300 ms. */
@@ -135,13 +135,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const scripted = plan.decide?.(line);
     if (scripted === "pass") return undefined;
     if (scripted !== undefined) return scripted;
-    // Draw for every request, so the sequence of draws does not depend on which requests a filter accepts.
     const draw = random();
-    if (plan.applies !== undefined && !plan.applies(line)) return undefined;
     let threshold = 0;
     for (const kind of FAULT_KINDS) {
       threshold += plan.probabilities?.[kind] ?? 0;
-      if (draw < threshold) return kind;
+      if (draw < threshold) return plan.allows === undefined || plan.allows(line, kind) ? kind : undefined;
     }
     return undefined;
   };
