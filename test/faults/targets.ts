@@ -240,3 +240,17 @@ function gcsTarget(server: GcsServerEnv | undefined): CloudTarget {
     },
   };
 }
+
+/**
+ * The backend a child process of the crash and stress tests uses: `kind` "local" (then `place` is the root
+ * folder), "s3" (MinIO) or "gcs" (fake-gcs-server) (then `place` is the prefix), optionally through `endpoint`.
+ */
+export async function backendFor(kind: string, place: string, endpoint?: string): Promise<StorageBackend> {
+  if (kind === "local") {
+    const { LocalBackend } = await import("../../src/backends/local/index.ts");
+    return new LocalBackend({ root: place });
+  }
+  const target = cloudTargets().find((candidate) => candidate.kind === kind);
+  if (target === undefined || target.skip !== false) throw new Error(`no ${kind} server for a child process`);
+  return target.backend(place, endpoint);
+}
