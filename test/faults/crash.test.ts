@@ -6,8 +6,7 @@
  * sent SIGTERM flushes its buffered lines before it dies by the signal. On local disk, MinIO and fake-gcs-server.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,47 +17,11 @@ import { collectKeys, readText } from "../support/assertions.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { minioEnv, type S3ServerEnv } from "../support/servers.ts";
 import { chunksOf, pseudoRandomBytes, sha256, startChild } from "./support.ts";
-import { backendFor, cloudTargets, openUploads } from "./targets.ts";
+import { backendFor, cloudTargets, openUploads, places } from "./targets.ts";
 
 const CHILD = fileURLToPath(new URL("./fixtures/crash-child.ts", import.meta.url));
 const CHECKPOINT = "crash/v0/checkpoints/model.bin";
 const WAIT_MS = 30_000;
-
-interface Place {
-  readonly label: string;
-  readonly kind: "local" | "s3" | "gcs";
-  readonly skip: false | string;
-  /** A fresh root folder (local) or prefix (cloud). */
-  fresh(): Promise<string>;
-  cleanup(): Promise<void>;
-}
-
-function places(): Place[] {
-  const folders: string[] = [];
-  const local: Place = {
-    label: "local disk",
-    kind: "local",
-    skip: false,
-    fresh: async () => {
-      const folder = await mkdtemp(join(tmpdir(), "opencrate-crash-"));
-      folders.push(folder);
-      return folder;
-    },
-    cleanup: async () => {
-      await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
-    },
-  };
-  const cloud = cloudTargets().map(
-    (target): Place => ({
-      label: target.label,
-      kind: target.kind,
-      skip: target.skip,
-      fresh: () => target.freshPrefix(),
-      cleanup: () => target.cleanup(),
-    }),
-  );
-  return [local, ...cloud];
-}
 
 /** Polls `check` until it is true (or fails after WAIT_MS). */
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {

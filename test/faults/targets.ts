@@ -4,6 +4,9 @@
  * request is about, the server's error shapes, and cleanup of a prefix.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
@@ -253,4 +256,42 @@ export async function backendFor(kind: string, place: string, endpoint?: string)
   const target = cloudTargets().find((candidate) => candidate.kind === kind);
   if (target === undefined || target.skip !== false) throw new Error(`no ${kind} server for a child process`);
   return target.backend(place, endpoint);
+}
+
+/** Where a multi-process test runs: local disk or one of the cloud servers. */
+export interface Place {
+  readonly label: string;
+  readonly kind: "local" | "s3" | "gcs";
+  readonly skip: false | string;
+  /** A fresh root folder (local) or prefix (cloud), for backendFor. */
+  fresh(): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+/** Local disk, MinIO and fake-gcs-server: the stores whose conditional writes are atomic. */
+export function places(): Place[] {
+  const folders: string[] = [];
+  const local: Place = {
+    label: "local disk",
+    kind: "local",
+    skip: false,
+    fresh: async () => {
+      const folder = await mkdtemp(join(tmpdir(), "opencrate-place-"));
+      folders.push(folder);
+      return folder;
+    },
+    cleanup: async () => {
+      await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
+    },
+  };
+  const cloud = cloudTargets().map(
+    (target): Place => ({
+      label: target.label,
+      kind: target.kind,
+      skip: target.skip,
+      fresh: () => target.freshPrefix(),
+      cleanup: () => target.cleanup(),
+    }),
+  );
+  return [local, ...cloud];
 }
