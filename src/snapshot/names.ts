@@ -19,7 +19,7 @@ export function validateSnapshotName(name: unknown): string {
 
 /** A tag: `[A-Za-z0-9._-]{1,64}`; "" and undefined mean no tag. */
 export function validateTag(tag: unknown, what = "tag"): string | undefined {
-  if (tag === undefined || tag === null || tag === "") return undefined;
+  if (tag === undefined || tag === "") return undefined;
   if (typeof tag !== "string" || !TAG.test(tag) || tag === "." || tag === "..") {
     throw new InvalidArgumentError(
       `Invalid ${what} ${describeValue(tag)}: use 1-64 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
@@ -28,12 +28,18 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
   return tag;
 }
 
-/** A custom artifact type: used verbatim as its folder name. */
-export function validateTypeName(type: unknown): string {
+/**
+ * A custom artifact type: used verbatim as its folder name, so it may not be a built-in type's folder
+ * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder.
+ */
+export function validateTypeName(type: unknown, reservedFolders: readonly string[] = []): string {
   if (typeof type !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(type)) {
     throw new InvalidArgumentError(
       `Invalid artifact type ${describeValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
     );
+  }
+  if (reservedFolders.includes(type)) {
+    throw new InvalidArgumentError(`Artifact type '${type}' is the folder of a built-in type; pick another name.`);
   }
   return type;
 }
@@ -43,7 +49,7 @@ export function parseStart(start: unknown): StartOption {
   if (start === undefined) return "new";
   if (start === "new" || start === "last") return start;
   if (typeof start === "number" && Number.isSafeInteger(start) && start >= 0) return start;
-  if (typeof start === "string" && /^\d{1,15}$/.test(start.trim())) return Number(start.trim());
+  if (typeof start === "string" && /^\d{1,15}$/.test(start)) return Number(start);
   throw new InvalidArgumentError(
     `Invalid start ${describeValue(start)}: use "new", "last", a non-negative integer or a string of digits.`,
   );

@@ -1,9 +1,14 @@
 /** The run id and rank a process belongs to, from options and the environment launchers set. */
 import { InvalidArgumentError } from "../errors.ts";
 
-/** `runId` option, else OPENCRATE_RUN_ID, else TORCHELASTIC_RUN_ID (set by torchrun). */
+/**
+ * `runId` option, else OPENCRATE_RUN_ID, else TORCHELASTIC_RUN_ID (set by torchrun). torchrun sets the latter to
+ * "none" when no --rdzv-id is given (every plain launch), which names no run: it is ignored, or every job would
+ * join the first one's version.
+ */
 export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const runId = option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? nonEmpty(env.TORCHELASTIC_RUN_ID);
+  const torchRunId = nonEmpty(env.TORCHELASTIC_RUN_ID);
+  const runId = option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? (torchRunId === "none" ? undefined : torchRunId);
   if (runId === undefined) return undefined;
   if (typeof runId !== "string" || runId.length > 256 || /[\0-\x1f/\\]/.test(runId) || runId === "." || runId === "..") {
     throw new InvalidArgumentError(

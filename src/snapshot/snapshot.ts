@@ -35,7 +35,18 @@ import {
   type CustomHandlerClass,
   type HandlerAttachments,
 } from "./custom-handler.ts";
-import { artifactKey, historyKey, isBuiltinType, logKey, nameKey, parseVersionFolderName, versionFolderName, versionKey } from "./layout.ts";
+import {
+  artifactKey,
+  BUILTIN_TYPES,
+  historyKey,
+  isBuiltinType,
+  logKey,
+  nameKey,
+  parseVersionFolderName,
+  typeFolder,
+  versionFolderName,
+  versionKey,
+} from "./layout.ts";
 import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
 import { VersionStore, type VersionClaim } from "./versions.ts";
@@ -259,7 +270,7 @@ export class Snapshot {
     name: string,
     options: { handler: CustomHandlerClass<H>; verbose?: boolean },
   ): CustomArtifact<H> {
-    const validType = validateTypeName(type);
+    const validType = validateTypeName(type, BUILTIN_TYPES.map((builtin) => typeFolder(builtin)));
     if (isBuiltinType(validType)) {
       throw new InvalidArgumentError(
         `'${validType}' is a built-in type; use snapshot.${validType}(name) or pick another name for the custom type.`,

@@ -170,6 +170,7 @@ for (const factory of allBackendFactories()) {
       await expectCode(() => snapshot.artifact("a/b", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
       await expectCode(() => snapshot.artifact("..", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
       await expectCode(() => snapshot.artifact("json", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
+      await expectCode(() => snapshot.artifact("jsons", "x", { handler: LinesHandler }), "INVALID_ARGUMENT", "a built-in folder");
       await expectCode(() => snapshot.artifact("things", "../x", { handler: LinesHandler }), "INVALID_ARGUMENT");
     });
   });

@@ -53,6 +53,9 @@ for (const factory of multiProcess) {
       ]);
       const next = await spawnSetup(backend.describe(""), "ranked", { OPENCRATE_RUN_ID: "job-43" });
       assert.deepEqual(next, [1], "another run id allocates the next version");
+      const plainTorchrun = { TORCHELASTIC_RUN_ID: "none", RANK: "0", WORLD_SIZE: "1" };
+      const launches = [await spawnSetup(backend.describe(""), "ranked", plainTorchrun), await spawnSetup(backend.describe(""), "ranked", plainTorchrun)];
+      assert.deepEqual(launches.flat(), [2, 3], 'torchrun\'s "none" run id names no run: each launch gets its own version');
     });
   });
 }

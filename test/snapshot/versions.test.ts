@@ -137,6 +137,8 @@ for (const factory of allBackendFactories()) {
         ["start -1", setup({ name: "bad-input", start: -1 })],
         ["start 1.5", setup({ name: "bad-input", start: 1.5 })],
         ["start abc", setup({ name: "bad-input", start: "abc" })],
+        ["start with spaces", setup({ name: "bad-input", start: " 3 " })],
+        ["tag null", setup({ name: "bad-input", tag: null as unknown as string })],
         ["bad log level", Snapshot.setup({ name: "bad-input", backend, console: false, logLevel: "loud" })],
       ];
       for (const [label, attempt] of cases) {
