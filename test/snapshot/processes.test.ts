@@ -15,8 +15,14 @@ import { collectKeys } from "../support/assertions.ts";
 const run = promisify(execFile);
 const child = fileURLToPath(new URL("./fixtures/setup-child.ts", import.meta.url));
 
-async function spawnSetup(root: string, name: string, env: Record<string, string> = {}, count = 1): Promise<number[]> {
-  const { stdout } = await run(process.execPath, [child, root, name, "new", String(count)], {
+async function spawnSetup(
+  root: string,
+  name: string,
+  env: Record<string, string> = {},
+  count = 1,
+  startAt = 0,
+): Promise<number[]> {
+  const { stdout } = await run(process.execPath, [child, root, name, "new", String(count), String(startAt)], {
     env: { ...process.env, ...env },
     timeout: 120_000,
   });
@@ -34,7 +40,11 @@ for (const factory of multiProcess) {
     after(() => factory.cleanup());
 
     it("12 processes calling setup({ start: 'new' }) at once get exactly 0..11", async () => {
-      const versions = (await Promise.all(Array.from({ length: 12 }, () => spawnSetup(backend.describe(""), "race")))).flat();
+      // Every child waits for the same moment, so node's start-up time does not spread the setups out.
+      const startAt = Date.now() + 5000;
+      const versions = (
+        await Promise.all(Array.from({ length: 12 }, () => spawnSetup(backend.describe(""), "race", {}, 1, startAt)))
+      ).flat();
       assert.deepEqual(versions.sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i));
       const claims = await collectKeys(backend, "race/.opencrate/versions/");
       assert.equal(claims.length, 12);
