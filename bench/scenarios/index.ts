@@ -1,8 +1,9 @@
 /** Every bench scenario, in report order. */
+import { allocation } from "./allocation.ts";
 import { gcsCheckpoint } from "./gcs-checkpoint.ts";
 import { localCheckpoint } from "./local-checkpoint.ts";
 import { pull } from "./pull.ts";
 import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, allocation];
