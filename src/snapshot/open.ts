@@ -32,12 +32,17 @@ export async function openSnapshot(uri: string): Promise<OpenedSnapshot> {
       break;
     }
     case "tag": {
-      const claims = (await store.listClaims()).filter((candidate) => candidate.tag === selector.tag);
-      claim = claims.at(-1);
+      // Versions created with the tag, and sibling folders made by resuming another version with it.
+      const tagged = new Set((await store.listClaims()).filter((c) => c.tag === selector.tag).map((c) => c.version));
+      for (const folder of await store.listFolders()) {
+        if (folder.tag === selector.tag) tagged.add(folder.version);
+      }
+      const highest = Math.max(-1, ...tagged);
+      claim = highest < 0 ? undefined : await store.readClaim(highest);
       if (claim === undefined) {
         throw new NotFoundError(`No version of '${address.name}' at ${where} is tagged '${selector.tag}'.`, { path: where });
       }
-      tag = claim.tag;
+      tag = selector.tag;
       break;
     }
     case "number":

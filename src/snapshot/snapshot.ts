@@ -42,7 +42,6 @@ import {
   isBuiltinType,
   logKey,
   nameKey,
-  parseVersionFolderName,
   typeFolder,
   versionFolderName,
   versionKey,
@@ -312,19 +311,14 @@ export class Snapshot {
   /** Sorted unique tags of this name's versions (including sibling folders made by resuming with another tag). */
   async listTags(): Promise<string[]> {
     const run = this.#active();
+    const store = new VersionStore(run.backend, run.name);
     const tags = new Set<string>();
-    for (const claim of await new VersionStore(run.backend, run.name).listClaims()) {
+    for (const claim of await store.listClaims()) {
       if (claim.tag !== undefined) tags.add(claim.tag);
     }
-    let pageToken: string | undefined;
-    do {
-      const page = await run.backend.listPage(`${nameKey(run.name)}/`, pageToken === undefined ? {} : { pageToken });
-      for (const folder of page.prefixes) {
-        const parsed = parseVersionFolderName(folder.slice(run.name.length + 1, -1));
-        if (parsed?.tag !== undefined) tags.add(parsed.tag);
-      }
-      pageToken = page.nextPageToken;
-    } while (pageToken !== undefined);
+    for (const folder of await store.listFolders()) {
+      if (folder.tag !== undefined) tags.add(folder.tag);
+    }
     return [...tags].sort();
   }
 

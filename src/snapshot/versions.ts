@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
-import { claimKey, claimsPrefix, latestHintKey, runRecordKey, versionOfClaimKey } from "./layout.ts";
+import { claimKey, claimsPrefix, latestHintKey, parseVersionFolderName, runRecordKey, versionOfClaimKey } from "./layout.ts";
 
 export interface VersionClaim {
   readonly version: number;
@@ -72,6 +72,21 @@ export class VersionStore {
       if (after.length > 0) return after.at(-1);
     }
     return (await this.listVersionNumbers()).at(-1);
+  }
+
+  /** The version folders that hold anything (`v3`, `v3:tag`), parsed; sibling folders made by resuming included. */
+  async listFolders(): Promise<{ version: number; tag: string | undefined }[]> {
+    const folders: { version: number; tag: string | undefined }[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.#backend.listPage(`${this.#name}/`, pageToken === undefined ? {} : { pageToken });
+      for (const prefix of page.prefixes) {
+        const parsed = parseVersionFolderName(prefix.slice(this.#name.length + 1, -1));
+        if (parsed !== undefined) folders.push(parsed);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    return folders;
   }
 
   async readClaim(version: number): Promise<VersionClaim | undefined> {

@@ -1,0 +1,122 @@
+/**
+ * Snapshot.open(uri): @latest, @N, @tag and version folders, read-only, on memory, local disk, MinIO (s3://) and
+ * fake-gcs-server (gs://). The URI goes through backendFromUri as a user's would, so the cloud runs configure the
+ * SDKs the standard way (AWS_ENDPOINT_URL_S3, STORAGE_EMULATOR_HOST). moto is left out: one process can point
+ * s3:// URIs at one endpoint only, and MinIO is that endpoint here.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import type { ArtifactStorage } from "../../src/index.ts";
+import { Snapshot } from "../../src/index.ts";
+import { allBackendFactories } from "../support/backends.ts";
+import { collectKeys, expectCode } from "../support/assertions.ts";
+import { gcsEnv, minioEnv } from "../support/servers.ts";
+
+const minio = minioEnv();
+if (minio !== undefined) {
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: minio.endpoint,
+    AWS_ACCESS_KEY_ID: minio.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+    AWS_REGION: minio.region,
+  });
+}
+const gcs = gcsEnv();
+if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
+
+class NotesHandler {
+  declare storage: ArtifactStorage;
+  async save(text: string): Promise<void> {
+    await this.storage.write(text, "note.txt");
+  }
+  async load(): Promise<string> {
+    return this.storage.readText("note.txt");
+  }
+}
+
+const openable = allBackendFactories().filter((factory) => /^(memory|local|minio|gcs)\b/.test(factory.label));
+
+for (const factory of openable) {
+  describe(`Snapshot.open on ${factory.label}`, { skip: factory.skip }, () => {
+    let backend: StorageBackend;
+    let root: string;
+    let scratch: string;
+
+    before(async () => {
+      backend = await factory.make();
+      root = backend.describe("");
+      scratch = await mkdtemp(join(tmpdir(), "opencrate-open-"));
+      const make = async (start: "new" | number, tag: string | undefined, value: number): Promise<void> => {
+        const snapshot = await Snapshot.setup({ name: "shared", start, ...(tag === undefined ? {} : { tag }), backend, console: false });
+        await snapshot.json("metrics.json").save({ value });
+        await snapshot.close();
+      };
+      await make("new", "base", 0);
+      await make("new", undefined, 1);
+      await make("new", "base", 2);
+      await make(1, "later", 11); // resuming v1 with another tag: the sibling folder v1:later
+    });
+    after(async () => {
+      await rm(scratch, { recursive: true, force: true });
+      await factory.cleanup();
+    });
+
+    const load = async (uri: string): Promise<[string, unknown]> => {
+      const snapshot = await Snapshot.open(uri);
+      assert.equal(snapshot.readOnly, true);
+      return [snapshot.versionName, await snapshot.json("metrics.json").load()];
+    };
+
+    it("resolves @latest, @N, @tag and version folders", async () => {
+      assert.deepEqual(await load(`${root}/shared@latest`), ["v2:base", { value: 2 }]);
+      assert.deepEqual(await load(`${root}/shared@1`), ["v1", { value: 1 }]);
+      assert.deepEqual(await load(`${root}/shared@base`), ["v2:base", { value: 2 }]);
+      assert.deepEqual(await load(`${root}/shared@later`), ["v1:later", { value: 11 }], "tags of sibling folders count");
+      assert.deepEqual(await load(`${root}/shared/v0:base`), ["v0:base", { value: 0 }]);
+      assert.deepEqual(await load(`${root}/shared/v0`), ["v0:base", { value: 0 }], "v0 with only v0:base holding files");
+      assert.deepEqual(await load(`${root}/shared/v1:later/`), ["v1:later", { value: 11 }]);
+      const opened = await Snapshot.open(`${root}/shared@latest`);
+      assert.equal(opened.dirPath, backend.describe("shared/v2:base"));
+      assert.deepEqual(
+        (await opened.listVersions()).map((v) => v.versionName),
+        ["v0:base", "v1", "v2:base"],
+      );
+    });
+
+    it("names what is missing", async () => {
+      const error = await expectCode(Snapshot.open(`${root}/shared@9`), "VERSION_NOT_FOUND");
+      assert.match(error.message, /v0, v1, v2/);
+      await expectCode(Snapshot.open(`${root}/shared@nope`), "NOT_FOUND");
+      await expectCode(Snapshot.open(`${root}/nobody@latest`), "NOT_FOUND");
+      await expectCode(Snapshot.open(`${root}/shared/v7`), "VERSION_NOT_FOUND");
+      for (const bad of [`${root}/shared@`, `${root}/shared@a/b`, `${root}/sh ared@latest`, `${root}/shared/notaversion`]) {
+        await expectCode(Snapshot.open(bad), "INVALID_ARGUMENT", bad);
+      }
+    });
+
+    it("refuses every write with READ_ONLY and changes nothing", async () => {
+      const keysBefore = await collectKeys(backend, "shared/");
+      const snapshot = await Snapshot.open(`${root}/shared@latest`);
+      const metrics = snapshot.json("metrics.json");
+      const localFile = join(scratch, "x.bin");
+      await writeFile(localFile, "x");
+      const attempts: [string, () => Promise<unknown>][] = [
+        ["save", () => metrics.save({ value: 99 })],
+        ["delete", () => metrics.delete({ confirm: true })],
+        ["backup", () => metrics.backup("b")],
+        ["saveFile", () => snapshot.checkpoint("x.bin").saveFile(localFile)],
+        ["saveStream", () => snapshot.checkpoint("x.bin").saveStream(Readable.from([new Uint8Array([1])]))],
+        ["custom save", () => snapshot.artifact("notes", "n", { handler: NotesHandler }).save("hi")],
+        ["reset", () => snapshot.reset({ confirm: true })],
+      ];
+      for (const [label, attempt] of attempts) await expectCode(attempt, "READ_ONLY", label);
+      assert.deepEqual(await metrics.load(), { value: 2 });
+      assert.deepEqual(await collectKeys(backend, "shared/"), keysBefore);
+    });
+  });
+}
