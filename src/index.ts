@@ -7,7 +7,15 @@ export { oc };
 
 export type { Session } from "./snapshot/session.ts";
 export { Snapshot } from "./snapshot/snapshot.ts";
-export type { SetupOptions, VersionInfo, ArtifactOptions } from "./snapshot/snapshot.ts";
+export type {
+  SetupOptions,
+  VersionInfo,
+  ArtifactOptions,
+  ImageArtifact,
+  CsvArtifact,
+  AudioArtifact,
+  CheckpointArtifact,
+} from "./snapshot/snapshot.ts";
 export { Artifact } from "./snapshot/artifact.ts";
 export type { CustomArtifact, CustomHandler, CustomHandlerClass, HandlerAttachments } from "./snapshot/custom-handler.ts";
 export { parseSnapshotUri } from "./snapshot/snapshot-uri.ts";
@@ -28,9 +36,13 @@ export type {
   CopyOptions,
 } from "./backends/backend.ts";
 export { LocalBackend } from "./backends/local/index.ts";
+export type { LocalBackendOptions } from "./backends/local/index.ts";
 export { MemoryBackend } from "./backends/memory.ts";
+export type { MemoryBackendOptions } from "./backends/memory.ts";
 export { S3Backend } from "./backends/s3/index.ts";
+export type { S3BackendOptions } from "./backends/s3/index.ts";
 export { GcsBackend } from "./backends/gcs/index.ts";
+export type { GcsBackendOptions } from "./backends/gcs/index.ts";
 export { PrefixedBackend } from "./backends/layers/prefixed.ts";
 export { backendFromUri } from "./backends/registry.ts";
 export { parseLocation } from "./uri.ts";
@@ -38,5 +50,6 @@ export type { Location } from "./uri.ts";
 
 export * from "./errors.ts";
 export type { ArtifactHandler, ArtifactStorage, HandlerContext } from "./handlers/types.ts";
+export type * from "./handlers/data-types.ts";
 export { io } from "./io/index.ts";
 export type { Io, ShowFilesOptions } from "./io/index.ts";
