@@ -2,7 +2,7 @@
 # One entry point from a fresh clone: bash scripts/dev.sh demo | test | bench | <any npm script> [args...]
 # Puts Node.js >= 22 on PATH (installing Node 24 into .cache/node if needed), runs `npm ci` when node_modules is
 # missing or older than package-lock.json, builds the test servers for test/bench, builds the package, then runs
-# the npm script with the remaining arguments (e.g. `bash scripts/dev.sh test test/backends/s3.test.ts`).
+# the npm script with the remaining arguments (e.g. `bash scripts/dev.sh test test/backends/s3-minio.test.ts`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

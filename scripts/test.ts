@@ -3,7 +3,7 @@
  * their TEST_* variables, and always stops them. Exits with the test runner's code.
  *
  *   npm test                                   every test/**\/*.test.ts
- *   npm test -- test/backends/s3.test.ts       only these files (globs work too, quoted)
+ *   npm test -- test/backends/s3-minio.test.ts       only these files (globs work too, quoted)
  *   npm test -- --test-name-pattern=conflict   extra runner flags, in the --flag=value form
  */
 import { spawn } from "node:child_process";
