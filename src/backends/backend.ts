@@ -37,7 +37,14 @@ export interface ObjectInfo {
   readonly lastModified: Date;
   readonly revision: string;
   /** A content checksum the store gives for free (MD5 hex of a single-part upload, CRC32C, …), when it does. */
-  readonly checksum?: { readonly algorithm: "md5" | "crc32c" | "sha256"; readonly value: string };
+  readonly checksum?: {
+    readonly algorithm: "md5" | "crc32c" | "sha256";
+    readonly value: string;
+    /** A value that is the content's checksum in the usual case but may not be (an S3 ETag of a plain upload is its
+     * MD5 unless the object is encrypted with SSE-KMS/SSE-C); confirm with head() before treating a mismatch as
+     * corruption. */
+    readonly tentative?: boolean;
+  };
   /** User metadata set at write time (lower-case keys). Filled by `head`; listings may leave it out. */
   readonly metadata?: Readonly<Record<string, string>>;
 }

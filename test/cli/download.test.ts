@@ -78,3 +78,103 @@ describe("pull downloads with checksums", () => {
     assert.deepEqual(await pullOne(backend, dest), { kind: "complete", size: BODY.byteLength });
   });
 });
+
+describe("pull downloads with a tentative checksum from the listing (S3 ETags)", () => {
+  let dir: string;
+  let inner: MemoryBackend;
+  let listed: ObjectInfo;
+
+  before(async () => {
+    dir = await tempDir("download-tentative");
+    inner = new MemoryBackend({ name: `cli-download-tentative-${Date.now()}` });
+    listed = await inner.put("v/model.bin", BODY);
+  });
+  after(() => removeDir(dir));
+
+  /** A backend whose head gives `headChecksum` (none when undefined) and counts its calls. */
+  function withHead(headChecksum: ObjectInfo["checksum"]): { backend: StorageBackend; heads: () => number } {
+    let heads = 0;
+    const backend = new Proxy(inner, {
+      get(target, property) {
+        if (property === "head") {
+          return async (key: string): Promise<ObjectInfo> => {
+            heads += 1;
+            const { checksum: _none, ...info } = await target.head(key);
+            return headChecksum === undefined ? info : { ...info, checksum: headChecksum };
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    return { backend, heads: () => heads };
+  }
+
+  async function pullListed(backend: StorageBackend, dest: string, tentativeMd5: string, info: ObjectInfo = listed): Promise<DownloadOutcome> {
+    await mkdir(dest, { recursive: true });
+    return downloadFile(
+      {
+        key: "v/model.bin",
+        path: "model.bin",
+        segments: ["model.bin"],
+        listed: { ...info, checksum: { algorithm: "md5", value: tentativeMd5, tentative: true } },
+      },
+      { backend, folders: new FolderMaker(await realpath(dest)), signal: new AbortController().signal, onBytes: () => {} },
+    );
+  }
+
+  it("verifies a matching tentative MD5 without a HEAD", async () => {
+    const { backend, heads } = withHead({ algorithm: "md5", value: md5(BODY) });
+    const outcome = await pullListed(backend, join(dir, "match"), md5(BODY));
+    assert.deepEqual(outcome, { kind: "downloaded", size: BODY.byteLength, resumedFrom: 0, verified: "md5" });
+    assert.equal(heads(), 0);
+  });
+
+  it("accepts a mismatch that head() settles: its exact MD5 matches, or it has none (SSE-KMS: size only)", async () => {
+    const exact = withHead({ algorithm: "md5", value: md5(BODY) });
+    const confirmed = await pullListed(exact.backend, join(dir, "confirmed"), "e".repeat(32));
+    assert.deepEqual(confirmed, { kind: "downloaded", size: BODY.byteLength, resumedFrom: 0, verified: "md5" });
+    assert.equal(exact.heads(), 1);
+
+    const none = withHead(undefined);
+    const sizeOnly = await pullListed(none.backend, join(dir, "kms"), "e".repeat(32));
+    assert.deepEqual(sizeOnly, { kind: "downloaded", size: BODY.byteLength, resumedFrom: 0, verified: undefined });
+    assert.deepEqual(new Uint8Array(await readFile(join(dir, "kms", "model.bin"))), BODY);
+  });
+
+  it("rejects content that head()'s exact MD5 also contradicts, or an object that changed since the listing", async () => {
+    const corrupt = withHead({ algorithm: "md5", value: "e".repeat(32) });
+    await assert.rejects(pullListed(corrupt.backend, join(dir, "corrupt"), "e".repeat(32)), (error: unknown) => {
+      assert.ok(isOpenCrateError(error, "CORRUPT_DATA"));
+      assert.match(error.message, /Checksum mismatch pulling .*v\/model\.bin: md5 [0-9a-f]{32} instead of e{32}\.$/);
+      return true;
+    });
+    assert.deepEqual(await readdir(join(dir, "corrupt")), [], "neither the file nor a partial is left");
+
+    const changed = withHead(undefined);
+    const stale = { ...listed, revision: "an older revision" };
+    await assert.rejects(pullListed(changed.backend, join(dir, "changed"), "e".repeat(32), stale), (error: unknown) => {
+      assert.ok(isOpenCrateError(error, "CORRUPT_DATA"));
+      assert.match(error.message, /the object changed since it was listed \(pull again\)\.$/);
+      return true;
+    });
+  });
+
+  it("treats a tentative mismatch in dest as not complete, never as corruption", async () => {
+    const dest = join(dir, "existing");
+    await mkdir(dest);
+    const wrong = new Uint8Array(BODY.byteLength).fill(120);
+
+    // The store's exact MD5 is the object's: the same-size file in dest is stale and is replaced.
+    await writeFile(join(dest, "model.bin"), wrong);
+    const exact = withHead({ algorithm: "md5", value: md5(BODY) });
+    assert.equal((await pullListed(exact.backend, dest, md5(BODY))).kind, "downloaded");
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "model.bin"))), BODY);
+
+    // The ETag is no MD5 (SSE-KMS) and head() has none: a same-size file is complete by its size, as with no
+    // checksum at all, instead of being downloaded again on every pull.
+    const none = withHead(undefined);
+    assert.deepEqual(await pullListed(none.backend, dest, "e".repeat(32)), { kind: "complete", size: BODY.byteLength });
+    assert.equal(none.heads(), 1);
+  });
+});

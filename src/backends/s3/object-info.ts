@@ -27,12 +27,23 @@ export function infoFromHeaders(key: string, headers: S3ObjectHeaders): ObjectIn
   };
 }
 
-/** A listing entry (ListObjectsV2 Contents). Listings carry no metadata and no encryption details, so no checksum. */
+/**
+ * A listing entry (ListObjectsV2 Contents). Listings carry no metadata and no encryption details, so the MD5 a
+ * single-part ETag looks like is only tentative: it is wrong for SSE-KMS/SSE-C objects, which only head() can tell.
+ */
 export function infoFromListing(
   key: string,
   entry: { readonly Size?: number | undefined; readonly LastModified?: Date | undefined; readonly ETag?: string | undefined },
 ): ObjectInfo {
-  return { key, size: entry.Size ?? 0, lastModified: entry.LastModified ?? new Date(0), revision: entry.ETag ?? "" };
+  const revision = entry.ETag ?? "";
+  const md5 = singlePartMd5(revision);
+  return {
+    key,
+    size: entry.Size ?? 0,
+    lastModified: entry.LastModified ?? new Date(0),
+    revision,
+    ...(md5 === undefined ? {} : { checksum: { algorithm: "md5", value: md5, tentative: true } }),
+  };
 }
 
 /** The writer token stored with an object, if any. */
@@ -56,9 +67,14 @@ export function userMetadata(metadata: Record<string, string> | undefined): Reco
 
 /** The ETag is the body's MD5 only for single-part uploads stored without SSE-KMS or SSE-C. */
 function md5Checksum(etag: string, headers: S3ObjectHeaders): ObjectInfo["checksum"] {
-  const match = /^"([0-9a-f]{32})"$/.exec(etag);
-  if (match?.[1] === undefined) return undefined;
+  const md5 = singlePartMd5(etag);
+  if (md5 === undefined) return undefined;
   if (headers.SSECustomerAlgorithm !== undefined) return undefined;
   if (headers.ServerSideEncryption !== undefined && headers.ServerSideEncryption.startsWith("aws:kms")) return undefined;
-  return { algorithm: "md5", value: match[1] };
+  return { algorithm: "md5", value: md5 };
+}
+
+/** The hex of a single-part upload's ETag ("<32 hex>", quoted); a multipart ETag ends in "-<parts>". */
+function singlePartMd5(etag: string): string | undefined {
+  return /^"([0-9a-f]{32})"$/.exec(etag)?.[1];
 }

@@ -3,6 +3,9 @@
  * the store's MD5/SHA-256 when it gives one), then renamed into place. The partial file's name is derived from the
  * object's revision, so an interrupted pull continues it with a ranged read, and a partial of an older revision is
  * never continued.
+ *
+ * A listing's checksum may be tentative (an S3 ETag is the MD5 unless the object is SSE-KMS/SSE-C encrypted): it
+ * is checked as usual, and only a mismatch costs a HEAD, whose exact answer decides.
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
@@ -23,8 +26,9 @@ export interface DownloadTask {
 }
 
 /**
- * Listings carry no checksum on S3, and a HEAD per object would double the requests of a pull of many small files;
- * below this size a file is verified by its size alone unless the listing gave a checksum.
+ * A HEAD per object would double the requests of a pull of many small files, so the listing's view is used when it
+ * has a checksum (S3: a tentative one for single-part uploads) and, below this size, also when it has none (the
+ * file is then verified by its size alone).
  */
 const HEAD_FOR_CHECKSUM_FROM_BYTES = 1024 * 1024;
 
@@ -64,7 +68,7 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   const name = task.segments.at(-1) ?? "";
   const target = join(folder, name);
 
-  if (await isComplete(target, info)) {
+  if (await isComplete(target, info, task.key, context)) {
     context.onBytes(info.size);
     return { kind: "complete", size: info.size };
   }
@@ -102,19 +106,50 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
       { path: where },
     );
   }
+  let verified: string | undefined;
   if (hash !== undefined && info.checksum !== undefined) {
     const actual = hash.digest("hex");
-    if (actual !== info.checksum.value.toLowerCase()) {
+    const check = await checkContent(actual, info, task.key, context);
+    if (check.kind === "mismatch") {
       await unlink(partial).catch(() => {});
-      throw new CorruptDataError(
-        `Checksum mismatch pulling ${where}: ${info.checksum.algorithm} ${actual} instead of ${info.checksum.value}.`,
-        { path: where },
-      );
+      throw new CorruptDataError(`Checksum mismatch pulling ${where}: ${check.detail}.`, { path: where });
     }
+    verified = check.kind === "verified" ? check.algorithm : undefined;
   }
   await utimes(partial, info.lastModified, info.lastModified);
   await rename(partial, target);
-  return { kind: "downloaded", size: info.size, resumedFrom, verified: hash === undefined ? undefined : info.checksum?.algorithm };
+  return { kind: "downloaded", size: info.size, resumedFrom, verified };
+}
+
+type ContentCheck =
+  | { readonly kind: "verified"; readonly algorithm: string }
+  /** The store has no checksum for the object after all: only the size was checked. */
+  | { readonly kind: "size-only" }
+  | { readonly kind: "mismatch"; readonly detail: string };
+
+/**
+ * Compares the hex digest of content of the listed size with the checksum `info` gives. A mismatch with a
+ * tentative checksum is settled by head(): its exact checksum, or none (the size then stands alone); an object whose
+ * revision changed since the listing is a mismatch.
+ */
+async function checkContent(actual: string, info: ObjectInfo, key: string, context: DownloadContext): Promise<ContentCheck> {
+  const { checksum } = info;
+  if (checksum === undefined) return { kind: "size-only" };
+  if (actual === checksum.value.toLowerCase()) return { kind: "verified", algorithm: checksum.algorithm };
+  const claim = `${checksum.algorithm} ${actual} instead of ${checksum.value}`;
+  if (checksum.tentative !== true) return { kind: "mismatch", detail: claim };
+
+  const exact = await context.backend.head(key, { signal: context.signal });
+  if (exact.revision !== info.revision) {
+    return { kind: "mismatch", detail: `${claim}, and the object changed since it was listed (pull again)` };
+  }
+  if (exact.checksum === undefined) return { kind: "size-only" };
+  if (exact.checksum.tentative !== true && exact.checksum.algorithm === checksum.algorithm) {
+    return actual === exact.checksum.value.toLowerCase()
+      ? { kind: "verified", algorithm: exact.checksum.algorithm }
+      : { kind: "mismatch", detail: `${exact.checksum.algorithm} ${actual} instead of ${exact.checksum.value}` };
+  }
+  return { kind: "mismatch", detail: `${claim} (the store could not confirm it)` };
 }
 
 /** Describes a finished download for the plain-lines output. */
@@ -125,8 +160,12 @@ export function describeOutcome(path: string, outcome: DownloadOutcome): string 
   return `pulled    ${path} (${formatSize(outcome.size)}${resumed}${verified})`;
 }
 
-/** An existing regular file (not a link) of the right size and, when the store gives one, the right checksum. */
-async function isComplete(target: string, info: ObjectInfo): Promise<boolean> {
+/**
+ * An existing regular file (not a link) of the right size and, when the store gives one, the right checksum. A
+ * mismatch never means corruption here, only that the file is downloaded again; a tentative checksum that does not
+ * match is settled by head() first, so objects whose ETag is no MD5 (SSE-KMS) are not downloaded on every pull.
+ */
+async function isComplete(target: string, info: ObjectInfo, key: string, context: DownloadContext): Promise<boolean> {
   const existing = await lstat(target).catch(() => undefined);
   if (existing === undefined || existing.isSymbolicLink()) return false;
   if (existing.isDirectory()) throw new RefusedPathError(`${target} is a folder, not a file`, { path: target });
@@ -134,7 +173,7 @@ async function isComplete(target: string, info: ObjectInfo): Promise<boolean> {
   const hash = hashFor(info);
   if (hash === undefined) return true;
   await hashFile(target, hash);
-  return hash.digest("hex") === info.checksum?.value.toLowerCase();
+  return (await checkContent(hash.digest("hex"), info, key, context)).kind !== "mismatch";
 }
 
 /** How many bytes of a partial file can be kept; anything unusable is removed. */
