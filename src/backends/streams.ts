@@ -1,5 +1,4 @@
 /** Small stream helpers shared by backends and handlers. */
-import { Readable } from "node:stream";
 
 /** Reads a stream or async iterable to the end into one buffer. */
 export async function collectBytes(body: AsyncIterable<Uint8Array | string>): Promise<Uint8Array> {
@@ -11,13 +10,6 @@ export async function collectBytes(body: AsyncIterable<Uint8Array | string>): Pr
     total += buffer.byteLength;
   }
   return Buffer.concat(chunks, total);
-}
-
-/** A Node Readable over a stream, async iterable or bytes. */
-export function toReadable(body: Readable | AsyncIterable<Uint8Array> | Uint8Array): Readable {
-  if (body instanceof Readable) return body;
-  if (body instanceof Uint8Array) return Readable.from([body]);
-  return Readable.from(body, { objectMode: false });
 }
 
 /** Encodes a string body as UTF-8; passes bytes through. */

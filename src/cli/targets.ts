@@ -5,6 +5,7 @@
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
+import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri, objectLocation } from "../backends/registry.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { claimsPrefix, parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
@@ -66,11 +67,6 @@ export async function resolveArtifact(uri: string): Promise<{ backend: StorageBa
     throw new InvalidArgumentError(`Invalid file path "${split.rest}" in ${redact(uri)}.`, { path: redact(uri), cause: error });
   }
   return { backend: snapshot.backend, key };
-}
-
-export async function hasObjectsUnder(backend: StorageBackend, prefix: string): Promise<boolean> {
-  for await (const _ of backend.list(prefix, { pageSize: 1 })) return true;
-  return false;
 }
 
 /** The parent location and last segment of a path or URI; undefined when there is no segment past the root. */

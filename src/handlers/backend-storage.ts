@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
+import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, isOpenCrateError, ReadOnlyError } from "../errors.ts";
 import type { ArtifactStorage } from "./types.ts";
 
@@ -96,14 +97,7 @@ export class BackendArtifactStorage implements ArtifactStorage {
 
   async exists(relative = ""): Promise<boolean> {
     const key = this.#keyOf(relative);
-    try {
-      await this.backend.head(key);
-      return true;
-    } catch (error) {
-      if (!isOpenCrateError(error, "NOT_FOUND")) throw error;
-    }
-    for await (const _ of this.backend.list(`${key}/`, { pageSize: 1 })) return true;
-    return false;
+    return (await objectExists(this.backend, key)) || (await hasObjectsUnder(this.backend, `${key}/`));
   }
 
   async size(relative = ""): Promise<number> {

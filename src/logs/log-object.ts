@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, OVERWRITE } from "../backends/backend.ts";
+import { objectExists } from "../backends/presence.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch, AppendRetryPolicy } from "./history-append.ts";
 import { appendBatches, concatBytes, DEFAULT_APPEND_RETRY } from "./history-append.ts";
@@ -132,7 +133,7 @@ export class LogObjectWriter implements LogSink {
   async #seedHistory(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (await this.#exists(this.#historyKey)) return;
+        if (await objectExists(this.#backend, this.#historyKey)) return;
         await this.#createHistoryFromLog();
         return;
       } catch (error) {
@@ -270,16 +271,6 @@ export class LogObjectWriter implements LogSink {
     }
     const previous = await this.#readOrEmpty(this.#logKey);
     await this.#backend.put(this.#historyKey, previous, { mode: CREATE_ONLY, contentType: TEXT_CONTENT_TYPE });
-  }
-
-  async #exists(key: string): Promise<boolean> {
-    try {
-      await this.#backend.head(key);
-      return true;
-    } catch (error) {
-      if (isOpenCrateError(error, "NOT_FOUND")) return false;
-      throw error;
-    }
   }
 
   async #readOrEmpty(key: string): Promise<Uint8Array> {

@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY } from "../backends/backend.ts";
 import { joinKey } from "../backends/keys.ts";
+import { objectExists } from "../backends/presence.ts";
 import { AlreadyExistsError, ConfirmationRequiredError, isOpenCrateError, NotFoundError, ReadOnlyError } from "../errors.ts";
 import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "../handlers/types.ts";
@@ -89,7 +90,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   async backup(tag?: string): Promise<string | undefined> {
     this.#assertWritable("back up");
     const validTag = validateTag(tag, "backup tag");
-    if (!(await this.#mainObjectExists())) {
+    if (!(await objectExists(this.storage.backend, this.storage.key))) {
       this.#logVerbose(`✗ '${this.name}' of '${this.snapshotType}' does not exist at '${this.path}', cannot create backup.`);
       return undefined;
     }
@@ -173,16 +174,6 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
 
   toString(): string {
     return `Artifact: ${this.name}\nType: ${this.snapshotType}\nPath: ${this.path}`;
-  }
-
-  async #mainObjectExists(): Promise<boolean> {
-    try {
-      await this.storage.backend.head(this.storage.key);
-      return true;
-    } catch (error) {
-      if (isOpenCrateError(error, "NOT_FOUND")) return false;
-      throw error;
-    }
   }
 
   #baseName(): string {

@@ -1,5 +1,6 @@
 /** Resolves a snapshot URI to an existing version folder, for read-only use. */
 import type { StorageBackend } from "../backends/backend.ts";
+import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
 import { nameKey, versionFolderName, versionKey } from "./layout.ts";
@@ -61,21 +62,16 @@ export async function openSnapshot(uri: string): Promise<OpenedSnapshot> {
       // "v3" when only "v3:baseline" holds anything means the tagged folder.
       if (selector.kind === "folder" && tag === undefined && claim.tag !== undefined) {
         const untagged = versionKey(address.name, versionFolderName(claim.version, undefined));
-        if (!(await hasObjects(backend, untagged))) tag = claim.tag;
+        if (!(await hasObjectsUnder(backend, `${untagged}/`))) tag = claim.tag;
       }
       break;
     }
   }
   const folder = versionFolderName(claim.version, tag);
-  if (!(await hasObjects(backend, versionKey(address.name, folder)))) {
+  if (!(await hasObjectsUnder(backend, `${versionKey(address.name, folder)}/`))) {
     throw new NotFoundError(`The snapshot folder ${backend.describe(versionKey(address.name, folder))} is empty or missing.`, {
       path: backend.describe(versionKey(address.name, folder)),
     });
   }
   return { backend, name: address.name, version: claim.version, tag, folder };
-}
-
-async function hasObjects(backend: StorageBackend, folderKey: string): Promise<boolean> {
-  for await (const _ of backend.list(`${folderKey}/`, { pageSize: 1 })) return true;
-  return false;
 }

@@ -1,6 +1,7 @@
 /** A versioned snapshot of one pipeline run: its version, folder, logs and artifacts. */
 import type { StorageBackend } from "../backends/backend.ts";
 import { validateKey } from "../backends/keys.ts";
+import { objectExists } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import {
   ConfirmationRequiredError,
@@ -466,16 +467,6 @@ export class Snapshot {
       );
     }
     return this.#run;
-  }
-}
-
-async function objectExists(backend: StorageBackend, key: string): Promise<boolean> {
-  try {
-    await backend.head(key);
-    return true;
-  } catch (error) {
-    if (isOpenCrateError(error, "NOT_FOUND")) return false;
-    throw error;
   }
 }
 

@@ -68,7 +68,7 @@ export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageB
     return result;
   }
   return new Proxy(inner, {
-    get(target, property, receiver) {
+    get(target, property) {
       if (property === "put") {
         return (key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> =>
           faulty(key, options?.mode, "put", () => target.put(key, body, options));
@@ -77,7 +77,8 @@ export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageB
         return (from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> =>
           faulty(to, options?.mode, "copy", () => target.copy(from, to, options));
       }
-      const value: unknown = Reflect.get(target, property, receiver);
+      // The target as receiver: getters that read #private fields fail when `this` is the proxy.
+      const value: unknown = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });

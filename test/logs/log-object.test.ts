@@ -244,9 +244,9 @@ describe("LogObjectWriter start", () => {
   it("refuses a history on a store without create-only and compare-and-swap, before any write", async () => {
     const inner = await memoryFactory().make();
     const backend = new Proxy(inner, {
-      get(target, property, receiver) {
+      get(target, property) {
         if (property === "capabilities") return { ...target.capabilities, compareAndSwap: false };
-        const value: unknown = Reflect.get(target, property, receiver);
+        const value: unknown = Reflect.get(target, property, target);
         return typeof value === "function" ? value.bind(target) : value;
       },
     });

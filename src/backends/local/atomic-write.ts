@@ -111,11 +111,6 @@ export async function commit(
   }
 }
 
-/** Removes a temp file that was staged but will not be committed. */
-export async function discard(staged: StagedFile): Promise<void> {
-  await removeQuietly(staged.path);
-}
-
 async function stage(finalPath: string, fill: (handle: FileHandle) => Promise<void>): Promise<StagedFile> {
   const { path, handle } = await inFreshFolder(finalPath, async (candidate) => ({
     path: candidate,

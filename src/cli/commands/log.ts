@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
+import { headIfPresent } from "../../backends/presence.ts";
 import { isOpenCrateError, NotFoundError } from "../../errors.ts";
 import { historyKey, logKey } from "../../snapshot/layout.ts";
 import { writeError } from "../errors.ts";
@@ -109,11 +110,3 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return bytes.byteLength >= prefix.byteLength && Buffer.from(bytes.buffer, bytes.byteOffset, prefix.byteLength).equals(prefix);
 }
 
-async function headIfPresent(backend: StorageBackend, key: string): Promise<ObjectInfo | undefined> {
-  try {
-    return await backend.head(key);
-  } catch (error) {
-    if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
-    throw error;
-  }
-}

@@ -11,7 +11,8 @@ import { parseLocation, redact } from "../../uri.ts";
 import { isHiddenPath, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
-import { findNameTarget, hasObjectsUnder, looksLikeSnapshotUri, openSnapshotTarget, type NameTarget } from "../targets.ts";
+import { hasObjectsUnder } from "../../backends/presence.ts";
+import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget, type NameTarget } from "../targets.ts";
 
 interface LsOptions {
   readonly json?: boolean;

@@ -1,0 +1,23 @@
+/** Presence checks every layer needs, in one place. */
+import { isOpenCrateError } from "../errors.ts";
+import type { ObjectInfo, StorageBackend } from "./backend.ts";
+
+/** The object's info, or undefined when it does not exist. Other errors propagate. */
+export async function headIfPresent(backend: StorageBackend, key: string): Promise<ObjectInfo | undefined> {
+  try {
+    return await backend.head(key);
+  } catch (error) {
+    if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+    throw error;
+  }
+}
+
+export async function objectExists(backend: StorageBackend, key: string): Promise<boolean> {
+  return (await headIfPresent(backend, key)) !== undefined;
+}
+
+/** True when at least one object's key starts with `prefix` (end it with "/" to mean a folder; "" is the root). */
+export async function hasObjectsUnder(backend: StorageBackend, prefix: string): Promise<boolean> {
+  for await (const _ of backend.list(prefix, { pageSize: 1 })) return true;
+  return false;
+}
