@@ -30,6 +30,7 @@ export async function showFilesInDir(pathOrUri: string, options: ShowFilesOption
   await assertFolderExists(location, pathOrUri);
   const files: TreeFile[] = [];
   for await (const info of backend.list("")) files.push({ path: info.key, size: info.size, lastModified: info.lastModified });
+  if (files.length === 0) assertSomethingThere(location, pathOrUri);
   const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
   const render = (styled: boolean): string =>
     renderTree(files, {
@@ -48,12 +49,15 @@ export async function listFilesInDir(pathOrUri: string): Promise<string[]> {
   await assertFolderExists(location, pathOrUri);
   const backend = backendFor(location);
   const names: string[] = [];
+  let folders = 0;
   let pageToken: string | undefined;
   do {
     const page = await backend.listPage("", pageToken === undefined ? {} : { pageToken });
     for (const info of page.objects) names.push(info.key);
+    folders += page.prefixes.length;
     pageToken = page.nextPageToken;
   } while (pageToken !== undefined);
+  if (names.length === 0 && folders === 0) assertSomethingThere(location, pathOrUri);
   return names.sort();
 }
 
@@ -106,6 +110,12 @@ function labelOf(location: Location): string {
   if (location.scheme === "file") return basename(location.path.replace(/\/+$/, "")) || location.path;
   if (location.prefix !== "") return location.prefix.slice(location.prefix.lastIndexOf("/") + 1);
   return location.scheme === "memory" ? location.name : location.bucket;
+}
+
+/** On object stores a folder exists only through its objects: an empty prefix is as missing as a local folder. */
+function assertSomethingThere(location: Location, pathOrUri: string): void {
+  if (location.scheme === "file") return; // an empty local folder exists (assertFolderExists checked it)
+  throw new NotFoundError(`Nothing is stored under ${redact(pathOrUri)}.`, { path: redact(pathOrUri) });
 }
 
 async function assertFolderExists(location: Location, pathOrUri: string): Promise<void> {

@@ -9,6 +9,7 @@ import { io } from "../../src/index.ts";
 import { renderTree } from "../../src/io/tree.ts";
 import { formatSize } from "../../src/io/size.ts";
 import { expectCode } from "../support/assertions.ts";
+import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
 
 describe("formatSize", () => {
   it("prints Bytes below 1 KiB and two decimals above", () => {
@@ -125,5 +126,43 @@ describe("oc.io on local paths and URIs", () => {
     assert.deepEqual(await io.listFilesInDir(`${store}/runs/x`), ["a.json"]);
     assert.equal(await io.showFilesInDir(`${store}/runs`, { print: false, depth: 3 }), ["runs", "└── x/", "    ├── sub/", "    │   └── b.txt", "    └── a.json"].join("\n"));
     await expectCode(io.json.load(`${store}`), "INVALID_ARGUMENT");
+    await expectCode(io.showFilesInDir(`${store}/nothing-here`, { print: false }), "NOT_FOUND");
+    await expectCode(io.listFilesInDir(`${store}/nothing-here`), "NOT_FOUND");
   });
+});
+
+describe("oc.io on s3:// (MinIO) and gs:// (fake-gcs-server) URIs", () => {
+  const minio = minioEnv();
+  const gcs = gcsEnv();
+  if (minio !== undefined) {
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_S3: minio.endpoint,
+      AWS_ACCESS_KEY_ID: minio.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+      AWS_REGION: minio.region,
+    });
+  }
+  if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
+  const stores = [
+    { label: "MinIO", base: minio === undefined ? undefined : `s3://${minio.bucket}/io-${randomUUID()}`, skip: skipUnless(minio, "MinIO", "TEST_MINIO_ENDPOINT") },
+    { label: "fake-gcs-server", base: gcs === undefined ? undefined : `gs://${gcs.bucket}/io-${randomUUID()}`, skip: skipUnless(gcs, "fake-gcs-server", "TEST_GCS_ENDPOINT") },
+  ];
+  for (const { label, base, skip } of stores) {
+    it(`saves, loads, lists and prints trees on ${label}`, { skip }, async () => {
+      if (base === undefined) return;
+      await io.json.save({ a: [1, 2] }, `${base}/x/a.json`);
+      await io.yaml.save({ b: true }, `${base}/x/b.yaml`);
+      await io.text.save("deep", `${base}/x/sub/c.txt`);
+      assert.deepEqual(await io.json.load(`${base}/x/a.json`), { a: [1, 2] });
+      assert.deepEqual(await io.yaml.load(`${base}/x/b.yaml`), { b: true });
+      assert.deepEqual(await io.listFilesInDir(`${base}/x`), ["a.json", "b.yaml"]);
+      const label = base.slice(base.lastIndexOf("/") + 1);
+      assert.equal(
+        await io.showFilesInDir(base, { print: false, depth: 3 }),
+        [label, "└── x/", "    ├── sub/", "    │   └── c.txt", "    ├── a.json", "    └── b.yaml"].join("\n"),
+      );
+      await expectCode(io.showFilesInDir(`${base}/missing`, { print: false }), "NOT_FOUND");
+      await expectCode(io.text.load(`${base}/x/missing.txt`), "NOT_FOUND");
+    });
+  }
 });
