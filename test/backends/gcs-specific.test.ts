@@ -348,6 +348,31 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       await rejectsWithCode(backend.copy("missing.bin", "x.bin", { mode: CREATE_ONLY }), "NOT_FOUND", "missing source");
     });
 
+    it("fake-gcs-server ignores preconditions on rewrite, so the probe picks the streamed conditional upload for conditional copies", async () => {
+      // A proxy gives this test its own endpoint, so the once-per-process copy probe runs (and is seen) here.
+      const { backend, proxy, prefix } = await proxied((_request, forward) => forward());
+      const rewrites = (since: number) => proxy.requests.slice(since).filter((request) => request.url.includes("/rewriteTo/"));
+      assert.equal(await backend.conditionalCopiesServerSide(), false, "the emulator let a create-only rewrite replace an object");
+      assert.equal(backend.capabilities.serverSideCopy, false);
+      assert.equal(backend.capabilities.copyCreateOnly, true, "the fallback is enforced by the store too");
+      assert.equal(rewrites(0).length, 1, "one create-only probe rewrite; it went through, so the stale-generation one is skipped");
+      assert.deepEqual(await listKeys(backend, ""), [], "the probe objects are deleted");
+
+      await backend.put("src.bin", "new bytes", { metadata: { step: "7" } });
+      await backend.put("taken.bin", "theirs");
+      const before = proxy.requests.length;
+      await rejectsWithCode(backend.copy("src.bin", "taken.bin", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "taken");
+      assert.equal(await readText(backend, "taken.bin"), "theirs", "the old content is intact");
+      await backend.copy("src.bin", "dst.bin", { mode: CREATE_ONLY });
+      assert.equal(await readText(backend, "dst.bin"), "new bytes");
+      assert.deepEqual((await backend.head("dst.bin")).metadata, { step: "7" });
+      assert.equal(rewrites(before).length, 0, "conditional copies never use the rewrite the emulator would not check");
+      assert.equal(uploadsOf(proxy.requests.slice(before), objectName(prefix, "dst.bin")).length, 1, "a conditional upload instead");
+
+      await backend.copy("src.bin", "plain-copy.bin");
+      assert.equal(rewrites(before).length, 1, "overwrite copies stay server-side");
+    });
+
     it("a copy with a replace mode swaps only from the expected revision", async () => {
       const { backend } = fresh();
       await backend.put("src.txt", "new");

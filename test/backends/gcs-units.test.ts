@@ -1,7 +1,8 @@
 /**
  * GCS backend behaviour that needs no fake-gcs-server: configuration, error mapping (recorded SDK error shapes),
  * lazy loading, fast failure on unreachable or silent endpoints, the start-up probe refusing a store that
- * ignores ifGenerationMatch, and rejected credentials answered by a stub endpoint through the real SDK.
+ * ignores ifGenerationMatch, conditional copies as server-side rewrites on a store that enforces it there, and
+ * rejected credentials answered by a stub endpoint through the real SDK.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -17,7 +18,7 @@ import { emulatorEndpoint, resolveGcsSettings, GOOGLE_ENDPOINT } from "../../src
 import { TIMEOUT_HEADER } from "../../src/backends/gcs/socket-timeouts.ts";
 import { NotFoundError, isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
-import { startCarelessGcs, startRefusingGcs, type StubServer } from "../support/gcs-stub.ts";
+import { startCarelessGcs, startRefusingGcs, startStrictGcs, type StubRequest, type StubServer } from "../support/gcs-stub.ts";
 
 const LOCATION = "gs://team-bucket/runs/v0/claim.json";
 const context = (extra: Partial<GcsErrorContext> = {}): GcsErrorContext => ({
@@ -383,6 +384,88 @@ describe("GCS start-up probe", () => {
     // Plain overwrites need no precondition and still work.
     const written = await backend.put("notes.txt", "plain", { mode: OVERWRITE });
     assert.equal(written.size, 5);
+  });
+});
+
+describe("GCS conditional copies on a store that enforces ifGenerationMatch on rewrite (as Google Cloud Storage does)", () => {
+  const stubs: StubServer[] = [];
+  after(() => Promise.all(stubs.map((stub) => stub.close())));
+  const BUCKET = "team-bucket";
+  const isRewrite = (request: StubRequest) => request.method === "POST" && request.url.includes("/rewriteTo/");
+  const isUpload = (request: StubRequest) => request.url.startsWith("/upload/");
+  const rewritesTo = (requests: readonly StubRequest[], name: string) =>
+    requests.filter((request) => isRewrite(request) && request.url.split("/rewriteTo/")[1]?.includes(encodeURIComponent(name)));
+
+  it("probes once, then makes create-only and compare-and-swap copies as conditional rewrites, never uploads", async () => {
+    const store = await startStrictGcs();
+    stubs.push(store);
+    const backend = new GcsBackend({ bucket: BUCKET, prefix: "runs", apiEndpoint: store.endpoint, maxRetries: 0 });
+    assert.equal(await backend.conditionalCopiesServerSide(), true);
+    assert.equal(backend.capabilities.serverSideCopy, true);
+    assert.equal(backend.capabilities.copyCreateOnly, true);
+    const probeRewrites = store.requests.filter((request) => isRewrite(request) && request.url.includes(".opencrate-probe-"));
+    assert.equal(probeRewrites.length, 2, "a create-only and a stale-generation rewrite onto an existing probe object");
+    const probeNames = store.requests
+      .filter((request) => isUpload(request) && request.url.includes(".opencrate-probe-"))
+      .map((request) => new URL(request.url, "http://stub").searchParams.get("name") ?? "");
+    assert.equal(probeNames.length, 2);
+    assert.ok(probeNames.every((name) => name.startsWith("runs/.opencrate-probe-") && store.stored(BUCKET, name) === undefined), "probes deleted");
+
+    await backend.put("src.bin", "checkpoint bytes", { contentType: "application/x-safetensors", metadata: { step: "100" } });
+    await backend.put("taken.bin", "theirs");
+    const before = store.requests.length;
+    const copied = await backend.copy("src.bin", "backup.bin", { mode: CREATE_ONLY });
+    const during = store.requests.slice(before);
+    assert.equal(during.filter(isUpload).length, 0, "no bytes went through this process");
+    const [rewrite] = rewritesTo(during, "runs/backup.bin");
+    assert.ok(rewrite !== undefined && /[?&]ifGenerationMatch=0(&|$)/.test(rewrite.url), `a create-only rewrite: ${rewrite?.url}`);
+    assert.match(rewrite.url, /[?&]sourceGeneration=\d+/, "pinned to the source generation whose metadata it copies");
+    const stored = store.stored(BUCKET, "runs/backup.bin");
+    assert.equal(stored?.data.toString(), "checkpoint bytes");
+    assert.equal(stored?.contentType, "application/x-safetensors");
+    assert.equal(stored?.metadata.step, "100");
+    assert.match(stored?.metadata["oc-token"] ?? "", /^[0-9a-f-]{36}$/, "the writer token that settles a lost answer");
+    assert.equal(copied.revision, stored?.generation);
+    assert.deepEqual((await backend.head("backup.bin")).metadata, { step: "100" }, "the token stays hidden");
+
+    await rejectsWithCode(backend.copy("src.bin", "taken.bin", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "taken");
+    assert.equal(store.stored(BUCKET, "runs/taken.bin")?.data.toString(), "theirs", "the old content is intact");
+    const taken = await backend.head("taken.bin");
+    await backend.copy("src.bin", "taken.bin", { mode: ifRevision(taken.revision) });
+    assert.equal(store.stored(BUCKET, "runs/taken.bin")?.data.toString(), "checkpoint bytes");
+    await rejectsWithCode(backend.copy("src.bin", "taken.bin", { mode: ifRevision(taken.revision) }), "PRECONDITION_FAILED", "stale");
+    await rejectsWithCode(backend.copy("missing.bin", "x.bin", { mode: CREATE_ONLY }), "NOT_FOUND", "missing source");
+    assert.equal(store.requests.slice(before).filter(isUpload).length, 0, "still no uploads");
+
+    // Remembered: another backend on the same endpoint and bucket does not probe again.
+    const count = store.requests.length;
+    const again = new GcsBackend({ bucket: BUCKET, apiEndpoint: store.endpoint, maxRetries: 0 });
+    assert.equal(await again.conditionalCopiesServerSide(), true);
+    assert.equal(store.requests.length, count, "no new request");
+    await Promise.all([backend.close(), again.close()]);
+  });
+
+  it("a conditional rewrite whose answer was lost and whose retry met 412 succeeds when the copy holds our token", async () => {
+    let lost = false;
+    const store = await startStrictGcs({
+      loseAnswer: (request) => {
+        if (lost || !isRewrite(request) || request.url.includes(".opencrate-probe-")) return false;
+        lost = true; // the rewrite landed; the client sees a 503 and retries, which meets 412
+        return true;
+      },
+    });
+    stubs.push(store);
+    const backend = new GcsBackend({ bucket: BUCKET, prefix: "runs", apiEndpoint: store.endpoint, maxRetries: 1 });
+    await backend.put("src.bin", "mine");
+    await backend.put("other.bin", "theirs");
+    const info = await backend.copy("src.bin", "backup.bin", { mode: CREATE_ONLY });
+    assert.ok(lost, "the first answer was dropped");
+    assert.equal(rewritesTo(store.requests, "runs/backup.bin").length, 2, "retried once, and met 412");
+    assert.equal(store.stored(BUCKET, "runs/backup.bin")?.data.toString(), "mine");
+    assert.equal(info.revision, store.stored(BUCKET, "runs/backup.bin")?.generation);
+    // Someone else's object at the key (no token of ours) stays ALREADY_EXISTS.
+    await rejectsWithCode(backend.copy("src.bin", "other.bin", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "someone else's");
+    await backend.close();
   });
 });
 

@@ -1,9 +1,11 @@
 /**
  * Tiny stand-ins for a GCS endpoint, for behaviour fake-gcs-server will not show on demand:
- * - a careless store that speaks enough of the JSON and upload APIs for the SDK and accepts every write,
- *   ignoring ifGenerationMatch (as old emulators and some proxies do);
+ * - a careless store that speaks enough of the JSON, upload and rewrite APIs for the SDK and accepts every
+ *   write, ignoring ifGenerationMatch (as old emulators and some proxies do);
+ * - a strict store, the same but enforcing ifGenerationMatch on uploads and rewrites with 412, as Google Cloud
+ *   Storage does (fake-gcs-server 1.55.1 ignores it on rewrites);
  * - a store that refuses every request with one HTTP status and a GCS-shaped JSON error (401, 403, 503, …).
- * Both record every request they receive.
+ * All record every request they receive.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,16 +24,49 @@ export interface StubServer {
   close(): Promise<void>;
 }
 
-interface StoredObject {
+export interface StoredObject {
+  readonly data: Buffer;
   readonly generation: string;
-  readonly size: number;
+  readonly contentType: string;
+  readonly metadata: Readonly<Record<string, string>>;
   /** Base64, as GCS reports it; the SDK checks uploads against it. */
   readonly crc32c: string;
 }
 
-/** Accepts every upload whatever its preconditions say; serves object metadata and deletes. */
-export async function startCarelessGcs(): Promise<StubServer> {
+export interface StoreStub extends StubServer {
+  /** The object stored under "bucket/name", if any. */
+  stored(bucket: string, name: string): StoredObject | undefined;
+}
+
+export interface StoreStubOptions {
+  /**
+   * Called after a request was carried out; answering true replaces its response by a 503, as if the answer
+   * was lost on the way back.
+   */
+  readonly loseAnswer?: (request: StubRequest) => boolean;
+}
+
+/** Accepts every upload and rewrite whatever its preconditions say; serves object metadata and deletes. */
+export function startCarelessGcs(options: StoreStubOptions = {}): Promise<StoreStub> {
+  return startStoreStub(false, options);
+}
+
+/** Like the careless store, but refuses with 412 an upload or rewrite whose ifGenerationMatch does not hold. */
+export function startStrictGcs(options: StoreStubOptions = {}): Promise<StoreStub> {
+  return startStoreStub(true, options);
+}
+
+/** Object descriptions the upload and rewrite requests carry. */
+interface ObjectDescription {
+  readonly name?: unknown;
+  readonly contentType?: unknown;
+  readonly metadata?: unknown;
+}
+
+async function startStoreStub(enforcePreconditions: boolean, options: StoreStubOptions): Promise<StoreStub> {
   const objects = new Map<string, StoredObject>();
+  /** Resumable sessions by id: what the initiating request said. */
+  const sessions = new Map<string, { readonly name: string; readonly ifGenerationMatch: string | null; readonly description: ObjectDescription }>();
   let generation = Date.now() * 1000;
   let endpoint = "";
   const resource = (bucket: string, name: string, stored: StoredObject) => ({
@@ -40,34 +75,75 @@ export async function startCarelessGcs(): Promise<StubServer> {
     name,
     generation: stored.generation,
     metageneration: "1",
-    size: String(stored.size),
+    size: String(stored.data.byteLength),
     crc32c: stored.crc32c,
+    contentType: stored.contentType,
+    ...(Object.keys(stored.metadata).length === 0 ? {} : { metadata: stored.metadata }),
     updated: new Date().toISOString(),
   });
-  const store = (bucket: string, name: string, data: Buffer) => {
+  /** 412 when preconditions are enforced and `ifGenerationMatch` (if given) is not the object's generation. */
+  const refused = (bucket: string, name: string, ifGenerationMatch: string | null) =>
+    enforcePreconditions && ifGenerationMatch !== null && ifGenerationMatch !== (objects.get(`${bucket}/${name}`)?.generation ?? "0");
+  const store = (bucket: string, name: string, data: Buffer, description: ObjectDescription) => {
     const crc = new CRC32C();
     crc.update(data);
-    const stored = { generation: String(++generation), size: data.byteLength, crc32c: crc.toString() };
+    const metadata = typeof description.metadata === "object" && description.metadata !== null ? description.metadata : {};
+    const stored: StoredObject = {
+      data,
+      generation: String(++generation),
+      contentType: typeof description.contentType === "string" ? description.contentType : "application/octet-stream",
+      metadata: Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key, String(value)])),
+      crc32c: crc.toString(),
+    };
     objects.set(`${bucket}/${name}`, stored);
     return resource(bucket, name, stored);
   };
-  const server = await listen(async (request, body, respond) => {
+  const preconditionFailed = () => gcsError(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet");
+  const server = await listen(async (request, body, reply) => {
+    const respond: Respond = (status, answer, headers) =>
+      status < 300 && options.loseAnswer?.(request) === true
+        ? reply(503, gcsError(503, "Backend Error", "backendError"))
+        : reply(status, answer, headers);
     const url = new URL(request.url, "http://stub");
     const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
-    const object = /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+    const rewrite = /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)\/rewriteTo\/b\/([^/]+)\/o\/([^/]+)$/.exec(url.pathname);
+    const object = /^\/storage\/v1\/b\/([^/]+)\/o\/([^/]+)$/.exec(url.pathname);
+    const ifGenerationMatch = url.searchParams.get("ifGenerationMatch");
     if (upload !== null && request.method === "POST") {
       const bucket = decodeURIComponent(upload[1] ?? "");
       const parts = multipartParts(request.headers["content-type"], body);
-      const name = url.searchParams.get("name") ?? nameIn(parts[0]);
+      const description = descriptionIn(parts[0] ?? (body.byteLength > 0 ? body : undefined));
+      const name = url.searchParams.get("name") ?? (typeof description.name === "string" ? description.name : "");
       if (url.searchParams.get("uploadType") === "resumable") {
-        const session = `${endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=resumable&upload_id=${encodeURIComponent(name)}`;
+        const id = `${name}#${sessions.size}`;
+        sessions.set(id, { name, ifGenerationMatch, description });
+        const session = `${endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=resumable&upload_id=${encodeURIComponent(id)}`;
         return respond(200, {}, { location: session });
       }
-      return respond(200, store(bucket, name, parts[1] ?? body));
+      if (refused(bucket, name, ifGenerationMatch)) return respond(412, preconditionFailed());
+      return respond(200, store(bucket, name, parts[1] ?? body, description));
     }
     if (upload !== null && request.method === "PUT") {
       const bucket = decodeURIComponent(upload[1] ?? "");
-      return respond(200, store(bucket, url.searchParams.get("upload_id") ?? "", body));
+      const session = sessions.get(url.searchParams.get("upload_id") ?? "");
+      if (session === undefined) return respond(404, gcsError(404, "No such upload.", "notFound"));
+      if (refused(bucket, session.name, session.ifGenerationMatch)) return respond(412, preconditionFailed());
+      return respond(200, store(bucket, session.name, body, session.description));
+    }
+    if (rewrite !== null && request.method === "POST") {
+      const [fromBucket, fromName, toBucket, toName] = rewrite.slice(1).map((part) => decodeURIComponent(part));
+      const source = objects.get(`${fromBucket}/${fromName}`);
+      const sourceGeneration = url.searchParams.get("sourceGeneration");
+      if (source === undefined || (sourceGeneration !== null && sourceGeneration !== source.generation)) {
+        return respond(404, gcsError(404, "No such object.", "notFound"));
+      }
+      if (refused(toBucket ?? "", toName ?? "", ifGenerationMatch)) return respond(412, preconditionFailed());
+      // As on GCS: a destination resource in the body replaces the source's metadata; without one it is kept.
+      const given = descriptionIn(body.byteLength > 0 ? body : undefined);
+      const description = given.contentType === undefined && given.metadata === undefined ? source : given;
+      const size = String(source.data.byteLength);
+      const written = store(toBucket ?? "", toName ?? "", source.data, description);
+      return respond(200, { kind: "storage#rewriteResponse", totalBytesRewritten: size, objectSize: size, done: true, resource: written });
     }
     if (object !== null) {
       const key = `${decodeURIComponent(object[1] ?? "")}/${decodeURIComponent(object[2] ?? "")}`;
@@ -84,7 +160,7 @@ export async function startCarelessGcs(): Promise<StubServer> {
     return respond(404, gcsError(404, "Not Found", "notFound"));
   });
   endpoint = server.endpoint;
-  return server;
+  return { ...server, stored: (bucket, name) => objects.get(`${bucket}/${name}`) };
 }
 
 /** Answers every request with `status` and a JSON error body like the real API's. */
@@ -151,8 +227,9 @@ function multipartParts(contentType: string | undefined, body: Buffer): Buffer[]
   return parts;
 }
 
-function nameIn(metadataPart: Buffer | undefined): string {
-  if (metadataPart === undefined) return "";
-  const name = (JSON.parse(metadataPart.toString("utf8")) as { name?: unknown }).name;
-  return typeof name === "string" ? name : "";
+/** The object description in a JSON request body or multipart metadata part; {} when there is none. */
+function descriptionIn(json: Buffer | undefined): ObjectDescription {
+  if (json === undefined) return {};
+  const parsed: unknown = JSON.parse(json.toString("utf8"));
+  return typeof parsed === "object" && parsed !== null ? (parsed as ObjectDescription) : {};
 }

@@ -30,11 +30,17 @@ import { createStorage, type GcsClient } from "./client.ts";
 import { checkRange, openRead } from "./download.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
 import { listFolderPage } from "./folder-page.ts";
-import { toObjectInfo, WRITER_TOKEN_KEY } from "./object-info.ts";
+import { toObjectInfo, uploadMetadata, userMetadataOf } from "./object-info.ts";
 import { resolveGcsSettings, roundChunkSize, type GcsBackendOptions, type GcsSettings } from "./options.ts";
-import { ensureConditionalWrites, probeConditionalWrites } from "./probe.ts";
+import {
+  copyPreconditionsEnforced,
+  ensureConditionalWrites,
+  knownCopyVerdict,
+  probeConditionalWrites,
+  probeCopyPreconditions,
+} from "./probe.ts";
 import { agentWithTimeouts } from "./socket-timeouts.ts";
-import { uploadBytes, uploadStream, type UploadRequest } from "./upload.ts";
+import { preconditionOf, settle, uploadBytes, uploadStream, type UploadRequest } from "./upload.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -42,12 +48,12 @@ const DEFAULT_PAGE_SIZE = 1000;
 
 export class GcsBackend implements StorageBackend {
   readonly kind = "gcs";
-  readonly capabilities: BackendCapabilities;
   readonly bucket: string;
   /** "" or "a/b" (no leading or trailing "/"). */
   readonly prefix: string;
   readonly #settings: GcsSettings;
   readonly #givenStorage: Storage | undefined;
+  readonly #capabilities: BackendCapabilities;
   /** Where requests go (the given client's endpoint when one was given), for messages and the probe cache. */
   readonly #endpoint: string;
   #client: Promise<GcsClient & { readonly bucket: Bucket }> | undefined;
@@ -61,17 +67,35 @@ export class GcsBackend implements StorageBackend {
     this.#endpoint = options.storage?.apiEndpoint ?? this.#settings.endpoint;
     this.bucket = this.#settings.bucket;
     this.prefix = this.#settings.prefix;
-    this.capabilities = {
+    this.#capabilities = {
       createOnly: true,
       compareAndSwap: true,
-      // Conditional copies are a create-only (or CAS) upload of the source's bytes, which the store enforces.
+      // Enforced by the store either way: a conditional rewrite, or a conditional upload of the source's bytes.
       copyCreateOnly: true,
-      // Overwrite copies are server-side rewrites. Conditional copies stream through this process, because
-      // fake-gcs-server (1.55.1) ignores ifGenerationMatch on rewrite and compose. Compose is not used.
       serverSideCopy: true,
       multipartThreshold: this.#settings.resumableThreshold,
       userMetadata: true,
     };
+  }
+
+  /**
+   * Overwrite copies are always server-side rewrites. Create-only and compare-and-swap copies are server-side
+   * rewrites with ifGenerationMatch on stores that enforce it there (Google Cloud Storage), and a streamed
+   * conditional upload on stores that ignore it (fake-gcs-server 1.55.1); see {@link conditionalCopiesServerSide}.
+   * So `serverSideCopy` turns false once this process has found that this endpoint and bucket ignore it.
+   */
+  get capabilities(): BackendCapabilities {
+    return { ...this.#capabilities, serverSideCopy: knownCopyVerdict(this.#storeKey) !== false };
+  }
+
+  /**
+   * True when create-only and compare-and-swap copies run inside the store; false when their bytes pass through
+   * this process (still atomic and enforced by the store). Probes the store on the first call per endpoint and
+   * bucket in this process: two probe objects are written, one is copied create-only onto the other (which must
+   * fail with 412), and both are deleted.
+   */
+  async conditionalCopiesServerSide(options: { readonly signal?: AbortSignal } = {}): Promise<boolean> {
+    return this.#copyPreconditionsEnforced("", options.signal);
   }
 
   /** A backend for a `gs://bucket/prefix` URI; `options` supply everything else. */
@@ -246,7 +270,11 @@ export class GcsBackend implements StorageBackend {
     validateKey(to, this.describe(""));
     const mode = this.#checkMode(to, options.mode);
     options.signal?.throwIfAborted();
-    if (mode.kind !== "overwrite") return this.#copyConditionally(from, to, mode, options.signal);
+    if (mode.kind !== "overwrite") {
+      const serverSide = await this.#copyPreconditionsEnforced(to, options.signal);
+      if (serverSide) return this.#copyRewritingConditionally(from, to, mode, options.signal);
+      return this.#copyStreaming(from, to, mode, options.signal);
+    }
     const source = await this.#file(from);
     const target = await this.#file(to);
     try {
@@ -269,26 +297,54 @@ export class GcsBackend implements StorageBackend {
   }
 
   /**
-   * A create-only or CAS copy: the SDK would send ifGenerationMatch on the rewrite, but fake-gcs-server ignores
-   * it there, so the source's bytes (pinned to the generation just read) go through a conditional upload.
+   * A create-only or CAS copy as one rewrite carrying ifGenerationMatch, on a store known to enforce it there.
+   * Like a conditional upload it sets a writer token on the destination (with the source's content type and
+   * user metadata, pinned to the generation just read), so a 412 or lost answer after a retried rewrite is
+   * settled by reading the destination back.
    */
-  async #copyConditionally(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
+  async #copyRewritingConditionally(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
     const { bucket } = await this.#open();
-    let resource: FileMetadata;
+    const resource = await this.#sourceResource(from, signal);
+    const writerToken = randomUUID();
+    const destination = uploadMetadata({ contentType: resource.contentType, metadata: userMetadataOf(resource), writerToken });
+    const pinned = bucket.file(this.#name(from), { generation: Number(resource.generation) });
+    const target = bucket.file(this.#name(to));
     try {
-      [resource] = await bucket.file(this.#name(from)).getMetadata();
+      const written = await settle({ file: target, writerToken, signal }, async () => {
+        signal?.throwIfAborted();
+        // A large rewrite may take several calls: the SDK follows rewriteToken with the token alone, and GCS keeps
+        // the first call's fields (precondition and destination metadata included) with the token.
+        const [, response] = await pinned.copy(target, {
+          contentType: destination.contentType,
+          metadata: destination.metadata,
+          ...(resource.cacheControl === undefined ? {} : { cacheControl: resource.cacheControl }),
+          ...(resource.contentDisposition === undefined ? {} : { contentDisposition: resource.contentDisposition }),
+          ...(resource.contentEncoding === undefined ? {} : { contentEncoding: resource.contentEncoding }),
+          ...preconditionOf(mode),
+        });
+        // The rewrite response holds the new object; without it settle() reads the destination.
+        return (response as { resource?: FileMetadata } | undefined)?.resource ?? {};
+      });
+      this.#bucketSeen = true;
+      return toObjectInfo(to, written);
     } catch (error) {
-      throw await this.#failure(error, "read", from, { signal });
+      // A 404 is the source (or that generation of it, replaced meanwhile); anything else is about the target.
+      if (isNotFound(error)) throw await this.#failure(error, "read", from, { signal });
+      throw await this.#failure(error, "copy", to, { mode, signal });
     }
-    const metadata = Object.fromEntries(
-      Object.entries(resource.metadata ?? {})
-        .filter(([name, value]) => value !== null && name !== WRITER_TOKEN_KEY)
-        .map(([name, value]) => [name, String(value)]),
-    );
+  }
+
+  /**
+   * A create-only or CAS copy on a store that ignores ifGenerationMatch on rewrite (fake-gcs-server 1.55.1):
+   * the source's bytes, pinned to the generation just read, go through a conditional upload.
+   */
+  async #copyStreaming(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
+    const { bucket } = await this.#open();
+    const resource = await this.#sourceResource(from, signal);
     const request = await this.#uploadRequest(
       to,
       mode,
-      { contentType: resource.contentType, metadata, signal },
+      { contentType: resource.contentType, metadata: userMetadataOf(resource), signal },
       this.#settings.chunkSize,
     );
     const pinned = bucket.file(this.#name(from), { generation: Number(resource.generation) });
@@ -307,6 +363,15 @@ export class GcsBackend implements StorageBackend {
       throw await this.#failure(error, "copy", to, { mode, signal });
     } finally {
       source.destroy();
+    }
+  }
+
+  async #sourceResource(from: string, signal: AbortSignal | undefined): Promise<FileMetadata> {
+    try {
+      const [resource] = await (await this.#file(from)).getMetadata();
+      return resource;
+    } catch (error) {
+      throw await this.#failure(error, "read", from, { signal });
     }
   }
 
@@ -339,10 +404,27 @@ export class GcsBackend implements StorageBackend {
     const where = `gs://${this.bucket} at ${this.#endpoint}`;
     const probeName = this.#name(`.opencrate-probe-${randomUUID()}`);
     try {
-      await ensureConditionalWrites(`${this.#endpoint} ${this.bucket}`, () => probeConditionalWrites(bucket, probeName, where, uploadAgent));
+      await ensureConditionalWrites(this.#storeKey, () => probeConditionalWrites(bucket, probeName, where, uploadAgent));
     } catch (error) {
       throw await this.#failure(error, "probe", key, { signal });
     }
+  }
+
+  /** Whether this store enforces ifGenerationMatch on rewrites: probed once per endpoint and bucket. */
+  async #copyPreconditionsEnforced(key: string, signal: AbortSignal | undefined): Promise<boolean> {
+    const { bucket } = await this.#open();
+    const probe = `.opencrate-probe-${randomUUID()}`;
+    const names = { source: this.#name(`${probe}-copy-from`), target: this.#name(`${probe}-copy-to`) };
+    try {
+      return await copyPreconditionsEnforced(this.#storeKey, () => probeCopyPreconditions(bucket, names));
+    } catch (error) {
+      throw await this.#failure(error, "probe", key, { signal });
+    }
+  }
+
+  /** The process-wide cache key of the start-up probes. */
+  get #storeKey(): string {
+    return `${this.#endpoint} ${this.bucket}`;
   }
 
   /** The mode, checked before any I/O. A revision that is not a generation number can never match. */

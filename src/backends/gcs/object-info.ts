@@ -44,7 +44,8 @@ export function uploadMetadata(options: {
   };
 }
 
-function userMetadataOf(resource: FileMetadata): Readonly<Record<string, string>> | undefined {
+/** The user metadata an object carries (lower-case keys), without the writer token; undefined when none. */
+export function userMetadataOf(resource: FileMetadata): Readonly<Record<string, string>> | undefined {
   const entries = Object.entries(resource.metadata ?? {}).filter(
     (entry): entry is [string, string | number | boolean] => entry[1] !== null && entry[0] !== WRITER_TOKEN_KEY,
   );

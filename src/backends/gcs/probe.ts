@@ -1,8 +1,10 @@
 /**
- * The start-up check that a store really enforces ifGenerationMatch before any create-only or compare-and-swap
+ * The start-up checks that a store really enforces ifGenerationMatch before any create-only or compare-and-swap
  * write relies on it. Some stores accept the parameter and ignore it (fake-gcs-server before 1.55.0 on
  * resumable uploads, proxies, partial emulators); trusting one would let concurrent writers overwrite each other.
- * Runs once per process for each endpoint and bucket.
+ * Uploads and copies (rewrites) are checked separately: fake-gcs-server 1.55.1 enforces the condition on
+ * uploads but ignores it on rewrite, while Google Cloud Storage enforces it on both. Each check runs once per
+ * process for each endpoint and bucket.
  */
 import type { Agent } from "node:http";
 import type { Bucket } from "@google-cloud/storage";
@@ -11,6 +13,9 @@ import { isPreconditionFailure } from "./errors.ts";
 import { uploadResumable } from "./resumable.ts";
 
 const checked = new Map<string, Promise<void>>();
+const copyVerdicts = new Map<string, Promise<boolean>>();
+/** The settled verdicts of `copyVerdicts`, readable without waiting. */
+const settledCopyVerdicts = new Map<string, boolean>();
 
 /**
  * Runs `probe` the first time `storeKey` is seen and shares its outcome. A refusal (NotSupportedError) is
@@ -69,6 +74,52 @@ export async function probeConditionalWrites(bucket: Bucket, objectName: string,
     }
   } finally {
     await file.delete({ ignoreNotFound: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Whether the store at `storeKey` enforces ifGenerationMatch on copies (rewrites): runs `probe` the first time
+ * and shares its verdict. A failure (unreachable, 5xx, 403) is not remembered, so the next call probes again.
+ */
+export function copyPreconditionsEnforced(storeKey: string, probe: () => Promise<boolean>): Promise<boolean> {
+  let pending = copyVerdicts.get(storeKey);
+  if (pending === undefined) {
+    pending = probe();
+    copyVerdicts.set(storeKey, pending);
+    const settled = pending;
+    settled.then(
+      (enforced) => settledCopyVerdicts.set(storeKey, enforced),
+      () => {
+        if (copyVerdicts.get(storeKey) === settled) copyVerdicts.delete(storeKey);
+      },
+    );
+  }
+  return pending;
+}
+
+/** The verdict of {@link copyPreconditionsEnforced} for `storeKey`, or undefined while none has settled. */
+export function knownCopyVerdict(storeKey: string): boolean | undefined {
+  return settledCopyVerdicts.get(storeKey);
+}
+
+/**
+ * Writes two probe objects plainly, then copies one onto the other create-only (ifGenerationMatch=0) and, if
+ * that is refused, naming a stale generation. True when both fail with 412; false when either copy went
+ * through (the store ignores copy preconditions). Both objects are deleted afterwards. SDK errors are thrown as
+ * they are (the caller maps them).
+ */
+export async function probeCopyPreconditions(bucket: Bucket, names: { readonly source: string; readonly target: string }): Promise<boolean> {
+  // Fresh UUID names, so these first writes need no condition.
+  const source = bucket.file(names.source);
+  const target = bucket.file(names.target);
+  try {
+    await source.save("opencrate: copy-precondition probe source (safe to delete)\n", { resumable: false });
+    await target.save("opencrate: copy-precondition probe target (safe to delete)\n", { resumable: false });
+    if (await replaced(() => source.copy(target, { preconditionOpts: { ifGenerationMatch: 0 } }))) return false;
+    const stale = String(target.metadata.generation ?? "") === "1" ? "2" : "1";
+    return !(await replaced(() => source.copy(target, { preconditionOpts: { ifGenerationMatch: stale } })));
+  } finally {
+    await Promise.all([source, target].map((file) => file.delete({ ignoreNotFound: true }).catch(() => undefined)));
   }
 }
 

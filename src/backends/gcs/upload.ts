@@ -106,7 +106,8 @@ function resumable(request: UploadRequest, body: AsyncIterable<Uint8Array>): Pro
   );
 }
 
-function preconditionOf(mode: WriteMode): { preconditionOpts?: PreconditionOptions } {
+/** The write mode as the SDK's precondition options (none for overwrite). */
+export function preconditionOf(mode: WriteMode): { preconditionOpts?: PreconditionOptions } {
   switch (mode.kind) {
     case "overwrite":
       return {};
@@ -117,9 +118,15 @@ function preconditionOf(mode: WriteMode): { preconditionOpts?: PreconditionOptio
   }
 }
 
-/** Runs one upload; a conditional write that failed ambiguously is read back and counts if it holds our token. */
-async function settle(
-  request: UploadRequest,
+/** What settling a conditional write needs: the target, the call's writer token and its abort signal. */
+export type SettleTarget = Pick<UploadRequest, "file" | "writerToken" | "signal">;
+
+/**
+ * Runs one conditional write (an upload, or a server-side copy that sets the same token); one that failed with
+ * 412 or ambiguously is read back and counts if it holds our token.
+ */
+export async function settle(
+  request: SettleTarget,
   upload: () => Promise<FileMetadata>,
   callerFailed: () => boolean = () => false,
 ): Promise<FileMetadata> {
