@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { after, before, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { BackendArtifactStorage } from "../../src/handlers/backend-storage.ts";
 import { checkpointHandler } from "../../src/handlers/checkpoint/index.ts";
 import type { CheckpointTree, Tensor } from "../../src/handlers/data-types.ts";
+import { startWireBytes, type WireBytes } from "../support/wire-bytes.ts";
 import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
 
 const ascii = (text: string): number[] => [...Buffer.from(text, "utf8")];
@@ -23,7 +24,7 @@ function tensor(dtype: Tensor["dtype"], shape: number[], data: Tensor["data"]): 
   return { dtype, shape, data };
 }
 
-/** Wraps a backend so every byte handed out by get/getStream is counted. */
+/** Wraps a backend so every byte handed out by get/getStream is counted (what the loader asked the store for). */
 function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetched: () => number; reset: () => void } {
   let bytes = 0;
   const backend = new Proxy(inner, {
@@ -37,9 +38,16 @@ function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetc
       }
       if (property === "getStream") {
         return async (...args: Parameters<StorageBackend["getStream"]>) => {
-          const stream = await target.getStream(...args);
-          stream.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
-          return stream;
+          const source = await target.getStream(...args);
+          // A pass-through, not a 'data' listener: that would start the stream flowing before the caller reads.
+          const counted = new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              bytes += chunk.byteLength;
+              done(null, chunk);
+            },
+          });
+          source.on("error", (error) => counted.destroy(error));
+          return source.pipe(counted);
         };
       }
       const value: unknown = Reflect.get(target, property);
@@ -50,10 +58,14 @@ function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetc
 }
 
 let scratch: string;
+/** On before any backend connects, so every socket of the S3 and GCS clients is seen. */
+let wire: WireBytes;
 before(async () => {
+  wire = startWireBytes();
   scratch = await mkdtemp(join(tmpdir(), "opencrate-checkpoint-"));
 });
 after(async () => {
+  wire.stop();
   await rm(scratch, { recursive: true, force: true });
 });
 
@@ -158,7 +170,9 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
   });
 
   it("fetches only the wanted tensors' bytes by ranged reads", async () => {
-    const counting = countingBackend(await h.backend());
+    const inner = await h.backend();
+    const overNetwork = inner.kind === "s3" || inner.kind === "gcs";
+    const counting = countingBackend(inner);
     const storage = new BackendArtifactStorage({ backend: counting.backend, key: "run/v0/checkpoints/big.safetensors" });
     const context = { name: "big.safetensors", extension: ".safetensors" };
     const big = new Float32Array(4 * 1024 * 1024).map((_, index) => index % 1000);
@@ -172,14 +186,25 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
     assert.ok(size > 16 * 1024 * 1024);
 
     counting.reset();
+    let wireBefore = wire.read();
     const some = await checkpointHandler.load(storage, { keys: ["tail", "head"] }, context);
+    const someOnWire = wire.read() - wireBefore;
     assert.deepEqual(some, { head: tree.head, tail: tree.tail });
     assert.ok(counting.fetched() < 200 * 1024, `fetched ${counting.fetched()} bytes of ${size}`);
 
     counting.reset();
+    wireBefore = wire.read();
     const all = await checkpointHandler.load(storage, undefined, context);
+    const allOnWire = wire.read() - wireBefore;
     assert.deepEqual(all, tree);
     assert.ok(counting.fetched() <= size + 64 * 1024, `a full load fetched ${counting.fetched()} bytes of ${size}`);
+
+    if (overNetwork) {
+      // What the store actually sent: a backend that fetched whole objects and sliced them would pass the
+      // counts above. The full load shows the counter sees this backend's connections.
+      assert.ok(allOnWire >= size, `the full load read ${allOnWire} bytes off the network for a ${size}-byte file`);
+      assert.ok(someOnWire < 256 * 1024, `loading two small tensors read ${someOnWire} bytes off the network (file: ${size})`);
+    }
   });
 
   it("reads headers longer than the first ranged read", async () => {

@@ -1,4 +1,7 @@
-/** Runs handler suites over the memory and local backends through BackendArtifactStorage. */
+/**
+ * Runs handler suites over every test backend (memory, local, MinIO, moto, fake-gcs-server) through
+ * BackendArtifactStorage. A cloud suite whose server is missing is skipped loudly, or fails under CI=true.
+ */
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
@@ -6,7 +9,7 @@ import type { ErrorCode } from "../../src/errors.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { BackendArtifactStorage } from "../../src/handlers/backend-storage.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "../../src/handlers/types.ts";
-import { localFactory, memoryFactory } from "../support/backends.ts";
+import { allBackendFactories } from "../support/backends.ts";
 
 export interface HandlerHarness<In, Out, SaveOptions, LoadOptions> {
   readonly backend: () => Promise<StorageBackend>;
@@ -18,19 +21,22 @@ export interface HandlerHarness<In, Out, SaveOptions, LoadOptions> {
   plant(name: string, bytes: Uint8Array | string): Promise<ArtifactStorage>;
 }
 
-/** `describe` once per backend with a harness for `handler`. */
+/** `describe` once per backend with a harness for `handler`; each suite gets its own fresh prefix. */
 export function describeOverBackends<In, Out, SaveOptions, LoadOptions>(
   title: string,
   handler: ArtifactHandler<In, Out, SaveOptions, LoadOptions>,
   body: (harness: HandlerHarness<In, Out, SaveOptions, LoadOptions>, label: string) => void,
 ): void {
-  for (const factory of [memoryFactory(), localFactory()]) {
-    describe(`${title} [${factory.label}]`, () => {
+  for (const factory of allBackendFactories()) {
+    describe(`${title} [${factory.label}]`, { skip: factory.skip }, () => {
       let backendPromise: Promise<StorageBackend> | undefined;
       const backend = (): Promise<StorageBackend> => (backendPromise ??= factory.make());
       after(async () => {
-        if (backendPromise !== undefined) await (await backendPromise).close();
-        await factory.cleanup();
+        try {
+          if (backendPromise !== undefined) await (await backendPromise).close();
+        } finally {
+          await factory.cleanup();
+        }
       });
       const at = async (name: string) => ({
         storage: new BackendArtifactStorage({ backend: await backend(), key: `run/v0/${handler.type}s/${name}` }),
