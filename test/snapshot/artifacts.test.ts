@@ -173,6 +173,39 @@ for (const factory of allBackendFactories()) {
       await expectCode(() => snapshot.artifact("jsons", "x", { handler: LinesHandler }), "INVALID_ARGUMENT", "a built-in folder");
       await expectCode(() => snapshot.artifact("things", "../x", { handler: LinesHandler }), "INVALID_ARGUMENT");
     });
+
+    it("rejects handlers that are not classes with save and load, naming the type and writing nothing", async () => {
+      class OnlyLoad {
+        load(): string {
+          return "never";
+        }
+      }
+      const methods = {
+        save: (): void => {},
+        load: (): string => "never",
+      };
+      const cases: [string, unknown][] = [
+        ["a class without save", OnlyLoad],
+        ["a plain object with save and load", methods],
+        ["an arrow function", () => methods],
+        ["an arrow function carrying save and load", Object.assign(() => methods, methods)],
+      ];
+      await snapshot.flush();
+      const before = await collectKeys(backend, "arts/");
+      for (const [label, handler] of cases) {
+        const error = await expectCode(
+          () => snapshot.artifact("widgets", "w.bin", { handler: handler as typeof LinesHandler, verbose: true }),
+          "INVALID_ARGUMENT",
+          label,
+        );
+        assert.match(error.message, /'widgets'/, label);
+        assert.match(error.message, /save\(\) and load\(\)/, label);
+      }
+      await snapshot.flush();
+      assert.deepEqual(await collectKeys(backend, "arts/v0:t/widgets/"), []);
+      assert.deepEqual(await collectKeys(backend, "arts/"), before);
+      assert.doesNotMatch(await readText(backend, "arts/v0:t/arts.log"), /widgets/);
+    });
   });
 }
 

@@ -83,6 +83,26 @@ for (const factory of allBackendFactories()) {
       assert.match(error.message, /Version 7 of 'numbered' does not exist .*v0, v1/);
     });
 
+    it("an integer start for a missing version writes nothing", async () => {
+      await (await setup({ name: "untouched", tag: "t" })).close();
+      const before = await collectKeys(backend, "untouched/");
+      assert.ok(before.length > 0);
+      const everything = await collectKeys(backend, "");
+      const attempts: [string, Parameters<typeof setup>[0]][] = [
+        ["7", { name: "untouched", start: 7 }],
+        ['"1"', { name: "untouched", start: "1" }],
+        ["7 with a tag", { name: "untouched", start: 7, tag: "t" }],
+        ["1 with another tag", { name: "untouched", start: 1, tag: "other" }],
+      ];
+      for (const [label, options] of attempts) {
+        await expectCode(setup(options), "VERSION_NOT_FOUND", label);
+        assert.deepEqual(await collectKeys(backend, "untouched/"), before, label);
+      }
+      await expectCode(setup({ name: "never-made", start: 0 }), "VERSION_NOT_FOUND", "no versions at all");
+      assert.deepEqual(await collectKeys(backend, "never-made"), []);
+      assert.deepEqual(await collectKeys(backend, ""), everything, "nothing anywhere else either");
+    });
+
     it("resuming a tagged version without its tag uses the sibling folder and warns", async () => {
       await (await setup({ name: "sibling", tag: "exp" })).close();
       const untagged = await setup({ name: "sibling", start: "last" });
