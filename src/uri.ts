@@ -17,6 +17,10 @@ export type Location =
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
 const S3_BUCKET = /^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
 const GCS_BUCKET = /^(?=.{3,222}$)[a-z0-9][a-z0-9._-]*[a-z0-9]$/;
+const DOTTED_DECIMAL = /^\d{1,3}(\.\d{1,3}){3}$/;
+/** `user:secret@` or `user@` after the scheme. The secret may hold "/" (AWS and HMAC secret keys do), so a
+ * `user:` is masked through the first "@" wherever it is. */
+const USER_INFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)(?:[^/@]*@|[^/@:]*:[^@]*@)/;
 
 /** True when `input` starts with a URI scheme ("s3://", "file://", …). */
 export function hasScheme(input: string): boolean {
@@ -64,7 +68,7 @@ export function formatLocation(location: Location): string {
 
 /** Removes credentials (user:secret@) from a URI so it can appear in messages. */
 export function redact(input: string): string {
-  return input.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@]*@/, "$1***@");
+  return input.replace(USER_INFO, "$1***@");
 }
 
 function parseFileUri(input: string): string {
@@ -78,14 +82,26 @@ function parseFileUri(input: string): string {
 function parseBucketUri(scheme: "s3" | "gs", input: string): Location {
   const { host: bucket, prefix } = splitAuthority(input, scheme);
   if (bucket === "") throw malformed(input, `${scheme}:// needs a bucket, as in ${scheme}://bucket/prefix`);
-  const pattern = scheme === "s3" ? S3_BUCKET : GCS_BUCKET;
-  if (!pattern.test(bucket) || bucket.includes("..")) {
-    throw malformed(
-      input,
-      `"${bucket}" is not a valid bucket name (3-63 characters: lower-case letters, digits, "-" and "."${scheme === "gs" ? ', "_"' : ""}; starting and ending with a letter or digit)`,
-    );
+  const valid = scheme === "s3" ? S3_BUCKET.test(bucket) && !bucket.includes("..") : isGcsBucket(bucket);
+  if (!valid) {
+    const rule =
+      scheme === "s3"
+        ? '3-63 characters: lower-case letters, digits, "-" and "."'
+        : '3-63 characters, or up to 222 in dot-separated parts of at most 63: lower-case letters, digits, "-", "_" and "."; not an IP address';
+    throw malformed(input, `"${bucket}" is not a valid bucket name (${rule}; starting and ending with a letter or digit)`);
   }
   return { scheme, bucket, prefix };
+}
+
+/** GCS bucket naming: https://cloud.google.com/storage/docs/buckets#naming */
+function isGcsBucket(bucket: string): boolean {
+  const parts = bucket.split(".");
+  return (
+    GCS_BUCKET.test(bucket) &&
+    (parts.length > 1 || bucket.length <= 63) &&
+    parts.every((part) => part.length > 0 && part.length <= 63) &&
+    !DOTTED_DECIMAL.test(bucket)
+  );
 }
 
 function splitAuthority(input: string, scheme: string): { host: string; prefix: string } {
@@ -93,7 +109,8 @@ function splitAuthority(input: string, scheme: string): { host: string; prefix: 
   if (/[?#]/.test(rest)) throw malformed(input, "query strings and fragments are not supported");
   const slash = rest.indexOf("/");
   const host = slash === -1 ? rest : rest.slice(0, slash);
-  if (host.includes("@")) {
+  // A bucket or store name never holds "@" or ":"; with an "@" later on, a "user:secret/…@" was meant.
+  if (host.includes("@") || (host.includes(":") && rest.includes("@"))) {
     throw malformed(input, "credentials do not belong in the URI; use the SDK's standard credential chain");
   }
   const rawPrefix = slash === -1 ? "" : rest.slice(slash + 1).replace(/\/+$/, "");

@@ -17,6 +17,7 @@ import { toGcsError, type GcsErrorContext } from "../../src/backends/gcs/errors.
 import { emulatorEndpoint, resolveGcsSettings, GOOGLE_ENDPOINT } from "../../src/backends/gcs/options.ts";
 import { TIMEOUT_HEADER } from "../../src/backends/gcs/socket-timeouts.ts";
 import { NotFoundError, isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
+import { parseLocation } from "../../src/uri.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { startCarelessGcs, startRefusingGcs, startStrictGcs, type StubRequest, type StubServer } from "../support/gcs-stub.ts";
 
@@ -223,6 +224,79 @@ describe("GCS configuration", () => {
     assert.equal(GcsBackend.fromUri("gs://team-bucket/").describe(""), "gs://team-bucket");
     for (const uri of ["s3://team-bucket/x", "gs://", "gs://b/../x", "gs://user@bucket/x"]) {
       assert.throws(() => GcsBackend.fromUri(uri), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT"), uri);
+    }
+  });
+
+  it("rejects malformed gs:// URIs through parseLocation and fromUri", () => {
+    const part63 = "a".repeat(63);
+    const cases: [string, string][] = [
+      ["gs://", "needs a bucket"],
+      ["gs:///prefix", "needs a bucket"],
+      ["gs://ab", "not a valid bucket name"],
+      [`gs://${"a".repeat(64)}`, "not a valid bucket name"],
+      [`gs://${part63}.${"b".repeat(64)}`, "not a valid bucket name"],
+      [`gs://${[part63, part63, part63, "a".repeat(40)].join(".")}`, "not a valid bucket name"],
+      ["gs://Upper-Case", "not a valid bucket name"],
+      ["gs://-bucket", "not a valid bucket name"],
+      ["gs://bucket_", "not a valid bucket name"],
+      ["gs://bucket..dots", "not a valid bucket name"],
+      ["gs://.bucket", "not a valid bucket name"],
+      ["gs://bucket name", "not a valid bucket name"],
+      ["gs://192.168.1.1", "not a valid bucket name"],
+      ["gs://buck%65t/x", "not a valid bucket name"],
+      ["gs://bucket/x?generation=1", "query strings"],
+      ["gs://bucket?userProject=p", "query strings"],
+      ["gs://bucket/x#frag", "query strings"],
+      ["gs://bucket/a/../b", "'..' segment"],
+      ["gs://bucket/..", "'..' segment"],
+      ["gs://bucket/./a", "'.' segment"],
+      ["gs://bucket/a//b", "empty segment"],
+      ["gs://bucket//a", "start with '/'"],
+      ["gs://bucket/%zz", "malformed %-escape"],
+      ["gs://bucket/%2e%2e/x", "'..' segment"],
+      ["gs://bucket/a%2F%2Fb", "empty segment"],
+      ["gs://bucket/a%00b", "NUL"],
+      ["gs://bucket/a%5Cb", "'\\'"],
+    ];
+    for (const [uri, why] of cases) {
+      for (const [via, parse] of [
+        ["parseLocation", () => parseLocation(uri)],
+        ["fromUri", () => GcsBackend.fromUri(uri, { apiEndpoint: "http://127.0.0.1:1" })],
+      ] as const) {
+        assert.throws(
+          parse,
+          (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.message.includes(why),
+          `${via}(${uri.length > 80 ? `${uri.slice(0, 20)}… (${uri.length} characters)` : uri}) should say ${why}`,
+        );
+      }
+    }
+    // At the edges of the naming rules: 63 characters plain, 63 per dot-separated part, "_" and "." inside.
+    for (const uri of [`gs://${part63}`, `gs://${part63}.${part63}`, "gs://a_b.c-d/x", "gs://abc", "gs://bucket/runs/user@example.com"]) {
+      assert.equal(GcsBackend.fromUri(uri, { apiEndpoint: "http://127.0.0.1:1" }).kind, "gcs", uri);
+    }
+  });
+
+  it("refuses credentials in a gs:// URI without repeating them", () => {
+    const secret = "hmacSECRET/with+slash";
+    for (const uri of [
+      `gs://GOOG1EXAMPLE:${secret}@bucket/x`,
+      `gs://GOOG1EXAMPLE:${secret}@bucket`,
+      `gs://:${secret}@bucket/x`,
+      // A bare token with no ":" is only told apart from a bucket up to its first "/".
+      "gs://hmacSECRETwith+slash@bucket/x",
+      `gs://GOOG1EXAMPLE:${secret}@bucket/x?alt=json`,
+    ]) {
+      for (const parse of [() => parseLocation(uri), () => GcsBackend.fromUri(uri, { apiEndpoint: "http://127.0.0.1:1" })]) {
+        assert.throws(parse, (error: unknown) => {
+          assert.ok(isOpenCrateError(error, "INVALID_ARGUMENT"), `${String(error)}`);
+          for (const fragment of ["hmacSECRET", "with+slash"]) {
+            assert.ok(!error.message.includes(fragment), `the message repeats the secret: ${error.message}`);
+            assert.ok(!String(error.path).includes(fragment), `the path repeats the secret: ${String(error.path)}`);
+          }
+          assert.match(error.message, /gs:\/\/\*\*\*@bucket/);
+          return true;
+        });
+      }
     }
   });
 

@@ -197,6 +197,13 @@ describe("S3 configuration", () => {
       (error: unknown) => error instanceof Error && !error.message.includes("secret"),
       "credentials never reach the message",
     );
+    // AWS secret keys often hold "/": the whole secret is still refused and masked, not read as bucket "key:wJal".
+    assert.throws(
+      () => S3Backend.fromUri("s3://AKIAEXAMPLE:wJal/K7MDENG+bPxR@bucket/x"),
+      (error: unknown) =>
+        isOpenCrateError(error, "INVALID_ARGUMENT") && /credentials/.test(error.message) && !/wJal|K7MDENG|bPxR/.test(error.message),
+      "a secret with '/' never reaches the message",
+    );
     assert.throws(() => S3Backend.fromUri("gs://bucket/x"), /not an s3:\/\/ location/);
     assert.throws(() => S3Backend.fromUri("/local/path"), /not an s3:\/\/ location/);
   });
