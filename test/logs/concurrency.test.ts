@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { StorageBackend } from "../../src/backends/backend.ts";
+import { LocalBackend } from "../../src/backends/local/index.ts";
 import { LogObjectWriter } from "../../src/logs/log-object.ts";
+import { localFactory } from "../support/backends.ts";
 import { logBackendFactories } from "./backends.ts";
 import { readText } from "./helpers.ts";
 
@@ -64,14 +66,14 @@ for (const factory of logBackendFactories()) {
 }
 
 describe("concurrent history writers in separate processes", () => {
-  const local = logBackendFactories().find((factory) => factory.label === "local");
-  after(() => local?.cleanup());
+  const local = localFactory();
+  after(() => local.cleanup());
 
-  it("4 processes × 1,000 lines on one local folder: every line exactly once", { skip: local === undefined ? "local backend not built yet" : false }, async () => {
-    if (local === undefined) return;
+  it("4 processes × 1,000 lines on one local folder: every line exactly once", async () => {
     const backend = await local.make();
     await backend.put(LOG, PREVIOUS_RUN);
-    const root = (backend as unknown as { rootPath: string }).rootPath;
+    assert.ok(backend instanceof LocalBackend);
+    const root = backend.rootPath;
     const script = fileURLToPath(new URL("./fixtures/history-writer.ts", import.meta.url));
     const startAt = String(Date.now() + 1500); // all four start() at once, after Node has started them
     const exits = await Promise.all(
