@@ -10,7 +10,7 @@ export type StartOption = "new" | "last" | number;
 export function validateSnapshotName(name: unknown): string {
   if (typeof name !== "string" || !NAME.test(name) || name === "." || name === "..") {
     throw new InvalidArgumentError(
-      `Invalid snapshot name ${describeValue(name)}: use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
+      `Invalid snapshot name ${showValue(name)}: use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
       { path: typeof name === "string" ? name : undefined },
     );
   }
@@ -22,7 +22,7 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
   if (tag === undefined || tag === "") return undefined;
   if (typeof tag !== "string" || !TAG.test(tag) || tag === "." || tag === "..") {
     throw new InvalidArgumentError(
-      `Invalid ${what} ${describeValue(tag)}: use 1-64 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
+      `Invalid ${what} ${showValue(tag)}: use 1-64 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
     );
   }
   return tag;
@@ -35,7 +35,7 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
 export function validateTypeName(type: unknown, reservedFolders: readonly string[] = []): string {
   if (typeof type !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(type)) {
     throw new InvalidArgumentError(
-      `Invalid artifact type ${describeValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
+      `Invalid artifact type ${showValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
     );
   }
   if (reservedFolders.includes(type)) {
@@ -51,11 +51,12 @@ export function parseStart(start: unknown): StartOption {
   if (typeof start === "number" && Number.isSafeInteger(start) && start >= 0) return start;
   if (typeof start === "string" && /^\d{1,15}$/.test(start)) return Number(start);
   throw new InvalidArgumentError(
-    `Invalid start ${describeValue(start)}: use "new", "last", a non-negative integer or a string of digits.`,
+    `Invalid start ${showValue(start)}: use "new", "last", a non-negative integer or a string of digits.`,
   );
 }
 
-export function describeValue(value: unknown): string {
+/** The offending value itself for messages (strings quoted), or its kind for objects. */
+export function showValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
     return String(value);
