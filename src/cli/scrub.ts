@@ -9,7 +9,8 @@ const SECRET_VARIABLES = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] as const
 const SECRET_JSON_FIELDS = ["private_key", "private_key_id", "client_secret", "refresh_token"] as const;
 /** Shorter values would blank out ordinary words. */
 const MIN_SECRET_LENGTH = 6;
-const URI_WITH_USER_INFO = /[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/@\s'"]*@\S*/g;
+/** `scheme://user@…` or `scheme://user:secret@…`, where the secret may hold "/" (as redact() in src/uri.ts reads it). */
+const URI_WITH_USER_INFO = /[a-zA-Z][a-zA-Z0-9+.-]*:\/\/(?:[^/@\s'"]*@|[^/@:\s'"]*:[^@\s'"]*@)\S*/g;
 
 let cachedSecrets: readonly string[] | undefined;
 

@@ -33,6 +33,15 @@ describe("credentials never appear in CLI output", () => {
     assert.match(result.stderr, /^opencrate: Malformed location s3:\/\/\*\*\*@bucket: credentials do not belong in the URI/);
   });
 
+  it("redacts a URI secret that holds '/' (as AWS secret keys do), also with --debug", async () => {
+    for (const args of [["ls"], ["--debug", "ls"]]) {
+      const result = await runCli([...args, "s3://AKIAEXAMPLE:wJal/K7MDENG+bPx@bucket/snapshots"]);
+      assert.equal(result.code, 2);
+      assert.ok(!result.stderr.includes("K7MDENG"), result.stderr);
+      assert.ok(!result.stderr.includes("wJal"), result.stderr);
+    }
+  });
+
   it("blanks the values of secret variables and of the service-account file, with and without --debug", async () => {
     const env = { AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN, GOOGLE_APPLICATION_CREDENTIALS: credentialsFile };
     for (const flags of [[], ["--debug"]]) {
