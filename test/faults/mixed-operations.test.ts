@@ -29,7 +29,7 @@ import { cloudTargets, openUploads, type CloudTarget } from "./targets.ts";
 
 /** OPENCRATE_FAULT_SEED replays another sequence of faults (the test prints the one it used). */
 const SEED = Number(process.env.OPENCRATE_FAULT_SEED ?? 20260805);
-const CONCURRENCY = 8;
+const CONCURRENCY = 12;
 const SMALL_NAMES = Array.from({ length: 8 }, (_, i) => `notes-${i}.txt`);
 const CHECKPOINT_NAMES = ["model-a.bin", "model-b.bin", "model-c.bin"];
 const HISTORY_WRITERS = 6;

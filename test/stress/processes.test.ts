@@ -25,7 +25,7 @@ const HISTORY = fileURLToPath(new URL("./fixtures/history-child.ts", import.meta
 const SETUP = fileURLToPath(new URL("../snapshot/fixtures/setup-child.ts", import.meta.url));
 const CHILD_TIMEOUT_MS = 240_000;
 /** Lets every child load Node and the SDKs before the common start, so they really overlap. */
-const START_DELAY_MS = 4_000;
+const START_DELAY_MS = 2_000;
 
 async function child(script: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> {
   const { stdout } = await run(process.execPath, [script, ...args], {
