@@ -2,9 +2,10 @@
  * Runs the CLI as a subprocess (`node src/cli/main.ts …`) and builds local roots with the library itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
@@ -24,7 +25,12 @@ export interface CliOptions {
   readonly cwd?: string;
   /** Added to a clean copy of the environment (no OPENCRATE_*, no AWS_*, no CI colour). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The script to run instead of {@link MAIN}, e.g. {@link STALLING_MAIN}. */
+  readonly main?: string;
 }
+
+/** The CLI whose object streams stop after STALL_AFTER_BYTES bytes (see stalling-cli.ts). */
+export const STALLING_MAIN = fileURLToPath(new URL("./stalling-cli.ts", import.meta.url));
 
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -44,7 +50,7 @@ export interface RunningCli {
 
 /** Starts the CLI and records its output from the first byte; the caller waits on it or kills it. */
 export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const child = spawn(process.execPath, [options.main ?? MAIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -89,6 +95,47 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
 /** Runs the CLI to the end. */
 export async function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   return startCli(args, options).result;
+}
+
+export interface KilledPull {
+  /** The partial file left in the folder. */
+  readonly partial: string;
+  /** Its size once the CLI is dead. */
+  readonly size: number;
+}
+
+/**
+ * Runs `opencrate pull <args>` with object streams stalled after `stallAfter` bytes, waits until a partial file
+ * (`.ocpart-*`) in `folder` holds at least `grownTo` bytes, and SIGKILLs the CLI. Because the streams stall, the
+ * kill always lands mid-file; the CLI exiting first, or no partial growing within a minute, is an error.
+ */
+export async function pullKilledMidFile(
+  args: readonly string[],
+  options: { readonly folder: string; readonly stallAfter: number; readonly grownTo: number; readonly env?: NodeJS.ProcessEnv },
+): Promise<KilledPull> {
+  const cli = startCli(["pull", ...args], { main: STALLING_MAIN, env: { ...options.env, STALL_AFTER_BYTES: String(options.stallAfter) } });
+  const deadline = Date.now() + 60_000;
+  let partial: string | undefined;
+  try {
+    while (partial === undefined) {
+      if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
+        const result = await cli.result;
+        throw new Error(`the pull ended (code ${result.code}) before a partial file grew to ${options.grownTo} bytes: ${result.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`no partial file in ${options.folder} grew to ${options.grownTo} bytes within a minute`);
+      const names = await readdir(options.folder).catch(() => [] as string[]);
+      for (const name of names.filter((entry) => entry.startsWith(".ocpart-"))) {
+        const size = (await stat(join(options.folder, name)).catch(() => undefined))?.size ?? 0;
+        if (size >= options.grownTo) partial = join(options.folder, name);
+      }
+      if (partial === undefined) await sleep(10);
+    }
+  } finally {
+    cli.child.kill("SIGKILL");
+  }
+  const result = await cli.result;
+  if (result.signal !== "SIGKILL") throw new Error(`the pull was not killed mid-file (code ${result.code}): ${result.stderr}`);
+  return { partial, size: (await stat(partial)).size };
 }
 
 export async function tempDir(label: string): Promise<string> {
