@@ -3,12 +3,33 @@
  * backend, and the CLI subprocess reaches them by URI with only the standard environment variables.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
+import { Snapshot } from "../../src/index.ts";
+import { formatSize } from "../../src/io/size.ts";
 import type { BackendFactory } from "../support/backends.ts";
-import { makeSnapshots, MODEL_BYTES, removeDir, runCli, tempDir } from "./helpers.ts";
+import { makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+
+/** A key under a version folder that a store can hold but pull must not write, and the refusal it reports. */
+export interface CraftedKey {
+  /** The path under the version folder. */
+  readonly path: string;
+  /** The reason pull gives, as printed. */
+  readonly problem: string;
+}
+
+/** Writing objects under exact keys, past the backend's key checks, and the crafted keys this server holds. */
+export interface RawWrites {
+  /** Writes `body` at `<the backend's root prefix>/<key>`, whatever the key. */
+  readonly put: (backend: StorageBackend, key: string, body: string) => Promise<void>;
+  /** Deletes what `put` wrote (the backend's own delete refuses such keys, so the factory's cleanup would fail). */
+  readonly delete: (backend: StorageBackend, key: string) => Promise<void>;
+  readonly craftedKeys: readonly CraftedKey[];
+}
 
 export interface CloudTarget {
   readonly label: string;
@@ -19,6 +40,27 @@ export interface CloudTarget {
   readonly env: () => NodeJS.ProcessEnv;
   /** A value from `env` that must never be printed, if any. */
   readonly secret?: string;
+  /** When set: pull is run on a version folder holding crafted keys. */
+  readonly rawWrites?: RawWrites;
+  /** Run the interrupted-pull test (a 64 MiB checkpoint). */
+  readonly resume?: boolean;
+}
+
+/** Every file below `folder`, as sorted relative paths. */
+async function filesBelow(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 export function cloudSmokeSuite(target: CloudTarget): void {
@@ -28,10 +70,11 @@ export function cloudSmokeSuite(target: CloudTarget): void {
     let dir: string;
     let root: string;
     let env: NodeJS.ProcessEnv;
+    let backend: StorageBackend;
 
     before(async () => {
       dir = await tempDir(target.scheme);
-      const backend: StorageBackend = await factory.make();
+      backend = await factory.make();
       await makeSnapshots(backend);
       // The factory roots the backend at a fresh prefix; the URI of that root:
       root = backend.describe("").replace(/\/+$/, "");
@@ -87,6 +130,61 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       const second = await runCli(["pull", `${root}/train/v1`, dest], { env });
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /0 downloaded, 3 already complete\.$/m);
+    });
+
+    const { rawWrites } = target;
+    if (rawWrites !== undefined) it("refuses crafted keys in a version folder by name, pulls the rest and writes nothing outside dest", async (t) => {
+      const run = await Snapshot.setup({ name: "crafted", backend, console: false });
+      await run.json("metrics.json").save({ loss: 0.1 });
+      await run.close();
+      const craftedKeys = rawWrites.craftedKeys.map((crafted) => `crafted/v0/${crafted.path}`);
+      t.after(async () => {
+        for (const key of craftedKeys) await rawWrites.delete(backend, key);
+      });
+      for (const key of craftedKeys) await rawWrites.put(backend, key, `crafted ${key}`);
+
+      const work = join(dir, "craft-work");
+      const dest = join(work, "inner", "dest");
+      await mkdir(work);
+      const before = await filesBelow(dir);
+      const result = await runCli(["pull", `${root}/crafted/v0`, dest], { env });
+      assert.equal(result.code, 1, result.stderr);
+      for (const crafted of rawWrites.craftedKeys) {
+        const line = `opencrate: refused ${JSON.stringify(`crafted/v0/${crafted.path}`)}: ${crafted.problem}; nothing was written for it.`;
+        assert.match(result.stderr, new RegExp(`^${escapeRegExp(line)}$`, "m"));
+      }
+      const count = rawWrites.craftedKeys.length;
+      assert.match(result.stderr, new RegExp(`^opencrate: pull incomplete: 2 of ${count + 2} files .*: 2 downloaded, 0 already complete, ${count} refused\\.$`, "m"));
+      assert.deepEqual(await filesBelow(dest), ["crafted.log", "jsons/metrics.json"]);
+      const outside = (await filesBelow(dir)).filter((path) => !path.startsWith(`${relative(dir, dest)}/`));
+      assert.deepEqual(outside, before, "nothing was written outside dest");
+      assert.ok(!existsSync("/etc/x"));
+    });
+
+    if (target.resume === true) it("finishes a pull killed in the middle of a big file, with the right content", async (t) => {
+      const big = new Uint8Array(64 * 1024 * 1024);
+      for (let offset = 0; offset < big.length; offset += 4096) big[offset] = (offset / 4096) % 251;
+      const run = await Snapshot.setup({ name: "big", backend, console: false });
+      await run.checkpoint("weights.bin").save(big);
+      await run.close();
+
+      const dest = join(dir, "big-dest");
+      const killed = await pullKilledMidFile([`${root}/big@latest`, dest, "--concurrency", "1"], {
+        env,
+        folder: join(dest, "checkpoints"),
+        stallAfter: 16 * 1024 * 1024,
+        grownTo: 8 * 1024 * 1024,
+      });
+      assert.ok(killed.size < big.length, `the partial holds ${killed.size} bytes, less than the file`);
+      assert.ok(!existsSync(join(dest, "checkpoints/weights.bin")));
+
+      const resumed = await runCli(["pull", `${root}/big@latest`, dest], { env });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      t.diagnostic(resumed.stdout.split("\n").find((line) => line.includes("weights.bin")) ?? "");
+      const resumedAt = escapeRegExp(formatSize(killed.size));
+      assert.match(resumed.stdout, new RegExp(`^pulled {4}checkpoints/weights\\.bin \\(64\\.00 MB, resumed at ${resumedAt}(, md5 verified)?\\)$`, "m"));
+      assert.equal(sha256(await readFile(join(dest, "checkpoints/weights.bin"))), sha256(big));
+      assert.deepEqual(await filesBelow(join(dest, "checkpoints")), ["weights.bin"]);
     });
 
     it("fails with one line (and no secret, even with --debug) on a missing snapshot", async () => {

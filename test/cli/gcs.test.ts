@@ -9,4 +9,5 @@ cloudSmokeSuite({
   factory: gcsFactory(),
   scheme: "gs",
   env: () => ({ STORAGE_EMULATOR_HOST: server?.endpoint, GOOGLE_CLOUD_PROJECT: server?.projectId }),
+  resume: true,
 });

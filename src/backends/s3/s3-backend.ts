@@ -227,6 +227,9 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  // Listed keys come back as stored, even ones validateKey refuses: S3 holds "a/../b", "a//b" or "a\b", and one
+  // such object must not fail a whole listing (of a snapshot to pull, say). Callers that turn keys into local paths
+  // check them (cli/pull/safe-path.ts); head, get and delete of such a key throw InvalidArgumentError.
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const listPrefix = this.#paths.listPrefix(prefix);
     const startAfter = options.startAfter === undefined ? undefined : this.#paths.listPrefix("") + options.startAfter;
