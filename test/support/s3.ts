@@ -74,8 +74,25 @@ export async function rawListing(server: S3ServerEnv, prefix: string): Promise<{
       for (const entry of page.Contents ?? []) if (entry.Key !== undefined) keys.push(entry.Key);
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
-    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: server.bucket, Prefix: `${prefix}/` }));
-    return { keys, uploads: (uploads.Uploads ?? []).map((upload) => upload.Key ?? "") };
+    // MinIO matches a multipart-upload Prefix only against whole keys, so list every open upload and filter here;
+    // with the prefix in the request, the "nothing left open" checks could never fail.
+    const uploads: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: server.bucket,
+          ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+          ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }),
+        }),
+      );
+      for (const upload of page.Uploads ?? []) if (upload.Key?.startsWith(`${prefix}/`) === true) uploads.push(upload.Key);
+      if (page.IsTruncated !== true) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+    return { keys, uploads };
   } finally {
     client.destroy();
   }
