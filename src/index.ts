@@ -34,6 +34,7 @@ export type {
   ListPage,
   ListPageOptions,
   CopyOptions,
+  AppendOptions,
 } from "./backends/backend.ts";
 export { LocalBackend } from "./backends/local/index.ts";
 export type { LocalBackendOptions } from "./backends/local/index.ts";

@@ -103,6 +103,14 @@ export interface ListPage {
   readonly nextPageToken?: string;
 }
 
+export interface AppendOptions {
+  /** Append only while the object's revision is this one; otherwise PreconditionFailedError and nothing changes. */
+  readonly ifRevision?: string;
+  /** User metadata of the object after the append, replacing what it had; absent keeps the current metadata. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
 export interface CopyOptions {
   /** Only "overwrite" and "create" are meaningful for copies. */
   readonly mode?: WriteMode;
@@ -166,6 +174,21 @@ export interface StorageBackend {
    * atomicity and mode rules as putStream. Callers fall back to putStream over a file stream when absent.
    */
   putFile?(key: string, localPath: string, options?: StreamWriteOptions): Promise<ObjectInfo>;
+
+  /**
+   * Optional: adds `bytes` at the end of an existing object, as one write that gets a new revision, at a cost that
+   * grows with `bytes` rather than with the object where the store allows it (local disk: a write at the end of
+   * the file; S3 from 5 MiB: a multipart upload whose first part is a server-side copy of the object). Backends
+   * that can only rewrite the whole object may still offer it; callers that find it absent fall back to get + put
+   * with `replace`.
+   *
+   * Against writers it is a compare-and-swap when `ifRevision` is given: PreconditionFailedError when the revision
+   * is stale or the object changes while the append runs, and nothing is written. Readers see the old object or
+   * the new one, except on local disk, where a read racing an append may also end inside `bytes` (see
+   * LocalBackend.append). NotFoundError when the key is absent. The content type is kept; `metadata` replaces the
+   * user metadata. Empty `bytes` write nothing and resolve to the current object (after the revision check).
+   */
+  append?(key: string, bytes: Uint8Array, options?: AppendOptions): Promise<ObjectInfo>;
 
   /** Every object under a key prefix (a plain string prefix, not only folders), recursively, in key order. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;

@@ -7,6 +7,7 @@ import type { Readable } from "node:stream";
 import { Readable as NodeReadable } from "node:stream";
 import { AlreadyExistsError, NotFoundError, PreconditionFailedError } from "../errors.ts";
 import type {
+  AppendOptions,
   BackendCapabilities,
   CopyOptions,
   ListOptions,
@@ -94,6 +95,17 @@ export class MemoryBackend implements StorageBackend {
     return this.#commit(key, bytes, options.mode, options.metadata);
   }
 
+  async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
+    const current = this.#require(key);
+    const revision = options.ifRevision ?? current.info.revision;
+    this.#checkRevision(key, revision);
+    if (bytes.byteLength === 0) return current.info;
+    const appended = new Uint8Array(current.bytes.byteLength + bytes.byteLength);
+    appended.set(current.bytes);
+    appended.set(bytes, current.bytes.byteLength);
+    return this.#commit(key, appended, { kind: "replace", revision }, options.metadata ?? current.info.metadata);
+  }
+
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     if (prefix !== "") validatePrefix(prefix.endsWith("/") ? prefix : `${prefix}/`, this.describe(""));
     const keys = [...this.#objects.keys()]
@@ -153,6 +165,16 @@ export class MemoryBackend implements StorageBackend {
     return stored;
   }
 
+  #checkRevision(key: string, revision: string): void {
+    const current = this.#objects.get(key);
+    if (current?.info.revision !== revision) {
+      throw new PreconditionFailedError(
+        `${this.describe(key)} changed since revision ${revision} (now ${current?.info.revision ?? "absent"}).`,
+        { path: this.describe(key) },
+      );
+    }
+  }
+
   #commit(
     key: string,
     bytes: Uint8Array,
@@ -163,12 +185,7 @@ export class MemoryBackend implements StorageBackend {
     if (mode.kind === "create" && current !== undefined) {
       throw new AlreadyExistsError(`${this.describe(key)} already exists.`, { path: this.describe(key) });
     }
-    if (mode.kind === "replace" && current?.info.revision !== mode.revision) {
-      throw new PreconditionFailedError(
-        `${this.describe(key)} changed since revision ${mode.revision} (now ${current?.info.revision ?? "absent"}).`,
-        { path: this.describe(key) },
-      );
-    }
+    if (mode.kind === "replace") this.#checkRevision(key, mode.revision);
     const info: ObjectInfo = {
       key,
       size: bytes.byteLength,

@@ -23,6 +23,22 @@ export class ConformanceFixture {
     this.options = options;
   }
 
+  /** A case about the optional `append`; skipped, saying so, on a backend that has none. */
+  itAppend(name: string, body: (backend: StorageBackend, append: NonNullable<StorageBackend["append"]>) => Promise<void>): void {
+    it(name, { timeout: CASE_TIMEOUT_MS }, async (context) => {
+      const backend = await this.factory.make();
+      try {
+        if (backend.append === undefined) {
+          context.skip(`the ${backend.kind} backend has no append (callers rewrite instead)`);
+          return;
+        }
+        await body(backend, backend.append.bind(backend));
+      } finally {
+        await backend.close();
+      }
+    });
+  }
+
   /** Declares one case; it runs on a backend fresh from `factory.make()`, closed afterwards. */
   it(name: string, body: (backend: StorageBackend) => Promise<void>): void {
     it(name, { timeout: CASE_TIMEOUT_MS }, async () => {

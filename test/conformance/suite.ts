@@ -9,6 +9,7 @@
  */
 import { after, describe } from "node:test";
 import type { BackendFactory } from "../support/backends.ts";
+import { appendCases } from "./cases/append.ts";
 import { basicCases } from "./cases/basic.ts";
 import { conditionalCases } from "./cases/conditional.ts";
 import { errorCases } from "./cases/errors.ts";
@@ -34,6 +35,7 @@ export function describeBackendConformance(
     describe("conditional writes", () => conditionalCases(fixture));
     describe("streaming", () => streamingCases(fixture));
     describe("errors", () => errorCases(fixture));
+    describe("append", () => appendCases(fixture));
     if (options.races !== false) describe("races", () => raceCases(fixture));
   });
 }

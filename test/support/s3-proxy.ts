@@ -81,7 +81,8 @@ async function listen(handle: (request: ProxiedRequest) => Promise<ProxiedRespon
         (response) => {
           const headers: Record<string, string | string[] | undefined> = {
             ...response.headers,
-            "content-length": String(response.body.byteLength),
+            // A HEAD answer has no body but the object's length, which callers read as its size.
+            "content-length": request.method === "HEAD" ? (response.headers["content-length"] ?? "0") : String(response.body.byteLength),
           };
           delete headers["transfer-encoding"];
           outgoing.writeHead(response.status, headers);

@@ -1,7 +1,9 @@
-/** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. */
+/** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. Methods are async so an
+ * invalid key rejects, as the contract says, rather than throwing at the call. */
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type {
+  AppendOptions,
   BackendCapabilities,
   CopyOptions,
   ListOptions,
@@ -21,38 +23,45 @@ export class PrefixedBackend implements StorageBackend {
   readonly inner: StorageBackend;
   readonly prefix: string;
 
+  /** Present when the inner backend has it. */
+  readonly append?: (key: string, bytes: Uint8Array, options?: AppendOptions) => Promise<ObjectInfo>;
+
   constructor(inner: StorageBackend, prefix: string) {
     this.inner = inner;
     this.prefix = prefix === "" ? "" : validateKey(prefix);
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
+    if (inner.append !== undefined) {
+      const append = inner.append.bind(inner);
+      this.append = async (key, bytes, options) => this.#strip(await append(this.#key(key), bytes, options));
+    }
   }
 
   describe(key: string): string {
     return this.inner.describe(this.#outer(key));
   }
 
-  head(key: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo> {
+  async head(key: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo> {
     return this.inner.head(this.#key(key), options).then((info) => this.#strip(info));
   }
 
-  get(key: string, options?: ReadOptions): Promise<Uint8Array> {
+  async get(key: string, options?: ReadOptions): Promise<Uint8Array> {
     return this.inner.get(this.#key(key), options);
   }
 
-  getStream(key: string, options?: ReadOptions): Promise<Readable> {
+  async getStream(key: string, options?: ReadOptions): Promise<Readable> {
     return this.inner.getStream(this.#key(key), options);
   }
 
-  put(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> {
+  async put(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> {
     return this.inner.put(this.#key(key), body, options).then((info) => this.#strip(info));
   }
 
-  putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: StreamWriteOptions): Promise<ObjectInfo> {
+  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: StreamWriteOptions): Promise<ObjectInfo> {
     return this.inner.putStream(this.#key(key), body, options).then((info) => this.#strip(info));
   }
 
-  putFile(key: string, localPath: string, options?: StreamWriteOptions): Promise<ObjectInfo> {
+  async putFile(key: string, localPath: string, options?: StreamWriteOptions): Promise<ObjectInfo> {
     const write =
       this.inner.putFile === undefined
         ? this.inner.putStream(this.#key(key), createReadStream(localPath), options)
@@ -80,7 +89,7 @@ export class PrefixedBackend implements StorageBackend {
     };
   }
 
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
     return this.inner.delete(this.#key(key));
   }
 
@@ -93,7 +102,7 @@ export class PrefixedBackend implements StorageBackend {
     );
   }
 
-  copy(from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> {
+  async copy(from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> {
     return this.inner.copy(this.#key(from), this.#key(to), options).then((info) => this.#strip(info));
   }
 

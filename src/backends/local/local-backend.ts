@@ -7,13 +7,15 @@
  * Capability gap: local disk keeps no user metadata and no content type; `metadata` given to a write is dropped
  * and `head` returns none (`capabilities.userMetadata` is false).
  *
- * Compare-and-swap is exact among `replace` writers (they share the lock) and against `create`. Plain
- * overwrites and deletes do not take the lock: one racing a `replace` is ordered as the renames land.
+ * Compare-and-swap is exact among `replace` writers and appends (they share the lock) and against `create`. Plain
+ * overwrites and deletes do not take the lock: one racing a `replace` is ordered as the renames land. Appends
+ * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
 import { open, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Readable } from "node:stream";
 import type {
+  AppendOptions,
   BackendCapabilities,
   CopyOptions,
   ListOptions,
@@ -30,6 +32,7 @@ import { OVERWRITE } from "../backend.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
 import { checkRange, spanOf } from "../byte-range.ts";
+import { appendInPlace } from "./append.ts";
 import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
 import { CallerBody } from "./caller-body.ts";
 import { folderIsNotAnObject, isErrno, toLocalError, type FsAction } from "./errors.ts";
@@ -162,6 +165,19 @@ export class LocalBackend implements StorageBackend {
     }
   }
 
+  /**
+   * Writes `bytes` after the end of the file, in place, under the key's compare-and-swap lock (see append.ts):
+   * a reader racing it may see part of `bytes`, and a crash may leave part of them.
+   */
+  async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
+    const path = this.#layout.pathOfKey(key);
+    options.signal?.throwIfAborted();
+    const lock = this.#lockOptions(options.signal);
+    return this.#attempt(key, "write", async () =>
+      objectInfoOf(key, await appendInPlace(path, bytes, options.ifRevision, this.describe(key), lock)),
+    );
+  }
+
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const location = this.#layout.locatePrefix(prefix);
     try {
@@ -256,7 +272,7 @@ export class LocalBackend implements StorageBackend {
     stageBody: () => Promise<StagedFile>,
   ): Promise<ObjectInfo> {
     const location = this.describe(key);
-    const lock: LockOptions = signal === undefined ? { staleMs: this.#lockStaleMs } : { staleMs: this.#lockStaleMs, signal };
+    const lock = this.#lockOptions(signal);
     return this.#attempt(key, "write", async () => {
       try {
         await checkMode(path, mode, location);
@@ -269,6 +285,10 @@ export class LocalBackend implements StorageBackend {
         throw error;
       }
     });
+  }
+
+  #lockOptions(signal: AbortSignal | undefined): LockOptions {
+    return signal === undefined ? { staleMs: this.#lockStaleMs } : { staleMs: this.#lockStaleMs, signal };
   }
 
   /** Removes folders left empty by a delete, from `folder` up to (not including) the root. */

@@ -9,15 +9,18 @@
  *   CopyObject: so copy-create is atomic and never moves bytes through this process.
  * - putStream reads one part ahead: a body within one part is a single PutObject, a longer one a multipart upload
  *   in reused part buffers (multipart.ts), aborted on any failure, the condition checked at completion.
+ * - append from 5 MiB copies the object server-side into a multipart upload and sends only the new bytes
+ *   (append.ts); smaller objects, and stores that ignore If-Match on completion, are rewritten conditionally.
  * - SDK errors are mapped in errors.ts only.
  */
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { PassThrough, Readable as NodeReadable } from "node:stream";
 import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
-import { InvalidArgumentError } from "../../errors.ts";
+import { InvalidArgumentError, PreconditionFailedError, isOpenCrateError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import type {
+  AppendOptions,
   BackendCapabilities,
   CopyOptions,
   ListOptions,
@@ -30,7 +33,9 @@ import type {
   WriteMode,
   WriteOptions,
 } from "../backend.ts";
+import { ifRevision } from "../backend.ts";
 import { toBytes } from "../streams.ts";
+import { appendByPartCopy } from "./append.ts";
 import {
   EMPTY_RANGE,
   checkConcurrency,
@@ -44,10 +49,10 @@ import {
 import { type S3Connection, connect } from "./client.ts";
 import { newWriterToken, runConditionalWrite } from "./conditional.ts";
 import { deleteObjectsError, isInvalidRange, isNoSuchKey, mapS3Error } from "./errors.ts";
-import { copySource, multipartCopy } from "./multipart-copy.ts";
+import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { isBodyError, readFirstPart, uploadMultipart } from "./multipart.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
-import { type S3BackendOptions, type S3Settings, endpointLabel, resolveS3Settings } from "./options.ts";
+import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
 import { S3Paths } from "./paths.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
 
@@ -227,6 +232,72 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  /**
+   * From 5 MiB, a multipart upload of a server-side copy of the object plus `bytes`, completed with If-Match
+   * (append.ts): only `bytes` cross the network. Below 5 MiB (S3's smallest part), and on stores that ignore
+   * If-Match on CompleteMultipartUpload (moto; probed once), a conditional rewrite: GetObject + PutObject with
+   * If-Match. Either way a concurrent writer makes it fail with PreconditionFailedError, never lose its write.
+   */
+  async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
+    const objectKey = this.#paths.objectKey(key);
+    checkMetadata(options.metadata, this.describe(key));
+    if (options.ifRevision !== undefined) checkMode(ifRevision(options.ifRevision), this.describe(key));
+    const connected = await this.#connect();
+    await this.#ensureEnforced("put", connected);
+    const { connection } = connected;
+    let current: HeadObjectCommandOutput;
+    try {
+      current = await this.#headObject(connection, objectKey, options.signal);
+    } catch (error) {
+      throw this.#error(error, "append to", key, options.signal);
+    }
+    const revision = current.ETag ?? "";
+    if (options.ifRevision !== undefined && revision !== options.ifRevision) {
+      throw new PreconditionFailedError(`${this.describe(key)} changed: its revision is ${revision}, not ${options.ifRevision}.`, {
+        path: this.describe(key),
+      });
+    }
+    if (bytes.byteLength === 0) return infoFromHeaders(key, current);
+    const size = current.ContentLength ?? 0;
+    const metadata = options.metadata ?? userMetadata(current.Metadata);
+    if (size < S3_MIN_PART_SIZE || !(await this.#enforces("multipart-replace", connected))) {
+      let body: Uint8Array;
+      try {
+        const output = await connection.client.send(
+          new connection.sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, IfMatch: revision }),
+          { abortSignal: options.signal },
+        );
+        body = output.Body === undefined ? new Uint8Array(0) : await output.Body.transformToByteArray();
+      } catch (error) {
+        throw this.#error(error, "append to", key, options.signal, "replace");
+      }
+      const write: WriteOptions = { metadata, ...(current.ContentType === undefined ? {} : { contentType: current.ContentType }) };
+      return this.#putBytes(connection, key, objectKey, Buffer.concat([body, bytes]), ifRevision(revision), { ...write, signal: options.signal });
+    }
+    const token = newWriterToken();
+    const headers = { ...copiedHeaders(current), Metadata: { ...metadata, [WRITER_TOKEN_KEY]: token } };
+    const write = async (): Promise<ObjectInfo> => {
+      const output = await appendByPartCopy({ connection, bucket: this.bucket, objectKey, revision, size, bytes, headers, signal: options.signal });
+      return infoFromHeaders(key, {
+        ETag: output.ETag,
+        ContentLength: size + bytes.byteLength,
+        LastModified: new Date(),
+        Metadata: headers.Metadata,
+        ServerSideEncryption: output.ServerSideEncryption,
+      });
+    };
+    try {
+      return await runConditionalWrite({
+        write,
+        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
+        tries: CONFLICT_TRIES,
+        signal: options.signal,
+      });
+    } catch (error) {
+      throw this.#error(error, "append to", key, options.signal, "replace");
+    }
+  }
+
   // Listed keys come back as stored, even ones validateKey refuses: S3 holds "a/../b", "a//b" or "a\b", and one
   // such object must not fail a whole listing (of a snapshot to pull, say). Callers that turn keys into local paths
   // check them (cli/pull/safe-path.ts); head, get and delete of such a key throw InvalidArgumentError.
@@ -365,14 +436,7 @@ export class S3Backend implements StorageBackend {
           sourceRevision: revision,
           sourceSize: size,
           targetKey,
-          headers: {
-            ContentType: source.ContentType,
-            ContentEncoding: source.ContentEncoding,
-            ContentDisposition: source.ContentDisposition,
-            ContentLanguage: source.ContentLanguage,
-            CacheControl: source.CacheControl,
-            Metadata: metadata,
-          },
+          headers: { ...copiedHeaders(source), Metadata: metadata },
           conditions: conditionsFor(mode),
           partSize: this.#settings.copyPartSize,
           concurrency: this.#settings.queueSize,
@@ -497,6 +561,17 @@ export class S3Backend implements StorageBackend {
     return output;
   }
 
+  /** Whether the store enforces `feature`; false when the probe refused it (other failures are thrown). */
+  async #enforces(feature: ProbedFeature, connected: Connected): Promise<boolean> {
+    try {
+      await this.#ensureEnforced(feature, connected);
+      return true;
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_SUPPORTED")) return false;
+      throw error;
+    }
+  }
+
   async #ensureEnforced(feature: ProbedFeature, connected: Connected): Promise<void> {
     if (this.#verified.has(feature)) return;
     await ensureEnforced(feature, {
@@ -534,6 +609,17 @@ export class S3Backend implements StorageBackend {
     if (isBodyError(error)) return error as Error;
     return mapS3Error(abortReason(error, signal), this.#context(action, key, mode));
   }
+}
+
+/** The headers a multipart upload must set again to keep them (it does not carry the source's over). */
+function copiedHeaders(source: HeadObjectCommandOutput): CopiedHeaders {
+  return {
+    ContentType: source.ContentType,
+    ContentEncoding: source.ContentEncoding,
+    ContentDisposition: source.ContentDisposition,
+    ContentLanguage: source.ContentLanguage,
+    CacheControl: source.CacheControl,
+  };
 }
 
 /** The caller's abort reason when the signal fired (the SDK wraps it differently per request phase). */
