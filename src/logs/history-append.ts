@@ -1,19 +1,21 @@
 /**
- * Appending to a shared log object (`<name>.history.log`) that several writers may append to at once, using only
- * the storage contract's compare-and-swap: read the object and its revision, write old + new with `replace`
- * (revision); when another writer got in first, read again and re-apply only our own batches.
+ * Appending to a shared log object (`<name>.history.log`) that several writers may append to at once, by
+ * compare-and-swap: read the object's revision, append our batches under it (`append` with `ifRevision`, or, on a
+ * backend without `append`, get + put old + new with `replace`); when another writer got in first, look again and
+ * re-apply only our own batches.
  *
  * Idempotency: a conditional write whose answer was lost (time-out, retried 5xx) may have landed. Every batch has
  * an id, and each write records the ids of the last {@link REMEMBERED_BATCHES} batches in the object's metadata
  * (`oc-batches`); before applying a batch we skip it when the current object already lists it. A backend that keeps
  * no metadata makes this check a no-op; the local backend is one, and its writes are never ambiguous.
  *
- * Cost: each append reads and rewrites the whole object. A backend with a native append can slot in a fast path
- * where {@link appendBatches} dispatches.
+ * Cost: with `append`, a head and the new bytes (S3 copies the object server-side from 5 MiB; below that it
+ * rewrites it). Without, each append reads and rewrites the whole object.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
+import { headIfPresent } from "../backends/presence.ts";
 import { isOpenCrateError, TransientError } from "../errors.ts";
 
 /** Lines one writer hands over in one go, with the id that makes re-applying it detectable. */
@@ -43,7 +45,7 @@ export const BATCH_IDS_METADATA_KEY = "oc-batches";
 /** 32 ids of 16 hex characters stay well inside S3's 2 KB of user metadata. */
 export const REMEMBERED_BATCHES = 32;
 
-const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
+export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
 /**
  * Appends `batches` (in order) to `key`, creating it when absent. Resolves once every batch is in the object exactly
@@ -57,15 +59,6 @@ export async function appendBatches(
   policy: AppendRetryPolicy = DEFAULT_APPEND_RETRY,
 ): Promise<void> {
   if (batches.length === 0) return;
-  return appendViaCompareAndSwap(backend, key, batches, policy);
-}
-
-async function appendViaCompareAndSwap(
-  backend: StorageBackend,
-  key: string,
-  batches: readonly AppendBatch[],
-  policy: AppendRetryPolicy,
-): Promise<void> {
   let conflicts = 0;
   let transients = 0;
   for (let attempt = 0; ; attempt++) {
@@ -73,7 +66,7 @@ async function appendViaCompareAndSwap(
     try {
       // head before get: if the object changes in between, the revision we hold is stale and the write fails, so
       // the body we extend is always the one that revision names.
-      const current = await headOrUndefined(backend, key);
+      const current = await headIfPresent(backend, key);
       const applied = current === undefined ? [] : appliedBatchIds(current);
       const todo = batches.filter((batch) => !applied.includes(batch.id));
       if (todo.length === 0) return;
@@ -84,6 +77,8 @@ async function appendViaCompareAndSwap(
           contentType: TEXT_CONTENT_TYPE,
           metadata,
         });
+      } else if (backend.append !== undefined) {
+        await backend.append(key, concatBytes(todo.map((batch) => batch.bytes)), { ifRevision: current.revision, metadata });
       } else {
         const body = await backend.get(key);
         await backend.put(key, concatBytes([body, ...todo.map((batch) => batch.bytes)]), {
@@ -117,15 +112,6 @@ function isLostRace(error: unknown): boolean {
     isOpenCrateError(error, "ALREADY_EXISTS") ||
     isOpenCrateError(error, "NOT_FOUND")
   );
-}
-
-async function headOrUndefined(backend: StorageBackend, key: string): Promise<ObjectInfo | undefined> {
-  try {
-    return await backend.head(key);
-  } catch (error) {
-    if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
-    throw error;
-  }
 }
 
 function appliedBatchIds(info: ObjectInfo): string[] {

@@ -1,22 +1,23 @@
 /**
- * One run's log objects: `<name>.log` (this run's lines, rewritten whole on each flush) and, for a resumed run,
+ * One run's log objects: `<name>.log` (this run's lines; see run-log.ts) and, for a resumed run,
  * `<name>.history.log` (every run's lines, appended to by compare-and-swap; see history-append.ts).
  *
  * Lines are buffered in memory and flushed on an interval, past a size, on `flush()` and on `close()`. Flushes run
- * one at a time; lines written during a flush go into the next one. A failed flush loses nothing: `.log` is
- * rewritten whole next time, and history batches stay queued until a write is known to have landed.
+ * one at a time; lines written during a flush go into the next one. A failed flush loses nothing: lines stay
+ * queued until a write is known to have landed.
  *
- * Memory: the writer keeps every line of this run (the `.log` body, as bytes) for as long as it lives, because
- * `.log` is replaced whole; that is the size of this run's `.log`. Each flush uploads that body once and, on a
- * resumed run, reads and rewrites the history object once (more under contention).
+ * Cost of a flush, on a backend with `append` (memory, local disk, S3): the new lines, once per object, and
+ * memory for the lines not yet stored. Without `append` (GCS), `.log` is rewritten whole and its body kept in
+ * memory for the run, and the history is read and rewritten (more under contention).
  */
 import { randomBytes } from "node:crypto";
 import type { StorageBackend } from "../backends/backend.ts";
-import { CREATE_ONLY, OVERWRITE } from "../backends/backend.ts";
+import { CREATE_ONLY } from "../backends/backend.ts";
 import { objectExists } from "../backends/presence.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch, AppendRetryPolicy } from "./history-append.ts";
-import { appendBatches, concatBytes, DEFAULT_APPEND_RETRY } from "./history-append.ts";
+import { appendBatches, DEFAULT_APPEND_RETRY, TEXT_CONTENT_TYPE } from "./history-append.ts";
+import { type RunLog, runLogFor } from "./run-log.ts";
 import type { LogSink } from "./sink.ts";
 
 export interface LogObjectWriterOptions {
@@ -38,7 +39,6 @@ export interface LogObjectWriterOptions {
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 const DEFAULT_FLUSH_BYTES = 256 * 1024;
 const SEED_TRANSIENT_ATTEMPTS = 4;
-const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
 type WriterState = "created" | "starting" | "started" | "closed";
 
@@ -50,6 +50,7 @@ export class LogObjectWriter implements LogSink {
   readonly #flushIntervalMs: number;
   readonly #flushBytes: number;
   readonly #appendRetry: AppendRetryPolicy;
+  readonly #runLog: RunLog;
 
   #state: WriterState = "created";
   /** start() succeeded: the history (when resumed) exists, so `.log` may be written. */
@@ -58,10 +59,6 @@ export class LogObjectWriter implements LogSink {
   /** Lines written since the last batch was cut, each with its "\n". */
   #buffer: string[] = [];
   #bufferBytes = 0;
-  /** This run's lines that are already cut into batches: the `.log` body. */
-  #runBody: Uint8Array[] = [];
-  /** `.log` lags behind `#runBody`. */
-  #logStale = false;
   /** Batches not yet known to be in the history object, oldest first. */
   #historyQueue: AppendBatch[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -80,6 +77,7 @@ export class LogObjectWriter implements LogSink {
     this.#flushIntervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
     this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.#appendRetry = options.appendRetry ?? DEFAULT_APPEND_RETRY;
+    this.#runLog = runLogFor(this.#backend, this.#logKey, () => this.#warnReplaced());
   }
 
   /** Where `.log` lives, for messages. */
@@ -109,7 +107,7 @@ export class LogObjectWriter implements LogSink {
     this.#state = "starting";
     try {
       if (this.#resume) await this.#seedHistory();
-      await this.#backend.put(this.#logKey, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
+      await this.#runLog.start();
     } catch (error) {
       if (this.#state === "starting") this.#state = "created";
       this.#starting = undefined; // start() may be tried again
@@ -185,15 +183,10 @@ export class LogObjectWriter implements LogSink {
     this.#clearTimer();
     this.#cutBatch();
     const failures: unknown[] = [];
-    if (this.#logStale) {
-      try {
-        const body = concatBytes(this.#runBody);
-        this.#runBody = [body];
-        await this.#backend.put(this.#logKey, body, { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
-        this.#logStale = false;
-      } catch (error) {
-        failures.push(error);
-      }
+    try {
+      await this.#runLog.store();
+    } catch (error) {
+      failures.push(error);
     }
     if (this.#historyQueue.length > 0) {
       const batches = this.#historyQueue.slice();
@@ -217,8 +210,7 @@ export class LogObjectWriter implements LogSink {
     const bytes = Buffer.from(this.#buffer.join(""), "utf8");
     this.#buffer = [];
     this.#bufferBytes = 0;
-    this.#runBody.push(bytes);
-    this.#logStale = true;
+    this.#runLog.add(bytes);
     if (this.#resume) this.#historyQueue.push({ id: randomBytes(8).toString("hex"), bytes });
   }
 
@@ -250,6 +242,14 @@ export class LogObjectWriter implements LogSink {
     process.emitWarning(`Could not store log lines at ${this.path} (kept, will retry): ${reason}`, {
       code: "OPENCRATE_LOG_FLUSH",
     });
+  }
+
+  #warnReplaced(): void {
+    const fate = this.#resume ? "go only to the history" : "are not stored";
+    process.emitWarning(
+      `${this.path} was replaced by another run of this version, which owns it now; this run's further lines ${fate}.`,
+      { code: "OPENCRATE_LOG_REPLACED" },
+    );
   }
 
   #warnDroppedAfterClose(): void {

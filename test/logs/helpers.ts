@@ -1,5 +1,5 @@
 /** Shared helpers for the log tests: capturing sinks and consoles, a fault-injecting backend wrapper. */
-import type { CopyOptions, ObjectInfo, StorageBackend, WriteMode, WriteOptions } from "../../src/backends/backend.ts";
+import type { AppendOptions, CopyOptions, ObjectInfo, StorageBackend, WriteMode, WriteOptions } from "../../src/backends/backend.ts";
 import { TransientError } from "../../src/errors.ts";
 import type { ConsoleOutput } from "../../src/logs/logger.ts";
 import type { LogSink } from "../../src/logs/sink.ts";
@@ -52,15 +52,16 @@ export async function readText(backend: StorageBackend, key: string): Promise<st
 export type WriteHook = (
   key: string,
   mode: WriteMode | undefined,
-  operation: "put" | "copy",
+  operation: "put" | "copy" | "append",
 ) => "fail-before" | "fail-after" | undefined;
 
 /**
- * Delegates to `inner`, except that `put` and `copy` consult `hook`: "fail-before" throws TransientError without
- * writing; "fail-after" writes and then throws TransientError (an answer lost after the write landed).
+ * Delegates to `inner`, except that `put`, `copy` and `append` consult `hook`: "fail-before" throws TransientError
+ * without writing; "fail-after" writes and then throws TransientError (an answer lost after the write landed). An
+ * append's mode is `replace` when it names a revision.
  */
 export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageBackend {
-  async function faulty<T>(key: string, mode: WriteMode | undefined, operation: "put" | "copy", write: () => Promise<T>): Promise<T> {
+  async function faulty<T>(key: string, mode: WriteMode | undefined, operation: "put" | "copy" | "append", write: () => Promise<T>): Promise<T> {
     const fault = hook(key, mode, operation);
     if (fault === "fail-before") throw new TransientError(`injected failure before writing ${key}`, { path: key });
     const result = await write();
@@ -76,6 +77,13 @@ export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageB
       if (property === "copy") {
         return (from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> =>
           faulty(to, options?.mode, "copy", () => target.copy(from, to, options));
+      }
+      if (property === "append" && target.append !== undefined) {
+        const append = target.append.bind(target);
+        return (key: string, bytes: Uint8Array, options?: AppendOptions): Promise<ObjectInfo> => {
+          const mode: WriteMode | undefined = options?.ifRevision === undefined ? undefined : { kind: "replace", revision: options.ifRevision };
+          return faulty(key, mode, "append", () => append(key, bytes, options));
+        };
       }
       // The target as receiver: getters that read #private fields fail when `this` is the proxy.
       const value: unknown = Reflect.get(target, property, target);
