@@ -23,7 +23,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { Snapshot } from "../../src/index.ts";
 import { VersionStore } from "../../src/snapshot/versions.ts";
 import { gcsOptions } from "../../test/support/gcs.ts";
-import { s3Options } from "../../test/support/s3.ts";
+import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { gcsEnv, minioEnv } from "../../test/support/servers.ts";
 import { measure, timed, type Measurement, type VariantResult } from "../harness.ts";
 import type { Scenario } from "./types.ts";
@@ -158,15 +158,8 @@ async function rawWorker(args: Readonly<Record<string, string>>): Promise<Varian
   } else if (kind === "s3") {
     const server = minioEnv();
     if (server === undefined) throw new Error("TEST_MINIO_ENDPOINT is not set");
-    const { S3Client, PutObjectCommand } = await import("@aws-sdk/client-s3");
-    const client = new S3Client({
-      endpoint: server.endpoint,
-      region: server.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const client = await rawClient(server);
     write = (i) => client.send(new PutObjectCommand({ Bucket: server.bucket, Key: `${place}/${key(i)}`, Body: RAW_BODY, IfNoneMatch: "*" }));
     close = async () => client.destroy();
   } else {

@@ -16,7 +16,7 @@ import { Snapshot } from "../../src/index.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { startFaultProxy } from "../../test/support/fault-proxy.ts";
 import { minioEnv, type S3ServerEnv } from "../../test/support/servers.ts";
-import { s3Options } from "../../test/support/s3.ts";
+import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { MiB, measure, timed, type VariantResult } from "../harness.ts";
 import { writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
@@ -133,15 +133,8 @@ async function pullWithCli(server: S3ServerEnv, uri: string, dest: string): Prom
 }
 
 async function rawLoop(server: S3ServerEnv, folder: string, dest: string): Promise<number> {
-  const { S3Client, GetObjectCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
-  const client = new S3Client({
-    endpoint: server.endpoint,
-    region: server.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const { GetObjectCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+  const client = await rawClient(server);
   let total = 0;
   let token: string | undefined;
   try {

@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { Snapshot } from "../../src/index.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { minioEnv } from "../../test/support/servers.ts";
-import { s3Options } from "../../test/support/s3.ts";
+import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { MiB, measure, timed, type VariantResult } from "../harness.ts";
 import { CHECKPOINT_BYTES, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
@@ -65,16 +65,9 @@ export const s3Checkpoint: Scenario = {
     const target = join(args.scratch ?? "", `out-${process.pid}.bin`);
     const bytes = (await stat(source)).size;
     const key = `${args.prefix}/raw/${variant}-${process.pid}.bin`;
-    const { S3Client, GetObjectCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const { GetObjectCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
     const { Upload } = await import("@aws-sdk/lib-storage");
-    const client = new S3Client({
-      endpoint: server.endpoint,
-      region: server.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const client = await rawClient(server);
     const backend = new S3Backend(s3Options(server, { prefix: `${args.prefix}/lib-${process.pid}`, partSize: PART_SIZE, queueSize: QUEUE_SIZE }));
     const snapshot = await Snapshot.setup({ name: "bench", backend, console: false });
     const upload = (): Promise<unknown> =>
