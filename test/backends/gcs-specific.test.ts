@@ -2,16 +2,19 @@
  * GCS behaviour the conformance suite cannot see, on a real fake-gcs-server (and, through a recording proxy in
  * front of it, faults the emulator will not produce on demand): create-only and compare-and-swap on resumable
  * uploads, the writer token that settles ambiguous conditional writes, lost responses, failing and aborted
- * bodies, conditional copies, STORAGE_EMULATOR_HOST as the only configuration, a missing bucket and deleteMany's
- * bounded concurrency.
+ * bodies, downloads answered 503 or cut short, conditional copies, STORAGE_EMULATOR_HOST as the only
+ * configuration, a missing bucket and deleteMany's bounded concurrency.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends/backend.ts";
 import { GcsBackend, type GcsBackendOptions } from "../../src/backends/gcs/index.ts";
 import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
+import { startFaultProxy, type FaultKind, type FaultProxy } from "../support/fault-proxy.ts";
 import { ensureGcsBucket, gcsOptions, rawObject } from "../support/gcs.ts";
 import { startS3Proxy, type Interceptor, type ProxiedRequest, type ProxiedResponse, type RunningServer } from "../support/s3-proxy.ts";
 import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
@@ -26,7 +29,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
   const gcs = server as GcsServerEnv;
   const prefixes: string[] = [];
   const backends: StorageBackend[] = [];
-  const proxies: RunningServer[] = [];
+  const proxies: Array<Pick<RunningServer | FaultProxy, "close">> = [];
 
   before(() => ensureGcsBucket(gcs));
   after(async () => {
@@ -223,6 +226,33 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       assert.equal(uploadsOf(proxy.requests, objectName(prefix, "claims/0001.json")).length, 2, "retried once, and met 412");
       assert.equal(await readText(backend, "claims/0001.json"), "mine");
       assert.equal((await backend.head("claims/0001.json")).revision, info.revision);
+    });
+
+    it("a retried create that met 412 and cannot read the object back is TRANSIENT, not ALREADY_EXISTS", async () => {
+      const name = encodeURIComponent("claims/0003.json");
+      let lost = false;
+      let readBacks = 0;
+      const { backend } = await proxied(
+        async (request, forward) => {
+          if (request.method === "GET" && request.url.includes(`/o/${encodeURIComponent(backend.prefix)}${encodeURIComponent("/")}${name}`)) {
+            readBacks += 1;
+            return serviceUnavailable();
+          }
+          const response = await forward();
+          if (!lost && request.method === "POST" && request.url.includes(name)) {
+            lost = true; // the write landed; the client sees a 503, retries and meets its own object
+            return serviceUnavailable();
+          }
+          return response;
+        },
+        { maxRetries: 1 },
+      );
+      const error = await rejectsWithCode(backend.put("claims/0003.json", "mine", { mode: CREATE_ONLY }), "TRANSIENT", "outcome unknown");
+      assert.match(error.message, /Cannot tell whether the write to .*claims\/0003\.json landed/);
+      assert.ok(lost && readBacks > 0, `the answer was lost and the read-back failed (${readBacks} attempts)`);
+      const clean = new GcsBackend(gcsOptions(gcs, { prefix: backend.prefix }));
+      backends.push(clean);
+      assert.equal(await readText(clean, "claims/0003.json"), "mine", "it had landed");
     });
 
     it("a retried create that meets someone else's object is ALREADY_EXISTS", async () => {
@@ -433,6 +463,140 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
     });
   });
 
+  describe("downloads under faults (read in this process: a crash fails the run)", () => {
+    const isDownload = (url: string) => url.includes("alt=media");
+
+    /**
+     * A backend behind a fault proxy whose media GETs get `faults` in order and then pass (or get `faults` each
+     * time, if it is one kind), with 2 attempts per call.
+     */
+    async function behindFaults(faults: ReadonlyArray<FaultKind | "pass"> | FaultKind) {
+      const { backend, prefix } = fresh();
+      const proxy = await startFaultProxy({ target: gcs.endpoint, seed: 1 });
+      proxies.push(proxy);
+      const pending = typeof faults === "string" ? undefined : [...faults];
+      const downloads: string[] = [];
+      proxy.setPlan({
+        decide: (request) => {
+          if (!isDownload(request.url)) return "pass";
+          downloads.push(request.url);
+          return pending === undefined ? (faults as FaultKind) : (pending.shift() ?? "pass");
+        },
+      });
+      const faulty = new GcsBackend(gcsOptions(gcs, { prefix, apiEndpoint: proxy.endpoint, maxRetries: 1 }));
+      backends.push(faulty);
+      return { backend, faulty, downloads };
+    }
+
+    it("a download answered 503 is retried and returns the whole object: get, getStream and ranged", async () => {
+      const { backend, faulty, downloads } = await behindFaults(["gcs-503", "pass", "status-503", "pass", "status-500"]);
+      const body = randomBody(300 * KiB);
+      await backend.put("model.bin", body);
+      assertSameBytes(await faulty.get("model.bin"), body, "get after a 503");
+      assertSameBytes(await collect(await faulty.getStream("model.bin")), body, "getStream after a 503");
+      assertSameBytes(await faulty.get("model.bin", { range: { offset: 1000, length: 5000 } }), body.subarray(1000, 6000), "ranged get after a 500");
+      assert.equal(downloads.length, 6, "each read took two attempts");
+    });
+
+    it("a download answered 503 on every attempt fails TRANSIENT", async () => {
+      const { backend, faulty, downloads } = await behindFaults(["gcs-503", "gcs-503"]);
+      await backend.put("model.bin", randomBody(10 * KiB));
+      const error = await rejectsWithCode(faulty.get("model.bin"), "TRANSIENT", "503 twice");
+      assert.match(error.message, /gs:\/\/.*model\.bin/);
+      assert.equal(downloads.length, 2);
+    });
+
+    it("a download cut half-way is continued and returns the whole object", async () => {
+      const { backend, faulty, downloads } = await behindFaults(["cut-response"]);
+      const body = randomBody(1024 * KiB);
+      await backend.put("model.bin", body);
+      assertSameBytes(await faulty.get("model.bin"), body, "whole after the cut");
+      assert.equal(downloads.length, 2, "one continuation");
+    });
+
+    it("a download cut on every attempt fails TRANSIENT and never returns short data", async () => {
+      for (const read of ["get", "getStream"] as const) {
+        const { backend, faulty } = await behindFaults("cut-response");
+        await backend.put("model.bin", randomBody(1024 * KiB));
+        const reading = read === "get" ? faulty.get("model.bin") : faulty.getStream("model.bin").then(collect);
+        await rejectsWithCode(reading, "TRANSIENT", `${read} cut every time`);
+      }
+    });
+
+    it("continues a cut download from the byte it stopped at, whole or ranged", async () => {
+      const { backend, faulty, requests } = await behindCuttingProxy();
+      const body = randomBody(400 * KiB);
+      const info = await backend.put("model.bin", body);
+      assertSameBytes(await faulty.get("model.bin"), body, "whole");
+      assertSameBytes(await faulty.get("model.bin", { range: { offset: 1000, length: 200_000 } }), body.subarray(1000, 201_000), "ranged");
+      assert.deepEqual(
+        requests.map(({ range, generation }) => [range, generation]),
+        [
+          [undefined, null],
+          [`bytes=${200 * KiB}-${400 * KiB - 1}`, info.revision],
+          ["bytes=1000-200999", null],
+          [`bytes=${1000 + 100_000}-200999`, info.revision],
+        ],
+      );
+    });
+
+    it("fails TRANSIENT, never splicing, when the object is replaced between the cut and the continuation", async () => {
+      const { backend, faulty, requests } = await behindCuttingProxy(async () => {
+        await backend.put("model.bin", randomBody(400 * KiB));
+      });
+      await backend.put("model.bin", randomBody(400 * KiB));
+      const error = await rejectsWithCode(faulty.getStream("model.bin").then(collect), "TRANSIENT", "replaced mid-read");
+      assert.match(error.message, /changed while it was being read/);
+      assert.equal(requests.length, 2);
+    });
+
+    /**
+     * A backend behind a proxy that ends every first media GET's answer (FIN, not a reset, so the client surely
+     * gets them) after half its bytes, and lets continuations through after `beforeContinuation`.
+     */
+    async function behindCuttingProxy(beforeContinuation: () => Promise<void> = async () => {}) {
+      const { backend, prefix } = fresh();
+      const requests: Array<{ range: string | undefined; generation: string | null }> = [];
+      const target = new URL(gcs.endpoint);
+      const server = createServer((incoming, outgoing) => {
+        const url = new URL(incoming.url ?? "/", "http://proxy");
+        const media = isDownload(url.search);
+        const generation = url.searchParams.get("generation");
+        if (media) requests.push({ range: incoming.headers.range, generation });
+        const cut = media && generation === null;
+        const forward = () =>
+          incoming.pipe(
+            httpRequest({ host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (response) => {
+              const headers: IncomingHttpHeaders = response.headers;
+              outgoing.writeHead(response.statusCode ?? 502, headers);
+              if (!cut) {
+                response.pipe(outgoing);
+                return;
+              }
+              const half = Math.floor(Number(headers["content-length"]) / 2);
+              const chunks: Buffer[] = [];
+              response.on("data", (chunk: Buffer) => chunks.push(chunk));
+              response.on("end", () => outgoing.write(Buffer.concat(chunks).subarray(0, half), () => outgoing.socket?.end()));
+            }),
+          );
+        if (media && !cut) void beforeContinuation().then(forward);
+        else forward();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      proxies.push({
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      });
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const faulty = new GcsBackend(gcsOptions(gcs, { prefix, apiEndpoint: endpoint, maxRetries: 1 }));
+      backends.push(faulty);
+      return { backend, faulty, requests };
+    }
+  });
+
   describe("deleteMany", () => {
     it("deletes many keys with a bounded number in flight", async () => {
       let inFlight = 0;
@@ -456,3 +620,9 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
     });
   });
 });
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

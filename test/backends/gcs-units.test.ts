@@ -13,7 +13,7 @@ import { inspect, promisify } from "node:util";
 import { pathToFileURL } from "node:url";
 import { CREATE_ONLY, ifRevision, OVERWRITE, type WriteMode } from "../../src/backends/backend.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
-import { toGcsError, type GcsErrorContext } from "../../src/backends/gcs/errors.ts";
+import { isAmbiguousFailure, toGcsError, UnsettledWriteError, type GcsErrorContext } from "../../src/backends/gcs/errors.ts";
 import { emulatorEndpoint, resolveGcsSettings, GOOGLE_ENDPOINT } from "../../src/backends/gcs/options.ts";
 import { TIMEOUT_HEADER } from "../../src/backends/gcs/socket-timeouts.ts";
 import { NotFoundError, isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
@@ -60,6 +60,16 @@ const recorded = {
   },
   network(code: string) {
     return Object.assign(new Error(`request to http://127.0.0.1:4443/storage/v1/b failed, reason: connect ${code}`), { code, errno: code });
+  },
+  /** node-fetch's FetchError (through teeny-request) when a 200 answer's body breaks off. */
+  cutAnswer() {
+    return Object.assign(new Error("Invalid response body while trying to fetch http://127.0.0.1:4443/storage/v1/b/bkt/o/x?: aborted"), {
+      name: "FetchError",
+      type: "system",
+      errno: "ECONNRESET",
+      code: "ECONNRESET",
+      response: { statusCode: 200 },
+    });
   },
 };
 
@@ -149,6 +159,24 @@ describe("GCS error mapping", () => {
     assert.equal(mapped(Object.assign(new Error("mismatch"), { code: "FILE_NO_UPLOAD" })).code, "CORRUPT_DATA");
     assert.equal(mapped(recorded.apiError(400, "Invalid argument.", "invalid")).code, "INVALID_ARGUMENT");
     assert.equal(mapped(recorded.apiError(416, "Requested range not satisfiable", "invalid"), { action: "read" }).code, "INVALID_ARGUMENT");
+  });
+
+  it("maps a success answer that broke off (HTTP 200) to TRANSIENT, and counts it as possibly applied", () => {
+    const cut = mapped(recorded.cutAnswer(), { action: "read" });
+    assert.equal(cut.code, "TRANSIENT");
+    assert.match(cut.message, /answer \(HTTP 200\) broke off/);
+    assert.ok(isAmbiguousFailure(recorded.cutAnswer()), "a write whose answer broke off may have landed");
+  });
+
+  it("maps a conditional write whose outcome is unknown to TRANSIENT, never to a guessed 412 meaning", () => {
+    const unsettled = new UnsettledWriteError(recorded.apiError(412, "Precondition failed", "conditionNotMet"), recorded.network("ECONNRESET"));
+    for (const mode of [create, replace]) {
+      const error = toGcsError(unsettled, context({ mode }));
+      assert.equal(error.code, "TRANSIENT");
+      assert.match(error.message, /Cannot tell whether the write to gs:\/\/team-bucket\/runs\/v0\/claim\.json landed/);
+      assert.match(error.message, /Precondition failed/);
+      assert.equal((error.cause as { code?: unknown }).code, 412, "the write's own failure is the cause");
+    }
   });
 
   it("passes opencrate errors through unchanged", () => {
@@ -346,6 +374,9 @@ describe("GCS backend without a server", () => {
       const backend = new GcsBackend({ bucket: "bkt", apiEndpoint: silent.endpoint, requestTimeoutMs: 300, maxRetries: 1 });
       const head = await rejectsWithCode(backend.head("x"), "TRANSIENT", "silent JSON API");
       assert.match(head.message, /did not answer within 300 ms/);
+      // Downloads go through the backend's own requests (not the SDK's stream); they must time out too.
+      const get = await rejectsWithCode(backend.get("x"), "TRANSIENT", "silent download");
+      assert.match(get.message, /did not answer within 300 ms/);
       // Resumable uploads go through another HTTP stack (gaxios); it must time out too.
       const upload = await rejectsWithCode(
         backend.putStream("x", Readable.from([Buffer.alloc(9 * 1024 * 1024)])),

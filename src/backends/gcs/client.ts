@@ -1,5 +1,6 @@
 /**
- * Loads @google-cloud/storage on first use and builds the one Storage client a backend uses.
+ * Loads @google-cloud/storage on first use and builds the one Storage client a backend uses. Downloads do not
+ * use the SDK's retry (see media-request.ts); everything else does.
  *
  * Retry policy (IdempotencyStrategy.RetryAlways): the SDK may retry every request, conditional writes included.
  * A retried conditional write is never trusted blindly: each one carries a writer token in its custom metadata
@@ -41,9 +42,12 @@ const RETRY_DELAY_MULTIPLIER = 1.5;
 
 export interface GcsClient {
   readonly storage: Storage;
-  /** Keep-alive agent with connect and idle time-outs, for resumable sessions. */
-  readonly uploadAgent: Agent;
-  /** Releases the sockets this client opened for resumable uploads. */
+  /**
+   * Keep-alive agent with connect and idle time-outs, for the requests the backend sends itself (resumable
+   * chunks, downloads) and the SDK's resumable session requests.
+   */
+  readonly agent: Agent;
+  /** Releases the sockets of `agent`. */
   release(): void;
 }
 
@@ -51,7 +55,7 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
   const { Storage, IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT } = await loadStorageSdk();
   const timeouts = { connectMs: settings.connectTimeoutMs, idleMs: settings.requestTimeoutMs };
   const pooledTimeouts = installPooledAgents();
-  const uploadAgent: Agent = agentWithTimeouts(settings.endpoint, timeouts);
+  const agent: Agent = agentWithTimeouts(settings.endpoint, timeouts);
   const storage = new Storage({
     apiEndpoint: settings.endpoint,
     ...(settings.projectId === undefined ? {} : { projectId: settings.projectId }),
@@ -67,7 +71,7 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
             ? pooledTimeouts
               ? { ...options, headers: withHeader(options.headers, TIMEOUT_HEADER, timeoutHeaderValue(timeouts)) }
               : options
-            : { ...options, agent: uploadAgent }) as InterceptedRequest,
+            : { ...options, agent }) as InterceptedRequest,
       },
     ],
     retryOptions: {
@@ -89,7 +93,7 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
   // apiEndpoint is given, while uploads use apiEndpoint: one of the two paths is always wrong. The settings
   // already turned the variable into `endpoint`, so both paths get the same base here.
   storage.baseUrl = `${settings.endpoint}/storage/v1`;
-  return { storage, uploadAgent, release: () => uploadAgent.destroy() };
+  return { storage, agent, release: () => agent.destroy() };
 }
 
 /** A socket time-out, as the error itself or (resumable session requests) as its first reason. */

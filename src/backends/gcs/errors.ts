@@ -9,6 +9,7 @@ import {
   CorruptDataError,
   InvalidArgumentError,
   NotFoundError,
+  NotSupportedError,
   OpenCrateError,
   PermissionDeniedError,
   PreconditionFailedError,
@@ -66,14 +67,32 @@ export function isRangeNotSatisfiable(error: unknown): boolean {
 
 /**
  * True when the request may have reached the store and changed it although the call failed: time-outs, resets,
- * 5xx and 429 after retries, and a resumable session the SDK could not resume. A conditional write that failed
- * this way is settled by reading the object back.
+ * 5xx and 429 after retries, a success answer that broke off, and a resumable session the SDK could not resume.
+ * A conditional write that failed this way is settled by reading the object back.
  */
 export function isAmbiguousFailure(error: unknown): boolean {
   if (error instanceof OpenCrateError) return false;
   const status = httpStatusOf(error);
-  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  if (status !== undefined) return status < 400 || status === 408 || status === 429 || status >= 500;
   return true;
+}
+
+/**
+ * A conditional write that met 412 (or failed ambiguously) after the SDK may have retried it, whose read-back,
+ * which would tell whether an earlier attempt landed, failed too: the outcome is unknown.
+ */
+export class UnsettledWriteError extends Error {
+  /** What the write failed with. */
+  readonly original: unknown;
+  /** What reading the object back failed with. */
+  readonly readBack: unknown;
+
+  constructor(original: unknown, readBack: unknown) {
+    super(`the write failed (${detailOf(original)}) and reading the object back failed too (${detailOf(readBack)})`);
+    this.name = "UnsettledWriteError";
+    this.original = original;
+    this.readBack = readBack;
+  }
 }
 
 /**
@@ -83,8 +102,15 @@ export function isAmbiguousFailure(error: unknown): boolean {
  */
 export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateError {
   if (error instanceof OpenCrateError) return error;
-  const options = { path: context.location, cause: redacted(error) };
   const doing = `${verbOf(context.action)} ${context.location}`;
+  if (error instanceof UnsettledWriteError) {
+    return new TransientError(
+      `Cannot tell whether the write to ${context.location} landed: ${error.message}. Nothing is known to have ` +
+        "changed; repeating the call is safe.",
+      { path: context.location, cause: redacted(error.original) },
+    );
+  }
+  const options = { path: context.location, cause: redacted(error) };
   const detail = detailOf(error);
   const status = httpStatusOf(error);
 
@@ -112,6 +138,13 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
     const sdkCode = (error as { code?: unknown } | null)?.code;
     if (sdkCode === "CONTENT_DOWNLOAD_MISMATCH" || sdkCode === "FILE_NO_UPLOAD" || sdkCode === "FILE_NO_UPLOAD_DELETE") {
       return new CorruptDataError(`Checksum mismatch while trying to ${doing}: ${detail}`, options);
+    }
+    if (sdkCode === "RANGE_IGNORED") {
+      return new NotSupportedError(
+        `Cannot read a byte range of ${context.location}: ${detail} GCS does so for objects stored gzip-compressed ` +
+          "(Content-Encoding: gzip); read the whole object instead.",
+        options,
+      );
     }
     return new TransientError(`Cannot ${doing}: ${detail}`, options);
   }
@@ -151,6 +184,10 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
     case 416:
       return new InvalidArgumentError(`The byte range is outside ${context.location} (HTTP 416).`, options);
     default:
+      if (status < 400) {
+        // A success status on a failure: the answer broke off (or could not be parsed) after its headers.
+        return new TransientError(`Cannot ${doing}: the answer (HTTP ${status}) broke off: ${detail}`, options);
+      }
       if (status === 408 || status === 409 || status === 429 || status >= 500) {
         return new TransientError(`Google Cloud Storage could not ${doing} (HTTP ${status}, after retries): ${detail}`, options);
       }

@@ -134,9 +134,16 @@ export class GcsBackend implements StorageBackend {
     validateKey(key, this.describe(""));
     checkRange(options.range, this.describe(key));
     options.signal?.throwIfAborted();
-    const file = await this.#file(key);
+    const { bucket, agent } = await this.#open();
     try {
-      const stream = await openRead(file, options.range, (error) => toGcsError(error, this.#context("read", key)));
+      const stream = await openRead({
+        file: bucket.file(this.#name(key)),
+        agent,
+        range: options.range,
+        maxRetries: this.#settings.maxRetries,
+        signal: options.signal,
+        mapError: (error) => toGcsError(error, this.#context("read", key)),
+      });
       this.#bucketSeen = true;
       return options.signal === undefined ? stream : addAbortSignal(options.signal, stream);
     } catch (error) {
@@ -339,7 +346,7 @@ export class GcsBackend implements StorageBackend {
    * the source's bytes, pinned to the generation just read, go through a conditional upload.
    */
   async #copyStreaming(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
-    const { bucket } = await this.#open();
+    const { bucket, agent } = await this.#open();
     const resource = await this.#sourceResource(from, signal);
     const request = await this.#uploadRequest(
       to,
@@ -350,7 +357,13 @@ export class GcsBackend implements StorageBackend {
     const pinned = bucket.file(this.#name(from), { generation: Number(resource.generation) });
     let source: Readable;
     try {
-      source = await openRead(pinned, undefined, (error) => toGcsError(error, this.#context("read", from)));
+      source = await openRead({
+        file: pinned,
+        agent,
+        maxRetries: this.#settings.maxRetries,
+        signal,
+        mapError: (error) => toGcsError(error, this.#context("read", from)),
+      });
     } catch (error) {
       throw await this.#failure(error, "read", from, { signal });
     }
@@ -386,7 +399,7 @@ export class GcsBackend implements StorageBackend {
     const client = await this.#open();
     return {
       file: client.bucket.file(this.#name(key)),
-      agent: client.uploadAgent,
+      agent: client.agent,
       maxRetries: this.#settings.maxRetries,
       mode,
       contentType: options.contentType,
@@ -400,11 +413,11 @@ export class GcsBackend implements StorageBackend {
 
   /** Runs the start-up probe (once per endpoint and bucket) before a conditional write to `key`. */
   async #ensureConditionalWrites(key: string, signal: AbortSignal | undefined): Promise<void> {
-    const { bucket, uploadAgent } = await this.#open();
+    const { bucket, agent } = await this.#open();
     const where = `gs://${this.bucket} at ${this.#endpoint}`;
     const probeName = this.#name(`.opencrate-probe-${randomUUID()}`);
     try {
-      await ensureConditionalWrites(this.#storeKey, () => probeConditionalWrites(bucket, probeName, where, uploadAgent));
+      await ensureConditionalWrites(this.#storeKey, () => probeConditionalWrites(bucket, probeName, where, agent));
     } catch (error) {
       throw await this.#failure(error, "probe", key, { signal });
     }
@@ -499,11 +512,11 @@ export class GcsBackend implements StorageBackend {
     return opening;
   }
 
-  /** A caller's client, used as it is; resumable chunks still get this backend's time-outs. */
+  /** A caller's client, used as it is; resumable chunks and downloads still get this backend's time-outs. */
   #wrapGiven(storage: Storage): GcsClient {
     const timeouts = { connectMs: this.#settings.connectTimeoutMs, idleMs: this.#settings.requestTimeoutMs };
-    const uploadAgent = agentWithTimeouts(storage.apiEndpoint, timeouts);
-    return { storage, uploadAgent, release: () => uploadAgent.destroy() };
+    const agent = agentWithTimeouts(storage.apiEndpoint, timeouts);
+    return { storage, agent, release: () => agent.destroy() };
   }
 
   async #file(key: string): Promise<File> {

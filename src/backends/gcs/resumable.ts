@@ -23,6 +23,7 @@ import type { Agent } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
+import { pause, retryDelayMs } from "./backoff.ts";
 import { loadStorageSdk } from "./client.ts";
 
 export interface ResumableUpload {
@@ -251,20 +252,8 @@ class Session {
     return typeof code === "string" && /^E[A-Z]+$/.test(code) && code !== "ECONNREFUSED" && code !== "ENOTFOUND";
   }
 
-  async #backOff(attempt: number): Promise<void> {
-    const delay = Math.min(8_000, 1_000 * 1.5 ** attempt) + Math.random() * 1_000;
-    await new Promise<void>((resolve, reject) => {
-      const signal = this.#upload.signal;
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, delay);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+  #backOff(attempt: number): Promise<void> {
+    return pause(retryDelayMs(attempt), this.#upload.signal);
   }
 
   #request(method: string, bytes: Buffer, headers: Record<string, string>, throwOnAbort: boolean): Promise<Reply> {

@@ -1,15 +1,16 @@
 /**
  * Connect and idle time-outs for the SDK's HTTP traffic, which otherwise has none that work:
  *
- * - JSON API calls, multipart uploads and downloads go through teeny-request, which hands the SDK's `timeout`
+ * - JSON API calls and multipart uploads go through teeny-request, which hands the SDK's `timeout`
  *   to node-fetch 3, which dropped that option (googleapis/google-cloud-node#7998). A server that accepts the
  *   connection and never answers hangs such a call forever; a black-holed address hangs it for the OS connect
  *   time-out on every retry. teeny-request keeps one keep-alive agent per protocol in a module-level pool. An
  *   equivalent agent goes there (same keep-alive and socket settings) that arms time-outs only on requests
  *   carrying TIMEOUT_HEADER, which this backend's client adds and the agent removes before the request is sent:
  *   other users of the SDK in the process see no change.
- * - Resumable uploads go through gaxios, which takes an `agent`: each backend gives it its own agent with the
- *   time-outs built in.
+ * - Resumable session requests go through gaxios, which takes an `agent`: each backend gives it its own agent
+ *   with the time-outs built in, and uses the same agent for the requests it sends itself (resumable chunks,
+ *   downloads).
  *
  * A socket that goes silent for the idle time-out (or does not connect within the connect time-out) is
  * destroyed with ETIMEDOUT (ECONNTIMEOUT while connecting); the SDK then retries or fails as for any reset.

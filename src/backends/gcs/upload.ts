@@ -5,13 +5,14 @@
  *
  * Conditional writes carry a writer token (see object-info.ts). When one fails with 412 or in a way that may
  * have landed (a time-out, 5xx after retries, a resumable session that could not be resumed), the object is
- * read back: if it holds this call's token, the write did happen and the call succeeds.
+ * read back: if it holds this call's token, the write did happen and the call succeeds; if that read fails too,
+ * the outcome is unknown and the call fails TRANSIENT (UnsettledWriteError), never with a guessed 412 meaning.
  */
 import type { Agent } from "node:http";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "./caller-body.ts";
-import { isAmbiguousFailure, isPreconditionFailure } from "./errors.ts";
+import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
 import { uploadResumable } from "./resumable.ts";
 
@@ -141,19 +142,21 @@ export async function settle(
     // A failed body or an abort never reaches the commit: nothing can have landed.
     const stoppedHere = callerFailed() || (request.signal?.aborted ?? false);
     if (token !== undefined && worthChecking && !stoppedHere) {
-      const landed = await readOwnWrite(request.file, token);
-      if (landed !== undefined) return landed;
+      const readBack = await readOwnWrite(request.file, token);
+      if ("landed" in readBack) return readBack.landed;
+      // A 412 after a lost answer may be this write's own earlier attempt: without the read-back, no guess.
+      if ("unknown" in readBack) throw new UnsettledWriteError(error, readBack.unknown);
     }
     throw error;
   }
 }
 
-async function readOwnWrite(file: File, token: string): Promise<FileMetadata | undefined> {
+/** The object if it holds `token`; "not ours" if it is absent or someone else's; the read's failure otherwise. */
+async function readOwnWrite(file: File, token: string): Promise<{ landed: FileMetadata } | { notOurs: true } | { unknown: unknown }> {
   try {
     const [resource] = await file.getMetadata();
-    return writerTokenOf(resource) === token ? resource : undefined;
-  } catch {
-    // Cannot tell (absent, or the store is still unreachable): the original failure stands.
-    return undefined;
+    return writerTokenOf(resource) === token ? { landed: resource } : { notOurs: true };
+  } catch (error) {
+    return isNotFound(error) ? { notOurs: true } : { unknown: error };
   }
 }

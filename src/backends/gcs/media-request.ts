@@ -1,0 +1,138 @@
+/**
+ * One GET of an object's bytes (`alt=media`), sent here over node:http rather than through the SDK's download
+ * stream: with retries on, @google-cloud/storage 8.4 pipes a retried download into a stream it already destroyed
+ * and crashes the process (ERR_STREAM_UNABLE_TO_PIPE, unhandled, from teeny-request); download.ts retries
+ * instead. The request is still made the SDK's way: the client's, bucket's and file's interceptors run on it and
+ * the SDK's authenticated request path adds the credentials (none for an emulator unless `authenticate` is set).
+ */
+import type { Agent, IncomingMessage } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { File } from "@google-cloud/storage";
+
+/** A failed media request, carrying the HTTP status (or a network code) the way SDK errors do, for errors.ts. */
+export class MediaRequestError extends Error {
+  readonly code: number | string;
+  readonly errors: ReadonlyArray<{ readonly reason?: string; readonly message?: string }>;
+
+  constructor(message: string, code: number | string, reason?: string) {
+    super(message);
+    this.name = "MediaRequestError";
+    this.code = code;
+    this.errors = reason === undefined ? [] : [{ reason, message }];
+  }
+}
+
+export interface MediaRequest {
+  readonly file: File;
+  /** Keep-alive agent with connect and idle time-outs. */
+  readonly agent: Agent;
+  /** First byte wanted. */
+  readonly start: number;
+  /** One past the last byte wanted; undefined for "to the end". */
+  readonly end?: number | undefined;
+  /** Read this generation of the object (the file's own, if it names one, otherwise the current one). */
+  readonly generation?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Sends the GET and resolves with the response once it answered 200 or 206 (its body not yet read). Any other
+ * status rejects with a MediaRequestError carrying it and the server's message; network failures reject as
+ * node:http reports them.
+ */
+export async function requestMedia(request: MediaRequest): Promise<IncomingMessage> {
+  const { file } = request;
+  const query = new URLSearchParams({ alt: "media" });
+  const generation = request.generation ?? (file.generation === undefined ? undefined : String(file.generation));
+  if (generation !== undefined) query.set("generation", generation);
+  const headers: Record<string, string> = {};
+  if (request.start > 0 || request.end !== undefined) {
+    headers.range = `bytes=${request.start}-${request.end === undefined ? "" : request.end - 1}`;
+  }
+  const url = `${file.storage.baseUrl}/b/${encodeURIComponent(file.bucket.name)}/o/${encodeURIComponent(file.name)}?${query}`;
+  const authorized = await authorize(file, url, headers);
+  request.signal?.throwIfAborted();
+  const target = new URL(authorized.url);
+  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const outgoing = send(
+      target,
+      {
+        method: "GET",
+        agent: request.agent,
+        headers: authorized.headers,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      },
+      (incoming) => {
+        const status = incoming.statusCode ?? 0;
+        if (status === 200 || status === 206) {
+          resolve(incoming);
+          return;
+        }
+        readSome(incoming).then((body) => reject(refusal(status, body)), reject);
+      },
+    );
+    outgoing.on("error", (error) => reject(request.signal?.aborted === true ? request.signal.reason : error));
+    outgoing.end();
+  });
+}
+
+/** The URL and headers after the SDK's interceptors and its authenticated request path. */
+function authorize(file: File, url: string, headers: Record<string, string>): Promise<{ url: string; headers: Record<string, string> }> {
+  type Options = Parameters<File["storage"]["makeAuthenticatedRequest"]>[0];
+  // The order the SDK applies them in (Service.request_): the client's, then the file's, then the bucket's.
+  const interceptors = [
+    ...(file.storage.getRequestInterceptors() as Array<(options: Options) => Options>),
+    ...[...file.interceptors, ...file.bucket.interceptors].map((interceptor) => interceptor.request.bind(interceptor)),
+  ];
+  let options: Options = { method: "GET", uri: url, headers };
+  for (const intercept of interceptors) options = intercept(options);
+  return new Promise((resolve, reject) => {
+    file.storage.makeAuthenticatedRequest(options, {
+      onAuthenticated: (error, authorized) => {
+        if (error !== null) reject(error);
+        else resolve({ url: authorized?.uri ?? options.uri, headers: plainHeaders(authorized?.headers ?? options.headers) });
+      },
+    });
+  });
+}
+
+/** Headers as a plain record: google-auth-library hands back a `Headers`, interceptors may hand back objects. */
+function plainHeaders(headers: unknown): Record<string, string> {
+  if (headers instanceof Headers) return Object.fromEntries(headers.entries());
+  const plain: Record<string, string> = {};
+  if (typeof headers !== "object" || headers === null) return plain;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && value !== null) plain[name.toLowerCase()] = String(value);
+  }
+  return plain;
+}
+
+/** The first 64 KiB of an error answer (enough for GCS's JSON error); the rest is discarded. */
+function readSome(incoming: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    incoming.on("data", (chunk: Buffer) => {
+      if (size < 64 * 1024) chunks.push(chunk);
+      size += chunk.byteLength;
+    });
+    const done = () => resolve(Buffer.concat(chunks).toString("utf8").slice(0, 64 * 1024));
+    incoming.on("end", done);
+    incoming.on("error", done);
+  });
+}
+
+function refusal(status: number, body: string): MediaRequestError {
+  let message = body.trim();
+  let reason: string | undefined;
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: string; errors?: Array<{ reason?: string }> } };
+    message = parsed.error?.message ?? message;
+    reason = parsed.error?.errors?.[0]?.reason;
+  } catch {
+    // not JSON (an emulator's or a proxy's text): keep the text
+  }
+  return new MediaRequestError(message === "" ? `HTTP ${status}` : message, status, reason);
+}
