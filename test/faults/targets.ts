@@ -38,11 +38,7 @@ export interface CloudTarget {
   readonly endpoint: string;
   /** The error answers this server gives (the random plans use these). */
   readonly errorFaults: readonly FaultKind[];
-  /**
-   * The fault that makes a read fail on every attempt. fake-gcs-server: a reset, because a 5xx answer to a
-   * streamed download crashes the process inside @google-cloud/storage 8.4 (teeny-request pipes into a stream
-   * its retry already destroyed: ERR_STREAM_UNABLE_TO_PIPE as an unhandled rejection); reported, not masked here.
-   */
+  /** The fault that makes a read fail on every attempt. */
   readonly readFault: FaultKind;
   /** How many times one backend call sends a request before it gives up (the backends below are built so). */
   readonly attemptsPerCall: number;
@@ -184,7 +180,7 @@ function gcsTarget(server: GcsServerEnv | undefined): CloudTarget {
     skip,
     endpoint: server?.endpoint ?? "",
     errorFaults: ["status-500", "status-503", "gcs-503"],
-    readFault: "reset-before",
+    readFault: "status-503",
     // maxRetries 1 below: two attempts per call, which keeps the SDK's back-off (1.5 s and up) from dominating.
     attemptsPerCall: 2,
     multipartAbove: 512 * KiB,
