@@ -1,7 +1,8 @@
 /**
  * S3 behaviour the conformance suite cannot see, on a real MinIO (and, through a recording proxy in front of it,
  * faults MinIO will not produce on demand): multipart uploads never left open, multipart copies, the writer
- * token that settles ambiguous conditional writes, 409 retries, a 200 carrying an error, DeleteObjects batches
+ * token that settles ambiguous conditional writes (the start-up probe's too) or, when it cannot be read back,
+ * makes them TRANSIENT, 409 retries, a 200 carrying an error, DeleteObjects batches
  * and per-key errors, wrong credentials and a missing bucket.
  */
 import assert from "node:assert/strict";
@@ -12,7 +13,8 @@ import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
 import { ensureBucket, rawClient, rawListing, s3Options } from "../support/s3.ts";
-import { errorResponse, startS3Proxy, type Interceptor, type ProxiedRequest, type RunningServer } from "../support/s3-proxy.ts";
+import { startFaultProxy, type FaultKind, type RequestLine } from "../support/fault-proxy.ts";
+import { errorResponse, startS3Proxy, type Interceptor, type ProxiedRequest } from "../support/s3-proxy.ts";
 import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
 
 const MiB = 1024 * 1024;
@@ -23,7 +25,7 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
   const minio = server as S3ServerEnv;
   const prefixes: string[] = [];
   const backends: StorageBackend[] = [];
-  const proxies: RunningServer[] = [];
+  const proxies: { close(): Promise<void> }[] = [];
 
   before(() => ensureBucket(minio));
   after(async () => {
@@ -51,6 +53,13 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
     const proxy = await startS3Proxy(minio.endpoint, intercept);
     proxies.push(proxy);
     return { ...fresh({ endpoint: proxy.endpoint, ...extra }), proxy };
+  }
+
+  /** A backend through a fault proxy in front of MinIO whose faults `decide` scripts (resets, 503s). */
+  async function faulty(decide: (request: RequestLine) => FaultKind | "pass") {
+    const proxy = await startFaultProxy({ target: minio.endpoint, seed: 1, plan: { decide } });
+    proxies.push(proxy);
+    return { ...fresh({ endpoint: proxy.endpoint }), proxy };
   }
 
   const isObjectWrite = (request: ProxiedRequest, key: string) =>
@@ -191,6 +200,43 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
       assert.deepEqual((await rawListing(minio, prefix)).keys.sort(), [`${prefix}/a.json`, `${prefix}/b.json`]);
     });
 
+    it("a lost answer to the probe's first write does not refuse the store: the probe finds its own token", async () => {
+      let resets = 0;
+      const { backend, prefix } = await faulty((request) => {
+        if (resets > 0 || request.method !== "PUT" || !request.url.includes("/.opencrate/probe/")) return "pass";
+        resets += 1;
+        return "reset-after"; // the probe object is stored; the SDK's retry of the create-only write gets 412
+      });
+      await backend.put("a.json", "1", { mode: CREATE_ONLY });
+      assert.equal(resets, 1, "the probe's first answer was lost");
+      assert.equal(await readText(backend, "a.json"), "1");
+      await rejectsWithCode(backend.put("a.json", "2", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "create-only still enforced");
+      assert.deepEqual((await rawListing(minio, prefix)).keys, [`${prefix}/a.json`], "the probe object was deleted");
+    });
+
+    it("a probe that cannot settle a lost answer fails TRANSIENT and is not remembered: the next write probes again", async () => {
+      let faults = true;
+      let resets = 0;
+      let probeCreates = 0;
+      const { backend, prefix } = await faulty((request) => {
+        if (!request.url.includes("/.opencrate/probe/")) return "pass";
+        if (request.method === "PUT" && request.headers["if-none-match"] === "*") probeCreates += 1;
+        if (!faults) return "pass";
+        if (request.method === "PUT" && resets === 0) {
+          resets += 1;
+          return "reset-after";
+        }
+        return request.method === "HEAD" ? "status-503" : "pass";
+      });
+      const error = await rejectsWithCode(backend.put("a.json", "1", { mode: CREATE_ONLY }), "TRANSIENT", "the probe could not tell");
+      assert.ok(error.message.includes(backend.describe("")), error.message);
+      const before = probeCreates;
+      faults = false;
+      await backend.put("a.json", "1", { mode: CREATE_ONLY });
+      assert.ok(probeCreates > before, "probed again");
+      assert.deepEqual((await rawListing(minio, prefix)).keys, [`${prefix}/a.json`], "both probe objects were deleted");
+    });
+
     it("a create whose response was lost and whose retry met 412 succeeds when the object holds our token", async () => {
       let lost = false;
       const { backend } = await proxied(async (request, forward) => {
@@ -223,6 +269,53 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
       await rejectsWithCode(backend.put("claims/0002.json", "mine", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "lost to another writer");
       assert.ok(dropped);
       assert.equal(await readText(backend, "claims/0002.json"), "theirs");
+    });
+
+    it("a create whose answer was lost and whose read-back fails too is TRANSIENT naming the key; a retry gets a definite answer", async () => {
+      let faults = true;
+      let resets = 0;
+      const { backend } = await faulty((request) => {
+        if (!faults || request.url.split("?")[0]?.endsWith("/claims/0003.json") !== true) return "pass";
+        if (request.method === "PUT" && resets === 0) {
+          resets += 1;
+          return "reset-after"; // lands at MinIO; the SDK's retry meets our own object: 412
+        }
+        return request.method === "HEAD" ? "status-503" : "pass"; // every read-back attempt fails
+      });
+      const error = await rejectsWithCode(backend.put("claims/0003.json", "mine", { mode: CREATE_ONLY }), "TRANSIENT", "outcome unknown");
+      assert.equal(resets, 1);
+      assert.ok(error.message.includes(backend.describe("claims/0003.json")), error.message);
+      const unsettled = error.cause as AggregateError;
+      assert.ok(unsettled instanceof AggregateError, `cause: ${String(error.cause)}`);
+      assert.equal((unsettled.cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 412, "the retried write's answer");
+      assert.equal(unsettled.errors.length, 2, "the write's failure and the read-back's");
+      assert.equal(await readText(backend, "claims/0003.json"), "mine", "the first attempt did land");
+      faults = false;
+      await rejectsWithCode(backend.put("claims/0003.json", "mine", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "the retry");
+      assert.equal(await readText(backend, "claims/0003.json"), "mine");
+    });
+
+    it("a compare-and-swap that met another writer after a retry is TRANSIENT while unsettled, then PRECONDITION_FAILED", async () => {
+      let faults = false;
+      let refused = 0;
+      const { backend } = await faulty((request) => {
+        if (!faults || request.url.split("?")[0]?.endsWith("/counter.txt") !== true) return "pass";
+        if (request.method === "PUT" && refused === 0) {
+          refused += 1;
+          return "status-503"; // never reaches MinIO; the SDK retries, and the retry meets the other writer's object
+        }
+        return request.method === "HEAD" ? "status-503" : "pass";
+      });
+      const first = await backend.put("counter.txt", "1");
+      const competitor = new S3Backend(s3Options(minio, { prefix: backend.prefix }));
+      backends.push(competitor);
+      await competitor.put("counter.txt", "theirs");
+      faults = true;
+      await rejectsWithCode(backend.put("counter.txt", "2", { mode: ifRevision(first.revision) }), "TRANSIENT", "unsettled");
+      assert.equal(refused, 1);
+      faults = false;
+      await rejectsWithCode(backend.put("counter.txt", "2", { mode: ifRevision(first.revision) }), "PRECONDITION_FAILED", "the retry");
+      assert.equal(await readText(backend, "counter.txt"), "theirs");
     });
 
     it("retries 409 ConditionalRequestConflict and then succeeds", async () => {

@@ -1,6 +1,7 @@
 /**
- * S3 backend behaviour that needs no S3 server: configuration, key mapping, error mapping, lazy loading, the
- * start-up probe against a store that ignores preconditions, and an unreachable endpoint.
+ * S3 backend behaviour that needs no S3 server: configuration, key mapping, error mapping, settling conditional
+ * writes whose outcome is unknown, lazy loading, the start-up probe against a store that ignores preconditions,
+ * and an unreachable endpoint.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -16,6 +17,7 @@ import { resolveS3Settings } from "../../src/backends/s3/options.ts";
 import { partRanges } from "../../src/backends/s3/multipart-copy.ts";
 import { checkPartSize } from "../../src/backends/s3/checks.ts";
 import { forgetProbeVerdicts } from "../../src/backends/s3/probe.ts";
+import { runConditionalWrite } from "../../src/backends/s3/conditional.ts";
 import { isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
 import { parseLocation } from "../../src/uri.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
@@ -111,6 +113,44 @@ describe("S3 error mapping", () => {
     assert.equal(mapS3Error(abort, context), abort);
     const own = mapS3Error(sdkError("NoSuchKey", 404), context);
     assert.equal(mapS3Error(own, context), own);
+  });
+});
+
+describe("S3 conditional writes whose outcome is unknown", () => {
+  const settle = (writeError: Error, readBack: () => Promise<string | undefined>) =>
+    runConditionalWrite<string>({ write: () => Promise.reject(writeError), readBackIfOurs: readBack, tries: 1 });
+  const mapped = async (attempt: Promise<unknown>, mode: "create" | "replace"): Promise<Error> => {
+    const error = await attempt.then(() => assert.fail("expected a failure"), (caught: unknown) => caught);
+    return mapS3Error(error, { ...context, mode });
+  };
+  const retried412 = () => sdkError("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold", 2);
+
+  it("is TRANSIENT, naming the key with both failures attached, when the 412 came after a retry and the read-back fails", async () => {
+    const readBackFailure = sdkError("ServiceUnavailable", 503, "", 3);
+    for (const mode of ["create", "replace"] as const) {
+      const error = await mapped(settle(retried412(), () => Promise.reject(readBackFailure)), mode);
+      expectCode(error, "TRANSIENT");
+      assert.ok(error.message.includes(context.uri), error.message);
+      assert.ok(error.cause instanceof AggregateError && error.cause.errors.includes(readBackFailure), "both failures kept");
+    }
+  });
+
+  it("is still settled by the read-back: our token means success, another object or none means the 412 stands", async () => {
+    assert.equal(await settle(retried412(), () => Promise.resolve("ours")), "ours");
+    expectCode(await mapped(settle(retried412(), () => Promise.resolve(undefined)), "create"), "ALREADY_EXISTS");
+    expectCode(await mapped(settle(retried412(), () => Promise.reject(sdkError("NotFound", 404))), "replace"), "PRECONDITION_FAILED");
+  });
+
+  it("does not read back a 412 answered on the first attempt", async () => {
+    let reads = 0;
+    const firstTry = sdkError("PreconditionFailed", 412);
+    const readBack = async () => {
+      reads += 1;
+      return "ours";
+    };
+    const error = await mapped(settle(firstTry, readBack), "create");
+    expectCode(error, "ALREADY_EXISTS");
+    assert.equal(reads, 0);
   });
 });
 

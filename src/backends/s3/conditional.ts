@@ -6,11 +6,19 @@
  * - A failure after the SDK retried (or after a time-out) may hide our own success: the first attempt landed,
  *   its response was lost, and the retry saw our object and answered 412. Every conditional write carries a
  *   random writer token in its user metadata; in those cases the object is read back, and our token there
- *   means the write did happen.
+ *   means the write did happen. When that read-back fails too, the outcome stays unknown: TRANSIENT, never a guess.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { attemptsOf, isConditionalConflict, isNoSuchUpload, isPreconditionFailed, isTransient } from "./errors.ts";
+import {
+  attemptsOf,
+  isConditionalConflict,
+  isNoSuchKey,
+  isNoSuchUpload,
+  isPreconditionFailed,
+  isTransient,
+  outcomeUnknownError,
+} from "./errors.ts";
 
 export interface ConditionalWriteOptions<T> {
   /** Sends the write once (the SDK's own retries happen inside). */
@@ -27,7 +35,7 @@ export function newWriterToken(): string {
   return randomUUID();
 }
 
-/** Returns the write's result, or throws the SDK error that decided it (the caller maps it). */
+/** Returns the write's result, or throws the SDK error that decided it, or outcomeUnknownError(…) (the caller maps it). */
 export async function runConditionalWrite<T>(options: ConditionalWriteOptions<T>): Promise<T> {
   let retried = false;
   for (let attempt = 1; ; attempt += 1) {
@@ -43,7 +51,14 @@ export async function runConditionalWrite<T>(options: ConditionalWriteOptions<T>
       const outcomeUnknown =
         isPreconditionFailed(error) || isNoSuchUpload(error) ? retried : isTransient(error);
       if (outcomeUnknown) {
-        const ours = await options.readBackIfOurs().catch(() => undefined);
+        let ours: T | undefined;
+        try {
+          ours = await options.readBackIfOurs();
+        } catch (readBackError) {
+          // Unsettled, a 412 would read as a definite "taken" / "changed" (and backup() takes ALREADY_EXISTS as
+          // "move to the next name"). A missing object is an answer: not ours now.
+          if (!isTransient(error) && !isNoSuchKey(readBackError)) throw outcomeUnknownError(error, readBackError);
+        }
         if (ours !== undefined) return ours;
       }
       throw error;

@@ -163,6 +163,13 @@ export function sourceChangedDuringCopy(cause: unknown): Error {
   });
 }
 
+/** Marks a conditional write whose answer (412, NoSuchUpload) came after a retry, so may hide our own success,
+ * and whose read-back failed: mapped to TransientError. Both failures are kept (`errors`; `cause` is the write's). */
+export function outcomeUnknownError(writeError: unknown, readBackError: unknown): Error {
+  const detail = `the store answered ${describeFailure(writeError)} after a retry, and reading the object back failed ${describeFailure(readBackError)}`;
+  return Object.assign(new AggregateError([writeError, readBackError], detail, { cause: writeError }), { name: OUTCOME_UNKNOWN });
+}
+
 /** The opencrate error for an SDK failure. OpenCrate errors and aborts pass through unchanged. */
 export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   if (isOpenCrateError(error)) return error;
@@ -175,6 +182,12 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
 
   if (name === SOURCE_CHANGED) {
     return new TransientError(`The source changed while trying to ${context.action} ${context.uri}; try again.`, options);
+  }
+  if (name === OUTCOME_UNKNOWN) {
+    return new TransientError(
+      `Could not tell whether the attempt to ${context.action} ${context.uri} took effect: ${(error as Error).message}; try again.`,
+      options,
+    );
   }
   if (isPreconditionFailed(error)) return preconditionError(context, why, error);
   if (name === "NoSuchBucket") {
@@ -275,8 +288,14 @@ function reason(error: unknown, name: string, status: number | undefined): strin
   return parts.length === 0 && detail === "" ? "" : `(${parts.join(", ")}${detail})`;
 }
 
+function describeFailure(error: unknown): string {
+  const name = errorName(error);
+  return reason(error, name, httpStatus(error)) || "(no details)";
+}
+
 function isNamedS3Error(name: string): boolean {
   return name !== "" && name !== "Error" && name !== "Unknown" && name !== "UnknownError";
 }
 
 const SOURCE_CHANGED = "SourceChangedDuringCopy";
+const OUTCOME_UNKNOWN = "ConditionalWriteOutcomeUnknown";

@@ -5,14 +5,18 @@
  * store is refused with NotSupportedError instead of being trusted.
  *
  * Each feature is probed on first need, on a throw-away key `<prefix>/.opencrate/probe/<uuid>`, deleted after:
- * - "put": PutObject create-only twice (the second must fail with 412) and If-Match with a wrong ETag (412).
+ * - "put": PutObject create-only twice (the second must fail with 412) and If-Match with a wrong ETag (412). The
+ *   first write carries a writer token, so that a lost answer (the SDK's retry then meets our own object: 412) is
+ *   told apart from a store that refuses new keys.
  * - "multipart-create" / "multipart-replace": CompleteMultipartUpload with If-None-Match on an existing key, or
  *   If-Match with a wrong ETag, must fail with 412 (moto, for one, ignores If-Match there).
  */
 import { randomUUID } from "node:crypto";
 import { NotSupportedError, isOpenCrateError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
+import { newWriterToken, runConditionalWrite } from "./conditional.ts";
 import { type S3ErrorContext, isPreconditionFailed, mapS3Error } from "./errors.ts";
+import { WRITER_TOKEN_KEY, writerTokenOf } from "./object-info.ts";
 
 export type ProbedFeature = "put" | "multipart-create" | "multipart-replace";
 
@@ -55,12 +59,23 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
   const { client, sdk } = target.connection;
   const send = { abortSignal: target.signal };
   const context: S3ErrorContext = { ...target.context, action: "check conditional writes at" };
-  const put = (extra: { IfNoneMatch?: string; IfMatch?: string }) =>
+  const put = (extra: { IfNoneMatch?: string; IfMatch?: string; Metadata?: Record<string, string> }) =>
     client.send(new sdk.PutObjectCommand({ Bucket: target.bucket, Key: key, Body: Buffer.from(randomUUID()), ...extra }), send);
   try {
     if (feature === "put") {
+      // The key is fresh, so a 412 here after an SDK retry means our own first attempt landed and its answer was
+      // lost: runConditionalWrite settles that by the writer token, and a failed read-back is TRANSIENT (not cached).
+      const token = newWriterToken();
       try {
-        await put({ IfNoneMatch: "*" });
+        await runConditionalWrite({
+          write: () => put({ IfNoneMatch: "*", Metadata: { [WRITER_TOKEN_KEY]: token } }),
+          readBackIfOurs: async () => {
+            const head = await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), send);
+            return writerTokenOf(head.Metadata) === token ? head : undefined;
+          },
+          tries: CONFLICT_TRIES,
+          signal: target.signal,
+        });
       } catch (error) {
         if (isPreconditionFailed(error)) throw refuse(target, "rejects create-only writes (If-None-Match: *) of new keys", feature);
         throw mapS3Error(error, context);
@@ -140,5 +155,7 @@ function refuse(target: ProbeTarget, problem: string, feature: ProbedFeature): N
   );
 }
 
+/** Times the probe's first write is sent while the store answers 409 ConditionalRequestConflict. */
+const CONFLICT_TRIES = 3;
 /** A well-formed ETag no object has. */
 const WRONG_ETAG = '"00000000000000000000000000000000"';
