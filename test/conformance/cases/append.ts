@@ -7,6 +7,12 @@ import { listKeys, readText, rejectsWithCode } from "../helpers.ts";
 const bytes = (text: string): Uint8Array => Buffer.from(text, "utf8");
 
 export function appendCases(fixture: ConformanceFixture): void {
+  if (fixture.options.append === false) {
+    fixture.it("has no append, so callers (the logs) rewrite instead", async (backend) => {
+      assert.equal(backend.append, undefined);
+    });
+    return;
+  }
   fixture.itAppend("append adds the bytes at the end under a new revision", async (backend, append) => {
     const first = await backend.put("logs/run.log", "one\n");
     const second = await append("logs/run.log", bytes("two\n"));
