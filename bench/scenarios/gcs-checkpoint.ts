@@ -11,7 +11,7 @@ import { Snapshot } from "../../src/index.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { gcsEnv } from "../../test/support/servers.ts";
 import { MiB, measure, timed, type VariantResult } from "../harness.ts";
-import { CHECKPOINT_BYTES, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
+import { CHECKPOINT_BYTES, deleteEverything, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
 const CHUNK_SIZE = 8 * MiB;
@@ -77,6 +77,9 @@ export const gcsCheckpoint: Scenario = {
     } finally {
       await snapshot.close();
       await rm(target, { force: true });
+      // fake-gcs-server keeps objects in memory: a run that left its gigabytes behind would exhaust the machine.
+      await file.delete({ ignoreNotFound: true });
+      await deleteEverything(backend);
       await backend.close();
     }
   },

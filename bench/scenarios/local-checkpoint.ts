@@ -44,7 +44,7 @@ export const localCheckpoint: Scenario = {
         `|---|---|---|---|---|---|`,
         ...rows,
         "",
-        `save = \`checkpoint(...).saveFile(path)\` (temp file, fsync, rename); load = \`downloadTo(path)\`. ` +
+        `save = \`checkpoint(...).saveFile(path)\` (a kernel-side copy — copy_file_range, or a reflink where the file system has them — into a temp file, fsync, rename); load = \`downloadTo(path)\` (streamed into a temp file, renamed). ` +
           `Median of ${repeats} runs, each in a fresh process. Target: ≥ 0.9× the copy, peak RSS < 200 MiB.`,
       ].join("\n"),
     };

@@ -18,7 +18,7 @@ import { startFaultProxy } from "../../test/support/fault-proxy.ts";
 import { minioEnv, type S3ServerEnv } from "../../test/support/servers.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { MiB, measure, timed, type VariantResult } from "../harness.ts";
-import { writePseudoRandomFile } from "./shared.ts";
+import { deleteEverything, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
@@ -69,11 +69,7 @@ export const pull: Scenario = {
         );
       }
     }
-    await backend.deleteMany(
-      (async function* () {
-        for await (const info of backend.list("")) yield info.key;
-      })(),
-    );
+    await deleteEverything(backend);
     await backend.close();
     return {
       markdown: [

@@ -14,7 +14,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { minioEnv } from "../../test/support/servers.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { MiB, measure, timed, type VariantResult } from "../harness.ts";
-import { CHECKPOINT_BYTES, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
+import { CHECKPOINT_BYTES, deleteEverything, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
 const PART_SIZE = 8 * MiB;
@@ -65,7 +65,7 @@ export const s3Checkpoint: Scenario = {
     const target = join(args.scratch ?? "", `out-${process.pid}.bin`);
     const bytes = (await stat(source)).size;
     const key = `${args.prefix}/raw/${variant}-${process.pid}.bin`;
-    const { GetObjectCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
+    const { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
     const { Upload } = await import("@aws-sdk/lib-storage");
     const client = await rawClient(server);
     const backend = new S3Backend(s3Options(server, { prefix: `${args.prefix}/lib-${process.pid}`, partSize: PART_SIZE, queueSize: QUEUE_SIZE }));
@@ -121,6 +121,8 @@ export const s3Checkpoint: Scenario = {
     } finally {
       await snapshot.close();
       await rm(target, { force: true });
+      await client.send(new DeleteObjectCommand({ Bucket: server.bucket, Key: key })).catch(() => {});
+      await deleteEverything(backend);
       client.destroy();
       await backend.close();
     }

@@ -1,5 +1,6 @@
 /** Inputs shared by the bench scenarios: a pseudo-random file, and the test servers' connection settings. */
 import { open } from "node:fs/promises";
+import type { StorageBackend } from "../../src/backends/backend.ts";
 import { MiB } from "../harness.ts";
 
 export const CHECKPOINT_BYTES = Number(process.env.OPENCRATE_BENCH_CHECKPOINT_MB ?? 1024) * MiB;
@@ -36,3 +37,12 @@ export const RATIO_HEADER = [
   "| operation | raw baseline | opencrate | ratio | peak RSS (baseline) | peak RSS (opencrate) |",
   "|---|---|---|---|---|---|",
 ];
+
+/** Deletes every object of a (prefixed) backend, so a bench run leaves nothing on the server. */
+export async function deleteEverything(backend: StorageBackend): Promise<void> {
+  await backend.deleteMany(
+    (async function* () {
+      for await (const info of backend.list("")) yield info.key;
+    })(),
+  );
+}
