@@ -163,6 +163,12 @@ export function sourceChangedDuringCopy(cause: unknown): Error {
   });
 }
 
+/** Marks a 412 (or 404) answered to a ranged GET pinned with If-Match to the ETag of the read's first answer: the
+ * object was replaced (or deleted) while it was being read in parts, so the parts would not belong together. */
+export function objectChangedDuringRead(cause: unknown): Error {
+  return Object.assign(new Error("the object changed while it was being read", { cause }), { name: CHANGED_DURING_READ });
+}
+
 /** Marks a conditional write whose answer (412, NoSuchUpload) came after a retry, so may hide our own success,
  * and whose read-back failed: mapped to TransientError. Both failures are kept (`errors`; `cause` is the write's). */
 export function outcomeUnknownError(writeError: unknown, readBackError: unknown): Error {
@@ -182,6 +188,12 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
 
   if (name === SOURCE_CHANGED) {
     return new TransientError(`The source changed while trying to ${context.action} ${context.uri}; try again.`, options);
+  }
+  if (name === CHANGED_DURING_READ) {
+    return new TransientError(
+      `${context.uri} was replaced while it was being read in parts ${reason(cause(error), errorName(cause(error)), httpStatus(cause(error)))}; read it again.`,
+      options,
+    );
   }
   if (name === OUTCOME_UNKNOWN) {
     return new TransientError(
@@ -298,4 +310,9 @@ function isNamedS3Error(name: string): boolean {
 }
 
 const SOURCE_CHANGED = "SourceChangedDuringCopy";
+const CHANGED_DURING_READ = "ObjectChangedDuringRead";
 const OUTCOME_UNKNOWN = "ConditionalWriteOutcomeUnknown";
+
+function cause(error: unknown): unknown {
+  return error instanceof Error ? error.cause : undefined;
+}

@@ -32,9 +32,10 @@ export interface S3BackendOptions {
   readonly credentials?: S3ClientConfig["credentials"];
   /** A ready client to use instead of building one; the backend then leaves it open on `close`. */
   readonly client?: S3Client;
-  /** Multipart part size for `putStream`, bytes. Default 8 MiB; at least 5 MiB. */
+  /** Multipart part size for `putStream` / `putFile`, and the range size of parallel whole-object reads, bytes.
+   * Default 8 MiB; at least 5 MiB. */
   readonly partSize?: number;
-  /** Parts uploaded at once by `putStream`. Default 4. Memory use is about partSize × (queueSize + 1). */
+  /** Parts uploaded (or ranges read) at once. Default 4. Memory use is about partSize × (queueSize + 1). */
   readonly queueSize?: number;
   /** Attempts per request, first try included (the SDK's standard retry mode). Default 3. */
   readonly maxAttempts?: number;

@@ -7,6 +7,8 @@
  * - Copies stay inside the store. Conditional copies (and copies over 5 GiB) are multipart copies whose
  *   CompleteMultipartUpload carries the condition, because MinIO and moto silently ignore If-None-Match on
  *   CopyObject: so copy-create is atomic and never moves bytes through this process.
+ * - A whole-object getStream past one part is read in parallel ranged GETs pinned to the first answer's ETag
+ *   (parallel-download.ts); putFile reads parts at their offsets into the part buffers.
  * - putStream reads one part ahead: a body within one part is a single PutObject, a longer one a multipart upload
  *   in reused part buffers (multipart.ts), aborted on any failure, the condition checked at completion.
  * - append from 5 MiB copies the object server-side into a multipart upload and sends only the new bytes
@@ -14,6 +16,7 @@
  * - SDK errors are mapped in errors.ts only.
  */
 import { randomUUID } from "node:crypto";
+import { type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { PassThrough, Readable as NodeReadable } from "node:stream";
 import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
@@ -50,7 +53,8 @@ import { type S3Connection, connect } from "./client.ts";
 import { newWriterToken, runConditionalWrite } from "./conditional.ts";
 import { deleteObjectsError, isInvalidRange, isNoSuchKey, mapS3Error } from "./errors.ts";
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
-import { isBodyError, readFirstPart, uploadMultipart } from "./multipart.ts";
+import { type PartSource, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
+import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
 import { S3Paths } from "./paths.ts";
@@ -60,6 +64,17 @@ import { type ProbedFeature, ensureEnforced } from "./probe.ts";
 const CONFLICT_TRIES = 5;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
+
+interface PartsPlan {
+  /** A fresh part source for each attempt. */
+  readonly source: () => PartSource;
+  readonly partSize: number;
+  readonly queueSize: number;
+  /** The body's size once uploaded. */
+  readonly bytesSent: () => number;
+  /** Attempts while S3 answers 409 ConditionalRequestConflict. */
+  readonly tries: number;
+}
 
 interface Connected {
   readonly connection: S3Connection;
@@ -145,6 +160,7 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  /** A whole-object read of an object past one part goes out as parallel ranged GETs (parallel-download.ts). */
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
     const objectKey = this.#paths.objectKey(key);
     const range = rangeHeader(options.range, this.describe(key));
@@ -153,6 +169,19 @@ export class S3Backend implements StorageBackend {
       return NodeReadable.from([]);
     }
     const { connection } = await this.#connect();
+    if (range === undefined) {
+      const whole = await openWholeObject({
+        connection,
+        bucket: this.bucket,
+        objectKey,
+        partSize: this.#settings.partSize,
+        queueSize: this.#settings.queueSize,
+        signal: options.signal,
+        mapError: (error) => this.#error(error, "read", key, options.signal),
+      });
+      if (whole.kind === "ranges") return whole.body;
+      if (whole.kind === "single") return this.#withMappedErrors(whole.body, key);
+    }
     const { client, sdk } = connection;
     let body: unknown;
     try {
@@ -166,8 +195,7 @@ export class S3Backend implements StorageBackend {
       throw this.#error(error, "read", key, options.signal);
     }
     if (body === undefined) return NodeReadable.from([]);
-    const source = body instanceof NodeReadable ? body : NodeReadable.fromWeb(body as Parameters<typeof NodeReadable.fromWeb>[0]);
-    return this.#withMappedErrors(source, key);
+    return this.#withMappedErrors(nodeBody(body), key);
   }
 
   async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
@@ -200,35 +228,53 @@ export class S3Backend implements StorageBackend {
       throw this.#error(error, "write", key, options.signal);
     }
     if (first.kind === "whole") return this.#putBytes(connected.connection, key, objectKey, first.bytes, mode, options);
-
-    const { connection } = connected;
     try {
-      if (mode.kind !== "overwrite") {
-        await this.#ensureEnforced(mode.kind === "create" ? "multipart-create" : "multipart-replace", connected);
-      }
-      const token = mode.kind === "overwrite" ? undefined : newWriterToken();
-      const params = this.#writeParams(objectKey, mode, options, token);
-      const write = async (): Promise<ObjectInfo> => {
-        const output = await uploadMultipart({ connection, params, body: first.body, partSize, queueSize, signal: options.signal, uri: this.describe(key) });
-        return infoFromHeaders(key, {
-          ETag: output.ETag,
-          ContentLength: first.bytesRead(),
-          LastModified: new Date(),
-          Metadata: params.Metadata,
-          ServerSideEncryption: output.ServerSideEncryption,
-        });
-      };
-      if (token === undefined) return await write();
       // A streamed body cannot be sent twice, so a 409 is not retried here.
-      return await runConditionalWrite({
-        write,
-        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        tries: 1,
-        signal: options.signal,
-      });
+      const plan = { source: () => streamParts(first.body, partSize), partSize, queueSize, bytesSent: first.bytesRead, tries: 1 };
+      return await this.#putParts(connected, key, objectKey, mode, options, plan);
     } catch (error) {
       await first.body.return(undefined);
-      throw this.#error(error, "write", key, options.signal, mode.kind);
+      throw error;
+    }
+  }
+
+  /**
+   * Uploads a local file: a single PutObject within one part, else a multipart upload whose parts are read at their
+   * offsets straight into the part buffers, `concurrency` at once. Same modes, atomicity and cleanup as putStream;
+   * the file can be read again, so a 409 at completion is retried like a put's.
+   */
+  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+    const objectKey = this.#paths.objectKey(key);
+    const mode = checkMode(options.mode, this.describe(key));
+    checkMetadata(options.metadata, this.describe(key));
+    checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key));
+    const queueSize = checkConcurrency(options.concurrency ?? this.#settings.queueSize, this.describe(key));
+    options.signal?.throwIfAborted();
+    let handle: FileHandle;
+    try {
+      handle = await open(localPath, "r");
+    } catch (error) {
+      throw new InvalidArgumentError(`Cannot upload ${localPath} to ${this.describe(key)}: ${(error as Error).message}`, {
+        path: localPath,
+        cause: error,
+      });
+    }
+    try {
+      const size = (await handle.stat()).size;
+      const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key), size);
+      const connected = await this.#connect();
+      if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
+      if (size <= partSize) {
+        const bytes = Buffer.allocUnsafe(size);
+        const { bytesRead } = await handle.read(bytes, 0, size, 0);
+        options.onProgress?.(bytesRead);
+        return await this.#putBytes(connected.connection, key, objectKey, bytes.subarray(0, bytesRead), mode, options);
+      }
+      const source = () => fileParts(handle, localPath, size, partSize, options.onProgress, options.signal);
+      const plan = { source, partSize, queueSize, bytesSent: () => size, tries: CONFLICT_TRIES };
+      return await this.#putParts(connected, key, objectKey, mode, options, plan);
+    } finally {
+      await handle.close();
     }
   }
 
@@ -467,6 +513,39 @@ export class S3Backend implements StorageBackend {
     this.#closed = true;
     const connected = await this.#connected?.catch(() => undefined);
     if (connected?.connection.owned === true) connected.connection.client.destroy();
+  }
+
+  /** A multipart upload of `plan.source()` (a fresh source per attempt), the mode's condition sent at completion. */
+  async #putParts(connected: Connected, key: string, objectKey: string, mode: WriteMode, options: WriteOptions, plan: PartsPlan): Promise<ObjectInfo> {
+    const { connection } = connected;
+    try {
+      if (mode.kind !== "overwrite") {
+        await this.#ensureEnforced(mode.kind === "create" ? "multipart-create" : "multipart-replace", connected);
+      }
+      const token = mode.kind === "overwrite" ? undefined : newWriterToken();
+      const params = this.#writeParams(objectKey, mode, options, token);
+      const { partSize, queueSize } = plan;
+      const write = async (): Promise<ObjectInfo> => {
+        const source = plan.source();
+        const output = await uploadMultipart({ connection, params, source, partSize, queueSize, signal: options.signal, uri: this.describe(key) });
+        return infoFromHeaders(key, {
+          ETag: output.ETag,
+          ContentLength: plan.bytesSent(),
+          LastModified: new Date(),
+          Metadata: params.Metadata,
+          ServerSideEncryption: output.ServerSideEncryption,
+        });
+      };
+      if (token === undefined) return await write();
+      return await runConditionalWrite({
+        write,
+        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
+        tries: plan.tries,
+        signal: options.signal,
+      });
+    } catch (error) {
+      throw this.#error(error, "write", key, options.signal, mode.kind);
+    }
   }
 
   async #putBytes(
