@@ -56,7 +56,7 @@ describe("S3 parallel reads and putFile on MinIO", { skip: skipUnless(server, "M
 
   function fresh(extra: Parameters<typeof s3Options>[1] = {}, prefix = `t-${randomUUID()}`): { backend: S3Backend; prefix: string } {
     prefixes.push(prefix);
-    const backend = new S3Backend(s3Options(minio, { prefix, ...extra }));
+    const backend = new S3Backend(s3Options(minio, { prefix, readConcurrency: 4, ...extra }));
     backends.push(backend);
     return { backend, prefix };
   }

@@ -35,8 +35,15 @@ export interface S3BackendOptions {
   /** Multipart part size for `putStream` / `putFile`, and the range size of parallel whole-object reads, bytes.
    * Default 8 MiB; at least 5 MiB. */
   readonly partSize?: number;
-  /** Parts uploaded (or ranges read) at once. Default 4. Memory use is about partSize × (queueSize + 1). */
+  /** Parts uploaded at once. Default 4. Memory use is about partSize × (queueSize + 1). */
   readonly queueSize?: number;
+  /**
+   * Ranges of `partSize` read at once for a whole-object read past one part (pinned with If-Match to the first
+   * answer's ETag). Default 1: one GET, which is fastest where one connection fills the link (a nearby MinIO);
+   * raise it (4–8) for a distant bucket, where per-connection throughput is the limit. Memory use is about
+   * partSize × (readConcurrency + 2).
+   */
+  readonly readConcurrency?: number;
   /** Attempts per request, first try included (the SDK's standard retry mode). Default 3. */
   readonly maxAttempts?: number;
   /** How long opening a connection may take before the attempt fails. Default 5 s. */
@@ -60,6 +67,7 @@ export interface S3Settings {
   readonly forcePathStyle: boolean;
   readonly partSize: number;
   readonly queueSize: number;
+  readonly readConcurrency: number;
   readonly maxAttempts: number;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -86,6 +94,7 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
     forcePathStyle,
     partSize: checkInteger("partSize", options.partSize ?? 8 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
     queueSize: checkInteger("queueSize", options.queueSize ?? 4, 1, 64),
+    readConcurrency: checkInteger("readConcurrency", options.readConcurrency ?? 1, 1, 64),
     maxAttempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20),
     connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? 5_000, 1, 600_000),
     requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? 60_000, 1, 3_600_000),

@@ -7,8 +7,8 @@
  * - Copies stay inside the store. Conditional copies (and copies over 5 GiB) are multipart copies whose
  *   CompleteMultipartUpload carries the condition, because MinIO and moto silently ignore If-None-Match on
  *   CopyObject: so copy-create is atomic and never moves bytes through this process.
- * - A whole-object getStream past one part is read in parallel ranged GETs pinned to the first answer's ETag
- *   (parallel-download.ts); putFile reads parts at their offsets into the part buffers.
+ * - With readConcurrency > 1, a whole-object getStream past one part is read in parallel ranged GETs pinned to
+ *   the first answer's ETag (parallel-download.ts); putFile reads parts at their offsets into the part buffers.
  * - putStream reads one part ahead: a body within one part is a single PutObject, a longer one a multipart upload
  *   in reused part buffers (multipart.ts), aborted on any failure, the condition checked at completion.
  * - append from 5 MiB copies the object server-side into a multipart upload and sends only the new bytes
@@ -160,7 +160,8 @@ export class S3Backend implements StorageBackend {
     }
   }
 
-  /** A whole-object read of an object past one part goes out as parallel ranged GETs (parallel-download.ts). */
+  /** With readConcurrency > 1, a whole-object read past one part goes out as parallel ranged GETs
+   * (parallel-download.ts); otherwise one GET. */
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
     const objectKey = this.#paths.objectKey(key);
     const range = rangeHeader(options.range, this.describe(key));
@@ -169,13 +170,13 @@ export class S3Backend implements StorageBackend {
       return NodeReadable.from([]);
     }
     const { connection } = await this.#connect();
-    if (range === undefined) {
+    if (range === undefined && this.#settings.readConcurrency > 1) {
       const whole = await openWholeObject({
         connection,
         bucket: this.bucket,
         objectKey,
         partSize: this.#settings.partSize,
-        queueSize: this.#settings.queueSize,
+        queueSize: this.#settings.readConcurrency,
         signal: options.signal,
         mapError: (error) => this.#error(error, "read", key, options.signal),
       });
