@@ -2,42 +2,24 @@
  * GCS test backends on fake-gcs-server: each `make()` is a GcsBackend on the test bucket under a fresh prefix
  * `t-<uuid>`, and `cleanup()` deletes everything under the prefixes it made.
  */
-import { randomUUID } from "node:crypto";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import type { GcsBackendOptions } from "../../src/backends/gcs/index.ts";
 import type { BackendFactory } from "./backends.ts";
+import { bucketFactory } from "./bucket-factory.ts";
 import { gcsEnv, skipUnless, type GcsServerEnv } from "./servers.ts";
 
 export function gcsFactory(): BackendFactory {
   const server = gcsEnv();
-  const skip = skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT");
-  const prefixes: string[] = [];
-  let bucketReady: Promise<void> | undefined;
-  return {
-    label: "gcs (fake-gcs-server)",
-    skip,
-    make: async () => {
-      if (server === undefined) throw new Error("gcs: no server (the suite should have been skipped)");
-      bucketReady ??= ensureGcsBucket(server);
-      await bucketReady;
-      const prefix = `t-${randomUUID()}`;
-      prefixes.push(prefix);
-      return new GcsBackend(gcsOptions(server, { prefix }));
-    },
-    cleanup: async () => {
-      if (server === undefined) return;
-      const cleaner = new GcsBackend(gcsOptions(server));
-      try {
-        for (const prefix of prefixes.splice(0)) {
-          const keys: string[] = [];
-          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-          await cleaner.deleteMany(keys);
-        }
-      } finally {
-        await cleaner.close();
-      }
-    },
+  const running = (): GcsServerEnv => {
+    if (server === undefined) throw new Error("gcs: no server (the suite should have been skipped)");
+    return server;
   };
+  return bucketFactory({
+    label: "gcs (fake-gcs-server)",
+    skip: skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT"),
+    prepareBucket: () => ensureGcsBucket(running()),
+    open: (prefix) => new GcsBackend(gcsOptions(running(), prefix === "" ? {} : { prefix })),
+  });
 }
 
 /** Options for a GcsBackend on `server`'s test bucket (explicit, so STORAGE_EMULATOR_HOST does not leak in). */

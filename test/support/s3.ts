@@ -2,11 +2,11 @@
  * S3 test backends on the real test servers (MinIO, moto): each `make()` is an S3Backend on the test bucket under
  * a fresh prefix `t-<uuid>`, and `cleanup()` deletes everything under the prefixes it made.
  */
-import { randomUUID } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import type { S3BackendOptions } from "../../src/backends/s3/index.ts";
 import type { BackendFactory } from "./backends.ts";
+import { bucketFactory } from "./bucket-factory.ts";
 import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "./servers.ts";
 
 export function minioFactory(): BackendFactory {
@@ -99,31 +99,14 @@ export async function rawListing(server: S3ServerEnv, prefix: string): Promise<{
 }
 
 function s3Factory(label: string, server: S3ServerEnv | undefined, skip: false | string): BackendFactory {
-  const prefixes: string[] = [];
-  let bucketReady: Promise<void> | undefined;
-  return {
+  const running = (): S3ServerEnv => {
+    if (server === undefined) throw new Error(`${label}: no server (the suite should have been skipped)`);
+    return server;
+  };
+  return bucketFactory({
     label,
     skip,
-    make: async () => {
-      if (server === undefined) throw new Error(`${label}: no server (the suite should have been skipped)`);
-      bucketReady ??= ensureBucket(server);
-      await bucketReady;
-      const prefix = `t-${randomUUID()}`;
-      prefixes.push(prefix);
-      return new S3Backend(s3Options(server, { prefix }));
-    },
-    cleanup: async () => {
-      if (server === undefined) return;
-      const cleaner = new S3Backend(s3Options(server));
-      try {
-        for (const prefix of prefixes.splice(0)) {
-          const keys: string[] = [];
-          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-          await cleaner.deleteMany(keys);
-        }
-      } finally {
-        await cleaner.close();
-      }
-    },
-  };
+    prepareBucket: () => ensureBucket(running()),
+    open: (prefix) => new S3Backend(s3Options(running(), prefix === "" ? {} : { prefix })),
+  });
 }

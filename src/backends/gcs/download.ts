@@ -16,25 +16,11 @@ import type { Agent, IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { CRC32C, File } from "@google-cloud/storage";
-import { InvalidArgumentError } from "../../errors.ts";
 import type { ByteRange } from "../backend.ts";
 import { pause, retryDelayMs } from "./backoff.ts";
 import { loadStorageSdk } from "./client.ts";
 import { httpStatusOf, isRangeNotSatisfiable } from "./errors.ts";
 import { MediaRequestError, requestMedia } from "./media-request.ts";
-
-/** Throws InvalidArgumentError unless `range` has a non-negative integer offset and length. */
-export function checkRange(range: ByteRange | undefined, location: string): void {
-  if (range === undefined) return;
-  const { offset, length } = range;
-  const lengthOk = length === undefined || (Number.isSafeInteger(length) && length >= 0);
-  if (!Number.isSafeInteger(offset) || offset < 0 || !lengthOk) {
-    throw new InvalidArgumentError(
-      `Invalid byte range ${JSON.stringify(range)} for ${location}: offset and length must be non-negative integers.`,
-      { path: location },
-    );
-  }
-}
 
 export interface ReadRequest {
   /** The object; a File made with a `generation` reads that generation. */
