@@ -30,14 +30,45 @@ export async function measure(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Measurement> {
   const results: VariantResult[] = [];
+  for (let i = 0; i < repeats; i++) results.push(await runOnce(scenario, variant, args, env));
+  return summarize(scenario, variant, results);
+}
+
+/**
+ * Runs a baseline and opencrate's variant alternately (baseline, ours, baseline, ours…), so load that comes and
+ * goes on a shared machine falls on both sides instead of skewing the ratio; each side is summarized as by measure().
+ */
+export async function measurePair(
+  scenario: string,
+  variants: { readonly baseline: string; readonly ours: string },
+  args: Readonly<Record<string, string>>,
+  repeats: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ baseline: Measurement; ours: Measurement }> {
+  const baseline: VariantResult[] = [];
+  const ours: VariantResult[] = [];
   for (let i = 0; i < repeats; i++) {
-    const { stdout } = await run(process.execPath, ["--expose-gc", childScript, scenario, variant, JSON.stringify(args)], {
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-      timeout: 30 * 60_000,
-    });
-    results.push(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as VariantResult);
+    baseline.push(await runOnce(scenario, variants.baseline, args, env));
+    ours.push(await runOnce(scenario, variants.ours, args, env));
   }
+  return { baseline: summarize(scenario, variants.baseline, baseline), ours: summarize(scenario, variants.ours, ours) };
+}
+
+async function runOnce(
+  scenario: string,
+  variant: string,
+  args: Readonly<Record<string, string>>,
+  env: NodeJS.ProcessEnv,
+): Promise<VariantResult> {
+  const { stdout } = await run(process.execPath, ["--expose-gc", childScript, scenario, variant, JSON.stringify(args)], {
+    env,
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 30 * 60_000,
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as VariantResult;
+}
+
+function summarize(scenario: string, variant: string, results: readonly VariantResult[]): Measurement {
   const sorted = [...results].sort((a, b) => a.seconds - b.seconds);
   const median = sorted[Math.floor(sorted.length / 2)] ?? sorted[0];
   if (median === undefined) throw new Error(`no runs of ${scenario}/${variant}`);

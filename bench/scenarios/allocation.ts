@@ -25,7 +25,7 @@ import { VersionStore } from "../../src/snapshot/versions.ts";
 import { gcsOptions } from "../../test/support/gcs.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { gcsEnv, minioEnv } from "../../test/support/servers.ts";
-import { measure, timed, type Measurement, type VariantResult } from "../harness.ts";
+import { measurePair, timed, type Measurement, type VariantResult } from "../harness.ts";
 import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
@@ -52,8 +52,7 @@ export const allocation: Scenario = {
     const rows: string[] = [];
     for (const { kind, label } of kinds) {
       const args = { kind, scratch };
-      const raw = await measure(this.name, "raw", args, repeats);
-      const lib = await measure(this.name, "allocate", args, repeats);
+      const { baseline: raw, ours: lib } = await measurePair(this.name, { baseline: "raw", ours: "allocate" }, args, repeats);
       const rate = (m: Measurement): number => (m.extra?.operations ?? 0) / m.seconds;
       const perAllocation = (name: string): string => ((lib.extra?.[name] ?? 0) / (lib.extra?.operations ?? 1)).toFixed(2);
       rows.push(

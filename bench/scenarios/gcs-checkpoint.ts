@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { Snapshot } from "../../src/index.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { gcsEnv } from "../../test/support/servers.ts";
-import { MiB, measure, timed, type VariantResult } from "../harness.ts";
+import { MiB, measurePair, timed, type VariantResult } from "../harness.ts";
 import { CHECKPOINT_BYTES, deleteEverything, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
@@ -30,7 +30,8 @@ export const gcsCheckpoint: Scenario = {
       ["save", "raw-write", "save"],
       ["load", "raw-read", "load"],
     ] as const) {
-      rows.push(ratioRow(label, await measure(this.name, baseline, args, repeats), await measure(this.name, ours, args, repeats)));
+      const pair = await measurePair(this.name, { baseline, ours }, args, repeats);
+      rows.push(ratioRow(label, pair.baseline, pair.ours));
     }
     await rm(source, { force: true });
     return {

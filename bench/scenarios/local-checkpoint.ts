@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Snapshot } from "../../src/index.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
-import { MiB, mbPerSecond, measure, timed, type VariantResult } from "../harness.ts";
+import { MiB, mbPerSecond, measurePair, timed, type VariantResult } from "../harness.ts";
 import { CHECKPOINT_BYTES, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
@@ -28,8 +28,7 @@ export const localCheckpoint: Scenario = {
       ["save", "copy-in", "save"],
       ["load", "copy-out", "load"],
     ] as const) {
-      const base = await measure(this.name, baseline, args, repeats);
-      const lib = await measure(this.name, ours, args, repeats);
+      const { baseline: base, ours: lib } = await measurePair(this.name, { baseline, ours }, args, repeats);
       const baseRate = mbPerSecond(base.bytes, base.seconds);
       const libRate = mbPerSecond(lib.bytes, lib.seconds);
       rows.push(

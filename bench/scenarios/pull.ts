@@ -17,7 +17,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { startFaultProxy } from "../../test/support/fault-proxy.ts";
 import { minioEnv, type S3ServerEnv } from "../../test/support/servers.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
-import { MiB, measure, timed, type VariantResult } from "../harness.ts";
+import { MiB, measurePair, timed, type VariantResult } from "../harness.ts";
 import { deleteEverything, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
@@ -61,8 +61,7 @@ export const pull: Scenario = {
         [`one ${BIG_BYTES / MiB} MiB checkpoint`, "big"],
       ] as const) {
         const args = { scratch, prefix, snapshot: snapshotName, latencyMs: String(latencyMs) };
-        const raw = await measure(this.name, "raw-loop", args, repeats);
-        const ours = await measure(this.name, "pull", args, repeats);
+        const { baseline: raw, ours } = await measurePair(this.name, { baseline: "raw-loop", ours: "pull" }, args, repeats);
         const network = latencyMs === 0 ? "loopback" : `+${latencyMs} ms per request`;
         rows.push(
           `| ${label} | ${network} | ${raw.seconds.toFixed(2)} s | ${ours.seconds.toFixed(2)} s | **${(raw.seconds / ours.seconds).toFixed(2)}×** | ${(ours.bytes / MiB).toFixed(1)} MiB |`,

@@ -13,7 +13,7 @@ import { Snapshot } from "../../src/index.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { minioEnv } from "../../test/support/servers.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
-import { MiB, measure, timed, type VariantResult } from "../harness.ts";
+import { MiB, measurePair, timed, type VariantResult } from "../harness.ts";
 import { CHECKPOINT_BYTES, deleteEverything, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
@@ -36,10 +36,10 @@ export const s3Checkpoint: Scenario = {
       ["save", "raw-upload", "save"],
       ["load", "raw-get", "load"],
     ] as const) {
-      rows.push(ratioRow(label, await measure(this.name, baseline, args, repeats), await measure(this.name, ours, args, repeats)));
+      const pair = await measurePair(this.name, { baseline, ours }, args, repeats);
+      rows.push(ratioRow(label, pair.baseline, pair.ours));
     }
-    const rawSmall = await measure(this.name, "raw-put-small", args, repeats);
-    const libSmall = await measure(this.name, "save-small", args, repeats);
+    const { baseline: rawSmall, ours: libSmall } = await measurePair(this.name, { baseline: "raw-put-small", ours: "save-small" }, args, repeats);
     const latency = (m: VariantResult): number => (m.seconds / SMALL_SAVES) * 1000;
     await rm(source, { force: true });
     return {
