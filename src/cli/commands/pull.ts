@@ -27,7 +27,7 @@ interface PullOptions {
 
 type Result = DownloadOutcome | { readonly kind: "refused" } | { readonly kind: "failed" } | { readonly kind: "unfinished" };
 
-const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_CONCURRENCY = 16;
 
 export function registerPull(program: Command): void {
   program

@@ -9,7 +9,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import { lstat, open, rename, unlink, utimes } from "node:fs/promises";
+import { lstat, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { CorruptDataError } from "../../errors.ts";
@@ -31,6 +31,9 @@ export interface DownloadTask {
  * file is then verified by its size alone).
  */
 const HEAD_FOR_CHECKSUM_FROM_BYTES = 1024 * 1024;
+
+/** Objects up to this size are read in one request into memory, without the cost of a stream per file. */
+const WHOLE_READ_MAX_BYTES = 1024 * 1024;
 
 export type DownloadOutcome =
   | {
@@ -65,35 +68,42 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
       ? task.listed
       : await backend.head(task.key, { signal: context.signal });
   const folder = await context.folders.ensure(task.segments.slice(0, -1));
+  const present = await context.folders.entriesBefore(folder);
   const name = task.segments.at(-1) ?? "";
   const target = join(folder, name);
 
-  if (await isComplete(target, info, task.key, context)) {
+  if (present.has(name) && (await isComplete(target, info, task.key, context))) {
     context.onBytes(info.size);
     return { kind: "complete", size: info.size };
   }
 
-  const partial = join(folder, partialFileName(name, info.revision));
-  const resumedFrom = await resumableSize(partial, info.size);
+  const partialName = partialFileName(name, info.revision);
+  const partial = join(folder, partialName);
+  const resumedFrom = present.has(partialName) ? await resumableSize(partial, info.size) : 0;
   const hash = hashFor(info);
   const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | NO_FOLLOW, 0o644);
   let written = resumedFrom;
+  const received = async (bytes: Uint8Array): Promise<void> => {
+    await writeAll(handle, bytes);
+    hash?.update(bytes);
+    written += bytes.byteLength;
+    context.onBytes(bytes.byteLength);
+  };
   try {
     if (hash !== undefined && resumedFrom > 0) await hashFile(partial, hash);
     context.onBytes(resumedFrom);
-    if (written < info.size) {
+    if (resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES) {
+      // One byte past the listed size: an object replaced by a bigger one shows as a size mismatch without being
+      // read whole into memory.
+      await received(await backend.get(task.key, { signal: context.signal, range: { offset: 0, length: info.size + 1 } }));
+    } else if (written < info.size) {
       const stream = await backend.getStream(task.key, {
         signal: context.signal,
         ...(resumedFrom > 0 ? { range: { offset: resumedFrom } } : {}),
       });
-      for await (const chunk of stream) {
-        const bytes = chunk as Uint8Array;
-        await writeAll(handle, bytes);
-        hash?.update(bytes);
-        written += bytes.byteLength;
-        context.onBytes(bytes.byteLength);
-      }
+      for await (const chunk of stream) await received(chunk as Uint8Array);
     }
+    await handle.utimes(info.lastModified, info.lastModified);
   } finally {
     await handle.close();
   }
@@ -116,7 +126,6 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     }
     verified = check.kind === "verified" ? check.algorithm : undefined;
   }
-  await utimes(partial, info.lastModified, info.lastModified);
   await rename(partial, target);
   return { kind: "downloaded", size: info.size, resumedFrom, verified };
 }
