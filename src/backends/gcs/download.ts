@@ -15,10 +15,10 @@
 import type { Agent, IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import type { CRC32C, File } from "@google-cloud/storage";
+import type { File } from "@google-cloud/storage";
 import type { ByteRange } from "../backend.ts";
 import { pause, retryDelayMs } from "./backoff.ts";
-import { loadStorageSdk } from "./client.ts";
+import { Crc32c } from "./crc32c.ts";
 import { httpStatusOf, isRangeNotSatisfiable } from "./errors.ts";
 import { MediaRequestError, requestMedia } from "./media-request.ts";
 
@@ -45,7 +45,6 @@ export async function openRead(request: ReadRequest): Promise<Readable> {
     await request.file.getMetadata(); // still NotFound for a missing object
     return Readable.from([]);
   }
-  const { CRC32C } = await loadStorageSdk();
   const start = range?.offset ?? 0;
   const end = range?.length === undefined ? undefined : start + range.length;
   let response: IncomingMessage;
@@ -64,7 +63,7 @@ export async function openRead(request: ReadRequest): Promise<Readable> {
     response.destroy();
     throw new MediaRequestError("The store answered a byte range with the whole object.", "RANGE_IGNORED");
   }
-  const checksum = range === undefined ? wholeObjectChecksum(response, CRC32C) : undefined;
+  const checksum = range === undefined ? wholeObjectChecksum(response) : undefined;
   const stream = new MediaStream(request, response, start, checksum);
   return response.headers["content-encoding"] === "gzip" ? gunzipped(stream) : stream;
 }
@@ -81,7 +80,7 @@ interface Span {
 
 /** What a whole read's bytes must hash to. */
 interface Checksum {
-  readonly crc: CRC32C;
+  readonly crc: Crc32c;
   readonly expected: string;
 }
 
@@ -156,9 +155,9 @@ class MediaStream extends Readable {
 
   #finish(): void {
     const checksum = this.#checksum;
-    if (checksum !== undefined && checksum.crc.toString() !== checksum.expected) {
+    if (checksum !== undefined && checksum.crc.toBase64() !== checksum.expected) {
       const mismatch = new MediaRequestError(
-        `The bytes received have CRC32C ${checksum.crc.toString()}, the object's is ${checksum.expected}.`,
+        `The bytes received have CRC32C ${checksum.crc.toBase64()}, the object's is ${checksum.expected}.`,
         "CONTENT_DOWNLOAD_MISMATCH",
       );
       this.destroy(this.#request.mapError(mismatch));
@@ -214,14 +213,14 @@ class MediaStream extends Readable {
 }
 
 /** The CRC32C a whole read must match, when the store gives one for the bytes it sends as they are stored. */
-function wholeObjectChecksum(response: IncomingMessage, Crc: typeof CRC32C): Checksum | undefined {
+function wholeObjectChecksum(response: IncomingMessage): Checksum | undefined {
   // As the SDK decides: stored without encoding, or stored gzip and sent so (the hash is of the stored bytes).
   const stored = headerOf(response, "x-goog-stored-content-encoding");
   const sent = headerOf(response, "content-encoding");
   const asStored = stored === "identity" ? sent === undefined || sent === "identity" : stored === "gzip" && sent === "gzip";
   const expected = /(?:^|,)\s*crc32c=([^,]+)/.exec(headerOf(response, "x-goog-hash") ?? "")?.[1]?.trim();
   if (!asStored || expected === undefined) return undefined;
-  return { crc: new Crc(), expected };
+  return { crc: new Crc32c(), expected };
 }
 
 /** A gzip-encoded answer (stored gzip with Cache-Control: no-transform) decompressed, failures passed on. */
