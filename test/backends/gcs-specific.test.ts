@@ -7,10 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { CRC32C } from "@google-cloud/storage";
 import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends/backend.ts";
 import { GcsBackend, type GcsBackendOptions } from "../../src/backends/gcs/index.ts";
 import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
@@ -101,8 +105,8 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
         const range = session.persisted > 0 ? { range: `bytes=0-${session.persisted - 1}` } : {};
         return { status: 308, headers: range, body: Buffer.alloc(0) };
       }
-      const response = await inner(request, async () => {
-        const answer = await forward();
+      const response = await inner(request, async (replacement) => {
+        const answer = await forward(replacement);
         const acknowledged = /bytes=0-(\d+)/.exec(String(answer.headers.range ?? ""));
         if (answer.status === 308 && acknowledged !== null) session.persisted = Number(acknowledged[1]) + 1;
         if (answer.status === 200) session.completed = answer;
@@ -185,6 +189,128 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       const large = uploadsOf(proxy.requests, objectName(prefix, "large.bin"));
       assert.deepEqual(large.map((request) => new URL(request.url, "http://x").searchParams.get("uploadType")), ["resumable"]);
       assertSameBytes(await backend.get("large.bin"), body, "large body");
+    });
+  });
+
+  /** The X-Goog-Hash headers sent in the uploads of `name`. */
+  const declaredHashes = (requests: readonly ProxiedRequest[], name: string) =>
+    chunkPuts(requests, name).flatMap((request) => (request.headers["x-goog-hash"] === undefined ? [] : [String(request.headers["x-goog-hash"])]));
+  /** The SDK's own CRC32C of `bytes`, as an independent check of ours. */
+  const sdkCrc32c = (bytes: Uint8Array) => {
+    const crc = new CRC32C();
+    crc.update(Buffer.from(bytes));
+    return crc.toString();
+  };
+
+  describe("uploads from a local file (putFile)", () => {
+    let folder = "";
+    before(async () => {
+      folder = await mkdtemp(join(tmpdir(), "oc-gcs-putfile-"));
+    });
+    after(() => rm(folder, { recursive: true, force: true }));
+    const localFile = async (name: string, bytes: Uint8Array) => {
+      const path = join(folder, name);
+      await writeFile(path, bytes);
+      return path;
+    };
+
+    it("streams a large file in one request plus a final one, and sends a small one as one multipart request", async () => {
+      const { backend, proxy, prefix } = await proxied((_request, forward) => forward(), SMALL_CHUNKS);
+      const big = randomBody(1300 * KiB);
+      const progress: number[] = [];
+      const info = await backend.putFile("ckpt/big.bin", await localFile("big.bin", big), {
+        contentType: "application/x-checkpoint",
+        onProgress: (bytes) => progress.push(bytes),
+      });
+      assert.equal(info.size, big.byteLength);
+      assertSameBytes(await backend.get("ckpt/big.bin"), big, "round trip");
+      const puts = chunkPuts(proxy.requests, objectName(prefix, "ckpt/big.bin"));
+      // 1300 KiB: bytes 0 to 1280 KiB (the last multiple of 256 KiB short of the end) streamed, then the rest.
+      assert.deepEqual(
+        puts.map((request) => request.headers["content-range"]),
+        [`bytes 0-${1280 * KiB - 1}/*`, `bytes ${1280 * KiB}-${1300 * KiB - 1}/${1300 * KiB}`],
+      );
+      assert.equal(progress.at(-1), big.byteLength);
+      assert.deepEqual(declaredHashes(proxy.requests, objectName(prefix, "ckpt/big.bin")), [`crc32c=${sdkCrc32c(big)}`]);
+      assert.equal((await rawResource(prefix, "ckpt/big.bin")).contentType, "application/x-checkpoint");
+
+      const small = randomBody(10 * KiB);
+      await backend.putFile("small.bin", await localFile("small.bin", small));
+      assertSameBytes(await backend.get("small.bin"), small, "small round trip");
+      const uploadTypes = uploadsOf(proxy.requests, objectName(prefix, "small.bin")).map((request) =>
+        new URL(request.url, "http://proxy").searchParams.get("uploadType"),
+      );
+      assert.deepEqual(uploadTypes, ["multipart"], "one multipart request, no resumable session");
+      assert.equal(chunkPuts(proxy.requests, objectName(prefix, "small.bin")).length, 0);
+    });
+
+    it("a file of exactly one chunk multiple still ends with a final request holding bytes", async () => {
+      const { backend } = fresh(SMALL_CHUNKS);
+      const body = randomBody(512 * KiB);
+      await backend.putFile("exact.bin", await localFile("exact.bin", body));
+      assertSameBytes(await backend.get("exact.bin"), body, "round trip");
+    });
+
+    it("create-only onto a taken key fails ALREADY_EXISTS and keeps the old bytes; replace needs the current revision", async () => {
+      const { backend } = fresh(SMALL_CHUNKS);
+      const first = randomBody(700 * KiB);
+      const second = randomBody(900 * KiB);
+      const firstPath = await localFile("first.bin", first);
+      const secondPath = await localFile("second.bin", second);
+      const created = await backend.putFile("taken.bin", firstPath, { mode: CREATE_ONLY });
+      await rejectsWithCode(backend.putFile("taken.bin", secondPath, { mode: CREATE_ONLY }), "ALREADY_EXISTS", "create-only onto a taken key");
+      assertSameBytes(await backend.get("taken.bin"), first, "old bytes kept");
+      await backend.put("taken.bin", "someone else");
+      await rejectsWithCode(backend.putFile("taken.bin", secondPath, { mode: ifRevision(created.revision) }), "PRECONDITION_FAILED", "stale revision");
+      const current = await backend.head("taken.bin");
+      await backend.putFile("taken.bin", secondPath, { mode: ifRevision(current.revision) });
+      assertSameBytes(await backend.get("taken.bin"), second, "replaced from the current revision");
+    });
+
+    it("after a streamed request breaks off, sends the rest from the offset the session kept, read again from the file", async () => {
+      let cut = false;
+      const { backend, proxy, prefix } = await proxied(
+        withGcsStatusQueries(async (request, forward) => {
+          const range = String(request.headers["content-range"]);
+          if (!cut && range.startsWith("bytes 0-") && range.endsWith("/*")) {
+            cut = true;
+            // The store keeps the first 512 KiB; the answer is lost.
+            await forward({ ...request, headers: { ...request.headers, "content-range": `bytes 0-${512 * KiB - 1}/*` }, body: request.body.subarray(0, 512 * KiB) });
+            return serviceUnavailable();
+          }
+          return forward();
+        }),
+        SMALL_CHUNKS,
+      );
+      const body = randomBody(1500 * KiB);
+      const info = await backend.putFile("resumed.bin", await localFile("resumed.bin", body), { mode: CREATE_ONLY });
+      assert.ok(cut);
+      assert.equal(info.size, body.byteLength);
+      assertSameBytes(await backend.get("resumed.bin"), body, "every byte once, in order");
+      const ranges = chunkPuts(proxy.requests, objectName(prefix, "resumed.bin")).map((request) => String(request.headers["content-range"]));
+      assert.ok(ranges.includes(`bytes ${512 * KiB}-${1280 * KiB - 1}/*`), `continued at 512 KiB: ${ranges.join(", ")}`);
+      // fake-gcs-server does not check X-Goog-Hash; GCS refuses to commit on a mismatch, so check it here.
+      assert.deepEqual(declaredHashes(proxy.requests, objectName(prefix, "resumed.bin")), [`crc32c=${sdkCrc32c(body)}`]);
+    });
+
+    it("a missing local file is INVALID_ARGUMENT naming it, and nothing is written", async () => {
+      const { backend } = fresh(SMALL_CHUNKS);
+      const missing = join(folder, "missing.bin");
+      const error = await rejectsWithCode(backend.putFile("never.bin", missing), "INVALID_ARGUMENT", "missing local file");
+      assert.match(error.message, /missing\.bin/);
+      await rejectsWithCode(backend.head("never.bin"), "NOT_FOUND", "nothing written");
+    });
+
+    it("a file that shrinks while it streams fails INVALID_ARGUMENT naming it, and commits nothing", async () => {
+      const path = await localFile("shrinking.bin", randomBody(1500 * KiB));
+      // The size is taken when the upload starts; the file is cut as the session opens, before any byte is read.
+      const shrinkOnOpen = await proxied(async (request, forward) => {
+        if (request.method === "POST" && request.url.includes("uploadType=resumable")) await truncate(path, 300 * KiB);
+        return forward();
+      }, SMALL_CHUNKS);
+      const error = await rejectsWithCode(shrinkOnOpen.backend.putFile("shrunk.bin", path), "INVALID_ARGUMENT", "file shrank");
+      assert.match(error.message, /shrinking\.bin shrank/);
+      await rejectsWithCode(shrinkOnOpen.backend.head("shrunk.bin"), "NOT_FOUND", "nothing committed");
     });
   });
 

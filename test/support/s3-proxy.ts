@@ -22,8 +22,11 @@ export interface ProxiedResponse {
   readonly body: Buffer;
 }
 
-/** Decides a request's response; `forward` sends it to the real server. */
-export type Interceptor = (request: ProxiedRequest, forward: () => Promise<ProxiedResponse>) => Promise<ProxiedResponse>;
+/** Decides a request's response; `forward` sends it (or a replacement, e.g. with part of its body) to the real server. */
+export type Interceptor = (
+  request: ProxiedRequest,
+  forward: (replacement?: ProxiedRequest) => Promise<ProxiedResponse>,
+) => Promise<ProxiedResponse>;
 
 export interface RunningServer {
   readonly endpoint: string;
@@ -35,7 +38,7 @@ export interface RunningServer {
 export async function startS3Proxy(target: string, intercept: Interceptor = (_request, forward) => forward()): Promise<RunningServer> {
   const targetUrl = new URL(target);
   return listen(async (request) => {
-    const forward = () => forwardTo(targetUrl, request);
+    const forward = (replacement?: ProxiedRequest) => forwardTo(targetUrl, replacement ?? request);
     return intercept(request, forward);
   });
 }

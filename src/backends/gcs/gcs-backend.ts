@@ -6,6 +6,7 @@
  * for emulators (no credentials are sent to a custom endpoint unless `authenticate` is set).
  */
 import { randomUUID } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { Bucket, File, FileMetadata, Storage } from "@google-cloud/storage";
 import { InvalidArgumentError, PreconditionFailedError } from "../../errors.ts";
@@ -41,7 +42,7 @@ import {
   probeCopyPreconditions,
 } from "./probe.ts";
 import { agentWithTimeouts } from "./socket-timeouts.ts";
-import { preconditionOf, settle, uploadBytes, uploadStream, type UploadRequest } from "./upload.ts";
+import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -185,6 +186,33 @@ export class GcsBackend implements StorageBackend {
     } catch (error) {
       if (callerBody.failure !== undefined) throw callerBody.failure.error;
       throw await this.#failure(error, "write", key, { mode, signal: options.signal });
+    }
+  }
+
+  /** A file from the resumable threshold up goes in one streamed request (see uploadResumableFile). */
+  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+    validateKey(key, this.describe(""));
+    const mode = this.#checkMode(key, options.mode);
+    options.signal?.throwIfAborted();
+    let handle: FileHandle;
+    try {
+      handle = await open(localPath, "r");
+    } catch (error) {
+      throw new InvalidArgumentError(`Cannot upload ${localPath} to ${this.describe(key)}: ${(error as Error).message}`, {
+        path: localPath,
+        cause: error,
+      });
+    }
+    try {
+      const size = (await handle.stat()).size;
+      const request = await this.#uploadRequest(key, mode, options, this.#settings.chunkSize);
+      const resource = await uploadFile(request, { handle, path: localPath, size, onProgress: options.onProgress });
+      this.#bucketSeen = true;
+      return toObjectInfo(key, resource);
+    } catch (error) {
+      throw await this.#failure(error, "write", key, { mode, signal: options.signal });
+    } finally {
+      await handle.close();
     }
   }
 

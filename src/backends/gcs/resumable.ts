@@ -2,29 +2,29 @@
  * Resumable uploads, driven here rather than by the SDK's createWriteStream. The SDK's resumable stream crashes
  * the process with an unhandled 'error' event, and never settles its pipeline, when the response to the final
  * chunk is lost (it re-queries the session, sees fewer bytes than it sent, and emits a RangeError on an internal
- * stream nobody listens to). Here the SDK only opens the session (with the preconditions and metadata); the
- * chunks go up over plain HTTP through the backend's time-out agent:
+ * stream nobody listens to). Here the SDK only opens the session (with the preconditions and metadata); the bytes
+ * go up through session.ts. Two sources:
  *
- * - one chunk in memory at a time (a multiple of 256 KiB), each PUT answered by 308 and the persisted range;
- *   bytes the server did not keep are sent again from the chunk in memory;
- * - the final request names the total size and carries the CRC32C of the whole body (X-Goog-Hash), so GCS
- *   refuses to commit bytes that were damaged on the way;
- * - a failed chunk (5xx, 408, 429, reset, time-out) is retried after asking the session how far it got; a
- *   session that says "complete" returns the object, one that is gone after the final chunk is reported as an
- *   ambiguous failure for the caller to settle with the writer token;
- * - on any failure the session is cancelled (DELETE), so nothing is committed at the key;
- * - fake-gcs-server 1.55.1 has no status query: it commits whatever it holds. A status answer that is a
- *   committed object short of the body is deleted again (see #undoPrematureCommit).
+ * - a stream (uploadResumable): one chunk in memory at a time, since bytes the server did not keep must be sent
+ *   again and a stream cannot be read twice;
+ * - a local file (uploadResumableFile): all but the last few bytes streamed from the file in one request, the
+ *   rest in the final request with the CRC32C; after a failure the file is read again from where the session
+ *   got. One request instead of one per chunk, and no chunk copied through memory.
  *
- * The session URI is itself the credential for these requests (GCS documents that chunk requests need no
- * Authorization header), so no token ever goes through this file.
+ * On any failure the session is cancelled (DELETE), so nothing is committed at the key.
  */
+import type { FileHandle } from "node:fs/promises";
 import type { Agent } from "node:http";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
-import { pause, retryDelayMs } from "./backoff.ts";
-import { loadStorageSdk } from "./client.ts";
+import { InvalidArgumentError } from "../../errors.ts";
+import { Crc32c, crc32c } from "./crc32c.ts";
+import { CHUNK_GRANULE, Session } from "./session.ts";
+
+export { ResumableUploadError } from "./session.ts";
+
+/** How much of a file is read at a time while it streams up. */
+const READ_BYTES = 1024 * 1024;
 
 export interface ResumableUpload {
   readonly file: File;
@@ -34,33 +34,15 @@ export interface ResumableUpload {
   readonly preconditionOpts?: PreconditionOptions | undefined;
   /** A multiple of 256 KiB. */
   readonly chunkSize: number;
-  /** Retries per chunk after the first attempt. */
+  /** Retries per request after the first attempt. */
   readonly maxRetries: number;
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A failure carrying the HTTP status the way SDK errors do (`code`), for errors.ts. */
-export class ResumableUploadError extends Error {
-  readonly code: number | string;
-  readonly errors: ReadonlyArray<{ readonly reason?: string; readonly message?: string }>;
-
-  constructor(message: string, code: number | string, reason?: string) {
-    super(message);
-    this.name = "ResumableUploadError";
-    this.code = code;
-    this.errors = reason === undefined ? [] : [{ reason, message }];
-  }
-}
-
 /** Uploads `body` through a new resumable session; resolves with the committed object's resource. */
 export async function uploadResumable(upload: ResumableUpload, body: AsyncIterable<Uint8Array>): Promise<FileMetadata> {
-  const { CRC32C } = await loadStorageSdk();
-  const [sessionUri] = await upload.file.createResumableUpload({
-    metadata: structuredClone(upload.metadata),
-    ...(upload.preconditionOpts === undefined ? {} : { preconditionOpts: upload.preconditionOpts }),
-  });
-  const session = new Session(sessionUri, upload);
-  const checksum = new CRC32C();
+  const session = await openSession(upload);
+  const checksum = new Crc32c();
   const chunk = Buffer.allocUnsafe(upload.chunkSize);
   let filled = 0;
   /** Bytes of the body before `chunk`. */
@@ -76,7 +58,7 @@ export async function uploadResumable(upload: ResumableUpload, body: AsyncIterab
         const next = await pieces.next();
         if (next.done === true) break;
         piece = next.value;
-        checksum.update(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+        checksum.update(piece);
       }
       const room = upload.chunkSize - filled;
       chunk.set(piece.subarray(0, room), filled);
@@ -88,226 +70,116 @@ export async function uploadResumable(upload: ResumableUpload, body: AsyncIterab
       offset += upload.chunkSize;
       filled = 0;
     }
-    return await session.sendFinal(chunk.subarray(0, filled), offset, checksum.toString());
+    return await session.sendFinal(chunk.subarray(0, filled), offset, checksum.toBase64());
   } catch (error) {
     await session.cancel();
     throw error;
   }
 }
 
-interface Reply {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
+/** A local file open for reading, and the size it had when the upload began. */
+export interface UploadSourceFile {
+  readonly handle: FileHandle;
+  readonly path: string;
+  readonly size: number;
+  /** Told the number of bytes of the file read so far, as it grows. */
+  readonly onProgress?: ((bytesSoFar: number) => void) | undefined;
 }
 
-/** Resume point or outcome after a status query. */
-type Progress = { readonly persisted: number } | { readonly resource: FileMetadata };
-
-class Session {
-  readonly #uri: URL;
-  readonly #upload: ResumableUpload;
-  #finished = false;
-
-  constructor(uri: string, upload: ResumableUpload) {
-    this.#uri = new URL(uri);
-    this.#upload = upload;
-  }
-
-  /** Sends a full middle chunk starting at body offset `start`. */
-  async sendMiddle(chunk: Buffer, start: number): Promise<void> {
-    let persisted = start;
-    for (let attempt = 0; ; attempt++) {
-      const part = chunk.subarray(persisted - start);
-      const end = start + chunk.byteLength - 1;
-      let outcome: Progress;
-      try {
-        const reply = await this.#send(part, `bytes ${persisted}-${end}/*`);
-        if (reply.status !== 308) throw unexpected(reply, "a middle chunk");
-        outcome = { persisted: persistedOf(reply) };
-      } catch (error) {
-        if (!this.#retryable(error, attempt)) throw error;
-        await this.#backOff(attempt);
-        outcome = await this.#statusWithRetries("*");
-      }
-      if ("resource" in outcome) return this.#undoPrematureCommit(outcome.resource);
-      if (outcome.persisted < start) {
-        throw new ResumableUploadError(`The session lost bytes already acknowledged (it has ${outcome.persisted}).`, 500);
-      }
-      if (outcome.persisted > end) return;
-      attempt = this.#afterAnswer(outcome.persisted, persisted, attempt);
-      persisted = outcome.persisted;
-    }
-  }
-
-  /** Sends the last bytes (possibly none) and the total; resolves with the object resource. */
-  async sendFinal(last: Buffer, start: number, crc32c: string): Promise<FileMetadata> {
-    const total = start + last.byteLength;
-    let persisted = start;
-    for (let attempt = 0; ; attempt++) {
-      const part = last.subarray(persisted - start);
-      const range = part.byteLength === 0 ? `bytes */${total}` : `bytes ${persisted}-${total - 1}/${total}`;
-      let outcome: Progress;
-      try {
-        const reply = await this.#send(part, range, { "x-goog-hash": `crc32c=${crc32c}`, ...this.#contentType() });
-        if (reply.status === 308) outcome = { persisted: persistedOf(reply) };
-        else if (reply.status === 200 || reply.status === 201) outcome = { resource: parseResource(reply) };
-        else throw unexpected(reply, "the final chunk");
-      } catch (error) {
-        if (!this.#retryable(error, attempt)) throw error;
-        await this.#backOff(attempt);
-        outcome = await this.#statusWithRetries(String(total));
-      }
-      if ("resource" in outcome) {
-        this.#finished = true;
-        if (Number(outcome.resource.size) !== total) await this.#undoPrematureCommit(outcome.resource);
-        if (outcome.resource.crc32c !== undefined && outcome.resource.crc32c !== crc32c) {
-          throw new ResumableUploadError("The stored object's CRC32C differs from the bytes sent.", "FILE_NO_UPLOAD");
-        }
-        return outcome.resource;
-      }
-      if (outcome.persisted < start) {
-        throw new ResumableUploadError(`The session lost bytes already acknowledged (it has ${outcome.persisted}).`, 500);
-      }
-      attempt = this.#afterAnswer(outcome.persisted, persisted, attempt);
-      persisted = outcome.persisted;
-    }
-  }
-
-  /**
-   * The attempt counter after the server kept bytes up to `now` (it had `before`): progress starts a fresh set
-   * of retries; an answer without progress counts as a failed attempt, so a stuck session cannot loop forever.
-   */
-  #afterAnswer(now: number, before: number, attempt: number): number {
-    if (now > before) return -1;
-    if (attempt >= this.#upload.maxRetries) {
-      throw new ResumableUploadError(`The upload session accepts no more bytes (stuck at ${now}).`, 503);
-    }
-    return attempt;
-  }
-
-  /**
-   * A status query answered with a committed object that lacks bytes: fake-gcs-server (1.55.1) treats a status
-   * query as "finish the upload with what you have" and commits a truncated object. GCS never does. The object
-   * is deleted again (only that generation), so nothing partial stays at the key; a replaced object is lost.
-   */
-  async #undoPrematureCommit(resource: FileMetadata): Promise<never> {
-    this.#finished = true;
-    const generation = resource.generation;
-    if (generation !== undefined) await this.#upload.file.delete({ ifGenerationMatch: generation }).catch(() => undefined);
-    throw new ResumableUploadError(
-      `The store committed a partial object (${String(resource.size)} bytes) when asked how far the upload got; it was deleted again.`,
-      "SESSION_GONE",
-    );
-  }
-
-  /**
-   * The session was opened with the content type (X-Upload-Content-Type), which GCS keeps; fake-gcs-server
-   * ignores that header and takes the type of the request that completes the upload instead.
-   */
-  #contentType(): Record<string, string> {
-    const type = this.#upload.metadata.contentType;
-    return type === undefined ? {} : { "content-type": type };
-  }
-
-  /** Cancels the session (best effort), so nothing is committed. */
-  async cancel(): Promise<void> {
-    if (this.#finished) return;
-    this.#finished = true;
-    await this.#request("DELETE", Buffer.alloc(0), {}, false).catch(() => undefined);
-  }
-
-  async #statusWithRetries(total: string): Promise<Progress> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#status(total);
-      } catch (error) {
-        if (!this.#retryable(error, attempt)) throw error;
-        await this.#backOff(attempt);
-      }
-    }
-  }
-
-  /** Asks how far the session got. A session that is gone is an ambiguous failure when the total was sent. */
-  async #status(total: string): Promise<Progress> {
-    const reply = await this.#send(Buffer.alloc(0), `bytes */${total}`);
-    if (reply.status === 308) return { persisted: persistedOf(reply) };
-    if (reply.status === 200 || reply.status === 201) return { resource: parseResource(reply) };
-    if (reply.status === 404 || reply.status === 410) {
-      // Completed (and forgotten by an emulator) or expired: the caller settles it by reading the object.
-      throw new ResumableUploadError("The upload session is gone; whether its last chunk was committed is unknown.", "SESSION_GONE");
-    }
-    throw unexpected(reply, "a status query");
-  }
-
-  async #send(bytes: Buffer, contentRange: string, extra: Record<string, string> = {}): Promise<Reply> {
-    return this.#request("PUT", bytes, { "content-range": contentRange, ...extra }, true);
-  }
-
-  #retryable(error: unknown, attempt: number): boolean {
-    if (attempt >= this.#upload.maxRetries || (this.#upload.signal?.aborted ?? false)) return false;
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === "number") return code === 408 || code === 429 || code >= 500;
-    // Network failures and time-outs: node:http errors carry string codes.
-    return typeof code === "string" && /^E[A-Z]+$/.test(code) && code !== "ECONNREFUSED" && code !== "ENOTFOUND";
-  }
-
-  #backOff(attempt: number): Promise<void> {
-    return pause(retryDelayMs(attempt), this.#upload.signal);
-  }
-
-  #request(method: string, bytes: Buffer, headers: Record<string, string>, throwOnAbort: boolean): Promise<Reply> {
-    const signal = this.#upload.signal;
-    if (throwOnAbort) signal?.throwIfAborted();
-    const send = this.#uri.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise<Reply>((resolve, reject) => {
-      const outgoing = send(
-        this.#uri,
-        {
-          method,
-          agent: this.#upload.agent,
-          headers: { "content-length": String(bytes.byteLength), ...headers },
-          ...(throwOnAbort && signal !== undefined ? { signal } : {}),
-        },
-        (incoming) => {
-          const chunks: Buffer[] = [];
-          incoming.on("data", (data: Buffer) => chunks.push(data));
-          incoming.on("error", reject);
-          incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }));
-        },
-      );
-      outgoing.on("error", (error) => reject(signal?.aborted === true ? signal.reason : error));
-      outgoing.end(bytes);
-    });
-  }
-}
-
-/** The next byte the server expects, from a 308's Range header ("bytes=0-N"; absent when it has none). */
-function persistedOf(reply: Reply): number {
-  const range = reply.headers.range;
-  const match = typeof range === "string" ? /bytes=0-(\d+)/.exec(range) : null;
-  return match === null ? 0 : Number(match[1]) + 1;
-}
-
-function parseResource(reply: Reply): FileMetadata {
+/**
+ * Uploads a local file of at least one byte through a new resumable session: bytes [0, split) streamed from the
+ * file in one middle request, where `split` is the last multiple of 256 KiB short of the end, then the rest in the
+ * final request. A file that shrinks meanwhile fails with InvalidArgumentError and commits nothing.
+ */
+export async function uploadResumableFile(upload: ResumableUpload, source: UploadSourceFile): Promise<FileMetadata> {
+  const split = Math.floor((source.size - 1) / CHUNK_GRANULE) * CHUNK_GRANULE;
+  let reported = 0;
+  const progress = (offset: number): void => {
+    if (offset <= reported) return;
+    reported = offset;
+    source.onProgress?.(offset);
+  };
+  const session = await openSession(upload);
+  /** The CRC32C of the bytes read so far, in order from the start of the file. */
+  let crc = 0;
   try {
-    return JSON.parse(reply.body.toString("utf8")) as FileMetadata;
+    if (split > 0) {
+      await session.streamMiddle(async (from) => {
+        // A retry continues at `from`: the checksum is recomputed up to there rather than kept per offset.
+        crc = from === 0 ? 0 : await crcOfFile(source, 0, from);
+        const stream = readExactly(source, from, split);
+        stream.on("data", (bytes: Buffer) => {
+          crc = crc32c(bytes, crc);
+        });
+        stream.on("end", () => progress(split));
+        return stream;
+      }, 0, split);
+    }
+    const last = await readRange(source, split, source.size);
+    crc = crc32c(last, crc);
+    progress(source.size);
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32BE(crc, 0);
+    return await session.sendFinal(last, split, checksum.toString("base64"));
   } catch (error) {
-    throw new ResumableUploadError(`The upload finished but its answer was not JSON (${String(error)}).`, 502);
+    await session.cancel();
+    throw error;
   }
 }
 
-/** An error for an answer the protocol does not allow here, carrying the server's status and message. */
-function unexpected(reply: Reply, what: string): ResumableUploadError {
-  let message = reply.body.toString("utf8").slice(0, 500);
-  let reason: string | undefined;
-  try {
-    const parsed = JSON.parse(message) as { error?: { message?: string; errors?: Array<{ reason?: string }> } };
-    message = parsed.error?.message ?? message;
-    reason = parsed.error?.errors?.[0]?.reason;
-  } catch {
-    // not JSON: keep the text
+async function openSession(upload: ResumableUpload): Promise<Session> {
+  const [sessionUri] = await upload.file.createResumableUpload({
+    metadata: structuredClone(upload.metadata),
+    ...(upload.preconditionOpts === undefined ? {} : { preconditionOpts: upload.preconditionOpts }),
+  });
+  return new Session(sessionUri, {
+    file: upload.file,
+    agent: upload.agent,
+    contentType: upload.metadata.contentType,
+    maxRetries: upload.maxRetries,
+    signal: upload.signal,
+  });
+}
+
+/** Bytes [start, end) of the file, read afresh (a request may still hold earlier chunks); fails if the file ends sooner. */
+function readExactly(source: UploadSourceFile, start: number, end: number): Readable {
+  async function* pieces(): AsyncGenerator<Buffer> {
+    for (let offset = start; offset < end; ) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - offset));
+      const { bytesRead } = await source.handle.read(buffer, 0, buffer.byteLength, offset);
+      if (bytesRead === 0) throw shrank(source, offset);
+      offset += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
   }
-  const status = reply.status >= 200 && reply.status < 400 ? 502 : reply.status;
-  return new ResumableUploadError(`Unexpected answer to ${what} (HTTP ${reply.status}): ${message || "no details"}`, status, reason);
+  return Readable.from(pieces(), { objectMode: false, highWaterMark: READ_BYTES });
+}
+
+async function readRange(source: UploadSourceFile, start: number, end: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(end - start);
+  let filled = 0;
+  while (filled < bytes.byteLength) {
+    const { bytesRead } = await source.handle.read(bytes, filled, bytes.byteLength - filled, start + filled);
+    if (bytesRead === 0) throw shrank(source, start + filled);
+    filled += bytesRead;
+  }
+  return bytes;
+}
+
+async function crcOfFile(source: UploadSourceFile, start: number, end: number): Promise<number> {
+  const buffer = Buffer.allocUnsafe(Math.min(8 * READ_BYTES, end - start));
+  let crc = 0;
+  for (let offset = start; offset < end; ) {
+    const { bytesRead } = await source.handle.read(buffer, 0, Math.min(buffer.byteLength, end - offset), offset);
+    if (bytesRead === 0) throw shrank(source, offset);
+    crc = crc32c(buffer.subarray(0, bytesRead), crc);
+    offset += bytesRead;
+  }
+  return crc;
+}
+
+function shrank(source: UploadSourceFile, at: number): InvalidArgumentError {
+  return new InvalidArgumentError(`${source.path} shrank while it was being uploaded: it ended at ${at} of ${source.size} bytes.`, {
+    path: source.path,
+  });
 }

@@ -1,6 +1,6 @@
 /**
- * Uploads: one multipart request (`resumable: false`) for bodies below the threshold, a chunked resumable upload
- * (resumable.ts) from it on. The write mode becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS
+ * Uploads: one multipart request (`resumable: false`) for bodies below the threshold, a resumable upload
+ * (resumable.ts) from it on: chunked from a stream, streamed in one request from a local file. The write mode becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS
  * checks it when the object is committed, so a failed or abandoned upload leaves nothing at the key.
  *
  * Conditional writes carry a writer token (see object-info.ts). When one fails with 412 or in a way that may
@@ -14,7 +14,7 @@ import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "./caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
-import { uploadResumable } from "./resumable.ts";
+import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
 
 export interface UploadRequest {
   readonly file: File;
@@ -92,19 +92,39 @@ export async function uploadStream(
   return settle(request, () => resumable(request, rest()), () => body.failure !== undefined);
 }
 
+/**
+ * Writes a local file: read whole and sent in one request below the threshold, else streamed from the file
+ * through a resumable session (resumable.ts), which reads it again from the right offset after a failure.
+ */
+export async function uploadFile(request: UploadRequest, source: UploadSourceFile): Promise<FileMetadata> {
+  if (source.size < request.resumableThreshold) {
+    const bytes = Buffer.allocUnsafe(source.size);
+    let filled = 0;
+    while (filled < bytes.byteLength) {
+      const { bytesRead } = await source.handle.read(bytes, filled, bytes.byteLength - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    source.onProgress?.(filled);
+    return uploadBytes(request, bytes.subarray(0, filled));
+  }
+  return settle(request, () => uploadResumableFile(resumableOptions(request), source));
+}
+
 function resumable(request: UploadRequest, body: AsyncIterable<Uint8Array>): Promise<FileMetadata> {
-  return uploadResumable(
-    {
-      file: request.file,
-      agent: request.agent,
-      metadata: uploadMetadata(request),
-      preconditionOpts: preconditionOf(request.mode).preconditionOpts,
-      chunkSize: request.chunkSize,
-      maxRetries: request.maxRetries,
-      signal: request.signal,
-    },
-    body,
-  );
+  return uploadResumable(resumableOptions(request), body);
+}
+
+function resumableOptions(request: UploadRequest): ResumableUpload {
+  return {
+    file: request.file,
+    agent: request.agent,
+    metadata: uploadMetadata(request),
+    preconditionOpts: preconditionOf(request.mode).preconditionOpts,
+    chunkSize: request.chunkSize,
+    maxRetries: request.maxRetries,
+    signal: request.signal,
+  };
 }
 
 /** The write mode as the SDK's precondition options (none for overwrite). */
