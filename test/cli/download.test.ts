@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { CRC32C } from "@google-cloud/storage";
 import { mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,14 +14,18 @@ import { removeDir, tempDir } from "./helpers.ts";
 const BODY = new TextEncoder().encode("checkpoint bytes ".repeat(1000));
 const md5 = (bytes: Uint8Array): string => createHash("md5").update(bytes).digest("hex");
 
-/** A backend whose head reports an MD5 checksum (as S3 and GCS do), possibly a wrong one. */
-function withChecksum(inner: StorageBackend, checksumOf: (key: string) => string): StorageBackend {
+/** A backend whose head reports a checksum (MD5 as S3 and GCS do, CRC32C as GCS does), possibly a wrong one. */
+function withChecksum(
+  inner: StorageBackend,
+  checksumOf: (key: string) => string,
+  algorithm: "md5" | "crc32c" = "md5",
+): StorageBackend {
   return new Proxy(inner, {
     get(target, property) {
       if (property === "head") {
         return async (key: string): Promise<ObjectInfo> => ({
           ...(await target.head(key)),
-          checksum: { algorithm: "md5", value: checksumOf(key) },
+          checksum: { algorithm, value: checksumOf(key) },
         });
       }
       const value: unknown = Reflect.get(target, property, target);
@@ -54,6 +59,24 @@ describe("pull downloads with checksums", () => {
     const outcome = await pullOne(withChecksum(inner, () => md5(BODY)), dest);
     assert.deepEqual(outcome, { kind: "downloaded", size: BODY.byteLength, resumedFrom: 0, verified: "md5" });
     assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), BODY);
+  });
+
+  it("verifies a CRC32C (all a GCS composite object has) and rejects content whose CRC32C differs", async () => {
+    const good = join(dir, "crc-good");
+    await mkdir(good, { recursive: true });
+    const crc = new CRC32C();
+    crc.update(Buffer.from(BODY));
+    const expected = Buffer.from(crc.toString(), "base64").toString("hex");
+    const outcome = await pullOne(withChecksum(inner, () => expected, "crc32c"), good);
+    assert.deepEqual(outcome, { kind: "downloaded", size: BODY.byteLength, resumedFrom: 0, verified: "crc32c" });
+
+    const bad = join(dir, "crc-bad");
+    await mkdir(bad, { recursive: true });
+    await assert.rejects(pullOne(withChecksum(inner, () => "00000000", "crc32c"), bad), (error: Error) => {
+      assert.match(error.message, /Checksum mismatch pulling .*v\/model\.bin: crc32c [0-9a-f]{8} instead of 0{8}/);
+      return true;
+    });
+    assert.deepEqual(await readdir(join(bad, "checkpoints")), [], "neither the file nor a partial");
   });
 
   it("rejects content whose MD5 differs and leaves neither the file nor a partial", async () => {

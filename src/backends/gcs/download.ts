@@ -18,7 +18,7 @@ import { createGunzip } from "node:zlib";
 import type { File } from "@google-cloud/storage";
 import type { ByteRange } from "../backend.ts";
 import { pause, retryDelayMs } from "./backoff.ts";
-import { Crc32c } from "./crc32c.ts";
+import { Crc32c } from "../crc32c.ts";
 import { httpStatusOf, isRangeNotSatisfiable } from "./errors.ts";
 import { MediaRequestError, requestMedia } from "./media-request.ts";
 

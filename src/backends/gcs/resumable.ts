@@ -18,7 +18,7 @@ import type { Agent } from "node:http";
 import { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import { InvalidArgumentError } from "../../errors.ts";
-import { Crc32c, crc32c } from "./crc32c.ts";
+import { Crc32c, crc32c } from "../crc32c.ts";
 import { CHUNK_GRANULE, Session } from "./session.ts";
 
 export { ResumableUploadError } from "./session.ts";

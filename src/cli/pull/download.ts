@@ -1,17 +1,18 @@
 /**
  * Downloads one object into the destination: streamed into a partial file beside the target, checked (size, and
- * the store's MD5/SHA-256 when it gives one), then renamed into place. The partial file's name is derived from the
- * object's revision, so an interrupted pull continues it with a ranged read, and a partial of an older revision is
- * never continued.
+ * the store's MD5, SHA-256 or CRC32C when it gives one), then renamed into place. The partial file's name is derived
+ * from the object's revision, so an interrupted pull continues it with a ranged read, and a partial of an older
+ * revision is never continued.
  *
  * A listing's checksum may be tentative (an S3 ETag is the MD5 unless the object is SSE-KMS/SSE-C encrypted): it
  * is checked as usual, and only a mismatch costs a HEAD, whose exact answer decides.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import { lstat, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
+import { Crc32c } from "../../backends/crc32c.ts";
 import { CorruptDataError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
 import { RefusedPathError, type FolderMaker } from "./folders.ts";
@@ -24,13 +25,6 @@ export interface DownloadTask {
   /** What the listing said of the object. */
   readonly listed: ObjectInfo;
 }
-
-/**
- * A HEAD per object would double the requests of a pull of many small files, so the listing's view is used when it
- * has a checksum (S3: a tentative one for single-part uploads) and, below this size, also when it has none (the
- * file is then verified by its size alone).
- */
-const HEAD_FOR_CHECKSUM_FROM_BYTES = 1024 * 1024;
 
 /** Objects up to this size are read in one request into memory, without the cost of a stream per file. */
 const WHOLE_READ_MAX_BYTES = 1024 * 1024;
@@ -63,10 +57,8 @@ export function partialFileName(name: string, revision: string): string {
 
 export async function downloadFile(task: DownloadTask, context: DownloadContext): Promise<DownloadOutcome> {
   const { backend } = context;
-  const info =
-    task.listed.checksum !== undefined || task.listed.size < HEAD_FOR_CHECKSUM_FROM_BYTES
-      ? task.listed
-      : await backend.head(task.key, { signal: context.signal });
+  // What a head() would say too: no backend gives a checksum there that its listing lacks.
+  const info = task.listed;
   const folder = await context.folders.ensure(task.segments.slice(0, -1));
   const present = await context.folders.entriesBefore(folder);
   const name = task.segments.at(-1) ?? "";
@@ -118,7 +110,7 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   }
   let verified: string | undefined;
   if (hash !== undefined && info.checksum !== undefined) {
-    const actual = hash.digest("hex");
+    const actual = hash.digest();
     const check = await checkContent(actual, info, task.key, context);
     if (check.kind === "mismatch") {
       await unlink(partial).catch(() => {});
@@ -182,7 +174,7 @@ async function isComplete(target: string, info: ObjectInfo, key: string, context
   const hash = hashFor(info);
   if (hash === undefined) return true;
   await hashFile(target, hash);
-  return (await checkContent(hash.digest("hex"), info, key, context)).kind !== "mismatch";
+  return (await checkContent(hash.digest(), info, key, context)).kind !== "mismatch";
 }
 
 /** How many bytes of a partial file can be kept; anything unusable is removed. */
@@ -194,12 +186,24 @@ async function resumableSize(partial: string, size: number): Promise<number> {
   return 0;
 }
 
-function hashFor(info: ObjectInfo): Hash | undefined {
-  const algorithm = info.checksum?.algorithm;
-  return algorithm === "md5" || algorithm === "sha256" ? createHash(algorithm) : undefined;
+/** A running checksum whose hex digest compares with ObjectInfo.checksum.value. */
+interface ContentHash {
+  update(bytes: Uint8Array): void;
+  digest(): string;
 }
 
-async function hashFile(path: string, hash: Hash): Promise<void> {
+function hashFor(info: ObjectInfo): ContentHash | undefined {
+  const algorithm = info.checksum?.algorithm;
+  if (algorithm === "crc32c") {
+    const crc = new Crc32c();
+    return { update: (bytes) => crc.update(bytes), digest: () => crc.toHex() };
+  }
+  if (algorithm !== "md5" && algorithm !== "sha256") return undefined;
+  const hash = createHash(algorithm);
+  return { update: (bytes) => hash.update(bytes), digest: () => hash.digest("hex") };
+}
+
+async function hashFile(path: string, hash: ContentHash): Promise<void> {
   for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
 }
 

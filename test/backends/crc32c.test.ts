@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { CRC32C } from "@google-cloud/storage";
-import { Crc32c, crc32c } from "../../src/backends/gcs/crc32c.ts";
+import { Crc32c, crc32c } from "../../src/backends/crc32c.ts";
 
 const hex = (value: number) => value.toString(16).padStart(8, "0");
 

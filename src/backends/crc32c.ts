@@ -1,7 +1,7 @@
 /**
- * CRC32C (Castagnoli), the checksum GCS keeps for every object, computed 16 bytes at a time from 16 lookup
- * tables. The SDK's CRC32C class goes a byte at a time (about 160 MiB/s here); this runs at well over 1 GiB/s,
- * which matters because every upload and whole-object read of a checkpoint is hashed on the way.
+ * CRC32C (Castagnoli), the checksum GCS keeps for every object, computed 16 bytes at a time from 16 lookup tables.
+ * The SDK's CRC32C class goes a byte at a time (about 160 MiB/s here); this runs at well over 1 GiB/s, which
+ * matters because every GCS upload and whole-object read of a checkpoint, and every pull, is hashed on the way.
  */
 
 /** The reflected Castagnoli polynomial. */
@@ -75,6 +75,11 @@ export class Crc32c {
 
   get value(): number {
     return this.#value;
+  }
+
+  /** Hex of the big-endian value, as ObjectInfo.checksum holds it. */
+  toHex(): string {
+    return this.#value.toString(16).padStart(8, "0");
   }
 
   toBase64(): string {
