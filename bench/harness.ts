@@ -45,13 +45,24 @@ export async function measurePair(
   repeats: number,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ baseline: Measurement; ours: Measurement }> {
-  const baseline: VariantResult[] = [];
-  const ours: VariantResult[] = [];
+  const [baseline, ours] = await measureAlternating(scenario, [variants.baseline, variants.ours], args, repeats, env);
+  if (baseline === undefined || ours === undefined) throw new Error(`no runs of ${scenario}`);
+  return { baseline, ours };
+}
+
+/** Runs every variant once per round, `repeats` rounds; one Measurement per variant, in their order. */
+export async function measureAlternating(
+  scenario: string,
+  variants: readonly string[],
+  args: Readonly<Record<string, string>>,
+  repeats: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Measurement[]> {
+  const results = variants.map((): VariantResult[] => []);
   for (let i = 0; i < repeats; i++) {
-    baseline.push(await runOnce(scenario, variants.baseline, args, env));
-    ours.push(await runOnce(scenario, variants.ours, args, env));
+    for (const [index, variant] of variants.entries()) results[index]?.push(await runOnce(scenario, variant, args, env));
   }
-  return { baseline: summarize(scenario, variants.baseline, baseline), ours: summarize(scenario, variants.ours, ours) };
+  return variants.map((variant, index) => summarize(scenario, variant, results[index] ?? []));
 }
 
 async function runOnce(
