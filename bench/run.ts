@@ -12,6 +12,8 @@ const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const repeats = Number(process.env.OPENCRATE_BENCH_REPEATS ?? 3);
 const selected = wanted.length === 0 ? scenarios : scenarios.filter((scenario) => wanted.includes(scenario.name));
 const output = new URL("../BENCHMARKS.md", import.meta.url);
+/** Starts the hand-written notes on the recorded run; scenario sections come before it. */
+const NOTES_HEADING = "## Conditions of the recorded run";
 
 const sections = new Map<string, string>(await existingSections());
 // Scenarios on MinIO / fake-gcs-server get the same throw-away servers the tests use (explicit TEST_* win).
@@ -43,12 +45,21 @@ try {
 }
 
 const ordered = scenarios.map((scenario) => sections.get(scenario.name)).filter((text) => text !== undefined);
+const notes = await handWrittenNotes();
 await writeFile(
   output,
   `# Benchmarks\n\nEach scenario runs opencrate and its raw baseline in the same run on the same machine; the ratio column is ` +
-    `opencrate relative to the baseline as each table says. Every variant runs in a fresh process so peak RSS is its own. Regenerate with \`npm run bench\` ` +
-    `(\`bash scripts/dev.sh bench\` starts the test servers too).\n\n${ordered.join("\n")}`,
+    `opencrate relative to the baseline as each table says. Every variant runs in a fresh process so peak RSS is its own, and ` +
+    `baseline and opencrate runs alternate. Regenerate with \`npm run bench\` ` +
+    `(\`bash scripts/dev.sh bench\` starts the test servers too).\n\n${ordered.join("\n")}${notes === undefined ? "" : `\n${notes}`}`,
 );
+
+/** The hand-written section at the end (NOTES_HEADING to the end of the file), kept across runs. */
+async function handWrittenNotes(): Promise<string | undefined> {
+  const text = await readFile(output, "utf8").catch(() => "");
+  const start = text.indexOf(NOTES_HEADING);
+  return start === -1 ? undefined : `${text.slice(start).trimEnd()}\n`;
+}
 
 async function existingSections(): Promise<[string, string][]> {
   let text: string;
