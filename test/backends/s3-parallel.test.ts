@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -148,6 +149,24 @@ describe("S3 parallel reads and putFile on MinIO", { skip: skipUnless(server, "M
     const replaced = await backend.putFile("file/small.bin", bigPath, { mode: ifRevision(smallInfo.revision) });
     assert.equal(replaced.size, big.byteLength);
     await rejectsWithCode(backend.putFile("file/x.bin", join(scratch, "absent.bin")), "INVALID_ARGUMENT", "missing local file");
+  });
+
+  it("putFile refuses a folder and a file that shrinks under it with INVALID_ARGUMENT naming it, writing nothing", async () => {
+    const { backend, prefix } = fresh({ partSize: 5 * MiB });
+    const folderError = await rejectsWithCode(backend.putFile("file/folder.bin", scratch), "INVALID_ARGUMENT", "a folder as the file");
+    assert.ok(folderError.message.includes(scratch), folderError.message);
+    const path = join(scratch, "shrinking.bin");
+    await writeFile(path, randomBody(12 * MiB));
+    // onProgress runs after each part is read: cut the file after the first one.
+    const shrinkError = await rejectsWithCode(
+      backend.putFile("file/shrunk.bin", path, { onProgress: () => void truncateSync(path, 6 * MiB) }),
+      "INVALID_ARGUMENT",
+      "a file that shrank",
+    );
+    assert.match(shrinkError.message, /shrinking\.bin shrank while it was being uploaded/);
+    await rejectsWithCode(backend.head("file/shrunk.bin"), "NOT_FOUND", "nothing written");
+    await rejectsWithCode(backend.head("file/folder.bin"), "NOT_FOUND", "nothing written");
+    assert.deepEqual((await rawListing(minio, prefix)).uploads, [], "the multipart upload was aborted");
   });
 
   it("putFile create-only onto an existing key fails ALREADY_EXISTS and leaves no multipart upload open", async () => {

@@ -6,7 +6,6 @@
  * for emulators (no credentials are sent to a custom endpoint unless `authenticate` is set).
  */
 import { randomUUID } from "node:crypto";
-import { open, type FileHandle } from "node:fs/promises";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { Bucket, File, FileMetadata, Storage } from "@google-cloud/storage";
 import { InvalidArgumentError, PreconditionFailedError } from "../../errors.ts";
@@ -26,6 +25,7 @@ import type {
 } from "../backend.ts";
 import { validateKey, validatePrefix } from "../keys.ts";
 import { collectBytes, toBytes } from "../streams.ts";
+import { openUploadSource } from "../upload-source.ts";
 import { CallerBody } from "./caller-body.ts";
 import { createStorage, type GcsClient } from "./client.ts";
 import { checkRange } from "../byte-range.ts";
@@ -194,25 +194,16 @@ export class GcsBackend implements StorageBackend {
     validateKey(key, this.describe(""));
     const mode = this.#checkMode(key, options.mode);
     options.signal?.throwIfAborted();
-    let handle: FileHandle;
+    const source = await openUploadSource(localPath, this.describe(key));
     try {
-      handle = await open(localPath, "r");
-    } catch (error) {
-      throw new InvalidArgumentError(`Cannot upload ${localPath} to ${this.describe(key)}: ${(error as Error).message}`, {
-        path: localPath,
-        cause: error,
-      });
-    }
-    try {
-      const size = (await handle.stat()).size;
       const request = await this.#uploadRequest(key, mode, options, this.#settings.chunkSize);
-      const resource = await uploadFile(request, { handle, path: localPath, size, onProgress: options.onProgress });
+      const resource = await uploadFile(request, { ...source, onProgress: options.onProgress });
       this.#bucketSeen = true;
       return toObjectInfo(key, resource);
     } catch (error) {
       throw await this.#failure(error, "write", key, { mode, signal: options.signal });
     } finally {
-      await handle.close();
+      await source.handle.close();
     }
   }
 

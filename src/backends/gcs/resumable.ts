@@ -13,12 +13,11 @@
  *
  * On any failure the session is cancelled (DELETE), so nothing is committed at the key.
  */
-import type { FileHandle } from "node:fs/promises";
 import type { Agent } from "node:http";
 import { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
-import { InvalidArgumentError } from "../../errors.ts";
 import { Crc32c, crc32c } from "../crc32c.ts";
+import { readFully, readSome, type UploadSource } from "../upload-source.ts";
 import { CHUNK_GRANULE, Session } from "./session.ts";
 
 export { ResumableUploadError } from "./session.ts";
@@ -77,11 +76,8 @@ export async function uploadResumable(upload: ResumableUpload, body: AsyncIterab
   }
 }
 
-/** A local file open for reading, and the size it had when the upload began. */
-export interface UploadSourceFile {
-  readonly handle: FileHandle;
-  readonly path: string;
-  readonly size: number;
+/** A local file open for reading (see upload-source.ts), and who to tell about progress. */
+export interface UploadSourceFile extends UploadSource {
   /** Told the number of bytes of the file read so far, as it grows. */
   readonly onProgress?: ((bytesSoFar: number) => void) | undefined;
 }
@@ -89,7 +85,7 @@ export interface UploadSourceFile {
 /**
  * Uploads a local file of at least one byte through a new resumable session: bytes [0, split) streamed from the
  * file in one middle request, where `split` is the last multiple of 256 KiB short of the end, then the rest in the
- * final request. A file that shrinks meanwhile fails with InvalidArgumentError and commits nothing.
+ * final request. A file that shrinks or cannot be read meanwhile fails with InvalidArgumentError and commits nothing.
  */
 export async function uploadResumableFile(upload: ResumableUpload, source: UploadSourceFile): Promise<FileMetadata> {
   const split = Math.floor((source.size - 1) / CHUNK_GRANULE) * CHUNK_GRANULE;
@@ -100,22 +96,22 @@ export async function uploadResumableFile(upload: ResumableUpload, source: Uploa
     source.onProgress?.(offset);
   };
   const session = await openSession(upload);
-  /** The CRC32C of the bytes read so far, in order from the start of the file. */
-  let crc = 0;
+  /** Each attempt at the middle request hashes into its own state, so a failed one still winding down cannot
+   * touch the checksum of the next. */
+  const latest: { attempt?: StreamedRange } = {};
   try {
     if (split > 0) {
       await session.streamMiddle(async (from) => {
-        // A retry continues at `from`: the checksum is recomputed up to there rather than kept per offset.
-        crc = from === 0 ? 0 : await crcOfFile(source, 0, from);
-        const stream = readExactly(source, from, split);
-        stream.on("data", (bytes: Buffer) => {
-          crc = crc32c(bytes, crc);
-        });
-        stream.on("end", () => progress(split));
-        return stream;
+        const attempt: StreamedRange = { crc: from === 0 ? 0 : await crcOfFile(source, from, upload.signal), next: from };
+        latest.attempt = attempt;
+        return readExactly(source, attempt, split, progress);
       }, 0, split);
     }
-    const last = await readRange(source, split, source.size);
+    const streamed = latest.attempt;
+    // The session may have kept the bytes of an attempt that failed before reading its last piece back here.
+    let crc = streamed === undefined ? 0 : streamed.next === split ? streamed.crc : await crcOfFile(source, split, upload.signal);
+    const last = Buffer.allocUnsafe(source.size - split);
+    await readFully(source, last, split);
     crc = crc32c(last, crc);
     progress(source.size);
     const checksum = Buffer.alloc(4);
@@ -125,6 +121,19 @@ export async function uploadResumableFile(upload: ResumableUpload, source: Uploa
     await session.cancel();
     throw error;
   }
+}
+
+/** All bytes of a small file, in memory; InvalidArgumentError when it is shorter than its size said. */
+export async function readWholeFile(source: UploadSourceFile): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(source.size);
+  await readFully(source, bytes, 0);
+  return bytes;
+}
+
+/** The bytes one attempt has read so far: their CRC32C from the start of the file, and the next offset. */
+interface StreamedRange {
+  crc: number;
+  next: number;
 }
 
 async function openSession(upload: ResumableUpload): Promise<Session> {
@@ -141,45 +150,32 @@ async function openSession(upload: ResumableUpload): Promise<Session> {
   });
 }
 
-/** Bytes [start, end) of the file, read afresh (a request may still hold earlier chunks); fails if the file ends sooner. */
-function readExactly(source: UploadSourceFile, start: number, end: number): Readable {
+/** Bytes [range.next, end) of the file, read afresh (a request may still hold earlier pieces) and hashed into `range`
+ * as they are read; fails if the file ends sooner. Nothing is read until the stream is consumed. */
+function readExactly(source: UploadSourceFile, range: StreamedRange, end: number, progress: (offset: number) => void): Readable {
   async function* pieces(): AsyncGenerator<Buffer> {
-    for (let offset = start; offset < end; ) {
-      const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - offset));
-      const { bytesRead } = await source.handle.read(buffer, 0, buffer.byteLength, offset);
-      if (bytesRead === 0) throw shrank(source, offset);
-      offset += bytesRead;
-      yield buffer.subarray(0, bytesRead);
+    while (range.next < end) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - range.next));
+      const bytesRead = await readSome(source, buffer, range.next);
+      const piece = buffer.subarray(0, bytesRead);
+      range.crc = crc32c(piece, range.crc);
+      range.next += bytesRead;
+      progress(range.next);
+      yield piece;
     }
   }
   return Readable.from(pieces(), { objectMode: false, highWaterMark: READ_BYTES });
 }
 
-async function readRange(source: UploadSourceFile, start: number, end: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(end - start);
-  let filled = 0;
-  while (filled < bytes.byteLength) {
-    const { bytesRead } = await source.handle.read(bytes, filled, bytes.byteLength - filled, start + filled);
-    if (bytesRead === 0) throw shrank(source, start + filled);
-    filled += bytesRead;
-  }
-  return bytes;
-}
-
-async function crcOfFile(source: UploadSourceFile, start: number, end: number): Promise<number> {
-  const buffer = Buffer.allocUnsafe(Math.min(8 * READ_BYTES, end - start));
+/** The CRC32C of the file's first `end` bytes. */
+async function crcOfFile(source: UploadSourceFile, end: number, signal: AbortSignal | undefined): Promise<number> {
+  const buffer = Buffer.allocUnsafe(Math.min(8 * READ_BYTES, end));
   let crc = 0;
-  for (let offset = start; offset < end; ) {
-    const { bytesRead } = await source.handle.read(buffer, 0, Math.min(buffer.byteLength, end - offset), offset);
-    if (bytesRead === 0) throw shrank(source, offset);
+  for (let offset = 0; offset < end; ) {
+    signal?.throwIfAborted();
+    const bytesRead = await readSome(source, buffer.subarray(0, Math.min(buffer.byteLength, end - offset)), offset);
     crc = crc32c(buffer.subarray(0, bytesRead), crc);
     offset += bytesRead;
   }
   return crc;
-}
-
-function shrank(source: UploadSourceFile, at: number): InvalidArgumentError {
-  return new InvalidArgumentError(`${source.path} shrank while it was being uploaded: it ended at ${at} of ${source.size} bytes.`, {
-    path: source.path,
-  });
 }

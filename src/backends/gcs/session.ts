@@ -227,7 +227,11 @@ export class Session {
 
   #request(method: string, body: Body, headers: Record<string, string>, throwOnAbort: boolean): Promise<Reply> {
     const signal = this.#settings.signal;
-    if (throwOnAbort) signal?.throwIfAborted();
+    if (throwOnAbort && signal?.aborted === true) {
+      // Never sent: a streamed body must not go on reading its source.
+      if (!Buffer.isBuffer(body)) body.stream.destroy();
+      signal.throwIfAborted();
+    }
     const send = this.#uri.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<Reply>((resolve, reject) => {
       const outgoing = send(

@@ -14,7 +14,7 @@ import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "./caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
-import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
+import { readWholeFile, uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
 
 export interface UploadRequest {
   readonly file: File;
@@ -97,16 +97,10 @@ export async function uploadStream(
  * through a resumable session (resumable.ts), which reads it again from the right offset after a failure.
  */
 export async function uploadFile(request: UploadRequest, source: UploadSourceFile): Promise<FileMetadata> {
-  if (source.size < request.resumableThreshold) {
-    const bytes = Buffer.allocUnsafe(source.size);
-    let filled = 0;
-    while (filled < bytes.byteLength) {
-      const { bytesRead } = await source.handle.read(bytes, filled, bytes.byteLength - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    source.onProgress?.(filled);
-    return uploadBytes(request, bytes.subarray(0, filled));
+  if (source.size === 0 || source.size < request.resumableThreshold) {
+    const bytes = await readWholeFile(source);
+    source.onProgress?.(bytes.byteLength);
+    return uploadBytes(request, bytes);
   }
   return settle(request, () => uploadResumableFile(resumableOptions(request), source));
 }

@@ -8,12 +8,12 @@
  * leftover slice, which measured 120-170 MiB of resident growth for a 256 MiB body at 8 MiB × 4 parts, against
  * about 100 MiB here (76 MiB of which is the test body's own garbage).
  */
-import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { CompleteMultipartUploadCommandOutput, CompletedPart, PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
 import { S3_MAX_PARTS } from "./options.ts";
+import { readFully, type UploadSource } from "../upload-source.ts";
 
 /** Errors thrown by the caller's body (not by S3): they reach the caller unchanged. */
 const bodyErrors = new WeakSet<object>();
@@ -189,34 +189,23 @@ export function streamParts(body: AsyncIterable<Uint8Array>, partSize: number): 
 }
 
 /**
- * The first `size` bytes of an open file as parts, each read at its offset straight into a reused buffer (no stream,
- * no copy). `onProgress` sees the bytes read so far. A file that turns out shorter than `size` fails the upload
- * with InvalidArgumentError naming `path`.
+ * The file's bytes up to the size it had when opened, as parts, each read at its offset straight into a reused
+ * buffer (no stream, no copy). `onProgress` sees the bytes read so far. A file that turns out shorter, or cannot be
+ * read, fails the upload with InvalidArgumentError naming it.
  */
 export function fileParts(
-  handle: FileHandle,
-  path: string,
-  size: number,
+  file: UploadSource,
   partSize: number,
   onProgress?: (bytesSoFar: number) => void,
   signal?: AbortSignal,
 ): PartSource {
   const pool = new PartBuffers(partSize);
   async function* parts(): AsyncGenerator<Buffer> {
-    for (let offset = 0; offset < size; offset += partSize) {
+    for (let offset = 0; offset < file.size; offset += partSize) {
       signal?.throwIfAborted();
-      const length = Math.min(partSize, size - offset);
+      const length = Math.min(partSize, file.size - offset);
       const buffer = pool.take();
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
-        if (bytesRead === 0) {
-          throw new InvalidArgumentError(`${path} shrank while it was being uploaded: it ended at ${offset + filled} of ${size} bytes.`, {
-            path,
-          });
-        }
-        filled += bytesRead;
-      }
+      await readFully(file, buffer.subarray(0, length), offset);
       onProgress?.(offset + length);
       yield length === partSize ? buffer : buffer.subarray(0, length);
     }

@@ -16,7 +16,6 @@
  * - SDK errors are mapped in errors.ts only.
  */
 import { randomUUID } from "node:crypto";
-import { type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { PassThrough, Readable as NodeReadable } from "node:stream";
 import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
@@ -38,6 +37,7 @@ import type {
 } from "../backend.ts";
 import { ifRevision } from "../backend.ts";
 import { toBytes } from "../streams.ts";
+import { openUploadSource, readFully } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
 import {
   EMPTY_RANGE,
@@ -251,31 +251,23 @@ export class S3Backend implements StorageBackend {
     checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key));
     const queueSize = checkConcurrency(options.concurrency ?? this.#settings.queueSize, this.describe(key));
     options.signal?.throwIfAborted();
-    let handle: FileHandle;
+    const file = await openUploadSource(localPath, this.describe(key));
     try {
-      handle = await open(localPath, "r");
-    } catch (error) {
-      throw new InvalidArgumentError(`Cannot upload ${localPath} to ${this.describe(key)}: ${(error as Error).message}`, {
-        path: localPath,
-        cause: error,
-      });
-    }
-    try {
-      const size = (await handle.stat()).size;
+      const { size } = file;
       const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key), size);
       const connected = await this.#connect();
       if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
       if (size <= partSize) {
         const bytes = Buffer.allocUnsafe(size);
-        const { bytesRead } = await handle.read(bytes, 0, size, 0);
-        options.onProgress?.(bytesRead);
-        return await this.#putBytes(connected.connection, key, objectKey, bytes.subarray(0, bytesRead), mode, options);
+        await readFully(file, bytes, 0);
+        options.onProgress?.(size);
+        return await this.#putBytes(connected.connection, key, objectKey, bytes, mode, options);
       }
-      const source = () => fileParts(handle, localPath, size, partSize, options.onProgress, options.signal);
+      const source = () => fileParts(file, partSize, options.onProgress, options.signal);
       const plan = { source, partSize, queueSize, bytesSent: () => size, tries: CONFLICT_TRIES };
       return await this.#putParts(connected, key, objectKey, mode, options, plan);
     } finally {
-      await handle.close();
+      await file.handle.close();
     }
   }
 

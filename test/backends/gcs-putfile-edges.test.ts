@@ -1,12 +1,11 @@
 /**
- * Review findings on GCS putFile (resumable.ts / upload.ts), written as failing tests:
+ * GCS putFile at its edges (found in review):
  *
- * - an abort that lands while a resumed upload recomputes the CRC of the bytes the session kept leaves the new file
- *   stream flowing with nobody reading it: it reads the rest of the file after the call has failed, and once
- *   putFile has closed the handle its read fails with EBADF as an unhandled 'error' event (process crash);
- * - a 0-byte file with `resumableThreshold: 0` goes down the resumable path and reads at a negative position;
- * - a local read failure (here: a folder given as the file) is reported as "endpoint unreachable" (TRANSIENT)
- *   instead of INVALID_ARGUMENT naming the local path.
+ * - an abort that lands while a resumed upload recomputes the CRC of the bytes the session kept must stop the file
+ *   from being read: a stream left reading after putFile closed its handle would fail with EBADF as an unhandled
+ *   'error' event and take the process down;
+ * - a 0-byte file with `resumableThreshold: 0` is one simple upload (a resumable session needs at least one byte);
+ * - a folder given as the local file is INVALID_ARGUMENT naming it, not an unreachable endpoint.
  */
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -25,7 +24,7 @@ import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
 
 const KiB = 1024;
 
-describe("GCS putFile (review)", () => {
+describe("GCS putFile: abort during a resume", () => {
   let folder = "";
   before(async () => {
     folder = await mkdtemp(join(tmpdir(), "oc-gcs-review-"));
@@ -94,7 +93,7 @@ describe("GCS putFile (review)", () => {
 
 const server = gcsEnv();
 
-describe("GCS putFile on fake-gcs-server (review)", { skip: skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT") }, () => {
+describe("GCS putFile edge cases on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT") }, () => {
   const gcs = server as GcsServerEnv;
   const backends: GcsBackend[] = [];
   let folder = "";
