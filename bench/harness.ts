@@ -35,7 +35,7 @@ export async function measure(
 }
 
 /**
- * Runs a baseline and opencrate's variant alternately (baseline, ours, baseline, ours…), so load that comes and
+ * Runs a baseline and opencrate's variant alternately (baseline, ours, then ours, baseline…), so load that comes and
  * goes on a shared machine falls on both sides instead of skewing the ratio; each side is summarized as by measure().
  */
 export async function measurePair(
@@ -50,7 +50,7 @@ export async function measurePair(
   return { baseline, ours };
 }
 
-/** Runs every variant once per round, `repeats` rounds; one Measurement per variant, in their order. */
+/** Runs every variant once per round, `repeats` rounds; one Measurement per variant, in the order given. */
 export async function measureAlternating(
   scenario: string,
   variants: readonly string[],
@@ -59,8 +59,12 @@ export async function measureAlternating(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Measurement[]> {
   const results = variants.map((): VariantResult[] => []);
+  const order = [...variants.keys()];
   for (let i = 0; i < repeats; i++) {
-    for (const [index, variant] of variants.entries()) results[index]?.push(await runOnce(scenario, variant, args, env));
+    // Reversed every other round, so no variant always runs right after the same one (warming the server for it).
+    for (const index of i % 2 === 0 ? order : [...order].reverse()) {
+      results[index]?.push(await runOnce(scenario, variants[index] ?? "", args, env));
+    }
   }
   return variants.map((variant, index) => summarize(scenario, variant, results[index] ?? []));
 }

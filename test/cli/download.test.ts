@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ObjectInfo, StorageBackend } from "../../src/backends/backend.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { downloadFile, type DownloadOutcome } from "../../src/cli/pull/download.ts";
-import { FolderMaker } from "../../src/cli/pull/folders.ts";
+import { downloadFile, partialFileName, type DownloadOutcome } from "../../src/cli/pull/download.ts";
+import { FolderMaker, RefusedPathError } from "../../src/cli/pull/folders.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { removeDir, tempDir } from "./helpers.ts";
 
@@ -199,5 +199,53 @@ describe("pull downloads with a tentative checksum from the listing (S3 ETags)",
     const none = withHead(undefined);
     assert.deepEqual(await pullListed(none.backend, dest, "e".repeat(32)), { kind: "complete", size: BODY.byteLength });
     assert.equal(none.heads(), 1);
+  });
+});
+
+describe("pull downloads into a folder that changes under it", () => {
+  let dir: string;
+  let backend: MemoryBackend;
+
+  before(async () => {
+    dir = await tempDir("download-changes");
+    backend = new MemoryBackend({ name: `cli-download-changes-${Date.now()}` });
+    await backend.put("v/model.bin", BODY);
+  });
+  after(() => removeDir(dir));
+
+  /** Reads the destination's names first (as the first download of a pull does), then lets `meanwhile` change it. */
+  async function pullAfter(dest: string, meanwhile: (folder: string, info: ObjectInfo) => Promise<unknown>): Promise<DownloadOutcome> {
+    await mkdir(dest, { recursive: true });
+    const folders = new FolderMaker(await realpath(dest));
+    const folder = await folders.ensure([]);
+    await folders.entriesBefore(folder);
+    const info = await backend.head("v/model.bin");
+    await meanwhile(folder, info);
+    return downloadFile(
+      { key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info },
+      { backend, folders, signal: new AbortController().signal, onBytes: () => {} },
+    );
+  }
+
+  it("starts a partial that appeared after the folder was read afresh, never after its bytes", async () => {
+    const dest = join(dir, "late-partial");
+    const outcome = await pullAfter(dest, (folder, info) =>
+      writeFile(join(folder, partialFileName("model.bin", info.revision)), "bytes of another pull"),
+    );
+    assert.equal(outcome.kind, "downloaded");
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "model.bin"))), BODY);
+  });
+
+  it("refuses, by name, a target that became a folder meanwhile, and leaves no partial", async () => {
+    const dest = join(dir, "late-folder");
+    await assert.rejects(
+      pullAfter(dest, (folder) => mkdir(join(folder, "model.bin", "inner"), { recursive: true })),
+      (error: Error) => {
+        assert.ok(error instanceof RefusedPathError, String(error));
+        assert.match(error.message, /model\.bin is a folder, not a file/);
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(dest), ["model.bin"], "only the folder, no partial");
   });
 });

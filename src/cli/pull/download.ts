@@ -73,7 +73,10 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   const partial = join(folder, partialName);
   const resumedFrom = present.has(partialName) ? await resumableSize(partial, info.size) : 0;
   const hash = hashFor(info);
-  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | NO_FOLLOW, 0o644);
+  // Truncated unless continued: a partial that appeared after the folder was read (another pull into the same
+  // dest) must not end up in front of this download's bytes.
+  const fresh = resumedFrom === 0 ? constants.O_TRUNC : 0;
+  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | fresh | NO_FOLLOW, 0o644);
   let written = resumedFrom;
   const received = async (bytes: Uint8Array): Promise<void> => {
     await writeAll(handle, bytes);
@@ -118,8 +121,21 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     }
     verified = check.kind === "verified" ? check.algorithm : undefined;
   }
-  await rename(partial, target);
+  await placeFile(partial, target);
   return { kind: "downloaded", size: info.size, resumedFrom, verified };
+}
+
+/** Renames the finished partial into place; a folder at the target (another key made it one) is refused. */
+async function placeFile(partial: string, target: string): Promise<void> {
+  try {
+    await rename(partial, target);
+  } catch (error) {
+    await unlink(partial).catch(() => {});
+    if ((await lstat(target).catch(() => undefined))?.isDirectory() === true) {
+      throw new RefusedPathError(`${target} is a folder, not a file`, { path: target });
+    }
+    throw error;
+  }
 }
 
 type ContentCheck =
