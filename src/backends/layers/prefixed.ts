@@ -1,6 +1,5 @@
 /** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. Methods are async so an
  * invalid key rejects, as the contract says, rather than throwing at the call. */
-import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import type {
   AppendOptions,
@@ -16,6 +15,7 @@ import type {
   WriteOptions,
 } from "../backend.ts";
 import { validateKey, validatePrefix } from "../keys.ts";
+import { openUploadSource } from "../upload-source.ts";
 
 export class PrefixedBackend implements StorageBackend {
   readonly kind: string;
@@ -61,12 +61,15 @@ export class PrefixedBackend implements StorageBackend {
     return this.inner.putStream(this.#key(key), body, options).then((info) => this.#strip(info));
   }
 
-  async putFile(key: string, localPath: string, options?: StreamWriteOptions): Promise<ObjectInfo> {
-    const write =
-      this.inner.putFile === undefined
-        ? this.inner.putStream(this.#key(key), createReadStream(localPath), options)
-        : this.inner.putFile(this.#key(key), localPath, options);
-    return write.then((info) => this.#strip(info));
+  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+    if (this.inner.putFile !== undefined) return this.#strip(await this.inner.putFile(this.#key(key), localPath, options));
+    const source = await openUploadSource(localPath, this.describe(key));
+    try {
+      const body = source.handle.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
+      return this.#strip(await this.inner.putStream(this.#key(key), body, { size: source.size, ...options }));
+    } finally {
+      await source.handle.close();
+    }
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {

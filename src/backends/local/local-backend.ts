@@ -232,8 +232,13 @@ export class LocalBackend implements StorageBackend {
       try {
         return await stageCopy(localPath, path);
       } catch (error) {
-        if (isErrno(error, "ENOENT") && (await statIfPresent(localPath)) === undefined) {
+        // Told apart from a failure of the destination, which toLocalError names instead.
+        const source = await statIfPresent(localPath);
+        if (source === undefined && isErrno(error, "ENOENT")) {
           throw new InvalidArgumentError(`Cannot upload ${localPath}: no such local file.`, { path: localPath, cause: error });
+        }
+        if (source !== undefined && !source.isFile()) {
+          throw new InvalidArgumentError(`Cannot upload ${localPath}: it is not a regular file.`, { path: localPath, cause: error });
         }
         throw error;
       }

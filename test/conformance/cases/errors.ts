@@ -1,5 +1,8 @@
 /** Missing objects and invalid keys: stable codes, messages naming the key, and nothing written. */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { StorageBackend } from "../../../src/backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { collect, listKeys, rejectsWithCode } from "../helpers.ts";
@@ -58,5 +61,22 @@ export function errorCases(fixture: ConformanceFixture): void {
     assert.deepEqual(await backend.listPage("nothing/here/"), { objects: [], prefixes: [] });
     await backend.delete("nothing/here/either.txt");
     await rejectsWithCode(backend.head("nothing"), "NOT_FOUND", "head");
+  });
+
+  fixture.it("putFile, where offered, refuses a missing file and a folder with INVALID_ARGUMENT naming it", async (backend) => {
+    if (backend.putFile === undefined) return;
+    const folder = await mkdtemp(join(tmpdir(), "oc-conformance-putfile-"));
+    try {
+      for (const [name, localPath] of [
+        ["a missing file", join(folder, "absent.bin")],
+        ["a folder", folder],
+      ] as const) {
+        const error = await rejectsWithCode(backend.putFile("uploads/bad.bin", localPath), "INVALID_ARGUMENT", name);
+        assert.ok(error.message.includes(localPath), `${name}: the message names the local path: ${error.message}`);
+      }
+      assert.deepEqual(await listKeys(backend, ""), [], "nothing was written");
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 }
