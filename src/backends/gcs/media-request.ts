@@ -10,18 +10,24 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { File } from "@google-cloud/storage";
 
-/** A failed media request, carrying the HTTP status (or a network code) the way SDK errors do, for errors.ts. */
-export class MediaRequestError extends Error {
+/**
+ * A failure of one of this backend's own HTTP requests (media reads, resumable uploads), carrying the HTTP status
+ * (or a network code) and reason the way SDK errors do, so errors.ts maps both alike.
+ */
+export class GcsRequestError extends Error {
   readonly code: number | string;
   readonly errors: ReadonlyArray<{ readonly reason?: string; readonly message?: string }>;
 
   constructor(message: string, code: number | string, reason?: string) {
     super(message);
-    this.name = "MediaRequestError";
+    this.name = new.target.name;
     this.code = code;
     this.errors = reason === undefined ? [] : [{ reason, message }];
   }
 }
+
+/** A failed media request. */
+export class MediaRequestError extends GcsRequestError {}
 
 export interface MediaRequest {
   readonly file: File;

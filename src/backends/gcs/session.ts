@@ -21,6 +21,7 @@ import type { Readable } from "node:stream";
 import type { File, FileMetadata } from "@google-cloud/storage";
 import { OpenCrateError } from "../../errors.ts";
 import { pause, retryDelayMs } from "./backoff.ts";
+import { GcsRequestError } from "./media-request.ts";
 
 /** GCS takes the bytes of every request but the last in multiples of this. */
 export const CHUNK_GRANULE = 256 * 1024;
@@ -36,18 +37,8 @@ export interface SessionSettings {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A failure carrying the HTTP status the way SDK errors do (`code`), for errors.ts. */
-export class ResumableUploadError extends Error {
-  readonly code: number | string;
-  readonly errors: ReadonlyArray<{ readonly reason?: string; readonly message?: string }>;
-
-  constructor(message: string, code: number | string, reason?: string) {
-    super(message);
-    this.name = "ResumableUploadError";
-    this.code = code;
-    this.errors = reason === undefined ? [] : [{ reason, message }];
-  }
-}
+/** A failed request of a resumable upload. */
+export class ResumableUploadError extends GcsRequestError {}
 
 /** A request body: bytes in memory, or `length` bytes streamed. */
 type Body = Buffer | { readonly stream: Readable; readonly length: number };
