@@ -1,9 +1,11 @@
 /** Every bench scenario, in report order. */
 import { allocation } from "./allocation.ts";
+import { coldStart } from "./cold-start.ts";
 import { gcsCheckpoint } from "./gcs-checkpoint.ts";
 import { localCheckpoint } from "./local-checkpoint.ts";
+import { logging } from "./logging.ts";
 import { pull } from "./pull.ts";
 import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, allocation];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, allocation, logging, coldStart];
