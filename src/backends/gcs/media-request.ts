@@ -131,14 +131,16 @@ function readSome(incoming: IncomingMessage): Promise<string> {
 }
 
 function refusal(status: number, body: string): MediaRequestError {
-  let message = body.trim();
-  let reason: string | undefined;
+  const { message, reason } = errorBodyOf(body);
+  return new MediaRequestError(message === "" ? `HTTP ${status}` : message, status, reason);
+}
+
+/** The message and first reason of a GCS JSON error body; an emulator's or a proxy's plain text as it is. */
+export function errorBodyOf(body: string): { readonly message: string; readonly reason?: string | undefined } {
   try {
     const parsed = JSON.parse(body) as { error?: { message?: string; errors?: Array<{ reason?: string }> } };
-    message = parsed.error?.message ?? message;
-    reason = parsed.error?.errors?.[0]?.reason;
+    return { message: parsed.error?.message ?? body.trim(), reason: parsed.error?.errors?.[0]?.reason };
   } catch {
-    // not JSON (an emulator's or a proxy's text): keep the text
+    return { message: body.trim() };
   }
-  return new MediaRequestError(message === "" ? `HTTP ${status}` : message, status, reason);
 }

@@ -21,7 +21,7 @@ import type { Readable } from "node:stream";
 import type { File, FileMetadata } from "@google-cloud/storage";
 import { OpenCrateError } from "../../errors.ts";
 import { pause, retryDelayMs } from "./backoff.ts";
-import { GcsRequestError } from "./media-request.ts";
+import { errorBodyOf, GcsRequestError } from "./media-request.ts";
 
 /** GCS takes the bytes of every request but the last in multiples of this. */
 export const CHUNK_GRANULE = 256 * 1024;
@@ -272,15 +272,7 @@ function parseResource(reply: Reply): FileMetadata {
 
 /** An error for an answer the protocol does not allow here, carrying the server's status and message. */
 function unexpected(reply: Reply, what: string): ResumableUploadError {
-  let message = reply.body.toString("utf8").slice(0, 500);
-  let reason: string | undefined;
-  try {
-    const parsed = JSON.parse(message) as { error?: { message?: string; errors?: Array<{ reason?: string }> } };
-    message = parsed.error?.message ?? message;
-    reason = parsed.error?.errors?.[0]?.reason;
-  } catch {
-    // not JSON: keep the text
-  }
+  const { message, reason } = errorBodyOf(reply.body.toString("utf8").slice(0, 500));
   const status = reply.status >= 200 && reply.status < 400 ? 502 : reply.status;
   return new ResumableUploadError(`Unexpected answer to ${what} (HTTP ${reply.status}): ${message || "no details"}`, status, reason);
 }
