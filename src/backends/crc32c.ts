@@ -83,8 +83,13 @@ export class Crc32c {
   }
 
   toBase64(): string {
-    const bytes = Buffer.alloc(4);
-    bytes.writeUInt32BE(this.#value, 0);
-    return bytes.toString("base64");
+    return crc32cBase64(this.#value);
   }
+}
+
+/** A CRC32C value as GCS writes it: base64 of its four big-endian bytes. */
+export function crc32cBase64(value: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(value, 0);
+  return bytes.toString("base64");
 }

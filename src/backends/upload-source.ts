@@ -60,3 +60,10 @@ export async function readFully(source: UploadSource, buffer: Uint8Array, positi
     filled += await readSome(source, buffer.subarray(filled), position + filled);
   }
 }
+
+/** All of a (small) file's bytes, in memory. */
+export async function readAll(source: UploadSource): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(source.size);
+  await readFully(source, bytes, 0);
+  return bytes;
+}

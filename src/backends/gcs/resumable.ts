@@ -16,7 +16,7 @@
 import type { Agent } from "node:http";
 import { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
-import { Crc32c, crc32c } from "../crc32c.ts";
+import { Crc32c, crc32c, crc32cBase64 } from "../crc32c.ts";
 import { readFully, readSome, type UploadSource } from "../upload-source.ts";
 import { CHUNK_GRANULE, Session } from "./session.ts";
 
@@ -114,20 +114,11 @@ export async function uploadResumableFile(upload: ResumableUpload, source: Uploa
     await readFully(source, last, split);
     crc = crc32c(last, crc);
     progress(source.size);
-    const checksum = Buffer.alloc(4);
-    checksum.writeUInt32BE(crc, 0);
-    return await session.sendFinal(last, split, checksum.toString("base64"));
+    return await session.sendFinal(last, split, crc32cBase64(crc));
   } catch (error) {
     await session.cancel();
     throw error;
   }
-}
-
-/** All bytes of a small file, in memory; InvalidArgumentError when it is shorter than its size said. */
-export async function readWholeFile(source: UploadSourceFile): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(source.size);
-  await readFully(source, bytes, 0);
-  return bytes;
 }
 
 /** The bytes one attempt has read so far: their CRC32C from the start of the file, and the next offset. */

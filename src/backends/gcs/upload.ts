@@ -14,7 +14,8 @@ import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "./caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
-import { readWholeFile, uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
+import { readAll } from "../upload-source.ts";
+import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
 
 export interface UploadRequest {
   readonly file: File;
@@ -98,7 +99,7 @@ export async function uploadStream(
  */
 export async function uploadFile(request: UploadRequest, source: UploadSourceFile): Promise<FileMetadata> {
   if (source.size === 0 || source.size < request.resumableThreshold) {
-    const bytes = await readWholeFile(source);
+    const bytes = await readAll(source);
     source.onProgress?.(bytes.byteLength);
     return uploadBytes(request, bytes);
   }

@@ -37,7 +37,7 @@ import type {
 } from "../backend.ts";
 import { ifRevision } from "../backend.ts";
 import { toBytes } from "../streams.ts";
-import { openUploadSource, readFully } from "../upload-source.ts";
+import { openUploadSource, readAll } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
 import {
   EMPTY_RANGE,
@@ -258,8 +258,7 @@ export class S3Backend implements StorageBackend {
       const connected = await this.#connect();
       if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
       if (size <= partSize) {
-        const bytes = Buffer.allocUnsafe(size);
-        await readFully(file, bytes, 0);
+        const bytes = await readAll(file);
         options.onProgress?.(size);
         return await this.#putBytes(connected.connection, key, objectKey, bytes, mode, options);
       }
