@@ -3,7 +3,7 @@
  * of messages. A failure of the file is the caller's (InvalidArgumentError naming it), never a network error to
  * retry.
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { InvalidArgumentError } from "../errors.ts";
 
 export interface UploadSource {
@@ -13,27 +13,26 @@ export interface UploadSource {
   readonly size: number;
 }
 
-/** Opens `localPath` for an upload to `target` (for messages). A folder opens fine on Linux and would fail only
- * at the first read, so anything but a regular file is refused here. Close the handle when done. */
+/**
+ * Opens `localPath` for an upload to `target` (for messages). Anything but a regular file is refused before it is
+ * opened: a folder would open fine on Linux and fail only at the first read, and opening a named pipe with no
+ * writer would block for ever. Close the handle when done.
+ */
 export async function openUploadSource(localPath: string, target: string): Promise<UploadSource> {
-  let handle: FileHandle;
+  const refused = (reason: string, cause?: unknown): InvalidArgumentError =>
+    new InvalidArgumentError(`Cannot upload ${localPath} to ${target}: ${reason}`, { path: localPath, cause });
   try {
-    handle = await open(localPath, "r");
-  } catch (error) {
-    throw new InvalidArgumentError(`Cannot upload ${localPath} to ${target}: ${(error as Error).message}`, {
-      path: localPath,
-      cause: error,
-    });
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) {
-      throw new InvalidArgumentError(`Cannot upload ${localPath} to ${target}: it is not a regular file.`, { path: localPath });
+    if (!(await stat(localPath)).isFile()) throw refused("it is not a regular file.");
+    const handle = await open(localPath, "r");
+    try {
+      return { handle, path: localPath, size: (await handle.stat()).size };
+    } catch (error) {
+      await handle.close();
+      throw error;
     }
-    return { handle, path: localPath, size: info.size };
   } catch (error) {
-    await handle.close();
-    throw error;
+    if (error instanceof InvalidArgumentError) throw error;
+    throw refused((error as Error).message, error);
   }
 }
 
@@ -66,4 +65,15 @@ export async function readAll(source: UploadSource): Promise<Buffer> {
   const bytes = Buffer.allocUnsafe(source.size);
   await readFully(source, bytes, 0);
   return bytes;
+}
+
+/** Bytes [start, end) of the file in pieces of at most `pieceBytes`, each a fresh buffer (a request may still hold
+ * the previous ones); fails like readSome. */
+export async function* readPieces(source: UploadSource, start = 0, end = source.size, pieceBytes = 1024 * 1024): AsyncGenerator<Buffer> {
+  for (let offset = start; offset < end; ) {
+    const buffer = Buffer.allocUnsafe(Math.min(pieceBytes, end - offset));
+    const bytesRead = await readSome(source, buffer, offset);
+    offset += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
 }

@@ -17,7 +17,7 @@ import type { Agent } from "node:http";
 import { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import { Crc32c, crc32c, crc32cBase64 } from "../crc32c.ts";
-import { readFully, readSome, type UploadSource } from "../upload-source.ts";
+import { readFully, readPieces, readSome, type UploadSource } from "../upload-source.ts";
 import { CHUNK_GRANULE, Session } from "./session.ts";
 
 export { ResumableUploadError } from "./session.ts";
@@ -145,12 +145,9 @@ async function openSession(upload: ResumableUpload): Promise<Session> {
  * as they are read; fails if the file ends sooner. Nothing is read until the stream is consumed. */
 function readExactly(source: UploadSourceFile, range: StreamedRange, end: number, progress: (offset: number) => void): Readable {
   async function* pieces(): AsyncGenerator<Buffer> {
-    while (range.next < end) {
-      const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, end - range.next));
-      const bytesRead = await readSome(source, buffer, range.next);
-      const piece = buffer.subarray(0, bytesRead);
+    for await (const piece of readPieces(source, range.next, end, READ_BYTES)) {
       range.crc = crc32c(piece, range.crc);
-      range.next += bytesRead;
+      range.next += piece.byteLength;
       progress(range.next);
       yield piece;
     }

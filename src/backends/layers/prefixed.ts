@@ -15,7 +15,7 @@ import type {
   WriteOptions,
 } from "../backend.ts";
 import { validateKey, validatePrefix } from "../keys.ts";
-import { openUploadSource } from "../upload-source.ts";
+import { openUploadSource, readPieces } from "../upload-source.ts";
 
 export class PrefixedBackend implements StorageBackend {
   readonly kind: string;
@@ -65,8 +65,7 @@ export class PrefixedBackend implements StorageBackend {
     if (this.inner.putFile !== undefined) return this.#strip(await this.inner.putFile(this.#key(key), localPath, options));
     const source = await openUploadSource(localPath, this.describe(key));
     try {
-      const body = source.handle.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 });
-      return this.#strip(await this.inner.putStream(this.#key(key), body, { size: source.size, ...options }));
+      return this.#strip(await this.inner.putStream(this.#key(key), readPieces(source), { size: source.size, ...options }));
     } finally {
       await source.handle.close();
     }

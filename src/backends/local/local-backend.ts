@@ -31,6 +31,7 @@ import type {
 import { OVERWRITE } from "../backend.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
+import { openUploadSource } from "../upload-source.ts";
 import { checkRange, spanOf } from "../byte-range.ts";
 import { appendInPlace } from "./append.ts";
 import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
@@ -228,17 +229,19 @@ export class LocalBackend implements StorageBackend {
   async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     options.signal?.throwIfAborted();
+    // The source's own problems (missing, a folder, unreadable) are named as such, not as the destination's.
+    await (await openUploadSource(localPath, this.describe(key))).handle.close();
     const info = await this.#write(key, path, options.mode ?? OVERWRITE, options.signal, async () => {
       try {
         return await stageCopy(localPath, path);
       } catch (error) {
-        // Told apart from a failure of the destination, which toLocalError names instead.
-        const source = await statIfPresent(localPath);
-        if (source === undefined && isErrno(error, "ENOENT")) {
-          throw new InvalidArgumentError(`Cannot upload ${localPath}: no such local file.`, { path: localPath, cause: error });
-        }
-        if (source !== undefined && !source.isFile()) {
-          throw new InvalidArgumentError(`Cannot upload ${localPath}: it is not a regular file.`, { path: localPath, cause: error });
+        // The source passed the check above: one gone or replaced since is still its problem, not the destination's.
+        const source = await statIfPresent(localPath).catch(() => undefined);
+        if (source?.isFile() !== true) {
+          throw new InvalidArgumentError(`Cannot upload ${localPath}: it went away or changed while it was copied.`, {
+            path: localPath,
+            cause: error,
+          });
         }
         throw error;
       }

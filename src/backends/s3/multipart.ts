@@ -115,37 +115,45 @@ export async function uploadMultipart(request: MultipartUploadRequest): Promise<
     const inFlight = new Set<Promise<void>>();
     const { source } = request;
     let failure: { error: unknown } | undefined;
+    /** The body's own failure (a stream error, a file that shrank): reported before any part's. */
+    let bodyFailure: { error: unknown } | undefined;
     let partNumber = 0;
-    for await (const part of source.parts) {
-      if (failure !== undefined) break;
-      const number = ++partNumber;
-      if (number > S3_MAX_PARTS) {
-        failure = {
-          error: new InvalidArgumentError(
-            `${request.uri} is larger than S3's ${S3_MAX_PARTS} parts of ${request.partSize} bytes: pass a larger partSize, or the body's size.`,
-            { path: request.uri },
-          ),
-        };
-        break;
+    try {
+      for await (const part of source.parts) {
+        if (failure !== undefined) break;
+        const number = ++partNumber;
+        if (number > S3_MAX_PARTS) {
+          failure = {
+            error: new InvalidArgumentError(
+              `${request.uri} is larger than S3's ${S3_MAX_PARTS} parts of ${request.partSize} bytes: pass a larger partSize, or the body's size.`,
+              { path: request.uri },
+            ),
+          };
+          break;
+        }
+        const task: Promise<void> = client
+          .send(new sdk.UploadPartCommand({ ...target, UploadId, PartNumber: number, Body: part, ContentLength: part.byteLength }), send)
+          .then(
+            (output) => {
+              parts[number - 1] = { PartNumber: number, ETag: output.ETag };
+            },
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          )
+          .finally(() => {
+            source.release(part);
+            inFlight.delete(task);
+          });
+        inFlight.add(task);
+        if (inFlight.size >= request.queueSize) await Promise.race(inFlight);
       }
-      const task: Promise<void> = client
-        .send(new sdk.UploadPartCommand({ ...target, UploadId, PartNumber: number, Body: part, ContentLength: part.byteLength }), send)
-        .then(
-          (output) => {
-            parts[number - 1] = { PartNumber: number, ETag: output.ETag };
-          },
-          (error: unknown) => {
-            failure ??= { error };
-          },
-        )
-        .finally(() => {
-          source.release(part);
-          inFlight.delete(task);
-        });
-      inFlight.add(task);
-      if (inFlight.size >= request.queueSize) await Promise.race(inFlight);
+    } catch (error) {
+      bodyFailure = { error };
     }
+    // Settled before any abort: a part still uploading after AbortMultipartUpload could be stored as an orphan.
     await Promise.all(inFlight);
+    if (bodyFailure !== undefined) throw bodyFailure.error;
     if (failure !== undefined) throw failure.error;
     return await client.send(
       new sdk.CompleteMultipartUploadCommand({

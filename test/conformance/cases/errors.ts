@@ -1,5 +1,6 @@
 /** Missing objects and invalid keys: stable codes, messages naming the key, and nothing written. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,13 +64,17 @@ export function errorCases(fixture: ConformanceFixture): void {
     await rejectsWithCode(backend.head("nothing"), "NOT_FOUND", "head");
   });
 
-  fixture.it("putFile, where offered, refuses a missing file and a folder with INVALID_ARGUMENT naming it", async (backend) => {
+  fixture.it("putFile, where offered, refuses a missing file, a folder and a pipe with INVALID_ARGUMENT naming it", async (backend) => {
     if (backend.putFile === undefined) return;
     const folder = await mkdtemp(join(tmpdir(), "oc-conformance-putfile-"));
     try {
+      // Opening a named pipe with no writer would block for ever: it must be refused before it is opened.
+      const pipe = join(folder, "pipe");
+      execFileSync("mkfifo", [pipe]);
       for (const [name, localPath] of [
         ["a missing file", join(folder, "absent.bin")],
         ["a folder", folder],
+        ["a named pipe", pipe],
       ] as const) {
         const error = await rejectsWithCode(backend.putFile("uploads/bad.bin", localPath), "INVALID_ARGUMENT", name);
         assert.ok(error.message.includes(localPath), `${name}: the message names the local path: ${error.message}`);
