@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { CRC32C } from "@google-cloud/storage";
-import { mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ObjectInfo, StorageBackend } from "../../src/backends/backend.ts";
@@ -234,6 +234,38 @@ describe("pull downloads into a folder that changes under it", () => {
     );
     assert.equal(outcome.kind, "downloaded");
     assert.deepEqual(new Uint8Array(await readFile(join(dest, "model.bin"))), BODY);
+  });
+
+  it("fails, leaving no partial, when another writer adds to the partial file during the download", async () => {
+    const dest = join(dir, "shared-partial");
+    await mkdir(dest, { recursive: true });
+    const info = await backend.head("v/model.bin");
+    const partial = join(await realpath(dest), partialFileName("model.bin", info.revision));
+    // Another pull into the same folder appends to the same partial while this one fetches the bytes.
+    const intruded = new Proxy(backend, {
+      get(target, property) {
+        if (property === "get") {
+          return async (key: string, options: object) => {
+            await appendFile(partial, "bytes of another pull");
+            return target.get(key, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await assert.rejects(
+      downloadFile(
+        { key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info },
+        { backend: intruded, folders: new FolderMaker(await realpath(dest)), signal: new AbortController().signal, onBytes: () => {} },
+      ),
+      (error: Error) => {
+        assert.ok(isOpenCrateError(error) && error.code === "CORRUPT_DATA", String(error));
+        assert.match(error.message, /changed while .*model\.bin was written to it/);
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(dest), [], "neither the file nor the partial");
   });
 
   it("refuses, by name, a target that became a folder meanwhile, and leaves no partial", async () => {

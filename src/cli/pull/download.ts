@@ -78,6 +78,7 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   const fresh = resumedFrom === 0 ? constants.O_TRUNC : 0;
   const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | fresh | NO_FOLLOW, 0o644);
   let written = resumedFrom;
+  let onDisk = -1;
   const received = async (bytes: Uint8Array): Promise<void> => {
     await writeAll(handle, bytes);
     hash?.update(bytes);
@@ -99,11 +100,21 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
       for await (const chunk of stream) await received(chunk as Uint8Array);
     }
     await handle.utimes(info.lastModified, info.lastModified);
+    onDisk = (await handle.stat()).size;
   } finally {
     await handle.close();
   }
 
   const where = backend.describe(task.key);
+  if (onDisk !== written) {
+    // Checks below count the bytes received; the file must hold exactly those (not another writer's too).
+    await unlink(partial).catch(() => {});
+    throw new CorruptDataError(
+      `${partial} changed while ${where} was written to it (${onDisk} bytes on disk, ${written} written): is another pull ` +
+        "writing into the same folder? Pull again.",
+      { path: partial },
+    );
+  }
   if (written !== info.size) {
     await unlink(partial).catch(() => {});
     throw new CorruptDataError(
