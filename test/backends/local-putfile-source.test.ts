@@ -1,8 +1,7 @@
 /**
  * Local putFile with a local file that cannot be opened for a reason other than "missing" or "a folder" (found in
- * review): the error must name the local file, as S3, GCS and the prefix layer do (upload-source.ts), not blame
- * the destination. Today local maps the copy's ENOTDIR / ELOOP (and, by the same path, EACCES and EIO) through
- * toLocalError, which names the destination key ("Cannot write <root>/x.bin: a folder on its path is a file").
+ * review): the error names the local file, as on S3, GCS and the prefix layer (upload-source.ts), never the
+ * destination ("Cannot write <root>/x.bin: a folder on its path is a file" was the old message).
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
