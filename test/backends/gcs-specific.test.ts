@@ -22,6 +22,7 @@ import { startFaultProxy, type FaultKind, type FaultProxy } from "../support/fau
 import { ensureGcsBucket, gcsOptions, rawObject } from "../support/gcs.ts";
 import { startS3Proxy, type Interceptor, type ProxiedRequest, type ProxiedResponse, type RunningServer } from "../support/s3-proxy.ts";
 import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
+import { deleteUnder } from "../support/bucket-factory.ts";
 
 const KiB = 1024;
 const server = gcsEnv();
@@ -40,7 +41,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
     await Promise.all(backends.map((backend) => backend.close()));
     await Promise.all(proxies.map((proxy) => proxy.close()));
     const cleaner = new GcsBackend(gcsOptions(gcs));
-    for (const prefix of prefixes) await cleaner.deleteMany(await listKeys(cleaner, `${prefix}/`));
+    await deleteUnder(cleaner, prefixes);
     await cleaner.close();
   });
 

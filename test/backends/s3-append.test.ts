@@ -13,6 +13,7 @@ import { assertSameBytes, randomBody, readText, rejectsWithCode } from "../confo
 import { ensureBucket, rawClient, rawListing, s3Options } from "../support/s3.ts";
 import { startS3Proxy, type Interceptor, type ProxiedRequest, type RunningServer } from "../support/s3-proxy.ts";
 import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
+import { deleteUnder } from "../support/bucket-factory.ts";
 
 const MiB = 1024 * 1024;
 const KEY = "logs/run.history.log";
@@ -59,11 +60,7 @@ class AppendContext {
     await Promise.all(this.#backends.map((backend) => backend.close()));
     await Promise.all(this.#proxies.map((proxy) => proxy.close()));
     const cleaner = new S3Backend(s3Options(this.server));
-    for (const prefix of this.#prefixes) {
-      const keys: string[] = [];
-      for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-      await cleaner.deleteMany(keys);
-    }
+    await deleteUnder(cleaner, this.#prefixes);
     await cleaner.close();
     this.raw?.destroy();
   }

@@ -17,6 +17,7 @@ import { assertSameBytes, randomBody, readStream, rejectsWithCode } from "../con
 import { ensureBucket, rawListing, s3Options } from "../support/s3.ts";
 import { startS3Proxy, type Interceptor, type RunningServer } from "../support/s3-proxy.ts";
 import { minioEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
+import { deleteUnder } from "../support/bucket-factory.ts";
 
 const MiB = 1024 * 1024;
 const server = minioEnv();
@@ -46,11 +47,7 @@ describe("S3 parallel reads and putFile on MinIO", { skip: skipUnless(server, "M
     await Promise.all(backends.map((backend) => backend.close()));
     await Promise.all(proxies.map((proxy) => proxy.close()));
     const cleaner = new S3Backend(s3Options(minio));
-    for (const prefix of prefixes) {
-      const keys: string[] = [];
-      for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-      await cleaner.deleteMany(keys);
-    }
+    await deleteUnder(cleaner, prefixes);
     await cleaner.close();
     await rm(scratch, { recursive: true, force: true });
   });

@@ -16,6 +16,7 @@ import { ensureBucket, rawClient, rawListing, s3Options } from "../support/s3.ts
 import { startFaultProxy, type FaultKind, type RequestLine } from "../support/fault-proxy.ts";
 import { errorResponse, startS3Proxy, type Interceptor, type ProxiedRequest } from "../support/s3-proxy.ts";
 import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
+import { deleteUnder } from "../support/bucket-factory.ts";
 
 const MiB = 1024 * 1024;
 const server = minioEnv();
@@ -32,11 +33,7 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
     await Promise.all(backends.map((backend) => backend.close()));
     await Promise.all(proxies.map((proxy) => proxy.close()));
     const cleaner = new S3Backend(s3Options(minio));
-    for (const prefix of prefixes) {
-      const keys: string[] = [];
-      for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-      await cleaner.deleteMany(keys);
-    }
+    await deleteUnder(cleaner, prefixes);
     await cleaner.close();
   });
 

@@ -14,6 +14,7 @@ import type { FaultKind, RequestLine } from "../support/fault-proxy.ts";
 import { ensureGcsBucket, gcsOptions } from "../support/gcs.ts";
 import { ensureBucket, rawClient, s3Options } from "../support/s3.ts";
 import { gcsEnv, minioEnv, skipUnless, type GcsServerEnv, type S3ServerEnv } from "../support/servers.ts";
+import { deleteUnder } from "../support/bucket-factory.ts";
 
 export const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -111,9 +112,7 @@ function minioTarget(server: S3ServerEnv | undefined): CloudTarget {
       const client = await rawClient(server);
       try {
         for (const prefix of prefixes.splice(0)) {
-          const keys: string[] = [];
-          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-          await cleaner.deleteMany(keys);
+          await deleteUnder(cleaner, [prefix]);
           for (const upload of await openUploads(server, prefix)) {
             await client.send(new AbortMultipartUploadCommand({ Bucket: server.bucket, Key: upload.key, UploadId: upload.uploadId }));
           }
@@ -228,11 +227,7 @@ function gcsTarget(server: GcsServerEnv | undefined): CloudTarget {
       if (server === undefined) return;
       const cleaner = new GcsBackend(gcsOptions(server));
       try {
-        for (const prefix of prefixes.splice(0)) {
-          const keys: string[] = [];
-          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-          await cleaner.deleteMany(keys);
-        }
+        await deleteUnder(cleaner, prefixes.splice(0));
       } finally {
         await cleaner.close();
       }

@@ -15,6 +15,7 @@ import { ensureBucket, s3Options } from "../support/s3.ts";
 import { startS3Proxy, type RunningServer } from "../support/s3-proxy.ts";
 import { minioEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
 import { readText } from "./helpers.ts";
+import { deleteUnder } from "../support/bucket-factory.ts";
 
 const MiB = 1024 * 1024;
 const LOG = "cost/v0/cost.log";
@@ -136,11 +137,7 @@ describe("flush cost on MinIO", { skip: skipUnless(minio, "MinIO", "TEST_MINIO_E
   after(async () => {
     await Promise.all(proxies.map((proxy) => proxy.close()));
     const cleaner = new S3Backend(s3Options(server));
-    for (const prefix of prefixes) {
-      const keys: string[] = [];
-      for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-      await cleaner.deleteMany(keys);
-    }
+    await deleteUnder(cleaner, prefixes);
     await cleaner.close();
   });
 

@@ -31,14 +31,19 @@ export function bucketFactory(options: BucketFactoryOptions): BackendFactory {
       if (options.skip !== false) return;
       const cleaner = options.open("");
       try {
-        for (const prefix of prefixes.splice(0)) {
-          const keys: string[] = [];
-          for await (const info of cleaner.list(`${prefix}/`)) keys.push(info.key);
-          await cleaner.deleteMany(keys);
-        }
+        await deleteUnder(cleaner, prefixes.splice(0));
       } finally {
         await cleaner.close();
       }
     },
   };
+}
+
+/** Deletes every object under each `<prefix>/` (the prefixes a test made on a shared bucket). */
+export async function deleteUnder(backend: StorageBackend, prefixes: readonly string[]): Promise<void> {
+  for (const prefix of prefixes) {
+    const keys: string[] = [];
+    for await (const info of backend.list(`${prefix}/`)) keys.push(info.key);
+    await backend.deleteMany(keys);
+  }
 }
