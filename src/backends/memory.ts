@@ -21,6 +21,7 @@ import type {
   WriteOptions,
 } from "./backend.ts";
 import { checkRange, spanOf } from "./byte-range.ts";
+import { CallerBody } from "./caller-body.ts";
 import { validateKey, validatePrefix } from "./keys.ts";
 import { collectBytes, toBytes } from "./streams.ts";
 
@@ -90,8 +91,7 @@ export class MemoryBackend implements StorageBackend {
     options: StreamWriteOptions = {},
   ): Promise<ObjectInfo> {
     validateKey(key, this.describe(""));
-    const bytes = await collectBytes(body);
-    options.onProgress?.(bytes.byteLength);
+    const bytes = await collectBytes(new CallerBody(body, this.describe(key), options.onProgress));
     return this.#commit(key, bytes, options.mode, options.metadata);
   }
 

@@ -23,6 +23,7 @@ import { ensureGcsBucket, gcsOptions, rawObject } from "../support/gcs.ts";
 import { startS3Proxy, type Interceptor, type ProxiedRequest, type ProxiedResponse, type RunningServer } from "../support/s3-proxy.ts";
 import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
 import { deleteUnder } from "../support/bucket-factory.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
 
 const KiB = 1024;
 const server = gcsEnv();
@@ -147,14 +148,14 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       assert.equal((await backend.head("log.jsonl")).revision, second.revision);
     });
 
-    it("a body failing after some chunks passes the body's error on and commits nothing", async () => {
+    it("a body failing after some chunks is INVALID_ARGUMENT caused by the body's error and commits nothing", async () => {
       const { backend, proxy, prefix } = await proxied((_request, forward) => forward(), SMALL_CHUNKS);
       const failure = new Error("disk read failed");
       async function* failing(): AsyncGenerator<Uint8Array> {
         for (let index = 0; index < 3; index++) yield randomBody(256 * KiB);
         throw failure;
       }
-      await assert.rejects(backend.putStream("new.bin", failing()), (error: unknown) => error === failure);
+      await assert.rejects(backend.putStream("new.bin", failing()), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.cause === failure);
       await rejectsWithCode(backend.head("new.bin"), "NOT_FOUND", "nothing at a new key");
       assert.ok(chunkPuts(proxy.requests, objectName(prefix, "new.bin")).length >= 2, "chunks had been sent");
       assert.ok(
@@ -163,7 +164,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       );
 
       await backend.put("old.bin", "kept");
-      await assert.rejects(backend.putStream("old.bin", failing(), { mode: CREATE_ONLY }), (error: unknown) => error === failure);
+      await assert.rejects(backend.putStream("old.bin", failing(), { mode: CREATE_ONLY }), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.cause === failure);
       assert.equal(await readText(backend, "old.bin"), "kept");
     });
 

@@ -14,6 +14,7 @@ import { describeBackendConformance } from "../conformance/suite.ts";
 import { collect, listKeys, readText, rejectsWithCode } from "../conformance/helpers.ts";
 import { localFactory } from "../support/backends.ts";
 import { probePermissions, type ProbeResult } from "./local-permission-probe.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
 
 describeBackendConformance("local", localFactory());
 
@@ -113,9 +114,9 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
       yield Buffer.alloc(2 * 1024 * 1024, 1);
       throw failure;
     }
-    await assert.rejects(backend.putStream("ckpt/model.bin", breaking()), (error) => error === failure);
-    await assert.rejects(backend.putStream("ckpt/new.bin", breaking(), { mode: CREATE_ONLY }), (error) => error === failure);
-    await assert.rejects(backend.putStream("fresh/folders/new.bin", breaking()), (error) => error === failure);
+    await assert.rejects(backend.putStream("ckpt/model.bin", breaking()), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.cause === failure);
+    await assert.rejects(backend.putStream("ckpt/new.bin", breaking(), { mode: CREATE_ONLY }), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.cause === failure);
+    await assert.rejects(backend.putStream("fresh/folders/new.bin", breaking()), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.cause === failure);
     assert.equal(await readText(backend, "ckpt/model.bin"), "old weights");
     assert.deepEqual(await filesOnDisk(root), ["ckpt/model.bin"]);
     assert.deepEqual(await readdir(root), ["ckpt"], "folders made for the failed write are gone");

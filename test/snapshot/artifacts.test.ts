@@ -142,6 +142,20 @@ for (const factory of allBackendFactories()) {
       assert.ok(Buffer.concat(chunks).equals(bytes));
     });
 
+    it("a caller stream that throws in saveStream is INVALID_ARGUMENT with the caller's error as cause; the old content stays", async () => {
+      const model = snapshot.checkpoint("stream-fails.bin");
+      await model.save(new Uint8Array([7, 7, 7]));
+      const broken = new Error("the caller's stream broke");
+      async function* body(): AsyncGenerator<Uint8Array> {
+        yield new Uint8Array(64 * 1024);
+        throw broken;
+      }
+      const error = await expectCode(model.saveStream(body()), "INVALID_ARGUMENT");
+      assert.equal(error.cause, broken);
+      assert.ok(error.message.includes(model.path), error.message);
+      assert.deepEqual(await model.load(), new Uint8Array([7, 7, 7]));
+    });
+
     it("custom handlers get path, name, type, verbose and scoped storage, and expose their own methods", async () => {
       const lines = snapshot.artifact("labels", "boxes", { handler: LinesHandler, verbose: true });
       assert.equal(lines.path, backend.describe("arts/v0:t/labels/boxes"));

@@ -26,7 +26,7 @@ import type {
 import { validateKey, validatePrefix } from "../keys.ts";
 import { collectBytes, toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
-import { CallerBody } from "./caller-body.ts";
+import { CallerBody } from "../caller-body.ts";
 import { createStorage, type GcsClient } from "./client.ts";
 import { checkRange } from "../byte-range.ts";
 import { openRead } from "./download.ts";
@@ -177,7 +177,7 @@ export class GcsBackend implements StorageBackend {
     const mode = this.#checkMode(key, options.mode);
     const chunkSize = options.partSize === undefined ? this.#settings.chunkSize : roundChunkSize(options.partSize);
     options.signal?.throwIfAborted();
-    const callerBody = new CallerBody(body, options.onProgress);
+    const callerBody = new CallerBody(body, this.describe(key), options.onProgress);
     const request = await this.#uploadRequest(key, mode, options, chunkSize);
     try {
       const resource = await uploadStream(request, callerBody, { size: options.size });
@@ -387,7 +387,7 @@ export class GcsBackend implements StorageBackend {
     } catch (error) {
       throw await this.#failure(error, "read", from, { signal });
     }
-    const callerBody = new CallerBody(source);
+    const callerBody = new CallerBody(source, this.describe(to));
     try {
       const written = await uploadStream(request, callerBody, { size: Number(resource.size ?? 0) });
       return toObjectInfo(to, written);

@@ -11,7 +11,7 @@
 import type { Agent } from "node:http";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import type { WriteMode } from "../backend.ts";
-import type { CallerBody } from "./caller-body.ts";
+import type { CallerBody } from "../caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
 import { readAll } from "../upload-source.ts";

@@ -35,7 +35,7 @@ import { openUploadSource } from "../upload-source.ts";
 import { checkRange, spanOf } from "../byte-range.ts";
 import { appendInPlace } from "./append.ts";
 import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
-import { CallerBody } from "./caller-body.ts";
+import { CallerBody } from "../caller-body.ts";
 import { folderIsNotAnObject, isErrno, toLocalError, type FsAction } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import { listObjects, listOnePage } from "./listing.ts";
@@ -156,11 +156,11 @@ export class LocalBackend implements StorageBackend {
     const path = this.#layout.pathOfKey(key);
     const mode = options.mode ?? OVERWRITE;
     options.signal?.throwIfAborted();
-    const source = new CallerBody(body, options.onProgress);
+    const source = new CallerBody(body, this.describe(key), options.onProgress);
     try {
       return await this.#write(key, path, mode, options.signal, () => stageStream(path, source, options.signal));
     } catch (error) {
-      // The caller's own stream failed: hand back its error as it is, not as a disk error.
+      // The caller's own stream failed: report that (see CallerBody), not a disk error.
       if (source.failure !== undefined) throw source.failure.error;
       throw error;
     }

@@ -36,6 +36,7 @@ import type {
   WriteOptions,
 } from "../backend.ts";
 import { ifRevision } from "../backend.ts";
+import { CallerBody } from "../caller-body.ts";
 import { toBytes } from "../streams.ts";
 import { openUploadSource, readAll } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
@@ -224,7 +225,7 @@ export class S3Backend implements StorageBackend {
 
     let first: Awaited<ReturnType<typeof readFirstPart>>;
     try {
-      first = await readFirstPart(body, partSize, options.onProgress, options.signal);
+      first = await readFirstPart(new CallerBody(body, this.describe(key), options.onProgress), partSize, undefined, options.signal);
     } catch (error) {
       throw this.#error(error, "write", key, options.signal);
     }

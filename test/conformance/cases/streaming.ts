@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import type { ConformanceFixture } from "../fixture.ts";
 import { deterministicChunks, PeakRss, sha256 } from "../big-data.ts";
-import { assertSameBytes, describeError, isCausedBy, listKeys, MiB, randomBody, readText } from "../helpers.ts";
+import { isOpenCrateError, TransientError } from "../../../src/errors.ts";
+import { assertSameBytes, describeError, listKeys, MiB, randomBody, readText } from "../helpers.ts";
 
 const BIG_MB = Number(process.env.OPENCRATE_CONFORMANCE_BIG_MB ?? 256);
 /** RSS may grow by this much while the big body streams up and back (the body itself is far larger). */
@@ -52,8 +53,27 @@ export function streamingCases(fixture: ConformanceFixture): void {
         caught = error;
       });
       assert.ok(caught !== undefined, `${key}: putStream failed`);
-      assert.ok(isCausedBy(caught, failure), `${key}: the body's error is passed on (got ${describeError(caught)})`);
+      assert.ok(isOpenCrateError(caught, "INVALID_ARGUMENT"), `${key}: an INVALID_ARGUMENT OpenCrateError (got ${describeError(caught)})`);
+      assert.equal(caught.cause, failure, `${key}: the body's own error is the cause`);
+      assert.ok(caught.message.includes(backend.describe(key)), `${key}: the message names the location (${caught.message})`);
     }
+    // An OpenCrateError from the body (another store's read stream, say) keeps its code.
+    const transient = new TransientError("the source store went away");
+    async function* failingSource(): AsyncGenerator<Uint8Array> {
+      yield randomBody(1024);
+      throw transient;
+    }
+    await assert.rejects(backend.putStream("streams/new.bin", failingSource()), (error) => error === transient);
+    // So does a progress callback that throws.
+    const callback = new Error("progress callback broke");
+    await assert.rejects(
+      backend.putStream("streams/new.bin", Readable.from([randomBody(1024)]), {
+        onProgress: () => {
+          throw callback;
+        },
+      }),
+      (error) => isOpenCrateError(error, "INVALID_ARGUMENT") && error.cause === callback,
+    );
     await assert.rejects(backend.head("streams/new.bin"));
     assert.equal(await readText(backend, "streams/existing.txt"), "old content");
     assert.deepEqual(await listKeys(backend, ""), ["streams/existing.txt"], "nothing left behind");

@@ -1,15 +1,26 @@
-/** A caller's body stream as bytes, counting progress and remembering whether it (not the disk) failed. */
+/**
+ * A caller's body (a Readable, an async iterable, or a plain iterable of chunks) as bytes, for every backend's
+ * putStream. It counts progress and remembers whether the body (not the store) failed. A failure of the caller's
+ * stream (or of its progress callback) comes out as an InvalidArgumentError naming where the bytes were going,
+ * with the caller's error as `cause`; an OpenCrateError from the stream (another artifact's read stream, say)
+ * passes through unchanged, so a TRANSIENT source stays retryable.
+ */
 import type { Readable } from "node:stream";
-import { InvalidArgumentError } from "../../errors.ts";
+import { InvalidArgumentError, OpenCrateError } from "../errors.ts";
+
+export type BodyInput = Readable | AsyncIterable<unknown> | Iterable<unknown>;
 
 export class CallerBody implements AsyncIterable<Uint8Array> {
-  readonly #body: Readable | AsyncIterable<Uint8Array>;
+  readonly #body: BodyInput;
+  readonly #where: string;
   readonly #onProgress: ((bytesSoFar: number) => void) | undefined;
-  /** Set when reading the body (or the progress callback) threw: that error is the caller's, passed on as is. */
-  failure: { readonly error: unknown } | undefined;
+  /** Set when reading the body (or the progress callback) threw: the error this body threw for it. */
+  failure: { readonly error: OpenCrateError } | undefined;
 
-  constructor(body: Readable | AsyncIterable<Uint8Array>, onProgress?: (bytesSoFar: number) => void) {
+  /** `where`: the location being written, for the message. */
+  constructor(body: BodyInput, where: string, onProgress?: (bytesSoFar: number) => void) {
     this.#body = body;
+    this.#where = where;
     this.#onProgress = onProgress;
   }
 
@@ -30,13 +41,24 @@ export class CallerBody implements AsyncIterable<Uint8Array> {
       finished = true;
     } catch (error) {
       finished = true;
-      this.failure = { error };
-      throw error;
+      const failure = bodyFailure(error, this.#where);
+      this.failure = { error: failure };
+      throw failure;
     } finally {
-      // The disk side gave up first (the consumer stopped pulling): stop the caller's stream too.
+      // The store side gave up first (the consumer stopped pulling): stop the caller's stream too.
       if (!finished) await Promise.resolve(chunks?.return?.()).catch(() => {});
     }
   }
+}
+
+/** The error a failed caller body is reported as (see the file header). */
+export function bodyFailure(error: unknown, where: string): OpenCrateError {
+  if (error instanceof OpenCrateError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new InvalidArgumentError(`The body stream being saved to ${where} failed: ${reason}. Nothing was saved.`, {
+    path: where,
+    cause: error,
+  });
 }
 
 /** The body's async iterator; a plain iterable (an array of chunks) is accepted too, as `for await` would. */
