@@ -3,7 +3,8 @@
 #   minio            .cache/bin/minio            (go install; the Go proxy refuses RELEASE.* tags, so a pseudo-version)
 #   fake-gcs-server  .cache/bin/fake-gcs-server  (go install)
 #   moto             .cache/moto-venv            (python3 -m venv + pip install 'moto[server]')
-# Usage: bash scripts/build-servers.sh [minio] [fake-gcs-server] [moto]   (no argument: all three)
+#   toxiproxy        .cache/bin/toxiproxy-server (go install; network faults, as a container or a process)
+# Usage: bash scripts/build-servers.sh [minio] [fake-gcs-server] [moto] [toxiproxy]   (no argument: all four)
 # Idempotent: a server already built at its pinned version is skipped. The version check reads the artifact itself
 # (`go version -m` for Go binaries, the installed distribution for moto) and a stamp file records the pin.
 # Builds every requested server even when one fails, then exits 1 naming the failures.
@@ -17,6 +18,10 @@ FAKE_GCS_MODULE="github.com/fsouza/fake-gcs-server"
 FAKE_GCS_VERSION="v1.55.1" # >= 1.55.0 honours ifGenerationMatch on resumable uploads
 MOTO_VERSION="5.2.5"       # >= 5.1.11 for If-None-Match on CompleteMultipartUpload
 GO_MIN="1.25.8"            # fake-gcs-server's go.mod
+# --- toxiproxy (network fault injection; docker/toxiproxy.Dockerfile packs this binary) ---
+TOXIPROXY_MODULE="github.com/Shopify/toxiproxy/v2"
+TOXIPROXY_VERSION="v2.5.0" # the newest the Go module proxy serves
+# --- end toxiproxy ---
 
 log() { printf 'build-servers: %s\n' "$*" >&2; }
 
@@ -56,9 +61,10 @@ go_env() {
     GOFLAGS="-modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 "$@"
 }
 
-# go_install NAME MODULE VERSION: `go install MODULE@VERSION` into .cache/bin unless that exact build is there.
+# go_install NAME MODULE VERSION [PACKAGE]: `go install PACKAGE@VERSION` (PACKAGE defaults to MODULE) into
+# .cache/bin/NAME unless that exact build is there.
 go_install() {
-  local name="$1" module="$2" version="$3" bin="$cache/bin/$1" stamp="$cache/bin/.$1.version" start=$SECONDS
+  local name="$1" module="$2" version="$3" package="${4:-$2}" bin="$cache/bin/$1" stamp="$cache/bin/.$1.version" start=$SECONDS
   check_go || return 1
   if [ -x "$bin" ] && go_env "$go_bin" version -m "$bin" 2>/dev/null |
     grep -qE "^[[:space:]]+mod[[:space:]]+$module[[:space:]]+$version([[:space:]]|$)"; then
@@ -69,11 +75,18 @@ go_install() {
   log "$name: building $module@$version with $("$go_bin" env GOVERSION) (first build downloads modules; minutes)"
   mkdir -p "$cache/bin" "$cache/logs"
   local build_log="$cache/logs/build-$name.log"
-  if ! go_env "$go_bin" install "$module@$version" >"$build_log" 2>&1; then
+  # go install names the binary after the package's last path element (toxiproxy's is "server"): install into a
+  # scratch GOBIN, then move it to its name.
+  local gobin="$cache/gobin.$name"
+  rm -rf "$gobin"
+  if ! go_env GOBIN="$gobin" "$go_bin" install "$package@$version" >"$build_log" 2>&1; then
     log "ERROR: $name build failed after $(elapsed "$start"); last lines of $build_log:"
     tail -n 30 "$build_log" >&2
+    rm -rf "$gobin"
     return 1
   fi
+  mv -f "$gobin/${package##*/}" "$bin"
+  rm -rf "$gobin"
   echo "$module@$version" >"$stamp"
   log "$name: built in $(elapsed "$start")"
 }
@@ -111,7 +124,7 @@ build_moto() {
 }
 
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(minio fake-gcs-server moto)
+[ "${#targets[@]}" -gt 0 ] || targets=(minio fake-gcs-server moto toxiproxy)
 
 mkdir -p "$cache"
 # Two concurrent runs (two terminals, or dev.sh and test.ts) would race on the same go install / venv.
@@ -128,7 +141,8 @@ for target in "${targets[@]}"; do
     minio) go_install minio "$MINIO_MODULE" "$MINIO_VERSION" || failed+=(minio) ;;
     fake-gcs-server | gcs) go_install fake-gcs-server "$FAKE_GCS_MODULE" "$FAKE_GCS_VERSION" || failed+=(fake-gcs-server) ;;
     moto) build_moto || failed+=(moto) ;;
-    *) log "unknown server '$target' (expected minio, fake-gcs-server or moto)"; exit 2 ;;
+    toxiproxy) go_install toxiproxy-server "$TOXIPROXY_MODULE" "$TOXIPROXY_VERSION" "$TOXIPROXY_MODULE/cmd/server" || failed+=(toxiproxy) ;;
+    *) log "unknown server '$target' (expected minio, fake-gcs-server, moto or toxiproxy)"; exit 2 ;;
   esac
 done
 

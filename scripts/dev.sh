@@ -32,6 +32,13 @@ fi
 
 case "$script" in
   test | bench)
+    # --- container engine: MinIO and fake-gcs-server run as containers when one answers; without it
+    # scripts/test-servers.ts says so in one loud line and runs them as local processes ---
+    if [ "${OPENCRATE_TEST_RUNNER:-auto}" != processes ]; then
+      step "container engine (scripts/docker-engine.sh)"
+      bash scripts/docker-engine.sh || echo "dev.sh: no container engine; the test servers will run as processes" >&2
+    fi
+    # --- end container engine ---
     step "building the test servers (scripts/build-servers.sh)"
     t=$SECONDS
     if ! bash scripts/build-servers.sh; then

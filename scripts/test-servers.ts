@@ -1,6 +1,7 @@
 /**
  * The real test servers: MinIO, moto and fake-gcs-server, built from source into .cache by
- * scripts/build-servers.sh and run as local processes on free loopback ports with throw-away data.
+ * scripts/build-servers.sh. MinIO and fake-gcs-server run as containers (testcontainers, servers/containers.ts)
+ * when a container engine answers, else as local processes like moto, on free loopback ports with throw-away data.
  *
  * Library (scripts/test.ts, bench): `startTestServers()` returns the TEST_* variables test/support/servers.ts reads
  * and a `stop()`. CLI: `node scripts/test-servers.ts up` starts them, prints `export ...` lines on stdout and
@@ -11,8 +12,12 @@
  *   the caller's TEST_* variables for it pass through, and only its bucket is created if missing
  *   (e.g. servers from docker/compose.yaml).
  * - OPENCRATE_TEST_SERVERS: which servers to start, comma-separated from minio,moto,gcs (default all; "none").
+ * - OPENCRATE_TEST_RUNNER: how MinIO and fake-gcs-server run: `auto` (default: containers when an engine answers,
+ *   else processes with one loud line), `containers` (no engine fails the run) or `processes`.
+ * - OPENCRATE_TEST_IMAGES: `local` (default: images built by scripts/build-images.ts) or `official` (pulled).
  * - CI=true: a server that cannot start fails the run. Elsewhere one loud line is printed and its suites skip.
  * - OPENCRATE_SERVERS_BUILT=1: skip the scripts/build-servers.sh call (scripts/dev.sh has just run it).
+ * moto stays a process in every mode: it is a PyPI package, and no local image of Python is built for it.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -22,6 +27,9 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ServerDefinition } from "./servers/definition.ts";
 import { fakeGcs } from "./servers/fake-gcs.ts";
+import { buildImages } from "./build-images.ts";
+import { engineUnavailable, startContainerServers, type ContainerServerId, type ContainerServers } from "./servers/containers.ts";
+import { imageSource } from "./servers/images.ts";
 import { minio } from "./servers/minio.ts";
 import { moto } from "./servers/moto.ts";
 import { logTail, stopAllServers, type ServerProcess } from "./servers/process.ts";
@@ -156,24 +164,76 @@ async function adopt(definition: ServerDefinition): Promise<void> {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+const CONTAINER_SERVERS: readonly string[] = ["minio", "gcs"] satisfies ContainerServerId[];
+
+/**
+ * Whether MinIO and fake-gcs-server run as containers. Under `auto`, a missing engine or a failed image build
+ * means processes, said in one loud line (also under CI=true: the library's suites then still run on the same
+ * server versions; .ci/run reports the container checks it could not run).
+ */
+async function useContainers(build: boolean): Promise<boolean> {
+  const setting = process.env.OPENCRATE_TEST_RUNNER?.trim() || "auto";
+  if (!["auto", "containers", "processes"].includes(setting)) {
+    throw new Error(`OPENCRATE_TEST_RUNNER must be auto, containers or processes, not "${setting}"`);
+  }
+  if (setting === "processes") return false;
+  const fallBack = (reason: string): false => {
+    if (setting === "containers") throw new Error(`OPENCRATE_TEST_RUNNER=containers, but ${reason}`);
+    say(`!!! ${reason}: MinIO and fake-gcs-server run as LOCAL PROCESSES instead of containers (see docs/testing.md).`);
+    return false;
+  };
+  const noEngine = await engineUnavailable();
+  if (noEngine !== undefined) return fallBack(`no container engine answers (${noEngine})`);
+  if (imageSource() === "local" && build) {
+    // The images pack the binaries scripts/build-servers.sh builds: those first (toxiproxy for the fault tests).
+    if (!(await runBuild(["minio", "fake-gcs-server", "toxiproxy"]))) return fallBack("scripts/build-servers.sh failed");
+    try {
+      await buildImages(["minio", "gcs", "toxiproxy"]);
+    } catch (error) {
+      return fallBack(`the local images could not be built (${messageOf(error)})`);
+    }
+  }
+  return true;
+}
+
 export async function startTestServers(options: StartOptions = {}): Promise<TestServers> {
   const strict = options.strict ?? process.env.CI === "true";
   const build = options.build ?? process.env.OPENCRATE_SERVERS_BUILT !== "1";
   const wanted = wantedServers();
   const toStart = wanted.filter((definition) => !process.env[definition.endpointVariable]);
   await pruneLeftovers();
-  if (build && toStart.length > 0) {
-    const built = await runBuild(toStart.map((definition) => definition.buildTarget));
+  const containerCandidates = toStart.filter((definition) => CONTAINER_SERVERS.includes(definition.id));
+  let inContainers = containerCandidates.length > 0 && (await useContainers(build)) ? containerCandidates : [];
+  let containers: ContainerServers | undefined;
+  if (inContainers.length > 0) {
+    try {
+      const ids = inContainers.map((definition) => definition.id as ContainerServerId);
+      containers = await startContainerServers(ids, TEST_BUCKET, say);
+    } catch (error) {
+      if (process.env.OPENCRATE_TEST_RUNNER === "containers") throw error;
+      say(`!!! the server containers did not start (${messageOf(error)}): MinIO and fake-gcs-server run as LOCAL PROCESSES instead.`);
+      inContainers = [];
+    }
+  }
+  const asProcesses = toStart.filter((definition) => !inContainers.includes(definition));
+  if (build && asProcesses.length > 0) {
+    // toxiproxy too: without containers the network-fault tests run it as a process.
+    const targets = asProcesses.map((definition) => definition.buildTarget as string);
+    if (asProcesses.some((definition) => CONTAINER_SERVERS.includes(definition.id))) targets.push("toxiproxy");
+    const built = await runBuild(targets);
     if (!built && strict) throw new Error("scripts/build-servers.sh failed (see above)");
   }
 
   const outcomes = await Promise.allSettled(
-    wanted.map((definition) => (toStart.includes(definition) ? startOne(definition) : adopt(definition))),
+    wanted
+      .filter((definition) => !inContainers.includes(definition))
+      .map((definition) => (asProcesses.includes(definition) ? startOne(definition) : adopt(definition))),
   );
   const started: Started[] = [];
   const missing: string[] = [];
+  const notContained = wanted.filter((definition) => !inContainers.includes(definition));
   outcomes.forEach((outcome, index) => {
-    const id = wanted[index]?.id ?? "?";
+    const id = notContained[index]?.id ?? "?";
     if (outcome.status === "rejected") {
       missing.push(id);
       say(`${id} failed to start: ${messageOf(outcome.reason)}`);
@@ -182,7 +242,7 @@ export async function startTestServers(options: StartOptions = {}): Promise<Test
     }
   });
   const stop = async (): Promise<void> => {
-    await Promise.all(started.map((server) => server.process.stop()));
+    await Promise.all([...started.map((server) => server.process.stop()), containers?.stop()]);
   };
   if (missing.length > 0 && strict) {
     await stop();
@@ -191,7 +251,7 @@ export async function startTestServers(options: StartOptions = {}): Promise<Test
   for (const id of missing) {
     say(`!!! ${id} IS NOT AVAILABLE: its test suites will be SKIPPED or fail (under CI=true this fails the run).`);
   }
-  const env: Record<string, string> = Object.assign({}, ...started.map((server) => server.env));
+  const env: Record<string, string> = Object.assign({}, containers?.env, ...started.map((server) => server.env));
   return { env, missing, processes: started.map((server) => server.process), stop };
 }
 
