@@ -20,6 +20,11 @@
  *
  * Absolute `Location` headers naming the target are rewritten to the proxy, so a GCS resumable session (whose URL
  * the server hands out) keeps going through the proxy.
+ *
+ * Faults of the connection as a whole (latency on every byte, bandwidth caps, tiny segments, silent or cut
+ * connections) go through toxiproxy instead (toxiproxy.ts, test/faults/network.test.ts). Everything here is aimed
+ * at single HTTP requests, which toxiproxy cannot see: its toxics act per TCP connection, and one keep-alive
+ * connection carries many requests. That includes `stall`, a delay drawn per request by the seeded plan.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
