@@ -58,6 +58,9 @@ export interface ByteRange {
 
 export interface ReadOptions {
   readonly range?: ByteRange;
+  /** Read only while the object is at this revision, otherwise PreconditionFailedError (NotFoundError once it is
+   * gone): lets one object be read in several ranged requests without splicing two states of it. */
+  readonly ifRevision?: string;
   readonly signal?: AbortSignal;
 }
 

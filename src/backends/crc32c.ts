@@ -93,3 +93,40 @@ export function crc32cBase64(value: number): string {
   bytes.writeUInt32BE(value, 0);
   return bytes.toString("base64");
 }
+
+/**
+ * The CRC32C of A followed by B, from crc(A), crc(B) and B's length in bytes: zlib's crc32_combine (squaring a
+ * GF(2) matrix that appends zero bits) for this polynomial. Lets ranges read in parallel be checked as one object.
+ */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0;
+  const odd = new Uint32Array(32);
+  const even = new Uint32Array(32);
+  odd[0] = POLYNOMIAL;
+  for (let n = 1, row = 1; n < 32; n++, row = (row << 1) >>> 0) odd[n] = row;
+  squareInto(even, odd); // two zero bits
+  squareInto(odd, even); // four zero bits
+  let crc = crcA >>> 0;
+  let remaining = lengthB;
+  for (;;) {
+    squareInto(even, odd);
+    if (remaining % 2 === 1) crc = times(even, crc);
+    remaining = Math.floor(remaining / 2);
+    if (remaining === 0) break;
+    squareInto(odd, even);
+    if (remaining % 2 === 1) crc = times(odd, crc);
+    remaining = Math.floor(remaining / 2);
+    if (remaining === 0) break;
+  }
+  return (crc ^ crcB) >>> 0;
+}
+
+function times(matrix: Uint32Array, vector: number): number {
+  let sum = 0;
+  for (let i = 0, v = vector >>> 0; v !== 0; i++, v >>>= 1) if ((v & 1) === 1) sum ^= matrix[i] ?? 0;
+  return sum >>> 0;
+}
+
+function squareInto(square: Uint32Array, matrix: Uint32Array): void {
+  for (let n = 0; n < 32; n++) square[n] = times(matrix, matrix[n] ?? 0);
+}

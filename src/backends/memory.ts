@@ -71,6 +71,7 @@ export class MemoryBackend implements StorageBackend {
     validateKey(key, this.describe(""));
     checkRange(options.range, this.describe(key));
     const { bytes } = this.#require(key);
+    if (options.ifRevision !== undefined) this.#checkRevision(key, options.ifRevision);
     const { start, end } = spanOf(options.range, bytes.byteLength);
     return copyOf(bytes.subarray(start, end));
   }

@@ -1,13 +1,15 @@
 /** ArtifactStorage over a StorageBackend: one artifact path, and the objects below it for folder-like handlers. */
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, realpath, stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, isOpenCrateError, ReadOnlyError } from "../errors.ts";
+import { downloadToFile } from "../transfer/download-file.ts";
+import { SafeFolder } from "../transfer/safe-folder.ts";
 import type { ArtifactStorage } from "./types.ts";
 
 export interface BackendArtifactStorageOptions {
@@ -81,17 +83,30 @@ export class BackendArtifactStorage implements ArtifactStorage {
     else await this.backend.putStream(key, createReadStream(localPath, { highWaterMark: 1024 * 1024 }), { size });
   }
 
-  /** Streams to a temporary file next to `localPath`, then renames it into place. */
+  /** Downloads into a partial file next to `localPath`, checked, then renamed into place (transfer/download-file.ts). */
   async downloadTo(localPath: string, relative = ""): Promise<void> {
-    const source = await this.openRead(relative);
+    const key = this.#keyOf(relative);
+    const info = await this.backend.head(key);
+    const name = basename(localPath);
+    if (name === "" || name === "." || name === ".." || /[\\/]$/.test(localPath)) {
+      throw new InvalidArgumentError(`Cannot download ${this.backend.describe(key)} to ${localPath}: it names a folder, not a file.`, {
+        path: localPath,
+      });
+    }
     await mkdir(dirname(localPath), { recursive: true });
-    const partial = `${localPath}.~oc-partial-${process.pid}`;
+    const folder = await SafeFolder.open(await realpath(dirname(localPath)));
     try {
-      await pipeline(source, createWriteStream(partial, { highWaterMark: 1024 * 1024 }));
-      await rename(partial, localPath);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw error;
+      await downloadToFile({
+        backend: this.backend,
+        key,
+        info,
+        folder,
+        name,
+        partialName: `${name}.~oc-partial-${randomUUID().slice(0, 8)}`,
+        resume: false,
+      });
+    } finally {
+      await folder.close();
     }
   }
 

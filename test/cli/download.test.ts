@@ -6,10 +6,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ObjectInfo, StorageBackend } from "../../src/backends/backend.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { downloadFile, partialFileName, type DownloadOutcome } from "../../src/cli/pull/download.ts";
-import { FolderMaker, RefusedPathError } from "../../src/cli/pull/folders.ts";
+import { downloadFile, FolderEntries, partialFileName, type DownloadContext, type DownloadOutcome } from "../../src/cli/pull/download.ts";
+import { RefusedPathError, SafeFolder } from "../../src/transfer/safe-folder.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { removeDir, tempDir } from "./helpers.ts";
+
+/** What pull hands each download: the destination opened as a SafeFolder (closed when the process ends). */
+async function contextFor(backend: StorageBackend, dest: string): Promise<DownloadContext> {
+  const root = await SafeFolder.open(await realpath(dest));
+  return { backend, root, entries: new FolderEntries(), signal: new AbortController().signal, onBytes: () => {} };
+}
 
 const BODY = new TextEncoder().encode("checkpoint bytes ".repeat(1000));
 const md5 = (bytes: Uint8Array): string => createHash("md5").update(bytes).digest("hex");
@@ -49,7 +55,7 @@ describe("pull downloads with checksums", () => {
     return downloadFile(
       // The listing's view of the object, here with the checksum GCS listings carry.
       { key: "v/model.bin", path: "model.bin", segments: ["checkpoints", "model.bin"], listed: await backend.head("v/model.bin") },
-      { backend, folders: new FolderMaker(await realpath(dest)), signal: new AbortController().signal, onBytes: () => {} },
+      await contextFor(backend, dest),
     );
   }
 
@@ -73,7 +79,7 @@ describe("pull downloads with checksums", () => {
     const bad = join(dir, "crc-bad");
     await mkdir(bad, { recursive: true });
     await assert.rejects(pullOne(withChecksum(inner, () => "00000000", "crc32c"), bad), (error: Error) => {
-      assert.match(error.message, /Checksum mismatch pulling .*v\/model\.bin: crc32c [0-9a-f]{8} instead of 0{8}/);
+      assert.match(error.message, /Checksum mismatch downloading .*v\/model\.bin: crc32c [0-9a-f]{8} instead of 0{8}/);
       return true;
     });
     assert.deepEqual(await readdir(join(bad, "checkpoints")), [], "neither the file nor a partial");
@@ -84,7 +90,7 @@ describe("pull downloads with checksums", () => {
     await mkdir(dest);
     await assert.rejects(pullOne(withChecksum(inner, () => "0".repeat(32)), dest), (error: unknown) => {
       assert.ok(isOpenCrateError(error, "CORRUPT_DATA"));
-      assert.match(error.message, /Checksum mismatch pulling .*v\/model\.bin: md5 [0-9a-f]{32} instead of 0{32}/);
+      assert.match(error.message, /Checksum mismatch downloading .*v\/model\.bin: md5 [0-9a-f]{32} instead of 0{32}/);
       return true;
     });
     assert.deepEqual(await readdir(join(dest, "checkpoints")), []);
@@ -142,7 +148,7 @@ describe("pull downloads with a tentative checksum from the listing (S3 ETags)",
         segments: ["model.bin"],
         listed: { ...info, checksum: { algorithm: "md5", value: tentativeMd5, tentative: true } },
       },
-      { backend, folders: new FolderMaker(await realpath(dest)), signal: new AbortController().signal, onBytes: () => {} },
+      await contextFor(backend, dest),
     );
   }
 
@@ -169,18 +175,20 @@ describe("pull downloads with a tentative checksum from the listing (S3 ETags)",
     const corrupt = withHead({ algorithm: "md5", value: "e".repeat(32) });
     await assert.rejects(pullListed(corrupt.backend, join(dir, "corrupt"), "e".repeat(32)), (error: unknown) => {
       assert.ok(isOpenCrateError(error, "CORRUPT_DATA"));
-      assert.match(error.message, /Checksum mismatch pulling .*v\/model\.bin: md5 [0-9a-f]{32} instead of e{32}\.$/);
+      assert.match(error.message, /Checksum mismatch downloading .*v\/model\.bin: md5 [0-9a-f]{32} instead of e{32}\.$/);
       return true;
     });
     assert.deepEqual(await readdir(join(dir, "corrupt")), [], "neither the file nor a partial is left");
 
     const changed = withHead(undefined);
     const stale = { ...listed, revision: "an older revision" };
+    // Every read is pinned to the listed revision: the first one already finds the object replaced.
     await assert.rejects(pullListed(changed.backend, join(dir, "changed"), "e".repeat(32), stale), (error: unknown) => {
-      assert.ok(isOpenCrateError(error, "CORRUPT_DATA"));
-      assert.match(error.message, /the object changed since it was listed \(pull again\)\.$/);
+      assert.ok(isOpenCrateError(error, "TRANSIENT"), String(error));
+      assert.match(error.message, /v\/model\.bin changed since it was listed \(replaced while it was being downloaded\); download it again\.$/);
       return true;
     });
+    assert.deepEqual(await readdir(join(dir, "changed")), [], "neither the file nor a partial is left");
   });
 
   it("treats a tentative mismatch in dest as not complete, never as corruption", async () => {
@@ -216,15 +224,11 @@ describe("pull downloads into a folder that changes under it", () => {
   /** Reads the destination's names first (as the first download of a pull does), then lets `meanwhile` change it. */
   async function pullAfter(dest: string, meanwhile: (folder: string, info: ObjectInfo) => Promise<unknown>): Promise<DownloadOutcome> {
     await mkdir(dest, { recursive: true });
-    const folders = new FolderMaker(await realpath(dest));
-    const folder = await folders.ensure([]);
-    await folders.entriesBefore(folder);
+    const context = await contextFor(backend, dest);
+    await context.entries.of(context.root);
     const info = await backend.head("v/model.bin");
-    await meanwhile(folder, info);
-    return downloadFile(
-      { key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info },
-      { backend, folders, signal: new AbortController().signal, onBytes: () => {} },
-    );
+    await meanwhile(context.root.path, info);
+    return downloadFile({ key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info }, context);
   }
 
   it("starts a partial that appeared after the folder was read afresh, never after its bytes", async () => {
@@ -257,7 +261,7 @@ describe("pull downloads into a folder that changes under it", () => {
     await assert.rejects(
       downloadFile(
         { key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info },
-        { backend: intruded, folders: new FolderMaker(await realpath(dest)), signal: new AbortController().signal, onBytes: () => {} },
+        await contextFor(intruded, dest),
       ),
       (error: Error) => {
         assert.ok(isOpenCrateError(error) && error.code === "CORRUPT_DATA", String(error));

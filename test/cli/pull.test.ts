@@ -156,7 +156,7 @@ describe("opencrate pull", () => {
     await symlink(elsewhere, join(dest, "jsons"));
     const result = await runCli(["pull", `${root}/train/v1`, dest]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^opencrate: refused "train\/v1\/jsons\/metrics\.json": .*jsons is a symbolic link; pull does not write through links; nothing was written for it\.$/m);
+    assert.match(result.stderr, /^opencrate: refused "train\/v1\/jsons\/metrics\.json": .*jsons is a symbolic link; downloads do not write through links; nothing was written for it\.$/m);
     assert.match(result.stderr, /^opencrate: pull incomplete: 2 of 3 files .*: 2 downloaded, 0 already complete, 1 refused\.$/m);
     assert.deepEqual(await readdir(elsewhere), []);
     assert.ok(existsSync(join(dest, "checkpoints/model.bin")), "the other files were pulled");

@@ -139,7 +139,8 @@ export class GcsBackend implements StorageBackend {
     const { bucket, agent } = await this.#open();
     try {
       const stream = await openRead({
-        file: bucket.file(this.#name(key)),
+        // A pinned read asks for that generation: once the object is replaced, GCS answers 404.
+        file: bucket.file(this.#name(key), pinnedGeneration(this.describe(key), options.ifRevision)),
         agent,
         range: options.range,
         maxRetries: this.#settings.maxRetries,
@@ -555,4 +556,15 @@ export class GcsBackend implements StorageBackend {
   #keyOf(name: string): string {
     return name.slice(this.#base.length);
   }
+}
+
+/** The File options of a read pinned to `revision` (a generation number; anything else can never match). */
+function pinnedGeneration(location: string, revision: string | undefined): { generation?: number } {
+  if (revision === undefined) return {};
+  if (!/^[1-9][0-9]*$/.test(revision)) {
+    throw new PreconditionFailedError(`${location} is not at revision ${JSON.stringify(revision)}: GCS revisions are generation numbers.`, {
+      path: location,
+    });
+  }
+  return { generation: Number(revision) };
 }

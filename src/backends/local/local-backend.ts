@@ -11,6 +11,7 @@
  * overwrites and deletes do not take the lock: one racing a `replace` is ordered as the renames land. Appends
  * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
+import type { BigIntStats } from "node:fs";
 import { open, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Readable } from "node:stream";
@@ -36,12 +37,12 @@ import { checkRange, spanOf } from "../byte-range.ts";
 import { appendInPlace } from "./append.ts";
 import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
 import { CallerBody } from "../caller-body.ts";
-import { folderIsNotAnObject, isErrno, toLocalError, type FsAction } from "./errors.ts";
+import { folderIsNotAnObject, isErrno, revisionMismatch, toLocalError, type FsAction } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import { listObjects, listOnePage } from "./listing.ts";
 import { DEFAULT_LOCK_STALE_MS, type LockOptions } from "./lock.ts";
 import { LocalLayout } from "./paths.ts";
-import { objectInfoOf } from "./revision.ts";
+import { objectInfoOf, revisionOf } from "./revision.ts";
 
 export interface LocalBackendOptions {
   /** The folder holding the objects, relative (to the current folder at construction) or absolute. */
@@ -94,9 +95,10 @@ export class LocalBackend implements StorageBackend {
     return this.#attempt(key, "read", async () => {
       const handle = await open(path, "r");
       try {
-        const stats = await handle.stat();
+        const stats = await handle.stat({ bigint: true });
         if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
-        const { start, end } = spanOf(options.range, stats.size);
+        checkReadRevision(this.describe(key), options.ifRevision, stats);
+        const { start, end } = spanOf(options.range, Number(stats.size));
         const bytes = Buffer.allocUnsafe(end - start);
         let filled = 0;
         while (filled < bytes.byteLength) {
@@ -120,9 +122,10 @@ export class LocalBackend implements StorageBackend {
     return this.#attempt(key, "read", async () => {
       const handle = await open(path, "r");
       try {
-        const stats = await handle.stat();
+        const stats = await handle.stat({ bigint: true });
         if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
-        const { start, end } = spanOf(options.range, stats.size);
+        checkReadRevision(this.describe(key), options.ifRevision, stats);
+        const { start, end } = spanOf(options.range, Number(stats.size));
         if (end === start) {
           await handle.close();
           return Readable.from([]);
@@ -320,4 +323,11 @@ export class LocalBackend implements StorageBackend {
       throw toLocalError(error, this.describe(key), action);
     }
   }
+}
+
+/** A read pinned to `expected` fails unless the opened file is that revision (the handle keeps reading that file). */
+function checkReadRevision(location: string, expected: string | undefined, stats: BigIntStats): void {
+  if (expected === undefined) return;
+  const current = revisionOf(stats);
+  if (current !== expected) throw revisionMismatch(location, expected, current);
 }

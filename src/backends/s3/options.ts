@@ -38,9 +38,9 @@ export interface S3BackendOptions {
   /** Parts uploaded at once. Default 4. Memory use is about partSize × (queueSize + 1). */
   readonly queueSize?: number;
   /**
-   * Ranges of `partSize` read at once for a whole-object read past one part (pinned with If-Match to the first
-   * answer's ETag). Default 1: one GET, which is fastest where one connection fills the link (a nearby MinIO);
-   * raise it (4–8) for a distant bucket, where per-connection throughput is the limit. Memory use is about
+   * Parallel ranged streams for reading a large object. Downloads to a file (artifact.downloadTo, `pull`) choose
+   * by size and measured throughput when this is absent; set it to fix the count. `getStream` of a whole object
+   * reads ranges of `partSize` this many at a time when it is above 1 (default: one GET), with memory about
    * partSize × (readConcurrency + 2).
    */
   readonly readConcurrency?: number;
@@ -67,7 +67,8 @@ export interface S3Settings {
   readonly forcePathStyle: boolean;
   readonly partSize: number;
   readonly queueSize: number;
-  readonly readConcurrency: number;
+  /** Undefined: chosen per download. */
+  readonly readConcurrency: number | undefined;
   readonly maxAttempts: number;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -94,7 +95,7 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
     forcePathStyle,
     partSize: checkInteger("partSize", options.partSize ?? 8 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
     queueSize: checkInteger("queueSize", options.queueSize ?? 4, 1, 64),
-    readConcurrency: checkInteger("readConcurrency", options.readConcurrency ?? 1, 1, 64),
+    readConcurrency: options.readConcurrency === undefined ? undefined : checkInteger("readConcurrency", options.readConcurrency, 1, 64),
     maxAttempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20),
     connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? 5_000, 1, 600_000),
     requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? 60_000, 1, 3_600_000),

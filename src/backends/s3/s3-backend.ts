@@ -91,6 +91,8 @@ export class S3Backend implements StorageBackend {
   readonly bucket: string;
   /** "" or "a/b". */
   readonly prefix: string;
+  /** Parallel streams of a download to a file, when the options fix it. */
+  readonly readConcurrency: number | undefined;
   readonly #settings: S3Settings;
   readonly #options: S3BackendOptions;
   readonly #paths: S3Paths;
@@ -104,6 +106,7 @@ export class S3Backend implements StorageBackend {
     this.#options = options;
     this.bucket = this.#settings.bucket;
     this.prefix = this.#settings.prefix;
+    this.readConcurrency = this.#settings.readConcurrency;
     this.#paths = new S3Paths(this.bucket, this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
     this.capabilities = {
@@ -144,14 +147,14 @@ export class S3Backend implements StorageBackend {
     const objectKey = this.#paths.objectKey(key);
     const range = rangeHeader(options.range, this.describe(key));
     if (range === EMPTY_RANGE) {
-      await this.head(key, options);
+      this.#checkPinned(key, await this.head(key, options), options.ifRevision);
       return new Uint8Array(0);
     }
     const { connection } = await this.#connect();
     const { client, sdk } = connection;
     try {
       const output = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range === undefined ? {} : { Range: range }) }),
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
         { abortSignal: options.signal },
       );
       return output.Body === undefined ? new Uint8Array(0) : await output.Body.transformToByteArray();
@@ -161,23 +164,30 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  /** An empty ranged read pinned to a revision checks it on the head() it makes instead of a GET. */
+  #checkPinned(key: string, info: ObjectInfo, ifRevision: string | undefined): void {
+    if (ifRevision !== undefined && info.revision !== ifRevision) {
+      throw new PreconditionFailedError(`${this.describe(key)} changed: it is no longer at revision ${ifRevision}.`, { path: this.describe(key) });
+    }
+  }
+
   /** With readConcurrency > 1, a whole-object read past one part goes out as parallel ranged GETs
    * (parallel-download.ts); otherwise one GET. */
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
     const objectKey = this.#paths.objectKey(key);
     const range = rangeHeader(options.range, this.describe(key));
     if (range === EMPTY_RANGE) {
-      await this.head(key, options);
+      this.#checkPinned(key, await this.head(key, options), options.ifRevision);
       return NodeReadable.from([]);
     }
     const { connection } = await this.#connect();
-    if (range === undefined && this.#settings.readConcurrency > 1) {
+    if (range === undefined && options.ifRevision === undefined && (this.#settings.readConcurrency ?? 1) > 1) {
       const whole = await openWholeObject({
         connection,
         bucket: this.bucket,
         objectKey,
         partSize: this.#settings.partSize,
-        queueSize: this.#settings.readConcurrency,
+        queueSize: this.#settings.readConcurrency ?? 1,
         signal: options.signal,
         mapError: (error) => this.#error(error, "read", key, options.signal),
       });
@@ -188,7 +198,7 @@ export class S3Backend implements StorageBackend {
     let body: unknown;
     try {
       const output = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...(range === undefined ? {} : { Range: range }) }),
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
         { abortSignal: options.signal },
       );
       body = output.Body;
@@ -697,4 +707,9 @@ function copiedHeaders(source: HeadObjectCommandOutput): CopiedHeaders {
 /** The caller's abort reason when the signal fired (the SDK wraps it differently per request phase). */
 function abortReason(error: unknown, signal: AbortSignal | undefined): unknown {
   return signal?.aborted === true ? signal.reason : error;
+}
+
+/** The Range and If-Match of a GetObject. */
+function readConditions(range: string | undefined, ifRevision: string | undefined): { Range?: string; IfMatch?: string } {
+  return { ...(range === undefined ? {} : { Range: range }), ...(ifRevision === undefined ? {} : { IfMatch: ifRevision }) };
 }

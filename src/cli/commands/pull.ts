@@ -11,11 +11,12 @@ import { mapWithConcurrency } from "../pool.ts";
 import {
   describeOutcome,
   downloadFile,
+  FolderEntries,
   type DownloadContext,
   type DownloadOutcome,
   type DownloadTask,
 } from "../pull/download.ts";
-import { FolderMaker, RefusedPathError } from "../pull/folders.ts";
+import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
 import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
 import { openSnapshotTarget } from "../targets.ts";
@@ -25,7 +26,12 @@ interface PullOptions {
   readonly quiet?: boolean;
 }
 
-type Result = DownloadOutcome | { readonly kind: "refused" } | { readonly kind: "failed" } | { readonly kind: "unfinished" };
+type Result =
+  | DownloadOutcome
+  | { readonly kind: "refused" }
+  | { readonly kind: "failed" }
+  | { readonly kind: "unfinished" }
+  | { readonly kind: "swapped"; readonly error: FolderSwappedError };
 
 const DEFAULT_CONCURRENCY = 16;
 
@@ -63,20 +69,32 @@ Examples:
       const onSignal = (): void => stop.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
+      const root = await SafeFolder.open(destRoot);
       const context: DownloadContext = {
         backend: snapshot.backend,
-        folders: new FolderMaker(destRoot),
+        root,
+        entries: new FolderEntries(),
         signal: stop.signal,
         onBytes: (count) => progress.addBytes(count),
       };
       progress.start(plan.totalBytes, plan.tasks.length);
       let results: Result[];
+      let swapped: FolderSwappedError | undefined;
       try {
-        results = await mapWithConcurrency(plan.tasks, options.concurrency, (task) => pullOne(task, context, progress));
+        results = await mapWithConcurrency(plan.tasks, options.concurrency, async (task) => {
+          const result = await pullOne(task, context, progress);
+          if (result.kind === "swapped") {
+            // Someone else moves folders of dest around: stop writing into it at all.
+            swapped ??= result.error;
+            stop.abort();
+          }
+          return result;
+        });
       } finally {
         progress.stop();
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        await root.close();
       }
 
       const count = (kind: Result["kind"]): number => results.filter((result) => result.kind === kind).length;
@@ -91,7 +109,10 @@ Examples:
         (refused > 0 ? `, ${refused} refused` : "") +
         (failed > 0 ? `, ${failed} failed` : "") +
         (unfinished > 0 ? `, ${unfinished} unfinished` : "");
-      if (stop.signal.aborted) {
+      if (swapped !== undefined) {
+        writeError(`pull stopped: ${oneLine(swapped)} ${summary}.`);
+        process.exitCode = EXIT_FAILURE;
+      } else if (stop.signal.aborted) {
         writeError(`interrupted: ${summary}. Run the same pull again to finish it.`);
         process.exitCode = EXIT_FAILURE;
       } else if (refused > 0 || failed > 0) {
@@ -142,6 +163,7 @@ async function pullOne(task: DownloadTask, context: DownloadContext, progress: P
     progress.fileDone(describeOutcome(task.path, outcome));
     return outcome;
   } catch (error) {
+    if (error instanceof FolderSwappedError) return { kind: "swapped", error };
     if (context.signal.aborted) return { kind: "unfinished" };
     if (error instanceof RefusedPathError) {
       progress.problem(`refused ${JSON.stringify(task.key)}: ${oneLine(error)}; nothing was written for it.`);

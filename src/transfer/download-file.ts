@@ -1,0 +1,202 @@
+/**
+ * The one way objects are downloaded into local files (artifact.downloadTo and `opencrate pull`): into a partial
+ * file beside the target, every read pinned to the revision the download started from, then checked (the size, and
+ * the store's MD5, SHA-256 or CRC32C when it gives one), then renamed into place, inside a SafeFolder so that no
+ * link planted meanwhile redirects a byte.
+ *
+ * Large objects on a network store are read as parallel ranged streams written at their offsets (ranged-read.ts);
+ * small ones in one request; a partial file the caller says to continue, with one ranged stream from its end.
+ */
+import { constants } from "node:fs";
+import { lstat, open, rename, unlink } from "node:fs/promises";
+import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
+import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
+import { writeBody } from "./file-writes.ts";
+import { RANGE_BYTES, readRanges } from "./ranged-read.ts";
+import { RefusedPathError, type SafeFolder } from "./safe-folder.ts";
+
+/** Objects up to this size are read in one request into memory, without the cost of a stream. */
+const WHOLE_READ_MAX_BYTES = 1024 * 1024;
+/** Objects from this size are read in parallel ranges (on stores across a network). */
+const PARALLEL_MIN_BYTES = 2 * RANGE_BYTES;
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+/** Ends the name of a partial file written in parallel ranges. */
+const RANGES_SUFFIX = "-ranges";
+
+export interface FileDownload {
+  readonly backend: StorageBackend;
+  readonly key: string;
+  /** The object as a listing or head() gave it: its size, revision and checksum are what the file must match. */
+  readonly info: ObjectInfo;
+  readonly folder: SafeFolder;
+  /** The target's name in `folder`. */
+  readonly name: string;
+  /** The partial file's name in `folder`. */
+  readonly partialName: string;
+  /** Continue a partial file already there (it holds the start of this revision); otherwise it is started afresh. */
+  readonly resume: boolean;
+  /** Parallel ranged streams for a large object; undefined takes the backend's `readConcurrency`, else chooses by
+   * size and measured throughput. */
+  readonly streams?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Bytes that count towards the total (received, or kept from a partial file). */
+  readonly onBytes?: ((count: number) => void) | undefined;
+}
+
+export interface FileDownloaded {
+  readonly size: number;
+  /** Bytes kept from a partial file. */
+  readonly resumedFrom: number;
+  /** The checksum algorithm the content was verified with, when the store gave one. */
+  readonly verified: string | undefined;
+}
+
+export async function downloadToFile(request: FileDownload): Promise<FileDownloaded> {
+  const { backend, info, folder } = request;
+  const onBytes = request.onBytes ?? (() => {});
+  const resumedFrom = request.resume ? await resumableSize(folder.entry(request.partialName), info.size) : 0;
+  const streams = request.streams ?? fixedStreams(backend);
+  const parallel = resumedFrom === 0 && info.size >= PARALLEL_MIN_BYTES && (streams ?? 2) > 1 && acrossNetwork(backend);
+  // Ranges written in parallel leave holes when the process dies: such a partial file is never continued.
+  const partial = folder.entry(parallel ? `${request.partialName}${RANGES_SUFFIX}` : request.partialName);
+  // Appending unless in ranges: bytes another writer adds to the partial meanwhile then show as a size mismatch.
+  const flags =
+    constants.O_WRONLY | constants.O_CREAT | NO_FOLLOW | (parallel ? 0 : constants.O_APPEND) | (resumedFrom === 0 ? constants.O_TRUNC : 0);
+  const handle = await open(partial, flags, 0o644);
+  const hash = hashFor(info);
+  let written = resumedFrom;
+  let onDisk = -1;
+  let digest: string | undefined;
+  try {
+    if (hash !== undefined && resumedFrom > 0) await hashFile(partial, hash, 0, resumedFrom);
+    onBytes(resumedFrom);
+    const received = (bytes: Uint8Array): void => {
+      hash?.update(bytes);
+      onBytes(bytes.byteLength);
+    };
+    const read = { ifRevision: info.revision, ...(request.signal === undefined ? {} : { signal: request.signal }) };
+    try {
+      if (parallel) {
+        const crc = await readRanges({
+          backend,
+          key: request.key,
+          revision: info.revision,
+          start: 0,
+          end: info.size,
+          handle,
+          streams,
+          crc32c: info.checksum?.algorithm === "crc32c",
+          signal: request.signal,
+          onBytes,
+        });
+        written = info.size;
+        if (crc !== undefined) digest = crc32cHex(crc);
+      } else if (resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES) {
+        const bytes = await backend.get(request.key, { ...read, range: { offset: 0, length: info.size + 1 } });
+        written += await writeBody([bytes], handle, null, received);
+      } else if (written < info.size) {
+        const body = await backend.getStream(request.key, { ...read, range: { offset: resumedFrom } });
+        written += await writeBody(body, handle, null, received, info.size + 1 - resumedFrom);
+      }
+    } catch (error) {
+      throw replacedWhileRead(error, backend.describe(request.key));
+    }
+    await handle.utimes(info.lastModified, info.lastModified);
+    onDisk = (await handle.stat()).size;
+  } catch (error) {
+    await handle.close();
+    await unlink(partial).catch(() => {});
+    throw error;
+  }
+  await handle.close();
+
+  try {
+    const verified = await verify(request, partial, { written, onDisk, digest: digest ?? (parallel ? undefined : hash?.digest()) });
+    await request.folder.verify();
+    await place(request, partial);
+    return { size: info.size, resumedFrom, verified };
+  } catch (error) {
+    await unlink(partial).catch(() => {});
+    throw error;
+  }
+}
+
+/** The stream count a backend's own options fix (S3Backend's readConcurrency), if any. */
+function fixedStreams(backend: StorageBackend): number | undefined {
+  const fixed = (backend as { readonly readConcurrency?: unknown }).readConcurrency;
+  return typeof fixed === "number" ? fixed : undefined;
+}
+
+/** Parallel ranges pay where requests cross a network; a local or in-memory store reads faster in one stream. */
+function acrossNetwork(backend: StorageBackend): boolean {
+  return backend.kind !== "local" && backend.kind !== "memory";
+}
+
+/** A pinned read that found another revision: the object was replaced since the download began. */
+function replacedWhileRead(error: unknown, where: string): unknown {
+  if (!isOpenCrateError(error, "PRECONDITION_FAILED")) return error;
+  return new TransientError(`${where} changed since it was listed (replaced while it was being downloaded); download it again.`, {
+    path: where,
+    cause: error,
+  });
+}
+
+/** Size on disk, size received, then the checksum; the algorithm verified, if any. */
+async function verify(
+  request: FileDownload,
+  partial: string,
+  counts: { readonly written: number; readonly onDisk: number; readonly digest: string | undefined },
+): Promise<string | undefined> {
+  const { info, backend } = request;
+  const where = backend.describe(request.key);
+  if (counts.onDisk !== counts.written) {
+    // The checks below count the bytes received; the file must hold exactly those (not another writer's too).
+    throw new CorruptDataError(
+      `${partial} changed while ${where} was written to it (${counts.onDisk} bytes on disk, ${counts.written} written): is another ` +
+        "download writing into the same folder? Download again.",
+      { path: partial },
+    );
+  }
+  if (counts.written !== info.size) {
+    throw new CorruptDataError(
+      `Size mismatch downloading ${where}: expected ${info.size} bytes, received ${counts.written} (the object may have changed; download again).`,
+      { path: where },
+    );
+  }
+  if (info.checksum === undefined) return undefined;
+  let actual = counts.digest;
+  if (actual === undefined) {
+    // Ranges read in parallel: MD5 and SHA-256 cannot be combined from parts, so the file is read back once.
+    const hash = hashFor(info);
+    if (hash === undefined) return undefined;
+    await hashFile(partial, hash);
+    actual = hash.digest();
+  }
+  const check = await checkContent(actual, info, request.key, backend, request.signal);
+  if (check.kind === "mismatch") throw new CorruptDataError(`Checksum mismatch downloading ${where}: ${check.detail}.`, { path: where });
+  return check.kind === "verified" ? check.algorithm : undefined;
+}
+
+/** Renames the finished partial over the target (a link there is replaced, never followed); a folder is refused. */
+async function place(request: FileDownload, partial: string): Promise<void> {
+  const target = request.folder.entry(request.name);
+  try {
+    await rename(partial, target);
+  } catch (error) {
+    if ((await lstat(target).catch(() => undefined))?.isDirectory() === true) {
+      const path = `${request.folder.path}/${request.name}`;
+      throw new RefusedPathError(`${path} is a folder, not a file`, { path });
+    }
+    throw error;
+  }
+}
+
+/** How many bytes of a partial file can be kept; anything unusable is removed. */
+async function resumableSize(partial: string, size: number): Promise<number> {
+  const existing = await lstat(partial).catch(() => undefined);
+  if (existing === undefined) return 0;
+  if (existing.isFile() && existing.size <= size) return existing.size;
+  await unlink(partial);
+  return 0;
+}

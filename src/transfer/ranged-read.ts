@@ -1,0 +1,104 @@
+/**
+ * One object read as parallel ranged requests, each pinned to the revision the download started from, written
+ * straight into the file at its offset (positional writes, no reordering buffer): memory stays about one write
+ * batch per stream whatever the object's size.
+ *
+ * Ranges are handed out in order to a pool of streams. Unless the caller fixes the count, the pool starts small and
+ * grows while finished ranges show streams limited by the network rather than by this machine: on a nearby store
+ * a few streams already saturate the CPU, on a distant one each connection is capped and more streams add up.
+ */
+import type { FileHandle } from "node:fs/promises";
+import type { StorageBackend } from "../backends/backend.ts";
+import { crc32c, crc32cCombine } from "../backends/crc32c.ts";
+import { writeBody } from "./file-writes.ts";
+
+const MiB = 1024 * 1024;
+/** Bytes per ranged request. */
+export const RANGE_BYTES = 16 * MiB;
+/** Streams a read starts with when the caller does not fix the count. */
+const INITIAL_STREAMS = 4;
+/** The most streams the pool grows to. */
+const MAX_STREAMS = 16;
+/** A finished range that came slower than this per stream says the network, not this machine, is the limit. */
+const NETWORK_BOUND_BYTES_PER_SECOND = 96 * MiB;
+
+export interface RangedRead {
+  readonly backend: StorageBackend;
+  readonly key: string;
+  readonly revision: string;
+  /** Bytes [start, end) of the object are read. */
+  readonly start: number;
+  readonly end: number;
+  /** Opened for positional writes (not appending): byte n of the object goes to offset n. */
+  readonly handle: FileHandle;
+  /** A fixed number of streams; undefined lets the pool grow by measured throughput. */
+  readonly streams: number | undefined;
+  /** Whether to compute the CRC32C of [start, end). */
+  readonly crc32c: boolean;
+  readonly signal?: AbortSignal | undefined;
+  readonly onBytes: (count: number) => void;
+}
+
+/** Reads the ranges; resolves with the CRC32C of the bytes when asked. A failure stops every stream first. */
+export async function readRanges(read: RangedRead): Promise<number | undefined> {
+  const ranges: { readonly start: number; readonly end: number }[] = [];
+  for (let start = read.start; start < read.end; start += RANGE_BYTES) ranges.push({ start, end: Math.min(start + RANGE_BYTES, read.end) });
+  const crcs = new Array<number>(ranges.length).fill(0);
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(read.signal?.reason);
+  if (read.signal?.aborted === true) onAbort();
+  else read.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const limit = Math.min(read.streams ?? MAX_STREAMS, ranges.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const running = new Set<Promise<void>>();
+
+  const readOne = async (index: number): Promise<number> => {
+    const range = ranges[index];
+    if (range === undefined) return 0;
+    const body = await read.backend.getStream(read.key, {
+      range: { offset: range.start, length: range.end - range.start },
+      ifRevision: read.revision,
+      signal: stop.signal,
+    });
+    let crc = 0;
+    const started = performance.now();
+    const written = await writeBody(body, read.handle, range.start, (bytes) => {
+      if (read.crc32c) crc = crc32c(bytes, crc);
+      read.onBytes(bytes.byteLength);
+    }, range.end - range.start);
+    if (written !== range.end - range.start) {
+      throw new Error(`the answer for bytes ${range.start}-${range.end - 1} ended after ${written} bytes`);
+    }
+    crcs[index] = crc;
+    return (written / Math.max(performance.now() - started, 1)) * 1000;
+  };
+
+  const startStream = (): void => {
+    const stream = (async () => {
+      while (failure === undefined && next < ranges.length) {
+        const rate = await readOne(next++);
+        const grow = read.streams === undefined && rate < NETWORK_BOUND_BYTES_PER_SECOND;
+        if (grow && running.size < limit && next + running.size < ranges.length) startStream();
+      }
+    })().catch((error: unknown) => {
+      failure ??= { error };
+      stop.abort(error);
+    });
+    running.add(stream);
+    void stream.finally(() => running.delete(stream));
+  };
+
+  try {
+    for (let i = 0; i < Math.min(read.streams ?? INITIAL_STREAMS, limit); i++) startStream();
+    while (running.size > 0) await Promise.all(running);
+  } finally {
+    read.signal?.removeEventListener("abort", onAbort);
+  }
+  if (failure !== undefined) throw failure.error;
+  if (!read.crc32c) return undefined;
+  let whole = 0;
+  ranges.forEach((range, index) => (whole = crc32cCombine(whole, crcs[index] ?? 0, range.end - range.start)));
+  return whole;
+}
