@@ -1,0 +1,161 @@
+/**
+ * The shared download to file on every backend: content equal to the object, the checksum the store gives
+ * verified, reads pinned to one revision (an object replaced mid-download fails TRANSIENT and leaves nothing), no
+ * partial file left behind, and a destination folder swapped mid-download stops it by name with nothing written
+ * outside. Large objects on MinIO and fake-gcs-server go through parallel ranged streams.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, realpath, rename, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, it, test } from "node:test";
+import type { ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
+import { crc32c, crc32cCombine } from "../../src/backends/crc32c.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
+import { downloadToFile, type FileDownloaded } from "../../src/transfer/download-file.ts";
+import { SafeFolder } from "../../src/transfer/safe-folder.ts";
+import { localFactory, memoryFactory, type BackendFactory } from "../support/backends.ts";
+import { gcsFactory } from "../support/gcs.ts";
+import { minioFactory } from "../support/s3.ts";
+import { removeDir, tempDir } from "../cli/helpers.ts";
+
+const MiB = 1024 * 1024;
+/** Past the size from which network stores are read in parallel ranges (two ranges of 16 MiB). */
+const BIG_BYTES = 40 * MiB + 12_345;
+const SMALL = new TextEncoder().encode("small object ".repeat(100));
+
+function patterned(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 1) bytes[i] = (i * 131 + seed + (i >>> 12)) & 0xff;
+  return bytes;
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** A backend whose getStream runs `meanwhile` once, before the `nth` stream (0-based) is opened. */
+function onStream(inner: StorageBackend, nth: number, meanwhile: () => Promise<unknown>): StorageBackend {
+  let opened = 0;
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === "getStream") {
+        return async (key: string, options?: ReadOptions): Promise<Readable> => {
+          if (opened++ === nth) await meanwhile();
+          return target.getStream(key, options);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+async function download(backend: StorageBackend, key: string, dest: string, name = "out.bin", streams?: number): Promise<FileDownloaded> {
+  const folder = await SafeFolder.open(await realpath(dest));
+  try {
+    return await downloadToFile({ backend, key, info: await backend.head(key), folder, name, partialName: `.part-${name}`, resume: false, streams });
+  } finally {
+    await folder.close();
+  }
+}
+
+test("CRC32C of parts combines into the CRC32C of the whole", () => {
+  const whole = patterned(3 * MiB + 17, 5);
+  const cut = MiB + 3;
+  const combined = crc32cCombine(crc32c(whole.subarray(0, cut)), crc32c(whole.subarray(cut)), whole.length - cut);
+  assert.equal(combined, crc32c(whole));
+  assert.equal(crc32cCombine(crc32c(whole), 0, 0), crc32c(whole));
+});
+
+for (const factory of [memoryFactory(), localFactory(), minioFactory(), gcsFactory()] satisfies BackendFactory[]) {
+  describe(`download to file on ${factory.label}`, { skip: factory.skip }, () => {
+    let dir: string;
+    let backend: StorageBackend;
+    const big = patterned(BIG_BYTES, 7);
+
+    before(async () => {
+      dir = await tempDir(`transfer-${factory.label}`);
+      backend = await factory.make();
+      await backend.put("small.txt", SMALL);
+      await backend.putStream("big.bin", Readable.from([big]), { size: big.length });
+    });
+    after(async () => {
+      await factory.cleanup();
+      await removeDir(dir);
+    });
+
+    it("downloads a small object and a large one whole, verified where the store gives a checksum, leaving no partial", async () => {
+      const dest = join(dir, "whole");
+      await mkdir(dest);
+      const small = await download(backend, "small.txt", dest, "small.txt");
+      assert.deepEqual(new Uint8Array(await readFile(join(dest, "small.txt"))), SMALL);
+      assert.equal(small.size, SMALL.length);
+      const checksum = (await backend.head("big.bin")).checksum?.algorithm;
+      const large = await download(backend, "big.bin", dest, "big.bin");
+      assert.equal(sha256(await readFile(join(dest, "big.bin"))), sha256(big));
+      assert.equal(large.verified, checksum, "verified with the checksum the store gives (none for a multipart ETag)");
+      assert.deepEqual((await readdir(dest)).sort(), ["big.bin", "small.txt"]);
+    });
+
+    it("downloads the same bytes with one stream and with many", async () => {
+      const dest = join(dir, "streams");
+      await mkdir(dest);
+      await download(backend, "big.bin", dest, "one.bin", 1);
+      await download(backend, "big.bin", dest, "many.bin", 8);
+      assert.equal(sha256(await readFile(join(dest, "one.bin"))), sha256(big));
+      assert.equal(sha256(await readFile(join(dest, "many.bin"))), sha256(big));
+    });
+
+    it("fails TRANSIENT, leaving nothing, when the object is replaced during the download", async () => {
+      const dest = join(dir, "replaced");
+      await mkdir(dest);
+      await backend.putStream("moving.bin", Readable.from([big]), { size: big.length });
+      // Local and memory stores read in one stream: replaced before it opens; network stores between two ranges.
+      const nth = backend.kind === "local" || backend.kind === "memory" ? 0 : 1;
+      const replacing = onStream(backend, nth, () => backend.putStream("moving.bin", Readable.from([patterned(BIG_BYTES, 9)]), { size: BIG_BYTES }));
+      await assert.rejects(download(replacing, "moving.bin", dest, "moving.bin", 2), (error: unknown) => {
+        assert.ok(isOpenCrateError(error, "TRANSIENT") || isOpenCrateError(error, "NOT_FOUND"), String(error));
+        assert.match((error as Error).message, /moving\.bin/);
+        return true;
+      });
+      assert.deepEqual(await readdir(dest), [], "neither the file nor a partial");
+    });
+
+    it("stops, naming the folder, when the destination folder is swapped for a link mid-download; nothing lands outside", async () => {
+      const shared = join(dir, "shared");
+      const outside = join(dir, "outside");
+      await mkdir(join(shared, "models"), { recursive: true });
+      await mkdir(outside);
+      const models = join(await realpath(shared), "models");
+      const swapping = onStream(backend, 0, async () => {
+        await rename(models, `${models}-moved`);
+        await symlink(outside, models);
+      });
+      const folder = await SafeFolder.open(models);
+      try {
+        await assert.rejects(
+          downloadToFile({ backend: swapping, key: "big.bin", info: await backend.head("big.bin"), folder, name: "big.bin", partialName: ".part", resume: false }),
+          (error: unknown) => {
+            assert.ok(isOpenCrateError(error, "PRECONDITION_FAILED"), String(error));
+            assert.match((error as Error).message, new RegExp(`${models.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} was moved or replaced`));
+            return true;
+          },
+        );
+      } finally {
+        await folder.close();
+      }
+      assert.deepEqual(await readdir(outside), [], "nothing landed outside");
+      assert.deepEqual(await readdir(`${models}-moved`), [], "no partial left in the moved folder");
+    });
+
+    it("pins reads to a revision: another revision is refused", async () => {
+      const info = await backend.head("small.txt");
+      assert.deepEqual(new Uint8Array(await backend.get("small.txt", { ifRevision: info.revision })), SMALL);
+      await backend.put("small.txt", "changed");
+      await assert.rejects(backend.get("small.txt", { ifRevision: info.revision }), (error: unknown) => {
+        assert.ok(isOpenCrateError(error, "PRECONDITION_FAILED") || isOpenCrateError(error, "NOT_FOUND"), String(error));
+        return true;
+      });
+    });
+  });
+}
