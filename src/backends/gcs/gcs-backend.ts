@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { Bucket, File, FileMetadata, Storage } from "@google-cloud/storage";
-import { InvalidArgumentError, PreconditionFailedError } from "../../errors.ts";
+import { InvalidArgumentError, PreconditionFailedError, TransientError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import type {
   BackendCapabilities,
@@ -24,6 +24,7 @@ import type {
   WriteOptions,
 } from "../backend.ts";
 import { validateKey, validatePrefix } from "../keys.ts";
+import { copyFromBusySource, SourceReplaced } from "../source-changes.ts";
 import { collectBytes, toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
 import { CallerBody } from "../caller-body.ts";
@@ -300,20 +301,46 @@ export class GcsBackend implements StorageBackend {
     options.signal?.throwIfAborted();
     if (mode.kind !== "overwrite") {
       const serverSide = await this.#copyPreconditionsEnforced(to, options.signal);
-      if (serverSide) return this.#copyRewritingConditionally(from, to, mode, options.signal);
-      return this.#copyStreaming(from, to, mode, options.signal);
+      try {
+        // Each attempt copies the generation just read; a source that keeps changing goes through a snapshot.
+        return await copyFromBusySource({
+          from,
+          to,
+          copyFrom: (source) =>
+            serverSide ? this.#copyRewritingConditionally(source, to, mode, options.signal) : this.#copyStreaming(source, to, mode, options.signal),
+          sourceChanged: (error) => error instanceof SourceReplaced,
+          snapshot: async (temporary) => {
+            await this.#copyAsIs(from, temporary, options.signal);
+          },
+          remove: (temporary) => this.delete(temporary),
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (!(error instanceof SourceReplaced)) throw error;
+        // Only if the snapshot itself was replaced or deleted under the copy.
+        throw new TransientError(`${this.describe(from)} changed while it was copied to ${this.describe(to)}; try again.`, {
+          path: this.describe(from),
+          cause: error.cause,
+        });
+      }
     }
+    return this.#copyAsIs(from, to, options.signal);
+  }
+
+  /** One rewrite of the source as it is, with no condition (server-side everywhere). */
+  async #copyAsIs(from: string, to: string, signal: AbortSignal | undefined): Promise<ObjectInfo> {
     const source = await this.#file(from);
     const target = await this.#file(to);
     try {
+      signal?.throwIfAborted();
       const [copied] = await source.copy(target);
       this.#bucketSeen = true;
       const resource = copied.metadata.generation === undefined ? (await copied.getMetadata())[0] : copied.metadata;
       return toObjectInfo(to, resource);
     } catch (error) {
       // A 404 here is the source (or the bucket); anything else is about the target.
-      if (isNotFound(error)) throw await this.#failure(error, "read", from, { signal: options.signal });
-      throw await this.#failure(error, "copy", to, { signal: options.signal });
+      if (isNotFound(error)) throw await this.#failure(error, "read", from, { signal });
+      throw await this.#failure(error, "copy", to, { signal });
     }
   }
 
@@ -328,7 +355,7 @@ export class GcsBackend implements StorageBackend {
    * A create-only or CAS copy as one rewrite carrying ifGenerationMatch, on a store known to enforce it there.
    * Like a conditional upload it sets a writer token on the destination (with the source's content type and
    * user metadata, pinned to the generation just read), so a 412 or lost answer after a retried rewrite is
-   * settled by reading the destination back.
+   * settled by reading the destination back. SourceReplaced when that generation is gone by the time of the rewrite.
    */
   async #copyRewritingConditionally(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
     const { bucket } = await this.#open();
@@ -356,25 +383,23 @@ export class GcsBackend implements StorageBackend {
       this.#bucketSeen = true;
       return toObjectInfo(to, written);
     } catch (error) {
-      // A 404 is the source (or that generation of it, replaced meanwhile); anything else is about the target.
-      if (isNotFound(error)) throw await this.#failure(error, "read", from, { signal });
+      // A 404 is that generation of the source, replaced or deleted meanwhile (the next attempt tells which);
+      // anything else is about the target.
+      if (isNotFound(error) && !(signal?.aborted ?? false)) throw new SourceReplaced(error);
       throw await this.#failure(error, "copy", to, { mode, signal });
     }
   }
 
   /**
    * A create-only or CAS copy on a store that ignores ifGenerationMatch on rewrite (fake-gcs-server 1.55.1):
-   * the source's bytes, pinned to the generation just read, go through a conditional upload.
+   * the source's bytes, pinned to the generation just read, go through a conditional upload. SourceReplaced when
+   * that generation is gone by the time the read starts.
    */
   async #copyStreaming(from: string, to: string, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
     const { bucket, agent } = await this.#open();
+    // The probe first, so that nothing slow stands between reading the generation and opening it.
+    await this.#ensureConditionalWrites(to, signal);
     const resource = await this.#sourceResource(from, signal);
-    const request = await this.#uploadRequest(
-      to,
-      mode,
-      { contentType: resource.contentType, metadata: userMetadataOf(resource), signal },
-      this.#settings.chunkSize,
-    );
     const pinned = bucket.file(this.#name(from), { generation: Number(resource.generation) });
     let source: Readable;
     try {
@@ -386,7 +411,20 @@ export class GcsBackend implements StorageBackend {
         mapError: (error) => toGcsError(error, this.#context("read", from)),
       });
     } catch (error) {
+      if (isNotFound(error) && !(signal?.aborted ?? false)) throw new SourceReplaced(error);
       throw await this.#failure(error, "read", from, { signal });
+    }
+    let request: UploadRequest;
+    try {
+      request = await this.#uploadRequest(
+        to,
+        mode,
+        { contentType: resource.contentType, metadata: userMetadataOf(resource), signal },
+        this.#settings.chunkSize,
+      );
+    } catch (error) {
+      source.destroy();
+      throw error;
     }
     const callerBody = new CallerBody(source, this.describe(to));
     try {

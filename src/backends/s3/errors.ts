@@ -163,6 +163,11 @@ export function sourceChangedDuringCopy(cause: unknown): Error {
   });
 }
 
+/** A copy failed because its source was replaced after the copy read its ETag (see sourceChangedDuringCopy). */
+export function isSourceChanged(error: unknown): boolean {
+  return errorName(error) === SOURCE_CHANGED;
+}
+
 /** Marks a 412 (or 404) answered to a ranged GET pinned with If-Match to the ETag of the read's first answer: the
  * object was replaced (or deleted) while it was being read in parts, so the parts would not belong together. */
 export function objectChangedDuringRead(cause: unknown): Error {

@@ -37,6 +37,7 @@ import type {
 } from "../backend.ts";
 import { ifRevision } from "../backend.ts";
 import { CallerBody } from "../caller-body.ts";
+import { copyFromBusySource } from "../source-changes.ts";
 import { toBytes } from "../streams.ts";
 import { openUploadSource, readAll } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
@@ -52,7 +53,15 @@ import {
 } from "./checks.ts";
 import { type S3Connection, connect } from "./client.ts";
 import { newWriterToken, runConditionalWrite } from "./conditional.ts";
-import { deleteObjectsError, isInvalidRange, isNoSuchKey, mapS3Error } from "./errors.ts";
+import {
+  deleteObjectsError,
+  isInvalidRange,
+  isNoSuchKey,
+  isPreconditionFailed,
+  isSourceChanged,
+  mapS3Error,
+  sourceChangedDuringCopy,
+} from "./errors.ts";
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
@@ -438,8 +447,7 @@ export class S3Backend implements StorageBackend {
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
-    const sourceKey = this.#paths.objectKey(from);
-    const targetKey = this.#paths.objectKey(to);
+    const keys = { from, to, sourceKey: this.#paths.objectKey(from), targetKey: this.#paths.objectKey(to) };
     const mode = checkMode(options.mode, this.describe(to));
     const connected = await this.#connect();
     const { connection } = connected;
@@ -449,66 +457,97 @@ export class S3Backend implements StorageBackend {
         await this.#ensureEnforced("put", connected);
         await this.#ensureEnforced(mode.kind === "create" ? "multipart-create" : "multipart-replace", connected);
       }
-      let source: HeadObjectCommandOutput;
-      try {
-        source = await this.#headObject(connection, sourceKey, options.signal);
-      } catch (error) {
-        throw this.#error(error, "copy from", from, options.signal);
-      }
-      const size = source.ContentLength ?? 0;
-      const revision = source.ETag ?? "";
-      if (mode.kind === "overwrite" && size <= this.#settings.multipartCopyThreshold) {
-        if (sourceKey === targetKey) return infoFromHeaders(to, source);
-        const output = await connection.client.send(
-          new connection.sdk.CopyObjectCommand({
-            Bucket: this.bucket,
-            Key: targetKey,
-            CopySource: copySource(this.bucket, sourceKey),
-            ...(revision === "" ? {} : { CopySourceIfMatch: revision }),
-          }),
-          { abortSignal: options.signal },
-        );
-        return infoFromHeaders(to, {
-          ...source,
-          ETag: output.CopyObjectResult?.ETag,
-          LastModified: output.CopyObjectResult?.LastModified ?? new Date(),
-          ServerSideEncryption: output.ServerSideEncryption,
-        });
-      }
-      const token = mode.kind === "overwrite" ? undefined : newWriterToken();
-      const metadata = { ...userMetadata(source.Metadata), ...(token === undefined ? {} : { [WRITER_TOKEN_KEY]: token }) };
-      const write = async (): Promise<ObjectInfo> => {
-        const output = await multipartCopy({
-          connection,
-          bucket: this.bucket,
-          sourceKey,
-          sourceRevision: revision,
-          sourceSize: size,
-          targetKey,
-          headers: { ...copiedHeaders(source), Metadata: metadata },
-          conditions: conditionsFor(mode),
-          partSize: this.#settings.copyPartSize,
-          concurrency: this.#settings.queueSize,
-          signal: options.signal,
-        });
-        return infoFromHeaders(to, {
-          ETag: output.ETag,
-          ContentLength: size,
-          LastModified: new Date(),
-          Metadata: metadata,
-          ServerSideEncryption: output.ServerSideEncryption,
-        });
-      };
-      if (token === undefined) return await write();
-      return await runConditionalWrite({
-        write,
-        readBackIfOurs: () => this.#readBackIfOurs(connection, to, targetKey, token),
-        tries: CONFLICT_TRIES,
+      // Each attempt copies the source at the ETag its HEAD saw; a source that keeps changing goes through a snapshot.
+      return await copyFromBusySource({
+        from,
+        to,
+        copyFrom: (source) => this.#copyOnce(connection, { ...keys, from: source, sourceKey: this.#paths.objectKey(source) }, mode, options.signal),
+        sourceChanged: isSourceChanged,
+        snapshot: (temporary) => this.#copyAsIs(connection, keys, this.#paths.objectKey(temporary), options.signal),
+        remove: (temporary) => this.delete(temporary),
         signal: options.signal,
       });
     } catch (error) {
       throw mapS3Error(abortReason(error, options.signal), this.#context(action, to, mode.kind));
     }
+  }
+
+  /** One CopyObject of the source as it is, with no condition (atomic, metadata included). Throws unmapped errors. */
+  async #copyAsIs(connection: S3Connection, keys: CopyKeys, temporaryKey: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await connection.client.send(
+        new connection.sdk.CopyObjectCommand({ Bucket: this.bucket, Key: temporaryKey, CopySource: copySource(this.bucket, keys.sourceKey) }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      throw isNoSuchKey(error) ? this.#error(error, "copy from", keys.from, signal) : error;
+    }
+  }
+
+  /** One attempt of `copy`: the source pinned to the ETag of a HEAD. Throws unmapped errors. */
+  async #copyOnce(connection: S3Connection, keys: CopyKeys, mode: WriteMode, signal: AbortSignal | undefined): Promise<ObjectInfo> {
+    const { from, to, sourceKey, targetKey } = keys;
+    const options = { signal };
+    let source: HeadObjectCommandOutput;
+    try {
+      source = await this.#headObject(connection, sourceKey, options.signal);
+    } catch (error) {
+      throw this.#error(error, "copy from", from, options.signal);
+    }
+    const size = source.ContentLength ?? 0;
+    const revision = source.ETag ?? "";
+    if (mode.kind === "overwrite" && size <= this.#settings.multipartCopyThreshold) {
+      if (sourceKey === targetKey) return infoFromHeaders(to, source);
+      const output = await connection.client.send(
+        new connection.sdk.CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: targetKey,
+          CopySource: copySource(this.bucket, sourceKey),
+          ...(revision === "" ? {} : { CopySourceIfMatch: revision }),
+        }),
+        { abortSignal: options.signal },
+      ).catch((error: unknown) => {
+        // No condition on the target here: a 412 is about CopySourceIfMatch.
+        throw isPreconditionFailed(error) ? sourceChangedDuringCopy(error) : error;
+      });
+      return infoFromHeaders(to, {
+        ...source,
+        ETag: output.CopyObjectResult?.ETag,
+        LastModified: output.CopyObjectResult?.LastModified ?? new Date(),
+        ServerSideEncryption: output.ServerSideEncryption,
+      });
+    }
+    const token = mode.kind === "overwrite" ? undefined : newWriterToken();
+    const metadata = { ...userMetadata(source.Metadata), ...(token === undefined ? {} : { [WRITER_TOKEN_KEY]: token }) };
+    const write = async (): Promise<ObjectInfo> => {
+      const output = await multipartCopy({
+        connection,
+        bucket: this.bucket,
+        sourceKey,
+        sourceRevision: revision,
+        sourceSize: size,
+        targetKey,
+        headers: { ...copiedHeaders(source), Metadata: metadata },
+        conditions: conditionsFor(mode),
+        partSize: this.#settings.copyPartSize,
+        concurrency: this.#settings.queueSize,
+        signal: options.signal,
+      });
+      return infoFromHeaders(to, {
+        ETag: output.ETag,
+        ContentLength: size,
+        LastModified: new Date(),
+        Metadata: metadata,
+        ServerSideEncryption: output.ServerSideEncryption,
+      });
+    };
+    if (token === undefined) return await write();
+    return await runConditionalWrite({
+      write,
+      readBackIfOurs: () => this.#readBackIfOurs(connection, to, targetKey, token),
+      tries: CONFLICT_TRIES,
+      signal: options.signal,
+    });
   }
 
   async close(): Promise<void> {
@@ -691,6 +730,14 @@ export class S3Backend implements StorageBackend {
     if (isBodyError(error)) return error as Error;
     return mapS3Error(abortReason(error, signal), this.#context(action, key, mode));
   }
+}
+
+/** A copy's keys, as given and as object keys in the bucket. */
+interface CopyKeys {
+  readonly from: string;
+  readonly to: string;
+  readonly sourceKey: string;
+  readonly targetKey: string;
 }
 
 /** The headers a multipart upload must set again to keep them (it does not carry the source's over). */

@@ -101,4 +101,34 @@ export function raceCases(fixture: ConformanceFixture): void {
     });
     await Promise.all([writer, ...readers]);
   });
+
+  fixture.it("create-only copies of a source another writer keeps replacing all succeed, each one whole state", async (backend) => {
+    const source = "race/busy.json";
+    const state = (serial: number): string => JSON.stringify({ serial, pad: String(serial % 10).repeat(64 * 1024) });
+    await backend.put(source, state(0), { contentType: "application/json" });
+    let stop = false;
+    let written = 0;
+    const writer = (async () => {
+      while (!stop) {
+        await backend.put(source, state(written + 1), { contentType: "application/json" });
+        written += 1;
+      }
+    })();
+    const copies = 12;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: copies }, (_, index) => backend.copy(source, `race/busy-copies/${index}.json`, { mode: CREATE_ONLY })),
+    ).finally(() => {
+      stop = true;
+    });
+    await writer;
+    for (const outcome of outcomes) assert.equal(outcome.status, "fulfilled", outcome.status === "rejected" ? describeError(outcome.reason) : "");
+    for (let index = 0; index < copies; index++) {
+      const text = await readText(backend, `race/busy-copies/${index}.json`);
+      const { serial } = JSON.parse(text) as { serial: number };
+      assert.equal(text, state(serial), `copy ${index} holds one whole state`);
+    }
+    const left = [];
+    for await (const info of backend.list("race/")) left.push(info.key);
+    assert.equal(left.length, copies + 1, `no temporary object is left behind (${left.join(", ")})`);
+  });
 }
