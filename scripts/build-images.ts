@@ -66,7 +66,7 @@ async function stageContext(spec: ImageSpec, files: Readonly<Record<string, stri
 }
 
 async function runBuild(spec: ImageSpec, contextDir: string, inputs: string, logFile: string): Promise<void> {
-  const args = ["build", "--network", "none", "-f", join(root, spec.dockerfile), "-t", spec.local];
+  const args = ["build", "--force-rm", "--network", "none", "-f", join(root, spec.dockerfile), "-t", spec.local];
   args.push("--label", `${INPUTS_LABEL}=${inputs}`, contextDir);
   const out = openSync(logFile, "w");
   try {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a Docker engine answer on this machine, for the container test servers and the docker/ checks.
 #   bash scripts/docker-engine.sh            use the engine if it answers, else start an installed dockerd
-#   bash scripts/docker-engine.sh --install  also apt-get install docker.io and busybox-static when missing (root)
+#   bash scripts/docker-engine.sh --install  also apt-get install docker.io, docker-compose, busybox-static (root)
 # Exit 0: `docker info` answers. Exit 1: no engine (the reason and, if dockerd ran, its log tail on stderr).
 #
 # dockerd runs in the background with its log in .cache/logs/dockerd.log and is left running (a second run finds
@@ -21,22 +21,29 @@ answers() { timeout 20 docker info >/dev/null 2>&1; }
 install=false
 [ "${1:-}" = "--install" ] && install=true
 
-if command -v docker >/dev/null 2>&1 && answers; then
+missing() { # what --install would add: the engine, a compose, and the static busybox the images carry
+  command -v dockerd >/dev/null 2>&1 || echo dockerd
+  command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || echo compose
+  [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || echo busybox-static
+}
+
+if ! { $install && [ -n "$(missing)" ]; } && command -v docker >/dev/null 2>&1 && answers; then
   log "engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
   exit 0
 fi
 
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>&1; then
+if [ -n "$(missing)" ]; then
   if ! $install; then
     command -v dockerd >/dev/null 2>&1 || { log "no dockerd on this machine (Debian: apt-get install docker.io)"; exit 1; }
   elif [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     log "cannot install docker.io here (needs root and apt-get)"
     exit 1
   else
-    log "installing docker.io and busybox-static (apt-get)"
+    log "installing docker.io, docker-compose and busybox-static (apt-get)"
     for attempt in 1 2 3; do
+      mkdir -p "$root/.cache"
       if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        docker.io busybox-static; } >"$root/.cache/apt-docker.log" 2>&1; then
+        docker.io docker-compose busybox-static; } >"$root/.cache/apt-docker.log" 2>&1; then
         break
       fi
       log "apt-get attempt $attempt failed; last lines:"
@@ -51,6 +58,8 @@ if [ "$(id -u)" != 0 ]; then
   log "dockerd is installed but not answering, and starting it needs root (or add yourself to the docker group)"
   exit 1
 fi
+
+if answers; then log "engine answers"; exit 0; fi
 
 mkdir -p "$logs"
 exec 9>"$root/.cache/docker-engine.lock"
