@@ -16,7 +16,8 @@ export type ErrorCode =
   | "PERMISSION_DENIED"
   | "NOT_SUPPORTED"
   | "CORRUPT_DATA"
-  | "TRANSIENT";
+  | "TRANSIENT"
+  | "ABORTED";
 
 export interface ErrorOptions {
   /** The path, key or URI the error is about. */
@@ -101,6 +102,12 @@ export class TransientError extends OpenCrateError {
   }
 }
 
+/** The caller's AbortSignal fired (before the call or while it ran). `cause` is the signal's reason. What a write
+ * aborted midway leaves follows the backend's atomicity rule: the old object or the new one, never a part. */
+export class AbortedError extends OpenCrateError {
+  readonly code = "ABORTED" as const;
+}
+
 /** True when `error` is an opencrate error (of the given code, when one is given). */
 export function isOpenCrateError(error: unknown, code?: ErrorCode): error is OpenCrateError {
   if (typeof error !== "object" || error === null) return false;
@@ -123,4 +130,5 @@ const KNOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "NOT_SUPPORTED",
   "CORRUPT_DATA",
   "TRANSIENT",
+  "ABORTED",
 ]);

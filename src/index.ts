@@ -45,6 +45,7 @@ export type { S3BackendOptions } from "./backends/s3/index.ts";
 export { GcsBackend } from "./backends/gcs/index.ts";
 export type { GcsBackendOptions } from "./backends/gcs/index.ts";
 export { PrefixedBackend } from "./backends/layers/prefixed.ts";
+export { checkedBackend } from "./backends/layers/checked.ts";
 export { backendFromUri } from "./backends/registry.ts";
 export { parseLocation } from "./uri.ts";
 export type { Location } from "./uri.ts";

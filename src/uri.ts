@@ -1,6 +1,7 @@
 /**
- * The one place that parses roots and locations: local paths, file://, s3://, gs:// and memory:// URIs.
- * Snapshot selectors (@latest, @3, @tag) are parsed in src/snapshot/snapshot-uri.ts on top of this.
+ * The one place that parses roots and locations: local paths, file://, s3://, gs:// and memory:// URIs, and splits
+ * them into segments. Snapshot selectors (@latest, @3, @tag) are parsed in src/snapshot/snapshot-uri.ts on top of
+ * this. Anything that looks like a URI but is malformed is refused here, never taken for a local path.
  */
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "./errors.ts";
@@ -15,6 +16,12 @@ export type Location =
   | { readonly scheme: "memory"; readonly name: string; readonly prefix: string };
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
+/** "s3:/b", "xyz:/b": a scheme with one slash. */
+const SCHEME_ONE_SLASH = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/(?!\/)/;
+/** Scheme names that are never a local folder's first segment: "gs:b/x", "s3//b", "file:x". */
+const KNOWN_SCHEMES = "s3|s3a|s3n|gs|gcs|file|memory|http|https";
+const KNOWN_SCHEME_NO_SLASHES = new RegExp(`^(${KNOWN_SCHEMES}):(?!//)`, "i");
+const KNOWN_SCHEME_NO_COLON = new RegExp(`^(${KNOWN_SCHEMES})//`, "i");
 const S3_BUCKET = /^(?=.{3,63}$)[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
 const GCS_BUCKET = /^(?=.{3,222}$)[a-z0-9][a-z0-9._-]*[a-z0-9]$/;
 const DOTTED_DECIMAL = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -22,18 +29,16 @@ const DOTTED_DECIMAL = /^\d{1,3}(\.\d{1,3}){3}$/;
  * `user:` is masked through the first "@" wherever it is. */
 const USER_INFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)(?:[^/@]*@|[^/@:]*:[^@]*@)/;
 
-/** True when `input` starts with a URI scheme ("s3://", "file://", …). */
-export function hasScheme(input: string): boolean {
-  return SCHEME.test(input);
-}
-
 /** Parses a root, folder or object location. Throws InvalidArgumentError naming the input when malformed. */
 export function parseLocation(input: string): Location {
   if (typeof input !== "string" || input.trim() === "") {
     throw new InvalidArgumentError(`A location must be a non-empty path or URI, got ${JSON.stringify(input)}.`);
   }
   const match = SCHEME.exec(input);
-  if (match === null) return { scheme: "file", path: input };
+  if (match === null) {
+    checkNotAMalformedUri(input);
+    return { scheme: "file", path: input };
+  }
   const scheme = (match[1] ?? "").toLowerCase();
   switch (scheme) {
     case "file":
@@ -54,6 +59,29 @@ export function parseLocation(input: string): Location {
   }
 }
 
+/**
+ * The parent location and last segment of a path or URI (trailing "/" ignored); undefined when there is no segment
+ * past the root (a bucket, a store name, "/"). A bare relative name's parent is ".".
+ */
+export function splitLastSegment(input: string): { readonly parent: string; readonly last: string } | undefined {
+  const schemeEnd = schemeLength(input);
+  const trimmed = input.length > schemeEnd + 1 ? input.replace(/\/+$/, "") : input;
+  const slash = trimmed.lastIndexOf("/");
+  if (schemeEnd > 0) {
+    const authorityEnd = trimmed.indexOf("/", schemeEnd);
+    if (authorityEnd === -1 || slash < authorityEnd) return undefined;
+    return { parent: trimmed.slice(0, slash), last: trimmed.slice(slash + 1) };
+  }
+  if (slash === -1) return trimmed === "" ? undefined : { parent: ".", last: trimmed };
+  return { parent: slash === 0 ? "/" : trimmed.slice(0, slash), last: trimmed.slice(slash + 1) };
+}
+
+/** The length of the "scheme://" an input starts with; 0 for a local path. */
+export function schemeLength(input: string): number {
+  const match = SCHEME.exec(input);
+  return match === null ? 0 : match[0].length;
+}
+
 /** The location as a canonical string (URIs without a trailing "/"). */
 export function formatLocation(location: Location): string {
   switch (location.scheme) {
@@ -69,6 +97,16 @@ export function formatLocation(location: Location): string {
 /** Removes credentials (user:secret@) from a URI so it can appear in messages. */
 export function redact(input: string): string {
   return input.replace(USER_INFO, "$1***@");
+}
+
+/** Throws InvalidArgumentError for a local-looking input that is really a mistyped URI. */
+function checkNotAMalformedUri(input: string): void {
+  const oneSlash = SCHEME_ONE_SLASH.exec(input);
+  const noSlashes = KNOWN_SCHEME_NO_SLASHES.exec(input);
+  const noColon = KNOWN_SCHEME_NO_COLON.exec(input);
+  const scheme = (oneSlash ?? noSlashes ?? noColon)?.[1];
+  if (scheme === undefined) return;
+  throw malformed(input, `it looks like a URI, but a scheme is written "${scheme.toLowerCase()}://" (use ./${input} for a local folder)`);
 }
 
 function parseFileUri(input: string): string {

@@ -3,7 +3,9 @@
  *
  * Keys are relative to the backend's own root (a folder, or a bucket plus prefix), use "/" as the separator and
  * obey {@link ../backends/keys.ts validateKey}: no leading "/", no "." or ".." segment, no empty segment, at most
- * 1024 UTF-8 bytes. Every method validates its keys first and throws InvalidArgumentError before any I/O.
+ * 1024 UTF-8 bytes. The checking layer in front of every backend the library hands out (layers/checked.ts)
+ * validates keys and every other argument, and refuses what `capabilities` rules out, before a call reaches the
+ * backend: a backend implements the protocol for arguments already checked.
  *
  * "Revision" is the backend's concurrency token for one stored state of one key (an ETag on S3, a generation on
  * GCS, a stat-derived stamp on local disk). It is opaque: compare it for equality only. The word "version" is

@@ -19,6 +19,7 @@ export function validateKey(key: string, where?: string): string {
 
 /** Like validateKey, but also accepts "" (the root) and a trailing "/" (a folder prefix). */
 export function validatePrefix(prefix: string, where?: string): string {
+  if (typeof prefix !== "string") return validateKey(prefix, where);
   if (prefix === "") return prefix;
   const body = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
   if (body === "") {

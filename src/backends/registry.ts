@@ -1,18 +1,20 @@
 /**
- * From a root or location string to a backend. Backends are cached per canonical root so repeated calls reuse one
- * client. Cloud SDKs still load lazily: constructing S3Backend/GcsBackend touches no SDK.
+ * From a root or location string to a backend, behind the checking layer (layers/checked.ts). Backends are cached
+ * per canonical root so repeated calls reuse one client. Cloud SDKs still load lazily: constructing
+ * S3Backend/GcsBackend touches no SDK.
  */
 import { dirname, basename } from "node:path";
 import type { StorageBackend } from "./backend.ts";
 import { GcsBackend } from "./gcs/index.ts";
 import { LocalBackend } from "./local/index.ts";
+import { CheckedBackend } from "./layers/checked.ts";
 import { PrefixedBackend } from "./layers/prefixed.ts";
 import { MemoryBackend } from "./memory.ts";
 import { S3Backend } from "./s3/index.ts";
 import { formatLocation, parseLocation, type Location } from "../uri.ts";
 import { InvalidArgumentError } from "../errors.ts";
 
-const cache = new Map<string, StorageBackend>();
+const cache = new Map<string, CheckedBackend>();
 
 /** A backend rooted at `uri` (a local path, file://, s3://, gs:// or memory://). */
 export function backendFromUri(uri: string): StorageBackend {
@@ -20,10 +22,14 @@ export function backendFromUri(uri: string): StorageBackend {
 }
 
 export function backendFor(location: Location): StorageBackend {
+  return checkedFor(location);
+}
+
+function checkedFor(location: Location): CheckedBackend {
   const canonical = location.scheme === "file" ? `file:${location.path}` : formatLocation(location);
   let backend = cache.get(canonical);
   if (backend === undefined) {
-    backend = createBackend(location);
+    backend = new CheckedBackend(createBackend(location));
     cache.set(canonical, backend);
   }
   return backend;
@@ -61,7 +67,7 @@ function createBackend(location: Location): StorageBackend {
     case "memory":
       return location.prefix === ""
         ? new MemoryBackend({ name: location.name })
-        : new PrefixedBackend(backendFor({ ...location, prefix: "" }), location.prefix);
+        : new PrefixedBackend(checkedFor({ ...location, prefix: "" }).inner, location.prefix);
     case "s3":
       return new S3Backend({ bucket: location.bucket, prefix: location.prefix });
     case "gs":

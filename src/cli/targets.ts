@@ -11,7 +11,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { claimsPrefix, parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { openSnapshot, type OpenedSnapshot } from "../snapshot/open.ts";
-import { hasScheme, redact } from "../uri.ts";
+import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
 
 export interface SnapshotTarget extends OpenedSnapshot {
   /** The key prefix of the version folder, ending in "/". */
@@ -33,13 +33,14 @@ export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
 
 /** True when the last segment is a version folder (`v3`, `v3:tag`) or carries an `@selector`. */
 export function looksLikeSnapshotUri(uri: string): boolean {
-  const last = splitParent(uri)?.last ?? uri;
+  const last = splitLastSegment(uri)?.last ?? uri;
   return last.includes("@") || parseVersionFolderName(last) !== undefined;
 }
 
 /** `<root>/<name>` when that name has version claims; undefined for anything else. */
 export async function findNameTarget(uri: string): Promise<NameTarget | undefined> {
-  const split = splitParent(uri);
+  parseLocation(uri);
+  const split = splitLastSegment(uri);
   if (split === undefined) return undefined;
   try {
     validateSnapshotName(split.last);
@@ -52,6 +53,7 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
 
 /** Where an artifact URI points: a direct object location, or a file inside a snapshot named with `@selector`. */
 export async function resolveArtifact(uri: string): Promise<{ backend: StorageBackend; key: string }> {
+  parseLocation(uri);
   const split = splitAtSelector(uri);
   if (split === undefined) return objectLocation(uri);
   if (split.rest === "") {
@@ -69,23 +71,9 @@ export async function resolveArtifact(uri: string): Promise<{ backend: StorageBa
   return { backend: snapshot.backend, key };
 }
 
-/** The parent location and last segment of a path or URI; undefined when there is no segment past the root. */
-function splitParent(uri: string): { parent: string; last: string } | undefined {
-  const schemeEnd = hasScheme(uri) ? uri.indexOf("://") + 3 : 0;
-  const trimmed = uri.length > schemeEnd + 1 ? uri.replace(/\/+$/, "") : uri;
-  const slash = trimmed.lastIndexOf("/");
-  if (schemeEnd > 0) {
-    const authorityEnd = trimmed.indexOf("/", schemeEnd);
-    if (authorityEnd === -1 || slash < authorityEnd) return undefined;
-    return { parent: trimmed.slice(0, slash), last: trimmed.slice(slash + 1) };
-  }
-  if (slash === -1) return trimmed === "" ? undefined : { parent: ".", last: trimmed };
-  return { parent: slash === 0 ? "/" : trimmed.slice(0, slash), last: trimmed.slice(slash + 1) };
-}
-
 /** Splits `<root>/<name>@<selector>/<rest>` at the selector segment. */
 function splitAtSelector(uri: string): { snapshotUri: string; rest: string } | undefined {
-  const schemeEnd = hasScheme(uri) ? uri.indexOf("://") + 3 : 0;
+  const schemeEnd = schemeLength(uri);
   const segments = uri.slice(schemeEnd).split("/");
   const first = schemeEnd > 0 ? 1 : 0; // a URI's first segment is its bucket or store
   const index = segments.findIndex((segment, position) => position >= first && /^[^@]+@[^@]+$/.test(segment));

@@ -3,7 +3,7 @@
  * `<root>/<name>@baseline`, for local paths and every URI scheme.
  */
 import { InvalidArgumentError } from "../errors.ts";
-import { hasScheme, redact } from "../uri.ts";
+import { parseLocation, redact, splitLastSegment } from "../uri.ts";
 import { parseVersionFolderName } from "./layout.ts";
 import { validateSnapshotName, validateTag } from "./names.ts";
 
@@ -24,28 +24,19 @@ export function parseSnapshotUri(uri: string): SnapshotAddress {
   if (typeof uri !== "string" || uri.trim() === "") {
     throw new InvalidArgumentError(`A snapshot URI must be a non-empty string, got ${JSON.stringify(uri)}.`);
   }
-  const trimmed = uri.replace(/\/+$/, "");
-  const slash = trimmed.lastIndexOf("/");
-  const schemeEnd = hasScheme(trimmed) ? trimmed.indexOf("://") + 3 : 0;
-  const last = trimmed.slice(slash + 1);
-  const parent = slash >= schemeEnd ? trimmed.slice(0, slash) : "";
-
-  const at = last.indexOf("@");
-  if (at !== -1) {
-    const name = checkName(last.slice(0, at), uri);
-    const selector = parseSelector(last.slice(at + 1), uri);
-    return { root: rootOf(parent, uri), name, selector };
-  }
-  const folder = parseVersionFolderName(last);
-  if (folder !== undefined && parent !== "") {
-    const nameSlash = parent.lastIndexOf("/");
-    if (nameSlash >= schemeEnd) {
-      const name = checkName(parent.slice(nameSlash + 1), uri);
-      return {
-        root: rootOf(parent.slice(0, nameSlash), uri),
-        name,
-        selector: { kind: "folder", version: folder.version, tag: folder.tag },
-      };
+  parseLocation(uri); // a malformed URI is reported as such, not as a bad snapshot address
+  const split = splitLastSegment(uri);
+  if (split !== undefined) {
+    const at = split.last.indexOf("@");
+    if (at !== -1) {
+      const name = checkName(split.last.slice(0, at), uri);
+      return { root: split.parent, name, selector: parseSelector(split.last.slice(at + 1), uri) };
+    }
+    const folder = parseVersionFolderName(split.last);
+    const named = split.parent === "." ? undefined : splitLastSegment(split.parent);
+    if (folder !== undefined && named !== undefined) {
+      const name = checkName(named.last, uri);
+      return { root: named.parent, name, selector: { kind: "folder", version: folder.version, tag: folder.tag } };
     }
   }
   throw new InvalidArgumentError(
@@ -74,12 +65,4 @@ function checkName(name: string, uri: string): string {
   } catch (error) {
     throw new InvalidArgumentError(`Invalid snapshot name "${name}" in ${redact(uri)}.`, { path: redact(uri), cause: error });
   }
-}
-
-function rootOf(parent: string, uri: string): string {
-  if (parent === "" && !hasScheme(uri)) return ".";
-  if (parent === "" || parent.endsWith("://")) {
-    throw new InvalidArgumentError(`${redact(uri)} has no root before the snapshot name.`, { path: redact(uri) });
-  }
-  return parent;
 }

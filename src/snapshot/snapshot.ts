@@ -3,6 +3,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { validateKey } from "../backends/keys.ts";
 import { objectExists } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
+import { checkedBackend } from "../backends/layers/checked.ts";
 import {
   ConfirmationRequiredError,
   InvalidArgumentError,
@@ -155,7 +156,7 @@ export class Snapshot {
     const level = parseLogLevel(options.logLevel ?? (process.env.OPENCRATE_LOG_LEVEL || "info"));
     const runId = resolveRunId(options.runId);
     const rank = resolveRank();
-    const backend = options.backend ?? backendFromUri(options.root ?? (process.env.OPENCRATE_ROOT || "snapshots"));
+    const backend = backendOf(options);
     if (options.logFlushIntervalMs !== undefined && !(options.logFlushIntervalMs > 0)) {
       throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${options.logFlushIntervalMs}.`);
     }
@@ -478,4 +479,18 @@ function toVersionInfo(claim: VersionClaim): VersionInfo {
     createdAt: claim.createdAt,
     ...(claim.runId === undefined ? {} : { runId: claim.runId }),
   };
+}
+
+/** The backend `setup` uses: the one given (behind the checking layer), else the root's, else OPENCRATE_ROOT's. */
+function backendOf(options: SetupOptions): StorageBackend {
+  if (options.backend !== undefined) return checkedBackend(options.backend);
+  if (options.root !== undefined) return backendFromUri(options.root);
+  const fromEnv = process.env.OPENCRATE_ROOT;
+  if (fromEnv === undefined || fromEnv === "") return backendFromUri("snapshots");
+  try {
+    return backendFromUri(fromEnv);
+  } catch (error) {
+    if (!isOpenCrateError(error, "INVALID_ARGUMENT")) throw error;
+    throw new InvalidArgumentError(`OPENCRATE_ROOT: ${error.message}`, { path: error.path, cause: error });
+  }
 }

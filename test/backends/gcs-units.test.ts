@@ -4,6 +4,7 @@
  * ignores ifGenerationMatch, conditional copies as server-side rewrites on a store that enforces it there, and
  * rejected credentials answered by a stub endpoint through the real SDK.
  */
+import { checkedBackend } from "../../src/backends/layers/checked.ts";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:net";
@@ -346,7 +347,7 @@ describe("GCS backend without a server", () => {
   after(() => Promise.all(stubs.map((stub) => stub.close())));
 
   it("rejects invalid keys, ranges and revisions before any I/O", async () => {
-    const backend = new GcsBackend({ bucket: "bkt", apiEndpoint: "http://127.0.0.1:1" });
+    const backend = checkedBackend(new GcsBackend({ bucket: "bkt", apiEndpoint: "http://127.0.0.1:1" }));
     await rejectsWithCode(backend.head("/abs"), "INVALID_ARGUMENT", "leading slash");
     await rejectsWithCode(backend.put("a//b", "x"), "INVALID_ARGUMENT", "empty segment");
     await rejectsWithCode(backend.get("a", { range: { offset: -1 } }), "INVALID_ARGUMENT", "negative range");

@@ -3,6 +3,7 @@
  * writes whose outcome is unknown, lazy loading, the start-up probe against a store that ignores preconditions,
  * and an unreachable endpoint.
  */
+import { checkedBackend } from "../../src/backends/layers/checked.ts";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer, type AddressInfo, type Socket } from "node:net";
@@ -15,7 +16,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { mapS3Error, type S3ErrorContext } from "../../src/backends/s3/errors.ts";
 import { resolveS3Settings } from "../../src/backends/s3/options.ts";
 import { partRanges } from "../../src/backends/s3/multipart-copy.ts";
-import { checkPartSize } from "../../src/backends/s3/checks.ts";
+import { partSizeFor } from "../../src/backends/s3/checks.ts";
 import { forgetProbeVerdicts } from "../../src/backends/s3/probe.ts";
 import { runConditionalWrite } from "../../src/backends/s3/conditional.ts";
 import { isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
@@ -249,11 +250,9 @@ describe("S3 configuration", () => {
   });
 
   it("brings a per-call part size within S3's limits and grows it to fit a known size in 10,000 parts", () => {
-    assert.equal(checkPartSize(1, "s3://b/k"), 5 * MiB);
-    assert.equal(checkPartSize(64 * MiB, "s3://b/k"), 64 * MiB);
-    assert.equal(checkPartSize(8 * MiB, "s3://b/k", 200 * 1024 * MiB), Math.ceil((200 * 1024 * MiB) / 10_000));
-    assert.throws(() => checkPartSize(0, "s3://b/k"), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT"));
-    assert.throws(() => checkPartSize(1.5, "s3://b/k"), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT"));
+    assert.equal(partSizeFor(1), 5 * MiB);
+    assert.equal(partSizeFor(64 * MiB), 64 * MiB);
+    assert.equal(partSizeFor(8 * MiB, 200 * 1024 * MiB), Math.ceil((200 * 1024 * MiB) / 10_000));
   });
 
   it("splits a big copy into parts within S3's limits", () => {
@@ -272,7 +271,7 @@ describe("S3 configuration", () => {
 describe("S3 backend without a server", () => {
   it("rejects keys over 1024 bytes once the prefix is added, before any I/O", async () => {
     // The endpoint is unreachable: any request would fail with TRANSIENT, not INVALID_ARGUMENT.
-    const backend = new S3Backend({ bucket: "bucket", prefix: "p".repeat(1000), endpoint: "http://127.0.0.1:1", region: "us-east-1" });
+    const backend = checkedBackend(new S3Backend({ bucket: "bucket", prefix: "p".repeat(1000), endpoint: "http://127.0.0.1:1", region: "us-east-1" }));
     const key = "k".repeat(30);
     for (const [name, call] of [
       ["head", () => backend.head(key)],

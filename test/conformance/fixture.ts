@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import type { BackendFactory } from "../support/backends.ts";
+import { checkedBackend } from "../../src/backends/layers/checked.ts";
 
 export interface ConformanceOptions {
   /** Run the concurrency cases (many writers on one key). Default true. */
@@ -29,7 +30,7 @@ export class ConformanceFixture {
   /** A case about the optional `append`, for backends declared to have one (see appendCases for the others). */
   itAppend(name: string, body: (backend: StorageBackend, append: NonNullable<StorageBackend["append"]>) => Promise<void>): void {
     it(name, { timeout: CASE_TIMEOUT_MS }, async () => {
-      const backend = await this.factory.make();
+      const backend = checkedBackend(await this.factory.make());
       try {
         if (backend.append === undefined) assert.fail(`the ${backend.kind} backend was declared to have append but has none`);
         await body(backend, backend.append.bind(backend));
@@ -42,7 +43,7 @@ export class ConformanceFixture {
   /** Declares one case; it runs on a backend fresh from `factory.make()`, closed afterwards. */
   it(name: string, body: (backend: StorageBackend) => Promise<void>): void {
     it(name, { timeout: CASE_TIMEOUT_MS }, async () => {
-      const backend = await this.factory.make();
+      const backend = checkedBackend(await this.factory.make());
       try {
         await body(backend);
       } finally {

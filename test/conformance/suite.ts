@@ -12,6 +12,7 @@ import type { BackendFactory } from "../support/backends.ts";
 import { appendCases } from "./cases/append.ts";
 import { basicCases } from "./cases/basic.ts";
 import { conditionalCases } from "./cases/conditional.ts";
+import { contractCases } from "./cases/contract.ts";
 import { errorCases } from "./cases/errors.ts";
 import { listingCases } from "./cases/listing.ts";
 import { raceCases } from "./cases/races.ts";
@@ -35,6 +36,7 @@ export function describeBackendConformance(
     describe("conditional writes", () => conditionalCases(fixture));
     describe("streaming", () => streamingCases(fixture));
     describe("errors", () => errorCases(fixture));
+    describe("checked input, capabilities and aborts", () => contractCases(fixture));
     describe("append", () => appendCases(fixture));
     if (options.races !== false) describe("races", () => raceCases(fixture));
   });

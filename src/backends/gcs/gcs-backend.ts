@@ -23,13 +23,12 @@ import type {
   WriteMode,
   WriteOptions,
 } from "../backend.ts";
-import { validateKey, validatePrefix } from "../keys.ts";
 import { copyFromBusySource, SourceReplaced } from "../source-changes.ts";
 import { collectBytes, toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
 import { CallerBody } from "../caller-body.ts";
 import { createStorage, type GcsClient } from "./client.ts";
-import { checkRange } from "../byte-range.ts";
+import { checkCredentials } from "./credentials.ts";
 import { openRead } from "./download.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
 import { listFolderPage } from "./folder-page.ts";
@@ -116,8 +115,6 @@ export class GcsBackend implements StorageBackend {
   }
 
   async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
-    validateKey(key, this.describe(""));
-    options.signal?.throwIfAborted();
     const file = await this.#file(key);
     try {
       const [resource] = await file.getMetadata();
@@ -134,9 +131,6 @@ export class GcsBackend implements StorageBackend {
   }
 
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
-    validateKey(key, this.describe(""));
-    checkRange(options.range, this.describe(key));
-    options.signal?.throwIfAborted();
     const { bucket, agent } = await this.#open();
     try {
       const stream = await openRead({
@@ -156,10 +150,8 @@ export class GcsBackend implements StorageBackend {
   }
 
   async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
-    validateKey(key, this.describe(""));
     const mode = this.#checkMode(key, options.mode);
     const bytes = toBytes(body);
-    options.signal?.throwIfAborted();
     const request = await this.#uploadRequest(key, mode, options, this.#settings.chunkSize);
     try {
       const resource = await uploadBytes(request, bytes);
@@ -175,10 +167,8 @@ export class GcsBackend implements StorageBackend {
     body: Readable | AsyncIterable<Uint8Array>,
     options: StreamWriteOptions = {},
   ): Promise<ObjectInfo> {
-    validateKey(key, this.describe(""));
     const mode = this.#checkMode(key, options.mode);
     const chunkSize = options.partSize === undefined ? this.#settings.chunkSize : roundChunkSize(options.partSize);
-    options.signal?.throwIfAborted();
     const callerBody = new CallerBody(body, this.describe(key), options.onProgress);
     const request = await this.#uploadRequest(key, mode, options, chunkSize);
     try {
@@ -193,9 +183,7 @@ export class GcsBackend implements StorageBackend {
 
   /** A file from the resumable threshold up goes in one streamed request (see uploadResumableFile). */
   async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
-    validateKey(key, this.describe(""));
     const mode = this.#checkMode(key, options.mode);
-    options.signal?.throwIfAborted();
     const source = await openUploadSource(localPath, this.describe(key));
     try {
       const request = await this.#uploadRequest(key, mode, options, this.#settings.chunkSize);
@@ -210,7 +198,6 @@ export class GcsBackend implements StorageBackend {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    if (prefix !== "") validatePrefix(prefix.endsWith("/") ? prefix : `${prefix}/`, this.describe(""));
     const { bucket } = await this.#open();
     // startOffset is inclusive: the name equal to it is skipped below.
     const startOffset = options.startAfter === undefined ? undefined : this.#name(options.startAfter);
@@ -240,8 +227,6 @@ export class GcsBackend implements StorageBackend {
   }
 
   async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
-    validatePrefix(prefix, this.describe(""));
-    options.signal?.throwIfAborted();
     const { bucket } = await this.#open();
     try {
       const page = await listFolderPage({
@@ -263,7 +248,6 @@ export class GcsBackend implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
-    validateKey(key, this.describe(""));
     const file = await this.#file(key);
     try {
       await file.delete();
@@ -295,10 +279,7 @@ export class GcsBackend implements StorageBackend {
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
-    validateKey(from, this.describe(""));
-    validateKey(to, this.describe(""));
     const mode = this.#checkMode(to, options.mode);
-    options.signal?.throwIfAborted();
     if (mode.kind !== "overwrite") {
       const serverSide = await this.#copyPreconditionsEnforced(to, options.signal);
       try {
@@ -499,26 +480,15 @@ export class GcsBackend implements StorageBackend {
     return `${this.#endpoint} ${this.bucket}`;
   }
 
-  /** The mode, checked before any I/O. A revision that is not a generation number can never match. */
+  /** The (checked) mode; a revision that is not a generation number can never match. */
   #checkMode(key: string, mode: WriteMode | undefined): WriteMode {
-    if (mode === undefined) return { kind: "overwrite" };
-    switch (mode.kind) {
-      case "overwrite":
-      case "create":
-        return mode;
-      case "replace":
-        if (typeof mode.revision !== "string" || !/^\d+$/.test(mode.revision)) {
-          throw new PreconditionFailedError(
-            `${this.describe(key)} cannot be at revision ${JSON.stringify(mode.revision)}: GCS revisions are generation numbers.`,
-            { path: this.describe(key) },
-          );
-        }
-        return mode;
-      default:
-        throw new InvalidArgumentError(`Unknown write mode ${JSON.stringify(mode)} for ${this.describe(key)}.`, {
-          path: this.describe(key),
-        });
+    if (mode?.kind === "replace" && !/^\d+$/.test(mode.revision)) {
+      throw new PreconditionFailedError(
+        `${this.describe(key)} cannot be at revision ${JSON.stringify(mode.revision)}: GCS revisions are generation numbers.`,
+        { path: this.describe(key) },
+      );
     }
+    return mode ?? { kind: "overwrite" };
   }
 
   /** The SDK error as an OpenCrateError (an abort stays the abort), with a 404 traced to the bucket if need be. */
@@ -561,14 +531,19 @@ export class GcsBackend implements StorageBackend {
       return Promise.reject(new InvalidArgumentError(`The backend for ${this.describe("")} is closed.`, { path: this.describe("") }));
     }
     this.#client ??= (async () => {
-      const client = this.#givenStorage === undefined ? await createStorage(this.#settings) : this.#wrapGiven(this.#givenStorage);
-      return { ...client, bucket: client.storage.bucket(this.bucket) };
+      if (this.#givenStorage !== undefined) return this.#withBucket(this.#wrapGiven(this.#givenStorage));
+      if (this.#settings.authenticate) await checkCredentials(this.describe(""));
+      return this.#withBucket(await createStorage(this.#settings));
     })();
     const opening = this.#client;
     opening.catch(() => {
       if (this.#client === opening) this.#client = undefined;
     });
     return opening;
+  }
+
+  #withBucket(client: GcsClient): GcsClient & { readonly bucket: Bucket } {
+    return { ...client, bucket: client.storage.bucket(this.bucket) };
   }
 
   /** A caller's client, used as it is; resumable chunks and downloads still get this backend's time-outs. */

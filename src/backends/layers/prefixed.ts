@@ -1,5 +1,5 @@
-/** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. Methods are async so an
- * invalid key rejects, as the contract says, rather than throwing at the call. */
+/** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. Arguments are checked
+ * by the checking layer in front of it (checked.ts). */
 import type { Readable } from "node:stream";
 import type {
   AppendOptions,
@@ -14,8 +14,7 @@ import type {
   StreamWriteOptions,
   WriteOptions,
 } from "../backend.ts";
-import { validateKey, validatePrefix } from "../keys.ts";
-import { openUploadSource, readPieces } from "../upload-source.ts";
+import { validateKey } from "../keys.ts";
 
 export class PrefixedBackend implements StorageBackend {
   readonly kind: string;
@@ -23,8 +22,9 @@ export class PrefixedBackend implements StorageBackend {
   readonly inner: StorageBackend;
   readonly prefix: string;
 
-  /** Present when the inner backend has it. */
+  /** Present when the inner backend has them. */
   readonly append?: (key: string, bytes: Uint8Array, options?: AppendOptions) => Promise<ObjectInfo>;
+  readonly putFile?: (key: string, localPath: string, options?: StreamWriteOptions) => Promise<ObjectInfo>;
 
   constructor(inner: StorageBackend, prefix: string) {
     this.inner = inner;
@@ -33,7 +33,11 @@ export class PrefixedBackend implements StorageBackend {
     this.capabilities = inner.capabilities;
     if (inner.append !== undefined) {
       const append = inner.append.bind(inner);
-      this.append = async (key, bytes, options) => this.#strip(await append(this.#key(key), bytes, options));
+      this.append = async (key, bytes, options) => this.#strip(await append(this.#outer(key), bytes, options));
+    }
+    if (inner.putFile !== undefined) {
+      const putFile = inner.putFile.bind(inner);
+      this.putFile = async (key, localPath, options) => this.#strip(await putFile(this.#outer(key), localPath, options));
     }
   }
 
@@ -42,33 +46,23 @@ export class PrefixedBackend implements StorageBackend {
   }
 
   async head(key: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo> {
-    return this.inner.head(this.#key(key), options).then((info) => this.#strip(info));
+    return this.inner.head(this.#outer(key), options).then((info) => this.#strip(info));
   }
 
   async get(key: string, options?: ReadOptions): Promise<Uint8Array> {
-    return this.inner.get(this.#key(key), options);
+    return this.inner.get(this.#outer(key), options);
   }
 
   async getStream(key: string, options?: ReadOptions): Promise<Readable> {
-    return this.inner.getStream(this.#key(key), options);
+    return this.inner.getStream(this.#outer(key), options);
   }
 
   async put(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> {
-    return this.inner.put(this.#key(key), body, options).then((info) => this.#strip(info));
+    return this.inner.put(this.#outer(key), body, options).then((info) => this.#strip(info));
   }
 
   async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: StreamWriteOptions): Promise<ObjectInfo> {
-    return this.inner.putStream(this.#key(key), body, options).then((info) => this.#strip(info));
-  }
-
-  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
-    if (this.inner.putFile !== undefined) return this.#strip(await this.inner.putFile(this.#key(key), localPath, options));
-    const source = await openUploadSource(localPath, this.describe(key));
-    try {
-      return this.#strip(await this.inner.putStream(this.#key(key), readPieces(source), { size: source.size, ...options }));
-    } finally {
-      await source.handle.close();
-    }
+    return this.inner.putStream(this.#outer(key), body, options).then((info) => this.#strip(info));
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
@@ -81,7 +75,6 @@ export class PrefixedBackend implements StorageBackend {
   }
 
   async listPage(prefix: string, options?: ListPageOptions): Promise<ListPage> {
-    validatePrefix(prefix, this.describe(""));
     const page = await this.inner.listPage(this.prefix === "" ? prefix : `${this.prefix}/${prefix}`, options);
     const cut = this.prefix === "" ? 0 : this.prefix.length + 1;
     return {
@@ -92,11 +85,11 @@ export class PrefixedBackend implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
-    return this.inner.delete(this.#key(key));
+    return this.inner.delete(this.#outer(key));
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
-    const outer = (key: string): string => this.#key(key);
+    const outer = (key: string): string => this.#outer(key);
     await this.inner.deleteMany(
       (async function* () {
         for await (const key of keys) yield outer(key);
@@ -105,16 +98,11 @@ export class PrefixedBackend implements StorageBackend {
   }
 
   async copy(from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> {
-    return this.inner.copy(this.#key(from), this.#key(to), options).then((info) => this.#strip(info));
+    return this.inner.copy(this.#outer(from), this.#outer(to), options).then((info) => this.#strip(info));
   }
 
   close(): Promise<void> {
     return this.inner.close();
-  }
-
-  #key(key: string): string {
-    validateKey(key, this.describe(""));
-    return this.#outer(key);
   }
 
   #outer(key: string): string {

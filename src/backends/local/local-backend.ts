@@ -33,7 +33,7 @@ import { OVERWRITE } from "../backend.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
-import { checkRange, spanOf } from "../byte-range.ts";
+import { spanOf } from "../byte-range.ts";
 import { appendInPlace } from "./append.ts";
 import { checkMode, commit, stageBytes, stageCopy, stageStream, type StagedFile } from "./atomic-write.ts";
 import { CallerBody } from "../caller-body.ts";
@@ -82,7 +82,6 @@ export class LocalBackend implements StorageBackend {
 
   async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
-    options.signal?.throwIfAborted();
     const stats = await this.#attempt(key, "read", () => stat(path, { bigint: true }));
     if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
     return objectInfoOf(key, stats);
@@ -90,8 +89,6 @@ export class LocalBackend implements StorageBackend {
 
   async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const path = this.#layout.pathOfKey(key);
-    checkRange(options.range, this.describe(key));
-    options.signal?.throwIfAborted();
     return this.#attempt(key, "read", async () => {
       const handle = await open(path, "r");
       try {
@@ -102,8 +99,7 @@ export class LocalBackend implements StorageBackend {
         const bytes = Buffer.allocUnsafe(end - start);
         let filled = 0;
         while (filled < bytes.byteLength) {
-          options.signal?.throwIfAborted();
-          const want = Math.min(READ_CHUNK_BYTES * 16, bytes.byteLength - filled);
+                const want = Math.min(READ_CHUNK_BYTES * 16, bytes.byteLength - filled);
           const { bytesRead } = await handle.read(bytes, filled, want, start + filled);
           if (bytesRead === 0) break;
           filled += bytesRead;
@@ -117,8 +113,6 @@ export class LocalBackend implements StorageBackend {
 
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
     const path = this.#layout.pathOfKey(key);
-    checkRange(options.range, this.describe(key));
-    options.signal?.throwIfAborted();
     return this.#attempt(key, "read", async () => {
       const handle = await open(path, "r");
       try {
@@ -147,7 +141,6 @@ export class LocalBackend implements StorageBackend {
   async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     const mode = options.mode ?? OVERWRITE;
-    options.signal?.throwIfAborted();
     return this.#write(key, path, mode, options.signal, () => stageBytes(path, toBytes(body)));
   }
 
@@ -158,7 +151,6 @@ export class LocalBackend implements StorageBackend {
   ): Promise<ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     const mode = options.mode ?? OVERWRITE;
-    options.signal?.throwIfAborted();
     const source = new CallerBody(body, this.describe(key), options.onProgress);
     try {
       return await this.#write(key, path, mode, options.signal, () => stageStream(path, source, options.signal));
@@ -175,7 +167,6 @@ export class LocalBackend implements StorageBackend {
    */
   async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
-    options.signal?.throwIfAborted();
     const lock = this.#lockOptions(options.signal);
     return this.#attempt(key, "write", async () =>
       objectInfoOf(key, await appendInPlace(path, bytes, options.ifRevision, this.describe(key), lock)),
@@ -194,10 +185,6 @@ export class LocalBackend implements StorageBackend {
   async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
     const location = this.#layout.locatePrefix(prefix);
     const pageSize = options.pageSize ?? 1000;
-    if (!Number.isInteger(pageSize) || pageSize < 1) {
-      throw new InvalidArgumentError(`pageSize must be a positive integer, not ${pageSize}.`, { path: this.describe(prefix) });
-    }
-    options.signal?.throwIfAborted();
     return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize));
   }
 
@@ -231,7 +218,6 @@ export class LocalBackend implements StorageBackend {
   /** Uploads a local file by a kernel-side copy (a reflink where the file system has them) into the temp file. */
   async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
-    options.signal?.throwIfAborted();
     // The source's own problems (missing, a folder, unreadable) are named as such, not as the destination's.
     await (await openUploadSource(localPath, this.describe(key))).handle.close();
     const info = await this.#write(key, path, options.mode ?? OVERWRITE, options.signal, async () => {
@@ -257,7 +243,6 @@ export class LocalBackend implements StorageBackend {
     const fromPath = this.#layout.pathOfKey(from);
     const toPath = this.#layout.pathOfKey(to);
     const mode = options.mode ?? OVERWRITE;
-    options.signal?.throwIfAborted();
     await this.head(from);
     return this.#write(to, toPath, mode, options.signal, async () => {
       try {

@@ -233,7 +233,7 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   }
   if (name === "CredentialsProviderError") {
     return new PermissionDeniedError(
-      `No AWS credentials found to ${context.action} ${context.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available.`,
+      `No AWS credentials found to ${context.action} ${context.uri}${profileHint()}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available.`,
       options,
     );
   }
@@ -320,4 +320,14 @@ const OUTCOME_UNKNOWN = "ConditionalWriteOutcomeUnknown";
 
 function cause(error: unknown): unknown {
   return error instanceof Error ? error.cause : undefined;
+}
+
+/** Names the profile and files the SDK looked in, when the environment chose them. */
+function profileHint(env: NodeJS.ProcessEnv = process.env): string {
+  const named = [
+    env.AWS_PROFILE ? `AWS_PROFILE=${env.AWS_PROFILE}` : undefined,
+    env.AWS_SHARED_CREDENTIALS_FILE ? `AWS_SHARED_CREDENTIALS_FILE=${env.AWS_SHARED_CREDENTIALS_FILE}` : undefined,
+    env.AWS_CONFIG_FILE ? `AWS_CONFIG_FILE=${env.AWS_CONFIG_FILE}` : undefined,
+  ].filter((part) => part !== undefined);
+  return named.length === 0 ? "" : ` (with ${named.join(", ")})`;
 }

@@ -1,6 +1,6 @@
 /** Maps backend keys to S3 object keys under the backend's prefix, and back. */
 import { InvalidArgumentError } from "../../errors.ts";
-import { MAX_KEY_BYTES, validateKey, validatePrefix } from "../keys.ts";
+import { MAX_KEY_BYTES } from "../keys.ts";
 
 export class S3Paths {
   readonly bucket: string;
@@ -21,16 +21,14 @@ export class S3Paths {
     return full === "" ? `s3://${this.bucket}` : `s3://${this.bucket}/${full}`;
   }
 
-  /** The S3 key for a backend key. InvalidArgumentError, before any I/O, for a bad key or one that is too long
-   * once the prefix is added (S3 allows 1024 UTF-8 bytes). */
+  /** The S3 key for a (checked) backend key. InvalidArgumentError, before any I/O, for one that is too long once
+   * the prefix is added (S3 allows 1024 UTF-8 bytes). */
   objectKey(key: string): string {
-    validateKey(key, this.describe(""));
     return this.#checkLength(this.#root + key, key);
   }
 
   /** The S3 key prefix for a listing prefix (a plain string prefix, possibly ending in "/"). */
   listPrefix(prefix: string): string {
-    if (prefix !== "") validatePrefix(prefix.endsWith("/") ? prefix : `${prefix}/`, this.describe(""));
     return this.#checkLength(this.#root + prefix, prefix);
   }
 

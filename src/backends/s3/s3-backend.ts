@@ -35,22 +35,13 @@ import type {
   WriteMode,
   WriteOptions,
 } from "../backend.ts";
-import { ifRevision } from "../backend.ts";
+import { OVERWRITE, ifRevision } from "../backend.ts";
 import { CallerBody } from "../caller-body.ts";
 import { copyFromBusySource } from "../source-changes.ts";
 import { toBytes } from "../streams.ts";
 import { openUploadSource, readAll } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
-import {
-  EMPTY_RANGE,
-  checkConcurrency,
-  checkMetadata,
-  checkMode,
-  checkPageSize,
-  checkPartSize,
-  conditionsFor,
-  rangeHeader,
-} from "./checks.ts";
+import { EMPTY_RANGE, MAX_LIST_PAGE, conditionsFor, partSizeFor, rangeHeader } from "./checks.ts";
 import { type S3Connection, connect } from "./client.ts";
 import { newWriterToken, runConditionalWrite } from "./conditional.ts";
 import {
@@ -154,7 +145,7 @@ export class S3Backend implements StorageBackend {
 
   async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const objectKey = this.#paths.objectKey(key);
-    const range = rangeHeader(options.range, this.describe(key));
+    const range = rangeHeader(options.range);
     if (range === EMPTY_RANGE) {
       this.#checkPinned(key, await this.head(key, options), options.ifRevision);
       return new Uint8Array(0);
@@ -184,7 +175,7 @@ export class S3Backend implements StorageBackend {
    * (parallel-download.ts); otherwise one GET. */
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
     const objectKey = this.#paths.objectKey(key);
-    const range = rangeHeader(options.range, this.describe(key));
+    const range = rangeHeader(options.range);
     if (range === EMPTY_RANGE) {
       this.#checkPinned(key, await this.head(key, options), options.ifRevision);
       return NodeReadable.from([]);
@@ -221,8 +212,7 @@ export class S3Backend implements StorageBackend {
 
   async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
     const objectKey = this.#paths.objectKey(key);
-    const mode = checkMode(options.mode, this.describe(key));
-    checkMetadata(options.metadata, this.describe(key));
+    const mode = options.mode ?? OVERWRITE;
     const bytes = toBytes(body);
     const connected = await this.#connect();
     if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
@@ -235,10 +225,9 @@ export class S3Backend implements StorageBackend {
     options: StreamWriteOptions = {},
   ): Promise<ObjectInfo> {
     const objectKey = this.#paths.objectKey(key);
-    const mode = checkMode(options.mode, this.describe(key));
-    checkMetadata(options.metadata, this.describe(key));
-    const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key), options.size);
-    const queueSize = checkConcurrency(options.concurrency ?? this.#settings.queueSize, this.describe(key));
+    const mode = options.mode ?? OVERWRITE;
+    const partSize = partSizeFor(options.partSize ?? this.#settings.partSize, options.size);
+    const queueSize = options.concurrency ?? this.#settings.queueSize;
     const connected = await this.#connect();
     if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
 
@@ -266,15 +255,12 @@ export class S3Backend implements StorageBackend {
    */
   async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
     const objectKey = this.#paths.objectKey(key);
-    const mode = checkMode(options.mode, this.describe(key));
-    checkMetadata(options.metadata, this.describe(key));
-    checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key));
-    const queueSize = checkConcurrency(options.concurrency ?? this.#settings.queueSize, this.describe(key));
-    options.signal?.throwIfAborted();
+    const mode = options.mode ?? OVERWRITE;
+    const queueSize = options.concurrency ?? this.#settings.queueSize;
     const file = await openUploadSource(localPath, this.describe(key));
     try {
       const { size } = file;
-      const partSize = checkPartSize(options.partSize ?? this.#settings.partSize, this.describe(key), size);
+      const partSize = partSizeFor(options.partSize ?? this.#settings.partSize, size);
       const connected = await this.#connect();
       if (mode.kind !== "overwrite") await this.#ensureEnforced("put", connected);
       if (size <= partSize) {
@@ -298,8 +284,6 @@ export class S3Backend implements StorageBackend {
    */
   async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
     const objectKey = this.#paths.objectKey(key);
-    checkMetadata(options.metadata, this.describe(key));
-    if (options.ifRevision !== undefined) checkMode(ifRevision(options.ifRevision), this.describe(key));
     const connected = await this.#connect();
     await this.#ensureEnforced("put", connected);
     const { connection } = connected;
@@ -362,7 +346,7 @@ export class S3Backend implements StorageBackend {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const listPrefix = this.#paths.listPrefix(prefix);
     const startAfter = options.startAfter === undefined ? undefined : this.#paths.listPrefix("") + options.startAfter;
-    const pageSize = checkPageSize(options.pageSize, this.describe(prefix));
+    const pageSize = options.pageSize === undefined ? undefined : Math.min(options.pageSize, MAX_LIST_PAGE);
     const { connection } = await this.#connect();
     const { client, sdk } = connection;
     let continuation: string | undefined;
@@ -392,7 +376,7 @@ export class S3Backend implements StorageBackend {
 
   async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
     const listPrefix = this.#paths.listPrefix(prefix);
-    const pageSize = checkPageSize(options.pageSize, this.describe(prefix));
+    const pageSize = options.pageSize === undefined ? undefined : Math.min(options.pageSize, MAX_LIST_PAGE);
     const { connection } = await this.#connect();
     const { client, sdk } = connection;
     let page;
@@ -435,20 +419,17 @@ export class S3Backend implements StorageBackend {
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
-    let batch: string[] = [];
-    for await (const key of keys) {
-      batch.push(this.#paths.objectKey(key));
-      if (batch.length === DELETE_BATCH) {
-        await this.#deleteBatch(batch);
-        batch = [];
-      }
+    // Every key is mapped (and its length with the prefix checked) before any is deleted.
+    const objectKeys: string[] = [];
+    for await (const key of keys) objectKeys.push(this.#paths.objectKey(key));
+    for (let start = 0; start < objectKeys.length; start += DELETE_BATCH) {
+      await this.#deleteBatch(objectKeys.slice(start, start + DELETE_BATCH));
     }
-    if (batch.length > 0) await this.#deleteBatch(batch);
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
     const keys = { from, to, sourceKey: this.#paths.objectKey(from), targetKey: this.#paths.objectKey(to) };
-    const mode = checkMode(options.mode, this.describe(to));
+    const mode = options.mode ?? OVERWRITE;
     const connected = await this.#connect();
     const { connection } = connected;
     const action = `copy ${this.describe(from)} to`;

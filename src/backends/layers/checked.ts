@@ -1,0 +1,288 @@
+/**
+ * The one front door of every backend the library hands out (backendFromUri, setup({ backend }), the CLI): each
+ * call's arguments are checked here once, before the backend sees them, so every store gives the same answer to
+ * the same bad input, and what `capabilities` rules out is NotSupportedError before any I/O. Backends keep only
+ * their protocol and error mapping.
+ *
+ * The caller's AbortSignal is relayed: the backend gets a signal of this layer's whose reason is an AbortedError,
+ * and any failure of a call whose signal fired leaves here as that AbortedError.
+ */
+import type { Readable } from "node:stream";
+import { AbortedError, InvalidArgumentError, isOpenCrateError } from "../../errors.ts";
+import type {
+  AppendOptions,
+  BackendCapabilities,
+  CopyOptions,
+  ListOptions,
+  ListPage,
+  ListPageOptions,
+  ObjectInfo,
+  ReadOptions,
+  StorageBackend,
+  StreamWriteOptions,
+  WriteOptions,
+} from "../backend.ts";
+import { checkRange } from "../byte-range.ts";
+import {
+  checkBytes,
+  checkCallback,
+  checkCount,
+  checkIfRevision,
+  checkLocalPath,
+  checkMetadata,
+  checkMode,
+  checkSignal,
+  checkSize,
+  checkStreamBody,
+  checkString,
+  unsupported,
+} from "../checks.ts";
+import { validateKey, validatePrefix } from "../keys.ts";
+import { openUploadSource, readPieces } from "../upload-source.ts";
+
+/** `backend` behind the checking layer (itself when it already is). */
+export function checkedBackend(backend: StorageBackend): CheckedBackend {
+  return backend instanceof CheckedBackend ? backend : new CheckedBackend(backend);
+}
+
+export class CheckedBackend implements StorageBackend {
+  readonly inner: StorageBackend;
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities;
+  /** Present when the inner backend has it. */
+  readonly append?: (key: string, bytes: Uint8Array, options?: AppendOptions) => Promise<ObjectInfo>;
+
+  constructor(inner: StorageBackend) {
+    this.inner = inner;
+    this.kind = inner.kind;
+    this.capabilities = inner.capabilities;
+    const append = inner.append?.bind(inner);
+    if (append !== undefined) {
+      this.append = async (key, bytes, options = {}) => {
+        const location = this.#key(key);
+        checkBytes(bytes, location, false);
+        checkIfRevision(options.ifRevision, this.capabilities, location);
+        checkMetadata(options.metadata, location);
+        return this.#guard("append to", location, options.signal, (signal) => append(key, bytes, withSignal(options, signal)));
+      };
+    }
+  }
+
+  describe(key: string): string {
+    return this.inner.describe(key);
+  }
+
+  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const location = this.#key(key);
+    return this.#guard("metadata read", location, options.signal, (signal) => this.inner.head(key, withSignal(options, signal)));
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const location = this.#key(key);
+    checkRange(options.range, location);
+    return this.#guard("read", location, options.signal, (signal) => this.inner.get(key, withSignal(options, signal)));
+  }
+
+  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+    const location = this.#key(key);
+    checkRange(options.range, location);
+    let stream: Readable | undefined;
+    // A stream outlives the call: an abort while it flows destroys it with the AbortedError too.
+    const relay = new SignalRelay("read", location, checkSignal(options.signal, location), (error) => stream?.destroy(error));
+    try {
+      stream = await this.inner.getStream(key, withSignal(options, relay.signal));
+    } catch (error) {
+      relay.dispose();
+      throw relay.failure(error);
+    }
+    if (relay.aborted !== undefined) {
+      stream.destroy(relay.aborted);
+      throw relay.aborted;
+    }
+    stream.once("close", () => relay.dispose());
+    return stream;
+  }
+
+  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+    const location = this.#key(key);
+    checkBytes(body, location, true);
+    this.#writeOptions(options, location);
+    return this.#guard("write", location, options.signal, (signal) => this.inner.put(key, body, withSignal(options, signal)));
+  }
+
+  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+    const location = this.#key(key);
+    checkStreamBody(body, location);
+    this.#streamOptions(options, location);
+    return this.#guard("write", location, options.signal, (signal) => this.inner.putStream(key, body, withSignal(options, signal)));
+  }
+
+  /** The inner backend's putFile, or putStream over the file where it has none. */
+  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+    const location = this.#key(key);
+    checkLocalPath(localPath, location);
+    this.#streamOptions(options, location);
+    return this.#guard("write", location, options.signal, async (signal) => {
+      if (this.inner.putFile !== undefined) return this.inner.putFile(key, localPath, withSignal(options, signal));
+      const source = await openUploadSource(localPath, location);
+      try {
+        return await this.inner.putStream(key, readPieces(source), { size: source.size, ...withSignal(options, signal) });
+      } finally {
+        await source.handle.close();
+      }
+    });
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const location = this.#prefix(prefix, "plain");
+    checkString("startAfter", options.startAfter, location);
+    checkCount("pageSize", options.pageSize, location);
+    const relay = new SignalRelay("list", location, checkSignal(options.signal, location));
+    try {
+      yield* this.inner.list(prefix, withSignal(options, relay.signal));
+    } catch (error) {
+      throw relay.failure(error);
+    } finally {
+      relay.dispose();
+    }
+  }
+
+  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+    const location = this.#prefix(prefix, "folder");
+    checkString("pageToken", options.pageToken, location);
+    checkCount("pageSize", options.pageSize, location);
+    return this.#guard("list", location, options.signal, (signal) => this.inner.listPage(prefix, withSignal(options, signal)));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#key(key);
+    return this.inner.delete(key);
+  }
+
+  /** Every key is checked before any is deleted. */
+  async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    const all: string[] = [];
+    for await (const key of keys) all.push(key);
+    for (const key of all) this.#key(key);
+    if (all.length > 0) await this.inner.deleteMany(all);
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+    this.#key(from);
+    const location = this.#key(to);
+    const mode = checkMode(options.mode, this.capabilities, location, ["overwrite", "create"]);
+    if (mode.kind === "create" && !this.capabilities.copyCreateOnly) throw unsupported("create-only copies", location);
+    return this.#guard("copy to", location, options.signal, (signal) => this.inner.copy(from, to, withSignal(options, signal)));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  #writeOptions(options: WriteOptions, location: string): void {
+    checkMode(options.mode, this.capabilities, location);
+    checkString("contentType", options.contentType, location);
+    checkMetadata(options.metadata, location);
+  }
+
+  #streamOptions(options: StreamWriteOptions, location: string): void {
+    this.#writeOptions(options, location);
+    checkCount("partSize", options.partSize, location);
+    checkCount("concurrency", options.concurrency, location);
+    checkSize(options.size, location);
+    checkCallback("onProgress", options.onProgress, location);
+  }
+
+  /** Validates `key`; its location for messages. */
+  #key(key: string): string {
+    validateKey(key, this.inner.describe(""));
+    return this.inner.describe(key);
+  }
+
+  /** Validates a listing prefix: a "plain" one is any key start ("a/b" matches "a/bc"); a "folder" one is "" or
+   * ends in "/". Its location for messages. */
+  #prefix(prefix: string, kind: "plain" | "folder"): string {
+    const root = this.inner.describe("");
+    if (typeof prefix === "string" && prefix !== "" && !prefix.endsWith("/")) {
+      if (kind === "folder") {
+        throw new InvalidArgumentError(`Invalid folder prefix ${JSON.stringify(prefix)} under ${root}: it must be "" or end in "/".`, {
+          path: prefix,
+        });
+      }
+      validateKey(prefix, root);
+    } else {
+      validatePrefix(prefix, root);
+    }
+    return this.inner.describe(prefix);
+  }
+
+  async #guard<T>(action: string, location: string, caller: unknown, run: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    const relay = new SignalRelay(action, location, checkSignal(caller, location));
+    try {
+      return await run(relay.signal);
+    } catch (error) {
+      throw relay.failure(error);
+    } finally {
+      relay.dispose();
+    }
+  }
+}
+
+/** Relays a caller's signal to the backend with an AbortedError as its reason. */
+class SignalRelay {
+  readonly signal: AbortSignal | undefined;
+  readonly #caller: AbortSignal | undefined;
+  readonly #controller: AbortController | undefined;
+  readonly #onAbort: () => void;
+  readonly #action: string;
+  readonly #location: string;
+  #aborted: AbortedError | undefined;
+
+  constructor(action: string, location: string, caller: AbortSignal | undefined, onAbort?: (error: AbortedError) => void) {
+    this.#action = action;
+    this.#location = location;
+    this.#caller = caller;
+    this.#onAbort = () => {
+      const error = this.#abortedError();
+      onAbort?.(error);
+      this.#controller?.abort(error);
+    };
+    if (caller === undefined) {
+      this.signal = undefined;
+      return;
+    }
+    if (caller.aborted) throw this.#abortedError();
+    this.#controller = new AbortController();
+    this.signal = this.#controller.signal;
+    caller.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** The AbortedError once the caller's signal fired. */
+  get aborted(): AbortedError | undefined {
+    return this.#caller?.aborted === true ? this.#abortedError() : undefined;
+  }
+
+  /** What a failed call throws: the AbortedError when the caller aborted, else the failure itself. */
+  failure(error: unknown): unknown {
+    const aborted = this.aborted;
+    if (aborted === undefined || isOpenCrateError(error, "ABORTED")) return error;
+    return aborted;
+  }
+
+  dispose(): void {
+    this.#caller?.removeEventListener("abort", this.#onAbort);
+  }
+
+  #abortedError(): AbortedError {
+    this.#aborted ??= new AbortedError(`The ${this.#action} of ${this.#location} was aborted.`, {
+      path: this.#location,
+      cause: this.#caller?.reason,
+    });
+    return this.#aborted;
+  }
+}
+
+function withSignal<T extends { readonly signal?: AbortSignal }>(options: T, signal: AbortSignal | undefined): T {
+  const { signal: _caller, ...rest } = options;
+  return (signal === undefined ? rest : { ...rest, signal }) as T;
+}

@@ -1,0 +1,77 @@
+/**
+ * A root or URI that looks like a URI but is malformed is INVALID_ARGUMENT naming it at every entry point (setup's
+ * root, OPENCRATE_ROOT, Snapshot.open, oc.io, every CLI command), and is never taken for a local folder.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { io, parseLocation, parseSnapshotUri, Snapshot } from "../../src/index.ts";
+import { rejectsWithCode } from "../conformance/helpers.ts";
+import { runCli } from "../cli/helpers.ts";
+
+const MALFORMED = ["s3:/bucket/x", "s3//bucket/x", "gs:bucket/x", "GS:/bucket/x", "xyz://bucket/x", "file:relative/x", "memory:name"];
+const LOCAL_LOOKALIKES = ["runs/s3:/x", "./s3:/bucket", "v1:tag", "s3/bucket/x", "train@latest"];
+
+describe("malformed URIs", () => {
+  let cwd = "";
+  let previousCwd = "";
+  before(async () => {
+    cwd = await mkdtemp(join(tmpdir(), "oc-malformed-"));
+    previousCwd = process.cwd();
+    process.chdir(cwd);
+  });
+  after(async () => {
+    process.chdir(previousCwd);
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it("parseLocation refuses each, naming it, and still takes local look-alikes as paths", () => {
+    for (const uri of MALFORMED) {
+      assert.throws(
+        () => parseLocation(uri),
+        (error: Error & { code?: string }) => error.code === "INVALID_ARGUMENT" && error.message.includes(uri),
+        uri,
+      );
+    }
+    for (const path of LOCAL_LOOKALIKES) assert.deepEqual(parseLocation(path), { scheme: "file", path });
+  });
+
+  it("setup({ root }), OPENCRATE_ROOT and Snapshot.open refuse each before writing anything", async () => {
+    for (const uri of MALFORMED) {
+      const error = await rejectsWithCode(Snapshot.setup({ name: "train", root: uri, console: false }), "INVALID_ARGUMENT", `root ${uri}`);
+      assert.ok(error.message.includes(uri), error.message);
+      process.env.OPENCRATE_ROOT = uri;
+      try {
+        const fromEnv = await rejectsWithCode(Snapshot.setup({ name: "train", console: false }), "INVALID_ARGUMENT", `OPENCRATE_ROOT ${uri}`);
+        assert.ok(fromEnv.message.includes("OPENCRATE_ROOT") && fromEnv.message.includes(uri), fromEnv.message);
+      } finally {
+        delete process.env.OPENCRATE_ROOT;
+      }
+      const opened = await rejectsWithCode(Snapshot.open(`${uri}/train@latest`), "INVALID_ARGUMENT", `open ${uri}`);
+      assert.ok(opened.message.includes(uri), opened.message);
+      assert.throws(() => parseSnapshotUri(`${uri}/train/v0`), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT", uri);
+    }
+    assert.deepEqual(await readdir(cwd), [], "no local folder was made");
+  });
+
+  it("oc.io refuses each", async () => {
+    for (const uri of MALFORMED) {
+      await rejectsWithCode(io.listFilesInDir(uri), "INVALID_ARGUMENT", `listFilesInDir ${uri}`);
+      await rejectsWithCode(io.text.save("x", `${uri}/a.txt`), "INVALID_ARGUMENT", `text.save ${uri}`);
+      await rejectsWithCode(io.json.load(`${uri}/a.json`), "INVALID_ARGUMENT", `json.load ${uri}`);
+    }
+    assert.deepEqual(await readdir(cwd), [], "no local file was made");
+  });
+
+  it("every CLI command exits 2 (a usage error) with one line naming the URI", async () => {
+    const uri = "s3:/bucket/runs";
+    for (const args of [["ls", uri], ["tree", uri], ["log", `${uri}/train@latest`], ["cat", `${uri}/train@latest/texts/a.txt`], ["pull", `${uri}/train@latest`, join(cwd, "dest")]]) {
+      const result = await runCli(args, { cwd });
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /^opencrate: Malformed location s3:\/bucket\/runs[^\n]*\n$/, args.join(" "));
+    }
+    assert.deepEqual(await readdir(cwd), [], "nothing was pulled or made");
+  });
+});
