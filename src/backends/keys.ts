@@ -3,9 +3,20 @@ import { InvalidArgumentError } from "../errors.ts";
 
 export const MAX_KEY_BYTES = 1024;
 
+/** Names the library gives its own temp, lock and partial files start with; no key segment may. */
+export const RESERVED_NAME_PREFIX = ".~oc-";
+
+export function isReservedName(name: string): boolean {
+  return name.startsWith(RESERVED_NAME_PREFIX);
+}
+
+/** C0 controls and DEL: a name holding one cannot be shown, typed or pulled to every file system. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /**
  * Throws InvalidArgumentError unless `key` is a valid object key: non-empty, "/"-separated, no leading "/", no
- * empty, "." or ".." segment, no NUL or backslash, at most 1024 UTF-8 bytes. `where` names the location in the
+ * empty, "." or ".." segment, no segment starting with ".~oc-", no control character or backslash, at most 1024
+ * UTF-8 bytes. The same rule holds on every backend. `where` names the location in the
  * message (for example the backend's `describe("")`).
  */
 export function validateKey(key: string, where?: string): string {
@@ -36,11 +47,12 @@ function keyProblem(key: string): string | undefined {
   if (key.length === 0) return "a key must not be empty";
   if (key.startsWith("/")) return "a key must not start with '/'";
   if (key.includes("\\")) return "a key must not contain '\\'";
-  if (key.includes("\0")) return "a key must not contain NUL";
+  if (CONTROL_CHARACTER.test(key)) return "a key must not contain control characters";
   if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) return `a key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`;
   for (const segment of key.split("/")) {
     if (segment === "") return "a key must not contain an empty segment ('//' or a trailing '/')";
     if (segment === "." || segment === "..") return `a key must not contain a '${segment}' segment`;
+    if (isReservedName(segment)) return `names starting with '${RESERVED_NAME_PREFIX}' are reserved for opencrate's temp and lock files`;
   }
   return undefined;
 }

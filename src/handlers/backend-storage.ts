@@ -17,17 +17,23 @@ export interface BackendArtifactStorageOptions {
   /** The artifact's key on the backend. */
   readonly key: string;
   readonly readOnly?: boolean;
+  /** The artifact's name, the end of `key` ("a/b.json"): the folders in it are checked for files of their name. */
+  readonly name?: string;
 }
 
 export class BackendArtifactStorage implements ArtifactStorage {
   readonly backend: StorageBackend;
   readonly key: string;
   readonly readOnly: boolean;
+  /** Where the artifact's name starts in `key`. */
+  readonly #nameStart: number;
 
   constructor(options: BackendArtifactStorageOptions) {
     this.backend = options.backend;
     this.key = validateKey(options.key, options.backend.describe(""));
     this.readOnly = options.readOnly ?? false;
+    const name = options.name ?? "";
+    this.#nameStart = name !== "" && this.key.endsWith(`/${name}`) ? this.key.length - name.length : this.key.length;
   }
 
   get path(): string {
@@ -55,7 +61,7 @@ export class BackendArtifactStorage implements ArtifactStorage {
   }
 
   async write(data: Uint8Array | string, relative = ""): Promise<void> {
-    const key = this.#writableKey(relative);
+    const key = await this.#keyToWrite(relative);
     await this.backend.put(key, data);
   }
 
@@ -64,12 +70,12 @@ export class BackendArtifactStorage implements ArtifactStorage {
     relative = "",
     options: { size?: number } = {},
   ): Promise<void> {
-    const key = this.#writableKey(relative);
+    const key = await this.#keyToWrite(relative);
     await this.backend.putStream(key, body, options.size === undefined ? {} : { size: options.size });
   }
 
   async writeFile(localPath: string, relative = ""): Promise<void> {
-    const key = this.#writableKey(relative);
+    const key = await this.#keyToWrite(relative);
     let size: number;
     try {
       size = (await stat(localPath)).size;
@@ -150,6 +156,31 @@ export class BackendArtifactStorage implements ArtifactStorage {
         { path: relative, cause: error },
       );
     }
+  }
+
+  /**
+   * The key a write goes to, once no file and folder would share a name: a local disk cannot hold both, so it is
+   * refused on every backend (before anything is written; two writers racing on such names are not caught).
+   */
+  async #keyToWrite(relative: string): Promise<string> {
+    const key = this.#writableKey(relative);
+    const segments = key.slice(this.#nameStart).split("/");
+    for (let depth = 1; depth < segments.length; depth++) {
+      const folder = key.slice(0, this.#nameStart) + segments.slice(0, depth).join("/");
+      if (await objectExists(this.backend, folder)) {
+        throw new InvalidArgumentError(
+          `Cannot save ${this.backend.describe(key)}: ${this.backend.describe(folder)} is a file, so nothing can be saved below it.`,
+          { path: this.backend.describe(key) },
+        );
+      }
+    }
+    if (await hasObjectsUnder(this.backend, `${key}/`)) {
+      throw new InvalidArgumentError(
+        `Cannot save ${this.backend.describe(key)}: it is a folder holding other files, so a file cannot take its name.`,
+        { path: this.backend.describe(key) },
+      );
+    }
+    return key;
   }
 
   #writableKey(relative: string): string {

@@ -42,7 +42,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     this.name = init.name;
     this.snapshotType = init.snapshotType;
     this.verbose = init.verbose;
-    this.storage = new BackendArtifactStorage({ backend: init.backend, key: init.key, readOnly: init.readOnly });
+    this.storage = new BackendArtifactStorage({ backend: init.backend, key: init.key, readOnly: init.readOnly, name: init.name });
     this.#handler = init.handler;
     this.#context = { name: init.name, extension: extensionOf(init.name) };
     this.#log = init.log;

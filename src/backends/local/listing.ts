@@ -8,7 +8,8 @@ import { join } from "node:path";
 import type { ListPage, ObjectInfo } from "../backend.ts";
 import { isErrno } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
-import { isReservedName, type PrefixLocation } from "./paths.ts";
+import { isReservedName } from "../keys.ts";
+import type { PrefixLocation } from "./paths.ts";
 import { objectInfoOf } from "./revision.ts";
 
 /** How many files of one folder are stat'ed at once. */

@@ -2,14 +2,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { InvalidArgumentError } from "../../errors.ts";
-import { validateKey, validatePrefix } from "../keys.ts";
-
-/** Temp and lock files start with this; listings hide such names and keys may not use them. */
-export const RESERVED_NAME_PREFIX = ".~oc-";
-
-export function isReservedName(name: string): boolean {
-  return name.startsWith(RESERVED_NAME_PREFIX);
-}
+import { RESERVED_NAME_PREFIX, validateKey, validatePrefix } from "../keys.ts";
 
 /** A fresh, unique temp file path in the same folder as `finalPath` (so a rename or link onto it is atomic). */
 export function tempPathBeside(finalPath: string): string {
@@ -65,15 +58,7 @@ export class LocalLayout {
   /** The absolute file path of a key, after validating it. */
   pathOfKey(key: string): string {
     validateKey(key, this.describe(""));
-    const segments = key.split("/");
-    if (segments.some(isReservedName)) {
-      throw new InvalidArgumentError(
-        `Invalid storage key ${JSON.stringify(key)} under ${this.describe("")}: names starting with ` +
-          `'${RESERVED_NAME_PREFIX}' are reserved for the local backend's temp and lock files.`,
-        { path: key },
-      );
-    }
-    return join(this.rootPath, ...segments);
+    return join(this.rootPath, ...key.split("/"));
   }
 
   /**

@@ -8,7 +8,11 @@ import type { StorageBackend } from "../../../src/backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { collect, listKeys, rejectsWithCode } from "../helpers.ts";
 
-const INVALID_KEYS = ["../x", "a/../b", "/abs", "a//b", "a/./b", ".", "", "a/", "k".repeat(1025), "é".repeat(513)];
+const INVALID_KEYS = [
+  "../x", "a/../b", "/abs", "a//b", "a/./b", ".", "", "a/", "k".repeat(1025), "é".repeat(513),
+  // One naming rule on every store: control characters and the library's reserved ".~oc-" prefix.
+  "a\nb.json", "tab\t.txt", "nul\0", "del\u007f", ".~oc-tmp-x.json", "dir/.~oc-lock-1",
+];
 
 /** Every method that takes a key, called on `key`. */
 function keyedCalls(backend: StorageBackend, key: string, body: AsyncIterable<Uint8Array>): Array<[string, () => Promise<unknown>]> {
