@@ -284,7 +284,7 @@ describe("GCS configuration", () => {
       ["gs://bucket/%zz", "malformed %-escape"],
       ["gs://bucket/%2e%2e/x", "'..' segment"],
       ["gs://bucket/a%2F%2Fb", "empty segment"],
-      ["gs://bucket/a%00b", "NUL"],
+      ["gs://bucket/a%00b", "control characters"],
       ["gs://bucket/a%5Cb", "'\\'"],
     ];
     for (const [uri, why] of cases) {
