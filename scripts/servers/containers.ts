@@ -122,7 +122,7 @@ async function startGcs(tc: Testcontainers, network: StartedNetwork): Promise<{ 
 }
 
 /** Official images are pulled every time: a local build may carry the same name (servers/images.ts). */
-const pullPolicy = (tc: Testcontainers) => (imageSource() === "official" ? tc.PullPolicy.alwaysPull() : tc.PullPolicy.defaultPolicy());
+export const pullPolicy = (tc: Testcontainers) => (imageSource() === "official" ? tc.PullPolicy.alwaysPull() : tc.PullPolicy.defaultPolicy());
 
 export async function startContainerServers(
   ids: readonly ContainerServerId[],

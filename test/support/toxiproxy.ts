@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as Client from "toxiproxy-node-client";
 import type { StartedTestContainer } from "testcontainers";
-import { OWNER_LABEL } from "../../scripts/servers/containers.ts";
+import { OWNER_LABEL, pullPolicy } from "../../scripts/servers/containers.ts";
 import { imageFor } from "../../scripts/servers/images.ts";
 import { answers200, freePort, spawnServer, waitUntilReady, type ServerProcess } from "../../scripts/servers/process.ts";
 
@@ -73,6 +73,7 @@ async function inContainer(network: string, upstream: string): Promise<NetworkFa
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   const { ToxiProxyContainer } = await import("@testcontainers/toxiproxy");
   const container = await new ToxiProxyContainer(imageFor("toxiproxy"))
+    .withPullPolicy(pullPolicy(await import("testcontainers")))
     .withNetworkMode(network)
     .withLabels({ [OWNER_LABEL]: String(process.pid) })
     .start();
