@@ -1,5 +1,6 @@
 /** Every bench scenario, in report order. */
 import { allocation } from "./allocation.ts";
+import { anchors } from "./anchors.ts";
 import { coldStart } from "./cold-start.ts";
 import { gcsCheckpoint } from "./gcs-checkpoint.ts";
 import { localCheckpoint } from "./local-checkpoint.ts";
@@ -8,4 +9,4 @@ import { pull } from "./pull.ts";
 import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, allocation, logging, coldStart];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, allocation, logging, coldStart];

@@ -1,65 +1,187 @@
 /**
- * Writing a response body into a file with few, large system calls: chunks (tens of KiB each) are gathered and
- * written with one writev per batch, so a gigabyte costs about a thousand awaited writes, not tens of thousands.
+ * Writing a response body into a file with few, large system calls and little garbage: chunks (tens of KiB each)
+ * are copied into one of two reused buffers, and a full buffer goes out in one positional write while the other
+ * fills. A gigabyte costs about a thousand awaited writes and no per-chunk allocation of ours; the socket is paused
+ * while both buffers wait for the disk.
  */
 import type { FileHandle } from "node:fs/promises";
 
-/** Bytes gathered before one writev. */
-const BATCH_BYTES = 1024 * 1024;
+/** Bytes gathered before one write. */
+const BUFFER_BYTES = 1024 * 1024;
+
+/** Anything `writeBody` reads: a Node stream (read by events, paused for back-pressure) or any iterable of bytes. */
+export type Body = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+interface EventBody {
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  once(event: "end" | "error" | "close", listener: (error?: unknown) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(error?: Error): unknown;
+}
 
 /**
- * Writes every chunk of `body` to `handle`, from `position` on (null: at the end, for a file opened to append).
+ * Writes every byte of `body` to `handle`, from `position` on (null: at the end, for a file opened to append).
  * `onChunk` sees each chunk as it arrives (hashing, progress). Resolves with the bytes written; more than `limit`
  * rejects before they are written.
  */
 export async function writeBody(
-  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  body: Body,
   handle: FileHandle,
   position: number | null,
   onChunk: (bytes: Uint8Array) => void,
   limit = Number.POSITIVE_INFINITY,
 ): Promise<number> {
-  let batch: Uint8Array[] = [];
-  let batched = 0;
-  let written = 0;
-  const flush = async (): Promise<void> => {
-    await writeAll(handle, batch, batched, position === null ? null : position + written);
-    written += batched;
-    batch = [];
-    batched = 0;
-  };
-  for await (const chunk of body) {
-    const bytes = chunk;
-    if (written + batched + bytes.byteLength > limit) throw new Error(`the answer was longer than the ${limit} bytes asked for`);
+  const sink = new BufferedSink(handle, position);
+  const accept = (bytes: Uint8Array): void => {
+    if (sink.received + bytes.byteLength > limit) throw new Error(`the answer was longer than the ${limit} bytes asked for`);
     onChunk(bytes);
-    batch.push(bytes);
-    batched += bytes.byteLength;
-    if (batched >= BATCH_BYTES) await flush();
-  }
-  if (batched > 0) await flush();
-  return written;
-}
-
-/** One writev of `buffers` (`total` bytes), continued until every byte is written. */
-async function writeAll(handle: FileHandle, buffers: Uint8Array[], total: number, position: number | null): Promise<void> {
-  let done = 0;
-  let rest = buffers;
-  while (done < total) {
-    const { bytesWritten } = await handle.writev(rest, position === null ? undefined : position + done);
-    done += bytesWritten;
-    if (done < total) rest = skip(rest, bytesWritten);
-  }
-}
-
-function skip(buffers: Uint8Array[], count: number): Uint8Array[] {
-  let left = count;
-  const rest: Uint8Array[] = [];
-  for (const buffer of buffers) {
-    if (left >= buffer.byteLength) left -= buffer.byteLength;
-    else {
-      rest.push(left === 0 ? buffer : buffer.subarray(left));
-      left = 0;
+    sink.add(bytes);
+  };
+  if (isEventBody(body)) await pumpEvents(body, sink, accept);
+  else {
+    for await (const chunk of body) {
+      accept(chunk);
+      await sink.drained();
     }
   }
-  return rest;
+  await sink.finish();
+  return sink.received;
+}
+
+function isEventBody(body: Body): body is Body & EventBody {
+  const candidate = body as Partial<EventBody>;
+  return typeof candidate.on === "function" && typeof candidate.pause === "function" && typeof candidate.resume === "function";
+}
+
+/** Reads a Node stream by 'data' events (no per-read concatenation), pausing it while the sink is full. */
+function pumpEvents(body: EventBody, sink: BufferedSink, accept: (bytes: Uint8Array) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      body.destroy();
+      reject(error);
+    };
+    body.on("data", (chunk) => {
+      if (settled) return;
+      try {
+        accept(chunk);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (sink.full) {
+        body.pause();
+        sink.drained().then(() => body.resume(), fail);
+      }
+    });
+    body.once("error", (error) => fail(error));
+    body.once("end", () => {
+      settled = true;
+      resolve();
+    });
+    body.once("close", () => fail(new Error("the answer ended before all its bytes came")));
+    sink.onFailure(fail);
+  });
+}
+
+/**
+ * Small chunks are copied into a buffer taken from a free list and written once it is full; chunks of half a buffer
+ * or more are written as they are. Writes go out one after another; `full` asks the body to wait while more than two
+ * buffers' worth is queued.
+ */
+class BufferedSink {
+  readonly #handle: FileHandle;
+  readonly #position: number | null;
+  readonly #free: Buffer[] = [];
+  #filling: Buffer | undefined;
+  #filled = 0;
+  /** Bytes handed to writes so far (their file offset follows from it). */
+  #queued = 0;
+  #inFlight = 0;
+  #writing: Promise<void> = Promise.resolve();
+  #failure: ((error: unknown) => void) | undefined;
+  #failed: { error: unknown } | undefined;
+  received = 0;
+
+  constructor(handle: FileHandle, position: number | null) {
+    this.#handle = handle;
+    this.#position = position;
+  }
+
+  get full(): boolean {
+    return this.#inFlight >= 2 * BUFFER_BYTES;
+  }
+
+  onFailure(listener: (error: unknown) => void): void {
+    this.#failure = listener;
+    if (this.#failed !== undefined) listener(this.#failed.error);
+  }
+
+  add(bytes: Uint8Array): void {
+    this.received += bytes.byteLength;
+    if (bytes.byteLength >= BUFFER_BYTES / 2) {
+      this.#flushFilling();
+      this.#enqueue(bytes, undefined);
+      return;
+    }
+    let offset = 0;
+    while (offset < bytes.byteLength) {
+      const filling = (this.#filling ??= this.#free.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES));
+      const take = Math.min(bytes.byteLength - offset, filling.byteLength - this.#filled);
+      filling.set(bytes.subarray(offset, offset + take), this.#filled);
+      this.#filled += take;
+      offset += take;
+      if (this.#filled === filling.byteLength) this.#flushFilling();
+    }
+  }
+
+  /** Resolves once little enough is queued (at once when it is). */
+  async drained(): Promise<void> {
+    while (this.full && this.#failed === undefined) await this.#writing;
+    if (this.#failed !== undefined) throw this.#failed.error;
+  }
+
+  async finish(): Promise<void> {
+    this.#flushFilling();
+    await this.#writing;
+    if (this.#failed !== undefined) throw this.#failed.error;
+  }
+
+  #flushFilling(): void {
+    const filling = this.#filling;
+    if (filling === undefined || this.#filled === 0) return;
+    this.#enqueue(filling.subarray(0, this.#filled), filling);
+    this.#filling = undefined;
+    this.#filled = 0;
+  }
+
+  /** Queues a write of `bytes`; `reuse` goes back to the free list once written. */
+  #enqueue(bytes: Uint8Array, reuse: Buffer | undefined): void {
+    const at = this.#position === null ? null : this.#position + this.#queued;
+    this.#queued += bytes.byteLength;
+    this.#inFlight += bytes.byteLength;
+    this.#writing = this.#writing.then(async () => {
+      if (this.#failed !== undefined) return;
+      try {
+        await writeAll(this.#handle, bytes, at);
+        if (reuse !== undefined) this.#free.push(reuse);
+      } catch (error) {
+        this.#failed = { error };
+        this.#failure?.(error);
+      } finally {
+        this.#inFlight -= bytes.byteLength;
+      }
+    });
+  }
+}
+
+/** Writes every byte of `bytes`, continued until all are written. */
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number | null): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position === null ? null : position + done);
+    done += bytesWritten;
+  }
 }

@@ -1,0 +1,48 @@
+/**
+ * opencrate and the raw AWS SDK as a user's script calls them, one operation per process (so its wall time and peak
+ * RSS are measured as the other tools' are). The endpoint and keys come from the AWS_* variables.
+ *
+ *   load <snapshot-uri> <file>           Snapshot.open(uri).checkpoint("model.bin").downloadTo(file)
+ *   save <root-uri> <file>               a new snapshot "anchors" under root: checkpoint("model.bin").saveFile(file)
+ *   raw-get <bucket> <key> <file>        one GetObject piped to the file
+ *   lib-storage <file> <bucket> <key>    @aws-sdk/lib-storage Upload with its defaults
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Snapshot } from "../../src/index.ts";
+
+const [operation, ...args] = process.argv.slice(2);
+const [first = "", second = "", third = ""] = args;
+
+switch (operation) {
+  case "load": {
+    const snapshot = await Snapshot.open(first);
+    await snapshot.checkpoint("model.bin").downloadTo(second);
+    break;
+  }
+  case "save": {
+    const snapshot = await Snapshot.setup({ name: "anchors", root: first, console: false });
+    await snapshot.checkpoint("model.bin").saveFile(second);
+    await snapshot.close();
+    break;
+  }
+  case "raw-get": {
+    const { S3Client, GetObjectCommand } = await import("@aws-sdk/client-s3");
+    const client = new S3Client({ forcePathStyle: true });
+    const response = await client.send(new GetObjectCommand({ Bucket: first, Key: second }));
+    await pipeline(response.Body as Readable, createWriteStream(third));
+    client.destroy();
+    break;
+  }
+  case "lib-storage": {
+    const { S3Client } = await import("@aws-sdk/client-s3");
+    const { Upload } = await import("@aws-sdk/lib-storage");
+    const client = new S3Client({ forcePathStyle: true });
+    await new Upload({ client, params: { Bucket: second, Key: third, Body: createReadStream(first) } }).done();
+    client.destroy();
+    break;
+  }
+  default:
+    throw new Error(`unknown operation ${String(operation)}`);
+}
