@@ -122,10 +122,15 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   }
 }
 
-/** The stream count a backend's own options fix (S3Backend's readConcurrency), if any. */
+/** The stream count a backend's own options fix (S3Backend's readConcurrency), if any, looked up through the layers
+ * that wrap it (each keeps the backend it wraps as `inner`). */
 function fixedStreams(backend: StorageBackend): number | undefined {
-  const fixed = (backend as { readonly readConcurrency?: unknown }).readConcurrency;
-  return typeof fixed === "number" ? fixed : undefined;
+  for (let layer: unknown = backend, depth = 0; typeof layer === "object" && layer !== null && depth < 8; depth++) {
+    const { readConcurrency, inner } = layer as { readonly readConcurrency?: unknown; readonly inner?: unknown };
+    if (typeof readConcurrency === "number") return readConcurrency;
+    layer = inner;
+  }
+  return undefined;
 }
 
 /** Parallel ranges pay where requests cross a network; a local or in-memory store reads faster in one stream. */
