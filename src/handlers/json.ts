@@ -1,6 +1,7 @@
 /**
  * json: any JSON-able value (see plain-data.ts for Date, Set, Map, typed arrays; NaN and ±Infinity become null as
- * in JSON.stringify). Compact by default, `{ indent }` pretty-prints. Load returns the parsed value.
+ * in JSON.stringify). Compact by default, `{ indent }` pretty-prints; either way the file ends with a newline, as
+ * text files do. Load returns the parsed value.
  */
 import type { JsonSaveOptions } from "./data-types.ts";
 import { corruptData, invalidInput, messageOf } from "./failures.ts";
@@ -17,7 +18,7 @@ export const jsonHandler: ArtifactHandler<unknown, unknown, JsonSaveOptions> = {
       throw invalidInput(storage, `indent must be an integer from 0 to 10, got ${String(indent)}.`);
     }
     const plain = toPlainData(data, { dates: "iso", format: "JSON" }, storage);
-    await storage.write(JSON.stringify(plain, null, indent === 0 ? undefined : indent));
+    await storage.write(`${JSON.stringify(plain, null, indent === 0 ? undefined : indent)}\n`);
   },
 
   async load(storage) {

@@ -5,8 +5,7 @@
 import type * as JsYaml from "js-yaml";
 import type * as PapaParse from "papaparse";
 import type SharpModule from "sharp";
-import { NotSupportedError } from "../errors.ts";
-import { messageOf } from "./failures.ts";
+import { optionalPackageError } from "../optional-package.ts";
 
 export type Sharp = typeof SharpModule;
 export type YamlLibrary = typeof JsYaml;
@@ -16,15 +15,12 @@ let sharpPromise: Promise<Sharp> | undefined;
 let yamlPromise: Promise<YamlLibrary> | undefined;
 let csvPromise: Promise<CsvLibrary> | undefined;
 
-/** sharp, or NotSupportedError naming `path` when it cannot load (no prebuilt binary for this platform). */
+/** sharp, or NotSupportedError naming `path` when it is not installed or cannot load (no binary for this platform). */
 export function loadSharp(path: string): Promise<Sharp> {
   sharpPromise ??= import("sharp").then((module) => module.default);
   return sharpPromise.catch((error: unknown) => {
     sharpPromise = undefined;
-    throw new NotSupportedError(`Cannot encode or decode ${path}: the image library sharp failed to load: ${messageOf(error)}`, {
-      path,
-      cause: error,
-    });
+    throw optionalPackageError("sharp", "Images and GIFs", error, path);
   });
 }
 

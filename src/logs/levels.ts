@@ -2,6 +2,8 @@
 import { InvalidArgumentError } from "../errors.ts";
 
 export type LogLevelName = "debug" | "info" | "success" | "warning" | "error" | "critical";
+/** What `logLevel` accepts: a level name in lower case, upper case or capitalised ("info", "INFO", "Info"). */
+export type LogLevelOption = LogLevelName | Uppercase<LogLevelName> | Capitalize<LogLevelName>;
 
 /** Every level, lowest first. */
 export const LOG_LEVEL_NAMES: readonly LogLevelName[] = ["debug", "info", "success", "warning", "error", "critical"];
@@ -25,12 +27,15 @@ export function levelNameOf(value: number): LogLevelName | undefined {
   return NAME_BY_VALUE.get(value);
 }
 
-/** `debug`, `INFO`, `Warning` … → the level name; anything else → InvalidArgumentError naming the valid ones. */
-export function parseLogLevel(input: string): LogLevelName {
+/**
+ * `debug`, `INFO`, `Warning` … → the level name; anything else → InvalidArgumentError naming the valid ones and
+ * `source`, where the value came from (the `logLevel` option, the OPENCRATE_LOG_LEVEL variable).
+ */
+export function parseLogLevel(input: unknown, source = "log level"): LogLevelName {
   const candidate = typeof input === "string" ? input.trim().toLowerCase() : "";
   if ((LOG_LEVEL_NAMES as readonly string[]).includes(candidate)) return candidate as LogLevelName;
   throw new InvalidArgumentError(
-    `Invalid log level ${JSON.stringify(input)}: expected one of ${LOG_LEVEL_NAMES.join(", ")} (any case).`,
+    `Invalid ${source} ${JSON.stringify(input) ?? String(input)}: expected one of ${LOG_LEVEL_NAMES.join(", ")} (any case).`,
   );
 }
 

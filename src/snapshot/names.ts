@@ -5,6 +5,8 @@ const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 
 export type StartOption = "new" | "last" | number;
+/** What `start` accepts: "new", "last", a version number, or its digits as a string ("3"). */
+export type StartInput = StartOption | `${number}`;
 
 /** A snapshot name: `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
 export function validateSnapshotName(name: unknown): string {

@@ -24,7 +24,7 @@ import type {
 } from "../handlers/data-types.ts";
 import type { ArtifactHandler } from "../handlers/types.ts";
 import { registerForExit } from "../logs/exit-hooks.ts";
-import { parseLogLevel } from "../logs/levels.ts";
+import { parseLogLevel, type LogLevelOption } from "../logs/levels.ts";
 import { LogObjectWriter } from "../logs/log-object.ts";
 import { RunLogger } from "../logs/logger.ts";
 import { Artifact } from "./artifact.ts";
@@ -48,7 +48,7 @@ import {
   versionFolderName,
   versionKey,
 } from "./layout.ts";
-import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartOption } from "./names.ts";
+import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartInput, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
 import { VersionStore, type VersionClaim } from "./versions.ts";
 
@@ -56,11 +56,11 @@ export interface SetupOptions {
   /** `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
   readonly name: string;
   /** "new" (default), "last", a non-negative integer or a string of digits. */
-  readonly start?: "new" | "last" | number | string;
+  readonly start?: StartInput;
   /** `[A-Za-z0-9._-]{1,64}`; "" means none. */
   readonly tag?: string;
   /** debug, info, success, warning, error, critical (any case). Default: env OPENCRATE_LOG_LEVEL, else info. */
-  readonly logLevel?: string;
+  readonly logLevel?: LogLevelOption;
   /** A local path or URI. Default: env OPENCRATE_ROOT, else "snapshots". */
   readonly root?: string;
   /** Overrides the backend `root` implies. */
@@ -96,6 +96,10 @@ type ArtifactOf<H> = H extends ArtifactHandler<infer In, infer Out, infer SaveOp
   ? Artifact<In, Out, SaveOptions, LoadOptions>
   : never;
 type Builtins = typeof builtinHandlers;
+/** A built-in artifact whose `load` resolves to `T` (JSON and YAML, where only the caller knows the shape). */
+type TypedLoadArtifact<H, T> = H extends ArtifactHandler<infer In, unknown, infer SaveOptions, infer LoadOptions>
+  ? Artifact<In, T, SaveOptions, LoadOptions>
+  : never;
 /** An artifact whose `load` result type follows its options or its name's extension. */
 type WithLoad<A, Load> = Omit<A, "load"> & { load: Load };
 export type ImageArtifact = WithLoad<
@@ -121,6 +125,8 @@ export class Snapshot {
   /** This snapshot's logger: console always, the version's log objects once set up. */
   readonly logger: RunLogger;
   #run: ActiveRun | undefined;
+  /** Where the last run was when close() ended it, for the error of a later call; cleared by setup. */
+  #closedAt: string | undefined;
 
   constructor(options: { console?: boolean } = {}) {
     this.logger = new RunLogger({ console: options.console ?? true });
@@ -153,7 +159,10 @@ export class Snapshot {
     const name = validateSnapshotName(options.name);
     const start = parseStart(options.start);
     const tag = validateTag(options.tag);
-    const level = parseLogLevel(options.logLevel ?? (process.env.OPENCRATE_LOG_LEVEL || "info"));
+    const level =
+      options.logLevel === undefined
+        ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")
+        : parseLogLevel(options.logLevel, "logLevel");
     const runId = resolveRunId(options.runId);
     const rank = resolveRank();
     const backend = backendOf(options);
@@ -186,6 +195,7 @@ export class Snapshot {
     this.logger.attach(writer);
     const unregisterExit = registerForExit(writer);
     this.#run = { backend, name, version: claim.version, tag, folder, readOnly: false, writer, unregisterExit };
+    this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
   }
@@ -231,12 +241,14 @@ export class Snapshot {
     return this.#builtin("text", name, options);
   }
 
-  json(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["json"]> {
-    return this.#builtin("json", name, options);
+  /** `json<T>(name).load()` resolves to `T`: a type you assert for the file's content, not checked at run time. */
+  json<T = unknown>(name: string, options?: ArtifactOptions): TypedLoadArtifact<Builtins["json"], T> {
+    return this.#builtin("json", name, options) as TypedLoadArtifact<Builtins["json"], T>;
   }
 
-  yaml(name: string, options?: ArtifactOptions): ArtifactOf<Builtins["yaml"]> {
-    return this.#builtin("yaml", name, options);
+  /** `yaml<T>(name).load()` resolves to `T`: a type you assert for the file's content, not checked at run time. */
+  yaml<T = unknown>(name: string, options?: ArtifactOptions): TypedLoadArtifact<Builtins["yaml"], T> {
+    return this.#builtin("yaml", name, options) as TypedLoadArtifact<Builtins["yaml"], T>;
   }
 
   csv(name: string, options?: ArtifactOptions): CsvArtifact {
@@ -338,6 +350,7 @@ export class Snapshot {
       throw new ReadOnlyError(`Cannot reset ${where}: the snapshot is open read-only.`, { path: where });
     }
     await this.close();
+    this.#closedAt = undefined; // deleted, not closed: the plain "not set up" message fits
     const backend = run.backend;
     await backend.deleteMany(
       (async function* () {
@@ -355,6 +368,7 @@ export class Snapshot {
   async close(): Promise<void> {
     const run = this.#run;
     this.#run = undefined;
+    if (run !== undefined) this.#closedAt = run.backend.describe(versionKey(run.name, run.folder));
     if (run?.writer === undefined) return;
     run.unregisterExit?.();
     this.logger.detach();
@@ -462,6 +476,12 @@ export class Snapshot {
   }
 
   #active(): ActiveRun {
+    if (this.#run === undefined && this.#closedAt !== undefined) {
+      throw new NotSetUpError(
+        `The snapshot at ${this.#closedAt} was closed (close() ends the run): call setup() again to write more.`,
+        { path: this.#closedAt },
+      );
+    }
     if (this.#run === undefined) {
       throw new NotSetUpError(
         "The snapshot is not set up: call `await oc.snapshot.setup({ name })` (or Snapshot.setup / Snapshot.open) first.",

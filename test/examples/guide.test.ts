@@ -15,9 +15,10 @@ import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
 
 const run = promisify(execFile);
 const guide = fileURLToPath(new URL("../../examples/snapshot-guide.ts", import.meta.url));
+const useSources = fileURLToPath(new URL("../../scripts/use-sources.ts", import.meta.url));
 
 async function runGuide(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const { stdout } = await run(process.execPath, ["--conditions=source", guide, ...args], {
+  const { stdout } = await run(process.execPath, ["--import", useSources, guide, ...args], {
     cwd,
     env: { ...process.env, NO_COLOR: "1", ...env },
     timeout: 240_000,

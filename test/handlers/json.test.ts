@@ -4,16 +4,16 @@ import { jsonHandler } from "../../src/handlers/json.ts";
 import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
 
 describeOverBackends("json handler", jsonHandler, (h) => {
-  it("round-trips nested values, compact by default", async () => {
+  it("round-trips nested values, compact by default, with a final newline", async () => {
     const value = { array: [10, 20, 30], message: "Sample JSON data", nested: { ok: true, none: null, pi: 3.14 } };
     const storage = await h.save("data.json", value);
     assert.deepEqual(await h.load("data.json"), value);
-    assert.equal(await storage.readText(), JSON.stringify(value));
+    assert.equal(await storage.readText(), `${JSON.stringify(value)}\n`);
   });
 
   it("pretty-prints with { indent }", async () => {
     const storage = await h.save("pretty.json", { a: [1] }, { indent: 2 });
-    assert.equal(await storage.readText(), '{\n  "a": [\n    1\n  ]\n}');
+    assert.equal(await storage.readText(), '{\n  "a": [\n    1\n  ]\n}\n');
   });
 
   it("round-trips top-level scalars and arrays", async () => {

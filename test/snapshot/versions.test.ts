@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
-import { Snapshot } from "../../src/index.ts";
+import { Snapshot, type SetupOptions } from "../../src/index.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
 
@@ -14,8 +14,9 @@ for (const factory of allBackendFactories()) {
     });
     after(() => factory.cleanup());
 
-    const setup = (options: { name: string; start?: "new" | "last" | number | string; tag?: string }): Promise<Snapshot> =>
-      Snapshot.setup({ ...options, backend, console: false });
+    // `start` is any string here so that invalid ones can be tried; the types only let valid ones through.
+    const setup = (options: { name: string; start?: number | string; tag?: string }): Promise<Snapshot> =>
+      Snapshot.setup({ ...options, start: options.start as SetupOptions["start"], backend, console: false });
 
     it("numbers new versions from v0 and shares numbers across tags", async () => {
       const first = await setup({ name: "numbers", tag: "a" });
@@ -159,13 +160,31 @@ for (const factory of allBackendFactories()) {
         ["start abc", setup({ name: "bad-input", start: "abc" })],
         ["start with spaces", setup({ name: "bad-input", start: " 3 " })],
         ["tag null", setup({ name: "bad-input", tag: null as unknown as string })],
-        ["bad log level", Snapshot.setup({ name: "bad-input", backend, console: false, logLevel: "loud" })],
+        ["bad log level", Snapshot.setup({ name: "bad-input", backend, console: false, logLevel: "loud" as SetupOptions["logLevel"] })],
       ];
       for (const [label, attempt] of cases) {
         const error = await expectCode(attempt, "INVALID_ARGUMENT", label);
         assert.ok(error.message.length > 10, label);
       }
       for (const name of ["bad-input/", "a/", "a b/"]) assert.deepEqual(await collectKeys(backend, name), [], name);
+    });
+
+    it("a bad log level names where it came from: the option or OPENCRATE_LOG_LEVEL", async () => {
+      const optionError = await expectCode(
+        Snapshot.setup({ name: "bad-level", backend, console: false, logLevel: "verbose" as SetupOptions["logLevel"] }),
+        "INVALID_ARGUMENT",
+      );
+      assert.match(optionError.message, /^Invalid logLevel "verbose": expected one of debug, info/);
+      const saved = process.env.OPENCRATE_LOG_LEVEL;
+      process.env.OPENCRATE_LOG_LEVEL = "verbose";
+      try {
+        const envError = await expectCode(Snapshot.setup({ name: "bad-level", backend, console: false }), "INVALID_ARGUMENT");
+        assert.match(envError.message, /^Invalid OPENCRATE_LOG_LEVEL "verbose": expected one of debug, info/);
+      } finally {
+        if (saved === undefined) delete process.env.OPENCRATE_LOG_LEVEL;
+        else process.env.OPENCRATE_LOG_LEVEL = saved;
+      }
+      assert.deepEqual(await collectKeys(backend, "bad-level/"), []);
     });
 
     it("names the offending value in the message", async () => {

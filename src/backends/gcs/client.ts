@@ -11,7 +11,7 @@
  */
 import type { Agent } from "node:http";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
-import { NotSupportedError } from "../../errors.ts";
+import { optionalPackageError } from "../../optional-package.ts";
 import type { GcsSettings } from "./options.ts";
 import { agentWithTimeouts, installPooledAgents, TIMEOUT_HEADER, timeoutHeaderValue } from "./socket-timeouts.ts";
 
@@ -25,10 +25,7 @@ let sdk: Promise<StorageModule> | undefined;
 export function loadStorageSdk(): Promise<StorageModule> {
   sdk ??= import("@google-cloud/storage").catch((error: unknown) => {
     sdk = undefined;
-    throw new NotSupportedError(
-      "gs:// locations need the @google-cloud/storage package, which could not be loaded: install it with `npm install @google-cloud/storage`.",
-      { cause: error },
-    );
+    throw optionalPackageError("@google-cloud/storage", "gs:// locations", error);
   });
   return sdk;
 }

@@ -2,7 +2,7 @@
  * Loads the AWS SDK on first use (importing opencrate must not load it) and builds the S3 client.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { NotSupportedError } from "../../errors.ts";
+import { optionalPackageError } from "../../optional-package.ts";
 import { type S3BackendOptions, type S3Settings, clientConfig, fallbackRegion } from "./options.ts";
 
 export type S3Sdk = typeof import("@aws-sdk/client-s3");
@@ -12,7 +12,7 @@ let sdk: Promise<S3Sdk> | undefined;
 export function loadS3Sdk(): Promise<S3Sdk> {
   sdk ??= import("@aws-sdk/client-s3").catch((error: unknown) => {
     sdk = undefined;
-    throw missingPackage("@aws-sdk/client-s3", error);
+    throw optionalPackageError("@aws-sdk/client-s3", "s3:// locations", error);
   });
   return sdk;
 }
@@ -57,11 +57,4 @@ async function regionOf(client: S3Client): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function missingPackage(name: string, cause: unknown): NotSupportedError {
-  return new NotSupportedError(`s3:// locations need the package ${name}; install it with \`npm install ${name}\`.`, {
-    path: name,
-    cause,
-  });
 }

@@ -1,0 +1,23 @@
+/**
+ * The cloud SDKs and sharp are optional peer dependencies, loaded on first use. One message for all of them when
+ * that first use finds the package missing (or present but unable to load, as sharp without a binary for this
+ * platform), with the install line to run.
+ */
+import { NotSupportedError } from "./errors.ts";
+
+/** `needs` says who needs it ("s3:// locations"); `path` is what the failed call was about, when there is one. */
+export function optionalPackageError(pkg: string, needs: string, cause: unknown, path?: string): NotSupportedError {
+  const reason = isMissing(cause, pkg)
+    ? "which is not installed"
+    : `which failed to load (${cause instanceof Error ? cause.message : String(cause)})`;
+  const where = path === undefined ? "" : ` (${path})`;
+  return new NotSupportedError(`${needs}${where} need the optional package ${pkg}, ${reason}: run \`npm install ${pkg}\`.`, {
+    path: path ?? pkg,
+    cause,
+  });
+}
+
+function isMissing(cause: unknown, pkg: string): boolean {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && cause instanceof Error && cause.message.includes(pkg);
+}
