@@ -9,7 +9,8 @@ function load() {
     if (error === null || typeof error !== "object" || error.code !== "ERR_REQUIRE_ESM") throw error;
     const message =
       `opencrate is an ES module and this Node.js (${process.version}) cannot require() it: ` +
-      'use `const { default: oc } = await import("opencrate")`, or Node.js 22.12 or later.';
+      'use `const { default: oc } = await import("opencrate")` instead (require() of an ES module needs Node.js ' +
+      "22.12 or later, without --no-experimental-require-module).";
     throw Object.assign(new Error(message, { cause: error }), { name: "NotSupportedError", code: "NOT_SUPPORTED", path: "opencrate" });
   }
 }

@@ -1,0 +1,277 @@
+/**
+ * The package as npm users get it: `npm pack`, then the tarball installed into fresh projects (ESM, CommonJS,
+ * TypeScript with `nodenext` and `bundler`, strict, on the oldest TypeScript we support and on ours), where the
+ * README's Quick start and the CLI run. Registry packages come from a cache under .cache/package-test (filled
+ * from the registry on the first run, offline after), so only opencrate itself is new in each install.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const cacheDir = join(repo, ".cache", "package-test");
+const npmCache = join(cacheDir, "npm-cache");
+/** The oldest TypeScript the declarations are checked with (the same as README.md and docs/API.md state). */
+const OLDEST_TYPESCRIPT = "5.7.3";
+/** The optional peers a full install adds. */
+const PEERS = ["@aws-sdk/client-s3", "@google-cloud/storage", "sharp"];
+
+interface Result {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+/** Runs a command; resolves with its output and exit code whatever the code. */
+async function run(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await execFileAsync(file, args, {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", OPENCRATE_ROOT: "", ...env },
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string; code?: unknown };
+    if (typeof failed.code !== "number") throw error;
+    return { stdout: failed.stdout ?? "", stderr: failed.stderr ?? "", code: failed.code };
+  }
+}
+
+async function ok(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const result = await run(file, args, cwd, env);
+  assert.equal(result.code, 0, `${file} ${args.join(" ")} in ${cwd} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+const npm = (args: readonly string[], cwd: string): Promise<string> =>
+  ok("npm", [...args, "--cache", npmCache, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd);
+
+async function project(parent: string, name: string, manifest: Record<string, unknown>): Promise<string> {
+  const dir = join(parent, name);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "package.json"), JSON.stringify({ name, private: true, ...manifest }, null, 2));
+  return dir;
+}
+
+/** The first ```ts block after "## Quick start" in README.md. */
+async function readmeQuickStart(): Promise<string> {
+  const readme = await readFile(join(repo, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Quick start"));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  assert.ok(match?.[1], "README.md has a ```ts block under ## Quick start");
+  return match[1];
+}
+
+/** A tsc binary of this version, installed once into .cache/package-test. */
+async function typescript(version: string): Promise<string> {
+  const dir = join(cacheDir, `typescript-${version}`);
+  const tsc = join(dir, "node_modules", "typescript", "bin", "tsc");
+  if (!existsSync(tsc)) {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "package.json"), JSON.stringify({ name: "typescript-cache", private: true }));
+    await npm(["install", `typescript@${version}`], dir);
+  }
+  return tsc;
+}
+
+describe("the packed package, installed into fresh projects", { concurrency: false }, () => {
+  let work: string;
+  let tarball: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "opencrate-package-"));
+    await mkdir(npmCache, { recursive: true });
+    // prepack builds dist/ first, so the tarball holds the current sources.
+    const packed = await ok("npm", ["pack", "--pack-destination", work, "--silent"], repo);
+    tarball = join(work, packed.trim().split("\n").at(-1) ?? "");
+    assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
+  });
+
+  after(async () => {
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  });
+
+  it("ships dist, the API reference, README and CHANGELOG; no sources, source maps or tests", async () => {
+    const listing = await ok("tar", ["-tzf", tarball], work);
+    const files = listing.trim().split("\n").map((line) => line.replace(/^package\//, ""));
+    for (const expected of ["package.json", "README.md", "CHANGELOG.md", "docs/API.md", "dist/index.js", "dist/index.d.ts", "dist/require/index.cjs", "dist/require/index.d.cts", "dist/cli/main.js"]) {
+      assert.ok(files.includes(expected), `${expected} is in the package`);
+    }
+    assert.deepEqual(files.filter((file) => /^(src|test|scripts)\/|\.map$/.test(file)), []);
+    const manifest = JSON.parse(await ok("tar", ["-xzOf", tarball, "package/package.json"], work)) as Record<string, unknown>;
+    assert.doesNotMatch(JSON.stringify(manifest.exports), /src\//);
+    assert.match(String((manifest.repository as { url?: unknown } | undefined)?.url), /^git\+https:\/\/github\.com\//);
+    for (const peer of PEERS) assert.equal((manifest.dependencies as Record<string, string>)[peer], undefined, `${peer} is not a dependency`);
+  });
+
+  describe("a local-only ESM project", () => {
+    let dir: string;
+
+    before(async () => {
+      dir = await project(work, "esm-app", { type: "module" });
+      await npm(["install", tarball], dir);
+    });
+
+    it("installs none of the optional peers", async () => {
+      const installed = await readdir(join(dir, "node_modules"));
+      assert.ok(installed.includes("opencrate") && installed.includes("pino"));
+      for (const peer of ["@aws-sdk", "@google-cloud", "sharp"]) assert.ok(!installed.includes(peer), `${peer} not installed`);
+    });
+
+    it("runs the README's Quick start, then `opencrate ls` and `log train@latest` find it in the default root", async () => {
+      await writeFile(join(dir, "quickstart.ts"), await readmeQuickStart());
+      const printed = await ok(process.execPath, ["quickstart.ts"], dir);
+      assert.match(printed, /INFO {6}version 0 at snapshots\/train\/v0:baseline/);
+      assert.equal(await readFile(join(dir, "snapshots/train/v0:baseline/jsons/metrics.json"), "utf8"), '{"accuracy":0.93}\n');
+
+      const help = await ok("npx", ["--no", "opencrate", "--help"], dir);
+      assert.match(help, /^Usage: opencrate /);
+      assert.match(await ok("npx", ["--no", "opencrate", "ls"], dir), /^train\b/m);
+      assert.match(await ok("npx", ["--no", "opencrate", "log", "train@latest"], dir), / - INFO {5}version 0 at snapshots\/train\/v0:baseline\n/);
+    });
+
+    it("an s3:// or gs:// root, or an image, without its package fails NOT_SUPPORTED with the install line", async () => {
+      await writeFile(
+        join(dir, "peers.mjs"),
+        `import { Snapshot } from "opencrate";
+const codes = [];
+for (const root of ["s3://opencrate-missing/x", "gs://opencrate-missing/x"]) {
+  await Snapshot.setup({ name: "t", root, console: false }).catch((error) => codes.push([error.code, error.message]));
+}
+const local = await Snapshot.setup({ name: "img", console: false });
+await local.image("a.png").save({ data: new Uint8Array(12), width: 2, height: 2, channels: 3 }).catch((error) => codes.push([error.code, error.message]));
+await local.close();
+console.log(JSON.stringify(codes));
+`,
+      );
+      const failures = JSON.parse(await ok(process.execPath, ["peers.mjs"], dir)) as [string, string][];
+      assert.equal(failures.length, 3);
+      const [s3, gcs, image] = failures;
+      assert.deepEqual(failures.map(([code]) => code), ["NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_SUPPORTED"]);
+      assert.match(s3?.[1] ?? "", /s3:\/\/ locations need the optional package @aws-sdk\/client-s3, which is not installed: run `npm install @aws-sdk\/client-s3`/);
+      assert.match(gcs?.[1] ?? "", /gs:\/\/ locations need the optional package @google-cloud\/storage, which is not installed: run `npm install @google-cloud\/storage`/);
+      assert.match(image?.[1] ?? "", /images\/a\.png\) need the optional package sharp, which is not installed: run `npm install sharp`/);
+    });
+  });
+
+  describe("a CommonJS project", () => {
+    let dir: string;
+
+    before(async () => {
+      dir = await project(work, "cjs-app", { type: "commonjs" });
+      await npm(["install", tarball], dir);
+    });
+
+    it("require('opencrate') is the session with the named exports on it", async () => {
+      await writeFile(
+        join(dir, "main.js"),
+        `const oc = require("opencrate");
+const { Snapshot, isOpenCrateError } = require("opencrate");
+(async () => {
+  await oc.snapshot.setup({ name: "cjs", console: false });
+  await oc.snapshot.json("a.json").save({ a: 1 });
+  const opened = await Snapshot.open("snapshots/cjs@latest");
+  console.log(JSON.stringify(await opened.json("a.json").load()), typeof isOpenCrateError, oc.default === undefined);
+  await oc.close();
+})();
+`,
+      );
+      assert.equal((await ok(process.execPath, ["main.js"], dir)).trim(), '{"a":1} function false');
+    });
+
+    it("where require() cannot load ES modules, the error says to use import()", async () => {
+      const result = await run(process.execPath, ["--no-experimental-require-module", "-e", 'require("opencrate")'], dir);
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /opencrate is an ES module and this Node\.js \(v[\d.]+\) cannot require\(\) it: use `const \{ default: oc \} = await import\("opencrate"\)`/);
+      const imported = await ok(process.execPath, ["-e", 'import("opencrate").then(({ default: oc }) => console.log(typeof oc.snapshot.setup))'], dir);
+      assert.equal(imported.trim(), "function");
+    });
+  });
+
+  describe("TypeScript projects, strict, with the optional peers installed", () => {
+    let dir: string;
+    const tscVersions: [string, () => Promise<string>][] = [
+      [OLDEST_TYPESCRIPT, () => typescript(OLDEST_TYPESCRIPT)],
+      ["this repository's", async () => join(repo, "node_modules", "typescript", "bin", "tsc")],
+    ];
+
+    before(async () => {
+      dir = await project(work, "ts-app", { type: "module" });
+      await npm(["install", tarball, ...PEERS, "@types/node@22"], dir);
+      await writeFile(join(dir, "quickstart.ts"), await readmeQuickStart());
+      await writeFile(
+        join(dir, "types.ts"),
+        `import oc, { Snapshot, isOpenCrateError, type SetupOptions } from "opencrate";
+
+const metrics = await oc.snapshot.json<{ accuracy: number }>("metrics.json").load();
+const accuracy: number = metrics.accuracy;
+const config = await oc.snapshot.yaml<{ lr: number }>("config.yaml").load();
+const lr: number = config.lr;
+// @ts-expect-error without a type argument a JSON load is unknown
+const untyped: number = await oc.snapshot.json("metrics.json").load();
+const fine: SetupOptions[] = [{ name: "a", start: "last", logLevel: "DEBUG" }, { name: "a", start: 3 }, { name: "a", start: "3", logLevel: "Warning" }];
+// @ts-expect-error "latest" is not a start
+const badStart: SetupOptions = { name: "a", start: "latest" };
+// @ts-expect-error "verbose" is not a level
+const badLevel: SetupOptions = { name: "a", logLevel: "verbose" };
+try {
+  await Snapshot.open("snapshots/missing@latest");
+} catch (error) {
+  if (isOpenCrateError(error)) console.log(error.code, error.path);
+}
+export { accuracy, lr, untyped, fine, badStart, badLevel };
+`,
+      );
+      const cjs = join(dir, "cjs");
+      await mkdir(cjs);
+      await writeFile(join(cjs, "package.json"), JSON.stringify({ type: "commonjs" }));
+      await writeFile(
+        join(cjs, "main.ts"),
+        `import oc = require("opencrate");
+export async function main(): Promise<number> {
+  const snapshot: InstanceType<typeof oc.Snapshot> = await oc.Snapshot.setup({ name: "cjs-ts", console: false });
+  await oc.snapshot.setup({ name: "cjs-ts", start: "last", console: false });
+  return snapshot.version;
+}
+`,
+      );
+      const base = { strict: true, skipLibCheck: false, noEmit: true, target: "ES2022", types: ["node"] };
+      const configs: Record<string, Record<string, unknown>> = {
+        "tsconfig.nodenext.json": { ...base, module: "NodeNext", moduleResolution: "NodeNext" },
+        "tsconfig.bundler.json": { ...base, module: "ESNext", moduleResolution: "Bundler" },
+      };
+      for (const [file, compilerOptions] of Object.entries(configs)) {
+        await writeFile(join(dir, file), JSON.stringify({ compilerOptions, files: ["quickstart.ts", "types.ts"] }));
+      }
+      await writeFile(
+        join(dir, "tsconfig.cjs.json"),
+        JSON.stringify({ compilerOptions: { ...base, module: "NodeNext", moduleResolution: "NodeNext" }, files: ["cjs/main.ts"] }),
+      );
+    });
+
+    for (const [label, tsc] of tscVersions) {
+      for (const config of ["tsconfig.nodenext.json", "tsconfig.bundler.json", "tsconfig.cjs.json"]) {
+        it(`type-checks the Quick start and typed loads with TypeScript ${label} (${config})`, async () => {
+          const result = await run(process.execPath, [await tsc(), "-p", config], dir);
+          assert.equal(result.code, 0, `tsc -p ${config}:\n${result.stdout}${result.stderr}`);
+        });
+      }
+    }
+
+    it("the oldest supported TypeScript is the one named in README.md and docs/API.md", async () => {
+      const minor = OLDEST_TYPESCRIPT.split(".").slice(0, 2).join(".");
+      for (const doc of ["README.md", "docs/API.md"]) {
+        assert.match(await readFile(join(repo, doc), "utf8"), new RegExp(`TypeScript ≥ ${minor.replace(".", "\\.")}\\b`), doc);
+      }
+    });
+  });
+});
