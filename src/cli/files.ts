@@ -1,5 +1,8 @@
 /** The files of a version folder as the CLI shows them: paths relative to the folder, dot-entries left out. */
+import { stat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import { InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { redact } from "../uri.ts";
 
 export interface FolderFile {
   /** The full key. */
@@ -23,4 +26,12 @@ export async function listFolder(backend: StorageBackend, prefix: string): Promi
     files.push({ key: info.key, path: info.key.slice(prefix.length), size: info.size, lastModified: info.lastModified, info });
   }
   return files;
+}
+
+/** A local path given as a folder must be one: NOT_FOUND when missing, INVALID_ARGUMENT when it is a file. */
+export async function assertLocalFolder(path: string, uri: string): Promise<void> {
+  const info = await stat(path).catch((error: unknown) => {
+    throw new NotFoundError(`No folder at ${redact(uri)}.`, { path: redact(uri), cause: error });
+  });
+  if (!info.isDirectory()) throw new InvalidArgumentError(`${redact(uri)} is a file, not a folder.`, { path: redact(uri) });
 }

@@ -12,6 +12,7 @@ import { claimsPrefix, parseVersionFolderName, versionKey } from "../snapshot/la
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { openSnapshot, type OpenedSnapshot } from "../snapshot/open.ts";
 import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
+import { inDefaultRoot } from "./default-root.ts";
 
 export interface SnapshotTarget extends OpenedSnapshot {
   /** The key prefix of the version folder, ending in "/". */
@@ -26,7 +27,7 @@ export interface NameTarget {
 }
 
 export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
-  const opened = await openSnapshot(uri);
+  const opened = await openSnapshot(inDefaultRoot(uri));
   const folderKey = versionKey(opened.name, opened.folder);
   return { ...opened, prefix: `${folderKey}/`, where: opened.backend.describe(folderKey) };
 }
@@ -52,7 +53,8 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
 }
 
 /** Where an artifact URI points: a direct object location, or a file inside a snapshot named with `@selector`. */
-export async function resolveArtifact(uri: string): Promise<{ backend: StorageBackend; key: string }> {
+export async function resolveArtifact(given: string): Promise<{ backend: StorageBackend; key: string }> {
+  const uri = inDefaultRoot(given);
   parseLocation(uri);
   const split = splitAtSelector(uri);
   if (split === undefined) return objectLocation(uri);

@@ -48,6 +48,7 @@ import {
   versionFolderName,
   versionKey,
 } from "./layout.ts";
+import { DEFAULT_ROOT } from "./default-root.ts";
 import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartInput, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
 import { VersionStore, type VersionClaim } from "./versions.ts";
@@ -506,7 +507,7 @@ function backendOf(options: SetupOptions): StorageBackend {
   if (options.backend !== undefined) return checkedBackend(options.backend);
   if (options.root !== undefined) return backendFromUri(options.root);
   const fromEnv = process.env.OPENCRATE_ROOT;
-  if (fromEnv === undefined || fromEnv === "") return backendFromUri("snapshots");
+  if (fromEnv === undefined || fromEnv === "") return backendFromUri(DEFAULT_ROOT);
   try {
     return backendFromUri(fromEnv);
   } catch (error) {

@@ -28,6 +28,12 @@ export async function probePermissions(root: string): Promise<ProbeResult> {
     write: await codeOf(backend.put("locked/new.txt", "x")),
     delete: await codeOf(backend.delete("locked/kept.txt")),
     list: await codeOf(backend.listPage("sealed/")),
+    // The parent still lists, naming the folder it cannot look into, as a store lists a prefix.
+    listParent: await codeOf(
+      backend.listPage("").then((page) => {
+        if (!page.prefixes.includes("sealed/")) throw new Error(`sealed/ missing from ${JSON.stringify(page.prefixes)}`);
+      }),
+    ),
   };
 }
 

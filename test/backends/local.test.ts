@@ -240,6 +240,6 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     await chmod(join(root, "sealed"), 0o755);
     await chmod(join(root, "locked"), 0o755);
     const denied = "PERMISSION_DENIED";
-    assert.deepEqual(result, { read: denied, stream: denied, write: denied, delete: denied, list: denied });
+    assert.deepEqual(result, { read: denied, stream: denied, write: denied, delete: denied, list: denied, listParent: "ok" });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Runs the CLI as a subprocess (`node src/cli/main.ts …`) and builds local roots with the library itself.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +28,9 @@ export interface CliOptions {
   /** The script to run instead of {@link MAIN}, e.g. {@link STALLING_MAIN}. */
   readonly main?: string;
 }
+
+/** The CLI whose stdout says it is a terminal (see tty-cli.ts). */
+export const TTY_MAIN = fileURLToPath(new URL("./tty-cli.ts", import.meta.url));
 
 /** The CLI whose object streams stop after STALL_AFTER_BYTES bytes (see stalling-cli.ts). */
 export const STALLING_MAIN = fileURLToPath(new URL("./stalling-cli.ts", import.meta.url));
@@ -90,6 +93,19 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
       check();
     });
   return { child, result, waitFor };
+}
+
+/**
+ * Runs the CLI to the end as `nobody` when the tests run as root (root reads and writes any folder, so a
+ * permission refusal needs another user); as the current user otherwise. The paths it uses must be reachable.
+ */
+export async function runCliAsNobody(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { ...user, env: cliEnv(), timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
+    });
+  });
 }
 
 /** Runs the CLI to the end. */

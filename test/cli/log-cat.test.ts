@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { Snapshot } from "../../src/index.ts";
-import { makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir } from "./helpers.ts";
+import { makeRoot, MODEL_BYTES, removeDir, runCli, startCli, tempDir, TTY_MAIN } from "./helpers.ts";
 
 describe("opencrate log and cat", () => {
   let dir: string;
@@ -125,5 +125,59 @@ describe("opencrate log and cat", () => {
     const escape = await runCli(["cat", `${root}/train@latest/../../eval/v0:baseline/yamls/config.yaml`]);
     assert.equal(escape.code, 2, escape.stderr);
     assert.equal(escape.stdout, "");
+  });
+
+  it("log --rank N prints rank N's log (and --history its history); rank 0 is the plain log", async () => {
+    const backend = new LocalBackend({ root });
+    await backend.put("train/v1/train.rank1.log", "2025-11-16 11:45:07 - INFO     rank one speaking\n");
+    await backend.put("train/v1/train.rank1.history.log", "2025-11-16 11:45:07 - INFO     rank one, every run\n");
+    const rank1 = await runCli(["log", `${root}/train@1`, "--rank", "1"]);
+    assert.equal(rank1.code, 0, rank1.stderr);
+    assert.match(rank1.stdout, /INFO {5}rank one speaking\n$/);
+    const history = await runCli(["log", `${root}/train@1`, "--rank", "1", "--history"]);
+    assert.match(history.stdout, /rank one, every run\n$/);
+    const rank0 = await runCli(["log", `${root}/train@1`, "--rank", "0"]);
+    assert.match(rank0.stdout, /INFO {5}first run of v1\n$/);
+
+    const missing = await runCli(["log", `${root}/train@1`, "--rank", "2"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^opencrate: No log at .*train\.rank2\.log\.\n$/);
+    for (const bad of ["-1", "x", "1.5"]) assert.equal((await runCli(["log", `${root}/train@1`, "--rank", bad])).code, 2, bad);
+  });
+
+  it("a bare <name>@… that is not a local path is looked up in OPENCRATE_ROOT, else ./snapshots", async () => {
+    const fromDefault = await runCli(["log", "train@latest"], { cwd: dir });
+    assert.equal(fromDefault.code, 0, fromDefault.stderr);
+    assert.match(fromDefault.stdout, /INFO {5}first run of v1\n$/);
+    const fromEnv = await runCli(["cat", "eval@baseline/yamls/config.yaml"], { env: { OPENCRATE_ROOT: root } });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(fromEnv.stdout, "lr: 0.001\n");
+    const byFolder = await runCli(["cat", "train/v0:initial-run/texts/notes.txt"], { env: { OPENCRATE_ROOT: root } });
+    assert.equal(byFolder.stdout, "first notes");
+    // An existing local path keeps its meaning: here `snapshots` is the root itself, found relative to cwd.
+    const local = await runCli(["log", "snapshots/train@latest"], { cwd: dir, env: { OPENCRATE_ROOT: join(dir, "elsewhere") } });
+    assert.equal(local.code, 0, local.stderr);
+    const missing = await runCli(["log", "nothing@latest"], { cwd: dir });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No version of 'nothing' exists at snapshots\/nothing/);
+  });
+
+  it("cat refuses to write a binary file to a terminal unless --force; text and pipes are unaffected", async () => {
+    const refused = await startCli(["cat", `${root}/train@1/checkpoints/model.bin`], { main: TTY_MAIN }).result;
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.stdoutBytes.byteLength, 0);
+    assert.match(refused.stderr, /^opencrate: .*model\.bin is a binary file; not writing it to the terminal: redirect it \(> file\) or pass --force\.\n$/);
+
+    const forced = await startCli(["cat", `${root}/train@1/checkpoints/model.bin`, "--force"], { main: TTY_MAIN }).result;
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(new Uint8Array(forced.stdoutBytes), MODEL_BYTES);
+
+    const text = await startCli(["cat", `${root}/train@latest/jsons/metrics.json`], { main: TTY_MAIN }).result;
+    assert.equal(text.code, 0, text.stderr);
+    assert.deepEqual(JSON.parse(text.stdout), { loss: 0.25 });
+    const backend = new LocalBackend({ root });
+    await backend.put("eval/v0:baseline/texts/accents.txt", "snapshot: caf\u00e9 \u2713\n");
+    const utf8 = await startCli(["cat", `${root}/eval@baseline/texts/accents.txt`], { main: TTY_MAIN }).result;
+    assert.equal(utf8.stdout, "snapshot: caf\u00e9 \u2713\n");
   });
 });

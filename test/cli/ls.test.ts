@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { makeRoot, removeDir, runCli, tempDir } from "./helpers.ts";
+import { makeRoot, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+
 
 describe("opencrate ls", () => {
   let dir: string;
@@ -60,9 +62,9 @@ describe("opencrate ls", () => {
   it("lists the files of a snapshot named by @latest, by number and by folder", async () => {
     const latest = await runCli(["ls", `${root}/train@latest`]);
     assert.equal(latest.code, 0, latest.stderr);
-    const paths = latest.stdout
-      .trimEnd()
-      .split("\n")
+    const [picked, ...table] = latest.stdout.trimEnd().split("\n");
+    assert.equal(picked, `${root}/train/v1`, "the first line names the version @latest picked");
+    const paths = table
       .slice(1)
       .map((line) => line.split(/\s{2,}/).at(-1));
     assert.deepEqual(paths, ["checkpoints/model.bin", "jsons/metrics.json", "train.log"]);
@@ -103,14 +105,62 @@ describe("opencrate ls", () => {
     assert.match(result.stderr, /\n {4}at /);
   });
 
-  it("fails with exit 1 on an empty or missing root", async () => {
-    const result = await runCli(["ls", join(dir, "nothing-here")]);
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /^opencrate: No snapshots at .*nothing-here/);
+  it("a folder without snapshots lists nothing and says so (exit 0); a missing path or a file fails as tree does", async () => {
+    const empty = join(dir, "empty");
+    await mkdir(empty);
+    const unrelated = join(dir, "unrelated");
+    await mkdir(join(unrelated, "data"), { recursive: true });
+    await writeFile(join(unrelated, "data", "x.txt"), "x");
+    for (const folder of [empty, unrelated]) {
+      const result = await runCli(["ls", folder]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "");
+      assert.equal(result.stderr, `opencrate: no snapshots in ${folder}.\n`);
+      const json = await runCli(["ls", folder, "--json"]);
+      assert.deepEqual(JSON.parse(json.stdout), { root: folder, snapshots: [] });
+    }
+
+    const missing = await runCli(["ls", join(dir, "nothing-here")]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `opencrate: No folder at ${join(dir, "nothing-here")}.\n`);
+    const file = join(unrelated, "data", "x.txt");
+    for (const command of ["ls", "tree"]) {
+      const result = await runCli([command, file]);
+      assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+      assert.equal(result.stderr, `opencrate: ${file} is a file, not a folder.\n`, command);
+    }
+  });
+
+  it("with no argument lists OPENCRATE_ROOT, else ./snapshots", async () => {
+    const fromEnv = await runCli(["ls"], { env: { OPENCRATE_ROOT: root } });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(fromEnv.stdout, "eval\ntrain\n");
+    const fromCwd = await runCli(["ls"], { cwd: dir });
+    assert.equal(fromCwd.stdout, "eval\ntrain\n");
+    const versions = await runCli(["ls", "train"], { cwd: root });
+    assert.match(versions.stdout, /^VERSION +TAG/);
+  });
+
+  it("a version folder that cannot be read is reported; the other versions still list (exit 1)", async () => {
+    const locked = join(dir, "locked-root");
+    await makeRoot(locked);
+    await chmod(dir, 0o755);
+    await chmod(locked, 0o755);
+    await chmod(join(locked, "train", "v1"), 0o000);
+    try {
+      const result = await runCliAsNobody(["ls", join(locked, "train")]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^opencrate: Permission denied to list .*locked-root\/train\/v1\/ \(EACCES\)\.\n$/);
+      const rows = result.stdout.trimEnd().split("\n").slice(1);
+      assert.deepEqual(rows.map((row) => row.split(/\s{2,}/)[0]), ["v0:initial-run", "v1"]);
+      assert.match(rows[1] ?? "", /\?$/, "the unreadable version shows no size");
+    } finally {
+      await chmod(join(locked, "train", "v1"), 0o755);
+    }
   });
 
   it("exits 2 on usage errors: no argument, an unknown option, a malformed selector or URI", async () => {
-    for (const args of [["ls"], ["ls", root, "--bogus"], ["ls", `${root}/train@bad!tag`], ["ls", "ftp://host/x"], ["frobnicate"], []]) {
+    for (const args of [["ls", root, "--bogus"], ["ls", `${root}/train@bad!tag`], ["ls", "ftp://host/x"], ["frobnicate"], []]) {
       const result = await runCli(args);
       assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
       assert.equal(result.stdout, "");

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, symlink, truncate, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, symlink, truncate, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+import { makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links), as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -68,6 +68,28 @@ describe("opencrate pull", () => {
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.split("\n").length, 2, missing.stderr);
     assert.ok(!existsSync(join(dir, "never")));
+  });
+
+  it("a dest that is a file, under a file, or not writable fails with one line naming it, downloading nothing", async () => {
+    const file = join(dir, "a-file");
+    await writeFile(file, "not a folder");
+    for (const dest of [file, join(file, "below")]) {
+      const result = await runCli(["pull", `${root}/train/v1`, dest]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stderr, `opencrate: Cannot pull into ${dest}: it, or a folder on its path, is a file.\n`);
+    }
+    assert.equal(await readFile(file, "utf8"), "not a folder");
+
+    const sealed = join(dir, "sealed");
+    await mkdir(sealed, { mode: 0o555 });
+    await chmod(sealed, 0o555);
+    await chmod(dir, 0o755);
+    for (const dest of [sealed, join(sealed, "inside")]) {
+      const result = await runCliAsNobody(["pull", `${root}/train/v1`, dest]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stderr, `opencrate: Cannot pull into ${dest}: no permission to create or write that folder (EACCES).\n`);
+    }
+    assert.deepEqual(await readdir(sealed), []);
   });
 
   it("re-downloads a dest file of the wrong size", async () => {

@@ -92,7 +92,15 @@ export async function listOnePage(
 
 /** A file's info, "folder" for a folder holding at least one object, or undefined for what is not listed. */
 async function describeEntry(entry: Entry): Promise<ObjectInfo | "folder" | undefined> {
-  if (entry.isFolder) return (await holdsAnObject(entry.path)) ? "folder" : undefined;
+  if (entry.isFolder) {
+    // A sub-folder this process may not read is still listed, as a store lists a prefix: listing it fails by its
+    // own name, and its siblings stay listable.
+    const holds = await holdsAnObject(entry.path).catch((error: unknown) => {
+      if (isErrno(error, "EACCES", "EPERM")) return true;
+      throw error;
+    });
+    return holds ? "folder" : undefined;
+  }
   const stats: BigIntStats | undefined = await statIfPresent(entry.path);
   return stats?.isFile() === true ? objectInfoOf(entry.key, stats) : undefined;
 }

@@ -7,11 +7,12 @@ import { isOpenCrateError, NotFoundError } from "../../errors.ts";
 import { historyKey, logKey } from "../../snapshot/layout.ts";
 import { writeError } from "../errors.ts";
 import { writeData } from "../format.ts";
-import { positiveInteger } from "../options.ts";
+import { nonNegativeInteger, positiveInteger } from "../options.ts";
 import { openSnapshotTarget } from "../targets.ts";
 
 interface LogOptions {
   readonly history?: boolean;
+  readonly rank?: number;
   readonly follow?: boolean;
   readonly interval: number;
 }
@@ -24,6 +25,7 @@ export function registerLog(program: Command): void {
     .description("print a snapshot's log (<name>.log, or <name>.history.log with --history)")
     .argument("<snapshot-uri>", "<root>/<name>/v3[:tag], or <root>/<name>@latest|@<N>|@<tag>")
     .option("--history", "print the history of every run of this version instead of the last run's log")
+    .option("--rank <n>", "the log of rank n of a distributed job (<name>.rank<n>.log; rank 0 is <name>.log)", nonNegativeInteger)
     .option("-f, --follow", "keep printing lines as they are written, until Ctrl-C")
     .option("--interval <ms>", "how often --follow checks for new lines", positiveInteger, DEFAULT_INTERVAL_MS)
     .addHelpText(
@@ -32,12 +34,15 @@ export function registerLog(program: Command): void {
 Examples:
   $ opencrate log snapshots/train@latest
   $ opencrate log s3://team/snapshots/train/v3:baseline --history
+  $ opencrate log train@latest --rank 1               # in $OPENCRATE_ROOT, else ./snapshots
   $ opencrate log s3://team/snapshots/train@latest --follow --interval 500`,
     )
     .action(async (uri: string, options: LogOptions) => {
       const snapshot = await openSnapshotTarget(uri);
       const key =
-        options.history === true ? historyKey(snapshot.name, snapshot.folder) : logKey(snapshot.name, snapshot.folder);
+        options.history === true
+          ? historyKey(snapshot.name, snapshot.folder, options.rank)
+          : logKey(snapshot.name, snapshot.folder, options.rank);
       if (options.follow === true) {
         await follow(snapshot.backend, key, options.interval);
         return;

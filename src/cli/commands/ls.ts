@@ -2,13 +2,14 @@
 import type { Command } from "commander";
 import type { StorageBackend } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
-import { NotFoundError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
 import { claimsPrefix, nameKey, parseVersionFolderName, versionFolderName } from "../../snapshot/layout.ts";
 import { validateSnapshotName } from "../../snapshot/names.ts";
 import { VersionStore, type VersionClaim } from "../../snapshot/versions.ts";
 import { parseLocation, redact } from "../../uri.ts";
-import { isHiddenPath, listFolder } from "../files.ts";
+import { defaultRoot } from "../../snapshot/default-root.ts";
+import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
+import { assertLocalFolder, isHiddenPath, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
 import { hasObjectsUnder } from "../../backends/presence.ts";
@@ -18,14 +19,20 @@ interface LsOptions {
   readonly json?: boolean;
 }
 
+interface FolderTotals {
+  readonly size: number;
+  readonly files: number;
+}
+
 interface VersionRow {
   readonly versionName: string;
   readonly version: number;
   readonly tag: string | null;
   readonly createdAt: string | null;
   readonly runId: string | null;
-  readonly size: number;
-  readonly files: number;
+  /** null when the folder could not be listed. */
+  readonly size: number | null;
+  readonly files: number | null;
 }
 
 const NAME_CHECK_CONCURRENCY = 8;
@@ -34,18 +41,20 @@ export function registerLs(program: Command): void {
   program
     .command("ls")
     .description("list the snapshots in a root, the versions of a snapshot, or the files of one version")
-    .argument("<uri>", "a root, <root>/<name>, or a snapshot URI (<root>/<name>/v3, <root>/<name>@latest)")
+    .argument("[uri]", "a root, <root>/<name>, or a snapshot URI (<root>/<name>/v3, <root>/<name>@latest); default: $OPENCRATE_ROOT, else snapshots")
     .option("--json", "print machine-readable JSON")
     .addHelpText(
       "after",
       `
 Examples:
+  $ opencrate ls                                  # snapshot names in $OPENCRATE_ROOT, else ./snapshots
   $ opencrate ls snapshots                        # snapshot names in a local root
   $ opencrate ls s3://team/snapshots/train        # versions: tag, created, run id, size
   $ opencrate ls s3://team/snapshots/train@latest # files of the newest version
   $ opencrate ls snapshots/train/v3:baseline --json`,
     )
-    .action(async (uri: string, options: LsOptions) => {
+    .action(async (given: string | undefined, options: LsOptions) => {
+      const uri = given ?? defaultRoot();
       if (looksLikeSnapshotUri(uri)) return listFiles(uri, options);
       const name = await findNameTarget(uri);
       if (name !== undefined) return listVersions(name, options);
@@ -67,6 +76,7 @@ async function listFiles(uri: string, options: LsOptions): Promise<void> {
     });
     return;
   }
+  printLines(snapshot.where); // which version `@latest` or `@<tag>` picked
   printLines(
     renderTable(
       ["SIZE", "MODIFIED", "PATH"],
@@ -84,7 +94,7 @@ async function listVersions(target: NameTarget, options: LsOptions): Promise<voi
   printLines(
     renderTable(
       ["VERSION", "TAG", "CREATED", "RUN ID", "SIZE"],
-      rows.map((row) => [row.versionName, row.tag ?? "-", formatTime(row.createdAt ?? undefined), row.runId ?? "-", formatSize(row.size)]),
+      rows.map((row) => [row.versionName, row.tag ?? "-", formatTime(row.createdAt ?? undefined), row.runId ?? "-", row.size === null ? "?" : formatSize(row.size)]),
     ),
   );
 }
@@ -111,56 +121,64 @@ async function versionRows(target: NameTarget): Promise<VersionRow[]> {
       tag: parsed.tag ?? null,
       createdAt: claim?.createdAt ?? null,
       runId: claim?.runId ?? null,
-      size: totals.size,
-      files: totals.files,
+      size: totals?.size ?? null,
+      files: totals?.files ?? null,
     });
   }
   return rows.sort((a, b) => a.version - b.version || (a.versionName < b.versionName ? -1 : 1));
 }
 
-/** Total size and count of the visible files in each version folder of a name, from one recursive listing. */
-async function folderTotals(backend: StorageBackend, name: string): Promise<Map<string, { size: number; files: number }>> {
-  const totals = new Map<string, { size: number; files: number }>();
+/**
+ * Total size and count of the visible files in each version folder of a name, one listing per folder. A folder
+ * that cannot be read is reported on stderr (exit 1 at the end) and left without totals; the others still list.
+ */
+async function folderTotals(backend: StorageBackend, name: string): Promise<Map<string, FolderTotals | undefined>> {
   const prefix = `${nameKey(name)}/`;
-  for (const file of await listFolder(backend, prefix)) {
-    const slash = file.path.indexOf("/");
-    if (slash === -1 || isHiddenPath(file.path)) continue;
-    const folder = file.path.slice(0, slash);
-    const entry = totals.get(folder) ?? { size: 0, files: 0 };
-    entry.size += file.size;
-    entry.files += 1;
-    totals.set(folder, entry);
-  }
-  return totals;
+  const folders = (await childFolders(backend, prefix)).filter((folder) => parseVersionFolderName(folder) !== undefined);
+  const totals = await mapWithConcurrency(folders, NAME_CHECK_CONCURRENCY, async (folder): Promise<FolderTotals | undefined> => {
+    try {
+      const files = (await listFolder(backend, `${prefix}${folder}/`)).filter((file) => !isHiddenPath(file.path));
+      return { size: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
+    } catch (error) {
+      writeError(oneLine(error));
+      process.exitCode = EXIT_FAILURE;
+      return undefined;
+    }
+  });
+  return new Map(folders.map((folder, index) => [folder, totals[index]]));
 }
 
+/**
+ * A root with no snapshots (an empty or unrelated folder, an empty bucket prefix) lists nothing and says so on
+ * stderr, exit 0; a local path that does not exist, or is a file, fails as `tree` does.
+ */
 async function listNames(uri: string, options: LsOptions): Promise<void> {
-  const backend = backendFor(parseLocation(uri));
-  const candidates = await childFolders(backend);
+  const location = parseLocation(uri);
+  if (location.scheme === "file") await assertLocalFolder(location.path, uri);
+  const backend = backendFor(location);
+  const candidates = (await childFolders(backend, "")).filter((name) => !name.startsWith(".") && isValidName(name));
   const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) =>
     hasObjectsUnder(backend, claimsPrefix(name)),
   );
   const names = candidates.filter((_, index) => isSnapshot[index] === true);
-  if (names.length === 0 && !(await hasObjectsUnder(backend, ""))) {
-    throw new NotFoundError(`No snapshots at ${redact(uri)}: the location is empty or does not exist.`, { path: redact(uri) });
-  }
   if (options.json === true) {
     printJson({ root: redact(uri), snapshots: names });
+    return;
+  }
+  if (names.length === 0) {
+    writeError(`no snapshots in ${redact(uri)}.`);
     return;
   }
   printLines(names.join("\n"));
 }
 
-/** The folders directly under the root whose names could be snapshot names. */
-async function childFolders(backend: StorageBackend): Promise<string[]> {
+/** The names of the folders directly under `prefix` ("" or ending in "/"). */
+async function childFolders(backend: StorageBackend, prefix: string): Promise<string[]> {
   const names: string[] = [];
   let pageToken: string | undefined;
   do {
-    const page = await backend.listPage("", pageToken === undefined ? {} : { pageToken });
-    for (const prefix of page.prefixes) {
-      const name = prefix.slice(0, -1);
-      if (!name.startsWith(".") && isValidName(name)) names.push(name);
-    }
+    const page = await backend.listPage(prefix, pageToken === undefined ? {} : { pageToken });
+    for (const folder of page.prefixes) names.push(folder.slice(prefix.length, -1));
     pageToken = page.nextPageToken;
   } while (pageToken !== undefined);
   return names;

@@ -1,7 +1,8 @@
 /** `opencrate pull <snapshot-uri> [dest]`: downloads a snapshot's files, resumable, never outside dest. */
-import { mkdir, realpath } from "node:fs/promises";
+import { access, constants, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
 import { isHiddenPath, listFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
@@ -60,8 +61,7 @@ Examples:
       // "v3:tag" is not a valid folder name on Windows.
       const folderName = process.platform === "win32" ? snapshot.folder.replaceAll(":", "_") : snapshot.folder;
       const dest = destArgument ?? join(".", snapshot.name, folderName);
-      await mkdir(dest, { recursive: true });
-      const destRoot = await realpath(dest);
+      const destRoot = await prepareDestination(dest);
 
       const progress = await createProgress(options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines");
       const plan = planDownloads(await listFolder(snapshot.backend, snapshot.prefix), destRoot, dest, progress);
@@ -122,6 +122,31 @@ Examples:
         printLines(`Pulled ${summary}.`);
       }
     });
+}
+
+/**
+ * Creates `dest` (and its parents) and checks it can be written, before anything is downloaded: a destination
+ * that is a file or sits under one, or that cannot be created or written, fails with one line naming it.
+ */
+async function prepareDestination(dest: string): Promise<string> {
+  try {
+    await mkdir(dest, { recursive: true });
+    const destRoot = await realpath(dest);
+    await access(destRoot, constants.W_OK | constants.X_OK);
+    return destRoot;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR") {
+      throw new InvalidArgumentError(`Cannot pull into ${dest}: it, or a folder on its path, is a file.`, { path: dest, cause: error });
+    }
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+      throw new PermissionDeniedError(`Cannot pull into ${dest}: no permission to create or write that folder (${code}).`, {
+        path: dest,
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 interface DownloadPlan {

@@ -1,13 +1,12 @@
 /** `opencrate tree <uri>`: the tree of a root, a snapshot name or one snapshot, dot-entries hidden. */
-import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import type { StorageBackend } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
-import { InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { NotFoundError } from "../../errors.ts";
 import { renderTree, type TreeFile } from "../../io/tree.ts";
 import { parseLocation, redact, type Location } from "../../uri.ts";
-import { listFolder } from "../files.ts";
+import { assertLocalFolder, listFolder } from "../files.ts";
 import { printLines } from "../format.ts";
 import { nonNegativeInteger } from "../options.ts";
 import { looksLikeSnapshotUri, openSnapshotTarget } from "../targets.ts";
@@ -75,11 +74,4 @@ function labelOf(location: Location): string {
   if (location.scheme === "file") return basename(location.path.replace(/\/+$/, "")) || location.path;
   if (location.prefix !== "") return location.prefix.slice(location.prefix.lastIndexOf("/") + 1);
   return location.scheme === "memory" ? location.name : location.bucket;
-}
-
-async function assertLocalFolder(path: string, uri: string): Promise<void> {
-  const info = await stat(path).catch((error: unknown) => {
-    throw new NotFoundError(`No folder at ${redact(uri)}.`, { path: redact(uri), cause: error });
-  });
-  if (!info.isDirectory()) throw new InvalidArgumentError(`${redact(uri)} is a file, not a folder.`, { path: redact(uri) });
 }
