@@ -56,6 +56,8 @@ export interface TestServers {
 export interface StartOptions {
   /** Fail when a server cannot start instead of going on without it. Default: CI=true. */
   readonly strict?: boolean;
+  /** How MinIO and fake-gcs-server run. Default: OPENCRATE_TEST_RUNNER, else "auto". */
+  readonly runner?: "auto" | "containers" | "processes";
   /** Run scripts/build-servers.sh for the servers to start first. Default: unless OPENCRATE_SERVERS_BUILT=1. */
   readonly build?: boolean;
 }
@@ -171,8 +173,8 @@ const CONTAINER_SERVERS: readonly string[] = ["minio", "gcs"] satisfies Containe
  * means processes, said in one loud line (also under CI=true: the library's suites then still run on the same
  * server versions; .ci/run reports the container checks it could not run).
  */
-async function useContainers(build: boolean): Promise<boolean> {
-  const setting = process.env.OPENCRATE_TEST_RUNNER?.trim() || "auto";
+async function useContainers(build: boolean, runner: string | undefined): Promise<boolean> {
+  const setting = runner ?? (process.env.OPENCRATE_TEST_RUNNER?.trim() || "auto");
   if (!["auto", "containers", "processes"].includes(setting)) {
     throw new Error(`OPENCRATE_TEST_RUNNER must be auto, containers or processes, not "${setting}"`);
   }
@@ -204,14 +206,14 @@ export async function startTestServers(options: StartOptions = {}): Promise<Test
   const toStart = wanted.filter((definition) => !process.env[definition.endpointVariable]);
   await pruneLeftovers();
   const containerCandidates = toStart.filter((definition) => CONTAINER_SERVERS.includes(definition.id));
-  let inContainers = containerCandidates.length > 0 && (await useContainers(build)) ? containerCandidates : [];
+  let inContainers = containerCandidates.length > 0 && (await useContainers(build, options.runner)) ? containerCandidates : [];
   let containers: ContainerServers | undefined;
   if (inContainers.length > 0) {
     try {
       const ids = inContainers.map((definition) => definition.id as ContainerServerId);
       containers = await startContainerServers(ids, TEST_BUCKET, say);
     } catch (error) {
-      if (process.env.OPENCRATE_TEST_RUNNER === "containers") throw error;
+      if ((options.runner ?? process.env.OPENCRATE_TEST_RUNNER) === "containers") throw error;
       say(`!!! the server containers did not start (${messageOf(error)}): MinIO and fake-gcs-server run as LOCAL PROCESSES instead.`);
       inContainers = [];
     }
