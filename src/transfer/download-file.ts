@@ -7,7 +7,7 @@
  * Large objects on a network store are read as parallel ranged streams written at their offsets (ranged-read.ts);
  * small ones in one request; a partial file the caller says to continue, with one ranged stream from its end.
  */
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, futimesSync, openSync, writeSync } from "node:fs";
 import { lstat, open, rename, unlink } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
@@ -63,62 +63,106 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   // Appending unless in ranges: bytes another writer adds to the partial meanwhile then show as a size mismatch.
   const flags =
     constants.O_WRONLY | constants.O_CREAT | NO_FOLLOW | (parallel ? 0 : constants.O_APPEND) | (resumedFrom === 0 ? constants.O_TRUNC : 0);
-  const handle = await open(partial, flags, 0o644);
-  const hash = hashFor(info);
-  let written = resumedFrom;
-  let onDisk = -1;
-  let digest: string | undefined;
+  const read = { ifRevision: info.revision, ...(request.signal === undefined ? {} : { signal: request.signal }) };
+  let filled: Filled;
   try {
-    if (hash !== undefined && resumedFrom > 0) await hashFile(partial, hash, 0, resumedFrom);
-    onBytes(resumedFrom);
-    const received = (bytes: Uint8Array): void => {
-      hash?.update(bytes);
-      onBytes(bytes.byteLength);
-    };
-    const read = { ifRevision: info.revision, ...(request.signal === undefined ? {} : { signal: request.signal }) };
-    try {
-      if (parallel) {
-        const crc = await readRanges({
-          backend,
-          key: request.key,
-          revision: info.revision,
-          start: 0,
-          end: info.size,
-          handle,
-          streams,
-          crc32c: info.checksum?.algorithm === "crc32c",
-          signal: request.signal,
-          onBytes,
-        });
-        written = info.size;
-        if (crc !== undefined) digest = crc32cHex(crc);
-      } else if (resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES) {
-        const bytes = await backend.get(request.key, { ...read, range: { offset: 0, length: info.size + 1 } });
-        written += await writeBody([bytes], handle, null, received);
-      } else if (written < info.size) {
-        const body = await backend.getStream(request.key, { ...read, range: { offset: resumedFrom } });
-        written += await writeBody(body, handle, null, received, info.size + 1 - resumedFrom);
-      }
-    } catch (error) {
-      throw replacedWhileRead(error, backend.describe(request.key));
-    }
-    await handle.utimes(info.lastModified, info.lastModified);
-    onDisk = (await handle.stat()).size;
+    filled =
+      !parallel && resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES
+        ? await fillSmall(request, partial, flags, read, onBytes)
+        : await fillStreamed(request, partial, flags, { parallel, streams, resumedFrom }, read, onBytes);
   } catch (error) {
-    await handle.close();
-    await unlink(partial).catch(() => {});
-    throw error;
+    // A partial the caller continues keeps what it received (an interrupted pull goes on from there).
+    if (parallel || !request.resume) await unlink(partial).catch(() => {});
+    throw replacedWhileRead(error, backend.describe(request.key));
   }
-  await handle.close();
 
   try {
-    const verified = await verify(request, partial, { written, onDisk, digest: digest ?? (parallel ? undefined : hash?.digest()) });
+    const verified = await verify(request, partial, filled);
     await request.folder.verify();
     await place(request, partial);
     return { size: info.size, resumedFrom, verified };
   } catch (error) {
     await unlink(partial).catch(() => {});
     throw error;
+  }
+}
+
+interface Filled {
+  /** Bytes received (a continued partial's kept bytes included). */
+  readonly written: number;
+  /** The partial file's size once written. */
+  readonly onDisk: number;
+  /** Hex digest of the content, when it could be computed on the way (undefined: read the file back). */
+  readonly digest: string | undefined;
+}
+
+type PinnedRead = { readonly ifRevision: string; readonly signal?: AbortSignal };
+
+/**
+ * A small object: one request, then a few synchronous calls, which cost less than a trip through the thread pool
+ * each. The partial is opened first, so bytes another writer appends meanwhile show as a size mismatch.
+ */
+async function fillSmall(request: FileDownload, partial: string, flags: number, read: PinnedRead, onBytes: (count: number) => void): Promise<Filled> {
+  const { info } = request;
+  const hash = hashFor(info);
+  const fd = openSync(partial, flags, 0o644);
+  try {
+    // One byte past the listed size: an object that grew shows as a size mismatch without being read whole.
+    const bytes = await request.backend.get(request.key, { ...read, range: { offset: 0, length: info.size + 1 } });
+    hash?.update(bytes);
+    onBytes(bytes.byteLength);
+    for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+    futimesSync(fd, info.lastModified, info.lastModified);
+    return { written: bytes.byteLength, onDisk: fstatSync(fd).size, digest: hash?.digest() };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A larger object, or the rest of a partial file: parallel ranges, or one stream, written in large blocks. */
+async function fillStreamed(
+  request: FileDownload,
+  partial: string,
+  flags: number,
+  plan: { readonly parallel: boolean; readonly streams: number | undefined; readonly resumedFrom: number },
+  read: PinnedRead,
+  onBytes: (count: number) => void,
+): Promise<Filled> {
+  const { info, backend } = request;
+  const hash = plan.parallel ? undefined : hashFor(info);
+  const handle = await open(partial, flags, 0o644);
+  try {
+    if (hash !== undefined && plan.resumedFrom > 0) await hashFile(partial, hash, 0, plan.resumedFrom);
+    onBytes(plan.resumedFrom);
+    let written = plan.resumedFrom;
+    let digest: string | undefined;
+    if (plan.parallel) {
+      const crc = await readRanges({
+        backend,
+        key: request.key,
+        revision: info.revision,
+        start: 0,
+        end: info.size,
+        handle,
+        streams: plan.streams,
+        crc32c: info.checksum?.algorithm === "crc32c",
+        signal: request.signal,
+        onBytes,
+      });
+      written = info.size;
+      if (crc !== undefined) digest = crc32cHex(crc);
+    } else if (written < info.size) {
+      const body = await backend.getStream(request.key, { ...read, range: { offset: plan.resumedFrom } });
+      const received = (bytes: Uint8Array): void => {
+        hash?.update(bytes);
+        onBytes(bytes.byteLength);
+      };
+      written += await writeBody(body, handle, null, received, info.size + 1 - plan.resumedFrom);
+    }
+    await handle.utimes(info.lastModified, info.lastModified);
+    return { written, onDisk: (await handle.stat()).size, digest: digest ?? hash?.digest() };
+  } finally {
+    await handle.close();
   }
 }
 
@@ -148,11 +192,7 @@ function replacedWhileRead(error: unknown, where: string): unknown {
 }
 
 /** Size on disk, size received, then the checksum; the algorithm verified, if any. */
-async function verify(
-  request: FileDownload,
-  partial: string,
-  counts: { readonly written: number; readonly onDisk: number; readonly digest: string | undefined },
-): Promise<string | undefined> {
+async function verify(request: FileDownload, partial: string, counts: Filled): Promise<string | undefined> {
   const { info, backend } = request;
   const where = backend.describe(request.key);
   if (counts.onDisk !== counts.written) {

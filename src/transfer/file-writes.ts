@@ -1,13 +1,13 @@
 /**
  * Writing a response body into a file with few, large system calls and little garbage: chunks (tens of KiB each)
  * are copied into one of two reused buffers, and a full buffer goes out in one positional write while the other
- * fills. A gigabyte costs about a thousand awaited writes and no per-chunk allocation of ours; the socket is paused
+ * fills. A gigabyte costs about two thousand awaited writes and no per-chunk allocation of ours; the socket is paused
  * while both buffers wait for the disk.
  */
 import type { FileHandle } from "node:fs/promises";
 
 /** Bytes gathered before one write. */
-const BUFFER_BYTES = 1024 * 1024;
+const BUFFER_BYTES = 512 * 1024;
 
 /** Anything `writeBody` reads: a Node stream (read by events, paused for back-pressure) or any iterable of bytes. */
 export type Body = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;

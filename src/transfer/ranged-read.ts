@@ -18,7 +18,7 @@ export const RANGE_BYTES = 16 * MiB;
 /** Streams a read starts with when the caller does not fix the count. */
 const INITIAL_STREAMS = 4;
 /** The most streams the pool grows to. */
-const MAX_STREAMS = 16;
+const MAX_STREAMS = 8;
 /** A finished range that came slower than this per stream says the network, not this machine, is the limit. */
 const NETWORK_BOUND_BYTES_PER_SECOND = 96 * MiB;
 
