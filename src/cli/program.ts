@@ -6,6 +6,7 @@ import { registerLog } from "./commands/log.ts";
 import { registerLs } from "./commands/ls.ts";
 import { registerPull } from "./commands/pull.ts";
 import { registerTree } from "./commands/tree.ts";
+import { registerUi } from "./commands/ui.ts";
 import { EXIT_OK, exitCodeOf, reportError } from "./errors.ts";
 import { scrub } from "./scrub.ts";
 
@@ -31,6 +32,7 @@ Examples:
   $ opencrate log s3://team/snapshots/train@latest --follow
   $ opencrate cat snapshots/train@baseline/jsons/metrics.json
   $ opencrate pull s3://team/snapshots/train/v3:baseline ./baseline
+  $ opencrate ui s3://team/snapshots --open
 
 Exit status: 0 success, 1 failure, 2 usage error.`,
     );
@@ -40,6 +42,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   registerLog(program);
   registerCat(program);
   registerPull(program);
+  registerUi(program);
   return program;
 }
 

@@ -1,0 +1,147 @@
+/**
+ * The viewer's read-only API: every route reads, none writes or deletes. Paths are checked by paths.ts before
+ * any store call; answers carry no credentials (errors go through scrub()).
+ *
+ *   /api/info                                         the root and where to start
+ *   /api/names                                        snapshot names, version counts, latest runs
+ *   /api/names/<name>                                 versions of a name
+ *   /api/names/<name>/<folder>/files                  files of a version
+ *   /api/names/<name>/<folder>/raw/<path>             the bytes (Range requests passed to the store)
+ *   /api/names/<name>/<folder>/preview/<kind>/<path>  text | yaml | csv | safetensors
+ *   /api/names/<name>/<folder>/tail/<path>?from=N     log lines written since byte N
+ *   /api/compare/<name>/<folder-a>/<folder-b>         files added, removed, changed
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { isOpenCrateError } from "../errors.ts";
+import { scrub } from "../cli/scrub.ts";
+import { parseRange } from "./byte-ranges.ts";
+import type { Catalog } from "./catalog.ts";
+import { compareVersions } from "./compare.ts";
+import { contentTypeOf } from "./content-types.ts";
+import { BadPath, fileAddress, snapshotName, versionAddress, type FileAddress } from "./paths.ts";
+import { csvPreview, PreviewProblem, safetensorsPreview, tail, textPreview, yamlPreview } from "./previews.ts";
+import { FILE_POLICY } from "./security.ts";
+
+export interface ApiContext {
+  readonly catalog: Catalog;
+  /** The root as shown to the user (credentials removed). */
+  readonly rootLabel: string;
+  readonly start: { readonly name: string; readonly folder?: string } | undefined;
+}
+
+const PREVIEWS = {
+  text: textPreview,
+  yaml: yamlPreview,
+  csv: csvPreview,
+  safetensors: safetensorsPreview,
+} as const;
+
+export async function handleApi(context: ApiContext, segments: readonly string[], url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  try {
+    await route(context, segments, url, request, response);
+  } catch (error) {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const [status, message] = failure(error);
+    sendJson(response, status, { error: scrub(message) });
+  }
+}
+
+async function route(context: ApiContext, segments: readonly string[], url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const { catalog } = context;
+  const [area, name, folder, action, ...rest] = segments;
+  if (area === "info" && segments.length === 1) {
+    return sendJson(response, 200, { root: context.rootLabel, readOnly: true, start: context.start ?? null });
+  }
+  if (area === "names" && segments.length === 1) return sendJson(response, 200, await catalog.names());
+  if (area === "names" && segments.length === 2) {
+    const checked = snapshotName(name);
+    return sendJson(response, 200, { name: checked, versions: await catalog.versions(checked) });
+  }
+  if (area === "names" && segments.length === 4 && action === "files") {
+    const version = versionAddress(name, folder);
+    return sendJson(response, 200, { ...version, files: await catalog.files(version.name, version.folder) });
+  }
+  if (area === "names" && action === "raw" && rest.length > 0) {
+    return sendFile(catalog, fileAddress(name, folder, rest), url, request, response);
+  }
+  if (area === "names" && action === "preview" && rest.length > 1) {
+    const [kind = "", ...path] = rest;
+    if (!(kind in PREVIEWS)) throw new BadPath(`no preview of kind "${kind}"`);
+    const file = fileAddress(name, folder, path);
+    return sendJson(response, 200, await PREVIEWS[kind as keyof typeof PREVIEWS](catalog.backend, file.key));
+  }
+  if (area === "names" && action === "tail" && rest.length > 0) {
+    const file = fileAddress(name, folder, rest);
+    const from = Number(url.searchParams.get("from") ?? "0");
+    if (!Number.isSafeInteger(from) || from < 0) throw new BadPath("from= must be a byte offset");
+    return sendJson(response, 200, await tail(catalog.backend, file.key, from));
+  }
+  if (area === "compare" && segments.length === 4) {
+    const a = versionAddress(name, folder);
+    const b = versionAddress(name, action);
+    return sendJson(response, 200, await compareVersions(catalog, a.name, a.folder, b.folder));
+  }
+  sendJson(response, 404, { error: "no such route" });
+}
+
+/** The file's bytes, whole or the one range asked for, streamed from the store. */
+async function sendFile(catalog: Catalog, file: FileAddress, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const { size } = await catalog.backend.head(file.key);
+  const range = parseRange(request.headers.range, size);
+  response.setHeader("Content-Security-Policy", FILE_POLICY);
+  response.setHeader("Accept-Ranges", "bytes");
+  response.setHeader("Cache-Control", "no-cache");
+  const fileName = file.path.slice(file.path.lastIndexOf("/") + 1);
+  const disposition = url.searchParams.get("download") === "1" ? "attachment" : "inline";
+  response.setHeader("Content-Disposition", `${disposition}; filename*=UTF-8''${encodeURIComponent(fileName)}`);
+  if (range.kind === "unsatisfiable") {
+    response.writeHead(416, { "Content-Range": `bytes */${size}` }).end();
+    return;
+  }
+  const part = range.kind === "part" ? range : { offset: 0, length: size };
+  const headers: Record<string, string> = { "Content-Type": contentTypeOf(file.path), "Content-Length": String(part.length) };
+  if (range.kind === "part") headers["Content-Range"] = `bytes ${part.offset}-${part.offset + part.length - 1}/${size}`;
+  response.writeHead(range.kind === "part" ? 206 : 200, headers);
+  if (request.method === "HEAD" || part.length === 0) {
+    response.end();
+    return;
+  }
+  const abort = new AbortController();
+  response.once("close", () => abort.abort());
+  const body = await catalog.backend.getStream(file.key, {
+    range: { offset: part.offset, length: part.length },
+    signal: abort.signal,
+  });
+  await pipeline(body, response).catch(() => {
+    // The browser stopped reading (a media element seeking away): nothing to report.
+  });
+}
+
+function failure(error: unknown): [number, string] {
+  if (error instanceof BadPath) return [400, `refused: ${error.message}`];
+  if (error instanceof PreviewProblem) return [422, error.message];
+  if (isOpenCrateError(error)) {
+    switch (error.code) {
+      case "NOT_FOUND":
+      case "VERSION_NOT_FOUND":
+        return [404, error.message];
+      case "INVALID_ARGUMENT":
+        return [400, error.message];
+      case "PERMISSION_DENIED":
+        return [403, error.message];
+      default:
+        return [502, error.message];
+    }
+  }
+  return [500, error instanceof Error ? error.message : String(error)];
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+  response.end(text);
+}

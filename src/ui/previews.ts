@@ -1,0 +1,110 @@
+/**
+ * Previews read only what they show, with ranged reads: the head of a text or CSV file, the new end of a log,
+ * a safetensors header (8 bytes of length, then the header itself; the tensors are never read).
+ */
+import type { StorageBackend } from "../backends/backend.ts";
+import { MAX_HEADER_BYTES, parseHeader, SafetensorsProblem } from "../handlers/checkpoint/safetensors.ts";
+import { loadCsv, loadYaml } from "../handlers/lazy-modules.ts";
+import type { CsvPreview, SafetensorsPreview, TailChunk, TextPreview } from "./api-types.ts";
+
+/** The most a text, JSON or YAML preview reads. */
+export const TEXT_PREVIEW_BYTES = 2 * 1024 * 1024;
+/** The most the CSV preview reads, and the rows it returns. */
+const CSV_PREVIEW_BYTES = 1024 * 1024;
+const CSV_PREVIEW_ROWS = 1000;
+/** The most one tail poll returns; the first poll of a long log starts this far before the end. */
+const TAIL_BYTES = 4 * 1024 * 1024;
+
+export class PreviewProblem extends Error {}
+
+const utf8 = new TextDecoder("utf-8");
+
+export async function textPreview(backend: StorageBackend, key: string): Promise<TextPreview> {
+  const { size } = await backend.head(key);
+  const bytes = size === 0 ? new Uint8Array(0) : await backend.get(key, { range: { offset: 0, length: TEXT_PREVIEW_BYTES } });
+  const truncated = size > bytes.byteLength;
+  return { size, text: utf8.decode(truncated ? wholeCharacters(bytes) : bytes), truncated };
+}
+
+/** A YAML file as the JSON value it holds, for the same folding view as JSON. */
+export async function yamlPreview(backend: StorageBackend, key: string): Promise<{ size: number; value: unknown; truncated: boolean }> {
+  const preview = await textPreview(backend, key);
+  if (preview.truncated) return { size: preview.size, value: null, truncated: true };
+  const yaml = await loadYaml();
+  try {
+    return { size: preview.size, value: yaml.load(preview.text, { schema: yaml.JSON_SCHEMA }) ?? null, truncated: false };
+  } catch (error) {
+    throw new PreviewProblem(`not valid YAML: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  }
+}
+
+/** The header and first rows, from the first bytes of the file only. */
+export async function csvPreview(backend: StorageBackend, key: string): Promise<CsvPreview> {
+  const { size } = await backend.head(key);
+  const bytes = size === 0 ? new Uint8Array(0) : await backend.get(key, { range: { offset: 0, length: CSV_PREVIEW_BYTES } });
+  let text = utf8.decode(size > bytes.byteLength ? wholeCharacters(bytes) : bytes);
+  let truncated = size > bytes.byteLength;
+  // A cut file ends inside a row: keep whole lines only.
+  if (truncated) text = text.slice(0, text.lastIndexOf("\n") + 1);
+  const papa = await loadCsv();
+  const parsed = papa.parse<string[]>(text, { skipEmptyLines: true });
+  const [header = [], ...rows] = parsed.data;
+  if (rows.length > CSV_PREVIEW_ROWS) truncated = true;
+  return { size, header, rows: rows.slice(0, CSV_PREVIEW_ROWS), truncated };
+}
+
+export async function safetensorsPreview(backend: StorageBackend, key: string): Promise<SafetensorsPreview> {
+  const { size } = await backend.head(key);
+  if (size < 8) throw new PreviewProblem(`${size} bytes is too short for a safetensors file`);
+  const prefix = await backend.get(key, { range: { offset: 0, length: 8 } });
+  const headerLength = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > size) {
+    throw new PreviewProblem(`the header length ${headerLength} does not fit the file's ${size} bytes`);
+  }
+  const header = await backend.get(key, { range: { offset: 8, length: headerLength } });
+  try {
+    const parsed = parseHeader(header, size - 8 - headerLength);
+    const byName = new Map(parsed.entries.map((entry) => [entry.name, entry]));
+    const tensors = parsed.names.flatMap((name) => {
+      const entry = byName.get(name);
+      return entry === undefined ? [] : [{ name, dtype: entry.dtype, shape: entry.shape, bytes: entry.end - entry.begin }];
+    });
+    return { size, headerBytes: headerLength, tensors, metadata: parsed.metadata };
+  } catch (error) {
+    if (error instanceof SafetensorsProblem) throw new PreviewProblem(`not a valid safetensors file: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The lines written since `from`; on the first poll (`from` = 0) of a long log, its last part. */
+export async function tail(backend: StorageBackend, key: string, from: number): Promise<TailChunk> {
+  const { size } = await backend.head(key);
+  const restarted = from > size;
+  let start = restarted ? 0 : from;
+  const skipped = start === 0 && size > TAIL_BYTES ? size - TAIL_BYTES : 0;
+  start += skipped;
+  if (start >= size) return { size, from: start, next: start, text: "", restarted, skipped };
+  let bytes = await backend.get(key, { range: { offset: start, length: Math.min(TAIL_BYTES, size - start) } });
+  if (skipped > 0) {
+    const firstLine = bytes.indexOf(0x0a) + 1;
+    bytes = bytes.subarray(firstLine);
+    start += firstLine;
+  }
+  // Hand out whole lines only, so a line (and a character) cut by a flush is read whole by the next poll.
+  const lastNewline = bytes.lastIndexOf(0x0a);
+  const whole = lastNewline === -1 ? bytes.subarray(0, 0) : bytes.subarray(0, lastNewline + 1);
+  return { size, from: start, next: start + whole.byteLength, text: utf8.decode(whole), restarted, skipped: skipped > 0 ? start : 0 };
+}
+
+/** `bytes` without a UTF-8 sequence cut at its end. */
+function wholeCharacters(bytes: Uint8Array): Uint8Array {
+  let end = bytes.byteLength;
+  for (let back = 1; back <= 3 && end - back >= 0; back++) {
+    const byte = bytes[end - back] ?? 0;
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    if (length > back) end -= back; // a lead byte whose sequence is cut: drop it and what follows
+    break;
+  }
+  return bytes.subarray(0, end);
+}

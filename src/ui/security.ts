@@ -1,0 +1,88 @@
+/**
+ * Who may talk to the viewer, and what the browser may do with its pages.
+ *
+ * On a loopback address only the machine's own users can connect, and the Host header must name that address
+ * (a DNS-rebinding page cannot read the API). On any other address every request needs the access token: in the
+ * URL once (`?token=…`), after which an HttpOnly, SameSite=Strict cookie carries it.
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+const COOKIE = "opencrate_ui_token";
+
+/** The page's policy: its own scripts, styles, images and media only; no inline code, no other origin. */
+export const PAGE_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "media-src 'self'",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Stored files are served inside a sandbox: an HTML or SVG file opened directly runs nothing. */
+export const FILE_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
+
+export function commonHeaders(response: ServerResponse): void {
+  response.setHeader("X-Content-Type-Options", "nosniff");
+  response.setHeader("Referrer-Policy", "no-referrer");
+  response.setHeader("Cross-Origin-Opener-Policy", "same-origin");
+  response.setHeader("Cross-Origin-Resource-Policy", "same-origin");
+  response.setHeader("X-Frame-Options", "DENY");
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+export type Admission = { readonly ok: true; readonly setCookie?: string } | { readonly ok: false; readonly status: number; readonly why: string };
+
+export class AccessGate {
+  readonly #token: string | undefined;
+  readonly #loopbackHosts: ReadonlySet<string> | undefined;
+
+  /** `token` undefined: loopback mode, where `allowedHosts` are the Host headers accepted (host:port). */
+  constructor(options: { token: string | undefined; allowedHosts?: readonly string[] }) {
+    this.#token = options.token;
+    this.#loopbackHosts = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((host) => host.toLowerCase()));
+  }
+
+  admit(request: IncomingMessage, url: URL): Admission {
+    if (this.#token === undefined) {
+      const host = (request.headers.host ?? "").toLowerCase();
+      if (this.#loopbackHosts !== undefined && !this.#loopbackHosts.has(host)) {
+        return { ok: false, status: 421, why: `this viewer answers only to ${[...this.#loopbackHosts].join(", ")}` };
+      }
+      return { ok: true };
+    }
+    const fromUrl = url.searchParams.get("token");
+    if (fromUrl !== null && sameSecret(fromUrl, this.#token)) {
+      return { ok: true, setCookie: `${COOKIE}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
+    }
+    const fromCookie = cookieValue(request.headers.cookie, COOKIE);
+    if (fromCookie !== undefined && sameSecret(fromCookie, this.#token)) return { ok: true };
+    return { ok: false, status: 403, why: "this viewer needs its access token: open the URL it printed when it started" };
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? "").split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return value.join("=");
+  }
+  return undefined;
+}

@@ -1,0 +1,122 @@
+/**
+ * `startViewer`: a read-only web app over one root, on node:http. GET and HEAD only; the page, its bundled assets
+ * and the API (api.ts). The root's backend comes from the snapshot layer; nothing here writes to it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { backendFromUri } from "../backends/registry.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { redact } from "../uri.ts";
+import { handleApi, sendJson, type ApiContext } from "./api.ts";
+import { loadAssets, type Assets } from "./assets.ts";
+import { Catalog } from "./catalog.ts";
+import { AccessGate, commonHeaders, isLoopback, newToken, PAGE_POLICY } from "./security.ts";
+
+export interface ViewerOptions {
+  /** A root: a local path, file://, s3://, gs:// or memory:// URI. */
+  readonly root: string;
+  /** Default 127.0.0.1. Any other address requires the access token. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** The page opens on this name (and version folder). */
+  readonly start?: { readonly name: string; readonly folder?: string };
+  /** Where the bundled page is (tests build their own). */
+  readonly assetsDir?: string;
+}
+
+export interface Viewer {
+  /** The URL to open; carries the access token when one is needed. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Set when the viewer listens beyond loopback. */
+  readonly token: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function startViewer(options: ViewerOptions): Promise<Viewer> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`Invalid port ${port}: use 0-65535 (0 picks a free one).`);
+  }
+  const backend = backendFromUri(options.root);
+  const assets = await loadAssets(options.assetsDir);
+  const token = isLoopback(host) ? undefined : newToken();
+  const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: redact(options.root), start: options.start };
+  let gate = new AccessGate({ token });
+  const server = createServer((request, response) => {
+    serve(gate, assets, context, request, response).catch(() => response.destroy());
+  });
+  await listen(server, host, port);
+  const bound = (server.address() as AddressInfo).port;
+  if (token === undefined) {
+    gate = new AccessGate({ token, allowedHosts: [`${host}:${bound}`, `localhost:${bound}`, `127.0.0.1:${bound}`, `[::1]:${bound}`] });
+  }
+  const shown = host.includes(":") ? `[${host}]` : host;
+  const url = `http://${shown}:${bound}/${token === undefined ? "" : `?token=${token}`}`;
+  return {
+    url,
+    host,
+    port: bound,
+    token,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(gate: AccessGate, assets: Assets, context: ApiContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  commonHeaders(response);
+  const url = new URL(request.url ?? "/", "http://viewer.invalid");
+  const admission = gate.admit(request, url);
+  if (!admission.ok) {
+    response.writeHead(admission.status, { "Content-Type": "text/plain; charset=utf-8" }).end(`${admission.why}\n`);
+    return;
+  }
+  if (admission.setCookie !== undefined) response.setHeader("Set-Cookie", admission.setCookie);
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    response.setHeader("Allow", "GET, HEAD");
+    sendJson(response, 405, { error: "this viewer is read-only" });
+    return;
+  }
+  // Segments stay %-encoded here; paths.ts decodes each one once.
+  const segments = url.pathname.split("/").slice(1);
+  if (segments[0] === "api") {
+    const apiSegments = segments.slice(1);
+    if (apiSegments.at(-1) === "") apiSegments.pop();
+    await handleApi(context, apiSegments, url, request, response);
+    return;
+  }
+  if (segments[0] === "assets") {
+    const asset = segments.length === 2 ? assets.files.get(segments[1] ?? "") : undefined;
+    if (asset === undefined) {
+      response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("not found\n");
+      return;
+    }
+    response.writeHead(200, { "Content-Type": asset.type, "Content-Length": asset.body.byteLength, "Cache-Control": "no-cache" });
+    response.end(request.method === "HEAD" ? undefined : asset.body);
+    return;
+  }
+  response.writeHead(200, {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": PAGE_POLICY,
+    "Cache-Control": "no-store",
+  });
+  response.end(request.method === "HEAD" ? undefined : assets.page);
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(new InvalidArgumentError(`Cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
+    );
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,28 @@
+/** What the viewer opens on: a root, a snapshot name in it (`<root>/<name>`), or one snapshot (`<root>/<name>@latest`). */
+import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget } from "../cli/targets.ts";
+import { parseSnapshotUri } from "../snapshot/snapshot-uri.ts";
+import { hasScheme } from "../uri.ts";
+
+export interface ViewerTarget {
+  readonly root: string;
+  readonly start: { readonly name: string; readonly folder?: string } | undefined;
+}
+
+export async function resolveViewerTarget(uri: string): Promise<ViewerTarget> {
+  if (looksLikeSnapshotUri(uri)) {
+    const snapshot = await openSnapshotTarget(uri);
+    return { root: parseSnapshotUri(uri).root, start: { name: snapshot.name, folder: snapshot.folder } };
+  }
+  const name = await findNameTarget(uri);
+  if (name !== undefined) return { root: parentOf(uri), start: { name: name.name } };
+  return { root: uri, start: undefined };
+}
+
+/** `<root>/<name>` without its last segment. */
+function parentOf(uri: string): string {
+  const trimmed = uri.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  if (slash === -1) return ".";
+  if (!hasScheme(trimmed) && slash === 0) return "/";
+  return trimmed.slice(0, slash);
+}

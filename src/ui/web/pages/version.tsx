@@ -1,0 +1,83 @@
+/** One version: its files as a tree, its logs (run log, history, ranks) and the preview of the chosen file. */
+import { useMemo } from "preact/hooks";
+import type { FileRow, VersionRow } from "../../api-types.ts";
+import { versionApi } from "../api.ts";
+import { backupsOf, buildTree, logFiles, logLabel } from "../files.ts";
+import { formatSize, formatTime, runDuration } from "../format.ts";
+import { href } from "../router.ts";
+import { useJson } from "../use-fetch.ts";
+import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
+import { FileTree } from "../views/file-tree.tsx";
+import { FilePreview } from "../views/preview.tsx";
+
+export function VersionPage({ name, folder, path }: { name: string; folder: string; path: string | undefined }) {
+  const files = useJson<{ files: FileRow[] }>(`${versionApi(name, folder)}/files`);
+  const versions = useJson<{ versions: VersionRow[] }>(`/api/names/${encodeURIComponent(name)}`);
+  const row = versions.state === "ok" ? versions.data.versions.find((version) => version.versionName === folder) : undefined;
+  const others = versions.state === "ok" ? versions.data.versions.filter((version) => version.versionName !== folder) : [];
+  return (
+    <section>
+      <div class="title-row">
+        <h1>
+          {name} <span class="muted">/</span> v{folder.replace(/^v/, "").replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
+        </h1>
+        {others.length > 0 && (
+          <div class="compare-picker">
+            <span class="muted">Compare with</span>
+            {others.slice(-4).map((other) => (
+              <a key={other.versionName} class="button small" href={href.compare(name, other.versionName, folder)}>
+                {other.versionName}
+              </a>
+            ))}
+          </div>
+        )}
+      </div>
+      {row !== undefined && (
+        <div class="facts">
+          <span>created {formatTime(row.createdAt)}</span>
+          {row.runId !== null && <span class="mono">run {row.runId}</span>}
+          {row.status !== null && (
+            <span>
+              <StatusBadge status={row.status} /> {runDuration(row)}
+              {row.exitCode !== null && row.exitCode !== 0 ? ` · exit ${row.exitCode}` : ""}
+            </span>
+          )}
+          <span>
+            {row.files} files · {formatSize(row.size)}
+          </span>
+        </div>
+      )}
+      <Show loaded={files}>{({ files: list }) => <VersionBody name={name} folder={folder} path={path} files={list} running={row?.status === "running"} />}</Show>
+    </section>
+  );
+}
+
+function VersionBody({ name, folder, path, files, running }: { name: string; folder: string; path: string | undefined; files: FileRow[]; running: boolean }) {
+  const tree = useMemo(() => buildTree(files), [files]);
+  const logs = useMemo(() => logFiles(files), [files]);
+  const chosen = path ?? logs[0]?.path;
+  const file = files.find((candidate) => candidate.path === chosen);
+  return (
+    <div class="split">
+      <aside class="sidebar">
+        {logs.length > 0 && (
+          <nav class="log-tabs" aria-label="logs">
+            {logs.map((log) => (
+              <a key={log.path} class={`tab${log.path === chosen ? " selected" : ""}`} href={href.version(name, folder, log.path)}>
+                {logLabel(log.path)}
+              </a>
+            ))}
+          </nav>
+        )}
+        <FileTree name={name} folder={folder} tree={tree} selected={chosen} />
+      </aside>
+      <div class="main-pane">
+        {file === undefined ? (
+          <div class="empty">{chosen === undefined ? "This version holds no files." : `No file ${chosen} in this version.`}</div>
+        ) : (
+          <FilePreview key={file.path} name={name} folder={folder} file={file} backups={backupsOf(file.path, files)} live={running} />
+        )}
+      </div>
+    </div>
+  );
+}
