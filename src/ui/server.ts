@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { backendFromUri } from "../backends/registry.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { redact } from "../uri.ts";
+import { scrub } from "../cli/scrub.ts";
 import { handleApi, sendJson, type ApiContext } from "./api.ts";
 import { loadAssets, type Assets } from "./assets.ts";
 import { Catalog } from "./catalog.ts";
@@ -44,7 +45,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const backend = backendFromUri(options.root);
   const assets = await loadAssets(options.assetsDir);
   const token = isLoopback(host) ? undefined : newToken();
-  const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: redact(options.root), start: options.start };
+  const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: scrub(redact(options.root)), start: options.start };
   let gate = new AccessGate({ token });
   const server = createServer((request, response) => {
     serve(gate, assets, context, request, response).catch(() => response.destroy());

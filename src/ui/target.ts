@@ -1,7 +1,10 @@
 /** What the viewer opens on: a root, a snapshot name in it (`<root>/<name>`), or one snapshot (`<root>/<name>@latest`). */
 import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget } from "../cli/targets.ts";
 import { parseSnapshotUri } from "../snapshot/snapshot-uri.ts";
-import { hasScheme } from "../uri.ts";
+import { hasObjectsUnder } from "../backends/presence.ts";
+import { backendFromUri } from "../backends/registry.ts";
+import { NotFoundError } from "../errors.ts";
+import { hasScheme, redact } from "../uri.ts";
 
 export interface ViewerTarget {
   readonly root: string;
@@ -15,6 +18,9 @@ export async function resolveViewerTarget(uri: string): Promise<ViewerTarget> {
   }
   const name = await findNameTarget(uri);
   if (name !== undefined) return { root: parentOf(uri), start: { name: name.name } };
+  if (!(await hasObjectsUnder(backendFromUri(uri), ""))) {
+    throw new NotFoundError(`No snapshots at ${redact(uri)}: the location is empty or does not exist.`, { path: redact(uri) });
+  }
   return { root: uri, start: undefined };
 }
 

@@ -5,7 +5,7 @@ import { runCli } from "./helpers.ts";
 
 describe("opencrate --help and --version", () => {
   it("shows usage and examples for the program and every command, exit 0", async () => {
-    for (const command of [[], ["ls"], ["tree"], ["log"], ["cat"], ["pull"]]) {
+    for (const command of [[], ["ls"], ["tree"], ["log"], ["cat"], ["pull"], ["ui"]]) {
       const result = await runCli([...command, "--help"]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /^Usage: opencrate/);

@@ -1,0 +1,224 @@
+/**
+ * Who may use the viewer and what its answers allow: loopback by default with a Host check, an access token on
+ * any other address, security headers, no credentials in answers, the live tail, and the `opencrate ui` command.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Snapshot } from "../../src/index.ts";
+import { DEFAULT_ASSETS_DIR } from "../../src/ui/assets.ts";
+import { startViewer, type Viewer } from "../../src/ui/server.ts";
+import type { TailChunk } from "../../src/ui/api-types.ts";
+import { buildViewerPage } from "../../scripts/build-ui.ts";
+import { removeDir, runCli, startCli, tempDir } from "../cli/helpers.ts";
+import { builtPage } from "./browser.ts";
+
+const SECRET = "s3cr3t-Value-4242";
+
+/** A GET with a Host header of our choosing (fetch does not let one set it). */
+function getWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const outgoing = request({ host: target.hostname, port: target.port, path: "/api/names", headers: { Host: host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
+
+describe("the viewer's access rules", () => {
+  let dir: string;
+  let root: string;
+  let viewer: Viewer;
+
+  before(async () => {
+    // A secret the process holds, and which the root's path happens to contain: answers must blank it.
+    process.env.AWS_SECRET_ACCESS_KEY = SECRET;
+    dir = await tempDir(`ui-access-${SECRET}`);
+    root = join(dir, "snapshots");
+    const run = await Snapshot.setup({ name: "train", root, console: false, tag: "base" });
+    run.info("first line");
+    await run.json("metrics.json").save({ loss: 0.5 });
+    await run.text("page.html").save("<script>alert(1)</script>");
+    await run.close();
+    viewer = await startViewer({ root, assetsDir: await builtPage() });
+  });
+
+  after(async () => {
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    await viewer?.close();
+    await removeDir(dir);
+  });
+
+  it("listens on 127.0.0.1 without a token, and answers only to its own Host", async () => {
+    assert.equal(viewer.host, "127.0.0.1");
+    assert.equal(viewer.token, undefined);
+    assert.equal(viewer.url, `http://127.0.0.1:${viewer.port}/`);
+    assert.equal(await getWithHost(viewer.url, `127.0.0.1:${viewer.port}`), 200);
+    assert.equal(await getWithHost(viewer.url, `localhost:${viewer.port}`), 200);
+    assert.equal(await getWithHost(viewer.url, `attacker.example:${viewer.port}`), 421);
+    assert.equal(await getWithHost(viewer.url, "127.0.0.1"), 421);
+  });
+
+  it("serves the page with a strict Content-Security-Policy and only its own assets", async () => {
+    const page = await fetch(viewer.url);
+    const policy = page.headers.get("content-security-policy") ?? "";
+    for (const rule of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]) {
+      assert.ok(policy.includes(rule), rule);
+    }
+    assert.ok(!policy.includes("unsafe-inline") && !policy.includes("unsafe-eval") && !policy.includes("http"));
+    assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+    const html = await page.text();
+    assert.deepEqual(
+      [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]),
+      ["/assets/favicon.svg", "/assets/app.css", "/assets/app.js"],
+    );
+    for (const asset of ["app.js", "app.css", "favicon.svg"]) assert.equal((await fetch(new URL(`/assets/${asset}`, viewer.url))).status, 200, asset);
+    const missing = await fetch(new URL("/assets/../package.json", viewer.url));
+    assert.notEqual(missing.headers.get("content-type"), "application/json");
+    assert.equal((await fetch(new URL("/assets/%2e%2e%2fpackage.json", viewer.url))).status, 404);
+  });
+
+  it("serves stored files sandboxed, never as a page of its origin", async () => {
+    const response = await fetch(new URL("/api/names/train/v0:base/raw/texts/page.html", viewer.url));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "application/octet-stream");
+    assert.match(response.headers.get("content-security-policy") ?? "", /^sandbox;/);
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+    const download = await fetch(new URL("/api/names/train/v0:base/raw/jsons/metrics.json?download=1", viewer.url));
+    assert.equal(download.headers.get("content-disposition"), "attachment; filename*=UTF-8''metrics.json");
+    assert.deepEqual(await download.json(), { loss: 0.5 });
+  });
+
+  it("keeps credentials out of its answers", async () => {
+    for (const path of ["/api/info", "/api/names/train/v0:base/raw/jsons/missing.json", "/api/names/train/v9/files", "/api/names/train"]) {
+      const body = await (await fetch(new URL(path, viewer.url))).text();
+      assert.ok(!body.includes(SECRET), `${path}: ${body}`);
+    }
+    const missing = await (await fetch(new URL("/api/names/train/v0:base/raw/jsons/missing.json", viewer.url))).json();
+    assert.match(String((missing as { error: string }).error), /\*\*\*/);
+  });
+
+  it("answers HEAD like GET without a body", async () => {
+    const url = new URL("/api/names/train/v0:base/raw/jsons/metrics.json", viewer.url);
+    const response = await fetch(url, { method: "HEAD" });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "");
+    const whole = await fetch(url);
+    assert.equal(response.headers.get("content-length"), String((await whole.arrayBuffer()).byteLength));
+  });
+
+  it("tails a log: the lines since an offset, from the top again when a new run replaced it", async () => {
+    const tailUrl = (from: number): URL => new URL(`/api/names/train/v0:base/tail/train.log?from=${from}`, viewer.url);
+    const first = (await (await fetch(tailUrl(0))).json()) as TailChunk;
+    assert.match(first.text, /INFO {5}first line\n$/);
+    const logPath = join(root, "train", "v0:base", "train.log");
+    await appendFile(logPath, "2026-01-01 00:00:00 - WARNING  appended\n2026-01-01 00:00:01 - INFO     half a li");
+    const next = (await (await fetch(tailUrl(first.next))).json()) as TailChunk;
+    assert.equal(next.text, "2026-01-01 00:00:00 - WARNING  appended\n");
+    assert.equal(next.restarted, false);
+    await writeFile(logPath, "2026-01-01 00:00:02 - INFO     new run\n");
+    const replaced = (await (await fetch(tailUrl(next.next))).json()) as TailChunk;
+    assert.equal(replaced.restarted, true);
+    assert.equal(replaced.text, "2026-01-01 00:00:02 - INFO     new run\n");
+    assert.equal((await fetch(tailUrl(-1))).status, 400);
+  });
+
+  it("needs the access token on any address beyond loopback, then carries it in a cookie", async () => {
+    const open = await startViewer({ root, host: "0.0.0.0", assetsDir: await builtPage() });
+    try {
+      assert.ok(open.token !== undefined && open.token.length >= 32);
+      assert.equal(open.url, `http://0.0.0.0:${open.port}/?token=${open.token}`);
+      const base = `http://127.0.0.1:${open.port}`;
+      assert.equal((await fetch(`${base}/api/names`)).status, 403);
+      assert.equal((await fetch(`${base}/`)).status, 403);
+      assert.equal((await fetch(`${base}/api/names?token=${open.token.slice(1)}x`)).status, 403);
+      const admitted = await fetch(`${base}/?token=${open.token}`);
+      assert.equal(admitted.status, 200);
+      const cookie = admitted.headers.get("set-cookie") ?? "";
+      assert.match(cookie, /HttpOnly/);
+      assert.match(cookie, /SameSite=Strict/);
+      const withCookie = await fetch(`${base}/api/names`, { headers: { Cookie: cookie.split(";")[0] ?? "" } });
+      assert.equal(withCookie.status, 200);
+      assert.deepEqual(((await withCookie.json()) as { name: string }[]).map((entry) => entry.name), ["train"]);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("rejects a bad port before listening", async () => {
+    await assert.rejects(startViewer({ root, port: 70000, assetsDir: await builtPage() }), { code: "INVALID_ARGUMENT" });
+    await assert.rejects(startViewer({ root, port: viewer.port, assetsDir: await builtPage() }), { code: "INVALID_ARGUMENT" });
+  });
+});
+
+describe("opencrate ui", () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await tempDir("ui-cli");
+    const run = await Snapshot.setup({ name: "train", root: join(dir, "snapshots"), console: false });
+    run.info("hello");
+    await run.close();
+    // The command serves the page from dist/ui-web, as the package does.
+    if (!existsSync(join(DEFAULT_ASSETS_DIR, "app.js"))) {
+      await mkdir(DEFAULT_ASSETS_DIR, { recursive: true });
+      await buildViewerPage(DEFAULT_ASSETS_DIR);
+    }
+  });
+
+  after(async () => {
+    await removeDir(dir);
+  });
+
+  it("serves the default root until Ctrl-C, printing its URL", async () => {
+    const { cli, output } = startUi(["--port", "0"], dir);
+    await cli.waitFor("Ctrl-C");
+    const url = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output())?.[1];
+    assert.ok(url !== undefined);
+    const names = (await (await fetch(new URL("/api/names", url))).json()) as { name: string }[];
+    assert.deepEqual(names.map((entry) => entry.name), ["train"]);
+    cli.child.kill("SIGINT");
+    const result = await cli.result;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^opencrate ui: serving snapshots read-only at http:\/\/127\.0\.0\.1:\d+\/\n/);
+  });
+
+  it("opens on a snapshot URI, and says that another host needs the token", async () => {
+    const { cli, output } = startUi(["snapshots/train@latest", "--port", "0", "--host", "0.0.0.0"], dir);
+    await cli.waitFor("Ctrl-C");
+    const url = /at (http:\/\/0\.0\.0\.0:\d+\/\?token=[\w-]+)/.exec(output())?.[1];
+    assert.ok(url !== undefined, output());
+    assert.match(output(), /needs the access token/);
+    const info = (await (await fetch(url.replace("0.0.0.0", "127.0.0.1").replace("/?", "/api/info?"))).json()) as { start: unknown };
+    assert.deepEqual(info.start, { name: "train", folder: "v0" });
+    cli.child.kill("SIGINT");
+    assert.equal((await cli.result).code, 0);
+  });
+
+  it("fails with a usage error on a bad port or root", async () => {
+    const badPort = await runCli(["ui", "--port", "http"], { cwd: dir });
+    assert.equal(badPort.code, 2);
+    const badRoot = await runCli(["ui", "s3://Bad_Bucket/x", "--port", "0"], { cwd: dir });
+    assert.equal(badRoot.code, 2, badRoot.stderr);
+    assert.match(badRoot.stderr, /^opencrate: Malformed location s3:\/\/Bad_Bucket/);
+    const missing = await runCli(["ui", "snapshots/nothing@latest", "--port", "0"], { cwd: dir });
+    assert.equal(missing.code, 1, missing.stderr);
+    const empty = await runCli(["ui", "no-such-folder", "--port", "0"], { cwd: dir });
+    assert.equal(empty.code, 1, empty.stderr);
+    assert.match(empty.stderr, /^opencrate: No snapshots at no-such-folder: the location is empty or does not exist\.$/m);
+  });
+});
+
+/** `opencrate ui …` with its stdout collected from the first byte. */
+function startUi(args: readonly string[], cwd: string): { cli: ReturnType<typeof startCli>; output: () => string } {
+  const cli = startCli(["ui", ...args], { cwd });
+  let text = "";
+  cli.child.stdout?.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+  return { cli, output: () => text };
+}
