@@ -50,6 +50,15 @@ case "$script" in
     fi
     export OPENCRATE_SERVERS_BUILT=1 # tells scripts/test-servers.ts not to try again
     took "building the test servers" "$t"
+    if [ "$script" = "test" ]; then
+      step "Chromium for the viewer's browser tests (scripts/ensure-chromium.sh)"
+      t=$SECONDS
+      if ! bash scripts/ensure-chromium.sh && [ "${CI:-}" = "true" ]; then
+        echo "dev.sh: CI=true and Chromium could not be installed" >&2
+        exit 1
+      fi
+      took "Chromium" "$t"
+    fi
     ;;
 esac
 

@@ -8,5 +8,6 @@ import { logging } from "./logging.ts";
 import { pull } from "./pull.ts";
 import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
+import { ui } from "./ui.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, allocation, logging, coldStart];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, allocation, logging, coldStart, ui];

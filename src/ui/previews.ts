@@ -12,6 +12,8 @@ export const TEXT_PREVIEW_BYTES = 2 * 1024 * 1024;
 /** The most the CSV preview reads, and the rows it returns. */
 const CSV_PREVIEW_BYTES = 1024 * 1024;
 const CSV_PREVIEW_ROWS = 1000;
+/** The first read of a safetensors file: the 8-byte length and, usually, the whole header. */
+const SAFETENSORS_FIRST_READ = 256 * 1024;
 /** The most one tail poll returns; the first poll of a long log starts this far before the end. */
 const TAIL_BYTES = 4 * 1024 * 1024;
 
@@ -19,9 +21,15 @@ export class PreviewProblem extends Error {}
 
 const utf8 = new TextDecoder("utf-8");
 
+/** The object's size and its first `length` bytes, asked for at once. */
+async function head(backend: StorageBackend, key: string, length: number): Promise<{ size: number; bytes: Uint8Array }> {
+  const [info, bytes] = await Promise.all([backend.head(key), backend.get(key, { range: { offset: 0, length } })]);
+  // Read together, the two may straddle a rewrite: keep the bytes only as far as the size says.
+  return { size: info.size, bytes: bytes.subarray(0, Math.min(bytes.byteLength, info.size)) };
+}
+
 export async function textPreview(backend: StorageBackend, key: string): Promise<TextPreview> {
-  const { size } = await backend.head(key);
-  const bytes = size === 0 ? new Uint8Array(0) : await backend.get(key, { range: { offset: 0, length: TEXT_PREVIEW_BYTES } });
+  const { size, bytes } = await head(backend, key, TEXT_PREVIEW_BYTES);
   const truncated = size > bytes.byteLength;
   return { size, text: utf8.decode(truncated ? wholeCharacters(bytes) : bytes), truncated };
 }
@@ -40,8 +48,7 @@ export async function yamlPreview(backend: StorageBackend, key: string): Promise
 
 /** The header and first rows, from the first bytes of the file only. */
 export async function csvPreview(backend: StorageBackend, key: string): Promise<CsvPreview> {
-  const { size } = await backend.head(key);
-  const bytes = size === 0 ? new Uint8Array(0) : await backend.get(key, { range: { offset: 0, length: CSV_PREVIEW_BYTES } });
+  const { size, bytes } = await head(backend, key, CSV_PREVIEW_BYTES);
   let text = utf8.decode(size > bytes.byteLength ? wholeCharacters(bytes) : bytes);
   let truncated = size > bytes.byteLength;
   // A cut file ends inside a row: keep whole lines only.
@@ -54,14 +61,15 @@ export async function csvPreview(backend: StorageBackend, key: string): Promise<
 }
 
 export async function safetensorsPreview(backend: StorageBackend, key: string): Promise<SafetensorsPreview> {
-  const { size } = await backend.head(key);
-  if (size < 8) throw new PreviewProblem(`${size} bytes is too short for a safetensors file`);
-  const prefix = await backend.get(key, { range: { offset: 0, length: 8 } });
-  const headerLength = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true));
+  // One round trip for the size and the first bytes, which hold the whole header unless it is a large one.
+  const { size, bytes: first } = await head(backend, key, SAFETENSORS_FIRST_READ);
+  if (size < 8 || first.byteLength < 8) throw new PreviewProblem(`${size} bytes is too short for a safetensors file`);
+  const headerLength = Number(new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true));
   if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > size) {
     throw new PreviewProblem(`the header length ${headerLength} does not fit the file's ${size} bytes`);
   }
-  const header = await backend.get(key, { range: { offset: 8, length: headerLength } });
+  const header =
+    8 + headerLength <= first.byteLength ? first.subarray(8, 8 + headerLength) : await backend.get(key, { range: { offset: 8, length: headerLength } });
   try {
     const parsed = parseHeader(header, size - 8 - headerLength);
     const byName = new Map(parsed.entries.map((entry) => [entry.name, entry]));
