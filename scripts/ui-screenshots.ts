@@ -60,7 +60,13 @@ async function seedTraining(): Promise<void> {
     { tag: "finetune", lr: 0.0002, layers: [128, 64, 32], epochs: 120 },
   ];
   for (const [index, settings] of runs.entries()) {
-    const snapshot = await Snapshot.setup({ name: "train", root: "snapshots", console: false, ...(settings.tag === undefined ? {} : { tag: settings.tag }) });
+    const snapshot = await Snapshot.setup({
+      name: "train",
+      root: "snapshots",
+      console: false,
+      runId: `job-${4810 + index * 7}`,
+      ...(settings.tag === undefined ? {} : { tag: settings.tag }),
+    });
     snapshot.info(`Training with lr=${settings.lr}, layers=${settings.layers.join("x")}`);
     snapshot.debug("data loader: 4 workers, batch size 64");
     await snapshot.yaml("config.yaml").save({ lr: settings.lr, layers: settings.layers, optimizer: "adamw", epochs: settings.epochs, seed: 7 });
@@ -76,14 +82,15 @@ async function seedTraining(): Promise<void> {
     await snapshot.csv("metrics.csv").save(rows, { header: ["step", "loss", "accuracy"] });
     const weights = (count: number): Float32Array => Float32Array.from({ length: count }, (_, at) => Math.sin(at + index));
     const checkpoint = snapshot.checkpoint("model.safetensors");
-    await checkpoint.save({
+    const model = (): Record<string, unknown> => ({
       encoder: { weight: { dtype: "F32", shape: [128, 64], data: weights(128 * 64) }, bias: { dtype: "F32", shape: [128], data: weights(128) } },
-      head: { weight: { dtype: "F32", shape: [10, 128], data: weights(1280) } },
+      head: { weight: { dtype: "F32", shape: [10, 128], data: weights(1280) }, bias: { dtype: "F16", shape: [10], data: new Uint16Array(10) } },
       epoch: settings.epochs,
     });
+    await checkpoint.save(model());
     if (index === 2) {
       await checkpoint.backup("before-finetune");
-      await checkpoint.save({ head: { weight: { dtype: "F32", shape: [10, 128], data: weights(1280) } }, epoch: settings.epochs });
+      await checkpoint.save(model());
     }
     await snapshot.json("summary.json").save({ final: rows.at(-1), run: index, notes: ["cosine schedule", "mixed precision"] });
     snapshot.success(`Finished ${settings.epochs} epochs`);

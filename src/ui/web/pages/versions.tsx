@@ -21,7 +21,7 @@ export function VersionsPage({ name }: { name: string }) {
           data-testid="compare-link"
           href={a !== undefined && b !== undefined ? href.compare(name, a, b) : undefined}
         >
-          Compare {picked.length}/2 selected
+          {a !== undefined && b !== undefined ? `Compare ${a} ↔ ${b}` : "Tick two versions to compare"}
         </a>
       </div>
       <Show loaded={versions}>

@@ -43,7 +43,7 @@ export function TensorsView({ preview }: { preview: SafetensorsPreview }) {
       {metadata.length > 0 && (
         <>
           <h3>Metadata</h3>
-          <table class="grid compact">
+          <table class="grid compact key-value">
             <tbody>
               {metadata.map(([key, value]) => (
                 <tr key={key}>
