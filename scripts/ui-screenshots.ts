@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { CheckpointTree } from "../src/handlers/data-types.ts";
 import { Snapshot } from "../src/index.ts";
 import { startViewer } from "../src/ui/server.ts";
 import { builtPage, launchChromium } from "../test/ui/browser.ts";
@@ -82,7 +83,7 @@ async function seedTraining(): Promise<void> {
     await snapshot.csv("metrics.csv").save(rows, { header: ["step", "loss", "accuracy"] });
     const weights = (count: number): Float32Array => Float32Array.from({ length: count }, (_, at) => Math.sin(at + index));
     const checkpoint = snapshot.checkpoint("model.safetensors");
-    const model = (): Record<string, unknown> => ({
+    const model = (): CheckpointTree => ({
       encoder: { weight: { dtype: "F32", shape: [128, 64], data: weights(128 * 64) }, bias: { dtype: "F32", shape: [128], data: weights(128) } },
       head: { weight: { dtype: "F32", shape: [10, 128], data: weights(1280) }, bias: { dtype: "F16", shape: [10], data: new Uint16Array(10) } },
       epoch: settings.epochs,
