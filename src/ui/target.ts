@@ -4,7 +4,7 @@ import { parseSnapshotUri } from "../snapshot/snapshot-uri.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError } from "../errors.ts";
-import { hasScheme, redact } from "../uri.ts";
+import { redact, splitLastSegment } from "../uri.ts";
 
 export interface ViewerTarget {
   readonly root: string;
@@ -17,18 +17,9 @@ export async function resolveViewerTarget(uri: string): Promise<ViewerTarget> {
     return { root: parseSnapshotUri(uri).root, start: { name: snapshot.name, folder: snapshot.folder } };
   }
   const name = await findNameTarget(uri);
-  if (name !== undefined) return { root: parentOf(uri), start: { name: name.name } };
+  if (name !== undefined) return { root: splitLastSegment(uri)?.parent ?? ".", start: { name: name.name } };
   if (!(await hasObjectsUnder(backendFromUri(uri), ""))) {
     throw new NotFoundError(`No snapshots at ${redact(uri)}: the location is empty or does not exist.`, { path: redact(uri) });
   }
   return { root: uri, start: undefined };
-}
-
-/** `<root>/<name>` without its last segment. */
-function parentOf(uri: string): string {
-  const trimmed = uri.replace(/\/+$/, "");
-  const slash = trimmed.lastIndexOf("/");
-  if (slash === -1) return ".";
-  if (!hasScheme(trimmed) && slash === 0) return "/";
-  return trimmed.slice(0, slash);
 }
