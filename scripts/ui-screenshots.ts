@@ -17,11 +17,12 @@ import { builtPage, launchChromium } from "../test/ui/browser.ts";
 const run = promisify(execFile);
 const out = process.argv[2] ?? fileURLToPath(new URL("../docs/ui/", import.meta.url));
 const guide = fileURLToPath(new URL("../examples/snapshot-guide.ts", import.meta.url));
+const useSources = fileURLToPath(new URL("./use-sources.ts", import.meta.url));
 
 const scratch = await mkdtemp(join(tmpdir(), "opencrate-ui-shots-"));
 process.chdir(scratch);
 try {
-  await run(process.execPath, ["--conditions=source", guide], { cwd: scratch, env: { ...process.env, NO_COLOR: "1", OPENCRATE_ROOT: "" } });
+  await run(process.execPath, ["--import", useSources, guide], { cwd: scratch, env: { ...process.env, NO_COLOR: "1", OPENCRATE_ROOT: "" } });
   await seedTraining();
   const viewer = await startViewer({ root: "snapshots", assetsDir: await builtPage() });
   const browser = await launchChromium();

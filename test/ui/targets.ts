@@ -14,6 +14,7 @@ import { gcsEnv, minioEnv, skipUnless, type GcsServerEnv, type S3ServerEnv } fro
 
 const run = promisify(execFile);
 const guide = fileURLToPath(new URL("../../examples/snapshot-guide.ts", import.meta.url));
+const useSources = fileURLToPath(new URL("../../scripts/use-sources.ts", import.meta.url));
 
 export interface UiTarget {
   readonly label: string;
@@ -31,7 +32,7 @@ export interface UiTarget {
 
 /** Runs the guide on `root`: two versions of `snapshot_guide` with every artifact type, backups and a history. */
 export async function seedGuide(root: string, env: Readonly<Record<string, string>>, cwd: string = tmpdir()): Promise<void> {
-  await run(process.execPath, ["--conditions=source", guide, "--root", root], {
+  await run(process.execPath, ["--import", useSources, guide, "--root", root], {
     cwd,
     env: { ...process.env, NO_COLOR: "1", OPENCRATE_ROOT: "", ...env },
     timeout: 240_000,
