@@ -28,7 +28,7 @@ import { fileURLToPath } from "node:url";
 import type { ServerDefinition } from "./servers/definition.ts";
 import { fakeGcs } from "./servers/fake-gcs.ts";
 import { buildImages } from "./build-images.ts";
-import { engineUnavailable, startContainerServers, type ContainerServerId, type ContainerServers } from "./servers/containers.ts";
+import { engineUnavailable, removeOwnContainers, startContainerServers, type ContainerServerId, type ContainerServers } from "./servers/containers.ts";
 import { imageSource } from "./servers/images.ts";
 import { minio } from "./servers/minio.ts";
 import { moto } from "./servers/moto.ts";
@@ -283,8 +283,14 @@ function shellQuote(value: string): string {
 }
 
 async function up(): Promise<void> {
-  exitOnSignals(stopAllServers);
+  let started: TestServers | undefined;
+  // stop() also removes the network; the others cover processes and containers of a start still under way.
+  exitOnSignals(async () => {
+    await started?.stop();
+    await Promise.all([stopAllServers(), removeOwnContainers()]);
+  });
   const servers = await startTestServers();
+  started = servers;
   for (const [name, value] of Object.entries(servers.env)) process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
   say("running; paste the export lines above into another shell, then run e.g.");
   say("  node --test --test-reporter=spec test/path/x.test.ts");
@@ -294,7 +300,7 @@ async function up(): Promise<void> {
   const died = await Promise.race(servers.processes.map(async (server) => `${server.name} (${await server.exited})`));
   if (exiting) return; // the signal handler is stopping them
   say(`${died} exited unexpectedly; stopping the others`);
-  await stopAllServers();
+  await servers.stop();
   process.exit(1);
 }
 

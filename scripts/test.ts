@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { removeOwnContainers } from "./servers/containers.ts";
 import { withParentDeathSignal } from "./servers/process.ts";
 import { exitOnSignals, startTestServers, type TestServers } from "./test-servers.ts";
 
@@ -54,6 +55,7 @@ async function stopRunner(): Promise<void> {
 exitOnSignals(async () => {
   await stopRunner();
   await servers?.stop();
+  await removeOwnContainers(); // containers of a start the signal interrupted
 });
 
 try {

@@ -58,6 +58,20 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Removes the containers this process started, by their owner label: also those still starting when a signal came
+ * (the caller's stop() only knows the started ones). Without an engine or testcontainers, nothing to do.
+ */
+export async function removeOwnContainers(): Promise<void> {
+  const tc = await loadTestcontainers().catch(() => undefined);
+  const client = await tc?.getContainerRuntimeClient().catch(() => undefined);
+  if (client === undefined) return;
+  for (const info of await client.container.list()) {
+    if (info.Labels[OWNER_LABEL] !== String(process.pid)) continue;
+    await client.container.remove(client.container.getById(info.Id), { removeVolumes: true }).catch(() => {});
+  }
+}
+
 /** Removes the containers a SIGKILLed earlier run left (their owner pid is gone). */
 async function pruneOrphans(tc: Testcontainers): Promise<void> {
   const client = await tc.getContainerRuntimeClient();
