@@ -159,6 +159,14 @@ describe("opencrate ls", () => {
     }
   });
 
+  it("a gs:// root without Google credentials fails at once with one line, and nothing from Google's library", async () => {
+    const result = await runCli(["ls", "gs://opencrate-no-credentials/snapshots"], { env: { HOME: dir } });
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^opencrate: No Google Cloud credentials to reach gs:\/\/opencrate-no-credentials\b.*GOOGLE_APPLICATION_CREDENTIALS[^\n]*\n$/);
+    assert.doesNotMatch(result.stderr, /MetadataLookupWarning|Warning:/);
+  });
+
   it("exits 2 on usage errors: no argument, an unknown option, a malformed selector or URI", async () => {
     for (const args of [["ls", root, "--bogus"], ["ls", `${root}/train@bad!tag`], ["ls", "ftp://host/x"], ["frobnicate"], []]) {
       const result = await runCli(args);
