@@ -15,6 +15,9 @@ export type Location =
   /** An in-process store and a prefix inside it. */
   | { readonly scheme: "memory"; readonly name: string; readonly prefix: string };
 
+/** Every scheme a location may have ("file" also stands for plain local paths). */
+export const LOCATION_SCHEMES = ["file", "s3", "gs", "memory"] as const;
+
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
 /** "s3:/b", "xyz:/b": a scheme with one slash. */
 const SCHEME_ONE_SLASH = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/(?!\/)/;
@@ -53,7 +56,7 @@ export function parseLocation(input: string): Location {
     }
     default:
       throw new InvalidArgumentError(
-        `Unsupported location scheme "${scheme}://" in ${redact(input)}: use a local path, file://, s3://, gs:// or memory://.`,
+        `Unsupported location scheme "${scheme}://" in ${redact(input)}: use a local path or ${LOCATION_SCHEMES.map((known) => `${known}://`).join(", ")}.`,
         { path: redact(input) },
       );
   }

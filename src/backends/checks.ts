@@ -110,8 +110,11 @@ export function checkBytes(body: unknown, location: string, allowString: boolean
   );
 }
 
+/** A stream body: a Readable, an async iterable, or a plain iterable of chunks (not a string). */
 export function checkStreamBody(body: unknown, location: string): void {
-  const iterable = typeof body === "object" && body !== null && typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+  const candidate = body as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown } | null;
+  const iterable =
+    typeof body === "object" && candidate !== null && (typeof candidate[Symbol.asyncIterator] === "function" || typeof candidate[Symbol.iterator] === "function");
   if (!iterable) {
     throw new InvalidArgumentError(`The body for ${location} must be a readable stream or an async iterable of bytes, got ${describeValue(body)}.`, {
       path: location,

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CREATE_ONLY, ifRevision } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { lockPathsFor } from "../../src/backends/local/paths.ts";
-import { describeBackendConformance } from "../conformance/suite.ts";
+import { describeBackendConformance } from "../../src/testing/index.ts";
 import { collect, listKeys, readText, rejectsWithCode } from "../conformance/helpers.ts";
 import { localFactory } from "../support/backends.ts";
 import { probePermissions, type ProbeResult } from "./local-permission-probe.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { describeBackendConformance } from "../conformance/suite.ts";
+import { describeBackendConformance } from "../../src/testing/index.ts";
 import { memoryFactory } from "../support/backends.ts";
 
 // The memory backend holds every object in RAM by design, so the big-stream case skips its RSS bound.

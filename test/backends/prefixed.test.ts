@@ -9,17 +9,12 @@ import { after, before, describe, it } from "node:test";
 import { checkedBackend } from "../../src/backends/layers/checked.ts";
 import { PrefixedBackend } from "../../src/backends/layers/prefixed.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { describeBackendConformance } from "../conformance/suite.ts";
+import { describeBackendConformance } from "../../src/testing/index.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 
 describeBackendConformance(
   "prefixed memory",
-  {
-    label: "prefixed memory",
-    skip: false,
-    make: async () => new PrefixedBackend(new MemoryBackend({ name: `test-${randomUUID()}` }), "runs/team"),
-    cleanup: async () => {},
-  },
+  { make: async () => new PrefixedBackend(new MemoryBackend({ name: `test-${randomUUID()}` }), "runs/team") },
   { constantMemory: false },
 );
 

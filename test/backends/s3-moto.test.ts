@@ -1,4 +1,4 @@
-import { describeBackendConformance } from "../conformance/suite.ts";
+import { describeBackendConformance } from "../../src/testing/index.ts";
 import { motoFactory } from "../support/s3.ts";
 
 // moto checks If-None-Match / If-Match and then writes as two separate steps with no lock between them, and its

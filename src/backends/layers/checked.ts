@@ -23,6 +23,7 @@ import type {
   WriteOptions,
 } from "../backend.ts";
 import { checkRange } from "../byte-range.ts";
+import { CallerBody } from "../caller-body.ts";
 import {
   checkBytes,
   checkCallback,
@@ -114,7 +115,11 @@ export class CheckedBackend implements StorageBackend {
     const location = this.#key(key);
     checkStreamBody(body, location);
     this.#streamOptions(options, location);
-    return this.#guard("write", location, options.signal, (signal) => this.inner.putStream(key, body, withSignal(options, signal)));
+    // Progress is counted, and a failure of the caller's stream or callback becomes INVALID_ARGUMENT naming the
+    // destination, here for every backend.
+    const { onProgress, ...rest } = options;
+    const callerBody = new CallerBody(body, location, onProgress);
+    return this.#guard("write", location, options.signal, (signal) => this.inner.putStream(key, callerBody, withSignal(rest, signal)));
   }
 
   /** The inner backend's putFile, or putStream over the file where it has none. */

@@ -1,8 +1,8 @@
 /** Many writers on one key at once: create-only has one winner, compare-and-swap loses no increment, and readers
  * never see a torn object. */
 import assert from "node:assert/strict";
-import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../../src/backends/backend.ts";
-import { isOpenCrateError } from "../../../src/errors.ts";
+import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../backends/backend.ts";
+import { isOpenCrateError } from "../../errors.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { describeError, MiB, readText } from "../helpers.ts";
 
@@ -26,7 +26,7 @@ async function increment(backend: StorageBackend, key: string): Promise<number> 
 }
 
 export function raceCases(fixture: ConformanceFixture): void {
-  fixture.it(`${CREATE_WRITERS} concurrent create-only writers: exactly one wins`, async (backend) => {
+  fixture.itNeeding(["createOnly"], `${CREATE_WRITERS} concurrent create-only writers: exactly one wins`, async (backend) => {
     const key = "race/claims/0007.json";
     const outcomes = await Promise.allSettled(
       Array.from({ length: CREATE_WRITERS }, (_, writer) =>
@@ -43,7 +43,7 @@ export function raceCases(fixture: ConformanceFixture): void {
     assert.equal((await backend.head(key)).revision, winner.info.revision);
   });
 
-  fixture.it("concurrent create-only putStreams: exactly one wins", async (backend) => {
+  fixture.itNeeding(["createOnly"], "concurrent create-only putStreams: exactly one wins", async (backend) => {
     const key = "race/streamed.bin";
     const outcomes = await Promise.allSettled(
       Array.from({ length: 8 }, (_, writer) => {
@@ -63,7 +63,7 @@ export function raceCases(fixture: ConformanceFixture): void {
     assert.ok(content.every((byte) => byte === winners[0]), "the content is the winner's, whole");
   });
 
-  fixture.it(`${CAS_WORKERS} concurrent compare-and-swap increment loops lose no increment`, async (backend) => {
+  fixture.itNeeding(["compareAndSwap"], `${CAS_WORKERS} concurrent compare-and-swap increment loops lose no increment`, async (backend) => {
     const key = "race/counter.txt";
     await backend.put(key, "0", { mode: CREATE_ONLY });
     const attempts = await Promise.all(
@@ -102,7 +102,7 @@ export function raceCases(fixture: ConformanceFixture): void {
     await Promise.all([writer, ...readers]);
   });
 
-  fixture.it("create-only copies of a source another writer keeps replacing all succeed, each one whole state", async (backend) => {
+  fixture.itNeeding(["copyCreateOnly"], "create-only copies of a source another writer keeps replacing all succeed, each one whole state", async (backend) => {
     const source = "race/busy.json";
     const state = (serial: number): string => JSON.stringify({ serial, pad: String(serial % 10).repeat(64 * 1024) });
     await backend.put(source, state(0), { contentType: "application/json" });

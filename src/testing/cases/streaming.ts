@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import type { ConformanceFixture } from "../fixture.ts";
 import { deterministicChunks, PeakRss, sha256 } from "../big-data.ts";
-import { isOpenCrateError, TransientError } from "../../../src/errors.ts";
+import { isOpenCrateError, TransientError } from "../../errors.ts";
 import { assertSameBytes, describeError, listKeys, MiB, randomBody, readText } from "../helpers.ts";
 
 const BIG_MB = Number(process.env.OPENCRATE_CONFORMANCE_BIG_MB ?? 256);

@@ -1,18 +1,12 @@
 /** The optional `append`: bytes at the end, a new revision, compare-and-swap on `ifRevision`, nothing on failure. */
 import assert from "node:assert/strict";
-import { isOpenCrateError } from "../../../src/errors.ts";
+import { isOpenCrateError } from "../../errors.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { listKeys, readText, rejectsWithCode } from "../helpers.ts";
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, "utf8");
 
 export function appendCases(fixture: ConformanceFixture): void {
-  if (fixture.options.append === false) {
-    fixture.it("has no append, so callers (the logs) rewrite instead", async (backend) => {
-      assert.equal(backend.append, undefined);
-    });
-    return;
-  }
   fixture.itAppend("append adds the bytes at the end under a new revision", async (backend, append) => {
     const first = await backend.put("logs/run.log", "one\n");
     const second = await append("logs/run.log", bytes("two\n"));

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { StorageBackend } from "../../../src/backends/backend.ts";
+import type { StorageBackend } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { collect, listKeys, rejectsWithCode } from "../helpers.ts";
 

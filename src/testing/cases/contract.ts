@@ -3,8 +3,8 @@
  * every backend, before anything is written.
  */
 import assert from "node:assert/strict";
-import type { BackendCapabilities, StorageBackend, WriteMode } from "../../../src/backends/backend.ts";
-import { CheckedBackend, checkedBackend } from "../../../src/backends/layers/checked.ts";
+import type { BackendCapabilities, StorageBackend, WriteMode } from "../../backends/backend.ts";
+import { CheckedBackend, checkedBackend } from "../../backends/layers/checked.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { isCausedBy, listKeys, readText, rejectsWithCode } from "../helpers.ts";
 

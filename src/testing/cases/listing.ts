@@ -1,6 +1,6 @@
 /** Recursive listings (key order, plain string prefixes, startAfter) and one-level pages with pagination. */
 import assert from "node:assert/strict";
-import type { ListPage, StorageBackend } from "../../../src/backends/backend.ts";
+import type { ListPage, StorageBackend } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { collect, keyOrder, listKeys, rejectsWithCode } from "../helpers.ts";
 

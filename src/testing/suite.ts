@@ -1,14 +1,15 @@
 /**
- * The one storage backend conformance suite. Every backend (memory, local, S3 on MinIO and moto, GCS on
- * fake-gcs-server) runs these cases unchanged:
+ * The one storage backend conformance suite, exported as `opencrate/testing`. Every backend of the library
+ * (memory, local, S3 on MinIO and moto, GCS on fake-gcs-server) and any third-party one runs these cases
+ * unchanged, under node:test:
  *
- *   describeBackendConformance("local", localFactory());
+ *   describeBackendConformance("my store", { make: async () => new MyBackend(...), cleanup: async () => {} });
  *
- * Each case gets a fresh, empty backend from `factory.make()`; `factory.cleanup()` runs once at the end.
- * OPENCRATE_CONFORMANCE_BIG_MB shrinks the big-stream case on a laptop (default 256; CI uses the default).
+ * Each case gets a fresh, empty backend from `factory.make()`, behind the checking layer; cases that need a
+ * capability the backend declares it lacks (`capabilities`, `append`) are skipped, saying which;
+ * `factory.cleanup()` runs once at the end. OPENCRATE_CONFORMANCE_BIG_MB shrinks the big-stream case (default 256).
  */
 import { after, describe } from "node:test";
-import type { BackendFactory } from "../support/backends.ts";
 import { appendCases } from "./cases/append.ts";
 import { basicCases } from "./cases/basic.ts";
 import { conditionalCases } from "./cases/conditional.ts";
@@ -18,9 +19,7 @@ import { listingCases } from "./cases/listing.ts";
 import { raceCases } from "./cases/races.ts";
 import { rangeCases } from "./cases/ranges.ts";
 import { streamingCases } from "./cases/streaming.ts";
-import { ConformanceFixture, type ConformanceOptions } from "./fixture.ts";
-
-export type { ConformanceOptions } from "./fixture.ts";
+import { ConformanceFixture, type BackendFactory, type ConformanceOptions } from "./fixture.ts";
 
 export function describeBackendConformance(
   label: string,
@@ -29,7 +28,7 @@ export function describeBackendConformance(
 ): void {
   describe(`${label} backend conformance`, { skip: factory.skip }, () => {
     const fixture = new ConformanceFixture(factory, options);
-    after(() => factory.cleanup());
+    after(() => factory.cleanup?.());
     describe("basics", () => basicCases(fixture));
     describe("byte ranges", () => rangeCases(fixture));
     describe("listing", () => listingCases(fixture));

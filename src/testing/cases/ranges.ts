@@ -1,6 +1,6 @@
 /** Byte ranges through `get` and `getStream`: the same slices either way, cut at the end of the object. */
 import assert from "node:assert/strict";
-import type { ByteRange } from "../../../src/backends/backend.ts";
+import type { ByteRange } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { assertSameBytes, MiB, randomBody, readStream, rejectsWithCode } from "../helpers.ts";
 

@@ -1,6 +1,6 @@
 /** Create-only and compare-and-swap writes, through put, putStream and copy. */
 import assert from "node:assert/strict";
-import { CREATE_ONLY, ifRevision } from "../../../src/backends/backend.ts";
+import { CREATE_ONLY, ifRevision } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { listKeys, readText, rejectsWithCode } from "../helpers.ts";
 
@@ -9,7 +9,7 @@ async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
 }
 
 export function conditionalCases(fixture: ConformanceFixture): void {
-  fixture.it("create-only writes once; a second create fails and leaves the content", async (backend) => {
+  fixture.itNeeding(["createOnly"], "create-only writes once; a second create fails and leaves the content", async (backend) => {
     const created = await backend.put("claims/0001.json", "first", { mode: CREATE_ONLY });
     const error = await rejectsWithCode(
       backend.put("claims/0001.json", "second", { mode: CREATE_ONLY }),
@@ -27,7 +27,7 @@ export function conditionalCases(fixture: ConformanceFixture): void {
     assert.deepEqual(await listKeys(backend, ""), ["claims/0001.json"], "a failed create leaves nothing behind");
   });
 
-  fixture.it("create-only works by putStream and again after a delete", async (backend) => {
+  fixture.itNeeding(["createOnly"], "create-only works by putStream and again after a delete", async (backend) => {
     await backend.putStream("claims/stream.json", chunks("a", "b", "c"), { mode: CREATE_ONLY });
     assert.equal(await readText(backend, "claims/stream.json"), "abc");
     await backend.delete("claims/stream.json");
@@ -35,7 +35,7 @@ export function conditionalCases(fixture: ConformanceFixture): void {
     assert.equal(await readText(backend, "claims/stream.json"), "again");
   });
 
-  fixture.it("replace with the current revision succeeds and returns a new revision", async (backend) => {
+  fixture.itNeeding(["compareAndSwap"], "replace with the current revision succeeds and returns a new revision", async (backend) => {
     const first = await backend.put("counter.txt", "1");
     const second = await backend.put("counter.txt", "2", { mode: ifRevision(first.revision) });
     assert.notEqual(second.revision, first.revision);
@@ -46,7 +46,7 @@ export function conditionalCases(fixture: ConformanceFixture): void {
     assert.equal(await readText(backend, "counter.txt"), "3");
   });
 
-  fixture.it("replace with a stale revision fails and leaves the content", async (backend) => {
+  fixture.itNeeding(["compareAndSwap"], "replace with a stale revision fails and leaves the content", async (backend) => {
     const first = await backend.put("counter.txt", "1");
     const second = await backend.put("counter.txt", "2");
     await rejectsWithCode(backend.put("counter.txt", "x", { mode: ifRevision(first.revision) }), "PRECONDITION_FAILED", "put");
@@ -61,7 +61,7 @@ export function conditionalCases(fixture: ConformanceFixture): void {
     assert.deepEqual(await listKeys(backend, ""), ["counter.txt"], "failed replaces leave nothing behind");
   });
 
-  fixture.it("replace on a missing key fails with PRECONDITION_FAILED", async (backend) => {
+  fixture.itNeeding(["compareAndSwap"], "replace on a missing key fails with PRECONDITION_FAILED", async (backend) => {
     const gone = await backend.put("was-here.txt", "x");
     await backend.delete("was-here.txt");
     await rejectsWithCode(backend.put("was-here.txt", "y", { mode: ifRevision(gone.revision) }), "PRECONDITION_FAILED", "deleted");
@@ -69,7 +69,7 @@ export function conditionalCases(fixture: ConformanceFixture): void {
     assert.deepEqual(await listKeys(backend, ""), []);
   });
 
-  fixture.it("copy honours create-only: onto a free key it works, onto a taken one it fails", async (backend) => {
+  fixture.itNeeding(["copyCreateOnly"], "copy honours create-only: onto a free key it works, onto a taken one it fails", async (backend) => {
     await backend.put("ckpt/model.bin", "weights");
     await backend.copy("ckpt/model.bin", "ckpt/model.backup_a.bin", { mode: CREATE_ONLY });
     assert.equal(await readText(backend, "ckpt/model.backup_a.bin"), "weights");

@@ -1,0 +1,11 @@
+/**
+ * Runs opencrate's conformance suite on the example backend:
+ *
+ *   node --test examples/custom-backend/conformance.test.ts
+ *
+ * (in this repository add --conditions=source to run the TypeScript sources). Every case gets a fresh backend.
+ */
+import { describeBackendConformance } from "opencrate/testing";
+import { MapBackend } from "./map-backend.ts";
+
+describeBackendConformance("map (example)", { make: async () => new MapBackend() }, { constantMemory: false });

@@ -1,0 +1,66 @@
+/** What every conformance case gets: a way to declare a test that runs on a fresh backend, and the options. */
+import { it } from "node:test";
+import type { BackendCapabilities, StorageBackend } from "../backends/backend.ts";
+import { checkedBackend } from "../backends/layers/checked.ts";
+
+/** Where the suite gets its backends. */
+export interface BackendFactory {
+  /** `false` (or absent) to run; a reason string to skip the whole suite (say, a server that is not running). */
+  readonly skip?: false | string;
+  /** A fresh, empty backend (for example rooted at a unique prefix); it is closed after each case. */
+  make(): Promise<StorageBackend>;
+  /** Deletes what `make` created; called once at the end. */
+  cleanup?(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /** Run the concurrency cases (many writers on one key). Default true; false for a store known to lose races. */
+  readonly races?: boolean;
+  /** The backend streams in constant memory, so the big-stream case bounds RSS growth. Default true; false for a
+   * backend that holds every object in RAM by design. */
+  readonly constantMemory?: boolean;
+}
+
+/** A capability a case needs; cases needing one the backend lacks are reported as skipped, naming it. */
+export type Requirement = keyof Pick<BackendCapabilities, "createOnly" | "compareAndSwap" | "copyCreateOnly"> | "append";
+
+/** A guard, not a timing assertion: a hung case fails with its name instead of stalling the whole run. */
+const CASE_TIMEOUT_MS = 10 * 60 * 1000;
+
+export class ConformanceFixture {
+  readonly factory: BackendFactory;
+  readonly options: ConformanceOptions;
+
+  constructor(factory: BackendFactory, options: ConformanceOptions) {
+    this.factory = factory;
+    this.options = options;
+  }
+
+  /** A case about the optional `append`; skipped on a backend without it. */
+  itAppend(name: string, body: (backend: StorageBackend, append: NonNullable<StorageBackend["append"]>) => Promise<void>): void {
+    this.it(name, (backend) => body(backend, backend.append!.bind(backend)), ["append"]);
+  }
+
+  /** A case that needs capabilities; skipped where the backend lacks one. */
+  itNeeding(requires: readonly Requirement[], name: string, body: (backend: StorageBackend) => Promise<void>): void {
+    this.it(name, body, requires);
+  }
+
+  /** Declares one case; it runs on a backend fresh from `factory.make()` behind the checking layer, closed
+   * afterwards. A case whose `requires` the backend's capabilities do not meet is skipped, saying which. */
+  it(name: string, body: (backend: StorageBackend) => Promise<void>, requires: readonly Requirement[] = []): void {
+    it(name, { timeout: CASE_TIMEOUT_MS }, async (context) => {
+      const backend = checkedBackend(await this.factory.make());
+      try {
+        const missing = requires.filter((need) => (need === "append" ? backend.append === undefined : !backend.capabilities[need]));
+        if (missing.length > 0) {
+          context.skip(`the ${backend.kind} backend has no ${missing.join(", ")}`);
+          return;
+        }
+        await body(backend);
+      } finally {
+        await backend.close();
+      }
+    });
+  }
+}
