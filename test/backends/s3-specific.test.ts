@@ -153,6 +153,36 @@ describe("S3 backend on MinIO", { skip: skipUnless(server, "MinIO", "TEST_MINIO_
       assert.deepEqual((await rawListing(minio, prefix)).uploads, []);
     });
 
+    it("a multipart copy whose part fails starts no more parts, lets those in flight settle, then aborts: no open upload", async () => {
+      // Part 2 is refused at once while part 1 is held until that refusal has been answered.
+      let refused: () => void = () => {};
+      const partTwoRefused = new Promise<void>((resolve) => {
+        refused = resolve;
+      });
+      const events: string[] = [];
+      const partOf = (request: ProxiedRequest) => /[?&]partNumber=(\d+)/.exec(request.url)?.[1];
+      const { backend, prefix } = await proxied(async (request, forward) => {
+        const part = partOf(request);
+        if (request.method === "DELETE" && request.url.includes("uploadId=")) events.push("abort");
+        if (part === undefined || request.headers["x-amz-copy-source"] === undefined) return forward();
+        events.push(`part ${part} sent`);
+        if (part === "2") {
+          refused();
+          events.push("part 2 refused");
+          return errorResponse(403, "AccessDenied", "denied by the test");
+        }
+        if (part === "1") await partTwoRefused;
+        const response = await forward();
+        events.push(`part ${part} answered`);
+        return response;
+      }, { multipartCopyThreshold: 5 * MiB, copyPartSize: 5 * MiB, queueSize: 2 });
+      await backend.put("big.bin", randomBody(21 * MiB));
+      await rejectsWithCode(backend.copy("big.bin", "copy.bin"), "PERMISSION_DENIED", "copy with a refused part");
+      assert.deepEqual(events.filter((event) => event.startsWith("part") && event.endsWith("sent")).sort(), ["part 1 sent", "part 2 sent"], "no part started after the failure");
+      assert.ok(events.indexOf("abort") > events.indexOf("part 1 answered"), `the abort waited for part 1: ${events.join(", ")}`);
+      assert.deepEqual(await rawListing(minio, prefix), { keys: [`${prefix}/big.bin`], uploads: [] });
+    });
+
     it("copy-create copies empty objects and keeps metadata, and fails cleanly onto a taken key", async () => {
       const { backend, prefix } = fresh();
       await backend.put("empty.txt", "", { metadata: { kind: "marker" } });

@@ -3,7 +3,8 @@
  * source, CompleteMultipartUpload. Used for sources too large for CopyObject (over 5 GiB) and for conditional
  * copies: S3 checks If-None-Match / If-Match on CompleteMultipartUpload, whereas MinIO and moto silently ignore
  * them on CopyObject. Every part is pinned to the source's ETag (CopySourceIfMatch), so a source replaced
- * mid-copy fails the copy instead of mixing two versions. On any failure the upload is aborted.
+ * mid-copy fails the copy instead of mixing two versions. On any failure no further part starts, the parts in
+ * flight settle, and only then is the upload aborted, so no part lands in an upload already aborted.
  */
 import type { CompleteMultipartUploadCommandOutput, CompletedPart } from "@aws-sdk/client-s3";
 import type { S3Connection } from "./client.ts";
@@ -44,8 +45,9 @@ export async function multipartCopy(request: MultipartCopyRequest): Promise<Comp
     const ranges = partRanges(request.sourceSize, request.partSize);
     const parts: CompletedPart[] = new Array<CompletedPart>(ranges.length);
     let nextIndex = 0;
+    let failure: { readonly error: unknown } | undefined;
     const worker = async (): Promise<void> => {
-      while (nextIndex < ranges.length) {
+      while (failure === undefined && nextIndex < ranges.length) {
         const index = nextIndex++;
         const range = ranges[index];
         const output = await client
@@ -62,13 +64,16 @@ export async function multipartCopy(request: MultipartCopyRequest): Promise<Comp
           )
           .catch((error: unknown) => {
             // Here a 412 is about CopySourceIfMatch (the source), not about the target.
-            throw isPreconditionFailed(error) ? sourceChangedDuringCopy(error) : error;
+            failure ??= { error: isPreconditionFailed(error) ? sourceChangedDuringCopy(error) : error };
+            return undefined;
           });
-        parts[index] = { PartNumber: index + 1, ETag: output.CopyPartResult?.ETag };
+        if (output !== undefined) parts[index] = { PartNumber: index + 1, ETag: output.CopyPartResult?.ETag };
       }
     };
     const workers = Math.min(request.concurrency, Math.max(1, ranges.length));
+    // Workers never reject: each stops at the first failure, so every part in flight has settled here.
     await Promise.all(Array.from({ length: workers }, worker));
+    if (failure !== undefined) throw failure.error;
     return await client.send(
       new sdk.CompleteMultipartUploadCommand({ ...target, ...request.conditions, UploadId, MultipartUpload: { Parts: parts } }),
       send,
