@@ -6,27 +6,14 @@
 import type { Readable } from "node:stream";
 import { Readable as NodeReadable } from "node:stream";
 import { AlreadyExistsError, NotFoundError, PreconditionFailedError } from "../errors.ts";
-import type {
-  AppendOptions,
-  BackendCapabilities,
-  CopyOptions,
-  ListOptions,
-  ListPage,
-  ListPageOptions,
-  ObjectInfo,
-  ReadOptions,
-  StorageBackend,
-  StreamWriteOptions,
-  WriteMode,
-  WriteOptions,
-} from "./backend.ts";
+import type * as api from "./backend.ts";
 import { spanOf } from "./byte-range.ts";
 import { CallerBody } from "./caller-body.ts";
 import { collectBytes, toBytes } from "./streams.ts";
 
 interface StoredObject {
   readonly bytes: Uint8Array;
-  readonly info: ObjectInfo;
+  readonly info: api.ObjectInfo;
 }
 
 const namedStores = new Map<string, Map<string, StoredObject>>();
@@ -37,9 +24,9 @@ export interface MemoryBackendOptions {
   readonly name?: string;
 }
 
-export class MemoryBackend implements StorageBackend {
+export class MemoryBackend implements api.StorageBackend {
   readonly kind = "memory";
-  readonly capabilities: BackendCapabilities = {
+  readonly capabilities: api.BackendCapabilities = {
     createOnly: true,
     compareAndSwap: true,
     copyCreateOnly: true,
@@ -62,37 +49,37 @@ export class MemoryBackend implements StorageBackend {
     return key === "" ? `memory://${this.name}` : `memory://${this.name}/${key}`;
   }
 
-  async head(key: string): Promise<ObjectInfo> {
+  async head(key: string): Promise<api.ObjectInfo> {
     return this.#require(key).info;
   }
 
-  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+  async get(key: string, options: api.ReadOptions = {}): Promise<Uint8Array> {
     const { bytes } = this.#require(key);
     if (options.ifRevision !== undefined) this.#checkRevision(key, options.ifRevision);
     const { start, end } = spanOf(options.range, bytes.byteLength);
     return copyOf(bytes.subarray(start, end));
   }
 
-  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+  async getStream(key: string, options: api.ReadOptions = {}): Promise<Readable> {
     const bytes = await this.get(key, options);
     return NodeReadable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
   }
 
-  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+  async put(key: string, body: Uint8Array | string, options: api.WriteOptions = {}): Promise<api.ObjectInfo> {
     return this.#commit(key, copyOf(toBytes(body)), options.mode, options.metadata);
   }
 
   async putStream(
     key: string,
     body: Readable | AsyncIterable<Uint8Array>,
-    options: StreamWriteOptions = {},
-  ): Promise<ObjectInfo> {
+    options: api.StreamWriteOptions = {},
+  ): Promise<api.ObjectInfo> {
     const bytes = await collectBytes(new CallerBody(body, this.describe(key), options.onProgress));
     options.signal?.throwIfAborted();
     return this.#commit(key, bytes, options.mode, options.metadata);
   }
 
-  async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
+  async append(key: string, bytes: Uint8Array, options: api.AppendOptions = {}): Promise<api.ObjectInfo> {
     const current = this.#require(key);
     const revision = options.ifRevision ?? current.info.revision;
     this.#checkRevision(key, revision);
@@ -103,7 +90,7 @@ export class MemoryBackend implements StorageBackend {
     return this.#commit(key, appended, { kind: "replace", revision }, options.metadata ?? current.info.metadata);
   }
 
-  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const keys = [...this.#objects.keys()]
       .filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter))
       .sort();
@@ -113,8 +100,8 @@ export class MemoryBackend implements StorageBackend {
     }
   }
 
-  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
-    const entries = new Map<string, ObjectInfo | undefined>();
+  async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
+    const entries = new Map<string, api.ObjectInfo | undefined>();
     for (const [key, stored] of this.#objects) {
       if (!key.startsWith(prefix)) continue;
       const rest = key.slice(prefix.length);
@@ -125,7 +112,7 @@ export class MemoryBackend implements StorageBackend {
     const names = [...entries.keys()].sort().filter((name) => options.pageToken === undefined || name > options.pageToken);
     const pageSize = options.pageSize ?? 1000;
     const page = names.slice(0, pageSize);
-    const objects: ObjectInfo[] = [];
+    const objects: api.ObjectInfo[] = [];
     const prefixes: string[] = [];
     for (const name of page) {
       const info = entries.get(name);
@@ -144,7 +131,7 @@ export class MemoryBackend implements StorageBackend {
     for await (const key of keys) await this.delete(key);
   }
 
-  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+  async copy(from: string, to: string, options: api.CopyOptions = {}): Promise<api.ObjectInfo> {
     const source = this.#require(from);
     return this.#commit(to, copyOf(source.bytes), options.mode, source.info.metadata);
   }
@@ -170,15 +157,15 @@ export class MemoryBackend implements StorageBackend {
   #commit(
     key: string,
     bytes: Uint8Array,
-    mode: WriteMode = { kind: "overwrite" },
+    mode: api.WriteMode = { kind: "overwrite" },
     metadata?: Readonly<Record<string, string>>,
-  ): ObjectInfo {
+  ): api.ObjectInfo {
     const current = this.#objects.get(key);
     if (mode.kind === "create" && current !== undefined) {
       throw new AlreadyExistsError(`${this.describe(key)} already exists.`, { path: this.describe(key) });
     }
     if (mode.kind === "replace") this.#checkRevision(key, mode.revision);
-    const info: ObjectInfo = {
+    const info: api.ObjectInfo = {
       key,
       size: bytes.byteLength,
       lastModified: new Date(),

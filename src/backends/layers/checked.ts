@@ -9,19 +9,7 @@
  */
 import type { Readable } from "node:stream";
 import { AbortedError, InvalidArgumentError, isOpenCrateError } from "../../errors.ts";
-import type {
-  AppendOptions,
-  BackendCapabilities,
-  CopyOptions,
-  ListOptions,
-  ListPage,
-  ListPageOptions,
-  ObjectInfo,
-  ReadOptions,
-  StorageBackend,
-  StreamWriteOptions,
-  WriteOptions,
-} from "../backend.ts";
+import type * as api from "../backend.ts";
 import { checkRange } from "../byte-range.ts";
 import { CallerBody } from "../caller-body.ts";
 import {
@@ -42,18 +30,18 @@ import { validateKey, validatePrefix } from "../keys.ts";
 import { openUploadSource, readPieces } from "../upload-source.ts";
 
 /** `backend` behind the checking layer (itself when it already is). */
-export function checkedBackend(backend: StorageBackend): CheckedBackend {
+export function checkedBackend(backend: api.StorageBackend): CheckedBackend {
   return backend instanceof CheckedBackend ? backend : new CheckedBackend(backend);
 }
 
-export class CheckedBackend implements StorageBackend {
-  readonly inner: StorageBackend;
+export class CheckedBackend implements api.StorageBackend {
+  readonly inner: api.StorageBackend;
   readonly kind: string;
-  readonly capabilities: BackendCapabilities;
+  readonly capabilities: api.BackendCapabilities;
   /** Present when the inner backend has it. */
-  readonly append?: (key: string, bytes: Uint8Array, options?: AppendOptions) => Promise<ObjectInfo>;
+  readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
 
-  constructor(inner: StorageBackend) {
+  constructor(inner: api.StorageBackend) {
     this.inner = inner;
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
@@ -73,18 +61,18 @@ export class CheckedBackend implements StorageBackend {
     return this.inner.describe(key);
   }
 
-  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<api.ObjectInfo> {
     const location = this.#key(key);
     return this.#guard("metadata read", location, options.signal, (signal) => this.inner.head(key, withSignal(options, signal)));
   }
 
-  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+  async get(key: string, options: api.ReadOptions = {}): Promise<Uint8Array> {
     const location = this.#key(key);
     checkRange(options.range, location);
     return this.#guard("read", location, options.signal, (signal) => this.inner.get(key, withSignal(options, signal)));
   }
 
-  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+  async getStream(key: string, options: api.ReadOptions = {}): Promise<Readable> {
     const location = this.#key(key);
     checkRange(options.range, location);
     let stream: Readable | undefined;
@@ -104,14 +92,14 @@ export class CheckedBackend implements StorageBackend {
     return stream;
   }
 
-  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+  async put(key: string, body: Uint8Array | string, options: api.WriteOptions = {}): Promise<api.ObjectInfo> {
     const location = this.#key(key);
     checkBytes(body, location, true);
     this.#writeOptions(options, location);
     return this.#guard("write", location, options.signal, (signal) => this.inner.put(key, body, withSignal(options, signal)));
   }
 
-  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options: api.StreamWriteOptions = {}): Promise<api.ObjectInfo> {
     const location = this.#key(key);
     checkStreamBody(body, location);
     this.#streamOptions(options, location);
@@ -123,7 +111,7 @@ export class CheckedBackend implements StorageBackend {
   }
 
   /** The inner backend's putFile, or putStream over the file where it has none. */
-  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+  async putFile(key: string, localPath: string, options: api.StreamWriteOptions = {}): Promise<api.ObjectInfo> {
     const location = this.#key(key);
     checkLocalPath(localPath, location);
     this.#streamOptions(options, location);
@@ -138,7 +126,7 @@ export class CheckedBackend implements StorageBackend {
     });
   }
 
-  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const location = this.#prefix(prefix, "plain");
     checkString("startAfter", options.startAfter, location);
     checkCount("pageSize", options.pageSize, location);
@@ -152,7 +140,7 @@ export class CheckedBackend implements StorageBackend {
     }
   }
 
-  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+  async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
     const location = this.#prefix(prefix, "folder");
     checkString("pageToken", options.pageToken, location);
     checkCount("pageSize", options.pageSize, location);
@@ -172,7 +160,7 @@ export class CheckedBackend implements StorageBackend {
     if (all.length > 0) await this.inner.deleteMany(all);
   }
 
-  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+  async copy(from: string, to: string, options: api.CopyOptions = {}): Promise<api.ObjectInfo> {
     this.#key(from);
     const location = this.#key(to);
     const mode = checkMode(options.mode, this.capabilities, location, ["overwrite", "create"]);
@@ -184,13 +172,13 @@ export class CheckedBackend implements StorageBackend {
     return this.inner.close();
   }
 
-  #writeOptions(options: WriteOptions, location: string): void {
+  #writeOptions(options: api.WriteOptions, location: string): void {
     checkMode(options.mode, this.capabilities, location);
     checkString("contentType", options.contentType, location);
     checkMetadata(options.metadata, location);
   }
 
-  #streamOptions(options: StreamWriteOptions, location: string): void {
+  #streamOptions(options: api.StreamWriteOptions, location: string): void {
     this.#writeOptions(options, location);
     checkCount("partSize", options.partSize, location);
     checkCount("concurrency", options.concurrency, location);

@@ -1,32 +1,20 @@
 /** A view of a backend below a key prefix: every key is `prefix/key` on the inner backend. Arguments are checked
  * by the checking layer in front of it (checked.ts). */
 import type { Readable } from "node:stream";
-import type {
-  AppendOptions,
-  BackendCapabilities,
-  CopyOptions,
-  ListOptions,
-  ListPage,
-  ListPageOptions,
-  ObjectInfo,
-  ReadOptions,
-  StorageBackend,
-  StreamWriteOptions,
-  WriteOptions,
-} from "../backend.ts";
+import type * as api from "../backend.ts";
 import { validateKey } from "../keys.ts";
 
-export class PrefixedBackend implements StorageBackend {
+export class PrefixedBackend implements api.StorageBackend {
   readonly kind: string;
-  readonly capabilities: BackendCapabilities;
-  readonly inner: StorageBackend;
+  readonly capabilities: api.BackendCapabilities;
+  readonly inner: api.StorageBackend;
   readonly prefix: string;
 
   /** Present when the inner backend has them. */
-  readonly append?: (key: string, bytes: Uint8Array, options?: AppendOptions) => Promise<ObjectInfo>;
-  readonly putFile?: (key: string, localPath: string, options?: StreamWriteOptions) => Promise<ObjectInfo>;
+  readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
+  readonly putFile?: (key: string, localPath: string, options?: api.StreamWriteOptions) => Promise<api.ObjectInfo>;
 
-  constructor(inner: StorageBackend, prefix: string) {
+  constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
     this.prefix = prefix === "" ? "" : validateKey(prefix);
     this.kind = inner.kind;
@@ -45,27 +33,27 @@ export class PrefixedBackend implements StorageBackend {
     return this.inner.describe(this.#outer(key));
   }
 
-  async head(key: string, options?: { readonly signal?: AbortSignal }): Promise<ObjectInfo> {
+  async head(key: string, options?: { readonly signal?: AbortSignal }): Promise<api.ObjectInfo> {
     return this.inner.head(this.#outer(key), options).then((info) => this.#strip(info));
   }
 
-  async get(key: string, options?: ReadOptions): Promise<Uint8Array> {
+  async get(key: string, options?: api.ReadOptions): Promise<Uint8Array> {
     return this.inner.get(this.#outer(key), options);
   }
 
-  async getStream(key: string, options?: ReadOptions): Promise<Readable> {
+  async getStream(key: string, options?: api.ReadOptions): Promise<Readable> {
     return this.inner.getStream(this.#outer(key), options);
   }
 
-  async put(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<ObjectInfo> {
+  async put(key: string, body: Uint8Array | string, options?: api.WriteOptions): Promise<api.ObjectInfo> {
     return this.inner.put(this.#outer(key), body, options).then((info) => this.#strip(info));
   }
 
-  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: StreamWriteOptions): Promise<ObjectInfo> {
+  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: api.StreamWriteOptions): Promise<api.ObjectInfo> {
     return this.inner.putStream(this.#outer(key), body, options).then((info) => this.#strip(info));
   }
 
-  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const startAfter = options.startAfter === undefined ? undefined : this.#outer(options.startAfter);
     const inner = this.inner.list(this.#outer(prefix) + (prefix === "" && this.prefix !== "" ? "/" : ""), {
       ...options,
@@ -74,7 +62,7 @@ export class PrefixedBackend implements StorageBackend {
     for await (const info of inner) yield this.#strip(info);
   }
 
-  async listPage(prefix: string, options?: ListPageOptions): Promise<ListPage> {
+  async listPage(prefix: string, options?: api.ListPageOptions): Promise<api.ListPage> {
     const page = await this.inner.listPage(this.prefix === "" ? prefix : `${this.prefix}/${prefix}`, options);
     const cut = this.prefix === "" ? 0 : this.prefix.length + 1;
     return {
@@ -97,7 +85,7 @@ export class PrefixedBackend implements StorageBackend {
     );
   }
 
-  async copy(from: string, to: string, options?: CopyOptions): Promise<ObjectInfo> {
+  async copy(from: string, to: string, options?: api.CopyOptions): Promise<api.ObjectInfo> {
     return this.inner.copy(this.#outer(from), this.#outer(to), options).then((info) => this.#strip(info));
   }
 
@@ -110,7 +98,7 @@ export class PrefixedBackend implements StorageBackend {
     return key === "" ? this.prefix : `${this.prefix}/${key}`;
   }
 
-  #strip(info: ObjectInfo): ObjectInfo {
+  #strip(info: api.ObjectInfo): api.ObjectInfo {
     if (this.prefix === "") return info;
     return { ...info, key: info.key.slice(this.prefix.length + 1) };
   }

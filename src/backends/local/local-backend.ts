@@ -15,20 +15,7 @@ import type { BigIntStats } from "node:fs";
 import { open, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Readable } from "node:stream";
-import type {
-  AppendOptions,
-  BackendCapabilities,
-  CopyOptions,
-  ListOptions,
-  ListPage,
-  ListPageOptions,
-  ObjectInfo,
-  ReadOptions,
-  StorageBackend,
-  StreamWriteOptions,
-  WriteMode,
-  WriteOptions,
-} from "../backend.ts";
+import type * as api from "../backend.ts";
 import { OVERWRITE } from "../backend.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
@@ -54,9 +41,9 @@ export interface LocalBackendOptions {
 const READ_CHUNK_BYTES = 1024 * 1024;
 const DELETE_CONCURRENCY = 16;
 
-export class LocalBackend implements StorageBackend {
+export class LocalBackend implements api.StorageBackend {
   readonly kind = "local";
-  readonly capabilities: BackendCapabilities = {
+  readonly capabilities: api.BackendCapabilities = {
     createOnly: true,
     compareAndSwap: true,
     copyCreateOnly: true,
@@ -80,14 +67,14 @@ export class LocalBackend implements StorageBackend {
     return this.#layout.describe(key);
   }
 
-  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+  async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<api.ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     const stats = await this.#attempt(key, "read", () => stat(path, { bigint: true }));
     if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
     return objectInfoOf(key, stats);
   }
 
-  async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
+  async get(key: string, options: api.ReadOptions = {}): Promise<Uint8Array> {
     const path = this.#layout.pathOfKey(key);
     return this.#attempt(key, "read", async () => {
       const handle = await open(path, "r");
@@ -111,7 +98,7 @@ export class LocalBackend implements StorageBackend {
     });
   }
 
-  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
+  async getStream(key: string, options: api.ReadOptions = {}): Promise<Readable> {
     const path = this.#layout.pathOfKey(key);
     return this.#attempt(key, "read", async () => {
       const handle = await open(path, "r");
@@ -138,7 +125,7 @@ export class LocalBackend implements StorageBackend {
     });
   }
 
-  async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {
+  async put(key: string, body: Uint8Array | string, options: api.WriteOptions = {}): Promise<api.ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     const mode = options.mode ?? OVERWRITE;
     return this.#write(key, path, mode, options.signal, () => stageBytes(path, toBytes(body)));
@@ -147,8 +134,8 @@ export class LocalBackend implements StorageBackend {
   async putStream(
     key: string,
     body: Readable | AsyncIterable<Uint8Array>,
-    options: StreamWriteOptions = {},
-  ): Promise<ObjectInfo> {
+    options: api.StreamWriteOptions = {},
+  ): Promise<api.ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     const mode = options.mode ?? OVERWRITE;
     const source = new CallerBody(body, this.describe(key), options.onProgress);
@@ -165,7 +152,7 @@ export class LocalBackend implements StorageBackend {
    * Writes `bytes` after the end of the file, in place, under the key's compare-and-swap lock (see append.ts):
    * a reader racing it may see part of `bytes`, and a crash may leave part of them.
    */
-  async append(key: string, bytes: Uint8Array, options: AppendOptions = {}): Promise<ObjectInfo> {
+  async append(key: string, bytes: Uint8Array, options: api.AppendOptions = {}): Promise<api.ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     const lock = this.#lockOptions(options.signal);
     return this.#attempt(key, "write", async () =>
@@ -173,7 +160,7 @@ export class LocalBackend implements StorageBackend {
     );
   }
 
-  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const location = this.#layout.locatePrefix(prefix);
     try {
       yield* listObjects(location, options.startAfter, options.signal);
@@ -182,7 +169,7 @@ export class LocalBackend implements StorageBackend {
     }
   }
 
-  async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
+  async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
     const location = this.#layout.locatePrefix(prefix);
     const pageSize = options.pageSize ?? 1000;
     return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize));
@@ -216,7 +203,7 @@ export class LocalBackend implements StorageBackend {
   }
 
   /** Uploads a local file by a kernel-side copy (a reflink where the file system has them) into the temp file. */
-  async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
+  async putFile(key: string, localPath: string, options: api.StreamWriteOptions = {}): Promise<api.ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
     // The source's own problems (missing, a folder, unreadable) are named as such, not as the destination's.
     await (await openUploadSource(localPath, this.describe(key))).handle.close();
@@ -239,7 +226,7 @@ export class LocalBackend implements StorageBackend {
     return info;
   }
 
-  async copy(from: string, to: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+  async copy(from: string, to: string, options: api.CopyOptions = {}): Promise<api.ObjectInfo> {
     const fromPath = this.#layout.pathOfKey(from);
     const toPath = this.#layout.pathOfKey(to);
     const mode = options.mode ?? OVERWRITE;
@@ -263,10 +250,10 @@ export class LocalBackend implements StorageBackend {
   async #write(
     key: string,
     path: string,
-    mode: WriteMode,
+    mode: api.WriteMode,
     signal: AbortSignal | undefined,
     stageBody: () => Promise<StagedFile>,
-  ): Promise<ObjectInfo> {
+  ): Promise<api.ObjectInfo> {
     const location = this.describe(key);
     const lock = this.#lockOptions(signal);
     return this.#attempt(key, "write", async () => {
