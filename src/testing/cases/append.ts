@@ -72,6 +72,8 @@ export function appendCases(fixture: ConformanceFixture): void {
     await rejectsWithCode(append("/abs.log", bytes("x")), "INVALID_ARGUMENT", "absolute");
   });
 
+  // A race: left out with `races: false`, for stores whose compare-and-swap is not atomic (moto).
+  if (fixture.options.races === false) return;
   fixture.itAppend("appenders racing with head + append(ifRevision) each land every line exactly once", async (backend, append) => {
     await backend.put("race.log", "");
     const writers = 4;
