@@ -35,18 +35,34 @@ export class SafeFolder {
   /** Whether this folder was created by the download (so it held nothing before). */
   readonly created: boolean;
   readonly #children = new Map<string, Promise<SafeFolder>>();
+  readonly #recheckAfterMs: number;
+  /** When verify() last found the folder in place (performance.now()). */
+  #verifiedAt = Number.NEGATIVE_INFINITY;
 
-  private constructor(path: string, parent: SafeFolder | undefined, handle: FileHandle | undefined, identity: { dev: number; ino: number }, created: boolean) {
+  private constructor(
+    path: string,
+    parent: SafeFolder | undefined,
+    handle: FileHandle | undefined,
+    identity: { dev: number; ino: number },
+    created: boolean,
+    recheckAfterMs: number,
+  ) {
     this.path = path;
     this.#parent = parent;
     this.#handle = handle;
     this.#identity = identity;
     this.created = created;
+    this.#recheckAfterMs = recheckAfterMs;
   }
 
-  /** Opens an existing folder given by its real path (see realpath); RefusedPathError when it is none. */
-  static async open(realPath: string): Promise<SafeFolder> {
-    return SafeFolder.#openAt(realPath, realPath, undefined, false);
+  /**
+   * Opens an existing folder given by its real path (see realpath); RefusedPathError when it is none. With
+   * `recheckAfterMs`, verify() trusts a check that recent (on Linux writes go through the handle whatever happens
+   * to the path, so the check only reports a swap; many small files then cost one check per interval, and
+   * verifyAll() at the end catches a swap after the last one).
+   */
+  static async open(realPath: string, options: { readonly recheckAfterMs?: number } = {}): Promise<SafeFolder> {
+    return SafeFolder.#openAt(realPath, realPath, undefined, false, options.recheckAfterMs ?? 0);
   }
 
   /** The path to hand to fs calls for the entry `name` of this folder. */
@@ -79,12 +95,26 @@ export class SafeFolder {
 
   /** FolderSwappedError naming the folder when it (or one above it, up to the root) is no longer where it was. */
   async verify(): Promise<void> {
+    if (this.#handle !== undefined && performance.now() - this.#verifiedAt < this.#recheckAfterMs) return;
+    await this.#check();
+    this.#verifiedAt = performance.now();
+  }
+
+  /** verify() on this folder and every sub-folder opened below it, none trusted from before. */
+  async verifyAll(): Promise<void> {
+    await this.#check();
+    for (const child of await Promise.allSettled(this.#children.values())) {
+      if (child.status === "fulfilled") await child.value.verifyAll();
+    }
+  }
+
+  async #check(): Promise<void> {
     if (this.#handle !== undefined) {
       const now = await readlink(`/proc/self/fd/${this.#handle.fd}`).catch(() => "(unknown)");
       if (now !== this.path) throw this.#swapped(now.endsWith(" (deleted)") ? "it was deleted" : `it is now at ${now}`);
       return;
     }
-    await this.#parent?.verify();
+    if (this.#parent !== undefined) await this.#parent.#check();
     const info = await lstat(this.path).catch(() => undefined);
     if (info === undefined) throw this.#swapped("it is gone");
     if (!info.isDirectory() || info.dev !== this.#identity.dev || info.ino !== this.#identity.ino) {
@@ -116,15 +146,15 @@ export class SafeFolder {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    return SafeFolder.#openAt(join(this.path, name), where, this, created);
+    return SafeFolder.#openAt(join(this.path, name), where, this, created, this.#recheckAfterMs);
   }
 
-  static async #openAt(path: string, where: string, parent: SafeFolder | undefined, created: boolean): Promise<SafeFolder> {
+  static async #openAt(path: string, where: string, parent: SafeFolder | undefined, created: boolean, recheckAfterMs: number): Promise<SafeFolder> {
     if (!FD_PATHS) {
       const info = await lstat(where);
       if (info.isSymbolicLink()) throw linkRefused(path);
       if (!info.isDirectory()) throw notAFolder(path);
-      return new SafeFolder(path, parent, undefined, { dev: info.dev, ino: info.ino }, created);
+      return new SafeFolder(path, parent, undefined, { dev: info.dev, ino: info.ino }, created, recheckAfterMs);
     }
     let handle: FileHandle;
     try {
@@ -136,7 +166,7 @@ export class SafeFolder {
       throw error;
     }
     const info = await handle.stat();
-    return new SafeFolder(path, parent, handle, { dev: info.dev, ino: info.ino }, created);
+    return new SafeFolder(path, parent, handle, { dev: info.dev, ino: info.ino }, created, recheckAfterMs);
   }
 }
 

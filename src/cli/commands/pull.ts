@@ -35,6 +35,8 @@ type Result =
   | { readonly kind: "swapped"; readonly error: FolderSwappedError };
 
 const DEFAULT_CONCURRENCY = 16;
+/** How long a destination folder's check that it was not swapped is trusted before the next file's rename. */
+const FOLDER_RECHECK_MS = 50;
 
 export function registerPull(program: Command): void {
   program
@@ -69,7 +71,7 @@ Examples:
       const onSignal = (): void => stop.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
-      const root = await SafeFolder.open(destRoot);
+      const root = await SafeFolder.open(destRoot, { recheckAfterMs: FOLDER_RECHECK_MS });
       const context: DownloadContext = {
         backend: snapshot.backend,
         root,
@@ -90,6 +92,8 @@ Examples:
           }
           return result;
         });
+        // A swap after a folder's last check is still reported.
+        swapped ??= await swapAfterLastCheck(root);
       } finally {
         progress.stop();
         process.off("SIGINT", onSignal);
@@ -196,5 +200,16 @@ async function pullOne(task: DownloadTask, context: DownloadContext, progress: P
     }
     progress.problem(`failed ${task.path}: ${oneLine(error)}`);
     return { kind: "failed" };
+  }
+}
+
+/** The swap verifyAll() finds in dest, if any. */
+async function swapAfterLastCheck(root: SafeFolder): Promise<FolderSwappedError | undefined> {
+  try {
+    await root.verifyAll();
+    return undefined;
+  } catch (error) {
+    if (error instanceof FolderSwappedError) return error;
+    throw error;
   }
 }
