@@ -132,7 +132,7 @@ function emptyRun(versionName: string, version: number, tag: string | undefined)
 }
 
 /** Reads a listVersions entry; the run-record fields are optional and read defensively. */
-function runSummary(entry: object): RunSummary {
+export function runSummary(entry: object): RunSummary {
   const fields = entry as Record<string, unknown>;
   const text = (key: string): string | null => (typeof fields[key] === "string" ? (fields[key] as string) : null);
   const version = typeof fields.version === "number" ? fields.version : -1;

@@ -1,0 +1,112 @@
+/** The viewer's small rules on their own: ranges, content types, path checks, run fields, file grouping. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseRange } from "../../src/ui/byte-ranges.ts";
+import { runSummary } from "../../src/ui/catalog.ts";
+import { contentTypeOf } from "../../src/ui/content-types.ts";
+import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
+import type { FileRow } from "../../src/ui/api-types.ts";
+import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
+import { formatSize, runDuration } from "../../src/ui/web/format.ts";
+
+const row = (path: string, size = 1): FileRow => ({ path, size, lastModified: "2026-01-01T00:00:00.000Z", checksum: null });
+
+describe("the viewer's rules", () => {
+  it("parses one byte range against the size", () => {
+    assert.deepEqual(parseRange(undefined, 100), { kind: "whole" });
+    assert.deepEqual(parseRange("bytes=0-9", 100), { kind: "part", offset: 0, length: 10 });
+    assert.deepEqual(parseRange("bytes=90-", 100), { kind: "part", offset: 90, length: 10 });
+    assert.deepEqual(parseRange("bytes=90-500", 100), { kind: "part", offset: 90, length: 10 });
+    assert.deepEqual(parseRange("bytes=-5", 100), { kind: "part", offset: 95, length: 5 });
+    assert.deepEqual(parseRange("bytes=-500", 100), { kind: "part", offset: 0, length: 100 });
+    assert.deepEqual(parseRange("bytes=100-", 100), { kind: "unsatisfiable" });
+    assert.deepEqual(parseRange("bytes=5-2", 100), { kind: "unsatisfiable" });
+    assert.deepEqual(parseRange("bytes=-0", 100), { kind: "unsatisfiable" });
+    assert.deepEqual(parseRange("bytes=0-1,5-6", 100), { kind: "whole" });
+    assert.deepEqual(parseRange("items=0-1", 100), { kind: "whole" });
+  });
+
+  it("serves what a browser could run as bytes, media and data with their types", () => {
+    assert.equal(contentTypeOf("a/b.PNG"), "image/png");
+    assert.equal(contentTypeOf("clip.wav"), "audio/wav");
+    assert.equal(contentTypeOf("m.json"), "application/json; charset=utf-8");
+    for (const path of ["page.html", "x.htm", "a.js", "a.xml", "a.xhtml", "noextension"]) assert.equal(contentTypeOf(path), "application/octet-stream", path);
+  });
+
+  it("refuses every path that is not a plain file of a version", () => {
+    assert.deepEqual(fileAddress("train", "v1%3Abase", ["jsons", "m%20x.json"]), {
+      name: "train",
+      folder: "v1:base",
+      path: "jsons/m x.json",
+      key: "train/v1:base/jsons/m x.json",
+    });
+    const refused = [
+      ["..", "v1", ["x"]],
+      ["train", "v1%2F..", ["x"]],
+      ["train", "latest", ["x"]],
+      ["train", "v1", ["..", "x"]],
+      ["train", "v1", ["..%2Fx"]],
+      ["train", "v1", ["a%5Cb"]],
+      ["train", "v1", ["%2Fetc", "passwd"]],
+      ["train", "v1", ["a", "", "b"]],
+      ["train", "v1", ["bad%0Aname"]],
+      ["train", "v1", [".opencrate", "x.json"]],
+      ["train", "v1", ["%E0%A4%A"]],
+    ] as const;
+    for (const [name, folder, path] of refused) {
+      assert.throws(() => fileAddress(name, folder, path), BadPath, `${name}/${folder}/${path.join("/")}`);
+    }
+    assert.throws(() => versionAddress("train", "v1:"), BadPath);
+  });
+
+  it("reads run fields where listVersions gives them, and nothing where it does not", () => {
+    const bare = runSummary({ version: 2, tag: undefined, versionName: "v2", createdAt: "2026-01-01T00:00:00.000Z" });
+    assert.deepEqual(bare, {
+      versionName: "v2",
+      version: 2,
+      tag: null,
+      createdAt: "2026-01-01T00:00:00.000Z",
+      runId: null,
+      status: null,
+      startedAt: null,
+      endedAt: null,
+      exitCode: null,
+    });
+    const finished = runSummary({
+      version: 3,
+      versionName: "v3:x",
+      tag: "x",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      runId: "job-1",
+      status: "failed",
+      startedAt: "2026-01-01T00:00:01.000Z",
+      endedAt: "2026-01-01T01:02:04.000Z",
+      exitCode: 1,
+    });
+    assert.equal(finished.status, "failed");
+    assert.equal(finished.exitCode, 1);
+    assert.equal(runDuration(finished), "1h 2m");
+    assert.equal(runSummary({ version: 1, status: 7, exitCode: "1" }).status, null);
+    assert.equal(runDuration(bare), "–");
+  });
+
+  it("groups backups under their artifact and orders the logs", () => {
+    const files = [
+      row("checkpoints/model.backup_12:00:00_01-Jan-2026.safetensors"),
+      row("checkpoints/model.backup_before.safetensors"),
+      row("checkpoints/model.safetensors"),
+      row("checkpoints/other.safetensors"),
+      row("train.history.log"),
+      row("train.log"),
+      row("train.rank1.log"),
+    ];
+    assert.deepEqual(backupsOf("checkpoints/model.safetensors", files).map((file) => file.path), [
+      "checkpoints/model.backup_12:00:00_01-Jan-2026.safetensors",
+      "checkpoints/model.backup_before.safetensors",
+    ]);
+    const tree = buildTree(files);
+    assert.deepEqual(tree.folders[0]?.files.map((item) => [item.name, item.backups.length]), [["model.safetensors", 2], ["other.safetensors", 0]]);
+    assert.deepEqual(logFiles(files).map((file) => logLabel(file.path)), ["run log", "history", "rank 1 log"]);
+    assert.equal(formatSize(1536), "1.50 KB");
+  });
+});
