@@ -44,6 +44,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   }
   const backend = backendFromUri(options.root);
   const assets = await loadAssets(options.assetsDir);
+  // One small listing before listening: the store's SDK loads and a connection opens now, so the first page is as
+  // quick as the next, and a root that cannot be read fails here with its own error rather than in the page.
+  await backend.listPage("", { pageSize: 1 });
   const token = isLoopback(host) ? undefined : newToken();
   const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: scrub(redact(options.root)), start: options.start };
   let gate = new AccessGate({ token });
