@@ -1,5 +1,6 @@
 /** The viewer's page: a header with the root and where you are, and the page the hash names. */
 import { render } from "preact";
+import { useEffect } from "preact/hooks";
 import "./styles.css";
 import { ComparePage } from "./pages/compare.tsx";
 import { NamesPage } from "./pages/names.tsx";
@@ -17,9 +18,12 @@ function App() {
   const route = useRoute();
   const info = useJson<Info>("/api/info");
   const start = info.state === "ok" ? info.data.start : null;
-  if (route.page === "names" && start !== null && location.hash === "") {
-    location.replace(start.folder === undefined ? href.versions(start.name) : href.version(start.name, start.folder));
-  }
+  useEffect(() => {
+    // Opened on a name or a snapshot: go there, unless the URL already names a page.
+    if (start !== null && location.hash === "") {
+      location.replace(start.folder === undefined ? href.versions(start.name) : href.version(start.name, start.folder));
+    }
+  }, [start]);
   return (
     <>
       <header class="top">
