@@ -27,7 +27,7 @@ import { copyFromBusySource, SourceReplaced } from "../source-changes.ts";
 import { collectBytes, toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
 import { CallerBody } from "../caller-body.ts";
-import { createStorage, type GcsClient } from "./client.ts";
+import { createStorage, loadStorageSdk, type GcsClient } from "./client.ts";
 import { checkCredentials } from "./credentials.ts";
 import { openRead } from "./download.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
@@ -532,7 +532,10 @@ export class GcsBackend implements StorageBackend {
     }
     this.#client ??= (async () => {
       if (this.#givenStorage !== undefined) return this.#withBucket(this.#wrapGiven(this.#givenStorage));
-      if (this.#settings.authenticate) await checkCredentials(this.describe(""));
+      if (this.#settings.authenticate) {
+        await loadStorageSdk(); // a missing @google-cloud/storage is the first thing to fix, before credentials
+        await checkCredentials(this.describe(""));
+      }
       return this.#withBucket(await createStorage(this.#settings));
     })();
     const opening = this.#client;
