@@ -1,13 +1,18 @@
 /**
- * `node --import ./scripts/use-sources.ts file.ts`: makes `import … from "opencrate"` load this repository's
- * src/ instead of the built dist/, so the examples run as users would write them without a build first.
+ * `node --import ./scripts/use-sources.ts file.ts`: makes `import … from "opencrate"` (and "opencrate/testing")
+ * load this repository's src/ instead of the built dist/, so the examples run as users would write them without
+ * a build first. The published package's `exports` name dist/ only.
  */
 import { registerHooks } from "node:module";
 
-const sources = new URL("../src/index.ts", import.meta.url).href;
+const sources: Readonly<Record<string, string>> = {
+  opencrate: new URL("../src/index.ts", import.meta.url).href,
+  "opencrate/testing": new URL("../src/testing/index.ts", import.meta.url).href,
+};
 
 registerHooks({
   resolve(specifier, context, nextResolve) {
-    return specifier === "opencrate" ? { url: sources, format: "module-typescript", shortCircuit: true } : nextResolve(specifier, context);
+    const url = sources[specifier];
+    return url === undefined ? nextResolve(specifier, context) : { url, format: "module-typescript", shortCircuit: true };
   },
 });

@@ -3,7 +3,8 @@
  *
  *   node --test examples/custom-backend/conformance.test.ts
  *
- * (in this repository add --conditions=source to run the TypeScript sources). Every case gets a fresh backend.
+ * (in this repository add --import ./scripts/use-sources.ts to run the TypeScript sources). Every case gets a fresh
+ * backend.
  */
 import { describeBackendConformance } from "opencrate/testing";
 import { MapBackend } from "./map-backend.ts";

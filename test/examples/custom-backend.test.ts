@@ -7,12 +7,13 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 const example = fileURLToPath(new URL("../../examples/custom-backend/conformance.test.ts", import.meta.url));
+const useSources = fileURLToPath(new URL("../../scripts/use-sources.ts", import.meta.url));
 
 describe("the example third-party backend", () => {
   it("passes the exported conformance suite, skipping only what its capabilities rule out", async () => {
     // Without NODE_TEST_CONTEXT, which would make the inner runner report to this one instead of printing.
     const { NODE_TEST_CONTEXT: _inner, ...env } = process.env;
-    const { stdout } = await run(process.execPath, ["--conditions=source", "--test", "--test-reporter=spec", example], {
+    const { stdout } = await run(process.execPath, ["--import", useSources, "--test", "--test-reporter=spec", example], {
       env: { ...env, NO_COLOR: "1", OPENCRATE_CONFORMANCE_BIG_MB: "16" },
       timeout: 300_000,
       maxBuffer: 16 * 1024 * 1024,
