@@ -30,7 +30,7 @@ describe("credentials never appear in CLI output", () => {
     const result = await runCli(["ls", "s3://AKIAEXAMPLE:hunter2hunter2@bucket/snapshots"]);
     assert.equal(result.code, 2);
     assert.ok(!result.stderr.includes("hunter2"), result.stderr);
-    assert.match(result.stderr, /^opencrate: Malformed location s3:\/\/\*\*\*@bucket: credentials do not belong in the URI/);
+    assert.match(result.stderr, /^opencrate: Malformed location s3:\/\/\*\*\*@bucket\/snapshots: credentials do not belong in the URI/);
   });
 
   it("redacts a URI secret that holds '/' (as AWS secret keys do), also with --debug", async () => {
