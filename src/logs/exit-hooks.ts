@@ -1,29 +1,43 @@
 /**
- * One process-wide registry of things to flush when the process ends: at a normal exit (`beforeExit`) and on
- * SIGTERM / SIGINT (Kubernetes sends SIGTERM before it kills a pod; Ctrl-C sends SIGINT).
+ * One process-wide registry of things to store when the process ends, however it ends:
+ * - the event loop runs dry (`beforeExit`): asynchronous flushes, as many rounds as they need;
+ * - `exit` (a normal end, `process.exit(n)` from anywhere, an uncaught exception or unhandled rejection after Node
+ *   printed it): nothing asynchronous runs any more, so each target that can (`closeSync`, the log-writer thread)
+ *   blocks this thread until its last lines and final run record are stored;
+ * - SIGTERM, SIGINT, SIGHUP: everything is closed (recorded as killed by the signal), then the same signal is
+ *   raised again with the default behaviour restored, so the process still dies by it and its parent sees the
+ *   conventional status. A second Ctrl-C while that runs is not intercepted: it kills at once. When the
+ *   application listens for the signal itself, it owns the shutdown: we only flush, and it decides the exit.
+ * - an uncaught exception or unhandled rejection is first handed to `reportCrash` (the CRITICAL line), through
+ *   `uncaughtExceptionMonitor`, which changes nothing about how Node then ends the process.
+ * Every wait is bounded by the exit flush time-out (OPENCRATE_EXIT_FLUSH_MS, default 10 000 ms). Listeners exist
+ * only while something is registered, so an idle process keeps Node's default handling.
  *
- * On a signal every registered flushable is flushed (closed, when it has `close`) within a bounded time, then the
- * same signal is raised again with the default behaviour restored, so the process still dies "by SIGTERM" and its
- * parent sees the conventional status. A second Ctrl-C while that flush runs is not intercepted: it kills at once.
- * When the application has SIGTERM/SIGINT listeners of its own, it owns the shutdown: we flush and do not re-raise.
- * Signal listeners exist only while something is registered, so an idle process keeps Node's default handling.
- *
- * What can still be lost: the lines since the last flush when the process dies by SIGKILL (or the OOM killer), a
- * crash (an uncaught exception exits without `beforeExit`), `process.exit()` (no `beforeExit` either: await
- * `oc.close()` first), other signals (SIGHUP, SIGQUIT), and whatever is not stored within the flush time-out.
+ * What can still be lost: the lines since the last flush when the process dies by SIGKILL (or the OOM killer) or
+ * another uncaught signal, what is not stored within the time-out, and, for a target without `closeSync`, what an
+ * `exit` leaves unflushed.
  */
+import { InvalidArgumentError } from "../errors.ts";
+import { endingForExitCode, endingForSignal, type RunEnding } from "./run-record.ts";
 
 export interface ExitFlushable {
   flush(): Promise<void>;
-  close?(): Promise<void>;
+  close?(ending: RunEnding): Promise<void>;
+  /** Stores what is left before returning (within `timeoutMs`); false on a time-out. Called from `exit`. */
+  closeSync?(ending: RunEnding, timeoutMs: number): boolean;
+  /** True when `closeSync` really blocks until stored: then `beforeExit` leaves this target to `exit`. */
+  readonly storesAtExit?: boolean;
+  /** An uncaught exception or unhandled rejection is about to end the process (unless the application handles it). */
+  reportCrash?(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void;
 }
 
 export interface ExitHookOptions {
-  /** Longest wait for the flushes on a signal before the signal is re-raised anyway. Default 10 000 ms. */
+  /** Longest wait for the stores at exit or on a signal. Default OPENCRATE_EXIT_FLUSH_MS, else 10 000 ms. */
   readonly flushTimeoutMs?: number;
 }
 
-const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"];
+export const DEFAULT_EXIT_FLUSH_MS = 10_000;
+const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 /** A flush that keeps failing at exit is retried this many `beforeExit` rounds, then the process may end. */
 const MAX_FAILED_EXIT_ROUNDS = 3;
 
@@ -32,12 +46,33 @@ interface Registration {
 }
 
 const registrations = new Set<Registration>();
-let flushTimeoutMs = 10_000;
+let configuredTimeoutMs: number | undefined;
 let listening = false;
 let exitFlushRunning = false;
 let failedExitRounds = 0;
 
-/** Flush `target` when the process ends. Returns the function that unregisters it (safe to call twice). */
+/** OPENCRATE_EXIT_FLUSH_MS as a number of milliseconds (default 10 000); InvalidArgumentError when malformed. */
+export function exitFlushTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.OPENCRATE_EXIT_FLUSH_MS;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_EXIT_FLUSH_MS;
+  if (!/^\d{1,9}$/.test(raw.trim())) {
+    throw new InvalidArgumentError(
+      `OPENCRATE_EXIT_FLUSH_MS must be a whole number of milliseconds (0 to 999999999), got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return Number(raw.trim());
+}
+
+function flushTimeoutMs(): number {
+  if (configuredTimeoutMs !== undefined) return configuredTimeoutMs;
+  try {
+    return exitFlushTimeoutFromEnv();
+  } catch {
+    return DEFAULT_EXIT_FLUSH_MS; // setup() reports a malformed value; the exit path must not throw
+  }
+}
+
+/** Store `target` when the process ends. Returns the function that unregisters it (safe to call twice). */
 export function registerForExit(target: ExitFlushable): () => void {
   const registration: Registration = { target };
   registrations.add(registration);
@@ -49,13 +84,15 @@ export function registerForExit(target: ExitFlushable): () => void {
 }
 
 export function configureExitHooks(options: ExitHookOptions): void {
-  if (options.flushTimeoutMs !== undefined) flushTimeoutMs = Math.max(0, options.flushTimeoutMs);
+  if (options.flushTimeoutMs !== undefined) configuredTimeoutMs = Math.max(0, options.flushTimeoutMs);
 }
 
 function listen(): void {
   if (listening) return;
   listening = true;
   process.on("beforeExit", onBeforeExit);
+  process.on("exit", onExit);
+  process.on("uncaughtExceptionMonitor", onCrash);
   for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
 }
 
@@ -63,6 +100,8 @@ function stopListening(): void {
   if (!listening) return;
   listening = false;
   process.removeListener("beforeExit", onBeforeExit);
+  process.removeListener("exit", onExit);
+  process.removeListener("uncaughtExceptionMonitor", onCrash);
   removeSignalListeners();
 }
 
@@ -70,15 +109,31 @@ function removeSignalListeners(): void {
   for (const signal of HANDLED_SIGNALS) process.removeListener(signal, onSignal);
 }
 
+function targets(): ExitFlushable[] {
+  return [...registrations].map((registration) => registration.target);
+}
+
+function onCrash(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
+  for (const target of targets()) {
+    try {
+      target.reportCrash?.(error, origin);
+    } catch {
+      // Reporting must never change how the process ends.
+    }
+  }
+}
+
 /**
  * The event loop ran dry. Flushing does I/O, which makes Node emit `beforeExit` again afterwards; the next round
  * finds nothing left to store, does no I/O, and the process ends. A flush that keeps failing would loop forever,
- * so after a few failed rounds in a row we stop trying and let the process end.
+ * so after a few failed rounds in a row we stop trying and let the process end. Targets that store at `exit`
+ * are left to it (a round trip to their thread would itself be I/O, and so another round, forever).
  */
 function onBeforeExit(): void {
-  if (exitFlushRunning || registrations.size === 0 || failedExitRounds >= MAX_FAILED_EXIT_ROUNDS) return;
+  const pending = targets().filter((target) => target.storesAtExit !== true);
+  if (exitFlushRunning || pending.length === 0 || failedExitRounds >= MAX_FAILED_EXIT_ROUNDS) return;
   exitFlushRunning = true;
-  void settleAll("flush").then((failures) => {
+  void settleAll(pending, (target) => target.flush()).then((failures) => {
     exitFlushRunning = false;
     if (failures.length === 0) {
       failedExitRounds = 0;
@@ -89,13 +144,36 @@ function onBeforeExit(): void {
   });
 }
 
+/** The process is ending with `code` (normally, by `process.exit`, or after an uncaught error). */
+function onExit(code: number): void {
+  const budget = flushTimeoutMs();
+  const deadline = Date.now() + budget;
+  const ending = endingForExitCode(code);
+  let timedOut = false;
+  for (const target of targets()) {
+    if (target.closeSync === undefined) continue;
+    try {
+      if (!target.closeSync(ending, Math.max(0, deadline - Date.now()))) timedOut = true;
+    } catch (error) {
+      reportFailures("at exit", [error]);
+    }
+  }
+  if (timedOut) reportFailures("at exit", [`timed out after ${budget} ms (OPENCRATE_EXIT_FLUSH_MS)`]);
+}
+
 function onSignal(signal: NodeJS.Signals): void {
   const applicationListens = process.listenerCount(signal) > 1;
   // From here a repeated signal gets the default behaviour (or only the application's listeners).
   removeSignalListeners();
-  void flushWithin(flushTimeoutMs, applicationListens ? "flush" : "close").then((outcome) => {
-    if (outcome !== "done") reportFailures(`on ${signal}`, outcome === "timeout" ? [`timed out after ${flushTimeoutMs} ms`] : outcome);
+  const budget = flushTimeoutMs();
+  const ending = endingForSignal(signal);
+  const store = (target: ExitFlushable): Promise<void> =>
+    !applicationListens && target.close !== undefined ? target.close(ending) : target.flush();
+  void settleWithin(budget, store).then((outcome) => {
+    if (outcome !== "done") reportFailures(`on ${signal}`, outcome === "timeout" ? [`timed out after ${budget} ms`] : outcome);
     if (!applicationListens) {
+      // Dying by the signal skips `exit`; nothing else is stored after this.
+      stopListening();
       process.kill(process.pid, signal);
       return;
     }
@@ -103,13 +181,13 @@ function onSignal(signal: NodeJS.Signals): void {
   });
 }
 
-async function flushWithin(ms: number, method: "flush" | "close"): Promise<"done" | "timeout" | unknown[]> {
+async function settleWithin(ms: number, store: (target: ExitFlushable) => Promise<void>): Promise<"done" | "timeout" | unknown[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), ms);
   });
   try {
-    const result = await Promise.race([settleAll(method), timeout]);
+    const result = await Promise.race([settleAll(targets(), store), timeout]);
     if (result === "timeout") return result;
     return result.length === 0 ? "done" : result;
   } finally {
@@ -117,12 +195,9 @@ async function flushWithin(ms: number, method: "flush" | "close"): Promise<"done
   }
 }
 
-/** Flushes (or closes) every registered target at once; resolves with the failures. */
-async function settleAll(method: "flush" | "close"): Promise<unknown[]> {
-  const targets = [...registrations].map((registration) => registration.target);
-  const results = await Promise.allSettled(
-    targets.map((target) => (method === "close" && target.close !== undefined ? target.close() : target.flush())),
-  );
+/** Runs `store` on every target at once; resolves with the failures. */
+async function settleAll(all: readonly ExitFlushable[], store: (target: ExitFlushable) => Promise<void>): Promise<unknown[]> {
+  const results = await Promise.allSettled(all.map((target) => store(target)));
   return results.flatMap((result) => (result.status === "rejected" ? [result.reason] : []));
 }
 

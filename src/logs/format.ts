@@ -2,6 +2,7 @@
  * How a log line looks: the file line, the console line (coloured on a TTY), message parts joined Python-style,
  * and an exception's stack under its message. Pure functions; the logger and the log objects only call them.
  */
+import { fileURLToPath } from "node:url";
 import { inspect, types } from "node:util";
 import type { LogLevelName } from "./levels.ts";
 
@@ -116,12 +117,34 @@ export function formatMessage(parts: readonly unknown[]): string {
 
 /**
  * `message` followed, on the next lines, by the error's stack and then each `cause` as `Caused by: <stack>`.
- * A thrown non-Error value is shown by {@link formatPart}. Without an error (`undefined`) the message stays
- * alone: JavaScript has no "current exception" to fall back on, and a placeholder line would only add noise.
+ * A thrown non-Error value is shown by {@link formatPart}. Without an error (`undefined`) JavaScript has no
+ * "current exception" to fall back on, so the stack of the call site is shown instead (see {@link callSiteStack}).
  */
 export function formatException(message: string, error?: unknown): string {
-  if (error === undefined) return message;
+  if (error === undefined) return `${message}\n${callSiteStack()}`;
   return `${message}\n${describeError(error, 0)}`;
+}
+
+/** opencrate's own source folder (src/ or dist/), as a path and as a URL: its frames are left out of call stacks. */
+const OWN_SOURCE_URL = new URL("..", import.meta.url).href;
+const OWN_SOURCE_PATH = fileURLToPath(OWN_SOURCE_URL);
+const CALL_STACK_FRAMES = 30;
+
+/** The stack of the code that called into opencrate, innermost first, under a heading that says what it is. */
+export function callSiteStack(): string {
+  const holder: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = CALL_STACK_FRAMES;
+  try {
+    Error.captureStackTrace(holder);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  const frames = (holder.stack ?? "")
+    .split("\n")
+    .slice(1)
+    .filter((frame) => !frame.includes(OWN_SOURCE_URL) && !frame.includes(OWN_SOURCE_PATH));
+  return `Call stack (no error was given):\n${frames.join("\n")}`;
 }
 
 function describeError(error: unknown, depth: number): string {

@@ -34,6 +34,8 @@ export interface LogObjectWriterOptions {
   readonly flushBytes?: number;
   /** Retries of the history append. Default {@link DEFAULT_APPEND_RETRY}. */
   readonly appendRetry?: AppendRetryPolicy;
+  /** Called after each flush that stored lines (the run record refreshes its `lastSeen` from here). */
+  readonly onStored?: () => void;
 }
 
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
@@ -51,6 +53,7 @@ export class LogObjectWriter implements LogSink {
   readonly #flushBytes: number;
   readonly #appendRetry: AppendRetryPolicy;
   readonly #runLog: RunLog;
+  readonly #onStored: (() => void) | undefined;
 
   #state: WriterState = "created";
   /** start() succeeded: the history (when resumed) exists, so `.log` may be written. */
@@ -78,6 +81,7 @@ export class LogObjectWriter implements LogSink {
     this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.#appendRetry = options.appendRetry ?? DEFAULT_APPEND_RETRY;
     this.#runLog = runLogFor(this.#backend, this.#logKey, () => this.#warnReplaced());
+    this.#onStored = options.onStored;
   }
 
   /** Where `.log` lives, for messages. */
@@ -181,6 +185,7 @@ export class LogObjectWriter implements LogSink {
   async #flushOnce(): Promise<void> {
     if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
+    const hadLines = this.#buffer.length > 0;
     this.#cutBatch();
     const failures: unknown[] = [];
     try {
@@ -202,6 +207,7 @@ export class LogObjectWriter implements LogSink {
       throw failures[0];
     }
     this.#reportedBackgroundFailure = false;
+    if (hadLines) this.#onStored?.();
   }
 
   /** Moves the buffered lines into this run's body and, on a resumed run, into a new history batch. */

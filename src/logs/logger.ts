@@ -130,10 +130,19 @@ export class RunLogger {
     this.#log("critical", parts);
   }
 
-  /** An ERROR line: `message`, then the error's stack (and its causes) on the following lines. */
+  /**
+   * An ERROR line: `message`, then the error's stack (and its causes) on the following lines; without an error,
+   * the stack of the call site.
+   */
   exception(message: string, error?: unknown): void {
     if (!this.#pino.isLevelEnabled("error")) return;
     this.#pino.error(formatException(formatMessage([message]), error));
+  }
+
+  /** A CRITICAL line for an error that is about to end the process: what happened, then the stack. */
+  crash(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
+    const what = origin === "unhandledRejection" ? "Unhandled promise rejection" : "Uncaught exception";
+    this.#pino.critical(formatException(what, error ?? String(error)));
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { RunEnding } from "./run-record.ts";
+
 /** Where a logger's file-format lines go (a snapshot's log objects, or anything else that stores lines). */
 export interface LogSink {
   /** One formatted file line without the trailing newline; a multi-line message is one "line" with newlines. */
@@ -6,4 +8,18 @@ export interface LogSink {
   flush(): Promise<void>;
   /** Flushes, then stops: later writes are not stored. */
   close(): Promise<void>;
+}
+
+/** A run's sink: its log objects and its run record, ended with how the run ended. */
+export interface RunSink extends LogSink {
+  /** Where `.log` lives, for messages. */
+  readonly path: string;
+  /** `closeSync` blocks until the lines are stored (the log-writer thread); else it can only start the writes. */
+  readonly storesAtExit: boolean;
+  close(ending?: RunEnding): Promise<void>;
+  /**
+   * For `exit` listeners, where nothing asynchronous can run any more: stores what is left before returning, when
+   * the sink can (within `timeoutMs`). Returns false when it could not.
+   */
+  closeSync(ending: RunEnding, timeoutMs: number): boolean;
 }

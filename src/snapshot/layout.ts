@@ -3,6 +3,7 @@
  *   <name>/v<N>[:<tag>]/<name>.log | <name>.history.log | <type>s/<artifact> | <customType>/<artifact>
  *   <name>/.opencrate/versions/<N zero-padded>.json   version claims (create-only)
  *   <name>/.opencrate/runs/<runId>.json               run records shared by the ranks of one job
+ *   <name>/.opencrate/run-records/<N>/<run>.json      how each run (each rank) of version N is doing or ended
  *   <name>/.opencrate/latest.json                     best-effort hint of the highest claim
  */
 import { joinKey } from "../backends/keys.ts";
@@ -63,6 +64,27 @@ export function latestHintKey(name: string): string {
 
 export function runRecordKey(name: string, runId: string): string {
   return joinKey(bookkeepingKey(name), "runs", `${encodeURIComponent(runId)}.json`);
+}
+
+/** Every version's run records (`version` undefined), or those of one version. */
+export function runRecordsPrefix(name: string, version?: number): string {
+  const all = `${joinKey(bookkeepingKey(name), "run-records")}/`;
+  return version === undefined ? all : `${all}${String(version).padStart(CLAIM_DIGITS, "0")}/`;
+}
+
+/** The version a run-record key belongs to, or undefined when the key is not one. */
+export function versionOfRunRecordKey(name: string, key: string): number | undefined {
+  const prefix = runRecordsPrefix(name);
+  if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
+  const match = /^(\d{10})\/[^/]+$/.exec(key.slice(prefix.length));
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** One run's record: named by start time, pid and rank, so a version's runs list in the order they started. */
+export function runStatusKey(name: string, version: number, run: { startedAt: Date; pid: number; rank: number | undefined; nonce: string }): string {
+  const started = String(run.startedAt.getTime()).padStart(13, "0");
+  const rank = run.rank === undefined ? "" : `-rank${run.rank}`;
+  return `${runRecordsPrefix(name, version)}${started}-${run.pid}-${run.nonce}${rank}.json`;
 }
 
 export function logKey(name: string, folder: string, rank?: number): string {

@@ -1,14 +1,28 @@
-/** The run id and rank a process belongs to, from options and the environment launchers set. */
+/**
+ * The run id and rank a process belongs to, from options and the environment launchers set:
+ *   torchrun          RANK, LOCAL_RANK, WORLD_SIZE; TORCHELASTIC_RUN_ID (from --rdzv-id; "none" without it)
+ *   Open MPI mpirun   OMPI_COMM_WORLD_RANK (no run id: set OPENCRATE_RUN_ID)
+ *   MPICH / Hydra     PMI_RANK (no run id: set OPENCRATE_RUN_ID)
+ *   Slurm srun        SLURM_PROCID; SLURM_JOB_ID and SLURM_STEP_ID name the run
+ *   others (accelerate, deepspeed, Ray …) export RANK like torchrun; give them OPENCRATE_RUN_ID
+ */
 import { InvalidArgumentError } from "../errors.ts";
 
+/** Rank variables, in the order they are read; LOCAL_RANK names a rank on one machine only, so it only warns. */
+const GLOBAL_RANK_VARIABLES = ["RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
+const RANK_VARIABLES = ["RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
+/** Slurm's special steps (batch script, extern, interactive) are 0xfffffff0 and up: not a launched job step. */
+const FIRST_SPECIAL_SLURM_STEP = 0xfffffff0;
+
 /**
- * `runId` option, else OPENCRATE_RUN_ID, else TORCHELASTIC_RUN_ID (set by torchrun). torchrun sets the latter to
- * "none" when no --rdzv-id is given (every plain launch), which names no run: it is ignored, or every job would
- * join the first one's version.
+ * `runId` option, else OPENCRATE_RUN_ID, else TORCHELASTIC_RUN_ID (set by torchrun), else `slurm-<job>.<step>`
+ * for a task started by srun. torchrun sets TORCHELASTIC_RUN_ID to "none" when no --rdzv-id is given (every plain
+ * launch), which names no run: it is ignored, or every job would join the first one's version.
  */
 export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const torchRunId = nonEmpty(env.TORCHELASTIC_RUN_ID);
-  const runId = option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? (torchRunId === "none" ? undefined : torchRunId);
+  const runId =
+    option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? (torchRunId === "none" ? undefined : torchRunId) ?? slurmRunId(env);
   if (runId === undefined) return undefined;
   if (typeof runId !== "string" || runId.length > 256 || /[\0-\x1f/\\]/.test(runId) || runId === "." || runId === "..") {
     throw new InvalidArgumentError(
@@ -18,17 +32,46 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
   return runId;
 }
 
-/** RANK as set by torchrun and most launchers; undefined when unset. Rank 0 writes `<name>.log`. */
+function slurmRunId(env: NodeJS.ProcessEnv): string | undefined {
+  const job = nonEmpty(env.SLURM_JOB_ID);
+  const step = nonEmpty(env.SLURM_STEP_ID);
+  if (job === undefined || step === undefined || nonEmpty(env.SLURM_PROCID) === undefined) return undefined;
+  if (!/^\d{1,10}$/.test(step) || Number(step) >= FIRST_SPECIAL_SLURM_STEP) return undefined;
+  return `slurm-${job}.${step}`;
+}
+
+/**
+ * The process's rank: RANK (torchrun and most launchers), else OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID;
+ * undefined when none is set. Rank 0 writes `<name>.log`.
+ */
 export function resolveRank(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const raw = nonEmpty(env.RANK);
-  if (raw === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(raw)) throw new InvalidArgumentError(`RANK must be a non-negative integer, got ${JSON.stringify(raw)}.`);
+  const variable = GLOBAL_RANK_VARIABLES.find((name) => nonEmpty(env[name]) !== undefined);
+  if (variable === undefined) return undefined;
+  const raw = env[variable] ?? "";
+  if (!/^\d{1,9}$/.test(raw)) {
+    throw new InvalidArgumentError(`${variable} must be a non-negative integer, got ${JSON.stringify(raw)}.`);
+  }
   const rank = Number(raw);
   const worldSize = nonEmpty(env.WORLD_SIZE);
   if (worldSize !== undefined && /^\d{1,9}$/.test(worldSize) && rank >= Number(worldSize)) {
-    throw new InvalidArgumentError(`RANK ${rank} is not below WORLD_SIZE ${worldSize}.`);
+    throw new InvalidArgumentError(`${variable} ${rank} is not below WORLD_SIZE ${worldSize}.`);
   }
   return rank;
+}
+
+/**
+ * A warning when a launcher marked this process as one rank of a job but nothing names the job: then each rank
+ * takes a version of its own. Undefined when no rank variable is set or a run id was found.
+ */
+export function rankWithoutRunIdWarning(runId: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (runId !== undefined) return undefined;
+  const variable = RANK_VARIABLES.find((name) => nonEmpty(env[name]) !== undefined);
+  if (variable === undefined) return undefined;
+  return (
+    `${variable}=${env[variable]} is set but no run id was found, so each rank of this job takes its own version. ` +
+    `Give every rank the same id: set OPENCRATE_RUN_ID (or pass runId to setup); torchrun sets ` +
+    `TORCHELASTIC_RUN_ID when given --rdzv-id, and srun sets SLURM_JOB_ID and SLURM_STEP_ID.`
+  );
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

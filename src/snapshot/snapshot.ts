@@ -23,10 +23,12 @@ import type {
   ImageLoadResult,
 } from "../handlers/data-types.ts";
 import type { ArtifactHandler } from "../handlers/types.ts";
-import { registerForExit } from "../logs/exit-hooks.ts";
+import { exitFlushTimeoutFromEnv, registerForExit } from "../logs/exit-hooks.ts";
 import { parseLogLevel, type LogLevelOption } from "../logs/levels.ts";
-import { LogObjectWriter } from "../logs/log-object.ts";
 import { RunLogger } from "../logs/logger.ts";
+import type { RunRecord, RunStatus } from "../logs/run-record.ts";
+import { startRunSink } from "../logs/run-sink.ts";
+import type { RunSink } from "../logs/sink.ts";
 import { Artifact } from "./artifact.ts";
 import {
   adaptCustomHandler,
@@ -49,8 +51,11 @@ import {
   versionKey,
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
+import { gitState } from "./git-state.ts";
 import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartInput, type StartOption } from "./names.ts";
-import { resolveRank, resolveRunId } from "./run-env.ts";
+import { rankWithoutRunIdWarning, resolveRank, resolveRunId } from "./run-env.ts";
+import { listRunRecords, summarizeVersions, type RunSummary } from "./run-records.ts";
+import { firstRunRecord } from "./run-start.ts";
 import { VersionStore, type VersionClaim } from "./versions.ts";
 
 export interface SetupOptions {
@@ -80,6 +85,12 @@ export interface VersionInfo {
   readonly versionName: string;
   readonly createdAt: string;
   readonly runId?: string;
+  /** From the run records of the version's latest run (absent for versions written without them). */
+  readonly status?: RunStatus;
+  readonly endedAt?: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+  readonly lastSeen?: string;
 }
 
 interface ActiveRun {
@@ -89,7 +100,7 @@ interface ActiveRun {
   readonly tag: string | undefined;
   readonly folder: string;
   readonly readOnly: boolean;
-  readonly writer: LogObjectWriter | undefined;
+  readonly writer: RunSink | undefined;
   readonly unregisterExit: (() => void) | undefined;
 }
 
@@ -166,6 +177,7 @@ export class Snapshot {
         : parseLogLevel(options.logLevel, "logLevel");
     const runId = resolveRunId(options.runId);
     const rank = resolveRank();
+    exitFlushTimeoutFromEnv(); // a malformed OPENCRATE_EXIT_FLUSH_MS fails here, before anything is written
     const backend = backendOf(options);
     if (options.logFlushIntervalMs !== undefined && !(options.logFlushIntervalMs > 0)) {
       throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${options.logFlushIntervalMs}.`);
@@ -174,6 +186,10 @@ export class Snapshot {
     await this.close();
     this.logger.setLevel(level);
     this.logger.setConsole(options.console ?? true);
+    const startedAt = new Date();
+    const git = gitState();
+    const rankWarning = rankWithoutRunIdWarning(runId);
+    if (rankWarning !== undefined) this.logger.warning(rankWarning);
 
     const { claim, resumed } = await this.#resolveVersion(backend, name, start, tag, runId, rank);
     const folder = versionFolderName(claim.version, tag);
@@ -185,16 +201,33 @@ export class Snapshot {
       );
     }
 
-    const writer = new LogObjectWriter({
-      backend,
-      logKey: logKey(name, folder, rank),
+    const log = logKey(name, folder, rank);
+    const { key: recordKey, record } = firstRunRecord({
+      name,
+      version: claim.version,
+      versionName: folder,
+      log: log.slice(versionKey(name, folder).length + 1),
+      runId,
+      rank,
+      startedAt,
+      git: await git,
+    });
+    const writer = await startRunSink(backend, {
+      logKey: log,
       historyKey: historyKey(name, folder, rank),
       resume: resumed,
+      recordKey,
+      record,
       ...(options.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.logFlushIntervalMs }),
     });
-    await writer.start();
     this.logger.attach(writer);
-    const unregisterExit = registerForExit(writer);
+    const unregisterExit = registerForExit({
+      flush: () => writer.flush(),
+      close: (ending) => writer.close(ending),
+      closeSync: (ending, timeoutMs) => writer.closeSync(ending, timeoutMs),
+      storesAtExit: writer.storesAtExit,
+      reportCrash: (error, origin) => this.logger.crash(error, origin),
+    });
     this.#run = { backend, name, version: claim.version, tag, folder, readOnly: false, writer, unregisterExit };
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
@@ -316,11 +349,21 @@ export class Snapshot {
     return artifact as unknown as CustomArtifact<H>;
   }
 
-  /** Every version of this name, ascending. */
+  /** Every version of this name, ascending, with how its latest run did where it left run records. */
   async listVersions(): Promise<VersionInfo[]> {
     const run = this.#active();
-    const claims = await new VersionStore(run.backend, run.name).listClaims();
-    return claims.map(toVersionInfo);
+    const [claims, summaries] = await Promise.all([
+      new VersionStore(run.backend, run.name).listClaims(),
+      summarizeVersions(run.backend, run.name),
+    ]);
+    return claims.map((claim) => toVersionInfo(claim, summaries.get(claim.version)));
+  }
+
+  /** The run records of this version's folder (each run, each rank), oldest first. */
+  async runs(): Promise<RunRecord[]> {
+    const run = this.#active();
+    const records = await listRunRecords(run.backend, run.name, run.version);
+    return records.filter((record) => record.versionName === run.folder);
   }
 
   /** Sorted unique tags of this name's versions (including sibling folders made by resuming with another tag). */
@@ -373,7 +416,8 @@ export class Snapshot {
     if (run?.writer === undefined) return;
     run.unregisterExit?.();
     this.logger.detach();
-    await run.writer.close();
+    // Closed by the application, before the process ends: finished, with no exit code yet.
+    await run.writer.close({ status: "finished", exitCode: null, signal: null });
   }
 
   debug(...parts: unknown[]): void {
@@ -492,13 +536,25 @@ export class Snapshot {
   }
 }
 
-function toVersionInfo(claim: VersionClaim): VersionInfo {
+function toVersionInfo(claim: VersionClaim, summary: RunSummary | undefined): VersionInfo {
   return {
     version: claim.version,
     tag: claim.tag,
     versionName: versionFolderName(claim.version, claim.tag),
     createdAt: claim.createdAt,
     ...(claim.runId === undefined ? {} : { runId: claim.runId }),
+    ...(summary === undefined ? {} : runFields(summary)),
+  };
+}
+
+/** A run summary as optional VersionInfo fields (nulls left out). */
+function runFields(summary: RunSummary): Pick<VersionInfo, "status" | "endedAt" | "exitCode" | "signal" | "lastSeen"> {
+  return {
+    status: summary.status,
+    lastSeen: summary.lastSeen,
+    ...(summary.endedAt === null ? {} : { endedAt: summary.endedAt }),
+    ...(summary.exitCode === null ? {} : { exitCode: summary.exitCode }),
+    ...(summary.signal === null ? {} : { signal: summary.signal }),
   };
 }
 

@@ -55,6 +55,7 @@ export class GcsBackend implements StorageBackend {
   readonly prefix: string;
   readonly #settings: GcsSettings;
   readonly #givenStorage: Storage | undefined;
+  readonly #options: GcsBackendOptions;
   readonly #capabilities: BackendCapabilities;
   /** Where requests go (the given client's endpoint when one was given), for messages and the probe cache. */
   readonly #endpoint: string;
@@ -63,9 +64,20 @@ export class GcsBackend implements StorageBackend {
   #bucketSeen = false;
   #closed = false;
 
+  /** Options that build an equal backend in another thread (the log writer's); undefined with a given client. */
+  portableOptions(): GcsBackendOptions | undefined {
+    if (this.#givenStorage !== undefined) return undefined;
+    try {
+      return structuredClone(this.#options);
+    } catch {
+      return undefined;
+    }
+  }
+
   constructor(options: GcsBackendOptions) {
     this.#settings = resolveGcsSettings(options);
     this.#givenStorage = options.storage;
+    this.#options = options;
     this.#endpoint = options.storage?.apiEndpoint ?? this.#settings.endpoint;
     this.bucket = this.#settings.bucket;
     this.prefix = this.#settings.prefix;

@@ -63,6 +63,11 @@ export class LocalBackend implements api.StorageBackend {
     return this.#layout.rootPath;
   }
 
+  /** Options that build an equal backend in another thread (the log writer's). */
+  portableOptions(): LocalBackendOptions {
+    return { root: this.rootPath, lockStaleMs: this.#lockStaleMs };
+  }
+
   describe(key: string): string {
     return this.#layout.describe(key);
   }

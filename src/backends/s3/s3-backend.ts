@@ -101,6 +101,17 @@ export class S3Backend implements StorageBackend {
   #endpoint: string;
   #closed = false;
 
+  /** Options that build an equal backend in another thread (the log writer's); undefined when they hold a live
+   * client or a credentials provider, which cannot cross threads. */
+  portableOptions(): S3BackendOptions | undefined {
+    if (this.#options.client !== undefined || typeof this.#options.credentials === "function") return undefined;
+    try {
+      return structuredClone(this.#options);
+    } catch {
+      return undefined;
+    }
+  }
+
   constructor(options: S3BackendOptions) {
     this.#settings = resolveS3Settings(options);
     this.#options = options;

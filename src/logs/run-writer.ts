@@ -1,0 +1,80 @@
+/**
+ * Everything one run stores about itself while it runs: its log objects and its run record. The same object works
+ * in the log-writer thread (sink-worker.ts) and, for backends that thread cannot rebuild, in the main thread.
+ */
+import type { StorageBackend } from "../backends/backend.ts";
+import { LogObjectWriter } from "./log-object.ts";
+import type { RunEnding, RunRecord } from "./run-record.ts";
+import { RunRecordWriter } from "./run-record.ts";
+
+export interface RunWriterOptions {
+  readonly logKey: string;
+  readonly historyKey: string;
+  readonly resume: boolean;
+  readonly flushIntervalMs?: number;
+  readonly recordKey: string;
+  readonly record: RunRecord;
+}
+
+/** `lastSeen` is refreshed this often even when nothing is logged, so a quiet run does not look stale. */
+const HEARTBEAT_MS = 60_000;
+
+export class RunWriter {
+  readonly #logs: LogObjectWriter;
+  readonly #record: RunRecordWriter;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(backend: StorageBackend, options: RunWriterOptions) {
+    this.#record = new RunRecordWriter(backend, options.recordKey, options.record);
+    this.#logs = new LogObjectWriter({
+      backend,
+      logKey: options.logKey,
+      historyKey: options.historyKey,
+      resume: options.resume,
+      ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
+      onStored: () => void this.#record.touch(),
+    });
+  }
+
+  /** Where `.log` lives, for messages. */
+  get path(): string {
+    return this.#logs.path;
+  }
+
+  async start(): Promise<void> {
+    await this.#logs.start();
+    await this.#record.start();
+    this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  /** One or more file lines joined by "\n", without the trailing newline. */
+  write(text: string): void {
+    this.#logs.write(text);
+  }
+
+  flush(): Promise<void> {
+    return this.#logs.flush();
+  }
+
+  /** Stores the last lines, then the final record (also when the lines could not be stored). Once. */
+  close(ending: RunEnding): Promise<void> {
+    this.#closing ??= this.#close(ending);
+    return this.#closing;
+  }
+
+  async #close(ending: RunEnding): Promise<void> {
+    clearInterval(this.#heartbeat);
+    let failure: unknown;
+    try {
+      await this.#logs.close();
+    } catch (error) {
+      failure = error;
+    }
+    await this.#record.end(ending).catch((error: unknown) => {
+      failure ??= error;
+    });
+    if (failure !== undefined) throw failure;
+  }
+}

@@ -1,0 +1,80 @@
+/** Reading the run records back: every run of a version, and one status per version for listings. */
+import type { StorageBackend } from "../backends/backend.ts";
+import { isOpenCrateError } from "../errors.ts";
+import { parseRunRecord, type RunRecord, type RunStatus } from "../logs/run-record.ts";
+import { runRecordsPrefix, versionOfRunRecordKey } from "./layout.ts";
+
+const READ_CONCURRENCY = 16;
+
+/** The run records of one version (or of all versions), oldest start first. Unreadable records are skipped. */
+export async function listRunRecords(backend: StorageBackend, name: string, version?: number): Promise<RunRecord[]> {
+  const keys: string[] = [];
+  for await (const info of backend.list(runRecordsPrefix(name, version))) {
+    if (versionOfRunRecordKey(name, info.key) !== undefined) keys.push(info.key);
+  }
+  keys.sort();
+  const records: (RunRecord | undefined)[] = new Array(keys.length);
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    while (next < keys.length) {
+      const index = next++;
+      records[index] = await readRecord(backend, keys[index] ?? "");
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, keys.length) }, reader));
+  return records.filter((record): record is RunRecord => record !== undefined);
+}
+
+async function readRecord(backend: StorageBackend, key: string): Promise<RunRecord | undefined> {
+  try {
+    return parseRunRecord(JSON.parse(Buffer.from(await backend.get(key)).toString("utf8")));
+  } catch (error) {
+    if (isOpenCrateError(error, "NOT_FOUND") || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+export interface RunSummary {
+  readonly status: RunStatus;
+  readonly endedAt: string | null;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly lastSeen: string;
+}
+
+const STATUS_WEIGHT: Readonly<Record<RunStatus, number>> = { running: 3, failed: 2, killed: 1, finished: 0 };
+
+/**
+ * How the latest run of a version did: the records of the run that started last (all its ranks, when it has a
+ * run id). Any rank still running makes it `running`; else any failed rank `failed`; else any killed `killed`.
+ */
+export function summarizeLatestRun(records: readonly RunRecord[]): RunSummary | undefined {
+  const latest = records.at(-1);
+  if (latest === undefined) return undefined;
+  const ranks = latest.runId === null ? [latest] : records.filter((record) => record.runId === latest.runId);
+  const worst = ranks.reduce((a, b) => (STATUS_WEIGHT[b.status] > STATUS_WEIGHT[a.status] ? b : a));
+  const ended = ranks.every((record) => record.endedAt !== null);
+  return {
+    status: worst.status,
+    endedAt: ended ? ranks.map((record) => record.endedAt ?? "").sort().at(-1) ?? null : null,
+    exitCode: worst.exitCode,
+    signal: worst.signal,
+    lastSeen: ranks.map((record) => record.lastSeen).sort().at(-1) ?? latest.lastSeen,
+  };
+}
+
+/** The latest run's summary of every version of `name` that has run records, from one listing. */
+export async function summarizeVersions(backend: StorageBackend, name: string): Promise<Map<number, RunSummary>> {
+  const byVersion = new Map<number, RunRecord[]>();
+  for (const record of await listRunRecords(backend, name)) {
+    const list = byVersion.get(record.version) ?? [];
+    list.push(record);
+    byVersion.set(record.version, list);
+  }
+  const summaries = new Map<number, RunSummary>();
+  for (const [version, records] of byVersion) {
+    const summary = summarizeLatestRun(records);
+    if (summary !== undefined) summaries.set(version, summary);
+  }
+  return summaries;
+}
