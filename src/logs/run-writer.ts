@@ -54,8 +54,10 @@ export class RunWriter {
     this.#logs.write(text);
   }
 
-  flush(): Promise<void> {
-    return this.#logs.flush();
+  /** Stores the lines written so far, then refreshes the record's `lastSeen`. */
+  async flush(): Promise<void> {
+    await this.#logs.flush();
+    await this.#record.touch(true);
   }
 
   /** Stores the last lines, then the final record (also when the lines could not be stored). Once. */

@@ -45,6 +45,8 @@ export class ThreadedRunSink implements RunSink {
     worker.on("message", (message: FromWorker) => this.#receive(message));
     worker.on("error", (error) => this.#die(error));
     worker.on("exit", () => this.#die(new Error(`the log writer thread for ${this.#path} stopped`)));
+    // After the listeners: adding a "message" listener refs the thread's port again.
+    worker.unref();
   }
 
   /** Starts the thread and its writer (log objects created, `running` record written). */
@@ -73,7 +75,6 @@ export class ThreadedRunSink implements RunSink {
         if (onError !== undefined) worker.off("error", onError);
         if (onExit !== undefined) worker.off("exit", onExit);
       });
-    worker.unref();
     return new ThreadedRunSink(worker, new Int32Array(closed), path);
   }
 

@@ -154,11 +154,15 @@ describe("exception text", () => {
     assert.equal(text, `failed\n${outer.stack}\nCaused by: ${inner.stack}`);
   });
 
-  it("shows a thrown non-Error value, and the message alone when no error is given", () => {
+  it("shows a thrown non-Error value, and the call site's stack when no error is given", () => {
     assert.equal(formatException("failed", "just a string"), "failed\njust a string");
     assert.equal(formatException("failed", { code: 7 }), "failed\n{ code: 7 }");
-    assert.equal(formatException("failed"), "failed");
-    assert.equal(formatException("failed", undefined), "failed");
+    for (const text of [formatException("failed"), formatException("failed", undefined)]) {
+      const [message, heading, firstFrame] = text.split("\n");
+      assert.equal(message, "failed");
+      assert.equal(heading, "Call stack (no error was given):");
+      assert.match(firstFrame ?? "", /test\/logs\/format\.test\.ts:\d+:\d+/);
+    }
   });
 
   it("falls back to `Name: message` when an error has no stack", () => {

@@ -121,7 +121,11 @@ describe("RunLogger", () => {
     logger.exception("no error given");
     assert.equal(sink.lines.length, 2);
     assert.equal(withoutTime(sink.lines[0] ?? ""), `ERROR    saving failed\n${error.stack}`);
-    assert.equal(withoutTime(sink.lines[1] ?? ""), "ERROR    no error given");
+    const [head, heading, firstFrame] = withoutTime(sink.lines[1] ?? "").split("\n");
+    assert.equal(head, "ERROR    no error given");
+    assert.equal(heading, "Call stack (no error was given):");
+    assert.match(firstFrame ?? "", /^ {4}at .*test\/logs\/logger\.test\.ts:\d+:\d+\)?$/, "the caller's frame comes first");
+    assert.doesNotMatch(sink.lines[1] ?? "", /src\/logs\//, "opencrate's own frames are left out");
     assert.ok(consoleOutput.text.startsWith(`ERROR     saving failed\n${error.stack}\n`));
     logger.setLevel("critical");
     logger.exception("filtered", error);
