@@ -63,18 +63,22 @@ export function summarizeLatestRun(records: readonly RunRecord[]): RunSummary | 
   };
 }
 
-/** The latest run's summary of every version of `name` that has run records, from one listing. */
-export async function summarizeVersions(backend: StorageBackend, name: string): Promise<Map<number, RunSummary>> {
-  const byVersion = new Map<number, RunRecord[]>();
+/**
+ * The latest run's summary for each group of `name`'s run records, from one listing: grouped by version number
+ * (`listVersions`) or by version folder (`opencrate ls`, where a resumed version's sibling folder is its own row).
+ */
+export async function summarizeRuns<K>(backend: StorageBackend, name: string, groupOf: (record: RunRecord) => K): Promise<Map<K, RunSummary>> {
+  const groups = new Map<K, RunRecord[]>();
   for (const record of await listRunRecords(backend, name)) {
-    const list = byVersion.get(record.version) ?? [];
+    const key = groupOf(record);
+    const list = groups.get(key) ?? [];
     list.push(record);
-    byVersion.set(record.version, list);
+    groups.set(key, list);
   }
-  const summaries = new Map<number, RunSummary>();
-  for (const [version, records] of byVersion) {
+  const summaries = new Map<K, RunSummary>();
+  for (const [key, records] of groups) {
     const summary = summarizeLatestRun(records);
-    if (summary !== undefined) summaries.set(version, summary);
+    if (summary !== undefined) summaries.set(key, summary);
   }
   return summaries;
 }

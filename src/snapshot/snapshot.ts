@@ -54,7 +54,7 @@ import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
 import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartInput, type StartOption } from "./names.ts";
 import { rankWithoutRunIdWarning, resolveRank, resolveRunId } from "./run-env.ts";
-import { listRunRecords, summarizeVersions, type RunSummary } from "./run-records.ts";
+import { listRunRecords, summarizeRuns, type RunSummary } from "./run-records.ts";
 import { firstRunRecord } from "./run-start.ts";
 import { VersionStore, type VersionClaim } from "./versions.ts";
 
@@ -354,7 +354,7 @@ export class Snapshot {
     const run = this.#active();
     const [claims, summaries] = await Promise.all([
       new VersionStore(run.backend, run.name).listClaims(),
-      summarizeVersions(run.backend, run.name),
+      summarizeRuns(run.backend, run.name, (record) => record.version),
     ]);
     return claims.map((claim) => toVersionInfo(claim, summaries.get(claim.version)));
   }

@@ -2,6 +2,12 @@ import assert from "node:assert/strict";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { Snapshot } from "../../src/index.ts";
+import type { RunRecord } from "../../src/logs/run-record.ts";
+import { runRecordsPrefix } from "../../src/snapshot/layout.ts";
+import { listRunRecords } from "../../src/snapshot/run-records.ts";
+import { collectKeys } from "../support/assertions.ts";
 import { makeRoot, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 
@@ -23,13 +29,13 @@ describe("opencrate ls", () => {
     assert.equal(result.stderr, "");
   });
 
-  it("lists the versions of a name as a table: version, tag, created, run id, size", async () => {
+  it("lists the versions of a name as a table: version, tag, created, status, run id, size", async () => {
     const result = await runCli(["ls", join(root, "train")]);
     assert.equal(result.code, 0, result.stderr);
     const [header, first, second, ...rest] = result.stdout.trimEnd().split("\n");
-    assert.match(header ?? "", /^VERSION\s+TAG\s+CREATED\s+RUN ID\s+SIZE$/);
-    assert.match(first ?? "", /^v0:initial-run\s+initial-run\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+\d+ Bytes$/);
-    assert.match(second ?? "", /^v1\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+job-42\s+29\d\.\d\d KB$/);
+    assert.match(header ?? "", /^VERSION\s+TAG\s+CREATED\s+STATUS\s+RUN ID\s+SIZE$/);
+    assert.match(first ?? "", /^v0:initial-run\s+initial-run\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+finished\s+-\s+\d+ Bytes$/);
+    assert.match(second ?? "", /^v1\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+finished\s+job-42\s+29\d\.\d\d KB$/);
     assert.deepEqual(rest, []);
   });
 
@@ -38,16 +44,29 @@ describe("opencrate ls", () => {
     assert.equal(result.code, 0, result.stderr);
     const parsed = JSON.parse(result.stdout) as {
       name: string;
-      versions: { versionName: string; version: number; tag: string | null; createdAt: string; runId: string | null; size: number; files: number }[];
+      versions: {
+        versionName: string;
+        version: number;
+        tag: string | null;
+        createdAt: string;
+        runId: string | null;
+        status: string | null;
+        exitCode: number | null;
+        endedAt: string | null;
+        size: number;
+        files: number;
+      }[];
     };
     assert.equal(parsed.name, "train");
     assert.deepEqual(
-      parsed.versions.map(({ versionName, version, tag, runId, files }) => ({ versionName, version, tag, runId, files })),
+      parsed.versions.map(({ versionName, version, tag, runId, status, exitCode, files }) => ({ versionName, version, tag, runId, status, exitCode, files })),
       [
-        { versionName: "v0:initial-run", version: 0, tag: "initial-run", runId: null, files: 4 },
-        { versionName: "v1", version: 1, tag: null, runId: "job-42", files: 3 },
+        // Runs that called close() end "finished" before the process has an exit code.
+        { versionName: "v0:initial-run", version: 0, tag: "initial-run", runId: null, status: "finished", exitCode: null, files: 4 },
+        { versionName: "v1", version: 1, tag: null, runId: "job-42", status: "finished", exitCode: null, files: 3 },
       ],
     );
+    assert.ok(parsed.versions.every((entry) => entry.endedAt !== null && !Number.isNaN(Date.parse(entry.endedAt))));
     const v1 = parsed.versions[1];
     assert.ok(v1 !== undefined && v1.size > 300_000 && v1.size < 301_000, `v1 size ${v1?.size}`);
     assert.ok(!Number.isNaN(Date.parse(v1.createdAt)));
@@ -174,5 +193,38 @@ describe("opencrate ls", () => {
       assert.equal(result.stdout, "");
       assert.match(result.stderr, /opencrate: |Usage: opencrate/);
     }
+  });
+});
+
+describe("opencrate ls: the STATUS of runs that failed, were killed or went stale", () => {
+  let dir: string;
+  after(() => removeDir(dir));
+
+  it("shows the exit code of a failed run, the signal of a killed one, and a running one not seen lately as stale", async () => {
+    dir = await tempDir("ls-status");
+    const root = join(dir, "snapshots");
+    const backend = new LocalBackend({ root });
+    for (let version = 0; version < 4; version++) {
+      const run = await Snapshot.setup({ name: "job", backend, console: false });
+      await run.close();
+    }
+    const endings: Record<number, Partial<RunRecord>> = {
+      0: { status: "failed", exitCode: 2 },
+      1: { status: "killed", signal: "SIGTERM" },
+      2: { status: "running", endedAt: null, lastSeen: "2020-01-01T00:00:00.000Z" },
+    };
+    for (const [version, patch] of Object.entries(endings)) {
+      const [record] = await listRunRecords(backend, "job", Number(version));
+      const keys = await collectKeys(backend, runRecordsPrefix("job", Number(version)));
+      await backend.put(keys[0] ?? "", JSON.stringify({ ...record, ...patch }));
+    }
+    const result = await runCli(["ls", join(root, "job")]);
+    assert.equal(result.code, 0, result.stderr);
+    const statuses = result.stdout
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/)[3]);
+    assert.deepEqual(statuses, ["failed (exit 2)", "killed (SIGTERM)", "stale", "finished"]);
   });
 });

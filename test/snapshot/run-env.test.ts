@@ -1,7 +1,7 @@
 /** Run ids and ranks from options and the environment launchers set. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveRank, resolveRunId } from "../../src/snapshot/run-env.ts";
+import { rankWithoutRunIdWarning, resolveRank, resolveRunId } from "../../src/snapshot/run-env.ts";
 
 describe("resolveRunId", () => {
   it("prefers the option, then OPENCRATE_RUN_ID, then TORCHELASTIC_RUN_ID", () => {
@@ -32,5 +32,31 @@ describe("resolveRank", () => {
     assert.throws(() => resolveRank({ RANK: "4", WORLD_SIZE: "4" }), { code: "INVALID_ARGUMENT" });
     assert.throws(() => resolveRank({ RANK: "-1" }), { code: "INVALID_ARGUMENT" });
     assert.throws(() => resolveRank({ RANK: "one" }), { code: "INVALID_ARGUMENT" });
+  });
+});
+
+describe("launchers other than torchrun", () => {
+  it("reads the rank from Open MPI, MPICH and Slurm when RANK is unset (RANK first)", () => {
+    assert.equal(resolveRank({ OMPI_COMM_WORLD_RANK: "2" }), 2);
+    assert.equal(resolveRank({ PMI_RANK: "5" }), 5);
+    assert.equal(resolveRank({ SLURM_PROCID: "7" }), 7);
+    assert.equal(resolveRank({ RANK: "1", SLURM_PROCID: "7" }), 1);
+    assert.equal(resolveRank({ LOCAL_RANK: "3" }), undefined, "a machine-local rank is not the job's rank");
+    assert.throws(() => resolveRank({ PMI_RANK: "x" }), { code: "INVALID_ARGUMENT", message: /PMI_RANK/ });
+  });
+
+  it("names a run started by srun after its job and step, never after Slurm's batch step", () => {
+    assert.equal(resolveRunId(undefined, { SLURM_JOB_ID: "991", SLURM_STEP_ID: "0", SLURM_PROCID: "3" }), "slurm-991.0");
+    assert.equal(resolveRunId(undefined, { SLURM_JOB_ID: "991", SLURM_STEP_ID: "4294967291", SLURM_PROCID: "0" }), undefined);
+    assert.equal(resolveRunId(undefined, { SLURM_JOB_ID: "991", SLURM_PROCID: "0" }), undefined);
+    assert.equal(resolveRunId(undefined, { SLURM_JOB_ID: "991", SLURM_STEP_ID: "0", SLURM_PROCID: "0", OPENCRATE_RUN_ID: "mine" }), "mine");
+  });
+
+  it("warns about a rank without a run id, naming the variable that is set", () => {
+    assert.equal(rankWithoutRunIdWarning(undefined, {}), undefined);
+    assert.equal(rankWithoutRunIdWarning("job", { RANK: "1" }), undefined);
+    for (const variable of ["RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"]) {
+      assert.match(rankWithoutRunIdWarning(undefined, { [variable]: "0" }) ?? "", new RegExp(`^${variable}=0 is set .* set OPENCRATE_RUN_ID`));
+    }
   });
 });

@@ -5,6 +5,7 @@ import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
 import { claimsPrefix, nameKey, parseVersionFolderName, versionFolderName } from "../../snapshot/layout.ts";
 import { validateSnapshotName } from "../../snapshot/names.ts";
+import { summarizeRuns, type RunSummary } from "../../snapshot/run-records.ts";
 import { VersionStore, type VersionClaim } from "../../snapshot/versions.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { defaultRoot } from "../../snapshot/default-root.ts";
@@ -30,10 +31,19 @@ interface VersionRow {
   readonly tag: string | null;
   readonly createdAt: string | null;
   readonly runId: string | null;
+  /** How the folder's latest run did (run records); null for folders written without them. */
+  readonly status: RunSummary["status"] | null;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly endedAt: string | null;
+  readonly lastSeen: string | null;
   /** null when the folder could not be listed. */
   readonly size: number | null;
   readonly files: number | null;
 }
+
+/** A `running` run not seen for this long (its record is refreshed every minute at least) is shown as stale. */
+const STALE_AFTER_MS = 5 * 60_000;
 
 const NAME_CHECK_CONCURRENCY = 8;
 
@@ -93,17 +103,41 @@ async function listVersions(target: NameTarget, options: LsOptions): Promise<voi
   }
   printLines(
     renderTable(
-      ["VERSION", "TAG", "CREATED", "RUN ID", "SIZE"],
-      rows.map((row) => [row.versionName, row.tag ?? "-", formatTime(row.createdAt ?? undefined), row.runId ?? "-", row.size === null ? "?" : formatSize(row.size)]),
+      ["VERSION", "TAG", "CREATED", "STATUS", "RUN ID", "SIZE"],
+      rows.map((row) => [
+        row.versionName,
+        row.tag ?? "-",
+        formatTime(row.createdAt ?? undefined),
+        statusText(row, Date.now()),
+        row.runId ?? "-",
+        row.size === null ? "?" : formatSize(row.size),
+      ]),
     ),
   );
 }
 
+/** `finished`, `failed (exit 1)`, `killed (SIGTERM)`, `running`, or `stale` for a running run not seen lately. */
+function statusText(row: VersionRow, now: number): string {
+  switch (row.status) {
+    case null:
+      return "-";
+    case "failed":
+      return row.exitCode === null ? "failed" : `failed (exit ${row.exitCode})`;
+    case "killed":
+      return row.signal === null ? "killed" : `killed (${row.signal})`;
+    case "running":
+      return row.lastSeen !== null && now - Date.parse(row.lastSeen) > STALE_AFTER_MS ? "stale" : "running";
+    case "finished":
+      return "finished";
+  }
+}
+
 /** One row per version folder (a resumed version may have a sibling folder per tag), plus claims with no folder yet. */
 async function versionRows(target: NameTarget): Promise<VersionRow[]> {
-  const [claims, folders] = await Promise.all([
+  const [claims, folders, runs] = await Promise.all([
     new VersionStore(target.backend, target.name).listClaims(),
     folderTotals(target.backend, target.name),
+    summarizeRuns(target.backend, target.name, (record) => record.versionName),
   ]);
   const claimOf = new Map<number, VersionClaim>(claims.map((claim) => [claim.version, claim]));
   for (const claim of claims) {
@@ -115,12 +149,18 @@ async function versionRows(target: NameTarget): Promise<VersionRow[]> {
     const parsed = parseVersionFolderName(folder);
     if (parsed === undefined) continue;
     const claim = claimOf.get(parsed.version);
+    const run = runs.get(folder);
     rows.push({
       versionName: folder,
       version: parsed.version,
       tag: parsed.tag ?? null,
       createdAt: claim?.createdAt ?? null,
       runId: claim?.runId ?? null,
+      status: run?.status ?? null,
+      exitCode: run?.exitCode ?? null,
+      signal: run?.signal ?? null,
+      endedAt: run?.endedAt ?? null,
+      lastSeen: run?.lastSeen ?? null,
       size: totals?.size ?? null,
       files: totals?.files ?? null,
     });

@@ -1,0 +1,147 @@
+/**
+ * Run records as readers see them: `listVersions()` entries, `Snapshot.open(...).runs()`, one record per run and
+ * per rank, the git commit of the working folder; the rank-without-run-id warning; a malformed
+ * OPENCRATE_EXIT_FLUSH_MS rejected before anything is written. Over the memory backend (written from the main
+ * thread) and local disk (written by the log-writer thread).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, describe, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import { Snapshot } from "../../src/index.ts";
+import { gitState } from "../../src/snapshot/git-state.ts";
+import { collectKeys, readText } from "../support/assertions.ts";
+
+const folders: string[] = [];
+after(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
+
+async function localRoot(): Promise<{ backend: LocalBackend; root: string }> {
+  const root = await mkdtemp(join(tmpdir(), "opencrate-records-"));
+  folders.push(root);
+  return { backend: new LocalBackend({ root }), root };
+}
+
+const makers: [string, () => Promise<StorageBackend>][] = [
+  ["memory", async () => new MemoryBackend({ name: `records-${Math.random()}` })],
+  ["local", async () => (await localRoot()).backend],
+];
+
+for (const [label, make] of makers) {
+  describe(`run records on ${label}`, () => {
+    it("each run leaves a record; listVersions shows how the latest run of each version did", async () => {
+      const backend = await make();
+      const first = await Snapshot.setup({ name: "rec", backend, console: false });
+      first.info("one");
+      assert.equal((await first.runs())[0]?.status, "running", "running while it runs");
+      await first.close();
+      const resumed = await Snapshot.setup({ name: "rec", start: 0, backend, console: false, runId: "job-7" });
+      const running = await resumed.listVersions();
+      assert.equal(running[0]?.status, "running");
+      assert.equal(running[0]?.endedAt, undefined);
+      await resumed.close();
+
+      const reader = await Snapshot.setup({ name: "rec", start: 0, backend, console: false });
+      const runs = await reader.runs();
+      await reader.close();
+      assert.equal(runs.length, 3, "one record per run of v0");
+      const [one, two] = runs;
+      assert.equal(one?.status, "finished");
+      assert.equal(one?.exitCode, null, "closed by the application: no exit code yet");
+      assert.equal(one?.runId, null);
+      assert.equal(two?.runId, "job-7");
+      assert.ok(one !== undefined && two !== undefined && one.startedAt <= two.startedAt, "oldest first");
+      assert.equal(one?.pid, process.pid);
+      assert.equal(one?.node, process.version);
+      assert.deepEqual(one?.argv, process.argv);
+      assert.equal(one?.versionName, "v0");
+      assert.equal(one?.log, "rec.log");
+      assert.ok(one?.endedAt !== null && (one?.lastSeen ?? "") >= (one?.startedAt ?? "~"));
+      const versions = await Snapshot.setup({ name: "rec", backend, console: false });
+      const listed = await versions.listVersions();
+      await versions.close();
+      assert.equal(listed[0]?.status, "finished");
+      assert.ok(listed[0]?.endedAt !== undefined);
+      assert.equal(listed[1]?.status, "running", "the lister's own run is still going");
+    });
+
+    it("records the git commit of the working folder when it is a checkout", async () => {
+      const backend = await make();
+      const run = await Snapshot.setup({ name: "git", backend, console: false });
+      const [record] = await run.runs();
+      await run.close();
+      const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+      assert.equal(record?.git?.commit, head);
+      assert.equal(typeof record?.git?.dirty, "boolean");
+    });
+  });
+}
+
+describe("git state", () => {
+  it("is null outside a checkout, and the HEAD commit inside one", async () => {
+    const { root } = await localRoot();
+    assert.equal(await gitState(root), null);
+    const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+    assert.equal((await gitState(process.cwd()))?.commit, head);
+  });
+});
+
+describe("Snapshot.open(...).runs()", () => {
+  it("reads the records of the opened version folder", async () => {
+    const { backend, root } = await localRoot();
+    const run = await Snapshot.setup({ name: "opened", backend, console: false, tag: "base" });
+    run.info("hello");
+    await run.close();
+    const opened = await Snapshot.open(`${root}/opened/v0:base`);
+    const runs = await opened.runs();
+    assert.deepEqual(runs.map((record) => [record.status, record.versionName]), [["finished", "v0:base"]]);
+  });
+});
+
+describe("ranks and the run id", () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const name of ["RANK", "OMPI_COMM_WORLD_RANK", "OPENCRATE_RUN_ID", "OPENCRATE_EXIT_FLUSH_MS"]) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  for (const variable of ["RANK", "OMPI_COMM_WORLD_RANK"] as const) {
+    it(`warns, naming ${variable} and OPENCRATE_RUN_ID, when ${variable} is set without a run id`, async () => {
+      delete process.env.OPENCRATE_RUN_ID;
+      process.env[variable] = "1";
+      const backend = new MemoryBackend({ name: `ranks-${Math.random()}` });
+      const run = await Snapshot.setup({ name: "ranked", backend, console: false });
+      const [record] = await run.runs();
+      await run.close();
+      const log = await readText(backend, "ranked/v0/ranked.rank1.log");
+      assert.match(log, new RegExp(`WARNING  ${variable}=1 is set but no run id was found, so each rank of this job takes its own version`));
+      assert.match(log, /set OPENCRATE_RUN_ID/);
+      assert.equal(record?.rank, 1);
+    });
+  }
+
+  it("says nothing when a run id names the job", async () => {
+    process.env.RANK = "0";
+    process.env.OPENCRATE_RUN_ID = `job-${Math.random()}`;
+    const backend = new MemoryBackend({ name: `ranks-${Math.random()}` });
+    const run = await Snapshot.setup({ name: "ranked", backend, console: false });
+    await run.close();
+    assert.doesNotMatch(await readText(backend, "ranked/v0/ranked.log"), /WARNING/);
+  });
+
+  it("rejects a malformed OPENCRATE_EXIT_FLUSH_MS before anything is written", async () => {
+    process.env.OPENCRATE_EXIT_FLUSH_MS = "ten seconds";
+    const { backend } = await localRoot();
+    await assert.rejects(Snapshot.setup({ name: "flushms", backend, console: false }), {
+      code: "INVALID_ARGUMENT",
+      message: /OPENCRATE_EXIT_FLUSH_MS must be a whole number of milliseconds/,
+    });
+    assert.deepEqual(await collectKeys(backend, ""), []);
+  });
+});
