@@ -44,7 +44,11 @@ export class RunWriter {
 
   async start(): Promise<void> {
     await this.#logs.start();
-    await this.#record.start();
+    // The record is worth a warning, not a failed run: it is written again at the next flush and at the end.
+    await this.#record.start().catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      process.emitWarning(`Could not write the run record next to ${this.path}: ${reason}`, { code: "OPENCRATE_RUN_RECORD" });
+    });
     this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);
     this.#heartbeat.unref();
   }
