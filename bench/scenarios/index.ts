@@ -2,6 +2,7 @@
 import { allocation } from "./allocation.ts";
 import { anchors } from "./anchors.ts";
 import { coldStart } from "./cold-start.ts";
+import { exitFlush } from "./exit-flush.ts";
 import { gcsCheckpoint } from "./gcs-checkpoint.ts";
 import { localCheckpoint } from "./local-checkpoint.ts";
 import { logging } from "./logging.ts";
@@ -10,4 +11,4 @@ import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 import { ui } from "./ui.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, allocation, logging, coldStart, ui];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, allocation, logging, exitFlush, coldStart, ui];
