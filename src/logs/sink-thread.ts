@@ -129,6 +129,7 @@ export class ThreadedRunSink implements RunSink {
    * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread).
    */
   closeSync(ending: RunEnding, timeoutMs: number): boolean {
+    if (Atomics.load(this.#closedFlag, 0) !== 0) return true;
     if (this.#dead !== undefined) return false;
     if (this.#closing === undefined) {
       this.#closing = this.#request((id) => ({ type: "close", id, ending })).catch(() => {});
