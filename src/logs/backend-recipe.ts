@@ -6,6 +6,7 @@
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { GcsBackend, type GcsBackendOptions } from "../backends/gcs/index.ts";
+import { CheckedBackend, checkedBackend } from "../backends/layers/checked.ts";
 import { PrefixedBackend } from "../backends/layers/prefixed.ts";
 import { LocalBackend, type LocalBackendOptions } from "../backends/local/index.ts";
 import { S3Backend, type S3BackendOptions } from "../backends/s3/index.ts";
@@ -14,7 +15,8 @@ export type BackendRecipe =
   | { readonly kind: "local"; readonly options: LocalBackendOptions }
   | { readonly kind: "s3"; readonly options: S3BackendOptions }
   | { readonly kind: "gcs"; readonly options: GcsBackendOptions }
-  | { readonly kind: "prefixed"; readonly inner: BackendRecipe; readonly prefix: string };
+  | { readonly kind: "prefixed"; readonly inner: BackendRecipe; readonly prefix: string }
+  | { readonly kind: "checked"; readonly inner: BackendRecipe };
 
 export function recipeFor(backend: StorageBackend): BackendRecipe | undefined {
   if (backend instanceof LocalBackend) return { kind: "local", options: backend.portableOptions() };
@@ -25,6 +27,10 @@ export function recipeFor(backend: StorageBackend): BackendRecipe | undefined {
   if (backend instanceof GcsBackend) {
     const options = backend.portableOptions();
     return options === undefined ? undefined : { kind: "gcs", options };
+  }
+  if (backend instanceof CheckedBackend) {
+    const inner = recipeFor(backend.inner);
+    return inner === undefined ? undefined : { kind: "checked", inner };
   }
   if (backend instanceof PrefixedBackend) {
     const inner = recipeFor(backend.inner);
@@ -43,5 +49,7 @@ export function backendFromRecipe(recipe: BackendRecipe): StorageBackend {
       return new GcsBackend(recipe.options);
     case "prefixed":
       return new PrefixedBackend(backendFromRecipe(recipe.inner), recipe.prefix);
+    case "checked":
+      return checkedBackend(backendFromRecipe(recipe.inner));
   }
 }

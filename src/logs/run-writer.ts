@@ -24,6 +24,8 @@ export class RunWriter {
   readonly #record: RunRecordWriter;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /** Flushes that stored lines so far. */
+  #storedFlushes = 0;
 
   constructor(backend: StorageBackend, options: RunWriterOptions) {
     this.#record = new RunRecordWriter(backend, options.recordKey, options.record);
@@ -33,7 +35,10 @@ export class RunWriter {
       historyKey: options.historyKey,
       resume: options.resume,
       ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
-      onStored: () => void this.#record.touch(),
+      onStored: () => {
+        this.#storedFlushes += 1;
+        void this.#record.touch();
+      },
     });
   }
 
@@ -58,10 +63,14 @@ export class RunWriter {
     this.#logs.write(text);
   }
 
-  /** Stores the lines written so far, then refreshes the record's `lastSeen`. */
+  /**
+   * Stores the lines written so far, then, when that stored any, refreshes the record's `lastSeen`. A flush with
+   * nothing to store does no I/O (the exit hooks rely on it: `beforeExit` flushes until a round does none).
+   */
   async flush(): Promise<void> {
+    const before = this.#storedFlushes;
     await this.#logs.flush();
-    await this.#record.touch(true);
+    if (this.#storedFlushes !== before) await this.#record.touch(true);
   }
 
   /** Stores the last lines, then the final record (also when the lines could not be stored). Once. */
