@@ -42,6 +42,7 @@ import {
   probeCopyPreconditions,
 } from "./probe.ts";
 import { agentWithTimeouts } from "./socket-timeouts.ts";
+import { statusQueriesSafe, statusQueryCommits } from "./status-probe.ts";
 import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
@@ -459,8 +460,20 @@ export class GcsBackend implements StorageBackend {
       writerToken: conditional ? randomUUID() : undefined,
       resumableThreshold: this.#settings.resumableThreshold,
       chunkSize,
+      statusQueriesSafe: () => this.#statusQueriesSafe(key, options.signal),
       signal: options.signal,
     };
+  }
+
+  /** Whether resumable sessions on this store may be asked how far they got: probed once per endpoint and bucket. */
+  async #statusQueriesSafe(key: string, signal: AbortSignal | undefined): Promise<boolean> {
+    const { bucket, agent } = await this.#open();
+    const probe = bucket.file(this.#name(`.opencrate-probe-${randomUUID()}`));
+    try {
+      return await statusQueriesSafe(this.#storeKey, () => statusQueryCommits(probe, agent));
+    } catch (error) {
+      throw await this.#failure(error, "probe", key, { signal });
+    }
   }
 
   /** Runs the start-up probe (once per endpoint and bucket) before a conditional write to `key`. */

@@ -11,7 +11,8 @@
  *   rest in the final request with the CRC32C; after a failure the file is read again from where the session
  *   got. One request instead of one per chunk, and no chunk copied through memory.
  *
- * On any failure the session is cancelled (DELETE), so nothing is committed at the key.
+ * On any failure the session is cancelled (DELETE), so nothing is committed at the key. A store that commits a
+ * session when asked how far it got (fake-gcs-server) is never asked (status-probe.ts).
  */
 import type { Agent } from "node:http";
 import { Readable } from "node:stream";
@@ -35,6 +36,11 @@ export interface ResumableUpload {
   readonly chunkSize: number;
   /** Retries per request after the first attempt. */
   readonly maxRetries: number;
+  /**
+   * Whether the store can be asked how far a session got without committing it (status-probe.ts); asked before
+   * the session opens. Absent: never ask, so a failed chunk request ends the upload.
+   */
+  readonly statusQueriesSafe?: (() => Promise<boolean>) | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -128,6 +134,7 @@ interface StreamedRange {
 }
 
 async function openSession(upload: ResumableUpload): Promise<Session> {
+  const statusQueries = (await upload.statusQueriesSafe?.()) ?? false;
   const [sessionUri] = await upload.file.createResumableUpload({
     metadata: structuredClone(upload.metadata),
     ...(upload.preconditionOpts === undefined ? {} : { preconditionOpts: upload.preconditionOpts }),
@@ -137,6 +144,7 @@ async function openSession(upload: ResumableUpload): Promise<Session> {
     agent: upload.agent,
     contentType: upload.metadata.contentType,
     maxRetries: upload.maxRetries,
+    statusQueries,
     signal: upload.signal,
   });
 }

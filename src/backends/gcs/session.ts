@@ -8,8 +8,10 @@
  * - a failed request (5xx, 408, 429, reset, time-out) is retried after a status query; a session that says
  *   "complete" returns the object, one that is gone after the final request is reported as an ambiguous failure
  *   for the caller to settle with the writer token;
- * - fake-gcs-server 1.55.1 has no status query: it commits whatever it holds. A status answer that is a
- *   committed object short of the body is deleted again (see #undoPrematureCommit).
+ * - fake-gcs-server 1.55.1 has no status query: it commits whatever the session holds, replacing the object at
+ *   the key with a part of the new body. So a session asks only a store the probe (status-probe.ts) found safe
+ *   (`statusQueries`); elsewhere a chunk request that fails ends the upload (the session is cancelled, nothing is
+ *   committed, the call fails TRANSIENT) rather than risk a partial commit.
  *
  * The session URI is itself the credential for these requests (GCS documents that chunk requests need no
  * Authorization header), so no token ever goes through this file.
@@ -34,6 +36,11 @@ export interface SessionSettings {
   readonly contentType?: string | undefined;
   /** Retries per request after the first attempt. */
   readonly maxRetries: number;
+  /**
+   * Whether the store may be asked how far the session got (see status-probe.ts). Without it, a failed chunk
+   * request is not retried: which of its bytes the store kept cannot be known without the question.
+   */
+  readonly statusQueries: boolean;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -84,7 +91,7 @@ export class Session {
         if (reply.status !== 308) throw unexpected(reply, "a middle chunk");
         outcome = { persisted: persistedOf(reply) };
       } catch (error) {
-        if (!this.#retryable(error, attempt)) throw error;
+        if (!this.#retryable(error, attempt) || !this.#settings.statusQueries) throw error;
         await this.#backOff(attempt);
         outcome = await this.#statusWithRetries("*");
       }
@@ -112,7 +119,8 @@ export class Session {
         else if (reply.status === 200 || reply.status === 201) outcome = { resource: parseResource(reply) };
         else throw unexpected(reply, "the final chunk");
       } catch (error) {
-        if (!this.#retryable(error, attempt)) throw error;
+        // Without status queries the caller settles a conditional write by its token; anything else is TRANSIENT.
+        if (!this.#retryable(error, attempt) || !this.#settings.statusQueries) throw error;
         await this.#backOff(attempt);
         outcome = await this.#statusWithRetries(String(total));
       }
@@ -145,9 +153,9 @@ export class Session {
   }
 
   /**
-   * A status query answered with a committed object that lacks bytes: fake-gcs-server (1.55.1) treats a status
-   * query as "finish the upload with what you have" and commits a truncated object. GCS never does. The object
-   * is deleted again (only that generation), so nothing partial stays at the key; a replaced object is lost.
+   * A status query answered with a committed object that lacks bytes, as fake-gcs-server (1.55.1) does. Sessions
+   * on a store the probe found committing never ask, so this is a guard against a store that changed its ways:
+   * the truncated object is deleted again (only that generation), so nothing partial stays at the key.
    */
   async #undoPrematureCommit(resource: FileMetadata): Promise<never> {
     this.#finished = true;
@@ -175,12 +183,27 @@ export class Session {
     await this.#request("DELETE", Buffer.alloc(0), {}, false).catch(() => undefined);
   }
 
+  /**
+   * Whether this store commits the session when asked how far it got (the probe in status-probe.ts): sends one
+   * status query, without retries. True when it answers with an object.
+   */
+  async statusQueryCommits(): Promise<boolean> {
+    const reply = await this.#send(Buffer.alloc(0), "bytes */*");
+    if (reply.status === 308) return false;
+    if (reply.status === 200 || reply.status === 201) {
+      this.#finished = true;
+      return true;
+    }
+    throw unexpected(reply, "a status query");
+  }
+
   async #statusWithRetries(total: string): Promise<Progress> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#status(total);
       } catch (error) {
-        if (!this.#retryable(error, attempt)) throw error;
+        // A tiny request that got no answer in time: the store is stalled, and asking again only adds time-outs.
+        if (isTimeout(error) || !this.#retryable(error, attempt)) throw error;
         await this.#backOff(attempt);
       }
     }
@@ -253,6 +276,12 @@ export class Session {
       body.stream.pipe(outgoing);
     });
   }
+}
+
+/** A socket time-out of the backend's agent (socket-timeouts.ts). */
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ETIMEDOUT" || code === "ECONNTIMEOUT";
 }
 
 /** The next byte the server expects, from a 308's Range header ("bytes=0-N"; absent when it has none). */

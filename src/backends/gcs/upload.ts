@@ -29,6 +29,8 @@ export interface UploadRequest {
   /** For resumable chunk requests: an agent with connect and idle time-outs. */
   readonly agent: Agent;
   readonly maxRetries: number;
+  /** For resumable uploads: whether the store can be asked how far a session got (status-probe.ts). */
+  readonly statusQueriesSafe?: (() => Promise<boolean>) | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -118,6 +120,7 @@ function resumableOptions(request: UploadRequest): ResumableUpload {
     preconditionOpts: preconditionOf(request.mode).preconditionOpts,
     chunkSize: request.chunkSize,
     maxRetries: request.maxRetries,
+    statusQueriesSafe: request.statusQueriesSafe,
     signal: request.signal,
   };
 }

@@ -17,6 +17,8 @@ export const S3_MAX_PART_SIZE = 5 * GiB;
 export const S3_MAX_PARTS = 10_000;
 /** The largest object a single CopyObject may copy. */
 export const S3_MAX_COPY_OBJECT_SIZE = 5 * GiB;
+/** Default connect and idle time-outs (see S3BackendOptions.requestTimeoutMs). */
+export const S3_DEFAULT_TIMEOUTS = { connectMs: 4_000, idleMs: 4_000 } as const;
 
 export interface S3BackendOptions {
   readonly bucket: string;
@@ -46,9 +48,14 @@ export interface S3BackendOptions {
   readonly readConcurrency?: number;
   /** Attempts per request, first try included (the SDK's standard retry mode). Default 3. */
   readonly maxAttempts?: number;
-  /** How long opening a connection may take before the attempt fails. Default 5 s. */
+  /** How long opening a connection may take before the attempt fails. Default 4 s. */
   readonly connectionTimeoutMs?: number;
-  /** How long a request may go without sending or receiving a byte before the attempt fails. Default 60 s. */
+  /**
+   * How long a request may go without sending or receiving a byte (waiting for the answer included) before the
+   * attempt fails. Default 4 s: with the default 3 attempts a store that stops answering fails a call TRANSIENT
+   * within about 13 s, and a multipart save (its abort included) within about 26 s. Raise it for a store that
+   * can take longer than that to start answering.
+   */
   readonly requestTimeoutMs?: number;
   /** `copy` of objects above this size goes through UploadPartCopy. Default (and maximum) 5 GiB. */
   readonly multipartCopyThreshold?: number;
@@ -97,8 +104,8 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
     queueSize: checkInteger("queueSize", options.queueSize ?? 4, 1, 64),
     readConcurrency: options.readConcurrency === undefined ? undefined : checkInteger("readConcurrency", options.readConcurrency, 1, 64),
     maxAttempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20),
-    connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? 5_000, 1, 600_000),
-    requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? 60_000, 1, 3_600_000),
+    connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? S3_DEFAULT_TIMEOUTS.connectMs, 1, 600_000),
+    requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? S3_DEFAULT_TIMEOUTS.idleMs, 1, 3_600_000),
     multipartCopyThreshold: checkInteger(
       "multipartCopyThreshold",
       options.multipartCopyThreshold ?? S3_MAX_COPY_OBJECT_SIZE,
