@@ -72,7 +72,7 @@ describe("GCS putFile: abort during a resume", () => {
     try {
       await assert.rejects(
         uploadResumableFile(
-          { file, agent, metadata: {}, chunkSize: 256 * KiB, maxRetries: 3, signal: controller.signal },
+          { file, agent, metadata: {}, chunkSize: 256 * KiB, maxRetries: 3, statusQueriesSafe: async () => true, signal: controller.signal },
           { handle, path, size },
         ),
         { name: "AbortError" },

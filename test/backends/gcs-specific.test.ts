@@ -467,6 +467,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
         return forward();
       }, SMALL_CHUNKS);
       const old = randomBody(700 * KiB);
+      dropped = true;
       await backend.put("partial.bin", old);
       for (const mode of [undefined, CREATE_ONLY]) {
         dropped = false;

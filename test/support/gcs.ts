@@ -22,9 +22,22 @@ export function gcsFactory(): BackendFactory {
   });
 }
 
+/**
+ * fake-gcs-server answers each resumable chunk only after hashing everything the session holds (MD5 and CRC32C of
+ * the whole body so far), so on a busy machine the chunks of a large upload can take longer to answer than the
+ * default idle time-out; the tests give it this one (the stall tests set their own).
+ */
+export const EMULATOR_REQUEST_TIMEOUT_MS = 30_000;
+
 /** Options for a GcsBackend on `server`'s test bucket (explicit, so STORAGE_EMULATOR_HOST does not leak in). */
 export function gcsOptions(server: GcsServerEnv, extra: Partial<GcsBackendOptions> = {}): GcsBackendOptions {
-  return { bucket: server.bucket, apiEndpoint: server.endpoint, projectId: server.projectId, ...extra };
+  return {
+    bucket: server.bucket,
+    apiEndpoint: server.endpoint,
+    projectId: server.projectId,
+    requestTimeoutMs: EMULATOR_REQUEST_TIMEOUT_MS,
+    ...extra,
+  };
 }
 
 /** Creates the test bucket unless it exists (the server scripts usually have). */
