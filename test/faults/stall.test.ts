@@ -49,7 +49,8 @@ function freezingMidUpload(backend: StorageBackend, server: PrivateServer, after
       options.onProgress?.(bytes);
       if (!frozen && bytes >= afterBytes) {
         frozen = true;
-        server.freeze();
+        // Not awaited: the upload goes on into a store that is stopping.
+        server.freeze().catch((error: unknown) => console.error(error));
       }
     },
   });
@@ -96,7 +97,7 @@ for (const kind of ["minio", "gcs"] as const satisfies readonly PrivateServerKin
       const backend = privateBackend(kind, server, `small-${prefixes++}`, SHORT);
       try {
         await backend.put("a.json", "{}");
-        server.freeze();
+        await server.freeze();
         try {
           await rejectsTransient(backend.head("a.json"), "head");
           await rejectsTransient(backend.put("b.json", "{}"), "put");

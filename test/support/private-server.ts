@@ -5,9 +5,10 @@
  * process exits.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { ServerDefinition } from "../../scripts/servers/definition.ts";
 import { fakeGcs } from "../../scripts/servers/fake-gcs.ts";
@@ -30,8 +31,11 @@ const definitions: Record<PrivateServerKind, ServerDefinition> = { minio, gcs: f
 export interface PrivateServer {
   readonly label: string;
   readonly endpoint: string;
-  /** SIGSTOP: the process stops answering; the kernel still accepts connections and buffers their bytes. */
-  freeze(): void;
+  /**
+   * SIGSTOP: the process stops answering; the kernel still accepts connections and buffers their bytes. Resolves
+   * once every thread of it is stopped (on Linux; elsewhere at once), so no request sent afterwards is answered.
+   */
+  freeze(): Promise<void>;
   /** SIGCONT, then waits until the server answers its health check again. */
   thaw(): Promise<void>;
   stop(): Promise<void>;
@@ -63,7 +67,10 @@ export async function startPrivateServer(kind: PrivateServerKind): Promise<Priva
   return {
     label: kind === "minio" ? "MinIO" : "fake-gcs-server",
     endpoint: spawned.endpoint,
-    freeze: () => process.kill(server.pid, "SIGSTOP"),
+    async freeze() {
+      process.kill(server.pid, "SIGSTOP");
+      await allThreadsStopped(server.pid, Date.now() + START_TIMEOUT_MS);
+    },
     async thaw() {
       process.kill(server.pid, "SIGCONT");
       await definition.waitReady(spawned, Date.now() + START_TIMEOUT_MS);
@@ -74,6 +81,26 @@ export async function startPrivateServer(kind: PrivateServerKind): Promise<Priva
       await server.stop();
     },
   };
+}
+
+/**
+ * Waits until every thread of `pid` is in the stopped state ("T" in /proc/<pid>/task/<tid>/stat): a thread busy on
+ * another core when SIGSTOP arrives may still answer a request before it stops. Without /proc, returns at once.
+ */
+async function allThreadsStopped(pid: number, deadline: number): Promise<void> {
+  const tasks = `/proc/${pid}/task`;
+  if (!existsSync(tasks)) return;
+  while (Date.now() < deadline) {
+    const states = await Promise.all(
+      (await readdir(tasks)).map(async (tid) => {
+        const stat = await readFile(join(tasks, tid, "stat"), "utf8").catch(() => ") T");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      }),
+    );
+    if (states.every((state) => state === "T" || state === "t")) return;
+    await sleep(10);
+  }
+  throw new Error(`process ${pid} did not stop after SIGSTOP`);
 }
 
 /** Time-outs for a backend, by what they mean rather than by each backend's option names. */

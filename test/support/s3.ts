@@ -19,9 +19,16 @@ export function motoFactory(): BackendFactory {
   return s3Factory("moto", server, skipUnless(server, "moto", "TEST_MOTO_ENDPOINT"));
 }
 
+/**
+ * moto (a Python server) can take longer than the default 4 s idle time-out to answer a large part or the
+ * completion of a large upload on a busy machine; the tests give it this one.
+ */
+export const MOTO_REQUEST_TIMEOUT_MS = 30_000;
+
 /** Options for an S3Backend on `server`'s test bucket (explicit, so the developer's AWS_* variables do not leak in). */
 export function s3Options(server: S3ServerEnv, extra: Partial<S3BackendOptions> = {}): S3BackendOptions {
   return {
+    ...(server.label === "moto" ? { requestTimeoutMs: MOTO_REQUEST_TIMEOUT_MS } : {}),
     bucket: server.bucket,
     endpoint: server.endpoint,
     region: server.region,
