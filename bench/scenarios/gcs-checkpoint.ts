@@ -9,6 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { randomUUID } from "node:crypto";
 import { Snapshot } from "../../src/index.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
+import { EMULATOR_REQUEST_TIMEOUT_MS } from "../../test/support/gcs.ts";
 import { gcsEnv } from "../../test/support/servers.ts";
 import { MiB, measurePair, timed, type VariantResult } from "../harness.ts";
 import { CHECKPOINT_BYTES, deleteEverything, RATIO_HEADER, ratioRow, writePseudoRandomFile } from "./shared.ts";
@@ -55,7 +56,14 @@ export const gcsCheckpoint: Scenario = {
     const { Storage } = await import("@google-cloud/storage");
     const storage = new Storage({ apiEndpoint: server.endpoint, projectId: server.projectId });
     const file = storage.bucket(server.bucket).file(`${args.prefix}/raw/${variant}-${process.pid}.bin`);
-    const backend = new GcsBackend({ bucket: server.bucket, prefix: `${args.prefix}/lib-${process.pid}`, apiEndpoint: server.endpoint, projectId: server.projectId });
+    const backend = new GcsBackend({
+      bucket: server.bucket,
+      prefix: `${args.prefix}/lib-${process.pid}`,
+      apiEndpoint: server.endpoint,
+      projectId: server.projectId,
+      // The emulator answers a request of a resumable upload only after hashing the whole session.
+      requestTimeoutMs: EMULATOR_REQUEST_TIMEOUT_MS,
+    });
     const snapshot = await Snapshot.setup({ name: "bench", backend, console: false });
     const write = (): Promise<void> => pipeline(createReadStream(source), file.createWriteStream({ resumable: true }));
     try {
