@@ -17,6 +17,7 @@
  * another uncaught signal, what is not stored within the time-out, and, for a target without `closeSync`, what an
  * `exit` leaves unflushed.
  */
+import { constants } from "node:os";
 import { InvalidArgumentError } from "../errors.ts";
 import { endingForExitCode, endingForSignal, type RunEnding } from "./run-record.ts";
 
@@ -175,7 +176,8 @@ function onSignal(signal: NodeJS.Signals): void {
       // Dying by the signal skips `exit`; nothing else is stored after this.
       stopListening();
       process.kill(process.pid, signal);
-      return;
+      // Still here: the signal's default action does not apply to us (PID 1 of a container ignores it).
+      process.exit(128 + constants.signals[signal]);
     }
     if (listening && registrations.size > 0) for (const handled of HANDLED_SIGNALS) process.on(handled, onSignal);
   });
