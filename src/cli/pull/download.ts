@@ -87,6 +87,9 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     partialName,
     // A partial that appeared after the folder was read (another pull into the same dest) is started afresh.
     resume: present.has(partialName),
+    // One stream a file: its partial then holds a prefix that a pull run again continues (parallel ranges leave
+    // holes when the process dies). Files themselves come down in parallel.
+    streams: 1,
     signal: context.signal,
     onBytes: context.onBytes,
   });
