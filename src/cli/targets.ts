@@ -1,16 +1,17 @@
 /**
  * What a URI on the command line names: a snapshot (`<root>/<name>/v3[:tag]`, `<root>/<name>@latest|@3|@tag`),
- * a snapshot name (`<root>/<name>`, recognised by its version claims), or any other folder (a root). Artifact
+ * a snapshot name (`<root>/<name>`, recognised by its version claims or version folders), or any other folder (a
+ * root). Artifact
  * URIs may carry the `@selector` form in the middle: `<root>/<name>@latest/jsons/metrics.json`.
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
-import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri, objectLocation } from "../backends/registry.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { claimsPrefix, parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
+import { parseFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { openSnapshot, type OpenedSnapshot } from "../snapshot/open.ts";
+import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
 import { inDefaultRoot } from "./default-root.ts";
 
@@ -32,13 +33,13 @@ export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
   return { ...opened, prefix: `${folderKey}/`, where: opened.backend.describe(folderKey) };
 }
 
-/** True when the last segment is a version folder (`v3`, `v3:tag`) or carries an `@selector`. */
+/** True when the last segment is a version folder (`v3`, `v3:tag`, `dev`) or carries an `@selector`. */
 export function looksLikeSnapshotUri(uri: string): boolean {
   const last = splitLastSegment(uri)?.last ?? uri;
-  return last.includes("@") || parseVersionFolderName(last) !== undefined;
+  return last.includes("@") || parseFolderName(last) !== undefined;
 }
 
-/** `<root>/<name>` when that name has version claims; undefined for anything else. */
+/** `<root>/<name>` when that name has version claims or version folders; undefined for anything else. */
 export async function findNameTarget(uri: string): Promise<NameTarget | undefined> {
   parseLocation(uri);
   const split = splitLastSegment(uri);
@@ -49,7 +50,7 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
     return undefined;
   }
   const backend = backendFromUri(split.parent);
-  return (await hasObjectsUnder(backend, claimsPrefix(split.last))) ? { backend, name: split.last } : undefined;
+  return (await new VersionStore(backend, split.last).exists()) ? { backend, name: split.last } : undefined;
 }
 
 /** Where an artifact URI points: a direct object location, or a file inside a snapshot named with `@selector`. */

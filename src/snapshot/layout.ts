@@ -1,6 +1,7 @@
 /**
  * The key layout under a root, in one place:
  *   <name>/v<N>[:<tag>]/<name>.log | <name>.history.log | <type>s/<artifact> | <customType>/<artifact>
+ *   <name>/dev[:<tag>]/…                              the scratch version ("dev"), outside the numbering
  *   <name>/.opencrate/versions/<N zero-padded>.json   version claims (create-only)
  *   <name>/.opencrate/runs/<runId>.json               run records shared by the ranks of one job
  *   <name>/.opencrate/run-records/<N>/<run>.json      how each run (each rank) of version N is doing or ended
@@ -18,16 +19,37 @@ export function isBuiltinType(type: string): type is BuiltinType {
   return (BUILTIN_TYPES as readonly string[]).includes(type);
 }
 
-/** `v3` or `v3:baseline`. */
-export function versionFolderName(version: number, tag: string | undefined): string {
-  return tag === undefined ? `v${version}` : `v${version}:${tag}`;
+/** The scratch version's folder is `dev` or `dev:<tag>`. */
+export const DEV_VERSION = "dev";
+
+/** `v3`, `v3:baseline`, `dev` or `dev:baseline`. */
+export function versionFolderName(version: number | typeof DEV_VERSION, tag: string | undefined): string {
+  const base = version === DEV_VERSION ? DEV_VERSION : `v${version}`;
+  return tag === undefined ? base : `${base}:${tag}`;
 }
 
-/** Parses a folder name made by versionFolderName; undefined for anything else. */
+const FOLDER = /^(?:v(\d{1,15})|dev)(?::([A-Za-z0-9._-]{1,64}))?$/;
+
+/** Parses a folder name made by versionFolderName (`dev` folders have version "dev"); undefined for anything else. */
+export function parseFolderName(folder: string): { version: number | typeof DEV_VERSION; tag: string | undefined } | undefined {
+  const match = FOLDER.exec(folder);
+  if (match === null || (match[2] !== undefined && (match[2] === "." || match[2] === ".."))) return undefined;
+  return { version: match[1] === undefined ? DEV_VERSION : Number(match[1]), tag: match[2] };
+}
+
+/** Parses a numbered folder name (`v3`, `v3:baseline`); undefined for anything else, `dev` included. */
 export function parseVersionFolderName(folder: string): { version: number; tag: string | undefined } | undefined {
-  const match = /^v(\d{1,15})(?::([A-Za-z0-9._-]{1,64}))?$/.exec(folder);
-  if (match === null) return undefined;
-  return { version: Number(match[1]), tag: match[2] };
+  const parsed = parseFolderName(folder);
+  return parsed === undefined || parsed.version === DEV_VERSION ? undefined : { version: parsed.version, tag: parsed.tag };
+}
+
+/**
+ * The number a folder occupies, tag or not, whatever its tag's characters (other tools do not check them):
+ * `v3:any thing` still takes 3 away from "new".
+ */
+export function numberTakenByFolder(folder: string): number | undefined {
+  const match = /^v(\d{1,15})(?::.*)?$/s.exec(folder);
+  return match === null ? undefined : Number(match[1]);
 }
 
 export function nameKey(name: string): string {

@@ -4,8 +4,8 @@ import { InvalidArgumentError } from "../errors.ts";
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
 const TAG = /^[A-Za-z0-9._-]{1,64}$/;
 
-export type StartOption = "new" | "last" | number;
-/** What `start` accepts: "new", "last", a version number, or its digits as a string ("3"). */
+export type StartOption = "new" | "last" | "dev" | number;
+/** What `start` accepts: "new", "last", "dev", a version number, or its digits as a string ("3"). */
 export type StartInput = StartOption | `${number}`;
 
 /** A snapshot name: `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
@@ -46,14 +46,14 @@ export function validateTypeName(type: unknown, reservedFolders: readonly string
   return type;
 }
 
-/** `"new"`, `"last"`, a non-negative integer, or a string of digits. */
+/** `"new"`, `"last"`, `"dev"`, a non-negative integer, or a string of digits. */
 export function parseStart(start: unknown): StartOption {
   if (start === undefined) return "new";
-  if (start === "new" || start === "last") return start;
+  if (start === "new" || start === "last" || start === "dev") return start;
   if (typeof start === "number" && Number.isSafeInteger(start) && start >= 0) return start;
   if (typeof start === "string" && /^\d{1,15}$/.test(start)) return Number(start);
   throw new InvalidArgumentError(
-    `Invalid start ${showValue(start)}: use "new", "last", a non-negative integer or a string of digits.`,
+    `Invalid start ${showValue(start)}: use "new", "last", "dev", a non-negative integer or a string of digits.`,
   );
 }
 

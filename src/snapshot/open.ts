@@ -3,54 +3,68 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
-import { nameKey, versionFolderName, versionKey } from "./layout.ts";
+import { DEV_VERSION, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import { parseSnapshotUri } from "./snapshot-uri.ts";
-import { VersionStore, type VersionClaim } from "./versions.ts";
+import { highestNumber, numbersOf, pickFolder, VersionStore, type VersionEntry } from "./versions.ts";
 
 export interface OpenedSnapshot {
   readonly backend: StorageBackend;
   readonly name: string;
-  readonly version: number;
+  readonly version: number | typeof DEV_VERSION;
   readonly tag: string | undefined;
   readonly folder: string;
 }
 
+/**
+ * `@latest` is the highest number and `@<N>` that number; of a number's folders they open the last in
+ * listVersions order (a sibling made by resuming, when there is one). `@<tag>` is the highest number with a folder
+ * of that tag. A folder path opens that folder; `v3` when only `v3:<tag>` exists means the tagged folder.
+ */
 export async function openSnapshot(uri: string): Promise<OpenedSnapshot> {
   const address = parseSnapshotUri(uri);
   const backend = backendFromUri(address.root);
-  const store = new VersionStore(backend, address.name);
+  const entries = await new VersionStore(backend, address.name).listVersions();
   const where = backend.describe(nameKey(address.name));
   const selector = address.selector;
 
-  let claim: VersionClaim | undefined;
-  let tag: string | undefined;
+  let entry: VersionEntry | undefined;
   switch (selector.kind) {
     case "latest": {
-      const highest = await store.highest();
-      claim = highest === undefined ? undefined : await store.readClaim(highest);
-      if (claim === undefined) throw new NotFoundError(`No version of '${address.name}' exists at ${where}.`, { path: where });
-      tag = claim.tag;
+      const highest = highestNumber(entries);
+      entry = highest === undefined ? undefined : pickFolder(entries, highest);
+      if (entry === undefined) throw new NotFoundError(`No version of '${address.name}' exists at ${where}.`, { path: where });
       break;
     }
     case "tag": {
-      // Versions created with the tag, and sibling folders made by resuming another version with it.
-      const tagged = new Set((await store.listClaims()).filter((c) => c.tag === selector.tag).map((c) => c.version));
-      for (const folder of await store.listFolders()) {
-        if (folder.tag === selector.tag) tagged.add(folder.version);
-      }
-      const highest = Math.max(-1, ...tagged);
-      claim = highest < 0 ? undefined : await store.readClaim(highest);
-      if (claim === undefined) {
+      entry = entries.filter((e) => e.version !== DEV_VERSION && e.tag === selector.tag).at(-1);
+      if (entry === undefined) {
         throw new NotFoundError(`No version of '${address.name}' at ${where} is tagged '${selector.tag}'.`, { path: where });
       }
-      tag = selector.tag;
       break;
     }
     case "number":
     case "folder": {
-      claim = await store.readClaim(selector.version);
-      if (claim === undefined) {
-        const available = await store.listVersionNumbers();
+      const ofVersion = entries.filter((e) => e.version === selector.version);
+      if (selector.kind === "number") {
+        entry = ofVersion.at(-1);
+      } else {
+        const folder = versionFolderName(selector.version, selector.tag);
+        entry = ofVersion.find((e) => e.folder === folder);
+        // "v3" when only "v3:baseline" holds anything means the tagged folder.
+        if (entry === undefined && selector.tag === undefined && ofVersion.length === 1) entry = ofVersion[0];
+        if (entry === undefined && ofVersion.length > 0) {
+          throw new NotFoundError(
+            `The snapshot folder ${backend.describe(versionKey(address.name, folder))} does not exist; version ` +
+              `${selector.version} has ${ofVersion.map((e) => e.folder).join(", ")}.`,
+            { path: backend.describe(versionKey(address.name, folder)) },
+          );
+        }
+      }
+      if (entry === undefined) {
+        if (selector.version === DEV_VERSION) {
+          throw new NotFoundError(`No dev folder of '${address.name}' exists at ${where}.`, { path: where });
+        }
+        const available = numbersOf(entries);
         throw new VersionNotFoundError(
           `Version ${selector.version} of '${address.name}' does not exist at ${where}` +
             (available.length === 0 ? " (none exist yet)." : ` (existing: ${available.map((v) => `v${v}`).join(", ")}).`),
@@ -58,20 +72,13 @@ export async function openSnapshot(uri: string): Promise<OpenedSnapshot> {
           { path: where },
         );
       }
-      tag = selector.kind === "folder" ? selector.tag : claim.tag;
-      // "v3" when only "v3:baseline" holds anything means the tagged folder.
-      if (selector.kind === "folder" && tag === undefined && claim.tag !== undefined) {
-        const untagged = versionKey(address.name, versionFolderName(claim.version, undefined));
-        if (!(await hasObjectsUnder(backend, `${untagged}/`))) tag = claim.tag;
-      }
       break;
     }
   }
-  const folder = versionFolderName(claim.version, tag);
-  if (!(await hasObjectsUnder(backend, `${versionKey(address.name, folder)}/`))) {
-    throw new NotFoundError(`The snapshot folder ${backend.describe(versionKey(address.name, folder))} is empty or missing.`, {
-      path: backend.describe(versionKey(address.name, folder)),
+  if (!entry.hasFolder || !(await hasObjectsUnder(backend, `${versionKey(address.name, entry.folder)}/`))) {
+    throw new NotFoundError(`The snapshot folder ${backend.describe(versionKey(address.name, entry.folder))} is empty or missing.`, {
+      path: backend.describe(versionKey(address.name, entry.folder)),
     });
   }
-  return { backend, name: address.name, version: claim.version, tag, folder };
+  return { backend, name: address.name, version: entry.version, tag: entry.tag, folder: entry.folder };
 }

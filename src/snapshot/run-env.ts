@@ -24,7 +24,7 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
   const runId =
     option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? (torchRunId === "none" ? undefined : torchRunId) ?? slurmRunId(env);
   if (runId === undefined) return undefined;
-  if (typeof runId !== "string" || runId.length > 256 || /[\0-\x1f/\\]/.test(runId) || runId === "." || runId === "..") {
+  if (typeof runId !== "string" || runId.length === 0 || runId.length > 256 || /[\0-\x1f/\\]/.test(runId) || runId === "." || runId === "..") {
     throw new InvalidArgumentError(
       `Invalid run id ${JSON.stringify(runId)}: use 1-256 printable characters without '/' or '\\'.`,
     );

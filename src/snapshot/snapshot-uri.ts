@@ -1,14 +1,14 @@
 /**
- * Snapshot URIs: `<root>/<name>/v3`, `<root>/<name>/v3:baseline`, `<root>/<name>@latest`, `<root>/<name>@3`,
- * `<root>/<name>@baseline`, for local paths and every URI scheme.
+ * Snapshot URIs: `<root>/<name>/v3`, `<root>/<name>/v3:baseline`, `<root>/<name>/dev[:<tag>]`,
+ * `<root>/<name>@latest`, `<root>/<name>@3`, `<root>/<name>@baseline`, for local paths and every URI scheme.
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { parseLocation, redact, splitLastSegment } from "../uri.ts";
-import { parseVersionFolderName } from "./layout.ts";
+import { parseFolderName, type DEV_VERSION } from "./layout.ts";
 import { validateSnapshotName, validateTag } from "./names.ts";
 
 export type SnapshotSelector =
-  | { readonly kind: "folder"; readonly version: number; readonly tag: string | undefined }
+  | { readonly kind: "folder"; readonly version: number | typeof DEV_VERSION; readonly tag: string | undefined }
   | { readonly kind: "latest" }
   | { readonly kind: "number"; readonly version: number }
   | { readonly kind: "tag"; readonly tag: string };
@@ -32,7 +32,7 @@ export function parseSnapshotUri(uri: string): SnapshotAddress {
       const name = checkName(split.last.slice(0, at), uri);
       return { root: split.parent, name, selector: parseSelector(split.last.slice(at + 1), uri) };
     }
-    const folder = parseVersionFolderName(split.last);
+    const folder = parseFolderName(split.last);
     const named = split.parent === "." ? undefined : splitLastSegment(split.parent);
     if (folder !== undefined && named !== undefined) {
       const name = checkName(named.last, uri);
@@ -40,7 +40,7 @@ export function parseSnapshotUri(uri: string): SnapshotAddress {
     }
   }
   throw new InvalidArgumentError(
-    `${redact(uri)} is not a snapshot URI: expected <root>/<name>/v<N>[:<tag>] or <root>/<name>@latest|@<N>|@<tag>.`,
+    `${redact(uri)} is not a snapshot URI: expected <root>/<name>/v<N>[:<tag>], <root>/<name>/dev[:<tag>] or <root>/<name>@latest|@<N>|@<tag>.`,
     { path: redact(uri) },
   );
 }

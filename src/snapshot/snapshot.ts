@@ -1,7 +1,6 @@
 /** A versioned snapshot of one pipeline run: its version, folder, logs and artifacts. */
 import type { StorageBackend } from "../backends/backend.ts";
 import { validateKey } from "../backends/keys.ts";
-import { objectExists } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { checkedBackend } from "../backends/layers/checked.ts";
 import {
@@ -10,7 +9,6 @@ import {
   isOpenCrateError,
   NotSetUpError,
   ReadOnlyError,
-  VersionNotFoundError,
 } from "../errors.ts";
 import { builtinHandlers } from "../handlers/registry.ts";
 import type {
@@ -24,7 +22,6 @@ import type {
 } from "../handlers/data-types.ts";
 import type { ArtifactHandler } from "../handlers/types.ts";
 import { exitFlushTimeoutFromEnv, registerForExit } from "../logs/exit-hooks.ts";
-import { parseLogLevel, type LogLevelOption } from "../logs/levels.ts";
 import { RunLogger } from "../logs/logger.ts";
 import type { RunRecord, RunStatus } from "../logs/run-record.ts";
 import { startRunSink } from "../logs/run-sink.ts";
@@ -42,48 +39,36 @@ import {
 import {
   artifactKey,
   BUILTIN_TYPES,
+  DEV_VERSION,
   historyKey,
   isBuiltinType,
   logKey,
   nameKey,
   typeFolder,
-  versionFolderName,
   versionKey,
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
-import { parseStart, validateSnapshotName, validateTag, validateTypeName, type StartInput, type StartOption } from "./names.ts";
-import { rankWithoutRunIdWarning, resolveRank, resolveRunId } from "./run-env.ts";
+import { validateTypeName } from "./names.ts";
+import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
+import { resolveVersion } from "./resolve-version.ts";
+import { rankWithoutRunIdWarning } from "./run-env.ts";
 import { listRunRecords, summarizeRuns, type RunSummary } from "./run-records.ts";
 import { firstRunRecord } from "./run-start.ts";
-import { VersionStore, type VersionClaim } from "./versions.ts";
+import { parseSetupOptions, type SetupOptions } from "./setup-options.ts";
+import { VersionStore, type VersionEntry } from "./versions.ts";
 
-export interface SetupOptions {
-  /** `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
-  readonly name: string;
-  /** "new" (default), "last", a non-negative integer or a string of digits. */
-  readonly start?: StartInput;
-  /** `[A-Za-z0-9._-]{1,64}`; "" means none. */
-  readonly tag?: string;
-  /** debug, info, success, warning, error, critical (any case). Default: env OPENCRATE_LOG_LEVEL, else info. */
-  readonly logLevel?: LogLevelOption;
-  /** A local path or URI. Default: env OPENCRATE_ROOT, else "snapshots". */
-  readonly root?: string;
-  /** Overrides the backend `root` implies. */
-  readonly backend?: StorageBackend;
-  /** Ranks of one job that share it share one version. Default: env OPENCRATE_RUN_ID, then TORCHELASTIC_RUN_ID. */
-  readonly runId?: string;
-  /** Echo log lines to stdout. Default true. */
-  readonly console?: boolean;
-  /** How often buffered log lines are written (ms). Default 1000. */
-  readonly logFlushIntervalMs?: number;
-}
+export type { SetupOptions } from "./setup-options.ts";
 
 export interface VersionInfo {
-  readonly version: number;
+  /** The number, or "dev" for the scratch folder. */
+  readonly version: number | typeof DEV_VERSION;
+  /** The folder's tag. */
   readonly tag: string | undefined;
+  /** The folder: "v3", "v3:baseline", "dev". */
   readonly versionName: string;
-  readonly createdAt: string;
+  /** When the number was claimed; undefined for a folder another tool wrote (it has no claim). */
+  readonly createdAt: string | undefined;
   readonly runId?: string;
   /** From the run records of the version's latest run (absent for versions written without them). */
   readonly status?: RunStatus;
@@ -91,12 +76,16 @@ export interface VersionInfo {
   readonly exitCode?: number;
   readonly signal?: string;
   readonly lastSeen?: string;
+  /** True when the number has a claim (made by this library); false for a folder alone. */
+  readonly claimed: boolean;
+  /** False for a claimed version whose folder holds nothing yet. */
+  readonly hasFolder: boolean;
 }
 
 interface ActiveRun {
   readonly backend: StorageBackend;
   readonly name: string;
-  readonly version: number;
+  readonly version: number | typeof DEV_VERSION;
   readonly tag: string | undefined;
   readonly folder: string;
   readonly readOnly: boolean;
@@ -146,7 +135,7 @@ export class Snapshot {
 
   /** Creates a snapshot and sets it up. */
   static async setup(options: SetupOptions): Promise<Snapshot> {
-    const snapshot = new Snapshot({ console: options.console ?? true });
+    const snapshot = new Snapshot({ console: parseSetupOptions(options).console });
     await snapshot.setup(options);
     return snapshot;
   }
@@ -165,46 +154,35 @@ export class Snapshot {
    * logs. A second setup on the same object closes the previous run first.
    */
   async setup(options: SetupOptions): Promise<this> {
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidArgumentError("setup() takes an options object, as in setup({ name: \"train\" }).");
-    }
-    const name = validateSnapshotName(options.name);
-    const start = parseStart(options.start);
-    const tag = validateTag(options.tag);
-    const level =
-      options.logLevel === undefined
-        ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")
-        : parseLogLevel(options.logLevel, "logLevel");
-    const runId = resolveRunId(options.runId);
-    const rank = resolveRank();
+    const parsed = parseSetupOptions(options);
+    const { name, tag, rank, runId } = parsed;
     exitFlushTimeoutFromEnv(); // a malformed OPENCRATE_EXIT_FLUSH_MS fails here, before anything is written
     const backend = backendOf(options);
-    if (options.logFlushIntervalMs !== undefined && !(options.logFlushIntervalMs > 0)) {
-      throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${options.logFlushIntervalMs}.`);
-    }
 
     await this.close();
-    this.logger.setLevel(level);
-    this.logger.setConsole(options.console ?? true);
+    this.logger.setLevel(parsed.level);
+    this.logger.setConsole(parsed.console);
     const startedAt = new Date();
     const git = gitState();
     const rankWarning = rankWithoutRunIdWarning(runId);
     if (rankWarning !== undefined) this.logger.warning(rankWarning);
 
-    const { claim, resumed } = await this.#resolveVersion(backend, name, start, tag, runId, rank);
-    const folder = versionFolderName(claim.version, tag);
-    if (resumed && claim.tag !== tag) {
-      this.logger.warning(
-        `Version ${claim.version} of '${name}' was created as '${versionFolderName(claim.version, claim.tag)}'; ` +
-          `resuming it with ${tag === undefined ? "no tag" : `tag '${tag}'`} uses the sibling folder '${folder}' ` +
-          `(${backend.describe(versionKey(name, versionFolderName(claim.version, claim.tag)))} is untouched).`,
-      );
-    }
+    const { version, folder, resumed } = await resolveVersion({
+      backend,
+      name,
+      start: parsed.start,
+      tag,
+      runId,
+      rank,
+      replace: parsed.replace,
+      warn: (message) => this.logger.warning(message),
+    });
 
     const log = logKey(name, folder, rank);
     const { key: recordKey, record } = firstRunRecord({
       name,
-      version: claim.version,
+      // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
+      version: version === DEV_VERSION ? -1 : version,
       versionName: folder,
       log: log.slice(versionKey(name, folder).length + 1),
       runId,
@@ -218,8 +196,9 @@ export class Snapshot {
       resume: resumed,
       recordKey,
       record,
-      ...(options.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: options.logFlushIntervalMs }),
+      ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
     });
+    if (parsed.replace) await emptyFolderBut(backend, versionKey(name, folder), log);
     this.logger.attach(writer);
     const unregisterExit = registerForExit({
       flush: () => writer.flush(),
@@ -228,17 +207,32 @@ export class Snapshot {
       storesAtExit: writer.storesAtExit,
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
-    this.#run = { backend, name, version: claim.version, tag, folder, readOnly: false, writer, unregisterExit };
+    this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };
     this.#closedAt = undefined;
+    if (version !== DEV_VERSION) await this.#raisePythonCounter(options.backend === undefined ? parsed.root : undefined, name, version);
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
+  }
+
+  /** Keeps a Python OpenCrate project's counter in step (see python-counter.ts); a failure only warns. */
+  async #raisePythonCounter(root: string | undefined, name: string, version: number): Promise<void> {
+    const config = pythonConfigFor(root);
+    if (config === undefined) return;
+    try {
+      await raisePythonCounter(config, name, version);
+    } catch (error) {
+      this.logger.warning(
+        `Could not record version ${version} of '${name}' in ${config} for Python OpenCrate: ${(error as Error).message}`,
+      );
+    }
   }
 
   get name(): string {
     return this.#active().name;
   }
 
-  get version(): number {
+  /** The version number, or "dev" for the scratch folder. */
+  get version(): number | typeof DEV_VERSION {
     return this.#active().version;
   }
 
@@ -349,33 +343,35 @@ export class Snapshot {
     return artifact as unknown as CustomArtifact<H>;
   }
 
-  /** Every version of this name, ascending, with how its latest run did where it left run records. */
+  /**
+   * Every version folder of this name (whoever wrote it) and every claimed version with no folder yet: "dev"
+   * folders first, then ascending by number; a number's folders with the one it was created with first and
+   * siblings made by resuming after it, so the last entry is what `@latest` opens. Entries of a number carry how
+   * its latest run did where it left run records.
+   */
   async listVersions(): Promise<VersionInfo[]> {
     const run = this.#active();
-    const [claims, summaries] = await Promise.all([
-      new VersionStore(run.backend, run.name).listClaims(),
+    const [entries, summaries] = await Promise.all([
+      new VersionStore(run.backend, run.name).listVersions(),
       summarizeRuns(run.backend, run.name, (record) => record.version),
     ]);
-    return claims.map((claim) => toVersionInfo(claim, summaries.get(claim.version)));
+    return entries.map((entry) => toVersionInfo(entry, entry.version === DEV_VERSION ? undefined : summaries.get(entry.version)));
   }
 
   /** The run records of this version's folder (each run, each rank), oldest first. */
   async runs(): Promise<RunRecord[]> {
     const run = this.#active();
-    const records = await listRunRecords(run.backend, run.name, run.version);
+    const records = await listRunRecords(run.backend, run.name, run.version === DEV_VERSION ? -1 : run.version);
     return records.filter((record) => record.versionName === run.folder);
   }
 
-  /** Sorted unique tags of this name's versions (including sibling folders made by resuming with another tag). */
+  /** Sorted unique tags of this name's version folders and claims ("dev:<tag>" folders included). */
   async listTags(): Promise<string[]> {
     const run = this.#active();
-    const store = new VersionStore(run.backend, run.name);
     const tags = new Set<string>();
-    for (const claim of await store.listClaims()) {
-      if (claim.tag !== undefined) tags.add(claim.tag);
-    }
-    for (const folder of await store.listFolders()) {
-      if (folder.tag !== undefined) tags.add(folder.tag);
+    for (const entry of await new VersionStore(run.backend, run.name).listVersions()) {
+      if (entry.tag !== undefined) tags.add(entry.tag);
+      if (entry.claim?.tag !== undefined) tags.add(entry.claim.tag);
     }
     return [...tags].sort();
   }
@@ -449,46 +445,6 @@ export class Snapshot {
     this.logger.exception(message, error);
   }
 
-  async #resolveVersion(
-    backend: StorageBackend,
-    name: string,
-    start: StartOption,
-    tag: string | undefined,
-    runId: string | undefined,
-    rank: number | undefined,
-  ): Promise<{ claim: VersionClaim; resumed: boolean }> {
-    const store = new VersionStore(backend, name);
-    if (start === "new") {
-      if (runId === undefined) return { claim: await store.allocateNew({ tag, runId }), resumed: false };
-      const { claim, created } = await store.allocateForRun(runId, { tag, runId });
-      // A rank joining its job's fresh version starts its own log; a restarted rank (same run id, log already
-      // there, as after a torchrun elastic restart) resumes it so the earlier lines move into the history.
-      const ownLog = logKey(name, versionFolderName(claim.version, tag), rank);
-      return { claim, resumed: !created && (await objectExists(backend, ownLog)) };
-    }
-    if (start === "last") {
-      const highest = await store.highest();
-      const existing = highest === undefined ? undefined : await store.readClaim(highest);
-      if (existing !== undefined) return { claim: existing, resumed: true };
-      const { claim, created } = await store.claimOrJoin(0, { tag, runId });
-      if (created) {
-        this.logger.warning(`No version of '${name}' exists at ${backend.describe(nameKey(name))}; created v0.`);
-      }
-      return { claim, resumed: !created };
-    }
-    const claim = await store.readClaim(start);
-    if (claim === undefined) {
-      const available = await store.listVersionNumbers();
-      const listed = available.length === 0 ? "none exist yet" : `existing: ${available.map((v) => `v${v}`).join(", ")}`;
-      throw new VersionNotFoundError(
-        `Version ${start} of '${name}' does not exist at ${backend.describe(nameKey(name))} (${listed}).`,
-        available,
-        { path: backend.describe(nameKey(name)) },
-      );
-    }
-    return { claim, resumed: true };
-  }
-
   #builtin<T extends keyof Builtins & string>(type: T, name: string, options: ArtifactOptions = {}): ArtifactOf<Builtins[T]> {
     const run = this.#active();
     const handler = builtinHandlers[type] as ArtifactHandler<unknown, unknown, unknown, unknown>;
@@ -536,13 +492,15 @@ export class Snapshot {
   }
 }
 
-function toVersionInfo(claim: VersionClaim, summary: RunSummary | undefined): VersionInfo {
+function toVersionInfo(entry: VersionEntry, summary: RunSummary | undefined): VersionInfo {
   return {
-    version: claim.version,
-    tag: claim.tag,
-    versionName: versionFolderName(claim.version, claim.tag),
-    createdAt: claim.createdAt,
-    ...(claim.runId === undefined ? {} : { runId: claim.runId }),
+    version: entry.version,
+    tag: entry.tag,
+    versionName: entry.folder,
+    createdAt: entry.claim?.createdAt || undefined,
+    ...(entry.claim?.runId === undefined ? {} : { runId: entry.claim.runId }),
+    claimed: entry.claim !== undefined,
+    hasFolder: entry.hasFolder,
     ...(summary === undefined ? {} : runFields(summary)),
   };
 }
@@ -570,4 +528,14 @@ function backendOf(options: SetupOptions): StorageBackend {
     if (!isOpenCrateError(error, "INVALID_ARGUMENT")) throw error;
     throw new InvalidArgumentError(`OPENCRATE_ROOT: ${error.message}`, { path: error.path, cause: error });
   }
+}
+
+/**
+ * Empties a version folder for `replace: true`, keeping `keepKey` (the new run's `.log`, already written): the
+ * folder always holds that log, so a crash half-way leaves a folder that still opens and lists.
+ */
+async function emptyFolderBut(backend: StorageBackend, folderKey: string, keepKey: string): Promise<void> {
+  const doomed: string[] = [];
+  for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) doomed.push(info.key);
+  await backend.deleteMany(doomed);
 }

@@ -1,16 +1,30 @@
 /**
- * Version allocation. A version exists when its claim object exists; claims are written create-only, so two
- * writers can never own one number, and a loser moves on to the next number without overwriting anything.
- * A conditional write whose answer was lost (TRANSIENT) is settled by reading the claim back and comparing the
- * writer's token, never by guessing.
+ * Version allocation and listing. A version exists when its claim object exists or when a `v<N>[:<tag>]` folder
+ * holds anything (other tools, Python OpenCrate included, write folders without claims). Claims are written
+ * create-only, so two writers can never own one number, and a loser moves on to the next number without
+ * overwriting anything; "new" starts past the highest claim and the highest folder, so it never lands in a folder
+ * it did not claim. A conditional write whose answer was lost (TRANSIENT) is settled by reading the claim back and
+ * comparing the writer's token, never by guessing.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
+import { hasObjectsUnder } from "../backends/presence.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
-import { claimKey, claimsPrefix, latestHintKey, parseVersionFolderName, runRecordKey, versionOfClaimKey } from "./layout.ts";
+import {
+  claimKey,
+  claimsPrefix,
+  DEV_VERSION,
+  latestHintKey,
+  nameKey,
+  numberTakenByFolder,
+  parseFolderName,
+  runRecordKey,
+  versionFolderName,
+  versionOfClaimKey,
+} from "./layout.ts";
 
 export interface VersionClaim {
   readonly version: number;
@@ -20,6 +34,27 @@ export interface VersionClaim {
   readonly pid: number;
   readonly createdAt: string;
   readonly token: string;
+}
+
+/** One version folder of a name, or a claim whose folder holds nothing yet. */
+export interface VersionEntry {
+  /** The number, or "dev" for the scratch folder. */
+  readonly version: number | typeof DEV_VERSION;
+  /** The folder's tag. */
+  readonly tag: string | undefined;
+  /** `v3`, `v3:baseline`, `dev`, `dev:baseline`. */
+  readonly folder: string;
+  /** The claim of this number, when one exists (shared by all folders of the number). */
+  readonly claim: VersionClaim | undefined;
+  /** False for a claim whose folder holds nothing yet. */
+  readonly hasFolder: boolean;
+}
+
+/** The folders directly under `<name>/`, from one delimited listing. */
+export interface FolderScan {
+  readonly folders: readonly { version: number | typeof DEV_VERSION; tag: string | undefined; folder: string }[];
+  /** The highest number any `v<N>…` folder occupies, whatever its tag; undefined when there is none. */
+  readonly highestNumber: number | undefined;
 }
 
 export interface AllocateOptions {
@@ -74,19 +109,60 @@ export class VersionStore {
     return (await this.listVersionNumbers()).at(-1);
   }
 
-  /** The version folders that hold anything (`v3`, `v3:tag`), parsed; sibling folders made by resuming included. */
-  async listFolders(): Promise<{ version: number; tag: string | undefined }[]> {
-    const folders: { version: number; tag: string | undefined }[] = [];
+  /** The version folders that hold anything (`v3`, `v3:tag`, `dev`), from one delimited listing of `<name>/`. */
+  async scanFolders(): Promise<FolderScan> {
+    const folders: { version: number | typeof DEV_VERSION; tag: string | undefined; folder: string }[] = [];
+    let highestNumber: number | undefined;
     let pageToken: string | undefined;
     do {
       const page = await this.#backend.listPage(`${this.#name}/`, pageToken === undefined ? {} : { pageToken });
       for (const prefix of page.prefixes) {
-        const parsed = parseVersionFolderName(prefix.slice(this.#name.length + 1, -1));
-        if (parsed !== undefined) folders.push(parsed);
+        const folder = prefix.slice(this.#name.length + 1, -1);
+        const taken = numberTakenByFolder(folder);
+        if (taken !== undefined && (highestNumber === undefined || taken > highestNumber)) highestNumber = taken;
+        const parsed = parseFolderName(folder);
+        if (parsed !== undefined) folders.push({ ...parsed, folder });
       }
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
-    return folders;
+    return { folders, highestNumber };
+  }
+
+  /**
+   * Every version of the name: each folder, plus each claim with no folder yet, in listing order: "dev" folders
+   * first, then by number; within one number the folder it was claimed with first, then the others (the
+   * untagged `v<N>` before tagged ones, tagged ones by tag). The last entry of a number is the one `@<N>` and
+   * `@latest` open (see {@link pickFolder}).
+   */
+  async listVersions(): Promise<VersionEntry[]> {
+    const [claims, scan] = await Promise.all([this.listClaims(), this.scanFolders()]);
+    const claimOf = new Map(claims.map((claim) => [claim.version, claim]));
+    const entries: VersionEntry[] = scan.folders.map(({ version, tag, folder }) => ({
+      version,
+      tag,
+      folder,
+      claim: version === DEV_VERSION ? undefined : claimOf.get(version),
+      hasFolder: true,
+    }));
+    const numbersWithFolders = new Set(scan.folders.map((folder) => folder.version));
+    for (const claim of claims) {
+      if (numbersWithFolders.has(claim.version)) continue;
+      entries.push({ version: claim.version, tag: claim.tag, folder: versionFolderName(claim.version, claim.tag), claim, hasFolder: false });
+    }
+    return entries.sort(compareEntries);
+  }
+
+  /** True when the name has a claim or a version folder (`v<N>[:<tag>]`, `dev[:<tag>]`): it is a snapshot name. */
+  async exists(): Promise<boolean> {
+    const [claimed, scan] = await Promise.all([hasObjectsUnder(this.#backend, claimsPrefix(this.#name)), this.scanFolders()]);
+    return claimed || scan.folders.length > 0;
+  }
+
+  /** The highest number a claim or a folder holds; undefined when there is none. */
+  async highestTaken(): Promise<number | undefined> {
+    const [claimed, scan] = await Promise.all([this.highest(), this.scanFolders()]);
+    if (claimed === undefined) return scan.highestNumber;
+    return scan.highestNumber === undefined ? claimed : Math.max(claimed, scan.highestNumber);
   }
 
   async readClaim(version: number): Promise<VersionClaim | undefined> {
@@ -98,12 +174,12 @@ export class VersionStore {
       if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
       throw error;
     }
-    return parseClaim(bytes, this.#backend.describe(key));
+    return parseClaim(bytes, this.#backend.describe(key), version);
   }
 
-  /** Claims the next free number. */
+  /** Claims the next free number: past every claim and every folder, whoever wrote it. */
   async allocateNew(options: AllocateOptions): Promise<VersionClaim> {
-    let candidate = ((await this.highest()) ?? -1) + 1;
+    let candidate = ((await this.highestTaken()) ?? -1) + 1;
     // One claim (one token) per number: a retry after an unknown outcome must recognise its own earlier write.
     let claim = newClaim(candidate, options);
     let ambiguous = 0;
@@ -212,13 +288,15 @@ export class VersionStore {
 
   async #joinRun(version: number, key: string): Promise<AllocationResult> {
     const claim = await this.readClaim(version);
-    if (claim === undefined) {
-      throw new CorruptDataError(
-        `The run record ${this.#backend.describe(key)} names version ${version}, which has no claim.`,
-        { path: this.#backend.describe(key) },
-      );
-    }
-    return { claim, created: false };
+    if (claim !== undefined) return { claim, created: false };
+    // The claim was deleted by hand but the run's folder is there: join the folder.
+    const scan = await this.scanFolders();
+    if (scan.folders.some((folder) => folder.version === version)) return { claim: folderClaim(version), created: false };
+    throw new CorruptDataError(
+      `The run record ${this.#backend.describe(key)} names version ${version}, which has no claim and no folder at ` +
+        `${this.#backend.describe(nameKey(this.#name))}.`,
+      { path: this.#backend.describe(key) },
+    );
   }
 
   async #waitForRun(key: string): Promise<AllocationResult> {
@@ -315,7 +393,51 @@ function newClaim(version: number, options: AllocateOptions): VersionClaim {
   };
 }
 
-function parseClaim(bytes: Uint8Array, where: string): VersionClaim {
+/** Stands in for the claim of a number that only a folder holds (written by another tool, or its claim deleted). */
+export function folderClaim(version: number): VersionClaim {
+  return { version, tag: undefined, runId: undefined, host: "", pid: 0, createdAt: "", token: "" };
+}
+
+/** Folder order of {@link VersionStore.listVersions}. */
+function compareEntries(a: VersionEntry, b: VersionEntry): number {
+  if (a.version !== b.version) {
+    if (a.version === DEV_VERSION) return -1;
+    if (b.version === DEV_VERSION) return 1;
+    return a.version - b.version;
+  }
+  const rank = (entry: VersionEntry): number =>
+    entry.claim !== undefined && entry.claim.tag === entry.tag ? 0 : entry.tag === undefined ? 1 : 2;
+  return rank(a) - rank(b) || (a.folder < b.folder ? -1 : a.folder > b.folder ? 1 : 0);
+}
+
+/**
+ * The folder `@<N>` and `@latest` open among a number's folders: the last in listing order, i.e. a sibling made
+ * by resuming the version with another tag (or none) when there is one, since it was written after the folder the
+ * version was created with. Undefined when no entry has that number.
+ */
+export function pickFolder(entries: readonly VersionEntry[], version: number): VersionEntry | undefined {
+  let picked: VersionEntry | undefined;
+  for (const entry of entries) if (entry.version === version) picked = entry;
+  return picked;
+}
+
+/** The highest numbered version among the entries. */
+export function highestNumber(entries: readonly VersionEntry[]): number | undefined {
+  let highest: number | undefined;
+  for (const entry of entries) {
+    if (entry.version !== DEV_VERSION && (highest === undefined || entry.version > highest)) highest = entry.version;
+  }
+  return highest;
+}
+
+/** The distinct version numbers among the entries, ascending. */
+export function numbersOf(entries: readonly VersionEntry[]): number[] {
+  const numbers = new Set<number>();
+  for (const entry of entries) if (entry.version !== DEV_VERSION) numbers.add(entry.version);
+  return [...numbers].sort((a, b) => a - b);
+}
+
+function parseClaim(bytes: Uint8Array, where: string, expectedVersion: number): VersionClaim {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(Buffer.from(bytes).toString("utf8")) as Record<string, unknown>;
@@ -324,6 +446,12 @@ function parseClaim(bytes: Uint8Array, where: string): VersionClaim {
   }
   if (typeof parsed.version !== "number" || typeof parsed.token !== "string") {
     throw new CorruptDataError(`The version claim ${where} lacks a version number or token.`, { path: where });
+  }
+  if (parsed.version !== expectedVersion) {
+    throw new CorruptDataError(
+      `The version claim ${where} says version ${parsed.version}, but it is the claim of version ${expectedVersion}.`,
+      { path: where },
+    );
   }
   return {
     version: parsed.version,

@@ -88,7 +88,7 @@ for (const target of cloudTargets()) {
       let version: number | undefined;
       try {
         const snapshot = await Snapshot.setup({ name: "settle", backend: faulty, tag: "mine", console: false });
-        version = snapshot.version;
+        version = snapshot.version as number;
         await snapshot.close();
       } catch (error) {
         assert.ok(isOpenCrateError(error, "TRANSIENT"), `setup failed with ${String(error)}`);

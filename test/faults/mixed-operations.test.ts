@@ -272,7 +272,7 @@ async function claim(backend: StorageBackend, ledger: Ledger, tag: string): Prom
   const entry: Ledger["setups"][number] = { tag, flushed: false, closed: false, lines: [] };
   ledger.setups.push(entry);
   const snapshot = await Snapshot.setup({ name: "claims", start: "new", tag, backend, console: false, logFlushIntervalMs: 3_600_000 });
-  entry.version = snapshot.version;
+  entry.version = snapshot.version as number;
   try {
     for (let k = 0; k < 3; k++) {
       const line = `${tag} line ${k}`;

@@ -74,7 +74,9 @@ for (const factory of openable) {
 
     it("resolves @latest, @N, @tag and version folders", async () => {
       assert.deepEqual(await load(`${root}/shared@latest`), ["v2:base", { value: 2 }]);
-      assert.deepEqual(await load(`${root}/shared@1`), ["v1", { value: 1 }]);
+      // Of a number's folders, @N opens the one written last: the sibling made by resuming v1 with another tag.
+      assert.deepEqual(await load(`${root}/shared@1`), ["v1:later", { value: 11 }]);
+      assert.deepEqual(await load(`${root}/shared/v1`), ["v1", { value: 1 }]);
       assert.deepEqual(await load(`${root}/shared@base`), ["v2:base", { value: 2 }]);
       assert.deepEqual(await load(`${root}/shared@later`), ["v1:later", { value: 11 }], "tags of sibling folders count");
       assert.deepEqual(await load(`${root}/shared/v0:base`), ["v0:base", { value: 0 }]);
@@ -84,7 +86,7 @@ for (const factory of openable) {
       assert.equal(opened.dirPath, backend.describe("shared/v2:base"));
       assert.deepEqual(
         (await opened.listVersions()).map((v) => v.versionName),
-        ["v0:base", "v1", "v2:base"],
+        ["v0:base", "v1", "v1:later", "v2:base"],
       );
     });
 

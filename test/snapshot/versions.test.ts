@@ -140,7 +140,7 @@ for (const factory of allBackendFactories()) {
     it("12 concurrent new setups get exactly 0..11", async () => {
       const snapshots = await Promise.all(Array.from({ length: 12 }, () => setup({ name: "race" })));
       assert.deepEqual(
-        snapshots.map((s) => s.version).sort((a, b) => a - b),
+        snapshots.map((s) => s.version as number).sort((a, b) => a - b),
         Array.from({ length: 12 }, (_, i) => i),
       );
       await Promise.all(snapshots.map((s) => s.close()));

@@ -3,17 +3,16 @@ import type { Command } from "commander";
 import type { StorageBackend } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
-import { claimsPrefix, nameKey, parseVersionFolderName, versionFolderName } from "../../snapshot/layout.ts";
+import { nameKey, parseFolderName, type DEV_VERSION } from "../../snapshot/layout.ts";
 import { validateSnapshotName } from "../../snapshot/names.ts";
 import { summarizeRuns, type RunSummary } from "../../snapshot/run-records.ts";
-import { VersionStore, type VersionClaim } from "../../snapshot/versions.ts";
+import { VersionStore } from "../../snapshot/versions.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { defaultRoot } from "../../snapshot/default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { assertLocalFolder, isHiddenPath, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
-import { hasObjectsUnder } from "../../backends/presence.ts";
 import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget, type NameTarget } from "../targets.ts";
 
 interface LsOptions {
@@ -27,7 +26,7 @@ interface FolderTotals {
 
 interface VersionRow {
   readonly versionName: string;
-  readonly version: number;
+  readonly version: number | typeof DEV_VERSION;
   readonly tag: string | null;
   readonly createdAt: string | null;
   readonly runId: string | null;
@@ -132,40 +131,35 @@ function statusText(row: VersionRow, now: number): string {
   }
 }
 
-/** One row per version folder (a resumed version may have a sibling folder per tag), plus claims with no folder yet. */
+/**
+ * One row per version folder (a resumed version may have a sibling folder per tag; folders other tools wrote
+ * included), plus claims with no folder yet, in listVersions order: the last row is what `@latest` opens.
+ */
 async function versionRows(target: NameTarget): Promise<VersionRow[]> {
-  const [claims, folders, runs] = await Promise.all([
-    new VersionStore(target.backend, target.name).listClaims(),
+  const [entries, totals, runs] = await Promise.all([
+    new VersionStore(target.backend, target.name).listVersions(),
     folderTotals(target.backend, target.name),
     summarizeRuns(target.backend, target.name, (record) => record.versionName),
   ]);
-  const claimOf = new Map<number, VersionClaim>(claims.map((claim) => [claim.version, claim]));
-  for (const claim of claims) {
-    const folder = versionFolderName(claim.version, claim.tag);
-    if (!folders.has(folder)) folders.set(folder, { size: 0, files: 0 });
-  }
-  const rows: VersionRow[] = [];
-  for (const [folder, totals] of folders) {
-    const parsed = parseVersionFolderName(folder);
-    if (parsed === undefined) continue;
-    const claim = claimOf.get(parsed.version);
-    const run = runs.get(folder);
-    rows.push({
-      versionName: folder,
-      version: parsed.version,
-      tag: parsed.tag ?? null,
-      createdAt: claim?.createdAt ?? null,
-      runId: claim?.runId ?? null,
+  return entries.map((entry) => {
+    // A folder that could not be read has no totals (null); a claim with no folder yet has nothing in it.
+    const folder = totals.has(entry.folder) ? totals.get(entry.folder) : { size: 0, files: 0 };
+    const run = runs.get(entry.folder);
+    return {
+      versionName: entry.folder,
+      version: entry.version,
+      tag: entry.tag ?? null,
+      createdAt: entry.claim?.createdAt || null,
+      runId: entry.claim?.runId ?? null,
       status: run?.status ?? null,
       exitCode: run?.exitCode ?? null,
       signal: run?.signal ?? null,
       endedAt: run?.endedAt ?? null,
       lastSeen: run?.lastSeen ?? null,
-      size: totals?.size ?? null,
-      files: totals?.files ?? null,
-    });
-  }
-  return rows.sort((a, b) => a.version - b.version || (a.versionName < b.versionName ? -1 : 1));
+      size: folder?.size ?? null,
+      files: folder?.files ?? null,
+    };
+  });
 }
 
 /**
@@ -174,7 +168,7 @@ async function versionRows(target: NameTarget): Promise<VersionRow[]> {
  */
 async function folderTotals(backend: StorageBackend, name: string): Promise<Map<string, FolderTotals | undefined>> {
   const prefix = `${nameKey(name)}/`;
-  const folders = (await childFolders(backend, prefix)).filter((folder) => parseVersionFolderName(folder) !== undefined);
+  const folders = (await childFolders(backend, prefix)).filter((folder) => parseFolderName(folder) !== undefined);
   const totals = await mapWithConcurrency(folders, NAME_CHECK_CONCURRENCY, async (folder): Promise<FolderTotals | undefined> => {
     try {
       const files = (await listFolder(backend, `${prefix}${folder}/`)).filter((file) => !isHiddenPath(file.path));
@@ -197,9 +191,7 @@ async function listNames(uri: string, options: LsOptions): Promise<void> {
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
   const backend = backendFor(location);
   const candidates = (await childFolders(backend, "")).filter((name) => !name.startsWith(".") && isValidName(name));
-  const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) =>
-    hasObjectsUnder(backend, claimsPrefix(name)),
-  );
+  const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) => new VersionStore(backend, name).exists());
   const names = candidates.filter((_, index) => isSnapshot[index] === true);
   if (options.json === true) {
     printJson({ root: redact(uri), snapshots: names });

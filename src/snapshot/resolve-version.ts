@@ -1,0 +1,90 @@
+/** Which version folder a `setup()` writes, from its `start`, `tag`, `runId` and `replace`. */
+import type { StorageBackend } from "../backends/backend.ts";
+import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
+import { VersionNotFoundError } from "../errors.ts";
+import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
+import type { StartOption } from "./names.ts";
+import { highestNumber, numbersOf, VersionStore, type VersionEntry } from "./versions.ts";
+
+export interface ResolveRequest {
+  readonly backend: StorageBackend;
+  readonly name: string;
+  readonly start: StartOption;
+  readonly tag: string | undefined;
+  readonly runId: string | undefined;
+  readonly rank: number | undefined;
+  readonly replace: boolean;
+  readonly warn: (message: string) => void;
+}
+
+export interface ResolvedVersion {
+  readonly version: number | typeof DEV_VERSION;
+  /** The folder this run writes: `v<N>`, `v<N>:<tag>`, `dev` or `dev:<tag>`. */
+  readonly folder: string;
+  /** The run continues an existing folder: its `.log` moves into the history first. */
+  readonly resumed: boolean;
+}
+
+export async function resolveVersion(request: ResolveRequest): Promise<ResolvedVersion> {
+  const { backend, name, start, tag, runId, rank } = request;
+  if (start === DEV_VERSION) {
+    const folder = versionFolderName(DEV_VERSION, tag);
+    const exists = await hasObjectsUnder(backend, `${versionKey(name, folder)}/`);
+    return { version: DEV_VERSION, folder, resumed: exists && !request.replace };
+  }
+  const store = new VersionStore(backend, name);
+  if (start === "new") {
+    if (runId === undefined) {
+      const claim = await store.allocateNew({ tag, runId });
+      return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false };
+    }
+    const { claim, created } = await store.allocateForRun(runId, { tag, runId });
+    // A rank joining its job's fresh version starts its own log; a restarted rank (same run id, log already
+    // there, as after a torchrun elastic restart) resumes it so the earlier lines move into the history.
+    const folder = versionFolderName(claim.version, tag);
+    return { version: claim.version, folder, resumed: !created && (await objectExists(backend, logKey(name, folder, rank))) };
+  }
+
+  const entries = await store.listVersions();
+  const where = backend.describe(nameKey(name));
+  let version: number;
+  if (start === "last") {
+    const highest = highestNumber(entries);
+    if (highest === undefined) {
+      if (request.replace) {
+        throw new VersionNotFoundError(`No version of '${name}' exists at ${where}, so there is nothing to replace.`, [], {
+          path: where,
+        });
+      }
+      const { claim, created } = await store.claimOrJoin(0, { tag, runId });
+      if (created) request.warn(`No version of '${name}' exists at ${where}; created v0.`);
+      return { version: 0, folder: versionFolderName(claim.version, tag), resumed: !created };
+    }
+    version = highest;
+  } else {
+    version = start;
+    if (!entries.some((entry) => entry.version === version)) {
+      const available = numbersOf(entries);
+      const listed = available.length === 0 ? "none exist yet" : `existing: ${available.map((v) => `v${v}`).join(", ")}`;
+      throw new VersionNotFoundError(`Version ${version} of '${name}' does not exist at ${where} (${listed}).`, available, {
+        path: where,
+      });
+    }
+  }
+  const folder = versionFolderName(version, tag);
+  warnOnSibling(request, entries, version, folder);
+  return { version, folder, resumed: !request.replace };
+}
+
+/** Resuming a version with another tag (or none) writes a sibling folder: say which folder is left alone. */
+function warnOnSibling(request: ResolveRequest, entries: readonly VersionEntry[], version: number, folder: string): void {
+  const ofVersion = entries.filter((entry) => entry.version === version);
+  if (ofVersion.some((entry) => entry.folder === folder)) return;
+  const created = ofVersion.find((entry) => entry.claim !== undefined && entry.claim.tag === entry.tag) ?? ofVersion[0];
+  if (created === undefined) return;
+  const tagText = request.tag === undefined ? "no tag" : `tag '${request.tag}'`;
+  request.warn(
+    `Version ${version} of '${request.name}' was created as '${created.folder}'; resuming it with ${tagText} uses ` +
+      `the sibling folder '${folder}' (${request.backend.describe(versionKey(request.name, created.folder))} is untouched).`,
+  );
+}

@@ -1,0 +1,130 @@
+/** `setup()` options: their shape, and their checking before anything is read or written. */
+import type { StorageBackend } from "../backends/backend.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
+import { defaultRoot } from "./default-root.ts";
+import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
+import { resolveRank, resolveRunId } from "./run-env.ts";
+
+export interface SetupOptions {
+  /** `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
+  readonly name: string;
+  /** "new" (default), "last", "dev" (the scratch folder `dev[:tag]`), a non-negative integer or a string of digits. */
+  readonly start?: StartInput;
+  /** Empty the resolved version folder before use; the version must exist ("dev" excepted). Default false. */
+  readonly replace?: boolean;
+  /** `[A-Za-z0-9._-]{1,64}`; "" means none. */
+  readonly tag?: string;
+  /** debug, info, success, warning, error, critical (any case). Default: env OPENCRATE_LOG_LEVEL, else info. */
+  readonly logLevel?: LogLevelOption;
+  /** A local path or URI. Default: env OPENCRATE_ROOT, else "snapshots". */
+  readonly root?: string;
+  /** Overrides the backend `root` implies. */
+  readonly backend?: StorageBackend;
+  /** Ranks of one job that share it share one version. Default: env OPENCRATE_RUN_ID, then TORCHELASTIC_RUN_ID. */
+  readonly runId?: string;
+  /** Echo log lines to stdout. Default true. */
+  readonly console?: boolean;
+  /** How often buffered log lines are written (ms). Default 1000. */
+  readonly logFlushIntervalMs?: number;
+}
+
+const KNOWN_KEYS: readonly (keyof SetupOptions)[] = [
+  "name",
+  "start",
+  "replace",
+  "tag",
+  "logLevel",
+  "root",
+  "backend",
+  "runId",
+  "console",
+  "logFlushIntervalMs",
+];
+
+export interface ParsedSetup {
+  readonly name: string;
+  readonly start: StartOption;
+  readonly replace: boolean;
+  readonly tag: string | undefined;
+  readonly level: LogLevelName;
+  /** The root as given, else OPENCRATE_ROOT, else "snapshots" (the backend may still come from `backend`). */
+  readonly root: string;
+  readonly runId: string | undefined;
+  readonly rank: number | undefined;
+  readonly console: boolean;
+  readonly logFlushIntervalMs: number | undefined;
+}
+
+/** Checks every option (unknown keys included) and applies the defaults; throws InvalidArgumentError. */
+export function parseSetupOptions(options: unknown): ParsedSetup {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(`setup() takes an options object, as in setup({ name: "train" }); got ${showValue(options)}.`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
+      throw new InvalidArgumentError(
+        `Unknown setup option '${key}' (did you mean '${nearest(key, KNOWN_KEYS)}'?). Valid options: ${KNOWN_KEYS.join(", ")}.`,
+      );
+    }
+  }
+  const given = options as SetupOptions;
+  const start = parseStart(given.start);
+  if (given.replace !== undefined && typeof given.replace !== "boolean") {
+    throw new InvalidArgumentError(`replace must be true or false, got ${showValue(given.replace)}.`);
+  }
+  if (given.replace === true && start === "new") {
+    throw new InvalidArgumentError(
+      'replace: true empties an existing version, and start "new" makes an empty one: use start "last", a number or "dev".',
+    );
+  }
+  if (given.console !== undefined && typeof given.console !== "boolean") {
+    throw new InvalidArgumentError(`console must be true or false, got ${showValue(given.console)}.`);
+  }
+  const interval = given.logFlushIntervalMs;
+  if (interval !== undefined && !(typeof interval === "number" && interval > 0)) {
+    throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${showValue(interval)}.`);
+  }
+  return {
+    name: validateSnapshotName(given.name),
+    start,
+    replace: given.replace === true,
+    tag: validateTag(given.tag),
+    level:
+      given.logLevel === undefined
+        ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")
+        : parseLogLevel(given.logLevel, "logLevel"),
+    root: given.root ?? defaultRoot(),
+    runId: resolveRunId(given.runId),
+    rank: resolveRank(),
+    console: given.console ?? true,
+    logFlushIntervalMs: interval,
+  };
+}
+
+/** The candidate closest to `word` by edit distance (case-insensitive). */
+function nearest(word: string, candidates: readonly string[]): string {
+  let best = candidates[0] ?? "";
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
