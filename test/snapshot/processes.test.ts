@@ -1,5 +1,6 @@
 /**
- * Many processes against one root: 12 `start: "new"` setups at the same moment get exactly 0..11; ranks sharing a
+ * Many processes against one root: 12 `start: "new"` setups at the same moment get exactly 0..11 (and, where
+ * another tool already wrote unclaimed folders, exactly the 12 numbers after them); ranks sharing a
  * run id share one version with one claim and write their own rank logs. Runs on local disk and on the real
  * servers whose conditional writes are atomic (MinIO, fake-gcs-server); moto's are not, so it is left out here.
  */
@@ -10,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { allBackendFactories } from "../support/backends.ts";
-import { collectKeys } from "../support/assertions.ts";
+import { collectKeys, readText } from "../support/assertions.ts";
 
 const run = promisify(execFile);
 const child = fileURLToPath(new URL("./fixtures/setup-child.ts", import.meta.url));
@@ -48,6 +49,18 @@ for (const factory of multiProcess) {
       assert.deepEqual(versions.sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i));
       const claims = await collectKeys(backend, "race/.opencrate/versions/");
       assert.equal(claims.length, 12);
+    });
+
+    it("12 processes at once past unclaimed foreign folders get exactly the next 12 numbers and leave those folders alone", async () => {
+      const foreign = { "py/v0:initial-run/py.log": "a\n", "py/v1:major-update/py.log": "b\n", "py/v4/jsons/x.json": "{}" };
+      for (const [key, body] of Object.entries(foreign)) await backend.put(key, body);
+      const startAt = Date.now() + 5000;
+      const versions = (
+        await Promise.all(Array.from({ length: 12 }, () => spawnSetup(backend.describe(""), "py", {}, 1, startAt)))
+      ).flat();
+      assert.deepEqual(versions.sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 5));
+      for (const [key, body] of Object.entries(foreign)) assert.equal(await readText(backend, key), body, key);
+      assert.deepEqual(await collectKeys(backend, "py/v0:initial-run/"), ["py/v0:initial-run/py.log"]);
     });
 
     it("ranks sharing a run id share one version, with one claim and a log per rank", async () => {

@@ -2,7 +2,9 @@
  * Many processes on one root, on every store whose conditional writes are atomic: local disk, MinIO and
  * fake-gcs-server. (moto is left out on purpose: its If-None-Match / If-Match checks are not atomic under
  * concurrent requests, so two processes can both "win" a claim there; research/conditional-writes.md §5.)
- * - 16 processes × 25 `setup({ start: "new" })` each, all at once → exactly the versions 0..399, one claim each.
+ * - 16 processes × 25 `setup({ start: "new" })` each, all at once, on a root where another tool (Python
+ *   OpenCrate) already wrote the folders `v0:python-run` and `v2` without claims → exactly the versions 3..402,
+ *   one claim each, and the foreign folders keep their bytes.
  * - 8 processes × 1,000 lines into one history (resumed runs of one version) → every line exactly once, in order
  *   per process.
  * - ranks of one torchrun job (TORCHELASTIC_RUN_ID, RANK, WORLD_SIZE) share one version with one claim and write
@@ -55,8 +57,10 @@ for (const place of places()) {
       return { where, backend };
     }
 
-    it("16 processes × 25 setup({ start: 'new' }) at once get exactly 0..399, one claim each", async () => {
+    it("16 processes × 25 setup({ start: 'new' }) at once, past foreign folders, get exactly 3..402, one claim each", async () => {
       const { where, backend } = await fresh();
+      const foreign = { "stress/v0:python-run/stress.log": "python line\n", "stress/v2/texts/notes.txt": "kept" };
+      for (const [key, body] of Object.entries(foreign)) await backend.put(key, body);
       const startAt = String(Date.now() + START_DELAY_MS);
       const outputs = await Promise.all(
         Array.from({ length: 16 }, () => child(ALLOCATE, [place.kind, where, "25", startAt])),
@@ -67,7 +71,8 @@ for (const place of places()) {
         assert.deepEqual(versions, [...versions].sort((a, b) => a - b), "each process's versions increase");
       }
       const all = perProcess.flat().sort((a, b) => a - b);
-      assert.deepEqual(all, Array.from({ length: 400 }, (_, i) => i), "distinct and contiguous");
+      assert.deepEqual(all, Array.from({ length: 400 }, (_, i) => i + 3), "distinct, contiguous, past the foreign folders");
+      for (const [key, body] of Object.entries(foreign)) assert.equal(await readText(backend, key), body, key);
       const claims = await new VersionStore(backend, "stress").listClaims();
       assert.deepEqual(
         claims.map((claim) => claim.version),
