@@ -4,7 +4,8 @@
 #   fake-gcs-server  .cache/bin/fake-gcs-server  (go install)
 #   moto             .cache/moto-venv            (python3 -m venv + pip install 'moto[server]')
 #   toxiproxy        .cache/bin/toxiproxy-server (go install; network faults, as a container or a process)
-# Usage: bash scripts/build-servers.sh [minio] [fake-gcs-server] [moto] [toxiproxy]   (no argument: all four)
+#   python-opencrate .cache/python-opencrate-venv (Python OpenCrate for the interop tests; scripts/python-opencrate.sh)
+# Usage: bash scripts/build-servers.sh [minio] [fake-gcs-server] [moto] [toxiproxy] [python-opencrate]   (no argument: all five)
 # Idempotent: a server already built at its pinned version is skipped. The version check reads the artifact itself
 # (`go version -m` for Go binaries, the installed distribution for moto) and a stamp file records the pin.
 # Builds every requested server even when one fails, then exits 1 naming the failures.
@@ -124,7 +125,7 @@ build_moto() {
 }
 
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(minio fake-gcs-server moto toxiproxy)
+[ "${#targets[@]}" -gt 0 ] || targets=(minio fake-gcs-server moto toxiproxy python-opencrate)
 
 mkdir -p "$cache"
 # Two concurrent runs (two terminals, or dev.sh and test.ts) would race on the same go install / venv.
@@ -142,7 +143,8 @@ for target in "${targets[@]}"; do
     fake-gcs-server | gcs) go_install fake-gcs-server "$FAKE_GCS_MODULE" "$FAKE_GCS_VERSION" || failed+=(fake-gcs-server) ;;
     moto) build_moto || failed+=(moto) ;;
     toxiproxy) go_install toxiproxy-server "$TOXIPROXY_MODULE" "$TOXIPROXY_VERSION" "$TOXIPROXY_MODULE/cmd/server" || failed+=(toxiproxy) ;;
-    *) log "unknown server '$target' (expected minio, fake-gcs-server, moto or toxiproxy)"; exit 2 ;;
+    python-opencrate) bash "$root/scripts/python-opencrate.sh" >/dev/null || failed+=(python-opencrate) ;;
+    *) log "unknown server '$target' (expected minio, fake-gcs-server, moto, toxiproxy or python-opencrate)"; exit 2 ;;
   esac
 done
 

@@ -11,10 +11,11 @@ cache="$root/.cache"
 venv="$cache/python-opencrate-venv"
 
 OPENCRATE_VERSION="0.1.0rc3"
-# What `import opencrate` imports at module load, plus soundfile (audio artifacts). matplotlib 3.11 breaks lovelyplots.
+# What `import opencrate` imports at module load, plus soundfile (audio artifacts) and safetensors (read without
+# torch through safetensors.numpy). matplotlib 3.11 breaks lovelyplots.
 DEPS=(
   "loguru" "numpy" "pandas" "matplotlib<3.11" "opencv-python-headless" "pillow" "rich" "PyYAML" "requests"
-  "imageio" "tqdm" "lovelyplots" "nvidia-ml-py" "memory_profiler" "pyinstrument" "soundfile"
+  "imageio" "tqdm" "lovelyplots" "nvidia-ml-py" "memory_profiler" "pyinstrument" "soundfile" "safetensors"
 )
 pin="opencrate==$OPENCRATE_VERSION ${DEPS[*]}"
 stamp="$venv/.python-opencrate.stamp"
@@ -45,7 +46,7 @@ if ! {
   "$python" -m venv "$venv" &&
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --no-input --quiet --no-deps "opencrate==$OPENCRATE_VERSION" &&
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --no-input --quiet "${DEPS[@]}" &&
-    MPLBACKEND=Agg "$venv/bin/python" -c 'import opencrate, soundfile'
+    MPLBACKEND=Agg "$venv/bin/python" -c 'import opencrate, soundfile, safetensors.numpy'
 } >"$build_log" 2>&1; then
   log "ERROR: install failed after $((SECONDS - start))s; last lines of $build_log:"
   tail -n 30 "$build_log" >&2

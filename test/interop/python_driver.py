@@ -135,6 +135,14 @@ def load_last(name, tag=None):
         "image": lambda a: list(np.asarray(a.load()).shape),
         "audio": lambda a: _audio_summary(a.load(lib="soundfile")),
     }
+    checkpoints = os.path.join(oc.snapshot.dir_path, "checkpoints")
+    if os.path.isdir(checkpoints):
+        from safetensors.numpy import load_file
+
+        for file_name in sorted(os.listdir(checkpoints)):
+            if file_name.endswith(".safetensors") and ".backup_" not in file_name:
+                tensors = load_file(os.path.join(checkpoints, file_name))
+                loaded[f"checkpoints/{file_name}"] = {key: list(value.shape) for key, value in sorted(tensors.items())}
     for kind, loader in loaders.items():
         folder = os.path.join(oc.snapshot.dir_path, kind + "s")
         if not os.path.isdir(folder):
