@@ -1,0 +1,70 @@
+/** Python OpenCrate's version counter (`.opencrate/config.json`): when it is kept in step, and how it is written. */
+import assert from "node:assert/strict";
+import { mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { pythonConfigFor, raisePythonCounter } from "../../src/snapshot/python-counter.ts";
+import { removeDir, tempDir } from "../cli/helpers.ts";
+import { expectCode } from "../support/assertions.ts";
+
+describe("Python OpenCrate's counter", () => {
+  let project: string;
+  let config: string;
+  before(async () => {
+    project = await tempDir("python-counter");
+    await mkdir(join(project, ".opencrate"));
+    config = join(project, ".opencrate", "config.json");
+  });
+  after(() => removeDir(project));
+
+  const read = async (): Promise<unknown> => JSON.parse(await readFile(config, "utf8"));
+
+  it("applies to Python's own root only, unless turned off", () => {
+    assert.equal(pythonConfigFor("snapshots", project), config);
+    assert.equal(pythonConfigFor("./snapshots/", project), config);
+    assert.equal(pythonConfigFor(join(project, "snapshots"), project), config);
+    assert.equal(pythonConfigFor(`file://${join(project, "snapshots")}`, project), config);
+    for (const other of ["runs", "snapshots/train", "s3://bucket/snapshots", "memory://snapshots"]) {
+      assert.equal(pythonConfigFor(other, project), undefined, other);
+    }
+    assert.equal(pythonConfigFor(undefined, project), undefined, "a backend given directly");
+    process.env.OPENCRATE_PYTHON_COUNTER = "0";
+    try {
+      assert.equal(pythonConfigFor("snapshots", project), undefined);
+    } finally {
+      delete process.env.OPENCRATE_PYTHON_COUNTER;
+    }
+  });
+
+  it("raises the name's counter, never lowers it, and keeps every other key", async () => {
+    await writeFile(config, JSON.stringify({ project_name: "p", snapshot_version: { other: 9, train: 1 } }, null, 4));
+    await raisePythonCounter(config, "train", 3);
+    await raisePythonCounter(config, "train", 2);
+    await raisePythonCounter(config, "fresh", 0);
+    assert.deepEqual(await read(), { project_name: "p", snapshot_version: { other: 9, train: 3, fresh: 0 } });
+    assert.match(await readFile(config, "utf8"), /^\{\n {4}"project_name"/, "indented like Python's json.dump(indent=4)");
+  });
+
+  it("concurrent raises lose no name and keep the highest number", async () => {
+    await writeFile(config, "{}");
+    const raises = Array.from({ length: 40 }, (_, i) => raisePythonCounter(config, `name${i % 8}`, i));
+    await Promise.all(raises);
+    const expected = Object.fromEntries(Array.from({ length: 8 }, (_, n) => [`name${n}`, 32 + n]));
+    assert.deepEqual(await read(), { snapshot_version: expected });
+  });
+
+  it("does nothing outside a Python project, fails on a corrupt config, and breaks a stale lock", async () => {
+    const elsewhere = join(project, "not-a-project", ".opencrate", "config.json");
+    await raisePythonCounter(elsewhere, "train", 1);
+    await writeFile(config, "{ not json");
+    const error = await expectCode(raisePythonCounter(config, "train", 1), "CORRUPT_DATA");
+    assert.ok(error.message.includes(config));
+    await writeFile(config, "{}");
+    await writeFile(`${config}.lock`, "");
+    const old = new Date(Date.now() - 120_000);
+    await utimes(`${config}.lock`, old, old);
+    await raisePythonCounter(config, "train", 4);
+    assert.deepEqual(await read(), { snapshot_version: { train: 4 } });
+    await rm(`${config}.lock`, { force: true });
+  });
+});
