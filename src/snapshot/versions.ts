@@ -12,6 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
+import { mapWithConcurrency } from "../cli/pool.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import {
   claimKey,
@@ -69,6 +70,7 @@ export interface AllocationResult {
 }
 
 const MAX_AMBIGUOUS_RETRIES = 5;
+const CLAIM_READ_CONCURRENCY = 16;
 const RUN_RECORD_WAIT_MS = 120_000;
 
 export class VersionStore {
@@ -80,12 +82,11 @@ export class VersionStore {
     this.#name = name;
   }
 
-  /** Every claim, ascending by version. */
+  /** Every claim, ascending by version (read a few at a time: a name may have thousands). */
   async listClaims(): Promise<VersionClaim[]> {
     const versions = await this.listVersionNumbers();
-    return Promise.all(versions.map((version) => this.readClaim(version))).then((claims) =>
-      claims.filter((claim): claim is VersionClaim => claim !== undefined),
-    );
+    const claims = await mapWithConcurrency(versions, CLAIM_READ_CONCURRENCY, (version) => this.readClaim(version));
+    return claims.filter((claim): claim is VersionClaim => claim !== undefined);
   }
 
   /** The claimed version numbers, ascending. */
