@@ -159,11 +159,29 @@ export class VersionStore {
     return claimed || scan.folders.length > 0;
   }
 
-  /** The highest number a claim or a folder holds; undefined when there is none. */
-  async highestTaken(): Promise<number | undefined> {
-    const [claimed, scan] = await Promise.all([this.highest(), this.scanFolders()]);
-    if (claimed === undefined) return scan.highestNumber;
-    return scan.highestNumber === undefined ? claimed : Math.max(claimed, scan.highestNumber);
+  /**
+   * True when a folder `v<N>` or `v<N>:<anything>` exists. One listing of the keys starting `<name>/v<N>`, which
+   * also matches `v<N>0…` but never the whole name, so it stays cheap however many versions there are.
+   */
+  async folderExists(version: number): Promise<boolean> {
+    const stem = `${this.#name}/v${version}`;
+    let pageToken: string | undefined;
+    do {
+      const page = await this.#backend.listPage(stem, pageToken === undefined ? {} : { pageToken });
+      if (page.prefixes.some((prefix) => numberTakenByFolder(prefix.slice(this.#name.length + 1, -1)) === version)) return true;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    return false;
+  }
+
+  /** The lowest number from `candidate` up that no folder holds (a full folder listing only when one does). */
+  async #pastFolders(candidate: number): Promise<number> {
+    let next = candidate;
+    while (await this.folderExists(next)) {
+      const { highestNumber } = await this.scanFolders();
+      next = Math.max(next, highestNumber ?? next) + 1;
+    }
+    return next;
   }
 
   async readClaim(version: number): Promise<VersionClaim | undefined> {
@@ -178,9 +196,15 @@ export class VersionStore {
     return parseClaim(bytes, this.#backend.describe(key), version);
   }
 
-  /** Claims the next free number: past every claim and every folder, whoever wrote it. */
+  /**
+   * Claims the next free number: past every claim, and never one a folder holds. The first candidate is checked
+   * for a folder before claiming (a root written by another tool has folders and no claims: one full folder
+   * listing then jumps past them all); a number reached by losing races is checked after winning it, and when a
+   * folder turned up there the claim is kept, unused, and the next free number is claimed.
+   */
   async allocateNew(options: AllocateOptions): Promise<VersionClaim> {
-    let candidate = ((await this.highestTaken()) ?? -1) + 1;
+    let candidate = await this.#pastFolders(((await this.highest()) ?? -1) + 1);
+    let checked = candidate;
     // One claim (one token) per number: a retry after an unknown outcome must recognise its own earlier write.
     let claim = newClaim(candidate, options);
     let ambiguous = 0;
@@ -188,6 +212,11 @@ export class VersionStore {
     for (;;) {
       const { outcome } = await this.#tryClaim(claim);
       if (outcome === "won") {
+        if (candidate !== checked && (await this.folderExists(candidate))) {
+          candidate = checked = await this.#pastFolders(candidate + 1);
+          claim = newClaim(candidate, options);
+          continue;
+        }
         await this.#writeHint(candidate);
         return claim;
       }
