@@ -159,7 +159,7 @@ describe("Python OpenCrate writes, TypeScript reads and resumes (local disk)", {
     const archive = await snapshot.artifact("image_archive", "images_archive.zip", { handler: BytesHandler }).load();
     assert.equal(archive.subarray(0, 2).toString("latin1"), "PK");
     const log = await readText(snapshot.backend, `${NAME}/v1:major-update/${NAME}.log`);
-    assert.match(log, /- ERROR {4} caught a division by zero\nTraceback \(most recent call last\):/);
+    assert.match(log, /- ERROR {4}caught a division by zero\nTraceback \(most recent call last\):/);
   });
 
   it("the CLI lists, trees, cats and pulls it; the pulled copy is itself a readable root", async () => {
@@ -170,6 +170,10 @@ describe("Python OpenCrate writes, TypeScript reads and resumes (local disk)", {
     assert.equal(versions.code, 0, versions.stderr);
     const listed = JSON.parse(versions.stdout) as { versions: { versionName: string }[] };
     assert.deepEqual(listed.versions.map((v) => v.versionName), ["v0:initial-run", "v1:major-update"]);
+    const tree = await runCli(["tree", `${root}/${NAME}@latest`, "--depth", "3"]);
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.match(tree.stdout, /greeting\.txt/);
+    assert.match(tree.stdout, /bounding_boxes/);
     const cat = await runCli(["cat", `${root}/${NAME}@latest/texts/greeting.txt`]);
     assert.equal(cat.stdout, "Hello from Python OpenCrate!");
     const log = await runCli(["log", `${root}/${NAME}@initial-run`, "--history"]);
