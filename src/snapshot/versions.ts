@@ -160,18 +160,13 @@ export class VersionStore {
   }
 
   /**
-   * True when a folder `v<N>` or `v<N>:<anything>` exists. One listing of the keys starting `<name>/v<N>`, which
-   * also matches `v<N>0…` but never the whole name, so it stays cheap however many versions there are.
+   * True when a folder `v<N>` or `v<N>:<anything>` holds an object: two one-object listings (`<name>/v<N>/` and
+   * `<name>/v<N>:`), so it stays cheap however many versions and files there are.
    */
   async folderExists(version: number): Promise<boolean> {
     const stem = `${this.#name}/v${version}`;
-    let pageToken: string | undefined;
-    do {
-      const page = await this.#backend.listPage(stem, pageToken === undefined ? {} : { pageToken });
-      if (page.prefixes.some((prefix) => numberTakenByFolder(prefix.slice(this.#name.length + 1, -1)) === version)) return true;
-      pageToken = page.nextPageToken;
-    } while (pageToken !== undefined);
-    return false;
+    const found = await Promise.all([hasObjectsUnder(this.#backend, `${stem}/`), hasObjectsUnder(this.#backend, `${stem}:`)]);
+    return found.includes(true);
   }
 
   /** The lowest number from `candidate` up that no folder holds (a full folder listing only when one does). */
