@@ -18,9 +18,9 @@ import { parseLocation } from "../uri.ts";
 const PROJECT_FOLDER = ".opencrate";
 const CONFIG_FILE = "config.json";
 const PYTHON_ROOT = "snapshots";
-const LOCK_WAIT_MS = 10_000;
+const LOCK_WAIT_MS = 60_000;
 /** A lock older than this was left by a process that died while holding it. */
-const STALE_LOCK_MS = 30_000;
+const STALE_LOCK_MS = 120_000;
 
 /**
  * The config file to keep in step for a root given as a path or URI (undefined when the caller gave its own
