@@ -3,9 +3,8 @@
  * listings: the snapshot names, the versions of a name with their sizes, and the files of one version.
  */
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
-import { hasObjectsUnder } from "../backends/presence.ts";
 import { isOpenCrateError } from "../errors.ts";
-import { claimsPrefix, nameKey, parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
+import { nameKey, parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { Snapshot } from "../snapshot/snapshot.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
@@ -29,7 +28,8 @@ export class Catalog {
     return this.#backend;
   }
 
-  /** The folders directly under the root that hold version claims, with their version count and latest run. */
+  /** The folders directly under the root that hold versions (claimed, or folders another tool wrote), with their
+   * version count and latest run. */
   async names(): Promise<NameSummary[]> {
     const candidates: string[] = [];
     let pageToken: string | undefined;
@@ -42,8 +42,8 @@ export class Catalog {
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
     const summaries = await mapWithConcurrency(candidates, NAME_CONCURRENCY, async (name) => {
-      if (!(await hasObjectsUnder(this.#backend, claimsPrefix(name)))) return undefined;
       const runs = await this.runs(name);
+      if (runs.length === 0) return undefined;
       return { name, versions: runs.length, latest: runs.at(-1) ?? null } satisfies NameSummary;
     });
     return summaries.filter((summary): summary is NameSummary => summary !== undefined);

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseRange } from "../../src/ui/byte-ranges.ts";
-import { runSummary } from "../../src/ui/catalog.ts";
+import { Catalog, runSummary } from "../../src/ui/catalog.ts";
+import { MemoryBackend } from "../../src/backends/memory.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow } from "../../src/ui/api-types.ts";
@@ -12,6 +13,19 @@ import { formatSize, runDuration } from "../../src/ui/web/format.ts";
 const row = (path: string, size = 1): FileRow => ({ path, size, lastModified: "2026-01-01T00:00:00.000Z", checksum: null });
 
 describe("the viewer's rules", () => {
+  it("lists a name whose versions are only folders (written by Python OpenCrate or copied by hand)", async () => {
+    const store = `ui-folders-${process.pid}`;
+    const root = `memory://${store}`;
+    const backend = new MemoryBackend({ name: store });
+    await backend.put("train/v0:initial-run/train.log", new TextEncoder().encode("a line\n"));
+    await backend.put("train/v1/jsons/m.json", new TextEncoder().encode("{}"));
+    await backend.put("notes/readme.txt", new TextEncoder().encode("not a snapshot"));
+    const catalog = new Catalog(root, backend);
+    const names = await catalog.names();
+    assert.deepEqual(names.map((summary) => [summary.name, summary.versions]), [["train", 2]]);
+    assert.deepEqual((await catalog.versions("train")).map((row) => row.versionName), ["v0:initial-run", "v1"]);
+  });
+
   it("parses one byte range against the size", () => {
     assert.deepEqual(parseRange(undefined, 100), { kind: "whole" });
     assert.deepEqual(parseRange("bytes=0-9", 100), { kind: "part", offset: 0, length: 10 });
