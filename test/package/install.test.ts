@@ -237,7 +237,7 @@ export { accuracy, lr, untyped, fine, badStart, badLevel };
       await writeFile(
         join(cjs, "main.ts"),
         `import oc = require("opencrate");
-export async function main(): Promise<number> {
+export async function main(): Promise<number | "dev"> {
   const snapshot: InstanceType<typeof oc.Snapshot> = await oc.Snapshot.setup({ name: "cjs-ts", console: false });
   await oc.snapshot.setup({ name: "cjs-ts", start: "last", console: false });
   return snapshot.version;
