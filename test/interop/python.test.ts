@@ -21,7 +21,7 @@ import { Snapshot, type ArtifactStorage } from "../../src/index.ts";
 import { readText } from "../support/assertions.ts";
 import { gcsFactory } from "../support/gcs.ts";
 import { minioFactory } from "../support/s3.ts";
-import { gcsEnv, minioEnv } from "../support/servers.ts";
+import { gcsEnv, minioEnv, useTestServersForUris } from "../support/servers.ts";
 import { cliEnv, removeDir, runCli, tempDir } from "../cli/helpers.ts";
 
 const run = promisify(execFile);
@@ -31,17 +31,9 @@ const TS_STEP = fileURLToPath(new URL("./fixtures/ts-step.ts", import.meta.url))
 const GUIDE = fileURLToPath(new URL("../../examples/snapshot-guide.ts", import.meta.url));
 const NAME = "guide";
 
+useTestServersForUris();
 const minio = minioEnv();
-if (minio !== undefined) {
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: minio.endpoint,
-    AWS_ACCESS_KEY_ID: minio.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
-    AWS_REGION: minio.region,
-  });
-}
 const gcs = gcsEnv();
-if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
 
 /** The venv's python, installing it first when needed (a minute and a half from nothing, instant after). */
 async function findPython(): Promise<string | undefined> {

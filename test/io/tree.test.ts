@@ -9,7 +9,7 @@ import { io } from "../../src/index.ts";
 import { renderTree } from "../../src/io/tree.ts";
 import { formatSize } from "../../src/io/size.ts";
 import { expectCode } from "../support/assertions.ts";
-import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
+import { gcsEnv, minioEnv, skipUnless, useTestServersForUris } from "../support/servers.ts";
 
 describe("formatSize", () => {
   it("prints Bytes below 1 KiB and two decimals above", () => {
@@ -134,15 +134,7 @@ describe("oc.io on local paths and URIs", () => {
 describe("oc.io on s3:// (MinIO) and gs:// (fake-gcs-server) URIs", () => {
   const minio = minioEnv();
   const gcs = gcsEnv();
-  if (minio !== undefined) {
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_S3: minio.endpoint,
-      AWS_ACCESS_KEY_ID: minio.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
-      AWS_REGION: minio.region,
-    });
-  }
-  if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
+  useTestServersForUris();
   const stores = [
     { label: "MinIO", base: minio === undefined ? undefined : `s3://${minio.bucket}/io-${randomUUID()}`, skip: skipUnless(minio, "MinIO", "TEST_MINIO_ENDPOINT") },
     { label: "fake-gcs-server", base: gcs === undefined ? undefined : `gs://${gcs.bucket}/io-${randomUUID()}`, skip: skipUnless(gcs, "fake-gcs-server", "TEST_GCS_ENDPOINT") },

@@ -9,20 +9,12 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { allBackendFactories, memoryFactory } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
-import { gcsEnv, minioEnv } from "../support/servers.ts";
+import { gcsEnv, minioEnv, useTestServersForUris } from "../support/servers.ts";
 
 // Snapshot.open takes URIs, so the cloud runs configure the SDKs the standard way (as open.test.ts does).
+useTestServersForUris();
 const minio = minioEnv();
-if (minio !== undefined) {
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: minio.endpoint,
-    AWS_ACCESS_KEY_ID: minio.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
-    AWS_REGION: minio.region,
-  });
-}
 const gcs = gcsEnv();
-if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
 
 const LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO     /;
 const canOpenByUri = (label: string): boolean => /^(memory|local|minio|gcs)\b/.test(label);

@@ -15,19 +15,11 @@ import type { ArtifactStorage } from "../../src/index.ts";
 import { Snapshot } from "../../src/index.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode } from "../support/assertions.ts";
-import { gcsEnv, minioEnv } from "../support/servers.ts";
+import { gcsEnv, minioEnv, useTestServersForUris } from "../support/servers.ts";
 
+useTestServersForUris();
 const minio = minioEnv();
-if (minio !== undefined) {
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: minio.endpoint,
-    AWS_ACCESS_KEY_ID: minio.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
-    AWS_REGION: minio.region,
-  });
-}
 const gcs = gcsEnv();
-if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
 
 class NotesHandler {
   declare storage: ArtifactStorage;

@@ -62,3 +62,21 @@ export function skipUnless(server: unknown, name: string, variable: string): fal
   console.warn(`\n!!! SKIPPING ${name} suites: ${reason}.\n`);
   return reason;
 }
+
+/**
+ * Points the SDKs' standard variables at the test MinIO and fake-gcs-server, for code that builds its backends
+ * from `s3://` and `gs://` URIs (Snapshot.open, oc.io, setup({ root })).
+ */
+export function useTestServersForUris(): void {
+  const minio = minioEnv();
+  if (minio !== undefined) {
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_S3: minio.endpoint,
+      AWS_ACCESS_KEY_ID: minio.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+      AWS_REGION: minio.region,
+    });
+  }
+  const gcs = gcsEnv();
+  if (gcs !== undefined) Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId });
+}
