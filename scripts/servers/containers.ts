@@ -82,11 +82,19 @@ async function pruneOrphans(tc: Testcontainers): Promise<void> {
   }
 }
 
-/** Docker publishes on every interface; "localhost" may resolve to ::1 first, which some engines do not forward. */
-const hostOf = (container: StartedTestContainer): string => {
-  const host = container.getHost();
-  return host === "localhost" ? "127.0.0.1" : host;
-};
+/**
+ * The address tests use for a port a container published. An engine on this machine publishes on every interface,
+ * so that is 127.0.0.1 (not "localhost", which may resolve to ::1 first, which some engines do not forward). The
+ * trap: when this machine is itself a container (`/.dockerenv`), testcontainers answers the bridge gateway
+ * (172.17.0.1) even for an engine running right here; the fault proxy and fake-gcs-server's -external-url need
+ * loopback. Only a remote engine (DOCKER_HOST over tcp/http) keeps the host testcontainers reports.
+ */
+export function publishedHost(reported: string, dockerHost = process.env.DOCKER_HOST): string {
+  const remote = dockerHost !== undefined && dockerHost !== "" && !dockerHost.startsWith("unix:");
+  return remote && reported !== "localhost" ? reported : "127.0.0.1";
+}
+
+const hostOf = (container: StartedTestContainer): string => publishedHost(container.getHost());
 
 async function startMinio(tc: Testcontainers, network: StartedNetwork): Promise<{ container: StartedTestContainer; env: Record<string, string> }> {
   const { MinioContainer } = await import("@testcontainers/minio");

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as Client from "toxiproxy-node-client";
 import type { StartedTestContainer } from "testcontainers";
-import { OWNER_LABEL, pullPolicy } from "../../scripts/servers/containers.ts";
+import { OWNER_LABEL, publishedHost, pullPolicy } from "../../scripts/servers/containers.ts";
 import { imageFor } from "../../scripts/servers/images.ts";
 import { answers200, freePort, spawnServer, waitUntilReady, type ServerProcess } from "../../scripts/servers/process.ts";
 
@@ -82,8 +82,7 @@ async function inContainer(network: string, upstream: string): Promise<NetworkFa
   };
   try {
     const created = await container.createProxy({ name: "server", upstream });
-    const host = created.host === "localhost" ? "127.0.0.1" : created.host;
-    return wrap(created.instance, `http://${host}:${created.port}`, "container", stop);
+    return wrap(created.instance, `http://${publishedHost(created.host)}:${created.port}`, "container", stop);
   } catch (error) {
     await stop();
     throw error;
