@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY } from "../backends/backend.ts";
 import { objectExists } from "../backends/presence.ts";
+import { clock } from "../clock.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch, AppendRetryPolicy } from "./history-append.ts";
 import { appendBatches, DEFAULT_APPEND_RETRY, TEXT_CONTENT_TYPE } from "./history-append.ts";
@@ -64,7 +65,8 @@ export class LogObjectWriter implements LogSink {
   #bufferBytes = 0;
   /** Batches not yet known to be in the history object, oldest first. */
   #historyQueue: AppendBatch[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the armed flush timer. */
+  #timer: (() => void) | undefined;
   /** The flush now running (or last run); flushes are chained so only one runs at a time. */
   #flushChain: Promise<void> = Promise.resolve();
   /** A flush that is queued behind the running one and has not started yet; later calls share it. */
@@ -227,16 +229,15 @@ export class LogObjectWriter implements LogSink {
 
   #armTimer(): void {
     if (this.#timer !== undefined || this.#state !== "started") return;
-    this.#timer = setTimeout(() => {
+    this.#timer = clock().setTimer(this.#flushIntervalMs, () => {
       this.#timer = undefined;
       this.#flushInBackground();
-    }, this.#flushIntervalMs);
-    this.#timer.unref();
+    });
   }
 
   #clearTimer(): void {
     if (this.#timer === undefined) return;
-    clearTimeout(this.#timer);
+    this.#timer();
     this.#timer = undefined;
   }
 

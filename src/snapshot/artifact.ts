@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY } from "../backends/backend.ts";
 import { joinKey } from "../backends/keys.ts";
+import { clock } from "../clock.ts";
 import { objectExists } from "../backends/presence.ts";
 import { AlreadyExistsError, ConfirmationRequiredError, isOpenCrateError, NotFoundError, ReadOnlyError } from "../errors.ts";
 import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
@@ -95,7 +96,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
       return undefined;
     }
     const { stem, extension } = splitName(this.#baseName());
-    const label = validTag ?? backupTimestamp(new Date());
+    const label = validTag ?? backupTimestamp(clock().now());
     for (let attempt = 1; ; attempt++) {
       const backupName = `${stem}.backup_${label}${attempt === 1 ? "" : `-${attempt}`}${extension}`;
       const target = joinKey(this.#folderKey(), backupName);

@@ -11,7 +11,7 @@
  */
 import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { clock } from "../clock.ts";
 import { CorruptDataError } from "../errors.ts";
 import { parseLocation } from "../uri.ts";
 
@@ -75,7 +75,7 @@ export async function raisePythonCounter(configPath: string, name: string, versi
 
 /** Creates the lock file exclusively; false when the project folder is missing. Breaks a stale lock. */
 async function acquire(lock: string): Promise<boolean> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const deadline = clock().now().getTime() + LOCK_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       await (await open(lock, "wx")).close();
@@ -90,12 +90,12 @@ async function acquire(lock: string): Promise<boolean> {
       await rm(lock, { force: true });
       continue;
     }
-    if (Date.now() > deadline) {
+    if (clock().now().getTime() > deadline) {
       throw new CorruptDataError(`${lock} has been held for over ${LOCK_WAIT_MS / 1000} s; delete it if no opencrate process is running.`, {
         path: lock,
       });
     }
-    await sleep(Math.min(10 * attempt, 200));
+    await clock().sleep(Math.min(10 * attempt, 200));
   }
 }
 

@@ -6,7 +6,6 @@ import { join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { after, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CREATE_ONLY, ifRevision } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { lockPathsFor } from "../../src/backends/local/paths.ts";
@@ -15,10 +14,14 @@ import { collect, listKeys, readText, rejectsWithCode } from "../conformance/hel
 import { localFactory } from "../support/backends.ts";
 import { probePermissions, type ProbeResult } from "./local-permission-probe.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
+import { useClock } from "../../src/clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 describeBackendConformance("local", localFactory());
 
 const roots: string[] = [];
+/** Past any backoff of a lock waiter (staleness is judged by the file's real age, so this makes no lock stale). */
+const PAST_ANY_LOCK_BACKOFF_MS = 60_000;
 async function freshRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "opencrate-local-"));
   roots.push(root);
@@ -196,22 +199,34 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     it("waits for a live holder's lock, then compares against the state it left", async () => {
       const { backend, lock, revision } = await lockedCounter();
       await writeFile(lock, JSON.stringify({ host: hostname(), pid: process.pid, token: "a live holder", createdAt: "" }));
-      let settled = false;
-      const waiting = backend.put("v0/counter.txt", "from the waiter", { mode: ifRevision(revision) }).finally(() => {
-        settled = true;
-      });
-      waiting.catch(() => {});
+      const time = new ManualClock();
+      const restoreClock = useClock(time);
       try {
-        await sleep(200);
-        assert.equal(settled, false, "the write waits while the lock is held");
-        // The holder commits its own swap, then releases: the waiter's revision is now stale.
-        await new LocalBackend({ root: backend.rootPath }).put("v0/counter.txt", "from the holder");
+        let settled = false;
+        const waiting = backend.put("v0/counter.txt", "from the waiter", { mode: ifRevision(revision) }).finally(() => {
+          settled = true;
+        });
+        waiting.catch(() => {});
+        try {
+          // Each round the waiter finds the lock held and sleeps on the clock; the last round leaves it asleep.
+          for (let round = 1; round <= 5; round++) {
+            await time.nextTimer();
+            assert.equal(settled, false, `the write waits while the lock is held (round ${round})`);
+            if (round < 5) time.advance(PAST_ANY_LOCK_BACKOFF_MS);
+          }
+          // The holder commits its own swap, then releases: the waiter's revision is now stale.
+          await new LocalBackend({ root: backend.rootPath }).put("v0/counter.txt", "from the holder");
+        } finally {
+          await rm(lock, { force: true });
+        }
+        time.advance(PAST_ANY_LOCK_BACKOFF_MS);
+        await rejectsWithCode(waiting, "PRECONDITION_FAILED", "the waiter");
+        assert.equal(await readText(backend, "v0/counter.txt"), "from the holder");
       } finally {
-        await rm(lock, { force: true });
+        restoreClock();
       }
-      await rejectsWithCode(waiting, "PRECONDITION_FAILED", "the waiter");
-      assert.equal(await readText(backend, "v0/counter.txt"), "from the holder");
     });
+
   });
 
   it("maps a real permission refusal to PERMISSION_DENIED naming the path", async () => {

@@ -92,16 +92,3 @@ export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageB
   });
 }
 
-/** Polls `check` until it stops throwing (or `timeoutMs` passes, then rethrows its last error). */
-export async function eventually(check: () => Promise<void> | void, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-}

@@ -7,11 +7,31 @@ import { LogObjectWriter } from "../../src/logs/log-object.ts";
 import { RunLogger } from "../../src/logs/logger.ts";
 import { memoryFactory } from "../support/backends.ts";
 import { logBackendFactories } from "./backends.ts";
-import { CapturedConsole, eventually, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
+import { CapturedConsole, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
+import { useClock } from "../../src/clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 const LOG = "demo/v0/demo.log";
 const HISTORY = "demo/v0/demo.history.log";
 const NEVER = 3_600_000;
+/** A guard, not a timing assertion: a flush that never comes fails the case instead of hanging the run. */
+const CASE_GUARD_MS = 60_000;
+
+/** Counts the flushes that stored lines (the writer's onStored), and waits for the next one. */
+function storeWatch(): { onStored: () => void; next(): Promise<void>; readonly count: number } {
+  let count = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    onStored: () => {
+      count += 1;
+      for (const wake of waiting.splice(0)) wake();
+    },
+    next: () => new Promise<void>((resolve) => waiting.push(resolve)),
+    get count() {
+      return count;
+    },
+  };
+}
 
 async function exists(backend: StorageBackend, key: string): Promise<boolean> {
   try {
@@ -104,35 +124,62 @@ for (const factory of logBackendFactories()) {
       ]);
     });
 
-    it("flushes once the buffered bytes pass flushBytes", async () => {
+    it("flushes once the buffered bytes pass flushBytes, not before", { timeout: CASE_GUARD_MS }, async () => {
       const backend = await factory.make();
-      const writer = new LogObjectWriter({
-        backend,
-        logKey: LOG,
-        historyKey: HISTORY,
-        resume: true,
-        flushIntervalMs: NEVER,
-        flushBytes: 20,
-      });
-      await writer.start();
-      writer.write("short");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(await readText(backend, LOG), "", "below the threshold nothing is stored yet");
-      writer.write("long enough to pass");
-      await eventually(async () => assert.equal(await readText(backend, LOG), "short\nlong enough to pass\n"));
-      await eventually(async () => assert.equal(await readText(backend, HISTORY), "short\nlong enough to pass\n"));
-      await writer.close();
+      const stores = storeWatch();
+      const restoreClock = useClock(new ManualClock());
+      try {
+        const writer = new LogObjectWriter({
+          backend,
+          logKey: LOG,
+          historyKey: HISTORY,
+          resume: true,
+          flushIntervalMs: 1000,
+          flushBytes: 20,
+          onStored: stores.onStored,
+        });
+        await writer.start();
+        writer.write("short");
+        // A flush started by that line would have cut a batch of it alone by the next turn of the event loop.
+        await new Promise((resolve) => setImmediate(resolve));
+        const stored = stores.next();
+        writer.write("long enough to pass");
+        await stored;
+        assert.equal(await readText(backend, LOG), "short\nlong enough to pass\n", "one flush, both lines");
+        assert.equal(await readText(backend, HISTORY), "short\nlong enough to pass\n");
+        await writer.close();
+        assert.equal(stores.count, 1);
+      } finally {
+        restoreClock();
+      }
     });
 
-    it("flushes on the interval", async () => {
+    it("flushes on the interval", { timeout: CASE_GUARD_MS }, async () => {
       const backend = await factory.make();
-      const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: 10 });
-      await writer.start();
-      writer.write("tick");
-      await eventually(async () => assert.equal(await readText(backend, LOG), "tick\n"));
-      writer.write("tock");
-      await eventually(async () => assert.equal(await readText(backend, LOG), "tick\ntock\n"));
-      await writer.close();
+      const stores = storeWatch();
+      const time = new ManualClock();
+      const restoreClock = useClock(time);
+      try {
+        const writer = new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: false, flushIntervalMs: 1000, onStored: stores.onStored });
+        await writer.start();
+        writer.write("tick");
+        time.advance(999);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(stores.count, 0, "nothing is stored before the interval has passed");
+        const tick = stores.next();
+        time.advance(1);
+        await tick;
+        assert.equal(await readText(backend, LOG), "tick\n");
+        writer.write("tock");
+        const tock = stores.next();
+        time.advance(1000);
+        await tock;
+        assert.equal(await readText(backend, LOG), "tick\ntock\n");
+        await writer.close();
+        assert.equal(stores.count, 2);
+      } finally {
+        restoreClock();
+      }
     });
 
     it("serializes flushes: lines written during a flush go into the next one, in order", async () => {

@@ -5,13 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import type { ArtifactStorage } from "../../src/index.ts";
 import { Snapshot } from "../../src/index.ts";
-import { backupTimestamp } from "../../src/snapshot/artifact.ts";
+import { useClock } from "../../src/clock.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { withWriteTimesFrom } from "../support/write-times.ts";
 
 class LinesHandler {
   declare storage: ArtifactStorage;
@@ -86,29 +87,41 @@ for (const factory of allBackendFactories()) {
     });
 
     it("backups never replace one another and list oldest first", async () => {
-      const model = snapshot.checkpoint("model.bin");
-      assert.equal(await model.backup("nothing-yet"), undefined, "nothing to back up");
-      await model.save(new Uint8Array([1, 2, 3]));
-      assert.equal(await model.backup("zz-first"), "model.backup_zz-first.bin");
-      await sleep(1100); // object stores keep modification times to the second
-      await model.save(new Uint8Array([4, 5, 6]));
-      assert.equal(await model.backup("aa-second"), "model.backup_aa-second.bin");
-      await expectCode(model.backup("zz-first"), "ALREADY_EXISTS");
-      assert.deepEqual(await snapshot.checkpoint("model.backup_zz-first.bin").load(), new Uint8Array([1, 2, 3]));
-      await expectCode(model.backup("bad/tag"), "INVALID_ARGUMENT");
+      const time = new ManualClock(new Date(2026, 11, 3, 12, 35, 55, 400));
+      const timed = await Snapshot.setup({ name: "arts-backups", tag: "t", backend: withWriteTimesFrom(backend, time), console: false });
+      const restoreClock = useClock(time);
+      try {
+        const model = timed.checkpoint("model.bin");
+        assert.equal(await model.backup("nothing-yet"), undefined, "nothing to back up");
+        await model.save(new Uint8Array([1, 2, 3]));
+        assert.equal(await model.backup("zz-first"), "model.backup_zz-first.bin");
+        time.advance(1000);
+        await model.save(new Uint8Array([4, 5, 6]));
+        assert.equal(await model.backup("aa-second"), "model.backup_aa-second.bin");
+        await expectCode(model.backup("zz-first"), "ALREADY_EXISTS");
+        assert.deepEqual(await timed.checkpoint("model.backup_zz-first.bin").load(), new Uint8Array([1, 2, 3]));
+        await expectCode(model.backup("bad/tag"), "INVALID_ARGUMENT");
 
-      // Occupy the timestamp names of this second and the next two, so the untagged backup must add a suffix.
-      await sleep(1100);
-      const now = Date.now();
-      for (let second = 0; second < 3; second++) {
-        await backend.put(`arts/v0:t/checkpoints/model.backup_${backupTimestamp(new Date(now + second * 1000))}.bin`, "x");
+        // An untagged backup is named after the clock's second; when that name is taken it adds -2, then -3.
+        time.advance(1000);
+        assert.equal(await model.backup(), "model.backup_12:35:57_03-Dec-2026.bin");
+        time.advance(500);
+        assert.equal(await model.backup(), "model.backup_12:35:57_03-Dec-2026-2.bin", "a second backup in the same second");
+        assert.equal(await model.backup(), "model.backup_12:35:57_03-Dec-2026-3.bin");
+        time.advance(100);
+        assert.equal(await model.backup(), "model.backup_12:35:58_03-Dec-2026.bin", "the next second starts again");
+        assert.deepEqual(await model.listBackups(), [
+          "model.backup_zz-first.bin",
+          "model.backup_aa-second.bin",
+          "model.backup_12:35:57_03-Dec-2026.bin",
+          "model.backup_12:35:57_03-Dec-2026-2.bin",
+          "model.backup_12:35:57_03-Dec-2026-3.bin",
+          "model.backup_12:35:58_03-Dec-2026.bin",
+        ]);
+      } finally {
+        restoreClock();
+        await timed.close();
       }
-      const stamped = await model.backup();
-      assert.match(stamped ?? "", /^model\.backup_\d\d:\d\d:\d\d_\d\d-[A-Z][a-z]{2}-\d{4}-2\.bin$/);
-      const backups = await model.listBackups();
-      assert.deepEqual(backups.slice(0, 2), ["model.backup_zz-first.bin", "model.backup_aa-second.bin"]);
-      assert.ok(backups.includes(stamped ?? ""));
-      assert.ok(!backups.includes("model.bin"));
     });
 
     it("delete needs confirm, and a missing artifact deletes nothing quietly", async () => {

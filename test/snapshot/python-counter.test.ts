@@ -4,8 +4,10 @@ import { mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pythonConfigFor, raisePythonCounter } from "../../src/snapshot/python-counter.ts";
+import { useClock } from "../../src/clock.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
 import { expectCode } from "../support/assertions.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 describe("Python OpenCrate's counter", () => {
   let project: string;
@@ -66,5 +68,32 @@ describe("Python OpenCrate's counter", () => {
     await raisePythonCounter(config, "train", 4);
     assert.deepEqual(await read(), { snapshot_version: { train: 4 } });
     await rm(`${config}.lock`, { force: true });
+  });
+
+  it("waits for a fresh lock a minute by the clock, then fails naming it, and leaves the config alone", async () => {
+    await writeFile(config, "{}");
+    const lock = `${config}.lock`;
+    await writeFile(lock, "");
+    const time = new ManualClock();
+    const restoreClock = useClock(time);
+    try {
+      let settled = false;
+      const raising = raisePythonCounter(config, "train", 5).finally(() => {
+        settled = true;
+      });
+      raising.catch(() => {});
+      // The lock's age is its file's real age (seconds at most), so it never turns stale here: only the wait ends.
+      for (let waited = 0; waited <= 60_000; waited += 10_000) {
+        await time.nextTimer();
+        assert.equal(settled, false, `still waiting after ${waited / 1000} s`);
+        time.advance(10_000);
+      }
+      const error = await expectCode(raising, "CORRUPT_DATA");
+      assert.ok(error.message.includes(lock), error.message);
+      assert.deepEqual(await read(), {});
+    } finally {
+      restoreClock();
+      await rm(lock, { force: true });
+    }
   });
 });

@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { open, readFile, unlink } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
+import { clock } from "../../clock.ts";
 import { isErrno } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import type { LockPaths } from "./paths.ts";
@@ -47,7 +47,7 @@ async function acquire(paths: LockPaths, options: LockOptions): Promise<string> 
     if (await tryCreate(paths.lock, JSON.stringify(owner))) return owner.token;
     if (await removeIfStale(paths, options.staleMs)) continue;
     const ceiling = Math.min(2 ** attempt, 50);
-    await sleep(1 + Math.random() * ceiling, undefined, { signal: options.signal });
+    await clock().sleep(1 + Math.random() * ceiling, options.signal);
   }
 }
 

@@ -1,0 +1,39 @@
+/**
+ * The library's one source of time for what tests must control: backup timestamps, the log flush interval and
+ * lock waits. Production code reads it through `clock()`; tests swap in a manual clock (see test/support) so they
+ * advance time instead of sleeping. Not part of the public API.
+ */
+import { setTimeout as sleepFor } from "node:timers/promises";
+
+export interface Clock {
+  now(): Date;
+  /** Resolves after `ms`; rejects with an AbortError (cause: the signal's reason) when `signal` aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `callback` once after `ms`, without keeping the process alive; returns a function that cancels it. */
+  setTimer(ms: number, callback: () => void): () => void;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms, signal) => sleepFor(ms, undefined, signal === undefined ? {} : { signal }),
+  setTimer(ms, callback) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+let current: Clock = systemClock;
+
+export function clock(): Clock {
+  return current;
+}
+
+/** Makes `replacement` the clock until the returned function restores the previous one (for tests). */
+export function useClock(replacement: Clock): () => void {
+  const previous = current;
+  current = replacement;
+  return () => {
+    current = previous;
+  };
+}
