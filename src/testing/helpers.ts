@@ -52,6 +52,11 @@ export function randomBody(size: number): Uint8Array {
   return randomBytes(size);
 }
 
+/** `body` as an async iterable of `chunkBytes`-sized pieces (the last one shorter). */
+export async function* chunksOf(body: Uint8Array, chunkBytes: number): AsyncGenerator<Uint8Array> {
+  for (let start = 0; start < body.byteLength; start += chunkBytes) yield body.slice(start, start + chunkBytes);
+}
+
 export function utf8(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
 }

@@ -7,9 +7,10 @@
  *
  * Each case gets a fresh, empty backend from `factory.make()`, behind the checking layer; cases that need a
  * capability the backend declares it lacks (`capabilities`, `append`) are skipped, saying which;
- * `factory.cleanup()` runs once at the end. OPENCRATE_CONFORMANCE_BIG_MB shrinks the big-stream case (default 256).
+ * `factory.cleanup()` runs once at the end; cases named in `options.knownGaps` run but report as TODO. OPENCRATE_CONFORMANCE_BIG_MB shrinks the big-stream case (default 256).
  */
-import { after, describe } from "node:test";
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
 import { appendCases } from "./cases/append.ts";
 import { basicCases } from "./cases/basic.ts";
 import { conditionalCases } from "./cases/conditional.ts";
@@ -38,5 +39,9 @@ export function describeBackendConformance(
     describe("checked input, capabilities and aborts", () => contractCases(fixture));
     describe("append", () => appendCases(fixture));
     if (options.races !== false) describe("races", () => raceCases(fixture));
+    it("every known gap names a case of the suite", () => {
+      const unknown = Object.keys(options.knownGaps ?? {}).filter((name) => !fixture.names.has(name));
+      assert.deepEqual(unknown, [], "knownGaps names no such case");
+    });
   });
 }

@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../backends/backend.ts";
 import { isOpenCrateError } from "../../errors.ts";
 import type { ConformanceFixture } from "../fixture.ts";
-import { describeError, MiB, readText } from "../helpers.ts";
+import { describeError, listKeys, MiB, readText } from "../helpers.ts";
 
 const CREATE_WRITERS = 16;
 const CAS_WORKERS = 20;
+const BIG_CREATE_WRITERS = 4;
 const INCREMENTS_PER_WORKER = 5;
 
 /** Adds one to the counter at `key`: read the revision, then the value, write it back conditionally, retry. */
@@ -61,6 +62,35 @@ export function raceCases(fixture: ConformanceFixture): void {
     const content = await backend.get(key);
     assert.equal(content.byteLength, MiB);
     assert.ok(content.every((byte) => byte === winners[0]), "the content is the winner's, whole");
+  });
+
+  fixture.itNeeding(["createOnly"], "concurrent create-only putStreams above the multipart threshold: exactly one wins, whole", async (backend) => {
+    // Past the multipart part size (S3) or the resumable threshold (GCS): the condition must hold at completion.
+    const size = (backend.capabilities.multipartThreshold ?? 8 * MiB) + MiB + 17;
+    const key = "race/parts.bin";
+    const chunk = (writer: number, index: number): Buffer => Buffer.alloc(Math.min(MiB, size - index * MiB), (writer * 31 + index) & 0xff);
+    const chunkCount = Math.ceil(size / MiB);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: BIG_CREATE_WRITERS }, (_, writer) => {
+        async function* body(): AsyncGenerator<Uint8Array> {
+          for (let index = 0; index < chunkCount; index++) yield chunk(writer, index);
+        }
+        return backend.putStream(key, body(), { mode: CREATE_ONLY }).then(() => writer);
+      }),
+    );
+    const winners = outcomes.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+    assert.equal(winners.length, 1, `one winner, not ${winners.length}`);
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected") assert.ok(isOpenCrateError(outcome.reason, "ALREADY_EXISTS"), describeError(outcome.reason));
+    }
+    const [winner] = winners;
+    assert.ok(winner !== undefined);
+    const content = Buffer.from(await backend.get(key));
+    assert.equal(content.byteLength, size);
+    for (let index = 0; index < chunkCount; index++) {
+      assert.ok(content.subarray(index * MiB, (index + 1) * MiB).equals(chunk(winner, index)), `part ${index} is the winner's`);
+    }
+    assert.deepEqual(await listKeys(backend, "race/"), [key], "no loser left an object behind");
   });
 
   fixture.itNeeding(["compareAndSwap"], `${CAS_WORKERS} concurrent compare-and-swap increment loops lose no increment`, async (backend) => {

@@ -1,8 +1,9 @@
-/** Byte ranges through `get` and `getStream`: the same slices either way, cut at the end of the object. */
+/** Byte ranges through `get` and `getStream`: the same slices either way, cut at the end of the object; a range
+ * that starts at or past the end is empty, never an error. */
 import assert from "node:assert/strict";
-import type { ByteRange } from "../../backends/backend.ts";
+import type { ByteRange, ReadOptions, StorageBackend } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
-import { assertSameBytes, MiB, randomBody, readStream, rejectsWithCode } from "../helpers.ts";
+import { assertSameBytes, chunksOf, MiB, randomBody, readStream, rejectsWithCode } from "../helpers.ts";
 
 const SIZE = 100;
 const BODY = Uint8Array.from({ length: SIZE }, (_, index) => index);
@@ -17,7 +18,18 @@ const CASES: ReadonlyArray<{ readonly name: string; readonly range: ByteRange; r
   { name: "zero bytes", range: { offset: 10, length: 0 }, start: 10, end: 10 },
   { name: "an offset at the end (empty)", range: { offset: SIZE }, start: SIZE, end: SIZE },
   { name: "an offset past the end (empty)", range: { offset: SIZE + 50 }, start: SIZE, end: SIZE },
+  { name: "an offset past the end with a length (empty)", range: { offset: SIZE + 50, length: 10 }, start: SIZE, end: SIZE },
+  { name: "zero bytes at the end", range: { offset: SIZE, length: 0 }, start: SIZE, end: SIZE },
+  { name: "a suffix: the last 10 bytes", range: { offset: SIZE - 10 }, start: SIZE - 10, end: SIZE },
 ];
+
+/** Ranges of an empty object: every one is empty. */
+const EMPTY_RANGES: readonly ByteRange[] = [{ offset: 0 }, { offset: 0, length: 4 }, { offset: 1 }, { offset: 5, length: 3 }];
+
+async function expectSlice(backend: StorageBackend, key: string, options: ReadOptions, expected: Uint8Array, what: string): Promise<void> {
+  assertSameBytes(await backend.get(key, options), expected, `get ${what}`);
+  assertSameBytes(await readStream(await backend.getStream(key, options)), expected, `getStream ${what}`);
+}
 
 export function rangeCases(fixture: ConformanceFixture): void {
   fixture.it("reads ranges with get and getStream alike", async (backend) => {
@@ -36,6 +48,41 @@ export function rangeCases(fixture: ConformanceFixture): void {
     const expected = body.slice(range.offset, range.offset + range.length);
     assertSameBytes(await backend.get("ranges/large.bin", { range }), expected, "get");
     assertSameBytes(await readStream(await backend.getStream("ranges/large.bin", { range })), expected, "getStream");
+  });
+
+  fixture.it("reads suffixes and past-the-end ranges of an object stored in several parts", async (backend) => {
+    // Above the multipart / resumable threshold, so the object is stored in parts where the store has them.
+    const size = (backend.capabilities.multipartThreshold ?? 8 * MiB) + MiB + 3;
+    const body = randomBody(size);
+    await backend.putStream("ranges/parts.bin", chunksOf(body, MiB));
+    assert.equal((await backend.head("ranges/parts.bin")).size, size);
+    const cases: ReadonlyArray<[string, ByteRange, number, number]> = [
+      ["the last byte", { offset: size - 1 }, size - 1, size],
+      ["a suffix of 1 MiB + 2 bytes", { offset: size - MiB - 2 }, size - MiB - 2, size],
+      ["a length past the end", { offset: size - 5, length: MiB }, size - 5, size],
+      ["an offset at the end", { offset: size }, size, size],
+      ["an offset past the end with a length", { offset: size + MiB, length: 7 }, size, size],
+    ];
+    for (const [name, range, start, end] of cases) await expectSlice(backend, "ranges/parts.bin", { range }, body.subarray(start, end), name);
+  });
+
+  fixture.it("every range of an empty object is empty", async (backend) => {
+    await backend.put("ranges/nothing.bin", new Uint8Array(0));
+    for (const range of EMPTY_RANGES) await expectSlice(backend, "ranges/nothing.bin", { range }, new Uint8Array(0), JSON.stringify(range));
+  });
+
+  fixture.it("ranges pinned to a revision read that revision and refuse a newer one, past the end too", async (backend) => {
+    const first = await backend.put("ranges/pinned.bin", BODY);
+    await expectSlice(backend, "ranges/pinned.bin", { range: { offset: 90 }, ifRevision: first.revision }, BODY.subarray(90), "at the revision");
+    await expectSlice(backend, "ranges/pinned.bin", { range: { offset: SIZE + 1 }, ifRevision: first.revision }, new Uint8Array(0), "past the end at the revision");
+    await backend.put("ranges/pinned.bin", BODY.subarray(0, 50));
+    for (const range of [{ offset: 10, length: 5 }, { offset: SIZE + 1 }]) {
+      const what = `${JSON.stringify(range)} at a replaced revision`;
+      await rejectsWithCode(backend.get("ranges/pinned.bin", { range, ifRevision: first.revision }), "PRECONDITION_FAILED", `get ${what}`);
+      await rejectsWithCode(backend.getStream("ranges/pinned.bin", { range, ifRevision: first.revision }), "PRECONDITION_FAILED", `getStream ${what}`);
+    }
+    await backend.delete("ranges/pinned.bin");
+    await rejectsWithCode(backend.get("ranges/pinned.bin", { range: { offset: 1 }, ifRevision: first.revision }), "NOT_FOUND", "get once deleted");
   });
 
   fixture.it("streams a whole object, and an empty one", async (backend) => {
