@@ -50,7 +50,10 @@ export class MapBackend implements StorageBackend {
   }
 
   async get(key: string, options: ReadOptions = {}): Promise<Uint8Array> {
-    const { bytes } = this.#stored(key);
+    const { bytes, info } = this.#stored(key);
+    if (options.ifRevision !== undefined && info.revision !== options.ifRevision) {
+      throw new PreconditionFailedError(`${this.describe(key)} is not at revision ${options.ifRevision}.`, { path: this.describe(key) });
+    }
     const start = Math.min(options.range?.offset ?? 0, bytes.length);
     const length = options.range?.length;
     return Buffer.from(bytes.subarray(start, length === undefined ? bytes.length : Math.min(bytes.length, start + length)));
