@@ -3,10 +3,13 @@
  * every backend, before anything is written.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { BackendCapabilities, StorageBackend, WriteMode } from "../../backends/backend.ts";
 import { CheckedBackend, checkedBackend } from "../../backends/layers/checked.ts";
 import type { ConformanceFixture } from "../fixture.ts";
-import { isCausedBy, listKeys, readText, rejectsWithCode } from "../helpers.ts";
+import { isCausedBy, listKeys, MiB, readText, rejectsWithCode } from "../helpers.ts";
 
 /** Inputs to `put` that every backend must answer alike. */
 const BAD_PUTS: ReadonlyArray<{ readonly name: string; readonly options: object }> = [
@@ -130,13 +133,31 @@ export function contractCases(fixture: ConformanceFixture): void {
       ["list", () => listKeysWith(backend, "abort/", signal)],
     ];
     if (backend.append !== undefined) calls.push(["append", () => backend.append!("abort/source.txt", Buffer.from("y"), { signal })]);
-    for (const [name, call] of calls) {
-      const error = await rejectsWithCode(call, "ABORTED", name);
-      assert.ok(isCausedBy(error, signal.reason), `${name}: the signal's reason is the cause`);
-      assert.ok(error.message.includes("abort/"), `${name}: the message names the key: ${error.message}`);
+    const folder = await mkdtemp(join(tmpdir(), "opencrate-conformance-"));
+    const file = join(folder, "body.txt");
+    await writeFile(file, "from a file");
+    if (backend.putFile !== undefined) calls.push(["putFile", () => backend.putFile!("abort/new.txt", file, { signal })]);
+    try {
+      await expectAborted(calls, signal);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
     assert.deepEqual(await listKeys(backend, ""), ["abort/source.txt"], "nothing was written");
     assert.equal(await readText(backend, "abort/source.txt"), "source");
+  });
+
+  fixture.it("a signal aborted while a stream above the multipart threshold is written is ABORTED and leaves the old object", async (backend) => {
+    await backend.put("abort/large.bin", "old");
+    const threshold = backend.capabilities.multipartThreshold ?? 8 * MiB;
+    const controller = new AbortController();
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (let sent = 0; sent <= threshold; sent += MiB) yield Buffer.alloc(MiB, 3);
+      controller.abort(new Error("caller stopped"));
+      yield Buffer.alloc(MiB, 4);
+    }
+    await rejectsWithCode(backend.putStream("abort/large.bin", body(), { signal: controller.signal }), "ABORTED", "putStream aborted past the threshold");
+    assert.equal(await readText(backend, "abort/large.bin"), "old", "the old object is intact");
+    assert.deepEqual(await listKeys(backend, "abort/"), ["abort/large.bin"], "no other object appeared");
   });
 
   fixture.it("a signal aborted while a stream is written is ABORTED and leaves the old object", async (backend) => {
@@ -159,6 +180,15 @@ export function contractCases(fixture: ConformanceFixture): void {
       for await (const _ of stream) controller.abort(new Error("enough"));
     }, "ABORTED", "getStream aborted midway");
   });
+}
+
+/** Each call fails with ABORTED, caused by the signal's reason, naming its key. */
+async function expectAborted(calls: ReadonlyArray<[string, () => Promise<unknown>]>, signal: AbortSignal): Promise<void> {
+  for (const [name, call] of calls) {
+    const error = await rejectsWithCode(call, "ABORTED", name);
+    assert.ok(isCausedBy(error, signal.reason), `${name}: the signal's reason is the cause`);
+    assert.ok(error.message.includes("abort/"), `${name}: the message names the key: ${error.message}`);
+  }
 }
 
 async function listKeysWith(backend: StorageBackend, prefix: string, signal: AbortSignal): Promise<string[]> {
