@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { addAbortSignal, type Readable } from "node:stream";
 import type { Bucket, File, FileMetadata, Storage } from "@google-cloud/storage";
-import { InvalidArgumentError, PreconditionFailedError, TransientError } from "../../errors.ts";
+import { InvalidArgumentError, isOpenCrateError, PreconditionFailedError, TransientError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import type {
   BackendCapabilities,
@@ -158,7 +158,23 @@ export class GcsBackend implements StorageBackend {
       this.#bucketSeen = true;
       return options.signal === undefined ? stream : addAbortSignal(options.signal, stream);
     } catch (error) {
-      throw await this.#failure(error, "read", key, { signal: options.signal });
+      const failure = await this.#failure(error, "read", key, { signal: options.signal });
+      if (options.ifRevision !== undefined && isOpenCrateError(failure) && failure.code === "NOT_FOUND" && (await this.#exists(key))) {
+        throw new PreconditionFailedError(`${this.describe(key)} changed: it is no longer at revision ${options.ifRevision}.`, {
+          path: this.describe(key),
+        });
+      }
+      throw failure;
+    }
+  }
+
+  /** Whether some generation of the object exists; a pinned read answered 404 tells "replaced" from "deleted" by it. */
+  async #exists(key: string): Promise<boolean> {
+    try {
+      await this.head(key);
+      return true;
+    } catch {
+      return false;
     }
   }
 
