@@ -20,6 +20,7 @@ import { TIMEOUT_HEADER } from "../../src/backends/gcs/socket-timeouts.ts";
 import { NotFoundError, isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
 import { parseLocation } from "../../src/uri.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
+import { startUnacceptingEndpoint } from "../support/unaccepting-endpoint.ts";
 import { startCarelessGcs, startRefusingGcs, startStrictGcs, type StubRequest, type StubServer } from "../support/gcs-stub.ts";
 
 const LOCATION = "gs://team-bucket/runs/v0/claim.json";
@@ -387,6 +388,26 @@ describe("GCS backend without a server", () => {
       assert.ok(upload.message.includes("gs://bkt/x"), upload.message);
     } finally {
       await silent.close();
+    }
+  });
+
+  it("gives up on an endpoint that never completes a connection, on each HTTP path, with the connect time-out", { timeout: 60_000 }, async () => {
+    const listener = await startUnacceptingEndpoint();
+    try {
+      // The idle time-out is far away: only the connect time-out can end these calls in time.
+      const backend = new GcsBackend({ bucket: "bkt", apiEndpoint: listener.endpoint, connectTimeoutMs: 300, requestTimeoutMs: 120_000, maxRetries: 0 });
+      for (const [label, attempt] of [
+        ["JSON API (the SDK's requests)", () => backend.head("x")],
+        ["download (the backend's own requests)", () => backend.get("x")],
+        ["resumable session (the SDK's upload requests)", () => backend.putStream("x", Readable.from([Buffer.alloc(9 * 1024 * 1024)]))],
+      ] as const) {
+        const error = await rejectsWithCode(attempt(), "TRANSIENT", label);
+        assert.match(error.message, /is unreachable \(no connection within 300 ms\)/, `${label}: ${error.message}`);
+        assert.ok(error.message.includes("gs://bkt"), error.message);
+      }
+      await backend.close();
+    } finally {
+      await listener.close();
     }
   });
 

@@ -13,7 +13,7 @@ import type { Agent } from "node:http";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 import { optionalPackageError } from "../../optional-package.ts";
 import type { GcsSettings } from "./options.ts";
-import { agentWithTimeouts, installPooledAgents, TIMEOUT_HEADER, timeoutHeaderValue } from "./socket-timeouts.ts";
+import { agentWithTimeouts, TIMEOUT_HEADER, timeoutHeaderValue, watchMarkedRequests } from "./socket-timeouts.ts";
 
 type StorageModule = typeof import("@google-cloud/storage");
 type Interceptor = NonNullable<StorageOptions["interceptors_"]>[number];
@@ -41,7 +41,7 @@ export interface GcsClient {
   readonly storage: Storage;
   /**
    * Keep-alive agent with connect and idle time-outs, for the requests the backend sends itself (resumable
-   * chunks, downloads) and the SDK's resumable session requests.
+   * chunks, downloads).
    */
   readonly agent: Agent;
   /** Releases the sockets of `agent`. */
@@ -51,7 +51,7 @@ export interface GcsClient {
 export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
   const { Storage, IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT } = await loadStorageSdk();
   const timeouts = { connectMs: settings.connectTimeoutMs, idleMs: settings.requestTimeoutMs };
-  const pooledTimeouts = installPooledAgents();
+  watchMarkedRequests();
   const agent: Agent = agentWithTimeouts(settings.endpoint, timeouts);
   const storage = new Storage({
     apiEndpoint: settings.endpoint,
@@ -59,16 +59,11 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
     useAuthWithCustomEndpoint: settings.customEndpoint && settings.authenticate,
     // Ignored by the SDK's HTTP stack today (see socket-timeouts.ts); kept for when it is honoured again.
     timeout: settings.requestTimeoutMs,
+    // Every request the SDK sends (JSON API calls and resumable sessions alike) asks for the time-outs.
     interceptors_: [
       {
         request: (options) =>
-          // JSON API requests (with a `uri`) go through teeny-request's pooled agent, which reads the header.
-          // Resumable uploads hand interceptors an empty object and use whatever agent it names (gaxios).
-          ("uri" in options && typeof options.uri === "string"
-            ? pooledTimeouts
-              ? { ...options, headers: withHeader(options.headers, TIMEOUT_HEADER, timeoutHeaderValue(timeouts)) }
-              : options
-            : { ...options, agent }) as InterceptedRequest,
+          ({ ...options, headers: withHeader(options.headers, TIMEOUT_HEADER, timeoutHeaderValue(timeouts)) }) as InterceptedRequest,
       },
     ],
     retryOptions: {

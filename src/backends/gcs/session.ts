@@ -24,6 +24,7 @@ import type { File, FileMetadata } from "@google-cloud/storage";
 import { OpenCrateError } from "../../errors.ts";
 import { pause, retryDelayMs } from "./backoff.ts";
 import { errorBodyOf, GcsRequestError } from "./media-request.ts";
+import { isSocketTimeoutCode } from "./socket-timeouts.ts";
 
 /** GCS takes the bytes of every request but the last in multiples of this. */
 export const CHUNK_GRANULE = 256 * 1024;
@@ -278,10 +279,9 @@ export class Session {
   }
 }
 
-/** A socket time-out of the backend's agent (socket-timeouts.ts). */
+/** A socket time-out of the backend's agent. */
 function isTimeout(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "ETIMEDOUT" || code === "ECONNTIMEOUT";
+  return isSocketTimeoutCode((error as { code?: unknown } | null)?.code);
 }
 
 /** The next byte the server expects, from a 308's Range header ("bytes=0-N"; absent when it has none). */

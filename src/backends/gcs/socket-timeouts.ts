@@ -1,24 +1,23 @@
 /**
- * Connect and idle time-outs for the SDK's HTTP traffic, which otherwise has none that work:
+ * Connect and idle time-outs for this backend's HTTP traffic, built only from documented Node and SDK surface:
  *
- * - JSON API calls and multipart uploads go through teeny-request, which hands the SDK's `timeout`
- *   to node-fetch 3, which dropped that option (googleapis/google-cloud-node#7998). A server that accepts the
- *   connection and never answers hangs such a call forever; a black-holed address hangs it for the OS connect
- *   time-out on every retry. teeny-request keeps one keep-alive agent per protocol in a module-level pool. An
- *   equivalent agent goes there (same keep-alive and socket settings) that arms time-outs only on requests
- *   carrying TIMEOUT_HEADER, which this backend's client adds and the agent removes before the request is sent:
- *   other users of the SDK in the process see no change.
- * - Resumable session requests go through gaxios, which takes an `agent`: each backend gives it its own agent
- *   with the time-outs built in, and uses the same agent for the requests it sends itself (resumable chunks,
- *   downloads).
+ * - The SDK's own requests (JSON API calls, multipart uploads, opening resumable sessions) get no working
+ *   time-out from the SDK: its `timeout` option reaches node-fetch 3, which dropped it
+ *   (googleapis/google-cloud-node#7998), and its HTTP stack takes no agent. The backend's client adds
+ *   TIMEOUT_HEADER to each of them through the documented `interceptors_` option; a subscriber to Node's
+ *   `http.client.request.created` diagnostics channel removes the header before anything is sent and arms the
+ *   request's socket. Requests without the header (other users of the SDK in the process) are left alone.
+ * - The backend's own requests (resumable chunks, downloads) go through a keep-alive agent of this file whose
+ *   sockets carry the time-outs from creation (the documented `createConnection` and `reuseSocket` overrides).
  *
  * A socket that goes silent for the idle time-out (or does not connect within the connect time-out) is
  * destroyed with ETIMEDOUT (ECONNTIMEOUT while connecting); the SDK then retries or fails as for any reset.
  */
-import { Agent as HttpAgent, type ClientRequest } from "node:http";
+import { subscribe } from "node:diagnostics_channel";
+import { Agent as HttpAgent, ClientRequest, type ClientRequestArgs } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { createRequire } from "node:module";
-import type { Socket } from "node:net";
+import { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 export const TIMEOUT_HEADER = "x-opencrate-socket-timeouts";
 
@@ -27,58 +26,76 @@ export interface SocketTimeouts {
   readonly idleMs: number;
 }
 
-/** The header value that asks the pooled agent for `timeouts`. */
+/** The header value that asks for `timeouts` on an SDK request. */
 export function timeoutHeaderValue(timeouts: SocketTimeouts): string {
   return `${timeouts.connectMs},${timeouts.idleMs}`;
 }
 
-/** A keep-alive agent for `endpoint` whose sockets always have `timeouts` (for gaxios). */
+/** The codes a socket time-out of this file fails a request with. */
+export function isSocketTimeoutCode(code: unknown): boolean {
+  return code === "ETIMEDOUT" || code === "ECONNTIMEOUT";
+}
+
+/** A keep-alive agent for `endpoint` whose sockets always have `timeouts`. */
 export function agentWithTimeouts(endpoint: string, timeouts: SocketTimeouts): HttpAgent {
-  const agent = endpoint.startsWith("https:") ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-  return armAgent(agent, timeouts);
+  return endpoint.startsWith("https:") ? new HttpsTimeoutAgent(timeouts) : new HttpTimeoutAgent(timeouts);
 }
 
-let pooled: boolean | undefined;
+class HttpTimeoutAgent extends HttpAgent {
+  readonly #timeouts: SocketTimeouts;
 
-/**
- * Puts time-out-aware agents into teeny-request's pool, once per process. False when teeny-request's layout is
- * not the expected one (another SDK version): requests then go without these time-outs, as before.
- */
-export function installPooledAgents(): boolean {
-  if (pooled !== undefined) return pooled;
-  pooled = false;
-  try {
-    // teeny-request as the SDK resolves it (it may be nested under the SDK's own node_modules).
-    const requireFromSdk = createRequire(import.meta.resolve("@google-cloud/storage"));
-    const agents = requireFromSdk("teeny-request/build/src/agents.js") as { pool?: unknown };
-    if (!(agents.pool instanceof Map)) return false;
-    const pool = agents.pool as Map<string, unknown>;
-    // The keys and agent settings teeny-request itself uses for the SDK's `forever: true` requests.
-    pool.set("http:forever", armAgent(new HttpAgent({ keepAlive: true, maxSockets: Infinity }), undefined));
-    pool.set("https:forever", armAgent(new HttpsAgent({ keepAlive: true, maxSockets: Infinity }), undefined));
-    pooled = true;
-  } catch {
-    pooled = false;
+  constructor(timeouts: SocketTimeouts) {
+    super({ keepAlive: true });
+    this.#timeouts = timeouts;
   }
-  return pooled;
+
+  override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return armed(super.createConnection(options, callback), this.#timeouts);
+  }
+
+  override reuseSocket(socket: Duplex, request: ClientRequest): void {
+    super.reuseSocket(socket, request);
+    armed(socket, this.#timeouts);
+  }
 }
 
-/** Arms every request through `agent`: with the header's time-outs, else with `fallback`, else none. */
-function armAgent<A extends HttpAgent>(agent: A, fallback: SocketTimeouts | undefined): A {
-  const addRequest = (agent as unknown as AgentInternals).addRequest.bind(agent);
-  (agent as unknown as AgentInternals).addRequest = (request, options) => {
-    const header = request.getHeader(TIMEOUT_HEADER);
-    if (header !== undefined) request.removeHeader(TIMEOUT_HEADER);
-    const timeouts = parseHeader(header) ?? fallback;
-    if (timeouts !== undefined) request.once("socket", (socket: Socket) => armSocket(socket, timeouts));
-    addRequest(request, options);
-  };
-  return agent;
+class HttpsTimeoutAgent extends HttpsAgent {
+  readonly #timeouts: SocketTimeouts;
+
+  constructor(timeouts: SocketTimeouts) {
+    super({ keepAlive: true });
+    this.#timeouts = timeouts;
+  }
+
+  override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return armed(super.createConnection(options, callback), this.#timeouts);
+  }
+
+  override reuseSocket(socket: Duplex, request: ClientRequest): void {
+    super.reuseSocket(socket, request);
+    armed(socket, this.#timeouts);
+  }
 }
 
-/** Node's Agent calls this for every request; it is not in the public type. */
-interface AgentInternals {
-  addRequest(request: ClientRequest, options: unknown): void;
+function armed<S extends Duplex | null | undefined>(socket: S, timeouts: SocketTimeouts): S {
+  if (socket instanceof Socket) armSocket(socket, timeouts);
+  return socket;
+}
+
+let watching = false;
+
+/** Arms every SDK request that carries TIMEOUT_HEADER, from now on in this process (idempotent). */
+export function watchMarkedRequests(): void {
+  if (watching) return;
+  watching = true;
+  subscribe("http.client.request.created", (message) => {
+    const request = (message as { request?: unknown } | null)?.request;
+    if (!(request instanceof ClientRequest)) return;
+    const timeouts = parseHeader(request.getHeader(TIMEOUT_HEADER));
+    if (timeouts === undefined) return;
+    request.removeHeader(TIMEOUT_HEADER);
+    request.once("socket", (socket: Socket) => armSocket(socket, timeouts));
+  });
 }
 
 /** What the socket is waiting for, for the error when it times out. */
@@ -105,7 +122,7 @@ function armSocket(socket: Socket, timeouts: SocketTimeouts): void {
   } else {
     idle();
   }
-  // A kept-alive socket back in the pool gets the agent's own (zero) time-out from Node again.
+  // A kept-alive socket back in its agent's pool gets that agent's own time-out (none) from Node again.
 }
 
 function parseHeader(value: number | string | string[] | undefined): SocketTimeouts | undefined {
