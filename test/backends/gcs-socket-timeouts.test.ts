@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http";
+import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { agentWithTimeouts, TIMEOUT_HEADER, timeoutHeaderValue, watchMarkedRequests } from "../../src/backends/gcs/socket-timeouts.ts";
@@ -31,7 +32,8 @@ async function startServer(): Promise<{ server: Server; endpoint: string; header
 /** Sends a GET; resolves with the response's status, body and whether the socket was reused, or rejects. */
 function get(url: string, agent: Agent, headers: Record<string, string> = {}): Promise<{ status: number; body: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(url, { agent, headers }, (incoming: IncomingMessage) => {
+    const send = url.startsWith("https:") ? httpsRequest : httpRequest;
+    const outgoing = send(url, { agent, headers }, (incoming: IncomingMessage) => {
       const chunks: Buffer[] = [];
       incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
       incoming.on("error", reject);
@@ -57,18 +59,21 @@ describe("GCS socket time-outs", () => {
     http?.server.close();
   });
 
-  it("the backend's agent fails a connection that does not complete within the connect time-out", { timeout: 30_000 }, async () => {
-    const agent = agentWithTimeouts(unaccepting.endpoint, { connectMs: 200, idleMs: 60_000 });
-    try {
-      await assert.rejects(get(`${unaccepting.endpoint}/o`, agent), (error: unknown) => {
-        assert.equal(codeOf(error), "ECONNTIMEOUT");
-        assert.match(String(error), /no connection within 200 ms/);
-        return true;
-      });
-    } finally {
-      agent.destroy();
-    }
-  });
+  for (const scheme of ["http", "https"] as const) {
+    it(`the backend's ${scheme} agent fails a connection that does not complete within the connect time-out`, { timeout: 30_000 }, async () => {
+      const endpoint = `${scheme}://127.0.0.1:${unaccepting.port}`;
+      const agent = agentWithTimeouts(endpoint, { connectMs: 200, idleMs: 60_000 });
+      try {
+        await assert.rejects(get(`${endpoint}/o`, agent), (error: unknown) => {
+          assert.equal(codeOf(error), "ECONNTIMEOUT");
+          assert.match(String(error), /no connection within 200 ms/);
+          return true;
+        });
+      } finally {
+        agent.destroy();
+      }
+    });
+  }
 
   it("the backend's agent fails a request that gets no byte within the idle time-out, also on a reused kept-alive socket", { timeout: 30_000 }, async () => {
     const agent = agentWithTimeouts(http.endpoint, { connectMs: 60_000, idleMs: 200 });
@@ -77,7 +82,7 @@ describe("GCS socket time-outs", () => {
       assert.deepEqual(first, { status: 200, body: "ok", reused: false });
       let reused: boolean | undefined;
       const second = new Promise<void>((resolve, reject) => {
-        const outgoing = request(`${http.endpoint}/second`, { agent }, () => reject(new Error("the stalled request was answered")));
+        const outgoing = httpRequest(`${http.endpoint}/second`, { agent }, () => reject(new Error("the stalled request was answered")));
         outgoing.on("socket", () => (reused = outgoing.reusedSocket));
         outgoing.on("error", (error) => (codeOf(error) === "ETIMEDOUT" ? resolve() : reject(error)));
         outgoing.end();
@@ -93,13 +98,13 @@ describe("GCS socket time-outs", () => {
     watchMarkedRequests();
     const fresh = new Agent({ keepAlive: false });
     try {
-      const plain = request(`${http.endpoint}/plain`, { agent: fresh });
+      const plain = httpRequest(`${http.endpoint}/plain`, { agent: fresh });
       const [plainSocket] = (await once(plain, "socket")) as [Socket];
       assert.equal(plainSocket.timeout, undefined, "a request without the marker gets no time-out");
       plain.end();
       await once(plain, "response");
 
-      const marked = request(`${http.endpoint}/marked`, { agent: fresh, headers: { [TIMEOUT_HEADER]: timeoutHeaderValue({ connectMs: 5_000, idleMs: 7_000 }) } });
+      const marked = httpRequest(`${http.endpoint}/marked`, { agent: fresh, headers: { [TIMEOUT_HEADER]: timeoutHeaderValue({ connectMs: 5_000, idleMs: 7_000 }) } });
       const [markedSocket] = (await once(marked, "socket")) as [Socket];
       assert.equal(markedSocket.timeout, 5_000, "a marked request's socket waits at most the connect time-out to connect");
       marked.end();

@@ -41,41 +41,29 @@ export function agentWithTimeouts(endpoint: string, timeouts: SocketTimeouts): H
   return endpoint.startsWith("https:") ? new HttpsTimeoutAgent(timeouts) : new HttpTimeoutAgent(timeouts);
 }
 
-class HttpTimeoutAgent extends HttpAgent {
-  readonly #timeouts: SocketTimeouts;
+/** `Base` (node:http's or node:https's Agent) with keep-alive, arming each socket it creates or hands out again. */
+function timeoutAgentClass(Base: typeof HttpAgent) {
+  return class TimeoutAgent extends Base {
+    readonly #timeouts: SocketTimeouts;
 
-  constructor(timeouts: SocketTimeouts) {
-    super({ keepAlive: true });
-    this.#timeouts = timeouts;
-  }
+    constructor(timeouts: SocketTimeouts) {
+      super({ keepAlive: true });
+      this.#timeouts = timeouts;
+    }
 
-  override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    return armed(super.createConnection(options, callback), this.#timeouts);
-  }
+    override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      return armed(super.createConnection(options, callback), this.#timeouts);
+    }
 
-  override reuseSocket(socket: Duplex, request: ClientRequest): void {
-    super.reuseSocket(socket, request);
-    armed(socket, this.#timeouts);
-  }
+    override reuseSocket(socket: Duplex, request: ClientRequest): void {
+      super.reuseSocket(socket, request);
+      armed(socket, this.#timeouts);
+    }
+  };
 }
 
-class HttpsTimeoutAgent extends HttpsAgent {
-  readonly #timeouts: SocketTimeouts;
-
-  constructor(timeouts: SocketTimeouts) {
-    super({ keepAlive: true });
-    this.#timeouts = timeouts;
-  }
-
-  override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    return armed(super.createConnection(options, callback), this.#timeouts);
-  }
-
-  override reuseSocket(socket: Duplex, request: ClientRequest): void {
-    super.reuseSocket(socket, request);
-    armed(socket, this.#timeouts);
-  }
-}
+const HttpTimeoutAgent = timeoutAgentClass(HttpAgent);
+const HttpsTimeoutAgent = timeoutAgentClass(HttpsAgent);
 
 function armed<S extends Duplex | null | undefined>(socket: S, timeouts: SocketTimeouts): S {
   if (socket instanceof Socket) armSocket(socket, timeouts);
