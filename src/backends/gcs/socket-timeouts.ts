@@ -81,8 +81,10 @@ export function watchMarkedRequests(): void {
     if (!(request instanceof ClientRequest)) return;
     const timeouts = parseHeader(request.getHeader(TIMEOUT_HEADER));
     if (timeouts === undefined) return;
-    request.removeHeader(TIMEOUT_HEADER);
-    request.once("socket", (socket: Socket) => armSocket(socket, timeouts));
+    // A subscriber that throws takes the process down; headers already written (a request sent with `Expect`)
+    // keep the marker, which the store ignores.
+    if (!request.headersSent) request.removeHeader(TIMEOUT_HEADER);
+    request.once("socket", (socket: Duplex) => armed(socket, timeouts));
   });
 }
 
