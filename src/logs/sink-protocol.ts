@@ -18,22 +18,30 @@ import type { BackendRecipe } from "./backend-recipe.ts";
 import type { RunEnding } from "./run-record.ts";
 import type { RunWriterOptions } from "./run-writer.ts";
 
-export interface SinkWorkerData {
-  readonly recipe: BackendRecipe;
-  readonly options: RunWriterOptions;
-  /** Int32 slot 0 turns 1 once the final close has finished (the main thread may be blocked waiting for it). */
-  readonly closed: SharedArrayBuffer;
-}
-
+/**
+ * One thread serves every run of the process (see writer-thread.ts); each run's messages carry its sink number.
+ * Every request gets one "done" answer with its id ("open" also returns the `.log` path).
+ */
 export type ToWorker =
-  | { readonly type: "lines"; readonly text: string }
-  | { readonly type: "flush"; readonly id: number }
-  | { readonly type: "close"; readonly id: number; readonly ending: RunEnding };
+  | {
+      readonly type: "open";
+      readonly id: number;
+      readonly sink: number;
+      readonly recipe: BackendRecipe;
+      readonly options: RunWriterOptions;
+      /** Int32 slot 0 turns 1 once this run's final close has finished (the main thread may be blocked waiting). */
+      readonly closed: SharedArrayBuffer;
+    }
+  | { readonly type: "lines"; readonly sink: number; readonly text: string }
+  | { readonly type: "flush"; readonly id: number; readonly sink: number }
+  | { readonly type: "close"; readonly id: number; readonly sink: number; readonly ending: RunEnding };
 
-export type FromWorker =
-  | { readonly type: "started"; readonly path: string }
-  | { readonly type: "start-failed"; readonly error: SentError }
-  | { readonly type: "done"; readonly id: number; readonly error?: SentError };
+export interface FromWorker {
+  readonly type: "done";
+  readonly id: number;
+  readonly path?: string;
+  readonly error?: SentError;
+}
 
 /** An error as it crosses threads (structured cloning drops an OpenCrateError's class and code). */
 export interface SentError {

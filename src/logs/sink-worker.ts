@@ -1,51 +1,85 @@
 /**
- * The log-writer thread: rebuilds the run's backend, runs its RunWriter, and answers the main thread. Because it
- * has its own event loop, it keeps storing lines while the main thread is blocked (in an `exit` listener waiting
- * for the final flush, or in a long synchronous computation).
+ * The log-writer thread: for each run of the process, rebuilds the run's backend, runs its RunWriter, and answers
+ * the main thread. Because it has its own event loop, it keeps storing lines while the main thread is blocked (in
+ * an `exit` listener waiting for the final flush, or in a long synchronous computation).
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
+import type { StorageBackend } from "../backends/backend.ts";
 import { backendFromRecipe } from "./backend-recipe.ts";
 import { RunWriter } from "./run-writer.ts";
-import type { FromWorker, SinkWorkerData, ToWorker } from "./sink-protocol.ts";
+import type { FromWorker, ToWorker } from "./sink-protocol.ts";
 import { sendError } from "./sink-protocol.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("sink-worker.ts runs only as a worker thread");
-const data = workerData as SinkWorkerData;
-const closed = new Int32Array(data.closed);
-const backend = backendFromRecipe(data.recipe);
-const writer = new RunWriter(backend, data.options);
+
+interface OpenRun {
+  readonly backend: StorageBackend;
+  readonly writer: RunWriter;
+  readonly closed: Int32Array;
+}
+
+const runs = new Map<number, OpenRun>();
 const send = (message: FromWorker): void => port.postMessage(message);
 
 port.on("message", (message: ToWorker) => {
   switch (message.type) {
+    case "open":
+      void open(message);
+      return;
     case "lines":
-      writer.write(message.text);
+      runs.get(message.sink)?.writer.write(message.text);
       return;
     case "flush":
-      void answer(message.id, writer.flush());
+      void answer(message.id, () => runOf(message.sink).writer.flush());
       return;
     case "close":
-      void answer(message.id, writer.close(message.ending)).finally(() => {
-        Atomics.store(closed, 0, 1);
-        Atomics.notify(closed, 0);
+      void answer(message.id, () => {
+        const run = runOf(message.sink);
+        runs.delete(message.sink);
+        return close(run, message.ending);
       });
       return;
   }
 });
 
-async function answer(id: number, work: Promise<void>): Promise<void> {
+function runOf(sink: number): OpenRun {
+  const run = runs.get(sink);
+  // The main thread sends nothing for a run before "open" answered or after "close": a broken protocol.
+  if (run === undefined) throw new Error(`the log writer thread has no run ${sink}`);
+  return run;
+}
+
+async function open(message: Extract<ToWorker, { type: "open" }>): Promise<void> {
+  const backend = backendFromRecipe(message.recipe);
+  const writer = new RunWriter(backend, message.options);
   try {
-    await work;
+    await writer.start();
+  } catch (error) {
+    await backend.close().catch(() => {});
+    send({ type: "done", id: message.id, error: sendError(error) });
+    return;
+  }
+  runs.set(message.sink, { backend, writer, closed: new Int32Array(message.closed) });
+  send({ type: "done", id: message.id, path: writer.path });
+}
+
+/** The last lines and the final record, then the flag a blocked main thread waits on, then the backend's clients. */
+async function close(run: OpenRun, ending: Parameters<RunWriter["close"]>[0]): Promise<void> {
+  try {
+    await run.writer.close(ending);
+  } finally {
+    Atomics.store(run.closed, 0, 1);
+    Atomics.notify(run.closed, 0);
+    await run.backend.close().catch(() => {});
+  }
+}
+
+async function answer(id: number, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
     send({ type: "done", id });
   } catch (error) {
     send({ type: "done", id, error: sendError(error) });
   }
-}
-
-try {
-  await writer.start();
-  send({ type: "started", path: writer.path });
-} catch (error) {
-  send({ type: "start-failed", error: sendError(error) });
 }

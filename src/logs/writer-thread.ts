@@ -1,0 +1,120 @@
+/**
+ * The process's one log-writer thread (sink-worker.ts), shared by every run whose backend it can rebuild. Starting
+ * a thread costs far more than a run's setup otherwise does (a new V8 isolate loading the backend modules), so it
+ * starts with the first run and stays for the next ones; it stops once no run has been open for a while.
+ *
+ * It never keeps the process alive by itself: it is referenced only while a request waits for its answer, as an
+ * awaited write to storage would be.
+ */
+import { Worker } from "node:worker_threads";
+import type { FromWorker, ToWorker } from "./sink-protocol.ts";
+import { receiveError } from "./sink-protocol.ts";
+
+// Built output is .js next to .js; the sources run as .ts (type stripping).
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./sink-worker.ts" : "./sink-worker.js", import.meta.url);
+
+/** How long the thread stays without any open run before it stops (a later run starts a new one). */
+const IDLE_STOP_MS = 5_000;
+
+interface Pending {
+  readonly resolve: (path: string | undefined) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A message that expects an answer, without its id (the thread numbers them). */
+type Request = ToWorker extends infer Message ? (Message extends { readonly id: number } ? Omit<Message, "id"> : never) : never;
+
+let current: WriterThread | undefined;
+
+export class WriterThread {
+  readonly #worker: Worker;
+  readonly #requests = new Map<number, Pending>();
+  readonly #deathListeners = new Set<(error: Error) => void>();
+  #nextId = 1;
+  #nextSink = 1;
+  #openSinks = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #dead: Error | undefined;
+
+  /** The running thread, or a new one. */
+  static shared(): WriterThread {
+    if (current === undefined || current.#dead !== undefined) current = new WriterThread();
+    return current;
+  }
+
+  private constructor() {
+    this.#worker = new Worker(WORKER_URL, { stderr: false, stdout: false });
+    this.#worker.on("message", (message: FromWorker) => this.#receive(message));
+    this.#worker.on("error", (error) => this.#die(error));
+    this.#worker.on("exit", () => this.#die(new Error("the log writer thread stopped")));
+    // After the listeners: adding a "message" listener refs the thread's port again.
+    this.#worker.unref();
+  }
+
+  /** Why the thread can no longer serve (it stopped or failed), or undefined while it can. */
+  get dead(): Error | undefined {
+    return this.#dead;
+  }
+
+  /** A number for a new run's messages; the run counts as open until `releaseSink`. */
+  reserveSink(): number {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#openSinks += 1;
+    return this.#nextSink++;
+  }
+
+  /** The run no longer needs the thread (closed, or failed to open). */
+  releaseSink(): void {
+    this.#openSinks -= 1;
+    if (this.#openSinks > 0 || this.#dead !== undefined) return;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#openSinks > 0 || this.#requests.size > 0) return;
+      if (current === this) current = undefined;
+      void this.#worker.terminate();
+    }, IDLE_STOP_MS);
+    this.#idleTimer.unref();
+  }
+
+  /** Calls `listener` once if the thread dies while it is registered. Returns the function that unregisters it. */
+  onDeath(listener: (error: Error) => void): () => void {
+    this.#deathListeners.add(listener);
+    return () => this.#deathListeners.delete(listener);
+  }
+
+  /** Sends a request and resolves with its answer (the `.log` path for "open"). */
+  request(message: Request): Promise<string | undefined> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    const answered = new Promise<string | undefined>((resolve, reject) => this.#requests.set(id, { resolve, reject }));
+    // An unanswered request keeps the process alive, as an awaited write to storage would.
+    this.#worker.ref();
+    this.#worker.postMessage({ ...message, id } as ToWorker);
+    return answered;
+  }
+
+  /** Sends a message that gets no answer. */
+  post(message: Extract<ToWorker, { type: "lines" }>): void {
+    if (this.#dead === undefined) this.#worker.postMessage(message);
+  }
+
+  #receive(message: FromWorker): void {
+    const pending = this.#requests.get(message.id);
+    this.#requests.delete(message.id);
+    if (this.#requests.size === 0) this.#worker.unref();
+    if (pending === undefined) return;
+    if (message.error === undefined) pending.resolve(message.path);
+    else pending.reject(receiveError(message.error));
+  }
+
+  #die(error: Error): void {
+    if (this.#dead !== undefined) return;
+    this.#dead = error;
+    clearTimeout(this.#idleTimer);
+    if (current === this) current = undefined;
+    for (const pending of this.#requests.values()) pending.reject(error);
+    this.#requests.clear();
+    for (const listener of this.#deathListeners) listener(error);
+    this.#deathListeners.clear();
+  }
+}
