@@ -1,8 +1,8 @@
 /**
  * The git commit of the working folder and whether tracked files differ from it, for the run record. The commit
  * is read from `.git` directly (worktrees and packed refs included); the dirty flag asks `git status` with a short
- * time-out. Never throws: a folder that is not a checkout, or a git that is missing or slow, gives null (or a
- * null dirty flag).
+ * time-out, at most once a minute per working folder and commit. Never throws: a folder that is not a checkout, or
+ * a git that is missing or slow, gives null (or a null dirty flag).
  */
 import { execFile } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
@@ -10,14 +10,45 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { GitState } from "../logs/run-record.ts";
 
 const GIT_STATUS_TIMEOUT_MS = 2_000;
+/**
+ * A dirty flag this recent is reused for the same working folder and commit. Trap: starting `git status` forks
+ * the whole Node process, which blocks its main thread for milliseconds to tens of milliseconds; asked at every
+ * setup, it was the largest cost of a process that sets up many runs.
+ */
+export const DIRTY_REUSE_MS = 60_000;
 
-export async function gitState(cwd: string = process.cwd(), timeoutMs = GIT_STATUS_TIMEOUT_MS): Promise<GitState | null> {
+export interface GitStateOptions {
+  readonly timeoutMs?: number;
+  /** Milliseconds since the epoch (tests pass their own clock). */
+  readonly now?: () => number;
+  /** Asks whether tracked files differ from the commit; null when git cannot say. Default: `git status`. */
+  readonly askDirty?: (cwd: string, timeoutMs: number) => Promise<boolean | null>;
+}
+
+interface DirtyAnswer {
+  readonly askedAt: number;
+  readonly dirty: Promise<boolean | null>;
+}
+
+/** By working folder and commit; runs set up at the same time share one question. */
+const recentAnswers = new Map<string, DirtyAnswer>();
+
+export async function gitState(cwd: string = process.cwd(), options: GitStateOptions = {}): Promise<GitState | null> {
+  const { timeoutMs = GIT_STATUS_TIMEOUT_MS, now = Date.now, askDirty = isDirty } = options;
   try {
-    const gitDir = await findGitDir(resolve(cwd));
+    const folder = resolve(cwd);
+    const gitDir = await findGitDir(folder);
     if (gitDir === undefined) return null;
     const commit = await headCommit(gitDir);
     if (commit === undefined) return null;
-    return { commit, dirty: await isDirty(cwd, timeoutMs) };
+    const key = `${folder}\0${commit}`;
+    let answer = recentAnswers.get(key);
+    if (answer === undefined || now() - answer.askedAt >= DIRTY_REUSE_MS) {
+      for (const [other, old] of recentAnswers) if (now() - old.askedAt >= DIRTY_REUSE_MS) recentAnswers.delete(other);
+      answer = { askedAt: now(), dirty: askDirty(folder, timeoutMs) };
+      recentAnswers.set(key, answer);
+    }
+    return { commit, dirty: await answer.dirty };
   } catch {
     return null;
   }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, describe, it } from "node:test";
@@ -14,7 +14,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { Snapshot } from "../../src/index.ts";
-import { gitState } from "../../src/snapshot/git-state.ts";
+import { DIRTY_REUSE_MS, gitState } from "../../src/snapshot/git-state.ts";
 import { collectKeys, readText } from "../support/assertions.ts";
 
 const folders: string[] = [];
@@ -87,6 +87,37 @@ describe("git state", () => {
     assert.equal(await gitState(root), null);
     const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8" }).trim();
     assert.equal((await gitState(process.cwd()))?.commit, head);
+  });
+
+  it("asks whether the checkout is dirty once per working folder and commit within the reuse window", async () => {
+    // A checkout of its own, so no other test's answer for this working folder is reused.
+    const { root } = await localRoot();
+    const git = (...args: string[]): string => execFileSync("git", ["-C", root, ...args], { encoding: "utf8" }).trim();
+    git("init", "--quiet");
+    await writeFile(join(root, "a.txt"), "one\n");
+    git("add", "a.txt");
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "one");
+    let clock = 1_000_000;
+    const asked: string[] = [];
+    let answer = false;
+    const options = {
+      now: () => clock,
+      askDirty: async (folder: string) => {
+        asked.push(folder);
+        return answer;
+      },
+    };
+    const [first, second] = await Promise.all([gitState(root, options), gitState(root, options)]);
+    assert.deepEqual([first?.dirty, second?.dirty, asked.length], [false, false, 1], "runs set up together share one question");
+    answer = true;
+    clock += DIRTY_REUSE_MS - 1;
+    assert.equal((await gitState(root, options))?.dirty, false, "reused within the window");
+    clock += 1;
+    assert.equal((await gitState(root, options))?.dirty, true, "asked again once the window has passed");
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "--allow-empty", "-m", "two");
+    answer = false;
+    const moved = await gitState(root, options);
+    assert.deepEqual([moved?.commit, moved?.dirty, asked.length], [git("rev-parse", "HEAD"), false, 3], "a new commit asks again");
   });
 });
 
