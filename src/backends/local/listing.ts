@@ -39,9 +39,7 @@ async function* walk(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<ObjectInfo> {
   signal?.throwIfAborted();
-  const entries = (await readEntries(folderPath, folderKey)).filter(
-    (entry) => entry.key.startsWith(folderKey + namePrefix) && !entirelyBefore(entry, startAfter),
-  );
+  const entries = (await readEntries(folderPath, folderKey, namePrefix)).filter((entry) => !entirelyBefore(entry, startAfter));
   for (let index = 0; index < entries.length; ) {
     const entry = entries[index];
     if (entry === undefined) break;
@@ -70,8 +68,8 @@ export async function listOnePage(
   pageToken: string | undefined,
   pageSize: number,
 ): Promise<ListPage> {
-  const entries = (await readEntries(location.folderPath, location.folderKey)).filter(
-    (entry) => entry.key.startsWith(location.folderKey + location.namePrefix) && (pageToken === undefined || entry.key > pageToken),
+  const entries = (await readEntries(location.folderPath, location.folderKey, location.namePrefix)).filter(
+    (entry) => pageToken === undefined || entry.key > pageToken,
   );
   const objects: ObjectInfo[] = [];
   const prefixes: string[] = [];
@@ -117,8 +115,11 @@ async function holdsAnObject(folderPath: string): Promise<boolean> {
   return false;
 }
 
-/** A folder's visible entries in key order; a missing folder (or a file in its place) has none. */
-async function readEntries(folderPath: string, folderKey: string): Promise<Entry[]> {
+/**
+ * A folder's visible entries whose names start with `namePrefix`, in key order; a missing folder (or a file in its
+ * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands.
+ */
+async function readEntries(folderPath: string, folderKey: string, namePrefix = ""): Promise<Entry[]> {
   let dirents: Dirent[];
   try {
     dirents = await readdir(folderPath, { withFileTypes: true });
@@ -129,7 +130,7 @@ async function readEntries(folderPath: string, folderKey: string): Promise<Entry
   const entries: Entry[] = [];
   for (const dirent of dirents) {
     // Symbolic links are not objects: following them would list (and let pull copy) files outside the root.
-    if (isReservedName(dirent.name) || dirent.isSymbolicLink()) continue;
+    if (!dirent.name.startsWith(namePrefix) || isReservedName(dirent.name) || dirent.isSymbolicLink()) continue;
     const path = join(folderPath, dirent.name);
     const isFolder = dirent.isDirectory();
     entries.push({ key: folderKey + dirent.name + (isFolder ? "/" : ""), path, isFolder });
