@@ -7,6 +7,7 @@
  * awaited write to storage would be.
  */
 import { Worker } from "node:worker_threads";
+import { clock } from "../clock.ts";
 import type { FromWorker, ToWorker } from "./sink-protocol.ts";
 import { receiveError } from "./sink-protocol.ts";
 
@@ -14,7 +15,7 @@ import { receiveError } from "./sink-protocol.ts";
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./sink-worker.ts" : "./sink-worker.js", import.meta.url);
 
 /** How long the thread stays without any open run before it stops (a later run starts a new one). */
-const IDLE_STOP_MS = 5_000;
+export const IDLE_STOP_MS = 5_000;
 
 interface Pending {
   readonly resolve: (path: string | undefined) => void;
@@ -33,13 +34,18 @@ export class WriterThread {
   #nextId = 1;
   #nextSink = 1;
   #openSinks = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
+  #cancelIdleStop: (() => void) | undefined;
   #dead: Error | undefined;
 
   /** The running thread, or a new one. */
   static shared(): WriterThread {
     if (current === undefined || current.#dead !== undefined) current = new WriterThread();
     return current;
+  }
+
+  /** The running thread, if any (for tests). */
+  static running(): WriterThread | undefined {
+    return current !== undefined && current.#dead === undefined ? current : undefined;
   }
 
   private constructor() {
@@ -58,8 +64,8 @@ export class WriterThread {
 
   /** A number for a new run's messages; the run counts as open until `releaseSink`. */
   reserveSink(): number {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#cancelIdleStop?.();
+    this.#cancelIdleStop = undefined;
     this.#openSinks += 1;
     return this.#nextSink++;
   }
@@ -68,12 +74,11 @@ export class WriterThread {
   releaseSink(): void {
     this.#openSinks -= 1;
     if (this.#openSinks > 0 || this.#dead !== undefined) return;
-    this.#idleTimer = setTimeout(() => {
+    this.#cancelIdleStop = clock().setTimer(IDLE_STOP_MS, () => {
       if (this.#openSinks > 0 || this.#requests.size > 0) return;
       if (current === this) current = undefined;
       void this.#worker.terminate();
-    }, IDLE_STOP_MS);
-    this.#idleTimer.unref();
+    });
   }
 
   /** Calls `listener` once if the thread dies while it is registered. Returns the function that unregisters it. */
@@ -110,7 +115,7 @@ export class WriterThread {
   #die(error: Error): void {
     if (this.#dead !== undefined) return;
     this.#dead = error;
-    clearTimeout(this.#idleTimer);
+    this.#cancelIdleStop?.();
     if (current === this) current = undefined;
     for (const pending of this.#requests.values()) pending.reject(error);
     this.#requests.clear();

@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { clock } from "../clock.ts";
 import type { GitState } from "../logs/run-record.ts";
 
 const GIT_STATUS_TIMEOUT_MS = 2_000;
@@ -19,8 +20,6 @@ export const DIRTY_REUSE_MS = 60_000;
 
 export interface GitStateOptions {
   readonly timeoutMs?: number;
-  /** Milliseconds since the epoch (tests pass their own clock). */
-  readonly now?: () => number;
   /** Asks whether tracked files differ from the commit; null when git cannot say. Default: `git status`. */
   readonly askDirty?: (cwd: string, timeoutMs: number) => Promise<boolean | null>;
 }
@@ -34,7 +33,8 @@ interface DirtyAnswer {
 const recentAnswers = new Map<string, DirtyAnswer>();
 
 export async function gitState(cwd: string = process.cwd(), options: GitStateOptions = {}): Promise<GitState | null> {
-  const { timeoutMs = GIT_STATUS_TIMEOUT_MS, now = Date.now, askDirty = isDirty } = options;
+  const { timeoutMs = GIT_STATUS_TIMEOUT_MS, askDirty = isDirty } = options;
+  const now = (): number => clock().now().getTime();
   try {
     const folder = resolve(cwd);
     const gitDir = await findGitDir(folder);

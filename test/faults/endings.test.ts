@@ -80,6 +80,20 @@ for (const place of places()) {
       assertEnded(await onlyRecord(backend), { status: "failed", exitCode: 3, signal: null });
     });
 
+    it("process.exit(3) with two runs open, after an earlier run closed: both store every line and record the exit", async () => {
+      const { child, backend } = await run("exit-shared");
+      const exit = await child.exited;
+      assert.equal(exit.code, 3, exit.stderr);
+      assert.deepEqual(entries(await readText(backend, LOG)), everyLine);
+      assertEnded(await onlyRecord(backend), { status: "failed", exitCode: 3, signal: null });
+      const beside = Array.from({ length: LINES }, (_, i) => `INFO     beside ${i}`);
+      assert.deepEqual(entries(await readText(backend, "beside/v0/beside.log")), beside);
+      const [besideRecord] = await listRunRecords(backend, "beside", 0);
+      assert.deepEqual([besideRecord?.status, besideRecord?.exitCode], ["failed", 3]);
+      const [earlierRecord] = await listRunRecords(backend, "earlier", 0);
+      assert.deepEqual([earlierRecord?.status, earlierRecord?.exitCode], ["finished", null], "closed by close() before exit");
+    });
+
     for (const [ending, heading, message] of [
       ["throw", "Uncaught exception", "boom"],
       ["reject", "Unhandled promise rejection", "rejected"],

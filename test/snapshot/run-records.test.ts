@@ -14,8 +14,10 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { Snapshot } from "../../src/index.ts";
+import { useClock } from "../../src/clock.ts";
 import { DIRTY_REUSE_MS, gitState } from "../../src/snapshot/git-state.ts";
 import { collectKeys, readText } from "../support/assertions.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 const folders: string[] = [];
 after(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
@@ -97,27 +99,31 @@ describe("git state", () => {
     await writeFile(join(root, "a.txt"), "one\n");
     git("add", "a.txt");
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "one");
-    let clock = 1_000_000;
-    const asked: string[] = [];
-    let answer = false;
-    const options = {
-      now: () => clock,
-      askDirty: async (folder: string) => {
-        asked.push(folder);
-        return answer;
-      },
-    };
-    const [first, second] = await Promise.all([gitState(root, options), gitState(root, options)]);
-    assert.deepEqual([first?.dirty, second?.dirty, asked.length], [false, false, 1], "runs set up together share one question");
-    answer = true;
-    clock += DIRTY_REUSE_MS - 1;
-    assert.equal((await gitState(root, options))?.dirty, false, "reused within the window");
-    clock += 1;
-    assert.equal((await gitState(root, options))?.dirty, true, "asked again once the window has passed");
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "--allow-empty", "-m", "two");
-    answer = false;
-    const moved = await gitState(root, options);
-    assert.deepEqual([moved?.commit, moved?.dirty, asked.length], [git("rev-parse", "HEAD"), false, 3], "a new commit asks again");
+    const clock = new ManualClock();
+    const restoreClock = useClock(clock);
+    try {
+      const asked: string[] = [];
+      let answer = false;
+      const options = {
+        askDirty: async (folder: string) => {
+          asked.push(folder);
+          return answer;
+        },
+      };
+      const [first, second] = await Promise.all([gitState(root, options), gitState(root, options)]);
+      assert.deepEqual([first?.dirty, second?.dirty, asked.length], [false, false, 1], "runs set up together share one question");
+      answer = true;
+      clock.advance(DIRTY_REUSE_MS - 1);
+      assert.equal((await gitState(root, options))?.dirty, false, "reused within the window");
+      clock.advance(1);
+      assert.equal((await gitState(root, options))?.dirty, true, "asked again once the window has passed");
+      git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "--allow-empty", "-m", "two");
+      answer = false;
+      const moved = await gitState(root, options);
+      assert.deepEqual([moved?.commit, moved?.dirty, asked.length], [git("rev-parse", "HEAD"), false, 3], "a new commit asks again");
+    } finally {
+      restoreClock();
+    }
   });
 });
 

@@ -1,0 +1,81 @@
+/**
+ * The process's one log-writer thread: runs open at the same time share it and each keeps its own lines and
+ * record; it stays for the next run and stops once no run has been open for a while (a manual clock moves time).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { useClock } from "../../src/clock.ts";
+import { IDLE_STOP_MS, WriterThread } from "../../src/logs/writer-thread.ts";
+import { Snapshot } from "../../src/index.ts";
+import { listRunRecords } from "../../src/snapshot/run-records.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { readText, withoutTime } from "./helpers.ts";
+
+const folders: string[] = [];
+after(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
+
+async function localBackend(): Promise<LocalBackend> {
+  const root = await mkdtemp(join(tmpdir(), "opencrate-writer-thread-"));
+  folders.push(root);
+  return new LocalBackend({ root });
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((line) => line !== "").map(withoutTime);
+}
+
+describe("the log-writer thread", () => {
+  it("serves runs open at the same time; each keeps its own lines and record", async () => {
+    const backend = await localBackend();
+    const a = await Snapshot.setup({ name: "a", backend, console: false });
+    const thread = WriterThread.running();
+    assert.ok(thread !== undefined, "the first run started the thread");
+    const b = await Snapshot.setup({ name: "b", backend, console: false });
+    assert.equal(WriterThread.running(), thread, "the second run uses the same thread");
+    for (let i = 0; i < 100; i++) {
+      a.info(`a ${i}`);
+      b.info(`b ${i}`);
+    }
+    await a.close();
+    b.info("b after a closed");
+    await b.close();
+    assert.deepEqual(lines(await readText(backend, "a/v0/a.log")), Array.from({ length: 100 }, (_, i) => `INFO     a ${i}`));
+    assert.deepEqual(lines(await readText(backend, "b/v0/b.log")), [
+      ...Array.from({ length: 100 }, (_, i) => `INFO     b ${i}`),
+      "INFO     b after a closed",
+    ]);
+    for (const name of ["a", "b"]) {
+      assert.deepEqual((await listRunRecords(backend, name, 0)).map((record) => record.status), ["finished"], name);
+    }
+  });
+
+  it("stays for the next run and stops once no run has been open for a while", async () => {
+    const clock = new ManualClock();
+    const restoreClock = useClock(clock);
+    try {
+      const backend = await localBackend();
+      await (await Snapshot.setup({ name: "first", backend, console: false })).close();
+      const thread = WriterThread.running();
+      assert.ok(thread !== undefined);
+      clock.advance(IDLE_STOP_MS - 1);
+      const second = await Snapshot.setup({ name: "second", backend, console: false });
+      assert.equal(WriterThread.running(), thread, "a run set up within the idle time reuses the thread");
+      clock.advance(IDLE_STOP_MS);
+      assert.equal(WriterThread.running(), thread, "an open run keeps it");
+      await second.close();
+      clock.advance(IDLE_STOP_MS);
+      assert.equal(WriterThread.running(), undefined, "stopped after the idle time without an open run");
+      const third = await Snapshot.setup({ name: "third", backend, console: false });
+      third.info("on a new thread");
+      await third.close();
+      assert.notEqual(WriterThread.running(), thread);
+      assert.deepEqual(lines(await readText(backend, "third/v0/third.log")), ["INFO     on a new thread"]);
+    } finally {
+      restoreClock();
+    }
+  });
+});
