@@ -15,6 +15,7 @@
  * errors in exactly one file.
  */
 import type { Readable } from "node:stream";
+import type { RetryPolicy } from "./retry-policy.ts";
 
 /** How a write treats an existing object. */
 export type WriteMode =
@@ -142,6 +143,8 @@ export interface StorageBackend {
   /** Short scheme-like name: "memory", "local", "s3", "gcs". */
   readonly kind: string;
   readonly capabilities: BackendCapabilities;
+  /** How this backend retries, lent to the loops above it (version claims, log appends). Absent: the default. */
+  readonly retryPolicy?: RetryPolicy;
 
   /**
    * A human-readable location for a key, used in messages and as `dirPath`: a local path (as the root was

@@ -9,6 +9,7 @@ import { AlreadyExistsError, NotFoundError, PreconditionFailedError } from "../e
 import type * as api from "./backend.ts";
 import { spanOf } from "./byte-range.ts";
 import { CallerBody } from "./caller-body.ts";
+import { RetryPolicy, type RetryOptions } from "./retry-policy.ts";
 import { collectBytes, toBytes } from "./streams.ts";
 
 interface StoredObject {
@@ -22,6 +23,8 @@ let revisionCounter = 0;
 export interface MemoryBackendOptions {
   /** Stores created with the same name share their objects (as `memory://name` roots do). */
   readonly name?: string;
+  /** The policy lent to version claims and log appends (see RetryOptions); this backend itself never waits. */
+  readonly retry?: RetryOptions;
 }
 
 export class MemoryBackend implements api.StorageBackend {
@@ -33,10 +36,12 @@ export class MemoryBackend implements api.StorageBackend {
     serverSideCopy: true,
   };
   readonly name: string;
+  readonly retryPolicy: RetryPolicy;
   readonly #objects: Map<string, StoredObject>;
 
   constructor(options: MemoryBackendOptions = {}) {
     this.name = options.name ?? `anonymous-${++revisionCounter}`;
+    this.retryPolicy = new RetryPolicy(options.retry);
     let objects = namedStores.get(this.name);
     if (objects === undefined) {
       objects = new Map();

@@ -9,7 +9,7 @@
  * because the source is busy.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import type { RetryPolicy } from "./retry-policy.ts";
 
 /** Direct attempts before going through a snapshot. */
 const DIRECT_TRIES = 3;
@@ -36,6 +36,8 @@ export interface BusySourceCopy<T> {
   /** Deletes the temporary key (failures are ignored). */
   remove(temporary: string): Promise<void>;
   readonly signal?: AbortSignal | undefined;
+  /** The waits between direct tries, so that racing copies spread out. */
+  readonly retry: RetryPolicy;
 }
 
 /** See the file header. */
@@ -47,8 +49,7 @@ export async function copyFromBusySource<T>(copy: BusySourceCopy<T>): Promise<T>
       if (!copy.sourceChanged(error) || copy.signal?.aborted === true) throw error;
       if (attempt >= DIRECT_TRIES) break;
     }
-    // Full jitter, up to 20 ms then 40 ms, so that racing copies spread out.
-    await sleep(Math.random() * 20 * attempt, undefined, copy.signal === undefined ? {} : { signal: copy.signal });
+    await copy.retry.wait(attempt, copy.signal);
   }
   const temporary = temporaryKeyNextTo(copy.to);
   try {

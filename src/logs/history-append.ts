@@ -12,10 +12,10 @@
  * Cost: with `append`, a head and the new bytes (S3 copies the object server-side from 5 MiB; below that it
  * rewrites it). Without, each append reads and rewrites the whole object.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
 import { headIfPresent } from "../backends/presence.ts";
+import { retryPolicyOf, type RetryPolicy } from "../backends/retry-policy.ts";
 import { isOpenCrateError, TransientError } from "../errors.ts";
 
 /** Lines one writer hands over in one go, with the id that makes re-applying it detectable. */
@@ -23,23 +23,6 @@ export interface AppendBatch {
   readonly id: string;
   readonly bytes: Uint8Array;
 }
-
-export interface AppendRetryPolicy {
-  /** Conflicting writers (lost compare-and-swap or create) tolerated before giving up with TransientError. */
-  readonly maxConflicts: number;
-  /** Transient failures tolerated within one call before the last one is rethrown. */
-  readonly maxTransientFailures: number;
-  /** Backoff before the n-th retry: a random delay in [0, min(maxDelayMs, baseDelayMs · 2^n)] ("full jitter"). */
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
-export const DEFAULT_APPEND_RETRY: AppendRetryPolicy = {
-  maxConflicts: 200,
-  maxTransientFailures: 4,
-  baseDelayMs: 5,
-  maxDelayMs: 1000,
-};
 
 export const BATCH_IDS_METADATA_KEY = "oc-batches";
 /** 32 ids of 16 hex characters stay well inside S3's 2 KB of user metadata. */
@@ -49,20 +32,20 @@ export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
 /**
  * Appends `batches` (in order) to `key`, creating it when absent. Resolves once every batch is in the object exactly
- * once; throws (TransientError after too many conflicts, or the backend's error) with nothing applied twice, so the
+ * once; throws (TransientError after the policy's conflictAttempts, or the backend's error) with nothing applied twice, so the
  * caller can keep the batches and call again later.
  */
 export async function appendBatches(
   backend: StorageBackend,
   key: string,
   batches: readonly AppendBatch[],
-  policy: AppendRetryPolicy = DEFAULT_APPEND_RETRY,
+  policy: RetryPolicy = retryPolicyOf(backend),
 ): Promise<void> {
   if (batches.length === 0) return;
   let conflicts = 0;
   let transients = 0;
   for (let attempt = 0; ; attempt++) {
-    if (attempt > 0) await sleep(Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt, 20)));
+    if (attempt > 0) await policy.wait(attempt);
     try {
       // head before get: if the object changes in between, the revision we hold is stale and the write fails, so
       // the body we extend is always the one that revision names.
@@ -90,14 +73,14 @@ export async function appendBatches(
       return;
     } catch (error) {
       if (isLostRace(error)) {
-        if (++conflicts > policy.maxConflicts) {
+        if (!policy.mayRetry("conditional", "conflict", ++conflicts)) {
           throw new TransientError(
-            `Gave up appending to ${backend.describe(key)} after ${conflicts - 1} conflicting writes; will retry later.`,
+            `Gave up appending to ${backend.describe(key)} after ${conflicts} conflicting writes; will retry later.`,
             { path: backend.describe(key), cause: error },
           );
         }
       } else if (isOpenCrateError(error, "TRANSIENT")) {
-        if (++transients > policy.maxTransientFailures) throw error;
+        if (!policy.mayRetry("conditional", "transient", ++transients)) throw error;
       } else {
         throw error;
       }

@@ -16,8 +16,9 @@ import { CREATE_ONLY } from "../backends/backend.ts";
 import { objectExists } from "../backends/presence.ts";
 import { clock } from "../clock.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
-import type { AppendBatch, AppendRetryPolicy } from "./history-append.ts";
-import { appendBatches, DEFAULT_APPEND_RETRY, TEXT_CONTENT_TYPE } from "./history-append.ts";
+import type { AppendBatch } from "./history-append.ts";
+import { appendBatches, TEXT_CONTENT_TYPE } from "./history-append.ts";
+import { retryPolicyOf, type RetryPolicy } from "../backends/retry-policy.ts";
 import { type RunLog, runLogFor } from "./run-log.ts";
 import type { LogSink } from "./sink.ts";
 
@@ -33,8 +34,8 @@ export interface LogObjectWriterOptions {
   readonly flushIntervalMs?: number;
   /** Buffered bytes that trigger a flush at once. Default 256 KiB. */
   readonly flushBytes?: number;
-  /** Retries of the history append. Default {@link DEFAULT_APPEND_RETRY}. */
-  readonly appendRetry?: AppendRetryPolicy;
+  /** Retries of the history append. Default: the backend's policy. */
+  readonly appendRetry?: RetryPolicy;
   /** Called after each flush that stored lines (the run record refreshes its `lastSeen` from here). */
   readonly onStored?: () => void;
 }
@@ -52,7 +53,7 @@ export class LogObjectWriter implements LogSink {
   readonly #resume: boolean;
   readonly #flushIntervalMs: number;
   readonly #flushBytes: number;
-  readonly #appendRetry: AppendRetryPolicy;
+  readonly #appendRetry: RetryPolicy;
   readonly #runLog: RunLog;
   readonly #onStored: (() => void) | undefined;
 
@@ -81,7 +82,7 @@ export class LogObjectWriter implements LogSink {
     this.#resume = options.resume;
     this.#flushIntervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
     this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
-    this.#appendRetry = options.appendRetry ?? DEFAULT_APPEND_RETRY;
+    this.#appendRetry = options.appendRetry ?? retryPolicyOf(options.backend);
     this.#runLog = runLogFor(this.#backend, this.#logKey, () => this.#warnReplaced());
     this.#onStored = options.onStored;
   }

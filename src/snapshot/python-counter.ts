@@ -13,6 +13,8 @@ import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { clock } from "../clock.ts";
 import { CorruptDataError } from "../errors.ts";
+import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
+import { RetryPolicy } from "../backends/retry-policy.ts";
 import { parseLocation } from "../uri.ts";
 
 const PROJECT_FOLDER = ".opencrate";
@@ -37,9 +39,14 @@ export function pythonConfigFor(root: string | undefined, cwd: string = process.
  * Raises `snapshot_version[name]` in `configPath` to `version` (never lowers it), keeping every other key.
  * Does nothing when the file does not exist (not a Python OpenCrate project).
  */
-export async function raisePythonCounter(configPath: string, name: string, version: number): Promise<void> {
+export async function raisePythonCounter(
+  configPath: string,
+  name: string,
+  version: number,
+  retry: RetryPolicy = new RetryPolicy(LOCAL_RETRY),
+): Promise<void> {
   const lock = `${configPath}.lock`;
-  if (!(await acquire(lock))) return;
+  if (!(await acquire(lock, retry))) return;
   try {
     let text: string;
     try {
@@ -74,7 +81,7 @@ export async function raisePythonCounter(configPath: string, name: string, versi
 }
 
 /** Creates the lock file exclusively; false when the project folder is missing. Breaks a stale lock. */
-async function acquire(lock: string): Promise<boolean> {
+async function acquire(lock: string, retry: RetryPolicy): Promise<boolean> {
   const deadline = clock().now().getTime() + LOCK_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -95,7 +102,7 @@ async function acquire(lock: string): Promise<boolean> {
         path: lock,
       });
     }
-    await clock().sleep(Math.min(10 * attempt, 200));
+    await retry.wait(attempt);
   }
 }
 

@@ -3,6 +3,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { validateKey } from "../backends/keys.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { checkedBackend } from "../backends/layers/checked.ts";
+import { retryPolicyOf } from "../backends/retry-policy.ts";
 import {
   ConfirmationRequiredError,
   InvalidArgumentError,
@@ -209,17 +210,17 @@ export class Snapshot {
     });
     this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };
     this.#closedAt = undefined;
-    if (version !== DEV_VERSION) await this.#raisePythonCounter(options.backend === undefined ? parsed.root : undefined, name, version);
+    if (version !== DEV_VERSION) await this.#raisePythonCounter(options.backend === undefined ? parsed.root : undefined, name, version, backend);
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
   }
 
   /** Keeps a Python OpenCrate project's counter in step (see python-counter.ts); a failure only warns. */
-  async #raisePythonCounter(root: string | undefined, name: string, version: number): Promise<void> {
+  async #raisePythonCounter(root: string | undefined, name: string, version: number, backend: StorageBackend): Promise<void> {
     const config = pythonConfigFor(root);
     if (config === undefined) return;
     try {
-      await raisePythonCounter(config, name, version);
+      await raisePythonCounter(config, name, version, retryPolicyOf(backend));
     } catch (error) {
       this.logger.warning(
         `Could not record version ${version} of '${name}' in ${config} for Python OpenCrate: ${(error as Error).message}`,

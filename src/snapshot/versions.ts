@@ -8,10 +8,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
+import { retryPolicyOf, type FailureKind, type RetryPolicy } from "../backends/retry-policy.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import {
@@ -69,17 +69,19 @@ export interface AllocationResult {
   readonly created: boolean;
 }
 
-const MAX_AMBIGUOUS_RETRIES = 5;
 const CLAIM_READ_CONCURRENCY = 16;
 const RUN_RECORD_WAIT_MS = 120_000;
 
 export class VersionStore {
   readonly #backend: StorageBackend;
   readonly #name: string;
+  /** The backend's: how often a claim whose outcome stays unknown is sent again, and the waits. */
+  readonly #retry: RetryPolicy;
 
   constructor(backend: StorageBackend, name: string) {
     this.#backend = backend;
     this.#name = name;
+    this.#retry = retryPolicyOf(backend);
   }
 
   /** Every claim, ascending by version (read a few at a time: a name may have thousands). */
@@ -216,13 +218,13 @@ export class VersionStore {
         return claim;
       }
       if (outcome === "unknown") {
-        if (++ambiguous > MAX_AMBIGUOUS_RETRIES) {
+        if (!this.#retry.mayRetry("conditional", "transient", ++ambiguous)) {
           throw new TransientError(
             `Could not claim version ${candidate} at ${this.#backend.describe(claimKey(this.#name, candidate))}: the store kept failing.`,
             { path: this.#backend.describe(claimKey(this.#name, candidate)) },
           );
         }
-        await sleep(backoffMs(ambiguous));
+        await this.#retry.wait(ambiguous);
         continue;
       }
       lost += 1;
@@ -242,10 +244,10 @@ export class VersionStore {
         return { claim, created: true };
       }
       if (outcome === "lost" && stored !== undefined) return { claim: stored, created: false };
-      if (attempt > MAX_AMBIGUOUS_RETRIES) {
+      if (!this.#retry.mayRetry("conditional", "transient", attempt)) {
         throw new TransientError(`Could not claim or read version ${version} of ${this.#backend.describe(this.#name)}.`);
       }
-      await sleep(backoffMs(attempt));
+      await this.#retry.wait(attempt);
     }
   }
 
@@ -288,27 +290,22 @@ export class VersionStore {
         failure = error;
       }
       // Absent or unreadable: send the same write (same token) again.
-      if (attempt >= MAX_AMBIGUOUS_RETRIES) throw failure;
-      await sleep(backoffMs(attempt));
+      if (!this.#retry.mayRetry("conditional", "transient", attempt)) throw failure;
+      await this.#retry.wait(attempt);
     }
   }
 
   /** Names the version in the run record (compare-and-swap), so the other ranks can join it. */
   async #recordRunVersion(key: string, runId: string, token: string, version: number): Promise<void> {
     const body = JSON.stringify({ runId, token, state: "allocated", version });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const record = await this.#readRunRecord(key);
-        if (record?.version === version) return; // an earlier attempt whose answer was lost did land
-        const current = await this.#backend.head(key);
-        await this.#backend.put(key, body, { mode: ifRevision(current.revision) });
-        return;
-      } catch (error) {
-        const retryable = isOpenCrateError(error, "TRANSIENT") || isOpenCrateError(error, "PRECONDITION_FAILED");
-        if (!retryable || attempt >= MAX_AMBIGUOUS_RETRIES) throw error;
-      }
-      await sleep(backoffMs(attempt));
-    }
+    const failureOf = (error: unknown): FailureKind =>
+      isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
+    await this.#retry.run("conditional", async () => {
+      const record = await this.#readRunRecord(key);
+      if (record?.version === version) return; // an earlier attempt whose answer was lost did land
+      const current = await this.#backend.head(key);
+      await this.#backend.put(key, body, { mode: ifRevision(current.revision) });
+    }, failureOf);
   }
 
   async #joinRun(version: number, key: string): Promise<AllocationResult> {
@@ -329,7 +326,7 @@ export class VersionStore {
     for (let attempt = 1; Date.now() < deadline; attempt++) {
       const record = await this.#readRunRecord(key);
       if (record?.version !== undefined) return this.#joinRun(record.version, key);
-      await sleep(Math.min(50 * attempt, 1000));
+      await this.#retry.wait(attempt);
     }
     throw new TransientError(
       `Waited ${RUN_RECORD_WAIT_MS / 1000} s for another rank to allocate the version in ${this.#backend.describe(key)}; ` +
@@ -487,8 +484,4 @@ function parseClaim(bytes: Uint8Array, where: string, expectedVersion: number): 
     createdAt: typeof parsed.createdAt === "string" ? parsed.createdAt : "",
     token: parsed.token,
   };
-}
-
-function backoffMs(attempt: number): number {
-  return Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random());
 }

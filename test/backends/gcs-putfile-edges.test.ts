@@ -18,6 +18,7 @@ import { after, before, describe, it } from "node:test";
 import type { File } from "@google-cloud/storage";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { uploadResumableFile } from "../../src/backends/gcs/resumable.ts";
+import { RetryPolicy } from "../../src/backends/retry-policy.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { ensureGcsBucket, gcsOptions } from "../support/gcs.ts";
 import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
@@ -72,7 +73,7 @@ describe("GCS putFile: abort during a resume", () => {
     try {
       await assert.rejects(
         uploadResumableFile(
-          { file, agent, metadata: {}, chunkSize: 256 * KiB, maxRetries: 3, statusQueriesSafe: async () => true, signal: controller.signal },
+          { file, agent, metadata: {}, chunkSize: 256 * KiB, retry: new RetryPolicy({ attempts: 4 }), statusQueriesSafe: async () => true, signal: controller.signal },
           { handle, path, size },
         ),
         { name: "AbortError" },

@@ -19,6 +19,7 @@ import { partRanges } from "../../src/backends/s3/multipart-copy.ts";
 import { partSizeFor } from "../../src/backends/s3/checks.ts";
 import { forgetProbeVerdicts } from "../../src/backends/s3/probe.ts";
 import { runConditionalWrite } from "../../src/backends/s3/conditional.ts";
+import { NO_RETRY } from "../../src/backends/retry-policy.ts";
 import { isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
 import { parseLocation } from "../../src/uri.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
@@ -119,7 +120,7 @@ describe("S3 error mapping", () => {
 
 describe("S3 conditional writes whose outcome is unknown", () => {
   const settle = (writeError: Error, readBack: () => Promise<string | undefined>) =>
-    runConditionalWrite<string>({ write: () => Promise.reject(writeError), readBackIfOurs: readBack, tries: 1 });
+    runConditionalWrite<string>({ write: () => Promise.reject(writeError), readBackIfOurs: readBack, replayable: false, retry: NO_RETRY });
   const mapped = async (attempt: Promise<unknown>, mode: "create" | "replace"): Promise<Error> => {
     const error = await attempt.then(() => assert.fail("expected a failure"), (caught: unknown) => caught);
     return mapS3Error(error, { ...context, mode });

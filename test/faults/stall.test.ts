@@ -156,8 +156,8 @@ describe("default time-outs", () => {
     assert.equal(s3.requestTimeoutMs, 4_000);
     // Every attempt of a small call waits at most one idle time-out on a stalled store, plus the SDK's back-off
     // (under 1 s in all); a multipart save adds its abort, with the same attempts.
-    assert.ok(s3.maxAttempts * s3.requestTimeoutMs + 1_000 < 30_000, "a small call");
-    assert.ok(2 * (s3.maxAttempts * s3.requestTimeoutMs + 1_000) < 30_000, "a multipart save and its abort");
+    assert.ok(s3.retry.attempts * s3.requestTimeoutMs + 1_000 < 30_000, "a small call");
+    assert.ok(2 * (s3.retry.attempts * s3.requestTimeoutMs + 1_000) < 30_000, "a multipart save and its abort");
     const gcs = resolveGcsSettings({ bucket: "bkt" }, {});
     assert.equal(gcs.connectTimeoutMs, GCS_DEFAULTS.connectTimeoutMs);
     assert.equal(gcs.connectTimeoutMs, 4_000);

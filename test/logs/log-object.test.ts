@@ -10,6 +10,7 @@ import { logBackendFactories } from "./backends.ts";
 import { CapturedConsole, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
 import { useClock } from "../../src/clock.ts";
 import { ManualClock } from "../support/manual-clock.ts";
+import { RetryPolicy } from "../../src/backends/retry-policy.ts";
 
 const LOG = "demo/v0/demo.log";
 const HISTORY = "demo/v0/demo.history.log";
@@ -208,7 +209,7 @@ for (const factory of logBackendFactories()) {
         historyKey: HISTORY,
         resume: true,
         flushIntervalMs: NEVER,
-        appendRetry: { maxConflicts: 10, maxTransientFailures: 0, baseDelayMs: 1, maxDelayMs: 2 },
+        appendRetry: new RetryPolicy({ conflictAttempts: 11, attempts: 1, baseDelayMs: 1, maxDelayMs: 2 }),
       });
       await writer.start();
       writer.write("a");

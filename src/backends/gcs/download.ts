@@ -7,7 +7,7 @@
  *   byte not yet delivered, pinned to the generation the first response came from (`generation=`), so the rest of
  *   a replaced object is never spliced onto the start of the old one; such an object fails the read instead;
  * - a continuation right after bytes came is sent at once; attempts that bring no new byte count against
- *   `maxRetries` (with back-off), and then the stream errors. A stream never ends short: it ends only after the
+ *   the retry policy's attempts (with its waits), and then the stream errors. A stream never ends short: it ends only after the
  *   last byte the first response announced.
  *
  * GCS answers 416 to a range starting at or past the end, which here means "no bytes".
@@ -17,7 +17,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { File } from "@google-cloud/storage";
 import type { ByteRange } from "../backend.ts";
-import { pause, retryDelayMs } from "./backoff.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { Crc32c } from "../crc32c.ts";
 import { httpStatusOf, isRangeNotSatisfiable } from "./errors.ts";
 import { MediaRequestError, requestMedia } from "./media-request.ts";
@@ -28,8 +28,8 @@ export interface ReadRequest {
   /** Keep-alive agent with connect and idle time-outs. */
   readonly agent: Agent;
   readonly range?: ByteRange | undefined;
-  /** Retries after the first attempt, for opening and for each stretch without progress. */
-  readonly maxRetries: number;
+  /** How opening, and each stretch without progress, is retried. */
+  readonly retry: RetryPolicy;
   readonly signal?: AbortSignal | undefined;
   /** Turns a failure after the stream was handed out into the error the stream is destroyed with. */
   readonly mapError: (error: unknown) => Error;
@@ -54,8 +54,8 @@ export async function openRead(request: ReadRequest): Promise<Readable> {
       break;
     } catch (error) {
       if (isRangeNotSatisfiable(error)) return Readable.from([]);
-      if (!retryable(error) || attempt >= request.maxRetries || request.signal?.aborted === true) throw error;
-      await pause(retryDelayMs(attempt), request.signal);
+      if (!retryable(error) || attempt + 1 >= request.retry.attempts || request.signal?.aborted === true) throw error;
+      await request.retry.wait(attempt + 1, request.signal);
     }
   }
   if (response.statusCode === 200 && (start > 0 || end !== undefined)) {
@@ -184,13 +184,13 @@ class MediaStream extends Readable {
         this.destroy(this.#request.mapError(failure));
         return;
       }
-      if (generation === undefined || this.#failedAttempts >= this.#request.maxRetries) {
+      if (generation === undefined || this.#failedAttempts + 1 >= this.#request.retry.attempts) {
         this.destroy(this.#request.mapError(brokenOff(this.#span, failure, this.#failedAttempts)));
         return;
       }
       try {
         // Right after bytes came, the connection broke rather than the store refusing: no wait.
-        if (!progressed) await pause(retryDelayMs(this.#failedAttempts), this.#stopped.signal);
+        if (!progressed) await this.#request.retry.wait(this.#failedAttempts + 1, this.#stopped.signal);
         this.#failedAttempts += 1;
         const response = await requestMedia({ file: this.#request.file, agent: this.#request.agent, start: next, end, generation, signal: this.#stopped.signal });
         if (this.destroyed) {

@@ -44,6 +44,7 @@ import {
 import { agentWithTimeouts } from "./socket-timeouts.ts";
 import { statusQueriesSafe, statusQueryCommits } from "./status-probe.ts";
 import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -54,6 +55,7 @@ export class GcsBackend implements StorageBackend {
   readonly bucket: string;
   /** "" or "a/b" (no leading or trailing "/"). */
   readonly prefix: string;
+  readonly retryPolicy: RetryPolicy;
   readonly #settings: GcsSettings;
   readonly #givenStorage: Storage | undefined;
   readonly #options: GcsBackendOptions;
@@ -69,7 +71,7 @@ export class GcsBackend implements StorageBackend {
   portableOptions(): GcsBackendOptions | undefined {
     if (this.#givenStorage !== undefined) return undefined;
     try {
-      return structuredClone(this.#options);
+      return structuredClone({ ...this.#options, retry: this.retryPolicy.options });
     } catch {
       return undefined;
     }
@@ -82,6 +84,7 @@ export class GcsBackend implements StorageBackend {
     this.#endpoint = options.storage?.apiEndpoint ?? this.#settings.endpoint;
     this.bucket = this.#settings.bucket;
     this.prefix = this.#settings.prefix;
+    this.retryPolicy = this.#settings.retry;
     this.#capabilities = {
       createOnly: true,
       compareAndSwap: true,
@@ -151,7 +154,7 @@ export class GcsBackend implements StorageBackend {
         file: bucket.file(this.#name(key), pinnedGeneration(this.describe(key), options.ifRevision)),
         agent,
         range: options.range,
-        maxRetries: this.#settings.maxRetries,
+        retry: this.#settings.retry,
         signal: options.signal,
         mapError: (error) => toGcsError(error, this.#context("read", key)),
       });
@@ -324,6 +327,7 @@ export class GcsBackend implements StorageBackend {
           },
           remove: (temporary) => this.delete(temporary),
           signal: options.signal,
+          retry: this.retryPolicy,
         });
       } catch (error) {
         if (!(error instanceof SourceReplaced)) throw error;
@@ -416,7 +420,7 @@ export class GcsBackend implements StorageBackend {
       source = await openRead({
         file: pinned,
         agent,
-        maxRetries: this.#settings.maxRetries,
+        retry: this.#settings.retry,
         signal,
         mapError: (error) => toGcsError(error, this.#context("read", from)),
       });
@@ -469,7 +473,7 @@ export class GcsBackend implements StorageBackend {
     return {
       file: client.bucket.file(this.#name(key)),
       agent: client.agent,
-      maxRetries: this.#settings.maxRetries,
+      retry: this.#settings.retry,
       mode,
       contentType: options.contentType,
       metadata: options.metadata,

@@ -8,6 +8,7 @@ import type { Storage } from "@google-cloud/storage";
 import { InvalidArgumentError } from "../../errors.ts";
 import { parseLocation } from "../../uri.ts";
 import { validateKey } from "../keys.ts";
+import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -48,7 +49,9 @@ export interface GcsBackendOptions {
    * that to start answering.
    */
   readonly requestTimeoutMs?: number;
-  /** Retries per request after the first attempt (429, 5xx, resets, time-outs). Default 3. */
+  /** How requests are retried (see RetryOptions); the SDK's retries follow it. Default: 4 attempts. */
+  readonly retry?: RetryOptions;
+  /** Shorthand for `retry.attempts` − 1 (`retry.attempts` wins when both are given). */
   readonly maxRetries?: number;
 }
 
@@ -70,6 +73,8 @@ export interface GcsSettings {
   readonly chunkSize: number;
   readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly retry: RetryPolicy;
+  /** Retries after the first attempt, for the SDK: `retry.attempts` − 1. */
   readonly maxRetries: number;
 }
 
@@ -91,6 +96,9 @@ export function resolveGcsSettings(options: GcsBackendOptions, env: Env = proces
   const prefix = checkPrefix(options.prefix ?? "", bucket);
   const { endpoint, source } = chooseEndpoint(options, env);
   const customEndpoint = endpoint !== GOOGLE_ENDPOINT;
+  const retry = new RetryPolicy(options.retry, {
+    attempts: checkCount(options.maxRetries, "maxRetries", GCS_DEFAULTS.maxRetries, 0) + 1,
+  });
   return {
     bucket,
     prefix,
@@ -103,7 +111,8 @@ export function resolveGcsSettings(options: GcsBackendOptions, env: Env = proces
     chunkSize: checkChunkSize(options.chunkSize ?? GCS_DEFAULTS.chunkSize),
     connectTimeoutMs: checkCount(options.connectTimeoutMs, "connectTimeoutMs", GCS_DEFAULTS.connectTimeoutMs, 1),
     requestTimeoutMs: checkCount(options.requestTimeoutMs, "requestTimeoutMs", GCS_DEFAULTS.requestTimeoutMs, 1),
-    maxRetries: checkCount(options.maxRetries, "maxRetries", GCS_DEFAULTS.maxRetries, 0),
+    retry,
+    maxRetries: retry.attempts - 1,
   };
 }
 

@@ -9,6 +9,7 @@
 import type { Agent } from "node:http";
 import type { Bucket } from "@google-cloud/storage";
 import { NotSupportedError } from "../../errors.ts";
+import { NO_RETRY } from "../retry-policy.ts";
 import { isPreconditionFailure } from "./errors.ts";
 import { uploadResumable } from "./resumable.ts";
 
@@ -53,7 +54,7 @@ export async function probeConditionalWrites(bucket: Bucket, objectName: string,
     }
     const resumableCreate = () =>
       uploadResumable(
-        { file, agent, metadata: {}, preconditionOpts: { ifGenerationMatch: 0 }, chunkSize: 256 * 1024, maxRetries: 0 },
+        { file, agent, metadata: {}, preconditionOpts: { ifGenerationMatch: 0 }, chunkSize: 256 * 1024, retry: NO_RETRY },
         (async function* () {
           yield Buffer.from("third create-only write\n");
         })(),

@@ -18,6 +18,7 @@ import type { Agent } from "node:http";
 import { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import { Crc32c, crc32c, crc32cBase64 } from "../crc32c.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { readFully, readPieces, readSome, type UploadSource } from "../upload-source.ts";
 import { CHUNK_GRANULE, Session } from "./session.ts";
 
@@ -34,8 +35,8 @@ export interface ResumableUpload {
   readonly preconditionOpts?: PreconditionOptions | undefined;
   /** A multiple of 256 KiB. */
   readonly chunkSize: number;
-  /** Retries per request after the first attempt. */
-  readonly maxRetries: number;
+  /** How each request is retried. */
+  readonly retry: RetryPolicy;
   /**
    * Whether the store can be asked how far a session got without committing it (status-probe.ts); asked before
    * the session opens. Absent: never ask, so a failed chunk request ends the upload.
@@ -143,7 +144,7 @@ async function openSession(upload: ResumableUpload): Promise<Session> {
     file: upload.file,
     agent: upload.agent,
     contentType: upload.metadata.contentType,
-    maxRetries: upload.maxRetries,
+    retry: upload.retry,
     statusQueries,
     signal: upload.signal,
   });

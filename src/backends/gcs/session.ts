@@ -22,7 +22,7 @@ import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import type { File, FileMetadata } from "@google-cloud/storage";
 import { OpenCrateError } from "../../errors.ts";
-import { pause, retryDelayMs } from "./backoff.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { errorBodyOf, GcsRequestError } from "./media-request.ts";
 import { isSocketTimeoutCode } from "./socket-timeouts.ts";
 
@@ -35,8 +35,8 @@ export interface SessionSettings {
   readonly agent: Agent;
   /** The object's content type, repeated on the final request (see #contentType). */
   readonly contentType?: string | undefined;
-  /** Retries per request after the first attempt. */
-  readonly maxRetries: number;
+  /** How each request is retried. */
+  readonly retry: RetryPolicy;
   /**
    * Whether the store may be asked how far the session got (see status-probe.ts). Without it, a failed chunk
    * request is not retried: which of its bytes the store kept cannot be known without the question.
@@ -147,7 +147,7 @@ export class Session {
    */
   #afterAnswer(now: number, before: number, attempt: number): number {
     if (now > before) return -1;
-    if (attempt >= this.#settings.maxRetries) {
+    if (attempt + 1 >= this.#settings.retry.attempts) {
       throw new ResumableUploadError(`The upload session accepts no more bytes (stuck at ${now}).`, 503);
     }
     return attempt;
@@ -227,7 +227,7 @@ export class Session {
   }
 
   #retryable(error: unknown, attempt: number): boolean {
-    if (attempt >= this.#settings.maxRetries || (this.#settings.signal?.aborted ?? false)) return false;
+    if (attempt + 1 >= this.#settings.retry.attempts || (this.#settings.signal?.aborted ?? false)) return false;
     // The caller's own failure (a local file that shrank), not the network's.
     if (error instanceof OpenCrateError) return false;
     const code = (error as { code?: unknown } | null)?.code;
@@ -237,7 +237,7 @@ export class Session {
   }
 
   #backOff(attempt: number): Promise<void> {
-    return pause(retryDelayMs(attempt), this.#settings.signal);
+    return this.#settings.retry.wait(attempt + 1, this.#settings.signal);
   }
 
   #request(method: string, body: Body, headers: Record<string, string>, throwOnAbort: boolean): Promise<Reply> {

@@ -9,6 +9,7 @@
  */
 import type { Agent } from "node:http";
 import type { File } from "@google-cloud/storage";
+import { NO_RETRY } from "../retry-policy.ts";
 import { Session } from "./session.ts";
 
 const verdicts = new Map<string, Promise<boolean>>();
@@ -33,7 +34,7 @@ export function statusQueriesSafe(storeKey: string, probe: () => Promise<boolean
 /** Whether a status query commits a session on the store of `file` (a fresh name nobody else uses). */
 export async function statusQueryCommits(file: File, agent: Agent): Promise<boolean> {
   const [uri] = await file.createResumableUpload({ metadata: {}, preconditionOpts: { ifGenerationMatch: 0 } });
-  const session = new Session(uri, { file, agent, maxRetries: 0, statusQueries: true });
+  const session = new Session(uri, { file, agent, retry: NO_RETRY, statusQueries: true });
   try {
     const commits = await session.statusQueryCommits();
     if (commits) await file.delete({ ignoreNotFound: true }).catch(() => undefined);

@@ -14,6 +14,7 @@ import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "../caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { readAll } from "../upload-source.ts";
 import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
 
@@ -28,7 +29,7 @@ export interface UploadRequest {
   readonly chunkSize: number;
   /** For resumable chunk requests: an agent with connect and idle time-outs. */
   readonly agent: Agent;
-  readonly maxRetries: number;
+  readonly retry: RetryPolicy;
   /** For resumable uploads: whether the store can be asked how far a session got (status-probe.ts). */
   readonly statusQueriesSafe?: (() => Promise<boolean>) | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -119,7 +120,7 @@ function resumableOptions(request: UploadRequest): ResumableUpload {
     metadata: uploadMetadata(request),
     preconditionOpts: preconditionOf(request.mode).preconditionOpts,
     chunkSize: request.chunkSize,
-    maxRetries: request.maxRetries,
+    retry: request.retry,
     statusQueriesSafe: request.statusQueriesSafe,
     signal: request.signal,
   };

@@ -27,6 +27,7 @@ import {
   unsupported,
 } from "../checks.ts";
 import { validateKey, validatePrefix } from "../keys.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { openUploadSource, readPieces } from "../upload-source.ts";
 
 /** `backend` behind the checking layer (itself when it already is). */
@@ -38,6 +39,7 @@ export class CheckedBackend implements api.StorageBackend {
   readonly inner: api.StorageBackend;
   readonly kind: string;
   readonly capabilities: api.BackendCapabilities;
+  readonly retryPolicy: RetryPolicy | undefined;
   /** Present when the inner backend has it. */
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
 
@@ -45,6 +47,7 @@ export class CheckedBackend implements api.StorageBackend {
     this.inner = inner;
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
+    this.retryPolicy = inner.retryPolicy;
     const append = inner.append?.bind(inner);
     if (append !== undefined) {
       this.append = async (key, bytes, options = {}) => {

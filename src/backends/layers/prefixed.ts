@@ -3,10 +3,12 @@
 import type { Readable } from "node:stream";
 import type * as api from "../backend.ts";
 import { validateKey } from "../keys.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 
 export class PrefixedBackend implements api.StorageBackend {
   readonly kind: string;
   readonly capabilities: api.BackendCapabilities;
+  readonly retryPolicy: RetryPolicy | undefined;
   readonly inner: api.StorageBackend;
   readonly prefix: string;
 
@@ -19,6 +21,7 @@ export class PrefixedBackend implements api.StorageBackend {
     this.prefix = prefix === "" ? "" : validateKey(prefix);
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
+    this.retryPolicy = inner.retryPolicy;
     if (inner.append !== undefined) {
       const append = inner.append.bind(inner);
       this.append = async (key, bytes, options) => this.#strip(await append(this.#outer(key), bytes, options));

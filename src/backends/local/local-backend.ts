@@ -29,6 +29,7 @@ import { statIfPresent } from "./files.ts";
 import { listObjects, listOnePage } from "./listing.ts";
 import { DEFAULT_LOCK_STALE_MS, type LockOptions } from "./lock.ts";
 import { LocalLayout } from "./paths.ts";
+import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 import { objectInfoOf, revisionOf } from "./revision.ts";
 
 export interface LocalBackendOptions {
@@ -36,7 +37,13 @@ export interface LocalBackendOptions {
   readonly root: string;
   /** A compare-and-swap lock older than this is taken over (a holder crashed). Default 30 s. */
   readonly lockStaleMs?: number;
+  /** The waits for a compare-and-swap lock, and the policy lent to version claims and log appends (see
+   * RetryOptions). Default: waits from 1 ms up to 50 ms. */
+  readonly retry?: RetryOptions;
 }
+
+/** Lock waits on local disk are short: the holder is a process on this machine, done in milliseconds. */
+export const LOCAL_RETRY: RetryOptions = { baseDelayMs: 1, maxDelayMs: 50 };
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 const DELETE_CONCURRENCY = 16;
@@ -52,10 +59,12 @@ export class LocalBackend implements api.StorageBackend {
   };
   readonly #layout: LocalLayout;
   readonly #lockStaleMs: number;
+  readonly retryPolicy: RetryPolicy;
 
   constructor(options: LocalBackendOptions) {
     this.#layout = new LocalLayout(options.root);
     this.#lockStaleMs = options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS;
+    this.retryPolicy = new RetryPolicy(options.retry, LOCAL_RETRY);
   }
 
   /** The root as an absolute path. */
@@ -65,7 +74,7 @@ export class LocalBackend implements api.StorageBackend {
 
   /** Options that build an equal backend in another thread (the log writer's). */
   portableOptions(): LocalBackendOptions {
-    return { root: this.rootPath, lockStaleMs: this.#lockStaleMs };
+    return { root: this.rootPath, lockStaleMs: this.#lockStaleMs, retry: this.retryPolicy.options };
   }
 
   describe(key: string): string {
@@ -276,7 +285,7 @@ export class LocalBackend implements api.StorageBackend {
   }
 
   #lockOptions(signal: AbortSignal | undefined): LockOptions {
-    return signal === undefined ? { staleMs: this.#lockStaleMs } : { staleMs: this.#lockStaleMs, signal };
+    return { staleMs: this.#lockStaleMs, retry: this.retryPolicy, signal };
   }
 
   /** Removes folders left empty by a delete, from `folder` up to (not including) the root. */

@@ -10,17 +10,19 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { open, readFile, unlink } from "node:fs/promises";
-import { clock } from "../../clock.ts";
 import { isErrno } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import type { LockPaths } from "./paths.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;
 
 export interface LockOptions {
   /** A lock older than this is taken over. */
   readonly staleMs: number;
-  readonly signal?: AbortSignal;
+  /** The waits while another holder has the lock. */
+  readonly retry: RetryPolicy;
+  readonly signal?: AbortSignal | undefined;
 }
 
 interface LockOwner {
@@ -42,12 +44,11 @@ export async function withLock<T>(paths: LockPaths, options: LockOptions, action
 
 async function acquire(paths: LockPaths, options: LockOptions): Promise<string> {
   const owner: LockOwner = { host: hostname(), pid: process.pid, token: randomUUID(), createdAt: new Date().toISOString() };
-  for (let attempt = 0; ; attempt++) {
+  for (let waits = 1; ; waits++) {
     options.signal?.throwIfAborted();
     if (await tryCreate(paths.lock, JSON.stringify(owner))) return owner.token;
     if (await removeIfStale(paths, options.staleMs)) continue;
-    const ceiling = Math.min(2 ** attempt, 50);
-    await clock().sleep(1 + Math.random() * ceiling, options.signal);
+    await options.retry.wait(waits, options.signal);
   }
 }
 

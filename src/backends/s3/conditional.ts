@@ -9,7 +9,6 @@
  *   means the write did happen. When that read-back fails too, the outcome stays unknown: TRANSIENT, never a guess.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   attemptsOf,
   isConditionalConflict,
@@ -19,6 +18,7 @@ import {
   isTransient,
   outcomeUnknownError,
 } from "./errors.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 
 export interface ConditionalWriteOptions<T> {
   /** Sends the write once (the SDK's own retries happen inside). */
@@ -26,8 +26,9 @@ export interface ConditionalWriteOptions<T> {
   /** The stored object's info when it carries this write's token, else undefined. Called only when the outcome
    * of a failed write is unknown. */
   readonly readBackIfOurs: () => Promise<T | undefined>;
-  /** How many times to send the write when it keeps meeting 409s; 1 when the body cannot be replayed. */
-  readonly tries: number;
+  /** Whether the body can be sent again (after a 409, as often as the policy's conflictAttempts allow). */
+  readonly replayable: boolean;
+  readonly retry: RetryPolicy;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -44,8 +45,8 @@ export async function runConditionalWrite<T>(options: ConditionalWriteOptions<T>
     } catch (error) {
       if (attemptsOf(error) > 1) retried = true;
       if (isConditionalConflict(error)) {
-        if (attempt >= options.tries) throw error;
-        await sleep(conflictBackoff(attempt), undefined, { signal: options.signal });
+        if (!options.replayable || !options.retry.mayRetry("conditional", "conflict", attempt)) throw error;
+        await options.retry.wait(attempt, options.signal);
         continue;
       }
       const outcomeUnknown =
@@ -64,9 +65,4 @@ export async function runConditionalWrite<T>(options: ConditionalWriteOptions<T>
       throw error;
     }
   }
-}
-
-/** Full-jitter exponential backoff: up to 100 ms, 200 ms, 400 ms, … capped at 2 s. */
-function conflictBackoff(attempt: number): number {
-  return Math.random() * Math.min(2_000, 100 * 2 ** (attempt - 1));
 }

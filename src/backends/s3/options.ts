@@ -7,6 +7,7 @@ import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { validateKey } from "../keys.ts";
+import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -46,7 +47,9 @@ export interface S3BackendOptions {
    * partSize × (readConcurrency + 2).
    */
   readonly readConcurrency?: number;
-  /** Attempts per request, first try included (the SDK's standard retry mode). Default 3. */
+  /** How requests are retried (see RetryOptions); the SDK's retries follow it. Default: 3 attempts. */
+  readonly retry?: RetryOptions;
+  /** Shorthand for `retry.attempts` (which wins when both are given). */
   readonly maxAttempts?: number;
   /** How long opening a connection may take before the attempt fails. Default 4 s. */
   readonly connectionTimeoutMs?: number;
@@ -76,7 +79,7 @@ export interface S3Settings {
   readonly queueSize: number;
   /** Undefined: chosen per download. */
   readonly readConcurrency: number | undefined;
-  readonly maxAttempts: number;
+  readonly retry: RetryPolicy;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly multipartCopyThreshold: number;
@@ -103,7 +106,7 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
     partSize: checkInteger("partSize", options.partSize ?? 8 * MiB, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE),
     queueSize: checkInteger("queueSize", options.queueSize ?? 4, 1, 64),
     readConcurrency: options.readConcurrency === undefined ? undefined : checkInteger("readConcurrency", options.readConcurrency, 1, 64),
-    maxAttempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20),
+    retry: new RetryPolicy(options.retry, { attempts: checkInteger("maxAttempts", options.maxAttempts ?? 3, 1, 20) }),
     connectionTimeoutMs: checkInteger("connectionTimeoutMs", options.connectionTimeoutMs ?? S3_DEFAULT_TIMEOUTS.connectMs, 1, 600_000),
     requestTimeoutMs: checkInteger("requestTimeoutMs", options.requestTimeoutMs ?? S3_DEFAULT_TIMEOUTS.idleMs, 1, 3_600_000),
     multipartCopyThreshold: checkInteger(
@@ -132,7 +135,7 @@ export function clientConfig(
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
     ...(credentials === undefined ? {} : { credentials }),
     forcePathStyle: settings.forcePathStyle,
-    maxAttempts: settings.maxAttempts,
+    retryStrategy: sdkRetryStrategy(settings.retry),
     // S3-compatible stores and emulators reject or mangle the optional CRC checksums newer SDKs add by default.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
@@ -142,6 +145,27 @@ export function clientConfig(
       connectionTimeout: settings.connectionTimeoutMs,
       socketTimeout: settings.requestTimeoutMs,
     },
+  };
+}
+
+type SdkRetryStrategy = Extract<NonNullable<S3ClientConfig["retryStrategy"]>, { acquireInitialRetryToken: unknown }>;
+
+/**
+ * The SDK's retries under the policy: the SDK's own rule for what is retryable (throttling, 5xx, resets,
+ * time-outs), the policy's count and waits. Conditional writes are retried too; their lost answers are settled by
+ * the writer token (conditional-write.ts).
+ */
+function sdkRetryStrategy(policy: RetryPolicy): SdkRetryStrategy {
+  const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
+  return {
+    acquireInitialRetryToken: async () => token(0, 0),
+    refreshRetryTokenForRetry: async (previous, info) => {
+      const tries = previous.getRetryCount() + 1;
+      const failure = info.errorType === "THROTTLING" || info.errorType === "TRANSIENT" ? "transient" : "final";
+      if (!policy.mayRetry("overwrite", failure, tries)) throw info.error ?? new Error("no retry");
+      return token(tries, policy.delayMs(tries));
+    },
+    recordSuccess: () => undefined,
   };
 }
 

@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { NotSupportedError, isOpenCrateError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
 import { newWriterToken, runConditionalWrite } from "./conditional.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { type S3ErrorContext, isPreconditionFailed, mapS3Error } from "./errors.ts";
 import { WRITER_TOKEN_KEY, writerTokenOf } from "./object-info.ts";
 
@@ -29,6 +30,7 @@ export interface ProbeTarget {
   readonly probeKey: string;
   /** For messages. */
   readonly context: Omit<S3ErrorContext, "action">;
+  readonly retry: RetryPolicy;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -73,7 +75,8 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
             const head = await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), send);
             return writerTokenOf(head.Metadata) === token ? head : undefined;
           },
-          tries: CONFLICT_TRIES,
+          replayable: true,
+          retry: target.retry,
           signal: target.signal,
         });
       } catch (error) {
@@ -155,7 +158,5 @@ function refuse(target: ProbeTarget, problem: string, feature: ProbedFeature): N
   );
 }
 
-/** Times the probe's first write is sent while the store answers 409 ConditionalRequestConflict. */
-const CONFLICT_TRIES = 3;
 /** A well-formed ETag no object has. */
 const WRONG_ETAG = '"00000000000000000000000000000000"';

@@ -59,10 +59,9 @@ import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
 import { S3Paths } from "./paths.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
 
-/** Times a conditional write is sent while S3 answers 409 ConditionalRequestConflict. */
-const CONFLICT_TRIES = 5;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
 
@@ -73,8 +72,8 @@ interface PartsPlan {
   readonly queueSize: number;
   /** The body's size once uploaded. */
   readonly bytesSent: () => number;
-  /** Attempts while S3 answers 409 ConditionalRequestConflict. */
-  readonly tries: number;
+  /** Whether the parts can be sent again when S3 answers 409 ConditionalRequestConflict. */
+  readonly replayable: boolean;
 }
 
 interface Connected {
@@ -93,6 +92,7 @@ export class S3Backend implements StorageBackend {
   readonly prefix: string;
   /** Parallel streams of a download to a file, when the options fix it. */
   readonly readConcurrency: number | undefined;
+  readonly retryPolicy: RetryPolicy;
   readonly #settings: S3Settings;
   readonly #options: S3BackendOptions;
   readonly #paths: S3Paths;
@@ -106,7 +106,7 @@ export class S3Backend implements StorageBackend {
   portableOptions(): S3BackendOptions | undefined {
     if (this.#options.client !== undefined || typeof this.#options.credentials === "function") return undefined;
     try {
-      return structuredClone(this.#options);
+      return structuredClone({ ...this.#options, retry: this.retryPolicy.options });
     } catch {
       return undefined;
     }
@@ -118,6 +118,7 @@ export class S3Backend implements StorageBackend {
     this.bucket = this.#settings.bucket;
     this.prefix = this.#settings.prefix;
     this.readConcurrency = this.#settings.readConcurrency;
+    this.retryPolicy = this.#settings.retry;
     this.#paths = new S3Paths(this.bucket, this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
     this.capabilities = {
@@ -251,7 +252,7 @@ export class S3Backend implements StorageBackend {
     if (first.kind === "whole") return this.#putBytes(connected.connection, key, objectKey, first.bytes, mode, options);
     try {
       // A streamed body cannot be sent twice, so a 409 is not retried here.
-      const plan = { source: () => streamParts(first.body, partSize), partSize, queueSize, bytesSent: first.bytesRead, tries: 1 };
+      const plan = { source: () => streamParts(first.body, partSize), partSize, queueSize, bytesSent: first.bytesRead, replayable: false };
       return await this.#putParts(connected, key, objectKey, mode, options, plan);
     } catch (error) {
       await first.body.return(undefined);
@@ -280,7 +281,7 @@ export class S3Backend implements StorageBackend {
         return await this.#putBytes(connected.connection, key, objectKey, bytes, mode, options);
       }
       const source = () => fileParts(file, partSize, options.onProgress, options.signal);
-      const plan = { source, partSize, queueSize, bytesSent: () => size, tries: CONFLICT_TRIES };
+      const plan = { source, partSize, queueSize, bytesSent: () => size, replayable: true };
       return await this.#putParts(connected, key, objectKey, mode, options, plan);
     } finally {
       await file.handle.close();
@@ -343,7 +344,8 @@ export class S3Backend implements StorageBackend {
       return await runConditionalWrite({
         write,
         readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        tries: CONFLICT_TRIES,
+        replayable: true,
+        retry: this.retryPolicy,
         signal: options.signal,
       });
     } catch (error) {
@@ -456,6 +458,7 @@ export class S3Backend implements StorageBackend {
         copyFrom: (source) => this.#copyOnce(connection, { ...keys, from: source, sourceKey: this.#paths.objectKey(source) }, mode, options.signal),
         sourceChanged: isSourceChanged,
         snapshot: (temporary) => this.#copyAsIs(connection, keys, this.#paths.objectKey(temporary), options.signal),
+        retry: this.retryPolicy,
         remove: (temporary) => this.delete(temporary),
         signal: options.signal,
       });
@@ -537,7 +540,8 @@ export class S3Backend implements StorageBackend {
     return await runConditionalWrite({
       write,
       readBackIfOurs: () => this.#readBackIfOurs(connection, to, targetKey, token),
-      tries: CONFLICT_TRIES,
+      replayable: true,
+      retry: this.retryPolicy,
       signal: options.signal,
     });
   }
@@ -574,7 +578,8 @@ export class S3Backend implements StorageBackend {
       return await runConditionalWrite({
         write,
         readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        tries: plan.tries,
+        replayable: plan.replayable,
+        retry: this.retryPolicy,
         signal: options.signal,
       });
     } catch (error) {
@@ -609,7 +614,8 @@ export class S3Backend implements StorageBackend {
       return await runConditionalWrite({
         write,
         readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        tries: CONFLICT_TRIES,
+        replayable: true,
+        retry: this.retryPolicy,
         signal: options.signal,
       });
     } catch (error) {
@@ -693,6 +699,7 @@ export class S3Backend implements StorageBackend {
       storeId: connected.storeId,
       probeKey: this.#paths.objectKey(`.opencrate/probe/${randomUUID()}`),
       context: { uri: this.describe(""), bucket: this.bucket, endpoint: connected.endpoint },
+      retry: this.retryPolicy,
     });
     this.#verified.add(feature);
   }
