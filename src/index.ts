@@ -45,6 +45,8 @@ export type { S3BackendOptions } from "./backends/s3/index.ts";
 export { GcsBackend } from "./backends/gcs/index.ts";
 export type { GcsBackendOptions } from "./backends/gcs/index.ts";
 export { PrefixedBackend } from "./backends/layers/prefixed.ts";
+export { RetryPolicy } from "./backends/retry-policy.ts";
+export type { CallKind, FailureKind, RetryOptions, Sleeper } from "./backends/retry-policy.ts";
 export { checkedBackend } from "./backends/layers/checked.ts";
 export { backendFromUri } from "./backends/registry.ts";
 export { parseLocation } from "./uri.ts";
