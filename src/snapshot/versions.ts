@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
+import { settleConditionalWrite, WRITER_TOKEN_KEY, type Settled } from "../backends/conditional-write.ts";
 import { retryPolicyOf, type FailureKind, type RetryPolicy } from "../backends/retry-policy.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
@@ -204,7 +205,6 @@ export class VersionStore {
     let checked = candidate;
     // One claim (one token) per number: a retry after an unknown outcome must recognise its own earlier write.
     let claim = newClaim(candidate, options);
-    let ambiguous = 0;
     let lost = 0;
     for (;;) {
       const { outcome } = await this.#tryClaim(claim);
@@ -218,14 +218,10 @@ export class VersionStore {
         return claim;
       }
       if (outcome === "unknown") {
-        if (!this.#retry.mayRetry("conditional", "transient", ++ambiguous)) {
-          throw new TransientError(
-            `Could not claim version ${candidate} at ${this.#backend.describe(claimKey(this.#name, candidate))}: the store kept failing.`,
-            { path: this.#backend.describe(claimKey(this.#name, candidate)) },
-          );
-        }
-        await this.#retry.wait(ambiguous);
-        continue;
+        throw new TransientError(
+          `Could not claim version ${candidate} at ${this.#backend.describe(claimKey(this.#name, candidate))}: the store kept failing.`,
+          { path: this.#backend.describe(claimKey(this.#name, candidate)) },
+        );
       }
       lost += 1;
       // After a few lost races, jump to the end of the listing instead of walking one number at a time.
@@ -237,18 +233,13 @@ export class VersionStore {
   /** Claims `version` if it is free; returns the existing claim when another writer has it. */
   async claimOrJoin(version: number, options: AllocateOptions): Promise<AllocationResult> {
     const claim = newClaim(version, options);
-    for (let attempt = 1; ; attempt++) {
-      const { outcome, stored } = await this.#tryClaim(claim);
-      if (outcome === "won") {
-        await this.#writeHint(version);
-        return { claim, created: true };
-      }
-      if (outcome === "lost" && stored !== undefined) return { claim: stored, created: false };
-      if (!this.#retry.mayRetry("conditional", "transient", attempt)) {
-        throw new TransientError(`Could not claim or read version ${version} of ${this.#backend.describe(this.#name)}.`);
-      }
-      await this.#retry.wait(attempt);
+    const { outcome, stored } = await this.#tryClaim(claim);
+    if (outcome === "won") {
+      await this.#writeHint(version);
+      return { claim, created: true };
     }
+    if (outcome === "lost" && stored !== undefined) return { claim: stored, created: false };
+    throw new TransientError(`Could not claim or read version ${version} of ${this.#backend.describe(this.#name)}.`);
   }
 
   /**
@@ -273,26 +264,41 @@ export class VersionStore {
    */
   async #createRunRecord(key: string, runId: string, token: string): Promise<boolean> {
     const body = JSON.stringify({ runId, token, state: "allocating" });
-    for (let attempt = 1; ; attempt++) {
-      let failure: unknown;
-      try {
-        await this.#backend.put(key, body, { mode: CREATE_ONLY, metadata: { "oc-token": token } });
-        return true;
-      } catch (error) {
-        if (!isOpenCrateError(error, "ALREADY_EXISTS") && !isOpenCrateError(error, "TRANSIENT")) throw error;
-        failure = error;
-      }
-      try {
-        const record = await this.#readRunRecord(key);
-        if (record !== undefined) return record.token === token;
-      } catch (error) {
-        if (!isOpenCrateError(error, "TRANSIENT")) throw error;
-        failure = error;
-      }
-      // Absent or unreadable: send the same write (same token) again.
-      if (!this.#retry.mayRetry("conditional", "transient", attempt)) throw failure;
-      await this.#retry.wait(attempt);
-    }
+    const settled = await this.#createSettled(key, body, token, undefined, () => this.#readRunRecord(key));
+    if (settled.outcome === "written" || settled.outcome === "taken") return settled.outcome === "written";
+    throw settled.outcome === "unknown" ? settled.readError : settled.error;
+  }
+
+  /**
+   * Writes `key` create-only carrying `token` (in its metadata, and in the body `read` parses) and settles a lost
+   * answer by the token read back (../backends/conditional-write.ts): an ALREADY_EXISTS may be our own earlier
+   * attempt (an answer lost, then the write retried by the SDK or by us; backends whose own read-back fails report
+   * such a write as ALREADY_EXISTS), and a TRANSIENT may have landed. While it reads back as absent or unreadable,
+   * the same write is sent again, within the backend's retry policy.
+   */
+  #createSettled<S extends { readonly token?: string }>(
+    key: string,
+    body: string,
+    token: string,
+    contentType: string | undefined,
+    read: () => Promise<S | undefined>,
+  ): Promise<Settled<undefined, S>> {
+    return settleConditionalWrite<undefined, S>({
+      write: async () => {
+        await this.#backend.put(key, body, { mode: CREATE_ONLY, metadata: { [WRITER_TOKEN_KEY]: token }, ...(contentType === undefined ? {} : { contentType }) });
+        return undefined;
+      },
+      classify: (error) => (isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "TRANSIENT") ? "unknown" : "final"),
+      readBack: async () => {
+        const stored = await read();
+        if (stored === undefined) return "absent";
+        return stored.token === token ? { ours: undefined } : { theirs: stored };
+      },
+      fatalReadError: (error) => !isOpenCrateError(error, "TRANSIENT"),
+      retry: this.#retry,
+      replayable: true,
+      resendUnsettled: true,
+    });
   }
 
   /** Names the version in the run record (compare-and-swap), so the other ranks can join it. */
@@ -355,31 +361,22 @@ export class VersionStore {
     }
   }
 
-  /**
-   * Writes the claim create-only and settles the outcome by the token stored in the claim: an ALREADY_EXISTS may
-   * be our own earlier attempt (an answer lost, then the write retried by the SDK or by us; backends whose own
-   * read-back fails report such a write as ALREADY_EXISTS), and a TRANSIENT may have landed. "unknown" when the
-   * claim cannot be read back either; the caller then retries the same claim.
-   */
+  /** Writes the claim create-only, settled by its token (see #createSettled); "unknown" when it stays unsettled
+   * after the policy's attempts. */
   async #tryClaim(claim: VersionClaim): Promise<{ outcome: "won" | "lost" | "unknown"; stored?: VersionClaim }> {
     const key = claimKey(this.#name, claim.version);
-    try {
-      await this.#backend.put(key, `${JSON.stringify(claim, null, 2)}\n`, {
-        mode: CREATE_ONLY,
-        contentType: "application/json",
-        metadata: { "oc-token": claim.token },
-      });
-      return { outcome: "won" };
-    } catch (error) {
-      if (!isOpenCrateError(error, "ALREADY_EXISTS") && !isOpenCrateError(error, "TRANSIENT")) throw error;
-    }
-    try {
-      const stored = await this.readClaim(claim.version);
-      if (stored === undefined) return { outcome: "unknown" };
-      return { outcome: stored.token === claim.token ? "won" : "lost", stored };
-    } catch (readError) {
-      if (isOpenCrateError(readError, "TRANSIENT")) return { outcome: "unknown" };
-      throw readError;
+    const body = `${JSON.stringify(claim, null, 2)}\n`;
+    const settled = await this.#createSettled(key, body, claim.token, "application/json", () => this.readClaim(claim.version));
+    switch (settled.outcome) {
+      case "written":
+        return { outcome: "won" };
+      case "taken":
+        return { outcome: "lost", stored: settled.stored };
+      case "failed":
+        if (!isOpenCrateError(settled.error, "ALREADY_EXISTS") && !isOpenCrateError(settled.error, "TRANSIENT")) throw settled.error;
+        return { outcome: "unknown" };
+      case "unknown":
+        return { outcome: "unknown" };
     }
   }
 

@@ -2,11 +2,10 @@
 import type { FileMetadata } from "@google-cloud/storage";
 import type { ObjectInfo } from "../backend.ts";
 
-/**
- * Custom-metadata key holding a conditional write's writer token (a fresh UUID per call). It lets a writer tell
- * "my earlier attempt landed and its retry saw 412" from "someone else won". Hidden from ObjectInfo.metadata.
- */
-export const WRITER_TOKEN_KEY = "oc-token";
+import { WRITER_TOKEN_KEY } from "../conditional-write.ts";
+
+/** The writer token (see ../conditional-write.ts) is hidden from ObjectInfo.metadata. */
+export { WRITER_TOKEN_KEY };
 
 export function toObjectInfo(key: string, resource: FileMetadata): ObjectInfo {
   const checksum = checksumOf(resource);

@@ -14,7 +14,8 @@ import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "../caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
-import type { RetryPolicy } from "../retry-policy.ts";
+import { settleConditionalWrite } from "../conditional-write.ts";
+import { NO_RETRY, type RetryPolicy } from "../retry-policy.ts";
 import { readAll } from "../upload-source.ts";
 import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
 
@@ -142,40 +143,41 @@ export function preconditionOf(mode: WriteMode): { preconditionOpts?: Preconditi
 export type SettleTarget = Pick<UploadRequest, "file" | "writerToken" | "signal">;
 
 /**
- * Runs one conditional write (an upload, or a server-side copy that sets the same token); one that failed with
- * 412 or ambiguously is read back and counts if it holds our token.
+ * Runs one conditional write (an upload, or a server-side copy that sets the same token) and settles one that
+ * failed with 412 or ambiguously by reading the object back (../conditional-write.ts): it counts if it holds our
+ * token; when the read fails too, UnsettledWriteError (TRANSIENT).
  */
 export async function settle(
   request: SettleTarget,
   upload: () => Promise<FileMetadata>,
   callerFailed: () => boolean = () => false,
 ): Promise<FileMetadata> {
-  try {
-    const resource = await upload();
-    // Some upload paths return before the resource is known; one read fills it in.
-    if (resource.generation === undefined) return (await request.file.getMetadata())[0];
-    return resource;
-  } catch (error) {
-    const token = request.writerToken;
-    const worthChecking = isPreconditionFailure(error) || isAmbiguousFailure(error);
-    // A failed body or an abort never reaches the commit: nothing can have landed.
-    const stoppedHere = callerFailed() || (request.signal?.aborted ?? false);
-    if (token !== undefined && worthChecking && !stoppedHere) {
-      const readBack = await readOwnWrite(request.file, token);
-      if ("landed" in readBack) return readBack.landed;
-      // A 412 after a lost answer may be this write's own earlier attempt: without the read-back, no guess.
-      if ("unknown" in readBack) throw new UnsettledWriteError(error, readBack.unknown);
-    }
-    throw error;
-  }
-}
-
-/** The object if it holds `token`; "not ours" if it is absent or someone else's; the read's failure otherwise. */
-async function readOwnWrite(file: File, token: string): Promise<{ landed: FileMetadata } | { notOurs: true } | { unknown: unknown }> {
-  try {
-    const [resource] = await file.getMetadata();
-    return writerTokenOf(resource) === token ? { landed: resource } : { notOurs: true };
-  } catch (error) {
-    return isNotFound(error) ? { notOurs: true } : { unknown: error };
+  const token = request.writerToken;
+  const settled = await settleConditionalWrite<FileMetadata>({
+    write: upload,
+    // A failed body never reaches the commit: nothing can have landed.
+    classify: (error) =>
+      token !== undefined && (isPreconditionFailure(error) || isAmbiguousFailure(error)) && !callerFailed() ? "unknown" : "final",
+    readBack: async () => {
+      try {
+        const [resource] = await request.file.getMetadata();
+        return writerTokenOf(resource) === token ? { ours: resource } : { theirs: undefined };
+      } catch (error) {
+        if (isNotFound(error)) return "absent";
+        throw error;
+      }
+    },
+    retry: NO_RETRY,
+    replayable: false,
+    signal: request.signal,
+  });
+  switch (settled.outcome) {
+    case "written":
+      // Some upload paths return before the resource is known; one read fills it in.
+      return settled.value.generation === undefined ? (await request.file.getMetadata())[0] : settled.value;
+    case "unknown":
+      throw new UnsettledWriteError(settled.error, settled.readError);
+    default:
+      throw settled.error;
   }
 }

@@ -1,14 +1,9 @@
 /**
- * Running one conditional write (If-None-Match / If-Match) to a decision.
- *
- * Two traps:
- * - 409 ConditionalRequestConflict means a concurrent operation interfered and nothing was written: repeat.
- * - A failure after the SDK retried (or after a time-out) may hide our own success: the first attempt landed,
- *   its response was lost, and the retry saw our object and answered 412. Every conditional write carries a
- *   random writer token in its user metadata; in those cases the object is read back, and our token there
- *   means the write did happen. When that read-back fails too, the outcome stays unknown: TRANSIENT, never a guess.
+ * S3's side of settling a conditional write (If-None-Match / If-Match; see ../conditional-write.ts): which S3
+ * failures may hide our own success, and how an unsettled one is reported. 409 ConditionalRequestConflict wrote
+ * nothing and goes again; a 412 after the SDK retried may be our own first attempt, landed with its answer lost.
  */
-import { randomUUID } from "node:crypto";
+import { settleConditionalWrite } from "../conditional-write.ts";
 import {
   attemptsOf,
   isConditionalConflict,
@@ -32,37 +27,36 @@ export interface ConditionalWriteOptions<T> {
   readonly signal?: AbortSignal | undefined;
 }
 
-export function newWriterToken(): string {
-  return randomUUID();
-}
-
 /** Returns the write's result, or throws the SDK error that decided it, or outcomeUnknownError(…) (the caller maps it). */
 export async function runConditionalWrite<T>(options: ConditionalWriteOptions<T>): Promise<T> {
   let retried = false;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await options.write();
-    } catch (error) {
+  const settled = await settleConditionalWrite<T, undefined>({
+    ...options,
+    classify: (error) => {
       if (attemptsOf(error) > 1) retried = true;
-      if (isConditionalConflict(error)) {
-        if (!options.replayable || !options.retry.mayRetry("conditional", "conflict", attempt)) throw error;
-        await options.retry.wait(attempt, options.signal);
-        continue;
+      if (isConditionalConflict(error)) return "conflict";
+      // A 412 (or a vanished upload) is only ambiguous once some attempt was retried; a transient failure always is.
+      const unknown = isPreconditionFailed(error) || isNoSuchUpload(error) ? retried : isTransient(error);
+      return unknown ? "unknown" : "final";
+    },
+    readBack: async () => {
+      try {
+        const ours = await options.readBackIfOurs();
+        return ours === undefined ? { theirs: undefined } : { ours };
+      } catch (error) {
+        if (isNoSuchKey(error)) return "absent";
+        throw error;
       }
-      const outcomeUnknown =
-        isPreconditionFailed(error) || isNoSuchUpload(error) ? retried : isTransient(error);
-      if (outcomeUnknown) {
-        let ours: T | undefined;
-        try {
-          ours = await options.readBackIfOurs();
-        } catch (readBackError) {
-          // Unsettled, a 412 would read as a definite "taken" / "changed" (and backup() takes ALREADY_EXISTS as
-          // "move to the next name"). A missing object is an answer: not ours now.
-          if (!isTransient(error) && !isNoSuchKey(readBackError)) throw outcomeUnknownError(error, readBackError);
-        }
-        if (ours !== undefined) return ours;
-      }
-      throw error;
-    }
+    },
+  });
+  switch (settled.outcome) {
+    case "written":
+      return settled.value;
+    case "unknown":
+      // Unsettled, a 412 would read as a definite "taken" / "changed" (and backup() takes ALREADY_EXISTS as "move
+      // to the next name"); a transient failure already says "unknown".
+      throw isTransient(settled.error) ? settled.error : outcomeUnknownError(settled.error, settled.readError);
+    default:
+      throw settled.error;
   }
 }

@@ -1,8 +1,9 @@
 /** ObjectInfo from S3 responses. */
 import type { ObjectInfo } from "../backend.ts";
 
-/** User-metadata key holding the writer token of a conditional write (sent as x-amz-meta-oc-token). */
-export const WRITER_TOKEN_KEY = "oc-token";
+import { WRITER_TOKEN_KEY } from "../conditional-write.ts";
+
+export { WRITER_TOKEN_KEY };
 
 /** What HeadObject / GetObject return that ObjectInfo needs. */
 export interface S3ObjectHeaders {

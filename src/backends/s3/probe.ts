@@ -14,7 +14,8 @@
 import { randomUUID } from "node:crypto";
 import { NotSupportedError, isOpenCrateError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
-import { newWriterToken, runConditionalWrite } from "./conditional.ts";
+import { newWriterToken } from "../conditional-write.ts";
+import { runConditionalWrite } from "./conditional.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { type S3ErrorContext, isPreconditionFailed, mapS3Error } from "./errors.ts";
 import { WRITER_TOKEN_KEY, writerTokenOf } from "./object-info.ts";

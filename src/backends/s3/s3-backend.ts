@@ -43,7 +43,8 @@ import { openUploadSource, readAll } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
 import { EMPTY_RANGE, MAX_LIST_PAGE, conditionsFor, partSizeFor, rangeHeader } from "./checks.ts";
 import { type S3Connection, connect } from "./client.ts";
-import { newWriterToken, runConditionalWrite } from "./conditional.ts";
+import { newWriterToken } from "../conditional-write.ts";
+import { runConditionalWrite } from "./conditional.ts";
 import {
   deleteObjectsError,
   isInvalidRange,
