@@ -8,7 +8,7 @@
  * retry of our own landed write would also get) is settled by reading the object back: our token there means the
  * write happened; another token means someone else's object is there; when the read fails too, the outcome stays
  * unknown, never guessed. A failure that wrote nothing but may go again (S3's 409 ConditionalRequestConflict) is
- * sent again under the retry policy's conflictAttempts.
+ * sent again within the retry policy's attempts.
  */
 import { randomUUID } from "node:crypto";
 import type { RetryPolicy } from "./retry-policy.ts";
@@ -64,7 +64,7 @@ export async function settleConditionalWrite<T, S = undefined>(spec: Conditional
     }
     // A write the caller stopped never reaches its commit: nothing can have landed.
     const kind = spec.signal?.aborted === true ? "final" : spec.classify(error);
-    if (kind === "conflict" && spec.replayable && spec.retry.mayRetry("conditional", "conflict", ++conflicts)) {
+    if (kind === "conflict" && spec.replayable && spec.retry.mayRetry("conditional", "transient", ++conflicts)) {
       await spec.retry.wait(conflicts, spec.signal);
       continue;
     }
