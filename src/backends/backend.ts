@@ -139,6 +139,9 @@ export interface BackendCapabilities {
   readonly userMetadata?: boolean;
 }
 
+/** A store that enforces create-only and compare-and-swap itself, for writes and copies, and copies inside itself. */
+export const FULL_CAPABILITIES: BackendCapabilities = { createOnly: true, compareAndSwap: true, copyCreateOnly: true, serverSideCopy: true };
+
 export interface StorageBackend {
   /** Short scheme-like name: "memory", "local", "s3", "gcs". */
   readonly kind: string;

@@ -7,6 +7,7 @@ import type { Readable } from "node:stream";
 import { Readable as NodeReadable } from "node:stream";
 import { AlreadyExistsError, NotFoundError, PreconditionFailedError } from "../errors.ts";
 import type * as api from "./backend.ts";
+import { FULL_CAPABILITIES } from "./backend.ts";
 import { spanOf } from "./byte-range.ts";
 import { CallerBody } from "./caller-body.ts";
 import { RetryPolicy, type RetryOptions } from "./retry-policy.ts";
@@ -29,12 +30,7 @@ export interface MemoryBackendOptions {
 
 export class MemoryBackend implements api.StorageBackend {
   readonly kind = "memory";
-  readonly capabilities: api.BackendCapabilities = {
-    createOnly: true,
-    compareAndSwap: true,
-    copyCreateOnly: true,
-    serverSideCopy: true,
-  };
+  readonly capabilities: api.BackendCapabilities = FULL_CAPABILITIES;
   readonly name: string;
   readonly retryPolicy: RetryPolicy;
   readonly #objects: Map<string, StoredObject>;

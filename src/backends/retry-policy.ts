@@ -17,7 +17,7 @@ export type FailureKind =
   | "transient"
   /** May have been applied (a time-out or reset after the request went out): only idempotent calls go again. */
   | "unknown"
-  /** Lost to a concurrent writer, nothing applied (S3's 409, a lost compare-and-swap of a log append). */
+  /** Lost to a concurrent writer that got in first (a log append's compare-and-swap): read again, try again. */
   | "conflict"
   /** Anything else: not tried again. */
   | "final";
@@ -36,7 +36,8 @@ export interface RetryOptions {
   /** Calls sent again after a failure that may have been applied. Default all but "conditional" (create-only and
    * compare-and-swap writes, appends), whose lost answers are settled by reading the object back instead. */
   readonly idempotent?: readonly CallKind[];
-  /** Tries of a write that keeps meeting concurrent writers, the first included; 1 means none. Default 200. */
+  /** Tries of a write that keeps losing to concurrent writers (a log append's compare-and-swap), the first
+   * included; 1 means a conflict is final. Default 200. */
   readonly conflictAttempts?: number;
   /** Waits `ms` (rejects when `signal` aborts). Default: a timer. Tests pass one that returns at once. */
   readonly sleep?: Sleeper;
@@ -94,14 +95,8 @@ export class RetryPolicy {
   /** The wait before retry number `retry` (1 for the first retry): base · 2^(retry-1), capped, then jittered. */
   delayMs(retry: number): number {
     const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(Math.max(retry - 1, 0), 52));
-    switch (this.jitter) {
-      case "full":
-        return this.#random() * delay;
-      case "equal":
-        return delay / 2 + (this.#random() * delay) / 2;
-      case "none":
-        return delay;
-    }
+    const floor = this.jitter === "full" ? 0 : this.jitter === "equal" ? delay / 2 : delay;
+    return floor + this.#random() * (delay - floor);
   }
 
   /** Waits before retry number `retry`; rejects with the signal's reason when it aborts. */
@@ -113,33 +108,18 @@ export class RetryPolicy {
 
   /** Whether a call of `kind` that has been tried `tries` times and just failed this way is tried again. */
   mayRetry(kind: CallKind, failure: FailureKind, tries: number): boolean {
-    switch (failure) {
-      case "transient":
-        return tries < this.attempts;
-      case "unknown":
-        return tries < this.attempts && this.idempotent.includes(kind);
-      case "conflict":
-        return tries < this.conflictAttempts;
-      case "final":
-        return false;
-    }
+    if (failure === "conflict") return tries < this.conflictAttempts;
+    return tries < this.attempts && (failure === "transient" || (failure === "unknown" && this.idempotent.includes(kind)));
   }
 
-  /**
-   * Runs `call` until it succeeds or the policy says stop, waiting between tries; rethrows the last failure.
-   * `classify` tells how a failure ended.
-   */
-  async run<T>(
-    kind: CallKind,
-    call: (tries: number) => Promise<T>,
-    classify: (error: unknown) => FailureKind,
-    signal?: AbortSignal,
-  ): Promise<T> {
+  /** Runs `call` until it succeeds or the policy says stop (`classify` tells how a failure ended), waiting between
+   * tries; rethrows the last failure. */
+  async run<T>(kind: CallKind, call: () => Promise<T>, classify: (error: unknown) => FailureKind, signal?: AbortSignal): Promise<T> {
     let conflicts = 0;
     let failures = 0;
     for (;;) {
       try {
-        return await call(conflicts + failures);
+        return await call();
       } catch (error) {
         const failure = signal?.aborted === true ? "final" : classify(error);
         const tries = failure === "conflict" ? ++conflicts : ++failures;
@@ -155,6 +135,15 @@ export const DEFAULT_RETRY_POLICY = new RetryPolicy();
 
 /** One try, no waits. */
 export const NO_RETRY = new RetryPolicy({ attempts: 1, conflictAttempts: 1 });
+
+/** `options` with `policy` as plain data, cloned for another thread; undefined when they hold what cannot cross. */
+export function portableOptions<T extends { readonly retry?: RetryOptions }>(options: T, policy: RetryPolicy): T | undefined {
+  try {
+    return structuredClone({ ...options, retry: policy.options });
+  } catch {
+    return undefined;
+  }
+}
 
 /** The policy of `backend`, or the default one for a backend that has none. */
 export function retryPolicyOf(backend: { readonly retryPolicy?: RetryPolicy | undefined }): RetryPolicy {

@@ -10,19 +10,7 @@ import { addAbortSignal, type Readable } from "node:stream";
 import type { Bucket, File, FileMetadata, Storage } from "@google-cloud/storage";
 import { InvalidArgumentError, isOpenCrateError, PreconditionFailedError, TransientError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
-import type {
-  BackendCapabilities,
-  CopyOptions,
-  ListOptions,
-  ListPage,
-  ListPageOptions,
-  ObjectInfo,
-  ReadOptions,
-  StorageBackend,
-  StreamWriteOptions,
-  WriteMode,
-  WriteOptions,
-} from "../backend.ts";
+import type { BackendCapabilities, CopyOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
 import { copyFromBusySource, SourceReplaced } from "../source-changes.ts";
 import { collectBytes, toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
@@ -44,7 +32,7 @@ import {
 import { agentWithTimeouts } from "./socket-timeouts.ts";
 import { statusQueriesSafe, statusQueryCommits } from "./status-probe.ts";
 import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
-import type { RetryPolicy } from "../retry-policy.ts";
+import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -69,12 +57,7 @@ export class GcsBackend implements StorageBackend {
 
   /** Options that build an equal backend in another thread (the log writer's); undefined with a given client. */
   portableOptions(): GcsBackendOptions | undefined {
-    if (this.#givenStorage !== undefined) return undefined;
-    try {
-      return structuredClone({ ...this.#options, retry: this.retryPolicy.options });
-    } catch {
-      return undefined;
-    }
+    return this.#givenStorage === undefined ? portableOptions(this.#options, this.retryPolicy) : undefined;
   }
 
   constructor(options: GcsBackendOptions) {

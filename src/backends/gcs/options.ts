@@ -6,8 +6,7 @@
  */
 import type { Storage } from "@google-cloud/storage";
 import { InvalidArgumentError } from "../../errors.ts";
-import { parseLocation } from "../../uri.ts";
-import { validateKey } from "../keys.ts";
+import { checkBucketAndPrefix, nonEmpty } from "../bucket-options.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 
 const KiB = 1024;
@@ -92,8 +91,7 @@ export function resolveGcsSettings(options: GcsBackendOptions, env: Env = proces
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError('GcsBackend needs options with at least a bucket, as in { bucket: "my-bucket" }.');
   }
-  const bucket = checkBucket(options.bucket);
-  const prefix = checkPrefix(options.prefix ?? "", bucket);
+  const { bucket, prefix } = checkBucketAndPrefix("gs", "GcsBackend", options.bucket, options.prefix ?? "");
   const { endpoint, source } = chooseEndpoint(options, env);
   const customEndpoint = endpoint !== GOOGLE_ENDPOINT;
   const retry = new RetryPolicy(options.retry, {
@@ -165,27 +163,6 @@ function checkEndpoint(value: string, origin: string): string {
   return value;
 }
 
-function checkBucket(bucket: unknown): string {
-  if (typeof bucket !== "string" || bucket === "") {
-    throw new InvalidArgumentError('GcsBackend needs a bucket name, as in { bucket: "my-bucket" }.');
-  }
-  // One rule for bucket names: the gs:// parser's.
-  const location = parseLocation(`gs://${bucket}`);
-  if (location.scheme !== "gs" || location.bucket !== bucket || location.prefix !== "") {
-    throw new InvalidArgumentError(`"${bucket}" is not a valid GCS bucket name.`, { path: `gs://${bucket}` });
-  }
-  return bucket;
-}
-
-function checkPrefix(prefix: unknown, bucket: string): string {
-  if (typeof prefix !== "string") {
-    throw new InvalidArgumentError(`The prefix for gs://${bucket} must be a string.`);
-  }
-  const trimmed = prefix.replace(/\/+$/, "");
-  if (trimmed === "") return "";
-  return validateKey(trimmed, `gs://${bucket}`);
-}
-
 function checkCount(value: number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min) {
@@ -201,8 +178,4 @@ function checkChunkSize(size: number): number {
     );
   }
   return size;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
 }

@@ -19,20 +19,23 @@ const copyVerdicts = new Map<string, Promise<boolean>>();
 const settledCopyVerdicts = new Map<string, boolean>();
 
 /**
- * Runs `probe` the first time `storeKey` is seen and shares its outcome. A refusal (NotSupportedError) is
- * remembered; any other failure (unreachable, 5xx) is not, so the next call probes again.
+ * Runs `probe` the first time `key` is seen in `cache` and shares its outcome. A failure is forgotten, so the next
+ * call probes again (unreachable, 5xx, 403), unless it is a verdict: a refusal (NotSupportedError).
  */
-export function ensureConditionalWrites(storeKey: string, probe: () => Promise<void>): Promise<void> {
-  let pending = checked.get(storeKey);
-  if (pending === undefined) {
-    pending = probe();
-    checked.set(storeKey, pending);
-    const settled = pending;
-    settled.catch((error: unknown) => {
-      if (!(error instanceof NotSupportedError) && checked.get(storeKey) === settled) checked.delete(storeKey);
-    });
-  }
+export function probeOnce<T>(cache: Map<string, Promise<T>>, key: string, probe: () => Promise<T>): Promise<T> {
+  const known = cache.get(key);
+  if (known !== undefined) return known;
+  const pending = probe();
+  cache.set(key, pending);
+  pending.catch((error: unknown) => {
+    if (!(error instanceof NotSupportedError) && cache.get(key) === pending) cache.delete(key);
+  });
   return pending;
+}
+
+/** Resolves once the store at `storeKey` is known to enforce conditional writes (see {@link probeOnce}). */
+export function ensureConditionalWrites(storeKey: string, probe: () => Promise<void>): Promise<void> {
+  return probeOnce(checked, storeKey, probe);
 }
 
 /**
@@ -78,24 +81,13 @@ export async function probeConditionalWrites(bucket: Bucket, objectName: string,
   }
 }
 
-/**
- * Whether the store at `storeKey` enforces ifGenerationMatch on copies (rewrites): runs `probe` the first time
- * and shares its verdict. A failure (unreachable, 5xx, 403) is not remembered, so the next call probes again.
- */
+/** Whether the store at `storeKey` enforces ifGenerationMatch on copies (rewrites), probed once (see {@link probeOnce}). */
 export function copyPreconditionsEnforced(storeKey: string, probe: () => Promise<boolean>): Promise<boolean> {
-  let pending = copyVerdicts.get(storeKey);
-  if (pending === undefined) {
-    pending = probe();
-    copyVerdicts.set(storeKey, pending);
-    const settled = pending;
-    settled.then(
-      (enforced) => settledCopyVerdicts.set(storeKey, enforced),
-      () => {
-        if (copyVerdicts.get(storeKey) === settled) copyVerdicts.delete(storeKey);
-      },
-    );
-  }
-  return pending;
+  return probeOnce(copyVerdicts, storeKey, async () => {
+    const enforced = await probe();
+    settledCopyVerdicts.set(storeKey, enforced);
+    return enforced;
+  });
 }
 
 /** The verdict of {@link copyPreconditionsEnforced} for `storeKey`, or undefined while none has settled. */

@@ -10,6 +10,7 @@
 import type { Agent } from "node:http";
 import type { File } from "@google-cloud/storage";
 import { NO_RETRY } from "../retry-policy.ts";
+import { probeOnce } from "./probe.ts";
 import { Session } from "./session.ts";
 
 const verdicts = new Map<string, Promise<boolean>>();
@@ -19,16 +20,7 @@ const verdicts = new Map<string, Promise<boolean>>();
  * time and shares its verdict. A failed probe is not remembered, so the next upload probes again.
  */
 export function statusQueriesSafe(storeKey: string, probe: () => Promise<boolean>): Promise<boolean> {
-  let pending = verdicts.get(storeKey);
-  if (pending === undefined) {
-    pending = probe().then((commits) => !commits);
-    verdicts.set(storeKey, pending);
-    const settled = pending;
-    settled.catch(() => {
-      if (verdicts.get(storeKey) === settled) verdicts.delete(storeKey);
-    });
-  }
-  return pending;
+  return probeOnce(verdicts, storeKey, async () => !(await probe()));
 }
 
 /** Whether a status query commits a session on the store of `file` (a fresh name nobody else uses). */

@@ -12,11 +12,11 @@
  * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
 import type { BigIntStats } from "node:fs";
-import { open, rmdir, stat, unlink } from "node:fs/promises";
+import { open, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Readable } from "node:stream";
 import type * as api from "../backend.ts";
-import { OVERWRITE } from "../backend.ts";
+import { FULL_CAPABILITIES, OVERWRITE } from "../backend.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
@@ -50,13 +50,7 @@ const DELETE_CONCURRENCY = 16;
 
 export class LocalBackend implements api.StorageBackend {
   readonly kind = "local";
-  readonly capabilities: api.BackendCapabilities = {
-    createOnly: true,
-    compareAndSwap: true,
-    copyCreateOnly: true,
-    serverSideCopy: true,
-    userMetadata: false,
-  };
+  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, userMetadata: false };
   readonly #layout: LocalLayout;
   readonly #lockStaleMs: number;
   readonly retryPolicy: RetryPolicy;
@@ -89,18 +83,13 @@ export class LocalBackend implements api.StorageBackend {
   }
 
   async get(key: string, options: api.ReadOptions = {}): Promise<Uint8Array> {
-    const path = this.#layout.pathOfKey(key);
     return this.#attempt(key, "read", async () => {
-      const handle = await open(path, "r");
+      const { handle, start, end } = await this.#openForRead(key, options);
       try {
-        const stats = await handle.stat({ bigint: true });
-        if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
-        checkReadRevision(this.describe(key), options.ifRevision, stats);
-        const { start, end } = spanOf(options.range, Number(stats.size));
         const bytes = Buffer.allocUnsafe(end - start);
         let filled = 0;
         while (filled < bytes.byteLength) {
-                const want = Math.min(READ_CHUNK_BYTES * 16, bytes.byteLength - filled);
+          const want = Math.min(READ_CHUNK_BYTES * 16, bytes.byteLength - filled);
           const { bytesRead } = await handle.read(bytes, filled, want, start + filled);
           if (bytesRead === 0) break;
           filled += bytesRead;
@@ -113,30 +102,34 @@ export class LocalBackend implements api.StorageBackend {
   }
 
   async getStream(key: string, options: api.ReadOptions = {}): Promise<Readable> {
-    const path = this.#layout.pathOfKey(key);
     return this.#attempt(key, "read", async () => {
-      const handle = await open(path, "r");
-      try {
-        const stats = await handle.stat({ bigint: true });
-        if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
-        checkReadRevision(this.describe(key), options.ifRevision, stats);
-        const { start, end } = spanOf(options.range, Number(stats.size));
-        if (end === start) {
-          await handle.close();
-          return Readable.from([]);
-        }
-        // The stream owns the handle from here and closes it when it ends, fails or is destroyed.
-        return handle.createReadStream({
-          start,
-          end: end - 1,
-          highWaterMark: READ_CHUNK_BYTES,
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        });
-      } catch (error) {
-        await handle.close().catch(() => {});
-        throw error;
+      const { handle, start, end } = await this.#openForRead(key, options);
+      if (end === start) {
+        await handle.close();
+        return Readable.from([]);
       }
+      // The stream owns the handle from here and closes it when it ends, fails or is destroyed.
+      return handle.createReadStream({
+        start,
+        end: end - 1,
+        highWaterMark: READ_CHUNK_BYTES,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
     });
+  }
+
+  /** Opens the object and finds the span of `options.range`, at `options.ifRevision`; the caller closes the handle. */
+  async #openForRead(key: string, options: api.ReadOptions): Promise<{ handle: FileHandle; start: number; end: number }> {
+    const handle = await open(this.#layout.pathOfKey(key), "r");
+    try {
+      const stats = await handle.stat({ bigint: true });
+      if (!stats.isFile()) throw folderIsNotAnObject(this.describe(key));
+      checkReadRevision(this.describe(key), options.ifRevision, stats);
+      return { handle, ...spanOf(options.range, Number(stats.size)) };
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw error;
+    }
   }
 
   async put(key: string, body: Uint8Array | string, options: api.WriteOptions = {}): Promise<api.ObjectInfo> {

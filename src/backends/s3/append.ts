@@ -9,7 +9,7 @@
  */
 import type { CompleteMultipartUploadCommandOutput, CompletedPart } from "@aws-sdk/client-s3";
 import type { S3Connection } from "./client.ts";
-import { type CopiedHeaders, copySource } from "./multipart-copy.ts";
+import { type CopiedHeaders, copySource, inMultipartUpload } from "./multipart-copy.ts";
 import { S3_MAX_PART_SIZE } from "./options.ts";
 
 export interface PartCopyAppendRequest {
@@ -27,10 +27,7 @@ export interface PartCopyAppendRequest {
 
 export async function appendByPartCopy(request: PartCopyAppendRequest): Promise<CompleteMultipartUploadCommandOutput> {
   const { client, sdk } = request.connection;
-  const target = { Bucket: request.bucket, Key: request.objectKey };
-  const send = { abortSignal: request.signal };
-  const { UploadId } = await client.send(new sdk.CreateMultipartUploadCommand({ ...target, ...request.headers }), send);
-  try {
+  return inMultipartUpload(request, request.objectKey, async ({ target, UploadId, send }) => {
     const parts: CompletedPart[] = [];
     for (const range of equalRanges(request.size)) {
       const PartNumber = parts.length + 1;
@@ -57,10 +54,7 @@ export async function appendByPartCopy(request: PartCopyAppendRequest): Promise<
       new sdk.CompleteMultipartUploadCommand({ ...target, IfMatch: request.revision, UploadId, MultipartUpload: { Parts: parts } }),
       send,
     );
-  } catch (error) {
-    await client.send(new sdk.AbortMultipartUploadCommand({ ...target, UploadId })).catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /** Inclusive byte ranges of at most 5 GiB and as equal as can be, so none is below 5 MiB when `size` is not;

@@ -36,12 +36,34 @@ export interface CopiedHeaders {
   readonly Metadata?: Record<string, string> | undefined;
 }
 
-export async function multipartCopy(request: MultipartCopyRequest): Promise<CompleteMultipartUploadCommandOutput> {
+/** The open upload {@link inMultipartUpload} hands to its parts. */
+export interface OpenUpload {
+  readonly target: { readonly Bucket: string; readonly Key: string };
+  readonly UploadId: string | undefined;
+  readonly send: { readonly abortSignal: AbortSignal | undefined };
+}
+
+/** Opens a multipart upload of `key` with `headers` and runs `fill` (parts and completion); aborts it when that fails. */
+export async function inMultipartUpload<T>(
+  request: { readonly connection: S3Connection; readonly bucket: string; readonly headers: CopiedHeaders; readonly signal?: AbortSignal | undefined },
+  key: string,
+  fill: (upload: OpenUpload) => Promise<T>,
+): Promise<T> {
   const { client, sdk } = request.connection;
-  const target = { Bucket: request.bucket, Key: request.targetKey };
+  const target = { Bucket: request.bucket, Key: key };
   const send = { abortSignal: request.signal };
   const { UploadId } = await client.send(new sdk.CreateMultipartUploadCommand({ ...target, ...request.headers }), send);
   try {
+    return await fill({ target, UploadId, send });
+  } catch (error) {
+    await client.send(new sdk.AbortMultipartUploadCommand({ ...target, UploadId })).catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function multipartCopy(request: MultipartCopyRequest): Promise<CompleteMultipartUploadCommandOutput> {
+  const { client, sdk } = request.connection;
+  return inMultipartUpload(request, request.targetKey, async ({ target, UploadId, send }) => {
     const ranges = partRanges(request.sourceSize, request.partSize);
     const parts: CompletedPart[] = new Array<CompletedPart>(ranges.length);
     let nextIndex = 0;
@@ -78,10 +100,7 @@ export async function multipartCopy(request: MultipartCopyRequest): Promise<Comp
       new sdk.CompleteMultipartUploadCommand({ ...target, ...request.conditions, UploadId, MultipartUpload: { Parts: parts } }),
       send,
     );
-  } catch (error) {
-    await client.send(new sdk.AbortMultipartUploadCommand({ ...target, UploadId })).catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
 /** `bucket/key` with each key segment URL-encoded, as CopySource wants it. */

@@ -5,8 +5,8 @@
  */
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError } from "../../errors.ts";
-import { parseLocation, redact } from "../../uri.ts";
-import { validateKey } from "../keys.ts";
+import { redact } from "../../uri.ts";
+import { checkBucketAndPrefix, nonEmpty } from "../bucket-options.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 
 const MiB = 1024 * 1024;
@@ -92,8 +92,7 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("S3Backend needs options with at least a bucket, as in { bucket: \"my-bucket\" }.");
   }
-  const bucket = checkBucket(options.bucket);
-  const prefix = checkPrefix(options.prefix ?? "", bucket);
+  const { bucket, prefix } = checkBucketAndPrefix("s3", "S3Backend", options.bucket, options.prefix ?? "");
   const endpoint = checkEndpoint(options.endpoint ?? configuredEndpoint(env));
   const forcePathStyle = options.forcePathStyle ?? parseFlag(env.AWS_S3_FORCE_PATH_STYLE, "AWS_S3_FORCE_PATH_STYLE") ?? endpoint !== undefined;
   const region = nonEmpty(options.region);
@@ -180,28 +179,6 @@ function configuredEndpoint(env: Env): string | undefined {
   return nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
 }
 
-function checkBucket(bucket: unknown): string {
-  if (typeof bucket !== "string" || bucket === "") {
-    throw new InvalidArgumentError("S3Backend needs a bucket name, as in { bucket: \"my-bucket\" }.");
-  }
-  // The bucket rule lives in uri.ts; reuse it rather than restating it.
-  const location = parseLocation(`s3://${bucket}`);
-  if (location.scheme !== "s3" || location.bucket !== bucket || location.prefix !== "") {
-    throw new InvalidArgumentError(`"${bucket}" is not a valid S3 bucket name.`, { path: `s3://${bucket}` });
-  }
-  return bucket;
-}
-
-function checkPrefix(prefix: string, bucket: string): string {
-  if (typeof prefix !== "string") throw new InvalidArgumentError(`The prefix for s3://${bucket} must be a string.`);
-  const trimmed = prefix.replace(/\/+$/, "");
-  if (trimmed === "") {
-    if (prefix !== "") throw new InvalidArgumentError(`Invalid prefix "${prefix}" for s3://${bucket}.`, { path: prefix });
-    return "";
-  }
-  return validateKey(trimmed, `s3://${bucket}`);
-}
-
 function checkEndpoint(endpoint: string | undefined): string | undefined {
   if (endpoint === undefined) return undefined;
   let url: URL;
@@ -234,8 +211,4 @@ function parseFlag(value: string | undefined, name: string): boolean | undefined
   if (normalized === "true" || normalized === "1") return true;
   if (normalized === "false" || normalized === "0") return false;
   throw new InvalidArgumentError(`${name} must be "true" or "false", got ${JSON.stringify(value)}.`);
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
 }

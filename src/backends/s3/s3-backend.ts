@@ -18,24 +18,11 @@
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { PassThrough, Readable as NodeReadable } from "node:stream";
-import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
+import type { HeadObjectCommandOutput, ListObjectsV2CommandInput, ListObjectsV2CommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, PreconditionFailedError, isOpenCrateError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
-import type {
-  AppendOptions,
-  BackendCapabilities,
-  CopyOptions,
-  ListOptions,
-  ListPage,
-  ListPageOptions,
-  ObjectInfo,
-  ReadOptions,
-  StorageBackend,
-  StreamWriteOptions,
-  WriteMode,
-  WriteOptions,
-} from "../backend.ts";
-import { OVERWRITE, ifRevision } from "../backend.ts";
+import type { AppendOptions, BackendCapabilities, CopyOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
+import { FULL_CAPABILITIES, OVERWRITE, ifRevision } from "../backend.ts";
 import { CallerBody } from "../caller-body.ts";
 import { copyFromBusySource } from "../source-changes.ts";
 import { toBytes } from "../streams.ts";
@@ -60,7 +47,7 @@ import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
 import { S3Paths } from "./paths.ts";
-import type { RetryPolicy } from "../retry-policy.ts";
+import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
 
 /** DeleteObjects takes at most this many keys. */
@@ -106,11 +93,7 @@ export class S3Backend implements StorageBackend {
    * client or a credentials provider, which cannot cross threads. */
   portableOptions(): S3BackendOptions | undefined {
     if (this.#options.client !== undefined || typeof this.#options.credentials === "function") return undefined;
-    try {
-      return structuredClone({ ...this.#options, retry: this.retryPolicy.options });
-    } catch {
-      return undefined;
-    }
+    return portableOptions(this.#options, this.retryPolicy);
   }
 
   constructor(options: S3BackendOptions) {
@@ -122,13 +105,7 @@ export class S3Backend implements StorageBackend {
     this.retryPolicy = this.#settings.retry;
     this.#paths = new S3Paths(this.bucket, this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
-    this.capabilities = {
-      createOnly: true,
-      compareAndSwap: true,
-      copyCreateOnly: true,
-      serverSideCopy: true,
-      multipartThreshold: this.#settings.partSize,
-    };
+    this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize };
   }
 
   /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
@@ -342,13 +319,7 @@ export class S3Backend implements StorageBackend {
       });
     };
     try {
-      return await runConditionalWrite({
-        write,
-        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        replayable: true,
-        retry: this.retryPolicy,
-        signal: options.signal,
-      });
+      return await this.#settled(connection, key, objectKey, token, write, options.signal);
     } catch (error) {
       throw this.#error(error, "append to", key, options.signal, "replace");
     }
@@ -358,28 +329,13 @@ export class S3Backend implements StorageBackend {
   // such object must not fail a whole listing (of a snapshot to pull, say). Callers that turn keys into local paths
   // check them (cli/pull/safe-path.ts); head, get and delete of such a key throw InvalidArgumentError.
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    const listPrefix = this.#paths.listPrefix(prefix);
     const startAfter = options.startAfter === undefined ? undefined : this.#paths.listPrefix("") + options.startAfter;
-    const pageSize = options.pageSize === undefined ? undefined : Math.min(options.pageSize, MAX_LIST_PAGE);
-    const { connection } = await this.#connect();
-    const { client, sdk } = connection;
     let continuation: string | undefined;
     do {
-      let page;
-      try {
-        page = await client.send(
-          new sdk.ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: listPrefix,
-            ...(continuation === undefined ? {} : { ContinuationToken: continuation }),
-            ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
-            ...(pageSize === undefined ? {} : { MaxKeys: pageSize }),
-          }),
-          { abortSignal: options.signal },
-        );
-      } catch (error) {
-        throw this.#error(error, "list", prefix, options.signal);
-      }
+      const page = await this.#listRequest(prefix, options.pageSize, options.signal, {
+        ...(continuation === undefined ? {} : { ContinuationToken: continuation }),
+        ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
+      });
       for (const entry of page.Contents ?? []) {
         const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
         if (key !== undefined) yield infoFromListing(key, entry);
@@ -389,25 +345,10 @@ export class S3Backend implements StorageBackend {
   }
 
   async listPage(prefix: string, options: ListPageOptions = {}): Promise<ListPage> {
-    const listPrefix = this.#paths.listPrefix(prefix);
-    const pageSize = options.pageSize === undefined ? undefined : Math.min(options.pageSize, MAX_LIST_PAGE);
-    const { connection } = await this.#connect();
-    const { client, sdk } = connection;
-    let page;
-    try {
-      page = await client.send(
-        new sdk.ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: listPrefix,
-          Delimiter: "/",
-          ...(options.pageToken === undefined ? {} : { ContinuationToken: options.pageToken }),
-          ...(pageSize === undefined ? {} : { MaxKeys: pageSize }),
-        }),
-        { abortSignal: options.signal },
-      );
-    } catch (error) {
-      throw this.#error(error, "list", prefix, options.signal);
-    }
+    const page = await this.#listRequest(prefix, options.pageSize, options.signal, {
+      Delimiter: "/",
+      ...(options.pageToken === undefined ? {} : { ContinuationToken: options.pageToken }),
+    });
     const objects: ObjectInfo[] = [];
     for (const entry of page.Contents ?? []) {
       const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
@@ -537,14 +478,7 @@ export class S3Backend implements StorageBackend {
         ServerSideEncryption: output.ServerSideEncryption,
       });
     };
-    if (token === undefined) return await write();
-    return await runConditionalWrite({
-      write,
-      readBackIfOurs: () => this.#readBackIfOurs(connection, to, targetKey, token),
-      replayable: true,
-      retry: this.retryPolicy,
-      signal: options.signal,
-    });
+    return await this.#settled(connection, to, targetKey, token, write, options.signal);
   }
 
   async close(): Promise<void> {
@@ -575,14 +509,7 @@ export class S3Backend implements StorageBackend {
           ServerSideEncryption: output.ServerSideEncryption,
         });
       };
-      if (token === undefined) return await write();
-      return await runConditionalWrite({
-        write,
-        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        replayable: plan.replayable,
-        retry: this.retryPolicy,
-        signal: options.signal,
-      });
+      return await this.#settled(connection, key, objectKey, token, write, options.signal, plan.replayable);
     } catch (error) {
       throw this.#error(error, "write", key, options.signal, mode.kind);
     }
@@ -611,14 +538,7 @@ export class S3Backend implements StorageBackend {
       });
     };
     try {
-      if (token === undefined) return await write();
-      return await runConditionalWrite({
-        write,
-        readBackIfOurs: () => this.#readBackIfOurs(connection, key, objectKey, token),
-        replayable: true,
-        retry: this.retryPolicy,
-        signal: options.signal,
-      });
+      return await this.#settled(connection, key, objectKey, token, write, options.signal);
     } catch (error) {
       throw this.#error(error, "write", key, options.signal, mode.kind);
     }
@@ -637,6 +557,38 @@ export class S3Backend implements StorageBackend {
       Metadata: { ...options.metadata, ...(token === undefined ? {} : { [WRITER_TOKEN_KEY]: token }) },
       ...conditionsFor(mode),
     };
+  }
+
+  /** One ListObjectsV2 request under `prefix`. */
+  async #listRequest(
+    prefix: string,
+    pageSize: number | undefined,
+    signal: AbortSignal | undefined,
+    extra: Partial<ListObjectsV2CommandInput>,
+  ): Promise<ListObjectsV2CommandOutput> {
+    const { client, sdk } = (await this.#connect()).connection;
+    const MaxKeys = pageSize === undefined ? undefined : Math.min(pageSize, MAX_LIST_PAGE);
+    const input = { Bucket: this.bucket, Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), ...extra };
+    try {
+      return await client.send(new sdk.ListObjectsV2Command(input), { abortSignal: signal });
+    } catch (error) {
+      throw this.#error(error, "list", prefix, signal);
+    }
+  }
+
+  /** Runs `write`; a conditional one (it carries a writer token) is settled by reading the token back. */
+  async #settled(
+    connection: S3Connection,
+    key: string,
+    objectKey: string,
+    token: string | undefined,
+    write: () => Promise<ObjectInfo>,
+    signal: AbortSignal | undefined,
+    replayable = true,
+  ): Promise<ObjectInfo> {
+    if (token === undefined) return write();
+    const readBackIfOurs = () => this.#readBackIfOurs(connection, key, objectKey, token);
+    return runConditionalWrite({ write, readBackIfOurs, replayable, retry: this.retryPolicy, signal });
   }
 
   async #readBackIfOurs(connection: S3Connection, key: string, objectKey: string, token: string): Promise<ObjectInfo | undefined> {
