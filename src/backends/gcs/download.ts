@@ -19,7 +19,7 @@ import type { File } from "@google-cloud/storage";
 import type { ByteRange } from "../backend.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { Crc32c } from "../crc32c.ts";
-import { httpStatusOf, isRangeNotSatisfiable } from "./errors.ts";
+import { httpStatusOf, isRangeNotSatisfiable, isRetryable as retryable } from "./errors.ts";
 import { MediaRequestError, requestMedia } from "./media-request.ts";
 
 export interface ReadRequest {
@@ -272,13 +272,4 @@ function rangeStartOf(response: IncomingMessage): number | undefined {
 function headerOf(response: IncomingMessage, name: string): string | undefined {
   const value = response.headers[name];
   return Array.isArray(value) ? value.join(",") : value;
-}
-
-/** Worth another attempt: 408, 429, 5xx, a broken connection or a time-out (not a refused or unknown host). */
-function retryable(error: unknown): boolean {
-  const status = httpStatusOf(error);
-  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === "RESPONSE_CUT") return true;
-  return typeof code === "string" && /^E[A-Z_]+$/.test(code) && code !== "ECONNREFUSED" && code !== "ENOTFOUND";
 }

@@ -36,6 +36,15 @@ export interface GcsErrorContext {
 }
 
 /** The HTTP status an SDK error carries, in whichever field this error shape uses. */
+/** Worth another attempt: 408, 429, 5xx, a broken connection or a time-out (not a refused or unknown host). */
+export function isRetryable(error: unknown): boolean {
+  const status = httpStatusOf(error);
+  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "RESPONSE_CUT") return true;
+  return typeof code === "string" && /^E[A-Z_]+$/.test(code) && code !== "ECONNREFUSED" && code !== "ENOTFOUND";
+}
+
 export function httpStatusOf(error: unknown): number | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const shape = error as {

@@ -23,6 +23,7 @@ import type { Readable } from "node:stream";
 import type { File, FileMetadata } from "@google-cloud/storage";
 import { OpenCrateError } from "../../errors.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
+import { isRetryable } from "./errors.ts";
 import { errorBodyOf, GcsRequestError } from "./media-request.ts";
 import { isSocketTimeoutCode } from "./socket-timeouts.ts";
 
@@ -229,11 +230,7 @@ export class Session {
   #retryable(error: unknown, attempt: number): boolean {
     if (attempt + 1 >= this.#settings.retry.attempts || (this.#settings.signal?.aborted ?? false)) return false;
     // The caller's own failure (a local file that shrank), not the network's.
-    if (error instanceof OpenCrateError) return false;
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === "number") return code === 408 || code === 429 || code >= 500;
-    // Network failures and time-outs: node:http errors carry string codes.
-    return typeof code === "string" && /^E[A-Z]+$/.test(code) && code !== "ECONNREFUSED" && code !== "ENOTFOUND";
+    return !(error instanceof OpenCrateError) && isRetryable(error);
   }
 
   #backOff(attempt: number): Promise<void> {
