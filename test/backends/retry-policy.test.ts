@@ -156,6 +156,11 @@ describe("backends take the policy from their options", () => {
     assert.deepEqual([third.getRetryCount(), third.getRetryDelay()], [2, 50]);
     await assert.rejects(strategy.refreshRetryTokenForRetry(third, busy), /503/, "the third attempt was the last");
     await assert.rejects(strategy.refreshRetryTokenForRetry(first, { errorType: "CLIENT_ERROR", error: Object.assign(new Error("403"), { cause: undefined }) }), /403/);
+    // A 5xx or reset may have been applied: sent again only while "overwrite" counts as idempotent; throttling always.
+    const readsOnly = clientConfig(resolveS3Settings({ bucket: "bkt", retry: { idempotent: ["read"] } }), undefined, "us-east-1").retryStrategy;
+    assert.ok(readsOnly !== undefined && "refreshRetryTokenForRetry" in readsOnly);
+    await assert.rejects(readsOnly.refreshRetryTokenForRetry(first, busy), /503/);
+    assert.equal((await readsOnly.refreshRetryTokenForRetry(first, { ...busy, errorType: "THROTTLING" })).getRetryCount(), 1);
   });
 
   it("GCS: attempts from retry (or maxRetries + 1), and the SDK's retry count follows them", () => {

@@ -75,6 +75,12 @@ for (const target of cloudTargets()) {
       assert.equal(draws, 2);
     });
 
+    it("idempotent: [] sends no call again after a 5xx (it may have been applied), whatever the attempts", async () => {
+      const { result, requests } = await readThrough({ attempts: 3, idempotent: [] }, 1);
+      assert.ok(isOpenCrateError(result, "TRANSIENT"), String(result));
+      assert.equal(requests, 1);
+    });
+
     it("attempts: 2 gives up on a third fault", async () => {
       const { result, requests } = await readThrough({ attempts: 2, baseDelayMs: 0 }, 3);
       assert.ok(isOpenCrateError(result, "TRANSIENT"), String(result));

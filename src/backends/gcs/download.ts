@@ -54,7 +54,7 @@ export async function openRead(request: ReadRequest): Promise<Readable> {
       break;
     } catch (error) {
       if (isRangeNotSatisfiable(error)) return Readable.from([]);
-      if (!retryable(error) || attempt + 1 >= request.retry.attempts || request.signal?.aborted === true) throw error;
+      if (!retryable(error) || !request.retry.mayRetry("read", "unknown", attempt + 1) || request.signal?.aborted === true) throw error;
       await request.retry.wait(attempt + 1, request.signal);
     }
   }
@@ -184,7 +184,7 @@ class MediaStream extends Readable {
         this.destroy(this.#request.mapError(failure));
         return;
       }
-      if (generation === undefined || this.#failedAttempts + 1 >= this.#request.retry.attempts) {
+      if (generation === undefined || !this.#request.retry.mayRetry("read", "unknown", this.#failedAttempts + 1)) {
         this.destroy(this.#request.mapError(brokenOff(this.#span, failure, this.#failedAttempts)));
         return;
       }

@@ -150,9 +150,9 @@ export function clientConfig(
 type SdkRetryStrategy = Extract<NonNullable<S3ClientConfig["retryStrategy"]>, { acquireInitialRetryToken: unknown }>;
 
 /**
- * The SDK's retries under the policy: the SDK's own rule for what is retryable (throttling, 5xx, resets,
- * time-outs), the policy's count and waits. Conditional writes are retried too; their lost answers are settled by
- * the writer token (conditional-write.ts).
+ * The SDK's retries under the policy: the SDK's own rule for what is retryable, the policy's count and waits.
+ * Throttling applied nothing; a 5xx, reset or time-out may have, so it goes again only while "overwrite" is
+ * idempotent (the SDK sends every request kind; conditional writes are then settled by their writer token).
  */
 function sdkRetryStrategy(policy: RetryPolicy): SdkRetryStrategy {
   const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
@@ -160,7 +160,7 @@ function sdkRetryStrategy(policy: RetryPolicy): SdkRetryStrategy {
     acquireInitialRetryToken: async () => token(0, 0),
     refreshRetryTokenForRetry: async (previous, info) => {
       const tries = previous.getRetryCount() + 1;
-      const failure = info.errorType === "THROTTLING" || info.errorType === "TRANSIENT" ? "transient" : "final";
+      const failure = info.errorType === "THROTTLING" ? "transient" : info.errorType === "TRANSIENT" ? "unknown" : "final";
       if (!policy.mayRetry("overwrite", failure, tries)) throw info.error ?? new Error("no retry");
       return token(tries, policy.delayMs(tries));
     },
