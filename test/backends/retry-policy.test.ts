@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
+import { sdkRetryOptions } from "../../src/backends/gcs/client.ts";
 import { resolveGcsSettings } from "../../src/backends/gcs/options.ts";
 import { checkedBackend } from "../../src/backends/layers/checked.ts";
 import { PrefixedBackend } from "../../src/backends/layers/prefixed.ts";
@@ -169,6 +170,16 @@ describe("backends take the policy from their options", () => {
     const settings = resolveGcsSettings({ bucket: "bkt", maxRetries: 5, retry: { attempts: 2 } }, {});
     assert.equal(settings.retry.attempts, 2);
     assert.equal(settings.maxRetries, 1);
+  });
+
+  it("GCS: the SDK's own retry settings come from the policy", async () => {
+    const sdk = await import("@google-cloud/storage");
+    const derived = sdkRetryOptions(resolveGcsSettings({ bucket: "bkt", retry: { attempts: 3, maxDelayMs: 2_500 } }, {}).retry, sdk);
+    assert.deepEqual([derived.autoRetry, derived.maxRetries, derived.retryDelayMultiplier, derived.maxRetryDelay], [true, 2, 2, 2.5]);
+    const once = sdkRetryOptions(resolveGcsSettings({ bucket: "bkt", retry: { attempts: 1 } }, {}).retry, sdk);
+    assert.equal(once.autoRetry, false, "one attempt: the SDK sends nothing again");
+    const stalled = { name: "Error", message: "stalled", errors: [{ reason: "ETIMEDOUT" }] };
+    assert.equal(derived.retryableErrorFn?.(stalled), true, "socket time-outs are retried");
   });
 
   it("local, memory and the layers in front of them lend their policy to the loops above", () => {

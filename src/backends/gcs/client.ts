@@ -12,6 +12,7 @@
 import type { Agent } from "node:http";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 import { optionalPackageError } from "../../optional-package.ts";
+import type { RetryPolicy } from "../retry-policy.ts";
 import type { GcsSettings } from "./options.ts";
 import { agentWithTimeouts, TIMEOUT_HEADER, timeoutHeaderValue, watchMarkedRequests } from "./socket-timeouts.ts";
 
@@ -32,10 +33,6 @@ export function loadStorageSdk(): Promise<StorageModule> {
 
 /** Socket time-outs (socket-timeouts.ts) and the SDK's own name for one. */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(["ETIMEDOUT", "ECONNTIMEOUT", "ESOCKETTIMEDOUT"]);
-/** Longest back-off between two retries, seconds. */
-const MAX_RETRY_DELAY_S = 8;
-/** Back-off grows by this factor per retry (1.5 s, 2.3 s, 3.4 s, … plus up to 1 s of jitter). */
-const RETRY_DELAY_MULTIPLIER = 1.5;
 
 export interface GcsClient {
   readonly storage: Storage;
@@ -66,26 +63,37 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
           ({ ...options, headers: withHeader(options.headers, TIMEOUT_HEADER, timeoutHeaderValue(timeouts)) }) as InterceptedRequest,
       },
     ],
-    retryOptions: {
-      // maxRetries 0 reads as "default (3)" in the SDK; autoRetry false is how to say none.
-      autoRetry: settings.maxRetries > 0,
-      maxRetries: Math.max(settings.maxRetries, 1),
-      retryDelayMultiplier: RETRY_DELAY_MULTIPLIER,
-      maxRetryDelay: MAX_RETRY_DELAY_S,
-      // Retries are bounded by count. The total must stay far above (retries + 1) × the time-outs: the JSON
-      // path's retry-request never calls back once the total is spent between two attempts (it hangs), and
-      // resumable uploads refuse any retry once the total has passed since the upload began.
-      totalTimeout: 24 * 60 * 60,
-      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-      // Uploads are retried only for what this says; the SDK's list leaves out time-outs.
-      retryableErrorFn: (error) => RETRYABLE_ERR_FN_DEFAULT(error) || isTimeout(error),
-    },
+    retryOptions: sdkRetryOptions(settings.retry, { IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT }),
   });
   // The SDK uses STORAGE_EMULATOR_HOST verbatim as the JSON API base (without "/storage/v1") even when an
   // apiEndpoint is given, while uploads use apiEndpoint: one of the two paths is always wrong. The settings
   // already turned the variable into `endpoint`, so both paths get the same base here.
   storage.baseUrl = `${settings.endpoint}/storage/v1`;
   return { storage, agent, release: () => agent.destroy() };
+}
+
+/**
+ * The SDK's retry settings, from the backend's policy: as many tries, waits doubling up to the policy's cap. The SDK
+ * has no base delay or jitter setting of its own (its waits start at 1 s plus up to 1 s of jitter).
+ */
+export function sdkRetryOptions(
+  policy: RetryPolicy,
+  sdk: Pick<StorageModule, "IdempotencyStrategy" | "RETRYABLE_ERR_FN_DEFAULT">,
+): NonNullable<StorageOptions["retryOptions"]> {
+  return {
+    // maxRetries 0 reads as "default (3)" in the SDK; autoRetry false is how to say none.
+    autoRetry: policy.attempts > 1,
+    maxRetries: Math.max(policy.attempts - 1, 1),
+    retryDelayMultiplier: 2,
+    maxRetryDelay: policy.maxDelayMs / 1000,
+    // Retries are bounded by count. The total must stay far above (retries + 1) × the time-outs: the JSON
+    // path's retry-request never calls back once the total is spent between two attempts (it hangs), and
+    // resumable uploads refuse any retry once the total has passed since the upload began.
+    totalTimeout: 24 * 60 * 60,
+    idempotencyStrategy: sdk.IdempotencyStrategy.RetryAlways,
+    // Uploads are retried only for what this says; the SDK's list leaves out time-outs.
+    retryableErrorFn: (error) => sdk.RETRYABLE_ERR_FN_DEFAULT(error) || isTimeout(error),
+  };
 }
 
 /** A socket time-out, as the error itself or (resumable session requests) as its first reason. */
