@@ -43,6 +43,7 @@ import {
 } from "./errors.ts";
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
+import { DirectGet } from "./direct-get.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
@@ -86,6 +87,7 @@ export class S3Backend implements StorageBackend {
   readonly #paths: S3Paths;
   readonly #verified = new Set<ProbedFeature>();
   #connected: Promise<Connected> | undefined;
+  #direct: Promise<DirectGet | undefined> | undefined;
   #endpoint: string;
   #closed = false;
 
@@ -143,6 +145,11 @@ export class S3Backend implements StorageBackend {
     const { connection } = await this.#connect();
     const { client, sdk } = connection;
     try {
+      const direct = await this.#directGet(connection);
+      if (direct !== undefined) {
+        const answer = await direct.get({ objectKey, range, ifMatch: options.ifRevision, signal: options.signal });
+        return await readWhole(answer.body);
+      }
       const output = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
         { abortSignal: options.signal },
@@ -187,6 +194,11 @@ export class S3Backend implements StorageBackend {
     const { client, sdk } = connection;
     let body: unknown;
     try {
+      const direct = await this.#directGet(connection);
+      if (direct !== undefined) {
+        body = (await direct.get({ objectKey, range, ifMatch: options.ifRevision, signal: options.signal })).body;
+        return this.#withMappedErrors(nodeBody(body), key);
+      }
       const output = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
         { abortSignal: options.signal },
@@ -657,6 +669,12 @@ export class S3Backend implements StorageBackend {
     this.#verified.add(feature);
   }
 
+  /** GetObject without the SDK's middleware (direct-get.ts), when this backend's client allows it. */
+  #directGet(connection: S3Connection): Promise<DirectGet | undefined> {
+    this.#direct ??= DirectGet.open(connection, this.bucket, this.#settings.maxAttempts).catch(() => undefined);
+    return this.#direct;
+  }
+
   #connect(): Promise<Connected> {
     if (this.#closed) {
       return Promise.reject(new InvalidArgumentError(`The S3 backend for ${this.describe("")} is closed.`, { path: this.describe("") }));
@@ -706,6 +724,13 @@ function copiedHeaders(source: HeadObjectCommandOutput): CopiedHeaders {
 /** The caller's abort reason when the signal fired (the SDK wraps it differently per request phase). */
 function abortReason(error: unknown, signal: AbortSignal | undefined): unknown {
   return signal?.aborted === true ? signal.reason : error;
+}
+
+/** Every byte of a response body. */
+async function readWhole(body: Readable): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 /** The Range and If-Match of a GetObject. */

@@ -1,0 +1,265 @@
+/**
+ * GetObject without the SDK's per-request middleware stack, for the many small reads of a pull and the ranges of a
+ * large download. A small GET through the SDK spends most of its CPU on the stack (endpoint rules, serialization,
+ * retry bookkeeping, response deserialization) rather than on the request; here each request is:
+ *
+ * - addressed with the URL the SDK itself builds for this bucket (learned once, by running one GetObjectCommand
+ *   through the client's own stack up to the point where it would be signed, so nothing is sent);
+ * - signed by the client's own SigV4 signer (its credentials provider, region and clock offset);
+ * - sent through the client's own request handler (the same sockets, connection and idle time-outs, abort);
+ * - retried as the SDK's standard mode retries a read (network failures, 5xx, throttling), up to maxAttempts;
+ * - failed with an error shaped as the SDK's (name = S3 error code, $metadata.httpStatusCode and attempts), so
+ *   errors.ts maps it exactly as it maps the SDK's.
+ *
+ * Used only for clients the backend built itself (a caller's client may carry middleware of its own), and only
+ * when the SDK addresses the bucket with plain SigV4 (not SigV4a, not S3 Express sessions).
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { S3Connection } from "./client.ts";
+import { isAbort, isTransient } from "./errors.ts";
+
+/** SHA-256 of an empty payload: a GET sends none, so the signer need not hash one. */
+const EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/** A key whose encoding shows how the SDK escapes a key into the path (spaces, reserved and non-ASCII). */
+const PROBE_KEY = "opencrate-probe/a b!'()*~+=&é";
+/** The SDK's standard retry mode: full jitter on 100 ms doubling, at most 20 s (500 ms base when throttled). */
+const RETRY_BASE_MS = 100;
+const THROTTLED_RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 20_000;
+/** Enough of an error answer to read its code and message. */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
+
+export interface DirectRead {
+  readonly objectKey: string;
+  /** A Range header value ("bytes=0-99", "bytes=100-"). */
+  readonly range?: string | undefined;
+  readonly ifMatch?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface DirectAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable;
+}
+
+interface HttpRequestShape {
+  readonly method: string;
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port?: number | undefined;
+  readonly path: string;
+  readonly query: Record<string, string | string[] | null>;
+  readonly headers: Record<string, string>;
+}
+
+interface Signer {
+  sign(request: HttpRequestShape, options: { signingRegion: string; signingService: string; signingDate: Date }): Promise<HttpRequestShape>;
+}
+
+/** The parts of the client's resolved configuration used here (present on every S3Client the SDK builds). */
+interface ClientParts {
+  readonly signerConstructor?: new (options: Record<string, unknown>) => Signer;
+  readonly credentials?: unknown;
+  readonly sha256?: unknown;
+  readonly systemClockOffset?: number;
+  readonly requestHandler?: {
+    handle(request: HttpRequestShape, options: { abortSignal?: AbortSignal }): Promise<{ response: { statusCode: number; headers: IncomingHttpHeaders; body: unknown } }>;
+  };
+}
+
+interface Captured {
+  readonly request: HttpRequestShape;
+  readonly authScheme: { readonly name?: string; readonly signingRegion?: string; readonly signingName?: string } | undefined;
+}
+
+class CaptureDone extends Error {}
+
+export class DirectGet {
+  readonly #parts: ClientParts;
+  readonly #signer: Signer;
+  readonly #target: { readonly protocol: string; readonly hostname: string; readonly port: number | undefined; readonly host: string | undefined };
+  readonly #basePath: string;
+  readonly #query: Record<string, string | string[] | null>;
+  readonly #signing: { readonly signingRegion: string; readonly signingService: string };
+  readonly #maxAttempts: number;
+
+  private constructor(parts: ClientParts, signer: Signer, captured: Captured, basePath: string, signingRegion: string, maxAttempts: number) {
+    this.#parts = parts;
+    this.#signer = signer;
+    const { request } = captured;
+    this.#target = { protocol: request.protocol, hostname: request.hostname, port: request.port, host: request.headers.host };
+    this.#basePath = basePath;
+    this.#query = { ...request.query };
+    this.#signing = { signingRegion, signingService: captured.authScheme?.signingName ?? "s3" };
+    this.#maxAttempts = maxAttempts;
+  }
+
+  /** The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. */
+  static async open(connection: S3Connection, bucket: string, maxAttempts: number): Promise<DirectGet | undefined> {
+    if (!connection.owned) return undefined;
+    const parts = connection.client.config as unknown as ClientParts;
+    if (parts.signerConstructor === undefined || parts.requestHandler === undefined || parts.credentials === undefined) return undefined;
+    const captured = await captureRequest(connection, bucket).catch(() => undefined);
+    if (captured === undefined) return undefined;
+    const scheme = captured.authScheme;
+    if (scheme !== undefined && scheme.name !== "sigv4") return undefined;
+    const encodedProbe = `/${encodeKey(PROBE_KEY)}`;
+    if (!captured.request.path.endsWith(encodedProbe)) return undefined;
+    const basePath = captured.request.path.slice(0, -encodedProbe.length);
+    const signingRegion = scheme?.signingRegion ?? connection.region;
+    const signer = new parts.signerConstructor({
+      credentials: parts.credentials,
+      region: signingRegion,
+      service: scheme?.signingName ?? "s3",
+      sha256: parts.sha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    return new DirectGet(parts, signer, captured, basePath, signingRegion, maxAttempts);
+  }
+
+  /**
+   * One GET, retried like the SDK retries it. Resolves with a 2xx answer whose body is still to be read; any other
+   * answer, or a failure to get one, rejects with an SDK-shaped error.
+   */
+  async get(read: DirectRead): Promise<DirectAnswer> {
+    for (let attempt = 1; ; attempt++) {
+      let failure: unknown;
+      try {
+        const answer = await this.#send(read);
+        if (answer.status >= 200 && answer.status < 300) return answer;
+        failure = await answerError(answer);
+      } catch (error) {
+        failure = error;
+      }
+      withAttempts(failure, attempt);
+      if (attempt >= this.#maxAttempts || isAbort(failure) || read.signal?.aborted === true || !isTransient(failure)) throw failure;
+      const base = isThrottled(failure) ? THROTTLED_RETRY_BASE_MS : RETRY_BASE_MS;
+      await sleep(Math.floor(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** attempt)), undefined, read.signal === undefined ? {} : { signal: read.signal });
+    }
+  }
+
+  async #send(read: DirectRead): Promise<DirectAnswer> {
+    const { protocol, hostname, port, host } = this.#target;
+    const headers: Record<string, string> = {
+      host: host ?? (port === undefined ? hostname : `${hostname}:${port}`),
+      "x-amz-content-sha256": EMPTY_PAYLOAD_SHA256,
+    };
+    if (read.range !== undefined) headers.range = read.range;
+    if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
+    const request: HttpRequestShape = {
+      method: "GET",
+      protocol,
+      hostname,
+      ...(port === undefined ? {} : { port }),
+      path: `${this.#basePath}/${encodeKey(read.objectKey)}`,
+      query: { ...this.#query },
+      headers,
+    };
+    const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
+    const signed = await this.#signer.sign(request, { ...this.#signing, signingDate });
+    const handler = this.#parts.requestHandler;
+    if (handler === undefined) throw new Error("the S3 client has no request handler");
+    const { response } = await handler.handle(signed, read.signal === undefined ? {} : { abortSignal: read.signal });
+    return { status: response.statusCode, headers: response.headers, body: response.body as Readable };
+  }
+}
+
+/** The SDK's path encoding of a key: each segment URI-encoded, with !'()* escaped too, "/" kept. */
+function encodeKey(key: string): string {
+  return key
+    .split("/")
+    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join("/");
+}
+
+/**
+ * Runs one GetObjectCommand through the client's stack and stops it once the request is built (after endpoint
+ * resolution, serialization and the host header; before signing, retries and sending): the URL and signing scheme
+ * the SDK would use for this bucket.
+ */
+async function captureRequest(connection: S3Connection, bucket: string): Promise<Captured | undefined> {
+  const { client, sdk } = connection;
+  const command = new sdk.GetObjectCommand({ Bucket: bucket, Key: PROBE_KEY });
+  let captured: Captured | undefined;
+  const done = new CaptureDone("request captured");
+  command.middlewareStack.add(
+    (_next, context) => async (args) => {
+      const endpoint = (context as { endpointV2?: { properties?: { authSchemes?: Captured["authScheme"][] } } }).endpointV2;
+      captured = { request: (args as { request: HttpRequestShape }).request, authScheme: endpoint?.properties?.authSchemes?.[0] };
+      throw done;
+    },
+    { step: "build", priority: "low", name: "opencrateCaptureRequest" },
+  );
+  try {
+    await client.send(command);
+  } catch (error) {
+    if (error !== done) return undefined;
+  }
+  return captured;
+}
+
+/** An SDK-shaped error for a non-2xx answer: the S3 error code from its XML body as the name. */
+async function answerError(answer: DirectAnswer): Promise<Error> {
+  let text = "";
+  try {
+    for await (const chunk of answer.body) {
+      text += Buffer.from(chunk as Uint8Array).toString("utf8");
+      if (text.length > ERROR_BODY_MAX_BYTES) break;
+    }
+  } catch {
+    // The status alone still says what happened.
+  } finally {
+    answer.body.destroy();
+  }
+  const code = xmlField(text, "Code");
+  const message = xmlField(text, "Message");
+  const requestId = xmlField(text, "RequestId") ?? headerValue(answer.headers["x-amz-request-id"]);
+  const name = code ?? fallbackName(answer.status);
+  return Object.assign(new Error(message ?? name), {
+    name,
+    $fault: answer.status >= 500 ? "server" : "client",
+    $metadata: { httpStatusCode: answer.status, requestId, attempts: 1 },
+  });
+}
+
+function fallbackName(status: number): string {
+  if (status === 404) return "NotFound";
+  if (status === 412) return "PreconditionFailed";
+  if (status === 304) return "NotModified";
+  return "Unknown";
+}
+
+function xmlField(xml: string, field: string): string | undefined {
+  const match = new RegExp(`<${field}>([^<]*)</${field}>`).exec(xml);
+  return match?.[1] === undefined ? undefined : decodeXml(match[1]);
+}
+
+function decodeXml(text: string): string {
+  return text.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (entity: string, name: string) => {
+    if (name.startsWith("#x")) return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
+    if (name.startsWith("#")) return String.fromCodePoint(Number(name.slice(1)));
+    return { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" }[name] ?? entity;
+  });
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Records the attempts made on an error (as the SDK does in $metadata.attempts). */
+function withAttempts(error: unknown, attempts: number): void {
+  if (typeof error !== "object" || error === null) return;
+  const holder = error as { $metadata?: { attempts?: number } };
+  if (holder.$metadata !== undefined) holder.$metadata.attempts = attempts;
+  else if (Object.isExtensible(error)) Object.assign(error, { $metadata: { attempts } });
+}
+
+function isThrottled(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const name = (error as { name?: unknown }).name;
+  return status === 429 || name === "SlowDown" || name === "Throttling" || name === "ThrottlingException";
+}
