@@ -5,15 +5,18 @@
  * link planted meanwhile redirects a byte.
  *
  * Large objects on a network store are read as parallel ranged streams written at their offsets (ranged-read.ts);
- * small ones in one request; a partial file the caller says to continue, with one ranged stream from its end.
+ * small ones in one request. A download the caller may continue later (resume) keeps what it got when it fails: a
+ * one-stream partial holds a prefix, continued with one ranged stream from its end; a partial written in ranges has
+ * a journal beside it naming the ranges on disk (range-journal.ts), and only the others are read again.
  */
 import { closeSync, constants, fstatSync, futimesSync, openSync, writeSync } from "node:fs";
-import { lstat, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
 import { writeBody } from "./file-writes.ts";
-import { RANGE_BYTES, readRanges } from "./ranged-read.ts";
+import { JournalWriter, type RangeLayout, readJournal } from "./range-journal.ts";
+import { RANGE_BYTES, rangesOf, readRanges } from "./ranged-read.ts";
 import { RefusedPathError, type SafeFolder } from "./safe-folder.ts";
 
 /** Objects up to this size are read in one request into memory, without the cost of a stream. */
@@ -23,6 +26,8 @@ const PARALLEL_MIN_BYTES = 2 * RANGE_BYTES;
 const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 /** Ends the name of a partial file written in parallel ranges. */
 const RANGES_SUFFIX = "-ranges";
+/** Ends the name of the journal beside it. */
+const JOURNAL_SUFFIX = ".done";
 
 export interface FileDownload {
   readonly backend: StorageBackend;
@@ -32,13 +37,18 @@ export interface FileDownload {
   readonly folder: SafeFolder;
   /** The target's name in `folder`. */
   readonly name: string;
-  /** The partial file's name in `folder`. */
+  /** The partial file's name in `folder` (a partial written in ranges, and its journal, take names derived from it). */
   readonly partialName: string;
-  /** Continue a partial file already there (it holds the start of this revision); otherwise it is started afresh. */
+  /**
+   * Continue what an earlier download of this revision left under `partialName` (see partialEntries), and leave
+   * what this one gets there if it fails; otherwise start afresh and leave nothing.
+   */
   readonly resume: boolean;
   /** Parallel ranged streams for a large object; undefined takes the backend's `readConcurrency`, else chooses by
    * size and measured throughput. */
   readonly streams?: number | undefined;
+  /** At most this many streams (1: one stream, whose partial holds a prefix). */
+  readonly maxStreams?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   /** Bytes that count towards the total (received, or kept from a partial file). */
   readonly onBytes?: ((count: number) => void) | undefined;
@@ -52,27 +62,33 @@ export interface FileDownloaded {
   readonly verified: string | undefined;
 }
 
+/** The names a download with this partial name may leave in its folder (to tell whether one is there to resume). */
+export function partialEntries(partialName: string): readonly string[] {
+  return [partialName, `${partialName}${RANGES_SUFFIX}`, `${partialName}${RANGES_SUFFIX}${JOURNAL_SUFFIX}`];
+}
+
 export async function downloadToFile(request: FileDownload): Promise<FileDownloaded> {
   const { backend, info, folder } = request;
   const onBytes = request.onBytes ?? (() => {});
-  const resumedFrom = request.resume ? await resumableSize(folder.entry(request.partialName), info.size) : 0;
-  const streams = request.streams ?? fixedStreams(backend);
-  const parallel = resumedFrom === 0 && info.size >= PARALLEL_MIN_BYTES && (streams ?? 2) > 1 && acrossNetwork(backend);
-  // Ranges written in parallel leave holes when the process dies: such a partial file is never continued.
-  const partial = folder.entry(parallel ? `${request.partialName}${RANGES_SUFFIX}` : request.partialName);
+  const plan = await planFill(request);
+  const partial = plan.partial;
   // Appending unless in ranges: bytes another writer adds to the partial meanwhile then show as a size mismatch.
   const flags =
-    constants.O_WRONLY | constants.O_CREAT | NO_FOLLOW | (parallel ? 0 : constants.O_APPEND) | (resumedFrom === 0 ? constants.O_TRUNC : 0);
+    constants.O_WRONLY |
+    constants.O_CREAT |
+    NO_FOLLOW |
+    (plan.parallel ? 0 : constants.O_APPEND) |
+    (plan.resumedFrom === 0 ? constants.O_TRUNC : 0);
   const read = { ifRevision: info.revision, ...(request.signal === undefined ? {} : { signal: request.signal }) };
   let filled: Filled;
   try {
     filled =
-      !parallel && resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES
+      !plan.parallel && plan.resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES
         ? await fillSmall(request, partial, flags, read, onBytes)
-        : await fillStreamed(request, partial, flags, { parallel, streams, resumedFrom }, read, onBytes);
+        : await fillStreamed(request, partial, flags, plan, read, onBytes);
   } catch (error) {
     // A partial the caller continues keeps what it received (an interrupted pull goes on from there).
-    if (parallel || !request.resume) await unlink(partial).catch(() => {});
+    if (!request.resume) await unlink(partial).catch(() => {});
     throw replacedWhileRead(error, backend.describe(request.key));
   }
 
@@ -80,11 +96,73 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
     const verified = await verify(request, partial, filled);
     await request.folder.verify();
     await place(request, partial);
-    return { size: info.size, resumedFrom, verified };
+    if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
+    return { size: info.size, resumedFrom: plan.resumedFrom, verified };
   } catch (error) {
     await unlink(partial).catch(() => {});
+    if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
     throw error;
   }
+}
+
+interface FillPlan {
+  /** In parallel ranges (else one stream, appending). */
+  readonly parallel: boolean;
+  readonly partial: string;
+  readonly streams: number | undefined;
+  readonly maxStreams: number | undefined;
+  /** Bytes already in the partial: its size (one stream), or the ranges in `done`. */
+  readonly resumedFrom: number;
+  /** Ranges already in the partial. */
+  readonly done: ReadonlySet<number>;
+  /** The journal's path, when this download records its ranges (it may be continued). */
+  readonly journal: string | undefined;
+  readonly layout: RangeLayout;
+}
+
+/**
+ * One stream or ranges, and what is kept from an earlier attempt: a partial in ranges whose journal matches this
+ * revision is continued in ranges (whatever the stream count); a one-stream partial continued in ranges keeps the
+ * ranges its prefix covers.
+ */
+async function planFill(request: FileDownload): Promise<FillPlan> {
+  const { info, folder, backend } = request;
+  const streams = request.streams ?? fixedStreams(backend);
+  const maxStreams = request.maxStreams;
+  const layout: RangeLayout = { revision: info.revision, size: info.size, rangeBytes: RANGE_BYTES };
+  const prefixPartial = folder.entry(request.partialName);
+  const rangedPartial = folder.entry(`${request.partialName}${RANGES_SUFFIX}`);
+  const journal = request.resume ? folder.entry(`${request.partialName}${RANGES_SUFFIX}${JOURNAL_SUFFIX}`) : undefined;
+  const ranges = rangesOf(0, info.size);
+  const bytesOf = (done: ReadonlySet<number>): number =>
+    [...done].reduce((sum, index) => sum + ((ranges[index]?.end ?? 0) - (ranges[index]?.start ?? 0)), 0);
+
+  let done = journal === undefined ? undefined : await readJournal(journal, layout);
+  if (done !== undefined && !(await holdsAtMost(rangedPartial, info.size))) done = undefined;
+  const parallelPays = info.size >= PARALLEL_MIN_BYTES && (streams ?? 2) > 1 && (maxStreams ?? 2) > 1 && acrossNetwork(backend);
+  if (done === undefined && !parallelPays) {
+    const resumedFrom = request.resume ? await resumableSize(prefixPartial, info.size) : 0;
+    return { parallel: false, partial: prefixPartial, streams, maxStreams, resumedFrom, done: new Set(), journal: undefined, layout };
+  }
+  if (done === undefined) {
+    done = new Set<number>();
+    const prefix = request.resume ? await resumableSize(prefixPartial, info.size) : 0;
+    if (prefix >= RANGE_BYTES || prefix === info.size) {
+      await rename(prefixPartial, rangedPartial);
+      ranges.forEach((range, index) => {
+        if (range.end <= prefix) done?.add(index);
+      });
+    } else if (prefix > 0) {
+      await unlink(prefixPartial).catch(() => {});
+    }
+  }
+  return { parallel: true, partial: rangedPartial, streams, maxStreams, resumedFrom: bytesOf(done), done, journal, layout };
+}
+
+/** Whether a regular file of at most `size` bytes is at `path`. */
+async function holdsAtMost(path: string, size: number): Promise<boolean> {
+  const existing = await lstat(path).catch(() => undefined);
+  return existing !== undefined && existing.isFile() && existing.size <= size;
 }
 
 interface Filled {
@@ -124,7 +202,7 @@ async function fillStreamed(
   request: FileDownload,
   partial: string,
   flags: number,
-  plan: { readonly parallel: boolean; readonly streams: number | undefined; readonly resumedFrom: number },
+  plan: FillPlan,
   read: PinnedRead,
   onBytes: (count: number) => void,
 ): Promise<Filled> {
@@ -137,18 +215,7 @@ async function fillStreamed(
     let written = plan.resumedFrom;
     let digest: string | undefined;
     if (plan.parallel) {
-      const crc = await readRanges({
-        backend,
-        key: request.key,
-        revision: info.revision,
-        start: 0,
-        end: info.size,
-        handle,
-        streams: plan.streams,
-        crc32c: info.checksum?.algorithm === "crc32c",
-        signal: request.signal,
-        onBytes,
-      });
+      const crc = await readInRanges(request, handle, plan, onBytes);
       written = info.size;
       if (crc !== undefined) digest = crc32cHex(crc);
     } else if (written < info.size) {
@@ -163,6 +230,35 @@ async function fillStreamed(
     return { written, onDisk: (await handle.stat()).size, digest: digest ?? hash?.digest() };
   } finally {
     await handle.close();
+  }
+}
+
+/** The ranges not yet in the partial, each recorded in the journal (when kept) once written. */
+async function readInRanges(request: FileDownload, handle: FileHandle, plan: FillPlan, onBytes: (count: number) => void): Promise<number | undefined> {
+  const { info } = request;
+  const journal = plan.journal === undefined ? undefined : await JournalWriter.create(plan.journal, plan.layout, plan.done, handle);
+  try {
+    return await readRanges({
+      backend: request.backend,
+      key: request.key,
+      revision: info.revision,
+      start: 0,
+      end: info.size,
+      handle,
+      streams: plan.streams,
+      maxStreams: plan.maxStreams,
+      done: plan.done,
+      onRangeDone: journal === undefined ? undefined : (index) => journal.finished(index),
+      crc32c: info.checksum?.algorithm === "crc32c",
+      signal: request.signal,
+      onBytes,
+    });
+  } catch (error) {
+    // What was written stays usable for the next attempt.
+    await journal?.flush().catch(() => {});
+    throw error;
+  } finally {
+    await journal?.close();
   }
 }
 

@@ -33,23 +33,40 @@ export interface RangedRead {
   readonly handle: FileHandle;
   /** A fixed number of streams; undefined lets the pool grow by measured throughput. */
   readonly streams: number | undefined;
+  /** The most streams the pool may grow to (default 8). */
+  readonly maxStreams?: number | undefined;
+  /** Indices of ranges already in the file (from an interrupted download): not read again. */
+  readonly done?: ReadonlySet<number> | undefined;
+  /** Called once a range's bytes are all written. */
+  readonly onRangeDone?: ((index: number) => Promise<void>) | undefined;
   /** Whether to compute the CRC32C of [start, end). */
   readonly crc32c: boolean;
   readonly signal?: AbortSignal | undefined;
   readonly onBytes: (count: number) => void;
 }
 
-/** Reads the ranges; resolves with the CRC32C of the bytes when asked. A failure stops every stream first. */
-export async function readRanges(read: RangedRead): Promise<number | undefined> {
+/** The ranges [start, end) is read in; index i covers bytes from start + i × RANGE_BYTES. */
+export function rangesOf(start: number, end: number): { readonly start: number; readonly end: number }[] {
   const ranges: { readonly start: number; readonly end: number }[] = [];
-  for (let start = read.start; start < read.end; start += RANGE_BYTES) ranges.push({ start, end: Math.min(start + RANGE_BYTES, read.end) });
+  for (let from = start; from < end; from += RANGE_BYTES) ranges.push({ start: from, end: Math.min(from + RANGE_BYTES, end) });
+  return ranges;
+}
+
+/**
+ * Reads the ranges not already done; resolves with the CRC32C of all the bytes when asked and no range was skipped
+ * (undefined otherwise). A failure stops every stream first.
+ */
+export async function readRanges(read: RangedRead): Promise<number | undefined> {
+  const ranges = rangesOf(read.start, read.end);
+  const done = read.done ?? new Set<number>();
+  const todo = ranges.map((_, index) => index).filter((index) => !done.has(index));
   const crcs = new Array<number>(ranges.length).fill(0);
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(read.signal?.reason);
   if (read.signal?.aborted === true) onAbort();
   else read.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const limit = Math.min(read.streams ?? MAX_STREAMS, ranges.length);
+  const limit = Math.max(1, Math.min(read.streams ?? MAX_STREAMS, read.maxStreams ?? MAX_STREAMS, todo.length));
   let next = 0;
   let failure: { error: unknown } | undefined;
   const running = new Set<Promise<void>>();
@@ -72,15 +89,16 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
       throw new Error(`the answer for bytes ${range.start}-${range.end - 1} ended after ${written} bytes`);
     }
     crcs[index] = crc;
+    await read.onRangeDone?.(index);
     return (written / Math.max(performance.now() - started, 1)) * 1000;
   };
 
   const startStream = (): void => {
     const stream = (async () => {
-      while (failure === undefined && next < ranges.length) {
-        const rate = await readOne(next++);
+      while (failure === undefined && next < todo.length) {
+        const rate = await readOne(todo[next++] ?? -1);
         const grow = read.streams === undefined && rate < NETWORK_BOUND_BYTES_PER_SECOND;
-        if (grow && running.size < limit && next + running.size < ranges.length) startStream();
+        if (grow && running.size < limit && next + running.size < todo.length) startStream();
       }
     })().catch((error: unknown) => {
       failure ??= { error };
@@ -97,7 +115,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
     read.signal?.removeEventListener("abort", onAbort);
   }
   if (failure !== undefined) throw failure.error;
-  if (!read.crc32c) return undefined;
+  if (!read.crc32c || todo.length < ranges.length) return undefined;
   let whole = 0;
   ranges.forEach((range, index) => (whole = crc32cCombine(whole, crcs[index] ?? 0, range.end - range.start)));
   return whole;

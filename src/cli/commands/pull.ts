@@ -76,6 +76,7 @@ Examples:
         backend: snapshot.backend,
         root,
         entries: new FolderEntries(),
+        concurrency: options.concurrency,
         signal: stop.signal,
         onBytes: (count) => progress.addBytes(count),
       };

@@ -1,15 +1,15 @@
 /**
  * Downloads one object of a pull into the destination, through the shared file download (size and checksum
  * checked, renamed into place, never through a link). The partial file's name is derived from the object's
- * revision, so an interrupted pull continues it with a ranged read, and a partial of an older revision is never
- * continued. A file already there with the right size and checksum is kept.
+ * revision, so an interrupted pull continues it (the rest of a prefix, or the ranges its journal lacks), and a partial
+ * of an older revision is never continued. A file already there with the right size and checksum is kept.
  */
 import { createHash } from "node:crypto";
 import { lstat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { formatSize } from "../../io/size.ts";
 import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
-import { downloadToFile } from "../../transfer/download-file.ts";
+import { downloadToFile, partialEntries } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
 
 export interface DownloadTask {
@@ -38,6 +38,8 @@ export interface DownloadContext {
   /** The names each folder held when the pull first looked at it. */
   readonly entries: FolderEntries;
   readonly signal: AbortSignal;
+  /** Downloads at once (`--concurrency`): also the most ranged streams one large file may use (default: no limit). */
+  readonly concurrency?: number;
   /** Bytes that count towards the total (received, resumed or found complete). */
   readonly onBytes: (count: number) => void;
 }
@@ -85,11 +87,10 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     folder,
     name,
     partialName,
-    // A partial that appeared after the folder was read (another pull into the same dest) is started afresh.
-    resume: present.has(partialName),
-    // One stream a file: its partial then holds a prefix that a pull run again continues (parallel ranges leave
-    // holes when the process dies). Files themselves come down in parallel.
-    streams: 1,
+    // A partial that appeared after the folder was read (another pull into the same dest) is started afresh. What
+    // this download leaves when interrupted (a prefix, or ranges and their journal) is continued by the next pull.
+    resume: partialEntries(partialName).some((entry) => present.has(entry)),
+    maxStreams: context.concurrency,
     signal: context.signal,
     onBytes: context.onBytes,
   });
