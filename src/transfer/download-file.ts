@@ -115,6 +115,8 @@ interface FillPlan {
   readonly resumedFrom: number;
   /** Ranges already in the partial. */
   readonly done: ReadonlySet<number>;
+  /** Bytes before this offset are in the partial (a one-stream prefix continued in ranges). */
+  readonly filledTo: number;
   /** The journal's path, when this download records its ranges (it may be continued). */
   readonly journal: string | undefined;
   readonly layout: RangeLayout;
@@ -122,8 +124,8 @@ interface FillPlan {
 
 /**
  * One stream or ranges, and what is kept from an earlier attempt: a partial in ranges whose journal matches this
- * revision is continued in ranges (whatever the stream count); a one-stream partial continued in ranges keeps the
- * ranges its prefix covers.
+ * revision is continued in ranges (whatever the stream count); a one-stream partial is continued in ranges from the
+ * end of its prefix.
  */
 async function planFill(request: FileDownload): Promise<FillPlan> {
   const { info, folder, backend } = request;
@@ -142,21 +144,20 @@ async function planFill(request: FileDownload): Promise<FillPlan> {
   const parallelPays = info.size >= PARALLEL_MIN_BYTES && (streams ?? 2) > 1 && (maxStreams ?? 2) > 1 && acrossNetwork(backend);
   if (done === undefined && !parallelPays) {
     const resumedFrom = request.resume ? await resumableSize(prefixPartial, info.size) : 0;
-    return { parallel: false, partial: prefixPartial, streams, maxStreams, resumedFrom, done: new Set(), journal: undefined, layout };
+    return { parallel: false, partial: prefixPartial, streams, maxStreams, resumedFrom, filledTo: 0, done: new Set(), journal: undefined, layout };
   }
-  if (done === undefined) {
-    done = new Set<number>();
-    const prefix = request.resume ? await resumableSize(prefixPartial, info.size) : 0;
-    if (prefix >= RANGE_BYTES || prefix === info.size) {
-      await rename(prefixPartial, rangedPartial);
-      ranges.forEach((range, index) => {
-        if (range.end <= prefix) done?.add(index);
-      });
-    } else if (prefix > 0) {
-      await unlink(prefixPartial).catch(() => {});
-    }
+  if (done !== undefined) {
+    return { parallel: true, partial: rangedPartial, streams, maxStreams, resumedFrom: bytesOf(done), filledTo: 0, done, journal, layout };
   }
-  return { parallel: true, partial: rangedPartial, streams, maxStreams, resumedFrom: bytesOf(done), done, journal, layout };
+  const prefix = request.resume ? await resumableSize(prefixPartial, info.size) : 0;
+  const covered = new Set<number>();
+  if (prefix > 0) {
+    await rename(prefixPartial, rangedPartial);
+    ranges.forEach((range, index) => {
+      if (range.end <= prefix) covered.add(index);
+    });
+  }
+  return { parallel: true, partial: rangedPartial, streams, maxStreams, resumedFrom: prefix, filledTo: prefix, done: covered, journal, layout };
 }
 
 /** Whether a regular file of at most `size` bytes is at `path`. */
@@ -248,6 +249,7 @@ async function readInRanges(request: FileDownload, handle: FileHandle, plan: Fil
       streams: plan.streams,
       maxStreams: plan.maxStreams,
       done: plan.done,
+      filledTo: plan.filledTo,
       onRangeDone: journal === undefined ? undefined : (index) => journal.finished(index),
       crc32c: info.checksum?.algorithm === "crc32c",
       signal: request.signal,

@@ -37,6 +37,9 @@ export interface RangedRead {
   readonly maxStreams?: number | undefined;
   /** Indices of ranges already in the file (from an interrupted download): not read again. */
   readonly done?: ReadonlySet<number> | undefined;
+  /** Bytes before this offset are in the file already (a prefix left by a one-stream download): the range holding it
+   * is read from there on. */
+  readonly filledTo?: number | undefined;
   /** Called once a range's bytes are all written. */
   readonly onRangeDone?: ((index: number) => Promise<void>) | undefined;
   /** Whether to compute the CRC32C of [start, end). */
@@ -72,8 +75,9 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
   const running = new Set<Promise<void>>();
 
   const readOne = async (index: number): Promise<number> => {
-    const range = ranges[index];
-    if (range === undefined) return 0;
+    const whole = ranges[index];
+    if (whole === undefined) return 0;
+    const range = { start: Math.min(Math.max(whole.start, read.filledTo ?? 0), whole.end), end: whole.end };
     const body = await read.backend.getStream(read.key, {
       range: { offset: range.start, length: range.end - range.start },
       ifRevision: read.revision,
@@ -115,7 +119,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
     read.signal?.removeEventListener("abort", onAbort);
   }
   if (failure !== undefined) throw failure.error;
-  if (!read.crc32c || todo.length < ranges.length) return undefined;
+  if (!read.crc32c || todo.length < ranges.length || (read.filledTo ?? 0) > read.start) return undefined;
   let whole = 0;
   ranges.forEach((range, index) => (whole = crc32cCombine(whole, crcs[index] ?? 0, range.end - range.start)));
   return whole;

@@ -38,6 +38,8 @@ export class SafeFolder {
   readonly #recheckAfterMs: number;
   /** When verify() last found the folder in place (performance.now()). */
   #verifiedAt = Number.NEGATIVE_INFINITY;
+  /** The check under way, which verify() calls made meanwhile wait for. */
+  #checking: Promise<void> | undefined;
 
   private constructor(
     path: string,
@@ -96,8 +98,17 @@ export class SafeFolder {
   /** FolderSwappedError naming the folder when it (or one above it, up to the root) is no longer where it was. */
   async verify(): Promise<void> {
     if (this.#handle !== undefined && performance.now() - this.#verifiedAt < this.#recheckAfterMs) return;
-    await this.#check();
-    this.#verifiedAt = performance.now();
+    const started = performance.now();
+    if (this.#recheckAfterMs === 0) {
+      await this.#check();
+    } else {
+      // Within the trusted interval, downloads finishing at once share one check rather than each making its own.
+      this.#checking ??= this.#check().finally(() => {
+        this.#checking = undefined;
+      });
+      await this.#checking;
+    }
+    this.#verifiedAt = Math.max(this.#verifiedAt, started);
   }
 
   /** verify() on this folder and every sub-folder opened below it, none trusted from before. */
