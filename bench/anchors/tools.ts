@@ -67,6 +67,26 @@ export function rcloneS3Env(remote: string, server: { endpoint: string; accessKe
   };
 }
 
+/**
+ * rclone's environment for a remote named `remote` on a GCS emulator: the gcs backend with its JSON API endpoint
+ * moved to the emulator and anonymous access (fake-gcs-server asks for no credentials).
+ */
+export function rcloneGcsEnv(remote: string, server: { endpoint: string }): NodeJS.ProcessEnv {
+  const prefix = `RCLONE_CONFIG_${remote.toUpperCase()}_`;
+  return {
+    ...process.env,
+    RCLONE_CONFIG: "/dev/null",
+    [`${prefix}TYPE`]: "google cloud storage",
+    [`${prefix}ENDPOINT`]: `${server.endpoint}/storage/v1/`,
+    [`${prefix}ANONYMOUS`]: "true",
+  };
+}
+
+/** opencrate's environment for gs:// URIs on a GCS emulator. */
+export function gcsEmulatorEnv(server: { endpoint: string; projectId: string }): NodeJS.ProcessEnv {
+  return { ...process.env, STORAGE_EMULATOR_HOST: server.endpoint, GOOGLE_CLOUD_PROJECT: server.projectId };
+}
+
 /** The boto3 script: `download <bucket> <key> <file>` or `upload <file> <bucket> <key>`, defaults of the library. */
 export const BOTO3_SCRIPT = [
   "import sys, boto3",

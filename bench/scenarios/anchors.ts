@@ -32,7 +32,7 @@ const SMALL_BYTES = 1536;
 const ADDED_LATENCY_MS = 10;
 const DISTANT_RATE_KIB_PER_S = 50 * 1024;
 
-interface Group {
+export interface Group {
   readonly label: string;
   readonly variants: readonly string[];
   readonly network: string;
@@ -166,7 +166,7 @@ export const anchors: Scenario = {
 };
 
 /** One row per tool of a group: opencrate's own row first, then each anchor with opencrate's speed relative to it. */
-function tableRows(group: Group, measured: readonly Measurement[]): string[] {
+export function tableRows(group: Group, measured: readonly Measurement[]): string[] {
   const index = group.variants.findIndex((variant) => variant.startsWith("opencrate"));
   const mine = measured[index];
   if (mine === undefined) throw new Error(`no opencrate run in ${group.label}`);

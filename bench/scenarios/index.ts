@@ -1,6 +1,7 @@
 /** Every bench scenario, in report order. */
 import { allocation } from "./allocation.ts";
 import { anchors } from "./anchors.ts";
+import { anchorsGcs } from "./anchors-gcs.ts";
 import { coldStart } from "./cold-start.ts";
 import { exitFlush } from "./exit-flush.ts";
 import { gcsCheckpoint } from "./gcs-checkpoint.ts";
@@ -11,4 +12,4 @@ import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 import { ui } from "./ui.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, allocation, logging, exitFlush, coldStart, ui];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, anchorsGcs, allocation, logging, exitFlush, coldStart, ui];
