@@ -1,5 +1,4 @@
 /** Small stream helpers shared by backends and handlers. */
-import type { Readable } from "node:stream";
 
 /** Reads a stream or async iterable to the end into one buffer. */
 export async function collectBytes(body: AsyncIterable<Uint8Array | string>): Promise<Uint8Array> {
@@ -16,16 +15,4 @@ export async function collectBytes(body: AsyncIterable<Uint8Array | string>): Pr
 /** Encodes a string body as UTF-8; passes bytes through. */
 export function toBytes(body: Uint8Array | string): Uint8Array {
   return typeof body === "string" ? Buffer.from(body, "utf8") : body;
-}
-
-/**
- * Makes every error `stream` fails with go through `map` first (what its 'error' listeners, async iterators and
- * `errored` see), without a second stream in between: the stream's own `_destroy` hands the mapped error on.
- */
-export function mapStreamErrors<T extends Readable>(stream: T, map: (error: Error) => Error): T {
-  const destroy = stream._destroy.bind(stream);
-  stream._destroy = (error: Error | null, callback: (error?: Error | null) => void): void => {
-    destroy(error, (final?: Error | null) => callback(final === null || final === undefined ? final : map(final)));
-  };
-  return stream;
 }

@@ -17,7 +17,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import { Readable as NodeReadable } from "node:stream";
+import { PassThrough, Readable as NodeReadable } from "node:stream";
 import type { HeadObjectCommandOutput, ListObjectsV2CommandInput, ListObjectsV2CommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, PreconditionFailedError, isOpenCrateError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
@@ -25,7 +25,7 @@ import type { AppendOptions, BackendCapabilities, CopyOptions, ListOptions, List
 import { FULL_CAPABILITIES, OVERWRITE, ifRevision } from "../backend.ts";
 import { CallerBody } from "../caller-body.ts";
 import { copyFromBusySource } from "../source-changes.ts";
-import { mapStreamErrors, toBytes } from "../streams.ts";
+import { toBytes } from "../streams.ts";
 import { openUploadSource, readAll } from "../upload-source.ts";
 import { appendByPartCopy } from "./append.ts";
 import { EMPTY_RANGE, MAX_LIST_PAGE, conditionsFor, partSizeFor, rangeHeader } from "./checks.ts";
@@ -636,7 +636,15 @@ export class S3Backend implements StorageBackend {
   }
 
   #withMappedErrors(source: Readable, key: string): Readable {
-    return mapStreamErrors(source, (error) => mapS3Error(error, this.#context("read", key)));
+    // A stream of our own in between: breaking out of a loop over an HTTP response aborts its request but leaves
+    // the response to be destroyed later, while callers expect a stream they destroy to be destroyed at once.
+    const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+    source.once("error", (error) => output.destroy(mapS3Error(error, this.#context("read", key))));
+    output.once("close", () => {
+      if (!source.readableEnded) source.destroy();
+    });
+    source.pipe(output);
+    return output;
   }
 
   /** Whether the store enforces `feature`; false when the probe refused it (other failures are thrown). */
