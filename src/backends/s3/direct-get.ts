@@ -7,7 +7,8 @@
  *   through the client's own stack up to the point where it would be signed, so nothing is sent);
  * - signed by the client's own SigV4 signer (its credentials provider, region and clock offset);
  * - sent through the client's own request handler (the same sockets, connection and idle time-outs, abort);
- * - retried as the SDK's standard mode retries a read (network failures, 5xx, throttling), up to maxAttempts;
+ * - retried under the backend's retry policy, as the SDK's retries are (throttling always; a 5xx, reset or time-out
+ *   while reads are idempotent);
  * - failed with an error shaped as the SDK's (name = S3 error code, $metadata.httpStatusCode and attempts), so
  *   errors.ts maps it exactly as it maps the SDK's.
  *
@@ -16,18 +17,31 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
+import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
-import { isAbort, isTransient } from "./errors.ts";
+import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 
 /** SHA-256 of an empty payload: a GET sends none, so the signer need not hash one. */
 const EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** A key whose encoding shows how the SDK escapes a key into the path (spaces, reserved and non-ASCII). */
 const PROBE_KEY = "opencrate-probe/a b!'()*~+=&é";
-/** The SDK's standard retry mode: full jitter on 100 ms doubling, at most 20 s (500 ms base when throttled). */
-const RETRY_BASE_MS = 100;
-const THROTTLED_RETRY_BASE_MS = 500;
-const RETRY_MAX_MS = 20_000;
+/** The SDK's names for an answer that says "slow down" (nothing was done, so it is always safe to send again). */
+const THROTTLING = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "ThrottledException",
+  "RequestThrottledException",
+  "TooManyRequestsException",
+  "ProvisionedThroughputExceededException",
+  "TransactionInProgressException",
+  "RequestLimitExceeded",
+  "BandwidthLimitExceeded",
+  "LimitExceededException",
+  "RequestThrottled",
+  "SlowDown",
+  "PriorRequestNotComplete",
+  "EC2ThrottledException",
+]);
 /** Enough of an error answer to read its code and message. */
 const ERROR_BODY_MAX_BYTES = 64 * 1024;
 
@@ -84,9 +98,9 @@ export class DirectGet {
   readonly #basePath: string;
   readonly #query: Record<string, string | string[] | null>;
   readonly #signing: { readonly signingRegion: string; readonly signingService: string };
-  readonly #maxAttempts: number;
+  readonly #retry: RetryPolicy;
 
-  private constructor(parts: ClientParts, signer: Signer, captured: Captured, basePath: string, signingRegion: string, maxAttempts: number) {
+  private constructor(parts: ClientParts, signer: Signer, captured: Captured, basePath: string, signingRegion: string, retry: RetryPolicy) {
     this.#parts = parts;
     this.#signer = signer;
     const { request } = captured;
@@ -94,11 +108,11 @@ export class DirectGet {
     this.#basePath = basePath;
     this.#query = { ...request.query };
     this.#signing = { signingRegion, signingService: captured.authScheme?.signingName ?? "s3" };
-    this.#maxAttempts = maxAttempts;
+    this.#retry = retry;
   }
 
   /** The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. */
-  static async open(connection: S3Connection, bucket: string, maxAttempts: number): Promise<DirectGet | undefined> {
+  static async open(connection: S3Connection, bucket: string, retry: RetryPolicy): Promise<DirectGet | undefined> {
     if (!connection.owned) return undefined;
     const parts = connection.client.config as unknown as ClientParts;
     if (parts.signerConstructor === undefined || parts.requestHandler === undefined || parts.credentials === undefined) return undefined;
@@ -118,28 +132,27 @@ export class DirectGet {
       uriEscapePath: false,
       applyChecksum: false,
     });
-    return new DirectGet(parts, signer, captured, basePath, signingRegion, maxAttempts);
+    return new DirectGet(parts, signer, captured, basePath, signingRegion, retry);
   }
 
   /**
-   * One GET, retried like the SDK retries it. Resolves with a 2xx answer whose body is still to be read; any other
-   * answer, or a failure to get one, rejects with an SDK-shaped error.
+   * One GET, retried under the policy. Resolves with a 2xx answer whose body is still to be read; any other answer,
+   * or a failure to get one, rejects with an SDK-shaped error.
    */
   async get(read: DirectRead): Promise<DirectAnswer> {
-    for (let attempt = 1; ; attempt++) {
-      let failure: unknown;
+    let tries = 0;
+    const once = async (): Promise<DirectAnswer> => {
+      tries += 1;
       try {
         const answer = await this.#send(read);
         if (answer.status >= 200 && answer.status < 300) return answer;
-        failure = await answerError(answer);
+        throw await answerError(answer);
       } catch (error) {
-        failure = error;
+        withAttempts(error, tries);
+        throw error;
       }
-      withAttempts(failure, attempt);
-      if (attempt >= this.#maxAttempts || isAbort(failure) || read.signal?.aborted === true || !isTransient(failure)) throw failure;
-      const base = isThrottled(failure) ? THROTTLED_RETRY_BASE_MS : RETRY_BASE_MS;
-      await sleep(Math.floor(Math.random() * Math.min(RETRY_MAX_MS, base * 2 ** attempt)), undefined, read.signal === undefined ? {} : { signal: read.signal });
-    }
+    };
+    return this.#retry.run("read", once, failureKind, read.signal);
   }
 
   async #send(read: DirectRead): Promise<DirectAnswer> {
@@ -258,8 +271,9 @@ function withAttempts(error: unknown, attempts: number): void {
   else if (Object.isExtensible(error)) Object.assign(error, { $metadata: { attempts } });
 }
 
-function isThrottled(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const name = (error as { name?: unknown }).name;
-  return status === 429 || name === "SlowDown" || name === "Throttling" || name === "ThrottlingException";
+/** How a failed GET ended, by the SDK's own rule: throttling applied nothing; a 5xx, reset or time-out may have. */
+function failureKind(error: unknown): FailureKind {
+  if (isAbort(error)) return "final";
+  if (THROTTLING.has(errorName(error)) || httpStatus(error) === 429) return "transient";
+  return isTransient(error) ? "unknown" : "final";
 }

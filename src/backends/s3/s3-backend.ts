@@ -673,7 +673,7 @@ export class S3Backend implements StorageBackend {
 
   /** GetObject without the SDK's middleware (direct-get.ts), when this backend's client allows it. */
   #directGet(connection: S3Connection): Promise<DirectGet | undefined> {
-    this.#direct ??= DirectGet.open(connection, this.bucket, this.#settings.maxAttempts).catch(() => undefined);
+    this.#direct ??= DirectGet.open(connection, this.bucket, this.retryPolicy).catch(() => undefined);
     return this.#direct;
   }
 
