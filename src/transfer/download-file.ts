@@ -15,6 +15,7 @@ import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
 import { writeBody } from "./file-writes.ts";
+import { InOrderHash } from "./in-order-hash.ts";
 import { JournalWriter, type RangeLayout, readJournal } from "./range-journal.ts";
 import { RANGE_BYTES, rangesOf, readRanges } from "./ranged-read.ts";
 import { RefusedPathError, type SafeFolder } from "./safe-folder.ts";
@@ -216,9 +217,8 @@ async function fillStreamed(
     let written = plan.resumedFrom;
     let digest: string | undefined;
     if (plan.parallel) {
-      const crc = await readInRanges(request, handle, plan, onBytes);
+      digest = await readInRanges(request, partial, handle, plan, onBytes);
       written = info.size;
-      if (crc !== undefined) digest = crc32cHex(crc);
     } else if (written < info.size) {
       const body = await backend.getStream(request.key, { ...read, range: { offset: plan.resumedFrom } });
       const received = (bytes: Uint8Array): void => {
@@ -234,12 +234,26 @@ async function fillStreamed(
   }
 }
 
-/** The ranges not yet in the partial, each recorded in the journal (when kept) once written. */
-async function readInRanges(request: FileDownload, handle: FileHandle, plan: FillPlan, onBytes: (count: number) => void): Promise<number | undefined> {
+/**
+ * The ranges not yet in the partial, each recorded in the journal (when kept) once written; the digest of the
+ * whole when it could be had on the way (a CRC32C combined from the ranges', or an MD5 or SHA-256 hashed in order
+ * behind the download).
+ */
+async function readInRanges(
+  request: FileDownload,
+  partial: string,
+  handle: FileHandle,
+  plan: FillPlan,
+  onBytes: (count: number) => void,
+): Promise<string | undefined> {
   const { info } = request;
+  const algorithm = info.checksum?.algorithm;
+  const hash = algorithm === "md5" || algorithm === "sha256" ? hashFor(info) : undefined;
+  const ordered = hash === undefined ? undefined : new InOrderHash(hash, partial, rangesOf(0, info.size));
+  for (const index of plan.done) ordered?.finished(index);
   const journal = plan.journal === undefined ? undefined : await JournalWriter.create(plan.journal, plan.layout, plan.done, handle);
   try {
-    return await readRanges({
+    const crc = await readRanges({
       backend: request.backend,
       key: request.key,
       revision: info.revision,
@@ -250,14 +264,19 @@ async function readInRanges(request: FileDownload, handle: FileHandle, plan: Fil
       maxStreams: plan.maxStreams,
       done: plan.done,
       filledTo: plan.filledTo,
-      onRangeDone: journal === undefined ? undefined : (index) => journal.finished(index),
-      crc32c: info.checksum?.algorithm === "crc32c",
+      onRangeDone: async (index) => {
+        ordered?.finished(index);
+        await journal?.finished(index);
+      },
+      crc32c: algorithm === "crc32c",
       signal: request.signal,
       onBytes,
     });
+    return crc !== undefined ? crc32cHex(crc) : await ordered?.digest();
   } catch (error) {
     // What was written stays usable for the next attempt.
     await journal?.flush().catch(() => {});
+    await ordered?.settle();
     throw error;
   } finally {
     await journal?.close();
@@ -310,7 +329,7 @@ async function verify(request: FileDownload, partial: string, counts: Filled): P
   if (info.checksum === undefined) return undefined;
   let actual = counts.digest;
   if (actual === undefined) {
-    // Ranges read in parallel: MD5 and SHA-256 cannot be combined from parts, so the file is read back once.
+    // Not hashed on the way (a CRC32C of a resumed partial): the file is read back once.
     const hash = hashFor(info);
     if (hash === undefined) return undefined;
     await hashFile(partial, hash);

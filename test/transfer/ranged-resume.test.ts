@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { ObjectInfo, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
-import { TransientError } from "../../src/errors.ts";
+import { isOpenCrateError, TransientError } from "../../src/errors.ts";
 import { downloadToFile, partialEntries, type FileDownloaded } from "../../src/transfer/download-file.ts";
 import { SafeFolder } from "../../src/transfer/safe-folder.ts";
 import type { BackendFactory } from "../support/backends.ts";
@@ -154,6 +154,26 @@ for (const factory of [minioFactory(), gcsFactory()] satisfies BackendFactory[])
       assert.deepEqual(second.offsets.sort((a, b) => a - b), [RANGE + 5 * MiB, 2 * RANGE]);
       assert.equal(sha256(await readFile(join(dest, "out.bin"))), sha256(big));
       assert.deepEqual(await readdir(dest), ["out.bin"]);
+    });
+
+    it("verifies the whole file against the store's checksum, resumed ranges included", async () => {
+      // One PutObject / one upload: S3 gives the MD5, GCS the CRC32C of the whole object.
+      await backend.put("whole.bin", big);
+      const whole = await backend.head("whole.bin");
+      assert.notEqual(whole.checksum, undefined);
+      const dest = await freshDest();
+      const failing = recording(backend, 2 * RANGE);
+      await assert.rejects(download(failing.backend, whole, dest, true, 2));
+      const done = await download(backend, whole, dest, true);
+      assert.equal(done.resumedFrom, 2 * RANGE);
+      assert.equal(done.verified, whole.checksum?.algorithm);
+      assert.equal(sha256(await readFile(join(dest, "out.bin"))), sha256(big));
+
+      const forged = await freshDest();
+      await writeFile(join(forged, RANGED), new Uint8Array(2 * RANGE));
+      await writeFile(join(forged, JOURNAL), `${JSON.stringify({ revision: whole.revision, size: BIG_BYTES, rangeBytes: RANGE })}\n0\n1\n`);
+      await assert.rejects(download(backend, whole, forged, true), (error: unknown) => isOpenCrateError(error, "CORRUPT_DATA"));
+      assert.deepEqual(await readdir(forged), [], "nothing placed, nothing kept");
     });
 
     it("a download not to be continued leaves nothing when it fails, and writes no journal", async () => {
