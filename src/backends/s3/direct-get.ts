@@ -114,7 +114,7 @@ export class DirectGet {
   /** The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. */
   static async open(connection: S3Connection, bucket: string, retry: RetryPolicy): Promise<DirectGet | undefined> {
     if (!connection.owned) return undefined;
-    const parts = connection.client.config as unknown as ClientParts;
+    const parts: ClientParts = connection.client.config;
     if (parts.signerConstructor === undefined || parts.requestHandler === undefined || parts.credentials === undefined) return undefined;
     const captured = await captureRequest(connection, bucket).catch(() => undefined);
     if (captured === undefined) return undefined;
