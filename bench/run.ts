@@ -39,6 +39,8 @@ try {
       const stamp = `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, with \`npm run bench -- ${scenario.name}\`.`;
       sections.set(scenario.name, `## ${scenario.title}\n\n${stamp}\n\n${report.markdown}\n`);
       console.log(report.markdown);
+      // Written after each scenario, so a later one that fails does not lose the results of those before it.
+      await writeReport();
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
@@ -47,15 +49,17 @@ try {
   await servers?.stop();
 }
 
-const ordered = scenarios.map((scenario) => sections.get(scenario.name)).filter((text) => text !== undefined);
-const notes = await handWrittenNotes();
-await writeFile(
-  output,
-  `# Benchmarks\n\nEach scenario runs opencrate and its raw baseline in the same run on the same machine; the ratio column is ` +
-    `opencrate relative to the baseline as each table says. Every variant runs in a fresh process so peak RSS is its own, and ` +
-    `baseline and opencrate runs alternate. Regenerate with \`npm run bench\` ` +
-    `(\`bash scripts/dev.sh bench\` starts the test servers too).\n\n${ordered.join("\n")}${notes === undefined ? "" : `\n${notes}`}`,
-);
+async function writeReport(): Promise<void> {
+  const ordered = scenarios.map((scenario) => sections.get(scenario.name)).filter((text) => text !== undefined);
+  const notes = await handWrittenNotes();
+  await writeFile(
+    output,
+    `# Benchmarks\n\nEach scenario runs opencrate and its raw baseline in the same run on the same machine; the ratio column is ` +
+      `opencrate relative to the baseline as each table says. Every variant runs in a fresh process so peak RSS is its own, and ` +
+      `baseline and opencrate runs alternate. Regenerate with \`npm run bench\` ` +
+      `(\`bash scripts/dev.sh bench\` starts the test servers too).\n\n${ordered.join("\n")}${notes === undefined ? "" : `\n${notes}`}`,
+  );
+}
 
 /** The hand-written section at the end (NOTES_HEADING to the end of the file), kept across runs. */
 async function handWrittenNotes(): Promise<string | undefined> {

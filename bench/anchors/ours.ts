@@ -10,7 +10,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Snapshot } from "../../src/index.ts";
+import { GcsBackend, Snapshot } from "../../src/index.ts";
 
 const [operation, ...args] = process.argv.slice(2);
 const [first = "", second = "", third = ""] = args;
@@ -22,7 +22,10 @@ switch (operation) {
     break;
   }
   case "save": {
-    const snapshot = await Snapshot.setup({ name: "anchors", root: first, console: false });
+    // fake-gcs-server goes quiet for seconds while it hashes a large upload at its end: give it the idle time-out
+    // the test helpers give it, not the 4 s default meant for real GCS.
+    const emulated = first.startsWith("gs://") ? { backend: await emulatorGcs(first) } : { root: first };
+    const snapshot = await Snapshot.setup({ name: "anchors", ...emulated, console: false });
     await snapshot.checkpoint("model.bin").saveFile(second);
     await snapshot.close();
     break;
@@ -45,4 +48,9 @@ switch (operation) {
   }
   default:
     throw new Error(`unknown operation ${String(operation)}`);
+}
+
+async function emulatorGcs(root: string): Promise<GcsBackend> {
+  const [bucket = "", ...prefix] = root.slice("gs://".length).split("/");
+  return new GcsBackend({ bucket, prefix: prefix.join("/"), requestTimeoutMs: 60_000 });
 }
