@@ -11,6 +11,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GcsBackend, Snapshot } from "../../src/index.ts";
+import { parseLocation } from "../../src/uri.ts";
 
 const [operation, ...args] = process.argv.slice(2);
 const [first = "", second = "", third = ""] = args;
@@ -51,6 +52,7 @@ switch (operation) {
 }
 
 async function emulatorGcs(root: string): Promise<GcsBackend> {
-  const [bucket = "", ...prefix] = root.slice("gs://".length).split("/");
-  return new GcsBackend({ bucket, prefix: prefix.join("/"), requestTimeoutMs: 60_000 });
+  const location = parseLocation(root);
+  if (location.scheme !== "gs") throw new Error(`not a gs:// root: ${root}`);
+  return new GcsBackend({ bucket: location.bucket, prefix: location.prefix, requestTimeoutMs: 60_000 });
 }
