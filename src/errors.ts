@@ -4,20 +4,23 @@
  * which survives two loaded copies of the package; `instanceof` does not.
  */
 
-export type ErrorCode =
-  | "INVALID_ARGUMENT"
-  | "NOT_SET_UP"
-  | "VERSION_NOT_FOUND"
-  | "CONFIRMATION_REQUIRED"
-  | "READ_ONLY"
-  | "NOT_FOUND"
-  | "ALREADY_EXISTS"
-  | "PRECONDITION_FAILED"
-  | "PERMISSION_DENIED"
-  | "NOT_SUPPORTED"
-  | "CORRUPT_DATA"
-  | "TRANSIENT"
-  | "ABORTED";
+const ERROR_CODES = [
+  "INVALID_ARGUMENT",
+  "NOT_SET_UP",
+  "VERSION_NOT_FOUND",
+  "CONFIRMATION_REQUIRED",
+  "READ_ONLY",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PRECONDITION_FAILED",
+  "PERMISSION_DENIED",
+  "NOT_SUPPORTED",
+  "CORRUPT_DATA",
+  "TRANSIENT",
+  "ABORTED",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorOptions {
   /** The path, key or URI the error is about. */
@@ -113,22 +116,8 @@ export function isOpenCrateError(error: unknown, code?: ErrorCode): error is Ope
   if (typeof error !== "object" || error === null) return false;
   const candidate = error as { code?: unknown; path?: unknown };
   if (typeof candidate.code !== "string" || !(error instanceof Error)) return false;
-  if (!KNOWN_CODES.has(candidate.code as ErrorCode)) return false;
+  if (!KNOWN_CODES.has(candidate.code)) return false;
   return code === undefined || candidate.code === code;
 }
 
-const KNOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "INVALID_ARGUMENT",
-  "NOT_SET_UP",
-  "VERSION_NOT_FOUND",
-  "CONFIRMATION_REQUIRED",
-  "READ_ONLY",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PRECONDITION_FAILED",
-  "PERMISSION_DENIED",
-  "NOT_SUPPORTED",
-  "CORRUPT_DATA",
-  "TRANSIENT",
-  "ABORTED",
-]);
+const KNOWN_CODES: ReadonlySet<string> = new Set<string>(ERROR_CODES);

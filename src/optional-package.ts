@@ -17,6 +17,21 @@ export function optionalPackageError(pkg: string, needs: string, cause: unknown,
   });
 }
 
+/**
+ * `load` run once per process on first use and shared by every caller; a failed load is forgotten, so the next
+ * call tries again (after `npm install`, say), and fails as {@link optionalPackageError}.
+ */
+export function lazyOptionalPackage<M>(pkg: string, needs: string, load: () => Promise<M>): (path?: string) => Promise<M> {
+  let loading: Promise<M> | undefined;
+  return (path) => {
+    loading ??= load();
+    return loading.catch((error: unknown) => {
+      loading = undefined;
+      throw optionalPackageError(pkg, needs, error, path);
+    });
+  };
+}
+
 function isMissing(cause: unknown, pkg: string): boolean {
   const code = (cause as { code?: unknown } | null)?.code;
   return (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && cause instanceof Error && cause.message.includes(pkg);

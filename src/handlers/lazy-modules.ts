@@ -5,24 +5,17 @@
 import type * as JsYaml from "js-yaml";
 import type * as PapaParse from "papaparse";
 import type SharpModule from "sharp";
-import { optionalPackageError } from "../optional-package.ts";
+import { lazyOptionalPackage } from "../optional-package.ts";
 
 export type Sharp = typeof SharpModule;
 export type YamlLibrary = typeof JsYaml;
 export type CsvLibrary = typeof PapaParse;
 
-let sharpPromise: Promise<Sharp> | undefined;
 let yamlPromise: Promise<YamlLibrary> | undefined;
 let csvPromise: Promise<CsvLibrary> | undefined;
 
 /** sharp, or NotSupportedError naming `path` when it is not installed or cannot load (no binary for this platform). */
-export function loadSharp(path: string): Promise<Sharp> {
-  sharpPromise ??= import("sharp").then((module) => module.default);
-  return sharpPromise.catch((error: unknown) => {
-    sharpPromise = undefined;
-    throw optionalPackageError("sharp", "Images and GIFs", error, path);
-  });
-}
+export const loadSharp: (path: string) => Promise<Sharp> = lazyOptionalPackage("sharp", "Images and GIFs", async () => (await import("sharp")).default);
 
 export function loadYaml(): Promise<YamlLibrary> {
   yamlPromise ??= import("js-yaml");

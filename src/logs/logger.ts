@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
 import type { ColorTarget } from "./format.ts";
 import { formatConsoleLine, formatException, formatFileLine, formatMessage, shouldUseColor } from "./format.ts";
+import { LevelMethods } from "./level-methods.ts";
 import type { LogLevelName } from "./levels.ts";
 import { LOG_LEVEL_VALUES, levelNameOf, parseLogLevel } from "./levels.ts";
 import type { LogSink } from "./sink.ts";
@@ -47,7 +48,7 @@ interface RecordDestination {
   write(json: string): void;
 }
 
-export class RunLogger {
+export class RunLogger extends LevelMethods {
   readonly #pino: Logger<LogLevelName, true>;
   readonly #prettify: (record: object) => string;
   readonly #maxPending: number;
@@ -59,6 +60,7 @@ export class RunLogger {
   #droppedPending = 0;
 
   constructor(options: RunLoggerOptions = {}) {
+    super();
     this.#maxPending = Math.max(0, options.maxPendingLines ?? DEFAULT_MAX_PENDING_LINES);
     this.#consoleEnabled = options.console ?? true;
     this.#consoleOutput = options.consoleOutput ?? process.stdout;
@@ -111,25 +113,6 @@ export class RunLogger {
     return this.#pino.isLevelEnabled(level);
   }
 
-  debug(...parts: unknown[]): void {
-    this.#log("debug", parts);
-  }
-  info(...parts: unknown[]): void {
-    this.#log("info", parts);
-  }
-  success(...parts: unknown[]): void {
-    this.#log("success", parts);
-  }
-  warning(...parts: unknown[]): void {
-    this.#log("warning", parts);
-  }
-  error(...parts: unknown[]): void {
-    this.#log("error", parts);
-  }
-  critical(...parts: unknown[]): void {
-    this.#log("critical", parts);
-  }
-
   /**
    * An ERROR line: `message`, then the error's stack (and its causes) on the following lines; without an error,
    * the stack of the call site.
@@ -180,7 +163,7 @@ export class RunLogger {
     await this.#sink?.flush();
   }
 
-  #log(level: LogLevelName, parts: unknown[]): void {
+  protected logAt(level: LogLevelName, parts: unknown[]): void {
     if (!this.#pino.isLevelEnabled(level)) return;
     this.#pino[level](formatMessage(parts));
   }

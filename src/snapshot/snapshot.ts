@@ -23,6 +23,8 @@ import type {
 } from "../handlers/data-types.ts";
 import type { ArtifactHandler } from "../handlers/types.ts";
 import { exitFlushTimeoutFromEnv, registerForExit } from "../logs/exit-hooks.ts";
+import { LevelMethods } from "../logs/level-methods.ts";
+import type { LogLevelName } from "../logs/levels.ts";
 import { RunLogger } from "../logs/logger.ts";
 import type { RunRecord, RunStatus } from "../logs/run-record.ts";
 import { startRunSink } from "../logs/run-sink.ts";
@@ -123,7 +125,7 @@ export interface ArtifactOptions {
   readonly verbose?: boolean;
 }
 
-export class Snapshot {
+export class Snapshot extends LevelMethods {
   /** This snapshot's logger: console always, the version's log objects once set up. */
   readonly logger: RunLogger;
   #run: ActiveRun | undefined;
@@ -131,6 +133,7 @@ export class Snapshot {
   #closedAt: string | undefined;
 
   constructor(options: { console?: boolean } = {}) {
+    super();
     this.logger = new RunLogger({ console: options.console ?? true });
   }
 
@@ -417,28 +420,8 @@ export class Snapshot {
     await run.writer.close({ status: "finished", exitCode: null, signal: null });
   }
 
-  debug(...parts: unknown[]): void {
-    this.logger.debug(...parts);
-  }
-
-  info(...parts: unknown[]): void {
-    this.logger.info(...parts);
-  }
-
-  success(...parts: unknown[]): void {
-    this.logger.success(...parts);
-  }
-
-  warning(...parts: unknown[]): void {
-    this.logger.warning(...parts);
-  }
-
-  error(...parts: unknown[]): void {
-    this.logger.error(...parts);
-  }
-
-  critical(...parts: unknown[]): void {
-    this.logger.critical(...parts);
+  protected logAt(level: LogLevelName, parts: unknown[]): void {
+    this.logger[level](...parts);
   }
 
   /** Logs at ERROR, followed by the error's stack. */

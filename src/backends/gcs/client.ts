@@ -11,7 +11,7 @@
  */
 import type { Agent } from "node:http";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
-import { optionalPackageError } from "../../optional-package.ts";
+import { lazyOptionalPackage } from "../../optional-package.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import type { GcsSettings } from "./options.ts";
 import { agentWithTimeouts, TIMEOUT_HEADER, timeoutHeaderValue, watchMarkedRequests } from "./socket-timeouts.ts";
@@ -20,16 +20,11 @@ type StorageModule = typeof import("@google-cloud/storage");
 type Interceptor = NonNullable<StorageOptions["interceptors_"]>[number];
 type InterceptedRequest = ReturnType<Interceptor["request"]>;
 
-let sdk: Promise<StorageModule> | undefined;
-
-/** The SDK module, imported once per process on first use. */
-export function loadStorageSdk(): Promise<StorageModule> {
-  sdk ??= import("@google-cloud/storage").catch((error: unknown) => {
-    sdk = undefined;
-    throw optionalPackageError("@google-cloud/storage", "gs:// locations", error);
-  });
-  return sdk;
-}
+export const loadStorageSdk: () => Promise<StorageModule> = lazyOptionalPackage(
+  "@google-cloud/storage",
+  "gs:// locations",
+  () => import("@google-cloud/storage"),
+);
 
 /** Socket time-outs (socket-timeouts.ts) and the SDK's own name for one. */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(["ETIMEDOUT", "ECONNTIMEOUT", "ESOCKETTIMEDOUT"]);

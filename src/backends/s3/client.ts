@@ -2,20 +2,12 @@
  * Loads the AWS SDK on first use (importing opencrate must not load it) and builds the S3 client.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { optionalPackageError } from "../../optional-package.ts";
+import { lazyOptionalPackage } from "../../optional-package.ts";
 import { type S3BackendOptions, type S3Settings, clientConfig, fallbackRegion } from "./options.ts";
 
 export type S3Sdk = typeof import("@aws-sdk/client-s3");
 
-let sdk: Promise<S3Sdk> | undefined;
-
-export function loadS3Sdk(): Promise<S3Sdk> {
-  sdk ??= import("@aws-sdk/client-s3").catch((error: unknown) => {
-    sdk = undefined;
-    throw optionalPackageError("@aws-sdk/client-s3", "s3:// locations", error);
-  });
-  return sdk;
-}
+export const loadS3Sdk: () => Promise<S3Sdk> = lazyOptionalPackage("@aws-sdk/client-s3", "s3:// locations", () => import("@aws-sdk/client-s3"));
 
 export interface S3Connection {
   readonly sdk: S3Sdk;
