@@ -30,6 +30,8 @@ export type {
   StreamWriteOptions,
   ReadOptions,
   ByteRange,
+  OffsetRange,
+  SuffixRange,
   ListOptions,
   ListPage,
   ListPageOptions,
@@ -48,6 +50,7 @@ export { PrefixedBackend } from "./backends/layers/prefixed.ts";
 export { RetryPolicy } from "./backends/retry-policy.ts";
 export type { CallKind, FailureKind, RetryOptions, Sleeper } from "./backends/retry-policy.ts";
 export { checkedBackend } from "./backends/layers/checked.ts";
+export { spanOf } from "./backends/byte-range.ts";
 export { backendFromUri } from "./backends/registry.ts";
 export { parseLocation } from "./uri.ts";
 export type { Location } from "./uri.ts";

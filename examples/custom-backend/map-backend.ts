@@ -11,6 +11,7 @@ import {
   AlreadyExistsError,
   NotFoundError,
   PreconditionFailedError,
+  spanOf,
   type BackendCapabilities,
   type CopyOptions,
   type ListOptions,
@@ -54,9 +55,8 @@ export class MapBackend implements StorageBackend {
     if (options.ifRevision !== undefined && info.revision !== options.ifRevision) {
       throw new PreconditionFailedError(`${this.describe(key)} is not at revision ${options.ifRevision}.`, { path: this.describe(key) });
     }
-    const start = Math.min(options.range?.offset ?? 0, bytes.length);
-    const length = options.range?.length;
-    return Buffer.from(bytes.subarray(start, length === undefined ? bytes.length : Math.min(bytes.length, start + length)));
+    const { start, end } = spanOf(options.range, bytes.length);
+    return Buffer.from(bytes.subarray(start, end));
   }
 
   async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {

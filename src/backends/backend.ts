@@ -52,11 +52,19 @@ export interface ObjectInfo {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-export interface ByteRange {
+/** Part of an object: from an offset, or its last bytes (see {@link SuffixRange}). */
+export type ByteRange = OffsetRange | SuffixRange;
+
+export interface OffsetRange {
   /** First byte, from 0. */
   readonly offset: number;
   /** How many bytes; to the end when absent. A range past the end is cut at the end. */
   readonly length?: number;
+}
+
+/** The last `suffix` bytes, without knowing the size first (the whole object when it is shorter). */
+export interface SuffixRange {
+  readonly suffix: number;
 }
 
 export interface ReadOptions {

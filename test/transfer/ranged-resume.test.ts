@@ -52,7 +52,8 @@ function recording(inner: StorageBackend, failFrom?: number): Recorded {
     get(target, property) {
       if (property === "getStream") {
         return async (key: string, options?: ReadOptions): Promise<Readable> => {
-          const offset = options?.range?.offset ?? 0;
+          const range = options?.range;
+          const offset = range !== undefined && "offset" in range ? range.offset : 0;
           offsets.push(offset);
           if (failFrom !== undefined && offset >= failFrom) {
             await Promise.all(ended);

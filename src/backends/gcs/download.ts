@@ -17,6 +17,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { File } from "@google-cloud/storage";
 import type { ByteRange } from "../backend.ts";
+import { isEmptyRange, rangeHeaderOf } from "../byte-range.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { Crc32c } from "../crc32c.ts";
 import { httpStatusOf, isRangeNotSatisfiable, isRetryable as retryable } from "./errors.ts";
@@ -41,16 +42,14 @@ export interface ReadRequest {
  */
 export async function openRead(request: ReadRequest): Promise<Readable> {
   const { range } = request;
-  if (range?.length === 0) {
+  if (isEmptyRange(range)) {
     await request.file.getMetadata(); // still NotFound for a missing object
     return Readable.from([]);
   }
-  const start = range?.offset ?? 0;
-  const end = range?.length === undefined ? undefined : start + range.length;
   let response: IncomingMessage;
   for (let attempt = 0; ; attempt++) {
     try {
-      response = await requestMedia({ file: request.file, agent: request.agent, start, end, signal: request.signal });
+      response = await requestMedia({ file: request.file, agent: request.agent, range, signal: request.signal });
       break;
     } catch (error) {
       if (isRangeNotSatisfiable(error)) return Readable.from([]);
@@ -58,12 +57,14 @@ export async function openRead(request: ReadRequest): Promise<Readable> {
       await request.retry.wait(attempt + 1, request.signal);
     }
   }
-  if (response.statusCode === 200 && (start > 0 || end !== undefined)) {
+  const whole = response.statusCode === 200;
+  if (whole && rangeHeaderOf(range) !== undefined && !suffixCoversAll(range, response)) {
     // GCS sends an object stored gzip-compressed and served decompressed whole, whatever the range asked.
     response.destroy();
     throw new MediaRequestError("The store answered a byte range with the whole object.", "RANGE_IGNORED");
   }
-  const checksum = range === undefined ? wholeObjectChecksum(response) : undefined;
+  const start = whole ? 0 : (rangeStartOf(response) ?? 0);
+  const checksum = whole ? wholeObjectChecksum(response) : undefined;
   const stream = new MediaStream(request, response, start, checksum);
   return response.headers["content-encoding"] === "gzip" ? gunzipped(stream) : stream;
 }
@@ -192,7 +193,8 @@ class MediaStream extends Readable {
         // Right after bytes came, the connection broke rather than the store refusing: no wait.
         if (!progressed) await this.#request.retry.wait(this.#failedAttempts + 1, this.#stopped.signal);
         this.#failedAttempts += 1;
-        const response = await requestMedia({ file: this.#request.file, agent: this.#request.agent, start: next, end, generation, signal: this.#stopped.signal });
+        const rest = { offset: next, ...(end === undefined ? {} : { length: end - next }) };
+        const response = await requestMedia({ file: this.#request.file, agent: this.#request.agent, range: rest, generation, signal: this.#stopped.signal });
         if (this.destroyed) {
           response.destroy();
           return;
@@ -262,6 +264,12 @@ function endOf(response: IncomingMessage, start: number): number | undefined {
   if (range !== null) return Number(range[2]) + 1;
   const length = Number(headerOf(response, "content-length") ?? Number.NaN);
   return Number.isSafeInteger(length) ? start + length : undefined;
+}
+
+/** A suffix at least as long as the object may be answered with all of it (a 200 without Content-Range). */
+function suffixCoversAll(range: ByteRange | undefined, response: IncomingMessage): boolean {
+  const length = Number(headerOf(response, "content-length") ?? Number.NaN);
+  return range !== undefined && "suffix" in range && Number.isSafeInteger(length) && length <= range.suffix;
 }
 
 function rangeStartOf(response: IncomingMessage): number | undefined {

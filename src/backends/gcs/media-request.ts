@@ -9,6 +9,8 @@ import type { Agent, IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { File } from "@google-cloud/storage";
+import type { ByteRange } from "../backend.ts";
+import { rangeHeaderOf } from "../byte-range.ts";
 
 /**
  * A failure of one of this backend's own HTTP requests (media reads, resumable uploads), carrying the HTTP status
@@ -33,10 +35,8 @@ export interface MediaRequest {
   readonly file: File;
   /** Keep-alive agent with connect and idle time-outs. */
   readonly agent: Agent;
-  /** First byte wanted. */
-  readonly start: number;
-  /** One past the last byte wanted; undefined for "to the end". */
-  readonly end?: number | undefined;
+  /** The bytes wanted; the whole object when absent. Not empty (HTTP cannot ask for no bytes). */
+  readonly range?: ByteRange | undefined;
   /** Read this generation of the object (the file's own, if it names one, otherwise the current one). */
   readonly generation?: string | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -53,9 +53,8 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
   const generation = request.generation ?? (file.generation === undefined ? undefined : String(file.generation));
   if (generation !== undefined) query.set("generation", generation);
   const headers: Record<string, string> = {};
-  if (request.start > 0 || request.end !== undefined) {
-    headers.range = `bytes=${request.start}-${request.end === undefined ? "" : request.end - 1}`;
-  }
+  const range = rangeHeaderOf(request.range);
+  if (range !== undefined) headers.range = range;
   const url = `${file.storage.baseUrl}/b/${encodeURIComponent(file.bucket.name)}/o/${encodeURIComponent(file.name)}?${query}`;
   const authorized = await authorize(file, url, headers);
   request.signal?.throwIfAborted();

@@ -1,5 +1,6 @@
 /** What S3 requests make of checked arguments: conditions, part sizes, Range headers. */
 import type { ByteRange, WriteMode } from "../backend.ts";
+import { isEmptyRange, rangeHeaderOf } from "../byte-range.ts";
 import { S3_MAX_PARTS, S3_MAX_PART_SIZE, S3_MIN_PART_SIZE } from "./options.ts";
 
 export function conditionsFor(mode: WriteMode): { IfNoneMatch?: string; IfMatch?: string } {
@@ -22,8 +23,5 @@ export const EMPTY_RANGE = "empty";
 
 /** The Range header for a byte range; EMPTY_RANGE for a zero-length one (which HTTP cannot express). */
 export function rangeHeader(range: ByteRange | undefined): string | undefined {
-  if (range === undefined) return undefined;
-  const { offset, length } = range;
-  if (length === 0) return EMPTY_RANGE;
-  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
+  return isEmptyRange(range) ? EMPTY_RANGE : rangeHeaderOf(range);
 }

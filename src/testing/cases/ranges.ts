@@ -1,5 +1,5 @@
 /** Byte ranges through `get` and `getStream`: the same slices either way, cut at the end of the object; a range
- * that starts at or past the end is empty, never an error. */
+ * that starts at or past the end is empty, never an error; a suffix longer than the object is all of it. */
 import assert from "node:assert/strict";
 import type { ByteRange, ReadOptions, StorageBackend } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
@@ -20,11 +20,22 @@ const CASES: ReadonlyArray<{ readonly name: string; readonly range: ByteRange; r
   { name: "an offset past the end (empty)", range: { offset: SIZE + 50 }, start: SIZE, end: SIZE },
   { name: "an offset past the end with a length (empty)", range: { offset: SIZE + 50, length: 10 }, start: SIZE, end: SIZE },
   { name: "zero bytes at the end", range: { offset: SIZE, length: 0 }, start: SIZE, end: SIZE },
-  { name: "a suffix: the last 10 bytes", range: { offset: SIZE - 10 }, start: SIZE - 10, end: SIZE },
+  { name: "the last 10 bytes by offset", range: { offset: SIZE - 10 }, start: SIZE - 10, end: SIZE },
+  { name: "a suffix: the last 10 bytes", range: { suffix: 10 }, start: SIZE - 10, end: SIZE },
+  { name: "a suffix of the whole size", range: { suffix: SIZE }, start: 0, end: SIZE },
+  { name: "a suffix longer than the object (all of it)", range: { suffix: SIZE + 50 }, start: 0, end: SIZE },
+  { name: "an empty suffix", range: { suffix: 0 }, start: SIZE, end: SIZE },
 ];
 
 /** Ranges of an empty object: every one is empty. */
-const EMPTY_RANGES: readonly ByteRange[] = [{ offset: 0 }, { offset: 0, length: 4 }, { offset: 1 }, { offset: 5, length: 3 }];
+const EMPTY_RANGES: readonly ByteRange[] = [
+  { offset: 0 },
+  { offset: 0, length: 4 },
+  { offset: 1 },
+  { offset: 5, length: 3 },
+  { suffix: 0 },
+  { suffix: 10 },
+];
 
 async function expectSlice(backend: StorageBackend, key: string, options: ReadOptions, expected: Uint8Array, what: string): Promise<void> {
   assertSameBytes(await backend.get(key, options), expected, `get ${what}`);
@@ -58,7 +69,9 @@ export function rangeCases(fixture: ConformanceFixture): void {
     assert.equal((await backend.head("ranges/parts.bin")).size, size);
     const cases: ReadonlyArray<[string, ByteRange, number, number]> = [
       ["the last byte", { offset: size - 1 }, size - 1, size],
-      ["a suffix of 1 MiB + 2 bytes", { offset: size - MiB - 2 }, size - MiB - 2, size],
+      ["the last 1 MiB + 2 bytes by offset", { offset: size - MiB - 2 }, size - MiB - 2, size],
+      ["a suffix of 1 MiB + 2 bytes", { suffix: MiB + 2 }, size - MiB - 2, size],
+      ["a suffix of the whole object", { suffix: size + 1 }, 0, size],
       ["a length past the end", { offset: size - 5, length: MiB }, size - 5, size],
       ["an offset at the end", { offset: size }, size, size],
       ["an offset past the end with a length", { offset: size + MiB, length: 7 }, size, size],
@@ -75,8 +88,9 @@ export function rangeCases(fixture: ConformanceFixture): void {
     const first = await backend.put("ranges/pinned.bin", BODY);
     await expectSlice(backend, "ranges/pinned.bin", { range: { offset: 90 }, ifRevision: first.revision }, BODY.subarray(90), "at the revision");
     await expectSlice(backend, "ranges/pinned.bin", { range: { offset: SIZE + 1 }, ifRevision: first.revision }, new Uint8Array(0), "past the end at the revision");
+    await expectSlice(backend, "ranges/pinned.bin", { range: { suffix: 4 }, ifRevision: first.revision }, BODY.subarray(SIZE - 4), "a suffix at the revision");
     await backend.put("ranges/pinned.bin", BODY.subarray(0, 50));
-    for (const range of [{ offset: 10, length: 5 }, { offset: SIZE + 1 }]) {
+    for (const range of [{ offset: 10, length: 5 }, { offset: SIZE + 1 }, { suffix: 3 }]) {
       const what = `${JSON.stringify(range)} at a replaced revision`;
       await rejectsWithCode(backend.get("ranges/pinned.bin", { range, ifRevision: first.revision }), "PRECONDITION_FAILED", `get ${what}`);
       await rejectsWithCode(backend.getStream("ranges/pinned.bin", { range, ifRevision: first.revision }), "PRECONDITION_FAILED", `getStream ${what}`);
@@ -94,9 +108,10 @@ export function rangeCases(fixture: ConformanceFixture): void {
     assert.equal((await backend.get("ranges/empty.bin", { range: { offset: 0 } })).byteLength, 0);
   });
 
-  fixture.it("rejects negative or fractional ranges as INVALID_ARGUMENT", async (backend) => {
+  fixture.it("rejects negative, fractional or mixed ranges as INVALID_ARGUMENT", async (backend) => {
     await backend.put("ranges/small.bin", BODY);
-    for (const range of [{ offset: -1 }, { offset: 1.5 }, { offset: 0, length: -2 }]) {
+    const mixed = { offset: 0, suffix: 4 } as ByteRange;
+    for (const range of [{ offset: -1 }, { offset: 1.5 }, { offset: 0, length: -2 }, { suffix: -1 }, { suffix: 2.5 }, mixed]) {
       await rejectsWithCode(backend.get("ranges/small.bin", { range }), "INVALID_ARGUMENT", `get ${JSON.stringify(range)}`);
       await rejectsWithCode(backend.getStream("ranges/small.bin", { range }), "INVALID_ARGUMENT", `getStream ${JSON.stringify(range)}`);
     }
