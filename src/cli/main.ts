@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 /** The `opencrate` command. */
-import { EXIT_FAILURE, EXIT_OK, reportError } from "./errors.ts";
-import { run } from "./program.ts";
+import { enableCompileCache } from "node:module";
+
+// Before the command's modules load (hence the imports below are dynamic): V8 keeps their compiled code in the
+// system temporary folder, so every later start skips most of the compiling (the SDKs are large). Best effort.
+enableCompileCache();
+const { EXIT_FAILURE, EXIT_OK, reportError } = await import("./errors.ts");
+const { run } = await import("./program.ts");
 
 // `opencrate cat … | head` closes the pipe early: that is not a failure.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

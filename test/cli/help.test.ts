@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "./helpers.ts";
 
@@ -27,6 +29,22 @@ describe("opencrate --help and --version", () => {
     const result = await runCli(["--version"]);
     assert.equal(result.code, 0);
     assert.equal(result.stdout, `${manifest.version}\n`);
+  });
+
+  it("keeps its compiled modules in Node's compile cache, unless NODE_DISABLE_COMPILE_CACHE is set", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "oc-compile-cache-"));
+    try {
+      const cached = join(folder, "on");
+      assert.equal((await runCli(["--version"], { env: { NODE_COMPILE_CACHE: cached } })).code, 0);
+      const files = readdirSync(cached, { recursive: true }).length;
+      assert.ok(files > 50, `expected the command's modules in ${cached}, found ${files} entries`);
+      const off = join(folder, "off");
+      const result = await runCli(["--version"], { env: { NODE_COMPILE_CACHE: off, NODE_DISABLE_COMPILE_CACHE: "1" } });
+      assert.equal(result.code, 0);
+      assert.throws(() => readdirSync(off), { code: "ENOENT" });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it("accepts --debug before or after the command", async () => {
