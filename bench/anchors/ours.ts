@@ -1,6 +1,8 @@
 /**
  * opencrate and the raw AWS SDK as a user's script calls them, one operation per process (so its wall time and peak
- * RSS are measured as the other tools' are). The endpoint and keys come from the AWS_* variables.
+ * RSS are measured as the other tools' are). The endpoint and keys come from the AWS_* variables. opencrate is the
+ * built package (dist/, as users install it; the scenario builds it first), not the TypeScript sources, whose type
+ * stripping at load adds tens of MiB to a process.
  *
  *   load <snapshot-uri> <file>           Snapshot.open(uri).checkpoint("model.bin").downloadTo(file)
  *   save <root-uri> <file>               a new snapshot "anchors" under root: checkpoint("model.bin").saveFile(file)
@@ -10,8 +12,12 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GcsBackend, Snapshot } from "../../src/index.ts";
-import { parseLocation } from "../../src/uri.ts";
+import type * as Library from "../../src/index.ts";
+import type * as Uris from "../../src/uri.ts";
+
+const built = (path: string): string => new URL(`../../dist/${path}`, import.meta.url).href;
+const { GcsBackend, Snapshot } = (await import(built("index.js"))) as typeof Library;
+const { parseLocation } = (await import(built("uri.js"))) as typeof Uris;
 
 const [operation, ...args] = process.argv.slice(2);
 const [first = "", second = "", third = ""] = args;
@@ -51,7 +57,7 @@ switch (operation) {
     throw new Error(`unknown operation ${String(operation)}`);
 }
 
-async function emulatorGcs(root: string): Promise<GcsBackend> {
+async function emulatorGcs(root: string): Promise<Library.GcsBackend> {
   const location = parseLocation(root);
   if (location.scheme !== "gs") throw new Error(`not a gs:// root: ${root}`);
   return new GcsBackend({ bucket: location.bucket, prefix: location.prefix, requestTimeoutMs: 60_000 });

@@ -75,6 +75,15 @@ export interface ReadOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface RangeIntoOptions extends ReadOptions {
+  readonly range: Required<ByteRange>;
+}
+
+/** Receives a body in pieces. `bytes` must not be kept: its memory is reused once the returned promise settles. */
+export interface BodySink {
+  write(bytes: Uint8Array): Promise<void>;
+}
+
 export interface WriteOptions {
   readonly mode?: WriteMode;
   readonly contentType?: string;
@@ -187,6 +196,14 @@ export interface StorageBackend {
     body: Readable | AsyncIterable<Uint8Array>,
     options?: StreamWriteOptions,
   ): Promise<ObjectInfo>;
+
+  /**
+   * Optional fast path for a large ranged read: the bytes of `options.range` (its length given) are handed to `sink`
+   * in order, from buffers the backend reuses (byte n of the range first in the n-th byte handed). Resolves with the
+   * count handed, or undefined when this read was not taken (nothing handed): the caller reads with getStream then.
+   * Same errors as getStream's body.
+   */
+  readRangeInto?(key: string, options: RangeIntoOptions, sink: BodySink): Promise<number | undefined>;
 
   /**
    * Optional fast path for uploading a local file (e.g. a kernel-side copy or reflink on local disk); same

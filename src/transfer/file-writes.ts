@@ -178,8 +178,8 @@ class BufferedSink {
   }
 }
 
-/** Writes every byte of `bytes`, continued until all are written. */
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number | null): Promise<void> {
+/** Writes every byte of `bytes` at `position` (null: at the end), continued until all are written. */
+export async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number | null): Promise<void> {
   for (let done = 0; done < bytes.byteLength; ) {
     const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position === null ? null : position + done);
     done += bytesWritten;

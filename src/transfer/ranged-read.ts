@@ -10,7 +10,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { crc32c, crc32cCombine } from "../backends/crc32c.ts";
-import { writeBody } from "./file-writes.ts";
+import { writeAll, writeBody } from "./file-writes.ts";
 
 const MiB = 1024 * 1024;
 /** Bytes per ranged request. */
@@ -78,18 +78,29 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
     const whole = ranges[index];
     if (whole === undefined) return 0;
     const range = { start: Math.min(Math.max(whole.start, read.filledTo ?? 0), whole.end), end: whole.end };
-    const body = await read.backend.getStream(read.key, {
-      range: { offset: range.start, length: range.end - range.start },
-      ifRevision: read.revision,
-      signal: stop.signal,
-    });
+    const length = range.end - range.start;
+    const pinned = { ifRevision: read.revision, signal: stop.signal };
     let crc = 0;
-    const started = performance.now();
-    const written = await writeBody(body, read.handle, range.start, (bytes) => {
+    const received = (bytes: Uint8Array): void => {
       if (read.crc32c) crc = crc32c(bytes, crc);
       read.onBytes(bytes.byteLength);
-    }, range.end - range.start);
-    if (written !== range.end - range.start) {
+    };
+    const started = performance.now();
+    let at = range.start;
+    const sink = {
+      write: (bytes: Uint8Array): Promise<void> => {
+        received(bytes);
+        const position = at;
+        at += bytes.byteLength;
+        return writeAll(read.handle, bytes, position);
+      },
+    };
+    let written = await read.backend.readRangeInto?.(read.key, { ...pinned, range: { offset: range.start, length } }, sink);
+    if (written === undefined) {
+      const body = await read.backend.getStream(read.key, { ...pinned, range: { offset: range.start, length } });
+      written = await writeBody(body, read.handle, range.start, received, length);
+    }
+    if (written !== length) {
       throw new Error(`the answer for bytes ${range.start}-${range.end - 1} ended after ${written} bytes`);
     }
     crcs[index] = crc;

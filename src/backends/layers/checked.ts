@@ -42,6 +42,7 @@ export class CheckedBackend implements api.StorageBackend {
   readonly retryPolicy: RetryPolicy | undefined;
   /** Present when the inner backend has it. */
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
+  readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
 
   constructor(inner: api.StorageBackend) {
     this.inner = inner;
@@ -56,6 +57,15 @@ export class CheckedBackend implements api.StorageBackend {
         checkIfRevision(options.ifRevision, this.capabilities, location);
         checkMetadata(options.metadata, location);
         return this.#guard("append to", location, options.signal, (signal) => append(key, bytes, withSignal(options, signal)));
+      };
+    }
+    const readRangeInto = inner.readRangeInto?.bind(inner);
+    if (readRangeInto !== undefined) {
+      this.readRangeInto = async (key, options, sink) => {
+        const location = this.#key(key);
+        checkRange(options.range, location);
+        checkCallback("sink.write", sink.write, location);
+        return this.#guard("read", location, options.signal, (signal) => readRangeInto(key, withSignal(options, signal), sink));
       };
     }
   }

@@ -15,6 +15,7 @@ export class PrefixedBackend implements api.StorageBackend {
   /** Present when the inner backend has them. */
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly putFile?: (key: string, localPath: string, options?: api.StreamWriteOptions) => Promise<api.ObjectInfo>;
+  readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
 
   constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
@@ -25,6 +26,10 @@ export class PrefixedBackend implements api.StorageBackend {
     if (inner.append !== undefined) {
       const append = inner.append.bind(inner);
       this.append = async (key, bytes, options) => this.#strip(await append(this.#outer(key), bytes, options));
+    }
+    if (inner.readRangeInto !== undefined) {
+      const readRangeInto = inner.readRangeInto.bind(inner);
+      this.readRangeInto = async (key, options, sink) => readRangeInto(this.#outer(key), options, sink);
     }
     if (inner.putFile !== undefined) {
       const putFile = inner.putFile.bind(inner);

@@ -17,6 +17,8 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
+import type { BodySink } from "../backend.ts";
+import { plainGet } from "../plain-http-read.ts";
 import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
@@ -51,6 +53,11 @@ export interface DirectRead {
   readonly range?: string | undefined;
   readonly ifMatch?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+}
+
+export interface PlainTimeouts {
+  readonly connectMs: number;
+  readonly idleMs: number;
 }
 
 export interface DirectAnswer {
@@ -155,7 +162,40 @@ export class DirectGet {
     return this.#retry.run("read", once, failureKind, read.signal);
   }
 
+  /**
+   * A ranged GET whose body goes to `sink` from reused buffers (plain-http-read.ts), on a plain-HTTP endpoint.
+   * Resolves with the bytes handed, or undefined when the answer was not one taken there (an error answer, other
+   * framing, no answer at all) and nothing was handed: the caller asks again with get(). Sent once, not retried.
+   */
+  async readInto(read: DirectRead & { readonly length: number; readonly timeouts: PlainTimeouts }, sink: BodySink): Promise<number | undefined> {
+    const { protocol, hostname, port } = this.#target;
+    if (protocol !== "http:") return undefined;
+    const signed = await this.#signed(read);
+    const result = await plainGet(
+      {
+        hostname,
+        port: port ?? 80,
+        target: `${signed.path}${queryString(signed.query)}`,
+        headers: signed.headers,
+        maxBytes: read.length,
+        connectTimeoutMs: read.timeouts.connectMs,
+        idleTimeoutMs: read.timeouts.idleMs,
+        signal: read.signal,
+      },
+      sink,
+    );
+    return result.kind === "done" ? result.bytes : undefined;
+  }
+
   async #send(read: DirectRead): Promise<DirectAnswer> {
+    const signed = await this.#signed(read);
+    const handler = this.#parts.requestHandler;
+    if (handler === undefined) throw new Error("the S3 client has no request handler");
+    const { response } = await handler.handle(signed, read.signal === undefined ? {} : { abortSignal: read.signal });
+    return { status: response.statusCode, headers: response.headers, body: response.body as Readable };
+  }
+
+  async #signed(read: DirectRead): Promise<HttpRequestShape> {
     const { protocol, hostname, port, host } = this.#target;
     const headers: Record<string, string> = {
       host: host ?? (port === undefined ? hostname : `${hostname}:${port}`),
@@ -173,12 +213,18 @@ export class DirectGet {
       headers,
     };
     const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
-    const signed = await this.#signer.sign(request, { ...this.#signing, signingDate });
-    const handler = this.#parts.requestHandler;
-    if (handler === undefined) throw new Error("the S3 client has no request handler");
-    const { response } = await handler.handle(signed, read.signal === undefined ? {} : { abortSignal: read.signal });
-    return { status: response.statusCode, headers: response.headers, body: response.body as Readable };
+    return this.#signer.sign(request, { ...this.#signing, signingDate });
   }
+}
+
+/** "?a=1&b" from a query record ("" when empty); any encoding the server decodes alike matches the signature. */
+function queryString(query: Record<string, string | string[] | null>): string {
+  const pairs: string[] = [];
+  for (const [name, value] of Object.entries(query)) {
+    const values = value === null ? [null] : Array.isArray(value) ? value : [value];
+    for (const one of values) pairs.push(one === null ? encodeURIComponent(name) : `${encodeURIComponent(name)}=${encodeURIComponent(one)}`);
+  }
+  return pairs.length === 0 ? "" : `?${pairs.join("&")}`;
 }
 
 /** The SDK's path encoding of a key: each segment URI-encoded, with !'()* escaped too, "/" kept. */

@@ -21,7 +21,7 @@ import { PassThrough, Readable as NodeReadable } from "node:stream";
 import type { HeadObjectCommandOutput, ListObjectsV2CommandInput, ListObjectsV2CommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, PreconditionFailedError, isOpenCrateError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
-import type { AppendOptions, BackendCapabilities, CopyOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
+import type { AppendOptions, BackendCapabilities, BodySink, CopyOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
 import { FULL_CAPABILITIES, OVERWRITE, ifRevision } from "../backend.ts";
 import { CallerBody } from "../caller-body.ts";
 import { copyFromBusySource } from "../source-changes.ts";
@@ -210,6 +210,23 @@ export class S3Backend implements StorageBackend {
     }
     if (body === undefined) return NodeReadable.from([]);
     return this.#withMappedErrors(nodeBody(body), key);
+  }
+
+  /** A ranged read straight from the socket into reused buffers, on the direct path over plain HTTP (else undefined). */
+  async readRangeInto(key: string, options: RangeIntoOptions, sink: BodySink): Promise<number | undefined> {
+    const objectKey = this.#paths.objectKey(key);
+    const range = rangeHeader(options.range);
+    if (range === undefined || range === EMPTY_RANGE) return undefined;
+    const { connection } = await this.#connect();
+    const direct = await this.#directGet(connection);
+    if (direct === undefined) return undefined;
+    try {
+      const timeouts = { connectMs: this.#settings.connectionTimeoutMs, idleMs: this.#settings.requestTimeoutMs };
+      const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal, length: options.range.length, timeouts };
+      return await direct.readInto(read, sink);
+    } catch (error) {
+      throw this.#error(error, "read", key, options.signal);
+    }
   }
 
   async put(key: string, body: Uint8Array | string, options: WriteOptions = {}): Promise<ObjectInfo> {

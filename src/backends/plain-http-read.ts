@@ -1,0 +1,260 @@
+/**
+ * One GET over plain HTTP/1.1 whose body is read from the socket into a few reused buffers (net.Socket's `onread`)
+ * and handed to a sink, instead of the fresh buffer per socket read that an HTTP client emits as a chunk: a large
+ * download then leaves no garbage per chunk behind (at several hundred MiB/s that garbage is most of the CPU and
+ * of the memory of a read).
+ *
+ * Only the common answer is taken here: a 2xx with a Content-Length and no transfer coding. Anything else (an
+ * error, a redirect, chunked framing) is declined before a byte reaches the sink, so the caller sends the request
+ * again through its full client, whose errors and retries it already knows. TLS is not handled (a TLS socket
+ * decrypts into buffers of its own).
+ */
+import { connect, type Socket } from "node:net";
+import type { BodySink } from "./backend.ts";
+
+/** Bytes per reused buffer; a buffer goes to the sink once less than READ_MIN_BYTES of room is left in it. */
+const BUFFER_BYTES = 512 * 1024;
+const READ_MIN_BYTES = 64 * 1024;
+/** Buffers per request: one fills while the others wait for the sink. */
+const BUFFERS_PER_READ = 3;
+/** Buffers kept between requests, for the next ones. */
+const POOL_MAX = 48;
+const HEADER_END = Buffer.from("\r\n\r\n");
+
+const pool: Buffer[] = [];
+
+export interface PlainGet {
+  readonly hostname: string;
+  readonly port: number;
+  /** Path and query, as sent on the request line. */
+  readonly target: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** An answer with a longer body is declined. */
+  readonly maxBytes: number;
+  readonly connectTimeoutMs: number;
+  /** The socket may stay silent this long. */
+  readonly idleTimeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type PlainGetResult =
+  /** The whole body went to the sink. */
+  | { readonly kind: "done"; readonly bytes: number }
+  /** Not an answer taken here (status, framing), or no answer at all: nothing went to the sink. */
+  | { readonly kind: "declined"; readonly status: number | undefined; readonly cause?: unknown };
+
+/**
+ * Sends the GET and delivers the body to `sink`. Rejects only once bytes have reached the sink (the body broke
+ * off, the sink failed, the signal fired); a failure before that resolves as declined.
+ */
+export function plainGet(request: PlainGet, sink: BodySink): Promise<PlainGetResult> {
+  return new BodyReader(request, sink).run();
+}
+
+class BodyReader {
+  readonly #request: PlainGet;
+  readonly #sink: BodySink;
+  readonly #buffers: Buffer[] = [];
+  /** Buffers whose bytes the sink still holds, oldest first. */
+  readonly #busy: Busy[] = [];
+  #current: Buffer;
+  #filled = 0;
+  #length: number | undefined;
+  /** Body bytes handed to the sink. */
+  #delivered = 0;
+  #status: number | undefined;
+  #socket: Socket | undefined;
+  /** Every byte of the body is in. */
+  #complete = false;
+  #settled = false;
+  #resolve: (result: PlainGetResult) => void = () => {};
+  #reject: (error: unknown) => void = () => {};
+
+  constructor(request: PlainGet, sink: BodySink) {
+    this.#request = request;
+    this.#sink = sink;
+    for (let i = 0; i < BUFFERS_PER_READ; i++) this.#buffers.push(pool.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES));
+    this.#current = this.#buffers[0] as Buffer;
+  }
+
+  run(): Promise<PlainGetResult> {
+    return new Promise<PlainGetResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      const { signal } = this.#request;
+      if (signal?.aborted === true) {
+        this.#fail(signal.reason);
+        return;
+      }
+      signal?.addEventListener("abort", this.#onAbort, { once: true });
+      const socket = connect({
+        host: this.#request.hostname,
+        port: this.#request.port,
+        noDelay: true,
+        onread: { buffer: () => this.#current.subarray(this.#filled), callback: (count) => this.#onRead(count) },
+      });
+      this.#socket = socket;
+      socket.setTimeout(this.#request.connectTimeoutMs);
+      socket.once("connect", () => {
+        socket.setTimeout(this.#request.idleTimeoutMs);
+        socket.write(this.#requestText());
+      });
+      socket.on("timeout", () => this.#complete || this.#fail(Object.assign(new Error("the store sent nothing for too long"), { name: "TimeoutError", code: "ETIMEDOUT" })));
+      socket.on("error", (error) => this.#complete || this.#fail(error));
+      socket.on("close", () => this.#complete || this.#fail(Object.assign(new Error(`the answer ended after ${this.#delivered} bytes of its body`), { code: "ECONNRESET" })));
+    });
+  }
+
+  readonly #onAbort = (): void => {
+    this.#fail(this.#request.signal?.reason);
+  };
+
+  #requestText(): string {
+    let text = `GET ${this.#request.target} HTTP/1.1\r\n`;
+    for (const [name, value] of Object.entries(this.#request.headers)) text += `${name}: ${value}\r\n`;
+    return `${text}\r\n`;
+  }
+
+  /** Bytes arrived at `#current[#filled...]`; false pauses the socket until a buffer is free. */
+  #onRead(count: number): boolean {
+    if (this.#settled) return false;
+    this.#filled += count;
+    if (this.#length === undefined) {
+      if (!this.#readHead()) return true;
+      if (this.#settled) return false;
+    }
+    const length = this.#length ?? 0;
+    const wanted = length - this.#delivered;
+    if (this.#filled >= wanted) {
+      this.#filled = wanted;
+      this.#complete = true;
+      this.#socket?.destroy();
+      this.#hand();
+      void this.#finish();
+      return false;
+    }
+    if (this.#current.byteLength - this.#filled >= READ_MIN_BYTES) return true;
+    this.#hand();
+    return this.#nextBuffer();
+  }
+
+  /** Parses the status line and headers once they are all in; false while more are needed. */
+  #readHead(): boolean {
+    const end = this.#current.subarray(0, this.#filled).indexOf(HEADER_END);
+    if (end === -1) {
+      if (this.#current.byteLength - this.#filled < READ_MIN_BYTES) this.#decline(undefined, new Error("answer headers too long"));
+      return this.#settled;
+    }
+    const lines = this.#current.toString("latin1", 0, end).split("\r\n");
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
+    this.#status = status?.[1] === undefined ? undefined : Number(status[1]);
+    let length: number | undefined;
+    let coded = false;
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === "content-length") length = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+      if (name === "transfer-encoding") coded = true;
+    }
+    const usable = this.#status !== undefined && this.#status >= 200 && this.#status < 300 && length !== undefined && Number.isSafeInteger(length);
+    if (!usable || coded || (length ?? 0) > this.#request.maxBytes) {
+      this.#decline(this.#status);
+      return true;
+    }
+    this.#length = length;
+    const bodyStart = end + HEADER_END.byteLength;
+    this.#current.copyWithin(0, bodyStart, this.#filled);
+    this.#filled -= bodyStart;
+    return true;
+  }
+
+  /** Hands the filled part of the current buffer to the sink. */
+  #hand(): void {
+    if (this.#filled === 0) return;
+    const buffer = this.#current;
+    const bytes = buffer.subarray(0, this.#filled);
+    this.#delivered += this.#filled;
+    this.#filled = 0;
+    const entry: Busy = { buffer, written: this.#sink.write(bytes), done: false };
+    this.#busy.push(entry);
+    entry.written.then(
+      () => {
+        entry.done = true;
+        while (this.#busy[0]?.done === true) this.#busy.shift();
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** Moves to a free buffer; with none, to the oldest busy one, and pauses until the sink is done with it. */
+  #nextBuffer(): boolean {
+    const free = this.#buffers.find((buffer) => !this.#busy.some((entry) => entry.buffer === buffer && !entry.done));
+    if (free !== undefined) {
+      this.#current = free;
+      return true;
+    }
+    // The next read lands in the oldest busy buffer: the socket stays paused until its write is done.
+    const oldest = this.#busy[0];
+    if (oldest === undefined) return true;
+    this.#current = oldest.buffer;
+    oldest.written.then(
+      () => {
+        if (!this.#settled) this.#socket?.resume();
+      },
+      () => {},
+    );
+    return false;
+  }
+
+  async #finish(): Promise<void> {
+    const bytes = this.#delivered;
+    try {
+      await Promise.all(this.#busy.map((entry) => entry.written));
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#end({ kind: "done", bytes });
+  }
+
+  #decline(status: number | undefined, cause?: unknown): void {
+    this.#end({ kind: "declined", status, ...(cause === undefined ? {} : { cause }) });
+  }
+
+  /** A failure of the socket, the sink or the signal. Before any byte went to the sink, the request is declined. */
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    if (this.#delivered === 0 && this.#request.signal?.aborted !== true) {
+      this.#decline(this.#status, error);
+      return;
+    }
+    this.#settled = true;
+    this.#cleanUp(false);
+    // The caller may close the file once this rejects: writes under way finish first.
+    void Promise.allSettled(this.#busy.map((entry) => entry.written)).then(() => this.#reject(error));
+  }
+
+  #end(result: PlainGetResult): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#cleanUp(true);
+    this.#resolve(result);
+  }
+
+  #cleanUp(reusable: boolean): void {
+    this.#request.signal?.removeEventListener("abort", this.#onAbort);
+    this.#socket?.destroy();
+    if (!reusable) return;
+    // Buffers the sink may still hold are not given back.
+    void Promise.allSettled(this.#busy.map((entry) => entry.written)).then(() => {
+      for (const buffer of this.#buffers) if (pool.length < POOL_MAX) pool.push(buffer);
+    });
+  }
+}
+
+interface Busy {
+  readonly buffer: Buffer;
+  readonly written: Promise<void>;
+  done: boolean;
+}
