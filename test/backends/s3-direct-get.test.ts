@@ -128,6 +128,43 @@ describe("S3 reads without the SDK's middleware, on MinIO", { skip: skipUnless(s
     assert.equal(gets, 1, "sent once");
   });
 
+  it("a ranged read into reused buffers hands the range's bytes; other answers are left to getStream", async () => {
+    const { writer, reader, proxy } = await viaProxy((_request, forward) => forward());
+    const bytes = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 5 }, (_, i) => (i * 31 + (i >>> 10)) & 0xff));
+    const info = await writer.put("big.bin", bytes);
+    const handed: Buffer[] = [];
+    const sink = {
+      write: async (chunk: Uint8Array) => {
+        handed.push(Buffer.from(chunk));
+      },
+    };
+    const range = { offset: 1000, length: 2 * 1024 * 1024 };
+    assert.equal(await reader.readRangeInto("big.bin", { range, ifRevision: info.revision }, sink), range.length);
+    assert.ok(Buffer.concat(handed).equals(bytes.subarray(range.offset, range.offset + range.length)));
+    const gets = proxy.requests.filter((request) => request.method === "GET" && request.url.includes("/big.bin"));
+    assert.equal(gets.length, 1, "one GET");
+    assert.equal(gets[0]?.headers.range, "bytes=1000-2098151");
+    assert.equal(gets[0]?.headers["if-match"], info.revision);
+    assert.match(String(gets[0]?.headers.authorization), /^AWS4-HMAC-SHA256 Credential=/);
+
+    handed.length = 0;
+    const stale = '"0123456789abcdef0123456789abcdef"';
+    assert.equal(await reader.readRangeInto("big.bin", { range, ifRevision: stale }, sink), undefined, "a stale revision is not taken");
+    assert.equal(await reader.readRangeInto("missing.bin", { range }, sink), undefined, "a missing key is not taken");
+    assert.equal(handed.length, 0, "nothing handed");
+  });
+
+  it("a ranged read into reused buffers cut mid-body fails TRANSIENT, naming the key", async () => {
+    let cut = true;
+    const { writer, reader } = await viaFaults((request) => (request.method === "GET" && request.url.includes("/big.bin") && cut ? "cut-response" : "pass"));
+    await writer.put("big.bin", new Uint8Array(4 * 1024 * 1024).fill(7));
+    const sink = { write: async () => {} };
+    const error = await rejectsWithCode(reader.readRangeInto("big.bin", { range: { offset: 0, length: 4 * 1024 * 1024 } }, sink), "TRANSIENT", "cut");
+    assert.match(error.message, /big\.bin/);
+    cut = false;
+    assert.equal(await reader.readRangeInto("big.bin", { range: { offset: 0, length: 4 * 1024 * 1024 } }, sink), 4 * 1024 * 1024);
+  });
+
   it("an aborted read stops at once, caused by the caller's reason", async () => {
     const { writer, reader } = await viaFaults(() => "stall");
     await writer.put("a.txt", "abc");

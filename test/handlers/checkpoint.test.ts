@@ -24,7 +24,8 @@ function tensor(dtype: Tensor["dtype"], shape: number[], data: Tensor["data"]): 
   return { dtype, shape, data };
 }
 
-/** Wraps a backend so every byte handed out by get/getStream is counted (what the loader asked the store for). */
+/** Wraps a backend so every byte handed out by get/getStream/readRangeInto is counted (what the loader asked the store
+ * for). */
 function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetched: () => number; reset: () => void } {
   let bytes = 0;
   const backend = new Proxy(inner, {
@@ -49,6 +50,16 @@ function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetc
           source.on("error", (error) => counted.destroy(error));
           return source.pipe(counted);
         };
+      }
+      if (property === "readRangeInto" && target.readRangeInto !== undefined) {
+        const readRangeInto = target.readRangeInto.bind(target);
+        return async (...[key, options, sink]: Parameters<NonNullable<StorageBackend["readRangeInto"]>>) =>
+          readRangeInto(key, options, {
+            write: (chunk) => {
+              bytes += chunk.byteLength;
+              return sink.write(chunk);
+            },
+          });
       }
       const value: unknown = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, realpath, rename, symlink } from "node:fs/pro
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it, test } from "node:test";
-import type { ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
+import type { BodySink, RangeIntoOptions, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { crc32c, crc32cCombine } from "../../src/backends/crc32c.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { downloadToFile, type FileDownloaded } from "../../src/transfer/download-file.ts";
@@ -33,7 +33,8 @@ function patterned(size: number, seed: number): Uint8Array {
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
-/** A backend whose getStream runs `meanwhile` once, before the `nth` stream (0-based) is opened. */
+/** A backend that runs `meanwhile` once, before the `nth` read (0-based) is opened: a getStream or a ranged read into
+ * reused buffers (readRangeInto). */
 function onStream(inner: StorageBackend, nth: number, meanwhile: () => Promise<unknown>): StorageBackend {
   let opened = 0;
   return new Proxy(inner, {
@@ -42,6 +43,16 @@ function onStream(inner: StorageBackend, nth: number, meanwhile: () => Promise<u
         return async (key: string, options?: ReadOptions): Promise<Readable> => {
           if (opened++ === nth) await meanwhile();
           return target.getStream(key, options);
+        };
+      }
+      if (property === "readRangeInto" && target.readRangeInto !== undefined) {
+        const readRangeInto = target.readRangeInto.bind(target);
+        return async (key: string, options: RangeIntoOptions, sink: BodySink): Promise<number | undefined> => {
+          if (opened++ === nth) await meanwhile();
+          const count = await readRangeInto(key, options, sink);
+          // Not taken: the same read goes out again as a getStream, which is not counted again.
+          if (count === undefined) opened -= 1;
+          return count;
         };
       }
       const value: unknown = Reflect.get(target, property, target);

@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import type { ObjectInfo, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
+import type { BodySink, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { isOpenCrateError, TransientError } from "../../src/errors.ts";
 import { downloadToFile, partialEntries, type FileDownloaded } from "../../src/transfer/download-file.ts";
 import { SafeFolder } from "../../src/transfer/safe-folder.ts";
@@ -42,14 +42,31 @@ interface Recorded {
 }
 
 /**
- * A backend recording the offset of every ranged read; with `failFrom`, a read from that offset fails TRANSIENT
- * once every read before it has been consumed to its end (so those ranges are finished, deterministically).
+ * A backend recording the offset of every ranged read (getStream, or readRangeInto into reused buffers); with
+ * `failFrom`, a read from that offset fails TRANSIENT once every read before it has been consumed to its end (so
+ * those ranges are finished, deterministically).
  */
 function recording(inner: StorageBackend, failFrom?: number): Recorded {
   const offsets: number[] = [];
   const ended: Promise<void>[] = [];
   const backend = new Proxy(inner, {
     get(target, property) {
+      if (property === "readRangeInto" && target.readRangeInto !== undefined) {
+        const readRangeInto = target.readRangeInto.bind(target);
+        return async (key: string, options: RangeIntoOptions, sink: BodySink): Promise<number | undefined> => {
+          const offset = options.range.offset;
+          if (failFrom !== undefined && offset >= failFrom) {
+            offsets.push(offset);
+            await Promise.all(ended);
+            throw new TransientError("the network went away (test)");
+          }
+          const count = readRangeInto(key, options, sink);
+          ended.push(count.then(() => undefined, () => undefined));
+          // Not taken (undefined): the same read goes out as a getStream, recorded there.
+          if ((await count) !== undefined) offsets.push(offset);
+          return count;
+        };
+      }
       if (property === "getStream") {
         return async (key: string, options?: ReadOptions): Promise<Readable> => {
           const range = options?.range;

@@ -1,0 +1,216 @@
+/**
+ * A GET whose body goes from the socket into reused buffers (src/backends/plain-http-read.ts), against a local
+ * HTTP server that answers as each case needs: the body arrives whole and in order even when the sink is slow (the
+ * buffers are reused only once the sink is done with them); any answer other than a 2xx with a Content-Length is
+ * declined before a byte reaches the sink; a body that breaks off, a failing sink and an abort reject.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { after, before, describe, it } from "node:test";
+import type { BodySink } from "../../src/backends/backend.ts";
+import { type PlainGet, plainGet } from "../../src/backends/plain-http-read.ts";
+
+const MiB = 1024 * 1024;
+const BODY = randomBytes(5 * MiB + 777);
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** A sink copying what it is handed, each write finishing after `delayMs` (so buffers wait on it). */
+function collecting(delayMs = 0): BodySink & { readonly chunks: Buffer[]; bytes(): Buffer } {
+  const chunks: Buffer[] = [];
+  return {
+    chunks,
+    bytes: () => Buffer.concat(chunks),
+    write: async (bytes) => {
+      chunks.push(Buffer.from(bytes));
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    },
+  };
+}
+
+/** A sink that checks, once each write is done, that its bytes were not overwritten meanwhile. */
+function checking(delayMs: number): BodySink & { readonly hash: ReturnType<typeof createHash> } {
+  const hash = createHash("sha256");
+  return {
+    hash,
+    write: async (bytes) => {
+      const copy = Buffer.from(bytes);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      assert.ok(copy.equals(bytes), "bytes handed to the sink changed before its write was done");
+      hash.update(copy);
+    },
+  };
+}
+
+describe("a GET read into reused buffers", () => {
+  let server: Server;
+  let handler: Handler = (_request, response) => response.end();
+  const sockets = new Set<Socket>();
+  let port = 0;
+
+  before(async () => {
+    server = createServer((request, response) => handler(request, response));
+    server.on("connection", (socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const request = (extra: Partial<PlainGet> = {}): PlainGet => ({
+    hostname: "127.0.0.1",
+    port,
+    target: "/bucket/key?x-id=GetObject",
+    headers: { host: `127.0.0.1:${port}`, range: "bytes=0-" },
+    maxBytes: BODY.byteLength,
+    connectTimeoutMs: 5_000,
+    idleTimeoutMs: 5_000,
+    ...extra,
+  });
+
+  const answerBody: Handler = (_request, response) => {
+    response.writeHead(206, { "content-length": BODY.byteLength });
+    // In pieces of several sizes, as a store's answer arrives.
+    let at = 0;
+    const more = (): void => {
+      while (at < BODY.byteLength) {
+        const end = Math.min(at + 1 + ((at * 7) % (300 * 1024)), BODY.byteLength);
+        const ok = response.write(BODY.subarray(at, end));
+        at = end;
+        if (!ok) {
+          response.once("drain", more);
+          return;
+        }
+      }
+      response.end();
+    };
+    more();
+  };
+
+  it("hands the whole body in order, with the request line and headers as given", async () => {
+    let seen: IncomingMessage | undefined;
+    handler = (incoming, response) => {
+      seen = incoming;
+      answerBody(incoming, response);
+    };
+    const sink = collecting();
+    const result = await plainGet(request(), sink);
+    assert.deepEqual(result, { kind: "done", bytes: BODY.byteLength });
+    assert.ok(sink.bytes().equals(BODY));
+    assert.equal(seen?.url, "/bucket/key?x-id=GetObject");
+    assert.equal(seen?.headers.range, "bytes=0-");
+  });
+
+  it("reuses a buffer only once the sink is done with it, however slow the sink", async () => {
+    handler = answerBody;
+    const sink = checking(3);
+    const result = await plainGet(request(), sink);
+    assert.deepEqual(result, { kind: "done", bytes: BODY.byteLength });
+    assert.equal(sink.hash.digest("hex"), createHash("sha256").update(BODY).digest("hex"));
+  });
+
+  it("hands an empty body as zero bytes", async () => {
+    handler = (_request, response) => {
+      response.writeHead(200, { "content-length": 0 });
+      response.end();
+    };
+    const sink = collecting();
+    assert.deepEqual(await plainGet(request(), sink), { kind: "done", bytes: 0 });
+    assert.equal(sink.chunks.length, 0);
+  });
+
+  it("declines error answers, chunked answers and bodies longer than asked, handing nothing", async () => {
+    const cases: [string, Handler][] = [
+      [
+        "412",
+        (_request, response) => {
+          response.writeHead(412, { "content-type": "application/xml" });
+          response.end("<Error><Code>PreconditionFailed</Code></Error>");
+        },
+      ],
+      [
+        "chunked",
+        (_request, response) => {
+          response.writeHead(200, { "transfer-encoding": "chunked" });
+          response.write("abc");
+          response.end("def");
+        },
+      ],
+      [
+        "too long",
+        (_request, response) => {
+          response.writeHead(200, { "content-length": 10 });
+          response.end("0123456789");
+        },
+      ],
+    ];
+    for (const [label, answer] of cases) {
+      handler = answer;
+      const sink = collecting();
+      const result = await plainGet(request({ maxBytes: 5 }), sink);
+      assert.equal(result.kind, "declined", label);
+      assert.equal(sink.chunks.length, 0, `${label}: nothing handed`);
+    }
+    handler = cases[0]?.[1] ?? answerBody;
+    assert.deepEqual(await plainGet(request(), collecting()), { kind: "declined", status: 412 });
+  });
+
+  it("declines when no answer comes in time or the connection is refused", async () => {
+    handler = () => {};
+    const silent = await plainGet(request({ idleTimeoutMs: 200 }), collecting());
+    assert.equal(silent.kind, "declined");
+    assert.equal(silent.kind === "declined" ? (silent.cause as Error).name : "", "TimeoutError");
+
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const unused = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await plainGet(request({ port: unused }), collecting());
+    assert.equal(refused.kind, "declined");
+    assert.equal(refused.kind === "declined" ? (refused.cause as NodeJS.ErrnoException).code : "", "ECONNREFUSED");
+  });
+
+  it("rejects when the body breaks off after some bytes were handed", async () => {
+    handler = (_request, response) => {
+      response.writeHead(206, { "content-length": BODY.byteLength });
+      response.write(BODY.subarray(0, 2 * MiB), () => setTimeout(() => response.socket?.destroy(), 20));
+    };
+    const sink = collecting();
+    await assert.rejects(plainGet(request(), sink), (error: unknown) => {
+      assert.equal((error as NodeJS.ErrnoException).code, "ECONNRESET");
+      return true;
+    });
+    assert.ok(sink.bytes().equals(BODY.subarray(0, sink.bytes().byteLength)), "what was handed is the start of the body");
+  });
+
+  it("rejects with the sink's failure, and with the caller's reason on abort", async () => {
+    handler = answerBody;
+    const broken = new Error("disk full (test)");
+    let writes = 0;
+    await assert.rejects(
+      plainGet(request(), {
+        write: async () => {
+          if (++writes === 2) throw broken;
+        },
+      }),
+      (error: unknown) => error === broken,
+    );
+
+    const controller = new AbortController();
+    const reason = new Error("stop now");
+    const sink: BodySink = {
+      write: async () => {
+        controller.abort(reason);
+      },
+    };
+    await assert.rejects(plainGet(request({ signal: controller.signal }), sink), (error: unknown) => error === reason);
+    await assert.rejects(plainGet(request({ signal: controller.signal }), collecting()), (error: unknown) => error === reason);
+  });
+});
