@@ -76,7 +76,7 @@ export interface ReadOptions {
 }
 
 export interface RangeIntoOptions extends ReadOptions {
-  readonly range: Required<ByteRange>;
+  readonly range: Required<OffsetRange>;
 }
 
 /** Receives a body in pieces. `bytes` must not be kept: its memory is reused once the returned promise settles. */
