@@ -37,6 +37,8 @@ export type {
   ListPageOptions,
   CopyOptions,
   AppendOptions,
+  RangeIntoOptions,
+  BodySink,
 } from "./backends/backend.ts";
 export { LocalBackend } from "./backends/local/index.ts";
 export type { LocalBackendOptions } from "./backends/local/index.ts";
