@@ -23,7 +23,7 @@ const HEAD_MAX_BYTES = 64 * 1024;
 /** Buffers per request: one fills while the others wait for the sink. */
 const BUFFERS_PER_READ = 3;
 /** Buffers kept between requests, for the next ones. */
-const POOL_MAX = 48;
+const POOL_MAX = 24;
 const HEADER_END = Buffer.from("\r\n\r\n");
 
 const pool: Buffer[] = [];
@@ -203,9 +203,13 @@ class BodyReader {
     const oldest = this.#busy[0];
     if (oldest === undefined) return true;
     this.#current = oldest.buffer;
+    // Waiting on the sink (a busy disk) is not the store going silent: no idle time-out meanwhile.
+    this.#socket?.setTimeout(0);
     oldest.written.then(
       () => {
-        if (!this.#settled) this.#socket?.resume();
+        if (this.#settled) return;
+        this.#socket?.setTimeout(this.#request.idleTimeoutMs);
+        this.#socket?.resume();
       },
       () => {},
     );

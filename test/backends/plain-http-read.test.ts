@@ -116,6 +116,14 @@ describe("a GET read into reused buffers", () => {
     assert.equal(sink.hash.digest("hex"), createHash("sha256").update(BODY).digest("hex"));
   });
 
+  it("a sink slower than the idle time-out does not time the read out (only the store's silence does)", async () => {
+    handler = answerBody;
+    const sink = checking(150);
+    const result = await plainGet(request({ idleTimeoutMs: 100 }), sink);
+    assert.deepEqual(result, { kind: "done", bytes: BODY.byteLength });
+    assert.equal(sink.hash.digest("hex"), createHash("sha256").update(BODY).digest("hex"));
+  });
+
   it("hands an empty body as zero bytes", async () => {
     handler = (_request, response) => {
       response.writeHead(200, { "content-length": 0 });
