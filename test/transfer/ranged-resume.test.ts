@@ -49,6 +49,8 @@ interface Recorded {
 function recording(inner: StorageBackend, failFrom?: number): Recorded {
   const offsets: number[] = [];
   const ended: Promise<void>[] = [];
+  /** Reads into reused buffers that were not taken, by offset: the getStream that follows ends them. */
+  const handedOver = new Map<number, () => void>();
   const backend = new Proxy(inner, {
     get(target, property) {
       if (property === "readRangeInto" && target.readRangeInto !== undefined) {
@@ -60,24 +62,33 @@ function recording(inner: StorageBackend, failFrom?: number): Recorded {
             await Promise.all(ended);
             throw new TransientError("the network went away (test)");
           }
-          const count = readRangeInto(key, options, sink);
-          ended.push(count.then(() => undefined, () => undefined));
-          // Not taken (undefined): the same read goes out as a getStream, recorded there.
-          if ((await count) !== undefined) offsets.push(offset);
+          let end = (): void => {};
+          ended.push(new Promise((resolve) => (end = resolve)));
+          const count = await readRangeInto(key, options, sink).catch((error: unknown) => {
+            end();
+            throw error;
+          });
+          if (count === undefined) handedOver.set(offset, end);
+          else {
+            offsets.push(offset);
+            end();
+          }
           return count;
         };
       }
       if (property === "getStream") {
         return async (key: string, options?: ReadOptions): Promise<Readable> => {
-          const range = options?.range;
-          const offset = range !== undefined && "offset" in range ? range.offset : 0;
+          const offset = options?.range !== undefined && "offset" in options.range ? options.range.offset : 0;
           offsets.push(offset);
           if (failFrom !== undefined && offset >= failFrom) {
             await Promise.all(ended);
             throw new TransientError("the network went away (test)");
           }
           const stream = await target.getStream(key, options);
+          const end = handedOver.get(offset);
+          handedOver.delete(offset);
           ended.push(new Promise((resolve) => stream.once("end", () => resolve())));
+          if (end !== undefined) stream.once("end", end);
           return stream;
         };
       }
