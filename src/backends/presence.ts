@@ -18,6 +18,11 @@ export async function objectExists(backend: StorageBackend, key: string): Promis
 
 /** True when at least one object's key starts with `prefix` (end it with "/" to mean a folder; "" is the root). */
 export async function hasObjectsUnder(backend: StorageBackend, prefix: string): Promise<boolean> {
-  for await (const _ of backend.list(prefix, { pageSize: 1 })) return true;
-  return false;
+  return (await firstKeyUnder(backend, prefix)) !== undefined;
+}
+
+/** The first key (in key order) that starts with `prefix`, from a one-object listing; undefined when none does. */
+export async function firstKeyUnder(backend: StorageBackend, prefix: string): Promise<string | undefined> {
+  for await (const info of backend.list(prefix, { pageSize: 1 })) return info.key;
+  return undefined;
 }

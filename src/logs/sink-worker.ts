@@ -1,14 +1,15 @@
 /**
- * The log-writer thread: for each run of the process, rebuilds the run's backend, runs its RunWriter, and answers
- * the main thread. Because it has its own event loop, it keeps storing lines while the main thread is blocked (in
- * an `exit` listener waiting for the final flush, or in a long synchronous computation).
+ * The log-writer thread: for each run of the process, takes the run's backend (rebuilt from its recipe once, then
+ * shared: worker-backends.ts), runs its RunWriter, and answers the main thread. Because it has its own event
+ * loop, it keeps storing lines while the main thread is blocked (in an `exit` listener waiting for the final
+ * flush, or in a long synchronous computation).
  */
 import { parentPort } from "node:worker_threads";
 import type { StorageBackend } from "../backends/backend.ts";
-import { backendFromRecipe } from "./backend-recipe.ts";
 import { RunWriter } from "./run-writer.ts";
 import type { FromWorker, ToWorker } from "./sink-protocol.ts";
 import { sendError } from "./sink-protocol.ts";
+import { WorkerBackends } from "./worker-backends.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("sink-worker.ts runs only as a worker thread");
@@ -20,6 +21,7 @@ interface OpenRun {
 }
 
 const runs = new Map<number, OpenRun>();
+const backends = new WorkerBackends();
 const send = (message: FromWorker): void => port.postMessage(message);
 
 port.on("message", (message: ToWorker) => {
@@ -51,12 +53,12 @@ function runOf(sink: number): OpenRun {
 }
 
 async function open(message: Extract<ToWorker, { type: "open" }>): Promise<void> {
-  const backend = backendFromRecipe(message.recipe);
+  const backend = backends.acquire(message.recipe);
   const writer = new RunWriter(backend, message.options);
   try {
     await writer.start();
   } catch (error) {
-    await backend.close().catch(() => {});
+    await backends.release(backend);
     send({ type: "done", id: message.id, error: sendError(error) });
     return;
   }
@@ -64,14 +66,14 @@ async function open(message: Extract<ToWorker, { type: "open" }>): Promise<void>
   send({ type: "done", id: message.id, path: writer.path });
 }
 
-/** The last lines and the final record, then the flag a blocked main thread waits on, then the backend's clients. */
+/** The last lines and the final record, then the flag a blocked main thread waits on, then the backend back. */
 async function close(run: OpenRun, ending: Parameters<RunWriter["close"]>[0]): Promise<void> {
   try {
     await run.writer.close(ending);
   } finally {
     Atomics.store(run.closed, 0, 1);
     Atomics.notify(run.closed, 0);
-    await run.backend.close().catch(() => {});
+    await backends.release(run.backend);
   }
 }
 

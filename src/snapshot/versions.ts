@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
-import { hasObjectsUnder } from "../backends/presence.ts";
+import { firstKeyUnder, hasObjectsUnder } from "../backends/presence.ts";
 import { settleConditionalWrite, WRITER_TOKEN_KEY, type Settled } from "../backends/conditional-write.ts";
 import { retryPolicyOf, type FailureKind, type RetryPolicy } from "../backends/retry-policy.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
@@ -163,11 +163,20 @@ export class VersionStore {
   }
 
   /**
-   * True when a folder `v<N>` or `v<N>:<anything>` holds an object: two one-object listings (`<name>/v<N>/` and
-   * `<name>/v<N>:`), so it stays cheap however many versions and files there are.
+   * True when a folder `v<N>` or `v<N>:<anything>` holds an object (any key starting `<name>/v<N>:` counts), from
+   * one one-object listing of `<name>/v<N>` as a rule, so it stays cheap however many versions and files there are.
+   * Keys sort "/" < digits < ":", so the first key under that prefix is in `v<N>/` when that folder holds anything,
+   * else a `v<N>:…` key when one exists, unless a longer number (`v<N>7…`) sorts first (then `<name>/v<N>:` is
+   * listed too); a key that sorts before `v<N>/` (`v<N>.txt`, `v<N>-old/…`) makes it list both prefixes exactly.
    */
   async folderExists(version: number): Promise<boolean> {
     const stem = `${this.#name}/v${version}`;
+    const first = await firstKeyUnder(this.#backend, stem);
+    if (first === undefined) return false;
+    const next = first.charAt(stem.length);
+    if (next === "/" || next === ":") return true;
+    if (next > ":") return false; // both kinds of folder would sort before this key
+    if (next >= "0" && next <= "9") return hasObjectsUnder(this.#backend, `${stem}:`);
     const found = await Promise.all([hasObjectsUnder(this.#backend, `${stem}/`), hasObjectsUnder(this.#backend, `${stem}:`)]);
     return found.includes(true);
   }

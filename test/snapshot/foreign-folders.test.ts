@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
+import { VersionStore } from "../../src/snapshot/versions.ts";
 import { allBackendFactories, memoryFactory } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
 import { gcsEnv, minioEnv, useTestServersForUris } from "../support/servers.ts";
@@ -109,6 +110,26 @@ for (const factory of allBackendFactories()) {
       const snapshot = await setup({ name: "odd" });
       assert.equal(snapshot.version, 2);
       await snapshot.close();
+    });
+
+    it("the folder check of one number sees v<N>/ and v<N>:<tag>/ past keys that sort near them", async () => {
+      const cases: { keys: string[]; taken: boolean }[] = [
+        { keys: [], taken: false },
+        { keys: ["v5/x.log"], taken: true },
+        { keys: ["v5:a tag/x.log"], taken: true },
+        { keys: ["v50/x.log", "v51:t/x.log"], taken: false },
+        { keys: ["v50/x.log", "v5:tagged/x.log"], taken: true },
+        { keys: ["v5.txt", "v5-old/x.log"], taken: false },
+        { keys: ["v5.txt", "v5:tagged/x.log"], taken: true },
+        { keys: ["v5-old/x.log", "v5/x.log"], taken: true },
+        { keys: ["v5:loose-object"], taken: true }, // any key starting "v<N>:" counts, to be safe
+        { keys: ["v5_backup/x.log", "v6/x.log", "v4/x.log"], taken: false },
+      ];
+      for (const [index, { keys, taken }] of cases.entries()) {
+        const name = `check${index}`;
+        for (const key of keys) await backend.put(`${name}/${key}`, "x");
+        assert.equal(await new VersionStore(backend, name).folderExists(5), taken, keys.join(", ") || "(nothing)");
+      }
     });
 
     it("resuming a foreign tagged folder without its tag writes a sibling and leaves the tagged folder alone", async () => {
