@@ -154,6 +154,12 @@ export interface BackendCapabilities {
   /** `false` when the store keeps no user metadata (local disk): write `metadata` is dropped and `head` returns
    * none. Absent means it is kept. */
   readonly userMetadata?: boolean;
+  /**
+   * True when a create-only or compare-and-swap write that fails AlreadyExists / PreconditionFailed met another
+   * writer's object, never its own earlier attempt: the backend settles the lost answers of its own retries inside
+   * the call (or cannot lose one), so a caller need not read the object back to tell. Absent means false.
+   */
+  readonly settlesConditionalWrites?: boolean;
 }
 
 /** A store that enforces create-only and compare-and-swap itself, for writes and copies, and copies inside itself. */

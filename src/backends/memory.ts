@@ -30,7 +30,7 @@ export interface MemoryBackendOptions {
 
 export class MemoryBackend implements api.StorageBackend {
   readonly kind = "memory";
-  readonly capabilities: api.BackendCapabilities = FULL_CAPABILITIES;
+  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, settlesConditionalWrites: true };
   readonly name: string;
   readonly retryPolicy: RetryPolicy;
   readonly #objects: Map<string, StoredObject>;

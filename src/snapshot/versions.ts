@@ -221,7 +221,7 @@ export class VersionStore {
     let claim = newClaim(candidate, options);
     let lost = 0;
     for (;;) {
-      const { outcome } = await this.#tryClaim(claim);
+      const { outcome } = await this.#tryClaim(claim, true);
       if (outcome === "won") {
         if (candidate !== checked && (await this.folderExists(candidate))) {
           candidate = checked = await this.#pastFolders(candidate + 1);
@@ -288,21 +288,34 @@ export class VersionStore {
    * answer by the token read back (../backends/conditional-write.ts): an ALREADY_EXISTS may be our own earlier
    * attempt (an answer lost, then the write retried by the SDK or by us; backends whose own read-back fails report
    * such a write as ALREADY_EXISTS), and a TRANSIENT may have landed. While it reads back as absent or unreadable,
-   * the same write is sent again, within the backend's retry policy.
+   * the same write is sent again, within the backend's retry policy. `firstConflictIsTheirs`: an ALREADY_EXISTS of
+   * the first send is "taken" (with no stored value) without a read-back, for backends that settle their own
+   * conditional writes (`capabilities.settlesConditionalWrites`).
    */
-  #createSettled<S extends { readonly token?: string }>(
+  async #createSettled<S extends { readonly token?: string }>(
     key: string,
     body: string,
     token: string,
     contentType: string | undefined,
     read: () => Promise<S | undefined>,
-  ): Promise<Settled<undefined, S>> {
-    return settleConditionalWrite<undefined, S>({
+    firstConflictIsTheirs = false,
+  ): Promise<Settled<undefined, S | undefined>> {
+    let sends = 0;
+    let conflictTrusted = false;
+    const settled = await settleConditionalWrite<undefined, S>({
       write: async () => {
         await this.#backend.put(key, body, { mode: CREATE_ONLY, metadata: { [WRITER_TOKEN_KEY]: token }, ...(contentType === undefined ? {} : { contentType }) });
         return undefined;
       },
-      classify: (error) => (isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "TRANSIENT") ? "unknown" : "final"),
+      classify: (error) => {
+        // Only the first send: a later one may meet our own earlier send, landed after its answer was lost.
+        const first = sends++ === 0;
+        if (isOpenCrateError(error, "ALREADY_EXISTS") && firstConflictIsTheirs && first) {
+          conflictTrusted = true;
+          return "final";
+        }
+        return isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "TRANSIENT") ? "unknown" : "final";
+      },
       readBack: async () => {
         const stored = await read();
         if (stored === undefined) return "absent";
@@ -313,6 +326,7 @@ export class VersionStore {
       replayable: true,
       resendUnsettled: true,
     });
+    return conflictTrusted && settled.outcome === "failed" ? { outcome: "taken", error: settled.error, stored: undefined } : settled;
   }
 
   /** Names the version in the run record (compare-and-swap), so the other ranks can join it. */
@@ -375,12 +389,16 @@ export class VersionStore {
     }
   }
 
-  /** Writes the claim create-only, settled by its token (see #createSettled); "unknown" when it stays unsettled
-   * after the policy's attempts. */
-  async #tryClaim(claim: VersionClaim): Promise<{ outcome: "won" | "lost" | "unknown"; stored?: VersionClaim }> {
+  /**
+   * Writes the claim create-only, settled by its token (see #createSettled); "unknown" when it stays unsettled
+   * after the policy's attempts. With `lossOnly` (the caller needs no stored claim), a backend that settles its
+   * own conditional writes is taken at its word when the first send meets an existing claim: no read-back.
+   */
+  async #tryClaim(claim: VersionClaim, lossOnly = false): Promise<{ outcome: "won" | "lost" | "unknown"; stored?: VersionClaim | undefined }> {
     const key = claimKey(this.#name, claim.version);
     const body = `${JSON.stringify(claim, null, 2)}\n`;
-    const settled = await this.#createSettled(key, body, claim.token, "application/json", () => this.readClaim(claim.version));
+    const trusted = lossOnly && this.#backend.capabilities.settlesConditionalWrites === true;
+    const settled = await this.#createSettled(key, body, claim.token, "application/json", () => this.readClaim(claim.version), trusted);
     switch (settled.outcome) {
       case "written":
         return { outcome: "won" };

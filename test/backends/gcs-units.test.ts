@@ -339,6 +339,7 @@ describe("GCS configuration", () => {
       serverSideCopy: true,
       multipartThreshold: 1024 * 1024,
       userMetadata: true,
+      settlesConditionalWrites: true,
     });
   });
 });

@@ -212,6 +212,7 @@ describe("S3 configuration", () => {
       copyCreateOnly: true,
       serverSideCopy: true,
       multipartThreshold: 8 * MiB,
+      settlesConditionalWrites: true,
     });
   });
 

@@ -76,6 +76,7 @@ export class GcsBackend implements StorageBackend {
       serverSideCopy: true,
       multipartThreshold: this.#settings.resumableThreshold,
       userMetadata: true,
+      settlesConditionalWrites: true,
     };
   }
 

@@ -50,7 +50,7 @@ const DELETE_CONCURRENCY = 16;
 
 export class LocalBackend implements api.StorageBackend {
   readonly kind = "local";
-  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, userMetadata: false };
+  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, userMetadata: false, settlesConditionalWrites: true };
   readonly #layout: LocalLayout;
   readonly #lockStaleMs: number;
   readonly retryPolicy: RetryPolicy;

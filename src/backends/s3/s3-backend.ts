@@ -107,7 +107,7 @@ export class S3Backend implements StorageBackend {
     this.retryPolicy = this.#settings.retry;
     this.#paths = new S3Paths(this.bucket, this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
-    this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize };
+    this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize, settlesConditionalWrites: true };
   }
 
   /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
