@@ -238,8 +238,9 @@ export class VersionStore {
         );
       }
       lost += 1;
-      // After a few lost races, jump to the end of the listing instead of walking one number at a time.
-      candidate = lost % 4 === 0 ? Math.max(candidate + 1, ((await this.highest()) ?? -1) + 1) : candidate + 1;
+      // After a few lost races, jump past the claims above this one (one short listing, no hint: every number up
+      // to this one is claimed) instead of walking one number at a time.
+      candidate = lost % 4 === 0 ? ((await this.listVersionNumbers(candidate)).at(-1) ?? candidate) + 1 : candidate + 1;
       claim = newClaim(candidate, options);
     }
   }
