@@ -70,8 +70,9 @@ export const allocation: Scenario = {
         "",
         `${PROCESSES} processes × ${PER_PROCESS} operations each, all starting together, on one root (${PROCESSES * PER_PROCESS} versions, ` +
           "checked distinct and contiguous after each run). An allocation is the whole `setup({ start: \"new\" })` + `close()`: " +
-          "read the latest hint, list the claims after it, check that no folder holds the number, create the claim (again " +
-          "after each lost race), rewrite the hint, then, in the process's log-writer thread, create the empty `.log` and " +
+          "read the latest hint, list the claims after it, check that no folder holds the number (one one-object listing), " +
+          "create the claim (again after each lost race; the number won after lost races is checked too), rewrite the hint " +
+          "at every 8th number, then, in the process's log-writer thread, create the empty `.log` and " +
           "write the run record at the start and at the end. Backend calls are counted in the main thread only (the " +
           "log-writer thread's three writes are not in the column). Raw: one create-only write of a distinct key of the " +
           "claim's size per operation. " +
