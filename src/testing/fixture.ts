@@ -25,7 +25,10 @@ export interface ConformanceOptions {
 }
 
 /** A capability a case needs; cases needing one the backend lacks are reported as skipped, naming it. */
-export type Requirement = keyof Pick<BackendCapabilities, "createOnly" | "compareAndSwap" | "copyCreateOnly"> | "append";
+export type Requirement = keyof Pick<BackendCapabilities, "createOnly" | "compareAndSwap" | "copyCreateOnly"> | OptionalMethod;
+
+/** The optional methods of a backend that a case may need. */
+type OptionalMethod = "append" | "readRangeInto";
 
 /** A guard, not a timing assertion: a hung case fails with its name instead of stalling the whole run. */
 const CASE_TIMEOUT_MS = 10 * 60 * 1000;
@@ -59,7 +62,9 @@ export class ConformanceFixture {
     it(name, { timeout: CASE_TIMEOUT_MS, ...(gap === undefined ? {} : { todo: gap }) }, async (context) => {
       const backend = checkedBackend(await this.factory.make());
       try {
-        const missing = requires.filter((need) => (need === "append" ? backend.append === undefined : !backend.capabilities[need]));
+        const missing = requires.filter((need) =>
+          need === "append" || need === "readRangeInto" ? backend[need] === undefined : !backend.capabilities[need],
+        );
         if (missing.length > 0) {
           context.skip(`the ${backend.kind} backend has no ${missing.join(", ")}`);
           return;

@@ -108,6 +108,32 @@ export function rangeCases(fixture: ConformanceFixture): void {
     assert.equal((await backend.get("ranges/empty.bin", { range: { offset: 0 } })).byteLength, 0);
   });
 
+  fixture.itNeeding(["readRangeInto"], "readRangeInto hands a range's bytes in order, or takes nothing", async (backend) => {
+    const readInto = backend.readRangeInto!.bind(backend);
+    const size = 3 * MiB + 5;
+    const body = randomBody(size);
+    const { revision } = await backend.put("ranges/into.bin", body);
+    const ranges = [{ offset: 0, length: size }, { offset: MiB - 3, length: MiB + 7 }, { offset: size - 1, length: 1 }];
+    for (const range of ranges) {
+      const handed: Buffer[] = [];
+      const sink = { write: async (bytes: Uint8Array) => void handed.push(Buffer.from(bytes)) }; // copied: reused after
+      const count = await readInto("ranges/into.bin", { range, ifRevision: revision }, sink);
+      const what = JSON.stringify(range);
+      if (count === undefined) {
+        assert.equal(handed.length, 0, `${what}: a read not taken hands nothing`);
+        continue;
+      }
+      assert.equal(count, range.length, `${what}: the count handed`);
+      assertSameBytes(Buffer.concat(handed), body.subarray(range.offset, range.offset + range.length), what);
+    }
+    const handed: Uint8Array[] = [];
+    const missing = readInto("ranges/absent.bin", { range: { offset: 0, length: 10 } }, { write: async (bytes) => void handed.push(bytes) });
+    const outcome = await missing.then((count) => ({ count }), (error: unknown) => ({ error }));
+    if ("count" in outcome) assert.equal(outcome.count, undefined, "a missing key is not taken, or fails NOT_FOUND");
+    else await rejectsWithCode(Promise.reject(outcome.error), "NOT_FOUND", "a missing key");
+    assert.equal(handed.length, 0, "nothing handed for a missing key");
+  });
+
   fixture.it("rejects negative, fractional or mixed ranges as INVALID_ARGUMENT", async (backend) => {
     await backend.put("ranges/small.bin", BODY);
     const mixed = { offset: 0, suffix: 4 } as ByteRange;
