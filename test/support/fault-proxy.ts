@@ -251,8 +251,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       case "stall": {
         incoming.pause();
-        const timer = setTimeout(() => forward(incoming, relay, reset), plan.stallMs ?? 300);
-        incoming.socket.once("close", () => clearTimeout(timer));
+        // The listener goes once the wait is over: a kept-alive connection carries many stalled requests.
+        const { socket } = incoming;
+        const cancel = (): void => clearTimeout(timer);
+        const timer = setTimeout(() => {
+          socket.off("close", cancel);
+          forward(incoming, relay, reset);
+        }, plan.stallMs ?? 300);
+        socket.once("close", cancel);
         return;
       }
       case undefined:
