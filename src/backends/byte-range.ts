@@ -21,6 +21,16 @@ export function checkRange(range: ByteRange | undefined, location: string): void
   }
 }
 
+/** Like {@link checkRange}, for a read that needs both ends: `{ offset, length }` only. */
+export function checkBoundedRange(range: ByteRange, location: string): void {
+  checkRange(range, location);
+  if ("suffix" in range || range.length === undefined) {
+    throw new InvalidArgumentError(`Invalid byte range ${JSON.stringify(range)} for ${location}: this read needs { offset, length }.`, {
+      path: location,
+    });
+  }
+}
+
 /** The [start, end) a range selects in `size` bytes. */
 export function spanOf(range: ByteRange | undefined, size: number): { readonly start: number; readonly end: number } {
   if (range === undefined) return { start: 0, end: size };

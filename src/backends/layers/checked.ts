@@ -10,7 +10,7 @@
 import type { Readable } from "node:stream";
 import { AbortedError, InvalidArgumentError, isOpenCrateError } from "../../errors.ts";
 import type * as api from "../backend.ts";
-import { checkRange } from "../byte-range.ts";
+import { checkBoundedRange, checkRange } from "../byte-range.ts";
 import { CallerBody } from "../caller-body.ts";
 import {
   checkBytes,
@@ -63,7 +63,7 @@ export class CheckedBackend implements api.StorageBackend {
     if (readRangeInto !== undefined) {
       this.readRangeInto = async (key, options, sink) => {
         const location = this.#key(key);
-        checkRange(options.range, location);
+        checkBoundedRange(options.range, location);
         checkCallback("sink.write", sink.write, location);
         return this.#guard("read", location, options.signal, (signal) => readRangeInto(key, withSignal(options, signal), sink));
       };

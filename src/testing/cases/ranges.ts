@@ -1,7 +1,7 @@
 /** Byte ranges through `get` and `getStream`: the same slices either way, cut at the end of the object; a range
  * that starts at or past the end is empty, never an error; a suffix longer than the object is all of it. */
 import assert from "node:assert/strict";
-import type { ByteRange, ReadOptions, StorageBackend } from "../../backends/backend.ts";
+import type { ByteRange, RangeIntoOptions, ReadOptions, StorageBackend } from "../../backends/backend.ts";
 import type { ConformanceFixture } from "../fixture.ts";
 import { assertSameBytes, chunksOf, MiB, randomBody, readStream, rejectsWithCode } from "../helpers.ts";
 
@@ -132,6 +132,13 @@ export function rangeCases(fixture: ConformanceFixture): void {
     if ("count" in outcome) assert.equal(outcome.count, undefined, "a missing key is not taken, or fails NOT_FOUND");
     else await rejectsWithCode(Promise.reject(outcome.error), "NOT_FOUND", "a missing key");
     assert.equal(handed.length, 0, "nothing handed for a missing key");
+    const noLength = { offset: 0 } as RangeIntoOptions["range"];
+    const suffix = { suffix: 4 } as unknown as RangeIntoOptions["range"];
+    for (const range of [noLength, suffix, { offset: -1, length: 2 }]) {
+      const sink = { write: async (bytes: Uint8Array) => void handed.push(bytes) };
+      await rejectsWithCode(readInto("ranges/into.bin", { range }, sink), "INVALID_ARGUMENT", `readRangeInto ${JSON.stringify(range)}`);
+    }
+    assert.equal(handed.length, 0, "nothing handed for a refused range");
   });
 
   fixture.it("rejects negative, fractional or mixed ranges as INVALID_ARGUMENT", async (backend) => {
