@@ -27,17 +27,18 @@ export type Settled<T, S> =
   | { readonly outcome: "written"; readonly value: T }
   /** Nothing of ours is there: the failure was final, or the read-back found no object. */
   | { readonly outcome: "failed"; readonly error: unknown }
-  /** Another writer's object is there. */
-  | { readonly outcome: "taken"; readonly error: unknown; readonly stored: S }
+  /** Another writer's object is there: `stored` as read back, undefined when the failure itself said so. */
+  | { readonly outcome: "taken"; readonly error: unknown; readonly stored: S | undefined }
   /** The read-back failed too: whether the write landed is unknown. */
   | { readonly outcome: "unknown"; readonly error: unknown; readonly readError: unknown };
 
 export interface ConditionalWrite<T, S> {
   /** Sends the write once (an SDK's own retries happen inside). */
   readonly write: () => Promise<T>;
-  /** How a failure of `write` ended: nothing written but may go again ("conflict"), possibly landed ("unknown"),
+  /** How the failure of send number `send` (from 1) ended: nothing written but may go again ("conflict"),
+   * possibly landed ("unknown"), another writer's object there for certain, with no read-back needed ("theirs"),
    * or decided ("final"). */
-  readonly classify: (error: unknown) => "conflict" | "unknown" | "final";
+  readonly classify: (error: unknown, send: number) => "conflict" | "unknown" | "theirs" | "final";
   /** Reads the target back, telling our token from another writer's. */
   readonly readBack: () => Promise<ReadBack<T, S>>;
   /** A read-back failure that ends the call (it is thrown) instead of leaving the outcome unknown. */
@@ -55,7 +56,7 @@ export interface ConditionalWrite<T, S> {
 export async function settleConditionalWrite<T, S = undefined>(spec: ConditionalWrite<T, S>): Promise<Settled<T, S>> {
   let conflicts = 0;
   let resends = 0;
-  for (;;) {
+  for (let send = 1; ; send++) {
     let error: unknown;
     try {
       return { outcome: "written", value: await spec.write() };
@@ -63,11 +64,12 @@ export async function settleConditionalWrite<T, S = undefined>(spec: Conditional
       error = caught;
     }
     // A write the caller stopped never reaches its commit: nothing can have landed.
-    const kind = spec.signal?.aborted === true ? "final" : spec.classify(error);
+    const kind = spec.signal?.aborted === true ? "final" : spec.classify(error, send);
     if (kind === "conflict" && spec.replayable && spec.retry.mayRetry("conditional", "transient", ++conflicts)) {
       await spec.retry.wait(conflicts, spec.signal);
       continue;
     }
+    if (kind === "theirs") return { outcome: "taken", error, stored: undefined };
     if (kind !== "unknown") return { outcome: "failed", error };
     let unsettled: Settled<T, S>;
     try {

@@ -293,29 +293,23 @@ export class VersionStore {
    * the first send is "taken" (with no stored value) without a read-back, for backends that settle their own
    * conditional writes (`capabilities.settlesConditionalWrites`).
    */
-  async #createSettled<S extends { readonly token?: string }>(
+  #createSettled<S extends { readonly token?: string }>(
     key: string,
     body: string,
     token: string,
     contentType: string | undefined,
     read: () => Promise<S | undefined>,
     firstConflictIsTheirs = false,
-  ): Promise<Settled<undefined, S | undefined>> {
-    let sends = 0;
-    let conflictTrusted = false;
-    const settled = await settleConditionalWrite<undefined, S>({
+  ): Promise<Settled<undefined, S>> {
+    return settleConditionalWrite<undefined, S>({
       write: async () => {
         await this.#backend.put(key, body, { mode: CREATE_ONLY, metadata: { [WRITER_TOKEN_KEY]: token }, ...(contentType === undefined ? {} : { contentType }) });
         return undefined;
       },
-      classify: (error) => {
-        // Only the first send: a later one may meet our own earlier send, landed after its answer was lost.
-        const first = sends++ === 0;
-        if (isOpenCrateError(error, "ALREADY_EXISTS") && firstConflictIsTheirs && first) {
-          conflictTrusted = true;
-          return "final";
-        }
-        return isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "TRANSIENT") ? "unknown" : "final";
+      // Only the first send: a later one may meet our own earlier send, landed after its answer was lost.
+      classify: (error, send) => {
+        if (isOpenCrateError(error, "ALREADY_EXISTS")) return firstConflictIsTheirs && send === 1 ? "theirs" : "unknown";
+        return isOpenCrateError(error, "TRANSIENT") ? "unknown" : "final";
       },
       readBack: async () => {
         const stored = await read();
@@ -327,7 +321,6 @@ export class VersionStore {
       replayable: true,
       resendUnsettled: true,
     });
-    return conflictTrusted && settled.outcome === "failed" ? { outcome: "taken", error: settled.error, stored: undefined } : settled;
   }
 
   /** Names the version in the run record (compare-and-swap), so the other ranks can join it. */

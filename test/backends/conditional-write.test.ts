@@ -62,6 +62,20 @@ describe("settleConditionalWrite", () => {
     await assert.rejects(settleConditionalWrite(fatal.spec), (error: unknown) => error === corrupt);
   });
 
+  it("takes a failure classified as another writer's object without reading back, and tells classify which send failed", async () => {
+    const taken = new Error("already exists");
+    const sends: number[] = [];
+    const classify = (error: unknown, send: number) => {
+      sends.push(send);
+      return error === conflict ? "conflict" : error === taken && send > 1 ? "theirs" : "final";
+    };
+    const { spec, counts } = scripted([conflict, taken], [], { classify });
+    const settled = await settleConditionalWrite(spec);
+    assert.deepEqual(settled, { outcome: "taken", error: taken, stored: undefined });
+    assert.deepEqual(sends, [1, 2]);
+    assert.deepEqual(counts, { writes: 2, reads: 0 });
+  });
+
   it("never reads back a final failure", async () => {
     const { spec, counts } = scripted([refused], []);
     assert.deepEqual(await settleConditionalWrite(spec), { outcome: "failed", error: refused });
