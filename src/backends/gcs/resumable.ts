@@ -15,11 +15,12 @@
  * session when asked how far it got (fake-gcs-server) is never asked (status-probe.ts).
  */
 import type { Agent } from "node:http";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import { Crc32c, crc32c, crc32cBase64 } from "../crc32c.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
-import { readFully, readPieces, readSome, type UploadSource } from "../upload-source.ts";
+import { FileRangeBody } from "../file-range-body.ts";
+import { readFully, readSome, type UploadSource } from "../upload-source.ts";
 import { CHUNK_GRANULE, Session } from "./session.ts";
 
 export { ResumableUploadError } from "./session.ts";
@@ -150,18 +151,17 @@ async function openSession(upload: ResumableUpload): Promise<Session> {
   });
 }
 
-/** Bytes [range.next, end) of the file, read afresh (a request may still hold earlier pieces) and hashed into `range`
- * as they are read; fails if the file ends sooner. Nothing is read until the stream is consumed. */
+/** Bytes [range.next, end) of the file (file-range-body.ts), hashed into `range` as they are read; fails if the
+ * file ends sooner. Nothing is read until the stream is consumed. */
 function readExactly(source: UploadSourceFile, range: StreamedRange, end: number, progress: (offset: number) => void): Readable {
-  async function* pieces(): AsyncGenerator<Buffer> {
-    for await (const piece of readPieces(source, range.next, end, READ_BYTES)) {
+  return new FileRangeBody(source, range.next, end, {
+    pieceBytes: READ_BYTES,
+    onPiece: (piece) => {
       range.crc = crc32c(piece, range.crc);
       range.next += piece.byteLength;
       progress(range.next);
-      yield piece;
-    }
-  }
-  return Readable.from(pieces(), { objectMode: false, highWaterMark: READ_BYTES });
+    },
+  });
 }
 
 /** The CRC32C of the file's first `end` bytes. */

@@ -13,7 +13,9 @@ import type { CompleteMultipartUploadCommandOutput, CompletedPart, PutObjectComm
 import { InvalidArgumentError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
 import { S3_MAX_PARTS } from "./options.ts";
-import { readFully, type UploadSource } from "../upload-source.ts";
+import { type UploadSource } from "../upload-source.ts";
+import { sendFilePart, type FilePart } from "./file-part.ts";
+import { sha256OfRange } from "../file-range-body.ts";
 
 /** Errors thrown by the caller's body (not by S3): they reach the caller unchanged. */
 const bodyErrors = new WeakSet<object>();
@@ -80,11 +82,11 @@ export async function readFirstPart(
   return { kind: "parts", body: rest(), bytesRead: () => consumed };
 }
 
-/** Where the parts of a multipart upload come from: a stream cut into parts, or a file read at offsets. */
+/** Where the parts of a multipart upload come from: a stream cut into parts, or ranges of a file. */
 export interface PartSource {
   /** The parts in order, each exactly partSize bytes but the last; a part belongs to the uploader until `release`. */
-  readonly parts: AsyncIterable<Buffer>;
-  release(part: Buffer): void;
+  readonly parts: AsyncIterable<Buffer | FilePart>;
+  release(part: Buffer | FilePart): void;
 }
 
 export interface MultipartUploadRequest {
@@ -100,8 +102,9 @@ export interface MultipartUploadRequest {
 }
 
 /**
- * Uploads the parts of `source` as a multipart upload with at most `queueSize` parts in flight. Both sources fill at
- * most queueSize + 1 reused buffers of partSize, so memory stays at that whatever the body's size. On any failure,
+ * Uploads the parts of `source` as a multipart upload with at most `queueSize` parts in flight. A stream fills at
+ * most queueSize + 1 reused buffers of partSize; a file's parts stream from the file through a few small buffers
+ * each. Either way memory stays bounded whatever the body's size. On any failure,
  * including a failed condition at completion, the upload is aborted before the error is rethrown.
  */
 export async function uploadMultipart(request: MultipartUploadRequest): Promise<CompleteMultipartUploadCommandOutput> {
@@ -131,8 +134,11 @@ export async function uploadMultipart(request: MultipartUploadRequest): Promise<
           };
           break;
         }
-        const task: Promise<void> = client
-          .send(new sdk.UploadPartCommand({ ...target, UploadId, PartNumber: number, Body: part, ContentLength: part.byteLength }), send)
+        const partInput = { ...target, UploadId, PartNumber: number };
+        const sent = Buffer.isBuffer(part)
+          ? client.send(new sdk.UploadPartCommand({ ...partInput, Body: part, ContentLength: part.byteLength }), send)
+          : sendFilePart(request.connection, partInput, part, request.signal);
+        const task: Promise<void> = sent
           .then(
             (output) => {
               parts[number - 1] = { PartNumber: number, ETag: output.ETag };
@@ -197,9 +203,11 @@ export function streamParts(body: AsyncIterable<Uint8Array>, partSize: number): 
 }
 
 /**
- * The file's bytes up to the size it had when opened, as parts, each read at its offset straight into a reused
- * buffer (no stream, no copy). `onProgress` sees the bytes read so far. A file that turns out shorter, or cannot be
- * read, fails the upload with InvalidArgumentError naming it.
+ * The file's bytes up to the size it had when opened, as parts that each stream their range from the file when
+ * sent (file-part.ts), so no part is held in memory. Each range is read once first for its SHA-256, which the
+ * part's signature carries as a buffered part's would (S3 refuses a part whose bytes differ). `onProgress` sees
+ * the bytes read so far. A file that turns out shorter, or cannot be read, fails the upload with
+ * InvalidArgumentError naming it.
  */
 export function fileParts(
   file: UploadSource,
@@ -207,19 +215,21 @@ export function fileParts(
   onProgress?: (bytesSoFar: number) => void,
   signal?: AbortSignal,
 ): PartSource {
-  const pool = new PartBuffers(partSize);
-  async function* parts(): AsyncGenerator<Buffer> {
+  async function* parts(): AsyncGenerator<FilePart> {
+    const buffer = Buffer.allocUnsafeSlow(Math.min(HASH_READ_BYTES, partSize));
     for (let offset = 0; offset < file.size; offset += partSize) {
       signal?.throwIfAborted();
-      const length = Math.min(partSize, file.size - offset);
-      const buffer = pool.take();
-      await readFully(file, buffer.subarray(0, length), offset);
-      onProgress?.(offset + length);
-      yield length === partSize ? buffer : buffer.subarray(0, length);
+      const end = Math.min(offset + partSize, file.size);
+      const sha256 = await sha256OfRange(file, offset, end, buffer);
+      onProgress?.(end);
+      yield { file, start: offset, end, sha256 };
     }
   }
-  return { parts: parts(), release: (part) => pool.release(part) };
+  return { parts: parts(), release: () => undefined };
 }
+
+/** How much of a file part is read at a time for its checksum. */
+const HASH_READ_BYTES = 1024 * 1024;
 
 /** Reused part buffers: a part handed out belongs to the caller until `release`. */
 class PartBuffers {
@@ -230,8 +240,8 @@ class PartBuffers {
     this.#partSize = partSize;
   }
 
-  release(part: Buffer): void {
-    this.#free.push(Buffer.from(part.buffer, part.byteOffset, this.#partSize));
+  release(part: Buffer | FilePart): void {
+    if (Buffer.isBuffer(part)) this.#free.push(Buffer.from(part.buffer, part.byteOffset, this.#partSize));
   }
 
   take(): Buffer {

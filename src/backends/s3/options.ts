@@ -38,7 +38,7 @@ export interface S3BackendOptions {
   /** Multipart part size for `putStream` / `putFile`, and the range size of parallel whole-object reads, bytes.
    * Default 8 MiB; at least 5 MiB. */
   readonly partSize?: number;
-  /** Parts uploaded at once. Default 4. Memory use is about partSize × (queueSize + 1). */
+  /** Parts uploaded at once. Default 4. A streamed body holds about partSize × (queueSize + 1) in memory; a file (putFile) streams each part from the file instead. */
   readonly queueSize?: number;
   /**
    * Parallel ranged streams for reading a large object. Downloads to a file (artifact.downloadTo, `pull`) choose

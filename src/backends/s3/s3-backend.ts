@@ -268,8 +268,8 @@ export class S3Backend implements StorageBackend {
   }
 
   /**
-   * Uploads a local file: a single PutObject within one part, else a multipart upload whose parts are read at their
-   * offsets straight into the part buffers, `concurrency` at once. Same modes, atomicity and cleanup as putStream;
+   * Uploads a local file: a single PutObject within one part, else a multipart upload whose parts stream from their
+   * ranges of the file (file-part.ts), `concurrency` at once. Same modes, atomicity and cleanup as putStream;
    * the file can be read again, so a 409 at completion is retried like a put's.
    */
   async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
