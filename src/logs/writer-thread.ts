@@ -14,6 +14,13 @@ import { receiveError } from "./sink-protocol.ts";
 // Built output is .js next to .js; the sources run as .ts (type stripping).
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./sink-worker.ts" : "./sink-worker.js", import.meta.url);
 
+/**
+ * The thread's young generation, in MiB. It only batches lines and sends requests, so a small one is enough; V8's
+ * default lets it grow to 16 MiB of pages, which the process keeps for the thread's lifetime. Measured on a 1 GiB
+ * save: 6 MiB (S3) to 10 MiB (GCS) less peak RSS, and 200,000 log calls as fast as before.
+ */
+const YOUNG_GENERATION_MB = 2;
+
 /** How long the thread stays without any open run before it stops (a later run starts a new one). */
 export const IDLE_STOP_MS = 5_000;
 
@@ -49,12 +56,17 @@ export class WriterThread {
   }
 
   private constructor() {
-    this.#worker = new Worker(WORKER_URL, { stderr: false, stdout: false });
+    this.#worker = new Worker(WORKER_URL, { stderr: false, stdout: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.#worker.on("message", (message: FromWorker) => this.#receive(message));
     this.#worker.on("error", (error) => this.#die(error));
     this.#worker.on("exit", () => this.#die(new Error("the log writer thread stopped")));
     // After the listeners: adding a "message" listener refs the thread's port again.
     this.#worker.unref();
+  }
+
+  /** The thread's V8 limits as it runs (for tests). */
+  get resourceLimits(): Worker["resourceLimits"] {
+    return this.#worker.resourceLimits;
   }
 
   /** Why the thread can no longer serve (it stopped or failed), or undefined while it can. */

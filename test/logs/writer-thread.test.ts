@@ -53,6 +53,20 @@ describe("the log-writer thread", () => {
     }
   });
 
+  it("runs with a small young generation, and a burst of long lines still arrives whole", async () => {
+    const backend = await localBackend();
+    const run = await Snapshot.setup({ name: "burst", backend, console: false });
+    const thread = WriterThread.running();
+    assert.ok(thread !== undefined);
+    assert.ok((thread.resourceLimits?.maxYoungGenerationSizeMb ?? Infinity) <= 4, `young generation ${String(thread.resourceLimits?.maxYoungGenerationSizeMb)} MiB`);
+    const payload = "x".repeat(400);
+    for (let i = 0; i < 20_000; i++) run.info(`${i} ${payload}`);
+    await run.close();
+    const stored = lines(await readText(backend, "burst/v0/burst.log"));
+    assert.equal(stored.length, 20_000);
+    assert.equal(stored[19_999], `INFO     19999 ${payload}`);
+  });
+
   it("stays for the next run and stops once no run has been open for a while", async () => {
     const clock = new ManualClock();
     const restoreClock = useClock(clock);
