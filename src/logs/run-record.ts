@@ -1,7 +1,8 @@
 /**
  * The run record: one small JSON object per run (per rank) saying how the run is doing or how it ended. It is
- * written when the run starts (`running`), refreshed after log flushes (`lastSeen`, so a reader can call a run
- * whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten once when the run ends.
+ * first written (`running`) a second after the run starts or at its first flush, whichever comes first (a run
+ * that ends sooner writes only its final record), refreshed after log flushes (`lastSeen`, so a reader can call a
+ * run whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten once when it ends.
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { OVERWRITE } from "../backends/backend.ts";
@@ -78,6 +79,7 @@ export class RunRecordWriter {
   #chain: Promise<void> = Promise.resolve();
   #lastWrite = 0;
   #ended = false;
+  #written = false;
 
   constructor(backend: StorageBackend, key: string, initial: RunRecord, clock: () => Date = () => new Date()) {
     this.#backend = backend;
@@ -90,8 +92,9 @@ export class RunRecordWriter {
     return this.#record;
   }
 
-  /** Writes the `running` record. */
+  /** Writes the `running` record unless a write of the record has already begun. */
   start(): Promise<void> {
+    if (this.#written) return this.#chain;
     return this.#write({});
   }
 
@@ -111,6 +114,7 @@ export class RunRecordWriter {
   }
 
   #write(patch: Partial<RunRecord>): Promise<void> {
+    this.#written = true;
     const write = this.#chain.then(async () => {
       const now = this.#clock();
       this.#record = { ...this.#record, ...patch, lastSeen: now.toISOString() };

@@ -3,6 +3,7 @@
  * in the log-writer thread (sink-worker.ts) and, for backends that thread cannot rebuild, in the main thread.
  */
 import type { StorageBackend } from "../backends/backend.ts";
+import { clock } from "../clock.ts";
 import { LogObjectWriter } from "./log-object.ts";
 import type { RunEnding, RunRecord } from "./run-record.ts";
 import { RunRecordWriter } from "./run-record.ts";
@@ -18,11 +19,19 @@ export interface RunWriterOptions {
 
 /** `lastSeen` is refreshed this often even when nothing is logged, so a quiet run does not look stale. */
 const HEARTBEAT_MS = 60_000;
+/**
+ * The `running` record is written this long after the start (or at the first flush, if sooner): a run that ends
+ * within it writes only its final record. A run killed by SIGKILL before then leaves no record, as it loses the
+ * lines of its last flush interval.
+ */
+const FIRST_RECORD_DELAY_MS = 1_000;
 
 export class RunWriter {
   readonly #logs: LogObjectWriter;
   readonly #record: RunRecordWriter;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Cancels the timer of the first `running` record. */
+  #cancelFirstRecord: () => void = () => {};
   #closing: Promise<void> | undefined;
   /** Flushes that stored lines so far. */
   #storedFlushes = 0;
@@ -49,13 +58,19 @@ export class RunWriter {
 
   async start(): Promise<void> {
     await this.#logs.start();
+    this.#cancelFirstRecord = clock().setTimer(FIRST_RECORD_DELAY_MS, () => void this.#writeFirstRecord());
+    this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  /** The `running` record, if nothing has written the record yet. */
+  async #writeFirstRecord(): Promise<void> {
+    this.#cancelFirstRecord();
     // The record is worth a warning, not a failed run: it is written again at the next flush and at the end.
     await this.#record.start().catch((error: unknown) => {
       const reason = error instanceof Error ? error.message : String(error);
       process.emitWarning(`Could not write the run record next to ${this.path}: ${reason}`, { code: "OPENCRATE_RUN_RECORD" });
     });
-    this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);
-    this.#heartbeat.unref();
   }
 
   /** One or more file lines joined by "\n", without the trailing newline. */
@@ -64,13 +79,15 @@ export class RunWriter {
   }
 
   /**
-   * Stores the lines written so far, then, when that stored any, refreshes the record's `lastSeen`. A flush with
-   * nothing to store does no I/O (the exit hooks rely on it: `beforeExit` flushes until a round does none).
+   * Stores the lines written so far, then, when that stored any, refreshes the record's `lastSeen`; the first flush
+   * also writes the record if it has not been yet. A later flush with nothing to store does no I/O (the exit hooks
+   * rely on it: `beforeExit` flushes until a round does none).
    */
   async flush(): Promise<void> {
     const before = this.#storedFlushes;
     await this.#logs.flush();
     if (this.#storedFlushes !== before) await this.#record.touch(true);
+    else await this.#writeFirstRecord();
   }
 
   /** Stores the last lines, then the final record (also when the lines could not be stored). Once. */
@@ -81,6 +98,7 @@ export class RunWriter {
 
   async #close(ending: RunEnding): Promise<void> {
     clearInterval(this.#heartbeat);
+    this.#cancelFirstRecord();
     let failure: unknown;
     try {
       await this.#logs.close();

@@ -355,6 +355,7 @@ export class Snapshot extends LevelMethods {
    */
   async listVersions(): Promise<VersionInfo[]> {
     const run = this.#active();
+    await this.#storeOwnRecord(run);
     const [entries, summaries] = await Promise.all([
       new VersionStore(run.backend, run.name).listVersions(),
       summarizeRuns(run.backend, run.name, (record) => record.version),
@@ -365,8 +366,15 @@ export class Snapshot extends LevelMethods {
   /** The run records of this version's folder (each run, each rank), oldest first. */
   async runs(): Promise<RunRecord[]> {
     const run = this.#active();
+    await this.#storeOwnRecord(run);
     const records = await listRunRecords(run.backend, run.name, run.version === DEV_VERSION ? -1 : run.version);
     return records.filter((record) => record.versionName === run.folder);
+  }
+
+  /** This run's record is written a second after setup or at the first flush: a run reading records sees its own. */
+  async #storeOwnRecord(run: ActiveRun): Promise<void> {
+    // A flush that fails keeps its lines queued; the listing goes on without this run's record.
+    await run.writer?.flush().catch(() => undefined);
   }
 
   /** Sorted unique tags of this name's version folders and claims ("dev:<tag>" folders included). */

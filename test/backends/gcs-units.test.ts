@@ -597,6 +597,75 @@ describe("GCS conditional copies on a store that enforces ifGenerationMatch on r
   });
 });
 
+describe("GCS writes below the resumable threshold", () => {
+  const stubs: StubServer[] = [];
+  after(() => Promise.all(stubs.map((stub) => stub.close())));
+  const BUCKET = "team-bucket";
+  const uploadsOf = (requests: readonly StubRequest[], name: string) =>
+    requests.filter((request) => request.method === "POST" && request.url.startsWith("/upload/") && request.url.includes(encodeURIComponent(name)));
+
+  it("are one multipart request whose resource carries the body's CRC32C, conditions in the query", async () => {
+    const store = await startStrictGcs();
+    stubs.push(store);
+    const backend = new GcsBackend({ bucket: BUCKET, prefix: "runs", apiEndpoint: store.endpoint, maxRetries: 0 });
+    const info = await backend.put("claim.json", '{"v":1}', { mode: CREATE_ONLY, contentType: "application/json", metadata: { Step: "3" } });
+    const [upload, ...more] = uploadsOf(store.requests, "runs/claim.json");
+    assert.equal(more.length, 0, "one request");
+    const query = new URL(upload?.url ?? "", "http://stub").searchParams;
+    assert.equal(query.get("uploadType"), "multipart");
+    assert.equal(query.get("ifGenerationMatch"), "0");
+    assert.match(upload?.headers["content-type"] ?? "", /^multipart\/related; boundary=/);
+    const stored = store.stored(BUCKET, "runs/claim.json");
+    assert.equal(stored?.data.toString(), '{"v":1}');
+    assert.equal(stored?.contentType, "application/json");
+    assert.equal(stored?.metadata.step, "3");
+    assert.equal(info.revision, stored?.generation);
+    assert.deepEqual(info.checksum, { algorithm: "crc32c", value: Buffer.from(stored?.crc32c ?? "", "base64").toString("hex") });
+    await rejectsWithCode(backend.put("claim.json", "again", { mode: CREATE_ONLY }), "ALREADY_EXISTS", "taken");
+    await backend.put("claim.json", "replaced", { mode: ifRevision(info.revision) });
+    assert.equal(store.stored(BUCKET, "runs/claim.json")?.data.toString(), "replaced");
+    await backend.close();
+  });
+
+  it("bytes damaged on the way are refused by a store that checks the CRC32C sent with them: CORRUPT_DATA", async () => {
+    const store = await startStrictGcs({ damage: (data) => Buffer.concat([data, Buffer.from("!")]) });
+    stubs.push(store);
+    const backend = new GcsBackend({ bucket: BUCKET, prefix: "runs", apiEndpoint: store.endpoint, maxRetries: 0 });
+    for (const mode of [OVERWRITE, CREATE_ONLY]) {
+      await rejectsWithCode(backend.put("model.json", "{}", { mode }), "CORRUPT_DATA", "refused by the store");
+      assert.equal(store.stored(BUCKET, "runs/model.json"), undefined, "nothing stored");
+    }
+    await backend.close();
+  });
+
+  it("a stored object whose CRC32C differs from the bytes sent fails CORRUPT_DATA and is deleted", async () => {
+    const store = await startCarelessGcs({ damage: (data) => Buffer.concat([data, Buffer.from("!")]) });
+    stubs.push(store);
+    const backend = new GcsBackend({ bucket: BUCKET, prefix: "runs", apiEndpoint: store.endpoint, maxRetries: 0 });
+    for (const mode of [OVERWRITE, CREATE_ONLY]) {
+      const error = await backend.put("model.json", "{}", { mode }).then(() => undefined, (thrown: unknown) => thrown);
+      assert.ok(isOpenCrateError(error), `an OpenCrateError, got ${String(error)}`);
+      assert.equal(error.code, "CORRUPT_DATA");
+      assert.match(error.message, /gs:\/\/team-bucket\/runs\/model\.json/);
+      assert.equal(store.stored(BUCKET, "runs/model.json"), undefined, "the damaged object is gone");
+    }
+    await backend.close();
+  });
+
+  it("a lost answer is sent again, and a create-only write that met its own earlier attempt succeeds", async () => {
+    let lost = 0;
+    const store = await startStrictGcs({
+      loseAnswer: (request) => request.url.startsWith("/upload/") && !request.url.includes(".opencrate-probe-") && lost++ === 0,
+    });
+    stubs.push(store);
+    const backend = new GcsBackend({ bucket: BUCKET, apiEndpoint: store.endpoint, maxRetries: 2 });
+    await backend.put("v/0000000001.json", "mine", { mode: CREATE_ONLY });
+    assert.equal(uploadsOf(store.requests, "v/0000000001.json").length, 2, "sent again after the lost answer, which met 412");
+    assert.equal(store.stored(BUCKET, "v/0000000001.json")?.data.toString(), "mine");
+    await backend.close();
+  });
+});
+
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -83,6 +83,80 @@ for (const [label, make] of makers) {
   });
 }
 
+describe("the first running record", () => {
+  /** Counts the writes to run-record keys; everything else goes to a memory backend (written from this thread). */
+  function countingBackend(): { backend: StorageBackend; recordWrites: () => number } {
+    const memory = new MemoryBackend({ name: `first-record-${Math.random()}` });
+    let writes = 0;
+    const backend = new Proxy(memory, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (property === "put") {
+          return (key: string, ...rest: unknown[]) => {
+            if (key.includes("/run-records/")) writes += 1;
+            return (memory.put as (...args: unknown[]) => unknown)(key, ...rest);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { backend, recordWrites: () => writes };
+  }
+
+  async function recordsOf(backend: StorageBackend): Promise<string[]> {
+    return (await collectKeys(backend, "first/.opencrate/run-records/")).filter((key) => key.endsWith(".json"));
+  }
+
+  it("is written a second after setup when nothing was flushed, and a run ending sooner writes only its final record", async () => {
+    const clock = new ManualClock();
+    const restoreClock = useClock(clock);
+    try {
+      const { backend, recordWrites } = countingBackend();
+      const quick = await Snapshot.setup({ name: "first", backend, console: false });
+      assert.equal(recordWrites(), 0, "nothing at setup");
+      await quick.close();
+      assert.equal(recordWrites(), 1, "only the final record");
+
+      const slow = await Snapshot.setup({ name: "first", backend, console: false });
+      clock.advance(999);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(recordWrites(), 1, "not yet");
+      clock.advance(1);
+      for (let wait = 0; wait < 100 && recordWrites() < 2; wait++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(recordWrites(), 2, "written at one second");
+      const keys = await recordsOf(backend);
+      assert.equal(keys.length, 2);
+      const running = JSON.parse(await readText(backend, keys[1] ?? "")) as { status: string; endedAt: unknown };
+      assert.deepEqual([running.status, running.endedAt], ["running", null]);
+      await slow.close();
+      assert.equal(recordWrites(), 3);
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it("is written by the first flush, and a run reading its version's records sees its own", async () => {
+    const clock = new ManualClock();
+    const restoreClock = useClock(clock);
+    try {
+      const { backend, recordWrites } = countingBackend();
+      const flushed = await Snapshot.setup({ name: "first", backend, console: false });
+      await flushed.flush();
+      assert.equal(recordWrites(), 1, "a flush with no lines still stores the record once");
+      await flushed.flush();
+      assert.equal(recordWrites(), 1, "and a second one does no I/O");
+      await flushed.close();
+
+      const reader = await Snapshot.setup({ name: "first", backend, console: false });
+      assert.deepEqual((await reader.runs()).map((record) => record.status), ["running"]);
+      assert.equal((await reader.listVersions()).at(-1)?.status, "running");
+      await reader.close();
+    } finally {
+      restoreClock();
+    }
+  });
+});
+
 describe("git state", () => {
   it("is null outside a checkout, and the HEAD commit inside one", async () => {
     const { root } = await localRoot();

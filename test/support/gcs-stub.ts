@@ -2,8 +2,9 @@
  * Tiny stand-ins for a GCS endpoint, for behaviour fake-gcs-server will not show on demand:
  * - a careless store that speaks enough of the JSON, upload and rewrite APIs for the SDK and accepts every
  *   write, ignoring ifGenerationMatch (as old emulators and some proxies do);
- * - a strict store, the same but enforcing ifGenerationMatch on uploads and rewrites with 412, as Google Cloud
- *   Storage does (fake-gcs-server 1.55.1 ignores it on rewrites);
+ * - a strict store, the same but enforcing ifGenerationMatch on uploads and rewrites with 412, and the CRC32C
+ *   sent with a one-request upload with 400, as Google Cloud Storage does (fake-gcs-server 1.55.1 ignores
+ *   ifGenerationMatch on rewrites);
  * - a store that refuses every request with one HTTP status and a GCS-shaped JSON error (401, 403, 503, …).
  * All record every request they receive.
  */
@@ -44,6 +45,8 @@ export interface StoreStubOptions {
    * was lost on the way back.
    */
   readonly loseAnswer?: (request: StubRequest) => boolean;
+  /** Changes the bytes of a one-request upload before they are stored, as a store that checks no checksum would. */
+  readonly damage?: (data: Buffer) => Buffer;
 }
 
 /** Accepts every upload and rewrite whatever its preconditions say; serves object metadata and deletes. */
@@ -61,6 +64,7 @@ interface ObjectDescription {
   readonly name?: unknown;
   readonly contentType?: unknown;
   readonly metadata?: unknown;
+  readonly crc32c?: unknown;
 }
 
 async function startStoreStub(enforcePreconditions: boolean, options: StoreStubOptions): Promise<StoreStub> {
@@ -85,15 +89,13 @@ async function startStoreStub(enforcePreconditions: boolean, options: StoreStubO
   const refused = (bucket: string, name: string, ifGenerationMatch: string | null) =>
     enforcePreconditions && ifGenerationMatch !== null && ifGenerationMatch !== (objects.get(`${bucket}/${name}`)?.generation ?? "0");
   const store = (bucket: string, name: string, data: Buffer, description: ObjectDescription) => {
-    const crc = new CRC32C();
-    crc.update(data);
     const metadata = typeof description.metadata === "object" && description.metadata !== null ? description.metadata : {};
     const stored: StoredObject = {
       data,
       generation: String(++generation),
       contentType: typeof description.contentType === "string" ? description.contentType : "application/octet-stream",
       metadata: Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key, String(value)])),
-      crc32c: crc.toString(),
+      crc32c: crc32cOf(data),
     };
     objects.set(`${bucket}/${name}`, stored);
     return resource(bucket, name, stored);
@@ -121,7 +123,13 @@ async function startStoreStub(enforcePreconditions: boolean, options: StoreStubO
         return respond(200, {}, { location: session });
       }
       if (refused(bucket, name, ifGenerationMatch)) return respond(412, preconditionFailed());
-      return respond(200, store(bucket, name, parts[1] ?? body, description));
+      const data = options.damage?.(parts[1] ?? body) ?? parts[1] ?? body;
+      if (enforcePreconditions && typeof description.crc32c === "string" && description.crc32c !== crc32cOf(data)) {
+        // As Google Cloud Storage does with a checksum sent along with the bytes.
+        const message = `Provided CRC32C "${description.crc32c}" doesn't match calculated CRC32C "${crc32cOf(data)}".`;
+        return respond(400, gcsError(400, message, "invalid"));
+      }
+      return respond(200, store(bucket, name, data, description));
     }
     if (upload !== null && request.method === "PUT") {
       const bucket = decodeURIComponent(upload[1] ?? "");
@@ -206,6 +214,12 @@ async function listen(handle: (request: StubRequest, body: Buffer, respond: Resp
         server.close(() => resolve());
       }),
   };
+}
+
+function crc32cOf(data: Buffer): string {
+  const crc = new CRC32C();
+  crc.update(data);
+  return crc.toString();
 }
 
 /** The parts of a multipart/related body (metadata JSON, then the data), or [] for other bodies. */

@@ -163,6 +163,10 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
       if (/invalid_grant|invalid_client|unauthorized_client/i.test(detail)) {
         return new PermissionDeniedError(`Cannot ${doing}: Google refused the credentials (${detail}).`, options);
       }
+      if (/(crc32c|md5).*(doesn't|does not|didn't|did not) match/i.test(detail)) {
+        // The store computed another checksum than the one sent with the bytes: they were damaged on the way.
+        return new CorruptDataError(`Checksum mismatch while trying to ${doing}: ${detail}`, options);
+      }
       return new InvalidArgumentError(`Google Cloud Storage refused to ${doing} (HTTP 400): ${detail}`, options);
     case 401:
       return new PermissionDeniedError(

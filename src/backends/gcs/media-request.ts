@@ -11,6 +11,7 @@ import { request as httpsRequest } from "node:https";
 import type { File } from "@google-cloud/storage";
 import type { ByteRange } from "../backend.ts";
 import { rangeHeaderOf } from "../byte-range.ts";
+import { authorize } from "./authorize.ts";
 
 /**
  * A failure of one of this backend's own HTTP requests (media reads, resumable uploads), carrying the HTTP status
@@ -56,7 +57,7 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
   const range = rangeHeaderOf(request.range);
   if (range !== undefined) headers.range = range;
   const url = `${file.storage.baseUrl}/b/${encodeURIComponent(file.bucket.name)}/o/${encodeURIComponent(file.name)}?${query}`;
-  const authorized = await authorize(file, url, headers);
+  const authorized = await authorize(file, "GET", url, headers);
   request.signal?.throwIfAborted();
   const target = new URL(authorized.url);
   const send = target.protocol === "https:" ? httpsRequest : httpRequest;
@@ -81,37 +82,6 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
     outgoing.on("error", (error) => reject(request.signal?.aborted === true ? request.signal.reason : error));
     outgoing.end();
   });
-}
-
-/** The URL and headers after the SDK's interceptors and its authenticated request path. */
-function authorize(file: File, url: string, headers: Record<string, string>): Promise<{ url: string; headers: Record<string, string> }> {
-  type Options = Parameters<File["storage"]["makeAuthenticatedRequest"]>[0];
-  // The order the SDK applies them in (Service.request_): the client's, then the file's, then the bucket's.
-  const interceptors = [
-    ...(file.storage.getRequestInterceptors() as Array<(options: Options) => Options>),
-    ...[...file.interceptors, ...file.bucket.interceptors].map((interceptor) => interceptor.request.bind(interceptor)),
-  ];
-  let options: Options = { method: "GET", uri: url, headers };
-  for (const intercept of interceptors) options = intercept(options);
-  return new Promise((resolve, reject) => {
-    file.storage.makeAuthenticatedRequest(options, {
-      onAuthenticated: (error, authorized) => {
-        if (error !== null) reject(error);
-        else resolve({ url: authorized?.uri ?? options.uri, headers: plainHeaders(authorized?.headers ?? options.headers) });
-      },
-    });
-  });
-}
-
-/** Headers as a plain record: google-auth-library hands back a `Headers`, interceptors may hand back objects. */
-function plainHeaders(headers: unknown): Record<string, string> {
-  if (headers instanceof Headers) return Object.fromEntries(headers.entries());
-  const plain: Record<string, string> = {};
-  if (typeof headers !== "object" || headers === null) return plain;
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && value !== null) plain[name.toLowerCase()] = String(value);
-  }
-  return plain;
 }
 
 /** The first 64 KiB of an error answer (enough for GCS's JSON error); the rest is discarded. */

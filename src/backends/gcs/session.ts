@@ -17,14 +17,13 @@
  * Authorization header), so no token ever goes through this file.
  */
 import type { Agent } from "node:http";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
 import type { File, FileMetadata } from "@google-cloud/storage";
 import { OpenCrateError } from "../../errors.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { isRetryable } from "./errors.ts";
 import { errorBodyOf, GcsRequestError } from "./media-request.ts";
+import { sendRequest, type Reply, type RequestBody } from "./plain-request.ts";
 import { isSocketTimeoutCode } from "./socket-timeouts.ts";
 
 /** GCS takes the bytes of every request but the last in multiples of this. */
@@ -49,14 +48,6 @@ export interface SessionSettings {
 /** A failed request of a resumable upload. */
 export class ResumableUploadError extends GcsRequestError {}
 
-/** A request body: bytes in memory, or `length` bytes streamed. */
-type Body = Buffer | { readonly stream: Readable; readonly length: number };
-
-interface Reply {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-}
 
 /** Resume point or outcome after a status query. */
 type Progress = { readonly persisted: number } | { readonly resource: FileMetadata };
@@ -84,7 +75,7 @@ export class Session {
     await this.#sendMiddle(async (from) => ({ stream: await open(from), length: end - from }), start, end);
   }
 
-  async #sendMiddle(bodyFrom: (from: number) => Promise<Body>, start: number, end: number): Promise<void> {
+  async #sendMiddle(bodyFrom: (from: number) => Promise<RequestBody>, start: number, end: number): Promise<void> {
     let persisted = start;
     for (let attempt = 0; ; attempt++) {
       let outcome: Progress;
@@ -223,7 +214,7 @@ export class Session {
     throw unexpected(reply, "a status query");
   }
 
-  async #send(body: Body, contentRange: string, extra: Record<string, string> = {}): Promise<Reply> {
+  async #send(body: RequestBody, contentRange: string, extra: Record<string, string> = {}): Promise<Reply> {
     return this.#request("PUT", body, { "content-range": contentRange, ...extra }, true);
   }
 
@@ -237,42 +228,9 @@ export class Session {
     return this.#settings.retry.wait(attempt + 1, this.#settings.signal);
   }
 
-  #request(method: string, body: Body, headers: Record<string, string>, throwOnAbort: boolean): Promise<Reply> {
-    const signal = this.#settings.signal;
-    if (throwOnAbort && signal?.aborted === true) {
-      // Never sent: a streamed body must not go on reading its source.
-      if (!Buffer.isBuffer(body)) body.stream.destroy();
-      signal.throwIfAborted();
-    }
-    const send = this.#uri.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise<Reply>((resolve, reject) => {
-      const outgoing = send(
-        this.#uri,
-        {
-          method,
-          agent: this.#settings.agent,
-          headers: { "content-length": String(Buffer.isBuffer(body) ? body.byteLength : body.length), ...headers },
-          ...(throwOnAbort && signal !== undefined ? { signal } : {}),
-        },
-        (incoming) => {
-          const chunks: Buffer[] = [];
-          incoming.on("data", (data: Buffer) => chunks.push(data));
-          incoming.on("error", reject);
-          incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }));
-        },
-      );
-      outgoing.on("error", (error) => reject(signal?.aborted === true ? signal.reason : error));
-      if (Buffer.isBuffer(body)) {
-        outgoing.end(body);
-        return;
-      }
-      body.stream.once("error", (error) => {
-        reject(error);
-        outgoing.destroy(error);
-      });
-      outgoing.once("close", () => body.stream.destroy());
-      body.stream.pipe(outgoing);
-    });
+  #request(method: string, body: RequestBody, headers: Record<string, string>, throwOnAbort: boolean): Promise<Reply> {
+    const signal = throwOnAbort ? this.#settings.signal : undefined;
+    return sendRequest(this.#uri, { method, agent: this.#settings.agent, headers, body, signal });
   }
 }
 

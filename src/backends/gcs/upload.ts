@@ -1,7 +1,8 @@
 /**
- * Uploads: one multipart request (`resumable: false`) for bodies below the threshold, a resumable upload
- * (resumable.ts) from it on: chunked from a stream, streamed in one request from a local file. The write mode becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS
- * checks it when the object is committed, so a failed or abandoned upload leaves nothing at the key.
+ * Uploads: one multipart request (one-request-upload.ts) for bodies below the threshold, a resumable upload
+ * (resumable.ts) from it on: chunked from a stream, streamed in one request from a local file. The write mode
+ * becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS checks it when the object is
+ * committed, so a failed or abandoned upload leaves nothing at the key.
  *
  * Conditional writes carry a writer token (see object-info.ts). When one fails with 412 or in a way that may
  * have landed (a time-out, 5xx after retries, a resumable session that could not be resumed), the object is
@@ -17,6 +18,7 @@ import { uploadMetadata, writerTokenOf } from "./object-info.ts";
 import { settleConditionalWrite } from "../conditional-write.ts";
 import { NO_RETRY, type RetryPolicy } from "../retry-policy.ts";
 import { readAll } from "../upload-source.ts";
+import { uploadInOneRequest } from "./one-request-upload.ts";
 import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
 
 export interface UploadRequest {
@@ -28,7 +30,7 @@ export interface UploadRequest {
   readonly writerToken?: string | undefined;
   readonly resumableThreshold: number;
   readonly chunkSize: number;
-  /** For resumable chunk requests: an agent with connect and idle time-outs. */
+  /** For the requests sent without the SDK (one-request uploads, resumable chunks): connect and idle time-outs. */
   readonly agent: Agent;
   readonly retry: RetryPolicy;
   /** For resumable uploads: whether the store can be asked how far a session got (status-probe.ts). */
@@ -49,12 +51,19 @@ export async function uploadBytes(request: UploadRequest, bytes: Uint8Array): Pr
       ),
     );
   }
-  return settle(request, async () => {
-    request.signal?.throwIfAborted();
-    // save() retries a whole failed request under the client's policy; the body is in memory.
-    await request.file.save(buffer, { resumable: false, metadata: uploadMetadata(request), ...preconditionOf(request.mode) });
-    return request.file.metadata;
-  });
+  return settle(request, () =>
+    uploadInOneRequest(
+      {
+        file: request.file,
+        agent: request.agent,
+        resource: uploadMetadata(request),
+        ifGenerationMatch: preconditionOf(request.mode).preconditionOpts?.ifGenerationMatch,
+        retry: request.retry,
+        signal: request.signal,
+      },
+      buffer,
+    ),
+  );
 }
 
 export interface StreamUploadOptions {
