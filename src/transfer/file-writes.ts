@@ -9,6 +9,11 @@ import type { FileHandle } from "node:fs/promises";
 /** Bytes gathered before one write. */
 const BUFFER_BYTES = 512 * 1024;
 
+/** Adds up the milliseconds spent in file writes (a disk that keeps streams waiting shows here). */
+export interface WriteTime {
+  ms: number;
+}
+
 /** Anything `writeBody` reads: a Node stream (read by events, paused for back-pressure) or any iterable of bytes. */
 export type Body = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
@@ -23,7 +28,7 @@ interface EventBody {
 /**
  * Writes every byte of `body` to `handle`, from `position` on (null: at the end, for a file opened to append).
  * `onChunk` sees each chunk as it arrives (hashing, progress). Resolves with the bytes written; more than `limit`
- * rejects before they are written.
+ * rejects before they are written. `spent`, when given, adds up the time spent writing.
  */
 export async function writeBody(
   body: Body,
@@ -31,8 +36,9 @@ export async function writeBody(
   position: number | null,
   onChunk: (bytes: Uint8Array) => void,
   limit = Number.POSITIVE_INFINITY,
+  spent?: WriteTime,
 ): Promise<number> {
-  const sink = new BufferedSink(handle, position);
+  const sink = new BufferedSink(handle, position, spent);
   const accept = (bytes: Uint8Array): void => {
     if (sink.received + bytes.byteLength > limit) throw new Error(`the answer was longer than the ${limit} bytes asked for`);
     onChunk(bytes);
@@ -95,6 +101,7 @@ function pumpEvents(body: EventBody, sink: BufferedSink, accept: (bytes: Uint8Ar
 class BufferedSink {
   readonly #handle: FileHandle;
   readonly #position: number | null;
+  readonly #spent: WriteTime | undefined;
   readonly #free: Buffer[] = [];
   #filling: Buffer | undefined;
   #filled = 0;
@@ -106,9 +113,10 @@ class BufferedSink {
   #failed: { error: unknown } | undefined;
   received = 0;
 
-  constructor(handle: FileHandle, position: number | null) {
+  constructor(handle: FileHandle, position: number | null, spent: WriteTime | undefined) {
     this.#handle = handle;
     this.#position = position;
+    this.#spent = spent;
   }
 
   get full(): boolean {
@@ -166,7 +174,7 @@ class BufferedSink {
     this.#writing = this.#writing.then(async () => {
       if (this.#failed !== undefined) return;
       try {
-        await writeAll(this.#handle, bytes, at);
+        await writeAll(this.#handle, bytes, at, this.#spent);
         if (reuse !== undefined) this.#free.push(reuse);
       } catch (error) {
         this.#failed = { error };
@@ -179,9 +187,11 @@ class BufferedSink {
 }
 
 /** Writes every byte of `bytes` at `position` (null: at the end), continued until all are written. */
-export async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number | null): Promise<void> {
+export async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number | null, spent?: WriteTime): Promise<void> {
+  const started = spent === undefined ? 0 : performance.now();
   for (let done = 0; done < bytes.byteLength; ) {
     const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position === null ? null : position + done);
     done += bytesWritten;
   }
+  if (spent !== undefined) spent.ms += performance.now() - started;
 }

@@ -5,12 +5,14 @@
  *
  * Ranges are handed out in order to a pool of streams. Unless the caller fixes the count, the pool starts small and
  * grows while finished ranges show streams limited by the network rather than by this machine: on a nearby store
- * a few streams already saturate the CPU, on a distant one each connection is capped and more streams add up.
+ * a few streams already saturate the CPU or the disk, on a distant one each connection is capped and more streams
+ * add up. A range that came slowly while its stream spent most of the time writing says the disk is the limit: more
+ * streams would only queue more writes on the same file.
  */
 import type { FileHandle } from "node:fs/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { crc32c, crc32cCombine } from "../backends/crc32c.ts";
-import { writeAll, writeBody } from "./file-writes.ts";
+import { writeAll, writeBody, type WriteTime } from "./file-writes.ts";
 
 const MiB = 1024 * 1024;
 /** Bytes per ranged request. */
@@ -21,6 +23,8 @@ const INITIAL_STREAMS = 4;
 const MAX_STREAMS = 8;
 /** A finished range that came slower than this per stream says the network, not this machine, is the limit. */
 const NETWORK_BOUND_BYTES_PER_SECOND = 96 * MiB;
+/** ...unless its stream spent more than this share of the range's time in file writes. */
+const DISK_BOUND_WRITE_SHARE = 0.5;
 
 export interface RangedRead {
   readonly backend: StorageBackend;
@@ -74,9 +78,13 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
   let failure: { error: unknown } | undefined;
   const running = new Set<Promise<void>>();
 
-  const readOne = async (index: number): Promise<number> => {
+  /** Whether a stream of the pool should be added after a range that came at `rate` with `writeShare` of its time writing. */
+  const networkBound = (rate: number, writeShare: number): boolean =>
+    rate < NETWORK_BOUND_BYTES_PER_SECOND && writeShare < DISK_BOUND_WRITE_SHARE;
+
+  const readOne = async (index: number): Promise<boolean> => {
     const whole = ranges[index];
-    if (whole === undefined) return 0;
+    if (whole === undefined) return false;
     const range = { start: Math.min(Math.max(whole.start, read.filledTo ?? 0), whole.end), end: whole.end };
     const length = range.end - range.start;
     const pinned = { ifRevision: read.revision, signal: stop.signal };
@@ -86,6 +94,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
       read.onBytes(bytes.byteLength);
     };
     const started = performance.now();
+    const spent: WriteTime = { ms: 0 };
     let at = range.start;
     // One write at a time per stream, in order (more, from every stream at once, cost the kernel more than they gain).
     let previous: Promise<void> = Promise.resolve();
@@ -94,7 +103,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
         received(bytes);
         const position = at;
         at += bytes.byteLength;
-        const written = previous.then(() => writeAll(read.handle, bytes, position));
+        const written = previous.then(() => writeAll(read.handle, bytes, position, spent));
         previous = written;
         return written;
       },
@@ -102,21 +111,21 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
     let written = await read.backend.readRangeInto?.(read.key, { ...pinned, range: { offset: range.start, length } }, sink);
     if (written === undefined) {
       const body = await read.backend.getStream(read.key, { ...pinned, range: { offset: range.start, length } });
-      written = await writeBody(body, read.handle, range.start, received, length);
+      written = await writeBody(body, read.handle, range.start, received, length, spent);
     }
     if (written !== length) {
       throw new Error(`the answer for bytes ${range.start}-${range.end - 1} ended after ${written} bytes`);
     }
     crcs[index] = crc;
     await read.onRangeDone?.(index);
-    return (written / Math.max(performance.now() - started, 1)) * 1000;
+    const elapsed = Math.max(performance.now() - started, 1);
+    return networkBound((written / elapsed) * 1000, spent.ms / elapsed);
   };
 
   const startStream = (): void => {
     const stream = (async () => {
       while (failure === undefined && next < todo.length) {
-        const rate = await readOne(todo[next++] ?? -1);
-        const grow = read.streams === undefined && rate < NETWORK_BOUND_BYTES_PER_SECOND;
+        const grow = (await readOne(todo[next++] ?? -1)) && read.streams === undefined;
         if (grow && running.size < limit && next + running.size < todo.length) startStream();
       }
     })().catch((error: unknown) => {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,6 +83,18 @@ async function typescript(version: string): Promise<string> {
   return tsc;
 }
 
+/** Fails, saying what to run, when a source file is newer than the built package. */
+async function assertBuiltFromSources(): Promise<void> {
+  const built = join(repo, "dist", "index.js");
+  assert.ok(existsSync(built), "dist/ is missing: run `npm run build` (scripts/dev.sh test does it) before the tests");
+  const builtAt = (await stat(built)).mtimeMs;
+  const sources = (await readdir(join(repo, "src"), { recursive: true })).filter((name) => name.endsWith(".ts"));
+  for (const source of sources) {
+    const changedAt = (await stat(join(repo, "src", source))).mtimeMs;
+    assert.ok(changedAt <= builtAt, `src/${source} is newer than dist/: run \`npm run build\` (scripts/dev.sh test does it) before the tests`);
+  }
+}
+
 describe("the packed package, installed into fresh projects", { concurrency: false }, () => {
   let work: string;
   let tarball: string;
@@ -90,8 +102,10 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "opencrate-package-"));
     await mkdir(npmCache, { recursive: true });
-    // prepack builds dist/ first, so the tarball holds the current sources.
-    const packed = await ok("npm", ["pack", "--pack-destination", work, "--silent"], repo);
+    // Packed from the dist/ the test run was started with (scripts/dev.sh builds it first): prepack would delete
+    // and rebuild it while other test files run the CLI and the examples from it.
+    await assertBuiltFromSources();
+    const packed = await ok("npm", ["pack", "--ignore-scripts", "--pack-destination", work, "--silent"], repo);
     tarball = join(work, packed.trim().split("\n").at(-1) ?? "");
     assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
   });
