@@ -48,7 +48,6 @@ export interface SessionSettings {
 /** A failed request of a resumable upload. */
 export class ResumableUploadError extends GcsRequestError {}
 
-
 /** Resume point or outcome after a status query. */
 type Progress = { readonly persisted: number } | { readonly resource: FileMetadata };
 
