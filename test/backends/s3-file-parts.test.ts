@@ -114,6 +114,26 @@ function fileParts(name: string, env: S3ServerEnv | undefined, variable: string,
       });
     }
 
+    it("with a client of the caller's (the SDK's default request checksums on), sends the file's bytes in parts", async () => {
+      const proxy = await startS3Proxy(server.endpoint);
+      closers.push(proxy);
+      const { S3Client } = await import("@aws-sdk/client-s3");
+      const client = new S3Client({
+        endpoint: proxy.endpoint,
+        region: server.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+      });
+      closers.push({ close: async () => client.destroy() });
+      const prefix = `t-${randomUUID()}`;
+      prefixes.push(prefix);
+      const backend = new S3Backend({ bucket: server.bucket, prefix, client, partSize: PART });
+      closers.push(backend);
+      await backend.putFile("model.bin", path);
+      assert.equal(proxy.requests.filter((request) => isPart(request)).length, 3, "three parts");
+      assertSameBytes(await backend.get("model.bin"), bytes, "stored bytes");
+    });
+
     it("holds no part in memory: array buffers grow by far less than the parts in flight", async () => {
       const big = join(folder, "big.bin");
       await writeRandomFile(big, 64 * MiB);

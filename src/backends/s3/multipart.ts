@@ -13,7 +13,7 @@ import type { CompleteMultipartUploadCommandOutput, CompletedPart, PutObjectComm
 import { InvalidArgumentError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
 import { S3_MAX_PARTS } from "./options.ts";
-import { type UploadSource } from "../upload-source.ts";
+import { readFully, type UploadSource } from "../upload-source.ts";
 import { sendFilePart, type FilePart } from "./file-part.ts";
 import { sha256OfRange } from "../file-range-body.ts";
 
@@ -226,6 +226,27 @@ export function fileParts(
     }
   }
   return { parts: parts(), release: () => undefined };
+}
+
+/** The same parts read at their offsets into reused part buffers, for clients whose middleware may need the bytes. */
+export function bufferedFileParts(
+  file: UploadSource,
+  partSize: number,
+  onProgress?: (bytesSoFar: number) => void,
+  signal?: AbortSignal,
+): PartSource {
+  const pool = new PartBuffers(partSize);
+  async function* parts(): AsyncGenerator<Buffer> {
+    for (let offset = 0; offset < file.size; offset += partSize) {
+      signal?.throwIfAborted();
+      const length = Math.min(partSize, file.size - offset);
+      const buffer = pool.take();
+      await readFully(file, buffer.subarray(0, length), offset);
+      onProgress?.(offset + length);
+      yield length === partSize ? buffer : buffer.subarray(0, length);
+    }
+  }
+  return { parts: parts(), release: (part) => pool.release(part) };
 }
 
 /** How much of a file part is read at a time for its checksum. */

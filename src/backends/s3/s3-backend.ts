@@ -42,7 +42,7 @@ import {
   sourceChangedDuringCopy,
 } from "./errors.ts";
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
-import { type PartSource, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
+import { type PartSource, bufferedFileParts, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
 import { DirectGet } from "./direct-get.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
@@ -269,7 +269,7 @@ export class S3Backend implements StorageBackend {
 
   /**
    * Uploads a local file: a single PutObject within one part, else a multipart upload whose parts stream from their
-   * ranges of the file (file-part.ts), `concurrency` at once. Same modes, atomicity and cleanup as putStream;
+   * ranges of the file (file-part.ts; read into part buffers for a client of the caller's), `concurrency` at once. Same modes, atomicity and cleanup as putStream;
    * the file can be read again, so a 409 at completion is retried like a put's.
    */
   async putFile(key: string, localPath: string, options: StreamWriteOptions = {}): Promise<ObjectInfo> {
@@ -287,7 +287,9 @@ export class S3Backend implements StorageBackend {
         options.onProgress?.(size);
         return await this.#putBytes(connected.connection, key, objectKey, bytes, mode, options);
       }
-      const source = () => fileParts(file, partSize, options.onProgress, options.signal);
+      // A caller's own client may add checksums of the body it is given (the placeholder of a streamed part).
+      const parts = connected.connection.owned ? fileParts : bufferedFileParts;
+      const source = () => parts(file, partSize, options.onProgress, options.signal);
       const plan = { source, partSize, queueSize, bytesSent: () => size, replayable: true };
       return await this.#putParts(connected, key, objectKey, mode, options, plan);
     } finally {
