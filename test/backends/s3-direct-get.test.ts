@@ -5,9 +5,9 @@
  * transient answers up to maxAttempts, and a caller's own client still going through the SDK.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { StorageBackend } from "../../src/backends/backend.ts";
+import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends/backend.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import type { Readable } from "node:stream";
@@ -127,6 +127,68 @@ describe("S3 reads without the SDK's middleware, on MinIO", { skip: skipUnless(s
     const error = await rejectsWithCode(reader.get("a.txt"), "PERMISSION_DENIED", "403");
     assert.match(error.message, /AccessDenied, HTTP 403: Access Denied\./);
     assert.equal(gets, 1, "sent once");
+  });
+
+  it("a small write with a content type is one plain signed PUT with its Content-MD5, conditions and metadata as headers", async () => {
+    const { writer, reader, proxy } = await viaProxy((_request, forward) => forward());
+    const body = '{"version":3}';
+    const info = await reader.put("claim.json", body, { mode: CREATE_ONLY, contentType: "application/json", metadata: { Step: "3" } });
+    const puts = proxy.requests.filter((request) => request.method === "PUT" && request.url.includes("/claim.json"));
+    assert.equal(puts.length, 1);
+    const [put] = puts;
+    assert.equal(put?.headers["amz-sdk-invocation-id"], undefined, "no SDK middleware on the direct path");
+    assert.match(String(put?.headers.authorization), /^AWS4-HMAC-SHA256 Credential=/);
+    assert.equal(put?.headers["content-md5"], createHash("md5").update(body).digest("base64"));
+    assert.equal(put?.headers["x-amz-content-sha256"], createHash("sha256").update(body).digest("hex"));
+    assert.equal(put?.headers["if-none-match"], "*");
+    assert.equal(put?.headers["x-amz-meta-step"], "3");
+    const stored = await writer.head("claim.json");
+    assert.deepEqual([stored.revision, stored.metadata, stored.size], [info.revision, { step: "3" }, body.length]);
+    assert.deepEqual(info.checksum, { algorithm: "md5", value: createHash("md5").update(body).digest("hex") });
+    assert.equal(new TextDecoder().decode(await writer.get("claim.json")), body);
+    await rejectsWithCode(reader.put("claim.json", "again", { mode: CREATE_ONLY, contentType: "application/json" }), "ALREADY_EXISTS", "taken");
+    await rejectsWithCode(
+      reader.put("claim.json", "stale", { mode: ifRevision('"0123456789abcdef0123456789abcdef"'), contentType: "text/plain" }),
+      "PRECONDITION_FAILED",
+      "stale revision",
+    );
+    const replaced = await reader.put("claim.json", "new", { mode: ifRevision(info.revision), contentType: "text/plain" });
+    assert.equal(proxy.requests.filter((request) => request.method === "PUT").at(-1)?.headers["if-match"], info.revision);
+    assert.equal((await writer.head("claim.json")).revision, replaced.revision);
+  });
+
+  it("a body changed on the way is refused by the store and nothing is stored; a write without a content type goes through the SDK", async () => {
+    const { writer, reader, proxy } = await viaProxy(async (request, forward) => {
+      if (request.method !== "PUT" || !request.url.includes("/damaged.json")) return forward();
+      return forward({ ...request, body: Buffer.from(request.body.toString("utf8").replace("1", "2")) });
+    });
+    await rejectsWithCode(reader.put("damaged.json", '{"v":1}', { contentType: "application/json" }), "INVALID_ARGUMENT", "damaged body");
+    await rejectsWithCode(writer.head("damaged.json"), "NOT_FOUND", "nothing stored");
+    proxy.requests.length = 0;
+    await reader.put("untyped.bin", "{}");
+    const sdkPut = proxy.requests.find((request) => request.method === "PUT" && request.url.includes("/untyped.bin"));
+    assert.notEqual(sdkPut?.headers["amz-sdk-invocation-id"], undefined, "no content type: the SDK's PUT, which picks one");
+    assert.equal(new TextDecoder().decode(await writer.get("untyped.bin")), "{}");
+  });
+
+  it("a write retries a busy store's answer up to maxAttempts; a create-only write that met its own landed attempt succeeds", async () => {
+    let failuresLeft = 2;
+    const { writer, reader } = await viaFaults(
+      (request) => (request.method === "PUT" && request.url.includes("/busy.json") && failuresLeft-- > 0 ? "status-503" : "pass"),
+      { maxAttempts: 3 },
+    );
+    await reader.put("busy.json", "{}", { contentType: "application/json" });
+    assert.equal(new TextDecoder().decode(await writer.get("busy.json")), "{}", "third attempt");
+    let lost = false;
+    const { reader: losing, writer: checker } = await viaProxy(async (request, forward) => {
+      const answer = await forward();
+      if (request.method !== "PUT" || !request.url.includes("/claim.json") || lost) return answer;
+      lost = true; // stored, but the client is told 503 and sends it again, which meets 412
+      return errorResponse(503, "ServiceUnavailable", "Please reduce your request rate.");
+    });
+    const info = await losing.put("claim.json", "mine", { mode: CREATE_ONLY, contentType: "application/json" });
+    assert.ok(lost);
+    assert.equal((await checker.head("claim.json")).revision, info.revision);
   });
 
   it("a ranged read into reused buffers hands the range's bytes; other answers are left to getStream", async () => {

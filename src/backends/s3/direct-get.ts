@@ -1,20 +1,23 @@
 /**
- * GetObject without the SDK's per-request middleware stack, for the many small reads of a pull and the ranges of a
- * large download. A small GET through the SDK spends most of its CPU on the stack (endpoint rules, serialization,
- * retry bookkeeping, response deserialization) rather than on the request; here each request is:
+ * GetObject, and PutObject of a small body, without the SDK's per-request middleware stack, for the many small
+ * reads of a pull, the ranges of a large download, and small writes (version claims, log flushes, run records). A
+ * small request through the SDK spends most of its CPU on the stack (endpoint rules, serialization, retry
+ * bookkeeping, response deserialization, flexible checksums) rather than on the request; here each request is:
  *
  * - addressed with the URL the SDK itself builds for this bucket (learned once, by running one GetObjectCommand
  *   through the client's own stack up to the point where it would be signed, so nothing is sent);
  * - signed by the client's own SigV4 signer (its credentials provider, region and clock offset);
  * - sent through the client's own request handler (the same sockets, connection and idle time-outs, abort);
  * - retried under the backend's retry policy, as the SDK's retries are (throttling always; a 5xx, reset or time-out
- *   while reads are idempotent);
+ *   while the call is idempotent);
+ * - for a write, sent with its Content-MD5 and signed with its SHA-256, so the store refuses damaged bytes;
  * - failed with an error shaped as the SDK's (name = S3 error code, $metadata.httpStatusCode and attempts), so
  *   errors.ts maps it exactly as it maps the SDK's.
  *
  * Used only for clients the backend built itself (a caller's client may carry middleware of its own), and only
  * when the SDK addresses the bucket with plain SigV4 (not SigV4a, not S3 Express sessions).
  */
+import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { BodySink } from "../backend.ts";
@@ -55,6 +58,23 @@ export interface DirectRead {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A PutObject of a body held in memory. */
+export interface DirectWrite {
+  readonly objectKey: string;
+  readonly body: Uint8Array;
+  readonly contentType: string;
+  /** User metadata, sent as x-amz-meta-* headers: printable ASCII only (see {@link isPlainMetadata}). */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly ifNoneMatch?: string | undefined;
+  readonly ifMatch?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Metadata the direct PUT can send as it is (the SDK would have to encode anything else). */
+export function isPlainMetadata(metadata: Readonly<Record<string, string>>): boolean {
+  return Object.entries(metadata).every(([name, value]) => /^[A-Za-z0-9-]+$/.test(name) && /^[\x20-\x7e]*$/.test(value));
+}
+
 export interface PlainTimeouts {
   readonly connectMs: number;
   readonly idleMs: number;
@@ -74,6 +94,7 @@ interface HttpRequestShape {
   readonly path: string;
   readonly query: Record<string, string | string[] | null>;
   readonly headers: Record<string, string>;
+  readonly body?: Uint8Array | undefined;
 }
 
 interface Signer {
@@ -170,7 +191,7 @@ export class DirectGet {
   async readInto(read: DirectRead & { readonly length: number; readonly timeouts: PlainTimeouts }, sink: BodySink): Promise<number | undefined> {
     const { protocol, hostname, port } = this.#target;
     if (protocol !== "http:") return undefined;
-    const signed = await this.#signed(read);
+    const signed = await this.#signedRead(read);
     const result = await plainGet(
       {
         hostname,
@@ -187,30 +208,69 @@ export class DirectGet {
     return result.kind === "done" ? result.bytes : undefined;
   }
 
+  /**
+   * One PutObject, retried under the policy as the SDK retries one (as an overwrite: a conditional write sent again
+   * carries its writer token, and its caller settles a 412 met after a retry). Resolves with the answer's headers;
+   * any other answer rejects SDK-shaped.
+   */
+  async put(write: DirectWrite): Promise<IncomingHttpHeaders> {
+    const headers: Record<string, string> = {
+      "content-type": write.contentType,
+      "content-length": String(write.body.byteLength),
+      "content-md5": createHash("md5").update(write.body).digest("base64"),
+      "x-amz-content-sha256": createHash("sha256").update(write.body).digest("hex"),
+    };
+    for (const [name, value] of Object.entries(write.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+    if (write.ifNoneMatch !== undefined) headers["if-none-match"] = write.ifNoneMatch;
+    if (write.ifMatch !== undefined) headers["if-match"] = write.ifMatch;
+    let tries = 0;
+    const once = async (): Promise<IncomingHttpHeaders> => {
+      tries += 1;
+      try {
+        const signed = await this.#signed("PUT", write.objectKey, headers, write.body);
+        const answer = await this.#sendSigned(signed, write.signal);
+        if (answer.status >= 200 && answer.status < 300) {
+          answer.body.resume();
+          return answer.headers;
+        }
+        throw await answerError(answer);
+      } catch (error) {
+        withAttempts(error, tries);
+        throw error;
+      }
+    };
+    return this.#retry.run("overwrite", once, failureKind, write.signal);
+  }
+
   async #send(read: DirectRead): Promise<DirectAnswer> {
-    const signed = await this.#signed(read);
+    return this.#sendSigned(await this.#signedRead(read), read.signal);
+  }
+
+  async #sendSigned(signed: HttpRequestShape, signal: AbortSignal | undefined): Promise<DirectAnswer> {
     const handler = this.#parts.requestHandler;
     if (handler === undefined) throw new Error("the S3 client has no request handler");
-    const { response } = await handler.handle(signed, read.signal === undefined ? {} : { abortSignal: read.signal });
+    const { response } = await handler.handle(signed, signal === undefined ? {} : { abortSignal: signal });
     return { status: response.statusCode, headers: response.headers, body: response.body as Readable };
   }
 
-  async #signed(read: DirectRead): Promise<HttpRequestShape> {
-    const { protocol, hostname, port, host } = this.#target;
-    const headers: Record<string, string> = {
-      host: host ?? (port === undefined ? hostname : `${hostname}:${port}`),
-      "x-amz-content-sha256": EMPTY_PAYLOAD_SHA256,
-    };
+  #signedRead(read: DirectRead): Promise<HttpRequestShape> {
+    const headers: Record<string, string> = { "x-amz-content-sha256": EMPTY_PAYLOAD_SHA256 };
     if (read.range !== undefined) headers.range = read.range;
     if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
+    return this.#signed("GET", read.objectKey, headers, undefined);
+  }
+
+  async #signed(method: string, objectKey: string, headers: Record<string, string>, body: Uint8Array | undefined): Promise<HttpRequestShape> {
+    const { protocol, hostname, port, host } = this.#target;
     const request: HttpRequestShape = {
-      method: "GET",
+      method,
       protocol,
       hostname,
       ...(port === undefined ? {} : { port }),
-      path: `${this.#basePath}/${encodeKey(read.objectKey)}`,
+      path: `${this.#basePath}/${encodeKey(objectKey)}`,
       query: { ...this.#query },
-      headers,
+      headers: { host: host ?? (port === undefined ? hostname : `${hostname}:${port}`), ...headers },
+      ...(body === undefined ? {} : { body }),
     };
     const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
     return this.#signer.sign(request, { ...this.#signing, signingDate });

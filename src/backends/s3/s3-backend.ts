@@ -43,7 +43,7 @@ import {
 } from "./errors.ts";
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, bufferedFileParts, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
-import { DirectGet } from "./direct-get.ts";
+import { DirectGet, isPlainMetadata } from "./direct-get.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
@@ -556,7 +556,28 @@ export class S3Backend implements StorageBackend {
   ): Promise<ObjectInfo> {
     const token = mode.kind === "overwrite" ? undefined : newWriterToken();
     const params = this.#writeParams(objectKey, mode, options, token);
+    const direct = params.ContentType !== undefined && isPlainMetadata(params.Metadata) ? await this.#directGet(connection) : undefined;
     const write = async (): Promise<ObjectInfo> => {
+      if (direct !== undefined && params.ContentType !== undefined) {
+        const headers = await direct.put(
+          {
+            objectKey,
+            body: bytes,
+            contentType: params.ContentType,
+            metadata: params.Metadata,
+            ifNoneMatch: params.IfNoneMatch,
+            ifMatch: params.IfMatch,
+            signal: options.signal,
+          });
+        return infoFromHeaders(key, {
+          ETag: headerText(headers.etag),
+          ServerSideEncryption: headerText(headers["x-amz-server-side-encryption"]),
+          SSECustomerAlgorithm: headerText(headers["x-amz-server-side-encryption-customer-algorithm"]),
+          ContentLength: bytes.byteLength,
+          LastModified: new Date(),
+          Metadata: params.Metadata,
+        });
+      }
       const output = await connection.client.send(
         new connection.sdk.PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.byteLength }),
         { abortSignal: options.signal },
@@ -757,4 +778,9 @@ async function readWhole(body: Readable): Promise<Uint8Array> {
 /** The Range and If-Match of a GetObject. */
 function readConditions(range: string | undefined, ifRevision: string | undefined): { Range?: string; IfMatch?: string } {
   return { ...(range === undefined ? {} : { Range: range }), ...(ifRevision === undefined ? {} : { IfMatch: ifRevision }) };
+}
+
+/** The first value of an answer header. */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
