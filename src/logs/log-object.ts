@@ -19,7 +19,7 @@ import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch } from "./history-append.ts";
 import { appendBatches, TEXT_CONTENT_TYPE } from "./history-append.ts";
 import { retryPolicyOf, type RetryPolicy } from "../backends/retry-policy.ts";
-import { type RunLog, runLogFor } from "./run-log.ts";
+import { type RunLog, runLogFor, type StartedRunLog } from "./run-log.ts";
 import type { LogSink } from "./sink.ts";
 
 export interface LogObjectWriterOptions {
@@ -124,6 +124,26 @@ export class LogObjectWriter implements LogSink {
     if (this.#state === "starting") this.#state = "started";
     if (this.#bufferBytes >= this.#flushBytes) this.#flushInBackground();
     else if (this.#buffer.length > 0) this.#armTimer();
+  }
+
+  /**
+   * Where the started objects stand, for another writer to go on from ({@link adoptStarted}). Only a started
+   * writer that was never given a line has such a state: lines in flight would be stored twice or lost.
+   */
+  startedState(): StartedRunLog {
+    if (!this.#started || this.#buffer.length > 0 || this.#historyQueue.length > 0) {
+      throw new Error(`the log at ${this.path} can be handed over only once started and before its first line`);
+    }
+    return this.#runLog.startedState();
+  }
+
+  /** Goes on from objects another writer started (its {@link startedState}), instead of `start()`. */
+  adoptStarted(state: StartedRunLog): void {
+    if (this.#state !== "created") throw new Error(`the log at ${this.path} is already started`);
+    this.#runLog.adopt(state);
+    this.#starting = Promise.resolve();
+    this.#started = true;
+    this.#state = "started";
   }
 
   /**

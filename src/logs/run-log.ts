@@ -20,9 +20,19 @@ import { headIfPresent } from "../backends/presence.ts";
 import { isOpenCrateError } from "../errors.ts";
 import { BATCH_IDS_METADATA_KEY, concatBytes, REMEMBERED_BATCHES, TEXT_CONTENT_TYPE } from "./history-append.ts";
 
+/**
+ * What a started `.log` that holds no line yet needs to go on in another thread: the revision and size its empty
+ * object got (undefined where `.log` is rewritten whole).
+ */
+export type StartedRunLog = { readonly revision: string; readonly size: number } | undefined;
+
 export interface RunLog {
   /** Replaces `.log` with an empty object. */
   start(): Promise<void>;
+  /** Where the started, still empty `.log` stands (see {@link StartedRunLog}). */
+  startedState(): StartedRunLog;
+  /** Takes over a `.log` another writer started and left empty. */
+  adopt(state: StartedRunLog): void;
   /** Queues lines (ending in "\n") for the next `store`. */
   add(bytes: Uint8Array): void;
   /** Stores the queued lines; on failure they stay queued. */
@@ -49,6 +59,12 @@ class RewrittenRunLog implements RunLog {
   async start(): Promise<void> {
     await this.#backend.put(this.#key, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
   }
+
+  startedState(): StartedRunLog {
+    return undefined;
+  }
+
+  adopt(): void {}
 
   add(bytes: Uint8Array): void {
     this.#body.push(bytes);
@@ -94,6 +110,14 @@ class AppendedRunLog implements RunLog {
   async start(): Promise<void> {
     const info = await this.#backend.put(this.#key, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
     this.#stored = { revision: info.revision, size: info.size, batchIds: [] };
+  }
+
+  startedState(): StartedRunLog {
+    return this.#stored === undefined ? undefined : { revision: this.#stored.revision, size: this.#stored.size };
+  }
+
+  adopt(state: StartedRunLog): void {
+    if (state !== undefined) this.#stored = { ...state, batchIds: [] };
   }
 
   add(bytes: Uint8Array): void {

@@ -67,6 +67,11 @@ export function parseRunRecord(value: unknown): RunRecord | undefined {
 
 const MIN_REFRESH_GAP_MS = 5_000;
 
+export interface StartedRunRecord {
+  readonly record: RunRecord;
+  readonly written: boolean;
+}
+
 /**
  * Writes one run's record. Writes go one at a time, in order; the end is written once and nothing after it.
  * `clock` is injectable so tests need no sleeps.
@@ -90,6 +95,22 @@ export class RunRecordWriter {
 
   get record(): RunRecord {
     return this.#record;
+  }
+
+  /** The record as last written or to be written, and whether a write of it has begun: for another writer. */
+  startedState(): StartedRunRecord {
+    return { record: this.#record, written: this.#written };
+  }
+
+  /** Resolves once the writes begun so far have landed or failed. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  /** Goes on from another writer's {@link startedState}: its record, and no `running` write again if it wrote one. */
+  adopt(state: StartedRunRecord): void {
+    this.#record = state.record;
+    this.#written = state.written;
   }
 
   /** Writes the `running` record unless a write of the record has already begun. */

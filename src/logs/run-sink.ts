@@ -1,4 +1,4 @@
-/** A run's sink: in the log-writer thread when that thread can rebuild the backend, else in this thread. */
+/** A run's sink: in the log-writer thread (from its first line) when that thread can rebuild the backend, else in this thread. */
 import type { StorageBackend } from "../backends/backend.ts";
 import { recipeFor } from "./backend-recipe.ts";
 import { InlineRunSink } from "./sink-inline.ts";
@@ -9,5 +9,5 @@ import type { RunSink } from "./sink.ts";
 export async function startRunSink(backend: StorageBackend, options: RunWriterOptions): Promise<RunSink> {
   const recipe = recipeFor(backend);
   if (recipe === undefined) return InlineRunSink.start(backend, options);
-  return ThreadedRunSink.start(recipe, (key) => backend.describe(key), options);
+  return ThreadedRunSink.start(recipe, backend, options);
 }

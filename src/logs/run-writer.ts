@@ -5,8 +5,9 @@
 import type { StorageBackend } from "../backends/backend.ts";
 import { clock } from "../clock.ts";
 import { LogObjectWriter } from "./log-object.ts";
-import type { RunEnding, RunRecord } from "./run-record.ts";
+import type { RunEnding, RunRecord, StartedRunRecord } from "./run-record.ts";
 import { RunRecordWriter } from "./run-record.ts";
+import type { StartedRunLog } from "./run-log.ts";
 
 export interface RunWriterOptions {
   readonly logKey: string;
@@ -15,6 +16,12 @@ export interface RunWriterOptions {
   readonly flushIntervalMs?: number;
   readonly recordKey: string;
   readonly record: RunRecord;
+}
+
+/** A started run that has logged nothing yet, as another writer (in another thread) goes on from it. */
+export interface StartedRun {
+  readonly log: StartedRunLog;
+  readonly record: StartedRunRecord;
 }
 
 /** `lastSeen` is refreshed this often even when nothing is logged, so a quiet run does not look stale. */
@@ -58,9 +65,43 @@ export class RunWriter {
 
   async start(): Promise<void> {
     await this.#logs.start();
-    this.#cancelFirstRecord = clock().setTimer(FIRST_RECORD_DELAY_MS, () => void this.#writeFirstRecord());
+    this.#startTimers();
+  }
+
+  /** A writer that goes on from a run another writer started ({@link handOff}), without writing anything. */
+  static adopt(backend: StorageBackend, options: RunWriterOptions, started: StartedRun): RunWriter {
+    const writer = new RunWriter(backend, options);
+    writer.#logs.adoptStarted(started.log);
+    writer.#record.adopt(started.record);
+    writer.#startTimers();
+    return writer;
+  }
+
+  /**
+   * Stops this writer and returns what another writer needs to go on ({@link adopt}); only before the first line.
+   * Record writes already begun may still be landing: wait for {@link settled} before the other writer writes.
+   */
+  handOff(): StartedRun {
+    this.#stopTimers();
+    return { log: this.#logs.startedState(), record: this.#record.startedState() };
+  }
+
+  /** Resolves once the record writes begun so far have landed or failed. */
+  settled(): Promise<void> {
+    return this.#record.settled();
+  }
+
+  #startTimers(): void {
+    if (!this.#record.startedState().written) {
+      this.#cancelFirstRecord = clock().setTimer(FIRST_RECORD_DELAY_MS, () => void this.#writeFirstRecord());
+    }
     this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);
     this.#heartbeat.unref();
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#heartbeat);
+    this.#cancelFirstRecord();
   }
 
   /** The `running` record, if nothing has written the record yet. */
@@ -97,8 +138,7 @@ export class RunWriter {
   }
 
   async #close(ending: RunEnding): Promise<void> {
-    clearInterval(this.#heartbeat);
-    this.#cancelFirstRecord();
+    this.#stopTimers();
     let failure: unknown;
     try {
       await this.#logs.close();

@@ -16,11 +16,12 @@ import {
 } from "../errors.ts";
 import type { BackendRecipe } from "./backend-recipe.ts";
 import type { RunEnding } from "./run-record.ts";
-import type { RunWriterOptions } from "./run-writer.ts";
+import type { RunWriterOptions, StartedRun } from "./run-writer.ts";
 
 /**
  * One thread serves every run of the process (see writer-thread.ts); each run's messages carry its sink number.
- * Every request gets one "done" answer with its id ("open" also returns the `.log` path).
+ * Every request gets one "done" answer with its id ("open" also returns the `.log` path). The thread takes a run
+ * over as it receives "open", before reading the next message, so lines and "close" may follow without waiting.
  */
 export type ToWorker =
   | {
@@ -29,6 +30,8 @@ export type ToWorker =
       readonly sink: number;
       readonly recipe: BackendRecipe;
       readonly options: RunWriterOptions;
+      /** The run as the main thread started it: the thread goes on from there, without writing anything first. */
+      readonly started: StartedRun;
       /** Int32 slot 0 turns 1 once this run's final close has finished (the main thread may be blocked waiting). */
       readonly closed: SharedArrayBuffer;
     }

@@ -1,6 +1,7 @@
 /**
  * The log-writer thread: for each run of the process, takes the run's backend (rebuilt from its recipe once, then
- * shared: worker-backends.ts), runs its RunWriter, and answers the main thread. Because it has its own event
+ * shared: worker-backends.ts), goes on with the run from where the main thread started it (its RunWriter), and
+ * answers the main thread. Because it has its own event
  * loop, it keeps storing lines while the main thread is blocked (in an `exit` listener waiting for the final
  * flush, or in a long synchronous computation).
  */
@@ -27,7 +28,7 @@ const send = (message: FromWorker): void => port.postMessage(message);
 port.on("message", (message: ToWorker) => {
   switch (message.type) {
     case "open":
-      void open(message);
+      open(message);
       return;
     case "lines":
       runs.get(message.sink)?.writer.write(message.text);
@@ -52,18 +53,17 @@ function runOf(sink: number): OpenRun {
   return run;
 }
 
-async function open(message: Extract<ToWorker, { type: "open" }>): Promise<void> {
-  const backend = backends.acquire(message.recipe);
-  const writer = new RunWriter(backend, message.options);
+function open(message: Extract<ToWorker, { type: "open" }>): void {
+  let backend: StorageBackend | undefined;
   try {
-    await writer.start();
+    backend = backends.acquire(message.recipe);
+    const writer = RunWriter.adopt(backend, message.options, message.started);
+    runs.set(message.sink, { backend, writer, closed: new Int32Array(message.closed) });
+    send({ type: "done", id: message.id, path: writer.path });
   } catch (error) {
-    await backends.release(backend);
+    if (backend !== undefined) void backends.release(backend);
     send({ type: "done", id: message.id, error: sendError(error) });
-    return;
   }
-  runs.set(message.sink, { backend, writer, closed: new Int32Array(message.closed) });
-  send({ type: "done", id: message.id, path: writer.path });
 }
 
 /** The last lines and the final record, then the flag a blocked main thread waits on, then the backend back. */

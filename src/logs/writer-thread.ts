@@ -74,6 +74,12 @@ export class WriterThread {
     return this.#dead;
   }
 
+  /** Stops the thread now, as a crash would: open runs see it dead (for tests). */
+  async terminate(): Promise<void> {
+    await this.#worker.terminate();
+    this.#die(new Error("the log writer thread was stopped"));
+  }
+
   /** A number for a new run's messages; the run counts as open until `releaseSink`. */
   reserveSink(): number {
     this.#cancelIdleStop?.();

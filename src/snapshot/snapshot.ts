@@ -208,7 +208,9 @@ export class Snapshot extends LevelMethods {
       flush: () => writer.flush(),
       close: (ending) => writer.close(ending),
       closeSync: (ending, timeoutMs) => writer.closeSync(ending, timeoutMs),
-      storesAtExit: writer.storesAtExit,
+      get storesAtExit() {
+        return writer.storesAtExit;
+      },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
     this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };

@@ -80,6 +80,25 @@ for (const place of places()) {
       assertEnded(await onlyRecord(backend), { status: "failed", exitCode: 3, signal: null });
     });
 
+    it("a run that logged nothing still records how it ended: a normal exit, process.exit(3), SIGTERM", async () => {
+      for (const [ending, expected] of [
+        ["normal-quiet", { code: 0, signal: null, record: { status: "finished", exitCode: 0, signal: null } }],
+        ["exit-quiet", { code: 3, signal: null, record: { status: "failed", exitCode: 3, signal: null } }],
+        ["signal-quiet", { code: null, signal: "SIGTERM", record: { status: "killed", exitCode: null, signal: "SIGTERM" } }],
+      ] as const) {
+        const { child, backend } = await run(ending);
+        if (expected.signal !== null) {
+          await child.waitForLine("ready");
+          child.kill("SIGTERM");
+        }
+        const exit = await child.exited;
+        assert.deepEqual([exit.code, exit.signal], [expected.code, expected.signal], `${ending}: ${exit.stderr}`);
+        assert.equal(exit.stderr, "", ending);
+        assert.equal(await readText(backend, LOG), "", ending);
+        assertEnded(await onlyRecord(backend), expected.record);
+      }
+    });
+
     it("process.exit(3) with two runs open, after an earlier run closed: both store every line and record the exit", async () => {
       const { child, backend } = await run("exit-shared");
       const exit = await child.exited;

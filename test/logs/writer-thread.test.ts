@@ -1,6 +1,8 @@
 /**
- * The process's one log-writer thread: runs open at the same time share it and each keeps its own lines and
- * record; it stays for the next run and stops once no run has been open for a while (a manual clock moves time).
+ * The process's one log-writer thread: a run hands itself over at its first line (a run that logs nothing never
+ * starts it); runs open at the same time share it and each keeps its own lines and record; it stays for the next
+ * run and stops once no run has been open for a while (a manual clock moves time); a thread that dies before it
+ * took a run leaves the run to the main thread, without losing a line.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -32,9 +34,13 @@ describe("the log-writer thread", () => {
   it("serves runs open at the same time; each keeps its own lines and record", async () => {
     const backend = await localBackend();
     const a = await Snapshot.setup({ name: "a", backend, console: false });
+    a.info("a first");
+    await a.flush();
     const thread = WriterThread.running();
-    assert.ok(thread !== undefined, "the first run started the thread");
+    assert.ok(thread !== undefined, "the first line of the first run started the thread");
     const b = await Snapshot.setup({ name: "b", backend, console: false });
+    b.info("b first");
+    await b.flush();
     assert.equal(WriterThread.running(), thread, "the second run uses the same thread");
     for (let i = 0; i < 100; i++) {
       a.info(`a ${i}`);
@@ -43,8 +49,9 @@ describe("the log-writer thread", () => {
     await a.close();
     b.info("b after a closed");
     await b.close();
-    assert.deepEqual(lines(await readText(backend, "a/v0/a.log")), Array.from({ length: 100 }, (_, i) => `INFO     a ${i}`));
+    assert.deepEqual(lines(await readText(backend, "a/v0/a.log")), ["INFO     a first", ...Array.from({ length: 100 }, (_, i) => `INFO     a ${i}`)]);
     assert.deepEqual(lines(await readText(backend, "b/v0/b.log")), [
+      "INFO     b first",
       ...Array.from({ length: 100 }, (_, i) => `INFO     b ${i}`),
       "INFO     b after a closed",
     ]);
@@ -56,6 +63,8 @@ describe("the log-writer thread", () => {
   it("runs with a small young generation, and a burst of long lines still arrives whole", async () => {
     const backend = await localBackend();
     const run = await Snapshot.setup({ name: "burst", backend, console: false });
+    run.info("first");
+    await run.flush();
     const thread = WriterThread.running();
     assert.ok(thread !== undefined);
     assert.ok((thread.resourceLimits?.maxYoungGenerationSizeMb ?? Infinity) <= 4, `young generation ${String(thread.resourceLimits?.maxYoungGenerationSizeMb)} MiB`);
@@ -63,8 +72,8 @@ describe("the log-writer thread", () => {
     for (let i = 0; i < 20_000; i++) run.info(`${i} ${payload}`);
     await run.close();
     const stored = lines(await readText(backend, "burst/v0/burst.log"));
-    assert.equal(stored.length, 20_000);
-    assert.equal(stored[19_999], `INFO     19999 ${payload}`);
+    assert.equal(stored.length, 20_001);
+    assert.equal(stored[20_000], `INFO     19999 ${payload}`);
   });
 
   it("stays for the next run and stops once no run has been open for a while", async () => {
@@ -72,11 +81,14 @@ describe("the log-writer thread", () => {
     const restoreClock = useClock(clock);
     try {
       const backend = await localBackend();
-      await (await Snapshot.setup({ name: "first", backend, console: false })).close();
+      const first = await Snapshot.setup({ name: "first", backend, console: false });
+      first.info("first");
+      await first.close();
       const thread = WriterThread.running();
       assert.ok(thread !== undefined);
       clock.advance(IDLE_STOP_MS - 1);
       const second = await Snapshot.setup({ name: "second", backend, console: false });
+      second.info("second");
       assert.equal(WriterThread.running(), thread, "a run set up within the idle time reuses the thread");
       clock.advance(IDLE_STOP_MS);
       assert.equal(WriterThread.running(), thread, "an open run keeps it");
@@ -92,4 +104,73 @@ describe("the log-writer thread", () => {
       restoreClock();
     }
   });
+
+  it("is not started by a run that logs nothing; the first line hands the run over, after its running record", async () => {
+    const clock = new ManualClock();
+    const restoreClock = useClock(clock);
+    try {
+      await stopRunningThread();
+      const backend = await localBackend();
+      const quiet = await Snapshot.setup({ name: "quiet", backend, console: false });
+      clock.advance(1_000);
+      await quiet.close();
+      assert.equal(WriterThread.running(), undefined, "a run without lines stored everything from the main thread");
+      assert.equal(await readText(backend, "quiet/v0/quiet.log"), "");
+      assert.deepEqual((await listRunRecords(backend, "quiet", 0)).map((record) => record.status), ["finished"]);
+
+      const talker = await Snapshot.setup({ name: "talker", backend, console: false });
+      clock.advance(1_000);
+      await talker.flush();
+      const [running] = await listRunRecords(backend, "talker", 0);
+      assert.equal(running?.status, "running", "the running record was written from the main thread");
+      talker.info("one");
+      assert.ok(WriterThread.running() !== undefined, "the first line started the thread");
+      talker.info("two");
+      await talker.flush();
+      talker.info("three");
+      await talker.close();
+      assert.deepEqual(lines(await readText(backend, "talker/v0/talker.log")), ["INFO     one", "INFO     two", "INFO     three"]);
+      const records = await listRunRecords(backend, "talker", 0);
+      assert.deepEqual(
+        records.map((record) => [record.status, record.startedAt]),
+        [["finished", running?.startedAt]],
+        "the thread went on with the same record",
+      );
+    } finally {
+      restoreClock();
+    }
+  });
+
+  it("leaves a run it could not take to the main thread, and no line is lost", async () => {
+    await stopRunningThread();
+    const backend = await localBackend();
+    const run = await Snapshot.setup({ name: "orphan", backend, console: false });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }): void => void warnings.push(`${warning.code}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      run.info("before the thread died");
+      const thread = WriterThread.running();
+      assert.ok(thread !== undefined, "the first line started the thread");
+      await thread.terminate();
+      run.info("after");
+      await run.flush();
+      run.info("last");
+      await run.close();
+      assert.deepEqual(lines(await readText(backend, "orphan/v0/orphan.log")), [
+        "INFO     before the thread died",
+        "INFO     after",
+        "INFO     last",
+      ]);
+      assert.deepEqual((await listRunRecords(backend, "orphan", 0)).map((record) => record.status), ["finished"]);
+      assert.ok(warnings.some((warning) => warning.startsWith("OPENCRATE_LOG_THREAD: ") && warning.includes("orphan.log")), warnings.join("\n"));
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
 });
+
+/** Stops a thread an earlier test left running, so the next test sees which run starts one. */
+async function stopRunningThread(): Promise<void> {
+  await WriterThread.running()?.terminate();
+}
