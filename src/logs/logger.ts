@@ -1,10 +1,12 @@
 /**
  * The process's run logger: pino is the core (levels, filtering, serialisation); one pino destination turns each
- * record into a file-format line for the attached sink, and pino-pretty renders the console line.
+ * record into a file-format line for the attached sink, and pino-pretty renders the console line (loaded with the
+ * first console line: a run with the console off never loads it).
  */
+import { createRequire } from "node:module";
 import { pino } from "pino";
 import type { Logger } from "pino";
-import { prettyFactory } from "pino-pretty";
+import type { prettyFactory } from "pino-pretty";
 import type { ColorTarget } from "./format.ts";
 import { formatConsoleLine, formatException, formatFileLine, formatMessage, shouldUseColor } from "./format.ts";
 import { LevelMethods } from "./level-methods.ts";
@@ -13,6 +15,8 @@ import { LOG_LEVEL_VALUES, levelNameOf, parseLogLevel } from "./levels.ts";
 import type { LogSink } from "./sink.ts";
 
 export type { LogSink } from "./sink.ts";
+
+const requireHere = createRequire(import.meta.url);
 
 /** Where console lines go: process.stdout unless a test or an embedding app says otherwise. */
 export interface ConsoleOutput extends ColorTarget {
@@ -50,7 +54,7 @@ interface RecordDestination {
 
 export class RunLogger extends LevelMethods {
   readonly #pino: Logger<LogLevelName, true>;
-  readonly #prettify: (record: object) => string;
+  #prettify: ((record: object) => string) | undefined;
   readonly #maxPending: number;
   #consoleEnabled: boolean;
   readonly #consoleOutput: ConsoleOutput;
@@ -65,18 +69,6 @@ export class RunLogger extends LevelMethods {
     this.#consoleEnabled = options.console ?? true;
     this.#consoleOutput = options.consoleOutput ?? process.stdout;
     this.#color = shouldUseColor(this.#consoleOutput);
-    // pino-pretty's own line is `[time] LEVEL (meta): msg`; with level and time ignored and no metadata, its line is
-    // exactly what messageFormat returns (it adds no ":" to an empty prefix), so messageFormat renders the whole
-    // console line with the Python library's exact colours (pino-pretty's colorette palette differs).
-    this.#prettify = prettyFactory({
-      colorize: false,
-      hideObject: true,
-      ignore: "level,time,pid,hostname",
-      messageFormat: (record, messageKey) => {
-        const level = levelNameOf(Number(record["level"])) ?? "info";
-        return formatConsoleLine(level, String(record[messageKey] ?? ""), this.#color);
-      },
-    });
     const destination: RecordDestination = {
       [NEEDS_METADATA]: true,
       lastLevel: 0,
@@ -168,11 +160,28 @@ export class RunLogger extends LevelMethods {
     this.#pino[level](formatMessage(parts));
   }
 
+  #consoleRenderer(): (record: object) => string {
+    const pretty = (requireHere("pino-pretty") as { prettyFactory: typeof prettyFactory }).prettyFactory;
+    // pino-pretty's own line is `[time] LEVEL (meta): msg`; with level and time ignored and no metadata, its line is
+    // exactly what messageFormat returns (it adds no ":" to an empty prefix), so messageFormat renders the whole
+    // console line with the Python library's exact colours (pino-pretty's colorette palette differs).
+    return pretty({
+      colorize: false,
+      hideObject: true,
+      ignore: "level,time,pid,hostname",
+      messageFormat: (record, messageKey) => {
+        const level = levelNameOf(Number(record["level"])) ?? "info";
+        return formatConsoleLine(level, String(record[messageKey] ?? ""), this.#color);
+      },
+    });
+  }
+
   /** pino's destination: one record that passed the level filter. */
   #receive(record: RecordDestination): void {
     const level = levelNameOf(record.lastLevel) ?? "info";
     const message = typeof record.lastMsg === "string" ? record.lastMsg : String(record.lastMsg ?? "");
     if (this.#consoleEnabled) {
+      this.#prettify ??= this.#consoleRenderer();
       this.#consoleOutput.write(this.#prettify({ level: record.lastLevel, msg: message }));
     }
     const time = new Date(Number(record.lastTime));
