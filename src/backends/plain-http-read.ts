@@ -40,6 +40,14 @@ export interface PlainGet {
   /** The socket may stay silent this long. */
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal | undefined;
+  /** Whether an answer with these head facts is taken (checked after the status and framing); false declines it. */
+  readonly accept?: ((head: AnswerHead) => boolean) | undefined;
+}
+
+/** A 2xx answer's status and headers (names in lower case; repeated headers joined with ", "). */
+export interface AnswerHead {
+  readonly status: number;
+  readonly headers: ReadonlyMap<string, string>;
 }
 
 export type PlainGetResult =
@@ -155,16 +163,20 @@ class BodyReader {
     this.#status = status?.[1] === undefined ? undefined : Number(status[1]);
     let length: number | undefined;
     let coded = false;
+    const headers = new Map<string, string>();
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       if (name === "content-length") length = /^\d+$/.test(value) ? Number(value) : Number.NaN;
       if (name === "transfer-encoding") coded = true;
+      const earlier = headers.get(name);
+      headers.set(name, earlier === undefined ? value : `${earlier}, ${value}`);
     }
-    const usable = this.#status !== undefined && this.#status >= 200 && this.#status < 300 && length !== undefined && Number.isSafeInteger(length);
-    if (!usable || coded || (length ?? 0) > this.#request.maxBytes) {
-      this.#decline(this.#status);
+    const code = this.#status;
+    const usable = code !== undefined && code >= 200 && code < 300 && length !== undefined && Number.isSafeInteger(length);
+    if (!usable || coded || (length ?? 0) > this.#request.maxBytes || this.#request.accept?.({ status: code, headers }) === false) {
+      this.#decline(code);
       return true;
     }
     this.#length = length;

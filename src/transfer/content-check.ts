@@ -31,11 +31,24 @@ export function crc32cHex(value: number): string {
 
 const HASH_READ_BYTES = 4 * 1024 * 1024;
 
-/** Feeds `length` bytes of the file at `path` from `start`, read in large blocks. */
-export async function hashFile(path: string, hash: ContentHash, start = 0, length = Number.POSITIVE_INFINITY): Promise<void> {
+/** A buffer for hashFile to read into, for a caller that hashes many parts one after another. */
+export function hashReadBuffer(): Buffer {
+  return Buffer.allocUnsafe(HASH_READ_BYTES);
+}
+
+/**
+ * Feeds `length` bytes of the file at `path` from `start`, read in large blocks into `buffer` (a fresh one when
+ * not given: V8 frees such buffers only once many have piled up, so callers hashing part after part pass one).
+ */
+export async function hashFile(
+  path: string,
+  hash: ContentHash,
+  start = 0,
+  length = Number.POSITIVE_INFINITY,
+  buffer: Buffer = hashReadBuffer(),
+): Promise<void> {
   const handle = await open(path, "r");
   try {
-    const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
     for (let position = start, left = length; left > 0; ) {
       const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, left), position);
       if (bytesRead === 0) break;

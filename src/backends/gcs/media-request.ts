@@ -50,14 +50,10 @@ export interface MediaRequest {
  */
 export async function requestMedia(request: MediaRequest): Promise<IncomingMessage> {
   const { file } = request;
-  const query = new URLSearchParams({ alt: "media" });
-  const generation = request.generation ?? (file.generation === undefined ? undefined : String(file.generation));
-  if (generation !== undefined) query.set("generation", generation);
   const headers: Record<string, string> = {};
   const range = rangeHeaderOf(request.range);
   if (range !== undefined) headers.range = range;
-  const url = `${file.storage.baseUrl}/b/${encodeURIComponent(file.bucket.name)}/o/${encodeURIComponent(file.name)}?${query}`;
-  const authorized = await authorize(file, "GET", url, headers);
+  const authorized = await authorize(file, "GET", mediaUrl(file, request.generation), headers);
   request.signal?.throwIfAborted();
   const target = new URL(authorized.url);
   const send = target.protocol === "https:" ? httpsRequest : httpRequest;
@@ -82,6 +78,14 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
     outgoing.on("error", (error) => reject(request.signal?.aborted === true ? request.signal.reason : error));
     outgoing.end();
   });
+}
+
+/** The URL of an object's bytes: `generation`, else the file's own generation if it names one, else the current one. */
+export function mediaUrl(file: File, generation?: string): string {
+  const query = new URLSearchParams({ alt: "media" });
+  const pinned = generation ?? (file.generation === undefined ? undefined : String(file.generation));
+  if (pinned !== undefined) query.set("generation", pinned);
+  return `${file.storage.baseUrl}/b/${encodeURIComponent(file.bucket.name)}/o/${encodeURIComponent(file.name)}?${query}`;
 }
 
 /** The first 64 KiB of an error answer (enough for GCS's JSON error); the rest is discarded. */
