@@ -2,7 +2,8 @@
  * A GET whose body goes from the socket into reused buffers (src/backends/plain-http-read.ts), against a local
  * HTTP server that answers as each case needs: the body arrives whole and in order even when the sink is slow (the
  * buffers are reused only once the sink is done with them); any answer other than a 2xx with a Content-Length is
- * declined before a byte reaches the sink; a body that breaks off, a failing sink and an abort reject.
+ * declined before a byte reaches the sink, as is one the caller's `accept` refuses; a body that breaks off, a failing
+ * sink and an abort reject.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -168,6 +169,33 @@ describe("a GET read into reused buffers", () => {
     }
     handler = cases[0]?.[1] ?? answerBody;
     assert.deepEqual(await plainGet(request(), collecting()), { kind: "declined", status: 412 });
+  });
+
+  it("shows the caller the answer's status and headers, and declines it, handing nothing, when the caller refuses it", async () => {
+    handler = (_request, response) => {
+      response.setHeader("x-store-generation", ["1", "2"]);
+      answerBody(_request, response);
+    };
+    const seen: Array<{ status: number; generation: string | undefined; length: string | undefined }> = [];
+    for (const take of [false, true]) {
+      const sink = collecting();
+      const result = await plainGet(
+        request({
+          accept: (head) => {
+            seen.push({ status: head.status, generation: head.headers.get("x-store-generation"), length: head.headers.get("content-length") });
+            return take;
+          },
+        }),
+        sink,
+      );
+      if (take) assert.ok(sink.bytes().equals(BODY));
+      else {
+        assert.deepEqual(result, { kind: "declined", status: 206 });
+        assert.equal(sink.chunks.length, 0, "nothing handed");
+      }
+    }
+    const expected = { status: 206, generation: "1, 2", length: String(BODY.byteLength) };
+    assert.deepEqual(seen, [expected, expected]);
   });
 
   it("declines when no answer comes in time or the connection is refused", async () => {

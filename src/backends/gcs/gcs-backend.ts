@@ -187,14 +187,27 @@ export class GcsBackend implements StorageBackend {
         connectTimeoutMs: this.#settings.connectTimeoutMs,
         idleTimeoutMs: this.#settings.requestTimeoutMs,
         signal: options.signal,
-        readRest: (from, rest, generation) =>
-          this.getStream(key, { range: { offset: from, length: rest }, ifRevision: generation, ...(options.signal === undefined ? {} : { signal: options.signal }) }),
+        readRest: (from, rest, generation) => this.#readRest(key, { offset: from, length: rest }, generation, options),
         mapError: (error) => this.#failure(error, "read", key, { signal: options.signal }),
       },
       sink,
     );
     if (count !== undefined) this.#bucketSeen = true;
     return count;
+  }
+
+  /** The rest of a ranged read that broke off, from the generation it began on. */
+  async #readRest(key: string, range: RangeIntoOptions["range"], generation: string, options: RangeIntoOptions): Promise<Readable> {
+    try {
+      return await this.getStream(key, { range, ifRevision: generation, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    } catch (error) {
+      // A caller that pinned no revision learns, as from a streamed read, that the object changed under the read.
+      if (options.ifRevision !== undefined || !isOpenCrateError(error, "PRECONDITION_FAILED")) throw error;
+      throw new TransientError(`${this.describe(key)} changed while it was being read (generation ${generation} is gone); read it again.`, {
+        path: this.describe(key),
+        cause: error,
+      });
+    }
   }
 
   /** Whether some generation of the object exists; a pinned read answered 404 tells "replaced" from "deleted" by it. */
