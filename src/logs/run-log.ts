@@ -21,10 +21,12 @@ import { isOpenCrateError } from "../errors.ts";
 import { BATCH_IDS_METADATA_KEY, concatBytes, REMEMBERED_BATCHES, TEXT_CONTENT_TYPE } from "./history-append.ts";
 
 /**
- * What a started `.log` that holds no line yet needs to go on in another thread: the revision and size its empty
- * object got (undefined where `.log` is rewritten whole).
+ * What a started `.log` that holds no line yet needs to go on in another thread: nothing where `.log` is rewritten
+ * whole; the revision and size its empty object got where lines are appended.
  */
-export type StartedRunLog = { readonly revision: string; readonly size: number } | undefined;
+export type StartedRunLog =
+  | { readonly kind: "rewritten" }
+  | { readonly kind: "appended"; readonly revision: string; readonly size: number };
 
 export interface RunLog {
   /** Replaces `.log` with an empty object. */
@@ -61,10 +63,12 @@ class RewrittenRunLog implements RunLog {
   }
 
   startedState(): StartedRunLog {
-    return undefined;
+    return { kind: "rewritten" };
   }
 
-  adopt(): void {}
+  adopt(state: StartedRunLog): void {
+    if (state.kind !== "rewritten") throw new Error(`${this.#key} is rewritten whole here, but was handed over as ${state.kind}`);
+  }
 
   add(bytes: Uint8Array): void {
     this.#body.push(bytes);
@@ -113,11 +117,13 @@ class AppendedRunLog implements RunLog {
   }
 
   startedState(): StartedRunLog {
-    return this.#stored === undefined ? undefined : { revision: this.#stored.revision, size: this.#stored.size };
+    if (this.#stored === undefined) throw new Error(`${this.#key} is not started`);
+    return { kind: "appended", revision: this.#stored.revision, size: this.#stored.size };
   }
 
   adopt(state: StartedRunLog): void {
-    if (state !== undefined) this.#stored = { ...state, batchIds: [] };
+    if (state.kind !== "appended") throw new Error(`${this.#key} is appended to here, but was handed over as ${state.kind}`);
+    this.#stored = { revision: state.revision, size: state.size, batchIds: [] };
   }
 
   add(bytes: Uint8Array): void {

@@ -85,6 +85,8 @@ export class RunRecordWriter {
   #lastWrite = 0;
   #ended = false;
   #written = false;
+  /** Another writer goes on with the record: nothing more is written from here. */
+  #handedOff = false;
 
   constructor(backend: StorageBackend, key: string, initial: RunRecord, clock: () => Date = () => new Date()) {
     this.#backend = backend;
@@ -97,9 +99,18 @@ export class RunRecordWriter {
     return this.#record;
   }
 
-  /** The record as last written or to be written, and whether a write of it has begun: for another writer. */
-  startedState(): StartedRunRecord {
+  /**
+   * Stops this writer (writes already sent still land: wait for {@link settled}) and returns the record as last
+   * written or to be written, and whether a write of it has begun, for another writer to go on from.
+   */
+  handOff(): StartedRunRecord {
+    this.#handedOff = true;
     return { record: this.#record, written: this.#written };
+  }
+
+  /** Whether a write of the record has begun. */
+  get written(): boolean {
+    return this.#written;
   }
 
   /** Resolves once the writes begun so far have landed or failed. */
@@ -107,7 +118,7 @@ export class RunRecordWriter {
     return this.#chain;
   }
 
-  /** Goes on from another writer's {@link startedState}: its record, and no `running` write again if it wrote one. */
+  /** Goes on from another writer's {@link handOff}: its record, and no `running` write again if it wrote one. */
   adopt(state: StartedRunRecord): void {
     this.#record = state.record;
     this.#written = state.written;
@@ -137,6 +148,7 @@ export class RunRecordWriter {
   #write(patch: Partial<RunRecord>): Promise<void> {
     this.#written = true;
     const write = this.#chain.then(async () => {
+      if (this.#handedOff) return;
       const now = this.#clock();
       this.#record = { ...this.#record, ...patch, lastSeen: now.toISOString() };
       this.#lastWrite = now.getTime();

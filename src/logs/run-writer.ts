@@ -82,8 +82,9 @@ export class RunWriter {
    * Record writes already begun may still be landing: wait for {@link settled} before the other writer writes.
    */
   handOff(): StartedRun {
+    const log = this.#logs.startedState();
     this.#stopTimers();
-    return { log: this.#logs.startedState(), record: this.#record.startedState() };
+    return { log, record: this.#record.handOff() };
   }
 
   /** Resolves once the record writes begun so far have landed or failed. */
@@ -92,7 +93,7 @@ export class RunWriter {
   }
 
   #startTimers(): void {
-    if (!this.#record.startedState().written) {
+    if (!this.#record.written) {
       this.#cancelFirstRecord = clock().setTimer(FIRST_RECORD_DELAY_MS, () => void this.#writeFirstRecord());
     }
     this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);

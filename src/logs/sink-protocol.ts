@@ -32,12 +32,24 @@ export type ToWorker =
       readonly options: RunWriterOptions;
       /** The run as the main thread started it: the thread goes on from there, without writing anything first. */
       readonly started: StartedRun;
-      /** Int32 slot 0 turns 1 once this run's final close has finished (the main thread may be blocked waiting). */
-      readonly closed: SharedArrayBuffer;
     }
   | { readonly type: "lines"; readonly sink: number; readonly text: string }
   | { readonly type: "flush"; readonly id: number; readonly sink: number }
-  | { readonly type: "close"; readonly id: number; readonly sink: number; readonly ending: RunEnding };
+  | {
+      readonly type: "close";
+      readonly id: number;
+      readonly sink: number;
+      readonly ending: RunEnding;
+      /**
+       * Int32 slot 0 turns CLOSE_STORED or CLOSE_FAILED once this close has finished, whatever happened (the main
+       * thread may be blocked waiting, unable to receive the answer).
+       */
+      readonly closed: SharedArrayBuffer;
+    };
+
+export const CLOSE_PENDING = 0;
+export const CLOSE_STORED = 1;
+export const CLOSE_FAILED = 2;
 
 export interface FromWorker {
   readonly type: "done";

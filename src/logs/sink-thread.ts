@@ -17,6 +17,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import type { BackendRecipe } from "./backend-recipe.ts";
 import { endingForExitCode, type RunEnding } from "./run-record.ts";
 import { RunWriter, type RunWriterOptions, type StartedRun } from "./run-writer.ts";
+import { CLOSE_FAILED, CLOSE_PENDING } from "./sink-protocol.ts";
 import type { RunSink } from "./sink.ts";
 import { WriterThread } from "./writer-thread.ts";
 
@@ -27,8 +28,6 @@ const BATCH_LINES = 1024;
 interface Attachment {
   readonly thread: WriterThread;
   readonly sink: number;
-  /** Int32 slot 0 turns 1 once the thread has finished the run's final close. */
-  readonly closedFlag: Int32Array;
 }
 
 interface Moving {
@@ -36,8 +35,9 @@ interface Moving {
   readonly started: StartedRun;
   readonly attachment: Attachment;
   /** The thread's answer to "open", once sent. */
-  opened: Promise<unknown> | undefined;
-  moved: Promise<void>;
+  opened: Promise<string | undefined> | undefined;
+  /** Settles once the run is in the thread, or back here. */
+  moved: Promise<void> | undefined;
 }
 
 type Phase =
@@ -64,6 +64,9 @@ export class ThreadedRunSink implements RunSink {
   #closedHere = false;
   /** The thread was asked to close the run. */
   #closeSent = false;
+  /** Slot 0 says how the thread's final close went (CLOSE_PENDING until it has). */
+  readonly #closeShared = new SharedArrayBuffer(4);
+  readonly #closedFlag = new Int32Array(this.#closeShared);
   #dead: Error | undefined;
   #stopWatching: () => void = () => {};
   #droppedAfterClose = 0;
@@ -87,7 +90,7 @@ export class ThreadedRunSink implements RunSink {
     return this.#path;
   }
 
-  /** Once the run is in the writer thread, `closeSync` stores everything before it returns. */
+  /** Whether to leave this run to `exit` (`closeSync`): once it is in the writer thread, or on its way there. */
   get storesAtExit(): boolean {
     return this.#phase.kind === "moving" || this.#phase.kind === "thread";
   }
@@ -134,11 +137,8 @@ export class ThreadedRunSink implements RunSink {
 
   async #close(ending: RunEnding): Promise<void> {
     this.#closed = true;
-    let phase = this.#phase;
-    if (phase.kind === "moving") {
-      await phase.moved;
-      phase = this.#phase;
-    }
+    if (this.#phase.kind === "moving") await this.#phase.moved;
+    const phase = this.#phase;
     switch (phase.kind) {
       case "here":
         await phase.writer.close(ending);
@@ -147,15 +147,16 @@ export class ThreadedRunSink implements RunSink {
       case "inline":
         return phase.writer.close(ending);
       case "moving":
-        throw new Error(`the log at ${this.#path} is still being handed over`);
-      case "thread":
+      case "thread": {
+        const attachment = phase.attachment;
         this.#closeSent = true;
         try {
-          await this.#request(phase.attachment, { type: "close", sink: phase.attachment.sink, ending });
+          await this.#request(attachment, { type: "close", sink: attachment.sink, ending, closed: this.#closeShared });
         } finally {
           this.#stopWatching();
-          phase.attachment.thread.releaseSink();
+          attachment.thread.releaseSink();
         }
+      }
     }
   }
 
@@ -171,37 +172,52 @@ export class ThreadedRunSink implements RunSink {
       return true;
     }
     if (phase.kind === "here" && this.#closedHere) return true;
-    const attachment = this.#attachNow(phase);
-    if (Atomics.load(attachment.closedFlag, 0) !== 0) return true;
-    if (this.#dead !== undefined) return false;
-    this.#closed = true;
-    if (!this.#closeSent) {
-      this.#closeSent = true;
-      this.#request(attachment, { type: "close", sink: attachment.sink, ending }).catch(() => {});
+    const attachment = this.#attachNow(phase, ending);
+    if (attachment === undefined) return true;
+    if (Atomics.load(this.#closedFlag, 0) === CLOSE_PENDING) {
+      if (this.#dead !== undefined) return false;
+      this.#closed = true;
+      if (!this.#closeSent) {
+        this.#closeSent = true;
+        this.#request(attachment, { type: "close", sink: attachment.sink, ending, closed: this.#closeShared }).catch(() => {});
+      }
+      const deadline = Date.now() + timeoutMs;
+      while (Atomics.load(this.#closedFlag, 0) === CLOSE_PENDING) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        Atomics.wait(this.#closedFlag, 0, CLOSE_PENDING, left);
+      }
     }
-    const deadline = Date.now() + timeoutMs;
-    while (Atomics.load(attachment.closedFlag, 0) === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      Atomics.wait(attachment.closedFlag, 0, 0, left);
+    if (Atomics.load(this.#closedFlag, 0) === CLOSE_FAILED) {
+      throw new Error(`the log writer thread could not store the last lines and the run record of ${this.#path}`);
     }
     return true;
   }
 
-  /** The run in the writer thread now, handed over at once if it was not yet (at exit, nothing can be awaited). */
-  #attachNow(phase: Exclude<Phase, { kind: "inline" }>): Attachment {
+  /**
+   * The run in the writer thread now, handed over at once if it was not yet: at exit nothing can be awaited, so a
+   * record write this thread began may still be on its way (it was sent before the thread's, so it lands first
+   * unless the store reorders them). Undefined when no thread could be started: the writes here are then only
+   * started, as for a run written from this thread.
+   */
+  #attachNow(phase: Exclude<Phase, { kind: "inline" }>, ending: RunEnding): Attachment | undefined {
     switch (phase.kind) {
       case "thread":
         return phase.attachment;
-      case "moving": {
+      case "moving":
         phase.opened ??= this.#open(phase.attachment, phase.started);
         this.#phase = { kind: "thread", attachment: phase.attachment };
         return phase.attachment;
-      }
       case "here": {
         // Nothing was logged, but the final record has yet to be stored, and only the thread can still do it.
-        const attachment = this.#reserve();
-        void this.#open(attachment, phase.writer.handOff()).catch(() => {});
+        let attachment: Attachment;
+        try {
+          attachment = this.#reserve();
+        } catch {
+          phase.writer.close(ending).catch(() => {});
+          return undefined;
+        }
+        this.#open(attachment, phase.writer.handOff()).catch(() => {});
         this.#phase = { kind: "thread", attachment };
         return attachment;
       }
@@ -214,10 +230,11 @@ export class ThreadedRunSink implements RunSink {
     try {
       attachment = this.#reserve();
     } catch (error) {
-      this.#goOnHere(writer.handOff(), undefined, error);
+      // The writer was not handed off: it goes on as it is.
+      this.#goOnHere(writer, undefined, error);
       return;
     }
-    const moving: Moving = { kind: "moving", started: writer.handOff(), attachment, opened: undefined, moved: Promise.resolve() };
+    const moving: Moving = { kind: "moving", started: writer.handOff(), attachment, opened: undefined, moved: undefined };
     this.#phase = moving;
     moving.moved = this.#finishMove(writer, moving);
   }
@@ -230,7 +247,7 @@ export class ThreadedRunSink implements RunSink {
       moving.opened ??= this.#open(moving.attachment, moving.started);
       await moving.opened;
     } catch (error) {
-      if (this.#phase === moving) this.#goOnHere(moving.started, moving.attachment, error);
+      if (this.#phase === moving) this.#goOnHere(RunWriter.adopt(this.#backend, this.#options, moving.started), moving.attachment, error);
       return;
     }
     if (this.#phase !== moving) return;
@@ -245,21 +262,22 @@ export class ThreadedRunSink implements RunSink {
     this.#stopWatching = thread.onDeath((error) => {
       this.#dead ??= new Error(`the log writer thread for ${this.#path} stopped: ${error.message}`);
     });
-    return { thread, sink, closedFlag: new Int32Array(new SharedArrayBuffer(4)) };
+    return { thread, sink };
   }
 
   /** Sends the run to the thread, which takes it before its next message. */
-  #open(attachment: Attachment, started: StartedRun): Promise<unknown> {
-    const { thread, sink, closedFlag } = attachment;
-    return thread.request({ type: "open", sink, recipe: this.#recipe, options: this.#options, started, closed: closedFlag.buffer as SharedArrayBuffer });
+  #open(attachment: Attachment, started: StartedRun): Promise<string | undefined> {
+    return attachment.thread.request({ type: "open", sink: attachment.sink, recipe: this.#recipe, options: this.#options, started });
   }
 
-  /** The thread could not start, refused the run or died before taking it: nothing of it was stored there. */
-  #goOnHere(started: StartedRun, attachment: Attachment | undefined, error: unknown): void {
+  /**
+   * The thread could not start, refused the run or died before taking it (nothing of the run was stored there): the
+   * run goes on here, with `writer`.
+   */
+  #goOnHere(writer: RunWriter, attachment: Attachment | undefined, error: unknown): void {
     this.#stopWatching();
     this.#dead = undefined;
     attachment?.thread.releaseSink();
-    const writer = RunWriter.adopt(this.#backend, this.#options, started);
     for (const line of this.#batch) writer.write(line);
     this.#batch = [];
     this.#phase = { kind: "inline", writer };

@@ -9,7 +9,7 @@ import { parentPort } from "node:worker_threads";
 import type { StorageBackend } from "../backends/backend.ts";
 import { RunWriter } from "./run-writer.ts";
 import type { FromWorker, ToWorker } from "./sink-protocol.ts";
-import { sendError } from "./sink-protocol.ts";
+import { CLOSE_FAILED, CLOSE_STORED, sendError } from "./sink-protocol.ts";
 import { WorkerBackends } from "./worker-backends.ts";
 
 const port = parentPort;
@@ -18,7 +18,6 @@ if (port === null) throw new Error("sink-worker.ts runs only as a worker thread"
 interface OpenRun {
   readonly backend: StorageBackend;
   readonly writer: RunWriter;
-  readonly closed: Int32Array;
 }
 
 const runs = new Map<number, OpenRun>();
@@ -37,11 +36,7 @@ port.on("message", (message: ToWorker) => {
       void answer(message.id, () => runOf(message.sink).writer.flush());
       return;
     case "close":
-      void answer(message.id, () => {
-        const run = runOf(message.sink);
-        runs.delete(message.sink);
-        return close(run, message.ending);
-      });
+      void answer(message.id, () => close(message));
       return;
   }
 });
@@ -58,7 +53,7 @@ function open(message: Extract<ToWorker, { type: "open" }>): void {
   try {
     backend = backends.acquire(message.recipe);
     const writer = RunWriter.adopt(backend, message.options, message.started);
-    runs.set(message.sink, { backend, writer, closed: new Int32Array(message.closed) });
+    runs.set(message.sink, { backend, writer });
     send({ type: "done", id: message.id, path: writer.path });
   } catch (error) {
     if (backend !== undefined) void backends.release(backend);
@@ -67,13 +62,20 @@ function open(message: Extract<ToWorker, { type: "open" }>): void {
 }
 
 /** The last lines and the final record, then the flag a blocked main thread waits on, then the backend back. */
-async function close(run: OpenRun, ending: Parameters<RunWriter["close"]>[0]): Promise<void> {
+async function close(message: Extract<ToWorker, { type: "close" }>): Promise<void> {
+  const flag = new Int32Array(message.closed);
+  let outcome = CLOSE_FAILED;
+  const run = runs.get(message.sink);
+  runs.delete(message.sink);
   try {
-    await run.writer.close(ending);
+    // Also when "open" failed: the flag must still be set, or a blocked main thread waits out its time-out.
+    if (run === undefined) throw new Error(`the log writer thread has no run ${message.sink}`);
+    await run.writer.close(message.ending);
+    outcome = CLOSE_STORED;
   } finally {
-    Atomics.store(run.closed, 0, 1);
-    Atomics.notify(run.closed, 0);
-    await backends.release(run.backend);
+    Atomics.store(flag, 0, outcome);
+    Atomics.notify(flag, 0);
+    if (run !== undefined) await backends.release(run.backend);
   }
 }
 

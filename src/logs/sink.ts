@@ -14,7 +14,10 @@ export interface LogSink {
 export interface RunSink extends LogSink {
   /** Where `.log` lives, for messages. */
   readonly path: string;
-  /** `closeSync` blocks until the lines are stored (the log-writer thread); else it can only start the writes. */
+  /**
+   * Leave this sink to `exit`: its `closeSync` blocks until the lines are stored (the log-writer thread). False: it
+   * is flushed before `exit` (as the event loop runs dry), where its `closeSync` may only start the writes.
+   */
   readonly storesAtExit: boolean;
   close(ending?: RunEnding): Promise<void>;
   /**

@@ -99,6 +99,15 @@ for (const place of places()) {
       }
     });
 
+    it("process.exit(3) right after a quiet run's first line stores the line and records failed, exit code 3", async () => {
+      const { child, backend } = await run("first-line-exit");
+      const exit = await child.exited;
+      assert.equal(exit.code, 3, exit.stderr);
+      assert.equal(exit.stderr, "");
+      assert.deepEqual(entries(await readText(backend, LOG)), ["INFO     the only line"]);
+      assertEnded(await onlyRecord(backend), { status: "failed", exitCode: 3, signal: null });
+    });
+
     it("process.exit(3) with two runs open, after an earlier run closed: both store every line and record the exit", async () => {
       const { child, backend } = await run("exit-shared");
       const exit = await child.exited;

@@ -141,6 +141,18 @@ describe("the log-writer thread", () => {
     }
   });
 
+  it("a line during the main thread's first flush: the thread goes on with one record, which ends finished", async () => {
+    const backend = await localBackend();
+    const run = await Snapshot.setup({ name: "crossing", backend, console: false });
+    const flushing = run.flush();
+    run.info("during the first flush");
+    await flushing;
+    run.info("after it");
+    await run.close();
+    assert.deepEqual(lines(await readText(backend, "crossing/v0/crossing.log")), ["INFO     during the first flush", "INFO     after it"]);
+    assert.deepEqual((await listRunRecords(backend, "crossing", 0)).map((record) => record.status), ["finished"]);
+  });
+
   it("leaves a run it could not take to the main thread, and no line is lost", async () => {
     await stopRunningThread();
     const backend = await localBackend();
