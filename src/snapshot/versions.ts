@@ -186,12 +186,18 @@ export class VersionStore {
     return found.includes(true);
   }
 
-  /** The lowest number from `candidate` up that no folder holds (a full folder listing only when one does). */
+  /**
+   * The lowest number from `candidate` up that no folder holds. A claimed folder there is a concurrent claimer's,
+   * claimed a moment ago: the claims listing jumps past it and the claims above it. Only a folder without a claim
+   * (a root written by another tool) costs one full folder listing, which jumps past every folder: on local disk that
+   * listing reads every version folder, far too much to pay at each race lost under contention.
+   */
   async #pastFolders(candidate: number): Promise<number> {
     let next = candidate;
     while (await this.folderExists(next)) {
-      const { highestNumber } = await this.scanFolders();
-      next = Math.max(next, highestNumber ?? next) + 1;
+      const claimed = await this.listVersionNumbers(next === 0 ? undefined : next - 1);
+      const highest = claimed[0] === next ? claimed.at(-1) : (await this.scanFolders()).highestNumber;
+      next = Math.max(next, highest ?? next) + 1;
     }
     return next;
   }
