@@ -72,9 +72,9 @@ export const allocation: Scenario = {
           "checked distinct and contiguous after each run). An allocation is the whole `setup({ start: \"new\" })` + `close()`: " +
           "read the latest hint, list the claims after it, check that no folder holds the number (one one-object listing), " +
           "create the claim (again after each lost race; the number won after lost races is checked too), rewrite the hint " +
-          "at every 8th number, then, in the process's log-writer thread, create the empty `.log` and " +
-          "write the run record at the start and at the end. Backend calls are counted in the main thread only (the " +
-          "log-writer thread's three writes are not in the column). Raw: one create-only write of a distinct key of the " +
+          "at every 8th number, then create the empty `.log` and write the run record at the end (a run that ends within " +
+          "a second and logs nothing writes no `running` record and starts no log-writer thread). Raw: one create-only " +
+          "write of a distinct key of the " +
           "claim's size per operation. " +
           `Rates are operations over the wall time of the slowest process. Median of ${repeats} runs.` +
           (missing.length === 0 ? "" : ` Not measured (server not running): ${missing.join(", ")}.`),

@@ -1,5 +1,6 @@
 /** Every bench scenario, in report order. */
 import { allocation } from "./allocation.ts";
+import { allocationRevision } from "./allocation-revision.ts";
 import { anchors } from "./anchors.ts";
 import { anchorsGcs } from "./anchors-gcs.ts";
 import { coldStart } from "./cold-start.ts";
@@ -12,4 +13,4 @@ import { s3Checkpoint } from "./s3-checkpoint.ts";
 import type { Scenario } from "./types.ts";
 import { ui } from "./ui.ts";
 
-export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, anchorsGcs, allocation, logging, exitFlush, coldStart, ui];
+export const scenarios: readonly Scenario[] = [localCheckpoint, s3Checkpoint, gcsCheckpoint, pull, anchors, anchorsGcs, allocation, allocationRevision, logging, exitFlush, coldStart, ui];
