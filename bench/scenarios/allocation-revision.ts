@@ -17,8 +17,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import type { StorageBackend } from "../../src/backends/backend.ts";
 import { gcsEnv, minioEnv } from "../../test/support/servers.ts";
 import type { VariantResult } from "../harness.ts";
+import { deleteEverything } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
@@ -136,11 +138,7 @@ async function runBoth(kind: Kind, trees: Record<Side, string>): Promise<Record<
 async function removeCloudPlace(kind: Kind, place: string): Promise<void> {
   const backend = await backendFor(kind, place, async (path) => import(pathToFileURL(join(repository, path)).href));
   try {
-    await backend.deleteMany(
-      (async function* () {
-        for await (const info of backend.list("")) yield info.key;
-      })(),
-    );
+    await deleteEverything(backend);
   } finally {
     await backend.close();
   }
@@ -166,7 +164,7 @@ async function allocateWorker(args: Readonly<Record<string, string>>): Promise<V
 }
 
 /** The tree's own backend classes and test option helpers (each loads its SDK before the start). */
-async function backendFor(kind: Kind, place: string, from: <T>(path: string) => Promise<T>): Promise<import("../../src/backends/backend.ts").StorageBackend> {
+async function backendFor(kind: Kind, place: string, from: <T>(path: string) => Promise<T>): Promise<StorageBackend> {
   if (kind === "local") {
     const { LocalBackend } = await from<typeof import("../../src/backends/local/index.ts")>("src/backends/local/index.ts");
     return new LocalBackend({ root: place });

@@ -26,6 +26,7 @@ import { gcsOptions } from "../../test/support/gcs.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
 import { gcsEnv, minioEnv } from "../../test/support/servers.ts";
 import { measurePair, timed, type Measurement, type VariantResult } from "../harness.ts";
+import { deleteEverything } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
@@ -211,11 +212,7 @@ async function removePlace(kind: Kind, place: string): Promise<void> {
   }
   const backend = backendFor(kind, place);
   try {
-    await backend.deleteMany(
-      (async function* () {
-        for await (const info of backend.list("")) yield info.key;
-      })(),
-    );
+    await deleteEverything(backend);
   } finally {
     await backend.close();
   }

@@ -1,9 +1,8 @@
 /**
  * The log-writer thread: for each run of the process, takes the run's backend (rebuilt from its recipe once, then
  * shared: worker-backends.ts), goes on with the run from where the main thread started it (its RunWriter), and
- * answers the main thread. Because it has its own event
- * loop, it keeps storing lines while the main thread is blocked (in an `exit` listener waiting for the final
- * flush, or in a long synchronous computation).
+ * answers the main thread. Because it has its own event loop, it keeps storing lines while the main thread is
+ * blocked (in an `exit` listener waiting for the final flush, or in a long synchronous computation).
  */
 import { parentPort } from "node:worker_threads";
 import type { StorageBackend } from "../backends/backend.ts";
