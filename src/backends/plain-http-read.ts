@@ -11,6 +11,9 @@
  */
 import { connect, type Socket } from "node:net";
 import type { BodySink } from "./backend.ts";
+import { type AnswerHead, framedAnswer, HEAD_END, HEAD_MAX_BYTES, isSuccess, parseAnswerHead } from "./http-answer-head.ts";
+
+export type { AnswerHead } from "./http-answer-head.ts";
 
 /**
  * Bytes per reused buffer. A buffer goes to the sink only once full (or at the end of the body): a body read from an
@@ -18,13 +21,10 @@ import type { BodySink } from "./backend.ts";
  * wait while the kernel writes it back, which slowed downloads several-fold on a busy disk.
  */
 const BUFFER_BYTES = 512 * 1024;
-/** Room the answer's headers must leave in the first buffer. */
-const HEAD_MAX_BYTES = 64 * 1024;
 /** Buffers per request: one fills while the others wait for the sink. */
 const BUFFERS_PER_READ = 3;
 /** Buffers kept between requests, for the next ones. */
 const POOL_MAX = 24;
-const HEADER_END = Buffer.from("\r\n\r\n");
 
 const pool: Buffer[] = [];
 
@@ -42,12 +42,6 @@ export interface PlainGet {
   readonly signal?: AbortSignal | undefined;
   /** Whether an answer with these head facts is taken (checked after the status and framing); false declines it. */
   readonly accept?: ((head: AnswerHead) => boolean) | undefined;
-}
-
-/** A 2xx answer's status and headers (names in lower case; repeated headers joined with ", "). */
-export interface AnswerHead {
-  readonly status: number;
-  readonly headers: ReadonlyMap<string, string>;
 }
 
 export type PlainGetResult =
@@ -153,34 +147,20 @@ class BodyReader {
 
   /** Parses the status line and headers once they are all in; false while more are needed. */
   #readHead(): boolean {
-    const end = this.#current.subarray(0, this.#filled).indexOf(HEADER_END);
+    const end = this.#current.subarray(0, this.#filled).indexOf(HEAD_END);
     if (end === -1) {
       if (this.#filled > HEAD_MAX_BYTES) this.#decline(undefined, new Error("answer headers too long"));
       return this.#settled;
     }
-    const lines = this.#current.toString("latin1", 0, end).split("\r\n");
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
-    this.#status = status?.[1] === undefined ? undefined : Number(status[1]);
-    let length: number | undefined;
-    let coded = false;
-    const headers = new Map<string, string>();
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === "content-length") length = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-      if (name === "transfer-encoding") coded = true;
-      const earlier = headers.get(name);
-      headers.set(name, earlier === undefined ? value : `${earlier}, ${value}`);
-    }
-    const code = this.#status;
-    const usable = code !== undefined && code >= 200 && code < 300 && length !== undefined && Number.isSafeInteger(length);
-    if (!usable || coded || (length ?? 0) > this.#request.maxBytes || this.#request.accept?.({ status: code, headers }) === false) {
-      this.#decline(code);
+    const head = parseAnswerHead(this.#current.toString("latin1", 0, end));
+    this.#status = head.status;
+    if (!framedAnswer(head) || !isSuccess(head.status) || head.length > this.#request.maxBytes || this.#request.accept?.({ status: head.status, headers: head.headers }) === false) {
+      this.#decline(head.status);
       return true;
     }
+    const { length } = head;
     this.#length = length;
-    const bodyStart = end + HEADER_END.byteLength;
+    const bodyStart = end + HEAD_END.byteLength;
     this.#current.copyWithin(0, bodyStart, this.#filled);
     this.#filled -= bodyStart;
     return true;

@@ -6,8 +6,9 @@
  *
  * - addressed with the URL the SDK itself builds for this bucket (learned once, by running one GetObjectCommand
  *   through the client's own stack up to the point where it would be signed, so nothing is sent);
- * - signed by the client's own SigV4 signer (its credentials provider, region and clock offset);
- * - sent through the client's own request handler (the same sockets, connection and idle time-outs, abort);
+ * - signed with SigV4 (sigv4.ts) from the client's own credentials provider, region and clock offset;
+ * - sent through the client's own request handler (the same sockets, connection and idle time-outs, abort), or,
+ *   for a small read over plain HTTP, on a kept-open socket of its own (kept-alive-get.ts);
  * - retried under the backend's retry policy, as the SDK's retries are (throttling always; a 5xx, reset or time-out
  *   while the call is idempotent);
  * - for a write, sent with its Content-MD5 and signed with its SHA-256, so the store refuses damaged bytes;
@@ -21,10 +22,13 @@ import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { BodySink } from "../backend.ts";
+import { isSuccess } from "../http-answer-head.ts";
+import { KeptAliveConnections } from "../kept-alive-get.ts";
 import { plainGet } from "../plain-http-read.ts";
 import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
+import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
 
 /** SHA-256 of an empty payload: a GET sends none, so the signer need not hash one. */
 const EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -97,15 +101,9 @@ interface HttpRequestShape {
   readonly body?: Uint8Array | undefined;
 }
 
-interface Signer {
-  sign(request: HttpRequestShape, options: { signingRegion: string; signingService: string; signingDate: Date }): Promise<HttpRequestShape>;
-}
-
 /** The parts of the client's resolved configuration used here (present on every S3Client the SDK builds). */
 interface ClientParts {
-  readonly signerConstructor?: new (options: Record<string, unknown>) => Signer;
   readonly credentials?: unknown;
-  readonly sha256?: unknown;
   readonly systemClockOffset?: number;
   readonly requestHandler?: {
     handle(request: HttpRequestShape, options: { abortSignal?: AbortSignal }): Promise<{ response: { statusCode: number; headers: IncomingHttpHeaders; body: unknown } }>;
@@ -121,29 +119,31 @@ class CaptureDone extends Error {}
 
 export class DirectGet {
   readonly #parts: ClientParts;
-  readonly #signer: Signer;
-  readonly #target: { readonly protocol: string; readonly hostname: string; readonly port: number | undefined; readonly host: string | undefined };
+  readonly #signer: SigV4Signer;
+  readonly #target: { readonly protocol: string; readonly hostname: string; readonly port: number | undefined; readonly host: string };
   readonly #basePath: string;
   readonly #query: Record<string, string | string[] | null>;
-  readonly #signing: { readonly signingRegion: string; readonly signingService: string };
   readonly #retry: RetryPolicy;
+  /** Kept-open sockets for small reads (plain HTTP only). */
+  readonly #connections: KeptAliveConnections | undefined;
 
-  private constructor(parts: ClientParts, signer: Signer, captured: Captured, basePath: string, signingRegion: string, retry: RetryPolicy) {
+  private constructor(parts: ClientParts, signer: SigV4Signer, captured: Captured, basePath: string, retry: RetryPolicy) {
     this.#parts = parts;
     this.#signer = signer;
-    const { request } = captured;
-    this.#target = { protocol: request.protocol, hostname: request.hostname, port: request.port, host: request.headers.host };
+    const { protocol, hostname, port, headers } = captured.request;
+    this.#target = { protocol, hostname, port, host: headers.host ?? (port === undefined ? hostname : `${hostname}:${port}`) };
     this.#basePath = basePath;
-    this.#query = { ...request.query };
-    this.#signing = { signingRegion, signingService: captured.authScheme?.signingName ?? "s3" };
+    this.#query = { ...captured.request.query };
     this.#retry = retry;
+    this.#connections = protocol === "http:" ? new KeptAliveConnections(hostname, port ?? 80) : undefined;
   }
 
   /** The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. */
   static async open(connection: S3Connection, bucket: string, retry: RetryPolicy): Promise<DirectGet | undefined> {
     if (!connection.owned) return undefined;
     const parts: ClientParts = connection.client.config;
-    if (parts.signerConstructor === undefined || parts.requestHandler === undefined || parts.credentials === undefined) return undefined;
+    const credentials = credentialSource(parts.credentials);
+    if (parts.requestHandler === undefined || credentials === undefined) return undefined;
     const captured = await captureRequest(connection, bucket).catch(() => undefined);
     if (captured === undefined) return undefined;
     const scheme = captured.authScheme;
@@ -151,16 +151,45 @@ export class DirectGet {
     const encodedProbe = `/${encodeKey(PROBE_KEY)}`;
     if (!captured.request.path.endsWith(encodedProbe)) return undefined;
     const basePath = captured.request.path.slice(0, -encodedProbe.length);
-    const signingRegion = scheme?.signingRegion ?? connection.region;
-    const signer = new parts.signerConstructor({
-      credentials: parts.credentials,
-      region: signingRegion,
-      service: scheme?.signingName ?? "s3",
-      sha256: parts.sha256,
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
-    return new DirectGet(parts, signer, captured, basePath, signingRegion, retry);
+    const signer = new SigV4Signer({ credentials, region: scheme?.signingRegion ?? connection.region, service: scheme?.signingName ?? "s3" });
+    return new DirectGet(parts, signer, captured, basePath, retry);
+  }
+
+  /**
+   * A small GET on a kept-open socket (plain HTTP only), retried under the policy as get() is: resolves with the
+   * body, rejects SDK-shaped as get() does, or resolves undefined when an answer was not one read there (other
+   * framing, a body over `maxBytes`) or there is no plain-HTTP path: the caller then asks get().
+   */
+  async getSmall(read: DirectRead & { readonly maxBytes: number; readonly timeouts: PlainTimeouts }): Promise<Uint8Array | undefined> {
+    const connections = this.#connections;
+    if (connections === undefined) return undefined;
+    let tries = 0;
+    const once = async (): Promise<Uint8Array | undefined> => {
+      tries += 1;
+      try {
+        const signed = await this.#signedRead(read);
+        const result = await connections.get({
+          target: `${signed.path}${queryString(signed.query)}`,
+          headers: signed.headers,
+          maxBytes: read.maxBytes,
+          connectTimeoutMs: read.timeouts.connectMs,
+          idleTimeoutMs: read.timeouts.idleMs,
+          signal: read.signal,
+        });
+        if (result.kind === "declined") return undefined;
+        if (isSuccess(result.status)) return result.body;
+        throw errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id"));
+      } catch (error) {
+        withAttempts(error, tries);
+        throw error;
+      }
+    };
+    return this.#retry.run("read", once, failureKind, read.signal);
+  }
+
+  /** Closes the kept-open sockets. */
+  close(): void {
+    this.#connections?.close();
   }
 
   /**
@@ -218,8 +247,8 @@ export class DirectGet {
       "content-type": write.contentType,
       "content-length": String(write.body.byteLength),
       "content-md5": createHash("md5").update(write.body).digest("base64"),
-      "x-amz-content-sha256": createHash("sha256").update(write.body).digest("hex"),
     };
+    const payloadHash = createHash("sha256").update(write.body).digest("hex");
     for (const [name, value] of Object.entries(write.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
     if (write.ifNoneMatch !== undefined) headers["if-none-match"] = write.ifNoneMatch;
     if (write.ifMatch !== undefined) headers["if-match"] = write.ifMatch;
@@ -227,7 +256,7 @@ export class DirectGet {
     const once = async (): Promise<IncomingHttpHeaders> => {
       tries += 1;
       try {
-        const signed = await this.#signed("PUT", write.objectKey, headers, write.body);
+        const signed = await this.#signed("PUT", write.objectKey, headers, payloadHash, write.body);
         const answer = await this.#sendSigned(signed, write.signal);
         if (answer.status >= 200 && answer.status < 300) {
           answer.body.resume();
@@ -254,27 +283,41 @@ export class DirectGet {
   }
 
   #signedRead(read: DirectRead): Promise<HttpRequestShape> {
-    const headers: Record<string, string> = { "x-amz-content-sha256": EMPTY_PAYLOAD_SHA256 };
+    const headers: Record<string, string> = {};
     if (read.range !== undefined) headers.range = read.range;
     if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
-    return this.#signed("GET", read.objectKey, headers, undefined);
+    return this.#signed("GET", read.objectKey, headers, EMPTY_PAYLOAD_SHA256, undefined);
   }
 
-  async #signed(method: string, objectKey: string, headers: Record<string, string>, body: Uint8Array | undefined): Promise<HttpRequestShape> {
+  async #signed(method: string, objectKey: string, headers: Record<string, string>, payloadHash: string, body: Uint8Array | undefined): Promise<HttpRequestShape> {
     const { protocol, hostname, port, host } = this.#target;
-    const request: HttpRequestShape = {
+    const path = `${this.#basePath}/${encodeKey(objectKey)}`;
+    const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
+    const signedHeaders = await this.#signer.sign({ method, path, query: this.#query, headers: { host, ...headers }, payloadHash }, signingDate);
+    return {
       method,
       protocol,
       hostname,
       ...(port === undefined ? {} : { port }),
-      path: `${this.#basePath}/${encodeKey(objectKey)}`,
+      path,
       query: { ...this.#query },
-      headers: { host: host ?? (port === undefined ? hostname : `${hostname}:${port}`), ...headers },
+      headers: signedHeaders,
       ...(body === undefined ? {} : { body }),
     };
-    const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
-    return this.#signer.sign(request, { ...this.#signing, signingDate });
   }
+}
+
+/** The client's credentials as the signer takes them: its provider (called per request; it caches), or fixed ones. */
+function credentialSource(credentials: unknown): CredentialSource | undefined {
+  if (typeof credentials === "function") return () => (credentials as () => Promise<SigningCredentials>)();
+  if (isCredentials(credentials)) return credentials;
+  return undefined;
+}
+
+function isCredentials(value: unknown): value is SigningCredentials {
+  if (typeof value !== "object" || value === null) return false;
+  const fields = value as Record<string, unknown>;
+  return typeof fields.accessKeyId === "string" && typeof fields.secretAccessKey === "string";
 }
 
 /** "?a=1&b" from a query record ("" when empty); any encoding the server decodes alike matches the signature. */
@@ -334,14 +377,19 @@ async function answerError(answer: DirectAnswer): Promise<Error> {
   } finally {
     answer.body.destroy();
   }
-  const code = xmlField(text, "Code");
-  const message = xmlField(text, "Message");
-  const requestId = xmlField(text, "RequestId") ?? headerValue(answer.headers["x-amz-request-id"]);
-  const name = code ?? fallbackName(answer.status);
+  return errorOf(answer.status, text, headerValue(answer.headers["x-amz-request-id"]));
+}
+
+/** An error shaped as the SDK's from an error answer's status, body and request id header. */
+function errorOf(status: number, body: string, requestIdHeader: string | undefined): Error {
+  const code = xmlField(body, "Code");
+  const message = xmlField(body, "Message");
+  const requestId = xmlField(body, "RequestId") ?? requestIdHeader;
+  const name = code ?? fallbackName(status);
   return Object.assign(new Error(message ?? name), {
     name,
-    $fault: answer.status >= 500 ? "server" : "client",
-    $metadata: { httpStatusCode: answer.status, requestId, attempts: 1 },
+    $fault: status >= 500 ? "server" : "client",
+    $metadata: { httpStatusCode: status, requestId, attempts: 1 },
   });
 }
 

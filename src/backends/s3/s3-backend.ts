@@ -53,6 +53,8 @@ import { type ProbedFeature, ensureEnforced } from "./probe.ts";
 
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
+/** A get() whose answer is at most this long is read on a kept-open socket (larger answers go the stream path). */
+const SMALL_READ_MAX_BYTES = 8 * 1024 * 1024;
 
 interface PartsPlan {
   /** A fresh part source for each attempt. */
@@ -147,8 +149,12 @@ export class S3Backend implements StorageBackend {
     try {
       const direct = await this.#directGet(connection);
       if (direct !== undefined) {
-        const answer = await direct.get({ objectKey, range, ifMatch: options.ifRevision, signal: options.signal });
-        return await readWhole(answer.body);
+        const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal };
+        const wanted = options.range === undefined ? undefined : "suffix" in options.range ? options.range.suffix : options.range.length;
+        const maxBytes = Math.min(wanted ?? SMALL_READ_MAX_BYTES, SMALL_READ_MAX_BYTES);
+        const small = await direct.getSmall({ ...read, maxBytes, timeouts: this.#timeouts() });
+        if (small !== undefined) return small;
+        return await readWhole((await direct.get(read)).body);
       }
       const output = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
@@ -221,8 +227,7 @@ export class S3Backend implements StorageBackend {
     const direct = await this.#directGet(connection);
     if (direct === undefined) return undefined;
     try {
-      const timeouts = { connectMs: this.#settings.connectionTimeoutMs, idleMs: this.#settings.requestTimeoutMs };
-      const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal, length: options.range.length, timeouts };
+      const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal, length: options.range.length, timeouts: this.#timeouts() };
       return await direct.readInto(read, sink);
     } catch (error) {
       throw this.#error(error, "read", key, options.signal);
@@ -516,7 +521,12 @@ export class S3Backend implements StorageBackend {
     if (this.#closed) return;
     this.#closed = true;
     const connected = await this.#connected?.catch(() => undefined);
+    (await this.#direct)?.close();
     if (connected?.connection.owned === true) connected.connection.client.destroy();
+  }
+
+  #timeouts(): { readonly connectMs: number; readonly idleMs: number } {
+    return { connectMs: this.#settings.connectionTimeoutMs, idleMs: this.#settings.requestTimeoutMs };
   }
 
   /** A multipart upload of `plan.source()` (a fresh source per attempt), the mode's condition sent at completion. */
