@@ -17,7 +17,7 @@ import { gcsOptions } from "../../test/support/gcs.ts";
 import { gcsEnv } from "../../test/support/servers.ts";
 import { ensureAnchors, gcsEmulatorEnv, measureProcess, RCLONE_VERSION, rcloneGcsEnv, rclonePath } from "../anchors/tools.ts";
 import { MiB, measureAlternating } from "../harness.ts";
-import { type Group, tableRows } from "./anchors.ts";
+import { chosen, type Group, tableRows } from "./anchors.ts";
 import { CHECKPOINT_BYTES, deleteEverything, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
@@ -49,7 +49,7 @@ export const anchorsGcs: Scenario = {
     ];
     const rows: string[] = [];
     try {
-      for (const group of groups) {
+      for (const group of groups.filter(chosen)) {
         const measured = await measureAlternating(this.name, group.variants, group.args, repeats);
         rows.push(...tableRows(group, measured));
       }

@@ -91,7 +91,7 @@ export const anchors: Scenario = {
 
     const rows: string[] = [];
     try {
-      for (const group of groups) {
+      for (const group of groups.filter(chosen)) {
         const measured = await measureAlternating(this.name, group.variants, group.args, repeats);
         rows.push(...tableRows(group, measured));
       }
@@ -165,6 +165,16 @@ export const anchors: Scenario = {
     }
   },
 };
+
+/**
+ * Whether a group is measured: all of them, unless OPENCRATE_BENCH_GROUPS lists words (comma-separated) of which one
+ * must be in the group's operation or network ("pull,distant").
+ */
+export function chosen(group: Group): boolean {
+  const words = (process.env.OPENCRATE_BENCH_GROUPS ?? "").split(",").map((word) => word.trim().toLowerCase()).filter((word) => word !== "");
+  const text = `${group.label} ${group.network}`.toLowerCase();
+  return words.length === 0 || words.some((word) => text.includes(word));
+}
 
 /** One row per tool of a group: opencrate's own row first, then each anchor with opencrate's speed relative to it. */
 export function tableRows(group: Group, measured: readonly Measurement[]): string[] {
