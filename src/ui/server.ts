@@ -2,10 +2,11 @@
  * `startViewer`: a read-only web app over one root, on node:http. GET and HEAD only; the page, its bundled assets
  * and the API (api.ts). The root's backend comes from the snapshot layer; nothing here writes to it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { backendFromUri } from "../backends/registry.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import { http } from "../node-http.ts";
 import { redact } from "../uri.ts";
 import { scrub } from "../cli/scrub.ts";
 import { handleApi, sendJson, type ApiContext } from "./api.ts";
@@ -50,7 +51,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const token = isLoopback(host) ? undefined : newToken();
   const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: scrub(redact(options.root)), start: options.start };
   let gate = new AccessGate({ token });
-  const server = createServer((request, response) => {
+  const server = http.createServer((request, response) => {
     serve(gate, assets, context, request, response).catch(() => response.destroy());
   });
   await listen(server, host, port);

@@ -6,9 +6,9 @@
  * the SDK's authenticated request path adds the credentials (none for an emulator unless `authenticate` is set).
  */
 import type { Agent, IncomingMessage } from "node:http";
-import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { File } from "@google-cloud/storage";
+import { http } from "../../node-http.ts";
 import type { ByteRange } from "../backend.ts";
 import { rangeHeaderOf } from "../byte-range.ts";
 import { authorize } from "./authorize.ts";
@@ -56,7 +56,7 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
   const authorized = await authorize(file, "GET", mediaUrl(file, request.generation), headers);
   request.signal?.throwIfAborted();
   const target = new URL(authorized.url);
-  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  const send = target.protocol === "https:" ? httpsRequest : http.request;
   return new Promise<IncomingMessage>((resolve, reject) => {
     const outgoing = send(
       target,

@@ -3,9 +3,9 @@
  * time-out agent, with the whole answer read into memory (these answers are small JSON documents or empty).
  */
 import type { Agent, IncomingHttpHeaders } from "node:http";
-import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
+import { http } from "../../node-http.ts";
 
 /** A request body: bytes in memory, or `length` bytes streamed. */
 export type RequestBody = Buffer | { readonly stream: Readable; readonly length: number };
@@ -32,7 +32,7 @@ export function sendRequest(url: URL, request: PlainRequest): Promise<Reply> {
     if (!Buffer.isBuffer(body)) body.stream.destroy();
     return Promise.reject(signal.reason as Error);
   }
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const send = url.protocol === "https:" ? httpsRequest : http.request;
   return new Promise<Reply>((resolve, reject) => {
     const outgoing = send(
       url,

@@ -14,10 +14,11 @@
  * destroyed with ETIMEDOUT (ECONNTIMEOUT while connecting); the SDK then retries or fails as for any reset.
  */
 import { subscribe } from "node:diagnostics_channel";
-import { Agent as HttpAgent, ClientRequest, type ClientRequestArgs } from "node:http";
+import type { Agent as HttpAgent, ClientRequest, ClientRequestArgs } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { http } from "../../node-http.ts";
 
 export const TIMEOUT_HEADER = "x-opencrate-socket-timeouts";
 
@@ -62,7 +63,7 @@ function timeoutAgentClass(Base: typeof HttpAgent) {
   };
 }
 
-const HttpTimeoutAgent = timeoutAgentClass(HttpAgent);
+const HttpTimeoutAgent = timeoutAgentClass(http.Agent);
 const HttpsTimeoutAgent = timeoutAgentClass(HttpsAgent);
 
 function armed<S extends Duplex | null | undefined>(socket: S, timeouts: SocketTimeouts): S {
@@ -78,7 +79,7 @@ export function watchMarkedRequests(): void {
   watching = true;
   subscribe("http.client.request.created", (message) => {
     const request = (message as { request?: unknown } | null)?.request;
-    if (!(request instanceof ClientRequest)) return;
+    if (!(request instanceof http.ClientRequest)) return;
     const timeouts = parseHeader(request.getHeader(TIMEOUT_HEADER));
     if (timeouts === undefined) return;
     // A subscriber that throws takes the process down; headers already written (a request sent with `Expect`)
