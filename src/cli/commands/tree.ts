@@ -1,20 +1,7 @@
 /** `opencrate tree <uri>`: the tree of a root, a snapshot name or one snapshot, dot-entries hidden. */
-import { basename } from "node:path";
 import type { Command } from "commander";
-import type { StorageBackend } from "../../backends/backend.ts";
-import { backendFor } from "../../backends/registry.ts";
-import { NotFoundError } from "../../errors.ts";
-import { renderTree, type TreeFile } from "../../io/tree.ts";
-import { parseLocation, redact, type Location } from "../../uri.ts";
-import { assertLocalFolder, listFolder } from "../files.ts";
-import { printLines } from "../format.ts";
+import type { TreeCommandOptions } from "../actions/tree.ts";
 import { nonNegativeInteger } from "../options.ts";
-import { looksLikeSnapshotUri, openSnapshotTarget } from "../targets.ts";
-
-interface TreeCommandOptions {
-  readonly depth: number;
-  readonly verbose?: boolean;
-}
 
 const DEFAULT_DEPTH = 2;
 
@@ -34,44 +21,7 @@ Examples:
   $ opencrate tree gs://team/snapshots --depth 1`,
     )
     .action(async (uri: string, options: TreeCommandOptions) => {
-      const { backend, prefix, label, checkedOnDisk } = await resolveFolder(uri);
-      const listed = await listFolder(backend, prefix);
-      if (listed.length === 0 && !checkedOnDisk) {
-        throw new NotFoundError(`Nothing at ${redact(uri)}: the folder is empty or does not exist.`, { path: redact(uri) });
-      }
-      const files: TreeFile[] = listed.map((file) => ({ path: file.path, size: file.size, lastModified: file.lastModified }));
-      const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-      printLines(
-        renderTree(files, {
-          rootLabel: label,
-          depth: options.depth,
-          verbose: options.verbose === true,
-          ...(colour ? { styleDetail: (text: string) => `\x1b[2m${text}\x1b[0m` } : {}),
-        }),
-      );
+      const { runTree } = await import("../actions/tree.ts");
+      await runTree(uri, options);
     });
-}
-
-interface TreeFolder {
-  readonly backend: StorageBackend;
-  readonly prefix: string;
-  readonly label: string;
-  /** A local folder known to exist: an empty one prints as its label alone. */
-  readonly checkedOnDisk: boolean;
-}
-
-async function resolveFolder(uri: string): Promise<TreeFolder> {
-  if (looksLikeSnapshotUri(uri)) {
-    const snapshot = await openSnapshotTarget(uri);
-    return { backend: snapshot.backend, prefix: snapshot.prefix, label: snapshot.folder, checkedOnDisk: false };
-  }
-  const location = parseLocation(uri);
-  if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  return { backend: backendFor(location), prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
-}
-
-function labelOf(location: Location): string {
-  if (location.scheme === "file") return basename(location.path.replace(/\/+$/, "")) || location.path;
-  if (location.prefix !== "") return location.prefix.slice(location.prefix.lastIndexOf("/") + 1);
-  return location.scheme === "memory" ? location.name : location.bucket;
 }

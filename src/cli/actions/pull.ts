@@ -1,0 +1,192 @@
+/** What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest. */
+import { access, constants, mkdir, realpath } from "node:fs/promises";
+import { join } from "node:path";
+import { InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
+import { formatSize } from "../../io/size.ts";
+import { isHiddenPath, listFolder, type FolderFile } from "../files.ts";
+import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
+import { printLines } from "../format.ts";
+import { mapWithConcurrency } from "../pool.ts";
+import {
+  describeOutcome,
+  downloadFile,
+  FolderEntries,
+  type DownloadContext,
+  type DownloadOutcome,
+  type DownloadTask,
+} from "../pull/download.ts";
+import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
+import { createProgress, type PullProgress } from "../pull/progress.ts";
+import { checkPullPath, pathInside } from "../pull/safe-path.ts";
+import { openSnapshotTarget } from "../targets.ts";
+
+export interface PullOptions {
+  readonly concurrency: number;
+  readonly quiet?: boolean;
+}
+
+type Result =
+  | DownloadOutcome
+  | { readonly kind: "refused" }
+  | { readonly kind: "failed" }
+  | { readonly kind: "unfinished" }
+  | { readonly kind: "swapped"; readonly error: FolderSwappedError };
+
+/** How long a destination folder's check that it was not swapped is trusted before the next file's rename. */
+const FOLDER_RECHECK_MS = 50;
+
+export async function runPull(uri: string, destArgument: string | undefined, options: PullOptions): Promise<void> {
+  const snapshot = await openSnapshotTarget(uri);
+  // "v3:tag" is not a valid folder name on Windows.
+  const folderName = process.platform === "win32" ? snapshot.folder.replaceAll(":", "_") : snapshot.folder;
+  const dest = destArgument ?? join(".", snapshot.name, folderName);
+  const destRoot = await prepareDestination(dest);
+
+  const progress = await createProgress(options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines");
+  const plan = planDownloads(await listFolder(snapshot.backend, snapshot.prefix), destRoot, dest, progress);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const root = await SafeFolder.open(destRoot, { recheckAfterMs: FOLDER_RECHECK_MS });
+  const context: DownloadContext = {
+    backend: snapshot.backend,
+    root,
+    entries: new FolderEntries(),
+    concurrency: options.concurrency,
+    signal: stop.signal,
+    onBytes: (count) => progress.addBytes(count),
+  };
+  progress.start(plan.totalBytes, plan.tasks.length);
+  let results: Result[];
+  let swapped: FolderSwappedError | undefined;
+  try {
+    results = await mapWithConcurrency(plan.tasks, options.concurrency, async (task) => {
+      const result = await pullOne(task, context, progress);
+      if (result.kind === "swapped") {
+        // Someone else moves folders of dest around: stop writing into it at all.
+        swapped ??= result.error;
+        stop.abort();
+      }
+      return result;
+    });
+    // A swap after a folder's last check is still reported.
+    swapped ??= await swapAfterLastCheck(root);
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await root.close();
+  }
+
+  const count = (kind: Result["kind"]): number => results.filter((result) => result.kind === kind).length;
+  const refused = plan.refused + count("refused");
+  const failed = count("failed");
+  const unfinished = count("unfinished");
+  const pulled = results.filter((result): result is DownloadOutcome => result.kind === "downloaded" || result.kind === "complete");
+  const summary =
+    `${pulled.length} of ${plan.tasks.length + plan.refused} files ` +
+    `(${formatSize(pulled.reduce((sum, result) => sum + result.size, 0))}) in ${dest}: ` +
+    `${count("downloaded")} downloaded, ${count("complete")} already complete` +
+    (refused > 0 ? `, ${refused} refused` : "") +
+    (failed > 0 ? `, ${failed} failed` : "") +
+    (unfinished > 0 ? `, ${unfinished} unfinished` : "");
+  if (swapped !== undefined) {
+    writeError(`pull stopped: ${oneLine(swapped)} ${summary}.`);
+    process.exitCode = EXIT_FAILURE;
+  } else if (stop.signal.aborted) {
+    writeError(`interrupted: ${summary}. Run the same pull again to finish it.`);
+    process.exitCode = EXIT_FAILURE;
+  } else if (refused > 0 || failed > 0) {
+    writeError(`pull incomplete: ${summary}.`);
+    process.exitCode = EXIT_FAILURE;
+  } else if (options.quiet !== true) {
+    printLines(`Pulled ${summary}.`);
+  }
+}
+
+/**
+ * Creates `dest` (and its parents) and checks it can be written, before anything is downloaded: a destination
+ * that is a file or sits under one, or that cannot be created or written, fails with one line naming it.
+ */
+async function prepareDestination(dest: string): Promise<string> {
+  try {
+    await mkdir(dest, { recursive: true });
+    const destRoot = await realpath(dest);
+    await access(destRoot, constants.W_OK | constants.X_OK);
+    return destRoot;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR") {
+      throw new InvalidArgumentError(`Cannot pull into ${dest}: it, or a folder on its path, is a file.`, { path: dest, cause: error });
+    }
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+      throw new PermissionDeniedError(`Cannot pull into ${dest}: no permission to create or write that folder (${code}).`, {
+        path: dest,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+interface DownloadPlan {
+  readonly tasks: DownloadTask[];
+  /** Keys refused before any download. */
+  readonly refused: number;
+  readonly totalBytes: number;
+}
+
+/** Checks every listed key; refused ones are reported, hidden ones (bookkeeping) skipped. */
+function planDownloads(listed: readonly FolderFile[], destRoot: string, dest: string, progress: PullProgress): DownloadPlan {
+  const tasks: DownloadTask[] = [];
+  let refused = 0;
+  let totalBytes = 0;
+  for (const file of listed) {
+    // Checked before the hidden-path rule, so a key like "..\x" is reported, not skipped as a dot-entry.
+    const check = checkPullPath(file.path);
+    const problem = check.ok
+      ? pathInside(destRoot, check.segments) === undefined
+        ? `it would land outside ${dest}`
+        : undefined
+      : check.problem;
+    if (!check.ok || problem !== undefined) {
+      refused += 1;
+      progress.problem(`refused ${JSON.stringify(file.key)}: ${problem}; nothing was written for it.`);
+      continue;
+    }
+    if (isHiddenPath(file.path)) continue;
+    tasks.push({ key: file.key, path: file.path, segments: check.segments, listed: file.info });
+    totalBytes += file.size;
+  }
+  return { tasks, refused, totalBytes };
+}
+
+async function pullOne(task: DownloadTask, context: DownloadContext, progress: PullProgress): Promise<Result> {
+  if (context.signal.aborted) return { kind: "unfinished" };
+  try {
+    const outcome = await downloadFile(task, context);
+    progress.fileDone(describeOutcome(task.path, outcome));
+    return outcome;
+  } catch (error) {
+    if (error instanceof FolderSwappedError) return { kind: "swapped", error };
+    if (context.signal.aborted) return { kind: "unfinished" };
+    if (error instanceof RefusedPathError) {
+      progress.problem(`refused ${JSON.stringify(task.key)}: ${oneLine(error)}; nothing was written for it.`);
+      return { kind: "refused" };
+    }
+    progress.problem(`failed ${task.path}: ${oneLine(error)}`);
+    return { kind: "failed" };
+  }
+}
+
+/** The swap verifyAll() finds in dest, if any. */
+async function swapAfterLastCheck(root: SafeFolder): Promise<FolderSwappedError | undefined> {
+  try {
+    await root.verifyAll();
+    return undefined;
+  } catch (error) {
+    if (error instanceof FolderSwappedError) return error;
+    throw error;
+  }
+}
