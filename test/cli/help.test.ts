@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -34,8 +34,11 @@ describe("opencrate --help and --version", () => {
   it("keeps its compiled modules in Node's compile cache, unless NODE_DISABLE_COMPILE_CACHE is set", async () => {
     const folder = mkdtempSync(join(tmpdir(), "oc-compile-cache-"));
     try {
+      // `ls` loads a command's implementation and the backends (`--version` loads little: the definitions).
+      const root = join(folder, "root");
+      mkdirSync(root);
       const cached = join(folder, "on");
-      assert.equal((await runCli(["--version"], { env: { NODE_COMPILE_CACHE: cached } })).code, 0);
+      assert.equal((await runCli(["ls", root], { env: { NODE_COMPILE_CACHE: cached } })).code, 0);
       const files = readdirSync(cached, { recursive: true }).length;
       assert.ok(files > 50, `expected the command's modules in ${cached}, found ${files} entries`);
       const off = join(folder, "off");
