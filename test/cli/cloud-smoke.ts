@@ -13,6 +13,7 @@ import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
 import type { BackendFactory } from "../support/backends.ts";
 import { makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+import { NOT_FOR_PULL, ownEsImportsOfNodeHttp, runCliRecordingModules } from "./loaded-modules.ts";
 
 /** A key under a version folder that a store can hold but pull must not write, and the refusal it reports. */
 export interface CraftedKey {
@@ -130,6 +131,18 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       const second = await runCli(["pull", `${root}/train/v1`, dest], { env });
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /0 downloaded, 3 already complete\.$/m);
+    });
+
+    it(`pull through ${target.scheme}:// loads no viewer, handler or session logging; none of our modules imports node:http as an ES module`, async () => {
+      const dest = join(dir, "pulled-lean");
+      const { result, modules } = await runCliRecordingModules(["pull", `${root}/train/v1`, dest, "--quiet"], join(dir, "modules.json"), { env });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(existsSync(join(dest, "checkpoints", "model.bin")), "the pull ran");
+      const urls = modules.map((entry) => entry.url);
+      const sdk = target.scheme === "s3" ? "/node_modules/@aws-sdk/client-s3/" : "/node_modules/@google-cloud/storage/";
+      assert.ok(urls.some((url) => url.includes(sdk)), "the recorder saw the cloud SDK load");
+      assert.deepEqual(urls.filter((url) => NOT_FOR_PULL.test(url)), []);
+      assert.deepEqual(ownEsImportsOfNodeHttp(modules), []);
     });
 
     const { rawWrites } = target;
