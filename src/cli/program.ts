@@ -36,7 +36,8 @@ Examples:
 
 Exit status: 0 success, 1 failure, 2 usage error.`,
     );
-  // Subcommands made with program.command() inherit exitOverride and the output settings.
+  // Subcommands made with program.command() inherit exitOverride and the output settings. Each command's code
+  // (cli/actions/) is imported inside its action, so a run loads only its own command: never import it statically.
   registerLs(program);
   registerTree(program);
   registerLog(program);
