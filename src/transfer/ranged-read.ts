@@ -12,7 +12,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { crc32c, crc32cCombine } from "../backends/crc32c.ts";
-import { writeAll, writeBody, type WriteTime } from "./file-writes.ts";
+import { PositionalWriter, writeBody, type WriteTime } from "./file-writes.ts";
 
 const MiB = 1024 * 1024;
 /** Bytes per ranged request. */
@@ -77,6 +77,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
   let next = 0;
   let failure: { error: unknown } | undefined;
   const running = new Set<Promise<void>>();
+  const writer = new PositionalWriter(read.handle);
 
   /** Whether a stream of the pool should be added after a range that came at `rate` with `writeShare` of its time writing. */
   const networkBound = (rate: number, writeShare: number): boolean =>
@@ -103,7 +104,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
         received(bytes);
         const position = at;
         at += bytes.byteLength;
-        const written = previous.then(() => writeAll(read.handle, bytes, position, spent));
+        const written = previous.then(() => writer.write(bytes, position, spent));
         previous = written;
         return written;
       },

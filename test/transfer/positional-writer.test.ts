@@ -1,0 +1,57 @@
+/**
+ * PositionalWriter: bytes land at their offsets whether written in the calling thread or in the thread pool, and
+ * one write that held the thread past the limit sends every later write to the pool.
+ */
+import assert from "node:assert/strict";
+import { open, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { PositionalWriter, type WriteTime } from "../../src/transfer/file-writes.ts";
+import { removeDir, tempDir } from "../cli/helpers.ts";
+
+let dir: string;
+before(async () => {
+  dir = await tempDir("positional-writer");
+});
+after(async () => {
+  await removeDir(dir);
+});
+
+const filled = (length: number, value: number): Uint8Array => new Uint8Array(length).fill(value);
+
+test("writes in the calling thread while writes are quick, each at its offset, out of order", async () => {
+  const path = join(dir, "quick.bin");
+  const handle = await open(path, "w");
+  const spent: WriteTime = { ms: 0 };
+  try {
+    // An hour per write: no write here is slow.
+    const writer = new PositionalWriter(handle, 3_600_000);
+    const pending = writer.write(filled(4096, 2), 4096, spent);
+    // Made before write() returned: the bytes are in the file already.
+    assert.equal((await handle.stat()).size, 8192);
+    await pending;
+    await writer.write(filled(4096, 1), 0, spent);
+    await writer.write(filled(100, 3), 8192, spent);
+    assert.equal(writer.pooled, false);
+  } finally {
+    await handle.close();
+  }
+  const bytes = await readFile(path);
+  assert.deepEqual(bytes, Buffer.concat([filled(4096, 1), filled(4096, 2), filled(100, 3)]));
+});
+
+test("after one slow write, later writes go to the thread pool and still land at their offsets", async () => {
+  const path = join(dir, "slow.bin");
+  const handle = await open(path, "w");
+  const spent: WriteTime = { ms: 0 };
+  try {
+    // Every write counts as slow: the first one, made in the calling thread, switches the writer.
+    const writer = new PositionalWriter(handle, 0);
+    await writer.write(filled(10, 7), 10, spent);
+    assert.equal(writer.pooled, true);
+    await Promise.all([writer.write(filled(10, 6), 0, spent), writer.write(filled(5, 8), 20, spent)]);
+  } finally {
+    await handle.close();
+  }
+  assert.deepEqual(await readFile(path), Buffer.concat([filled(10, 6), filled(10, 7), filled(5, 8)]));
+});
