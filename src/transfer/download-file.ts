@@ -11,6 +11,7 @@
  */
 import { closeSync, constants, fstatSync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
 import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
@@ -220,7 +221,7 @@ async function fillStreamed(
     let written = plan.resumedFrom;
     let digest: string | undefined;
     if (plan.parallel) {
-      await preallocate(handle, info.size);
+      await preallocate(handle, info.size, join(request.folder.path, basename(partial)));
       digest = await readInRanges(request, partial, handle, plan, onBytes);
       written = info.size;
     } else if (written < info.size) {

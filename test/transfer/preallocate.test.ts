@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
-import { open, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
@@ -28,7 +28,7 @@ async function preallocated(name: string, size: number, existing?: Uint8Array): 
   await writeFile(path, existing ?? new Uint8Array(0));
   const handle = await open(path, "r+");
   try {
-    await preallocate(handle, size);
+    await preallocate(handle, size, path);
   } finally {
     await handle.close();
   }
@@ -61,19 +61,45 @@ test("a file as long as asked, or longer, is left as it is", async () => {
   assert.deepEqual(await readFile(path), Buffer.from(content));
 });
 
+/** Runs preallocate() on `path` to each size in turn in a fresh process whose PATH is `path`; resolves with its output. */
+async function inChild(path: string, sizes: readonly number[], searchPath: string): Promise<string> {
+  const module = new URL("../../src/transfer/preallocate.ts", import.meta.url).href;
+  const script = [
+    `import { open } from "node:fs/promises";`,
+    `import { preallocate } from ${JSON.stringify(module)};`,
+    `const handle = await open(${JSON.stringify(path)}, "r+");`,
+    `try {`,
+    ...sizes.map((size) => `  await preallocate(handle, ${size}, ${JSON.stringify(path)});`),
+    `} catch (error) {`,
+    `  console.log(JSON.stringify({ code: error.code, message: error.message }));`,
+    `} finally {`,
+    `  await handle.close();`,
+    `}`,
+  ].join("\n");
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, PATH: searchPath } });
+  return stdout;
+}
+
 test("without the fallocate command the file is extended as a hole", async () => {
   const path = join(dir, "no-command.bin");
   await writeFile(path, "");
-  const script = [
-    `import { open } from "node:fs/promises";`,
-    `import { preallocate } from ${JSON.stringify(new URL("../../src/transfer/preallocate.ts", import.meta.url).href)};`,
-    `const handle = await open(${JSON.stringify(path)}, "r+");`,
-    `await preallocate(handle, ${4 * MiB});`,
-    `await preallocate(handle, ${6 * MiB});`,
-    `await handle.close();`,
-  ].join("\n");
-  await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, PATH: join(dir, "nothing-here") } });
+  assert.equal(await inChild(path, [4 * MiB, 6 * MiB], join(dir, "nothing-here")), "");
   const info = await stat(path);
   assert.equal(info.size, 6 * MiB);
   assert.ok(info.blocks * 512 < MiB, `a hole holds no blocks (${info.blocks} of 512 bytes)`);
+});
+
+test("a disk without room for the blocks fails with ENOSPC naming the file, which keeps its size", async () => {
+  const bin = join(dir, "full-disk-bin");
+  await mkdir(bin);
+  const command = join(bin, "fallocate");
+  await writeFile(command, "#!/bin/sh\necho 'fallocate: fallocate failed: No space left on device' >&2\nexit 1\n");
+  await chmod(command, 0o755);
+  const path = join(dir, "full-disk.bin");
+  await writeFile(path, "kept");
+  const failure = JSON.parse(await inChild(path, [64 * MiB], bin)) as { code: string; message: string };
+  assert.equal(failure.code, "ENOSPC");
+  assert.match(failure.message, /no space left/);
+  assert.ok(failure.message.includes(path), failure.message);
+  assert.equal((await readFile(path)).toString(), "kept");
 });
