@@ -176,6 +176,8 @@ interface Filled {
   readonly onDisk: number;
   /** Hex digest of the content, when it could be computed on the way (undefined: read the file back). */
   readonly digest: string | undefined;
+  /** The digest is the CRC32C the object info gives beside its checksum (ObjectInfo.crc32c), not that checksum. */
+  readonly digestIsCrc32c?: boolean;
   /** Read in one request into memory and written with synchronous calls. */
   readonly small: boolean;
 }
@@ -220,9 +222,10 @@ async function fillStreamed(
     onBytes(plan.resumedFrom);
     let written = plan.resumedFrom;
     let digest: string | undefined;
+    let digestIsCrc32c = false;
     if (plan.parallel) {
       await preallocate(handle, info.size, join(request.folder.path, basename(partial)));
-      digest = await readInRanges(request, partial, handle, plan, onBytes);
+      ({ digest, digestIsCrc32c } = await readInRanges(request, partial, handle, plan, onBytes));
       written = info.size;
     } else if (written < info.size) {
       const body = await backend.getStream(request.key, { ...read, range: { offset: plan.resumedFrom } });
@@ -233,7 +236,7 @@ async function fillStreamed(
       written += await writeBody(body, handle, null, received, info.size + 1 - plan.resumedFrom);
     }
     await handle.utimes(info.lastModified, info.lastModified);
-    return { written, onDisk: (await handle.stat()).size, digest: digest ?? hash?.digest(), small: false };
+    return { written, onDisk: (await handle.stat()).size, digest: digest ?? hash?.digest(), digestIsCrc32c, small: false };
   } finally {
     await handle.close();
   }
@@ -241,8 +244,9 @@ async function fillStreamed(
 
 /**
  * The ranges not yet in the partial, each recorded in the journal (when kept) once written; the digest of the
- * whole when it could be had on the way (a CRC32C combined from the ranges', or an MD5 or SHA-256 hashed in order
- * behind the download).
+ * whole when it could be had on the way: a CRC32C combined from the ranges' (the object's checksum, or the CRC32C
+ * its info gives beside an MD5, when every range is read now), else an MD5 or SHA-256 hashed in order behind the
+ * download.
  */
 async function readInRanges(
   request: FileDownload,
@@ -250,10 +254,13 @@ async function readInRanges(
   handle: FileHandle,
   plan: FillPlan,
   onBytes: (count: number) => void,
-): Promise<string | undefined> {
+): Promise<{ readonly digest: string | undefined; readonly digestIsCrc32c: boolean }> {
   const { info } = request;
   const algorithm = info.checksum?.algorithm;
-  const hash = algorithm === "md5" || algorithm === "sha256" ? hashFor(info) : undefined;
+  const everyRange = plan.done.size === 0 && plan.filledTo === 0;
+  const besideChecksum = algorithm !== "crc32c" && info.crc32c !== undefined && everyRange;
+  const byCrc32c = algorithm === "crc32c" || besideChecksum;
+  const hash = !byCrc32c && (algorithm === "md5" || algorithm === "sha256") ? hashFor(info) : undefined;
   const ordered = hash === undefined ? undefined : new InOrderHash(hash, partial, rangesOf(0, info.size));
   for (const index of plan.done) ordered?.finished(index);
   const journal = plan.journal === undefined ? undefined : await JournalWriter.create(plan.journal, plan.layout, plan.done, handle);
@@ -273,11 +280,12 @@ async function readInRanges(
         ordered?.finished(index);
         await journal?.finished(index);
       },
-      crc32c: algorithm === "crc32c",
+      crc32c: byCrc32c,
       signal: request.signal,
       onBytes,
     });
-    return crc !== undefined ? crc32cHex(crc) : await ordered?.digest();
+    if (crc !== undefined) return { digest: crc32cHex(crc), digestIsCrc32c: besideChecksum };
+    return { digest: await ordered?.digest(), digestIsCrc32c: false };
   } catch (error) {
     // What was written stays usable for the next attempt.
     await journal?.flush().catch(() => {});
@@ -330,6 +338,13 @@ async function verify(request: FileDownload, partial: string, counts: Filled): P
       `Size mismatch downloading ${where}: expected ${info.size} bytes, received ${counts.written} (the object may have changed; download again).`,
       { path: where },
     );
+  }
+  if (counts.digestIsCrc32c === true && info.crc32c !== undefined) {
+    const expected = info.crc32c.toLowerCase();
+    if (counts.digest !== expected) {
+      throw new CorruptDataError(`Checksum mismatch downloading ${where}: crc32c ${counts.digest ?? "(none)"} instead of ${expected}.`, { path: where });
+    }
+    return "crc32c";
   }
   if (info.checksum === undefined) return undefined;
   let actual = counts.digest;

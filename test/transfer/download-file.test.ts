@@ -10,9 +10,10 @@ import { mkdir, readdir, readFile, realpath, rename, symlink } from "node:fs/pro
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it, test } from "node:test";
-import type { BodySink, RangeIntoOptions, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
+import type { BodySink, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { crc32c, crc32cCombine } from "../../src/backends/crc32c.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
+import { crc32cHex } from "../../src/transfer/content-check.ts";
 import { downloadToFile, type FileDownloaded } from "../../src/transfer/download-file.ts";
 import { SafeFolder } from "../../src/transfer/safe-folder.ts";
 import { localFactory, memoryFactory, type BackendFactory } from "../support/backends.ts";
@@ -101,11 +102,43 @@ for (const factory of [memoryFactory(), localFactory(), minioFactory(), gcsFacto
       const small = await download(backend, "small.txt", dest, "small.txt");
       assert.deepEqual(new Uint8Array(await readFile(join(dest, "small.txt"))), SMALL);
       assert.equal(small.size, SMALL.length);
-      const checksum = (await backend.head("big.bin")).checksum?.algorithm;
+      const info = await backend.head("big.bin");
+      if (backend.kind === "gcs") assert.equal(info.crc32c, crc32cHex(crc32c(big)), "GCS gives a CRC32C beside the MD5");
+      // Read in ranges (network stores), an object checks the CRC32C given beside its checksum (GCS: MD5 and CRC32C).
+      const checksum = backend.kind === "gcs" ? "crc32c" : info.checksum?.algorithm;
       const large = await download(backend, "big.bin", dest, "big.bin");
       assert.equal(sha256(await readFile(join(dest, "big.bin"))), sha256(big));
       assert.equal(large.verified, checksum, "verified with the checksum the store gives (none for a multipart ETag)");
       assert.deepEqual((await readdir(dest)).sort(), ["big.bin", "small.txt"]);
+    });
+
+    it("checks a ranged download against the CRC32C given beside the checksum: a wrong one fails CORRUPT_DATA, leaving nothing", async (t) => {
+      if (backend.kind === "local" || backend.kind === "memory") {
+        t.skip("local and memory stores are read in one stream, whose check is the checksum itself");
+        return;
+      }
+      const dest = join(dir, "crc32c-beside");
+      await mkdir(dest);
+      const real = await backend.head("big.bin");
+      const right = crc32cHex(crc32c(big));
+      const wrongMd5 = { algorithm: "md5", value: "0".repeat(32) } as const;
+      const folder = await SafeFolder.open(await realpath(dest));
+      try {
+        const fetch = (name: string, info: ObjectInfo): Promise<FileDownloaded> =>
+          downloadToFile({ backend, key: "big.bin", info, folder, name, partialName: `.part-${name}`, resume: false });
+        // The CRC32C decides; the MD5 beside it is not computed.
+        const checked = await fetch("right.bin", { ...real, checksum: wrongMd5, crc32c: right });
+        assert.equal(checked.verified, "crc32c");
+        assert.equal(sha256(await readFile(join(dest, "right.bin"))), sha256(big));
+        await assert.rejects(fetch("wrong.bin", { ...real, checksum: wrongMd5, crc32c: "0badc0de" }), (error: unknown) => {
+          assert.ok(isOpenCrateError(error, "CORRUPT_DATA"), String(error));
+          assert.match((error as Error).message, /big\.bin: crc32c [0-9a-f]{8} instead of 0badc0de/);
+          return true;
+        });
+      } finally {
+        await folder.close();
+      }
+      assert.deepEqual(await readdir(dest), ["right.bin"]);
     });
 
     it("downloads the same bytes with one stream and with many", async () => {

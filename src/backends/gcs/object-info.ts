@@ -9,6 +9,7 @@ export { WRITER_TOKEN_KEY };
 
 export function toObjectInfo(key: string, resource: FileMetadata): ObjectInfo {
   const checksum = checksumOf(resource);
+  const crc32c = checksum?.algorithm === "md5" ? crc32cOf(resource) : undefined;
   const metadata = userMetadataOf(resource);
   return {
     key,
@@ -16,6 +17,7 @@ export function toObjectInfo(key: string, resource: FileMetadata): ObjectInfo {
     lastModified: new Date(resource.updated ?? resource.timeCreated ?? 0),
     revision: String(resource.generation ?? ""),
     ...(checksum === undefined ? {} : { checksum }),
+    ...(crc32c === undefined ? {} : { crc32c }),
     ...(metadata === undefined ? {} : { metadata }),
   };
 }
@@ -57,8 +59,10 @@ function checksumOf(resource: FileMetadata): ObjectInfo["checksum"] {
   if (typeof resource.md5Hash === "string" && resource.md5Hash !== "") {
     return { algorithm: "md5", value: Buffer.from(resource.md5Hash, "base64").toString("hex") };
   }
-  if (typeof resource.crc32c === "string" && resource.crc32c !== "") {
-    return { algorithm: "crc32c", value: Buffer.from(resource.crc32c, "base64").toString("hex") };
-  }
-  return undefined;
+  const crc32c = crc32cOf(resource);
+  return crc32c === undefined ? undefined : { algorithm: "crc32c", value: crc32c };
+}
+
+function crc32cOf(resource: FileMetadata): string | undefined {
+  return typeof resource.crc32c === "string" && resource.crc32c !== "" ? Buffer.from(resource.crc32c, "base64").toString("hex") : undefined;
 }
