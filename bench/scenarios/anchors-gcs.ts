@@ -64,7 +64,7 @@ export const anchorsGcs: Scenario = {
         "|---|---|---|---|---|---|",
         ...rows,
         "",
-        `Checkpoint: ${CHECKPOINT_BYTES / MiB} MiB, stored once by opencrate (GCS gives its MD5 and CRC32C; opencrate verifies the MD5 of the whole file). ` +
+        `Checkpoint: ${CHECKPOINT_BYTES / MiB} MiB, stored once by opencrate (GCS gives its MD5 and CRC32C; opencrate verifies the CRC32C of the whole file, combined from its ranges). ` +
           `Every variant is a separate process timed from spawn to exit, peak RSS from getrusage; variants alternate, median ` +
           `of ${repeats} runs. rclone ${RCLONE_VERSION} built by \`go install\`, its gcs backend with its defaults, the JSON API ` +
           "endpoint set to the emulator's and anonymous access (`rclone copyto gcs:<bucket>/<key> <file>`, `rclone copyto <file> " +
