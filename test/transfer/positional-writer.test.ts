@@ -1,6 +1,6 @@
 /**
- * PositionalWriter: bytes land at their offsets whether written in the calling thread or in the thread pool, and
- * one write that held the thread past the limit sends every later write to the pool.
+ * PositionalWriter: bytes land at their offsets (or at the end, appending) whether written in the calling thread or
+ * in the thread pool, and one write that held the thread past the limit sends every later write to the pool.
  */
 import assert from "node:assert/strict";
 import { open, readFile } from "node:fs/promises";
@@ -54,4 +54,21 @@ test("after one slow write, later writes go to the thread pool and still land at
     await handle.close();
   }
   assert.deepEqual(await readFile(path), Buffer.concat([filled(10, 6), filled(10, 7), filled(5, 8)]));
+});
+
+test("appends, with no position, to a file opened to append, in the calling thread and in the pool", async () => {
+  const path = join(dir, "append.bin");
+  const handle = await open(path, "a");
+  try {
+    const quick = new PositionalWriter(handle, 3_600_000);
+    await quick.write(filled(3, 1), null);
+    await quick.write(filled(2, 2), null);
+    const pooled = new PositionalWriter(handle, 0);
+    await pooled.write(filled(1, 3), null);
+    assert.equal(pooled.pooled, true);
+    await pooled.write(filled(4, 4), null);
+  } finally {
+    await handle.close();
+  }
+  assert.deepEqual(await readFile(path), Buffer.concat([filled(3, 1), filled(2, 2), filled(1, 3), filled(4, 4)]));
 });
