@@ -50,8 +50,8 @@ export interface ObjectInfo {
   };
   /**
    * The content's CRC32C (hex of the big-endian value) when the store gives one besides a `checksum` of another
-   * algorithm (GCS gives an MD5 and a CRC32C). A download in parallel ranges checks this one: each range computes it
-   * as its bytes arrive, where an MD5 must be fed the whole file in order.
+   * algorithm (GCS gives an MD5 and a CRC32C). A download in parallel ranges checks this one: each range's CRC32C is
+   * computed from the file once the range is written, in parallel, where an MD5 must be fed the whole file in order.
    */
   readonly crc32c?: string;
   /** User metadata set at write time (lower-case keys). Filled by `head`; listings may leave it out. */

@@ -77,7 +77,8 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   const partial = plan.partial;
   // Appending unless in ranges: bytes another writer adds to the partial meanwhile then show as a size mismatch.
   const flags =
-    constants.O_WRONLY |
+    // Ranges are read back from the file for their CRC32C.
+    (plan.parallel ? constants.O_RDWR : constants.O_WRONLY) |
     constants.O_CREAT |
     NO_FOLLOW |
     (plan.parallel ? 0 : constants.O_APPEND) |
@@ -224,7 +225,6 @@ async function fillStreamed(
     let digest: string | undefined;
     let digestIsCrc32c = false;
     if (plan.parallel) {
-      await preallocate(handle, info.size, join(request.folder.path, basename(partial)));
       ({ digest, digestIsCrc32c } = await readInRanges(request, partial, handle, plan, onBytes));
       written = info.size;
     } else if (written < info.size) {
@@ -265,6 +265,8 @@ async function readInRanges(
   for (const index of plan.done) ordered?.finished(index);
   const journal = plan.journal === undefined ? undefined : await JournalWriter.create(plan.journal, plan.layout, plan.done, handle);
   try {
+    // After the journal: it names the ranges a continued prefix covers, which a failure here must not lose.
+    await preallocate(handle, info.size, join(request.folder.path, basename(partial)), request.signal);
     const crc = await readRanges({
       backend: request.backend,
       key: request.key,

@@ -201,37 +201,49 @@ export async function writeAll(handle: FileHandle, bytes: Uint8Array, position: 
   if (spent !== undefined) spent.ms += performance.now() - started;
 }
 
+/** Whether a write has been slow, for the PositionalWriters that share it. */
+export interface WriteHistory {
+  slow: boolean;
+}
+
+const processHistory: WriteHistory = { slow: false };
+
 /**
- * Positional writes for the streams of one download. While the page cache takes them in microseconds they are made
- * in the calling thread: sending each to the thread pool costs two thread wake-ups and a promise, a fifth of a 1 GiB
- * load's time from a store on the same machine. From the first write that holds the thread for long (a disk behind)
- * on, every write goes to the pool, so that the event loop keeps serving the sockets and timers meanwhile.
+ * Writes of a download. While the page cache takes them in microseconds they are made in the calling thread:
+ * sending each to the thread pool costs two thread wake-ups and a promise, a fifth of a 1 GiB load's time from a
+ * store on the same machine. From the first write that holds the thread for long (a disk behind) on, every write
+ * goes to the pool, so that the event loop keeps serving the sockets, timers and aborts meanwhile.
  */
 export class PositionalWriter {
   readonly #handle: FileHandle;
   readonly #slowWriteMs: number;
-  #pooled = false;
+  readonly #history: WriteHistory;
 
-  /** `slowWriteMs`: how long one write may hold the calling thread before the pool takes over (default 10 ms). */
-  constructor(handle: FileHandle, slowWriteMs = SLOW_WRITE_MS) {
+  /**
+   * `slowWriteMs`: how long one write may hold the calling thread before the pool takes over (default 10 ms).
+   * `history`: where a slow write is remembered, for every writer that shares it (by default the whole process, so
+   * that a stalling disk blocks the thread once, not once per file).
+   */
+  constructor(handle: FileHandle, slowWriteMs = SLOW_WRITE_MS, history: WriteHistory = processHistory) {
     this.#handle = handle;
     this.#slowWriteMs = slowWriteMs;
+    this.#history = history;
   }
 
   /** Whether writes now go to the thread pool. */
   get pooled(): boolean {
-    return this.#pooled;
+    return this.#history.slow;
   }
 
   /** Writes every byte of `bytes` at `position` (null: at the end, for a file opened to append). */
   async write(bytes: Uint8Array, position: number | null, spent?: WriteTime): Promise<void> {
-    if (this.#pooled) return writeAll(this.#handle, bytes, position, spent);
+    if (this.#history.slow) return writeAll(this.#handle, bytes, position, spent);
     const started = performance.now();
     for (let done = 0; done < bytes.byteLength; ) {
       done += writeSync(this.#handle.fd, bytes, done, bytes.byteLength - done, position === null ? null : position + done);
     }
     const ms = performance.now() - started;
     if (spent !== undefined) spent.ms += ms;
-    if (ms >= this.#slowWriteMs) this.#pooled = true;
+    if (ms >= this.#slowWriteMs) this.#history.slow = true;
   }
 }

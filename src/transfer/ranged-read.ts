@@ -46,7 +46,8 @@ export interface RangedRead {
   readonly filledTo?: number | undefined;
   /** Called once a range's bytes are all written. */
   readonly onRangeDone?: ((index: number) => Promise<void>) | undefined;
-  /** Whether to compute the CRC32C of [start, end). */
+  /** Whether to compute the CRC32C of [start, end), from the file once each range is written (the handle must be
+   * open for reading too). */
   readonly crc32c: boolean;
   readonly signal?: AbortSignal | undefined;
   readonly onBytes: (count: number) => void;
@@ -78,6 +79,8 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
   let failure: { error: unknown } | undefined;
   const running = new Set<Promise<void>>();
   const writer = new PositionalWriter(read.handle);
+  /** Buffers for reading finished ranges back (one per range being checked at once). */
+  const readBack: Buffer[] = [];
 
   /** Whether a stream of the pool should be added after a range that came at `rate` with `writeShare` of its time writing. */
   const networkBound = (rate: number, writeShare: number): boolean =>
@@ -89,11 +92,7 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
     const range = { start: Math.min(Math.max(whole.start, read.filledTo ?? 0), whole.end), end: whole.end };
     const length = range.end - range.start;
     const pinned = { ifRevision: read.revision, signal: stop.signal };
-    let crc = 0;
-    const received = (bytes: Uint8Array): void => {
-      if (read.crc32c) crc = crc32c(bytes, crc);
-      read.onBytes(bytes.byteLength);
-    };
+    const received = (bytes: Uint8Array): void => read.onBytes(bytes.byteLength);
     const started = performance.now();
     const spent: WriteTime = { ms: 0 };
     let at = range.start;
@@ -117,9 +116,11 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
     if (written !== length) {
       throw new Error(`the answer for bytes ${range.start}-${range.end - 1} ended after ${written} bytes`);
     }
-    crcs[index] = crc;
-    await read.onRangeDone?.(index);
     const elapsed = Math.max(performance.now() - started, 1);
+    // From the file, not from the bytes as they came: the check then covers what is on disk (a range another
+    // process truncated away meanwhile shows as a mismatch).
+    if (read.crc32c) crcs[index] = await crc32cOfFile(read.handle, range.start, length, readBack);
+    await read.onRangeDone?.(index);
     return networkBound((written / elapsed) * 1000, spent.ms / elapsed);
   };
 
@@ -148,4 +149,24 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
   let whole = 0;
   ranges.forEach((range, index) => (whole = crc32cCombine(whole, crcs[index] ?? 0, range.end - range.start)));
   return whole;
+}
+
+const READ_BACK_BYTES = 1024 * 1024;
+
+/** The CRC32C of `length` bytes of the file from `start`, read back through a buffer from `spare` (given back after). */
+async function crc32cOfFile(handle: FileHandle, start: number, length: number, spare: Buffer[]): Promise<number> {
+  const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_BACK_BYTES);
+  try {
+    let crc = 0;
+    for (let position = start, left = length; left > 0; ) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, left), position);
+      if (bytesRead === 0) throw new Error(`the file ended at ${position} while bytes ${start}-${start + length - 1} were checked`);
+      crc = crc32c(buffer.subarray(0, bytesRead), crc);
+      position += bytesRead;
+      left -= bytesRead;
+    }
+    return crc;
+  } finally {
+    spare.push(buffer);
+  }
 }

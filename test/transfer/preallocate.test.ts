@@ -103,3 +103,18 @@ test("a disk without room for the blocks fails with ENOSPC naming the file, whic
   assert.ok(failure.message.includes(path), failure.message);
   assert.equal((await readFile(path)).toString(), "kept");
 });
+
+test("an aborted download stops before the command runs, with the caller's reason, leaving the file as it was", async () => {
+  const path = join(dir, "aborted.bin");
+  await writeFile(path, "");
+  const handle = await open(path, "r+");
+  const reason = new Error("stopped by the caller (test)");
+  try {
+    const controller = new AbortController();
+    controller.abort(reason);
+    await assert.rejects(preallocate(handle, 4 * MiB, path, controller.signal), (error: unknown) => error === reason);
+  } finally {
+    await handle.close();
+  }
+  assert.equal((await stat(path)).size, 0);
+});
