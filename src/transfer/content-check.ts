@@ -4,7 +4,7 @@
  * head(), whose exact answer decides.
  */
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { crc32c } from "../backends/crc32c.ts";
 
@@ -49,15 +49,20 @@ export async function hashFile(
 ): Promise<void> {
   const handle = await open(path, "r");
   try {
-    for (let position = start, left = length; left > 0; ) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, left), position);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-      left -= bytesRead;
-    }
+    await hashOpenFile(handle, hash, start, length, buffer);
   } finally {
     await handle.close();
+  }
+}
+
+/** hashFile on a file already open for reading. */
+export async function hashOpenFile(handle: FileHandle, hash: ContentHash, start: number, length: number, buffer: Buffer): Promise<void> {
+  for (let position = start, left = length; left > 0; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, left), position);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+    left -= bytesRead;
   }
 }
 

@@ -230,11 +230,6 @@ export class PositionalWriter {
     this.#history = history;
   }
 
-  /** Whether writes now go to the thread pool. */
-  get pooled(): boolean {
-    return this.#history.slow;
-  }
-
   /** Writes every byte of `bytes` at `position` (null: at the end, for a file opened to append). */
   async write(bytes: Uint8Array, position: number | null, spent?: WriteTime): Promise<void> {
     if (this.#history.slow) return writeAll(this.#handle, bytes, position, spent);

@@ -12,6 +12,7 @@
 import type { FileHandle } from "node:fs/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { crc32c, crc32cCombine } from "../backends/crc32c.ts";
+import { crc32cHex, hashOpenFile } from "./content-check.ts";
 import { PositionalWriter, writeBody, type WriteTime } from "./file-writes.ts";
 
 const MiB = 1024 * 1024;
@@ -151,22 +152,20 @@ export async function readRanges(read: RangedRead): Promise<number | undefined> 
   return whole;
 }
 
+/** Bytes per read of a finished range back from the file. */
 const READ_BACK_BYTES = 1024 * 1024;
 
-/** The CRC32C of `length` bytes of the file from `start`, read back through a buffer from `spare` (given back after). */
+/**
+ * The CRC32C of `length` bytes of the file from `start`, read back through a buffer from `spare` (given back after).
+ * A file shorter than that gives another CRC32C, which the check of the whole then reports.
+ */
 async function crc32cOfFile(handle: FileHandle, start: number, length: number, spare: Buffer[]): Promise<number> {
   const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_BACK_BYTES);
+  let value = 0;
   try {
-    let crc = 0;
-    for (let position = start, left = length; left > 0; ) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, left), position);
-      if (bytesRead === 0) throw new Error(`the file ended at ${position} while bytes ${start}-${start + length - 1} were checked`);
-      crc = crc32c(buffer.subarray(0, bytesRead), crc);
-      position += bytesRead;
-      left -= bytesRead;
-    }
-    return crc;
+    await hashOpenFile(handle, { update: (bytes) => (value = crc32c(bytes, value)), digest: () => crc32cHex(value) }, start, length, buffer);
   } finally {
     spare.push(buffer);
   }
+  return value;
 }
