@@ -1,11 +1,11 @@
 /**
  * The process's run logger: pino is the core (levels, filtering, serialisation); one pino destination turns each
  * record into a file-format line for the attached sink, and pino-pretty renders the console line (loaded with the
- * first console line: a run with the console off never loads it).
+ * first console line: a run with the console off never loads it). pino itself loads with the first record that
+ * passes the level filter, so a snapshot that is only read never loads it.
  */
 import { createRequire } from "node:module";
-import { pino } from "pino";
-import type { Logger } from "pino";
+import type { Logger, pino as pinoFactory } from "pino";
 import type { prettyFactory } from "pino-pretty";
 import type { ColorTarget } from "./format.ts";
 import { formatConsoleLine, formatException, formatFileLine, formatMessage, shouldUseColor } from "./format.ts";
@@ -36,8 +36,11 @@ export interface RunLoggerOptions {
 
 const DEFAULT_MAX_PENDING_LINES = 10_000;
 
-/** pino hands a destination flagged with this symbol the record's level, time and message (no JSON parsing). */
-const NEEDS_METADATA = pino.symbols.needsMetadataGsym;
+/**
+ * pino hands a destination flagged with this symbol the record's level, time and message (no JSON parsing). It is
+ * pino's `symbols.needsMetadataGsym`, a registered symbol, so it is known before pino loads.
+ */
+const NEEDS_METADATA = Symbol.for("pino.metadata");
 
 interface PendingLine {
   readonly time: Date;
@@ -53,7 +56,8 @@ interface RecordDestination {
 }
 
 export class RunLogger extends LevelMethods {
-  readonly #pino: Logger<LogLevelName, true>;
+  #pino: Logger<LogLevelName, true> | undefined;
+  #level: LogLevelName;
   #prettify: ((record: object) => string) | undefined;
   readonly #maxPending: number;
   #consoleEnabled: boolean;
@@ -69,31 +73,16 @@ export class RunLogger extends LevelMethods {
     this.#consoleEnabled = options.console ?? true;
     this.#consoleOutput = options.consoleOutput ?? process.stdout;
     this.#color = shouldUseColor(this.#consoleOutput);
-    const destination: RecordDestination = {
-      [NEEDS_METADATA]: true,
-      lastLevel: 0,
-      lastMsg: undefined,
-      lastTime: "",
-      write: () => this.#receive(destination),
-    };
-    this.#pino = pino<LogLevelName, true>(
-      {
-        customLevels: LOG_LEVEL_VALUES,
-        useOnlyCustomLevels: true,
-        level: parseLogLevel(options.level ?? "info"),
-        base: null,
-        timestamp: pino.stdTimeFunctions.epochTime,
-      },
-      destination,
-    );
+    this.#level = parseLogLevel(options.level ?? "info");
   }
 
   get level(): LogLevelName {
-    return this.#pino.level as LogLevelName;
+    return this.#level;
   }
 
   setLevel(level: LogLevelName): void {
-    this.#pino.level = parseLogLevel(level);
+    this.#level = parseLogLevel(level);
+    if (this.#pino !== undefined) this.#pino.level = this.#level;
   }
 
   setConsole(enabled: boolean): void {
@@ -102,7 +91,7 @@ export class RunLogger extends LevelMethods {
 
   /** Whether a call at `level` would print or store anything. */
   isLevelEnabled(level: LogLevelName): boolean {
-    return this.#pino.isLevelEnabled(level);
+    return LOG_LEVEL_VALUES[level] >= LOG_LEVEL_VALUES[this.#level];
   }
 
   /**
@@ -110,14 +99,14 @@ export class RunLogger extends LevelMethods {
    * the stack of the call site.
    */
   exception(message: string, error?: unknown): void {
-    if (!this.#pino.isLevelEnabled("error")) return;
-    this.#pino.error(formatException(formatMessage([message]), error));
+    if (!this.isLevelEnabled("error")) return;
+    this.#core().error(formatException(formatMessage([message]), error));
   }
 
   /** A CRITICAL line for an error that is about to end the process: what happened, then the stack. */
   crash(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
     const what = origin === "unhandledRejection" ? "Unhandled promise rejection" : "Uncaught exception";
-    this.#pino.critical(formatException(what, error ?? String(error)));
+    this.#core().critical(formatException(what, error ?? String(error)));
   }
 
   /**
@@ -156,8 +145,31 @@ export class RunLogger extends LevelMethods {
   }
 
   protected logAt(level: LogLevelName, parts: unknown[]): void {
-    if (!this.#pino.isLevelEnabled(level)) return;
-    this.#pino[level](formatMessage(parts));
+    if (!this.isLevelEnabled(level)) return;
+    this.#core()[level](formatMessage(parts));
+  }
+
+  #core(): Logger<LogLevelName, true> {
+    if (this.#pino !== undefined) return this.#pino;
+    const pino = (requireHere("pino") as { pino: typeof pinoFactory }).pino;
+    const destination: RecordDestination = {
+      [NEEDS_METADATA]: true,
+      lastLevel: 0,
+      lastMsg: undefined,
+      lastTime: "",
+      write: () => this.#receive(destination),
+    };
+    this.#pino = pino<LogLevelName, true>(
+      {
+        customLevels: LOG_LEVEL_VALUES,
+        useOnlyCustomLevels: true,
+        level: this.#level,
+        base: null,
+        timestamp: pino.stdTimeFunctions.epochTime,
+      },
+      destination,
+    );
+    return this.#pino;
   }
 
   #consoleRenderer(): (record: object) => string {

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import { RunLogger } from "../../src/logs/logger.ts";
 import { CapturedConsole, MemorySink, withoutTime } from "./helpers.ts";
@@ -193,5 +194,24 @@ describe("RunLogger", () => {
     const logger = new RunLogger({ console: false, consoleOutput });
     logger.critical("x");
     assert.equal(consoleOutput.text, "");
+  });
+});
+
+describe("RunLogger loading pino", () => {
+  it("loads pino with the first record that passes the level filter, not before", () => {
+    const logger = new URL("../../src/logs/logger.ts", import.meta.url).href;
+    const script = [
+      `import { createRequire } from "node:module";`,
+      `const { RunLogger } = await import(${JSON.stringify(logger)});`,
+      `const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes("/node_modules/pino/"));`,
+      `const output = { isTTY: false, write() {} };`,
+      `const run = new RunLogger({ level: "warning", consoleOutput: output });`,
+      `run.info("filtered out"); run.setLevel("error"); run.warning("filtered out");`,
+      `const before = [loaded(), run.level, run.isLevelEnabled("error"), run.isLevelEnabled("warning")];`,
+      `run.error("kept");`,
+      `console.log(JSON.stringify([...before, loaded()]));`,
+    ].join("\n");
+    const printed = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.deepEqual(JSON.parse(printed), [false, "error", true, false, true]);
   });
 });
