@@ -2,7 +2,8 @@
  * opencrate and the raw AWS SDK as a user's script calls them, one operation per process (so its wall time and peak
  * RSS are measured as the other tools' are). The endpoint and keys come from the AWS_* variables. opencrate is the
  * built package (dist/, as users install it; the scenario builds it first), not the TypeScript sources, whose type
- * stripping at load adds tens of MiB to a process.
+ * stripping at load adds tens of MiB to a process. The bench runs this file compiled to JavaScript (tools.ts,
+ * `oursScript`), for the same reason.
  *
  *   load <snapshot-uri> <file>           Snapshot.open(uri).checkpoint("model.bin").downloadTo(file)
  *   save <root-uri> <file>               a new snapshot "anchors" under root: checkpoint("model.bin").saveFile(file)

@@ -15,7 +15,7 @@ import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { Snapshot } from "../../src/index.ts";
 import { gcsOptions } from "../../test/support/gcs.ts";
 import { gcsEnv } from "../../test/support/servers.ts";
-import { ensureAnchors, gcsEmulatorEnv, measureProcess, RCLONE_VERSION, rcloneGcsEnv, rclonePath } from "../anchors/tools.ts";
+import { ensureAnchors, gcsEmulatorEnv, measureProcess, oursScript as ours, RCLONE_VERSION, rcloneGcsEnv, rclonePath } from "../anchors/tools.ts";
 import { MiB, measureAlternating } from "../harness.ts";
 import { chosen, type Group, tableRows } from "./anchors.ts";
 import { CHECKPOINT_BYTES, deleteEverything, writePseudoRandomFile } from "./shared.ts";
@@ -23,7 +23,6 @@ import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
 const repository = fileURLToPath(new URL("../../", import.meta.url));
-const ours = fileURLToPath(new URL("../anchors/ours.ts", import.meta.url));
 
 export const anchorsGcs: Scenario = {
   name: "anchors-gcs",

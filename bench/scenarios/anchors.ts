@@ -18,14 +18,13 @@ import { startFaultProxy } from "../../test/support/fault-proxy.ts";
 import { s3Options } from "../../test/support/s3.ts";
 import { minioEnv, type S3ServerEnv } from "../../test/support/servers.ts";
 import { startNetworkFaults } from "../../test/support/toxiproxy.ts";
-import { BOTO3_SCRIPT, BOTO3_VERSION, boto3Env, ensureAnchors, measureProcess, pythonPath, RCLONE_VERSION, rcloneS3Env, rclonePath } from "../anchors/tools.ts";
+import { BOTO3_SCRIPT, BOTO3_VERSION, boto3Env, ensureAnchors, measureProcess, oursScript as ours, pythonPath, RCLONE_VERSION, rcloneS3Env, rclonePath } from "../anchors/tools.ts";
 import { MiB, measureAlternating, type Measurement, type VariantResult } from "../harness.ts";
 import { CHECKPOINT_BYTES, deleteEverything, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
 const repository = fileURLToPath(new URL("../../", import.meta.url));
-const ours = fileURLToPath(new URL("../anchors/ours.ts", import.meta.url));
 const cli = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const SMALL_FILES = 1000;
 const SMALL_BYTES = 1536;
