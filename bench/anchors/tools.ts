@@ -7,7 +7,6 @@ import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { VariantResult } from "../harness.ts";
@@ -28,9 +27,6 @@ export const pythonPath = join(boto3Venv, "bin", "python");
  * below the repository like ours.ts, so its relative paths to dist/ hold.
  */
 export const oursScript = join(cache, "bench", "ours.mjs");
-/** Bytes from which a run first waits PAUSE_MS (see measureProcess). */
-const PAUSE_FROM_BYTES = 64 * 1024 * 1024;
-const PAUSE_MS = Number(process.env["OPENCRATE_BENCH_PAUSE_MS"] ?? 5000);
 
 /** Builds rclone and the boto3 venv unless they are in .cache already. */
 export async function ensureAnchors(): Promise<void> {
@@ -53,16 +49,8 @@ export async function ensureAnchors(): Promise<void> {
   await writeFile(oursScript, code);
 }
 
-/**
- * Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact).
- *
- * A run that moves a large file first waits PAUSE_MS (OPENCRATE_BENCH_PAUSE_MS), so that every tool starts from the
- * same memory state. On a VM the cost of new page-cache pages depends on how long ago memory was freed: writing
- * 1 GiB with dd took 0.20-0.26 s right after the previous run's file was deleted and 0.67-0.89 s five seconds later.
- * Back to back, whether a run got the cheap or the dear pages was chance, and medians moved by a third.
- */
+/** Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact). */
 export async function measureProcess(command: readonly string[], env: NodeJS.ProcessEnv, bytes: number): Promise<VariantResult> {
-  if (bytes >= PAUSE_FROM_BYTES && PAUSE_MS > 0) await sleep(PAUSE_MS);
   const wrapper = [
     "import json, resource, subprocess, sys, time",
     "start = time.perf_counter()",

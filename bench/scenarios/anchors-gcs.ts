@@ -67,7 +67,7 @@ export const anchorsGcs: Scenario = {
           `Every variant is a separate process timed from spawn to exit, peak RSS from getrusage; variants alternate, median ` +
           `of ${repeats} runs. rclone ${RCLONE_VERSION} built by \`go install\`, its gcs backend with its defaults, the JSON API ` +
           "endpoint set to the emulator's and anonymous access (`rclone copyto gcs:<bucket>/<key> <file>`, `rclone copyto <file> " +
-          "gcs:<bucket>/<key>`). opencrate: `Snapshot.open(\"gs://…\").checkpoint(\"model.bin\").downloadTo(file)`, " +
+          "gcs:<bucket>/<key>`). opencrate, called from a script compiled to JavaScript: `Snapshot.open(\"gs://…\").checkpoint(\"model.bin\").downloadTo(file)`, " +
           "`checkpoint(\"model.bin\").saveFile(file)`, with STORAGE_EMULATOR_HOST naming the emulator. The emulator keeps " +
           "objects in memory and hashes every upload whole, so saves measure it as much as the clients.",
       ].join("\n"),

@@ -114,7 +114,7 @@ export const anchors: Scenario = {
           "`rclone copyto <file> minio:<bucket>/<key>`, `rclone copy --transfers 16 minio:<bucket>/<folder> <dest>` for the " +
           `small files, \`rclone copy\` for the checkpoint); boto3 ${BOTO3_VERSION} \`download_file\` / \`upload_file\` with its ` +
           "defaults; raw GetObject: one `GetObjectCommand` piped to a file; lib-storage: `Upload` with its defaults. opencrate, " +
-          "the built package (`dist/`): " +
+          "the built package (`dist/`) called from a script compiled to JavaScript: " +
           "`Snapshot.open(uri).checkpoint(\"model.bin\").downloadTo(file)`, `checkpoint(\"model.bin\").saveFile(file)`, " +
           "`opencrate pull <uri> <dest> --quiet` (the built CLI). " +
           `"+${ADDED_LATENCY_MS} ms per request": the test fault proxy delays each request. "distant": toxiproxy adds ` +

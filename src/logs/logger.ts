@@ -5,13 +5,13 @@
  * passes the level filter, so a snapshot that is only read never loads it.
  */
 import { createRequire } from "node:module";
-import type { Logger, pino as pinoFactory } from "pino";
+import type { Logger } from "pino";
 import type { prettyFactory } from "pino-pretty";
 import type { ColorTarget } from "./format.ts";
 import { formatConsoleLine, formatException, formatFileLine, formatMessage, shouldUseColor } from "./format.ts";
 import { LevelMethods } from "./level-methods.ts";
 import type { LogLevelName } from "./levels.ts";
-import { LOG_LEVEL_VALUES, levelNameOf, parseLogLevel } from "./levels.ts";
+import { isLevelEnabled, LOG_LEVEL_VALUES, levelNameOf, parseLogLevel } from "./levels.ts";
 import type { LogSink } from "./sink.ts";
 
 export type { LogSink } from "./sink.ts";
@@ -91,7 +91,7 @@ export class RunLogger extends LevelMethods {
 
   /** Whether a call at `level` would print or store anything. */
   isLevelEnabled(level: LogLevelName): boolean {
-    return LOG_LEVEL_VALUES[level] >= LOG_LEVEL_VALUES[this.#level];
+    return isLevelEnabled(level, this.#level);
   }
 
   /**
@@ -106,7 +106,9 @@ export class RunLogger extends LevelMethods {
   /** A CRITICAL line for an error that is about to end the process: what happened, then the stack. */
   crash(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
     const what = origin === "unhandledRejection" ? "Unhandled promise rejection" : "Uncaught exception";
-    this.#core().critical(formatException(what, error ?? String(error)));
+    // Straight to the sink, not through pino: the crash may be the run's first line, and loading pino now could
+    // fail for the very reason the process is going down (no file descriptors left), losing the line.
+    this.#deliver("critical", formatException(what, error ?? String(error)), new Date());
   }
 
   /**
@@ -151,7 +153,7 @@ export class RunLogger extends LevelMethods {
 
   #core(): Logger<LogLevelName, true> {
     if (this.#pino !== undefined) return this.#pino;
-    const pino = (requireHere("pino") as { pino: typeof pinoFactory }).pino;
+    const { pino } = requireHere("pino") as typeof import("pino");
     const destination: RecordDestination = {
       [NEEDS_METADATA]: true,
       lastLevel: 0,
@@ -192,14 +194,19 @@ export class RunLogger extends LevelMethods {
   #receive(record: RecordDestination): void {
     const level = levelNameOf(record.lastLevel) ?? "info";
     const message = typeof record.lastMsg === "string" ? record.lastMsg : String(record.lastMsg ?? "");
-    if (this.#consoleEnabled) {
-      this.#prettify ??= this.#consoleRenderer();
-      this.#consoleOutput.write(this.#prettify({ level: record.lastLevel, msg: message }));
-    }
-    const time = new Date(Number(record.lastTime));
+    this.#deliver(level, message, new Date(Number(record.lastTime)));
+  }
+
+  /** A line that passed the level filter: to the console (when on), and to the sink or the pending lines. */
+  #deliver(level: LogLevelName, message: string, time: Date): void {
+    // The stored line first: the console renderer loads pino-pretty with the first console line.
     const line = formatFileLine(time, level, message);
     if (this.#sink !== undefined) this.#sink.write(line);
     else this.#keepPending(line, time);
+    if (this.#consoleEnabled) {
+      this.#prettify ??= this.#consoleRenderer();
+      this.#consoleOutput.write(this.#prettify({ level: LOG_LEVEL_VALUES[level], msg: message }));
+    }
   }
 
   /** Keeps the newest `maxPending` lines; trims in bulk at twice that so each call stays O(1) amortised. */

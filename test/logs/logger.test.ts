@@ -198,20 +198,41 @@ describe("RunLogger", () => {
 });
 
 describe("RunLogger loading pino", () => {
-  it("loads pino with the first record that passes the level filter, not before", () => {
+  /** Runs `body` in a fresh process with RunLogger, `loaded()` (whether pino is loaded) and a silent console in scope. */
+  function inFreshProcess(body: readonly string[]): unknown {
     const logger = new URL("../../src/logs/logger.ts", import.meta.url).href;
     const script = [
       `import { createRequire } from "node:module";`,
       `const { RunLogger } = await import(${JSON.stringify(logger)});`,
       `const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes("/node_modules/pino/"));`,
       `const output = { isTTY: false, write() {} };`,
+      ...body,
+    ].join("\n");
+    return JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }));
+  }
+
+  it("loads pino with the first record that passes the level filter, not before", () => {
+    const seen = inFreshProcess([
       `const run = new RunLogger({ level: "warning", consoleOutput: output });`,
       `run.info("filtered out"); run.setLevel("error"); run.warning("filtered out");`,
       `const before = [loaded(), run.level, run.isLevelEnabled("error"), run.isLevelEnabled("warning")];`,
       `run.error("kept");`,
       `console.log(JSON.stringify([...before, loaded()]));`,
-    ].join("\n");
-    const printed = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
-    assert.deepEqual(JSON.parse(printed), [false, "error", true, false, true]);
+    ]);
+    assert.deepEqual(seen, [false, "error", true, false, true]);
+  });
+
+  it("stores a crash that is the run's first line without loading pino", () => {
+    const seen = inFreshProcess([
+      `const lines = [];`,
+      `const run = new RunLogger({ consoleOutput: output });`,
+      `run.attach({ write: (line) => lines.push(line), flush: async () => {}, close: async () => {} });`,
+      `run.crash(new Error("out of descriptors (test)"), "uncaughtException");`,
+      `console.log(JSON.stringify({ loaded: loaded(), lines }));`,
+    ]) as { loaded: boolean; lines: string[] };
+    assert.equal(seen.loaded, false);
+    assert.equal(seen.lines.length, 1);
+    assert.match(seen.lines[0] ?? "", /CRITICAL +Uncaught exception/);
+    assert.match(seen.lines[0] ?? "", /out of descriptors \(test\)/);
   });
 });
