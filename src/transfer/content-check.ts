@@ -14,12 +14,22 @@ export interface ContentHash {
   digest(): string;
 }
 
+/** A running CRC32C; `value` is the number, for combining with other ranges' values. */
+export class Crc32cHash implements ContentHash {
+  value = 0;
+
+  update(bytes: Uint8Array): void {
+    this.value = crc32c(bytes, this.value);
+  }
+
+  digest(): string {
+    return crc32cHex(this.value);
+  }
+}
+
 export function hashFor(info: ObjectInfo): ContentHash | undefined {
   const algorithm = info.checksum?.algorithm;
-  if (algorithm === "crc32c") {
-    let value = 0;
-    return { update: (bytes) => (value = crc32c(bytes, value)), digest: () => crc32cHex(value) };
-  }
+  if (algorithm === "crc32c") return new Crc32cHash();
   if (algorithm !== "md5" && algorithm !== "sha256") return undefined;
   const hash = createHash(algorithm);
   return { update: (bytes) => hash.update(bytes), digest: () => hash.digest("hex") };

@@ -11,8 +11,8 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import type { StorageBackend } from "../backends/backend.ts";
-import { crc32c, crc32cCombine } from "../backends/crc32c.ts";
-import { crc32cHex, hashOpenFile } from "./content-check.ts";
+import { crc32cCombine } from "../backends/crc32c.ts";
+import { Crc32cHash, hashOpenFile } from "./content-check.ts";
 import { PositionalWriter, writeBody, type WriteTime } from "./file-writes.ts";
 
 const MiB = 1024 * 1024;
@@ -161,11 +161,11 @@ const READ_BACK_BYTES = 1024 * 1024;
  */
 async function crc32cOfFile(handle: FileHandle, start: number, length: number, spare: Buffer[]): Promise<number> {
   const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_BACK_BYTES);
-  let value = 0;
+  const hash = new Crc32cHash();
   try {
-    await hashOpenFile(handle, { update: (bytes) => (value = crc32c(bytes, value)), digest: () => crc32cHex(value) }, start, length, buffer);
+    await hashOpenFile(handle, hash, start, length, buffer);
   } finally {
     spare.push(buffer);
   }
-  return value;
+  return hash.value;
 }
