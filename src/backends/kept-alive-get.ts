@@ -18,6 +18,8 @@ const IDLE_SOCKETS_MAX = 64;
 const IDLE_KEEP_MS = 4000;
 
 export interface SmallGet {
+  /** Default GET. A HEAD answer has no body, whatever its Content-Length says. */
+  readonly method?: "GET" | "HEAD";
   /** Path and query, as sent on the request line. */
   readonly target: string;
   /** Every header to send but `connection` (`host` among them). */
@@ -139,11 +141,14 @@ function exchange(socket: Socket, request: SmallGet, connectTimeoutMs: number | 
           return;
         }
         const parsed = parseAnswerHead(whole.toString("latin1", 0, end));
-        if (!framedAnswer(parsed) || parsed.length > request.maxBytes) {
+        if (request.method === "HEAD" && parsed.status !== undefined) {
+          head = { ...parsed, status: parsed.status, length: 0 };
+        } else if (!framedAnswer(parsed) || parsed.length > request.maxBytes) {
           finish({ result: { kind: "declined", status: parsed.status }, reusable: false });
           return;
+        } else {
+          head = parsed;
         }
-        head = parsed;
         bodyStart = end + HEAD_END.byteLength;
         chunks.splice(0, chunks.length, whole);
       }
@@ -170,7 +175,7 @@ function exchange(socket: Socket, request: SmallGet, connectTimeoutMs: number | 
 }
 
 function requestText(request: SmallGet): string {
-  let text = `GET ${request.target} HTTP/1.1\r\n`;
+  let text = `${request.method ?? "GET"} ${request.target} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(request.headers)) text += `${name}: ${value}\r\n`;
   return `${text}\r\n`;
 }

@@ -14,6 +14,18 @@ export function minioFactory(): BackendFactory {
   return s3Factory("minio", server, skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"));
 }
 
+/**
+ * MinIO with the credentials given as a provider, as from a profile or a role: reads then go through the SDK
+ * (plain-route.ts takes fixed credentials only), so that path keeps its own conformance run.
+ */
+export function minioSdkReadsFactory(): BackendFactory {
+  const server = minioEnv();
+  return s3Factory("minio-sdk-reads", server, skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"), (options) => {
+    const fixed = options.credentials;
+    return { ...options, credentials: async () => fixed as { accessKeyId: string; secretAccessKey: string } };
+  });
+}
+
 export function motoFactory(): BackendFactory {
   const server = motoEnv();
   return s3Factory("moto", server, skipUnless(server, "moto", "TEST_MOTO_ENDPOINT"));
@@ -105,7 +117,12 @@ export async function rawListing(server: S3ServerEnv, prefix: string): Promise<{
   }
 }
 
-function s3Factory(label: string, server: S3ServerEnv | undefined, skip: false | string): BackendFactory {
+function s3Factory(
+  label: string,
+  server: S3ServerEnv | undefined,
+  skip: false | string,
+  adjust: (options: S3BackendOptions) => S3BackendOptions = (options) => options,
+): BackendFactory {
   const running = (): S3ServerEnv => {
     if (server === undefined) throw new Error(`${label}: no server (the suite should have been skipped)`);
     return server;
@@ -114,6 +131,6 @@ function s3Factory(label: string, server: S3ServerEnv | undefined, skip: false |
     label,
     skip,
     prepareBucket: () => ensureBucket(running()),
-    open: (prefix) => new S3Backend(s3Options(running(), prefix === "" ? {} : { prefix })),
+    open: (prefix) => new S3Backend(adjust(s3Options(running(), prefix === "" ? {} : { prefix }))),
   });
 }

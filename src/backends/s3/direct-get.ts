@@ -29,6 +29,9 @@ import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
+import { type ListingPage, parseListing } from "./list-answer.ts";
+import type { PlainRoute } from "./plain-route.ts";
+import { xmlField } from "./xml-text.ts";
 
 /** SHA-256 of an empty payload: a GET sends none, so the signer need not hash one. */
 const EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -53,6 +56,10 @@ const THROTTLING = new Set([
 ]);
 /** Enough of an error answer to read its code and message. */
 const ERROR_BODY_MAX_BYTES = 64 * 1024;
+/** A listing page of 1,000 keys of 1,024 bytes, XML-escaped, fits; a longer answer goes through the SDK. */
+const LISTING_MAX_BYTES = 16 * 1024 * 1024;
+/** Answers that say the request was signed at a time too far from the store's clock (nothing was done). */
+const CLOCK_SKEW = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"]);
 
 export interface DirectRead {
   readonly objectKey: string;
@@ -77,6 +84,32 @@ export interface DirectWrite {
 /** Metadata the direct PUT can send as it is (the SDK would have to encode anything else). */
 export function isPlainMetadata(metadata: Readonly<Record<string, string>>): boolean {
   return Object.entries(metadata).every(([name, value]) => /^[A-Za-z0-9-]+$/.test(name) && /^[\x20-\x7e]*$/.test(value));
+}
+
+/** What a HEAD answer says about the object, named as in the SDK's HeadObject output. */
+export interface HeadAnswer {
+  readonly ContentLength: number | undefined;
+  readonly LastModified: Date | undefined;
+  readonly ETag: string | undefined;
+  readonly ContentType: string | undefined;
+  readonly ContentEncoding: string | undefined;
+  readonly ContentDisposition: string | undefined;
+  readonly ContentLanguage: string | undefined;
+  readonly CacheControl: string | undefined;
+  readonly ServerSideEncryption: string | undefined;
+  readonly SSECustomerAlgorithm: string | undefined;
+  /** x-amz-meta-* headers, names without the prefix. */
+  readonly Metadata: Record<string, string>;
+}
+
+interface SmallRequest {
+  readonly method: "GET" | "HEAD";
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | string[] | null>>;
+  readonly headers: Record<string, string>;
+  readonly maxBytes: number;
+  readonly timeouts: PlainTimeouts;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface PlainTimeouts {
@@ -104,7 +137,7 @@ interface HttpRequestShape {
 /** The parts of the client's resolved configuration used here (present on every S3Client the SDK builds). */
 interface ClientParts {
   readonly credentials?: unknown;
-  readonly systemClockOffset?: number;
+  systemClockOffset?: number;
   readonly requestHandler?: {
     handle(request: HttpRequestShape, options: { abortSignal?: AbortSignal }): Promise<{ response: { statusCode: number; headers: IncomingHttpHeaders; body: unknown } }>;
   };
@@ -117,25 +150,32 @@ interface Captured {
 
 class CaptureDone extends Error {}
 
+/** Where the requests go: the URL the SDK would use for the bucket, split up. */
+interface Target {
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port: number | undefined;
+  readonly host: string;
+  /** The bucket's path; an object's is this, "/" and its encoded key. */
+  readonly basePath: string;
+  /** Query parameters the SDK adds to a GetObject ("x-id"). */
+  readonly query: Record<string, string | string[] | null>;
+}
+
 export class DirectGet {
   readonly #parts: ClientParts;
   readonly #signer: SigV4Signer;
-  readonly #target: { readonly protocol: string; readonly hostname: string; readonly port: number | undefined; readonly host: string };
-  readonly #basePath: string;
-  readonly #query: Record<string, string | string[] | null>;
+  readonly #target: Target;
   readonly #retry: RetryPolicy;
   /** Kept-open sockets for small reads (plain HTTP only). */
   readonly #connections: KeptAliveConnections | undefined;
 
-  private constructor(parts: ClientParts, signer: SigV4Signer, captured: Captured, basePath: string, retry: RetryPolicy) {
+  private constructor(parts: ClientParts, signer: SigV4Signer, target: Target, retry: RetryPolicy) {
     this.#parts = parts;
     this.#signer = signer;
-    const { protocol, hostname, port, headers } = captured.request;
-    this.#target = { protocol, hostname, port, host: headers.host ?? (port === undefined ? hostname : `${hostname}:${port}`) };
-    this.#basePath = basePath;
-    this.#query = { ...captured.request.query };
+    this.#target = target;
     this.#retry = retry;
-    this.#connections = protocol === "http:" ? new KeptAliveConnections(hostname, port ?? 80) : undefined;
+    this.#connections = target.protocol === "http:" ? new KeptAliveConnections(target.hostname, target.port ?? 80) : undefined;
   }
 
   /** The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. */
@@ -150,9 +190,32 @@ export class DirectGet {
     if (scheme !== undefined && scheme.name !== "sigv4") return undefined;
     const encodedProbe = `/${encodeKey(PROBE_KEY)}`;
     if (!captured.request.path.endsWith(encodedProbe)) return undefined;
-    const basePath = captured.request.path.slice(0, -encodedProbe.length);
+    const { protocol, hostname, port, headers } = captured.request;
+    const target = {
+      protocol,
+      hostname,
+      port,
+      host: headers.host ?? (port === undefined ? hostname : `${hostname}:${port}`),
+      basePath: captured.request.path.slice(0, -encodedProbe.length),
+      query: { ...captured.request.query },
+    };
     const signer = new SigV4Signer({ credentials, region: scheme?.signingRegion ?? connection.region, service: scheme?.signingName ?? "s3" });
-    return new DirectGet(parts, signer, captured, basePath, retry);
+    return new DirectGet(parts, signer, target, retry);
+  }
+
+  /**
+   * Reads without the SDK (plain-route.ts): small GETs, HEADs and listings on kept-open sockets and ranges into
+   * buffers. get() and put() need the SDK's request handler, so the backend asks the SDK-built one for those.
+   */
+  static plain(route: PlainRoute, retry: RetryPolicy): DirectGet {
+    const signer = new SigV4Signer({ credentials: route.credentials, region: route.region, service: "s3" });
+    const target = { protocol: "http:", hostname: route.hostname, port: route.port, host: route.host, basePath: route.bucketPath, query: {} };
+    return new DirectGet({ systemClockOffset: 0 }, signer, target, retry);
+  }
+
+  /** Whether small reads, heads and listings can go on kept-open sockets (the endpoint is plain HTTP). */
+  get readsPlainHttp(): boolean {
+    return this.#connections !== undefined;
   }
 
   /**
@@ -161,30 +224,72 @@ export class DirectGet {
    * framing, a body over `maxBytes`) or there is no plain-HTTP path: the caller then asks get().
    */
   async getSmall(read: DirectRead & { readonly maxBytes: number; readonly timeouts: PlainTimeouts }): Promise<Uint8Array | undefined> {
+    const headers: Record<string, string> = {};
+    if (read.range !== undefined) headers.range = read.range;
+    if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
+    const path = `${this.#target.basePath}/${encodeKey(read.objectKey)}`;
+    const answer = await this.#small({ method: "GET", path, query: this.#target.query, headers, maxBytes: read.maxBytes, timeouts: read.timeouts, signal: read.signal });
+    return answer?.body;
+  }
+
+  /** HeadObject on a kept-open socket: the object's headers as the SDK's HeadObject output has them (undefined as
+   * for getSmall). */
+  async headSmall(read: { readonly objectKey: string; readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<HeadAnswer | undefined> {
+    const path = `${this.#target.basePath}/${encodeKey(read.objectKey)}`;
+    const answer = await this.#small({ method: "HEAD", path, query: {}, headers: {}, maxBytes: 0, timeouts: read.timeouts, signal: read.signal });
+    return answer === undefined ? undefined : headAnswer(answer.headers);
+  }
+
+  /** One ListObjectsV2 page on a kept-open socket (undefined as for getSmall, or when the answer is not a listing). */
+  async listSmall(query: Readonly<Record<string, string>>, read: { readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<ListingPage | undefined> {
+    const answer = await this.#small({
+      method: "GET",
+      path: this.#target.basePath,
+      query: { "list-type": "2", ...query },
+      headers: {},
+      maxBytes: LISTING_MAX_BYTES,
+      timeouts: read.timeouts,
+      signal: read.signal,
+    });
+    return answer === undefined ? undefined : parseListing(answer.body.toString("utf8"));
+  }
+
+  /** One request on a kept-open socket, retried under the policy (every one sent here is a read). */
+  async #small(request: SmallRequest): Promise<{ readonly headers: ReadonlyMap<string, string>; readonly body: Buffer } | undefined> {
     const connections = this.#connections;
     if (connections === undefined) return undefined;
     let tries = 0;
-    const once = async (): Promise<Uint8Array | undefined> => {
+    const once = async () => {
       tries += 1;
       try {
-        const signed = await this.#signedRead(read);
+        const signed = await this.#signedAt(request.method, request.path, request.query, request.headers, EMPTY_PAYLOAD_SHA256);
         const result = await connections.get({
-          target: `${signed.path}${queryString(signed.query)}`,
-          headers: signed.headers,
-          maxBytes: read.maxBytes,
-          connectTimeoutMs: read.timeouts.connectMs,
-          idleTimeoutMs: read.timeouts.idleMs,
-          signal: read.signal,
+          method: request.method,
+          target: `${request.path}${queryString(request.query)}`,
+          headers: signed,
+          maxBytes: request.maxBytes,
+          connectTimeoutMs: request.timeouts.connectMs,
+          idleTimeoutMs: request.timeouts.idleMs,
+          signal: request.signal,
         });
         if (result.kind === "declined") return undefined;
-        if (isSuccess(result.status)) return result.body;
-        throw errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id"));
+        if (isSuccess(result.status)) return result;
+        const error = errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id"));
+        this.#noteSkew(error, result.headers.get("date"));
+        throw error;
       } catch (error) {
         withAttempts(error, tries);
         throw error;
       }
     };
-    return this.#retry.run("read", once, failureKind, read.signal);
+    return this.#retry.run("read", once, failureKind, request.signal);
+  }
+
+  /** A clock-skew answer moves the signing clock to the store's, as the SDK does, so the retry is signed in time. */
+  #noteSkew(error: Error, date: string | undefined): void {
+    if (!CLOCK_SKEW.has(error.name) || date === undefined) return;
+    const serverTime = Date.parse(date);
+    if (Number.isFinite(serverTime)) this.#parts.systemClockOffset = serverTime - Date.now();
   }
 
   /** Closes the kept-open sockets. */
@@ -282,6 +387,11 @@ export class DirectGet {
     return { status: response.statusCode, headers: response.headers, body: response.body as Readable };
   }
 
+  #signedAt(method: string, path: string, query: Readonly<Record<string, string | string[] | null>>, headers: Record<string, string>, payloadHash: string): Promise<Record<string, string>> {
+    const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
+    return this.#signer.sign({ method, path, query, headers: { host: this.#target.host, ...headers }, payloadHash }, signingDate);
+  }
+
   #signedRead(read: DirectRead): Promise<HttpRequestShape> {
     const headers: Record<string, string> = {};
     if (read.range !== undefined) headers.range = read.range;
@@ -290,21 +400,40 @@ export class DirectGet {
   }
 
   async #signed(method: string, objectKey: string, headers: Record<string, string>, payloadHash: string, body: Uint8Array | undefined): Promise<HttpRequestShape> {
-    const { protocol, hostname, port, host } = this.#target;
-    const path = `${this.#basePath}/${encodeKey(objectKey)}`;
-    const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
-    const signedHeaders = await this.#signer.sign({ method, path, query: this.#query, headers: { host, ...headers }, payloadHash }, signingDate);
+    const { protocol, hostname, port, basePath, query } = this.#target;
+    const path = `${basePath}/${encodeKey(objectKey)}`;
+    const signedHeaders = await this.#signedAt(method, path, query, headers, payloadHash);
     return {
       method,
       protocol,
       hostname,
       ...(port === undefined ? {} : { port }),
       path,
-      query: { ...this.#query },
+      query: { ...query },
       headers: signedHeaders,
       ...(body === undefined ? {} : { body }),
     };
   }
+}
+
+function headAnswer(headers: ReadonlyMap<string, string>): HeadAnswer {
+  const length = headers.get("content-length");
+  const modified = headers.get("last-modified");
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of headers) if (name.startsWith("x-amz-meta-")) metadata[name.slice("x-amz-meta-".length)] = value;
+  return {
+    ContentLength: length === undefined ? undefined : Number(length),
+    LastModified: modified === undefined ? undefined : new Date(modified),
+    ETag: headers.get("etag"),
+    ContentType: headers.get("content-type"),
+    ContentEncoding: headers.get("content-encoding"),
+    ContentDisposition: headers.get("content-disposition"),
+    ContentLanguage: headers.get("content-language"),
+    CacheControl: headers.get("cache-control"),
+    ServerSideEncryption: headers.get("x-amz-server-side-encryption"),
+    SSECustomerAlgorithm: headers.get("x-amz-server-side-encryption-customer-algorithm"),
+    Metadata: metadata,
+  };
 }
 
 /** The client's credentials as the signer takes them: its provider (called per request; it caches), or fixed ones. */
@@ -400,19 +529,6 @@ function fallbackName(status: number): string {
   return "Unknown";
 }
 
-function xmlField(xml: string, field: string): string | undefined {
-  const match = new RegExp(`<${field}>([^<]*)</${field}>`).exec(xml);
-  return match?.[1] === undefined ? undefined : decodeXml(match[1]);
-}
-
-function decodeXml(text: string): string {
-  return text.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (entity: string, name: string) => {
-    if (name.startsWith("#x")) return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
-    if (name.startsWith("#")) return String.fromCodePoint(Number(name.slice(1)));
-    return { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" }[name] ?? entity;
-  });
-}
-
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -428,6 +544,6 @@ function withAttempts(error: unknown, attempts: number): void {
 /** How a failed GET ended, by the SDK's own rule: throttling applied nothing; a 5xx, reset or time-out may have. */
 function failureKind(error: unknown): FailureKind {
   if (isAbort(error)) return "final";
-  if (THROTTLING.has(errorName(error)) || httpStatus(error) === 429) return "transient";
+  if (THROTTLING.has(errorName(error)) || CLOCK_SKEW.has(errorName(error)) || httpStatus(error) === 429) return "transient";
   return isTransient(error) ? "unknown" : "final";
 }

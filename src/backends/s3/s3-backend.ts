@@ -18,7 +18,7 @@
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { PassThrough, Readable as NodeReadable } from "node:stream";
-import type { HeadObjectCommandOutput, ListObjectsV2CommandInput, ListObjectsV2CommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
+import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, PreconditionFailedError, isOpenCrateError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import type { AppendOptions, BackendCapabilities, BodySink, CopyOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
@@ -44,6 +44,8 @@ import {
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, bufferedFileParts, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
 import { DirectGet, isPlainMetadata } from "./direct-get.ts";
+import type { ListingPage } from "./list-answer.ts";
+import { plainRoute } from "./plain-route.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
@@ -90,6 +92,8 @@ export class S3Backend implements StorageBackend {
   readonly #verified = new Set<ProbedFeature>();
   #connected: Promise<Connected> | undefined;
   #direct: Promise<DirectGet | undefined> | undefined;
+  /** Reads that need no SDK (plain-route.ts), when the settings allow them. */
+  readonly #plain: DirectGet | undefined;
   #endpoint: string;
   #closed = false;
 
@@ -110,6 +114,8 @@ export class S3Backend implements StorageBackend {
     this.#paths = new S3Paths(this.bucket, this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
     this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize, settlesConditionalWrites: true };
+    const route = plainRoute(this.#settings, options);
+    this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy);
   }
 
   /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
@@ -129,6 +135,15 @@ export class S3Backend implements StorageBackend {
 
   async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     const objectKey = this.#paths.objectKey(key);
+    const plain = this.#plainReads();
+    if (plain !== undefined) {
+      try {
+        const answer = await plain.headSmall({ objectKey, timeouts: this.#timeouts(), signal: options.signal });
+        if (answer !== undefined) return infoFromHeaders(key, answer);
+      } catch (error) {
+        throw this.#error(error, "read", key, options.signal);
+      }
+    }
     const { connection } = await this.#connect();
     try {
       return infoFromHeaders(key, await this.#headObject(connection, objectKey, options.signal));
@@ -144,16 +159,26 @@ export class S3Backend implements StorageBackend {
       this.#checkPinned(key, await this.head(key, options), options.ifRevision);
       return new Uint8Array(0);
     }
+    const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal };
+    const wanted = options.range === undefined ? undefined : "suffix" in options.range ? options.range.suffix : options.range.length;
+    const small = { ...read, maxBytes: Math.min(wanted ?? SMALL_READ_MAX_BYTES, SMALL_READ_MAX_BYTES), timeouts: this.#timeouts() };
+    const plain = this.#plainReads();
+    if (plain !== undefined) {
+      try {
+        const bytes = await plain.getSmall(small);
+        if (bytes !== undefined) return bytes;
+      } catch (error) {
+        if (range !== undefined && isInvalidRange(error)) return new Uint8Array(0);
+        throw this.#error(error, "read", key, options.signal);
+      }
+    }
     const { connection } = await this.#connect();
     const { client, sdk } = connection;
     try {
       const direct = await this.#directGet(connection);
       if (direct !== undefined) {
-        const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal };
-        const wanted = options.range === undefined ? undefined : "suffix" in options.range ? options.range.suffix : options.range.length;
-        const maxBytes = Math.min(wanted ?? SMALL_READ_MAX_BYTES, SMALL_READ_MAX_BYTES);
-        const small = await direct.getSmall({ ...read, maxBytes, timeouts: this.#timeouts() });
-        if (small !== undefined) return small;
+        const bytes = await direct.getSmall(small);
+        if (bytes !== undefined) return bytes;
         return await readWhole((await direct.get(read)).body);
       }
       const output = await client.send(
@@ -223,8 +248,7 @@ export class S3Backend implements StorageBackend {
     const objectKey = this.#paths.objectKey(key);
     const range = rangeHeader(options.range);
     if (range === undefined || range === EMPTY_RANGE) return undefined;
-    const { connection } = await this.#connect();
-    const direct = await this.#directGet(connection);
+    const direct = this.#plainReads() ?? (await this.#directGet((await this.#connect()).connection));
     if (direct === undefined) return undefined;
     try {
       const read = { objectKey, range, ifMatch: options.ifRevision, signal: options.signal, length: options.range.length, timeouts: this.#timeouts() };
@@ -522,6 +546,7 @@ export class S3Backend implements StorageBackend {
     this.#closed = true;
     const connected = await this.#connected?.catch(() => undefined);
     (await this.#direct)?.close();
+    this.#plain?.close();
     if (connected?.connection.owned === true) connected.connection.client.destroy();
   }
 
@@ -622,17 +647,15 @@ export class S3Backend implements StorageBackend {
   }
 
   /** One ListObjectsV2 request under `prefix`. */
-  async #listRequest(
-    prefix: string,
-    pageSize: number | undefined,
-    signal: AbortSignal | undefined,
-    extra: Partial<ListObjectsV2CommandInput>,
-  ): Promise<ListObjectsV2CommandOutput> {
-    const { client, sdk } = (await this.#connect()).connection;
+  async #listRequest(prefix: string, pageSize: number | undefined, signal: AbortSignal | undefined, extra: ListingParameters): Promise<ListingPage> {
     const MaxKeys = pageSize === undefined ? undefined : Math.min(pageSize, MAX_LIST_PAGE);
-    const input = { Bucket: this.bucket, Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), ...extra };
+    const input = { Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), ...extra };
     try {
-      return await client.send(new sdk.ListObjectsV2Command(input), { abortSignal: signal });
+      const plain = this.#plainReads();
+      const page = plain === undefined ? undefined : await plain.listSmall(listingQuery(input), { timeouts: this.#timeouts(), signal });
+      if (page !== undefined) return page;
+      const { client, sdk } = (await this.#connect()).connection;
+      return await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }), { abortSignal: signal });
     } catch (error) {
       throw this.#error(error, "list", prefix, signal);
     }
@@ -721,6 +744,14 @@ export class S3Backend implements StorageBackend {
     this.#verified.add(feature);
   }
 
+  /** The SDK-free reader, unless there is none; throws once the backend is closed, as #connect does. */
+  #plainReads(): DirectGet | undefined {
+    if (this.#plain !== undefined && this.#closed) {
+      throw new InvalidArgumentError(`The S3 backend for ${this.describe("")} is closed.`, { path: this.describe("") });
+    }
+    return this.#plain;
+  }
+
   /** GetObject without the SDK's middleware (direct-get.ts), when this backend's client allows it. */
   #directGet(connection: S3Connection): Promise<DirectGet | undefined> {
     this.#direct ??= DirectGet.open(connection, this.bucket, this.retryPolicy).catch(() => undefined);
@@ -776,6 +807,26 @@ function copiedHeaders(source: HeadObjectCommandOutput): CopiedHeaders {
 /** The caller's abort reason when the signal fired (the SDK wraps it differently per request phase). */
 function abortReason(error: unknown, signal: AbortSignal | undefined): unknown {
   return signal?.aborted === true ? signal.reason : error;
+}
+
+/** A ListObjectsV2 request's parameters besides the bucket. */
+interface ListingParameters {
+  readonly Prefix?: string;
+  readonly MaxKeys?: number;
+  readonly Delimiter?: string;
+  readonly ContinuationToken?: string;
+  readonly StartAfter?: string;
+}
+
+/** The query string parameters of a ListObjectsV2 request. */
+function listingQuery(input: ListingParameters): Record<string, string> {
+  const query: Record<string, string> = {};
+  if (input.Prefix !== undefined) query.prefix = input.Prefix;
+  if (input.MaxKeys !== undefined) query["max-keys"] = String(input.MaxKeys);
+  if (input.Delimiter !== undefined) query.delimiter = input.Delimiter;
+  if (input.ContinuationToken !== undefined) query["continuation-token"] = input.ContinuationToken;
+  if (input.StartAfter !== undefined) query["start-after"] = input.StartAfter;
+  return query;
 }
 
 /** Every byte of a response body. */

@@ -1,0 +1,40 @@
+/** A ListObjectsV2 answer as the backend reads it, from the SDK's output or from the XML of a direct request. */
+import { xmlElements, xmlField } from "./xml-text.ts";
+
+export interface ListingEntry {
+  readonly Key?: string | undefined;
+  readonly Size?: number | undefined;
+  readonly ETag?: string | undefined;
+  readonly LastModified?: Date | undefined;
+}
+
+export interface ListingPage {
+  readonly Contents?: readonly ListingEntry[] | undefined;
+  readonly CommonPrefixes?: readonly { readonly Prefix?: string | undefined }[] | undefined;
+  readonly IsTruncated?: boolean | undefined;
+  readonly NextContinuationToken?: string | undefined;
+}
+
+/** The page a ListBucketResult document describes; undefined when `xml` is not one. */
+export function parseListing(xml: string): ListingPage | undefined {
+  if (!xml.includes("<ListBucketResult")) return undefined;
+  const contents = xmlElements(xml, "Contents").map((entry): ListingEntry => {
+    const size = xmlField(entry, "Size");
+    const modified = xmlField(entry, "LastModified");
+    return {
+      Key: xmlField(entry, "Key"),
+      Size: size === undefined ? undefined : Number(size),
+      ETag: xmlField(entry, "ETag"),
+      LastModified: modified === undefined ? undefined : new Date(modified),
+    };
+  });
+  const prefixes = xmlElements(xml, "CommonPrefixes").map((entry) => ({ Prefix: xmlField(entry, "Prefix") }));
+  // The entries are cut out first: a top-level field is then never read from inside one.
+  const top = xml.replace(/<Contents>[\s\S]*?<\/Contents>|<CommonPrefixes>[\s\S]*?<\/CommonPrefixes>/g, "");
+  return {
+    Contents: contents,
+    CommonPrefixes: prefixes,
+    IsTruncated: xmlField(top, "IsTruncated") === "true",
+    NextContinuationToken: xmlField(top, "NextContinuationToken"),
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * Reads without the AWS SDK (plain-route.ts): which settings qualify, how a listing answer is read, and, against
+ * MinIO, that a read-only process never loads the SDK while heads, listings, reads and their errors come out as
+ * they do through the SDK.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { S3Backend, type S3BackendOptions } from "../../src/backends/s3/index.ts";
+import { parseListing } from "../../src/backends/s3/list-answer.ts";
+import { resolveS3Settings } from "../../src/backends/s3/options.ts";
+import { plainRoute } from "../../src/backends/s3/plain-route.ts";
+import { rejectsWithCode } from "../conformance/helpers.ts";
+import { s3Options } from "../support/s3.ts";
+import { minioEnv, skipUnless } from "../support/servers.ts";
+
+const fixed = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
+const noFiles = { AWS_CONFIG_FILE: "/nonexistent/config", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials" };
+
+function routeFor(options: Omit<S3BackendOptions, "bucket">, env: Record<string, string | undefined> = noFiles) {
+  const full = { bucket: "bucket", ...options };
+  return plainRoute(resolveS3Settings(full, env), full, env);
+}
+
+describe("S3 reads without the SDK: which settings qualify", () => {
+  it("a plain-HTTP endpoint, path-style, fixed credentials and a region give a route to endpoint/bucket", () => {
+    const route = routeFor({ endpoint: "http://127.0.0.1:9000", region: "eu-west-1", credentials: fixed });
+    assert.deepEqual(route, {
+      hostname: "127.0.0.1",
+      port: 9000,
+      host: "127.0.0.1:9000",
+      bucketPath: "/bucket",
+      region: "eu-west-1",
+      credentials: { ...fixed, sessionToken: undefined },
+    });
+    assert.equal(routeFor({ endpoint: "http://[::1]:9000", region: "r", credentials: fixed })?.hostname, "::1");
+    assert.equal(routeFor({ endpoint: "http://minio", region: "r", credentials: fixed })?.port, 80);
+  });
+
+  it("takes the endpoint, keys, session token and region from the environment as the SDK does", () => {
+    const env = { ...noFiles, AWS_ENDPOINT_URL_S3: "http://minio:9000", AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key", AWS_SESSION_TOKEN: "token", AWS_REGION: "ap-south-1" };
+    const route = routeFor({}, env);
+    assert.equal(route?.host, "minio:9000");
+    assert.equal(route?.region, "ap-south-1");
+    assert.deepEqual(route?.credentials, { accessKeyId: "id", secretAccessKey: "key", sessionToken: "token" });
+  });
+
+  it("with no region anywhere, signs for the backend's fallback region; with a shared config file, leaves it to the SDK", () => {
+    const env = { ...noFiles, AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key", AWS_ENDPOINT_URL: "http://minio:9000" };
+    assert.equal(routeFor({}, env)?.region, "us-east-1");
+    assert.equal(routeFor({}, { ...env, AWS_DEFAULT_REGION: "ca-central-1" })?.region, "ca-central-1");
+    const folder = mkdtempSync(join(tmpdir(), "opencrate-aws-config-"));
+    try {
+      writeFileSync(join(folder, "config"), "[default]\nregion = eu-north-1\n");
+      assert.equal(routeFor({}, { ...env, AWS_CONFIG_FILE: join(folder, "config") }), undefined);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("gives no route when only the SDK knows the URL, the credentials or the region", () => {
+    const base = { endpoint: "http://127.0.0.1:9000", region: "us-east-1", credentials: fixed };
+    const envKeys = { ...noFiles, AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key", AWS_REGION: "us-east-1" };
+    const cases: [string, Omit<S3BackendOptions, "bucket">, Record<string, string | undefined>][] = [
+      ["AWS itself (no endpoint)", { region: "us-east-1", credentials: fixed }, noFiles],
+      ["an https endpoint", { ...base, endpoint: "https://minio.example.com" }, noFiles],
+      ["an endpoint with a base path", { ...base, endpoint: "http://127.0.0.1:9000/s3" }, noFiles],
+      ["virtual-hosted addressing", { ...base, forcePathStyle: false }, noFiles],
+      ["a credentials provider", { ...base, credentials: async () => fixed }, noFiles],
+      ["credentials that expire", { ...base, credentials: { ...fixed, expiration: new Date() } }, noFiles],
+      ["no credentials anywhere", { endpoint: base.endpoint, region: "us-east-1" }, noFiles],
+      ["AWS_PROFILE beside the key variables", { endpoint: base.endpoint }, { ...envKeys, AWS_PROFILE: "dev" }],
+      ["expiring key variables", { endpoint: base.endpoint }, { ...envKeys, AWS_CREDENTIAL_EXPIRATION: "2030-01-01T00:00:00Z" }],
+      ["FIPS endpoints", base, { ...noFiles, AWS_USE_FIPS_ENDPOINT: "true" }],
+      ["dual-stack endpoints", base, { ...noFiles, AWS_USE_DUALSTACK_ENDPOINT: "true" }],
+    ];
+    for (const [what, options, env] of cases) assert.equal(routeFor(options, env), undefined, what);
+    assert.notEqual(routeFor({ endpoint: base.endpoint }, envKeys), undefined, "the same key variables without a profile qualify");
+  });
+
+  it("gives no route for a backend on a caller's own client", () => {
+    const client = {} as NonNullable<S3BackendOptions["client"]>;
+    assert.equal(routeFor({ endpoint: "http://127.0.0.1:9000", region: "us-east-1", credentials: fixed, client }), undefined);
+  });
+});
+
+describe("S3 reads without the SDK: a ListObjectsV2 answer", () => {
+  it("reads keys, sizes, ETags, dates, folders and the continuation, with entities decoded", () => {
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      "<Name>bucket</Name><Prefix>run/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><Delimiter>/</Delimiter>" +
+      "<IsTruncated>true</IsTruncated><NextContinuationToken>next&amp;token</NextContinuationToken>" +
+      "<Contents><Key>run/a &amp; b &lt;c&gt; &quot;d&quot; &#39;e&#39;.txt</Key><LastModified>2026-12-04T10:11:12.000Z</LastModified>" +
+      "<ETag>&#34;0cc175b9c0f1b6a831c399e269772661&#34;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>" +
+      "<Contents>\n  <Key>run/é/ü</Key>\n  <LastModified>2026-12-04T10:11:13.000Z</LastModified>\n  <ETag>\"abc-2\"</ETag>\n  <Size>12345678901</Size>\n</Contents>" +
+      "<CommonPrefixes><Prefix>run/v0/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>run/v1:tag/</Prefix></CommonPrefixes>" +
+      "</ListBucketResult>";
+    assert.deepEqual(parseListing(xml), {
+      Contents: [
+        { Key: "run/a & b <c> \"d\" 'e'.txt", Size: 1, ETag: '"0cc175b9c0f1b6a831c399e269772661"', LastModified: new Date("2026-12-04T10:11:12.000Z") },
+        { Key: "run/é/ü", Size: 12345678901, ETag: '"abc-2"', LastModified: new Date("2026-12-04T10:11:13.000Z") },
+      ],
+      CommonPrefixes: [{ Prefix: "run/v0/" }, { Prefix: "run/v1:tag/" }],
+      IsTruncated: true,
+      NextContinuationToken: "next&token",
+    });
+  });
+
+  it("reads an empty, final page, and refuses a document that is not a listing", () => {
+    const empty = parseListing("<ListBucketResult><Name>b</Name><Prefix>x/</Prefix><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>");
+    assert.deepEqual(empty, { Contents: [], CommonPrefixes: [], IsTruncated: false, NextContinuationToken: undefined });
+    assert.equal(parseListing("<Error><Code>NoSuchBucket</Code></Error>"), undefined);
+  });
+});
+
+describe("S3 reads without the SDK: a store whose clock is far from ours", () => {
+  it("takes the store's time from a RequestTimeTooSkewed answer and signs the retry with it", async () => {
+    const skewMs = 3_600_000;
+    const signedAt: string[] = [];
+    const server = createServer((request, response) => {
+      signedAt.push(String(request.headers["x-amz-date"]));
+      if (signedAt.length === 1) {
+        const body = "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference is too large.</Message></Error>";
+        response.writeHead(403, { date: new Date(Date.now() + skewMs).toUTCString(), "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
+        response.end(body);
+        return;
+      }
+      response.writeHead(200, { "content-length": 2 });
+      response.end("ok");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const backend = new S3Backend({ bucket: "bucket", endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", credentials: fixed });
+    try {
+      assert.equal(Buffer.from(await backend.get("a.txt")).toString(), "ok");
+      assert.equal(signedAt.length, 2, "one refused request, one retry");
+      const asDate = (amz: string) => Date.parse(amz.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
+      const moved = asDate(signedAt[1] ?? "") - asDate(signedAt[0] ?? "");
+      assert.ok(Math.abs(moved - skewMs) < 60_000, `the retry was signed ${moved} ms after the first request, not about ${skewMs}`);
+    } finally {
+      await backend.close();
+      server.close();
+    }
+  });
+});
+
+const minio = minioEnv();
+
+describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO", "TEST_MINIO_ENDPOINT") }, () => {
+  const prefix = `plain-reads-${process.pid}-${Date.now()}`;
+  const keys = ["a.json", "folder/b & c.txt", "folder/é ü/d.bin", "folder/sub/e.bin"];
+  let backend: S3Backend;
+  let viaSdk: S3Backend;
+
+  before(async () => {
+    if (minio === undefined) return;
+    backend = new S3Backend(s3Options(minio, { prefix }));
+    viaSdk = new S3Backend(s3Options(minio, { prefix, credentials: async () => ({ accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey }) }));
+    for (const [index, key] of keys.entries()) await viaSdk.put(key, `body ${index} of ${key}`, { metadata: { "run-id": `r${index}` } });
+  });
+
+  after(async () => {
+    if (minio === undefined) return;
+    await viaSdk.deleteMany(keys);
+    await Promise.all([backend.close(), viaSdk.close()]);
+  });
+
+  it("heads, lists and reads exactly what the SDK path does", async () => {
+    for (const key of keys) {
+      assert.deepEqual(await backend.head(key), await viaSdk.head(key), key);
+      assert.deepEqual(await backend.get(key), await viaSdk.get(key), key);
+      assert.deepEqual(await backend.get(key, { range: { offset: 2, length: 3 } }), await viaSdk.get(key, { range: { offset: 2, length: 3 } }), key);
+    }
+    const all = async (from: S3Backend, under: string, pageSize?: number) => {
+      const found = [];
+      for await (const info of from.list(under, pageSize === undefined ? {} : { pageSize })) found.push(info);
+      return found;
+    };
+    assert.deepEqual(await all(backend, ""), await all(viaSdk, ""));
+    assert.deepEqual(await all(backend, "folder/", 1), await all(viaSdk, "folder/"), "pages of one key follow the continuation");
+    assert.deepEqual(await backend.listPage("folder/"), await viaSdk.listPage("folder/"));
+    assert.deepEqual((await backend.listPage("folder/")).prefixes, ["folder/sub/", "folder/é ü/"].sort());
+  });
+
+  it("fails a missing key, a missing bucket and wrong keys with the SDK path's typed errors", async () => {
+    if (minio === undefined) return;
+    const missing = await rejectsWithCode(backend.head("missing.json"), "NOT_FOUND", "head of a missing key");
+    assert.match(missing.message, /missing\.json/);
+    await rejectsWithCode(backend.get("missing.json"), "NOT_FOUND", "get of a missing key");
+    const noBucket = new S3Backend(s3Options(minio, { bucket: `no-such-bucket-${process.pid}` }));
+    const listing = (async () => {
+      for await (const info of noBucket.list("")) return info;
+      return undefined;
+    })();
+    const noBucketError = await rejectsWithCode(listing, "NOT_FOUND", "listing a missing bucket");
+    assert.match(noBucketError.message, /Bucket "no-such-bucket-\d+" does not exist/);
+    const wrongKeys = new S3Backend(s3Options(minio, { prefix, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: "wrong-secret" }, maxAttempts: 1 }));
+    await rejectsWithCode(wrongKeys.get("a.json"), "PERMISSION_DENIED", "get with a wrong secret");
+    await rejectsWithCode(wrongKeys.head("a.json"), "PERMISSION_DENIED", "head with a wrong secret");
+    await rejectsWithCode(wrongKeys.listPage(""), "PERMISSION_DENIED", "listing with a wrong secret");
+    await Promise.all([noBucket.close(), wrongKeys.close()]);
+  });
+
+  it("a read-only process (open a snapshot, list it, download a checkpoint) never loads the SDK", { timeout: 60_000 }, async () => {
+    if (minio === undefined) return;
+    const source = new S3Backend(s3Options(minio, { prefix }));
+    await source.put("plain/v0/checkpoints/model.bin", "weights");
+    await source.put("plain/v0/plain.log", "a line\n");
+    const script = `
+      import { registerHooks } from "node:module";
+      import { readFileSync } from "node:fs";
+      const seen = [];
+      registerHooks({ resolve(specifier, context, next) { const result = next(specifier, context); seen.push(result.url); return result; } });
+      const { Snapshot } = await import(process.argv[1]);
+      const snapshot = await Snapshot.open(process.argv[2]);
+      await snapshot.checkpoint("model.bin").downloadTo(process.argv[3]);
+      console.log(JSON.stringify({ bytes: readFileSync(process.argv[3], "utf8"), sdk: seen.filter((url) => url.includes("@aws-sdk")).length }));
+    `;
+    const folder = mkdtempSync(join(tmpdir(), "opencrate-plain-reads-"));
+    try {
+      const entry = pathToFileURL(new URL("../../src/index.ts", import.meta.url).pathname).href;
+      const env = { ...process.env, NODE_OPTIONS: "", AWS_ENDPOINT_URL_S3: minio.endpoint, AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, AWS_REGION: minio.region, AWS_PROFILE: "" };
+      const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script, entry, `s3://${minio.bucket}/${prefix}/plain@0`, join(folder, "model.bin")], { env });
+      assert.deepEqual(JSON.parse(stdout.trim()), { bytes: "weights", sdk: 0 });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+      await source.deleteMany(["plain/v0/checkpoints/model.bin", "plain/v0/plain.log"]);
+      await source.close();
+    }
+  });
+});
