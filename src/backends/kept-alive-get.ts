@@ -5,13 +5,15 @@
  * written to the socket and the answer is read into one buffer of its announced length.
  *
  * Any answer with a Content-Length and no transfer coding whose body fits `maxBytes` is returned, error answers
- * included (their body says what went wrong). Other answers (chunked framing, a longer body) are declined, so the
+ * included (their body says what went wrong, so up to 64 KiB of it is taken even when `maxBytes` is smaller). Other answers (chunked framing, a longer body) are declined, so the
  * caller sends the request again through its full client. No answer at all (refused, reset, silent, aborted)
  * rejects with the network error, for the caller's retry policy. TLS is not handled.
  */
 import { connect, type Socket } from "node:net";
 import { framedAnswer, HEAD_END, HEAD_MAX_BYTES, type ParsedHead, parseAnswerHead } from "./http-answer-head.ts";
 
+/** An error answer's body is taken up to this long whatever `maxBytes` says: it says what went wrong. */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
 /** Sockets kept open for later requests; more are closed once their request is done. */
 const IDLE_SOCKETS_MAX = 64;
 /** An idle socket is closed after this long (before servers drop idle connections, which they do after 5 s or more). */
@@ -24,7 +26,7 @@ export interface SmallGet {
   readonly target: string;
   /** Every header to send but `connection` (`host` among them). */
   readonly headers: Readonly<Record<string, string>>;
-  /** An answer with a longer body is declined. */
+  /** A success answer with a longer body is declined (an error answer's may be up to 64 KiB). */
   readonly maxBytes: number;
   readonly connectTimeoutMs: number;
   /** The socket may stay silent this long during the exchange. */
@@ -143,7 +145,7 @@ function exchange(socket: Socket, request: SmallGet, connectTimeoutMs: number | 
         const parsed = parseAnswerHead(whole.toString("latin1", 0, end));
         if (request.method === "HEAD" && parsed.status !== undefined) {
           head = { ...parsed, status: parsed.status, length: 0 };
-        } else if (!framedAnswer(parsed) || parsed.length > request.maxBytes) {
+        } else if (!framedAnswer(parsed) || parsed.length > bodyLimit(request, parsed.status)) {
           finish({ result: { kind: "declined", status: parsed.status }, reusable: false });
           return;
         } else {
@@ -172,6 +174,10 @@ function exchange(socket: Socket, request: SmallGet, connectTimeoutMs: number | 
       socket.once("connect", onConnect);
     }
   });
+}
+
+function bodyLimit(request: SmallGet, status: number): number {
+  return status >= 200 && status < 300 ? request.maxBytes : Math.max(request.maxBytes, ERROR_BODY_MAX_BYTES);
 }
 
 function requestText(request: SmallGet): string {

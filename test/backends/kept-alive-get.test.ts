@@ -88,6 +88,36 @@ describe("small GETs on kept-open sockets", () => {
     assert.equal(connections, 1);
   });
 
+  it("returns an error answer longer than the success limit (a 416 for the one byte asked of an empty object)", async () => {
+    const xml = `<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message>${" ".repeat(300)}</Error>`;
+    handler = (_request, response) => {
+      response.writeHead(416, { "content-length": Buffer.byteLength(xml), "content-type": "application/xml" });
+      response.end(xml);
+    };
+    const result = await kept.get(get({ maxBytes: 1 }));
+    assert.deepEqual(result.kind === "answer" && [result.status, result.body.toString()], [416, xml]);
+    handler = (_request, response) => {
+      response.writeHead(500, { "content-length": 70_000 });
+      response.end(Buffer.alloc(70_000));
+    };
+    assert.deepEqual(await kept.get(get({ maxBytes: 1 })), { kind: "declined", status: 500 }, "an error answer past 64 KiB is declined");
+  });
+
+  it("sends a HEAD and takes its answer without a body, whatever its Content-Length says", async () => {
+    let method = "";
+    handler = (request, response) => {
+      method = request.method ?? "";
+      response.writeHead(200, { "content-length": 123456, etag: '"abc"' });
+      response.end();
+    };
+    const result = await kept.get(get({ method: "HEAD", maxBytes: 0 }));
+    assert.equal(method, "HEAD");
+    assert.deepEqual(result.kind === "answer" && [result.status, result.body.byteLength, result.headers.get("etag")], [200, 0, '"abc"']);
+    handler = (_request, response) => response.end("ok");
+    const next = await kept.get(get());
+    assert.deepEqual(next.kind === "answer" && next.body.toString(), "ok", "the connection carries the next request");
+  });
+
   it("declines a chunked answer and one over the limit, and drops their connections", async () => {
     handler = (_request, response) => {
       response.write("part one ");
