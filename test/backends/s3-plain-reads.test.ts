@@ -5,8 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { resolveS3Settings } from "../../src/backends/s3/options.ts";
 import { plainRoute } from "../../src/backends/s3/plain-route.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { s3Options } from "../support/s3.ts";
+import { startUnacceptingEndpoint } from "../support/unaccepting-endpoint.ts";
 import { minioEnv, skipUnless } from "../support/servers.ts";
 
 const fixed = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
@@ -151,7 +153,59 @@ describe("S3 reads without the SDK: a store whose clock is far from ours", () =>
   });
 });
 
+describe("S3 reads without the SDK: time-outs", () => {
+  it("a stream, a head and a listing give up on a store that never completes a connection or never answers", { timeout: 60_000 }, async () => {
+    const unaccepting = await startUnacceptingEndpoint();
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentEndpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      for (const endpoint of [unaccepting.endpoint, silentEndpoint]) {
+        const backend = new S3Backend({ bucket: "bucket", endpoint, region: "us-east-1", credentials: fixed, connectionTimeoutMs: 300, requestTimeoutMs: 300, maxAttempts: 1 });
+        const calls = [
+          ["stream", () => backend.getStream("a.bin")],
+          ["head", () => backend.head("a.bin")],
+          ["listing", () => backend.listPage("")],
+        ] as const;
+        for (const [name, call] of calls) {
+          const error = await rejectsWithCode(call(), "TRANSIENT", `${name} on ${endpoint}`);
+          assert.match(error.message, /unreachable \(timed out\)/, `${name}: ${error.message}`);
+        }
+        await backend.close();
+      }
+    } finally {
+      await unaccepting.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("a stream whose body stops midway fails TRANSIENT instead of waiting", { timeout: 60_000 }, async () => {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { "content-length": 100 });
+      response.write(Buffer.alloc(10));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const backend = new S3Backend({ bucket: "bucket", endpoint, region: "us-east-1", credentials: fixed, requestTimeoutMs: 300, maxAttempts: 1 });
+    try {
+      const body = await backend.getStream("a.bin");
+      const reading = (async () => {
+        for await (const chunk of body) void chunk;
+      })();
+      await rejectsWithCode(reading, "TRANSIENT", "the stalled body");
+    } finally {
+      await backend.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 const minio = minioEnv();
+const MID_BODY = randomBytes(2 * 1024 * 1024 + 3);
+const LARGE_BODY = randomBytes(9 * 1024 * 1024 + 5);
 
 describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO", "TEST_MINIO_ENDPOINT") }, () => {
   const prefix = `plain-reads-${process.pid}-${Date.now()}`;
@@ -164,11 +218,12 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
     backend = new S3Backend(s3Options(minio, { prefix }));
     viaSdk = new S3Backend(s3Options(minio, { prefix, credentials: async () => ({ accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey }) }));
     for (const [index, key] of keys.entries()) await viaSdk.put(key, `body ${index} of ${key}`, { metadata: { "run-id": `r${index}` } });
+    await viaSdk.put("large.bin", LARGE_BODY);
   });
 
   after(async () => {
     if (minio === undefined) return;
-    await viaSdk.deleteMany(keys);
+    await viaSdk.deleteMany([...keys, "large.bin"]);
     await Promise.all([backend.close(), viaSdk.close()]);
   });
 
@@ -183,6 +238,17 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
       for await (const info of from.list(under, pageSize === undefined ? {} : { pageSize })) found.push(info);
       return found;
     };
+    const streamed = async (from: S3Backend, key: string, options: Parameters<S3Backend["getStream"]>[1] = {}) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await from.getStream(key, options)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    for (const key of [...keys, "large.bin"]) {
+      assert.deepEqual(await streamed(backend, key), await streamed(viaSdk, key), key);
+      assert.deepEqual(await streamed(backend, key, { range: { offset: 3 } }), await streamed(viaSdk, key, { range: { offset: 3 } }), key);
+    }
+    assert.ok(Buffer.from(await backend.get("large.bin")).equals(LARGE_BODY), "a read past 8 MiB streams into memory");
+    assert.equal((await streamed(backend, "a.json", { range: { offset: 10_000 } })).byteLength, 0, "a range past the end is empty");
     assert.deepEqual(await all(backend, ""), await all(viaSdk, ""));
     assert.deepEqual(await all(backend, "folder/", 1), await all(viaSdk, "folder/"), "pages of one key follow the continuation");
     assert.deepEqual(await backend.listPage("folder/"), await viaSdk.listPage("folder/"));
@@ -205,6 +271,8 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
     await rejectsWithCode(wrongKeys.get("a.json"), "PERMISSION_DENIED", "get with a wrong secret");
     await rejectsWithCode(wrongKeys.head("a.json"), "PERMISSION_DENIED", "head with a wrong secret");
     await rejectsWithCode(wrongKeys.listPage(""), "PERMISSION_DENIED", "listing with a wrong secret");
+    await rejectsWithCode(wrongKeys.getStream("a.json"), "PERMISSION_DENIED", "a stream with a wrong secret");
+    await rejectsWithCode(backend.getStream("missing.json"), "NOT_FOUND", "a stream of a missing key");
     await Promise.all([noBucket.close(), wrongKeys.close()]);
   });
 
@@ -214,6 +282,8 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
     await source.put("plain/v0/checkpoints/model.bin", "weights");
     await source.put("plain/v0/plain.log", "a line\n");
     await source.put("plain/v0/checkpoints/empty.bin", "");
+    // From 1 MiB a download streams one GET (getStream) until it is large enough for parallel ranges.
+    await source.put("plain/v0/checkpoints/mid.bin", MID_BODY);
     const script = `
       import { registerHooks } from "node:module";
       import { readFileSync } from "node:fs";
@@ -224,19 +294,21 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
       await snapshot.checkpoint("model.bin").downloadTo(process.argv[3]);
       // An empty object's ranged read is refused (416) with an error body longer than the one byte asked for.
       await snapshot.checkpoint("empty.bin").downloadTo(process.argv[3] + ".empty");
+      await snapshot.checkpoint("mid.bin").downloadTo(process.argv[3] + ".mid");
+      const midBytes = readFileSync(process.argv[3] + ".mid").length;
       const bytes = readFileSync(process.argv[3], "utf8");
       const empty = readFileSync(process.argv[3] + ".empty", "utf8");
-      console.log(JSON.stringify({ bytes, empty, sdk: seen.filter((url) => url.includes("@aws-sdk")).length }));
+      console.log(JSON.stringify({ bytes, empty, midBytes, sdk: seen.filter((url) => url.includes("@aws-sdk")).length }));
     `;
     const folder = mkdtempSync(join(tmpdir(), "opencrate-plain-reads-"));
     try {
       const entry = pathToFileURL(new URL("../../src/index.ts", import.meta.url).pathname).href;
       const env = { ...process.env, NODE_OPTIONS: "", AWS_ENDPOINT_URL_S3: minio.endpoint, AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, AWS_REGION: minio.region, AWS_PROFILE: "" };
       const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script, entry, `s3://${minio.bucket}/${prefix}/plain@0`, join(folder, "model.bin")], { env });
-      assert.deepEqual(JSON.parse(stdout.trim()), { bytes: "weights", empty: "", sdk: 0 });
+      assert.deepEqual(JSON.parse(stdout.trim()), { bytes: "weights", empty: "", midBytes: MID_BODY.byteLength, sdk: 0 });
     } finally {
       rmSync(folder, { recursive: true, force: true });
-      await source.deleteMany(["plain/v0/checkpoints/model.bin", "plain/v0/checkpoints/empty.bin", "plain/v0/plain.log"]);
+      await source.deleteMany(["plain/v0/checkpoints/model.bin", "plain/v0/checkpoints/empty.bin", "plain/v0/checkpoints/mid.bin", "plain/v0/plain.log"]);
       await source.close();
     }
   });

@@ -30,6 +30,7 @@ import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
 import { type ListingPage, parseListing } from "./list-answer.ts";
+import { type PlainHandler, plainHandler, queryString } from "./plain-handler.ts";
 import type { PlainRoute } from "./plain-route.ts";
 import { xmlField } from "./xml-text.ts";
 
@@ -169,6 +170,8 @@ export class DirectGet {
   readonly #retry: RetryPolicy;
   /** Kept-open sockets for small reads (plain HTTP only). */
   readonly #connections: KeptAliveConnections | undefined;
+  /** The handler built here when there is no SDK client (closed with this). */
+  #ownHandler: PlainHandler | undefined;
 
   private constructor(parts: ClientParts, signer: SigV4Signer, target: Target, retry: RetryPolicy) {
     this.#parts = parts;
@@ -204,13 +207,16 @@ export class DirectGet {
   }
 
   /**
-   * Reads without the SDK (plain-route.ts): small GETs, HEADs and listings on kept-open sockets and ranges into
-   * buffers. get() and put() need the SDK's request handler, so the backend asks the SDK-built one for those.
+   * Reads without the SDK (plain-route.ts): small GETs, HEADs and listings on kept-open sockets, ranges into
+   * buffers, and streamed GETs through a node:http handler of its own (plain-handler.ts).
    */
-  static plain(route: PlainRoute, retry: RetryPolicy): DirectGet {
+  static plain(route: PlainRoute, retry: RetryPolicy, timeouts: PlainTimeouts): DirectGet {
     const signer = new SigV4Signer({ credentials: route.credentials, region: route.region, service: "s3" });
     const target = { protocol: "http:", hostname: route.hostname, port: route.port, host: route.host, basePath: route.bucketPath, query: {} };
-    return new DirectGet({ systemClockOffset: 0 }, signer, target, retry);
+    const handler = plainHandler(timeouts);
+    const direct = new DirectGet({ systemClockOffset: 0, requestHandler: handler }, signer, target, retry);
+    direct.#ownHandler = handler;
+    return direct;
   }
 
   /** Whether small reads, heads and listings can go on kept-open sockets (the endpoint is plain HTTP). */
@@ -295,6 +301,7 @@ export class DirectGet {
   /** Closes the kept-open sockets. */
   close(): void {
     this.#connections?.close();
+    this.#ownHandler?.destroy();
   }
 
   /**
@@ -447,16 +454,6 @@ function isCredentials(value: unknown): value is SigningCredentials {
   if (typeof value !== "object" || value === null) return false;
   const fields = value as Record<string, unknown>;
   return typeof fields.accessKeyId === "string" && typeof fields.secretAccessKey === "string";
-}
-
-/** "?a=1&b" from a query record ("" when empty); any encoding the server decodes alike matches the signature. */
-function queryString(query: Record<string, string | string[] | null>): string {
-  const pairs: string[] = [];
-  for (const [name, value] of Object.entries(query)) {
-    const values = value === null ? [null] : Array.isArray(value) ? value : [value];
-    for (const one of values) pairs.push(one === null ? encodeURIComponent(name) : `${encodeURIComponent(name)}=${encodeURIComponent(one)}`);
-  }
-  return pairs.length === 0 ? "" : `?${pairs.join("&")}`;
 }
 
 /** The SDK's path encoding of a key: each segment URI-encoded, with !'()* escaped too, "/" kept. */

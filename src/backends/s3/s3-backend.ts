@@ -115,7 +115,7 @@ export class S3Backend implements StorageBackend {
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
     this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize, settlesConditionalWrites: true };
     const route = plainRoute(this.#settings, options);
-    this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy);
+    this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy, this.#timeouts());
   }
 
   /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
@@ -165,8 +165,7 @@ export class S3Backend implements StorageBackend {
     const plain = this.#plainReads();
     if (plain !== undefined) {
       try {
-        const bytes = await plain.getSmall(small);
-        if (bytes !== undefined) return bytes;
+        return (await plain.getSmall(small)) ?? (await readWhole((await plain.get(read)).body));
       } catch (error) {
         if (range !== undefined && isInvalidRange(error)) return new Uint8Array(0);
         throw this.#error(error, "read", key, options.signal);
@@ -208,8 +207,18 @@ export class S3Backend implements StorageBackend {
       this.#checkPinned(key, await this.head(key, options), options.ifRevision);
       return NodeReadable.from([]);
     }
+    const plain = this.#plainReads();
+    const inParts = range === undefined && options.ifRevision === undefined && (this.#settings.readConcurrency ?? 1) > 1;
+    if (plain !== undefined && !inParts) {
+      try {
+        return this.#withMappedErrors((await plain.get({ objectKey, range, ifMatch: options.ifRevision, signal: options.signal })).body, key);
+      } catch (error) {
+        if (range !== undefined && isInvalidRange(error)) return NodeReadable.from([]);
+        throw this.#error(error, "read", key, options.signal);
+      }
+    }
     const { connection } = await this.#connect();
-    if (range === undefined && options.ifRevision === undefined && (this.#settings.readConcurrency ?? 1) > 1) {
+    if (inParts) {
       const whole = await openWholeObject({
         connection,
         bucket: this.bucket,
@@ -225,7 +234,7 @@ export class S3Backend implements StorageBackend {
     const { client, sdk } = connection;
     let body: unknown;
     try {
-      const direct = await this.#directGet(connection);
+      const direct = this.#plain ?? (await this.#directGet(connection));
       if (direct !== undefined) {
         body = (await direct.get({ objectKey, range, ifMatch: options.ifRevision, signal: options.signal })).body;
         return this.#withMappedErrors(nodeBody(body), key);
