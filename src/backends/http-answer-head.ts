@@ -7,6 +7,8 @@
 export const HEAD_END = Buffer.from("\r\n\r\n");
 /** An answer whose head is longer is not taken. */
 export const HEAD_MAX_BYTES = 64 * 1024;
+/** Enough of an error answer's body to read what went wrong (its code and message). */
+export const ERROR_BODY_MAX_BYTES = 64 * 1024;
 
 /** An answer's status and headers (names in lower case; repeated headers joined with ", "). */
 export interface AnswerHead {

@@ -10,10 +10,8 @@
  * rejects with the network error, for the caller's retry policy. TLS is not handled.
  */
 import { connect, type Socket } from "node:net";
-import { framedAnswer, HEAD_END, HEAD_MAX_BYTES, type ParsedHead, parseAnswerHead } from "./http-answer-head.ts";
+import { ERROR_BODY_MAX_BYTES, framedAnswer, HEAD_END, HEAD_MAX_BYTES, type ParsedHead, parseAnswerHead } from "./http-answer-head.ts";
 
-/** An error answer's body is taken up to this long whatever `maxBytes` says: it says what went wrong. */
-const ERROR_BODY_MAX_BYTES = 64 * 1024;
 /** Sockets kept open for later requests; more are closed once their request is done. */
 const IDLE_SOCKETS_MAX = 64;
 /** An idle socket is closed after this long (before servers drop idle connections, which they do after 5 s or more). */

@@ -18,13 +18,14 @@ import { S3Backend, type S3BackendOptions } from "../../src/backends/s3/index.ts
 import { parseListing } from "../../src/backends/s3/list-answer.ts";
 import { resolveS3Settings } from "../../src/backends/s3/options.ts";
 import { plainRoute } from "../../src/backends/s3/plain-route.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { s3Options } from "../support/s3.ts";
 import { startUnacceptingEndpoint } from "../support/unaccepting-endpoint.ts";
 import { minioEnv, skipUnless } from "../support/servers.ts";
 
 const fixed = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
-const noFiles = { AWS_CONFIG_FILE: "/nonexistent/config", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials" };
+const noFiles = { AWS_CONFIG_FILE: "/nonexistent/config", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials", AWS_EC2_METADATA_DISABLED: "true" };
 
 function routeFor(options: Omit<S3BackendOptions, "bucket">, env: Record<string, string | undefined> = noFiles) {
   const full = { bucket: "bucket", ...options };
@@ -54,10 +55,11 @@ describe("S3 reads without the SDK: which settings qualify", () => {
     assert.deepEqual(route?.credentials, { accessKeyId: "id", secretAccessKey: "key", sessionToken: "token" });
   });
 
-  it("with no region anywhere, signs for the backend's fallback region; with a shared config file, leaves it to the SDK", () => {
+  it("with no region anywhere, signs for the backend's fallback region; with a shared config file or instance metadata, leaves it to the SDK", () => {
     const env = { ...noFiles, AWS_ACCESS_KEY_ID: "id", AWS_SECRET_ACCESS_KEY: "key", AWS_ENDPOINT_URL: "http://minio:9000" };
     assert.equal(routeFor({}, env)?.region, "us-east-1");
     assert.equal(routeFor({}, { ...env, AWS_DEFAULT_REGION: "ca-central-1" })?.region, "ca-central-1");
+    assert.equal(routeFor({}, { ...env, AWS_EC2_METADATA_DISABLED: undefined }), undefined, "the SDK would ask instance metadata");
     const folder = mkdtempSync(join(tmpdir(), "opencrate-aws-config-"));
     try {
       writeFileSync(join(folder, "config"), "[default]\nregion = eu-north-1\n");
@@ -79,6 +81,7 @@ describe("S3 reads without the SDK: which settings qualify", () => {
       ["credentials that expire", { ...base, credentials: { ...fixed, expiration: new Date() } }, noFiles],
       ["no credentials anywhere", { endpoint: base.endpoint, region: "us-east-1" }, noFiles],
       ["AWS_PROFILE beside the key variables", { endpoint: base.endpoint }, { ...envKeys, AWS_PROFILE: "dev" }],
+      ["AWS_PROFILE=false (a profile named so, for the SDK)", { endpoint: base.endpoint }, { ...envKeys, AWS_PROFILE: "false" }],
       ["expiring key variables", { endpoint: base.endpoint }, { ...envKeys, AWS_CREDENTIAL_EXPIRATION: "2030-01-01T00:00:00Z" }],
       ["FIPS endpoints", base, { ...noFiles, AWS_USE_FIPS_ENDPOINT: "true" }],
       ["dual-stack endpoints", base, { ...noFiles, AWS_USE_DUALSTACK_ENDPOINT: "true" }],
@@ -97,7 +100,7 @@ describe("S3 reads without the SDK: a ListObjectsV2 answer", () => {
   it("reads keys, sizes, ETags, dates, folders and the continuation, with entities decoded", () => {
     const xml =
       '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-      "<Name>bucket</Name><Prefix>run/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><Delimiter>/</Delimiter>" +
+      "<Name>bucket</Name><Prefix>run/</Prefix><KeyCount>4</KeyCount><MaxKeys>4</MaxKeys><Delimiter>/</Delimiter>" +
       "<IsTruncated>true</IsTruncated><NextContinuationToken>next&amp;token</NextContinuationToken>" +
       "<Contents><Key>run/a &amp; b &lt;c&gt; &quot;d&quot; &#39;e&#39;.txt</Key><LastModified>2026-12-04T10:11:12.000Z</LastModified>" +
       "<ETag>&#34;0cc175b9c0f1b6a831c399e269772661&#34;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>" +
@@ -120,11 +123,25 @@ describe("S3 reads without the SDK: a ListObjectsV2 answer", () => {
     assert.deepEqual(empty, { Contents: [], CommonPrefixes: [], IsTruncated: false, NextContinuationToken: undefined });
     assert.equal(parseListing("<Error><Code>NoSuchBucket</Code></Error>"), undefined);
   });
+
+  it("gives up on a page it cannot read whole, so that the SDK reads it instead of an object going missing", () => {
+    const entry = (inner: string) => `<Contents>${inner}<LastModified>2026-12-04T10:11:12.000Z</LastModified><ETag>"e"</ETag></Contents>`;
+    const page = (count: number, ...entries: string[]) => `<ListBucketResult><KeyCount>${count}</KeyCount>${entries.join("")}<IsTruncated>false</IsTruncated></ListBucketResult>`;
+    assert.equal(parseListing(page(1, entry("<Key>a</Key><Size>1</Size>")))?.Contents?.length, 1, "the well-formed page is read");
+    const unread: [string, string][] = [
+      ["more keys counted than found (an entry in a form not matched)", page(2, entry("<Key>a</Key><Size>1</Size>"), '<Contents xmlns:x="y"><Key>b</Key></Contents>')],
+      ["an entry without its size", page(1, entry("<Key>a</Key>"))],
+      ["an entry whose key is not plain text", page(1, entry("<Key><![CDATA[a]]></Key><Size>1</Size>"))],
+      ["a common prefix without its prefix", page(1, "<CommonPrefixes><Prefix/></CommonPrefixes>")],
+      ["an entity that names no character", page(1, entry("<Key>&#1114112;</Key><Size>1</Size>"))],
+    ];
+    for (const [what, xml] of unread) assert.equal(parseListing(xml), undefined, what);
+  });
 });
 
 describe("S3 reads without the SDK: a store whose clock is far from ours", () => {
-  it("takes the store's time from a RequestTimeTooSkewed answer and signs the retry with it", async () => {
-    const skewMs = 3_600_000;
+  /** A store whose first answer is RequestTimeTooSkewed, dated `skewMs` from now; later answers say "ok". */
+  async function skewedStore(skewMs: number) {
     const signedAt: string[] = [];
     const server = createServer((request, response) => {
       signedAt.push(String(request.headers["x-amz-date"]));
@@ -138,16 +155,68 @@ describe("S3 reads without the SDK: a store whose clock is far from ours", () =>
       response.end("ok");
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    const backend = new S3Backend({ bucket: "bucket", endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", credentials: fixed });
+    const backend = new S3Backend({ bucket: "bucket", endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: "us-east-1", credentials: fixed });
+    const close = async () => {
+      await backend.close();
+      server.closeAllConnections();
+      server.close();
+    };
+    return { signedAt, backend, close };
+  }
+  const asDate = (amz: string | undefined) => Date.parse((amz ?? "").replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
+
+  for (const [name, read] of [
+    ["a small read", async (backend: S3Backend) => Buffer.from(await backend.get("a.txt")).toString()],
+    ["a stream", async (backend: S3Backend) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await backend.getStream("a.txt")) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString();
+    }],
+  ] as const) {
+    it(`${name}: takes the store's time from a RequestTimeTooSkewed answer and signs the retry with it`, async () => {
+      const skewMs = 3_600_000;
+      const store = await skewedStore(skewMs);
+      try {
+        assert.equal(await read(store.backend), "ok");
+        assert.equal(store.signedAt.length, 2, "one refused request, one retry");
+        const moved = asDate(store.signedAt[1]) - asDate(store.signedAt[0]);
+        assert.ok(Math.abs(moved - skewMs) < 60_000, `the retry was signed ${moved} ms after the first request, not about ${skewMs}`);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  it("does not send again a request refused for skew by a store whose clock is within minutes of ours", async () => {
+    const store = await skewedStore(60_000);
     try {
-      assert.equal(Buffer.from(await backend.get("a.txt")).toString(), "ok");
-      assert.equal(signedAt.length, 2, "one refused request, one retry");
-      const asDate = (amz: string) => Date.parse(amz.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
-      const moved = asDate(signedAt[1] ?? "") - asDate(signedAt[0] ?? "");
-      assert.ok(Math.abs(moved - skewMs) < 60_000, `the retry was signed ${moved} ms after the first request, not about ${skewMs}`);
+      await assert.rejects(store.backend.get("a.txt"), (error: unknown) => isOpenCrateError(error));
+      assert.equal(store.signedAt.length, 1, "the clock was not moved, so the same request would be refused again");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("S3 reads without the SDK: requests as the SDK sends them", () => {
+  it("a listing goes to the bucket's path with a trailing slash and its parameters in the query; a head to the object's path", async () => {
+    const seen: string[] = [];
+    const listing = "<ListBucketResult><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>";
+    const server = createServer((request, response) => {
+      seen.push(`${request.method} ${request.url}`);
+      const body = request.method === "HEAD" ? "" : listing;
+      response.writeHead(200, { "content-length": request.method === "HEAD" ? 7 : Buffer.byteLength(body), etag: '"e"' });
+      response.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const backend = new S3Backend({ bucket: "bucket", prefix: "run", endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: "us-east-1", credentials: fixed });
+    try {
+      assert.deepEqual(await backend.listPage("a b/", { pageSize: 5 }), { objects: [], prefixes: [] });
+      assert.equal((await backend.head("a b/c+d.txt")).size, 7);
+      assert.deepEqual(seen, ["GET /bucket/?list-type=2&prefix=run%2Fa%20b%2F&max-keys=5&delimiter=%2F", "HEAD /bucket/run/a%20b/c%2Bd.txt"]);
     } finally {
       await backend.close();
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -181,6 +250,31 @@ describe("S3 reads without the SDK: time-outs", () => {
     }
   });
 
+  it("a head, a listing, a read and a stream waiting on a silent store end when their signal fires", { timeout: 60_000 }, async () => {
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const backend = new S3Backend({ bucket: "bucket", endpoint, region: "us-east-1", credentials: fixed, requestTimeoutMs: 120_000 });
+    try {
+      const calls = [
+        ["head", (signal: AbortSignal) => backend.head("a.bin", { signal })],
+        ["listing", (signal: AbortSignal) => backend.listPage("", { signal })],
+        ["read", (signal: AbortSignal) => backend.get("a.bin", { signal })],
+        ["stream", (signal: AbortSignal) => backend.getStream("a.bin", { signal })],
+      ] as const;
+      for (const [name, call] of calls) {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 100);
+        await assert.rejects(call(controller.signal), (error: unknown) => (error as Error).name === "AbortError", name);
+      }
+    } finally {
+      await backend.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it("a stream whose body stops midway fails TRANSIENT instead of waiting", { timeout: 60_000 }, async () => {
     const server = createServer((_request, response) => {
       response.writeHead(200, { "content-length": 100 });
@@ -209,7 +303,7 @@ const LARGE_BODY = randomBytes(9 * 1024 * 1024 + 5);
 
 describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO", "TEST_MINIO_ENDPOINT") }, () => {
   const prefix = `plain-reads-${process.pid}-${Date.now()}`;
-  const keys = ["a.json", "folder/b & c.txt", "folder/é ü/d.bin", "folder/sub/e.bin"];
+  const keys = ["a.json", "folder/b & c.txt", "folder/é ü/d.bin", "folder/sub/e.bin", "odd +&=*é'(x)/f.txt", "odd +&=*é'(x)/g <h>.txt"];
   let backend: S3Backend;
   let viaSdk: S3Backend;
 
@@ -252,6 +346,9 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
     assert.deepEqual(await all(backend, ""), await all(viaSdk, ""));
     assert.deepEqual(await all(backend, "folder/", 1), await all(viaSdk, "folder/"), "pages of one key follow the continuation");
     assert.deepEqual(await backend.listPage("folder/"), await viaSdk.listPage("folder/"));
+    assert.deepEqual(await all(backend, "odd +&=*é'(x)/"), await all(viaSdk, "odd +&=*é'(x)/"), "a prefix every character of which needs escaping");
+    assert.equal((await all(backend, "odd +&=*é'(x)/")).length, 2);
+    assert.deepEqual(await backend.listPage(""), await viaSdk.listPage(""));
     assert.deepEqual((await backend.listPage("folder/")).prefixes, ["folder/sub/", "folder/é ü/"].sort());
   });
 
@@ -303,7 +400,8 @@ describe("S3 reads without the SDK, on MinIO", { skip: skipUnless(minio, "MinIO"
     const folder = mkdtempSync(join(tmpdir(), "opencrate-plain-reads-"));
     try {
       const entry = pathToFileURL(new URL("../../src/index.ts", import.meta.url).pathname).href;
-      const env = { ...process.env, NODE_OPTIONS: "", AWS_ENDPOINT_URL_S3: minio.endpoint, AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, AWS_REGION: minio.region, AWS_PROFILE: "" };
+      const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_")));
+      const env = { ...inherited, NODE_OPTIONS: "", AWS_ENDPOINT_URL_S3: minio.endpoint, AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, AWS_REGION: minio.region };
       const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script, entry, `s3://${minio.bucket}/${prefix}/plain@0`, join(folder, "model.bin")], { env });
       assert.deepEqual(JSON.parse(stdout.trim()), { bytes: "weights", empty: "", midBytes: MID_BODY.byteLength, sdk: 0 });
     } finally {

@@ -22,7 +22,7 @@ import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { BodySink } from "../backend.ts";
-import { isSuccess } from "../http-answer-head.ts";
+import { ERROR_BODY_MAX_BYTES, isSuccess } from "../http-answer-head.ts";
 import { KeptAliveConnections } from "../kept-alive-get.ts";
 import { plainGet } from "../plain-http-read.ts";
 import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
@@ -55,12 +55,14 @@ const THROTTLING = new Set([
   "PriorRequestNotComplete",
   "EC2ThrottledException",
 ]);
-/** Enough of an error answer to read its code and message. */
-const ERROR_BODY_MAX_BYTES = 64 * 1024;
 /** A listing page of 1,000 keys of 1,024 bytes, XML-escaped, fits; a longer answer goes through the SDK. */
 const LISTING_MAX_BYTES = 16 * 1024 * 1024;
 /** Answers that say the request was signed at a time too far from the store's clock (nothing was done). */
 const CLOCK_SKEW = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"]);
+/** The SDK moves its signing clock when the store's differs by this much. */
+const CLOCK_SKEW_MIN_MS = 5 * 60_000;
+/** Marks a clock-skew error after which the signing clock was moved. */
+const CLOCK_CORRECTED = Symbol("clockCorrected");
 
 export interface DirectRead {
   readonly objectKey: string;
@@ -171,10 +173,11 @@ export class DirectGet {
   /** Kept-open sockets for small reads (plain HTTP only). */
   readonly #connections: KeptAliveConnections | undefined;
   /** The handler built here when there is no SDK client (closed with this). */
-  #ownHandler: PlainHandler | undefined;
+  readonly #ownHandler: PlainHandler | undefined;
 
-  private constructor(parts: ClientParts, signer: SigV4Signer, target: Target, retry: RetryPolicy) {
+  private constructor(parts: ClientParts, signer: SigV4Signer, target: Target, retry: RetryPolicy, ownHandler?: PlainHandler) {
     this.#parts = parts;
+    this.#ownHandler = ownHandler;
     this.#signer = signer;
     this.#target = target;
     this.#retry = retry;
@@ -214,14 +217,7 @@ export class DirectGet {
     const signer = new SigV4Signer({ credentials: route.credentials, region: route.region, service: "s3" });
     const target = { protocol: "http:", hostname: route.hostname, port: route.port, host: route.host, basePath: route.bucketPath, query: {} };
     const handler = plainHandler(timeouts);
-    const direct = new DirectGet({ systemClockOffset: 0, requestHandler: handler }, signer, target, retry);
-    direct.#ownHandler = handler;
-    return direct;
-  }
-
-  /** Whether small reads, heads and listings can go on kept-open sockets (the endpoint is plain HTTP). */
-  get readsPlainHttp(): boolean {
-    return this.#connections !== undefined;
+    return new DirectGet({ systemClockOffset: 0, requestHandler: handler }, signer, target, retry, handler);
   }
 
   /**
@@ -230,27 +226,24 @@ export class DirectGet {
    * framing, a body over `maxBytes`) or there is no plain-HTTP path: the caller then asks get().
    */
   async getSmall(read: DirectRead & { readonly maxBytes: number; readonly timeouts: PlainTimeouts }): Promise<Uint8Array | undefined> {
-    const headers: Record<string, string> = {};
-    if (read.range !== undefined) headers.range = read.range;
-    if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
-    const path = `${this.#target.basePath}/${encodeKey(read.objectKey)}`;
-    const answer = await this.#small({ method: "GET", path, query: this.#target.query, headers, maxBytes: read.maxBytes, timeouts: read.timeouts, signal: read.signal });
+    const path = this.#objectPath(read.objectKey);
+    const answer = await this.#small({ method: "GET", path, query: this.#target.query, headers: readHeaders(read), maxBytes: read.maxBytes, timeouts: read.timeouts, signal: read.signal });
     return answer?.body;
   }
 
   /** HeadObject on a kept-open socket: the object's headers as the SDK's HeadObject output has them (undefined as
    * for getSmall). */
   async headSmall(read: { readonly objectKey: string; readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<HeadAnswer | undefined> {
-    const path = `${this.#target.basePath}/${encodeKey(read.objectKey)}`;
-    const answer = await this.#small({ method: "HEAD", path, query: {}, headers: {}, maxBytes: 0, timeouts: read.timeouts, signal: read.signal });
+    const answer = await this.#small({ method: "HEAD", path: this.#objectPath(read.objectKey), query: {}, headers: {}, maxBytes: 0, timeouts: read.timeouts, signal: read.signal });
     return answer === undefined ? undefined : headAnswer(answer.headers);
   }
 
-  /** One ListObjectsV2 page on a kept-open socket (undefined as for getSmall, or when the answer is not a listing). */
+  /** One ListObjectsV2 page on a kept-open socket (undefined as for getSmall, or when the answer is not a listing
+   * read whole). Sent to the bucket's path with a trailing "/", as the SDK sends it. */
   async listSmall(query: Readonly<Record<string, string>>, read: { readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<ListingPage | undefined> {
     const answer = await this.#small({
       method: "GET",
-      path: this.#target.basePath,
+      path: `${this.#target.basePath}/`,
       query: { "list-type": "2", ...query },
       headers: {},
       maxBytes: LISTING_MAX_BYTES,
@@ -280,9 +273,7 @@ export class DirectGet {
         });
         if (result.kind === "declined") return undefined;
         if (isSuccess(result.status)) return result;
-        const error = errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id"));
-        this.#noteSkew(error, result.headers.get("date"));
-        throw error;
+        throw this.#noteSkew(errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id")), result.headers.get("date"));
       } catch (error) {
         withAttempts(error, tries);
         throw error;
@@ -291,11 +282,18 @@ export class DirectGet {
     return this.#retry.run("read", once, failureKind, request.signal);
   }
 
-  /** A clock-skew answer moves the signing clock to the store's, as the SDK does, so the retry is signed in time. */
-  #noteSkew(error: Error, date: string | undefined): void {
-    if (!CLOCK_SKEW.has(error.name) || date === undefined) return;
+  /**
+   * A clock-skew answer from a store whose clock is 5 minutes or more from the signing clock moves the signing
+   * clock to the store's, as the SDK does, and marks the error so that it is retried (signed in time now); any other
+   * skew answer is final. Returns the error.
+   */
+  #noteSkew(error: Error, date: string | undefined): Error {
+    if (!CLOCK_SKEW.has(error.name) || date === undefined) return error;
     const serverTime = Date.parse(date);
-    if (Number.isFinite(serverTime)) this.#parts.systemClockOffset = serverTime - Date.now();
+    const offset = this.#parts.systemClockOffset ?? 0;
+    if (!Number.isFinite(serverTime) || Math.abs(serverTime - (Date.now() + offset)) < CLOCK_SKEW_MIN_MS) return error;
+    this.#parts.systemClockOffset = serverTime - Date.now();
+    return Object.assign(error, { [CLOCK_CORRECTED]: true });
   }
 
   /** Closes the kept-open sockets. */
@@ -315,7 +313,7 @@ export class DirectGet {
       try {
         const answer = await this.#send(read);
         if (answer.status >= 200 && answer.status < 300) return answer;
-        throw await answerError(answer);
+        throw this.#noteSkew(await answerError(answer), headerValue(answer.headers.date));
       } catch (error) {
         withAttempts(error, tries);
         throw error;
@@ -374,7 +372,7 @@ export class DirectGet {
           answer.body.resume();
           return answer.headers;
         }
-        throw await answerError(answer);
+        throw this.#noteSkew(await answerError(answer), headerValue(answer.headers.date));
       } catch (error) {
         withAttempts(error, tries);
         throw error;
@@ -400,15 +398,17 @@ export class DirectGet {
   }
 
   #signedRead(read: DirectRead): Promise<HttpRequestShape> {
-    const headers: Record<string, string> = {};
-    if (read.range !== undefined) headers.range = read.range;
-    if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
-    return this.#signed("GET", read.objectKey, headers, EMPTY_PAYLOAD_SHA256, undefined);
+    return this.#signed("GET", read.objectKey, readHeaders(read), EMPTY_PAYLOAD_SHA256, undefined);
+  }
+
+  /** An object's path as the SDK sends it: the bucket's path, "/", the key with each segment encoded. */
+  #objectPath(objectKey: string): string {
+    return `${this.#target.basePath}/${encodeKey(objectKey)}`;
   }
 
   async #signed(method: string, objectKey: string, headers: Record<string, string>, payloadHash: string, body: Uint8Array | undefined): Promise<HttpRequestShape> {
-    const { protocol, hostname, port, basePath, query } = this.#target;
-    const path = `${basePath}/${encodeKey(objectKey)}`;
+    const { protocol, hostname, port, query } = this.#target;
+    const path = this.#objectPath(objectKey);
     const signedHeaders = await this.#signedAt(method, path, query, headers, payloadHash);
     return {
       method,
@@ -441,6 +441,14 @@ function headAnswer(headers: ReadonlyMap<string, string>): HeadAnswer {
     SSECustomerAlgorithm: headers.get("x-amz-server-side-encryption-customer-algorithm"),
     Metadata: metadata,
   };
+}
+
+/** The Range and If-Match headers of a read. */
+function readHeaders(read: DirectRead): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (read.range !== undefined) headers.range = read.range;
+  if (read.ifMatch !== undefined) headers["if-match"] = read.ifMatch;
+  return headers;
 }
 
 /** The client's credentials as the signer takes them: its provider (called per request; it caches), or fixed ones. */
@@ -541,6 +549,8 @@ function withAttempts(error: unknown, attempts: number): void {
 /** How a failed GET ended, by the SDK's own rule: throttling applied nothing; a 5xx, reset or time-out may have. */
 function failureKind(error: unknown): FailureKind {
   if (isAbort(error)) return "final";
-  if (THROTTLING.has(errorName(error)) || CLOCK_SKEW.has(errorName(error)) || httpStatus(error) === 429) return "transient";
+  if (THROTTLING.has(errorName(error)) || httpStatus(error) === 429) return "transient";
+  // Refused for its signing time, so nothing was done: sent again once the clock has moved.
+  if ((error as { [CLOCK_CORRECTED]?: boolean })[CLOCK_CORRECTED] === true) return "transient";
   return isTransient(error) ? "unknown" : "final";
 }

@@ -15,8 +15,20 @@ export interface ListingPage {
   readonly NextContinuationToken?: string | undefined;
 }
 
-/** The page a ListBucketResult document describes; undefined when `xml` is not one. */
+/**
+ * The page a ListBucketResult document describes; undefined when `xml` is not one, or not one read whole here (an
+ * entry without its key or size, fewer entries than its KeyCount, an entity that names no character): the caller
+ * then reads the page through the SDK rather than miss an object.
+ */
 export function parseListing(xml: string): ListingPage | undefined {
+  try {
+    return readListing(xml);
+  } catch {
+    return undefined;
+  }
+}
+
+function readListing(xml: string): ListingPage | undefined {
   if (!xml.includes("<ListBucketResult")) return undefined;
   const contents = xmlElements(xml, "Contents").map((entry): ListingEntry => {
     const size = xmlField(entry, "Size");
@@ -31,6 +43,10 @@ export function parseListing(xml: string): ListingPage | undefined {
   const prefixes = xmlElements(xml, "CommonPrefixes").map((entry) => ({ Prefix: xmlField(entry, "Prefix") }));
   // The entries are cut out first: a top-level field is then never read from inside one.
   const top = xml.replace(/<Contents>[\s\S]*?<\/Contents>|<CommonPrefixes>[\s\S]*?<\/CommonPrefixes>/g, "");
+  if (contents.some((entry) => entry.Key === undefined || entry.Size === undefined || !Number.isSafeInteger(entry.Size))) return undefined;
+  if (prefixes.some((entry) => entry.Prefix === undefined)) return undefined;
+  const keyCount = xmlField(top, "KeyCount");
+  if (keyCount !== undefined && Number(keyCount) !== contents.length + prefixes.length) return undefined;
   return {
     Contents: contents,
     CommonPrefixes: prefixes,

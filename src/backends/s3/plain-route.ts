@@ -9,9 +9,11 @@
  *   with path-style addressing: the URL is then endpoint/bucket/key;
  * - fixed credentials: given in the options, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY with no AWS_PROFILE
  *   (with a profile the SDK ignores those variables) and no expiry;
- * - a region given in the options or AWS_REGION, or none anywhere (no shared config or credentials file), which
- *   is when the backend falls back to its default region too;
- * - nothing that makes the SDK change the URL (FIPS or dual-stack endpoints).
+ * - a region given in the options or AWS_REGION, or none anywhere: no shared config or credentials file, and
+ *   instance metadata turned off (AWS_EC2_METADATA_DISABLED), since the SDK would otherwise ask it for the region
+ *   of the machine it runs on. That is when the backend falls back to its default region too;
+ * - nothing in the environment that makes the SDK change the URL (FIPS or dual-stack endpoints). A shared config
+ *   file that asks for them is not read: the SDK refuses them with a custom endpoint anyway, so writes fail there.
  * Anything else gives no route, and reads go through the SDK as before.
  */
 import { existsSync } from "node:fs";
@@ -42,7 +44,8 @@ export function plainRoute(settings: S3Settings, options: S3BackendOptions, env:
   if (url.protocol !== "http:" || (url.pathname !== "" && url.pathname !== "/") || url.search !== "" || url.username !== "") return undefined;
   const credentials = fixedCredentials(options.credentials, env);
   if (credentials === undefined) return undefined;
-  const region = settings.region ?? nonEmpty(env.AWS_REGION) ?? (sharedFilesExist(env) ? undefined : fallbackRegion(env));
+  const regionUnknownToSdk = !sharedFilesExist(env) && nonEmpty(env.AWS_EC2_METADATA_DISABLED) !== undefined;
+  const region = settings.region ?? nonEmpty(env.AWS_REGION) ?? (regionUnknownToSdk ? fallbackRegion(env) : undefined);
   if (region === undefined) return undefined;
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   return { hostname, port: url.port === "" ? 80 : Number(url.port), host: url.host, bucketPath: `/${settings.bucket}`, region, credentials };
@@ -56,7 +59,8 @@ function fixedCredentials(given: S3BackendOptions["credentials"], env: Env): Sig
     const sessionToken = typeof fields.sessionToken === "string" ? fields.sessionToken : undefined;
     return { accessKeyId: fields.accessKeyId, secretAccessKey: fields.secretAccessKey, sessionToken };
   }
-  if (isSet(env.AWS_PROFILE) || isSet(env.AWS_CREDENTIAL_EXPIRATION)) return undefined;
+  // The SDK skips the key variables whenever AWS_PROFILE holds anything at all.
+  if (nonEmpty(env.AWS_PROFILE) !== undefined || nonEmpty(env.AWS_CREDENTIAL_EXPIRATION) !== undefined) return undefined;
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (accessKeyId === undefined || accessKeyId === "" || secretAccessKey === undefined || secretAccessKey === "") return undefined;
@@ -66,9 +70,14 @@ function fixedCredentials(given: S3BackendOptions["credentials"], env: Env): Sig
 
 /** Whether a shared config or credentials file exists, either of which may name a region for the SDK. */
 function sharedFilesExist(env: Env): boolean {
-  const config = nonEmpty(env.AWS_CONFIG_FILE) ?? join(homedir(), ".aws", "config");
-  const credentials = nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join(homedir(), ".aws", "credentials");
-  return existsSync(config) || existsSync(credentials);
+  const config = nonEmpty(env.AWS_CONFIG_FILE) ?? join("~", ".aws", "config");
+  const credentials = nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join("~", ".aws", "credentials");
+  return existsSync(withHome(config)) || existsSync(withHome(credentials));
+}
+
+/** A path with a leading "~/" expanded, as the SDK reads these variables. */
+function withHome(path: string): string {
+  return path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
 }
 
 function isSet(value: string | undefined): boolean {

@@ -755,9 +755,7 @@ export class S3Backend implements StorageBackend {
 
   /** The SDK-free reader, unless there is none; throws once the backend is closed, as #connect does. */
   #plainReads(): DirectGet | undefined {
-    if (this.#plain !== undefined && this.#closed) {
-      throw new InvalidArgumentError(`The S3 backend for ${this.describe("")} is closed.`, { path: this.describe("") });
-    }
+    if (this.#plain !== undefined && this.#closed) throw this.#closedError();
     return this.#plain;
   }
 
@@ -768,9 +766,7 @@ export class S3Backend implements StorageBackend {
   }
 
   #connect(): Promise<Connected> {
-    if (this.#closed) {
-      return Promise.reject(new InvalidArgumentError(`The S3 backend for ${this.describe("")} is closed.`, { path: this.describe("") }));
-    }
+    if (this.#closed) return Promise.reject(this.#closedError());
     this.#connected ??= connect(this.#settings, this.#options).then(
       (connection) => {
         this.#endpoint = endpointLabel(this.#settings, connection.region);
@@ -782,6 +778,10 @@ export class S3Backend implements StorageBackend {
       },
     );
     return this.#connected;
+  }
+
+  #closedError(): Error {
+    return new InvalidArgumentError(`The S3 backend for ${this.describe("")} is closed.`, { path: this.describe("") });
   }
 
   #context(action: string, key: string, mode?: WriteMode["kind"]) {
