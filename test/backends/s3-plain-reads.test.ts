@@ -82,6 +82,7 @@ describe("S3 reads without the SDK: which settings qualify", () => {
       ["no credentials anywhere", { endpoint: base.endpoint, region: "us-east-1" }, noFiles],
       ["AWS_PROFILE beside the key variables", { endpoint: base.endpoint }, { ...envKeys, AWS_PROFILE: "dev" }],
       ["AWS_PROFILE=false (a profile named so, for the SDK)", { endpoint: base.endpoint }, { ...envKeys, AWS_PROFILE: "false" }],
+      ["AWS_PROFILE of blanks (set, for the SDK)", { endpoint: base.endpoint }, { ...envKeys, AWS_PROFILE: " " }],
       ["expiring key variables", { endpoint: base.endpoint }, { ...envKeys, AWS_CREDENTIAL_EXPIRATION: "2030-01-01T00:00:00Z" }],
       ["FIPS endpoints", base, { ...noFiles, AWS_USE_FIPS_ENDPOINT: "true" }],
       ["dual-stack endpoints", base, { ...noFiles, AWS_USE_DUALSTACK_ENDPOINT: "true" }],

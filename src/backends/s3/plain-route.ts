@@ -44,7 +44,8 @@ export function plainRoute(settings: S3Settings, options: S3BackendOptions, env:
   if (url.protocol !== "http:" || (url.pathname !== "" && url.pathname !== "/") || url.search !== "" || url.username !== "") return undefined;
   const credentials = fixedCredentials(options.credentials, env);
   if (credentials === undefined) return undefined;
-  const regionUnknownToSdk = !sharedFilesExist(env) && nonEmpty(env.AWS_EC2_METADATA_DISABLED) !== undefined;
+  // Any value at all, "false" included, turns the SDK's instance-metadata lookup off.
+  const regionUnknownToSdk = !sharedFilesExist(env) && holdsAnything(env.AWS_EC2_METADATA_DISABLED);
   const region = settings.region ?? nonEmpty(env.AWS_REGION) ?? (regionUnknownToSdk ? fallbackRegion(env) : undefined);
   if (region === undefined) return undefined;
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
@@ -59,8 +60,8 @@ function fixedCredentials(given: S3BackendOptions["credentials"], env: Env): Sig
     const sessionToken = typeof fields.sessionToken === "string" ? fields.sessionToken : undefined;
     return { accessKeyId: fields.accessKeyId, secretAccessKey: fields.secretAccessKey, sessionToken };
   }
-  // The SDK skips the key variables whenever AWS_PROFILE holds anything at all.
-  if (nonEmpty(env.AWS_PROFILE) !== undefined || nonEmpty(env.AWS_CREDENTIAL_EXPIRATION) !== undefined) return undefined;
+  // The SDK skips the key variables whenever AWS_PROFILE holds anything at all, blanks included.
+  if (holdsAnything(env.AWS_PROFILE) || holdsAnything(env.AWS_CREDENTIAL_EXPIRATION)) return undefined;
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (accessKeyId === undefined || accessKeyId === "" || secretAccessKey === undefined || secretAccessKey === "") return undefined;
@@ -78,6 +79,10 @@ function sharedFilesExist(env: Env): boolean {
 /** A path with a leading "~/" expanded, as the SDK reads these variables. */
 function withHome(path: string): string {
   return path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
+}
+
+function holdsAnything(value: string | undefined): boolean {
+  return value !== undefined && value !== "";
 }
 
 function isSet(value: string | undefined): boolean {
