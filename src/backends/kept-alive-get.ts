@@ -5,9 +5,10 @@
  * written to the socket and the answer is read into one buffer of its announced length.
  *
  * Any answer with a Content-Length and no transfer coding whose body fits `maxBytes` is returned, error answers
- * included (their body says what went wrong, so up to 64 KiB of it is taken even when `maxBytes` is smaller). Other answers (chunked framing, a longer body) are declined, so the
- * caller sends the request again through its full client. No answer at all (refused, reset, silent, aborted)
- * rejects with the network error, for the caller's retry policy. TLS is not handled.
+ * included (their body says what went wrong, so up to 64 KiB of it is taken even when `maxBytes` is smaller).
+ * Other answers (chunked framing, a longer body) are declined, so the caller sends the request again through its
+ * full client. No answer at all (refused, reset, silent, aborted) rejects with the network error, for the caller's
+ * retry policy. TLS is not handled.
  */
 import { connect, type Socket } from "node:net";
 import { ERROR_BODY_MAX_BYTES, framedAnswer, HEAD_END, HEAD_MAX_BYTES, type ParsedHead, parseAnswerHead } from "./http-answer-head.ts";

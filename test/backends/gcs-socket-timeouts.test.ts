@@ -10,7 +10,7 @@ import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { agentWithTimeouts, TIMEOUT_HEADER, timeoutHeaderValue, watchMarkedRequests } from "../../src/backends/gcs/socket-timeouts.ts";
-import { startUnacceptingEndpoint, type UnacceptingEndpoint } from "../support/unaccepting-endpoint.ts";
+import { startUnacceptingEndpoint, type TestEndpoint } from "../support/unaccepting-endpoint.ts";
 
 /** Answers the first request on each connection with "ok"; never answers a later one. Records every request's headers. */
 async function startServer(): Promise<{ server: Server; endpoint: string; headers: IncomingHttpHeaders[] }> {
@@ -47,7 +47,7 @@ function get(url: string, agent: Agent, headers: Record<string, string> = {}): P
 const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
 
 describe("GCS socket time-outs", () => {
-  let unaccepting: UnacceptingEndpoint;
+  let unaccepting: TestEndpoint;
   let http: Awaited<ReturnType<typeof startServer>>;
   before(async () => {
     unaccepting = await startUnacceptingEndpoint();

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +21,7 @@ import { plainRoute } from "../../src/backends/s3/plain-route.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { s3Options } from "../support/s3.ts";
-import { startUnacceptingEndpoint } from "../support/unaccepting-endpoint.ts";
+import { startSilentEndpoint, startUnacceptingEndpoint } from "../support/unaccepting-endpoint.ts";
 import { minioEnv, skipUnless } from "../support/servers.ts";
 
 const fixed = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
@@ -226,12 +226,9 @@ describe("S3 reads without the SDK: requests as the SDK sends them", () => {
 describe("S3 reads without the SDK: time-outs", () => {
   it("a stream, a head and a listing give up on a store that never completes a connection or never answers", { timeout: 60_000 }, async () => {
     const unaccepting = await startUnacceptingEndpoint();
-    const sockets = new Set<Socket>();
-    const silent = createNetServer((socket) => sockets.add(socket));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const silentEndpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const silent = await startSilentEndpoint();
     try {
-      for (const endpoint of [unaccepting.endpoint, silentEndpoint]) {
+      for (const endpoint of [unaccepting.endpoint, silent.endpoint]) {
         const backend = new S3Backend({ bucket: "bucket", endpoint, region: "us-east-1", credentials: fixed, connectionTimeoutMs: 300, requestTimeoutMs: 300, maxAttempts: 1 });
         const calls = [
           ["stream", () => backend.getStream("a.bin")],
@@ -246,17 +243,13 @@ describe("S3 reads without the SDK: time-outs", () => {
       }
     } finally {
       await unaccepting.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 
   it("a head, a listing, a read and a stream waiting on a silent store end when their signal fires", { timeout: 60_000 }, async () => {
-    const sockets = new Set<Socket>();
-    const silent = createNetServer((socket) => sockets.add(socket));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    const backend = new S3Backend({ bucket: "bucket", endpoint, region: "us-east-1", credentials: fixed, requestTimeoutMs: 120_000 });
+    const silent = await startSilentEndpoint();
+    const backend = new S3Backend({ bucket: "bucket", endpoint: silent.endpoint, region: "us-east-1", credentials: fixed, requestTimeoutMs: 120_000 });
     try {
       const calls = [
         ["head", (signal: AbortSignal) => backend.head("a.bin", { signal })],
@@ -271,8 +264,7 @@ describe("S3 reads without the SDK: time-outs", () => {
       }
     } finally {
       await backend.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 

@@ -6,7 +6,7 @@
 import { checkedBackend } from "../../src/backends/layers/checked.ts";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer, type AddressInfo, type Socket } from "node:net";
+import { startSilentEndpoint } from "../support/unaccepting-endpoint.ts";
 import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
@@ -316,13 +316,10 @@ describe("S3 backend without a server", () => {
   });
 
   it("gives up on an endpoint that accepts connections but never answers, instead of hanging", { timeout: 60_000 }, async () => {
-    const sockets = new Set<Socket>();
-    const silent = createServer((socket) => sockets.add(socket));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const { port } = silent.address() as AddressInfo;
+    const silent = await startSilentEndpoint();
     const backend = new S3Backend({
       bucket: "bucket",
-      endpoint: `http://127.0.0.1:${port}`,
+      endpoint: silent.endpoint,
       region: "us-east-1",
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
       requestTimeoutMs: 300,
@@ -333,8 +330,7 @@ describe("S3 backend without a server", () => {
       assert.match(error.message, /unreachable \(timed out\)/);
     } finally {
       await backend.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 

@@ -1,14 +1,15 @@
 /**
- * An address where a TCP connection never completes, for connect time-out tests: a listener in a child process
- * whose only thread is blocked (so it accepts nothing), with an accept queue of one that is filled first, so the
- * kernel drops every later SYN and the connecting side waits until it gives up.
+ * Endpoints for time-out tests. One where a TCP connection never completes (connect time-outs): a listener in a
+ * child process whose only thread is blocked (so it accepts nothing), with an accept queue of one that is filled
+ * first, so the kernel drops every later SYN and the connecting side waits until it gives up. One that accepts
+ * and never answers (idle time-outs).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { connect } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 
-export interface UnacceptingEndpoint {
+export interface TestEndpoint {
   readonly port: number;
   /** "http://127.0.0.1:<port>" */
   readonly endpoint: string;
@@ -22,7 +23,7 @@ const LISTENER = `
   });
 `;
 
-export async function startUnacceptingEndpoint(): Promise<UnacceptingEndpoint> {
+export async function startUnacceptingEndpoint(): Promise<TestEndpoint> {
   const child = spawn(process.execPath, ["-e", LISTENER], { stdio: ["ignore", "pipe", "inherit"] });
   const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
   const port = Number(line);
@@ -37,6 +38,22 @@ export async function startUnacceptingEndpoint(): Promise<UnacceptingEndpoint> {
       const exited = once(child, "exit");
       child.kill("SIGKILL");
       await exited;
+    },
+  };
+}
+
+/** An endpoint that accepts every connection and never sends a byte, for idle time-out tests. */
+export async function startSilentEndpoint(): Promise<TestEndpoint> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    endpoint: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     },
   };
 }
