@@ -5,7 +5,7 @@
  * as a KeyObject (an HMAC keyed by a raw buffer re-imports the key on every call, which costs several times the
  * HMAC itself).
  */
-import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { createHmac, createSecretKey, hash, type KeyObject } from "node:crypto";
 
 export interface SigningCredentials {
   readonly accessKeyId: string;
@@ -79,7 +79,7 @@ export class SigV4Signer {
     for (const name of names) canonicalHeaders += `${name}:${(headers[name] ?? "").trim().replace(/\s+/g, " ")}\n`;
     const canonicalRequest = [request.method, request.path, canonicalQuery(request.query), canonicalHeaders, signedHeaders, request.payloadHash].join("\n");
     const scope = `${day}/${this.#region}/${this.#service}/aws4_request`;
-    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonicalRequest).digest("hex")}`;
+    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash("sha256", canonicalRequest, "hex")}`;
     const signature = createHmac("sha256", this.#keyFor(credentials.secretAccessKey, day)).update(stringToSign).digest("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return headers;

@@ -166,7 +166,7 @@ async function pullOne(task: DownloadTask, context: DownloadContext, progress: P
   if (context.signal.aborted) return { kind: "unfinished" };
   try {
     const outcome = await downloadFile(task, context);
-    progress.fileDone(describeOutcome(task.path, outcome));
+    progress.fileDone(() => describeOutcome(task.path, outcome));
     return outcome;
   } catch (error) {
     if (error instanceof FolderSwappedError) return { kind: "swapped", error };

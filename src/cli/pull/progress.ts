@@ -10,8 +10,8 @@ import { scrub } from "../scrub.ts";
 export interface PullProgress {
   start(totalBytes: number, totalFiles: number): void;
   addBytes(count: number): void;
-  /** A file finished; `line` describes it. */
-  fileDone(line: string): void;
+  /** A file finished; `describe` gives the line that says so (built only by the modes that print it). */
+  fileDone(describe: () => string): void;
   /** A problem with one file (refused or failed). */
   problem(message: string): void;
   stop(): void;
@@ -31,8 +31,8 @@ class TextProgress implements PullProgress {
 
   start(): void {}
   addBytes(): void {}
-  fileDone(line: string): void {
-    if (this.#lines) printLines(line);
+  fileDone(describe: () => string): void {
+    if (this.#lines) printLines(describe());
   }
   problem(message: string): void {
     writeError(message);
