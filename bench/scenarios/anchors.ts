@@ -25,7 +25,7 @@ import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
 const repository = fileURLToPath(new URL("../../", import.meta.url));
-const cli = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const cli = fileURLToPath(new URL("../../dist/bin/opencrate.js", import.meta.url));
 const SMALL_FILES = 1000;
 const SMALL_BYTES = 1536;
 const ADDED_LATENCY_MS = 10;

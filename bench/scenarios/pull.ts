@@ -23,7 +23,7 @@ import type { Scenario } from "./types.ts";
 
 const run = promisify(execFile);
 /** The CLI as the package's `bin` runs it: compiled to dist/ (built at the start of the scenario). */
-const cli = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const cli = fileURLToPath(new URL("../../dist/bin/opencrate.js", import.meta.url));
 const repository = fileURLToPath(new URL("../../", import.meta.url));
 const SMALL_FILES = 1000;
 const SMALL_BYTES = 2048;

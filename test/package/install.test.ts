@@ -5,11 +5,12 @@
  * from the registry on the first run, offline after), so only opencrate itself is new in each install.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -117,10 +118,24 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
   it("ships dist, the API reference, README and CHANGELOG; no sources, source maps or tests", async () => {
     const listing = await ok("tar", ["-tzf", tarball], work);
     const files = listing.trim().split("\n").map((line) => line.replace(/^package\//, ""));
-    for (const expected of ["package.json", "README.md", "CHANGELOG.md", "docs/API.md", "dist/index.js", "dist/index.d.ts", "dist/require/index.cjs", "dist/require/index.d.cts", "dist/cli/main.js"]) {
+    for (const expected of ["package.json", "README.md", "CHANGELOG.md", "docs/API.md", "dist/index.js", "dist/index.d.ts", "dist/require/index.cjs", "dist/require/index.d.cts", "dist/bin/opencrate.js"]) {
       assert.ok(files.includes(expected), `${expected} is in the package`);
     }
     assert.deepEqual(files.filter((file) => /^(src|test|scripts)\/|\.map$/.test(file)), []);
+    // The bundles find package.json, the viewer's files, the log writer's thread and each other by paths relative to
+    // themselves: each must be in the package.
+    const bundled = files.filter((file) => /^dist\/(lib|bin)\/[^/]+\.js$/.test(file));
+    assert.ok(bundled.includes("dist/lib/index.js") && bundled.length > 3, `the bundles are in the package: ${bundled.join(", ")}`);
+    const named: string[] = [];
+    for (const file of bundled) {
+      const text = await ok("tar", ["-xzOf", tarball, `package/${file}`], work);
+      for (const [, relative = ""] of text.matchAll(/["'`](\.\.?\/[^"'`\s]*(?:\.js|\.json|\/))["'`]/g)) {
+        const path = join(dirname(file), relative).replace(/\/$/, "");
+        named.push(path);
+        assert.ok(files.some((entry) => entry === path || entry.startsWith(`${path}/`)), `${file} names ${relative}, which is not in the package`);
+      }
+    }
+    for (const expected of ["package.json", "dist/logs/sink-worker.js", "dist/ui-web"]) assert.ok(named.includes(expected), `a bundle names ${expected}`);
     const manifest = JSON.parse(await ok("tar", ["-xzOf", tarball, "package/package.json"], work)) as Record<string, unknown>;
     assert.doesNotMatch(JSON.stringify(manifest.exports), /src\//);
     assert.match(String((manifest.repository as { url?: unknown } | undefined)?.url), /^git\+https:\/\/github\.com\//);
@@ -151,6 +166,32 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
       assert.match(help, /^Usage: opencrate /);
       assert.match(await ok("npx", ["--no", "--", "opencrate", "ls"], dir), /^train\b/m);
       assert.match(await ok("npx", ["--no", "--", "opencrate", "log", "train@latest"], dir), / - INFO {5}version 0 at snapshots\/train\/v0:baseline\n/);
+    });
+
+    it("the installed command (bundled) pulls that snapshot and serves the viewer with its scripts", async () => {
+      await ok("npx", ["--no", "--", "opencrate", "pull", "snapshots/train@latest", "pulled", "--quiet"], dir);
+      assert.equal(await readFile(join(dir, "pulled/jsons/metrics.json"), "utf8"), '{"accuracy":0.93}\n');
+
+      const viewer = spawn(join(dir, "node_modules", ".bin", "opencrate"), ["ui", "snapshots", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+      try {
+        let printed = "";
+        viewer.stdout.setEncoding("utf8");
+        const url = await new Promise<string>((resolve, reject) => {
+          viewer.stdout.on("data", (text: string) => {
+            printed += text;
+            const found = / at (http:\/\/\S+)/.exec(printed);
+            if (found?.[1] !== undefined) resolve(found[1]);
+          });
+          viewer.once("exit", (code) => reject(new Error(`opencrate ui exited ${String(code)} before serving:\n${printed}`)));
+        });
+        const script = await fetch(new URL("/assets/app.js", url));
+        assert.equal(script.status, 200);
+        assert.match(script.headers.get("content-type") ?? "", /javascript/);
+        assert.ok((await script.text()).length > 1000, "the viewer's script is served");
+      } finally {
+        viewer.kill("SIGTERM");
+        if (viewer.exitCode === null) await once(viewer, "exit");
+      }
     });
 
     it("an s3:// or gs:// root, or an image, without its package fails NOT_SUPPORTED with the install line", async () => {
