@@ -70,6 +70,11 @@ export function partialEntries(partialName: string): readonly string[] {
   return [partialName, `${partialName}${RANGES_SUFFIX}`, `${partialName}${RANGES_SUFFIX}${JOURNAL_SUFFIX}`];
 }
 
+/** Whether a fresh download of an object of `size` bytes is read in one request into memory (else streamed). */
+export function readsWhole(size: number): boolean {
+  return size <= WHOLE_READ_MAX_BYTES;
+}
+
 export async function downloadToFile(request: FileDownload): Promise<FileDownloaded> {
   const { backend, info, folder } = request;
   const onBytes = request.onBytes ?? (() => {});
@@ -87,7 +92,7 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   let filled: Filled;
   try {
     filled =
-      !plan.parallel && plan.resumedFrom === 0 && info.size <= WHOLE_READ_MAX_BYTES
+      !plan.parallel && plan.resumedFrom === 0 && readsWhole(info.size)
         ? await fillSmall(request, partial, flags, read, onBytes)
         : await fillStreamed(request, partial, flags, plan, read, onBytes);
   } catch (error) {

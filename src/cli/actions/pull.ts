@@ -15,6 +15,7 @@ import {
   type DownloadOutcome,
   type DownloadTask,
 } from "../pull/download.ts";
+import { readsWhole } from "../../transfer/download-file.ts";
 import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
 import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
@@ -61,15 +62,21 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   let results: Result[];
   let swapped: FolderSwappedError | undefined;
   try {
-    results = await mapWithConcurrency(plan.tasks, options.concurrency, async (task) => {
-      const result = await pullOne(task, context, progress);
-      if (result.kind === "swapped") {
-        // Someone else moves folders of dest around: stop writing into it at all.
-        swapped ??= result.error;
-        stop.abort();
-      }
-      return result;
-    });
+    results = await mapWithConcurrency(
+      plan.tasks,
+      options.concurrency,
+      async (task) => {
+        const result = await pullOne(task, context, progress);
+        if (result.kind === "swapped") {
+          // Someone else moves folders of dest around: stop writing into it at all.
+          swapped ??= result.error;
+          stop.abort();
+        }
+        return result;
+      },
+      // A file over 1 MiB streams through buffers of its own, in up to 8 ranges from 32 MiB: half as many at once.
+      { isHeavy: (task) => !readsWhole(task.listed.size), limit: Math.floor(options.concurrency / 2) },
+    );
     // A swap after a folder's last check is still reported.
     swapped ??= await swapAfterLastCheck(root);
   } finally {

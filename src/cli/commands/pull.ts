@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { PullOptions } from "../actions/pull.ts";
 import { positiveInteger } from "../options.ts";
 
-const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_CONCURRENCY = 32;
 
 export function registerPull(program: Command): void {
   program
@@ -11,7 +11,7 @@ export function registerPull(program: Command): void {
     .description("download every file of a snapshot into a local folder (resumes an interrupted pull)")
     .argument("<snapshot-uri>", "<root>/<name>/v3[:tag], or <root>/<name>@latest|@<N>|@<tag>")
     .argument("[dest]", "the local folder to fill (default: ./<name>/<version folder>)")
-    .option("-c, --concurrency <n>", "files downloaded at once", positiveInteger, DEFAULT_CONCURRENCY)
+    .option("-c, --concurrency <n>", "files downloaded at once (of files over 1 MiB, half as many)", positiveInteger, DEFAULT_CONCURRENCY)
     .option("-q, --quiet", "print nothing but errors")
     .addHelpText(
       "after",

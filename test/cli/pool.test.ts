@@ -1,0 +1,74 @@
+/** mapWithConcurrency: the limit on all calls, the limit on heavy ones, and results in the items' order. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { mapWithConcurrency } from "../../src/cli/pool.ts";
+
+interface Item {
+  readonly id: number;
+  readonly heavy: boolean;
+  readonly ms: number;
+}
+
+/** Runs the items, recording how many calls (and heavy calls) were in flight at most. */
+async function runAll(items: readonly Item[], limit: number, heavyLimit?: number) {
+  let running = 0;
+  let heavyRunning = 0;
+  let most = 0;
+  let mostHeavy = 0;
+  const started: number[] = [];
+  const results = await mapWithConcurrency(
+    items,
+    limit,
+    async (item, index) => {
+      assert.equal(items[index], item);
+      started.push(item.id);
+      running += 1;
+      if (item.heavy) heavyRunning += 1;
+      most = Math.max(most, running);
+      mostHeavy = Math.max(mostHeavy, heavyRunning);
+      await sleep(item.ms);
+      running -= 1;
+      if (item.heavy) heavyRunning -= 1;
+      return item.id * 10;
+    },
+    heavyLimit === undefined ? undefined : { isHeavy: (item) => item.heavy, limit: heavyLimit },
+  );
+  return { results, most, mostHeavy, started };
+}
+
+const mixed = (count: number): Item[] => Array.from({ length: count }, (_, id) => ({ id, heavy: id % 3 === 0, ms: id % 3 === 0 ? 15 : 2 }));
+
+describe("mapWithConcurrency", () => {
+  it("keeps the items' order and never runs more than the limit", async () => {
+    const items = mixed(40);
+    const { results, most } = await runAll(items, 6);
+    assert.deepEqual(results, items.map((item) => item.id * 10));
+    assert.equal(most, 6);
+  });
+
+  it("runs at most the heavy limit of heavy items, and fills the other slots with light ones", async () => {
+    const items = mixed(60);
+    const { results, most, mostHeavy, started } = await runAll(items, 8, 3);
+    assert.deepEqual(results, items.map((item) => item.id * 10));
+    assert.equal(mostHeavy, 3);
+    assert.equal(most, 8, "light items take the slots heavy ones may not");
+    assert.deepEqual([...started].sort((a, b) => a - b), items.map((item) => item.id), "every item ran once");
+    // Heavy items start first while under their limit, so the long calls do not wait for the short ones.
+    assert.deepEqual(started.slice(0, 3), [0, 3, 6]);
+  });
+
+  it("with only heavy items left, goes on at the heavy limit until all are done", async () => {
+    const items: Item[] = [...Array.from({ length: 9 }, (_, id) => ({ id, heavy: true, ms: 5 })), { id: 9, heavy: false, ms: 1 }];
+    const { results, mostHeavy } = await runAll(items, 6, 2);
+    assert.deepEqual(results, items.map((item) => item.id * 10));
+    assert.equal(mostHeavy, 2);
+  });
+
+  it("a limit of one runs one call at a time, heavy or not; a heavy limit of 0 still lets heavy items run", async () => {
+    const one = await runAll(mixed(10), 1, 0);
+    assert.equal(one.most, 1);
+    assert.equal(one.mostHeavy, 1);
+    assert.deepEqual(one.results, mixed(10).map((item) => item.id * 10));
+  });
+});
