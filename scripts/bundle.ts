@@ -1,16 +1,18 @@
 /**
- * Runs after tsc: bundles what the package runs (the library, `opencrate/testing` and the `opencrate` command) from
- * tsc's output in dist/ into dist/lib/ and dist/bin/, in one build so the three share their modules: a class is the
- * same class whichever entry it came through. Node resolves and links each ES module on its own, so loading 120
- * small files cost about 26 ms more than loading a few (the library's import went from 50 to 24 ms, a command's
- * start from 77 to 61 ms). Code loaded lazily (a command's action, a backend's rarer paths) gets a chunk of its own.
+ * Runs after tsc: bundles what the package runs (the library, `opencrate/testing`, the `opencrate` command and the
+ * log writer's thread) from tsc's output in dist/ into dist/lib/ and dist/bin/, in one build so they share their
+ * modules: a class is the same class whichever entry it came through. Node resolves and links each ES module on its
+ * own, so loading 120 small files cost about 26 ms more than loading a few (the library's import went from 50 to
+ * 24 ms, a command's start from 77 to 61 ms). Code loaded lazily (a command's action, a backend's rarer paths) gets
+ * a chunk of its own.
  *
  * Everything lands two folders deep, as tsc's files are, so the paths modules find relative to themselves
- * (package.json, the viewer's files, the log writer's thread) hold. dist/index.js and dist/testing/index.js become
- * re-exports of their bundles; the declarations next to them are tsc's. Packages stay external: they load from
- * node_modules as before, and the cloud SDKs and sharp still load only when used.
+ * (package.json, the viewer's files, the log writer's thread) hold. tsc's JavaScript is then removed: dist/index.js
+ * and dist/testing/index.js become re-exports of their bundles, and the declarations beside them are tsc's.
+ * Packages stay external: they load from node_modules as before, and the cloud SDKs and sharp only when used.
  */
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -21,6 +23,7 @@ const result = await build({
     "lib/index": `${dist}index.js`,
     "lib/testing": `${dist}testing/index.js`,
     "bin/opencrate": `${dist}cli/main.js`,
+    "lib/sink-worker": `${dist}logs/sink-worker.js`,
   },
   outdir: dist,
   bundle: true,
@@ -38,6 +41,10 @@ const result = await build({
 for (const output of Object.keys(result.metafile.outputs)) {
   const renamed = /\bclass ([A-Za-z_$][\w$]*\d)\b/.exec(await readFile(output, "utf8"));
   if (renamed !== null) throw new Error(`${output}: esbuild renamed a class to ${renamed[1]}; give one of the clashing classes another name`);
+}
+// tsc's JavaScript is not shipped: the bundles hold all of it. Its declarations stay.
+for (const entry of await readdir(dist, { recursive: true })) {
+  if (entry.endsWith(".js") && !/^(lib|bin|require|ui-web)\//.test(entry)) await rm(join(dist, entry));
 }
 await writeFile(`${dist}index.js`, 'export * from "./lib/index.js";\nexport { default } from "./lib/index.js";\n');
 await writeFile(`${dist}testing/index.js`, 'export * from "../lib/testing.js";\n');

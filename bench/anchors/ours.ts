@@ -14,11 +14,9 @@ import { createReadStream, createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type * as Library from "../../src/index.ts";
-import type * as Uris from "../../src/uri.ts";
 
 const built = (path: string): string => new URL(`../../dist/${path}`, import.meta.url).href;
 const { GcsBackend, Snapshot } = (await import(built("index.js"))) as typeof Library;
-const { parseLocation } = (await import(built("uri.js"))) as typeof Uris;
 
 const [operation, ...args] = process.argv.slice(2);
 const [first = "", second = "", third = ""] = args;
@@ -59,7 +57,7 @@ switch (operation) {
 }
 
 async function emulatorGcs(root: string): Promise<Library.GcsBackend> {
-  const location = parseLocation(root);
-  if (location.scheme !== "gs") throw new Error(`not a gs:// root: ${root}`);
-  return new GcsBackend({ bucket: location.bucket, prefix: location.prefix, requestTimeoutMs: 60_000 });
+  const { protocol, host: bucket, pathname } = new URL(root);
+  if (protocol !== "gs:") throw new Error(`not a gs:// root: ${root}`);
+  return new GcsBackend({ bucket, prefix: pathname.replace(/^\/|\/$/g, ""), requestTimeoutMs: 60_000 });
 }

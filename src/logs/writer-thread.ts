@@ -11,8 +11,8 @@ import { clock } from "../clock.ts";
 import type { FromWorker, ToWorker } from "./sink-protocol.ts";
 import { receiveError } from "./sink-protocol.ts";
 
-// Built output is .js next to .js; the sources run as .ts (type stripping).
-const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "../logs/sink-worker.ts" : "../logs/sink-worker.js", import.meta.url);
+// The sources run as .ts (type stripping); the package runs the thread's own bundle (scripts/bundle.ts).
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "../logs/sink-worker.ts" : "../lib/sink-worker.js", import.meta.url);
 
 /**
  * The thread's young generation, in MiB. It only batches lines and sends requests, so a small one is enough; V8's

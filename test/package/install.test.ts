@@ -122,6 +122,10 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
       assert.ok(files.includes(expected), `${expected} is in the package`);
     }
     assert.deepEqual(files.filter((file) => /^(src|test|scripts)\/|\.map$/.test(file)), []);
+    // tsc's JavaScript stays out (the bundles hold it); its declarations are in.
+    const scripts = files.filter((file) => /^dist\/.*\.js$/.test(file) && !/^dist\/(lib|bin|require|ui-web)\//.test(file));
+    assert.deepEqual(scripts.sort(), ["dist/index.js", "dist/testing/index.js"]);
+    assert.ok(files.includes("dist/snapshot/snapshot.d.ts"));
     // The bundles find package.json, the viewer's files, the log writer's thread and each other by paths relative to
     // themselves: each must be in the package.
     const bundled = files.filter((file) => /^dist\/(lib|bin)\/[^/]+\.js$/.test(file));
@@ -135,7 +139,7 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
         assert.ok(files.some((entry) => entry === path || entry.startsWith(`${path}/`)), `${file} names ${relative}, which is not in the package`);
       }
     }
-    for (const expected of ["package.json", "dist/logs/sink-worker.js", "dist/ui-web"]) assert.ok(named.includes(expected), `a bundle names ${expected}`);
+    for (const expected of ["package.json", "dist/lib/sink-worker.js", "dist/ui-web"]) assert.ok(named.includes(expected), `a bundle names ${expected}`);
     const manifest = JSON.parse(await ok("tar", ["-xzOf", tarball, "package/package.json"], work)) as Record<string, unknown>;
     assert.doesNotMatch(JSON.stringify(manifest.exports), /src\//);
     assert.match(String((manifest.repository as { url?: unknown } | undefined)?.url), /^git\+https:\/\/github\.com\//);
@@ -158,7 +162,11 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
 
     it("runs the README's Quick start, then `opencrate ls` and `log train@latest` find it in the default root", async () => {
       await writeFile(join(dir, "quickstart.ts"), await readmeQuickStart());
-      const printed = await ok(process.execPath, ["quickstart.ts"], dir);
+      const quickStart = await run(process.execPath, ["quickstart.ts"], dir);
+      assert.equal(quickStart.code, 0, quickStart.stderr);
+      // The run's log went through the log writer's thread (its own bundle), not the main thread's fallback.
+      assert.doesNotMatch(quickStart.stderr, /OPENCRATE_LOG_THREAD/);
+      const printed = quickStart.stdout;
       assert.match(printed, /INFO {6}version 0 at snapshots\/train\/v0:baseline/);
       assert.equal(await readFile(join(dir, "snapshots/train/v0:baseline/jsons/metrics.json"), "utf8"), '{"accuracy":0.93}\n');
 
