@@ -116,7 +116,7 @@ export const anchors: Scenario = {
           "defaults; raw GetObject: one `GetObjectCommand` piped to a file; lib-storage: `Upload` with its defaults. opencrate, " +
           "the built package (`dist/`) called from a script compiled to JavaScript: " +
           "`Snapshot.open(uri).checkpoint(\"model.bin\").downloadTo(file)`, `checkpoint(\"model.bin\").saveFile(file)`, " +
-          "`opencrate pull <uri> <dest> --quiet` (the built CLI). " +
+          "`opencrate pull <uri> <dest> --quiet` (the built CLI, with its default of 32 files at once). " +
           `"+${ADDED_LATENCY_MS} ms per request": the test fault proxy delays each request. "distant": toxiproxy adds ` +
           `${ADDED_LATENCY_MS} ms and caps every connection at 50 MiB/s, as one TCP stream to a cloud store is limited.` +
           (distant instanceof Error ? ` The distant rows are missing: toxiproxy did not start (${distant.message}).` : ""),

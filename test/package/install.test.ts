@@ -176,7 +176,25 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
       assert.match(await ok("npx", ["--no", "--", "opencrate", "log", "train@latest"], dir), / - INFO {5}version 0 at snapshots\/train\/v0:baseline\n/);
     });
 
-    it("the installed command (bundled) pulls that snapshot and serves the viewer with its scripts", async () => {
+    it("every class the entries export keeps its name, and errors are named after theirs", async () => {
+      await writeFile(
+        join(dir, "names.mjs"),
+        `import * as library from "opencrate";
+import * as testing from "opencrate/testing";
+const classes = [...Object.entries(library), ...Object.entries(testing)].filter(
+  ([, value]) => typeof value === "function" && /^class\\b/.test(Function.prototype.toString.call(value)),
+);
+const renamed = classes.filter(([key, value]) => value.name !== key).map(([key, value]) => key + " is named " + value.name);
+console.log(JSON.stringify({ count: classes.length, renamed, error: new library.NotFoundError("x").name }));
+`,
+      );
+      const names = JSON.parse(await ok(process.execPath, ["names.mjs"], dir)) as { count: number; renamed: string[]; error: string };
+      assert.ok(names.count > 20, `the entries export classes (${names.count})`);
+      assert.deepEqual(names.renamed, []);
+      assert.equal(names.error, "NotFoundError");
+    });
+
+    it("the installed command (bundled) pulls that snapshot and serves the viewer with its scripts", { timeout: 120_000 }, async () => {
       await ok("npx", ["--no", "--", "opencrate", "pull", "snapshots/train@latest", "pulled", "--quiet"], dir);
       assert.equal(await readFile(join(dir, "pulled/jsons/metrics.json"), "utf8"), '{"accuracy":0.93}\n');
 
@@ -190,6 +208,7 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
             const found = / at (http:\/\/\S+)/.exec(printed);
             if (found?.[1] !== undefined) resolve(found[1]);
           });
+          viewer.once("error", reject);
           viewer.once("exit", (code) => reject(new Error(`opencrate ui exited ${String(code)} before serving:\n${printed}`)));
         });
         const script = await fetch(new URL("/assets/app.js", url));
