@@ -2,9 +2,9 @@
  * Runs after tsc: bundles what the package runs (the library, `opencrate/testing`, the `opencrate` command and the
  * log writer's thread) from tsc's output in dist/ into dist/lib/ and dist/bin/, in one build so they share their
  * modules: a class is the same class whichever entry it came through. Node resolves and links each ES module on its
- * own, so loading 120 small files cost about 26 ms more than loading a few (the library's import went from 50 to
- * 24 ms, a command's start from 77 to 61 ms). Code loaded lazily (a command's action, a backend's rarer paths) gets
- * a chunk of its own.
+ * own, so loading 120 small files cost about 20 ms more than loading a few (the library's import went from 50 to
+ * about 29 ms, a command's start from 77 to about 63 ms). Code loaded lazily (a command's action, a backend's rarer
+ * paths) gets a chunk of its own.
  *
  * Everything lands two folders deep, as tsc's files are, so the paths modules find relative to themselves
  * (package.json, the viewer's files, the log writer's thread) hold. tsc's JavaScript is then removed: dist/index.js
