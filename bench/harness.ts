@@ -19,7 +19,10 @@ export interface VariantResult {
 
 export interface Measurement extends VariantResult {
   readonly runs: number;
+  /** Each run's seconds, in the order they ran (for measureAlternating: one per round). */
+  readonly runSeconds: readonly number[];
 }
+
 
 /** Runs `scenario`'s `variant` in `repeats` fresh processes; median seconds, max peak RSS. */
 export async function measure(
@@ -63,7 +66,10 @@ export async function measureAlternating(
   for (let i = 0; i < repeats; i++) {
     // Reversed every other round, so no variant always runs right after the same one (warming the server for it).
     for (const index of i % 2 === 0 ? order : [...order].reverse()) {
-      results[index]?.push(await runOnce(scenario, variants[index] ?? "", args, env));
+      const result = await runOnce(scenario, variants[index] ?? "", args, env);
+      results[index]?.push(result);
+      // Each run as it ends, so a median hiding two kinds of runs can be seen in the log.
+      console.error(`  ${scenario} ${variants[index] ?? ""}, round ${i + 1}: ${result.seconds.toFixed(2)} s, ${(result.peakRssBytes / MiB).toFixed(0)} MiB`);
     }
   }
   return variants.map((variant, index) => summarize(scenario, variant, results[index] ?? []));
@@ -87,7 +93,12 @@ function summarize(scenario: string, variant: string, results: readonly VariantR
   const sorted = [...results].sort((a, b) => a.seconds - b.seconds);
   const median = sorted[Math.floor(sorted.length / 2)] ?? sorted[0];
   if (median === undefined) throw new Error(`no runs of ${scenario}/${variant}`);
-  return { ...median, peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)), runs: results.length };
+  return {
+    ...median,
+    peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
+    runs: results.length,
+    runSeconds: results.map((r) => r.seconds),
+  };
 }
 
 /** Samples RSS every 10 ms while `work` runs; returns its result, the elapsed seconds and the peak RSS. */

@@ -59,13 +59,13 @@ export const anchorsGcs: Scenario = {
     }
     return {
       markdown: [
-        "| operation | network | tool | time | opencrate speed vs it | peak RSS |",
-        "|---|---|---|---|---|---|",
+        "| operation | network | tool | time (median) | best run | opencrate speed vs it (medians) | peak RSS |",
+        "|---|---|---|---|---|---|---|",
         ...rows,
         "",
         `Checkpoint: ${CHECKPOINT_BYTES / MiB} MiB, stored once by opencrate (GCS gives its MD5 and CRC32C; opencrate verifies the CRC32C of the whole file, combined from its ranges). ` +
-          `Every variant is a separate process timed from spawn to exit, peak RSS from getrusage; variants alternate, median ` +
-          `of ${repeats} runs. rclone ${RCLONE_VERSION} built by \`go install\`, its gcs backend with its defaults, the JSON API ` +
+          `Every variant is a separate process timed from spawn to exit, peak RSS from getrusage; variants alternate; time and ratio are medians ` +
+          `of ${repeats} runs, beside each tool's best run. rclone ${RCLONE_VERSION} built by \`go install\`, its gcs backend with its defaults, the JSON API ` +
           "endpoint set to the emulator's and anonymous access (`rclone copyto gcs:<bucket>/<key> <file>`, `rclone copyto <file> " +
           "gcs:<bucket>/<key>`). opencrate, called from a script compiled to JavaScript: `Snapshot.open(\"gs://…\").checkpoint(\"model.bin\").downloadTo(file)`, " +
           "`checkpoint(\"model.bin\").saveFile(file)`, with STORAGE_EMULATOR_HOST naming the emulator. The emulator keeps " +
