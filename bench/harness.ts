@@ -18,11 +18,9 @@ export interface VariantResult {
 }
 
 export interface Measurement extends VariantResult {
-  readonly runs: number;
   /** Each run's seconds, in the order they ran (for measureAlternating: one per round). */
   readonly runSeconds: readonly number[];
 }
-
 
 /** Runs `scenario`'s `variant` in `repeats` fresh processes; median seconds, max peak RSS. */
 export async function measure(
@@ -96,7 +94,6 @@ function summarize(scenario: string, variant: string, results: readonly VariantR
   return {
     ...median,
     peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
-    runs: results.length,
     runSeconds: results.map((r) => r.seconds),
   };
 }
