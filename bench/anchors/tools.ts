@@ -49,10 +49,15 @@ export async function ensureAnchors(): Promise<void> {
   await writeFile(oursScript, code);
 }
 
-/** Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact). */
+/**
+ * Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact). The disk is
+ * synced first, untimed: otherwise a run pays for flushing what the run before it wrote (on this VM a 1 GiB load took
+ * about 0.6 s after a sync and 1-7 s without one, whichever the tool).
+ */
 export async function measureProcess(command: readonly string[], env: NodeJS.ProcessEnv, bytes: number): Promise<VariantResult> {
   const wrapper = [
-    "import json, resource, subprocess, sys, time",
+    "import json, os, resource, subprocess, sys, time",
+    "os.sync()",
     "start = time.perf_counter()",
     "done = subprocess.run(sys.argv[1:])",
     "seconds = time.perf_counter() - start",
