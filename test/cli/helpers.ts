@@ -1,10 +1,11 @@
 /**
  * Runs the CLI as a subprocess (`node src/cli/main.ts …`) and builds local roots with the library itself.
  */
+import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { StorageBackend } from "../../src/backends/backend.ts";
@@ -198,3 +199,34 @@ export async function makeSnapshots(backend: StorageBackend): Promise<void> {
   await run.yaml("config.yaml").save({ lr: 0.001 });
   await run.close();
 }
+
+/** Files in a version pulled across the listing's first page (200 keys) and into the next. */
+export const MANY_FILES = 250;
+
+/** A snapshot "many" whose v0 holds {@link MANY_FILES} JSON files, `{ index: i }` each; their names, in key order. */
+export async function makeManyFiles(backend: StorageBackend): Promise<string[]> {
+  const run = await Snapshot.setup({ name: "many", backend, console: false });
+  const names = Array.from({ length: MANY_FILES }, (_, i) => `item_${String(i).padStart(3, "0")}.json`);
+  for (let i = 0; i < names.length; i += 25) await Promise.all(names.slice(i, i + 25).map((name, j) => run.json(name).save({ index: i + j })));
+  await run.close();
+  return names;
+}
+
+/**
+ * Checks a pull of {@link makeManyFiles}'s version into `dest`: every JSON file once with its content, nothing else
+ * but the logs, and a summary that counts them all as downloaded.
+ */
+export async function assertPulledMany(dest: string, names: readonly string[], stdout: string): Promise<void> {
+  const entries = await readdir(dest, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => relative(dest, join(entry.parentPath, entry.name)))
+    .sort();
+  assert.deepEqual(files.filter((path) => path.startsWith("jsons/")), names.map((name) => `jsons/${name}`));
+  assert.deepEqual(files.filter((path) => !path.startsWith("jsons/") && !path.endsWith(".log")), [], "nothing but the files and the logs");
+  assert.match(stdout, new RegExp(`^Pulled ${files.length} of ${files.length} files .*: ${files.length} downloaded, 0 already complete\\.$`, "m"));
+  for (const index of [0, 199, 200, names.length - 1]) {
+    assert.deepEqual(JSON.parse(await readFile(join(dest, "jsons", names[index] ?? ""), "utf8")), { index });
+  }
+}
+

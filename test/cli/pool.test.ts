@@ -1,4 +1,7 @@
-/** mapWithConcurrency: the limit on all calls, the limit on heavy ones, and results in the items' order. */
+/**
+ * mapWithConcurrency: the limit on all calls, the limit on heavy ones, and results in the items' order, for items
+ * given at once and for items that arrive over time (a listing read page by page).
+ */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -71,4 +74,71 @@ describe("mapWithConcurrency", () => {
     assert.equal(one.mostHeavy, 1);
     assert.deepEqual(one.results, mixed(10).map((item) => item.id * 10));
   });
+
+  it("starts calls on items that arrive over time before the rest have come, in order and within the limits", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: number[] = [];
+    let startedBeforeGate = 0;
+    let running = 0;
+    let most = 0;
+    async function* arriving(): AsyncGenerator<Item> {
+      for (const item of mixed(5)) yield item;
+      await gate;
+      for (const item of mixed(30).slice(5)) yield item;
+    }
+    const done = mapWithConcurrency(
+      arriving(),
+      4,
+      async (item) => {
+        started.push(item.id);
+        running += 1;
+        most = Math.max(most, running);
+        await sleep(item.ms);
+        running -= 1;
+        return item.id * 10;
+      },
+      { isHeavy: (item) => item.heavy, limit: 2 },
+    );
+    await sleep(40);
+    startedBeforeGate = started.length;
+    release();
+    const results = await done;
+    assert.equal(startedBeforeGate, 5, "the first items ran while the rest had not come");
+    assert.deepEqual(results, mixed(30).map((item) => item.id * 10));
+    assert.deepEqual([...started].sort((a, b) => a - b), mixed(30).map((item) => item.id), "every item ran once");
+    assert.equal(most, 4);
+  });
+
+  it("when the items fail to arrive, starts nothing more, lets the calls under way finish, then rejects with that error", async () => {
+    const broken = new Error("listing failed (test)");
+    async function* failing(): AsyncGenerator<number> {
+      yield 1;
+      yield 2;
+      await sleep(5);
+      throw broken;
+    }
+    const started: number[] = [];
+    const finished: number[] = [];
+    await assert.rejects(
+      mapWithConcurrency(failing(), 4, async (item) => {
+        started.push(item);
+        await sleep(30);
+        finished.push(item);
+        return item;
+      }),
+      (error: unknown) => error === broken,
+    );
+    assert.deepEqual(started, [1, 2]);
+    assert.deepEqual(finished, [1, 2], "the calls under way finished before the rejection");
+  });
+
+  it("an empty source resolves with no results and no call", async () => {
+    let calls = 0;
+    async function* none(): AsyncGenerator<number> {}
+    assert.deepEqual(await mapWithConcurrency(none(), 3, async () => ++calls), []);
+    assert.deepEqual(await mapWithConcurrency([], 3, async () => ++calls), []);
+    assert.equal(calls, 0);
+  });
 });
+

@@ -8,7 +8,7 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeManyFiles, makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links), as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -90,6 +90,14 @@ describe("opencrate pull", () => {
       assert.equal(result.stderr, `opencrate: Cannot pull into ${dest}: no permission to create or write that folder (EACCES).\n`);
     }
     assert.deepEqual(await readdir(sealed), []);
+  });
+
+  it("pull of a version longer than the listing's first page downloads every file once, with its content", async () => {
+    const names = await makeManyFiles(new LocalBackend({ root }));
+    const dest = join(dir, "many");
+    const result = await runCli(["pull", `${root}/many/v0`, dest]);
+    assert.equal(result.code, 0, result.stderr);
+    await assertPulledMany(dest, names, result.stdout);
   });
 
   it("re-downloads a dest file of the wrong size", async () => {

@@ -3,7 +3,7 @@ import { access, constants, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
-import { isHiddenPath, listFolder, type FolderFile } from "../files.ts";
+import { isHiddenPath, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
@@ -44,7 +44,6 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const destRoot = await prepareDestination(dest);
 
   const progress = await createProgress(options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines");
-  const plan = planDownloads(await listFolder(snapshot.backend, snapshot.prefix), destRoot, dest, progress);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once("SIGINT", onSignal);
@@ -58,12 +57,14 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     signal: stop.signal,
     onBytes: (count) => progress.addBytes(count),
   };
-  progress.start(plan.totalBytes, plan.tasks.length);
+  // Files download while the listing goes on: the first ones start once its first page is in.
+  const plan: PlanTally = { files: 0, refused: 0 };
+  progress.start();
   let results: Result[];
   let swapped: FolderSwappedError | undefined;
   try {
     results = await mapWithConcurrency(
-      plan.tasks,
+      plannedTasks(streamFolder(snapshot.backend, snapshot.prefix, stop.signal), { destRoot, dest, progress, plan, stop }),
       options.concurrency,
       async (task) => {
         const result = await pullOne(task, context, progress);
@@ -92,7 +93,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const unfinished = count("unfinished");
   const pulled = results.filter((result): result is DownloadOutcome => result.kind === "downloaded" || result.kind === "complete");
   const summary =
-    `${pulled.length} of ${plan.tasks.length + plan.refused} files ` +
+    `${pulled.length} of ${plan.files + plan.refused} files ` +
     `(${formatSize(pulled.reduce((sum, result) => sum + result.size, 0))}) in ${dest}: ` +
     `${count("downloaded")} downloaded, ${count("complete")} already complete` +
     (refused > 0 ? `, ${refused} refused` : "") +
@@ -137,36 +138,61 @@ async function prepareDestination(dest: string): Promise<string> {
   }
 }
 
-interface DownloadPlan {
-  readonly tasks: DownloadTask[];
+/** What the listing gave so far. */
+interface PlanTally {
+  /** Files to download. */
+  files: number;
   /** Keys refused before any download. */
-  readonly refused: number;
-  readonly totalBytes: number;
+  refused: number;
 }
 
-/** Checks every listed key; refused ones are reported, hidden ones (bookkeeping) skipped. */
-function planDownloads(listed: readonly FolderFile[], destRoot: string, dest: string, progress: PullProgress): DownloadPlan {
-  const tasks: DownloadTask[] = [];
-  let refused = 0;
-  let totalBytes = 0;
-  for (const file of listed) {
-    // Checked before the hidden-path rule, so a key like "..\x" is reported, not skipped as a dot-entry.
-    const check = checkPullPath(file.path);
-    const problem = check.ok
-      ? pathInside(destRoot, check.segments) === undefined
-        ? `it would land outside ${dest}`
-        : undefined
-      : check.problem;
-    if (!check.ok || problem !== undefined) {
-      refused += 1;
-      progress.problem(`refused ${JSON.stringify(file.key)}: ${problem}; nothing was written for it.`);
-      continue;
+interface PlanContext {
+  readonly destRoot: string;
+  readonly dest: string;
+  readonly progress: PullProgress;
+  readonly plan: PlanTally;
+  /** Aborted when the listing fails, so that the downloads under way stop. */
+  readonly stop: AbortController;
+}
+
+/** Checks each listed key as it comes; refused ones are reported, hidden ones (bookkeeping) skipped. */
+async function* plannedTasks(listed: AsyncIterable<FolderFile>, context: PlanContext): AsyncGenerator<DownloadTask> {
+  const { destRoot, dest, progress, plan } = context;
+  try {
+    for await (const file of listed) {
+      // Interrupted, or dest was swapped: nothing more is planned.
+      if (context.stop.signal.aborted) return;
+      const task = planned(file, destRoot, dest, progress);
+      if (task === "refused") plan.refused += 1;
+      else if (task !== undefined) {
+        plan.files += 1;
+        progress.addFile(file.size);
+        yield task;
+      }
     }
-    if (isHiddenPath(file.path)) continue;
-    tasks.push({ key: file.key, path: file.path, segments: check.segments, listed: file.info });
-    totalBytes += file.size;
+  } catch (error) {
+    // A listing stopped by the abort itself ends the plan; any other failure stops the downloads under way.
+    if (context.stop.signal.aborted) return;
+    context.stop.abort();
+    throw error;
   }
-  return { tasks, refused, totalBytes };
+}
+
+/** A listed key's download; "refused" (reported) for a key that may not be written, undefined for a hidden one. */
+function planned(file: FolderFile, destRoot: string, dest: string, progress: PullProgress): DownloadTask | "refused" | undefined {
+  // Checked before the hidden-path rule, so a key like "..\x" is reported, not skipped as a dot-entry.
+  const check = checkPullPath(file.path);
+  const problem = check.ok
+    ? pathInside(destRoot, check.segments) === undefined
+      ? `it would land outside ${dest}`
+      : undefined
+    : check.problem;
+  if (!check.ok || problem !== undefined) {
+    progress.problem(`refused ${JSON.stringify(file.key)}: ${problem}; nothing was written for it.`);
+    return "refused";
+  }
+  if (isHiddenPath(file.path)) return undefined;
+  return { key: file.key, path: file.path, segments: check.segments, listed: file.info };
 }
 
 async function pullOne(task: DownloadTask, context: DownloadContext, progress: PullProgress): Promise<Result> {

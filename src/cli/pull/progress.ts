@@ -8,7 +8,10 @@ import { printLines } from "../format.ts";
 import { scrub } from "../scrub.ts";
 
 export interface PullProgress {
-  start(totalBytes: number, totalFiles: number): void;
+  /** Shows the progress; the totals grow as the listing finds files (`addFile`). */
+  start(): void;
+  /** One more file of `bytes` to pull. */
+  addFile(bytes: number): void;
   addBytes(count: number): void;
   /** A file finished; `describe` gives the line that says so (built only by the modes that print it). */
   fileDone(describe: () => string): void;
@@ -30,6 +33,7 @@ class TextProgress implements PullProgress {
   }
 
   start(): void {}
+  addFile(): void {}
   addBytes(): void {}
   fileDone(describe: () => string): void {
     if (this.#lines) printLines(describe());
@@ -73,10 +77,15 @@ class BarProgress implements PullProgress {
     this.#multi = multi;
   }
 
-  start(totalBytes: number, totalFiles: number): void {
-    this.#totalBytes = totalBytes;
-    this.#totalFiles = totalFiles;
-    this.#bar = this.#multi.create(Math.max(totalBytes, 1), 0, this.#payload());
+  start(): void {
+    this.#bar = this.#multi.create(1, 0, this.#payload());
+  }
+
+  addFile(bytes: number): void {
+    this.#totalBytes += bytes;
+    this.#totalFiles += 1;
+    this.#bar?.setTotal(Math.max(this.#totalBytes, 1));
+    this.#bar?.update(this.#bytes, this.#payload());
   }
 
   addBytes(count: number): void {
