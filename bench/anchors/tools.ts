@@ -51,8 +51,7 @@ export async function ensureAnchors(): Promise<void> {
 
 /**
  * Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact). The disk is
- * synced first, untimed: otherwise a run pays for flushing what the run before it wrote (on this VM a 1 GiB load took
- * about 0.6 s after a sync and 1-7 s without one, whichever the tool).
+ * synced first, untimed, so that no run pays for writing back what the run before it wrote.
  */
 export async function measureProcess(command: readonly string[], env: NodeJS.ProcessEnv, bytes: number): Promise<VariantResult> {
   const wrapper = [
