@@ -4,7 +4,7 @@
  * and peak RSS are measured by a small wrapper (Python's getrusage of the child), the same way for every variant.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -126,3 +126,34 @@ export function boto3Env(server: { endpoint: string; accessKeyId: string; secret
 export function sync(): void {
   spawnSync("sync");
 }
+
+/** Where Linux says which block order of freed memory is reported to the host (none above the largest, 10). */
+const REPORTING_ORDER = "/sys/module/page_reporting/parameters/page_reporting_order";
+const BALLOON_DEVICES = "/sys/bus/virtio/drivers/virtio_balloon";
+/** VIRTIO_BALLOON_F_REPORTING: the device takes reports of freed pages. */
+const REPORTING_FEATURE_BIT = 5;
+const LARGEST_PAGE_ORDER = 10;
+
+/**
+ * A sentence for the tables' notes when the machine is a VM that hands the memory it frees back to its host
+ * (virtio-balloon free page reporting): a run that writes 1 GiB into page-cache pages the host took back pays
+ * seconds of kernel time to fault them in again, whichever the tool, so whether reporting was on matters to every
+ * 1 GiB row on loopback. Empty elsewhere.
+ */
+export function freePageReportingNote(): string {
+  const balloons = existsSync(BALLOON_DEVICES) ? readdirSync(BALLOON_DEVICES).filter((name) => name.startsWith("virtio")) : [];
+  const reporting = balloons.some((device) => {
+    const features = readFileSync(join(BALLOON_DEVICES, device, "features"), "utf8");
+    return features[REPORTING_FEATURE_BIT] === "1";
+  });
+  if (!reporting || !existsSync(REPORTING_ORDER)) return "";
+  const order = Number(readFileSync(REPORTING_ORDER, "utf8").trim());
+  if (order > LARGEST_PAGE_ORDER) {
+    return ` This VM can report freed memory to its host (virtio-balloon free page reporting); reporting was off for this run (page_reporting_order ${order}).`;
+  }
+  return (
+    ` This VM reports freed memory to its host (virtio-balloon free page reporting, page_reporting_order ${order}): a run that writes 1 GiB ` +
+    "into pages the host took back pays seconds of kernel time to fault them in again, whichever the tool, so 1 GiB runs on loopback are fast or several times slower by chance."
+  );
+}
+

@@ -15,7 +15,7 @@ import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { Snapshot } from "../../src/index.ts";
 import { gcsOptions } from "../../test/support/gcs.ts";
 import { gcsEnv } from "../../test/support/servers.ts";
-import { ensureAnchors, gcsEmulatorEnv, measureProcess, oursScript as ours, RCLONE_VERSION, rcloneGcsEnv, rclonePath } from "../anchors/tools.ts";
+import { ensureAnchors, freePageReportingNote, gcsEmulatorEnv, measureProcess, oursScript as ours, RCLONE_VERSION, rcloneGcsEnv, rclonePath } from "../anchors/tools.ts";
 import { MiB, measureAlternating } from "../harness.ts";
 import { chosen, type Group, tableRows } from "./anchors.ts";
 import { CHECKPOINT_BYTES, deleteEverything, writePseudoRandomFile } from "./shared.ts";
@@ -69,7 +69,8 @@ export const anchorsGcs: Scenario = {
           "endpoint set to the emulator's and anonymous access (`rclone copyto gcs:<bucket>/<key> <file>`, `rclone copyto <file> " +
           "gcs:<bucket>/<key>`). opencrate, called from a script compiled to JavaScript: `Snapshot.open(\"gs://…\").checkpoint(\"model.bin\").downloadTo(file)`, " +
           "`checkpoint(\"model.bin\").saveFile(file)`, with STORAGE_EMULATOR_HOST naming the emulator. The emulator keeps " +
-          "objects in memory and hashes every upload whole, so saves measure it as much as the clients.",
+          "objects in memory and hashes every upload whole, so saves measure it as much as the clients." +
+          freePageReportingNote(),
       ].join("\n"),
     };
   },

@@ -18,7 +18,19 @@ import { startFaultProxy } from "../../test/support/fault-proxy.ts";
 import { s3Options } from "../../test/support/s3.ts";
 import { minioEnv, type S3ServerEnv } from "../../test/support/servers.ts";
 import { startNetworkFaults } from "../../test/support/toxiproxy.ts";
-import { BOTO3_SCRIPT, BOTO3_VERSION, boto3Env, ensureAnchors, measureProcess, oursScript as ours, pythonPath, RCLONE_VERSION, rcloneS3Env, rclonePath } from "../anchors/tools.ts";
+import {
+  BOTO3_SCRIPT,
+  BOTO3_VERSION,
+  boto3Env,
+  ensureAnchors,
+  freePageReportingNote,
+  measureProcess,
+  oursScript as ours,
+  pythonPath,
+  RCLONE_VERSION,
+  rcloneS3Env,
+  rclonePath,
+} from "../anchors/tools.ts";
 import { MiB, measureAlternating, type Measurement } from "../harness.ts";
 import { CHECKPOINT_BYTES, deleteEverything, writePseudoRandomFile } from "./shared.ts";
 import type { Scenario } from "./types.ts";
@@ -109,7 +121,7 @@ export const anchors: Scenario = {
         "",
         `Checkpoint: ${CHECKPOINT_BYTES / MiB} MiB, stored once by opencrate (a multipart object, so S3 gives no whole-object ` +
           `checksum: the size is verified); small files: ${SMALL_FILES} JSON artifacts of ${SMALL_BYTES} bytes. Every variant is ` +
-          `a separate process timed from spawn to exit, peak RSS from getrusage; variants alternate; time and ratio are medians of ${repeats} runs, beside each tool's best run (on this VM a 1 GiB run on loopback takes either about 1 s or several, whichever the tool). ` +
+          `a separate process timed from spawn to exit, peak RSS from getrusage; variants alternate; time and ratio are medians of ${repeats} runs, beside each tool's best run. ` +
           `rclone ${RCLONE_VERSION} built by \`go install\` with its defaults (\`rclone copyto minio:<bucket>/<key> <file>\`, ` +
           "`rclone copyto <file> minio:<bucket>/<key>`, `rclone copy --transfers 16 minio:<bucket>/<folder> <dest>` for the " +
           `small files, \`rclone copy\` for the checkpoint); boto3 ${BOTO3_VERSION} \`download_file\` / \`upload_file\` with its ` +
@@ -119,7 +131,8 @@ export const anchors: Scenario = {
           "`opencrate pull <uri> <dest> --quiet` (the built CLI, with its default of 32 files at once). " +
           `"+${ADDED_LATENCY_MS} ms per request": the test fault proxy delays each request. "distant": toxiproxy adds ` +
           `${ADDED_LATENCY_MS} ms and caps every connection at 50 MiB/s, as one TCP stream to a cloud store is limited.` +
-          (distant instanceof Error ? ` The distant rows are missing: toxiproxy did not start (${distant.message}).` : ""),
+          (distant instanceof Error ? ` The distant rows are missing: toxiproxy did not start (${distant.message}).` : "") +
+          freePageReportingNote(),
       ].join("\n"),
     };
   },
