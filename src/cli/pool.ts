@@ -10,8 +10,8 @@ export interface HeavyItems<T> {
  * (long calls start early), else to the next light one, so light items fill the slots heavy ones may not take.
  *
  * `items` may arrive over time (an async iterable, such as a listing read page by page): calls start as soon as
- * items come. When the iterable fails, no further call starts; the calls under way finish, and then this rejects
- * with its error.
+ * items come. When the iterable or a call fails, no further call starts and the iterable is not read further; the
+ * calls under way finish, and then this rejects with the first failure.
  */
 export async function mapWithConcurrency<T, R>(
   items: readonly T[] | AsyncIterable<T>,
@@ -29,9 +29,12 @@ export async function mapWithConcurrency<T, R>(
     ? queue.addAll(items)
     : (async () => {
         try {
-          for await (const item of items as AsyncIterable<T>) queue.add(item);
+          for await (const item of items as AsyncIterable<T>) {
+            if (failure !== undefined) break;
+            queue.add(item);
+          }
         } catch (error) {
-          failure = { error };
+          failure ??= { error };
         } finally {
           queue.end();
         }
@@ -49,6 +52,9 @@ export async function mapWithConcurrency<T, R>(
       if (next.heavy) heavyRunning += 1;
       try {
         results[next.index] = await work(next.item, next.index);
+      } catch (error) {
+        failure ??= { error };
+        return;
       } finally {
         if (next.heavy) heavyRunning -= 1;
       }

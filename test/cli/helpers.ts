@@ -203,11 +203,11 @@ export async function makeSnapshots(backend: StorageBackend): Promise<void> {
 /** Files in a version pulled across the listing's first page (200 keys) and into the next. */
 export const MANY_FILES = 250;
 
-/** A snapshot "many" whose v0 holds {@link MANY_FILES} JSON files, `{ index: i }` each; their names, in key order. */
-export async function makeManyFiles(backend: StorageBackend): Promise<string[]> {
-  const run = await Snapshot.setup({ name: "many", backend, console: false });
+/** A snapshot `name` whose v0 holds {@link MANY_FILES} JSON files, `{ index: i }` each; their names, in key order. */
+export async function makeManyFiles(backend: StorageBackend, name = "many"): Promise<string[]> {
+  const run = await Snapshot.setup({ name, backend, console: false });
   const names = Array.from({ length: MANY_FILES }, (_, i) => `item_${String(i).padStart(3, "0")}.json`);
-  for (let i = 0; i < names.length; i += 25) await Promise.all(names.slice(i, i + 25).map((name, j) => run.json(name).save({ index: i + j })));
+  for (let i = 0; i < names.length; i += 25) await Promise.all(names.slice(i, i + 25).map((file, j) => run.json(file).save({ index: i + j })));
   await run.close();
   return names;
 }

@@ -115,13 +115,14 @@ describe("mapWithConcurrency", () => {
     async function* failing(): AsyncGenerator<number> {
       yield 1;
       yield 2;
+      yield 3;
       await sleep(5);
       throw broken;
     }
     const started: number[] = [];
     const finished: number[] = [];
     await assert.rejects(
-      mapWithConcurrency(failing(), 4, async (item) => {
+      mapWithConcurrency(failing(), 1, async (item) => {
         started.push(item);
         await sleep(30);
         finished.push(item);
@@ -129,8 +130,40 @@ describe("mapWithConcurrency", () => {
       }),
       (error: unknown) => error === broken,
     );
-    assert.deepEqual(started, [1, 2]);
-    assert.deepEqual(finished, [1, 2], "the calls under way finished before the rejection");
+    assert.deepEqual(started, [1], "items 2 and 3 had come but did not start after the failure");
+    assert.deepEqual(finished, [1], "the call under way finished before the rejection");
+  });
+
+  it("when a call fails, starts nothing more, stops reading the items, lets the others finish, then rejects with it", async () => {
+    const broken = new Error("call failed (test)");
+    let read = 0;
+    async function* arriving(): AsyncGenerator<number> {
+      for (let item = 0; item < 100; item++) {
+        read += 1;
+        yield item;
+        await sleep(1);
+      }
+    }
+    const started: number[] = [];
+    const finished: number[] = [];
+    await assert.rejects(
+      mapWithConcurrency(arriving(), 2, async (item) => {
+        started.push(item);
+        if (item === 3) throw broken;
+        await sleep(item === 2 ? 40 : 2);
+        finished.push(item);
+        return item;
+      }),
+      (error: unknown) => error === broken,
+    );
+    assert.ok(finished.includes(2), "the slow call under way finished before the rejection");
+    assert.ok(!started.some((item) => item > 4), `nothing started after the failure: ${started.join(", ")}`);
+    assert.ok(read < 10, `the items stopped being read: ${read} read`);
+    const array = await mapWithConcurrency([1, 2, 3, 4, 5, 6], 1, async (item) => {
+      if (item === 2) throw broken;
+      return item;
+    }).catch((error: unknown) => error);
+    assert.equal(array, broken);
   });
 
   it("an empty source resolves with no results and no call", async () => {

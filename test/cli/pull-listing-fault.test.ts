@@ -1,7 +1,8 @@
 /**
- * `pull` lists a version while it downloads. A listing that fails after its first page must stop the pull with the
- * store's error rather than report a partial pull as complete: MinIO behind the fault proxy, which answers 500 to
- * every listing that goes on after a key (the pull's second listing request), so the retries give up.
+ * `pull` lists a version while it downloads. A listing that fails after its first page must stop the downloads under
+ * way and end the pull with the store's error, never report a partial pull as complete: MinIO behind the fault proxy,
+ * which answers 500 to every listing that goes on after a key (the pull's second listing request), so the retries give
+ * up, and holds the GETs of item_100 to item_199 for far longer than that, so they are still under way then.
  */
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
@@ -14,6 +15,8 @@ import { minioEnv } from "../support/servers.ts";
 import { makeManyFiles, removeDir, runCli, tempDir } from "./helpers.ts";
 
 const server = minioEnv();
+/** How long the proxy holds a GET of item_100 to item_199: far longer than the listing's retries take to give up. */
+const HELD_MS = 20_000;
 const factory = minioFactory();
 
 describe("pull when the listing fails after its first page (MinIO)", { skip: factory.skip }, () => {
@@ -29,7 +32,10 @@ describe("pull when the listing fails after its first page (MinIO)", { skip: fac
     proxy = await startFaultProxy({
       target: server.endpoint,
       seed: 1,
-      plan: { decide: (request) => (request.url.includes("start-after=") ? "status-500" : "pass") },
+      plan: {
+        decide: (request) => (request.url.includes("start-after=") ? "status-500" : request.url.includes("/jsons/item_1") ? "stall" : "pass"),
+        stallMs: HELD_MS,
+      },
     });
   });
   after(async () => {
@@ -38,7 +44,7 @@ describe("pull when the listing fails after its first page (MinIO)", { skip: fac
     await removeDir(dir);
   });
 
-  it("exits 1 with the listing's failure in one line and pulls nothing listed after the first page", async () => {
+  it("stops the downloads under way and exits 1 with the listing's failure in one line", async () => {
     assert.ok(server !== undefined);
     const root = backend.describe("").replace(/\/+$/, "");
     const dest = join(dir, "dest");
@@ -56,7 +62,9 @@ describe("pull when the listing fails after its first page (MinIO)", { skip: fac
     assert.equal(lines.length, 1, result.stderr);
     assert.match(lines[0] ?? "", /^opencrate: .*list/i);
     assert.doesNotMatch(result.stdout, /^Pulled /m, "no summary that could read as a finished pull");
+    assert.ok(proxy.counters.injected.stall >= 1, `some GETs were held when the listing failed: ${proxy.describe()}`);
     const pulled = (await readdir(join(dest, "jsons")).catch(() => [] as string[])).filter((name) => name.endsWith(".json"));
-    assert.ok(pulled.every((name) => name <= "item_199.json"), `only files of the first page: ${pulled.at(-1)}`);
+    // Had the pull waited for the held GETs, their files would be here.
+    assert.deepEqual(pulled.filter((name) => name.startsWith("item_1")), [], "the held downloads were stopped");
   });
 });

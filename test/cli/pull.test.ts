@@ -100,6 +100,15 @@ describe("opencrate pull", () => {
     await assertPulledMany(dest, names, result.stdout);
   });
 
+  it("pull into a folder inside the version itself pulls the version's files once, none of its own", async () => {
+    const names = await makeManyFiles(new LocalBackend({ root }), "inside");
+    // After every key of the version, so a listing that went on while the pull wrote would find the pull's files.
+    const dest = join(root, "inside", "v0", "zz");
+    const result = await runCli(["pull", `${root}/inside/v0`, dest]);
+    assert.equal(result.code, 0, result.stderr);
+    await assertPulledMany(dest, names, result.stdout);
+  });
+
   it("re-downloads a dest file of the wrong size", async () => {
     const dest = join(dir, "truncated-dest");
     assert.equal((await runCli(["pull", `${root}/train/v1`, dest, "-q"])).code, 0);

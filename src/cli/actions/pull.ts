@@ -3,7 +3,7 @@ import { access, constants, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
-import { isHiddenPath, streamFolder, type FolderFile } from "../files.ts";
+import { isHiddenPath, listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
@@ -19,7 +19,7 @@ import { readsWhole } from "../../transfer/download-file.ts";
 import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
 import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
-import { openSnapshotTarget } from "../targets.ts";
+import { openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
 
 export interface PullOptions {
   readonly concurrency: number;
@@ -57,14 +57,13 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     signal: stop.signal,
     onBytes: (count) => progress.addBytes(count),
   };
-  // Files download while the listing goes on: the first ones start once its first page is in.
   const plan: PlanTally = { files: 0, refused: 0 };
   progress.start();
-  let results: Result[];
+  let results: Result[] | undefined;
   let swapped: FolderSwappedError | undefined;
   try {
     results = await mapWithConcurrency(
-      plannedTasks(streamFolder(snapshot.backend, snapshot.prefix, stop.signal), { destRoot, dest, progress, plan, stop }),
+      plannedTasks(listing(snapshot, stop.signal), { destRoot, dest, progress, plan, stop }),
       options.concurrency,
       async (task) => {
         const result = await pullOne(task, context, progress);
@@ -81,7 +80,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     // A swap after a folder's last check is still reported.
     swapped ??= await swapAfterLastCheck(root);
   } finally {
-    progress.stop();
+    progress.stop(results !== undefined);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await root.close();
@@ -136,6 +135,16 @@ async function prepareDestination(dest: string): Promise<string> {
     }
     throw error;
   }
+}
+
+/**
+ * The version's files: from a store, as the listing reads them, so that downloads start with its first page; on
+ * local disk, listed whole first, since dest may lie inside the version's own folder and a listing that went on
+ * meanwhile would find the pull's own files.
+ */
+async function* listing(snapshot: SnapshotTarget, signal: AbortSignal): AsyncGenerator<FolderFile> {
+  if (snapshot.backend.kind === "local") yield* await listFolder(snapshot.backend, snapshot.prefix);
+  else yield* streamFolder(snapshot.backend, snapshot.prefix, signal);
 }
 
 /** What the listing gave so far. */

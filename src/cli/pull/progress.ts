@@ -17,7 +17,8 @@ export interface PullProgress {
   fileDone(describe: () => string): void;
   /** A problem with one file (refused or failed). */
   problem(message: string): void;
-  stop(): void;
+  /** Ends the display; `finished`: every listed file was dealt with (an empty pull then shows as complete). */
+  stop(finished: boolean): void;
 }
 
 export async function createProgress(mode: "bar" | "lines" | "quiet"): Promise<PullProgress> {
@@ -102,8 +103,8 @@ class BarProgress implements PullProgress {
     this.#multi.log(`opencrate: ${scrub(message)}\n`);
   }
 
-  stop(): void {
-    if (this.#totalBytes === 0) this.#bar?.update(1, this.#payload());
+  stop(finished: boolean): void {
+    if (finished && this.#totalBytes === 0) this.#bar?.update(1, this.#payload());
     this.#multi.stop();
   }
 
