@@ -49,14 +49,10 @@ export async function ensureAnchors(): Promise<void> {
   await writeFile(oursScript, code);
 }
 
-/**
- * Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact). The disk is
- * synced first, untimed, so that no run pays for writing back what the run before it wrote.
- */
+/** Runs `command` in a child and reports its wall time and peak RSS (getrusage of the child, so exact). */
 export async function measureProcess(command: readonly string[], env: NodeJS.ProcessEnv, bytes: number): Promise<VariantResult> {
   const wrapper = [
-    "import json, os, resource, subprocess, sys, time",
-    "os.sync()",
+    "import json, resource, subprocess, sys, time",
     "start = time.perf_counter()",
     "done = subprocess.run(sys.argv[1:])",
     "seconds = time.perf_counter() - start",

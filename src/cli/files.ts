@@ -32,15 +32,16 @@ export async function listFolder(backend: StorageBackend, prefix: string): Promi
 
 /** The same files as listFolder, each as soon as the listing has it: a short first page, then the store's own. */
 export async function* streamFolder(backend: StorageBackend, prefix: string, signal?: AbortSignal): AsyncGenerator<FolderFile> {
+  const stoppable = signal === undefined ? {} : { signal };
   let last: string | undefined;
   let count = 0;
-  for await (const info of backend.list(prefix, { pageSize: FIRST_PAGE_KEYS, ...(signal === undefined ? {} : { signal }) })) {
+  for await (const info of backend.list(prefix, { pageSize: FIRST_PAGE_KEYS, ...stoppable })) {
     yield folderFile(info, prefix);
     last = info.key;
     if (++count === FIRST_PAGE_KEYS) break;
   }
   if (last === undefined || count < FIRST_PAGE_KEYS) return;
-  for await (const info of backend.list(prefix, { startAfter: last, ...(signal === undefined ? {} : { signal }) })) yield folderFile(info, prefix);
+  for await (const info of backend.list(prefix, { startAfter: last, ...stoppable })) yield folderFile(info, prefix);
 }
 
 function folderFile(info: ObjectInfo, prefix: string): FolderFile {

@@ -25,7 +25,7 @@ export async function mapWithConcurrency<T, R>(
   let heavyRunning = 0;
   const heavyLimit = Math.max(1, heavy?.limit ?? limit);
 
-  const feeding = Array.isArray(items)
+  const feeding: Promise<void> | void = Array.isArray(items)
     ? queue.addAll(items)
     : (async () => {
         try {
@@ -79,7 +79,6 @@ class ItemQueue<T> {
   readonly #light: Queued<T>[] = [];
   #heavyNext = 0;
   #lightNext = 0;
-  #count = 0;
   #ended = false;
   #waiting: (() => void)[] = [];
 
@@ -89,11 +88,12 @@ class ItemQueue<T> {
 
   add(item: T): void {
     const heavy = this.#heavyOf?.isHeavy(item) === true;
-    (heavy ? this.#heavy : this.#light).push({ item, index: this.#count++, heavy });
+    const index = this.#heavy.length + this.#light.length;
+    (heavy ? this.#heavy : this.#light).push({ item, index, heavy });
     this.#wake();
   }
 
-  async addAll(items: readonly T[]): Promise<void> {
+  addAll(items: readonly T[]): void {
     for (const item of items) this.add(item);
     this.end();
   }
