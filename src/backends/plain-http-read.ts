@@ -8,6 +8,9 @@
  * error, a redirect, chunked framing) is declined before a byte reaches the sink, so the caller sends the request
  * again through its full client, whose errors and retries it already knows. TLS is not handled (a TLS socket
  * decrypts into buffers of its own).
+ *
+ * A socket whose answer ended exactly at its announced length is kept open for the next read from the same origin
+ * (the ranges of a large download follow one another on a few sockets instead of a new connection each).
  */
 import { connect, type Socket } from "node:net";
 import type { BodySink } from "./backend.ts";
@@ -27,8 +30,15 @@ const BUFFER_BYTES = 128 * 1024;
 const BUFFERS_PER_READ = 3;
 /** Buffers kept between requests, for the next ones. */
 const POOL_MAX = 24;
+/** Sockets kept open per origin between reads; more are closed once their read is done. */
+const IDLE_SOCKETS_MAX = 16;
+/** An idle socket is closed after this long (before servers drop idle connections, which they do after 5 s or more). */
+const IDLE_KEEP_MS = 4000;
+/** Where an idle socket's stray bytes land before it is closed. */
+const IDLE_READ = Buffer.allocUnsafe(64);
 
 const pool: Buffer[] = [];
+const idleSockets = new Map<string, ReadSocket[]>();
 
 export interface PlainGet {
   readonly hostname: string;
@@ -56,8 +66,94 @@ export type PlainGetResult =
  * Sends the GET and delivers the body to `sink`. Rejects only once bytes have reached the sink (the body broke
  * off, the sink failed, the signal fired); a failure before that resolves as declined.
  */
-export function plainGet(request: PlainGet, sink: BodySink): Promise<PlainGetResult> {
-  return new BodyReader(request, sink).run();
+export async function plainGet(request: PlainGet, sink: BodySink): Promise<PlainGetResult> {
+  const kept = takeIdle(request.hostname, request.port);
+  const reader = new BodyReader(request, sink, kept ?? new ReadSocket(request.hostname, request.port), kept !== undefined);
+  const result = await reader.run();
+  // A kept socket the server had closed meanwhile fails before any answer: the read goes again on a new one.
+  if (kept === undefined || result.kind !== "declined" || !reader.closedUnheard) return result;
+  return new BodyReader(request, sink, new ReadSocket(request.hostname, request.port), false).run();
+}
+
+/** What a socket's reads go to while a request uses it. */
+interface ReadTarget {
+  buffer(): Buffer;
+  /** Bytes arrived in the last buffer given; false pauses the socket. */
+  read(count: number): boolean;
+}
+
+/** A socket reading into the buffers of the request using it (`target`); between requests, into nothing. */
+class ReadSocket {
+  readonly socket: Socket;
+  readonly origin: string;
+  target: ReadTarget | undefined;
+  /** Where the next read lands. Node asks for it after each read (and once at the start), so the first read for a
+   * request lands in the buffer given while the socket had none: those bytes are moved to the request's buffer. */
+  #landing: Buffer = IDLE_READ;
+  /** Closes the socket while it is idle (any event but a quiet wait). */
+  readonly dropIdle = (): void => {
+    this.socket.destroy();
+    const idle = idleSockets.get(this.origin);
+    const at = idle?.indexOf(this) ?? -1;
+    if (at !== -1) idle?.splice(at, 1);
+  };
+
+  constructor(hostname: string, port: number) {
+    this.origin = originOf(hostname, port);
+    this.socket = connect({
+      host: hostname,
+      port,
+      noDelay: true,
+      onread: { buffer: () => (this.#landing = this.target?.buffer() ?? IDLE_READ), callback: (count) => this.#arrived(count) },
+    });
+  }
+
+  #arrived(count: number): boolean {
+    const target = this.target;
+    if (target === undefined) return this.#strayBytes();
+    if (this.#landing === IDLE_READ) IDLE_READ.copy(target.buffer(), 0, 0, count);
+    return target.read(count);
+  }
+
+  /** Bytes while idle: no request asked for them, so the connection's framing is lost. */
+  #strayBytes(): boolean {
+    this.dropIdle();
+    return false;
+  }
+}
+
+function originOf(hostname: string, port: number): string {
+  return `${hostname}:${port}`;
+}
+
+function takeIdle(hostname: string, port: number): ReadSocket | undefined {
+  const idle = idleSockets.get(originOf(hostname, port));
+  for (let kept = idle?.pop(); kept !== undefined; kept = idle?.pop()) {
+    kept.socket.off("close", kept.dropIdle).off("end", kept.dropIdle).off("error", kept.dropIdle).off("timeout", kept.dropIdle);
+    if (!kept.socket.destroyed && kept.socket.readyState === "open") {
+      kept.socket.ref();
+      return kept;
+    }
+    kept.socket.destroy();
+  }
+  return undefined;
+}
+
+/** Keeps a socket whose answer ended cleanly for the next read, or closes it when enough are kept. */
+function keepIdle(read: ReadSocket): void {
+  read.target = undefined;
+  const idle = idleSockets.get(read.origin) ?? [];
+  idleSockets.set(read.origin, idle);
+  if (idle.length >= IDLE_SOCKETS_MAX) {
+    read.socket.destroy();
+    return;
+  }
+  read.socket.on("close", read.dropIdle).on("end", read.dropIdle).on("error", read.dropIdle).on("timeout", read.dropIdle);
+  read.socket.setTimeout(IDLE_KEEP_MS);
+  read.socket.unref();
+  // Reading on, so that the server closing the connection is seen.
+  read.socket.resume();
+  idle.push(read);
 }
 
 class BodyReader {
@@ -72,16 +168,27 @@ class BodyReader {
   /** Body bytes handed to the sink. */
   #delivered = 0;
   #status: number | undefined;
-  #socket: Socket | undefined;
+  /** The socket, until the answer is done with it. */
+  #read: ReadSocket | undefined;
+  /** The socket was kept open from an earlier read. */
+  readonly #kept: boolean;
+  /** Some bytes of the answer arrived. */
+  #heard = false;
+  /** The connection closed or failed before any answer. */
+  #closedUnheard = false;
+  /** The answer's head lets the connection carry another request. */
+  #keepable = false;
   /** Every byte of the body is in. */
   #complete = false;
   #settled = false;
   #resolve: (result: PlainGetResult) => void = () => {};
   #reject: (error: unknown) => void = () => {};
 
-  constructor(request: PlainGet, sink: BodySink) {
+  constructor(request: PlainGet, sink: BodySink, read: ReadSocket, kept: boolean) {
     this.#request = request;
     this.#sink = sink;
+    this.#read = read;
+    this.#kept = kept;
     for (let i = 0; i < BUFFERS_PER_READ; i++) this.#buffers.push(pool.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES));
     this.#current = this.#buffers[0] as Buffer;
   }
@@ -96,23 +203,44 @@ class BodyReader {
         return;
       }
       signal?.addEventListener("abort", this.#onAbort, { once: true });
-      const socket = connect({
-        host: this.#request.hostname,
-        port: this.#request.port,
-        noDelay: true,
-        onread: { buffer: () => this.#current.subarray(this.#filled), callback: (count) => this.#onRead(count) },
-      });
-      this.#socket = socket;
-      socket.setTimeout(this.#request.connectTimeoutMs);
-      socket.once("connect", () => {
-        socket.setTimeout(this.#request.idleTimeoutMs);
-        socket.write(this.#requestText());
-      });
-      socket.on("timeout", () => this.#complete || this.#fail(Object.assign(new Error("the store sent nothing for too long"), { name: "TimeoutError", code: "ETIMEDOUT" })));
-      socket.on("error", (error) => this.#complete || this.#fail(error));
-      socket.on("close", () => this.#complete || this.#fail(Object.assign(new Error(`the answer ended after ${this.#delivered} bytes of its body`), { code: "ECONNRESET" })));
+      const read = this.#read as ReadSocket;
+      read.target = { buffer: () => this.#current.subarray(this.#filled), read: (count) => this.#onRead(count) };
+      read.socket.on("timeout", this.#onTimeout).on("error", this.#onError).on("close", this.#onClose);
+      if (this.#kept) {
+        this.#send();
+        read.socket.resume();
+      } else {
+        read.socket.setTimeout(this.#request.connectTimeoutMs);
+        read.socket.once("connect", this.#send);
+      }
     });
   }
+
+  /** Whether the read was declined because its kept socket had been closed by the server (not sent again yet). */
+  get closedUnheard(): boolean {
+    return this.#closedUnheard;
+  }
+
+  readonly #send = (): void => {
+    this.#read?.socket.setTimeout(this.#request.idleTimeoutMs);
+    this.#read?.socket.write(this.#requestText());
+  };
+
+  readonly #onTimeout = (): void => {
+    if (!this.#complete) this.#fail(Object.assign(new Error("the store sent nothing for too long"), { name: "TimeoutError", code: "ETIMEDOUT" }));
+  };
+
+  readonly #onError = (error: Error): void => {
+    if (this.#complete) return;
+    this.#closedUnheard = !this.#heard;
+    this.#fail(error);
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#complete) return;
+    this.#closedUnheard = !this.#heard;
+    this.#fail(Object.assign(new Error(`the answer ended after ${this.#delivered} bytes of its body`), { code: "ECONNRESET" }));
+  };
 
   readonly #onAbort = (): void => {
     this.#fail(this.#request.signal?.reason);
@@ -127,6 +255,7 @@ class BodyReader {
   /** Bytes arrived at `#current[#filled...]`; false pauses the socket until a buffer is free. */
   #onRead(count: number): boolean {
     if (this.#settled) return false;
+    this.#heard = true;
     this.#filled += count;
     if (this.#length === undefined) {
       if (!this.#readHead()) return true;
@@ -135,12 +264,15 @@ class BodyReader {
     const length = this.#length ?? 0;
     const wanted = length - this.#delivered;
     if (this.#filled >= wanted) {
+      // More bytes than announced: the connection's framing is lost, so it carries nothing more.
+      const keep = this.#filled === wanted && this.#keepable;
       this.#filled = wanted;
       this.#complete = true;
-      this.#socket?.destroy();
+      this.#letGo(keep);
       this.#hand();
       void this.#finish();
-      return false;
+      // A kept socket reads on (into nothing) so that its closing is seen while it waits.
+      return keep;
     }
     if (this.#filled < this.#current.byteLength) return true;
     this.#hand();
@@ -162,6 +294,7 @@ class BodyReader {
     }
     const { length } = head;
     this.#length = length;
+    this.#keepable = !head.closes;
     const bodyStart = end + HEAD_END.byteLength;
     this.#current.copyWithin(0, bodyStart, this.#filled);
     this.#filled -= bodyStart;
@@ -198,12 +331,12 @@ class BodyReader {
     if (oldest === undefined) return true;
     this.#current = oldest.buffer;
     // Waiting on the sink (a busy disk) is not the store going silent: no idle time-out meanwhile.
-    this.#socket?.setTimeout(0);
+    this.#read?.socket.setTimeout(0);
     oldest.written.then(
       () => {
         if (this.#settled) return;
-        this.#socket?.setTimeout(this.#request.idleTimeoutMs);
-        this.#socket?.resume();
+        this.#read?.socket.setTimeout(this.#request.idleTimeoutMs);
+        this.#read?.socket.resume();
       },
       () => {},
     );
@@ -245,9 +378,21 @@ class BodyReader {
     this.#resolve(result);
   }
 
+  /** Done with the socket: kept for the next read, or closed. */
+  #letGo(keep: boolean): void {
+    const read = this.#read;
+    if (read === undefined) return;
+    this.#read = undefined;
+    read.target = undefined;
+    read.socket.off("timeout", this.#onTimeout).off("error", this.#onError).off("close", this.#onClose).off("connect", this.#send);
+    if (keep) keepIdle(read);
+    // A late error of the closed socket has no one left to tell.
+    else read.socket.on("error", () => {}).destroy();
+  }
+
   #cleanUp(reusable: boolean): void {
     this.#request.signal?.removeEventListener("abort", this.#onAbort);
-    this.#socket?.destroy();
+    this.#letGo(false);
     if (!reusable) return;
     // Buffers the sink may still hold are not given back.
     void Promise.allSettled(this.#busy.map((entry) => entry.written)).then(() => {

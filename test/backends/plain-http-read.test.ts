@@ -3,12 +3,13 @@
  * HTTP server that answers as each case needs: the body arrives whole and in order even when the sink is slow (the
  * buffers are reused only once the sink is done with them); any answer other than a 2xx with a Content-Length is
  * declined before a byte reaches the sink, as is one the caller's `accept` refuses; a body that breaks off, a failing
- * sink and an abort reject.
+ * sink and an abort reject. A connection whose answer ended at its length carries the next read, unless the answer
+ * said it closes or sent more; a kept connection the server closed is not used, or the read goes again on a new one.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { BodySink } from "../../src/backends/backend.ts";
 import { type PlainGet, plainGet } from "../../src/backends/plain-http-read.ts";
@@ -248,5 +249,123 @@ describe("a GET read into reused buffers", () => {
     };
     await assert.rejects(plainGet(request({ signal: controller.signal }), sink), (error: unknown) => error === reason);
     await assert.rejects(plainGet(request({ signal: controller.signal }), collecting()), (error: unknown) => error === reason);
+  });
+});
+
+describe("a GET read into reused buffers, on a connection kept for the next one", () => {
+  interface RawServer {
+    readonly port: number;
+    /** Connections accepted so far. */
+    connections(): number;
+    /** Closes the server's side of every open connection (it goes on listening). */
+    dropAll(): void;
+    close(): Promise<void>;
+  }
+
+  /**
+   * A server on raw sockets answering each request with `answer(request's number on its connection)`, or closing
+   * the connection without an answer when that is undefined.
+   */
+  async function rawServer(answer: (nth: number) => string | undefined): Promise<RawServer> {
+    const open = new Set<Socket>();
+    let connections = 0;
+    const server = createNetServer((socket) => {
+      connections += 1;
+      open.add(socket);
+      socket.once("close", () => open.delete(socket));
+      // A client closing with bytes unread resets the connection.
+      socket.on("error", () => {});
+      let pending = "";
+      let nth = 0;
+      socket.on("data", (chunk: Buffer) => {
+        pending += chunk.toString("latin1");
+        for (let end = pending.indexOf("\r\n\r\n"); end !== -1; end = pending.indexOf("\r\n\r\n")) {
+          pending = pending.slice(end + 4);
+          const text = answer(nth++);
+          if (text === undefined) socket.destroy();
+          else socket.write(text);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dropAll = (): void => {
+      for (const socket of open) socket.destroy();
+    };
+    return {
+      port: (server.address() as AddressInfo).port,
+      connections: () => connections,
+      dropAll,
+      close: async () => {
+        dropAll();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  const answer = (body: string, extraHead = ""): string => `HTTP/1.1 206 Partial Content\r\n${extraHead}Content-Length: 6\r\n\r\n${body}`;
+
+  const read = (port: number): PlainGet => ({
+    hostname: "127.0.0.1",
+    port,
+    target: "/bucket/key",
+    headers: { host: `127.0.0.1:${port}` },
+    maxBytes: 1024,
+    connectTimeoutMs: 5_000,
+    idleTimeoutMs: 5_000,
+  });
+
+  /** Reads once and returns the body handed (the read must be done, not declined). */
+  const readOnce = async (port: number): Promise<string> => {
+    const sink = collecting();
+    assert.deepEqual(await plainGet(read(port), sink), { kind: "done", bytes: 6 });
+    return sink.bytes().toString("latin1");
+  };
+
+  it("sends the next read on the same connection after an answer that ended at its length", async () => {
+    const server = await rawServer((nth) => answer(`body-${nth}`));
+    try {
+      assert.deepEqual([await readOnce(server.port), await readOnce(server.port)], ["body-0", "body-1"]);
+      assert.equal(server.connections(), 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("opens a new connection after an answer that says it closes, or that sent more than its length", async () => {
+    const answers = [answer("body-0", "Connection: close\r\n"), `${answer("body-0")}-and-more`, answer("body-0").replace("HTTP/1.1", "HTTP/1.0")];
+    for (const text of answers) {
+      const server = await rawServer(() => text);
+      try {
+        assert.deepEqual([await readOnce(server.port), await readOnce(server.port)], ["body-0", "body-0"]);
+        assert.equal(server.connections(), 2, text);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it("a kept connection the server closes instead of answering: the read goes again on a new one", async () => {
+    // The second request on a connection is met with the connection closing, as when the server's idle time-out
+    // and the request cross.
+    const server = await rawServer((nth) => (nth === 0 ? answer("body-0") : undefined));
+    try {
+      assert.deepEqual([await readOnce(server.port), await readOnce(server.port)], ["body-0", "body-0"]);
+      assert.equal(server.connections(), 2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a kept connection the server closed while it waited is not used again", async () => {
+    const server = await rawServer((nth) => answer(`body-${nth}`));
+    try {
+      assert.equal(await readOnce(server.port), "body-0");
+      server.dropAll();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await readOnce(server.port), "body-0");
+      assert.equal(server.connections(), 2);
+    } finally {
+      await server.close();
+    }
   });
 });
