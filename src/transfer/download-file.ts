@@ -55,6 +55,15 @@ export interface FileDownload {
   readonly signal?: AbortSignal | undefined;
   /** Bytes that count towards the total (received, or kept from a partial file). */
   readonly onBytes?: ((count: number) => void) | undefined;
+  /** Report the placed file's identity (FileDownloaded.placed) when no checksum verified its content. */
+  readonly identify?: boolean | undefined;
+}
+
+/** A file as it was right after it was placed: any later replacement or change gives another inode or change time. */
+export interface PlacedFile {
+  readonly ino: string;
+  readonly ctimeNs: string;
+  readonly size: number;
 }
 
 export interface FileDownloaded {
@@ -63,6 +72,8 @@ export interface FileDownloaded {
   readonly resumedFrom: number;
   /** The checksum algorithm the content was verified with, when the store gave one. */
   readonly verified: string | undefined;
+  /** With `identify` and no checksum verified: the placed file, unless another file took its place meanwhile. */
+  readonly placed?: PlacedFile | undefined;
 }
 
 /** The names a download with this partial name may leave in its folder (to tell whether one is there to resume). */
@@ -104,9 +115,11 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   try {
     const verified = await verify(request, partial, filled);
     await request.folder.verify();
+    const placing = request.identify === true && verified === undefined ? await lstat(partial, { bigint: true }) : undefined;
     await place(request, partial, filled.small);
     if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
-    return { size: info.size, resumedFrom: plan.resumedFrom, verified };
+    const placed = placing === undefined ? undefined : await placedFile(request, placing.ino);
+    return { size: info.size, resumedFrom: plan.resumedFrom, verified, placed };
   } catch (error) {
     await unlink(partial).catch(() => {});
     if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
@@ -385,6 +398,13 @@ async function place(request: FileDownload, partial: string, small: boolean): Pr
     }
     throw error;
   }
+}
+
+/** The target's identity now, if it is still the inode `ino` that was renamed into place. */
+async function placedFile(request: FileDownload, ino: bigint): Promise<PlacedFile | undefined> {
+  const now = await lstat(request.folder.entry(request.name), { bigint: true }).catch(() => undefined);
+  if (now === undefined || now.ino !== ino || !now.isFile()) return undefined;
+  return { ino: String(now.ino), ctimeNs: String(now.ctimeNs), size: Number(now.size) };
 }
 
 /** How many bytes of a partial file can be kept; anything unusable is removed. */

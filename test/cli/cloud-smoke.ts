@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
@@ -120,6 +120,30 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       const cat = await runCli(["cat", `${root}/train@latest/checkpoints/model.bin`], { env });
       assert.equal(cat.code, 0, cat.stderr);
       assert.deepEqual(new Uint8Array(cat.stdoutBytes), MODEL_BYTES);
+    });
+
+    it("pull into a folder holding another version's checkpoint of the same size downloads it again", async () => {
+      const size = 9 * 1024 * 1024;
+      for (const fill of [0, 1]) {
+        const file = join(dir, `same-size-${fill}.bin`);
+        await writeFile(file, Buffer.alloc(size, fill));
+        const run = await Snapshot.setup({ name: "same-size", backend, console: false });
+        await run.checkpoint("model.bin").saveFile(file);
+        await run.close();
+      }
+      const dest = join(dir, "same-size-dest");
+      const model = join(dest, "checkpoints/model.bin");
+      assert.equal((await runCli(["pull", `${root}/same-size/v0`, dest, "-q"], { env })).code, 0);
+      assert.equal((await readFile(model))[size - 1], 0);
+      const next = await runCli(["pull", `${root}/same-size/v1`, dest], { env });
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stdout, /^pulled {4}checkpoints\/model\.bin /m);
+      const bytes = await readFile(model);
+      assert.equal(bytes.byteLength, size);
+      assert.ok(bytes.every((byte) => byte === 1), "the file holds v1's checkpoint");
+      const again = await runCli(["pull", `${root}/same-size/v1`, dest], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^complete {2}checkpoints\/model\.bin \(9\.00 MB, already there\)$/m);
     });
 
     it("pull downloads with MD5 verification and finds the files complete the second time", async () => {

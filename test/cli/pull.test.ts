@@ -8,14 +8,15 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertPulledMany, makeManyFiles, makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeManyFiles, makeRoot, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
-/** Every file below `folder` (following no links), as sorted relative paths. */
+/** Every file below `folder` (following no links) but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => !entry.isDirectory())
     .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+    .filter((path) => path !== PULL_RECORD)
     .sort();
 }
 
@@ -42,6 +43,8 @@ describe("opencrate pull", () => {
     assert.equal(first.stderr, "");
     const dest = join(cwd, "train", "v0:initial-run");
     assert.deepEqual(await filesBelow(dest), ["jsons/metrics.json", "texts/notes.txt", "train.history.log", "train.log"]);
+    // Files on local disk have no checksum: the record is what tells the next pull they are complete.
+    assert.ok(existsSync(join(dest, PULL_RECORD)));
     assert.equal(await readFile(join(dest, "texts/notes.txt"), "utf8"), "first notes");
     assert.match(first.stdout, /^pulled {4}texts\/notes\.txt \(11 Bytes\)$/m);
     assert.match(first.stdout, /^Pulled 4 of 4 files \(.*\) in train\/v0:initial-run: 4 downloaded, 0 already complete\.$/m);
@@ -117,6 +120,31 @@ describe("opencrate pull", () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^pulled {4}checkpoints\/model\.bin \(292\.97 KB\)$/m);
     assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), MODEL_BYTES);
+  });
+
+  it("a dest file of the right size but another version's or edited content is downloaded again (no checksum on disk)", async () => {
+    const backend = new LocalBackend({ root });
+    for (const text of ["weights of v0", "weights of v1"]) {
+      const run = await Snapshot.setup({ name: "same-size", backend, console: false });
+      await run.text("weights.txt").save(text);
+      await run.close();
+    }
+    const dest = join(dir, "same-size-dest");
+    const weights = join(dest, "texts/weights.txt");
+    assert.equal((await runCli(["pull", `${root}/same-size/v0`, dest, "-q"])).code, 0);
+    assert.equal(await readFile(weights, "utf8"), "weights of v0");
+
+    const next = await runCli(["pull", `${root}/same-size/v1`, dest]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stdout, /^pulled {4}texts\/weights\.txt \(13 Bytes\)$/m);
+    assert.equal(await readFile(weights, "utf8"), "weights of v1");
+
+    await writeFile(weights, "edited by me!");
+    const again = await runCli(["pull", `${root}/same-size/v1`, dest]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await readFile(weights, "utf8"), "weights of v1");
+    const unchanged = await runCli(["pull", `${root}/same-size/v1`, dest]);
+    assert.match(unchanged.stdout, /^complete {2}texts\/weights\.txt \(13 Bytes, already there\)$/m);
   });
 
   it("continues a partial download of the same revision from where it stopped", async () => {

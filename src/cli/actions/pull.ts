@@ -18,6 +18,7 @@ import {
 import { readsWhole } from "../../transfer/download-file.ts";
 import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
 import { createProgress, type PullProgress } from "../pull/progress.ts";
+import { PullRecord } from "../pull/pull-record.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
 import { openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
 
@@ -49,10 +50,12 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const root = await SafeFolder.open(destRoot, { recheckAfterMs: FOLDER_RECHECK_MS });
+  const record = await PullRecord.read(root);
   const context: DownloadContext = {
     backend: snapshot.backend,
     root,
     entries: new FolderEntries(),
+    record,
     concurrency: options.concurrency,
     signal: stop.signal,
     onBytes: (count) => progress.addBytes(count),
@@ -83,6 +86,8 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     progress.stop(results !== undefined);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    // Without the record, files whose objects give no checksum are only downloaded again next time.
+    await record.save(root).catch(() => {});
     await root.close();
   }
 

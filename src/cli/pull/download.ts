@@ -2,7 +2,8 @@
  * Downloads one object of a pull into the destination, through the shared file download (size and checksum
  * checked, renamed into place, never through a link). The partial file's name is derived from the object's
  * revision, so an interrupted pull continues it (the rest of a prefix, or the ranges its journal lacks), and a partial
- * of an older revision is never continued. A file already there with the right size and checksum is kept.
+ * of an older revision is never continued. A file already there with the right size and checksum (or, with no
+ * checksum, the one an earlier pull placed for this revision) is kept.
  */
 import { createHash } from "node:crypto";
 import { lstat } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { formatSize } from "../../io/size.ts";
 import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
+import type { PullRecord } from "./pull-record.ts";
 
 export interface DownloadTask {
   readonly key: string;
@@ -37,6 +39,8 @@ export interface DownloadContext {
   readonly root: SafeFolder;
   /** The names each folder held when the pull first looked at it. */
   readonly entries: FolderEntries;
+  /** The files earlier pulls placed here whose objects give no checksum; this pull adds its own. */
+  readonly record: PullRecord;
   readonly signal: AbortSignal;
   /** Downloads at once (`--concurrency`): also the most ranged streams one large file may use (default: no limit). */
   readonly concurrency?: number;
@@ -75,7 +79,8 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   const present = await context.entries.of(folder);
   const name = task.segments.at(-1) ?? "";
 
-  if (present.has(name) && (await isComplete(folder, name, info, task.key, context))) {
+  const path = task.segments.join("/");
+  if (present.has(name) && (await isComplete(folder, name, path, info, task.key, context))) {
     context.onBytes(info.size);
     return { kind: "complete", size: info.size };
   }
@@ -93,8 +98,10 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     maxStreams: context.concurrency,
     signal: context.signal,
     onBytes: context.onBytes,
+    identify: true,
   });
-  return { kind: "downloaded", ...done };
+  if (done.placed !== undefined) context.record.note(path, info.revision, done.placed);
+  return { kind: "downloaded", size: done.size, resumedFrom: done.resumedFrom, verified: done.verified };
 }
 
 /** Describes a finished download for the plain-lines output. */
@@ -106,21 +113,25 @@ export function describeOutcome(path: string, outcome: DownloadOutcome): string 
 }
 
 /**
- * An existing regular file (not a link) of the right size and, when the store gives one, the right checksum. A
- * mismatch never means corruption here, only that the file is downloaded again; a tentative checksum that does not
- * match is settled by head() first, so objects whose ETag is no MD5 (SSE-KMS) are not downloaded on every pull.
+ * An existing regular file (not a link) of the right size and, when the store gives one, the right checksum; with
+ * none (local disk, objects uploaded in parts), the file an earlier pull placed for this revision, unchanged since
+ * (pull-record.ts). A mismatch never means corruption here, only that the file is downloaded again; a tentative
+ * checksum that does not match is settled by head() first, so objects whose ETag is no MD5 (SSE-KMS) are not
+ * downloaded on every pull.
  */
-async function isComplete(folder: SafeFolder, name: string, info: ObjectInfo, key: string, context: DownloadContext): Promise<boolean> {
+async function isComplete(folder: SafeFolder, name: string, path: string, info: ObjectInfo, key: string, context: DownloadContext): Promise<boolean> {
   const target = folder.entry(name);
-  const existing = await lstat(target).catch(() => undefined);
+  const existing = await lstat(target, { bigint: true }).catch(() => undefined);
   if (existing === undefined || existing.isSymbolicLink()) return false;
   if (existing.isDirectory()) {
     const path = `${folder.path}/${name}`;
     throw new RefusedPathError(`${path} is a folder, not a file`, { path });
   }
-  if (!existing.isFile() || existing.size !== info.size) return false;
+  if (!existing.isFile() || Number(existing.size) !== info.size) return false;
+  const placedEarlier = (): boolean => context.record.holds(path, info.revision, { ino: String(existing.ino), ctimeNs: String(existing.ctimeNs), size: info.size });
   const hash = hashFor(info);
-  if (hash === undefined) return true;
+  if (hash === undefined) return placedEarlier();
   await hashFile(target, hash);
-  return (await checkContent(hash.digest(), info, key, context.backend, context.signal)).kind !== "mismatch";
+  const check = await checkContent(hash.digest(), info, key, context.backend, context.signal);
+  return check.kind === "verified" || (check.kind === "size-only" && placedEarlier());
 }

@@ -1,0 +1,87 @@
+/**
+ * What earlier pulls placed in a destination, for files whose object gives no checksum (local disk, objects uploaded
+ * in parts): the object's revision, and the file's inode, change time and size right after it was placed. Such a
+ * file counts as complete only while all of them still match. Size and modification time alone would keep another
+ * version's checkpoint of the same size saved within the same second (S3 dates objects to the second).
+ *
+ * Kept in `<dest>/.opencrate/pulled.json`. A record that is missing, unreadable, or left behind by a file replaced
+ * since only makes files download again; two pulls into one destination keep the entries of the one that saved last.
+ */
+import { constants } from "node:fs";
+import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import type { PlacedFile } from "../../transfer/download-file.ts";
+import type { SafeFolder } from "../../transfer/safe-folder.ts";
+
+const RECORD_FOLDER = ".opencrate";
+const RECORD_NAME = "pulled.json";
+const RECORD_FORMAT = 1;
+
+interface Entry extends PlacedFile {
+  readonly revision: string;
+}
+
+export class PullRecord {
+  readonly #entries: Map<string, Entry>;
+  #changed = false;
+
+  private constructor(entries: Map<string, Entry>) {
+    this.#entries = entries;
+  }
+
+  /** The record in the destination `root`, or an empty one when there is none to trust. */
+  static async read(root: SafeFolder): Promise<PullRecord> {
+    const folder = root.entry(RECORD_FOLDER);
+    if ((await lstat(folder).catch(() => undefined))?.isDirectory() !== true) return new PullRecord(new Map());
+    const text = await readFile(`${folder}/${RECORD_NAME}`, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(() => undefined);
+    return new PullRecord(text === undefined ? new Map() : parseEntries(text));
+  }
+
+  /** Whether `path` is the file a pull placed for `revision`, unchanged since. */
+  holds(path: string, revision: string, now: PlacedFile): boolean {
+    const entry = this.#entries.get(path);
+    return entry !== undefined && entry.revision === revision && entry.ino === now.ino && entry.ctimeNs === now.ctimeNs && entry.size === now.size;
+  }
+
+  note(path: string, revision: string, placed: PlacedFile): void {
+    this.#entries.set(path, { revision, ...placed });
+    this.#changed = true;
+  }
+
+  /** Writes the record into `root` when it changed (a new file renamed over the old one, never through a link). */
+  async save(root: SafeFolder): Promise<void> {
+    if (!this.#changed) return;
+    const folder = await root.child(RECORD_FOLDER);
+    const temporary = folder.entry(`.${RECORD_NAME}.${process.pid}.${Date.now()}`);
+    const files = Object.fromEntries([...this.#entries].sort(([a], [b]) => (a < b ? -1 : 1)));
+    try {
+      await writeFile(temporary, `${JSON.stringify({ format: RECORD_FORMAT, files })}\n`, { flag: "wx" });
+      await rename(temporary, folder.entry(RECORD_NAME));
+    } catch (error) {
+      await unlink(temporary).catch(() => {});
+      throw error;
+    }
+  }
+}
+
+function parseEntries(text: string): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return entries;
+  }
+  if (typeof parsed !== "object" || parsed === null) return entries;
+  const { format, files } = parsed as { format?: unknown; files?: unknown };
+  if (format !== RECORD_FORMAT || typeof files !== "object" || files === null) return entries;
+  for (const [path, value] of Object.entries(files)) {
+    if (isEntry(value)) entries.set(path, { revision: value.revision, ino: value.ino, ctimeNs: value.ctimeNs, size: value.size });
+  }
+  return entries;
+}
+
+function isEntry(value: unknown): value is Entry {
+  if (typeof value !== "object" || value === null) return false;
+  const fields = value as Record<string, unknown>;
+  return typeof fields.revision === "string" && typeof fields.ino === "string" && typeof fields.ctimeNs === "string" && typeof fields.size === "number";
+}
