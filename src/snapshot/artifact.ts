@@ -7,8 +7,15 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY } from "../backends/backend.ts";
 import { joinKey } from "../backends/keys.ts";
 import { clock } from "../clock.ts";
-import { objectExists } from "../backends/presence.ts";
-import { AlreadyExistsError, ConfirmationRequiredError, isOpenCrateError, NotFoundError, ReadOnlyError } from "../errors.ts";
+import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
+import {
+  AlreadyExistsError,
+  ConfirmationRequiredError,
+  isOpenCrateError,
+  NotFoundError,
+  PreconditionFailedError,
+  ReadOnlyError,
+} from "../errors.ts";
 import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "../handlers/types.ts";
 import { validateTag } from "./names.ts";
@@ -85,13 +92,15 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
 
   /**
    * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
-   * without a tag. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in
-   * one second gets a -2, -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
+   * without a tag; a folder-like artifact (objects below its path) is copied object by object into a folder of that
+   * name. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second
+   * gets a -2, -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
    */
   async backup(tag?: string): Promise<string | undefined> {
     this.#assertWritable("back up");
     const validTag = validateTag(tag, "backup tag");
-    if (!(await objectExists(this.storage.backend, this.storage.key))) {
+    const below = await this.#keysBelow();
+    if (below.length === 0 && !(await objectExists(this.storage.backend, this.storage.key))) {
       this.#logVerbose(`✗ '${this.name}' of '${this.snapshotType}' does not exist at '${this.path}', cannot create backup.`);
       return undefined;
     }
@@ -101,7 +110,8 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
       const backupName = `${stem}.backup_${label}${attempt === 1 ? "" : `-${attempt}`}${extension}`;
       const target = joinKey(this.#folderKey(), backupName);
       try {
-        await this.storage.backend.copy(this.storage.key, target, { mode: CREATE_ONLY });
+        if (below.length === 0) await this.storage.backend.copy(this.storage.key, target, { mode: CREATE_ONLY });
+        else await this.#copyFolder(below, target);
       } catch (error) {
         if (!isOpenCrateError(error, "ALREADY_EXISTS")) throw error;
         if (validTag !== undefined) {
@@ -117,19 +127,62 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     }
   }
 
-  /** The names of this artifact's backups, oldest first. */
+  /** The keys below the artifact's path, relative to it, sorted (none for a one-object artifact). */
+  async #keysBelow(): Promise<string[]> {
+    const base = `${this.storage.key}/`;
+    const keys: string[] = [];
+    for await (const info of this.storage.backend.list(base)) keys.push(info.key.slice(base.length));
+    return keys.sort();
+  }
+
+  /**
+   * Copies each object below the artifact's path create-only to the same place below `target`. The name is taken
+   * when anything is at `target` or below it; of two backups racing for one name, the one whose first copy lands
+   * has it and the other gets ALREADY_EXISTS. A failed copy removes what this call copied, so no half backup stays.
+   */
+  async #copyFolder(relatives: readonly string[], target: string): Promise<void> {
+    const { backend } = this.storage;
+    if ((await objectExists(backend, target)) || (await hasObjectsUnder(backend, `${target}/`))) {
+      throw new AlreadyExistsError(`${backend.describe(target)} already exists.`, { path: backend.describe(target) });
+    }
+    const copied: string[] = [];
+    try {
+      for (const relative of relatives) {
+        const to = joinKey(target, relative);
+        try {
+          await backend.copy(joinKey(this.storage.key, relative), to, { mode: CREATE_ONLY });
+        } catch (error) {
+          if (!isOpenCrateError(error, "NOT_FOUND")) throw error;
+          throw new PreconditionFailedError(
+            `'${this.name}' changed while it was being backed up: ${this.storage.describe(relative)} was deleted. Back it up again.`,
+            { path: this.path, cause: error },
+          );
+        }
+        copied.push(to);
+      }
+    } catch (error) {
+      await backend.deleteMany(copied).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The names of this artifact's backups (objects, or folders for folder-like artifacts), oldest first. */
   async listBackups(): Promise<string[]> {
     const { stem, extension } = splitName(this.#baseName());
     const folder = this.#folderKey();
     const start = `${stem}.backup_`;
-    const found: { name: string; time: number }[] = [];
+    const found = new Map<string, number>();
     for await (const info of this.storage.backend.list(joinKey(folder, start))) {
-      const name = info.key.slice(folder.length + 1);
-      if (name.includes("/") || !name.startsWith(start) || !name.endsWith(extension)) continue;
+      const rest = info.key.slice(folder.length + 1);
+      const name = rest.includes("/") ? rest.slice(0, rest.indexOf("/")) : rest;
+      if (!name.startsWith(start) || !name.endsWith(extension)) continue;
       if (extension === "" && name.slice(start.length).includes(".")) continue;
-      found.push({ name, time: info.lastModified.getTime() });
+      const time = info.lastModified.getTime();
+      found.set(name, Math.min(time, found.get(name) ?? time));
     }
-    return found.sort((a, b) => a.time - b.time || a.name.localeCompare(b.name)).map((entry) => entry.name);
+    return [...found]
+      .sort(([nameA, timeA], [nameB, timeB]) => timeA - timeB || nameA.localeCompare(nameB))
+      .map(([name]) => name);
   }
 
   /** Deletes the artifact (and, for folder-like custom artifacts, everything below it). Missing: nothing happens. */

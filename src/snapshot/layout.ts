@@ -4,6 +4,7 @@
  *   <name>/dev[:<tag>]/…                              the scratch version ("dev"), outside the numbering
  *   <name>/.opencrate/versions/<N zero-padded>.json   version claims (create-only)
  *   <name>/.opencrate/runs/<runId>.json               run records shared by the ranks of one job
+ *   <name>/.opencrate/replaces/<runId>.json           which rank of a job empties the folder it replaces
  *   <name>/.opencrate/run-records/<N>/<run>.json      how each run (each rank) of version N is doing or ended
  *   <name>/.opencrate/latest.json                     best-effort hint of the highest claim
  */
@@ -86,6 +87,10 @@ export function latestHintKey(name: string): string {
 
 export function runRecordKey(name: string, runId: string): string {
   return joinKey(bookkeepingKey(name), "runs", `${encodeURIComponent(runId)}.json`);
+}
+
+export function replaceRecordKey(name: string, runId: string): string {
+  return joinKey(bookkeepingKey(name), "replaces", `${encodeURIComponent(runId)}.json`);
 }
 
 /** Every version's run records (`version` undefined), or those of one version. */

@@ -1,7 +1,7 @@
 /** Which version folder a `setup()` writes, from its `start`, `tag`, `runId` and `replace`. */
 import type { StorageBackend } from "../backends/backend.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
-import { VersionNotFoundError } from "../errors.ts";
+import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import type { StartOption } from "./names.ts";
 import { highestNumber, numbersOf, VersionStore, type VersionEntry } from "./versions.ts";
@@ -23,9 +23,40 @@ export interface ResolvedVersion {
   readonly folder: string;
   /** The run continues an existing folder: its `.log` moves into the history first. */
   readonly resumed: boolean;
+  /** `replace`: this process empties the folder (once its new `.log` is written), then calls `emptied`. */
+  readonly empties: boolean;
+  /** Lets the other ranks of the run, waiting for the folder to be emptied, go on. */
+  readonly emptied: () => Promise<void>;
 }
 
+type Folder = Omit<ResolvedVersion, "empties" | "emptied">;
+
+const nothing = async (): Promise<void> => undefined;
+
+/**
+ * The folder, and with `replace` who empties it: without a run id the process itself (a rank other than 0 is
+ * refused: nothing tells its job's ranks from another job's), with one the first process of the run (see
+ * VersionStore.replaceForRun), so that no rank deletes what another rank of its run has written.
+ */
 export async function resolveVersion(request: ResolveRequest): Promise<ResolvedVersion> {
+  const { backend, name, runId, rank } = request;
+  if (request.replace && runId === undefined && rank !== undefined && rank !== 0) {
+    throw new InvalidArgumentError(
+      `replace: true on rank ${rank} needs a run id shared by every rank of the job (set OPENCRATE_RUN_ID, or pass ` +
+        `runId to setup), so that one rank empties the folder before the others write into it.`,
+    );
+  }
+  const resolved = await resolveFolder(request);
+  if (!request.replace) return { ...resolved, empties: false, emptied: nothing };
+  if (runId === undefined) return { ...resolved, empties: true, emptied: nothing };
+  const turn = await new VersionStore(backend, name).replaceForRun(runId, { version: resolved.version, folder: resolved.folder });
+  if (turn.empties) return { ...resolved, empties: true, emptied: turn.emptied };
+  const { version, folder } = turn.target;
+  // A rank restarted by its launcher finds its log there and resumes it, as with start "new".
+  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), empties: false, emptied: nothing };
+}
+
+async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   const { backend, name, start, tag, runId, rank } = request;
   if (start === DEV_VERSION) {
     const folder = versionFolderName(DEV_VERSION, tag);

@@ -171,7 +171,7 @@ export class Snapshot extends LevelMethods {
     const rankWarning = rankWithoutRunIdWarning(runId);
     if (rankWarning !== undefined) this.logger.warning(rankWarning);
 
-    const { version, folder, resumed } = await resolveVersion({
+    const { version, folder, resumed, empties, emptied } = await resolveVersion({
       backend,
       name,
       start: parsed.start,
@@ -202,7 +202,10 @@ export class Snapshot extends LevelMethods {
       record,
       ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
     });
-    if (parsed.replace) await emptyFolderBut(backend, versionKey(name, folder), log);
+    if (empties) {
+      await emptyFolderBut(backend, versionKey(name, folder), log);
+      await emptied();
+    }
     this.logger.attach(writer);
     const unregisterExit = registerForExit({
       flush: () => writer.flush(),

@@ -23,6 +23,7 @@ import {
   nameKey,
   numberTakenByFolder,
   parseFolderName,
+  replaceRecordKey,
   runRecordKey,
   versionFolderName,
   versionOfClaimKey,
@@ -68,6 +69,23 @@ export interface AllocationResult {
   readonly claim: VersionClaim;
   /** True when this call created the claim; false when it joined one (a rank of the same run, or `last` racing). */
   readonly created: boolean;
+}
+
+/** A folder a run replaces: its number (or "dev") and its name. */
+export interface ReplacedFolder {
+  readonly version: number | typeof DEV_VERSION;
+  readonly folder: string;
+}
+
+/** What one process of a run does about `replace`: empty the folder, then say so; or join the emptied folder. */
+export type ReplaceTurn =
+  | { readonly empties: true; readonly emptied: () => Promise<void> }
+  | { readonly empties: false; readonly target: ReplacedFolder };
+
+interface ReplaceRecord {
+  readonly token?: string;
+  readonly state?: string;
+  readonly target?: ReplacedFolder;
 }
 
 const CLAIM_READ_CONCURRENCY = 16;
@@ -276,6 +294,78 @@ export class VersionStore {
     const claim = await this.allocateNew(options);
     await this.#recordRunVersion(key, runId, token, claim.version);
     return { claim, created: true };
+  }
+
+  /**
+   * Ranks of one job (same runId) replacing a folder: the first to create the replace record empties `target`; the
+   * others wait until it has, then join the folder the record names (the first one's, should `"last"` have moved
+   * meanwhile). So no rank of the run writes into the folder before it is emptied, and none empties it after. A
+   * process of a run whose folder was already emptied (a rank restarted by its launcher) joins it too.
+   */
+  async replaceForRun(runId: string, target: ReplacedFolder): Promise<ReplaceTurn> {
+    const key = replaceRecordKey(this.#name, runId);
+    const existing = await this.#readReplaceRecord(key);
+    if (existing === undefined) {
+      const token = randomUUID();
+      const body = JSON.stringify({ runId, token, state: "emptying", target });
+      const settled = await this.#createSettled(key, body, token, "application/json", () => this.#readReplaceRecord(key));
+      if (settled.outcome === "failed") throw settled.error;
+      if (settled.outcome === "unknown") throw settled.readError;
+      if (settled.outcome === "written") {
+        return { empties: true, emptied: () => this.#markEmptied(key, { runId, token, state: "emptied", target }) };
+      }
+    }
+    return { empties: false, target: await this.#waitForEmptied(key) };
+  }
+
+  async #markEmptied(key: string, record: ReplaceRecord & { runId: string }): Promise<void> {
+    const failureOf = (error: unknown): FailureKind =>
+      isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
+    await this.#retry.run("conditional", async () => {
+      if ((await this.#readReplaceRecord(key))?.state === "emptied") return; // an earlier attempt did land
+      const current = await this.#backend.head(key);
+      await this.#backend.put(key, JSON.stringify(record), { mode: ifRevision(current.revision), contentType: "application/json" });
+    }, failureOf);
+  }
+
+  async #waitForEmptied(key: string): Promise<ReplacedFolder> {
+    const deadline = Date.now() + RUN_RECORD_WAIT_MS;
+    for (let attempt = 1; Date.now() < deadline; attempt++) {
+      const record = await this.#readReplaceRecord(key);
+      if (record?.state === "emptied" && record.target !== undefined) return record.target;
+      await this.#retry.wait(attempt);
+    }
+    throw new TransientError(
+      `Waited ${RUN_RECORD_WAIT_MS / 1000} s for another rank to empty the folder it replaces, as ${this.#backend.describe(key)} ` +
+        "would say; if that rank died, delete the record and start again.",
+      { path: this.#backend.describe(key) },
+    );
+  }
+
+  async #readReplaceRecord(key: string): Promise<ReplaceRecord | undefined> {
+    let record: { token?: unknown; state?: unknown; target?: { version?: unknown; folder?: unknown } | null };
+    try {
+      record = JSON.parse(Buffer.from(await this.#backend.get(key)).toString("utf8")) as typeof record;
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+      if (!(error instanceof SyntaxError)) throw error;
+      throw new CorruptDataError(`The replace record ${this.#backend.describe(key)} is not valid JSON.`, {
+        path: this.#backend.describe(key),
+        cause: error,
+      });
+    }
+    const version = record.target?.version;
+    const folder = record.target?.folder;
+    const target: ReplacedFolder | undefined =
+      typeof folder !== "string" ? undefined
+      : typeof version === "number" ? { version, folder }
+      : version === DEV_VERSION ? { version: DEV_VERSION, folder }
+      : undefined;
+    return {
+      ...(typeof record.token === "string" ? { token: record.token } : {}),
+      ...(typeof record.state === "string" ? { state: record.state } : {}),
+      ...(target === undefined ? {} : { target }),
+    };
   }
 
   /**

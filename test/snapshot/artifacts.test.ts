@@ -40,6 +40,20 @@ class LinesHandler {
   }
 }
 
+/** Stores its data as a folder of shards; each save replaces every shard. */
+class ShardsHandler {
+  declare storage: ArtifactStorage;
+
+  async save(shards: string[]): Promise<void> {
+    await this.storage.delete("", { recursive: true });
+    for (const [index, shard] of shards.entries()) await this.storage.write(shard, `shard-${index}.txt`);
+  }
+
+  async load(): Promise<string[]> {
+    return Promise.all((await this.storage.list()).map((part) => this.storage.readText(part)));
+  }
+}
+
 for (const factory of allBackendFactories()) {
   describe(`artifacts on ${factory.label}`, { skip: factory.skip }, () => {
     let backend: StorageBackend;
@@ -184,6 +198,54 @@ for (const factory of allBackendFactories()) {
       await expectCode(lines.delete(), "CONFIRMATION_REQUIRED");
       await lines.delete({ confirm: true });
       assert.deepEqual(await collectKeys(backend, "arts/v0:t/labels/"), []);
+    });
+
+    it("a folder-like custom artifact is backed up whole, and the backup outlives the next save", async () => {
+      const shards = snapshot.artifact("sharded", "model.shards", { handler: ShardsHandler });
+      assert.equal(await shards.backup("nothing-yet"), undefined, "nothing to back up");
+      await shards.save(["a", "b", "c"]);
+      assert.equal(await shards.backup("first"), "model.backup_first.shards");
+      await expectCode(shards.backup("first"), "ALREADY_EXISTS");
+      await shards.save(["x"]);
+      assert.deepEqual(await shards.load(), ["x"]);
+      assert.deepEqual(await snapshot.artifact("sharded", "model.backup_first.shards", { handler: ShardsHandler }).load(), ["a", "b", "c"]);
+      assert.equal(await shards.backup("second"), "model.backup_second.shards");
+      const untagged = await shards.backup();
+      assert.match(untagged ?? "", /^model\.backup_\d\d:\d\d:\d\d_\d\d-[A-Z][a-z]{2}-\d{4}\.shards$/);
+      assert.deepEqual((await shards.listBackups()).sort(), ["model.backup_first.shards", "model.backup_second.shards", untagged].sort());
+      assert.deepEqual(await collectKeys(backend, "arts/v0:t/sharded/model.backup_first.shards/"), [
+        "arts/v0:t/sharded/model.backup_first.shards/shard-0.txt",
+        "arts/v0:t/sharded/model.backup_first.shards/shard-1.txt",
+        "arts/v0:t/sharded/model.backup_first.shards/shard-2.txt",
+      ]);
+      await shards.delete({ confirm: true });
+      assert.equal(await shards.exists(), false);
+      assert.equal((await shards.listBackups()).length, 3, "deleting the artifact keeps its backups");
+    });
+
+    it("a folder backup whose shard vanishes mid-copy fails PRECONDITION_FAILED and leaves no half backup", async () => {
+      const vanishing = new Proxy(backend, {
+        get(target, property) {
+          if (property === "copy") {
+            return async (from: string, to: string, options?: Parameters<StorageBackend["copy"]>[2]) => {
+              if (from.endsWith("/shard-1.txt")) await target.delete(from);
+              return target.copy(from, to, options);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const racing = await Snapshot.setup({ name: "arts-racy", backend: vanishing, console: false });
+      try {
+        const shards = racing.artifact("sharded", "racy.shards", { handler: ShardsHandler });
+        await shards.save(["a", "b", "c"]);
+        const error = await expectCode(shards.backup("mid"), "PRECONDITION_FAILED");
+        assert.ok(error.message.includes("shard-1.txt"), error.message);
+      } finally {
+        await racing.close();
+      }
+      assert.deepEqual(await collectKeys(backend, "arts-racy/v0/sharded/racy.backup_mid.shards/"), []);
     });
 
     it("rejects bad custom types and handler classes", async () => {

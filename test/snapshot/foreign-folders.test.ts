@@ -243,6 +243,37 @@ for (const factory of allBackendFactories()) {
       await dev.close();
     });
 
+    it("replace on a rank other than 0 without a run id is refused before anything is deleted", async () => {
+      const run = await setup({ name: "ranked-wipe" });
+      await run.text("kept.txt").save("kept");
+      await run.close();
+      const before = await collectKeys(backend, "ranked-wipe/");
+      process.env.RANK = "1";
+      try {
+        const error = await expectCode(setup({ name: "ranked-wipe", start: "last", replace: true }), "INVALID_ARGUMENT");
+        assert.match(error.message, /OPENCRATE_RUN_ID/);
+      } finally {
+        delete process.env.RANK;
+      }
+      assert.deepEqual(await collectKeys(backend, "ranked-wipe/"), before);
+    });
+
+    it("a run id's later process joins the folder its run emptied instead of emptying it again", async () => {
+      const run = await setup({ name: "rejoin" });
+      await run.text("old.txt").save("old");
+      await run.close();
+      const first = await setup({ name: "rejoin", start: 0, replace: true, runId: "job-1" });
+      await first.text("new.txt").save("new");
+      await first.close();
+      const restarted = await setup({ name: "rejoin", start: "last", replace: true, runId: "job-1" });
+      assert.equal(restarted.versionName, "v0");
+      await restarted.close();
+      assert.deepEqual(await collectKeys(backend, "rejoin/v0/"), ["rejoin/v0/rejoin.history.log", "rejoin/v0/rejoin.log", "rejoin/v0/texts/new.txt"]);
+      const next = await setup({ name: "rejoin", start: 0, replace: true, runId: "job-2" });
+      await next.close();
+      assert.deepEqual(await collectKeys(backend, "rejoin/v0/"), ["rejoin/v0/rejoin.log"]);
+    });
+
     it("a crash half-way through replace leaves a folder that still holds its log and opens", async () => {
       const run = await setup({ name: "halfway" });
       for (const file of ["a", "b", "c"]) await run.text(`${file}.txt`).save(file);

@@ -9,6 +9,8 @@
  *   per process.
  * - ranks of one torchrun job (TORCHELASTIC_RUN_ID, RANK, WORLD_SIZE) share one version with one claim and write
  *   `<name>.log` (rank 0) and `<name>.rank<r>.log`; OPENCRATE_RUN_ID takes precedence over TORCHELASTIC_RUN_ID.
+ * - ranks of one job replacing a version, started one after another: the old run's files are gone, and every
+ *   rank's log and artifact are there whole.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -24,18 +26,22 @@ import { backendFor, places } from "../faults/targets.ts";
 const run = promisify(execFile);
 const ALLOCATE = fileURLToPath(new URL("./fixtures/allocate-child.ts", import.meta.url));
 const HISTORY = fileURLToPath(new URL("./fixtures/history-child.ts", import.meta.url));
+const REPLACE = fileURLToPath(new URL("./fixtures/replace-child.ts", import.meta.url));
 const SETUP = fileURLToPath(new URL("../snapshot/fixtures/setup-child.ts", import.meta.url));
 const CHILD_TIMEOUT_MS = 240_000;
 /** Lets every child load Node and the SDKs before the common start, so they really overlap. */
 const START_DELAY_MS = 2_000;
 
 async function child(script: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await run(process.execPath, [script, ...args], {
+  return (await childOutput(script, args, env)).stdout;
+}
+
+async function childOutput(script: string, args: readonly string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     timeout: CHILD_TIMEOUT_MS,
     maxBuffer: 16 * 1024 * 1024,
   });
-  return stdout;
 }
 
 function lastJson<T>(stdout: string): T {
@@ -132,6 +138,55 @@ for (const place of places()) {
       );
       assert.deepEqual(both.map((stdout) => lastJson<{ versions: number[] }>(stdout).versions), [[1], [1], [1], [1]]);
       assert.equal((await collectKeys(backend, "ranked/.opencrate/versions/")).length, 2);
+    });
+
+    it("ranks of one job replacing a version, started apart, delete the old run and none of each other's files", async () => {
+      const { where, backend } = await fresh();
+      for (const rank of [0, 1]) {
+        process.env.RANK = String(rank);
+        try {
+          const old = await Snapshot.setup({ name: "dist", start: rank === 0 ? "new" : 0, runId: "old-job", backend, console: false });
+          old.info(`old rank ${rank}`);
+          await old.text(`old${rank}.txt`).save("old");
+          await old.close();
+        } finally {
+          delete process.env.RANK;
+        }
+      }
+      const resumed = await Snapshot.setup({ name: "dist", start: 0, backend, console: false });
+      await resumed.close();
+      assert.ok((await collectKeys(backend, "dist/v0/")).includes("dist/v0/dist.history.log"));
+
+      // Rank 1 first, rank 2 a quarter second later, rank 0 half a second later: each writes while the next starts.
+      const startAt = Date.now() + START_DELAY_MS;
+      const ranks = [1, 2, 0];
+      const outputs = await Promise.all(
+        ranks.map((rank, order) =>
+          childOutput(REPLACE, [place.kind, where, "dist", "50", String(startAt + order * 250)], {
+            RANK: String(rank),
+            WORLD_SIZE: "3",
+            OPENCRATE_RUN_ID: "replace-job",
+          }),
+        ),
+      );
+      for (const [order, { stdout, stderr }] of outputs.entries()) {
+        assert.deepEqual(lastJson<{ versionName: string }>(stdout), { versionName: "v0" });
+        assert.doesNotMatch(stderr, /OPENCRATE_LOG_REPLACED/, `rank ${ranks[order]}'s log was not replaced`);
+      }
+      assert.deepEqual(await collectKeys(backend, "dist/v0/"), [
+        "dist/v0/dist.log",
+        "dist/v0/dist.rank1.log",
+        "dist/v0/dist.rank2.log",
+        "dist/v0/texts/rank0.txt",
+        "dist/v0/texts/rank1.txt",
+        "dist/v0/texts/rank2.txt",
+      ]);
+      for (const rank of [0, 1, 2]) {
+        const log = await readText(backend, rank === 0 ? "dist/v0/dist.log" : `dist/v0/dist.rank${rank}.log`);
+        const lines = log.split("\n").filter((line) => line !== "").map((line) => line.replace(/^.*?\bINFO\s+/, ""));
+        assert.deepEqual(lines, Array.from({ length: 50 }, (_, i) => `r${rank} ${i}`), `rank ${rank}'s lines, whole`);
+        assert.equal(await readText(backend, `dist/v0/texts/rank${rank}.txt`), `rank ${rank}`);
+      }
     });
   });
 }
