@@ -354,6 +354,9 @@ export class VersionStore {
         cause: error,
       });
     }
+    if (typeof record !== "object" || record === null || Array.isArray(record)) {
+      throw new CorruptDataError(`The replace record ${this.#backend.describe(key)} is not a JSON object.`, { path: this.#backend.describe(key) });
+    }
     const version = record.target?.version;
     const folder = record.target?.folder;
     const target: ReplacedFolder | undefined =

@@ -274,6 +274,19 @@ for (const factory of allBackendFactories()) {
       assert.deepEqual(await collectKeys(backend, "rejoin/v0/"), ["rejoin/v0/rejoin.log"]);
     });
 
+    it("a replace record that is not a JSON object fails CORRUPT_DATA naming it, deleting nothing", async () => {
+      const run = await setup({ name: "bad-replace" });
+      await run.text("kept.txt").save("kept");
+      await run.close();
+      for (const body of ["null", "5", "[]"]) {
+        await backend.put("bad-replace/.opencrate/replaces/job-x.json", body);
+        const before = await collectKeys(backend, "bad-replace/v0/");
+        const error = await expectCode(setup({ name: "bad-replace", start: 0, replace: true, runId: "job-x" }), "CORRUPT_DATA");
+        assert.match(error.message, /replaces\/job-x\.json/, body);
+        assert.deepEqual(await collectKeys(backend, "bad-replace/v0/"), before, body);
+      }
+    });
+
     it("a crash half-way through replace leaves a folder that still holds its log and opens", async () => {
       const run = await setup({ name: "halfway" });
       for (const file of ["a", "b", "c"]) await run.text(`${file}.txt`).save(file);
