@@ -8,7 +8,7 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertPulledMany, makeManyFiles, makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeDotFiles, makeManyFiles, makeRoot, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links), as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -50,6 +50,21 @@ describe("opencrate pull", () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /^complete {2}texts\/notes\.txt \(11 Bytes, already there\)$/m);
     assert.match(second.stdout, /0 downloaded, 4 already complete\.$/m);
+  });
+
+  it("lists and pulls files whose names start with \".\", leaving only a pull's own partial files out", async () => {
+    const paths = await makeDotFiles(new LocalBackend({ root }));
+    // What an interrupted pull into this folder would have left: bookkeeping, not a file of the version.
+    await writeFile(join(root, "dots", "v0", "jsons", partialFileName("visible.json", "r1")), "partial");
+    const listed = await runCli(["ls", `${root}/dots@latest`, "--json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { files: { path: string }[] }).files.map((file) => file.path).sort(), paths);
+    const dest = join(dir, "dots");
+    const result = await runCli(["pull", `${root}/dots@latest`, dest]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Pulled 4 of 4 files /m);
+    assert.deepEqual(await filesBelow(dest), paths);
+    assert.deepEqual(JSON.parse(await readFile(join(dest, "jsons/cfg/.hidden.json"), "utf8")), { hidden: false });
   });
 
   it("pulls into a given folder with bounded concurrency, quietly with --quiet", async () => {
