@@ -73,7 +73,7 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     await rejectsWithCode(backend.put("run/.~oc-tmp-mine", "x"), "INVALID_ARGUMENT", "reserved name");
   });
 
-  it("does not follow or list symbolic links, so nothing outside the root is listed", async () => {
+  it("lists symbolic links as reads follow them: a link to a folder as that folder, a link to a file as that file", async () => {
     const root = await freshRoot();
     const outside = await freshRoot();
     await writeFile(join(outside, "secret.txt"), "outside");
@@ -81,9 +81,10 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     await backend.put("run/a.txt", "a");
     await symlink(outside, join(root, "run", "linked-folder"));
     await symlink(join(outside, "secret.txt"), join(root, "run", "linked-file.txt"));
-    assert.deepEqual(await listKeys(backend, ""), ["run/a.txt"]);
+    assert.deepEqual(await listKeys(backend, ""), ["run/a.txt", "run/linked-file.txt", "run/linked-folder/secret.txt"]);
     const page = await backend.listPage("run/");
-    assert.deepEqual([page.objects.map((info) => info.key), page.prefixes], [["run/a.txt"], []]);
+    assert.deepEqual([page.objects.map((info) => info.key), page.prefixes], [["run/a.txt", "run/linked-file.txt"], ["run/linked-folder/"]]);
+    assert.equal(Buffer.from(await backend.get("run/linked-folder/secret.txt")).toString(), "outside");
   });
 
   it("does not list empty folders left by other tools", async () => {

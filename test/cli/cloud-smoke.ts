@@ -12,7 +12,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
 import type { BackendFactory } from "../support/backends.ts";
-import { assertPulledMany, makeManyFiles, makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeDotFiles, makeManyFiles, makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
 import { NOT_FOR_PULL, ownEsImportsOfNodeHttp, runCliRecordingModules } from "./loaded-modules.ts";
 
 /** A key under a version folder that a store can hold but pull must not write, and the refusal it reports. */
@@ -172,6 +172,19 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       }
       assert.deepEqual(urls.filter((url) => NOT_FOR_PULL.test(url)), []);
       assert.deepEqual(ownEsImportsOfNodeHttp(modules), []);
+    });
+
+    it("ls lists and pull downloads files whose names start with \".\"", async () => {
+      const paths = await makeDotFiles(backend);
+      const listed = await runCli(["ls", `${root}/dots@latest`, "--json"], { env });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual((JSON.parse(listed.stdout) as { files: { path: string }[] }).files.map((file) => file.path).sort(), paths);
+      const dest = join(dir, "dots");
+      const result = await runCli(["pull", `${root}/dots@latest`, dest], { env });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^Pulled 4 of 4 files /m);
+      assert.deepEqual(await filesBelow(dest), paths);
+      assert.equal(await readFile(join(dest, "texts/.env"), "utf8"), "TOKEN=1");
     });
 
     it("pull of a version longer than the listing's first page downloads every file once, with its content", async () => {

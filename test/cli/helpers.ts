@@ -200,6 +200,16 @@ export async function makeSnapshots(backend: StorageBackend): Promise<void> {
   await run.close();
 }
 
+/** A snapshot `name` whose v0 holds artifacts named with a leading "." (and one without); their paths, sorted. */
+export async function makeDotFiles(backend: StorageBackend, name = "dots"): Promise<string[]> {
+  const run = await Snapshot.setup({ name, backend, console: false });
+  await run.text(".env").save("TOKEN=1");
+  await run.json("cfg/.hidden.json").save({ hidden: false });
+  await run.json("visible.json").save({ visible: true });
+  await run.close();
+  return ["dots.log", "jsons/cfg/.hidden.json", "jsons/visible.json", "texts/.env"];
+}
+
 /** Files in a version pulled across the listing's first page (200 keys) and into the next. */
 export const MANY_FILES = 250;
 

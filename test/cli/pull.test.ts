@@ -8,7 +8,7 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertPulledMany, makeManyFiles, makeRoot, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeDotFiles, makeManyFiles, makeRoot, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links) but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -53,6 +53,47 @@ describe("opencrate pull", () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /^complete {2}texts\/notes\.txt \(11 Bytes, already there\)$/m);
     assert.match(second.stdout, /0 downloaded, 4 already complete\.$/m);
+  });
+
+  it("lists and pulls files whose names start with \".\", leaving only a pull's own partial files out", async () => {
+    const paths = await makeDotFiles(new LocalBackend({ root }));
+    // What an interrupted pull into this folder would have left: bookkeeping, not a file of the version.
+    await writeFile(join(root, "dots", "v0", "jsons", partialFileName("visible.json", "r1")), "partial");
+    const listed = await runCli(["ls", `${root}/dots@latest`, "--json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { files: { path: string }[] }).files.map((file) => file.path).sort(), paths);
+    const dest = join(dir, "dots");
+    const result = await runCli(["pull", `${root}/dots@latest`, dest]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Pulled 4 of 4 files /m);
+    assert.deepEqual(await filesBelow(dest), paths);
+    assert.deepEqual(JSON.parse(await readFile(join(dest, "jsons/cfg/.hidden.json"), "utf8")), { hidden: false });
+  });
+
+  it("pulls files reached through links in the version, as loads read them; a link to nothing fails the pull naming it", async () => {
+    const backend = new LocalBackend({ root });
+    const run = await Snapshot.setup({ name: "linked", backend, console: false });
+    await run.text("notes.txt").save("notes");
+    await run.close();
+    const elsewhere = join(dir, "via-link-targets");
+    await mkdir(join(elsewhere, "moved"), { recursive: true });
+    await writeFile(join(elsewhere, "moved", "metrics.json"), '{"moved":true}');
+    await writeFile(join(elsewhere, "config.yaml"), "lr: 1\n");
+    await symlink(join(elsewhere, "moved"), join(root, "linked", "v0", "jsons"));
+    await symlink(join(elsewhere, "config.yaml"), join(root, "linked", "v0", "texts", "config.yaml"));
+
+    const opened = await Snapshot.open(`${root}/linked@latest`);
+    assert.deepEqual(await opened.json("metrics.json").load(), { moved: true });
+    const dest = join(dir, "via-link-dest");
+    const result = await runCli(["pull", `${root}/linked@latest`, dest]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(await filesBelow(dest), ["jsons/metrics.json", "linked.log", "texts/config.yaml", "texts/notes.txt"]);
+    assert.equal(await readFile(join(dest, "jsons/metrics.json"), "utf8"), '{"moved":true}');
+
+    await symlink(join(elsewhere, "gone"), join(root, "linked", "v0", "texts", "gone.txt"));
+    const broken = await runCli(["pull", `${root}/linked@latest`, join(dir, "via-link-broken")]);
+    assert.equal(broken.code, 1, broken.stdout);
+    assert.match(broken.stderr, /^opencrate: The symbolic link .*linked\/v0\/texts\/gone\.txt leads to nothing/m);
   });
 
   it("pulls into a given folder with bounded concurrency, quietly with --quiet", async () => {
@@ -187,9 +228,8 @@ describe("opencrate pull", () => {
     const craftRoot = join(dir, "craft-root");
     await makeRoot(craftRoot);
     const version = join(craftRoot, "train", "v1");
-    // Names a store could hold but a safe pull must not write: backslash paths (Windows separators), a control
-    // character, and a folder that is a link to somewhere outside the root (local listings skip links, so it is
-    // neither pulled nor counted).
+    // Names a store could hold but a safe pull must not write: backslash paths (Windows separators) and a control
+    // character. A folder that is a link lists as the folder it leads to, so its file is pulled as any other.
     await writeFile(join(version, "..\\escaped.txt"), "escape 1");
     await mkdir(join(version, "evil"));
     await writeFile(join(version, "evil", "a\\..\\..\\..\\escaped.txt"), "escape 2");
@@ -208,9 +248,9 @@ describe("opencrate pull", () => {
     assert.match(result.stderr, /^opencrate: refused "train\/v1\/\.\.\\\\escaped\.txt": the path contains a backslash; nothing was written for it\.$/m);
     assert.match(result.stderr, /^opencrate: refused "train\/v1\/evil\/a\\\\\.\.\\\\\.\.\\\\\.\.\\\\escaped\.txt": the path contains a backslash/m);
     assert.match(result.stderr, /^opencrate: refused "train\/v1\/bad\\nname\.txt": the path contains a control character/m);
-    assert.match(result.stderr, /^opencrate: pull incomplete: 3 of 6 files .* 3 refused\.$/m);
+    assert.match(result.stderr, /^opencrate: pull incomplete: 4 of 7 files .* 3 refused\.$/m);
 
-    assert.deepEqual(await filesBelow(dest), ["checkpoints/model.bin", "jsons/metrics.json", "train.log"]);
+    assert.deepEqual(await filesBelow(dest), ["checkpoints/model.bin", "jsons/metrics.json", "linked/linked.txt", "train.log"]);
     const outside = (await filesBelow(dir)).filter((path) => !path.startsWith(relative(dir, dest)));
     assert.deepEqual(outside, before, "nothing was written outside dest");
   });

@@ -1,10 +1,12 @@
 /**
  * Listings over a folder tree with object-store semantics: keys come in key (string) order, not readdir order;
- * temp and lock files are hidden; a folder with no object anywhere inside it does not exist.
+ * temp and lock files are hidden; a folder with no object anywhere inside it does not exist. Symbolic links are
+ * followed, as reads and writes follow them: a link to a folder lists as that folder, a link to a file as that file.
  */
 import type { BigIntStats, Dirent } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { CorruptDataError } from "../../errors.ts";
 import type { ListPage, ObjectInfo } from "../backend.ts";
 import { isErrno } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
@@ -20,15 +22,27 @@ interface Entry {
   readonly key: string;
   readonly path: string;
   readonly isFolder: boolean;
+  /** For a symbolic link to a folder, the real path it leads to. */
+  readonly linkTarget?: string;
 }
+
+/** Names a key for messages (the backend's `describe`). */
+type Describe = (key: string) => string;
+
+/**
+ * The real paths of the folders reached through links on the way down from the listed folder. A link leading to
+ * one of them again would be walked forever (a link to its own parent, or two links leading into each other).
+ */
+type FollowedLinks = readonly string[];
 
 /** Every object under a plain string prefix, recursively, in key order, after `startAfter` when given. */
 export async function* listObjects(
   location: PrefixLocation,
   startAfter: string | undefined,
   signal: AbortSignal | undefined,
+  describe: Describe,
 ): AsyncGenerator<ObjectInfo> {
-  yield* walk(location.folderPath, location.folderKey, location.namePrefix, startAfter, signal);
+  yield* walk(location.folderPath, location.folderKey, location.namePrefix, startAfter, signal, describe, []);
 }
 
 async function* walk(
@@ -37,14 +51,16 @@ async function* walk(
   namePrefix: string,
   startAfter: string | undefined,
   signal: AbortSignal | undefined,
+  describe: Describe,
+  followed: FollowedLinks,
 ): AsyncGenerator<ObjectInfo> {
   signal?.throwIfAborted();
-  const entries = (await readEntries(folderPath, folderKey, namePrefix)).filter((entry) => !entirelyBefore(entry, startAfter));
+  const entries = (await readEntries(folderPath, folderKey, describe, namePrefix)).filter((entry) => !entirelyBefore(entry, startAfter));
   for (let index = 0; index < entries.length; ) {
     const entry = entries[index];
     if (entry === undefined) break;
     if (entry.isFolder) {
-      yield* walk(entry.path, entry.key, "", startAfter, signal);
+      yield* walk(entry.path, entry.key, "", startAfter, signal, describe, follow(entry, followed, describe));
       index++;
       continue;
     }
@@ -67,15 +83,16 @@ export async function listOnePage(
   location: PrefixLocation,
   pageToken: string | undefined,
   pageSize: number,
+  describe: Describe,
 ): Promise<ListPage> {
-  const entries = (await readEntries(location.folderPath, location.folderKey, location.namePrefix)).filter(
+  const entries = (await readEntries(location.folderPath, location.folderKey, describe, location.namePrefix)).filter(
     (entry) => pageToken === undefined || entry.key > pageToken,
   );
   const objects: ObjectInfo[] = [];
   const prefixes: string[] = [];
   let last: string | undefined;
   for (const entry of entries) {
-    const info = await describeEntry(entry);
+    const info = await describeEntry(entry, describe);
     if (info === undefined) continue;
     if (objects.length + prefixes.length === pageSize) {
       // One more entry exists past a full page: the page gets a token.
@@ -89,11 +106,11 @@ export async function listOnePage(
 }
 
 /** A file's info, "folder" for a folder holding at least one object, or undefined for what is not listed. */
-async function describeEntry(entry: Entry): Promise<ObjectInfo | "folder" | undefined> {
+async function describeEntry(entry: Entry, describe: Describe): Promise<ObjectInfo | "folder" | undefined> {
   if (entry.isFolder) {
     // A sub-folder this process may not read is still listed, as a store lists a prefix: listing it fails by its
     // own name, and its siblings stay listable.
-    const holds = await holdsAnObject(entry.path).catch((error: unknown) => {
+    const holds = await holdsAnObject(entry.path, entry.key, describe, follow(entry, [], describe)).catch((error: unknown) => {
       if (isErrno(error, "EACCES", "EPERM")) return true;
       throw error;
     });
@@ -104,22 +121,35 @@ async function describeEntry(entry: Entry): Promise<ObjectInfo | "folder" | unde
 }
 
 /** Whether a folder holds a file anywhere below it (empty folders left by crashes or other tools do not count). */
-async function holdsAnObject(folderPath: string): Promise<boolean> {
-  for (const entry of await readEntries(folderPath, "")) {
+async function holdsAnObject(folderPath: string, folderKey: string, describe: Describe, followed: FollowedLinks): Promise<boolean> {
+  for (const entry of await readEntries(folderPath, folderKey, describe)) {
     if (!entry.isFolder) {
       if ((await statIfPresent(entry.path))?.isFile() === true) return true;
-    } else if (await holdsAnObject(entry.path)) {
+    } else if (await holdsAnObject(entry.path, entry.key, describe, follow(entry, followed, describe))) {
       return true;
     }
   }
   return false;
 }
 
+/** The links followed below `entry`: `followed`, plus its own target when it is a link; throws on a loop. */
+function follow(entry: Entry, followed: FollowedLinks, describe: Describe): FollowedLinks {
+  if (entry.linkTarget === undefined) return followed;
+  if (followed.includes(entry.linkTarget)) {
+    const location = describe(entry.key.slice(0, -1));
+    throw new CorruptDataError(
+      `The symbolic link ${location} leads back into a folder it lies in (${entry.linkTarget}): it cannot be listed.`,
+      { path: location },
+    );
+  }
+  return [...followed, entry.linkTarget];
+}
+
 /**
  * A folder's visible entries whose names start with `namePrefix`, in key order; a missing folder (or a file in its
  * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands.
  */
-async function readEntries(folderPath: string, folderKey: string, namePrefix = ""): Promise<Entry[]> {
+async function readEntries(folderPath: string, folderKey: string, describe: Describe, namePrefix = ""): Promise<Entry[]> {
   let dirents: Dirent[];
   try {
     dirents = await readdir(folderPath, { withFileTypes: true });
@@ -129,13 +159,36 @@ async function readEntries(folderPath: string, folderKey: string, namePrefix = "
   }
   const entries: Entry[] = [];
   for (const dirent of dirents) {
-    // Symbolic links are not objects: following them would list (and let pull copy) files outside the root.
-    if (!dirent.name.startsWith(namePrefix) || isReservedName(dirent.name) || dirent.isSymbolicLink()) continue;
+    if (!dirent.name.startsWith(namePrefix) || isReservedName(dirent.name)) continue;
     const path = join(folderPath, dirent.name);
+    if (dirent.isSymbolicLink()) {
+      entries.push(await linkEntry(path, folderKey + dirent.name, describe));
+      continue;
+    }
     const isFolder = dirent.isDirectory();
     entries.push({ key: folderKey + dirent.name + (isFolder ? "/" : ""), path, isFolder });
   }
   return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/**
+ * A symbolic link as what it leads to. One that leads nowhere fails the listing by its name rather than being left
+ * out: its name is taken (a write there would go through it), and the files it held may be a run moved away.
+ */
+async function linkEntry(path: string, key: string, describe: Describe): Promise<Entry> {
+  let target: string;
+  let isFolder: boolean;
+  try {
+    target = await realpath(path);
+    isFolder = (await stat(target)).isDirectory();
+  } catch (error) {
+    if (!isErrno(error, "ENOENT", "ENOTDIR", "ELOOP")) throw error;
+    throw new CorruptDataError(`The symbolic link ${describe(key)} leads to nothing (${error.code}): restore what it pointed to, or remove it.`, {
+      path: describe(key),
+      cause: error,
+    });
+  }
+  return isFolder ? { key: `${key}/`, path, isFolder, linkTarget: target } : { key, path, isFolder };
 }
 
 /** True when every key the entry stands for sorts at or before `startAfter`. */

@@ -170,7 +170,7 @@ export class LocalBackend implements api.StorageBackend {
   async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const location = this.#layout.locatePrefix(prefix);
     try {
-      yield* listObjects(location, options.startAfter, options.signal);
+      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key));
     } catch (error) {
       throw toLocalError(error, this.describe(prefix), "list");
     }
@@ -179,7 +179,7 @@ export class LocalBackend implements api.StorageBackend {
   async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
     const location = this.#layout.locatePrefix(prefix);
     const pageSize = options.pageSize ?? 1000;
-    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize));
+    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize, (key) => this.describe(key)));
   }
 
   async delete(key: string): Promise<void> {

@@ -9,7 +9,7 @@ import { VersionStore } from "../../snapshot/versions.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { defaultRoot } from "../../snapshot/default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
-import { assertLocalFolder, isHiddenPath, listFolder } from "../files.ts";
+import { assertLocalFolder, isBookkeepingPath, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
 import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget, type NameTarget } from "../targets.ts";
@@ -55,7 +55,7 @@ export async function runLs(given: string | undefined, options: LsOptions): Prom
 
 async function listFiles(uri: string, options: LsOptions): Promise<void> {
   const snapshot = await openSnapshotTarget(uri);
-  const files = (await listFolder(snapshot.backend, snapshot.prefix)).filter((file) => !isHiddenPath(file.path));
+  const files = (await listFolder(snapshot.backend, snapshot.prefix)).filter((file) => !isBookkeepingPath(file.path));
   if (options.json === true) {
     printJson({
       snapshot: snapshot.where,
@@ -153,7 +153,7 @@ async function folderTotals(backend: StorageBackend, name: string): Promise<Map<
   const folders = (await childFolders(backend, prefix)).filter((folder) => parseFolderName(folder) !== undefined);
   const totals = await mapWithConcurrency(folders, NAME_CHECK_CONCURRENCY, async (folder): Promise<FolderTotals | undefined> => {
     try {
-      const files = (await listFolder(backend, `${prefix}${folder}/`)).filter((file) => !isHiddenPath(file.path));
+      const files = (await listFolder(backend, `${prefix}${folder}/`)).filter((file) => !isBookkeepingPath(file.path));
       return { size: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
     } catch (error) {
       writeError(oneLine(error));

@@ -3,7 +3,7 @@ import { access, constants, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
-import { isHiddenPath, listFolder, streamFolder, type FolderFile } from "../files.ts";
+import { isBookkeepingPath, listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
@@ -169,7 +169,7 @@ interface PlanContext {
   readonly stop: AbortController;
 }
 
-/** Checks each listed key as it comes; refused ones are reported, hidden ones (bookkeeping) skipped. */
+/** Checks each listed key as it comes; refused ones are reported, opencrate's bookkeeping skipped. */
 async function* plannedTasks(listed: AsyncIterable<FolderFile>, context: PlanContext): AsyncGenerator<DownloadTask> {
   const { destRoot, dest, progress, plan } = context;
   try {
@@ -192,9 +192,9 @@ async function* plannedTasks(listed: AsyncIterable<FolderFile>, context: PlanCon
   }
 }
 
-/** A listed key's download; "refused" (reported) for a key that may not be written, undefined for a hidden one. */
+/** A listed key's download; "refused" (reported) for a key that may not be written, undefined for bookkeeping. */
 function planned(file: FolderFile, destRoot: string, dest: string, progress: PullProgress): DownloadTask | "refused" | undefined {
-  // Checked before the hidden-path rule, so a key like "..\x" is reported, not skipped as a dot-entry.
+  // Checked before the bookkeeping rule, so a key like ".~oc-x/..\y" is reported, not skipped.
   const check = checkPullPath(file.path);
   const problem = check.ok
     ? pathInside(destRoot, check.segments) === undefined
@@ -205,7 +205,7 @@ function planned(file: FolderFile, destRoot: string, dest: string, progress: Pul
     progress.problem(`refused ${JSON.stringify(file.key)}: ${problem}; nothing was written for it.`);
     return "refused";
   }
-  if (isHiddenPath(file.path)) return undefined;
+  if (isBookkeepingPath(file.path)) return undefined;
   return { key: file.key, path: file.path, segments: check.segments, listed: file.info };
 }
 

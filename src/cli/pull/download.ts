@@ -12,6 +12,7 @@ import { formatSize } from "../../io/size.ts";
 import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
+import { PARTIAL_PREFIX } from "../files.ts";
 import type { PullRecord } from "./pull-record.ts";
 
 export interface DownloadTask {
@@ -47,8 +48,6 @@ export interface DownloadContext {
   /** Bytes that count towards the total (received, resumed or found complete). */
   readonly onBytes: (count: number) => void;
 }
-
-const PARTIAL_PREFIX = ".ocpart-";
 
 /** The partial file name for an object of `name` at `revision` (same folder as the target). */
 export function partialFileName(name: string, revision: string): string {

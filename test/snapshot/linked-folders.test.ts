@@ -1,0 +1,102 @@
+/**
+ * Symbolic links inside a local root are followed by listings as reads and writes follow them: a version folder
+ * that is a link takes its number, a linked "dev" folder is resumed, and a link that leads nowhere or into a
+ * folder it lies in fails by its name instead of being left out.
+ */
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LocalBackend } from "../../src/backends/local/index.ts";
+import { Snapshot } from "../../src/index.ts";
+import { expectCode } from "../support/assertions.ts";
+
+const OLD_LOG = "2025-11-16 11:44:43 - INFO     old run\n";
+
+/** A run folder moved out of the root, as `mv` leaves it: a log and one JSON artifact. */
+async function movedRun(folder: string): Promise<void> {
+  await mkdir(join(folder, "jsons"), { recursive: true });
+  await writeFile(join(folder, "train.log"), OLD_LOG);
+  await writeFile(join(folder, "jsons", "metrics.json"), '{"who":"old run v1"}');
+}
+
+describe("symbolic links in a local root", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "oc-links-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('"new" never takes the number of a version folder that is a link, and leaves the linked run as it was', async () => {
+    const root = join(dir, "numbers");
+    const first = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    assert.equal(first.version, 0);
+    await first.close();
+    const moved = join(dir, "moved-v1");
+    await movedRun(moved);
+    await symlink(moved, join(root, "train", "v1"));
+
+    const second = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    assert.equal(second.version, 2);
+    await second.json("metrics.json").save({ who: "new run" });
+    await second.close();
+    assert.equal(await readFile(join(moved, "train.log"), "utf8"), OLD_LOG);
+    assert.equal(await readFile(join(moved, "jsons", "metrics.json"), "utf8"), '{"who":"old run v1"}');
+
+    const opened = await Snapshot.open(`${root}/train@1`);
+    assert.deepEqual(await opened.json("metrics.json").load(), { who: "old run v1" });
+  });
+
+  it('a "dev" folder that is a link, or whose files are links, is resumed: its log is kept in the history', async () => {
+    const root = join(dir, "dev");
+    const moved = join(dir, "moved-dev");
+    const movedLog = join(dir, "moved-dev-files");
+    await movedRun(moved);
+    await movedRun(movedLog);
+    await mkdir(join(root, "train", "dev:files"), { recursive: true });
+    await symlink(moved, join(root, "train", "dev"));
+    await symlink(join(movedLog, "train.log"), join(root, "train", "dev:files", "train.log"));
+
+    for (const [tag, history] of [[undefined, join(moved, "train.history.log")], ["files", join(root, "train", "dev:files", "train.history.log")]] as const) {
+      const run = await Snapshot.setup({ name: "train", root, start: "dev", console: false, ...(tag === undefined ? {} : { tag }) });
+      const folder = run.versionName;
+      run.info(`new run of ${folder}`);
+      await run.close();
+      const text = await readFile(history, "utf8");
+      assert.ok(text.startsWith(OLD_LOG), text);
+      assert.match(text, new RegExp(`new run of ${folder}\n$`));
+    }
+  });
+
+  it("a link that leads nowhere fails setup and listing with CORRUPT_DATA naming it; nothing is written through it", async () => {
+    const root = join(dir, "dangling");
+    const first = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    await first.close();
+    const gone = join(dir, "gone-v1");
+    await symlink(gone, join(root, "train", "v1"));
+
+    const error = await expectCode(Snapshot.setup({ name: "train", root, start: "new", console: false }), "CORRUPT_DATA");
+    assert.equal(error.path, `${root}/train/v1`);
+    assert.match(error.message, /train\/v1/);
+    const backend = new LocalBackend({ root });
+    await expectCode(async () => {
+      for await (const info of backend.list("train/")) void info;
+    }, "CORRUPT_DATA");
+    await assert.rejects(readFile(join(gone, "train.log")), { code: "ENOENT" });
+  });
+
+  it("a link into a folder it lies in fails the listing with CORRUPT_DATA naming it, instead of walking forever", async () => {
+    const root = join(dir, "loop");
+    const run = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    await run.text("notes.txt").save("notes");
+    await run.close();
+    await symlink(join(root, "train"), join(root, "train", "v0", "texts", "up"));
+
+    const backend = new LocalBackend({ root });
+    const error = await expectCode(async () => {
+      for await (const info of backend.list("train/v0/")) void info;
+    }, "CORRUPT_DATA");
+    assert.match(error.message, /train\/v0\/texts\/up/);
+  });
+});
