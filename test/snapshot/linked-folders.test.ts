@@ -99,4 +99,30 @@ describe("symbolic links in a local root", () => {
     }, "CORRUPT_DATA");
     assert.match(error.message, /train\/v0\/texts\/up/);
   });
+
+  it("nothing outside the root is deleted through a link: replace and delete fail PERMISSION_DENIED naming the file", async () => {
+    const root = join(dir, "no-delete-through");
+    const run = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    await run.text("notes.txt").save("notes");
+    await run.close();
+    const dataset = join(dir, "dataset");
+    await mkdir(dataset);
+    await writeFile(join(dataset, "images.bin"), "precious");
+    await symlink(dataset, join(root, "train", "v0", "data"));
+
+    const backend = new LocalBackend({ root });
+    const error = await expectCode(backend.delete("train/v0/data/images.bin"), "PERMISSION_DENIED");
+    assert.equal(error.path, `${root}/train/v0/data/images.bin`);
+    assert.match(error.message, /outside its root/);
+
+    await expectCode(Snapshot.setup({ name: "train", root, start: 0, replace: true, console: false }), "PERMISSION_DENIED");
+    assert.equal(await readFile(join(dataset, "images.bin"), "utf8"), "precious");
+
+    // A key that is itself a link removes the link, never what it leads to.
+    await writeFile(join(dataset, "labels.txt"), "labels");
+    await symlink(join(dataset, "labels.txt"), join(root, "train", "v0", "labels.txt"));
+    await backend.delete("train/v0/labels.txt");
+    assert.equal(await readFile(join(dataset, "labels.txt"), "utf8"), "labels");
+    await assert.rejects(readFile(join(root, "train", "v0", "labels.txt")), { code: "ENOENT" });
+  });
 });

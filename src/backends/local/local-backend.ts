@@ -12,12 +12,12 @@
  * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
 import type { BigIntStats } from "node:fs";
-import { open, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { open, realpath, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { dirname, sep } from "node:path";
 import { Readable } from "node:stream";
 import type * as api from "../backend.ts";
 import { FULL_CAPABILITIES, OVERWRITE } from "../backend.ts";
-import { InvalidArgumentError } from "../../errors.ts";
+import { InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
 import { spanOf } from "../byte-range.ts";
@@ -185,6 +185,7 @@ export class LocalBackend implements api.StorageBackend {
   async delete(key: string): Promise<void> {
     const path = this.#layout.pathOfKey(key);
     await this.#attempt(key, "delete", async () => {
+      await this.#assertDeletable(key, path);
       try {
         await unlink(path);
       } catch (error) {
@@ -195,6 +196,22 @@ export class LocalBackend implements api.StorageBackend {
       }
       await this.#pruneEmptyFolders(dirname(path));
     });
+  }
+
+  /**
+   * Listings follow symbolic links, so a key may lead through a link to a file outside the root: emptying a version
+   * folder must not empty a folder someone linked into it (as `rm -r` removes a link, never what it leads to).
+   * Such a file is not deleted: PermissionDeniedError names it. A key that is itself a link removes the link.
+   */
+  async #assertDeletable(key: string, path: string): Promise<void> {
+    const folder = await realpath(dirname(path)).catch(() => undefined);
+    if (folder === undefined) return; // nothing there to delete
+    const root = await realpath(this.#layout.rootPath).catch(() => this.#layout.rootPath);
+    if (folder === root || folder.startsWith(`${root}${sep}`) || root === sep) return;
+    throw new PermissionDeniedError(
+      `Not deleting ${this.describe(key)}: a symbolic link leads it out of the root (to ${folder}), and opencrate deletes nothing outside its root. Remove the link to drop those files from the snapshot.`,
+      { path: this.describe(key) },
+    );
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
