@@ -32,6 +32,24 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
   return runId;
 }
 
+/** How many setups of each snapshot name this process has made under a run id from its environment. */
+const setupsByName = new Map<string, number>();
+
+/**
+ * The run id of this process's next setup of snapshot `name`. A run id from the environment names the job, not one
+ * setup: a task that sets up the same snapshot again (a sweep in one Slurm task, a loop over configurations) starts
+ * a run each time, so its second and later setups of `name` get `<id>#2`, `<id>#3` …, and each takes a version of
+ * its own. The ranks of the job run the same script and make the same setups in the same order, so they still share
+ * each one's version. A `runId` option is taken as it is.
+ */
+export function setupRunId(option: string | undefined, name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const runId = resolveRunId(option, env);
+  if (runId === undefined || option !== undefined) return runId;
+  const count = (setupsByName.get(name) ?? 0) + 1;
+  setupsByName.set(name, count);
+  return count === 1 ? runId : `${runId}#${count}`;
+}
+
 function slurmRunId(env: NodeJS.ProcessEnv): string | undefined {
   const job = nonEmpty(env.SLURM_JOB_ID);
   const step = nonEmpty(env.SLURM_STEP_ID);

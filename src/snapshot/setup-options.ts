@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
 import { defaultRoot } from "./default-root.ts";
 import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
-import { resolveRank, resolveRunId } from "./run-env.ts";
+import { resolveRank, setupRunId } from "./run-env.ts";
 
 export interface SetupOptions {
   /** `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
@@ -85,8 +85,9 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
   if (interval !== undefined && !(typeof interval === "number" && interval > 0)) {
     throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${showValue(interval)}.`);
   }
+  const name = validateSnapshotName(given.name);
   return {
-    name: validateSnapshotName(given.name),
+    name,
     start,
     replace: given.replace === true,
     tag: validateTag(given.tag),
@@ -95,8 +96,9 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
         ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")
         : parseLogLevel(given.logLevel, "logLevel"),
     root: given.root ?? defaultRoot(),
-    runId: resolveRunId(given.runId),
     rank: resolveRank(),
+    // Last: it counts this process's setups of the name, so nothing after it may fail.
+    runId: setupRunId(given.runId, name),
     console: given.console ?? true,
     logFlushIntervalMs: interval,
   };

@@ -80,5 +80,15 @@ for (const factory of multiProcess) {
       const launches = [await spawnSetup(backend.describe(""), "ranked", plainTorchrun), await spawnSetup(backend.describe(""), "ranked", plainTorchrun)];
       assert.deepEqual(launches.flat(), [2, 3], 'torchrun\'s "none" run id names no run: each launch gets its own version');
     });
+
+    it("a task that sets up the same name again under the job's run id (a sweep) gets a new version each time, shared by its ranks", async () => {
+      const slurm = (rank: number): Record<string, string> => ({ SLURM_JOB_ID: "4242", SLURM_STEP_ID: "0", SLURM_PROCID: String(rank), SLURM_NTASKS: "2" });
+      const startAt = Date.now() + 3000;
+      const [rank0, rank1] = await Promise.all([0, 1].map((rank) => spawnSetup(backend.describe(""), "sweep", slurm(rank), 3, startAt)));
+      assert.deepEqual(rank0, [0, 1, 2]);
+      assert.deepEqual(rank1, [0, 1, 2], "the ranks' n-th setups share a version");
+      const alone = await spawnSetup(backend.describe(""), "sweep", { ...slurm(0), SLURM_JOB_ID: "4243" }, 3);
+      assert.deepEqual(alone, [3, 4, 5], "a single task's sweep never reuses a version");
+    });
   });
 }

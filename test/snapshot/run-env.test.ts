@@ -1,7 +1,7 @@
 /** Run ids and ranks from options and the environment launchers set. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rankWithoutRunIdWarning, resolveRank, resolveRunId } from "../../src/snapshot/run-env.ts";
+import { rankWithoutRunIdWarning, resolveRank, resolveRunId, setupRunId } from "../../src/snapshot/run-env.ts";
 
 describe("resolveRunId", () => {
   it("prefers the option, then OPENCRATE_RUN_ID, then TORCHELASTIC_RUN_ID", () => {
@@ -22,6 +22,16 @@ describe("resolveRunId", () => {
     for (const bad of ["a/b", "a\\b", "..", "x\ny", "x".repeat(257)]) {
       assert.throws(() => resolveRunId(bad, {}), { code: "INVALID_ARGUMENT" }, bad);
     }
+  });
+});
+
+describe("setupRunId", () => {
+  it("numbers a process's later setups of one name under the environment's run id; an option is taken as it is", () => {
+    const env = { OPENCRATE_RUN_ID: "job-7" };
+    assert.deepEqual([1, 2, 3].map(() => setupRunId(undefined, "sweep-a", env)), ["job-7", "job-7#2", "job-7#3"]);
+    assert.equal(setupRunId(undefined, "sweep-b", env), "job-7", "another name is counted apart");
+    assert.deepEqual([1, 2].map(() => setupRunId("given", "sweep-c", env)), ["given", "given"]);
+    assert.equal(setupRunId(undefined, "sweep-d", {}), undefined);
   });
 });
 
