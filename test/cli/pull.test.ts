@@ -188,6 +188,26 @@ describe("opencrate pull", () => {
     assert.match(unchanged.stdout, /^complete {2}texts\/weights\.txt \(13 Bytes, already there\)$/m);
   });
 
+  it("refuses to pull into a run's own version folder (it holds <name>.log and no pull wrote it), writing nothing", async () => {
+    const backend = new LocalBackend({ root });
+    for (const mine of [0, 1]) {
+      const run = await Snapshot.setup({ name: "mine", backend, console: false });
+      await run.json("metrics.json").save({ mine });
+      await run.close();
+    }
+    const folder = join(root, "mine", "v0");
+    const before = await filesBelow(folder);
+    const metrics = await readFile(join(folder, "jsons/metrics.json"), "utf8");
+    // As from inside the root, where the default dest ./train/<version> is that run's folder.
+    const fromInside = await runCli(["pull", `${root}/mine/v1`, folder]);
+    assert.equal(fromInside.code, 1);
+    assert.match(fromInside.stderr, new RegExp(`^opencrate: Not pulling into ${folder}: it holds mine\\.log, so it is the folder of a run`));
+    assert.equal(fromInside.stderr.trim().split("\n").length, 1);
+    assert.deepEqual(await filesBelow(folder), before);
+    assert.equal(await readFile(join(folder, "jsons/metrics.json"), "utf8"), metrics);
+    assert.equal(existsSync(join(folder, PULL_RECORD)), false);
+  });
+
   it("continues a partial download of the same revision from where it stopped", async () => {
     const dest = join(dir, "partial-dest");
     const revision = (await new LocalBackend({ root }).head("train/v1/checkpoints/model.bin")).revision;

@@ -21,19 +21,30 @@ interface Entry extends PlacedFile {
 }
 
 export class PullRecord {
+  /** The destination holds a record: a pull wrote into it before. */
+  readonly found: boolean;
   readonly #entries: Map<string, Entry>;
   #changed = false;
 
-  private constructor(entries: Map<string, Entry>) {
+  private constructor(found: boolean, entries: Map<string, Entry>) {
+    this.found = found;
     this.#entries = entries;
   }
 
   /** The record in the destination `root`, or an empty one when there is none to trust. */
   static async read(root: SafeFolder): Promise<PullRecord> {
     const folder = root.entry(RECORD_FOLDER);
-    if ((await lstat(folder).catch(() => undefined))?.isDirectory() !== true) return new PullRecord(new Map());
-    const text = await readFile(`${folder}/${RECORD_NAME}`, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(() => undefined);
-    return new PullRecord(text === undefined ? new Map() : parseEntries(text));
+    if ((await lstat(folder).catch(() => undefined))?.isDirectory() !== true) return new PullRecord(false, new Map());
+    const path = `${folder}/${RECORD_NAME}`;
+    const found = (await lstat(path).catch(() => undefined))?.isFile() === true;
+    const text = await readFile(path, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(() => undefined);
+    return new PullRecord(found, text === undefined ? new Map() : parseEntries(text));
+  }
+
+  /** Writes the record now, changed or not, so that the destination is known as a pull's from its first file on. */
+  async mark(root: SafeFolder): Promise<void> {
+    this.#changed = true;
+    await this.save(root);
   }
 
   /** Whether `path` is the file a pull placed for `revision`, unchanged since. */
