@@ -59,6 +59,29 @@ for (const factory of allBackendFactories()) {
       await snapshot.close();
     });
 
+    it("a folder with a leading zero (v01) is not a version: not listed, not opened, never resumed or written", async () => {
+      await backend.put("zeros/v01/jsons/m.json", JSON.stringify({ from: "v01" }));
+      await backend.put("zeros/v1/jsons/m.json", JSON.stringify({ from: "v1" }));
+      await backend.put("alone/v01/jsons/m.json", JSON.stringify({ from: "v01" }));
+      if (canOpenByUri(factory.label)) {
+        await expectCode(Snapshot.open(`${backend.describe("")}/zeros/v01`), "INVALID_ARGUMENT", "open zeros/v01");
+        const opened = await Snapshot.open(`${backend.describe("")}/zeros/v1`);
+        assert.deepEqual(await opened.json("m.json").load(), { from: "v1" });
+      }
+      const zeros = await setup({ name: "zeros", start: "last" });
+      assert.equal(zeros.versionName, "v1");
+      assert.deepEqual((await zeros.listVersions()).map((v) => v.versionName), ["v1"]);
+      await zeros.close();
+      const alone = await setup({ name: "alone", start: "last" });
+      assert.equal(alone.versionName, "v0", "no version yet, so v0 is started");
+      await alone.close();
+      const next = await setup({ name: "alone", start: "new" });
+      assert.equal(next.versionName, "v1");
+      await next.close();
+      assert.deepEqual(await collectKeys(backend, "alone/v01/"), ["alone/v01/jsons/m.json"]);
+      assert.equal(await readText(backend, "alone/v01/jsons/m.json"), JSON.stringify({ from: "v01" }));
+    });
+
     it('"last" resumes the highest foreign folder, keeping its files and moving its .log into the history', async () => {
       const files = await writePythonLayout(backend, "resumed");
       const snapshot = await setup({ name: "resumed", start: "last", tag: "major-update" });
