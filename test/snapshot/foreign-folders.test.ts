@@ -187,6 +187,35 @@ for (const factory of allBackendFactories()) {
       assert.deepEqual(await collectKeys(backend, "forged/v7/"), []);
     });
 
+    it("a claim that is not a claim object (null, a number, a string, an array, cut short) is CORRUPT_DATA naming it", async () => {
+      await (await setup({ name: "mangled" })).close();
+      const key = "mangled/.opencrate/versions/0000000000.json";
+      const before = await collectKeys(backend, "mangled/");
+      for (const body of ["null", "5", '"x"', "[]", '{"version":0,"tok']) {
+        await backend.put(key, body);
+        for (const [label, attempt] of [
+          ["start 0", () => setup({ name: "mangled", start: 0 })],
+          ["start last", () => setup({ name: "mangled", start: "last" })],
+          ...(canOpenByUri(factory.label) ? [["open", () => Snapshot.open(`${backend.describe("")}/mangled@latest`)] as const] : []),
+        ] as const) {
+          const error = await expectCode(attempt(), "CORRUPT_DATA", `${label}, claim ${body}`);
+          assert.ok(error.message.includes(backend.describe(key)), error.message);
+        }
+      }
+      assert.deepEqual(await collectKeys(backend, "mangled/"), before, "nothing was written");
+    });
+
+    it("a run record that is not a record object is CORRUPT_DATA naming it at once, not after waiting", { timeout: 30_000 }, async () => {
+      const record = "mangled-run/.opencrate/runs/job-1.json";
+      const bodies = ["null", "5", '"x"', "[]", "{}", '{"runId":"job-1","token":"t","version":"3"}', '{"token":"t","version":-1}'];
+      for (const body of bodies) {
+        await backend.put(record, body);
+        const error = await expectCode(setup({ name: "mangled-run", runId: "job-1" }), "CORRUPT_DATA", `run record ${body}`);
+        assert.ok(error.message.includes(backend.describe(record)), error.message);
+      }
+      assert.deepEqual(await collectKeys(backend, "mangled-run/"), [record], "nothing else was written");
+    });
+
     it("a run record naming a version with no claim and no folder is CORRUPT_DATA naming the record", async () => {
       const record = "orphan/.opencrate/runs/job-1.json";
       await backend.put(record, JSON.stringify({ runId: "job-1", token: "t", state: "allocated", version: 5 }));
