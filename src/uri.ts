@@ -40,6 +40,7 @@ export function parseLocation(input: string): Location {
   const match = SCHEME.exec(input);
   if (match === null) {
     checkNotAMalformedUri(input);
+    if (input.includes("\0")) throw holdsNul(input);
     return { scheme: "file", path: input };
   }
   const scheme = (match[1] ?? "").toLowerCase();
@@ -113,11 +114,18 @@ function checkNotAMalformedUri(input: string): void {
 }
 
 function parseFileUri(input: string): string {
+  // fileURLToPath takes "file://" and "file://localhost" for "/": a truncated URI must not mean the file-system root.
+  if (!(input.slice("file://".length).split(/[?#]/)[0] ?? "").includes("/")) {
+    throw malformed(input, "a file:// URI needs an absolute path, as in file:///data/runs");
+  }
+  let path: string;
   try {
-    return fileURLToPath(input);
+    path = fileURLToPath(input);
   } catch (error) {
     throw malformed(input, "a file:// URI must be absolute, as in file:///data/runs", error);
   }
+  if (path.includes("\0")) throw holdsNul(input);
+  return path;
 }
 
 function parseBucketUri(scheme: "s3" | "gs", input: string): Location {
@@ -169,6 +177,13 @@ function splitAuthority(input: string, scheme: string): { host: string; prefix: 
     }
   }
   return { host, prefix };
+}
+
+/** Quoted, so the NUL shows in the message as \u0000. */
+function holdsNul(input: string): InvalidArgumentError {
+  return new InvalidArgumentError(`Malformed location ${JSON.stringify(redact(input))}: a path cannot hold a NUL byte.`, {
+    path: redact(input),
+  });
 }
 
 function malformed(input: string, why: string, cause?: unknown): InvalidArgumentError {

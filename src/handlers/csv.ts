@@ -12,6 +12,7 @@
 import type { CsvCell, CsvInput, CsvLoadOptions, CsvRecord, CsvSaveOptions } from "./data-types.ts";
 import { corruptData, describeValue, invalidInput } from "./failures.ts";
 import { loadCsv } from "./lazy-modules.ts";
+import { setOwn } from "./plain-data.ts";
 import type { ArtifactHandler, ArtifactStorage } from "./types.ts";
 import { readUtf8 } from "./utf8.ts";
 
@@ -40,7 +41,7 @@ export const csvHandler: ArtifactHandler<CsvInput, CsvRecord[] | string[][], Csv
     return body.map((row) => {
       const record: CsvRecord = {};
       header.forEach((name, column) => {
-        record[name] = typedField(row[column] ?? "");
+        setOwn(record, name, typedField(row[column] ?? ""));
       });
       return record;
     });

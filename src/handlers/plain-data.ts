@@ -70,7 +70,7 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
     const result: Record<string, unknown> = {};
     for (const [entryKey, entryValue] of entries) {
       const converted = convert(entryValue, `${where}${pathPart(entryKey)}`, entryKey);
-      if (converted !== undefined) result[entryKey] = converted;
+      if (converted !== undefined) setOwn(result, entryKey, converted);
     }
     return result;
   };
@@ -86,6 +86,14 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
 
   if (value === undefined) fail("the top level", "undefined");
   return convert(value, "$", "");
+}
+
+/**
+ * `target[key] = value` that also works for the key "__proto__": an assignment would set the object's prototype
+ * and the entry would be lost. The result is an own, enumerable entry, as JSON.parse makes.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 function pathPart(key: string): string {

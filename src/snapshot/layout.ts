@@ -29,9 +29,13 @@ export function versionFolderName(version: number | typeof DEV_VERSION, tag: str
   return tag === undefined ? base : `${base}:${tag}`;
 }
 
-const FOLDER = /^(?:v(\d{1,15})|dev)(?::([A-Za-z0-9._-]{1,64}))?$/;
+/** `v0` or a number without leading zeros: `v01` is another tool's folder, not a second name for `v1`. */
+const FOLDER = /^(?:v(0|[1-9]\d{0,14})|dev)(?::([A-Za-z0-9._-]{1,64}))?$/;
 
-/** Parses a folder name made by versionFolderName (`dev` folders have version "dev"); undefined for anything else. */
+/**
+ * Parses a folder name made by versionFolderName (`dev` folders have version "dev"); undefined for anything else,
+ * `v01` included.
+ */
 export function parseFolderName(folder: string): { version: number | typeof DEV_VERSION; tag: string | undefined } | undefined {
   const match = FOLDER.exec(folder);
   if (match === null || (match[2] !== undefined && (match[2] === "." || match[2] === ".."))) return undefined;
@@ -46,10 +50,10 @@ export function parseVersionFolderName(folder: string): { version: number; tag: 
 
 /**
  * The number a folder occupies, tag or not, whatever its tag's characters (other tools do not check them):
- * `v3:any thing` still takes 3 away from "new".
+ * `v3:any thing` still takes 3 away from "new". `v03` holds no number, as for parseFolderName.
  */
 export function numberTakenByFolder(folder: string): number | undefined {
-  const match = /^v(\d{1,15})(?::.*)?$/s.exec(folder);
+  const match = /^v(0|[1-9]\d{0,14})(?::.*)?$/s.exec(folder);
   return match === null ? undefined : Number(match[1]);
 }
 

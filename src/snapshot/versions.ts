@@ -462,24 +462,33 @@ export class VersionStore {
     );
   }
 
-  async #readRunRecord(key: string): Promise<{ token?: string; version?: number } | undefined> {
+  /**
+   * The run record, or undefined when there is none. It is written whole, create-only, with a token, so anything
+   * else there (not an object, no token, a version that is no version number) is CORRUPT_DATA: waiting for it to
+   * name a version would only time out.
+   */
+  async #readRunRecord(key: string): Promise<{ token: string; version?: number } | undefined> {
+    const where = this.#backend.describe(key);
+    let record: unknown;
     try {
-      const text = Buffer.from(await this.#backend.get(key)).toString("utf8");
-      const record = JSON.parse(text) as { token?: unknown; version?: unknown };
-      return {
-        ...(typeof record.token === "string" ? { token: record.token } : {}),
-        ...(typeof record.version === "number" ? { version: record.version } : {}),
-      };
+      record = JSON.parse(Buffer.from(await this.#backend.get(key)).toString("utf8"));
     } catch (error) {
       if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
       if (error instanceof SyntaxError) {
-        throw new CorruptDataError(`The run record ${this.#backend.describe(key)} is not valid JSON.`, {
-          path: this.#backend.describe(key),
-          cause: error,
-        });
+        throw new CorruptDataError(`The run record ${where} is not valid JSON.`, { path: where, cause: error });
       }
       throw error;
     }
+    if (!isJsonObject(record) || typeof record.token !== "string") {
+      throw new CorruptDataError(`The run record ${where} is not a JSON object with a token.`, { path: where });
+    }
+    const version = record.version;
+    if (version !== undefined && !(Number.isSafeInteger(version) && (version as number) >= 0)) {
+      throw new CorruptDataError(`The run record ${where} names version ${JSON.stringify(version)}, which is not a version number.`, {
+        path: where,
+      });
+    }
+    return { token: record.token, ...(typeof version === "number" ? { version } : {}) };
   }
 
   /**
@@ -583,12 +592,20 @@ export function numbersOf(entries: readonly VersionEntry[]): number[] {
   return [...numbers].sort((a, b) => a - b);
 }
 
+/** A JSON object: not null, an array, a number or a string, which JSON.parse also returns. */
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function parseClaim(bytes: Uint8Array, where: string, expectedVersion: number): VersionClaim {
-  let parsed: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(bytes).toString("utf8")) as Record<string, unknown>;
+    parsed = JSON.parse(Buffer.from(bytes).toString("utf8"));
   } catch (error) {
     throw new CorruptDataError(`The version claim ${where} is not valid JSON.`, { path: where, cause: error });
+  }
+  if (!isJsonObject(parsed)) {
+    throw new CorruptDataError(`The version claim ${where} is not a JSON object.`, { path: where });
   }
   if (typeof parsed.version !== "number" || typeof parsed.token !== "string") {
     throw new CorruptDataError(`The version claim ${where} lacks a version number or token.`, { path: where });

@@ -24,6 +24,15 @@ describe("opencrate --help and --version", () => {
     for (const option of ["--history", "--follow", "--interval <ms>"]) assert.ok(log.stdout.includes(option), option);
   });
 
+  it("refuses an empty or blank ui --host as a usage error, never listening on every interface", async () => {
+    for (const host of ["", " "]) {
+      const result = await runCli(["ui", "memory://nowhere", "--port", "0", "--host", host]);
+      assert.equal(result.code, 2, `--host ${JSON.stringify(host)}: ${result.stderr}`);
+      assert.match(result.stderr, /--host/);
+      assert.equal(result.stdout, "");
+    }
+  });
+
   it("prints the package version", async () => {
     const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
     const result = await runCli(["--version"]);

@@ -15,6 +15,16 @@ describeOverBackends("csv handler", csvHandler, (h) => {
     assert.deepEqual(await h.load("sample_data.csv"), rows);
   });
 
+  it('keeps a "__proto__" column and loads it back as an own entry of a plain object', async () => {
+    const rows = [JSON.parse('{"__proto__":1,"b":2}') as Record<string, number>];
+    const storage = await h.save("proto.csv", rows);
+    assert.equal(await storage.readText(), "__proto__,b\n1,2\n");
+    const [loaded] = await h.load("proto.csv");
+    assert.deepEqual(loaded, rows[0]);
+    assert.ok(loaded !== undefined && Object.hasOwn(loaded, "__proto__"));
+    assert.equal(Object.getPrototypeOf(loaded), Object.prototype);
+  });
+
   it("takes the header from the union of keys, first seen first; missing cells are empty and load as null", async () => {
     const storage = await h.save("union.csv", [{ b: 1, a: "x" }, { c: true }, { a: null, b: -2.5e-3 }]);
     assert.equal(await storage.readText(), "b,a,c\n1,x,\n,,true\n-0.0025,,\n");

@@ -11,6 +11,18 @@ describeOverBackends("json handler", jsonHandler, (h) => {
     assert.equal(await storage.readText(), `${JSON.stringify(value)}\n`);
   });
 
+  it('keeps a "__proto__" key, from an object or a Map, and loads it back as an own entry of a plain object', async () => {
+    const value = JSON.parse('{"__proto__":{"x":1},"b":2}') as Record<string, unknown>;
+    const storage = await h.save("proto.json", value);
+    assert.equal(await storage.readText(), '{"__proto__":{"x":1},"b":2}\n');
+    const loaded = (await h.load("proto.json")) as Record<string, unknown>;
+    assert.deepEqual(loaded, value);
+    assert.ok(Object.hasOwn(loaded, "__proto__"));
+    assert.equal(Object.getPrototypeOf(loaded), Object.prototype);
+    await h.save("proto-map.json", new Map<string, unknown>([["__proto__", { x: 1 }], ["b", 2]]));
+    assert.deepEqual(await h.load("proto-map.json"), value);
+  });
+
   it("pretty-prints with { indent }", async () => {
     const storage = await h.save("pretty.json", { a: [1] }, { indent: 2 });
     assert.equal(await storage.readText(), '{\n  "a": [\n    1\n  ]\n}\n');

@@ -14,6 +14,16 @@ describeOverBackends("yaml handler", yamlHandler, (h) => {
     );
   });
 
+  it('keeps a "__proto__" key and loads it back as an own entry of a plain object', async () => {
+    const value = JSON.parse('{"__proto__":{"x":1},"b":2}') as Record<string, unknown>;
+    const storage = await h.save("proto.yaml", value);
+    assert.equal(await storage.readText(), "__proto__:\n  x: 1\nb: 2\n");
+    const loaded = (await h.load("proto.yaml")) as Record<string, unknown>;
+    assert.deepEqual(loaded, value);
+    assert.ok(Object.hasOwn(loaded, "__proto__"));
+    assert.equal(Object.getPrototypeOf(loaded), Object.prototype);
+  });
+
   it("keeps strings that look like other types as strings, and long strings unfolded", async () => {
     const value = { yes: "yes", number: "007", nothing: "null", long: "word ".repeat(40).trim(), multi: "a\nb\n" };
     const storage = await h.save("strings.yaml", value);

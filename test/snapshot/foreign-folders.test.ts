@@ -59,6 +59,29 @@ for (const factory of allBackendFactories()) {
       await snapshot.close();
     });
 
+    it("a folder with a leading zero (v01) is not a version: not listed, not opened, never resumed or written", async () => {
+      await backend.put("zeros/v01/jsons/m.json", JSON.stringify({ from: "v01" }));
+      await backend.put("zeros/v1/jsons/m.json", JSON.stringify({ from: "v1" }));
+      await backend.put("alone/v01/jsons/m.json", JSON.stringify({ from: "v01" }));
+      if (canOpenByUri(factory.label)) {
+        await expectCode(Snapshot.open(`${backend.describe("")}/zeros/v01`), "INVALID_ARGUMENT", "open zeros/v01");
+        const opened = await Snapshot.open(`${backend.describe("")}/zeros/v1`);
+        assert.deepEqual(await opened.json("m.json").load(), { from: "v1" });
+      }
+      const zeros = await setup({ name: "zeros", start: "last" });
+      assert.equal(zeros.versionName, "v1");
+      assert.deepEqual((await zeros.listVersions()).map((v) => v.versionName), ["v1"]);
+      await zeros.close();
+      const alone = await setup({ name: "alone", start: "last" });
+      assert.equal(alone.versionName, "v0", "no version yet, so v0 is started");
+      await alone.close();
+      const next = await setup({ name: "alone", start: "new" });
+      assert.equal(next.versionName, "v1");
+      await next.close();
+      assert.deepEqual(await collectKeys(backend, "alone/v01/"), ["alone/v01/jsons/m.json"]);
+      assert.equal(await readText(backend, "alone/v01/jsons/m.json"), JSON.stringify({ from: "v01" }));
+    });
+
     it('"last" resumes the highest foreign folder, keeping its files and moving its .log into the history', async () => {
       const files = await writePythonLayout(backend, "resumed");
       const snapshot = await setup({ name: "resumed", start: "last", tag: "major-update" });
@@ -162,6 +185,35 @@ for (const factory of allBackendFactories()) {
       assert.ok(error.message.includes(backend.describe(key)), error.message);
       await expectCode(setup({ name: "forged", start: "last" }), "CORRUPT_DATA");
       assert.deepEqual(await collectKeys(backend, "forged/v7/"), []);
+    });
+
+    it("a claim that is not a claim object (null, a number, a string, an array, cut short) is CORRUPT_DATA naming it", async () => {
+      await (await setup({ name: "mangled" })).close();
+      const key = "mangled/.opencrate/versions/0000000000.json";
+      const before = await collectKeys(backend, "mangled/");
+      for (const body of ["null", "5", '"x"', "[]", '{"version":0,"tok']) {
+        await backend.put(key, body);
+        for (const [label, attempt] of [
+          ["start 0", () => setup({ name: "mangled", start: 0 })],
+          ["start last", () => setup({ name: "mangled", start: "last" })],
+          ...(canOpenByUri(factory.label) ? [["open", () => Snapshot.open(`${backend.describe("")}/mangled@latest`)] as const] : []),
+        ] as const) {
+          const error = await expectCode(attempt(), "CORRUPT_DATA", `${label}, claim ${body}`);
+          assert.ok(error.message.includes(backend.describe(key)), error.message);
+        }
+      }
+      assert.deepEqual(await collectKeys(backend, "mangled/"), before, "nothing was written");
+    });
+
+    it("a run record that is not a record object is CORRUPT_DATA naming it at once, not after waiting", { timeout: 30_000 }, async () => {
+      const record = "mangled-run/.opencrate/runs/job-1.json";
+      const bodies = ["null", "5", '"x"', "[]", "{}", '{"runId":"job-1","token":"t","version":"3"}', '{"token":"t","version":-1}'];
+      for (const body of bodies) {
+        await backend.put(record, body);
+        const error = await expectCode(setup({ name: "mangled-run", runId: "job-1" }), "CORRUPT_DATA", `run record ${body}`);
+        assert.ok(error.message.includes(backend.describe(record)), error.message);
+      }
+      assert.deepEqual(await collectKeys(backend, "mangled-run/"), [record], "nothing else was written");
     });
 
     it("a run record naming a version with no claim and no folder is CORRUPT_DATA naming the record", async () => {

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { io, parseLocation, parseSnapshotUri, Snapshot } from "../../src/index.ts";
+import { backendFromUri, io, LocalBackend, parseLocation, parseSnapshotUri, Snapshot } from "../../src/index.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { runCli } from "../cli/helpers.ts";
 
@@ -63,6 +63,31 @@ describe("malformed URIs", () => {
       await rejectsWithCode(io.json.load(`${uri}/a.json`), "INVALID_ARGUMENT", `json.load ${uri}`);
     }
     assert.deepEqual(await readdir(cwd), [], "no local file was made");
+  });
+
+  it("a file:// URI without a path is refused, never taken for the file-system root", async () => {
+    for (const uri of ["file://", "file://localhost", "file://?x"]) {
+      assert.throws(() => backendFromUri(uri), (error: Error & { code?: string }) => error.code === "INVALID_ARGUMENT" && error.message.includes(uri), uri);
+      await rejectsWithCode(Snapshot.setup({ name: "n", root: uri, console: false }), "INVALID_ARGUMENT", `root ${uri}`);
+    }
+    // "/" written out is a root like any other folder.
+    assert.equal(backendFromUri("file:///").describe("x"), "/x");
+    assert.deepEqual(parseLocation("file://localhost/data"), { scheme: "file", path: "/data" });
+  });
+
+  it("a NUL byte in a root is INVALID_ARGUMENT naming it, on every entry point", async () => {
+    const root = join(cwd, "a\0b");
+    const named = (error: Error & { code?: string; path?: string }): boolean =>
+      error.code === "INVALID_ARGUMENT" && error.message.includes(JSON.stringify(root).slice(1, -1));
+    for (const input of [root, "file:///tmp/a%00b"]) {
+      assert.throws(() => parseLocation(input), (error: Error & { code?: string }) => error.code === "INVALID_ARGUMENT", input);
+      await rejectsWithCode(Snapshot.setup({ name: "m", root: input, console: false }), "INVALID_ARGUMENT", `root ${input}`);
+    }
+    assert.ok(named(await rejectsWithCode(Snapshot.setup({ name: "m", root, console: false }), "INVALID_ARGUMENT", "setup")));
+    assert.ok(named(await rejectsWithCode(Snapshot.open(`${root}/m@latest`), "INVALID_ARGUMENT", "open")));
+    assert.ok(named(await rejectsWithCode(io.listFilesInDir(root), "INVALID_ARGUMENT", "listFilesInDir")));
+    assert.throws(() => new LocalBackend({ root }), (error: Error & { code?: string }) => error.code === "INVALID_ARGUMENT");
+    assert.deepEqual(await readdir(cwd), [], "nothing was made");
   });
 
   it("every CLI command exits 2 (a usage error) with one line naming the URI", async () => {

@@ -45,6 +45,9 @@ export class LocalLayout {
     if (typeof root !== "string" || root === "") {
       throw new InvalidArgumentError("A local root must be a non-empty folder path.", { path: String(root) });
     }
+    if (root.includes("\0")) {
+      throw new InvalidArgumentError(`A local root cannot hold a NUL byte: ${JSON.stringify(root)}.`, { path: root });
+    }
     this.rootPath = resolve(root);
     this.#rootDisplay = root.length > 1 ? root.replace(/[/\\]+$/, "") || root.slice(0, 1) : root;
   }

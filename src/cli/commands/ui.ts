@@ -1,7 +1,7 @@
 /** `opencrate ui [root-or-snapshot-uri]`: wires the read-only viewer (src/ui) to the command line. */
 import type { Command } from "commander";
 import type { UiOptions } from "../actions/ui.ts";
-import { nonNegativeInteger } from "../options.ts";
+import { hostAddress, nonNegativeInteger } from "../options.ts";
 
 const DEFAULT_PORT = 7860;
 
@@ -11,7 +11,7 @@ export function registerUi(program: Command): void {
     .description("browse snapshots in a local, read-only web app (until Ctrl-C)")
     .argument("[root-or-snapshot-uri]", "a root, <root>/<name>, or a snapshot URI (default: $OPENCRATE_ROOT, else snapshots)")
     .option("--port <n>", "port to listen on (0 picks a free one)", nonNegativeInteger, DEFAULT_PORT)
-    .option("--host <address>", "address to listen on; anything but loopback requires the printed access token", "127.0.0.1")
+    .option("--host <address>", "address to listen on; anything but loopback requires the printed access token", hostAddress, "127.0.0.1")
     .option("--open", "open the page in the default browser")
     .addHelpText(
       "after",
