@@ -35,6 +35,13 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
 /** How many setups of each snapshot name this process has made under a run id from its environment. */
 const setupsByName = new Map<string, number>();
 
+/** The run id of one setup, and how to count that setup once its version is resolved. */
+export interface SetupRunId {
+  readonly runId: string | undefined;
+  /** Counts the setup: call once its version is resolved (a setup that failed before is made again as the same). */
+  commit(): void;
+}
+
 /**
  * The run id of this process's next setup of snapshot `name`. A run id from the environment names the job, not one
  * setup: a task that sets up the same snapshot again (a sweep in one Slurm task, a loop over configurations) starts
@@ -42,12 +49,11 @@ const setupsByName = new Map<string, number>();
  * its own. The ranks of the job run the same script and make the same setups in the same order, so they still share
  * each one's version. A `runId` option is taken as it is.
  */
-export function setupRunId(option: string | undefined, name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function setupRunId(option: string | undefined, name: string, env: NodeJS.ProcessEnv = process.env): SetupRunId {
   const runId = resolveRunId(option, env);
-  if (runId === undefined || option !== undefined) return runId;
+  if (runId === undefined || option !== undefined) return { runId, commit: () => {} };
   const count = (setupsByName.get(name) ?? 0) + 1;
-  setupsByName.set(name, count);
-  return count === 1 ? runId : `${runId}#${count}`;
+  return { runId: count === 1 ? runId : `${runId}#${count}`, commit: () => setupsByName.set(name, count) };
 }
 
 function slurmRunId(env: NodeJS.ProcessEnv): string | undefined {

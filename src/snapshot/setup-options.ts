@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
 import { defaultRoot } from "./default-root.ts";
 import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
-import { resolveRank, setupRunId } from "./run-env.ts";
+import { resolveRank, resolveRunId } from "./run-env.ts";
 
 export interface SetupOptions {
   /** `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
@@ -97,8 +97,7 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
         : parseLogLevel(given.logLevel, "logLevel"),
     root: given.root ?? defaultRoot(),
     rank: resolveRank(),
-    // Last: it counts this process's setups of the name, so nothing after it may fail.
-    runId: setupRunId(given.runId, name),
+    runId: resolveRunId(given.runId),
     console: given.console ?? true,
     logFlushIntervalMs: interval,
   };

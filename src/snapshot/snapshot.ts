@@ -55,7 +55,7 @@ import { gitState } from "./git-state.ts";
 import { validateTypeName } from "./names.ts";
 import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { resolveVersion } from "./resolve-version.ts";
-import { rankWithoutRunIdWarning } from "./run-env.ts";
+import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
 import { listRunRecords, summarizeRuns, type RunSummary } from "./run-records.ts";
 import { firstRunRecord } from "./run-start.ts";
 import { parseSetupOptions, type SetupOptions } from "./setup-options.ts";
@@ -159,7 +159,9 @@ export class Snapshot extends LevelMethods {
    */
   async setup(options: SetupOptions): Promise<this> {
     const parsed = parseSetupOptions(options);
-    const { name, tag, rank, runId } = parsed;
+    const { name, tag, rank } = parsed;
+    const setupRun = setupRunId(options.runId, name);
+    const { runId } = setupRun;
     exitFlushTimeoutFromEnv(); // a malformed OPENCRATE_EXIT_FLUSH_MS fails here, before anything is written
     const backend = backendOf(options);
 
@@ -181,6 +183,7 @@ export class Snapshot extends LevelMethods {
       replace: parsed.replace,
       warn: (message) => this.logger.warning(message),
     });
+    setupRun.commit();
 
     const log = logKey(name, folder, rank);
     const { key: recordKey, record } = firstRunRecord({

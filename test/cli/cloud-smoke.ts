@@ -12,7 +12,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
 import type { BackendFactory } from "../support/backends.ts";
-import { assertPulledMany, makeDotFiles, makeManyFiles, makeSnapshots, MODEL_BYTES, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+import { assertPulledMany, makeDotFiles, makeManyFiles, makeSnapshots, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
 import { NOT_FOR_PULL, ownEsImportsOfNodeHttp, runCliRecordingModules } from "./loaded-modules.ts";
 
 /** A key under a version folder that a store can hold but pull must not write, and the refusal it reports. */
@@ -47,12 +47,13 @@ export interface CloudTarget {
   readonly resume?: boolean;
 }
 
-/** Every file below `folder`, as sorted relative paths. */
+/** Every file below `folder` but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => !entry.isDirectory())
     .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
+    .filter((path) => !path.endsWith(PULL_RECORD))
     .sort();
 }
 

@@ -87,6 +87,11 @@ for (const factory of multiProcess) {
       const [rank0, rank1] = await Promise.all([0, 1].map((rank) => spawnSetup(backend.describe(""), "sweep", slurm(rank), 3, startAt)));
       assert.deepEqual(rank0, [0, 1, 2]);
       assert.deepEqual(rank1, [0, 1, 2], "the ranks' n-th setups share a version");
+      assert.deepEqual(await collectKeys(backend, "sweep/.opencrate/runs/"), [
+        "sweep/.opencrate/runs/slurm-4242.0%232.json",
+        "sweep/.opencrate/runs/slurm-4242.0%233.json",
+        "sweep/.opencrate/runs/slurm-4242.0.json",
+      ]);
       const alone = await spawnSetup(backend.describe(""), "sweep", { ...slurm(0), SLURM_JOB_ID: "4243" }, 3);
       assert.deepEqual(alone, [3, 4, 5], "a single task's sweep never reuses a version");
     });

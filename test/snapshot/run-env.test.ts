@@ -28,10 +28,24 @@ describe("resolveRunId", () => {
 describe("setupRunId", () => {
   it("numbers a process's later setups of one name under the environment's run id; an option is taken as it is", () => {
     const env = { OPENCRATE_RUN_ID: "job-7" };
-    assert.deepEqual([1, 2, 3].map(() => setupRunId(undefined, "sweep-a", env)), ["job-7", "job-7#2", "job-7#3"]);
-    assert.equal(setupRunId(undefined, "sweep-b", env), "job-7", "another name is counted apart");
-    assert.deepEqual([1, 2].map(() => setupRunId("given", "sweep-c", env)), ["given", "given"]);
-    assert.equal(setupRunId(undefined, "sweep-d", {}), undefined);
+    const counted = (name: string, option?: string): string | undefined => {
+      const setup = setupRunId(option, name, env);
+      setup.commit();
+      return setup.runId;
+    };
+    assert.deepEqual([1, 2, 3].map(() => counted("sweep-a")), ["job-7", "job-7#2", "job-7#3"]);
+    assert.equal(counted("sweep-b"), "job-7", "another name is counted apart");
+    assert.deepEqual([1, 2].map(() => counted("sweep-c", "given")), ["given", "given"]);
+    assert.equal(setupRunId(undefined, "sweep-d", {}).runId, undefined);
+  });
+
+  it("a setup that is not counted (it failed before its version was resolved) is made again under the same id", () => {
+    const env = { OPENCRATE_RUN_ID: "job-8" };
+    assert.equal(setupRunId(undefined, "retried", env).runId, "job-8");
+    const again = setupRunId(undefined, "retried", env);
+    assert.equal(again.runId, "job-8");
+    again.commit();
+    assert.equal(setupRunId(undefined, "retried", env).runId, "job-8#2");
   });
 });
 
