@@ -100,7 +100,7 @@ describe("symbolic links in a local root", () => {
     assert.match(error.message, /train\/v0\/texts\/up/);
   });
 
-  it("nothing outside the root is deleted through a link: replace and delete fail PERMISSION_DENIED naming the file", async () => {
+  it("nothing is deleted through a link: replace and delete fail PERMISSION_DENIED naming the file", async () => {
     const root = join(dir, "no-delete-through");
     const run = await Snapshot.setup({ name: "train", root, start: "new", console: false });
     await run.text("notes.txt").save("notes");
@@ -113,7 +113,7 @@ describe("symbolic links in a local root", () => {
     const backend = new LocalBackend({ root });
     const error = await expectCode(backend.delete("train/v0/data/images.bin"), "PERMISSION_DENIED");
     assert.equal(error.path, `${root}/train/v0/data/images.bin`);
-    assert.match(error.message, /outside its root/);
+    assert.match(error.message, /deletes nothing through a link/);
 
     await expectCode(Snapshot.setup({ name: "train", root, start: 0, replace: true, console: false }), "PERMISSION_DENIED");
     assert.equal(await readFile(join(dataset, "images.bin"), "utf8"), "precious");
@@ -124,5 +124,41 @@ describe("symbolic links in a local root", () => {
     await backend.delete("train/v0/labels.txt");
     assert.equal(await readFile(join(dataset, "labels.txt"), "utf8"), "labels");
     await assert.rejects(readFile(join(root, "train", "v0", "labels.txt")), { code: "ENOENT" });
+  });
+
+  it("a link to another version inside the root: replace fails PERMISSION_DENIED and that version keeps its files", async () => {
+    const root = join(dir, "inside-link");
+    const v0 = await Snapshot.setup({ name: "t", root, console: false });
+    await v0.json("data/keep.json").save({ keep: true });
+    await v0.close();
+    const v1 = await Snapshot.setup({ name: "t", root, console: false });
+    await v1.close();
+    await mkdir(join(root, "t", "v1", "jsons"), { recursive: true });
+    await symlink(join("..", "..", "v0", "jsons", "data"), join(root, "t", "v1", "jsons", "data"));
+
+    await expectCode(Snapshot.setup({ name: "t", root, start: 1, replace: true, console: false }), "PERMISSION_DENIED");
+    assert.equal(await readFile(join(root, "t", "v0", "jsons", "data", "keep.json"), "utf8"), '{"keep":true}\n');
+  });
+
+  it("a link that leads nowhere inside a version does not stop resuming it or listing the name's versions", async () => {
+    const root = join(dir, "dangling-inside");
+    const run = await Snapshot.setup({ name: "t", root, console: false });
+    await run.text("step_200.txt").save("weights");
+    await run.close();
+    await symlink("step_100.txt", join(root, "t", "v0", "texts", "latest.txt"));
+
+    const resumed = await Snapshot.setup({ name: "t", root, start: "last", console: false });
+    assert.equal(resumed.version, 0);
+    await resumed.close();
+    const again = await Snapshot.setup({ name: "t", root, start: 0, console: false });
+    await again.close();
+    const backend = new LocalBackend({ root });
+    const page = await backend.listPage("t/", {});
+    assert.ok(page.prefixes.includes("t/v0/"), JSON.stringify(page));
+    // Listing the version's own files names the link.
+    const error = await expectCode(async () => {
+      for await (const info of backend.list("t/v0/")) void info;
+    }, "CORRUPT_DATA");
+    assert.match(error.message, /t\/v0\/texts\/latest\.txt/);
   });
 });

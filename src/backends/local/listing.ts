@@ -24,7 +24,12 @@ interface Entry {
   readonly isFolder: boolean;
   /** For a symbolic link to a folder, the real path it leads to. */
   readonly linkTarget?: string;
+  /** A symbolic link that leads nowhere (listed so only by checks for any object). */
+  readonly leadsNowhere?: true;
 }
+
+/** What a link that leads nowhere is: a listing of the files fails by its name; a check for any object counts it. */
+type Dangling = "fail" | "as-object";
 
 /** Names a key for messages (the backend's `describe`). */
 type Describe = (key: string) => string;
@@ -122,9 +127,10 @@ async function describeEntry(entry: Entry, describe: Describe): Promise<ObjectIn
 
 /** Whether a folder holds a file anywhere below it (empty folders left by crashes or other tools do not count). */
 async function holdsAnObject(folderPath: string, folderKey: string, describe: Describe, followed: FollowedLinks): Promise<boolean> {
-  for (const entry of await readEntries(folderPath, folderKey, describe)) {
+  // A link that leads nowhere still takes its name: the folder holds something, and is not for this check to fail.
+  for (const entry of await readEntries(folderPath, folderKey, describe, "", "as-object")) {
     if (!entry.isFolder) {
-      if ((await statIfPresent(entry.path))?.isFile() === true) return true;
+      if (entry.leadsNowhere === true || (await statIfPresent(entry.path))?.isFile() === true) return true;
     } else if (await holdsAnObject(entry.path, entry.key, describe, follow(entry, followed, describe))) {
       return true;
     }
@@ -149,7 +155,7 @@ function follow(entry: Entry, followed: FollowedLinks, describe: Describe): Foll
  * A folder's visible entries whose names start with `namePrefix`, in key order; a missing folder (or a file in its
  * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands.
  */
-async function readEntries(folderPath: string, folderKey: string, describe: Describe, namePrefix = ""): Promise<Entry[]> {
+async function readEntries(folderPath: string, folderKey: string, describe: Describe, namePrefix = "", dangling: Dangling = "fail"): Promise<Entry[]> {
   let dirents: Dirent[];
   try {
     dirents = await readdir(folderPath, { withFileTypes: true });
@@ -162,7 +168,7 @@ async function readEntries(folderPath: string, folderKey: string, describe: Desc
     if (!dirent.name.startsWith(namePrefix) || isReservedName(dirent.name)) continue;
     const path = join(folderPath, dirent.name);
     if (dirent.isSymbolicLink()) {
-      entries.push(await linkEntry(path, folderKey + dirent.name, describe));
+      entries.push(await linkEntry(path, folderKey + dirent.name, describe, dangling));
       continue;
     }
     const isFolder = dirent.isDirectory();
@@ -175,7 +181,7 @@ async function readEntries(folderPath: string, folderKey: string, describe: Desc
  * A symbolic link as what it leads to. One that leads nowhere fails the listing by its name rather than being left
  * out: its name is taken (a write there would go through it), and the files it held may be a run moved away.
  */
-async function linkEntry(path: string, key: string, describe: Describe): Promise<Entry> {
+async function linkEntry(path: string, key: string, describe: Describe, dangling: Dangling): Promise<Entry> {
   let target: string;
   let isFolder: boolean;
   try {
@@ -183,6 +189,7 @@ async function linkEntry(path: string, key: string, describe: Describe): Promise
     isFolder = (await stat(target)).isDirectory();
   } catch (error) {
     if (!isErrno(error, "ENOENT", "ENOTDIR", "ELOOP")) throw error;
+    if (dangling === "as-object") return { key, path, isFolder: false, leadsNowhere: true };
     throw new CorruptDataError(`The symbolic link ${describe(key)} leads to nothing (${error.code}): restore what it pointed to, or remove it.`, {
       path: describe(key),
       cause: error,

@@ -199,17 +199,21 @@ export class LocalBackend implements api.StorageBackend {
   }
 
   /**
-   * Listings follow symbolic links, so a key may lead through a link to a file outside the root: emptying a version
-   * folder must not empty a folder someone linked into it (as `rm -r` removes a link, never what it leads to).
-   * Such a file is not deleted: PermissionDeniedError names it. A key that is itself a link removes the link.
+   * Listings follow symbolic links, so a key may lead through a link to a file that belongs elsewhere: another
+   * version's folder, or a folder outside the root. Emptying a version folder must not empty what someone linked
+   * into it (as `rm -r` removes a link, never what it leads to), so a file whose folder is reached through a link
+   * below the root is not deleted: PermissionDeniedError names it. A key that is itself a link removes the link.
    */
   async #assertDeletable(key: string, path: string): Promise<void> {
-    const folder = await realpath(dirname(path)).catch(() => undefined);
-    if (folder === undefined) return; // nothing there to delete
-    const root = await realpath(this.#layout.rootPath).catch(() => this.#layout.rootPath);
-    if (folder === root || folder.startsWith(`${root}${sep}`) || root === sep) return;
+    const folder = dirname(path);
+    const real = await realpath(folder).catch(() => undefined);
+    if (real === undefined) return; // nothing there to delete
+    const rootPath = this.#layout.rootPath;
+    const realRoot = await realpath(rootPath).catch(() => rootPath);
+    if (real === realRoot + folder.slice(rootPath.length)) return;
     throw new PermissionDeniedError(
-      `Not deleting ${this.describe(key)}: a symbolic link leads it out of the root (to ${folder}), and opencrate deletes nothing outside its root. Remove the link to drop those files from the snapshot.`,
+      `Not deleting ${this.describe(key)}: a symbolic link on its path leads to ${real}, and opencrate deletes nothing ` +
+        "through a link (what it leads to may be another run's). Remove the link to drop those files from the snapshot.",
       { path: this.describe(key) },
     );
   }
