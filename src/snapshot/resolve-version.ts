@@ -27,9 +27,11 @@ export interface ResolvedVersion {
   readonly empties: boolean;
   /** Lets the other ranks of the run, waiting for the folder to be emptied, go on. */
   readonly emptied: () => Promise<void>;
+  /** Emptying failed: lets the other ranks stop waiting, and a later start of the run empty the folder afresh. */
+  readonly abandoned: () => Promise<void>;
 }
 
-type Folder = Omit<ResolvedVersion, "empties" | "emptied">;
+type Folder = Omit<ResolvedVersion, "empties" | "emptied" | "abandoned">;
 
 const nothing = async (): Promise<void> => undefined;
 
@@ -47,13 +49,13 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
     );
   }
   const resolved = await resolveFolder(request);
-  if (!request.replace) return { ...resolved, empties: false, emptied: nothing };
-  if (runId === undefined) return { ...resolved, empties: true, emptied: nothing };
+  if (!request.replace) return { ...resolved, empties: false, emptied: nothing, abandoned: nothing };
+  if (runId === undefined) return { ...resolved, empties: true, emptied: nothing, abandoned: nothing };
   const turn = await new VersionStore(backend, name).replaceForRun(runId, { version: resolved.version, folder: resolved.folder });
-  if (turn.empties) return { ...resolved, empties: true, emptied: turn.emptied };
+  if (turn.empties) return { ...resolved, empties: true, emptied: turn.emptied, abandoned: turn.abandoned };
   const { version, folder } = turn.target;
   // A rank restarted by its launcher finds its log there and resumes it, as with start "new".
-  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), empties: false, emptied: nothing };
+  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), empties: false, emptied: nothing, abandoned: nothing };
 }
 
 async function resolveFolder(request: ResolveRequest): Promise<Folder> {

@@ -173,7 +173,7 @@ export class Snapshot extends LevelMethods {
     const rankWarning = rankWithoutRunIdWarning(runId);
     if (rankWarning !== undefined) this.logger.warning(rankWarning);
 
-    const { version, folder, resumed, empties, emptied } = await resolveVersion({
+    const { version, folder, resumed, empties, emptied, abandoned } = await resolveVersion({
       backend,
       name,
       start: parsed.start,
@@ -206,7 +206,14 @@ export class Snapshot extends LevelMethods {
       ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
     });
     if (empties) {
-      await emptyFolderBut(backend, versionKey(name, folder), log);
+      try {
+        await emptyFolderBut(backend, versionKey(name, folder), log);
+      } catch (error) {
+        // The run does not start: its log is closed (as failed), and the run's other ranks stop waiting for it.
+        await writer.close({ status: "failed", exitCode: null, signal: null }).catch(() => {});
+        await abandoned().catch(() => {});
+        throw error;
+      }
       await emptied();
     }
     this.logger.attach(writer);

@@ -79,7 +79,7 @@ export interface ReplacedFolder {
 
 /** What one process of a run does about `replace`: empty the folder, then say so; or join the emptied folder. */
 export type ReplaceTurn =
-  | { readonly empties: true; readonly emptied: () => Promise<void> }
+  | { readonly empties: true; readonly emptied: () => Promise<void>; readonly abandoned: () => Promise<void> }
   | { readonly empties: false; readonly target: ReplacedFolder };
 
 interface ReplaceRecord {
@@ -312,7 +312,11 @@ export class VersionStore {
       if (settled.outcome === "failed") throw settled.error;
       if (settled.outcome === "unknown") throw settled.readError;
       if (settled.outcome === "written") {
-        return { empties: true, emptied: () => this.#markEmptied(key, { runId, token, state: "emptied", target }) };
+        return {
+          empties: true,
+          emptied: () => this.#markEmptied(key, { runId, token, state: "emptied", target }),
+          abandoned: () => this.#dropReplaceRecord(key, token),
+        };
       }
     }
     return { empties: false, target: await this.#waitForEmptied(key) };
@@ -328,11 +332,27 @@ export class VersionStore {
     }, failureOf);
   }
 
+  /** Deletes the replace record if it is still the one written with `token` (the emptying failed). */
+  async #dropReplaceRecord(key: string, token: string): Promise<void> {
+    const info = await this.#backend.head(key).catch(() => undefined);
+    if (info === undefined || (await this.#readReplaceRecord(key))?.token !== token) return;
+    await this.#backend.delete(key);
+  }
+
   async #waitForEmptied(key: string): Promise<ReplacedFolder> {
     const deadline = Date.now() + RUN_RECORD_WAIT_MS;
+    let seen = false;
     for (let attempt = 1; Date.now() < deadline; attempt++) {
       const record = await this.#readReplaceRecord(key);
       if (record?.state === "emptied" && record.target !== undefined) return record.target;
+      if (record === undefined && seen) {
+        throw new TransientError(
+          `The rank that was emptying the folder for this run gave up (its setup failed; it removed ${this.#backend.describe(key)}): ` +
+            "start the run again.",
+          { path: this.#backend.describe(key) },
+        );
+      }
+      seen ||= record !== undefined;
       await this.#retry.wait(attempt);
     }
     throw new TransientError(

@@ -4,7 +4,7 @@
  * folder it lies in fails by its name instead of being left out.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -137,6 +137,14 @@ describe("symbolic links in a local root", () => {
     await symlink(join("..", "..", "v0", "jsons", "data"), join(root, "t", "v1", "jsons", "data"));
 
     await expectCode(Snapshot.setup({ name: "t", root, start: 1, replace: true, console: false }), "PERMISSION_DENIED");
+    assert.equal(await readFile(join(root, "t", "v0", "jsons", "data", "keep.json"), "utf8"), '{"keep":true}\n');
+
+    // With a run id, the failed emptying leaves no replace record behind, so the run can be started again at once
+    // (the other ranks, waiting on the record, stop waiting too).
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await expectCode(Snapshot.setup({ name: "t", root, start: 1, replace: true, runId: "job-r", console: false }), "PERMISSION_DENIED");
+      assert.deepEqual(await readdir(join(root, "t", ".opencrate", "replaces")).catch(() => []), []);
+    }
     assert.equal(await readFile(join(root, "t", "v0", "jsons", "data", "keep.json"), "utf8"), '{"keep":true}\n');
   });
 
