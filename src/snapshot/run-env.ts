@@ -35,11 +35,11 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
 /** How many setups of each snapshot name this process has made under a run id from its environment. */
 const setupsByName = new Map<string, number>();
 
-/** The run id of one setup, and how to count that setup once its version is resolved. */
+/** The run id of one setup, and how to give its number back when the setup fails before its version is resolved. */
 export interface SetupRunId {
   readonly runId: string | undefined;
-  /** Counts the setup: call once its version is resolved (a setup that failed before is made again as the same). */
-  commit(): void;
+  /** Gives the number back (unless a later setup took one since): the setup, made again, runs under the same id. */
+  release(): void;
 }
 
 /**
@@ -51,9 +51,14 @@ export interface SetupRunId {
  */
 export function setupRunId(option: string | undefined, name: string, env: NodeJS.ProcessEnv = process.env): SetupRunId {
   const runId = resolveRunId(option, env);
-  if (runId === undefined || option !== undefined) return { runId, commit: () => {} };
+  if (runId === undefined || option !== undefined) return { runId, release: () => {} };
+  // Taken at once: setups of one name made at the same time in this process are runs of their own.
   const count = (setupsByName.get(name) ?? 0) + 1;
-  return { runId: count === 1 ? runId : `${runId}#${count}`, commit: () => setupsByName.set(name, count) };
+  setupsByName.set(name, count);
+  const release = (): void => {
+    if (setupsByName.get(name) === count) setupsByName.set(name, count - 1);
+  };
+  return { runId: count === 1 ? runId : `${runId}#${count}`, release };
 }
 
 function slurmRunId(env: NodeJS.ProcessEnv): string | undefined {

@@ -54,7 +54,7 @@ import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
 import { validateTypeName } from "./names.ts";
 import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
-import { resolveVersion } from "./resolve-version.ts";
+import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
 import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
 import { listRunRecords, summarizeRuns, type RunSummary } from "./run-records.ts";
 import { firstRunRecord } from "./run-start.ts";
@@ -160,61 +160,69 @@ export class Snapshot extends LevelMethods {
   async setup(options: SetupOptions): Promise<this> {
     const parsed = parseSetupOptions(options);
     const { name, tag, rank } = parsed;
-    const setupRun = setupRunId(options.runId, name);
-    const { runId } = setupRun;
     exitFlushTimeoutFromEnv(); // a malformed OPENCRATE_EXIT_FLUSH_MS fails here, before anything is written
     const backend = backendOf(options);
+    const setupRun = setupRunId(options.runId, name);
+    const { runId } = setupRun;
 
-    await this.close();
-    this.logger.setLevel(parsed.level);
-    this.logger.setConsole(parsed.console);
+    let resolved: ResolvedVersion;
     const startedAt = new Date();
-    const git = gitState();
-    const rankWarning = rankWithoutRunIdWarning(runId);
-    if (rankWarning !== undefined) this.logger.warning(rankWarning);
-
-    const { version, folder, resumed, empties, emptied, abandoned } = await resolveVersion({
-      backend,
-      name,
-      start: parsed.start,
-      tag,
-      runId,
-      rank,
-      replace: parsed.replace,
-      warn: (message) => this.logger.warning(message),
-    });
-    setupRun.commit();
+    let git: ReturnType<typeof gitState>;
+    try {
+      await this.close();
+      this.logger.setLevel(parsed.level);
+      this.logger.setConsole(parsed.console);
+      git = gitState();
+      const rankWarning = rankWithoutRunIdWarning(runId);
+      if (rankWarning !== undefined) this.logger.warning(rankWarning);
+      resolved = await resolveVersion({
+        backend,
+        name,
+        start: parsed.start,
+        tag,
+        runId,
+        rank,
+        replace: parsed.replace,
+        warn: (message) => this.logger.warning(message),
+      });
+    } catch (error) {
+      setupRun.release();
+      throw error;
+    }
+    const { version, folder, resumed, empties, emptied, abandoned } = resolved;
 
     const log = logKey(name, folder, rank);
-    const { key: recordKey, record } = firstRunRecord({
-      name,
-      // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
-      version: version === DEV_VERSION ? -1 : version,
-      versionName: folder,
-      log: log.slice(versionKey(name, folder).length + 1),
-      runId,
-      rank,
-      startedAt,
-      git: await git,
-    });
-    const writer = await startRunSink(backend, {
-      logKey: log,
-      historyKey: historyKey(name, folder, rank),
-      resume: resumed,
-      recordKey,
-      record,
-      ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
-    });
-    if (empties) {
-      try {
+    let writer: RunSink | undefined;
+    try {
+      const { key: recordKey, record } = firstRunRecord({
+        name,
+        // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
+        version: version === DEV_VERSION ? -1 : version,
+        versionName: folder,
+        log: log.slice(versionKey(name, folder).length + 1),
+        runId,
+        rank,
+        startedAt,
+        git: await git,
+      });
+      writer = await startRunSink(backend, {
+        logKey: log,
+        historyKey: historyKey(name, folder, rank),
+        resume: resumed,
+        recordKey,
+        record,
+        ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
+      });
+      if (empties) {
         await emptyFolderBut(backend, versionKey(name, folder), log);
-      } catch (error) {
-        // The run does not start: its log is closed (as failed), and the run's other ranks stop waiting for it.
-        await writer.close({ status: "failed", exitCode: null, signal: null }).catch(() => {});
-        await abandoned().catch(() => {});
-        throw error;
+        await emptied();
       }
-      await emptied();
+    } catch (error) {
+      // The run does not start: its log is closed (as failed), and with `replace` the run's other ranks, waiting for
+      // the folder to be emptied, stop waiting.
+      await writer?.close({ status: "failed", exitCode: null, signal: null }).catch(() => {});
+      if (empties) await abandoned().catch(() => {});
+      throw error;
     }
     this.logger.attach(writer);
     const unregisterExit = registerForExit({

@@ -319,6 +319,7 @@ export class VersionStore {
         };
       }
     }
+    // The record was there (read, or met by the create-only write): its going away means its writer gave up.
     return { empties: false, target: await this.#waitForEmptied(key) };
   }
 
@@ -341,18 +342,16 @@ export class VersionStore {
 
   async #waitForEmptied(key: string): Promise<ReplacedFolder> {
     const deadline = Date.now() + RUN_RECORD_WAIT_MS;
-    let seen = false;
     for (let attempt = 1; Date.now() < deadline; attempt++) {
       const record = await this.#readReplaceRecord(key);
       if (record?.state === "emptied" && record.target !== undefined) return record.target;
-      if (record === undefined && seen) {
+      if (record === undefined) {
         throw new TransientError(
           `The rank that was emptying the folder for this run gave up (its setup failed; it removed ${this.#backend.describe(key)}): ` +
             "start the run again.",
           { path: this.#backend.describe(key) },
         );
       }
-      seen ||= record !== undefined;
       await this.#retry.wait(attempt);
     }
     throw new TransientError(

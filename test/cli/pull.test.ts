@@ -206,6 +206,18 @@ describe("opencrate pull", () => {
     assert.deepEqual(await filesBelow(folder), before);
     assert.equal(await readFile(join(folder, "jsons/metrics.json"), "utf8"), metrics);
     assert.equal(existsSync(join(folder, PULL_RECORD)), false);
+
+    // A rank's log alone, or the log of a run of another name, marks a run's folder as well.
+    for (const log of ["mine.rank1.log", "eval.log", "eval.history.log"]) {
+      const other = join(dir, `run-folder-${log}`);
+      await mkdir(join(other, "jsons"), { recursive: true });
+      await writeFile(join(other, log), "a run's lines\n");
+      await writeFile(join(other, "jsons/metrics.json"), "theirs");
+      const refused = await runCli(["pull", `${root}/mine/v1`, other]);
+      assert.equal(refused.code, 1, log);
+      assert.match(refused.stderr, new RegExp(`it holds ${log.replaceAll(".", "\\.")}, so it is the folder of a run`));
+      assert.equal(await readFile(join(other, "jsons/metrics.json"), "utf8"), "theirs", log);
+    }
   });
 
   it("continues a partial download of the same revision from where it stopped", async () => {

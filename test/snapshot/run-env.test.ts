@@ -1,6 +1,10 @@
 /** Run ids and ranks from options and the environment launchers set. */
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { Snapshot } from "../../src/index.ts";
 import { rankWithoutRunIdWarning, resolveRank, resolveRunId, setupRunId } from "../../src/snapshot/run-env.ts";
 
 describe("resolveRunId", () => {
@@ -28,24 +32,45 @@ describe("resolveRunId", () => {
 describe("setupRunId", () => {
   it("numbers a process's later setups of one name under the environment's run id; an option is taken as it is", () => {
     const env = { OPENCRATE_RUN_ID: "job-7" };
-    const counted = (name: string, option?: string): string | undefined => {
-      const setup = setupRunId(option, name, env);
-      setup.commit();
-      return setup.runId;
-    };
-    assert.deepEqual([1, 2, 3].map(() => counted("sweep-a")), ["job-7", "job-7#2", "job-7#3"]);
-    assert.equal(counted("sweep-b"), "job-7", "another name is counted apart");
-    assert.deepEqual([1, 2].map(() => counted("sweep-c", "given")), ["given", "given"]);
+    const runIdOf = (name: string, option?: string): string | undefined => setupRunId(option, name, env).runId;
+    assert.deepEqual([1, 2, 3].map(() => runIdOf("sweep-a")), ["job-7", "job-7#2", "job-7#3"]);
+    assert.equal(runIdOf("sweep-b"), "job-7", "another name is counted apart");
+    assert.deepEqual([1, 2].map(() => runIdOf("sweep-c", "given")), ["given", "given"]);
     assert.equal(setupRunId(undefined, "sweep-d", {}).runId, undefined);
   });
 
-  it("a setup that is not counted (it failed before its version was resolved) is made again under the same id", () => {
+  it("a setup that failed before its version was resolved gives its number back, unless a later one took another", () => {
     const env = { OPENCRATE_RUN_ID: "job-8" };
-    assert.equal(setupRunId(undefined, "retried", env).runId, "job-8");
-    const again = setupRunId(undefined, "retried", env);
-    assert.equal(again.runId, "job-8");
-    again.commit();
-    assert.equal(setupRunId(undefined, "retried", env).runId, "job-8#2");
+    const failed = setupRunId(undefined, "retried", env);
+    assert.equal(failed.runId, "job-8");
+    failed.release();
+    assert.equal(setupRunId(undefined, "retried", env).runId, "job-8", "made again under the same id");
+    const first = setupRunId(undefined, "retried", env);
+    const second = setupRunId(undefined, "retried", env);
+    assert.deepEqual([first.runId, second.runId], ["job-8#2", "job-8#3"], "setups made at once get ids of their own");
+    first.release();
+    assert.equal(setupRunId(undefined, "retried", env).runId, "job-8#4");
+  });
+});
+
+describe("setups under the environment's run id in one process", () => {
+  it("two setups of one name made at once take versions of their own, each with its own log", async () => {
+    const root = await mkdtemp(join(tmpdir(), "oc-run-id-"));
+    process.env.OPENCRATE_RUN_ID = "job-at-once";
+    try {
+      const [a, b] = await Promise.all(["a", "b"].map(() => Snapshot.setup({ name: "at-once", root, console: false })));
+      assert.ok(a !== undefined && b !== undefined);
+      assert.deepEqual([a.version, b.version].sort(), [0, 1]);
+      const [versionA, versionB] = [a.version, b.version];
+      a.info("from a");
+      b.info("from b");
+      await Promise.all([a.close(), b.close()]);
+      assert.match(await readFile(join(root, "at-once", `v${versionA}`, "at-once.log"), "utf8"), /from a\n$/);
+      assert.match(await readFile(join(root, "at-once", `v${versionB}`, "at-once.log"), "utf8"), /from b\n$/);
+    } finally {
+      delete process.env.OPENCRATE_RUN_ID;
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,9 +11,9 @@
  * overwrites and deletes do not take the lock: one racing a `replace` is ordered as the renames land. Appends
  * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
-import type { BigIntStats } from "node:fs";
-import { open, realpath, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
-import { dirname, sep } from "node:path";
+import type { BigIntStats, Stats } from "node:fs";
+import { lstat, open, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import type * as api from "../backend.ts";
 import { FULL_CAPABILITIES, OVERWRITE } from "../backend.ts";
@@ -185,7 +185,7 @@ export class LocalBackend implements api.StorageBackend {
   async delete(key: string): Promise<void> {
     const path = this.#layout.pathOfKey(key);
     await this.#attempt(key, "delete", async () => {
-      await this.#assertDeletable(key, path);
+      await this.#assertDeletable(key);
       try {
         await unlink(path);
       } catch (error) {
@@ -204,18 +204,26 @@ export class LocalBackend implements api.StorageBackend {
    * into it (as `rm -r` removes a link, never what it leads to), so a file whose folder is reached through a link
    * below the root is not deleted: PermissionDeniedError names it. A key that is itself a link removes the link.
    */
-  async #assertDeletable(key: string, path: string): Promise<void> {
-    const folder = dirname(path);
-    const real = await realpath(folder).catch(() => undefined);
-    if (real === undefined) return; // nothing there to delete
-    const rootPath = this.#layout.rootPath;
-    const realRoot = await realpath(rootPath).catch(() => rootPath);
-    if (real === realRoot + folder.slice(rootPath.length)) return;
-    throw new PermissionDeniedError(
-      `Not deleting ${this.describe(key)}: a symbolic link on its path leads to ${real}, and opencrate deletes nothing ` +
-        "through a link (what it leads to may be another run's). Remove the link to drop those files from the snapshot.",
-      { path: this.describe(key) },
-    );
+  async #assertDeletable(key: string): Promise<void> {
+    const folders = key.split("/").slice(0, -1);
+    let path = this.#layout.rootPath;
+    for (const [index, folder] of folders.entries()) {
+      path = join(path, folder);
+      let info: Stats;
+      try {
+        info = await lstat(path);
+      } catch (error) {
+        if (isErrno(error, "ENOENT", "ENOTDIR")) return; // nothing there to delete
+        throw error;
+      }
+      if (!info.isSymbolicLink()) continue;
+      const link = this.describe(folders.slice(0, index + 1).join("/"));
+      throw new PermissionDeniedError(
+        `Not deleting ${this.describe(key)}: ${link} on its path is a symbolic link, and opencrate deletes nothing ` +
+          "through a link (what it leads to may be another run's). Remove the link to drop those files from the snapshot.",
+        { path: this.describe(key) },
+      );
+    }
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {

@@ -1,5 +1,5 @@
 /** What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest. */
-import { access, constants, lstat, mkdir, realpath } from "node:fs/promises";
+import { access, constants, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
@@ -52,7 +52,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const root = await SafeFolder.open(destRoot, { recheckAfterMs: FOLDER_RECHECK_MS });
   const record = await PullRecord.read(root);
   try {
-    await refuseRunFolder(root, record, snapshot.name, dest);
+    await refuseRunFolder(root, record, dest);
     await record.mark(root);
   } catch (error) {
     await root.close();
@@ -150,21 +150,19 @@ async function prepareDestination(dest: string): Promise<string> {
 }
 
 /**
- * A destination holding the snapshot's `<name>.log` that no pull wrote into is a run's own version folder (say, the
- * default `./<name>/<version>` run from inside a local root): pulling would overwrite that run's files with
- * another run's. Refused before anything is written.
+ * A destination holding a log (`<name>.log`, a rank's `<name>.rank<N>.log`, a history) that no pull wrote into is a
+ * run's own version folder (say, the default `./<name>/<version>` run from inside a local root): pulling would
+ * overwrite that run's files with another run's. Refused before anything is written.
  */
-async function refuseRunFolder(root: SafeFolder, record: PullRecord, name: string, dest: string): Promise<void> {
+async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: string): Promise<void> {
   if (record.found) return;
-  const logs = [`${name}.log`, `${name}.history.log`];
-  for (const log of logs) {
-    if ((await lstat(root.entry(log)).catch(() => undefined)) === undefined) continue;
-    throw new AlreadyExistsError(
-      `Not pulling into ${dest}: it holds ${log}, so it is the folder of a run (written by opencrate or Python ` +
-        "OpenCrate), not an earlier pull, and the pull would overwrite that run's files. Pull into another folder.",
-      { path: dest },
-    );
-  }
+  const log = [...(await root.names())].sort().find((entry) => entry.endsWith(".log"));
+  if (log === undefined) return;
+  throw new AlreadyExistsError(
+    `Not pulling into ${dest}: it holds ${log}, so it is the folder of a run (written by opencrate or Python ` +
+      "OpenCrate), not an earlier pull, and the pull would overwrite that run's files. Pull into another folder.",
+    { path: dest },
+  );
 }
 
 /**
