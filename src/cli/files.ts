@@ -15,11 +15,6 @@ export interface FolderFile {
   readonly info: ObjectInfo;
 }
 
-/** Bookkeeping lives in dot-folders and trees hide dot-entries: a path with any segment starting with "." is hidden. */
-export function isHiddenPath(path: string): boolean {
-  return path.split("/").some((segment) => segment.startsWith("."));
-}
-
 /** Starts the name of a partial file `pull` writes beside its target. */
 export const PARTIAL_PREFIX = ".ocpart-";
 

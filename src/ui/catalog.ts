@@ -8,7 +8,7 @@ import { nameKey, parseVersionFolderName, versionKey } from "../snapshot/layout.
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { Snapshot } from "../snapshot/snapshot.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
-import { isHiddenPath } from "../cli/files.ts";
+import { isBookkeepingPath } from "../cli/files.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import type { RunSummary, NameSummary, VersionRow, FileRow } from "./api-types.ts";
 
@@ -77,13 +77,13 @@ export class Catalog {
     return (await snapshot.listVersions()).map((entry) => runSummary(entry));
   }
 
-  /** Every file of a version folder in key order; dot-entries (bookkeeping) left out. */
+  /** Every file of a version folder in key order; opencrate's bookkeeping left out. */
   async files(name: string, folder: string): Promise<FileRow[]> {
     const prefix = `${versionKey(name, folder)}/`;
     const rows: FileRow[] = [];
     for await (const info of this.#backend.list(prefix)) {
       const path = info.key.slice(prefix.length);
-      if (isHiddenPath(path)) continue;
+      if (isBookkeepingPath(path)) continue;
       rows.push(fileRow(path, info));
     }
     return rows;
@@ -95,7 +95,7 @@ export class Catalog {
     for await (const info of this.#backend.list(prefix)) {
       const path = info.key.slice(prefix.length);
       const slash = path.indexOf("/");
-      if (slash === -1 || isHiddenPath(path)) continue;
+      if (slash === -1 || isBookkeepingPath(path)) continue;
       const folder = path.slice(0, slash);
       const total = totals.get(folder) ?? { size: 0, files: 0 };
       total.size += info.size;

@@ -6,7 +6,7 @@
  */
 import { validateKey } from "../backends/keys.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
-import { isHiddenPath } from "../cli/files.ts";
+import { isBookkeepingPath } from "../cli/files.ts";
 import { parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 
@@ -53,7 +53,7 @@ export function fileAddress(rawName: string | undefined, rawFolder: string | und
   const path = rawPath.map(decodeSegment).join("/");
   const check = checkPullPath(path, "linux");
   if (!check.ok) throw new BadPath(check.problem);
-  if (isHiddenPath(path)) throw new BadPath("dot-entries are bookkeeping, not files of the snapshot");
+  if (isBookkeepingPath(path)) throw new BadPath("opencrate's bookkeeping, not a file of the snapshot");
   const key = `${versionKey(version.name, version.folder)}/${path}`;
   try {
     validateKey(key);

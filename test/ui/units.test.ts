@@ -65,12 +65,15 @@ describe("the viewer's rules", () => {
       ["train", "v1", ["a", "", "b"]],
       ["train", "v1", ["bad%0Aname"]],
       ["train", "v1", [".opencrate", "x.json"]],
+      ["train", "v1", ["jsons", ".~oc-tmp"]],
       ["train", "v1", ["%E0%A4%A"]],
     ] as const;
     for (const [name, folder, path] of refused) {
       assert.throws(() => fileAddress(name, folder, path), BadPath, `${name}/${folder}/${path.join("/")}`);
     }
     assert.throws(() => versionAddress("train", "v1:"), BadPath);
+    // A name starting with "." is a file like any other, as ls and pull show it.
+    assert.equal(fileAddress("train", "v1", ["texts", ".env"]).key, "train/v1/texts/.env");
   });
 
   it("reads run fields where listVersions gives them, and nothing where it does not", () => {
