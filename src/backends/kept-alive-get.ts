@@ -12,11 +12,10 @@
  */
 import { connect, type Socket } from "node:net";
 import { ERROR_BODY_MAX_BYTES, framedAnswer, HEAD_END, HEAD_MAX_BYTES, type ParsedHead, parseAnswerHead } from "./http-answer-head.ts";
+import { IdleSockets } from "./idle-sockets.ts";
 
 /** Sockets kept open for later requests; more are closed once their request is done. */
 const IDLE_SOCKETS_MAX = 64;
-/** An idle socket is closed after this long (before servers drop idle connections, which they do after 5 s or more). */
-const IDLE_KEEP_MS = 4000;
 
 export interface SmallGet {
   /** Default GET. A HEAD answer has no body, whatever its Content-Length says. */
@@ -41,7 +40,7 @@ export type SmallGetResult =
 export class KeptAliveConnections {
   readonly #hostname: string;
   readonly #port: number;
-  readonly #idle: Socket[] = [];
+  readonly #idle = new IdleSockets<Socket>(IDLE_SOCKETS_MAX, (socket) => socket);
 
   constructor(hostname: string, port: number) {
     this.#hostname = hostname;
@@ -49,7 +48,7 @@ export class KeptAliveConnections {
   }
 
   async get(request: SmallGet): Promise<SmallGetResult> {
-    const kept = this.#takeIdle();
+    const kept = this.#idle.take();
     const socket = kept ?? connect({ host: this.#hostname, port: this.#port, noDelay: true });
     let reusable = false;
     try {
@@ -57,38 +56,14 @@ export class KeptAliveConnections {
       reusable = outcome.reusable;
       return outcome.result;
     } finally {
-      if (reusable && this.#idle.length < IDLE_SOCKETS_MAX) this.#keepIdle(socket);
+      if (reusable) this.#idle.keep(socket);
       else socket.destroy();
     }
   }
 
   /** Closes the idle sockets (a socket busy with a request closes when it ends). */
   close(): void {
-    for (const socket of this.#idle.splice(0)) socket.destroy();
-  }
-
-  #takeIdle(): Socket | undefined {
-    for (let socket = this.#idle.pop(); socket !== undefined; socket = this.#idle.pop()) {
-      socket.removeAllListeners("close").removeAllListeners("end").removeAllListeners("error").removeAllListeners("timeout");
-      if (!socket.destroyed && socket.readyState === "open") {
-        socket.ref();
-        return socket;
-      }
-      socket.destroy();
-    }
-    return undefined;
-  }
-
-  #keepIdle(socket: Socket): void {
-    const drop = (): void => {
-      socket.destroy();
-      const at = this.#idle.indexOf(socket);
-      if (at !== -1) this.#idle.splice(at, 1);
-    };
-    socket.on("close", drop).on("end", drop).on("error", drop).on("timeout", drop);
-    socket.setTimeout(IDLE_KEEP_MS);
-    socket.unref();
-    this.#idle.push(socket);
+    this.#idle.close();
   }
 }
 

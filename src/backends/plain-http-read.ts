@@ -14,6 +14,7 @@
  */
 import { connect, type Socket } from "node:net";
 import type { BodySink } from "./backend.ts";
+import { IdleSockets } from "./idle-sockets.ts";
 import { type AnswerHead, framedAnswer, HEAD_END, HEAD_MAX_BYTES, isSuccess, parseAnswerHead } from "./http-answer-head.ts";
 
 export type { AnswerHead } from "./http-answer-head.ts";
@@ -32,13 +33,12 @@ const BUFFERS_PER_READ = 3;
 const POOL_MAX = 24;
 /** Sockets kept open per origin between reads; more are closed once their read is done. */
 const IDLE_SOCKETS_MAX = 16;
-/** An idle socket is closed after this long (before servers drop idle connections, which they do after 5 s or more). */
-const IDLE_KEEP_MS = 4000;
 /** Where an idle socket's stray bytes land before it is closed. */
 const IDLE_READ = Buffer.allocUnsafe(64);
 
 const pool: Buffer[] = [];
-const idleSockets = new Map<string, ReadSocket[]>();
+/** The idle sockets of each origin ("host:port"). */
+const idleSockets = new Map<string, IdleSockets<ReadSocket>>();
 
 export interface PlainGet {
   readonly hostname: string;
@@ -67,7 +67,7 @@ export type PlainGetResult =
  * off, the sink failed, the signal fired); a failure before that resolves as declined.
  */
 export async function plainGet(request: PlainGet, sink: BodySink): Promise<PlainGetResult> {
-  const kept = takeIdle(request.hostname, request.port);
+  const kept = idleOf(originOf(request.hostname, request.port)).take();
   const reader = new BodyReader(request, sink, kept ?? new ReadSocket(request.hostname, request.port), kept !== undefined);
   const result = await reader.run();
   // A kept socket the server had closed meanwhile fails before any answer: the read goes again on a new one.
@@ -90,13 +90,6 @@ class ReadSocket {
   /** Where the next read lands. Node asks for it after each read (and once at the start), so the first read for a
    * request lands in the buffer given while the socket had none: those bytes are moved to the request's buffer. */
   #landing: Buffer = IDLE_READ;
-  /** Closes the socket while it is idle (any event but a quiet wait). */
-  readonly dropIdle = (): void => {
-    this.socket.destroy();
-    const idle = idleSockets.get(this.origin);
-    const at = idle?.indexOf(this) ?? -1;
-    if (at !== -1) idle?.splice(at, 1);
-  };
 
   constructor(hostname: string, port: number) {
     this.origin = originOf(hostname, port);
@@ -115,9 +108,9 @@ class ReadSocket {
     return target.read(count);
   }
 
-  /** Bytes while idle: no request asked for them, so the connection's framing is lost. */
+  /** Bytes while idle: no request asked for them, so the connection's framing is lost (its idle list drops it). */
   #strayBytes(): boolean {
-    this.dropIdle();
+    this.socket.destroy();
     return false;
   }
 }
@@ -126,34 +119,13 @@ function originOf(hostname: string, port: number): string {
   return `${hostname}:${port}`;
 }
 
-function takeIdle(hostname: string, port: number): ReadSocket | undefined {
-  const idle = idleSockets.get(originOf(hostname, port));
-  for (let kept = idle?.pop(); kept !== undefined; kept = idle?.pop()) {
-    kept.socket.off("close", kept.dropIdle).off("end", kept.dropIdle).off("error", kept.dropIdle).off("timeout", kept.dropIdle);
-    if (!kept.socket.destroyed && kept.socket.readyState === "open") {
-      kept.socket.ref();
-      return kept;
-    }
-    kept.socket.destroy();
+function idleOf(origin: string): IdleSockets<ReadSocket> {
+  let idle = idleSockets.get(origin);
+  if (idle === undefined) {
+    idle = new IdleSockets<ReadSocket>(IDLE_SOCKETS_MAX, (read) => read.socket);
+    idleSockets.set(origin, idle);
   }
-  return undefined;
-}
-
-/** Keeps a socket whose answer ended cleanly for the next read, or closes it when enough are kept. */
-function keepIdle(read: ReadSocket): void {
-  read.target = undefined;
-  const idle = idleSockets.get(read.origin) ?? [];
-  idleSockets.set(read.origin, idle);
-  if (idle.length >= IDLE_SOCKETS_MAX) {
-    read.socket.destroy();
-    return;
-  }
-  read.socket.on("close", read.dropIdle).on("end", read.dropIdle).on("error", read.dropIdle).on("timeout", read.dropIdle);
-  read.socket.setTimeout(IDLE_KEEP_MS);
-  read.socket.unref();
-  // Reading on, so that the server closing the connection is seen.
-  read.socket.resume();
-  idle.push(read);
+  return idle;
 }
 
 class BodyReader {
@@ -385,9 +357,14 @@ class BodyReader {
     this.#read = undefined;
     read.target = undefined;
     read.socket.off("timeout", this.#onTimeout).off("error", this.#onError).off("close", this.#onClose).off("connect", this.#send);
-    if (keep) keepIdle(read);
-    // A late error of the closed socket has no one left to tell.
-    else read.socket.on("error", () => {}).destroy();
+    if (keep) {
+      // Reading on (into nothing), so that the server closing the connection is seen while it waits.
+      read.socket.resume();
+      idleOf(read.origin).keep(read);
+    } else {
+      // A late error of the closed socket has no one left to tell.
+      read.socket.on("error", () => {}).destroy();
+    }
   }
 
   #cleanUp(reusable: boolean): void {

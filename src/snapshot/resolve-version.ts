@@ -34,6 +34,8 @@ export interface ResolvedVersion {
 type Folder = Omit<ResolvedVersion, "empties" | "emptied" | "abandoned">;
 
 const nothing = async (): Promise<void> => undefined;
+/** Another process empties the folder, or nobody does. */
+const EMPTIES_NOT = { empties: false, emptied: nothing, abandoned: nothing } as const;
 
 /**
  * The folder, and with `replace` who empties it: without a run id the process itself (a rank other than 0 is
@@ -49,13 +51,13 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
     );
   }
   const resolved = await resolveFolder(request);
-  if (!request.replace) return { ...resolved, empties: false, emptied: nothing, abandoned: nothing };
-  if (runId === undefined) return { ...resolved, empties: true, emptied: nothing, abandoned: nothing };
+  if (!request.replace) return { ...resolved, ...EMPTIES_NOT };
+  if (runId === undefined) return { ...resolved, ...EMPTIES_NOT, empties: true };
   const turn = await new VersionStore(backend, name).replaceForRun(runId, { version: resolved.version, folder: resolved.folder });
   if (turn.empties) return { ...resolved, empties: true, emptied: turn.emptied, abandoned: turn.abandoned };
   const { version, folder } = turn.target;
   // A rank restarted by its launcher finds its log there and resumes it, as with start "new".
-  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), empties: false, emptied: nothing, abandoned: nothing };
+  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), ...EMPTIES_NOT };
 }
 
 async function resolveFolder(request: ResolveRequest): Promise<Folder> {

@@ -85,9 +85,8 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
   if (interval !== undefined && !(typeof interval === "number" && interval > 0)) {
     throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${showValue(interval)}.`);
   }
-  const name = validateSnapshotName(given.name);
   return {
-    name,
+    name: validateSnapshotName(given.name),
     start,
     replace: given.replace === true,
     tag: validateTag(given.tag),
@@ -96,8 +95,8 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
         ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")
         : parseLogLevel(given.logLevel, "logLevel"),
     root: given.root ?? defaultRoot(),
-    rank: resolveRank(),
     runId: resolveRunId(given.runId),
+    rank: resolveRank(),
     console: given.console ?? true,
     logFlushIntervalMs: interval,
   };

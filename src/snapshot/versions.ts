@@ -335,8 +335,7 @@ export class VersionStore {
 
   /** Deletes the replace record if it is still the one written with `token` (the emptying failed). */
   async #dropReplaceRecord(key: string, token: string): Promise<void> {
-    const info = await this.#backend.head(key).catch(() => undefined);
-    if (info === undefined || (await this.#readReplaceRecord(key))?.token !== token) return;
+    if ((await this.#readReplaceRecord(key))?.token !== token) return;
     await this.#backend.delete(key);
   }
 
@@ -373,7 +372,7 @@ export class VersionStore {
         cause: error,
       });
     }
-    if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    if (!isJsonObject(record)) {
       throw new CorruptDataError(`The replace record ${this.#backend.describe(key)} is not a JSON object.`, { path: this.#backend.describe(key) });
     }
     const version = record.target?.version;

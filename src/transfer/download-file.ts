@@ -9,7 +9,7 @@
  * one-stream partial holds a prefix, continued with one ranged stream from its end; a partial written in ranges has
  * a journal beside it naming the ranges on disk (range-journal.ts), and only the others are read again.
  */
-import { closeSync, constants, fstatSync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
+import { type BigIntStats, closeSync, constants, fstatSync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
 import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
@@ -404,7 +404,12 @@ async function place(request: FileDownload, partial: string, small: boolean): Pr
 async function placedFile(request: FileDownload, ino: bigint): Promise<PlacedFile | undefined> {
   const now = await lstat(request.folder.entry(request.name), { bigint: true }).catch(() => undefined);
   if (now === undefined || now.ino !== ino || !now.isFile()) return undefined;
-  return { ino: String(now.ino), ctimeNs: String(now.ctimeNs), size: Number(now.size) };
+  return placedFileOf(now);
+}
+
+/** A file's identity from its `lstat(…, { bigint: true })`. */
+export function placedFileOf(stats: BigIntStats): PlacedFile {
+  return { ino: String(stats.ino), ctimeNs: String(stats.ctimeNs), size: Number(stats.size) };
 }
 
 /** How many bytes of a partial file can be kept; anything unusable is removed. */

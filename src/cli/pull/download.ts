@@ -10,7 +10,7 @@ import { lstat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { formatSize } from "../../io/size.ts";
 import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
-import { downloadToFile, partialEntries } from "../../transfer/download-file.ts";
+import { downloadToFile, partialEntries, placedFileOf } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
 import { PARTIAL_PREFIX } from "../files.ts";
 import type { PullRecord } from "./pull-record.ts";
@@ -127,7 +127,7 @@ async function isComplete(folder: SafeFolder, name: string, path: string, info: 
     throw new RefusedPathError(`${path} is a folder, not a file`, { path });
   }
   if (!existing.isFile() || Number(existing.size) !== info.size) return false;
-  const placedEarlier = (): boolean => context.record.holds(path, info.revision, { ino: String(existing.ino), ctimeNs: String(existing.ctimeNs), size: info.size });
+  const placedEarlier = (): boolean => context.record.holds(path, info.revision, placedFileOf(existing));
   const hash = hashFor(info);
   if (hash === undefined) return placedEarlier();
   await hashFile(target, hash);

@@ -21,7 +21,7 @@ interface Entry extends PlacedFile {
 }
 
 export class PullRecord {
-  /** The destination holds a record: a pull wrote into it before. */
+  /** The destination holds a readable record (damaged or not): a pull wrote into it before. */
   readonly found: boolean;
   readonly #entries: Map<string, Entry>;
   #changed = false;
@@ -35,10 +35,8 @@ export class PullRecord {
   static async read(root: SafeFolder): Promise<PullRecord> {
     const folder = root.entry(RECORD_FOLDER);
     if ((await lstat(folder).catch(() => undefined))?.isDirectory() !== true) return new PullRecord(false, new Map());
-    const path = `${folder}/${RECORD_NAME}`;
-    const found = (await lstat(path).catch(() => undefined))?.isFile() === true;
-    const text = await readFile(path, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(() => undefined);
-    return new PullRecord(found, text === undefined ? new Map() : parseEntries(text));
+    const text = await readFile(`${folder}/${RECORD_NAME}`, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(() => undefined);
+    return text === undefined ? new PullRecord(false, new Map()) : new PullRecord(true, parseEntries(text));
   }
 
   /** Writes the record now, changed or not, so that the destination is known as a pull's from its first file on. */
