@@ -247,6 +247,14 @@ export interface StorageBackend {
   /** Removes one object. A missing key is not an error. */
   delete(key: string): Promise<void>;
 
+  /**
+   * Optional: rejects, changing nothing, when deleting objects under the folder `prefix` ("a/b/") would be refused:
+   * on local disk, when the folder or one of its files is reached through a symbolic link. Callers that write into
+   * a folder and then empty it (`replace`) ask first, so that a refused delete comes before any write. Backends
+   * that refuse no delete leave it out.
+   */
+  checkDeletable?(prefix: string): Promise<void>;
+
   /** Removes many objects (batched where the store can). Missing keys are not errors. */
   deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;
 

@@ -194,6 +194,9 @@ export class Snapshot extends LevelMethods {
     const log = logKey(name, folder, rank);
     let writer: RunSink | undefined;
     try {
+      // Before the new log is written into the folder: a folder that cannot be emptied (on local disk, one reached
+      // through a link) is refused with nothing written, not after the new log has replaced the old one.
+      if (empties) await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
       const { key: recordKey, record } = firstRunRecord({
         name,
         // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.

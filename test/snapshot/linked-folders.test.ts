@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
-import { Snapshot } from "../../src/index.ts";
+import { backendFromUri, Snapshot } from "../../src/index.ts";
 import { expectCode } from "../support/assertions.ts";
 
 const OLD_LOG = "2025-11-16 11:44:43 - INFO     old run\n";
@@ -115,8 +115,12 @@ describe("symbolic links in a local root", () => {
     assert.equal(error.path, `${root}/train/v0/data/images.bin`);
     assert.match(error.message, /deletes nothing through a link/);
 
+    const logBefore = await readFile(join(root, "train", "v0", "train.log"), "utf8");
     await expectCode(Snapshot.setup({ name: "train", root, start: 0, replace: true, console: false }), "PERMISSION_DENIED");
     assert.equal(await readFile(join(dataset, "images.bin"), "utf8"), "precious");
+    // Refused before anything was written or deleted: the run's own log and files are as they were.
+    assert.equal(await readFile(join(root, "train", "v0", "train.log"), "utf8"), logBefore);
+    assert.equal(await readFile(join(root, "train", "v0", "texts", "notes.txt"), "utf8"), "notes");
 
     // A key that is itself a link removes the link, never what it leads to.
     await writeFile(join(dataset, "labels.txt"), "labels");
@@ -124,6 +128,48 @@ describe("symbolic links in a local root", () => {
     await backend.delete("train/v0/labels.txt");
     assert.equal(await readFile(join(dataset, "labels.txt"), "utf8"), "labels");
     await assert.rejects(readFile(join(root, "train", "v0", "labels.txt")), { code: "ENOENT" });
+  });
+
+  it("replace of a v<N> or dev folder that is itself a link fails PERMISSION_DENIED before writing through it", async () => {
+    const root = join(dir, "linked-version-replace");
+    const first = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    await first.close();
+    for (const [folder, start] of [["v1", 1], ["dev", "dev"]] as const) {
+      const moved = join(dir, `moved-${folder}-replaced`);
+      await movedRun(moved);
+      await symlink(moved, join(root, "train", folder));
+
+      const error = await expectCode(Snapshot.setup({ name: "train", root, start, replace: true, console: false }), "PERMISSION_DENIED");
+      assert.match(error.message, new RegExp(`train/${folder} on its path is a symbolic link`));
+      assert.equal(await readFile(join(moved, "train.log"), "utf8"), OLD_LOG);
+      assert.deepEqual((await readdir(moved)).sort(), ["jsons", "train.log"]);
+      assert.equal(await readFile(join(moved, "jsons", "metrics.json"), "utf8"), '{"who":"old run v1"}');
+    }
+  });
+
+  it("LocalBackend.checkDeletable refuses a folder reached through a link, or holding one, and changes nothing", async () => {
+    const root = join(dir, "check-deletable");
+    const backend = new LocalBackend({ root });
+    await backend.put("n/v0/a.txt", "a");
+    await backend.put("n/v0/deep/b.txt", "b");
+    await backend.checkDeletable("n/v0/");
+    await backend.checkDeletable("n/missing/");
+    const outside = join(dir, "check-deletable-outside");
+    await mkdir(outside);
+    await writeFile(join(outside, "c.txt"), "c");
+    await symlink(outside, join(root, "n", "v0", "deep", "linked"));
+    const inside = await expectCode(backend.checkDeletable("n/v0/"), "PERMISSION_DENIED");
+    assert.equal(inside.path, `${root}/n/v0/deep/linked/c.txt`);
+    await symlink(join(root, "n", "v0"), join(root, "n", "v1"));
+    const whole = await expectCode(backend.checkDeletable("n/v1/"), "PERMISSION_DENIED");
+    assert.match(whole.message, /n\/v1 on its path is a symbolic link/);
+    // Behind the checking layer every backend from a URI has, a prefix that is not a folder is refused first.
+    const checked = backendFromUri(root);
+    assert.ok(checked.checkDeletable !== undefined);
+    await expectCode(checked.checkDeletable("n/v0"), "INVALID_ARGUMENT");
+    await expectCode(checked.checkDeletable("n/v1/"), "PERMISSION_DENIED");
+    assert.deepEqual((await readdir(join(root, "n", "v0"))).sort(), ["a.txt", "deep"]);
+    assert.equal(await readFile(join(outside, "c.txt"), "utf8"), "c");
   });
 
   it("a link to another version inside the root: replace fails PERMISSION_DENIED and that version keeps its files", async () => {

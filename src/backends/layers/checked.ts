@@ -43,6 +43,7 @@ export class CheckedBackend implements api.StorageBackend {
   /** Present when the inner backend has it. */
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
+  readonly checkDeletable?: (prefix: string) => Promise<void>;
 
   constructor(inner: api.StorageBackend) {
     this.inner = inner;
@@ -66,6 +67,13 @@ export class CheckedBackend implements api.StorageBackend {
         checkBoundedRange(options.range, location);
         checkCallback("sink.write", sink.write, location);
         return this.#guard("read", location, options.signal, (signal) => readRangeInto(key, withSignal(options, signal), sink));
+      };
+    }
+    const checkDeletable = inner.checkDeletable?.bind(inner);
+    if (checkDeletable !== undefined) {
+      this.checkDeletable = async (prefix) => {
+        this.#prefix(prefix, "folder");
+        return checkDeletable(prefix);
       };
     }
   }

@@ -16,6 +16,7 @@ export class PrefixedBackend implements api.StorageBackend {
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly putFile?: (key: string, localPath: string, options?: api.StreamWriteOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
+  readonly checkDeletable?: (prefix: string) => Promise<void>;
 
   constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
@@ -30,6 +31,10 @@ export class PrefixedBackend implements api.StorageBackend {
     if (inner.readRangeInto !== undefined) {
       const readRangeInto = inner.readRangeInto.bind(inner);
       this.readRangeInto = async (key, options, sink) => readRangeInto(this.#outer(key), options, sink);
+    }
+    if (inner.checkDeletable !== undefined) {
+      const checkDeletable = inner.checkDeletable.bind(inner);
+      this.checkDeletable = async (prefix) => checkDeletable(this.#outerFolder(prefix));
     }
     if (inner.putFile !== undefined) {
       const putFile = inner.putFile.bind(inner);
@@ -71,7 +76,7 @@ export class PrefixedBackend implements api.StorageBackend {
   }
 
   async listPage(prefix: string, options?: api.ListPageOptions): Promise<api.ListPage> {
-    const page = await this.inner.listPage(this.prefix === "" ? prefix : `${this.prefix}/${prefix}`, options);
+    const page = await this.inner.listPage(this.#outerFolder(prefix), options);
     const cut = this.prefix === "" ? 0 : this.prefix.length + 1;
     return {
       objects: page.objects.map((info) => this.#strip(info)),
@@ -104,6 +109,11 @@ export class PrefixedBackend implements api.StorageBackend {
   #outer(key: string): string {
     if (this.prefix === "") return key;
     return key === "" ? this.prefix : `${this.prefix}/${key}`;
+  }
+
+  /** A folder prefix ("" or ending in "/") on the inner backend. */
+  #outerFolder(prefix: string): string {
+    return this.prefix === "" ? prefix : `${this.prefix}/${prefix}`;
   }
 
   #strip(info: api.ObjectInfo): api.ObjectInfo {

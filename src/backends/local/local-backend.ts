@@ -205,7 +205,11 @@ export class LocalBackend implements api.StorageBackend {
    * below the root is not deleted: PermissionDeniedError names it. A key that is itself a link removes the link.
    */
   async #assertDeletable(key: string): Promise<void> {
-    const folders = key.split("/").slice(0, -1);
+    await this.#assertNoLinkAlong(key.split("/").slice(0, -1), key);
+  }
+
+  /** Refuses (PermissionDeniedError naming `subject`) when one of `folders`, walked down from the root, is a link. */
+  async #assertNoLinkAlong(folders: readonly string[], subject: string): Promise<void> {
     let path = this.#layout.rootPath;
     for (const [index, folder] of folders.entries()) {
       path = join(path, folder);
@@ -219,11 +223,19 @@ export class LocalBackend implements api.StorageBackend {
       if (!info.isSymbolicLink()) continue;
       const link = this.describe(folders.slice(0, index + 1).join("/"));
       throw new PermissionDeniedError(
-        `Not deleting ${this.describe(key)}: ${link} on its path is a symbolic link, and opencrate deletes nothing ` +
+        `Not deleting ${this.describe(subject)}: ${link} on its path is a symbolic link, and opencrate deletes nothing ` +
           "through a link (what it leads to may be another run's). Remove the link to drop those files from the snapshot.",
-        { path: this.describe(key) },
+        { path: this.describe(subject) },
       );
     }
+  }
+
+  /** Every file under the folder, and the folder itself, must be deletable without passing through a link. */
+  async checkDeletable(prefix: string): Promise<void> {
+    await this.#attempt(prefix, "delete", async () => {
+      await this.#assertNoLinkAlong(prefix.split("/").filter((part) => part !== ""), prefix);
+      for await (const info of this.list(prefix)) await this.#assertDeletable(info.key);
+    });
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {
