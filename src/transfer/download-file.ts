@@ -55,8 +55,9 @@ export interface FileDownload {
   readonly signal?: AbortSignal | undefined;
   /** Bytes that count towards the total (received, or kept from a partial file). */
   readonly onBytes?: ((count: number) => void) | undefined;
-  /** Report the placed file's identity (FileDownloaded.placed) when no checksum verified its content. */
-  readonly identify?: boolean | undefined;
+  /** Report the placed file's identity (FileDownloaded.placed): "unverified" when no checksum verified its content,
+   * "always" whether one did or not. */
+  readonly identify?: "unverified" | "always" | undefined;
 }
 
 /** A file as it was right after it was placed: any later replacement or change gives another inode or change time. */
@@ -72,7 +73,7 @@ export interface FileDownloaded {
   readonly resumedFrom: number;
   /** The checksum algorithm the content was verified with, when the store gave one. */
   readonly verified: string | undefined;
-  /** With `identify` and no checksum verified: the placed file, unless another file took its place meanwhile. */
+  /** As `identify` asks: the placed file, unless another file took its place meanwhile. */
   readonly placed?: PlacedFile | undefined;
 }
 
@@ -115,7 +116,8 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   try {
     const verified = await verify(request, partial, filled);
     await request.folder.verify();
-    const placing = request.identify === true && verified === undefined ? await lstat(partial, { bigint: true }) : undefined;
+    const identify = request.identify === "always" || (request.identify === "unverified" && verified === undefined);
+    const placing = identify ? await lstat(partial, { bigint: true }) : undefined;
     await place(request, partial, filled.small);
     if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
     const placed = placing === undefined ? undefined : await placedFile(request, placing.ino);

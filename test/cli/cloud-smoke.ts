@@ -147,6 +147,29 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       assert.match(again.stdout, /^complete {2}checkpoints\/model\.bin \(9\.00 MB, already there\)$/m);
     });
 
+    it("a pulled version that a local run resumed is not pulled over again: its log and files are kept", async () => {
+      const localRoot = join(dir, "resumed-root");
+      const folder = join(localRoot, "train", "v0");
+      const pulled = await runCli(["pull", `${root}/train@initial-run`, folder, "-q"], { env });
+      assert.equal(pulled.code, 0, pulled.stderr);
+      // Nothing changed since: pulling again is fine.
+      const again = await runCli(["pull", `${root}/train@initial-run`, folder], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /0 downloaded, 4 already complete\.$/m);
+
+      const local = await Snapshot.setup({ name: "train", root: localRoot, start: "last", console: false });
+      assert.equal(local.version, 0);
+      local.info("the local run");
+      await local.json("metrics.json").save({ local: true });
+      await local.close();
+      const refused = await runCli(["pull", `${root}/train@initial-run`, folder], { env });
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(refused.stderr, /^opencrate: Not pulling into .*: its train\.history\.log is not the one the last pull placed there/);
+      assert.deepEqual(JSON.parse(await readFile(join(folder, "jsons/metrics.json"), "utf8")), { local: true });
+      assert.match(await readFile(join(folder, "train.log"), "utf8"), /the local run/);
+      assert.match(await readFile(join(folder, "train.history.log"), "utf8"), /first run of v0[^]*the local run/);
+    });
+
     it("pull downloads with MD5 verification and finds the files complete the second time", async () => {
       const dest = join(dir, "pulled");
       const first = await runCli(["pull", `${root}/train/v1`, dest], { env });

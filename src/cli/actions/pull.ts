@@ -1,5 +1,5 @@
 /** What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest. */
-import { access, constants, mkdir, realpath } from "node:fs/promises";
+import { access, constants, lstat, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
 import { formatSize } from "../../io/size.ts";
@@ -15,7 +15,7 @@ import {
   type DownloadOutcome,
   type DownloadTask,
 } from "../pull/download.ts";
-import { readsWhole } from "../../transfer/download-file.ts";
+import { placedFileOf, readsWhole } from "../../transfer/download-file.ts";
 import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
 import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { PullRecord } from "../pull/pull-record.ts";
@@ -152,17 +152,27 @@ async function prepareDestination(dest: string): Promise<string> {
 /**
  * A destination holding a log (`<name>.log`, a rank's `<name>.rank<N>.log`, a history) that no pull wrote into is a
  * run's own version folder (say, the default `./<name>/<version>` run from inside a local root): pulling would
- * overwrite that run's files with another run's. Refused before anything is written.
+ * overwrite that run's files with another run's. So is an earlier pull's folder whose log changed since that pull
+ * placed it: a run resumed it (a pulled `v<N>` inside a local root is a version like any other). Refused before
+ * anything is written.
  */
 async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: string): Promise<void> {
-  if (record.found) return;
-  const log = [...(await root.names())].sort().find((entry) => entry.endsWith(".log"));
-  if (log === undefined) return;
-  throw new AlreadyExistsError(
-    `Not pulling into ${dest}: it holds ${log}, so it is the folder of a run (written by opencrate or Python ` +
-      "OpenCrate), not an earlier pull, and the pull would overwrite that run's files. Pull into another folder.",
-    { path: dest },
-  );
+  for (const log of [...(await root.names())].sort().filter((entry) => entry.endsWith(".log"))) {
+    if (!record.found) {
+      throw new AlreadyExistsError(
+        `Not pulling into ${dest}: it holds ${log}, so it is the folder of a run (written by opencrate or Python ` +
+          "OpenCrate), not an earlier pull, and the pull would overwrite that run's files. Pull into another folder.",
+        { path: dest },
+      );
+    }
+    const now = await lstat(root.entry(log), { bigint: true }).catch(() => undefined);
+    if (now?.isFile() === true && record.placedUnchanged(log, placedFileOf(now))) continue;
+    throw new AlreadyExistsError(
+      `Not pulling into ${dest}: its ${log} is not the one the last pull placed there, so a run has written into ` +
+        "this folder since (a setup resumed it), and the pull would overwrite that run's files. Pull into another folder.",
+      { path: dest },
+    );
+  }
 }
 
 /**

@@ -97,10 +97,21 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     maxStreams: context.concurrency,
     signal: context.signal,
     onBytes: context.onBytes,
-    identify: true,
+    // A log's identity is kept even when a checksum verified it: a log changed since says a run wrote into the folder.
+    identify: isTopLevelLog(task.segments) ? "always" : "unverified",
   });
-  if (done.placed !== undefined) context.record.note(path, info.revision, done.placed);
+  if (done.placed !== undefined) {
+    context.record.note(path, info.revision, done.placed);
+    // Saved at once: a pull killed before its end still knows the log as its own (else the next pull refuses the
+    // folder). A failed save only costs that refusal.
+    if (isTopLevelLog(task.segments)) await context.record.save(context.root).catch(() => {});
+  }
   return { kind: "downloaded", size: done.size, resumedFrom: done.resumedFrom, verified: done.verified };
+}
+
+/** A log at the top of the version folder (`<name>.log`, a rank's log, a history): what a run writes first. */
+export function isTopLevelLog(segments: readonly string[]): boolean {
+  return segments.length === 1 && (segments[0] ?? "").endsWith(".log");
 }
 
 /** Describes a finished download for the plain-lines output. */

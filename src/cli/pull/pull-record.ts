@@ -3,6 +3,8 @@
  * in parts): the object's revision, and the file's inode, change time and size right after it was placed. Such a
  * file counts as complete only while all of them still match. Size and modification time alone would keep another
  * version's checkpoint of the same size saved within the same second (S3 dates objects to the second).
+ * The logs at the top of the folder are recorded whether a checksum verified them or not: one that changed since
+ * says a run resumed the folder, and `pull` then refuses to overwrite it.
  *
  * Kept in `<dest>/.opencrate/pulled.json`. A record that is missing, unreadable, or left behind by a file replaced
  * since only makes files download again; two pulls into one destination keep the entries of the one that saved last.
@@ -25,6 +27,8 @@ export class PullRecord {
   readonly found: boolean;
   readonly #entries: Map<string, Entry>;
   #changed = false;
+  /** The save under way: saves run one at a time. */
+  #saving: Promise<void> = Promise.resolve();
 
   private constructor(found: boolean, entries: Map<string, Entry>) {
     this.found = found;
@@ -47,8 +51,13 @@ export class PullRecord {
 
   /** Whether `path` is the file a pull placed for `revision`, unchanged since. */
   holds(path: string, revision: string, now: PlacedFile): boolean {
+    return this.#entries.get(path)?.revision === revision && this.placedUnchanged(path, now);
+  }
+
+  /** Whether `path` is a file a pull placed (for any revision), unchanged since. */
+  placedUnchanged(path: string, now: PlacedFile): boolean {
     const entry = this.#entries.get(path);
-    return entry !== undefined && entry.revision === revision && entry.ino === now.ino && entry.ctimeNs === now.ctimeNs && entry.size === now.size;
+    return entry !== undefined && entry.ino === now.ino && entry.ctimeNs === now.ctimeNs && entry.size === now.size;
   }
 
   note(path: string, revision: string, placed: PlacedFile): void {
@@ -58,6 +67,12 @@ export class PullRecord {
 
   /** Writes the record into `root` when it changed (a new file renamed over the old one, never through a link). */
   async save(root: SafeFolder): Promise<void> {
+    const saved = this.#saving.then(() => this.#write(root));
+    this.#saving = saved.catch(() => {});
+    await saved;
+  }
+
+  async #write(root: SafeFolder): Promise<void> {
     if (!this.#changed) return;
     const folder = await root.child(RECORD_FOLDER);
     const temporary = folder.entry(`.${RECORD_NAME}.${process.pid}.${Date.now()}`);
