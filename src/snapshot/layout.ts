@@ -57,6 +57,15 @@ export function numberTakenByFolder(folder: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
+/**
+ * Whether a folder directly under `<name>/` is one `reset()` deletes: a version folder (a tag of any characters
+ * included, as another tool may write it) or opencrate's bookkeeping. Anything else there (`notes.md`, `v01`,
+ * `v3-old`) is not opencrate's to delete.
+ */
+export function isResetFolder(folder: string): boolean {
+  return folder === BOOKKEEPING_FOLDER || parseFolderName(folder) !== undefined || numberTakenByFolder(folder) !== undefined;
+}
+
 export function nameKey(name: string): string {
   return name;
 }
@@ -65,8 +74,11 @@ export function versionKey(name: string, folder: string): string {
   return joinKey(name, folder);
 }
 
+/** The folder of a name's claims and records. */
+const BOOKKEEPING_FOLDER = ".opencrate";
+
 export function bookkeepingKey(name: string): string {
-  return joinKey(name, ".opencrate");
+  return joinKey(name, BOOKKEEPING_FOLDER);
 }
 
 export function claimsPrefix(name: string): string {

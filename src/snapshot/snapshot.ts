@@ -45,6 +45,7 @@ import {
   DEV_VERSION,
   historyKey,
   isBuiltinType,
+  isResetFolder,
   logKey,
   nameKey,
   typeFolder,
@@ -414,7 +415,11 @@ export class Snapshot extends LevelMethods {
     return [...tags].sort();
   }
 
-  /** Deletes every version of this name (and its bookkeeping), nothing else. The snapshot is no longer set up. */
+  /**
+   * Deletes every version of this name (and its bookkeeping), nothing else: other files and folders under the name
+   * stay. A version that cannot be deleted whole (on local disk, one reached through a link) is refused before any
+   * is deleted. The snapshot is no longer set up.
+   */
   async reset(options: { confirm?: boolean } = {}): Promise<void> {
     const run = this.#active();
     const where = run.backend.describe(nameKey(run.name));
@@ -430,11 +435,17 @@ export class Snapshot extends LevelMethods {
     await this.close();
     this.#closedAt = undefined; // deleted, not closed: the plain "not set up" message fits
     const backend = run.backend;
-    await backend.deleteMany(
-      (async function* () {
-        for await (const info of backend.list(`${nameKey(run.name)}/`)) yield info.key;
-      })(),
-    );
+    const prefix = `${nameKey(run.name)}/`;
+    const doomed: string[] = [];
+    const folders = new Set<string>();
+    for await (const info of backend.list(prefix)) {
+      const [folder = "", ...rest] = info.key.slice(prefix.length).split("/");
+      if (rest.length === 0 || !isResetFolder(folder)) continue;
+      folders.add(folder);
+      doomed.push(info.key);
+    }
+    for (const folder of folders) await backend.checkDeletable?.(`${prefix}${folder}/`);
+    await backend.deleteMany(doomed);
   }
 
   /** Writes buffered log lines now. */

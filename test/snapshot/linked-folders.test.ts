@@ -147,6 +147,23 @@ describe("symbolic links in a local root", () => {
     }
   });
 
+  it("reset with a version folder that is a link fails PERMISSION_DENIED before deleting any version", async () => {
+    const root = join(dir, "linked-version-reset");
+    const run = await Snapshot.setup({ name: "train", root, start: "new", console: false });
+    await run.text("notes.txt").save("v0 notes");
+    await run.close();
+    const moved = join(dir, "moved-v1-reset");
+    await movedRun(moved);
+    await symlink(moved, join(root, "train", "v1"));
+
+    const resetting = await Snapshot.setup({ name: "train", root, start: 0, console: false });
+    await expectCode(resetting.reset({ confirm: true }), "PERMISSION_DENIED");
+    // Deletes sent beside a refused one would still be landing: give them time to, so that any would be seen.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await readFile(join(root, "train", "v0", "texts", "notes.txt"), "utf8"), "v0 notes");
+    assert.equal(await readFile(join(moved, "train.log"), "utf8"), OLD_LOG);
+  });
+
   it("LocalBackend.checkDeletable refuses a folder reached through a link, or holding one, and changes nothing", async () => {
     const root = join(dir, "check-deletable");
     const backend = new LocalBackend({ root });

@@ -114,13 +114,19 @@ for (const factory of allBackendFactories()) {
       assert.deepEqual(await collectKeys(backend, "sibling/v0:exp/"), ["sibling/v0:exp/sibling.log"], "the tagged folder is untouched");
     });
 
-    it("reset needs confirm, then deletes this name only", async () => {
+    it("reset needs confirm, then deletes this name's versions only", async () => {
       await (await setup({ name: "keep" })).close();
+      await (await setup({ name: "doomed", start: "dev", tag: "scratch" })).close();
+      // Not versions: left alone.
+      const foreign = ["doomed/notes.md", "doomed/v01/keep.txt", "doomed/v3-old/model.bin"];
+      for (const key of foreign) await backend.put(key, key);
+      // Versions another tool wrote, one with a tag opencrate would not make: deleted.
+      for (const key of ["doomed/v3/weights.bin", "doomed/v7:exp 1/doomed.log"]) await backend.put(key, key);
       const doomed = await setup({ name: "doomed" });
       await expectCode(doomed.reset(), "CONFIRMATION_REQUIRED");
       assert.ok((await collectKeys(backend, "doomed/")).length > 0, "nothing is deleted without confirm");
       await doomed.reset({ confirm: true });
-      assert.deepEqual(await collectKeys(backend, "doomed/"), []);
+      assert.deepEqual(await collectKeys(backend, "doomed/"), foreign.sort());
       assert.ok((await collectKeys(backend, "keep/")).length > 0);
       const again = await setup({ name: "doomed" });
       assert.equal(again.version, 0, "numbering starts again after a reset");
