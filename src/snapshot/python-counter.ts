@@ -5,22 +5,28 @@
  * `snapshots` folder of the working folder), each version we claim raises the name's counter to it, so a Python
  * script run there next resumes our latest version and numbers its new one after it.
  *
- * Concurrent writers (several of our processes, or Python itself) are kept apart by a lock file created
- * exclusively beside the config; the file is replaced by an atomic rename, so a reader never sees half of it.
+ * Our own processes are kept apart by a lock file created exclusively beside the config; the file is replaced by an
+ * atomic rename, so a reader never sees half of it. Python takes no lock: it truncates the file and writes it again,
+ * so a read may meet it empty or cut short. That is taken as a write under way, read again, and never written back
+ * (an empty config written back as `{}` would drop every other name's counter).
  * OPENCRATE_PYTHON_COUNTER=0 turns it off.
  */
-import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { chmod, open, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { clock } from "../clock.ts";
 import { CorruptDataError } from "../errors.ts";
 import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
-import { RetryPolicy } from "../backends/retry-policy.ts";
+import { RetryPolicy, type RetryOptions } from "../backends/retry-policy.ts";
 import { parseLocation } from "../uri.ts";
 
 const PROJECT_FOLDER = ".opencrate";
 const CONFIG_FILE = "config.json";
 const PYTHON_ROOT = "snapshots";
 const LOCK_WAIT_MS = 60_000;
+/** Reads of a config found empty or not JSON (Python rewriting it) before giving up, and the waits between them
+ * (at least 55 ms in all, where Python's rewrite takes well under a millisecond). */
+const UNSETTLED_READS = 5;
+const UNSETTLED_WAIT: RetryOptions = { baseDelayMs: 10, maxDelayMs: 40, jitter: "equal" };
 /** A lock older than this was left by a process that died while holding it. */
 const STALE_LOCK_MS = 120_000;
 
@@ -48,35 +54,60 @@ export async function raisePythonCounter(
   const lock = `${configPath}.lock`;
   if (!(await acquire(lock, retry))) return;
   try {
-    let text: string;
-    try {
-      text = await readFile(configPath, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw error;
-    }
-    let config: Record<string, unknown>;
-    try {
-      const parsed: unknown = text.trim() === "" ? {} : JSON.parse(text);
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new SyntaxError("not an object");
-      config = parsed as Record<string, unknown>;
-    } catch (error) {
-      throw new CorruptDataError(`${configPath} is not a JSON object; cannot record version ${version} of '${name}' in it.`, {
-        path: configPath,
-        cause: error,
-      });
-    }
+    const config = await readConfig(configPath, name, version);
+    if (config === undefined) return;
     const counters = typeof config.snapshot_version === "object" && config.snapshot_version !== null
       ? (config.snapshot_version as Record<string, unknown>)
       : {};
     const current = counters[name];
     if (typeof current === "number" && current >= version) return;
     config.snapshot_version = { ...counters, [name]: version };
-    const staged = `${configPath}.${process.pid}.tmp`;
-    await writeFile(staged, JSON.stringify(config, null, 4));
-    await rename(staged, configPath);
+    // Written beside the file a link names, so that the link (a config shared between checkouts) stays one.
+    const target = await realpath(configPath);
+    const { mode } = await stat(target);
+    const staged = join(dirname(target), `.${CONFIG_FILE}.${process.pid}.tmp`);
+    try {
+      await writeFile(staged, JSON.stringify(config, null, 4));
+      await chmod(staged, mode & 0o7777);
+      await rename(staged, target);
+    } catch (error) {
+      await rm(staged, { force: true });
+      throw error;
+    }
   } finally {
     await rm(lock, { force: true });
+  }
+}
+
+/**
+ * The config as a JSON object, or undefined when there is none. One found empty or not JSON is read again a few
+ * times (Python writes it in place, without our lock); still so, it is CORRUPT_DATA and left as it is.
+ */
+async function readConfig(configPath: string, name: string, version: number): Promise<Record<string, unknown> | undefined> {
+  const rereads = new RetryPolicy(UNSETTLED_WAIT);
+  for (let attempt = 1; ; attempt++) {
+    let text: string;
+    try {
+      text = await readFile(configPath, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    let parsed: unknown;
+    let cause: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      cause = error;
+    }
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (cause === undefined || attempt >= UNSETTLED_READS) {
+      throw new CorruptDataError(`${configPath} is not a JSON object; cannot record version ${version} of '${name}' in it.`, {
+        path: configPath,
+        ...(cause === undefined ? {} : { cause }),
+      });
+    }
+    await rereads.wait(attempt);
   }
 }
 

@@ -191,6 +191,8 @@ export class Snapshot extends LevelMethods {
       throw error;
     }
     const { version, folder, resumed, empties, emptied, abandoned } = resolved;
+    // At once: a Python script numbering its "new" run from the counter meanwhile would take this version too.
+    if (version !== DEV_VERSION) await this.#raisePythonCounter(options.backend === undefined ? parsed.root : undefined, name, version, backend);
 
     const log = logKey(name, folder, rank);
     let writer: RunSink | undefined;
@@ -240,7 +242,6 @@ export class Snapshot extends LevelMethods {
     });
     this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };
     this.#closedAt = undefined;
-    if (version !== DEV_VERSION) await this.#raisePythonCounter(options.backend === undefined ? parsed.root : undefined, name, version, backend);
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
   }

@@ -1,13 +1,17 @@
 /** Python OpenCrate's version counter (`.opencrate/config.json`): when it is kept in step, and how it is written. */
 import assert from "node:assert/strict";
-import { mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { pythonConfigFor, raisePythonCounter } from "../../src/snapshot/python-counter.ts";
 import { useClock } from "../../src/clock.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
 import { expectCode } from "../support/assertions.ts";
 import { ManualClock } from "../support/manual-clock.ts";
+
+const run = promisify(execFile);
 
 describe("Python OpenCrate's counter", () => {
   let project: string;
@@ -68,6 +72,59 @@ describe("Python OpenCrate's counter", () => {
     await raisePythonCounter(config, "train", 4);
     assert.deepEqual(await read(), { snapshot_version: { train: 4 } });
     await rm(`${config}.lock`, { force: true });
+  });
+
+  it("a config found empty or cut short (Python rewriting it) is read again, and never written back emptied", async () => {
+    const whole = JSON.stringify({ project_name: "p", snapshot_version: { other: 7, train: 1 } }, null, 4);
+    for (const unsettled of ["", whole.slice(0, 20)]) {
+      // Python's rewrite lands while the first reads find the file unsettled: the raise keeps every key.
+      await writeFile(config, unsettled);
+      const raising = raisePythonCounter(config, "train", 3);
+      setTimeout(() => void writeFile(config, whole), 2);
+      await raising;
+      assert.deepEqual(await read(), { project_name: "p", snapshot_version: { other: 7, train: 3 } }, JSON.stringify(unsettled));
+
+      // Still unsettled after the rereads: CORRUPT_DATA, and the file stays as it was.
+      await writeFile(config, unsettled);
+      await expectCode(raisePythonCounter(config, "train", 4), "CORRUPT_DATA");
+      assert.equal(await readFile(config, "utf8"), unsettled);
+    }
+  });
+
+  it("a config that is a symbolic link is written through it, keeping its mode", async () => {
+    const shared = join(project, "shared-config.json");
+    await writeFile(shared, JSON.stringify({ snapshot_version: { train: 1 } }));
+    await chmod(shared, 0o664);
+    await rm(config, { force: true });
+    await symlink(shared, config);
+    try {
+      await raisePythonCounter(config, "train", 2);
+      assert.ok((await lstat(config)).isSymbolicLink());
+      assert.deepEqual(JSON.parse(await readFile(shared, "utf8")), { snapshot_version: { train: 2 } });
+      assert.equal((await stat(shared)).mode & 0o777, 0o664);
+    } finally {
+      await rm(config, { force: true });
+    }
+  });
+
+  it("setup raises the counter as soon as it has its number, before it asks git or starts its log", async () => {
+    // A slow `git status` (a large checkout) notes what the counter says while setup waits for it.
+    const checkout = join(project, "checkout");
+    const bin = join(project, "fake-git-bin");
+    await mkdir(join(checkout, ".git"), { recursive: true });
+    await mkdir(join(checkout, ".opencrate"));
+    await mkdir(bin);
+    await writeFile(join(checkout, ".git", "HEAD"), `${"a".repeat(40)}\n`);
+    await writeFile(join(checkout, ".opencrate", "config.json"), JSON.stringify({ snapshot_version: { other: 4 } }));
+    await writeFile(join(bin, "git"), '#!/bin/sh\nsleep 1\ncp .opencrate/config.json seen-by-git.json\necho " M x"\n', { mode: 0o755 });
+    const script = join(checkout, "setup.ts");
+    await writeFile(
+      script,
+      `import { Snapshot } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};\n` +
+        'const run = await Snapshot.setup({ name: "train", root: "snapshots", console: false });\nawait run.close();\n',
+    );
+    await run(process.execPath, [script], { cwd: checkout, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` } });
+    assert.deepEqual(JSON.parse(await readFile(join(checkout, "seen-by-git.json"), "utf8")), { snapshot_version: { other: 4, train: 0 } });
   });
 
   it("waits for a fresh lock a minute by the clock, then fails naming it, and leaves the config alone", async () => {
