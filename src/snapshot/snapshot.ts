@@ -448,10 +448,15 @@ export class Snapshot extends LevelMethods {
     this.#run = undefined;
     if (run !== undefined) this.#closedAt = run.backend.describe(versionKey(run.name, run.folder));
     if (run?.writer === undefined) return;
-    run.unregisterExit?.();
     this.logger.detach();
-    // Closed by the application, before the process ends: finished, with no exit code yet.
-    await run.writer.close({ status: "finished", exitCode: null, signal: null });
+    try {
+      // Closed by the application, before the process ends: finished, with no exit code yet. The exit hooks stay
+      // registered until the close has settled: a process that ends while it runs (process.exit, a signal, an
+      // uncaught error) still stores the last lines and the final record.
+      await run.writer.close({ status: "finished", exitCode: null, signal: null });
+    } finally {
+      run.unregisterExit?.();
+    }
   }
 
   protected logAt(level: LogLevelName, parts: unknown[]): void {
