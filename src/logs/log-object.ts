@@ -182,7 +182,7 @@ export class LogObjectWriter implements LogSink {
   }
 
   /**
-   * Stores every line written so far (`.log`, then the history). Rejects when a write failed; the lines stay
+   * Stores every line written so far (the history, then `.log`). Rejects when a write failed; the lines stay
    * queued for the next flush. Before `start()` this stores nothing.
    */
   flush(): Promise<void> {
@@ -211,11 +211,9 @@ export class LogObjectWriter implements LogSink {
     const hadLines = this.#buffer.length > 0;
     this.#cutBatch();
     const failures: unknown[] = [];
-    try {
-      await this.#runLog.store();
-    } catch (error) {
-      failures.push(error);
-    }
+    // The history first: the next resumed run replaces `.log`, so a line that reached `.log` but not the history
+    // would be lost for good if this process died between the two writes. The other way round a line is in the
+    // history a moment before `.log` shows it, and a death there loses nothing (the history keeps it).
     if (this.#historyQueue.length > 0) {
       const batches = this.#historyQueue.slice();
       try {
@@ -224,6 +222,12 @@ export class LogObjectWriter implements LogSink {
       } catch (error) {
         failures.push(error);
       }
+    }
+    // Also when the history append failed: `.log` then shows the lines at once (they stay queued for the history).
+    try {
+      await this.#runLog.store();
+    } catch (error) {
+      failures.push(error);
     }
     if (failures.length > 0) {
       if (this.#state === "started") this.#armTimer();

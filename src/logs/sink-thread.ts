@@ -58,6 +58,8 @@ export class ThreadedRunSink implements RunSink {
   #batch: string[] = [];
   #handOverScheduled = false;
   #closing: Promise<void> | undefined;
+  /** How close() said the run ended; an exit while that close is still running records this, not the exit. */
+  #closeEnding: RunEnding | undefined;
   /** close() was called (or closeSync): later lines are dropped. */
   #closed = false;
   /** A close() of a run still here has finished. */
@@ -137,6 +139,7 @@ export class ThreadedRunSink implements RunSink {
 
   async #close(ending: RunEnding): Promise<void> {
     this.#closed = true;
+    this.#closeEnding = ending;
     if (this.#phase.kind === "moving") await this.#phase.moved;
     const phase = this.#phase;
     switch (phase.kind) {
@@ -164,7 +167,9 @@ export class ThreadedRunSink implements RunSink {
    * Blocks until the last lines and the final record are stored, or `timeoutMs` passed. For `exit` listeners,
    * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread).
    */
-  closeSync(ending: RunEnding, timeoutMs: number): boolean {
+  closeSync(exitEnding: RunEnding, timeoutMs: number): boolean {
+    // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
+    const ending = this.#closeEnding ?? exitEnding;
     const phase = this.#phase;
     if (phase.kind === "inline") {
       // As for any run written from this thread: the writes can only be started.

@@ -171,6 +171,8 @@ export class Snapshot extends LevelMethods {
     let git: ReturnType<typeof gitState>;
     try {
       await this.close();
+      // From here lines wait for this run's log (setup's own warnings among them), as lines before a first setup do.
+      this.logger.detach();
       this.logger.setLevel(parsed.level);
       this.logger.setConsole(parsed.console);
       git = gitState();
@@ -454,16 +456,26 @@ export class Snapshot extends LevelMethods {
     await this.logger.flush();
   }
 
-  /** Flushes and closes this run's logs. The snapshot is no longer set up. */
+  /**
+   * Flushes and closes this run's logs. The snapshot is no longer set up. Lines logged from now until the next
+   * setup() belong to no run: they are shown on the console but not stored (the closed log drops them, with one
+   * OPENCRATE_LOG_CLOSED warning).
+   */
   async close(): Promise<void> {
     const run = this.#run;
     this.#run = undefined;
     if (run !== undefined) this.#closedAt = run.backend.describe(versionKey(run.name, run.folder));
     if (run?.writer === undefined) return;
-    run.unregisterExit?.();
-    this.logger.detach();
-    // Closed by the application, before the process ends: finished, with no exit code yet.
-    await run.writer.close({ status: "finished", exitCode: null, signal: null });
+    // The logger stays attached to the closed log rather than keeping later lines for the next setup, whose run
+    // they are not part of.
+    try {
+      // Closed by the application, before the process ends: finished, with no exit code yet. The exit hooks stay
+      // registered until the close has settled: a process that ends while it runs (process.exit, a signal, an
+      // uncaught error) still stores the last lines and the final record.
+      await run.writer.close({ status: "finished", exitCode: null, signal: null });
+    } finally {
+      run.unregisterExit?.();
+    }
   }
 
   protected logAt(level: LogLevelName, parts: unknown[]): void {

@@ -122,6 +122,41 @@ for (const place of places()) {
       assert.deepEqual([earlierRecord?.status, earlierRecord?.exitCode], ["finished", null], "closed by close() before exit");
     });
 
+    it("process.exit(3) while close() is storing (not awaited) stores every line and records the close", async () => {
+      const { child, backend } = await run("close-exit");
+      const exit = await child.exited;
+      assert.equal(exit.code, 3, exit.stderr);
+      assert.equal(exit.stderr, "");
+      assert.deepEqual(entries(await readText(backend, LOG)), everyLine);
+      assertEnded(await onlyRecord(backend), { status: "finished", exitCode: null, signal: null });
+    });
+
+    it("SIGTERM while close() is storing: every line is stored, the record is the close's, the process dies by it", async () => {
+      const { child, backend } = await run("close-signal");
+      const exit = await child.exited;
+      assert.equal(exit.signal, "SIGTERM", exit.stderr);
+      assert.deepEqual(entries(await readText(backend, LOG)), everyLine);
+      assertEnded(await onlyRecord(backend), { status: "finished", exitCode: null, signal: null });
+    });
+
+    it("an uncaught exception while close() is storing: every line is stored; Node's exit code", async () => {
+      const { child, backend } = await run("close-throw");
+      const exit = await child.exited;
+      assert.equal(exit.code, 1, exit.stderr);
+      assert.match(exit.stderr, /^Error: boom during close$/m, "Node printed the error");
+      // The crash came after close() began: like any line after close(), its CRITICAL line is not stored.
+      assert.deepEqual(entries(await readText(backend, LOG)), everyLine);
+      assertEnded(await onlyRecord(backend), { status: "finished", exitCode: null, signal: null });
+    });
+
+    it("process.exit(3) while a second setup() closes this run stores every line of it", async () => {
+      const { child, backend } = await run("setup-exit");
+      const exit = await child.exited;
+      assert.equal(exit.code, 3, exit.stderr);
+      assert.deepEqual(entries(await readText(backend, LOG)), everyLine);
+      assertEnded(await onlyRecord(backend), { status: "finished", exitCode: null, signal: null });
+    });
+
     for (const [ending, heading, message] of [
       ["throw", "Uncaught exception", "boom"],
       ["reject", "Unhandled promise rejection", "rejected"],

@@ -222,6 +222,26 @@ for (const factory of logBackendFactories()) {
       assert.equal(await readText(inner, HISTORY), "a\nb\n");
     });
 
+    it("a resumed run that dies in the middle of a flush leaves no line that the next run loses", async () => {
+      const inner = await factory.make();
+      await run(inner, false, ["run1"]);
+      const dying = dyingAfterOneWrite(inner);
+      const writer = new LogObjectWriter({ backend: dying.backend, logKey: LOG, historyKey: HISTORY, resume: true, flushIntervalMs: NEVER });
+      await writer.start();
+      writer.write("run2 a");
+      await writer.flush();
+      writer.write("run2 b");
+      dying.arm();
+      void writer.flush().catch(() => {}); // never settles: the process "dies" after the flush's first write
+      await dying.oneLanded;
+      const seenInLog = (await readText(inner, LOG)).split("\n").filter(Boolean);
+      await run(inner, true, ["run3"]); // the next run replaces .log
+      const history = (await readText(inner, HISTORY)).split("\n").filter(Boolean);
+      for (const line of seenInLog) assert.ok(history.includes(line), `${line} was in .log, so it must stay in the history`);
+      assert.deepEqual(history, ["run1", "run2 a", "run2 b", "run3"], "the write that landed was the history's");
+      assert.equal(await readText(inner, LOG), "run3\n");
+    });
+
     it("drops lines written after close, with one warning", async () => {
       const backend = await factory.make();
       const warnings: string[] = [];
@@ -320,3 +340,39 @@ describe("LogObjectWriter start", () => {
     assert.equal(await readText(inner, LOG), "early\n");
   });
 });
+
+/**
+ * `inner`, except that once armed, the first put / copy / append goes through (`oneLanded` resolves) and every
+ * later one never answers: a process that died in the middle of a flush.
+ */
+function dyingAfterOneWrite(inner: StorageBackend): { backend: StorageBackend; arm(): void; oneLanded: Promise<void> } {
+  let armed = false;
+  let landed = false;
+  let signal: () => void = () => {};
+  const oneLanded = new Promise<void>((resolve) => {
+    signal = resolve;
+  });
+  const backend = new Proxy(inner, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      const bound = (value as (...args: unknown[]) => unknown).bind(target);
+      if (property !== "put" && property !== "copy" && property !== "append") return bound;
+      return async (...args: unknown[]): Promise<unknown> => {
+        if (!armed) return bound(...args);
+        if (landed) return new Promise<never>(() => {});
+        landed = true;
+        const result = await bound(...args);
+        signal();
+        return result;
+      };
+    },
+  });
+  return {
+    backend,
+    arm: () => {
+      armed = true;
+    },
+    oneLanded,
+  };
+}

@@ -1,10 +1,11 @@
 /** The process-wide session shape: lines before setup are kept and land in the first snapshot's .log only. */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { createSession } from "../../src/snapshot/session.ts";
 import { expectCode, readText } from "../support/assertions.ts";
+import { allBackendFactories } from "../support/backends.ts";
 
 describe("the oc session", () => {
   it("keeps log lines from before setup and writes them into the first snapshot's .log", async () => {
@@ -58,3 +59,44 @@ describe("the oc session", () => {
     assert.deepEqual(JSON.parse(await readText(backend, "closed/v0/jsons/a.json")), { a: 1 });
   });
 });
+
+for (const factory of allBackendFactories()) {
+  describe(`lines logged after close() on ${factory.label}`, { skip: factory.skip }, () => {
+    after(() => factory.cleanup());
+
+    it("are not stored, in the closed run's log or the next run's (one OPENCRATE_LOG_CLOSED warning); setup's own lines are the new run's", async () => {
+      const oc = createSession();
+      const backend = await factory.make();
+      const warnings: string[] = [];
+      const onWarning = (warning: Error & { code?: string }): void => {
+        warnings.push(warning.code ?? "");
+      };
+      process.on("warning", onWarning);
+      try {
+        oc.snapshot.logger.setConsole(false);
+        oc.info("before any setup");
+        await oc.snapshot.setup({ name: "a", backend, console: false });
+        oc.info("a: last line");
+        await oc.close();
+        oc.info("after a was closed");
+        oc.warning("still after a was closed");
+        await oc.snapshot.setup({ name: "b", start: "last", backend, console: false }); // warns: no version yet
+        oc.info("b: first line");
+        await oc.close();
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off("warning", onWarning);
+      }
+      const lines = async (key: string): Promise<string[]> =>
+        (await readText(backend, key))
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - /, ""));
+      assert.deepEqual(await lines("a/v0/a.log"), ["INFO     before any setup", "INFO     a: last line"]);
+      const b = await lines("b/v0/b.log");
+      assert.match(b[0] ?? "", /^WARNING  No version of 'b' exists at .*; created v0\.$/, "setup's own warning is the new run's");
+      assert.deepEqual(b.slice(1), ["INFO     b: first line"]);
+      assert.deepEqual(warnings, ["OPENCRATE_LOG_CLOSED"]);
+    });
+  });
+}
