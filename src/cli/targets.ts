@@ -7,7 +7,7 @@
 import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
 import { backendFromUri, objectLocation } from "../backends/registry.ts";
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, isOpenCrateError } from "../errors.ts";
 import { parseFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { openSnapshot, type OpenedSnapshot } from "../snapshot/open.ts";
@@ -53,36 +53,66 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
   return (await new VersionStore(backend, split.last).exists()) ? { backend, name: split.last } : undefined;
 }
 
-/** Where an artifact URI points: a direct object location, or a file inside a snapshot named with `@selector`. */
+/**
+ * Where an artifact URI points: a file inside a snapshot named with `@selector`, or a direct object location. A
+ * segment with "@" names a snapshot only before any version folder (`v3/odd/user@host.txt` is a file of v3), and
+ * only when that snapshot exists: otherwise the URI is tried as a plain path (`img@2x.png`, a root `runs@gpu/`),
+ * and when no object is there either, the first snapshot's error explains what was looked for.
+ */
 export async function resolveArtifact(given: string): Promise<{ backend: StorageBackend; key: string }> {
   const uri = inDefaultRoot(given);
   parseLocation(uri);
-  const split = splitAtSelector(uri);
-  if (split === undefined) return objectLocation(uri);
-  if (split.rest === "") {
-    throw new InvalidArgumentError(`${redact(uri)} names a snapshot, not a file in it: add the file's path, as in ${redact(uri)}/jsons/metrics.json.`, {
-      path: redact(uri),
-    });
+  let firstFailure: unknown;
+  for (const split of selectorSplits(uri)) {
+    let snapshot: SnapshotTarget;
+    try {
+      snapshot = await openSnapshotTarget(split.snapshotUri);
+    } catch (error) {
+      if (!isOpenCrateError(error, "NOT_FOUND") && !isOpenCrateError(error, "VERSION_NOT_FOUND")) throw error;
+      firstFailure ??= error;
+      continue;
+    }
+    if (split.rest === "") {
+      throw new InvalidArgumentError(`${redact(uri)} names a snapshot, not a file in it: add the file's path, as in ${redact(uri)}/jsons/metrics.json.`, {
+        path: redact(uri),
+      });
+    }
+    const key = joinKey(snapshot.prefix.slice(0, -1), split.rest);
+    try {
+      validateKey(key);
+    } catch (error) {
+      throw new InvalidArgumentError(`Invalid file path "${split.rest}" in ${redact(uri)}.`, { path: redact(uri), cause: error });
+    }
+    return { backend: snapshot.backend, key };
   }
-  const snapshot = await openSnapshotTarget(split.snapshotUri);
-  const key = joinKey(snapshot.prefix.slice(0, -1), split.rest);
+  if (firstFailure === undefined) return objectLocation(uri);
+  let direct: { backend: StorageBackend; key: string } | undefined;
   try {
-    validateKey(key);
-  } catch (error) {
-    throw new InvalidArgumentError(`Invalid file path "${split.rest}" in ${redact(uri)}.`, { path: redact(uri), cause: error });
+    direct = objectLocation(uri);
+    await direct.backend.head(direct.key);
+  } catch {
+    throw firstFailure;
   }
-  return { backend: snapshot.backend, key };
+  return direct;
 }
 
-/** Splits `<root>/<name>@<selector>/<rest>` at the selector segment. */
-function splitAtSelector(uri: string): { snapshotUri: string; rest: string } | undefined {
+/**
+ * The ways `<root>/<name>@<selector>/<rest>` may split, in order: at each "@" segment before the first version
+ * folder segment (after it, every segment is a path inside that version).
+ */
+function selectorSplits(uri: string): { snapshotUri: string; rest: string }[] {
   const schemeEnd = schemeLength(uri);
   const segments = uri.slice(schemeEnd).split("/");
   const first = schemeEnd > 0 ? 1 : 0; // a URI's first segment is its bucket or store
-  const index = segments.findIndex((segment, position) => position >= first && /^[^@]+@[^@]+$/.test(segment));
-  if (index === -1) return undefined;
-  return {
-    snapshotUri: uri.slice(0, schemeEnd) + segments.slice(0, index + 1).join("/"),
-    rest: segments.slice(index + 1).join("/").replace(/\/+$/, ""),
-  };
+  const splits: { snapshotUri: string; rest: string }[] = [];
+  for (let index = first; index < segments.length; index++) {
+    const segment = segments[index] ?? "";
+    if (parseFolderName(segment) !== undefined) break;
+    if (!/^[^@]+@[^@]+$/.test(segment)) continue;
+    splits.push({
+      snapshotUri: uri.slice(0, schemeEnd) + segments.slice(0, index + 1).join("/"),
+      rest: segments.slice(index + 1).join("/").replace(/\/+$/, ""),
+    });
+  }
+  return splits;
 }

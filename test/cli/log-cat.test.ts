@@ -112,6 +112,29 @@ describe("opencrate log and cat", () => {
     assert.deepEqual(new Uint8Array(binary.stdoutBytes), MODEL_BYTES);
   });
 
+  it("a file or folder whose name holds \"@\" is read by its path, inside a version or anywhere in a root", async () => {
+    const backend = new LocalBackend({ root });
+    await backend.put("train/v1/images/img@2x.png", "two-x");
+    await backend.put("train/v1/odd/w@x/f.txt", "in w@x");
+    await backend.put("odd/user@host.txt", "not in a snapshot");
+    await backend.put("runs@gpu/train/v0/texts/a.txt", "a root named runs@gpu");
+    for (const [path, text] of [
+      ["train/v1/images/img@2x.png", "two-x"],
+      ["train@latest/images/img@2x.png", "two-x"],
+      ["train/v1/odd/w@x/f.txt", "in w@x"],
+      ["odd/user@host.txt", "not in a snapshot"],
+      ["runs@gpu/train/v0/texts/a.txt", "a root named runs@gpu"],
+    ]) {
+      const result = await runCli(["cat", `${root}/${path}`]);
+      assert.equal(result.code, 0, `${path}: ${result.stderr}`);
+      assert.equal(result.stdout, text, path);
+    }
+    // Neither a snapshot nor a file: the snapshot's error says what was looked for.
+    const missing = await runCli(["cat", `${root}/train@nosuchtag/jsons/metrics.json`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /tagged 'nosuchtag'/);
+  });
+
   it("fails with exit 1 on a missing artifact and 2 on a URI without a file path", async () => {
     const missing = await runCli(["cat", `${root}/train@latest/jsons/nope.json`]);
     assert.equal(missing.code, 1);
