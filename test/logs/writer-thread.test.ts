@@ -5,25 +5,34 @@
  * took a run leaves the run to the main thread, without losing a line.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { useClock } from "../../src/clock.ts";
-import { IDLE_STOP_MS, WriterThread } from "../../src/logs/writer-thread.ts";
+import { IDLE_STOP_MS, WriterThread, hasInputType } from "../../src/logs/writer-thread.ts";
 import { Snapshot } from "../../src/index.ts";
 import { listRunRecords } from "../../src/snapshot/run-records.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { readText, withoutTime } from "./helpers.ts";
 
+const execNode = promisify(execFile);
+const INDEX = new URL("../../src/index.ts", import.meta.url).href;
+
 const folders: string[] = [];
 after(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
 
 async function localBackend(): Promise<LocalBackend> {
+  return new LocalBackend({ root: await localRoot() });
+}
+
+async function localRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "opencrate-writer-thread-"));
   folders.push(root);
-  return new LocalBackend({ root });
+  return root;
 }
 
 function lines(text: string): string[] {
@@ -179,6 +188,33 @@ describe("the log-writer thread", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+});
+
+describe("the log-writer thread in a process started with `node --input-type=module -e`", () => {
+  it("knows a process runs string input with --input-type, from its flags or NODE_OPTIONS", () => {
+    assert.equal(hasInputType(["--input-type=module", "-e", "code"]), true);
+    assert.equal(hasInputType(["--max-old-space-size=100", "--input-type", "commonjs"]), true);
+    assert.equal(hasInputType([], "--no-warnings --input-type=module"), true);
+    assert.equal(hasInputType(["-e", "code", "--conditions=source"], "--no-warnings"), false);
+    assert.equal(hasInputType(["--input-typo=module"]), false);
+  });
+
+  it("`node --input-type=module -e` stores the run from the thread, with no warning, and records it finished", async () => {
+    const root = await localRoot();
+    const backend = new LocalBackend({ root });
+    const script = `
+      const { Snapshot } = await import(${JSON.stringify(INDEX)});
+      const { LocalBackend } = await import(${JSON.stringify(new URL("../../src/backends/local/index.ts", import.meta.url).href)});
+      const run = await Snapshot.setup({ name: "evald", backend: new LocalBackend({ root: ${JSON.stringify(root)} }), console: false });
+      run.info("from -e");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      run.info("last");`;
+    const { stderr } = await execNode(process.execPath, ["--max-old-space-size=200", "--input-type=module", "-e", script], { timeout: 60_000 });
+    assert.equal(stderr, "");
+    assert.deepEqual(lines(await readText(backend, "evald/v0/evald.log")), ["INFO     from -e", "INFO     last"]);
+    const records = await listRunRecords(backend, "evald", 0);
+    assert.deepEqual(records.map((record) => [record.status, record.exitCode]), [["finished", 0]]);
   });
 });
 
