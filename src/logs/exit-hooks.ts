@@ -23,6 +23,8 @@ import { endingForExitCode, endingForSignal, type RunEnding } from "./run-record
 
 export interface ExitFlushable {
   flush(): Promise<void>;
+  /** Used instead of `flush` when the event loop runs dry, with the ending the process has if it ends now. */
+  flushForExit?(ending: RunEnding): Promise<void>;
   close?(ending: RunEnding): Promise<void>;
   /** Stores what is left before returning (within `timeoutMs`); false on a time-out. Called from `exit`. */
   closeSync?(ending: RunEnding, timeoutMs: number): boolean;
@@ -134,7 +136,8 @@ function onBeforeExit(): void {
   const pending = targets().filter((target) => target.storesAtExit !== true);
   if (exitFlushRunning || pending.length === 0 || failedExitRounds >= MAX_FAILED_EXIT_ROUNDS) return;
   exitFlushRunning = true;
-  void settleAll(pending, (target) => target.flush()).then((failures) => {
+  const ending = endingForExitCode(pendingExitCode());
+  void settleAll(pending, (target) => (target.flushForExit === undefined ? target.flush() : target.flushForExit(ending))).then((failures) => {
     exitFlushRunning = false;
     if (failures.length === 0) {
       failedExitRounds = 0;
@@ -143,6 +146,14 @@ function onBeforeExit(): void {
     failedExitRounds += 1;
     if (failedExitRounds >= MAX_FAILED_EXIT_ROUNDS) reportFailures("at exit", failures);
   });
+}
+
+/** The code the process ends with if it ends now: `process.exitCode`, else 0. */
+function pendingExitCode(): number {
+  const code = process.exitCode;
+  if (code === undefined || code === null) return 0;
+  const number = typeof code === "number" ? code : Number.parseInt(code, 10);
+  return Number.isInteger(number) ? number : 0;
 }
 
 /** The process is ending with `code` (normally, by `process.exit`, or after an uncaught error). */

@@ -84,6 +84,8 @@ export class RunRecordWriter {
   #chain: Promise<void> = Promise.resolve();
   #lastWrite = 0;
   #ended = false;
+  /** The last write was {@link endProvisionally}'s: the run's end as it stood when the event loop ran dry. */
+  #provisional = false;
   #written = false;
   /** Another writer goes on with the record: nothing more is written from here. */
   #handedOff = false;
@@ -133,14 +135,36 @@ export class RunRecordWriter {
   /** Refreshes `lastSeen` (at most every few seconds unless `force`). Never rejects: the record is best effort. */
   touch(force = false): Promise<void> {
     if (this.#ended) return Promise.resolve();
+    if (this.#provisional) {
+      // The run went on after its provisional end: it is running again.
+      this.#provisional = false;
+      return this.#write({ status: "running", exitCode: null, signal: null, endedAt: null }).catch(() => {});
+    }
     if (!force && this.#clock().getTime() - this.#lastWrite < MIN_REFRESH_GAP_MS) return Promise.resolve();
     return this.#write({}).catch(() => {});
+  }
+
+  /**
+   * Writes `ending` as the run's end without ending this writer: for a writer in the main thread when the event
+   * loop runs dry, since at `exit` its writes could only be started. The next {@link touch} (the run went on after
+   * all) writes it back as running; {@link end} still writes the final record. Once until then.
+   */
+  endProvisionally(ending: RunEnding): Promise<void> {
+    if (this.#ended || this.#provisional) return this.#chain;
+    this.#provisional = true;
+    return this.#write({ ...ending, endedAt: this.#clock().toISOString() });
   }
 
   /** Writes the final status. Later calls do nothing. */
   end(ending: RunEnding): Promise<void> {
     if (this.#ended) return this.#chain;
     this.#ended = true;
+    const stored = this.#record;
+    if (this.#provisional && stored.status === ending.status && stored.exitCode === ending.exitCode && stored.signal === ending.signal) {
+      // Already written so when the event loop ran dry; at `exit` a write could only be started anyway.
+      return this.#chain;
+    }
+    this.#provisional = false;
     const now = this.#clock().toISOString();
     return this.#write({ ...ending, endedAt: now });
   }

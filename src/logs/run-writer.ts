@@ -132,6 +132,18 @@ export class RunWriter {
     else await this.#writeFirstRecord();
   }
 
+  /**
+   * For the main thread when the event loop runs dry (`beforeExit`): a flush, and once a flush has nothing left to
+   * store, the record with `ending` (see RunRecordWriter.endProvisionally), since at `exit` this thread can only
+   * start the final writes. Does no I/O once both are done, so `beforeExit` stops coming back.
+   */
+  async flushForExit(ending: RunEnding): Promise<void> {
+    const before = this.#storedFlushes;
+    await this.flush();
+    if (this.#storedFlushes !== before) return;
+    await this.#record.endProvisionally(ending);
+  }
+
   /** Stores the last lines, then the final record (also when the lines could not be stored). Once. */
   close(ending: RunEnding): Promise<void> {
     this.#closing ??= this.#close(ending);

@@ -2,7 +2,8 @@
  * A run's sink written from the main thread, for backends the log-writer thread cannot rebuild (the memory
  * backend, an application's own backend object, a client built by the application). It stores lines on the
  * interval, on flush/close, at a normal exit and on handled signals; at `exit` itself (after `process.exit()` or
- * an uncaught error) it can only start the writes, so lines since the last flush may be lost there.
+ * an uncaught error) it can only start the writes, so lines since the last flush may be lost there. A normal end
+ * (the event loop running dry) stores the record with the exit code before `exit` (flushForExit).
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { endingForExitCode, type RunEnding } from "./run-record.ts";
@@ -36,6 +37,10 @@ export class InlineRunSink implements RunSink {
 
   flush(): Promise<void> {
     return this.#writer.flush();
+  }
+
+  flushForExit(ending: RunEnding): Promise<void> {
+    return this.#writer.flushForExit(ending);
   }
 
   close(ending: RunEnding = endingForExitCode(0)): Promise<void> {

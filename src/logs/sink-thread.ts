@@ -131,6 +131,16 @@ export class ThreadedRunSink implements RunSink {
     }
   }
 
+  /**
+   * In the thread, or still here with nothing logged (`exit` then starts the thread for the final record): a flush.
+   * Gone on here because the thread could not take it: as for any run written from this thread.
+   */
+  async flushForExit(ending: RunEnding): Promise<void> {
+    if (this.#closed) return this.#closing;
+    if (this.#phase.kind === "inline") return this.#phase.writer.flushForExit(ending);
+    return this.flush();
+  }
+
   /** Stores the last lines and the final run record. */
   close(ending: RunEnding = endingForExitCode(0)): Promise<void> {
     this.#closing ??= this.#close(ending);

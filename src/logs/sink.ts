@@ -21,6 +21,12 @@ export interface RunSink extends LogSink {
   readonly storesAtExit: boolean;
   close(ending?: RunEnding): Promise<void>;
   /**
+   * The event loop ran dry (`beforeExit`) with the run still open: a flush, and for a run written from the main
+   * thread, whose writes at `exit` can only be started, its record with `ending` as it stands (rewritten as running
+   * if the run goes on).
+   */
+  flushForExit(ending: RunEnding): Promise<void>;
+  /**
    * For `exit` listeners, where nothing asynchronous can run any more: stores what is left before returning, when
    * the sink can (within `timeoutMs`). Returns false when it could not.
    */

@@ -24,6 +24,28 @@ const YOUNG_GENERATION_MB = 2;
 /** How long the thread stays without any open run before it stops (a later run starts a new one). */
 export const IDLE_STOP_MS = 5_000;
 
+/**
+ * Whether the process runs a script given as a string with `--input-type` (`node --input-type=module -e '…'`, or
+ * from stdin). A worker inherits the process's options and refuses to start from a file with that one ("--input-type
+ * can only be used with string input"); `execArgv` cannot simply leave it out, since a worker refuses an explicit
+ * list holding V8 or process-wide flags (--max-old-space-size, --expose-gc …) that inheriting keeps.
+ */
+export function hasInputType(execArgv: readonly string[], nodeOptions = ""): boolean {
+  const isFlag = (arg: string): boolean => arg === "--input-type" || arg.startsWith("--input-type=");
+  return execArgv.some(isFlag) || nodeOptions.split(/\s+/).some(isFlag);
+}
+
+/**
+ * The thread's entry: its module file, or where the process runs a string with `--input-type`, a string that
+ * imports it (the worker then runs string input too, and inherits every option as usual). A module that fails to
+ * load still fails the thread, as the file would.
+ */
+function workerEntry(): [URL | string, { eval?: true }] {
+  if (!hasInputType(process.execArgv, process.env.NODE_OPTIONS)) return [WORKER_URL, {}];
+  const source = `import(${JSON.stringify(WORKER_URL.href)}).catch((error) => process.nextTick(() => { throw error; }));`;
+  return [source, { eval: true }];
+}
+
 interface Pending {
   readonly resolve: (path: string | undefined) => void;
   readonly reject: (error: unknown) => void;
@@ -56,7 +78,13 @@ export class WriterThread {
   }
 
   private constructor() {
-    this.#worker = new Worker(WORKER_URL, { stderr: false, stdout: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const [entry, mode] = workerEntry();
+    this.#worker = new Worker(entry, {
+      ...mode,
+      stderr: false,
+      stdout: false,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     this.#worker.on("message", (message: FromWorker) => this.#receive(message));
     this.#worker.on("error", (error) => this.#die(error));
     this.#worker.on("exit", () => this.#die(new Error("the log writer thread stopped")));

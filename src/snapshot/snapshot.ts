@@ -235,6 +235,7 @@ export class Snapshot extends LevelMethods {
     this.logger.attach(writer);
     const unregisterExit = registerForExit({
       flush: () => writer.flush(),
+      flushForExit: (ending) => writer.flushForExit(ending),
       close: (ending) => writer.close(ending),
       closeSync: (ending, timeoutMs) => writer.closeSync(ending, timeoutMs),
       get storesAtExit() {

@@ -236,7 +236,10 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
       [new Uint8Array([...u64(2 ** 40), ...ascii("{}")]), "header length"],
       [safetensorsFile(`{"t": [1, 2`, []), "not JSON"],
       [safetensorsFile(`[1,2]`, []), "not a JSON object"],
-      [safetensorsFile(good("[0,2]", "Q8"), [1, 2]), "unknown dtype"],
+      [safetensorsFile(`{"t":{"dtype":7,"shape":[2],"data_offsets":[0,2]}}`, [1, 2]), "no dtype string"],
+      [safetensorsFile(`{"t":{"shape":[2],"data_offsets":[0,2]}}`, [1, 2]), "no dtype string"],
+      [safetensorsFile(good("[2,0]", "Q8"), [1, 2]), "end before they begin"],
+      [safetensorsFile(good("[0,2]", "Q8"), [1, 2, 3]), "data section"],
       [safetensorsFile(good("[0,3]"), [1, 2, 3]), "needs 2 bytes"],
       [safetensorsFile(good("[0,2]", "U8", "[-2]"), [1, 2]), "invalid shape"],
       [safetensorsFile(good("[0]"), [1, 2]), "data_offsets"],
@@ -253,6 +256,18 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
       await h.plant("broken.safetensors", bytes);
       await rejectsWith(h.load("broken.safetensors"), "CORRUPT_DATA", "broken.safetensors", part);
     }
+  });
+
+  it("a tensor of a dtype it does not decode (safetensors' C64) is NOT_SUPPORTED naming it; the others load by keys", async () => {
+    // As safetensors 0.8 writes a complex64 tensor next to a float32 one.
+    const header = `{"z":{"dtype":"C64","shape":[2],"data_offsets":[0,16]},"w":{"dtype":"F32","shape":[1],"data_offsets":[16,20]}}`;
+    await h.plant("complex.safetensors", safetensorsFile(header, [...new Uint8Array(new Float32Array([1, 2, 3, -4, 0.5]).buffer)]));
+    await rejectsWith(h.load("complex.safetensors"), "NOT_SUPPORTED", "complex.safetensors", '"z" is C64', "keys option");
+    await rejectsWith(h.load("complex.safetensors", { keys: ["z"] }), "NOT_SUPPORTED", "complex.safetensors", "C64");
+    assert.deepEqual(await h.load("complex.safetensors", { keys: ["w"] }), { w: tensor("F32", [1], new Float32Array([0.5])) });
+    await h.plant("only.safetensors", safetensorsFile(`{"q":{"dtype":"F4","shape":[4],"data_offsets":[0,2]}}`, [1, 2]));
+    const error = await rejectsWith(h.load("only.safetensors"), "NOT_SUPPORTED", "only.safetensors", '"q" is F4');
+    assert.ok(!error.message.includes("keys option"), error.message);
   });
 
   it("rejects bad checkpoints before writing", async () => {

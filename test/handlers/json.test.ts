@@ -90,6 +90,48 @@ describeOverBackends("json handler", jsonHandler, (h) => {
     await rejectsWith(h.load("empty.json"), "CORRUPT_DATA", "empty.json");
   });
 
+  it("loads Python's bare NaN, Infinity and -Infinity as those numbers, wherever a value stands", async () => {
+    await h.plant("python.json", '{"loss": NaN, "best": Infinity, "worst": -Infinity, "ok": 1.5}\n');
+    assert.deepEqual(await h.load("python.json"), { loss: Number.NaN, best: Infinity, worst: -Infinity, ok: 1.5 });
+    const cases: [string, unknown][] = [
+      ["NaN", Number.NaN],
+      ["-Infinity", -Infinity],
+      ["[NaN,[Infinity,[-Infinity, [NaN]]],{\"x\":[{\"y\":NaN}]}]", [Number.NaN, [Infinity, [-Infinity, [Number.NaN]]], { x: [{ y: Number.NaN }] }]],
+      // The words inside strings stay strings, escaped quotes and backslashes included.
+      ['{"NaN": "NaN", "a\\"NaN": NaN, "b\\\\": "Infinity", "c": "-Infinity"}', { NaN: "NaN", 'a"NaN': Number.NaN, "b\\": "Infinity", c: "-Infinity" }],
+      ['["\\"", Infinity, "\\\\", -Infinity, "say \\"NaN\\""]', ['"', Infinity, "\\", -Infinity, 'say "NaN"']],
+      ['{ "a" :\n\tNaN , "b":[ Infinity ] }', { a: Number.NaN, b: [Infinity] }],
+      ['{"__proto__": NaN, "n": NaN}', JSON.parse('{"__proto__": 0, "n": 0}', (_k, v: unknown) => (v === 0 ? Number.NaN : v))],
+    ];
+    for (const [text, expected] of cases) {
+      await h.plant("tricky.json", text);
+      assert.deepEqual(await h.load("tricky.json"), expected, text);
+    }
+    const proto = (await h.load("tricky.json")) as Record<string, unknown>;
+    assert.ok(Object.hasOwn(proto, "__proto__"));
+    assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+  });
+
+  it("still rejects anything else JSON.parse rejects, with JSON.parse's own message", async () => {
+    const invalid = ["NaNx", "[NaNx]", "[1 NaN]", "[NaN NaN]", "{NaN: 1}", "-NaN", "[- Infinity]", "nan", "inf", "[Infinity,]", '{"a": NaN', "[NaN", "NaN]", "+Infinity", "Infinityx", '"NaN" NaN'];
+    for (const text of invalid) {
+      let message = "";
+      try {
+        JSON.parse(text);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      await h.plant("bad-nan.json", text);
+      await rejectsWith(h.load("bad-nan.json"), "CORRUPT_DATA", "bad-nan.json", message);
+    }
+  });
+
+  it("a save writes NaN and Infinity as null (JSON.stringify), so they do not come back as numbers", async () => {
+    const storage = await h.save("nonfinite.json", { loss: Number.NaN, best: Infinity, worst: -Infinity });
+    assert.equal(await storage.readText(), '{"loss":null,"best":null,"worst":null}\n');
+    assert.deepEqual(await h.load("nonfinite.json"), { loss: null, best: null, worst: null });
+  });
+
   it("accepts a leading byte order mark", async () => {
     await h.plant("bom.json", "\uFEFF[1]");
     assert.deepEqual(await h.load("bom.json"), [1]);

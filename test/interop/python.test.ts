@@ -6,6 +6,7 @@
  * - TypeScript runs examples/snapshot-guide.ts in a Python project; Python resumes "last" and loads our text,
  *   JSON, YAML, CSV, images, audio and safetensors checkpoint.
  * - A Python-written root copied up to MinIO and fake-gcs-server is listed, opened and resumed from TypeScript.
+ * - A diverged Python run: JSON with bare NaN / Infinity, and a safetensors file with a complex64 tensor.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -212,6 +213,33 @@ describe("Python OpenCrate writes, TypeScript reads and resumes (local disk)", {
     assert.equal(pythonSide.version_name, "v2", "Python's start=last lands in our newest version");
     const history2 = await readFile(join(root, NAME, `v2/${NAME}.history.log`), "utf8");
     assert.match(history2, /typescript run with start new\n.*python resumed this version\n$/s);
+  });
+});
+
+describe("values Python writes that JavaScript spells differently (local disk)", { skip: python === undefined ? "no Python OpenCrate" : false }, () => {
+  let project: string;
+  before(async () => {
+    project = await pythonProject("interop-diverged");
+    assert.equal((await py(project, "diverged-run", "diverged")).version_name, "v0");
+  });
+  after(() => removeDir(project));
+
+  it("loads Python's NaN and infinities in JSON as those numbers, a string \"NaN\" as a string", async () => {
+    const raw = await readFile(join(project, "snapshots", "diverged", "v0", "jsons", "metrics.json"), "utf8");
+    assert.match(raw, /"loss": NaN, "best": Infinity, "worst": -Infinity/);
+    const snapshot = await Snapshot.open(`${project}/snapshots/diverged@latest`);
+    assert.deepEqual(await snapshot.json("metrics.json").load(), { loss: Number.NaN, best: Infinity, worst: -Infinity, note: "NaN" });
+  });
+
+  it("a complex64 tensor is NOT_SUPPORTED naming it; the float32 beside it loads by keys", async () => {
+    const snapshot = await Snapshot.open(`${project}/snapshots/diverged@latest`);
+    const checkpoint = snapshot.checkpoint("complex.safetensors");
+    await assert.rejects(checkpoint.load(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "NOT_SUPPORTED");
+      assert.match(error.message, /complex\.safetensors.*"z" is C64/);
+      return true;
+    });
+    assert.deepEqual(await checkpoint.load({ keys: ["w"] }), { w: { dtype: "F32", shape: [2], data: new Float32Array([0.5, 1.5]) } });
   });
 });
 

@@ -10,6 +10,8 @@ with what it saw, for the TypeScript side to compare.
                                                   custom handlers
   python python_driver.py load-last NAME [TAG]    last (with TAG if given): loads every artifact it finds and
                                                   prints their values; appends one log line
+  python python_driver.py diverged-run NAME       new: JSON with NaN and infinities (json's default spelling) and a
+                                                  safetensors file with a complex64 (C64) tensor beside a float32 one
 """
 
 import json
@@ -155,6 +157,20 @@ def load_last(name, tag=None):
     emit(**loaded)
 
 
+def diverged_run(name):
+    oc.snapshot.setup(name=name, start="new")
+    oc.snapshot.json("metrics.json").save({"loss": float("nan"), "best": float("inf"), "worst": float("-inf"), "note": "NaN"})
+    from safetensors.numpy import save_file
+
+    checkpoints = os.path.join(oc.snapshot.dir_path, "checkpoints")
+    os.makedirs(checkpoints, exist_ok=True)
+    save_file(
+        {"z": np.array([1 + 2j, 3 - 4j], dtype=np.complex64), "w": np.array([0.5, 1.5], dtype=np.float32)},
+        os.path.join(checkpoints, "complex.safetensors"),
+    )
+    emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
+
+
 def _audio_summary(result):
     data = np.asarray(result["data"])
     return {
@@ -167,5 +183,5 @@ def _audio_summary(result):
 
 if __name__ == "__main__":
     command, snapshot_name, *rest = sys.argv[1:]
-    steps = {"first-run": first_run, "resume-first": resume_first, "artifacts-run": artifacts_run, "load-last": load_last}
+    steps = {"first-run": first_run, "resume-first": resume_first, "artifacts-run": artifacts_run, "load-last": load_last, "diverged-run": diverged_run}
     steps[command](snapshot_name, *rest)

@@ -5,25 +5,36 @@
  * took a run leaves the run to the main thread, without losing a line.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { useClock } from "../../src/clock.ts";
-import { IDLE_STOP_MS, WriterThread } from "../../src/logs/writer-thread.ts";
+import { IDLE_STOP_MS, WriterThread, hasInputType } from "../../src/logs/writer-thread.ts";
 import { Snapshot } from "../../src/index.ts";
 import { listRunRecords } from "../../src/snapshot/run-records.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { readText, withoutTime } from "./helpers.ts";
 
+const execNode = promisify(execFile);
+const MAIN_THREAD_RUN = fileURLToPath(new URL("./fixtures/main-thread-run.ts", import.meta.url));
+const INDEX = new URL("../../src/index.ts", import.meta.url).href;
+
 const folders: string[] = [];
 after(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
 
 async function localBackend(): Promise<LocalBackend> {
+  return new LocalBackend({ root: await localRoot() });
+}
+
+async function localRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "opencrate-writer-thread-"));
   folders.push(root);
-  return new LocalBackend({ root });
+  return root;
 }
 
 function lines(text: string): string[] {
@@ -179,6 +190,75 @@ describe("the log-writer thread", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+});
+
+describe("the log-writer thread in a process started with `node --input-type=module -e`", () => {
+  it("knows a process runs string input with --input-type, from its flags or NODE_OPTIONS", () => {
+    assert.equal(hasInputType(["--input-type=module", "-e", "code"]), true);
+    assert.equal(hasInputType(["--max-old-space-size=100", "--input-type", "commonjs"]), true);
+    assert.equal(hasInputType([], "--no-warnings --input-type=module"), true);
+    assert.equal(hasInputType(["-e", "code", "--conditions=source"], "--no-warnings"), false);
+    assert.equal(hasInputType(["--input-typo=module"]), false);
+  });
+
+  it("`node --input-type=module -e` stores the run from the thread, with no warning, and records it finished", async () => {
+    const root = await localRoot();
+    const backend = new LocalBackend({ root });
+    const script = `
+      const { Snapshot } = await import(${JSON.stringify(INDEX)});
+      const { LocalBackend } = await import(${JSON.stringify(new URL("../../src/backends/local/index.ts", import.meta.url).href)});
+      const run = await Snapshot.setup({ name: "evald", backend: new LocalBackend({ root: ${JSON.stringify(root)} }), console: false });
+      run.info("from -e");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      run.info("last");`;
+    const { stderr } = await execNode(process.execPath, ["--max-old-space-size=200", "--input-type=module", "-e", script], { timeout: 60_000 });
+    assert.equal(stderr, "");
+    assert.deepEqual(lines(await readText(backend, "evald/v0/evald.log")), ["INFO     from -e", "INFO     last"]);
+    const records = await listRunRecords(backend, "evald", 0);
+    assert.deepEqual(records.map((record) => [record.status, record.exitCode]), [["finished", 0]]);
+  });
+});
+
+describe("a run written from the main thread that ends without close()", () => {
+  async function endWithoutClose(mode: string): Promise<{ backend: LocalBackend; root: string; stderr: string; code: number }> {
+    const root = await localRoot();
+    const backend = new LocalBackend({ root });
+    try {
+      const { stderr } = await execNode(process.execPath, [MAIN_THREAD_RUN, root, mode], { timeout: 60_000 });
+      return { backend, root, stderr, code: 0 };
+    } catch (error) {
+      const failed = error as { code?: number; stderr?: string };
+      if (typeof failed.code !== "number") throw error;
+      return { backend, root, stderr: failed.stderr ?? "", code: failed.code };
+    }
+  }
+
+  async function assertStored({ backend, root }: { backend: LocalBackend; root: string }, status: string, exitCode: number): Promise<void> {
+    assert.deepEqual(lines(await readText(backend, "main/v0/main.log")), ["INFO     first", "INFO     second", "INFO     last"]);
+    const records = await listRunRecords(backend, "main", 0);
+    assert.deepEqual(records.map((record) => [record.status, record.exitCode, record.endedAt !== null]), [[status, exitCode, true]]);
+    const leftovers = (await readdir(join(root, "main", ".opencrate", "run-records", "0000000000"))).filter((name) => name.startsWith("."));
+    assert.deepEqual(leftovers, [], "no half-written record");
+  }
+
+  it("a backend of the application's own: the record says finished, exit code 0, once the event loop ran dry", async () => {
+    const ended = await endWithoutClose("custom");
+    assert.equal(ended.code, 0, ended.stderr);
+    await assertStored(ended, "finished", 0);
+  });
+
+  it("and failed with process.exitCode", async () => {
+    const ended = await endWithoutClose("custom-code4");
+    assert.equal(ended.code, 4, ended.stderr);
+    await assertStored(ended, "failed", 4);
+  });
+
+  it("a run the thread dropped (it died after the first line): every line and the final record are stored", async () => {
+    const ended = await endWithoutClose("orphan");
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.match(ended.stderr, /OPENCRATE_LOG_THREAD/);
+    await assertStored(ended, "finished", 0);
   });
 });
 

@@ -4,10 +4,20 @@
  */
 import type { CheckpointTree, Tensor } from "../data-types.ts";
 import { requireLittleEndianHost } from "../endian.ts";
+import { NotSupportedError } from "../../errors.ts";
 import { corruptData, invalidLoad } from "../failures.ts";
 import type { ArtifactStorage } from "../types.ts";
 import { buildTree, flatLayout, LAYOUT_KEY, type LayoutNode, LayoutStoredProblem, parseLayout, selectLayout, tensorNamesOf } from "./layout.ts";
-import { MAX_HEADER_BYTES, parseHeader, SafetensorsProblem, tensorArray, type TensorEntry } from "./safetensors.ts";
+import {
+  type HeaderEntry,
+  isTensorDtype,
+  MAX_HEADER_BYTES,
+  parseHeader,
+  SafetensorsProblem,
+  TENSOR_DTYPES,
+  tensorArray,
+  type TensorEntry,
+} from "./safetensors.ts";
 
 const PREFETCH_BYTES = 64 * 1024;
 /** Wanted tensors closer than this are fetched in one read (the gap is read and dropped). */
@@ -35,7 +45,7 @@ export async function loadSafetensors(storage: ArtifactStorage, keys: readonly s
   if (headerBytes.byteLength !== headerLength) throw corrupt("the file ended inside the header.");
 
   let layout: LayoutNode;
-  let entries: ReadonlyMap<string, TensorEntry>;
+  let entries: ReadonlyMap<string, HeaderEntry>;
   try {
     const header = parseHeader(headerBytes, fileSize - dataStart);
     entries = new Map(header.entries.map((entry) => [entry.name, entry]));
@@ -54,8 +64,20 @@ export async function loadSafetensors(storage: ArtifactStorage, keys: readonly s
       `no tensor or entry named ${selection.unmatched.map((key) => JSON.stringify(key)).join(", ")}; tensors include: ${known || "(none)"}.`,
     );
   }
-  const wanted = tensorNamesOf(selection.layout).map((name) => entries.get(name) as TensorEntry);
-  const tensors = await readTensors(storage, wanted, dataStart, head, corrupt);
+  const wanted = tensorNamesOf(selection.layout).map((name) => entries.get(name) as HeaderEntry);
+  const unsupported = wanted.filter((entry) => !isTensorDtype(entry.dtype));
+  if (unsupported.length > 0) {
+    const listed = unsupported.slice(0, 5).map((entry) => `${JSON.stringify(entry.name)} is ${entry.dtype}`);
+    if (unsupported.length > 5) listed.push(`${unsupported.length - 5} more`);
+    const decodable = [...entries.values()].some((entry) => isTensorDtype(entry.dtype));
+    throw new NotSupportedError(
+      `Cannot load ${storage.path}: safetensors dtype not supported (${listed.join(", ")}); ` +
+        `this library decodes ${TENSOR_DTYPES.join(", ")}.` +
+        (decodable ? " The other tensors load with the keys option." : ""),
+      { path: storage.path },
+    );
+  }
+  const tensors = await readTensors(storage, wanted as TensorEntry[], dataStart, head, corrupt);
   return buildTree(selection.layout, tensors) as CheckpointTree;
 }
 
