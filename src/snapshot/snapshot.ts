@@ -170,9 +170,11 @@ export class Snapshot extends LevelMethods {
     const startedAt = new Date();
     let git: ReturnType<typeof gitState>;
     try {
-      await this.close();
-      // From here lines wait for this run's log (setup's own warnings among them), as lines before a first setup do.
+      // The previous run's log is closed at once (before close() first waits); from then on lines wait for this
+      // run's log, setup's own warnings and lines logged while the previous log is still being stored among them.
+      const closing = this.close();
       this.logger.detach();
+      await closing;
       this.logger.setLevel(parsed.level);
       this.logger.setConsole(parsed.console);
       git = gitState();

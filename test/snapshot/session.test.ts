@@ -98,5 +98,21 @@ for (const factory of allBackendFactories()) {
       assert.deepEqual(b.slice(1), ["INFO     b: first line"]);
       assert.deepEqual(warnings, ["OPENCRATE_LOG_CLOSED"]);
     });
+
+    it("lines logged while a second setup() closes the previous run go into the new run's log", async () => {
+      const oc = createSession();
+      const backend = await factory.make();
+      oc.snapshot.logger.setConsole(false);
+      await oc.snapshot.setup({ name: "c", backend, console: false });
+      oc.info("c: last line");
+      const next = oc.snapshot.setup({ name: "d", backend, console: false });
+      oc.info("logged while setup(d) runs");
+      await next;
+      oc.info("d: first line");
+      await oc.close();
+      const lines = (await readText(backend, "d/v0/d.log")).split("\n").filter(Boolean).map((line) => line.slice(22));
+      assert.deepEqual(lines, ["INFO     logged while setup(d) runs", "INFO     d: first line"]);
+      assert.doesNotMatch(await readText(backend, "c/v0/c.log"), /setup\(d\)/);
+    });
   });
 }
