@@ -12,7 +12,8 @@
  * OPENCRATE_PYTHON_COUNTER=0 turns it off.
  */
 import { chmod, open, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join, resolve } from "node:path";
 import { clock } from "../clock.ts";
 import { CorruptDataError } from "../errors.ts";
 import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
@@ -51,10 +52,19 @@ export async function raisePythonCounter(
   version: number,
   retry: RetryPolicy = new RetryPolicy(LOCAL_RETRY),
 ): Promise<void> {
-  const lock = `${configPath}.lock`;
+  // The file a link names: its lock and its new copy sit beside it, so that checkouts linking one shared config
+  // take one lock, and the link stays a link.
+  let target: string;
+  try {
+    target = await realpath(configPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  const lock = `${target}.lock`;
   if (!(await acquire(lock, retry))) return;
   try {
-    const config = await readConfig(configPath, name, version);
+    const config = await readConfig(target, configPath, name, version);
     if (config === undefined) return;
     const counters = typeof config.snapshot_version === "object" && config.snapshot_version !== null
       ? (config.snapshot_version as Record<string, unknown>)
@@ -62,12 +72,10 @@ export async function raisePythonCounter(
     const current = counters[name];
     if (typeof current === "number" && current >= version) return;
     config.snapshot_version = { ...counters, [name]: version };
-    // Written beside the file a link names, so that the link (a config shared between checkouts) stays one.
-    const target = await realpath(configPath);
     const { mode } = await stat(target);
-    const staged = join(dirname(target), `.${CONFIG_FILE}.${process.pid}.tmp`);
+    const staged = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
     try {
-      await writeFile(staged, JSON.stringify(config, null, 4));
+      await writeFile(staged, JSON.stringify(config, null, 4), { flag: "wx" });
       await chmod(staged, mode & 0o7777);
       await rename(staged, target);
     } catch (error) {
@@ -80,15 +88,16 @@ export async function raisePythonCounter(
 }
 
 /**
- * The config as a JSON object, or undefined when there is none. One found empty or not JSON is read again a few
- * times (Python writes it in place, without our lock); still so, it is CORRUPT_DATA and left as it is.
+ * The config in `file` (what `configPath` names) as a JSON object, or undefined when there is none. One found empty
+ * or not JSON is read again a few times (Python writes it in place, without our lock); still so, it is CORRUPT_DATA
+ * and left as it is.
  */
-async function readConfig(configPath: string, name: string, version: number): Promise<Record<string, unknown> | undefined> {
+async function readConfig(file: string, configPath: string, name: string, version: number): Promise<Record<string, unknown> | undefined> {
   const rereads = new RetryPolicy(UNSETTLED_WAIT);
   for (let attempt = 1; ; attempt++) {
     let text: string;
     try {
-      text = await readFile(configPath, "utf8");
+      text = await readFile(file, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;

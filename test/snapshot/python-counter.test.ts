@@ -116,7 +116,14 @@ describe("Python OpenCrate's counter", () => {
     await mkdir(bin);
     await writeFile(join(checkout, ".git", "HEAD"), `${"a".repeat(40)}\n`);
     await writeFile(join(checkout, ".opencrate", "config.json"), JSON.stringify({ snapshot_version: { other: 4 } }));
-    await writeFile(join(bin, "git"), '#!/bin/sh\nsleep 1\ncp .opencrate/config.json seen-by-git.json\necho " M x"\n', { mode: 0o755 });
+    // It waits (within setup's 2 s limit for git) until the counter names the run, then notes it: a setup that
+    // raised the counter only after git answered leaves no note.
+    await writeFile(
+      join(bin, "git"),
+      '#!/bin/sh\nfor i in $(seq 1 30); do grep -q train .opencrate/config.json && break; sleep 0.05; done\n' +
+        'grep -q train .opencrate/config.json && cp .opencrate/config.json seen-by-git.json\necho " M x"\n',
+      { mode: 0o755 },
+    );
     const script = join(checkout, "setup.ts");
     await writeFile(
       script,
@@ -125,6 +132,16 @@ describe("Python OpenCrate's counter", () => {
     );
     await run(process.execPath, [script], { cwd: checkout, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` } });
     assert.deepEqual(JSON.parse(await readFile(join(checkout, "seen-by-git.json"), "utf8")), { snapshot_version: { other: 4, train: 0 } });
+  });
+
+  it("raises through two links to one shared config lose no name: both take the shared file's lock", async () => {
+    const shared = join(project, "shared-by-two.json");
+    await writeFile(shared, JSON.stringify({ snapshot_version: {} }));
+    const links = [join(project, "checkout-a.json"), join(project, "checkout-b.json")];
+    for (const link of links) await symlink(shared, link);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => raisePythonCounter(links[i % 2] ?? "", `name${i}`, i)));
+    const counters = (JSON.parse(await readFile(shared, "utf8")) as { snapshot_version: Record<string, number> }).snapshot_version;
+    assert.equal(Object.keys(counters).length, 40);
   });
 
   it("waits for a fresh lock a minute by the clock, then fails naming it, and leaves the config alone", async () => {
