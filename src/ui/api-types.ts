@@ -96,7 +96,13 @@ export interface TailChunk {
   readonly from: number;
   /** Where the next poll starts. */
   readonly next: number;
+  /** Whole lines (each ending in "\n"); a line longer than one read is cut and ends in a "line cut" marker. */
   readonly text: string;
+  /**
+   * The file's last line when no newline follows it yet (a line being written, or a killed process's last words);
+   * "" otherwise. Not counted in `next`: it comes back, whole or longer, until its newline is written.
+   */
+  readonly partial: string;
   /** The file shrank below `from` (a new run replaced it): `text` starts again from the top. */
   readonly restarted: boolean;
   /** Bytes left out before `text` on a first read of a long log. */

@@ -15,7 +15,7 @@ const CSV_PREVIEW_ROWS = 1000;
 /** The first read of a safetensors file: the 8-byte length and, usually, the whole header. */
 const SAFETENSORS_FIRST_READ = 256 * 1024;
 /** The most one tail poll returns; the first poll of a long log starts this far before the end. */
-const TAIL_BYTES = 4 * 1024 * 1024;
+export const TAIL_BYTES = 4 * 1024 * 1024;
 
 export class PreviewProblem extends Error {}
 
@@ -84,24 +84,51 @@ export async function safetensorsPreview(backend: StorageBackend, key: string): 
   }
 }
 
-/** The lines written since `from`; on the first poll (`from` = 0) of a long log, its last part. */
+/**
+ * The lines written since `from`; on the first poll (`from` = 0) of a long log, its last part.
+ *
+ * Whole lines only go into `text` (and `next` moves past them), so a line cut by a flush is read whole by the next
+ * poll. A last line with no newline after it (still being written, or the last words of a killed process) comes
+ * back in `partial` each time, without moving `next`: the page shows it at the end until it is read whole.
+ *
+ * A line longer than one read (TAIL_BYTES) is cut: its first TAIL_BYTES come out as one line ending in a marker,
+ * and `next` moves on past them. A poll whose `from` is not at a line start (the byte before it is not a newline,
+ * which happens only after such a cut) drops the rest of that line, up to its newline, so the tail never stops.
+ */
 export async function tail(backend: StorageBackend, key: string, from: number): Promise<TailChunk> {
   const { size } = await backend.head(key);
   const restarted = from > size;
   let start = restarted ? 0 : from;
   const skipped = start === 0 && size > TAIL_BYTES ? size - TAIL_BYTES : 0;
   start += skipped;
-  if (start >= size) return { size, from: start, next: start, text: "", restarted, skipped };
-  let bytes = await backend.get(key, { range: { offset: start, length: Math.min(TAIL_BYTES, size - start) } });
-  if (skipped > 0) {
-    const firstLine = bytes.indexOf(0x0a) + 1;
-    bytes = bytes.subarray(firstLine);
-    start += firstLine;
+  if (start >= size) return { size, from: start, next: start, text: "", partial: "", restarted, skipped: 0 };
+  // After the first poll, read one byte more: the one before `start` tells whether `start` begins a line.
+  const readFrom = skipped === 0 && start > 0 ? start - 1 : start;
+  const read = await backend.get(key, { range: { offset: readFrom, length: Math.min(TAIL_BYTES, size - readFrom) } });
+  let bytes = read.subarray(0, Math.min(read.byteLength, size - readFrom));
+  const end = readFrom + bytes.byteLength;
+  if (readFrom < start && bytes[0] === 0x0a) {
+    bytes = bytes.subarray(1);
+  } else if (readFrom < start || skipped > 0) {
+    // The rest of a line begun before `start` (cut, or before the part a first poll shows): left out.
+    const lineEnd = bytes.indexOf(0x0a);
+    if (lineEnd === -1) return { size, from: end, next: end, text: "", partial: "", restarted, skipped: skipped > 0 ? end : 0 };
+    bytes = bytes.subarray(lineEnd + 1);
   }
-  // Hand out whole lines only, so a line (and a character) cut by a flush is read whole by the next poll.
+  start = end - bytes.byteLength;
   const lastNewline = bytes.lastIndexOf(0x0a);
-  const whole = lastNewline === -1 ? bytes.subarray(0, 0) : bytes.subarray(0, lastNewline + 1);
-  return { size, from: start, next: start + whole.byteLength, text: utf8.decode(whole), restarted, skipped: skipped > 0 ? start : 0 };
+  const whole = bytes.subarray(0, lastNewline + 1);
+  const rest = bytes.subarray(lastNewline + 1);
+  const shownSkipped = skipped > 0 ? start : 0;
+  if (lastNewline === -1 && end < size) {
+    // A line that starts after what was left out and runs past this read: the next poll reads it from its start.
+    if (start > readFrom + 1) return { size, from: start, next: start, text: "", partial: "", restarted, skipped: shownSkipped };
+    // One line longer than a whole read: shown cut, and the tail moves past it.
+    const text = `${utf8.decode(wholeCharacters(bytes))} [… line cut: longer than ${TAIL_BYTES / 1024 / 1024} MiB; download the log to read it whole]\n`;
+    return { size, from: start, next: end, text, partial: "", restarted, skipped: shownSkipped };
+  }
+  const partial = end >= size ? utf8.decode(rest) : "";
+  return { size, from: start, next: start + whole.byteLength, text: utf8.decode(whole), partial, restarted, skipped: shownSkipped };
 }
 
 /** `bytes` without a UTF-8 sequence cut at its end. */

@@ -5,6 +5,7 @@ import { parseRange } from "../../src/ui/byte-ranges.ts";
 import { Catalog, runSummary } from "../../src/ui/catalog.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
+import { TAIL_BYTES, tail } from "../../src/ui/previews.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
@@ -24,6 +25,35 @@ describe("the viewer's rules", () => {
     const names = await catalog.names();
     assert.deepEqual(names.map((summary) => [summary.name, summary.versions]), [["train", 2]]);
     assert.deepEqual((await catalog.versions("train")).map((row) => row.versionName), ["v0:initial-run", "v1"]);
+  });
+
+  it("tails a last line that has no newline as a partial line, until its newline comes", async () => {
+    const backend = new MemoryBackend({ name: `ui-tail-${process.pid}` });
+    const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+    await backend.put("t/v0/t.log", bytes("one\nkilled mid-li"));
+    const first = await tail(backend, "t/v0/t.log", 0);
+    assert.deepEqual([first.text, first.partial, first.next], ["one\n", "killed mid-li", 4]);
+    assert.equal((await tail(backend, "t/v0/t.log", first.next)).partial, "killed mid-li", "shown again while it stays");
+    await backend.put("t/v0/t.log", bytes("one\nkilled mid-line\nnext\n"));
+    const second = await tail(backend, "t/v0/t.log", first.next);
+    assert.deepEqual([second.text, second.partial], ["killed mid-line\nnext\n", ""]);
+  });
+
+  it("moves the tail past a line longer than one read, cut with a marker", async () => {
+    const backend = new MemoryBackend({ name: `ui-long-${process.pid}` });
+    const long = "x".repeat(TAIL_BYTES + 1000);
+    await backend.put("t/v0/t.log", new TextEncoder().encode(`first\n${long}\nafter\n`));
+    const cut = await tail(backend, "t/v0/t.log", 6);
+    assert.ok(cut.next > 6, "the tail moved on");
+    assert.match(cut.text, /^x+ \[… line cut: longer than 4 MiB; download the log to read it whole\]\n$/);
+    const rest = await tail(backend, "t/v0/t.log", cut.next);
+    assert.deepEqual([rest.text, rest.partial], ["after\n", ""]);
+    // A line still being written past one read: the first poll of the long log moves past it too.
+    await backend.put("t/v0/u.log", new TextEncoder().encode(`first\n${long}`));
+    const growing = await tail(backend, "t/v0/u.log", 0);
+    assert.equal(growing.next, 6 + long.length);
+    await backend.put("t/v0/u.log", new TextEncoder().encode(`first\n${long}xx\nafter\n`));
+    assert.equal((await tail(backend, "t/v0/u.log", growing.next)).text, "after\n");
   });
 
   it("parses one byte range against the size", () => {
