@@ -9,6 +9,8 @@ import type { CsvPreview, SafetensorsPreview, TailChunk, TextPreview } from "./a
 
 /** The most a text, JSON or YAML preview reads. */
 export const TEXT_PREVIEW_BYTES = 2 * 1024 * 1024;
+/** The most JSON a YAML preview sends: what its aliases expand to is counted in full. */
+const YAML_PREVIEW_JSON_BYTES = 16 * 1024 * 1024;
 /** The most the CSV preview reads, and the rows it returns. */
 const CSV_PREVIEW_BYTES = 1024 * 1024;
 const CSV_PREVIEW_ROWS = 1000;
@@ -39,11 +41,40 @@ export async function yamlPreview(backend: StorageBackend, key: string): Promise
   const preview = await textPreview(backend, key);
   if (preview.truncated) return { size: preview.size, value: null, truncated: true };
   const yaml = await loadYaml();
+  let value: unknown;
   try {
-    return { size: preview.size, value: yaml.load(preview.text, { schema: yaml.JSON_SCHEMA }) ?? null, truncated: false };
+    value = yaml.load(preview.text, { schema: yaml.JSON_SCHEMA }) ?? null;
   } catch (error) {
     throw new PreviewProblem(`not valid YAML: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
   }
+  // Aliases (*name) share one node: a small file can stand for a value far too large to send (a "billion laughs").
+  if (jsonLength(value, new Map(), new Set()) > YAML_PREVIEW_JSON_BYTES) {
+    throw new PreviewProblem(
+      `its aliases (*name) expand it past ${YAML_PREVIEW_JSON_BYTES / 1024 / 1024} MiB of JSON: too large to preview; download it to read it`,
+    );
+  }
+  return { size: preview.size, value, truncated: false };
+}
+
+/**
+ * The length of `value` as JSON, each shared node counted as often as it appears (as JSON.stringify would write
+ * it), in one pass over the distinct nodes. A node that contains itself counts as endless.
+ */
+function jsonLength(value: unknown, known: Map<object, number>, open: Set<object>): number {
+  if (value === null || typeof value !== "object") return JSON.stringify(value)?.length ?? 4;
+  const cached = known.get(value);
+  if (cached !== undefined) return cached;
+  if (open.has(value)) return Number.POSITIVE_INFINITY;
+  open.add(value);
+  let length = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) length += jsonLength(item, known, open) + 1;
+  } else {
+    for (const [key, item] of Object.entries(value)) length += JSON.stringify(key).length + 2 + jsonLength(item, known, open);
+  }
+  open.delete(value);
+  known.set(value, length);
+  return length;
 }
 
 /** The header and first rows, from the first bytes of the file only. */

@@ -5,7 +5,7 @@ import { parseRange } from "../../src/ui/byte-ranges.ts";
 import { Catalog, runSummary } from "../../src/ui/catalog.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
-import { TAIL_BYTES, tail } from "../../src/ui/previews.ts";
+import { PreviewProblem, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
@@ -54,6 +54,19 @@ describe("the viewer's rules", () => {
     assert.equal(growing.next, 6 + long.length);
     await backend.put("t/v0/u.log", new TextEncoder().encode(`first\n${long}xx\nafter\n`));
     assert.equal((await tail(backend, "t/v0/u.log", growing.next)).text, "after\n");
+  });
+
+  it("refuses to preview a YAML file whose aliases expand it past the limit, at once", async () => {
+    const backend = new MemoryBackend({ name: `ui-yaml-${process.pid}` });
+    const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let level = 1; level < 9; level++) lines.push(`a${level}: &a${level} [${Array(9).fill(`*a${level - 1}`).join(",")}]`);
+    await backend.put("bomb.yaml", new TextEncoder().encode(`${lines.join("\n")}\n`));
+    const started = Date.now();
+    await assert.rejects(yamlPreview(backend, "bomb.yaml"), (error: unknown) => error instanceof PreviewProblem && /aliases/.test(error.message));
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    // Ordinary aliases still preview, expanded.
+    await backend.put("ok.yaml", new TextEncoder().encode("base: &b {lr: 0.1}\nrun: *b\n"));
+    assert.deepEqual((await yamlPreview(backend, "ok.yaml")).value, { base: { lr: 0.1 }, run: { lr: 0.1 } });
   });
 
   it("parses one byte range against the size", () => {
