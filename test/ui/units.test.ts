@@ -10,6 +10,7 @@ import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
 import { formatSize, runDuration } from "../../src/ui/web/format.ts";
+import { parseRoute } from "../../src/ui/web/router.ts";
 
 const row = (path: string, size = 1): FileRow => ({ path, size, lastModified: "2026-01-01T00:00:00.000Z", checksum: null });
 
@@ -77,10 +78,16 @@ describe("the viewer's rules", () => {
     assert.deepEqual(parseRange("bytes=-5", 100), { kind: "part", offset: 95, length: 5 });
     assert.deepEqual(parseRange("bytes=-500", 100), { kind: "part", offset: 0, length: 100 });
     assert.deepEqual(parseRange("bytes=100-", 100), { kind: "unsatisfiable" });
-    assert.deepEqual(parseRange("bytes=5-2", 100), { kind: "unsatisfiable" });
+    assert.deepEqual(parseRange("bytes=5-2", 100), { kind: "whole" }, "an invalid range is ignored");
     assert.deepEqual(parseRange("bytes=-0", 100), { kind: "unsatisfiable" });
     assert.deepEqual(parseRange("bytes=0-1,5-6", 100), { kind: "whole" });
     assert.deepEqual(parseRange("items=0-1", 100), { kind: "whole" });
+  });
+
+  it("reads a page address with a malformed %-escape instead of failing the page", () => {
+    assert.deepEqual(parseRoute("#/n/train/v1/f/100%.txt"), { page: "version", name: "train", folder: "v1", path: "100%.txt" });
+    assert.deepEqual(parseRoute("#/n/train/dev%3Ascratch"), { page: "version", name: "train", folder: "dev:scratch", path: undefined });
+    assert.deepEqual(parseRoute("#/n/%E0%A4%A"), { page: "versions", name: "%E0%A4%A" });
   });
 
   it("serves what a browser could run as bytes, media and data with their types", () => {

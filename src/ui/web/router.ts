@@ -7,8 +7,17 @@ export type Route =
   | { readonly page: "version"; readonly name: string; readonly folder: string; readonly path: string | undefined }
   | { readonly page: "compare"; readonly name: string; readonly a: string; readonly b: string; readonly path: string | undefined };
 
+/** A hash segment decoded; one with a malformed %-escape is taken as it is rather than failing the page. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, "").split("/").filter((part) => part !== "").map(decodeURIComponent);
+  const parts = hash.replace(/^#\/?/, "").split("/").filter((part) => part !== "").map(decodePart);
   const [kind, name, first, second, ...rest] = parts;
   if (kind === "n" && name !== undefined && first === undefined) return { page: "versions", name };
   if (kind === "n" && name !== undefined && first !== undefined) {
