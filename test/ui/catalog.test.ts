@@ -33,9 +33,12 @@ describe("the viewer's listings match opencrate ls", () => {
   before(async () => {
     dir = await tempDir("ui-catalog");
     root = join(dir, "snapshots");
-    // train: v0:base, v1 with a sibling v1:base written by hand, v2 claimed but its folder gone (the run died
+    // train: v0:base with a sibling v0 written by hand (listed after it: v0:base is the folder claimed), v1 with a
+    // sibling v1:base written by hand, v2 claimed but its folder gone (the run died
     // before writing, or the folder was deleted), and the scratch folders dev and dev:scratch.
     await run(root, "train", { tag: "base" });
+    await mkdir(join(root, "train", "v0"), { recursive: true });
+    await writeFile(join(root, "train", "v0", "notes.txt"), "copied by hand\n");
     await run(root, "train");
     await mkdir(join(root, "train", "v1:base"), { recursive: true });
     await writeFile(join(root, "train", "v1:base", "notes.txt"), "copied by hand\n");
@@ -74,7 +77,7 @@ describe("the viewer's listings match opencrate ls", () => {
       versions.map((row) => [row.versionName, row.size, row.files]),
       ls.map((row) => [row.versionName, row.size, row.files]),
     );
-    assert.deepEqual(versions.map((row) => row.versionName), ["dev", "dev:scratch", "v0:base", "v1", "v1:base", "v2"]);
+    assert.deepEqual(versions.map((row) => row.versionName), ["dev", "dev:scratch", "v0:base", "v0", "v1", "v1:base", "v2"]);
     const dev = versions.find((row) => row.versionName === "dev");
     assert.equal(dev?.version, "dev");
     assert.ok((dev?.files ?? 0) > 0 && (dev?.size ?? 0) > 0);
@@ -97,7 +100,7 @@ describe("the viewer's listings match opencrate ls", () => {
     const sweep = names.find((entry) => entry.name === "sweep");
     assert.deepEqual([sweep?.versions, sweep?.latest?.versionName], [1, "v0"]);
     const train = names.find((entry) => entry.name === "train");
-    assert.deepEqual([train?.versions, train?.latest?.versionName], [6, "v2"]);
+    assert.deepEqual([train?.versions, train?.latest?.versionName], [7, "v2"]);
     const { versions } = await json<{ versions: VersionRow[] }>("/api/names/sweep");
     assert.deepEqual(versions.map((row) => [row.versionName, row.hasFolder]), [["v0", false]]);
   });
