@@ -10,7 +10,7 @@ import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
 import { formatSize, runDuration } from "../../src/ui/web/format.ts";
-import { parseRoute } from "../../src/ui/web/router.ts";
+import { parseRoute } from "../../src/ui/web/routes.ts";
 
 const row = (path: string, size = 1): FileRow => ({ path, size, lastModified: "2026-01-01T00:00:00.000Z", checksum: null });
 
