@@ -1,8 +1,10 @@
 /** The shapes of the viewer API's answers, shared by the server (src/ui) and the page (src/ui/web). */
 
 export interface RunSummary {
+  /** The folder, named as `opencrate ls` names it: "v3", "v3:baseline", "dev", "dev:scratch". */
   readonly versionName: string;
-  readonly version: number;
+  /** The number, or "dev" for the scratch version. */
+  readonly version: number | "dev";
   readonly tag: string | null;
   readonly createdAt: string | null;
   readonly runId: string | null;
@@ -15,13 +17,21 @@ export interface RunSummary {
 
 export interface NameSummary {
   readonly name: string;
-  readonly versions: number;
+  /** null when the name's versions could not be read (see `error`). */
+  readonly versions: number | null;
   readonly latest: RunSummary | null;
+  /** Why the name's versions could not be read (a corrupt claim, a store error); absent when they were. */
+  readonly error?: string;
 }
 
 export interface VersionRow extends RunSummary {
-  readonly size: number;
-  readonly files: number;
+  /** False for a claimed version whose folder holds nothing yet (its run has not written, or died first). */
+  readonly hasFolder: boolean;
+  /** null when the folder could not be listed (see `error`), as `ls` shows "?". */
+  readonly size: number | null;
+  readonly files: number | null;
+  /** Why the folder could not be listed; absent when it was. */
+  readonly error?: string;
 }
 
 export interface FileRow {
@@ -86,7 +96,13 @@ export interface TailChunk {
   readonly from: number;
   /** Where the next poll starts. */
   readonly next: number;
+  /** Whole lines (each ending in "\n"); a line longer than one read is cut and ends in a "line cut" marker. */
   readonly text: string;
+  /**
+   * The file's last line when no newline follows it yet (a line being written, or a killed process's last words);
+   * "" otherwise. Not counted in `next`: it comes back, whole or longer, until its newline is written.
+   */
+  readonly partial: string;
   /** The file shrank below `from` (a new run replaced it): `text` starts again from the top. */
   readonly restarted: boolean;
   /** Bytes left out before `text` on a first read of a long log. */

@@ -1,4 +1,7 @@
-/** The one `Range: bytes=…` header parser of the viewer (a single range; multipart ranges are served whole). */
+/**
+ * The one `Range: bytes=…` header parser of the viewer (a single range; multipart ranges are served whole). A range
+ * that cannot be read as one (`bytes=5-2`, last before first) is ignored, as HTTP says: the whole file is sent.
+ */
 export type RangeRequest =
   | { readonly kind: "whole" }
   | { readonly kind: "part"; readonly offset: number; readonly length: number }
@@ -13,7 +16,8 @@ export function parseRange(header: string | undefined, size: number): RangeReque
     return suffix === 0 ? { kind: "unsatisfiable" } : { kind: "part", offset: size - suffix, length: suffix };
   }
   const first = Number(match[1]);
+  if (match[2] !== "" && Number(match[2]) < first) return { kind: "whole" };
   const last = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
-  if (first >= size || last < first) return { kind: "unsatisfiable" };
+  if (first >= size) return { kind: "unsatisfiable" };
   return { kind: "part", offset: first, length: last - first + 1 };
 }

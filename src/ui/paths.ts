@@ -1,6 +1,6 @@
 /**
  * The one gate between a request's path and a store key. Every segment is percent-decoded once and checked: the
- * name as a snapshot name, the folder as a version folder, the file path by the same rules `pull` applies to keys
+ * name as a snapshot name, the folder as a version folder (`dev` and `dev:<tag>` included), the file path by the same rules `pull` applies to keys
  * (no "." or "..", no backslash, no absolute path, no control character), and opencrate's bookkeeping stays
  * hidden (other names starting with "." are files like any other). A path
  * that fails gets a 400 and never reaches the store.
@@ -8,7 +8,7 @@
 import { validateKey } from "../backends/keys.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
 import { isBookkeepingPath } from "../cli/files.ts";
-import { parseVersionFolderName, versionKey } from "../snapshot/layout.ts";
+import { parseFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 
 export class BadPath extends Error {}
@@ -44,7 +44,7 @@ export function snapshotName(raw: string | undefined): string {
 export function versionAddress(rawName: string | undefined, rawFolder: string | undefined): VersionAddress {
   const name = snapshotName(rawName);
   const folder = decodeSegment(rawFolder ?? "");
-  if (parseVersionFolderName(folder) === undefined) throw new BadPath(`"${folder}" is not a version folder (v3, v3:tag)`);
+  if (parseFolderName(folder) === undefined) throw new BadPath(`"${folder}" is not a version folder (v3, v3:tag, dev, dev:tag)`);
   return { name, folder };
 }
 

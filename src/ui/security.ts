@@ -3,12 +3,27 @@
  *
  * On a loopback address only the machine's own users can connect, and the Host header must name that address
  * (a DNS-rebinding page cannot read the API). On any other address every request needs the access token: in the
- * URL once (`?token=…`), after which an HttpOnly, SameSite=Strict cookie carries it.
+ * URL once (`?token=…`), after which an HttpOnly, SameSite=Strict cookie carries it. Browsers share cookies
+ * between the ports of one host, so the cookie is named after the viewer's port: two viewers on one machine each
+ * keep their own.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-const COOKIE = "opencrate_ui_token";
+/** The name of the cookie that carries the token of the viewer listening on `port`. */
+export function tokenCookieName(port: number): string {
+  return `opencrate_ui_token_${port}`;
+}
+
+/**
+ * The Host headers a loopback viewer on `host`:`port` answers to: each loopback name with the port, and without
+ * it on port 80, which browsers leave out of the Host header.
+ */
+export function loopbackHosts(host: string, port: number): string[] {
+  const names = [host.includes(":") ? `[${host}]` : host, "localhost", "127.0.0.1", "[::1]"];
+  const unique = [...new Set(names.map((name) => name.toLowerCase()))];
+  return [...unique.map((name) => `${name}:${port}`), ...(port === 80 ? unique : [])];
+}
 
 /** The page's policy: its own scripts, styles, images and media only; no inline code, no other origin. */
 export const PAGE_POLICY = [
@@ -48,10 +63,15 @@ export type Admission = { readonly ok: true; readonly setCookie?: string } | { r
 export class AccessGate {
   readonly #token: string | undefined;
   readonly #loopbackHosts: ReadonlySet<string> | undefined;
+  readonly #cookie: string;
 
-  /** `token` undefined: loopback mode, where `allowedHosts` are the Host headers accepted (host:port). */
-  constructor(options: { token: string | undefined; allowedHosts?: readonly string[] }) {
+  /**
+   * `token` undefined: loopback mode, where `allowedHosts` are the Host headers accepted (see loopbackHosts).
+   * `port` is the one the viewer listens on, which names its cookie.
+   */
+  constructor(options: { token: string | undefined; port: number; allowedHosts?: readonly string[] }) {
     this.#token = options.token;
+    this.#cookie = tokenCookieName(options.port);
     this.#loopbackHosts = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((host) => host.toLowerCase()));
   }
 
@@ -65,9 +85,9 @@ export class AccessGate {
     }
     const fromUrl = url.searchParams.get("token");
     if (fromUrl !== null && sameSecret(fromUrl, this.#token)) {
-      return { ok: true, setCookie: `${COOKIE}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
+      return { ok: true, setCookie: `${this.#cookie}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
     }
-    const fromCookie = cookieValue(request.headers.cookie, COOKIE);
+    const fromCookie = cookieValue(request.headers.cookie, this.#cookie);
     if (fromCookie !== undefined && sameSecret(fromCookie, this.#token)) return { ok: true };
     return { ok: false, status: 403, why: "this viewer needs its access token: open the URL it printed when it started" };
   }

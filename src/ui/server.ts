@@ -12,7 +12,7 @@ import { scrub } from "../cli/scrub.ts";
 import { handleApi, sendJson, type ApiContext } from "./api.ts";
 import { loadAssets, type Assets } from "./assets.ts";
 import { Catalog } from "./catalog.ts";
-import { AccessGate, commonHeaders, isLoopback, newToken, PAGE_POLICY } from "./security.ts";
+import { AccessGate, commonHeaders, isLoopback, loopbackHosts, newToken, PAGE_POLICY } from "./security.ts";
 
 export interface ViewerOptions {
   /** A root: a local path, file://, s3://, gs:// or memory:// URI. */
@@ -50,15 +50,18 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   await backend.listPage("", { pageSize: 1 });
   const token = isLoopback(host) ? undefined : newToken();
   const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: scrub(redact(options.root)), start: options.start };
-  let gate = new AccessGate({ token });
+  // The gate needs the port (its cookie's name, the Host headers allowed): until it is known, nothing is served.
+  let gate: AccessGate | undefined;
   const server = http.createServer((request, response) => {
+    if (gate === undefined) {
+      response.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" }).end("starting\n");
+      return;
+    }
     serve(gate, assets, context, request, response).catch(() => response.destroy());
   });
   await listen(server, host, port);
   const bound = (server.address() as AddressInfo).port;
-  if (token === undefined) {
-    gate = new AccessGate({ token, allowedHosts: [`${host}:${bound}`, `localhost:${bound}`, `127.0.0.1:${bound}`, `[::1]:${bound}`] });
-  }
+  gate = new AccessGate(token === undefined ? { token, port: bound, allowedHosts: loopbackHosts(host, bound) } : { token, port: bound });
   const shown = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shown}:${bound}/${token === undefined ? "" : `?token=${token}`}`;
   return {

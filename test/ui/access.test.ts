@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { Snapshot } from "../../src/index.ts";
 import { DEFAULT_ASSETS_DIR } from "../../src/ui/assets.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
+import { loopbackHosts } from "../../src/ui/security.ts";
 import type { TailChunk } from "../../src/ui/api-types.ts";
 import { buildViewerPage } from "../../scripts/build-ui.ts";
 import { removeDir, runCli, startCli, tempDir } from "../cli/helpers.ts";
@@ -148,6 +149,41 @@ describe("the viewer's access rules", () => {
       assert.deepEqual(((await withCookie.json()) as { name: string }[]).map((entry) => entry.name), ["train"]);
     } finally {
       await open.close();
+    }
+  });
+
+  it("keeps the cookies of two token-protected viewers on one machine apart", async () => {
+    const first = await startViewer({ root, host: "0.0.0.0", assetsDir: await builtPage() });
+    const second = await startViewer({ root, host: "0.0.0.0", assetsDir: await builtPage() });
+    try {
+      const admit = async (viewer: Viewer): Promise<string> =>
+        ((await fetch(`http://127.0.0.1:${viewer.port}/?token=${viewer.token}`)).headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const cookies = [await admit(first), await admit(second)];
+      assert.notEqual(cookies[0]?.split("=")[0], cookies[1]?.split("=")[0]);
+      // A browser sends both cookies (cookies do not tell ports apart) to each viewer: each finds its own.
+      const both = cookies.join("; ");
+      for (const viewer of [first, second]) {
+        const response = await fetch(`http://127.0.0.1:${viewer.port}/api/names`, { headers: { Cookie: both } });
+        assert.equal(response.status, 200, `viewer on port ${viewer.port}`);
+      }
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it("answers to a Host header without a port on port 80, where browsers leave it out", async (context) => {
+    assert.deepEqual(loopbackHosts("127.0.0.1", 8080), ["127.0.0.1:8080", "localhost:8080", "[::1]:8080"]);
+    assert.deepEqual(loopbackHosts("::1", 80), ["[::1]:80", "localhost:80", "127.0.0.1:80", "[::1]", "localhost", "127.0.0.1"]);
+    // On port 80 itself when this process may listen there.
+    const on80 = await startViewer({ root, port: 80, assetsDir: await builtPage() }).catch(() => undefined);
+    if (on80 === undefined) return context.diagnostic("port 80 is not free to this process: checked the host list only");
+    try {
+      assert.equal(await getWithHost(on80.url, "127.0.0.1"), 200);
+      assert.equal(await getWithHost(on80.url, "localhost:80"), 200);
+      assert.equal(await getWithHost(on80.url, "attacker.example"), 421);
+    } finally {
+      await on80.close();
     }
   });
 

@@ -5,10 +5,12 @@ import { parseRange } from "../../src/ui/byte-ranges.ts";
 import { Catalog, runSummary } from "../../src/ui/catalog.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
+import { PreviewProblem, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
 import { formatSize, runDuration } from "../../src/ui/web/format.ts";
+import { parseRoute } from "../../src/ui/web/routes.ts";
 
 const row = (path: string, size = 1): FileRow => ({ path, size, lastModified: "2026-01-01T00:00:00.000Z", checksum: null });
 
@@ -26,6 +28,48 @@ describe("the viewer's rules", () => {
     assert.deepEqual((await catalog.versions("train")).map((row) => row.versionName), ["v0:initial-run", "v1"]);
   });
 
+  it("tails a last line that has no newline as a partial line, until its newline comes", async () => {
+    const backend = new MemoryBackend({ name: `ui-tail-${process.pid}` });
+    const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+    await backend.put("t/v0/t.log", bytes("one\nkilled mid-li"));
+    const first = await tail(backend, "t/v0/t.log", 0);
+    assert.deepEqual([first.text, first.partial, first.next], ["one\n", "killed mid-li", 4]);
+    assert.equal((await tail(backend, "t/v0/t.log", first.next)).partial, "killed mid-li", "shown again while it stays");
+    await backend.put("t/v0/t.log", bytes("one\nkilled mid-line\nnext\n"));
+    const second = await tail(backend, "t/v0/t.log", first.next);
+    assert.deepEqual([second.text, second.partial], ["killed mid-line\nnext\n", ""]);
+  });
+
+  it("moves the tail past a line longer than one read, cut with a marker", async () => {
+    const backend = new MemoryBackend({ name: `ui-long-${process.pid}` });
+    const long = "x".repeat(TAIL_BYTES + 1000);
+    await backend.put("t/v0/t.log", new TextEncoder().encode(`first\n${long}\nafter\n`));
+    const cut = await tail(backend, "t/v0/t.log", 6);
+    assert.ok(cut.next > 6, "the tail moved on");
+    assert.match(cut.text, /^x+ \[… line cut: longer than 4 MiB; download the log to read it whole\]\n$/);
+    const rest = await tail(backend, "t/v0/t.log", cut.next);
+    assert.deepEqual([rest.text, rest.partial], ["after\n", ""]);
+    // A line still being written past one read: the first poll of the long log moves past it too.
+    await backend.put("t/v0/u.log", new TextEncoder().encode(`first\n${long}`));
+    const growing = await tail(backend, "t/v0/u.log", 0);
+    assert.equal(growing.next, 6 + long.length);
+    await backend.put("t/v0/u.log", new TextEncoder().encode(`first\n${long}xx\nafter\n`));
+    assert.equal((await tail(backend, "t/v0/u.log", growing.next)).text, "after\n");
+  });
+
+  it("refuses to preview a YAML file whose aliases expand it past the limit, at once", async () => {
+    const backend = new MemoryBackend({ name: `ui-yaml-${process.pid}` });
+    const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let level = 1; level < 9; level++) lines.push(`a${level}: &a${level} [${Array(9).fill(`*a${level - 1}`).join(",")}]`);
+    await backend.put("bomb.yaml", new TextEncoder().encode(`${lines.join("\n")}\n`));
+    const started = Date.now();
+    await assert.rejects(yamlPreview(backend, "bomb.yaml"), (error: unknown) => error instanceof PreviewProblem && /aliases/.test(error.message));
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    // Ordinary aliases still preview, expanded.
+    await backend.put("ok.yaml", new TextEncoder().encode("base: &b {lr: 0.1}\nrun: *b\n"));
+    assert.deepEqual((await yamlPreview(backend, "ok.yaml")).value, { base: { lr: 0.1 }, run: { lr: 0.1 } });
+  });
+
   it("parses one byte range against the size", () => {
     assert.deepEqual(parseRange(undefined, 100), { kind: "whole" });
     assert.deepEqual(parseRange("bytes=0-9", 100), { kind: "part", offset: 0, length: 10 });
@@ -34,10 +78,16 @@ describe("the viewer's rules", () => {
     assert.deepEqual(parseRange("bytes=-5", 100), { kind: "part", offset: 95, length: 5 });
     assert.deepEqual(parseRange("bytes=-500", 100), { kind: "part", offset: 0, length: 100 });
     assert.deepEqual(parseRange("bytes=100-", 100), { kind: "unsatisfiable" });
-    assert.deepEqual(parseRange("bytes=5-2", 100), { kind: "unsatisfiable" });
+    assert.deepEqual(parseRange("bytes=5-2", 100), { kind: "whole" }, "an invalid range is ignored");
     assert.deepEqual(parseRange("bytes=-0", 100), { kind: "unsatisfiable" });
     assert.deepEqual(parseRange("bytes=0-1,5-6", 100), { kind: "whole" });
     assert.deepEqual(parseRange("items=0-1", 100), { kind: "whole" });
+  });
+
+  it("reads a page address with a malformed %-escape instead of failing the page", () => {
+    assert.deepEqual(parseRoute("#/n/train/v1/f/100%.txt"), { page: "version", name: "train", folder: "v1", path: "100%.txt" });
+    assert.deepEqual(parseRoute("#/n/train/dev%3Ascratch"), { page: "version", name: "train", folder: "dev:scratch", path: undefined });
+    assert.deepEqual(parseRoute("#/n/%E0%A4%A"), { page: "versions", name: "%E0%A4%A" });
   });
 
   it("serves what a browser could run as bytes, media and data with their types", () => {

@@ -77,7 +77,7 @@ export function viewerSuite(target: UiTarget, options: { screenshots?: boolean }
       assert.deepEqual(names.map((entry) => [entry.name, entry.versions, entry.latest?.versionName]), [[NAME, 2, V1]]);
       const { versions } = await json<{ versions: VersionRow[] }>(`/api/names/${NAME}`);
       assert.deepEqual(versions.map((row) => row.versionName), [V0, V1]);
-      assert.ok(versions.every((row) => row.createdAt !== null && row.size > 0 && row.files > 0));
+      assert.ok(versions.every((row) => row.createdAt !== null && (row.size ?? 0) > 0 && (row.files ?? 0) > 0));
       const { files } = await json<{ files: FileRow[] }>(`/api/names/${NAME}/${enc(V1)}/files`);
       const paths = files.map((file) => file.path);
       for (const path of [CHECKPOINT, AUDIO, "csvs/sample_data.csv", "images/sine_wave_plot.png", `${NAME}.log`]) assert.ok(paths.includes(path), path);

@@ -11,6 +11,16 @@ export function formatSize(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`;
 }
 
+/** A version as `opencrate ls` names its number: "v3", or "dev" for the scratch version (the tag is shown apart). */
+export function versionLabel(version: number | "dev"): string {
+  return version === "dev" ? "dev" : `v${version}`;
+}
+
+/** A folder's size, or "?" when it could not be listed (as `ls` shows it). */
+export function folderSize(bytes: number | null): string {
+  return bytes === null ? "?" : formatSize(bytes);
+}
+
 export function formatTime(iso: string | null): string {
   if (iso === null) return "–";
   const time = new Date(iso);

@@ -1,6 +1,6 @@
 /** The root: its snapshot names, how many versions each has, and its latest run. */
 import type { NameSummary } from "../../api-types.ts";
-import { formatTime, timeAgo } from "../format.ts";
+import { formatTime, timeAgo, versionLabel } from "../format.ts";
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
@@ -33,13 +33,17 @@ export function NamesPage() {
                         {row.name}
                       </a>
                     </td>
-                    <td class="num">{row.versions}</td>
+                    <td class="num">{row.versions ?? "?"}</td>
                     <td>
-                      {row.latest === null ? (
+                      {row.error !== undefined ? (
+                        <span class="error-text" data-testid="name-error">
+                          {row.error}
+                        </span>
+                      ) : row.latest === null ? (
                         "–"
                       ) : (
                         <a href={href.version(row.name, row.latest.versionName)}>
-                          v{row.latest.version} <TagBadge tag={row.latest.tag} />
+                          {versionLabel(row.latest.version)} <TagBadge tag={row.latest.tag} />
                         </a>
                       )}
                     </td>

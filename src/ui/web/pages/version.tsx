@@ -3,7 +3,7 @@ import { useMemo } from "preact/hooks";
 import type { FileRow, VersionRow } from "../../api-types.ts";
 import { versionApi } from "../api.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../files.ts";
-import { formatSize, formatTime, runDuration } from "../format.ts";
+import { folderSize, formatTime, runDuration } from "../format.ts";
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
@@ -19,7 +19,7 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
     <section>
       <div class="title-row">
         <h1>
-          {name} <span class="muted">/</span> v{folder.replace(/^v/, "").replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
+          {name} <span class="muted">/</span> {folder.replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
         </h1>
         {others.length > 0 && (
           <div class="compare-picker">
@@ -43,7 +43,7 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
             </span>
           )}
           <span>
-            {row.files} files · {formatSize(row.size)}
+            {row.error !== undefined ? `files could not be listed: ${row.error}` : `${row.files ?? "?"} files · ${folderSize(row.size)}`}
           </span>
         </div>
       )}

@@ -1,7 +1,7 @@
 /** The versions of one name: number, tag, created, run id, status and duration where a run record exists, size. */
 import { useState } from "preact/hooks";
 import type { VersionRow } from "../../api-types.ts";
-import { formatSize, formatTime, runDuration, timeAgo } from "../format.ts";
+import { folderSize, formatTime, runDuration, timeAgo, versionLabel } from "../format.ts";
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
@@ -52,7 +52,7 @@ export function VersionsPage({ name }: { name: string }) {
                   </td>
                   <td>
                     <a class="strong" href={href.version(name, row.versionName)}>
-                      v{row.version}
+                      {versionLabel(row.version)}
                     </a>{" "}
                     <TagBadge tag={row.tag} />
                   </td>
@@ -62,8 +62,10 @@ export function VersionsPage({ name }: { name: string }) {
                     <StatusBadge status={row.status} />
                   </td>
                   <td class="num">{runDuration(row)}</td>
-                  <td class="num">{row.files}</td>
-                  <td class="num">{formatSize(row.size)}</td>
+                  <td class="num">{row.files ?? "?"}</td>
+                  <td class="num" title={row.error}>
+                    {folderSize(row.size)}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -37,6 +37,8 @@ function appendEntries(entries: Entry[], text: string): Entry[] {
 
 export function LogView({ name, folder, path, live: liveAtStart }: { name: string; folder: string; path: string; live: boolean }) {
   const [entries, setEntries] = useState<Entry[]>([]);
+  // The last line when no newline follows it yet: drawn after the entries, replaced at each poll.
+  const [partial, setPartial] = useState("");
   const [skipped, setSkipped] = useState(0);
   const [error, setError] = useState<string | undefined>();
   const [hidden, setHidden] = useState<ReadonlySet<Level>>(new Set());
@@ -54,6 +56,7 @@ export function LogView({ name, folder, path, live: liveAtStart }: { name: strin
       source.current = key;
       offset.current = 0;
       setEntries([]);
+      setPartial("");
       setSkipped(0);
       setError(undefined);
     }
@@ -63,6 +66,7 @@ export function LogView({ name, folder, path, live: liveAtStart }: { name: strin
         if (stopped) return;
         if (first && chunk.skipped > 0) setSkipped(chunk.skipped);
         setEntries((current) => appendEntries(chunk.restarted ? [] : current, chunk.text));
+        setPartial(chunk.partial);
         offset.current = chunk.next;
         if (!first && chunk.text !== "") bottom.current?.scrollIntoView({ block: "end" });
       } catch (caught) {
@@ -77,13 +81,14 @@ export function LogView({ name, folder, path, live: liveAtStart }: { name: strin
     };
   }, [name, folder, path, live]);
 
+  const all = useMemo(() => (partial === "" ? entries : appendEntries(entries, partial)), [entries, partial]);
   const counts = useMemo(() => {
     const byLevel = new Map<Level, number>();
-    for (const entry of entries) if (entry.level !== null) byLevel.set(entry.level, (byLevel.get(entry.level) ?? 0) + 1);
+    for (const entry of all) if (entry.level !== null) byLevel.set(entry.level, (byLevel.get(entry.level) ?? 0) + 1);
     return byLevel;
-  }, [entries]);
+  }, [all]);
   const needle = query.trim().toLowerCase();
-  const shown = entries.filter(
+  const shown = all.filter(
     (entry) => (entry.level === null || !hidden.has(entry.level)) && (needle === "" || entry.lines.some((line) => line.toLowerCase().includes(needle))),
   );
   const toggle = (level: Level): void =>
@@ -127,7 +132,7 @@ export function LogView({ name, folder, path, live: liveAtStart }: { name: strin
             <span class="message">{entry.lines.join("\n")}</span>
           </div>
         ))}
-        {shown.length === 0 && entries.length > 0 && <div class="muted note">No line matches.</div>}
+        {shown.length === 0 && all.length > 0 && <div class="muted note">No line matches.</div>}
         <div ref={bottom} />
       </div>
     </div>
