@@ -68,7 +68,9 @@ export async function resolveArtifact(given: string): Promise<{ backend: Storage
     try {
       snapshot = await openSnapshotTarget(split.snapshotUri);
     } catch (error) {
-      if (!isOpenCrateError(error, "NOT_FOUND") && !isOpenCrateError(error, "VERSION_NOT_FOUND")) throw error;
+      // Not a snapshot there: no such name or version, or a segment that cannot be one (`my photo@2x.png`).
+      const notThere = isOpenCrateError(error, "NOT_FOUND") || isOpenCrateError(error, "VERSION_NOT_FOUND") || isOpenCrateError(error, "INVALID_ARGUMENT");
+      if (!notThere) throw error;
       firstFailure ??= error;
       continue;
     }

@@ -63,7 +63,7 @@ export function numberTakenByFolder(folder: string): number | undefined {
  * `v3-old`) is not opencrate's to delete.
  */
 export function isResetFolder(folder: string): boolean {
-  return folder === BOOKKEEPING_FOLDER || parseFolderName(folder) !== undefined || numberTakenByFolder(folder) !== undefined;
+  return folder === BOOKKEEPING_FOLDER || parseFolderName(folder) !== undefined || numberTakenByFolder(folder) !== undefined || /^dev:/.test(folder);
 }
 
 export function nameKey(name: string): string {

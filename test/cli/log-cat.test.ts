@@ -118,12 +118,16 @@ describe("opencrate log and cat", () => {
     await backend.put("train/v1/odd/w@x/f.txt", "in w@x");
     await backend.put("odd/user@host.txt", "not in a snapshot");
     await backend.put("runs@gpu/train/v0/texts/a.txt", "a root named runs@gpu");
+    await backend.put("assets/my photo@2x.png", "not a snapshot name");
+    await backend.put("assets/x@y:z", "not a selector");
     for (const [path, text] of [
       ["train/v1/images/img@2x.png", "two-x"],
       ["train@latest/images/img@2x.png", "two-x"],
       ["train/v1/odd/w@x/f.txt", "in w@x"],
       ["odd/user@host.txt", "not in a snapshot"],
       ["runs@gpu/train/v0/texts/a.txt", "a root named runs@gpu"],
+      ["assets/my photo@2x.png", "not a snapshot name"],
+      ["assets/x@y:z", "not a selector"],
     ]) {
       const result = await runCli(["cat", `${root}/${path}`]);
       assert.equal(result.code, 0, `${path}: ${result.stderr}`);

@@ -121,7 +121,7 @@ for (const factory of allBackendFactories()) {
       const foreign = ["doomed/notes.md", "doomed/v01/keep.txt", "doomed/v3-old/model.bin"];
       for (const key of foreign) await backend.put(key, key);
       // Versions another tool wrote, one with a tag opencrate would not make: deleted.
-      for (const key of ["doomed/v3/weights.bin", "doomed/v7:exp 1/doomed.log"]) await backend.put(key, key);
+      for (const key of ["doomed/v3/weights.bin", "doomed/v7:exp 1/doomed.log", "doomed/dev:exp 2/doomed.log"]) await backend.put(key, key);
       const doomed = await setup({ name: "doomed" });
       await expectCode(doomed.reset(), "CONFIRMATION_REQUIRED");
       assert.ok((await collectKeys(backend, "doomed/")).length > 0, "nothing is deleted without confirm");

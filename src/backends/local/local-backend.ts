@@ -204,15 +204,19 @@ export class LocalBackend implements api.StorageBackend {
    * into it (as `rm -r` removes a link, never what it leads to), so a file whose folder is reached through a link
    * below the root is not deleted: PermissionDeniedError names it. A key that is itself a link removes the link.
    */
-  async #assertDeletable(key: string): Promise<void> {
-    await this.#assertNoLinkAlong(key.split("/").slice(0, -1), key);
+  async #assertDeletable(key: string, plainFolders?: Set<string>): Promise<void> {
+    await this.#assertNoLinkAlong(key.split("/").slice(0, -1), key, plainFolders);
   }
 
-  /** Refuses (PermissionDeniedError naming `subject`) when one of `folders`, walked down from the root, is a link. */
-  async #assertNoLinkAlong(folders: readonly string[], subject: string): Promise<void> {
+  /**
+   * Refuses (PermissionDeniedError naming `subject`) when one of `folders`, walked down from the root, is a link.
+   * `plainFolders` holds paths already found to be no link, and gets the ones found here.
+   */
+  async #assertNoLinkAlong(folders: readonly string[], subject: string, plainFolders?: Set<string>): Promise<void> {
     let path = this.#layout.rootPath;
     for (const [index, folder] of folders.entries()) {
       path = join(path, folder);
+      if (plainFolders?.has(path) === true) continue;
       let info: Stats;
       try {
         info = await lstat(path);
@@ -220,7 +224,10 @@ export class LocalBackend implements api.StorageBackend {
         if (isErrno(error, "ENOENT", "ENOTDIR")) return; // nothing there to delete
         throw error;
       }
-      if (!info.isSymbolicLink()) continue;
+      if (!info.isSymbolicLink()) {
+        plainFolders?.add(path);
+        continue;
+      }
       const link = this.describe(folders.slice(0, index + 1).join("/"));
       throw new PermissionDeniedError(
         `Not deleting ${this.describe(subject)}: ${link} on its path is a symbolic link, and opencrate deletes nothing ` +
@@ -233,8 +240,9 @@ export class LocalBackend implements api.StorageBackend {
   /** Every file under the folder, and the folder itself, must be deletable without passing through a link. */
   async checkDeletable(prefix: string): Promise<void> {
     await this.#attempt(prefix, "delete", async () => {
-      await this.#assertNoLinkAlong(prefix.split("/").filter((part) => part !== ""), prefix);
-      for await (const info of this.list(prefix)) await this.#assertDeletable(info.key);
+      const plainFolders = new Set<string>();
+      await this.#assertNoLinkAlong(prefix.split("/").filter((part) => part !== ""), prefix, plainFolders);
+      for await (const info of this.list(prefix)) await this.#assertDeletable(info.key, plainFolders);
     });
   }
 
