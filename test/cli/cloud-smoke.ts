@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
@@ -156,6 +156,12 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       const again = await runCli(["pull", `${root}/train@initial-run`, folder], { env });
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /0 downloaded, 4 already complete\.$/m);
+      // A copy of the folder (new inodes, so the record vouches for nothing): its logs have the stored checksums,
+      // so they are the version's own and the pull goes on.
+      const copy = join(dir, "resumed-copy");
+      await cp(folder, copy, { recursive: true });
+      const intoCopy = await runCli(["pull", `${root}/train@initial-run`, copy], { env });
+      assert.equal(intoCopy.code, 0, intoCopy.stderr);
 
       const local = await Snapshot.setup({ name: "train", root: localRoot, start: "last", console: false });
       assert.equal(local.version, 0);

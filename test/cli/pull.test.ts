@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, symlink, truncate, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
@@ -218,6 +218,21 @@ describe("opencrate pull", () => {
       assert.match(refused.stderr, new RegExp(`it holds ${log.replaceAll(".", "\\.")}, so it is the folder of a run`));
       assert.equal(await readFile(join(other, "jsons/metrics.json"), "utf8"), "theirs", log);
     }
+  });
+
+  it("a pulled folder whose log the record does not vouch for is refused when the store has no checksum to compare", async () => {
+    const dest = join(dir, "unvouched-dest");
+    assert.equal((await runCli(["pull", `${root}/train@initial-run`, dest, "-q"])).code, 0);
+    // A copy has new inodes: local disk gives no checksum to show its logs are the version's own.
+    const copy = join(dir, "unvouched-copy");
+    await cp(dest, copy, { recursive: true });
+    const refused = await runCli(["pull", `${root}/train@initial-run`, copy]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /its train\.history\.log is not the one the last pull placed there.*delete train\.history\.log and pull again\.$/m);
+    await rm(join(copy, "train.history.log"));
+    await rm(join(copy, "train.log"));
+    const again = await runCli(["pull", `${root}/train@initial-run`, copy]);
+    assert.equal(again.code, 0, again.stderr);
   });
 
   it("continues a partial download of the same revision from where it stopped", async () => {

@@ -1,7 +1,9 @@
 /** What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest. */
 import { access, constants, lstat, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { AlreadyExistsError, InvalidArgumentError, PermissionDeniedError } from "../../errors.ts";
+import { AlreadyExistsError, InvalidArgumentError, isOpenCrateError, PermissionDeniedError } from "../../errors.ts";
+import type { ObjectInfo } from "../../backends/backend.ts";
+import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
 import { formatSize } from "../../io/size.ts";
 import { isBookkeepingPath, listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
@@ -52,7 +54,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const root = await SafeFolder.open(destRoot, { recheckAfterMs: FOLDER_RECHECK_MS });
   const record = await PullRecord.read(root);
   try {
-    await refuseRunFolder(root, record, dest);
+    await refuseRunFolder(root, record, dest, snapshot, stop.signal);
     await record.mark(root);
   } catch (error) {
     await root.close();
@@ -154,9 +156,10 @@ async function prepareDestination(dest: string): Promise<string> {
  * run's own version folder (say, the default `./<name>/<version>` run from inside a local root): pulling would
  * overwrite that run's files with another run's. So is an earlier pull's folder whose log changed since that pull
  * placed it: a run resumed it (a pulled `v<N>` inside a local root is a version like any other). Refused before
- * anything is written.
+ * anything is written. A log the record does not vouch for but whose content is the version's own (same size and
+ * checksum: a pull stopped before it recorded the log, a copied folder) is taken as pulled.
  */
-async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: string): Promise<void> {
+async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: string, snapshot: SnapshotTarget, signal: AbortSignal): Promise<void> {
   for (const log of [...(await root.names())].sort().filter((entry) => entry.endsWith(".log"))) {
     if (!record.found) {
       throw new AlreadyExistsError(
@@ -166,13 +169,39 @@ async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: strin
       );
     }
     const now = await lstat(root.entry(log), { bigint: true }).catch(() => undefined);
-    if (now?.isFile() === true && record.placedUnchanged(log, placedFileOf(now))) continue;
-    throw new AlreadyExistsError(
-      `Not pulling into ${dest}: its ${log} is not the one the last pull placed there, so a run has written into ` +
-        "this folder since (a setup resumed it), and the pull would overwrite that run's files. Pull into another folder.",
-      { path: dest },
-    );
+    if (now?.isFile() !== true) throw changedLog(dest, log);
+    const placed = placedFileOf(now);
+    if (record.placedUnchanged(log, placed)) continue;
+    const revision = await sameAsStored(root.entry(log), placed.size, snapshot, log, signal);
+    if (revision === undefined) throw changedLog(dest, log);
+    record.note(log, revision, placed);
   }
+}
+
+function changedLog(dest: string, log: string): AlreadyExistsError {
+  return new AlreadyExistsError(
+    `Not pulling into ${dest}: its ${log} is not the one the last pull placed there, so a run may have written into ` +
+      "this folder since (a setup that resumed it), and the pull would overwrite that run's files. Pull into another " +
+      `folder; or, if no run wrote there, delete ${log} and pull again.`,
+    { path: dest },
+  );
+}
+
+/** The stored object's revision when the file at `path` has its size and checksum; undefined otherwise. */
+async function sameAsStored(path: string, size: number, snapshot: SnapshotTarget, name: string, signal: AbortSignal): Promise<string | undefined> {
+  const key = `${snapshot.prefix}${name}`;
+  let info: ObjectInfo;
+  try {
+    info = await snapshot.backend.head(key, { signal });
+  } catch (error) {
+    if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+    throw error;
+  }
+  const hash = hashFor(info);
+  if (info.size !== size || hash === undefined) return undefined;
+  await hashFile(path, hash);
+  const check = await checkContent(hash.digest(), info, key, snapshot.backend, signal);
+  return check.kind === "verified" ? info.revision : undefined;
 }
 
 /**
