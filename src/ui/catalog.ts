@@ -7,19 +7,16 @@
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
-import { DEV_VERSION, nameKey, versionKey } from "../snapshot/layout.ts";
+import { DEV_VERSION, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
-import { summarizeRuns } from "../snapshot/run-records.ts";
-import { VersionStore, type VersionEntry } from "../snapshot/versions.ts";
+import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
-import { isBookkeepingPath, listFolder } from "../cli/files.ts";
+import { isBookkeepingPath } from "../cli/files.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
+import { readVersions, versionBase, type VersionFacts } from "../cli/version-rows.ts";
 import type { RunSummary, NameSummary, VersionRow, FileRow } from "./api-types.ts";
 
 const NAME_CONCURRENCY = 8;
-const FOLDER_CONCURRENCY = 8;
-
-type FolderTotals = { readonly size: number; readonly files: number } | { readonly error: string };
 
 export class Catalog {
   readonly #backend: StorageBackend;
@@ -64,33 +61,22 @@ export class Catalog {
   }
 
   /**
-   * One row per version as `opencrate ls <name>` lists them: each folder (`dev`, `v3`, `v3:tag` siblings made by
-   * resuming), plus each claim whose folder holds nothing yet, in listVersions order (the last row is what
-   * `@latest` opens). A folder that cannot be listed keeps its row, with null sizes and its `error`.
+   * One row per version as `opencrate ls <name>` lists them (src/cli/version-rows.ts). A folder that cannot be
+   * listed keeps its row, with null sizes and its `error`.
    */
   async versions(name: string): Promise<VersionRow[]> {
-    const [entries, runs, totals] = await Promise.all([
-      new VersionStore(this.#backend, name).listVersions(),
-      summarizeRuns(this.#backend, name, (record) => record.versionName),
-      this.#folderTotals(name),
-    ]);
-    return entries.map((entry) => {
-      const total: FolderTotals = totals.get(entry.folder) ?? { size: 0, files: 0 };
-      const run = runs.get(entry.folder);
-      const base = entryRun(entry, run);
-      return "error" in total
-        ? { ...base, hasFolder: entry.hasFolder, size: null, files: null, error: total.error }
-        : { ...base, hasFolder: entry.hasFolder, size: total.size, files: total.files };
+    return (await readVersions(this.#backend, name, { sizes: true })).map((facts) => {
+      const base = { ...versionSummary(facts), hasFolder: facts.entry.hasFolder };
+      const totals = facts.totals ?? { size: 0, files: 0 };
+      return "error" in totals
+        ? { ...base, size: null, files: null, error: oneLine(totals.error) }
+        : { ...base, size: totals.size, files: totals.files };
     });
   }
 
   /** The runs of a name in listVersions order, without sizes; none when the name has no version. */
   async runs(name: string): Promise<RunSummary[]> {
-    const [entries, runs] = await Promise.all([
-      new VersionStore(this.#backend, name).listVersions(),
-      summarizeRuns(this.#backend, name, (record) => record.versionName),
-    ]);
-    return entries.map((entry) => entryRun(entry, runs.get(entry.folder)));
+    return (await readVersions(this.#backend, name, { sizes: false })).map(versionSummary);
   }
 
   /**
@@ -115,38 +101,11 @@ export class Catalog {
     }
     return rows;
   }
-
-  /**
-   * Size and count of the visible files of each version folder, one listing per folder (as `ls` does), so that a
-   * folder that cannot be listed (a broken link inside it) spoils only its own totals.
-   */
-  async #folderTotals(name: string): Promise<Map<string, FolderTotals>> {
-    const { folders } = await new VersionStore(this.#backend, name).scanFolders();
-    const names = folders.map((entry) => entry.folder);
-    const totals = await mapWithConcurrency(names, FOLDER_CONCURRENCY, async (folder): Promise<FolderTotals> => {
-      try {
-        const files = (await listFolder(this.#backend, `${nameKey(name)}/${folder}/`)).filter((file) => !isBookkeepingPath(file.path));
-        return { size: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
-      } catch (error) {
-        return { error: oneLine(error) };
-      }
-    });
-    return new Map(names.map((folder, index) => [folder, totals[index] ?? { error: "not listed" }]));
-  }
 }
 
-function entryRun(entry: VersionEntry, run: { status: string; endedAt: string | null; exitCode: number | null } | undefined): RunSummary {
-  return {
-    versionName: entry.folder,
-    version: entry.version,
-    tag: entry.tag ?? null,
-    createdAt: entry.claim?.createdAt || null,
-    runId: entry.claim?.runId ?? null,
-    status: run?.status ?? null,
-    startedAt: null,
-    endedAt: run?.endedAt ?? null,
-    exitCode: run?.exitCode ?? null,
-  };
+function versionSummary(facts: VersionFacts): RunSummary {
+  // The run records the viewer reads give no start time.
+  return { ...versionBase(facts), startedAt: null };
 }
 
 function fileRow(path: string, info: ObjectInfo): FileRow {

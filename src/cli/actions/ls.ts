@@ -2,9 +2,8 @@
 import type { StorageBackend } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
-import { nameKey, parseFolderName, type DEV_VERSION } from "../../snapshot/layout.ts";
+import { nameKey } from "../../snapshot/layout.ts";
 import { validateSnapshotName } from "../../snapshot/names.ts";
-import { summarizeRuns, type RunSummary } from "../../snapshot/run-records.ts";
 import { VersionStore } from "../../snapshot/versions.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { defaultRoot } from "../../snapshot/default-root.ts";
@@ -13,27 +12,14 @@ import { assertLocalFolder, isBookkeepingPath, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
 import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget, type NameTarget } from "../targets.ts";
+import { readVersions, versionBase, type VersionBase } from "../version-rows.ts";
 
 export interface LsOptions {
   readonly json?: boolean;
 }
 
-interface FolderTotals {
-  readonly size: number;
-  readonly files: number;
-}
-
-interface VersionRow {
-  readonly versionName: string;
-  readonly version: number | typeof DEV_VERSION;
-  readonly tag: string | null;
-  readonly createdAt: string | null;
-  readonly runId: string | null;
-  /** How the folder's latest run did (run records); null for folders written without them. */
-  readonly status: RunSummary["status"] | null;
-  readonly exitCode: number | null;
+interface VersionRow extends VersionBase {
   readonly signal: string | null;
-  readonly endedAt: string | null;
   readonly lastSeen: string | null;
   /** null when the folder could not be listed. */
   readonly size: number | null;
@@ -113,55 +99,23 @@ function statusText(row: VersionRow, now: number): string {
   }
 }
 
-/**
- * One row per version folder (a resumed version may have a sibling folder per tag; folders other tools wrote
- * included), plus claims with no folder yet, in listVersions order: the last row is what `@latest` opens.
- */
+/** The versions of a name (version-rows.ts); a folder that could not be listed is reported and shows "?". */
 async function versionRows(target: NameTarget): Promise<VersionRow[]> {
-  const [entries, totals, runs] = await Promise.all([
-    new VersionStore(target.backend, target.name).listVersions(),
-    folderTotals(target.backend, target.name),
-    summarizeRuns(target.backend, target.name, (record) => record.versionName),
-  ]);
-  return entries.map((entry) => {
-    // A folder that could not be read has no totals (null); a claim with no folder yet has nothing in it.
-    const folder = totals.has(entry.folder) ? totals.get(entry.folder) : { size: 0, files: 0 };
-    const run = runs.get(entry.folder);
+  return (await readVersions(target.backend, target.name, { sizes: true })).map((facts) => {
+    const totals = facts.totals;
+    if (totals !== undefined && "error" in totals) {
+      writeError(oneLine(totals.error));
+      process.exitCode = EXIT_FAILURE;
+    }
+    const listed = totals !== undefined && !("error" in totals) ? totals : undefined;
     return {
-      versionName: entry.folder,
-      version: entry.version,
-      tag: entry.tag ?? null,
-      createdAt: entry.claim?.createdAt || null,
-      runId: entry.claim?.runId ?? null,
-      status: run?.status ?? null,
-      exitCode: run?.exitCode ?? null,
-      signal: run?.signal ?? null,
-      endedAt: run?.endedAt ?? null,
-      lastSeen: run?.lastSeen ?? null,
-      size: folder?.size ?? null,
-      files: folder?.files ?? null,
+      ...versionBase(facts),
+      signal: facts.run?.signal ?? null,
+      lastSeen: facts.run?.lastSeen ?? null,
+      size: listed?.size ?? null,
+      files: listed?.files ?? null,
     };
   });
-}
-
-/**
- * Total size and count of the visible files in each version folder of a name, one listing per folder. A folder
- * that cannot be read is reported on stderr (exit 1 at the end) and left without totals; the others still list.
- */
-async function folderTotals(backend: StorageBackend, name: string): Promise<Map<string, FolderTotals | undefined>> {
-  const prefix = `${nameKey(name)}/`;
-  const folders = (await childFolders(backend, prefix)).filter((folder) => parseFolderName(folder) !== undefined);
-  const totals = await mapWithConcurrency(folders, NAME_CHECK_CONCURRENCY, async (folder): Promise<FolderTotals | undefined> => {
-    try {
-      const files = (await listFolder(backend, `${prefix}${folder}/`)).filter((file) => !isBookkeepingPath(file.path));
-      return { size: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
-    } catch (error) {
-      writeError(oneLine(error));
-      process.exitCode = EXIT_FAILURE;
-      return undefined;
-    }
-  });
-  return new Map(folders.map((folder, index) => [folder, totals[index]]));
 }
 
 /**
