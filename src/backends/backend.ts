@@ -176,7 +176,7 @@ export interface StorageBackend {
   readonly kind: string;
   readonly capabilities: BackendCapabilities;
   /** How this backend retries, lent to the loops above it (version claims, log appends). Absent: the default. */
-  readonly retryPolicy?: RetryPolicy;
+  readonly retryPolicy?: RetryPolicy | undefined;
 
   /**
    * A human-readable location for a key, used in messages and as `dirPath`: a local path (as the root was

@@ -326,7 +326,7 @@ export async function main(): Promise<number | "dev"> {
 }
 `,
       );
-      const base = { strict: true, skipLibCheck: false, noEmit: true, target: "ES2022", types: ["node"] };
+      const base = { strict: true, exactOptionalPropertyTypes: true, skipLibCheck: false, noEmit: true, target: "ES2022", types: ["node"] };
       const configs: Record<string, Record<string, unknown>> = {
         "tsconfig.nodenext.json": { ...base, module: "NodeNext", moduleResolution: "NodeNext" },
         "tsconfig.bundler.json": { ...base, module: "ESNext", moduleResolution: "Bundler" },

@@ -16,9 +16,11 @@ export function registerPull(program: Command): void {
     .addHelpText(
       "after",
       `
-Files already in dest with the same size (and checksum, when the store gives one) are skipped, and partly
+Files already in dest are skipped when their size and the store's checksum match, or, where the store gives no
+checksum, when an earlier pull placed them for the same revision and they have not changed since. Partly
 downloaded files are continued, so running the same pull again finishes an interrupted one. Object keys that
-would land outside dest (.., absolute paths, backslashes, names invalid on disk) are refused and reported.
+would land outside dest (.., absolute paths, backslashes, names invalid on disk) are refused and reported. A
+folder a run has written into (it holds a log no pull placed there) is refused.
 
 Examples:
   $ opencrate pull s3://team/snapshots/train@latest
