@@ -34,6 +34,11 @@ export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
   readonly verbose: boolean;
   readonly readOnly: boolean;
   readonly log: ArtifactLog;
+  /**
+   * Whether the artifact's path may be a folder of objects (custom handlers): exists, backup and delete then take
+   * in everything below it. Built-in types (the default, false) are one object, and only that object counts.
+   */
+  readonly folderLike?: boolean;
 }
 
 export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined> {
@@ -45,12 +50,20 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   readonly #handler: ArtifactHandler<In, Out, SaveOptions, LoadOptions>;
   readonly #context: HandlerContext;
   readonly #log: ArtifactLog;
+  readonly #folderLike: boolean;
 
   constructor(init: ArtifactInit<In, Out, SaveOptions, LoadOptions>) {
     this.name = init.name;
     this.snapshotType = init.snapshotType;
     this.verbose = init.verbose;
-    this.storage = new BackendArtifactStorage({ backend: init.backend, key: init.key, readOnly: init.readOnly, name: init.name });
+    this.#folderLike = init.folderLike ?? false;
+    this.storage = new BackendArtifactStorage({
+      backend: init.backend,
+      key: init.key,
+      readOnly: init.readOnly,
+      name: init.name,
+      folderLike: this.#folderLike,
+    });
     this.#handler = init.handler;
     this.#context = { name: init.name, extension: extensionOf(init.name) };
     this.#log = init.log;
@@ -92,8 +105,8 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
 
   /**
    * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
-   * without a tag; a folder-like artifact (objects below its path) is copied object by object into a folder of that
-   * name. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second
+   * without a tag; a folder-like custom artifact (objects below its path) is copied object by object into a folder
+   * of that name. A built-in type's artifact is only its object: what lies below its path is not its own. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second
    * gets a -2, -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
    */
   async backup(tag?: string): Promise<string | undefined> {
@@ -127,8 +140,9 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     }
   }
 
-  /** The keys below the artifact's path, relative to it, sorted (none for a one-object artifact). */
+  /** The keys below the artifact's path, relative to it, sorted (none for a one-object or built-in artifact). */
   async #keysBelow(): Promise<string[]> {
+    if (!this.#folderLike) return [];
     const base = `${this.storage.key}/`;
     const keys: string[] = [];
     for await (const info of this.storage.backend.list(base)) keys.push(info.key.slice(base.length));
@@ -198,7 +212,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
         { path: this.path },
       );
     }
-    await this.storage.delete("", { recursive: true });
+    await this.storage.delete("", { recursive: this.#folderLike });
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' deleted successfully.`);
   }
 

@@ -367,6 +367,7 @@ export class Snapshot extends LevelMethods {
       verbose: options.verbose ?? false,
       readOnly: run.readOnly,
       log: this.logger,
+      folderLike: true,
     });
     const attachments: HandlerAttachments = {
       path: artifact.path,

@@ -148,6 +148,24 @@ for (const factory of allBackendFactories()) {
       assert.equal(await doomed.exists(), false);
     });
 
+    it("a built-in artifact is only its object: a name that is a folder of other artifacts is not there", async () => {
+      await snapshot.json("sub/dir/x.json").save([1]);
+      assert.equal(await snapshot.json("sub/dir/x.json").backup("important"), "x.backup_important.json");
+      await snapshot.json("sub/y.json").save([2]);
+      const before = await collectKeys(backend, "arts/v0:t/jsons/");
+      const ghost = snapshot.json("sub");
+      await expectCode(ghost.load(), "NOT_FOUND");
+      assert.equal(await ghost.exists(), false);
+      assert.equal(await ghost.storage.exists(), false);
+      assert.equal(await ghost.backup(), undefined, "nothing to back up");
+      assert.equal(await ghost.backup("tagged"), undefined, "nothing to back up");
+      assert.deepEqual(await ghost.listBackups(), []);
+      await ghost.delete({ confirm: true });
+      assert.deepEqual(await collectKeys(backend, "arts/v0:t/jsons/"), before, "nothing below 'sub' was copied or deleted");
+      assert.deepEqual(await snapshot.json("sub/dir/x.json").load(), [1]);
+      assert.deepEqual(await snapshot.json("sub/y.json").load(), [2]);
+    });
+
     it("streams files in and out", async () => {
       const source = join(scratch, "weights.bin");
       const bytes = Buffer.alloc(3 * 1024 * 1024 + 7, 0);
