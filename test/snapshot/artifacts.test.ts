@@ -138,6 +138,46 @@ for (const factory of allBackendFactories()) {
       }
     });
 
+    it("backups taken in one second list in the order they were made", async () => {
+      const time = new ManualClock(new Date(2026, 11, 3, 9, 5, 7, 0));
+      const timed = await Snapshot.setup({ name: "arts-ties", backend: withWriteTimesFrom(backend, time), console: false });
+      const restoreClock = useClock(time);
+      try {
+        const model = timed.checkpoint("model.bin");
+        await model.save(new Uint8Array([1]));
+        const made: (string | undefined)[] = [];
+        for (let index = 0; index < 11; index++) made.push(await model.backup());
+        assert.equal(made[0], "model.backup_09:05:07_03-Dec-2026.bin");
+        assert.equal(made[10], "model.backup_09:05:07_03-Dec-2026-11.bin");
+        assert.deepEqual(await model.listBackups(), made);
+      } finally {
+        restoreClock();
+        await timed.close();
+      }
+    });
+
+    it("lists exactly the backups backup() names for the artifact, dotted tags on extensionless names too", async () => {
+      const readme = snapshot.text("README");
+      await readme.save("read me");
+      assert.equal(await readme.backup("v1.2"), "README.backup_v1.2");
+      const markdown = snapshot.text("README.md");
+      await markdown.save("# read me");
+      assert.equal(await markdown.backup("v1"), "README.backup_v1.md");
+      assert.equal(await readme.backup("v2"), "README.backup_v2");
+      assert.deepEqual((await readme.listBackups()).sort(), ["README.backup_v1.2", "README.backup_v2"]);
+      assert.deepEqual(await markdown.listBackups(), ["README.backup_v1.md"]);
+      // Names backup() never makes are no backups: an empty or invalid label, or something below a built-in's name.
+      await backend.put("arts/v0:t/texts/README.backup_", "x");
+      await backend.put("arts/v0:t/texts/README.backup_a b", "x");
+      await backend.put("arts/v0:t/texts/README.backup_v3/inside.txt", "x");
+      assert.deepEqual((await readme.listBackups()).sort(), ["README.backup_v1.2", "README.backup_v2"]);
+
+      const bundle = snapshot.artifact("sharded", "bundle", { handler: ShardsHandler });
+      await bundle.save(["a", "b"]);
+      assert.equal(await bundle.backup("v1.2"), "bundle.backup_v1.2");
+      assert.deepEqual(await bundle.listBackups(), ["bundle.backup_v1.2"]);
+    });
+
     it("delete needs confirm, and a missing artifact deletes nothing quietly", async () => {
       const doomed = snapshot.text("doomed.txt");
       await doomed.delete();
