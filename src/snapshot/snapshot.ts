@@ -356,6 +356,7 @@ export class Snapshot extends LevelMethods {
     }
     validateHandlerClass(options?.handler, validType);
     const run = this.#active();
+    validateTypeName(validType, [], run.name);
     const key = this.#artifactKey(run, validType, name);
     const instance = new options.handler();
     const artifact = new Artifact({

@@ -321,6 +321,19 @@ for (const factory of allBackendFactories()) {
       await expectCode(() => snapshot.artifact("things", "../x", { handler: LinesHandler }), "INVALID_ARGUMENT");
     });
 
+    it("refuses a custom type named like the run's log files, which would put a folder beside the log", async () => {
+      await snapshot.flush();
+      const before = await collectKeys(backend, "arts/");
+      for (const type of ["arts.log", "arts.history.log", "arts.rank1.log", "arts.rank12.history.log", "ARTS.Log"]) {
+        const error = await expectCode(() => snapshot.artifact(type, "x.txt", { handler: LinesHandler }), "INVALID_ARGUMENT", type);
+        assert.match(error.message, /log/, type);
+      }
+      assert.deepEqual(await collectKeys(backend, "arts/"), before);
+      for (const type of ["arts.logs", "other.log", "arts.rank.log", "arts"]) {
+        assert.equal(snapshot.artifact(type, "x.txt", { handler: LinesHandler }).snapshotType, type, type);
+      }
+    });
+
     it("rejects handlers that are not classes with save and load, naming the type and writing nothing", async () => {
       class OnlyLoad {
         load(): string {
