@@ -19,6 +19,11 @@ export interface BackendArtifactStorageOptions {
   readonly readOnly?: boolean;
   /** The artifact's name, the end of `key` ("a/b.json"): the folders in it are checked for files of their name. */
   readonly name?: string;
+  /**
+   * Whether the path may be a folder of objects (custom handlers; the default): then `exists()` of the artifact
+   * itself also counts objects below it. Built-in types store one object, so only that object counts.
+   */
+  readonly folderLike?: boolean;
 }
 
 export class BackendArtifactStorage implements ArtifactStorage {
@@ -27,11 +32,13 @@ export class BackendArtifactStorage implements ArtifactStorage {
   readonly readOnly: boolean;
   /** Where the artifact's name starts in `key`. */
   readonly #nameStart: number;
+  readonly #folderLike: boolean;
 
   constructor(options: BackendArtifactStorageOptions) {
     this.backend = options.backend;
     this.key = validateKey(options.key, options.backend.describe(""));
     this.readOnly = options.readOnly ?? false;
+    this.#folderLike = options.folderLike ?? true;
     const name = options.name ?? "";
     this.#nameStart = name !== "" && this.key.endsWith(`/${name}`) ? this.key.length - name.length : this.key.length;
   }
@@ -118,7 +125,9 @@ export class BackendArtifactStorage implements ArtifactStorage {
 
   async exists(relative = ""): Promise<boolean> {
     const key = this.#keyOf(relative);
-    return (await objectExists(this.backend, key)) || (await hasObjectsUnder(this.backend, `${key}/`));
+    if (await objectExists(this.backend, key)) return true;
+    if (relative === "" && !this.#folderLike) return false;
+    return hasObjectsUnder(this.backend, `${key}/`);
   }
 
   async size(relative = ""): Promise<number> {

@@ -34,6 +34,11 @@ export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
   readonly verbose: boolean;
   readonly readOnly: boolean;
   readonly log: ArtifactLog;
+  /**
+   * Whether the artifact's path may be a folder of objects (custom handlers): exists, backup and delete then take
+   * in everything below it. Built-in types (the default, false) are one object, and only that object counts.
+   */
+  readonly folderLike?: boolean;
 }
 
 export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined> {
@@ -45,12 +50,20 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   readonly #handler: ArtifactHandler<In, Out, SaveOptions, LoadOptions>;
   readonly #context: HandlerContext;
   readonly #log: ArtifactLog;
+  readonly #folderLike: boolean;
 
   constructor(init: ArtifactInit<In, Out, SaveOptions, LoadOptions>) {
     this.name = init.name;
     this.snapshotType = init.snapshotType;
     this.verbose = init.verbose;
-    this.storage = new BackendArtifactStorage({ backend: init.backend, key: init.key, readOnly: init.readOnly, name: init.name });
+    this.#folderLike = init.folderLike ?? false;
+    this.storage = new BackendArtifactStorage({
+      backend: init.backend,
+      key: init.key,
+      readOnly: init.readOnly,
+      name: init.name,
+      folderLike: this.#folderLike,
+    });
     this.#handler = init.handler;
     this.#context = { name: init.name, extension: extensionOf(init.name) };
     this.#log = init.log;
@@ -92,8 +105,8 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
 
   /**
    * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
-   * without a tag; a folder-like artifact (objects below its path) is copied object by object into a folder of that
-   * name. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second
+   * without a tag; a folder-like custom artifact (objects below its path) is copied object by object into a folder
+   * of that name. A built-in type's artifact is only its object: what lies below its path is not its own. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second
    * gets a -2, -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
    */
   async backup(tag?: string): Promise<string | undefined> {
@@ -127,8 +140,9 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     }
   }
 
-  /** The keys below the artifact's path, relative to it, sorted (none for a one-object artifact). */
+  /** The keys below the artifact's path, relative to it, sorted (none for a one-object or built-in artifact). */
   async #keysBelow(): Promise<string[]> {
+    if (!this.#folderLike) return [];
     const base = `${this.storage.key}/`;
     const keys: string[] = [];
     for await (const info of this.storage.backend.list(base)) keys.push(info.key.slice(base.length));
@@ -166,23 +180,56 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     }
   }
 
-  /** The names of this artifact's backups (objects, or folders for folder-like artifacts), oldest first. */
+  /**
+   * The names of this artifact's backups, oldest first: exactly the names backup() makes for it (objects, and for a
+   * folder-like custom artifact also folders). Backups written in one second (object stores keep times to the
+   * second) are ordered by their `-2`, `-3` … suffix, which backup() hands out in creation order.
+   */
   async listBackups(): Promise<string[]> {
     const { stem, extension } = splitName(this.#baseName());
     const folder = this.#folderKey();
     const start = `${stem}.backup_`;
-    const found = new Map<string, number>();
+    const found = new Map<string, { time: number; label: BackupLabel }>();
+    const siblings = new Map<string, boolean>();
     for await (const info of this.storage.backend.list(joinKey(folder, start))) {
       const rest = info.key.slice(folder.length + 1);
-      const name = rest.includes("/") ? rest.slice(0, rest.indexOf("/")) : rest;
+      const slash = rest.indexOf("/");
+      if (slash !== -1 && !this.#folderLike) continue;
+      const name = slash === -1 ? rest : rest.slice(0, slash);
       if (!name.startsWith(start) || !name.endsWith(extension)) continue;
-      if (extension === "" && name.slice(start.length).includes(".")) continue;
+      const label = parseBackupLabel(name.slice(start.length, name.length - extension.length));
+      if (label === undefined) continue;
+      if (extension === "" && (await this.#siblingClaims(name.slice(start.length), siblings))) continue;
       const time = info.lastModified.getTime();
-      found.set(name, Math.min(time, found.get(name) ?? time));
+      const seen = found.get(name);
+      found.set(name, { time: Math.min(time, seen?.time ?? time), label });
     }
     return [...found]
-      .sort(([nameA, timeA], [nameB, timeB]) => timeA - timeB || nameA.localeCompare(nameB))
+      .sort(
+        ([nameA, a], [nameB, b]) =>
+          a.time - b.time ||
+          compareText(a.label.base, b.label.base) ||
+          a.label.attempt - b.label.attempt ||
+          compareText(nameA, nameB),
+      )
       .map(([name]) => name);
+  }
+
+  /**
+   * Whether `<stem>.backup_<label>.<ext>`, listed for the extensionless artifact `<stem>` (a tag with a dot), is
+   * rather a backup of its sibling `<stem>.<ext>`: the name cannot tell, so it goes to that sibling when it exists.
+   */
+  async #siblingClaims(label: string, siblings: Map<string, boolean>): Promise<boolean> {
+    const dot = label.lastIndexOf(".");
+    if (dot === -1) return false;
+    const extension = label.slice(dot);
+    const sibling = joinKey(this.#folderKey(), `${splitName(this.#baseName()).stem}${extension}`);
+    let exists = siblings.get(sibling);
+    if (exists === undefined) {
+      exists = (await objectExists(this.storage.backend, sibling)) || (await hasObjectsUnder(this.storage.backend, `${sibling}/`));
+      siblings.set(sibling, exists);
+    }
+    return exists;
   }
 
   /** Deletes the artifact (and, for folder-like custom artifacts, everything below it). Missing: nothing happens. */
@@ -198,7 +245,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
         { path: this.path },
       );
     }
-    await this.storage.delete("", { recursive: true });
+    await this.storage.delete("", { recursive: this.#folderLike });
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' deleted successfully.`);
   }
 
@@ -261,6 +308,29 @@ export function splitName(fileName: string): { stem: string; extension: string }
 export function extensionOf(name: string): string {
   const base = name.slice(name.lastIndexOf("/") + 1);
   return splitName(base).extension.toLowerCase();
+}
+
+/** A backup's label: its tag, or its timestamp and which attempt in that second (1 when unsuffixed). */
+interface BackupLabel {
+  readonly base: string;
+  readonly attempt: number;
+}
+
+const TIMESTAMP_LABEL = /^(\d\d:\d\d:\d\d_\d\d-[A-Z][a-z]{2}-\d{4})(?:-([1-9]\d{0,8}))?$/;
+
+/** The label of a name backup() could have made (a valid tag, or a timestamp with an optional -N), else undefined. */
+function parseBackupLabel(label: string): BackupLabel | undefined {
+  const timestamp = TIMESTAMP_LABEL.exec(label);
+  if (timestamp !== null) return { base: timestamp[1] ?? label, attempt: timestamp[2] === undefined ? 1 : Number(timestamp[2]) };
+  try {
+    return validateTag(label) === undefined ? undefined : { base: label, attempt: 1 };
+  } catch {
+    return undefined;
+  }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -356,6 +356,7 @@ export class Snapshot extends LevelMethods {
     }
     validateHandlerClass(options?.handler, validType);
     const run = this.#active();
+    validateTypeName(validType, [], run.name);
     const key = this.#artifactKey(run, validType, name);
     const instance = new options.handler();
     const artifact = new Artifact({
@@ -367,6 +368,7 @@ export class Snapshot extends LevelMethods {
       verbose: options.verbose ?? false,
       readOnly: run.readOnly,
       log: this.logger,
+      folderLike: true,
     });
     const attachments: HandlerAttachments = {
       path: artifact.path,

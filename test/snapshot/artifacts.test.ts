@@ -138,6 +138,46 @@ for (const factory of allBackendFactories()) {
       }
     });
 
+    it("backups taken in one second list in the order they were made", async () => {
+      const time = new ManualClock(new Date(2026, 11, 3, 9, 5, 7, 0));
+      const timed = await Snapshot.setup({ name: "arts-ties", backend: withWriteTimesFrom(backend, time), console: false });
+      const restoreClock = useClock(time);
+      try {
+        const model = timed.checkpoint("model.bin");
+        await model.save(new Uint8Array([1]));
+        const made: (string | undefined)[] = [];
+        for (let index = 0; index < 11; index++) made.push(await model.backup());
+        assert.equal(made[0], "model.backup_09:05:07_03-Dec-2026.bin");
+        assert.equal(made[10], "model.backup_09:05:07_03-Dec-2026-11.bin");
+        assert.deepEqual(await model.listBackups(), made);
+      } finally {
+        restoreClock();
+        await timed.close();
+      }
+    });
+
+    it("lists exactly the backups backup() names for the artifact, dotted tags on extensionless names too", async () => {
+      const readme = snapshot.text("README");
+      await readme.save("read me");
+      assert.equal(await readme.backup("v1.2"), "README.backup_v1.2");
+      const markdown = snapshot.text("README.md");
+      await markdown.save("# read me");
+      assert.equal(await markdown.backup("v1"), "README.backup_v1.md");
+      assert.equal(await readme.backup("v2"), "README.backup_v2");
+      assert.deepEqual((await readme.listBackups()).sort(), ["README.backup_v1.2", "README.backup_v2"]);
+      assert.deepEqual(await markdown.listBackups(), ["README.backup_v1.md"]);
+      // Names backup() never makes are no backups: an empty or invalid label, or something below a built-in's name.
+      await backend.put("arts/v0:t/texts/README.backup_", "x");
+      await backend.put("arts/v0:t/texts/README.backup_a b", "x");
+      await backend.put("arts/v0:t/texts/README.backup_v3/inside.txt", "x");
+      assert.deepEqual((await readme.listBackups()).sort(), ["README.backup_v1.2", "README.backup_v2"]);
+
+      const bundle = snapshot.artifact("sharded", "bundle", { handler: ShardsHandler });
+      await bundle.save(["a", "b"]);
+      assert.equal(await bundle.backup("v1.2"), "bundle.backup_v1.2");
+      assert.deepEqual(await bundle.listBackups(), ["bundle.backup_v1.2"]);
+    });
+
     it("delete needs confirm, and a missing artifact deletes nothing quietly", async () => {
       const doomed = snapshot.text("doomed.txt");
       await doomed.delete();
@@ -146,6 +186,24 @@ for (const factory of allBackendFactories()) {
       assert.equal(await doomed.exists(), true);
       await doomed.delete({ confirm: true });
       assert.equal(await doomed.exists(), false);
+    });
+
+    it("a built-in artifact is only its object: a name that is a folder of other artifacts is not there", async () => {
+      await snapshot.json("sub/dir/x.json").save([1]);
+      assert.equal(await snapshot.json("sub/dir/x.json").backup("important"), "x.backup_important.json");
+      await snapshot.json("sub/y.json").save([2]);
+      const before = await collectKeys(backend, "arts/v0:t/jsons/");
+      const ghost = snapshot.json("sub");
+      await expectCode(ghost.load(), "NOT_FOUND");
+      assert.equal(await ghost.exists(), false);
+      assert.equal(await ghost.storage.exists(), false);
+      assert.equal(await ghost.backup(), undefined, "nothing to back up");
+      assert.equal(await ghost.backup("tagged"), undefined, "nothing to back up");
+      assert.deepEqual(await ghost.listBackups(), []);
+      await ghost.delete({ confirm: true });
+      assert.deepEqual(await collectKeys(backend, "arts/v0:t/jsons/"), before, "nothing below 'sub' was copied or deleted");
+      assert.deepEqual(await snapshot.json("sub/dir/x.json").load(), [1]);
+      assert.deepEqual(await snapshot.json("sub/y.json").load(), [2]);
     });
 
     it("streams files in and out", async () => {
@@ -261,6 +319,19 @@ for (const factory of allBackendFactories()) {
       await expectCode(() => snapshot.artifact("json", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
       await expectCode(() => snapshot.artifact("jsons", "x", { handler: LinesHandler }), "INVALID_ARGUMENT", "a built-in folder");
       await expectCode(() => snapshot.artifact("things", "../x", { handler: LinesHandler }), "INVALID_ARGUMENT");
+    });
+
+    it("refuses a custom type named like the run's log files, which would put a folder beside the log", async () => {
+      await snapshot.flush();
+      const before = await collectKeys(backend, "arts/");
+      for (const type of ["arts.log", "arts.history.log", "arts.rank1.log", "arts.rank12.history.log", "ARTS.Log"]) {
+        const error = await expectCode(() => snapshot.artifact(type, "x.txt", { handler: LinesHandler }), "INVALID_ARGUMENT", type);
+        assert.match(error.message, /log/, type);
+      }
+      assert.deepEqual(await collectKeys(backend, "arts/"), before);
+      for (const type of ["arts.logs", "other.log", "arts.rank.log", "arts"]) {
+        assert.equal(snapshot.artifact(type, "x.txt", { handler: LinesHandler }).snapshotType, type, type);
+      }
     });
 
     it("rejects handlers that are not classes with save and load, naming the type and writing nothing", async () => {
