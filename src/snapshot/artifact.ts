@@ -106,8 +106,9 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /**
    * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
    * without a tag; a folder-like custom artifact (objects below its path) is copied object by object into a folder
-   * of that name. A built-in type's artifact is only its object: what lies below its path is not its own. Never replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second
-   * gets a -2, -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
+   * of that name. A built-in type's artifact is only its object: what lies below its path is not its own. Never
+   * replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second gets a -2,
+   * -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
    */
   async backup(tag?: string): Promise<string | undefined> {
     this.#assertWritable("back up");
