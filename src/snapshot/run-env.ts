@@ -7,6 +7,7 @@
  *   others (accelerate, deepspeed, Ray …) export RANK like torchrun; give them OPENCRATE_RUN_ID
  */
 import { InvalidArgumentError } from "../errors.ts";
+import { showValue } from "./names.ts";
 
 /** Rank variables, in the order they are read; LOCAL_RANK names a rank on one machine only, so it only warns. */
 const GLOBAL_RANK_VARIABLES = ["RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
@@ -20,13 +21,33 @@ const FIRST_SPECIAL_SLURM_STEP = 0xfffffff0;
  * launch), which names no run: it is ignored, or every job would join the first one's version.
  */
 export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  // Checked first: `runId: null` must not fall through to the environment (and turn off the `<id>#2` numbering).
+  if (option !== undefined && typeof option !== "string") {
+    throw new InvalidArgumentError(`runId must be a string, got ${showValue(option)}.`);
+  }
   const torchRunId = nonEmpty(env.TORCHELASTIC_RUN_ID);
-  const runId =
-    option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? (torchRunId === "none" ? undefined : torchRunId) ?? slurmRunId(env);
+  const ours = nonEmpty(env.OPENCRATE_RUN_ID);
+  const slurm = slurmRunId(env);
+  const [runId, source] =
+    option !== undefined
+      ? [option, "runId"]
+      : ours !== undefined
+        ? [ours, "OPENCRATE_RUN_ID"]
+        : torchRunId !== undefined && torchRunId !== "none"
+          ? [torchRunId, "TORCHELASTIC_RUN_ID"]
+          : [slurm, "SLURM_JOB_ID"];
   if (runId === undefined) return undefined;
-  if (typeof runId !== "string" || runId.length === 0 || runId.length > 256 || /[\0-\x1f/\\]/.test(runId) || runId === "." || runId === "..") {
+  if (
+    runId.length === 0 ||
+    runId.length > 256 ||
+    /[\0-\x1f/\\]/.test(runId) ||
+    runId === "." ||
+    runId === ".." ||
+    /\p{Cs}/u.test(runId) // a lone surrogate: not well-formed Unicode
+  ) {
     throw new InvalidArgumentError(
-      `Invalid run id ${JSON.stringify(runId)}: use 1-256 printable characters without '/' or '\\'.`,
+      `Invalid run id ${JSON.stringify(runId)} (from ${source}): use 1-256 printable characters (well-formed ` +
+        `Unicode) without '/' or '\\'.`,
     );
   }
   return runId;

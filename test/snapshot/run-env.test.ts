@@ -29,6 +29,46 @@ describe("resolveRunId", () => {
   });
 });
 
+describe("runId option and run ids that are not strings or not well-formed", () => {
+  it("refuses a runId that is not a string, rather than falling back to the environment", async () => {
+    const env = { OPENCRATE_RUN_ID: "job-typed" };
+    for (const bad of [null, 7, {}, ["a"], true]) {
+      assert.throws(() => resolveRunId(bad as never, env), { code: "INVALID_ARGUMENT", message: /^runId must be a string/ }, String(bad));
+      assert.throws(() => setupRunId(bad as never, "typed", env), { code: "INVALID_ARGUMENT", message: /runId/ });
+    }
+    const root = await mkdtemp(join(tmpdir(), "oc-run-id-null-"));
+    try {
+      await assert.rejects(Snapshot.setup({ name: "typed", root, console: false, runId: null as never }), {
+        code: "INVALID_ARGUMENT",
+        message: /runId must be a string, got null/,
+      });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a run id holding a lone surrogate with INVALID_ARGUMENT, not a URIError", async () => {
+    assert.throws(() => resolveRunId("a\uD800b", {}), { code: "INVALID_ARGUMENT" });
+    assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: "\uDC00" }), { code: "INVALID_ARGUMENT", message: /OPENCRATE_RUN_ID/ });
+    assert.equal(resolveRunId("run-\u{1F600}", {}), "run-\u{1F600}", "a surrogate pair is fine");
+    const root = await mkdtemp(join(tmpdir(), "oc-run-id-surrogate-"));
+    try {
+      await assert.rejects(Snapshot.setup({ name: "lone", root, console: false, runId: "x\uD800" }), { code: "INVALID_ARGUMENT" });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("names the variable a malformed run id came from", () => {
+    assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: "a/b" }), { message: /from OPENCRATE_RUN_ID/ });
+    assert.throws(() => resolveRunId(undefined, { TORCHELASTIC_RUN_ID: "a/b" }), { message: /from TORCHELASTIC_RUN_ID/ });
+    assert.throws(() => resolveRunId(undefined, { SLURM_JOB_ID: "9/1", SLURM_STEP_ID: "0", SLURM_PROCID: "0" }), {
+      message: /from SLURM_JOB_ID/,
+    });
+    assert.throws(() => resolveRunId("a/b", { OPENCRATE_RUN_ID: "fine" }), { message: /from runId/ });
+  });
+});
+
 describe("setupRunId", () => {
   it("numbers a process's later setups of one name under the environment's run id; an option is taken as it is", () => {
     const env = { OPENCRATE_RUN_ID: "job-7" };
