@@ -56,6 +56,9 @@ export interface ParsedSetup {
   readonly logFlushIntervalMs: number | undefined;
 }
 
+/** The longest delay Node's setTimeout keeps (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Checks every option (unknown keys included) and applies the defaults; throws InvalidArgumentError. */
 export function parseSetupOptions(options: unknown): ParsedSetup {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -83,8 +86,11 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
   }
   if (given.backend !== undefined) checkBackendOption(given.backend);
   const interval = given.logFlushIntervalMs;
-  if (interval !== undefined && !(typeof interval === "number" && interval > 0)) {
-    throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${showValue(interval)}.`);
+  // Above 2^31-1 ms (or Infinity) Node's setTimeout fires after 1 ms instead.
+  if (interval !== undefined && !(typeof interval === "number" && interval > 0 && interval <= MAX_TIMER_MS)) {
+    throw new InvalidArgumentError(
+      `logFlushIntervalMs must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${showValue(interval)}.`,
+    );
   }
   return {
     name: validateSnapshotName(given.name),

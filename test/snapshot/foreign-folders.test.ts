@@ -428,4 +428,13 @@ describe("setup option checks", () => {
     assert.equal(opened.versionName, "v0", "a real backend is still taken");
     await opened.close();
   });
+
+  it("rejects a logFlushIntervalMs that setTimeout cannot wait for", async () => {
+    for (const bad of [2 ** 31, Number.POSITIVE_INFINITY, Number.NaN, 0, -1]) {
+      const error = await expectCode(Snapshot.setup({ name: "opts", backend, console: false, logFlushIntervalMs: bad }), "INVALID_ARGUMENT", String(bad));
+      assert.match(error.message, /logFlushIntervalMs/);
+    }
+    const slow = await Snapshot.setup({ name: "opts-slow", backend, console: false, logFlushIntervalMs: 2 ** 31 - 1 });
+    await slow.close();
+  });
 });
