@@ -39,7 +39,7 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
           : [slurm, "SLURM_JOB_ID"];
   if (runId === undefined) return undefined;
   if (
-    runId.length === 0 ||
+    runId.trim() === "" || // blank, as a blank OPENCRATE_ROOT or OPENCRATE_LOG_LEVEL is refused
     runId.length > 256 ||
     /[\0-\x1f/\\]/.test(runId) ||
     runId === "." ||
@@ -47,8 +47,8 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
     /\p{Cs}/u.test(runId) // a lone surrogate: not well-formed Unicode
   ) {
     throw new InvalidArgumentError(
-      `Invalid run id ${JSON.stringify(runId)} (from ${source}): use 1-256 printable characters (well-formed ` +
-        `Unicode) without '/' or '\\'.`,
+      `Invalid run id ${JSON.stringify(runId)} (from ${source}): use 1-256 printable characters, not all ` +
+        `white space, in well-formed Unicode, without '/' or '\\'.`,
     );
   }
   return runId;

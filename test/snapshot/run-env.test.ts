@@ -59,6 +59,15 @@ describe("runId option and run ids that are not strings or not well-formed", () 
     }
   });
 
+  it("refuses a blank run id, naming where it came from; an empty variable is unset", () => {
+    for (const blank of [" ", "\t", "  "]) {
+      assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: blank }), { code: "INVALID_ARGUMENT", message: /from OPENCRATE_RUN_ID/ });
+      assert.throws(() => resolveRunId(undefined, { TORCHELASTIC_RUN_ID: blank }), { code: "INVALID_ARGUMENT", message: /from TORCHELASTIC_RUN_ID/ });
+      assert.throws(() => resolveRunId(blank, {}), { code: "INVALID_ARGUMENT", message: /from runId/ });
+    }
+    assert.equal(resolveRunId(undefined, { OPENCRATE_RUN_ID: "", TORCHELASTIC_RUN_ID: "torch" }), "torch");
+  });
+
   it("names the variable a malformed run id came from", () => {
     assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: "a/b" }), { message: /from OPENCRATE_RUN_ID/ });
     assert.throws(() => resolveRunId(undefined, { TORCHELASTIC_RUN_ID: "a/b" }), { message: /from TORCHELASTIC_RUN_ID/ });
