@@ -37,6 +37,16 @@ export function parseLocation(input: string): Location {
   if (typeof input !== "string" || input.trim() === "") {
     throw new InvalidArgumentError(`A location must be a non-empty path or URI, got ${JSON.stringify(input)}.`);
   }
+  const trimmed = input.trim();
+  if (trimmed !== input && (SCHEME.test(trimmed) || looksLikeMalformedUri(trimmed))) {
+    // " s3://b/x" would be a local folder " s3:", and "s3://b/x " the prefix "x ".
+    const start = input.indexOf(trimmed);
+    const shown = `${input.slice(0, start)}${redact(trimmed)}${input.slice(start + trimmed.length)}`;
+    throw new InvalidArgumentError(
+      `Malformed location ${JSON.stringify(shown)}: a URI must not start or end with white space.`,
+      { path: shown },
+    );
+  }
   const match = SCHEME.exec(input);
   if (match === null) {
     checkNotAMalformedUri(input);
@@ -103,12 +113,20 @@ export function redact(input: string): string {
   return input.replace(USER_INFO, "$1***@");
 }
 
-/** Throws InvalidArgumentError for a local-looking input that is really a mistyped URI. */
-function checkNotAMalformedUri(input: string): void {
+function looksLikeMalformedUri(input: string): boolean {
+  return malformedUriScheme(input) !== undefined;
+}
+
+function malformedUriScheme(input: string): string | undefined {
   const oneSlash = SCHEME_ONE_SLASH.exec(input);
   const noSlashes = KNOWN_SCHEME_NO_SLASHES.exec(input);
   const noColon = KNOWN_SCHEME_NO_COLON.exec(input);
-  const scheme = (oneSlash ?? noSlashes ?? noColon)?.[1];
+  return (oneSlash ?? noSlashes ?? noColon)?.[1];
+}
+
+/** Throws InvalidArgumentError for a local-looking input that is really a mistyped URI. */
+function checkNotAMalformedUri(input: string): void {
+  const scheme = malformedUriScheme(input);
   if (scheme === undefined) return;
   throw malformed(input, `it looks like a URI, but a scheme is written "${scheme.toLowerCase()}://" (use ./${input} for a local folder)`);
 }

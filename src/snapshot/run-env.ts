@@ -5,10 +5,12 @@
  *   MPICH / Hydra     PMI_RANK (no run id: set OPENCRATE_RUN_ID)
  *   Slurm srun        SLURM_PROCID; SLURM_JOB_ID and SLURM_STEP_ID name the run
  *   others (accelerate, deepspeed, Ray …) export RANK like torchrun; give them OPENCRATE_RUN_ID
+ *   LOCAL_RANK alone  the rank when NODE_RANK is unset or 0, or with NODE_RANK and LOCAL_WORLD_SIZE
  */
 import { InvalidArgumentError } from "../errors.ts";
+import { showValue } from "./names.ts";
 
-/** Rank variables, in the order they are read; LOCAL_RANK names a rank on one machine only, so it only warns. */
+/** Rank variables, in the order they are read; LOCAL_RANK names a rank on one machine only (see localRank). */
 const GLOBAL_RANK_VARIABLES = ["RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
 const RANK_VARIABLES = ["RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
 /** Slurm's special steps (batch script, extern, interactive) are 0xfffffff0 and up: not a launched job step. */
@@ -20,13 +22,33 @@ const FIRST_SPECIAL_SLURM_STEP = 0xfffffff0;
  * launch), which names no run: it is ignored, or every job would join the first one's version.
  */
 export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  // Checked first: `runId: null` must not fall through to the environment (and turn off the `<id>#2` numbering).
+  if (option !== undefined && typeof option !== "string") {
+    throw new InvalidArgumentError(`runId must be a string, got ${showValue(option)}.`);
+  }
   const torchRunId = nonEmpty(env.TORCHELASTIC_RUN_ID);
-  const runId =
-    option ?? nonEmpty(env.OPENCRATE_RUN_ID) ?? (torchRunId === "none" ? undefined : torchRunId) ?? slurmRunId(env);
+  const ours = nonEmpty(env.OPENCRATE_RUN_ID);
+  const slurm = slurmRunId(env);
+  const [runId, source] =
+    option !== undefined
+      ? [option, "runId"]
+      : ours !== undefined
+        ? [ours, "OPENCRATE_RUN_ID"]
+        : torchRunId !== undefined && torchRunId !== "none"
+          ? [torchRunId, "TORCHELASTIC_RUN_ID"]
+          : [slurm, "SLURM_JOB_ID"];
   if (runId === undefined) return undefined;
-  if (typeof runId !== "string" || runId.length === 0 || runId.length > 256 || /[\0-\x1f/\\]/.test(runId) || runId === "." || runId === "..") {
+  if (
+    runId.trim() === "" || // blank, as a blank OPENCRATE_ROOT or OPENCRATE_LOG_LEVEL is refused
+    runId.length > 256 ||
+    /[\0-\x1f/\\]/.test(runId) ||
+    runId === "." ||
+    runId === ".." ||
+    /\p{Cs}/u.test(runId) // a lone surrogate: not well-formed Unicode
+  ) {
     throw new InvalidArgumentError(
-      `Invalid run id ${JSON.stringify(runId)}: use 1-256 printable characters without '/' or '\\'.`,
+      `Invalid run id ${JSON.stringify(runId)} (from ${source}): use 1-256 printable characters, not all ` +
+        `white space, in well-formed Unicode, without '/' or '\\'.`,
     );
   }
   return runId;
@@ -70,30 +92,60 @@ function slurmRunId(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /**
- * The process's rank: RANK (torchrun and most launchers), else OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID;
- * undefined when none is set. Rank 0 writes `<name>.log`.
+ * The process's rank: RANK (torchrun and most launchers), else OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID, else
+ * LOCAL_RANK when it tells the job's rank (see localRank); undefined when none is set. Rank 0 writes `<name>.log`.
  */
 export function resolveRank(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const variable = GLOBAL_RANK_VARIABLES.find((name) => nonEmpty(env[name]) !== undefined);
-  if (variable === undefined) return undefined;
-  const raw = env[variable] ?? "";
-  if (!/^\d{1,9}$/.test(raw)) {
-    throw new InvalidArgumentError(`${variable} must be a non-negative integer, got ${JSON.stringify(raw)}.`);
-  }
-  const rank = Number(raw);
+  const rank = variable === undefined ? localRank(env) : readIndex(env, variable);
+  if (rank === undefined) return undefined;
   const worldSize = nonEmpty(env.WORLD_SIZE);
   if (worldSize !== undefined && /^\d{1,9}$/.test(worldSize) && rank >= Number(worldSize)) {
-    throw new InvalidArgumentError(`${variable} ${rank} is not below WORLD_SIZE ${worldSize}.`);
+    throw new InvalidArgumentError(`${variable ?? "The rank from LOCAL_RANK"} ${rank} is not below WORLD_SIZE ${worldSize}.`);
   }
   return rank;
 }
 
 /**
+ * The job's rank from LOCAL_RANK (a rank on one machine) when that is unambiguous: LOCAL_RANK itself when NODE_RANK
+ * is unset or 0 (one machine), NODE_RANK × LOCAL_WORLD_SIZE + LOCAL_RANK when both are set; otherwise undefined.
+ */
+function localRank(env: NodeJS.ProcessEnv): number | undefined {
+  if (nonEmpty(env.LOCAL_RANK) === undefined) return undefined;
+  const local = readIndex(env, "LOCAL_RANK");
+  const node = nonEmpty(env.NODE_RANK) === undefined ? 0 : readIndex(env, "NODE_RANK");
+  if (node === 0) return local;
+  if (nonEmpty(env.LOCAL_WORLD_SIZE) === undefined) return undefined;
+  const perNode = readIndex(env, "LOCAL_WORLD_SIZE");
+  if (local >= perNode) {
+    throw new InvalidArgumentError(`LOCAL_RANK ${local} is not below LOCAL_WORLD_SIZE ${perNode}.`);
+  }
+  return node * perNode + local;
+}
+
+function readIndex(env: NodeJS.ProcessEnv, variable: string): number {
+  const raw = env[variable] ?? "";
+  if (!/^\d{1,9}$/.test(raw)) {
+    throw new InvalidArgumentError(`${variable} must be a non-negative integer, got ${JSON.stringify(raw)}.`);
+  }
+  return Number(raw);
+}
+
+/**
  * A warning when a launcher marked this process as one rank of a job but nothing names the job: then each rank
- * takes a version of its own. Undefined when no rank variable is set or a run id was found.
+ * takes a version of its own. Also, under a run id, when LOCAL_RANK is set but the job's rank cannot be told from it
+ * (NODE_RANK above 0 without LOCAL_WORLD_SIZE): then every rank writes `<name>.log` and their lines collide.
+ * Undefined otherwise.
  */
 export function rankWithoutRunIdWarning(runId: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (runId !== undefined) return undefined;
+  if (runId !== undefined) {
+    if (nonEmpty(env.LOCAL_RANK) === undefined || resolveRank(env) !== undefined) return undefined;
+    return (
+      `LOCAL_RANK=${env.LOCAL_RANK} is set but no rank of the whole job was found (RANK is unset, and NODE_RANK=` +
+      `${env.NODE_RANK ?? ""} without LOCAL_WORLD_SIZE), so every process of run ${JSON.stringify(runId)} writes ` +
+      `the same log and their lines collide. Set RANK (or LOCAL_WORLD_SIZE) for every process.`
+    );
+  }
   const variable = RANK_VARIABLES.find((name) => nonEmpty(env[name]) !== undefined);
   if (variable === undefined) return undefined;
   return (

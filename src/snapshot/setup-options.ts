@@ -56,6 +56,9 @@ export interface ParsedSetup {
   readonly logFlushIntervalMs: number | undefined;
 }
 
+/** The longest delay Node's setTimeout keeps (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Checks every option (unknown keys included) and applies the defaults; throws InvalidArgumentError. */
 export function parseSetupOptions(options: unknown): ParsedSetup {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -81,9 +84,13 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
   if (given.console !== undefined && typeof given.console !== "boolean") {
     throw new InvalidArgumentError(`console must be true or false, got ${showValue(given.console)}.`);
   }
+  if (given.backend !== undefined) checkBackendOption(given.backend);
   const interval = given.logFlushIntervalMs;
-  if (interval !== undefined && !(typeof interval === "number" && interval > 0)) {
-    throw new InvalidArgumentError(`logFlushIntervalMs must be a positive number, got ${showValue(interval)}.`);
+  // Above 2^31-1 ms (or Infinity) Node's setTimeout fires after 1 ms instead.
+  if (interval !== undefined && !(typeof interval === "number" && interval > 0 && interval <= MAX_TIMER_MS)) {
+    throw new InvalidArgumentError(
+      `logFlushIntervalMs must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${showValue(interval)}.`,
+    );
   }
   return {
     name: validateSnapshotName(given.name),
@@ -100,6 +107,36 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
     console: given.console ?? true,
     logFlushIntervalMs: interval,
   };
+}
+
+/** The methods every StorageBackend has (the optional ones are checked where they are used). */
+const BACKEND_METHODS = [
+  "describe",
+  "head",
+  "get",
+  "getStream",
+  "put",
+  "putStream",
+  "list",
+  "listPage",
+  "delete",
+  "deleteMany",
+  "copy",
+  "close",
+] as const;
+
+/** `backend` must be a StorageBackend object: a URI string, null or `{}` would fail later with a TypeError. */
+function checkBackendOption(backend: unknown): void {
+  if (typeof backend !== "object" || backend === null || Array.isArray(backend)) {
+    const hint = typeof backend === "string" ? " (give a URI as root, or build one with backendFromUri)" : "";
+    throw new InvalidArgumentError(`backend must be a StorageBackend object${hint}, got ${showValue(backend)}.`);
+  }
+  const record = backend as Record<string, unknown>;
+  const missing: string[] = BACKEND_METHODS.filter((method) => typeof record[method] !== "function");
+  if (typeof record.capabilities !== "object" || record.capabilities === null) missing.unshift("capabilities");
+  if (missing.length > 0) {
+    throw new InvalidArgumentError(`backend must be a StorageBackend object; it lacks ${missing.join(", ")}.`);
+  }
 }
 
 /** The candidate closest to `word` by edit distance (case-insensitive). */

@@ -407,4 +407,34 @@ describe("setup option checks", () => {
     assert.match(error.message, /run id/);
     assert.deepEqual(await collectKeys(backend, ""), []);
   });
+
+  it("rejects a backend that is not a StorageBackend object, naming the option", async () => {
+    const methods = Object.fromEntries(
+      ["describe", "head", "get", "getStream", "put", "putStream", "list", "listPage", "delete", "deleteMany", "copy", "close"].map(
+        (method) => [method, () => {}],
+      ),
+    );
+    for (const bad of [null, "s3://bucket/x", {}, [], 3, { ...methods }, { capabilities: {}, ...methods, copy: 1 }]) {
+      const error = await expectCode(
+        Snapshot.setup({ name: "opts", backend: bad as unknown as StorageBackend, console: false }),
+        "INVALID_ARGUMENT",
+        JSON.stringify(bad),
+      );
+      assert.match(error.message, /^backend must be a StorageBackend object/);
+    }
+    const error = await expectCode(Snapshot.setup({ name: "opts", backend: {} as StorageBackend, console: false }), "INVALID_ARGUMENT");
+    assert.match(error.message, /lacks capabilities, describe, head/);
+    const opened = await Snapshot.setup({ name: "opts-ok", backend, console: false });
+    assert.equal(opened.versionName, "v0", "a real backend is still taken");
+    await opened.close();
+  });
+
+  it("rejects a logFlushIntervalMs that setTimeout cannot wait for", async () => {
+    for (const bad of [2 ** 31, Number.POSITIVE_INFINITY, Number.NaN, 0, -1]) {
+      const error = await expectCode(Snapshot.setup({ name: "opts", backend, console: false, logFlushIntervalMs: bad }), "INVALID_ARGUMENT", String(bad));
+      assert.match(error.message, /logFlushIntervalMs/);
+    }
+    const slow = await Snapshot.setup({ name: "opts-slow", backend, console: false, logFlushIntervalMs: 2 ** 31 - 1 });
+    await slow.close();
+  });
 });

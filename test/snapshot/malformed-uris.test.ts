@@ -56,6 +56,36 @@ describe("malformed URIs", () => {
     assert.deepEqual(await readdir(cwd), [], "no local folder was made");
   });
 
+  it("a URI with white space before or after is refused on every entry point; spaces inside a local path are fine", async () => {
+    const padded = [" s3://bucket/x", "s3://bucket/x ", "\tgs://bucket/x", "memory://store/x\n", " s3:/bucket/x", " file:///tmp/x"];
+    for (const uri of padded) {
+      const shown = JSON.stringify(uri);
+      assert.throws(
+        () => parseLocation(uri),
+        (error: Error & { code?: string }) => error.code === "INVALID_ARGUMENT" && error.message.includes(shown),
+        shown,
+      );
+      await rejectsWithCode(Snapshot.setup({ name: "train", root: uri, console: false }), "INVALID_ARGUMENT", `root ${shown}`);
+      process.env.OPENCRATE_ROOT = uri;
+      try {
+        const fromEnv = await rejectsWithCode(Snapshot.setup({ name: "train", console: false }), "INVALID_ARGUMENT", `OPENCRATE_ROOT ${shown}`);
+        assert.ok(fromEnv.message.includes("OPENCRATE_ROOT") && fromEnv.message.includes(shown), fromEnv.message);
+      } finally {
+        delete process.env.OPENCRATE_ROOT;
+      }
+      if (uri.trimStart() !== uri) {
+        await rejectsWithCode(Snapshot.open(`${uri.trimEnd()}/train@latest`), "INVALID_ARGUMENT", `open ${shown}`);
+      }
+    }
+    assert.match(
+      (() => { try { parseLocation(" s3://user:secret@bucket/x"); } catch (error) { return String(error); } return ""; })(),
+      /\*\*\*@bucket/,
+      "credentials are masked",
+    );
+    assert.deepEqual(await readdir(cwd), [], "no local folder was made");
+    for (const path of ["my runs/a b", "runs/x ", " runs"]) assert.deepEqual(parseLocation(path), { scheme: "file", path });
+  });
+
   it("oc.io refuses each", async () => {
     for (const uri of MALFORMED) {
       await rejectsWithCode(io.listFilesInDir(uri), "INVALID_ARGUMENT", `listFilesInDir ${uri}`);

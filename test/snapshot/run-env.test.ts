@@ -1,6 +1,6 @@
 /** Run ids and ranks from options and the environment launchers set. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -26,6 +26,55 @@ describe("resolveRunId", () => {
     for (const bad of ["a/b", "a\\b", "..", "x\ny", "x".repeat(257)]) {
       assert.throws(() => resolveRunId(bad, {}), { code: "INVALID_ARGUMENT" }, bad);
     }
+  });
+});
+
+describe("runId option and run ids that are not strings or not well-formed", () => {
+  it("refuses a runId that is not a string, rather than falling back to the environment", async () => {
+    const env = { OPENCRATE_RUN_ID: "job-typed" };
+    for (const bad of [null, 7, {}, ["a"], true]) {
+      assert.throws(() => resolveRunId(bad as never, env), { code: "INVALID_ARGUMENT", message: /^runId must be a string/ }, String(bad));
+      assert.throws(() => setupRunId(bad as never, "typed", env), { code: "INVALID_ARGUMENT", message: /runId/ });
+    }
+    const root = await mkdtemp(join(tmpdir(), "oc-run-id-null-"));
+    try {
+      await assert.rejects(Snapshot.setup({ name: "typed", root, console: false, runId: null as never }), {
+        code: "INVALID_ARGUMENT",
+        message: /runId must be a string, got null/,
+      });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a run id holding a lone surrogate with INVALID_ARGUMENT, not a URIError", async () => {
+    assert.throws(() => resolveRunId("a\uD800b", {}), { code: "INVALID_ARGUMENT" });
+    assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: "\uDC00" }), { code: "INVALID_ARGUMENT", message: /OPENCRATE_RUN_ID/ });
+    assert.equal(resolveRunId("run-\u{1F600}", {}), "run-\u{1F600}", "a surrogate pair is fine");
+    const root = await mkdtemp(join(tmpdir(), "oc-run-id-surrogate-"));
+    try {
+      await assert.rejects(Snapshot.setup({ name: "lone", root, console: false, runId: "x\uD800" }), { code: "INVALID_ARGUMENT" });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a blank run id, naming where it came from; an empty variable is unset", () => {
+    for (const blank of [" ", "\t", "  "]) {
+      assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: blank }), { code: "INVALID_ARGUMENT", message: /from OPENCRATE_RUN_ID/ });
+      assert.throws(() => resolveRunId(undefined, { TORCHELASTIC_RUN_ID: blank }), { code: "INVALID_ARGUMENT", message: /from TORCHELASTIC_RUN_ID/ });
+      assert.throws(() => resolveRunId(blank, {}), { code: "INVALID_ARGUMENT", message: /from runId/ });
+    }
+    assert.equal(resolveRunId(undefined, { OPENCRATE_RUN_ID: "", TORCHELASTIC_RUN_ID: "torch" }), "torch");
+  });
+
+  it("names the variable a malformed run id came from", () => {
+    assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: "a/b" }), { message: /from OPENCRATE_RUN_ID/ });
+    assert.throws(() => resolveRunId(undefined, { TORCHELASTIC_RUN_ID: "a/b" }), { message: /from TORCHELASTIC_RUN_ID/ });
+    assert.throws(() => resolveRunId(undefined, { SLURM_JOB_ID: "9/1", SLURM_STEP_ID: "0", SLURM_PROCID: "0" }), {
+      message: /from SLURM_JOB_ID/,
+    });
+    assert.throws(() => resolveRunId("a/b", { OPENCRATE_RUN_ID: "fine" }), { message: /from runId/ });
   });
 });
 
@@ -90,8 +139,56 @@ describe("launchers other than torchrun", () => {
     assert.equal(resolveRank({ PMI_RANK: "5" }), 5);
     assert.equal(resolveRank({ SLURM_PROCID: "7" }), 7);
     assert.equal(resolveRank({ RANK: "1", SLURM_PROCID: "7" }), 1);
-    assert.equal(resolveRank({ LOCAL_RANK: "3" }), undefined, "a machine-local rank is not the job's rank");
     assert.throws(() => resolveRank({ PMI_RANK: "x" }), { code: "INVALID_ARGUMENT", message: /PMI_RANK/ });
+  });
+
+  it("takes the rank from LOCAL_RANK when RANK is unset and LOCAL_RANK tells the job's rank", () => {
+    assert.equal(resolveRank({ LOCAL_RANK: "3" }), 3, "one machine");
+    assert.equal(resolveRank({ LOCAL_RANK: "3", NODE_RANK: "0" }), 3);
+    assert.equal(resolveRank({ LOCAL_RANK: "3", NODE_RANK: "2", LOCAL_WORLD_SIZE: "4" }), 11);
+    assert.equal(resolveRank({ LOCAL_RANK: "3", NODE_RANK: "2" }), undefined, "ambiguous without LOCAL_WORLD_SIZE");
+    assert.equal(resolveRank({ LOCAL_RANK: "3", RANK: "9" }), 9, "RANK wins");
+    assert.equal(resolveRank({ LOCAL_RANK: "1", SLURM_PROCID: "5" }), 5, "a global rank wins");
+    assert.throws(() => resolveRank({ LOCAL_RANK: "x" }), { code: "INVALID_ARGUMENT", message: /LOCAL_RANK/ });
+    assert.throws(() => resolveRank({ LOCAL_RANK: "1", NODE_RANK: "-1" }), { code: "INVALID_ARGUMENT", message: /NODE_RANK/ });
+    assert.throws(() => resolveRank({ LOCAL_RANK: "4", NODE_RANK: "1", LOCAL_WORLD_SIZE: "4" }), { message: /LOCAL_WORLD_SIZE/ });
+    assert.throws(() => resolveRank({ LOCAL_RANK: "2", WORLD_SIZE: "2" }), { message: /WORLD_SIZE/ });
+  });
+
+  it("warns under a run id when LOCAL_RANK is set but the job's rank cannot be told", () => {
+    assert.equal(rankWithoutRunIdWarning("job", { LOCAL_RANK: "1" }), undefined);
+    assert.equal(rankWithoutRunIdWarning("job", { LOCAL_RANK: "1", NODE_RANK: "1", LOCAL_WORLD_SIZE: "2" }), undefined);
+    assert.match(rankWithoutRunIdWarning("job", { LOCAL_RANK: "1", NODE_RANK: "1" }) ?? "", /^LOCAL_RANK=1 is set .* collide/);
+  });
+
+  it("ranks known only by LOCAL_RANK under one run id write logs of their own", async () => {
+    const root = await mkdtemp(join(tmpdir(), "oc-local-rank-"));
+    const saved = process.env.LOCAL_RANK;
+    try {
+      const snapshots = [];
+      for (const local of ["0", "1"]) {
+        process.env.LOCAL_RANK = local;
+        snapshots.push(await new Snapshot().setup({ name: "lr", root, console: false, runId: "local-rank-job" }));
+      }
+      const [first, second] = snapshots;
+      assert.ok(first !== undefined && second !== undefined);
+      assert.equal(first.version, second.version, "the two ranks share one version");
+      first.info("from local rank 0");
+      second.info("from local rank 1");
+      const folder = join(root, "lr", `v${first.version}`);
+      await Promise.all(snapshots.map((snapshot) => snapshot.close()));
+      assert.match(await readFile(join(folder, "lr.log"), "utf8"), /from local rank 0/);
+      const files = await readdir(folder);
+      const other = files.find((file) => file !== "lr.log" && file.endsWith(".log") && !file.includes("history"));
+      assert.ok(other !== undefined, files.join(", "));
+      const otherText = await readFile(join(folder, other), "utf8");
+      assert.match(otherText, /from local rank 1/);
+      assert.doesNotMatch(otherText, /from local rank 0/);
+    } finally {
+      if (saved === undefined) delete process.env.LOCAL_RANK;
+      else process.env.LOCAL_RANK = saved;
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it("names a run started by srun after its job and step, never after Slurm's batch step", () => {
