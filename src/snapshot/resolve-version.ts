@@ -4,7 +4,7 @@ import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import type { StartOption } from "./names.ts";
-import { highestNumber, numbersOf, VersionStore, type VersionEntry } from "./versions.ts";
+import { folderClaim, highestNumber, numbersOf, VersionStore, type AllocationResult, type VersionEntry } from "./versions.ts";
 
 export interface ResolveRequest {
   readonly backend: StorageBackend;
@@ -84,18 +84,16 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   const where = backend.describe(nameKey(name));
   let version: number;
   if (start === "last") {
-    const highest = highestNumber(entries);
-    if (highest === undefined) {
-      if (request.replace) {
-        throw new VersionNotFoundError(`No version of '${name}' exists at ${where}, so there is nothing to replace.`, [], {
-          path: where,
-        });
-      }
-      const { claim, created } = await store.claimOrJoin(0, { tag, runId });
-      if (created) request.warn(`No version of '${name}' exists at ${where}; created v0.`);
-      return { version: 0, folder: versionFolderName(claim.version, tag), resumed: !created };
+    // Without a run id each process picks the highest number itself. With one, "last" is decided once per run,
+    // as "new" is: the first process of the run picks it and names it in the run record, and the others join that
+    // number, even should another job have claimed a higher one in between.
+    const decided =
+      runId === undefined ? await decideLast(request, store, entries) : await store.decideForRun(runId, () => decideLast(request, store, entries));
+    if (decided.created) {
+      request.warn(`No version of '${name}' exists at ${where}; created v0.`);
+      return { version: 0, folder: versionFolderName(0, tag), resumed: false };
     }
-    version = highest;
+    version = decided.claim.version;
   } else {
     version = start;
     if (!entries.some((entry) => entry.version === version)) {
@@ -109,6 +107,22 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   const folder = versionFolderName(version, tag);
   warnOnSibling(request, entries, version, folder);
   return { version, folder, resumed: !request.replace };
+}
+
+/**
+ * The version `start: "last"` resumes: the highest number (a claim or a folder, whoever wrote it), or v0, claimed,
+ * when there is none (`created` then tells whether this call claimed it).
+ */
+async function decideLast(request: ResolveRequest, store: VersionStore, entries: readonly VersionEntry[]): Promise<AllocationResult> {
+  const highest = highestNumber(entries);
+  if (highest !== undefined) return { claim: folderClaim(highest), created: false };
+  if (request.replace) {
+    const where = request.backend.describe(nameKey(request.name));
+    throw new VersionNotFoundError(`No version of '${request.name}' exists at ${where}, so there is nothing to replace.`, [], {
+      path: where,
+    });
+  }
+  return store.claimOrJoin(0, { tag: request.tag, runId: request.runId });
 }
 
 /** Resuming a version with another tag (or none) writes a sibling folder: say which folder is left alone. */

@@ -286,14 +286,44 @@ export class VersionStore {
    * record allocates; the others wait for the record to name the version.
    */
   async allocateForRun(runId: string, options: AllocateOptions): Promise<AllocationResult> {
+    return this.decideForRun(runId, async () => {
+      const claim = await this.allocateNew(options);
+      return { claim, created: true };
+    });
+  }
+
+  /**
+   * Ranks of one job (same runId) settle on one version: the first to create the run record (create-only) calls
+   * `decide` (allocating a new version for `"new"`, picking the highest for `"last"`) and names its version in the
+   * record; the others, and any later process of the run, join the version the record names. Should `decide`
+   * fail, its record is removed (when it is still ours), so a waiting rank decides in its place rather than
+   * waiting for a version that will never be named.
+   */
+  async decideForRun(runId: string, decide: () => Promise<AllocationResult>): Promise<AllocationResult> {
     const key = runRecordKey(this.#name, runId);
     const existing = await this.#readRunRecord(key);
     if (existing?.version !== undefined) return this.#joinRun(existing.version, key);
     const token = randomUUID();
-    if (existing !== undefined || !(await this.#createRunRecord(key, runId, token))) return this.#waitForRun(key);
-    const claim = await this.allocateNew(options);
-    await this.#recordRunVersion(key, runId, token, claim.version);
-    return { claim, created: true };
+    if (existing !== undefined || !(await this.#createRunRecord(key, runId, token))) {
+      const joined = await this.#waitForRun(key);
+      return joined ?? this.decideForRun(runId, decide);
+    }
+    let result: AllocationResult;
+    try {
+      result = await decide();
+    } catch (error) {
+      await this.#dropRunRecord(key, token).catch(() => undefined);
+      throw error;
+    }
+    await this.#recordRunVersion(key, runId, token, result.claim.version);
+    return result;
+  }
+
+  /** Deletes the run record if it is still the one written with `token` and names no version yet. */
+  async #dropRunRecord(key: string, token: string): Promise<void> {
+    const record = await this.#readRunRecord(key);
+    if (record?.token !== token || record.version !== undefined) return;
+    await this.#backend.delete(key);
   }
 
   /**
@@ -466,11 +496,13 @@ export class VersionStore {
     );
   }
 
-  async #waitForRun(key: string): Promise<AllocationResult> {
+  /** Waits for the run record to name a version and joins it; undefined when the record went away (its writer failed). */
+  async #waitForRun(key: string): Promise<AllocationResult | undefined> {
     const deadline = Date.now() + RUN_RECORD_WAIT_MS;
     for (let attempt = 1; Date.now() < deadline; attempt++) {
       const record = await this.#readRunRecord(key);
-      if (record?.version !== undefined) return this.#joinRun(record.version, key);
+      if (record === undefined) return undefined;
+      if (record.version !== undefined) return this.#joinRun(record.version, key);
       await this.#retry.wait(attempt);
     }
     throw new TransientError(

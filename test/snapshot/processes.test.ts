@@ -22,8 +22,9 @@ async function spawnSetup(
   env: Record<string, string> = {},
   count = 1,
   startAt = 0,
+  start = "new",
 ): Promise<number[]> {
-  const { stdout } = await run(process.execPath, [child, root, name, "new", String(count), String(startAt)], {
+  const { stdout } = await run(process.execPath, [child, root, name, start, String(count), String(startAt)], {
     env: { ...process.env, ...env },
     timeout: 120_000,
   });
@@ -79,6 +80,24 @@ for (const factory of multiProcess) {
       const plainTorchrun = { TORCHELASTIC_RUN_ID: "none", RANK: "0", WORLD_SIZE: "1" };
       const launches = [await spawnSetup(backend.describe(""), "ranked", plainTorchrun), await spawnSetup(backend.describe(""), "ranked", plainTorchrun)];
       assert.deepEqual(launches.flat(), [2, 3], 'torchrun\'s "none" run id names no run: each launch gets its own version');
+    });
+
+    it("ranks of one run id resuming 'last' share the version the first rank picked, even after another job claims a higher one", async () => {
+      const root = backend.describe("");
+      const rank = (n: number): Record<string, string> => ({ OPENCRATE_RUN_ID: "job-last", RANK: String(n), WORLD_SIZE: "2" });
+      assert.deepEqual(await spawnSetup(root, "resumed"), [0]);
+      assert.deepEqual(await spawnSetup(root, "resumed", rank(0), 1, 0, "last"), [0]);
+      assert.deepEqual(await spawnSetup(root, "resumed"), [1], "an unrelated job claims the next version");
+      assert.deepEqual(await spawnSetup(root, "resumed", rank(1), 1, 0, "last"), [0], "rank 1 joins its job's version, not the newer one");
+      assert.deepEqual(await collectKeys(backend, "resumed/v1/"), ["resumed/v1/resumed.log"], "the other job's version is untouched");
+      assert.ok((await collectKeys(backend, "resumed/v0/")).includes("resumed/v0/resumed.rank1.log"));
+      assert.deepEqual(await spawnSetup(root, "resumed", {}, 1, 0, "last"), [1], "without a run id 'last' is still the highest");
+      // A job starting on an empty name: both ranks land in the v0 the first one created.
+      const fresh = (n: number): Record<string, string> => ({ OPENCRATE_RUN_ID: "job-fresh", RANK: String(n), WORLD_SIZE: "2" });
+      const startAt = Date.now() + 3000;
+      const both = await Promise.all([0, 1].map((n) => spawnSetup(root, "fresh", fresh(n), 1, startAt, "last")));
+      assert.deepEqual(both.flat(), [0, 0]);
+      assert.deepEqual(await collectKeys(backend, "fresh/.opencrate/versions/"), ["fresh/.opencrate/versions/0000000000.json"]);
     });
 
     it("a task that sets up the same name again under the job's run id (a sweep) gets a new version each time, shared by its ranks", async () => {
