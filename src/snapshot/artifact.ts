@@ -319,15 +319,12 @@ interface BackupLabel {
 
 const TIMESTAMP_LABEL = /^(\d\d:\d\d:\d\d_\d\d-[A-Z][a-z]{2}-\d{4})(?:-([1-9]\d{0,8}))?$/;
 
-/** The label of a name backup() could have made (a valid tag, or a timestamp with an optional -N), else undefined. */
+/** The label of a backup name: a timestamp with an optional -N, or a tag (ours, or a free-form one of Python's). */
 function parseBackupLabel(label: string): BackupLabel | undefined {
   const timestamp = TIMESTAMP_LABEL.exec(label);
   if (timestamp !== null) return { base: timestamp[1] ?? label, attempt: timestamp[2] === undefined ? 1 : Number(timestamp[2]) };
-  try {
-    return validateTag(label) === undefined ? undefined : { base: label, attempt: 1 };
-  } catch {
-    return undefined;
-  }
+  // Any other label is a tag: Python OpenCrate takes free-form ones ("epoch 5", "v1:final"), so only a path is not.
+  return label === "" || label.includes("/") ? undefined : { base: label, attempt: 1 };
 }
 
 function compareText(a: string, b: string): number {

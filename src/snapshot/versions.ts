@@ -308,15 +308,14 @@ export class VersionStore {
       const joined = await this.#waitForRun(key);
       return joined ?? this.decideForRun(runId, decide);
     }
-    let result: AllocationResult;
     try {
-      result = await decide();
+      const result = await decide();
+      await this.#recordRunVersion(key, runId, token, result.claim.version);
+      return result;
     } catch (error) {
       await this.#dropRunRecord(key, token).catch(() => undefined);
       throw error;
     }
-    await this.#recordRunVersion(key, runId, token, result.claim.version);
-    return result;
   }
 
   /** Deletes the run record if it is still the one written with `token` and names no version yet. */
@@ -475,12 +474,28 @@ export class VersionStore {
     const body = JSON.stringify({ runId, token, state: "allocated", version });
     const failureOf = (error: unknown): FailureKind =>
       isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
+    let replaced = false;
     await this.#retry.run("conditional", async () => {
-      const record = await this.#readRunRecord(key);
-      if (record?.version === version) return; // an earlier attempt whose answer was lost did land
-      const current = await this.#backend.head(key);
+      const current = await this.#backend.head(key).catch((error: unknown) => {
+        if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+        throw error;
+      });
+      // Only our own record is written: one deleted meanwhile (by hand, or a delete sent again) and created anew by
+      // another process of the run is that process's to name.
+      replaced = current === undefined;
+      if (current === undefined) return;
+      const record = await this.#readRunRecord(key, current.revision);
+      replaced = record?.token !== token;
+      if (replaced || record?.version === version) return; // an earlier attempt whose answer was lost did land
       await this.#backend.put(key, body, { mode: ifRevision(current.revision) });
     }, failureOf);
+    if (replaced) {
+      throw new TransientError(
+        `The run record ${this.#backend.describe(key)} was removed or replaced while this process named version ` +
+          `${version} in it; start this process again to join the version the run's record names.`,
+        { path: this.#backend.describe(key) },
+      );
+    }
   }
 
   async #joinRun(version: number, key: string): Promise<AllocationResult> {
@@ -517,11 +532,12 @@ export class VersionStore {
    * else there (not an object, no token, a version that is no version number) is CORRUPT_DATA: waiting for it to
    * name a version would only time out.
    */
-  async #readRunRecord(key: string): Promise<{ token: string; version?: number } | undefined> {
+  /** The run record, read at `revision` when given (another revision is PRECONDITION_FAILED). */
+  async #readRunRecord(key: string, revision?: string): Promise<{ token: string; version?: number } | undefined> {
     const where = this.#backend.describe(key);
     let record: unknown;
     try {
-      record = JSON.parse(Buffer.from(await this.#backend.get(key)).toString("utf8"));
+      record = JSON.parse(Buffer.from(await this.#backend.get(key, revision === undefined ? {} : { ifRevision: revision })).toString("utf8"));
     } catch (error) {
       if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
       if (error instanceof SyntaxError) {

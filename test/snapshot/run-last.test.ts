@@ -13,6 +13,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { Snapshot, type SetupOptions } from "../../src/index.ts";
+import { TransientError } from "../../src/errors.ts";
 import { collectKeys, expectCode } from "../support/assertions.ts";
 
 const folders: string[] = [];
@@ -77,3 +78,51 @@ for (const [label, make] of makers) {
     });
   });
 }
+
+/** A store where, once the first claim is in, another process of the run deletes the run record and creates its own. */
+class RecordReplacedMidway extends MemoryBackend {
+  #claimed = false;
+  #replaced = false;
+
+  override async put(...args: Parameters<MemoryBackend["put"]>): ReturnType<MemoryBackend["put"]> {
+    const info = await super.put(...args);
+    if (args[0].includes("/.opencrate/versions/")) this.#claimed = true;
+    return info;
+  }
+
+  override async head(...args: Parameters<MemoryBackend["head"]>): ReturnType<MemoryBackend["head"]> {
+    const [key] = args;
+    if (this.#claimed && !this.#replaced && key.endsWith("/.opencrate/runs/job-r.json")) {
+      this.#replaced = true;
+      await super.delete(key);
+      await super.put(key, JSON.stringify({ runId: "job-r", token: "another process", state: "allocating" }));
+    }
+    return super.head(...args);
+  }
+}
+
+describe("a run record replaced while its first process names the version", () => {
+  it("is not written over: that process fails TRANSIENT and the new record stays the other process's", async () => {
+    const backend = new RecordReplacedMidway({ name: `run-record-replaced-${Math.random()}` });
+    await expectCode(Snapshot.setup({ name: "t", backend, console: false, runId: "job-r" }), "TRANSIENT");
+    const record = JSON.parse(Buffer.from(await backend.get("t/.opencrate/runs/job-r.json")).toString("utf8")) as Record<string, unknown>;
+    assert.deepEqual(record, { runId: "job-r", token: "another process", state: "allocating" });
+  });
+});
+
+/** A store that never lets the run record be updated: naming the version fails TRANSIENT. */
+class RecordNotUpdatable extends MemoryBackend {
+  override async put(...args: Parameters<MemoryBackend["put"]>): ReturnType<MemoryBackend["put"]> {
+    const [key, , options] = args;
+    if (key.includes("/.opencrate/runs/") && options?.mode?.kind === "replace") throw new TransientError(`no update of ${key}`);
+    return super.put(...args);
+  }
+}
+
+describe("a first process that cannot name its version in the run record", () => {
+  it("removes its record, so the run's other processes do not wait for it", async () => {
+    const backend = new RecordNotUpdatable({ name: `run-record-stuck-${Math.random()}` });
+    await expectCode(Snapshot.setup({ name: "t", backend, console: false, runId: "job-s" }), "TRANSIENT");
+    assert.deepEqual(await collectKeys(backend, "t/.opencrate/runs/"), []);
+  });
+});
