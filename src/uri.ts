@@ -38,7 +38,7 @@ export function parseLocation(input: string): Location {
     throw new InvalidArgumentError(`A location must be a non-empty path or URI, got ${JSON.stringify(input)}.`);
   }
   const trimmed = input.trim();
-  if (trimmed !== input && (SCHEME.test(trimmed) || looksLikeMalformedUri(trimmed))) {
+  if (trimmed !== input && (SCHEME.test(trimmed) || malformedUriScheme(trimmed) !== undefined)) {
     // " s3://b/x" would be a local folder " s3:", and "s3://b/x " the prefix "x ".
     const start = input.indexOf(trimmed);
     const shown = `${input.slice(0, start)}${redact(trimmed)}${input.slice(start + trimmed.length)}`;
@@ -111,10 +111,6 @@ export function formatLocation(location: Location): string {
 /** Removes credentials (user:secret@) from a URI so it can appear in messages. */
 export function redact(input: string): string {
   return input.replace(USER_INFO, "$1***@");
-}
-
-function looksLikeMalformedUri(input: string): boolean {
-  return malformedUriScheme(input) !== undefined;
 }
 
 function malformedUriScheme(input: string): string | undefined {

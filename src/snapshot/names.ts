@@ -32,12 +32,9 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
 
 /**
  * A custom artifact type: used verbatim as its folder name, so it may not be a built-in type's folder
- * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder, nor, given the snapshot's
- * name, one of the run's log names in the version folder (`<name>.log`, `<name>.history.log`,
- * `<name>.rank<r>.log`, `<name>.rank<r>.history.log`): on an object store a folder of that name would sit beside
- * the log file, which a local disk cannot hold.
+ * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder.
  */
-export function validateTypeName(type: unknown, reservedFolders: readonly string[] = [], snapshotName?: string): string {
+export function validateTypeName(type: unknown, reservedFolders: readonly string[] = []): string {
   if (typeof type !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(type)) {
     throw new InvalidArgumentError(
       `Invalid artifact type ${showValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
@@ -46,10 +43,18 @@ export function validateTypeName(type: unknown, reservedFolders: readonly string
   if (reservedFolders.includes(type)) {
     throw new InvalidArgumentError(`Artifact type '${type}' is the folder of a built-in type; pick another name.`);
   }
-  if (snapshotName !== undefined && isRunLogName(type, snapshotName)) {
+  return type;
+}
+
+/**
+ * A custom type may not be one of the run's log names in the version folder (`<name>.log`, `<name>.history.log`,
+ * `<name>.rank<r>.log`, `<name>.rank<r>.history.log`): on an object store a folder of that name would sit beside
+ * the log file, which a local disk cannot hold.
+ */
+export function refuseRunLogType(type: string, snapshotName: string): void {
+  if (isRunLogName(type, snapshotName)) {
     throw new InvalidArgumentError(`Artifact type '${type}' is the name of the run's log file; pick another name.`);
   }
-  return type;
 }
 
 /** Whether `file` is a log name of a run of snapshot `name`, for any rank (case as on a case-insensitive disk too). */

@@ -53,7 +53,7 @@ import {
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
-import { validateTypeName } from "./names.ts";
+import { refuseRunLogType, validateTypeName } from "./names.ts";
 import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
 import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
@@ -356,7 +356,7 @@ export class Snapshot extends LevelMethods {
     }
     validateHandlerClass(options?.handler, validType);
     const run = this.#active();
-    validateTypeName(validType, [], run.name);
+    refuseRunLogType(validType, run.name);
     const key = this.#artifactKey(run, validType, name);
     const instance = new options.handler();
     const artifact = new Artifact({

@@ -530,9 +530,8 @@ export class VersionStore {
   /**
    * The run record, or undefined when there is none. It is written whole, create-only, with a token, so anything
    * else there (not an object, no token, a version that is no version number) is CORRUPT_DATA: waiting for it to
-   * name a version would only time out.
+   * name a version would only time out. Read at `revision` when given (another revision is PRECONDITION_FAILED).
    */
-  /** The run record, read at `revision` when given (another revision is PRECONDITION_FAILED). */
   async #readRunRecord(key: string, revision?: string): Promise<{ token: string; version?: number } | undefined> {
     const where = this.#backend.describe(key);
     let record: unknown;

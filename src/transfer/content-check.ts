@@ -112,3 +112,17 @@ export async function checkContent(
   }
   return { kind: "mismatch", detail: `${claim} (the store could not confirm it)` };
 }
+
+/** Hashes the file at `path` as the store's checksum for `info` asks, and checks it (see checkContent). */
+export async function checkFile(
+  path: string,
+  info: ObjectInfo,
+  key: string,
+  backend: StorageBackend,
+  signal: AbortSignal | undefined,
+): Promise<ContentCheck> {
+  const hash = hashFor(info);
+  if (hash === undefined) return { kind: "size-only" };
+  await hashFile(path, hash);
+  return checkContent(hash.digest(), info, key, backend, signal);
+}

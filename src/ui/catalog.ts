@@ -7,7 +7,7 @@
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
-import { DEV_VERSION, versionKey } from "../snapshot/layout.ts";
+import { versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
@@ -21,8 +21,8 @@ const NAME_CONCURRENCY = 8;
 export class Catalog {
   readonly #backend: StorageBackend;
 
-  /** `root` is the root's URI or path (kept for callers; the backend is what is read); `backend` is the one it names. */
-  constructor(_root: string, backend: StorageBackend) {
+  /** `backend`: the root the viewer shows. */
+  constructor(backend: StorageBackend) {
     this.#backend = backend;
   }
 
@@ -127,22 +127,4 @@ function isSnapshotName(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Reads a listVersions entry; the run-record fields are optional and read defensively. */
-export function runSummary(entry: object): RunSummary {
-  const fields = entry as Record<string, unknown>;
-  const text = (key: string): string | null => (typeof fields[key] === "string" ? (fields[key] as string) : null);
-  const version = typeof fields.version === "number" || fields.version === DEV_VERSION ? (fields.version as number | typeof DEV_VERSION) : -1;
-  return {
-    versionName: text("versionName") ?? (version === DEV_VERSION ? DEV_VERSION : `v${version}`),
-    version,
-    tag: text("tag"),
-    createdAt: text("createdAt"),
-    runId: text("runId"),
-    status: text("status"),
-    startedAt: text("startedAt"),
-    endedAt: text("endedAt"),
-    exitCode: typeof fields.exitCode === "number" ? fields.exitCode : null,
-  };
 }

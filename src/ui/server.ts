@@ -49,7 +49,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   // quick as the next, and a root that cannot be read fails here with its own error rather than in the page.
   await backend.listPage("", { pageSize: 1 });
   const token = isLoopback(host) ? undefined : newToken();
-  const context: ApiContext = { catalog: new Catalog(options.root, backend), rootLabel: scrub(redact(options.root)), start: options.start };
+  const context: ApiContext = { catalog: new Catalog(backend), rootLabel: scrub(redact(options.root)), start: options.start };
   // The gate needs the port (its cookie's name, the Host headers allowed): until it is known, nothing is served.
   let gate: AccessGate | undefined;
   const server = http.createServer((request, response) => {

@@ -3,7 +3,7 @@ import { access, constants, lstat, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExistsError, InvalidArgumentError, isOpenCrateError, PermissionDeniedError } from "../../errors.ts";
 import type { ObjectInfo } from "../../backends/backend.ts";
-import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
+import { checkFile } from "../../transfer/content-check.ts";
 import { formatSize } from "../../io/size.ts";
 import { isBookkeepingPath, listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
@@ -197,10 +197,8 @@ async function sameAsStored(path: string, size: number, snapshot: SnapshotTarget
     if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
     throw error;
   }
-  const hash = hashFor(info);
-  if (info.size !== size || hash === undefined) return undefined;
-  await hashFile(path, hash);
-  const check = await checkContent(hash.digest(), info, key, snapshot.backend, signal);
+  if (info.size !== size) return undefined;
+  const check = await checkFile(path, info, key, snapshot.backend, signal);
   return check.kind === "verified" ? info.revision : undefined;
 }
 

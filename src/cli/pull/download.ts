@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { lstat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { formatSize } from "../../io/size.ts";
-import { checkContent, hashFile, hashFor } from "../../transfer/content-check.ts";
+import { checkFile } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries, placedFileOf } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
 import { PARTIAL_PREFIX } from "../files.ts";
@@ -138,10 +138,6 @@ async function isComplete(folder: SafeFolder, name: string, path: string, info: 
     throw new RefusedPathError(`${path} is a folder, not a file`, { path });
   }
   if (!existing.isFile() || Number(existing.size) !== info.size) return false;
-  const placedEarlier = (): boolean => context.record.holds(path, info.revision, placedFileOf(existing));
-  const hash = hashFor(info);
-  if (hash === undefined) return placedEarlier();
-  await hashFile(target, hash);
-  const check = await checkContent(hash.digest(), info, key, context.backend, context.signal);
-  return check.kind === "verified" || (check.kind === "size-only" && placedEarlier());
+  const check = await checkFile(target, info, key, context.backend, context.signal);
+  return check.kind === "verified" || (check.kind === "size-only" && context.record.holds(path, info.revision, placedFileOf(existing)));
 }
