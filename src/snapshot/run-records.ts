@@ -36,6 +36,8 @@ async function readRecord(backend: StorageBackend, key: string): Promise<RunReco
 
 export interface RunSummary {
   readonly status: RunStatus;
+  /** When the run's first rank started. */
+  readonly startedAt: string;
   readonly endedAt: string | null;
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -56,6 +58,7 @@ export function summarizeLatestRun(records: readonly RunRecord[]): RunSummary | 
   const ended = ranks.every((record) => record.endedAt !== null);
   return {
     status: worst.status,
+    startedAt: ranks.map((record) => record.startedAt).sort()[0] ?? latest.startedAt,
     endedAt: ended ? ranks.map((record) => record.endedAt ?? "").sort().at(-1) ?? null : null,
     exitCode: worst.exitCode,
     signal: worst.signal,

@@ -104,8 +104,7 @@ export class Catalog {
 }
 
 function versionSummary(facts: VersionFacts): RunSummary {
-  // The run records the viewer reads give no start time.
-  return { ...versionBase(facts), startedAt: null };
+  return { ...versionBase(facts), startedAt: facts.run?.startedAt ?? null };
 }
 
 function fileRow(path: string, info: ObjectInfo): FileRow {

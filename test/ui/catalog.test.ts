@@ -23,6 +23,7 @@ describe("the viewer's listings match opencrate ls", () => {
   let dir: string;
   let root: string;
   let viewer: Viewer;
+  let resumedStart: string | undefined;
   const get = (path: string): Promise<Response> => fetch(new URL(path, viewer.url));
   const json = async <T>(path: string): Promise<T> => {
     const response = await get(path);
@@ -57,6 +58,12 @@ describe("the viewer's listings match opencrate ls", () => {
     await run(root, "broken");
     await writeFile(join(root, "broken", ".opencrate", "versions", "0000000001.json"), "{ not json");
     await run(root, "other");
+    // resumed: v0 claimed, then resumed by a later run; the page times the later run, not the claim.
+    await run(root, "resumed");
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const resuming = await Snapshot.setup({ name: "resumed", root, start: "last", console: false });
+    resumedStart = (await resuming.runs()).at(-1)?.startedAt;
+    await resuming.close();
     viewer = await startViewer({ root, assetsDir: await builtPage() });
   });
 
@@ -84,6 +91,14 @@ describe("the viewer's listings match opencrate ls", () => {
     const v2 = versions.find((row) => row.versionName === "v2");
     assert.deepEqual([v2?.hasFolder, v2?.files, v2?.size], [false, 0, 0]);
     assert.ok(v2?.createdAt !== null);
+  });
+
+  it("times a version's latest run from that run's start, not from the claim", async () => {
+    const { versions } = await json<{ versions: VersionRow[] }>("/api/names/resumed");
+    const [v0] = versions;
+    assert.ok(resumedStart !== undefined && v0?.createdAt !== null && v0?.createdAt !== undefined);
+    assert.equal(v0?.startedAt, resumedStart);
+    assert.ok(resumedStart > v0.createdAt, `${resumedStart} after ${v0.createdAt}`);
   });
 
   it("opens dev folders like any version", async () => {
@@ -120,7 +135,7 @@ describe("the viewer's listings match opencrate ls", () => {
 
   it("lists the other names when one name's claim is corrupt, and that name with its error", async () => {
     const names = await json<NameSummary[]>("/api/names");
-    assert.deepEqual(names.map((entry) => entry.name).sort(), ["broken", "links", "other", "sweep", "train"]);
+    assert.deepEqual(names.map((entry) => entry.name).sort(), ["broken", "links", "other", "resumed", "sweep", "train"]);
     const broken = names.find((entry) => entry.name === "broken");
     assert.equal(broken?.versions, null);
     assert.match(broken?.error ?? "", /claim/);
