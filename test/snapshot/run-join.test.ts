@@ -1,0 +1,79 @@
+/**
+ * A process of a run joins only the version its run claimed: when that number was deleted and claimed again by
+ * another job, a later process of the run fails ALREADY_EXISTS and writes nothing, for "new" and "last". A run
+ * record written before records carried the claim's token is still joined. Over the memory backend, local disk,
+ * MinIO and fake-gcs-server.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { Snapshot, type SetupOptions } from "../../src/index.ts";
+import { allBackendFactories } from "../support/backends.ts";
+import { collectKeys, expectCode, readText } from "../support/assertions.ts";
+
+const factories = allBackendFactories().filter((factory) => /^(memory|local|minio|gcs)\b/.test(factory.label));
+
+async function folderOf(backend: StorageBackend, name: string, options: Partial<SetupOptions>): Promise<string> {
+  const snapshot = await Snapshot.setup({ name, backend, console: false, ...options } as SetupOptions);
+  const folder = snapshot.versionName;
+  await snapshot.close();
+  return folder;
+}
+
+/** Deletes version `version` of `name` by hand: its folder and its claim. */
+async function deleteVersion(backend: StorageBackend, name: string, version: number): Promise<void> {
+  await backend.deleteMany(await collectKeys(backend, `${name}/v${version}/`));
+  await backend.delete(`${name}/.opencrate/versions/${String(version).padStart(10, "0")}.json`);
+}
+
+/** Every key under `<name>/` with its body. */
+async function contentsOf(backend: StorageBackend, name: string): Promise<Record<string, string>> {
+  const contents: Record<string, string> = {};
+  for (const key of await collectKeys(backend, `${name}/`)) contents[key] = await readText(backend, key);
+  return contents;
+}
+
+for (const factory of factories) {
+  describe(`joining a run's version on ${factory.label}`, { skip: factory.skip }, () => {
+    let backend: StorageBackend;
+    before(async () => {
+      backend = await factory.make();
+    });
+    after(() => factory.cleanup());
+
+    it("'new': a version deleted and claimed again by another job is not joined (ALREADY_EXISTS, nothing written)", async () => {
+      assert.equal(await folderOf(backend, "jn", {}), "v0");
+      assert.equal(await folderOf(backend, "jn", { runId: "job-a" }), "v1");
+      await deleteVersion(backend, "jn", 1);
+      assert.equal(await folderOf(backend, "jn", {}), "v1", "another job claims the number again");
+      const before = await contentsOf(backend, "jn");
+      const error = await expectCode(Snapshot.setup({ name: "jn", backend, console: false, runId: "job-a" }), "ALREADY_EXISTS");
+      assert.match(error.message, /job-a/);
+      assert.match(error.message, /version 1\b/);
+      assert.deepEqual(await contentsOf(backend, "jn"), before);
+    });
+
+    it("'last': a version deleted and claimed again by another job is not joined (ALREADY_EXISTS, nothing written)", async () => {
+      assert.equal(await folderOf(backend, "jl", {}), "v0");
+      assert.equal(await folderOf(backend, "jl", {}), "v1");
+      assert.equal(await folderOf(backend, "jl", { start: "last", runId: "job-l" }), "v1");
+      assert.equal(await folderOf(backend, "jl", { start: "last", runId: "job-l" }), "v1", "a later process of the run joins");
+      await deleteVersion(backend, "jl", 1);
+      assert.equal(await folderOf(backend, "jl", {}), "v1", "another job claims the number again");
+      const before = await contentsOf(backend, "jl");
+      const error = await expectCode(Snapshot.setup({ name: "jl", backend, console: false, start: "last", runId: "job-l" }), "ALREADY_EXISTS");
+      assert.match(error.message, /job-l/);
+      assert.match(error.message, /version 1\b/);
+      assert.deepEqual(await contentsOf(backend, "jl"), before);
+    });
+
+    it("a run record written without the claim's token is joined as before", async () => {
+      assert.equal(await folderOf(backend, "jo", { runId: "job-o" }), "v0");
+      const key = "jo/.opencrate/runs/job-o.json";
+      const record = JSON.parse(await readText(backend, key)) as Record<string, unknown>;
+      await backend.put(key, JSON.stringify({ runId: record.runId, token: record.token, state: "allocated", version: 0 }));
+      assert.equal(await folderOf(backend, "jo", {}), "v1");
+      assert.equal(await folderOf(backend, "jo", { runId: "job-o" }), "v0");
+    });
+  });
+}
