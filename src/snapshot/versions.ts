@@ -352,7 +352,7 @@ export class VersionStore {
       if (settled.outcome === "written") {
         return {
           empties: true,
-          emptied: () => this.#markEmptied(key, { runId, token, state: "emptied", target }),
+          emptied: () => this.#markEmptied(key, token, { runId, token, state: "emptied", target }),
           abandoned: () => this.#dropReplaceRecord(key, token),
         };
       }
@@ -361,14 +361,32 @@ export class VersionStore {
     return { empties: false, target: await this.#waitForEmptied(key) };
   }
 
-  async #markEmptied(key: string, record: ReplaceRecord & { runId: string }): Promise<void> {
+  /** Marks the replace record emptied (compare-and-swap), so the run's other processes go on. */
+  async #markEmptied(key: string, token: string, record: ReplaceRecord & { runId: string }): Promise<void> {
     const failureOf = (error: unknown): FailureKind =>
       isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
+    let replaced = false;
     await this.#retry.run("conditional", async () => {
-      if ((await this.#readReplaceRecord(key))?.state === "emptied") return; // an earlier attempt did land
-      const current = await this.#backend.head(key);
+      const current = await this.#backend.head(key).catch((error: unknown) => {
+        if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+        throw error;
+      });
+      // Only our own record is marked: one deleted meanwhile (by hand) and created anew by another process of the
+      // run is that process's, which marks it once it has emptied the folder itself.
+      replaced = current === undefined;
+      if (current === undefined) return;
+      const stored = await this.#readReplaceRecord(key, current.revision);
+      replaced = stored?.token !== token;
+      if (replaced || stored?.state === "emptied") return; // an earlier attempt whose answer was lost did land
       await this.#backend.put(key, JSON.stringify(record), { mode: ifRevision(current.revision), contentType: "application/json" });
     }, failureOf);
+    if (replaced) {
+      throw new TransientError(
+        `The replace record ${this.#backend.describe(key)} was removed or replaced while this process emptied the ` +
+          "folder it replaces; start this process again to join the folder the run's record names.",
+        { path: this.#backend.describe(key) },
+      );
+    }
   }
 
   /** Deletes the replace record if it is still the one written with `token` (the emptying failed). */
@@ -398,10 +416,12 @@ export class VersionStore {
     );
   }
 
-  async #readReplaceRecord(key: string): Promise<ReplaceRecord | undefined> {
+  /** The replace record, read at `revision` when given (another revision is PRECONDITION_FAILED). */
+  async #readReplaceRecord(key: string, revision?: string): Promise<ReplaceRecord | undefined> {
     let record: { token?: unknown; state?: unknown; target?: { version?: unknown; folder?: unknown } | null };
     try {
-      record = JSON.parse(Buffer.from(await this.#backend.get(key)).toString("utf8")) as typeof record;
+      const bytes = await this.#backend.get(key, revision === undefined ? {} : { ifRevision: revision });
+      record = JSON.parse(Buffer.from(bytes).toString("utf8")) as typeof record;
     } catch (error) {
       if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
       if (!(error instanceof SyntaxError)) throw error;

@@ -1,8 +1,9 @@
 /**
  * A process of a run joins only the version its run claimed: when that number was deleted and claimed again by
  * another job, a later process of the run fails ALREADY_EXISTS and writes nothing, for "new" and "last". A run
- * record written before records carried the claim's token is still joined. Over the memory backend, local disk,
- * MinIO and fake-gcs-server.
+ * record written before records carried the claim's token is still joined. With `replace`, the process that
+ * emptied the folder marks only its own replace record: one removed and created anew by another process of the
+ * run meanwhile is left to that process. Over the memory backend, local disk, MinIO and fake-gcs-server.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -31,6 +32,33 @@ async function contentsOf(backend: StorageBackend, name: string): Promise<Record
   const contents: Record<string, string> = {};
   for (const key of await collectKeys(backend, `${name}/`)) contents[key] = await readText(backend, key);
   return contents;
+}
+
+/**
+ * The backend, except that its first `deleteMany` (the emptying of the replaced folder) is preceded by another
+ * process of run `runId` removing the replace record and creating its own.
+ */
+function replacedWhileEmptying(backend: StorageBackend, name: string, runId: string): { backend: StorageBackend; other: string } {
+  const key = `${name}/.opencrate/replaces/${runId}.json`;
+  const other = JSON.stringify({ runId, token: "another process", state: "emptying", target: { version: 0, folder: "v0" } });
+  let done = false;
+  const wrapped = new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === "deleteMany") {
+        return async (keys: Iterable<string> | AsyncIterable<string>) => {
+          if (!done) {
+            done = true;
+            await target.delete(key);
+            await target.put(key, other, { mode: { kind: "create" } });
+          }
+          return target.deleteMany(keys);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { backend: wrapped, other };
 }
 
 for (const factory of factories) {
@@ -74,6 +102,15 @@ for (const factory of factories) {
       await backend.put(key, JSON.stringify({ runId: record.runId, token: record.token, state: "allocated", version: 0 }));
       assert.equal(await folderOf(backend, "jo", {}), "v1");
       assert.equal(await folderOf(backend, "jo", { runId: "job-o" }), "v0");
+    });
+
+    it("replace: a replace record removed and created anew by another process meanwhile is not marked (TRANSIENT)", async () => {
+      const run = await Snapshot.setup({ name: "jr", backend, console: false });
+      await run.text("old.txt").save("old");
+      await run.close();
+      const { backend: racing, other } = replacedWhileEmptying(backend, "jr", "job-e");
+      await expectCode(Snapshot.setup({ name: "jr", backend: racing, console: false, start: 0, replace: true, runId: "job-e" }), "TRANSIENT");
+      assert.equal(await readText(backend, "jr/.opencrate/replaces/job-e.json"), other, "the other process's record is left alone");
     });
   });
 }
