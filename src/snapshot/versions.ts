@@ -389,9 +389,15 @@ export class VersionStore {
     }
   }
 
-  /** Deletes the replace record if it is still the one written with `token` (the emptying failed). */
+  /**
+   * Deletes the replace record if it is still the one written with `token` and not yet marked emptied (the
+   * emptying failed). A marked record stays even when the setup that marked it fails afterwards (the mark's answer
+   * lost, say): the run's other processes may have joined the folder already, and a record gone would have the
+   * run's next process empty it again, deleting what they wrote.
+   */
   async #dropReplaceRecord(key: string, token: string): Promise<void> {
-    if ((await this.#readReplaceRecord(key))?.token !== token) return;
+    const record = await this.#readReplaceRecord(key);
+    if (record?.token !== token || record.state === "emptied") return;
     await this.#backend.delete(key);
   }
 

@@ -3,11 +3,14 @@
  * another job, a later process of the run fails ALREADY_EXISTS and writes nothing, for "new" and "last". A run
  * record written before records carried the claim's token is still joined. With `replace`, the process that
  * emptied the folder marks only its own replace record: one removed and created anew by another process of the
- * run meanwhile is left to that process. Over the memory backend, local disk, MinIO and fake-gcs-server.
+ * run meanwhile is left to that process, and a record it marked stays when its setup fails afterwards. Over the
+ * memory backend, local disk, MinIO and fake-gcs-server.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
+import { RetryPolicy } from "../../src/backends/retry-policy.ts";
+import { TransientError } from "../../src/errors.ts";
 import { Snapshot, type SetupOptions } from "../../src/index.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
@@ -61,6 +64,29 @@ function replacedWhileEmptying(backend: StorageBackend, name: string, runId: str
   return { backend: wrapped, other };
 }
 
+/**
+ * The backend, with one attempt per conditional write, where marking run `runId`'s replace record emptied lands
+ * but its answer is lost (TRANSIENT), so the setup that emptied the folder fails after the mark.
+ */
+function markAnswerLost(backend: StorageBackend, name: string, runId: string): StorageBackend {
+  const key = `${name}/.opencrate/replaces/${runId}.json`;
+  const retryPolicy = new RetryPolicy({ attempts: 1 });
+  return new Proxy(backend, {
+    get(target, property) {
+      if (property === "retryPolicy") return retryPolicy;
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === "put") {
+        return async (...args: Parameters<StorageBackend["put"]>) => {
+          const info = await target.put(...args);
+          if (args[0] === key && args[2]?.mode?.kind === "replace") throw new TransientError(`the answer for ${key} was lost`);
+          return info;
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 for (const factory of factories) {
   describe(`joining a run's version on ${factory.label}`, { skip: factory.skip }, () => {
     let backend: StorageBackend;
@@ -111,6 +137,23 @@ for (const factory of factories) {
       const { backend: racing, other } = replacedWhileEmptying(backend, "jr", "job-e");
       await expectCode(Snapshot.setup({ name: "jr", backend: racing, console: false, start: 0, replace: true, runId: "job-e" }), "TRANSIENT");
       assert.equal(await readText(backend, "jr/.opencrate/replaces/job-e.json"), other, "the other process's record is left alone");
+    });
+
+    it("replace: a record marked emptied is kept when the setup that marked it fails, so the run does not empty it again", async () => {
+      const run = await Snapshot.setup({ name: "jk", backend, console: false });
+      await run.text("old.txt").save("old");
+      await run.close();
+      const lossy = markAnswerLost(backend, "jk", "job-k");
+      await expectCode(Snapshot.setup({ name: "jk", backend: lossy, console: false, start: 0, replace: true, runId: "job-k" }), "TRANSIENT");
+      const record = JSON.parse(await readText(backend, "jk/.opencrate/replaces/job-k.json")) as Record<string, unknown>;
+      assert.equal(record.state, "emptied");
+      // Another rank of the run saw the mark and joined the folder.
+      const joined = await Snapshot.setup({ name: "jk", backend, console: false, start: 0, replace: true, runId: "job-k" });
+      await joined.text("joined.txt").save("joined");
+      await joined.close();
+      const restarted = await Snapshot.setup({ name: "jk", backend, console: false, start: 0, replace: true, runId: "job-k" });
+      await restarted.close();
+      assert.deepEqual(await collectKeys(backend, "jk/v0/texts/"), ["jk/v0/texts/joined.txt"], "the joined rank's artifact stays");
     });
   });
 }
