@@ -304,9 +304,9 @@ export class VersionStore {
    * Ranks of one job (same runId) settle on one version: the first to create the run record (create-only) calls
    * `decide` (allocating a new version for `"new"`, picking the highest for `"last"`) and names its version in the
    * record, with the token of its claim; the others, and any later process of the run, join the version the record
-   * names, as long as its claim is still that one (see #joinRun). Should `decide`
-   * fail, its record is removed (when it is still ours), so a waiting rank decides in its place rather than
-   * waiting for a version that will never be named.
+   * names, as long as its claim is still that one (see #joinRun). Should `decide` fail, its record is removed (when
+   * it is still ours), so a waiting rank decides in its place rather than waiting for a version that will never be
+   * named.
    */
   async decideForRun(runId: string, decide: () => Promise<AllocationResult>): Promise<AllocationResult> {
     const key = runRecordKey(this.#name, runId);
@@ -591,8 +591,8 @@ export class VersionStore {
 
   /**
    * The run record, or undefined when there is none. It is written whole, create-only, with a token, so anything
-   * else there (not an object, no token, a version that is no version number, a claim token that is no string) is CORRUPT_DATA: waiting for it to
-   * name a version would only time out. Read at `revision` when given (another revision is PRECONDITION_FAILED).
+   * else there (not an object, no token, a version that is no version number, a claim token that is no string) is
+   * CORRUPT_DATA: waiting for it to name a version would only time out. Read at `revision` when given (another revision is PRECONDITION_FAILED).
    */
   async #readRunRecord(key: string, revision?: string): Promise<RunRecord | undefined> {
     const where = this.#backend.describe(key);
