@@ -110,12 +110,15 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
 }
 
 /**
- * The version `start: "last"` resumes: the highest number (a claim or a folder, whoever wrote it), or v0, claimed,
- * when there is none (`created` then tells whether this call claimed it).
+ * The version `start: "last"` resumes: the highest number (a claim or a folder, whoever wrote it), with its claim
+ * when it has one, or v0, claimed, when there is none (`created` then tells whether this call claimed it).
  */
 async function decideLast(request: ResolveRequest, store: VersionStore, entries: readonly VersionEntry[]): Promise<AllocationResult> {
   const highest = highestNumber(entries);
-  if (highest !== undefined) return { claim: folderClaim(highest), created: false };
+  // The number's own claim when it has one: the run record keeps its token (see VersionStore.decideForRun).
+  if (highest !== undefined) {
+    return { claim: entries.find((entry) => entry.version === highest)?.claim ?? folderClaim(highest), created: false };
+  }
   if (request.replace) {
     const where = request.backend.describe(nameKey(request.name));
     throw new VersionNotFoundError(`No version of '${request.name}' exists at ${where}, so there is nothing to replace.`, [], {

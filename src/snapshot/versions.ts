@@ -14,7 +14,7 @@ import { firstKeyUnder, hasObjectsUnder } from "../backends/presence.ts";
 import { settleConditionalWrite, WRITER_TOKEN_KEY, type Settled } from "../backends/conditional-write.ts";
 import { retryPolicyOf, type FailureKind, type RetryPolicy } from "../backends/retry-policy.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
-import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
+import { AlreadyExistsError, CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import {
   claimKey,
   claimsPrefix,
@@ -81,6 +81,14 @@ export interface ReplacedFolder {
 export type ReplaceTurn =
   | { readonly empties: true; readonly emptied: () => Promise<void>; readonly abandoned: () => Promise<void> }
   | { readonly empties: false; readonly target: ReplacedFolder };
+
+/** A run record as read: the token of the process that created it, and once decided, the version and its claim's token. */
+interface RunRecord {
+  readonly token: string;
+  readonly version?: number;
+  /** The token of the version's claim when the version was named (absent: no claim then, or an older record). */
+  readonly claimToken?: string;
+}
 
 interface ReplaceRecord {
   readonly token?: string;
@@ -295,22 +303,23 @@ export class VersionStore {
   /**
    * Ranks of one job (same runId) settle on one version: the first to create the run record (create-only) calls
    * `decide` (allocating a new version for `"new"`, picking the highest for `"last"`) and names its version in the
-   * record; the others, and any later process of the run, join the version the record names. Should `decide`
-   * fail, its record is removed (when it is still ours), so a waiting rank decides in its place rather than
-   * waiting for a version that will never be named.
+   * record, with the token of its claim; the others, and any later process of the run, join the version the record
+   * names, as long as its claim is still that one (see #joinRun). Should `decide` fail, its record is removed (when
+   * it is still ours), so a waiting rank decides in its place rather than waiting for a version that will never be
+   * named.
    */
   async decideForRun(runId: string, decide: () => Promise<AllocationResult>): Promise<AllocationResult> {
     const key = runRecordKey(this.#name, runId);
     const existing = await this.#readRunRecord(key);
-    if (existing?.version !== undefined) return this.#joinRun(existing.version, key);
+    if (existing?.version !== undefined) return this.#joinRun(runId, { ...existing, version: existing.version }, key);
     const token = randomUUID();
     if (existing !== undefined || !(await this.#createRunRecord(key, runId, token))) {
-      const joined = await this.#waitForRun(key);
+      const joined = await this.#waitForRun(key, runId);
       return joined ?? this.decideForRun(runId, decide);
     }
     try {
       const result = await decide();
-      await this.#recordRunVersion(key, runId, token, result.claim.version);
+      await this.#recordRunVersion(key, runId, token, result.claim);
       return result;
     } catch (error) {
       await this.#dropRunRecord(key, token).catch(() => undefined);
@@ -343,7 +352,7 @@ export class VersionStore {
       if (settled.outcome === "written") {
         return {
           empties: true,
-          emptied: () => this.#markEmptied(key, { runId, token, state: "emptied", target }),
+          emptied: () => this.#markEmptied(key, token, { runId, token, state: "emptied", target }),
           abandoned: () => this.#dropReplaceRecord(key, token),
         };
       }
@@ -352,19 +361,43 @@ export class VersionStore {
     return { empties: false, target: await this.#waitForEmptied(key) };
   }
 
-  async #markEmptied(key: string, record: ReplaceRecord & { runId: string }): Promise<void> {
+  /** Marks the replace record emptied (compare-and-swap), so the run's other processes go on. */
+  async #markEmptied(key: string, token: string, record: ReplaceRecord & { runId: string }): Promise<void> {
     const failureOf = (error: unknown): FailureKind =>
       isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
+    let replaced = false;
     await this.#retry.run("conditional", async () => {
-      if ((await this.#readReplaceRecord(key))?.state === "emptied") return; // an earlier attempt did land
-      const current = await this.#backend.head(key);
+      const current = await this.#backend.head(key).catch((error: unknown) => {
+        if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
+        throw error;
+      });
+      // Only our own record is marked: one deleted meanwhile (by hand) and created anew by another process of the
+      // run is that process's, which marks it once it has emptied the folder itself.
+      replaced = current === undefined;
+      if (current === undefined) return;
+      const stored = await this.#readReplaceRecord(key, current.revision);
+      replaced = stored?.token !== token;
+      if (replaced || stored?.state === "emptied") return; // an earlier attempt whose answer was lost did land
       await this.#backend.put(key, JSON.stringify(record), { mode: ifRevision(current.revision), contentType: "application/json" });
     }, failureOf);
+    if (replaced) {
+      throw new TransientError(
+        `The replace record ${this.#backend.describe(key)} was removed or replaced while this process emptied the ` +
+          "folder it replaces; start this process again to join the folder the run's record names.",
+        { path: this.#backend.describe(key) },
+      );
+    }
   }
 
-  /** Deletes the replace record if it is still the one written with `token` (the emptying failed). */
+  /**
+   * Deletes the replace record if it is still the one written with `token` and not yet marked emptied (the
+   * emptying failed). A marked record stays even when the setup that marked it fails afterwards (the mark's answer
+   * lost, say): the run's other processes may have joined the folder already, and a record gone would have the
+   * run's next process empty it again, deleting what they wrote.
+   */
   async #dropReplaceRecord(key: string, token: string): Promise<void> {
-    if ((await this.#readReplaceRecord(key))?.token !== token) return;
+    const record = await this.#readReplaceRecord(key);
+    if (record?.token !== token || record.state === "emptied") return;
     await this.#backend.delete(key);
   }
 
@@ -389,10 +422,12 @@ export class VersionStore {
     );
   }
 
-  async #readReplaceRecord(key: string): Promise<ReplaceRecord | undefined> {
+  /** The replace record, read at `revision` when given (another revision is PRECONDITION_FAILED). */
+  async #readReplaceRecord(key: string, revision?: string): Promise<ReplaceRecord | undefined> {
     let record: { token?: unknown; state?: unknown; target?: { version?: unknown; folder?: unknown } | null };
     try {
-      record = JSON.parse(Buffer.from(await this.#backend.get(key)).toString("utf8")) as typeof record;
+      const bytes = await this.#backend.get(key, revision === undefined ? {} : { ifRevision: revision });
+      record = JSON.parse(Buffer.from(bytes).toString("utf8")) as typeof record;
     } catch (error) {
       if (isOpenCrateError(error, "NOT_FOUND")) return undefined;
       if (!(error instanceof SyntaxError)) throw error;
@@ -469,9 +504,13 @@ export class VersionStore {
     });
   }
 
-  /** Names the version in the run record (compare-and-swap), so the other ranks can join it. */
-  async #recordRunVersion(key: string, runId: string, token: string, version: number): Promise<void> {
-    const body = JSON.stringify({ runId, token, state: "allocated", version });
+  /**
+   * Names the version in the run record (compare-and-swap), so the other ranks can join it, with the token of its
+   * claim (none for a number only a folder holds), so they can tell it from a claim made after it was deleted.
+   */
+  async #recordRunVersion(key: string, runId: string, token: string, claim: VersionClaim): Promise<void> {
+    const version = claim.version;
+    const body = JSON.stringify({ runId, token, state: "allocated", version, ...(claim.token === "" ? {} : { claimToken: claim.token }) });
     const failureOf = (error: unknown): FailureKind =>
       isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
     let replaced = false;
@@ -498,9 +537,32 @@ export class VersionStore {
     }
   }
 
-  async #joinRun(version: number, key: string): Promise<AllocationResult> {
+  /**
+   * Joins the version the run record names. A claim of that number with another token than the one the record
+   * holds was made after the run's version was deleted (by another job's "new"): ALREADY_EXISTS, so the run's
+   * processes never write into that job's version.
+   *
+   * Trap: a record without a claim token cannot be checked and is joined as before: one written before records
+   * held the token, or one naming a number only a folder held (a folder written by another tool; "last" resumed
+   * it). For the latter, a claim that turns up later proves nothing: one who races for that number keeps its claim
+   * unused once it sees the folder (see allocateNew), so refusing it would fail the run for nothing.
+   */
+  async #joinRun(runId: string, record: RunRecord & { version: number }, key: string): Promise<AllocationResult> {
+    const { version } = record;
     const claim = await this.readClaim(version);
-    if (claim !== undefined) return { claim, created: false };
+    if (claim !== undefined) {
+      if (record.claimToken !== undefined && claim.token !== record.claimToken) {
+        const claimWhere = this.#backend.describe(claimKey(this.#name, version));
+        throw new AlreadyExistsError(
+          `The record ${this.#backend.describe(key)} of run '${runId}' names version ${version}, but that version was ` +
+            `deleted since and its number claimed again by another job (${claimWhere}` +
+            `${claim.runId === undefined ? "" : `, run '${claim.runId}'`}); this process does not join that job's ` +
+            "version. Start it with another run id, or delete the record to let the run decide its version again.",
+          { path: this.#backend.describe(key) },
+        );
+      }
+      return { claim, created: false };
+    }
     // The claim was deleted by hand but the run's folder is there: join the folder.
     const scan = await this.scanFolders();
     if (scan.folders.some((folder) => folder.version === version)) return { claim: folderClaim(version), created: false };
@@ -512,12 +574,12 @@ export class VersionStore {
   }
 
   /** Waits for the run record to name a version and joins it; undefined when the record went away (its writer failed). */
-  async #waitForRun(key: string): Promise<AllocationResult | undefined> {
+  async #waitForRun(key: string, runId: string): Promise<AllocationResult | undefined> {
     const deadline = Date.now() + RUN_RECORD_WAIT_MS;
     for (let attempt = 1; Date.now() < deadline; attempt++) {
       const record = await this.#readRunRecord(key);
       if (record === undefined) return undefined;
-      if (record.version !== undefined) return this.#joinRun(record.version, key);
+      if (record.version !== undefined) return this.#joinRun(runId, { ...record, version: record.version }, key);
       await this.#retry.wait(attempt);
     }
     throw new TransientError(
@@ -529,10 +591,10 @@ export class VersionStore {
 
   /**
    * The run record, or undefined when there is none. It is written whole, create-only, with a token, so anything
-   * else there (not an object, no token, a version that is no version number) is CORRUPT_DATA: waiting for it to
-   * name a version would only time out. Read at `revision` when given (another revision is PRECONDITION_FAILED).
+   * else there (not an object, no token, a version that is no version number, a claim token that is no string) is
+   * CORRUPT_DATA: waiting for it to name a version would only time out. Read at `revision` when given (another revision is PRECONDITION_FAILED).
    */
-  async #readRunRecord(key: string, revision?: string): Promise<{ token: string; version?: number } | undefined> {
+  async #readRunRecord(key: string, revision?: string): Promise<RunRecord | undefined> {
     const where = this.#backend.describe(key);
     let record: unknown;
     try {
@@ -553,7 +615,11 @@ export class VersionStore {
         path: where,
       });
     }
-    return { token: record.token, ...(typeof version === "number" ? { version } : {}) };
+    const claimToken = record.claimToken;
+    if (claimToken !== undefined && typeof claimToken !== "string") {
+      throw new CorruptDataError(`The run record ${where} holds a claim token that is not a string.`, { path: where });
+    }
+    return { token: record.token, ...(typeof version === "number" ? { version } : {}), ...(claimToken === undefined ? {} : { claimToken }) };
   }
 
   /**
