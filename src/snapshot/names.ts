@@ -32,7 +32,8 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
 
 /**
  * A custom artifact type: used verbatim as its folder name, so it may not be a built-in type's folder
- * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder.
+ * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder. Compared in any case:
+ * on a case-insensitive disk (macOS, Windows) "JSONS" is the folder "jsons".
  */
 export function validateTypeName(type: unknown, reservedFolders: readonly string[] = []): string {
   if (typeof type !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(type)) {
@@ -40,8 +41,10 @@ export function validateTypeName(type: unknown, reservedFolders: readonly string
       `Invalid artifact type ${showValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
     );
   }
-  if (reservedFolders.includes(type)) {
-    throw new InvalidArgumentError(`Artifact type '${type}' is the folder of a built-in type; pick another name.`);
+  const folder = reservedFolders.find((reserved) => reserved.toLowerCase() === type.toLowerCase());
+  if (folder !== undefined) {
+    const same = folder === type ? "" : ` ('${folder}' on a disk that ignores case)`;
+    throw new InvalidArgumentError(`Artifact type '${type}' is the folder of a built-in type${same}; pick another name.`);
   }
   return type;
 }
