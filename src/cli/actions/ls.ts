@@ -124,8 +124,8 @@ async function versionRows(target: NameTarget): Promise<VersionRow[]> {
  */
 async function listNames(uri: string, options: LsOptions): Promise<void> {
   const location = parseLocation(uri);
+  const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  const backend = backendFor(location);
   const candidates = (await childFolders(backend, "")).filter((name) => !name.startsWith(".") && isValidName(name));
   const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) => new VersionStore(backend, name).exists());
   const names = candidates.filter((_, index) => isSnapshot[index] === true);

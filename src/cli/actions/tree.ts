@@ -46,8 +46,9 @@ async function resolveFolder(uri: string): Promise<TreeFolder> {
     return { backend: snapshot.backend, prefix: snapshot.prefix, label: snapshot.folder, checkedOnDisk: false };
   }
   const location = parseLocation(uri);
+  const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  return { backend: backendFor(location), prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
+  return { backend, prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
 }
 
 function labelOf(location: Location): string {
