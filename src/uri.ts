@@ -40,8 +40,7 @@ export function parseLocation(input: string): Location {
   const trimmed = input.trim();
   if (trimmed !== input && (SCHEME.test(trimmed) || malformedUriScheme(trimmed) !== undefined)) {
     // " s3://b/x" would be a local folder " s3:", and "s3://b/x " the prefix "x ".
-    const start = input.indexOf(trimmed);
-    const shown = `${input.slice(0, start)}${redact(trimmed)}${input.slice(start + trimmed.length)}`;
+    const shown = redactPadded(input);
     throw new InvalidArgumentError(
       `Malformed location ${JSON.stringify(shown)}: a URI must not start or end with white space.`,
       { path: shown },
@@ -111,6 +110,13 @@ export function formatLocation(location: Location): string {
 /** Removes credentials (user:secret@) from a URI so it can appear in messages. */
 export function redact(input: string): string {
   return input.replace(USER_INFO, "$1***@");
+}
+
+/** `redact` for an input with white space around it, which is kept as it is. */
+export function redactPadded(input: string): string {
+  const trimmed = input.trim();
+  const start = input.indexOf(trimmed);
+  return `${input.slice(0, start)}${redact(trimmed)}${input.slice(start + trimmed.length)}`;
 }
 
 function malformedUriScheme(input: string): string | undefined {

@@ -177,6 +177,11 @@ export interface StorageBackend {
   readonly capabilities: BackendCapabilities;
   /** How this backend retries, lent to the loops above it (version claims, log appends). Absent: the default. */
   readonly retryPolicy?: RetryPolicy | undefined;
+  /**
+   * The longest key this backend takes, in UTF-8 bytes, when less than 1024: an object store's 1024 less its root
+   * prefix. Absent: 1024. Read it through `keyBytesLimit(backend)`.
+   */
+  readonly maxKeyBytes?: number | undefined;
 
   /**
    * A human-readable location for a key, used in messages and as `dirPath`: a local path (as the root was

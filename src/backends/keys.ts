@@ -3,6 +3,20 @@ import { InvalidArgumentError } from "../errors.ts";
 
 export const MAX_KEY_BYTES = 1024;
 
+/**
+ * The longest key `backend` takes, in UTF-8 bytes: 1024, less the root prefix on S3 and GCS, whose 1024-byte limit
+ * counts the whole object name.
+ */
+export function keyBytesLimit(backend: { readonly maxKeyBytes?: number | undefined }): number {
+  const limit = backend.maxKeyBytes;
+  return typeof limit === "number" && Number.isFinite(limit) ? Math.min(limit, MAX_KEY_BYTES) : MAX_KEY_BYTES;
+}
+
+/** What is left of `limit` for the keys below `prefix` ("" or "a/b", joined to them with "/"). */
+export function keyBytesUnder(prefix: string, limit: number = MAX_KEY_BYTES): number {
+  return prefix === "" ? limit : limit - Buffer.byteLength(prefix, "utf8") - 1;
+}
+
 /** Names the library gives its own temp, lock and partial files start with; no key segment may. */
 export const RESERVED_NAME_PREFIX = ".~oc-";
 

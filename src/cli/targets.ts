@@ -4,9 +4,11 @@
  * root). Artifact
  * URIs may carry the `@selector` form in the middle: `<root>/<name>@latest/jsons/metrics.json`.
  */
+import { stat } from "node:fs/promises";
 import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
-import { backendFromUri, objectLocation } from "../backends/registry.ts";
+import { hasObjectsUnder } from "../backends/presence.ts";
+import { backendFor, backendFromUri, objectLocation } from "../backends/registry.ts";
 import { InvalidArgumentError, isOpenCrateError } from "../errors.ts";
 import { parseFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
@@ -33,10 +35,45 @@ export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
   return { ...opened, prefix: `${folderKey}/`, where: opened.backend.describe(folderKey) };
 }
 
-/** True when the last segment is a version folder (`v3`, `v3:tag`, `dev`) or carries an `@selector`. */
-export function looksLikeSnapshotUri(uri: string): boolean {
+/**
+ * The snapshot a root-or-snapshot URI names (`ls`, `tree`, the viewer), or undefined when it names a folder. A last
+ * segment that is a version folder (`v3`, `v3:tag`, `dev`) names one. A last segment `<name>@<selector>` names one
+ * as it does for `cat` (see openIfSnapshot): only before any version folder and only when that snapshot exists;
+ * otherwise the URI is the folder it spells (a root `odd/x@y`), and when nothing is there either, the snapshot's
+ * error explains what was looked for.
+ */
+export async function findSnapshotTarget(uri: string): Promise<SnapshotTarget | undefined> {
   const last = splitLastSegment(uri)?.last ?? uri;
-  return last.includes("@") || parseFolderName(last) !== undefined;
+  if (!last.includes("@")) return parseFolderName(last) === undefined ? undefined : openSnapshotTarget(uri);
+  parseLocation(uri);
+  const split = selectorSplits(uri).find((candidate) => candidate.rest === "");
+  if (split === undefined) return undefined;
+  const opened = await openIfSnapshot(split.snapshotUri);
+  if ("snapshot" in opened) return opened.snapshot;
+  if (await folderExists(uri)) return undefined;
+  throw opened.failure;
+}
+
+/**
+ * Opens the snapshot `<root>/<name>@<selector>` names, or returns why there is none there: no such name or
+ * version, or a segment that cannot be one (`my photo@2x.png`). Other failures (a store that cannot be read) throw.
+ * The one rule by which a segment with "@" names a snapshot, for `cat`, `ls`, `tree` and the viewer.
+ */
+async function openIfSnapshot(snapshotUri: string): Promise<{ snapshot: SnapshotTarget } | { failure: unknown }> {
+  try {
+    return { snapshot: await openSnapshotTarget(snapshotUri) };
+  } catch (error) {
+    const notThere = isOpenCrateError(error, "NOT_FOUND") || isOpenCrateError(error, "VERSION_NOT_FOUND") || isOpenCrateError(error, "INVALID_ARGUMENT");
+    if (!notThere) throw error;
+    return { failure: error };
+  }
+}
+
+/** Whether a folder is at `uri`: a local directory, or any object below the prefix. */
+async function folderExists(uri: string): Promise<boolean> {
+  const location = parseLocation(uri);
+  if (location.scheme === "file") return (await stat(location.path).catch(() => undefined))?.isDirectory() === true;
+  return hasObjectsUnder(backendFor(location), "");
 }
 
 /** `<root>/<name>` when that name has version claims or version folders; undefined for anything else. */
@@ -64,16 +101,12 @@ export async function resolveArtifact(given: string): Promise<{ backend: Storage
   parseLocation(uri);
   let firstFailure: unknown;
   for (const split of selectorSplits(uri)) {
-    let snapshot: SnapshotTarget;
-    try {
-      snapshot = await openSnapshotTarget(split.snapshotUri);
-    } catch (error) {
-      // Not a snapshot there: no such name or version, or a segment that cannot be one (`my photo@2x.png`).
-      const notThere = isOpenCrateError(error, "NOT_FOUND") || isOpenCrateError(error, "VERSION_NOT_FOUND") || isOpenCrateError(error, "INVALID_ARGUMENT");
-      if (!notThere) throw error;
-      firstFailure ??= error;
+    const opened = await openIfSnapshot(split.snapshotUri);
+    if (!("snapshot" in opened)) {
+      firstFailure ??= opened.failure;
       continue;
     }
+    const snapshot = opened.snapshot;
     if (split.rest === "") {
       throw new InvalidArgumentError(`${redact(uri)} names a snapshot, not a file in it: add the file's path, as in ${redact(uri)}/jsons/metrics.json.`, {
         path: redact(uri),

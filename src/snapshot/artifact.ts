@@ -39,6 +39,11 @@ export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
    * in everything below it. Built-in types (the default, false) are one object, and only that object counts.
    */
   readonly folderLike?: boolean;
+  /**
+   * Throws when the artifact's name is too long to write with room for its backups (see checkArtifactNameLength);
+   * called before every save and backup. Reading, listing and deleting take any name, as other tools may write it.
+   */
+  readonly checkNameLength?: () => void;
 }
 
 export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined> {
@@ -51,12 +56,14 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   readonly #context: HandlerContext;
   readonly #log: ArtifactLog;
   readonly #folderLike: boolean;
+  readonly #checkNameLength: () => void;
 
   constructor(init: ArtifactInit<In, Out, SaveOptions, LoadOptions>) {
     this.name = init.name;
     this.snapshotType = init.snapshotType;
     this.verbose = init.verbose;
     this.#folderLike = init.folderLike ?? false;
+    this.#checkNameLength = init.checkNameLength ?? (() => {});
     this.storage = new BackendArtifactStorage({
       backend: init.backend,
       key: init.key,
@@ -77,6 +84,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /** Saves atomically: readers see the old or the new content, never a part. */
   async save(data: In, options?: SaveOptions): Promise<void> {
     this.#assertWritable("save");
+    this.#checkNameLength();
     await this.#handler.save(data, this.storage, options, this.#context);
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
   }
@@ -113,6 +121,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   async backup(tag?: string): Promise<string | undefined> {
     this.#assertWritable("back up");
     const validTag = validateTag(tag, "backup tag");
+    this.#checkNameLength();
     const below = await this.#keysBelow();
     if (below.length === 0 && !(await objectExists(this.storage.backend, this.storage.key))) {
       this.#logVerbose(`✗ '${this.name}' of '${this.snapshotType}' does not exist at '${this.path}', cannot create backup.`);
@@ -253,6 +262,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /** Uploads a local file as the artifact's bytes, streaming in constant memory. */
   async saveFile(localPath: string): Promise<void> {
     this.#assertWritable("save");
+    this.#checkNameLength();
     await this.storage.writeFile(localPath);
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
   }
@@ -260,6 +270,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /** Uploads a stream as the artifact's bytes, in constant memory. */
   async saveStream(body: NodeJS.ReadableStream | AsyncIterable<Uint8Array>): Promise<void> {
     this.#assertWritable("save");
+    this.#checkNameLength();
     await this.storage.writeStream(body as Readable | AsyncIterable<Uint8Array>);
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
   }

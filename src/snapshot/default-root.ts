@@ -1,6 +1,21 @@
 /** The root used when none is given: OPENCRATE_ROOT, else "snapshots" (setup and the CLI alike). */
+import { InvalidArgumentError } from "../errors.ts";
+import { redactPadded } from "../uri.ts";
+
 export const DEFAULT_ROOT = "snapshots";
 
+/**
+ * OPENCRATE_ROOT (an empty one counts as unset), else "snapshots". White space around it is INVALID_ARGUMENT
+ * naming the variable, as the same root given directly is (a URI in parseLocation, a local path in LocalLayout).
+ */
 export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.OPENCRATE_ROOT || DEFAULT_ROOT;
+  const fromEnv = env.OPENCRATE_ROOT;
+  if (fromEnv === undefined || fromEnv === "") return DEFAULT_ROOT;
+  if (fromEnv.trim() !== fromEnv && fromEnv.trim() !== "") {
+    throw new InvalidArgumentError(
+      `OPENCRATE_ROOT ${JSON.stringify(redactPadded(fromEnv))}: a root must not start or end with white space.`,
+      { path: "OPENCRATE_ROOT" },
+    );
+  }
+  return fromEnv;
 }

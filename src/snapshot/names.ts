@@ -1,8 +1,26 @@
-/** Validation of the user-facing names of the snapshot layer: snapshot names, tags, types, `start`. */
+/**
+ * Validation of the user-facing names of the snapshot layer: snapshot names, tags, types, artifact names, `start`.
+ *
+ * Every name becomes a file name on a local disk, where the common limit is 255 bytes (ext4, XFS, Btrfs, ZFS; APFS
+ * and NTFS count 255 characters), and the library appends to some of them. The lengths below leave room for what
+ * it appends: snapshot names (128) get `.rank<r>.history.log`, tags (64) go into `v<N>:<tag>` and
+ * `<stem>.backup_<tag><ext>`, and artifact names get that backup infix, so each of their segments may have 255 less
+ * the longest infix. Run ids are checked in run-env.ts against the same 255 bytes.
+ */
 import { InvalidArgumentError } from "../errors.ts";
 
+/** The longest file name most file systems take, in bytes (here: UTF-8 bytes). */
+export const FILE_NAME_MAX_BYTES = 255;
+const TAG_MAX = 64;
 const NAME = /^[A-Za-z0-9._-]{1,128}$/;
-const TAG = /^[A-Za-z0-9._-]{1,64}$/;
+const TAG = new RegExp(`^[A-Za-z0-9._-]{1,${TAG_MAX}}$`);
+/**
+ * The most backup() inserts into an artifact's file name: `.backup_` and a tag of 64 characters (a timestamp,
+ * `.backup_HH:MM:SS_DD-Mon-YYYY-<n>`, is shorter).
+ */
+export const BACKUP_INFIX_MAX_BYTES = ".backup_".length + TAG_MAX;
+/** The longest segment of an artifact name (183 UTF-8 bytes): a file name less the longest backup infix. */
+export const ARTIFACT_SEGMENT_MAX_BYTES = FILE_NAME_MAX_BYTES - BACKUP_INFIX_MAX_BYTES;
 
 export type StartOption = "new" | "last" | "dev" | number;
 /** What `start` accepts: "new", "last", "dev", a version number, or its digits as a string ("3"). */
@@ -32,7 +50,8 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
 
 /**
  * A custom artifact type: used verbatim as its folder name, so it may not be a built-in type's folder
- * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder.
+ * ("jsons", "checkpoints", …), which would mix the two kinds of artifact in one folder. Compared in any case:
+ * on a case-insensitive disk (macOS, Windows) "JSONS" is the folder "jsons".
  */
 export function validateTypeName(type: unknown, reservedFolders: readonly string[] = []): string {
   if (typeof type !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(type)) {
@@ -40,8 +59,10 @@ export function validateTypeName(type: unknown, reservedFolders: readonly string
       `Invalid artifact type ${showValue(type)}: use 1-64 characters from A-Z a-z 0-9 . _ -, not starting with ".".`,
     );
   }
-  if (reservedFolders.includes(type)) {
-    throw new InvalidArgumentError(`Artifact type '${type}' is the folder of a built-in type; pick another name.`);
+  const folder = reservedFolders.find((reserved) => reserved.toLowerCase() === type.toLowerCase());
+  if (folder !== undefined) {
+    const same = folder === type ? "" : ` ('${folder}' on a disk that ignores case)`;
+    throw new InvalidArgumentError(`Artifact type '${type}' is the folder of a built-in type${same}; pick another name.`);
   }
   return type;
 }
@@ -62,6 +83,36 @@ export function isRunLogName(file: string, name: string): boolean {
   const lower = file.toLowerCase();
   const prefix = `${name.toLowerCase()}.`;
   return lower.startsWith(prefix) && /^(?:rank\d+\.)?(?:history\.)?log$/.test(lower.slice(prefix.length));
+}
+
+/**
+ * Throws InvalidArgumentError when an artifact cannot be written under `name` on every store with room for its
+ * backups: a segment longer than ARTIFACT_SEGMENT_MAX_BYTES, or a key (`key`, relative to the backend) that with
+ * the longest backup infix passes `maxKeyBytes` (1024 less the root prefix on S3 and GCS). `where` is the snapshot
+ * folder, for the message.
+ */
+export function checkArtifactNameLength(name: string, type: string, key: string, maxKeyBytes: number, where: string): void {
+  for (const segment of name.split("/")) {
+    const bytes = Buffer.byteLength(segment, "utf8");
+    if (bytes > ARTIFACT_SEGMENT_MAX_BYTES) {
+      const which = segment === name ? "it is" : `its segment ${JSON.stringify(segment)} is`;
+      throw new InvalidArgumentError(
+        `${type} artifact name ${JSON.stringify(name)} in ${where} is too long: ${which} ${bytes} UTF-8 bytes, and ` +
+          `each segment may have at most ${ARTIFACT_SEGMENT_MAX_BYTES} (a file name holds ${FILE_NAME_MAX_BYTES}, ` +
+          `and a tagged backup adds up to ${BACKUP_INFIX_MAX_BYTES}).`,
+        { path: name },
+      );
+    }
+  }
+  const keyBytes = Buffer.byteLength(key, "utf8");
+  if (keyBytes + BACKUP_INFIX_MAX_BYTES > maxKeyBytes) {
+    throw new InvalidArgumentError(
+      `${type} artifact name ${JSON.stringify(name)} in ${where} is too long: its key below the root is ${keyBytes} ` +
+        `UTF-8 bytes, and this root takes keys of at most ${maxKeyBytes} (1024 less the root's prefix), of which a ` +
+        `tagged backup needs ${BACKUP_INFIX_MAX_BYTES} more: use at most ${maxKeyBytes - BACKUP_INFIX_MAX_BYTES - (keyBytes - Buffer.byteLength(name, "utf8"))} bytes for the name here.`,
+      { path: name },
+    );
+  }
 }
 
 /** `"new"`, `"last"`, `"dev"`, a non-negative integer, or a string of digits. */

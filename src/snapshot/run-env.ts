@@ -8,11 +8,19 @@
  *   LOCAL_RANK alone  the rank when NODE_RANK is unset or 0, or with NODE_RANK and LOCAL_WORLD_SIZE
  */
 import { InvalidArgumentError } from "../errors.ts";
-import { showValue } from "./names.ts";
+import { FILE_NAME_MAX_BYTES, showValue } from "./names.ts";
 
 /** Rank variables, in the order they are read; LOCAL_RANK names a rank on one machine only (see localRank). */
 const GLOBAL_RANK_VARIABLES = ["RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
 const RANK_VARIABLES = ["RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] as const;
+/**
+ * A run id names its run's record files, `<encodeURIComponent(runId)>.json` (layout.ts), so percent-encoded it may
+ * have 255 bytes less `.json` and the `%23<count>` a second setup of a name appends (see setupRunId), at most
+ * `%23` and 9 digits: 238 bytes. Letters, digits and `- _ . ! ~ * ' ( )` take one byte each, other characters
+ * three per UTF-8 byte.
+ */
+export const RUN_ID_MAX_ENCODED_BYTES = FILE_NAME_MAX_BYTES - ".json".length - "%23".length - 9;
+
 /** Slurm's special steps (batch script, extern, interactive) are 0xfffffff0 and up: not a launched job step. */
 const FIRST_SPECIAL_SLURM_STEP = 0xfffffff0;
 
@@ -38,17 +46,23 @@ export function resolveRunId(option: string | undefined, env: NodeJS.ProcessEnv 
           ? [torchRunId, "TORCHELASTIC_RUN_ID"]
           : [slurm, "SLURM_JOB_ID"];
   if (runId === undefined) return undefined;
+  const rule =
+    `use printable characters, not all white space, in well-formed Unicode, without '/' or '\\', and at most ` +
+    `${RUN_ID_MAX_ENCODED_BYTES} bytes as its record's file name (percent-encoded: A-Z a-z 0-9 - _ . ! ~ * ' ( ) ` +
+    `take one byte, other characters three per UTF-8 byte)`;
   if (
     runId.trim() === "" || // blank, as a blank OPENCRATE_ROOT or OPENCRATE_LOG_LEVEL is refused
-    runId.length > 256 ||
     /[\0-\x1f/\\]/.test(runId) ||
     runId === "." ||
     runId === ".." ||
     /\p{Cs}/u.test(runId) // a lone surrogate: not well-formed Unicode
   ) {
+    throw new InvalidArgumentError(`Invalid run id ${JSON.stringify(runId)} (from ${source}): ${rule}.`);
+  }
+  const encoded = encodeURIComponent(runId).length; // ASCII: its length is its bytes
+  if (encoded > RUN_ID_MAX_ENCODED_BYTES) {
     throw new InvalidArgumentError(
-      `Invalid run id ${JSON.stringify(runId)} (from ${source}): use 1-256 printable characters, not all ` +
-        `white space, in well-formed Unicode, without '/' or '\\'.`,
+      `Invalid run id ${JSON.stringify(runId)} (from ${source}): it is ${encoded} bytes as a file name; ${rule}.`,
     );
   }
   return runId;

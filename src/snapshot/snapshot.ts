@@ -1,6 +1,6 @@
 /** A versioned snapshot of one pipeline run: its version, folder, logs and artifacts. */
 import type { StorageBackend } from "../backends/backend.ts";
-import { validateKey } from "../backends/keys.ts";
+import { keyBytesLimit, validateKey } from "../backends/keys.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { checkedBackend } from "../backends/layers/checked.ts";
 import { retryPolicyOf } from "../backends/retry-policy.ts";
@@ -53,7 +53,7 @@ import {
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
-import { refuseRunLogType, validateTypeName } from "./names.ts";
+import { checkArtifactNameLength, refuseRunLogType, validateTypeName } from "./names.ts";
 import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
 import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
@@ -369,6 +369,7 @@ export class Snapshot extends LevelMethods {
       readOnly: run.readOnly,
       log: this.logger,
       folderLike: true,
+      checkNameLength: this.#nameLengthCheck(run, validType, name, key),
     });
     const attachments: HandlerAttachments = {
       path: artifact.path,
@@ -495,9 +496,11 @@ export class Snapshot extends LevelMethods {
   #builtin<T extends keyof Builtins & string>(type: T, name: string, options: ArtifactOptions = {}): ArtifactOf<Builtins[T]> {
     const run = this.#active();
     const handler = builtinHandlers[type] as ArtifactHandler<unknown, unknown, unknown, unknown>;
+    const key = this.#artifactKey(run, type, name);
     return new Artifact({
       backend: run.backend,
-      key: this.#artifactKey(run, type, name),
+      key,
+      checkNameLength: this.#nameLengthCheck(run, type, name, key),
       name,
       snapshotType: type,
       handler,
@@ -521,6 +524,12 @@ export class Snapshot extends LevelMethods {
       );
     }
     return artifactKey(run.name, run.folder, type, name);
+  }
+
+  /** The length rule of artifact names (names.ts), checked when the artifact is written. */
+  #nameLengthCheck(run: ActiveRun, type: string, name: string, key: string): () => void {
+    const where = this.dirPath;
+    return () => checkArtifactNameLength(name, type, key, keyBytesLimit(run.backend), where);
   }
 
   #active(): ActiveRun {

@@ -1,5 +1,5 @@
 /** What the viewer opens on: a root, a snapshot name in it (`<root>/<name>`), or one snapshot (`<root>/<name>@latest`). */
-import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget } from "../cli/targets.ts";
+import { findNameTarget, findSnapshotTarget } from "../cli/targets.ts";
 import { parseSnapshotUri } from "../snapshot/snapshot-uri.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
@@ -12,8 +12,8 @@ export interface ViewerTarget {
 }
 
 export async function resolveViewerTarget(uri: string): Promise<ViewerTarget> {
-  if (looksLikeSnapshotUri(uri)) {
-    const snapshot = await openSnapshotTarget(uri);
+  const snapshot = await findSnapshotTarget(uri);
+  if (snapshot !== undefined) {
     return { root: parseSnapshotUri(uri).root, start: { name: snapshot.name, folder: snapshot.folder } };
   }
   const name = await findNameTarget(uri);

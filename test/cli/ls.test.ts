@@ -103,6 +103,41 @@ describe("opencrate ls", () => {
     assert.match(byTag.stdout, /yamls\/config\.yaml/);
   });
 
+  it("ls and tree of a root whose own name holds \"@\" list that root; a snapshot it could name wins when it exists", async () => {
+    const odd = join(dir, "odd", "x@y");
+    const oddRun = await Snapshot.setup({ name: "train", root: odd, console: false });
+    await oddRun.text("notes.txt").save("in odd/x@y");
+    await oddRun.close();
+    const listed = await runCli(["ls", odd]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.stdout, "train\n");
+    const json = await runCli(["ls", odd, "--json"]);
+    assert.deepEqual(JSON.parse(json.stdout).snapshots, ["train"]);
+    const tree = await runCli(["tree", odd, "--depth", "2"]);
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.equal(tree.stdout, ["x@y", "└── train/", "    └── v0/", ""].join("\n"));
+    const inside = await runCli(["ls", `${odd}/train@latest`]);
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.match(inside.stdout, /texts\/notes\.txt/);
+
+    // A snapshot "x" at odd/ with a tag "y" is what odd/x@y names, as cat reads it.
+    const shadow = await Snapshot.setup({ name: "x", root: join(dir, "odd"), tag: "y", console: false });
+    await shadow.text("shadow.txt").save("x tagged y");
+    await shadow.close();
+    const named = await runCli(["ls", odd]);
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /texts\/shadow\.txt/);
+    const namedTree = await runCli(["tree", odd]);
+    assert.match(namedTree.stdout, /^v0:y\n/);
+
+    // Neither a snapshot nor a folder: the snapshot's error says what was looked for.
+    for (const command of ["ls", "tree"]) {
+      const missing = await runCli([command, join(dir, "odd", "nothing@here")]);
+      assert.equal(missing.code, 1, `${command}: ${missing.stderr}`);
+      assert.match(missing.stderr, /nothing/, command);
+    }
+  });
+
   it("fails with exit 1 and one line naming the snapshot when it does not exist", async () => {
     for (const uri of [`${root}/missing@latest`, `${root}/train/v7`, `${root}/train@no-such-tag`]) {
       const result = await runCli(["ls", uri]);

@@ -318,6 +318,13 @@ for (const factory of allBackendFactories()) {
       await expectCode(() => snapshot.artifact("..", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
       await expectCode(() => snapshot.artifact("json", "x", { handler: LinesHandler }), "INVALID_ARGUMENT");
       await expectCode(() => snapshot.artifact("jsons", "x", { handler: LinesHandler }), "INVALID_ARGUMENT", "a built-in folder");
+      // A case-insensitive disk (macOS, Windows) would put these in the built-in folder itself.
+      for (const type of ["JSONS", "Jsons", "Checkpoints", "TEXTS"]) {
+        const error = await expectCode(() => snapshot.artifact(type, "x", { handler: LinesHandler }), "INVALID_ARGUMENT", type);
+        assert.ok(error.message.includes(`'${type}'`) && error.message.includes(`'${type.toLowerCase()}'`), error.message);
+      }
+      assert.deepEqual(await collectKeys(backend, "arts/v0/JSONS/"), []);
+      assert.equal(snapshot.artifact("JSON", "x", { handler: LinesHandler }).snapshotType, "JSON", "a type name, not a folder");
       await expectCode(() => snapshot.artifact("things", "../x", { handler: LinesHandler }), "INVALID_ARGUMENT");
     });
 

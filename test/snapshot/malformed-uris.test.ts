@@ -86,6 +86,37 @@ describe("malformed URIs", () => {
     for (const path of ["my runs/a b", "runs/x ", " runs"]) assert.deepEqual(parseLocation(path), { scheme: "file", path });
   });
 
+  it("a local root with white space before or after is refused on every entry point, naming OPENCRATE_ROOT", async () => {
+    for (const root of [" snapshots", "snapshots ", "\tsnapshots", "runs/snapshots\n", "./runs "]) {
+      const shown = JSON.stringify(root);
+      const named = (error: Error & { code?: string }): boolean => error.code === "INVALID_ARGUMENT" && error.message.includes(shown);
+      assert.ok(named(await rejectsWithCode(Snapshot.setup({ name: "train", root, console: false }), "INVALID_ARGUMENT", `root ${shown}`)));
+      assert.ok(named(await rejectsWithCode(Snapshot.open(`${root}/train@latest`), "INVALID_ARGUMENT", `open ${shown}`)));
+      assert.throws(() => new LocalBackend({ root }), named, `LocalBackend ${shown}`);
+      assert.throws(() => backendFromUri(root), named, `backendFromUri ${shown}`);
+      process.env.OPENCRATE_ROOT = root;
+      try {
+        const fromEnv = await rejectsWithCode(Snapshot.setup({ name: "train", console: false }), "INVALID_ARGUMENT", `OPENCRATE_ROOT ${shown}`);
+        assert.ok(fromEnv.message.includes("OPENCRATE_ROOT") && fromEnv.message.includes(shown), fromEnv.message);
+      } finally {
+        delete process.env.OPENCRATE_ROOT;
+      }
+      for (const args of [["ls"], ["tree", root], ["ls", root]]) {
+        const env = args.length === 1 ? { OPENCRATE_ROOT: root } : {};
+        const result = await runCli(args, { cwd, env });
+        assert.equal(result.code, 2, `${args.join(" ")} ${shown}: ${result.stderr}`);
+        assert.ok(result.stderr.includes(shown.slice(1, -1).trim()) && /white space/.test(result.stderr), result.stderr);
+        if (args.length === 1) assert.match(result.stderr, /OPENCRATE_ROOT/);
+      }
+    }
+    // White space inside a root, or at the ends of a file's own name, is a name like any other.
+    const inside = await Snapshot.setup({ name: "train", root: "my runs", console: false });
+    await inside.text("notes ").save("x");
+    await inside.close();
+    assert.deepEqual((await readdir(cwd)).sort(), ["my runs"], "no folder named with white space around it");
+    await rm(join(cwd, "my runs"), { recursive: true });
+  });
+
   it("oc.io refuses each", async () => {
     for (const uri of MALFORMED) {
       await rejectsWithCode(io.listFilesInDir(uri), "INVALID_ARGUMENT", `listFilesInDir ${uri}`);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Snapshot } from "../../src/index.ts";
-import { rankWithoutRunIdWarning, resolveRank, resolveRunId, setupRunId } from "../../src/snapshot/run-env.ts";
+import { rankWithoutRunIdWarning, resolveRank, resolveRunId, RUN_ID_MAX_ENCODED_BYTES, setupRunId } from "../../src/snapshot/run-env.ts";
 
 describe("resolveRunId", () => {
   it("prefers the option, then OPENCRATE_RUN_ID, then TORCHELASTIC_RUN_ID", () => {
@@ -25,6 +25,37 @@ describe("resolveRunId", () => {
   it("rejects run ids with separators or control characters", () => {
     for (const bad of ["a/b", "a\\b", "..", "x\ny", "x".repeat(257)]) {
       assert.throws(() => resolveRunId(bad, {}), { code: "INVALID_ARGUMENT" }, bad);
+    }
+  });
+
+  it("takes a run id whose record's file name fits, percent-encoded, with room for .json and a #<count>", async () => {
+    assert.equal(RUN_ID_MAX_ENCODED_BYTES, 238);
+    const longest = "r".repeat(238);
+    assert.equal(resolveRunId(longest, {}), longest);
+    // ":" is "%3A" and "é" is "%C3%A9" in the file name.
+    for (const fits of [":".repeat(79), "é".repeat(39) + "ab", "run-\u{1F600}"]) assert.equal(resolveRunId(fits, {}), fits);
+    for (const over of ["r".repeat(239), ":".repeat(80), "é".repeat(40)]) {
+      assert.throws(() => resolveRunId(over, {}), { code: "INVALID_ARGUMENT", message: /bytes as a file name/ }, over);
+      assert.throws(() => resolveRunId(undefined, { OPENCRATE_RUN_ID: over }), { code: "INVALID_ARGUMENT", message: /OPENCRATE_RUN_ID/ });
+    }
+    const root = await mkdtemp(join(tmpdir(), "oc-run-id-long-"));
+    try {
+      // 251 characters passed the old check but made a 256-byte file name: now refused before anything is written.
+      await assert.rejects(Snapshot.setup({ name: "long", root, console: false, runId: "x".repeat(251) }), { code: "INVALID_ARGUMENT" });
+      assert.deepEqual(await readdir(root), []);
+      // At the limit, with the #<count> of a second setup from the environment, the records are written.
+      process.env.OPENCRATE_RUN_ID = longest;
+      try {
+        for (let round = 1; round <= 2; round++) {
+          const snapshot = await Snapshot.setup({ name: "long", root, console: false });
+          await snapshot.close();
+        }
+      } finally {
+        delete process.env.OPENCRATE_RUN_ID;
+      }
+      assert.deepEqual((await readdir(join(root, "long", ".opencrate", "runs"))).sort(), [`${longest}%232.json`, `${longest}.json`]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });

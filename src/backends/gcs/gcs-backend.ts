@@ -48,6 +48,7 @@ import { agentWithTimeouts } from "./socket-timeouts.ts";
 import { statusQueriesSafe, statusQueryCommits } from "./status-probe.ts";
 import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
 import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
+import { keyBytesUnder } from "../keys.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -59,6 +60,8 @@ export class GcsBackend implements StorageBackend {
   /** "" or "a/b" (no leading or trailing "/"). */
   readonly prefix: string;
   readonly retryPolicy: RetryPolicy;
+  /** 1024 less the prefix and its "/": GCS's object-name limit counts the whole name. */
+  readonly maxKeyBytes: number;
   readonly #settings: GcsSettings;
   readonly #givenStorage: Storage | undefined;
   readonly #options: GcsBackendOptions;
@@ -82,6 +85,7 @@ export class GcsBackend implements StorageBackend {
     this.#endpoint = options.storage?.apiEndpoint ?? this.#settings.endpoint;
     this.bucket = this.#settings.bucket;
     this.prefix = this.#settings.prefix;
+    this.maxKeyBytes = keyBytesUnder(this.prefix);
     this.retryPolicy = this.#settings.retry;
     this.#capabilities = {
       createOnly: true,

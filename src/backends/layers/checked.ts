@@ -40,6 +40,7 @@ export class CheckedBackend implements api.StorageBackend {
   readonly kind: string;
   readonly capabilities: api.BackendCapabilities;
   readonly retryPolicy: RetryPolicy | undefined;
+  readonly maxKeyBytes: number | undefined;
   /** Present when the inner backend has it. */
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
@@ -50,6 +51,7 @@ export class CheckedBackend implements api.StorageBackend {
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
     this.retryPolicy = inner.retryPolicy;
+    this.maxKeyBytes = inner.maxKeyBytes;
     const append = inner.append?.bind(inner);
     if (append !== undefined) {
       this.append = async (key, bytes, options = {}) => {

@@ -2,13 +2,14 @@
  * by the checking layer in front of it (checked.ts). */
 import type { Readable } from "node:stream";
 import type * as api from "../backend.ts";
-import { validateKey } from "../keys.ts";
+import { keyBytesLimit, keyBytesUnder, validateKey } from "../keys.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 
 export class PrefixedBackend implements api.StorageBackend {
   readonly kind: string;
   readonly capabilities: api.BackendCapabilities;
   readonly retryPolicy: RetryPolicy | undefined;
+  readonly maxKeyBytes: number;
   readonly inner: api.StorageBackend;
   readonly prefix: string;
 
@@ -24,6 +25,7 @@ export class PrefixedBackend implements api.StorageBackend {
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
     this.retryPolicy = inner.retryPolicy;
+    this.maxKeyBytes = keyBytesUnder(this.prefix, keyBytesLimit(inner));
     if (inner.append !== undefined) {
       const append = inner.append.bind(inner);
       this.append = async (key, bytes, options) => this.#strip(await append(this.#outer(key), bytes, options));

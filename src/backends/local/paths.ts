@@ -48,6 +48,13 @@ export class LocalLayout {
     if (root.includes("\0")) {
       throw new InvalidArgumentError(`A local root cannot hold a NUL byte: ${JSON.stringify(root)}.`, { path: root });
     }
+    if (root.trim() !== root) {
+      // " snapshots" would be a folder named with a space, beside the "snapshots" meant; URIs are refused alike.
+      throw new InvalidArgumentError(
+        `Malformed local root ${JSON.stringify(root)}: a local path must not start or end with white space.`,
+        { path: root },
+      );
+    }
     this.rootPath = resolve(root);
     this.#rootDisplay = root.length > 1 ? root.replace(/[/\\]+$/, "") || root.slice(0, 1) : root;
   }

@@ -52,6 +52,7 @@ import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel
 import { S3Paths } from "./paths.ts";
 import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
+import { keyBytesUnder } from "../keys.ts";
 
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
@@ -85,6 +86,8 @@ export class S3Backend implements StorageBackend {
   readonly prefix: string;
   /** Parallel streams of a download to a file, when the options fix it. */
   readonly readConcurrency: number | undefined;
+  /** 1024 less the prefix and its "/": S3's key limit counts the whole object key. */
+  readonly maxKeyBytes: number;
   readonly retryPolicy: RetryPolicy;
   readonly #settings: S3Settings;
   readonly #options: S3BackendOptions;
@@ -112,6 +115,7 @@ export class S3Backend implements StorageBackend {
     this.readConcurrency = this.#settings.readConcurrency;
     this.retryPolicy = this.#settings.retry;
     this.#paths = new S3Paths(this.bucket, this.prefix);
+    this.maxKeyBytes = keyBytesUnder(this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
     this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize, settlesConditionalWrites: true };
     const route = plainRoute(this.#settings, options);

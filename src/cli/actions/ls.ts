@@ -11,7 +11,7 @@ import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { assertLocalFolder, isBookkeepingPath, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
-import { findNameTarget, looksLikeSnapshotUri, openSnapshotTarget, type NameTarget } from "../targets.ts";
+import { findNameTarget, findSnapshotTarget, type NameTarget, type SnapshotTarget } from "../targets.ts";
 import { readVersions, versionBase, type VersionBase } from "../version-rows.ts";
 
 export interface LsOptions {
@@ -33,14 +33,14 @@ const NAME_CHECK_CONCURRENCY = 8;
 
 export async function runLs(given: string | undefined, options: LsOptions): Promise<void> {
   const uri = given ?? defaultRoot();
-  if (looksLikeSnapshotUri(uri)) return listFiles(uri, options);
+  const snapshot = await findSnapshotTarget(uri);
+  if (snapshot !== undefined) return listFiles(snapshot, options);
   const name = await findNameTarget(uri);
   if (name !== undefined) return listVersions(name, options);
   return listNames(uri, options);
 }
 
-async function listFiles(uri: string, options: LsOptions): Promise<void> {
-  const snapshot = await openSnapshotTarget(uri);
+async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<void> {
   const files = (await listFolder(snapshot.backend, snapshot.prefix)).filter((file) => !isBookkeepingPath(file.path));
   if (options.json === true) {
     printJson({
@@ -124,8 +124,8 @@ async function versionRows(target: NameTarget): Promise<VersionRow[]> {
  */
 async function listNames(uri: string, options: LsOptions): Promise<void> {
   const location = parseLocation(uri);
+  const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  const backend = backendFor(location);
   const candidates = (await childFolders(backend, "")).filter((name) => !name.startsWith(".") && isValidName(name));
   const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) => new VersionStore(backend, name).exists());
   const names = candidates.filter((_, index) => isSnapshot[index] === true);

@@ -7,7 +7,7 @@ import { renderTree, type TreeFile } from "../../io/tree.ts";
 import { parseLocation, redact, type Location } from "../../uri.ts";
 import { assertLocalFolder, listFolder } from "../files.ts";
 import { printLines } from "../format.ts";
-import { looksLikeSnapshotUri, openSnapshotTarget } from "../targets.ts";
+import { findSnapshotTarget } from "../targets.ts";
 
 export interface TreeCommandOptions {
   readonly depth: number;
@@ -41,13 +41,14 @@ interface TreeFolder {
 }
 
 async function resolveFolder(uri: string): Promise<TreeFolder> {
-  if (looksLikeSnapshotUri(uri)) {
-    const snapshot = await openSnapshotTarget(uri);
+  const snapshot = await findSnapshotTarget(uri);
+  if (snapshot !== undefined) {
     return { backend: snapshot.backend, prefix: snapshot.prefix, label: snapshot.folder, checkedOnDisk: false };
   }
   const location = parseLocation(uri);
+  const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  return { backend: backendFor(location), prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
+  return { backend, prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
 }
 
 function labelOf(location: Location): string {
