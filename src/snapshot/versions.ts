@@ -83,7 +83,7 @@ export type ReplaceTurn =
   | { readonly empties: false; readonly target: ReplacedFolder };
 
 /** A run record as read: the token of the process that created it, and once decided, the version and its claim's token. */
-interface RunRecord {
+interface RunVersionRecord {
   readonly token: string;
   readonly version?: number;
   /** The token of the version's claim when the version was named (absent: no claim then, or an older record). */
@@ -547,7 +547,7 @@ export class VersionStore {
    * it). For the latter, a claim that turns up later proves nothing: one who races for that number keeps its claim
    * unused once it sees the folder (see allocateNew), so refusing it would fail the run for nothing.
    */
-  async #joinRun(runId: string, record: RunRecord & { version: number }, key: string): Promise<AllocationResult> {
+  async #joinRun(runId: string, record: RunVersionRecord & { version: number }, key: string): Promise<AllocationResult> {
     const { version } = record;
     const claim = await this.readClaim(version);
     if (claim !== undefined) {
@@ -594,7 +594,7 @@ export class VersionStore {
    * else there (not an object, no token, a version that is no version number, a claim token that is no string) is
    * CORRUPT_DATA: waiting for it to name a version would only time out. Read at `revision` when given (another revision is PRECONDITION_FAILED).
    */
-  async #readRunRecord(key: string, revision?: string): Promise<RunRecord | undefined> {
+  async #readRunRecord(key: string, revision?: string): Promise<RunVersionRecord | undefined> {
     const where = this.#backend.describe(key);
     let record: unknown;
     try {
