@@ -1,5 +1,5 @@
 /**
- * Runs after `tsc -p tsconfig.build.json`: copies the CommonJS entry (src/require/) into dist/ and rewrites the
+ * Runs after `tsc -p tsconfig.build.json`: copies the CommonJS entries (src/require/) into dist/ and rewrites the
  * `.ts` import specifiers tsc leaves in declaration files to `.js`, which every TypeScript version resolves.
  */
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
@@ -10,8 +10,9 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
 
 await mkdir(join(dist, "require"), { recursive: true });
-await copyFile(join(root, "src/require/index.cjs"), join(dist, "require/index.cjs"));
-await copyFile(join(root, "src/require/index.d.cts"), join(dist, "require/index.d.cts"));
+for (const file of ["index.cjs", "index.d.cts", "testing.cjs", "testing.d.cts"]) {
+  await copyFile(join(root, "src/require", file), join(dist, "require", file));
+}
 
 const specifier = /(\bfrom\s+|\bimport\(\s*)(["'])(\.{1,2}\/[^"']+)\.ts\2/g;
 for (const entry of await readdir(dist, { recursive: true })) {

@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 /** The `opencrate` command. */
-import { enableCompileCache } from "node:module";
+import * as nodeModule from "node:module";
+import { unsupportedNode } from "./node-support.ts";
 
+const unsupported = unsupportedNode(process.versions.node);
+if (unsupported !== undefined) {
+  process.stderr.write(`${unsupported}\n`);
+  process.exit(1);
+}
 // Before the command's modules load (hence the imports below are dynamic): V8 keeps their compiled code in the
 // system temporary folder, so every later start skips most of the compiling (the SDKs are large). Best effort.
-enableCompileCache();
+nodeModule.enableCompileCache();
 const { EXIT_FAILURE, EXIT_OK, reportError } = await import("./errors.ts");
 const { run } = await import("./program.ts");
 

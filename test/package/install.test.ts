@@ -115,10 +115,10 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  it("ships dist, the API reference, README and CHANGELOG; no sources, source maps or tests", async () => {
+  it("ships dist, the API reference and guarantees, README, CHANGELOG and LICENSE; no sources, source maps or tests", async () => {
     const listing = await ok("tar", ["-tzf", tarball], work);
     const files = listing.trim().split("\n").map((line) => line.replace(/^package\//, ""));
-    for (const expected of ["package.json", "README.md", "CHANGELOG.md", "docs/API.md", "dist/index.js", "dist/index.d.ts", "dist/require/index.cjs", "dist/require/index.d.cts", "dist/bin/opencrate.js"]) {
+    for (const expected of ["package.json", "README.md", "CHANGELOG.md", "LICENSE", "docs/API.md", "docs/guarantees.md", "dist/index.js", "dist/index.d.ts", "dist/require/index.cjs", "dist/require/index.d.cts", "dist/require/testing.cjs", "dist/require/testing.d.cts", "dist/bin/opencrate.js"]) {
       assert.ok(files.includes(expected), `${expected} is in the package`);
     }
     assert.deepEqual(files.filter((file) => /^(src|test|scripts)\/|\.map$/.test(file)), []);
@@ -262,12 +262,12 @@ const { Snapshot, isOpenCrateError } = require("opencrate");
   await oc.snapshot.setup({ name: "cjs", console: false });
   await oc.snapshot.json("a.json").save({ a: 1 });
   const opened = await Snapshot.open("snapshots/cjs@latest");
-  console.log(JSON.stringify(await opened.json("a.json").load()), typeof isOpenCrateError, oc.default === undefined);
+  console.log(JSON.stringify(await opened.json("a.json").load()), typeof isOpenCrateError, oc.default === undefined, typeof require("opencrate/testing").describeBackendConformance);
   await oc.close();
 })();
 `,
       );
-      assert.equal((await ok(process.execPath, ["main.js"], dir)).trim(), '{"a":1} function false');
+      assert.equal((await ok(process.execPath, ["main.js"], dir)).trim(), '{"a":1} function false function');
     });
 
     it("where require() cannot load ES modules, the error says to use import()", async () => {
@@ -319,6 +319,8 @@ export { accuracy, lr, untyped, fine, badStart, badLevel };
       await writeFile(
         join(cjs, "main.ts"),
         `import oc = require("opencrate");
+import testing = require("opencrate/testing");
+export const suite: typeof testing.describeBackendConformance = testing.describeBackendConformance;
 export async function main(): Promise<number | "dev"> {
   const snapshot: InstanceType<typeof oc.Snapshot> = await oc.Snapshot.setup({ name: "cjs-ts", console: false });
   await oc.snapshot.setup({ name: "cjs-ts", start: "last", console: false });
