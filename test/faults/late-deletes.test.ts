@@ -87,6 +87,37 @@ for (const factory of factories) {
       }
     });
 
+    it("replace keeps an object another process writes into the folder while it is emptied", async () => {
+      const backend = await factory.make();
+      try {
+        const old = await Snapshot.setup({ name: "rk", backend, console: false });
+        for (const file of ["a", "b"]) await old.text(`${file}.txt`).save(`old ${file}`);
+        await old.close();
+        let written = false;
+        const racing = new Proxy(backend, {
+          get(target, property) {
+            if (property === "delete") {
+              return async (key: string, options?: DeleteOptions) => {
+                if (!written && key.startsWith("rk/v0/texts/")) {
+                  written = true;
+                  await target.put("rk/v0/texts/b.txt", "written meanwhile");
+                }
+                return target.delete(key, options);
+              };
+            }
+            const value: unknown = Reflect.get(target, property, target);
+            return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+        const run = await Snapshot.setup({ name: "rk", start: 0, replace: true, backend: racing, console: false });
+        await run.close();
+        assert.equal(await readText(backend, "rk/v0/texts/b.txt"), "written meanwhile");
+        assert.equal(await backend.head("rk/v0/texts/a.txt").catch((error: { code?: string }) => error.code), "NOT_FOUND");
+      } finally {
+        await backend.close();
+      }
+    });
+
     it("a rank's dropped run record, deleted late, leaves the record another rank created since", async () => {
       const backend = await factory.make();
       try {
