@@ -140,6 +140,20 @@ export interface AppendOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface DeleteOptions {
+  /**
+   * Delete only while the object is at this revision (as `head`, `list` or a write gave it); otherwise
+   * PreconditionFailedError and nothing changes. A key already absent is not an error, as for a plain delete: so a
+   * retried delete whose first attempt landed resolves. After such a retry, PreconditionFailedError may also mean
+   * that the first attempt deleted the object at `ifRevision` and another writer created the key anew since: either
+   * way the object at that revision is gone and the one there now is someone else's. Needs
+   * `capabilities.conditionalDelete` (NotSupportedError before any I/O otherwise); a store that turns out to ignore
+   * the condition is refused with NotSupportedError, the object left as it was.
+   */
+  readonly ifRevision?: string;
+  readonly signal?: AbortSignal;
+}
+
 export interface CopyOptions {
   /** Only "overwrite" and "create" are meaningful for copies. */
   readonly mode?: WriteMode;
@@ -166,6 +180,13 @@ export interface BackendCapabilities {
    * the call (or cannot lose one), so a caller need not read the object back to tell. Absent means false.
    */
   readonly settlesConditionalWrites?: boolean;
+  /**
+   * True when `delete` takes `ifRevision` (see DeleteOptions): the condition is checked by the store itself (S3
+   * If-Match, GCS ifGenerationMatch), so a delete request that lands late, after the key was written anew, deletes
+   * nothing. Backends that check it against a store of unknown behaviour probe the store first and throw
+   * NotSupportedError when it ignores the condition. Absent means false.
+   */
+  readonly conditionalDelete?: boolean;
 }
 
 /** A store that enforces create-only and compare-and-swap itself, for writes and copies, and copies inside itself. */
@@ -249,8 +270,9 @@ export interface StorageBackend {
   /** One page of the objects and sub-folders directly under a folder prefix ("" or ending in "/"). */
   listPage(prefix: string, options?: ListPageOptions): Promise<ListPage>;
 
-  /** Removes one object. A missing key is not an error. */
-  delete(key: string): Promise<void>;
+  /** Removes one object, or only the given revision of it (`options.ifRevision`, see DeleteOptions). A missing key
+   * is not an error. */
+  delete(key: string, options?: DeleteOptions): Promise<void>;
 
   /**
    * Optional: rejects, changing nothing, when deleting objects under the folder `prefix` ("a/b/") would be refused:

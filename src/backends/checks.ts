@@ -33,12 +33,23 @@ export function checkMode(
 /** An `ifRevision` option: absent, or a non-empty string the store can compare (NOT_SUPPORTED otherwise). */
 export function checkIfRevision(revision: unknown, capabilities: BackendCapabilities, location: string): void {
   if (revision === undefined) return;
+  checkRevisionText(revision, location);
+  if (!capabilities.compareAndSwap) throw unsupported("compare-and-swap writes", location);
+}
+
+/** The `ifRevision` of a delete: a non-empty string, on a backend that takes it. */
+export function checkDeleteRevision(revision: unknown, capabilities: BackendCapabilities, location: string): void {
+  if (revision === undefined) return;
+  checkRevisionText(revision, location);
+  if (capabilities.conditionalDelete !== true) throw unsupported("conditional deletes", location);
+}
+
+function checkRevisionText(revision: unknown, location: string): void {
   if (!isRevision(revision)) {
     throw new InvalidArgumentError(`Invalid ifRevision ${describeValue(revision)} for ${location}: expected a non-empty string.`, {
       path: location,
     });
   }
-  if (!capabilities.compareAndSwap) throw unsupported("compare-and-swap writes", location);
 }
 
 /** Lower-case header-token keys and printable ASCII values: what every store keeps unchanged (S3 sends them as

@@ -30,7 +30,7 @@ export interface MemoryBackendOptions {
 
 export class MemoryBackend implements api.StorageBackend {
   readonly kind = "memory";
-  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, settlesConditionalWrites: true };
+  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, settlesConditionalWrites: true, conditionalDelete: true };
   readonly name: string;
   readonly retryPolicy: RetryPolicy;
   readonly #objects: Map<string, StoredObject>;
@@ -124,7 +124,9 @@ export class MemoryBackend implements api.StorageBackend {
     return names.length > pageSize && last !== undefined ? { objects, prefixes, nextPageToken: last } : { objects, prefixes };
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: api.DeleteOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    if (options.ifRevision !== undefined && this.#objects.has(key)) this.#checkRevision(key, options.ifRevision);
     this.#objects.delete(key);
   }
 

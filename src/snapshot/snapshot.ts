@@ -1,5 +1,6 @@
 /** A versioned snapshot of one pipeline run: its version, folder, logs and artifacts. */
-import type { StorageBackend } from "../backends/backend.ts";
+import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import { deleteListed } from "../backends/delete-at-revision.ts";
 import { keyBytesLimit, validateKey } from "../backends/keys.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { checkedBackend } from "../backends/layers/checked.ts";
@@ -224,7 +225,13 @@ export class Snapshot extends LevelMethods {
         ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
       });
       if (empties) {
-        await emptyFolderBut(backend, versionKey(name, folder), log);
+        const kept = await emptyFolderBut(backend, versionKey(name, folder), log);
+        if (kept.length > 0) {
+          this.logger.warning(
+            `Kept ${kept.length} object(s) written into ${backend.describe(versionKey(name, folder))} by another process while ` +
+              `it was being emptied for replace: ${kept.map((key) => key.slice(versionKey(name, folder).length + 1)).join(", ")}.`,
+          );
+        }
         await emptied();
       }
     } catch (error) {
@@ -588,10 +595,13 @@ function backendOf(options: SetupOptions): StorageBackend {
 
 /**
  * Empties a version folder for `replace: true`, keeping `keepKey` (the new run's `.log`, already written): the
- * folder always holds that log, so a crash half-way leaves a folder that still opens and lists.
+ * folder always holds that log, so a crash half-way leaves a folder that still opens and lists. Each object is
+ * deleted at the revision the listing gave (deleteListed): one written since is another process's (the new run
+ * writes nothing before this returns), so it is kept, and its key returned, rather than lost; and a delete that
+ * reaches the store late, after the new run saved at that key, deletes nothing.
  */
-async function emptyFolderBut(backend: StorageBackend, folderKey: string, keepKey: string): Promise<void> {
-  const doomed: string[] = [];
-  for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) doomed.push(info.key);
-  await backend.deleteMany(doomed);
+async function emptyFolderBut(backend: StorageBackend, folderKey: string, keepKey: string): Promise<string[]> {
+  const doomed: ObjectInfo[] = [];
+  for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) doomed.push(info);
+  return deleteListed(backend, doomed);
 }

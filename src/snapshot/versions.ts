@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
+import { deleteAtRevision } from "../backends/delete-at-revision.ts";
 import { firstKeyUnder, hasObjectsUnder } from "../backends/presence.ts";
 import { settleConditionalWrite, WRITER_TOKEN_KEY, type Settled } from "../backends/conditional-write.ts";
 import { retryPolicyOf, type FailureKind, type RetryPolicy } from "../backends/retry-policy.ts";
@@ -327,11 +328,27 @@ export class VersionStore {
     }
   }
 
-  /** Deletes the run record if it is still the one written with `token` and names no version yet. */
+  /**
+   * Deletes the run record if it is still the one written with `token` and names no version yet, at the revision
+   * read: a delete that lands late (a retry's original, held by the network) never removes the record another
+   * rank created since.
+   */
   async #dropRunRecord(key: string, token: string): Promise<void> {
-    const record = await this.#readRunRecord(key);
-    if (record?.token !== token || record.version !== undefined) return;
-    await this.#backend.delete(key);
+    const read = await this.#readAtRevision(key, (revision) => this.#readRunRecord(key, revision));
+    if (read?.record?.token !== token || read.record.version !== undefined) return;
+    await deleteAtRevision(this.#backend, key, read.revision);
+  }
+
+  /** The object at `key` read at the revision a head gave, with that revision; undefined when it is absent or
+   * changed between the two (then it is not the object this process wrote). */
+  async #readAtRevision<T>(key: string, read: (revision: string) => Promise<T | undefined>): Promise<{ record: T | undefined; revision: string } | undefined> {
+    try {
+      const { revision } = await this.#backend.head(key);
+      return { record: await read(revision), revision };
+    } catch (error) {
+      if (isOpenCrateError(error, "NOT_FOUND") || isOpenCrateError(error, "PRECONDITION_FAILED")) return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -393,12 +410,13 @@ export class VersionStore {
    * Deletes the replace record if it is still the one written with `token` and not yet marked emptied (the
    * emptying failed). A marked record stays even when the setup that marked it fails afterwards (the mark's answer
    * lost, say): the run's other processes may have joined the folder already, and a record gone would have the
-   * run's next process empty it again, deleting what they wrote.
+   * run's next process empty it again, deleting what they wrote. Deleted at the revision read, as the run record
+   * is (#dropRunRecord).
    */
   async #dropReplaceRecord(key: string, token: string): Promise<void> {
-    const record = await this.#readReplaceRecord(key);
-    if (record?.token !== token || record.state === "emptied") return;
-    await this.#backend.delete(key);
+    const read = await this.#readAtRevision(key, (revision) => this.#readReplaceRecord(key, revision));
+    if (read?.record?.token !== token || read.record.state === "emptied") return;
+    await deleteAtRevision(this.#backend, key, read.revision);
   }
 
   async #waitForEmptied(key: string): Promise<ReplacedFolder> {

@@ -1,5 +1,5 @@
 /** What every conformance case gets: a way to declare a test that runs on a fresh backend, and the options. */
-import { it } from "node:test";
+import { it, type TestContext } from "node:test";
 import type { BackendCapabilities, StorageBackend } from "../backends/backend.ts";
 import { checkedBackend } from "../backends/layers/checked.ts";
 
@@ -25,7 +25,9 @@ export interface ConformanceOptions {
 }
 
 /** A capability a case needs; cases needing one the backend lacks are reported as skipped, naming it. */
-export type Requirement = keyof Pick<BackendCapabilities, "createOnly" | "compareAndSwap" | "copyCreateOnly"> | OptionalMethod;
+export type Requirement =
+  | keyof Pick<BackendCapabilities, "createOnly" | "compareAndSwap" | "copyCreateOnly" | "conditionalDelete">
+  | OptionalMethod;
 
 /** The optional methods of a backend that a case may need. */
 type OptionalMethod = "append" | "readRangeInto";
@@ -50,26 +52,26 @@ export class ConformanceFixture {
   }
 
   /** A case that needs capabilities; skipped where the backend lacks one. */
-  itNeeding(requires: readonly Requirement[], name: string, body: (backend: StorageBackend) => Promise<void>): void {
+  itNeeding(requires: readonly Requirement[], name: string, body: (backend: StorageBackend, context: TestContext) => Promise<void>): void {
     this.it(name, body, requires);
   }
 
   /** Declares one case; it runs on a backend fresh from `factory.make()` behind the checking layer, closed
    * afterwards. A case whose `requires` the backend's capabilities do not meet is skipped, saying which. */
-  it(name: string, body: (backend: StorageBackend) => Promise<void>, requires: readonly Requirement[] = []): void {
+  it(name: string, body: (backend: StorageBackend, context: TestContext) => Promise<void>, requires: readonly Requirement[] = []): void {
     this.names.add(name);
     const gap = this.options.knownGaps?.[name];
     it(name, { timeout: CASE_TIMEOUT_MS, ...(gap === undefined ? {} : { todo: gap }) }, async (context) => {
       const backend = checkedBackend(await this.factory.make());
       try {
         const missing = requires.filter((need) =>
-          need === "append" || need === "readRangeInto" ? backend[need] === undefined : !backend.capabilities[need],
+          need === "append" || need === "readRangeInto" ? backend[need] === undefined : backend.capabilities[need] !== true,
         );
         if (missing.length > 0) {
           context.skip(`the ${backend.kind} backend has no ${missing.join(", ")}`);
           return;
         }
-        await body(backend);
+        await body(backend, context);
       } finally {
         await backend.close();
       }

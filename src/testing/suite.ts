@@ -6,7 +6,8 @@
  *   describeBackendConformance("my store", { make: async () => new MyBackend(...), cleanup: async () => {} });
  *
  * Each case gets a fresh, empty backend from `factory.make()`, behind the checking layer; cases that need a
- * capability the backend declares it lacks (`capabilities`, `append`) are skipped, saying which;
+ * capability the backend declares it lacks (`capabilities`, `append`) are skipped, saying which (as are the
+ * conditional-delete cases on a store the backend finds ignores the condition: NotSupportedError);
  * `factory.cleanup()` runs once at the end; cases named in `options.knownGaps` run but report as TODO. OPENCRATE_CONFORMANCE_BIG_MB shrinks the big-stream case (default 256).
  */
 import assert from "node:assert/strict";
@@ -15,6 +16,7 @@ import { appendCases } from "./cases/append.ts";
 import { basicCases } from "./cases/basic.ts";
 import { conditionalCases } from "./cases/conditional.ts";
 import { contractCases } from "./cases/contract.ts";
+import { deleteCases } from "./cases/deletes.ts";
 import { errorCases } from "./cases/errors.ts";
 import { listingCases } from "./cases/listing.ts";
 import { raceCases } from "./cases/races.ts";
@@ -34,6 +36,7 @@ export function describeBackendConformance(
     describe("byte ranges", () => rangeCases(fixture));
     describe("listing", () => listingCases(fixture));
     describe("conditional writes", () => conditionalCases(fixture));
+    describe("conditional deletes", () => deleteCases(fixture));
     describe("streaming", () => streamingCases(fixture));
     describe("errors", () => errorCases(fixture));
     describe("checked input, capabilities and aborts", () => contractCases(fixture));

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { StorageBackend } from "../../src/backends/backend.ts";
+import type { DeleteOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { VersionStore } from "../../src/snapshot/versions.ts";
 import { allBackendFactories, memoryFactory } from "../support/backends.ts";
@@ -348,11 +348,20 @@ for (const factory of allBackendFactories()) {
       let deletes = 0;
       const crashing = new Proxy(backend, {
         get(target, property) {
+          // The wipe deletes each object at its listed revision (delete), or in batches where it cannot (deleteMany).
+          if (property === "delete") {
+            return async (key: string, options?: DeleteOptions) => {
+              if (deletes >= 1) throw new Error("simulated crash during the wipe");
+              await target.delete(key, options); // a store that refuses conditional deletes: then a batch
+              deletes += 1;
+            };
+          }
           if (property === "deleteMany") {
             return async (keys: Iterable<string> | AsyncIterable<string>) => {
               for await (const key of keys) {
-                if (++deletes > 1) throw new Error("simulated crash during the wipe");
+                if (deletes >= 1) throw new Error("simulated crash during the wipe");
                 await target.delete(key);
+                deletes += 1;
               }
             };
           }

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { StorageBackend } from "../../src/backends/backend.ts";
+import type { DeleteOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { RetryPolicy } from "../../src/backends/retry-policy.ts";
 import { TransientError } from "../../src/errors.ts";
 import { Snapshot, type SetupOptions } from "../../src/index.ts";
@@ -48,13 +48,22 @@ function replacedWhileEmptying(backend: StorageBackend, name: string, runId: str
   const wrapped = new Proxy(backend, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
+      // The emptying: each object deleted at its listed revision (delete), or in batches where it cannot (deleteMany).
+      const replaceRecord = async () => {
+        if (done) return;
+        done = true;
+        await target.delete(key);
+        await target.put(key, other, { mode: { kind: "create" } });
+      };
+      if (property === "delete") {
+        return async (doomed: string, options?: DeleteOptions) => {
+          if (doomed.startsWith(`${name}/v`)) await replaceRecord();
+          return target.delete(doomed, options);
+        };
+      }
       if (property === "deleteMany") {
         return async (keys: Iterable<string> | AsyncIterable<string>) => {
-          if (!done) {
-            done = true;
-            await target.delete(key);
-            await target.put(key, other, { mode: { kind: "create" } });
-          }
+          await replaceRecord();
           return target.deleteMany(keys);
         };
       }

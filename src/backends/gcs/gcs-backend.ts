@@ -14,6 +14,7 @@ import type {
   BackendCapabilities,
   BodySink,
   CopyOptions,
+  DeleteOptions,
   ListOptions,
   ListPage,
   ListPageOptions,
@@ -39,9 +40,11 @@ import { toObjectInfo, uploadMetadata, userMetadataOf } from "./object-info.ts";
 import { resolveGcsSettings, roundChunkSize, type GcsBackendOptions, type GcsSettings } from "./options.ts";
 import {
   copyPreconditionsEnforced,
+  ensureConditionalDeletes,
   ensureConditionalWrites,
   knownCopyVerdict,
   probeConditionalWrites,
+  probeConditionalDeletes,
   probeCopyPreconditions,
 } from "./probe.ts";
 import { agentWithTimeouts } from "./socket-timeouts.ts";
@@ -96,6 +99,7 @@ export class GcsBackend implements StorageBackend {
       multipartThreshold: this.#settings.resumableThreshold,
       userMetadata: true,
       settlesConditionalWrites: true,
+      conditionalDelete: true,
     };
   }
 
@@ -322,15 +326,45 @@ export class GcsBackend implements StorageBackend {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  /**
+   * A conditional delete sends ifGenerationMatch, checked by the store (probed first: fake-gcs-server ignores it).
+   * The SDK may send it again after a failure whose outcome is unknown; a first attempt that landed leaves the
+   * object absent (404: done) or, should another writer have created it since, at another generation (412:
+   * PreconditionFailedError, the object at our generation gone either way).
+   */
+  async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     const file = await this.#file(key);
+    const revision = options.ifRevision;
+    if (revision !== undefined) {
+      // A revision that is not a generation number can never match (and an object is never at generation 0).
+      if (!/^[1-9][0-9]*$/.test(revision)) {
+        if (!(await this.#exists(key))) return;
+        throw new PreconditionFailedError(`${this.describe(key)} is not at revision ${JSON.stringify(revision)}: GCS revisions are generation numbers.`, {
+          path: this.describe(key),
+        });
+      }
+      await this.#ensureConditionalDeletes(key, options.signal);
+    }
     try {
-      await file.delete();
+      options.signal?.throwIfAborted();
+      await file.delete(revision === undefined ? {} : { ifGenerationMatch: Number(revision) });
       this.#bucketSeen = true;
     } catch (error) {
       // A missing object is fine; a missing bucket is not (the SDK's ignoreNotFound would hide both).
       if (isNotFound(error) && (this.#bucketSeen || !(await this.#bucketIsMissing()))) return;
-      throw await this.#failure(error, "delete", key);
+      throw await this.#failure(error, "delete", key, { signal: options.signal });
+    }
+  }
+
+  /** Runs the conditional-delete probe (once per endpoint and bucket) before a conditional delete of `key`. */
+  async #ensureConditionalDeletes(key: string, signal: AbortSignal | undefined): Promise<void> {
+    const { bucket } = await this.#open();
+    const where = `gs://${this.bucket} at ${this.#endpoint}`;
+    const probeName = this.#name(`.opencrate-probe-${randomUUID()}`);
+    try {
+      await ensureConditionalDeletes(this.#storeKey, () => probeConditionalDeletes(bucket, probeName, where));
+    } catch (error) {
+      throw await this.#failure(error, "probe", key, { signal });
     }
   }
 

@@ -81,6 +81,45 @@ export async function probeConditionalWrites(bucket: Bucket, objectName: string,
   }
 }
 
+const deleteVerdicts = new Map<string, Promise<void>>();
+
+/** Resolves once the store at `storeKey` is known to enforce ifGenerationMatch on deletes (see {@link probeOnce}). */
+export function ensureConditionalDeletes(storeKey: string, probe: () => Promise<void>): Promise<void> {
+  return probeOnce(deleteVerdicts, storeKey, probe);
+}
+
+/**
+ * Writes `objectName` plainly, then deletes it naming a stale generation (ifGenerationMatch), which must fail with
+ * 412 and leave the object: fake-gcs-server 1.55.1 ignores the condition and deletes it. The probe object is
+ * deleted afterwards. SDK errors are thrown as they are (the caller maps them).
+ */
+export async function probeConditionalDeletes(bucket: Bucket, objectName: string, where: string): Promise<void> {
+  const file = bucket.file(objectName);
+  // A fresh UUID name, so this first write needs no condition.
+  await file.save("opencrate: conditional-delete probe (safe to delete)\n", { resumable: false });
+  const stale = String(file.metadata.generation ?? "") === "1" ? 2 : 1;
+  try {
+    let refused = false;
+    try {
+      await file.delete({ ifGenerationMatch: stale });
+    } catch (error) {
+      if (!isPreconditionFailure(error)) throw error;
+      refused = true;
+    }
+    const [kept] = await file.exists();
+    if (!refused || !kept) {
+      throw new NotSupportedError(
+        `${where} does not enforce ifGenerationMatch on deletes: a delete naming a stale generation ` +
+          `${refused ? "was refused but deleted the object" : "deleted the object"}, so it cannot delete an object only ` +
+          "at a given generation. Google Cloud Storage enforces it.",
+        { path: where },
+      );
+    }
+  } finally {
+    await file.delete({ ignoreNotFound: true }).catch(() => undefined);
+  }
+}
+
 /** Whether the store at `storeKey` enforces ifGenerationMatch on copies (rewrites), probed once (see {@link probeOnce}). */
 export function copyPreconditionsEnforced(storeKey: string, probe: () => Promise<boolean>): Promise<boolean> {
   return probeOnce(copyVerdicts, storeKey, async () => {

@@ -16,6 +16,7 @@ import {
   checkBytes,
   checkCallback,
   checkCount,
+  checkDeleteRevision,
   checkIfRevision,
   checkLocalPath,
   checkMetadata,
@@ -170,9 +171,14 @@ export class CheckedBackend implements api.StorageBackend {
     return this.#guard("list", location, options.signal, (signal) => this.inner.listPage(prefix, withSignal(options, signal)));
   }
 
-  async delete(key: string): Promise<void> {
-    this.#key(key);
-    return this.inner.delete(key);
+  async delete(key: string, options: api.DeleteOptions = {}): Promise<void> {
+    const location = this.#key(key);
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(`The options of the delete of ${location} must be an object, got ${String(options)}.`, { path: location });
+    }
+    if (options.ifRevision === undefined && options.signal === undefined) return this.inner.delete(key);
+    checkDeleteRevision(options.ifRevision, this.capabilities, location);
+    return this.#guard("delete", location, options.signal, (signal) => this.inner.delete(key, withSignal(options, signal)));
   }
 
   /** Every key is checked before any is deleted. */

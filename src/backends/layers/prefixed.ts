@@ -87,8 +87,8 @@ export class PrefixedBackend implements api.StorageBackend {
     };
   }
 
-  async delete(key: string): Promise<void> {
-    return this.inner.delete(this.#outer(key));
+  async delete(key: string, options?: api.DeleteOptions): Promise<void> {
+    return options === undefined ? this.inner.delete(this.#outer(key)) : this.inner.delete(this.#outer(key), options);
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {

@@ -7,8 +7,9 @@
  * Capability gap: local disk keeps no user metadata and no content type; `metadata` given to a write is dropped
  * and `head` returns none (`capabilities.userMetadata` is false).
  *
- * Compare-and-swap is exact among `replace` writers and appends (they share the lock) and against `create`. Plain
- * overwrites and deletes do not take the lock: one racing a `replace` is ordered as the renames land. Appends
+ * Compare-and-swap is exact among `replace` writers, appends and conditional deletes (they share the lock) and
+ * against `create`. Plain overwrites and deletes do not take the lock: one racing a `replace` is ordered as the
+ * renames land. Appends
  * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
 import type { BigIntStats, Stats } from "node:fs";
@@ -27,8 +28,8 @@ import { CallerBody } from "../caller-body.ts";
 import { folderIsNotAnObject, isErrno, revisionMismatch, toLocalError, type FsAction } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import { listObjects, listOnePage } from "./listing.ts";
-import { DEFAULT_LOCK_STALE_MS, type LockOptions } from "./lock.ts";
-import { LocalLayout } from "./paths.ts";
+import { DEFAULT_LOCK_STALE_MS, withLock, type LockOptions } from "./lock.ts";
+import { LocalLayout, lockPathsFor } from "./paths.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 import { objectInfoOf, revisionOf } from "./revision.ts";
 
@@ -50,7 +51,12 @@ const DELETE_CONCURRENCY = 16;
 
 export class LocalBackend implements api.StorageBackend {
   readonly kind = "local";
-  readonly capabilities: api.BackendCapabilities = { ...FULL_CAPABILITIES, userMetadata: false, settlesConditionalWrites: true };
+  readonly capabilities: api.BackendCapabilities = {
+    ...FULL_CAPABILITIES,
+    userMetadata: false,
+    settlesConditionalWrites: true,
+    conditionalDelete: true,
+  };
   readonly #layout: LocalLayout;
   readonly #lockStaleMs: number;
   readonly retryPolicy: RetryPolicy;
@@ -182,10 +188,15 @@ export class LocalBackend implements api.StorageBackend {
     return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize, (key) => this.describe(key)));
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: api.DeleteOptions = {}): Promise<void> {
     const path = this.#layout.pathOfKey(key);
     await this.#attempt(key, "delete", async () => {
+      options.signal?.throwIfAborted();
       await this.#assertDeletable(key);
+      if (options.ifRevision !== undefined) {
+        if (await this.#unlinkAtRevision(key, path, options.ifRevision, options.signal)) await this.#pruneEmptyFolders(dirname(path));
+        return;
+      }
       try {
         await unlink(path);
       } catch (error) {
@@ -196,6 +207,35 @@ export class LocalBackend implements api.StorageBackend {
       }
       await this.#pruneEmptyFolders(dirname(path));
     });
+  }
+
+  /**
+   * Compares and unlinks under the key's compare-and-swap lock, as a `replace` write commits: exact against
+   * `replace` writes and appends. A plain overwrite (which takes no lock) landing between the compare and the
+   * unlink is removed with it, as it would be by a plain delete: the window is two system calls. True when a file
+   * was removed; false when nothing was there (or a folder is: not an object).
+   */
+  async #unlinkAtRevision(key: string, path: string, revision: string, signal: AbortSignal | undefined): Promise<boolean> {
+    const present = await statIfPresent(path);
+    if (present === undefined || present.isDirectory()) return false;
+    try {
+      return await withLock(lockPathsFor(path), this.#lockOptions(signal), async () => {
+        const current = await statIfPresent(path);
+        if (current === undefined || current.isDirectory()) return false;
+        if (revisionOf(current) !== revision) throw revisionMismatch(this.describe(key), revision, revisionOf(current));
+        try {
+          await unlink(path);
+        } catch (error) {
+          if (isErrno(error, "ENOENT", "ENOTDIR")) return false;
+          throw error;
+        }
+        return true;
+      });
+    } catch (error) {
+      // The folder went away (the last object in it deleted) while the lock was being taken: nothing is there.
+      if (isErrno(error, "ENOENT", "ENOTDIR") && (await statIfPresent(path)) === undefined) return false;
+      throw error;
+    }
   }
 
   /**

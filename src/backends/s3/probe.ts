@@ -10,6 +10,8 @@
  *   told apart from a store that refuses new keys.
  * - "multipart-create" / "multipart-replace": CompleteMultipartUpload with If-None-Match on an existing key, or
  *   If-Match with a wrong ETag, must fail with 412 (moto, for one, ignores If-Match there).
+ * - "delete": DeleteObject with If-Match and a wrong ETag must fail with 412 and leave the object (MinIO, for one,
+ *   answers 204 and deletes it).
  */
 import { randomUUID } from "node:crypto";
 import { NotSupportedError, isOpenCrateError } from "../../errors.ts";
@@ -20,7 +22,7 @@ import type { RetryPolicy } from "../retry-policy.ts";
 import { type S3ErrorContext, isPreconditionFailed, mapS3Error } from "./errors.ts";
 import { WRITER_TOKEN_KEY, writerTokenOf } from "./object-info.ts";
 
-export type ProbedFeature = "put" | "multipart-create" | "multipart-replace";
+export type ProbedFeature = "put" | "multipart-create" | "multipart-replace" | "delete";
 
 export interface ProbeTarget {
   readonly connection: S3Connection;
@@ -86,6 +88,22 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
       }
       await expectRejected(() => put({ IfNoneMatch: "*" }), target, context, "ignores If-None-Match on PutObject", feature);
       await expectRejected(() => put({ IfMatch: WRONG_ETAG }), target, context, "ignores If-Match on PutObject", feature);
+    } else if (feature === "delete") {
+      try {
+        await put({});
+      } catch (error) {
+        throw mapS3Error(error, context);
+      }
+      const deleteIfMatch = () =>
+        client.send(new sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: key, IfMatch: WRONG_ETAG }), send);
+      await expectRejected(deleteIfMatch, target, context, "ignores If-Match on DeleteObject", feature);
+      try {
+        await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), send);
+      } catch (error) {
+        // Refused with 412 and deleted all the same.
+        if (isOpenCrateError(mapS3Error(error, context), "NOT_FOUND")) throw refuse(target, "deletes the object on a failed If-Match", feature);
+        throw mapS3Error(error, context);
+      }
     } else {
       try {
         await put({});
@@ -149,6 +167,12 @@ async function expectRejected(
 }
 
 function refuse(target: ProbeTarget, problem: string, feature: ProbedFeature): NotSupportedError {
+  if (feature === "delete") {
+    return new NotSupportedError(
+      `The S3 store at ${target.context.endpoint} (bucket "${target.bucket}") ${problem}, so it cannot delete an object only at a given revision. AWS S3 enforces If-Match on DeleteObject.`,
+      { path: target.context.uri },
+    );
+  }
   const consequence =
     feature === "put"
       ? "opencrate refuses to allocate versions on it, because concurrent runs could overwrite each other"

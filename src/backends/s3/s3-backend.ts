@@ -21,7 +21,7 @@ import { PassThrough, Readable as NodeReadable } from "node:stream";
 import type { HeadObjectCommandOutput, PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, PreconditionFailedError, isOpenCrateError } from "../../errors.ts";
 import { parseLocation, redact } from "../../uri.ts";
-import type { AppendOptions, BackendCapabilities, BodySink, CopyOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
+import type { AppendOptions, BackendCapabilities, BodySink, CopyOptions, DeleteOptions, ListOptions, ListPage, ListPageOptions, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend, StreamWriteOptions, WriteMode, WriteOptions } from "../backend.ts";
 import { FULL_CAPABILITIES, OVERWRITE, ifRevision } from "../backend.ts";
 import { CallerBody } from "../caller-body.ts";
 import { copyFromBusySource } from "../source-changes.ts";
@@ -117,7 +117,12 @@ export class S3Backend implements StorageBackend {
     this.#paths = new S3Paths(this.bucket, this.prefix);
     this.maxKeyBytes = keyBytesUnder(this.prefix);
     this.#endpoint = endpointLabel(this.#settings, this.#settings.region);
-    this.capabilities = { ...FULL_CAPABILITIES, multipartThreshold: this.#settings.partSize, settlesConditionalWrites: true };
+    this.capabilities = {
+      ...FULL_CAPABILITIES,
+      multipartThreshold: this.#settings.partSize,
+      settlesConditionalWrites: true,
+      conditionalDelete: true,
+    };
     const route = plainRoute(this.#settings, options);
     this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy, this.#timeouts());
   }
@@ -436,13 +441,28 @@ export class S3Backend implements StorageBackend {
     return next === undefined ? { objects, prefixes } : { objects, prefixes, nextPageToken: next };
   }
 
-  async delete(key: string): Promise<void> {
+  /**
+   * A conditional delete sends If-Match with the ETag, checked by the store (probed first: MinIO ignores it). The
+   * SDK may send it again after a failure whose outcome is unknown; a first attempt that landed leaves the key
+   * absent (404 NoSuchKey with If-Match: done) or, should another writer have created it since, at another ETag
+   * (412: PreconditionFailedError, the object at our ETag gone either way).
+   */
+  async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     const objectKey = this.#paths.objectKey(key);
-    const { connection } = await this.#connect();
+    const connected = await this.#connect();
+    const { connection } = connected;
+    if (options.ifRevision !== undefined) await this.#ensureEnforced("delete", connected);
     try {
-      await connection.client.send(new connection.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      await connection.client.send(
+        new connection.sdk.DeleteObjectCommand({
+          Bucket: this.bucket,
+          Key: objectKey,
+          ...(options.ifRevision === undefined ? {} : { IfMatch: options.ifRevision }),
+        }),
+        { abortSignal: options.signal },
+      );
     } catch (error) {
-      if (!isNoSuchKey(error)) throw this.#error(error, "delete", key);
+      if (!isNoSuchKey(error)) throw this.#error(error, "delete", key, options.signal, options.ifRevision === undefined ? undefined : "replace");
     }
   }
 

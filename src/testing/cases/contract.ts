@@ -115,6 +115,9 @@ export function contractCases(fixture: ConformanceFixture): void {
     }
     const noCopyCreate = withCapabilities(backend, { copyCreateOnly: false });
     await rejectsWithCode(noCopyCreate.copy("caps/source.txt", "caps/copy.txt", { mode: { kind: "create" } }), "NOT_SUPPORTED", "copy create without copyCreateOnly");
+    const noConditionalDelete = withCapabilities(backend, { conditionalDelete: false });
+    await rejectsWithCode(noConditionalDelete.delete("caps/source.txt", { ifRevision: info.revision }), "NOT_SUPPORTED", "delete ifRevision without conditionalDelete");
+    await rejectsWithCode(backend.delete("caps/source.txt", { ifRevision: "" }), "INVALID_ARGUMENT", "delete with an empty ifRevision");
     assert.deepEqual(await listKeys(backend, ""), ["caps/source.txt"], "nothing was written");
     assert.equal(await readText(backend, "caps/source.txt"), "source", "the object is unchanged");
   });
