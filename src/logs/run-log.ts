@@ -17,7 +17,10 @@
  * (local disk) cannot say that; there an append that failed is cut back by the backend, so after a failure the
  * same size as before means nothing of ours landed.
  *
- * Without `append`, the whole body is kept in memory and rewritten on each flush.
+ * Without `append`, the whole body is kept in memory and rewritten on each flush, under the revision the last
+ * rewrite left, and so another run's `.log` is not overwritten either: this run stops writing it as above. Each
+ * rewrite carries this writer's id (`oc-writer` metadata), which tells a rewrite of ours whose answer was lost from
+ * another run's `.log`; on a store without metadata, a non-empty body that starts ours is ours.
  */
 import { randomBytes } from "node:crypto";
 import type { ObjectInfo, StorageBackend, WriteMode } from "../backends/backend.ts";
