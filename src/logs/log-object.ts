@@ -114,7 +114,7 @@ export class LogObjectWriter implements LogSink {
     this.#state = "starting";
     try {
       if (this.#resume) await this.#seedHistory();
-      await this.#runLog.start();
+      await this.#runLog.start(this.#resume);
     } catch (error) {
       if (this.#state === "starting") this.#state = "created";
       this.#starting = undefined; // start() may be tried again

@@ -1,6 +1,12 @@
 /**
  * This run's `.log`: replaced by an empty object when the run starts, then grown by each flush.
  *
+ * Every write names what it expects to find: the empty object of a new run is created only where there is none,
+ * and each write after it names the revision the one before left (`ifRevision`), as does the start of a run that
+ * replaces an older `.log` (the revision it just read). So a write of ours whose request reaches the store late,
+ * after its retry already landed and later writes followed, fails its condition instead of putting back an older
+ * body. The backend settles its own retries of a conditional write (a lost answer whose write landed is ours).
+ *
  * On a backend with `append`, a flush sends only the lines it adds, and stored lines are not kept in memory. Each
  * append names the revision the previous one left (`ifRevision`), so a `.log` that another run resuming the same
  * version replaced meanwhile is never mixed with ours: that run owns `.log` from then on ("replaced by each
@@ -11,26 +17,34 @@
  * (local disk) cannot say that; there an append that failed is cut back by the backend, so after a failure the
  * same size as before means nothing of ours landed.
  *
- * Without `append`, the whole body is kept in memory and rewritten on each flush.
+ * Without `append`, the whole body is kept in memory and rewritten on each flush, under the revision the last
+ * rewrite left, and so another run's `.log` is not overwritten either: this run stops writing it as above. Each
+ * rewrite carries this writer's id (`oc-writer` metadata), which tells a rewrite of ours whose answer was lost from
+ * another run's `.log`; on a store without metadata, a non-empty body that starts ours is ours.
  */
 import { randomBytes } from "node:crypto";
-import type { StorageBackend } from "../backends/backend.ts";
-import { OVERWRITE } from "../backends/backend.ts";
+import type { ObjectInfo, StorageBackend, WriteMode } from "../backends/backend.ts";
+import { CREATE_ONLY, ifRevision, OVERWRITE } from "../backends/backend.ts";
 import { headIfPresent } from "../backends/presence.ts";
+import { retryPolicyOf } from "../backends/retry-policy.ts";
 import { isOpenCrateError } from "../errors.ts";
 import { BATCH_IDS_METADATA_KEY, concatBytes, REMEMBERED_BATCHES, TEXT_CONTENT_TYPE } from "./history-append.ts";
 
 /**
- * What a started `.log` that holds no line yet needs to go on in another thread: nothing where `.log` is rewritten
- * whole; the revision and size its empty object got where lines are appended.
+ * What a started `.log` that holds no line yet needs to go on in another thread: the revision its empty object got
+ * (undefined on a store without conditional writes) and, where `.log` is rewritten whole, the writer id its writes
+ * carry; the revision and size where lines are appended.
  */
 export type StartedRunLog =
-  | { readonly kind: "rewritten" }
+  | { readonly kind: "rewritten"; readonly revision: string | undefined; readonly writer: string }
   | { readonly kind: "appended"; readonly revision: string; readonly size: number };
 
+/** User-metadata key naming the writer of a `.log` that is rewritten whole. */
+export const LOG_WRITER_METADATA_KEY = "oc-writer";
+
 export interface RunLog {
-  /** Replaces `.log` with an empty object. */
-  start(): Promise<void>;
+  /** Replaces `.log` with an empty object; `existing` says a `.log` is likely there already (a resumed run). */
+  start(existing: boolean): Promise<void>;
   /** Where the started, still empty `.log` stands (see {@link StartedRunLog}). */
   startedState(): StartedRunLog;
   /** Takes over a `.log` another writer started and left empty. */
@@ -43,44 +57,131 @@ export interface RunLog {
 
 export function runLogFor(backend: StorageBackend, key: string, onReplaced: () => void): RunLog {
   const append = backend.append?.bind(backend);
-  return append === undefined ? new RewrittenRunLog(backend, key) : new AppendedRunLog(backend, key, append, onReplaced);
+  return append === undefined ? new RewrittenRunLog(backend, key, onReplaced) : new AppendedRunLog(backend, key, append, onReplaced);
+}
+
+/** Rewrites of `.log` in one store after finding a late write of our own there. */
+const REWRITE_ATTEMPTS = 3;
+
+/** The store enforces both conditions, so writes can name what they expect. */
+function conditional(backend: StorageBackend): boolean {
+  return backend.capabilities.createOnly && backend.capabilities.compareAndSwap;
+}
+
+/** Another writer's object is there, or is gone, where a condition named a state. */
+function lostCondition(error: unknown): boolean {
+  return isOpenCrateError(error, "PRECONDITION_FAILED") || isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "NOT_FOUND");
+}
+
+/**
+ * Writes an empty `.log` in place of whatever is there: create-only where there is none (expected unless
+ * `existing`), else under the revision just read; when another run got in between, looks again (after the retry
+ * policy's wait) as often as the policy allows conflicts. Without conditional writes, one plain put.
+ */
+async function putEmpty(backend: StorageBackend, key: string, existing: boolean, metadata: Readonly<Record<string, string>> | undefined): Promise<ObjectInfo> {
+  const options = { contentType: TEXT_CONTENT_TYPE, ...(metadata === undefined ? {} : { metadata }) };
+  if (!conditional(backend)) return backend.put(key, "", { ...options, mode: OVERWRITE });
+  const policy = retryPolicyOf(backend);
+  let look = existing;
+  let conflicts = 0;
+  for (;;) {
+    let mode: WriteMode = CREATE_ONLY;
+    if (look) {
+      const current = await headIfPresent(backend, key);
+      if (current !== undefined) mode = ifRevision(current.revision);
+    }
+    try {
+      return await backend.put(key, "", { ...options, mode });
+    } catch (error) {
+      if (!lostCondition(error) || (look && !policy.mayRetry("conditional", "conflict", ++conflicts))) throw error;
+    }
+    if (look) await policy.wait(conflicts);
+    look = true;
+  }
 }
 
 class RewrittenRunLog implements RunLog {
   readonly #backend: StorageBackend;
   readonly #key: string;
+  readonly #onReplaced: () => void;
   /** Every line of this run: the `.log` body. */
   #body: Uint8Array[] = [];
   #stale = false;
+  /** The revision our last write left; undefined before the start, or on a store without conditional writes. */
+  #revision: string | undefined;
+  /** Carried by each write of ours (metadata), so a write of ours that landed with its answer lost is told apart
+   * from another run's `.log`. Kept across a hand-off. */
+  #writer = randomBytes(8).toString("hex");
+  /** Another run replaced `.log`; nothing more is written. */
+  #replaced = false;
 
-  constructor(backend: StorageBackend, key: string) {
+  constructor(backend: StorageBackend, key: string, onReplaced: () => void) {
     this.#backend = backend;
     this.#key = key;
+    this.#onReplaced = onReplaced;
   }
 
-  async start(): Promise<void> {
-    await this.#backend.put(this.#key, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
+  async start(existing: boolean): Promise<void> {
+    const info = await putEmpty(this.#backend, this.#key, existing, this.#metadata());
+    this.#revision = conditional(this.#backend) ? info.revision : undefined;
   }
 
   startedState(): StartedRunLog {
-    return { kind: "rewritten" };
+    return { kind: "rewritten", revision: this.#revision, writer: this.#writer };
   }
 
   adopt(state: StartedRunLog): void {
     if (state.kind !== "rewritten") throw new Error(`${this.#key} is rewritten whole here, but was handed over as ${state.kind}`);
+    this.#revision = state.revision;
+    this.#writer = state.writer;
   }
 
   add(bytes: Uint8Array): void {
+    if (this.#replaced) return;
     this.#body.push(bytes);
     this.#stale = true;
   }
 
   async store(): Promise<void> {
-    if (!this.#stale) return;
+    if (!this.#stale || this.#replaced) return;
     const body = concatBytes(this.#body);
     this.#body = [body];
-    await this.#backend.put(this.#key, body, { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
-    this.#stale = false;
+    for (let attempt = 1; ; attempt++) {
+      const mode = this.#revision === undefined ? OVERWRITE : ifRevision(this.#revision);
+      try {
+        const info = await this.#backend.put(this.#key, body, { mode, contentType: TEXT_CONTENT_TYPE, metadata: this.#metadata() });
+        if (this.#revision !== undefined) this.#revision = info.revision;
+        this.#stale = false;
+        return;
+      } catch (error) {
+        if (!lostCondition(error)) throw error;
+      }
+      const current = await headIfPresent(this.#backend, this.#key);
+      if (current === undefined || !(await this.#isOurs(current, body)) || attempt >= REWRITE_ATTEMPTS) {
+        this.#replaced = true;
+        this.#body = [];
+        this.#stale = false;
+        this.#onReplaced();
+        return;
+      }
+      this.#revision = current.revision;
+    }
+  }
+
+  #metadata(): Record<string, string> {
+    return { [LOG_WRITER_METADATA_KEY]: this.#writer };
+  }
+
+  /**
+   * Whether `current` is a write of ours whose answer was lost (its body then starts ours): it carries our writer
+   * id. A store without metadata cannot say so; there a body that is a start of ours, and not empty as a newly
+   * started run's `.log` is, is ours.
+   */
+  async #isOurs(current: ObjectInfo, body: Uint8Array): Promise<boolean> {
+    if (this.#backend.capabilities.userMetadata !== false) return current.metadata?.[LOG_WRITER_METADATA_KEY] === this.#writer;
+    if (current.size === 0 || current.size > body.byteLength) return false;
+    const stored = await this.#backend.get(this.#key, { ifRevision: current.revision });
+    return Buffer.from(stored).equals(Buffer.from(body.buffer, body.byteOffset, stored.byteLength));
   }
 }
 
@@ -111,8 +212,8 @@ class AppendedRunLog implements RunLog {
     this.#onReplaced = onReplaced;
   }
 
-  async start(): Promise<void> {
-    const info = await this.#backend.put(this.#key, "", { mode: OVERWRITE, contentType: TEXT_CONTENT_TYPE });
+  async start(existing: boolean): Promise<void> {
+    const info = await putEmpty(this.#backend, this.#key, existing, undefined);
     this.#stored = { revision: info.revision, size: info.size, batchIds: [] };
   }
 

@@ -3,9 +3,17 @@
  * first written (`running`) a second after the run starts or at its first flush, whichever comes first (a run
  * that ends sooner writes only its final record), refreshed after log flushes (`lastSeen`, so a reader can call a
  * run whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten once when it ends.
+ *
+ * Only its run writes a record (its key is the run's own), and each write names what the last one left: the first
+ * is create-only, the others name the revision the one before got. So a write whose request reaches the store late,
+ * after newer ones (a `running` record after the final one), fails its condition instead of putting an older
+ * record back. A write that fails its condition met an earlier write of this run that landed with its answer lost
+ * (or the record was removed): the record is looked at again and written under what is there now.
  */
-import type { StorageBackend } from "../backends/backend.ts";
-import { OVERWRITE } from "../backends/backend.ts";
+import type { StorageBackend, WriteMode } from "../backends/backend.ts";
+import { CREATE_ONLY, ifRevision, OVERWRITE } from "../backends/backend.ts";
+import { headIfPresent } from "../backends/presence.ts";
+import { isOpenCrateError } from "../errors.ts";
 
 export type RunStatus = "running" | "finished" | "failed" | "killed";
 
@@ -66,10 +74,15 @@ export function parseRunRecord(value: unknown): RunRecord | undefined {
 }
 
 const MIN_REFRESH_GAP_MS = 5_000;
+/** Writes of one record after finding it changed under the revision named. */
+const WRITE_ATTEMPTS = 3;
 
 export interface StartedRunRecord {
   readonly record: RunRecord;
   readonly written: boolean;
+  /** The revision the last write known to have landed left; undefined when none did (or the store has no
+   * conditional writes). */
+  readonly revision: string | undefined;
 }
 
 /**
@@ -87,6 +100,8 @@ export class RunRecordWriter {
   /** The last write was {@link endProvisionally}'s: the run's end as it stood when the event loop ran dry. */
   #provisional = false;
   #written = false;
+  /** What the last write known to have landed left (see {@link StartedRunRecord}). */
+  #revision: string | undefined;
   /** Another writer goes on with the record: nothing more is written from here. */
   #handedOff = false;
 
@@ -107,7 +122,7 @@ export class RunRecordWriter {
    */
   handOff(): StartedRunRecord {
     this.#handedOff = true;
-    return { record: this.#record, written: this.#written };
+    return { record: this.#record, written: this.#written, revision: this.#revision };
   }
 
   /** Whether a write of the record has begun. */
@@ -124,6 +139,7 @@ export class RunRecordWriter {
   adopt(state: StartedRunRecord): void {
     this.#record = state.record;
     this.#written = state.written;
+    this.#revision = state.revision;
   }
 
   /** Writes the `running` record unless a write of the record has already begun. */
@@ -176,12 +192,30 @@ export class RunRecordWriter {
       const now = this.#clock();
       this.#record = { ...this.#record, ...patch, lastSeen: now.toISOString() };
       this.#lastWrite = now.getTime();
-      await this.#backend.put(this.#key, `${JSON.stringify(this.#record, null, 2)}\n`, {
-        mode: OVERWRITE,
-        contentType: "application/json",
-      });
+      await this.#put(`${JSON.stringify(this.#record, null, 2)}\n`);
     });
     this.#chain = write.catch(() => {});
     return write;
+  }
+
+  /** Writes `body` under the revision last seen (create-only before any), looking again when that is stale. */
+  async #put(body: string): Promise<void> {
+    const { createOnly, compareAndSwap } = this.#backend.capabilities;
+    if (!(createOnly && compareAndSwap)) {
+      await this.#backend.put(this.#key, body, { mode: OVERWRITE, contentType: "application/json" });
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const mode: WriteMode = this.#revision === undefined ? CREATE_ONLY : ifRevision(this.#revision);
+      try {
+        this.#revision = (await this.#backend.put(this.#key, body, { mode, contentType: "application/json" })).revision;
+        return;
+      } catch (error) {
+        const changed =
+          isOpenCrateError(error, "PRECONDITION_FAILED") || isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "NOT_FOUND");
+        if (!changed || attempt >= WRITE_ATTEMPTS) throw error;
+      }
+      this.#revision = (await headIfPresent(this.#backend, this.#key))?.revision;
+    }
   }
 }
