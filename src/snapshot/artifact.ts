@@ -8,13 +8,17 @@ import { CREATE_ONLY } from "../backends/backend.ts";
 import { joinKey } from "../backends/keys.ts";
 import { clock } from "../clock.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
+import { sameContent } from "../backends/same-content.ts";
 import {
   AlreadyExistsError,
   ConfirmationRequiredError,
   isOpenCrateError,
   NotFoundError,
   PreconditionFailedError,
+  type ErrorOptions,
+  type OpenCrateError,
   ReadOnlyError,
+  TransientError,
 } from "../errors.ts";
 import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "../handlers/types.ts";
@@ -115,8 +119,10 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
    * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
    * without a tag; a folder-like custom artifact (objects below its path) is copied object by object into a folder
    * of that name. A built-in type's artifact is only its object: what lies below its path is not its own. Never
-   * replaces a backup: a repeated tag throws AlreadyExistsError; a timestamp taken twice in one second gets a -2,
-   * -3 … suffix. Returns the backup's name, or undefined when there is nothing to back up.
+   * replaces a backup: a repeated tag throws AlreadyExistsError, unless the backup there holds exactly the
+   * artifact's current bytes (the same objects, for a folder), which is then taken as this call's (so a backup whose
+   * answer was lost can be repeated); a timestamp taken twice in one second gets a -2, -3 … suffix. Returns the
+   * backup's name, or undefined when there is nothing to back up.
    */
   async backup(tag?: string): Promise<string | undefined> {
     this.#assertWritable("back up");
@@ -129,25 +135,80 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     }
     const { stem, extension } = splitName(this.#baseName());
     const label = validTag ?? backupTimestamp(clock().now());
+    const { backend } = this.storage;
     for (let attempt = 1; ; attempt++) {
       const backupName = `${stem}.backup_${label}${attempt === 1 ? "" : `-${attempt}`}${extension}`;
       const target = joinKey(this.#folderKey(), backupName);
       try {
-        if (below.length === 0) await this.storage.backend.copy(this.storage.key, target, { mode: CREATE_ONLY });
+        if (below.length === 0) await this.#copyObject(target);
         else await this.#copyFolder(below, target);
       } catch (error) {
         if (!isOpenCrateError(error, "ALREADY_EXISTS")) throw error;
         if (validTag !== undefined) {
-          throw new AlreadyExistsError(
-            `A backup tagged '${validTag}' of '${this.name}' already exists at ${this.storage.backend.describe(target)}.`,
-            { path: this.storage.backend.describe(target), cause: error },
-          );
+          const found = await this.#compareBackup(below, target);
+          if (found.kind === "partial") {
+            throw new AlreadyExistsError(
+              `A backup tagged '${validTag}' of '${this.name}' exists at ${backend.describe(target)} but holds only ${found.count} of the ${below.length} objects of '${this.name}', each as the artifact has it: a backup of an earlier state with fewer objects, a backup that failed and could not be removed, or one being made now. If it is not a backup you keep, delete everything below ${backend.describe(target)} once no backup is running, and back up again.`,
+              { path: backend.describe(target), cause: error },
+            );
+          }
+          if (found.kind === "other") {
+            throw new AlreadyExistsError(
+              `A backup tagged '${validTag}' of '${this.name}' already exists at ${backend.describe(target)}.`,
+              { path: backend.describe(target), cause: error },
+            );
+          }
+          this.#logVerbose(`✓ Backup of '${this.name}' of '${this.snapshotType}' found at '${backend.describe(target)}', the same as the artifact.`);
+          return backupName;
         }
         continue;
       }
-      this.#logVerbose(`✓ Backup of '${this.name}' of '${this.snapshotType}' created at '${this.storage.backend.describe(target)}'.`);
+      this.#logVerbose(`✓ Backup of '${this.name}' of '${this.snapshotType}' created at '${backend.describe(target)}'.`);
       return backupName;
     }
+  }
+
+  /**
+   * Copies the artifact's one object create-only to `target`. When the outcome is unknown (TRANSIENT: the copy may
+   * have landed with its answer lost), the error says that a backup may be there, which is left: it is whole either way.
+   */
+  async #copyObject(target: string): Promise<void> {
+    const { backend } = this.storage;
+    try {
+      await backend.copy(this.storage.key, target, { mode: CREATE_ONLY });
+    } catch (error) {
+      if (!isOpenCrateError(error, "TRANSIENT")) throw error;
+      throw new TransientError(
+        `Backing up '${this.name}' to ${backend.describe(target)} failed, and the copy may have been made there: ${error.message} The same tagged backup repeated succeeds when the backup there holds the artifact's bytes; an untagged one makes another backup.`,
+        { path: backend.describe(target), cause: error },
+      );
+    }
+  }
+
+  /**
+   * What is at the backup name `target` that a create-only copy found taken: exactly the artifact's current content
+   * ("same"), for a folder a part of it each object of which is the same as the artifact's ("partial"), or anything
+   * else ("other").
+   */
+  async #compareBackup(relatives: readonly string[], target: string): Promise<{ kind: "same" | "other" } | { kind: "partial"; count: number }> {
+    const { backend } = this.storage;
+    if (relatives.length === 0) {
+      return (await sameContent(backend, this.storage.key, target)) ? { kind: "same" } : { kind: "other" };
+    }
+    if (await objectExists(backend, target)) return { kind: "other" };
+    const wanted = new Set(relatives);
+    const found: string[] = [];
+    const base = `${target}/`;
+    for await (const info of backend.list(base)) {
+      const relative = info.key.slice(base.length);
+      if (!wanted.has(relative)) return { kind: "other" };
+      found.push(relative);
+    }
+    if (found.length === 0) return { kind: "other" };
+    for (const relative of found) {
+      if (!(await sameContent(backend, joinKey(this.storage.key, relative), joinKey(target, relative)))) return { kind: "other" };
+    }
+    return found.length === relatives.length ? { kind: "same" } : { kind: "partial", count: found.length };
   }
 
   /** The keys below the artifact's path, relative to it, sorted (none for a one-object or built-in artifact). */
@@ -162,30 +223,39 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /**
    * Copies each object below the artifact's path create-only to the same place below `target`. The name is taken
    * when anything is at `target` or below it; of two backups racing for one name, the one whose first copy lands
-   * has it and the other gets ALREADY_EXISTS. A failed copy removes what this call copied, so no half backup stays.
+   * has it and the other gets ALREADY_EXISTS. A failed copy removes every copy this call tried, those whose outcome
+   * is unknown (a lost answer) included, so no half backup stays; only a copy that met another backup's object
+   * (ALREADY_EXISTS) or found its source gone (nothing written) is not removed. When that removal fails too, the
+   * error says the backup is partial and where it is, to be deleted by hand.
    */
   async #copyFolder(relatives: readonly string[], target: string): Promise<void> {
     const { backend } = this.storage;
     if ((await objectExists(backend, target)) || (await hasObjectsUnder(backend, `${target}/`))) {
       throw new AlreadyExistsError(`${backend.describe(target)} already exists.`, { path: backend.describe(target) });
     }
-    const copied: string[] = [];
+    const attempted: string[] = [];
     try {
       for (const relative of relatives) {
         const to = joinKey(target, relative);
+        attempted.push(to);
         try {
           await backend.copy(joinKey(this.storage.key, relative), to, { mode: CREATE_ONLY });
         } catch (error) {
+          // Neither wrote anything of ours at `to`: the object there (if any) is another backup's.
+          if (isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "NOT_FOUND")) attempted.pop();
           if (!isOpenCrateError(error, "NOT_FOUND")) throw error;
           throw new PreconditionFailedError(
             `'${this.name}' changed while it was being backed up: ${this.storage.describe(relative)} was deleted. Back it up again.`,
             { path: this.path, cause: error },
           );
         }
-        copied.push(to);
       }
     } catch (error) {
-      await backend.deleteMany(copied).catch(() => undefined);
+      try {
+        await backend.deleteMany(attempted);
+      } catch (cleanupError) {
+        throw partialBackupError(error, cleanupError, this.name, backend.describe(target));
+      }
       throw error;
     }
   }
@@ -308,6 +378,20 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   #logVerbose(message: string): void {
     if (this.verbose) this.#log.info(message);
   }
+}
+
+/**
+ * A folder backup failed and removing what it had copied failed too: the error of the first failure's code (a
+ * backend's copy throws only OpenCrateErrors of the plain kinds), saying which backup is partial and where.
+ */
+function partialBackupError(error: unknown, cleanupError: unknown, name: string, location: string): OpenCrateError {
+  const Kind = (isOpenCrateError(error) ? error.constructor : TransientError) as new (message: string, options: ErrorOptions) => OpenCrateError;
+  const what = error instanceof Error ? error.message : String(error);
+  const why = cleanupError instanceof Error ? cleanupError.message : String(cleanupError);
+  return new Kind(
+    `${what} Removing what this backup of '${name}' had copied failed too (${why}): ${location} is a partial backup that listBackups() lists; delete everything below ${location} by hand.`,
+    { path: location, cause: error },
+  );
 }
 
 /** `model.safetensors` → { stem: "model", extension: ".safetensors" }; `archive` → { stem: "archive", extension: "" }. */

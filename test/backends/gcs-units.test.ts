@@ -177,6 +177,8 @@ describe("GCS error mapping", () => {
       assert.equal(error.code, "TRANSIENT");
       assert.match(error.message, /Cannot tell whether the write to gs:\/\/team-bucket\/runs\/v0\/claim\.json landed/);
       assert.match(error.message, /Precondition failed/);
+      assert.match(error.message, /It may have: read gs:\/\/team-bucket\/runs\/v0\/claim\.json before relying on either outcome/);
+      assert.doesNotMatch(error.message, /Nothing is known to have changed|repeating the call is safe/, "the write may have landed");
       assert.equal((error.cause as { code?: unknown }).code, 412, "the write's own failure is the cause");
     }
   });

@@ -6,6 +6,9 @@
  * batch lands once; a multipart body lands whole with no upload left open.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
@@ -63,6 +66,7 @@ for (const target of cloudTargets()) {
       object?.endsWith(`/.opencrate/versions/${String(version).padStart(10, "0")}.json`) === true;
     const writes = (matches: (object: string | undefined) => boolean) => (request: RequestLine, role: RequestRole, object: string | undefined) =>
       (role === "write" || role === "multipart-complete") && matches(object) && request.method !== "GET";
+    const completes = (_request: RequestLine, role: RequestRole) => role === "multipart-complete";
     const reads = (matches: (object: string | undefined) => boolean) => (_request: RequestLine, role: RequestRole, object: string | undefined) =>
       role === "read" && matches(object);
 
@@ -172,6 +176,65 @@ for (const target of cloudTargets()) {
     });
 
     if (target.kind === "s3") {
+      for (const [label, rules] of [
+        ["lost", () => [{ match: completes, fault: "reset-after", times: 1 }]],
+        ["lost, and the completion sent again fails", () => [
+          { match: completes, fault: "reset-after", times: 1 },
+          { match: completes, fault: "reset-before", times: 5 },
+        ]],
+      ] as const satisfies readonly (readonly [string, () => Rule[]])[]) {
+        it(`saves a multipart body over an older one when the answer to its completion was ${label}: the save resolves`, async () => {
+          const older = pseudoRandomBytes(target.multipartAbove * 2 + 100, 11);
+          const body = pseudoRandomBytes(target.multipartAbove * 2 + 12_345, 12);
+          const directory = await mkdtemp(join(tmpdir(), "oc-lost-complete-"));
+          const file = join(directory, "model.bin");
+          await writeFile(file, body);
+          try {
+            for (const how of ["saveStream", "saveFile"] as const) {
+              const { clean, faulty, proxy, prefix } = await setUp([]);
+              const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+              const checkpoint = snapshot.checkpoint("model.bin");
+              await checkpoint.saveStream(chunksOf(older));
+              proxy.setPlan({ decide: script(target, rules()) });
+              if (how === "saveStream") await checkpoint.saveStream(chunksOf(body));
+              else await checkpoint.saveFile(file);
+              proxy.setPlan({});
+              await snapshot.close();
+              assert.equal(proxy.counters.injected["reset-after"], 1, proxy.describe());
+              assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(body), how);
+              assert.deepEqual(await openUploads(minioEnv() as S3ServerEnv, prefix), []);
+            }
+          } finally {
+            await rm(directory, { recursive: true, force: true });
+          }
+        });
+      }
+
+      it("says the outcome of a multipart save is unknown, not that the upload was cancelled, when its completion's answer and the read-back were lost", async () => {
+        const body = pseudoRandomBytes(target.multipartAbove * 2 + 12_345, 13);
+        const { clean, faulty, proxy, prefix } = await setUp([]);
+        const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+        const checkpoint = snapshot.checkpoint("model.bin");
+        await checkpoint.saveStream(chunksOf(pseudoRandomBytes(target.multipartAbove * 2, 14)));
+        const isModel = (object: string | undefined) => object?.endsWith("/ckpt/v0/checkpoints/model.bin") === true;
+        proxy.setPlan({
+          decide: script(target, [
+            { match: completes, fault: "reset-after", times: 1 },
+            { match: reads(isModel), fault: "status-503", times: 20 },
+          ]),
+        });
+        await assert.rejects(checkpoint.saveStream(chunksOf(body)), (error: Error) => {
+          assert.ok(isOpenCrateError(error, "TRANSIENT"), String(error));
+          assert.match(error.message, /Could not tell whether the attempt to write .*model\.bin took effect/);
+          assert.doesNotMatch(error.message, /cancelled/);
+          return true;
+        });
+        proxy.setPlan({});
+        await snapshot.close();
+        assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(body));
+        assert.deepEqual(await openUploads(minioEnv() as S3ServerEnv, prefix), []);
+      });
+
       it("leaves only an empty upload behind when the answer to CreateMultipartUpload was lost (a lifecycle rule must remove it)", async () => {
         const body = pseudoRandomBytes(target.multipartAbove + 54_321, 9);
         const { clean, faulty, proxy, prefix } = await setUp([]);

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import type { ArtifactStorage } from "../../src/index.ts";
 import { Snapshot } from "../../src/index.ts";
+import { TransientError } from "../../src/errors.ts";
 import { useClock } from "../../src/clock.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
@@ -112,8 +113,10 @@ for (const factory of allBackendFactories()) {
         time.advance(1000);
         await model.save(new Uint8Array([4, 5, 6]));
         assert.equal(await model.backup("aa-second"), "model.backup_aa-second.bin");
-        await expectCode(model.backup("zz-first"), "ALREADY_EXISTS");
+        const taken = await expectCode(model.backup("zz-first"), "ALREADY_EXISTS", "a tag holding other bytes");
+        assert.ok(taken.message.includes("model.backup_zz-first.bin"), taken.message);
         assert.deepEqual(await timed.checkpoint("model.backup_zz-first.bin").load(), new Uint8Array([1, 2, 3]));
+        assert.equal(await model.backup("aa-second"), "model.backup_aa-second.bin", "a tag holding the same bytes: the backup is there");
         await expectCode(model.backup("bad/tag"), "INVALID_ARGUMENT");
 
         // An untagged backup is named after the clock's second; when that name is taken it adds -2, then -3.
@@ -263,7 +266,13 @@ for (const factory of allBackendFactories()) {
       assert.equal(await shards.backup("nothing-yet"), undefined, "nothing to back up");
       await shards.save(["a", "b", "c"]);
       assert.equal(await shards.backup("first"), "model.backup_first.shards");
-      await expectCode(shards.backup("first"), "ALREADY_EXISTS");
+      assert.equal(await shards.backup("first"), "model.backup_first.shards", "the same objects again: the backup is there");
+      await shards.save(["x"]);
+      await expectCode(shards.backup("first"), "ALREADY_EXISTS", "other objects");
+      await shards.save(["a", "b", "z"]);
+      await expectCode(shards.backup("first"), "ALREADY_EXISTS", "one object's bytes differ");
+      await shards.save(["a", "b", "c", "d"]);
+      await expectCode(shards.backup("first"), "ALREADY_EXISTS", "an object more than the backup holds");
       await shards.save(["x"]);
       assert.deepEqual(await shards.load(), ["x"]);
       assert.deepEqual(await snapshot.artifact("sharded", "model.backup_first.shards", { handler: ShardsHandler }).load(), ["a", "b", "c"]);
@@ -304,6 +313,100 @@ for (const factory of allBackendFactories()) {
         await racing.close();
       }
       assert.deepEqual(await collectKeys(backend, "arts-racy/v0/sharded/racy.backup_mid.shards/"), []);
+    });
+
+    /** `backend` whose copies to a key `lost` picks land but then fail TRANSIENT, as when their answer is lost. */
+    function losingCopies(lost: (to: string) => boolean, failDeletes: () => boolean = () => false): StorageBackend {
+      return new Proxy(backend, {
+        get(target, property) {
+          if (property === "copy") {
+            return async (from: string, to: string, options?: Parameters<StorageBackend["copy"]>[2]) => {
+              const info = await target.copy(from, to, options);
+              if (lost(to)) throw new TransientError(`injected: the answer to the copy to ${to} was lost`);
+              return info;
+            };
+          }
+          if (property === "deleteMany" || property === "delete") {
+            return async (keys: never) => {
+              if (failDeletes()) throw new TransientError("injected: the store refuses deletes for now");
+              return (target[property] as (keys: never) => Promise<void>)(keys);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    }
+
+    it("a folder backup whose copy landed with its answer lost removes that copy too, so the same backup can be repeated", async () => {
+      const faulty = await Snapshot.setup({ name: "arts-lost", backend: losingCopies((to) => to.endsWith(".backup_t1.shards/shard-1.txt")), console: false });
+      try {
+        const shards = faulty.artifact("sharded", "lost.shards", { handler: ShardsHandler });
+        await shards.save(["a", "b", "c"]);
+        await expectCode(shards.backup("t1"), "TRANSIENT");
+        assert.deepEqual(await collectKeys(backend, "arts-lost/v0/sharded/lost.backup_t1.shards/"), [], "no half backup stays");
+        assert.deepEqual(await shards.listBackups(), []);
+      } finally {
+        await faulty.close();
+      }
+      const clean = await Snapshot.setup({ name: "arts-lost", backend, start: "last", console: false });
+      try {
+        const shards = clean.artifact("sharded", "lost.shards", { handler: ShardsHandler });
+        assert.equal(await shards.backup("t1"), "lost.backup_t1.shards");
+        assert.deepEqual(await clean.artifact("sharded", "lost.backup_t1.shards", { handler: ShardsHandler }).load(), ["a", "b", "c"]);
+        assert.deepEqual(await shards.listBackups(), ["lost.backup_t1.shards"]);
+      } finally {
+        await clean.close();
+      }
+    });
+
+    it("a folder backup that cannot remove what it copied says which backup is partial, and the tag then stays taken", async () => {
+      let refuse = false;
+      const faulty = await Snapshot.setup({
+        name: "arts-partial",
+        backend: losingCopies((to) => to.endsWith(".backup_t1.shards/shard-1.txt"), () => refuse),
+        console: false,
+      });
+      try {
+        const shards = faulty.artifact("sharded", "part.shards", { handler: ShardsHandler });
+        await shards.save(["a", "b", "c"]);
+        refuse = true;
+        const error = await expectCode(shards.backup("t1"), "TRANSIENT");
+        refuse = false;
+        const location = backend.describe("arts-partial/v0/sharded/part.backup_t1.shards");
+        assert.equal(error.path, location);
+        assert.ok(error.message.includes(`${location} is a partial backup`) && error.message.includes("delete everything below"), error.message);
+        assert.deepEqual(await shards.listBackups(), ["part.backup_t1.shards"], "listed until it is deleted");
+        const taken = await expectCode(shards.backup("t1"), "ALREADY_EXISTS");
+        assert.ok(taken.message.includes("holds only 2 of the 3 objects"), taken.message);
+      } finally {
+        await faulty.close();
+      }
+    });
+
+    it("a backup whose copy landed with its answer lost can be repeated under its tag: the backup there is the same", async () => {
+      const faulty = await Snapshot.setup({ name: "arts-single", backend: losingCopies((to) => to.includes(".backup_")), console: false });
+      try {
+        const notes = faulty.text("notes.txt");
+        await notes.save("hello");
+        const error = await expectCode(notes.backup("t1"), "TRANSIENT");
+        assert.ok(error.message.includes("may have been made"), error.message);
+      } finally {
+        await faulty.close();
+      }
+      const clean = await Snapshot.setup({ name: "arts-single", backend, start: "last", console: false });
+      try {
+        const notes = clean.text("notes.txt");
+        assert.equal(await notes.backup("t1"), "notes.backup_t1.txt");
+        assert.deepEqual(await notes.listBackups(), ["notes.backup_t1.txt"]);
+        await notes.save("hello again");
+        await expectCode(notes.backup("t1"), "ALREADY_EXISTS", "the artifact has changed since");
+        await notes.save("jello");
+        await expectCode(notes.backup("t1"), "ALREADY_EXISTS", "the same size, other bytes");
+        assert.equal(await clean.text("notes.backup_t1.txt").load(), "hello");
+      } finally {
+        await clean.close();
+      }
     });
 
     it("rejects bad custom types and handler classes", async () => {

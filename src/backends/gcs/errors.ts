@@ -114,8 +114,8 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
   const doing = `${verbOf(context.action)} ${context.location}`;
   if (error instanceof UnsettledWriteError) {
     return new TransientError(
-      `Cannot tell whether the write to ${context.location} landed: ${error.message}. Nothing is known to have ` +
-        "changed; repeating the call is safe.",
+      `Cannot tell whether the write to ${context.location} landed: ${error.message}. It may have: read ` +
+        `${context.location} before relying on either outcome (a create-only write repeated may meet its own first attempt).`,
       { path: context.location, cause: redacted(error.original) },
     );
   }

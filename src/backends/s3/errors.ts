@@ -214,6 +214,14 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
     );
   }
   if (name === "NoSuchUpload") {
+    if (attemptsOf(error) > 1) {
+      // The completion was sent again after a lost answer: the first may have completed the upload. The writer
+      // settles that by reading its token back, so this is reached only when the object does not hold its body.
+      return new TransientError(
+        `The multipart upload to ${context.uri} was no longer open when its completion was sent again ${why}, and ${context.uri} does not hold its body: it did not complete, or was replaced since; repeat the whole upload.`,
+        options,
+      );
+    }
     return new TransientError(
       `The multipart upload to ${context.uri} was cancelled by the store before it completed ${why}; repeat the whole upload.`,
       options,

@@ -547,8 +547,9 @@ export class S3Backend implements StorageBackend {
         ServerSideEncryption: output.ServerSideEncryption,
       });
     }
-    const token = mode.kind === "overwrite" ? undefined : newWriterToken();
-    const metadata = { ...userMetadata(source.Metadata), ...(token === undefined ? {} : { [WRITER_TOKEN_KEY]: token }) };
+    // A writer token even on an overwrite: a multipart completion whose answer was lost is settled by reading it back.
+    const token = newWriterToken();
+    const metadata = { ...userMetadata(source.Metadata), [WRITER_TOKEN_KEY]: token };
     const write = async (): Promise<ObjectInfo> => {
       const output = await multipartCopy({
         connection,
@@ -594,7 +595,10 @@ export class S3Backend implements StorageBackend {
       if (mode.kind !== "overwrite") {
         await this.#ensureEnforced(mode.kind === "create" ? "multipart-create" : "multipart-replace", connected);
       }
-      const token = mode.kind === "overwrite" ? undefined : newWriterToken();
+      // Every multipart upload carries a writer token, an overwrite too: its completion is not idempotent (sent
+      // again after a lost answer it meets NoSuchUpload, or fails on), so only reading the token back tells
+      // whether the body landed.
+      const token = newWriterToken();
       const params = this.#writeParams(objectKey, mode, options, token);
       const { partSize, queueSize } = plan;
       const write = async (): Promise<ObjectInfo> => {
