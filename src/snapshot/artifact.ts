@@ -119,9 +119,9 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
    * Copies the artifact (server-side) to `<stem>.backup_<tag><ext>`, or `<stem>.backup_<HH:MM:SS_DD-Mon-YYYY><ext>`
    * without a tag; a folder-like custom artifact (objects below its path) is copied object by object into a folder
    * of that name. A built-in type's artifact is only its object: what lies below its path is not its own. Never
-   * replaces a backup: a repeated tag throws AlreadyExistsError, unless the backup there holds exactly the
-   * artifact's current bytes (the same objects, for a folder), which is then taken as this call's (so a backup whose
-   * answer was lost can be repeated); a timestamp taken twice in one second gets a -2, -3 … suffix. Returns the
+   * replaces a backup: a repeated tag throws AlreadyExistsError, unless the one-object backup there holds exactly
+   * the artifact's current bytes, which is then taken as this call's (so a backup whose answer was lost can be
+   * repeated; a failed folder backup deletes its copies instead, so it can be repeated too); a timestamp taken twice in one second gets a -2, -3 … suffix. Returns the
    * backup's name, or undefined when there is nothing to back up.
    */
   async backup(tag?: string): Promise<string | undefined> {
@@ -155,6 +155,14 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
           if (found.kind === "other") {
             throw new AlreadyExistsError(
               `A backup tagged '${validTag}' of '${this.name}' already exists at ${backend.describe(target)}.`,
+              { path: backend.describe(target), cause: error },
+            );
+          }
+          if (below.length > 0) {
+            // Not taken as this call's own: a folder backup another process is making holds the same objects until
+            // its cleanup removes them should one of its copies fail.
+            throw new AlreadyExistsError(
+              `A backup tagged '${validTag}' of '${this.name}' already exists at ${backend.describe(target)}, holding the artifact's objects as they are now (made by another process, or by an earlier call).`,
               { path: backend.describe(target), cause: error },
             );
           }
@@ -385,7 +393,10 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
  * backend's copy throws only OpenCrateErrors of the plain kinds), saying which backup is partial and where.
  */
 function partialBackupError(error: unknown, cleanupError: unknown, name: string, location: string): OpenCrateError {
-  const Kind = (isOpenCrateError(error) ? error.constructor : TransientError) as new (message: string, options: ErrorOptions) => OpenCrateError;
+  // ALREADY_EXISTS would read as "name taken" to an untagged backup, which would go on to the next name and leave
+  // the partial one unreported.
+  const keepsKind = isOpenCrateError(error) && !isOpenCrateError(error, "ALREADY_EXISTS");
+  const Kind = (keepsKind ? error.constructor : TransientError) as new (message: string, options: ErrorOptions) => OpenCrateError;
   const what = error instanceof Error ? error.message : String(error);
   const why = cleanupError instanceof Error ? cleanupError.message : String(cleanupError);
   return new Kind(

@@ -342,6 +342,7 @@ describe("GCS configuration", () => {
       multipartThreshold: 1024 * 1024,
       userMetadata: true,
       settlesConditionalWrites: true,
+      conditionalDelete: true,
     });
   });
 });

@@ -213,6 +213,7 @@ describe("S3 configuration", () => {
       serverSideCopy: true,
       multipartThreshold: 8 * MiB,
       settlesConditionalWrites: true,
+      conditionalDelete: true,
     });
   });
 

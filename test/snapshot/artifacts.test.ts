@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import type { ArtifactStorage } from "../../src/index.ts";
 import { Snapshot } from "../../src/index.ts";
-import { TransientError } from "../../src/errors.ts";
+import { AlreadyExistsError, TransientError } from "../../src/errors.ts";
 import { useClock } from "../../src/clock.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
@@ -266,7 +266,8 @@ for (const factory of allBackendFactories()) {
       assert.equal(await shards.backup("nothing-yet"), undefined, "nothing to back up");
       await shards.save(["a", "b", "c"]);
       assert.equal(await shards.backup("first"), "model.backup_first.shards");
-      assert.equal(await shards.backup("first"), "model.backup_first.shards", "the same objects again: the backup is there");
+      const again = await expectCode(shards.backup("first"), "ALREADY_EXISTS", "a folder backup is never taken as this call's own");
+      assert.ok(again.message.includes("holding the artifact's objects as they are now"), again.message);
       await shards.save(["x"]);
       await expectCode(shards.backup("first"), "ALREADY_EXISTS", "other objects");
       await shards.save(["a", "b", "z"]);
@@ -357,6 +358,43 @@ for (const factory of allBackendFactories()) {
         assert.deepEqual(await shards.listBackups(), ["lost.backup_t1.shards"]);
       } finally {
         await clean.close();
+      }
+    });
+
+    it("an untagged folder backup meeting another backup's object and unable to remove its own copies reports the partial backup", async () => {
+      let refuse = false;
+      const raced = new Proxy(backend, {
+        get(target, property) {
+          if (property === "copy") {
+            return async (from: string, to: string, options?: Parameters<StorageBackend["copy"]>[2]) => {
+              // Another backup of the same second takes shard-1's name between this one's check and its copy.
+              if (to.endsWith("shard-1.txt") && !refuse) {
+                refuse = true;
+                throw new AlreadyExistsError(`injected: ${to} already exists`);
+              }
+              return target.copy(from, to, options);
+            };
+          }
+          if (property === "deleteMany" || property === "delete") {
+            return async (keys: never) => {
+              if (refuse) throw new TransientError("injected: the store refuses deletes for now");
+              return (target[property] as (keys: never) => Promise<void>)(keys);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const faulty = await Snapshot.setup({ name: "arts-raced", backend: raced, console: false });
+      try {
+        const shards = faulty.artifact("sharded", "raced.shards", { handler: ShardsHandler });
+        await shards.save(["a", "b", "c"]);
+        const error = await expectCode(shards.backup(), "TRANSIENT");
+        assert.ok(error.message.includes("is a partial backup") && error.message.includes("delete everything below"), error.message);
+        assert.match(String(error.path), /raced\.backup_[^/]+\.shards$/);
+      } finally {
+        refuse = false;
+        await faulty.close();
       }
     });
 
