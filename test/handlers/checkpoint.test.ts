@@ -68,6 +68,37 @@ function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetc
   return { backend, fetched: () => bytes, reset: () => (bytes = 0) };
 }
 
+/**
+ * Wraps a backend so that `before(n)` runs ahead of the n-th ranged `get` of `key` (from 1): the moment between two
+ * reads of one load, where another writer's save can land.
+ */
+function hookedBackend(inner: StorageBackend, key: string, before: (read: number) => Promise<void>): { backend: StorageBackend; reads: () => number } {
+  let reads = 0;
+  const backend = new Proxy(inner, {
+    get(target, property) {
+      if (property === "get") {
+        return async (...args: Parameters<StorageBackend["get"]>) => {
+          const [getKey, options] = args;
+          if (getKey === key && options?.range !== undefined) await before(++reads);
+          return target.get(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { backend, reads: () => reads };
+}
+
+/** Three 100 kB tensors filled with `fill`: each past the first 64 KiB read, and `a` and `b` too far apart to merge. */
+function threeTensors(fill: number, size = 100_000): CheckpointTree {
+  return {
+    a: tensor("U8", [size], new Uint8Array(size).fill(fill)),
+    mid: tensor("U8", [size], new Uint8Array(size).fill(fill)),
+    b: tensor("U8", [size], new Uint8Array(size).fill(fill)),
+  };
+}
+
 let scratch: string;
 /** On before any backend connects, so every socket of the S3 and GCS clients is seen. */
 let wire: WireBytes;
@@ -216,6 +247,60 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
       assert.ok(allOnWire >= size, `the full load read ${allOnWire} bytes off the network for a ${size}-byte file`);
       assert.ok(someOnWire < 256 * 1024, `loading two small tensors read ${someOnWire} bytes off the network (file: ${size})`);
     }
+  });
+
+  it("a save landing between the ranged reads of one load never mixes two checkpoints: the load starts over once", async () => {
+    const key = "run/v0/checkpoints/torn.safetensors";
+    const context = { name: "torn.safetensors", extension: ".safetensors" };
+    const direct = new BackendArtifactStorage({ backend: await h.backend(), key });
+    await checkpointHandler.save(threeTensors(1), direct, undefined, context);
+
+    // keys: the first 64 KiB, then `a`, then `b`, each its own read; the new save lands before `b` is read.
+    let hook = hookedBackend(await h.backend(), key, async (read) => {
+      if (read === 3) await checkpointHandler.save(threeTensors(2), direct, undefined, context);
+    });
+    const some = (await checkpointHandler.load(new BackendArtifactStorage({ backend: hook.backend, key }), { keys: ["a", "b"] }, context)) as Record<string, Tensor>;
+    assert.equal(some.a?.data[0], some.b?.data[0], "a and b come from two different saves");
+    assert.deepEqual(some, { a: threeTensors(2).a, b: threeTensors(2).b });
+    assert.equal(hook.reads(), 6, "three reads at the first revision, then three at the new one");
+
+    // A whole load: the header from the first read, the tensors in a second; the new save moves every tensor.
+    hook = hookedBackend(await h.backend(), key, async (read) => {
+      if (read === 2) await checkpointHandler.save(threeTensors(3, 90_000), direct, undefined, context);
+    });
+    const all = await checkpointHandler.load(new BackendArtifactStorage({ backend: hook.backend, key }), undefined, context);
+    assert.deepEqual(all, threeTensors(3, 90_000));
+  });
+
+  it("a checkpoint that changes again while the load starts over fails TRANSIENT saying so", async () => {
+    const key = "run/v0/checkpoints/busy.safetensors";
+    const context = { name: "busy.safetensors", extension: ".safetensors" };
+    const direct = new BackendArtifactStorage({ backend: await h.backend(), key });
+    await checkpointHandler.save(threeTensors(1), direct, undefined, context);
+    let fill = 1;
+    // The second ranged read of each attempt (its first tensor) comes after another save.
+    const hook = hookedBackend(await h.backend(), key, async (read) => {
+      if (read === 2 || read === 4) await checkpointHandler.save(threeTensors(++fill), direct, undefined, context);
+    });
+    const storage = new BackendArtifactStorage({ backend: hook.backend, key });
+    await rejectsWith(checkpointHandler.load(storage, { keys: ["a", "b"] }, context), "TRANSIENT", "busy.safetensors", "changed while being read");
+    assert.equal(hook.reads(), 4);
+    // The artifact itself is whole: a load without a writer in the way gets the last save.
+    assert.deepEqual(await checkpointHandler.load(direct, { keys: ["b"] }, context), { b: threeTensors(fill).b });
+  });
+
+  it("readRange pinned to a revision refuses the object once it was replaced or deleted", async () => {
+    const storage = await h.save("pinned.safetensors", threeTensors(1));
+    const { size, revision } = await storage.info();
+    assert.equal(size, await storage.size());
+    assert.equal((await storage.readRange(8, 0, "", { ifRevision: revision })).byteLength, 0);
+    assert.equal((await storage.readRange(0, 16, "", { ifRevision: revision })).byteLength, 16);
+    await h.save("pinned.safetensors", threeTensors(2));
+    assert.notEqual((await storage.info()).revision, revision);
+    await rejectsWith(storage.readRange(0, 16, "", { ifRevision: revision }), "PRECONDITION_FAILED", "pinned.safetensors");
+    await rejectsWith(storage.readRange(100_000, 16, "", { ifRevision: revision }), "PRECONDITION_FAILED", "pinned.safetensors");
+    await storage.delete();
+    await rejectsWith(storage.readRange(0, 16, "", { ifRevision: revision }), "NOT_FOUND", "pinned.safetensors");
   });
 
   it("reads headers longer than the first ranged read", async () => {
