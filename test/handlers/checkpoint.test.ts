@@ -317,7 +317,7 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
     const good = (offsets: string, dtype = "U8", shape = "[2]") => `{"t":{"dtype":"${dtype}","shape":${shape},"data_offsets":${offsets}}}`;
     const cases: [Uint8Array, string][] = [
       [new Uint8Array([1, 2, 3]), "fewer than the 8-byte"],
-      [new Uint8Array([...u64(1000), ...ascii("{}")]), "header length 1000"],
+      [new Uint8Array([...u64(1000), ...ascii("{}")]), "header length 1000 is larger than the 2 bytes after it."],
       [new Uint8Array([...u64(2 ** 40), ...ascii("{}")]), "header length"],
       [safetensorsFile(`{"t": [1, 2`, []), "not JSON"],
       [safetensorsFile(`[1,2]`, []), "not a JSON object"],
@@ -374,6 +374,19 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
       await rejectsWith(h.save("bad.safetensors", value as CheckpointTree), "INVALID_ARGUMENT", "bad.safetensors", part);
     }
     await assertNothingStored((await h.at("bad.safetensors")).storage);
+  });
+
+  it("refuses a checkpoint whose header would pass the 100 MB loaders take, before writing", async (t) => {
+    if ((await h.backend()).kind !== "memory") return t.skip("refused before any I/O; the memory run covers it");
+    const tree = { note: "x".repeat(100_000_000), w: tensor("U8", [1], new Uint8Array([1])) };
+    await rejectsWith(h.save("bigheader.safetensors", tree), "INVALID_ARGUMENT", "bigheader.safetensors", "over the 100000000-byte (100 MB) limit");
+    await assertNothingStored((await h.at("bigheader.safetensors")).storage);
+    // A file declaring such a header is refused at load for the limit, not for its size.
+    const file = new Uint8Array(8 + 100_000_008);
+    file.set(u64(100_000_008));
+    await h.plant("bigheader.safetensors", file);
+    const error = await rejectsWith(h.load("bigheader.safetensors"), "CORRUPT_DATA", "bigheader.safetensors", "header length 100000008 is over the 100000000-byte");
+    assert.ok(!error.message.includes("bytes after it"), error.message);
   });
 
   it("stores other formats as given and loads bytes", async () => {

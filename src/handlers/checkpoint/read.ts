@@ -75,8 +75,9 @@ async function loadAtOneRevision(storage: ArtifactStorage, keys: readonly string
   const head = await read(0, PREFETCH_BYTES);
   if (head.byteLength < 8) throw corrupt(`the file has ${head.byteLength} bytes, fewer than the 8-byte header length.`);
   const declared = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
-  if (declared > BigInt(Math.min(MAX_HEADER_BYTES, fileSize - 8))) {
-    throw corrupt(`the header length ${declared} is larger than the ${fileSize - 8} bytes after it (or the 100 MB limit).`);
+  if (declared > BigInt(fileSize - 8)) throw corrupt(`the header length ${declared} is larger than the ${fileSize - 8} bytes after it.`);
+  if (declared > BigInt(MAX_HEADER_BYTES)) {
+    throw corrupt(`the header length ${declared} is over the ${MAX_HEADER_BYTES}-byte (100 MB) limit safetensors loaders take.`);
   }
   const headerLength = Number(declared);
   const dataStart = 8 + headerLength;
