@@ -99,6 +99,13 @@ function threeTensors(fill: number, size = 100_000): CheckpointTree {
   };
 }
 
+/** `levels` objects nested in one another (the top level counts), a tensor in the innermost. */
+function nestedTree(levels: number): CheckpointTree {
+  let tree: CheckpointTree = { w: tensor("U8", [1], new Uint8Array([7])) };
+  for (let level = 1; level < levels; level++) tree = { n: tree };
+  return tree;
+}
+
 let scratch: string;
 /** On before any backend connects, so every socket of the S3 and GCS clients is seen. */
 let wire: WireBytes;
@@ -374,6 +381,23 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
       await rejectsWith(h.save("bad.safetensors", value as CheckpointTree), "INVALID_ARGUMENT", "bad.safetensors", part);
     }
     await assertNothingStored((await h.at("bad.safetensors")).storage);
+  });
+
+  it("refuses trees nested more than 1000 objects deep before writing; 1000 round-trip", async () => {
+    await rejectsWith(h.save("deep.safetensors", nestedTree(1001)), "INVALID_ARGUMENT", "deep.safetensors", "more than 1000 levels deep");
+    await rejectsWith(h.save("deep.safetensors", nestedTree(20_000)), "INVALID_ARGUMENT", "deep.safetensors", "more than 1000 levels deep");
+    await assertNothingStored((await h.at("deep.safetensors")).storage);
+    await h.save("deep.safetensors", nestedTree(1000));
+    assert.deepEqual(await h.load("deep.safetensors"), nestedTree(1000));
+  });
+
+  it("a stored layout nested deeper than a save allows is CORRUPT_DATA naming the path", async () => {
+    const layout = '["tree",[["a",'.repeat(20_000) + '["value",1]' + "]]]".repeat(20_000);
+    await h.plant("layoutdeep.safetensors", safetensorsFile(JSON.stringify({ __metadata__: { "opencrate.layout": layout } }), []));
+    await rejectsWith(h.load("layoutdeep.safetensors"), "CORRUPT_DATA", "layoutdeep.safetensors", "more than 1000 levels deep");
+    const justOver = '["tree",[["a",'.repeat(1001) + '["value",1]' + "]]]".repeat(1001);
+    await h.plant("layoutdeep.safetensors", safetensorsFile(JSON.stringify({ __metadata__: { "opencrate.layout": justOver } }), []));
+    await rejectsWith(h.load("layoutdeep.safetensors"), "CORRUPT_DATA", "layoutdeep.safetensors", "more than 1000 levels deep");
   });
 
   it("refuses a checkpoint whose header would pass the 100 MB loaders take, before writing", async (t) => {
