@@ -58,7 +58,7 @@ export { parseLocation } from "./uri.ts";
 export type { Location } from "./uri.ts";
 
 export * from "./errors.ts";
-export type { ArtifactHandler, ArtifactStorage, HandlerContext } from "./handlers/types.ts";
+export type { ArtifactHandler, ArtifactObjectInfo, ArtifactStorage, HandlerContext, RangeReadOptions } from "./handlers/types.ts";
 export type * from "./handlers/data-types.ts";
 export { io } from "./io/index.ts";
 export type { Io, ShowFilesOptions } from "./io/index.ts";

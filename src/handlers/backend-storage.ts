@@ -10,7 +10,7 @@ import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, isOpenCrateError, ReadOnlyError } from "../errors.ts";
 import { downloadToFile } from "../transfer/download-file.ts";
 import { SafeFolder } from "../transfer/safe-folder.ts";
-import type { ArtifactStorage } from "./types.ts";
+import type { ArtifactObjectInfo, ArtifactStorage, RangeReadOptions } from "./types.ts";
 
 export interface BackendArtifactStorageOptions {
   readonly backend: StorageBackend;
@@ -59,8 +59,10 @@ export class BackendArtifactStorage implements ArtifactStorage {
     return Buffer.from(await this.read(relative)).toString("utf8");
   }
 
-  readRange(offset: number, length: number, relative = ""): Promise<Uint8Array> {
-    return this.backend.get(this.#keyOf(relative), { range: { offset, length } });
+  readRange(offset: number, length: number, relative = "", options: RangeReadOptions = {}): Promise<Uint8Array> {
+    const range = { offset, length };
+    const ifRevision = options.ifRevision;
+    return this.backend.get(this.#keyOf(relative), ifRevision === undefined ? { range } : { range, ifRevision });
   }
 
   openRead(relative = ""): Promise<Readable> {
@@ -132,6 +134,11 @@ export class BackendArtifactStorage implements ArtifactStorage {
 
   async size(relative = ""): Promise<number> {
     return (await this.backend.head(this.#keyOf(relative))).size;
+  }
+
+  async info(relative = ""): Promise<ArtifactObjectInfo> {
+    const { size, revision } = await this.backend.head(this.#keyOf(relative));
+    return { size, revision };
   }
 
   async list(relative = ""): Promise<string[]> {

@@ -7,6 +7,12 @@
 import { invalidInput } from "./failures.ts";
 import type { ArtifactStorage } from "./types.ts";
 
+/**
+ * The deepest nesting of arrays and objects a JSON or YAML value may have (the top level is 1). Deeper values are
+ * refused before anything is written: encoding recurses, and Python's json module cannot read them back either.
+ */
+export const MAX_PLAIN_DATA_DEPTH = 1000;
+
 export interface PlainDataRules {
   /** "iso": Date → ISO 8601 string (JSON). "keep": Date stays a Date (YAML has timestamps). */
   readonly dates: "iso" | "keep";
@@ -21,7 +27,8 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
     throw invalidInput(storage, `${rules.format} cannot hold ${problem} (at ${where}).`);
   };
 
-  const convert = (current: unknown, where: string, key: string): unknown => {
+  /** `depth`: the arrays and objects `current` sits in (0 for the top level). */
+  const convert = (current: unknown, where: string, key: string, depth: number): unknown => {
     switch (typeof current) {
       case "string":
       case "boolean":
@@ -43,39 +50,58 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
       return rules.dates === "iso" ? object.toISOString() : new Date(object.getTime());
     }
     if (ancestors.has(object)) return fail(where, "a circular reference");
+    if (depth >= MAX_PLAIN_DATA_DEPTH) {
+      const shown = where.length <= 80 ? where : `${where.slice(0, 60)}…${where.slice(-16)}`;
+      throw invalidInput(
+        storage,
+        `the value is nested more than ${MAX_PLAIN_DATA_DEPTH} levels deep (arrays and objects, at ${shown}); ${rules.format} saves take at most ${MAX_PLAIN_DATA_DEPTH} levels.`,
+      );
+    }
     ancestors.add(object);
     try {
-      return convertObject(object, where, key);
+      return convertObject(object, where, key, depth);
     } finally {
       ancestors.delete(object);
     }
   };
 
-  const convertObject = (object: object, where: string, key: string): unknown => {
+  const convertObject = (object: object, where: string, key: string, depth: number): unknown => {
     const toJSON = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function" && !ArrayBuffer.isView(object)) {
-      return convert(toJSON.call(object, key), where, key);
+      // One level more: a toJSON() that returns a fresh object with a toJSON() of its own each time ends here too.
+      return convert(toJSON.call(object, key), where, key, depth + 1);
     }
-    if (Array.isArray(object)) return object.map((item, index) => arrayItem(item, `${where}[${index}]`, String(index)));
+    const inner = depth + 1;
+    // Loops rather than map(): each level of nesting then costs two stack frames (convert, convertObject).
+    if (Array.isArray(object)) {
+      const items = new Array<unknown>(object.length);
+      for (let index = 0; index < object.length; index++) {
+        // A hole stays a hole, as map() keeps it.
+        if (index in object) items[index] = convert(object[index], `${where}[${index}]`, String(index), inner) ?? null;
+      }
+      return items;
+    }
     if (object instanceof Set) {
-      return Array.from(object, (item, index) => arrayItem(item, `${where}[${index}]`, String(index)));
+      const items: unknown[] = [];
+      for (const item of object) items.push(convert(item, `${where}[${items.length}]`, String(items.length), inner) ?? null);
+      return items;
     }
     if (ArrayBuffer.isView(object)) {
       if (object instanceof DataView) return fail(where, "a DataView");
-      return Array.from(object as unknown as ArrayLike<unknown>, (item, index) => arrayItem(item, `${where}[${index}]`, String(index)));
+      return Array.from(object as unknown as ArrayLike<unknown>, (item, index) => arrayItem(item, `${where}[${index}]`, String(index), inner));
     }
     if (object instanceof ArrayBuffer) return fail(where, "an ArrayBuffer; wrap it in a typed array");
     const entries: [string, unknown][] =
       object instanceof Map ? mapEntries(object, where) : Object.entries(object as Record<string, unknown>);
     const result: Record<string, unknown> = {};
     for (const [entryKey, entryValue] of entries) {
-      const converted = convert(entryValue, `${where}${pathPart(entryKey)}`, entryKey);
+      const converted = convert(entryValue, `${where}${pathPart(entryKey)}`, entryKey, inner);
       if (converted !== undefined) setOwn(result, entryKey, converted);
     }
     return result;
   };
 
-  const arrayItem = (item: unknown, where: string, key: string): unknown => convert(item, where, key) ?? null;
+  const arrayItem = (item: unknown, where: string, key: string, depth: number): unknown => convert(item, where, key, depth) ?? null;
 
   const mapEntries = (map: Map<unknown, unknown>, where: string): [string, unknown][] =>
     Array.from(map, ([mapKey, mapValue]) => {
@@ -85,7 +111,7 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
     });
 
   if (value === undefined) fail("the top level", "undefined");
-  return convert(value, "$", "");
+  return convert(value, "$", "", 0);
 }
 
 /**

@@ -23,8 +23,12 @@ export interface ArtifactStorage {
   describe(relative?: string): string;
   read(relative?: string): Promise<Uint8Array>;
   readText(relative?: string): Promise<string>;
-  /** `length` bytes from `offset` (fewer at the end of the object). */
-  readRange(offset: number, length: number, relative?: string): Promise<Uint8Array>;
+  /**
+   * `length` bytes from `offset` (fewer at the end of the object). With `options.ifRevision` (from `info()`), only
+   * from the object at that revision: PreconditionFailedError once it was replaced, NotFoundError once it is gone.
+   * So one object read in several ranges is never spliced from two saves of it.
+   */
+  readRange(offset: number, length: number, relative?: string, options?: RangeReadOptions): Promise<Uint8Array>;
   openRead(relative?: string): Promise<Readable>;
   write(data: Uint8Array | string, relative?: string): Promise<void>;
   writeStream(body: Readable | AsyncIterable<Uint8Array>, relative?: string, options?: { size?: number }): Promise<void>;
@@ -32,10 +36,24 @@ export interface ArtifactStorage {
   downloadTo(localPath: string, relative?: string): Promise<void>;
   exists(relative?: string): Promise<boolean>;
   size(relative?: string): Promise<number>;
+  /** The object's size and revision (the backend's token for this stored state of it). NotFoundError when absent. */
+  info(relative?: string): Promise<ArtifactObjectInfo>;
   /** Names (relative to the artifact path, "/"-separated) of every object below it, sorted. */
   list(relative?: string): Promise<string[]>;
   /** Removes the object, or with `recursive` everything below the path too. Missing is fine. */
   delete(relative?: string, options?: { recursive?: boolean }): Promise<void>;
+}
+
+export interface RangeReadOptions {
+  /** Read only while the object is at this revision (see `ArtifactStorage.info`). */
+  readonly ifRevision?: string;
+}
+
+export interface ArtifactObjectInfo {
+  /** Bytes. */
+  readonly size: number;
+  /** Opaque: compare it for equality, or hand it to `readRange` as `ifRevision`. */
+  readonly revision: string;
 }
 
 export interface HandlerContext {

@@ -68,6 +68,44 @@ function countingBackend(inner: StorageBackend): { backend: StorageBackend; fetc
   return { backend, fetched: () => bytes, reset: () => (bytes = 0) };
 }
 
+/**
+ * Wraps a backend so that `before(n)` runs ahead of the n-th ranged `get` of `key` (from 1): the moment between two
+ * reads of one load, where another writer's save can land.
+ */
+function hookedBackend(inner: StorageBackend, key: string, before: (read: number) => Promise<void>): { backend: StorageBackend; reads: () => number } {
+  let reads = 0;
+  const backend = new Proxy(inner, {
+    get(target, property) {
+      if (property === "get") {
+        return async (...args: Parameters<StorageBackend["get"]>) => {
+          const [getKey, options] = args;
+          if (getKey === key && options?.range !== undefined) await before(++reads);
+          return target.get(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { backend, reads: () => reads };
+}
+
+/** Three 100 kB tensors filled with `fill`: each past the first 64 KiB read, and `a` and `b` too far apart to merge. */
+function threeTensors(fill: number, size = 100_000): CheckpointTree {
+  return {
+    a: tensor("U8", [size], new Uint8Array(size).fill(fill)),
+    mid: tensor("U8", [size], new Uint8Array(size).fill(fill)),
+    b: tensor("U8", [size], new Uint8Array(size).fill(fill)),
+  };
+}
+
+/** `levels` objects nested in one another (the top level counts), a tensor in the innermost. */
+function nestedTree(levels: number): CheckpointTree {
+  let tree: CheckpointTree = { w: tensor("U8", [1], new Uint8Array([7])) };
+  for (let level = 1; level < levels; level++) tree = { n: tree };
+  return tree;
+}
+
 let scratch: string;
 /** On before any backend connects, so every socket of the S3 and GCS clients is seen. */
 let wire: WireBytes;
@@ -218,6 +256,60 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
     }
   });
 
+  it("a save landing between the ranged reads of one load never mixes two checkpoints: the load starts over once", async () => {
+    const key = "run/v0/checkpoints/torn.safetensors";
+    const context = { name: "torn.safetensors", extension: ".safetensors" };
+    const direct = new BackendArtifactStorage({ backend: await h.backend(), key });
+    await checkpointHandler.save(threeTensors(1), direct, undefined, context);
+
+    // keys: the first 64 KiB, then `a`, then `b`, each its own read; the new save lands before `b` is read.
+    let hook = hookedBackend(await h.backend(), key, async (read) => {
+      if (read === 3) await checkpointHandler.save(threeTensors(2), direct, undefined, context);
+    });
+    const some = (await checkpointHandler.load(new BackendArtifactStorage({ backend: hook.backend, key }), { keys: ["a", "b"] }, context)) as Record<string, Tensor>;
+    assert.equal(some.a?.data[0], some.b?.data[0], "a and b come from two different saves");
+    assert.deepEqual(some, { a: threeTensors(2).a, b: threeTensors(2).b });
+    assert.equal(hook.reads(), 6, "three reads at the first revision, then three at the new one");
+
+    // A whole load: the header from the first read, the tensors in a second; the new save moves every tensor.
+    hook = hookedBackend(await h.backend(), key, async (read) => {
+      if (read === 2) await checkpointHandler.save(threeTensors(3, 90_000), direct, undefined, context);
+    });
+    const all = await checkpointHandler.load(new BackendArtifactStorage({ backend: hook.backend, key }), undefined, context);
+    assert.deepEqual(all, threeTensors(3, 90_000));
+  });
+
+  it("a checkpoint that changes again while the load starts over fails TRANSIENT saying so", async () => {
+    const key = "run/v0/checkpoints/busy.safetensors";
+    const context = { name: "busy.safetensors", extension: ".safetensors" };
+    const direct = new BackendArtifactStorage({ backend: await h.backend(), key });
+    await checkpointHandler.save(threeTensors(1), direct, undefined, context);
+    let fill = 1;
+    // The second ranged read of each attempt (its first tensor) comes after another save.
+    const hook = hookedBackend(await h.backend(), key, async (read) => {
+      if (read === 2 || read === 4) await checkpointHandler.save(threeTensors(++fill), direct, undefined, context);
+    });
+    const storage = new BackendArtifactStorage({ backend: hook.backend, key });
+    await rejectsWith(checkpointHandler.load(storage, { keys: ["a", "b"] }, context), "TRANSIENT", "busy.safetensors", "changed while being read");
+    assert.equal(hook.reads(), 4);
+    // The artifact itself is whole: a load without a writer in the way gets the last save.
+    assert.deepEqual(await checkpointHandler.load(direct, { keys: ["b"] }, context), { b: threeTensors(fill).b });
+  });
+
+  it("readRange pinned to a revision refuses the object once it was replaced or deleted", async () => {
+    const storage = await h.save("pinned.safetensors", threeTensors(1));
+    const { size, revision } = await storage.info();
+    assert.equal(size, await storage.size());
+    assert.equal((await storage.readRange(8, 0, "", { ifRevision: revision })).byteLength, 0);
+    assert.equal((await storage.readRange(0, 16, "", { ifRevision: revision })).byteLength, 16);
+    await h.save("pinned.safetensors", threeTensors(2));
+    assert.notEqual((await storage.info()).revision, revision);
+    await rejectsWith(storage.readRange(0, 16, "", { ifRevision: revision }), "PRECONDITION_FAILED", "pinned.safetensors");
+    await rejectsWith(storage.readRange(100_000, 16, "", { ifRevision: revision }), "PRECONDITION_FAILED", "pinned.safetensors");
+    await storage.delete();
+    await rejectsWith(storage.readRange(0, 16, "", { ifRevision: revision }), "NOT_FOUND", "pinned.safetensors");
+  });
+
   it("reads headers longer than the first ranged read", async () => {
     const many: Record<string, Tensor> = {};
     for (let index = 0; index < 2000; index++) many[`layer_${index}.weight`] = tensor("U8", [1], new Uint8Array([index % 256]));
@@ -232,7 +324,7 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
     const good = (offsets: string, dtype = "U8", shape = "[2]") => `{"t":{"dtype":"${dtype}","shape":${shape},"data_offsets":${offsets}}}`;
     const cases: [Uint8Array, string][] = [
       [new Uint8Array([1, 2, 3]), "fewer than the 8-byte"],
-      [new Uint8Array([...u64(1000), ...ascii("{}")]), "header length 1000"],
+      [new Uint8Array([...u64(1000), ...ascii("{}")]), "header length 1000 is larger than the 2 bytes after it."],
       [new Uint8Array([...u64(2 ** 40), ...ascii("{}")]), "header length"],
       [safetensorsFile(`{"t": [1, 2`, []), "not JSON"],
       [safetensorsFile(`[1,2]`, []), "not a JSON object"],
@@ -289,6 +381,36 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
       await rejectsWith(h.save("bad.safetensors", value as CheckpointTree), "INVALID_ARGUMENT", "bad.safetensors", part);
     }
     await assertNothingStored((await h.at("bad.safetensors")).storage);
+  });
+
+  it("refuses trees nested more than 1000 objects deep before writing; 1000 round-trip", async () => {
+    await rejectsWith(h.save("deep.safetensors", nestedTree(1001)), "INVALID_ARGUMENT", "deep.safetensors", "more than 1000 levels deep");
+    await rejectsWith(h.save("deep.safetensors", nestedTree(20_000)), "INVALID_ARGUMENT", "deep.safetensors", "more than 1000 levels deep");
+    await assertNothingStored((await h.at("deep.safetensors")).storage);
+    await h.save("deep.safetensors", nestedTree(1000));
+    assert.deepEqual(await h.load("deep.safetensors"), nestedTree(1000));
+  });
+
+  it("a stored layout nested deeper than a save allows is CORRUPT_DATA naming the path", async () => {
+    const layout = '["tree",[["a",'.repeat(20_000) + '["value",1]' + "]]]".repeat(20_000);
+    await h.plant("layoutdeep.safetensors", safetensorsFile(JSON.stringify({ __metadata__: { "opencrate.layout": layout } }), []));
+    await rejectsWith(h.load("layoutdeep.safetensors"), "CORRUPT_DATA", "layoutdeep.safetensors", "more than 1000 levels deep");
+    const justOver = '["tree",[["a",'.repeat(1001) + '["value",1]' + "]]]".repeat(1001);
+    await h.plant("layoutdeep.safetensors", safetensorsFile(JSON.stringify({ __metadata__: { "opencrate.layout": justOver } }), []));
+    await rejectsWith(h.load("layoutdeep.safetensors"), "CORRUPT_DATA", "layoutdeep.safetensors", "more than 1000 levels deep");
+  });
+
+  it("refuses a checkpoint whose header would pass the 100 MB loaders take, before writing", async (t) => {
+    if ((await h.backend()).kind !== "memory") return t.skip("refused before any I/O; the memory run covers it");
+    const tree = { note: "x".repeat(100_000_000), w: tensor("U8", [1], new Uint8Array([1])) };
+    await rejectsWith(h.save("bigheader.safetensors", tree), "INVALID_ARGUMENT", "bigheader.safetensors", "over the 100000000-byte (100 MB) limit");
+    await assertNothingStored((await h.at("bigheader.safetensors")).storage);
+    // A file declaring such a header is refused at load for the limit, not for its size.
+    const file = new Uint8Array(8 + 100_000_008);
+    file.set(u64(100_000_008));
+    await h.plant("bigheader.safetensors", file);
+    const error = await rejectsWith(h.load("bigheader.safetensors"), "CORRUPT_DATA", "bigheader.safetensors", "header length 100000008 is over the 100000000-byte");
+    assert.ok(!error.message.includes("bytes after it"), error.message);
   });
 
   it("stores other formats as given and loads bytes", async () => {

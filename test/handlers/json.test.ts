@@ -83,6 +83,25 @@ describeOverBackends("json handler", jsonHandler, (h) => {
     await assertNothingStored((await h.at("bad.json")).storage);
   });
 
+  it("refuses values nested more than 1000 arrays and objects deep before writing; 1000 round-trip", async () => {
+    const nested = (levels: number, inner: (value: unknown) => unknown): unknown => {
+      let value: unknown = 1;
+      for (let level = 0; level < levels; level++) value = inner(value);
+      return value;
+    };
+    for (const value of [nested(1001, (n) => ({ n })), nested(1001, (n) => [n]), nested(20_000, (n) => ({ n })), nested(1001, (n) => new Map([["n", n]]))]) {
+      await rejectsWith(h.save("deep.json", value), "INVALID_ARGUMENT", "deep.json", "nested more than 1000 levels deep", "(arrays and objects, at $");
+    }
+    // A toJSON() handing out a fresh object each time, without end, is refused the same way.
+    const endless = { toJSON: () => ({ ...endless }) };
+    await rejectsWith(h.save("deep.json", endless), "INVALID_ARGUMENT", "deep.json", "nested more than 1000 levels deep");
+    await assertNothingStored((await h.at("deep.json")).storage);
+    for (const deepest of [nested(1000, (n) => ({ n })), nested(1000, (n) => [n])]) {
+      await h.save("deep.json", deepest);
+      assert.deepEqual(await h.load("deep.json"), deepest);
+    }
+  });
+
   it("reports corrupt JSON as CORRUPT_DATA naming the path", async () => {
     await h.plant("broken.json", '{"a": [1, 2');
     await rejectsWith(h.load("broken.json"), "CORRUPT_DATA", "broken.json", "JSON");

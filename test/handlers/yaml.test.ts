@@ -47,6 +47,15 @@ describeOverBackends("yaml handler", yamlHandler, (h) => {
     await assertNothingStored((await h.at("bad.yaml")).storage);
   });
 
+  it("refuses values nested more than 1000 arrays and objects deep before writing", async () => {
+    for (const levels of [1001, 20_000]) {
+      let value: unknown = 1;
+      for (let level = 0; level < levels; level++) value = { n: value };
+      await rejectsWith(h.save("deep.yaml", value), "INVALID_ARGUMENT", "deep.yaml", "nested more than 1000 levels deep");
+    }
+    await assertNothingStored((await h.at("deep.yaml")).storage);
+  });
+
   it("reports corrupt YAML as CORRUPT_DATA naming the path", async () => {
     for (const text of ["a: [1, 2\n", "a: 1\na: 2\n", "key: value\n  bad indent: x\n", "--- 1\n--- 2\n"]) {
       await h.plant("broken.yaml", text);

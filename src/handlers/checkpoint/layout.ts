@@ -11,6 +11,11 @@ import type { CheckpointScalar, CheckpointTree, CheckpointValue, Tensor } from "
 import { METADATA_KEY } from "./safetensors.ts";
 
 export const LAYOUT_KEY = "opencrate.layout";
+/**
+ * The deepest nesting of objects a checkpoint may have (the top level is 1): save refuses more, load refuses a
+ * stored layout with more. Layouts are walked recursively, and this keeps well inside the call stack.
+ */
+export const MAX_CHECKPOINT_DEPTH = 1000;
 
 export type LayoutNode =
   | readonly ["tensor", string]
@@ -66,6 +71,11 @@ export function flattenTree(tree: CheckpointTree): { layout: LayoutNode; tensors
     }
     if (isPlainObject(value)) {
       if (ancestors.has(value)) throw new LayoutInputProblem(`${where} is a circular reference.`);
+      if (path.length >= MAX_CHECKPOINT_DEPTH) {
+        throw new LayoutInputProblem(
+          `${shortened(where)} is nested more than ${MAX_CHECKPOINT_DEPTH} levels deep; checkpoints take at most ${MAX_CHECKPOINT_DEPTH} levels of nested objects.`,
+        );
+      }
       ancestors.add(value);
       const entries = Object.entries(value).map(([key, child]) => [key, visit(child, [...path, key])] as const);
       ancestors.delete(value);
@@ -75,6 +85,11 @@ export function flattenTree(tree: CheckpointTree): { layout: LayoutNode; tensors
   };
 
   return { layout: visit(tree, []), tensors };
+}
+
+/** A location for a message, cut short when a deep path would make it long. */
+function shortened(where: string): string {
+  return where.length <= 80 ? where : `${where.slice(0, 60)}…${where.slice(-16)}`;
 }
 
 function isScalar(value: unknown): value is CheckpointScalar {
@@ -99,7 +114,8 @@ export function parseLayout(json: string, tensorNames: ReadonlySet<string>): Lay
   } catch (error) {
     throw new LayoutStoredProblem(`${LAYOUT_KEY} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const check = (node: unknown): LayoutNode => {
+  /** `depth`: the objects this node sits in (0 for the top level). */
+  const check = (node: unknown, depth: number): LayoutNode => {
     if (!Array.isArray(node) || node.length !== 2) throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed node.`);
     const [kind, body] = node as [unknown, unknown];
     if (kind === "tensor" && typeof body === "string") {
@@ -112,19 +128,22 @@ export function parseLayout(json: string, tensorNames: ReadonlySet<string>): Lay
       return ["value", body as CheckpointScalar | CheckpointScalar[]];
     }
     if (kind === "tree" && Array.isArray(body)) {
+      if (depth >= MAX_CHECKPOINT_DEPTH) {
+        throw new LayoutStoredProblem(`${LAYOUT_KEY} nests objects more than ${MAX_CHECKPOINT_DEPTH} levels deep, more than a checkpoint may have.`);
+      }
       return [
         "tree",
         body.map((entry: unknown) => {
           if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
             throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed entry.`);
           }
-          return [entry[0], check(entry[1])] as const;
+          return [entry[0], check(entry[1], depth + 1)] as const;
         }),
       ];
     }
     throw new LayoutStoredProblem(`${LAYOUT_KEY} has a node of unknown kind ${JSON.stringify(kind)}.`);
   };
-  const root = check(parsed);
+  const root = check(parsed, 0);
   if (root[0] !== "tree") throw new LayoutStoredProblem(`${LAYOUT_KEY} does not describe an object.`);
   return root;
 }

@@ -4,7 +4,17 @@ import { requireLittleEndianHost } from "../endian.ts";
 import { describeValue, invalidInput } from "../failures.ts";
 import type { ArtifactStorage } from "../types.ts";
 import { flattenTree, isPlainObject, LAYOUT_KEY, LayoutInputProblem } from "./layout.ts";
-import { acceptedArrays, acceptsArray, dtypeSize, elementCount, encodeHeader, isTensorDtype, TENSOR_DTYPES, type TensorEntry } from "./safetensors.ts";
+import {
+  acceptedArrays,
+  acceptsArray,
+  dtypeSize,
+  elementCount,
+  encodeHeader,
+  isTensorDtype,
+  MAX_HEADER_BYTES,
+  TENSOR_DTYPES,
+  type TensorEntry,
+} from "./safetensors.ts";
 
 /** Tensors are handed to the backend in slices of this size, so one huge tensor does not arrive as one chunk. */
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -31,6 +41,15 @@ export async function saveSafetensors(tree: unknown, storage: ArtifactStorage): 
     offset += bytes.byteLength;
   }
   const header = encodeHeader(entries, { format: "pt", [LAYOUT_KEY]: JSON.stringify(flattened.layout) });
+  const headerLength = header.byteLength - 8;
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw invalidInput(
+      storage,
+      `its safetensors header (the tensor list and the scalars, with the nesting) would be ${headerLength} bytes, over the ` +
+        `${MAX_HEADER_BYTES}-byte (100 MB) limit safetensors loaders take, so it could not be loaded; keep long strings ` +
+        "and lists out of the checkpoint (in a JSON artifact, say).",
+    );
+  }
   await storage.writeStream(
     (async function* () {
       yield header;
