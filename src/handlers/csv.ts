@@ -14,7 +14,7 @@ import { corruptData, describeValue, invalidInput } from "./failures.ts";
 import { loadCsv } from "./lazy-modules.ts";
 import { setOwn } from "./plain-data.ts";
 import type { ArtifactHandler, ArtifactStorage } from "./types.ts";
-import { readUtf8 } from "./utf8.ts";
+import { notUtf8Encodable, readUtf8 } from "./utf8.ts";
 
 export const csvHandler: ArtifactHandler<CsvInput, CsvRecord[] | string[][], CsvSaveOptions, CsvLoadOptions> = {
   type: "csv",
@@ -93,6 +93,7 @@ function objectTable(rows: readonly Record<string, unknown>[], header: readonly 
     });
     columns = header;
   }
+  checkColumnNames(columns, storage);
   const table: string[][] = [[...columns]];
   rows.forEach((row, index) => {
     table.push(columns.map((column) => cellText(Object.hasOwn(row, column) ? row[column] : undefined, index, column, storage)));
@@ -103,7 +104,11 @@ function objectTable(rows: readonly Record<string, unknown>[], header: readonly 
 function cellText(cell: unknown, row: number, column: string, storage: ArtifactStorage): string {
   const value = cell as CsvCell | object;
   if (value === null || value === undefined) return "";
-  if (typeof value === "string") return value;
+  if (typeof value === "string") {
+    const problem = notUtf8Encodable(value, `the cell in row ${row}, column ${JSON.stringify(column)}`);
+    if (problem !== undefined) throw invalidInput(storage, problem);
+    return value;
+  }
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
   throw invalidInput(
@@ -117,6 +122,14 @@ function validateHeader(header: unknown, storage: ArtifactStorage): void {
     throw invalidInput(storage, "the header option must be an array of strings.");
   }
   if (new Set(header).size !== header.length) throw invalidInput(storage, "the header has a column name twice.");
+  checkColumnNames(header as string[], storage);
+}
+
+function checkColumnNames(names: readonly string[], storage: ArtifactStorage): void {
+  for (const name of names) {
+    const problem = notUtf8Encodable(name, `the column name ${JSON.stringify(name)}`);
+    if (problem !== undefined) throw invalidInput(storage, problem);
+  }
 }
 
 function isRowObject(value: unknown): value is Record<string, unknown> {

@@ -14,6 +14,7 @@ import { corruptData, describeValue, invalidInput, invalidLoad, messageOf, unsup
 import { loadSharp, type Sharp } from "./lazy-modules.ts";
 import { asChannels, checkRawImage, isRawImageShaped, keepGreyBands, pixelBuffer } from "./pixels.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "./types.ts";
+import { notUtf8Encodable } from "./utf8.ts";
 
 export type ImageFormat = "png" | "jpeg" | "webp" | "tiff" | "avif" | "gif" | "svg";
 type SharpInstance = ReturnType<Sharp>;
@@ -67,6 +68,8 @@ async function saveSvgMarkup(markup: string, format: ImageFormat, quality: numbe
   if (!/^\uFEFF?\s*<(svg[\s>]|\?xml|!--|!DOCTYPE svg)/i.test(markup)) {
     throw invalidInput(storage, "a string given to an image artifact must be SVG markup (starting with <svg or <?xml).");
   }
+  const problem = notUtf8Encodable(markup, "the SVG markup");
+  if (problem !== undefined) throw invalidInput(storage, problem);
   const bytes = Buffer.from(markup, "utf8");
   const sharp = await loadSharp(storage.path);
   const metadata = await inputMetadata(sharp, bytes, storage, "the SVG markup");

@@ -99,6 +99,19 @@ describeOverBackends("csv handler", csvHandler, (h) => {
     await assertNothingStored((await h.at("bad.csv")).storage);
   });
 
+  it("refuses cells and column names with a lone surrogate, naming where", async () => {
+    const cases: [unknown, object | undefined, string][] = [
+      [[{ name: "a\uD800b" }], undefined, 'row 0, column "name" holds a lone surrogate (\\uD800) at index 1'],
+      [[["ok", "x\uDC00"]], undefined, 'row 0, column "1"'],
+      [[{ ["k\uD800"]: 1 }], undefined, "the column name"],
+      [[[1]], { header: ["\uDFFF"] }, "the column name"],
+    ];
+    for (const [rows, options, part] of cases) {
+      await rejectsWith(h.save("lone.csv", rows as never, options as never), "INVALID_ARGUMENT", "lone.csv", part);
+    }
+    await assertNothingStored((await h.at("lone.csv")).storage);
+  });
+
   it("reports malformed CSV as CORRUPT_DATA naming the path and the row", async () => {
     await h.plant("unclosed.csv", 'a,b\n1,"2\n3,4\n');
     await rejectsWith(h.load("unclosed.csv"), "CORRUPT_DATA", "unclosed.csv", "row 2");

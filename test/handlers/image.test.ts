@@ -118,6 +118,14 @@ describeOverBackends("image handler", imageHandler, (h) => {
     assert.deepEqual([...loaded.data.subarray(0, 4)], [255, 0, 0, 255]);
   });
 
+  it("refuses SVG markup with a lone surrogate, which UTF-8 cannot store", async () => {
+    const markup = SVG.replace("</svg>", "<!-- \uD800 --></svg>");
+    for (const name of ["lone.svg", "lone.png"]) {
+      await rejectsWith(h.save(name, markup), "INVALID_ARGUMENT", name, "lone surrogate", `index ${markup.indexOf("\uD800")}`);
+      await assertNothingStored((await h.at(name)).storage);
+    }
+  });
+
   it("encodes a sharp instance without changing it", async () => {
     const instance = sharp({ create: { width: 12, height: 7, channels: 3, background: { r: 0, g: 128, b: 255 } } });
     await h.save("made.png", instance);

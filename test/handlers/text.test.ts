@@ -23,6 +23,19 @@ describeOverBackends("text handler", textHandler, (h) => {
     await assertNothingStored((await h.at("bad.txt")).storage);
   });
 
+  it("refuses a string with a lone surrogate, naming its position, and keeps surrogate pairs", async () => {
+    for (const [text, part] of [
+      ["a\uD800b", "at index 1"],
+      ["ok \u{1F600} then \uDE00", "\\uDE00) at index 11"],
+      ["\uD83D", "at index 0"],
+    ] as const) {
+      await rejectsWith(h.save("lone.txt", text), "INVALID_ARGUMENT", "lone.txt", "lone surrogate", part);
+    }
+    await assertNothingStored((await h.at("lone.txt")).storage);
+    await h.save("pair.txt", "smile \u{1F600}");
+    assert.equal(await h.load("pair.txt"), "smile \u{1F600}");
+  });
+
   it("reports bytes that are not UTF-8 as corrupt data", async () => {
     await h.plant("latin1.txt", new Uint8Array([0x63, 0x61, 0x66, 0xe9]));
     await rejectsWith(h.load("latin1.txt"), "CORRUPT_DATA", "latin1.txt");
