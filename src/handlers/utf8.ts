@@ -1,4 +1,9 @@
-/** Strict UTF-8 decoding of stored text: bytes that are not UTF-8 are corrupt data, not silently replaced. */
+/**
+ * Strict UTF-8 decoding of stored text: bytes that are not UTF-8 are corrupt data, not silently replaced; text too
+ * long for one JavaScript string is NOT_SUPPORTED (it can still be streamed).
+ */
+import { constants } from "node:buffer";
+import { NotSupportedError } from "../errors.ts";
 import { corruptData } from "./failures.ts";
 import type { ArtifactStorage } from "./types.ts";
 
@@ -14,8 +19,20 @@ export async function readUtf8(storage: ArtifactStorage, format: string, keepByt
   try {
     return (keepByteOrderMark ? keepBom : dropBom).decode(bytes);
   } catch (error) {
+    if (isStringTooLong(error)) {
+      throw new NotSupportedError(
+        `Cannot load ${storage.path} as ${format}: its ${bytes.byteLength} bytes are more text than one JavaScript string holds (${constants.MAX_STRING_LENGTH} characters). Read it as a stream with openRead(), or copy it to a file with downloadTo().`,
+        { path: storage.path, cause: error },
+      );
+    }
     throw corruptData(storage, format, "the bytes are not UTF-8 text.", error);
   }
+}
+
+/** V8's refusal to make a string longer than buffer.constants.MAX_STRING_LENGTH (about 512 MiB of text). */
+function isStringTooLong(error: unknown): boolean {
+  if ((error as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG") return true;
+  return error instanceof RangeError && /string longer than|Invalid string length/i.test(error.message);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

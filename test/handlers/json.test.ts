@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { it } from "node:test";
+import { it, mock } from "node:test";
 import { jsonHandler } from "../../src/handlers/json.ts";
 import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
 
@@ -130,6 +130,18 @@ describeOverBackends("json handler", jsonHandler, (h) => {
     const storage = await h.save("nonfinite.json", { loss: Number.NaN, best: Infinity, worst: -Infinity });
     assert.equal(await storage.readText(), '{"loss":null,"best":null,"worst":null}\n');
     assert.deepEqual(await h.load("nonfinite.json"), { loss: null, best: null, worst: null });
+  });
+
+  it("reports a file too long for one string as NOT_SUPPORTED, not as bytes that are not UTF-8", async () => {
+    await h.plant("huge.json", "[1]");
+    const decode = mock.method(TextDecoder.prototype, "decode", () => {
+      throw Object.assign(new Error("Cannot create a string longer than 0x1fffffe8 characters"), { code: "ERR_STRING_TOO_LONG" });
+    });
+    try {
+      await rejectsWith(h.load("huge.json"), "NOT_SUPPORTED", "huge.json", "3 bytes", "openRead()");
+    } finally {
+      decode.mock.restore();
+    }
   });
 
   it("accepts a leading byte order mark", async () => {
