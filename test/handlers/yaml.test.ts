@@ -41,7 +41,7 @@ describeOverBackends("yaml handler", yamlHandler, (h) => {
   it("rejects what YAML cannot hold before writing", async () => {
     const cyclic: unknown[] = [];
     cyclic.push(cyclic);
-    for (const [value, part] of [[undefined, "undefined"], [{ n: 1n }, "BigInt"], [cyclic, "circular"], [{ f: Math.max }, "function"]] as const) {
+    for (const [value, part] of [[undefined, "undefined"], [{ n: 1n }, "BigInt"], [cyclic, "circular"], [{ f: Math.max }, "function"], [new Map<unknown, string>([[1, "a"], ["1", "b"]]), "both become the key"]] as const) {
       await rejectsWith(h.save("bad.yaml", value), "INVALID_ARGUMENT", "bad.yaml", part);
     }
     await assertNothingStored((await h.at("bad.yaml")).storage);
