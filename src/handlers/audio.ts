@@ -7,7 +7,7 @@ import type { AudioInput, LoadedAudio, WavAudio } from "./data-types.ts";
 import { requireLittleEndianHost } from "./endian.ts";
 import { corruptData, describeValue, invalidInput } from "./failures.ts";
 import type { ArtifactHandler, ArtifactStorage } from "./types.ts";
-import { decodeWav, IEEE_FLOAT, PCM, WavFormatProblem, wavFits, wavHeader, type WavLayout } from "./wav.ts";
+import { decodeWav, IEEE_FLOAT, PCM, WavFormatProblem, wavHeader, wavLayoutProblem, type WavLayout } from "./wav.ts";
 
 export const audioHandler: ArtifactHandler<AudioInput, LoadedAudio | Uint8Array> = {
   type: "audio",
@@ -79,7 +79,8 @@ function interleave(audio: unknown, storage: ArtifactStorage): { layout: WavLayo
     bitsPerSample: samples instanceof Int16Array ? 16 : 32,
     frames: samples.length / channelCount,
   };
-  if (!wavFits(layout)) throw invalidInput(storage, "the samples exceed the 4 GiB a WAV file can hold.");
+  const problem = wavLayoutProblem(layout);
+  if (problem !== undefined) throw invalidInput(storage, problem);
   return { layout, samples };
 }
 

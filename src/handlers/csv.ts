@@ -3,10 +3,17 @@
  *
  * Save: row objects (the header is the union of their keys, first seen first; `{ header }` fixes the order) or
  * row arrays (optionally under `{ header }`). Cells are strings, numbers, booleans, Dates (ISO 8601) or
- * null/undefined (empty).
- * Load: row objects with numbers typed; empty fields are null. A field stays a string when it only looks like a
- * number but would not survive as one: leading zeros ("007", "00.5"), a leading "+", integers beyond 2^53, and
- * overflow ("1e999"). `{ header: false }` returns every line as an array of strings, untyped.
+ * null/undefined (empty). A number is written as String() writes it, except -0, written "-0" so that it loads
+ * back as -0; NaN, Infinity and -Infinity are written as those words and load back as strings, as booleans
+ * ("true", "false") and Dates (their ISO 8601 text) do.
+ * Load: row objects with numbers typed; empty fields are null. A field becomes a number only when the number
+ * holds exactly the decimal value the field spells, so that nothing it says is lost: it stays a string when it
+ * only looks like a number but would not survive as one: leading zeros ("007", "00.5"), a leading "+", integers
+ * beyond 2^53 (ids), overflow ("1e999"), underflow ("1e-400", which would be 0) and more significant digits than
+ * a double keeps ("12345678901234567890.5", "0.10000000000000000001"). The test: the number, written back as
+ * String() writes it, has the field's decimal value ("1.50", "1e3" and "-0.0" become 1.5, 1000 and -0). Every
+ * finite number save writes (other than an integer beyond 2^53) thus loads back as itself.
+ * `{ header: false }` returns every line as an array of strings, untyped.
  * Every row must have as many fields as the first; a blank line is skipped unless the file has one column.
  */
 import type { CsvCell, CsvInput, CsvLoadOptions, CsvRecord, CsvSaveOptions } from "./data-types.ts";
@@ -14,7 +21,7 @@ import { corruptData, describeValue, invalidInput } from "./failures.ts";
 import { loadCsv } from "./lazy-modules.ts";
 import { setOwn } from "./plain-data.ts";
 import type { ArtifactHandler, ArtifactStorage } from "./types.ts";
-import { readUtf8 } from "./utf8.ts";
+import { notUtf8Encodable, readUtf8 } from "./utf8.ts";
 
 export const csvHandler: ArtifactHandler<CsvInput, CsvRecord[] | string[][], CsvSaveOptions, CsvLoadOptions> = {
   type: "csv",
@@ -93,6 +100,7 @@ function objectTable(rows: readonly Record<string, unknown>[], header: readonly 
     });
     columns = header;
   }
+  checkColumnNames(columns, storage);
   const table: string[][] = [[...columns]];
   rows.forEach((row, index) => {
     table.push(columns.map((column) => cellText(Object.hasOwn(row, column) ? row[column] : undefined, index, column, storage)));
@@ -103,8 +111,13 @@ function objectTable(rows: readonly Record<string, unknown>[], header: readonly 
 function cellText(cell: unknown, row: number, column: string, storage: ArtifactStorage): string {
   const value = cell as CsvCell | object;
   if (value === null || value === undefined) return "";
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "string") {
+    const problem = notUtf8Encodable(value, `the cell in row ${row}, column ${JSON.stringify(column)}`);
+    if (problem !== undefined) throw invalidInput(storage, problem);
+    return value;
+  }
+  if (typeof value === "number") return Object.is(value, -0) ? "-0" : String(value);
+  if (typeof value === "boolean") return String(value);
   if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
   throw invalidInput(
     storage,
@@ -117,6 +130,14 @@ function validateHeader(header: unknown, storage: ArtifactStorage): void {
     throw invalidInput(storage, "the header option must be an array of strings.");
   }
   if (new Set(header).size !== header.length) throw invalidInput(storage, "the header has a column name twice.");
+  checkColumnNames(header as string[], storage);
+}
+
+function checkColumnNames(names: readonly string[], storage: ArtifactStorage): void {
+  for (const name of names) {
+    const problem = notUtf8Encodable(name, `the column name ${JSON.stringify(name)}`);
+    if (problem !== undefined) throw invalidInput(storage, problem);
+  }
 }
 
 function isRowObject(value: unknown): value is Record<string, unknown> {
@@ -154,6 +175,7 @@ function isBlank(row: readonly string[] | undefined): boolean {
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^-?\d+$/;
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 function typedField(field: string): string | number | null {
   if (field === "") return null;
@@ -161,5 +183,19 @@ function typedField(field: string): string | number | null {
   const number = Number(field);
   if (!Number.isFinite(number)) return field;
   if (INTEGER.test(field) && !Number.isSafeInteger(number)) return field;
+  if (String(number) === field) return number;
+  if (decimalValue(field) !== decimalValue(String(number))) return field;
   return number;
+}
+
+/**
+ * A canonical spelling of the decimal value of a number's text (digits without leading or trailing zeros, and the
+ * power of ten of the last one), so that "1.50", "15e-1" and "1.5" compare equal. Every zero is "0".
+ */
+function decimalValue(text: string): string {
+  const [, sign = "", whole = "", fraction = "", exponent = "0"] = DECIMAL.exec(text) ?? [];
+  const digits = `${whole}${fraction}`.replace(/^0+/, "");
+  if (digits === "") return "0";
+  const significant = digits.replace(/0+$/, "");
+  return `${sign}${significant}e${BigInt(exponent) - BigInt(fraction.length) + BigInt(digits.length - significant.length)}`;
 }

@@ -63,7 +63,7 @@ export interface SharpLike {
 export type ImageInput = Uint8Array | RawImage | string | SharpLike;
 
 export interface ImageSaveOptions {
-  /** 1-100 for the lossy formats (JPEG, WebP, AVIF, TIFF with JPEG compression); the encoder's default when absent. */
+  /** 1-100: JPEG's quality (the encoder's default when absent); WebP and AVIF are lossless without it and lossy at this quality with it. PNG, TIFF and GIF ignore it. */
   readonly quality?: number;
 }
 

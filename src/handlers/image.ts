@@ -2,7 +2,8 @@
  * image: one still image, format from the extension (.png .jpg .jpeg .webp .tiff .tif .avif .gif .svg), via sharp.
  *
  * Save accepts encoded bytes (kept byte for byte when already in the extension's format, re-encoded otherwise),
- * raw pixels, SVG markup (kept as text in a .svg, rasterised otherwise) or a sharp instance.
+ * raw pixels, SVG markup (kept as text in a .svg, rasterised otherwise) or a sharp instance. What it encodes is
+ * lossless except JPEG, GIF beyond 256 colours, and WebP or AVIF given a `quality` (see encode).
  * Load returns 8-bit raw pixels with the stored channel count (grey stays 1 or 2 channels; 16-bit images are
  * reduced to 8 bits; animated images give their first frame), or with `{ as: "encoded" }` the stored bytes.
  */
@@ -13,6 +14,7 @@ import { corruptData, describeValue, invalidInput, invalidLoad, messageOf, unsup
 import { loadSharp, type Sharp } from "./lazy-modules.ts";
 import { asChannels, checkRawImage, isRawImageShaped, keepGreyBands, pixelBuffer } from "./pixels.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "./types.ts";
+import { notUtf8Encodable } from "./utf8.ts";
 
 export type ImageFormat = "png" | "jpeg" | "webp" | "tiff" | "avif" | "gif" | "svg";
 type SharpInstance = ReturnType<Sharp>;
@@ -66,6 +68,8 @@ async function saveSvgMarkup(markup: string, format: ImageFormat, quality: numbe
   if (!/^\uFEFF?\s*<(svg[\s>]|\?xml|!--|!DOCTYPE svg)/i.test(markup)) {
     throw invalidInput(storage, "a string given to an image artifact must be SVG markup (starting with <svg or <?xml).");
   }
+  const problem = notUtf8Encodable(markup, "the SVG markup");
+  if (problem !== undefined) throw invalidInput(storage, problem);
   const bytes = Buffer.from(markup, "utf8");
   const sharp = await loadSharp(storage.path);
   const metadata = await inputMetadata(sharp, bytes, storage, "the SVG markup");
@@ -104,6 +108,11 @@ async function saveSharp(instance: SharpInstance, format: ImageFormat, quality: 
   await storage.write(await encode(instance.clone(), format, quality, storage));
 }
 
+/**
+ * Encodes so that the pixels load back as they were wherever the format allows: PNG and TIFF (LZW) always, WebP
+ * and AVIF unless a `quality` asks for lossy compression. JPEG is lossy by nature (and has no alpha); GIF keeps
+ * at most 256 colours.
+ */
 async function encode(pipeline: SharpInstance, format: Exclude<ImageFormat, "svg">, quality: number | undefined, storage: ArtifactStorage): Promise<Buffer> {
   const lossy = quality === undefined ? {} : { quality };
   try {
@@ -113,11 +122,13 @@ async function encode(pipeline: SharpInstance, format: Exclude<ImageFormat, "svg
       case "jpeg":
         return await pipeline.jpeg(lossy).toBuffer();
       case "webp":
-        return await pipeline.webp(lossy).toBuffer();
+        // `exact` keeps the colour of fully transparent pixels, which lossless WebP would otherwise drop.
+        return await pipeline.webp(quality === undefined ? { lossless: true, exact: true } : { quality }).toBuffer();
       case "tiff":
-        return await pipeline.tiff(lossy).toBuffer();
+        // sharp's default TIFF compression is JPEG: lossy, and it drops alpha.
+        return await pipeline.tiff({ compression: "lzw" }).toBuffer();
       case "avif":
-        return await pipeline.avif(lossy).toBuffer();
+        return await pipeline.avif(quality === undefined ? { lossless: true } : { quality }).toBuffer();
       case "gif":
         return await pipeline.gif().toBuffer();
     }

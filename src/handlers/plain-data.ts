@@ -1,6 +1,7 @@
 /**
  * Turns a JavaScript value into plain data (null, booleans, numbers, strings, arrays, plain objects) before JSON
- * or YAML encoding, with one set of rules for both: Set → array, Map → object, typed array → array of numbers,
+ * or YAML encoding, with one set of rules for both: Set → array, Map → object (string, number or boolean keys,
+ * refused when two become the same string), typed array → array of numbers,
  * `toJSON()` honoured, undefined object entries left out (null inside arrays). BigInt, functions, symbols,
  * cycles and undefined at the top are rejected with the location inside the value.
  */
@@ -103,12 +104,22 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
 
   const arrayItem = (item: unknown, where: string, key: string, depth: number): unknown => convert(item, where, key, depth) ?? null;
 
-  const mapEntries = (map: Map<unknown, unknown>, where: string): [string, unknown][] =>
-    Array.from(map, ([mapKey, mapValue]) => {
-      if (typeof mapKey === "string") return [mapKey, mapValue];
-      if (typeof mapKey === "number" || typeof mapKey === "boolean") return [String(mapKey), mapValue];
-      return fail(where, `a Map key that is ${mapKey === null ? "null" : typeof mapKey}`);
+  // Keys become strings: two keys that become the same string (1 and "1") would keep only one entry.
+  const mapEntries = (map: Map<unknown, unknown>, where: string): [string, unknown][] => {
+    const keys = new Map<string, unknown>();
+    return Array.from(map, ([mapKey, mapValue]) => {
+      if (typeof mapKey !== "string" && typeof mapKey !== "number" && typeof mapKey !== "boolean") {
+        return fail(where, `a Map key that is ${mapKey === null ? "null" : typeof mapKey}`);
+      }
+      const key = String(mapKey);
+      if (keys.has(key)) {
+        const shown = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value));
+        return fail(where, `a Map whose keys ${shown(keys.get(key))} and ${shown(mapKey)} both become the key ${JSON.stringify(key)}`);
+      }
+      keys.set(key, mapKey);
+      return [key, mapValue];
     });
+  };
 
   if (value === undefined) fail("the top level", "undefined");
   return convert(value, "$", "", 0);

@@ -11,6 +11,8 @@ export const PCM = 1;
 export const IEEE_FLOAT = 3;
 export const EXTENSIBLE = 0xfffe;
 const RIFF_MAX = 0xffffffff;
+const U16_MAX = 0xffff;
+const U32_MAX = 0xffffffff;
 
 export interface WavLayout {
   readonly formatTag: typeof PCM | typeof IEEE_FLOAT;
@@ -21,13 +23,27 @@ export interface WavLayout {
   readonly frames: number;
 }
 
-/** Whether the samples fit the RIFF size field (4 GiB). */
-export function wavFits(layout: WavLayout): boolean {
-  const dataSize = layout.frames * layout.channels * (layout.bitsPerSample / 8);
-  return dataSize + 64 <= RIFF_MAX;
+/**
+ * Why the layout cannot be written as a WAV header, or undefined when it can: the fmt chunk's block align (bytes
+ * per sample frame) is a 16-bit field and its byte rate a 32-bit one, and the samples must fit the RIFF size field
+ * (4 GiB). A value that does not fit would wrap and the file would not load.
+ */
+export function wavLayoutProblem(layout: WavLayout): string | undefined {
+  const bytesPerSample = layout.bitsPerSample / 8;
+  const blockAlign = layout.channels * bytesPerSample;
+  if (blockAlign > U16_MAX) {
+    const most = Math.floor(U16_MAX / bytesPerSample);
+    return `${layout.channels} channels of ${layout.bitsPerSample}-bit samples make ${blockAlign} bytes per sample frame, more than the 65535 a WAV header can hold (at most ${most} channels at this sample size).`;
+  }
+  const byteRate = layout.sampleRate * blockAlign;
+  if (byteRate > U32_MAX) {
+    return `a sample rate of ${layout.sampleRate} with ${blockAlign} bytes per sample frame makes ${byteRate} bytes per second, more than the 4294967295 a WAV header can hold.`;
+  }
+  if (layout.frames * blockAlign + 64 > RIFF_MAX) return "the samples exceed the 4 GiB a WAV file can hold.";
+  return undefined;
 }
 
-/** The bytes before the samples (callers check wavFits first): RIFF header, fmt chunk, fact chunk (float only) and the data chunk header. */
+/** The bytes before the samples (callers check wavLayoutProblem first): RIFF header, fmt chunk, fact chunk (float only) and the data chunk header. */
 export function wavHeader(layout: WavLayout): Uint8Array {
   const { formatTag, channels, sampleRate, bitsPerSample, frames } = layout;
   const blockAlign = channels * (bitsPerSample / 8);

@@ -395,8 +395,8 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
 function partialBackupError(error: unknown, cleanupError: unknown, name: string, location: string): OpenCrateError {
   // ALREADY_EXISTS would read as "name taken" to an untagged backup, which would go on to the next name and leave
   // the partial one unreported.
-  const keepsKind = isOpenCrateError(error) && !isOpenCrateError(error, "ALREADY_EXISTS");
-  const Kind = (keepsKind ? error.constructor : TransientError) as new (message: string, options: ErrorOptions) => OpenCrateError;
+  const kept = isOpenCrateError(error) && error.code !== "ALREADY_EXISTS" ? error.constructor : TransientError;
+  const Kind = kept as new (message: string, options: ErrorOptions) => OpenCrateError;
   const what = error instanceof Error ? error.message : String(error);
   const why = cleanupError instanceof Error ? cleanupError.message : String(cleanupError);
   return new Kind(

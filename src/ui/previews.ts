@@ -5,6 +5,7 @@
 import type { StorageBackend } from "../backends/backend.ts";
 import { MAX_HEADER_BYTES, parseHeader, SafetensorsProblem } from "../handlers/checkpoint/safetensors.ts";
 import { loadCsv, loadYaml } from "../handlers/lazy-modules.ts";
+import { YAML_LOAD_OPTIONS } from "../handlers/yaml.ts";
 import type { CsvPreview, SafetensorsPreview, TailChunk, TextPreview } from "./api-types.ts";
 
 /** The most a text, JSON or YAML preview reads. */
@@ -43,7 +44,7 @@ export async function yamlPreview(backend: StorageBackend, key: string): Promise
   const yaml = await loadYaml();
   let value: unknown;
   try {
-    value = yaml.load(preview.text, { schema: yaml.JSON_SCHEMA }) ?? null;
+    value = yaml.load(preview.text, { ...YAML_LOAD_OPTIONS, schema: yaml.JSON_SCHEMA }) ?? null;
   } catch (error) {
     throw new PreviewProblem(`not valid YAML: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
   }

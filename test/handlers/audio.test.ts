@@ -145,4 +145,30 @@ describeOverBackends("audio handler", audioHandler, (h) => {
     }
     await assertNothingStored((await h.at("bad.wav")).storage);
   });
+
+  it("refuses channel counts and sample rates whose header fields would wrap, and writes those at the limits", async () => {
+    const cases: [WavAudio, string][] = [
+      // block align (bytes per sample frame) is a 16-bit field
+      [{ data: new Float32Array(16384), sampleRate: 8000, channels: 16384 }, "65536 bytes per sample frame"],
+      [{ data: new Int16Array(32768), sampleRate: 8000, channels: 32768 }, "at most 32767 channels"],
+      [{ data: Array.from({ length: 16384 }, () => new Float32Array(1)), sampleRate: 8000 }, "at most 16383 channels"],
+      // byte rate is a 32-bit field
+      [{ data: new Float32Array(2), sampleRate: 2 ** 31, channels: 2 }, "bytes per second"],
+      [{ data: new Int16Array(1), sampleRate: 2 ** 31 }, "4294967296 bytes per second"],
+    ];
+    for (const [audio, part] of cases) {
+      await rejectsWith(h.save("wide.wav", audio), "INVALID_ARGUMENT", "wide.wav", part);
+    }
+    await assertNothingStored((await h.at("wide.wav")).storage);
+
+    const widest = new Float32Array(16383).map((_, index) => index / 16383);
+    await h.save("widest.wav", { data: widest, sampleRate: 8000, channels: 16383 });
+    const loadedWide = (await h.load("widest.wav")) as LoadedAudio;
+    assert.equal(loadedWide.channels.length, 16383);
+    assert.equal(loadedWide.channels[16382]?.[0], widest[16382]);
+    await h.save("fastest.wav", { data: new Int16Array([5, -5]), sampleRate: 2 ** 31 - 1 });
+    const loadedFast = (await h.load("fastest.wav")) as LoadedAudio;
+    assert.equal(loadedFast.sampleRate, 2 ** 31 - 1);
+    assert.deepEqual([...(loadedFast.channels[0] ?? [])], [5 / 32768, -5 / 32768]);
+  });
 });

@@ -62,6 +62,48 @@ describeOverBackends("csv handler", csvHandler, (h) => {
     ]);
   });
 
+  it("types a field as a number only when the number holds the decimal value it spells", async () => {
+    const fields: [string, string | number][] = [
+      // kept as text: the number would lose what the field says
+      ["1e-400", "1e-400"],
+      ["-2.5e-330", "-2.5e-330"],
+      ["4e-324", "4e-324"],
+      ["12345678901234567890.5", "12345678901234567890.5"],
+      ["0.10000000000000000001", "0.10000000000000000001"],
+      ["1.0000000000000001", "1.0000000000000001"],
+      ["123456789012345678e3", "123456789012345678e3"],
+      // numbers: the same decimal value, however it is spelled
+      ["0.1", 0.1],
+      ["1.50", 1.5],
+      ["1e3", 1000],
+      ["15E-1", 1.5],
+      ["0.30000000000000004", 0.30000000000000004],
+      ["1.7976931348623157e308", 1.7976931348623157e308],
+      ["5e-324", 5e-324],
+      ["0e-400", 0],
+      ["0.000", 0],
+      ["1e+21", 1e21],
+      ["9007199254740991", 9007199254740991],
+    ];
+    await h.plant("decimals.csv", `${fields.map((_, index) => `c${index}`).join(",")}\n${fields.map(([field]) => field).join(",")}\n`);
+    const [row] = (await h.load("decimals.csv")) as Record<string, unknown>[];
+    fields.forEach(([field, expected], index) => assert.equal(row?.[`c${index}`], expected, field));
+    await h.plant("zeros.csv", "a,b,c\n-0,-0.0,-0e5\n");
+    const [zeros] = (await h.load("zeros.csv")) as Record<string, unknown>[];
+    for (const key of ["a", "b", "c"]) assert.ok(Object.is(zeros?.[key], -0), key);
+  });
+
+  it("loads back every finite number it saves as itself, -0 included; NaN, Infinity and booleans as text", async () => {
+    const numbers = [0, -0, 1, -1, 0.1, 1 / 3, -2.5e-308, 5e-324, Number.MAX_VALUE, Number.MIN_VALUE, 1e21, 1e-7, 123.456e-10, 2 ** 53 - 1];
+    const rows = numbers.map((value) => ({ value }));
+    const storage = await h.save("numbers.csv", rows);
+    assert.ok((await storage.readText()).includes("\n-0\n"));
+    const loaded = (await h.load("numbers.csv")) as { value: unknown }[];
+    numbers.forEach((value, index) => assert.ok(Object.is(loaded[index]?.value, value), `${value} came back as ${String(loaded[index]?.value)}`));
+    await h.save("words.csv", [{ nan: Number.NaN, inf: Number.POSITIVE_INFINITY, minus: Number.NEGATIVE_INFINITY, yes: true, no: false }]);
+    assert.deepEqual(await h.load("words.csv"), [{ nan: "NaN", inf: "Infinity", minus: "-Infinity", yes: "true", no: "false" }]);
+  });
+
   it("writes Dates as ISO 8601 and an empty array as an empty file", async () => {
     const storage = await h.save("dates.csv", [{ at: new Date("2025-11-16T11:45:00Z") }]);
     assert.equal(await storage.readText(), "at\n2025-11-16T11:45:00.000Z\n");
@@ -97,6 +139,19 @@ describeOverBackends("csv handler", csvHandler, (h) => {
       await rejectsWith(h.save("bad.csv", rows as CsvInput, options as { header: string[] }), "INVALID_ARGUMENT", "bad.csv", part);
     }
     await assertNothingStored((await h.at("bad.csv")).storage);
+  });
+
+  it("refuses cells and column names with a lone surrogate, naming where", async () => {
+    const cases: [unknown, object | undefined, string][] = [
+      [[{ name: "a\uD800b" }], undefined, 'row 0, column "name" holds a lone surrogate (\\uD800) at index 1'],
+      [[["ok", "x\uDC00"]], undefined, 'row 0, column "1"'],
+      [[{ ["k\uD800"]: 1 }], undefined, "the column name"],
+      [[[1]], { header: ["\uDFFF"] }, "the column name"],
+    ];
+    for (const [rows, options, part] of cases) {
+      await rejectsWith(h.save("lone.csv", rows as never, options as never), "INVALID_ARGUMENT", "lone.csv", part);
+    }
+    await assertNothingStored((await h.at("lone.csv")).storage);
   });
 
   it("reports malformed CSV as CORRUPT_DATA naming the path and the row", async () => {

@@ -28,6 +28,44 @@ describeOverBackends("image handler", imageHandler, (h) => {
     }
   });
 
+  it("round-trips raw pixels through TIFF exactly for 1 to 4 channels, alpha and grey kept", async () => {
+    for (const name of ["exact.tiff", "exact.tif"]) {
+      for (const channels of [1, 2, 3, 4] as const) {
+        const image = gradient(17, 9, channels);
+        await h.save(name, image);
+        const loaded = (await h.load(name)) as LoadedImage;
+        assert.deepEqual([loaded.width, loaded.height, loaded.channels], [17, 9, channels], `${name} ${channels}`);
+        assert.deepEqual(loaded.data, image.data, `${name} ${channels}`);
+      }
+    }
+    // Encoded bytes of another format are re-encoded the same way.
+    const png = await sharp(Buffer.from(gradient(8, 8, 4).data), { raw: { width: 8, height: 8, channels: 4 } }).png().toBuffer();
+    await h.save("from-png.tiff", new Uint8Array(png));
+    assert.deepEqual(((await h.load("from-png.tiff")) as LoadedImage).data, gradient(8, 8, 4).data);
+  });
+
+  it("writes WebP and AVIF losslessly without a quality (grey as RGB) and lossy with one", async () => {
+    for (const name of ["exact.webp", "exact.avif"]) {
+      for (const channels of [1, 2, 3, 4] as const) {
+        const image = gradient(17, 9, channels);
+        await h.save(name, image);
+        const loaded = (await h.load(name)) as LoadedImage;
+        // Neither format stores grey: grey loads as RGB (grey and alpha as RGBA), each value exact.
+        const expected = channels === 1 ? 3 : channels === 2 ? 4 : channels;
+        assert.deepEqual([loaded.width, loaded.height, loaded.channels], [17, 9, expected], `${name} ${channels}`);
+        for (let pixel = 0; pixel < 17 * 9; pixel++) {
+          for (let band = 0; band < expected; band++) {
+            const source = channels >= 3 ? band : band === expected - 1 && channels === 2 ? 1 : 0;
+            assert.equal(loaded.data[pixel * expected + band], image.data[pixel * channels + source], `${name} ${channels} pixel ${pixel} band ${band}`);
+          }
+        }
+      }
+    }
+    const image = gradient(64, 48, 3);
+    await h.save("lossy.webp", image, { quality: 50 });
+    assert.notDeepEqual(((await h.load("lossy.webp")) as LoadedImage).data, image.data);
+  });
+
   it("accepts a Uint8ClampedArray", async () => {
     const image = gradient(4, 4, 4);
     await h.save("clamped.png", { ...image, data: new Uint8ClampedArray(image.data) });
@@ -78,6 +116,14 @@ describeOverBackends("image handler", imageHandler, (h) => {
     const loaded = (await h.load("plot.png")) as LoadedImage;
     assert.deepEqual([loaded.width, loaded.height, loaded.channels], [40, 30, 4]);
     assert.deepEqual([...loaded.data.subarray(0, 4)], [255, 0, 0, 255]);
+  });
+
+  it("refuses SVG markup with a lone surrogate, which UTF-8 cannot store", async () => {
+    const markup = SVG.replace("</svg>", "<!-- \uD800 --></svg>");
+    for (const name of ["lone.svg", "lone.png"]) {
+      await rejectsWith(h.save(name, markup), "INVALID_ARGUMENT", name, "lone surrogate", `index ${markup.indexOf("\uD800")}`);
+      await assertNothingStored((await h.at(name)).storage);
+    }
   });
 
   it("encodes a sharp instance without changing it", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { it } from "node:test";
+import { it, mock } from "node:test";
 import { jsonHandler } from "../../src/handlers/json.ts";
 import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
 
@@ -74,6 +74,8 @@ describeOverBackends("json handler", jsonHandler, (h) => {
       [{ list: [1, () => 2] }, "$.list[1]"],
       [cyclic, "circular"],
       [new Map([[{}, 1]]), "Map key"],
+      [{ m: new Map<unknown, number>([[1, 1], ["1", 2]]) }, 'keys 1 and "1" both become the key "1" (at $.m)'],
+      [new Map<unknown, number>([["true", 1], [true, 2]]), 'keys "true" and true'],
       [{ when: new Date(Number.NaN) }, "invalid Date"],
     ];
     for (const [value, part] of cases) {
@@ -149,6 +151,24 @@ describeOverBackends("json handler", jsonHandler, (h) => {
     const storage = await h.save("nonfinite.json", { loss: Number.NaN, best: Infinity, worst: -Infinity });
     assert.equal(await storage.readText(), '{"loss":null,"best":null,"worst":null}\n');
     assert.deepEqual(await h.load("nonfinite.json"), { loss: null, best: null, worst: null });
+  });
+
+  it("writes -0 as 0 (JSON.stringify), so it loads back as 0", async () => {
+    const storage = await h.save("zero.json", { zero: -0 });
+    assert.equal(await storage.readText(), '{"zero":0}\n');
+    assert.ok(Object.is(((await h.load("zero.json")) as { zero: number }).zero, 0));
+  });
+
+  it("reports a file too long for one string as NOT_SUPPORTED, not as bytes that are not UTF-8", async () => {
+    await h.plant("huge.json", "[1]");
+    const decode = mock.method(TextDecoder.prototype, "decode", () => {
+      throw Object.assign(new Error("Cannot create a string longer than 0x1fffffe8 characters"), { code: "ERR_STRING_TOO_LONG" });
+    });
+    try {
+      await rejectsWith(h.load("huge.json"), "NOT_SUPPORTED", "huge.json", "3 bytes", "openRead()");
+    } finally {
+      decode.mock.restore();
+    }
   });
 
   it("accepts a leading byte order mark", async () => {

@@ -41,7 +41,7 @@ describeOverBackends("yaml handler", yamlHandler, (h) => {
   it("rejects what YAML cannot hold before writing", async () => {
     const cyclic: unknown[] = [];
     cyclic.push(cyclic);
-    for (const [value, part] of [[undefined, "undefined"], [{ n: 1n }, "BigInt"], [cyclic, "circular"], [{ f: Math.max }, "function"]] as const) {
+    for (const [value, part] of [[undefined, "undefined"], [{ n: 1n }, "BigInt"], [cyclic, "circular"], [{ f: Math.max }, "function"], [new Map<unknown, string>([[1, "a"], ["1", "b"]]), "both become the key"]] as const) {
       await rejectsWith(h.save("bad.yaml", value), "INVALID_ARGUMENT", "bad.yaml", part);
     }
     await assertNothingStored((await h.at("bad.yaml")).storage);
@@ -54,6 +54,43 @@ describeOverBackends("yaml handler", yamlHandler, (h) => {
       await rejectsWith(h.save("deep.yaml", value), "INVALID_ARGUMENT", "deep.yaml", "nested more than 1000 levels deep");
     }
     await assertNothingStored((await h.at("deep.yaml")).storage);
+  });
+
+  it("loads every nesting save accepts (100 arrays and objects inside one another) and refuses deeper on both sides", async () => {
+    const nest = (depth: number, wrap: (inner: unknown, level: number) => unknown, leaf: unknown = 1): unknown => {
+      let value = leaf;
+      for (let level = 0; level < depth; level++) value = wrap(value, level);
+      return value;
+    };
+    const shapes: [string, (inner: unknown, level: number) => unknown][] = [
+      ["arrays", (inner) => [inner]],
+      ["objects", (inner) => ({ k: inner })],
+      ["objects in arrays", (inner, level) => (level % 2 === 0 ? { k: inner, z: 0 } : [0, inner])],
+      ["arrays in objects", (inner, level) => (level % 2 === 0 ? [inner] : { k: inner })],
+    ];
+    for (const [shape, wrap] of shapes) {
+      for (const leaf of [1, [], {}, "a\nb", new Date(0)]) {
+        const depth = typeof leaf === "object" && !(leaf instanceof Date) ? 99 : 100;
+        const value = nest(depth, wrap, leaf);
+        await h.save("deep.yaml", value);
+        assert.deepEqual(await h.load("deep.yaml"), value, `${shape} around ${JSON.stringify(leaf)}`);
+      }
+      await rejectsWith(h.save("deeper.yaml", nest(101, wrap)), "INVALID_ARGUMENT", "deeper.yaml", "at most 100");
+      await rejectsWith(h.save("deeper.yaml", nest(100, wrap, [])), "INVALID_ARGUMENT", "deeper.yaml", "at most 100");
+    }
+    await assertNothingStored((await h.at("deeper.yaml")).storage);
+    // Shared objects are measured once, and a shared object deep enough on one path is still refused.
+    let shared: unknown = 1;
+    for (let level = 0; level < 12; level++) shared = [shared, shared];
+    await h.save("shared.yaml", { a: shared });
+    assert.deepEqual(((await h.load("shared.yaml")) as { a: unknown }).a, shared);
+    const leaf = nest(50, (inner) => [inner]);
+    await rejectsWith(h.save("deeper.yaml", [leaf, nest(51, (inner) => ({ k: inner }), leaf)]), "INVALID_ARGUMENT", "deeper.yaml");
+    // A file deeper than that is refused at load, as it always was, without exhausting the stack.
+    for (const depth of [101, 100_000]) {
+      await h.plant("hostile.yaml", `${"[".repeat(depth)}1${"]".repeat(depth)}\n`);
+      await rejectsWith(h.load("hostile.yaml"), "CORRUPT_DATA", "hostile.yaml", "maxDepth");
+    }
   });
 
   it("reports corrupt YAML as CORRUPT_DATA naming the path", async () => {
