@@ -317,14 +317,18 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
   });
 
   describe("conditional writes", () => {
-    it("stores the writer token only with conditional writes and never shows it in metadata", async () => {
-      const { backend, prefix } = fresh();
+    it("stores the writer token only with conditional writes and resumable uploads, and never shows it in metadata", async () => {
+      const { backend, prefix } = fresh(SMALL_CHUNKS);
       await backend.put("plain.json", "{}", { metadata: { owner: "team-a" } });
       await backend.put("claim.json", "{}", { mode: CREATE_ONLY, metadata: { owner: "team-a" } });
+      await backend.putStream("large.bin", Readable.from([randomBody(300 * KiB)]), { metadata: { owner: "team-a" } });
       const raw = async (key: string) => (await rawResource(prefix, key)).metadata ?? {};
       assert.equal((await raw("plain.json"))["oc-token"], undefined);
       assert.match((await raw("claim.json"))["oc-token"] ?? "", /^[0-9a-f-]{36}$/);
+      // An overwrite through a resumable session too: its final answer, if lost, is settled by the token.
+      assert.match((await raw("large.bin"))["oc-token"] ?? "", /^[0-9a-f-]{36}$/);
       assert.deepEqual((await backend.head("claim.json")).metadata, { owner: "team-a" });
+      assert.deepEqual((await backend.head("large.bin")).metadata, { owner: "team-a" });
     });
 
     it("probes once per endpoint and bucket and leaves no probe object behind", async () => {
@@ -415,6 +419,27 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       assert.ok(lost);
       assert.equal(info.size, body.byteLength);
       assertSameBytes(await backend.get("ckpt/v3.bin"), body, "committed once");
+    });
+
+    it("a resumable create whose stored bytes differ from those sent fails CORRUPT_DATA, though the object holds our token", async () => {
+      // fake-gcs-server does not check the final request's X-Goog-Hash: a chunk damaged on the way is committed.
+      let damaged = false;
+      const { backend } = await proxied(async (request, forward) => {
+        if (!damaged && request.method === "PUT" && String(request.headers["content-range"]).startsWith("bytes 262144-")) {
+          damaged = true;
+          const body = Buffer.from(request.body);
+          body[10] = (body[10] ?? 0) ^ 0xff;
+          return forward({ ...request, body });
+        }
+        return forward();
+      }, SMALL_CHUNKS);
+      await backend.put("warm.bin", "x", { mode: CREATE_ONLY });
+      await rejectsWithCode(
+        backend.putStream("damaged.bin", Readable.from([randomBody(700 * KiB)]), { mode: CREATE_ONLY }),
+        "CORRUPT_DATA",
+        "the committed bytes are not the ones sent",
+      );
+      assert.ok(damaged);
     });
 
     it("a chunk answered by 503 is resent from where the session says it got to", async () => {

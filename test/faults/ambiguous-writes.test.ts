@@ -251,6 +251,102 @@ for (const target of cloudTargets()) {
         for (const upload of open) assert.equal(upload.parts, 0, "and it holds no parts");
       });
     }
+
+    if (target.kind === "gcs") {
+      const finalChunk = (request: RequestLine, role: RequestRole) => role === "multipart-part" && isLastChunk(request);
+      const isModel = (object: string | undefined) => object?.endsWith("/ckpt/v0/checkpoints/model.bin") === true;
+
+      for (const [label, fault] of [
+        ["lost", "reset-after"],
+        ["cut off", "cut-response"],
+      ] as const satisfies readonly (readonly [string, FaultKind])[]) {
+        it(`saves a resumable body over an older one when the answer to its final request was ${label}: the save resolves`, async () => {
+          const older = pseudoRandomBytes(target.multipartAbove * 2 + 100, 21);
+          const body = pseudoRandomBytes(target.multipartAbove * 2 + 12_345, 22);
+          const directory = await mkdtemp(join(tmpdir(), "oc-lost-final-"));
+          const file = join(directory, "model.bin");
+          await writeFile(file, body);
+          try {
+            for (const how of ["saveStream", "saveFile"] as const) {
+              const { clean, faulty, proxy } = await setUp([]);
+              const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+              const checkpoint = snapshot.checkpoint("model.bin");
+              await checkpoint.saveStream(chunksOf(older));
+              proxy.setPlan({ decide: script(target, [{ match: finalChunk, fault, times: 1 }]) });
+              if (how === "saveStream") await checkpoint.saveStream(chunksOf(body));
+              else await checkpoint.saveFile(file);
+              proxy.setPlan({});
+              await snapshot.close();
+              assert.equal(proxy.counters.injected[fault], 1, `${how}: ${proxy.describe()}`);
+              assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(body), how);
+            }
+          } finally {
+            await rm(directory, { recursive: true, force: true });
+          }
+        });
+      }
+
+      it("settles a create-only resumable write whose final answer was lost as written, not ALREADY_EXISTS", async () => {
+        const body = pseudoRandomBytes(target.multipartAbove * 2 + 777, 23);
+        const { clean, faulty, proxy } = await setUp([]);
+        // The first resumable upload asks whether sessions may be queried; that question is not the case here.
+        await faulty.putStream("warm.bin", chunksOf(pseudoRandomBytes(target.multipartAbove + 1, 24)));
+        proxy.setPlan({ decide: script(target, [{ match: finalChunk, fault: "reset-after", times: 1 }]) });
+        const info = await faulty.putStream("claimed.bin", chunksOf(body), { mode: { kind: "create" } });
+        proxy.setPlan({});
+        assert.equal(proxy.counters.injected["reset-after"], 1, proxy.describe());
+        assert.equal(info.size, body.byteLength);
+        assert.equal(sha256(await clean.get("claimed.bin")), sha256(body));
+      });
+
+      it("says the outcome of a resumable save is unknown, not only that the store is unreachable, when its final answer and the read-back were lost", async () => {
+        const body = pseudoRandomBytes(target.multipartAbove * 2 + 12_345, 25);
+        const { clean, faulty, proxy } = await setUp([]);
+        const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+        const checkpoint = snapshot.checkpoint("model.bin");
+        await checkpoint.saveStream(chunksOf(pseudoRandomBytes(target.multipartAbove * 2, 26)));
+        proxy.setPlan({
+          decide: script(target, [
+            { match: finalChunk, fault: "reset-after", times: 1 },
+            { match: reads(isModel), fault: "status-503", times: 20 },
+          ]),
+        });
+        await assert.rejects(checkpoint.saveStream(chunksOf(body)), (error: Error) => {
+          assert.ok(isOpenCrateError(error, "TRANSIENT"), String(error));
+          assert.match(error.message, /Cannot tell whether the write to .*model\.bin landed/);
+          return true;
+        });
+        proxy.setPlan({});
+        await snapshot.close();
+        assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(body));
+      });
+
+      it("fails a save whose middle chunk's answer was lost without reading back (nothing was committed), and keeps the older body whole", async () => {
+        const older = pseudoRandomBytes(target.multipartAbove * 2 + 100, 27);
+        const { clean, faulty, proxy } = await setUp([]);
+        const snapshot = await Snapshot.setup({ name: "ckpt", backend: faulty, console: false });
+        const checkpoint = snapshot.checkpoint("model.bin");
+        await checkpoint.saveStream(chunksOf(older));
+        const middleChunk = (request: RequestLine, role: RequestRole) =>
+          role === "multipart-part" && /^bytes [1-9]\d*-\d+\/\*$/.test(String(request.headers["content-range"]));
+        proxy.setPlan({
+          decide: script(target, [
+            { match: middleChunk, fault: "reset-after", times: 1 },
+            // A read-back would meet this and make the outcome look unknown.
+            { match: reads(isModel), fault: "status-503", times: 20 },
+          ]),
+        });
+        await assert.rejects(checkpoint.saveStream(chunksOf(pseudoRandomBytes(target.multipartAbove * 2 + 12_345, 28))), (error: Error) => {
+          assert.ok(isOpenCrateError(error, "TRANSIENT"), String(error));
+          assert.doesNotMatch(error.message, /Cannot tell whether/);
+          return true;
+        });
+        proxy.setPlan({});
+        await snapshot.close();
+        assert.equal(proxy.counters.injected["reset-after"], 1, proxy.describe());
+        assert.equal(sha256(await clean.get("ckpt/v0/checkpoints/model.bin")), sha256(older));
+      });
+    }
   });
 }
 

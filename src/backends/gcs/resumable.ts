@@ -11,8 +11,10 @@
  *   rest in the final request with the CRC32C; after a failure the file is read again from where the session
  *   got. One request instead of one per chunk, and no chunk copied through memory.
  *
- * On any failure the session is cancelled (DELETE), so nothing is committed at the key. A store that commits a
- * session when asked how far it got (fake-gcs-server) is never asked (status-probe.ts).
+ * On any failure the session is cancelled (DELETE), so nothing is committed at the key unless the final request
+ * got through: its answer may be lost after the store committed the object, which the caller settles by reading
+ * the object back (upload.ts; onFinal tells it when that point is passed). A store that commits a session when
+ * asked how far it got (fake-gcs-server) is never asked (status-probe.ts).
  */
 import type { Agent } from "node:http";
 import type { Readable } from "node:stream";
@@ -43,7 +45,19 @@ export interface ResumableUpload {
    * the session opens. Absent: never ask, so a failed chunk request ends the upload.
    */
   readonly statusQueriesSafe?: (() => Promise<boolean>) | undefined;
+  /**
+   * Told the whole body's size and CRC32C just before the final request, the only one that can commit the
+   * session: a failure before that left nothing at the key, one after it may have committed the object.
+   */
+  readonly onFinal?: ((body: FinalBody) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
+}
+
+/** The body an upload's final request completes: what the committed object must hold. */
+export interface FinalBody {
+  readonly size: number;
+  /** Base64 CRC32C, as GCS reports it. */
+  readonly crc32c: string;
 }
 
 /** Uploads `body` through a new resumable session; resolves with the committed object's resource. */
@@ -77,7 +91,9 @@ export async function uploadResumable(upload: ResumableUpload, body: AsyncIterab
       offset += upload.chunkSize;
       filled = 0;
     }
-    return await session.sendFinal(chunk.subarray(0, filled), offset, checksum.toBase64());
+    const crc = checksum.toBase64();
+    upload.onFinal?.({ size: offset + filled, crc32c: crc });
+    return await session.sendFinal(chunk.subarray(0, filled), offset, crc);
   } catch (error) {
     await session.cancel();
     throw error;
@@ -122,7 +138,9 @@ export async function uploadResumableFile(upload: ResumableUpload, source: Uploa
     await readFully(source, last, split);
     crc = crc32c(last, crc);
     progress(source.size);
-    return await session.sendFinal(last, split, crc32cBase64(crc));
+    const crcBase64 = crc32cBase64(crc);
+    upload.onFinal?.({ size: source.size, crc32c: crcBase64 });
+    return await session.sendFinal(last, split, crcBase64);
   } catch (error) {
     await session.cancel();
     throw error;

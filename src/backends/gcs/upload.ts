@@ -4,11 +4,15 @@
  * becomes `ifGenerationMatch` (0 = create-only, a generation = compare-and-swap); GCS checks it when the object is
  * committed, so a failed or abandoned upload leaves nothing at the key.
  *
- * Conditional writes carry a writer token (see object-info.ts). When one fails with 412 or in a way that may
- * have landed (a time-out, 5xx after retries, a resumable session that could not be resumed), the object is
- * read back: if it holds this call's token, the write did happen and the call succeeds; if that read fails too,
- * the outcome is unknown and the call fails TRANSIENT (UnsettledWriteError), never with a guessed 412 meaning.
+ * Conditional writes and every resumable upload (an overwrite too) carry a writer token (see object-info.ts).
+ * When one fails with 412 or in a way that may have landed (a time-out, 5xx after retries, a reset or lost
+ * answer to a resumable upload's final request, a session that could not be resumed), the object is read back:
+ * if it holds this call's token (and, for a resumable upload, the size and CRC32C of the body sent), the write
+ * did happen and the call succeeds; if that read fails too, the outcome is unknown and the call fails TRANSIENT
+ * (UnsettledWriteError), never with a guessed 412 meaning. A resumable upload that failed before its final
+ * request committed nothing, and fails as it did.
  */
+import { randomUUID } from "node:crypto";
 import type { Agent } from "node:http";
 import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/storage";
 import type { WriteMode } from "../backend.ts";
@@ -19,7 +23,14 @@ import { settleConditionalWrite } from "../conditional-write.ts";
 import { NO_RETRY, type RetryPolicy } from "../retry-policy.ts";
 import { readAll } from "../upload-source.ts";
 import { uploadInOneRequest } from "./one-request-upload.ts";
-import { uploadResumable, uploadResumableFile, type ResumableUpload, type UploadSourceFile } from "./resumable.ts";
+import {
+  ResumableUploadError,
+  uploadResumable,
+  uploadResumableFile,
+  type FinalBody,
+  type ResumableUpload,
+  type UploadSourceFile,
+} from "./resumable.ts";
 
 export interface UploadRequest {
   readonly file: File;
@@ -42,9 +53,9 @@ export interface UploadRequest {
 export async function uploadBytes(request: UploadRequest, bytes: Uint8Array): Promise<FileMetadata> {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.byteLength > 0 && buffer.byteLength >= request.resumableThreshold) {
-    return settle(request, () =>
-      resumable(
-        request,
+    return settleResumable(request, (upload) =>
+      uploadResumable(
+        upload,
         (async function* () {
           yield buffer;
         })(),
@@ -103,7 +114,7 @@ export async function uploadStream(
       yield next.value;
     }
   }
-  return settle(request, () => resumable(request, rest()), () => body.failure !== undefined);
+  return settleResumable(request, (upload) => uploadResumable(upload, rest()), () => body.failure !== undefined);
 }
 
 /**
@@ -116,11 +127,23 @@ export async function uploadFile(request: UploadRequest, source: UploadSourceFil
     source.onProgress?.(bytes.byteLength);
     return uploadBytes(request, bytes);
   }
-  return settle(request, () => uploadResumableFile(resumableOptions(request), source));
+  return settleResumable(request, (upload) => uploadResumableFile(upload, source));
 }
 
-function resumable(request: UploadRequest, body: AsyncIterable<Uint8Array>): Promise<FileMetadata> {
-  return uploadResumable(resumableOptions(request), body);
+/**
+ * Runs one resumable upload and settles its failure (see settle). The upload carries a writer token even when
+ * it overwrites: the answer to its final request may be lost after the store committed the object, and only
+ * the token read back tells that apart from a final request that never arrived.
+ */
+function settleResumable(
+  request: UploadRequest,
+  upload: (options: ResumableUpload) => Promise<FileMetadata>,
+  callerFailed?: () => boolean,
+): Promise<FileMetadata> {
+  const tokened = request.writerToken === undefined ? { ...request, writerToken: randomUUID() } : request;
+  const sent: SentBody = {};
+  const options = { ...resumableOptions(tokened), onFinal: (body: FinalBody) => (sent.final = body) };
+  return settle(tokened, () => upload(options), callerFailed, sent);
 }
 
 function resumableOptions(request: UploadRequest): ResumableUpload {
@@ -151,31 +174,59 @@ export function preconditionOf(mode: WriteMode): { preconditionOpts?: Preconditi
 /** What settling a conditional write needs: the target, the call's writer token and its abort signal. */
 export type SettleTarget = Pick<UploadRequest, "file" | "writerToken" | "signal">;
 
+/** How far a resumable upload got: `final` is set once its final request (the only one that commits) is sent. */
+export interface SentBody {
+  final?: FinalBody;
+}
+
 /**
  * Runs one conditional write (an upload, or a server-side copy that sets the same token) and settles one that
  * failed with 412 or ambiguously by reading the object back (../conditional-write.ts): it counts if it holds our
- * token; when the read fails too, UnsettledWriteError (TRANSIENT).
+ * token; when the read fails too, UnsettledWriteError (TRANSIENT). With `sent` (a resumable upload), a failure
+ * before the final request is final (nothing was committed), and an object holding our token must also hold
+ * the body sent: one that does not fails CORRUPT_DATA rather than count.
  */
 export async function settle(
   request: SettleTarget,
   upload: () => Promise<FileMetadata>,
   callerFailed: () => boolean = () => false,
+  sent?: SentBody,
 ): Promise<FileMetadata> {
   const token = request.writerToken;
   const settled = await settleConditionalWrite<FileMetadata>({
     write: upload,
-    // A failed body never reaches the commit: nothing can have landed.
+    // A failed body never reaches the commit, nor does a resumable upload that failed before its final request:
+    // nothing can have landed.
     classify: (error) =>
-      token !== undefined && (isPreconditionFailure(error) || isAmbiguousFailure(error)) && !callerFailed() ? "unknown" : "final",
+      token !== undefined &&
+      (isPreconditionFailure(error) || isAmbiguousFailure(error)) &&
+      !callerFailed() &&
+      (sent === undefined || sent.final !== undefined)
+        ? "unknown"
+        : "final",
     readBack: async () => {
+      let resource: FileMetadata;
       try {
-        const [resource] = await request.file.getMetadata();
-        return writerTokenOf(resource) === token ? { ours: resource } : { theirs: undefined };
+        [resource] = await request.file.getMetadata();
       } catch (error) {
         if (isNotFound(error)) return "absent";
         throw error;
       }
+      if (writerTokenOf(resource) !== token) return { theirs: undefined };
+      const final = sent?.final;
+      const sameBody =
+        final === undefined ||
+        (Number(resource.size) === final.size && (resource.crc32c === undefined || resource.crc32c === final.crc32c));
+      if (!sameBody) {
+        throw new ResumableUploadError(
+          `The object committed by this upload holds ${String(resource.size)} bytes with CRC32C ` +
+            `${String(resource.crc32c)}, not the ${final.size} bytes with CRC32C ${final.crc32c} that were sent.`,
+          "FILE_NO_UPLOAD",
+        );
+      }
+      return { ours: resource };
     },
+    fatalReadError: (error) => error instanceof ResumableUploadError && error.code === "FILE_NO_UPLOAD",
     retry: NO_RETRY,
     replayable: false,
     signal: request.signal,
