@@ -19,7 +19,7 @@ const TAG = new RegExp(`^[A-Za-z0-9._-]{1,${TAG_MAX}}$`);
  * `.backup_HH:MM:SS_DD-Mon-YYYY-<n>`, is shorter).
  */
 export const BACKUP_INFIX_MAX_BYTES = ".backup_".length + TAG_MAX;
-/** The longest segment of an artifact name (183 UTF-8 bytes): a file name less the longest backup infix. */
+/** The longest last segment of an artifact name (183 UTF-8 bytes): a file name less the longest backup infix. */
 export const ARTIFACT_SEGMENT_MAX_BYTES = FILE_NAME_MAX_BYTES - BACKUP_INFIX_MAX_BYTES;
 
 export type StartOption = "new" | "last" | "dev" | number;
@@ -87,21 +87,25 @@ export function isRunLogName(file: string, name: string): boolean {
 
 /**
  * Throws InvalidArgumentError when an artifact cannot be written under `name` on every store with room for its
- * backups: a segment longer than ARTIFACT_SEGMENT_MAX_BYTES, or a key (`key`, relative to the backend) that with
+ * backups: a last segment longer than ARTIFACT_SEGMENT_MAX_BYTES (a folder above it longer than a file name), or a key (`key`, relative to the backend) that with
  * the longest backup infix passes `maxKeyBytes` (1024 less the root prefix on S3 and GCS). `where` is the snapshot
  * folder, for the message.
  */
 export function checkArtifactNameLength(name: string, type: string, key: string, maxKeyBytes: number, where: string): void {
-  for (const segment of name.split("/")) {
+  const segments = name.split("/");
+  for (const [index, segment] of segments.entries()) {
     const bytes = Buffer.byteLength(segment, "utf8");
-    if (bytes > ARTIFACT_SEGMENT_MAX_BYTES) {
-      const which = segment === name ? "it is" : `its segment ${JSON.stringify(segment)} is`;
-      throw new InvalidArgumentError(
-        `${type} artifact name ${JSON.stringify(name)} in ${where} is too long: ${which} ${bytes} UTF-8 bytes, and ` +
-          `each segment may have at most ${ARTIFACT_SEGMENT_MAX_BYTES} (a file name holds ${FILE_NAME_MAX_BYTES}, ` +
-          `and a tagged backup adds up to ${BACKUP_INFIX_MAX_BYTES}).`,
-        { path: name },
-      );
+    // Only the file name itself gets a backup's infix; the folders above it are file names as they are.
+    const last = index === segments.length - 1;
+    const limit = last ? ARTIFACT_SEGMENT_MAX_BYTES : FILE_NAME_MAX_BYTES;
+    if (bytes > limit) {
+      const which = segment === name ? "it is" : `its ${last ? "file name" : "folder"} ${JSON.stringify(segment)} is`;
+      const rule = last
+        ? `a file name may have at most ${ARTIFACT_SEGMENT_MAX_BYTES} (a file system holds ${FILE_NAME_MAX_BYTES}, and a tagged backup adds up to ${BACKUP_INFIX_MAX_BYTES})`
+        : `a folder name may have at most ${FILE_NAME_MAX_BYTES}`;
+      throw new InvalidArgumentError(`${type} artifact name ${JSON.stringify(name)} in ${where} is too long: ${which} ${bytes} UTF-8 bytes, and ${rule}.`, {
+        path: name,
+      });
     }
   }
   const keyBytes = Buffer.byteLength(key, "utf8");

@@ -23,7 +23,8 @@ import { NO_RETRY } from "../../src/backends/retry-policy.ts";
 import { isOpenCrateError, type ErrorCode } from "../../src/errors.ts";
 import { parseLocation } from "../../src/uri.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
-import { startCarelessStore, type RunningServer } from "../support/s3-proxy.ts";
+import { startCarelessStore, startStoreRefusingConditionalDeletes, type RunningServer } from "../support/s3-proxy.ts";
+import { deleteAtRevision } from "../../src/backends/delete-at-revision.ts";
 
 const MiB = 1024 * 1024;
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -367,6 +368,24 @@ describe("S3 start-up probe", () => {
     await Promise.all(servers.map((server) => server.close()));
     forgetProbeVerdicts();
   });
+
+  for (const [status, code] of [[400, "InvalidRequest"], [501, "NotImplemented"]] as const) {
+    it(`takes a store answering ${status} ${code} to If-Match on DeleteObject for one without conditional deletes, and falls back to plain deletes`, async () => {
+      const store = await startStoreRefusingConditionalDeletes(status, code);
+      servers.push(store);
+      const backend = new S3Backend({
+        bucket: "plain",
+        endpoint: store.endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      });
+      const error = await rejectsWithCode(backend.delete("a.json", { ifRevision: '"abc"' }), "NOT_SUPPORTED", "conditional delete");
+      assert.match(error.message, new RegExp(`answers ${status} ${code} to If-Match on DeleteObject`));
+      assert.equal(await deleteAtRevision(backend, "a.json", '"abc"'), "deleted");
+      const deletes = store.requests.filter((request) => request.method === "DELETE" && request.url.includes("a.json"));
+      assert.deepEqual(deletes.map((request) => request.headers["if-match"] ?? "plain"), ["plain"], "only the fallback's plain delete reached a.json");
+    });
+  }
 
   it("refuses a store that ignores If-None-Match, remembers the verdict, and still allows plain writes", async () => {
     const store = await startCarelessStore();

@@ -56,6 +56,17 @@ export async function startCarelessStore(): Promise<RunningServer> {
   });
 }
 
+/** A store that takes plain PUTs and DELETEs but answers `status` to a DELETE carrying If-Match (no conditional deletes). */
+export async function startStoreRefusingConditionalDeletes(status: number, code: string): Promise<RunningServer> {
+  return listen(async (request) => {
+    if (request.method === "PUT") return { status: 200, headers: { etag: '"00000000000000000000000000000001"' }, body: Buffer.alloc(0) };
+    if (request.method === "DELETE") {
+      return request.headers["if-match"] === undefined ? { status: 204, headers: {}, body: Buffer.alloc(0) } : errorResponse(status, code, "If-Match is not taken here");
+    }
+    return { status: 404, headers: {}, body: Buffer.alloc(0) };
+  });
+}
+
 /** The XML body S3 sends with an error. */
 export function s3ErrorBody(code: string, message: string): Buffer {
   return Buffer.from(

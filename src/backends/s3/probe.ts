@@ -19,7 +19,7 @@ import type { S3Connection } from "./client.ts";
 import { newWriterToken } from "../conditional-write.ts";
 import { runConditionalWrite } from "./conditional.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
-import { type S3ErrorContext, isPreconditionFailed, mapS3Error } from "./errors.ts";
+import { type S3ErrorContext, errorName, httpStatus, isPreconditionFailed, mapS3Error } from "./errors.ts";
 import { WRITER_TOKEN_KEY, writerTokenOf } from "./object-info.ts";
 
 export type ProbedFeature = "put" | "multipart-create" | "multipart-replace" | "delete";
@@ -94,8 +94,18 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
       } catch (error) {
         throw mapS3Error(error, context);
       }
-      const deleteIfMatch = () =>
-        client.send(new sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: key, IfMatch: WRONG_ETAG }), send);
+      const deleteIfMatch = async (): Promise<unknown> => {
+        try {
+          return await client.send(new sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: key, IfMatch: WRONG_ETAG }), send);
+        } catch (error) {
+          // A store that does not take the header at all (400, 501) is one without conditional deletes, not a failure.
+          const status = httpStatus(error);
+          if (!isPreconditionFailed(error) && (status === 400 || status === 501)) {
+            throw refuse(target, `answers ${status} ${errorName(error)} to If-Match on DeleteObject`, feature);
+          }
+          throw error;
+        }
+      };
       await expectRejected(deleteIfMatch, target, context, "ignores If-Match on DeleteObject", feature);
       try {
         await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), send);
