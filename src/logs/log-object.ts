@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import type { StorageBackend } from "../backends/backend.ts";
 import { CREATE_ONLY } from "../backends/backend.ts";
 import { objectExists } from "../backends/presence.ts";
+import { enforcesConditions } from "../backends/conditions.ts";
 import { clock } from "../clock.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch } from "./history-append.ts";
@@ -103,8 +104,7 @@ export class LogObjectWriter implements LogSink {
 
   async #start(): Promise<void> {
     if (this.#state !== "created") return;
-    const { createOnly, compareAndSwap } = this.#backend.capabilities;
-    if (this.#resume && !(createOnly && compareAndSwap)) {
+    if (this.#resume && !enforcesConditions(this.#backend)) {
       throw new NotSupportedError(
         `Cannot keep a history at ${this.#backend.describe(this.#historyKey)}: the store does not enforce ` +
           `create-only and compare-and-swap writes, so concurrent runs could lose lines.`,

@@ -26,6 +26,7 @@ import { randomBytes } from "node:crypto";
 import type { ObjectInfo, StorageBackend, WriteMode } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision, OVERWRITE } from "../backends/backend.ts";
 import { headIfPresent } from "../backends/presence.ts";
+import { enforcesConditions, lostCondition } from "../backends/conditions.ts";
 import { retryPolicyOf } from "../backends/retry-policy.ts";
 import { isOpenCrateError } from "../errors.ts";
 import { BATCH_IDS_METADATA_KEY, concatBytes, REMEMBERED_BATCHES, TEXT_CONTENT_TYPE } from "./history-append.ts";
@@ -63,16 +64,6 @@ export function runLogFor(backend: StorageBackend, key: string, onReplaced: () =
 /** Rewrites of `.log` in one store after finding a late write of our own there. */
 const REWRITE_ATTEMPTS = 3;
 
-/** The store enforces both conditions, so writes can name what they expect. */
-function conditional(backend: StorageBackend): boolean {
-  return backend.capabilities.createOnly && backend.capabilities.compareAndSwap;
-}
-
-/** Another writer's object is there, or is gone, where a condition named a state. */
-function lostCondition(error: unknown): boolean {
-  return isOpenCrateError(error, "PRECONDITION_FAILED") || isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "NOT_FOUND");
-}
-
 /**
  * Writes an empty `.log` in place of whatever is there: create-only where there is none (expected unless
  * `existing`), else under the revision just read; when another run got in between, looks again (after the retry
@@ -80,7 +71,7 @@ function lostCondition(error: unknown): boolean {
  */
 async function putEmpty(backend: StorageBackend, key: string, existing: boolean, metadata: Readonly<Record<string, string>> | undefined): Promise<ObjectInfo> {
   const options = { contentType: TEXT_CONTENT_TYPE, ...(metadata === undefined ? {} : { metadata }) };
-  if (!conditional(backend)) return backend.put(key, "", { ...options, mode: OVERWRITE });
+  if (!enforcesConditions(backend)) return backend.put(key, "", { ...options, mode: OVERWRITE });
   const policy = retryPolicyOf(backend);
   let look = existing;
   let conflicts = 0;
@@ -123,7 +114,7 @@ class RewrittenRunLog implements RunLog {
 
   async start(existing: boolean): Promise<void> {
     const info = await putEmpty(this.#backend, this.#key, existing, this.#metadata());
-    this.#revision = conditional(this.#backend) ? info.revision : undefined;
+    this.#revision = enforcesConditions(this.#backend) ? info.revision : undefined;
   }
 
   startedState(): StartedRunLog {

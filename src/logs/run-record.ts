@@ -13,7 +13,7 @@
 import type { StorageBackend, WriteMode } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision, OVERWRITE } from "../backends/backend.ts";
 import { headIfPresent } from "../backends/presence.ts";
-import { isOpenCrateError } from "../errors.ts";
+import { enforcesConditions, lostCondition } from "../backends/conditions.ts";
 
 export type RunStatus = "running" | "finished" | "failed" | "killed";
 
@@ -200,8 +200,7 @@ export class RunRecordWriter {
 
   /** Writes `body` under the revision last seen (create-only before any), looking again when that is stale. */
   async #put(body: string): Promise<void> {
-    const { createOnly, compareAndSwap } = this.#backend.capabilities;
-    if (!(createOnly && compareAndSwap)) {
+    if (!enforcesConditions(this.#backend)) {
       await this.#backend.put(this.#key, body, { mode: OVERWRITE, contentType: "application/json" });
       return;
     }
@@ -211,9 +210,7 @@ export class RunRecordWriter {
         this.#revision = (await this.#backend.put(this.#key, body, { mode, contentType: "application/json" })).revision;
         return;
       } catch (error) {
-        const changed =
-          isOpenCrateError(error, "PRECONDITION_FAILED") || isOpenCrateError(error, "ALREADY_EXISTS") || isOpenCrateError(error, "NOT_FOUND");
-        if (!changed || attempt >= WRITE_ATTEMPTS) throw error;
+        if (!lostCondition(error) || attempt >= WRITE_ATTEMPTS) throw error;
       }
       this.#revision = (await headIfPresent(this.#backend, this.#key))?.revision;
     }

@@ -380,8 +380,6 @@ export class VersionStore {
 
   /** Marks the replace record emptied (compare-and-swap), so the run's other processes go on. */
   async #markEmptied(key: string, token: string, record: ReplaceRecord & { runId: string }): Promise<void> {
-    const failureOf = (error: unknown): FailureKind =>
-      isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
     let replaced = false;
     await this.#retry.run("conditional", async () => {
       const current = await this.#backend.head(key).catch((error: unknown) => {
@@ -396,7 +394,7 @@ export class VersionStore {
       replaced = stored?.token !== token;
       if (replaced || stored?.state === "emptied") return; // an earlier attempt whose answer was lost did land
       await this.#backend.put(key, JSON.stringify(record), { mode: ifRevision(current.revision), contentType: "application/json" });
-    }, failureOf);
+    }, recordWriteFailure);
     if (replaced) {
       throw new TransientError(
         `The replace record ${this.#backend.describe(key)} was removed or replaced while this process emptied the ` +
@@ -529,8 +527,6 @@ export class VersionStore {
   async #recordRunVersion(key: string, runId: string, token: string, claim: VersionClaim): Promise<void> {
     const version = claim.version;
     const body = JSON.stringify({ runId, token, state: "allocated", version, ...(claim.token === "" ? {} : { claimToken: claim.token }) });
-    const failureOf = (error: unknown): FailureKind =>
-      isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
     let replaced = false;
     await this.#retry.run("conditional", async () => {
       const current = await this.#backend.head(key).catch((error: unknown) => {
@@ -545,7 +541,7 @@ export class VersionStore {
       replaced = record?.token !== token;
       if (replaced || record?.version === version) return; // an earlier attempt whose answer was lost did land
       await this.#backend.put(key, body, { mode: ifRevision(current.revision) });
-    }, failureOf);
+    }, recordWriteFailure);
     if (replaced) {
       throw new TransientError(
         `The run record ${this.#backend.describe(key)} was removed or replaced while this process named version ` +
@@ -774,4 +770,9 @@ function parseClaim(bytes: Uint8Array, where: string, expectedVersion: number): 
     createdAt: typeof parsed.createdAt === "string" ? parsed.createdAt : "",
     token: parsed.token,
   };
+}
+
+/** How a compare-and-swap of a run or replace record failed, for the retry policy: a lost race is a conflict. */
+function recordWriteFailure(error: unknown): FailureKind {
+  return isOpenCrateError(error, "TRANSIENT") ? "transient" : isOpenCrateError(error, "PRECONDITION_FAILED") ? "conflict" : "final";
 }
