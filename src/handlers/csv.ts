@@ -11,7 +11,8 @@
  * only looks like a number but would not survive as one: leading zeros ("007", "00.5"), a leading "+", integers
  * beyond 2^53 (ids), overflow ("1e999"), underflow ("1e-400", which would be 0) and more significant digits than
  * a double keeps ("12345678901234567890.5", "0.10000000000000000001"). The test: the number, written back as
- * String() writes it, has the field's decimal value ("1.50", "1e3" and "-0.0" become 1.5, 1000 and -0). Every
+ * String() writes it or rounded to as many significant digits as the field has, has the field's decimal value
+ * ("1.50", "1e3" and "-0.0" become 1.5, 1000 and -0; numpy's "1.000000000000000056e-01" becomes 0.1). Every
  * finite number save writes (other than an integer beyond 2^53) thus loads back as itself.
  * `{ header: false }` returns every line as an array of strings, untyped.
  * Every row must have as many fields as the first; a blank line is skipped unless the file has one column.
@@ -184,8 +185,18 @@ function typedField(field: string): string | number | null {
   if (!Number.isFinite(number)) return field;
   if (INTEGER.test(field) && !Number.isSafeInteger(number)) return field;
   if (String(number) === field) return number;
-  if (decimalValue(field) !== decimalValue(String(number))) return field;
-  return number;
+  const value = decimalValue(field);
+  if (value === decimalValue(String(number))) return number;
+  // A field with more digits than the shortest spelling (numpy's "%.18e": 1.000000000000000056e-01) is the number
+  // rounded to its digits, which says nothing the number does not hold.
+  const digits = significantDigits(field);
+  return digits <= 100 && value === decimalValue(number.toPrecision(Math.max(1, digits))) ? number : field;
+}
+
+/** How many significant digits a number's text spells, trailing zeros included ("0.0120" has 3). */
+function significantDigits(text: string): number {
+  const [, , whole = "", fraction = ""] = DECIMAL.exec(text) ?? [];
+  return `${whole}${fraction}`.replace(/^0+/, "").length;
 }
 
 /**

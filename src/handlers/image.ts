@@ -3,7 +3,7 @@
  *
  * Save accepts encoded bytes (kept byte for byte when already in the extension's format, re-encoded otherwise),
  * raw pixels, SVG markup (kept as text in a .svg, rasterised otherwise) or a sharp instance. What it encodes is
- * lossless except JPEG, GIF beyond 256 colours, and WebP or AVIF given a `quality` (see encode).
+ * lossless for PNG and TIFF; JPEG, WebP and AVIF are lossy and GIF keeps 256 colours (see encode).
  * Load returns 8-bit raw pixels with the stored channel count (grey stays 1 or 2 channels; 16-bit images are
  * reduced to 8 bits; animated images give their first frame), or with `{ as: "encoded" }` the stored bytes.
  */
@@ -109,9 +109,9 @@ async function saveSharp(instance: SharpInstance, format: ImageFormat, quality: 
 }
 
 /**
- * Encodes so that the pixels load back as they were wherever the format allows: PNG and TIFF (LZW) always, WebP
- * and AVIF unless a `quality` asks for lossy compression. JPEG is lossy by nature (and has no alpha); GIF keeps
- * at most 256 colours.
+ * Encodes PNG and TIFF (LZW) so that the pixels load back as they were. JPEG, WebP and AVIF are lossy, at the
+ * encoder's default quality unless `quality` is given (their lossless modes make files tens of times larger and
+ * slower to write, not what these formats are picked for); GIF keeps at most 256 colours.
  */
 async function encode(pipeline: SharpInstance, format: Exclude<ImageFormat, "svg">, quality: number | undefined, storage: ArtifactStorage): Promise<Buffer> {
   const lossy = quality === undefined ? {} : { quality };
@@ -122,13 +122,12 @@ async function encode(pipeline: SharpInstance, format: Exclude<ImageFormat, "svg
       case "jpeg":
         return await pipeline.jpeg(lossy).toBuffer();
       case "webp":
-        // `exact` keeps the colour of fully transparent pixels, which lossless WebP would otherwise drop.
-        return await pipeline.webp(quality === undefined ? { lossless: true, exact: true } : { quality }).toBuffer();
+        return await pipeline.webp(lossy).toBuffer();
       case "tiff":
         // sharp's default TIFF compression is JPEG: lossy, and it drops alpha.
         return await pipeline.tiff({ compression: "lzw" }).toBuffer();
       case "avif":
-        return await pipeline.avif(quality === undefined ? { lossless: true } : { quality }).toBuffer();
+        return await pipeline.avif(lossy).toBuffer();
       case "gif":
         return await pipeline.gif().toBuffer();
     }

@@ -369,6 +369,17 @@ describe("S3 start-up probe", () => {
     forgetProbeVerdicts();
   });
 
+  it("does not take a 400 about the caller's credentials for a store without conditional deletes", async () => {
+    const store = await startStoreRefusingConditionalDeletes(400, "ExpiredToken");
+    servers.push(store);
+    const backend = new S3Backend({ bucket: "expired", endpoint: store.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+    const error = await backend.delete("a.json", { ifRevision: '"abc"' }).then(
+      () => assert.fail("the delete went through"),
+      (failure: unknown) => failure,
+    );
+    assert.ok(!isOpenCrateError(error, "NOT_SUPPORTED"), String(error));
+  });
+
   for (const [status, code] of [[400, "InvalidRequest"], [501, "NotImplemented"]] as const) {
     it(`takes a store answering ${status} ${code} to If-Match on DeleteObject for one without conditional deletes, and falls back to plain deletes`, async () => {
       const store = await startStoreRefusingConditionalDeletes(status, code);

@@ -84,6 +84,12 @@ describeOverBackends("csv handler", csvHandler, (h) => {
       ["0.000", 0],
       ["1e+21", 1e21],
       ["9007199254740991", 9007199254740991],
+      // the number rounded to the field's digits: numpy's savetxt ("%.18e"), C's "%.17g", a float32 written in full
+      ["1.000000000000000056e-01", 0.1],
+      ["3.333333333333333148e-01", 1 / 3],
+      ["1.000000000000000000e+00", 1],
+      ["0.10000000000000001", 0.1],
+      ["1.000000014901161194e-01", Math.fround(0.1)],
     ];
     await h.plant("decimals.csv", `${fields.map((_, index) => `c${index}`).join(",")}\n${fields.map(([field]) => field).join(",")}\n`);
     const [row] = (await h.load("decimals.csv")) as Record<string, unknown>[];

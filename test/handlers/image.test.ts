@@ -44,26 +44,21 @@ describeOverBackends("image handler", imageHandler, (h) => {
     assert.deepEqual(((await h.load("from-png.tiff")) as LoadedImage).data, gradient(8, 8, 4).data);
   });
 
-  it("writes WebP and AVIF losslessly without a quality (grey as RGB) and lossy with one", async () => {
-    for (const name of ["exact.webp", "exact.avif"]) {
+  it("writes WebP and AVIF lossy, at the quality asked for (grey as RGB)", async () => {
+    for (const name of ["photo.webp", "photo.avif"]) {
       for (const channels of [1, 2, 3, 4] as const) {
-        const image = gradient(17, 9, channels);
-        await h.save(name, image);
+        await h.save(name, gradient(17, 9, channels));
         const loaded = (await h.load(name)) as LoadedImage;
-        // Neither format stores grey: grey loads as RGB (grey and alpha as RGBA), each value exact.
+        // Neither format stores grey: grey loads as RGB (grey and alpha as RGBA).
         const expected = channels === 1 ? 3 : channels === 2 ? 4 : channels;
         assert.deepEqual([loaded.width, loaded.height, loaded.channels], [17, 9, expected], `${name} ${channels}`);
-        for (let pixel = 0; pixel < 17 * 9; pixel++) {
-          for (let band = 0; band < expected; band++) {
-            const source = channels >= 3 ? band : band === expected - 1 && channels === 2 ? 1 : 0;
-            assert.equal(loaded.data[pixel * expected + band], image.data[pixel * channels + source], `${name} ${channels} pixel ${pixel} band ${band}`);
-          }
-        }
       }
+      const image = gradient(64, 48, 3);
+      const small = await h.save(name, image, { quality: 10 });
+      const smallBytes = (await small.read()).byteLength;
+      const large = await h.save(name, image, { quality: 95 });
+      assert.ok((await large.read()).byteLength > smallBytes, `${name}: quality 95 is larger than quality 10`);
     }
-    const image = gradient(64, 48, 3);
-    await h.save("lossy.webp", image, { quality: 50 });
-    assert.notDeepEqual(((await h.load("lossy.webp")) as LoadedImage).data, image.data);
   });
 
   it("accepts a Uint8ClampedArray", async () => {

@@ -141,6 +141,13 @@ describe("Python OpenCrate writes, TypeScript reads and resumes (local disk)", {
       { col_a: 100, col_b: 300 },
       { col_a: 200, col_b: 400 },
     ]);
+    // numpy writes no header: its first line is taken for one, and every field below is a number again.
+    const floats = await snapshot.csv("numpy_floats.csv").load({ header: false });
+    assert.deepEqual(floats, [
+      ["1.000000000000000056e-01", "1.000000000000000000e+00"],
+      ["2.500000000000000000e-01", "3.333333333333333148e-01"],
+    ]);
+    assert.deepEqual(await snapshot.csv("numpy_floats.csv").load(), [{ "1.000000000000000056e-01": 0.25, "1.000000000000000000e+00": 1 / 3 }]);
     const jpeg = await snapshot.image("random_numpy_image.jpg").load();
     assert.deepEqual([jpeg.width, jpeg.height, jpeg.channels], [48, 32, 3]);
     const png = await snapshot.image("sine_wave_plot.png").load();

@@ -99,6 +99,8 @@ def artifacts_run(name):
     oc.snapshot.json("data.json").save({"array": [10, 20, 30], "message": "from python"})
     oc.snapshot.yaml("config.yaml").save({"project": "interop", "version": 1.1, "settings": {"debug_mode": True}})
     oc.snapshot.csv("sample_data.csv").save(pd.DataFrame({"col_a": [100, 200], "col_b": [300, 400]}), index=False)
+    # An ndarray goes through numpy's savetxt, whose "%.18e" spells each float with more digits than its shortest form.
+    oc.snapshot.csv("numpy_floats.csv").save(np.array([[0.1, 1.0], [0.25, 1 / 3]], dtype=np.float64))
 
     figure = plt.figure(figsize=(3, 2))
     plt.plot(np.sin(np.linspace(0, 2 * np.pi, 20)))

@@ -22,6 +22,9 @@ import type { RetryPolicy } from "../retry-policy.ts";
 import { type S3ErrorContext, errorName, httpStatus, isPreconditionFailed, mapS3Error } from "./errors.ts";
 import { WRITER_TOKEN_KEY, writerTokenOf } from "./object-info.ts";
 
+/** 400 error codes that refuse the request's form (here: If-Match on DeleteObject), not who sent it or when. */
+const REQUEST_REFUSED = new Set(["InvalidArgument", "InvalidRequest", "NotImplemented"]);
+
 export type ProbedFeature = "put" | "multipart-create" | "multipart-replace" | "delete";
 
 export interface ProbeTarget {
@@ -98,10 +101,12 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
         try {
           return await client.send(new sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: key, IfMatch: WRONG_ETAG }), send);
         } catch (error) {
-          // A store that does not take the header at all (400, 501) is one without conditional deletes, not a failure.
+          // A store that does not take the header at all (501, or a 400 naming the request rather than the caller's
+          // credentials or clock) is one without conditional deletes, not a failure. The verdict is kept for the process.
           const status = httpStatus(error);
-          if (!isPreconditionFailed(error) && (status === 400 || status === 501)) {
-            throw refuse(target, `answers ${status} ${errorName(error)} to If-Match on DeleteObject`, feature);
+          const name = errorName(error);
+          if (!isPreconditionFailed(error) && (status === 501 || name === "NotImplemented" || (status === 400 && REQUEST_REFUSED.has(name)))) {
+            throw refuse(target, `answers ${String(status)} ${name} to If-Match on DeleteObject`, feature);
           }
           throw error;
         }

@@ -12,10 +12,12 @@ import { METADATA_KEY } from "./safetensors.ts";
 
 export const LAYOUT_KEY = "opencrate.layout";
 /**
- * The deepest nesting of objects a checkpoint may have (the top level is 1): save refuses more, load refuses a
- * stored layout with more. Layouts are walked recursively, and this keeps well inside the call stack.
+ * The deepest nesting of objects a checkpoint may have (the top level is 1): save refuses more. Layouts are walked
+ * recursively, and this keeps well inside the call stack.
  */
 export const MAX_CHECKPOINT_DEPTH = 1000;
+/** The deepest stored layout a load takes: more than a save allows, since earlier releases saved up to about 1,460. */
+const MAX_STORED_CHECKPOINT_DEPTH = 1500;
 
 export type LayoutNode =
   | readonly ["tensor", string]
@@ -128,8 +130,8 @@ export function parseLayout(json: string, tensorNames: ReadonlySet<string>): Lay
       return ["value", body as CheckpointScalar | CheckpointScalar[]];
     }
     if (kind === "tree" && Array.isArray(body)) {
-      if (depth >= MAX_CHECKPOINT_DEPTH) {
-        throw new LayoutStoredProblem(`${LAYOUT_KEY} nests objects more than ${MAX_CHECKPOINT_DEPTH} levels deep, more than a checkpoint may have.`);
+      if (depth >= MAX_STORED_CHECKPOINT_DEPTH) {
+        throw new LayoutStoredProblem(`${LAYOUT_KEY} nests objects more than ${MAX_STORED_CHECKPOINT_DEPTH} levels deep, more than any checkpoint saved by opencrate.`);
       }
       return [
         "tree",
