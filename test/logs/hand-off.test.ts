@@ -13,30 +13,13 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import type { RunRecord } from "../../src/logs/run-record.ts";
 import { RunWriter, type RunWriterOptions } from "../../src/logs/run-writer.ts";
-import { readText, withoutTime } from "./helpers.ts";
+import { readText, runningRecord, withoutTime } from "./helpers.ts";
 
 const folders: string[] = [];
 after(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
 
 const RECORD_KEY = "runs/.opencrate/run-records/0000000000/1-1-a.json";
-const record: RunRecord = {
-  status: "running",
-  exitCode: null,
-  signal: null,
-  startedAt: "2026-12-04T00:00:00.000Z",
-  endedAt: null,
-  lastSeen: "2026-12-04T00:00:00.000Z",
-  host: "test",
-  pid: 1,
-  runId: null,
-  rank: null,
-  node: process.version,
-  argv: [],
-  git: null,
-  version: 0,
-  versionName: "v0",
-  log: "runs.log",
-};
+const record = runningRecord("runs.log");
 
 function options(resume: boolean): RunWriterOptions {
   return {

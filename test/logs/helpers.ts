@@ -2,6 +2,7 @@
 import type { AppendOptions, CopyOptions, ObjectInfo, StorageBackend, WriteMode, WriteOptions } from "../../src/backends/backend.ts";
 import { TransientError } from "../../src/errors.ts";
 import type { ConsoleOutput } from "../../src/logs/logger.ts";
+import type { RunRecord } from "../../src/logs/run-record.ts";
 import type { LogSink } from "../../src/logs/sink.ts";
 
 export class MemorySink implements LogSink {
@@ -92,3 +93,38 @@ export function withFaultyPuts(inner: StorageBackend, hook: WriteHook): StorageB
   });
 }
 
+/** A run record of v0, running since a fixed time, whose log is `log`. */
+export function runningRecord(log: string): RunRecord {
+  return {
+    status: "running",
+    exitCode: null,
+    signal: null,
+    startedAt: "2026-12-04T00:00:00.000Z",
+    endedAt: null,
+    lastSeen: "2026-12-04T00:00:00.000Z",
+    host: "test",
+    pid: 1,
+    runId: null,
+    rank: null,
+    node: process.version,
+    argv: [],
+    git: null,
+    version: 0,
+    versionName: "v0",
+    log,
+  };
+}
+
+/** Runs `body` and returns the codes of the process warnings it caused. */
+export async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
+  const codes: string[] = [];
+  const onWarning = (warning: Error & { code?: string }) => codes.push(warning.code ?? "");
+  process.on("warning", onWarning);
+  try {
+    await body();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off("warning", onWarning);
+  }
+  return codes;
+}

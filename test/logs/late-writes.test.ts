@@ -12,7 +12,7 @@ import { TransientError } from "../../src/errors.ts";
 import { LogObjectWriter } from "../../src/logs/log-object.ts";
 import { type RunRecord, RunRecordWriter } from "../../src/logs/run-record.ts";
 import { logBackendFactories } from "./backends.ts";
-import { readText } from "./helpers.ts";
+import { readText, runningRecord, warningsDuring } from "./helpers.ts";
 
 const LOG = "late/v0/late.log";
 const HISTORY = "late/v0/late.history.log";
@@ -77,20 +77,6 @@ function holding(inner: StorageBackend, hideAppend: boolean): Holding {
   };
 }
 
-/** Runs `body` and returns the codes of the process warnings it caused. */
-async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
-  const codes: string[] = [];
-  const onWarning = (warning: Error & { code?: string }) => codes.push(warning.code ?? "");
-  process.on("warning", onWarning);
-  try {
-    await body();
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    process.off("warning", onWarning);
-  }
-  return codes;
-}
-
 function logWriter(backend: StorageBackend, resume: boolean): LogObjectWriter {
   return new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume, flushIntervalMs: NEVER });
 }
@@ -101,24 +87,7 @@ function lines(prefix: string): string[] {
 
 const REFUSED = ["ALREADY_EXISTS", "PRECONDITION_FAILED"];
 
-const record: RunRecord = {
-  status: "running",
-  exitCode: null,
-  signal: null,
-  startedAt: "2026-12-04T00:00:00.000Z",
-  endedAt: null,
-  lastSeen: "2026-12-04T00:00:00.000Z",
-  host: "test",
-  pid: 1,
-  runId: null,
-  rank: null,
-  node: process.version,
-  argv: [],
-  git: null,
-  version: 0,
-  versionName: "v0",
-  log: "late.log",
-};
+const record = runningRecord("late.log");
 
 for (const factory of logBackendFactories()) {
   describe(`late writes on ${factory.label}`, { skip: factory.skip }, () => {

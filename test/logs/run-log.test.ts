@@ -12,7 +12,7 @@ import { TransientError } from "../../src/errors.ts";
 import { LogObjectWriter } from "../../src/logs/log-object.ts";
 import { localFactory } from "../support/backends.ts";
 import { logBackendFactories } from "./backends.ts";
-import { readText, withFaultyPuts } from "./helpers.ts";
+import { readText, warningsDuring, withFaultyPuts } from "./helpers.ts";
 
 const LOG = "runs/v0/runs.log";
 const HISTORY = "runs/v0/runs.history.log";
@@ -20,20 +20,6 @@ const NEVER = 3_600_000;
 
 function writer(backend: StorageBackend, resume: boolean): LogObjectWriter {
   return new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume, flushIntervalMs: NEVER });
-}
-
-/** Runs `body` and returns the codes of the process warnings it caused. */
-async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
-  const codes: string[] = [];
-  const onWarning = (warning: Error & { code?: string }) => codes.push(warning.code ?? "");
-  process.on("warning", onWarning);
-  try {
-    await body();
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    process.off("warning", onWarning);
-  }
-  return codes;
 }
 
 /** Backends with `append`; GCS has none, and its whole-object rewrite of .log is what log-object.test.ts covers. */
