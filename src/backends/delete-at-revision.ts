@@ -7,6 +7,7 @@
  * backend throws NotSupportedError), get plain deletes: there the old race remains.
  */
 import { isOpenCrateError } from "../errors.ts";
+import { mapWithConcurrency } from "../cli/pool.ts";
 import type { ObjectInfo, StorageBackend } from "./backend.ts";
 
 /** Deletes in flight at once in {@link deleteListed}. */
@@ -52,19 +53,9 @@ export async function deleteListed(backend: StorageBackend, listed: readonly Obj
       return [];
     } else throw error;
   }
-  let next = 0;
-  let failure: { readonly error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < rest.length) {
-      const info = rest[next++] as ObjectInfo;
-      try {
-        if ((await deleteAtRevision(backend, info.key, info.revision)) === "changed") changed.push(info.key);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, rest.length) }, worker));
-  if (failure !== undefined) throw failure.error;
+  const outcomes = await mapWithConcurrency(rest, CONCURRENCY, (info) => deleteAtRevision(backend, info.key, info.revision));
+  rest.forEach((info, index) => {
+    if (outcomes[index] === "changed") changed.push(info.key);
+  });
   return changed.sort();
 }

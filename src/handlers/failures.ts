@@ -36,6 +36,11 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A location inside a value (`$.a.b[3]`) cut to about 80 characters for an error message, its end kept. */
+export function shortLocation(where: string): string {
+  return where.length <= 80 ? where : `${where.slice(0, 60)}…${where.slice(-16)}`;
+}
+
 /** A short description of a value's kind for error messages. */
 export function describeValue(value: unknown): string {
   if (value === null) return "null";

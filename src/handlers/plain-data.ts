@@ -5,7 +5,7 @@
  * `toJSON()` honoured, undefined object entries left out (null inside arrays). BigInt, functions, symbols,
  * cycles and undefined at the top are rejected with the location inside the value.
  */
-import { invalidInput } from "./failures.ts";
+import { invalidInput, shortLocation } from "./failures.ts";
 import type { ArtifactStorage } from "./types.ts";
 
 /**
@@ -52,10 +52,9 @@ export function toPlainData(value: unknown, rules: PlainDataRules, storage: Arti
     }
     if (ancestors.has(object)) return fail(where, "a circular reference");
     if (depth >= MAX_PLAIN_DATA_DEPTH) {
-      const shown = where.length <= 80 ? where : `${where.slice(0, 60)}…${where.slice(-16)}`;
       throw invalidInput(
         storage,
-        `the value is nested more than ${MAX_PLAIN_DATA_DEPTH} levels deep (arrays and objects, at ${shown}); ${rules.format} saves take at most ${MAX_PLAIN_DATA_DEPTH} levels.`,
+        `the value is nested more than ${MAX_PLAIN_DATA_DEPTH} levels deep (arrays and objects, at ${shortLocation(where)}); ${rules.format} saves take at most ${MAX_PLAIN_DATA_DEPTH} levels.`,
       );
     }
     ancestors.add(object);

@@ -8,6 +8,7 @@
  * so keys that contain "." come back as they were. A file without it loads as a flat { name: tensor }.
  */
 import type { CheckpointScalar, CheckpointTree, CheckpointValue, Tensor } from "../data-types.ts";
+import { shortLocation } from "../failures.ts";
 import { METADATA_KEY } from "./safetensors.ts";
 
 export const LAYOUT_KEY = "opencrate.layout";
@@ -75,7 +76,7 @@ export function flattenTree(tree: CheckpointTree): { layout: LayoutNode; tensors
       if (ancestors.has(value)) throw new LayoutInputProblem(`${where} is a circular reference.`);
       if (path.length >= MAX_CHECKPOINT_DEPTH) {
         throw new LayoutInputProblem(
-          `${shortened(where)} is nested more than ${MAX_CHECKPOINT_DEPTH} levels deep; checkpoints take at most ${MAX_CHECKPOINT_DEPTH} levels of nested objects.`,
+          `${shortLocation(where)} is nested more than ${MAX_CHECKPOINT_DEPTH} levels deep; checkpoints take at most ${MAX_CHECKPOINT_DEPTH} levels of nested objects.`,
         );
       }
       ancestors.add(value);
@@ -90,10 +91,6 @@ export function flattenTree(tree: CheckpointTree): { layout: LayoutNode; tensors
 }
 
 /** A location for a message, cut short when a deep path would make it long. */
-function shortened(where: string): string {
-  return where.length <= 80 ? where : `${where.slice(0, 60)}…${where.slice(-16)}`;
-}
-
 function isScalar(value: unknown): value is CheckpointScalar {
   return value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean";
 }
