@@ -1,10 +1,12 @@
 /**
  * How the CLI ends: exit 0 on success, 1 on failure, 2 on a usage error (commander's own, or input the library
  * rejects as INVALID_ARGUMENT). A failure prints one line `opencrate: <message>` on stderr; `--debug` adds the
- * stack and the chain of causes. Everything printed goes through scrub().
+ * stack and the chain of causes. Everything printed goes through scrub(), then printable(): a message may quote a
+ * stored key.
  */
 import { CommanderError } from "commander";
 import { isOpenCrateError } from "../errors.ts";
+import { printable } from "../printable.ts";
 import { scrub } from "./scrub.ts";
 
 export const EXIT_OK = 0;
@@ -25,12 +27,17 @@ export function oneLine(error: unknown): string {
 
 export function reportError(error: unknown, debug: boolean): void {
   writeError(oneLine(error));
-  if (debug) process.stderr.write(`${scrub(describeChain(error))}\n`);
+  if (debug) process.stderr.write(`${scrub(describeChain(error)).split("\n").map(printable).join("\n")}\n`);
 }
 
 /** `opencrate: <message>` on stderr. */
 export function writeError(message: string): void {
-  process.stderr.write(`opencrate: ${scrub(message)}\n`);
+  process.stderr.write(`${errorLine(message)}\n`);
+}
+
+/** `opencrate: <message>`, scrubbed, with controls escaped (no newline at the end). */
+export function errorLine(message: string): string {
+  return `opencrate: ${printable(scrub(message))}`;
 }
 
 function describeChain(error: unknown): string {

@@ -1,10 +1,14 @@
 /** Plain-text output helpers shared by the commands: aligned tables, times, and writes that respect back-pressure. */
 import { once } from "node:events";
+import { printable } from "../printable.ts";
 import { scrub } from "./scrub.ts";
 
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+/**
+ * Columns padded to their widest cell, two spaces apart; the last column is not padded. Cells are shown through
+ * printable() (names from storage may hold controls), and widths are those of what is shown.
+ */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((row) => row.map(printable));
   const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? "").length)));
   return all
     .map((row) =>
@@ -28,7 +32,10 @@ export function formatTime(time: Date | string | undefined): string {
   );
 }
 
-/** Prints lines of text (not data) on stdout, scrubbed of credentials. */
+/**
+ * Prints lines of text (not data) on stdout, scrubbed of credentials. Text from storage in them must have gone
+ * through printable() (or renderTable) first: only the caller knows which newlines are its own.
+ */
 export function printLines(text: string): void {
   if (text === "") return;
   process.stdout.write(`${scrub(text)}\n`);

@@ -1,4 +1,8 @@
-/** Renders a listing as a tree: folders first, then files, each sorted case-insensitively; dot-entries hidden. */
+/**
+ * Renders a listing as a tree: folders first, then files, each sorted case-insensitively; dot-entries hidden. Names
+ * (and the root's label) are shown through printable(): a stored name may hold controls.
+ */
+import { printable } from "../printable.ts";
 import { formatMinute, formatSize } from "./size.ts";
 
 export interface TreeFile {
@@ -46,7 +50,7 @@ export function renderTree(files: Iterable<TreeFile>, options: TreeOptions): str
   const style = options.styleDetail ?? ((text: string) => text);
   const detail = (time: number, size: number): string =>
     options.verbose ? ` ${style(`(${formatMinute(new Date(time))}, ${formatSize(size)})`)}` : "";
-  const lines = [options.rootLabel];
+  const lines = [printable(options.rootLabel)];
   const walk = (folder: Folder, indent: string, level: number): void => {
     if (level > options.depth) return;
     const folders = [...folder.folders.entries()].sort(byName);
@@ -55,12 +59,12 @@ export function renderTree(files: Iterable<TreeFile>, options: TreeOptions): str
     let index = 0;
     for (const [name, child] of folders) {
       const last = ++index === total;
-      lines.push(`${indent}${last ? "└── " : "├── "}${name}/${detail(child.newest, child.size)}`);
+      lines.push(`${indent}${last ? "└── " : "├── "}${printable(name)}/${detail(child.newest, child.size)}`);
       walk(child, indent + (last ? "    " : "│   "), level + 1);
     }
     for (const [name, file] of fileEntries) {
       const last = ++index === total;
-      lines.push(`${indent}${last ? "└── " : "├── "}${name}${detail(file.lastModified.getTime(), file.size)}`);
+      lines.push(`${indent}${last ? "└── " : "├── "}${printable(name)}${detail(file.lastModified.getTime(), file.size)}`);
     }
   };
   walk(root, "", 1);

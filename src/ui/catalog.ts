@@ -7,7 +7,7 @@
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
-import { versionKey } from "../snapshot/layout.ts";
+import { nameKey, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
@@ -62,10 +62,13 @@ export class Catalog {
 
   /**
    * One row per version as `opencrate ls <name>` lists them (src/cli/version-rows.ts). A folder that cannot be
-   * listed keeps its row, with null sizes and its `error`.
+   * listed keeps its row, with null sizes and its `error`. A name with no version (no claim, no version folder) is
+   * NOT_FOUND: it is no snapshot, and the first page does not list it.
    */
   async versions(name: string): Promise<VersionRow[]> {
-    return (await readVersions(this.#backend, name, { sizes: true })).map((facts) => {
+    const rows = await readVersions(this.#backend, name, { sizes: true });
+    if (rows.length === 0) throw new NotFoundError(`No snapshot ${name} at ${this.#backend.describe(nameKey(name))}.`);
+    return rows.map((facts) => {
       const base = { ...versionSummary(facts), hasFolder: facts.entry.hasFolder };
       const totals = facts.totals ?? { size: 0, files: 0 };
       return "error" in totals

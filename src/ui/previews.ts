@@ -96,10 +96,12 @@ export async function safetensorsPreview(backend: StorageBackend, key: string): 
   // One round trip for the size and the first bytes, which hold the whole header unless it is a large one.
   const { size, bytes: first } = await head(backend, key, SAFETENSORS_FIRST_READ);
   if (size < 8 || first.byteLength < 8) throw new PreviewProblem(`${size} bytes is too short for a safetensors file`);
-  const headerLength = Number(new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true));
-  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > size) {
-    throw new PreviewProblem(`the header length ${headerLength} does not fit the file's ${size} bytes`);
+  const stated = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  // Compared as a bigint, and shown as one: a Number would round a length past 2^53.
+  if (stated > BigInt(MAX_HEADER_BYTES) || 8n + stated > BigInt(size)) {
+    throw new PreviewProblem(`the header length ${stated} does not fit the file's ${size} bytes`);
   }
+  const headerLength = Number(stated);
   const header =
     8 + headerLength <= first.byteLength ? first.subarray(8, 8 + headerLength) : await backend.get(key, { range: { offset: 8, length: headerLength } });
   try {

@@ -58,6 +58,9 @@ describe("the viewer's listings match opencrate ls", () => {
     await run(root, "broken");
     await writeFile(join(root, "broken", ".opencrate", "versions", "0000000001.json"), "{ not json");
     await run(root, "other");
+    // empty: a folder holding no version.
+    await mkdir(join(root, "empty", "notes"), { recursive: true });
+    await writeFile(join(root, "empty", "notes", "a.txt"), "not a snapshot\n");
     // resumed: v0 claimed, then resumed by a later run; the page times the later run, not the claim.
     await run(root, "resumed");
     await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -144,6 +147,14 @@ describe("the viewer's listings match opencrate ls", () => {
     const page = await get("/api/names/broken");
     assert.equal(page.status, 502);
     assert.match(((await page.json()) as { error: string }).error, /claim/);
+  });
+
+  it("answers 404 with the reason for a valid name that is no snapshot", async () => {
+    for (const name of ["missing", "empty"]) {
+      const page = await get(`/api/names/${name}`);
+      assert.equal(page.status, 404, name);
+      assert.match(((await page.json()) as { error: string }).error, new RegExp(`^No snapshot ${name} at `));
+    }
   });
 
   it("answers 404 for a folder that does not exist, and no files for a claimed one without a folder", async () => {

@@ -5,7 +5,7 @@ import { parseRange } from "../../src/ui/byte-ranges.ts";
 import { Catalog } from "../../src/ui/catalog.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
-import { PreviewProblem, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
+import { PreviewProblem, safetensorsPreview, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow, RunSummary } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
@@ -67,6 +67,20 @@ describe("the viewer's rules", () => {
     // Ordinary aliases still preview, expanded.
     await backend.put("ok.yaml", new TextEncoder().encode("base: &b {lr: 0.1}\nrun: *b\n"));
     assert.deepEqual((await yamlPreview(backend, "ok.yaml")).value, { base: { lr: 0.1 }, run: { lr: 0.1 } });
+  });
+
+  it("names a safetensors header length that does not fit the file exactly, past 2^53 too", async () => {
+    const backend = new MemoryBackend({ name: `ui-safetensors-${process.pid}` });
+    for (const stated of [2n ** 62n, 2n ** 64n - 1n, 2n ** 53n + 1n, 100n]) {
+      const bytes = new Uint8Array(8 + 16);
+      new DataView(bytes.buffer).setBigUint64(0, stated, true);
+      await backend.put("model.safetensors", bytes);
+      await assert.rejects(safetensorsPreview(backend, "model.safetensors"), (error: unknown) => {
+        assert.ok(error instanceof PreviewProblem);
+        assert.equal(error.message, `the header length ${stated} does not fit the file's 24 bytes`);
+        return true;
+      });
+    }
   });
 
   it("parses one byte range against the size", () => {

@@ -5,6 +5,7 @@ import { formatSize } from "../../io/size.ts";
 import { nameKey } from "../../snapshot/layout.ts";
 import { validateSnapshotName } from "../../snapshot/names.ts";
 import { VersionStore } from "../../snapshot/versions.ts";
+import { printable } from "../../printable.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { defaultRoot } from "../../snapshot/default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
@@ -53,7 +54,7 @@ async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<
     });
     return;
   }
-  printLines(snapshot.where); // which version `@latest` or `@<tag>` picked
+  printLines(printable(snapshot.where)); // which version `@latest` or `@<tag>` picked
   printLines(
     renderTable(
       ["SIZE", "MODIFIED", "PATH"],
@@ -137,7 +138,7 @@ async function listNames(uri: string, options: LsOptions): Promise<void> {
     writeError(`no snapshots in ${redact(uri)}.`);
     return;
   }
-  printLines(names.join("\n"));
+  printLines(names.map(printable).join("\n"));
 }
 
 /** The names of the folders directly under `prefix` ("" or ending in "/"). */

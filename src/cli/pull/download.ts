@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { lstat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { formatSize } from "../../io/size.ts";
+import { printable } from "../../printable.ts";
 import { checkFile } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries, placedFileOf } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
@@ -114,8 +115,9 @@ export function isTopLevelLog(segments: readonly string[]): boolean {
   return segments.length === 1 && (segments[0] ?? "").endsWith(".log");
 }
 
-/** Describes a finished download for the plain-lines output. */
-export function describeOutcome(path: string, outcome: DownloadOutcome): string {
+/** Describes a finished download for the plain-lines output (the path shown through printable()). */
+export function describeOutcome(stored: string, outcome: DownloadOutcome): string {
+  const path = printable(stored);
   if (outcome.kind === "complete") return `complete  ${path} (${formatSize(outcome.size)}, already there)`;
   const resumed = outcome.resumedFrom > 0 ? `, resumed at ${formatSize(outcome.resumedFrom)}` : "";
   const verified = outcome.verified === undefined ? "" : `, ${outcome.verified} verified`;

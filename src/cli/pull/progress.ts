@@ -3,9 +3,8 @@
  * otherwise, or nothing with --quiet. Problems always go to stderr (above the bar while it is shown).
  */
 import { formatSize } from "../../io/size.ts";
-import { writeError } from "../errors.ts";
+import { errorLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
-import { scrub } from "../scrub.ts";
 
 export interface PullProgress {
   /** Shows the progress; the totals grow as the listing finds files (`addFile`). */
@@ -100,7 +99,7 @@ class BarProgress implements PullProgress {
   }
 
   problem(message: string): void {
-    this.#multi.log(`opencrate: ${scrub(message)}\n`);
+    this.#multi.log(`${errorLine(message)}\n`);
   }
 
   stop(finished: boolean): void {

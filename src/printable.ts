@@ -1,0 +1,32 @@
+/**
+ * How text that comes from storage (file names, keys, tags, run ids, hosts, messages quoting them) is shown to a
+ * person. A terminal obeys some characters instead of showing them: C0 and C1 controls (ESC and CSI start escape
+ * sequences that set the title, move the cursor or erase lines; CR and LF move to another line) and DEL. The
+ * bidirectional controls reorder the rest of the line as it is shown. Each of these is written as an escape
+ * instead: `\n`, `\r`, `\t`, `\xNN` for the other codes below U+0100, `\u{NNNN}` for the rest (a lone surrogate
+ * too). Every other character, non-ASCII letters included, is kept as it is.
+ */
+
+/**
+ * C0 controls, DEL and C1 controls (\p{Cc}); the Arabic letter mark, LRM and RLM; the line and paragraph
+ * separators; the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069); lone surrogates.
+ */
+const UNSAFE = /[\p{Cc}\p{Cs}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/** `text` with every character a terminal would act on, or that reorders the line, written as an escape. */
+export function printable(text: string): string {
+  return text.replace(UNSAFE, escapeOne);
+}
+
+function escapeOne(char: string): string {
+  switch (char) {
+    case "\n":
+      return "\\n";
+    case "\r":
+      return "\\r";
+    case "\t":
+      return "\\t";
+  }
+  const code = char.codePointAt(0) ?? 0;
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
