@@ -9,8 +9,8 @@
  * one-stream partial holds a prefix, continued with one ranged stream from its end; a partial written in ranges has
  * a journal beside it naming the ranges on disk (range-journal.ts), and only the others are read again.
  */
-import { type BigIntStats, closeSync, constants, fstatSync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
-import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
+import { type BigIntStats, closeSync, constants, fstatSync, futimesSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
@@ -58,6 +58,20 @@ export interface FileDownload {
   /** Report the placed file's identity (FileDownloaded.placed): "unverified" when no checksum verified its content,
    * "always" whether one did or not. */
   readonly identify?: "unverified" | "always" | undefined;
+  /**
+   * When given, nothing at the target is replaced unless the guard allows it: the file is moved into place with a
+   * call that fails when the target exists, and only then is the guard asked about what is there. Without one, the
+   * target is replaced (never followed when it is a link).
+   */
+  readonly guard?: PlacementGuard | undefined;
+}
+
+/** Decides, right before a finished download is moved into place, what it may replace. */
+export interface PlacementGuard {
+  /** The finished partial file, about to become the target (called once, before it is moved). */
+  claim(partial: BigIntStats): void;
+  /** Throws, leaving the target as it is, unless `existing` (what is at the target now, not a folder) may be replaced. */
+  check(existing: BigIntStats): void;
 }
 
 /** A file as it was right after it was placed: any later replacement or change gives another inode or change time. */
@@ -159,6 +173,7 @@ async function planFill(request: FileDownload): Promise<FillPlan> {
   const prefixPartial = folder.entry(request.partialName);
   const rangedPartial = folder.entry(`${request.partialName}${RANGES_SUFFIX}`);
   const journal = request.resume ? folder.entry(`${request.partialName}${RANGES_SUFFIX}${JOURNAL_SUFFIX}`) : undefined;
+  if (request.resume) await dropLinkedPartials([prefixPartial, rangedPartial]);
   const ranges = rangesOf(0, info.size);
   const bytesOf = (done: ReadonlySet<number>): number =>
     [...done].reduce((sum, index) => sum + ((ranges[index]?.end ?? 0) - (ranges[index]?.start ?? 0)), 0);
@@ -382,14 +397,18 @@ async function verify(request: FileDownload, partial: string, counts: Filled): P
   return check.kind === "verified" ? check.algorithm : undefined;
 }
 
-/** Renames the finished partial over the target (a link there is replaced, never followed); a folder is refused. */
 /**
  * Renames the partial file into place. A small file's rename is made in the main thread, like its other calls:
  * queued to the thread pool it would run while the main thread creates the next files in the same folder, and the
  * two contend for the folder's lock (each file creation then took several times as long in a pull of small files).
+ * A link at the target is replaced, never followed; a folder is refused. With a guard, see placeGuarded.
  */
 async function place(request: FileDownload, partial: string, small: boolean): Promise<void> {
   const target = request.folder.entry(request.name);
+  if (request.guard !== undefined) {
+    await placeGuarded(request, request.guard, partial, target, small);
+    return;
+  }
   try {
     if (small) renameSync(partial, target);
     else await rename(partial, target);
@@ -399,6 +418,74 @@ async function place(request: FileDownload, partial: string, small: boolean): Pr
       throw new RefusedPathError(`${path} is a folder, not a file`, { path });
     }
     throw error;
+  }
+}
+
+/** Errors of link() on file systems that have no hard links (FAT, some network shares). */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+/** Tries of the no-replace link when what was at the target went away before it could be looked at. */
+const LINK_TRIES = 3;
+
+/**
+ * Moves the partial into place without replacing anything the guard does not allow. When no file is at the target,
+ * link() creates it (atomically: it fails if a file, link or folder appeared there meanwhile), then the partial's own
+ * name is removed. When something is there, the guard is asked, and only if it allows is the partial renamed over it.
+ * What is left of a race: a file put at the target between that look and the rename (a window of two system calls)
+ * is replaced. On a file system without hard links the look is made right before the rename, with the same window.
+ * A process killed between link() and unlink() leaves the partial's name as a second link to the target; a
+ * partial with more than one link is never written to again (dropLinkedPartials).
+ */
+async function placeGuarded(request: FileDownload, guard: PlacementGuard, partial: string, target: string, small: boolean): Promise<void> {
+  const look = async (): Promise<BigIntStats | undefined> => {
+    const existing = small ? lstatSync(target, { bigint: true, throwIfNoEntry: false }) : await lstat(target, { bigint: true }).catch(() => undefined);
+    if (existing?.isDirectory() === true) {
+      const path = `${request.folder.path}/${request.name}`;
+      throw new RefusedPathError(`${path} is a folder, not a file`, { path });
+    }
+    if (existing !== undefined) guard.check(existing);
+    return existing;
+  };
+  const replace = async (): Promise<void> => {
+    if (small) renameSync(partial, target);
+    else await rename(partial, target);
+  };
+  guard.claim(small ? lstatSync(partial, { bigint: true }) : await lstat(partial, { bigint: true }));
+  for (let tries = 1; ; tries += 1) {
+    try {
+      if (small) linkSync(partial, target);
+      else await link(partial, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      if (code === "EEXIST") {
+        if ((await look()) === undefined && tries < LINK_TRIES) continue;
+        await replace();
+        return;
+      }
+      if (NO_HARD_LINKS.has(code)) {
+        await look();
+        await replace();
+        return;
+      }
+      throw error;
+    }
+    // Placed; a partial name left behind is dropped by the next download of the same revision.
+    if (small) {
+      try {
+        unlinkSync(partial);
+      } catch {}
+    } else await unlink(partial).catch(() => {});
+    return;
+  }
+}
+
+/**
+ * Removes partial files that have another name too (one placed by a guarded download killed before it removed the
+ * partial's name): writing into one would write into the placed file.
+ */
+async function dropLinkedPartials(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing !== undefined && existing.isFile() && existing.nlink > 1) await unlink(path);
   }
 }
 

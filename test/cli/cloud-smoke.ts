@@ -12,7 +12,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
 import type { BackendFactory } from "../support/backends.ts";
-import { assertPulledMany, makeDotFiles, makeManyFiles, makeSnapshots, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
+import { assertKeepsOwnFiles, assertPulledMany, makeDotFiles, makeManyFiles, makeSnapshots, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
 import { NOT_FOR_PULL, ownEsImportsOfNodeHttp, runCliRecordingModules } from "./loaded-modules.ts";
 
 /** A key under a version folder that a store can hold but pull must not write, and the refusal it reports. */
@@ -145,6 +145,11 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       const again = await runCli(["pull", `${root}/same-size/v1`, dest], { env });
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /^complete {2}checkpoints\/model\.bin \(9\.00 MB, already there\)$/m);
+    });
+
+    it("pull keeps a file of the user's own and a pulled file edited since, naming them, until --overwrite; refreshes pulled files", async () => {
+      await makeTwoVersions(backend, "own");
+      await assertKeepsOwnFiles((version) => `${root}/own/v${version}`, join(dir, "own-dest"), env);
     });
 
     it("a pulled version that a local run resumed is not pulled over again: its log and files are kept", async () => {

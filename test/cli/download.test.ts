@@ -1,21 +1,34 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { CRC32C } from "@google-cloud/storage";
-import { appendFile, mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
+import { appendFile, link, mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ObjectInfo, StorageBackend } from "../../src/backends/backend.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { downloadFile, FolderEntries, partialFileName, type DownloadContext, type DownloadOutcome } from "../../src/cli/pull/download.ts";
+import { PlacementConflictError, PulledFiles } from "../../src/cli/pull/placement.ts";
 import { PullRecord } from "../../src/cli/pull/pull-record.ts";
 import { RefusedPathError, SafeFolder } from "../../src/transfer/safe-folder.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { removeDir, tempDir } from "./helpers.ts";
 
-/** What pull hands each download: the destination opened as a SafeFolder (closed when the process ends). */
-async function contextFor(backend: StorageBackend, dest: string): Promise<DownloadContext> {
+/**
+ * What pull hands each download: the destination opened as a SafeFolder (closed when the process ends); with
+ * `overwrite`, as `pull --overwrite` does.
+ */
+async function contextFor(backend: StorageBackend, dest: string, overwrite = false): Promise<DownloadContext> {
   const root = await SafeFolder.open(await realpath(dest));
-  return { backend, root, entries: new FolderEntries(), record: await PullRecord.read(root), signal: new AbortController().signal, onBytes: () => {} };
+  return {
+    backend,
+    root,
+    entries: new FolderEntries(),
+    record: await PullRecord.read(root),
+    pulled: new PulledFiles(),
+    overwrite,
+    signal: new AbortController().signal,
+    onBytes: () => {},
+  };
 }
 
 const BODY = new TextEncoder().encode("checkpoint bytes ".repeat(1000));
@@ -52,11 +65,11 @@ describe("pull downloads with checksums", () => {
   });
   after(() => removeDir(dir));
 
-  async function pullOne(backend: StorageBackend, dest: string): Promise<DownloadOutcome> {
+  async function pullOne(backend: StorageBackend, dest: string, overwrite = false): Promise<DownloadOutcome> {
     return downloadFile(
       // The listing's view of the object, here with the checksum GCS listings carry.
       { key: "v/model.bin", path: "model.bin", segments: ["checkpoints", "model.bin"], listed: await backend.head("v/model.bin") },
-      await contextFor(backend, dest),
+      await contextFor(backend, dest, overwrite),
     );
   }
 
@@ -97,13 +110,20 @@ describe("pull downloads with checksums", () => {
     assert.deepEqual(await readdir(join(dest, "checkpoints")), []);
   });
 
-  it("replaces a same-size file whose MD5 differs, and skips one whose MD5 matches", async () => {
+  it("keeps a same-size file whose MD5 differs that no pull placed, replaces it when told to, then skips it as complete", async () => {
     const dest = join(dir, "same-size");
     await mkdir(join(dest, "checkpoints"), { recursive: true });
     const wrong = new Uint8Array(BODY.byteLength).fill(120);
     await writeFile(join(dest, "checkpoints/model.bin"), wrong);
     const backend = withChecksum(inner, () => md5(BODY));
-    assert.equal((await pullOne(backend, dest)).kind, "downloaded");
+    await assert.rejects(pullOne(backend, dest), (error: Error) => {
+      assert.ok(error instanceof PlacementConflictError && isOpenCrateError(error, "ALREADY_EXISTS"), String(error));
+      assert.match(error.message, /same-size\/checkpoints\/model\.bin exists and was not placed by a pull \(or changed since\); pass --overwrite/);
+      return true;
+    });
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), wrong);
+    assert.deepEqual(await readdir(join(dest, "checkpoints")), ["model.bin"], "no partial was started");
+    assert.equal((await pullOne(backend, dest, true)).kind, "downloaded");
     assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), BODY);
     assert.deepEqual(await pullOne(backend, dest), { kind: "complete", size: BODY.byteLength });
   });
@@ -197,17 +217,18 @@ describe("pull downloads with a tentative checksum from the listing (S3 ETags)",
     await mkdir(dest);
     const wrong = new Uint8Array(BODY.byteLength).fill(120);
 
-    // The store's exact MD5 is the object's: the same-size file in dest is stale and is replaced.
+    // The store's exact MD5 is the object's: the same-size file in dest is stale and is replaced (as --overwrite).
     await writeFile(join(dest, "model.bin"), wrong);
     const exact = withHead({ algorithm: "md5", value: md5(BODY) });
-    assert.equal((await pullListed(exact.backend, dest, md5(BODY))).kind, "downloaded");
+    assert.equal((await pullListed(exact.backend, dest, md5(BODY), listed, await contextFor(exact.backend, dest, true))).kind, "downloaded");
     assert.deepEqual(new Uint8Array(await readFile(join(dest, "model.bin"))), BODY);
 
     // The ETag is no MD5 (SSE-KMS) and head() has none: the size alone does not make a file complete (another
     // version's file may have the same size), so it is downloaded again, and found complete by the next pull,
-    // which the pull's record tells that it placed this file for this revision.
+    // which the pull's record tells that it placed this file for this revision. (The file there now was placed by
+    // a pull whose record was not saved: as a file no pull placed, it is replaced with --overwrite only.)
     const none = withHead(undefined);
-    const context = await contextFor(none.backend, dest);
+    const context = await contextFor(none.backend, dest, true);
     assert.equal((await pullListed(none.backend, dest, "e".repeat(32), listed, context)).kind, "downloaded");
     assert.deepEqual(await pullListed(none.backend, dest, "e".repeat(32), listed, context), { kind: "complete", size: BODY.byteLength });
     assert.equal(none.heads(), 3, "one head() per check of the same-size file and one for the download");
@@ -274,6 +295,64 @@ describe("pull downloads into a folder that changes under it", () => {
       },
     );
     assert.deepEqual(await readdir(dest), [], "neither the file nor the partial");
+  });
+
+  it("leaves a file that appeared at the target during the download as it is, and no partial; --overwrite replaces it", async () => {
+    for (const overwrite of [false, true]) {
+      const dest = join(dir, `late-file-${overwrite}`);
+      await mkdir(dest, { recursive: true });
+      const context = await contextFor(backend, dest, overwrite);
+      // The folder is read (empty) before the file appears: only the check right before the move can see it.
+      await context.entries.of(context.root);
+      const info = await backend.head("v/model.bin");
+      await writeFile(join(dest, "model.bin"), "the user's own file");
+      const download = downloadFile({ key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info }, context);
+      if (overwrite) {
+        assert.equal((await download).kind, "downloaded");
+        assert.deepEqual(new Uint8Array(await readFile(join(dest, "model.bin"))), BODY);
+      } else {
+        await assert.rejects(download, (error: Error) => {
+          assert.ok(error instanceof PlacementConflictError, String(error));
+          assert.match(error.message, /late-file-false\/model\.bin exists and was not placed by a pull/);
+          return true;
+        });
+        assert.equal(await readFile(join(dest, "model.bin"), "utf8"), "the user's own file");
+      }
+      assert.deepEqual(await readdir(dest), ["model.bin"], "no partial left");
+    }
+  });
+
+  it("does not let a second key replace the file this pull placed for another key at the same file, even with --overwrite", async () => {
+    // What a case-insensitive disk does with "Case.bin" and "CASE.bin": one file under two names (here a hard link).
+    await backend.put("v/Case.bin", new TextEncoder().encode("first key"));
+    await backend.put("v/CASE.bin", new TextEncoder().encode("second key"));
+    const dest = join(dir, "two-keys");
+    await mkdir(dest, { recursive: true });
+    const context = await contextFor(backend, dest, true);
+    const first = { key: "v/Case.bin", path: "Case.bin", segments: ["Case.bin"], listed: await backend.head("v/Case.bin") };
+    assert.equal((await downloadFile(first, context)).kind, "downloaded");
+    await link(join(dest, "Case.bin"), join(dest, "CASE.bin"));
+    const second = { key: "v/CASE.bin", path: "CASE.bin", segments: ["CASE.bin"], listed: await backend.head("v/CASE.bin") };
+    await assert.rejects(downloadFile(second, context), (error: Error) => {
+      assert.ok(error instanceof PlacementConflictError, String(error));
+      assert.match(error.message, /two-keys\/CASE\.bin is the file this pull wrote for "v\/Case\.bin", and "v\/CASE\.bin" lands on it too/);
+      return true;
+    });
+    assert.equal(await readFile(join(dest, "Case.bin"), "utf8"), "first key");
+    assert.deepEqual((await readdir(dest)).sort(), ["CASE.bin", "Case.bin"]);
+  });
+
+  it("never writes into a partial that is also the placed file (a pull killed between placing it and removing the partial's name)", async () => {
+    const dest = join(dir, "linked-partial");
+    await mkdir(dest, { recursive: true });
+    const info = await backend.head("v/model.bin");
+    await writeFile(join(dest, "model.bin"), "short file");
+    await link(join(dest, "model.bin"), join(dest, partialFileName("model.bin", info.revision)));
+    const context = await contextFor(backend, dest, true);
+    const outcome = await downloadFile({ key: "v/model.bin", path: "model.bin", segments: ["model.bin"], listed: info }, context);
+    assert.deepEqual(outcome, { kind: "downloaded", size: BODY.byteLength, resumedFrom: 0, verified: outcome.kind === "downloaded" ? outcome.verified : undefined });
+    assert.deepEqual(new Uint8Array(await readFile(join(dest, "model.bin"))), BODY);
+    assert.deepEqual(await readdir(dest), ["model.bin"]);
   });
 
   it("refuses, by name, a target that became a folder meanwhile, and leaves no partial", async () => {

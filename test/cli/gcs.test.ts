@@ -51,6 +51,7 @@ cloudSmokeSuite({
       { path: "a/../../escaped.txt", problem: "the path has a '..' segment" },
       { path: "..", problem: "the path has a '..' segment" },
       { path: "./escaped.txt", problem: "the path has a '.' segment" },
+      { path: ".git/config", problem: 'the path has a ".git" segment: a file there could change a git repository\'s configuration (git refuses such paths too)' },
       { path: "a/./b.txt", problem: "the path has a '.' segment" },
       { path: "//etc/x", problem: "the path is absolute" },
       { path: "/etc/x", problem: "the path is absolute" },

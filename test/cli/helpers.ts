@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -244,3 +244,60 @@ export async function assertPulledMany(dest: string, names: readonly string[], s
   }
 }
 
+
+/** A snapshot `name` whose v0 and v1 hold `jsons/metrics.json` and `texts/notes.txt`, with contents naming the version. */
+export async function makeTwoVersions(backend: StorageBackend, name: string): Promise<void> {
+  for (const version of [0, 1]) {
+    const run = await Snapshot.setup({ name, backend, console: false });
+    await run.json("metrics.json").save({ version });
+    await run.text("notes.txt").save(`notes of v${version}`);
+    await run.close();
+  }
+}
+
+/**
+ * Pulls {@link makeTwoVersions}'s versions (`uriOf(version)`) into `dest`: a file of the user's own is left as it is,
+ * named, and the pull exits 1, until `--overwrite`; a file an earlier pull placed is refreshed when the stored
+ * object differs; one the user edited after the pull is left as it is again.
+ */
+export async function assertKeepsOwnFiles(uriOf: (version: number) => string, dest: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  await mkdir(join(dest, "jsons"), { recursive: true });
+  await writeFile(join(dest, "jsons/metrics.json"), '{"mine":"precious local work"}');
+  const real = await realpath(dest);
+  const metrics = (): Promise<string> => readFile(join(dest, "jsons/metrics.json"), "utf8");
+  const notes = (): Promise<string> => readFile(join(dest, "texts/notes.txt"), "utf8");
+  const line = (path: string): RegExp =>
+    new RegExp(`^opencrate: not replaced ${path}: ${escapeRegExp(join(real, path))} exists and was not placed by a pull \\(or changed since\\); pass --overwrite to replace it\\.$`, "m");
+
+  const kept = await runCli(["pull", uriOf(0), dest], { env });
+  assert.equal(kept.code, 1, kept.stderr);
+  assert.match(kept.stderr, line("jsons/metrics.json"));
+  assert.match(kept.stderr, /^opencrate: pull incomplete: 2 of 3 files .*: 2 downloaded, 0 already complete, 1 not replaced\.$/m);
+  assert.doesNotMatch(kept.stdout, /metrics\.json/);
+  assert.equal(await metrics(), '{"mine":"precious local work"}');
+  assert.equal(await notes(), "notes of v0");
+
+  const overwritten = await runCli(["pull", uriOf(0), dest, "--overwrite"], { env });
+  assert.equal(overwritten.code, 0, overwritten.stderr);
+  assert.match(overwritten.stdout, /^pulled {4}jsons\/metrics\.json /m);
+  assert.deepEqual(JSON.parse(await metrics()), { version: 0 });
+
+  // Both files were placed by a pull and are unchanged: the next version's replace them.
+  const refreshed = await runCli(["pull", uriOf(1), dest], { env });
+  assert.equal(refreshed.code, 0, refreshed.stderr);
+  assert.match(refreshed.stdout, /^pulled {4}texts\/notes\.txt /m);
+  assert.deepEqual(JSON.parse(await metrics()), { version: 1 });
+  assert.equal(await notes(), "notes of v1");
+
+  // A pulled file edited since is the user's again.
+  await writeFile(join(dest, "texts/notes.txt"), "my edits");
+  const edited = await runCli(["pull", uriOf(0), dest], { env });
+  assert.equal(edited.code, 1, edited.stderr);
+  assert.match(edited.stderr, line("texts/notes.txt"));
+  assert.equal(await notes(), "my edits");
+  assert.deepEqual(JSON.parse(await metrics()), { version: 0 }, "the unchanged pulled file is refreshed");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

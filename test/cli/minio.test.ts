@@ -14,6 +14,7 @@ cloudSmokeSuite(
       { path: "a\\b.txt", problem: "the path contains a backslash" },
       { path: "bad\nname.txt", problem: "the path contains a control character" },
       { path: "C:/escaped.txt", problem: "the path starts with a drive letter" },
+      { path: ".git/config", problem: 'the path has a ".git" segment: a file there could change a git repository\'s configuration (git refuses such paths too)' },
     ],
     resume: true,
   }),

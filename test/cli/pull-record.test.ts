@@ -43,6 +43,21 @@ describe("the record of files a pull placed", () => {
     await root.close();
   });
 
+  it("asks for a save once a noted file has waited a second since the last save began", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
+    const root = await destination("due");
+    const record = await PullRecord.read(root);
+    assert.equal(record.saveDue(), false, "nothing noted");
+    record.note("a.bin", "r", PLACED);
+    assert.equal(record.saveDue(), false, "noted just now");
+    t.mock.timers.tick(1000);
+    assert.equal(record.saveDue(), true);
+    await record.save(root);
+    assert.equal(record.saveDue(), false, "saved just now");
+    assert.equal((await PullRecord.read(root)).placedUnchanged("a.bin", PLACED), true);
+    await root.close();
+  });
+
   it("a damaged record, or one of another format, vouches for nothing", async () => {
     const root = await destination("damaged");
     await mkdir(join(root.path, ".opencrate"));

@@ -8,7 +8,7 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertPulledMany, makeDotFiles, makeManyFiles, makeRoot, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertKeepsOwnFiles, assertPulledMany, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links) but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -153,17 +153,44 @@ describe("opencrate pull", () => {
     await assertPulledMany(dest, names, result.stdout);
   });
 
-  it("re-downloads a dest file of the wrong size", async () => {
+  it("keeps a file of the user's own and a pulled file edited since, naming them, until --overwrite; refreshes pulled files", async () => {
+    await makeTwoVersions(new LocalBackend({ root }), "own");
+    await assertKeepsOwnFiles((version) => `${root}/own/v${version}`, join(dir, "own-dest"));
+  });
+
+  it("refuses a key inside a .git folder and leaves the repository's config as it is", async () => {
+    const gitRoot = join(dir, "git-root");
+    await makeRoot(gitRoot);
+    await mkdir(join(gitRoot, "train", "v1", ".git"));
+    await writeFile(join(gitRoot, "train", "v1", ".git", "config"), '[core]\n\tfsmonitor = "touch pwned"\n');
+    const dest = join(dir, "git-dest");
+    await mkdir(join(dest, ".git"), { recursive: true });
+    await writeFile(join(dest, ".git", "config"), "[core]\n\tbare = false\n");
+    const result = await runCli(["pull", `${gitRoot}/train/v1`, dest]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /^opencrate: refused "train\/v1\/\.git\/config": the path has a "\.git" segment: a file there could change a git repository's configuration \(git refuses such paths too\); nothing was written for it\.$/m,
+    );
+    assert.match(result.stderr, /^opencrate: pull incomplete: 3 of 4 files .*: 3 downloaded, 0 already complete, 1 refused\.$/m);
+    assert.equal(await readFile(join(dest, ".git", "config"), "utf8"), "[core]\n\tbare = false\n");
+  });
+
+  it("re-downloads, with --overwrite, a pulled file cut short since", async () => {
     const dest = join(dir, "truncated-dest");
     assert.equal((await runCli(["pull", `${root}/train/v1`, dest, "-q"])).code, 0);
     await truncate(join(dest, "checkpoints/model.bin"), 1000);
-    const again = await runCli(["pull", `${root}/train/v1`, dest]);
+    const kept = await runCli(["pull", `${root}/train/v1`, dest]);
+    assert.equal(kept.code, 1, kept.stderr);
+    assert.match(kept.stderr, /^opencrate: not replaced checkpoints\/model\.bin: .* exists and was not placed by a pull \(or changed since\)/m);
+    assert.equal((await readFile(join(dest, "checkpoints/model.bin"))).byteLength, 1000);
+    const again = await runCli(["pull", `${root}/train/v1`, dest, "--overwrite"]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^pulled {4}checkpoints\/model\.bin \(292\.97 KB\)$/m);
     assert.deepEqual(new Uint8Array(await readFile(join(dest, "checkpoints/model.bin"))), MODEL_BYTES);
   });
 
-  it("a dest file of the right size but another version's or edited content is downloaded again (no checksum on disk)", async () => {
+  it("a dest file of the right size but another version's content is downloaded again, an edited one with --overwrite (no checksum on disk)", async () => {
     const backend = new LocalBackend({ root });
     for (const text of ["weights of v0", "weights of v1"]) {
       const run = await Snapshot.setup({ name: "same-size", backend, console: false });
@@ -181,7 +208,10 @@ describe("opencrate pull", () => {
     assert.equal(await readFile(weights, "utf8"), "weights of v1");
 
     await writeFile(weights, "edited by me!");
-    const again = await runCli(["pull", `${root}/same-size/v1`, dest]);
+    const kept = await runCli(["pull", `${root}/same-size/v1`, dest]);
+    assert.equal(kept.code, 1, kept.stderr);
+    assert.equal(await readFile(weights, "utf8"), "edited by me!");
+    const again = await runCli(["pull", `${root}/same-size/v1`, dest, "--overwrite"]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(await readFile(weights, "utf8"), "weights of v1");
     const unchanged = await runCli(["pull", `${root}/same-size/v1`, dest]);
@@ -231,7 +261,11 @@ describe("opencrate pull", () => {
     assert.match(refused.stderr, /its train\.history\.log is not the one the last pull placed there.*delete train\.history\.log and pull again\.$/m);
     await rm(join(copy, "train.history.log"));
     await rm(join(copy, "train.log"));
-    const again = await runCli(["pull", `${root}/train@initial-run`, copy]);
+    // Its other files are not vouched for either: they are kept, until --overwrite.
+    const kept = await runCli(["pull", `${root}/train@initial-run`, copy]);
+    assert.equal(kept.code, 1, kept.stderr);
+    assert.match(kept.stderr, /: 2 downloaded, 0 already complete, 2 not replaced\.$/m);
+    const again = await runCli(["pull", `${root}/train@initial-run`, copy, "--overwrite"]);
     assert.equal(again.code, 0, again.stderr);
   });
 

@@ -35,6 +35,17 @@ describe("pull path checks", () => {
     }
   });
 
+  it("refuses paths inside a .git folder, however a file system may spell it, with the reason", () => {
+    for (const path of [".git/config", "sub/.git/hooks/pre-commit", ".GIT/config", ".Git", "a/.git./config", "a/.git /x", ".g\u200cit/config", "GIT~1/config"]) {
+      const check = checkPullPath(path, "linux");
+      assert.ok(!check.ok, `${JSON.stringify(path)} should be refused`);
+      assert.match(check.problem, /segment: a file there could change a git repository's configuration \(git refuses such paths too\)$/, path);
+    }
+    for (const path of [".gitignore", ".github/workflows/ci.yml", "git/config", "x.git/config", ".gitmodules", "a/.git-blame-ignore-revs"]) {
+      assert.ok(checkPullPath(path, "linux").ok, path);
+    }
+  });
+
   it("refuses names Windows cannot hold when running there", () => {
     for (const path of ["a/b:c", "CON", "dir/nul.txt", "LPT1.log", "trailing.", "trailing ", "what?", "pipe|name"]) {
       assert.ok(!checkPullPath(path, "win32").ok, path);

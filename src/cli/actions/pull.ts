@@ -1,4 +1,7 @@
-/** What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest. */
+/**
+ * What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest, never over a file no pull
+ * placed there (unless `--overwrite`).
+ */
 import { access, constants, lstat, mkdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExistsError, InvalidArgumentError, isOpenCrateError, PermissionDeniedError } from "../../errors.ts";
@@ -20,6 +23,7 @@ import {
 import { placedFileOf, readsWhole } from "../../transfer/download-file.ts";
 import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer/safe-folder.ts";
 import { createProgress, type PullProgress } from "../pull/progress.ts";
+import { PlacementConflictError, PulledFiles } from "../pull/placement.ts";
 import { PullRecord } from "../pull/pull-record.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
 import { openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
@@ -27,12 +31,16 @@ import { openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
 export interface PullOptions {
   readonly concurrency: number;
   readonly quiet?: boolean;
+  /** Replace files in dest that no pull placed there, or that changed since (`--overwrite`). */
+  readonly overwrite?: boolean;
 }
 
 type Result =
   | DownloadOutcome
   | { readonly kind: "refused" }
   | { readonly kind: "failed" }
+  /** A file in dest left as it is rather than replaced. */
+  | { readonly kind: "conflict" }
   | { readonly kind: "unfinished" }
   | { readonly kind: "swapped"; readonly error: FolderSwappedError };
 
@@ -65,6 +73,8 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     root,
     entries: new FolderEntries(),
     record,
+    pulled: new PulledFiles(),
+    overwrite: options.overwrite === true,
     concurrency: options.concurrency,
     signal: stop.signal,
     onBytes: (count) => progress.addBytes(count),
@@ -103,6 +113,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const count = (kind: Result["kind"]): number => results.filter((result) => result.kind === kind).length;
   const refused = plan.refused + count("refused");
   const failed = count("failed");
+  const conflicts = count("conflict");
   const unfinished = count("unfinished");
   const pulled = results.filter((result): result is DownloadOutcome => result.kind === "downloaded" || result.kind === "complete");
   const summary =
@@ -111,6 +122,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     `${count("downloaded")} downloaded, ${count("complete")} already complete` +
     (refused > 0 ? `, ${refused} refused` : "") +
     (failed > 0 ? `, ${failed} failed` : "") +
+    (conflicts > 0 ? `, ${conflicts} not replaced` : "") +
     (unfinished > 0 ? `, ${unfinished} unfinished` : "");
   if (swapped !== undefined) {
     writeError(`pull stopped: ${oneLine(swapped)} ${summary}.`);
@@ -118,7 +130,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   } else if (stop.signal.aborted) {
     writeError(`interrupted: ${summary}. Run the same pull again to finish it.`);
     process.exitCode = EXIT_FAILURE;
-  } else if (refused > 0 || failed > 0) {
+  } else if (refused > 0 || failed > 0 || conflicts > 0) {
     writeError(`pull incomplete: ${summary}.`);
     process.exitCode = EXIT_FAILURE;
   } else if (options.quiet !== true) {
@@ -278,6 +290,10 @@ async function pullOne(task: DownloadTask, context: DownloadContext, progress: P
   } catch (error) {
     if (error instanceof FolderSwappedError) return { kind: "swapped", error };
     if (context.signal.aborted) return { kind: "unfinished" };
+    if (error instanceof PlacementConflictError) {
+      progress.problem(`not replaced ${task.path}: ${oneLine(error)}.`);
+      return { kind: "conflict" };
+    }
     if (error instanceof RefusedPathError) {
       progress.problem(`refused ${JSON.stringify(task.key)}: ${oneLine(error)}; nothing was written for it.`);
       return { kind: "refused" };

@@ -3,9 +3,11 @@
  * checked, renamed into place, never through a link). The partial file's name is derived from the object's
  * revision, so an interrupted pull continues it (the rest of a prefix, or the ranges its journal lacks), and a partial
  * of an older revision is never continued. A file already there with the right size and checksum (or, with no
- * checksum, the one an earlier pull placed for this revision) is kept.
+ * checksum, the one an earlier pull placed for this revision) is kept; any other file there is replaced only as
+ * placement.ts allows, checked before the download and again as the file is moved into place.
  */
 import { createHash } from "node:crypto";
+import type { BigIntStats } from "node:fs";
 import { lstat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { formatSize } from "../../io/size.ts";
@@ -14,6 +16,7 @@ import { checkFile } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries, placedFileOf } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
 import { PARTIAL_PREFIX } from "../files.ts";
+import { checkReplace, placementGuard, type PulledFiles } from "./placement.ts";
 import type { PullRecord } from "./pull-record.ts";
 
 export interface DownloadTask {
@@ -43,6 +46,10 @@ export interface DownloadContext {
   readonly entries: FolderEntries;
   /** The files earlier pulls placed here whose objects give no checksum; this pull adds its own. */
   readonly record: PullRecord;
+  /** The files this pull placed or found complete, so that two keys landing on one file are told apart. */
+  readonly pulled: PulledFiles;
+  /** Replace files at target paths that no pull placed, or that changed since (`--overwrite`). */
+  readonly overwrite: boolean;
   readonly signal: AbortSignal;
   /** Downloads at once (`--concurrency`): also the most ranged streams one large file may use (default: no limit). */
   readonly concurrency?: number;
@@ -80,9 +87,16 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   const name = task.segments.at(-1) ?? "";
 
   const path = task.segments.join("/");
-  if (present.has(name) && (await isComplete(folder, name, path, info, task.key, context))) {
-    context.onBytes(info.size);
-    return { kind: "complete", size: info.size };
+  const localPath = `${folder.path}/${name}`;
+  const existing = present.has(name) ? await lstat(folder.entry(name), { bigint: true }).catch(() => undefined) : undefined;
+  if (existing !== undefined) {
+    if (await isComplete(existing, folder.entry(name), localPath, path, info, task.key, context)) {
+      context.pulled.add(existing, task.key);
+      context.onBytes(info.size);
+      return { kind: "complete", size: info.size };
+    }
+    // Before a byte is downloaded; checked again right before the file is moved into place.
+    checkReplace(context, task.key, path, localPath, existing);
   }
   const partialName = partialFileName(name, info.revision);
   const done = await downloadToFile({
@@ -98,14 +112,16 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     maxStreams: context.concurrency,
     signal: context.signal,
     onBytes: context.onBytes,
-    // A log's identity is kept even when a checksum verified it: a log changed since says a run wrote into the folder.
-    identify: isTopLevelLog(task.segments) ? "always" : "unverified",
+    // Every placed file is recorded, checksum or not: the record is what lets a later pull replace it.
+    identify: "always",
+    guard: placementGuard(context, task.key, path, localPath),
   });
   if (done.placed !== undefined) {
     context.record.note(path, info.revision, done.placed);
-    // Saved at once: a pull killed before its end still knows the log as its own (else the next pull refuses the
-    // folder). A failed save only costs that refusal.
-    if (isTopLevelLog(task.segments)) await context.record.save(context.root).catch(() => {});
+    // A log is saved at once: a pull killed before its end still knows the log as its own (else the next pull
+    // refuses the folder). Other files at most a second later: else the next pull takes them for files it may not
+    // replace. A failed save only costs that.
+    if (isTopLevelLog(task.segments) || context.record.saveDue()) await context.record.save(context.root).catch(() => {});
   }
   return { kind: "downloaded", size: done.size, resumedFrom: done.resumedFrom, verified: done.verified };
 }
@@ -131,14 +147,17 @@ export function describeOutcome(stored: string, outcome: DownloadOutcome): strin
  * checksum that does not match is settled by head() first, so objects whose ETag is no MD5 (SSE-KMS) are not
  * downloaded on every pull.
  */
-async function isComplete(folder: SafeFolder, name: string, path: string, info: ObjectInfo, key: string, context: DownloadContext): Promise<boolean> {
-  const target = folder.entry(name);
-  const existing = await lstat(target, { bigint: true }).catch(() => undefined);
-  if (existing === undefined || existing.isSymbolicLink()) return false;
-  if (existing.isDirectory()) {
-    const path = `${folder.path}/${name}`;
-    throw new RefusedPathError(`${path} is a folder, not a file`, { path });
-  }
+async function isComplete(
+  existing: BigIntStats,
+  target: string,
+  localPath: string,
+  path: string,
+  info: ObjectInfo,
+  key: string,
+  context: DownloadContext,
+): Promise<boolean> {
+  if (existing.isSymbolicLink()) return false;
+  if (existing.isDirectory()) throw new RefusedPathError(`${localPath} is a folder, not a file`, { path: localPath });
   if (!existing.isFile() || Number(existing.size) !== info.size) return false;
   const check = await checkFile(target, info, key, context.backend, context.signal);
   return check.kind === "verified" || (check.kind === "size-only" && context.record.holds(path, info.revision, placedFileOf(existing)));

@@ -1,7 +1,8 @@
 /**
- * What earlier pulls placed in a destination, for files whose object gives no checksum (local disk, objects uploaded
- * in parts): the object's revision, and the file's inode, change time and size right after it was placed. Such a
- * file counts as complete only while all of them still match. Size and modification time alone would keep another
+ * What earlier pulls placed in a destination: the object's revision, and the file's inode, change time and size right
+ * after it was placed. A later pull replaces only files the record holds, unchanged since (placement.ts). A file
+ * whose object gives no checksum (local disk, objects uploaded in parts) counts as complete only while all of them
+ * still match. Size and modification time alone would keep another
  * version's checkpoint of the same size saved within the same second (S3 dates objects to the second).
  * The logs at the top of the folder are recorded whether a checksum verified them or not: one that changed since
  * says a run resumed the folder, and `pull` then refuses to overwrite it.
@@ -17,6 +18,8 @@ import type { SafeFolder } from "../../transfer/safe-folder.ts";
 const RECORD_FOLDER = ".opencrate";
 const RECORD_NAME = "pulled.json";
 const RECORD_FORMAT = 1;
+/** How long a noted file may wait for the next save (saveDue). */
+const SAVE_EVERY_MS = 1000;
 
 interface Entry extends PlacedFile {
   readonly revision: string;
@@ -27,6 +30,7 @@ export class PullRecord {
   readonly found: boolean;
   readonly #entries: Map<string, Entry>;
   #changed = false;
+  #savedAt = Date.now();
   /** The save under way: saves run one at a time. */
   #saving: Promise<void> = Promise.resolve();
 
@@ -65,8 +69,14 @@ export class PullRecord {
     this.#changed = true;
   }
 
+  /** Whether the last save began over a second ago, so that files noted since are saved soon. */
+  saveDue(): boolean {
+    return this.#changed && Date.now() - this.#savedAt >= SAVE_EVERY_MS;
+  }
+
   /** Writes the record into `root` when it changed (a new file renamed over the old one, never through a link). */
   async save(root: SafeFolder): Promise<void> {
+    this.#savedAt = Date.now();
     const saved = this.#saving.then(() => this.#write(root));
     this.#saving = saved.catch(() => {});
     await saved;

@@ -12,6 +12,8 @@ const WINDOWS_FORBIDDEN = /[<>:"|?*]/;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Code points macOS (HFS+) ignores in names, so that ".g\u200cit" is ".git" there (git refuses these too). */
+const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
 
 /** Checks a "/"-separated path relative to the version folder. */
 export function checkPullPath(path: string, platform: NodeJS.Platform = process.platform): PathCheck {
@@ -25,6 +27,9 @@ export function checkPullPath(path: string, platform: NodeJS.Platform = process.
   for (const segment of segments) {
     if (segment === "") return refuse("the path has an empty segment");
     if (segment === "." || segment === "..") return refuse(`the path has a '${segment}' segment`);
+    if (isGitFolderName(segment)) {
+      return refuse(`the path has a ${JSON.stringify(segment)} segment: a file there could change a git repository's configuration (git refuses such paths too)`);
+    }
     if (Buffer.byteLength(segment, "utf8") > MAX_SEGMENT_BYTES) return refuse(`a name is longer than ${MAX_SEGMENT_BYTES} bytes`);
     if (platform === "win32") {
       if (WINDOWS_FORBIDDEN.test(segment)) return refuse(`"${segment}" has a character Windows does not allow in names`);
@@ -33,6 +38,16 @@ export function checkPullPath(path: string, platform: NodeJS.Platform = process.
     }
   }
   return { ok: true, segments };
+}
+
+/**
+ * Whether a name is, on some file system, the folder `.git`: compared without case (macOS, Windows), without the
+ * trailing dots and spaces Windows drops, without the code points HFS+ ignores, and as its Windows short name
+ * `git~1`, as git itself does.
+ */
+function isGitFolderName(segment: string): boolean {
+  const name = segment.replace(HFS_IGNORED, "").replace(/[. ]+$/, "").toLowerCase();
+  return name === ".git" || name === "git~1";
 }
 
 /** The file path for checked segments under `destRoot`, or undefined if it would land outside (a last guard). */
