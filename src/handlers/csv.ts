@@ -184,19 +184,95 @@ function typedField(field: string): string | number | null {
   const number = Number(field);
   if (!Number.isFinite(number)) return field;
   if (INTEGER.test(field) && !Number.isSafeInteger(number)) return field;
-  if (String(number) === field) return number;
+  const digits = countSignificantDigits(field);
+  // Fast path: a field of at most 15 significant digits whose number is a normal double (or zero) is that number
+  // rounded to the field's digits (a double keeps any 15 digits), so the test below would keep it.
+  if (digits <= 15 && (digits === 0 || Math.abs(number) >= MIN_NORMAL_WITH_MARGIN)) return number;
+  // A double's shortest spelling has at most 17 significant digits, so a longer field is never it.
+  if (digits <= 17 && String(number) === field) return number;
+  // Fast path for longer fields (numpy's "%.18e": 1.000000000000000056e-01), without toPrecision, slow above 17
+  // digits: the number lies where rounding to the field's digits gives the field. Anything else takes the full test.
+  if (digits <= 100 && number !== 0 && roundsToField(number, field)) return number;
   const value = decimalValue(field);
   if (value === decimalValue(String(number))) return number;
   // A field with more digits than the shortest spelling (numpy's "%.18e": 1.000000000000000056e-01) is the number
   // rounded to its digits, which says nothing the number does not hold.
-  const digits = significantDigits(field);
   return digits <= 100 && value === decimalValue(number.toPrecision(Math.max(1, digits))) ? number : field;
 }
 
-/** How many significant digits a number's text spells, trailing zeros included ("0.0120" has 3). */
-function significantDigits(text: string): number {
-  const [, , whole = "", fraction = ""] = DECIMAL.exec(text) ?? [];
-  return `${whole}${fraction}`.replace(/^0+/, "").length;
+/** Above the smallest normal double (2.2e-308) with room: from here down, doubles keep fewer than 15 digits. */
+const MIN_NORMAL_WITH_MARGIN = 1e-307;
+const ZERO = 0x30;
+const DOT = 0x2e;
+const MINUS = 0x2d;
+
+/**
+ * How many significant digits a number's text (NUMBER or toPrecision's form) spells, trailing zeros included
+ * ("0.0120" has 3): the digits before the exponent, leading zeros left out.
+ */
+function countSignificantDigits(text: string): number {
+  let count = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code === MINUS || code === DOT) continue;
+    if (code < ZERO || code > ZERO + 9) break;
+    if (count > 0 || code !== ZERO) count++;
+  }
+  return count;
+}
+
+/**
+ * Whether `number` (finite, not 0), written with as many significant digits as `field` spells (as toPrecision
+ * rounds: to the nearest, a tie upwards), gives the field's digits at the field's power of ten. Exact (integer
+ * arithmetic on the double's bits); false when unsure: a field of digits 1 then only zeros (its rounding interval
+ * reaches into the decade below) or an exponent of more than 15 digits.
+ */
+function roundsToField(number: number, field: string): boolean {
+  const spelled = spelledDigits(field);
+  if (spelled === undefined || spelled.negative !== number < 0 || ONE_THEN_ZEROS.test(spelled.digits)) return false;
+  // The field is N × 10^q with N its digits; toPrecision gives N when |number| is in [N - 1/2, N + 1/2) × 10^q.
+  const q = spelled.leading - spelled.digits.length + 1;
+  const twiceN = BigInt(spelled.digits) * 2n;
+  // |number| = M × 2^E, exactly.
+  bits.setFloat64(0, Math.abs(number));
+  const high = bits.getUint32(0);
+  const low = bits.getUint32(4);
+  const biased = high >>> 20;
+  const mantissa = ((high & 0xfffff) + (biased === 0 ? 0 : 0x100000)) * 2 ** 32 + low;
+  const exponent = (biased === 0 ? 1 : biased) - 1075;
+  // (2N - 1) × 10^q ≤ 2 × M × 2^E < (2N + 1) × 10^q, scaled to integers.
+  let twiceValue = BigInt(mantissa) * powerOfTen(Math.max(0, -q));
+  let scale = powerOfTen(Math.max(0, q));
+  if (exponent + 1 >= 0) twiceValue <<= BigInt(exponent + 1);
+  else scale <<= BigInt(-(exponent + 1));
+  return (twiceN - 1n) * scale <= twiceValue && twiceValue < (twiceN + 1n) * scale;
+}
+
+const ONE_THEN_ZEROS = /^10*$/;
+/** 10^0 … 10^399, each made when first needed (larger ones are made each time). */
+const POWERS_OF_TEN: bigint[] = [];
+
+function powerOfTen(exponent: number): bigint {
+  if (exponent >= 400) return 10n ** BigInt(exponent);
+  return (POWERS_OF_TEN[exponent] ??= 10n ** BigInt(exponent));
+}
+const bits = new DataView(new ArrayBuffer(8));
+
+function spelledDigits(text: string): { negative: boolean; digits: string; leading: number } | undefined {
+  const negative = text.charCodeAt(0) === MINUS;
+  const start = negative ? 1 : 0;
+  let exponentAt = text.indexOf("e", start);
+  if (exponentAt === -1) exponentAt = text.indexOf("E", start);
+  const end = exponentAt === -1 ? text.length : exponentAt;
+  const exponentText = exponentAt === -1 ? "" : text.slice(exponentAt + 1);
+  if (exponentText.length > 15) return undefined;
+  const exponent = exponentText === "" ? 0 : Number(exponentText);
+  const dot = text.indexOf(".", start);
+  const wholeEnd = dot === -1 || dot > end ? end : dot;
+  const all = wholeEnd === end ? text.slice(start, end) : text.slice(start, wholeEnd) + text.slice(wholeEnd + 1, end);
+  let zeros = 0;
+  while (zeros < all.length && all.charCodeAt(zeros) === ZERO) zeros++;
+  return { negative, digits: all.slice(zeros), leading: exponent + (wholeEnd - start) - 1 - zeros };
 }
 
 /**

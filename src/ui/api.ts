@@ -12,6 +12,7 @@
  *   /api/compare/<name>/<folder-a>/<folder-b>         files added, removed, changed
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { isOpenCrateError } from "../errors.ts";
 import { scrub } from "../cli/scrub.ts";
@@ -20,6 +21,7 @@ import type { Catalog } from "./catalog.ts";
 import { compareVersions } from "./compare.ts";
 import { contentTypeOf } from "./content-types.ts";
 import { BadPath, fileAddress, snapshotName, versionAddress, type FileAddress } from "./paths.ts";
+import { changedTwice, isRevisionChange } from "./pinned-read.ts";
 import { csvPreview, PreviewProblem, safetensorsPreview, tail, textPreview, yamlPreview } from "./previews.ts";
 import { FILE_POLICY } from "./security.ts";
 
@@ -88,37 +90,52 @@ async function route(context: ApiContext, segments: readonly string[], url: URL,
   sendJson(response, 404, { error: "no such route" });
 }
 
-/** The file's bytes, whole or the one range asked for, streamed from the store. */
+/**
+ * The file's bytes, whole or the one range asked for, streamed from the store. The stream is pinned to the revision
+ * whose size the headers give, so a save landing in between never sends the new file's bytes under the old one's
+ * Content-Length or Content-Range: the answer is then worked out again from the new save (once).
+ */
 async function sendFile(catalog: Catalog, file: FileAddress, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const { size } = await catalog.backend.head(file.key);
-  const range = parseRange(request.headers.range, size);
-  response.setHeader("Content-Security-Policy", FILE_POLICY);
-  response.setHeader("Accept-Ranges", "bytes");
-  response.setHeader("Cache-Control", "no-cache");
-  const fileName = file.path.slice(file.path.lastIndexOf("/") + 1);
-  const disposition = url.searchParams.get("download") === "1" ? "attachment" : "inline";
-  response.setHeader("Content-Disposition", `${disposition}; filename*=UTF-8''${encodeURIComponent(fileName)}`);
-  if (range.kind === "unsatisfiable") {
-    response.writeHead(416, { "Content-Range": `bytes */${size}` }).end();
-    return;
-  }
-  const part = range.kind === "part" ? range : { offset: 0, length: size };
-  const headers: Record<string, string> = { "Content-Type": contentTypeOf(file.path), "Content-Length": String(part.length) };
-  if (range.kind === "part") headers["Content-Range"] = `bytes ${part.offset}-${part.offset + part.length - 1}/${size}`;
-  response.writeHead(range.kind === "part" ? 206 : 200, headers);
-  if (request.method === "HEAD" || part.length === 0) {
-    response.end();
-    return;
-  }
   const abort = new AbortController();
   response.once("close", () => abort.abort());
-  const body = await catalog.backend.getStream(file.key, {
-    range: { offset: part.offset, length: part.length },
-    signal: abort.signal,
-  });
-  await pipeline(body, response).catch(() => {
-    // The browser stopped reading (a media element seeking away): nothing to report.
-  });
+  for (let attempt = 1; ; attempt++) {
+    const { size, revision } = await catalog.backend.head(file.key);
+    const range = parseRange(request.headers.range, size);
+    response.setHeader("Content-Security-Policy", FILE_POLICY);
+    response.setHeader("Accept-Ranges", "bytes");
+    response.setHeader("Cache-Control", "no-cache");
+    const fileName = file.path.slice(file.path.lastIndexOf("/") + 1);
+    const disposition = url.searchParams.get("download") === "1" ? "attachment" : "inline";
+    response.setHeader("Content-Disposition", `${disposition}; filename*=UTF-8''${encodeURIComponent(fileName)}`);
+    if (range.kind === "unsatisfiable") {
+      response.writeHead(416, { "Content-Range": `bytes */${size}` }).end();
+      return;
+    }
+    const part = range.kind === "part" ? range : { offset: 0, length: size };
+    const headers: Record<string, string> = { "Content-Type": contentTypeOf(file.path), "Content-Length": String(part.length) };
+    if (range.kind === "part") headers["Content-Range"] = `bytes ${part.offset}-${part.offset + part.length - 1}/${size}`;
+    if (request.method === "HEAD" || part.length === 0) {
+      response.writeHead(range.kind === "part" ? 206 : 200, headers).end();
+      return;
+    }
+    let body: Readable;
+    try {
+      body = await catalog.backend.getStream(file.key, {
+        range: { offset: part.offset, length: part.length },
+        ifRevision: revision,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      if (!isRevisionChange(error)) throw error;
+      if (attempt >= 2) throw changedTwice(catalog.backend, file.key, error);
+      continue;
+    }
+    response.writeHead(range.kind === "part" ? 206 : 200, headers);
+    await pipeline(body, response).catch(() => {
+      // The browser stopped reading (a media element seeking away): nothing to report.
+    });
+    return;
+  }
 }
 
 function failure(error: unknown): [number, string] {
@@ -133,6 +150,8 @@ function failure(error: unknown): [number, string] {
         return [400, error.message];
       case "PERMISSION_DENIED":
         return [403, error.message];
+      case "TRANSIENT":
+        return [503, error.message];
       default:
         return [502, error.message];
     }

@@ -1,12 +1,14 @@
 /**
  * Previews read only what they show, with ranged reads: the head of a text or CSV file, the new end of a log,
- * a safetensors header (8 bytes of length, then the header itself; the tensors are never read).
+ * a safetensors header (8 bytes of length, then the header itself, both from one save of the file; the tensors are
+ * never read).
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { MAX_HEADER_BYTES, parseHeader, SafetensorsProblem } from "../handlers/checkpoint/safetensors.ts";
 import { loadCsv, loadYaml } from "../handlers/lazy-modules.ts";
 import { YAML_LOAD_OPTIONS } from "../handlers/yaml.ts";
 import type { CsvPreview, SafetensorsPreview, TailChunk, TextPreview } from "./api-types.ts";
+import { atOneRevision } from "./pinned-read.ts";
 
 /** The most a text, JSON or YAML preview reads. */
 export const TEXT_PREVIEW_BYTES = 2 * 1024 * 1024;
@@ -92,30 +94,35 @@ export async function csvPreview(backend: StorageBackend, key: string): Promise<
   return { size, header, rows: rows.slice(0, CSV_PREVIEW_ROWS), truncated };
 }
 
-export async function safetensorsPreview(backend: StorageBackend, key: string): Promise<SafetensorsPreview> {
-  // One round trip for the size and the first bytes, which hold the whole header unless it is a large one.
-  const { size, bytes: first } = await head(backend, key, SAFETENSORS_FIRST_READ);
-  if (size < 8 || first.byteLength < 8) throw new PreviewProblem(`${size} bytes is too short for a safetensors file`);
-  const stated = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
-  // Compared as a bigint, and shown as one: a Number would round a length past 2^53.
-  if (stated > BigInt(MAX_HEADER_BYTES) || 8n + stated > BigInt(size)) {
-    throw new PreviewProblem(`the header length ${stated} does not fit the file's ${size} bytes`);
-  }
-  const headerLength = Number(stated);
-  const header =
-    8 + headerLength <= first.byteLength ? first.subarray(8, 8 + headerLength) : await backend.get(key, { range: { offset: 8, length: headerLength } });
-  try {
-    const parsed = parseHeader(header, size - 8 - headerLength);
-    const byName = new Map(parsed.entries.map((entry) => [entry.name, entry]));
-    const tensors = parsed.names.flatMap((name) => {
-      const entry = byName.get(name);
-      return entry === undefined ? [] : [{ name, dtype: entry.dtype, shape: entry.shape, bytes: entry.end - entry.begin }];
-    });
-    return { size, headerBytes: headerLength, tensors, metadata: parsed.metadata };
-  } catch (error) {
-    if (error instanceof SafetensorsProblem) throw new PreviewProblem(`not a valid safetensors file: ${error.message}`);
-    throw error;
-  }
+/**
+ * The header, read at one revision of the file (see pinned-read.ts): its size, its first bytes and, when the header
+ * is longer, the rest of it all come from the same save.
+ */
+export function safetensorsPreview(backend: StorageBackend, key: string): Promise<SafetensorsPreview> {
+  return atOneRevision(backend, key, async ({ size, read }) => {
+    // The first bytes hold the whole header unless it is a large one.
+    const first = await read({ offset: 0, length: SAFETENSORS_FIRST_READ });
+    if (size < 8 || first.byteLength < 8) throw new PreviewProblem(`${size} bytes is too short for a safetensors file`);
+    const stated = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+    // Compared as a bigint, and shown as one: a Number would round a length past 2^53.
+    if (stated > BigInt(MAX_HEADER_BYTES) || 8n + stated > BigInt(size)) {
+      throw new PreviewProblem(`the header length ${stated} does not fit the file's ${size} bytes`);
+    }
+    const headerLength = Number(stated);
+    const header = 8 + headerLength <= first.byteLength ? first.subarray(8, 8 + headerLength) : await read({ offset: 8, length: headerLength });
+    try {
+      const parsed = parseHeader(header, size - 8 - headerLength);
+      const byName = new Map(parsed.entries.map((entry) => [entry.name, entry]));
+      const tensors = parsed.names.flatMap((name) => {
+        const entry = byName.get(name);
+        return entry === undefined ? [] : [{ name, dtype: entry.dtype, shape: entry.shape, bytes: entry.end - entry.begin }];
+      });
+      return { size, headerBytes: headerLength, tensors, metadata: parsed.metadata };
+    } catch (error) {
+      if (error instanceof SafetensorsProblem) throw new PreviewProblem(`not a valid safetensors file: ${error.message}`);
+      throw error;
+    }
+  });
 }
 
 /**

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { after, before, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { BackendArtifactStorage } from "../../src/handlers/backend-storage.ts";
 import { checkpointHandler } from "../../src/handlers/checkpoint/index.ts";
 import type { CheckpointTree, Tensor } from "../../src/handlers/data-types.ts";
 import { startWireBytes, type WireBytes } from "../support/wire-bytes.ts";
+import type { SmallStackResult } from "./small-stack-load.ts";
 import { assertNothingStored, describeOverBackends, rejectsWith } from "./support.ts";
 
 const ascii = (text: string): number[] => [...Buffer.from(text, "utf8")];
@@ -438,4 +441,22 @@ describeOverBackends("checkpoint handler", checkpointHandler, (h) => {
     await rejectsWith(h.load("model.pth", { keys: ["w"] }), "INVALID_ARGUMENT", "model.pth", "keys");
     await assertNothingStored((await h.at("model.pt")).storage);
   });
+});
+
+/** Loads a planted checkpoint whose stored layout nests `levels` objects, in a worker with a 1 MB call stack. */
+async function loadInSmallStack(levels: number): Promise<SmallStackResult> {
+  const worker = new Worker(new URL("./small-stack-load.ts", import.meta.url), { workerData: { levels }, resourceLimits: { stackSizeMb: 1 } });
+  try {
+    const [result] = (await once(worker, "message")) as [SmallStackResult];
+    return result;
+  } finally {
+    await worker.terminate();
+  }
+}
+
+it("a stored layout 1500 levels deep loads in a worker with a 1 MB stack; 1501 is the same CORRUPT_DATA there", async () => {
+  assert.deepEqual(await loadInSmallStack(1500), { depth: 1500, leaf: 1 });
+  const refused = await loadInSmallStack(1501);
+  assert.equal("code" in refused ? refused.code : refused, "CORRUPT_DATA");
+  assert.ok("message" in refused && refused.message.endsWith("opencrate.layout nests objects more than 1500 levels deep, more than any checkpoint saved by opencrate."), JSON.stringify(refused));
 });

@@ -99,6 +99,77 @@ describeOverBackends("csv handler", csvHandler, (h) => {
     for (const key of ["a", "b", "c"]) assert.ok(Object.is(zeros?.[key], -0), key);
   });
 
+  it("types fields the same on either side of 15 significant digits, near the ends of the double range and at rounding ties", async (t) => {
+    if ((await h.backend()).kind !== "memory") return t.skip("typing only; the memory run covers it");
+    const fields: [string, string | number][] = [
+      ["0.123456789012345", 0.123456789012345],
+      ["0.1234567890123456", 0.1234567890123456],
+      ["0.12345678901234567", "0.12345678901234567"],
+      ["0.123456789012345678", "0.123456789012345678"],
+      ["123456789012345", 123456789012345],
+      ["1234567890123456", 1234567890123456],
+      ["12345678901234567", "12345678901234567"],
+      ["1.79769313486231e308", 1.79769313486231e308],
+      ["1.79769313486232e308", "1.79769313486232e308"],
+      ["1.7976931348623157e308", 1.7976931348623157e308],
+      ["1.797693134862315708e+308", 1.7976931348623157e308],
+      ["-1e308", -1e308],
+      ["1e-307", 1e-307],
+      ["9.99999999999999e-308", 9.99999999999999e-308],
+      ["2.2250738585072014e-308", 2.2250738585072014e-308],
+      ["2.225073858507201e-308", 2.225073858507201e-308],
+      ["2.225073858507201136e-308", "2.225073858507201136e-308"],
+      ["1.5e-323", 1.5e-323],
+      ["4.940656458412465442e-324", 5e-324],
+      ["1.23456789012345e-320", "1.23456789012345e-320"],
+      ["1e-400", "1e-400"],
+      ["12345678901234567890.5", "12345678901234567890.5"],
+      ["007", "007"],
+      ["-007", "-007"],
+      ["00.5", "00.5"],
+      ["0e-400", 0],
+      ["1.000000000000000000e+00", 1],
+      ["9.999999999999998890e-01", 1 - 2 ** -53],
+      ["9.999999999999998889e-01", "9.999999999999998889e-01"],
+      ["1.000000000000000056e-01", 0.1],
+      ["-1.000000000000000056e-01", -0.1],
+      ["1.000000000000000055e-01", "1.000000000000000055e-01"],
+      // 1 + 2^-52 is 1.0000000000000002220446049250313080847263336181640625: at 52 digits the tie rounds up
+      ["1.000000000000000222044604925031308084726333618164063", 1 + 2 ** -52],
+      ["1.000000000000000222044604925031308084726333618164062", "1.000000000000000222044604925031308084726333618164062"],
+      ["1.000000000000000222044604925031308084726333618164062500", 1 + 2 ** -52],
+    ];
+    await h.plant("edges.csv", `${fields.map((_, index) => `c${index}`).join(",")}\n${fields.map(([field]) => field).join(",")}\n`);
+    const [row] = (await h.load("edges.csv")) as Record<string, unknown>[];
+    fields.forEach(([field, expected], index) => assert.equal(row?.[`c${index}`], expected, field));
+    await h.plant("zeros.csv", "a,b,c\n-0,-0.000,-0e+999\n");
+    const [zeros] = (await h.load("zeros.csv")) as Record<string, unknown>[];
+    for (const key of ["a", "b", "c"]) assert.ok(Object.is(zeros?.[key], -0), key);
+  });
+
+  it("types numpy's 19-digit fields without toPrecision, whose bignum path makes such loads several times slower", async (t) => {
+    if ((await h.backend()).kind !== "memory") return t.skip("typing only; the memory run covers it");
+    const values = Array.from({ length: 200 }, (_, index) => (index - 100) / 7 + index * 1e-9);
+    await h.plant("numpy.csv", `x\n${values.map((value) => value.toExponential(18)).join("\n")}\n`);
+    const original = Object.getOwnPropertyDescriptor(Number.prototype, "toPrecision") as PropertyDescriptor;
+    let calls = 0;
+    Object.defineProperty(Number.prototype, "toPrecision", {
+      ...original,
+      value(this: number, precision?: number): string {
+        calls++;
+        return (original.value as (this: number, precision?: number) => string).call(this, precision);
+      },
+    });
+    let loaded: unknown;
+    try {
+      loaded = await h.load("numpy.csv");
+    } finally {
+      Object.defineProperty(Number.prototype, "toPrecision", original);
+    }
+    assert.deepEqual(loaded, values.map((x) => ({ x })));
+    assert.equal(calls, 0);
+  });
+
   it("loads back every finite number it saves as itself, -0 included; NaN, Infinity and booleans as text", async () => {
     const numbers = [0, -0, 1, -1, 0.1, 1 / 3, -2.5e-308, 5e-324, Number.MAX_VALUE, Number.MIN_VALUE, 1e21, 1e-7, 123.456e-10, 2 ** 53 - 1];
     const rows = numbers.map((value) => ({ value }));

@@ -13,8 +13,8 @@ import { METADATA_KEY } from "./safetensors.ts";
 
 export const LAYOUT_KEY = "opencrate.layout";
 /**
- * The deepest nesting of objects a checkpoint may have (the top level is 1): save refuses more. Layouts are walked
- * recursively, and this keeps well inside the call stack.
+ * The deepest nesting of objects a checkpoint may have (the top level is 1): save refuses more. Save walks the
+ * value recursively, and this keeps well inside the call stack; loads walk stored layouts with explicit stacks.
  */
 export const MAX_CHECKPOINT_DEPTH = 1000;
 /** The deepest stored layout a load takes: more than a save allows, since earlier releases saved up to about 1,460. */
@@ -105,7 +105,11 @@ export function flatLayout(names: readonly string[]): LayoutNode {
   return ["tree", names.map((name) => [name, ["tensor", name]] as const)];
 }
 
-/** Parses a stored layout and checks that it only names tensors the file has. */
+/**
+ * Parses a stored layout and checks that it only names tensors the file has. The walk keeps its own stack rather
+ * than recursing, so the deepest layout it takes loads however little call stack the caller has left; it checks
+ * nodes in the order a recursive walk would (depth first, entries in order), so the first problem is the one named.
+ */
 export function parseLayout(json: string, tensorNames: ReadonlySet<string>): LayoutNode {
   let parsed: unknown;
   try {
@@ -113,8 +117,17 @@ export function parseLayout(json: string, tensorNames: ReadonlySet<string>): Lay
   } catch (error) {
     throw new LayoutStoredProblem(`${LAYOUT_KEY} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  /** `depth`: the objects this node sits in (0 for the top level). */
-  const check = (node: unknown, depth: number): LayoutNode => {
+  /** A tree node being checked: its entries so far, and the key of the entry whose subtree is checked meanwhile. */
+  interface Open {
+    readonly body: readonly unknown[];
+    /** The objects this tree sits in (0 for the top level). */
+    readonly depth: number;
+    readonly entries: (readonly [string, LayoutNode])[];
+    next: number;
+    pendingKey: string;
+  }
+  /** A checked leaf, or a tree to walk. */
+  const open = (node: unknown, depth: number): LayoutNode | Open => {
     if (!Array.isArray(node) || node.length !== 2) throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed node.`);
     const [kind, body] = node as [unknown, unknown];
     if (kind === "tensor" && typeof body === "string") {
@@ -130,20 +143,39 @@ export function parseLayout(json: string, tensorNames: ReadonlySet<string>): Lay
       if (depth >= MAX_STORED_CHECKPOINT_DEPTH) {
         throw new LayoutStoredProblem(`${LAYOUT_KEY} nests objects more than ${MAX_STORED_CHECKPOINT_DEPTH} levels deep, more than any checkpoint saved by opencrate.`);
       }
-      return [
-        "tree",
-        body.map((entry: unknown) => {
-          if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
-            throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed entry.`);
-          }
-          return [entry[0], check(entry[1], depth + 1)] as const;
-        }),
-      ];
+      return { body: body as unknown[], depth, entries: [], next: 0, pendingKey: "" };
     }
     throw new LayoutStoredProblem(`${LAYOUT_KEY} has a node of unknown kind ${JSON.stringify(kind)}.`);
   };
-  const root = check(parsed, 0);
-  if (root[0] !== "tree") throw new LayoutStoredProblem(`${LAYOUT_KEY} does not describe an object.`);
+  const isOpen = (value: LayoutNode | Open): value is Open => !Array.isArray(value);
+
+  const first = open(parsed, 0);
+  let root: LayoutNode | undefined = isOpen(first) ? undefined : first;
+  const stack: Open[] = isOpen(first) ? [first] : [];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as Open;
+    if (top.next === top.body.length) {
+      stack.pop();
+      const done: LayoutNode = ["tree", top.entries];
+      const parent = stack[stack.length - 1];
+      if (parent === undefined) root = done;
+      else parent.entries.push([parent.pendingKey, done]);
+      continue;
+    }
+    const entry: unknown = top.body[top.next++];
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string") {
+      throw new LayoutStoredProblem(`${LAYOUT_KEY} has a malformed entry.`);
+    }
+    const key = entry[0];
+    const child = open(entry[1], top.depth + 1);
+    if (isOpen(child)) {
+      top.pendingKey = key;
+      stack.push(child);
+    } else {
+      top.entries.push([key, child]);
+    }
+  }
+  if (root === undefined || root[0] !== "tree") throw new LayoutStoredProblem(`${LAYOUT_KEY} does not describe an object.`);
   return root;
 }
 
@@ -171,41 +203,87 @@ export function selectLayout(layout: LayoutNode, keys: readonly string[] | undef
     }
   };
 
-  const visit = (node: LayoutNode, path: readonly string[], inherited: boolean): LayoutNode | undefined => {
+  // Walked with an explicit stack, like parseLayout, in the same order a recursive walk takes. `path`: the node's
+  // "."-joined path, undefined at the top level.
+  interface Open {
+    readonly children: readonly (readonly [string, LayoutNode])[];
+    readonly path: string | undefined;
+    readonly selected: boolean;
+    readonly entries: (readonly [string, LayoutNode])[];
+    next: number;
+  }
+  /** Whether the node is selected, and for a tree, the frame to walk its children in. */
+  const open = (node: LayoutNode, path: string | undefined, inherited: boolean): { selected: boolean; frame?: Open } => {
     let selected = inherited;
-    if (path.length > 0 && matches(path.join("."))) selected = true;
+    if (path !== undefined && matches(path)) selected = true;
     if (node[0] === "tensor" && matches(node[1])) selected = true;
-    if (node[0] !== "tree") return selected ? node : undefined;
-    const entries: (readonly [string, LayoutNode])[] = [];
-    for (const [key, child] of node[1]) {
-      const kept = visit(child, [...path, key], selected);
-      if (kept !== undefined) entries.push([key, kept]);
-    }
-    return selected || entries.length > 0 ? ["tree", entries] : undefined;
+    if (node[0] !== "tree") return { selected };
+    return { selected, frame: { children: node[1], path, selected, entries: [], next: 0 } };
   };
+  const close = (frame: Open): LayoutNode | undefined => (frame.selected || frame.entries.length > 0 ? ["tree", frame.entries] : undefined);
 
-  const pruned = visit(layout, [], false) ?? ["tree", []];
+  let pruned: LayoutNode | undefined;
+  const top = open(layout, undefined, false);
+  if (top.frame === undefined) pruned = top.selected ? layout : undefined;
+  const stack: Open[] = top.frame === undefined ? [] : [top.frame];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as Open;
+    if (frame.next === frame.children.length) {
+      stack.pop();
+      const kept = close(frame);
+      const parent = stack[stack.length - 1];
+      if (parent === undefined) pruned = kept;
+      else if (kept !== undefined) parent.entries.push([(parent.children[parent.next - 1] as readonly [string, LayoutNode])[0], kept]);
+      continue;
+    }
+    const [key, child] = frame.children[frame.next++] as readonly [string, LayoutNode];
+    const opened = open(child, frame.path === undefined ? key : `${frame.path}.${key}`, frame.selected);
+    if (opened.frame !== undefined) stack.push(opened.frame);
+    else if (opened.selected) frame.entries.push([key, child]);
+  }
+
+  pruned ??= ["tree", []];
   return { layout: pruned, unmatched: keys.filter((key) => !matched.has(key)) };
 }
 
 /** The tensor names a layout refers to, in layout order. */
 export function tensorNamesOf(layout: LayoutNode): string[] {
-  if (layout[0] === "tensor") return [layout[1]];
-  if (layout[0] === "value") return [];
-  return layout[1].flatMap(([, child]) => tensorNamesOf(child));
+  const names: string[] = [];
+  // Children are pushed last-first, so they come off the stack in layout order.
+  const stack: LayoutNode[] = [layout];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (node[0] === "tensor") names.push(node[1]);
+    else if (node[0] === "tree") for (let index = node[1].length - 1; index >= 0; index--) stack.push((node[1][index] as readonly [string, LayoutNode])[1]);
+  }
+  return names;
 }
 
-/** Rebuilds the nested object from a layout and the loaded tensors. */
+/** Rebuilds the nested object from a layout and the loaded tensors (an explicit stack, as parseLayout walks). */
 export function buildTree(layout: LayoutNode, tensors: ReadonlyMap<string, Tensor>): CheckpointValue {
-  if (layout[0] === "tensor") return tensors.get(layout[1]) as Tensor;
-  if (layout[0] === "value") {
-    const value = layout[1];
+  const leaf = (node: Exclude<LayoutNode, readonly ["tree", unknown]>): CheckpointValue => {
+    if (node[0] === "tensor") return tensors.get(node[1]) as Tensor;
+    const value = node[1];
     return Array.isArray(value) ? [...(value as CheckpointScalar[])] : (value as CheckpointScalar);
+  };
+  if (layout[0] !== "tree") return leaf(layout);
+  const root: Record<string, CheckpointValue> = {};
+  // Each object gets its entries in layout order; an object is placed in its parent before it is filled.
+  const stack: (readonly [Record<string, CheckpointValue>, LayoutNode])[] = [[root, layout]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [tree, node] = item;
+    if (node[0] !== "tree") continue;
+    for (const [key, child] of node[1]) {
+      let value: CheckpointValue;
+      if (child[0] === "tree") {
+        const inner: Record<string, CheckpointValue> = {};
+        stack.push([inner, child]);
+        value = inner;
+      } else {
+        value = leaf(child);
+      }
+      // defineProperty: a key such as "__proto__" must become an own entry, not the prototype.
+      Object.defineProperty(tree, key, { value, enumerable: true, writable: true, configurable: true });
+    }
   }
-  const tree: Record<string, CheckpointValue> = {};
-  for (const [key, child] of layout[1]) {
-    // defineProperty: a key such as "__proto__" must become an own entry, not the prototype.
-    Object.defineProperty(tree, key, { value: buildTree(child, tensors), enumerable: true, writable: true, configurable: true });
-  }
-  return tree;
+  return root;
 }
