@@ -19,6 +19,7 @@ import { clock } from "../clock.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch } from "./history-append.ts";
 import { appendBatches, TEXT_CONTENT_TYPE } from "./history-append.ts";
+import { completeHistory } from "./history-recovery.ts";
 import { retryPolicyOf, type RetryPolicy } from "../backends/retry-policy.ts";
 import { type RunLog, runLogFor, type StartedRunLog } from "./run-log.ts";
 import type { LogSink } from "./sink.ts";
@@ -95,7 +96,8 @@ export class LogObjectWriter implements LogSink {
 
   /**
    * Prepares the objects; call it before the first flush. For a resumed run, makes sure the history exists first,
-   * seeded with the previous run's `.log`; then writes an empty `.log` (so the folder exists on local disk).
+   * seeded with the previous run's `.log`, and holds every line of that `.log`; then writes an empty `.log` (so the
+   * folder exists on local disk).
    */
   start(): Promise<void> {
     this.#starting ??= this.#start();
@@ -113,7 +115,7 @@ export class LogObjectWriter implements LogSink {
     }
     this.#state = "starting";
     try {
-      if (this.#resume) await this.#seedHistory();
+      if (this.#resume && !(await this.#seedHistory())) await this.#completeHistory();
       await this.#runLog.start(this.#resume);
     } catch (error) {
       if (this.#state === "starting") this.#state = "created";
@@ -148,6 +150,7 @@ export class LogObjectWriter implements LogSink {
 
   /**
    * Creates the history, create-only, from the `.log` as it is now (empty when there is none), unless it exists.
+   * True when this call created it (from `.log` as it is, so it holds `.log` whole).
    *
    * Why this is safe with several resumers at once: every resumer creates (or finds) the history BEFORE it first
    * writes `.log`. So a resumer that reads a `.log` already replaced by another resumer reads it after that other
@@ -155,17 +158,34 @@ export class LogObjectWriter implements LogSink {
    * succeeds therefore always holds the `.log` of the run before all of them; later runs find the history and
    * only append. A write with a lost answer is resolved by looking again (head) rather than by retrying blindly.
    */
-  async #seedHistory(): Promise<void> {
+  async #seedHistory(): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (await objectExists(this.#backend, this.#historyKey)) return;
+        if (await objectExists(this.#backend, this.#historyKey)) return false;
         await this.#createHistoryFromLog();
-        return;
+        return true;
       } catch (error) {
-        if (isOpenCrateError(error, "ALREADY_EXISTS")) return;
+        if (isOpenCrateError(error, "ALREADY_EXISTS")) return false;
         if (!isOpenCrateError(error, "TRANSIENT") || attempt >= SEED_TRANSIENT_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /**
+   * An existing history may lack lines of `.log` (history-recovery.ts): a history append of the previous run failed
+   * and that run ended before it stored them, or another tool wrote the history. Appends them, with a warning.
+   */
+  async #completeHistory(): Promise<void> {
+    const { recovered } = await completeHistory(this.#backend, this.#historyKey, this.#logKey, this.#appendRetry);
+    if (recovered.byteLength === 0) return;
+    let lines = 0;
+    for (const byte of recovered) if (byte === 0x0a) lines += 1;
+    if (recovered[recovered.byteLength - 1] !== 0x0a) lines += 1;
+    process.emitWarning(
+      `${this.#backend.describe(this.#historyKey)} lacked ${lines} line(s) (${recovered.byteLength} bytes) of ` +
+        `${this.path}, the previous run's log; they were appended to it before this run replaced ${this.path}.`,
+      { code: "OPENCRATE_LOG_RECOVERED" },
+    );
   }
 
   write(line: string): void {
