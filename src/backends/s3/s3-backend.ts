@@ -44,7 +44,7 @@ import {
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, bufferedFileParts, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
 import { DirectGet, isPlainMetadata } from "./direct-get.ts";
-import type { ListingPage } from "./list-answer.ts";
+import { type ListingPage, decodedListing } from "./list-answer.ts";
 import { plainRoute } from "./plain-route.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
@@ -686,13 +686,14 @@ export class S3Backend implements StorageBackend {
   /** One ListObjectsV2 request under `prefix`. */
   async #listRequest(prefix: string, pageSize: number | undefined, signal: AbortSignal | undefined, extra: ListingParameters): Promise<ListingPage> {
     const MaxKeys = pageSize === undefined ? undefined : Math.min(pageSize, MAX_LIST_PAGE);
-    const input = { Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), ...extra };
+    const input = { Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), EncodingType: "url" as const, ...extra };
     try {
       const plain = this.#plainReads();
       const page = plain === undefined ? undefined : await plain.listSmall(listingQuery(input), { timeouts: this.#timeouts(), signal });
-      if (page !== undefined) return page;
+      if (page !== undefined) return decodedListing(page, this.describe(prefix));
       const { client, sdk } = (await this.#connect()).connection;
-      return await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }), { abortSignal: signal });
+      const answer = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }), { abortSignal: signal });
+      return decodedListing(answer, this.describe(prefix));
     } catch (error) {
       throw this.#error(error, "list", prefix, signal);
     }
@@ -853,6 +854,8 @@ interface ListingParameters {
   readonly Delimiter?: string;
   readonly ContinuationToken?: string;
   readonly StartAfter?: string;
+  /** Always "url": keys come back percent-encoded (see decodedListing). */
+  readonly EncodingType?: "url";
 }
 
 /** The query string parameters of a ListObjectsV2 request. */
@@ -863,6 +866,7 @@ function listingQuery(input: ListingParameters): Record<string, string> {
   if (input.Delimiter !== undefined) query.delimiter = input.Delimiter;
   if (input.ContinuationToken !== undefined) query["continuation-token"] = input.ContinuationToken;
   if (input.StartAfter !== undefined) query["start-after"] = input.StartAfter;
+  if (input.EncodingType !== undefined) query["encoding-type"] = input.EncodingType;
   return query;
 }
 
