@@ -1,7 +1,8 @@
 /**
  * Keys other tools wrote, as S3 listings give them back, on MinIO and moto, through the plain reads and through the
  * SDK: a key holding a control character, "%", "+", a space or non-ASCII is listed exactly as written and can be
- * read under that name.
+ * read under that name; a zero-byte "folder" marker ("jsons/", as consoles make) is not listed, and an object
+ * ending in "/" that holds bytes is.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -89,6 +90,22 @@ for (const [name, env, variable] of servers) {
               assert.equal(await readText(backend, key), WRITTEN[key], key);
             }
           }
+        } finally {
+          await backend.close();
+        }
+      });
+
+      it(`leaves out zero-byte folder markers and lists an object ending in "/" that holds bytes (${readPath})`, async () => {
+        await written();
+        const backend = new S3Backend(adapt(s3Options(server, { prefix })));
+        try {
+          const listed: [string, number][] = [];
+          for await (const info of backend.list("m/")) listed.push([info.key, info.size]);
+          assert.deepEqual(listed, [["m/full/", 25], ["m/sub/f.txt", 25]]);
+          assert.deepEqual((await backend.listPage("m/")).prefixes, ["m/full/", "m/jsons/", "m/sub/"]);
+          assert.deepEqual((await backend.listPage("m/jsons/")).objects, []);
+          assert.deepEqual((await backend.listPage("m/sub/")).objects.map((info) => info.key), ["m/sub/f.txt"]);
+          assert.deepEqual((await backend.listPage("m/full/")).objects.map((info) => [info.key, info.size]), [["m/full/", 25]]);
         } finally {
           await backend.close();
         }
