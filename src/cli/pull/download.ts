@@ -12,7 +12,7 @@ import { formatSize } from "../../io/size.ts";
 import { checkFile } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries, placedFileOf } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
-import { PARTIAL_PREFIX } from "../files.ts";
+import { PARTIAL_PREFIX } from "../../bookkeeping.ts";
 import type { PullRecord } from "./pull-record.ts";
 
 export interface DownloadTask {
