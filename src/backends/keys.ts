@@ -24,6 +24,15 @@ export function isReservedName(name: string): boolean {
   return name.startsWith(RESERVED_NAME_PREFIX);
 }
 
+/**
+ * True for a "folder marker": a zero-byte object whose key ends in "/", as the S3 and GCS consoles make to show an
+ * empty folder. No listing on any backend gives one. An object ending in "/" that holds bytes is listed like any
+ * other (no file can have its name, so `pull` refuses it by name rather than it going unseen).
+ */
+export function isFolderMarker(info: { readonly key: string; readonly size: number }): boolean {
+  return info.key.endsWith("/") && info.size === 0;
+}
+
 /** C0 controls and DEL: a name holding one cannot be shown, typed or pulled to every file system. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 

@@ -8,7 +8,8 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { nameKey, type DEV_VERSION } from "../snapshot/layout.ts";
 import { summarizeRuns, type RunSummary } from "../snapshot/run-records.ts";
 import { VersionStore, type VersionEntry } from "../snapshot/versions.ts";
-import { isBookkeepingPath, listFolder } from "./files.ts";
+import { isBookkeepingPath } from "../bookkeeping.ts";
+import { listFolder } from "./files.ts";
 import { mapWithConcurrency } from "./pool.ts";
 
 const FOLDER_CONCURRENCY = 8;

@@ -2,6 +2,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { backendFor, objectLocation } from "../backends/registry.ts";
+import { isBookkeepingPath } from "../bookkeeping.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
 import { builtinHandlers } from "../handlers/registry.ts";
@@ -43,7 +44,13 @@ export async function showFilesInDir(pathOrUri: string, options: ShowFilesOption
   return render(false);
 }
 
-/** Sorted names of the files directly inside a folder (local path or URI). Dot-files are included. */
+/**
+ * Sorted names of the files directly inside a folder (local path or URI). Dot-files are included; opencrate's
+ * bookkeeping (`.opencrate-probe-…`, `.~oc-…` temp and lock files, `pull`'s `.ocpart-…` partial files) is left
+ * out, as `ls` leaves it out, and so are "." and "..", which an object store can hold but no file can be named
+ * (joined to a path, they lead out of the folder). Other names come as stored, control characters included:
+ * escape them before printing one to a terminal.
+ */
 export async function listFilesInDir(pathOrUri: string): Promise<string[]> {
   const location = parseLocation(pathOrUri);
   await assertFolderExists(location, pathOrUri);
@@ -53,7 +60,7 @@ export async function listFilesInDir(pathOrUri: string): Promise<string[]> {
   let pageToken: string | undefined;
   do {
     const page = await backend.listPage("", pageToken === undefined ? {} : { pageToken });
-    for (const info of page.objects) names.push(info.key);
+    for (const info of page.objects) if (info.key !== "." && info.key !== ".." && !isBookkeepingPath(info.key)) names.push(info.key);
     folders += page.prefixes.length;
     pageToken = page.nextPageToken;
   } while (pageToken !== undefined);

@@ -11,7 +11,7 @@ import { nameKey, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
-import { isBookkeepingPath } from "../cli/files.ts";
+import { isBookkeepingPath } from "../bookkeeping.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import { readVersions, versionBase, type VersionFacts } from "../cli/version-rows.ts";
 import type { RunSummary, NameSummary, VersionRow, FileRow } from "./api-types.ts";

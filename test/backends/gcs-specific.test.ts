@@ -19,7 +19,7 @@ import { CREATE_ONLY, ifRevision, type StorageBackend } from "../../src/backends
 import { GcsBackend, type GcsBackendOptions } from "../../src/backends/gcs/index.ts";
 import { assertSameBytes, listKeys, randomBody, readText, rejectsWithCode } from "../conformance/helpers.ts";
 import { startFaultProxy, type FaultKind, type FaultProxy } from "../support/fault-proxy.ts";
-import { ensureGcsBucket, gcsOptions, rawObject } from "../support/gcs.ts";
+import { ensureGcsBucket, gcsOptions, rawDelete, rawObject, rawPut } from "../support/gcs.ts";
 import { startS3Proxy, type Interceptor, type ProxiedRequest, type ProxiedResponse, type RunningServer } from "../support/s3-proxy.ts";
 import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
 import { deleteUnder } from "../support/bucket-factory.ts";
@@ -117,6 +117,25 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       return response;
     };
   }
+
+  describe("folder markers", () => {
+    it("leaves out zero-byte objects ending in \"/\" (a console's folders), as on S3, and lists one that holds bytes", async () => {
+      const { backend, prefix } = fresh();
+      const written: [string, string][] = [["m/full/", "a marker that holds bytes"], ["m/sub/f.txt", "in a folder with a marker"], ["m/jsons/", ""], ["m/sub/", ""]];
+      try {
+        for (const [key, body] of written) await rawPut(gcs, `${prefix}/${key}`, body);
+        const listed: [string, number][] = [];
+        for await (const info of backend.list("m/")) listed.push([info.key, info.size]);
+        assert.deepEqual(listed, [["m/full/", 25], ["m/sub/f.txt", 25]]);
+        assert.deepEqual((await backend.listPage("m/")).prefixes, ["m/full/", "m/jsons/", "m/sub/"]);
+        assert.deepEqual((await backend.listPage("m/jsons/")).objects, []);
+        assert.deepEqual((await backend.listPage("m/sub/")).objects.map((info) => info.key), ["m/sub/f.txt"]);
+        assert.deepEqual((await backend.listPage("m/full/")).objects.map((info) => [info.key, info.size]), [["m/full/", 25]]);
+      } finally {
+        for (const [key] of written) await rawDelete(gcs, `${prefix}/${key}`);
+      }
+    });
+  });
 
   describe("resumable uploads", () => {
     it("a create-only resumable upload onto an existing key fails ALREADY_EXISTS and leaves the old content", async () => {

@@ -152,6 +152,29 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     assert.deepEqual(await listKeys(backend, ""), ["a/file.txt", "a/folder/inner.txt"]);
   });
 
+  it("fails a listing by the folder and the name of a file whose name is not UTF-8, instead of leaving it out", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    await backend.put("texts/ok.txt", "ok");
+    await mkdir(join(root, "only"));
+    const bad = Buffer.concat([Buffer.from(`${root}/texts/bad`), Buffer.from([0xff, 0xfe]), Buffer.from(".txt")]);
+    await writeFile(bad, "bad");
+    await writeFile(Buffer.concat([Buffer.from(`${root}/only/`), Buffer.from([0xe9])]), "latin-1");
+    for (const [what, call] of [
+      ["list under the folder", () => collect(backend.list("texts/"))],
+      ["listPage", () => backend.listPage("texts/")],
+    ] as const) {
+      const error = await rejectsWithCode(call(), "CORRUPT_DATA", what);
+      assert.ok(error.message.includes(String.raw`"bad\xff\xfe.txt"`), error.message);
+      assert.ok(error.message.includes(backend.describe("texts")), error.message);
+    }
+    await rejectsWithCode(collect(backend.list("")), "CORRUPT_DATA", "list of the root");
+    // A folder holding only such a file is still a folder: listing it then fails by that name.
+    assert.deepEqual((await backend.listPage("")).prefixes, ["only/", "texts/"]);
+    const error = await rejectsWithCode(backend.listPage("only/"), "CORRUPT_DATA", "listPage of the folder");
+    assert.ok(error.message.includes(String.raw`"\xe9"`), error.message);
+  });
+
   describe("compare-and-swap lock", () => {
     async function lockedCounter(): Promise<{ backend: LocalBackend; lock: string; revision: string }> {
       const root = await freshRoot();

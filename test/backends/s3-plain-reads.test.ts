@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { S3Backend, type S3BackendOptions } from "../../src/backends/s3/index.ts";
-import { parseListing } from "../../src/backends/s3/list-answer.ts";
+import { decodedListing, parseListing } from "../../src/backends/s3/list-answer.ts";
 import { resolveS3Settings } from "../../src/backends/s3/options.ts";
 import { plainRoute } from "../../src/backends/s3/plain-route.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
@@ -140,6 +140,32 @@ describe("S3 reads without the SDK: a ListObjectsV2 answer", () => {
   });
 });
 
+describe("S3 listings asked for with encoding-type=url", () => {
+  const page = (encoding: string) =>
+    "<ListBucketResult><KeyCount>2</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>a%2Bb</NextContinuationToken>" +
+    encoding +
+    "<Contents><Key>run/esc%1B+sp%2Bplus%25caf%C3%A9</Key><Size>1</Size></Contents>" +
+    "<CommonPrefixes><Prefix>run/d%20ir/</Prefix></CommonPrefixes></ListBucketResult>";
+
+  it("decodes keys and folder prefixes when the answer says it encoded them, never the continuation token", () => {
+    const decoded = decodedListing(parseListing(page("<EncodingType>url</EncodingType>")) ?? {}, "s3://b/run");
+    assert.equal(decoded.Contents?.[0]?.Key, "run/esc\u001b sp+plus%café");
+    assert.equal(decoded.CommonPrefixes?.[0]?.Prefix, "run/d ir/");
+    assert.equal(decoded.NextContinuationToken, "a%2Bb");
+  });
+
+  it("leaves the keys of a store that ignored the request as they came", () => {
+    const plain = decodedListing(parseListing(page("")) ?? {}, "s3://b/run");
+    assert.equal(plain.Contents?.[0]?.Key, "run/esc%1B+sp%2Bplus%25caf%C3%A9");
+    assert.equal(plain.CommonPrefixes?.[0]?.Prefix, "run/d%20ir/");
+  });
+
+  it("fails CORRUPT_DATA on a key that is not percent-encoded UTF-8", () => {
+    const listing = { EncodingType: "url", Contents: [{ Key: "run/%FF" }] };
+    assert.throws(() => decodedListing(listing, "s3://b/run"), (error: unknown) => isOpenCrateError(error, "CORRUPT_DATA") && error.message.includes('"run/%FF"'));
+  });
+});
+
 describe("S3 reads without the SDK: a store whose clock is far from ours", () => {
   /** A store whose first answer is RequestTimeTooSkewed, dated `skewMs` from now; later answers say "ok". */
   async function skewedStore(skewMs: number) {
@@ -214,7 +240,7 @@ describe("S3 reads without the SDK: requests as the SDK sends them", () => {
     try {
       assert.deepEqual(await backend.listPage("a b/", { pageSize: 5 }), { objects: [], prefixes: [] });
       assert.equal((await backend.head("a b/c+d.txt")).size, 7);
-      assert.deepEqual(seen, ["GET /bucket/?list-type=2&prefix=run%2Fa%20b%2F&max-keys=5&delimiter=%2F", "HEAD /bucket/run/a%20b/c%2Bd.txt"]);
+      assert.deepEqual(seen, ["GET /bucket/?list-type=2&prefix=run%2Fa%20b%2F&max-keys=5&delimiter=%2F&encoding-type=url", "HEAD /bucket/run/a%20b/c%2Bd.txt"]);
     } finally {
       await backend.close();
       server.closeAllConnections();

@@ -10,6 +10,7 @@ import { renderTree } from "../../src/io/tree.ts";
 import { formatSize } from "../../src/io/size.ts";
 import { expectCode } from "../support/assertions.ts";
 import { gcsEnv, minioEnv, skipUnless, useTestServersForUris } from "../support/servers.ts";
+import { rawDelete, rawPut } from "../support/gcs.ts";
 
 describe("formatSize", () => {
   it("prints Bytes below 1 KiB and two decimals above", () => {
@@ -97,6 +98,15 @@ describe("oc.io on local paths and URIs", () => {
     assert.deepEqual(await io.listFilesInDir(join(dir, "data")), [".secret", "A.txt", "b.txt"]);
   });
 
+  it("listFilesInDir leaves out opencrate's bookkeeping, as ls does", async () => {
+    const folder = join(dir, "kept");
+    await mkdir(folder);
+    for (const name of ["a.txt", `.ocpart-${"0".repeat(32)}`, `.ocpart-${"0".repeat(32)}-ranges`, ".opencrate-probe-x", ".ocpart-notours", ".env"]) {
+      await writeFile(join(folder, name), "x");
+    }
+    assert.deepEqual(await io.listFilesInDir(folder), [".env", ".ocpart-notours", "a.txt"]);
+  });
+
   it("missing folders and bad depths are typed errors naming the path", async () => {
     const missing = join(dir, "nope");
     const error = await expectCode(io.showFilesInDir(missing, { print: false }), "NOT_FOUND");
@@ -157,4 +167,16 @@ describe("oc.io on s3:// (MinIO) and gs:// (fake-gcs-server) URIs", () => {
       await expectCode(io.text.load(`${base}/x/missing.txt`), "NOT_FOUND");
     });
   }
+
+  it("listFilesInDir on fake-gcs-server leaves out \".\", \"..\" and bookkeeping, and gives other names as stored", { skip: stores[1]?.skip }, async () => {
+    if (gcs === undefined) return;
+    const prefix = `io-${randomUUID()}/odd`;
+    const names = [".", "..", ".~oc-tmp-x", `.ocpart-${"0".repeat(32)}`, "\u001b[2Kesc.txt", "ok.txt", "jsons/"];
+    try {
+      for (const name of names) await rawPut(gcs, `${prefix}/${name}`, name === "jsons/" ? "" : "x");
+      assert.deepEqual(await io.listFilesInDir(`gs://${gcs.bucket}/${prefix}`), ["\u001b[2Kesc.txt", "ok.txt"]);
+    } finally {
+      for (const name of names) await rawDelete(gcs, `${prefix}/${name}`);
+    }
+  });
 });

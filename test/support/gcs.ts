@@ -61,3 +61,17 @@ export async function rawObject(server: GcsServerEnv, name: string): Promise<Buf
   if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
   return Buffer.from(await response.arrayBuffer());
 }
+
+/** Writes an object straight through the emulator's JSON API, under any name (as another tool or a console would). */
+export async function rawPut(server: GcsServerEnv, name: string, body: string): Promise<void> {
+  const url = `${server.endpoint}/upload/storage/v1/b/${server.bucket}/o?uploadType=media&name=${encodeURIComponent(name)}`;
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/octet-stream" }, body, signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+}
+
+/** Deletes an object straight through the emulator's JSON API; a missing one is no error. */
+export async function rawDelete(server: GcsServerEnv, name: string): Promise<void> {
+  const url = `${server.endpoint}/storage/v1/b/${server.bucket}/o/${encodeURIComponent(name)}`;
+  const response = await fetch(url, { method: "DELETE", signal: AbortSignal.timeout(10_000) });
+  if (!response.ok && response.status !== 404) throw new Error(`DELETE ${url}: ${response.status} ${await response.text()}`);
+}

@@ -47,8 +47,8 @@ export async function listFolderPage(request: FolderPageRequest): Promise<Folder
     serverToken = next?.pageToken === "" ? undefined : next?.pageToken;
     const entries: Array<{ readonly name: string; readonly file?: File }> = [];
     for (const file of files) {
-      // A placeholder object named like the folder itself (some tools make them) is not a key.
-      if (file.name === request.folder || (resume?.exclusive === true && file.name === resume.from)) continue;
+      // A zero-byte placeholder named like the folder itself (consoles make them) is not a key (isFolderMarker).
+      if ((file.name === request.folder && Number(file.metadata.size ?? 0) === 0) || (resume?.exclusive === true && file.name === resume.from)) continue;
       entries.push({ name: file.name, file });
     }
     const prefixes = (response as { prefixes?: unknown } | undefined)?.prefixes;

@@ -51,7 +51,7 @@ import { agentWithTimeouts } from "./socket-timeouts.ts";
 import { statusQueriesSafe, statusQueryCommits } from "./status-probe.ts";
 import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
 import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
-import { keyBytesUnder } from "../keys.ts";
+import { isFolderMarker, keyBytesUnder } from "../keys.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -300,7 +300,8 @@ export class GcsBackend implements StorageBackend {
       this.#bucketSeen = true;
       for (const file of files) {
         if (file.name === startOffset || file.name.length <= this.#base.length) continue;
-        yield toObjectInfo(this.#keyOf(file.name), file.metadata);
+        const info = toObjectInfo(this.#keyOf(file.name), file.metadata);
+        if (!isFolderMarker(info)) yield info;
       }
     } while (pageToken !== undefined && pageToken !== "");
   }
@@ -317,7 +318,11 @@ export class GcsBackend implements StorageBackend {
       });
       this.#bucketSeen = true;
       return {
-        objects: page.objects.map((file) => toObjectInfo(this.#keyOf(file.name), file.metadata)),
+        // The root's own name is no key; a folder marker is no object (isFolderMarker).
+        objects: page.objects
+          .filter((file) => file.name.length > this.#base.length)
+          .map((file) => toObjectInfo(this.#keyOf(file.name), file.metadata))
+          .filter((info) => !isFolderMarker(info)),
         prefixes: page.prefixes.map((name) => this.#keyOf(name)),
         ...(page.nextPageToken === undefined ? {} : { nextPageToken: page.nextPageToken }),
       };

@@ -24,7 +24,7 @@ interface Entry {
   readonly isFolder: boolean;
   /** For a symbolic link to a folder, the real path it leads to. */
   readonly linkTarget?: string;
-  /** A symbolic link that leads nowhere (listed so only by checks for any object). */
+  /** A symbolic link that leads nowhere, or a name that is not UTF-8 (listed so only by checks for any object). */
   readonly leadsNowhere?: true;
 }
 
@@ -156,23 +156,32 @@ function follow(entry: Entry, followed: FollowedLinks, describe: Describe): Foll
  * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands.
  */
 async function readEntries(folderPath: string, folderKey: string, describe: Describe, namePrefix = "", dangling: Dangling = "fail"): Promise<Entry[]> {
-  let dirents: Dirent[];
+  let dirents: Dirent<Buffer>[];
   try {
-    dirents = await readdir(folderPath, { withFileTypes: true });
+    // Names as bytes: one that is not UTF-8 would otherwise come back with U+FFFD in it, name no file, and be lost.
+    dirents = await readdir(folderPath, { withFileTypes: true, encoding: "buffer" });
   } catch (error) {
     if (isErrno(error, "ENOENT", "ENOTDIR")) return [];
     throw error;
   }
   const entries: Entry[] = [];
   for (const dirent of dirents) {
-    if (!dirent.name.startsWith(namePrefix) || isReservedName(dirent.name)) continue;
-    const path = join(folderPath, dirent.name);
+    const name = dirent.name.toString("utf8");
+    if (!name.startsWith(namePrefix) || isReservedName(name)) continue;
+    const path = join(folderPath, name);
+    if (!Buffer.from(name, "utf8").equals(dirent.name)) {
+      if (dangling === "as-object") {
+        entries.push({ key: folderKey + name, path, isFolder: false, leadsNowhere: true });
+        continue;
+      }
+      throw notUtf8(dirent.name, folderKey, describe);
+    }
     if (dirent.isSymbolicLink()) {
-      entries.push(await linkEntry(path, folderKey + dirent.name, describe, dangling));
+      entries.push(await linkEntry(path, folderKey + name, describe, dangling));
       continue;
     }
     const isFolder = dirent.isDirectory();
-    entries.push({ key: folderKey + dirent.name + (isFolder ? "/" : ""), path, isFolder });
+    entries.push({ key: folderKey + name + (isFolder ? "/" : ""), path, isFolder });
   }
   return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
@@ -196,6 +205,21 @@ async function linkEntry(path: string, key: string, describe: Describe, dangling
     });
   }
   return isFolder ? { key: `${key}/`, path, isFolder, linkTarget: target } : { key, path, isFolder };
+}
+
+/**
+ * A file or folder whose name is not UTF-8 (written by a tool on a system in another encoding) has no key, yet
+ * leaving it out would hide it from every listing, and from a pull. The listing fails by its folder and its name,
+ * bytes that are not printable ASCII written as \xNN, rather than go on without it.
+ */
+function notUtf8(name: Buffer, folderKey: string, describe: Describe): CorruptDataError {
+  let shown = "";
+  for (const byte of name) shown += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`;
+  const folder = describe(folderKey.replace(/\/$/, ""));
+  return new CorruptDataError(
+    `The name "${shown}" in ${folder} is not valid UTF-8, so it cannot be listed as a key: rename it (convmv, or mv in a shell) or move it out of the folder.`,
+    { path: folder },
+  );
 }
 
 /** True when every key the entry stands for sorts at or before `startAfter`. */

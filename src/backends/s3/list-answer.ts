@@ -1,4 +1,5 @@
 /** A ListObjectsV2 answer as the backend reads it, from the SDK's output or from the XML of a direct request. */
+import { CorruptDataError } from "../../errors.ts";
 import { xmlElements, xmlField } from "./xml-text.ts";
 
 export interface ListingEntry {
@@ -13,6 +14,8 @@ export interface ListingPage {
   readonly CommonPrefixes?: readonly { readonly Prefix?: string | undefined }[] | undefined;
   readonly IsTruncated?: boolean | undefined;
   readonly NextContinuationToken?: string | undefined;
+  /** "url" when the store percent-encoded the keys and prefixes (asked for with encoding-type=url). */
+  readonly EncodingType?: string | undefined;
 }
 
 /**
@@ -46,11 +49,37 @@ function readListing(xml: string): ListingPage | undefined {
   if (contents.some((entry) => entry.Key === undefined || entry.Size === undefined || !Number.isSafeInteger(entry.Size))) return undefined;
   if (prefixes.some((entry) => entry.Prefix === undefined)) return undefined;
   const keyCount = xmlField(top, "KeyCount");
+  const encoding = xmlField(top, "EncodingType");
   if (keyCount !== undefined && Number(keyCount) !== contents.length + prefixes.length) return undefined;
   return {
     Contents: contents,
     CommonPrefixes: prefixes,
     IsTruncated: xmlField(top, "IsTruncated") === "true",
     NextContinuationToken: xmlField(top, "NextContinuationToken"),
+    ...(encoding === undefined ? {} : { EncodingType: encoding }),
+  };
+}
+
+/**
+ * The page with its keys and folder prefixes as stored. Listings ask for them percent-encoded: XML 1.0 cannot carry
+ * a control character, so without it one key holding ESC comes back altered (MinIO sends U+FFFD) or makes the whole
+ * answer unreadable (AWS). Only an answer that says it encoded them is decoded, so a store that ignores the request
+ * still lists plain keys. "+" is a space there (MinIO writes spaces so; a "+" of the key comes as %2B). The
+ * continuation token is never encoded.
+ */
+export function decodedListing(page: ListingPage, where: string): ListingPage {
+  if (page.EncodingType?.toLowerCase() !== "url") return page;
+  const decode = (text: string | undefined): string | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      return decodeURIComponent(text.replaceAll("+", " "));
+    } catch (error) {
+      throw new CorruptDataError(`The listing of ${where} holds a key that is not valid percent-encoded UTF-8: ${JSON.stringify(text)}.`, { path: where, cause: error });
+    }
+  };
+  return {
+    ...page,
+    Contents: page.Contents?.map((entry) => ({ ...entry, Key: decode(entry.Key) })),
+    CommonPrefixes: page.CommonPrefixes?.map((common) => ({ ...common, Prefix: decode(common.Prefix) })),
   };
 }

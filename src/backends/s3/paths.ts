@@ -32,12 +32,12 @@ export class S3Paths {
     return this.#checkLength(this.#root + prefix, prefix);
   }
 
-  /** The backend key for an S3 key from a listing, or undefined for keys this backend cannot name (the prefix
-   * itself, "folder" marker objects ending in "/"). */
+  /** The backend key for an S3 key from a listing, or undefined for the keys this backend cannot name (outside
+   * the prefix, or the prefix itself). Folder markers are left out by the listings (isFolderMarker). */
   relativeKey(objectKey: string): string | undefined {
     if (!objectKey.startsWith(this.#root)) return undefined;
     const key = objectKey.slice(this.#root.length);
-    return key === "" || key.endsWith("/") ? undefined : key;
+    return key === "" ? undefined : key;
   }
 
   /** The backend-relative form of a CommonPrefix ("a/b/" under the root). */

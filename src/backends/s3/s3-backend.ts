@@ -44,7 +44,7 @@ import {
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, bufferedFileParts, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
 import { DirectGet, isPlainMetadata } from "./direct-get.ts";
-import type { ListingPage } from "./list-answer.ts";
+import { type ListingEntry, type ListingPage, decodedListing } from "./list-answer.ts";
 import { plainRoute } from "./plain-route.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
@@ -52,7 +52,7 @@ import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel
 import { S3Paths } from "./paths.ts";
 import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
-import { keyBytesUnder } from "../keys.ts";
+import { isFolderMarker, keyBytesUnder } from "../keys.ts";
 
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
@@ -415,8 +415,8 @@ export class S3Backend implements StorageBackend {
         ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
       });
       for (const entry of page.Contents ?? []) {
-        const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
-        if (key !== undefined) yield infoFromListing(key, entry);
+        const info = this.#listed(entry);
+        if (info !== undefined) yield info;
       }
       continuation = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (continuation !== undefined);
@@ -429,8 +429,8 @@ export class S3Backend implements StorageBackend {
     });
     const objects: ObjectInfo[] = [];
     for (const entry of page.Contents ?? []) {
-      const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
-      if (key !== undefined) objects.push(infoFromListing(key, entry));
+      const info = this.#listed(entry);
+      if (info !== undefined) objects.push(info);
     }
     const prefixes: string[] = [];
     for (const common of page.CommonPrefixes ?? []) {
@@ -683,16 +683,26 @@ export class S3Backend implements StorageBackend {
     };
   }
 
+  /** A listing entry as an object, or undefined for one this backend does not list (see relativeKey and
+   * isFolderMarker). */
+  #listed(entry: ListingEntry): ObjectInfo | undefined {
+    const key = entry.Key === undefined ? undefined : this.#paths.relativeKey(entry.Key);
+    if (key === undefined) return undefined;
+    const info = infoFromListing(key, entry);
+    return isFolderMarker(info) ? undefined : info;
+  }
+
   /** One ListObjectsV2 request under `prefix`. */
   async #listRequest(prefix: string, pageSize: number | undefined, signal: AbortSignal | undefined, extra: ListingParameters): Promise<ListingPage> {
     const MaxKeys = pageSize === undefined ? undefined : Math.min(pageSize, MAX_LIST_PAGE);
-    const input = { Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), ...extra };
+    const input = { Prefix: this.#paths.listPrefix(prefix), ...(MaxKeys === undefined ? {} : { MaxKeys }), EncodingType: "url" as const, ...extra };
     try {
       const plain = this.#plainReads();
       const page = plain === undefined ? undefined : await plain.listSmall(listingQuery(input), { timeouts: this.#timeouts(), signal });
-      if (page !== undefined) return page;
+      if (page !== undefined) return decodedListing(page, this.describe(prefix));
       const { client, sdk } = (await this.#connect()).connection;
-      return await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }), { abortSignal: signal });
+      const answer = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }), { abortSignal: signal });
+      return decodedListing(answer, this.describe(prefix));
     } catch (error) {
       throw this.#error(error, "list", prefix, signal);
     }
@@ -853,6 +863,8 @@ interface ListingParameters {
   readonly Delimiter?: string;
   readonly ContinuationToken?: string;
   readonly StartAfter?: string;
+  /** Always "url": keys come back percent-encoded (see decodedListing). */
+  readonly EncodingType?: "url";
 }
 
 /** The query string parameters of a ListObjectsV2 request. */
@@ -863,6 +875,7 @@ function listingQuery(input: ListingParameters): Record<string, string> {
   if (input.Delimiter !== undefined) query.delimiter = input.Delimiter;
   if (input.ContinuationToken !== undefined) query["continuation-token"] = input.ContinuationToken;
   if (input.StartAfter !== undefined) query["start-after"] = input.StartAfter;
+  if (input.EncodingType !== undefined) query["encoding-type"] = input.EncodingType;
   return query;
 }
 

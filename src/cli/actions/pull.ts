@@ -8,7 +8,8 @@ import { AlreadyExistsError, InvalidArgumentError, isOpenCrateError, PermissionD
 import type { ObjectInfo } from "../../backends/backend.ts";
 import { checkFile } from "../../transfer/content-check.ts";
 import { formatSize } from "../../io/size.ts";
-import { isBookkeepingPath, listFolder, streamFolder, type FolderFile } from "../files.ts";
+import { isBookkeepingPath } from "../../bookkeeping.ts";
+import { listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
