@@ -4,9 +4,12 @@
  * - `exit` (a normal end, `process.exit(n)` from anywhere, an uncaught exception or unhandled rejection after Node
  *   printed it): nothing asynchronous runs any more, so each target that can (`closeSync`, the log-writer thread)
  *   blocks this thread until its last lines and final run record are stored;
- * - SIGTERM, SIGINT, SIGHUP: everything is closed (recorded as killed by the signal), then the same signal is
- *   raised again with the default behaviour restored, so the process still dies by it and its parent sees the
- *   conventional status. A second Ctrl-C while that runs is not intercepted: it kills at once. When the
+ * - SIGTERM, SIGINT, SIGHUP: the application goes on running (and logging) until the process dies, so lines are
+ *   still taken while what is buffered is flushed, again until a flush finds nothing new (a few rounds at most).
+ *   Then everything is closed (recorded as killed by the signal): a target that stores at `exit` last and with
+ *   `closeSync`, which blocks this thread, so nothing the application logs in between is missed. Then the same
+ *   signal is raised again with the default behaviour restored, so the process still dies by it and its parent sees
+ *   the conventional status. A second Ctrl-C while that runs is not intercepted: it kills at once. When the
  *   application listens for the signal itself, it owns the shutdown: we only flush, and it decides the exit.
  * - an uncaught exception or unhandled rejection is first handed to `reportCrash` (the CRITICAL line), through
  *   `uncaughtExceptionMonitor`, which changes nothing about how Node then ends the process.
@@ -14,8 +17,8 @@
  * only while something is registered, so an idle process keeps Node's default handling.
  *
  * What can still be lost: the lines since the last flush when the process dies by SIGKILL (or the OOM killer) or
- * another uncaught signal, what is not stored within the time-out, and, for a target without `closeSync`, what an
- * `exit` leaves unflushed.
+ * another uncaught signal, what is not stored within the time-out, for a target without `closeSync`, what an
+ * `exit` leaves unflushed, and what the application logs into such a target while its final close on a signal runs.
  */
 import { constants } from "node:os";
 import { InvalidArgumentError } from "../errors.ts";
@@ -32,6 +35,8 @@ export interface ExitFlushable {
   readonly storesAtExit?: boolean;
   /** An uncaught exception or unhandled rejection is about to end the process (unless the application handles it). */
   reportCrash?(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void;
+  /** Lines taken so far: on a signal, a flush during which this did not change left nothing new to store. */
+  readonly linesWritten?: number;
 }
 
 export interface ExitHookOptions {
@@ -43,6 +48,9 @@ export const DEFAULT_EXIT_FLUSH_MS = 10_000;
 const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 /** A flush that keeps failing at exit is retried this many `beforeExit` rounds, then the process may end. */
 const MAX_FAILED_EXIT_ROUNDS = 3;
+/** On a signal, flushes before the final close: at most this many, and none begun after SIGNAL_DRAIN_MS. */
+const SIGNAL_DRAIN_ROUNDS = 3;
+const SIGNAL_DRAIN_MS = 2_000;
 
 interface Registration {
   readonly target: ExitFlushable;
@@ -178,20 +186,64 @@ function onSignal(signal: NodeJS.Signals): void {
   // From here a repeated signal gets the default behaviour (or only the application's listeners).
   removeSignalListeners();
   const budget = flushTimeoutMs();
+  const deadline = Date.now() + budget;
+  if (applicationListens) {
+    void settleWithin(budget, (target) => target.flush()).then((outcome) => {
+      reportSignalOutcome(signal, budget, outcome);
+      if (listening && registrations.size > 0) for (const handled of HANDLED_SIGNALS) process.on(handled, onSignal);
+    });
+    return;
+  }
   const ending = endingForSignal(signal);
-  const store = (target: ExitFlushable): Promise<void> =>
-    !applicationListens && target.close !== undefined ? target.close(ending) : target.flush();
-  void settleWithin(budget, store).then((outcome) => {
-    if (outcome !== "done") reportFailures(`on ${signal}`, outcome === "timeout" ? [`timed out after ${budget} ms`] : outcome);
-    if (!applicationListens) {
-      // Dying by the signal skips `exit`; nothing else is stored after this.
-      stopListening();
-      process.kill(process.pid, signal);
-      // Still here: the signal's default action does not apply to us (PID 1 of a container ignores it).
-      process.exit(128 + constants.signals[signal]);
+  const drainUntil = Date.now() + Math.min(budget, SIGNAL_DRAIN_MS);
+  void settleWithin(budget, (target) => endOnSignal(target, ending, drainUntil)).then((outcome) => {
+    reportSignalOutcome(signal, budget, outcome);
+    // Last, and without giving the event loop back: the lines logged until now are all in these closes.
+    let timedOut = false;
+    for (const target of targets()) {
+      if (!closesSyncOnSignal(target)) continue;
+      try {
+        if (target.closeSync?.(ending, Math.max(0, deadline - Date.now())) === false) timedOut = true;
+      } catch (error) {
+        reportFailures(`on ${signal}`, [error]);
+      }
     }
-    if (listening && registrations.size > 0) for (const handled of HANDLED_SIGNALS) process.on(handled, onSignal);
+    if (timedOut && outcome !== "timeout") reportFailures(`on ${signal}`, [`timed out after ${budget} ms`]);
+    // Dying by the signal skips `exit`; nothing else is stored after this.
+    stopListening();
+    process.kill(process.pid, signal);
+    // Still here: the signal's default action does not apply to us (PID 1 of a container ignores it).
+    process.exit(128 + constants.signals[signal]);
   });
+}
+
+/** A target that blocks until stored at `exit` is closed that way on a signal too, after every other target. */
+function closesSyncOnSignal(target: ExitFlushable): boolean {
+  return target.storesAtExit === true && target.closeSync !== undefined;
+}
+
+/**
+ * The application still runs and may still log: flushes while lines keep coming (within the rounds and the time
+ * allowed), then the close, unless `closeSync` does it at the very end.
+ */
+async function endOnSignal(target: ExitFlushable, ending: RunEnding, drainUntil: number): Promise<void> {
+  for (let round = 0; round < SIGNAL_DRAIN_ROUNDS && (round === 0 || Date.now() < drainUntil); round++) {
+    const before = target.linesWritten;
+    try {
+      await target.flush();
+    } catch (error) {
+      // The close stores (and reports) what this flush could not; a target without one reports it here.
+      if (target.close === undefined && !closesSyncOnSignal(target)) throw error;
+      break;
+    }
+    if (before === undefined || target.linesWritten === before) break;
+  }
+  if (closesSyncOnSignal(target)) return;
+  if (target.close !== undefined) await target.close(ending);
+}
+
+function reportSignalOutcome(signal: NodeJS.Signals, budget: number, outcome: "done" | "timeout" | unknown[]): void {
+  if (outcome !== "done") reportFailures(`on ${signal}`, outcome === "timeout" ? [`timed out after ${budget} ms`] : outcome);
 }
 
 async function settleWithin(ms: number, store: (target: ExitFlushable) => Promise<void>): Promise<"done" | "timeout" | unknown[]> {

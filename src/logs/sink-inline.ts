@@ -12,6 +12,7 @@ import type { RunSink } from "./sink.ts";
 
 export class InlineRunSink implements RunSink {
   readonly #writer: RunWriter;
+  #linesWritten = 0;
 
   private constructor(writer: RunWriter) {
     this.#writer = writer;
@@ -31,7 +32,12 @@ export class InlineRunSink implements RunSink {
     return false;
   }
 
+  get linesWritten(): number {
+    return this.#linesWritten;
+  }
+
   write(line: string): void {
+    this.#linesWritten += 1;
     this.#writer.write(line);
   }
 

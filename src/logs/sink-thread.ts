@@ -72,6 +72,7 @@ export class ThreadedRunSink implements RunSink {
   #dead: Error | undefined;
   #stopWatching: () => void = () => {};
   #droppedAfterClose = 0;
+  #linesWritten = 0;
 
   private constructor(recipe: BackendRecipe, backend: StorageBackend, options: RunWriterOptions, writer: RunWriter) {
     this.#recipe = recipe;
@@ -97,7 +98,12 @@ export class ThreadedRunSink implements RunSink {
     return this.#phase.kind === "moving" || this.#phase.kind === "thread";
   }
 
+  get linesWritten(): number {
+    return this.#linesWritten;
+  }
+
   write(line: string): void {
+    this.#linesWritten += 1;
     if (this.#closed) {
       if (this.#droppedAfterClose++ === 0) {
         process.emitWarning(`A log line arrived after the log at ${this.#path} was closed; it was not stored.`, {

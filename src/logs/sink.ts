@@ -19,6 +19,8 @@ export interface RunSink extends LogSink {
    * is flushed before `exit` (as the event loop runs dry), where its `closeSync` may only start the writes.
    */
   readonly storesAtExit: boolean;
+  /** Lines written so far (also those dropped after the close). */
+  readonly linesWritten: number;
   close(ending?: RunEnding): Promise<void>;
   /**
    * The event loop ran dry (`beforeExit`) with the run still open: a flush, and for a run written from the main

@@ -44,6 +44,18 @@ export interface RunSummary {
   readonly lastSeen: string;
 }
 
+/**
+ * A `running` run whose record was not refreshed for this long is shown as `stale`: while it runs, its record is
+ * refreshed at each flush and at least every minute, so it most likely died without ending the record (SIGKILL,
+ * the OOM killer, a lost machine).
+ */
+export const STALE_AFTER_MS = 5 * 60_000;
+
+/** The run's status as shown (`opencrate ls`, the viewer): its record's, or `stale` for a running run not seen lately. */
+export function shownStatus(run: Pick<RunSummary, "status" | "lastSeen">, now: number): RunStatus | "stale" {
+  return run.status === "running" && now - Date.parse(run.lastSeen) > STALE_AFTER_MS ? "stale" : run.status;
+}
+
 const STATUS_WEIGHT: Readonly<Record<RunStatus, number>> = { running: 3, failed: 2, killed: 1, finished: 0 };
 
 /**

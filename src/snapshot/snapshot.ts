@@ -250,6 +250,9 @@ export class Snapshot extends LevelMethods {
       get storesAtExit() {
         return writer.storesAtExit;
       },
+      get linesWritten() {
+        return writer.linesWritten;
+      },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
     this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };

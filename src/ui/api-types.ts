@@ -8,11 +8,16 @@ export interface RunSummary {
   readonly tag: string | null;
   readonly createdAt: string | null;
   readonly runId: string | null;
-  /** From the run record, where the version has one ("running", "finished", "failed", "killed"). */
+  /**
+   * From the run record, where the version has one ("running", "finished", "failed", "killed"), or "stale" for a
+   * running run whose record was not refreshed for 5 minutes (it died without ending it), as `opencrate ls` says.
+   */
   readonly status: string | null;
   readonly startedAt: string | null;
   readonly endedAt: string | null;
   readonly exitCode: number | null;
+  /** When the run's record was last refreshed (a stale run's duration ends here). */
+  readonly lastSeen: string | null;
 }
 
 export interface NameSummary {

@@ -9,6 +9,7 @@ import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
 import { nameKey, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
+import { shownStatus } from "../snapshot/run-records.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
 import { isBookkeepingPath } from "../bookkeeping.ts";
@@ -107,7 +108,13 @@ export class Catalog {
 }
 
 function versionSummary(facts: VersionFacts): RunSummary {
-  return { ...versionBase(facts), startedAt: facts.run?.startedAt ?? null };
+  const run = facts.run;
+  return {
+    ...versionBase(facts),
+    status: run === undefined ? null : shownStatus(run, Date.now()),
+    startedAt: run?.startedAt ?? null,
+    lastSeen: run?.lastSeen ?? null,
+  };
 }
 
 function fileRow(path: string, info: ObjectInfo): FileRow {

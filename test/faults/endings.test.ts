@@ -6,6 +6,10 @@
  * holds and the process still ends). On local disk, MinIO and fake-gcs-server.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
@@ -49,7 +53,9 @@ for (const place of places()) {
   describe(`how a run ends, on ${place.label}`, { skip: place.skip, concurrency: 3 }, () => {
     const backends: StorageBackend[] = [];
     const proxies: FaultProxy[] = [];
+    const scratch: string[] = [];
     after(async () => {
+      await Promise.all(scratch.map((folder) => rm(folder, { recursive: true, force: true })));
       await Promise.all(backends.map((backend) => backend.close()));
       await Promise.all(proxies.map((proxy) => proxy.close()));
       await place.cleanup();
@@ -187,6 +193,36 @@ for (const place of places()) {
         assertEnded(await onlyRecord(backend), { status: "killed", exitCode: null, signal });
       });
     }
+
+    it("SIGTERM while the application keeps logging: every line logged until the process died is stored", async () => {
+      const ticksFolder = await mkdtemp(join(tmpdir(), "opencrate-ticks-"));
+      scratch.push(ticksFolder);
+      const ticksFile = join(ticksFolder, "ticks");
+      const { child, backend } = await run("signal-ticking", undefined, { ...process.env, TICKS_FILE: ticksFile });
+      await child.waitForLine("ready");
+      await sleep(300);
+      child.kill("SIGTERM");
+      const exit = await child.exited;
+      assert.equal(exit.signal, "SIGTERM", exit.stderr);
+      assert.doesNotMatch(exit.stderr, /OPENCRATE_LOG_CLOSED|not stored/);
+      const logged = (await readFile(ticksFile, "utf8")).split("\n").filter((line) => line !== "").length;
+      assert.ok(logged > 0, "the child logged ticks");
+      // A tick logged just before the death may be stored without its count: at most one more than counted.
+      for (const key of [LOG, "endings/v0/endings.history.log"]) {
+        const stored = entries(await readText(backend, key));
+        assert.deepEqual(stored.slice(0, LINES), everyLine, key);
+        const ticks = stored.slice(LINES);
+        assert.ok(ticks.length === logged || ticks.length === logged + 1, `${key}: ${logged} ticks logged, ${ticks.length} stored`);
+        assert.deepEqual(ticks, Array.from({ length: ticks.length }, (_, i) => `INFO     tick ${i}`), key);
+      }
+      const records = await listRunRecords(backend, "endings", 0);
+      assert.deepEqual(
+        records.map((record) => record.status).sort(),
+        ["finished", "killed"],
+        "the earlier run's record, and this one's",
+      );
+      assertEnded(records.find((record) => record.status === "killed") as RunRecord, { status: "killed", exitCode: null, signal: "SIGTERM" });
+    });
 
     it("an application's own uncaughtException listener stays in charge and decides the exit", async () => {
       const { child, backend } = await run("app-exception");

@@ -4,6 +4,8 @@ import { describe, it } from "node:test";
 import { parseRange } from "../../src/ui/byte-ranges.ts";
 import { Catalog } from "../../src/ui/catalog.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
+import { Snapshot } from "../../src/index.ts";
+import { shownStatus, STALE_AFTER_MS } from "../../src/snapshot/run-records.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
 import { PreviewProblem, safetensorsPreview, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
@@ -150,6 +152,7 @@ describe("the viewer's rules", () => {
       startedAt: null,
       endedAt: null,
       exitCode: null,
+      lastSeen: null,
     };
     const finished: RunSummary = {
       ...bare,
@@ -164,6 +167,37 @@ describe("the viewer's rules", () => {
     };
     assert.equal(runDuration(finished), "1h 2m");
     assert.equal(runDuration(bare), "–");
+    // A run that died without ending its record lasted until it was last seen, not until now.
+    const stale: RunSummary = { ...finished, status: "stale", endedAt: null, exitCode: null, lastSeen: "2026-01-01T00:05:01.000Z" };
+    assert.equal(runDuration(stale), "5m 0s");
+  });
+
+  it("calls a running run stale once its record has not been refreshed for 5 minutes, as ls does", async () => {
+    const backend = new MemoryBackend({ name: `ui-stale-${process.pid}` });
+    const snapshot = await Snapshot.setup({ name: "sk", backend, console: false });
+    snapshot.info("a line");
+    await snapshot.flush();
+    const catalog = new Catalog(backend);
+    const [live] = await catalog.versions("sk");
+    assert.equal(live?.status, "running");
+    assert.ok(live?.lastSeen !== null && live?.lastSeen !== undefined);
+    const at = Date.parse(live.lastSeen);
+    assert.equal(shownStatus({ status: "running", lastSeen: live.lastSeen }, at + STALE_AFTER_MS), "running");
+    assert.equal(shownStatus({ status: "running", lastSeen: live.lastSeen }, at + STALE_AFTER_MS + 1), "stale");
+    assert.equal(shownStatus({ status: "killed", lastSeen: live.lastSeen }, at + 3_600_000), "killed");
+    // The record as a SIGKILL leaves it, two hours ago: running, with the lastSeen of its last flush.
+    let key: string | undefined;
+    for await (const info of backend.list("sk/.opencrate/run-records/")) key = info.key;
+    assert.ok(key !== undefined);
+    const record = JSON.parse(new TextDecoder().decode(await backend.get(key))) as Record<string, unknown>;
+    const hoursAgo = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
+    const lastSeen = hoursAgo(2);
+    await backend.put(key, new TextEncoder().encode(JSON.stringify({ ...record, startedAt: hoursAgo(3), lastSeen })));
+    const [dead] = await catalog.versions("sk");
+    assert.deepEqual([dead?.status, dead?.endedAt, dead?.lastSeen], ["stale", null, lastSeen]);
+    assert.equal(runDuration(dead as RunSummary), "1h 0m", "the duration ends when it was last seen");
+    assert.equal((await catalog.names()).find((summary) => summary.name === "sk")?.latest?.status, "stale");
+    await snapshot.close();
   });
 
   it("groups backups under their artifact and orders the logs", () => {

@@ -4,6 +4,7 @@ import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
 import { nameKey } from "../../snapshot/layout.ts";
 import { validateSnapshotName } from "../../snapshot/names.ts";
+import { shownStatus } from "../../snapshot/run-records.ts";
 import { VersionStore } from "../../snapshot/versions.ts";
 import { printable } from "../../printable.ts";
 import { parseLocation, redact } from "../../uri.ts";
@@ -27,9 +28,6 @@ interface VersionRow extends VersionBase {
   readonly size: number | null;
   readonly files: number | null;
 }
-
-/** A `running` run not seen for this long (its record is refreshed every minute at least) is shown as stale. */
-const STALE_AFTER_MS = 5 * 60_000;
 
 const NAME_CHECK_CONCURRENCY = 8;
 
@@ -95,7 +93,7 @@ function statusText(row: VersionRow, now: number): string {
     case "killed":
       return row.signal === null ? "killed" : `killed (${row.signal})`;
     case "running":
-      return row.lastSeen !== null && now - Date.parse(row.lastSeen) > STALE_AFTER_MS ? "stale" : "running";
+      return row.lastSeen === null ? "running" : shownStatus({ status: row.status, lastSeen: row.lastSeen }, now);
     case "finished":
       return "finished";
   }

@@ -50,11 +50,20 @@ export function formatDuration(milliseconds: number): string {
   return `${hours}h ${minutes % 60}m`;
 }
 
-/** The run's duration from its record, when it has ended (or how long it has been running). */
-export function runDuration(run: { startedAt: string | null; createdAt: string | null; endedAt: string | null; status: string | null }): string {
+/**
+ * The run's duration from its record, when it has ended (or how long it has been running); a stale run's ends when
+ * it was last seen.
+ */
+export function runDuration(run: {
+  startedAt: string | null;
+  createdAt: string | null;
+  endedAt: string | null;
+  status: string | null;
+  lastSeen: string | null;
+}): string {
   const start = run.startedAt ?? run.createdAt;
   if (start === null) return "–";
-  const end = run.endedAt ?? (run.status === "running" ? new Date().toISOString() : null);
+  const end = run.endedAt ?? (run.status === "running" ? new Date().toISOString() : run.status === "stale" ? run.lastSeen : null);
   if (end === null) return "–";
   return formatDuration(new Date(end).getTime() - new Date(start).getTime());
 }

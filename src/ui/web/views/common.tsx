@@ -10,7 +10,12 @@ export function Show<T>({ loaded, children }: { loaded: Loaded<T>; children: (da
 
 export function StatusBadge({ status }: { status: string | null }) {
   if (status === null) return <span class="muted">–</span>;
-  return <span class={`badge status-${status.replace(/[^a-z]/g, "")}`}>{status}</span>;
+  const title = status === "stale" ? "still running in its record, which has not been refreshed for 5 minutes: the run most likely died (killed outright, or its machine lost)" : undefined;
+  return (
+    <span class={`badge status-${status.replace(/[^a-z]/g, "")}`} title={title}>
+      {status}
+    </span>
+  );
 }
 
 export function TagBadge({ tag }: { tag: string | null }) {
