@@ -1,7 +1,6 @@
 /** The files of a version folder as the CLI shows them: paths relative to the folder, opencrate's bookkeeping left out. */
 import { stat } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
-import { isReservedName } from "../backends/keys.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { redact } from "../uri.ts";
 
@@ -15,22 +14,7 @@ export interface FolderFile {
   readonly info: ObjectInfo;
 }
 
-/** Starts the name of a partial file `pull` writes beside its target. */
-export const PARTIAL_PREFIX = ".ocpart-";
-
-/** A partial file of `pull`, its ranges or their journal (see partialFileName and partialEntries). */
-const PARTIAL_NAME = /^\.ocpart-[0-9a-f]{32}(?:-ranges(?:\.done)?)?$/;
-
-/**
- * True when a path is opencrate's own bookkeeping, never an artifact: a `.opencrate` folder (claims, run records,
- * probes), a reserved temp or lock name (`.~oc-…`), or a partial file `pull` left. Other names starting with "."
- * (`.env`, `cfg/.hidden.json`) are files like any other.
- */
-export function isBookkeepingPath(path: string): boolean {
-  return path
-    .split("/")
-    .some((segment) => segment === ".opencrate" || segment.startsWith(".opencrate-probe-") || isReservedName(segment) || PARTIAL_NAME.test(segment));
-}
+export { isBookkeepingPath, PARTIAL_PREFIX } from "../snapshot/bookkeeping.ts";
 
 /** Keys asked for in the first request of a streamed listing: a short page comes back sooner (on MinIO 200 keys in
  * about 4 ms, 1,000 in about 20), so work on the first files starts while the rest is listed. */

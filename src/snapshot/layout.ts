@@ -9,6 +9,7 @@
  *   <name>/.opencrate/latest.json                     best-effort hint of the highest claim
  */
 import { joinKey } from "../backends/keys.ts";
+import { BOOKKEEPING_FOLDER } from "./bookkeeping.ts";
 
 export const BUILTIN_TYPES = ["text", "json", "yaml", "csv", "image", "gif", "video", "audio", "checkpoint"] as const;
 export type BuiltinType = (typeof BUILTIN_TYPES)[number];
@@ -73,9 +74,6 @@ export function nameKey(name: string): string {
 export function versionKey(name: string, folder: string): string {
   return joinKey(name, folder);
 }
-
-/** The folder of a name's claims and records. */
-const BOOKKEEPING_FOLDER = ".opencrate";
 
 export function bookkeepingKey(name: string): string {
   return joinKey(name, BOOKKEEPING_FOLDER);

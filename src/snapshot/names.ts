@@ -8,6 +8,7 @@
  * the longest infix. Run ids are checked in run-env.ts against the same 255 bytes.
  */
 import { InvalidArgumentError } from "../errors.ts";
+import { bookkeepingSegment } from "./bookkeeping.ts";
 
 /** The longest file name most file systems take, in bytes (here: UTF-8 bytes). */
 export const FILE_NAME_MAX_BYTES = 255;
@@ -117,6 +118,22 @@ export function checkArtifactNameLength(name: string, type: string, key: string,
       { path: name },
     );
   }
+}
+
+/**
+ * Throws InvalidArgumentError when a segment of artifact name `name` is one of opencrate's bookkeeping names
+ * (bookkeeping.ts): `ls`, `pull` and the viewer leave such paths out, so the artifact would be saved and never
+ * shown. `where` is the snapshot folder, for the message.
+ */
+export function refuseBookkeepingArtifactName(name: string, type: string, where: string): void {
+  const found = bookkeepingSegment(name);
+  if (found === undefined) return;
+  const which = found.segment === name ? "it is a name" : `its segment ${JSON.stringify(found.segment)} is a name`;
+  throw new InvalidArgumentError(
+    `Invalid ${type} artifact name ${JSON.stringify(name)} in ${where}: ${which} opencrate keeps for itself (${found.reason}), ` +
+      "which ls, pull and the viewer leave out; pick another name.",
+    { path: name },
+  );
 }
 
 /** `"new"`, `"last"`, `"dev"`, a non-negative integer, or a string of digits. */
