@@ -38,6 +38,22 @@ export function validateSnapshotName(name: unknown): string {
   return name;
 }
 
+/**
+ * A name setup may create: a snapshot name not starting with "." (`.opencrate` included), which the root listings
+ * (`ls <root>`, `tree`, the viewer) leave out with the other dot-folders. An existing one still opens by its path.
+ */
+export function validateNewSnapshotName(name: unknown): string {
+  const valid = validateSnapshotName(name);
+  if (valid.startsWith(".")) {
+    throw new InvalidArgumentError(
+      `Invalid snapshot name ${JSON.stringify(valid)}: a name may not start with "." (the listings of a root leave ` +
+        `such folders out, and ".opencrate" is opencrate's own).`,
+      { path: valid },
+    );
+  }
+  return valid;
+}
+
 /** A tag: `[A-Za-z0-9._-]{1,64}`; "" and undefined mean no tag. */
 export function validateTag(tag: unknown, what = "tag"): string | undefined {
   if (tag === undefined || tag === "") return undefined;
@@ -47,6 +63,22 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
     );
   }
   return tag;
+}
+
+/**
+ * A tag setup may give a version: not all digits and not `latest`, which `<name>@<tag>` would read as a version
+ * number or the latest version. A version tagged so before still opens by its folder (`<name>/v3:5`).
+ */
+export function validateNewTag(tag: unknown): string | undefined {
+  const valid = validateTag(tag);
+  if (valid !== undefined && (/^\d+$/.test(valid) || valid === "latest")) {
+    const selects = valid === "latest" ? "the latest version" : `version ${Number(valid)}`;
+    throw new InvalidArgumentError(
+      `Invalid tag ${JSON.stringify(valid)}: <name>@${valid} selects ${selects}, not a tag, so a tag may not be all ` +
+        `digits or "latest".`,
+    );
+  }
+  return valid;
 }
 
 /**
