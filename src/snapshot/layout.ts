@@ -16,6 +16,11 @@ export type BuiltinType = (typeof BUILTIN_TYPES)[number];
 
 const CLAIM_DIGITS = 10;
 const CLAIM_FILE = /^(\d{10})\.json$/;
+/**
+ * The highest version opencrate claims or runs in: claims and run records are named by the number in 10 digits,
+ * so that they list in numeric order, and read back only so. A folder above it (another tool's) is only read.
+ */
+export const MAX_VERSION = 10 ** CLAIM_DIGITS - 1;
 
 export function isBuiltinType(type: string): type is BuiltinType {
   return (BUILTIN_TYPES as readonly string[]).includes(type);
