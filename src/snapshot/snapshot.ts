@@ -149,9 +149,9 @@ export class Snapshot extends LevelMethods {
   /** Opens an existing snapshot read-only (see API.md "Pulling by URI"). */
   static async open(uri: string): Promise<Snapshot> {
     const { openSnapshot } = await import("./open.ts");
-    const target = await openSnapshot(uri);
+    const { backend, name, version, tag, folder } = await openSnapshot(uri);
     const snapshot = new Snapshot({ console: false });
-    snapshot.#run = { ...target, readOnly: true, writer: undefined, unregisterExit: undefined };
+    snapshot.#run = { backend, name, version, tag, folder, readOnly: true, writer: undefined, unregisterExit: undefined };
     return snapshot;
   }
 

@@ -22,7 +22,7 @@ import { FolderSwappedError, RefusedPathError, SafeFolder } from "../../transfer
 import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { PullRecord } from "../pull/pull-record.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
-import { openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
+import { CLAIMED_EMPTY, openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
 
 export interface PullOptions {
   readonly concurrency: number;
@@ -40,7 +40,12 @@ type Result =
 const FOLDER_RECHECK_MS = 50;
 
 export async function runPull(uri: string, destArgument: string | undefined, options: PullOptions): Promise<void> {
-  const snapshot = await openSnapshotTarget(uri);
+  const snapshot = await openSnapshotTarget(uri, CLAIMED_EMPTY);
+  if (snapshot.empty) {
+    // Nothing to download, so no destination to make: a later pull gets the files once the run writes them.
+    if (options.quiet !== true) printLines(`Pulled nothing: ${snapshot.where} is claimed and has no files yet (its run has not written anything).`);
+    return;
+  }
   // "v3:tag" is not a valid folder name on Windows.
   const folderName = process.platform === "win32" ? snapshot.folder.replaceAll(":", "_") : snapshot.folder;
   const dest = destArgument ?? join(".", snapshot.name, folderName);
