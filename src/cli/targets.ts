@@ -12,7 +12,7 @@ import { backendFor, backendFromUri, objectLocation } from "../backends/registry
 import { InvalidArgumentError, isOpenCrateError } from "../errors.ts";
 import { parseFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
-import { openSnapshot, type OpenedSnapshot } from "../snapshot/open.ts";
+import { openSnapshot, type OpenedSnapshot, type OpenOptions } from "../snapshot/open.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
 import { inDefaultRoot } from "./default-root.ts";
@@ -29,11 +29,17 @@ export interface NameTarget {
   readonly name: string;
 }
 
-export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
-  const opened = await openSnapshot(inDefaultRoot(uri));
+export async function openSnapshotTarget(uri: string, options: OpenOptions = {}): Promise<SnapshotTarget> {
+  const opened = await openSnapshot(inDefaultRoot(uri), options);
   const folderKey = versionKey(opened.name, opened.folder);
   return { ...opened, prefix: `${folderKey}/`, where: opened.backend.describe(folderKey) };
 }
+
+/** A claimed version with no files yet is a snapshot to list (empty), as the viewer shows it. */
+export const CLAIMED_EMPTY: OpenOptions = { claimedEmpty: true };
+
+/** What `ls` and `tree` say of such a version. */
+export const NO_FILES_YET = "(claimed; no files yet: its run has not written anything)";
 
 /**
  * The snapshot a root-or-snapshot URI names (`ls`, `tree`, the viewer), or undefined when it names a folder. A last
@@ -44,7 +50,7 @@ export async function openSnapshotTarget(uri: string): Promise<SnapshotTarget> {
  */
 export async function findSnapshotTarget(uri: string): Promise<SnapshotTarget | undefined> {
   const last = splitLastSegment(uri)?.last ?? uri;
-  if (!last.includes("@")) return parseFolderName(last) === undefined ? undefined : openSnapshotTarget(uri);
+  if (!last.includes("@")) return parseFolderName(last) === undefined ? undefined : openSnapshotTarget(uri, CLAIMED_EMPTY);
   parseLocation(uri);
   const split = selectorSplits(uri).find((candidate) => candidate.rest === "");
   if (split === undefined) return undefined;
@@ -61,7 +67,7 @@ export async function findSnapshotTarget(uri: string): Promise<SnapshotTarget | 
  */
 async function openIfSnapshot(snapshotUri: string): Promise<{ snapshot: SnapshotTarget } | { failure: unknown }> {
   try {
-    return { snapshot: await openSnapshotTarget(snapshotUri) };
+    return { snapshot: await openSnapshotTarget(snapshotUri, CLAIMED_EMPTY) };
   } catch (error) {
     const notThere = isOpenCrateError(error, "NOT_FOUND") || isOpenCrateError(error, "VERSION_NOT_FOUND") || isOpenCrateError(error, "INVALID_ARGUMENT");
     if (!notThere) throw error;

@@ -8,7 +8,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { nameKey, type DEV_VERSION } from "../snapshot/layout.ts";
 import { summarizeRuns, type RunSummary } from "../snapshot/run-records.ts";
 import { VersionStore, type VersionEntry } from "../snapshot/versions.ts";
-import { isBookkeepingPath } from "../bookkeeping.ts";
+import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { listFolder } from "./files.ts";
 import { mapWithConcurrency } from "./pool.ts";
 

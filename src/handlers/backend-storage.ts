@@ -8,6 +8,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, isOpenCrateError, ReadOnlyError } from "../errors.ts";
+import { bookkeepingSegment } from "../snapshot/bookkeeping.ts";
 import { downloadToFile } from "../transfer/download-file.ts";
 import { SafeFolder } from "../transfer/safe-folder.ts";
 import type { ArtifactObjectInfo, ArtifactStorage, RangeReadOptions } from "./types.ts";
@@ -24,6 +25,11 @@ export interface BackendArtifactStorageOptions {
    * itself also counts objects below it. Built-in types store one object, so only that object counts.
    */
   readonly folderLike?: boolean;
+  /**
+   * Refuse writes below the path whose relative path has a segment of opencrate's bookkeeping (a snapshot's
+   * artifacts: the listings leave such paths out). Default false.
+   */
+  readonly refuseBookkeeping?: boolean;
 }
 
 export class BackendArtifactStorage implements ArtifactStorage {
@@ -33,12 +39,14 @@ export class BackendArtifactStorage implements ArtifactStorage {
   /** Where the artifact's name starts in `key`. */
   readonly #nameStart: number;
   readonly #folderLike: boolean;
+  readonly #refuseBookkeeping: boolean;
 
   constructor(options: BackendArtifactStorageOptions) {
     this.backend = options.backend;
     this.key = validateKey(options.key, options.backend.describe(""));
     this.readOnly = options.readOnly ?? false;
     this.#folderLike = options.folderLike ?? true;
+    this.#refuseBookkeeping = options.refuseBookkeeping ?? false;
     const name = options.name ?? "";
     this.#nameStart = name !== "" && this.key.endsWith(`/${name}`) ? this.key.length - name.length : this.key.length;
   }
@@ -180,6 +188,14 @@ export class BackendArtifactStorage implements ArtifactStorage {
    */
   async #keyToWrite(relative: string): Promise<string> {
     const key = this.#writableKey(relative);
+    const hidden = this.#refuseBookkeeping && relative !== "" ? bookkeepingSegment(relative) : undefined;
+    if (hidden !== undefined) {
+      throw new InvalidArgumentError(
+        `Cannot save ${this.backend.describe(key)}: ${JSON.stringify(hidden.segment)} is a name opencrate keeps for itself ` +
+          `(${hidden.reason}), which ls, pull and the viewer leave out; pick another name.`,
+        { path: this.backend.describe(key) },
+      );
+    }
     const segments = key.slice(this.#nameStart).split("/");
     for (let depth = 1; depth < segments.length; depth++) {
       const folder = key.slice(0, this.#nameStart) + segments.slice(0, depth).join("/");

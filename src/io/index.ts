@@ -2,7 +2,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { backendFor, objectLocation } from "../backends/registry.ts";
-import { isBookkeepingPath } from "../bookkeeping.ts";
+import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { BackendArtifactStorage } from "../handlers/backend-storage.ts";
 import { builtinHandlers } from "../handlers/registry.ts";

@@ -44,10 +44,11 @@ export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
    */
   readonly folderLike?: boolean;
   /**
-   * Throws when the artifact's name is too long to write with room for its backups (see checkArtifactNameLength);
-   * called before every save and backup. Reading, listing and deleting take any name, as other tools may write it.
+   * Throws when the artifact's name may not be written: a bookkeeping name the listings leave out, or one too long
+   * to write with room for its backups (see snapshot.ts #nameCheck); called before every save and backup. Reading,
+   * listing and deleting take any name, as other tools (and earlier releases) may have written it.
    */
-  readonly checkNameLength?: () => void;
+  readonly checkName?: () => void;
 }
 
 export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined> {
@@ -60,20 +61,21 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   readonly #context: HandlerContext;
   readonly #log: ArtifactLog;
   readonly #folderLike: boolean;
-  readonly #checkNameLength: () => void;
+  readonly #checkName: () => void;
 
   constructor(init: ArtifactInit<In, Out, SaveOptions, LoadOptions>) {
     this.name = init.name;
     this.snapshotType = init.snapshotType;
     this.verbose = init.verbose;
     this.#folderLike = init.folderLike ?? false;
-    this.#checkNameLength = init.checkNameLength ?? (() => {});
+    this.#checkName = init.checkName ?? (() => {});
     this.storage = new BackendArtifactStorage({
       backend: init.backend,
       key: init.key,
       readOnly: init.readOnly,
       name: init.name,
       folderLike: this.#folderLike,
+      refuseBookkeeping: true,
     });
     this.#handler = init.handler;
     this.#context = { name: init.name, extension: extensionOf(init.name) };
@@ -88,7 +90,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /** Saves atomically: readers see the old or the new content, never a part. */
   async save(data: In, options?: SaveOptions): Promise<void> {
     this.#assertWritable("save");
-    this.#checkNameLength();
+    this.#checkName();
     await this.#handler.save(data, this.storage, options, this.#context);
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
   }
@@ -127,7 +129,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   async backup(tag?: string): Promise<string | undefined> {
     this.#assertWritable("back up");
     const validTag = validateTag(tag, "backup tag");
-    this.#checkNameLength();
+    this.#checkName();
     const below = await this.#keysBelow();
     if (below.length === 0 && !(await objectExists(this.storage.backend, this.storage.key))) {
       this.#logVerbose(`✗ '${this.name}' of '${this.snapshotType}' does not exist at '${this.path}', cannot create backup.`);
@@ -340,7 +342,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /** Uploads a local file as the artifact's bytes, streaming in constant memory. */
   async saveFile(localPath: string): Promise<void> {
     this.#assertWritable("save");
-    this.#checkNameLength();
+    this.#checkName();
     await this.storage.writeFile(localPath);
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
   }
@@ -348,7 +350,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   /** Uploads a stream as the artifact's bytes, in constant memory. */
   async saveStream(body: NodeJS.ReadableStream | AsyncIterable<Uint8Array>): Promise<void> {
     this.#assertWritable("save");
-    this.#checkNameLength();
+    this.#checkName();
     await this.storage.writeStream(body as Readable | AsyncIterable<Uint8Array>);
     this.#logVerbose(`✓ '${this.name}' of '${this.snapshotType}' saved successfully at '${this.path}'.`);
   }

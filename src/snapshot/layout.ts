@@ -9,12 +9,18 @@
  *   <name>/.opencrate/latest.json                     best-effort hint of the highest claim
  */
 import { joinKey } from "../backends/keys.ts";
+import { BOOKKEEPING_FOLDER } from "./bookkeeping.ts";
 
 export const BUILTIN_TYPES = ["text", "json", "yaml", "csv", "image", "gif", "video", "audio", "checkpoint"] as const;
 export type BuiltinType = (typeof BUILTIN_TYPES)[number];
 
 const CLAIM_DIGITS = 10;
 const CLAIM_FILE = /^(\d{10})\.json$/;
+/**
+ * The highest version opencrate claims or runs in: claims and run records are named by the number in 10 digits,
+ * so that they list in numeric order, and read back only so. A folder above it (another tool's) is only read.
+ */
+export const MAX_VERSION = 10 ** CLAIM_DIGITS - 1;
 
 export function isBuiltinType(type: string): type is BuiltinType {
   return (BUILTIN_TYPES as readonly string[]).includes(type);
@@ -73,9 +79,6 @@ export function nameKey(name: string): string {
 export function versionKey(name: string, folder: string): string {
   return joinKey(name, folder);
 }
-
-/** The folder of a name's claims and records. */
-const BOOKKEEPING_FOLDER = ".opencrate";
 
 export function bookkeepingKey(name: string): string {
   return joinKey(name, BOOKKEEPING_FOLDER);

@@ -8,6 +8,7 @@
  * the longest infix. Run ids are checked in run-env.ts against the same 255 bytes.
  */
 import { InvalidArgumentError } from "../errors.ts";
+import { bookkeepingSegment } from "./bookkeeping.ts";
 
 /** The longest file name most file systems take, in bytes (here: UTF-8 bytes). */
 export const FILE_NAME_MAX_BYTES = 255;
@@ -37,6 +38,22 @@ export function validateSnapshotName(name: unknown): string {
   return name;
 }
 
+/**
+ * A name setup may create: a snapshot name not starting with "." (`.opencrate` included), which the root listings
+ * (`ls <root>`, `tree`, the viewer) leave out with the other dot-folders. An existing one still opens by its path.
+ */
+export function validateNewSnapshotName(name: unknown): string {
+  const valid = validateSnapshotName(name);
+  if (valid.startsWith(".")) {
+    throw new InvalidArgumentError(
+      `Invalid snapshot name ${JSON.stringify(valid)}: a name may not start with "." (the listings of a root leave ` +
+        `such folders out, and ".opencrate" is opencrate's own).`,
+      { path: valid },
+    );
+  }
+  return valid;
+}
+
 /** A tag: `[A-Za-z0-9._-]{1,64}`; "" and undefined mean no tag. */
 export function validateTag(tag: unknown, what = "tag"): string | undefined {
   if (tag === undefined || tag === "") return undefined;
@@ -46,6 +63,22 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
     );
   }
   return tag;
+}
+
+/**
+ * A tag setup may give a version: not all digits and not `latest`, which `<name>@<tag>` would read as a version
+ * number or the latest version. A version tagged so before still opens by its folder (`<name>/v3:5`).
+ */
+export function validateNewTag(tag: unknown): string | undefined {
+  const valid = validateTag(tag);
+  if (valid !== undefined && (/^\d+$/.test(valid) || valid === "latest")) {
+    const selects = valid === "latest" ? "the latest version" : `version ${Number(valid)}`;
+    throw new InvalidArgumentError(
+      `Invalid tag ${JSON.stringify(valid)}: <name>@${valid} selects ${selects}, not a tag, so a tag may not be all ` +
+        `digits or "latest".`,
+    );
+  }
+  return valid;
 }
 
 /**
@@ -117,6 +150,22 @@ export function checkArtifactNameLength(name: string, type: string, key: string,
       { path: name },
     );
   }
+}
+
+/**
+ * Throws InvalidArgumentError when a segment of artifact name `name` is one of opencrate's bookkeeping names
+ * (bookkeeping.ts): `ls`, `pull` and the viewer leave such paths out, so the artifact would be saved and never
+ * shown. `where` is the snapshot folder, for the message.
+ */
+export function refuseBookkeepingArtifactName(name: string, type: string, where: string): void {
+  const found = bookkeepingSegment(name);
+  if (found === undefined) return;
+  const which = found.segment === name ? "it is a name" : `its segment ${JSON.stringify(found.segment)} is a name`;
+  throw new InvalidArgumentError(
+    `Invalid ${type} artifact name ${JSON.stringify(name)} in ${where}: ${which} opencrate keeps for itself (${found.reason}), ` +
+      "which ls, pull and the viewer leave out; pick another name.",
+    { path: name },
+  );
 }
 
 /** `"new"`, `"last"`, `"dev"`, a non-negative integer, or a string of digits. */

@@ -13,6 +13,16 @@ export interface OpenedSnapshot {
   readonly version: number | typeof DEV_VERSION;
   readonly tag: string | undefined;
   readonly folder: string;
+  /** The version is claimed and its folder holds nothing yet (opened so only with `claimedEmpty`). */
+  readonly empty: boolean;
+}
+
+export interface OpenOptions {
+  /**
+   * Open a claimed version whose folder holds nothing yet (its run has not written anything), with `empty: true`,
+   * instead of failing NOT_FOUND. A version neither claimed nor holding files fails either way.
+   */
+  readonly claimedEmpty?: boolean;
 }
 
 /**
@@ -20,7 +30,7 @@ export interface OpenedSnapshot {
  * listVersions order (a sibling made by resuming, when there is one). `@<tag>` is the highest number with a folder
  * of that tag. A folder path opens that folder; `v3` when only `v3:<tag>` exists means the tagged folder.
  */
-export async function openSnapshot(uri: string): Promise<OpenedSnapshot> {
+export async function openSnapshot(uri: string, options: OpenOptions = {}): Promise<OpenedSnapshot> {
   const address = parseSnapshotUri(uri);
   const backend = backendFromUri(address.root);
   const entries = await new VersionStore(backend, address.name).listVersions();
@@ -75,10 +85,11 @@ export async function openSnapshot(uri: string): Promise<OpenedSnapshot> {
       break;
     }
   }
-  if (!entry.hasFolder || !(await hasObjectsUnder(backend, `${versionKey(address.name, entry.folder)}/`))) {
-    throw new NotFoundError(`The snapshot folder ${backend.describe(versionKey(address.name, entry.folder))} is empty or missing.`, {
-      path: backend.describe(versionKey(address.name, entry.folder)),
-    });
+  const empty = !entry.hasFolder || !(await hasObjectsUnder(backend, `${versionKey(address.name, entry.folder)}/`));
+  if (empty && !(options.claimedEmpty === true && entry.claim !== undefined)) {
+    const folder = backend.describe(versionKey(address.name, entry.folder));
+    const why = entry.claim === undefined ? "is empty or missing" : "holds no files yet: the version is claimed, and its run has not written anything";
+    throw new NotFoundError(`The snapshot folder ${folder} ${why}.`, { path: folder });
   }
-  return { backend, name: address.name, version: entry.version, tag: entry.tag, folder: entry.folder };
+  return { backend, name: address.name, version: entry.version, tag: entry.tag, folder: entry.folder, empty };
 }

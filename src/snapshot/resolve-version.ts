@@ -4,7 +4,7 @@ import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import type { StartOption } from "./names.ts";
-import { folderClaim, highestNumber, numbersOf, VersionStore, type AllocationResult, type VersionEntry } from "./versions.ts";
+import { folderClaim, highestNumber, numbersOf, refuseBeyondMaxVersion, VersionStore, type AllocationResult, type VersionEntry } from "./versions.ts";
 
 export interface ResolveRequest {
   readonly backend: StorageBackend;
@@ -104,6 +104,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
       });
     }
   }
+  refuseBeyondMaxVersion(version, name, where);
   const folder = versionFolderName(version, tag);
   warnOnSibling(request, entries, version, folder);
   return { version, folder, resumed: !request.replace };

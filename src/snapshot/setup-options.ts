@@ -3,7 +3,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
 import { defaultRoot } from "./default-root.ts";
-import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
+import { parseStart, showValue, validateNewSnapshotName, validateNewTag, type StartInput, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
 
 export interface SetupOptions {
@@ -93,10 +93,10 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
     );
   }
   return {
-    name: validateSnapshotName(given.name),
+    name: validateNewSnapshotName(given.name),
     start,
     replace: given.replace === true,
-    tag: validateTag(given.tag),
+    tag: validateNewTag(given.tag),
     level:
       given.logLevel === undefined
         ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")

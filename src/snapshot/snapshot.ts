@@ -54,7 +54,7 @@ import {
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
-import { checkArtifactNameLength, refuseRunLogType, validateTypeName } from "./names.ts";
+import { checkArtifactNameLength, refuseBookkeepingArtifactName, refuseRunLogType, validateTypeName } from "./names.ts";
 import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
 import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
@@ -149,9 +149,9 @@ export class Snapshot extends LevelMethods {
   /** Opens an existing snapshot read-only (see API.md "Pulling by URI"). */
   static async open(uri: string): Promise<Snapshot> {
     const { openSnapshot } = await import("./open.ts");
-    const target = await openSnapshot(uri);
+    const { backend, name, version, tag, folder } = await openSnapshot(uri);
     const snapshot = new Snapshot({ console: false });
-    snapshot.#run = { ...target, readOnly: true, writer: undefined, unregisterExit: undefined };
+    snapshot.#run = { backend, name, version, tag, folder, readOnly: true, writer: undefined, unregisterExit: undefined };
     return snapshot;
   }
 
@@ -379,7 +379,7 @@ export class Snapshot extends LevelMethods {
       readOnly: run.readOnly,
       log: this.logger,
       folderLike: true,
-      checkNameLength: this.#nameLengthCheck(run, validType, name, key),
+      checkName: this.#nameCheck(run, validType, name, key),
     });
     const attachments: HandlerAttachments = {
       path: artifact.path,
@@ -510,7 +510,7 @@ export class Snapshot extends LevelMethods {
     return new Artifact({
       backend: run.backend,
       key,
-      checkNameLength: this.#nameLengthCheck(run, type, name, key),
+      checkName: this.#nameCheck(run, type, name, key),
       name,
       snapshotType: type,
       handler,
@@ -536,10 +536,16 @@ export class Snapshot extends LevelMethods {
     return artifactKey(run.name, run.folder, type, name);
   }
 
-  /** The length rule of artifact names (names.ts), checked when the artifact is written. */
-  #nameLengthCheck(run: ActiveRun, type: string, name: string, key: string): () => void {
+  /**
+   * The rules of artifact names checked when the artifact is written (names.ts): no bookkeeping name that the
+   * listings leave out, and the length.
+   */
+  #nameCheck(run: ActiveRun, type: string, name: string, key: string): () => void {
     const where = this.dirPath;
-    return () => checkArtifactNameLength(name, type, key, keyBytesLimit(run.backend), where);
+    return () => {
+      refuseBookkeepingArtifactName(name, type, where);
+      checkArtifactNameLength(name, type, key, keyBytesLimit(run.backend), where);
+    };
   }
 
   #active(): ActiveRun {

@@ -15,12 +15,13 @@ import { firstKeyUnder, hasObjectsUnder } from "../backends/presence.ts";
 import { settleConditionalWrite, WRITER_TOKEN_KEY, type Settled } from "../backends/conditional-write.ts";
 import { retryPolicyOf, type FailureKind, type RetryPolicy } from "../backends/retry-policy.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
-import { AlreadyExistsError, CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
+import { AlreadyExistsError, CorruptDataError, isOpenCrateError, NotSupportedError, TransientError } from "../errors.ts";
 import {
   claimKey,
   claimsPrefix,
   DEV_VERSION,
   latestHintKey,
+  MAX_VERSION,
   nameKey,
   numberTakenByFolder,
   parseFolderName,
@@ -642,6 +643,7 @@ export class VersionStore {
    * own conditional writes is taken at its word when the first send meets an existing claim: no read-back.
    */
   async #tryClaim(claim: VersionClaim, lossOnly = false): Promise<{ outcome: "won" | "lost" | "unknown"; stored?: VersionClaim | undefined }> {
+    refuseBeyondMaxVersion(claim.version, this.#name, this.#backend.describe(nameKey(this.#name)));
     const key = claimKey(this.#name, claim.version);
     const body = `${JSON.stringify(claim, null, 2)}\n`;
     const trusted = lossOnly && this.#backend.capabilities.settlesConditionalWrites === true;
@@ -679,6 +681,20 @@ export class VersionStore {
       // advisory only
     }
   }
+}
+
+/**
+ * Throws NotSupportedError for a version above MAX_VERSION, before anything is written for it: its claim and run
+ * records could not be read back. `where` is the name's location.
+ */
+export function refuseBeyondMaxVersion(version: number, name: string, where: string): void {
+  if (version <= MAX_VERSION) return;
+  throw new NotSupportedError(
+    `Cannot run version ${version} of '${name}' at ${where}: opencrate claims and writes versions up to ${MAX_VERSION} ` +
+      "only (its claims and run records name a version in 10 digits), and the versions there reach past that limit " +
+      "(a folder another tool wrote). They can still be read (ls, pull, Snapshot.open); use another snapshot name for new runs.",
+    { path: where },
+  );
 }
 
 function newClaim(version: number, options: AllocateOptions): VersionClaim {

@@ -12,7 +12,7 @@ import { validateSnapshotName } from "../snapshot/names.ts";
 import { shownStatus } from "../snapshot/run-records.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
-import { isBookkeepingPath } from "../bookkeeping.ts";
+import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import { readVersions, versionBase, type VersionFacts } from "../cli/version-rows.ts";
 import type { RunSummary, NameSummary, VersionRow, FileRow } from "./api-types.ts";

@@ -7,7 +7,7 @@
  */
 import { validateKey } from "../backends/keys.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
-import { isBookkeepingPath } from "../bookkeeping.ts";
+import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { parseFolderName, versionKey } from "../snapshot/layout.ts";
 import { validateSnapshotName } from "../snapshot/names.ts";
 

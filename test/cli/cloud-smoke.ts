@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
+import { VersionStore } from "../../src/snapshot/versions.ts";
 import type { BackendFactory } from "../support/backends.ts";
 import { assertKeepsOwnFiles, assertPulledMany, makeDotFiles, makeManyFiles, makeSnapshots, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, tempDir } from "./helpers.ts";
 import { NOT_FOR_PULL, ownEsImportsOfNodeHttp, runCliRecordingModules } from "./loaded-modules.ts";
@@ -285,6 +286,11 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       assert.deepEqual(await filesBelow(join(dest, "checkpoints")), ["weights.bin"]);
     });
 
+    it("ls, tree and pull of a claimed version with no files yet say so and exit 0; an unclaimed one still fails", async () => {
+      await new VersionStore(backend, "pending").allocateNew({ tag: "soon", runId: undefined });
+      await assertClaimedEmpty(root, "pending", "v0:soon", join(dir, "pending-pull"), env);
+    });
+
     it("fails with one line (and no secret, even with --debug) on a missing snapshot", async () => {
       const result = await runCli(["ls", `${root}/train/v9`, "--debug"], { env });
       assert.equal(result.code, 1);
@@ -292,4 +298,33 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       if (target.secret !== undefined) assert.ok(!result.stderr.includes(target.secret));
     });
   });
+}
+
+/**
+ * `ls`, `tree` and `pull` of `<root>/<name>` whose version `folder` (v0) is claimed with nothing written: each says
+ * so and exits 0, and pull makes no destination; `log` says why there is no log; version 1, neither claimed nor
+ * written, fails as before.
+ */
+export async function assertClaimedEmpty(root: string, name: string, folder: string, dest: string, env?: NodeJS.ProcessEnv): Promise<void> {
+  const options = env === undefined ? {} : { env };
+  for (const uri of [`${root}/${name}@0`, `${root}/${name}@latest`, `${root}/${name}/${folder}`]) {
+    const ls = await runCli(["ls", uri], options);
+    assert.equal(ls.code, 0, `ls ${uri}: ${ls.stderr}`);
+    assert.match(ls.stdout, /^.*\n\(claimed; no files yet: its run has not written anything\)\n$/, ls.stdout);
+    const tree = await runCli(["tree", uri], options);
+    assert.equal(tree.code, 0, `tree ${uri}: ${tree.stderr}`);
+    assert.equal(tree.stdout, `${folder}\n(claimed; no files yet: its run has not written anything)\n`);
+  }
+  const pull = await runCli(["pull", `${root}/${name}@0`, dest], options);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.match(pull.stdout, /^Pulled nothing: .* is claimed and has no files yet/);
+  assert.equal(existsSync(dest), false, "no destination made");
+  const log = await runCli(["log", `${root}/${name}@0`], options);
+  assert.equal(log.code, 1);
+  assert.match(log.stderr, /holds no files yet: the version is claimed/);
+  for (const command of ["ls", "tree", "pull"]) {
+    const missing = await runCli([command, `${root}/${name}@1`, ...(command === "pull" ? [dest] : [])], options);
+    assert.equal(missing.code, 1, `${command}: ${missing.stdout}`);
+    assert.ok(missing.stderr.includes(`Version 1 of '${name}' does not exist`), missing.stderr);
+  }
 }

@@ -7,6 +7,8 @@ import { Snapshot } from "../../src/index.ts";
 import type { RunRecord } from "../../src/logs/run-record.ts";
 import { runRecordsPrefix } from "../../src/snapshot/layout.ts";
 import { listRunRecords } from "../../src/snapshot/run-records.ts";
+import { VersionStore } from "../../src/snapshot/versions.ts";
+import { assertClaimedEmpty } from "./cloud-smoke.ts";
 import { collectKeys } from "../support/assertions.ts";
 import { makeRoot, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
@@ -150,6 +152,13 @@ describe("opencrate ls", () => {
     }
     const v7 = await runCli(["ls", `${root}/train/v7`]);
     assert.match(v7.stderr, /Version 7 of 'train' does not exist .*existing: v0, v1/);
+  });
+
+  it("ls, tree and pull of a claimed version with no files yet say so and exit 0; an unclaimed one still fails", async () => {
+    const own = join(dir, "pending-root");
+    await mkdir(own);
+    await new VersionStore(new LocalBackend({ root: own }), "pending").allocateNew({ tag: "soon", runId: undefined });
+    await assertClaimedEmpty(own, "pending", "v0:soon", join(dir, "pending-pull"));
   });
 
   it("prints the stack and causes with --debug", async () => {

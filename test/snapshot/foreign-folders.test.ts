@@ -176,6 +176,29 @@ for (const factory of allBackendFactories()) {
       assert.match(error.message, /v0, v1/);
     });
 
+    it("a foreign folder at or past v9999999999 stops \"new\", and runs in it, with NOT_SUPPORTED; nothing is written", async () => {
+      for (const [name, top] of [["huge", 10_000_000_000], ["edge", 9_999_999_999]] as const) {
+        await backend.put(`${name}/v0/${name}.log`, "old\n");
+        await backend.put(`${name}/v${top}/${name}.log`, "foreign\n");
+        const before = await collectKeys(backend, `${name}/`);
+        const error = await expectCode(setup({ name, tag: "mine" }), "NOT_SUPPORTED", `new past v${top}`);
+        assert.ok(error.message.includes(`'${name}'`) && error.message.includes("9999999999"), error.message);
+        if (top > 9_999_999_999) {
+          await expectCode(setup({ name, start: "last" }), "NOT_SUPPORTED", "last");
+          await expectCode(setup({ name, start: top }), "NOT_SUPPORTED", "that number");
+        }
+        assert.deepEqual(await collectKeys(backend, `${name}/`), before, "no claim, record or log written");
+      }
+      // Up to the limit every number is claimed and read back: its claim, tag and run record are listed.
+      await backend.put("limit/v0/limit.log", "foreign\n");
+      await backend.put("limit/v9999999998/limit.log", "foreign\n");
+      const top = await setup({ name: "limit", tag: "mine" });
+      assert.equal(top.version, 9_999_999_999);
+      const listed = (await top.listVersions()).at(-1);
+      assert.deepEqual([listed?.versionName, listed?.claimed, listed?.status], ["v9999999999:mine", true, "running"]);
+      await top.close();
+    });
+
     it("a claim whose body names another version is CORRUPT_DATA naming the claim", async () => {
       await (await setup({ name: "forged" })).close();
       const key = "forged/.opencrate/versions/0000000000.json";

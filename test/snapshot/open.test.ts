@@ -93,6 +93,31 @@ for (const factory of openable) {
       }
     });
 
+    it("setup refuses a name starting with \".\" and a tag that @ would read as a number or latest; such folders written before still open by path", async () => {
+      for (const name of [".hidden", "...x", ".opencrate"]) {
+        const error = await expectCode(Snapshot.setup({ name, backend, console: false }), "INVALID_ARGUMENT", name);
+        assert.match(error.message, /may not start with "\."/);
+        assert.deepEqual(await collectKeys(backend, `${name}/`), [], name);
+      }
+      for (const tag of ["5", "007", "latest"]) {
+        const error = await expectCode(Snapshot.setup({ name: "selectors", tag, backend, console: false }), "INVALID_ARGUMENT", tag);
+        assert.ok(error.message.includes(`@${tag} selects`), error.message);
+      }
+      assert.deepEqual(await collectKeys(backend, "selectors/"), []);
+      for (const tag of ["v5", "5a", "latest2", "Latest"]) {
+        const snapshot = await Snapshot.setup({ name: "selectors", tag, backend, console: false });
+        assert.equal(snapshot.tag, tag);
+        await snapshot.close();
+      }
+
+      await backend.put(".hidden/v0/jsons/metrics.json", Buffer.from('{"value":7}'));
+      await backend.put("selectors/v9:5/jsons/metrics.json", Buffer.from('{"value":9}'));
+      assert.deepEqual(await load(`${root}/.hidden/v0`), ["v0", { value: 7 }]);
+      assert.deepEqual(await load(`${root}/.hidden@latest`), ["v0", { value: 7 }]);
+      assert.deepEqual(await load(`${root}/selectors/v9:5`), ["v9:5", { value: 9 }]);
+      await expectCode(Snapshot.open(`${root}/selectors@5`), "VERSION_NOT_FOUND", "@5 is version 5");
+    });
+
     it("refuses every write with READ_ONLY and changes nothing", async () => {
       const keysBefore = await collectKeys(backend, "shared/");
       const snapshot = await Snapshot.open(`${root}/shared@latest`);

@@ -10,11 +10,11 @@ import { printable } from "../../printable.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { defaultRoot } from "../../snapshot/default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
-import { isBookkeepingPath } from "../../bookkeeping.ts";
+import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
 import { assertLocalFolder, listFolder } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
-import { findNameTarget, findSnapshotTarget, type NameTarget, type SnapshotTarget } from "../targets.ts";
+import { findNameTarget, findSnapshotTarget, NO_FILES_YET, type NameTarget, type SnapshotTarget } from "../targets.ts";
 import { readVersions, versionBase, type VersionBase } from "../version-rows.ts";
 
 export interface LsOptions {
@@ -54,6 +54,10 @@ async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<
     return;
   }
   printLines(printable(snapshot.where)); // which version `@latest` or `@<tag>` picked
+  if (snapshot.empty && files.length === 0) {
+    printLines(NO_FILES_YET);
+    return;
+  }
   printLines(
     renderTable(
       ["SIZE", "MODIFIED", "PATH"],

@@ -8,7 +8,7 @@ import { AlreadyExistsError, InvalidArgumentError, isOpenCrateError, PermissionD
 import type { ObjectInfo } from "../../backends/backend.ts";
 import { checkFile } from "../../transfer/content-check.ts";
 import { formatSize } from "../../io/size.ts";
-import { isBookkeepingPath } from "../../bookkeeping.ts";
+import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
 import { listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
@@ -27,7 +27,7 @@ import { createProgress, type PullProgress } from "../pull/progress.ts";
 import { PlacementConflictError, PulledFiles } from "../pull/placement.ts";
 import { PullRecord } from "../pull/pull-record.ts";
 import { checkPullPath, pathInside } from "../pull/safe-path.ts";
-import { openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
+import { CLAIMED_EMPTY, openSnapshotTarget, type SnapshotTarget } from "../targets.ts";
 
 export interface PullOptions {
   readonly concurrency: number;
@@ -49,7 +49,12 @@ type Result =
 const FOLDER_RECHECK_MS = 50;
 
 export async function runPull(uri: string, destArgument: string | undefined, options: PullOptions): Promise<void> {
-  const snapshot = await openSnapshotTarget(uri);
+  const snapshot = await openSnapshotTarget(uri, CLAIMED_EMPTY);
+  if (snapshot.empty) {
+    // Nothing to download, so no destination to make: a later pull gets the files once the run writes them.
+    if (options.quiet !== true) printLines(`Pulled nothing: ${snapshot.where} is claimed and has no files yet (its run has not written anything).`);
+    return;
+  }
   // "v3:tag" is not a valid folder name on Windows.
   const folderName = process.platform === "win32" ? snapshot.folder.replaceAll(":", "_") : snapshot.folder;
   const dest = destArgument ?? join(".", snapshot.name, folderName);

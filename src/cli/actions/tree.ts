@@ -7,7 +7,7 @@ import { renderTree, type TreeFile } from "../../io/tree.ts";
 import { parseLocation, redact, type Location } from "../../uri.ts";
 import { assertLocalFolder, listFolder } from "../files.ts";
 import { printLines } from "../format.ts";
-import { findSnapshotTarget } from "../targets.ts";
+import { findSnapshotTarget, NO_FILES_YET } from "../targets.ts";
 
 export interface TreeCommandOptions {
   readonly depth: number;
@@ -15,8 +15,12 @@ export interface TreeCommandOptions {
 }
 
 export async function runTree(uri: string, options: TreeCommandOptions): Promise<void> {
-  const { backend, prefix, label, checkedOnDisk } = await resolveFolder(uri);
+  const { backend, prefix, label, checkedOnDisk, claimedEmpty } = await resolveFolder(uri);
   const listed = await listFolder(backend, prefix);
+  if (listed.length === 0 && claimedEmpty) {
+    printLines(`${label}\n${NO_FILES_YET}`);
+    return;
+  }
   if (listed.length === 0 && !checkedOnDisk) {
     throw new NotFoundError(`Nothing at ${redact(uri)}: the folder is empty or does not exist.`, { path: redact(uri) });
   }
@@ -38,17 +42,19 @@ interface TreeFolder {
   readonly label: string;
   /** A local folder known to exist: an empty one prints as its label alone. */
   readonly checkedOnDisk: boolean;
+  /** A claimed version whose folder holds nothing yet. */
+  readonly claimedEmpty: boolean;
 }
 
 async function resolveFolder(uri: string): Promise<TreeFolder> {
   const snapshot = await findSnapshotTarget(uri);
   if (snapshot !== undefined) {
-    return { backend: snapshot.backend, prefix: snapshot.prefix, label: snapshot.folder, checkedOnDisk: false };
+    return { backend: snapshot.backend, prefix: snapshot.prefix, label: snapshot.folder, checkedOnDisk: false, claimedEmpty: snapshot.empty };
   }
   const location = parseLocation(uri);
   const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  return { backend, prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file" };
+  return { backend, prefix: "", label: labelOf(location), checkedOnDisk: location.scheme === "file", claimedEmpty: false };
 }
 
 function labelOf(location: Location): string {

@@ -15,7 +15,7 @@ import { printable } from "../../printable.ts";
 import { checkFile } from "../../transfer/content-check.ts";
 import { downloadToFile, partialEntries, placedFileOf } from "../../transfer/download-file.ts";
 import { RefusedPathError, type SafeFolder } from "../../transfer/safe-folder.ts";
-import { PARTIAL_PREFIX } from "../../bookkeeping.ts";
+import { PARTIAL_PREFIX } from "../../snapshot/bookkeeping.ts";
 import { checkReplace, placementGuard, type PulledFiles } from "./placement.ts";
 import type { PullRecord } from "./pull-record.ts";
 
