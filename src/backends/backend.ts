@@ -154,6 +154,13 @@ export interface DeleteOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface LeftoverOptions {
+  /** Only temp files not written to for this long: a younger one may belong to a write still running. */
+  readonly olderThanMs: number;
+  /** Only in the folders directly under the prefix whose name passes (all when absent). */
+  readonly inFolder?: (name: string) => boolean;
+}
+
 export interface CopyOptions {
   /** Only "overwrite" and "create" are meaningful for copies. */
   readonly mode?: WriteMode;
@@ -281,6 +288,14 @@ export interface StorageBackend {
    * that refuse no delete leave it out.
    */
   checkDeletable?(prefix: string): Promise<void>;
+
+  /**
+   * Optional: removes the backend's own leftovers under the folder `prefix` ("a/b/"), which listings never show:
+   * on local disk, the temp files of writes killed before their commit (see `LeftoverOptions.olderThanMs`) and
+   * lock files past the lock's stale age; folders this leaves empty go too. Backends that leave nothing behind
+   * (object stores, whose uploads are all-or-nothing) leave it out.
+   */
+  removeLeftovers?(prefix: string, options: LeftoverOptions): Promise<void>;
 
   /** Removes many objects (batched where the store can). Missing keys are not errors. */
   deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;

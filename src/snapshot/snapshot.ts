@@ -47,6 +47,7 @@ import {
   historyKey,
   isBuiltinType,
   isResetFolder,
+  LEFTOVER_TEMP_AGE_MS,
   logKey,
   nameKey,
   typeFolder,
@@ -465,6 +466,8 @@ export class Snapshot extends LevelMethods {
     }
     for (const folder of folders) await backend.checkDeletable?.(`${prefix}${folder}/`);
     await backend.deleteMany(doomed);
+    // Temp files of killed writes are never listed, so the deletes above leave them (and their folders).
+    await backend.removeLeftovers?.(prefix, { olderThanMs: 0, inFolder: isResetFolder });
   }
 
   /** Writes buffered log lines now. */
@@ -612,5 +615,8 @@ function backendOf(options: SetupOptions): StorageBackend {
 async function emptyFolderBut(backend: StorageBackend, folderKey: string, keepKey: string): Promise<string[]> {
   const doomed: ObjectInfo[] = [];
   for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) doomed.push(info);
-  return deleteListed(backend, doomed);
+  const kept = await deleteListed(backend, doomed);
+  // Never listed: the temp files of killed writes. One written to recently may be another process's live write.
+  await backend.removeLeftovers?.(`${folderKey}/`, { olderThanMs: LEFTOVER_TEMP_AGE_MS }).catch(() => {});
+  return kept;
 }

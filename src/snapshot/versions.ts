@@ -18,6 +18,7 @@ import { mapWithConcurrency } from "../cli/pool.ts";
 import { AlreadyExistsError, CorruptDataError, isOpenCrateError, NotSupportedError, TransientError } from "../errors.ts";
 import {
   claimKey,
+  LEFTOVER_TEMP_AGE_MS,
   claimsPrefix,
   DEV_VERSION,
   latestHintKey,
@@ -263,6 +264,7 @@ export class VersionStore {
           continue;
         }
         await this.#writeHint(candidate);
+        await this.#removeClaimLeftovers();
         return claim;
       }
       if (outcome === "unknown") {
@@ -277,6 +279,14 @@ export class VersionStore {
       candidate = lost % 4 === 0 ? ((await this.listVersionNumbers(candidate)).at(-1) ?? candidate) + 1 : candidate + 1;
       claim = newClaim(candidate, options);
     }
+  }
+
+  /**
+   * Removes the temp files that claims killed before their commit left beside the claims (local disk), once they
+   * are old enough to be nobody's live write. Best effort: a claim never fails for it.
+   */
+  async #removeClaimLeftovers(): Promise<void> {
+    await this.#backend.removeLeftovers?.(claimsPrefix(this.#name), { olderThanMs: LEFTOVER_TEMP_AGE_MS }).catch(() => {});
   }
 
   /** Claims `version` if it is free; returns the existing claim when another writer has it. */

@@ -13,6 +13,7 @@ import { type BigIntStats, closeSync, constants, fstatSync, futimesSync, linkSyn
 import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import { isNoHardLinks } from "../backends/local/errors.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
 import { writeBody } from "./file-writes.ts";
@@ -421,8 +422,6 @@ async function place(request: FileDownload, partial: string, small: boolean): Pr
   }
 }
 
-/** Errors of link() on file systems that have no hard links (FAT, some network shares). */
-const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 /** Tries of the no-replace link when what was at the target went away before it could be looked at. */
 const LINK_TRIES = 3;
 
@@ -461,7 +460,7 @@ async function placeGuarded(request: FileDownload, guard: PlacementGuard, partia
         await replace();
         return;
       }
-      if (NO_HARD_LINKS.has(code)) {
+      if (isNoHardLinks(error)) {
         await look();
         await replace();
         return;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, type link, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
@@ -9,6 +10,9 @@ import { after, describe, it } from "node:test";
 import { CREATE_ONLY, ifRevision } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { lockPathsFor } from "../../src/backends/local/paths.ts";
+import { LOCK_EMPTY_GRACE_MS, watchStaleLocks, type LockVerdict } from "../../src/backends/local/lock.ts";
+import { startOfPid, thisProcess, type ProcessIdentity } from "../../src/backends/local/process-identity.ts";
+import { Worker } from "node:worker_threads";
 import { describeBackendConformance } from "../../src/testing/index.ts";
 import { collect, listKeys, readText, rejectsWithCode } from "../conformance/helpers.ts";
 import { localFactory } from "../support/backends.ts";
@@ -200,6 +204,25 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
       assert.deepEqual(await filesOnDisk(backend.rootPath), ["v0/counter.txt"], "no lock or temp file left");
     });
 
+    it("creates locks on a file system without hard links (link() refused), and compare-and-swap stays exact", async () => {
+      const { backend, revision } = await lockedCounter();
+      const fsPromises = createRequire(import.meta.url)("node:fs/promises") as { link: typeof link };
+      const realLink = fsPromises.link;
+      fsPromises.link = async () => {
+        throw Object.assign(new Error("EPERM: operation not permitted, link"), { code: "EPERM" });
+      };
+      syncBuiltinESMExports();
+      try {
+        await backend.put("v0/counter.txt", "2", { mode: ifRevision(revision) });
+        await rejectsWithCode(backend.put("v0/counter.txt", "3", { mode: ifRevision(revision) }), "PRECONDITION_FAILED", "stale revision");
+      } finally {
+        fsPromises.link = realLink;
+        syncBuiltinESMExports();
+      }
+      assert.equal(await readText(backend, "v0/counter.txt"), "2");
+      assert.deepEqual(await filesOnDisk(backend.rootPath), ["v0/counter.txt"], "no lock or temp file left");
+    });
+
     it("takes over a lock older than the stale age", async () => {
       const { backend, lock, revision } = await lockedCounter();
       await writeFile(lock, JSON.stringify({ host: "another-host", pid: 1, token: "theirs", createdAt: "" }));
@@ -218,6 +241,112 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
       await writeFile(lock, JSON.stringify({ host: hostname(), pid: exitedPid, token: "dead", createdAt: "" }));
       await backend.put("v0/counter.txt", "2", { mode: ifRevision(revision) });
       assert.equal(await readText(backend, "v0/counter.txt"), "2");
+    });
+
+    /**
+     * Runs a compare-and-swap write past the lock at `lock` on a manual clock: "took over" when it completed
+     * without ever waiting (and which way the lock was judged stale), "waited" when it went to sleep on a lock wait
+     * (the lock is then removed and the write let through).
+     */
+    async function writePastLock(backend: LocalBackend, lock: string, revision: string): Promise<{ outcome: "took over" | "waited"; verdicts: LockVerdict[] }> {
+      const verdicts: LockVerdict[] = [];
+      const stopWatching = watchStaleLocks((verdict, path) => {
+        if (path === lock) verdicts.push(verdict);
+      });
+      const time = new ManualClock();
+      const restoreClock = useClock(time);
+      try {
+        const writing = backend.put("v0/counter.txt", "2", { mode: ifRevision(revision) });
+        const first = await Promise.race([writing.then(() => "took over" as const), time.nextTimer().then(() => "waited" as const)]);
+        if (first === "waited") {
+          await rm(lock, { force: true });
+          time.advance(PAST_ANY_LOCK_BACKOFF_MS);
+          await writing;
+        }
+        assert.equal(await readText(backend, "v0/counter.txt"), "2");
+        return { outcome: first, verdicts };
+      } finally {
+        restoreClock();
+        stopWatching();
+      }
+    }
+
+    function lockOf(identity: ProcessIdentity, pid = process.pid): string {
+      return JSON.stringify({ host: hostname(), pid, space: identity.space, started: identity.start, token: "theirs", createdAt: "" });
+    }
+
+    it("takes over an empty lock file (its creator was killed before writing its owner) once past a short grace", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      await writeFile(lock, "");
+      const past = new Date(Date.now() - LOCK_EMPTY_GRACE_MS - 2_000);
+      await utimes(lock, past, past);
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "took over", verdicts: ["ownerless"] });
+      assert.deepEqual(await filesOnDisk(backend.rootPath), ["v0/counter.txt"]);
+    });
+
+    it("waits for an empty lock file younger than the grace (its creator may be writing its owner)", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      await writeFile(lock, "");
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "waited", verdicts: [] });
+    });
+
+    it("takes over an empty breaker file left by a killed process", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      const { breaker } = lockPathsFor(join(backend.rootPath, "v0", "counter.txt"));
+      await writeFile(lock, JSON.stringify({ host: "another-host", pid: 1, token: "theirs", createdAt: "" }));
+      const longAgo = new Date(Date.now() - 60_000);
+      await utimes(lock, longAgo, longAgo);
+      await writeFile(breaker, "");
+      const past = new Date(Date.now() - LOCK_EMPTY_GRACE_MS - 2_000);
+      await utimes(breaker, past, past);
+      assert.equal((await writePastLock(backend, lock, revision)).outcome, "took over");
+      assert.deepEqual(await filesOnDisk(backend.rootPath), ["v0/counter.txt"]);
+    });
+
+    it("takes over a lock naming this process's pid but another start (a restarted container reusing its pid)", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      const ours = thisProcess();
+      await writeFile(lock, lockOf({ space: ours.space, start: `${ours.start}0` }));
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "took over", verdicts: ["pid-reused"] });
+    });
+
+    it("waits for a lock taken by a thread of this process (same pid, same start)", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      const moduleUrl = new URL("../../src/backends/local/process-identity.ts", import.meta.url).href;
+      const worker = new Worker(`import(${JSON.stringify(moduleUrl)}).then((m) => require("node:worker_threads").parentPort.postMessage(m.thisProcess()));`, { eval: true });
+      const fromThread = await new Promise<ProcessIdentity>((resolve, reject) => {
+        worker.once("message", resolve);
+        worker.once("error", reject);
+      });
+      await worker.terminate();
+      assert.deepEqual(fromThread, thisProcess(), "every thread of a process has its identity");
+      await writeFile(lock, lockOf(fromThread));
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "waited", verdicts: [] });
+    });
+
+    it("waits for a lock naming this pid in another pid namespace (its pid names another process)", async (context) => {
+      const ours = thisProcess();
+      if (ours.space === undefined) return context.skip("no pid namespaces here");
+      const { backend, lock, revision } = await lockedCounter();
+      await writeFile(lock, lockOf({ space: `${ours.space}-elsewhere`, start: `${ours.start}0` }));
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "waited", verdicts: [] });
+    });
+
+    it("takes over a lock whose pid now belongs to another process of this host", async (context) => {
+      const ours = thisProcess();
+      if (ours.space === undefined) return context.skip("process start times are read from /proc on Linux only");
+      const { backend, lock, revision } = await lockedCounter();
+      // The parent process runs, but started at another time than the owner the lock names.
+      await writeFile(lock, lockOf({ space: ours.space, start: "linux:1" }, process.ppid));
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "took over", verdicts: ["pid-reused"] });
+    });
+
+    it("waits for a lock held by a live process of this host", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      const ours = thisProcess();
+      const parentStart = startOfPid(process.ppid) ?? ours.start;
+      await writeFile(lock, lockOf({ space: ours.space, start: parentStart }, process.ppid));
+      assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "waited", verdicts: [] });
     });
 
     it("waits for a live holder's lock, then compares against the state it left", async () => {

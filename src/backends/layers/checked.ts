@@ -46,6 +46,7 @@ export class CheckedBackend implements api.StorageBackend {
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
   readonly checkDeletable?: (prefix: string) => Promise<void>;
+  readonly removeLeftovers?: (prefix: string, options: api.LeftoverOptions) => Promise<void>;
 
   constructor(inner: api.StorageBackend) {
     this.inner = inner;
@@ -77,6 +78,13 @@ export class CheckedBackend implements api.StorageBackend {
       this.checkDeletable = async (prefix) => {
         this.#prefix(prefix, "folder");
         return checkDeletable(prefix);
+      };
+    }
+    const removeLeftovers = inner.removeLeftovers?.bind(inner);
+    if (removeLeftovers !== undefined) {
+      this.removeLeftovers = async (prefix, options) => {
+        this.#prefix(prefix, "folder");
+        return removeLeftovers(prefix, options);
       };
     }
   }

@@ -18,6 +18,7 @@ export class PrefixedBackend implements api.StorageBackend {
   readonly putFile?: (key: string, localPath: string, options?: api.StreamWriteOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
   readonly checkDeletable?: (prefix: string) => Promise<void>;
+  readonly removeLeftovers?: (prefix: string, options: api.LeftoverOptions) => Promise<void>;
 
   constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
@@ -37,6 +38,10 @@ export class PrefixedBackend implements api.StorageBackend {
     if (inner.checkDeletable !== undefined) {
       const checkDeletable = inner.checkDeletable.bind(inner);
       this.checkDeletable = async (prefix) => checkDeletable(this.#outerFolder(prefix));
+    }
+    if (inner.removeLeftovers !== undefined) {
+      const removeLeftovers = inner.removeLeftovers.bind(inner);
+      this.removeLeftovers = async (prefix, options) => removeLeftovers(this.#outerFolder(prefix), options);
     }
     if (inner.putFile !== undefined) {
       const putFile = inner.putFile.bind(inner);

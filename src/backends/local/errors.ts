@@ -25,6 +25,11 @@ export function isErrno(error: unknown, ...codes: readonly string[]): error is E
   return codes.length === 0 || codes.includes(code);
 }
 
+/** Errors of link() on a file system that has no hard links (FAT, some network shares and FUSE mounts). */
+export function isNoHardLinks(error: unknown): boolean {
+  return isErrno(error, "EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS");
+}
+
 /** The error for a key that names a folder on disk: there is no object there, only deeper keys. */
 export function folderIsNotAnObject(location: string, cause?: unknown): NotFoundError {
   return new NotFoundError(`No object at ${location}: it is a folder.`, { path: location, cause });

@@ -13,7 +13,7 @@
  * write in place rather than by rename (append.ts), so their cost is the appended bytes.
  */
 import type { BigIntStats, Stats } from "node:fs";
-import { lstat, open, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { lstat, open, readdir, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import type * as api from "../backend.ts";
@@ -30,6 +30,7 @@ import { statIfPresent } from "./files.ts";
 import { listObjects, listOnePage } from "./listing.ts";
 import { DEFAULT_LOCK_STALE_MS, withLock, type LockOptions } from "./lock.ts";
 import { LocalLayout, lockPathsFor } from "./paths.ts";
+import { RESERVED_NAME_PREFIX } from "../keys.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 import { objectInfoOf, revisionOf } from "./revision.ts";
 
@@ -283,6 +284,61 @@ export class LocalBackend implements api.StorageBackend {
       const plainFolders = new Set<string>();
       await this.#assertNoLinkAlong(prefix.split("/").filter((part) => part !== ""), prefix, plainFolders);
       for await (const info of this.list(prefix)) await this.#assertDeletable(info.key, plainFolders);
+    });
+  }
+
+  /**
+   * Removes, under the folder `prefix`, the temp files of writes killed before their commit that were not written
+   * to for `options.olderThanMs`, and lock or breaker files older than the lock's stale age (they would be taken
+   * over anyway); then the folders this leaves empty. A temp file that a stalled write still holds makes that
+   * write fail when it commits (the file is gone), never lands a part. Links are not followed, and a `prefix`
+   * reached through one is refused as `checkDeletable` refuses it.
+   */
+  async removeLeftovers(prefix: string, options: api.LeftoverOptions): Promise<void> {
+    const { folderPath } = this.#layout.locatePrefix(prefix);
+    await this.#attempt(prefix, "delete", async () => {
+      await this.#assertNoLinkAlong(prefix.split("/").filter((part) => part !== ""), prefix);
+      const top = await readdir(folderPath, { withFileTypes: true }).catch((error: unknown) => {
+        if (isErrno(error, "ENOENT", "ENOTDIR")) return [];
+        throw error;
+      });
+      for (const entry of top) {
+        if (options.inFolder !== undefined && !(entry.isDirectory() && options.inFolder(entry.name))) continue;
+        const path = join(folderPath, entry.name);
+        if (entry.isDirectory()) await this.#sweepLeftovers(path, options.olderThanMs);
+        else if (entry.isFile()) await this.#removeIfLeftover(path, entry.name, options.olderThanMs);
+      }
+      await this.#pruneEmptyFolders(folderPath);
+    });
+  }
+
+  async #sweepLeftovers(folder: string, olderThanMs: number): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch (error) {
+      if (isErrno(error, "ENOENT", "ENOTDIR")) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const path = join(folder, entry.name);
+      // A link is never followed: what it leads to is not ours to clean.
+      if (entry.isDirectory()) await this.#sweepLeftovers(path, olderThanMs);
+      else if (entry.isFile()) await this.#removeIfLeftover(path, entry.name, olderThanMs);
+    }
+    await rmdir(folder).catch(() => {}); // only when empty now
+  }
+
+  async #removeIfLeftover(path: string, name: string, olderThanMs: number): Promise<void> {
+    if (!name.startsWith(RESERVED_NAME_PREFIX)) return;
+    const kind = name.slice(RESERVED_NAME_PREFIX.length);
+    const minimumAge = kind.startsWith("tmp-") ? olderThanMs : kind.startsWith("lock-") || kind.startsWith("break-") ? this.#lockStaleMs : undefined;
+    if (minimumAge === undefined) return;
+    const stats = await statIfPresent(path);
+    if (stats === undefined || !stats.isFile()) return;
+    if (minimumAge > 0 && Date.now() - Number(stats.mtimeMs) <= minimumAge) return;
+    await unlink(path).catch((error: unknown) => {
+      if (!isErrno(error, "ENOENT")) throw error;
     });
   }
 

@@ -1,21 +1,35 @@
 /**
  * A per-key lock file for compare-and-swap on local disk, which has no atomic "rename if unchanged".
  *
- * The lock is a file created with O_EXCL ('wx') holding its owner (host, pid, token). A lock is stale when its
- * mtime is older than `staleMs`, or when its owner is a process on this host that no longer runs; a stale lock is
- * removed under a second, short-lived "breaker" lock so two waiters never both remove it (one of them could
- * otherwise delete the fresh lock the other just took).
+ * The lock is a file holding its owner (host, pid, the process's start and space, token). It appears with its owner
+ * already in it: the owner is written to a temp file that is then linked to the lock's name (link fails when the
+ * name is taken), so a process killed while taking a lock never leaves an empty one.
+ *
+ * A lock is stale when its mtime is older than `staleMs`; when it holds no readable owner and is older than
+ * `LOCK_EMPTY_GRACE_MS` (an older version of the library, which wrote the owner after creating the file, was killed in
+ * between); or when its owner is a process of this host (same host name, boot and pid namespace) that no longer
+ * runs: its pid is gone, or the pid now belongs to another process (a restarted container reuses its pid; the
+ * start time tells the two apart, and tells this process's own threads, which share it, from a predecessor).
+ * A stale lock is removed under a second, short-lived "breaker" lock so two waiters never both remove it (one of
+ * them could otherwise delete the fresh lock the other just took); a breaker left by a killed process is judged
+ * stale by the same rules.
  */
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { open, readFile, unlink } from "node:fs/promises";
-import { isErrno } from "./errors.ts";
-import { statIfPresent } from "./files.ts";
-import type { LockPaths } from "./paths.ts";
+import { link, readFile, unlink, writeFile } from "node:fs/promises";
+import { isErrno, isNoHardLinks } from "./errors.ts";
+import { removeQuietly, statIfPresent } from "./files.ts";
+import { tempPathBeside, type LockPaths } from "./paths.ts";
+import { sameProcessStart, startOfPid, thisProcess } from "./process-identity.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;
+/**
+ * A lock file with no readable owner older than this is stale. This version never leaves one (the lock appears
+ * with its owner in it); an older version wrote the owner one step after creating the file, which takes far less.
+ */
+export const LOCK_EMPTY_GRACE_MS = 5_000;
 
 export interface LockOptions {
   /** A lock older than this is taken over. */
@@ -28,8 +42,31 @@ export interface LockOptions {
 interface LockOwner {
   readonly host: string;
   readonly pid: number;
+  /** Where the pid names one process (see process-identity.ts); absent in locks of older versions. */
+  readonly space?: string | undefined;
+  /** When the owning process started; absent in locks of older versions. */
+  readonly started?: string | undefined;
   readonly token: string;
   readonly createdAt: string;
+}
+
+/** How a lock (or breaker) was judged; exported for tests. */
+export type LockVerdict = "live" | "old" | "ownerless" | "owner-gone" | "pid-reused";
+
+/** Tells tests which way a stale lock was judged (undefined in production). */
+let onStaleLock: ((verdict: LockVerdict, path: string) => void) | undefined;
+
+/** Calls `listener` for every stale lock or breaker found, until the returned function is called (for tests). */
+export function watchStaleLocks(listener: (verdict: LockVerdict, path: string) => void): () => void {
+  onStaleLock = listener;
+  return () => {
+    if (onStaleLock === listener) onStaleLock = undefined;
+  };
+}
+
+function ownerOfThisProcess(token: string): LockOwner {
+  const { space, start } = thisProcess();
+  return { host: hostname(), pid: process.pid, space, started: start, token, createdAt: new Date().toISOString() };
 }
 
 /** Runs `action` while holding the lock at `paths`, waiting (with jittered backoff) while another holder has it. */
@@ -43,31 +80,42 @@ export async function withLock<T>(paths: LockPaths, options: LockOptions, action
 }
 
 async function acquire(paths: LockPaths, options: LockOptions): Promise<string> {
-  const owner: LockOwner = { host: hostname(), pid: process.pid, token: randomUUID(), createdAt: new Date().toISOString() };
+  const owner = ownerOfThisProcess(randomUUID());
   for (let waits = 1; ; waits++) {
     options.signal?.throwIfAborted();
     if (await tryCreate(paths.lock, JSON.stringify(owner))) return owner.token;
-    if (await removeIfStale(paths, options.staleMs)) continue;
+    if (await removeIfStale(paths, options)) continue;
     await options.retry.wait(waits, options.signal);
   }
 }
 
-/** Creates `path` holding `content`; false when it already exists. */
+/**
+ * Creates `path` holding `content`, in one step: the content goes to a temp file beside it, which is then linked
+ * to `path`. False when `path` already exists. A kill in between leaves at most the temp file, never an empty lock.
+ * A file system without hard links gets the file created exclusively and then written: a kill between the two
+ * leaves an ownerless lock, stale after LOCK_EMPTY_GRACE_MS.
+ */
 async function tryCreate(path: string, content: string): Promise<boolean> {
-  let handle;
+  const temp = tempPathBeside(path);
   try {
-    handle = await open(path, "wx");
-  } catch (error) {
-    if (isErrno(error, "EEXIST")) return false;
-    throw error;
-  }
-  try {
-    await handle.writeFile(content);
-    await handle.close();
+    await writeFile(temp, content, { flag: "wx" });
+    await link(temp, path);
     return true;
   } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(path).catch(() => {});
+    if (isErrno(error, "EEXIST")) return false;
+    if (isNoHardLinks(error)) return createExclusive(path, content);
+    throw error;
+  } finally {
+    await removeQuietly(temp);
+  }
+}
+
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  try {
+    await writeFile(path, content, { flag: "wx" });
+    return true;
+  } catch (error) {
+    if (isErrno(error, "EEXIST")) return false;
     throw error;
   }
 }
@@ -82,15 +130,25 @@ async function release(lockPath: string, token: string): Promise<void> {
 }
 
 /** Removes the lock when it is stale. True when the caller should retry at once. */
-async function removeIfStale(paths: LockPaths, staleMs: number): Promise<boolean> {
+async function removeIfStale(paths: LockPaths, options: LockOptions): Promise<boolean> {
   const observed = await statIfPresent(paths.lock);
   if (observed === undefined) return true;
-  if (!isStale(observed, await readOwner(paths.lock), staleMs)) return false;
+  const verdict = judge(observed, await readOwner(paths.lock), options);
+  if (verdict === "live") return false;
+  onStaleLock?.(verdict, paths.lock);
 
-  if (!(await tryCreate(paths.breaker, JSON.stringify({ host: hostname(), pid: process.pid })))) {
+  if (!(await tryCreate(paths.breaker, JSON.stringify(ownerOfThisProcess(randomUUID()))))) {
     const breaker = await statIfPresent(paths.breaker);
-    if (breaker !== undefined && ageMs(breaker) > staleMs) await unlink(paths.breaker).catch(() => {});
-    return false;
+    if (breaker === undefined) return false;
+    const breakerVerdict = judge(breaker, await readOwner(paths.breaker), options);
+    if (breakerVerdict === "live") return false;
+    onStaleLock?.(breakerVerdict, paths.breaker);
+    // Remove only the breaker judged stale, not one another waiter took since.
+    const current = await statIfPresent(paths.breaker);
+    if (current !== undefined && current.ino === breaker.ino && current.mtimeNs === breaker.mtimeNs) {
+      await removeQuietly(paths.breaker);
+    }
+    return true;
   }
   try {
     // Remove only the very lock judged stale, not one another waiter took since.
@@ -104,9 +162,22 @@ async function removeIfStale(paths: LockPaths, staleMs: number): Promise<boolean
   return true;
 }
 
-function isStale(lock: BigIntStats, owner: LockOwner | undefined, staleMs: number): boolean {
-  if (ageMs(lock) > staleMs) return true;
-  return owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !isRunning(owner.pid);
+function judge(lock: BigIntStats, owner: LockOwner | undefined, options: LockOptions): LockVerdict {
+  const age = ageMs(lock);
+  if (age > options.staleMs) return "old";
+  if (owner === undefined) return age > LOCK_EMPTY_GRACE_MS ? "ownerless" : "live";
+  const ours = thisProcess();
+  // Another host, boot or pid namespace: its pids mean nothing here, only the age tells.
+  if (owner.host !== hostname()) return "live";
+  if (owner.space !== undefined && ours.space !== undefined && owner.space !== ours.space) return "live";
+  if (owner.pid === process.pid) {
+    // This process (any of its threads), or a dead predecessor that had the same pid. Older locks carry no start.
+    return owner.started === undefined || sameProcessStart(owner.started, ours.start) ? "live" : "pid-reused";
+  }
+  if (!isRunning(owner.pid)) return "owner-gone";
+  if (owner.started === undefined || owner.space === undefined) return "live";
+  const now = startOfPid(owner.pid);
+  return now === undefined || sameProcessStart(owner.started, now) ? "live" : "pid-reused";
 }
 
 function ageMs(stats: BigIntStats): number {
@@ -127,11 +198,18 @@ async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
   try {
     const parsed: unknown = JSON.parse(await readFile(lockPath, "utf8"));
     if (typeof parsed !== "object" || parsed === null) return undefined;
-    const { host, pid, token, createdAt } = parsed as Record<string, unknown>;
+    const { host, pid, space, started, token, createdAt } = parsed as Record<string, unknown>;
     if (typeof host !== "string" || typeof pid !== "number" || typeof token !== "string") return undefined;
-    return { host, pid, token, createdAt: typeof createdAt === "string" ? createdAt : "" };
+    return {
+      host,
+      pid,
+      space: typeof space === "string" ? space : undefined,
+      started: typeof started === "string" ? started : undefined,
+      token,
+      createdAt: typeof createdAt === "string" ? createdAt : "",
+    };
   } catch {
-    // Missing, or caught between its creation and its first write.
+    // Missing, unreadable, or an older version's lock caught between its creation and its first write.
     return undefined;
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * Who a lock's owner is, beyond its pid. A pid alone is reused, most visibly by a restarted container (same host
+ * name, same small pid), and names different processes in different pid namespaces of one host (containers that
+ * share the host's name, as with host networking).
+ *
+ * - `space`: where a pid means one process: the boot id and the pid namespace (Linux). Two owners in different
+ *   spaces cannot judge each other's pids.
+ * - `start`: when the process started, which every thread of the process shares (the log writer thread takes
+ *   locks too) and a later process with the same pid does not. On Linux it is the kernel's start time (field 22
+ *   of /proc/<pid>/stat, in clock ticks since boot), exact and readable for any pid. Elsewhere it is worked out
+ *   from the uptime in milliseconds, which two threads of one process compute a little apart:
+ *   `sameProcessStart` allows for that.
+ */
+import { readFileSync, readlinkSync } from "node:fs";
+
+export interface ProcessIdentity {
+  readonly space: string | undefined;
+  readonly start: string;
+}
+
+const LINUX_PREFIX = "linux:";
+const CLOCK_PREFIX = "clock:";
+/** How far apart two threads of one process may compute a clock-based start. */
+const CLOCK_TOLERANCE_MS = 1_000;
+
+let cached: ProcessIdentity | undefined;
+
+/** This process's identity, the same in every thread of the process. */
+export function thisProcess(): ProcessIdentity {
+  cached ??= {
+    space: linuxSpace(),
+    start: linuxStartOf("self") ?? `${CLOCK_PREFIX}${Math.round(Date.now() - process.uptime() * 1000)}`,
+  };
+  return cached;
+}
+
+/** The start of the process `pid` of this space, when the platform tells it (Linux); undefined otherwise. */
+export function startOfPid(pid: number): string | undefined {
+  return linuxStartOf(String(pid));
+}
+
+/** True when two recorded starts name the same process (given the same pid in the same space). */
+export function sameProcessStart(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (a.startsWith(CLOCK_PREFIX) && b.startsWith(CLOCK_PREFIX)) {
+    const difference = Number(a.slice(CLOCK_PREFIX.length)) - Number(b.slice(CLOCK_PREFIX.length));
+    return Number.isFinite(difference) && Math.abs(difference) <= CLOCK_TOLERANCE_MS;
+  }
+  return false;
+}
+
+function linuxSpace(): string | undefined {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    return `${boot}/${readlinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function linuxStartOf(pid: string): string | undefined {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count the fields after its closing one.
+    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return ticks !== undefined && /^\d+$/.test(ticks) ? `${LINUX_PREFIX}${ticks}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
