@@ -6,12 +6,20 @@
  * append of that run failed (the flush still writes `.log`, and the lines stay queued for the history) and the run
  * then ended before a later flush stored them (SIGKILL, an exit flush cut short, a store that stayed down), or when
  * another tool wrote or cut the history. So the resumer compares the history's end with `.log` and appends what
- * the history lacks:
- * - `.log` found whole in the history's last bytes, starting a line: nothing is missing. (It need not be at the very
- *   end: a run still writing appends to the history before `.log`, and a crash on local disk can leave part of a
- *   batch at the end of either object.)
- * - else the longest end of the history that starts a line and is a start of `.log`: the rest of `.log` is missing;
- * - else all of `.log` is (after a "\n" when the history's last line is unfinished).
+ * the history lacks.
+ *
+ * Each batch of the run that wrote `.log` is whole lines, appended to the history in one piece and in order, but
+ * not always next to each other: when two runs resumed the version at once, the one that started second owns
+ * `.log`, and the other one's batches land in the history between its batches. A batch boundary is only a "\n" in
+ * the bytes (local disk keeps no metadata to name batches by). So `.log` is matched line by line against the
+ * history's last bytes, in order, each line at the first place after the line before where it starts a line
+ * (heldPrefix):
+ * - every line found: nothing is missing. (They need not end the history: a run still writing appends to the
+ *   history before `.log`, other runs append too, and a crash on local disk can leave part of a batch at the end of
+ *   either object.)
+ * - else the lines from the first one not found are missing (less the start of that line when the history ends
+ *   with it, unfinished), and are appended, after a "\n" when the history's last line is unfinished and not that
+ *   start.
  *
  * Only the history's last bytes are read (twice `.log`'s size plus 64 KiB), not the whole object, except where the
  * store cannot append (GCS) and every history append rewrites it whole anyway. The append names the revision
@@ -38,24 +46,49 @@ export interface HistoryCompletion {
 /**
  * How much of the start of `log` the history already holds, given the history's last bytes (`tail`) and whether
  * `tail` starts a line. `log.length` when the history holds all of it; 0 when none.
+ *
+ * `.log` is held as a sequence of line-aligned pieces found in `tail` in order, each starting a line there: the
+ * batches of the run that wrote `.log` need not be next to each other in the history, as another run of the
+ * version appends its own batches between them. Each line of `.log` is taken at the first place after the one
+ * before where it starts a line of `tail`; lines found one after another form one piece. The last piece may end
+ * inside a line of `.log` when the history ends there (a crash on local disk can cut a batch short).
  */
 export function heldPrefix(tail: Uint8Array, tailStartsLine: boolean, log: Uint8Array): number {
   if (log.byteLength === 0) return 0;
   const end = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
   const body = Buffer.from(log.buffer, log.byteOffset, log.byteLength);
   const startsLine = (at: number): boolean => (at === 0 ? tailStartsLine : end[at - 1] === NEWLINE);
-  for (let at = end.indexOf(body); at !== -1; at = end.indexOf(body, at + 1)) {
-    if (startsLine(at)) return body.byteLength;
+  let held = 0;
+  /** Where in `tail` the next line of `.log` may start. */
+  let from = 0;
+  while (held < body.byteLength) {
+    const newline = body.indexOf(NEWLINE, held);
+    const line = body.subarray(held, newline === -1 ? body.byteLength : newline + 1);
+    const at = lineStartAt(end, line, from, startsLine);
+    if (at === -1) return held + unfinishedStart(end, line, from, startsLine);
+    held += line.byteLength;
+    from = at + line.byteLength;
   }
-  // The longest end of the history that is a start of `.log` (shorter than all of it: that was looked for above).
-  let at = Math.max(0, end.byteLength - body.byteLength + 1);
-  while (at < end.byteLength) {
-    if (startsLine(at) && end.subarray(at).equals(body.subarray(0, end.byteLength - at))) return end.byteLength - at;
-    const newline = end.indexOf(NEWLINE, at);
-    if (newline === -1) break;
-    at = newline + 1;
+  return held;
+}
+
+/** The first place at or after `from` where `line` is found starting a line of `tail`; -1 when none. */
+function lineStartAt(tail: Buffer, line: Uint8Array, from: number, startsLine: (at: number) => boolean): number {
+  for (let at = tail.indexOf(line, from); at !== -1; at = tail.indexOf(line, at + 1)) {
+    if (startsLine(at)) return at;
   }
-  return 0;
+  return -1;
+}
+
+/**
+ * The length of `tail`'s last line when it is unfinished, starts at or after `from` and is a start of `line`
+ * (shorter than `line`: whole, it was looked for first); else 0.
+ */
+function unfinishedStart(tail: Buffer, line: Uint8Array, from: number, startsLine: (at: number) => boolean): number {
+  if (tail.byteLength === 0 || tail[tail.byteLength - 1] === NEWLINE) return 0;
+  const at = tail.lastIndexOf(NEWLINE) + 1;
+  if (at < from || !startsLine(at) || tail.byteLength - at >= line.byteLength) return 0;
+  return tail.subarray(at).equals(line.subarray(0, tail.byteLength - at)) ? tail.byteLength - at : 0;
 }
 
 /**
@@ -134,7 +167,9 @@ async function completeOnce(backend: StorageBackend, historyKey: string, logKey:
   const startsLine = read.byteLength === window || read[read.byteLength - window - 1] === NEWLINE;
   const held = heldPrefix(tail, startsLine, log);
   if (held === log.byteLength) return new Uint8Array(0);
-  const unfinished = held === 0 && history.size > 0 && read[read.byteLength - 1] !== NEWLINE;
+  // A "\n" first when the history's last line is unfinished, unless it is the start of a line of `.log` that the
+  // missing bytes finish.
+  const unfinished = history.size > 0 && read[read.byteLength - 1] !== NEWLINE && (held === 0 || log[held - 1] === NEWLINE);
   const missing = unfinished ? concatBytes([Buffer.from("\n"), log.subarray(held)]) : log.subarray(held);
   await writeMissing(backend, historyKey, history, whole ? read : undefined, missing);
   return log.subarray(held);

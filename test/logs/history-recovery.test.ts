@@ -48,6 +48,16 @@ describe("heldPrefix", () => {
     assert.equal(heldPrefix(bytes("x\na\nb"), true, bytes("a\nb\nc\n")), 3, "ending inside a line of .log");
     assert.equal(heldPrefix(bytes("x\nb\n"), true, bytes("a\nb\n")), 0, "an end of .log is not a start of it");
   });
+
+  it("finds .log in pieces that another run's lines come between", () => {
+    assert.equal(heldPrefix(bytes("r\nA1\nB1\nA2\nB2\n"), true, bytes("B1\nB2\n")), 6);
+    assert.equal(heldPrefix(bytes("r\nB1\nB2\nA1\nB3\nA2\n"), true, bytes("B1\nB2\nB3\n")), 9, "pieces of several lines");
+    assert.equal(heldPrefix(bytes("r\nA1\nB1\nA2\n"), true, bytes("B1\nB2\n")), 3, "the missing end of .log");
+    assert.equal(heldPrefix(bytes("r\nB2\nA1\nB1\n"), true, bytes("B1\nB2\n")), 3, "in the order of .log");
+    assert.equal(heldPrefix(bytes("r\nB1\nxB2\n"), true, bytes("B1\nB2\n")), 3, "each piece starting a line");
+    assert.equal(heldPrefix(bytes("r\nB1\nA1\nB"), true, bytes("B1\nB2\n")), 4, "the last piece cut short at the end");
+    assert.equal(heldPrefix(bytes("r\nB1\nB\nA1\n"), true, bytes("B1\nB2\n")), 3, "cut short only at the end");
+  });
 });
 
 for (const factory of logBackendFactories()) {
@@ -138,6 +148,55 @@ for (const factory of logBackendFactories()) {
         await Promise.all([resume(backend, []), resume(backend, [])]);
       });
       assert.equal(await readText(backend, HISTORY), "older\nrun1 a\nrun1 b\n");
+    });
+
+    it("appends nothing after two runs resumed at once and wrote in turn", async () => {
+      // The second to start takes `.log` over; the first one's later lines go only to the history, between the
+      // batches of the run that owns `.log`.
+      const backend = await factory.make();
+      await firstRun(backend, ["run1"]);
+      const open = (): LogObjectWriter =>
+        new LogObjectWriter({ backend, logKey: LOG, historyKey: HISTORY, resume: true, flushIntervalMs: NEVER });
+      const first = open();
+      const second = open();
+      const warnings = await warningsDuring(async () => {
+        await first.start();
+        first.write("A1");
+        await first.flush();
+        await second.start();
+        second.write("B1");
+        await second.flush();
+        first.write("A2");
+        await first.flush();
+        second.write("B2 a");
+        second.write("B2 b");
+        await second.flush();
+        first.write("A3");
+        await first.close();
+        second.write("B3");
+        await second.close();
+      });
+      assert.deepEqual(warnings, ["OPENCRATE_LOG_REPLACED"]);
+      assert.equal(await readText(backend, HISTORY), "run1\nA1\nB1\nA2\nB2 a\nB2 b\nA3\nB3\n");
+      assert.equal(await readText(backend, LOG), "B1\nB2 a\nB2 b\nB3\n");
+      assert.deepEqual(await warningsDuring(() => resume(backend, ["run3"])), []);
+      assert.equal(await readText(backend, HISTORY), "run1\nA1\nB1\nA2\nB2 a\nB2 b\nA3\nB3\nrun3\n");
+    });
+
+    it("appends only the lines the history lacks when another run's lines come between those it holds", async () => {
+      const backend = await factory.make();
+      await firstRun(backend, ["B1", "B2", "B3"]);
+      await backend.put(HISTORY, "run0\nB1\nA1\nB2\nA2\n");
+      assert.deepEqual(await warningsDuring(() => resume(backend, ["run2"])), [RECOVERED]);
+      assert.equal(await readText(backend, HISTORY), "run0\nB1\nA1\nB2\nA2\nB3\nrun2\n");
+    });
+
+    it("ends another run's unfinished last line before the lines the history lacks", async () => {
+      const backend = await factory.make();
+      await firstRun(backend, ["B1", "B2"]);
+      await backend.put(HISTORY, "run0\nB1\nA1 (cut sho");
+      assert.deepEqual(await warningsDuring(() => resume(backend, ["run2"])), [RECOVERED]);
+      assert.equal(await readText(backend, HISTORY), "run0\nB1\nA1 (cut sho\nB2\nrun2\n");
     });
 
     it("reads only the end of a long history", async () => {
