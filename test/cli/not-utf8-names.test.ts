@@ -4,7 +4,7 @@
  * them; inside a version, listing that version's files (ls, pull, the viewer) fails naming it.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
@@ -83,5 +83,24 @@ describe("names that are not UTF-8 on local disk", () => {
     const catalog = new Catalog(backend);
     assert.deepEqual((await catalog.names()).map((summary) => [summary.name, summary.versions]), [["broken", 1], ["train", 2]]);
     await assert.rejects(catalog.files("broken", "v0"), (error: unknown) => isOpenCrateError(error, "CORRUPT_DATA") && error.message.includes(String.raw`"inside-\xff.txt"`));
+  });
+
+  it("reset deletes the versions beside such a file and keeps it; one inside a version fails it, deleting nothing", async () => {
+    const resetRoot = join(dir, "reset");
+    const resetBackend = new LocalBackend({ root: resetRoot });
+    await makeRun(resetBackend, "kept");
+    await makeRun(resetBackend, "kept");
+    await writeNotUtf8(join(resetRoot, "kept"), "notes-");
+    const resetting = await Snapshot.setup({ name: "kept", backend: resetBackend, console: false });
+    await resetting.reset({ confirm: true });
+    assert.deepEqual(await readdir(join(resetRoot, "kept"), { encoding: "buffer" }), [Buffer.from([...Buffer.from("notes-"), 0xff, ...Buffer.from(".txt")])]);
+
+    await makeRun(resetBackend, "held");
+    await makeRun(resetBackend, "held");
+    await writeNotUtf8(join(resetRoot, "held", "v0"), "inside-");
+    const refused = await Snapshot.setup({ name: "held", backend: resetBackend, console: false });
+    await assert.rejects(refused.reset({ confirm: true }), (error: unknown) => isOpenCrateError(error, "CORRUPT_DATA") && error.message.includes(String.raw`"inside-\xff.txt"`));
+    assert.deepEqual((await readdir(join(resetRoot, "held"))).sort(), [".opencrate", "v0", "v1", "v2"]);
+    assert.deepEqual(await readdir(join(resetRoot, "held", "v1", "jsons")), ["m.json"]);
   });
 });
