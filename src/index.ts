@@ -35,6 +35,7 @@ export type {
   ListOptions,
   ListPage,
   ListPageOptions,
+  NotUtf8Names,
   CopyOptions,
   AppendOptions,
   RangeIntoOptions,

@@ -115,6 +115,15 @@ export interface ListOptions {
   /** Objects per underlying request. */
   readonly pageSize?: number;
   readonly signal?: AbortSignal;
+  /**
+   * What a file or folder whose name is not valid UTF-8 (on local disk: written by a tool on a system in another
+   * encoding; keys on S3 and GCS are always UTF-8) does to the listing. "fail" (the default): the listing fails
+   * `CORRUPT_DATA` naming the folder and the name, rather than go on without it. "skip": it is left out, with one
+   * `OPENCRATE_NAME_NOT_UTF8` warning per name and process; only for listings that look for names such a name can
+   * never be (snapshot names, version folders, opencrate's bookkeeping), never for a listing of files to copy or
+   * delete.
+   */
+  readonly notUtf8?: NotUtf8Names;
 }
 
 export interface ListPageOptions {
@@ -122,7 +131,12 @@ export interface ListPageOptions {
   readonly pageToken?: string;
   readonly pageSize?: number;
   readonly signal?: AbortSignal;
+  /** As in ListOptions. */
+  readonly notUtf8?: NotUtf8Names;
 }
+
+/** See ListOptions.notUtf8. */
+export type NotUtf8Names = "fail" | "skip";
 
 export interface ListPage {
   /** Objects directly under the prefix, in key order. */

@@ -97,6 +97,13 @@ export function checkString(name: string, value: unknown, location: string): voi
   }
 }
 
+/** A listing's `notUtf8` option: absent, "fail" or "skip". */
+export function checkNotUtf8(value: unknown, location: string): void {
+  if (value !== undefined && value !== "fail" && value !== "skip") {
+    throw new InvalidArgumentError(`notUtf8 for ${location} must be "fail" or "skip", got ${describeValue(value)}.`, { path: location });
+  }
+}
+
 /** An `onProgress` option: absent or a function. */
 export function checkCallback(name: string, value: unknown, location: string): void {
   if (value !== undefined && typeof value !== "function") {

@@ -9,7 +9,7 @@ const READ_CONCURRENCY = 16;
 /** The run records of one version (or of all versions), oldest start first. Unreadable records are skipped. */
 export async function listRunRecords(backend: StorageBackend, name: string, version?: number): Promise<RunRecord[]> {
   const keys: string[] = [];
-  for await (const info of backend.list(runRecordsPrefix(name, version))) {
+  for await (const info of backend.list(runRecordsPrefix(name, version), { notUtf8: "skip" })) {
     if (versionOfRunRecordKey(name, info.key) !== undefined) keys.push(info.key);
   }
   keys.sort();

@@ -456,14 +456,20 @@ export class Snapshot extends LevelMethods {
     this.#closedAt = undefined; // deleted, not closed: the plain "not set up" message fits
     const backend = run.backend;
     const prefix = `${nameKey(run.name)}/`;
+    // The folders to delete from one delimited listing, where a name that is not UTF-8 (no version) is left out;
+    // then the files of each, whose listing fails on such a name rather than leave it behind.
+    const folders: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await backend.listPage(prefix, pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
+      for (const folderPrefix of page.prefixes) {
+        const folder = folderPrefix.slice(prefix.length, -1);
+        if (isResetFolder(folder)) folders.push(folder);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
     const doomed: string[] = [];
-    const folders = new Set<string>();
-    for await (const info of backend.list(prefix)) {
-      const [folder = "", ...rest] = info.key.slice(prefix.length).split("/");
-      if (rest.length === 0 || !isResetFolder(folder)) continue;
-      folders.add(folder);
-      doomed.push(info.key);
-    }
+    for (const folder of folders) for await (const info of backend.list(`${prefix}${folder}/`)) doomed.push(info.key);
     for (const folder of folders) await backend.checkDeletable?.(`${prefix}${folder}/`);
     await backend.deleteMany(doomed);
     // Temp files of killed writes are never listed, so the deletes above leave them (and their folders).

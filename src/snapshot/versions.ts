@@ -130,7 +130,7 @@ export class VersionStore {
   async listVersionNumbers(startAfter?: number): Promise<number[]> {
     const versions: number[] = [];
     const options = startAfter === undefined ? {} : { startAfter: claimKey(this.#name, startAfter) };
-    for await (const info of this.#backend.list(claimsPrefix(this.#name), options)) {
+    for await (const info of this.#backend.list(claimsPrefix(this.#name), { ...options, notUtf8: "skip" })) {
       const version = versionOfClaimKey(this.#name, info.key);
       if (version !== undefined) versions.push(version);
     }
@@ -153,7 +153,7 @@ export class VersionStore {
     let highestNumber: number | undefined;
     let pageToken: string | undefined;
     do {
-      const page = await this.#backend.listPage(`${this.#name}/`, pageToken === undefined ? {} : { pageToken });
+      const page = await this.#backend.listPage(`${this.#name}/`, pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
       for (const prefix of page.prefixes) {
         const folder = prefix.slice(this.#name.length + 1, -1);
         const taken = numberTakenByFolder(folder);
@@ -192,7 +192,7 @@ export class VersionStore {
 
   /** True when the name has a claim or a version folder (`v<N>[:<tag>]`, `dev[:<tag>]`): it is a snapshot name. */
   async exists(): Promise<boolean> {
-    const [claimed, scan] = await Promise.all([hasObjectsUnder(this.#backend, claimsPrefix(this.#name)), this.scanFolders()]);
+    const [claimed, scan] = await Promise.all([hasObjectsUnder(this.#backend, claimsPrefix(this.#name), "skip"), this.scanFolders()]);
     return claimed || scan.folders.length > 0;
   }
 

@@ -40,7 +40,7 @@ export class Catalog {
     const candidates: string[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await this.#backend.listPage("", pageToken === undefined ? {} : { pageToken });
+      const page = await this.#backend.listPage("", pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
       for (const prefix of page.prefixes) {
         const name = prefix.slice(0, -1);
         if (isSnapshotName(name)) candidates.push(name);

@@ -18,7 +18,7 @@ export async function resolveViewerTarget(uri: string): Promise<ViewerTarget> {
   }
   const name = await findNameTarget(uri);
   if (name !== undefined) return { root: splitLastSegment(uri)?.parent ?? ".", start: { name: name.name } };
-  if (!(await hasObjectsUnder(backendFromUri(uri), ""))) {
+  if (!(await hasObjectsUnder(backendFromUri(uri), "", "skip"))) {
     throw new NotFoundError(`No snapshots at ${redact(uri)}: the location is empty or does not exist.`, { path: redact(uri) });
   }
   return { root: uri, start: undefined };

@@ -21,6 +21,22 @@ import { isOpenCrateError } from "../../src/errors.ts";
 import { useClock } from "../../src/clock.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
+/** The OPENCRATE_NAME_NOT_UTF8 warnings `body` causes, by message. */
+async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
+  const messages: string[] = [];
+  const onWarning = (warning: Error & { code?: string }): void => {
+    if (warning.code === "OPENCRATE_NAME_NOT_UTF8") messages.push(warning.message);
+  };
+  process.on("warning", onWarning);
+  try {
+    await body();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off("warning", onWarning);
+  }
+  return messages;
+}
+
 describeBackendConformance("local", localFactory());
 
 const roots: string[] = [];
@@ -177,6 +193,28 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
     assert.deepEqual((await backend.listPage("")).prefixes, ["only/", "texts/"]);
     const error = await rejectsWithCode(backend.listPage("only/"), "CORRUPT_DATA", "listPage of the folder");
     assert.ok(error.message.includes(String.raw`"\xe9"`), error.message);
+  });
+
+  it("leaves a name that is not UTF-8 out of a listing asked to skip it, warning once per name", async () => {
+    const root = await freshRoot();
+    const backend = new LocalBackend({ root });
+    await backend.put("texts/ok.txt", "ok");
+    await backend.put("texts/deeper/ok.txt", "ok");
+    await writeFile(Buffer.concat([Buffer.from(`${root}/texts/bad`), Buffer.from([0xff]), Buffer.from(".txt")]), "bad");
+    await writeFile(Buffer.concat([Buffer.from(`${root}/texts/deeper/bad`), Buffer.from([0xfe])]), "bad");
+    const messages = await warningsDuring(async () => {
+      for (let round = 0; round < 2; round++) {
+        const keys = (await collect(backend.list("texts/", { notUtf8: "skip" }))).map((info) => info.key);
+        assert.deepEqual(keys, ["texts/deeper/ok.txt", "texts/ok.txt"]);
+        const page = await backend.listPage("texts/", { notUtf8: "skip" });
+        assert.deepEqual([page.objects.map((info) => info.key), page.prefixes], [["texts/ok.txt"], ["texts/deeper/"]]);
+      }
+    });
+    assert.equal(messages.length, 2, messages.join("\n"));
+    assert.ok(messages[0]?.includes(String.raw`"bad\xff.txt" in ${backend.describe("texts")}`), messages[0]);
+    assert.ok(messages[1]?.includes(String.raw`"bad\xfe" in ${backend.describe("texts/deeper")}`), messages[1]);
+    // "fail", the default, still fails.
+    await rejectsWithCode(backend.listPage("texts/", { notUtf8: "fail" }), "CORRUPT_DATA", "listPage asked to fail");
   });
 
   describe("compare-and-swap lock", () => {

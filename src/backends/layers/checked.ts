@@ -21,6 +21,7 @@ import {
   checkLocalPath,
   checkMetadata,
   checkMode,
+  checkNotUtf8,
   checkSignal,
   checkSize,
   checkStreamBody,
@@ -162,6 +163,7 @@ export class CheckedBackend implements api.StorageBackend {
     const location = this.#prefix(prefix, "plain");
     checkString("startAfter", options.startAfter, location);
     checkCount("pageSize", options.pageSize, location);
+    checkNotUtf8(options.notUtf8, location);
     const relay = new SignalRelay("list", location, checkSignal(options.signal, location));
     try {
       yield* this.inner.list(prefix, withSignal(options, relay.signal));
@@ -176,6 +178,7 @@ export class CheckedBackend implements api.StorageBackend {
     const location = this.#prefix(prefix, "folder");
     checkString("pageToken", options.pageToken, location);
     checkCount("pageSize", options.pageSize, location);
+    checkNotUtf8(options.notUtf8, location);
     return this.#guard("list", location, options.signal, (signal) => this.inner.listPage(prefix, withSignal(options, signal)));
   }
 

@@ -7,7 +7,7 @@ import type { BigIntStats, Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CorruptDataError } from "../../errors.ts";
-import type { ListPage, ObjectInfo } from "../backend.ts";
+import type { ListPage, NotUtf8Names, ObjectInfo } from "../backend.ts";
 import { isErrno } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import { isReservedName } from "../keys.ts";
@@ -46,8 +46,9 @@ export async function* listObjects(
   startAfter: string | undefined,
   signal: AbortSignal | undefined,
   describe: Describe,
+  notUtf8: NotUtf8Names = "fail",
 ): AsyncGenerator<ObjectInfo> {
-  yield* walk(location.folderPath, location.folderKey, location.namePrefix, startAfter, signal, describe, []);
+  yield* walk(location.folderPath, location.folderKey, location.namePrefix, startAfter, signal, describe, [], notUtf8);
 }
 
 async function* walk(
@@ -58,14 +59,15 @@ async function* walk(
   signal: AbortSignal | undefined,
   describe: Describe,
   followed: FollowedLinks,
+  notUtf8: NotUtf8Names,
 ): AsyncGenerator<ObjectInfo> {
   signal?.throwIfAborted();
-  const entries = (await readEntries(folderPath, folderKey, describe, namePrefix)).filter((entry) => !entirelyBefore(entry, startAfter));
+  const entries = (await readEntries(folderPath, folderKey, describe, namePrefix, notUtf8)).filter((entry) => !entirelyBefore(entry, startAfter));
   for (let index = 0; index < entries.length; ) {
     const entry = entries[index];
     if (entry === undefined) break;
     if (entry.isFolder) {
-      yield* walk(entry.path, entry.key, "", startAfter, signal, describe, follow(entry, followed, describe));
+      yield* walk(entry.path, entry.key, "", startAfter, signal, describe, follow(entry, followed, describe), notUtf8);
       index++;
       continue;
     }
@@ -89,8 +91,9 @@ export async function listOnePage(
   pageToken: string | undefined,
   pageSize: number,
   describe: Describe,
+  notUtf8: NotUtf8Names = "fail",
 ): Promise<ListPage> {
-  const entries = (await readEntries(location.folderPath, location.folderKey, describe, location.namePrefix)).filter(
+  const entries = (await readEntries(location.folderPath, location.folderKey, describe, location.namePrefix, notUtf8)).filter(
     (entry) => pageToken === undefined || entry.key > pageToken,
   );
   const objects: ObjectInfo[] = [];
@@ -128,7 +131,7 @@ async function describeEntry(entry: Entry, describe: Describe): Promise<ObjectIn
 /** Whether a folder holds a file anywhere below it (empty folders left by crashes or other tools do not count). */
 async function holdsAnObject(folderPath: string, folderKey: string, describe: Describe, followed: FollowedLinks): Promise<boolean> {
   // A link that leads nowhere still takes its name: the folder holds something, and is not for this check to fail.
-  for (const entry of await readEntries(folderPath, folderKey, describe, "", "as-object")) {
+  for (const entry of await readEntries(folderPath, folderKey, describe, "", "fail", "as-object")) {
     if (!entry.isFolder) {
       if (entry.leadsNowhere === true || (await statIfPresent(entry.path))?.isFile() === true) return true;
     } else if (await holdsAnObject(entry.path, entry.key, describe, follow(entry, followed, describe))) {
@@ -153,9 +156,18 @@ function follow(entry: Entry, followed: FollowedLinks, describe: Describe): Foll
 
 /**
  * A folder's visible entries whose names start with `namePrefix`, in key order; a missing folder (or a file in its
- * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands.
+ * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands. A name
+ * that is not UTF-8 fails the listing, or with `notUtf8` "skip" is left out (warned about once); a check for any
+ * object (`dangling` "as-object") counts it.
  */
-async function readEntries(folderPath: string, folderKey: string, describe: Describe, namePrefix = "", dangling: Dangling = "fail"): Promise<Entry[]> {
+async function readEntries(
+  folderPath: string,
+  folderKey: string,
+  describe: Describe,
+  namePrefix: string,
+  notUtf8: NotUtf8Names,
+  dangling: Dangling = "fail",
+): Promise<Entry[]> {
   let dirents: Dirent<Buffer>[];
   try {
     // Names as bytes: one that is not UTF-8 would otherwise come back with U+FFFD in it, name no file, and be lost.
@@ -174,7 +186,11 @@ async function readEntries(folderPath: string, folderKey: string, describe: Desc
         entries.push({ key: folderKey + name, path, isFolder: false, leadsNowhere: true });
         continue;
       }
-      throw notUtf8(dirent.name, folderKey, describe);
+      if (notUtf8 === "skip") {
+        warnSkipped(dirent.name, folderKey, describe);
+        continue;
+      }
+      throw notUtf8Error(dirent.name, folderKey, describe);
     }
     if (dirent.isSymbolicLink()) {
       entries.push(await linkEntry(path, folderKey + name, describe, dangling));
@@ -212,14 +228,39 @@ async function linkEntry(path: string, key: string, describe: Describe, dangling
  * leaving it out would hide it from every listing, and from a pull. The listing fails by its folder and its name,
  * bytes that are not printable ASCII written as \xNN, rather than go on without it.
  */
-function notUtf8(name: Buffer, folderKey: string, describe: Describe): CorruptDataError {
-  let shown = "";
-  for (const byte of name) shown += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`;
-  const folder = describe(folderKey.replace(/\/$/, ""));
+function notUtf8Error(name: Buffer, folderKey: string, describe: Describe): CorruptDataError {
+  const folder = folderOf(folderKey, describe);
   return new CorruptDataError(
-    `The name "${shown}" in ${folder} is not valid UTF-8, so it cannot be listed as a key: rename it (convmv, or mv in a shell) or move it out of the folder.`,
+    `The name "${shownName(name)}" in ${folder} is not valid UTF-8, so it cannot be listed as a key: rename it (convmv, or mv in a shell) or move it out of the folder.`,
     { path: folder },
   );
+}
+
+/** The names already warned about, by folder and name: a process lists the same folders again and again. */
+const warnedNotUtf8 = new Set<string>();
+
+/** A listing that looks only for names (snapshots, versions, bookkeeping) leaves such a name out, saying so once. */
+function warnSkipped(name: Buffer, folderKey: string, describe: Describe): void {
+  const folder = folderOf(folderKey, describe);
+  const shown = shownName(name);
+  const id = `${folder}\0${shown}`;
+  if (warnedNotUtf8.has(id)) return;
+  warnedNotUtf8.add(id);
+  process.emitWarning(
+    `The name "${shown}" in ${folder} is not valid UTF-8, so it is no snapshot, version or bookkeeping file: left out. Rename it (convmv, or mv in a shell) or move it out of the folder.`,
+    { code: "OPENCRATE_NAME_NOT_UTF8" },
+  );
+}
+
+/** A name's bytes, those that are not printable ASCII written as \xNN. */
+function shownName(name: Buffer): string {
+  let shown = "";
+  for (const byte of name) shown += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`;
+  return shown;
+}
+
+function folderOf(folderKey: string, describe: Describe): string {
+  return describe(folderKey.replace(/\/$/, ""));
 }
 
 /** True when every key the entry stands for sorts at or before `startAfter`. */

@@ -177,7 +177,7 @@ export class LocalBackend implements api.StorageBackend {
   async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const location = this.#layout.locatePrefix(prefix);
     try {
-      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key));
+      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key), options.notUtf8);
     } catch (error) {
       throw toLocalError(error, this.describe(prefix), "list");
     }
@@ -186,7 +186,7 @@ export class LocalBackend implements api.StorageBackend {
   async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
     const location = this.#layout.locatePrefix(prefix);
     const pageSize = options.pageSize ?? 1000;
-    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize, (key) => this.describe(key)));
+    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize, (key) => this.describe(key), options.notUtf8));
   }
 
   async delete(key: string, options: api.DeleteOptions = {}): Promise<void> {

@@ -144,12 +144,12 @@ async function listNames(uri: string, options: LsOptions): Promise<void> {
   printLines(names.map(printable).join("\n"));
 }
 
-/** The names of the folders directly under `prefix` ("" or ending in "/"). */
+/** The names of the folders directly under `prefix` ("" or ending in "/"); a name that is not UTF-8, no snapshot name, left out. */
 async function childFolders(backend: StorageBackend, prefix: string): Promise<string[]> {
   const names: string[] = [];
   let pageToken: string | undefined;
   do {
-    const page = await backend.listPage(prefix, pageToken === undefined ? {} : { pageToken });
+    const page = await backend.listPage(prefix, pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
     for (const folder of page.prefixes) names.push(folder.slice(prefix.length, -1));
     pageToken = page.nextPageToken;
   } while (pageToken !== undefined);
