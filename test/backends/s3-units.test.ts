@@ -91,6 +91,20 @@ describe("S3 error mapping", () => {
     assert.match(missing.message, /AWS_ACCESS_KEY_ID/);
   });
 
+  it("says that a missing AWS_PROFILE, not the key variables, is why no credentials were found", () => {
+    const before = process.env.AWS_PROFILE;
+    process.env.AWS_PROFILE = "no-such-profile";
+    try {
+      const missing = mapS3Error(Object.assign(new Error("Could not resolve credentials using profile"), { name: "CredentialsProviderError" }), context);
+      expectCode(missing, "PERMISSION_DENIED");
+      assert.match(missing.message, /from the profile AWS_PROFILE=no-such-profile: it is not in the AWS config and credentials files/);
+      assert.match(missing.message, /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not used; fix the profile or unset AWS_PROFILE/);
+    } finally {
+      if (before === undefined) delete process.env.AWS_PROFILE;
+      else process.env.AWS_PROFILE = before;
+    }
+  });
+
   it("maps 409 conflicts, throttling, 5xx, time-outs and refused connections to TRANSIENT", () => {
     expectCode(mapS3Error(sdkError("ConditionalRequestConflict", 409), { ...context, mode: "create" }), "TRANSIENT");
     expectCode(mapS3Error(sdkError("SlowDown", 503), context), "TRANSIENT");

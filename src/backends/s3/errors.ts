@@ -240,10 +240,7 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
     );
   }
   if (name === "CredentialsProviderError") {
-    return new PermissionDeniedError(
-      `No AWS credentials found to ${context.action} ${context.uri}${profileHint()}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available.`,
-      options,
-    );
+    return new PermissionDeniedError(noCredentials(context), options);
   }
   if (DENIED.has(name) || status === 401 || status === 403) {
     return new PermissionDeniedError(
@@ -330,12 +327,22 @@ function cause(error: unknown): unknown {
   return error instanceof Error ? error.cause : undefined;
 }
 
-/** Names the profile and files the SDK looked in, when the environment chose them. */
-function profileHint(env: NodeJS.ProcessEnv = process.env): string {
-  const named = [
-    env.AWS_PROFILE ? `AWS_PROFILE=${env.AWS_PROFILE}` : undefined,
+/**
+ * Why no credentials were found. A named profile wins over the key variables in the SDK, so a profile that does not
+ * exist (or holds no keys) fails even with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set: say so.
+ */
+function noCredentials(context: { readonly action: string; readonly uri: string }, env: NodeJS.ProcessEnv = process.env): string {
+  const files = [
     env.AWS_SHARED_CREDENTIALS_FILE ? `AWS_SHARED_CREDENTIALS_FILE=${env.AWS_SHARED_CREDENTIALS_FILE}` : undefined,
     env.AWS_CONFIG_FILE ? `AWS_CONFIG_FILE=${env.AWS_CONFIG_FILE}` : undefined,
   ].filter((part) => part !== undefined);
-  return named.length === 0 ? "" : ` (with ${named.join(", ")})`;
+  const where = files.length === 0 ? "the AWS config and credentials files" : files.join(", ");
+  if (env.AWS_PROFILE) {
+    return (
+      `No AWS credentials to ${context.action} ${context.uri} from the profile AWS_PROFILE=${env.AWS_PROFILE}: it is not in ${where}, ` +
+      "or gives no keys. While AWS_PROFILE is set, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not used; fix the profile or unset AWS_PROFILE."
+    );
+  }
+  const looked = files.length === 0 ? "" : ` (with ${files.join(", ")})`;
+  return `No AWS credentials found to ${context.action} ${context.uri}${looked}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an IAM role is available.`;
 }
