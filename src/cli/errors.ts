@@ -1,6 +1,6 @@
 /**
  * How the CLI ends: exit 0 on success, 1 on failure, 2 on a usage error (commander's own, or input the library
- * rejects as INVALID_ARGUMENT). A failure prints one line `opencrate: <message>` on stderr; `--debug` adds the
+ * rejects as INVALID_ARGUMENT; not when the input came from the environment, see environmentError). A failure prints one line `opencrate: <message>` on stderr; `--debug` adds the
  * stack and the chain of causes. Everything printed goes through scrub(), then printable(): a message may quote a
  * stored key.
  */
@@ -13,7 +13,17 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+/** Errors about the environment (OPENCRATE_ROOT when no root was given): not a usage error, whatever their code. */
+const fromEnvironment = new WeakSet<object>();
+
+/** Marks `error` as caused by the environment, not the command line: the CLI exits 1 for it, not 2. */
+export function environmentError(error: unknown): unknown {
+  if (typeof error === "object" && error !== null) fromEnvironment.add(error);
+  return error;
+}
+
 export function exitCodeOf(error: unknown): number {
+  if (typeof error === "object" && error !== null && fromEnvironment.has(error)) return EXIT_FAILURE;
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   if (isOpenCrateError(error, "INVALID_ARGUMENT")) return EXIT_USAGE;
   return EXIT_FAILURE;

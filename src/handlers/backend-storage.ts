@@ -1,10 +1,12 @@
 /** ArtifactStorage over a StorageBackend: one artifact path, and the objects below it for folder-like handlers. */
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Readable } from "node:stream";
 import type { StorageBackend } from "../backends/backend.ts";
+import { toLocalError } from "../backends/local/errors.ts";
+import { makeFolders } from "../backends/local/make-folders.ts";
 import { joinKey, validateKey } from "../backends/keys.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, isOpenCrateError, ReadOnlyError } from "../errors.ts";
@@ -116,7 +118,11 @@ export class BackendArtifactStorage implements ArtifactStorage {
         path: localPath,
       });
     }
-    await mkdir(dirname(localPath), { recursive: true });
+    try {
+      await makeFolders(dirname(localPath));
+    } catch (error) {
+      throw toLocalError(error, localPath, "write");
+    }
     const folder = await SafeFolder.open(await realpath(dirname(localPath)));
     try {
       await downloadToFile({

@@ -597,6 +597,11 @@ function runFields(summary: RunSummary): Pick<VersionInfo, "status" | "endedAt" 
   };
 }
 
+/** Whether an error's `path` is an environment variable's name (as errors about a variable's value give it). */
+function isVariableName(path: string | undefined): boolean {
+  return path !== undefined && /^[A-Z][A-Z0-9_]*$/.test(path);
+}
+
 /** The backend `setup` uses: the one given (behind the checking layer), else the root's, else OPENCRATE_ROOT's. */
 function backendOf(options: SetupOptions): StorageBackend {
   if (options.backend !== undefined) return checkedBackend(options.backend);
@@ -606,7 +611,8 @@ function backendOf(options: SetupOptions): StorageBackend {
   try {
     return backendFromUri(fromEnv);
   } catch (error) {
-    if (!isOpenCrateError(error, "INVALID_ARGUMENT")) throw error;
+    // An error about another environment variable (AWS_ENDPOINT_URL_S3, STORAGE_EMULATOR_HOST) names it already.
+    if (!isOpenCrateError(error, "INVALID_ARGUMENT") || isVariableName(error.path)) throw error;
     throw new InvalidArgumentError(`OPENCRATE_ROOT: ${error.message}`, { path: error.path, cause: error });
   }
 }

@@ -13,7 +13,7 @@ import { type BigIntStats, closeSync, constants, fstatSync, futimesSync, linkSyn
 import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
-import { isNoHardLinks } from "../backends/local/errors.ts";
+import { isErrno, isNoHardLinks, toLocalError } from "../backends/local/errors.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
 import { writeBody } from "./file-writes.ts";
@@ -102,7 +102,40 @@ export function readsWhole(size: number): boolean {
   return size <= WHOLE_READ_MAX_BYTES;
 }
 
+/**
+ * Downloads the object into `folder`/`name`. A local file-system failure (a full disk, a read-only mount, a quota)
+ * is an OpenCrateError naming the target file, mapped as the local backend maps its own writes.
+ */
 export async function downloadToFile(request: FileDownload): Promise<FileDownloaded> {
+  try {
+    return await download(request);
+  } catch (error) {
+    throw localFileError(error, join(request.folder.path, request.name));
+  }
+}
+
+/** Socket failures carry errno-style codes too; they come from the store's side, not from the local disk. */
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+]);
+
+function localFileError(error: unknown, path: string): unknown {
+  if (!isErrno(error) || NETWORK_CODES.has(error.code)) return error;
+  return toLocalError(error, path, "write");
+}
+
+async function download(request: FileDownload): Promise<FileDownloaded> {
   const { backend, info, folder } = request;
   const onBytes = request.onBytes ?? (() => {});
   const plan = await planFill(request);

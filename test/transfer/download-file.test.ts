@@ -6,10 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, realpath, rename, symlink } from "node:fs/promises";
+import fs from "node:fs";
+import { mkdir, readdir, readFile, realpath, rename, symlink, writeFile } from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { after, before, describe, it, test } from "node:test";
+import { after, before, describe, it, mock, test } from "node:test";
 import type { BodySink, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { crc32c, crc32cCombine } from "../../src/backends/crc32c.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
@@ -203,3 +205,49 @@ for (const factory of [memoryFactory(), localFactory(), minioFactory(), gcsFacto
     });
   });
 }
+
+describe("download to file on a full disk", () => {
+  let dir: string;
+  let backend: StorageBackend;
+  before(async () => {
+    dir = await tempDir("transfer-full-disk");
+    backend = await memoryFactory().make();
+    await backend.put("small.txt", SMALL);
+    const streamed = patterned(3 * MiB, 3);
+    await backend.putStream("streamed.bin", Readable.from([streamed]), { size: streamed.length });
+  });
+  after(() => removeDir(dir));
+
+  for (const key of ["small.txt", "streamed.bin"]) {
+    it(`fails TRANSIENT naming the local file, leaving the old file and no partial (${key})`, async () => {
+      const dest = join(dir, key.replace(/\W/g, "-"));
+      await mkdir(dest);
+      await writeFile(join(dest, "out.bin"), "old content");
+      // Every write the download makes fails as on a full disk: in the calling thread, or through the thread pool
+      // (taken after a slow write, which earlier tests in this process may have had).
+      const noSpace = () => Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+      const full = mock.method(fs, "writeSync", () => {
+        throw noSpace();
+      });
+      const probe = await fs.promises.open(join(dest, "out.bin"), "r");
+      const handles = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+      await probe.close();
+      const fullPool = mock.method(handles, "write", () => Promise.reject(noSpace()));
+      syncBuiltinESMExports();
+      try {
+        await assert.rejects(download(backend, key, dest), (error: unknown) => {
+          assert.ok(isOpenCrateError(error, "TRANSIENT"), String(error));
+          assert.equal((error as Error).message, `Cannot write ${join(dest, "out.bin")}: no space left on the device (ENOSPC).`);
+          assert.equal((error as { path?: string }).path, join(dest, "out.bin"));
+          return true;
+        });
+      } finally {
+        full.mock.restore();
+        fullPool.mock.restore();
+        syncBuiltinESMExports();
+      }
+      assert.equal(await readFile(join(dest, "out.bin"), "utf8"), "old content");
+      assert.deepEqual(await readdir(dest), ["out.bin"]);
+    });
+  }
+});

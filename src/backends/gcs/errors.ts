@@ -16,6 +16,7 @@ import {
   TransientError,
 } from "../../errors.ts";
 import type { WriteMode } from "../backend.ts";
+import { isForeignAnswer, notTheStore } from "../foreign-answer.ts";
 
 /** What the backend was doing, which decides the wording and what a 404 or 412 means. */
 export type GcsAction = "read" | "write" | "delete" | "list" | "copy" | "probe";
@@ -112,6 +113,7 @@ export class UnsettledWriteError extends Error {
 export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateError {
   if (error instanceof OpenCrateError) return error;
   const doing = `${verbOf(context.action)} ${context.location}`;
+  if (isForeignAnswer(error)) return notTheStore(error, { kind: "a GCS", endpoint: endpointLabel(context.endpoint), doing, path: context.location });
   if (error instanceof UnsettledWriteError) {
     return new TransientError(
       `Cannot tell whether the write to ${context.location} landed: ${error.message}. It may have: read ` +

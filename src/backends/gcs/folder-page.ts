@@ -6,6 +6,7 @@
  */
 import type { Bucket, File } from "@google-cloud/storage";
 import { InvalidArgumentError } from "../../errors.ts";
+import { expectResource } from "./json-answer.ts";
 
 export interface FolderPageRequest {
   readonly bucket: Bucket;
@@ -44,6 +45,7 @@ export async function listFolderPage(request: FolderPageRequest): Promise<Folder
       ...(resume === undefined ? {} : { startOffset: resume.from }),
       ...(serverToken === undefined ? {} : { pageToken: serverToken }),
     });
+    expectResource(response, "storage#objects");
     serverToken = next?.pageToken === "" ? undefined : next?.pageToken;
     const entries: Array<{ readonly name: string; readonly file?: File }> = [];
     for (const file of files) {

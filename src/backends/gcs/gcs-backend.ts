@@ -35,6 +35,7 @@ import { checkCredentials } from "./credentials.ts";
 import { openRead } from "./download.ts";
 import { readRangeInto } from "./range-into.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
+import { expectResource } from "./json-answer.ts";
 import { listFolderPage } from "./folder-page.ts";
 import { toObjectInfo, uploadMetadata, userMetadataOf } from "./object-info.ts";
 import { resolveGcsSettings, roundChunkSize, type GcsBackendOptions, type GcsSettings } from "./options.ts";
@@ -285,13 +286,14 @@ export class GcsBackend implements StorageBackend {
       options.signal?.throwIfAborted();
       let files: File[];
       try {
-        const [page, next] = await bucket.getFiles({
+        const [page, next, response] = await bucket.getFiles({
           prefix: this.#base + prefix,
           autoPaginate: false,
           maxResults: options.pageSize ?? DEFAULT_PAGE_SIZE,
           ...(pageToken === undefined ? {} : { pageToken }),
           ...(startOffset === undefined ? {} : { startOffset }),
         });
+        expectResource(response, "storage#objects");
         files = page;
         pageToken = next?.pageToken;
       } catch (error) {

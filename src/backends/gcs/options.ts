@@ -148,17 +148,18 @@ function checkEndpoint(value: string, origin: string): string {
     url = new URL(value);
   } catch (error) {
     throw new InvalidArgumentError(`${origin} ${JSON.stringify(value)} is not a URL (expected e.g. http://127.0.0.1:4443).`, {
+      path: origin,
       cause: error,
     });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidArgumentError(`${origin} must be an http:// or https:// URL, got ${url.protocol}//.`);
+    throw new InvalidArgumentError(`${origin} must be an http:// or https:// URL, got ${url.protocol}//.`, { path: origin });
   }
   if (url.username !== "" || url.password !== "") {
-    throw new InvalidArgumentError(`${origin} must not carry credentials; use Application Default Credentials.`);
+    throw new InvalidArgumentError(`${origin} must not carry credentials; use Application Default Credentials.`, { path: origin });
   }
   if (url.search !== "" || url.hash !== "") {
-    throw new InvalidArgumentError(`${origin} must not have a query string or fragment.`);
+    throw new InvalidArgumentError(`${origin} must not have a query string or fragment.`, { path: origin });
   }
   return value;
 }

@@ -7,10 +7,11 @@
  * process for each endpoint and bucket.
  */
 import type { Agent } from "node:http";
-import type { Bucket } from "@google-cloud/storage";
+import type { Bucket, File } from "@google-cloud/storage";
 import { NotSupportedError } from "../../errors.ts";
 import { NO_RETRY } from "../retry-policy.ts";
 import { isPreconditionFailure } from "./errors.ts";
+import { expectResource } from "./json-answer.ts";
 import { uploadResumable } from "./resumable.ts";
 
 const checked = new Map<string, Promise<void>>();
@@ -47,7 +48,7 @@ export function ensureConditionalWrites(storeKey: string, probe: () => Promise<v
 export async function probeConditionalWrites(bucket: Bucket, objectName: string, where: string, agent: Agent): Promise<void> {
   const file = bucket.file(objectName);
   // A fresh UUID name, so this first write needs no condition.
-  await file.save("opencrate: conditional-write probe (safe to delete)\n", { resumable: false });
+  await firstWrite(file, "opencrate: conditional-write probe (safe to delete)\n");
   const current = String(file.metadata.generation ?? "");
   const stale = current === "1" ? "2" : "1";
   try {
@@ -81,6 +82,20 @@ export async function probeConditionalWrites(bucket: Bucket, objectName: string,
   }
 }
 
+/**
+ * Writes a probe object plainly. An answer that is no object resource (an HTML page from a proxy) fails with
+ * ForeignAnswerError, rather than as the checksum mismatch the SDK makes of it (it finds no checksum to compare).
+ */
+async function firstWrite(file: File, text: string): Promise<void> {
+  try {
+    await file.save(text, { resumable: false });
+  } catch (error) {
+    expectResource(file.metadata, "storage#object");
+    throw error;
+  }
+  expectResource(file.metadata, "storage#object");
+}
+
 const deleteVerdicts = new Map<string, Promise<void>>();
 
 /** Resolves once the store at `storeKey` is known to enforce ifGenerationMatch on deletes (see {@link probeOnce}). */
@@ -96,7 +111,7 @@ export function ensureConditionalDeletes(storeKey: string, probe: () => Promise<
 export async function probeConditionalDeletes(bucket: Bucket, objectName: string, where: string): Promise<void> {
   const file = bucket.file(objectName);
   // A fresh UUID name, so this first write needs no condition.
-  await file.save("opencrate: conditional-delete probe (safe to delete)\n", { resumable: false });
+  await firstWrite(file, "opencrate: conditional-delete probe (safe to delete)\n");
   const stale = String(file.metadata.generation ?? "") === "1" ? 2 : 1;
   try {
     let refused = false;

@@ -5,11 +5,12 @@
  * file, never a partial file at the final name; every failure path removes the temp file.
  */
 import { constants, type BigIntStats } from "node:fs";
-import { copyFile, link, mkdir, open, rename, stat, utimes } from "node:fs/promises";
+import { copyFile, link, open, rename, stat, utimes } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { WriteMode } from "../backend.ts";
 import { alreadyExists, folderInTheWay, isErrno, revisionMismatch } from "./errors.ts";
+import { makeFolders } from "./make-folders.ts";
 import { removeQuietly, statIfPresent } from "./files.ts";
 import { withLock, type LockOptions } from "./lock.ts";
 import { lockPathsFor, tempPathBeside } from "./paths.ts";
@@ -140,7 +141,7 @@ async function inFreshFolder<T>(finalPath: string, create: (tempPath: string) =>
     } catch (error) {
       if (!isErrno(error, "ENOENT") || attempt >= FOLDER_RACE_RETRIES) throw error;
     }
-    await mkdir(dirname(finalPath), { recursive: true });
+    await makeFolders(dirname(finalPath));
   }
 }
 

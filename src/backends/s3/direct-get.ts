@@ -29,7 +29,8 @@ import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
-import { type ListingPage, parseListing } from "./list-answer.ts";
+import { ForeignAnswerError } from "../foreign-answer.ts";
+import { type ListingPage, isListingDocument, parseListing } from "./list-answer.ts";
 import { type PlainHandler, plainHandler, queryString } from "./plain-handler.ts";
 import type { PlainRoute } from "./plain-route.ts";
 import { xmlField } from "./xml-text.ts";
@@ -239,7 +240,7 @@ export class DirectGet {
   }
 
   /** One ListObjectsV2 page on a kept-open socket (undefined as for getSmall, or when the answer is not a listing
-   * read whole). Sent to the bucket's path with a trailing "/", as the SDK sends it. */
+   * read whole; ForeignAnswerError when it is no ListBucketResult at all). Sent to the bucket's path with a trailing "/", as the SDK sends it. */
   async listSmall(query: Readonly<Record<string, string>>, read: { readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<ListingPage | undefined> {
     const answer = await this.#small({
       method: "GET",
@@ -250,11 +251,14 @@ export class DirectGet {
       timeouts: read.timeouts,
       signal: read.signal,
     });
-    return answer === undefined ? undefined : parseListing(answer.body.toString("utf8"));
+    if (answer === undefined) return undefined;
+    const text = answer.body.toString("utf8");
+    if (!isListingDocument(text)) throw new ForeignAnswerError({ status: answer.status, contentType: answer.headers.get("content-type"), body: text });
+    return parseListing(text);
   }
 
   /** One request on a kept-open socket, retried under the policy (every one sent here is a read). */
-  async #small(request: SmallRequest): Promise<{ readonly headers: ReadonlyMap<string, string>; readonly body: Buffer } | undefined> {
+  async #small(request: SmallRequest): Promise<{ readonly status: number; readonly headers: ReadonlyMap<string, string>; readonly body: Buffer } | undefined> {
     const connections = this.#connections;
     if (connections === undefined) return undefined;
     let tries = 0;

@@ -20,6 +20,7 @@ import {
   TransientError,
 } from "../../errors.ts";
 import type { WriteMode } from "../backend.ts";
+import { isForeignAnswer, notTheStore } from "../foreign-answer.ts";
 
 export interface S3ErrorContext {
   /** What was being done, as a verb phrase that reads before the URI: "read", "write", "list", "copy to". */
@@ -185,6 +186,7 @@ export function outcomeUnknownError(writeError: unknown, readBackError: unknown)
 export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   if (isOpenCrateError(error)) return error;
   if (isAbort(error)) return error as Error;
+  if (isForeignAnswer(error)) return notTheStore(error, { kind: "an S3", endpoint: context.endpoint, doing: `${context.action} ${context.uri}`, path: context.uri });
   const name = errorName(error);
   const status = httpStatus(error);
   const why = reason(error, name, status);

@@ -18,6 +18,12 @@ export interface ListingPage {
   readonly EncodingType?: string | undefined;
 }
 
+/** Whether `text` is an XML document whose root element is ListBucketResult (what every ListObjectsV2 success
+ * answer is; an HTML page from a proxy or a web server on the wrong port is not). */
+export function isListingDocument(text: string): boolean {
+  return /^\uFEFF?\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*<ListBucketResult[\s>]/.test(text);
+}
+
 /**
  * The page a ListBucketResult document describes; undefined when `xml` is not one, or not one read whole here (an
  * entry without its key or size, fewer entries than its KeyCount, an entity that names no character): the caller

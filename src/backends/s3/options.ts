@@ -93,7 +93,7 @@ export function resolveS3Settings(options: S3BackendOptions, env: Env = process.
     throw new InvalidArgumentError("S3Backend needs options with at least a bucket, as in { bucket: \"my-bucket\" }.");
   }
   const { bucket, prefix } = checkBucketAndPrefix("s3", "S3Backend", options.bucket, options.prefix ?? "");
-  const endpoint = checkEndpoint(options.endpoint ?? configuredEndpoint(env));
+  const endpoint = checkEndpoint(options.endpoint === undefined ? configuredEndpoint(env) : { value: options.endpoint, source: undefined });
   const forcePathStyle = options.forcePathStyle ?? parseFlag(env.AWS_S3_FORCE_PATH_STYLE, "AWS_S3_FORCE_PATH_STYLE") ?? endpoint !== undefined;
   const region = nonEmpty(options.region);
   return {
@@ -174,26 +174,34 @@ export function endpointLabel(settings: Pick<S3Settings, "endpoint">, region?: s
   return region === undefined ? "AWS S3" : `AWS S3 (${region})`;
 }
 
-function configuredEndpoint(env: Env): string | undefined {
-  if (parseFlag(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") === true) return undefined;
-  return nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+/** An endpoint and the environment variable it came from (undefined: the `endpoint` option). */
+interface EndpointSetting {
+  readonly value: string;
+  readonly source: "AWS_ENDPOINT_URL_S3" | "AWS_ENDPOINT_URL" | undefined;
 }
 
-function checkEndpoint(endpoint: string | undefined): string | undefined {
-  if (endpoint === undefined) return undefined;
+function configuredEndpoint(env: Env): EndpointSetting | undefined {
+  if (parseFlag(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") === true) return undefined;
+  const forS3 = nonEmpty(env.AWS_ENDPOINT_URL_S3);
+  if (forS3 !== undefined) return { value: forS3, source: "AWS_ENDPOINT_URL_S3" };
+  const shared = nonEmpty(env.AWS_ENDPOINT_URL);
+  return shared === undefined ? undefined : { value: shared, source: "AWS_ENDPOINT_URL" };
+}
+
+/** The endpoint checked. An error names the variable it came from (also as its `path`), else the endpoint. */
+function checkEndpoint(setting: EndpointSetting | undefined): string | undefined {
+  if (setting === undefined) return undefined;
+  const endpoint = setting.value;
+  const named = setting.source === undefined ? `The S3 endpoint ${redact(endpoint)}` : `${setting.source} (the S3 endpoint ${redact(endpoint)})`;
+  const path = setting.source ?? redact(endpoint);
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch (error) {
-    throw new InvalidArgumentError(`The S3 endpoint ${redact(endpoint)} is not a URL (expected e.g. http://127.0.0.1:9000).`, {
-      path: redact(endpoint),
-      cause: error,
-    });
+    throw new InvalidArgumentError(`${named} is not a URL (expected e.g. http://127.0.0.1:9000).`, { path, cause: error });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidArgumentError(`The S3 endpoint ${redact(endpoint)} must be an http:// or https:// URL.`, {
-      path: redact(endpoint),
-    });
+    throw new InvalidArgumentError(`${named} must be an http:// or https:// URL.`, { path });
   }
   return endpoint.replace(/\/+$/, "");
 }
@@ -210,5 +218,5 @@ function parseFlag(value: string | undefined, name: string): boolean | undefined
   const normalized = value.trim().toLowerCase();
   if (normalized === "true" || normalized === "1") return true;
   if (normalized === "false" || normalized === "0") return false;
-  throw new InvalidArgumentError(`${name} must be "true" or "false", got ${JSON.stringify(value)}.`);
+  throw new InvalidArgumentError(`${name} must be "true" or "false", got ${JSON.stringify(value)}.`, { path: name });
 }

@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import { NotSupportedError, isOpenCrateError } from "../../errors.ts";
 import type { S3Connection } from "./client.ts";
 import { newWriterToken } from "../conditional-write.ts";
+import { expectAnswer } from "./answer-check.ts";
 import { runConditionalWrite } from "./conditional.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { type S3ErrorContext, errorName, httpStatus, isPreconditionFailed, mapS3Error } from "./errors.ts";
@@ -67,8 +68,11 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
   const { client, sdk } = target.connection;
   const send = { abortSignal: target.signal };
   const context: S3ErrorContext = { ...target.context, action: "check conditional writes at" };
-  const put = (extra: { IfNoneMatch?: string; IfMatch?: string; Metadata?: Record<string, string> }) =>
-    client.send(new sdk.PutObjectCommand({ Bucket: target.bucket, Key: key, Body: Buffer.from(randomUUID()), ...extra }), send);
+  const put = (extra: { IfNoneMatch?: string; IfMatch?: string; Metadata?: Record<string, string> }) => {
+    const command = new sdk.PutObjectCommand({ Bucket: target.bucket, Key: key, Body: Buffer.from(randomUUID()), ...extra });
+    // A stored object always has an ETag: a 200 without one came from something else (an HTML page, a proxy).
+    return client.send(expectAnswer(command, "etag"), send);
+  };
   try {
     if (feature === "put") {
       // The key is fresh, so a 412 here after an SDK retry means our own first attempt landed and its answer was

@@ -44,6 +44,7 @@ import {
 import { type CopiedHeaders, copySource, multipartCopy } from "./multipart-copy.ts";
 import { type PartSource, bufferedFileParts, fileParts, isBodyError, readFirstPart, streamParts, uploadMultipart } from "./multipart.ts";
 import { DirectGet, isPlainMetadata } from "./direct-get.ts";
+import { expectAnswer } from "./answer-check.ts";
 import { type ListingEntry, type ListingPage, decodedListing } from "./list-answer.ts";
 import { plainRoute } from "./plain-route.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
@@ -701,7 +702,8 @@ export class S3Backend implements StorageBackend {
       const page = plain === undefined ? undefined : await plain.listSmall(listingQuery(input), { timeouts: this.#timeouts(), signal });
       if (page !== undefined) return decodedListing(page, this.describe(prefix));
       const { client, sdk } = (await this.#connect()).connection;
-      const answer = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }), { abortSignal: signal });
+      const command = new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input });
+      const answer = await client.send(expectAnswer(command, "listing"), { abortSignal: signal });
       return decodedListing(answer, this.describe(prefix));
     } catch (error) {
       throw this.#error(error, "list", prefix, signal);

@@ -8,7 +8,7 @@ import { shownStatus } from "../../snapshot/run-records.ts";
 import { VersionStore } from "../../snapshot/versions.ts";
 import { printable } from "../../printable.ts";
 import { parseLocation, redact } from "../../uri.ts";
-import { defaultRoot } from "../../snapshot/default-root.ts";
+import { onRoot } from "../default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
 import { assertLocalFolder, listFolder } from "../files.ts";
@@ -32,7 +32,10 @@ interface VersionRow extends VersionBase {
 const NAME_CHECK_CONCURRENCY = 8;
 
 export async function runLs(given: string | undefined, options: LsOptions): Promise<void> {
-  const uri = given ?? defaultRoot();
+  return onRoot(given, (uri) => lsAt(uri, options));
+}
+
+async function lsAt(uri: string, options: LsOptions): Promise<void> {
   const snapshot = await findSnapshotTarget(uri);
   if (snapshot !== undefined) return listFiles(snapshot, options);
   const name = await findNameTarget(uri);

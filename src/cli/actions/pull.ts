@@ -2,10 +2,11 @@
  * What `opencrate pull` does: downloads a snapshot's files, resumable, never outside dest, never over a file no pull
  * placed there (unless `--overwrite`).
  */
-import { access, constants, lstat, mkdir, realpath } from "node:fs/promises";
+import { access, constants, lstat, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExistsError, InvalidArgumentError, isOpenCrateError, PermissionDeniedError } from "../../errors.ts";
 import type { ObjectInfo } from "../../backends/backend.ts";
+import { makeFolders } from "../../backends/local/make-folders.ts";
 import { checkFile } from "../../transfer/content-check.ts";
 import { formatSize } from "../../io/size.ts";
 import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
@@ -150,7 +151,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
  */
 async function prepareDestination(dest: string): Promise<string> {
   try {
-    await mkdir(dest, { recursive: true });
+    await makeFolders(dest);
     const destRoot = await realpath(dest);
     await access(destRoot, constants.W_OK | constants.X_OK);
     return destRoot;
@@ -159,7 +160,10 @@ async function prepareDestination(dest: string): Promise<string> {
     if (code === "EEXIST" || code === "ENOTDIR") {
       throw new InvalidArgumentError(`Cannot pull into ${dest}: it, or a folder on its path, is a file.`, { path: dest, cause: error });
     }
-    if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    if (code === "EROFS") {
+      throw new PermissionDeniedError(`Cannot pull into ${dest}: the file system is read-only (EROFS).`, { path: dest, cause: error });
+    }
+    if (code === "EACCES" || code === "EPERM") {
       throw new PermissionDeniedError(`Cannot pull into ${dest}: no permission to create or write that folder (${code}).`, {
         path: dest,
         cause: error,

@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { startViewer } from "../../ui/server.ts";
 import { resolveViewerTarget } from "../../ui/target.ts";
-import { defaultRoot } from "../../snapshot/default-root.ts";
+import { onRoot } from "../default-root.ts";
 
 export interface UiOptions {
   readonly port: number;
@@ -11,7 +11,7 @@ export interface UiOptions {
 }
 
 export async function runUi(uri: string | undefined, options: UiOptions): Promise<void> {
-  const target = await resolveViewerTarget(uri ?? defaultRoot());
+  const target = await onRoot(uri, resolveViewerTarget);
   const viewer = await startViewer({ root: target.root, host: options.host, port: options.port, start: target.start });
   process.stdout.write(`opencrate ui: serving ${target.root} read-only at ${viewer.url}\n`);
   if (viewer.token !== undefined) {
