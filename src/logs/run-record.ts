@@ -97,6 +97,8 @@ export class RunRecordWriter {
   #chain: Promise<void> = Promise.resolve();
   #lastWrite = 0;
   #ended = false;
+  /** The final write, once begun; undefined again after it failed. */
+  #ending: Promise<void> | undefined;
   /** The last write was {@link endProvisionally}'s: the run's end as it stood when the event loop ran dry. */
   #provisional = false;
   #written = false;
@@ -171,18 +173,24 @@ export class RunRecordWriter {
     return this.#write({ ...ending, endedAt: this.#clock().toISOString() });
   }
 
-  /** Writes the final status. Later calls do nothing. */
+  /** Writes the final status. Once it has landed, later calls do nothing; after a failed write, a call tries again. */
   end(ending: RunEnding): Promise<void> {
-    if (this.#ended) return this.#chain;
+    if (this.#ending !== undefined) return this.#ending;
     this.#ended = true;
     const stored = this.#record;
     if (this.#provisional && stored.status === ending.status && stored.exitCode === ending.exitCode && stored.signal === ending.signal) {
       // Already written so when the event loop ran dry; at `exit` a write could only be started anyway.
-      return this.#chain;
+      this.#ending = this.#chain;
+      return this.#ending;
     }
     this.#provisional = false;
     const now = this.#clock().toISOString();
-    return this.#write({ ...ending, endedAt: now });
+    const write = this.#write({ ...ending, endedAt: now });
+    this.#ending = write;
+    write.catch(() => {
+      if (this.#ending === write) this.#ending = undefined;
+    });
+    return write;
   }
 
   #write(patch: Partial<RunRecord>): Promise<void> {

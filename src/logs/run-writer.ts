@@ -9,6 +9,11 @@ import type { RunEnding, RunRecord, StartedRunRecord } from "./run-record.ts";
 import { RunRecordWriter } from "./run-record.ts";
 import type { StartedRunLog } from "./run-log.ts";
 
+export interface CloseOptions {
+  /** The process is ending: nothing will try again after this close. */
+  readonly final?: boolean;
+}
+
 export interface RunWriterOptions {
   readonly logKey: string;
   readonly historyKey: string;
@@ -39,7 +44,14 @@ export class RunWriter {
   #heartbeat: NodeJS.Timeout | undefined;
   /** Cancels the timer of the first `running` record. */
   #cancelFirstRecord: () => void = () => {};
+  /** The close running, or the last one if it succeeded; undefined after a failed one (the next call tries again). */
   #closing: Promise<void> | undefined;
+  /** Whether {@link #closing} is a final close. */
+  #closingFinal = false;
+  /** How the first close() said the run ended; later attempts end it so. */
+  #closeEnding: RunEnding | undefined;
+  /** The lines and the final record are stored. */
+  #closed = false;
   /** Flushes that stored lines so far. */
   #storedFlushes = 0;
 
@@ -96,6 +108,11 @@ export class RunWriter {
     if (!this.#record.written) {
       this.#cancelFirstRecord = clock().setTimer(FIRST_RECORD_DELAY_MS, () => void this.#writeFirstRecord());
     }
+    this.#startHeartbeat();
+  }
+
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => void this.#record.touch(true), HEARTBEAT_MS);
     this.#heartbeat.unref();
   }
@@ -126,6 +143,8 @@ export class RunWriter {
    * rely on it: `beforeExit` flushes until a round does none).
    */
   async flush(): Promise<void> {
+    // After close() began (and failed, or still runs): storing the rest is that close's work.
+    if (this.#closeEnding !== undefined) return this.close(this.#closeEnding);
     const before = this.#storedFlushes;
     await this.#logs.flush();
     if (this.#storedFlushes !== before) await this.#record.touch(true);
@@ -138,29 +157,76 @@ export class RunWriter {
    * start the final writes. Does no I/O once both are done, so `beforeExit` stops coming back.
    */
   async flushForExit(ending: RunEnding): Promise<void> {
+    if (this.#closeEnding !== undefined) {
+      // A close() that failed: tried again; while it fails, the record says how the run ends if the process ends
+      // now (at `exit` the last try can only be started), unless a later try succeeds.
+      const closeEnding = this.#closeEnding;
+      await this.close(closeEnding).catch(async (error: unknown) => {
+        await this.#record.endProvisionally(incomplete(closeEnding)).catch(() => {});
+        throw error;
+      });
+      return;
+    }
     const before = this.#storedFlushes;
     await this.flush();
     if (this.#storedFlushes !== before) return;
     await this.#record.endProvisionally(ending);
   }
 
-  /** Stores the last lines, then the final record (also when the lines could not be stored). Once. */
-  close(ending: RunEnding): Promise<void> {
-    this.#closing ??= this.#close(ending);
-    return this.#closing;
+  /**
+   * Stores the last lines, then the final record with `ending`. When the lines cannot be stored, they stay queued
+   * and the record is not ended (it stays `running`, refreshed by the heartbeat): a later call tries again (with the
+   * ending of the first call), and resolves once the lines and the record are stored. With `final` (the process is
+   * ending: nothing will try again), a failure still ends the record, `failed` rather than `finished` since the
+   * run's log is incomplete (killed stays killed), before rejecting. Once it has succeeded, later calls do nothing.
+   */
+  close(ending: RunEnding, options: CloseOptions = {}): Promise<void> {
+    this.#closeEnding ??= ending;
+    const final = options.final === true;
+    const running = this.#closing;
+    if (running !== undefined && (this.#closingFinal || !final)) return running;
+    // A final close asked while another runs waits for it, and tries again only if it failed.
+    const closing = (running ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => this.#close(this.#closeEnding ?? ending, final));
+    this.#closing = closing;
+    this.#closingFinal = final;
+    closing.then(
+      () => {},
+      () => {
+        // The next call tries again.
+        if (this.#closing === closing) this.#closing = undefined;
+      },
+    );
+    return closing;
   }
 
-  async #close(ending: RunEnding): Promise<void> {
+  /** True once a close has begun (it may have failed and be tried again). */
+  get closeBegun(): boolean {
+    return this.#closeEnding !== undefined;
+  }
+
+  async #close(ending: RunEnding, final: boolean): Promise<void> {
+    if (this.#closed) return;
     this.#stopTimers();
-    let failure: unknown;
     try {
       await this.#logs.close();
     } catch (error) {
-      failure = error;
+      if (!final) {
+        // The run is not over while its lines wait: its record says so (written now if it was not yet).
+        this.#startHeartbeat();
+        await this.#record.start().catch(() => {});
+        throw error;
+      }
+      await this.#record.end(incomplete(ending)).catch(() => {});
+      throw error;
     }
-    await this.#record.end(ending).catch((error: unknown) => {
-      failure ??= error;
-    });
-    if (failure !== undefined) throw failure;
+    await this.#record.end(ending);
+    this.#closed = true;
   }
+}
+
+/** How a run whose last lines could not be stored ended: `failed` rather than `finished` (killed stays killed). */
+function incomplete(ending: RunEnding): RunEnding {
+  return ending.status === "finished" ? { ...ending, status: "failed" } : ending;
 }

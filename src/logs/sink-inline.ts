@@ -7,7 +7,7 @@
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { endingForExitCode, type RunEnding } from "./run-record.ts";
-import { RunWriter, type RunWriterOptions } from "./run-writer.ts";
+import { RunWriter, type CloseOptions, type RunWriterOptions } from "./run-writer.ts";
 import type { RunSink } from "./sink.ts";
 
 export class InlineRunSink implements RunSink {
@@ -49,13 +49,13 @@ export class InlineRunSink implements RunSink {
     return this.#writer.flushForExit(ending);
   }
 
-  close(ending: RunEnding = endingForExitCode(0)): Promise<void> {
-    return this.#writer.close(ending);
+  close(ending: RunEnding = endingForExitCode(0), options?: CloseOptions): Promise<void> {
+    return this.#writer.close(ending, options);
   }
 
   /** Only starts the writes: the main thread cannot wait for them here. */
   closeSync(ending: RunEnding): boolean {
-    this.#writer.close(ending).catch(() => {});
+    this.#writer.close(ending, { final: true }).catch(() => {});
     return true;
   }
 }

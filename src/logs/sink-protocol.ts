@@ -40,9 +40,12 @@ export type ToWorker =
       readonly id: number;
       readonly sink: number;
       readonly ending: RunEnding;
+      /** The last try (the process is ending): the run is ended and let go even when its lines cannot be stored. */
+      readonly final: boolean;
       /**
        * Int32 slot 0 turns CLOSE_STORED or CLOSE_FAILED once this close has finished, whatever happened (the main
-       * thread may be blocked waiting, unable to receive the answer).
+       * thread may be blocked waiting, unable to receive the answer). After CLOSE_FAILED of a close that was not
+       * final the thread keeps the run, lines and all, for another "close".
        */
       readonly closed: SharedArrayBuffer;
     };

@@ -16,8 +16,8 @@
 import type { StorageBackend } from "../backends/backend.ts";
 import type { BackendRecipe } from "./backend-recipe.ts";
 import { endingForExitCode, type RunEnding } from "./run-record.ts";
-import { RunWriter, type RunWriterOptions, type StartedRun } from "./run-writer.ts";
-import { CLOSE_FAILED, CLOSE_PENDING } from "./sink-protocol.ts";
+import { RunWriter, type CloseOptions, type RunWriterOptions, type StartedRun } from "./run-writer.ts";
+import { CLOSE_FAILED, CLOSE_PENDING, CLOSE_STORED } from "./sink-protocol.ts";
 import type { RunSink } from "./sink.ts";
 import { WriterThread } from "./writer-thread.ts";
 
@@ -57,15 +57,20 @@ export class ThreadedRunSink implements RunSink {
   #phase: Phase;
   #batch: string[] = [];
   #handOverScheduled = false;
+  /** The close running, or the one that succeeded; undefined after a failed one (the next call tries again). */
   #closing: Promise<void> | undefined;
-  /** How close() said the run ended; an exit while that close is still running records this, not the exit. */
+  /** How close() said the run ended; an exit while that close is still running (or after it failed) records this. */
   #closeEnding: RunEnding | undefined;
   /** close() was called (or closeSync): later lines are dropped. */
   #closed = false;
   /** A close() of a run still here has finished. */
   #closedHere = false;
-  /** The thread was asked to close the run. */
+  /** The thread was asked to close the run (slot 0 of the flag is about that request). */
   #closeSent = false;
+  /** That request was the last try (closeSync): the thread ends the run whatever happens. */
+  #finalSent = false;
+  /** The run's place in the thread was given back. */
+  #released = false;
   /** Slot 0 says how the thread's final close went (CLOSE_PENDING until it has). */
   readonly #closeShared = new SharedArrayBuffer(4);
   readonly #closedFlag = new Int32Array(this.#closeShared);
@@ -123,7 +128,8 @@ export class ThreadedRunSink implements RunSink {
   }
 
   async flush(): Promise<void> {
-    if (this.#closed) return this.#closing;
+    // After close() (also a failed one, whose lines are kept): storing them is that close's work.
+    if (this.#closed) return this.close(this.#closeEnding);
     const phase = this.#phase;
     switch (phase.kind) {
       case "here":
@@ -142,46 +148,76 @@ export class ThreadedRunSink implements RunSink {
    * Gone on here because the thread could not take it: as for any run written from this thread.
    */
   async flushForExit(ending: RunEnding): Promise<void> {
-    if (this.#closed) return this.#closing;
+    if (this.#closed) return this.close(this.#closeEnding);
     if (this.#phase.kind === "inline") return this.#phase.writer.flushForExit(ending);
     return this.flush();
   }
 
-  /** Stores the last lines and the final run record. */
-  close(ending: RunEnding = endingForExitCode(0)): Promise<void> {
-    this.#closing ??= this.#close(ending);
+  /**
+   * Stores the last lines and the final run record. When that fails, the lines stay queued (here or in the thread)
+   * and the run stays open: a later close() or flush() tries again, and `exit` makes a last try.
+   */
+  close(ending: RunEnding = endingForExitCode(0), options: CloseOptions = {}): Promise<void> {
+    this.#closed = true;
+    this.#closeEnding ??= ending;
+    // A run still here (or gone on here) is closed by its RunWriter, which lets a final close follow a running one.
+    const byWriter = this.#phase.kind === "here" || this.#phase.kind === "inline";
+    if (this.#closing === undefined || (options.final === true && byWriter)) {
+      const closing = this.#close(this.#closeEnding, options);
+      this.#closing = closing;
+      closing.catch(() => {
+        if (this.#closing === closing) this.#closing = undefined;
+      });
+    }
     return this.#closing;
   }
 
-  async #close(ending: RunEnding): Promise<void> {
-    this.#closed = true;
-    this.#closeEnding = ending;
+  async #close(ending: RunEnding, options: CloseOptions): Promise<void> {
     if (this.#phase.kind === "moving") await this.#phase.moved;
     const phase = this.#phase;
     switch (phase.kind) {
       case "here":
-        await phase.writer.close(ending);
+        await phase.writer.close(ending, options);
         this.#closedHere = true;
         return;
       case "inline":
-        return phase.writer.close(ending);
+        return phase.writer.close(ending, options);
       case "moving":
       case "thread": {
         const attachment = phase.attachment;
-        this.#closeSent = true;
+        const final = options.final === true;
         try {
-          await this.#request(attachment, { type: "close", sink: attachment.sink, ending, closed: this.#closeShared });
-        } finally {
-          this.#stopWatching();
-          attachment.thread.releaseSink();
+          await this.#sendClose(attachment, ending, final);
+        } catch (error) {
+          // The thread keeps a run whose close failed, lines and all, for the next try.
+          if (final || this.#dead !== undefined) this.#release(attachment);
+          throw error;
         }
+        this.#release(attachment);
       }
     }
   }
 
+  /** Asks the thread to close the run; slot 0 of the flag says how it went. */
+  #sendClose(attachment: Attachment, ending: RunEnding, final: boolean): Promise<void> {
+    Atomics.store(this.#closedFlag, 0, CLOSE_PENDING);
+    this.#closeSent = true;
+    this.#finalSent = final;
+    return this.#request(attachment, { type: "close", sink: attachment.sink, ending, final, closed: this.#closeShared });
+  }
+
+  #release(attachment: Attachment): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#stopWatching();
+    attachment.thread.releaseSink();
+  }
+
   /**
    * Blocks until the last lines and the final record are stored, or `timeoutMs` passed. For `exit` listeners,
-   * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread).
+   * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). A close() that
+   * failed (or fails while this waits) is tried once more, as the last try: the record then ends even if the lines
+   * cannot be stored.
    */
   closeSync(exitEnding: RunEnding, timeoutMs: number): boolean {
     // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
@@ -189,30 +225,29 @@ export class ThreadedRunSink implements RunSink {
     const phase = this.#phase;
     if (phase.kind === "inline") {
       // As for any run written from this thread: the writes can only be started.
-      phase.writer.close(ending).catch(() => {});
+      phase.writer.close(ending, { final: true }).catch(() => {});
       return true;
     }
     if (phase.kind === "here" && this.#closedHere) return true;
     const attachment = this.#attachNow(phase, ending);
     if (attachment === undefined) return true;
-    if (Atomics.load(this.#closedFlag, 0) === CLOSE_PENDING) {
+    this.#closed = true;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = Atomics.load(this.#closedFlag, 0);
+      if (state === CLOSE_STORED) return true;
+      if (state === CLOSE_FAILED && this.#finalSent) {
+        throw new Error(`the log writer thread could not store the last lines and the run record of ${this.#path}`);
+      }
       if (this.#dead !== undefined) return false;
-      this.#closed = true;
-      if (!this.#closeSent) {
-        this.#closeSent = true;
-        this.#request(attachment, { type: "close", sink: attachment.sink, ending, closed: this.#closeShared }).catch(() => {});
+      if (state === CLOSE_FAILED || !this.#closeSent) {
+        this.#sendClose(attachment, ending, true).catch(() => {});
+        continue;
       }
-      const deadline = Date.now() + timeoutMs;
-      while (Atomics.load(this.#closedFlag, 0) === CLOSE_PENDING) {
-        const left = deadline - Date.now();
-        if (left <= 0) return false;
-        Atomics.wait(this.#closedFlag, 0, CLOSE_PENDING, left);
-      }
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.#closedFlag, 0, CLOSE_PENDING, left);
     }
-    if (Atomics.load(this.#closedFlag, 0) === CLOSE_FAILED) {
-      throw new Error(`the log writer thread could not store the last lines and the run record of ${this.#path}`);
-    }
-    return true;
   }
 
   /**
@@ -235,7 +270,7 @@ export class ThreadedRunSink implements RunSink {
         try {
           attachment = this.#reserve();
         } catch {
-          phase.writer.close(ending).catch(() => {});
+          phase.writer.close(ending, { final: true }).catch(() => {});
           return undefined;
         }
         this.#open(attachment, phase.writer.handOff()).catch(() => {});

@@ -60,21 +60,25 @@ function open(message: Extract<ToWorker, { type: "open" }>): void {
   }
 }
 
-/** The last lines and the final record, then the flag a blocked main thread waits on, then the backend back. */
+/**
+ * The last lines and the final record, then the flag a blocked main thread waits on, then the backend back. A close
+ * that fails and is not final keeps the run (its lines are still queued) for the next "close".
+ */
 async function close(message: Extract<ToWorker, { type: "close" }>): Promise<void> {
   const flag = new Int32Array(message.closed);
   let outcome = CLOSE_FAILED;
   const run = runs.get(message.sink);
-  runs.delete(message.sink);
   try {
     // Also when "open" failed: the flag must still be set, or a blocked main thread waits out its time-out.
     if (run === undefined) throw new Error(`the log writer thread has no run ${message.sink}`);
-    await run.writer.close(message.ending);
+    await run.writer.close(message.ending, { final: message.final });
     outcome = CLOSE_STORED;
   } finally {
+    const done = outcome === CLOSE_STORED || message.final;
+    if (done && run !== undefined && runs.get(message.sink) === run) runs.delete(message.sink);
     Atomics.store(flag, 0, outcome);
     Atomics.notify(flag, 0);
-    if (run !== undefined) await backends.release(run.backend);
+    if (done && run !== undefined) await backends.release(run.backend);
   }
 }
 

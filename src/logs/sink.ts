@@ -1,4 +1,5 @@
 import type { RunEnding } from "./run-record.ts";
+import type { CloseOptions } from "./run-writer.ts";
 
 /** Where a logger's file-format lines go (a snapshot's log objects, or anything else that stores lines). */
 export interface LogSink {
@@ -21,7 +22,11 @@ export interface RunSink extends LogSink {
   readonly storesAtExit: boolean;
   /** Lines written so far (also those dropped after the close). */
   readonly linesWritten: number;
-  close(ending?: RunEnding): Promise<void>;
+  /**
+   * Stores the last lines and the final record. A failed close keeps the lines and leaves the run open: calling
+   * close() (or flush()) again tries again; `final` (the process is ending) ends the record whatever happens.
+   */
+  close(ending?: RunEnding, options?: CloseOptions): Promise<void>;
   /**
    * The event loop ran dry (`beforeExit`) with the run still open: a flush, and for a run written from the main
    * thread, whose writes at `exit` can only be started, its record with `ending` as it stands (rewritten as running

@@ -134,6 +134,11 @@ export class Snapshot extends LevelMethods {
   #run: ActiveRun | undefined;
   /** Where the last run was when close() ended it, for the error of a later call; cleared by setup. */
   #closedAt: string | undefined;
+  /**
+   * The run whose close() failed: its lines are kept and its exit hooks stay registered; the next close(), flush()
+   * or setup() tries again.
+   */
+  #unclosed: ActiveRun | undefined;
 
   constructor(options: { console?: boolean } = {}) {
     super();
@@ -246,7 +251,8 @@ export class Snapshot extends LevelMethods {
     const unregisterExit = registerForExit({
       flush: () => writer.flush(),
       flushForExit: (ending) => writer.flushForExit(ending),
-      close: (ending) => writer.close(ending),
+      // From the exit hooks the process is ending: the last try.
+      close: (ending) => writer.close(ending, { final: true }),
       closeSync: (ending, timeoutMs) => writer.closeSync(ending, timeoutMs),
       get storesAtExit() {
         return writer.storesAtExit;
@@ -476,9 +482,10 @@ export class Snapshot extends LevelMethods {
     await backend.removeLeftovers?.(prefix, { olderThanMs: 0, inFolder: isResetFolder });
   }
 
-  /** Writes buffered log lines now. */
+  /** Writes buffered log lines now; after a failed close(), tries that close again. */
   async flush(): Promise<void> {
-    await this.logger.flush();
+    if (this.#unclosed !== undefined) await this.close();
+    else await this.logger.flush();
   }
 
   /**
@@ -487,20 +494,21 @@ export class Snapshot extends LevelMethods {
    * OPENCRATE_LOG_CLOSED warning).
    */
   async close(): Promise<void> {
-    const run = this.#run;
+    const run = this.#run ?? this.#unclosed;
     this.#run = undefined;
-    if (run !== undefined) this.#closedAt = run.backend.describe(versionKey(run.name, run.folder));
-    if (run?.writer === undefined) return;
+    if (run === undefined) return;
+    this.#closedAt = run.backend.describe(versionKey(run.name, run.folder));
+    if (run.writer === undefined) return;
     // The logger stays attached to the closed log rather than keeping later lines for the next setup, whose run
     // they are not part of.
-    try {
-      // Closed by the application, before the process ends: finished, with no exit code yet. The exit hooks stay
-      // registered until the close has settled: a process that ends while it runs (process.exit, a signal, an
-      // uncaught error) still stores the last lines and the final record.
-      await run.writer.close({ status: "finished", exitCode: null, signal: null });
-    } finally {
-      run.unregisterExit?.();
-    }
+    // Closed by the application, before the process ends: finished, with no exit code yet. The exit hooks stay
+    // registered until the close has succeeded: a process that ends while it runs (process.exit, a signal, an
+    // uncaught error), or after it failed, still stores the last lines and the final record (or says on stderr
+    // that it could not). A failed close keeps the lines: the next close() tries again.
+    this.#unclosed = run;
+    await run.writer.close({ status: "finished", exitCode: null, signal: null });
+    if (this.#unclosed === run) this.#unclosed = undefined;
+    run.unregisterExit?.();
   }
 
   protected logAt(level: LogLevelName, parts: unknown[]): void {

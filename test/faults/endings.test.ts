@@ -261,6 +261,28 @@ for (const place of places()) {
     });
 
     if (place.kind !== "local") {
+      it("a close() the store fails keeps the lines: the next close() stores them all and records finished", async () => {
+        const target = cloudTargets().find((candidate) => candidate.kind === place.kind);
+        const proxy = await startFaultProxy({ target: target?.endpoint ?? "", seed: 11 });
+        proxies.push(proxy);
+        const { child, backend } = await run("close-retry", proxy.endpoint);
+        await child.waitForLine("ready");
+        proxy.setPlan({ decide: (request) => (target?.objectOf(request)?.endsWith("/endings.log") === true ? "status-503" : "pass") });
+        child.kill("SIGUSR2");
+        assert.equal(await child.waitForLine("close"), "close failed TRANSIENT");
+        assert.equal(await readText(backend, LOG), "", "nothing stored yet");
+        assert.equal((await onlyRecord(backend)).status, "running", "not ended while its lines wait");
+        proxy.setPlan({});
+        child.kill("SIGUSR2");
+        await child.waitForLine("closed");
+        child.kill("SIGUSR1");
+        const exit = await child.exited;
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.doesNotMatch(exit.stderr, /could not store/);
+        assert.deepEqual(entries(await readText(backend, LOG)), everyLine);
+        assertEnded(await onlyRecord(backend), { status: "finished", exitCode: null, signal: null });
+      });
+
       it("a store that stalls at exit: the flush time-out holds, the process exits with its code and says so", async () => {
         const target = cloudTargets().find((candidate) => candidate.kind === place.kind);
         const proxy = await startFaultProxy({ target: target?.endpoint ?? "", seed: 7 });
