@@ -189,7 +189,7 @@ async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: strin
     if (record.placedUnchanged(log, placed)) continue;
     const revision = await sameAsStored(root.entry(log), placed.size, snapshot, log, signal);
     if (revision === undefined) throw changedLog(dest, log);
-    record.note(log, revision, placed);
+    record.noteFound(log, revision, placed);
   }
 }
 

@@ -3,8 +3,8 @@
  * checked, renamed into place, never through a link). The partial file's name is derived from the object's
  * revision, so an interrupted pull continues it (the rest of a prefix, or the ranges its journal lacks), and a partial
  * of an older revision is never continued. A file already there with the right size and checksum (or, with no
- * checksum, the one an earlier pull placed for this revision) is kept; any other file there is replaced only as
- * placement.ts allows, checked before the download and again as the file is moved into place.
+ * checksum, the one an earlier pull placed for this revision) is kept, and recorded as pulled; any other file there is
+ * replaced only as placement.ts allows, checked before the download and again as the file is moved into place.
  */
 import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
@@ -92,7 +92,13 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   if (existing !== undefined) {
     if (await isComplete(existing, folder.entry(name), localPath, path, info, task.key, context)) {
       context.pulled.add(existing, task.key);
-      await dropSecondNames(folder, present, partialFileName(name, info.revision), existing);
+      // The version's own content: a later pull may replace it (a folder pulled before files a checksum verified
+      // were recorded, or by a pull killed before it recorded them, is recorded from here on).
+      // Removing a second name changes the file's change time: the record takes the file as it is after.
+      const found = (await dropSecondNames(folder, present, partialFileName(name, info.revision), existing))
+        ? ((await lstat(folder.entry(name), { bigint: true }).catch(() => undefined)) ?? existing)
+        : existing;
+      context.record.noteFound(path, info.revision, placedFileOf(found));
       context.onBytes(info.size);
       return { kind: "complete", size: info.size };
     }
