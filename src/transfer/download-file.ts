@@ -75,10 +75,15 @@ export interface PlacementGuard {
   check(existing: BigIntStats): void;
 }
 
-/** A file as it was right after it was placed: any later replacement or change gives another inode or change time. */
+/**
+ * A file as it was right after it was placed: any later replacement or change gives another inode or change time.
+ * Its modification time is the object's (set before the file is moved into place, which keeps it, while the move
+ * changes the change time); an edit in place changes it too, unless the editor sets it back.
+ */
 export interface PlacedFile {
   readonly ino: string;
   readonly ctimeNs: string;
+  readonly mtimeNs: string;
   readonly size: number;
 }
 
@@ -465,7 +470,8 @@ const LINK_TRIES = 3;
  * What is left of a race: a file put at the target between that look and the rename (a window of two system calls)
  * is replaced. On a file system without hard links the look is made right before the rename, with the same window.
  * A process killed between link() and unlink() leaves the partial's name as a second link to the target; a
- * partial with more than one link is never written to again (dropLinkedPartials).
+ * partial with more than one link is never written to again (dropLinkedPartials), and a pull that finds the target
+ * complete removes that name.
  */
 async function placeGuarded(request: FileDownload, guard: PlacementGuard, partial: string, target: string, small: boolean): Promise<void> {
   const look = async (): Promise<BigIntStats | undefined> => {
@@ -530,7 +536,7 @@ async function placedFile(request: FileDownload, ino: bigint): Promise<PlacedFil
 
 /** A file's identity from its `lstat(…, { bigint: true })`. */
 export function placedFileOf(stats: BigIntStats): PlacedFile {
-  return { ino: String(stats.ino), ctimeNs: String(stats.ctimeNs), size: Number(stats.size) };
+  return { ino: String(stats.ino), ctimeNs: String(stats.ctimeNs), mtimeNs: String(stats.mtimeNs), size: Number(stats.size) };
 }
 
 /** How many bytes of a partial file can be kept; anything unusable is removed. */

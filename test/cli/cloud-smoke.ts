@@ -153,6 +153,24 @@ export function cloudSmokeSuite(target: CloudTarget): void {
       await assertKeepsOwnFiles((version) => `${root}/own/v${version}`, join(dir, "own-dest"), env);
     });
 
+    it("a folder pulled before verified files were recorded is recorded by the next pull of it; a later version then replaces its files", async () => {
+      await makeTwoVersions(backend, "recorded");
+      const dest = join(dir, "recorded-dest");
+      const first = await runCli(["pull", `${root}/recorded/v0`, dest, "-q"], { env });
+      assert.equal(first.code, 0, first.stderr);
+      // What an earlier release left: a record of the logs alone (it recorded no file a checksum verified).
+      const record = JSON.parse(await readFile(join(dest, PULL_RECORD), "utf8")) as { format: number; files: Record<string, unknown> };
+      const logs = Object.fromEntries(Object.entries(record.files).filter(([path]) => path.endsWith(".log")));
+      await writeFile(join(dest, PULL_RECORD), JSON.stringify({ format: 1, files: logs }));
+      const again = await runCli(["pull", `${root}/recorded/v0`, dest], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /: 0 downloaded, \d+ already complete\.$/m);
+      const next = await runCli(["pull", `${root}/recorded/v1`, dest], { env });
+      assert.equal(next.code, 0, next.stderr);
+      assert.deepEqual(JSON.parse(await readFile(join(dest, "jsons/metrics.json"), "utf8")), { version: 1 });
+      assert.equal(await readFile(join(dest, "texts/notes.txt"), "utf8"), "notes of v1");
+    });
+
     it("a pulled version that a local run resumed is not pulled over again: its log and files are kept", async () => {
       const localRoot = join(dir, "resumed-root");
       const folder = join(localRoot, "train", "v0");

@@ -1,17 +1,20 @@
 /**
  * The record of files a pull placed without a checksum to verify them (src/cli/pull/pull-record.ts): it vouches for
  * a file only while the revision, inode, change time and size all match; it survives a save and a read; a record
- * that is damaged, or reached through a link, vouches for nothing.
+ * that is damaged, or reached through a link, vouches for nothing. A file journaled right before its move (a pull
+ * killed after it) counts by inode, size and modification time, until a save records it.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, realpath, symlink, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readFile, realpath, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PullRecord } from "../../src/cli/pull/pull-record.ts";
+import { placedFileOf } from "../../src/transfer/download-file.ts";
 import { SafeFolder } from "../../src/transfer/safe-folder.ts";
 import { removeDir, tempDir } from "./helpers.ts";
 
-const PLACED = { ino: "1234", ctimeNs: "1733364000123456789", size: 42 };
+const PLACED = { ino: "1234", ctimeNs: "1733364000123456789", mtimeNs: "1733363000000000000", size: 42 };
 
 describe("the record of files a pull placed", () => {
   let dir: string;
@@ -43,18 +46,74 @@ describe("the record of files a pull placed", () => {
     await root.close();
   });
 
-  it("asks for a save once a noted file has waited a second since the last save began", async (t) => {
-    t.mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
-    const root = await destination("due");
+  it("a file journaled before its move counts as placed after a kill, by inode, size and modification time; a pull's end records it", async () => {
+    const root = await destination("journal");
+    await writeFile(join(root.path, "model.bin"), "x".repeat(42));
+    const partial = placedFileOf(await lstat(join(root.path, "model.bin"), { bigint: true }));
+    const killed = await PullRecord.read(root);
+    await killed.mark(root);
+    killed.journal("model.bin", "etag-1", partial);
+    // Killed here: nothing saved but the journal line.
+    killed.close();
+    const moved = { ...partial, ctimeNs: `${partial.ctimeNs}1` };
+
+    const next = await PullRecord.read(root);
+    assert.equal(next.found, true);
+    assert.equal(next.holds("model.bin", "etag-1", moved), true, "the move changed only the change time");
+    assert.equal(next.holds("model.bin", "etag-2", moved), false, "another revision");
+    assert.equal(next.placedUnchanged("model.bin", moved), true);
+    assert.equal(next.placedUnchanged("model.bin", { ...moved, ino: "1" }), false, "another file put there");
+    assert.equal(next.placedUnchanged("model.bin", { ...moved, size: 43 }), false, "another size");
+    assert.equal(next.placedUnchanged("model.bin", { ...moved, mtimeNs: "1" }), false, "edited in place");
+    assert.equal(next.placedUnchanged("other.bin", moved), false, "another path");
+
+    await next.mark(root);
+    await next.save(root);
+    assert.equal(existsSync(join(root.path, ".opencrate/pulled.journal")), false, "folded into the record");
+    const saved = JSON.parse(await readFile(join(root.path, ".opencrate/pulled.json"), "utf8")) as { files: Record<string, unknown> };
+    // The shape earlier releases read: the file as it is now.
+    assert.deepEqual(saved.files, { "model.bin": { revision: "etag-1", ino: partial.ino, ctimeNs: partial.ctimeNs, size: 42 } });
+    const after = await PullRecord.read(root);
+    assert.equal(after.holds("model.bin", "etag-1", partial), true);
+    assert.equal(after.holds("model.bin", "etag-1", { ...partial, ctimeNs: "1" }), false, "changed since it was recorded");
+    await root.close();
+  });
+
+  it("a journal line whose file is gone or changed is dropped at the save; damaged lines are skipped", async () => {
+    const root = await destination("journal-dropped");
+    await mkdir(join(root.path, ".opencrate"));
+    await writeFile(join(root.path, "kept.bin"), "kept");
+    const kept = placedFileOf(await lstat(join(root.path, "kept.bin"), { bigint: true }));
+    const line = (path: string, file: typeof PLACED): string => `${JSON.stringify([1, path, "r", file.ino, file.size, file.mtimeNs])}\n`;
+    await writeFile(
+      join(root.path, ".opencrate/pulled.journal"),
+      `${line("gone.bin", PLACED)}{cut short\n${JSON.stringify([2, "kept.bin", "r", kept.ino, kept.size, kept.mtimeNs])}\n${line("kept.bin", kept)}[1,"half`,
+    );
     const record = await PullRecord.read(root);
-    assert.equal(record.saveDue(), false, "nothing noted");
-    record.note("a.bin", "r", PLACED);
-    assert.equal(record.saveDue(), false, "noted just now");
-    t.mock.timers.tick(1000);
-    assert.equal(record.saveDue(), true);
+    assert.equal(record.found, true, "a journal alone says a pull wrote here");
+    assert.equal(record.placedUnchanged("gone.bin", PLACED), true);
+    assert.equal(record.placedUnchanged("kept.bin", kept), true);
     await record.save(root);
-    assert.equal(record.saveDue(), false, "saved just now");
-    assert.equal((await PullRecord.read(root)).placedUnchanged("a.bin", PLACED), true);
+    const saved = JSON.parse(await readFile(join(root.path, ".opencrate/pulled.json"), "utf8")) as { files: Record<string, unknown> };
+    assert.deepEqual(Object.keys(saved.files), ["kept.bin"]);
+    assert.equal(existsSync(join(root.path, ".opencrate/pulled.journal")), false, "folded into the record");
+    await root.close();
+  });
+
+  it("reads a record an earlier release wrote (no journal) and keeps writing its shape", async () => {
+    const root = await destination("earlier");
+    await mkdir(join(root.path, ".opencrate"));
+    const earlier = { format: 1, files: { "a.bin": { revision: "r", ino: PLACED.ino, ctimeNs: PLACED.ctimeNs, size: PLACED.size } } };
+    await writeFile(join(root.path, ".opencrate/pulled.json"), JSON.stringify(earlier));
+    const record = await PullRecord.read(root);
+    assert.equal(record.holds("a.bin", "r", { ...PLACED, mtimeNs: "5" }), true, "its entries carry no modification time");
+    assert.equal(record.holds("a.bin", "r", { ...PLACED, ctimeNs: "5" }), false);
+    await record.mark(root);
+    record.note("b.bin", "r2", PLACED);
+    await record.save(root);
+    record.close();
+    const saved = JSON.parse(await readFile(join(root.path, ".opencrate/pulled.json"), "utf8")) as { format: number; files: Record<string, unknown> };
+    assert.deepEqual(saved, { format: 1, files: { ...earlier.files, "b.bin": { revision: "r2", ino: PLACED.ino, ctimeNs: PLACED.ctimeNs, size: PLACED.size } } });
     await root.close();
   });
 

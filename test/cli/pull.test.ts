@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, cp, mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { chmod, cp, mkdir, readdir, readFile, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
+import { basename, join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertKeepsOwnFiles, assertPulledMany, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertKeepsOwnFiles, assertPulledMany, KILLING_MAIN, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links) but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -303,6 +303,56 @@ describe("opencrate pull", () => {
     assert.match(resumed.stdout, new RegExp(`^pulled {4}checkpoints/weights\\.bin \\(96\\.00 MB, resumed at ${formatSize(killed.size).replace(".", "\\.")}\\)$`, "m"));
     assert.equal(sha256(await readFile(join(dest, "checkpoints/weights.bin"))), sha256(big));
     assert.deepEqual(await filesBelow(join(dest, "checkpoints")), ["weights.bin"]);
+  });
+
+  it("finishes a pull killed outright after it placed files, refusing none of them; the user's files are still kept", async () => {
+    const killRoot = join(dir, "kill-root");
+    const names = await makeManyFiles(new LocalBackend({ root: killRoot }));
+    const uri = `${killRoot}/many@latest`;
+    const content = async (dest: string, name: string): Promise<unknown> => JSON.parse(await readFile(join(dest, "jsons", name), "utf8"));
+    /** The files the killed pull left in place (not its partial files, not the record). */
+    const placed = async (dest: string): Promise<string[]> =>
+      (await filesBelow(dest)).filter((path) => !path.startsWith(".opencrate/") && !basename(path).startsWith(".ocpart-"));
+    const killedPull = async (dest: string): Promise<void> => {
+      const killed = await runCli(["pull", uri, dest, "-q"], { main: KILLING_MAIN, env: { KILL_AFTER_LINKS: "60" } });
+      assert.equal(killed.signal, "SIGKILL", killed.stderr);
+    };
+
+    const dest = join(dir, "kill-dest");
+    await killedPull(dest);
+    const left = await placed(dest);
+    assert.ok(left.length >= 60 && left.length < names.length, `${left.length} files placed`);
+    const again = await runCli(["pull", uri, dest]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, "");
+    assert.match(again.stdout, new RegExp(`: ${names.length + 1 - left.length} downloaded, ${left.length} already complete\\.$`, "m"));
+    for (const [index, name] of names.entries()) assert.deepEqual(await content(dest, name), { index });
+    assert.deepEqual(await filesBelow(dest), [...names.map((name) => `jsons/${name}`), "many.log"].sort(), "no partial file left; the journal folded into the record");
+    const third = await runCli(["pull", uri, dest]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stdout, new RegExp(`: 0 downloaded, ${names.length + 1} already complete\\.$`, "m"));
+
+    // A file of the user's own at a path the version lists, and a file the killed pull placed, edited in place
+    // since (same inode and size): both are kept, as before the kill.
+    const mine = join(dir, "kill-mine");
+    const own = names[3] ?? "";
+    await mkdir(join(mine, "jsons"), { recursive: true });
+    await writeFile(join(mine, "jsons", own), '{"mine":true}');
+    await killedPull(mine);
+    const edited = (await placed(mine)).map((path) => basename(path)).find((name) => name !== own && name.endsWith(".json")) ?? "";
+    const before = await stat(join(mine, "jsons", edited), { bigint: true });
+    const text = await readFile(join(mine, "jsons", edited), "utf8");
+    await writeFile(join(mine, "jsons", edited), text.replace(/\d(?=\})/, (digit) => String((Number(digit) + 1) % 10)));
+    const after = await stat(join(mine, "jsons", edited), { bigint: true });
+    assert.equal(after.ino, before.ino);
+    assert.equal(after.size, before.size);
+    const kept = await runCli(["pull", uri, mine]);
+    assert.equal(kept.code, 1, kept.stderr);
+    assert.match(kept.stderr, /, 2 not replaced\.$/m);
+    assert.match(kept.stderr, new RegExp(`^opencrate: not replaced jsons/${own.replace(".", "\\.")}: `, "m"));
+    assert.match(kept.stderr, new RegExp(`^opencrate: not replaced jsons/${edited.replace(".", "\\.")}: `, "m"));
+    assert.deepEqual(await content(mine, own), { mine: true });
+    assert.notEqual(await readFile(join(mine, "jsons", edited), "utf8"), text);
   });
 
   it("refuses crafted keys that would land outside dest and writes nothing outside it", async () => {

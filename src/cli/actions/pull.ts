@@ -72,6 +72,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     await refuseRunFolder(root, record, dest, snapshot, stop.signal);
     await record.mark(root);
   } catch (error) {
+    record.close();
     await root.close();
     throw error;
   }
@@ -112,8 +113,9 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     progress.stop(results !== undefined);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    // Without the record, files whose objects give no checksum are only downloaded again next time.
+    // Without the record, the journal still names this pull's files (and the next pull's end saves them).
     await record.save(root).catch(() => {});
+    record.close();
     await root.close();
   }
 
@@ -196,7 +198,7 @@ async function refuseRunFolder(root: SafeFolder, record: PullRecord, dest: strin
     if (record.placedUnchanged(log, placed)) continue;
     const revision = await sameAsStored(root.entry(log), placed.size, snapshot, log, signal);
     if (revision === undefined) throw changedLog(dest, log);
-    record.note(log, revision, placed);
+    record.noteFound(log, revision, placed);
   }
 }
 

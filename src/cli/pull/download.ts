@@ -3,12 +3,12 @@
  * checked, renamed into place, never through a link). The partial file's name is derived from the object's
  * revision, so an interrupted pull continues it (the rest of a prefix, or the ranges its journal lacks), and a partial
  * of an older revision is never continued. A file already there with the right size and checksum (or, with no
- * checksum, the one an earlier pull placed for this revision) is kept; any other file there is replaced only as
- * placement.ts allows, checked before the download and again as the file is moved into place.
+ * checksum, the one an earlier pull placed for this revision) is kept, and recorded as pulled; any other file there is
+ * replaced only as placement.ts allows, checked before the download and again as the file is moved into place.
  */
 import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { lstat } from "node:fs/promises";
+import { lstat, unlink } from "node:fs/promises";
 import type { ObjectInfo, StorageBackend } from "../../backends/backend.ts";
 import { formatSize } from "../../io/size.ts";
 import { printable } from "../../printable.ts";
@@ -92,6 +92,13 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   if (existing !== undefined) {
     if (await isComplete(existing, folder.entry(name), localPath, path, info, task.key, context)) {
       context.pulled.add(existing, task.key);
+      // The version's own content: a later pull may replace it (a folder pulled before files a checksum verified
+      // were recorded, or by a pull killed before it recorded them, is recorded from here on).
+      // Removing a second name changes the file's change time: the record takes the file as it is after.
+      const found = (await dropSecondNames(folder, present, partialFileName(name, info.revision), existing))
+        ? ((await lstat(folder.entry(name), { bigint: true }).catch(() => undefined)) ?? existing)
+        : existing;
+      context.record.noteFound(path, info.revision, placedFileOf(found));
       context.onBytes(info.size);
       return { kind: "complete", size: info.size };
     }
@@ -114,21 +121,28 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     onBytes: context.onBytes,
     // Every placed file is recorded, checksum or not: the record is what lets a later pull replace it.
     identify: "always",
-    guard: placementGuard(context, task.key, path, localPath),
+    // Journals the file right before it is moved into place: a pull killed after the move still knows it as its own.
+    guard: placementGuard(context, task.key, path, localPath, info.revision),
   });
-  if (done.placed !== undefined) {
-    context.record.note(path, info.revision, done.placed);
-    // A log is saved at once: a pull killed before its end still knows the log as its own (else the next pull
-    // refuses the folder). Other files at most a second later: else the next pull takes them for files it may not
-    // replace. A failed save only costs that.
-    if (isTopLevelLog(task.segments) || context.record.saveDue()) await context.record.save(context.root).catch(() => {});
-  }
+  // Written into pulled.json when the pull ends.
+  if (done.placed !== undefined) context.record.note(path, info.revision, done.placed);
   return { kind: "downloaded", size: done.size, resumedFrom: done.resumedFrom, verified: done.verified };
 }
 
-/** A log at the top of the version folder (`<name>.log`, a rank's log, a history): what a run writes first. */
-export function isTopLevelLog(segments: readonly string[]): boolean {
-  return segments.length === 1 && (segments[0] ?? "").endsWith(".log");
+/**
+ * Removes the partial file names that are a second name of `placed` (a pull killed between moving the file into
+ * place and removing the partial's own name leaves one), telling whether it did; any other partial file is left to
+ * be continued.
+ */
+async function dropSecondNames(folder: SafeFolder, present: ReadonlySet<string>, partialName: string, placed: BigIntStats): Promise<boolean> {
+  let dropped = false;
+  for (const entry of partialEntries(partialName).filter((candidate) => present.has(candidate))) {
+    const other = await lstat(folder.entry(entry), { bigint: true }).catch(() => undefined);
+    if (other?.isFile() !== true || other.ino !== placed.ino || other.dev !== placed.dev) continue;
+    await unlink(folder.entry(entry)).catch(() => {});
+    dropped = true;
+  }
+  return dropped;
 }
 
 /** Describes a finished download for the plain-lines output (the path shown through printable()). */

@@ -81,10 +81,16 @@ export function checkReplace(context: TargetContext, key: string, path: string, 
   if (conflict !== undefined) throw new PlacementConflictError(conflict, { path: localPath });
 }
 
-/** The guard of one download: claims the partial as this key's file, checks what is at the target. */
-export function placementGuard(context: TargetContext, key: string, path: string, localPath: string): PlacementGuard {
+/**
+ * The guard of one download of `revision`: claims the partial as this key's file (and journals it in the record,
+ * before it is moved into place), checks what is at the target.
+ */
+export function placementGuard(context: TargetContext, key: string, path: string, localPath: string, revision: string): PlacementGuard {
   return {
-    claim: (partial) => context.pulled.add(partial, key),
+    claim: (partial) => {
+      context.pulled.add(partial, key);
+      context.record.journal(path, revision, placedFileOf(partial));
+    },
     check: (existing) => checkReplace(context, key, path, localPath, existing),
   };
 }
