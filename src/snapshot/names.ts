@@ -38,20 +38,24 @@ export function validateSnapshotName(name: unknown): string {
   return name;
 }
 
+/** Whether a snapshot name starts with ".": setup does not create such a name (see {@link refuseNewSnapshotName}). */
+export function isDotName(name: string): boolean {
+  return name.startsWith(".");
+}
+
 /**
- * A name setup may create: a snapshot name not starting with "." (`.opencrate` included), which the root listings
- * (`ls <root>`, `tree`, the viewer) leave out with the other dot-folders. An existing one still opens by its path.
+ * Refuses a name setup would create that starts with "." (`.opencrate` included), which the root listings
+ * (`ls <root>`, `tree`, the viewer) leave out with the other dot-folders. An existing one is still set up (resumed,
+ * or given a new version) and opens by its path.
  */
-export function validateNewSnapshotName(name: unknown): string {
-  const valid = validateSnapshotName(name);
-  if (valid.startsWith(".")) {
+export function refuseNewSnapshotName(name: string): void {
+  if (isDotName(name)) {
     throw new InvalidArgumentError(
-      `Invalid snapshot name ${JSON.stringify(valid)}: a name may not start with "." (the listings of a root leave ` +
-        `such folders out, and ".opencrate" is opencrate's own).`,
-      { path: valid },
+      `Invalid snapshot name ${JSON.stringify(name)}: a new name may not start with "." (the listings of a root leave ` +
+        `such folders out, and ".opencrate" is opencrate's own); an existing one can still be set up.`,
+      { path: name },
     );
   }
-  return valid;
 }
 
 /** A tag: `[A-Za-z0-9._-]{1,64}`; "" and undefined mean no tag. */
@@ -65,20 +69,23 @@ export function validateTag(tag: unknown, what = "tag"): string | undefined {
   return tag;
 }
 
+/** Whether a tag is all digits or `latest`, which `<name>@<tag>` reads as a version number or the latest version. */
+export function isSelectorTag(tag: string | undefined): tag is string {
+  return tag !== undefined && (/^\d+$/.test(tag) || tag === "latest");
+}
+
 /**
- * A tag setup may give a version: not all digits and not `latest`, which `<name>@<tag>` would read as a version
- * number or the latest version. A version tagged so before still opens by its folder (`<name>/v3:5`).
+ * Refuses a tag setup would give a new version folder when it is all digits or `latest`, which `<name>@<tag>`
+ * would read as a version number or the latest version. A folder tagged so before (by an older release, or Python
+ * OpenCrate, which takes any tag) is still resumed with its tag, and opens by its folder (`<name>/v3:5`).
  */
-export function validateNewTag(tag: unknown): string | undefined {
-  const valid = validateTag(tag);
-  if (valid !== undefined && (/^\d+$/.test(valid) || valid === "latest")) {
-    const selects = valid === "latest" ? "the latest version" : `version ${Number(valid)}`;
-    throw new InvalidArgumentError(
-      `Invalid tag ${JSON.stringify(valid)}: <name>@${valid} selects ${selects}, not a tag, so a tag may not be all ` +
-        `digits or "latest".`,
-    );
-  }
-  return valid;
+export function refuseNewTag(tag: string | undefined, folder: string): void {
+  if (!isSelectorTag(tag)) return;
+  const selects = tag === "latest" ? "the latest version" : `version ${Number(tag)}`;
+  throw new InvalidArgumentError(
+    `Invalid tag ${JSON.stringify(tag)} for the new folder ${folder}: <name>@${tag} selects ${selects}, not a tag, so ` +
+      `a new folder's tag may not be all digits or "latest" (an existing folder tagged so can still be resumed).`,
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, nameKey, versionFolderName, versionKey } from "./layout.ts";
+import { listRunRecords, shownStatus, summarizeLatestRun } from "./run-records.ts";
 import { parseSnapshotUri } from "./snapshot-uri.ts";
 import { highestNumber, numbersOf, pickFolder, VersionStore, type VersionEntry } from "./versions.ts";
 
@@ -13,14 +14,18 @@ export interface OpenedSnapshot {
   readonly version: number | typeof DEV_VERSION;
   readonly tag: string | undefined;
   readonly folder: string;
-  /** The version is claimed and its folder holds nothing yet (opened so only with `claimedEmpty`). */
+  /**
+   * The version is claimed and its folder holds nothing yet, its run having no record or still running (opened so
+   * only with `claimedEmpty`).
+   */
   readonly empty: boolean;
 }
 
 export interface OpenOptions {
   /**
    * Open a claimed version whose folder holds nothing yet (its run has not written anything), with `empty: true`,
-   * instead of failing NOT_FOUND. A version neither claimed nor holding files fails either way.
+   * instead of failing NOT_FOUND. A version neither claimed nor holding files fails either way, and so does one
+   * whose run has ended (its files are missing).
    */
   readonly claimedEmpty?: boolean;
 }
@@ -86,10 +91,46 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
     }
   }
   const empty = !entry.hasFolder || !(await hasObjectsUnder(backend, `${versionKey(address.name, entry.folder)}/`));
-  if (empty && !(options.claimedEmpty === true && entry.claim !== undefined)) {
+  if (empty) {
     const folder = backend.describe(versionKey(address.name, entry.folder));
-    const why = entry.claim === undefined ? "is empty or missing" : "holds no files yet: the version is claimed, and its run has not written anything";
-    throw new NotFoundError(`The snapshot folder ${folder} ${why}.`, { path: folder });
+    if (entry.claim === undefined) throw new NotFoundError(`The snapshot folder ${folder} is empty or missing.`, { path: folder });
+    // Every run writes its log before its first record: a folder with none whose run has a record that is not
+    // `running` lost its files (deleted by hand, a store's lifecycle rule), which no pull should pass over.
+    const ended = await endedRunOf(backend, address.name, entry);
+    if (ended !== undefined) {
+      throw new NotFoundError(`The snapshot folder ${folder} holds no files, though its run ${ended}: its files are missing (deleted or lost).`, {
+        path: folder,
+      });
+    }
+    if (options.claimedEmpty !== true) {
+      throw new NotFoundError(`The snapshot folder ${folder} holds no files yet: the version is claimed, and its run has not written anything.`, {
+        path: folder,
+      });
+    }
   }
   return { backend, name: address.name, version: entry.version, tag: entry.tag, folder: entry.folder, empty };
+}
+
+/**
+ * How the latest run of the version's folder ended ("finished", "failed (exit 1)", …), from its run records; undefined
+ * when it has none or its run is still `running` (its record may have landed after the folder was looked at). A
+ * `running` run not seen for STALE_AFTER_MS counts as ended.
+ */
+async function endedRunOf(backend: StorageBackend, name: string, entry: VersionEntry): Promise<string | undefined> {
+  if (entry.version === DEV_VERSION) return undefined;
+  const records = (await listRunRecords(backend, name, entry.version)).filter((record) => record.versionName === entry.folder);
+  const run = summarizeLatestRun(records);
+  if (run === undefined) return undefined;
+  switch (shownStatus(run, Date.now())) {
+    case "running":
+      return undefined;
+    case "stale":
+      return `stopped reporting (last seen ${run.lastSeen})`;
+    case "finished":
+      return `finished (${run.endedAt ?? run.lastSeen})`;
+    case "failed":
+      return run.exitCode === null ? "failed" : `failed (exit ${run.exitCode})`;
+    case "killed":
+      return run.signal === null ? "was killed" : `was killed (${run.signal})`;
+  }
 }

@@ -3,7 +3,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
-import type { StartOption } from "./names.ts";
+import { isDotName, isSelectorTag, refuseNewSnapshotName, refuseNewTag, type StartOption } from "./names.ts";
 import { folderClaim, highestNumber, numbersOf, refuseBeyondMaxVersion, VersionStore, type AllocationResult, type VersionEntry } from "./versions.ts";
 
 export interface ResolveRequest {
@@ -50,6 +50,8 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
         `runId to setup), so that one rank empties the folder before the others write into it.`,
     );
   }
+  // A new name may not start with "." (the root listings leave it out); an existing one is set up as any other.
+  if (isDotName(request.name) && !(await new VersionStore(backend, request.name).exists())) refuseNewSnapshotName(request.name);
   const resolved = await resolveFolder(request);
   if (!request.replace) return { ...resolved, ...EMPTIES_NOT };
   if (runId === undefined) return { ...resolved, ...EMPTIES_NOT, empties: true };
@@ -65,10 +67,12 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   if (start === DEV_VERSION) {
     const folder = versionFolderName(DEV_VERSION, tag);
     const exists = await hasObjectsUnder(backend, `${versionKey(name, folder)}/`);
+    if (!exists) refuseNewTag(tag, folder);
     return { version: DEV_VERSION, folder, resumed: exists && !request.replace };
   }
   const store = new VersionStore(backend, name);
   if (start === "new") {
+    if (isSelectorTag(tag)) refuseNewTag(tag, `v<N>:${tag}`);
     if (runId === undefined) {
       const claim = await store.allocateNew({ tag, runId });
       return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false };
@@ -87,8 +91,14 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     // Without a run id each process picks the highest number itself. With one, "last" is decided once per run,
     // as "new" is: the first process of the run picks it and names it in the run record, and the others join that
     // number, even should another job have claimed a higher one in between.
-    const decided =
-      runId === undefined ? await decideLast(request, store, entries) : await store.decideForRun(runId, () => decideLast(request, store, entries));
+    // A folder with a tag @ would read as a selector is only resumed, never made: refused before the run record
+    // names the version.
+    const decide = async (): Promise<AllocationResult> => {
+      const result = await decideLast(request, store, entries);
+      if (!result.created) refuseNewFolder(request, entries, result.claim.version);
+      return result;
+    };
+    const decided = runId === undefined ? await decide() : await store.decideForRun(runId, decide);
     if (decided.created) {
       request.warn(`No version of '${name}' exists at ${where}; created v0.`);
       return { version: 0, folder: versionFolderName(0, tag), resumed: false };
@@ -105,6 +115,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     }
   }
   refuseBeyondMaxVersion(version, name, where);
+  refuseNewFolder(request, entries, version);
   const folder = versionFolderName(version, tag);
   warnOnSibling(request, entries, version, folder);
   return { version, folder, resumed: !request.replace };
@@ -126,6 +137,7 @@ async function decideLast(request: ResolveRequest, store: VersionStore, entries:
       path: where,
     });
   }
+  if (isSelectorTag(request.tag)) refuseNewTag(request.tag, versionFolderName(0, request.tag));
   return store.claimOrJoin(0, { tag: request.tag, runId: request.runId });
 }
 
@@ -140,4 +152,14 @@ function warnOnSibling(request: ResolveRequest, entries: readonly VersionEntry[]
     `Version ${version} of '${request.name}' was created as '${created.folder}'; resuming it with ${tagText} uses ` +
       `the sibling folder '${folder}' (${request.backend.describe(versionKey(request.name, created.folder))} is untouched).`,
   );
+}
+
+/**
+ * A tag that @ would read as a selector (all digits, `latest`) is refused when the version's folder with it would be
+ * new; an existing one (made by an older release, or by Python OpenCrate) is resumed.
+ */
+function refuseNewFolder(request: ResolveRequest, entries: readonly VersionEntry[], version: number): void {
+  if (!isSelectorTag(request.tag)) return;
+  const folder = versionFolderName(version, request.tag);
+  if (!entries.some((entry) => entry.folder === folder)) refuseNewTag(request.tag, folder);
 }

@@ -3,17 +3,17 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
 import { defaultRoot } from "./default-root.ts";
-import { parseStart, showValue, validateNewSnapshotName, validateNewTag, type StartInput, type StartOption } from "./names.ts";
+import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
 
 export interface SetupOptions {
-  /** `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
+  /** `[A-Za-z0-9._-]{1,128}`, not "." or ".."; a new name may not start with ".". */
   readonly name: string;
   /** "new" (default), "last", "dev" (the scratch folder `dev[:tag]`), a non-negative integer or a string of digits. */
   readonly start?: StartInput;
   /** Empty the resolved version folder before use; the version must exist ("dev" excepted). Default false. */
   readonly replace?: boolean;
-  /** `[A-Za-z0-9._-]{1,64}`; "" means none. */
+  /** `[A-Za-z0-9._-]{1,64}`, for a new folder not all digits nor `latest`; "" means none. */
   readonly tag?: string;
   /** debug, info, success, warning, error, critical (any case). Default: env OPENCRATE_LOG_LEVEL, else info. */
   readonly logLevel?: LogLevelOption;
@@ -93,10 +93,12 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
     );
   }
   return {
-    name: validateNewSnapshotName(given.name),
+    // A new name starting with ".", and a new folder's tag that @ would read as a selector, are refused once the
+    // version is resolved (resolve-version.ts): existing ones are resumed.
+    name: validateSnapshotName(given.name),
     start,
     replace: given.replace === true,
-    tag: validateNewTag(given.tag),
+    tag: validateTag(given.tag),
     level:
       given.logLevel === undefined
         ? parseLogLevel(process.env.OPENCRATE_LOG_LEVEL || "info", "OPENCRATE_LOG_LEVEL")

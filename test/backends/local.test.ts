@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, type link, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, type link, mkdir, type readFile, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -320,6 +320,26 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
       await utimes(lock, past, past);
       assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "took over", verdicts: ["ownerless"] });
       assert.deepEqual(await filesOnDisk(backend.rootPath), ["v0/counter.txt"]);
+    });
+
+    it("judges a lock it cannot read (another user's) by its age only, not as ownerless", async () => {
+      const { backend, lock, revision } = await lockedCounter();
+      await writeFile(lock, JSON.stringify({ host: hostname(), pid: process.pid, token: "theirs", createdAt: "" }));
+      const past = new Date(Date.now() - LOCK_EMPTY_GRACE_MS - 2_000);
+      await utimes(lock, past, past);
+      const fsPromises = createRequire(import.meta.url)("node:fs/promises") as { readFile: typeof readFile };
+      const realReadFile = fsPromises.readFile;
+      fsPromises.readFile = (async (...args: Parameters<typeof readFile>) => {
+        if (args[0] === lock) throw Object.assign(new Error(`EACCES: permission denied, open '${lock}'`), { code: "EACCES" });
+        return realReadFile(...args);
+      }) as typeof readFile;
+      syncBuiltinESMExports();
+      try {
+        assert.deepEqual(await writePastLock(backend, lock, revision), { outcome: "waited", verdicts: [] });
+      } finally {
+        fsPromises.readFile = realReadFile;
+        syncBuiltinESMExports();
+      }
     });
 
     it("waits for an empty lock file younger than the grace (its creator may be writing its owner)", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
@@ -159,6 +160,47 @@ describe("opencrate ls", () => {
     await mkdir(own);
     await new VersionStore(new LocalBackend({ root: own }), "pending").allocateNew({ tag: "soon", runId: undefined });
     await assertClaimedEmpty(own, "pending", "v0:soon", join(dir, "pending-pull"));
+    const json = await runCli(["ls", `${own}/pending@0`, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).claimedEmpty, true);
+    const written = await runCli(["ls", `${root}/train@0`, "--json"]);
+    assert.deepEqual(JSON.parse(written.stdout).claimedEmpty, false);
+  });
+
+  it("a claimed version whose run ended but whose files are gone fails NOT_FOUND in ls, tree, pull and log; a running run's is still claimed-empty", async () => {
+    const own = join(dir, "lost-root");
+    await mkdir(own);
+    const backend = new LocalBackend({ root: own });
+    const run = await Snapshot.setup({ name: "lost", root: own, console: false });
+    await run.json("metrics.json").save({ a: 1 });
+    await run.close();
+    await rm(join(own, "lost", "v0"), { recursive: true });
+    const dest = join(dir, "lost-pull");
+    const expectMissing = async (why: RegExp): Promise<void> => {
+      for (const args of [["ls", `${own}/lost@0`], ["ls", `${own}/lost@0`, "--json"], ["tree", `${own}/lost@0`], ["pull", `${own}/lost@0`, dest], ["log", `${own}/lost@0`]]) {
+        const result = await runCli(args);
+        assert.equal(result.code, 1, `${args.join(" ")}: ${result.stdout}`);
+        assert.match(result.stderr, /holds no files, though its run .*: its files are missing \(deleted or lost\)/, args.join(" "));
+        assert.match(result.stderr, why, args.join(" "));
+      }
+      assert.equal(existsSync(dest), false, "no destination made");
+    };
+    await expectMissing(/its run finished/);
+
+    // The same record, as a run still running (its record may land before its log is listed) or one that died.
+    const [key] = await collectKeys(backend, runRecordsPrefix("lost", 0));
+    assert.ok(key !== undefined);
+    const [record] = await listRunRecords(backend, "lost", 0);
+    assert.ok(record !== undefined);
+    const rewrite = async (lastSeen: Date): Promise<void> => {
+      await backend.put(key, JSON.stringify({ ...record, status: "running", endedAt: null, lastSeen: lastSeen.toISOString() }));
+    };
+    await rewrite(new Date());
+    const pending = await runCli(["ls", `${own}/lost@0`]);
+    assert.equal(pending.code, 0, pending.stderr);
+    assert.match(pending.stdout, /\(claimed; no files yet/);
+    await rewrite(new Date(Date.now() - 10 * 60_000));
+    await expectMissing(/its run stopped reporting/);
   });
 
   it("prints the stack and causes with --debug", async () => {

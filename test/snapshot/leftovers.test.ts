@@ -3,11 +3,14 @@
  * claims remove them, so they neither keep a deleted version's folder on disk nor pile up.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { type link, mkdir, mkdtemp, readdir, rm, symlink, type unlink, utimes, writeFile } from "node:fs/promises";
+import { createRequire, syncBuiltinESMExports } from "node:module";
+import { hostname, tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
 import { after, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
+import { lockPathsFor, type LockPaths } from "../../src/backends/local/paths.ts";
 import { LEFTOVER_TEMP_AGE_MS } from "../../src/snapshot/layout.ts";
 import { Snapshot } from "../../src/index.ts";
 
@@ -101,4 +104,74 @@ describe("leftovers of killed writes on local disk", () => {
     assert.deepEqual(await filesOnDisk(root), ["n/v0/.~oc-lock-fresh", "n/v0/.~oc-other", "n/v0/a.txt"]);
     assert.deepEqual(await readdir(outside), [".~oc-tmp-elsewhere"]);
   });
+
+  /**
+   * Another waiter, by lock.ts's protocol: it takes the breaker (exclusively), removes the stale lock if it is still
+   * the one it judged, takes a fresh lock of its own and keeps holding it. False when the breaker was held.
+   */
+  function waiterTakesOver(paths: LockPaths, staleIno: bigint): boolean {
+    try {
+      writeFileSync(paths.breaker, JSON.stringify({ host: hostname(), pid: process.pid, token: "waiter's breaker", createdAt: "" }), { flag: "wx" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
+    try {
+      if (statSync(paths.lock, { bigint: true }).ino !== staleIno) return false;
+      unlinkSync(paths.lock);
+      writeFileSync(paths.lock, JSON.stringify({ host: hostname(), pid: process.pid, token: "live holder", createdAt: "" }), { flag: "wx" });
+      return true;
+    } finally {
+      unlinkSync(paths.breaker);
+    }
+  }
+
+  for (const moment of ["before its first change in the folder", "just before it removes the lock"] as const) {
+    it(`LocalBackend.removeLeftovers never removes a lock another waiter took in place of a stale one (waiter acts ${moment})`, async () => {
+      const root = await freshRoot();
+      const backend = new LocalBackend({ root });
+      await backend.put("n/.opencrate/versions/hint.json", "{}");
+      const paths = lockPathsFor(join(root, "n", ".opencrate", "versions", "hint.json"));
+      await plant(paths.lock, 60_000);
+      const staleIno = statSync(paths.lock, { bigint: true }).ino;
+      const folder = dirname(paths.lock);
+
+      const fsPromises = createRequire(import.meta.url)("node:fs/promises") as { link: typeof link; unlink: typeof unlink; writeFile: typeof writeFile };
+      const real = { link: fsPromises.link, unlink: fsPromises.unlink, writeFile: fsPromises.writeFile };
+      let waiterActed = false;
+      let waiterTook = false;
+      const maybeAct = (path: unknown): void => {
+        if (waiterActed || typeof path !== "string") return;
+        const due = moment === "just before it removes the lock" ? path === paths.lock : dirname(path) === folder;
+        if (!due) return;
+        waiterActed = true;
+        waiterTook = waiterTakesOver(paths, staleIno);
+      };
+      fsPromises.link = async (existing, path) => {
+        maybeAct(path);
+        return real.link(existing, path);
+      };
+      fsPromises.unlink = async (path) => {
+        maybeAct(path);
+        return real.unlink(path);
+      };
+      fsPromises.writeFile = async (path, data, options) => {
+        maybeAct(path);
+        return real.writeFile(path, data, options);
+      };
+      syncBuiltinESMExports();
+      try {
+        await backend.removeLeftovers("n/.opencrate/versions/", { olderThanMs: OLD });
+      } finally {
+        Object.assign(fsPromises, real);
+        syncBuiltinESMExports();
+      }
+      assert.equal(waiterActed, true, "the waiter got its moment");
+      if (waiterTook) {
+        assert.match(readFileSync(paths.lock, "utf8"), /live holder/, "the live holder's lock is kept");
+      } else {
+        assert.deepEqual((await readdir(folder)).filter((file) => file.startsWith(".~oc-")), [], "the stale lock went, under the breaker");
+      }
+    });
+  }
 });

@@ -118,6 +118,42 @@ for (const factory of openable) {
       await expectCode(Snapshot.open(`${root}/selectors@5`), "VERSION_NOT_FOUND", "@5 is version 5");
     });
 
+    it("setup resumes an existing folder tagged all digits or latest, and an existing name starting with \".\"; new ones stay refused", async () => {
+      // As an older release or Python OpenCrate (which takes any tag) left them.
+      await backend.put("older/v3:5/older.log", Buffer.from("earlier run\n"));
+      await backend.put("older/v1:latest/older.log", Buffer.from("earlier run\n"));
+      await backend.put("older/dev:7/older.log", Buffer.from("earlier run\n"));
+      await backend.put(".dotted/v0/.dotted.log", Buffer.from("earlier run\n"));
+      const resume = async (options: { name: string; start: number | "last" | "new" | "dev"; tag?: string }): Promise<string> => {
+        const snapshot = await Snapshot.setup({ ...options, backend, console: false });
+        snapshot.logger.info("resumed");
+        const folder = snapshot.versionName;
+        await snapshot.close();
+        return folder;
+      };
+      assert.equal(await resume({ name: "older", start: 3, tag: "5" }), "v3:5");
+      assert.equal(await resume({ name: "older", start: "last", tag: "5" }), "v3:5");
+      assert.equal(await resume({ name: "older", start: 1, tag: "latest" }), "v1:latest");
+      assert.equal(await resume({ name: "older", start: "dev", tag: "7" }), "dev:7");
+      const history = Buffer.from(await backend.get("older/v3:5/older.history.log")).toString("utf8");
+      assert.ok(history.includes("earlier run"), history);
+      assert.equal(await resume({ name: ".dotted", start: 0 }), "v0");
+      assert.equal(await resume({ name: ".dotted", start: "new" }), "v1");
+      const keysBefore = await collectKeys(backend, "older/");
+      for (const [label, options] of [
+        ["another number with that tag", { start: 1, tag: "5" }],
+        ["last, whose folder with that tag is new", { start: "last", tag: "latest" }],
+        ["a new version", { start: "new", tag: "5" }],
+        ["a new dev folder", { start: "dev", tag: "8" }],
+      ] as const) {
+        const error = await expectCode(Snapshot.setup({ name: "older", ...options, backend, console: false }), "INVALID_ARGUMENT", label);
+        assert.ok(error.message.includes(`@${options.tag} selects`), error.message);
+      }
+      assert.deepEqual(await collectKeys(backend, "older/"), keysBefore, "a refused setup writes nothing");
+      await expectCode(Snapshot.setup({ name: ".fresh", start: "last", backend, console: false }), "INVALID_ARGUMENT", "new dot name");
+      assert.deepEqual(await collectKeys(backend, ".fresh/"), []);
+    });
+
     it("refuses every write with READ_ONLY and changes nothing", async () => {
       const keysBefore = await collectKeys(backend, "shared/");
       const snapshot = await Snapshot.open(`${root}/shared@latest`);

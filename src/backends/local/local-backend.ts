@@ -28,8 +28,8 @@ import { CallerBody } from "../caller-body.ts";
 import { folderIsNotAnObject, isErrno, revisionMismatch, toLocalError, type FsAction } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import { listObjects, listOnePage } from "./listing.ts";
-import { DEFAULT_LOCK_STALE_MS, withLock, type LockOptions } from "./lock.ts";
-import { LocalLayout, lockPathsFor } from "./paths.ts";
+import { DEFAULT_LOCK_STALE_MS, removeStaleBreaker, removeStaleLock, withLock, type LockOptions } from "./lock.ts";
+import { LocalLayout, lockPathsFor, lockPathsOfLeftover } from "./paths.ts";
 import { RESERVED_NAME_PREFIX } from "../keys.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 import { objectInfoOf, revisionOf } from "./revision.ts";
@@ -289,8 +289,8 @@ export class LocalBackend implements api.StorageBackend {
 
   /**
    * Removes, under the folder `prefix`, the temp files of writes killed before their commit that were not written
-   * to for `options.olderThanMs`, and lock or breaker files older than the lock's stale age (they would be taken
-   * over anyway); then the folders this leaves empty. A temp file that a stalled write still holds makes that
+   * to for `options.olderThanMs`, and lock or breaker files a waiter would take over as stale, removed as a waiter
+   * removes them (under the breaker, only the very file judged stale); then the folders this leaves empty. A temp file that a stalled write still holds makes that
    * write fail when it commits (the file is gone), never lands a part. Links are not followed, and a `prefix`
    * reached through one is refused as `checkDeletable` refuses it.
    */
@@ -332,11 +332,15 @@ export class LocalBackend implements api.StorageBackend {
   async #removeIfLeftover(path: string, name: string, olderThanMs: number): Promise<void> {
     if (!name.startsWith(RESERVED_NAME_PREFIX)) return;
     const kind = name.slice(RESERVED_NAME_PREFIX.length);
-    const minimumAge = kind.startsWith("tmp-") ? olderThanMs : kind.startsWith("lock-") || kind.startsWith("break-") ? this.#lockStaleMs : undefined;
-    if (minimumAge === undefined) return;
+    // Locks and breakers go only as a waiter would remove them (judged stale, under the breaker, the very file
+    // judged): removed by name, a lock another waiter just took in place of a stale one would go, and a third
+    // writer could take it while the second still holds it.
+    if (kind.startsWith("lock-")) return removeStaleLock(lockPathsOfLeftover(path, kind.slice("lock-".length)), this.#lockStaleMs);
+    if (kind.startsWith("break-")) return removeStaleBreaker(lockPathsOfLeftover(path, kind.slice("break-".length)), this.#lockStaleMs);
+    if (!kind.startsWith("tmp-")) return;
     const stats = await statIfPresent(path);
     if (stats === undefined || !stats.isFile()) return;
-    if (minimumAge > 0 && Date.now() - Number(stats.mtimeMs) <= minimumAge) return;
+    if (olderThanMs > 0 && Date.now() - Number(stats.mtimeMs) <= olderThanMs) return;
     await unlink(path).catch((error: unknown) => {
       if (!isErrno(error, "ENOENT")) throw error;
     });

@@ -5,14 +5,15 @@
  * already in it: the owner is written to a temp file that is then linked to the lock's name (link fails when the
  * name is taken), so a process killed while taking a lock never leaves an empty one.
  *
- * A lock is stale when its mtime is older than `staleMs`; when it holds no readable owner and is older than
- * `LOCK_EMPTY_GRACE_MS` (an older version of the library, which wrote the owner after creating the file, was killed in
- * between); or when its owner is a process of this host (same host name, boot and pid namespace) that no longer
+ * A lock is stale when its mtime is older than `staleMs`; when it holds no owner (empty, or cut short) and is older
+ * than `LOCK_EMPTY_GRACE_MS` (an older version of the library, which wrote the owner after creating the file, was
+ * killed in between; a lock that cannot be read, another user's, is judged by its age only); or when its owner is a process of this host (same host name, boot and pid namespace) that no longer
  * runs: its pid is gone, or the pid now belongs to another process (a restarted container reuses its pid; the
  * start time tells the two apart, and tells this process's own threads, which share it, from a predecessor).
  * A stale lock is removed under a second, short-lived "breaker" lock so two waiters never both remove it (one of
  * them could otherwise delete the fresh lock the other just took); a breaker left by a killed process is judged
- * stale by the same rules.
+ * stale by the same rules. Sweeps of leftover files remove locks and breakers only by this same protocol
+ * (`removeStaleLock`, `removeStaleBreaker`).
  */
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
@@ -123,14 +124,51 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
 async function release(lockPath: string, token: string): Promise<void> {
   const owner = await readOwner(lockPath);
   // A holder that outlived `staleMs` may have lost its lock to a waiter; never remove someone else's lock.
-  if (owner?.token !== token) return;
+  if (typeof owner === "string" || owner.token !== token) return;
   await unlink(lockPath).catch((error: unknown) => {
     if (!isErrno(error, "ENOENT")) throw error;
   });
 }
 
+/**
+ * Removes the lock at `paths` if it is stale, as a waiter would: under the breaker, and only the very lock judged
+ * stale (a lock another waiter took since is kept). For sweeps of leftover files; a live lock is kept.
+ */
+export async function removeStaleLock(paths: LockPaths, staleMs: number): Promise<void> {
+  // A stale breaker in the way is removed first, then the lock is judged again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (!(await removeIfStale(paths, { staleMs }))) return;
+    if ((await statIfPresent(paths.lock)) === undefined) return;
+  }
+}
+
+/**
+ * Removes the breaker at `paths` if it is stale (its holder was killed), and only the very breaker judged stale.
+ * For sweeps of leftover files; a live breaker is kept.
+ */
+export async function removeStaleBreaker(paths: LockPaths, staleMs: number): Promise<void> {
+  await removeBreakerIfStale(paths, { staleMs });
+}
+
+/** Removes the breaker when it is stale. False when it is gone or live. */
+async function removeBreakerIfStale(paths: LockPaths, options: Staleness): Promise<boolean> {
+  const breaker = await statIfPresent(paths.breaker);
+  if (breaker === undefined) return false;
+  const breakerVerdict = judge(breaker, await readOwner(paths.breaker), options);
+  if (breakerVerdict === "live") return false;
+  onStaleLock?.(breakerVerdict, paths.breaker);
+  // Remove only the breaker judged stale, not one another waiter took since.
+  const current = await statIfPresent(paths.breaker);
+  if (current !== undefined && current.ino === breaker.ino && current.mtimeNs === breaker.mtimeNs) {
+    await removeQuietly(paths.breaker);
+  }
+  return true;
+}
+
+type Staleness = Pick<LockOptions, "staleMs">;
+
 /** Removes the lock when it is stale. True when the caller should retry at once. */
-async function removeIfStale(paths: LockPaths, options: LockOptions): Promise<boolean> {
+async function removeIfStale(paths: LockPaths, options: Staleness): Promise<boolean> {
   const observed = await statIfPresent(paths.lock);
   if (observed === undefined) return true;
   const verdict = judge(observed, await readOwner(paths.lock), options);
@@ -138,17 +176,7 @@ async function removeIfStale(paths: LockPaths, options: LockOptions): Promise<bo
   onStaleLock?.(verdict, paths.lock);
 
   if (!(await tryCreate(paths.breaker, JSON.stringify(ownerOfThisProcess(randomUUID()))))) {
-    const breaker = await statIfPresent(paths.breaker);
-    if (breaker === undefined) return false;
-    const breakerVerdict = judge(breaker, await readOwner(paths.breaker), options);
-    if (breakerVerdict === "live") return false;
-    onStaleLock?.(breakerVerdict, paths.breaker);
-    // Remove only the breaker judged stale, not one another waiter took since.
-    const current = await statIfPresent(paths.breaker);
-    if (current !== undefined && current.ino === breaker.ino && current.mtimeNs === breaker.mtimeNs) {
-      await removeQuietly(paths.breaker);
-    }
-    return true;
+    return removeBreakerIfStale(paths, options);
   }
   try {
     // Remove only the very lock judged stale, not one another waiter took since.
@@ -162,10 +190,12 @@ async function removeIfStale(paths: LockPaths, options: LockOptions): Promise<bo
   return true;
 }
 
-function judge(lock: BigIntStats, owner: LockOwner | undefined, options: LockOptions): LockVerdict {
+function judge(lock: BigIntStats, owner: OwnerReading, options: Staleness): LockVerdict {
   const age = ageMs(lock);
   if (age > options.staleMs) return "old";
-  if (owner === undefined) return age > LOCK_EMPTY_GRACE_MS ? "ownerless" : "live";
+  if (owner === "none") return age > LOCK_EMPTY_GRACE_MS ? "ownerless" : "live";
+  // Another user's lock this process may not read: its owner is unknown, not absent; only the age tells.
+  if (owner === "unreadable") return "live";
   const ours = thisProcess();
   // Another host, boot or pid namespace: its pids mean nothing here, only the age tells.
   if (owner.host !== hostname()) return "live";
@@ -194,22 +224,35 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
+/**
+ * What a lock file says of its owner: "none" when it holds none (gone, empty, cut short, or not an owner: an older
+ * version's lock caught between its creation and its first write), "unreadable" when it cannot be read (another
+ * user's, EACCES).
+ */
+type OwnerReading = LockOwner | "none" | "unreadable";
+
+async function readOwner(lockPath: string): Promise<OwnerReading> {
+  let text: string;
   try {
-    const parsed: unknown = JSON.parse(await readFile(lockPath, "utf8"));
-    if (typeof parsed !== "object" || parsed === null) return undefined;
-    const { host, pid, space, started, token, createdAt } = parsed as Record<string, unknown>;
-    if (typeof host !== "string" || typeof pid !== "number" || typeof token !== "string") return undefined;
-    return {
-      host,
-      pid,
-      space: typeof space === "string" ? space : undefined,
-      started: typeof started === "string" ? started : undefined,
-      token,
-      createdAt: typeof createdAt === "string" ? createdAt : "",
-    };
-  } catch {
-    // Missing, unreadable, or an older version's lock caught between its creation and its first write.
-    return undefined;
+    text = await readFile(lockPath, "utf8");
+  } catch (error) {
+    return isErrno(error, "ENOENT") ? "none" : "unreadable";
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return "none";
+  }
+  if (typeof parsed !== "object" || parsed === null) return "none";
+  const { host, pid, space, started, token, createdAt } = parsed as Record<string, unknown>;
+  if (typeof host !== "string" || typeof pid !== "number" || typeof token !== "string") return "none";
+  return {
+    host,
+    pid,
+    space: typeof space === "string" ? space : undefined,
+    started: typeof started === "string" ? started : undefined,
+    token,
+    createdAt: typeof createdAt === "string" ? createdAt : "",
+  };
 }

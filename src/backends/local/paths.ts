@@ -19,7 +19,15 @@ export interface LockPaths {
 /** The lock files guarding `finalPath`. A hash keeps them short however long the file name is. */
 export function lockPathsFor(finalPath: string): LockPaths {
   const id = createHash("sha256").update(basename(finalPath)).digest("hex").slice(0, 32);
-  const folder = dirname(finalPath);
+  return lockPathsWithId(dirname(finalPath), id);
+}
+
+/** The lock files a lock or breaker file found at `path` belongs to, given the id its name ends with. */
+export function lockPathsOfLeftover(path: string, id: string): LockPaths {
+  return lockPathsWithId(dirname(path), id);
+}
+
+function lockPathsWithId(folder: string, id: string): LockPaths {
   return {
     lock: join(folder, `${RESERVED_NAME_PREFIX}lock-${id}`),
     breaker: join(folder, `${RESERVED_NAME_PREFIX}break-${id}`),

@@ -52,6 +52,8 @@ async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<
       version: snapshot.version,
       tag: snapshot.tag ?? null,
       versionName: snapshot.folder,
+      // A claimed version whose run has not written anything yet (the line `ls` prints for it).
+      claimedEmpty: snapshot.empty && files.length === 0,
       files: files.map((file) => ({ path: file.path, size: file.size, lastModified: file.lastModified.toISOString() })),
     });
     return;
