@@ -4,7 +4,6 @@ import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, nameKey, versionFolderName, versionKey } from "./layout.ts";
-import { listRunRecords, shownStatus, summarizeLatestRun } from "./run-records.ts";
 import { parseSnapshotUri } from "./snapshot-uri.ts";
 import { highestNumber, numbersOf, pickFolder, VersionStore, type VersionEntry } from "./versions.ts";
 
@@ -118,6 +117,9 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
  */
 async function endedRunOf(backend: StorageBackend, name: string, entry: VersionEntry): Promise<string | undefined> {
   if (entry.version === DEV_VERSION) return undefined;
+  // Loaded here, not at the top: run-records.ts brings the run logging in, which a read-only open (pull, ls)
+  // otherwise never loads.
+  const { listRunRecords, shownStatus, summarizeLatestRun } = await import("./run-records.ts");
   const records = (await listRunRecords(backend, name, entry.version)).filter((record) => record.versionName === entry.folder);
   const run = summarizeLatestRun(records);
   if (run === undefined) return undefined;
