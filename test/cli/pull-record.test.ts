@@ -100,6 +100,22 @@ describe("the record of files a pull placed", () => {
     await root.close();
   });
 
+  it("a journal whose last line was cut short does not swallow the next pull's first line", async () => {
+    const root = await destination("journal-cut");
+    await mkdir(join(root.path, ".opencrate"));
+    await writeFile(join(root.path, ".opencrate/pulled.journal"), '[1,"old.bin","r0","123",4');
+    await writeFile(join(root.path, "new.bin"), "data");
+    const placed = placedFileOf(await lstat(join(root.path, "new.bin"), { bigint: true }));
+    const killed = await PullRecord.read(root);
+    await killed.mark(root);
+    killed.journal("new.bin", "r1", placed);
+    // Killed here again: only the journal knows new.bin.
+    killed.close();
+    const next = await PullRecord.read(root);
+    assert.equal(next.placedUnchanged("new.bin", placed), true);
+    await root.close();
+  });
+
   it("reads a record an earlier release wrote (no journal) and keeps writing its shape", async () => {
     const root = await destination("earlier");
     await mkdir(join(root.path, ".opencrate"));

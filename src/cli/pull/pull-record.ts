@@ -61,6 +61,8 @@ export class PullRecord {
   readonly #recordRead: boolean;
   /** The journal holds lines (read, or appended by this pull) that pulled.json may lack. */
   #journalUsed: boolean;
+  /** The journal read at the start ends in the middle of a line. */
+  #journalCutShort: boolean;
   /** The journal, open for appending, from mark() to close(). */
   #journalFd: number | undefined;
   #changed = false;
@@ -73,6 +75,7 @@ export class PullRecord {
     this.#entries = record === undefined ? new Map() : parseEntries(record);
     this.#journaled = journal === undefined ? new Map() : parseJournal(journal);
     this.#journalUsed = journal !== undefined && journal.length > 0;
+    this.#journalCutShort = journal !== undefined && journal.length > 0 && !journal.endsWith("\n");
   }
 
   /** The record in the destination `root`, or an empty one when there is none to trust. */
@@ -96,6 +99,11 @@ export class PullRecord {
     }
     const folder = await root.child(RECORD_FOLDER);
     this.#journalFd ??= openSync(folder.entry(JOURNAL_NAME), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NO_FOLLOW, 0o644);
+    if (this.#journalCutShort) {
+      // A line cut short (a power loss mid-write) must not swallow this pull's first line.
+      writeSync(this.#journalFd, "\n");
+      this.#journalCutShort = false;
+    }
   }
 
   /** Whether `path` is the file a pull placed for `revision`, unchanged since. */
