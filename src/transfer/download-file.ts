@@ -14,6 +14,7 @@ import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/prom
 import { basename, join } from "node:path";
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { isErrno, isNoHardLinks, toLocalError } from "../backends/local/errors.ts";
+import { isNetworkErrorCode } from "../backends/network-codes.ts";
 import { CorruptDataError, isOpenCrateError, TransientError } from "../errors.ts";
 import { checkContent, crc32cHex, hashFile, hashFor } from "./content-check.ts";
 import { writeBody } from "./file-writes.ts";
@@ -119,24 +120,9 @@ export async function downloadToFile(request: FileDownload): Promise<FileDownloa
   }
 }
 
-/** Socket failures carry errno-style codes too; they come from the store's side, not from the local disk. */
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ESOCKETTIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "EHOSTDOWN",
-  "ENETUNREACH",
-  "ENETDOWN",
-]);
-
 function localFileError(error: unknown, path: string): unknown {
-  if (!isErrno(error) || NETWORK_CODES.has(error.code)) return error;
+  // Socket failures carry errno-style codes too; they come from the store's side, not from the local disk.
+  if (!isErrno(error) || isNetworkErrorCode(error.code)) return error;
   return toLocalError(error, path, "write");
 }
 

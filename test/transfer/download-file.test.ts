@@ -250,4 +250,18 @@ describe("download to file on a full disk", () => {
       assert.deepEqual(await readdir(dest), ["out.bin"]);
     });
   }
+
+  it("leaves a failure on the way from the store (a TLS or socket error code) as it is, not as a failed local write", async () => {
+    const dest = join(dir, "network");
+    await mkdir(dest);
+    for (const code of ["EPROTO", "ENETRESET", "ECONNRESET"]) {
+      const failure = Object.assign(new Error(`${code}: the connection failed`), { code });
+      const failing = mock.method(backend, "get", () => Promise.reject(failure));
+      try {
+        await assert.rejects(download(backend, "small.txt", dest), (error: unknown) => error === failure);
+      } finally {
+        failing.mock.restore();
+      }
+    }
+  });
 });

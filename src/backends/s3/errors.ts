@@ -8,6 +8,7 @@
  * - If-Match on a missing key answers 404 NoSuchKey, not 412: in "replace" mode that is a lost precondition.
  * - HEAD responses have no body, so a missing key and a missing bucket both read as "NotFound" there.
  */
+import { isNetworkErrorCode } from "../network-codes.ts";
 import {
   AlreadyExistsError,
   InvalidArgumentError,
@@ -75,21 +76,6 @@ const BAD_REQUEST = new Set([
   "InvalidObjectState",
   "MalformedXML",
   "InvalidStorageClass",
-]);
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EHOSTDOWN",
-  "ECONNABORTED",
-  "UND_ERR_SOCKET",
-  "ERR_SOCKET_CONNECTION_TIMEOUT",
 ]);
 
 /** The SDK's error code: the S3 error name ("NoSuchKey"), or the JavaScript error's name. */
@@ -291,7 +277,7 @@ function preconditionError(context: S3ErrorContext, why: string, error: unknown)
 function networkCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const candidate = error as { code?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof candidate.code === "string" && NETWORK_CODES.has(candidate.code)) return candidate.code;
+  if (isNetworkErrorCode(candidate.code)) return candidate.code;
   if (candidate.name === "TimeoutError") return "timed out";
   if (Array.isArray(candidate.errors)) {
     for (const inner of candidate.errors) {
