@@ -149,34 +149,6 @@ describe("opencrate pull", () => {
     assert.equal(fifth.stderr, "");
   });
 
-  it("a pull stopped part-way does not name an earlier pull's files", async () => {
-    const backend = new LocalBackend({ root });
-    const first = await Snapshot.setup({ name: "stopped", backend, console: false });
-    await first.text("old.txt").save("first run");
-    await first.close();
-    const dest = join(dir, "stopped-dest");
-    const uri = `${root}/stopped/v0`;
-    assert.equal((await runCli(["pull", uri, dest])).code, 0);
-    const second = await Snapshot.setup({ name: "stopped", backend, console: false, start: 0, replace: true });
-    // Over 1 MiB, so it streams (and stalls).
-    await second.text("big.txt").save("x".repeat(2 * 1024 * 1024));
-    await second.close();
-    const cli = startCli(["pull", uri, dest], { main: STALLING_MAIN, env: { STALL_AFTER_BYTES: "65536" } });
-    const deadline = Date.now() + 60_000;
-    while (!(await readdir(join(dest, "texts"))).some((name) => name.startsWith(".ocpart-"))) {
-      assert.ok(Date.now() < deadline, "the big file started downloading");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    cli.child.kill("SIGINT");
-    const stopped = await cli.result;
-    assert.equal(stopped.code, 1, stopped.stderr);
-    assert.match(stopped.stderr, /^opencrate: interrupted: /m);
-    assert.doesNotMatch(stopped.stderr, /earlier pull/);
-    const finished = await runCli(["pull", uri, dest]);
-    assert.equal(finished.code, 0, finished.stderr);
-    assert.match(finished.stderr, /^opencrate: 1 file in .* came from an earlier pull and is no longer in .*: texts\/old\.txt \(/m);
-  });
-
   it("a pull whose failures were files replaced while it read them says that running it again finishes it", async () => {
     const backend = new LocalBackend({ root });
     const run = await Snapshot.setup({ name: "rewritten", backend, console: false });
