@@ -36,6 +36,9 @@ export const TTY_MAIN = fileURLToPath(new URL("./tty-cli.ts", import.meta.url));
 /** The CLI whose object streams stop after STALL_AFTER_BYTES bytes (see stalling-cli.ts). */
 export const STALLING_MAIN = fileURLToPath(new URL("./stalling-cli.ts", import.meta.url));
 
+/** The CLI whose local reads find one object saved again just before it is read (see replacing-cli.ts). */
+export const REPLACING_MAIN = fileURLToPath(new URL("./replacing-cli.ts", import.meta.url));
+
 /** The CLI that SIGKILLs itself right after its KILL_AFTER_LINKS-th link() of a download into place (killing-cli.ts). */
 export const KILLING_MAIN = fileURLToPath(new URL("./killing-cli.ts", import.meta.url));
 

@@ -8,7 +8,7 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertKeepsOwnFiles, assertPulledMany, KILLING_MAIN, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, runCli, runCliAsNobody, tempDir } from "./helpers.ts";
+import { assertKeepsOwnFiles, assertPulledMany, KILLING_MAIN, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, REPLACING_MAIN, runCli, runCliAsNobody, STALLING_MAIN, startCli, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links) but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -18,6 +18,10 @@ async function filesBelow(folder: string): Promise<string[]> {
     .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
     .filter((path) => path !== PULL_RECORD)
     .sort();
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -94,6 +98,76 @@ describe("opencrate pull", () => {
     const broken = await runCli(["pull", `${root}/linked@latest`, join(dir, "via-link-broken")]);
     assert.equal(broken.code, 1, broken.stdout);
     assert.match(broken.stderr, /^opencrate: The symbolic link .*linked\/v0\/texts\/gone\.txt leads to nothing/m);
+    // Not a failure that running the pull again gets past.
+    assert.doesNotMatch(broken.stderr, /again/);
+  });
+
+  it("names the files an earlier pull placed that the version no longer has, keeping them, until they are deleted", async () => {
+    const backend = new LocalBackend({ root });
+    const first = await Snapshot.setup({ name: "restarted", backend, console: false });
+    await first.json("keep.json").save({ run: "first" });
+    for (let i = 0; i < 7; i++) await first.text(`old_${i}.txt`).save(`first run ${i}`);
+    await first.close();
+    const dest = join(dir, "restarted-dest");
+    const uri = `${root}/restarted/v0`;
+    const pulled = await runCli(["pull", uri, dest]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(pulled.stderr, "");
+
+    // The run restarts the version from scratch: the old texts are no longer in it.
+    const second = await Snapshot.setup({ name: "restarted", backend, console: false, start: 0, replace: true });
+    await second.json("keep.json").save({ run: "second" });
+    await second.close();
+    const again = await runCli(["pull", uri, dest]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^Pulled 2 of 2 files /m);
+    const note = (count: number, names: string, more: string): RegExp =>
+      new RegExp(
+        `^opencrate: ${count} files? in ${escapeRegExp(dest)} came from an earlier pull and (is|are) no longer in .*restarted/v0: ` +
+          `${escapeRegExp(names)}${more} \\(delete them, or pull into a new folder\\)\\.$`,
+        "m",
+      );
+    const firstFive = [0, 1, 2, 3, 4].map((i) => `texts/old_${i}.txt`).join(", ");
+    assert.match(again.stderr, note(7, firstFive, " and 2 more"));
+    assert.equal(again.stderr.trimEnd().split("\n").length, 1, again.stderr);
+    assert.deepEqual(JSON.parse(await readFile(join(dest, "jsons/keep.json"), "utf8")), { run: "second" });
+    assert.equal(await readFile(join(dest, "texts/old_6.txt"), "utf8"), "first run 6", "nothing is deleted");
+
+    // Said again by every pull until the files are deleted; deleted ones leave the record.
+    const third = await runCli(["pull", uri, dest, "--quiet"]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, note(7, firstFive, " and 2 more"));
+    for (let i = 0; i < 6; i++) await rm(join(dest, "texts", `old_${i}.txt`));
+    const fourth = await runCli(["pull", uri, dest]);
+    assert.equal(fourth.code, 0, fourth.stderr);
+    assert.match(fourth.stderr, note(1, "texts/old_6.txt", ""));
+    const record = JSON.parse(await readFile(join(dest, PULL_RECORD), "utf8")) as { files: Record<string, unknown> };
+    assert.deepEqual(Object.keys(record.files).filter((path) => path.startsWith("texts/")), ["texts/old_6.txt"]);
+    await rm(join(dest, "texts", "old_6.txt"));
+    const fifth = await runCli(["pull", uri, dest]);
+    assert.equal(fifth.code, 0, fifth.stderr);
+    assert.equal(fifth.stderr, "");
+  });
+
+  it("a pull whose failures were files replaced while it read them says that running it again finishes it", async () => {
+    const backend = new LocalBackend({ root });
+    const run = await Snapshot.setup({ name: "rewritten", backend, console: false });
+    await run.json("metrics.json").save({ step: 1 });
+    await run.text("notes.txt").save("notes");
+    await run.close();
+    const uri = `${root}/rewritten/v0`;
+    const dest = join(dir, "rewritten-dest");
+    const cli = startCli(["pull", uri, dest], {
+      main: REPLACING_MAIN,
+      env: { REPLACE_KEY_SUFFIX: "/jsons/metrics.json", REPLACE_FILE: join(root, "rewritten", "v0", "jsons", "metrics.json") },
+    });
+    const result = await cli.result;
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^opencrate: failed jsons\/metrics\.json: .* changed since it was listed/m);
+    const lines = result.stderr.trimEnd().split("\n");
+    assert.match(lines.at(-1) ?? "", /^opencrate: pull incomplete: 2 of 3 files .*, 1 failed\. Run the same pull again to finish it\.$/);
+    const again = await runCli(["pull", uri, dest]);
+    assert.equal(again.code, 0, again.stderr);
   });
 
   it("pulls into a given folder with bounded concurrency, quietly with --quiet", async () => {

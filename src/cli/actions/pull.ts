@@ -13,6 +13,7 @@ import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
 import { listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { printLines } from "../format.ts";
+import { printable } from "../../printable.ts";
 import { mapWithConcurrency } from "../pool.ts";
 import {
   describeOutcome,
@@ -40,7 +41,8 @@ export interface PullOptions {
 type Result =
   | DownloadOutcome
   | { readonly kind: "refused" }
-  | { readonly kind: "failed" }
+  /** Failed; `transient` when running the pull again may succeed (TRANSIENT: the object changed while it was read). */
+  | { readonly kind: "failed"; readonly transient: boolean }
   /** A file in dest left as it is rather than replaced. */
   | { readonly kind: "conflict" }
   | { readonly kind: "unfinished" }
@@ -87,10 +89,11 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     signal: stop.signal,
     onBytes: (count) => progress.addBytes(count),
   };
-  const plan: PlanTally = { files: 0, refused: 0 };
+  const plan: PlanTally = { files: 0, refused: 0, paths: new Set(), whole: false };
   progress.start();
   let results: Result[] | undefined;
   let swapped: FolderSwappedError | undefined;
+  let notListed: string[] = [];
   try {
     results = await mapWithConcurrency(
       plannedTasks(listing(snapshot, stop.signal), { destRoot, dest, progress, plan, stop }),
@@ -109,6 +112,8 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     );
     // A swap after a folder's last check is still reported.
     swapped ??= await swapAfterLastCheck(root);
+    // Only a listing read to its end tells which of an earlier pull's files the version no longer has.
+    if (plan.whole && swapped === undefined && !stop.signal.aborted) notListed = await record.notListed(root, plan.paths);
   } finally {
     progress.stop(results !== undefined);
     process.off("SIGINT", onSignal);
@@ -122,6 +127,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const count = (kind: Result["kind"]): number => results.filter((result) => result.kind === kind).length;
   const refused = plan.refused + count("refused");
   const failed = count("failed");
+  const retryHelps = failed > 0 && results.every((result) => result.kind !== "failed" || result.transient);
   const conflicts = count("conflict");
   const unfinished = count("unfinished");
   const pulled = results.filter((result): result is DownloadOutcome => result.kind === "downloaded" || result.kind === "complete");
@@ -133,6 +139,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     (failed > 0 ? `, ${failed} failed` : "") +
     (conflicts > 0 ? `, ${conflicts} not replaced` : "") +
     (unfinished > 0 ? `, ${unfinished} unfinished` : "");
+  if (notListed.length > 0) writeError(earlierPullNote(notListed, dest, snapshot.where));
   if (swapped !== undefined) {
     writeError(`pull stopped: ${oneLine(swapped)} ${summary}.`);
     process.exitCode = EXIT_FAILURE;
@@ -140,11 +147,29 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     writeError(`interrupted: ${summary}. Run the same pull again to finish it.`);
     process.exitCode = EXIT_FAILURE;
   } else if (refused > 0 || failed > 0 || conflicts > 0) {
-    writeError(`pull incomplete: ${summary}.`);
+    const again =
+      !retryHelps ? "" : refused > 0 || conflicts > 0 ? ` Run the same pull again to retry the ${failed} failed.` : " Run the same pull again to finish it.";
+    writeError(`pull incomplete: ${summary}.${again}`);
     process.exitCode = EXIT_FAILURE;
   } else if (options.quiet !== true) {
     printLines(`Pulled ${summary}.`);
   }
+}
+
+/** How many earlier-pull file names the note lists before "and N more". */
+const NOTE_NAMES = 5;
+
+/**
+ * The note on files an earlier pull placed in dest that the version no longer lists (its run restarted with
+ * `replace`, or deleted them; or another version was pulled there): kept, never deleted, but named, since dest now
+ * mixes them with this version's files.
+ */
+function earlierPullNote(paths: readonly string[], dest: string, where: string): string {
+  const shown = paths.slice(0, NOTE_NAMES).map((path) => printable(path)).join(", ");
+  const more = paths.length > NOTE_NAMES ? ` and ${paths.length - NOTE_NAMES} more` : "";
+  const files = paths.length === 1 ? "1 file" : `${paths.length} files`;
+  const verb = paths.length === 1 ? "is" : "are";
+  return `${files} in ${dest} came from an earlier pull and ${verb} no longer in ${where}: ${shown}${more} (delete them, or pull into a new folder).`;
 }
 
 /**
@@ -242,6 +267,10 @@ interface PlanTally {
   files: number;
   /** Keys refused before any download. */
   refused: number;
+  /** The path of every file listed, bookkeeping and refused keys included. */
+  readonly paths: Set<string>;
+  /** The listing was read to its end. */
+  whole: boolean;
 }
 
 interface PlanContext {
@@ -260,6 +289,7 @@ async function* plannedTasks(listed: AsyncIterable<FolderFile>, context: PlanCon
     for await (const file of listed) {
       // Interrupted, or dest was swapped: nothing more is planned.
       if (context.stop.signal.aborted) return;
+      plan.paths.add(file.path);
       const task = planned(file, destRoot, dest, progress);
       if (task === "refused") plan.refused += 1;
       else if (task !== undefined) {
@@ -268,6 +298,7 @@ async function* plannedTasks(listed: AsyncIterable<FolderFile>, context: PlanCon
         yield task;
       }
     }
+    plan.whole = true;
   } catch (error) {
     // A listing stopped by the abort itself ends the plan; any other failure stops the downloads under way.
     if (context.stop.signal.aborted) return;
@@ -311,7 +342,7 @@ async function pullOne(task: DownloadTask, context: DownloadContext, progress: P
       return { kind: "refused" };
     }
     progress.problem(`failed ${task.path}: ${oneLine(error)}`);
-    return { kind: "failed" };
+    return { kind: "failed", transient: isOpenCrateError(error, "TRANSIENT") };
   }
 }
 

@@ -153,6 +153,26 @@ export class PullRecord {
   }
 
   /**
+   * The files an earlier pull placed in `root` at paths not in `listed` (the version's whole listing) that are still
+   * there as that pull left them, sorted. Paths whose file is gone (deleted since) are dropped from the record; the
+   * others stay in it, so that every later pull names them until they are deleted.
+   */
+  async notListed(root: SafeFolder, listed: ReadonlySet<string>): Promise<string[]> {
+    const found: string[] = [];
+    for (const path of new Set([...this.#entries.keys(), ...this.#journaled.keys()])) {
+      if (listed.has(path)) continue;
+      const now = await lstat(root.entry(path), { bigint: true }).catch((): BigIntStats | undefined => undefined);
+      if (now === undefined) {
+        if (this.#entries.delete(path)) this.#changed = true;
+        this.#journaled.delete(path);
+      } else if (now.isFile() && this.placedUnchanged(path, placedFileOf(now))) {
+        found.push(path);
+      }
+    }
+    return found.sort();
+  }
+
+  /**
    * Writes the record into `root` (a new file renamed over the old one, never through a link), with each journal
    * line whose file is still at its path as it was, then closes and removes the journal: made once, at the pull's
    * end, when no download is under way (a line appended meanwhile could be removed before the record holds it).
