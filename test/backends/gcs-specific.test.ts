@@ -24,6 +24,7 @@ import { startS3Proxy, type Interceptor, type ProxiedRequest, type ProxiedRespon
 import { gcsEnv, skipUnless, type GcsServerEnv } from "../support/servers.ts";
 import { deleteUnder } from "../support/bucket-factory.ts";
 import { isOpenCrateError } from "../../src/errors.ts";
+import { assertFolderMarkersListed } from "../support/assertions.ts";
 
 const KiB = 1024;
 const server = gcsEnv();
@@ -124,13 +125,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
       const written: [string, string][] = [["m/full/", "a marker that holds bytes"], ["m/sub/f.txt", "in a folder with a marker"], ["m/jsons/", ""], ["m/sub/", ""]];
       try {
         for (const [key, body] of written) await rawPut(gcs, `${prefix}/${key}`, body);
-        const listed: [string, number][] = [];
-        for await (const info of backend.list("m/")) listed.push([info.key, info.size]);
-        assert.deepEqual(listed, [["m/full/", 25], ["m/sub/f.txt", 25]]);
-        assert.deepEqual((await backend.listPage("m/")).prefixes, ["m/full/", "m/jsons/", "m/sub/"]);
-        assert.deepEqual((await backend.listPage("m/jsons/")).objects, []);
-        assert.deepEqual((await backend.listPage("m/sub/")).objects.map((info) => info.key), ["m/sub/f.txt"]);
-        assert.deepEqual((await backend.listPage("m/full/")).objects.map((info) => [info.key, info.size]), [["m/full/", 25]]);
+        await assertFolderMarkersListed(backend);
       } finally {
         for (const [key] of written) await rawDelete(gcs, `${prefix}/${key}`);
       }

@@ -20,21 +20,12 @@ import { probePermissions, type ProbeResult } from "./local-permission-probe.ts"
 import { isOpenCrateError } from "../../src/errors.ts";
 import { useClock } from "../../src/clock.ts";
 import { ManualClock } from "../support/manual-clock.ts";
+import { processWarningsDuring } from "../support/warnings.ts";
 
 /** The OPENCRATE_NAME_NOT_UTF8 warnings `body` causes, by message. */
 async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
-  const messages: string[] = [];
-  const onWarning = (warning: Error & { code?: string }): void => {
-    if (warning.code === "OPENCRATE_NAME_NOT_UTF8") messages.push(warning.message);
-  };
-  process.on("warning", onWarning);
-  try {
-    await body();
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    process.off("warning", onWarning);
-  }
-  return messages;
+  const warnings = await processWarningsDuring(body);
+  return warnings.filter((warning) => warning.code === "OPENCRATE_NAME_NOT_UTF8").map((warning) => warning.message);
 }
 
 describeBackendConformance("local", localFactory());

@@ -12,6 +12,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { readText } from "../conformance/helpers.ts";
 import { ensureBucket, rawClient, s3Options } from "../support/s3.ts";
 import { minioEnv, motoEnv, skipUnless, type S3ServerEnv } from "../support/servers.ts";
+import { assertFolderMarkersListed } from "../support/assertions.ts";
 
 /** Keys as another tool writes them, under the test's prefix, with their bodies. */
 const WRITTEN: Readonly<Record<string, string>> = {
@@ -99,13 +100,7 @@ for (const [name, env, variable] of servers) {
         await written();
         const backend = new S3Backend(adapt(s3Options(server, { prefix })));
         try {
-          const listed: [string, number][] = [];
-          for await (const info of backend.list("m/")) listed.push([info.key, info.size]);
-          assert.deepEqual(listed, [["m/full/", 25], ["m/sub/f.txt", 25]]);
-          assert.deepEqual((await backend.listPage("m/")).prefixes, ["m/full/", "m/jsons/", "m/sub/"]);
-          assert.deepEqual((await backend.listPage("m/jsons/")).objects, []);
-          assert.deepEqual((await backend.listPage("m/sub/")).objects.map((info) => info.key), ["m/sub/f.txt"]);
-          assert.deepEqual((await backend.listPage("m/full/")).objects.map((info) => [info.key, info.size]), [["m/full/", 25]]);
+          await assertFolderMarkersListed(backend);
         } finally {
           await backend.close();
         }

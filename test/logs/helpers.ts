@@ -4,6 +4,7 @@ import { TransientError } from "../../src/errors.ts";
 import type { ConsoleOutput } from "../../src/logs/logger.ts";
 import type { RunRecord } from "../../src/logs/run-record.ts";
 import type { LogSink } from "../../src/logs/sink.ts";
+import { processWarningsDuring } from "../support/warnings.ts";
 
 export class MemorySink implements LogSink {
   readonly lines: string[] = [];
@@ -117,14 +118,5 @@ export function runningRecord(log: string): RunRecord {
 
 /** Runs `body` and returns the codes of the process warnings it caused. */
 export async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
-  const codes: string[] = [];
-  const onWarning = (warning: Error & { code?: string }) => codes.push(warning.code ?? "");
-  process.on("warning", onWarning);
-  try {
-    await body();
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    process.off("warning", onWarning);
-  }
-  return codes;
+  return (await processWarningsDuring(body)).map((warning) => warning.code ?? "");
 }

@@ -31,3 +31,18 @@ export async function collectKeys(backend: StorageBackend, prefix: string): Prom
 export async function readText(backend: StorageBackend, key: string): Promise<string> {
   return Buffer.from(await backend.get(key)).toString("utf8");
 }
+
+/**
+ * Asserts how `backend` lists folder markers written under "m/" (`m/jsons/` and `m/sub/` empty, `m/full/` holding 25
+ * bytes, `m/sub/f.txt` 25 bytes): a zero-byte key ending in "/" is no object, one that holds bytes is, and both
+ * still make their folders.
+ */
+export async function assertFolderMarkersListed(backend: StorageBackend): Promise<void> {
+  const listed: [string, number][] = [];
+  for await (const info of backend.list("m/")) listed.push([info.key, info.size]);
+  assert.deepEqual(listed, [["m/full/", 25], ["m/sub/f.txt", 25]]);
+  assert.deepEqual((await backend.listPage("m/")).prefixes, ["m/full/", "m/jsons/", "m/sub/"]);
+  assert.deepEqual((await backend.listPage("m/jsons/")).objects, []);
+  assert.deepEqual((await backend.listPage("m/sub/")).objects.map((info) => info.key), ["m/sub/f.txt"]);
+  assert.deepEqual((await backend.listPage("m/full/")).objects.map((info) => [info.key, info.size]), [["m/full/", 25]]);
+}
