@@ -156,10 +156,10 @@ async function download(request: FileDownload): Promise<FileDownloaded> {
     const verified = await verify(request, partial, filled);
     await request.folder.verify();
     const identify = request.identify === "always" || (request.identify === "unverified" && verified === undefined);
-    const placing = identify ? await lstat(partial, { bigint: true }) : undefined;
+    const placing = !identify ? undefined : filled.small ? lstatSync(partial, { bigint: true }) : await lstat(partial, { bigint: true });
     await place(request, partial, filled.small);
     if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
-    const placed = placing === undefined ? undefined : await placedFile(request, placing.ino);
+    const placed = placing === undefined ? undefined : await placedFile(request, placing.ino, filled.small);
     return { size: info.size, resumedFrom: plan.resumedFrom, verified, placed };
   } catch (error) {
     await unlink(partial).catch(() => {});
@@ -513,9 +513,22 @@ async function dropLinkedPartials(paths: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * A file's lstat, undefined when it is gone. Synchronous for a small file's download, as its other calls are: a trip
+ * through the thread pool costs more than the call.
+ */
+async function lstatOf(path: string, small: boolean): Promise<BigIntStats | undefined> {
+  if (!small) return lstat(path, { bigint: true }).catch(() => undefined);
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** The target's identity now, if it is still the inode `ino` that was renamed into place. */
-async function placedFile(request: FileDownload, ino: bigint): Promise<PlacedFile | undefined> {
-  const now = await lstat(request.folder.entry(request.name), { bigint: true }).catch(() => undefined);
+async function placedFile(request: FileDownload, ino: bigint, small: boolean): Promise<PlacedFile | undefined> {
+  const now = await lstatOf(request.folder.entry(request.name), small);
   if (now === undefined || now.ino !== ino || !now.isFile()) return undefined;
   return placedFileOf(now);
 }
