@@ -156,10 +156,10 @@ async function download(request: FileDownload): Promise<FileDownloaded> {
     const verified = await verify(request, partial, filled);
     await request.folder.verify();
     const identify = request.identify === "always" || (request.identify === "unverified" && verified === undefined);
-    const placing = !identify ? undefined : filled.small ? lstatSync(partial, { bigint: true }) : await lstat(partial, { bigint: true });
-    await place(request, partial, filled.small);
+    const written = filled.stats ?? (await lstat(partial, { bigint: true }));
+    await place(request, partial, filled.small, written);
     if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
-    const placed = placing === undefined ? undefined : await placedFile(request, placing.ino, filled.small);
+    const placed = identify ? await placedFile(request, written.ino, filled.small) : undefined;
     return { size: info.size, resumedFrom: plan.resumedFrom, verified, placed };
   } catch (error) {
     await unlink(partial).catch(() => {});
@@ -241,6 +241,8 @@ interface Filled {
   readonly digestIsCrc32c?: boolean;
   /** Read in one request into memory and written with synchronous calls. */
   readonly small: boolean;
+  /** The partial file's stats once written and closed (a small file's, from its descriptor). */
+  readonly stats?: BigIntStats;
 }
 
 type PinnedRead = { readonly ifRevision: string; readonly signal?: AbortSignal };
@@ -260,7 +262,8 @@ async function fillSmall(request: FileDownload, partial: string, flags: number, 
     onBytes(bytes.byteLength);
     for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
     futimesSync(fd, info.lastModified, info.lastModified);
-    return { written: bytes.byteLength, onDisk: fstatSync(fd).size, digest: hash?.digest(), small: true };
+    const stats = fstatSync(fd, { bigint: true });
+    return { written: bytes.byteLength, onDisk: Number(stats.size), digest: hash?.digest(), small: true, stats };
   } finally {
     closeSync(fd);
   }
@@ -428,10 +431,10 @@ async function verify(request: FileDownload, partial: string, counts: Filled): P
  * two contend for the folder's lock (each file creation then took several times as long in a pull of small files).
  * A link at the target is replaced, never followed; a folder is refused. With a guard, see placeGuarded.
  */
-async function place(request: FileDownload, partial: string, small: boolean): Promise<void> {
+async function place(request: FileDownload, partial: string, small: boolean, written: BigIntStats): Promise<void> {
   const target = request.folder.entry(request.name);
   if (request.guard !== undefined) {
-    await placeGuarded(request, request.guard, partial, target, small);
+    await placeGuarded(request, request.guard, { path: partial, stats: written }, target, small);
     return;
   }
   try {
@@ -459,7 +462,8 @@ const LINK_TRIES = 3;
  * partial with more than one link is never written to again (dropLinkedPartials), and a pull that finds the target
  * complete removes that name.
  */
-async function placeGuarded(request: FileDownload, guard: PlacementGuard, partial: string, target: string, small: boolean): Promise<void> {
+async function placeGuarded(request: FileDownload, guard: PlacementGuard, written: { readonly path: string; readonly stats: BigIntStats }, target: string, small: boolean): Promise<void> {
+  const partial = written.path;
   const look = async (): Promise<BigIntStats | undefined> => {
     const existing = small ? lstatSync(target, { bigint: true, throwIfNoEntry: false }) : await lstat(target, { bigint: true }).catch(() => undefined);
     if (existing?.isDirectory() === true) {
@@ -473,7 +477,7 @@ async function placeGuarded(request: FileDownload, guard: PlacementGuard, partia
     if (small) renameSync(partial, target);
     else await rename(partial, target);
   };
-  guard.claim(small ? lstatSync(partial, { bigint: true }) : await lstat(partial, { bigint: true }));
+  guard.claim(written.stats);
   for (let tries = 1; ; tries += 1) {
     try {
       if (small) linkSync(partial, target);
