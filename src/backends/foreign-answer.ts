@@ -1,14 +1,30 @@
 /**
  * An answer that is not in the store's protocol at all: a success whose body is not the document the request asks
- * for (a ListBucketResult, a JSON object listing). A captive portal, a proxy's login page, a web server on the wrong
- * port all answer so. Read as the store's, such an answer looks like an empty store; it is failed instead, naming
- * what came back. The backends throw ForeignAnswerError and map it (with the endpoint and location) in their one
- * error-mapping place.
+ * for (a ListBucketResult, a JSON object listing), or a web page where an object's bytes were asked for. A captive
+ * portal, a proxy's login page, a web server on the wrong port all answer so. Read as the store's, such an answer
+ * looks like an empty store, or like the object's content; it is failed instead, naming what came back. The
+ * backends throw ForeignAnswerError and map it (with the endpoint and location) in their one error-mapping place.
  */
+import type { Readable } from "node:stream";
 import { TransientError } from "../errors.ts";
 
 /** The most characters of the body a message quotes. */
 const QUOTED_CHARS = 60;
+/** Bytes of a page's body read for the message (the rest is not read). */
+const PAGE_START_BYTES = 1024;
+/** Content types of a web page. */
+const PAGE_TYPES = new Set(["text/html", "application/xhtml+xml"]);
+/**
+ * Headers a store sends with every object it serves, on GET and HEAD alike: S3's ETag (AWS, MinIO, moto; moto sends
+ * no x-amz-request-id), GCS's generation and hashes (GCS, fake-gcs-server). A web server may send an ETag too, so
+ * the ETag marks an S3 answer only.
+ */
+const OBJECT_MARKS = {
+  s3: ["etag"],
+  gcs: ["x-goog-generation", "x-goog-hash", "x-goog-stored-content-length"],
+} as const;
+
+export type ObjectStore = keyof typeof OBJECT_MARKS;
 
 export interface ForeignAnswer {
   /** The HTTP status, when known. */
@@ -31,6 +47,42 @@ export class ForeignAnswerError extends Error {
 
 export function isForeignAnswer(error: unknown): error is ForeignAnswerError {
   return error instanceof ForeignAnswerError;
+}
+
+/**
+ * Whether a success answer to a read of one object (GET or HEAD) is a web page in the store's place: HTML, and
+ * without any header the store sends with every object. An object stored as HTML still comes with those headers,
+ * so it reads as before; an answer of another type is left to the read's own checks (size, checksum).
+ * `header` looks a header up by its lower-case name.
+ */
+export function isForeignObjectAnswer(store: ObjectStore, header: (name: string) => string | undefined): boolean {
+  const type = header("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+  return PAGE_TYPES.has(type) && OBJECT_MARKS[store].every((name) => header(name) === undefined);
+}
+
+/** The error for a foreign object answer, quoting the start of `body` (read up to 1 KiB, then destroyed). */
+export async function foreignObjectError(status: number, contentType: string | undefined, body: Readable | Uint8Array | undefined): Promise<ForeignAnswerError> {
+  return new ForeignAnswerError({ status, contentType: contentType ?? "", body: (await pageStart(body)).toString("utf8") });
+}
+
+async function pageStart(body: Readable | Uint8Array | undefined): Promise<Buffer> {
+  if (body === undefined) return Buffer.alloc(0);
+  if (body instanceof Uint8Array) return Buffer.from(body.subarray(0, PAGE_START_BYTES));
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of body) {
+      const bytes = Buffer.from(chunk as Uint8Array);
+      chunks.push(bytes);
+      length += bytes.byteLength;
+      if (length >= PAGE_START_BYTES) break;
+    }
+  } catch {
+    // What came before the failure still says what answered.
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, PAGE_START_BYTES);
 }
 
 /** "HTTP 200, content-type text/html, body \"<html>…\"": only the parts known. */

@@ -8,7 +8,9 @@
  * - `stall`         wait `stallMs` before forwarding;
  * - `status-500`, `status-503`  answer that status with a short text body, without forwarding;
  * - `s3-slow-down`  answer 503 with S3's `SlowDown` XML error;
- * - `gcs-503`       answer 503 with the GCS JSON API error body.
+ * - `gcs-503`       answer 503 with the GCS JSON API error body;
+ * - `html-page`     answer 200 with an HTML page and none of the store's headers, as a captive portal or a proxy's
+ *                   login page does.
  *
  * Which fault (if any) a request gets is decided either by `decide` (scripted, for targeted tests) or by a
  * seeded pseudo-random draw per request (`probabilities`). The sequence of draws is deterministic for a seed;
@@ -37,7 +39,8 @@ export type FaultKind =
   | "status-500"
   | "status-503"
   | "s3-slow-down"
-  | "gcs-503";
+  | "gcs-503"
+  | "html-page";
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   "reset-before",
@@ -48,6 +51,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "status-503",
   "s3-slow-down",
   "gcs-503",
+  "html-page",
 ];
 
 /** What the proxy knows about a request when it decides. */
@@ -198,8 +202,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case "status-500":
       case "status-503":
       case "s3-slow-down":
-      case "gcs-503": {
-        const answer = errorAnswer(fault);
+      case "gcs-503":
+      case "html-page": {
+        const answer = cannedAnswer(fault);
         // Read the request to its end first, so the client is not cut off mid-body (that is `reset-before`).
         incoming.resume();
         incoming.once("end", () => {
@@ -306,12 +311,17 @@ function relayedHeaders(headers: IncomingHttpHeaders, target: URL, endpoint: str
   return { ...headers, location: endpoint + location.slice(target.origin.length) };
 }
 
-function errorAnswer(kind: "status-500" | "status-503" | "s3-slow-down" | "gcs-503"): {
+/** The page of `html-page`. */
+export const HTML_PAGE = "<!DOCTYPE html><html><head><title>Sign in to continue</title></head><body><form>Sign in</form></body></html>";
+
+function cannedAnswer(kind: "status-500" | "status-503" | "s3-slow-down" | "gcs-503" | "html-page"): {
   status: number;
   contentType: string;
   body: Buffer;
 } {
   switch (kind) {
+    case "html-page":
+      return { status: 200, contentType: "text/html; charset=utf-8", body: Buffer.from(HTML_PAGE) };
     case "status-500":
       return { status: 500, contentType: "text/plain", body: Buffer.from("injected internal error\n") };
     case "status-503":

@@ -21,6 +21,7 @@ import { isEmptyRange, rangeHeaderOf } from "../byte-range.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { Crc32c } from "../crc32c.ts";
 import { httpStatusOf, isRangeNotSatisfiable, isRetryable as retryable } from "./errors.ts";
+import { objectResource } from "./json-answer.ts";
 import { MediaRequestError, requestMedia } from "./media-request.ts";
 
 export interface ReadRequest {
@@ -43,7 +44,7 @@ export interface ReadRequest {
 export async function openRead(request: ReadRequest): Promise<Readable> {
   const { range } = request;
   if (isEmptyRange(range)) {
-    await request.file.getMetadata(); // still NotFound for a missing object
+    await objectResource(request.file); // still NotFound for a missing object
     return Readable.from([]);
   }
   let response: IncomingMessage;

@@ -35,7 +35,7 @@ import { checkCredentials } from "./credentials.ts";
 import { openRead } from "./download.ts";
 import { readRangeInto } from "./range-into.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
-import { expectResource } from "./json-answer.ts";
+import { expectResource, objectResource } from "./json-answer.ts";
 import { listFolderPage } from "./folder-page.ts";
 import { toObjectInfo, uploadMetadata, userMetadataOf } from "./object-info.ts";
 import { resolveGcsSettings, roundChunkSize, type GcsBackendOptions, type GcsSettings } from "./options.ts";
@@ -141,7 +141,7 @@ export class GcsBackend implements StorageBackend {
   async head(key: string, options: { readonly signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     const file = await this.#file(key);
     try {
-      const [resource] = await file.getMetadata();
+      const resource = await objectResource(file);
       this.#bucketSeen = true;
       return toObjectInfo(key, resource);
     } catch (error) {
@@ -433,7 +433,7 @@ export class GcsBackend implements StorageBackend {
       signal?.throwIfAborted();
       const [copied] = await source.copy(target);
       this.#bucketSeen = true;
-      const resource = copied.metadata.generation === undefined ? (await copied.getMetadata())[0] : copied.metadata;
+      const resource = copied.metadata.generation === undefined ? await objectResource(copied) : copied.metadata;
       return toObjectInfo(to, resource);
     } catch (error) {
       // A 404 here is the source (or the bucket); anything else is about the target.
@@ -538,8 +538,7 @@ export class GcsBackend implements StorageBackend {
 
   async #sourceResource(from: string, signal: AbortSignal | undefined): Promise<FileMetadata> {
     try {
-      const [resource] = await (await this.#file(from)).getMetadata();
-      return resource;
+      return await objectResource(await this.#file(from));
     } catch (error) {
       throw await this.#failure(error, "read", from, { signal });
     }

@@ -11,6 +11,7 @@ import type { File } from "@google-cloud/storage";
 import { http } from "../../node-http.ts";
 import type { ByteRange } from "../backend.ts";
 import { rangeHeaderOf } from "../byte-range.ts";
+import { foreignObjectError, isForeignObjectAnswer } from "../foreign-answer.ts";
 import { authorize } from "./authorize.ts";
 
 /**
@@ -44,9 +45,9 @@ export interface MediaRequest {
 }
 
 /**
- * Sends the GET and resolves with the response once it answered 200 or 206 (its body not yet read). Any other
- * status rejects with a MediaRequestError carrying it and the server's message; network failures reject as
- * node:http reports them.
+ * Sends the GET and resolves with the response once it answered 200 or 206 (its body not yet read), unless that is
+ * a web page in the store's place (ForeignAnswerError). Any other status rejects with a MediaRequestError carrying
+ * it and the server's message; network failures reject as node:http reports them.
  */
 export async function requestMedia(request: MediaRequest): Promise<IncomingMessage> {
   const { file } = request;
@@ -69,7 +70,9 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
       (incoming) => {
         const status = incoming.statusCode ?? 0;
         if (status === 200 || status === 206) {
-          resolve(incoming);
+          const header = (name: string): string | undefined => headerText(incoming.headers[name]);
+          if (isForeignObjectAnswer("gcs", header)) foreignObjectError(status, header("content-type"), incoming).then(reject, reject);
+          else resolve(incoming);
           return;
         }
         readSome(incoming).then((body) => reject(refusal(status, body)), reject);
@@ -116,4 +119,8 @@ export function errorBodyOf(body: string): { readonly message: string; readonly 
   } catch {
     return { message: body.trim() };
   }
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(",") : value;
 }

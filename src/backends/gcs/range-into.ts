@@ -4,15 +4,17 @@
  * on a fresh buffer per socket read, which V8 collects only once tens of MiB of them have piled up.
  *
  * The request is the one download.ts sends (same URL, interceptors and credentials, the file's generation). Only a
- * 206 for the range asked, not content-encoded, of the generation asked (when one was) is taken; anything else is
- * declined before a byte reaches the sink, and the caller reads through getStream instead. A body that breaks off
- * after some bytes were handed is continued by `readRest` from the first byte not handed, pinned to the generation
- * the answer came from (the streamed path, with its retries and continuations). A failing sink is not retried.
+ * 206 for the range asked, not content-encoded, of the generation asked (when one was), and not a web page, is
+ * taken; anything else is declined before a byte reaches the sink, and the caller reads through getStream instead.
+ * A body that breaks off after some bytes were handed is continued by `readRest` from the first byte not handed,
+ * pinned to the generation the answer came from (the streamed path, with its retries and continuations). A failing
+ * sink is not retried.
  */
 import type { Readable } from "node:stream";
 import type { File } from "@google-cloud/storage";
 import type { BodySink } from "../backend.ts";
 import { type AnswerHead, plainGet } from "../plain-http-read.ts";
+import { isForeignObjectAnswer } from "../foreign-answer.ts";
 import { authorize } from "./authorize.ts";
 import { isRetryable } from "./errors.ts";
 import { mediaUrl } from "./media-request.ts";
@@ -86,8 +88,10 @@ export async function readRangeInto(read: RangeInto, sink: BodySink): Promise<nu
   }
 }
 
-/** The answer's facts if it is one taken here: a 206 from `offset`, not content-encoded, of the generation asked. */
+/** The answer's facts if it is one taken here: a 206 from `offset`, not content-encoded, of the generation asked,
+ * not a web page in the store's place. */
 function takenAnswer(head: AnswerHead, offset: number, asked: string | undefined): Taken | undefined {
+  if (isForeignObjectAnswer("gcs", (name) => head.headers.get(name))) return undefined;
   const span = /^bytes (\d+)-(\d+)\//.exec(head.headers.get("content-range") ?? "");
   const encoding = head.headers.get("content-encoding");
   const generation = head.headers.get("x-goog-generation");

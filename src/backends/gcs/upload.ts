@@ -18,6 +18,7 @@ import type { File, FileMetadata, PreconditionOptions } from "@google-cloud/stor
 import type { WriteMode } from "../backend.ts";
 import type { CallerBody } from "../caller-body.ts";
 import { isAmbiguousFailure, isNotFound, isPreconditionFailure, UnsettledWriteError } from "./errors.ts";
+import { objectResource } from "./json-answer.ts";
 import { uploadMetadata, writerTokenOf } from "./object-info.ts";
 import { settleConditionalWrite } from "../conditional-write.ts";
 import { NO_RETRY, type RetryPolicy } from "../retry-policy.ts";
@@ -207,7 +208,7 @@ export async function settle(
     readBack: async () => {
       let resource: FileMetadata;
       try {
-        [resource] = await request.file.getMetadata();
+        resource = await objectResource(request.file);
       } catch (error) {
         if (isNotFound(error)) return "absent";
         throw error;
@@ -234,7 +235,7 @@ export async function settle(
   switch (settled.outcome) {
     case "written":
       // Some upload paths return before the resource is known; one read fills it in.
-      return settled.value.generation === undefined ? (await request.file.getMetadata())[0] : settled.value;
+      return settled.value.generation === undefined ? await objectResource(request.file) : settled.value;
     case "unknown":
       throw new UnsettledWriteError(settled.error, settled.readError);
     default:

@@ -1,17 +1,20 @@
 /**
  * Checks, inside the SDK's stack, that a success answer is in S3's protocol before the SDK reads it. The SDK
  * reads any 200 as the command's output: an HTML page (a captive portal, a proxy's login page, a web server on
- * the wrong port) becomes an empty ListObjectsV2 page, and a PutObject that was never stored. Such an answer
- * fails with ForeignAnswerError (errors.ts maps it). Added to single commands, so a caller's own client is
- * checked the same way and left unchanged.
+ * the wrong port) becomes an empty ListObjectsV2 page, a PutObject that was never stored, and an object's content.
+ * Such an answer fails with ForeignAnswerError (errors.ts maps it). Added to single commands, so a caller's own
+ * client is checked the same way and left unchanged.
  */
 import { Readable } from "node:stream";
 import { ERROR_BODY_MAX_BYTES } from "../http-answer-head.ts";
-import { ForeignAnswerError } from "../foreign-answer.ts";
+import { ForeignAnswerError, foreignObjectError, isForeignObjectAnswer } from "../foreign-answer.ts";
 import { isListingDocument } from "./list-answer.ts";
 
-/** What a success answer must be: a ListBucketResult document, or (a write's) an answer with an ETag header. */
-export type AnswerShape = "listing" | "etag";
+/** What a success answer must be: a ListBucketResult document, (a write's) an answer with an ETag header, or (a
+ * GetObject's or HeadObject's) an object, not a web page (isForeignObjectAnswer). */
+export type AnswerShape = "listing" | "etag" | "object";
+
+const MIDDLEWARE_NAMES: Readonly<Record<AnswerShape, string>> = { listing: "opencrateExpectListing", etag: "opencrateExpectETag", object: "opencrateExpectObject" };
 
 interface ResponseLike {
   statusCode?: number;
@@ -30,7 +33,7 @@ interface DeserializeStack {
 /** Adds the check to `command` (before it is sent); returns the command. */
 export function expectAnswer<C extends { readonly middlewareStack: object }>(command: C, shape: AnswerShape): C {
   const stack = command.middlewareStack as DeserializeStack;
-  stack.add(answerCheck(shape), { step: "deserialize", priority: "low", name: `opencrateExpect${shape === "etag" ? "ETag" : "Listing"}` });
+  stack.add(answerCheck(shape), { step: "deserialize", priority: "low", name: MIDDLEWARE_NAMES[shape] });
   return command;
 }
 
@@ -41,6 +44,12 @@ function answerCheck(shape: AnswerShape): (next: Handler) => Handler {
       const status = response.statusCode ?? 0;
       if (status < 200 || status >= 300) return result;
       const contentType = headerOf(response, "content-type");
+      if (shape === "object") {
+        const header = (name: string): string | undefined => headerOf(response, name);
+        if (!isForeignObjectAnswer("s3", header)) return result;
+        const body = response.body;
+        throw await foreignObjectError(status, contentType, body instanceof Uint8Array || body instanceof Readable ? body : undefined);
+      }
       if (shape === "etag") {
         if (headerOf(response, "etag") !== undefined) return result;
         const start = await bodyBytes(response.body, ERROR_BODY_MAX_BYTES);

@@ -29,7 +29,7 @@ import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
-import { ForeignAnswerError } from "../foreign-answer.ts";
+import { ForeignAnswerError, foreignObjectError, isForeignObjectAnswer } from "../foreign-answer.ts";
 import { type ListingPage, isListingDocument, parseListing } from "./list-answer.ts";
 import { type PlainHandler, plainHandler, queryString } from "./plain-handler.ts";
 import type { PlainRoute } from "./plain-route.ts";
@@ -229,6 +229,7 @@ export class DirectGet {
   async getSmall(read: DirectRead & { readonly maxBytes: number; readonly timeouts: PlainTimeouts }): Promise<Uint8Array | undefined> {
     const path = this.#objectPath(read.objectKey);
     const answer = await this.#small({ method: "GET", path, query: this.#target.query, headers: readHeaders(read), maxBytes: read.maxBytes, timeouts: read.timeouts, signal: read.signal });
+    if (answer !== undefined) await refuseForeign(answer.status, (name) => answer.headers.get(name), answer.body);
     return answer?.body;
   }
 
@@ -236,7 +237,9 @@ export class DirectGet {
    * for getSmall). */
   async headSmall(read: { readonly objectKey: string; readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<HeadAnswer | undefined> {
     const answer = await this.#small({ method: "HEAD", path: this.#objectPath(read.objectKey), query: {}, headers: {}, maxBytes: 0, timeouts: read.timeouts, signal: read.signal });
-    return answer === undefined ? undefined : headAnswer(answer.headers);
+    if (answer === undefined) return undefined;
+    await refuseForeign(answer.status, (name) => answer.headers.get(name), undefined);
+    return headAnswer(answer.headers);
   }
 
   /** One ListObjectsV2 page on a kept-open socket (undefined as for getSmall, or when the answer is not a listing
@@ -307,8 +310,9 @@ export class DirectGet {
   }
 
   /**
-   * One GET, retried under the policy. Resolves with a 2xx answer whose body is still to be read; any other answer,
-   * or a failure to get one, rejects with an SDK-shaped error.
+   * One GET, retried under the policy. Resolves with a 2xx answer whose body is still to be read; a web page in the
+   * store's place rejects with ForeignAnswerError; any other answer, or a failure to get one, rejects with an
+   * SDK-shaped error.
    */
   async get(read: DirectRead): Promise<DirectAnswer> {
     let tries = 0;
@@ -316,7 +320,10 @@ export class DirectGet {
       tries += 1;
       try {
         const answer = await this.#send(read);
-        if (answer.status >= 200 && answer.status < 300) return answer;
+        if (answer.status >= 200 && answer.status < 300) {
+          await refuseForeign(answer.status, (name) => headerValue(answer.headers[name]), answer.body);
+          return answer;
+        }
         throw this.#noteSkew(await answerError(answer), headerValue(answer.headers.date));
       } catch (error) {
         withAttempts(error, tries);
@@ -328,8 +335,9 @@ export class DirectGet {
 
   /**
    * A ranged GET whose body goes to `sink` from reused buffers (plain-http-read.ts), on a plain-HTTP endpoint.
-   * Resolves with the bytes handed, or undefined when the answer was not one taken there (an error answer, other
-   * framing, no answer at all) and nothing was handed: the caller asks again with get(). Sent once, not retried.
+   * Resolves with the bytes handed, or undefined when the answer was not one taken there (an error answer, a web
+   * page, other framing, no answer at all) and nothing was handed: the caller asks again with get(). Sent once, not
+   * retried.
    */
   async readInto(read: DirectRead & { readonly length: number; readonly timeouts: PlainTimeouts }, sink: BodySink): Promise<number | undefined> {
     const { protocol, hostname, port } = this.#target;
@@ -345,6 +353,7 @@ export class DirectGet {
         connectTimeoutMs: read.timeouts.connectMs,
         idleTimeoutMs: read.timeouts.idleMs,
         signal: read.signal,
+        accept: (head) => !isForeignObjectAnswer("s3", (name) => head.headers.get(name)),
       },
       sink,
     );
@@ -500,6 +509,11 @@ async function captureRequest(connection: S3Connection, bucket: string): Promise
     if (error !== done) return undefined;
   }
   return captured;
+}
+
+/** Rejects a success answer to an object read that is a web page in the store's place (its body then let go). */
+async function refuseForeign(status: number, header: (name: string) => string | undefined, body: Readable | Uint8Array | undefined): Promise<void> {
+  if (isForeignObjectAnswer("s3", header)) throw await foreignObjectError(status, header("content-type"), body);
 }
 
 /** An SDK-shaped error for a non-2xx answer: the S3 error code from its XML body as the name. */

@@ -9,6 +9,7 @@
  */
 import { Readable } from "node:stream";
 import type { GetObjectCommandInput } from "@aws-sdk/client-s3";
+import { expectAnswer } from "./answer-check.ts";
 import type { S3Connection } from "./client.ts";
 import { isInvalidRange, isNoSuchKey, isPreconditionFailed, objectChangedDuringRead } from "./errors.ts";
 
@@ -43,7 +44,7 @@ export async function openWholeObject(request: WholeObjectRead): Promise<WholeOb
   else signal?.addEventListener("abort", onAbort, { once: true });
   const stopListening = (): void => signal?.removeEventListener("abort", onAbort);
   const get = (input: Omit<GetObjectCommandInput, "Bucket" | "Key">) =>
-    client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: objectKey, ...input }), { abortSignal: controller.signal });
+    client.send(expectAnswer(new sdk.GetObjectCommand({ Bucket: bucket, Key: objectKey, ...input }), "object"), { abortSignal: controller.signal });
 
   let first;
   try {

@@ -82,7 +82,7 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
         await runConditionalWrite({
           write: () => put({ IfNoneMatch: "*", Metadata: { [WRITER_TOKEN_KEY]: token } }),
           readBackIfOurs: async () => {
-            const head = await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), send);
+            const head = await client.send(expectAnswer(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), "object"), send);
             return writerTokenOf(head.Metadata) === token ? head : undefined;
           },
           replayable: true,
@@ -117,7 +117,7 @@ async function probe(feature: ProbedFeature, target: ProbeTarget): Promise<void>
       };
       await expectRejected(deleteIfMatch, target, context, "ignores If-Match on DeleteObject", feature);
       try {
-        await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), send);
+        await client.send(expectAnswer(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), "object"), send);
       } catch (error) {
         // Refused with 412 and deleted all the same.
         if (isOpenCrateError(mapS3Error(error, context), "NOT_FOUND")) throw refuse(target, "deletes the object on a failed If-Match", feature);

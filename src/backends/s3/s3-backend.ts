@@ -191,7 +191,7 @@ export class S3Backend implements StorageBackend {
         return await readWhole((await direct.get(read)).body);
       }
       const output = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
+        expectAnswer(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }), "object"),
         { abortSignal: options.signal },
       );
       return output.Body === undefined ? new Uint8Array(0) : await output.Body.transformToByteArray();
@@ -250,7 +250,7 @@ export class S3Backend implements StorageBackend {
         return this.#withMappedErrors(nodeBody(body), key);
       }
       const output = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }),
+        expectAnswer(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, ...readConditions(range, options.ifRevision) }), "object"),
         { abortSignal: options.signal },
       );
       body = output.Body;
@@ -375,7 +375,7 @@ export class S3Backend implements StorageBackend {
       let body: Uint8Array;
       try {
         const output = await connection.client.send(
-          new connection.sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, IfMatch: revision }),
+          expectAnswer(new connection.sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, IfMatch: revision }), "object"),
           { abortSignal: options.signal },
         );
         body = output.Body === undefined ? new Uint8Array(0) : await output.Body.transformToByteArray();
@@ -731,7 +731,7 @@ export class S3Backend implements StorageBackend {
   }
 
   #headObject(connection: S3Connection, objectKey: string, signal: AbortSignal | undefined): Promise<HeadObjectCommandOutput> {
-    return connection.client.send(new connection.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }), {
+    return connection.client.send(expectAnswer(new connection.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }), "object"), {
       abortSignal: signal,
     });
   }
