@@ -483,8 +483,7 @@ async function placeGuarded(request: FileDownload, guard: PlacementGuard, writte
       if (small) linkSync(partial, target);
       else await link(partial, target);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "";
-      if (code === "EEXIST") {
+      if (isErrno(error, "EEXIST")) {
         if ((await look()) === undefined && tries < LINK_TRIES) continue;
         await replace();
         return;
