@@ -24,6 +24,9 @@ export function isReservedName(name: string): boolean {
   return name.startsWith(RESERVED_NAME_PREFIX);
 }
 
+/** The names of temps of writes in progress (see temp-names.ts), reserved like every `.~oc-` name. */
+export const TEMP_NAME_PREFIX = `${RESERVED_NAME_PREFIX}tmp-`;
+
 /**
  * True for a "folder marker": a zero-byte object whose key ends in "/", as the S3 and GCS consoles make to show an
  * empty folder. No listing on any backend gives one. An object ending in "/" that holds bytes is listed like any

@@ -13,6 +13,7 @@
  *   `sameProcessStart` allows for that.
  */
 import { readFileSync, readlinkSync } from "node:fs";
+import { hostname } from "node:os";
 
 export interface ProcessIdentity {
   readonly space: string | undefined;
@@ -50,11 +51,21 @@ export function sameProcessStart(a: string, b: string): boolean {
   return false;
 }
 
+/**
+ * Where this process's pids name one process: its host name and space. Undefined on Linux when the space cannot be
+ * read (there another pid namespace could share the host name). Other platforms have no pid namespaces.
+ */
+export function placeOfThisProcess(): string | undefined {
+  const { space } = thisProcess();
+  if (space === undefined && process.platform === "linux") return undefined;
+  return `${hostname()}\n${space ?? process.platform}`;
+}
+
 /** What became of a process: this very one, another still running, gone, or gone with its pid now another's. */
 export type ProcessState = "this-process" | "running" | "gone" | "pid-reused";
 
 /**
- * What became of the process of this host and pid space that had `pid` and started at `started`. A
+ * What became of the process of this place (see placeOfThisProcess) that had `pid` and started at `started`. A
  * start left undefined (not recorded) is not compared, except against this process's own: a pid still running is
  * then taken for the same process. Where the start of another pid cannot be read (not Linux), the same.
  */

@@ -47,7 +47,6 @@ import {
   historyKey,
   isBuiltinType,
   isResetFolder,
-  LEFTOVER_TEMP_AGE_MS,
   logKey,
   nameKey,
   typeFolder,
@@ -479,7 +478,7 @@ export class Snapshot extends LevelMethods {
     for (const folder of folders) await backend.checkDeletable?.(`${prefix}${folder}/`);
     await backend.deleteMany(doomed);
     // Temp files of killed writes are never listed, so the deletes above leave them (and their folders).
-    await backend.removeLeftovers?.(prefix, { olderThanMs: 0, inFolder: isResetFolder });
+    await backend.removeLeftovers?.(prefix, { inFolder: isResetFolder });
   }
 
   /** Writes buffered log lines now; after a failed close(), tries that close again. */
@@ -636,7 +635,7 @@ async function emptyFolderBut(backend: StorageBackend, folderKey: string, keepKe
   const doomed: ObjectInfo[] = [];
   for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) doomed.push(info);
   const kept = await deleteListed(backend, doomed);
-  // Never listed: the temp files of killed writes. One written to recently may be another process's live write.
-  await backend.removeLeftovers?.(`${folderKey}/`, { olderThanMs: LEFTOVER_TEMP_AGE_MS }).catch(() => {});
+  // Never listed: the temp files of killed writes (one a live writer may still write is kept).
+  await backend.removeLeftovers?.(`${folderKey}/`).catch(() => {});
   return kept;
 }

@@ -47,7 +47,7 @@ export class CheckedBackend implements api.StorageBackend {
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
   readonly checkDeletable?: (prefix: string) => Promise<void>;
-  readonly removeLeftovers?: (prefix: string, options: api.LeftoverOptions) => Promise<void>;
+  readonly removeLeftovers?: (prefix: string, options?: api.LeftoverOptions) => Promise<void>;
 
   constructor(inner: api.StorageBackend) {
     this.inner = inner;

@@ -18,7 +18,7 @@ export class PrefixedBackend implements api.StorageBackend {
   readonly putFile?: (key: string, localPath: string, options?: api.StreamWriteOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
   readonly checkDeletable?: (prefix: string) => Promise<void>;
-  readonly removeLeftovers?: (prefix: string, options: api.LeftoverOptions) => Promise<void>;
+  readonly removeLeftovers?: (prefix: string, options?: api.LeftoverOptions) => Promise<void>;
 
   constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
