@@ -310,6 +310,15 @@ export interface StorageBackend {
    */
   removeLeftovers?(prefix: string, options?: LeftoverOptions): Promise<void>;
 
+  /**
+   * Optional: deletes the temp objects at `keys` as a listing showed them: keys whose last segment is a temp's name
+   * (`.~oc-tmp-…`), which no other method takes. Stores whose listings show their temps offer it (S3 and GCS: the
+   * snapshots of busy copy sources, which their copy deletes when it ends), so that deletes of a whole folder
+   * (`reset`, `replace`) can remove those no writer writes any more (`isTempInUse`, backends/temp-names.ts).
+   * Missing keys are not errors.
+   */
+  deleteTemps?(keys: readonly string[]): Promise<void>;
+
   /** Removes many objects (batched where the store can). Missing keys are not errors. */
   deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;
 

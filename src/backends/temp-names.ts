@@ -14,6 +14,7 @@
  *   UNJUDGED_TEMP_AGE_MS.
  */
 import { createHash, randomUUID } from "node:crypto";
+import type { ObjectInfo } from "./backend.ts";
 import { TEMP_NAME_PREFIX } from "./keys.ts";
 import { placeOfThisProcess, stateOfProcess, thisProcess } from "./process-identity.ts";
 
@@ -54,3 +55,20 @@ function placeHash(place: string): string {
   return createHash("sha256").update(place).digest("hex").slice(0, 16);
 }
 
+/**
+ * Sorts the listing of a folder about to be deleted whole: the objects to delete, and the temps among them (object
+ * stores list theirs) that no writer writes any more, for `deleteTemps`. A temp a writer may still write is in neither.
+ */
+export function sortListedTemps<T extends Pick<ObjectInfo, "key" | "lastModified">>(
+  listed: Iterable<T>,
+  nowMs: number,
+): { readonly objects: T[]; readonly abandonedTemps: string[] } {
+  const objects: T[] = [];
+  const abandonedTemps: string[] = [];
+  for (const info of listed) {
+    const name = info.key.slice(info.key.lastIndexOf("/") + 1);
+    if (!isTempName(name)) objects.push(info);
+    else if (!isTempInUse(name, info.lastModified.getTime(), nowMs)) abandonedTemps.push(info.key);
+  }
+  return { objects, abandonedTemps };
+}

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
-import { isTempInUse, isTempName, tempName, UNJUDGED_TEMP_AGE_MS } from "../../src/backends/temp-names.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
+import { validateTempKey } from "../../src/backends/keys.ts";
+import { isTempInUse, isTempName, sortListedTemps, tempName, UNJUDGED_TEMP_AGE_MS } from "../../src/backends/temp-names.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00Z");
 const LONG_AGO = NOW - 10 * UNJUDGED_TEMP_AGE_MS;
@@ -33,8 +35,22 @@ describe("isTempInUse", () => {
     }
   });
 
-  it("names that are no temp's are never in use", () => {
+  it("names that are no temp's are never in use, and sortListedTemps keeps them as objects", () => {
     assert.equal(isTempInUse(".~oc-lock-abc", NOW, NOW), false);
-    assert.equal(isTempInUse("model.bin", NOW, NOW), false);
+    const at = (key: string, time: number) => ({ key, lastModified: new Date(time) });
+    const live = `v0/jsons/${tempName("copy-")}`;
+    const old = `v0/jsons/.~oc-tmp-copy-${randomUUID()}`;
+    const { objects, abandonedTemps } = sortListedTemps([at("v0/a.json", LONG_AGO), at(live, LONG_AGO), at(old, LONG_AGO)], NOW);
+    assert.deepEqual(objects.map((info) => info.key), ["v0/a.json"]);
+    assert.deepEqual(abandonedTemps, [old]);
+  });
+});
+
+describe("validateTempKey", () => {
+  it("takes a valid key whose last segment is a temp's name, and nothing else", () => {
+    assert.equal(validateTempKey("t/v0/jsons/.~oc-tmp-copy-x"), "t/v0/jsons/.~oc-tmp-copy-x");
+    for (const key of ["t/v0/a.json", "t/v0/.~oc-lock-1", "t/.~oc-x/.~oc-tmp-y", "t/../.~oc-tmp-x", "t//.~oc-tmp-x", "t/.~oc-tmp-\n"]) {
+      assert.throws(() => validateTempKey(key), (error: unknown) => isOpenCrateError(error, "INVALID_ARGUMENT"), key);
+    }
   });
 });

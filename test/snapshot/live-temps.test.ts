@@ -1,7 +1,8 @@
 /**
  * A temp file a live writer may still write is never removed by the sweeps of leftovers (version claims, `replace`,
  * `reset()`), however long the writer has been silent; a killed writer's goes at the next sweep. On local disk with
- * real writer processes.
+ * real writer processes; on MinIO and fake-gcs-server for the temp objects of busy copies, which `reset()` and
+ * `replace` list with the version's objects.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -13,8 +14,14 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
+import type { StorageBackend } from "../../src/backends/backend.ts";
+import { GcsBackend } from "../../src/backends/gcs/index.ts";
+import { S3Backend } from "../../src/backends/s3/index.ts";
 import { UNJUDGED_TEMP_AGE_MS } from "../../src/backends/temp-names.ts";
 import { Snapshot } from "../../src/index.ts";
+import { gcsOptions, rawDelete, rawPut } from "../support/gcs.ts";
+import { rawClient, s3Options } from "../support/s3.ts";
+import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
 
 const pausedWriter = fileURLToPath(new URL("./fixtures/paused-writer.ts", import.meta.url));
 const tempNameChild = fileURLToPath(new URL("./fixtures/temp-name-child.ts", import.meta.url));
@@ -171,3 +178,96 @@ describe("temp files of live and killed writers on local disk", () => {
     }
   });
 });
+
+interface CloudStore {
+  readonly label: string;
+  readonly skip: false | string;
+  backend(prefix: string): StorageBackend;
+  putRaw(key: string, body: string): Promise<void>;
+  deleteRaw(key: string): Promise<void>;
+  keys(prefix: string): Promise<string[]>;
+}
+
+function minioStore(): CloudStore {
+  const server = minioEnv();
+  return {
+    label: "MinIO",
+    skip: skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"),
+    backend: (prefix) => new S3Backend(s3Options(server!, { prefix })),
+    async putRaw(key, body) {
+      const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+      const client = await rawClient(server!);
+      try {
+        await client.send(new PutObjectCommand({ Bucket: server!.bucket, Key: key, Body: body }));
+      } finally {
+        client.destroy();
+      }
+    },
+    async deleteRaw(key) {
+      const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
+      const client = await rawClient(server!);
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: server!.bucket, Key: key }));
+      } finally {
+        client.destroy();
+      }
+    },
+    async keys(prefix) {
+      const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+      const client = await rawClient(server!);
+      try {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: server!.bucket, Prefix: prefix }));
+        return (page.Contents ?? []).map((object) => object.Key ?? "").sort();
+      } finally {
+        client.destroy();
+      }
+    },
+  };
+}
+
+function gcsStore(): CloudStore {
+  const server = gcsEnv();
+  return {
+    label: "fake-gcs-server",
+    skip: skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT"),
+    backend: (prefix) => new GcsBackend(gcsOptions(server!, { prefix })),
+    putRaw: (key, body) => rawPut(server!, key, body),
+    deleteRaw: (key) => rawDelete(server!, key),
+    async keys(prefix) {
+      const url = `${server!.endpoint}/storage/v1/b/${server!.bucket}/o?prefix=${encodeURIComponent(prefix)}`;
+      const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+      const { items = [] } = (await response.json()) as { items?: Array<{ name: string }> };
+      return items.map((item) => item.name).sort();
+    },
+  };
+}
+
+for (const store of [minioStore(), gcsStore()]) {
+  describe(`temp objects of busy copies on ${store.label}`, { skip: store.skip }, () => {
+    it("reset() and replace keep the temp object of a live copy of another process, and delete one whose process ended", async () => {
+      const prefix = `live-temps-${randomUUID()}`;
+      const backend = store.backend(prefix);
+      const live = await nameOfAnotherProcess("copy-");
+      const ended = await nameOfAnotherProcess("copy-");
+      await ended.end();
+      try {
+        const first = await Snapshot.setup({ name: "t", backend, start: "new", console: false });
+        await first.json("metrics.json").save({ a: 1 });
+        await first.close();
+        for (const name of [live.name, ended.name]) await store.putRaw(`${prefix}/t/v0/jsons/${name}`, "a snapshot of a busy source");
+        await (await Snapshot.setup({ name: "t", backend, start: 0, replace: true, console: false })).close();
+        const afterReplace = (await store.keys(`${prefix}/t/v0/`)).filter((key) => key.includes(".~oc-tmp-"));
+        assert.deepEqual(afterReplace, [`${prefix}/t/v0/jsons/${live.name}`], "replace kept the live one only");
+
+        await store.putRaw(`${prefix}/t/v0/jsons/${ended.name}`, "a snapshot of a busy source");
+        await (await Snapshot.setup({ name: "t", backend, start: "last", console: false })).reset({ confirm: true });
+        assert.deepEqual(await store.keys(`${prefix}/`), [`${prefix}/t/v0/jsons/${live.name}`], "reset kept the live one only");
+      } finally {
+        await live.end();
+        for (const key of await store.keys(`${prefix}/`)) await store.deleteRaw(key);
+        await backend.close();
+      }
+    });
+  });
+}
