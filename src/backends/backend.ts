@@ -169,8 +169,6 @@ export interface DeleteOptions {
 }
 
 export interface LeftoverOptions {
-  /** Only temp files not written to for this long: a younger one may belong to a write still running. */
-  readonly olderThanMs: number;
   /** Only in the folders directly under the prefix whose name passes (all when absent). */
   readonly inFolder?: (name: string) => boolean;
 }
@@ -305,11 +303,21 @@ export interface StorageBackend {
 
   /**
    * Optional: removes the backend's own leftovers under the folder `prefix` ("a/b/"), which listings never show:
-   * on local disk, the temp files of writes killed before their commit (see `LeftoverOptions.olderThanMs`) and
-   * lock files past the lock's stale age; folders this leaves empty go too. Backends that leave nothing behind
-   * (object stores, whose uploads are all-or-nothing) leave it out.
+   * on local disk, the temp files of writes killed before their commit and lock files past the lock's stale age;
+   * folders this leaves empty go too. A temp file a writer may still write is never removed, however long it has
+   * been silent (`isTempInUse`, backends/temp-names.ts). Backends that leave nothing behind (object stores, whose
+   * uploads are all-or-nothing) leave it out.
    */
-  removeLeftovers?(prefix: string, options: LeftoverOptions): Promise<void>;
+  removeLeftovers?(prefix: string, options?: LeftoverOptions): Promise<void>;
+
+  /**
+   * Optional: deletes the temp objects at `keys` as a listing showed them: keys whose last segment is a temp's name
+   * (`.~oc-tmp-…`), which no other method takes. Stores whose listings show their temps offer it (S3 and GCS: the
+   * snapshots of busy copy sources, which their copy deletes when it ends), so that deletes of a whole folder
+   * (`reset`, `replace`) can remove those no writer writes any more (`isTempInUse`, backends/temp-names.ts).
+   * Missing keys are not errors.
+   */
+  deleteTemps?(keys: readonly string[]): Promise<void>;
 
   /** Removes many objects (batched where the store can). Missing keys are not errors. */
   deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;

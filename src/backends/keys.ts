@@ -24,6 +24,9 @@ export function isReservedName(name: string): boolean {
   return name.startsWith(RESERVED_NAME_PREFIX);
 }
 
+/** The names of temps of writes in progress (see temp-names.ts), reserved like every `.~oc-` name. */
+export const TEMP_NAME_PREFIX = `${RESERVED_NAME_PREFIX}tmp-`;
+
 /**
  * True for a "folder marker": a zero-byte object whose key ends in "/", as the S3 and GCS consoles make to show an
  * empty folder. No listing on any backend gives one. An object ending in "/" that holds bytes is listed like any
@@ -43,10 +46,24 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
  * message (for example the backend's `describe("")`).
  */
 export function validateKey(key: string, where?: string): string {
-  const problem = keyProblem(key);
+  const problem = keyProblem(key, false);
   if (problem !== undefined) {
     const at = where === undefined ? "" : ` under ${where}`;
     throw new InvalidArgumentError(`Invalid storage key ${JSON.stringify(key)}${at}: ${problem}.`, { path: key });
+  }
+  return key;
+}
+
+/**
+ * Throws InvalidArgumentError unless `key` is a valid key whose last segment is a temp's name (`.~oc-tmp-…`): the
+ * keys `deleteTemps` takes, and no other method.
+ */
+export function validateTempKey(key: string, where?: string): string {
+  const name = typeof key === "string" ? key.slice(key.lastIndexOf("/") + 1) : "";
+  const problem = name.startsWith(TEMP_NAME_PREFIX) ? keyProblem(key, true) : `'${name}' is not a temp's name`;
+  if (problem !== undefined) {
+    const at = where === undefined ? "" : ` under ${where}`;
+    throw new InvalidArgumentError(`Invalid temp key ${JSON.stringify(key)}${at}: ${problem}.`, { path: key });
   }
   return key;
 }
@@ -65,16 +82,18 @@ export function validatePrefix(prefix: string, where?: string): string {
   return prefix;
 }
 
-function keyProblem(key: string): string | undefined {
+function keyProblem(key: string, tempNameLast: boolean): string | undefined {
   if (typeof key !== "string") return "a key must be a string";
   if (key.length === 0) return "a key must not be empty";
   if (key.startsWith("/")) return "a key must not start with '/'";
   if (key.includes("\\")) return "a key must not contain '\\'";
   if (CONTROL_CHARACTER.test(key)) return "a key must not contain control characters";
   if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) return `a key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`;
-  for (const segment of key.split("/")) {
+  const segments = key.split("/");
+  for (const [index, segment] of segments.entries()) {
     if (segment === "") return "a key must not contain an empty segment ('//' or a trailing '/')";
     if (segment === "." || segment === "..") return `a key must not contain a '${segment}' segment`;
+    if (tempNameLast && index === segments.length - 1 && segment.startsWith(TEMP_NAME_PREFIX)) continue;
     if (isReservedName(segment)) return `names starting with '${RESERVED_NAME_PREFIX}' are reserved for opencrate's temp and lock files`;
   }
   return undefined;

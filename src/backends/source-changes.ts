@@ -8,7 +8,7 @@
  * is deleted. So `copy` copies some complete state of the source, whichever was current, and never fails
  * because the source is busy.
  */
-import { randomUUID } from "node:crypto";
+import { tempName } from "./temp-names.ts";
 import type { RetryPolicy } from "./retry-policy.ts";
 
 /** Direct attempts before going through a snapshot. */
@@ -60,8 +60,8 @@ export async function copyFromBusySource<T>(copy: BusySourceCopy<T>): Promise<T>
   }
 }
 
-/** A hidden key in the folder of `key`, under the library's reserved temporary prefix. */
+/** A hidden key in the folder of `key`, a temp named with this process as its writer (see temp-names.ts). */
 function temporaryKeyNextTo(key: string): string {
   const slash = key.lastIndexOf("/");
-  return `${slash < 0 ? "" : key.slice(0, slash + 1)}.~oc-tmp-copy-${randomUUID()}`;
+  return `${slash < 0 ? "" : key.slice(0, slash + 1)}${tempName("copy-")}`;
 }

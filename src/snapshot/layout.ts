@@ -80,13 +80,6 @@ export function versionKey(name: string, folder: string): string {
   return joinKey(name, folder);
 }
 
-/**
- * A temp file of a write (on local disk) not written to for this long is taken for a killed write's leftover by
- * `replace` and version claims. A live write writes its temp file as the bytes come and stamps it just before
- * its commit, so only a write whose source stalls this long could lose its temp file, and it then fails.
- */
-export const LEFTOVER_TEMP_AGE_MS = 10 * 60_000;
-
 export function bookkeepingKey(name: string): string {
   return joinKey(name, BOOKKEEPING_FOLDER);
 }

@@ -5,6 +5,7 @@ import { keyBytesLimit, validateKey } from "../backends/keys.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { checkedBackend } from "../backends/layers/checked.ts";
 import { retryPolicyOf } from "../backends/retry-policy.ts";
+import { sortListedTemps } from "../backends/temp-names.ts";
 import {
   ConfirmationRequiredError,
   InvalidArgumentError,
@@ -47,7 +48,6 @@ import {
   historyKey,
   isBuiltinType,
   isResetFolder,
-  LEFTOVER_TEMP_AGE_MS,
   logKey,
   nameKey,
   typeFolder,
@@ -474,12 +474,14 @@ export class Snapshot extends LevelMethods {
       }
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
-    const doomed: string[] = [];
-    for (const folder of folders) for await (const info of backend.list(`${prefix}${folder}/`)) doomed.push(info.key);
+    const listed: ObjectInfo[] = [];
+    for (const folder of folders) for await (const info of backend.list(`${prefix}${folder}/`)) listed.push(info);
+    const { objects, abandonedTemps } = sortListedTemps(listed, Date.now());
     for (const folder of folders) await backend.checkDeletable?.(`${prefix}${folder}/`);
-    await backend.deleteMany(doomed);
-    // Temp files of killed writes are never listed, so the deletes above leave them (and their folders).
-    await backend.removeLeftovers?.(prefix, { olderThanMs: 0, inFolder: isResetFolder });
+    await backend.deleteMany(objects.map((info) => info.key));
+    if (abandonedTemps.length > 0) await backend.deleteTemps?.(abandonedTemps);
+    // Temp files on local disk are never listed, so the deletes above leave them (and their folders).
+    await backend.removeLeftovers?.(prefix, { inFolder: isResetFolder });
   }
 
   /** Writes buffered log lines now; after a failed close(), tries that close again. */
@@ -633,10 +635,12 @@ function backendOf(options: SetupOptions): StorageBackend {
  * reaches the store late, after the new run saved at that key, deletes nothing.
  */
 async function emptyFolderBut(backend: StorageBackend, folderKey: string, keepKey: string): Promise<string[]> {
-  const doomed: ObjectInfo[] = [];
-  for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) doomed.push(info);
-  const kept = await deleteListed(backend, doomed);
-  // Never listed: the temp files of killed writes. One written to recently may be another process's live write.
-  await backend.removeLeftovers?.(`${folderKey}/`, { olderThanMs: LEFTOVER_TEMP_AGE_MS }).catch(() => {});
+  const listed: ObjectInfo[] = [];
+  for await (const info of backend.list(`${folderKey}/`)) if (info.key !== keepKey) listed.push(info);
+  const { objects, abandonedTemps } = sortListedTemps(listed, Date.now());
+  const kept = await deleteListed(backend, objects);
+  if (abandonedTemps.length > 0) await backend.deleteTemps?.(abandonedTemps).catch(() => {});
+  // Temp files on local disk are never listed, so the deletes above leave them.
+  await backend.removeLeftovers?.(`${folderKey}/`).catch(() => {});
   return kept;
 }

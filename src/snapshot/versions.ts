@@ -18,7 +18,6 @@ import { mapWithConcurrency } from "../cli/pool.ts";
 import { AlreadyExistsError, CorruptDataError, isOpenCrateError, NotSupportedError, TransientError } from "../errors.ts";
 import {
   claimKey,
-  LEFTOVER_TEMP_AGE_MS,
   claimsPrefix,
   DEV_VERSION,
   latestHintKey,
@@ -282,11 +281,11 @@ export class VersionStore {
   }
 
   /**
-   * Removes the temp files that claims killed before their commit left beside the claims (local disk), once they
-   * are old enough to be nobody's live write. Best effort: a claim never fails for it.
+   * Removes the temp files that claims killed before their commit left beside the claims (local disk); a live
+   * claim's is kept. Best effort: a claim never fails for it.
    */
   async #removeClaimLeftovers(): Promise<void> {
-    await this.#backend.removeLeftovers?.(claimsPrefix(this.#name), { olderThanMs: LEFTOVER_TEMP_AGE_MS }).catch(() => {});
+    await this.#backend.removeLeftovers?.(claimsPrefix(this.#name)).catch(() => {});
   }
 
   /** Claims `version` if it is free; returns the existing claim when another writer has it. */

@@ -11,7 +11,7 @@ import { CREATE_ONLY, ifRevision } from "../../src/backends/backend.ts";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { lockPathsFor } from "../../src/backends/local/paths.ts";
 import { LOCK_EMPTY_GRACE_MS, watchStaleLocks, type LockVerdict } from "../../src/backends/local/lock.ts";
-import { startOfPid, thisProcess, type ProcessIdentity } from "../../src/backends/local/process-identity.ts";
+import { startOfPid, thisProcess, type ProcessIdentity } from "../../src/backends/process-identity.ts";
 import { Worker } from "node:worker_threads";
 import { describeBackendConformance } from "../../src/testing/index.ts";
 import { collect, listKeys, readText, rejectsWithCode } from "../conformance/helpers.ts";
@@ -361,7 +361,7 @@ describe("local backend", { timeout: 5 * 60 * 1000 }, () => {
 
     it("waits for a lock taken by a thread of this process (same pid, same start)", async () => {
       const { backend, lock, revision } = await lockedCounter();
-      const moduleUrl = new URL("../../src/backends/local/process-identity.ts", import.meta.url).href;
+      const moduleUrl = new URL("../../src/backends/process-identity.ts", import.meta.url).href;
       const worker = new Worker(`import(${JSON.stringify(moduleUrl)}).then((m) => require("node:worker_threads").parentPort.postMessage(m.thisProcess()));`, { eval: true });
       const fromThread = await new Promise<ProcessIdentity>((resolve, reject) => {
         worker.once("message", resolve);

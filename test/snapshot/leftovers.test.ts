@@ -11,7 +11,7 @@ import { dirname, join, relative } from "node:path";
 import { after, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
 import { lockPathsFor, type LockPaths } from "../../src/backends/local/paths.ts";
-import { LEFTOVER_TEMP_AGE_MS } from "../../src/snapshot/layout.ts";
+import { UNJUDGED_TEMP_AGE_MS } from "../../src/backends/temp-names.ts";
 import { Snapshot } from "../../src/index.ts";
 
 const roots: string[] = [];
@@ -33,7 +33,8 @@ async function plant(path: string, ageMs: number): Promise<void> {
   await utimes(path, then, then);
 }
 
-const OLD = LEFTOVER_TEMP_AGE_MS + 60_000;
+/** Older than a temp file whose writer cannot be judged (these names carry none) must be to go. */
+const OLD = UNJUDGED_TEMP_AGE_MS + 60_000;
 
 describe("leftovers of killed writes on local disk", () => {
   after(() => Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true }))));
@@ -43,13 +44,13 @@ describe("leftovers of killed writes on local disk", () => {
     const run = await Snapshot.setup({ name: "t", root, start: "new", console: false });
     await run.json("metrics.json").save({ a: 1 });
     await run.close();
-    await plant(join(root, "t", "v0", ".~oc-tmp-killed-save"), 0);
-    await plant(join(root, "t", "v0", "jsons", ".~oc-tmp-killed-json"), 0);
-    await plant(join(root, "t", ".opencrate", "versions", ".~oc-tmp-killed-claim"), 0);
+    await plant(join(root, "t", "v0", ".~oc-tmp-killed-save"), OLD);
+    await plant(join(root, "t", "v0", "jsons", ".~oc-tmp-killed-json"), OLD);
+    await plant(join(root, "t", ".opencrate", "versions", ".~oc-tmp-killed-claim"), OLD);
     await mkdir(join(root, "t", "v1:only-temps"));
-    await plant(join(root, "t", "v1:only-temps", ".~oc-tmp-x"), 0);
+    await plant(join(root, "t", "v1:only-temps", ".~oc-tmp-x"), OLD);
     await mkdir(join(root, "t", "notes"));
-    await plant(join(root, "t", "notes", ".~oc-tmp-not-a-version"), 0);
+    await plant(join(root, "t", "notes", ".~oc-tmp-not-a-version"), OLD);
 
     const resetting = await Snapshot.setup({ name: "t", root, start: "last", console: false });
     await resetting.reset({ confirm: true });
@@ -100,7 +101,7 @@ describe("leftovers of killed writes on local disk", () => {
     await plant(join(root, "n", "v0", ".~oc-other"), OLD);
     await plant(join(outside, ".~oc-tmp-elsewhere"), OLD);
     await symlink(outside, join(root, "n", "v0", "linked"));
-    await backend.removeLeftovers("n/", { olderThanMs: 0 });
+    await backend.removeLeftovers("n/");
     assert.deepEqual(await filesOnDisk(root), ["n/v0/.~oc-lock-fresh", "n/v0/.~oc-other", "n/v0/a.txt"]);
     assert.deepEqual(await readdir(outside), [".~oc-tmp-elsewhere"]);
   });
@@ -161,7 +162,7 @@ describe("leftovers of killed writes on local disk", () => {
       };
       syncBuiltinESMExports();
       try {
-        await backend.removeLeftovers("n/.opencrate/versions/", { olderThanMs: OLD });
+        await backend.removeLeftovers("n/.opencrate/versions/");
       } finally {
         Object.assign(fsPromises, real);
         syncBuiltinESMExports();

@@ -52,7 +52,7 @@ import { agentWithTimeouts } from "./socket-timeouts.ts";
 import { statusQueriesSafe, statusQueryCommits } from "./status-probe.ts";
 import { preconditionOf, settle, uploadBytes, uploadFile, uploadStream, type UploadRequest } from "./upload.ts";
 import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
-import { isFolderMarker, keyBytesUnder } from "../keys.ts";
+import { isFolderMarker, keyBytesUnder, validateTempKey } from "../keys.ts";
 
 /** Deletes in flight at once in `deleteMany`. */
 const DELETE_CONCURRENCY = 16;
@@ -373,6 +373,12 @@ export class GcsBackend implements StorageBackend {
     } catch (error) {
       throw await this.#failure(error, "probe", key, { signal });
     }
+  }
+
+  /** Deletes temp objects a listing showed (the snapshots of busy copy sources); see StorageBackend.deleteTemps. */
+  async deleteTemps(keys: readonly string[]): Promise<void> {
+    for (const key of keys) validateTempKey(key, this.describe(""));
+    await this.deleteMany(keys);
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {

@@ -28,7 +28,7 @@ import {
   checkString,
   unsupported,
 } from "../checks.ts";
-import { validateKey, validatePrefix } from "../keys.ts";
+import { validateKey, validatePrefix, validateTempKey } from "../keys.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import { openUploadSource, readPieces } from "../upload-source.ts";
 
@@ -47,7 +47,8 @@ export class CheckedBackend implements api.StorageBackend {
   readonly append?: (key: string, bytes: Uint8Array, options?: api.AppendOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
   readonly checkDeletable?: (prefix: string) => Promise<void>;
-  readonly removeLeftovers?: (prefix: string, options: api.LeftoverOptions) => Promise<void>;
+  readonly removeLeftovers?: (prefix: string, options?: api.LeftoverOptions) => Promise<void>;
+  readonly deleteTemps?: (keys: readonly string[]) => Promise<void>;
 
   constructor(inner: api.StorageBackend) {
     this.inner = inner;
@@ -86,6 +87,13 @@ export class CheckedBackend implements api.StorageBackend {
       this.removeLeftovers = async (prefix, options) => {
         this.#prefix(prefix, "folder");
         return removeLeftovers(prefix, options);
+      };
+    }
+    const deleteTemps = inner.deleteTemps?.bind(inner);
+    if (deleteTemps !== undefined) {
+      this.deleteTemps = async (keys) => {
+        for (const key of keys) validateTempKey(key, this.inner.describe(""));
+        if (keys.length > 0) await deleteTemps(keys);
       };
     }
   }

@@ -18,7 +18,8 @@ export class PrefixedBackend implements api.StorageBackend {
   readonly putFile?: (key: string, localPath: string, options?: api.StreamWriteOptions) => Promise<api.ObjectInfo>;
   readonly readRangeInto?: (key: string, options: api.RangeIntoOptions, sink: api.BodySink) => Promise<number | undefined>;
   readonly checkDeletable?: (prefix: string) => Promise<void>;
-  readonly removeLeftovers?: (prefix: string, options: api.LeftoverOptions) => Promise<void>;
+  readonly removeLeftovers?: (prefix: string, options?: api.LeftoverOptions) => Promise<void>;
+  readonly deleteTemps?: (keys: readonly string[]) => Promise<void>;
 
   constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
@@ -42,6 +43,10 @@ export class PrefixedBackend implements api.StorageBackend {
     if (inner.removeLeftovers !== undefined) {
       const removeLeftovers = inner.removeLeftovers.bind(inner);
       this.removeLeftovers = async (prefix, options) => removeLeftovers(this.#outerFolder(prefix), options);
+    }
+    if (inner.deleteTemps !== undefined) {
+      const deleteTemps = inner.deleteTemps.bind(inner);
+      this.deleteTemps = async (keys) => deleteTemps(keys.map((key) => this.#outer(key)));
     }
     if (inner.putFile !== undefined) {
       const putFile = inner.putFile.bind(inner);

@@ -31,6 +31,7 @@ import { listObjects, listOnePage } from "./listing.ts";
 import { DEFAULT_LOCK_STALE_MS, removeStaleBreaker, removeStaleLock, withLock, type LockOptions } from "./lock.ts";
 import { LocalLayout, lockPathsFor, lockPathsOfLeftover } from "./paths.ts";
 import { RESERVED_NAME_PREFIX } from "../keys.ts";
+import { isTempInUse, isTempName } from "../temp-names.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
 import { objectInfoOf, revisionOf } from "./revision.ts";
 
@@ -288,13 +289,13 @@ export class LocalBackend implements api.StorageBackend {
   }
 
   /**
-   * Removes, under the folder `prefix`, the temp files of writes killed before their commit that were not written
-   * to for `options.olderThanMs`, and lock or breaker files a waiter would take over as stale, removed as a waiter
-   * removes them (under the breaker, only the very file judged stale); then the folders this leaves empty. A temp file that a stalled write still holds makes that
-   * write fail when it commits (the file is gone), never lands a part. Links are not followed, and a `prefix`
-   * reached through one is refused as `checkDeletable` refuses it.
+   * Removes, under the folder `prefix`, the temp files no writer writes any more (temp-names.ts says which: a live
+   * writer's never, however long it has been silent), and lock or breaker files a waiter would take over as stale,
+   * removed as a waiter removes them (under the breaker, only the very file judged stale); then the folders this
+   * leaves empty. Links are not followed, and a `prefix` reached through one is refused as `checkDeletable` refuses
+   * it.
    */
-  async removeLeftovers(prefix: string, options: api.LeftoverOptions): Promise<void> {
+  async removeLeftovers(prefix: string, options: api.LeftoverOptions = {}): Promise<void> {
     const { folderPath } = this.#layout.locatePrefix(prefix);
     await this.#attempt(prefix, "delete", async () => {
       await this.#assertNoLinkAlong(prefix.split("/").filter((part) => part !== ""), prefix);
@@ -305,14 +306,14 @@ export class LocalBackend implements api.StorageBackend {
       for (const entry of top) {
         if (options.inFolder !== undefined && !(entry.isDirectory() && options.inFolder(entry.name))) continue;
         const path = join(folderPath, entry.name);
-        if (entry.isDirectory()) await this.#sweepLeftovers(path, options.olderThanMs);
-        else if (entry.isFile()) await this.#removeIfLeftover(path, entry.name, options.olderThanMs);
+        if (entry.isDirectory()) await this.#sweepLeftovers(path);
+        else if (entry.isFile()) await this.#removeIfLeftover(path, entry.name);
       }
       await this.#pruneEmptyFolders(folderPath);
     });
   }
 
-  async #sweepLeftovers(folder: string, olderThanMs: number): Promise<void> {
+  async #sweepLeftovers(folder: string): Promise<void> {
     let entries;
     try {
       entries = await readdir(folder, { withFileTypes: true });
@@ -323,13 +324,13 @@ export class LocalBackend implements api.StorageBackend {
     for (const entry of entries) {
       const path = join(folder, entry.name);
       // A link is never followed: what it leads to is not ours to clean.
-      if (entry.isDirectory()) await this.#sweepLeftovers(path, olderThanMs);
-      else if (entry.isFile()) await this.#removeIfLeftover(path, entry.name, olderThanMs);
+      if (entry.isDirectory()) await this.#sweepLeftovers(path);
+      else if (entry.isFile()) await this.#removeIfLeftover(path, entry.name);
     }
     await rmdir(folder).catch(() => {}); // only when empty now
   }
 
-  async #removeIfLeftover(path: string, name: string, olderThanMs: number): Promise<void> {
+  async #removeIfLeftover(path: string, name: string): Promise<void> {
     if (!name.startsWith(RESERVED_NAME_PREFIX)) return;
     const kind = name.slice(RESERVED_NAME_PREFIX.length);
     // Locks and breakers go only as a waiter would remove them (judged stale, under the breaker, the very file
@@ -337,10 +338,9 @@ export class LocalBackend implements api.StorageBackend {
     // writer could take it while the second still holds it.
     if (kind.startsWith("lock-")) return removeStaleLock(lockPathsOfLeftover(path, kind.slice("lock-".length)), this.#lockStaleMs);
     if (kind.startsWith("break-")) return removeStaleBreaker(lockPathsOfLeftover(path, kind.slice("break-".length)), this.#lockStaleMs);
-    if (!kind.startsWith("tmp-")) return;
+    if (!isTempName(name)) return;
     const stats = await statIfPresent(path);
-    if (stats === undefined || !stats.isFile()) return;
-    if (olderThanMs > 0 && Date.now() - Number(stats.mtimeMs) <= olderThanMs) return;
+    if (stats === undefined || !stats.isFile() || isTempInUse(name, Number(stats.mtimeMs), Date.now())) return;
     await unlink(path).catch((error: unknown) => {
       if (!isErrno(error, "ENOENT")) throw error;
     });

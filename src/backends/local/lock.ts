@@ -22,7 +22,7 @@ import { link, readFile, unlink, writeFile } from "node:fs/promises";
 import { isErrno, isNoHardLinks } from "./errors.ts";
 import { removeQuietly, statIfPresent } from "./files.ts";
 import { tempPathBeside, type LockPaths } from "./paths.ts";
-import { sameProcessStart, startOfPid, thisProcess } from "./process-identity.ts";
+import { stateOfProcess, thisProcess } from "../process-identity.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 
 export const DEFAULT_LOCK_STALE_MS = 30_000;
@@ -200,28 +200,15 @@ function judge(lock: BigIntStats, owner: OwnerReading, options: Staleness): Lock
   // Another host, boot or pid namespace: its pids mean nothing here, only the age tells.
   if (owner.host !== hostname()) return "live";
   if (owner.space !== undefined && ours.space !== undefined && owner.space !== ours.space) return "live";
-  if (owner.pid === process.pid) {
-    // This process (any of its threads), or a dead predecessor that had the same pid. Older locks carry no start.
-    return owner.started === undefined || sameProcessStart(owner.started, ours.start) ? "live" : "pid-reused";
-  }
-  if (!isRunning(owner.pid)) return "owner-gone";
-  if (owner.started === undefined || owner.space === undefined) return "live";
-  const now = startOfPid(owner.pid);
-  return now === undefined || sameProcessStart(owner.started, now) ? "live" : "pid-reused";
+  // Older locks carry no start; one with no space may hold another pid namespace's start, compared only to ours.
+  const started = owner.space === undefined && owner.pid !== process.pid ? undefined : owner.started;
+  const state = stateOfProcess(owner.pid, started);
+  if (state === "gone") return "owner-gone";
+  return state === "pid-reused" ? "pid-reused" : "live";
 }
 
 function ageMs(stats: BigIntStats): number {
   return Date.now() - Number(stats.mtimeMs);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, under another user.
-    return !isErrno(error, "ESRCH");
-  }
 }
 
 /**

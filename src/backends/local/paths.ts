@@ -1,12 +1,16 @@
 /** How keys map to files under a local root, and which file names belong to the backend itself. */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { InvalidArgumentError } from "../../errors.ts";
 import { RESERVED_NAME_PREFIX, validateKey, validatePrefix } from "../keys.ts";
+import { tempName } from "../temp-names.ts";
 
-/** A fresh, unique temp file path in the same folder as `finalPath` (so a rename or link onto it is atomic). */
+/**
+ * A fresh, unique temp file path in the same folder as `finalPath` (so a rename or link onto it is atomic), named
+ * with this process as its writer (see temp-names.ts).
+ */
 export function tempPathBeside(finalPath: string): string {
-  return join(dirname(finalPath), `${RESERVED_NAME_PREFIX}tmp-${randomUUID()}`);
+  return join(dirname(finalPath), tempName());
 }
 
 export interface LockPaths {

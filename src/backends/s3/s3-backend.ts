@@ -53,7 +53,7 @@ import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel
 import { S3Paths } from "./paths.ts";
 import { portableOptions, type RetryPolicy } from "../retry-policy.ts";
 import { type ProbedFeature, ensureEnforced } from "./probe.ts";
-import { isFolderMarker, keyBytesUnder } from "../keys.ts";
+import { isFolderMarker, keyBytesUnder, validateTempKey } from "../keys.ts";
 
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
@@ -465,6 +465,12 @@ export class S3Backend implements StorageBackend {
     } catch (error) {
       if (!isNoSuchKey(error)) throw this.#error(error, "delete", key, options.signal, options.ifRevision === undefined ? undefined : "replace");
     }
+  }
+
+  /** Deletes temp objects a listing showed (the snapshots of busy copy sources); see StorageBackend.deleteTemps. */
+  async deleteTemps(keys: readonly string[]): Promise<void> {
+    for (const key of keys) validateTempKey(key, this.describe(""));
+    await this.deleteMany(keys);
   }
 
   async deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void> {

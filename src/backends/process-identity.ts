@@ -1,7 +1,8 @@
 /**
- * Who a lock's owner is, beyond its pid. A pid alone is reused, most visibly by a restarted container (same host
- * name, same small pid), and names different processes in different pid namespaces of one host (containers that
- * share the host's name, as with host networking).
+ * Who a process is, beyond its pid, so that one process can tell whether another (the owner of a lock, the writer
+ * of a temp file) still runs. A pid alone is reused, most visibly by a restarted container (same host name, same
+ * small pid), and names different processes in different pid namespaces of one host (containers that share the
+ * host's name, as with host networking).
  *
  * - `space`: where a pid means one process: the boot id and the pid namespace (Linux). Two owners in different
  *   spaces cannot judge each other's pids.
@@ -12,6 +13,7 @@
  *   `sameProcessStart` allows for that.
  */
 import { readFileSync, readlinkSync } from "node:fs";
+import { hostname } from "node:os";
 
 export interface ProcessIdentity {
   readonly space: string | undefined;
@@ -47,6 +49,45 @@ export function sameProcessStart(a: string, b: string): boolean {
     return Number.isFinite(difference) && Math.abs(difference) <= CLOCK_TOLERANCE_MS;
   }
   return false;
+}
+
+/**
+ * Where this process's pids name one process: its host name and space. Undefined on Linux when the space cannot be
+ * read (there another pid namespace could share the host name). Other platforms have no pid namespaces.
+ */
+export function placeOfThisProcess(): string | undefined {
+  const { space } = thisProcess();
+  if (space === undefined && process.platform === "linux") return undefined;
+  return `${hostname()}\n${space ?? process.platform}`;
+}
+
+/** What became of a process: this very one, another still running, gone, or gone with its pid now another's. */
+export type ProcessState = "this-process" | "running" | "gone" | "pid-reused";
+
+/**
+ * What became of the process of this place (see placeOfThisProcess) that had `pid` and started at `started`. A
+ * start left undefined (not recorded) is not compared, except against this process's own: a pid still running is
+ * then taken for the same process. Where the start of another pid cannot be read (not Linux), the same.
+ */
+export function stateOfProcess(pid: number, started: string | undefined): ProcessState {
+  if (pid === process.pid) {
+    // This process (any of its threads), or a dead predecessor that had the same pid.
+    return started === undefined || sameProcessStart(started, thisProcess().start) ? "this-process" : "pid-reused";
+  }
+  if (!isRunning(pid)) return "gone";
+  if (started === undefined) return "running";
+  const now = startOfPid(pid);
+  return now === undefined || sameProcessStart(started, now) ? "running" : "pid-reused";
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, under another user.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 function linuxSpace(): string | undefined {
