@@ -276,9 +276,10 @@ export interface StorageBackend {
    * with `replace`.
    *
    * Against writers it is a compare-and-swap when `ifRevision` is given: PreconditionFailedError when the revision
-   * is stale or the object changes while the append runs, and nothing is written. Readers see the old object or
-   * the new one, except on local disk, where a read racing an append may also end inside `bytes` (see
-   * LocalBackend.append). NotFoundError when the key is absent. The content type is kept; `metadata` replaces the
+   * is stale or the object changes while the append runs, and nothing is written (on local disk: against writers
+   * that take its lock; a program appending to the file without it is not seen, see LocalBackend.append). Readers
+   * see the old object or the new one, except on local disk, where a read racing an append may also end inside
+   * `bytes`. NotFoundError when the key is absent. The content type is kept; `metadata` replaces the
    * user metadata. Empty `bytes` write nothing and resolve to the current object (after the revision check).
    */
   append?(key: string, bytes: Uint8Array, options?: AppendOptions): Promise<ObjectInfo>;

@@ -165,7 +165,8 @@ export class LocalBackend implements api.StorageBackend {
 
   /**
    * Writes `bytes` after the end of the file, in place, under the key's compare-and-swap lock (see append.ts):
-   * a reader racing it may see part of `bytes`, and a crash may leave part of them.
+   * a reader racing it may see part of `bytes`, and a crash may leave part of them. Bytes another program appends
+   * without the lock land before or after ours, never under them, and the returned size counts them.
    */
   async append(key: string, bytes: Uint8Array, options: api.AppendOptions = {}): Promise<api.ObjectInfo> {
     const path = this.#layout.pathOfKey(key);
