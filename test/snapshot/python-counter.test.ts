@@ -65,6 +65,7 @@ describe("Python OpenCrate's counter", () => {
     await writeFile(config, "{ not json");
     const error = await expectCode(raisePythonCounter(config, "train", 1), "CORRUPT_DATA");
     assert.ok(error.message.includes(config));
+    assert.match(error.message, /is not valid JSON \(.+\); cannot record version 1 of 'train'/);
     await writeFile(config, "{}");
     await writeFile(`${config}.lock`, "");
     const old = new Date(Date.now() - 600_000);
@@ -72,6 +73,42 @@ describe("Python OpenCrate's counter", () => {
     await raisePythonCounter(config, "train", 4);
     assert.deepEqual(await read(), { snapshot_version: { train: 4 } });
     await rm(`${config}.lock`, { force: true });
+  });
+
+  it("reads Python's JSON (bare NaN, Infinity) and changes only the counter's text, keeping every other byte", async () => {
+    // As Python's json.dump(config, f, indent=4) writes it: NaN, a 64-bit integer, a float 1.0, ASCII escapes.
+    const python =
+      '{\n    "project_name": "D\\u00e9tecteur",\n    "seed": 12345678901234567890,\n    "lr": 1.0,\n    "best_loss": NaN,\n' +
+      '    "bounds": [-Infinity, Infinity],\n    "snapshot_version": {\n        "other": 7,\n        "train": 1\n    },\n' +
+      '    "extra": {"snapshot_version": {"train": 0}}\n}';
+    await writeFile(config, python);
+    await raisePythonCounter(config, "train", 3);
+    assert.equal(await readFile(config, "utf8"), python.replace('"train": 1', '"train": 3'));
+    await raisePythonCounter(config, "fresh", 0);
+    assert.equal(await readFile(config, "utf8"), python.replace('"train": 1', '"train": 3,\n        "fresh": 0'));
+    await raisePythonCounter(config, "train", 2);
+    assert.equal(await readFile(config, "utf8"), python.replace('"train": 1', '"train": 3,\n        "fresh": 0'), "never lowered");
+  });
+
+  it("keeps the bytes of a config saved in another encoding, and adds only ASCII", async () => {
+    // "Détecteur" in Latin-1, as an editor under a Latin-1 locale saves it (and Python there reads it).
+    const latin1 = Buffer.from('{"project_name": "D\xe9tecteur", "snapshot_version": {"train": 1}}', "latin1");
+    await writeFile(config, latin1);
+    await raisePythonCounter(config, "train", 2);
+    assert.deepEqual(await readFile(config), Buffer.from('{"project_name": "D\xe9tecteur", "snapshot_version": {"train": 2}}', "latin1"));
+  });
+
+  it("a config holding JSON that is not an object is refused at once, saying what it holds", async () => {
+    for (const [other, said] of [
+      ["[1, 2]", "holds a JSON array, not an object"],
+      ["null", "holds the JSON value null, not an object"],
+      ['"snapshots"', 'holds the JSON value "snapshots", not an object'],
+    ]) {
+      await writeFile(config, other ?? "");
+      const error = await expectCode(raisePythonCounter(config, "train", 1), "CORRUPT_DATA");
+      assert.equal(error.message, `${config} ${said ?? ""}; cannot record version 1 of 'train' in it.`);
+      assert.equal(await readFile(config, "utf8"), other);
+    }
   });
 
   it("a config found empty or cut short (Python rewriting it) is read again, and never written back emptied", async () => {
