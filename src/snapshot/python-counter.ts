@@ -1,9 +1,9 @@
 /**
  * Keeps Python OpenCrate's version counter in step with our claims. Python OpenCrate resolves `start="last"` and
  * `start="new"` from `./.opencrate/config.json` (`{"snapshot_version": {"<name>": <highest N>}}`) of its working
- * folder, never from the snapshot folders. When that file exists and the root is Python's own (the local
- * `snapshots` folder of the working folder), each version we claim raises the name's counter to it, so a Python
- * script run there next resumes our latest version and numbers its new one after it.
+ * folder, never from the snapshot folders, and keeps its snapshots in `./snapshots` beside it. When a local root is
+ * such a `snapshots` folder and that file exists, each version we claim raises the name's counter to it, so a Python
+ * script run in that project next resumes our latest version and numbers its new one after it.
  *
  * Only the counter's own text is changed: the file is Python's, read with Python's JSON (bare NaN included), and
  * every other byte of it is kept, so values JavaScript cannot hold exactly (`1.0`, 64-bit integers) come back to
@@ -41,13 +41,18 @@ const STALE_LOCK_MS = 120_000;
 
 /**
  * The config file to keep in step for a root given as a path or URI (undefined when the caller gave its own
- * backend), or undefined when the root is not Python's or the feature is turned off.
+ * backend), or undefined when the root is not Python's or the feature is turned off. Python's root is always
+ * `<project>/snapshots` and its config `<project>/.opencrate/config.json`, so a local root named `snapshots` points
+ * at the config beside it, whatever folder the process runs in. The path is resolved as the local backend resolves
+ * its root (against `cwd`, without following links), so both name the same project folder.
  */
 export function pythonConfigFor(root: string | undefined, cwd: string = process.cwd()): string | undefined {
   if (root === undefined || process.env.OPENCRATE_PYTHON_COUNTER === "0") return undefined;
   const location = parseLocation(root);
-  if (location.scheme !== "file" || resolve(cwd, location.path) !== resolve(cwd, PYTHON_ROOT)) return undefined;
-  return join(cwd, PROJECT_FOLDER, CONFIG_FILE);
+  if (location.scheme !== "file") return undefined;
+  const folder = resolve(cwd, location.path);
+  if (basename(folder) !== PYTHON_ROOT) return undefined;
+  return join(dirname(folder), PROJECT_FOLDER, CONFIG_FILE);
 }
 
 /**

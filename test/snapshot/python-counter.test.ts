@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { pythonConfigFor, raisePythonCounter } from "../../src/snapshot/python-counter.ts";
+import { Snapshot } from "../../src/index.ts";
 import { useClock } from "../../src/clock.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
 import { expectCode } from "../support/assertions.ts";
@@ -30,6 +31,10 @@ describe("Python OpenCrate's counter", () => {
     assert.equal(pythonConfigFor("./snapshots/", project), config);
     assert.equal(pythonConfigFor(join(project, "snapshots"), project), config);
     assert.equal(pythonConfigFor(`file://${join(project, "snapshots")}`, project), config);
+    // The project is the folder that holds the root, wherever the process runs.
+    assert.equal(pythonConfigFor("../snapshots", join(project, "scripts")), config);
+    assert.equal(pythonConfigFor(join(project, "snapshots"), "/"), config);
+    assert.equal(pythonConfigFor("/data/exp/snapshots", project), "/data/exp/.opencrate/config.json");
     for (const other of ["runs", "snapshots/train", "s3://bucket/snapshots", "memory://snapshots"]) {
       assert.equal(pythonConfigFor(other, project), undefined, other);
     }
@@ -169,6 +174,30 @@ describe("Python OpenCrate's counter", () => {
     );
     await run(process.execPath, [script], { cwd: checkout, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` } });
     assert.deepEqual(JSON.parse(await readFile(join(checkout, "seen-by-git.json"), "utf8")), { snapshot_version: { other: 4, train: 0 } });
+  });
+
+  it("setup raises the counter of the project that holds its root: from a subfolder, and through a linked path", async () => {
+    const checkout = join(project, "from-elsewhere");
+    await mkdir(join(checkout, ".opencrate"), { recursive: true });
+    await mkdir(join(checkout, "scripts"));
+    const checkoutConfig = join(checkout, ".opencrate", "config.json");
+    await writeFile(checkoutConfig, JSON.stringify({ project_name: "p" }, null, 4));
+    const script = join(checkout, "scripts", "setup.ts");
+    await writeFile(
+      script,
+      `import { Snapshot } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};\n` +
+        'const run = await Snapshot.setup({ name: "train", console: false });\nawait run.close();\n',
+    );
+    await run(process.execPath, [script], { cwd: join(checkout, "scripts"), env: { ...process.env, OPENCRATE_ROOT: "../snapshots" } });
+    assert.deepEqual(JSON.parse(await readFile(checkoutConfig, "utf8")), { project_name: "p", snapshot_version: { train: 0 } });
+
+    const link = join(project, "linked-checkout");
+    await symlink(checkout, link);
+    const linked = await Snapshot.setup({ name: "train", root: join(link, "snapshots"), console: false });
+    const { versionName } = linked;
+    await linked.close();
+    assert.equal(versionName, "v1");
+    assert.deepEqual(JSON.parse(await readFile(checkoutConfig, "utf8")), { project_name: "p", snapshot_version: { train: 1 } });
   });
 
   it("raises through two links to one shared config lose no name: both take the shared file's lock", async () => {
