@@ -26,15 +26,27 @@ export const jsonHandler: ArtifactHandler<unknown, unknown, JsonSaveOptions> = {
   async load(storage) {
     const text = await readUtf8(storage, "JSON");
     try {
-      return JSON.parse(text) as unknown;
+      return parsePythonJson(text);
     } catch (error) {
-      // Only a file JSON.parse refuses pays for the second look; anything still invalid keeps JSON.parse's message.
-      const lenient = parseWithNonFinite(text);
-      if (lenient.ok) return lenient.value;
       throw corruptData(storage, "JSON", messageOf(error), error);
     }
   },
 };
+
+/**
+ * JSON as Python's json module reads and writes it: JSON.parse's, plus bare NaN, Infinity and -Infinity as those
+ * numbers. Throws JSON.parse's SyntaxError for anything else it refuses.
+ */
+export function parsePythonJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    // Only a text JSON.parse refuses pays for the second look; anything still invalid keeps JSON.parse's message.
+    const lenient = parseWithNonFinite(text);
+    if (lenient.ok) return lenient.value;
+    throw error;
+  }
+}
 
 /** Python's spellings (json.dump's allow_nan), longest first so "-Infinity" wins over its tail. */
 const NON_FINITE: readonly (readonly [string, number])[] = [

@@ -1,9 +1,13 @@
 /**
  * Keeps Python OpenCrate's version counter in step with our claims. Python OpenCrate resolves `start="last"` and
  * `start="new"` from `./.opencrate/config.json` (`{"snapshot_version": {"<name>": <highest N>}}`) of its working
- * folder, never from the snapshot folders. When that file exists and the root is Python's own (the local
- * `snapshots` folder of the working folder), each version we claim raises the name's counter to it, so a Python
- * script run there next resumes our latest version and numbers its new one after it.
+ * folder, never from the snapshot folders, and keeps its snapshots in `./snapshots` beside it. When a local root is
+ * such a `snapshots` folder and that file exists, each version we claim raises the name's counter to it, so a Python
+ * script run in that project next resumes our latest version and numbers its new one after it.
+ *
+ * Only the counter's own text is changed: the file is Python's, read with Python's JSON (bare NaN included), and
+ * every other byte of it is kept, so values JavaScript cannot hold exactly (`1.0`, 64-bit integers) come back to
+ * Python as they were, and Python's `\uXXXX` escapes stay ASCII for a Python reading it in another encoding.
  *
  * Our own processes are kept apart by a lock file created exclusively beside the config; the file is replaced by an
  * atomic rename, so a reader never sees half of it. Python takes no lock: it truncates the file and writes it again,
@@ -13,16 +17,20 @@
  */
 import { chmod, open, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { isUtf8 } from "node:buffer";
 import { basename, dirname, join, resolve } from "node:path";
 import { clock } from "../clock.ts";
 import { CorruptDataError } from "../errors.ts";
 import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
 import { RetryPolicy, type RetryOptions } from "../backends/retry-policy.ts";
+import { parsePythonJson } from "../handlers/json.ts";
 import { parseLocation } from "../uri.ts";
+import { setJsonMember } from "./json-member-edit.ts";
 
 const PROJECT_FOLDER = ".opencrate";
 const CONFIG_FILE = "config.json";
 const PYTHON_ROOT = "snapshots";
+const COUNTERS_KEY = "snapshot_version";
 const LOCK_WAIT_MS = 60_000;
 /** Reads of a config found empty or not JSON (Python rewriting it) before giving up, and the waits between them
  * (at least 55 ms in all, where Python's rewrite takes well under a millisecond). */
@@ -33,17 +41,22 @@ const STALE_LOCK_MS = 120_000;
 
 /**
  * The config file to keep in step for a root given as a path or URI (undefined when the caller gave its own
- * backend), or undefined when the root is not Python's or the feature is turned off.
+ * backend), or undefined when the root is not Python's or the feature is turned off. Python's root is always
+ * `<project>/snapshots` and its config `<project>/.opencrate/config.json`, so a local root named `snapshots` points
+ * at the config beside it, whatever folder the process runs in. The path is resolved as the local backend resolves
+ * its root (against `cwd`, without following links), so both name the same project folder.
  */
 export function pythonConfigFor(root: string | undefined, cwd: string = process.cwd()): string | undefined {
   if (root === undefined || process.env.OPENCRATE_PYTHON_COUNTER === "0") return undefined;
   const location = parseLocation(root);
-  if (location.scheme !== "file" || resolve(cwd, location.path) !== resolve(cwd, PYTHON_ROOT)) return undefined;
-  return join(cwd, PROJECT_FOLDER, CONFIG_FILE);
+  if (location.scheme !== "file") return undefined;
+  const folder = resolve(cwd, location.path);
+  if (basename(folder) !== PYTHON_ROOT) return undefined;
+  return join(dirname(folder), PROJECT_FOLDER, CONFIG_FILE);
 }
 
 /**
- * Raises `snapshot_version[name]` in `configPath` to `version` (never lowers it), keeping every other key.
+ * Raises `snapshot_version[name]` in `configPath` to `version` (never lowers it), keeping every other byte.
  * Does nothing when the file does not exist (not a Python OpenCrate project).
  */
 export async function raisePythonCounter(
@@ -64,18 +77,16 @@ export async function raisePythonCounter(
   const lock = `${target}.lock`;
   if (!(await acquire(lock, retry))) return;
   try {
-    const config = await readConfig(target, configPath, name, version);
-    if (config === undefined) return;
-    const counters = typeof config.snapshot_version === "object" && config.snapshot_version !== null
-      ? (config.snapshot_version as Record<string, unknown>)
-      : {};
-    const current = counters[name];
+    const read = await readConfig(target, configPath, name, version);
+    if (read === undefined) return;
+    const counters = read.config[COUNTERS_KEY];
+    const current = typeof counters === "object" && counters !== null ? (counters as Record<string, unknown>)[name] : undefined;
     if (typeof current === "number" && current >= version) return;
-    config.snapshot_version = { ...counters, [name]: version };
+    const text = setJsonMember(read.text, [COUNTERS_KEY, name], String(version));
     const { mode } = await stat(target);
     const staged = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
     try {
-      await writeFile(staged, JSON.stringify(config, null, 4), { flag: "wx" });
+      await writeFile(staged, Buffer.from(text, read.encoding), { flag: "wx" });
       await chmod(staged, mode & 0o7777);
       await rename(staged, target);
     } catch (error) {
@@ -87,36 +98,49 @@ export async function raisePythonCounter(
   }
 }
 
+interface ConfigText {
+  /** The file's text, decoded so that encoding it back with `encoding` gives its bytes again. */
+  readonly text: string;
+  readonly encoding: "utf8" | "latin1";
+  readonly config: Record<string, unknown>;
+}
+
 /**
- * The config in `file` (what `configPath` names) as a JSON object, or undefined when there is none. One found empty
- * or not JSON is read again a few times (Python writes it in place, without our lock); still so, it is CORRUPT_DATA
- * and left as it is.
+ * The config in `file` (what `configPath` names), read as Python's json.load reads it, or undefined when there is
+ * none. One found empty or not JSON is read again a few times (Python writes it in place, without our lock); still
+ * so, it is CORRUPT_DATA and left as it is, as is a config holding JSON other than an object.
  */
-async function readConfig(file: string, configPath: string, name: string, version: number): Promise<Record<string, unknown> | undefined> {
+async function readConfig(file: string, configPath: string, name: string, version: number): Promise<ConfigText | undefined> {
   const rereads = new RetryPolicy(UNSETTLED_WAIT);
+  const refused = (problem: string, cause?: unknown): CorruptDataError =>
+    new CorruptDataError(`${configPath} ${problem}; cannot record version ${version} of '${name}' in it.`, {
+      path: configPath,
+      ...(cause === undefined ? {} : { cause }),
+    });
   for (let attempt = 1; ; attempt++) {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, "utf8");
+      bytes = await readFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
+    // Trap: a file a user saved in another encoding (Python reads it in the locale's) is taken byte for byte, so the
+    // bytes of its strings are written back unchanged; its JSON syntax is ASCII either way.
+    const encoding = isUtf8(bytes) ? "utf8" : "latin1";
+    const text = bytes.toString(encoding);
     let parsed: unknown;
-    let cause: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parsePythonJson(text);
     } catch (error) {
-      cause = error;
+      if (attempt >= UNSETTLED_READS) throw refused(`is not valid JSON (${(error as Error).message})`, error);
+      await rereads.wait(attempt);
+      continue;
     }
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-    if (cause === undefined || attempt >= UNSETTLED_READS) {
-      throw new CorruptDataError(`${configPath} is not a JSON object; cannot record version ${version} of '${name}' in it.`, {
-        path: configPath,
-        ...(cause === undefined ? {} : { cause }),
-      });
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      return { text, encoding, config: parsed as Record<string, unknown> };
     }
-    await rereads.wait(attempt);
+    throw refused(`holds ${Array.isArray(parsed) ? "a JSON array" : `the JSON value ${text.trim().slice(0, 40)}`}, not an object`);
   }
 }
 

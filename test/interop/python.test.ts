@@ -7,6 +7,8 @@
  *   JSON, YAML, CSV, images, audio and safetensors checkpoint.
  * - A Python-written root copied up to MinIO and fake-gcs-server is listed, opened and resumed from TypeScript.
  * - A diverged Python run: JSON with bare NaN / Infinity, and a safetensors file with a complex64 tensor.
+ * - The counter raised from a subfolder (root ../snapshots), and a config holding values JavaScript's JSON would
+ *   change kept byte for byte, then read by Python under an ASCII locale.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -58,9 +60,16 @@ interface PythonResult {
 }
 
 async function py(cwd: string, ...args: string[]): Promise<PythonResult> {
+  return pyWith({}, cwd, ...args);
+}
+
+/** Python with an ASCII locale encoding, as under a C locale (or a Windows code page): `open()` reads ASCII. */
+const ASCII_LOCALE = { LC_ALL: "C", PYTHONUTF8: "0", PYTHONCOERCECLOCALE: "0" };
+
+async function pyWith(env: NodeJS.ProcessEnv, cwd: string, ...args: string[]): Promise<PythonResult> {
   const { stdout } = await run(python ?? "python3", [DRIVER, ...args], {
     cwd,
-    env: { ...cliEnv(), MPLBACKEND: "Agg" },
+    env: { ...cliEnv(), MPLBACKEND: "Agg", ...env },
     timeout: 180_000,
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -69,8 +78,12 @@ async function py(cwd: string, ...args: string[]): Promise<PythonResult> {
   return JSON.parse(line.slice("RESULT ".length)) as PythonResult;
 }
 
-async function tsStep(cwd: string, ...args: string[]): Promise<{ version: number; versionName: string }> {
-  const { stdout } = await run(process.execPath, [TS_STEP, ...args], { cwd, env: cliEnv(), timeout: 120_000 });
+async function tsStep(cwd: string | { cwd: string; root: string }, ...args: string[]): Promise<{ version: number; versionName: string }> {
+  const { stdout } = await run(process.execPath, [TS_STEP, ...args], {
+    cwd: typeof cwd === "string" ? cwd : cwd.cwd,
+    env: cliEnv(typeof cwd === "string" ? {} : { OPENCRATE_ROOT: cwd.root }),
+    timeout: 120_000,
+  });
   return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { version: number; versionName: string };
 }
 
@@ -247,6 +260,48 @@ describe("values Python writes that JavaScript spells differently (local disk)",
       return true;
     });
     assert.deepEqual(await checkpoint.load({ keys: ["w"] }), { w: { dtype: "F32", shape: [2], data: new Float32Array([0.5, 1.5]) } });
+  });
+});
+
+describe("Python's counter kept in step with its project's config (local disk)", { skip: python === undefined ? "no Python OpenCrate" : false }, () => {
+  const projects: string[] = [];
+  after(() => Promise.all(projects.map((project) => removeDir(project))));
+
+  it("a run from a subfolder of the project (root ../snapshots) raises it: Python resumes that run and numbers after it", async () => {
+    const project = await pythonProject("interop-subfolder");
+    projects.push(project);
+    await mkdir(join(project, "scripts"));
+    assert.equal((await py(project, "new-run", "sub")).version_name, "v0");
+    assert.equal((await tsStep({ cwd: join(project, "scripts"), root: "../snapshots" }, "sub", "new")).versionName, "v1");
+    assert.equal((await py(project, "load-last", "sub")).version_name, "v1", "Python's start=last lands in our version");
+    assert.match(await readFile(join(project, "snapshots", "sub", "v1", "sub.history.log"), "utf8"), /typescript run with start new\n.*python resumed this version\n$/s);
+    assert.equal((await py(project, "new-run", "sub")).version_name, "v2");
+  });
+
+  it("a config holding NaN, a 64-bit integer, 1.0 and escaped text keeps them as Python wrote them, read under an ASCII locale", async () => {
+    const project = await pythonProject("interop-config-values");
+    projects.push(project);
+    const configPath = join(project, ".opencrate", "config.json");
+    assert.equal((await py(project, "config-values-run", "vals")).version_name, "v0");
+    const written = await readFile(configPath, "utf8");
+    assert.match(written, /"best_loss": NaN,/);
+    assert.match(written, /"owner": "D\\u00e9tecteur",/);
+
+    assert.equal((await tsStep(project, "vals", "new")).versionName, "v1");
+    assert.equal(await readFile(configPath, "utf8"), written.replace('"vals": 0', '"vals": 1'), "only the counter's text changes");
+
+    const next = await pyWith(ASCII_LOCALE, project, "new-run", "vals");
+    assert.equal(next.version_name, "v2", "Python numbers its run after ours");
+    assert.deepEqual(next.config, {
+      project_name: "'interop'",
+      best_loss: "nan",
+      bounds: "[-inf, inf]",
+      seed: "12345678901234567890",
+      lr: "1.0",
+      owner: "'D\u00e9tecteur'",
+      nested: "{'snapshot_version': {'vals': 99}}",
+      snapshot_version: "{'vals': 2}",
+    });
   });
 });
 

@@ -12,6 +12,9 @@ with what it saw, for the TypeScript side to compare.
                                                   prints their values; appends one log line
   python python_driver.py diverged-run NAME       new: JSON with NaN and infinities (json's default spelling) and a
                                                   safetensors file with a complex64 (C64) tensor beside a float32 one
+  python python_driver.py new-run NAME            new; prints the project config as Python reads it (each value's repr)
+  python python_driver.py config-values-run NAME  adds values to the project config that JavaScript's JSON would
+                                                  change (NaN, a 64-bit integer, 1.0, non-ASCII text), then new-run
 """
 
 import json
@@ -173,6 +176,34 @@ def diverged_run(name):
     emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
 
 
+def new_run(name):
+    oc.snapshot.setup(name=name, start="new")
+    oc.info(f"python run in {oc.snapshot.version_name}")
+    with open(os.path.join(".opencrate", "config.json")) as file:
+        config = json.load(file)
+    emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name, config={key: repr(value) for key, value in config.items()})
+
+
+def config_values_run(name):
+    path = os.path.join(".opencrate", "config.json")
+    with open(path) as file:
+        config = json.load(file)
+    config.update(
+        {
+            "best_loss": float("nan"),
+            "bounds": [float("-inf"), float("inf")],
+            "seed": 12345678901234567890,
+            "lr": 1.0,
+            "owner": "D\u00e9tecteur",
+            "nested": {"snapshot_version": {name: 99}},
+        }
+    )
+    # As Python OpenCrate writes it (json.dump's defaults: NaN allowed, ASCII only).
+    with open(path, "w") as file:
+        json.dump(config, file, indent=4)
+    new_run(name)
+
+
 def _audio_summary(result):
     data = np.asarray(result["data"])
     return {
@@ -185,5 +216,13 @@ def _audio_summary(result):
 
 if __name__ == "__main__":
     command, snapshot_name, *rest = sys.argv[1:]
-    steps = {"first-run": first_run, "resume-first": resume_first, "artifacts-run": artifacts_run, "load-last": load_last, "diverged-run": diverged_run}
+    steps = {
+        "first-run": first_run,
+        "resume-first": resume_first,
+        "artifacts-run": artifacts_run,
+        "load-last": load_last,
+        "diverged-run": diverged_run,
+        "new-run": new_run,
+        "config-values-run": config_values_run,
+    }
     steps[command](snapshot_name, *rest)

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { pythonConfigFor, raisePythonCounter } from "../../src/snapshot/python-counter.ts";
+import { Snapshot } from "../../src/index.ts";
 import { useClock } from "../../src/clock.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
 import { expectCode } from "../support/assertions.ts";
@@ -30,6 +31,10 @@ describe("Python OpenCrate's counter", () => {
     assert.equal(pythonConfigFor("./snapshots/", project), config);
     assert.equal(pythonConfigFor(join(project, "snapshots"), project), config);
     assert.equal(pythonConfigFor(`file://${join(project, "snapshots")}`, project), config);
+    // The project is the folder that holds the root, wherever the process runs.
+    assert.equal(pythonConfigFor("../snapshots", join(project, "scripts")), config);
+    assert.equal(pythonConfigFor(join(project, "snapshots"), "/"), config);
+    assert.equal(pythonConfigFor("/data/exp/snapshots", project), "/data/exp/.opencrate/config.json");
     for (const other of ["runs", "snapshots/train", "s3://bucket/snapshots", "memory://snapshots"]) {
       assert.equal(pythonConfigFor(other, project), undefined, other);
     }
@@ -65,6 +70,7 @@ describe("Python OpenCrate's counter", () => {
     await writeFile(config, "{ not json");
     const error = await expectCode(raisePythonCounter(config, "train", 1), "CORRUPT_DATA");
     assert.ok(error.message.includes(config));
+    assert.match(error.message, /is not valid JSON \(.+\); cannot record version 1 of 'train'/);
     await writeFile(config, "{}");
     await writeFile(`${config}.lock`, "");
     const old = new Date(Date.now() - 600_000);
@@ -72,6 +78,42 @@ describe("Python OpenCrate's counter", () => {
     await raisePythonCounter(config, "train", 4);
     assert.deepEqual(await read(), { snapshot_version: { train: 4 } });
     await rm(`${config}.lock`, { force: true });
+  });
+
+  it("reads Python's JSON (bare NaN, Infinity) and changes only the counter's text, keeping every other byte", async () => {
+    // As Python's json.dump(config, f, indent=4) writes it: NaN, a 64-bit integer, a float 1.0, ASCII escapes.
+    const python =
+      '{\n    "project_name": "D\\u00e9tecteur",\n    "seed": 12345678901234567890,\n    "lr": 1.0,\n    "best_loss": NaN,\n' +
+      '    "bounds": [-Infinity, Infinity],\n    "snapshot_version": {\n        "other": 7,\n        "train": 1\n    },\n' +
+      '    "extra": {"snapshot_version": {"train": 0}}\n}';
+    await writeFile(config, python);
+    await raisePythonCounter(config, "train", 3);
+    assert.equal(await readFile(config, "utf8"), python.replace('"train": 1', '"train": 3'));
+    await raisePythonCounter(config, "fresh", 0);
+    assert.equal(await readFile(config, "utf8"), python.replace('"train": 1', '"train": 3,\n        "fresh": 0'));
+    await raisePythonCounter(config, "train", 2);
+    assert.equal(await readFile(config, "utf8"), python.replace('"train": 1', '"train": 3,\n        "fresh": 0'), "never lowered");
+  });
+
+  it("keeps the bytes of a config saved in another encoding, and adds only ASCII", async () => {
+    // "Détecteur" in Latin-1, as an editor under a Latin-1 locale saves it (and Python there reads it).
+    const latin1 = Buffer.from('{"project_name": "D\xe9tecteur", "snapshot_version": {"train": 1}}', "latin1");
+    await writeFile(config, latin1);
+    await raisePythonCounter(config, "train", 2);
+    assert.deepEqual(await readFile(config), Buffer.from('{"project_name": "D\xe9tecteur", "snapshot_version": {"train": 2}}', "latin1"));
+  });
+
+  it("a config holding JSON that is not an object is refused at once, saying what it holds", async () => {
+    for (const [other, said] of [
+      ["[1, 2]", "holds a JSON array, not an object"],
+      ["null", "holds the JSON value null, not an object"],
+      ['"snapshots"', 'holds the JSON value "snapshots", not an object'],
+    ]) {
+      await writeFile(config, other ?? "");
+      const error = await expectCode(raisePythonCounter(config, "train", 1), "CORRUPT_DATA");
+      assert.equal(error.message, `${config} ${said ?? ""}; cannot record version 1 of 'train' in it.`);
+      assert.equal(await readFile(config, "utf8"), other);
+    }
   });
 
   it("a config found empty or cut short (Python rewriting it) is read again, and never written back emptied", async () => {
@@ -132,6 +174,30 @@ describe("Python OpenCrate's counter", () => {
     );
     await run(process.execPath, [script], { cwd: checkout, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` } });
     assert.deepEqual(JSON.parse(await readFile(join(checkout, "seen-by-git.json"), "utf8")), { snapshot_version: { other: 4, train: 0 } });
+  });
+
+  it("setup raises the counter of the project that holds its root: from a subfolder, and through a linked path", async () => {
+    const checkout = join(project, "from-elsewhere");
+    await mkdir(join(checkout, ".opencrate"), { recursive: true });
+    await mkdir(join(checkout, "scripts"));
+    const checkoutConfig = join(checkout, ".opencrate", "config.json");
+    await writeFile(checkoutConfig, JSON.stringify({ project_name: "p" }, null, 4));
+    const script = join(checkout, "scripts", "setup.ts");
+    await writeFile(
+      script,
+      `import { Snapshot } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};\n` +
+        'const run = await Snapshot.setup({ name: "train", console: false });\nawait run.close();\n',
+    );
+    await run(process.execPath, [script], { cwd: join(checkout, "scripts"), env: { ...process.env, OPENCRATE_ROOT: "../snapshots" } });
+    assert.deepEqual(JSON.parse(await readFile(checkoutConfig, "utf8")), { project_name: "p", snapshot_version: { train: 0 } });
+
+    const link = join(project, "linked-checkout");
+    await symlink(checkout, link);
+    const linked = await Snapshot.setup({ name: "train", root: join(link, "snapshots"), console: false });
+    const { versionName } = linked;
+    await linked.close();
+    assert.equal(versionName, "v1");
+    assert.deepEqual(JSON.parse(await readFile(checkoutConfig, "utf8")), { project_name: "p", snapshot_version: { train: 1 } });
   });
 
   it("raises through two links to one shared config lose no name: both take the shared file's lock", async () => {
