@@ -18,7 +18,7 @@ export function buildProgram(): Command {
     .helpOption("-h, --help", "show help")
     .exitOverride()
     .configureOutput({
-      outputError: (message, write) => write(`opencrate: ${scrub(message.replace(/^error: /, "").trimEnd())} (see --help)\n`),
+      outputError: (message, write) => write(`opencrate: ${scrub(commanderLine(message))} (see --help)\n`),
     })
     .addHelpText(
       "after",
@@ -59,6 +59,18 @@ export async function run(args: readonly string[]): Promise<number> {
     return code;
   }
   return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
+}
+
+/**
+ * Commander's message as one line: its "error: " dropped, and the suggestion it puts on a line of its own
+ * ("\n(Did you mean ls?)") joined on, as in "unknown command 'lss'; did you mean ls?".
+ */
+function commanderLine(message: string): string {
+  return message
+    .replace(/^error: /, "")
+    .trimEnd()
+    .replace(/\s*\n\(Did you mean (.*)\?\)$/, "; did you mean $1?")
+    .replace(/\s*\n\s*/g, " ");
 }
 
 function packageVersion(): string {

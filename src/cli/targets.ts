@@ -29,8 +29,9 @@ export interface NameTarget {
   readonly name: string;
 }
 
+/** Opens the snapshot `uri` names (a relative one already read by inDefaultRoot, see default-root.ts). */
 export async function openSnapshotTarget(uri: string, options: OpenOptions = {}): Promise<SnapshotTarget> {
-  const opened = await openSnapshot(inDefaultRoot(uri), options);
+  const opened = await openSnapshot(uri, options);
   const folderKey = versionKey(opened.name, opened.folder);
   return { ...opened, prefix: `${folderKey}/`, where: opened.backend.describe(folderKey) };
 }
@@ -103,7 +104,7 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
  * and when no object is there either, the first snapshot's error explains what was looked for.
  */
 export async function resolveArtifact(given: string): Promise<{ backend: StorageBackend; key: string }> {
-  const uri = inDefaultRoot(given);
+  const uri = await inDefaultRoot(given);
   parseLocation(uri);
   let firstFailure: unknown;
   for (const split of selectorSplits(uri)) {

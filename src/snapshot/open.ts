@@ -3,7 +3,9 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
+import { nearestFirst } from "../nearest.ts";
 import { DEV_VERSION, nameKey, versionFolderName, versionKey } from "./layout.ts";
+import { namesNearHint } from "./names-near.ts";
 import { parseSnapshotUri } from "./snapshot-uri.ts";
 import { highestNumber, numbersOf, pickFolder, VersionStore, type VersionEntry } from "./versions.ts";
 
@@ -46,13 +48,14 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
     case "latest": {
       const highest = highestNumber(entries);
       entry = highest === undefined ? undefined : pickFolder(entries, highest);
-      if (entry === undefined) throw new NotFoundError(`No version of '${address.name}' exists at ${where}.`, { path: where });
+      if (entry === undefined) throw await noSuchName(backend, address.name, where);
       break;
     }
     case "tag": {
       entry = entries.filter((e) => e.version !== DEV_VERSION && e.tag === selector.tag).at(-1);
       if (entry === undefined) {
-        throw new NotFoundError(`No version of '${address.name}' at ${where} is tagged '${selector.tag}'.`, { path: where });
+        if (entries.length === 0) throw await noSuchName(backend, address.name, where);
+        throw new NotFoundError(`No version of '${address.name}' at ${where} is tagged '${selector.tag}'${otherTags(entries, selector.tag)}.`, { path: where });
       }
       break;
     }
@@ -81,7 +84,11 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
         const available = numbersOf(entries);
         throw new VersionNotFoundError(
           `Version ${selector.version} of '${address.name}' does not exist at ${where}` +
-            (available.length === 0 ? " (none exist yet)." : ` (existing: ${available.map((v) => `v${v}`).join(", ")}).`),
+            (available.length > 0
+              ? ` (existing: ${available.map((v) => `v${v}`).join(", ")}).`
+              : entries.length > 0
+                ? " (none exist yet)."
+                : ` (no version of '${address.name}' exists${await namesNearHint(backend, address.name)}).`),
           available,
           { path: where },
         );
@@ -108,6 +115,26 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
     }
   }
   return { backend, name: address.name, version: entry.version, tag: entry.tag, folder: entry.folder, empty };
+}
+
+/** A name with no version at all: the message lists the root's names, the nearest first. */
+async function noSuchName(backend: StorageBackend, name: string, where: string): Promise<NotFoundError> {
+  return new NotFoundError(`No version of '${name}' exists at ${where}${await namesNearHint(backend, name)}.`, { path: where });
+}
+
+const TAGS_SHOWN = 8;
+
+/**
+ * What a missing tag's message adds: the name's tags, nearest first; and for `@v3` (a tag spelled as the version
+ * folders are), that `@3` picks version 3.
+ */
+function otherTags(entries: readonly VersionEntry[], missing: string): string {
+  const tags = [...new Set(entries.flatMap((e) => (e.version === DEV_VERSION || e.tag === undefined ? [] : [e.tag])))];
+  const nearFirst = nearestFirst(missing, tags);
+  const shown = nearFirst.length > TAGS_SHOWN ? [...nearFirst.slice(0, TAGS_SHOWN), "…"] : nearFirst;
+  const listed = tags.length === 0 ? " (no version has a tag)" : ` (its tags: ${shown.join(", ")})`;
+  const number = /^v(0|[1-9]\d{0,14})$/.exec(missing)?.[1];
+  return number === undefined ? listed : `${listed}; to pick version ${number}, write @${number}`;
 }
 
 /**

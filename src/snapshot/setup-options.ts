@@ -2,6 +2,7 @@
 import type { StorageBackend } from "../backends/backend.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
+import { nearest } from "../nearest.ts";
 import { defaultRoot } from "./default-root.ts";
 import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
@@ -139,31 +140,4 @@ function checkBackendOption(backend: unknown): void {
   if (missing.length > 0) {
     throw new InvalidArgumentError(`backend must be a StorageBackend object; it lacks ${missing.join(", ")}.`);
   }
-}
-
-/** The candidate closest to `word` by edit distance (case-insensitive). */
-function nearest(word: string, candidates: readonly string[]): string {
-  let best = candidates[0] ?? "";
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

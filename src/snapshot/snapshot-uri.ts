@@ -40,9 +40,21 @@ export function parseSnapshotUri(uri: string): SnapshotAddress {
     }
   }
   throw new InvalidArgumentError(
-    `${redact(uri)} is not a snapshot URI: expected <root>/<name>/v<N>[:<tag>], <root>/<name>/dev[:<tag>] or <root>/<name>@latest|@<N>|@<tag>.`,
+    `${redact(uri)} is not a snapshot URI: expected <root>/<name>/v<N>[:<tag>], <root>/<name>/dev[:<tag>] or ` +
+      `<root>/<name>@latest|@<N>|@<tag>${latestHint(uri, split?.last)}.`,
     { path: redact(uri) },
   );
+}
+
+/** For a URI that ends in a name (`train`, `runs/train`): how to name its latest version. */
+function latestHint(uri: string, last: string | undefined): string {
+  if (last === undefined || parseFolderName(last) !== undefined) return "";
+  try {
+    validateSnapshotName(last);
+  } catch {
+    return "";
+  }
+  return ` (for the latest version of '${last}': ${redact(uri.replace(/\/+$/, ""))}@latest)`;
 }
 
 function parseSelector(selector: string, uri: string): SnapshotSelector {

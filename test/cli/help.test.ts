@@ -33,6 +33,20 @@ describe("opencrate --help and --version", () => {
     }
   });
 
+  it("reports an unknown command or option in one line, with its suggestion, exit 2", async () => {
+    const cases: [string[], string][] = [
+      [["lss"], "opencrate: unknown command 'lss'; did you mean ls? (see --help)\n"],
+      [["ls", "--jsn"], "opencrate: unknown option '--jsn'; did you mean --json? (see --help)\n"],
+      [["frobnicate"], "opencrate: unknown command 'frobnicate' (see --help)\n"],
+    ];
+    for (const [args, stderr] of cases) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, args.join(" "));
+      assert.equal(result.stderr, stderr);
+      assert.equal(result.stdout, "");
+    }
+  });
+
   it("prints the package version", async () => {
     const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
     const result = await runCli(["--version"]);

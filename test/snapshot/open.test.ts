@@ -93,6 +93,19 @@ for (const factory of openable) {
       }
     });
 
+    it("a missing tag lists the name's tags, nearest first; @v<N> is pointed to @<N>; a missing name lists the root's", async () => {
+      const typo = await expectCode(Snapshot.open(`${root}/shared@latr`), "NOT_FOUND");
+      assert.equal(typo.message, `No version of 'shared' at ${root}/shared is tagged 'latr' (its tags: later, base).`);
+      const folderSpelling = await expectCode(Snapshot.open(`${root}/shared@v2`), "NOT_FOUND");
+      assert.equal(folderSpelling.message, `No version of 'shared' at ${root}/shared is tagged 'v2' (its tags: base, later); to pick version 2, write @2.`);
+      for (const selector of ["latest", "base"]) {
+        const name = await expectCode(Snapshot.open(`${root}/sahred@${selector}`), "NOT_FOUND");
+        assert.equal(name.message, `No version of 'sahred' exists at ${root}/sahred; ${root} holds shared.`);
+      }
+      const number = await expectCode(Snapshot.open(`${root}/sahred@3`), "VERSION_NOT_FOUND");
+      assert.equal(number.message, `Version 3 of 'sahred' does not exist at ${root}/sahred (no version of 'sahred' exists; ${root} holds shared).`);
+    });
+
     it("setup refuses a name starting with \".\" and a tag that @ would read as a number or latest; such folders written before still open by path", async () => {
       for (const name of [".hidden", "...x", ".opencrate"]) {
         const error = await expectCode(Snapshot.setup({ name, backend, console: false }), "INVALID_ARGUMENT", name);

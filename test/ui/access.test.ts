@@ -247,7 +247,12 @@ describe("opencrate ui", () => {
     assert.equal(missing.code, 1, missing.stderr);
     const empty = await runCli(["ui", "no-such-folder", "--port", "0"], { cwd: dir });
     assert.equal(empty.code, 1, empty.stderr);
-    assert.match(empty.stderr, /^opencrate: No snapshots at no-such-folder: the location is empty or does not exist\.$/m);
+    assert.match(empty.stderr, /^opencrate: No folder at no-such-folder, and no snapshot 'no-such-folder' in the default root snapshots \(OPENCRATE_ROOT is not set\); snapshots holds train\.$/m);
+    const emptyFolder = join(dir, "empty-folder");
+    await mkdir(emptyFolder);
+    const nothing = await runCli(["ui", emptyFolder, "--port", "0"], { cwd: dir });
+    assert.equal(nothing.code, 1, nothing.stderr);
+    assert.equal(nothing.stderr, `opencrate: No snapshots at ${emptyFolder}: the location is empty or does not exist.\n`);
   });
 });
 

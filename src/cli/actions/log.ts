@@ -4,6 +4,7 @@ import type { StorageBackend } from "../../backends/backend.ts";
 import { headIfPresent } from "../../backends/presence.ts";
 import { isOpenCrateError, NotFoundError } from "../../errors.ts";
 import { historyKey, logKey } from "../../snapshot/layout.ts";
+import { inDefaultRoot } from "../default-root.ts";
 import { writeError } from "../errors.ts";
 import { writeData } from "../format.ts";
 import { openSnapshotTarget } from "../targets.ts";
@@ -16,7 +17,7 @@ export interface LogOptions {
 }
 
 export async function runLog(uri: string, options: LogOptions): Promise<void> {
-  const snapshot = await openSnapshotTarget(uri);
+  const snapshot = await openSnapshotTarget(await inDefaultRoot(uri));
   const key =
     options.history === true
       ? historyKey(snapshot.name, snapshot.folder, options.rank)

@@ -5,6 +5,7 @@ import { backendFor } from "../../backends/registry.ts";
 import { NotFoundError } from "../../errors.ts";
 import { renderTree, type TreeFile } from "../../io/tree.ts";
 import { parseLocation, redact, type Location } from "../../uri.ts";
+import { inDefaultRoot } from "../default-root.ts";
 import { assertLocalFolder, listFolder } from "../files.ts";
 import { printLines } from "../format.ts";
 import { findSnapshotTarget, NO_FILES_YET } from "../targets.ts";
@@ -14,7 +15,8 @@ export interface TreeCommandOptions {
   readonly verbose?: boolean;
 }
 
-export async function runTree(uri: string, options: TreeCommandOptions): Promise<void> {
+export async function runTree(given: string, options: TreeCommandOptions): Promise<void> {
+  const uri = await inDefaultRoot(given, { bareName: true });
   const { backend, prefix, label, checkedOnDisk, claimedEmpty } = await resolveFolder(uri);
   const listed = await listFolder(backend, prefix);
   if (listed.length === 0 && claimedEmpty) {

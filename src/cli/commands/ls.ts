@@ -14,6 +14,8 @@ export function registerLs(program: Command): void {
 Examples:
   $ opencrate ls                                  # snapshot names in $OPENCRATE_ROOT, else ./snapshots
   $ opencrate ls snapshots                        # snapshot names in a local root
+  $ opencrate ls train                            # versions of train in the default root (a ./train folder
+                                                  # of its own versions wins; one holding pulled copies does not)
   $ opencrate ls s3://team/snapshots/train        # versions: tag, created, run id, status, size
   $ opencrate ls s3://team/snapshots/train@latest # files of the newest version
   $ opencrate ls snapshots/train/v3:baseline --json`,

@@ -26,11 +26,9 @@ import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { placedFileOf, type PlacedFile } from "../../transfer/download-file.ts";
 import type { SafeFolder } from "../../transfer/safe-folder.ts";
+import { JOURNAL_NAME, RECORD_FOLDER, RECORD_NAME } from "./record-files.ts";
 
-const RECORD_FOLDER = ".opencrate";
-const RECORD_NAME = "pulled.json";
 const RECORD_FORMAT = 1;
-const JOURNAL_NAME = "pulled.journal";
 /** The first item of each journal line. */
 const JOURNAL_FORMAT = 1;
 const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
