@@ -174,7 +174,7 @@ describe("opencrate pull", () => {
     ["just as a file's read is answered", 0],
     ["while a file's stream is stalled", 65536],
   ] as const) {
-    it(`a pull interrupted (SIGINT) ${when} ends with its one line and exit 1, and places no file unfinished`, async () => {
+    it(`a pull interrupted (SIGINT) ${when} ends with its one line and exit 1, places no file unfinished and keeps what it got`, async () => {
       const name = `interrupted-${stallAfter}`;
       const run = await Snapshot.setup({ name, backend: new LocalBackend({ root }), console: false });
       await run.text("small.txt").save("small");
@@ -185,17 +185,25 @@ describe("opencrate pull", () => {
       const dest = join(dir, `${name}-dest`);
       const uri = `${root}/${name}/v0`;
 
-      const stopped = await pullInterrupted([uri, dest], { folder: join(dest, "texts"), stallAfter });
+      const stopped = await pullInterrupted([uri, dest], { folder: join(dest, "texts"), stallAfter, grownTo: stallAfter });
       assert.equal(stopped.code, 1, stopped.stderr);
       // One line, no stack: the interruption is reported, not an error of its own.
       assert.match(stopped.stderr, /^opencrate: interrupted: \d+ of 3 files \(.*\) in .*, \d+ unfinished\. Run the same pull again to finish it\.\n$/);
-      assert.ok(!(await readdir(join(dest, "texts"))).includes("big.txt"), "nothing under the unfinished file's name");
+      const texts = await readdir(join(dest, "texts"));
+      assert.ok(!texts.includes("big.txt"), "nothing under the unfinished file's name");
+      // What the stalled stream wrote is kept under the partial's name for the next pull; an empty partial is not.
+      const partials = texts.filter((entry) => entry.startsWith(".ocpart-"));
+      const kept = partials.length === 0 ? 0 : (await stat(join(dest, "texts", partials[0] ?? ""))).size;
+      assert.equal(partials.length, stallAfter === 0 ? 0 : 1, `partial files: ${partials.join(", ")}`);
+      if (stallAfter > 0) assert.ok(kept >= stallAfter && kept < big.length, `the partial holds ${kept} bytes`);
       assert.ok(!existsSync(join(dest, ".opencrate/pulled.journal")), "the pull's end folded its journal into the record");
       const record = JSON.parse(await readFile(join(dest, PULL_RECORD), "utf8")) as { files: Record<string, unknown> };
       assert.ok(!("texts/big.txt" in record.files), "the record names only files placed");
 
       const finished = await runCli(["pull", uri, dest]);
       assert.equal(finished.code, 0, finished.stderr);
+      const resumed = kept === 0 ? "" : `, resumed at ${escapeRegExp(formatSize(kept))}`;
+      assert.match(finished.stdout, new RegExp(`^pulled {4}texts/big\\.txt \\(2\\.00 MB${resumed}\\)$`, "m"));
       assert.equal(await readFile(join(dest, "texts/big.txt"), "utf8"), big);
       assert.deepEqual(await filesBelow(join(dest, "texts")), ["big.txt", "small.txt"], "no partial file is left");
     });

@@ -3,7 +3,7 @@
  * answer, then nothing): each read fails once, with ABORTED caused by the signal's reason, and nothing is left for
  * the process to handle on its own (no uncaught exception, no unhandled rejection). The reads: getStream, get,
  * readRangeInto, and the download to a file that artifact.downloadTo and `opencrate pull` share, in one stream and
- * in parallel ranges; it leaves nothing under the target's name, and its partial file only when asked to resume.
+ * in parallel ranges; it leaves nothing under the target's name, and its partial file only when asked to keep it.
  * Also a getStream whose signal fires while the read is opened, as it starts or as its answer arrives (a backend
  * that does not watch the signal while it opens, as local disk's open and stat do not, hands a stream back after
  * the abort): that stream, never handed on, must not fail where no one listens. On MinIO and fake-gcs-server through
@@ -51,14 +51,17 @@ async function abortedOnce(what: string, call: (signal: AbortSignal, abort: () =
   assert.equal(error.cause, reason, `${what}: the signal's reason is the cause`);
 }
 
-/** `call`, aborted once the proxy holds one more answer than it did when `call` began (or once `call` settled). */
-async function abortedWhenHeld<T>(proxy: FaultProxy, abort: () => void, call: () => Promise<T>): Promise<T> {
+/**
+ * `call`, aborted once the proxy holds one more answer than it did when `call` began and `ready` says so (or once
+ * `call` settled).
+ */
+async function abortedWhenHeld<T>(proxy: FaultProxy, abort: () => void, call: () => Promise<T>, ready = (): boolean => true): Promise<T> {
   const before = proxy.counters.held;
   let settled = false;
   const running = call().finally(() => {
     settled = true;
   });
-  while (!settled && proxy.counters.held === before) await sleep(5);
+  while (!settled && (proxy.counters.held === before || !ready())) await sleep(5);
   abort();
   return running;
 }
@@ -196,9 +199,13 @@ for (const target of cloudTargets()) {
       ["in one stream", "one-stream.bin", ONE_STREAM_BYTES],
       ["in parallel ranges", "ranged.bin", RANGED_BYTES],
     ] as const) {
-      for (const resume of [false, true]) {
-        it(`a download to a file ${label} (resume ${resume}) rejects once with ABORTED and places nothing`, async () => {
-          const dest = join(scratch, `${key}-${resume}`);
+      for (const [mode, resume, keep] of [
+        ["not kept", false, false],
+        ["kept", false, true],
+        ["continued and kept", true, true],
+      ] as const) {
+        it(`a download to a file ${label} (${mode}) rejects once with ABORTED and places nothing`, async () => {
+          const dest = join(scratch, `${key}-${resume}-${keep}`);
           await mkdir(dest);
           const folder = await SafeFolder.open(dest);
           const partialName = `.part-${key}`;
@@ -207,7 +214,17 @@ for (const target of cloudTargets()) {
             assert.equal(info.size, size);
             await stalled(() =>
               abortedOnce(`download ${label}`, async (signal, abort) => {
-                await abortedWhenHeld(proxy, abort, () => downloadToFile({ backend, key, info, folder, name: key, partialName, resume, signal }));
+                let received = 0;
+                const onBytes = (count: number): void => {
+                  received += count;
+                };
+                // Once bytes are on disk (all but the last buffer's worth of what came), so that there is a prefix to keep.
+                await abortedWhenHeld(
+                  proxy,
+                  abort,
+                  () => downloadToFile({ backend, key, info, folder, name: key, partialName, resume, keep, signal, onBytes }),
+                  () => received >= MiB,
+                );
               }),
             );
           } finally {
@@ -215,7 +232,7 @@ for (const target of cloudTargets()) {
           }
           const left = await namesIn(dest);
           assert.ok(!left.includes(key), `nothing under the target's name: ${left.join(", ")}`);
-          if (!resume) {
+          if (!keep) {
             assert.deepEqual(left, [], "nothing is left");
             return;
           }
