@@ -5,9 +5,10 @@
  * link planted meanwhile redirects a byte.
  *
  * Large objects on a network store are read as parallel ranged streams written at their offsets (ranged-read.ts);
- * small ones in one request. A download the caller may continue later (resume) keeps what it got when it fails: a
- * one-stream partial holds a prefix, continued with one ranged stream from its end; a partial written in ranges has
- * a journal beside it naming the ranges on disk (range-journal.ts), and only the others are read again.
+ * small ones in one request. A download the caller may continue later (keep) leaves what it got when it fails, and a
+ * later one (resume) continues it: a one-stream partial holds a prefix, continued with one ranged stream from its
+ * end; a partial written in ranges has a journal beside it naming the ranges on disk (range-journal.ts), and only the
+ * others are read again.
  */
 import { type BigIntStats, closeSync, constants, fstatSync, futimesSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
@@ -45,10 +46,15 @@ export interface FileDownload {
   /** The partial file's name in `folder` (a partial written in ranges, and its journal, take names derived from it). */
   readonly partialName: string;
   /**
-   * Continue what an earlier download of this revision left under `partialName` (see partialEntries), and leave
-   * what this one gets there if it fails; otherwise start afresh and leave nothing.
+   * Continue what an earlier download of this revision left under `partialName` (see partialEntries); otherwise
+   * start afresh.
    */
   readonly resume: boolean;
+  /**
+   * Leave what this download got under the partial's names when it fails (a prefix, or ranges and their journal), for
+   * a later download of the same revision to continue; otherwise leave nothing. Default: `resume`.
+   */
+  readonly keep?: boolean | undefined;
   /** Parallel ranged streams for a large object; undefined takes the backend's `readConcurrency`, else chooses by
    * size and measured throughput. */
   readonly streams?: number | undefined;
@@ -140,15 +146,17 @@ async function download(request: FileDownload): Promise<FileDownloaded> {
     (plan.parallel ? 0 : constants.O_APPEND) |
     (plan.resumedFrom === 0 ? constants.O_TRUNC : 0);
   const read = { ifRevision: info.revision, ...(request.signal === undefined ? {} : { signal: request.signal }) };
+  const small = !plan.parallel && plan.resumedFrom === 0 && readsWhole(info.size);
   let filled: Filled;
   try {
-    filled =
-      !plan.parallel && plan.resumedFrom === 0 && readsWhole(info.size)
-        ? await fillSmall(request, partial, flags, read, onBytes)
-        : await fillStreamed(request, partial, flags, plan, read, onBytes);
+    filled = small ? await fillSmall(request, partial, flags, read, onBytes) : await fillStreamed(request, partial, flags, plan, read, onBytes);
   } catch (error) {
-    // A partial the caller continues keeps what it received (an interrupted pull goes on from there).
-    if (!request.resume) await unlink(partial).catch(() => {});
+    // Kept for a later download to continue (an interrupted pull goes on from there), unless nothing in it can be:
+    // a small object is read whole before a byte is written, and a revision that is gone is not read again.
+    if (!keeps(request) || small || isOpenCrateError(error, "PRECONDITION_FAILED") || !(await holdsBytes(partial))) {
+      await unlink(partial).catch(() => {});
+      if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
+    }
     throw replacedWhileRead(error, backend.describe(request.key));
   }
 
@@ -197,13 +205,14 @@ async function planFill(request: FileDownload): Promise<FillPlan> {
   const layout: RangeLayout = { revision: info.revision, size: info.size, rangeBytes: RANGE_BYTES };
   const prefixPartial = folder.entry(request.partialName);
   const rangedPartial = folder.entry(`${request.partialName}${RANGES_SUFFIX}`);
-  const journal = request.resume ? folder.entry(`${request.partialName}${RANGES_SUFFIX}${JOURNAL_SUFFIX}`) : undefined;
+  // Written when what this download gets is kept; read when an earlier one's is continued.
+  const journal = keeps(request) ? folder.entry(`${request.partialName}${RANGES_SUFFIX}${JOURNAL_SUFFIX}`) : undefined;
   if (request.resume) await dropLinkedPartials([prefixPartial, rangedPartial]);
   const ranges = rangesOf(0, info.size);
   const bytesOf = (done: ReadonlySet<number>): number =>
     [...done].reduce((sum, index) => sum + ((ranges[index]?.end ?? 0) - (ranges[index]?.start ?? 0)), 0);
 
-  let done = journal === undefined ? undefined : await readJournal(journal, layout);
+  let done = journal === undefined || !request.resume ? undefined : await readJournal(journal, layout);
   if (done !== undefined && !(await holdsAtMost(rangedPartial, info.size))) done = undefined;
   const parallelPays = info.size >= PARALLEL_MIN_BYTES && (streams ?? 2) > 1 && (maxStreams ?? 2) > 1 && acrossNetwork(backend);
   if (done === undefined && !parallelPays) {
@@ -222,6 +231,16 @@ async function planFill(request: FileDownload): Promise<FillPlan> {
     });
   }
   return { parallel: true, partial: rangedPartial, streams, maxStreams, resumedFrom: prefix, filledTo: prefix, done: covered, journal, layout };
+}
+
+/** Whether what this download gets is left for a later one when it fails. */
+function keeps(request: FileDownload): boolean {
+  return request.keep ?? request.resume;
+}
+
+/** Whether a file of at least one byte is at `path`. */
+async function holdsBytes(path: string): Promise<boolean> {
+  return ((await lstat(path).catch(() => undefined))?.size ?? 0) > 0;
 }
 
 /** Whether a regular file of at most `size` bytes is at `path`. */

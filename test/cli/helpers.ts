@@ -161,6 +161,40 @@ export async function pullKilledMidFile(
   return { partial, size: (await stat(partial)).size };
 }
 
+/**
+ * Runs `opencrate pull <args>` with object streams stalled after `stallAfter` bytes (0: every read is answered only
+ * as it is aborted), waits until a partial file (`.ocpart-*`) in `folder` holds at least `grownTo` bytes (default 0),
+ * and interrupts the CLI with SIGINT, as Ctrl-C does; resolves with what it printed once it exited. The CLI exiting
+ * first, or no such partial file within a minute, is an error.
+ */
+export async function pullInterrupted(
+  args: readonly string[],
+  options: { readonly folder: string; readonly stallAfter: number; readonly grownTo?: number; readonly env?: NodeJS.ProcessEnv },
+): Promise<CliResult> {
+  const cli = startCli(["pull", ...args], { main: STALLING_MAIN, env: { ...options.env, STALL_AFTER_BYTES: String(options.stallAfter) } });
+  const deadline = Date.now() + 60_000;
+  try {
+    for (;;) {
+      if (cli.child.exitCode !== null || cli.child.signalCode !== null) {
+        const result = await cli.result;
+        throw new Error(`the pull ended (code ${result.code}) before a partial file was in ${options.folder}: ${result.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`no partial file in ${options.folder} within a minute`);
+      const names = await readdir(options.folder).catch(() => [] as string[]);
+      const sizes = await Promise.all(
+        names.filter((name) => name.startsWith(".ocpart-")).map(async (name) => (await stat(join(options.folder, name)).catch(() => undefined))?.size),
+      );
+      if (sizes.some((size) => size !== undefined && size >= (options.grownTo ?? 0))) break;
+      await sleep(10);
+    }
+    cli.child.kill("SIGINT");
+  } catch (error) {
+    cli.child.kill("SIGKILL");
+    throw error;
+  }
+  return cli.result;
+}
+
 export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `opencrate-cli-${label}-`));
 }

@@ -8,7 +8,7 @@ import { LocalBackend } from "../../src/backends/local/index.ts";
 import { partialFileName } from "../../src/cli/pull/download.ts";
 import { Snapshot } from "../../src/index.ts";
 import { formatSize } from "../../src/io/size.ts";
-import { assertKeepsOwnFiles, assertPulledMany, KILLING_MAIN, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullKilledMidFile, removeDir, REPLACING_MAIN, runCli, runCliAsNobody, STALLING_MAIN, startCli, tempDir } from "./helpers.ts";
+import { assertKeepsOwnFiles, assertPulledMany, KILLING_MAIN, makeDotFiles, makeManyFiles, makeRoot, makeTwoVersions, MODEL_BYTES, PULL_RECORD, pullInterrupted, pullKilledMidFile, removeDir, REPLACING_MAIN, runCli, runCliAsNobody, startCli, tempDir } from "./helpers.ts";
 
 /** Every file below `folder` (following no links) but pull's record, as sorted relative paths. */
 async function filesBelow(folder: string): Promise<string[]> {
@@ -148,6 +148,66 @@ describe("opencrate pull", () => {
     assert.equal(fifth.code, 0, fifth.stderr);
     assert.equal(fifth.stderr, "");
   });
+
+  it("a pull stopped part-way does not name an earlier pull's files", async () => {
+    const backend = new LocalBackend({ root });
+    const first = await Snapshot.setup({ name: "stopped", backend, console: false });
+    await first.text("old.txt").save("first run");
+    await first.close();
+    const dest = join(dir, "stopped-dest");
+    const uri = `${root}/stopped/v0`;
+    assert.equal((await runCli(["pull", uri, dest])).code, 0);
+    const second = await Snapshot.setup({ name: "stopped", backend, console: false, start: 0, replace: true });
+    // Over 1 MiB, so it streams (and stalls).
+    await second.text("big.txt").save("x".repeat(2 * 1024 * 1024));
+    await second.close();
+    const stopped = await pullInterrupted([uri, dest], { folder: join(dest, "texts"), stallAfter: 65536 });
+    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.match(stopped.stderr, /^opencrate: interrupted: /m);
+    assert.doesNotMatch(stopped.stderr, /earlier pull/);
+    const finished = await runCli(["pull", uri, dest]);
+    assert.equal(finished.code, 0, finished.stderr);
+    assert.match(finished.stderr, /^opencrate: 1 file in .* came from an earlier pull and is no longer in .*: texts\/old\.txt \(/m);
+  });
+
+  for (const [when, stallAfter] of [
+    ["just as a file's read is answered", 0],
+    ["while a file's stream is stalled", 65536],
+  ] as const) {
+    it(`a pull interrupted (SIGINT) ${when} ends with its one line and exit 1, places no file unfinished and keeps what it got`, async () => {
+      const name = `interrupted-${stallAfter}`;
+      const run = await Snapshot.setup({ name, backend: new LocalBackend({ root }), console: false });
+      await run.text("small.txt").save("small");
+      // Over 1 MiB, so it streams (and stalls).
+      const big = "y".repeat(2 * 1024 * 1024);
+      await run.text("big.txt").save(big);
+      await run.close();
+      const dest = join(dir, `${name}-dest`);
+      const uri = `${root}/${name}/v0`;
+
+      const stopped = await pullInterrupted([uri, dest], { folder: join(dest, "texts"), stallAfter, grownTo: stallAfter });
+      assert.equal(stopped.code, 1, stopped.stderr);
+      // One line, no stack: the interruption is reported, not an error of its own.
+      assert.match(stopped.stderr, /^opencrate: interrupted: \d+ of 3 files \(.*\) in .*, \d+ unfinished\. Run the same pull again to finish it\.\n$/);
+      const texts = await readdir(join(dest, "texts"));
+      assert.ok(!texts.includes("big.txt"), "nothing under the unfinished file's name");
+      // What the stalled stream wrote is kept under the partial's name for the next pull; an empty partial is not.
+      const partials = texts.filter((entry) => entry.startsWith(".ocpart-"));
+      const kept = partials.length === 0 ? 0 : (await stat(join(dest, "texts", partials[0] ?? ""))).size;
+      assert.equal(partials.length, stallAfter === 0 ? 0 : 1, `partial files: ${partials.join(", ")}`);
+      if (stallAfter > 0) assert.ok(kept >= stallAfter && kept < big.length, `the partial holds ${kept} bytes`);
+      assert.ok(!existsSync(join(dest, ".opencrate/pulled.journal")), "the pull's end folded its journal into the record");
+      const record = JSON.parse(await readFile(join(dest, PULL_RECORD), "utf8")) as { files: Record<string, unknown> };
+      assert.ok(!("texts/big.txt" in record.files), "the record names only files placed");
+
+      const finished = await runCli(["pull", uri, dest]);
+      assert.equal(finished.code, 0, finished.stderr);
+      const resumed = kept === 0 ? "" : `, resumed at ${escapeRegExp(formatSize(kept))}`;
+      assert.match(finished.stdout, new RegExp(`^pulled {4}texts/big\\.txt \\(2\\.00 MB${resumed}\\)$`, "m"));
+      assert.equal(await readFile(join(dest, "texts/big.txt"), "utf8"), big);
+      assert.deepEqual(await filesBelow(join(dest, "texts")), ["big.txt", "small.txt"], "no partial file is left");
+    });
+  }
 
   it("a pull whose failures were files replaced while it read them says that running it again finishes it", async () => {
     const backend = new LocalBackend({ root });

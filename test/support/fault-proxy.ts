@@ -6,6 +6,8 @@
  *                   the server applied the request but the client never hears (the ambiguous case);
  * - `cut-response`  forward, send the answer's headers and the first half of its body, then reset;
  * - `stall`         wait `stallMs` before forwarding;
+ * - `stall-body`    forward, send the answer's headers and the first half of its body, then nothing more while the
+ *                   client stays connected (a store gone silent mid-transfer; the client's time-out or abort ends it);
  * - `status-500`, `status-503`  answer that status with a short text body, without forwarding;
  * - `s3-slow-down`  answer 503 with S3's `SlowDown` XML error;
  * - `gcs-503`       answer 503 with the GCS JSON API error body;
@@ -36,6 +38,7 @@ export type FaultKind =
   | "reset-after"
   | "cut-response"
   | "stall"
+  | "stall-body"
   | "status-500"
   | "status-503"
   | "s3-slow-down"
@@ -52,6 +55,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "s3-slow-down",
   "gcs-503",
   "html-page",
+  "stall-body",
 ];
 
 /** What the proxy knows about a request when it decides. */
@@ -83,6 +87,8 @@ export interface FaultCounters {
   readonly injected: Record<FaultKind, number>;
   /** Requests received, by method. */
   readonly byMethod: Record<string, number>;
+  /** Answers `stall-body` sent half of and now holds. */
+  held: number;
 }
 
 /** An answer the client never (fully) received. */
@@ -135,9 +141,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     forwarded: 0,
     injected: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,
     byMethod: {},
+    held: 0,
   };
   const swallowed: SwallowedAnswer[] = [];
   const sockets = new Set<Socket>();
+  /** The server's answers `stall-body` holds. */
+  const held = new Set<IncomingMessage>();
   let endpoint = "";
 
   const choose = (line: RequestLine): FaultKind | undefined => {
@@ -254,6 +263,46 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           reset,
         );
         return;
+      case "stall-body":
+        forward(
+          incoming,
+          (response) => {
+            outgoing.writeHead(response.statusCode ?? 502, relayedHeaders(response.headers, target, endpoint));
+            outgoing.flushHeaders();
+            const length = Number(response.headers["content-length"] ?? Number.NaN);
+            const holdAt = Number.isFinite(length) ? Math.floor(length / 2) : 0;
+            let relayed = 0;
+            const hold = (): void => {
+              counters.held += 1;
+              response.pause();
+              // The server's side goes once the client gave up (its abort or time-out closes the connection), or
+              // with the proxy: a server may hold a lock on the object while its answer is unread.
+              held.add(response);
+              const release = (): void => {
+                held.delete(response);
+                response.destroy();
+              };
+              if (incoming.socket.destroyed) release();
+              else incoming.socket.once("close", release);
+            };
+            if (holdAt === 0) {
+              hold();
+              return;
+            }
+            response.on("data", (chunk: Buffer) => {
+              const part = chunk.subarray(0, holdAt - relayed);
+              relayed += part.byteLength;
+              outgoing.write(part);
+              if (relayed >= holdAt) {
+                response.removeAllListeners("data");
+                hold();
+              }
+            });
+            response.once("error", reset);
+          },
+          reset,
+        );
+        return;
       case "stall": {
         incoming.pause();
         // The listener goes once the wait is over: a kept-alive connection carries many stalled requests.
@@ -299,6 +348,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
+        for (const response of held) response.destroy();
         server.close(() => resolve());
       }),
   };

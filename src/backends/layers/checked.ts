@@ -126,7 +126,9 @@ export class CheckedBackend implements api.StorageBackend {
       throw relay.failure(error);
     }
     if (relay.aborted !== undefined) {
-      stream.destroy(relay.aborted);
+      // Never handed out, so nothing listens to it: an error it emitted (destroyed with one, or failing by itself as
+      // its request is aborted) would be an uncaught exception. The caller gets the AbortedError from here instead.
+      stream.on("error", () => {}).destroy();
       throw relay.aborted;
     }
     stream.once("close", () => relay.dispose());

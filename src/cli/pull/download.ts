@@ -116,6 +116,7 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     // A partial that appeared after the folder was read (another pull into the same dest) is started afresh. What
     // this download leaves when interrupted (a prefix, or ranges and their journal) is continued by the next pull.
     resume: partialEntries(partialName).some((entry) => present.has(entry)),
+    keep: true,
     maxStreams: context.concurrency,
     signal: context.signal,
     onBytes: context.onBytes,
