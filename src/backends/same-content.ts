@@ -23,15 +23,28 @@ export async function sameContent(backend: StorageBackend, a: string, b: string)
   if (x !== undefined && y !== undefined && x !== y) return false;
   if (left.size === 0) return true;
   try {
-    const [first, second] = await Promise.all([
+    const [first, second] = await openBoth(
       backend.getStream(a, { ifRevision: left.revision }),
       backend.getStream(b, { ifRevision: right.revision }),
-    ]);
+    );
     return await sameBytes(first, second);
   } catch (error) {
     if (isOpenCrateError(error, "NOT_FOUND") || isOpenCrateError(error, "PRECONDITION_FAILED")) return false;
     throw error;
   }
+}
+
+/**
+ * Both streams, or the first failure: a stream opened while the other failed is destroyed (with a listener, so an
+ * error it raises later is not an uncaught one).
+ */
+async function openBoth(first: Promise<Readable>, second: Promise<Readable>): Promise<[Readable, Readable]> {
+  const [x, y] = await Promise.allSettled([first, second]);
+  if (x.status === "fulfilled" && y.status === "fulfilled") return [x.value, y.value];
+  for (const opened of [x, y]) {
+    if (opened.status === "fulfilled") opened.value.on("error", () => {}).destroy();
+  }
+  throw x.status === "rejected" ? x.reason : (y as PromiseRejectedResult).reason;
 }
 
 function exactChecksum(info: ObjectInfo, algorithm: "sha256" | "md5"): string | undefined {
