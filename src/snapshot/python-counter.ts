@@ -153,3 +153,72 @@ async function lockAge(lock: string): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/**
+ * Python OpenCrate's counter for `name` in `configPath` (`snapshot_version[name]`: the highest number Python took,
+ * written before Python makes that version's folder), or undefined when there is none: no file, no counter for the
+ * name, a value that is no version number, or a config that stays unreadable (the raise after the claim warns
+ * about that one).
+ */
+export async function readPythonCounter(configPath: string, name: string): Promise<number | undefined> {
+  let config: Record<string, unknown> | undefined;
+  try {
+    // The version named is only for readConfig's message, which is dropped here.
+    config = await readConfig(configPath, configPath, name, 0);
+  } catch {
+    return undefined;
+  }
+  const counters = config?.snapshot_version;
+  const counter = typeof counters === "object" && counters !== null && !Array.isArray(counters) ? (counters as Record<string, unknown>)[name] : undefined;
+  return typeof counter === "number" && Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
+}
+
+/**
+ * Removes `snapshot_version[name]` from `configPath`, keeping every other key, so the name's numbering restarts at
+ * v0 for both tools after its versions were deleted (Python OpenCrate's own reset removes every name's counter).
+ * Does nothing when the file or the counter does not exist. Written as {@link raisePythonCounter} writes.
+ */
+export async function forgetPythonCounter(
+  configPath: string,
+  name: string,
+  retry: RetryPolicy = new RetryPolicy(LOCAL_RETRY),
+): Promise<void> {
+  let target: string;
+  try {
+    target = await realpath(configPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  const lock = `${target}.lock`;
+  if (!(await acquire(lock, retry))) return;
+  try {
+    let config: Record<string, unknown> | undefined;
+    try {
+      config = await readConfig(target, configPath, name, 0);
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      throw new CorruptDataError(`${configPath} is not a JSON object; cannot remove the counter of '${name}' from it.`, {
+        path: configPath,
+        cause: error,
+      });
+    }
+    const counters = config?.snapshot_version;
+    if (typeof counters !== "object" || counters === null || Array.isArray(counters) || !Object.hasOwn(counters, name)) return;
+    if (config === undefined) return;
+    const { [name]: _forgotten, ...kept } = counters as Record<string, unknown>;
+    config.snapshot_version = kept;
+    const { mode } = await stat(target);
+    const staged = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    try {
+      await writeFile(staged, JSON.stringify(config, null, 4), { flag: "wx" });
+      await chmod(staged, mode & 0o7777);
+      await rename(staged, target);
+    } catch (error) {
+      await rm(staged, { force: true });
+      throw error;
+    }
+  } finally {
+    await rm(lock, { force: true });
+  }
+}

@@ -56,7 +56,7 @@ import {
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
 import { checkArtifactNameLength, refuseBookkeepingArtifactName, refuseRunLogType, validateTypeName } from "./names.ts";
-import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
+import { forgetPythonCounter, pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
 import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
 import { listRunRecords, summarizeRuns, type RunSummary } from "./run-records.ts";
@@ -101,6 +101,8 @@ interface ActiveRun {
   readonly tag: string | undefined;
   readonly folder: string;
   readonly readOnly: boolean;
+  /** The Python OpenCrate config kept in step with this name's numbers (see python-counter.ts), if any. */
+  readonly pythonConfig?: string | undefined;
   readonly writer: RunSink | undefined;
   readonly unregisterExit: (() => void) | undefined;
 }
@@ -209,6 +211,7 @@ export class Snapshot extends LevelMethods {
           runId,
           rank,
           replace: parsed.replace,
+          pythonConfig,
           warn: (message) => this.logger.warning(message),
         });
       } catch (error) {
@@ -284,7 +287,7 @@ export class Snapshot extends LevelMethods {
       },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
-    this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };
+    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit };
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
@@ -501,6 +504,14 @@ export class Snapshot extends LevelMethods {
     await backend.deleteMany(doomed);
     // Temp files of killed writes are never listed, so the deletes above leave them (and their folders).
     await backend.removeLeftovers?.(prefix, { olderThanMs: 0, inFolder: isResetFolder });
+    // Else "new" would go on numbering after Python's counter: numbering restarts at v0 for both tools.
+    if (run.pythonConfig !== undefined) {
+      await forgetPythonCounter(run.pythonConfig, run.name, retryPolicyOf(backend)).catch((error: unknown) => {
+        this.logger.warning(
+          `Could not remove the counter of '${run.name}' from ${run.pythonConfig} for Python OpenCrate: ${(error as Error).message}`,
+        );
+      });
+    }
   }
 
   /** Writes buffered log lines now; after a failed close(), tries that close again. */

@@ -12,11 +12,15 @@ with what it saw, for the TypeScript side to compare.
                                                   prints their values; appends one log line
   python python_driver.py diverged-run NAME       new: JSON with NaN and infinities (json's default spelling) and a
                                                   safetensors file with a complex64 (C64) tensor beside a float32 one
+  python python_driver.py new-run NAME [HOLD]     new, one log line; with HOLD, once its counter names the version
+                                                  and before it makes the folder, creates HOLD.held and waits for
+                                                  HOLD.go (another process sets up meanwhile)
 """
 
 import json
 import os
 import sys
+import time
 import zipfile
 
 import matplotlib
@@ -173,6 +177,27 @@ def diverged_run(name):
     emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
 
 
+def new_run(name, hold=None):
+    if hold is not None:
+        add = oc.snapshot.logger.add
+
+        def held_add(sink, *args, **kwargs):
+            # A path is the run's log file: the counter is written, and the folder is made only by this call.
+            if isinstance(sink, str):
+                open(hold + ".held", "w").close()
+                deadline = time.monotonic() + 120
+                while not os.path.exists(hold + ".go"):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{hold}.go never appeared")
+                    time.sleep(0.02)
+            return add(sink, *args, **kwargs)
+
+        oc.snapshot.logger.add = held_add
+    oc.snapshot.setup(name=name, start="new")
+    oc.info(f"python's run in {oc.snapshot.version_name}")
+    emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
+
+
 def _audio_summary(result):
     data = np.asarray(result["data"])
     return {
@@ -185,5 +210,5 @@ def _audio_summary(result):
 
 if __name__ == "__main__":
     command, snapshot_name, *rest = sys.argv[1:]
-    steps = {"first-run": first_run, "resume-first": resume_first, "artifacts-run": artifacts_run, "load-last": load_last, "diverged-run": diverged_run}
+    steps = {"first-run": first_run, "resume-first": resume_first, "artifacts-run": artifacts_run, "load-last": load_last, "diverged-run": diverged_run, "new-run": new_run}
     steps[command](snapshot_name, *rest)
