@@ -32,6 +32,11 @@ export interface LogObjectWriterOptions {
   readonly historyKey: string;
   /** This run continues an existing version, so it keeps a history. */
   readonly resume: boolean;
+  /**
+   * A version this run just took ("new"), not resumed: `.log` is created only where there is none, and one found
+   * there (another writer took the folder meanwhile) fails the start ALREADY_EXISTS, left as it is.
+   */
+  readonly createOnly?: boolean;
   /** Longest time a written line waits before it is stored. Default 1000 ms. */
   readonly flushIntervalMs?: number;
   /** Buffered bytes that trigger a flush at once. Default 256 KiB. */
@@ -53,6 +58,7 @@ export class LogObjectWriter implements LogSink {
   readonly #logKey: string;
   readonly #historyKey: string;
   readonly #resume: boolean;
+  readonly #createOnly: boolean;
   readonly #flushIntervalMs: number;
   readonly #flushBytes: number;
   readonly #appendRetry: RetryPolicy;
@@ -82,6 +88,7 @@ export class LogObjectWriter implements LogSink {
     this.#logKey = options.logKey;
     this.#historyKey = options.historyKey;
     this.#resume = options.resume;
+    this.#createOnly = options.createOnly === true;
     this.#flushIntervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
     this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.#appendRetry = options.appendRetry ?? retryPolicyOf(options.backend);
@@ -116,7 +123,7 @@ export class LogObjectWriter implements LogSink {
     this.#state = "starting";
     try {
       if (this.#resume && !(await this.#seedHistory())) await this.#completeHistory();
-      await this.#runLog.start(this.#resume);
+      await this.#runLog.start(this.#resume ? "replace" : this.#createOnly ? "create-only" : "create");
     } catch (error) {
       if (this.#state === "starting") this.#state = "created";
       this.#starting = undefined; // start() may be tried again

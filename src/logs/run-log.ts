@@ -1,7 +1,8 @@
 /**
  * This run's `.log`: replaced by an empty object when the run starts, then grown by each flush.
  *
- * Every write names what it expects to find: the empty object of a new run is created only where there is none,
+ * Every write names what it expects to find: the empty object of a new run is created only where there is none
+ * (in a version the run just took, one found there is another writer's: the start fails and leaves it alone),
  * and each write after it names the revision the one before left (`ifRevision`), as does the start of a run that
  * replaces an older `.log` (the revision it just read). So a write of ours whose request reaches the store late,
  * after its retry already landed and later writes followed, fails its condition instead of putting back an older
@@ -28,7 +29,7 @@ import { CREATE_ONLY, ifRevision, OVERWRITE } from "../backends/backend.ts";
 import { headIfPresent } from "../backends/presence.ts";
 import { enforcesConditions, lostCondition } from "../backends/conditions.ts";
 import { retryPolicyOf } from "../backends/retry-policy.ts";
-import { isOpenCrateError } from "../errors.ts";
+import { AlreadyExistsError, isOpenCrateError } from "../errors.ts";
 import { BATCH_IDS_METADATA_KEY, concatBytes, REMEMBERED_BATCHES, TEXT_CONTENT_TYPE } from "./history-append.ts";
 
 /**
@@ -43,9 +44,17 @@ export type StartedRunLog =
 /** User-metadata key naming the writer of a `.log` that is rewritten whole. */
 export const LOG_WRITER_METADATA_KEY = "oc-writer";
 
+/**
+ * How a run's start treats a `.log` already there: `"replace"`, a resumed run's, likely there, replaced under the
+ * revision read; `"create"`, none expected, but one found is replaced (a folder `replace` empties, the scratch
+ * folder); `"create-only"`, a version this run just took: one found there is another writer's, left as it is, and
+ * the start fails ALREADY_EXISTS naming it.
+ */
+export type LogStart = "replace" | "create" | "create-only";
+
 export interface RunLog {
-  /** Replaces `.log` with an empty object; `existing` says a `.log` is likely there already (a resumed run). */
-  start(existing: boolean): Promise<void>;
+  /** Writes an empty `.log` (see {@link LogStart}). */
+  start(mode: LogStart): Promise<void>;
   /** Where the started, still empty `.log` stands (see {@link StartedRunLog}). */
   startedState(): StartedRunLog;
   /** Takes over a `.log` another writer started and left empty. */
@@ -66,14 +75,16 @@ const REWRITE_ATTEMPTS = 3;
 
 /**
  * Writes an empty `.log` in place of whatever is there: create-only where there is none (expected unless
- * `existing`), else under the revision just read; when another run got in between, looks again (after the retry
- * policy's wait) as often as the policy allows conflicts. Without conditional writes, one plain put.
+ * `"replace"`), else under the revision just read; when another run got in between, looks again (after the retry
+ * policy's wait) as often as the policy allows conflicts. `"create-only"` never replaces: see {@link createOnly}.
+ * Without conditional writes, one plain put.
  */
-async function putEmpty(backend: StorageBackend, key: string, existing: boolean, metadata: Readonly<Record<string, string>> | undefined): Promise<ObjectInfo> {
+async function putEmpty(backend: StorageBackend, key: string, mode: LogStart, metadata: Readonly<Record<string, string>> | undefined): Promise<ObjectInfo> {
   const options = { contentType: TEXT_CONTENT_TYPE, ...(metadata === undefined ? {} : { metadata }) };
+  if (mode === "create-only" && backend.capabilities.createOnly) return createOnly(backend, key, options);
   if (!enforcesConditions(backend)) return backend.put(key, "", { ...options, mode: OVERWRITE });
   const policy = retryPolicyOf(backend);
-  let look = existing;
+  let look = mode === "replace";
   let conflicts = 0;
   for (;;) {
     let mode: WriteMode = CREATE_ONLY;
@@ -88,6 +99,32 @@ async function putEmpty(backend: StorageBackend, key: string, existing: boolean,
     }
     if (look) await policy.wait(conflicts);
     look = true;
+  }
+}
+
+/**
+ * The empty `.log` of a version the run just took, created only where there is none. One there was written by
+ * another writer that took the folder meanwhile (another tool numbering the same version): ALREADY_EXISTS, and it
+ * is left as it is. A backend that does not settle its own conditional writes may report our own earlier send,
+ * landed with its answer lost, so there an empty object carrying this write's writer id is ours (a `.log` that is
+ * appended to gets a writer id for this write alone).
+ */
+async function createOnly(backend: StorageBackend, key: string, options: { contentType: string; metadata?: Readonly<Record<string, string>> }): Promise<ObjectInfo> {
+  const metadata = options.metadata ?? { [LOG_WRITER_METADATA_KEY]: randomBytes(8).toString("hex") };
+  try {
+    return await backend.put(key, "", { ...options, metadata, mode: CREATE_ONLY });
+  } catch (error) {
+    if (!lostCondition(error)) throw error;
+    if (backend.capabilities.settlesConditionalWrites !== true && backend.capabilities.userMetadata !== false) {
+      const current = await headIfPresent(backend, key);
+      const stored = current?.metadata ?? {};
+      if (current?.size === 0 && Object.entries(metadata).every(([name, value]) => stored[name] === value)) return current;
+    }
+    throw new AlreadyExistsError(
+      `${backend.describe(key)} already exists: another writer wrote it into the version this run had just taken. ` +
+        "It is left as it is, and this run does not write into that folder.",
+      { path: backend.describe(key), cause: error },
+    );
   }
 }
 
@@ -112,8 +149,8 @@ class RewrittenRunLog implements RunLog {
     this.#onReplaced = onReplaced;
   }
 
-  async start(existing: boolean): Promise<void> {
-    const info = await putEmpty(this.#backend, this.#key, existing, this.#metadata());
+  async start(mode: LogStart): Promise<void> {
+    const info = await putEmpty(this.#backend, this.#key, mode, this.#metadata());
     this.#revision = enforcesConditions(this.#backend) ? info.revision : undefined;
   }
 
@@ -203,8 +240,8 @@ class AppendedRunLog implements RunLog {
     this.#onReplaced = onReplaced;
   }
 
-  async start(existing: boolean): Promise<void> {
-    const info = await putEmpty(this.#backend, this.#key, existing, undefined);
+  async start(mode: LogStart): Promise<void> {
+    const info = await putEmpty(this.#backend, this.#key, mode, undefined);
     this.#stored = { revision: info.revision, size: info.size, batchIds: [] };
   }
 

@@ -18,6 +18,8 @@ export interface RunWriterOptions {
   readonly logKey: string;
   readonly historyKey: string;
   readonly resume: boolean;
+  /** See LogObjectWriterOptions.createOnly. */
+  readonly createOnly?: boolean;
   readonly flushIntervalMs?: number;
   readonly recordKey: string;
   readonly record: RunRecord;
@@ -62,6 +64,7 @@ export class RunWriter {
       logKey: options.logKey,
       historyKey: options.historyKey,
       resume: options.resume,
+      ...(options.createOnly === true ? { createOnly: true } : {}),
       ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
       onStored: () => {
         this.#storedFlushes += 1;

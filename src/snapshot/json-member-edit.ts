@@ -61,6 +61,40 @@ export function setJsonMember(text: string, keys: readonly [string, ...string[]]
   return text;
 }
 
+/**
+ * `text` without the members at `keys` (a path of object keys from the top; every member of that key in the object
+ * the path leads to, duplicates included, so that no reader finds an older one). Unchanged when the path leads
+ * nowhere. The separators around a removed member go with it.
+ */
+export function removeJsonMember(text: string, keys: readonly [string, ...string[]]): string {
+  const parents = keys.slice(0, -1);
+  const key = keys.at(-1) ?? "";
+  let edited = text;
+  for (;;) {
+    const object = objectAt(edited, parents);
+    if (object === undefined) return edited;
+    const index = object.members.findLastIndex((candidate) => candidate.key === key);
+    const member = object.members[index];
+    if (member === undefined) return edited;
+    const next = object.members[index + 1];
+    const previous = object.members[index - 1];
+    if (next !== undefined) edited = splice(edited, member.keyStart, next.keyStart, "");
+    else if (previous !== undefined) edited = splice(edited, previous.valueEnd, member.valueEnd, "");
+    else edited = splice(edited, object.open + 1, object.close, "");
+  }
+}
+
+/** The object the path of keys leads to from the top (the last member of each key), if every step is an object. */
+function objectAt(text: string, keys: readonly string[]): ObjectText | undefined {
+  let object = readObject(text, skipWhitespace(text, 0));
+  for (const key of keys) {
+    const member = object.members.findLast((candidate) => candidate.key === key);
+    if (member === undefined || text[member.valueStart] !== "{") return undefined;
+    object = readObject(text, member.valueStart);
+  }
+  return object;
+}
+
 function addMember(text: string, object: ObjectText, indent: string, keys: readonly string[], value: string, layout: Layout): string {
   const first = object.members[0];
   const last = object.members.at(-1);

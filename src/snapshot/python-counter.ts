@@ -25,7 +25,7 @@ import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
 import { RetryPolicy, type RetryOptions } from "../backends/retry-policy.ts";
 import { parsePythonJson } from "../handlers/json.ts";
 import { parseLocation } from "../uri.ts";
-import { setJsonMember } from "./json-member-edit.ts";
+import { removeJsonMember, setJsonMember } from "./json-member-edit.ts";
 
 const PROJECT_FOLDER = ".opencrate";
 const CONFIG_FILE = "config.json";
@@ -82,19 +82,23 @@ export async function raisePythonCounter(
     const counters = read.config[COUNTERS_KEY];
     const current = typeof counters === "object" && counters !== null ? (counters as Record<string, unknown>)[name] : undefined;
     if (typeof current === "number" && current >= version) return;
-    const text = setJsonMember(read.text, [COUNTERS_KEY, name], String(version));
-    const { mode } = await stat(target);
-    const staged = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-    try {
-      await writeFile(staged, Buffer.from(text, read.encoding), { flag: "wx" });
-      await chmod(staged, mode & 0o7777);
-      await rename(staged, target);
-    } catch (error) {
-      await rm(staged, { force: true });
-      throw error;
-    }
+    await replaceConfig(target, Buffer.from(setJsonMember(read.text, [COUNTERS_KEY, name], String(version)), read.encoding));
   } finally {
     await rm(lock, { force: true });
+  }
+}
+
+/** Replaces `target` with `bytes` through a staged copy and a rename, keeping its mode (called under the lock). */
+async function replaceConfig(target: string, bytes: Buffer): Promise<void> {
+  const { mode } = await stat(target);
+  const staged = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await writeFile(staged, bytes, { flag: "wx" });
+    await chmod(staged, mode & 0o7777);
+    await rename(staged, target);
+  } catch (error) {
+    await rm(staged, { force: true });
+    throw error;
   }
 }
 
@@ -175,5 +179,62 @@ async function lockAge(lock: string): Promise<number | undefined> {
     return Date.now() - (await stat(lock)).mtimeMs;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Python OpenCrate's counter for `name` in `configPath` (`snapshot_version[name]`: the highest number Python took,
+ * written before Python makes that version's folder), or undefined when there is none: no file, no counter for the
+ * name, a value that is no version number, or a config that stays unreadable (the raise after the claim warns
+ * about that one).
+ */
+export async function readPythonCounter(configPath: string, name: string): Promise<number | undefined> {
+  let read: ConfigText | undefined;
+  try {
+    // The version named is only for readConfig's message, which is dropped here.
+    read = await readConfig(configPath, configPath, name, 0);
+  } catch {
+    return undefined;
+  }
+  const counters = read?.config[COUNTERS_KEY];
+  const counter = typeof counters === "object" && counters !== null && !Array.isArray(counters) ? (counters as Record<string, unknown>)[name] : undefined;
+  return typeof counter === "number" && Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
+}
+
+/**
+ * Removes `snapshot_version[name]` from `configPath`, keeping every other key, so the name's numbering restarts at
+ * v0 for both tools after its versions were deleted (Python OpenCrate's own reset removes every name's counter).
+ * Does nothing when the file or the counter does not exist. Written as {@link raisePythonCounter} writes.
+ */
+export async function forgetPythonCounter(
+  configPath: string,
+  name: string,
+  retry: RetryPolicy = new RetryPolicy(LOCAL_RETRY),
+): Promise<void> {
+  let target: string;
+  try {
+    target = await realpath(configPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  const lock = `${target}.lock`;
+  if (!(await acquire(lock, retry))) return;
+  try {
+    let read: ConfigText | undefined;
+    try {
+      read = await readConfig(target, configPath, name, 0);
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      throw new CorruptDataError(`${configPath} is not a JSON object; cannot remove the counter of '${name}' from it.`, {
+        path: configPath,
+        cause: error,
+      });
+    }
+    const counters = read?.config[COUNTERS_KEY];
+    if (read === undefined || typeof counters !== "object" || counters === null || Array.isArray(counters) || !Object.hasOwn(counters, name)) return;
+    await replaceConfig(target, Buffer.from(removeJsonMember(read.text, [COUNTERS_KEY, name]), read.encoding));
+  } finally {
+    await rm(lock, { force: true });
   }
 }

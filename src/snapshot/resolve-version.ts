@@ -4,6 +4,7 @@ import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import { isDotName, isSelectorTag, refuseNewSnapshotName, refuseNewTag, type StartOption } from "./names.ts";
+import { readPythonCounter } from "./python-counter.ts";
 import { folderClaim, highestNumber, numbersOf, refuseBeyondMaxVersion, VersionStore, type AllocationResult, type VersionEntry } from "./versions.ts";
 
 export interface ResolveRequest {
@@ -14,6 +15,8 @@ export interface ResolveRequest {
   readonly runId: string | undefined;
   readonly rank: number | undefined;
   readonly replace: boolean;
+  /** The Python OpenCrate config kept in step (see python-counter.ts): "new" also starts past its counter. */
+  readonly pythonConfig: string | undefined;
   readonly warn: (message: string) => void;
 }
 
@@ -73,11 +76,14 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   const store = new VersionStore(backend, name);
   if (start === "new") {
     if (isSelectorTag(tag)) refuseNewTag(tag, `v<N>:${tag}`);
+    // Python numbers its "new" run from its counter, which it raises before it makes the version's folder.
+    const counter = request.pythonConfig === undefined ? undefined : await readPythonCounter(request.pythonConfig, name);
+    const lowest = counter === undefined ? 0 : counter + 1;
     if (runId === undefined) {
-      const claim = await store.allocateNew({ tag, runId });
+      const claim = await store.allocateNew({ tag, runId }, lowest);
       return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false };
     }
-    const { claim, created } = await store.allocateForRun(runId, { tag, runId });
+    const { claim, created } = await store.allocateForRun(runId, { tag, runId }, lowest);
     // A rank joining its job's fresh version starts its own log; a restarted rank (same run id, log already
     // there, as after a torchrun elastic restart) resumes it so the earlier lines move into the history.
     const folder = versionFolderName(claim.version, tag);

@@ -56,7 +56,7 @@ import {
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
 import { checkArtifactNameLength, refuseBookkeepingArtifactName, refuseRunLogType, validateTypeName } from "./names.ts";
-import { pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
+import { forgetPythonCounter, pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
 import { rankWithoutRunIdWarning, setupRunId } from "./run-env.ts";
 import { listRunRecords, summarizeRuns, type RunSummary } from "./run-records.ts";
@@ -88,6 +88,12 @@ export interface VersionInfo {
   readonly hasFolder: boolean;
 }
 
+/**
+ * Numbers a "new" setup claims before it gives up when each one's folder turns out to be taken by another writer
+ * (a `.log` there before ours): more than two in a row means something keeps writing into fresh versions.
+ */
+const NEW_VERSION_ATTEMPTS = 3;
+
 interface ActiveRun {
   readonly backend: StorageBackend;
   readonly name: string;
@@ -95,6 +101,8 @@ interface ActiveRun {
   readonly tag: string | undefined;
   readonly folder: string;
   readonly readOnly: boolean;
+  /** The Python OpenCrate config kept in step with this name's numbers (see python-counter.ts), if any. */
+  readonly pythonConfig?: string | undefined;
   readonly writer: RunSink | undefined;
   readonly unregisterExit: (() => void) | undefined;
 }
@@ -172,8 +180,8 @@ export class Snapshot extends LevelMethods {
     const backend = backendOf(options);
     const setupRun = setupRunId(options.runId, name);
     const { runId } = setupRun;
+    const pythonConfig = pythonConfigFor(options.backend === undefined ? parsed.root : undefined);
 
-    let resolved: ResolvedVersion;
     const startedAt = new Date();
     let git: ReturnType<typeof gitState>;
     try {
@@ -187,66 +195,83 @@ export class Snapshot extends LevelMethods {
       git = gitState();
       const rankWarning = rankWithoutRunIdWarning(runId);
       if (rankWarning !== undefined) this.logger.warning(rankWarning);
-      resolved = await resolveVersion({
-        backend,
-        name,
-        start: parsed.start,
-        tag,
-        runId,
-        rank,
-        replace: parsed.replace,
-        warn: (message) => this.logger.warning(message),
-      });
     } catch (error) {
       setupRun.release();
       throw error;
     }
-    const { version, folder, resumed, empties, emptied, abandoned } = resolved;
-    // At once: a Python script numbering its "new" run from the counter meanwhile would take this version too.
-    if (version !== DEV_VERSION) await this.#raisePythonCounter(options.backend === undefined ? parsed.root : undefined, name, version, backend);
-
-    const log = logKey(name, folder, rank);
+    let resolved: ResolvedVersion;
     let writer: RunSink | undefined;
-    try {
-      // Before the new log is written into the folder: a folder that cannot be emptied (on local disk, one reached
-      // through a link) is refused with nothing written, not after the new log has replaced the old one.
-      if (empties) await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
-      const { key: recordKey, record } = firstRunRecord({
-        name,
-        // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
-        version: version === DEV_VERSION ? -1 : version,
-        versionName: folder,
-        log: log.slice(versionKey(name, folder).length + 1),
-        runId,
-        rank,
-        startedAt,
-        git: await git,
-      });
-      writer = await startRunSink(backend, {
-        logKey: log,
-        historyKey: historyKey(name, folder, rank),
-        resume: resumed,
-        recordKey,
-        record,
-        ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
-      });
-      if (empties) {
-        const kept = await emptyFolderBut(backend, versionKey(name, folder), log);
-        if (kept.length > 0) {
-          this.logger.warning(
-            `Kept ${kept.length} object(s) written into ${backend.describe(versionKey(name, folder))} by another process while ` +
-              `it was being emptied for replace: ${kept.map((key) => key.slice(versionKey(name, folder).length + 1)).join(", ")}.`,
-          );
-        }
-        await emptied();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        resolved = await resolveVersion({
+          backend,
+          name,
+          start: parsed.start,
+          tag,
+          runId,
+          rank,
+          replace: parsed.replace,
+          pythonConfig,
+          warn: (message) => this.logger.warning(message),
+        });
+      } catch (error) {
+        setupRun.release();
+        throw error;
       }
-    } catch (error) {
-      // The run does not start: its log is closed (as failed), and with `replace` the run's other ranks, waiting for
-      // the folder to be emptied, stop waiting.
-      await writer?.close({ status: "failed", exitCode: null, signal: null }).catch(() => {});
-      if (empties) await abandoned().catch(() => {});
-      throw error;
+      const { version, folder, resumed, empties, emptied, abandoned } = resolved;
+      // At once: a Python script numbering its "new" run from the counter meanwhile would take this version too.
+      if (version !== DEV_VERSION) await this.#raisePythonCounter(pythonConfig, name, version, backend);
+
+      const log = logKey(name, folder, rank);
+      writer = undefined;
+      try {
+        // Before the new log is written into the folder: a folder that cannot be emptied (on local disk, one reached
+        // through a link) is refused with nothing written, not after the new log has replaced the old one.
+        if (empties) await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
+        const { key: recordKey, record } = firstRunRecord({
+          name,
+          // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
+          version: version === DEV_VERSION ? -1 : version,
+          versionName: folder,
+          log: log.slice(versionKey(name, folder).length + 1),
+          runId,
+          rank,
+          startedAt,
+          git: await git,
+        });
+        writer = await startRunSink(backend, {
+          logKey: log,
+          historyKey: historyKey(name, folder, rank),
+          resume: resumed,
+          // A version "new" just took: a `.log` there is another writer's, never replaced.
+          createOnly: parsed.start === "new" && !resumed,
+          recordKey,
+          record,
+          ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
+        });
+        if (empties) {
+          const kept = await emptyFolderBut(backend, versionKey(name, folder), log);
+          if (kept.length > 0) {
+            this.logger.warning(
+              `Kept ${kept.length} object(s) written into ${backend.describe(versionKey(name, folder))} by another process while ` +
+                `it was being emptied for replace: ${kept.map((key) => key.slice(versionKey(name, folder).length + 1)).join(", ")}.`,
+            );
+          }
+          await emptied();
+        }
+        break;
+      } catch (error) {
+        // The run does not start: its log is closed (as failed), and with `replace` the run's other ranks, waiting for
+        // the folder to be emptied, stop waiting.
+        await writer?.close({ status: "failed", exitCode: null, signal: null }).catch(() => {});
+        if (empties) await abandoned().catch(() => {});
+        // Another writer took the folder of the number "new" just claimed: the claim stays, unused, and the next
+        // number is claimed. With a run id the run's other processes may be joining that version: the error stands.
+        const taken = isOpenCrateError(error, "ALREADY_EXISTS") && error.path === backend.describe(log);
+        if (!(taken && parsed.start === "new" && runId === undefined && attempt < NEW_VERSION_ATTEMPTS)) throw error;
+      }
     }
+    const { version, folder } = resolved;
     this.logger.attach(writer);
     const unregisterExit = registerForExit({
       flush: () => writer.flush(),
@@ -262,15 +287,14 @@ export class Snapshot extends LevelMethods {
       },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
-    this.#run = { backend, name, version, tag, folder, readOnly: false, writer, unregisterExit };
+    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit };
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
   }
 
   /** Keeps a Python OpenCrate project's counter in step (see python-counter.ts); a failure only warns. */
-  async #raisePythonCounter(root: string | undefined, name: string, version: number, backend: StorageBackend): Promise<void> {
-    const config = pythonConfigFor(root);
+  async #raisePythonCounter(config: string | undefined, name: string, version: number, backend: StorageBackend): Promise<void> {
     if (config === undefined) return;
     try {
       await raisePythonCounter(config, name, version, retryPolicyOf(backend));
@@ -482,6 +506,14 @@ export class Snapshot extends LevelMethods {
     if (abandonedTemps.length > 0) await backend.deleteTemps?.(abandonedTemps);
     // Temp files on local disk are never listed, so the deletes above leave them (and their folders).
     await backend.removeLeftovers?.(prefix, { inFolder: isResetFolder });
+    // Else "new" would go on numbering after Python's counter: numbering restarts at v0 for both tools.
+    if (run.pythonConfig !== undefined) {
+      await forgetPythonCounter(run.pythonConfig, run.name, retryPolicyOf(backend)).catch((error: unknown) => {
+        this.logger.warning(
+          `Could not remove the counter of '${run.name}' from ${run.pythonConfig} for Python OpenCrate: ${(error as Error).message}`,
+        );
+      });
+    }
   }
 
   /** Writes buffered log lines now; after a failed close(), tries that close again. */

@@ -2,9 +2,9 @@
  * Version allocation and listing. A version exists when its claim object exists or when a `v<N>[:<tag>]` folder
  * holds anything (other tools, Python OpenCrate included, write folders without claims). Claims are written
  * create-only, so two writers can never own one number, and a loser moves on to the next number without
- * overwriting anything; "new" starts past the highest claim and the highest folder, so it never lands in a folder
- * it did not claim. A conditional write whose answer was lost (TRANSIENT) is settled by reading the claim back and
- * comparing the writer's token, never by guessing.
+ * overwriting anything; "new" starts past the highest claim and the highest folder, and checks its number again
+ * once won, so it never lands in a folder it did not claim. A conditional write whose answer was lost (TRANSIENT)
+ * is settled by reading the claim back and comparing the writer's token, never by guessing.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
@@ -243,22 +243,23 @@ export class VersionStore {
   }
 
   /**
-   * Claims the next free number: past every claim, and never one a folder holds. The first candidate is checked
+   * Claims the next free number: past every claim, from `lowest` up (a number another tool took without a claim
+   * or a folder yet: Python OpenCrate's counter + 1), and never one a folder holds. The first candidate is checked
    * for a folder before claiming (a root written by another tool has folders and no claims: one full folder
-   * listing then jumps past them all); a number reached by losing races is checked after winning it, and when a
-   * folder turned up there the claim is kept, unused, and the next free number is claimed.
+   * listing then jumps past them all), and every number is checked again once won: a folder made between the
+   * check and the claim (another tool taking the same number) keeps the claim, unused, so nobody else takes the
+   * number, and the next free number is claimed. Nothing in that folder is touched.
    */
-  async allocateNew(options: AllocateOptions): Promise<VersionClaim> {
-    let candidate = await this.#pastFolders(((await this.highest()) ?? -1) + 1);
-    let checked = candidate;
+  async allocateNew(options: AllocateOptions, lowest = 0): Promise<VersionClaim> {
+    let candidate = await this.#pastFolders(Math.max(((await this.highest()) ?? -1) + 1, lowest));
     // One claim (one token) per number: a retry after an unknown outcome must recognise its own earlier write.
     let claim = newClaim(candidate, options);
     let lost = 0;
     for (;;) {
       const { outcome } = await this.#tryClaim(claim, true);
       if (outcome === "won") {
-        if (candidate !== checked && (await this.folderExists(candidate))) {
-          candidate = checked = await this.#pastFolders(candidate + 1);
+        if (await this.folderExists(candidate)) {
+          candidate = await this.#pastFolders(candidate + 1);
           claim = newClaim(candidate, options);
           continue;
         }
@@ -304,9 +305,9 @@ export class VersionStore {
    * Ranks of one job (same runId) share one version with exactly one allocation: the first to create the run
    * record allocates; the others wait for the record to name the version.
    */
-  async allocateForRun(runId: string, options: AllocateOptions): Promise<AllocationResult> {
+  async allocateForRun(runId: string, options: AllocateOptions, lowest = 0): Promise<AllocationResult> {
     return this.decideForRun(runId, async () => {
-      const claim = await this.allocateNew(options);
+      const claim = await this.allocateNew(options, lowest);
       return { claim, created: true };
     });
   }

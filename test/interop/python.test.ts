@@ -9,11 +9,12 @@
  * - A diverged Python run: JSON with bare NaN / Infinity, and a safetensors file with a complex64 tensor.
  * - The counter raised from a subfolder (root ../snapshots), and a config holding values JavaScript's JSON would
  *   change kept byte for byte, then read by Python under an ASCII locale.
+ * - A Python "new" held after it raised its counter, before it made its folder: our "new" takes the next number.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -344,6 +345,49 @@ describe("TypeScript writes, Python resumes and loads (local disk)", { skip: pyt
     const reader = await Snapshot.open(`${project}/snapshots/snapshot_guide@latest`);
     assert.equal(reader.versionName, "v1:major-update");
     assert.equal(await reader.text("greeting.txt").load(), "Hello, OpenCrate Guide!");
+  });
+});
+
+/** Resolves once `path` exists; rejects with `running`'s error should that end first. */
+async function fileAppears(path: string, running: Promise<unknown>): Promise<void> {
+  let ended: unknown;
+  running.then(
+    () => (ended = new Error(`the Python step ended before ${path} appeared`)),
+    (error: unknown) => (ended = error),
+  );
+  for (;;) {
+    if (await access(path).then(() => true, () => false)) return;
+    if (ended !== undefined) throw ended;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('a Python "new" run that has numbered its version but not made its folder yet (local disk)', { skip: python === undefined ? "no Python OpenCrate" : false }, () => {
+  let project: string;
+  before(async () => {
+    project = await pythonProject("interop-held");
+  });
+  after(() => removeDir(project));
+
+  it('opencrate\'s "new" takes the number after Python\'s counter, and each run keeps its own log', async () => {
+    assert.equal((await py(project, "new-run", "held")).version_name, "v0");
+    assert.equal((await py(project, "new-run", "held")).version_name, "v1");
+    const hold = join(project, "hold");
+    const pythonRun = py(project, "new-run", "held", hold);
+    pythonRun.catch(() => {});
+    await fileAppears(`${hold}.held`, pythonRun);
+    assert.deepEqual(await readConfig(project), { project_name: "interop", snapshot_version: { held: 2 } }, "Python has taken v2");
+    assert.deepEqual(await readdir(join(project, "snapshots", "held")), ["v0", "v1"], "its folder is not made yet");
+
+    const ours = await tsStep(project, "held", "new");
+    assert.deepEqual(ours, { version: 3, versionName: "v3" });
+    await writeFile(`${hold}.go`, "");
+    assert.equal((await pythonRun).version_name, "v2");
+
+    const logOf = (folder: string): Promise<string> => readFile(join(project, "snapshots", "held", folder, "held.log"), "utf8");
+    assert.match(await logOf("v2"), /^[^\n]*python's run in v2\n$/);
+    assert.match(await logOf("v3"), /^[^\n]*typescript run with start new\n$/);
+    assert.deepEqual(await readConfig(project), { project_name: "interop", snapshot_version: { held: 3 } });
   });
 });
 

@@ -12,7 +12,10 @@ with what it saw, for the TypeScript side to compare.
                                                   prints their values; appends one log line
   python python_driver.py diverged-run NAME       new: JSON with NaN and infinities (json's default spelling) and a
                                                   safetensors file with a complex64 (C64) tensor beside a float32 one
-  python python_driver.py new-run NAME            new; prints the project config as Python reads it (each value's repr)
+  python python_driver.py new-run NAME [HOLD]     new, one log line; prints the project config as Python reads it (each
+                                                  value's repr); with HOLD, once its counter names the version and before
+                                                  it makes the folder, creates HOLD.held and waits for HOLD.go (another
+                                                  process sets up meanwhile)
   python python_driver.py config-values-run NAME  adds values to the project config that JavaScript's JSON would
                                                   change (NaN, a 64-bit integer, 1.0, non-ASCII text), then new-run
 """
@@ -20,6 +23,7 @@ with what it saw, for the TypeScript side to compare.
 import json
 import os
 import sys
+import time
 import zipfile
 
 import matplotlib
@@ -176,9 +180,24 @@ def diverged_run(name):
     emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
 
 
-def new_run(name):
+def new_run(name, hold=None):
+    if hold is not None:
+        add = oc.snapshot.logger.add
+
+        def held_add(sink, *args, **kwargs):
+            # A path is the run's log file: the counter is written, and the folder is made only by this call.
+            if isinstance(sink, str):
+                open(hold + ".held", "w").close()
+                deadline = time.monotonic() + 120
+                while not os.path.exists(hold + ".go"):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{hold}.go never appeared")
+                    time.sleep(0.02)
+            return add(sink, *args, **kwargs)
+
+        oc.snapshot.logger.add = held_add
     oc.snapshot.setup(name=name, start="new")
-    oc.info(f"python run in {oc.snapshot.version_name}")
+    oc.info(f"python's run in {oc.snapshot.version_name}")
     with open(os.path.join(".opencrate", "config.json")) as file:
         config = json.load(file)
     emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name, config={key: repr(value) for key, value in config.items()})

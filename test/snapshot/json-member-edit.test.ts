@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parsePythonJson } from "../../src/handlers/json.ts";
-import { setJsonMember } from "../../src/snapshot/json-member-edit.ts";
+import { removeJsonMember, setJsonMember } from "../../src/snapshot/json-member-edit.ts";
 
 const COUNTER = ["snapshot_version", "train"] as const;
 
@@ -72,5 +72,22 @@ describe("setJsonMember", () => {
       setJsonMember('{"snapshot_version": {}}', ["snapshot_version", "résumé\u007f😀"], "1"),
       '{"snapshot_version": {"r\\u00e9sum\\u00e9\\u007f\\ud83d\\ude00": 1}}',
     );
+  });
+
+  it("removes a member with its separators, every duplicate of it, and leaves the rest byte for byte", () => {
+    const python = '{\n    "project_name": "p",\n    "snapshot_version": {\n        "train": 5,\n        "other": 2\n    },\n    "lr": 1.0\n}';
+    assert.equal(
+      removeJsonMember(python, COUNTER),
+      '{\n    "project_name": "p",\n    "snapshot_version": {\n        "other": 2\n    },\n    "lr": 1.0\n}',
+    );
+    assert.equal(removeJsonMember('{"snapshot_version": {"a": 1, "train": NaN}}', COUNTER), '{"snapshot_version": {"a": 1}}');
+    assert.equal(removeJsonMember('{"snapshot_version": {\n    "train": 1\n}}', COUNTER), '{"snapshot_version": {}}');
+    const duplicated = '{"snapshot_version": {"train": 1, "x": 12345678901234567890, "train": 2}}';
+    const edited = removeJsonMember(duplicated, COUNTER);
+    assert.equal(edited, '{"snapshot_version": {"x": 12345678901234567890}}');
+    assert.deepEqual(Object.keys(parsePythonJson(edited) as object), ["snapshot_version"]);
+    for (const untouched of ['{"snapshot_version": {"other": 1}}', '{"snapshot_version": 3}', '{"p": 1}']) {
+      assert.equal(removeJsonMember(untouched, COUNTER), untouched);
+    }
   });
 });

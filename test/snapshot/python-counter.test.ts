@@ -5,7 +5,9 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { pythonConfigFor, raisePythonCounter } from "../../src/snapshot/python-counter.ts";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import { forgetPythonCounter, pythonConfigFor, raisePythonCounter, readPythonCounter } from "../../src/snapshot/python-counter.ts";
+import { resolveVersion } from "../../src/snapshot/resolve-version.ts";
 import { Snapshot } from "../../src/index.ts";
 import { useClock } from "../../src/clock.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
@@ -198,6 +200,86 @@ describe("Python OpenCrate's counter", () => {
     await linked.close();
     assert.equal(versionName, "v1");
     assert.deepEqual(JSON.parse(await readFile(checkoutConfig, "utf8")), { project_name: "p", snapshot_version: { train: 1 } });
+  });
+
+  it("reads the name's counter; none for a missing file, name or number, or a config that stays unreadable", async () => {
+    await writeFile(config, JSON.stringify({ snapshot_version: { train: 3, zero: 0, text: "3", minus: -1, half: 1.5, none: null } }));
+    assert.equal(await readPythonCounter(config, "train"), 3);
+    assert.equal(await readPythonCounter(config, "zero"), 0);
+    for (const name of ["text", "minus", "half", "none", "missing"]) assert.equal(await readPythonCounter(config, name), undefined, name);
+    for (const body of ["{}", '{"snapshot_version": [3]}', "[]", "{ not json"]) {
+      await writeFile(config, body);
+      assert.equal(await readPythonCounter(config, "train"), undefined, body);
+    }
+    assert.equal(await readPythonCounter(join(project, "nowhere", "config.json"), "train"), undefined);
+    // Python rewriting the file: found empty, read again.
+    await writeFile(config, "");
+    const reading = readPythonCounter(config, "train");
+    setTimeout(() => void writeFile(config, JSON.stringify({ snapshot_version: { train: 8 } })), 2);
+    assert.equal(await reading, 8);
+  });
+
+  it('"new" starts past the counter: a version Python numbered before making its folder is never taken', async () => {
+    // Python has v0 and v1, and has raised its counter to 3 for a run whose folder it has not made yet.
+    const ahead = join(project, "ahead");
+    await mkdir(join(ahead, ".opencrate"), { recursive: true });
+    await writeFile(join(ahead, ".opencrate", "config.json"), JSON.stringify({ snapshot_version: { train: 3 } }));
+    for (const folder of ["v0", "v1"]) {
+      await mkdir(join(ahead, "snapshots", "train", folder), { recursive: true });
+      await writeFile(join(ahead, "snapshots", "train", folder, "train.log"), `python ${folder}\n`);
+    }
+    const script = join(ahead, "setup.ts");
+    await writeFile(
+      script,
+      `import { Snapshot } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};\n` +
+        'const run = await Snapshot.setup({ name: "train", root: "snapshots", console: false });\n' +
+        "console.log(run.versionName);\nawait run.close();\n",
+    );
+    const { stdout } = await run(process.execPath, [script], { cwd: ahead });
+    assert.equal(stdout.trim(), "v4");
+    assert.deepEqual(JSON.parse(await readFile(join(ahead, ".opencrate", "config.json"), "utf8")), { snapshot_version: { train: 4 } });
+    await assert.rejects(stat(join(ahead, "snapshots", "train", "v3")), { code: "ENOENT" });
+  });
+
+  it('"new" on any backend takes the highest of the claims, the folders and the counter + 1, with a run id too', async () => {
+    const backend = new MemoryBackend({ name: "python-counter" });
+    const resolve = (name: string, runId?: string) =>
+      resolveVersion({ backend, name, start: "new", tag: undefined, runId, rank: undefined, replace: false, pythonConfig: config, warn: () => {} });
+    await writeFile(config, JSON.stringify({ snapshot_version: { alone: 6, ranked: 2, behind: 1 } }));
+    assert.equal((await resolve("alone")).version, 7);
+    assert.equal((await resolve("ranked", "job-1")).version, 3);
+    assert.equal((await resolve("ranked", "job-1")).version, 3, "another rank of the run joins it");
+    assert.equal((await resolve("fresh")).version, 0, "no counter for the name");
+    for (const folder of ["v0", "v1", "v2:copied"]) await backend.put(`behind/${folder}/behind.log`, "python\n");
+    assert.equal((await resolve("behind")).version, 3, "a folder above the counter");
+    assert.equal((await resolve("behind")).version, 4, "a claim above the counter");
+  });
+
+  it("reset removes the name's counter only, so numbering restarts at v0 for both tools", async () => {
+    await writeFile(config, JSON.stringify({ project_name: "p", snapshot_version: { train: 5, other: 2 } }, null, 4));
+    await forgetPythonCounter(config, "train");
+    await forgetPythonCounter(config, "missing");
+    await forgetPythonCounter(join(project, "nowhere", "config.json"), "train");
+    assert.deepEqual(await read(), { project_name: "p", snapshot_version: { other: 2 } });
+    await writeFile(config, "{ not json");
+    const error = await expectCode(forgetPythonCounter(config, "train"), "CORRUPT_DATA");
+    assert.ok(error.message.includes(config), error.message);
+
+    const resets = join(project, "resets");
+    await mkdir(join(resets, ".opencrate"), { recursive: true });
+    await writeFile(join(resets, ".opencrate", "config.json"), JSON.stringify({ snapshot_version: { other: 2 } }));
+    const script = join(resets, "setup.ts");
+    await writeFile(
+      script,
+      `import { Snapshot } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};\n` +
+        'const options = { name: "train", root: "snapshots", console: false } as const;\n' +
+        "const first = await Snapshot.setup(options);\nawait (await Snapshot.setup(options)).close();\n" +
+        "await first.setup(options);\nawait first.reset({ confirm: true });\n" +
+        "const again = await Snapshot.setup(options);\nconsole.log(again.versionName);\nawait again.close();\n",
+    );
+    const { stdout } = await run(process.execPath, [script], { cwd: resets });
+    assert.equal(stdout.trim(), "v0");
+    assert.deepEqual(JSON.parse(await readFile(join(resets, ".opencrate", "config.json"), "utf8")), { snapshot_version: { other: 2, train: 0 } });
   });
 
   it("raises through two links to one shared config lose no name: both take the shared file's lock", async () => {
