@@ -38,7 +38,7 @@ export type StartInput = StartOption | `${number}`;
 export function snapshotNameProblem(name: unknown): string | undefined {
   if (typeof name !== "string") return "a snapshot name must be a string";
   const problem = keySegmentProblem(name);
-  return problem === undefined ? undefined : `it is not one path segment a store can hold (${problem})`;
+  return problem === undefined ? undefined : `a snapshot name must be one segment of a valid key (${problem})`;
 }
 
 /** Whether `name` can name an existing snapshot (see {@link snapshotNameProblem}). */

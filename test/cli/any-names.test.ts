@@ -44,7 +44,7 @@ describe("snapshots of names opencrate would not make", () => {
     const listed = result.stdout.trimEnd().split("\n");
     const expected = [...NAMES.map((name) => name.replace("\u0085", "\\x85")), "train"];
     assert.deepEqual([...listed].sort(), [...expected].sort());
-    assert.equal(result.stderr, `opencrate: the folder "back\\\\slash" in ${root} is left out: it is not one path segment a store can hold (a key must not contain '\\').\n`);
+    assert.equal(result.stderr, `opencrate: the folder "back\\\\slash" in ${root} is left out: a snapshot name must be one segment of a valid key (a key must not contain '\\').\n`);
     assert.doesNotMatch(result.stderr, /notes/);
 
     const json = await runCli(["ls", root, "--json"]);
