@@ -58,6 +58,8 @@ export async function inDefaultRoot(uri: string, kind: ArgumentKind = {}): Promi
 /** The snapshot name a relative argument may mean in the default root, if any. */
 function snapshotCandidate(uri: string, kind: ArgumentKind): { name: string; bare: boolean } | undefined {
   if (schemeLength(uri) > 0 || isAbsolute(uri) || /^\.\.?(\/|$)/.test(uri)) return undefined;
+  // White space at an end is refused as a root's (" snapshots" is a mistyped root), though a name may hold it.
+  if (uri.trim() !== uri) return undefined;
   const [first = "", second = ""] = uri.split("/");
   const bare = kind.bareName === true && uri.replace(/\/+$/, "") === first && !first.includes("@");
   // `<name>@<selector>`: the selector holds no "@", the name may (snapshot-uri.ts).
