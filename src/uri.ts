@@ -175,7 +175,9 @@ function isGcsBucket(bucket: string): boolean {
 
 function splitAuthority(input: string, scheme: string): { host: string; prefix: string } {
   const rest = input.slice(`${scheme}://`.length);
-  if (/[?#]/.test(rest)) throw malformed(input, "query strings and fragments are not supported");
+  if (/[?#]/.test(rest)) {
+    throw malformed(input, 'query strings and fragments are not supported (a "?" or "#" in a name is written %3F or %23)');
+  }
   const slash = rest.indexOf("/");
   const host = slash === -1 ? rest : rest.slice(0, slash);
   // A bucket or store name never holds "@" or ":"; with an "@" later on, a "user:secret/…@" was meant.

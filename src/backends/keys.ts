@@ -82,6 +82,16 @@ export function validatePrefix(prefix: string, where?: string): string {
   return prefix;
 }
 
+/**
+ * Why `name` is not one segment of a valid key, or undefined when it is: validateKey's rule (not empty, not "." or
+ * "..", no control character or backslash, not starting with ".~oc-"), and no "/". The rule for a name read from a
+ * store that stands for one folder (a snapshot's name), as artifact reads take any valid key.
+ */
+export function keySegmentProblem(name: string): string | undefined {
+  if (typeof name === "string" && name.includes("/")) return "a name must be one path segment, without '/'";
+  return keyProblem(name, false);
+}
+
 function keyProblem(key: string, tempNameLast: boolean): string | undefined {
   if (typeof key !== "string") return "a key must be a string";
   if (key.length === 0) return "a key must not be empty";

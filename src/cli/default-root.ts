@@ -16,7 +16,7 @@ import { backendFor, backendFromUri } from "../backends/registry.ts";
 import { defaultRoot } from "../snapshot/default-root.ts";
 import { parseVersionFolderName } from "../snapshot/layout.ts";
 import { namesNearHint } from "../snapshot/names-near.ts";
-import { validateSnapshotName } from "../snapshot/names.ts";
+import { isSnapshotName } from "../snapshot/names.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength } from "../uri.ts";
 import { environmentError, writeError } from "./errors.ts";
@@ -58,9 +58,12 @@ export async function inDefaultRoot(uri: string, kind: ArgumentKind = {}): Promi
 /** The snapshot name a relative argument may mean in the default root, if any. */
 function snapshotCandidate(uri: string, kind: ArgumentKind): { name: string; bare: boolean } | undefined {
   if (schemeLength(uri) > 0 || isAbsolute(uri) || /^\.\.?(\/|$)/.test(uri)) return undefined;
+  // White space at an end is refused as a root's (" snapshots" is a mistyped root), though a name may hold it.
+  if (uri.trim() !== uri) return undefined;
   const [first = "", second = ""] = uri.split("/");
   const bare = kind.bareName === true && uri.replace(/\/+$/, "") === first && !first.includes("@");
-  const name = first.split("@")[0] ?? "";
+  // `<name>@<selector>`: the selector holds no "@", the name may (snapshot-uri.ts).
+  const name = first.includes("@") ? first.slice(0, first.lastIndexOf("@")) : first;
   if (!isSnapshotName(name) || !(bare || first.includes("@") || parseVersionFolderName(second) !== undefined)) return undefined;
   // A local path spelled with "@" (`img@2x.png`) is that path.
   return first.includes("@") && statSync(first, { throwIfNoEntry: false }) !== undefined ? undefined : { name, bare };
@@ -136,15 +139,6 @@ async function defaultRootHolding(root: string, name: string): Promise<DefaultHo
 
 function under(root: string, uri: string): string {
   return `${root.replace(/\/+$/, "")}/${uri}`;
-}
-
-function isSnapshotName(name: string): boolean {
-  try {
-    validateSnapshotName(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** An error about the default root: it names OPENCRATE_ROOT, or, for a root that is not there, says it was the default. */

@@ -11,8 +11,9 @@ import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFor, backendFromUri, objectLocation } from "../backends/registry.ts";
 import { InvalidArgumentError, isOpenCrateError } from "../errors.ts";
 import { parseFolderName, versionKey } from "../snapshot/layout.ts";
-import { validateSnapshotName } from "../snapshot/names.ts";
+import { isSnapshotName } from "../snapshot/names.ts";
 import { openSnapshot, type OpenedSnapshot, type OpenOptions } from "../snapshot/open.ts";
+import { nameInUri } from "../snapshot/snapshot-uri.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
 import { inDefaultRoot } from "./default-root.ts";
@@ -88,13 +89,15 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
   parseLocation(uri);
   const split = splitLastSegment(uri);
   if (split === undefined) return undefined;
+  let name: string;
   try {
-    validateSnapshotName(split.last);
+    name = nameInUri(uri, split.last);
   } catch {
     return undefined;
   }
+  if (!isSnapshotName(name)) return undefined;
   const backend = backendFromUri(split.parent);
-  return (await new VersionStore(backend, split.last).exists()) ? { backend, name: split.last } : undefined;
+  return (await new VersionStore(backend, name).exists()) ? { backend, name } : undefined;
 }
 
 /**
@@ -150,7 +153,8 @@ function selectorSplits(uri: string): { snapshotUri: string; rest: string }[] {
   for (let index = first; index < segments.length; index++) {
     const segment = segments[index] ?? "";
     if (parseFolderName(segment) !== undefined) break;
-    if (!/^[^@]+@[^@]+$/.test(segment)) continue;
+    // `<name>@<selector>`: the selector holds no "@", the name may (snapshot-uri.ts).
+    if (!/^.+@[^@]+$/s.test(segment)) continue;
     splits.push({
       snapshotUri: uri.slice(0, schemeEnd) + segments.slice(0, index + 1).join("/"),
       rest: segments.slice(index + 1).join("/").replace(/\/+$/, ""),

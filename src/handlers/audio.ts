@@ -5,9 +5,9 @@
 import { isByteSource, readBytes, writeByteSource } from "./byte-sources.ts";
 import type { AudioInput, LoadedAudio, WavAudio } from "./data-types.ts";
 import { requireLittleEndianHost } from "./endian.ts";
-import { corruptData, describeValue, invalidInput } from "./failures.ts";
+import { corruptData, describeValue, invalidInput, unsupportedData } from "./failures.ts";
 import type { ArtifactHandler, ArtifactStorage } from "./types.ts";
-import { decodeWav, IEEE_FLOAT, PCM, WavFormatProblem, wavHeader, wavLayoutProblem, type WavLayout } from "./wav.ts";
+import { decodeWav, IEEE_FLOAT, PCM, WavFormatProblem, WavNotSupported, wavHeader, wavLayoutProblem, type WavLayout } from "./wav.ts";
 
 export const audioHandler: ArtifactHandler<AudioInput, LoadedAudio | Uint8Array> = {
   type: "audio",
@@ -42,6 +42,7 @@ export const audioHandler: ArtifactHandler<AudioInput, LoadedAudio | Uint8Array>
       return { channels, sampleRate, duration: (channels[0]?.length ?? 0) / sampleRate };
     } catch (error) {
       if (error instanceof WavFormatProblem) throw corruptData(storage, "WAV", error.message, error);
+      if (error instanceof WavNotSupported) throw unsupportedData(storage, `${error.message} Read its bytes with openRead() or downloadTo().`, error);
       throw error;
     }
   },

@@ -1,4 +1,7 @@
-/** The two ways a codec fails, worded once: bad input to save, and stored bytes that do not decode. */
+/**
+ * The ways a codec fails, worded once: bad input to save, stored bytes that do not decode, and stored bytes in a
+ * valid format it does not decode.
+ */
 import { CorruptDataError, InvalidArgumentError, NotSupportedError } from "../errors.ts";
 import type { ArtifactStorage } from "./types.ts";
 
@@ -15,6 +18,11 @@ export function invalidLoad(storage: ArtifactStorage, problem: string): InvalidA
 /** The stored bytes are not valid `format`. */
 export function corruptData(storage: ArtifactStorage, format: string, problem: string, cause?: unknown): CorruptDataError {
   return new CorruptDataError(`${storage.path} is not valid ${format}: ${problem}`, { path: storage.path, cause });
+}
+
+/** The stored bytes are a valid file in a variant (an encoding, a sample type) this handler does not decode. */
+export function unsupportedData(storage: ArtifactStorage, problem: string, cause?: unknown): NotSupportedError {
+  return new NotSupportedError(`Cannot load ${storage.path}: ${problem}`, { path: storage.path, cause });
 }
 
 /** The artifact's extension is not one this type can encode or decode. */

@@ -5,12 +5,13 @@
  * raw pixels, SVG markup (kept as text in a .svg, rasterised otherwise) or a sharp instance. What it encodes is
  * lossless for PNG and TIFF; JPEG, WebP and AVIF are lossy and GIF keeps 256 colours (see encode).
  * Load returns 8-bit raw pixels with the stored channel count (grey stays 1 or 2 channels; 16-bit images are
- * reduced to 8 bits; animated images give their first frame), or with `{ as: "encoded" }` the stored bytes.
+ * reduced to 8 bits; animated images give their first frame), or with `{ as: "encoded" }` the stored bytes. Other
+ * sample types (a TIFF of 32-bit floats or integers) are NOT_SUPPORTED rather than cast to 8 bits.
  */
 import { NotSupportedError } from "../errors.ts";
 import { plainBytes } from "./byte-sources.ts";
 import type { ImageInput, ImageLoadOptions, ImageSaveOptions, LoadedImage, RawImage } from "./data-types.ts";
-import { corruptData, describeValue, invalidInput, invalidLoad, messageOf, unsupportedExtension } from "./failures.ts";
+import { corruptData, describeValue, invalidInput, invalidLoad, messageOf, unsupportedData, unsupportedExtension } from "./failures.ts";
 import { loadSharp, type Sharp } from "./lazy-modules.ts";
 import { asChannels, checkRawImage, isRawImageShaped, keepGreyBands, pixelBuffer } from "./pixels.ts";
 import type { ArtifactHandler, ArtifactStorage, HandlerContext } from "./types.ts";
@@ -136,11 +137,42 @@ async function encode(pipeline: SharpInstance, format: Exclude<ImageFormat, "svg
   }
 }
 
+/**
+ * The sample types load takes: 8-bit, and 16-bit (scaled down to 8). sharp would cast any other (a float TIFF's
+ * 0..1 to 0 and 1, 32-bit integers clipped at 255), so those are refused rather than returned as other values.
+ */
+const LOADED_DEPTHS: Readonly<Record<string, true>> = { uchar: true, ushort: true };
+
+/** What a refused sample type is, for the message. */
+const DEPTH_NAMES: Readonly<Record<string, string>> = {
+  char: "8-bit signed integer",
+  short: "16-bit signed integer",
+  int: "32-bit signed integer",
+  uint: "32-bit unsigned integer",
+  float: "32-bit float",
+  double: "64-bit float",
+  complex: "complex",
+  dpcomplex: "double-precision complex",
+};
+
 async function decodeImage(bytes: Uint8Array, storage: ArtifactStorage): Promise<LoadedImage> {
   const sharp = await loadSharp(storage.path);
   const input = pixelBuffer(bytes);
+  let metadata: SharpMetadata;
   try {
-    const metadata = await sharp(input).metadata();
+    metadata = await sharp(input).metadata();
+  } catch (error) {
+    throw corruptData(storage, "an image", messageOf(error), error);
+  }
+  if (LOADED_DEPTHS[metadata.depth ?? "uchar"] !== true) {
+    const depth = metadata.depth ?? "";
+    throw unsupportedData(
+      storage,
+      `its pixels are ${DEPTH_NAMES[depth] ?? depth} samples, and load returns 8-bit pixels (from 8- or 16-bit images); ` +
+        `load it with { as: "encoded" } and decode it with a library that keeps that sample type.`,
+    );
+  }
+  try {
     const { data, info } = await sharp(input).raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
     const channels = asChannels(info.channels);
     if (channels === undefined) throw new Error(`the image decodes to ${info.channels} channels.`);

@@ -4,7 +4,8 @@
  * Writes 16-bit PCM (from Int16Array) or 32-bit IEEE float (from Float32Array, lossless; format 3 with the
  * 18-byte fmt chunk and a fact chunk as the RIFF spec asks for non-PCM data).
  * Reads PCM 8 (unsigned), 16, 24 and 32 bits, IEEE float 32 and 64, plain or WAVE_FORMAT_EXTENSIBLE; skips
- * chunks it does not know. Integer samples are scaled to [-1, 1) by 2^(bits-1).
+ * chunks it does not know. Integer samples are scaled to [-1, 1) by 2^(bits-1). A valid WAV in another encoding
+ * (μ-law, A-law, ADPCM …) or container (RF64, BW64, big-endian RIFX) is WavNotSupported, not a broken file.
  */
 
 export const PCM = 1;
@@ -98,9 +99,34 @@ export interface DecodedWav {
 /** Thrown for bytes that are not a WAV file this codec reads; the handler turns it into CorruptDataError. */
 export class WavFormatProblem extends Error {}
 
+/** Thrown for a WAV file in a container or encoding this codec does not read; the handler turns it into NotSupportedError. */
+export class WavNotSupported extends Error {}
+
+/** The containers other than RIFF that hold a WAVE form: the 64-bit ones for files over 4 GiB, and big-endian RIFF. */
+const OTHER_CONTAINERS: Readonly<Record<string, string>> = {
+  RF64: "RF64 (WAV with 64-bit sizes)",
+  BW64: "BW64 (broadcast WAV with 64-bit sizes)",
+  RIFX: "RIFX (big-endian WAV)",
+};
+
+/** Names of the common WAV format tags this codec does not decode, for the message. */
+const FORMAT_NAMES: Readonly<Record<number, string>> = {
+  0x2: "Microsoft ADPCM",
+  0x6: "A-law",
+  0x7: "μ-law",
+  0x11: "IMA ADPCM",
+  0x31: "GSM 6.10",
+  0x50: "MPEG",
+  0x55: "MPEG Layer 3",
+};
+
+const READ = "this reader decodes PCM 8/16/24/32-bit and float 32/64-bit WAV";
+
 export function decodeWav(bytes: Uint8Array): DecodedWav {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ascii = (at: number): string => String.fromCharCode(...bytes.subarray(at, at + 4));
+  const container = bytes.byteLength >= 12 && ascii(8) === "WAVE" ? OTHER_CONTAINERS[ascii(0)] : undefined;
+  if (container !== undefined) throw new WavNotSupported(`it is ${container}, which is not supported: ${READ} in a RIFF container.`);
   if (bytes.byteLength < 12 || ascii(0) !== "RIFF" || ascii(8) !== "WAVE") {
     throw new WavFormatProblem("it does not start with a RIFF/WAVE header.");
   }
@@ -134,7 +160,11 @@ function readFormat(view: DataView, at: number, size: number) {
     tag = view.getUint16(at + 24, true);
   }
   const supported = (tag === PCM && [8, 16, 24, 32].includes(bits)) || (tag === IEEE_FLOAT && (bits === 32 || bits === 64));
-  if (!supported) throw new WavFormatProblem(`format ${tag} with ${bits} bits per sample is not supported (PCM 8/16/24/32, float 32/64).`);
+  if (!supported) {
+    const known = tag === PCM ? "PCM" : tag === IEEE_FLOAT ? "float" : FORMAT_NAMES[tag];
+    const format = known === undefined ? `format 0x${tag.toString(16).padStart(4, "0")}` : `${known} (format ${tag})`;
+    throw new WavNotSupported(`its samples are ${format} with ${bits} bits per sample, which is not supported: ${READ}.`);
+  }
   if (channels < 1) throw new WavFormatProblem("it declares 0 channels.");
   if (sampleRate < 1) throw new WavFormatProblem("it declares a sample rate of 0.");
   if (blockAlign !== channels * (bits / 8)) {

@@ -5,7 +5,7 @@
  */
 import type { StorageBackend } from "../backends/backend.ts";
 import { nearestFirst } from "../nearest.ts";
-import { isDotName, validateSnapshotName } from "./names.ts";
+import { isSnapshotName } from "./names.ts";
 import { VersionStore } from "./versions.ts";
 
 const CHECKED = 8;
@@ -18,7 +18,7 @@ const SHOWN = 5;
 export async function namesNearHint(backend: StorageBackend, name: string): Promise<string> {
   try {
     const page = await backend.listPage("", { notUtf8: "skip" });
-    const candidates = page.prefixes.map((prefix) => prefix.slice(0, -1)).filter((folder) => folder !== name && isNewName(folder));
+    const candidates = page.prefixes.map((prefix) => prefix.slice(0, -1)).filter((folder) => folder !== name && isListedName(folder));
     const ordered = nearestFirst(name, candidates);
     const checked = ordered.slice(0, CHECKED);
     const holds = await Promise.all(checked.map((folder) => new VersionStore(backend, folder).exists().catch(() => false)));
@@ -33,11 +33,6 @@ export async function namesNearHint(backend: StorageBackend, name: string): Prom
 }
 
 /** A name a listing of the root shows (not a dot-folder such as `.opencrate`). */
-function isNewName(folder: string): boolean {
-  try {
-    validateSnapshotName(folder);
-    return !isDotName(folder);
-  } catch {
-    return false;
-  }
+function isListedName(folder: string): boolean {
+  return isSnapshotName(folder) && !folder.startsWith(".");
 }

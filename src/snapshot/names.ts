@@ -7,13 +7,15 @@
  * `<stem>.backup_<tag><ext>`, and artifact names get that backup infix, so each of their segments may have 255 less
  * the longest infix. Run ids are checked in run-env.ts against the same 255 bytes.
  */
+import { keySegmentProblem } from "../backends/keys.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { bookkeepingSegment } from "./bookkeeping.ts";
 
 /** The longest file name most file systems take, in bytes (here: UTF-8 bytes). */
 export const FILE_NAME_MAX_BYTES = 255;
 const TAG_MAX = 64;
-const NAME = /^[A-Za-z0-9._-]{1,128}$/;
+const NAME_MAX = 128;
+const NAME = new RegExp(`^[A-Za-z0-9._-]{1,${NAME_MAX}}$`);
 const TAG = new RegExp(`^[A-Za-z0-9._-]{1,${TAG_MAX}}$`);
 /**
  * The most backup() inserts into an artifact's file name: `.backup_` and a tag of 64 characters (a timestamp,
@@ -27,35 +29,76 @@ export type StartOption = "new" | "last" | "dev" | number;
 /** What `start` accepts: "new", "last", "dev", a version number, or its digits as a string ("3"). */
 export type StartInput = StartOption | `${number}`;
 
-/** A snapshot name: `[A-Za-z0-9._-]{1,128}`, not "." or "..". */
-export function validateSnapshotName(name: unknown): string {
-  if (typeof name !== "string" || !NAME.test(name) || name === "." || name === "..") {
-    throw new InvalidArgumentError(
-      `Invalid snapshot name ${showValue(name)}: use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..").`,
-      { path: typeof name === "string" ? name : undefined },
-    );
-  }
-  return name;
+/**
+ * Why `name` cannot name an existing snapshot, or undefined when it can: any one path segment a key may hold
+ * (keys.ts: not empty, "." or "..", no "/", backslash or control character). Python OpenCrate takes any name
+ * ("my run", "résumé", "exp:1", "x@y"), so every reader (open, ls, log, pull, the viewer) takes every such name;
+ * only a new name must follow {@link isNewSnapshotName}.
+ */
+export function snapshotNameProblem(name: unknown): string | undefined {
+  if (typeof name !== "string") return "a snapshot name must be a string";
+  const problem = keySegmentProblem(name);
+  return problem === undefined ? undefined : `a snapshot name must be one segment of a valid key (${problem})`;
 }
 
-/** Whether a snapshot name starts with ".": setup does not create such a name (see {@link refuseNewSnapshotName}). */
-export function isDotName(name: string): boolean {
-  return name.startsWith(".");
+/** Whether `name` can name an existing snapshot (see {@link snapshotNameProblem}). */
+export function isSnapshotName(name: unknown): name is string {
+  return snapshotNameProblem(name) === undefined;
+}
+
+/** A name an existing snapshot can have (see {@link snapshotNameProblem}); InvalidArgumentError otherwise. */
+export function validateSnapshotName(name: unknown): string {
+  const problem = snapshotNameProblem(name);
+  if (problem !== undefined) {
+    throw new InvalidArgumentError(`Invalid snapshot name ${showValue(name)}: ${problem}.`, {
+      path: typeof name === "string" ? name : undefined,
+    });
+  }
+  return name as string;
 }
 
 /**
- * Refuses a name setup would create that starts with "." (`.opencrate` included), which the root listings
- * (`ls <root>`, `tree`, the viewer) leave out with the other dot-folders. An existing one is still set up (resumed,
- * or given a new version) and opens by its path.
+ * The name setup() takes: a snapshot name (above) of at most 128 UTF-8 bytes, so that its log file names
+ * (`<name>.rank<r>.history.log`) fit in a file name. Whether it may be new is checked once the root is read
+ * ({@link refuseNewSnapshotName}).
+ */
+export function validateSetupName(name: unknown): string {
+  const valid = validateSnapshotName(name);
+  const bytes = Buffer.byteLength(valid, "utf8");
+  if (bytes > NAME_MAX) {
+    throw new InvalidArgumentError(
+      `Invalid snapshot name ${showValue(valid)}: it is ${bytes} UTF-8 bytes, and setup takes at most ${NAME_MAX} (its log ` +
+        `files add their suffixes to it); a longer name made by another tool still opens read-only.`,
+      { path: valid },
+    );
+  }
+  return valid;
+}
+
+/** Whether setup may create `name`: opencrate's own rule, `[A-Za-z0-9._-]{1,128}`, not starting with ".". */
+export function isNewSnapshotName(name: string): boolean {
+  return NAME.test(name) && !name.startsWith(".");
+}
+
+/**
+ * Refuses a name setup would create that is outside opencrate's own rule: characters other than A-Z a-z 0-9 . _ -,
+ * or a leading "." (the root listings leave such folders out, and ".opencrate" is opencrate's own). An existing
+ * snapshot of such a name (Python OpenCrate takes any name) is set up like any other.
  */
 export function refuseNewSnapshotName(name: string): void {
-  if (isDotName(name)) {
+  if (isNewSnapshotName(name)) return;
+  if (name.startsWith(".")) {
     throw new InvalidArgumentError(
       `Invalid snapshot name ${JSON.stringify(name)}: a new name may not start with "." (the listings of a root leave ` +
         `such folders out, and ".opencrate" is opencrate's own); an existing one can still be set up.`,
       { path: name },
     );
   }
+  throw new InvalidArgumentError(
+    `Invalid snapshot name ${JSON.stringify(name)}: a new name takes 1-${NAME_MAX} characters from A-Z a-z 0-9 . _ - ` +
+      `(an existing snapshot of another name, as Python OpenCrate makes, can still be set up).`,
+    { path: name },
+  );
 }
 
 /** A tag: `[A-Za-z0-9._-]{1,64}`; "" and undefined mean no tag. */

@@ -54,6 +54,14 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
     case "tag": {
       entry = entries.filter((e) => e.version !== DEV_VERSION && e.tag === selector.tag).at(-1);
       if (entry === undefined) {
+        // `<root>/x@y` where `x@y` is a name: the URI needs its own selector (`x@y@latest`).
+        const named = `${address.name}@${selector.tag}`;
+        if (await new VersionStore(backend, named).exists().catch(() => false)) {
+          throw new NotFoundError(
+            `No version of '${address.name}' at ${where} is tagged '${selector.tag}'. A snapshot named '${named}' exists there: open it with a selector, as in ${named}@latest.`,
+            { path: where },
+          );
+        }
         if (entries.length === 0) throw await noSuchName(backend, address.name, where);
         throw new NotFoundError(`No version of '${address.name}' at ${where} is tagged '${selector.tag}'${otherTags(entries, selector.tag)}.`, { path: where });
       }

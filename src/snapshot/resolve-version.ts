@@ -3,7 +3,7 @@ import type { StorageBackend } from "../backends/backend.ts";
 import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
-import { isDotName, isSelectorTag, refuseNewSnapshotName, refuseNewTag, type StartOption } from "./names.ts";
+import { isNewSnapshotName, isSelectorTag, refuseNewSnapshotName, refuseNewTag, type StartOption } from "./names.ts";
 import { readPythonCounter } from "./python-counter.ts";
 import { folderClaim, highestNumber, numbersOf, refuseBeyondMaxVersion, VersionStore, type AllocationResult, type VersionEntry } from "./versions.ts";
 
@@ -53,8 +53,9 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
         `runId to setup), so that one rank empties the folder before the others write into it.`,
     );
   }
-  // A new name may not start with "." (the root listings leave it out); an existing one is set up as any other.
-  if (isDotName(request.name) && !(await new VersionStore(backend, request.name).exists())) refuseNewSnapshotName(request.name);
+  // A new name must follow opencrate's own rule; an existing one (another tool's, an older release's) is set up as
+  // any other.
+  if (!isNewSnapshotName(name) && !(await new VersionStore(backend, name).exists())) refuseNewSnapshotName(name);
   const resolved = await resolveFolder(request);
   if (!request.replace) return { ...resolved, ...EMPTIES_NOT };
   if (runId === undefined) return { ...resolved, ...EMPTIES_NOT, empties: true };

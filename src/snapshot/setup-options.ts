@@ -4,11 +4,14 @@ import { InvalidArgumentError } from "../errors.ts";
 import { parseLogLevel, type LogLevelName, type LogLevelOption } from "../logs/levels.ts";
 import { nearest } from "../nearest.ts";
 import { defaultRoot } from "./default-root.ts";
-import { parseStart, showValue, validateSnapshotName, validateTag, type StartInput, type StartOption } from "./names.ts";
+import { parseStart, showValue, validateSetupName, validateTag, type StartInput, type StartOption } from "./names.ts";
 import { resolveRank, resolveRunId } from "./run-env.ts";
 
 export interface SetupOptions {
-  /** `[A-Za-z0-9._-]{1,128}`, not "." or ".."; a new name may not start with ".". */
+  /**
+   * A new name: `[A-Za-z0-9._-]{1,128}`, not starting with ".". An existing snapshot (Python OpenCrate takes any
+   * name) is set up by its name when that is one path segment of at most 128 UTF-8 bytes without control characters.
+   */
   readonly name: string;
   /** "new" (default), "last", "dev" (the scratch folder `dev[:tag]`), a non-negative integer or a string of digits. */
   readonly start?: StartInput;
@@ -94,9 +97,9 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
     );
   }
   return {
-    // A new name starting with ".", and a new folder's tag that @ would read as a selector, are refused once the
-    // version is resolved (resolve-version.ts): existing ones are resumed.
-    name: validateSnapshotName(given.name),
+    // A new name outside opencrate's own rule, and a new folder's tag that @ would read as a selector, are refused
+    // once the version is resolved (resolve-version.ts): existing ones are resumed.
+    name: validateSetupName(given.name),
     start,
     replace: given.replace === true,
     tag: validateTag(given.tag),

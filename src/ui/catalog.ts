@@ -8,7 +8,7 @@ import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
 import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
 import { nameKey, versionKey } from "../snapshot/layout.ts";
-import { validateSnapshotName } from "../snapshot/names.ts";
+import { isSnapshotName } from "../snapshot/names.ts";
 import { shownStatus } from "../snapshot/run-records.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
@@ -43,7 +43,7 @@ export class Catalog {
       const page = await this.#backend.listPage("", pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
       for (const prefix of page.prefixes) {
         const name = prefix.slice(0, -1);
-        if (isSnapshotName(name)) candidates.push(name);
+        if (!name.startsWith(".") && isSnapshotName(name)) candidates.push(name);
       }
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
@@ -128,12 +128,3 @@ function fileRow(path: string, info: ObjectInfo): FileRow {
   };
 }
 
-function isSnapshotName(name: string): boolean {
-  if (name.startsWith(".")) return false;
-  try {
-    validateSnapshotName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}

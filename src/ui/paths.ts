@@ -1,6 +1,6 @@
 /**
  * The one gate between a request's path and a store key. Every segment is percent-decoded once and checked: the
- * name as a snapshot name, the folder as a version folder (`dev` and `dev:<tag>` included), the file path by the same rules `pull` applies to keys
+ * name as any snapshot name a reader takes (one path segment, names.ts), the folder as a version folder (`dev` and `dev:<tag>` included), the file path by the same rules `pull` applies to keys
  * (no "." or "..", no backslash, no absolute path, no control character), and opencrate's bookkeeping stays
  * hidden (other names starting with "." are files like any other). A path
  * that fails gets a 400 and never reaches the store.

@@ -103,18 +103,53 @@ describeOverBackends("audio handler", audioHandler, (h) => {
 
   it("reports broken WAV files as CORRUPT_DATA naming the path", async () => {
     const cases: [Uint8Array, string][] = [
-      [new Uint8Array(ascii("RIFX1234WAVE")), "RIFF/WAVE"],
+      [new Uint8Array(ascii("RIFF1234AVI ")), "RIFF/WAVE"],
       [new Uint8Array(ascii("RIFF")), "RIFF/WAVE"],
       [riff(fmt(1, 1, 100, 16), [...ascii("data"), ...u32(1000), 1, 2, 3, 4]), "truncated"],
       [riff(chunk("data", [0, 0])), "no 'fmt '"],
       [riff(fmt(1, 1, 100, 16)), "no 'data'"],
-      [riff(fmt(1, 1, 100, 12), chunk("data", [])), "not supported"],
       [riff(chunk("fmt ", [1, 0, 1, 0]), chunk("data", [])), "fewer than 16"],
       [riff(chunk("fmt ", [...u16(1), ...u16(2), ...u32(100), ...u32(400), ...u16(3), ...u16(16)]), chunk("data", [])), "block align"],
     ];
     for (const [bytes, part] of cases) {
       await h.plant("broken.wav", bytes);
       await rejectsWith(h.load("broken.wav"), "CORRUPT_DATA", "broken.wav", part);
+    }
+  });
+
+  it("reports a valid WAV in an encoding or container it does not decode as NOT_SUPPORTED naming it", async () => {
+    // As soundfile writes μ-law and A-law: an 18-byte fmt chunk and a fact chunk.
+    const companded = (tag: number): Uint8Array =>
+      riff(
+        chunk("fmt ", [...u16(tag), ...u16(1), ...u32(8000), ...u32(8000), ...u16(1), ...u16(8), ...u16(0)]),
+        chunk("fact", u32(4)),
+        chunk("data", [0xff, 0xc4, 0xb5, 0xac]),
+      );
+    const guidTail = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
+    const extensibleMulaw = riff(
+      chunk("fmt ", [...u16(0xfffe), ...u16(1), ...u32(8000), ...u32(8000), ...u16(1), ...u16(8), ...u16(22), ...u16(8), ...u32(4), ...u16(7), ...guidTail]),
+      chunk("data", [0xff, 0x7f]),
+    );
+    // RF64 as soundfile writes it: sizes 0xFFFFFFFF in the header, the real ones in a ds64 chunk.
+    const ds64 = chunk("ds64", [...u32(100), ...u32(0), ...u32(4), ...u32(0), ...u32(2), ...u32(0), ...u32(0)]);
+    const sixtyFour = (container: string): Uint8Array =>
+      new Uint8Array([...ascii(container), ...u32(0xffffffff), ...ascii("WAVE"), ...ds64, ...fmt(1, 1, 8000, 16), ...ascii("data"), ...u32(0xffffffff), 0, 0, 1, 0]);
+    const bigEndian = new Uint8Array([...ascii("RIFX"), 0, 0, 0, 40, ...ascii("WAVE"), ...ascii("fmt "), 0, 0, 0, 16, 0, 1, 0, 1]);
+    const cases: [Uint8Array, ...string[]][] = [
+      [companded(7), "μ-law (format 7)", "8 bits"],
+      [companded(6), "A-law (format 6)"],
+      [extensibleMulaw, "μ-law (format 7)"],
+      [riff(fmt(0x11, 1, 8000, 4), chunk("data", [0, 0])), "IMA ADPCM (format 17)"],
+      [riff(fmt(0x1234, 1, 8000, 16), chunk("data", [0, 0])), "format 0x1234"],
+      [riff(fmt(1, 1, 100, 12), chunk("data", [])), "PCM (format 1) with 12 bits"],
+      [riff(fmt(3, 1, 100, 16), chunk("data", [0, 0])), "float (format 3) with 16 bits"],
+      [sixtyFour("RF64"), "RF64"],
+      [sixtyFour("BW64"), "BW64"],
+      [bigEndian, "RIFX", "big-endian"],
+    ];
+    for (const [bytes, ...parts] of cases) {
+      await h.plant("other.wav", bytes);
+      await rejectsWith(h.load("other.wav"), "NOT_SUPPORTED", "other.wav", ...parts, "PCM 8/16/24/32-bit", "openRead()");
     }
   });
 

@@ -11,6 +11,44 @@ function gradient(width: number, height: number, channels: 1 | 2 | 3 | 4): RawIm
   return { data, width, height, channels };
 }
 
+/**
+ * An uncompressed one-band little-endian TIFF of `width` × `height` samples, as PIL writes modes "F" (float, sample
+ * format 3), "I" (signed, 2) and "I;16" (unsigned, 1).
+ */
+function tiff(width: number, height: number, bits: 16 | 32, sampleFormat: 1 | 2 | 3, samples: Uint8Array): Uint8Array {
+  const tags: [number, number, number][] = [
+    // [tag, type (3 SHORT, 4 LONG), value]
+    [256, 4, width],
+    [257, 4, height],
+    [258, 3, bits],
+    [259, 3, 1], // no compression
+    [262, 3, 1], // black is zero
+    [273, 4, 0], // strip offset, set below
+    [277, 3, 1],
+    [278, 4, height],
+    [279, 4, samples.byteLength],
+    [339, 3, sampleFormat],
+  ];
+  const ifdSize = 2 + tags.length * 12 + 4;
+  const dataAt = 8 + ifdSize;
+  const bytes = new Uint8Array(dataAt + samples.byteLength);
+  const view = new DataView(bytes.buffer);
+  bytes.set([0x49, 0x49, 42, 0], 0);
+  view.setUint32(4, 8, true);
+  view.setUint16(8, tags.length, true);
+  tags.forEach(([tag, type, value], index) => {
+    const at = 10 + index * 12;
+    view.setUint16(at, tag, true);
+    view.setUint16(at + 2, type, true);
+    view.setUint32(at + 4, 1, true);
+    const shown = tag === 273 ? dataAt : value;
+    if (type === 3) view.setUint16(at + 8, shown, true);
+    else view.setUint32(at + 8, shown, true);
+  });
+  bytes.set(samples, dataAt);
+  return bytes;
+}
+
 const SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="#ff0000"/></svg>';
 
 describeOverBackends("image handler", imageHandler, (h) => {
@@ -155,6 +193,21 @@ describeOverBackends("image handler", imageHandler, (h) => {
     await rejectsWith(h.save("raster.svg", gradient(2, 2, 3)), "NOT_SUPPORTED", "raster.svg", "SVG");
     await rejectsWith(h.save("picture.bmp", gradient(2, 2, 3)), "NOT_SUPPORTED", "picture.bmp", ".png", ".avif");
     await rejectsWith(h.load("enc.png", { as: "pixels" as "raw" }), "INVALID_ARGUMENT", "as");
+  });
+
+  it("a TIFF of 32-bit float or integer samples is NOT_SUPPORTED naming them, never cast to 8 bits; 16-bit is scaled", async () => {
+    const floats = new Float32Array([0, 0.25, 0.5, 0.75, 1, 0.1]);
+    await h.plant("depth.tif", tiff(3, 2, 32, 3, new Uint8Array(floats.buffer)));
+    await rejectsWith(h.load("depth.tif"), "NOT_SUPPORTED", "depth.tif", "32-bit float", 'as: "encoded"');
+    assert.deepEqual(await h.load("depth.tif", { as: "encoded" }), tiff(3, 2, 32, 3, new Uint8Array(floats.buffer)));
+    const ints = new Int32Array([0, 200, 400, 600, 800, 1000]);
+    await h.plant("counts.tif", tiff(3, 2, 32, 2, new Uint8Array(ints.buffer)));
+    await rejectsWith(h.load("counts.tif"), "NOT_SUPPORTED", "counts.tif", "32-bit signed integer");
+    const words = new Uint16Array([0, 256, 512, 65535, 32768, 1024]);
+    await h.plant("words.tif", tiff(3, 2, 16, 1, new Uint8Array(words.buffer)));
+    const loaded = (await h.load("words.tif")) as LoadedImage;
+    assert.deepEqual([loaded.width, loaded.height, loaded.channels], [3, 2, 1]);
+    assert.deepEqual([...loaded.data], [0, 1, 2, 255, 128, 4]);
   });
 
   it("reports bytes that do not decode as CORRUPT_DATA naming the path", async () => {

@@ -252,6 +252,20 @@ describe("values Python writes that JavaScript spells differently (local disk)",
     assert.deepEqual(await snapshot.json("metrics.json").load(), { loss: Number.NaN, best: Infinity, worst: -Infinity, note: "NaN" });
   });
 
+  it("soundfile's mu-law and RF64 WAVs and PIL's float TIFF are NOT_SUPPORTED naming their format", async () => {
+    const snapshot = await Snapshot.open(`${project}/snapshots/diverged@latest`);
+    const refused = async (load: Promise<unknown>, part: string): Promise<void> => {
+      await assert.rejects(load, (error: Error & { code?: string }) => {
+        assert.equal(error.code, "NOT_SUPPORTED", error.message);
+        assert.ok(error.message.includes(part), error.message);
+        return true;
+      });
+    };
+    await refused(snapshot.audio("mulaw.wav").load(), "μ-law (format 7)");
+    await refused(snapshot.audio("rf64.wav").load(), "RF64");
+    await refused(snapshot.image("depth.tif").load(), "32-bit float");
+  });
+
   it("a complex64 tensor is NOT_SUPPORTED naming it; the float32 beside it loads by keys", async () => {
     const snapshot = await Snapshot.open(`${project}/snapshots/diverged@latest`);
     const checkpoint = snapshot.checkpoint("complex.safetensors");
@@ -303,6 +317,46 @@ describe("Python's counter kept in step with its project's config (local disk)",
       nested: "{'snapshot_version': {'vals': 99}}",
       snapshot_version: "{'vals': 2}",
     });
+  });
+});
+
+describe("names Python takes that opencrate would not give a new snapshot (local disk)", { skip: python === undefined ? "no Python OpenCrate" : false }, () => {
+  const names = ["my run", "x@y", "exp:1", "résumé"];
+  let project: string;
+  let root: string;
+  before(async () => {
+    project = await pythonProject("interop-names");
+    root = join(project, "snapshots");
+    for (const name of names) assert.equal((await py(project, "named-run", name)).version_name, "v0");
+  });
+  after(() => removeDir(project));
+
+  it("ls lists them, and Snapshot.open, log and cat read each", async () => {
+    const listed = await runCli(["ls", root]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trimEnd().split("\n").sort(), [...names].sort());
+    for (const name of names) {
+      const snapshot = await Snapshot.open(`${root}/${name}@latest`);
+      assert.deepEqual(await snapshot.json("metrics.json").load(), { name });
+      const log = await runCli(["log", `${root}/${name}@latest`]);
+      assert.equal(log.code, 0, log.stderr);
+      assert.ok(log.stdout.endsWith(`python run of ${name}\n`), log.stdout);
+      const cat = await runCli(["cat", `${root}/${name}/v0/jsons/metrics.json`]);
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.deepEqual(JSON.parse(cat.stdout), { name });
+    }
+  });
+
+  it("TypeScript resumes 'my run' and numbers its own run after Python's; Python then resumes ours; a new such name is refused", async () => {
+    assert.deepEqual(await tsStep(project, "my run", "last"), { version: 0, versionName: "v0" });
+    const history = await readFile(join(root, "my run", "v0", "my run.history.log"), "utf8");
+    assert.match(history, /python run of my run\n.*typescript run with start last\n$/s);
+    assert.deepEqual(await tsStep(project, "my run", "new"), { version: 1, versionName: "v1" });
+    assert.deepEqual((await readConfig(project)).snapshot_version, { "my run": 1, "x@y": 0, "exp:1": 0, "résumé": 0 });
+    const pythonSide = await py(project, "load-last", "my run");
+    assert.equal(pythonSide.version_name, "v1", "Python's start=last lands in our newest version");
+    await assert.rejects(tsStep(project, "your run", "new"), /a new name takes 1-128 characters/);
+    assert.deepEqual((await readdir(root)).sort(), [...names].sort());
   });
 });
 

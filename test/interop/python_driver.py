@@ -10,14 +10,17 @@ with what it saw, for the TypeScript side to compare.
                                                   custom handlers
   python python_driver.py load-last NAME [TAG]    last (with TAG if given): loads every artifact it finds and
                                                   prints their values; appends one log line
-  python python_driver.py diverged-run NAME       new: JSON with NaN and infinities (json's default spelling) and a
-                                                  safetensors file with a complex64 (C64) tensor beside a float32 one
+  python python_driver.py diverged-run NAME       new: JSON with NaN and infinities (json's default spelling), a
+                                                  safetensors file with a complex64 (C64) tensor beside a float32 one,
+                                                  soundfile's mu-law and RF64 WAVs, and PIL's float ("F") TIFF
   python python_driver.py new-run NAME [HOLD]     new, one log line; prints the project config as Python reads it (each
                                                   value's repr); with HOLD, once its counter names the version and before
                                                   it makes the folder, creates HOLD.held and waits for HOLD.go (another
                                                   process sets up meanwhile)
   python python_driver.py config-values-run NAME  adds values to the project config that JavaScript's JSON would
                                                   change (NaN, a 64-bit integer, 1.0, non-ASCII text), then new-run
+  python python_driver.py named-run NAME          new, no tag: one log line and jsons/metrics.json {"name": NAME}
+                                                  (NAME may be any name Python takes: "my run", "x@y", "exp:1")
 """
 
 import json
@@ -177,6 +180,24 @@ def diverged_run(name):
         {"z": np.array([1 + 2j, 3 - 4j], dtype=np.complex64), "w": np.array([0.5, 1.5], dtype=np.float32)},
         os.path.join(checkpoints, "complex.safetensors"),
     )
+    import soundfile
+    from PIL import Image
+
+    audios = os.path.join(oc.snapshot.dir_path, "audios")
+    os.makedirs(audios, exist_ok=True)
+    wave = (np.sin(np.arange(800) / 10) * 0.5).astype(np.float32)
+    soundfile.write(os.path.join(audios, "mulaw.wav"), wave, 8000, subtype="ULAW")
+    soundfile.write(os.path.join(audios, "rf64.wav"), wave, 8000, format="RF64", subtype="PCM_16")
+    images = os.path.join(oc.snapshot.dir_path, "images")
+    os.makedirs(images, exist_ok=True)
+    Image.fromarray(np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)).save(os.path.join(images, "depth.tif"))
+    emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
+
+
+def named_run(name):
+    oc.snapshot.setup(name=name, start="new")
+    oc.info(f"python run of {name}")
+    oc.snapshot.json("metrics.json").save({"name": name})
     emit(version=oc.snapshot.version, version_name=oc.snapshot.version_name)
 
 
@@ -243,5 +264,6 @@ if __name__ == "__main__":
         "diverged-run": diverged_run,
         "new-run": new_run,
         "config-values-run": config_values_run,
+        "named-run": named_run,
     }
     steps[command](snapshot_name, *rest)

@@ -14,7 +14,7 @@ import type { StorageBackend } from "../../src/backends/backend.ts";
 import type { ArtifactStorage } from "../../src/index.ts";
 import { Snapshot } from "../../src/index.ts";
 import { allBackendFactories } from "../support/backends.ts";
-import { collectKeys, expectCode } from "../support/assertions.ts";
+import { collectKeys, expectCode, readText } from "../support/assertions.ts";
 import { gcsEnv, minioEnv, useTestServersForUris } from "../support/servers.ts";
 
 useTestServersForUris();
@@ -30,6 +30,9 @@ class NotesHandler {
     return this.storage.readText("note.txt");
   }
 }
+
+/** Names Python OpenCrate takes, which a new opencrate snapshot may not have. */
+const PYTHON_NAMES = ["my run", "résumé", "exp:1", "run#1", "x@y", "q?x", "50%", "v1:x", "a@b@c", " lead", "tab\u0085"];
 
 const openable = allBackendFactories().filter((factory) => /^(memory|local|minio|gcs)\b/.test(factory.label));
 
@@ -88,7 +91,7 @@ for (const factory of openable) {
       await expectCode(Snapshot.open(`${root}/shared@nope`), "NOT_FOUND");
       await expectCode(Snapshot.open(`${root}/nobody@latest`), "NOT_FOUND");
       await expectCode(Snapshot.open(`${root}/shared/v7`), "VERSION_NOT_FOUND");
-      for (const bad of [`${root}/shared@`, `${root}/shared@a/b`, `${root}/sh ared@latest`, `${root}/shared/notaversion`]) {
+      for (const bad of [`${root}/shared@`, `${root}/shared@a/b`, `${root}/sh\u0001ared@latest`, `${root}/shared/notaversion`]) {
         await expectCode(Snapshot.open(bad), "INVALID_ARGUMENT", bad);
       }
     });
@@ -185,6 +188,56 @@ for (const factory of openable) {
       for (const [label, attempt] of attempts) await expectCode(attempt, "READ_ONLY", label);
       assert.deepEqual(await metrics.load(), { value: 2 });
       assert.deepEqual(await collectKeys(backend, "shared/"), keysBefore);
+    });
+
+    it("opens a snapshot of any name another tool gave it (Python OpenCrate takes any) by @latest, @N and folder", async () => {
+      // A name in a URI with a scheme is %-encoded as its root's path is; a local path takes it as written.
+      const inUri = (name: string): string => (/^[a-z0-9]+:\/\//.test(root) ? encodeURIComponent(name) : name);
+      for (const [index, name] of PYTHON_NAMES.entries()) {
+        await backend.put(`${name}/v0/${name}.log`, Buffer.from(`python run of ${name}\n`));
+        await backend.put(`${name}/v0/jsons/metrics.json`, Buffer.from(`{"value":${index}}`));
+      }
+      for (const [index, name] of PYTHON_NAMES.entries()) {
+        const at = `${root}/${inUri(name)}`;
+        for (const uri of [`${at}@latest`, `${at}@0`, `${at}/v0`]) {
+          const snapshot = await Snapshot.open(uri);
+          assert.deepEqual([snapshot.name, snapshot.versionName], [name, "v0"], uri);
+          assert.deepEqual(await snapshot.json("metrics.json").load(), { value: index }, uri);
+        }
+      }
+      // Written as they are where the URI syntax allows it.
+      assert.equal((await Snapshot.open(`${root}/x@y@latest`)).name, "x@y");
+      assert.equal((await Snapshot.open(`${root}/exp:1/v0`)).name, "exp:1");
+      assert.equal((await Snapshot.open(`${root}/my run@0`)).name, "my run");
+      // `<root>/x@y` reads as the name x with the tag y: the error says how to reach x@y.
+      const error = await expectCode(Snapshot.open(`${root}/x@y`), "NOT_FOUND");
+      assert.ok(error.message.includes("x@y@latest"), error.message);
+      for (const bad of [`${root}/a\u0001b@latest`, `${root}/a\u007fb/v0`, `${root}/..@latest`]) {
+        await expectCode(Snapshot.open(bad), "INVALID_ARGUMENT", bad);
+      }
+    });
+
+    it("setup resumes, and numbers after, an existing snapshot of such a name, and makes no new one", async () => {
+      await backend.put("my run/v0/my run.log", Buffer.from("python run\n"));
+      const resumed = await Snapshot.setup({ name: "my run", start: "last", backend, console: false });
+      resumed.logger.info("typescript resumed");
+      assert.equal(resumed.versionName, "v0");
+      await resumed.close();
+      assert.match(await readText(backend, "my run/v0/my run.history.log"), /^python run\n.*typescript resumed\n$/s);
+      const next = await Snapshot.setup({ name: "my run", backend, console: false });
+      assert.equal(next.versionName, "v1");
+      await next.json("metrics.json").save({ value: 1 });
+      await next.close();
+      assert.deepEqual(await (await Snapshot.open(`${root}/${/^[a-z0-9]+:\/\//.test(root) ? "my%20run" : "my run"}@latest`)).json("metrics.json").load(), { value: 1 });
+
+      for (const name of ["your run", "résumé-2", "exp:2", "a@b"]) {
+        const refused = await expectCode(Snapshot.setup({ name, backend, console: false }), "INVALID_ARGUMENT", name);
+        assert.ok(refused.message.includes("a new name takes 1-128 characters"), refused.message);
+        assert.deepEqual(await collectKeys(backend, `${name}/`), [], name);
+      }
+      for (const name of ["a/b", "a\u0001b", "\u00e9".repeat(65)]) {
+        await expectCode(Snapshot.setup({ name, backend, console: false }), "INVALID_ARGUMENT", JSON.stringify(name));
+      }
     });
   });
 }

@@ -153,23 +153,24 @@ for (const factory of allBackendFactories()) {
     });
 
     it("rejects bad names, tags and starts before writing anything", async () => {
-      const cases: [string, Promise<unknown>][] = [
-        ["name with /", setup({ name: "a/b" })],
-        ["name ..", setup({ name: ".." })],
-        ["name with space", setup({ name: "a b" })],
-        ["empty name", setup({ name: "" })],
-        ["tag with /", setup({ name: "bad-input", tag: "x/y" })],
-        ["tag ..", setup({ name: "bad-input", tag: ".." })],
-        ["tag with space", setup({ name: "bad-input", tag: "x y" })],
-        ["start -1", setup({ name: "bad-input", start: -1 })],
-        ["start 1.5", setup({ name: "bad-input", start: 1.5 })],
-        ["start abc", setup({ name: "bad-input", start: "abc" })],
-        ["start with spaces", setup({ name: "bad-input", start: " 3 " })],
-        ["tag null", setup({ name: "bad-input", tag: null as unknown as string })],
-        ["bad log level", Snapshot.setup({ name: "bad-input", backend, console: false, logLevel: "loud" as SetupOptions["logLevel"] })],
+      const cases: [string, () => Promise<unknown>][] = [
+        ["name with /", () => setup({ name: "a/b" })],
+        ["name ..", () => setup({ name: ".." })],
+        // Refused once the root is read: an existing snapshot of such a name (made by Python OpenCrate) is set up.
+        ["name with space", () => setup({ name: "a b" })],
+        ["empty name", () => setup({ name: "" })],
+        ["tag with /", () => setup({ name: "bad-input", tag: "x/y" })],
+        ["tag ..", () => setup({ name: "bad-input", tag: ".." })],
+        ["tag with space", () => setup({ name: "bad-input", tag: "x y" })],
+        ["start -1", () => setup({ name: "bad-input", start: -1 })],
+        ["start 1.5", () => setup({ name: "bad-input", start: 1.5 })],
+        ["start abc", () => setup({ name: "bad-input", start: "abc" })],
+        ["start with spaces", () => setup({ name: "bad-input", start: " 3 " })],
+        ["tag null", () => setup({ name: "bad-input", tag: null as unknown as string })],
+        ["bad log level", () => Snapshot.setup({ name: "bad-input", backend, console: false, logLevel: "loud" as SetupOptions["logLevel"] })],
       ];
       for (const [label, attempt] of cases) {
-        const error = await expectCode(attempt, "INVALID_ARGUMENT", label);
+        const error = await expectCode(attempt(), "INVALID_ARGUMENT", label);
         assert.ok(error.message.length > 10, label);
       }
       for (const name of ["bad-input/", "a/", "a b/"]) assert.deepEqual(await collectKeys(backend, name), [], name);

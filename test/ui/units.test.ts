@@ -29,6 +29,22 @@ describe("the viewer's rules", () => {
     assert.deepEqual((await catalog.versions("train")).map((row) => row.versionName), ["v0:initial-run", "v1"]);
   });
 
+  it("lists and opens a name of any characters Python OpenCrate takes, and its files by their %-encoded path", async () => {
+    const store = `ui-any-names-${process.pid}`;
+    const backend = new MemoryBackend({ name: store });
+    const names = ["my run", "résumé", "exp:1", "run#1", "x@y", "q?x", "50%"];
+    for (const name of names) await backend.put(`${name}/v0/${name}.log`, new TextEncoder().encode("a line\n"));
+    const catalog = new Catalog(backend);
+    assert.deepEqual((await catalog.names()).map((summary) => [summary.name, summary.versions]).sort(), names.map((name) => [name, 1]).sort());
+    for (const name of names) {
+      assert.deepEqual((await catalog.versions(name)).map((row) => row.versionName), ["v0"], name);
+      assert.deepEqual((await catalog.files(name, "v0")).map((file) => file.path), [`${name}.log`], name);
+      const address = fileAddress(encodeURIComponent(name), "v0", [encodeURIComponent(`${name}.log`)]);
+      assert.deepEqual([address.name, address.key], [name, `${name}/v0/${name}.log`], name);
+    }
+    for (const name of ["a%2Fb", "a%01b", "%2E%2E", "%2E", ""]) assert.throws(() => versionAddress(name, "v0"), BadPath, name);
+  });
+
   it("tails a last line that has no newline as a partial line, until its newline comes", async () => {
     const backend = new MemoryBackend({ name: `ui-tail-${process.pid}` });
     const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);

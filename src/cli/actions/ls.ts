@@ -3,7 +3,7 @@ import type { StorageBackend } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
 import { nameKey } from "../../snapshot/layout.ts";
-import { validateSnapshotName } from "../../snapshot/names.ts";
+import { isSnapshotName, snapshotNameProblem } from "../../snapshot/names.ts";
 import { shownStatus } from "../../snapshot/run-records.ts";
 import { VersionStore } from "../../snapshot/versions.ts";
 import { printable } from "../../printable.ts";
@@ -135,7 +135,12 @@ async function listNames(uri: string, options: LsOptions): Promise<void> {
   const location = parseLocation(uri);
   const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  const candidates = (await childFolders(backend, "")).filter((name) => !name.startsWith(".") && isValidName(name));
+  const folders = (await childFolders(backend, "")).filter((name) => !name.startsWith("."));
+  const candidates = folders.filter((name) => isSnapshotName(name));
+  for (const name of folders) {
+    const problem = snapshotNameProblem(name);
+    if (problem !== undefined) writeError(`the folder ${JSON.stringify(name)} in ${redact(uri)} is left out: ${problem}.`);
+  }
   const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) => new VersionStore(backend, name).exists());
   const names = candidates.filter((_, index) => isSnapshot[index] === true);
   if (options.json === true) {
@@ -149,7 +154,7 @@ async function listNames(uri: string, options: LsOptions): Promise<void> {
   printLines(names.map(printable).join("\n"));
 }
 
-/** The names of the folders directly under `prefix` ("" or ending in "/"); a name that is not UTF-8, no snapshot name, left out. */
+/** The names of the folders directly under `prefix` ("" or ending in "/"); a name that is not UTF-8 left out. */
 async function childFolders(backend: StorageBackend, prefix: string): Promise<string[]> {
   const names: string[] = [];
   let pageToken: string | undefined;
@@ -161,11 +166,3 @@ async function childFolders(backend: StorageBackend, prefix: string): Promise<st
   return names;
 }
 
-function isValidName(name: string): boolean {
-  try {
-    validateSnapshotName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}

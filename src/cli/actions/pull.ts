@@ -59,9 +59,9 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     if (options.quiet !== true) printLines(`Pulled nothing: ${snapshot.where} is claimed and has no files yet (its run has not written anything).`);
     return;
   }
-  // "v3:tag" is not a valid folder name on Windows.
-  const folderName = process.platform === "win32" ? snapshot.folder.replaceAll(":", "_") : snapshot.folder;
-  const dest = destArgument ?? join(".", snapshot.name, folderName);
+  // "v3:tag" (and a name such as "exp:1", which Python OpenCrate takes) is not a valid folder name on Windows.
+  const onDisk = (name: string): string => (process.platform === "win32" ? name.replaceAll(":", "_") : name);
+  const dest = destArgument ?? join(".", onDisk(snapshot.name), onDisk(snapshot.folder));
   const destRoot = await prepareDestination(dest);
 
   const progress = await createProgress(options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines");
