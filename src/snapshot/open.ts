@@ -1,9 +1,9 @@
 /** Resolves a snapshot URI to an existing version folder, for read-only use. */
 import type { StorageBackend } from "../backends/backend.ts";
-import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
 import { DEV_VERSION, nameKey, versionFolderName, versionKey } from "./layout.ts";
+import { holdsRunFiles } from "./folder-content.ts";
 import { parseSnapshotUri } from "./snapshot-uri.ts";
 import { highestNumber, numbersOf, pickFolder, VersionStore, type VersionEntry } from "./versions.ts";
 
@@ -89,7 +89,7 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
       break;
     }
   }
-  const empty = !entry.hasFolder || !(await hasObjectsUnder(backend, `${versionKey(address.name, entry.folder)}/`));
+  const empty = !entry.hasFolder || !(await holdsRunFiles(backend, `${versionKey(address.name, entry.folder)}/`));
   if (empty) {
     const folder = backend.describe(versionKey(address.name, entry.folder));
     if (entry.claim === undefined) throw new NotFoundError(`The snapshot folder ${folder} is empty or missing.`, { path: folder });
