@@ -15,14 +15,20 @@ const PAGE_START_BYTES = 1024;
 /** Content types of a web page. */
 const PAGE_TYPES = new Set(["text/html", "application/xhtml+xml"]);
 /**
- * Headers a store sends with every object it serves, on GET and HEAD alike: S3's ETag (AWS, MinIO, moto; moto sends
- * no x-amz-request-id), GCS's generation and hashes (GCS, fake-gcs-server). A web server may send an ETag too, so
- * the ETag marks an S3 answer only.
+ * Whether an answer's header is one the store sends with every object, on GET and HEAD alike. S3: its ETag (AWS,
+ * MinIO, moto), or any `x-amz-*` / `x-amzn-*` header (AWS and MinIO send `x-amz-request-id`, moto
+ * `x-amzn-requestid`), which also marks the answers of stores that leave the ETag out of some (SeaweedFS after a
+ * server-side copy, s3gw for multipart objects). GCS: its generation and hashes (GCS, fake-gcs-server). A web
+ * server may send an ETag too: a static page served with one passes as an S3 object (its size or checksum is then
+ * what a read can catch).
  */
 const OBJECT_MARKS = {
-  s3: ["etag"],
-  gcs: ["x-goog-generation", "x-goog-hash", "x-goog-stored-content-length"],
+  s3: (name: string) => name === "etag" || name.startsWith("x-amz-") || name.startsWith("x-amzn-"),
+  gcs: (name: string) => name === "x-goog-generation" || name === "x-goog-hash" || name === "x-goog-stored-content-length",
 } as const;
+
+/** An answer's headers as the read paths have them: a Map or a plain object (repeated ones as arrays), any case. */
+export type AnswerHeaders = ReadonlyMap<string, string> | Readonly<Record<string, string | readonly string[] | number | undefined>>;
 
 export type ObjectStore = keyof typeof OBJECT_MARKS;
 
@@ -51,18 +57,31 @@ export function isForeignAnswer(error: unknown): error is ForeignAnswerError {
 
 /**
  * Whether a success answer to a read of one object (GET or HEAD) is a web page in the store's place: HTML, and
- * without any header the store sends with every object. An object stored as HTML still comes with those headers,
- * so it reads as before; an answer of another type is left to the read's own checks (size, checksum).
- * `header` looks a header up by its lower-case name.
+ * without any header the store sends with every object (OBJECT_MARKS). An object stored as HTML still comes with
+ * those headers, so it reads as before; an answer of another type is left to the read's own checks (size, checksum).
  */
-export function isForeignObjectAnswer(store: ObjectStore, header: (name: string) => string | undefined): boolean {
-  const type = header("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
-  return PAGE_TYPES.has(type) && OBJECT_MARKS[store].every((name) => header(name) === undefined);
+export function isForeignObjectAnswer(store: ObjectStore, headers: AnswerHeaders): boolean {
+  const type = contentTypeOf(headers)?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!PAGE_TYPES.has(type)) return false;
+  for (const [name, value] of entriesOf(headers)) if (value !== undefined && OBJECT_MARKS[store](name.toLowerCase())) return false;
+  return true;
 }
 
 /** The error for a foreign object answer, quoting the start of `body` (read up to 1 KiB, then destroyed). */
-export async function foreignObjectError(status: number, contentType: string | undefined, body: Readable | Uint8Array | undefined): Promise<ForeignAnswerError> {
-  return new ForeignAnswerError({ status, contentType: contentType ?? "", body: (await pageStart(body)).toString("utf8") });
+export async function foreignObjectError(status: number, headers: AnswerHeaders, body: Readable | Uint8Array | undefined): Promise<ForeignAnswerError> {
+  return new ForeignAnswerError({ status, contentType: contentTypeOf(headers) ?? "", body: (await pageStart(body)).toString("utf8") });
+}
+
+function entriesOf(headers: AnswerHeaders): Iterable<readonly [string, unknown]> {
+  return headers instanceof Map ? headers.entries() : Object.entries(headers);
+}
+
+function contentTypeOf(headers: AnswerHeaders): string | undefined {
+  for (const [name, value] of entriesOf(headers)) {
+    if (name.toLowerCase() !== "content-type" || value === undefined) continue;
+    return Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return undefined;
 }
 
 async function pageStart(body: Readable | Uint8Array | undefined): Promise<Buffer> {

@@ -4,13 +4,15 @@
  * small pid), and names different processes in different pid namespaces of one host (containers that share the
  * host's name, as with host networking).
  *
- * - `space`: where a pid means one process: the boot id and the pid namespace (Linux). Two owners in different
- *   spaces cannot judge each other's pids.
+ * - `space`: where a pid means one process, and its start reads the same (Linux): the boot id, the pid namespace
+ *   and the time namespace (the kernel shifts the starts it shows by the reader's time namespace). Two owners in
+ *   different spaces cannot judge each other's pids. Elsewhere there is none: nothing tells two machines with the
+ *   same host name apart, so no pid is judged there.
  * - `start`: when the process started, which every thread of the process shares (the log writer thread takes
  *   locks too) and a later process with the same pid does not. On Linux it is the kernel's start time (field 22
- *   of /proc/<pid>/stat, in clock ticks since boot), exact and readable for any pid. Elsewhere it is worked out
- *   from the uptime in milliseconds, which two threads of one process compute a little apart:
- *   `sameProcessStart` allows for that.
+ *   of /proc/<pid>/stat, in clock ticks since boot), exact and readable for any pid. Where that cannot be read it is
+ *   worked out from the uptime in milliseconds, which two threads of one process compute a little apart:
+ *   `compareStarts` allows for that, and takes starts of the two kinds for incomparable.
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
@@ -20,17 +22,30 @@ export interface ProcessIdentity {
   readonly start: string;
 }
 
+/** What a place is made of, as this process reads it (see placeOf); tests pass their own. */
+export interface PlaceFacts {
+  readonly platform: NodeJS.Platform;
+  readonly hostName: string;
+  /** Linux: the boot id; undefined when it cannot be read (or elsewhere). */
+  readonly bootId: string | undefined;
+  /** Linux: the link /proc/self/ns/pid names; undefined when it cannot be read. */
+  readonly pidNamespace: string | undefined;
+  /** Linux: the link /proc/self/ns/time names; null where the kernel has no time namespaces (before 5.6). */
+  readonly timeNamespace: string | null | undefined;
+}
+
 const LINUX_PREFIX = "linux:";
 const CLOCK_PREFIX = "clock:";
 /** How far apart two threads of one process may compute a clock-based start. */
 const CLOCK_TOLERANCE_MS = 1_000;
 
 let cached: ProcessIdentity | undefined;
+let cachedSpaceFacts: Omit<PlaceFacts, "hostName"> | undefined;
 
 /** This process's identity, the same in every thread of the process. */
 export function thisProcess(): ProcessIdentity {
   cached ??= {
-    space: linuxSpace(),
+    space: spaceOf(spaceFactsOfThisProcess()),
     start: linuxStartOf("self") ?? `${CLOCK_PREFIX}${Math.round(Date.now() - process.uptime() * 1000)}`,
   };
   return cached;
@@ -41,43 +56,78 @@ export function startOfPid(pid: number): string | undefined {
   return linuxStartOf(String(pid));
 }
 
-/** True when two recorded starts name the same process (given the same pid in the same space). */
-export function sameProcessStart(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (a.startsWith(CLOCK_PREFIX) && b.startsWith(CLOCK_PREFIX)) {
+/**
+ * Whether two recorded starts (given the same pid in the same space) name the same process. Starts of two kinds
+ * (one read from /proc, one worked out from the clock, when /proc could not be read) cannot be compared.
+ */
+export function compareStarts(a: string, b: string): "same" | "different" | "incomparable" {
+  if (a === b) return "same";
+  const kindOf = (start: string): string => start.slice(0, start.indexOf(":") + 1);
+  if (kindOf(a) !== kindOf(b)) return "incomparable";
+  if (a.startsWith(CLOCK_PREFIX)) {
     const difference = Number(a.slice(CLOCK_PREFIX.length)) - Number(b.slice(CLOCK_PREFIX.length));
-    return Number.isFinite(difference) && Math.abs(difference) <= CLOCK_TOLERANCE_MS;
+    if (!Number.isFinite(difference)) return "incomparable";
+    return Math.abs(difference) <= CLOCK_TOLERANCE_MS ? "same" : "different";
   }
-  return false;
+  return "different";
+}
+
+/** Each kind of start, with the letter it has in a compact start. */
+const START_LETTERS = [
+  [LINUX_PREFIX, "l"],
+  [CLOCK_PREFIX, "c"],
+] as const;
+
+/** A start written short, for names: its kind's letter and the number in base 36 (`l1xq8kv`). */
+export function compactStart(start: string): string | undefined {
+  for (const [prefix, letter] of START_LETTERS) {
+    const digits = start.slice(prefix.length);
+    if (start.startsWith(prefix) && /^\d{1,15}$/.test(digits)) return `${letter}${Number(digits).toString(36)}`;
+  }
+  return undefined;
+}
+
+/** The start a compactStart names; undefined for text compactStart never writes. */
+export function expandStart(compact: string): string | undefined {
+  const kind = START_LETTERS.find(([, letter]) => compact.startsWith(letter));
+  const digits = compact.slice(1);
+  if (kind === undefined || !/^[0-9a-z]{1,10}$/.test(digits)) return undefined;
+  return `${kind[0]}${parseInt(digits, 36)}`;
 }
 
 /**
- * Where this process's pids name one process: its host name and space. Undefined on Linux when the space cannot be
- * read (there another pid namespace could share the host name). Other platforms have no pid namespaces.
+ * Where a pid names one process: the host name and the space (see the file header). Undefined where there is no
+ * space: off Linux, or when it cannot be read (another pid or time namespace, or another machine with the same
+ * host name, could not be told from this one).
  */
+export function placeOf(facts: PlaceFacts): string | undefined {
+  const space = spaceOf(facts);
+  return space === undefined ? undefined : `${facts.hostName}\n${space}`;
+}
+
+/** This process's place (see placeOf). */
 export function placeOfThisProcess(): string | undefined {
-  const { space } = thisProcess();
-  if (space === undefined && process.platform === "linux") return undefined;
-  return `${hostname()}\n${space ?? process.platform}`;
+  return placeOf({ ...spaceFactsOfThisProcess(), hostName: hostname() });
 }
 
 /** What became of a process: this very one, another still running, gone, or gone with its pid now another's. */
 export type ProcessState = "this-process" | "running" | "gone" | "pid-reused";
 
 /**
- * What became of the process of this place (see placeOfThisProcess) that had `pid` and started at `started`. A
- * start left undefined (not recorded) is not compared, except against this process's own: a pid still running is
- * then taken for the same process. Where the start of another pid cannot be read (not Linux), the same.
+ * What became of the process of this place (see placeOf) that had `pid` and started at `started`. A start left
+ * undefined (not recorded), or one that cannot be compared with the start read now, is not compared, except
+ * against this process's own: a pid still running is then taken for the same process. Where the start of another
+ * pid cannot be read (not Linux), the same.
  */
 export function stateOfProcess(pid: number, started: string | undefined): ProcessState {
   if (pid === process.pid) {
     // This process (any of its threads), or a dead predecessor that had the same pid.
-    return started === undefined || sameProcessStart(started, thisProcess().start) ? "this-process" : "pid-reused";
+    return started === undefined || compareStarts(started, thisProcess().start) !== "different" ? "this-process" : "pid-reused";
   }
   if (!isRunning(pid)) return "gone";
   if (started === undefined) return "running";
   const now = startOfPid(pid);
-  return now === undefined || sameProcessStart(started, now) ? "running" : "pid-reused";
+  return now === undefined || compareStarts(started, now) !== "different" ? "running" : "pid-reused";
 }
 
 function isRunning(pid: number): boolean {
@@ -90,11 +140,38 @@ function isRunning(pid: number): boolean {
   }
 }
 
-function linuxSpace(): string | undefined {
-  if (process.platform !== "linux") return undefined;
+function spaceOf(facts: Omit<PlaceFacts, "hostName">): string | undefined {
+  const { platform, bootId, pidNamespace, timeNamespace } = facts;
+  if (platform !== "linux" || bootId === undefined || pidNamespace === undefined || timeNamespace === undefined) return undefined;
+  return `${bootId}/${pidNamespace}/${timeNamespace ?? "no-time-namespaces"}`;
+}
+
+function spaceFactsOfThisProcess(): Omit<PlaceFacts, "hostName"> {
+  cachedSpaceFacts ??= readSpaceFacts();
+  return cachedSpaceFacts;
+}
+
+function readSpaceFacts(): Omit<PlaceFacts, "hostName"> {
+  const platform = process.platform;
+  if (platform !== "linux") return { platform, bootId: undefined, pidNamespace: undefined, timeNamespace: undefined };
+  return {
+    platform,
+    bootId: readOrUndefined(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()),
+    pidNamespace: readOrUndefined(() => readlinkSync("/proc/self/ns/pid")),
+    timeNamespace: readOrUndefined(() => {
+      try {
+        return readlinkSync("/proc/self/ns/time");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+        throw error;
+      }
+    }),
+  };
+}
+
+function readOrUndefined<T>(read: () => T): T | undefined {
   try {
-    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-    return `${boot}/${readlinkSync("/proc/self/ns/pid")}`;
+    return read();
   } catch {
     return undefined;
   }

@@ -1,11 +1,11 @@
 /** Resolves a snapshot URI to an existing version folder, for read-only use. */
 import type { StorageBackend } from "../backends/backend.ts";
-import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFromUri } from "../backends/registry.ts";
 import { NotFoundError, VersionNotFoundError } from "../errors.ts";
 import { nearestFirst } from "../nearest.ts";
 import { DEV_VERSION, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import { namesNearHint } from "./names-near.ts";
+import { holdsRunFiles } from "./folder-content.ts";
 import { parseSnapshotUri } from "./snapshot-uri.ts";
 import { highestNumber, numbersOf, pickFolder, VersionStore, type VersionEntry } from "./versions.ts";
 
@@ -104,7 +104,7 @@ export async function openSnapshot(uri: string, options: OpenOptions = {}): Prom
       break;
     }
   }
-  const empty = !entry.hasFolder || !(await hasObjectsUnder(backend, `${versionKey(address.name, entry.folder)}/`));
+  const empty = !entry.hasFolder || !(await holdsRunFiles(backend, `${versionKey(address.name, entry.folder)}/`));
   if (empty) {
     const folder = backend.describe(versionKey(address.name, entry.folder));
     if (entry.claim === undefined) throw new NotFoundError(`The snapshot folder ${folder} is empty or missing.`, { path: folder });

@@ -1,7 +1,8 @@
 /** Which version folder a `setup()` writes, from its `start`, `tag`, `runId` and `replace`. */
 import type { StorageBackend } from "../backends/backend.ts";
-import { hasObjectsUnder, objectExists } from "../backends/presence.ts";
+import { objectExists } from "../backends/presence.ts";
 import { InvalidArgumentError, VersionNotFoundError } from "../errors.ts";
+import { holdsRunFiles } from "./folder-content.ts";
 import { DEV_VERSION, logKey, nameKey, versionFolderName, versionKey } from "./layout.ts";
 import { isNewSnapshotName, isSelectorTag, refuseNewSnapshotName, refuseNewTag, type StartOption } from "./names.ts";
 import { readPythonCounter } from "./python-counter.ts";
@@ -70,7 +71,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   const { backend, name, start, tag, runId, rank } = request;
   if (start === DEV_VERSION) {
     const folder = versionFolderName(DEV_VERSION, tag);
-    const exists = await hasObjectsUnder(backend, `${versionKey(name, folder)}/`);
+    const exists = await holdsRunFiles(backend, `${versionKey(name, folder)}/`);
     if (!exists) refuseNewTag(tag, folder);
     return { version: DEV_VERSION, folder, resumed: exists && !request.replace };
   }

@@ -28,8 +28,10 @@ import {
   replaceRecordKey,
   runRecordKey,
   versionFolderName,
+  versionKey,
   versionOfClaimKey,
 } from "./layout.ts";
+import { holdsRunFiles } from "./folder-content.ts";
 
 export interface VersionClaim {
   readonly version: number;
@@ -146,7 +148,10 @@ export class VersionStore {
     return (await this.listVersionNumbers()).at(-1);
   }
 
-  /** The version folders that hold anything (`v3`, `v3:tag`, `dev`), from one delimited listing of `<name>/`. */
+  /**
+   * The version folders that hold anything (`v3`, `v3:tag`, `dev`), from one delimited listing of `<name>/`: also
+   * those holding only bookkeeping (see holdsRunFiles), which new numbers still pass over while it is there.
+   */
   async scanFolders(): Promise<FolderScan> {
     const folders: { version: number | typeof DEV_VERSION; tag: string | undefined; folder: string }[] = [];
     let highestNumber: number | undefined;
@@ -169,19 +174,20 @@ export class VersionStore {
    * Every version of the name: each folder, plus each claim with no folder yet, in listing order: "dev" folders
    * first, then by number; within one number the folder it was claimed with first, then the others (the
    * untagged `v<N>` before tagged ones, tagged ones by tag). The last entry of a number is the one `@<N>` and
-   * `@latest` open (see {@link pickFolder}).
+   * `@latest` open (see {@link pickFolder}). A folder that holds only bookkeeping (see holdsRunFiles) is no version.
    */
   async listVersions(): Promise<VersionEntry[]> {
     const [claims, scan] = await Promise.all([this.listClaims(), this.scanFolders()]);
     const claimOf = new Map(claims.map((claim) => [claim.version, claim]));
-    const entries: VersionEntry[] = scan.folders.map(({ version, tag, folder }) => ({
+    const folders = await this.#foldersWithRunFiles(scan.folders, claimOf);
+    const entries: VersionEntry[] = folders.map(({ version, tag, folder }) => ({
       version,
       tag,
       folder,
       claim: version === DEV_VERSION ? undefined : claimOf.get(version),
       hasFolder: true,
     }));
-    const numbersWithFolders = new Set(scan.folders.map((folder) => folder.version));
+    const numbersWithFolders = new Set(folders.map((folder) => folder.version));
     for (const claim of claims) {
       if (numbersWithFolders.has(claim.version)) continue;
       entries.push({ version: claim.version, tag: claim.tag, folder: versionFolderName(claim.version, claim.tag), claim, hasFolder: false });
@@ -189,10 +195,28 @@ export class VersionStore {
     return entries.sort(compareEntries);
   }
 
-  /** True when the name has a claim or a version folder (`v<N>[:<tag>]`, `dev[:<tag>]`): it is a snapshot name. */
+  /**
+   * True when the name has a claim or a version folder (`v<N>[:<tag>]`, `dev[:<tag>]`) holding a run's files: it
+   * is a snapshot name.
+   */
   async exists(): Promise<boolean> {
     const [claimed, scan] = await Promise.all([hasObjectsUnder(this.#backend, claimsPrefix(this.#name), "skip"), this.scanFolders()]);
-    return claimed || scan.folders.length > 0;
+    if (claimed) return true;
+    for (const { folder } of scan.folders) if (await holdsRunFiles(this.#backend, `${versionKey(this.#name, folder)}/`)) return true;
+    return false;
+  }
+
+  /**
+   * The folders that are versions: each a claim was made with (its number's claim names its tag), which is one
+   * whatever it holds, and each other folder that holds a run's files (one listing each, a few at a time).
+   */
+  async #foldersWithRunFiles<F extends FolderScan["folders"][number]>(folders: readonly F[], claimOf: ReadonlyMap<number, VersionClaim>): Promise<F[]> {
+    const kept = await mapWithConcurrency(folders, CLAIM_READ_CONCURRENCY, async (entry) => {
+      const claim = entry.version === DEV_VERSION ? undefined : claimOf.get(entry.version);
+      if (claim !== undefined && claim.tag === entry.tag) return true;
+      return holdsRunFiles(this.#backend, `${versionKey(this.#name, entry.folder)}/`);
+    });
+    return folders.filter((_, index) => kept[index] === true);
   }
 
   /**

@@ -113,7 +113,7 @@ describe("object reads from an endpoint answering 200 text/html", () => {
 });
 
 describe("which success answers to an object read are not the store's", () => {
-  const lookup = (headers: Readonly<Record<string, string>>) => (name: string) => headers[name];
+  const lookup = (headers: Readonly<Record<string, string>>) => headers;
 
   it("an HTML page without the headers the store sends with every object", () => {
     assert.ok(isForeignObjectAnswer("s3", lookup({ "content-type": "text/html" })));
@@ -131,5 +131,13 @@ describe("which success answers to an object read are not the store's", () => {
     assert.ok(!isForeignObjectAnswer("s3", lookup({})));
     assert.ok(!isForeignObjectAnswer("s3", lookup({ "content-type": "application/octet-stream" })));
     assert.ok(!isForeignObjectAnswer("gcs", lookup({ "content-type": "application/json" })));
+  });
+
+  it("S3: an HTML object answered without an ETag, as some stores answer, but with an x-amz-* or x-amzn-* header", () => {
+    // SeaweedFS after a server-side copy, s3gw for multipart objects, Alluxio's proxy: the store's request ids remain.
+    assert.ok(!isForeignObjectAnswer("s3", lookup({ "content-type": "text/html", "x-amz-request-id": "18EE782C67A48F72", "x-amz-id-2": "dd9025bab4ad464b" })));
+    assert.ok(!isForeignObjectAnswer("s3", lookup({ "Content-Type": "text/html", "X-Amzn-RequestId": "5FuDUmmAjx" })));
+    assert.ok(!isForeignObjectAnswer("s3", new Map([["content-type", "text/html"], ["x-amz-version-id", "null"]])));
+    assert.ok(isForeignObjectAnswer("s3", lookup({ "content-type": "text/html", "x-amzfoo": "1", "x-goog-generation": "1" })), "neither is an S3 header");
   });
 });

@@ -17,11 +17,12 @@ import { after, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
-import { UNJUDGED_TEMP_AGE_MS } from "../../src/backends/temp-names.ts";
+import { tempNameOf, UNJUDGED_TEMP_AGE_MS } from "../../src/backends/temp-names.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
 import { Snapshot } from "../../src/index.ts";
 import { gcsOptions, rawDelete, rawPut } from "../support/gcs.ts";
 import { rawClient, s3Options } from "../support/s3.ts";
-import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
+import { gcsEnv, minioEnv, skipUnless, useTestServersForUris } from "../support/servers.ts";
 
 const pausedWriter = fileURLToPath(new URL("./fixtures/paused-writer.ts", import.meta.url));
 const tempNameChild = fileURLToPath(new URL("./fixtures/temp-name-child.ts", import.meta.url));
@@ -29,7 +30,7 @@ const HOUR = 60 * 60_000;
 /** Past every age a sweep has ever used. */
 const LONG_SILENT_MS = UNJUDGED_TEMP_AGE_MS + HOUR;
 /** A writer on another host, as its name says: a place hash that is not this host's. */
-const FOREIGN_WRITER = `.~oc-tmp-0123456789abcdef.4242.linux_77.${randomUUID()}`;
+const FOREIGN_WRITER = tempNameOf({ place: "0123456789ab", pid: 4242, start: "linux:77" }, "");
 
 const roots: string[] = [];
 async function freshRoot(): Promise<string> {
@@ -186,12 +187,15 @@ interface CloudStore {
   putRaw(key: string, body: string): Promise<void>;
   deleteRaw(key: string): Promise<void>;
   keys(prefix: string): Promise<string[]>;
+  /** The root URI of `prefix` in the test bucket (see useTestServersForUris). */
+  uri(prefix: string): string;
 }
 
 function minioStore(): CloudStore {
   const server = minioEnv();
   return {
     label: "MinIO",
+    uri: (prefix) => `s3://${server!.bucket}/${prefix}`,
     skip: skipUnless(server, "MinIO", "TEST_MINIO_ENDPOINT"),
     backend: (prefix) => new S3Backend(s3Options(server!, { prefix })),
     async putRaw(key, body) {
@@ -229,6 +233,7 @@ function gcsStore(): CloudStore {
   const server = gcsEnv();
   return {
     label: "fake-gcs-server",
+    uri: (prefix) => `gs://${server!.bucket}/${prefix}`,
     skip: skipUnless(server, "fake-gcs-server", "TEST_GCS_ENDPOINT"),
     backend: (prefix) => new GcsBackend(gcsOptions(server!, { prefix })),
     putRaw: (key, body) => rawPut(server!, key, body),
@@ -263,6 +268,45 @@ for (const store of [minioStore(), gcsStore()]) {
         await store.putRaw(`${prefix}/t/v0/jsons/${ended.name}`, "a snapshot of a busy source");
         await (await Snapshot.setup({ name: "t", backend, start: "last", console: false })).reset({ confirm: true });
         assert.deepEqual(await store.keys(`${prefix}/`), [`${prefix}/t/v0/jsons/${live.name}`], "reset kept the live one only");
+      } finally {
+        await live.end();
+        for (const key of await store.keys(`${prefix}/`)) await store.deleteRaw(key);
+        await backend.close();
+      }
+    });
+
+    it("a version folder reset() leaves holding only a live copy's temp object is no version: listings, start \"last\" and its number pass over it", async () => {
+      const prefix = `live-temps-${randomUUID()}`;
+      const backend = store.backend(prefix);
+      const live = await nameOfAnotherProcess("copy-");
+      try {
+        for (const run of [0, 1]) {
+          const snapshot = await Snapshot.setup({ name: "t", backend, start: "new", console: false });
+          await snapshot.json("metrics.json").save({ run });
+          await snapshot.close();
+        }
+        await store.putRaw(`${prefix}/t/v1/jsons/${live.name}`, "a snapshot of a busy source");
+        await (await Snapshot.setup({ name: "t", backend, start: "last", console: false })).reset({ confirm: true });
+        assert.deepEqual(await store.keys(`${prefix}/`), [`${prefix}/t/v1/jsons/${live.name}`], "reset kept the live copy's temp object");
+        useTestServersForUris();
+        await assert.rejects(Snapshot.open(`${store.uri(prefix)}/t@latest`), (error: unknown) => isOpenCrateError(error, "NOT_FOUND"));
+
+        const versionOf = async (start: "new" | "last"): Promise<{ versionName: string; listed: string[] }> => {
+          const snapshot = await Snapshot.setup({ name: "t", backend, start, console: false });
+          try {
+            await snapshot.json("metrics.json").save({ start });
+            const listed = (await snapshot.listVersions()).map((version) => `${version.versionName} claimed=${version.claimed} hasFolder=${version.hasFolder}`);
+            return { versionName: snapshot.versionName, listed };
+          } finally {
+            await snapshot.close();
+          }
+        };
+        assert.deepEqual(await versionOf("new"), { versionName: "v0", listed: ["v0 claimed=true hasFolder=true"] }, "numbering restarted");
+        assert.equal((await versionOf("last")).versionName, "v0", "start \"last\" resumes the run made after the reset, not the emptied folder");
+        assert.equal((await Snapshot.open(`${store.uri(prefix)}/t@latest`)).versionName, "v0");
+        await assert.rejects(Snapshot.setup({ name: "t", backend, start: 1, console: false }), (error: unknown) => isOpenCrateError(error, "VERSION_NOT_FOUND"));
+        // A new number still passes over the folder, where the copy may yet land its backup.
+        assert.equal((await versionOf("new")).versionName, "v2");
       } finally {
         await live.end();
         for (const key of await store.keys(`${prefix}/`)) await store.deleteRaw(key);

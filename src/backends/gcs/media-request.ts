@@ -70,8 +70,7 @@ export async function requestMedia(request: MediaRequest): Promise<IncomingMessa
       (incoming) => {
         const status = incoming.statusCode ?? 0;
         if (status === 200 || status === 206) {
-          const header = (name: string): string | undefined => headerText(incoming.headers[name]);
-          if (isForeignObjectAnswer("gcs", header)) foreignObjectError(status, header("content-type"), incoming).then(reject, reject);
+          if (isForeignObjectAnswer("gcs", incoming.headers)) foreignObjectError(status, incoming.headers, incoming).then(reject, reject);
           else resolve(incoming);
           return;
         }
@@ -119,8 +118,4 @@ export function errorBodyOf(body: string): { readonly message: string; readonly 
   } catch {
     return { message: body.trim() };
   }
-}
-
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(",") : value;
 }

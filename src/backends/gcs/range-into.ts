@@ -91,7 +91,7 @@ export async function readRangeInto(read: RangeInto, sink: BodySink): Promise<nu
 /** The answer's facts if it is one taken here: a 206 from `offset`, not content-encoded, of the generation asked,
  * not a web page in the store's place. */
 function takenAnswer(head: AnswerHead, offset: number, asked: string | undefined): Taken | undefined {
-  if (isForeignObjectAnswer("gcs", (name) => head.headers.get(name))) return undefined;
+  if (isForeignObjectAnswer("gcs", head.headers)) return undefined;
   const span = /^bytes (\d+)-(\d+)\//.exec(head.headers.get("content-range") ?? "");
   const encoding = head.headers.get("content-encoding");
   const generation = head.headers.get("x-goog-generation");

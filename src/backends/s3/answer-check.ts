@@ -45,10 +45,10 @@ function answerCheck(shape: AnswerShape): (next: Handler) => Handler {
       if (status < 200 || status >= 300) return result;
       const contentType = headerOf(response, "content-type");
       if (shape === "object") {
-        const header = (name: string): string | undefined => headerOf(response, name);
-        if (!isForeignObjectAnswer("s3", header)) return result;
+        const headers = response.headers ?? {};
+        if (!isForeignObjectAnswer("s3", headers)) return result;
         const body = response.body;
-        throw await foreignObjectError(status, contentType, body instanceof Uint8Array || body instanceof Readable ? body : undefined);
+        throw await foreignObjectError(status, headers, body instanceof Uint8Array || body instanceof Readable ? body : undefined);
       }
       if (shape === "etag") {
         if (headerOf(response, "etag") !== undefined) return result;

@@ -29,7 +29,7 @@ import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
-import { ForeignAnswerError, foreignObjectError, isForeignObjectAnswer } from "../foreign-answer.ts";
+import { type AnswerHeaders, ForeignAnswerError, foreignObjectError, isForeignObjectAnswer } from "../foreign-answer.ts";
 import { type ListingPage, isListingDocument, parseListing } from "./list-answer.ts";
 import { type PlainHandler, plainHandler, queryString } from "./plain-handler.ts";
 import type { PlainRoute } from "./plain-route.ts";
@@ -229,7 +229,7 @@ export class DirectGet {
   async getSmall(read: DirectRead & { readonly maxBytes: number; readonly timeouts: PlainTimeouts }): Promise<Uint8Array | undefined> {
     const path = this.#objectPath(read.objectKey);
     const answer = await this.#small({ method: "GET", path, query: this.#target.query, headers: readHeaders(read), maxBytes: read.maxBytes, timeouts: read.timeouts, signal: read.signal });
-    if (answer !== undefined) await refuseForeign(answer.status, (name) => answer.headers.get(name), answer.body);
+    if (answer !== undefined) await refuseForeign(answer.status, answer.headers, answer.body);
     return answer?.body;
   }
 
@@ -238,7 +238,7 @@ export class DirectGet {
   async headSmall(read: { readonly objectKey: string; readonly timeouts: PlainTimeouts; readonly signal?: AbortSignal | undefined }): Promise<HeadAnswer | undefined> {
     const answer = await this.#small({ method: "HEAD", path: this.#objectPath(read.objectKey), query: {}, headers: {}, maxBytes: 0, timeouts: read.timeouts, signal: read.signal });
     if (answer === undefined) return undefined;
-    await refuseForeign(answer.status, (name) => answer.headers.get(name), undefined);
+    await refuseForeign(answer.status, answer.headers, undefined);
     return headAnswer(answer.headers);
   }
 
@@ -321,7 +321,7 @@ export class DirectGet {
       try {
         const answer = await this.#send(read);
         if (answer.status >= 200 && answer.status < 300) {
-          await refuseForeign(answer.status, (name) => headerValue(answer.headers[name]), answer.body);
+          await refuseForeign(answer.status, answer.headers, answer.body);
           return answer;
         }
         throw this.#noteSkew(await answerError(answer), headerValue(answer.headers.date));
@@ -353,7 +353,7 @@ export class DirectGet {
         connectTimeoutMs: read.timeouts.connectMs,
         idleTimeoutMs: read.timeouts.idleMs,
         signal: read.signal,
-        accept: (head) => !isForeignObjectAnswer("s3", (name) => head.headers.get(name)),
+        accept: (head) => !isForeignObjectAnswer("s3", head.headers),
       },
       sink,
     );
@@ -512,8 +512,8 @@ async function captureRequest(connection: S3Connection, bucket: string): Promise
 }
 
 /** Rejects a success answer to an object read that is a web page in the store's place (its body then let go). */
-async function refuseForeign(status: number, header: (name: string) => string | undefined, body: Readable | Uint8Array | undefined): Promise<void> {
-  if (isForeignObjectAnswer("s3", header)) throw await foreignObjectError(status, header("content-type"), body);
+async function refuseForeign(status: number, headers: AnswerHeaders, body: Readable | Uint8Array | undefined): Promise<void> {
+  if (isForeignObjectAnswer("s3", headers)) throw await foreignObjectError(status, headers, body);
 }
 
 /** An SDK-shaped error for a non-2xx answer: the S3 error code from its XML body as the name. */
