@@ -2,16 +2,18 @@
  * The one rule for a relative argument that may name a snapshot of the default root (OPENCRATE_ROOT, else
  * "snapshots"), where setup() puts it: `train@latest`, `train/v3:baseline/…`, and for `ls`, `tree` and `ui` a bare
  * `train`. Two folders can be meant: `./train` and `<default root>/train`, and the one that holds versions is read.
- * A local folder that holds none (a code folder `model/`) or only copies a pull placed (pull's default destination
- * `./<name>/<version>`, marked by `.opencrate/pulled.json`) gives way to the default root's versions. The CLI says
- * on stderr which one it read when pulled copies were read or passed over, or a bare name's local folder passed
- * over (a code folder passed over for `model@latest` goes unsaid). Both holding versions of their own is
- * refused, naming both. Neither: the default root's error says what it holds (a bare name that is a local folder
- * stays that folder). `./train@latest`, an absolute path or a URI always mean what they say.
+ * A local folder that holds none (a code folder `model/`), only copies a pull placed (pull's default destination
+ * `./<name>/<version>`, marked by `.opencrate/pulled.json`), or that cannot be read, gives way to the default root's
+ * versions, saying so on stderr (a code folder passed over for `model@latest` goes unsaid, and so do pulled copies
+ * passed over by `pull`, which refreshes them). For a bare name, a local folder holding snapshots (a local root) is
+ * what was meant and the default root is not asked. Both holding versions of their own is refused, naming both,
+ * unless they are one folder. Neither: the default root's error says what it holds (a bare name that is a local
+ * folder stays that folder). A default root that cannot be read, or does not answer in time where the local folder
+ * would be read anyway, leaves the local folder read, saying so, unless it holds only pulled copies: then the
+ * root's error is the answer. `./train@latest`, an absolute path or a URI always mean what they say.
  */
-import { statSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
-import { InvalidArgumentError, isOpenCrateError, NotFoundError } from "../errors.ts";
+import { isAbsolute, join } from "node:path";
+import { InvalidArgumentError, isOpenCrateError, NotFoundError, TransientError } from "../errors.ts";
 import { backendFor, backendFromUri } from "../backends/registry.ts";
 import { defaultRoot } from "../snapshot/default-root.ts";
 import { parseVersionFolderName } from "../snapshot/layout.ts";
@@ -19,16 +21,15 @@ import { namesNearHint } from "../snapshot/names-near.ts";
 import { isSnapshotName } from "../snapshot/names.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength } from "../uri.ts";
-import { environmentError, writeError } from "./errors.ts";
-import { holdsPullRecord } from "./pull/record-files.ts";
+import { environmentError, oneLine, writeError } from "./errors.ts";
+import { localHolding, statQuietly, type LocalHolding } from "./local-holding.ts";
 
 export interface ArgumentKind {
   /** A bare `<name>` may name a snapshot too (`ls`, `tree`, `ui`); otherwise only `<name>@…` and `<name>/v<N>…` do. */
   readonly bareName?: boolean;
+  /** `pull`: passing over the copies a pull placed at `./<name>` is the refresh meant, not worth a line. */
+  readonly refreshesPulled?: boolean;
 }
-
-/** What `./<name>` holds: versions of its own, only pulled copies, nothing of a snapshot; undefined when absent. */
-type LocalHolding = "versions" | "pulled" | "none" | undefined;
 
 /** The default root, and whether it holds versions of the name; `same` when it is the folder `./<name>` itself. */
 interface DefaultHolding {
@@ -37,22 +38,25 @@ interface DefaultHolding {
   readonly same: boolean;
 }
 
+/** How long the default root is waited for where, without its answer, the local folder is read (a hung proxy). */
+const ROOT_WAIT_MS = 2_000;
+
 /** The argument as it is to be read: as given, or under the default root (see the rule above). */
 export async function inDefaultRoot(uri: string, kind: ArgumentKind = {}): Promise<string> {
   const candidate = snapshotCandidate(uri, kind);
   if (candidate === undefined) return uri;
   const { name, bare } = candidate;
-  const local = await localHolding(name);
-  // `./<name>` missing, or no snapshot: nothing to weigh (a bare name still needs the default root's answer).
-  if ((local === undefined || local === "none") && !bare) return under(await onRoot(undefined, async (root) => root), uri);
+  const local = await localHolding(name, { rootToo: bare });
+  if (local?.kind === "root") return uri;
+  // `./<name>` missing, or no snapshot: only the default root can hold it (a bare name still needs its answer).
+  if (!bare && (local === undefined || local.kind === "none")) return under(await onRoot(undefined, async (root) => root), uri);
   let other: DefaultHolding;
   try {
-    other = await onRoot(undefined, (root) => defaultRootHolding(root, name));
+    other = await onRoot(undefined, (root) => defaultRootHolding(root, name, local !== undefined && local.kind !== "pulled"));
   } catch (error) {
-    if (local === undefined) throw error;
-    return uri; // the default root cannot be read: the local folder keeps its meaning
+    return withoutDefaultRoot(uri, name, local, error);
   }
-  return weigh(uri, name, local, other);
+  return weigh(uri, name, local, other, kind);
 }
 
 /** The snapshot name a relative argument may mean in the default root, if any. */
@@ -66,10 +70,10 @@ function snapshotCandidate(uri: string, kind: ArgumentKind): { name: string; bar
   const name = first.includes("@") ? first.slice(0, first.lastIndexOf("@")) : first;
   if (!isSnapshotName(name) || !(bare || first.includes("@") || parseVersionFolderName(second) !== undefined)) return undefined;
   // A local path spelled with "@" (`img@2x.png`) is that path.
-  return first.includes("@") && statSync(first, { throwIfNoEntry: false }) !== undefined ? undefined : { name, bare };
+  return first.includes("@") && statQuietly(first) !== undefined ? undefined : { name, bare };
 }
 
-async function weigh(uri: string, name: string, local: LocalHolding, other: DefaultHolding): Promise<string> {
+async function weigh(uri: string, name: string, local: LocalHolding | undefined, other: DefaultHolding, kind: ArgumentKind): Promise<string> {
   const inRoot = under(other.root, uri);
   if (local === undefined) {
     if (other.holds) return inRoot;
@@ -80,21 +84,81 @@ async function weigh(uri: string, name: string, local: LocalHolding, other: Defa
   }
   if (other.same) return uri;
   if (!other.holds) {
-    if (local === "pulled") {
+    if (local.kind === "pulled") {
       writeError(`reading ./${redact(uri)}, which holds only pulled copies: the default root ${redact(other.root)} (${rootSource()}) has no '${name}'.`);
     }
     return uri;
   }
-  if (local === "versions") {
-    throw new InvalidArgumentError(
-      `${redact(uri)} could mean ./${name} or ${redact(under(other.root, name))}, the default root's (${rootSource()}): ` +
-        `both hold versions of '${name}'. Write ./${redact(uri)} or ${redact(inRoot)}.`,
-      { path: redact(uri) },
-    );
+  const passedOver = (why: string): string => {
+    writeError(`reading ${redact(inRoot)}, not ./${name}, ${why}`);
+    return inRoot;
+  };
+  switch (local.kind) {
+    case "versions":
+      throw new InvalidArgumentError(
+        `${redact(uri)} could mean ./${name} or ${redact(under(other.root, name))}, the default root's (${rootSource()}): ` +
+          `both hold versions of '${name}'. Write ./${redact(uri)} or ${redact(inRoot)}.`,
+        { path: redact(uri) },
+      );
+    case "pulled":
+      return kind.refreshesPulled === true ? inRoot : passedOver(`which holds only pulled copies (to read those, write ./${redact(uri)}).`);
+    case "none":
+      return passedOver(`where no snapshot was found (for that folder, write ./${redact(uri)}).`);
+    case "unreadable":
+      return passedOver(`which could not be read: ${oneLine(local.error)}`);
+    case "root":
+      return uri;
   }
-  const why = local === "pulled" ? "holds only pulled copies (to read those" : "holds no snapshot (for that folder";
-  writeError(`reading ${redact(inRoot)}, not ./${name}, which ${why}, write ./${redact(uri)}).`);
-  return inRoot;
+}
+
+/**
+ * The argument when the default root could not be read: the local folder, saying so, where it holds versions of
+ * its own or (a bare name) is a folder; the root's error where only the root could hold it, or where the local
+ * folder holds only pulled copies, which must not stand in for the root's snapshot unasked.
+ */
+function withoutDefaultRoot(uri: string, name: string, local: LocalHolding | undefined, error: unknown): string {
+  if (local === undefined) throw error;
+  switch (local.kind) {
+    case "pulled":
+      writeError(`not reading ./${name}, which holds only pulled copies, in place of the default root's '${name}', which could not be read (to read the copies, write ./${redact(uri)}).`);
+      throw error;
+    case "versions":
+    case "none":
+      writeError(`reading ./${redact(uri)}: the default root (${rootSource()}) could not be read to see whether it holds '${name}': ${oneLine(error)}`);
+      return uri;
+    case "unreadable": // its own error follows
+    case "root":
+      return uri;
+  }
+}
+
+/** `<root>/<name>` holds versions; not asked when it is `./<name>` itself; `bounded`: waited for ROOT_WAIT_MS only. */
+async function defaultRootHolding(root: string, name: string, bounded: boolean): Promise<DefaultHolding> {
+  const location = parseLocation(root);
+  if (location.scheme === "file" && sameFile(join(location.path, name), name)) return { root, holds: false, same: true };
+  const holds = new VersionStore(backendFor(location), name).exists();
+  return { root, holds: await (bounded ? answeredWithin(holds, root) : holds), same: false };
+}
+
+/** One folder by two spellings (a link in either): compared by device and inode, not by path. */
+function sameFile(a: string, b: string): boolean {
+  const first = statQuietly(a);
+  const second = statQuietly(b);
+  return first !== undefined && second !== undefined && first.dev === second.dev && first.ino === second.ino;
+}
+
+/** `answer`, or TRANSIENT once ROOT_WAIT_MS have passed without it (the CLI exits without waiting for it). */
+async function answeredWithin<T>(answer: Promise<T>, root: string): Promise<T> {
+  answer.catch(() => {}); // a failure after the wait is no one's
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransientError(`${redact(root)} did not answer within ${ROOT_WAIT_MS / 1000} s.`, { path: redact(root) })), ROOT_WAIT_MS);
+  });
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -119,22 +183,6 @@ const UNSET = "OPENCRATE_ROOT is not set";
 function rootSource(): string {
   const fromEnv = process.env.OPENCRATE_ROOT;
   return fromEnv === undefined || fromEnv === "" ? UNSET : "from OPENCRATE_ROOT";
-}
-
-async function localHolding(name: string): Promise<LocalHolding> {
-  const info = statSync(name, { throwIfNoEntry: false });
-  if (info === undefined) return undefined;
-  if (!info.isDirectory()) return "none";
-  const entries = await new VersionStore(backendFromUri("."), name).listVersions();
-  if (entries.length === 0) return "none";
-  const pulled = entries.every((entry) => entry.claim === undefined && entry.hasFolder && holdsPullRecord(join(name, entry.folder)));
-  return pulled ? "pulled" : "versions";
-}
-
-async function defaultRootHolding(root: string, name: string): Promise<DefaultHolding> {
-  const location = parseLocation(root);
-  if (location.scheme === "file" && resolve(location.path, name) === resolve(name)) return { root, holds: false, same: true };
-  return { root, holds: await new VersionStore(backendFor(location), name).exists(), same: false };
 }
 
 function under(root: string, uri: string): string {

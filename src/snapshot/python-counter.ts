@@ -9,19 +9,24 @@
  * every other byte of it is kept, so values JavaScript cannot hold exactly (`1.0`, 64-bit integers) come back to
  * Python as they were, and Python's `\uXXXX` escapes stay ASCII for a Python reading it in another encoding.
  *
- * Our own processes are kept apart by a lock file created exclusively beside the config; the file is replaced by an
- * atomic rename, so a reader never sees half of it. Python takes no lock: it truncates the file and writes it again,
- * so a read may meet it empty or cut short. That is taken as a write under way, read again, and never written back
- * (an empty config written back as `{}` would drop every other name's counter).
+ * Our own processes are kept apart by a lock file beside the config, taken and broken when stale by the local
+ * backend's rule (backends/local/lock.ts); the file is replaced by an atomic rename, so a reader never sees half of
+ * it. Python takes no lock: it truncates the file and writes it again, so a read may meet it empty or cut short.
+ * That is taken as a write under way, read again, and never written back (an empty config written back as `{}`
+ * would drop every other name's counter). The file is read once more just before the rename and the edit starts
+ * over when Python changed it, so our rename undoes a Python write only when it lands between that read and the
+ * rename. The other way round, a Python setup that read the file before our rename writes its own view back.
  * OPENCRATE_PYTHON_COUNTER=0 turns it off.
  */
-import { chmod, open, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { isUtf8 } from "node:buffer";
 import { basename, dirname, join, resolve } from "node:path";
 import { clock } from "../clock.ts";
-import { CorruptDataError } from "../errors.ts";
+import { CorruptDataError, TransientError } from "../errors.ts";
 import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
+import { releaseLock, tryLock } from "../backends/local/lock.ts";
+import type { LockPaths } from "../backends/local/paths.ts";
 import { RetryPolicy, type RetryOptions } from "../backends/retry-policy.ts";
 import { parsePythonJson } from "../handlers/json.ts";
 import { parseLocation } from "../uri.ts";
@@ -36,8 +41,10 @@ const LOCK_WAIT_MS = 60_000;
  * (at least 55 ms in all, where Python's rewrite takes well under a millisecond). */
 const UNSETTLED_READS = 5;
 const UNSETTLED_WAIT: RetryOptions = { baseDelayMs: 10, maxDelayMs: 40, jitter: "equal" };
-/** A lock older than this was left by a process that died while holding it. */
+/** A lock older than this was left by a process that died while holding it (one whose owner is gone goes sooner). */
 const STALE_LOCK_MS = 120_000;
+/** Edits of a config Python kept rewriting between our read and our rename, before giving up. */
+const EDIT_ATTEMPTS = 5;
 
 /**
  * The config file to keep in step for a root given as a path or URI (undefined when the caller gave its own
@@ -74,35 +81,77 @@ export async function raisePythonCounter(
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
     throw error;
   }
-  const lock = `${target}.lock`;
-  if (!(await acquire(lock, retry))) return;
+  await withConfigLock(target, retry, () =>
+    editConfig(target, configPath, () => readConfig(target, configPath, name, version), `record version ${version} of '${name}' in it`, (read) => {
+      const counters = read.config[COUNTERS_KEY];
+      const current = typeof counters === "object" && counters !== null ? (counters as Record<string, unknown>)[name] : undefined;
+      return typeof current === "number" && current >= version ? undefined : setJsonMember(read.text, [COUNTERS_KEY, name], String(version));
+    }),
+  );
+}
+
+/** Runs `action` holding the config's lock; does nothing when the project folder is missing. */
+async function withConfigLock(target: string, retry: RetryPolicy, action: () => Promise<void>): Promise<void> {
+  const paths: LockPaths = { lock: `${target}.lock`, breaker: `${target}.lock.breaker` };
+  const token = await acquire(paths, retry);
+  if (token === undefined) return;
   try {
-    const read = await readConfig(target, configPath, name, version);
-    if (read === undefined) return;
-    const counters = read.config[COUNTERS_KEY];
-    const current = typeof counters === "object" && counters !== null ? (counters as Record<string, unknown>)[name] : undefined;
-    if (typeof current === "number" && current >= version) return;
-    await replaceConfig(target, Buffer.from(setJsonMember(read.text, [COUNTERS_KEY, name], String(version)), read.encoding));
+    await action();
   } finally {
-    await rm(lock, { force: true });
+    await releaseLock(paths.lock, token);
   }
 }
 
-/** Replaces `target` with `bytes` through a staged copy and a rename, keeping its mode (called under the lock). */
-async function replaceConfig(target: string, bytes: Buffer): Promise<void> {
+/**
+ * Reads the config, edits its text (`edit` gives undefined when nothing is to change) and replaces it, called under
+ * the lock; when Python rewrote the file meanwhile, all of it again, a few times at most.
+ */
+async function editConfig(
+  target: string,
+  configPath: string,
+  read: () => Promise<ConfigText | undefined>,
+  what: string,
+  edit: (config: ConfigText) => string | undefined,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const config = await read();
+    if (config === undefined) return;
+    const text = edit(config);
+    if (text === undefined) return;
+    if (await replaceConfig(target, Buffer.from(text, config.encoding), config.bytes)) return;
+    if (attempt >= EDIT_ATTEMPTS) {
+      throw new TransientError(`${configPath} was rewritten by another program each of ${EDIT_ATTEMPTS} times opencrate edited it; cannot ${what}.`, {
+        path: configPath,
+      });
+    }
+  }
+}
+
+/**
+ * Replaces `target` with `bytes` through a staged copy and a rename, keeping its mode, unless the file no longer
+ * holds `read` (what the edit started from): then false, and the file is left as it is.
+ */
+async function replaceConfig(target: string, bytes: Buffer, read: Buffer): Promise<boolean> {
   const { mode } = await stat(target);
   const staged = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  let renamed = false;
   try {
     await writeFile(staged, bytes, { flag: "wx" });
     await chmod(staged, mode & 0o7777);
+    // Trap: Python rewrites the file in place without our lock; the rename would undo what it wrote since our read.
+    const now = await readFile(target).catch(() => undefined);
+    if (now === undefined || !now.equals(read)) return false;
     await rename(staged, target);
-  } catch (error) {
-    await rm(staged, { force: true });
-    throw error;
+    renamed = true;
+    return true;
+  } finally {
+    if (!renamed) await rm(staged, { force: true });
   }
 }
 
 interface ConfigText {
+  /** The file's bytes as read. */
+  readonly bytes: Buffer;
   /** The file's text, decoded so that encoding it back with `encoding` gives its bytes again. */
   readonly text: string;
   readonly encoding: "utf8" | "latin1";
@@ -142,43 +191,32 @@ async function readConfig(file: string, configPath: string, name: string, versio
       continue;
     }
     if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-      return { text, encoding, config: parsed as Record<string, unknown> };
+      return { bytes, text, encoding, config: parsed as Record<string, unknown> };
     }
     throw refused(`holds ${Array.isArray(parsed) ? "a JSON array" : `the JSON value ${text.trim().slice(0, 40)}`}, not an object`);
   }
 }
 
-/** Creates the lock file exclusively; false when the project folder is missing. Breaks a stale lock. */
-async function acquire(lock: string, retry: RetryPolicy): Promise<boolean> {
+/**
+ * Takes the lock (see withConfigLock), waiting a minute by the clock at most; undefined when the project folder is
+ * missing.
+ */
+async function acquire(paths: LockPaths, retry: RetryPolicy): Promise<string | undefined> {
   const deadline = clock().now().getTime() + LOCK_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
-      await (await open(lock, "wx")).close();
-      return true;
+      const token = await tryLock(paths, { staleMs: STALE_LOCK_MS });
+      if (token !== undefined) return token;
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return false;
-      if (code !== "EEXIST") throw error;
-    }
-    const age = await lockAge(lock);
-    if (age !== undefined && age > STALE_LOCK_MS) {
-      await rm(lock, { force: true });
-      continue;
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
     }
     if (clock().now().getTime() > deadline) {
-      throw new CorruptDataError(`${lock} has been held for over ${LOCK_WAIT_MS / 1000} s; delete it if no opencrate process is running.`, {
-        path: lock,
+      throw new CorruptDataError(`${paths.lock} has been held for over ${LOCK_WAIT_MS / 1000} s; delete it if no opencrate process is running.`, {
+        path: paths.lock,
       });
     }
     await retry.wait(attempt);
-  }
-}
-
-async function lockAge(lock: string): Promise<number | undefined> {
-  try {
-    return Date.now() - (await stat(lock)).mtimeMs;
-  } catch {
-    return undefined;
   }
 }
 
@@ -218,12 +256,9 @@ export async function forgetPythonCounter(
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
     throw error;
   }
-  const lock = `${target}.lock`;
-  if (!(await acquire(lock, retry))) return;
-  try {
-    let read: ConfigText | undefined;
+  const read = async (): Promise<ConfigText | undefined> => {
     try {
-      read = await readConfig(target, configPath, name, 0);
+      return await readConfig(target, configPath, name, 0);
     } catch (error) {
       if (!(error instanceof CorruptDataError)) throw error;
       throw new CorruptDataError(`${configPath} is not a JSON object; cannot remove the counter of '${name}' from it.`, {
@@ -231,10 +266,12 @@ export async function forgetPythonCounter(
         cause: error,
       });
     }
-    const counters = read?.config[COUNTERS_KEY];
-    if (read === undefined || typeof counters !== "object" || counters === null || Array.isArray(counters) || !Object.hasOwn(counters, name)) return;
-    await replaceConfig(target, Buffer.from(removeJsonMember(read.text, [COUNTERS_KEY, name]), read.encoding));
-  } finally {
-    await rm(lock, { force: true });
-  }
+  };
+  await withConfigLock(target, retry, () =>
+    editConfig(target, configPath, read, `remove the counter of '${name}' from it`, (config) => {
+      const counters = config.config[COUNTERS_KEY];
+      if (typeof counters !== "object" || counters === null || Array.isArray(counters) || !Object.hasOwn(counters, name)) return undefined;
+      return removeJsonMember(config.text, [COUNTERS_KEY, name]);
+    }),
+  );
 }

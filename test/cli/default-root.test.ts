@@ -2,10 +2,11 @@
  * A relative argument that may name a snapshot of the default root (`train@latest`, `train/v0/…`, and for ls/tree a
  * bare `train`) against a local folder `./train`: the one holding versions is read, a pulled copy or a code folder
  * gives way (with a line on stderr saying which was read), both holding versions is refused naming both, and a name
- * in neither place is reported naming the default root and what it holds.
+ * in neither place is reported naming the default root and what it holds. A bare name that is a local root stays
+ * that root, and one folder reached by two spellings is one folder.
  */
 import assert from "node:assert/strict";
-import { cp, mkdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
@@ -62,7 +63,7 @@ describe("the default root against a local folder of the same name", () => {
     assert.match(log.stdout, /INFO {5}the model run\n$/);
     const ls = await runCli(["ls", "model"], { cwd: project });
     assert.equal(ls.code, 0, ls.stderr);
-    assert.equal(ls.stderr, "opencrate: reading snapshots/model, not ./model, which holds no snapshot (for that folder, write ./model).\n");
+    assert.equal(ls.stderr, "opencrate: reading snapshots/model, not ./model, where no snapshot was found (for that folder, write ./model).\n");
     assert.match(ls.stdout, /^VERSION +TAG/);
   });
 
@@ -138,5 +139,69 @@ describe("the default root against a local folder of the same name", () => {
     const tag = await runCli(["log", "train@initial"], { cwd: fresh });
     assert.equal(tag.code, 1);
     assert.equal(tag.stderr, "opencrate: No version of 'train' at snapshots/train is tagged 'initial' (its tags: initial-run).\n");
+  });
+  it("the default root reached through a link, or ./train linked into it, is one folder, not two holding versions", async () => {
+    const real = join(dir, "real-root");
+    await makeRoot(real);
+    const viaLink = join(dir, "root-link");
+    await symlink(real, viaLink);
+    // The working folder is the root, entered through its link (as /tmp on macOS, /home on many clusters).
+    const inRoot = await runCli(["log", "train@latest"], { cwd: viaLink, env: { OPENCRATE_ROOT: viaLink } });
+    assert.equal(inRoot.code, 0, inRoot.stderr);
+    assert.equal(inRoot.stderr, "");
+    assert.match(inRoot.stdout, /first run of v1\n$/);
+
+    const linked = join(dir, "linked-name");
+    await makeRoot(join(linked, "snapshots"));
+    await symlink(join("snapshots", "train"), join(linked, "train"));
+    for (const args of [["log", "train@latest"], ["ls", "train"]]) {
+      const result = await runCli(args, { cwd: linked });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "");
+    }
+  });
+
+  it("ls and tree of a bare name that is a local root list that root, though the default root has a snapshot of that name", async () => {
+    const roots = join(dir, "roots");
+    await makeRoot(join(roots, "snapshots"));
+    const data = await Snapshot.setup({ name: "data", backend: new LocalBackend({ root: join(roots, "snapshots") }), console: false });
+    await data.close();
+    await makeRoot(join(roots, "data"));
+    const ls = await runCli(["ls", "data"], { cwd: roots });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.equal(ls.stderr, "");
+    assert.deepEqual(ls.stdout.trim().split("\n").sort(), ["eval", "train"]);
+    const tree = await runCli(["tree", "data", "--depth", "1"], { cwd: roots });
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.equal(tree.stderr, "");
+    assert.match(tree.stdout, /^data\n.*eval\/\n.*train\/\n$/s);
+  });
+
+  it("pull into its own default destination again says nothing of the copies it refreshes", async () => {
+    const again = join(dir, "pull-again");
+    await makeRoot(join(again, "snapshots"));
+    for (let round = 0; round < 2; round++) {
+      const pulled = await runCli(["pull", "train@initial-run", "--quiet"], { cwd: again });
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.equal(pulled.stderr, "", `pull number ${round + 1}`);
+    }
+  });
+
+  it("a name too long for the file system, or a local link that loops, is an error of opencrate's naming the argument", async () => {
+    const long = `${"a".repeat(128)}@${"b".repeat(200)}`;
+    const result = await runCli(["log", long], { cwd: fresh });
+    assert.doesNotMatch(result.stderr, /ENAMETOOLONG/);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^opencrate: Invalid selector "@b{200}" in snapshots\/a{128}@b{200}: use @latest, .*\n$/);
+
+    const loops = join(dir, "loops");
+    await makeRoot(join(loops, "snapshots"));
+    await symlink("x", join(loops, "x"));
+    for (const args of [["log", "x@latest"], ["ls", "x"]]) {
+      const looped = await runCli(args, { cwd: loops });
+      assert.doesNotMatch(looped.stderr, /ELOOP/);
+      assert.equal(looped.code, 1, looped.stderr);
+      assert.match(looped.stderr, /^opencrate: No (version of 'x' exists at snapshots\/x|folder at x, and no snapshot 'x' in the default root snapshots)\b.*\n$/);
+    }
   });
 });

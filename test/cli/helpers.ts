@@ -106,10 +106,10 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
  * Runs the CLI to the end as `nobody` when the tests run as root (root reads and writes any folder, so a
  * permission refusal needs another user); as the current user otherwise. The paths it uses must be reachable.
  */
-export async function runCliAsNobody(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCliAsNobody(args: readonly string[], options: { readonly cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { ...user, env: cliEnv(), timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args], { ...user, ...options, env: cliEnv(), timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
     });
   });

@@ -9,7 +9,9 @@
  * `<name>.history.log` so). O_APPEND makes the kernel place each of our writes at the end as it is at that moment,
  * so bytes they append between our compare and our write come before ours, never under them. The compare cannot
  * see such writers: their bytes and ours all land, each write whole, in the order they reach the file. The stats
- * returned are the file's after our write, so their size counts bytes others appended meanwhile too.
+ * returned are the file's after our write, so their size counts bytes others appended meanwhile too. Trap: an NFS
+ * client only emulates O_APPEND (it looks up the size, then writes there), so a writer on another machine can
+ * still land under our bytes or we under its (docs/guarantees.md).
  *
  * What this gives up against the rename that every other write commits with (acceptable for logs, which are
  * what appends are for):

@@ -76,17 +76,28 @@ export async function withLock<T>(paths: LockPaths, options: LockOptions, action
   try {
     return await action();
   } finally {
-    await release(paths.lock, token);
+    await releaseLock(paths.lock, token);
   }
 }
 
 async function acquire(paths: LockPaths, options: LockOptions): Promise<string> {
-  const owner = ownerOfThisProcess(randomUUID());
   for (let waits = 1; ; waits++) {
+    const token = await tryLock(paths, options);
+    if (token !== undefined) return token;
+    await options.retry.wait(waits, options.signal);
+  }
+}
+
+/**
+ * Takes the lock at `paths` when it is free, or stale (removed as the header says): the token that releases it
+ * ({@link releaseLock}), or undefined while a live holder has it. For callers that wait in their own way.
+ */
+export async function tryLock(paths: LockPaths, options: Staleness & Pick<LockOptions, "signal">): Promise<string | undefined> {
+  const owner = ownerOfThisProcess(randomUUID());
+  for (;;) {
     options.signal?.throwIfAborted();
     if (await tryCreate(paths.lock, JSON.stringify(owner))) return owner.token;
-    if (await removeIfStale(paths, options)) continue;
-    await options.retry.wait(waits, options.signal);
+    if (!(await removeIfStale(paths, options))) return undefined;
   }
 }
 
@@ -121,7 +132,8 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
   }
 }
 
-async function release(lockPath: string, token: string): Promise<void> {
+/** Removes the lock at `lockPath` if it is still the one `token` took. */
+export async function releaseLock(lockPath: string, token: string): Promise<void> {
   const owner = await readOwner(lockPath);
   // A holder that outlived `staleMs` may have lost its lock to a waiter; never remove someone else's lock.
   if (typeof owner === "string" || owner.token !== token) return;

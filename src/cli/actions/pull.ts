@@ -53,7 +53,7 @@ type Result =
 const FOLDER_RECHECK_MS = 50;
 
 export async function runPull(uri: string, destArgument: string | undefined, options: PullOptions): Promise<void> {
-  const snapshot = await openSnapshotTarget(await inDefaultRoot(uri), CLAIMED_EMPTY);
+  const snapshot = await openSnapshotTarget(await inDefaultRoot(uri, { refreshesPulled: true }), CLAIMED_EMPTY);
   if (snapshot.empty) {
     // Nothing to download, so no destination to make: a later pull gets the files once the run writes them.
     if (options.quiet !== true) printLines(`Pulled nothing: ${snapshot.where} is claimed and has no files yet (its run has not written anything).`);
