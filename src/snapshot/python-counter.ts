@@ -63,6 +63,19 @@ export function pythonConfigFor(root: string | undefined, cwd: string = process.
 }
 
 /**
+ * The file `configPath` names, links followed (undefined when there is none): its lock and its new copy sit beside
+ * it, so that checkouts linking one shared config take one lock, and the link stays a link.
+ */
+async function configTarget(configPath: string): Promise<string | undefined> {
+  try {
+    return await realpath(configPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
  * Raises `snapshot_version[name]` in `configPath` to `version` (never lowers it), keeping every other byte.
  * Does nothing when the file does not exist (not a Python OpenCrate project).
  */
@@ -72,15 +85,8 @@ export async function raisePythonCounter(
   version: number,
   retry: RetryPolicy = new RetryPolicy(LOCAL_RETRY),
 ): Promise<void> {
-  // The file a link names: its lock and its new copy sit beside it, so that checkouts linking one shared config
-  // take one lock, and the link stays a link.
-  let target: string;
-  try {
-    target = await realpath(configPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw error;
-  }
+  const target = await configTarget(configPath);
+  if (target === undefined) return;
   await withConfigLock(target, retry, () =>
     editConfig(target, configPath, () => readConfig(target, configPath, name, version), `record version ${version} of '${name}' in it`, (read) => {
       const counters = read.config[COUNTERS_KEY];
@@ -249,13 +255,8 @@ export async function forgetPythonCounter(
   name: string,
   retry: RetryPolicy = new RetryPolicy(LOCAL_RETRY),
 ): Promise<void> {
-  let target: string;
-  try {
-    target = await realpath(configPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw error;
-  }
+  const target = await configTarget(configPath);
+  if (target === undefined) return;
   const read = async (): Promise<ConfigText | undefined> => {
     try {
       return await readConfig(target, configPath, name, 0);
