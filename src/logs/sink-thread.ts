@@ -4,7 +4,10 @@
  * version claim, a save) never starts the thread, which costs a V8 isolate and a second copy of the storage SDK.
  * The first line hands the run over: the thread goes on from where this thread left it (RunWriter `handOff` and
  * `adopt`). From then on log calls stay cheap: lines are batched here and handed over on the next turn of the
- * event loop (or at once past a batch size).
+ * event loop, or by the log call itself once the batch passes its size or has waited HAND_OVER_MS: so lines logged
+ * from code that never yields (a synchronous loop) still reach the thread, which stores them on its own event loop,
+ * and they never pile up here. Such code also never lets this thread see the thread's answer to "open": past the
+ * same bounds, the run is sent at once (the thread takes it before the next message) and the lines follow it.
  *
  * What makes it crash-safe is `closeSync`: at `exit` (also after `process.exit()` and uncaught errors, when no
  * asynchronous work can run any more) it hands the run over if it has not yet (starting the thread there), then the
@@ -20,9 +23,19 @@ import { RunWriter, type CloseOptions, type RunWriterOptions, type StartedRun } 
 import { CLOSE_FAILED, CLOSE_PENDING, CLOSE_STORED } from "./sink-protocol.ts";
 import type { RunSink } from "./sink.ts";
 import { WriterThread } from "./writer-thread.ts";
+import { joinBounded } from "./bounded-join.ts";
 
 /** Lines handed over at once, without waiting for the next turn of the event loop. */
 const BATCH_LINES = 1024;
+/** Characters handed over at once, likewise (also the most one hand-over message holds). */
+const BATCH_CHARS = 64 * 1024;
+/** Longest a line waits here when the event loop does not turn (the flush interval, if shorter). */
+const HAND_OVER_MS = 100;
+/**
+ * Lines handed over before the thread said it took the run are kept here up to this many characters, so that they
+ * are stored from this thread if it refuses the run after all.
+ */
+const UNCONFIRMED_CHARS = 16 * 1024 * 1024;
 
 /** The run's place in the writer thread. */
 interface Attachment {
@@ -56,6 +69,14 @@ export class ThreadedRunSink implements RunSink {
   readonly #path: string;
   #phase: Phase;
   #batch: string[] = [];
+  #batchChars = 0;
+  #lastHandOver = 0;
+  readonly #handOverMs: number;
+  /** Text handed over before the thread answered "open" (see UNCONFIRMED_CHARS); undefined when there is none. */
+  #unconfirmed: string[] | undefined;
+  #unconfirmedChars = 0;
+  /** Lines handed over unconfirmed beyond UNCONFIRMED_CHARS, which a refused run cannot store. */
+  #unconfirmedLost = 0;
   #handOverScheduled = false;
   /** The close running, or the one that succeeded; undefined after a failed one (the next call tries again). */
   #closing: Promise<void> | undefined;
@@ -85,6 +106,7 @@ export class ThreadedRunSink implements RunSink {
     this.#options = options;
     this.#path = writer.path;
     this.#phase = { kind: "here", writer };
+    this.#handOverMs = Math.min(HAND_OVER_MS, Math.max(0, options.flushIntervalMs ?? HAND_OVER_MS));
   }
 
   /** Starts the run in this thread (log objects created); the writer thread takes it at its first line. */
@@ -123,8 +145,10 @@ export class ThreadedRunSink implements RunSink {
       return;
     }
     this.#batch.push(line);
-    if (phase.kind === "here") this.#beginMove(phase.writer);
-    else if (phase.kind === "thread") this.#scheduleHandOver();
+    this.#batchChars += line.length;
+    if (phase.kind === "thread") this.#scheduleHandOver();
+    else if (phase.kind === "here") this.#beginMove(phase.writer);
+    else if (this.#handOverDue()) this.#openNow(phase);
   }
 
   async flush(): Promise<void> {
@@ -261,8 +285,7 @@ export class ThreadedRunSink implements RunSink {
       case "thread":
         return phase.attachment;
       case "moving":
-        phase.opened ??= this.#open(phase.attachment, phase.started);
-        this.#phase = { kind: "thread", attachment: phase.attachment };
+        this.#openNow(phase);
         return phase.attachment;
       case "here": {
         // Nothing was logged, but the final record has yet to be stored, and only the thread can still do it.
@@ -292,6 +315,7 @@ export class ThreadedRunSink implements RunSink {
     }
     const moving: Moving = { kind: "moving", started: writer.handOff(), attachment, opened: undefined, moved: undefined };
     this.#phase = moving;
+    this.#lastHandOver = Date.now();
     moving.moved = this.#finishMove(writer, moving);
   }
 
@@ -309,6 +333,42 @@ export class ThreadedRunSink implements RunSink {
     if (this.#phase !== moving) return;
     this.#phase = { kind: "thread", attachment: moving.attachment };
     this.#handOver();
+  }
+
+  /**
+   * The run to the thread now, without waiting for this thread's record writes (a write begun here was sent before
+   * the thread's, so it lands first unless the store reorders them), then the lines. Should the thread refuse the
+   * run, it goes on here with the lines kept meanwhile.
+   */
+  #openNow(moving: Moving): void {
+    const opened = (moving.opened ??= this.#open(moving.attachment, moving.started));
+    this.#phase = { kind: "thread", attachment: moving.attachment };
+    this.#unconfirmed = [];
+    opened.then(
+      () => this.#confirm(),
+      (error: unknown) => this.#refused(moving, error),
+    );
+    this.#handOver();
+  }
+
+  #confirm(): void {
+    this.#unconfirmed = undefined;
+    this.#unconfirmedChars = 0;
+  }
+
+  /** The thread refused a run handed over by {@link #openNow}: it goes on here, unless it is already closing. */
+  #refused(moving: Moving, error: unknown): void {
+    const phase = this.#phase;
+    const kept = this.#unconfirmed ?? [];
+    this.#confirm();
+    if (phase.kind !== "thread" || phase.attachment !== moving.attachment || this.#closeSent) return;
+    this.#batch = [...kept, ...this.#batch];
+    this.#goOnHere(RunWriter.adopt(this.#backend, this.#options, moving.started), moving.attachment, error);
+    if (this.#unconfirmedLost > 0) {
+      process.emitWarning(`${this.#unconfirmedLost} log line(s) for ${this.#path} were lost with the writer thread.`, {
+        code: "OPENCRATE_LOG_THREAD",
+      });
+    }
   }
 
   /** A place for the run in the process's writer thread (started if it is not running). */
@@ -336,6 +396,7 @@ export class ThreadedRunSink implements RunSink {
     attachment?.thread.releaseSink();
     for (const line of this.#batch) writer.write(line);
     this.#batch = [];
+    this.#batchChars = 0;
     this.#phase = { kind: "inline", writer };
     const reason = error instanceof Error ? error.message : String(error);
     process.emitWarning(`The log writer thread could not take the log at ${this.#path} (${reason}); it is stored from the main thread.`, {
@@ -343,8 +404,13 @@ export class ThreadedRunSink implements RunSink {
     });
   }
 
+  /** The batch passed its size, or its oldest line may have waited HAND_OVER_MS (checked at each log call). */
+  #handOverDue(): boolean {
+    return this.#batch.length >= BATCH_LINES || this.#batchChars >= BATCH_CHARS || Date.now() - this.#lastHandOver >= this.#handOverMs;
+  }
+
   #scheduleHandOver(): void {
-    if (this.#batch.length >= BATCH_LINES) this.#handOver();
+    if (this.#handOverDue()) this.#handOver();
     else if (!this.#handOverScheduled) {
       this.#handOverScheduled = true;
       setImmediate(() => this.#handOver());
@@ -355,9 +421,19 @@ export class ThreadedRunSink implements RunSink {
     this.#handOverScheduled = false;
     const phase = this.#phase;
     if (phase.kind !== "thread" || this.#batch.length === 0 || this.#dead !== undefined) return;
-    const text = this.#batch.join("\n");
+    this.#lastHandOver = Date.now();
+    const texts = this.#batchChars <= BATCH_CHARS ? [this.#batch.join("\n")] : joinBounded(this.#batch, "\n", BATCH_CHARS);
+    const lines = this.#batch.length;
     this.#batch = [];
-    phase.attachment.thread.post({ type: "lines", sink: phase.attachment.sink, text });
+    this.#batchChars = 0;
+    for (const text of texts) phase.attachment.thread.post({ type: "lines", sink: phase.attachment.sink, text });
+    if (this.#unconfirmed !== undefined) this.#keepUnconfirmed(texts, lines);
+  }
+
+  #keepUnconfirmed(texts: readonly string[], lines: number): void {
+    for (const text of texts) this.#unconfirmedChars += text.length;
+    if (this.#unconfirmedChars <= UNCONFIRMED_CHARS) this.#unconfirmed?.push(...texts);
+    else this.#unconfirmedLost += lines;
   }
 
   async #request(attachment: Attachment, message: Parameters<WriterThread["request"]>[0]): Promise<void> {
