@@ -126,6 +126,20 @@ for (const place of places()) {
       );
     });
 
+    it("SIGKILL of code that logs without ever yielding keeps the lines older than the flush interval", async () => {
+      const { where, backend } = await fresh();
+      const child = startChild(CHILD, ["sync", place.kind, where]);
+      // 150 lines are 3 s of the child's loop; the documented loss is one flush interval (200 ms) of lines.
+      await child.waitForLine("logged 150");
+      child.kill("SIGKILL");
+      const exit = await child.exited;
+      assert.equal(exit.signal, "SIGKILL", exit.stderr);
+      const stored = messages(await readText(backend, "busy/v0/busy.log"));
+      const kept = 100; // with a second of slack for a loaded machine
+      assert.ok(stored.length >= kept, `only ${stored.length} of the first ${kept} lines were stored`);
+      assert.deepEqual(stored, Array.from({ length: stored.length }, (_, i) => `line ${i}`), "each line once, in order");
+    });
+
     it("SIGTERM stores the buffered lines before the process dies by the signal", async () => {
       const { where, backend } = await fresh();
       const child = startChild(CHILD, ["sigterm", place.kind, where]);
