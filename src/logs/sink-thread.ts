@@ -31,6 +31,8 @@ const BATCH_LINES = 1024;
 const BATCH_CHARS = 64 * 1024;
 /** Longest a line waits here when the event loop does not turn (the flush interval, if shorter). */
 const HAND_OVER_MS = 100;
+/** At exit, the time kept for the last try of the close after the retries (a tenth of the exit budget, if less). */
+const EXIT_LAST_TRY_MS = 1_000;
 /**
  * Lines handed over before the thread said it took the run are kept here up to this many characters, so that they
  * are stored from this thread if it refuses the run after all.
@@ -223,11 +225,12 @@ export class ThreadedRunSink implements RunSink {
   }
 
   /** Asks the thread to close the run; slot 0 of the flag says how it went. */
-  #sendClose(attachment: Attachment, ending: RunEnding, final: boolean): Promise<void> {
+  #sendClose(attachment: Attachment, ending: RunEnding, final: boolean, retryUntil?: number): Promise<void> {
     Atomics.store(this.#closedFlag, 0, CLOSE_PENDING);
     this.#closeSent = true;
     this.#finalSent = final;
-    return this.#request(attachment, { type: "close", sink: attachment.sink, ending, final, closed: this.#closeShared });
+    const retry = retryUntil === undefined ? {} : { retryUntil };
+    return this.#request(attachment, { type: "close", sink: attachment.sink, ending, final, closed: this.#closeShared, ...retry });
   }
 
   #release(attachment: Attachment): void {
@@ -239,9 +242,9 @@ export class ThreadedRunSink implements RunSink {
 
   /**
    * Blocks until the last lines and the final record are stored, or `timeoutMs` passed. For `exit` listeners,
-   * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). A close() that
-   * failed (or fails while this waits) is tried once more, as the last try: the record then ends even if the lines
-   * cannot be stored.
+   * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). The thread tries
+   * the close again while it fails (a store refusing connections for a moment), until EXIT_LAST_TRY_MS before the
+   * time-out, then once more as the last try: the record then ends even if the lines cannot be stored.
    */
   closeSync(exitEnding: RunEnding, timeoutMs: number): boolean {
     // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
@@ -265,7 +268,7 @@ export class ThreadedRunSink implements RunSink {
       }
       if (this.#dead !== undefined) return false;
       if (state === CLOSE_FAILED || !this.#closeSent) {
-        this.#sendClose(attachment, ending, true).catch(() => {});
+        this.#sendClose(attachment, ending, true, deadline - Math.min(EXIT_LAST_TRY_MS, timeoutMs / 10)).catch(() => {});
         continue;
       }
       const left = deadline - Date.now();

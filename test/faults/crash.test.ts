@@ -140,6 +140,29 @@ for (const place of places()) {
       assert.deepEqual(stored, Array.from({ length: stored.length }, (_, i) => `line ${i}`), "each line once, in order");
     });
 
+    it("a store that refuses connections for 2.5 s at exit gets every line within the exit budget", { skip: place.kind === "local" }, async () => {
+      const { where, backend } = await fresh();
+      const target = cloudTargets().find((candidate) => candidate.kind === place.kind);
+      let refusing = false;
+      const proxy = await startFaultProxy({
+        target: target?.endpoint ?? "",
+        seed: 2,
+        plan: { decide: () => (refusing ? "reset-before" : "pass") },
+      });
+      proxies.push(proxy);
+      const child = startChild(CHILD, ["blip", place.kind, where, proxy.endpoint]);
+      await child.waitForLine("ready");
+      refusing = true;
+      const back = sleep(2_500).then(() => {
+        refusing = false;
+      });
+      const exit = await child.exited;
+      await back;
+      assert.equal(exit.code, 3, exit.stderr);
+      assert.ok(proxy.counters.injected["reset-before"] > 0, "the store refused the exit's first tries");
+      assert.deepEqual(messages(await readText(backend, "blip/v0/blip.log")), Array.from({ length: 3000 }, (_, i) => `line ${i}`));
+    });
+
     it("SIGTERM stores the buffered lines before the process dies by the signal", async () => {
       const { where, backend } = await fresh();
       const child = startChild(CHILD, ["sigterm", place.kind, where]);
