@@ -106,6 +106,17 @@ export class RetryPolicy {
     signal?.throwIfAborted();
   }
 
+  /**
+   * Waits before retry number `retry` and resolves true, or resolves false at once when that wait would end at or
+   * after `deadline` (milliseconds since the epoch): for loops bounded by time rather than by tries.
+   */
+  async waitBefore(retry: number, deadline: number): Promise<boolean> {
+    const delay = this.delayMs(retry);
+    if (Date.now() + delay >= deadline) return false;
+    await this.#sleep(delay);
+    return true;
+  }
+
   /** Whether a call of `kind` that has been tried `tries` times and just failed this way is tried again. */
   mayRetry(kind: CallKind, failure: FailureKind, tries: number): boolean {
     if (failure === "conflict") return tries < this.conflictAttempts;

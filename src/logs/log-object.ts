@@ -19,6 +19,7 @@ import { clock } from "../clock.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch } from "./history-append.ts";
 import { appendBatches, TEXT_CONTENT_TYPE } from "./history-append.ts";
+import { joinBounded, MAX_JOINED_CHARS } from "./bounded-join.ts";
 import { completeHistory } from "./history-recovery.ts";
 import { retryPolicyOf, type RetryPolicy } from "../backends/retry-policy.ts";
 import { type RunLog, runLogFor, type StartedRunLog } from "./run-log.ts";
@@ -43,6 +44,8 @@ export interface LogObjectWriterOptions {
   readonly flushBytes?: number;
   /** Retries of the history append. Default: the backend's policy. */
   readonly appendRetry?: RetryPolicy;
+  /** Longest text one batch of lines is joined into (more lines make several batches). Default MAX_JOINED_CHARS. */
+  readonly maxBatchChars?: number;
   /** Called after each flush that stored lines (the run record refreshes its `lastSeen` from here). */
   readonly onStored?: () => void;
 }
@@ -64,6 +67,7 @@ export class LogObjectWriter implements LogSink {
   readonly #appendRetry: RetryPolicy;
   readonly #runLog: RunLog;
   readonly #onStored: (() => void) | undefined;
+  readonly #maxBatchChars: number;
 
   #state: WriterState = "created";
   /** start() succeeded: the history (when resumed) exists, so `.log` may be written. */
@@ -94,6 +98,7 @@ export class LogObjectWriter implements LogSink {
     this.#appendRetry = options.appendRetry ?? retryPolicyOf(options.backend);
     this.#runLog = runLogFor(this.#backend, this.#logKey, () => this.#warnReplaced());
     this.#onStored = options.onStored;
+    this.#maxBatchChars = Math.max(1, options.maxBatchChars ?? MAX_JOINED_CHARS);
   }
 
   /** Where `.log` lives, for messages. */
@@ -267,11 +272,14 @@ export class LogObjectWriter implements LogSink {
   /** Moves the buffered lines into this run's body and, on a resumed run, into a new history batch. */
   #cutBatch(): void {
     if (this.#buffer.length === 0) return;
-    const bytes = Buffer.from(this.#buffer.join(""), "utf8");
+    const texts = joinBounded(this.#buffer, "", this.#maxBatchChars);
     this.#buffer = [];
     this.#bufferBytes = 0;
-    this.#runLog.add(bytes);
-    if (this.#resume) this.#historyQueue.push({ id: randomBytes(8).toString("hex"), bytes });
+    for (const text of texts) {
+      const bytes = Buffer.from(text, "utf8");
+      this.#runLog.add(bytes);
+      if (this.#resume) this.#historyQueue.push({ id: randomBytes(8).toString("hex"), bytes });
+    }
   }
 
   #flushInBackground(): void {

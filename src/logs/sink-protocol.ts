@@ -43,6 +43,11 @@ export type ToWorker =
       /** The last try (the process is ending): the run is ended and let go even when its lines cannot be stored. */
       readonly final: boolean;
       /**
+       * With `final`: until then (milliseconds since the epoch) a failed close is tried again, with the backend's
+       * retry policy's waits, before the last try.
+       */
+      readonly retryUntil?: number;
+      /**
        * Int32 slot 0 turns CLOSE_STORED or CLOSE_FAILED once this close has finished, whatever happened (the main
        * thread may be blocked waiting, unable to receive the answer). After CLOSE_FAILED of a close that was not
        * final the thread keeps the run, lines and all, for another "close".

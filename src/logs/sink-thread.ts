@@ -4,7 +4,10 @@
  * version claim, a save) never starts the thread, which costs a V8 isolate and a second copy of the storage SDK.
  * The first line hands the run over: the thread goes on from where this thread left it (RunWriter `handOff` and
  * `adopt`). From then on log calls stay cheap: lines are batched here and handed over on the next turn of the
- * event loop (or at once past a batch size).
+ * event loop, or by the log call itself once the batch passes its size or has waited HAND_OVER_MS: so lines logged
+ * from code that never yields (a synchronous loop) still reach the thread, which stores them on its own event loop,
+ * and they never pile up here. Such code also never lets this thread see the thread's answer to "open": past the
+ * same bounds, the run is sent at once (the thread takes it before the next message) and the lines follow it.
  *
  * What makes it crash-safe is `closeSync`: at `exit` (also after `process.exit()` and uncaught errors, when no
  * asynchronous work can run any more) it hands the run over if it has not yet (starting the thread there), then the
@@ -20,9 +23,21 @@ import { RunWriter, type CloseOptions, type RunWriterOptions, type StartedRun } 
 import { CLOSE_FAILED, CLOSE_PENDING, CLOSE_STORED } from "./sink-protocol.ts";
 import type { RunSink } from "./sink.ts";
 import { WriterThread } from "./writer-thread.ts";
+import { joinBounded } from "./bounded-join.ts";
 
 /** Lines handed over at once, without waiting for the next turn of the event loop. */
 const BATCH_LINES = 1024;
+/** Characters handed over at once, likewise (also the most one hand-over message holds). */
+const BATCH_CHARS = 64 * 1024;
+/** Longest a line waits here when the event loop does not turn (the flush interval, if shorter). */
+const HAND_OVER_MS = 100;
+/** At exit, the time kept for the last try of the close after the retries (a tenth of the exit budget, if less). */
+const EXIT_LAST_TRY_MS = 1_000;
+/**
+ * Lines handed over before the thread said it took the run are kept here up to this many characters, so that they
+ * are stored from this thread if it refuses the run after all.
+ */
+const UNCONFIRMED_CHARS = 16 * 1024 * 1024;
 
 /** The run's place in the writer thread. */
 interface Attachment {
@@ -56,6 +71,14 @@ export class ThreadedRunSink implements RunSink {
   readonly #path: string;
   #phase: Phase;
   #batch: string[] = [];
+  #batchChars = 0;
+  #lastHandOver = 0;
+  readonly #handOverMs: number;
+  /** Text handed over before the thread answered "open" (see UNCONFIRMED_CHARS); undefined when there is none. */
+  #unconfirmed: string[] | undefined;
+  #unconfirmedChars = 0;
+  /** Lines handed over unconfirmed beyond UNCONFIRMED_CHARS, which a refused run cannot store. */
+  #unconfirmedLost = 0;
   #handOverScheduled = false;
   /** The close running, or the one that succeeded; undefined after a failed one (the next call tries again). */
   #closing: Promise<void> | undefined;
@@ -85,6 +108,7 @@ export class ThreadedRunSink implements RunSink {
     this.#options = options;
     this.#path = writer.path;
     this.#phase = { kind: "here", writer };
+    this.#handOverMs = Math.min(HAND_OVER_MS, Math.max(0, options.flushIntervalMs ?? HAND_OVER_MS));
   }
 
   /** Starts the run in this thread (log objects created); the writer thread takes it at its first line. */
@@ -123,8 +147,10 @@ export class ThreadedRunSink implements RunSink {
       return;
     }
     this.#batch.push(line);
-    if (phase.kind === "here") this.#beginMove(phase.writer);
-    else if (phase.kind === "thread") this.#scheduleHandOver();
+    this.#batchChars += line.length;
+    if (phase.kind === "thread") this.#scheduleHandOver();
+    else if (phase.kind === "here") this.#beginMove(phase.writer);
+    else if (this.#handOverDue()) this.#openNow(phase);
   }
 
   async flush(): Promise<void> {
@@ -199,11 +225,12 @@ export class ThreadedRunSink implements RunSink {
   }
 
   /** Asks the thread to close the run; slot 0 of the flag says how it went. */
-  #sendClose(attachment: Attachment, ending: RunEnding, final: boolean): Promise<void> {
+  #sendClose(attachment: Attachment, ending: RunEnding, final: boolean, retryUntil?: number): Promise<void> {
     Atomics.store(this.#closedFlag, 0, CLOSE_PENDING);
     this.#closeSent = true;
     this.#finalSent = final;
-    return this.#request(attachment, { type: "close", sink: attachment.sink, ending, final, closed: this.#closeShared });
+    const retry = retryUntil === undefined ? {} : { retryUntil };
+    return this.#request(attachment, { type: "close", sink: attachment.sink, ending, final, closed: this.#closeShared, ...retry });
   }
 
   #release(attachment: Attachment): void {
@@ -215,9 +242,9 @@ export class ThreadedRunSink implements RunSink {
 
   /**
    * Blocks until the last lines and the final record are stored, or `timeoutMs` passed. For `exit` listeners,
-   * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). A close() that
-   * failed (or fails while this waits) is tried once more, as the last try: the record then ends even if the lines
-   * cannot be stored.
+   * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). The thread tries
+   * the close again while it fails (a store refusing connections for a moment), until EXIT_LAST_TRY_MS before the
+   * time-out, then once more as the last try: the record then ends even if the lines cannot be stored.
    */
   closeSync(exitEnding: RunEnding, timeoutMs: number): boolean {
     // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
@@ -241,7 +268,7 @@ export class ThreadedRunSink implements RunSink {
       }
       if (this.#dead !== undefined) return false;
       if (state === CLOSE_FAILED || !this.#closeSent) {
-        this.#sendClose(attachment, ending, true).catch(() => {});
+        this.#sendClose(attachment, ending, true, deadline - Math.min(EXIT_LAST_TRY_MS, timeoutMs / 10)).catch(() => {});
         continue;
       }
       const left = deadline - Date.now();
@@ -261,8 +288,7 @@ export class ThreadedRunSink implements RunSink {
       case "thread":
         return phase.attachment;
       case "moving":
-        phase.opened ??= this.#open(phase.attachment, phase.started);
-        this.#phase = { kind: "thread", attachment: phase.attachment };
+        this.#openNow(phase);
         return phase.attachment;
       case "here": {
         // Nothing was logged, but the final record has yet to be stored, and only the thread can still do it.
@@ -292,6 +318,7 @@ export class ThreadedRunSink implements RunSink {
     }
     const moving: Moving = { kind: "moving", started: writer.handOff(), attachment, opened: undefined, moved: undefined };
     this.#phase = moving;
+    this.#lastHandOver = Date.now();
     moving.moved = this.#finishMove(writer, moving);
   }
 
@@ -309,6 +336,42 @@ export class ThreadedRunSink implements RunSink {
     if (this.#phase !== moving) return;
     this.#phase = { kind: "thread", attachment: moving.attachment };
     this.#handOver();
+  }
+
+  /**
+   * The run to the thread now, without waiting for this thread's record writes (a write begun here was sent before
+   * the thread's, so it lands first unless the store reorders them), then the lines. Should the thread refuse the
+   * run, it goes on here with the lines kept meanwhile.
+   */
+  #openNow(moving: Moving): void {
+    const opened = (moving.opened ??= this.#open(moving.attachment, moving.started));
+    this.#phase = { kind: "thread", attachment: moving.attachment };
+    this.#unconfirmed = [];
+    opened.then(
+      () => this.#confirm(),
+      (error: unknown) => this.#refused(moving, error),
+    );
+    this.#handOver();
+  }
+
+  #confirm(): void {
+    this.#unconfirmed = undefined;
+    this.#unconfirmedChars = 0;
+  }
+
+  /** The thread refused a run handed over by {@link #openNow}: it goes on here, unless it is already closing. */
+  #refused(moving: Moving, error: unknown): void {
+    const phase = this.#phase;
+    const kept = this.#unconfirmed ?? [];
+    this.#confirm();
+    if (phase.kind !== "thread" || phase.attachment !== moving.attachment || this.#closeSent) return;
+    this.#batch = [...kept, ...this.#batch];
+    this.#goOnHere(RunWriter.adopt(this.#backend, this.#options, moving.started), moving.attachment, error);
+    if (this.#unconfirmedLost > 0) {
+      process.emitWarning(`${this.#unconfirmedLost} log line(s) for ${this.#path} were lost with the writer thread.`, {
+        code: "OPENCRATE_LOG_THREAD",
+      });
+    }
   }
 
   /** A place for the run in the process's writer thread (started if it is not running). */
@@ -336,6 +399,7 @@ export class ThreadedRunSink implements RunSink {
     attachment?.thread.releaseSink();
     for (const line of this.#batch) writer.write(line);
     this.#batch = [];
+    this.#batchChars = 0;
     this.#phase = { kind: "inline", writer };
     const reason = error instanceof Error ? error.message : String(error);
     process.emitWarning(`The log writer thread could not take the log at ${this.#path} (${reason}); it is stored from the main thread.`, {
@@ -343,8 +407,13 @@ export class ThreadedRunSink implements RunSink {
     });
   }
 
+  /** The batch passed its size, or its oldest line may have waited HAND_OVER_MS (checked at each log call). */
+  #handOverDue(): boolean {
+    return this.#batch.length >= BATCH_LINES || this.#batchChars >= BATCH_CHARS || Date.now() - this.#lastHandOver >= this.#handOverMs;
+  }
+
   #scheduleHandOver(): void {
-    if (this.#batch.length >= BATCH_LINES) this.#handOver();
+    if (this.#handOverDue()) this.#handOver();
     else if (!this.#handOverScheduled) {
       this.#handOverScheduled = true;
       setImmediate(() => this.#handOver());
@@ -355,9 +424,19 @@ export class ThreadedRunSink implements RunSink {
     this.#handOverScheduled = false;
     const phase = this.#phase;
     if (phase.kind !== "thread" || this.#batch.length === 0 || this.#dead !== undefined) return;
-    const text = this.#batch.join("\n");
+    this.#lastHandOver = Date.now();
+    const texts = this.#batchChars <= BATCH_CHARS ? [this.#batch.join("\n")] : joinBounded(this.#batch, "\n", BATCH_CHARS);
+    const lines = this.#batch.length;
     this.#batch = [];
-    phase.attachment.thread.post({ type: "lines", sink: phase.attachment.sink, text });
+    this.#batchChars = 0;
+    for (const text of texts) phase.attachment.thread.post({ type: "lines", sink: phase.attachment.sink, text });
+    if (this.#unconfirmed !== undefined) this.#keepUnconfirmed(texts, lines);
+  }
+
+  #keepUnconfirmed(texts: readonly string[], lines: number): void {
+    for (const text of texts) this.#unconfirmedChars += text.length;
+    if (this.#unconfirmedChars <= UNCONFIRMED_CHARS) this.#unconfirmed?.push(...texts);
+    else this.#unconfirmedLost += lines;
   }
 
   async #request(attachment: Attachment, message: Parameters<WriterThread["request"]>[0]): Promise<void> {

@@ -6,6 +6,9 @@
  */
 import { parentPort } from "node:worker_threads";
 import type { StorageBackend } from "../backends/backend.ts";
+import { retryPolicyOf } from "../backends/retry-policy.ts";
+import { isOpenCrateError } from "../errors.ts";
+import type { RunEnding } from "./run-record.ts";
 import { RunWriter } from "./run-writer.ts";
 import type { FromWorker, ToWorker } from "./sink-protocol.ts";
 import { CLOSE_FAILED, CLOSE_STORED, sendError } from "./sink-protocol.ts";
@@ -71,6 +74,7 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
   try {
     // Also when "open" failed: the flag must still be set, or a blocked main thread waits out its time-out.
     if (run === undefined) throw new Error(`the log writer thread has no run ${message.sink}`);
+    if (message.final && message.retryUntil !== undefined) await closeWithin(run, message.ending, message.retryUntil);
     await run.writer.close(message.ending, { final: message.final });
     outcome = CLOSE_STORED;
   } finally {
@@ -79,6 +83,23 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
     Atomics.store(flag, 0, outcome);
     Atomics.notify(flag, 0);
     if (done && run !== undefined) await backends.release(run.backend);
+  }
+}
+
+/** Failures that trying again within seconds does not mend (any other, a refused connection too, may be mended). */
+const LASTING = ["PERMISSION_DENIED", "READ_ONLY", "NOT_SUPPORTED", "INVALID_ARGUMENT"] as const;
+
+/** Closes (not the last try) until that succeeds or the next retry would pass `deadline`. */
+async function closeWithin(run: OpenRun, ending: RunEnding, deadline: number): Promise<void> {
+  const policy = retryPolicyOf(run.backend);
+  for (let retry = 1; ; retry++) {
+    try {
+      await run.writer.close(ending);
+      return;
+    } catch (error) {
+      if (LASTING.some((code) => isOpenCrateError(error, code))) return;
+      if (!(await policy.waitBefore(retry, deadline))) return;
+    }
   }
 }
 

@@ -126,6 +126,43 @@ for (const place of places()) {
       );
     });
 
+    it("SIGKILL of code that logs without ever yielding keeps the lines older than the flush interval", async () => {
+      const { where, backend } = await fresh();
+      const child = startChild(CHILD, ["sync", place.kind, where]);
+      // 150 lines are 3 s of the child's loop; the documented loss is one flush interval (200 ms) of lines.
+      await child.waitForLine("logged 150");
+      child.kill("SIGKILL");
+      const exit = await child.exited;
+      assert.equal(exit.signal, "SIGKILL", exit.stderr);
+      const stored = messages(await readText(backend, "busy/v0/busy.log"));
+      const kept = 100; // with a second of slack for a loaded machine
+      assert.ok(stored.length >= kept, `only ${stored.length} of the first ${kept} lines were stored`);
+      assert.deepEqual(stored, Array.from({ length: stored.length }, (_, i) => `line ${i}`), "each line once, in order");
+    });
+
+    it("a store that refuses connections for 2.5 s at exit gets every line within the exit budget", { skip: place.kind === "local" }, async () => {
+      const { where, backend } = await fresh();
+      const target = cloudTargets().find((candidate) => candidate.kind === place.kind);
+      let refusing = false;
+      const proxy = await startFaultProxy({
+        target: target?.endpoint ?? "",
+        seed: 2,
+        plan: { decide: () => (refusing ? "reset-before" : "pass") },
+      });
+      proxies.push(proxy);
+      const child = startChild(CHILD, ["blip", place.kind, where, proxy.endpoint]);
+      await child.waitForLine("ready");
+      refusing = true;
+      const back = sleep(2_500).then(() => {
+        refusing = false;
+      });
+      const exit = await child.exited;
+      await back;
+      assert.equal(exit.code, 3, exit.stderr);
+      assert.ok(proxy.counters.injected["reset-before"] > 0, "the store refused the exit's first tries");
+      assert.deepEqual(messages(await readText(backend, "blip/v0/blip.log")), Array.from({ length: 3000 }, (_, i) => `line ${i}`));
+    });
+
     it("SIGTERM stores the buffered lines before the process dies by the signal", async () => {
       const { where, backend } = await fresh();
       const child = startChild(CHILD, ["sigterm", place.kind, where]);
