@@ -92,13 +92,15 @@ function unfinishedStart(tail: Buffer, line: Uint8Array, from: number, startsLin
 }
 
 /**
- * Appends to `historyKey` the lines of `logKey` it lacks (see the file comment). Retries lost races and transient
+ * Appends to `historyKey` the lines of `logKey` it lacks (see the file comment), and ends its last line when a crash
+ * mid-append (local disk) or another writer left it unfinished, so the next line appended starts a line. Without
+ * `logKey` (a history just seeded from `.log`) it only ends the last line. Retries lost races and transient
  * failures as `policy` allows conflicts and transients.
  */
 export async function completeHistory(
   backend: StorageBackend,
   historyKey: string,
-  logKey: string,
+  logKey: string | undefined,
   policy: RetryPolicy,
 ): Promise<HistoryCompletion> {
   let conflicts = 0;
@@ -117,7 +119,7 @@ export async function completeHistory(
       } else if (lostCondition(error)) {
         if (!policy.mayRetry("conditional", "conflict", ++conflicts)) {
           throw new TransientError(
-            `Gave up making sure ${backend.describe(historyKey)} holds ${backend.describe(logKey)} after ${conflicts} ` +
+            `Gave up making sure ${backend.describe(historyKey)} holds ${logKey === undefined ? "whole lines" : backend.describe(logKey)} after ${conflicts} ` +
               "conflicting writes.",
             { path: backend.describe(historyKey), cause: error },
           );
@@ -140,20 +142,25 @@ class AppendUnanswered extends Error {
   }
 }
 
-/** One look and, when lines are missing, one conditional write. Throws a lost condition when either object changed. */
-async function completeOnce(backend: StorageBackend, historyKey: string, logKey: string): Promise<Uint8Array> {
+/**
+ * One look and, when lines are missing or the history's last line is unfinished, one conditional write. Returns
+ * the recovered bytes of `.log`. Throws a lost condition when either object changed.
+ */
+async function completeOnce(backend: StorageBackend, historyKey: string, logKey: string | undefined): Promise<Uint8Array> {
   // The history is looked at before `.log` is read: a run still writing appends to the history first, so what the
   // `.log` read shows beyond this history revision is either recovered (when the write under that revision lands)
   // or makes the write fail.
   const history = await headIfPresent(backend, historyKey);
-  const log = await readLog(backend, logKey);
-  if (log.byteLength === 0) return log;
+  const log = logKey === undefined ? new Uint8Array(0) : await readLog(backend, logKey);
   if (history === undefined) {
-    await backend.put(historyKey, log, { mode: CREATE_ONLY, contentType: TEXT_CONTENT_TYPE });
+    if (log.byteLength === 0) return log;
+    await backend.put(historyKey, endLine(log), { mode: CREATE_ONLY, contentType: TEXT_CONTENT_TYPE });
     return log;
   }
-  const window = Math.min(history.size, 2 * log.byteLength + TAIL_SLACK_BYTES);
-  const whole = backend.append === undefined;
+  // With `.log` empty, only the last byte matters (whether the last line is finished).
+  const window = Math.min(history.size, log.byteLength === 0 ? 1 : 2 * log.byteLength + TAIL_SLACK_BYTES);
+  // Without `append` the write rewrites the whole history: read it whole when lines are likely to be written.
+  const whole = backend.append === undefined && log.byteLength > 0;
   // One byte before the window says whether the window starts a line.
   const before = window < history.size ? 1 : 0;
   const read =
@@ -166,13 +173,27 @@ async function completeOnce(backend: StorageBackend, historyKey: string, logKey:
   const tail = read.subarray(read.byteLength - window);
   const startsLine = read.byteLength === window || read[read.byteLength - window - 1] === NEWLINE;
   const held = heldPrefix(tail, startsLine, log);
-  if (held === log.byteLength) return new Uint8Array(0);
+  const unfinished = history.size > 0 && read[read.byteLength - 1] !== NEWLINE;
+  const recovered = log.subarray(held);
+  if (recovered.byteLength === 0) {
+    // A crash mid-append (local disk) or another writer left the last line cut: end it, keeping its bytes, so the
+    // next appended line starts a line of its own.
+    if (unfinished) await writeMissing(backend, historyKey, history, whole ? read : undefined, NEWLINE_BYTES, recovered);
+    return recovered;
+  }
   // A "\n" first when the history's last line is unfinished, unless it is the start of a line of `.log` that the
-  // missing bytes finish.
-  const unfinished = history.size > 0 && read[read.byteLength - 1] !== NEWLINE && (held === 0 || log[held - 1] === NEWLINE);
-  const missing = unfinished ? concatBytes([Buffer.from("\n"), log.subarray(held)]) : log.subarray(held);
-  await writeMissing(backend, historyKey, history, whole ? read : undefined, missing);
-  return log.subarray(held);
+  // missing bytes finish; a "\n" last when `.log` itself ends inside a line.
+  const separate = unfinished && (held === 0 || log[held - 1] === NEWLINE);
+  const missing = concatBytes([...(separate ? [NEWLINE_BYTES] : []), endLine(recovered)]);
+  await writeMissing(backend, historyKey, history, whole ? read : undefined, missing, recovered);
+  return recovered;
+}
+
+const NEWLINE_BYTES = Uint8Array.of(NEWLINE);
+
+/** `bytes` ending with a "\n" (one added when they end inside a line). */
+function endLine(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength === 0 || bytes[bytes.byteLength - 1] === NEWLINE ? bytes : concatBytes([bytes, NEWLINE_BYTES]);
 }
 
 async function writeMissing(
@@ -181,19 +202,20 @@ async function writeMissing(
   history: ObjectInfo,
   body: Uint8Array | undefined,
   missing: Uint8Array,
+  recovered: Uint8Array,
 ): Promise<void> {
   try {
-    if (body === undefined && backend.append !== undefined) {
+    if (backend.append !== undefined) {
       await backend.append(key, missing, { ifRevision: history.revision });
     } else {
-      await backend.put(key, concatBytes([body ?? new Uint8Array(0), missing]), {
+      await backend.put(key, concatBytes([body ?? (await backend.get(key, { ifRevision: history.revision })), missing]), {
         mode: ifRevision(history.revision),
         contentType: TEXT_CONTENT_TYPE,
         ...(history.metadata === undefined ? {} : { metadata: history.metadata }),
       });
     }
   } catch (error) {
-    if (isOpenCrateError(error, "TRANSIENT")) throw new AppendUnanswered(missing, error);
+    if (isOpenCrateError(error, "TRANSIENT")) throw new AppendUnanswered(recovered, error);
     throw error;
   }
 }

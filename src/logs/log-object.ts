@@ -127,7 +127,8 @@ export class LogObjectWriter implements LogSink {
     }
     this.#state = "starting";
     try {
-      if (this.#resume && !(await this.#seedHistory())) await this.#completeHistory();
+      // A history seeded from `.log` holds it, but a `.log` cut by a crash mid-append leaves its last line unfinished.
+      if (this.#resume) await this.#completeHistory((await this.#seedHistory()) ? undefined : this.#logKey);
       await this.#runLog.start(this.#resume ? "replace" : this.#createOnly ? "create-only" : "create");
     } catch (error) {
       if (this.#state === "starting") this.#state = "created";
@@ -187,8 +188,8 @@ export class LogObjectWriter implements LogSink {
    * An existing history may lack lines of `.log` (history-recovery.ts): a history append of the previous run failed
    * and that run ended before it stored them, or another tool wrote the history. Appends them, with a warning.
    */
-  async #completeHistory(): Promise<void> {
-    const { recovered } = await completeHistory(this.#backend, this.#historyKey, this.#logKey, this.#appendRetry);
+  async #completeHistory(logKey: string | undefined): Promise<void> {
+    const { recovered } = await completeHistory(this.#backend, this.#historyKey, logKey, this.#appendRetry);
     if (recovered.byteLength === 0) return;
     let lines = 0;
     for (const byte of recovered) if (byte === 0x0a) lines += 1;
