@@ -5,7 +5,9 @@
 #      image from docker/Dockerfile, tagged opencrate-cli:local (Docker's layer cache makes a rerun quick);
 #   2. docker/compose.yaml up: MinIO and fake-gcs-server healthy, the `buckets` service exits 0;
 #   3. the snapshot guide (npm run demo) against s3://opencrate/guide and gs://opencrate/guide;
-#   4. `opencrate pull s3://...` from the CLI image into a mounted folder, compared with a pull made on the host.
+#   4. `opencrate pull s3://...` from the CLI image: into its own /work as the image's user, and through the compose
+#      `cli` service, as the owner of the folder mounted there, compared with a pull made on the host;
+#   5. `docker stop` of a `cat` that waits on a store that never answers: the CLI, PID 1 there, ends by SIGTERM (143).
 # The compose project is removed at the end, also on failure or interruption.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +20,14 @@ mkdir -p "$logs"
 
 step() { printf '\n== docker-checks: %s\n' "$*" >&2; }
 took() { printf '== docker-checks: %s took %ss\n' "$1" "$(($SECONDS - $2))" >&2; }
+# Waits up to 20 s for a command to succeed, else fails naming what did not happen.
+wait_until() {
+  local what="$1" i
+  shift
+  for i in $(seq 200); do "$@" && return 0; sleep 0.1; done
+  echo "docker-checks: $what" >&2
+  exit 1
+}
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 if ! timeout 20 docker info >/dev/null 2>&1; then
@@ -31,11 +41,16 @@ command -v "${compose[0]}" >/dev/null 2>&1 || { echo "docker-checks: neither doc
 
 export OPENCRATE_MINIO_PORT="$(free_port)" OPENCRATE_MINIO_CONSOLE_PORT="$(free_port)" OPENCRATE_GCS_PORT="$(free_port)"
 pulled="$(mktemp -d "${TMPDIR:-/tmp}/opencrate-pulled-XXXXXX")"
-chmod 777 "$pulled" # the CLI image runs as uid 1000
-export OPENCRATE_PULL_DIR="$pulled"
+# The cli service runs as OPENCRATE_UID:OPENCRATE_GID, which docker/compose.yaml says to set to the owner of the
+# folder: as root, the folder is given to an unprivileged user of its own, so that the pull proves the same.
+if [ "$(id -u)" = 0 ]; then chown 4242:4242 "$pulled"; fi
+export OPENCRATE_PULL_DIR="$pulled" OPENCRATE_UID="$(stat -c %u "$pulled")" OPENCRATE_GID="$(stat -c %g "$pulled")"
+silent_pid=""
 dc() { "${compose[@]}" -p "$project" -f docker/compose.yaml "$@"; }
 cleanup() {
   dc --profile cli down -v --remove-orphans >/dev/null 2>&1 || true
+  docker rm -f opencrate-checks-stop >/dev/null 2>&1 || true
+  if [ -n "$silent_pid" ]; then kill "$silent_pid" 2>/dev/null || true; fi
   rm -rf "$pulled"
 }
 trap cleanup EXIT
@@ -87,9 +102,13 @@ STORAGE_EMULATOR_HOST="http://127.0.0.1:$OPENCRATE_GCS_PORT" npm run --silent de
 tail -n 1 "$logs/compose-demo-gs.log" >&2
 took "the snapshot guide" "$t"
 
-step "opencrate pull from the CLI image into a mounted folder"
+step "opencrate pull from the CLI image, into its own /work and into a mounted folder"
 t=$SECONDS
 snapshot="s3://$bucket/guide/snapshot_guide@latest"
+s3=(-e AWS_ENDPOINT_URL_S3="http://127.0.0.1:$OPENCRATE_MINIO_PORT" -e AWS_ACCESS_KEY_ID=opencrate
+  -e AWS_SECRET_ACCESS_KEY=opencrate-secret -e AWS_REGION=us-east-1)
+# The default destination, ./snapshot_guide/<version> in /work, which the image's user must be able to create.
+docker run --rm --network host "${s3[@]}" opencrate-cli:local pull --quiet "$snapshot"
 dc --profile cli run --rm cli pull "$snapshot" /work/from-image
 AWS_ENDPOINT_URL_S3="http://127.0.0.1:$OPENCRATE_MINIO_PORT" AWS_ACCESS_KEY_ID=opencrate AWS_SECRET_ACCESS_KEY=opencrate-secret \
   AWS_REGION=us-east-1 node src/cli/main.ts pull "$snapshot" "$pulled/from-host" >/dev/null
@@ -101,4 +120,29 @@ if [ "$files" -lt 1 ] || ! diff -r -x .opencrate "$pulled/from-image" "$pulled/f
 fi
 echo "pulled $files files from the image, identical to the host's pull" >&2
 took "pull from the CLI image" "$t"
+
+step "docker stop of a cat waiting on a store that never answers"
+t=$SECONDS
+silent_log="$(mktemp "${TMPDIR:-/tmp}/opencrate-silent-XXXXXX")"
+node -e 'const s = require("net").createServer((c) => { c.on("error", () => {}); console.log("connected"); });
+  s.listen(0, "127.0.0.1", () => console.log(s.address().port));' >"$silent_log" &
+silent_pid=$!
+wait_until "the silent store did not start" test -s "$silent_log"
+silent_port="$(head -n 1 "$silent_log")"
+docker run -d --name opencrate-checks-stop --network host -e AWS_ENDPOINT_URL_S3="http://127.0.0.1:$silent_port" \
+  -e AWS_ACCESS_KEY_ID=opencrate -e AWS_SECRET_ACCESS_KEY=opencrate-secret -e AWS_REGION=us-east-1 \
+  opencrate-cli:local cat "s3://$bucket/guide/snapshot_guide@latest/texts/notes.txt" >/dev/null
+wait_until "the cat did not reach the silent store" grep -q connected "$silent_log"
+stopped_at=$SECONDS
+# Ignored, SIGTERM would leave the cat to end with its own time-out (exit 1), long before the 30 s given here.
+docker stop -t 30 opencrate-checks-stop >/dev/null
+code="$(docker inspect --format '{{.State.ExitCode}}' opencrate-checks-stop)"
+docker rm opencrate-checks-stop >/dev/null
+rm -f "$silent_log"
+if [ "$code" != 143 ]; then
+  echo "docker-checks: the stopped cat exited $code, not 143 (SIGTERM)" >&2
+  exit 1
+fi
+echo "the stopped cat exited 143 after $((SECONDS - stopped_at))s" >&2
+took "docker stop" "$t"
 took "docker checks" "$start"

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /** The `opencrate` command. */
 import * as nodeModule from "node:module";
+import { handleInterrupts } from "./interrupt.ts";
 import { unsupportedNode } from "./node-support.ts";
 
+// First of all: until then, Ctrl-C or SIGTERM is lost on a process that is PID 1 (a container's entrypoint).
+handleInterrupts();
 const unsupported = unsupportedNode(process.versions.node);
 if (unsupported !== undefined) {
   process.stderr.write(`${unsupported}\n`);

@@ -34,7 +34,8 @@ Examples:
   $ opencrate pull s3://team/snapshots/train/v3:baseline ./baseline
   $ opencrate ui s3://team/snapshots --open
 
-Exit status: 0 success, 1 failure, 2 usage error.`,
+Exit status: 0 success, 1 failure, 2 usage error. Ctrl-C or SIGTERM ends a command at once: 130 or 143
+(pull 1; log --follow and ui 0).`,
     );
   // Subcommands made with program.command() inherit exitOverride and the output settings. Each command's code
   // (cli/actions/) is imported inside its action, so a run loads only its own command: never import it statically.

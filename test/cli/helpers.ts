@@ -36,6 +36,9 @@ export const TTY_MAIN = fileURLToPath(new URL("./tty-cli.ts", import.meta.url));
 /** The CLI whose object streams stop after STALL_AFTER_BYTES bytes (see stalling-cli.ts). */
 export const STALLING_MAIN = fileURLToPath(new URL("./stalling-cli.ts", import.meta.url));
 
+/** The CLI as PID 1 of a container, which a signal it has no handler for does not end (see pid1-cli.ts). */
+export const PID1_MAIN = fileURLToPath(new URL("./pid1-cli.ts", import.meta.url));
+
 /** The CLI whose local reads find one object saved again just before it is read (see replacing-cli.ts). */
 export const REPLACING_MAIN = fileURLToPath(new URL("./replacing-cli.ts", import.meta.url));
 

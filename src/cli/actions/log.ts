@@ -5,8 +5,9 @@ import { headIfPresent } from "../../backends/presence.ts";
 import { isOpenCrateError, NotFoundError } from "../../errors.ts";
 import { historyKey, logKey } from "../../snapshot/layout.ts";
 import { inDefaultRoot } from "../default-root.ts";
-import { writeError } from "../errors.ts";
+import { EXIT_OK, writeError } from "../errors.ts";
 import { writeData } from "../format.ts";
+import { onInterrupt } from "../interrupt.ts";
 import { openSnapshotTarget } from "../targets.ts";
 
 export interface LogOptions {
@@ -17,15 +18,14 @@ export interface LogOptions {
 }
 
 export async function runLog(uri: string, options: LogOptions): Promise<void> {
+  // Following ends with Ctrl-C (or SIGTERM), whatever it is waiting for: that is its normal end.
+  if (options.follow === true) onInterrupt(() => process.exit(EXIT_OK));
   const snapshot = await openSnapshotTarget(await inDefaultRoot(uri));
   const key =
     options.history === true
       ? historyKey(snapshot.name, snapshot.folder, options.rank)
       : logKey(snapshot.name, snapshot.folder, options.rank);
-  if (options.follow === true) {
-    await follow(snapshot.backend, key, options.interval);
-    return;
-  }
+  if (options.follow === true) return follow(snapshot.backend, key, options.interval);
   await printWhole(snapshot.backend, key, options.history === true);
 }
 
@@ -48,44 +48,36 @@ const OVERLAP_BYTES = 64;
  * Prints what is there, then polls the object's size and revision. A log object is rewritten whole on each flush,
  * so while one run writes it, it only grows: the growth is read with one ranged get that starts a few bytes
  * before the last offset. When a new run replaces it, the object shrinks, or those re-read bytes no longer match
- * (also checked when the revision changes at the same size): then it is printed from the start.
+ * (also checked when the revision changes at the same size): then it is printed from the start. It never returns:
+ * Ctrl-C or SIGTERM ends the process (runLog).
  */
-async function follow(backend: StorageBackend, key: string, intervalMs: number): Promise<void> {
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+async function follow(backend: StorageBackend, key: string, intervalMs: number): Promise<never> {
   const where = backend.describe(key);
   let offset = 0;
   let revision: string | undefined;
   let overlap = new Uint8Array(0);
   let waitingShown = false;
-  try {
-    for (; !stop.signal.aborted; await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => {})) {
-      const current = await headIfPresent(backend, key);
-      if (current === undefined) {
-        if (offset === 0 && !waitingShown) writeError(`waiting for ${where} to appear (Ctrl-C to stop).`);
-        waitingShown = true;
-        continue;
-      }
-      if (current.revision === revision) continue;
-      revision = current.revision;
-      let from = offset - overlap.byteLength;
-      let bytes =
-        current.size >= offset ? await backend.get(key, { range: { offset: from, length: current.size - from } }) : undefined;
-      if (bytes === undefined || !startsWith(bytes, overlap)) {
-        writeError(`${where} was replaced by a new run; printing it from the start.`);
-        from = 0;
-        overlap = new Uint8Array(0);
-        bytes = await backend.get(key);
-      }
-      await writeData(bytes.subarray(overlap.byteLength));
-      offset = from + bytes.byteLength;
-      overlap = bytes.slice(Math.max(0, bytes.byteLength - OVERLAP_BYTES));
+  for (; ; await sleep(intervalMs)) {
+    const current = await headIfPresent(backend, key);
+    if (current === undefined) {
+      if (offset === 0 && !waitingShown) writeError(`waiting for ${where} to appear (Ctrl-C to stop).`);
+      waitingShown = true;
+      continue;
     }
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    if (current.revision === revision) continue;
+    revision = current.revision;
+    let from = offset - overlap.byteLength;
+    let bytes =
+      current.size >= offset ? await backend.get(key, { range: { offset: from, length: current.size - from } }) : undefined;
+    if (bytes === undefined || !startsWith(bytes, overlap)) {
+      writeError(`${where} was replaced by a new run; printing it from the start.`);
+      from = 0;
+      overlap = new Uint8Array(0);
+      bytes = await backend.get(key);
+    }
+    await writeData(bytes.subarray(overlap.byteLength));
+    offset = from + bytes.byteLength;
+    overlap = bytes.slice(Math.max(0, bytes.byteLength - OVERLAP_BYTES));
   }
 }
 

@@ -13,6 +13,7 @@ import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
 import { inDefaultRoot } from "../default-root.ts";
 import { listFolder, streamFolder, type FolderFile } from "../files.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
+import { onInterrupt } from "../interrupt.ts";
 import { printLines } from "../format.ts";
 import { printable } from "../../printable.ts";
 import { mapWithConcurrency } from "../pool.ts";
@@ -53,6 +54,26 @@ type Result =
 const FOLDER_RECHECK_MS = 50;
 
 export async function runPull(uri: string, destArgument: string | undefined, options: PullOptions): Promise<void> {
+  const stop = new AbortController();
+  let downloading = false;
+  // Until the downloads begin there is nothing to finish, and opening the snapshot may wait on a silent store.
+  const release = onInterrupt((signal) => {
+    if (downloading) {
+      stop.abort();
+      return;
+    }
+    writeError(`interrupted (${signal}) before any file was downloaded.`);
+    process.exit(EXIT_FAILURE);
+  });
+  try {
+    await pull(uri, destArgument, options, stop, () => (downloading = true));
+  } finally {
+    release();
+  }
+}
+
+/** The pull; `began()` when the downloads begin, from when `stop` (aborted on a signal) ends them. */
+async function pull(uri: string, destArgument: string | undefined, options: PullOptions, stop: AbortController, began: () => void): Promise<void> {
   const snapshot = await openSnapshotTarget(await inDefaultRoot(uri, { refreshesPulled: true }), CLAIMED_EMPTY);
   if (snapshot.empty) {
     // Nothing to download, so no destination to make: a later pull gets the files once the run writes them.
@@ -65,10 +86,7 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
   const destRoot = await prepareDestination(dest);
 
   const progress = await createProgress(options.quiet === true ? "quiet" : process.stderr.isTTY === true ? "bar" : "lines");
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  began();
   const root = await SafeFolder.open(destRoot, { recheckAfterMs: FOLDER_RECHECK_MS });
   const record = await PullRecord.read(root);
   try {
@@ -117,8 +135,6 @@ export async function runPull(uri: string, destArgument: string | undefined, opt
     if (plan.whole && swapped === undefined && !stop.signal.aborted) notListed = await record.notListed(root, plan.paths);
   } finally {
     progress.stop(results !== undefined);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     // Without the record, the journal still names this pull's files (and the next pull's end saves them).
     await record.save(root).catch(() => {});
     record.close();

@@ -1,8 +1,10 @@
 /** What `opencrate ui` does: serves the read-only viewer (src/ui) until Ctrl-C, and opens a browser on it if asked. */
 import { spawn } from "node:child_process";
-import { startViewer } from "../../ui/server.ts";
+import { startViewer, type Viewer } from "../../ui/server.ts";
 import { resolveViewerTarget } from "../../ui/target.ts";
 import { onRoot } from "../default-root.ts";
+import { EXIT_OK } from "../errors.ts";
+import { onInterrupt } from "../interrupt.ts";
 
 export interface UiOptions {
   readonly port: number;
@@ -11,9 +13,24 @@ export interface UiOptions {
 }
 
 export async function runUi(uri: string | undefined, options: UiOptions): Promise<void> {
-  const target = await onRoot(uri, resolveViewerTarget);
-  const viewer = await startViewer({ root: target.root, host: options.host, port: options.port, start: target.start });
-  process.stdout.write(`opencrate ui: serving ${target.root} read-only at ${viewer.url}\n`);
+  // Ctrl-C (or SIGTERM) is its normal end; before it serves (opening a store that does not answer), it ends there.
+  let stop: (() => void) | undefined;
+  const release = onInterrupt(() => (stop === undefined ? process.exit(EXIT_OK) : stop()));
+  try {
+    const target = await onRoot(uri, resolveViewerTarget);
+    const viewer = await startViewer({ root: target.root, host: options.host, port: options.port, start: target.start });
+    await new Promise<void>((resolve) => {
+      stop = resolve;
+      announce(target.root, viewer, options);
+    });
+    await viewer.close();
+  } finally {
+    release();
+  }
+}
+
+function announce(root: string, viewer: Viewer, options: UiOptions): void {
+  process.stdout.write(`opencrate ui: serving ${root} read-only at ${viewer.url}\n`);
   if (viewer.token !== undefined) {
     process.stdout.write(
       `opencrate ui: listening on ${options.host}, beyond this machine: the page needs the access token in the URL above (shown once).\n`,
@@ -21,8 +38,6 @@ export async function runUi(uri: string | undefined, options: UiOptions): Promis
   }
   process.stdout.write("opencrate ui: press Ctrl-C to stop.\n");
   if (options.open === true) openBrowser(viewer.url);
-  await untilInterrupted();
-  await viewer.close();
 }
 
 function openBrowser(url: string): void {
@@ -31,16 +46,4 @@ function openBrowser(url: string): void {
   const child = spawn(command as string, args as string[], { stdio: "ignore", detached: true });
   child.on("error", () => process.stderr.write(`opencrate ui: could not start a browser; open ${url} yourself.\n`));
   child.unref();
-}
-
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
 }

@@ -24,7 +24,8 @@ file in the way is replaced only if an earlier pull placed it and it has not cha
 it. Partly downloaded files are continued, so running the same pull again finishes an interrupted one. Object
 keys that would land outside dest (.., absolute paths, backslashes, names invalid on disk) or inside a .git
 folder are refused and reported. A folder a run has written into (it holds a log no pull placed there) is
-refused.
+refused. On a terminal, a progress bar shows on stderr; otherwise each file gets a line, and every 30 s a line
+gives the bytes and files so far.
 
 Examples:
   $ opencrate pull s3://team/snapshots/train@latest

@@ -1,6 +1,8 @@
 /**
- * How `pull` reports progress: a bar on stderr when it is a terminal, one plain line per file on stdout
- * otherwise, or nothing with --quiet. Problems always go to stderr (above the bar while it is shown).
+ * How `pull` reports progress: a bar on stderr when it is a terminal; otherwise one plain line per file on stdout,
+ * and every 30 s a line with the bytes and files so far (a large file downloads for minutes, and CI systems end a
+ * step that prints nothing for 10); nothing with --quiet. Problems always go to stderr (above the bar while it is
+ * shown).
  */
 import { formatSize } from "../../io/size.ts";
 import { errorLine, writeError } from "../errors.ts";
@@ -20,28 +22,67 @@ export interface PullProgress {
   stop(finished: boolean): void;
 }
 
+/** How often a pull with no terminal prints how far it is. */
+export const PROGRESS_LINE_MS = 30_000;
+
 export async function createProgress(mode: "bar" | "lines" | "quiet"): Promise<PullProgress> {
   if (mode === "bar") return BarProgress.create();
-  return new TextProgress(mode === "lines");
+  return mode === "lines" ? new LineProgress() : new QuietProgress();
 }
 
-class TextProgress implements PullProgress {
-  readonly #lines: boolean;
-
-  constructor(lines: boolean) {
-    this.#lines = lines;
-  }
-
+class QuietProgress implements PullProgress {
   start(): void {}
   addFile(): void {}
   addBytes(): void {}
-  fileDone(describe: () => string): void {
-    if (this.#lines) printLines(describe());
-  }
+  fileDone(): void {}
   problem(message: string): void {
     writeError(message);
   }
   stop(): void {}
+}
+
+class LineProgress implements PullProgress {
+  #bytes = 0;
+  #totalBytes = 0;
+  #files = 0;
+  #totalFiles = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  start(): void {
+    this.#timer = setInterval(() => printLines(this.#line()), PROGRESS_LINE_MS);
+    this.#timer.unref();
+  }
+
+  addFile(bytes: number): void {
+    this.#totalBytes += bytes;
+    this.#totalFiles += 1;
+  }
+
+  addBytes(count: number): void {
+    this.#bytes += count;
+  }
+
+  fileDone(describe: () => string): void {
+    this.#files += 1;
+    printLines(describe());
+  }
+
+  problem(message: string): void {
+    writeError(message);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** `progress  1.20 GB of 3.00 GB (40%), 3 of 10 files`: the totals of the files listed so far. */
+  #line(): string {
+    const percent = this.#totalBytes === 0 ? 100 : Math.floor((this.#bytes / this.#totalBytes) * 100);
+    return (
+      `progress  ${formatSize(this.#bytes)} of ${formatSize(this.#totalBytes)} (${Math.min(percent, 100)}%), ` +
+      `${this.#files} of ${this.#totalFiles} files`
+    );
+  }
 }
 
 type MultiBarInstance = InstanceType<typeof import("cli-progress").MultiBar>;
