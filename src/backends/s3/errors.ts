@@ -22,6 +22,7 @@ import {
 } from "../../errors.ts";
 import type { WriteMode } from "../backend.ts";
 import { isForeignAnswer, notTheStore } from "../foreign-answer.ts";
+import { clockSkewOf, describeClockDifference } from "./signing-clock.ts";
 
 export interface S3ErrorContext {
   /** What was being done, as a verb phrase that reads before the URI: "read", "write", "list", "copy to". */
@@ -230,6 +231,14 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   if (name === "CredentialsProviderError") {
     return new PermissionDeniedError(noCredentials(context), options);
   }
+  const skew = clockSkewOf(error);
+  if (skew !== undefined) {
+    return new PermissionDeniedError(
+      `The S3 store at ${context.endpoint} refused to ${context.action} ${context.uri} for the time the request was signed with ${why}: ${clockText(skew.storeAheadMs)}. ` +
+        "Set this machine's clock right (NTP); the credentials are not the cause.",
+      options,
+    );
+  }
   if (DENIED.has(name) || status === 401 || status === 403) {
     return new PermissionDeniedError(
       `Access denied to ${context.action} ${context.uri} at ${context.endpoint} ${why}: check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket policy.`,
@@ -296,6 +305,13 @@ function reason(error: unknown, name: string, status: number | undefined): strin
   const message = error instanceof Error ? error.message.trim() : String(error);
   const detail = message === "" || message === name || message === "UnknownError" ? "" : `: ${message.slice(0, 300)}`;
   return parts.length === 0 && detail === "" ? "" : `(${parts.join(", ")}${detail})`;
+}
+
+/** What was measured of this machine's clock against the store's, for messages. */
+function clockText(storeAheadMs: number | undefined): string {
+  if (storeAheadMs === undefined) return "this machine's clock is too far from the store's";
+  const side = storeAheadMs > 0 ? "behind" : "ahead of";
+  return `this machine's clock is ${describeClockDifference(storeAheadMs)} ${side} the store's`;
 }
 
 function describeFailure(error: unknown): string {
