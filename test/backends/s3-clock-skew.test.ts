@@ -1,7 +1,8 @@
 /**
  * S3 from a machine whose clock is wrong, against MinIO: requests signed at once with the wrong time are all signed
  * again at the store's time (not only the first one refused), on every path (small reads, heads, listings, streams,
- * the SDK's client), and a refusal that stays final names the clock, not the credentials.
+ * the SDK's client), a refusal that stays final names the clock, not the credentials, and a run's staleness is
+ * judged on the store's time.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -13,6 +14,7 @@ import { S3Backend } from "../../src/backends/s3/index.ts";
 import { mapWithConcurrency } from "../../src/cli/pool.ts";
 import { useClock } from "../../src/clock.ts";
 import { Snapshot } from "../../src/index.ts";
+import { Catalog } from "../../src/ui/catalog.ts";
 import { runCli } from "../cli/helpers.ts";
 import { rejectsWithCode } from "../conformance/helpers.ts";
 import { rawClient, s3Options } from "../support/s3.ts";
@@ -158,6 +160,28 @@ describe("S3 with a clock far from the store's (MinIO)", { skip: skipUnless(mini
         client.destroy();
       }
     });
+  });
+
+  it("a reader whose clock is 3 hours ahead still sees a live run as running, on the store's time", async () => {
+    if (minio === undefined) return;
+    const writer = new S3Backend(s3Options(minio, { prefix }));
+    const run = await Snapshot.setup({ name: "live", backend: writer, console: false });
+    try {
+      run.info("a line");
+      await run.flush();
+      const status = await withClockOff(3 * 60 * MINUTE, async () => {
+        const reader = new S3Backend(s3Options(minio, { prefix }));
+        try {
+          return (await new Catalog(reader).versions("live")).map((row) => row.status);
+        } finally {
+          await reader.close();
+        }
+      });
+      assert.deepEqual(status, ["running"]);
+    } finally {
+      await run.close();
+      await writer.close();
+    }
   });
 
   for (const [label, offsetMs] of OFFSETS) {

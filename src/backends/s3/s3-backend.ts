@@ -131,6 +131,11 @@ export class S3Backend implements StorageBackend {
     this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy, this.#timeouts(), this.#clock);
   }
 
+  /** The store's time now, from the Date headers of its answers so far (this machine's clock before the first). */
+  storeNow(): Date {
+    return this.#clock.storeNow();
+  }
+
   /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
   static fromUri(uri: string, options: Omit<S3BackendOptions, "bucket" | "prefix"> = {}): S3Backend {
     const location = parseLocation(uri);
