@@ -6,9 +6,9 @@
  */
 import { lookup } from "node:dns/promises";
 import { access, constants, readFile, realpath, stat } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { PermissionDeniedError } from "../../errors.ts";
+import { homeFolder, noHomeReason } from "../home.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -33,14 +33,15 @@ export async function checkCredentials(where: string, env: Env = process.env): P
     return tokenFiles(await readKeyFile(keyFile, where), `${keyFile} (GOOGLE_APPLICATION_CREDENTIALS)`, where);
   }
   const adcFile = defaultCredentialsFile(env);
-  if (await isFile(adcFile)) {
+  if (adcFile !== undefined && (await isFile(adcFile))) {
     // A file the auth library cannot parse is its to report, as before.
     const parsed = await readFile(adcFile, "utf8").then(parseJson, () => undefined);
     return tokenFiles(parsed, adcFile, where);
   }
   if (nonEmpty(env.GCE_METADATA_HOST) || nonEmpty(env.GCE_METADATA_IP) || (await metadataServerResolves())) return [];
+  const noFile = adcFile === undefined ? `there is no gcloud credentials file (${noHomeReason()})` : `there is no ${adcFile}`;
   throw new PermissionDeniedError(
-    `No Google Cloud credentials to reach ${where}: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no ${adcFile}, ` +
+    `No Google Cloud credentials to reach ${where}: GOOGLE_APPLICATION_CREDENTIALS is not set, ${noFile}, ` +
       "and this is not Google Cloud (no metadata server). Run `gcloud auth application-default login`, or set " +
       "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file.",
     { path: where },
@@ -108,11 +109,16 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Where `gcloud auth application-default login` writes its credentials. */
-function defaultCredentialsFile(env: Env): string {
-  const config = nonEmpty(env.CLOUDSDK_CONFIG) ??
-    (process.platform === "win32" ? join(env.APPDATA ?? homedir(), "gcloud") : join(homedir(), ".config", "gcloud"));
-  return join(config, "application_default_credentials.json");
+/** Where `gcloud auth application-default login` writes its credentials; undefined under no home (none there). */
+function defaultCredentialsFile(env: Env): string | undefined {
+  const config = nonEmpty(env.CLOUDSDK_CONFIG) ?? gcloudFolder(env);
+  return config === undefined ? undefined : join(config, "application_default_credentials.json");
+}
+
+function gcloudFolder(env: Env): string | undefined {
+  const base = process.platform === "win32" ? (env.APPDATA ?? homeFolder()) : homeFolder();
+  if (base === undefined) return undefined;
+  return process.platform === "win32" ? join(base, "gcloud") : join(base, ".config", "gcloud");
 }
 
 async function isFile(path: string): Promise<boolean> {

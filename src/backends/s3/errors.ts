@@ -9,6 +9,7 @@
  * - HEAD responses have no body, so a missing key and a missing bucket both read as "NotFound" there.
  */
 import { isCredentialsFailure } from "../credentials-failure.ts";
+import { isNoHomeError, noHomeReason } from "../home.ts";
 import { failingHostOf, fileFailureOf, isNetworkErrorCode } from "../network-codes.ts";
 import {
   AlreadyExistsError,
@@ -174,6 +175,12 @@ export function outcomeUnknownError(writeError: unknown, readBackError: unknown)
 export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   if (isOpenCrateError(error)) return error;
   if (isAbort(error)) return error as Error;
+  if (isNoHomeError(error)) {
+    return new PermissionDeniedError(
+      `Cannot ${context.action} ${context.uri}: the AWS SDK looks for its config and credentials files in the home folder, but ${noHomeReason()}. Set HOME (any folder will do).`,
+      { path: context.uri, cause: error },
+    );
+  }
   if (isCredentialsFailure(error) && errorName(error) !== "CredentialsProviderError") {
     return credentialsError(error, context);
   }
