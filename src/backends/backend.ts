@@ -320,6 +320,12 @@ export interface StorageBackend {
    */
   deleteTemps?(keys: readonly string[]): Promise<void>;
 
+  /**
+   * Optional: the store's time now, as far as its answers have shown it, to tell how old a `lastModified` is when
+   * this machine's clock may be wrong (S3: from the Date header of its answers). Absent: this machine's clock.
+   */
+  storeNow?(): Date;
+
   /** Removes many objects (batched where the store can). Missing keys are not errors. */
   deleteMany(keys: Iterable<string> | AsyncIterable<string>): Promise<void>;
 

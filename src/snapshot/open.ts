@@ -148,17 +148,17 @@ function otherTags(entries: readonly VersionEntry[], missing: string): string {
 /**
  * How the latest run of the version's folder ended ("finished", "failed (exit 1)", …), from its run records; undefined
  * when it has none or its run is still `running` (its record may have landed after the folder was looked at). A
- * `running` run not seen for STALE_AFTER_MS counts as ended.
+ * `running` run whose record the store has not written for STALE_AFTER_MS counts as ended.
  */
 async function endedRunOf(backend: StorageBackend, name: string, entry: VersionEntry): Promise<string | undefined> {
   if (entry.version === DEV_VERSION) return undefined;
   // Loaded here, not at the top: run-records.ts brings the run logging in, which a read-only open (pull, ls)
   // otherwise never loads.
-  const { listRunRecords, shownStatus, summarizeLatestRun } = await import("./run-records.ts");
-  const records = (await listRunRecords(backend, name, entry.version)).filter((record) => record.versionName === entry.folder);
+  const { listStoredRunRecords, shownStatus, storeTime, summarizeLatestRun } = await import("./run-records.ts");
+  const records = (await listStoredRunRecords(backend, name, entry.version)).filter((stored) => stored.record.versionName === entry.folder);
   const run = summarizeLatestRun(records);
   if (run === undefined) return undefined;
-  switch (shownStatus(run, Date.now())) {
+  switch (shownStatus(run, storeTime(backend))) {
     case "running":
       return undefined;
     case "stale":

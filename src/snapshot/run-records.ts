@@ -1,28 +1,43 @@
 /** Reading the run records back: every run of a version, and one status per version for listings. */
 import type { StorageBackend } from "../backends/backend.ts";
+import { clock } from "../clock.ts";
 import { isOpenCrateError } from "../errors.ts";
 import { parseRunRecord, type RunRecord, type RunStatus } from "../logs/run-record.ts";
 import { runRecordsPrefix, versionOfRunRecordKey } from "./layout.ts";
 
 const READ_CONCURRENCY = 16;
 
+/** A run record, and when the store last wrote it: its object's lastModified, on the store's clock. */
+export interface StoredRunRecord {
+  readonly record: RunRecord;
+  readonly storedAt: Date;
+}
+
 /** The run records of one version (or of all versions), oldest start first. Unreadable records are skipped. */
 export async function listRunRecords(backend: StorageBackend, name: string, version?: number): Promise<RunRecord[]> {
-  const keys: string[] = [];
+  return (await listStoredRunRecords(backend, name, version)).map((stored) => stored.record);
+}
+
+/** listRunRecords, each record with when the store last wrote it. */
+export async function listStoredRunRecords(backend: StorageBackend, name: string, version?: number): Promise<StoredRunRecord[]> {
+  const listed: { readonly key: string; readonly storedAt: Date }[] = [];
   for await (const info of backend.list(runRecordsPrefix(name, version), { notUtf8: "skip" })) {
-    if (versionOfRunRecordKey(name, info.key) !== undefined) keys.push(info.key);
+    if (versionOfRunRecordKey(name, info.key) !== undefined) listed.push({ key: info.key, storedAt: info.lastModified });
   }
-  keys.sort();
-  const records: (RunRecord | undefined)[] = new Array(keys.length);
+  listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const records: (StoredRunRecord | undefined)[] = new Array(listed.length);
   let next = 0;
   const reader = async (): Promise<void> => {
-    while (next < keys.length) {
+    while (next < listed.length) {
       const index = next++;
-      records[index] = await readRecord(backend, keys[index] ?? "");
+      const entry = listed[index];
+      if (entry === undefined) continue;
+      const record = await readRecord(backend, entry.key);
+      records[index] = record === undefined ? undefined : { record, storedAt: entry.storedAt };
     }
   };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, keys.length) }, reader));
-  return records.filter((record): record is RunRecord => record !== undefined);
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, listed.length) }, reader));
+  return records.filter((stored): stored is StoredRunRecord => stored !== undefined);
 }
 
 async function readRecord(backend: StorageBackend, key: string): Promise<RunRecord | undefined> {
@@ -41,7 +56,10 @@ export interface RunSummary {
   readonly endedAt: string | null;
   readonly exitCode: number | null;
   readonly signal: string | null;
+  /** When the run last reported, on its own machine's clock. */
   readonly lastSeen: string;
+  /** When the store last wrote one of its ranks' records, on the store's clock (ISO). */
+  readonly lastStored: string;
 }
 
 /**
@@ -51,9 +69,18 @@ export interface RunSummary {
  */
 export const STALE_AFTER_MS = 5 * 60_000;
 
-/** The run's status as shown (`opencrate ls`, the viewer): its record's, or `stale` for a running run not seen lately. */
-export function shownStatus(run: Pick<RunSummary, "status" | "lastSeen">, now: number): RunStatus | "stale" {
-  return run.status === "running" && now - Date.parse(run.lastSeen) > STALE_AFTER_MS ? "stale" : run.status;
+/**
+ * The run's status as shown (`opencrate ls`, the viewer): its record's, or `stale` for a running run whose record
+ * the store has not written for STALE_AFTER_MS by `storeNow` (storeTime). Both times are the store's, so neither
+ * the writer's clock (`lastSeen`) nor the reader's can make a live run look stale.
+ */
+export function shownStatus(run: Pick<RunSummary, "status" | "lastStored">, storeNow: number): RunStatus | "stale" {
+  return run.status === "running" && storeNow - Date.parse(run.lastStored) > STALE_AFTER_MS ? "stale" : run.status;
+}
+
+/** The store's time now, in ms: as `backend` measures it (StorageBackend.storeNow), else this machine's clock. */
+export function storeTime(backend: StorageBackend): number {
+  return (backend.storeNow?.() ?? clock().now()).getTime();
 }
 
 const STATUS_WEIGHT: Readonly<Record<RunStatus, number>> = { running: 3, failed: 2, killed: 1, finished: 0 };
@@ -62,10 +89,11 @@ const STATUS_WEIGHT: Readonly<Record<RunStatus, number>> = { running: 3, failed:
  * How the latest run of a version did: the records of the run that started last (all its ranks, when it has a
  * run id). Any rank still running makes it `running`; else any failed rank `failed`; else any killed `killed`.
  */
-export function summarizeLatestRun(records: readonly RunRecord[]): RunSummary | undefined {
-  const latest = records.at(-1);
+export function summarizeLatestRun(stored: readonly StoredRunRecord[]): RunSummary | undefined {
+  const latest = stored.at(-1)?.record;
   if (latest === undefined) return undefined;
-  const ranks = latest.runId === null ? [latest] : records.filter((record) => record.runId === latest.runId);
+  const rankEntries = latest.runId === null ? stored.slice(-1) : stored.filter((entry) => entry.record.runId === latest.runId);
+  const ranks = rankEntries.map((entry) => entry.record);
   const worst = ranks.reduce((a, b) => (STATUS_WEIGHT[b.status] > STATUS_WEIGHT[a.status] ? b : a));
   const ended = ranks.every((record) => record.endedAt !== null);
   return {
@@ -75,6 +103,7 @@ export function summarizeLatestRun(records: readonly RunRecord[]): RunSummary | 
     exitCode: worst.exitCode,
     signal: worst.signal,
     lastSeen: ranks.map((record) => record.lastSeen).sort().at(-1) ?? latest.lastSeen,
+    lastStored: new Date(Math.max(...rankEntries.map((entry) => entry.storedAt.getTime()))).toISOString(),
   };
 }
 
@@ -83,11 +112,11 @@ export function summarizeLatestRun(records: readonly RunRecord[]): RunSummary | 
  * (`listVersions`) or by version folder (`opencrate ls`, where a resumed version's sibling folder is its own row).
  */
 export async function summarizeRuns<K>(backend: StorageBackend, name: string, groupOf: (record: RunRecord) => K): Promise<Map<K, RunSummary>> {
-  const groups = new Map<K, RunRecord[]>();
-  for (const record of await listRunRecords(backend, name)) {
-    const key = groupOf(record);
+  const groups = new Map<K, StoredRunRecord[]>();
+  for (const stored of await listStoredRunRecords(backend, name)) {
+    const key = groupOf(stored.record);
     const list = groups.get(key) ?? [];
-    list.push(record);
+    list.push(stored);
     groups.set(key, list);
   }
   const summaries = new Map<K, RunSummary>();

@@ -9,7 +9,7 @@ import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
 import { nameKey, versionKey } from "../snapshot/layout.ts";
 import { isSnapshotName } from "../snapshot/names.ts";
-import { shownStatus } from "../snapshot/run-records.ts";
+import { shownStatus, storeTime } from "../snapshot/run-records.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
 import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
@@ -69,8 +69,9 @@ export class Catalog {
   async versions(name: string): Promise<VersionRow[]> {
     const rows = await readVersions(this.#backend, name, { sizes: true });
     if (rows.length === 0) throw new NotFoundError(`No snapshot ${name} at ${this.#backend.describe(nameKey(name))}.`);
+    const storeNow = storeTime(this.#backend);
     return rows.map((facts) => {
-      const base = { ...versionSummary(facts), hasFolder: facts.entry.hasFolder };
+      const base = { ...versionSummary(facts, storeNow), hasFolder: facts.entry.hasFolder };
       const totals = facts.totals ?? { size: 0, files: 0 };
       return "error" in totals
         ? { ...base, size: null, files: null, error: oneLine(totals.error) }
@@ -80,7 +81,9 @@ export class Catalog {
 
   /** The runs of a name in listVersions order, without sizes; none when the name has no version. */
   async runs(name: string): Promise<RunSummary[]> {
-    return (await readVersions(this.#backend, name, { sizes: false })).map(versionSummary);
+    const rows = await readVersions(this.#backend, name, { sizes: false });
+    const storeNow = storeTime(this.#backend);
+    return rows.map((facts) => versionSummary(facts, storeNow));
   }
 
   /**
@@ -107,11 +110,12 @@ export class Catalog {
   }
 }
 
-function versionSummary(facts: VersionFacts): RunSummary {
+/** `storeNow`: the store's time, which tells a `stale` run (shownStatus). */
+function versionSummary(facts: VersionFacts, storeNow: number): RunSummary {
   const run = facts.run;
   return {
     ...versionBase(facts),
-    status: run === undefined ? null : shownStatus(run, Date.now()),
+    status: run === undefined ? null : shownStatus(run, storeNow),
     startedAt: run?.startedAt ?? null,
     lastSeen: run?.lastSeen ?? null,
   };

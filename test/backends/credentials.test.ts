@@ -4,7 +4,9 @@
  * reaches: the check fails first).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -29,7 +31,28 @@ const CLEARED = [
   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
   "AWS_CONTAINER_CREDENTIALS_FULL_URI",
   "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "AWS_ROLE_ARN",
+  "AWS_ENDPOINT_URL_STS",
 ];
+
+/** A local port nothing listens on: connections to it are refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Runs `use` with these environment variables set, then removes them. */
+async function withEnv<T>(values: Record<string, string>, use: () => Promise<T>): Promise<T> {
+  Object.assign(process.env, values);
+  try {
+    return await use();
+  } finally {
+    for (const name of Object.keys(values)) delete process.env[name];
+  }
+}
 
 describe("credentials problems", () => {
   let folder = "";
@@ -77,6 +100,96 @@ describe("credentials problems", () => {
     const error = await rejectsWithCode(new GcsBackend({ bucket: "oc-no-such-bucket" }).head("x"), "PERMISSION_DENIED", "no credentials");
     assert.ok(error.message.includes("GOOGLE_APPLICATION_CREDENTIALS"), error.message);
     assert.ok(error.message.includes(join(folder, "gcloud", "application_default_credentials.json")), error.message);
+  });
+
+  /** A workload identity configuration (`external_account`) reading its token from `tokenFile`, exchanged at `tokenUrl`. */
+  async function workloadIdentity(name: string, tokenFile: string, tokenUrl: string): Promise<string> {
+    const config = join(folder, `${name}.json`);
+    const audience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/providers/k8s";
+    const credentials = { type: "external_account", audience, subject_token_type: "urn:ietf:params:oauth:token-type:jwt", token_url: tokenUrl, credential_source: { file: tokenFile } };
+    await writeFile(config, JSON.stringify(credentials));
+    return config;
+  }
+
+  it("GCS: a workload identity token file that is missing or not a file is PERMISSION_DENIED naming it and the setting", async () => {
+    const token = join(folder, "absent-token");
+    const asFolder = join(folder, "token-folder");
+    await mkdir(asFolder);
+    for (const [what, file, code] of [["missing", token, "ENOENT"], ["a folder", asFolder, "not a file"]] as const) {
+      const config = await workloadIdentity(`wif-${code.replace(/ /g, "-")}`, file, "https://sts.googleapis.com/v1/token");
+      await withEnv({ GOOGLE_APPLICATION_CREDENTIALS: config }, async () => {
+        const error = await rejectsWithCode(new GcsBackend({ bucket: "oc-no-such-bucket" }).head("x"), "PERMISSION_DENIED", what);
+        assert.ok(error.message.includes(`${file} cannot be read (${code})`), `${what}: ${error.message}`);
+        assert.ok(error.message.includes(`credential_source.file in ${config} (GOOGLE_APPLICATION_CREDENTIALS)`), `${what}: ${error.message}`);
+      });
+    }
+  });
+
+  it("GCS: a token service out of reach is named as such, and a token file gone since is PERMISSION_DENIED naming it", async () => {
+    const token = join(folder, "wif-token");
+    await writeFile(token, "header.payload.signature");
+    const port = await closedPort();
+    const config = await workloadIdentity("wif-sts", token, `http://127.0.0.1:${port}/v1/token`);
+    await withEnv({ GOOGLE_APPLICATION_CREDENTIALS: config }, async () => {
+      const backend = new GcsBackend({ bucket: "oc-no-such-bucket", retry: { attempts: 1 } });
+      try {
+        const unreachable = await rejectsWithCode(backend.head("x"), "TRANSIENT", "token service refusing connections");
+        assert.ok(unreachable.message.includes(`token service at 127.0.0.1:${port} is unreachable (ECONNREFUSED)`), unreachable.message);
+        assert.doesNotMatch(unreachable.message, /storage\.googleapis\.com is unreachable/);
+        await rm(token);
+        const gone = await rejectsWithCode(backend.head("x"), "PERMISSION_DENIED", "token file removed");
+        assert.ok(gone.message.includes(`${token} cannot be read (ENOENT)`), gone.message);
+        assert.ok(gone.message.includes("GOOGLE_APPLICATION_CREDENTIALS"), gone.message);
+        assert.doesNotMatch(gone.message, /unreachable/);
+      } finally {
+        await backend.close();
+      }
+    });
+  });
+
+  it("S3: a web identity token file that cannot be read is PERMISSION_DENIED naming AWS_WEB_IDENTITY_TOKEN_FILE and the file", async () => {
+    const token = join(folder, "absent-eks-token");
+    await withEnv({ AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/trainer", AWS_WEB_IDENTITY_TOKEN_FILE: token }, async () => {
+      const backend = new S3Backend({ bucket: "oc-no-such-bucket", region: "us-east-1", maxAttempts: 1 });
+      try {
+        const error = await rejectsWithCode(backend.listPage(""), "PERMISSION_DENIED", "missing token file");
+        assert.ok(error.message.includes(`AWS_WEB_IDENTITY_TOKEN_FILE names ${token}, which cannot be read (ENOENT)`), error.message);
+      } finally {
+        await backend.close();
+      }
+    });
+  });
+
+  it("S3: AWS STS out of reach is named as such, not the S3 endpoint", async () => {
+    const token = join(folder, "eks-token");
+    await writeFile(token, "header.payload.signature");
+    const port = await closedPort();
+    const env = { AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/trainer", AWS_WEB_IDENTITY_TOKEN_FILE: token, AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}` };
+    await withEnv(env, async () => {
+      const backend = new S3Backend({ bucket: "oc-no-such-bucket", region: "us-east-1", endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+      try {
+        const error = await rejectsWithCode(backend.listPage(""), "TRANSIENT", "STS refusing connections");
+        assert.ok(error.message.includes(`AWS STS at 127.0.0.1:${port} is unreachable (ECONNREFUSED)`), error.message);
+        assert.match(error.message, /AWS_WEB_IDENTITY_TOKEN_FILE/);
+        assert.doesNotMatch(error.message, /The S3 endpoint .* is unreachable/);
+      } finally {
+        await backend.close();
+      }
+    });
+  });
+
+  it("S3: a web identity token file without AWS_ROLE_ARN says the role is missing", async () => {
+    const token = join(folder, "lone-token");
+    await writeFile(token, "header.payload.signature");
+    await withEnv({ AWS_WEB_IDENTITY_TOKEN_FILE: token }, async () => {
+      const backend = new S3Backend({ bucket: "oc-no-such-bucket", region: "us-east-1" });
+      try {
+        const error = await rejectsWithCode(backend.head("x"), "PERMISSION_DENIED", "token without a role");
+        assert.match(error.message, /AWS_ROLE_ARN is not/);
+      } finally {
+        await backend.close();
+      }
+    });
   });
 
   it("S3: no credentials at all is PERMISSION_DENIED naming the variables, and the profile when one is set", async () => {

@@ -128,6 +128,23 @@ describe("GCS error mapping", () => {
     assert.equal(revoked.code, "PERMISSION_DENIED");
   });
 
+  it("maps a file that cannot be read to PERMISSION_DENIED naming it (and what names it), never to an unreachable endpoint", () => {
+    const fileError = (code: string, path: string) => Object.assign(new Error(`${code}: no such file or directory, open '${path}'`), { code, errno: -2, syscall: "open", path });
+    const token = "/var/run/service-account/token";
+    // As google-auth-library rethrows it while reading a workload identity token file.
+    const missing = mapped(fileError("ENOENT", token), {
+      action: "list",
+      credentialFiles: [{ path: token, namedBy: "credential_source.file in /etc/gcp/wif.json (GOOGLE_APPLICATION_CREDENTIALS)" }],
+    });
+    assert.equal(missing.code, "PERMISSION_DENIED");
+    assert.match(missing.message, /\/var\/run\/service-account\/token cannot be read \(ENOENT\)/);
+    assert.match(missing.message, /credential_source\.file in \/etc\/gcp\/wif\.json \(GOOGLE_APPLICATION_CREDENTIALS\)/);
+    assert.doesNotMatch(missing.message, /unreachable/);
+    const unreadable = mapped(fileError("EACCES", "/data/source.bin"), { action: "write" });
+    assert.equal(unreadable.code, "PERMISSION_DENIED");
+    assert.match(unreadable.message, /the local file \/data\/source\.bin cannot be read \(EACCES\)/);
+  });
+
   it("maps 408, 429, 5xx, resets, refused connections and time-outs to TRANSIENT", () => {
     for (const status of [408, 429, 500, 502, 503, 504]) {
       assert.equal(mapped(recorded.apiError(status, "Backend Error", "backendError")).code, "TRANSIENT", String(status));

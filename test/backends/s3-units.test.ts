@@ -105,6 +105,12 @@ describe("S3 error mapping", () => {
     }
   });
 
+  it("puts no stray colon before the message of an error that has neither an S3 code nor a status", () => {
+    const error = mapS3Error(new Error("something broke"), context);
+    assert.match(error.message, /\(something broke\)/);
+    assert.doesNotMatch(error.message, /\(: /);
+  });
+
   it("maps 409 conflicts, throttling, 5xx, time-outs and refused connections to TRANSIENT", () => {
     expectCode(mapS3Error(sdkError("ConditionalRequestConflict", 409), { ...context, mode: "create" }), "TRANSIENT");
     expectCode(mapS3Error(sdkError("SlowDown", 503), context), "TRANSIENT");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalBackend } from "../../src/backends/local/index.ts";
@@ -192,8 +192,10 @@ describe("opencrate ls", () => {
     assert.ok(key !== undefined);
     const [record] = await listRunRecords(backend, "lost", 0);
     assert.ok(record !== undefined);
+    // Written at `lastSeen`, as far as the store's clock (the file's modification time) tells.
     const rewrite = async (lastSeen: Date): Promise<void> => {
       await backend.put(key, JSON.stringify({ ...record, status: "running", endedAt: null, lastSeen: lastSeen.toISOString() }));
+      await utimes(join(own, key), lastSeen, lastSeen);
     };
     await rewrite(new Date());
     const pending = await runCli(["ls", `${own}/lost@0`]);
@@ -284,10 +286,12 @@ describe("opencrate ls", () => {
 
 describe("opencrate ls: the STATUS of runs that failed, were killed or went stale", () => {
   let dir: string;
+  before(async () => {
+    dir = await tempDir("ls-status");
+  });
   after(() => removeDir(dir));
 
   it("shows the exit code of a failed run, the signal of a killed one, and a running one not seen lately as stale", async () => {
-    dir = await tempDir("ls-status");
     const root = join(dir, "snapshots");
     const backend = new LocalBackend({ root });
     for (let version = 0; version < 4; version++) {
@@ -303,6 +307,8 @@ describe("opencrate ls: the STATUS of runs that failed, were killed or went stal
       const [record] = await listRunRecords(backend, "job", Number(version));
       const keys = await collectKeys(backend, runRecordsPrefix("job", Number(version)));
       await backend.put(keys[0] ?? "", JSON.stringify({ ...record, ...patch }));
+      // The store last wrote the record when it was last seen (the file's modification time is the store's clock).
+      if (patch.lastSeen !== undefined) await utimes(join(root, keys[0] ?? ""), new Date(patch.lastSeen), new Date(patch.lastSeen));
     }
     const result = await runCli(["ls", join(root, "job")]);
     assert.equal(result.code, 0, result.stderr);
@@ -312,5 +318,20 @@ describe("opencrate ls: the STATUS of runs that failed, were killed or went stal
       .slice(1)
       .map((line) => line.split(/\s{2,}/)[3]);
     assert.deepEqual(statuses, ["failed (exit 2)", "killed (SIGTERM)", "stale", "finished"]);
+  });
+
+  it("shows a run that reports from a machine whose clock is hours behind as running, not stale", async () => {
+    const root = join(dir, "behind");
+    const backend = new LocalBackend({ root });
+    const run = await Snapshot.setup({ name: "job", backend, console: false });
+    await run.close();
+    const [record] = await listRunRecords(backend, "job", 0);
+    const [key] = await collectKeys(backend, runRecordsPrefix("job", 0));
+    // Refreshed just now by a live run whose clock reads 3 hours earlier.
+    const lastSeen = new Date(Date.now() - 3 * 3_600_000).toISOString();
+    await backend.put(key ?? "", JSON.stringify({ ...record, status: "running", endedAt: null, lastSeen }));
+    const result = await runCli(["ls", join(root, "job")]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trimEnd().split("\n")[1]?.split(/\s{2,}/)[3], "running", result.stdout);
   });
 });

@@ -5,6 +5,8 @@ import { parseRange } from "../../src/ui/byte-ranges.ts";
 import { Catalog } from "../../src/ui/catalog.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { Snapshot } from "../../src/index.ts";
+import { useClock } from "../../src/clock.ts";
+import { skewedClock } from "../support/skewed-clock.ts";
 import { shownStatus, STALE_AFTER_MS } from "../../src/snapshot/run-records.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
 import { PreviewProblem, safetensorsPreview, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
@@ -188,7 +190,7 @@ describe("the viewer's rules", () => {
     assert.equal(runDuration(stale), "5m 0s");
   });
 
-  it("calls a running run stale once its record has not been refreshed for 5 minutes, as ls does", async () => {
+  it("calls a running run stale once the store has not written its record for 5 minutes, as ls does", async () => {
     const backend = new MemoryBackend({ name: `ui-stale-${process.pid}` });
     const snapshot = await Snapshot.setup({ name: "sk", backend, console: false });
     snapshot.info("a line");
@@ -197,22 +199,47 @@ describe("the viewer's rules", () => {
     const [live] = await catalog.versions("sk");
     assert.equal(live?.status, "running");
     assert.ok(live?.lastSeen !== null && live?.lastSeen !== undefined);
-    const at = Date.parse(live.lastSeen);
-    assert.equal(shownStatus({ status: "running", lastSeen: live.lastSeen }, at + STALE_AFTER_MS), "running");
-    assert.equal(shownStatus({ status: "running", lastSeen: live.lastSeen }, at + STALE_AFTER_MS + 1), "stale");
-    assert.equal(shownStatus({ status: "killed", lastSeen: live.lastSeen }, at + 3_600_000), "killed");
-    // The record as a SIGKILL leaves it, two hours ago: running, with the lastSeen of its last flush.
+    const at = Date.parse("2026-01-01T00:00:00.000Z");
+    const lastStored = new Date(at).toISOString();
+    assert.equal(shownStatus({ status: "running", lastStored }, at + STALE_AFTER_MS), "running");
+    assert.equal(shownStatus({ status: "running", lastStored }, at + STALE_AFTER_MS + 1), "stale");
+    assert.equal(shownStatus({ status: "killed", lastStored }, at + 3_600_000), "killed");
+    // The record as a SIGKILL leaves it: running, with the lastSeen of its last flush, then not written for two hours.
     let key: string | undefined;
     for await (const info of backend.list("sk/.opencrate/run-records/")) key = info.key;
     assert.ok(key !== undefined);
     const record = JSON.parse(new TextDecoder().decode(await backend.get(key))) as Record<string, unknown>;
     const hoursAgo = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
-    const lastSeen = hoursAgo(2);
-    await backend.put(key, new TextEncoder().encode(JSON.stringify({ ...record, startedAt: hoursAgo(3), lastSeen })));
-    const [dead] = await catalog.versions("sk");
-    assert.deepEqual([dead?.status, dead?.endedAt, dead?.lastSeen], ["stale", null, lastSeen]);
-    assert.equal(runDuration(dead as RunSummary), "1h 0m", "the duration ends when it was last seen");
-    assert.equal((await catalog.names()).find((summary) => summary.name === "sk")?.latest?.status, "stale");
+    const lastSeen = hoursAgo(0);
+    await backend.put(key, new TextEncoder().encode(JSON.stringify({ ...record, startedAt: hoursAgo(1), lastSeen })));
+    const restore = useClock(skewedClock(2 * 3_600_000));
+    try {
+      const [dead] = await catalog.versions("sk");
+      assert.deepEqual([dead?.status, dead?.endedAt, dead?.lastSeen], ["stale", null, lastSeen]);
+      assert.equal(runDuration(dead as RunSummary), "1h 0m", "the duration ends when it was last seen");
+      assert.equal((await catalog.names()).find((summary) => summary.name === "sk")?.latest?.status, "stale");
+    } finally {
+      restore();
+    }
+    await snapshot.close();
+  });
+
+  it("does not call a live run stale because the clock of its machine is hours behind the reader's", async () => {
+    const backend = new MemoryBackend({ name: `ui-skewed-writer-${process.pid}` });
+    const snapshot = await Snapshot.setup({ name: "behind", backend, console: false });
+    snapshot.info("a line");
+    await snapshot.flush();
+    let key: string | undefined;
+    for await (const info of backend.list("behind/.opencrate/run-records/")) key = info.key;
+    assert.ok(key !== undefined);
+    // The record as a run whose machine's clock is 3 hours behind refreshes it: just written, seen "3 hours ago".
+    const record = JSON.parse(new TextDecoder().decode(await backend.get(key))) as Record<string, unknown>;
+    const lastSeen = new Date(Date.now() - 3 * 3_600_000).toISOString();
+    await backend.put(key, new TextEncoder().encode(JSON.stringify({ ...record, lastSeen })));
+    const catalog = new Catalog(backend);
+    const [live] = await catalog.versions("behind");
+    assert.deepEqual([live?.status, live?.lastSeen], ["running", lastSeen]);
+    assert.equal((await catalog.names()).find((summary) => summary.name === "behind")?.latest?.status, "running");
     await snapshot.close();
   });
 

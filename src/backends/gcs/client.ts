@@ -12,6 +12,7 @@
 import type { Agent } from "node:http";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 import { lazyOptionalPackage } from "../../optional-package.ts";
+import { watchedCredentials } from "../credentials-failure.ts";
 import type { RetryPolicy } from "../retry-policy.ts";
 import type { GcsSettings } from "./options.ts";
 import { agentWithTimeouts, TIMEOUT_HEADER, timeoutHeaderValue, watchMarkedRequests } from "./socket-timeouts.ts";
@@ -64,7 +65,19 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
   // apiEndpoint is given, while uploads use apiEndpoint: one of the two paths is always wrong. The settings
   // already turned the variable into `endpoint`, so both paths get the same base here.
   storage.baseUrl = `${settings.endpoint}/storage/v1`;
+  watchCredentials(storage);
   return { storage, agent, release: () => agent.destroy() };
+}
+
+/**
+ * Marks what getting the credentials throws (a token file that cannot be read, Google's token service out of
+ * reach), so errors.ts tells it from the store's failures: every request, the SDK's and this backend's own
+ * (authorize.ts), is authorized through the auth client's authorizeRequest.
+ */
+function watchCredentials(storage: Storage): void {
+  const auth = storage.authClient as unknown as { authorizeRequest?: (...args: unknown[]) => Promise<unknown> };
+  if (typeof auth.authorizeRequest !== "function") return;
+  auth.authorizeRequest = watchedCredentials(auth.authorizeRequest.bind(auth));
 }
 
 /**

@@ -17,6 +17,9 @@ import {
 } from "../../errors.ts";
 import type { WriteMode } from "../backend.ts";
 import { isForeignAnswer, notTheStore } from "../foreign-answer.ts";
+import { isCredentialsFailure } from "../credentials-failure.ts";
+import { failingHostOf, fileFailureOf, isNetworkErrorCode } from "../network-codes.ts";
+import { type CredentialFile, unreadableFileMessage } from "./credentials.ts";
 
 /** What the backend was doing, which decides the wording and what a 404 or 412 means. */
 export type GcsAction = "read" | "write" | "delete" | "list" | "copy" | "probe";
@@ -34,18 +37,22 @@ export interface GcsErrorContext {
   readonly mode?: WriteMode;
   /** True when a 404 has been traced to the bucket itself being absent. */
   readonly bucketMissing?: boolean;
+  /** Files the credentials are read from while requests go (a workload identity token file), for messages. */
+  readonly credentialFiles?: readonly CredentialFile[];
 }
 
-/** The HTTP status an SDK error carries, in whichever field this error shape uses. */
-/** Worth another attempt: 408, 429, 5xx, a broken connection or a time-out (not a refused or unknown host). */
+/** Worth another attempt: 408, 429, 5xx, a broken connection or a time-out (not a refused or unknown host, nor a
+ * file that cannot be read). */
 export function isRetryable(error: unknown): boolean {
   const status = httpStatusOf(error);
   if (status !== undefined) return status === 408 || status === 429 || status >= 500;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "RESPONSE_CUT") return true;
+  if (fileFailureOf(error) !== undefined) return false;
   return typeof code === "string" && /^E[A-Z_]+$/.test(code) && code !== "ECONNREFUSED" && code !== "ENOTFOUND";
 }
 
+/** The HTTP status an SDK error carries, in whichever field this error shape uses. */
 export function httpStatusOf(error: unknown): number | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const shape = error as {
@@ -126,7 +133,17 @@ export function toGcsError(error: unknown, context: GcsErrorContext): OpenCrateE
   const status = httpStatusOf(error);
 
   if (status === undefined) {
+    const file = fileFailureOf(error);
+    if (file !== undefined) return new PermissionDeniedError(unreadableFileMessage(doing, file.path, file.code, context.credentialFiles), options);
     const code = networkCodeOf(error);
+    if (code !== undefined && isCredentialsFailure(error)) {
+      const host = failingHostOf(error);
+      return new TransientError(
+        `Cannot ${doing}: Google's token service${host === undefined ? "" : ` at ${host}`} is unreachable (${code}), so no credentials could be had; ` +
+          `the GCS endpoint ${endpointLabel(context.endpoint)} was not reached.`,
+        options,
+      );
+    }
     if (code !== undefined) {
       const timedOut = code === "ETIMEDOUT" || code === "TimeoutError" || code === "ESOCKETTIMEDOUT";
       const within = (ms: number | undefined, what: string) => (ms === undefined ? `the ${what} time-out` : `${ms} ms`);
@@ -269,10 +286,10 @@ function networkCodeOf(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
     const shape = current as { code?: unknown; name?: unknown; type?: unknown; cause?: unknown; errors?: unknown };
-    if (typeof shape.code === "string" && /^(E[A-Z0-9_]+|UND_ERR_[A-Z_]+)$/.test(shape.code)) return shape.code;
+    if (isNetworkErrorCode(shape.code)) return shape.code;
     if (shape.type === "request-timeout" || shape.name === "TimeoutError") return "TimeoutError";
     const reason = Array.isArray(shape.errors) ? (shape.errors[0] as { reason?: unknown } | undefined)?.reason : undefined;
-    if (typeof reason === "string" && /^E[A-Z0-9_]+$/.test(reason)) return reason;
+    if (isNetworkErrorCode(reason)) return reason;
     current = shape.cause;
   }
   return undefined;

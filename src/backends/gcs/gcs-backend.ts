@@ -31,7 +31,7 @@ import { collectBytes, toBytes } from "../streams.ts";
 import { openUploadSource } from "../upload-source.ts";
 import { CallerBody } from "../caller-body.ts";
 import { createStorage, loadStorageSdk, type GcsClient } from "./client.ts";
-import { checkCredentials } from "./credentials.ts";
+import { checkCredentials, type CredentialFile } from "./credentials.ts";
 import { openRead } from "./download.ts";
 import { readRangeInto } from "./range-into.ts";
 import { isNotFound, toGcsError, type GcsAction } from "./errors.ts";
@@ -73,6 +73,8 @@ export class GcsBackend implements StorageBackend {
   /** Where requests go (the given client's endpoint when one was given), for messages and the probe cache. */
   readonly #endpoint: string;
   #client: Promise<GcsClient & { readonly bucket: Bucket }> | undefined;
+  /** Files the credentials are read from on each token refresh (checkCredentials), named in errors. */
+  #credentialFiles: readonly CredentialFile[] = [];
   /** Set once any call reached the bucket: a 404 after that is about an object, not the bucket. */
   #bucketSeen = false;
   #closed = false;
@@ -645,6 +647,7 @@ export class GcsBackend implements StorageBackend {
       endpoint: this.#endpoint,
       requestTimeoutMs: this.#settings.requestTimeoutMs,
       connectTimeoutMs: this.#settings.connectTimeoutMs,
+      credentialFiles: this.#credentialFiles,
     };
   }
 
@@ -668,7 +671,7 @@ export class GcsBackend implements StorageBackend {
       if (this.#givenStorage !== undefined) return this.#withBucket(this.#wrapGiven(this.#givenStorage));
       if (this.#settings.authenticate) {
         await loadStorageSdk(); // a missing @google-cloud/storage is the first thing to fix, before credentials
-        await checkCredentials(this.describe(""));
+        this.#credentialFiles = await checkCredentials(this.describe(""));
       }
       return this.#withBucket(await createStorage(this.#settings));
     })();

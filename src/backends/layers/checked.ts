@@ -49,6 +49,7 @@ export class CheckedBackend implements api.StorageBackend {
   readonly checkDeletable?: (prefix: string) => Promise<void>;
   readonly removeLeftovers?: (prefix: string, options?: api.LeftoverOptions) => Promise<void>;
   readonly deleteTemps?: (keys: readonly string[]) => Promise<void>;
+  readonly storeNow?: () => Date;
 
   constructor(inner: api.StorageBackend) {
     this.inner = inner;
@@ -96,6 +97,8 @@ export class CheckedBackend implements api.StorageBackend {
         if (keys.length > 0) await deleteTemps(keys);
       };
     }
+    const storeNow = inner.storeNow?.bind(inner);
+    if (storeNow !== undefined) this.storeNow = storeNow;
   }
 
   describe(key: string): string {

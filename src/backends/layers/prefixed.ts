@@ -20,6 +20,7 @@ export class PrefixedBackend implements api.StorageBackend {
   readonly checkDeletable?: (prefix: string) => Promise<void>;
   readonly removeLeftovers?: (prefix: string, options?: api.LeftoverOptions) => Promise<void>;
   readonly deleteTemps?: (keys: readonly string[]) => Promise<void>;
+  readonly storeNow?: () => Date;
 
   constructor(inner: api.StorageBackend, prefix: string) {
     this.inner = inner;
@@ -52,6 +53,7 @@ export class PrefixedBackend implements api.StorageBackend {
       const putFile = inner.putFile.bind(inner);
       this.putFile = async (key, localPath, options) => this.#strip(await putFile(this.#outer(key), localPath, options));
     }
+    if (inner.storeNow !== undefined) this.storeNow = inner.storeNow.bind(inner);
   }
 
   describe(key: string): string {

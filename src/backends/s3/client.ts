@@ -3,6 +3,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { lazyOptionalPackage } from "../../optional-package.ts";
+import { watchedCredentials } from "../credentials-failure.ts";
 import { type S3BackendOptions, type S3Settings, clientConfig, fallbackRegion } from "./options.ts";
 
 export type S3Sdk = typeof import("@aws-sdk/client-s3");
@@ -28,7 +29,7 @@ export async function connect(settings: S3Settings, options: S3BackendOptions): 
   if (options.client !== undefined) {
     return { sdk: loaded, client: options.client, owned: false, region: await regionOf(options.client) ?? "unknown" };
   }
-  const client = new loaded.S3Client(clientConfig(settings, options.credentials, settings.region));
+  const client = watchCredentials(new loaded.S3Client(clientConfig(settings, options.credentials, settings.region)));
   if (settings.region !== undefined) return { sdk: loaded, client, owned: true, region: settings.region };
   const region = await regionOf(client);
   if (region !== undefined) return { sdk: loaded, client, owned: true, region };
@@ -36,10 +37,23 @@ export async function connect(settings: S3Settings, options: S3BackendOptions): 
   const fallback = fallbackRegion();
   return {
     sdk: loaded,
-    client: new loaded.S3Client(clientConfig(settings, options.credentials, fallback)),
+    client: watchCredentials(new loaded.S3Client(clientConfig(settings, options.credentials, fallback))),
     owned: true,
     region: fallback,
   };
+}
+
+/**
+ * Marks what the client's credentials provider throws (a token file that cannot be read, STS out of reach), so
+ * errors.ts tells it from the store's own failures: the SDK resolves credentials before each request and lets
+ * such an error through as it is. The SDK reads `config.credentials` per request, so the provider is wrapped there.
+ */
+function watchCredentials(client: S3Client): S3Client {
+  const config = client.config as { credentials?: unknown };
+  const provider = config.credentials;
+  if (typeof provider !== "function") return client;
+  config.credentials = watchedCredentials(provider as (...args: unknown[]) => Promise<unknown>);
+  return client;
 }
 
 async function regionOf(client: S3Client): Promise<string | undefined> {

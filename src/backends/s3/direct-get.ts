@@ -6,7 +6,8 @@
  *
  * - addressed with the URL the SDK itself builds for this bucket (learned once, by running one GetObjectCommand
  *   through the client's own stack up to the point where it would be signed, so nothing is sent);
- * - signed with SigV4 (sigv4.ts) from the client's own credentials provider, region and clock offset;
+ * - signed with SigV4 (sigv4.ts) from the client's own credentials provider and region, at the backend's signing
+ *   clock (signing-clock.ts), which also decides when a request refused for its time is signed again;
  * - sent through the client's own request handler (the same sockets, connection and idle time-outs, abort), or,
  *   for a small read over plain HTTP, on a kept-open socket of its own (kept-alive-get.ts);
  * - retried under the backend's retry policy, as the SDK's retries are (throttling always; a 5xx, reset or time-out
@@ -29,6 +30,7 @@ import type { FailureKind, RetryPolicy } from "../retry-policy.ts";
 import type { S3Connection } from "./client.ts";
 import { errorName, httpStatus, isAbort, isTransient } from "./errors.ts";
 import { type CredentialSource, type SigningCredentials, SigV4Signer } from "./sigv4.ts";
+import { isSignedAgain, type SigningClock, type SigningStamp } from "./signing-clock.ts";
 import { type AnswerHeaders, ForeignAnswerError, foreignObjectError, isForeignObjectAnswer } from "../foreign-answer.ts";
 import { type ListingPage, isListingDocument, parseListing } from "./list-answer.ts";
 import { type PlainHandler, plainHandler, queryString } from "./plain-handler.ts";
@@ -58,12 +60,6 @@ const THROTTLING = new Set([
 ]);
 /** A listing page of 1,000 keys of 1,024 bytes, XML-escaped, fits; a longer answer goes through the SDK. */
 const LISTING_MAX_BYTES = 16 * 1024 * 1024;
-/** Answers that say the request was signed at a time too far from the store's clock (nothing was done). */
-const CLOCK_SKEW = new Set(["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"]);
-/** The SDK moves its signing clock when the store's differs by this much. */
-const CLOCK_SKEW_MIN_MS = 5 * 60_000;
-/** Marks a clock-skew error after which the signing clock was moved. */
-const CLOCK_CORRECTED = Symbol("clockCorrected");
 
 export interface DirectRead {
   readonly objectKey: string;
@@ -141,7 +137,6 @@ interface HttpRequestShape {
 /** The parts of the client's resolved configuration used here (present on every S3Client the SDK builds). */
 interface ClientParts {
   readonly credentials?: unknown;
-  systemClockOffset?: number;
   readonly requestHandler?: {
     handle(request: HttpRequestShape, options: { abortSignal?: AbortSignal }): Promise<{ response: { statusCode: number; headers: IncomingHttpHeaders; body: unknown } }>;
   };
@@ -169,6 +164,7 @@ interface Target {
 export class DirectGet {
   readonly #parts: ClientParts;
   readonly #signer: SigV4Signer;
+  readonly #clock: SigningClock;
   readonly #target: Target;
   readonly #retry: RetryPolicy;
   /** Kept-open sockets for small reads (plain HTTP only). */
@@ -176,17 +172,21 @@ export class DirectGet {
   /** The handler built here when there is no SDK client (closed with this). */
   readonly #ownHandler: PlainHandler | undefined;
 
-  private constructor(parts: ClientParts, signer: SigV4Signer, target: Target, retry: RetryPolicy, ownHandler?: PlainHandler) {
+  private constructor(parts: ClientParts, signer: SigV4Signer, clock: SigningClock, target: Target, retry: RetryPolicy, ownHandler?: PlainHandler) {
     this.#parts = parts;
     this.#ownHandler = ownHandler;
     this.#signer = signer;
+    this.#clock = clock;
     this.#target = target;
     this.#retry = retry;
     this.#connections = target.protocol === "http:" ? new KeptAliveConnections(target.hostname, target.port ?? 80) : undefined;
   }
 
-  /** The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. */
-  static async open(connection: S3Connection, bucket: string, retry: RetryPolicy): Promise<DirectGet | undefined> {
+  /**
+   * The direct path for `bucket` on this connection, or undefined when the SDK's own call must be used. `clock` must
+   * keep its offset in the client's configuration (SigningClock.share), so the SDK's requests and these move one.
+   */
+  static async open(connection: S3Connection, bucket: string, retry: RetryPolicy, clock: SigningClock): Promise<DirectGet | undefined> {
     if (!connection.owned) return undefined;
     const parts: ClientParts = connection.client.config;
     const credentials = credentialSource(parts.credentials);
@@ -207,18 +207,18 @@ export class DirectGet {
       query: { ...captured.request.query },
     };
     const signer = new SigV4Signer({ credentials, region: scheme?.signingRegion ?? connection.region, service: scheme?.signingName ?? "s3" });
-    return new DirectGet(parts, signer, target, retry);
+    return new DirectGet(parts, signer, clock, target, retry);
   }
 
   /**
    * Reads without the SDK (plain-route.ts): small GETs, HEADs and listings on kept-open sockets, ranges into
    * buffers, and streamed GETs through a node:http handler of its own (plain-handler.ts).
    */
-  static plain(route: PlainRoute, retry: RetryPolicy, timeouts: PlainTimeouts): DirectGet {
+  static plain(route: PlainRoute, retry: RetryPolicy, timeouts: PlainTimeouts, clock: SigningClock): DirectGet {
     const signer = new SigV4Signer({ credentials: route.credentials, region: route.region, service: "s3" });
     const target = { protocol: "http:", hostname: route.hostname, port: route.port, host: route.host, basePath: route.bucketPath, query: {} };
     const handler = plainHandler(timeouts);
-    return new DirectGet({ systemClockOffset: 0, requestHandler: handler }, signer, target, retry, handler);
+    return new DirectGet({ requestHandler: handler }, signer, clock, target, retry, handler);
   }
 
   /**
@@ -265,10 +265,12 @@ export class DirectGet {
     const connections = this.#connections;
     if (connections === undefined) return undefined;
     let tries = 0;
+    let signedAgain = false;
     const once = async () => {
       tries += 1;
+      const stamp = this.#clock.stamp();
       try {
-        const signed = await this.#signedAt(request.method, request.path, request.query, request.headers, EMPTY_PAYLOAD_SHA256);
+        const signed = await this.#signedAt(request.method, request.path, request.query, request.headers, EMPTY_PAYLOAD_SHA256, stamp);
         const result = await connections.get({
           method: request.method,
           target: `${request.path}${queryString(request.query)}`,
@@ -279,28 +281,19 @@ export class DirectGet {
           signal: request.signal,
         });
         if (result.kind === "declined") return undefined;
-        if (isSuccess(result.status)) return result;
-        throw this.#noteSkew(errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id")), result.headers.get("date"));
+        if (isSuccess(result.status)) {
+          this.#clock.sample(result.headers.get("date"), result.headers.get("age"));
+          return result;
+        }
+        const error = errorOf(result.status, result.body.toString("utf8"), result.headers.get("x-amz-request-id"));
+        throw this.#clock.judge(error, { status: result.status, date: result.headers.get("date") }, stamp, signedAgain);
       } catch (error) {
         withAttempts(error, tries);
+        signedAgain ||= isSignedAgain(error);
         throw error;
       }
     };
     return this.#retry.run("read", once, failureKind, request.signal);
-  }
-
-  /**
-   * A clock-skew answer from a store whose clock is 5 minutes or more from the signing clock moves the signing
-   * clock to the store's, as the SDK does, and marks the error so that it is retried (signed in time now); any other
-   * skew answer is final. Returns the error.
-   */
-  #noteSkew(error: Error, date: string | undefined): Error {
-    if (!CLOCK_SKEW.has(error.name) || date === undefined) return error;
-    const serverTime = Date.parse(date);
-    const offset = this.#parts.systemClockOffset ?? 0;
-    if (!Number.isFinite(serverTime) || Math.abs(serverTime - (Date.now() + offset)) < CLOCK_SKEW_MIN_MS) return error;
-    this.#parts.systemClockOffset = serverTime - Date.now();
-    return Object.assign(error, { [CLOCK_CORRECTED]: true });
   }
 
   /** Closes the kept-open sockets. */
@@ -316,17 +309,21 @@ export class DirectGet {
    */
   async get(read: DirectRead): Promise<DirectAnswer> {
     let tries = 0;
+    let signedAgain = false;
     const once = async (): Promise<DirectAnswer> => {
       tries += 1;
+      const stamp = this.#clock.stamp();
       try {
-        const answer = await this.#send(read);
+        const answer = await this.#sendSigned(await this.#signedRead(read, stamp), read.signal);
         if (answer.status >= 200 && answer.status < 300) {
+          this.#clock.sample(headerValue(answer.headers.date), headerValue(answer.headers.age));
           await refuseForeign(answer.status, answer.headers, answer.body);
           return answer;
         }
-        throw this.#noteSkew(await answerError(answer), headerValue(answer.headers.date));
+        throw this.#clock.judge(await answerError(answer), { status: answer.status, date: headerValue(answer.headers.date) }, stamp, signedAgain);
       } catch (error) {
         withAttempts(error, tries);
+        signedAgain ||= isSignedAgain(error);
         throw error;
       }
     };
@@ -342,7 +339,7 @@ export class DirectGet {
   async readInto(read: DirectRead & { readonly length: number; readonly timeouts: PlainTimeouts }, sink: BodySink): Promise<number | undefined> {
     const { protocol, hostname, port } = this.#target;
     if (protocol !== "http:") return undefined;
-    const signed = await this.#signedRead(read);
+    const signed = await this.#signedRead(read, this.#clock.stamp());
     const result = await plainGet(
       {
         hostname,
@@ -376,26 +373,26 @@ export class DirectGet {
     if (write.ifNoneMatch !== undefined) headers["if-none-match"] = write.ifNoneMatch;
     if (write.ifMatch !== undefined) headers["if-match"] = write.ifMatch;
     let tries = 0;
+    let signedAgain = false;
     const once = async (): Promise<IncomingHttpHeaders> => {
       tries += 1;
+      const stamp = this.#clock.stamp();
       try {
-        const signed = await this.#signed("PUT", write.objectKey, headers, payloadHash, write.body);
+        const signed = await this.#signed("PUT", write.objectKey, headers, payloadHash, write.body, stamp);
         const answer = await this.#sendSigned(signed, write.signal);
         if (answer.status >= 200 && answer.status < 300) {
+          this.#clock.sample(headerValue(answer.headers.date), headerValue(answer.headers.age));
           answer.body.resume();
           return answer.headers;
         }
-        throw this.#noteSkew(await answerError(answer), headerValue(answer.headers.date));
+        throw this.#clock.judge(await answerError(answer), { status: answer.status, date: headerValue(answer.headers.date) }, stamp, signedAgain);
       } catch (error) {
         withAttempts(error, tries);
+        signedAgain ||= isSignedAgain(error);
         throw error;
       }
     };
     return this.#retry.run("overwrite", once, failureKind, write.signal);
-  }
-
-  async #send(read: DirectRead): Promise<DirectAnswer> {
-    return this.#sendSigned(await this.#signedRead(read), read.signal);
   }
 
   async #sendSigned(signed: HttpRequestShape, signal: AbortSignal | undefined): Promise<DirectAnswer> {
@@ -405,13 +402,12 @@ export class DirectGet {
     return { status: response.statusCode, headers: response.headers, body: response.body as Readable };
   }
 
-  #signedAt(method: string, path: string, query: Readonly<Record<string, string | string[] | null>>, headers: Record<string, string>, payloadHash: string): Promise<Record<string, string>> {
-    const signingDate = new Date(Date.now() + (this.#parts.systemClockOffset ?? 0));
-    return this.#signer.sign({ method, path, query, headers: { host: this.#target.host, ...headers }, payloadHash }, signingDate);
+  #signedAt(method: string, path: string, query: Readonly<Record<string, string | string[] | null>>, headers: Record<string, string>, payloadHash: string, stamp: SigningStamp): Promise<Record<string, string>> {
+    return this.#signer.sign({ method, path, query, headers: { host: this.#target.host, ...headers }, payloadHash }, stamp.at);
   }
 
-  #signedRead(read: DirectRead): Promise<HttpRequestShape> {
-    return this.#signed("GET", read.objectKey, readHeaders(read), EMPTY_PAYLOAD_SHA256, undefined);
+  #signedRead(read: DirectRead, stamp: SigningStamp): Promise<HttpRequestShape> {
+    return this.#signed("GET", read.objectKey, readHeaders(read), EMPTY_PAYLOAD_SHA256, undefined, stamp);
   }
 
   /** An object's path as the SDK sends it: the bucket's path, "/", the key with each segment encoded. */
@@ -419,10 +415,10 @@ export class DirectGet {
     return `${this.#target.basePath}/${encodeKey(objectKey)}`;
   }
 
-  async #signed(method: string, objectKey: string, headers: Record<string, string>, payloadHash: string, body: Uint8Array | undefined): Promise<HttpRequestShape> {
+  async #signed(method: string, objectKey: string, headers: Record<string, string>, payloadHash: string, body: Uint8Array | undefined, stamp: SigningStamp): Promise<HttpRequestShape> {
     const { protocol, hostname, port, query } = this.#target;
     const path = this.#objectPath(objectKey);
-    const signedHeaders = await this.#signedAt(method, path, query, headers, payloadHash);
+    const signedHeaders = await this.#signedAt(method, path, query, headers, payloadHash, stamp);
     return {
       method,
       protocol,
@@ -568,7 +564,7 @@ function withAttempts(error: unknown, attempts: number): void {
 function failureKind(error: unknown): FailureKind {
   if (isAbort(error)) return "final";
   if (THROTTLING.has(errorName(error)) || httpStatus(error) === 429) return "transient";
-  // Refused for its signing time, so nothing was done: sent again once the clock has moved.
-  if ((error as { [CLOCK_CORRECTED]?: boolean })[CLOCK_CORRECTED] === true) return "transient";
+  // Refused for its signing time, so nothing was done: sent again, signed at the corrected time.
+  if (isSignedAgain(error)) return "transient";
   return isTransient(error) ? "unknown" : "final";
 }

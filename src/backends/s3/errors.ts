@@ -8,7 +8,9 @@
  * - If-Match on a missing key answers 404 NoSuchKey, not 412: in "replace" mode that is a lost precondition.
  * - HEAD responses have no body, so a missing key and a missing bucket both read as "NotFound" there.
  */
-import { isNetworkErrorCode } from "../network-codes.ts";
+import { isCredentialsFailure } from "../credentials-failure.ts";
+import { isNoHomeError, noHomeReason } from "../home.ts";
+import { failingHostOf, fileFailureOf, isNetworkErrorCode } from "../network-codes.ts";
 import {
   AlreadyExistsError,
   InvalidArgumentError,
@@ -22,6 +24,7 @@ import {
 } from "../../errors.ts";
 import type { WriteMode } from "../backend.ts";
 import { isForeignAnswer, notTheStore } from "../foreign-answer.ts";
+import { clockSkewOf, describeClockDifference } from "./signing-clock.ts";
 
 export interface S3ErrorContext {
   /** What was being done, as a verb phrase that reads before the URI: "read", "write", "list", "copy to". */
@@ -172,6 +175,15 @@ export function outcomeUnknownError(writeError: unknown, readBackError: unknown)
 export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   if (isOpenCrateError(error)) return error;
   if (isAbort(error)) return error as Error;
+  if (isNoHomeError(error)) {
+    return new PermissionDeniedError(
+      `Cannot ${context.action} ${context.uri}: the AWS SDK looks for its config and credentials files in the home folder, but ${noHomeReason()}. Set HOME (any folder will do).`,
+      { path: context.uri, cause: error },
+    );
+  }
+  if (isCredentialsFailure(error) && errorName(error) !== "CredentialsProviderError") {
+    return credentialsError(error, context);
+  }
   if (isForeignAnswer(error)) return notTheStore(error, { kind: "an S3", endpoint: context.endpoint, doing: `${context.action} ${context.uri}`, path: context.uri });
   const name = errorName(error);
   const status = httpStatus(error);
@@ -229,6 +241,14 @@ export function mapS3Error(error: unknown, context: S3ErrorContext): Error {
   }
   if (name === "CredentialsProviderError") {
     return new PermissionDeniedError(noCredentials(context), options);
+  }
+  const skew = clockSkewOf(error);
+  if (skew !== undefined) {
+    return new PermissionDeniedError(
+      `The S3 store at ${context.endpoint} refused to ${context.action} ${context.uri} for the time the request was signed with ${why}: ${clockText(skew.storeAheadMs)}. ` +
+        "Set this machine's clock right (NTP); the credentials are not the cause.",
+      options,
+    );
   }
   if (DENIED.has(name) || status === 401 || status === 403) {
     return new PermissionDeniedError(
@@ -294,8 +314,16 @@ function reason(error: unknown, name: string, status: number | undefined): strin
   if (name !== "" && name !== "Error" && name !== "Unknown" && name !== "UnknownError") parts.push(name);
   if (status !== undefined) parts.push(`HTTP ${status}`);
   const message = error instanceof Error ? error.message.trim() : String(error);
-  const detail = message === "" || message === name || message === "UnknownError" ? "" : `: ${message.slice(0, 300)}`;
-  return parts.length === 0 && detail === "" ? "" : `(${parts.join(", ")}${detail})`;
+  const detail = message === "" || message === name || message === "UnknownError" ? "" : message.slice(0, 300);
+  if (parts.length === 0) return detail === "" ? "" : `(${detail})`;
+  return `(${parts.join(", ")}${detail === "" ? "" : `: ${detail}`})`;
+}
+
+/** What was measured of this machine's clock against the store's, for messages. */
+function clockText(storeAheadMs: number | undefined): string {
+  if (storeAheadMs === undefined) return "this machine's clock is too far from the store's";
+  const side = storeAheadMs > 0 ? "behind" : "ahead of";
+  return `this machine's clock is ${describeClockDifference(storeAheadMs)} ${side} the store's`;
 }
 
 function describeFailure(error: unknown): string {
@@ -305,6 +333,41 @@ function describeFailure(error: unknown): string {
 
 function isNamedS3Error(name: string): boolean {
   return name !== "" && name !== "Error" && name !== "Unknown" && name !== "UnknownError";
+}
+
+/** Variables that name a file the AWS SDK reads credentials from, in the order they are looked for in messages. */
+const CREDENTIAL_FILE_VARIABLES = ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"] as const;
+
+/**
+ * A failure of the credentials provider: a file it reads that cannot be read (named with the variable that names
+ * it), the service it asks for credentials out of reach (AWS STS for a web identity, named with its host), or that
+ * service refusing.
+ */
+function credentialsError(error: unknown, context: S3ErrorContext, env: NodeJS.ProcessEnv = process.env): Error {
+  const doing = `Cannot get AWS credentials to ${context.action} ${context.uri}`;
+  const options = { path: context.uri, cause: error };
+  const file = fileFailureOf(error);
+  if (file !== undefined) {
+    const variable = CREDENTIAL_FILE_VARIABLES.find((name) => env[name] === file.path);
+    const named = variable === undefined ? file.path : `${variable} names ${file.path}, which`;
+    return new PermissionDeniedError(`${doing}: ${named} cannot be read (${file.code}).`, { path: file.path, cause: error });
+  }
+  const webIdentity = nonEmptyValue(env.AWS_WEB_IDENTITY_TOKEN_FILE) !== undefined && nonEmptyValue(env.AWS_ROLE_ARN) !== undefined;
+  const network = networkCode(error);
+  if (network !== undefined) {
+    const host = failingHostOf(error);
+    const where = host === undefined ? "" : ` at ${host}`;
+    const service = webIdentity || host?.startsWith("sts") === true ? `AWS STS${where}` : `the AWS credentials source${where}`;
+    const so = webIdentity ? ", so the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE) cannot be exchanged for the credentials of AWS_ROLE_ARN" : "";
+    return new TransientError(`${doing}: ${service} is unreachable (${network})${so}; the S3 endpoint was not reached.`, options);
+  }
+  const why = reason(error, errorName(error), httpStatus(error));
+  if (isTransient(error)) return new TransientError(`${doing}: the credentials service failed ${why}; try again.`, options);
+  return new PermissionDeniedError(`${doing}: the credentials were refused ${why}${webIdentity ? " (check AWS_ROLE_ARN, the token in AWS_WEB_IDENTITY_TOKEN_FILE, and the role's trust policy)" : ""}.`, options);
+}
+
+function nonEmptyValue(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
 }
 
 const SOURCE_CHANGED = "SourceChangedDuringCopy";
@@ -329,6 +392,12 @@ function noCredentials(context: { readonly action: string; readonly uri: string 
     return (
       `No AWS credentials to ${context.action} ${context.uri} from the profile AWS_PROFILE=${env.AWS_PROFILE}: it is not in ${where}, ` +
       "or gives no keys. While AWS_PROFILE is set, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not used; fix the profile or unset AWS_PROFILE."
+    );
+  }
+  if (env.AWS_WEB_IDENTITY_TOKEN_FILE && !env.AWS_ROLE_ARN) {
+    return (
+      `No AWS credentials found to ${context.action} ${context.uri}: AWS_WEB_IDENTITY_TOKEN_FILE is set ` +
+      `(${env.AWS_WEB_IDENTITY_TOKEN_FILE}) but AWS_ROLE_ARN is not, and the web identity token is used only with the role to assume: set AWS_ROLE_ARN.`
     );
   }
   const looked = files.length === 0 ? "" : ` (with ${files.join(", ")})`;

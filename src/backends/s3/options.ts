@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "../../errors.ts";
 import { redact } from "../../uri.ts";
 import { checkBucketAndPrefix, nonEmpty } from "../bucket-options.ts";
 import { RetryPolicy, type RetryOptions } from "../retry-policy.ts";
+import { isSignedAgain } from "./signing-clock.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -151,8 +152,9 @@ type SdkRetryStrategy = Extract<NonNullable<S3ClientConfig["retryStrategy"]>, { 
 
 /**
  * The SDK's retries under the policy: the SDK's own rule for what is retryable, the policy's count and waits.
- * Throttling applied nothing; a 5xx, reset or time-out may have, so it goes again only while "overwrite" is
- * idempotent (the SDK sends every request kind; conditional writes are then settled by their writer token).
+ * Throttling applied nothing, nor did a request refused for its signing time once the clock was corrected; a 5xx,
+ * reset or time-out may have, so it goes again only while "overwrite" is idempotent (the SDK sends every request
+ * kind; conditional writes are then settled by their writer token).
  */
 function sdkRetryStrategy(policy: RetryPolicy): SdkRetryStrategy {
   const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
@@ -160,7 +162,7 @@ function sdkRetryStrategy(policy: RetryPolicy): SdkRetryStrategy {
     acquireInitialRetryToken: async () => token(0, 0),
     refreshRetryTokenForRetry: async (previous, info) => {
       const tries = previous.getRetryCount() + 1;
-      const failure = info.errorType === "THROTTLING" ? "transient" : info.errorType === "TRANSIENT" ? "unknown" : "final";
+      const failure = info.errorType === "THROTTLING" || isSignedAgain(info.error) ? "transient" : info.errorType === "TRANSIENT" ? "unknown" : "final";
       if (!policy.mayRetry("overwrite", failure, tries)) throw info.error ?? new Error("no retry");
       return token(tries, policy.delayMs(tries));
     },

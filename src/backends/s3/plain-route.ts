@@ -17,9 +17,9 @@
  * Anything else gives no route, and reads go through the SDK as before.
  */
 import { existsSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { nonEmpty } from "../bucket-options.ts";
+import { homeFolder } from "../home.ts";
 import { type S3BackendOptions, type S3Settings, fallbackRegion } from "./options.ts";
 import type { SigningCredentials } from "./sigv4.ts";
 
@@ -73,12 +73,17 @@ function fixedCredentials(given: S3BackendOptions["credentials"], env: Env): Sig
 function sharedFilesExist(env: Env): boolean {
   const config = nonEmpty(env.AWS_CONFIG_FILE) ?? join("~", ".aws", "config");
   const credentials = nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join("~", ".aws", "credentials");
-  return existsSync(withHome(config)) || existsSync(withHome(credentials));
+  return [config, credentials].some((path) => {
+    const full = withHome(path);
+    return full !== undefined && existsSync(full);
+  });
 }
 
-/** A path with a leading "~/" expanded, as the SDK reads these variables. */
-function withHome(path: string): string {
-  return path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
+/** A path with a leading "~/" expanded, as the SDK reads these variables; undefined under no home (no file there). */
+function withHome(path: string): string | undefined {
+  if (!path.startsWith("~/")) return path;
+  const home = homeFolder();
+  return home === undefined ? undefined : join(home, path.slice(2));
 }
 
 function holdsAnything(value: string | undefined): boolean {

@@ -47,6 +47,7 @@ import { DirectGet, isPlainMetadata } from "./direct-get.ts";
 import { expectAnswer } from "./answer-check.ts";
 import { type ListingEntry, type ListingPage, decodedListing } from "./list-answer.ts";
 import { plainRoute } from "./plain-route.ts";
+import { SigningClock } from "./signing-clock.ts";
 import { nodeBody, openWholeObject } from "./parallel-download.ts";
 import { WRITER_TOKEN_KEY, infoFromHeaders, infoFromListing, userMetadata, writerTokenOf } from "./object-info.ts";
 import { type S3BackendOptions, type S3Settings, S3_MIN_PART_SIZE, endpointLabel, resolveS3Settings } from "./options.ts";
@@ -98,6 +99,8 @@ export class S3Backend implements StorageBackend {
   #direct: Promise<DirectGet | undefined> | undefined;
   /** Reads that need no SDK (plain-route.ts), when the settings allow them. */
   readonly #plain: DirectGet | undefined;
+  /** The store's clock as its answers show it: what every request is signed with (signing-clock.ts). */
+  readonly #clock = new SigningClock();
   #endpoint: string;
   #closed = false;
 
@@ -125,7 +128,12 @@ export class S3Backend implements StorageBackend {
       conditionalDelete: true,
     };
     const route = plainRoute(this.#settings, options);
-    this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy, this.#timeouts());
+    this.#plain = route === undefined ? undefined : DirectGet.plain(route, this.retryPolicy, this.#timeouts(), this.#clock);
+  }
+
+  /** The store's time now, from the Date headers of its answers so far (this machine's clock before the first). */
+  storeNow(): Date {
+    return this.#clock.storeNow();
   }
 
   /** A backend for `s3://bucket/prefix`; other settings from `options` and the environment. */
@@ -807,7 +815,7 @@ export class S3Backend implements StorageBackend {
 
   /** GetObject without the SDK's middleware (direct-get.ts), when this backend's client allows it. */
   #directGet(connection: S3Connection): Promise<DirectGet | undefined> {
-    this.#direct ??= DirectGet.open(connection, this.bucket, this.retryPolicy).catch(() => undefined);
+    this.#direct ??= DirectGet.open(connection, this.bucket, this.retryPolicy, this.#clock).catch(() => undefined);
     return this.#direct;
   }
 
@@ -815,6 +823,7 @@ export class S3Backend implements StorageBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     this.#connected ??= connect(this.#settings, this.#options).then(
       (connection) => {
+        this.#clock.share(connection.client.config);
         this.#endpoint = endpointLabel(this.#settings, connection.region);
         return { connection, endpoint: this.#endpoint, storeId: this.#settings.endpoint ?? `aws:${connection.region}` };
       },

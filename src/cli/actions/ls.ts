@@ -4,7 +4,7 @@ import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
 import { nameKey } from "../../snapshot/layout.ts";
 import { isSnapshotName, snapshotNameProblem } from "../../snapshot/names.ts";
-import { shownStatus } from "../../snapshot/run-records.ts";
+import { shownStatus, storeTime } from "../../snapshot/run-records.ts";
 import { VersionStore } from "../../snapshot/versions.ts";
 import { printable } from "../../printable.ts";
 import { parseLocation, redact } from "../../uri.ts";
@@ -72,19 +72,19 @@ async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<
 }
 
 async function listVersions(target: NameTarget, options: LsOptions): Promise<void> {
-  const rows = await versionRows(target);
+  const listed = await versionRows(target);
   if (options.json === true) {
-    printJson({ name: target.name, location: target.backend.describe(nameKey(target.name)), versions: rows });
+    printJson({ name: target.name, location: target.backend.describe(nameKey(target.name)), versions: listed.map(({ row }) => row) });
     return;
   }
   printLines(
     renderTable(
       ["VERSION", "TAG", "CREATED", "STATUS", "RUN ID", "SIZE"],
-      rows.map((row) => [
+      listed.map(({ row, stale }) => [
         row.versionName,
         row.tag ?? "-",
         formatTime(row.createdAt ?? undefined),
-        statusText(row, Date.now()),
+        statusText(row, stale),
         row.runId ?? "-",
         row.size === null ? "?" : formatSize(row.size),
       ]),
@@ -93,7 +93,7 @@ async function listVersions(target: NameTarget, options: LsOptions): Promise<voi
 }
 
 /** `finished`, `failed (exit 1)`, `killed (SIGTERM)`, `running`, or `stale` for a running run not seen lately. */
-function statusText(row: VersionRow, now: number): string {
+function statusText(row: VersionRow, stale: boolean): string {
   switch (row.status) {
     case null:
       return "-";
@@ -102,28 +102,34 @@ function statusText(row: VersionRow, now: number): string {
     case "killed":
       return row.signal === null ? "killed" : `killed (${row.signal})`;
     case "running":
-      return row.lastSeen === null ? "running" : shownStatus({ status: row.status, lastSeen: row.lastSeen }, now);
+      return stale ? "stale" : "running";
     case "finished":
       return "finished";
   }
 }
 
-/** The versions of a name (version-rows.ts); a folder that could not be listed is reported and shows "?". */
-async function versionRows(target: NameTarget): Promise<VersionRow[]> {
-  return (await readVersions(target.backend, target.name, { sizes: true })).map((facts) => {
+/**
+ * The versions of a name (version-rows.ts), each with whether its run is shown `stale` (shownStatus, on the store's
+ * time); a folder that could not be listed is reported and shows "?".
+ */
+async function versionRows(target: NameTarget): Promise<{ readonly row: VersionRow; readonly stale: boolean }[]> {
+  const versions = await readVersions(target.backend, target.name, { sizes: true });
+  const storeNow = storeTime(target.backend);
+  return versions.map((facts) => {
     const totals = facts.totals;
     if (totals !== undefined && "error" in totals) {
       writeError(oneLine(totals.error));
       process.exitCode = EXIT_FAILURE;
     }
     const listed = totals !== undefined && !("error" in totals) ? totals : undefined;
-    return {
+    const row = {
       ...versionBase(facts),
       signal: facts.run?.signal ?? null,
       lastSeen: facts.run?.lastSeen ?? null,
       size: listed?.size ?? null,
       files: listed?.files ?? null,
     };
+    return { row, stale: facts.run !== undefined && shownStatus(facts.run, storeNow) === "stale" };
   });
 }
 
