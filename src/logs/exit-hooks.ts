@@ -23,6 +23,7 @@
 import { constants } from "node:os";
 import { InvalidArgumentError } from "../errors.ts";
 import { endingForExitCode, endingForSignal, type RunEnding } from "./run-record.ts";
+import { announceToMainThread, closeWorkerRunsAtExit, markWorkerRunsEnded } from "./worker-runs.ts";
 
 export interface ExitFlushable {
   flush(): Promise<void>;
@@ -88,7 +89,10 @@ export function registerForExit(target: ExitFlushable): () => void {
   const registration: Registration = { target };
   registrations.add(registration);
   listen();
+  // In a worker thread, the main thread's hooks close it too (this thread's own only see its own end).
+  const withdraw = announceToMainThread(target);
   return () => {
+    withdraw();
     registrations.delete(registration);
     if (registrations.size === 0) stopListening();
   };
@@ -97,6 +101,8 @@ export function registerForExit(target: ExitFlushable): () => void {
 export function configureExitHooks(options: ExitHookOptions): void {
   if (options.flushTimeoutMs !== undefined) configuredTimeoutMs = Math.max(0, options.flushTimeoutMs);
 }
+
+closeWorkerRunsAtExit(registerForExit, flushTimeoutMs);
 
 function listen(): void {
   if (listening) return;
@@ -179,6 +185,7 @@ function onExit(code: number): void {
     }
   }
   if (timedOut) reportFailures("at exit", [`timed out after ${budget} ms (OPENCRATE_EXIT_FLUSH_MS)`]);
+  markWorkerRunsEnded();
 }
 
 function onSignal(signal: NodeJS.Signals): void {
