@@ -243,8 +243,9 @@ export class Snapshot extends LevelMethods {
           logKey: log,
           historyKey: historyKey(name, folder, rank),
           resume: resumed,
-          // A version "new" just took: a `.log` there is another writer's, never replaced.
-          createOnly: parsed.start === "new" && !resumed,
+          // A version this process's "new" just claimed: a `.log` there is another writer's, never replaced. A
+          // process joining its run's version may find the run's own `.log` (another process of the run): not create-only.
+          createOnly: resolved.claimedNew,
           recordKey,
           record,
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
