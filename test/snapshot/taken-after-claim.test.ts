@@ -158,9 +158,14 @@ for (const factory of factories) {
       await Promise.all([first.close(), second.close()]);
     });
 
-    it("with a run id, a .log that turns up just before the run's own fails ALREADY_EXISTS naming it, leaving it alone", async () => {
+    it("with a run id and ranks, a .log that turns up just before rank 0's own fails ALREADY_EXISTS naming it, leaving it alone", async () => {
       const foreign = { [logKey("joined", "v0")]: PYTHON_LINE };
-      const error = await expectCode(setup(filledBefore(backend, logKey("joined", "v0"), foreign), "joined", { runId: "job-b" }), "ALREADY_EXISTS");
+      const before = process.env.RANK;
+      process.env.RANK = "0";
+      const error = await expectCode(setup(filledBefore(backend, logKey("joined", "v0"), foreign), "joined", { runId: "job-b" }), "ALREADY_EXISTS").finally(() => {
+        if (before === undefined) delete process.env.RANK;
+        else process.env.RANK = before;
+      });
       assert.ok(error.message.includes(backend.describe(logKey("joined", "v0"))), error.message);
       assert.deepEqual(await contentsOf(backend, "joined/v0/"), foreign);
     });
