@@ -27,6 +27,11 @@ export interface ResolvedVersion {
   readonly folder: string;
   /** The run continues an existing folder: its `.log` moves into the history first. */
   readonly resumed: boolean;
+  /**
+   * "new" claimed this number in this process: its `.log` is created create-only. A process joining its run's
+   * version (run id) is not the one that claimed it: the run's own `.log` may be there already.
+   */
+  readonly claimedNew: boolean;
   /** `replace`: this process empties the folder (once its new `.log` is written), then calls `emptied`. */
   readonly empties: boolean;
   /** Lets the other ranks of the run, waiting for the folder to be emptied, go on. */
@@ -64,7 +69,7 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
   if (turn.empties) return { ...resolved, empties: true, emptied: turn.emptied, abandoned: turn.abandoned };
   const { version, folder } = turn.target;
   // A rank restarted by its launcher finds its log there and resumes it, as with start "new".
-  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), ...EMPTIES_NOT };
+  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), claimedNew: false, ...EMPTIES_NOT };
 }
 
 async function resolveFolder(request: ResolveRequest): Promise<Folder> {
@@ -73,7 +78,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     const folder = versionFolderName(DEV_VERSION, tag);
     const exists = await holdsRunFiles(backend, `${versionKey(name, folder)}/`);
     if (!exists) refuseNewTag(tag, folder);
-    return { version: DEV_VERSION, folder, resumed: exists && !request.replace };
+    return { version: DEV_VERSION, folder, resumed: exists && !request.replace, claimedNew: false };
   }
   const store = new VersionStore(backend, name);
   if (start === "new") {
@@ -83,13 +88,13 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     const lowest = counter === undefined ? 0 : counter + 1;
     if (runId === undefined) {
       const claim = await store.allocateNew({ tag, runId }, lowest);
-      return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false };
+      return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false, claimedNew: true };
     }
     const { claim, created } = await store.allocateForRun(runId, { tag, runId }, lowest);
     // A rank joining its job's fresh version starts its own log; a restarted rank (same run id, log already
     // there, as after a torchrun elastic restart) resumes it so the earlier lines move into the history.
     const folder = versionFolderName(claim.version, tag);
-    return { version: claim.version, folder, resumed: !created && (await objectExists(backend, logKey(name, folder, rank))) };
+    return { version: claim.version, folder, resumed: !created && (await objectExists(backend, logKey(name, folder, rank))), claimedNew: created };
   }
 
   const entries = await store.listVersions();
@@ -109,7 +114,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     const decided = runId === undefined ? await decide() : await store.decideForRun(runId, decide);
     if (decided.created) {
       request.warn(`No version of '${name}' exists at ${where}; created v0.`);
-      return { version: 0, folder: versionFolderName(0, tag), resumed: false };
+      return { version: 0, folder: versionFolderName(0, tag), resumed: false, claimedNew: false };
     }
     version = decided.claim.version;
   } else {
@@ -126,7 +131,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   refuseNewFolder(request, entries, version);
   const folder = versionFolderName(version, tag);
   warnOnSibling(request, entries, version, folder);
-  return { version, folder, resumed: !request.replace };
+  return { version, folder, resumed: !request.replace, claimedNew: false };
 }
 
 /**

@@ -243,8 +243,11 @@ export class Snapshot extends LevelMethods {
           logKey: log,
           historyKey: historyKey(name, folder, rank),
           resume: resumed,
-          // A version "new" just took: a `.log` there is another writer's, never replaced.
-          createOnly: parsed.start === "new" && !resumed,
+          // A version this process's "new" just claimed: a `.log` there is another writer's, never replaced. A
+          // process joining its run's version may find the run's own `.log` (another process of the run): not
+          // create-only. Nor is the claiming process of a run id without ranks: its processes share one `.log`, and
+          // one that joined may have written it first.
+          createOnly: resolved.claimedNew && (runId === undefined || rank !== undefined),
           recordKey,
           record,
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),

@@ -100,6 +100,17 @@ for (const factory of multiProcess) {
       assert.deepEqual(await collectKeys(backend, "fresh/.opencrate/versions/"), ["fresh/.opencrate/versions/0000000000.json"]);
     });
 
+    it("processes sharing a run id without a rank all join the version the first one claims, round after round", async () => {
+      // The joiners look for the run's `.log` while its creator may not have written it yet: none may fail setup.
+      const env = { OPENCRATE_RUN_ID: "job-norank" };
+      const startAt = Date.now() + 3000;
+      const rounds = 8;
+      const all = await Promise.all([0, 1, 2].map(() => spawnSetup(backend.describe(""), "norank", env, rounds, startAt)));
+      const expected = Array.from({ length: rounds }, (_, i) => i);
+      for (const versions of all) assert.deepEqual(versions, expected, "each process's n-th setup joins the n-th version");
+      assert.equal((await collectKeys(backend, "norank/.opencrate/versions/")).length, rounds);
+    });
+
     it("a task that sets up the same name again under the job's run id (a sweep) gets a new version each time, shared by its ranks", async () => {
       const slurm = (rank: number): Record<string, string> => ({ SLURM_JOB_ID: "4242", SLURM_STEP_ID: "0", SLURM_PROCID: String(rank), SLURM_NTASKS: "2" });
       const startAt = Date.now() + 3000;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend, WriteOptions } from "../../src/backends/backend.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { AlreadyExistsError } from "../../src/errors.ts";
+import { AlreadyExistsError, NotFoundError } from "../../src/errors.ts";
 import { Snapshot, type SetupOptions } from "../../src/index.ts";
 import { claimKey, logKey } from "../../src/snapshot/layout.ts";
 import { VersionStore } from "../../src/snapshot/versions.ts";
@@ -36,6 +36,26 @@ function filledBefore(backend: StorageBackend, trigger: string, foreign: Record<
             for (const [foreignKey, foreignBody] of Object.entries(foreign)) await target.put(foreignKey, foreignBody);
           }
           return target.put(key, body, options);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** `backend`, except that the first head of `hidden` finds nothing, as before another process of the run wrote it. */
+function seenLate(backend: StorageBackend, hidden: string): StorageBackend {
+  let done = false;
+  return new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === "head") {
+        return async (key: string, ...rest: unknown[]) => {
+          if (key === hidden && !done) {
+            done = true;
+            throw new NotFoundError(`${key} not found`, { path: target.describe(key) });
+          }
+          return (target.head as (key: string, ...rest: unknown[]) => unknown)(key, ...rest);
         };
       }
       return typeof value === "function" ? value.bind(target) : value;
@@ -129,9 +149,23 @@ for (const factory of factories) {
       assert.match(await readText(backend, "ranks/v1/ranks.rank1.log"), /rank 1\n$/);
     });
 
-    it("with a run id, a .log that turns up just before the run's own fails ALREADY_EXISTS naming it, leaving it alone", async () => {
+    it("with a run id and no rank, a process joining finds the run's .log only once it writes its own, and joins", async () => {
+      const first = await setup(backend, "joiner", { runId: "job-j" });
+      first.info("first");
+      await first.flush();
+      const second = await setup(seenLate(backend, logKey("joiner", "v0")), "joiner", { runId: "job-j" });
+      assert.equal(second.versionName, "v0");
+      await Promise.all([first.close(), second.close()]);
+    });
+
+    it("with a run id and ranks, a .log that turns up just before rank 0's own fails ALREADY_EXISTS naming it, leaving it alone", async () => {
       const foreign = { [logKey("joined", "v0")]: PYTHON_LINE };
-      const error = await expectCode(setup(filledBefore(backend, logKey("joined", "v0"), foreign), "joined", { runId: "job-b" }), "ALREADY_EXISTS");
+      const before = process.env.RANK;
+      process.env.RANK = "0";
+      const error = await expectCode(setup(filledBefore(backend, logKey("joined", "v0"), foreign), "joined", { runId: "job-b" }), "ALREADY_EXISTS").finally(() => {
+        if (before === undefined) delete process.env.RANK;
+        else process.env.RANK = before;
+      });
       assert.ok(error.message.includes(backend.describe(logKey("joined", "v0"))), error.message);
       assert.deepEqual(await contentsOf(backend, "joined/v0/"), foreign);
     });
