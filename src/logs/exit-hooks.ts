@@ -31,6 +31,8 @@ export interface ExitFlushable {
   close?(ending: RunEnding): Promise<void>;
   /** Stores what is left before returning (within `timeoutMs`); false on a time-out. Called from `exit`. */
   closeSync?(ending: RunEnding, timeoutMs: number): boolean;
+  /** Begins what `closeSync` then waits for, so that all targets store at once (each within `timeoutMs`). */
+  beginCloseSync?(ending: RunEnding, timeoutMs: number): void;
   /** True when `closeSync` really blocks until stored: then `beforeExit` leaves this target to `exit`. */
   readonly storesAtExit?: boolean;
   /** An uncaught exception or unhandled rejection is about to end the process (unless the application handles it). */
@@ -170,6 +172,7 @@ function onExit(code: number): void {
   const deadline = Date.now() + budget;
   const ending = endingForExitCode(code);
   let timedOut = false;
+  beginCloses(ending, budget);
   for (const target of targets()) {
     if (target.closeSync === undefined) continue;
     try {
@@ -179,6 +182,17 @@ function onExit(code: number): void {
     }
   }
   if (timedOut) reportFailures("at exit", [`timed out after ${budget} ms (OPENCRATE_EXIT_FLUSH_MS)`]);
+}
+
+/** Every target's last close is sent before any is waited for: a slow one must not eat the others' time. */
+function beginCloses(ending: RunEnding, timeoutMs: number): void {
+  for (const target of targets()) {
+    try {
+      target.beginCloseSync?.(ending, timeoutMs);
+    } catch {
+      // closeSync tries again and reports.
+    }
+  }
 }
 
 function onSignal(signal: NodeJS.Signals): void {

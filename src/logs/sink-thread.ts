@@ -99,6 +99,8 @@ export class ThreadedRunSink implements RunSink {
   readonly #closedFlag = new Int32Array(this.#closeShared);
   #dead: Error | undefined;
   #stopWatching: () => void = () => {};
+  /** The close begun at exit (beginCloseSync); the attachment is undefined when nothing is left to wait for. */
+  #exitClose: { readonly ending: RunEnding; readonly deadline: number; readonly attachment: Attachment | undefined } | undefined;
   #droppedAfterClose = 0;
   #linesWritten = 0;
 
@@ -243,23 +245,14 @@ export class ThreadedRunSink implements RunSink {
   /**
    * Blocks until the last lines and the final record are stored, or `timeoutMs` passed. For `exit` listeners,
    * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). The thread tries
-   * the close again while it fails (a store refusing connections for a moment), until EXIT_LAST_TRY_MS before the
-   * time-out, then once more as the last try: the record then ends even if the lines cannot be stored.
+   * the close again while it fails for a passing reason (a store refusing connections for a moment), until
+   * EXIT_LAST_TRY_MS before the time-out, then once more as the last try: the record then ends even if the lines
+   * cannot be stored. After {@link beginCloseSync}, waits for the close begun there, within that one's time.
    */
   closeSync(exitEnding: RunEnding, timeoutMs: number): boolean {
-    // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
-    const ending = this.#closeEnding ?? exitEnding;
-    const phase = this.#phase;
-    if (phase.kind === "inline") {
-      // As for any run written from this thread: the writes can only be started.
-      phase.writer.close(ending, { final: true }).catch(() => {});
-      return true;
-    }
-    if (phase.kind === "here" && this.#closedHere) return true;
-    const attachment = this.#attachNow(phase, ending);
-    if (attachment === undefined) return true;
-    this.#closed = true;
-    const deadline = Date.now() + timeoutMs;
+    this.beginCloseSync(exitEnding, timeoutMs);
+    const exit = this.#exitClose;
+    if (exit?.attachment === undefined) return true;
     for (;;) {
       const state = Atomics.load(this.#closedFlag, 0);
       if (state === CLOSE_STORED) return true;
@@ -268,13 +261,44 @@ export class ThreadedRunSink implements RunSink {
       }
       if (this.#dead !== undefined) return false;
       if (state === CLOSE_FAILED || !this.#closeSent) {
-        this.#sendClose(attachment, ending, true, deadline - Math.min(EXIT_LAST_TRY_MS, timeoutMs / 10)).catch(() => {});
+        this.#sendExitClose(exit.attachment, exit.ending, exit.deadline);
         continue;
       }
-      const left = deadline - Date.now();
+      const left = exit.deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(this.#closedFlag, 0, CLOSE_PENDING, left);
     }
+  }
+
+  /**
+   * Sends the last close without waiting for it, so that the closes of all the process's runs go on together in the
+   * writer thread, each within the whole time-out, and {@link closeSync} then only waits. Does nothing the second
+   * time.
+   */
+  beginCloseSync(exitEnding: RunEnding, timeoutMs: number): void {
+    if (this.#exitClose !== undefined) return;
+    const deadline = Date.now() + timeoutMs;
+    // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
+    const ending = this.#closeEnding ?? exitEnding;
+    const phase = this.#phase;
+    if (phase.kind === "inline") {
+      this.#exitClose = { ending, deadline, attachment: undefined };
+      // As for any run written from this thread: the writes can only be started.
+      phase.writer.close(ending, { final: true }).catch(() => {});
+      return;
+    }
+    const attachment = phase.kind === "here" && this.#closedHere ? undefined : this.#attachNow(phase, ending);
+    this.#exitClose = { ending, deadline, attachment };
+    if (attachment === undefined) return;
+    this.#closed = true;
+    if (this.#dead === undefined && Atomics.load(this.#closedFlag, 0) !== CLOSE_STORED && !this.#closeSent) {
+      this.#sendExitClose(attachment, ending, deadline);
+    }
+  }
+
+  #sendExitClose(attachment: Attachment, ending: RunEnding, deadline: number): void {
+    const budget = deadline - Date.now();
+    this.#sendClose(attachment, ending, true, deadline - Math.min(EXIT_LAST_TRY_MS, Math.max(0, budget) / 10)).catch(() => {});
   }
 
   /**

@@ -86,21 +86,27 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
   }
 }
 
-/** Failures that trying again within seconds does not mend (any other, a refused connection too, may be mended). */
-const LASTING = ["PERMISSION_DENIED", "READ_ONLY", "NOT_SUPPORTED", "INVALID_ARGUMENT"] as const;
-
-/** Closes (not the last try) until that succeeds or the next retry would pass `deadline`. */
+/**
+ * Closes (not the last try) until that succeeds, fails in a way that trying again does not mend (only TRANSIENT
+ * failures are tried again), or `deadline` comes. An attempt still running then is left running: the last try
+ * follows it, so the run's record ends even when the store hangs.
+ */
 async function closeWithin(run: OpenRun, ending: RunEnding, deadline: number): Promise<void> {
   const policy = retryPolicyOf(run.backend);
   for (let retry = 1; ; retry++) {
-    try {
-      await run.writer.close(ending);
-      return;
-    } catch (error) {
-      if (LASTING.some((code) => isOpenCrateError(error, code))) return;
-      if (!(await policy.waitBefore(retry, deadline))) return;
-    }
+    const attempt = run.writer.close(ending).then(
+      () => "stored" as const,
+      (error: unknown) => (isOpenCrateError(error, "TRANSIENT") ? ("transient" as const) : ("lasting" as const)),
+    );
+    const outcome = await Promise.race([attempt, until(deadline)]);
+    if (outcome === "late") return run.writer.endIncomplete(ending);
+    if (outcome !== "transient") return;
+    if (!(await policy.waitBefore(retry, deadline))) return;
   }
+}
+
+function until(deadline: number): Promise<"late"> {
+  return new Promise((resolve) => setTimeout(() => resolve("late"), Math.max(0, deadline - Date.now())).unref());
 }
 
 async function answer(id: number, work: () => Promise<void>): Promise<void> {
