@@ -77,6 +77,8 @@ export class ThreadedRunSink implements RunSink {
   /** Text handed over before the thread answered "open" (see UNCONFIRMED_CHARS); undefined when there is none. */
   #unconfirmed: string[] | undefined;
   #unconfirmedChars = 0;
+  /** Settles once the thread's answer to "open" (sent by {@link #openNow}) was dealt with. */
+  #answered: Promise<void> = Promise.resolve();
   /** Lines handed over unconfirmed beyond UNCONFIRMED_CHARS, which a refused run cannot store. */
   #unconfirmedLost = 0;
   #handOverScheduled = false;
@@ -202,6 +204,8 @@ export class ThreadedRunSink implements RunSink {
 
   async #close(ending: RunEnding, options: CloseOptions): Promise<void> {
     if (this.#phase.kind === "moving") await this.#phase.moved;
+    // Handed over at once and not taken yet: should the thread refuse the run, it is closed here, lines and all.
+    if (this.#unconfirmed !== undefined) await this.#answered;
     const phase = this.#phase;
     switch (phase.kind) {
       case "here":
@@ -217,6 +221,8 @@ export class ThreadedRunSink implements RunSink {
         try {
           await this.#sendClose(attachment, ending, final);
         } catch (error) {
+          // The thread refused the run after this close was sent: it went on here, and is closed here.
+          if (this.#phase.kind === "inline") return this.#phase.writer.close(ending, options);
           // The thread keeps a run whose close failed, lines and all, for the next try.
           if (final || this.#dead !== undefined) this.#release(attachment);
           throw error;
@@ -371,7 +377,7 @@ export class ThreadedRunSink implements RunSink {
     const opened = (moving.opened ??= this.#open(moving.attachment, moving.started));
     this.#phase = { kind: "thread", attachment: moving.attachment };
     this.#unconfirmed = [];
-    opened.then(
+    this.#answered = opened.then(
       () => this.#confirm(),
       (error: unknown) => this.#refused(moving, error),
     );
@@ -383,14 +389,19 @@ export class ThreadedRunSink implements RunSink {
     this.#unconfirmedChars = 0;
   }
 
-  /** The thread refused a run handed over by {@link #openNow}: it goes on here, unless it is already closing. */
+  /**
+   * The thread refused a run handed over by {@link #openNow}: it goes on here, and a close already sent to the
+   * thread (which cannot have it) is done here.
+   */
   #refused(moving: Moving, error: unknown): void {
     const phase = this.#phase;
     const kept = this.#unconfirmed ?? [];
     this.#confirm();
-    if (phase.kind !== "thread" || phase.attachment !== moving.attachment || this.#closeSent) return;
+    if (phase.kind !== "thread" || phase.attachment !== moving.attachment) return;
     this.#batch = [...kept, ...this.#batch];
-    this.#goOnHere(RunWriter.adopt(this.#backend, this.#options, moving.started), moving.attachment, error);
+    const writer = RunWriter.adopt(this.#backend, this.#options, moving.started);
+    this.#goOnHere(writer, moving.attachment, error);
+    if (this.#closeSent) writer.close(this.#closeEnding ?? endingForExitCode(0), { final: this.#finalSent }).catch(() => {});
     if (this.#unconfirmedLost > 0) {
       process.emitWarning(`${this.#unconfirmedLost} log line(s) for ${this.#path} were lost with the writer thread.`, {
         code: "OPENCRATE_LOG_THREAD",
