@@ -185,8 +185,9 @@ function onExit(code: number): void {
 }
 
 /** Every target's last close is sent before any is waited for: a slow one must not eat the others' time. */
-function beginCloses(ending: RunEnding, timeoutMs: number): void {
+function beginCloses(ending: RunEnding, timeoutMs: number, only: (target: ExitFlushable) => boolean = () => true): void {
   for (const target of targets()) {
+    if (!only(target)) continue;
     try {
       target.beginCloseSync?.(ending, timeoutMs);
     } catch {
@@ -214,6 +215,7 @@ function onSignal(signal: NodeJS.Signals): void {
     reportSignalOutcome(signal, budget, outcome);
     // Last, and without giving the event loop back: the lines logged until now are all in these closes.
     let timedOut = false;
+    beginCloses(ending, Math.max(0, deadline - Date.now()), closesSyncOnSignal);
     for (const target of targets()) {
       if (!closesSyncOnSignal(target)) continue;
       try {
