@@ -4,6 +4,7 @@
  * answers the main thread. Because it has its own event loop, it keeps storing lines while the main thread is
  * blocked (in an `exit` listener waiting for the final flush, or in a long synchronous computation).
  */
+import { writeSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import type { StorageBackend } from "../backends/backend.ts";
 import { retryPolicyOf } from "../backends/retry-policy.ts";
@@ -16,6 +17,21 @@ import { WorkerBackends } from "./worker-backends.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("sink-worker.ts runs only as a worker thread");
+
+/**
+ * Closes sent from an `exit` listener still running. The main thread, blocked there, never prints what this
+ * thread writes to its stderr, so the warnings raised meanwhile are written to the process's stderr at once.
+ */
+let exitCloses = 0;
+process.on("warning", (warning: Error & { code?: string }) => {
+  if (exitCloses === 0) return;
+  const code = warning.code === undefined ? "" : `[${warning.code}] `;
+  try {
+    writeSync(2, `(node:${process.pid}) ${code}${warning.name}: ${warning.message}\n`);
+  } catch {
+    // Nowhere left to say it.
+  }
+});
 
 interface OpenRun {
   readonly backend: StorageBackend;
@@ -71,6 +87,8 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
   const flag = new Int32Array(message.closed);
   let outcome = CLOSE_FAILED;
   const run = runs.get(message.sink);
+  const atExit = message.retryUntil !== undefined;
+  if (atExit) exitCloses += 1;
   try {
     // Also when "open" failed: the flag must still be set, or a blocked main thread waits out its time-out.
     if (run === undefined) throw new Error(`the log writer thread has no run ${message.sink}`);
@@ -80,6 +98,11 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
   } finally {
     const done = outcome === CLOSE_STORED || message.final;
     if (done && run !== undefined && runs.get(message.sink) === run) runs.delete(message.sink);
+    if (atExit) {
+      // A warning is emitted on the next tick: it is printed before the main thread may let the process end.
+      await new Promise((resolve) => process.nextTick(resolve));
+      exitCloses -= 1;
+    }
     Atomics.store(flag, 0, outcome);
     Atomics.notify(flag, 0);
     if (done && run !== undefined) await backends.release(run.backend);

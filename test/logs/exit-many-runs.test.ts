@@ -1,6 +1,7 @@
 /**
  * At exit, the runs of one process are closed together, each within the whole exit time-out: a run whose store
- * fails or hangs neither takes the time of the others nor keeps its own record from ending.
+ * fails or hangs neither takes the time of the others nor keeps its own record from ending, and what the log-writer
+ * thread warns about meanwhile is printed.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -14,6 +15,7 @@ import type { RunRecord } from "../../src/logs/run-record.ts";
 import { listRunRecords } from "../../src/snapshot/run-records.ts";
 
 const RUN = fileURLToPath(new URL("./fixtures/two-runs-exit.ts", import.meta.url));
+const REPLACED = fileURLToPath(new URL("./fixtures/replaced-log-exit.ts", import.meta.url));
 const STUCK = fileURLToPath(new URL("./fixtures/stuck-log.ts", import.meta.url));
 
 interface Ended {
@@ -64,5 +66,18 @@ describe("closing several runs at exit", () => {
     assert.match(ended.bLog, /b first\n.*b last\n$/s);
     assert.equal(ended.records.b?.status, "finished", ended.stderr);
     assert.equal(ended.records.a?.status, "failed", ended.stderr);
+  });
+
+  it("prints the warnings the log-writer thread raises while the process ends", async () => {
+    const root = await freshRoot();
+    const child = spawn(process.execPath, [REPLACED, root], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("exit", (exitCode) => resolve(exitCode));
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /OPENCRATE_LOG_REPLACED.*a\.log/, stderr);
   });
 });
