@@ -32,6 +32,8 @@ export interface ExitFlushable {
   close?(ending: RunEnding): Promise<void>;
   /** Stores what is left before returning (within `timeoutMs`); false on a time-out. Called from `exit`. */
   closeSync?(ending: RunEnding, timeoutMs: number): boolean;
+  /** Begins what `closeSync` then waits for, so that all targets store at once (each within `timeoutMs`). */
+  beginCloseSync?(ending: RunEnding, timeoutMs: number): void;
   /** True when `closeSync` really blocks until stored: then `beforeExit` leaves this target to `exit`. */
   readonly storesAtExit?: boolean;
   /** An uncaught exception or unhandled rejection is about to end the process (unless the application handles it). */
@@ -176,6 +178,7 @@ function onExit(code: number): void {
   const deadline = Date.now() + budget;
   const ending = endingForExitCode(code);
   let timedOut = false;
+  beginCloses(ending, budget);
   for (const target of targets()) {
     if (target.closeSync === undefined) continue;
     try {
@@ -186,6 +189,18 @@ function onExit(code: number): void {
   }
   if (timedOut) reportFailures("at exit", [`timed out after ${budget} ms (OPENCRATE_EXIT_FLUSH_MS)`]);
   markWorkerRunsEnded();
+}
+
+/** Every target's last close is sent before any is waited for: a slow one must not eat the others' time. */
+function beginCloses(ending: RunEnding, timeoutMs: number, only: (target: ExitFlushable) => boolean = () => true): void {
+  for (const target of targets()) {
+    if (!only(target)) continue;
+    try {
+      target.beginCloseSync?.(ending, timeoutMs);
+    } catch {
+      // closeSync tries again and reports.
+    }
+  }
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -207,6 +222,7 @@ function onSignal(signal: NodeJS.Signals): void {
     reportSignalOutcome(signal, budget, outcome);
     // Last, and without giving the event loop back: the lines logged until now are all in these closes.
     let timedOut = false;
+    beginCloses(ending, Math.max(0, deadline - Date.now()), closesSyncOnSignal);
     for (const target of targets()) {
       if (!closesSyncOnSignal(target)) continue;
       try {

@@ -220,6 +220,8 @@ export class RunRecordWriter {
       } catch (error) {
         if (!lostCondition(error) || attempt >= WRITE_ATTEMPTS) throw error;
       }
+      // Handed over meanwhile: the record is the other writer's now, and its write must not be overwritten.
+      if (this.#handedOff) return;
       this.#revision = (await headIfPresent(this.#backend, this.#key))?.revision;
     }
   }

@@ -204,6 +204,14 @@ export class RunWriter {
     return closing;
   }
 
+  /**
+   * Ends the record now as a close whose lines could not be stored would (`failed` rather than `finished`), without
+   * waiting for the lines: for the last moments of the process, while a store hangs. Never rejects.
+   */
+  endIncomplete(ending: RunEnding): Promise<void> {
+    return this.#record.end(incomplete(this.#closeEnding ?? ending)).catch(() => {});
+  }
+
   /** True once a close has begun (it may have failed and be tried again). */
   get closeBegun(): boolean {
     return this.#closeEnding !== undefined;

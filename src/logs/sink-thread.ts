@@ -77,6 +77,8 @@ export class ThreadedRunSink implements RunSink {
   /** Text handed over before the thread answered "open" (see UNCONFIRMED_CHARS); undefined when there is none. */
   #unconfirmed: string[] | undefined;
   #unconfirmedChars = 0;
+  /** Settles once the thread's answer to "open" (sent by {@link #openNow}) was dealt with. */
+  #answered: Promise<void> = Promise.resolve();
   /** Lines handed over unconfirmed beyond UNCONFIRMED_CHARS, which a refused run cannot store. */
   #unconfirmedLost = 0;
   #handOverScheduled = false;
@@ -99,6 +101,8 @@ export class ThreadedRunSink implements RunSink {
   readonly #closedFlag = new Int32Array(this.#closeShared);
   #dead: Error | undefined;
   #stopWatching: () => void = () => {};
+  /** The close begun at exit (beginCloseSync); the attachment is undefined when nothing is left to wait for. */
+  #exitClose: { readonly ending: RunEnding; readonly deadline: number; readonly attachment: Attachment | undefined } | undefined;
   #droppedAfterClose = 0;
   #linesWritten = 0;
 
@@ -200,6 +204,8 @@ export class ThreadedRunSink implements RunSink {
 
   async #close(ending: RunEnding, options: CloseOptions): Promise<void> {
     if (this.#phase.kind === "moving") await this.#phase.moved;
+    // Handed over at once and not taken yet: should the thread refuse the run, it is closed here, lines and all.
+    if (this.#unconfirmed !== undefined) await this.#answered;
     const phase = this.#phase;
     switch (phase.kind) {
       case "here":
@@ -215,6 +221,8 @@ export class ThreadedRunSink implements RunSink {
         try {
           await this.#sendClose(attachment, ending, final);
         } catch (error) {
+          // The thread refused the run after this close was sent: it went on here, and is closed here.
+          if (this.#phase.kind === "inline") return this.#phase.writer.close(ending, options);
           // The thread keeps a run whose close failed, lines and all, for the next try.
           if (final || this.#dead !== undefined) this.#release(attachment);
           throw error;
@@ -243,23 +251,14 @@ export class ThreadedRunSink implements RunSink {
   /**
    * Blocks until the last lines and the final record are stored, or `timeoutMs` passed. For `exit` listeners,
    * where nothing asynchronous runs any more. Returns false on a time-out (or a dead writer thread). The thread tries
-   * the close again while it fails (a store refusing connections for a moment), until EXIT_LAST_TRY_MS before the
-   * time-out, then once more as the last try: the record then ends even if the lines cannot be stored.
+   * the close again while it fails for a passing reason (a store refusing connections for a moment), until
+   * EXIT_LAST_TRY_MS before the time-out, then once more as the last try: the record then ends even if the lines
+   * cannot be stored. After {@link beginCloseSync}, waits for the close begun there, within that one's time.
    */
   closeSync(exitEnding: RunEnding, timeoutMs: number): boolean {
-    // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
-    const ending = this.#closeEnding ?? exitEnding;
-    const phase = this.#phase;
-    if (phase.kind === "inline") {
-      // As for any run written from this thread: the writes can only be started.
-      phase.writer.close(ending, { final: true }).catch(() => {});
-      return true;
-    }
-    if (phase.kind === "here" && this.#closedHere) return true;
-    const attachment = this.#attachNow(phase, ending);
-    if (attachment === undefined) return true;
-    this.#closed = true;
-    const deadline = Date.now() + timeoutMs;
+    this.beginCloseSync(exitEnding, timeoutMs);
+    const exit = this.#exitClose;
+    if (exit?.attachment === undefined) return true;
     for (;;) {
       const state = Atomics.load(this.#closedFlag, 0);
       if (state === CLOSE_STORED) return true;
@@ -268,13 +267,44 @@ export class ThreadedRunSink implements RunSink {
       }
       if (this.#dead !== undefined) return false;
       if (state === CLOSE_FAILED || !this.#closeSent) {
-        this.#sendClose(attachment, ending, true, deadline - Math.min(EXIT_LAST_TRY_MS, timeoutMs / 10)).catch(() => {});
+        this.#sendExitClose(exit.attachment, exit.ending, exit.deadline);
         continue;
       }
-      const left = deadline - Date.now();
+      const left = exit.deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(this.#closedFlag, 0, CLOSE_PENDING, left);
     }
+  }
+
+  /**
+   * Sends the last close without waiting for it, so that the closes of all the process's runs go on together in the
+   * writer thread, each within the whole time-out, and {@link closeSync} then only waits. Does nothing the second
+   * time.
+   */
+  beginCloseSync(exitEnding: RunEnding, timeoutMs: number): void {
+    if (this.#exitClose !== undefined) return;
+    const deadline = Date.now() + timeoutMs;
+    // A close() still running when the process ends (its lines not all stored yet) is finished here, as it began.
+    const ending = this.#closeEnding ?? exitEnding;
+    const phase = this.#phase;
+    if (phase.kind === "inline") {
+      this.#exitClose = { ending, deadline, attachment: undefined };
+      // As for any run written from this thread: the writes can only be started.
+      phase.writer.close(ending, { final: true }).catch(() => {});
+      return;
+    }
+    const attachment = phase.kind === "here" && this.#closedHere ? undefined : this.#attachNow(phase, ending);
+    this.#exitClose = { ending, deadline, attachment };
+    if (attachment === undefined) return;
+    this.#closed = true;
+    if (this.#dead === undefined && Atomics.load(this.#closedFlag, 0) !== CLOSE_STORED && !this.#closeSent) {
+      this.#sendExitClose(attachment, ending, deadline);
+    }
+  }
+
+  #sendExitClose(attachment: Attachment, ending: RunEnding, deadline: number): void {
+    const budget = deadline - Date.now();
+    this.#sendClose(attachment, ending, true, deadline - Math.min(EXIT_LAST_TRY_MS, Math.max(0, budget) / 10)).catch(() => {});
   }
 
   /**
@@ -347,7 +377,7 @@ export class ThreadedRunSink implements RunSink {
     const opened = (moving.opened ??= this.#open(moving.attachment, moving.started));
     this.#phase = { kind: "thread", attachment: moving.attachment };
     this.#unconfirmed = [];
-    opened.then(
+    this.#answered = opened.then(
       () => this.#confirm(),
       (error: unknown) => this.#refused(moving, error),
     );
@@ -359,14 +389,19 @@ export class ThreadedRunSink implements RunSink {
     this.#unconfirmedChars = 0;
   }
 
-  /** The thread refused a run handed over by {@link #openNow}: it goes on here, unless it is already closing. */
+  /**
+   * The thread refused a run handed over by {@link #openNow}: it goes on here, and a close already sent to the
+   * thread (which cannot have it) is done here.
+   */
   #refused(moving: Moving, error: unknown): void {
     const phase = this.#phase;
     const kept = this.#unconfirmed ?? [];
     this.#confirm();
-    if (phase.kind !== "thread" || phase.attachment !== moving.attachment || this.#closeSent) return;
+    if (phase.kind !== "thread" || phase.attachment !== moving.attachment) return;
     this.#batch = [...kept, ...this.#batch];
-    this.#goOnHere(RunWriter.adopt(this.#backend, this.#options, moving.started), moving.attachment, error);
+    const writer = RunWriter.adopt(this.#backend, this.#options, moving.started);
+    this.#goOnHere(writer, moving.attachment, error);
+    if (this.#closeSent) writer.close(this.#closeEnding ?? endingForExitCode(0), { final: this.#finalSent }).catch(() => {});
     if (this.#unconfirmedLost > 0) {
       process.emitWarning(`${this.#unconfirmedLost} log line(s) for ${this.#path} were lost with the writer thread.`, {
         code: "OPENCRATE_LOG_THREAD",

@@ -4,6 +4,7 @@
  * answers the main thread. Because it has its own event loop, it keeps storing lines while the main thread is
  * blocked (in an `exit` listener waiting for the final flush, or in a long synchronous computation).
  */
+import { writeSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import type { StorageBackend } from "../backends/backend.ts";
 import { retryPolicyOf } from "../backends/retry-policy.ts";
@@ -16,6 +17,21 @@ import { WorkerBackends } from "./worker-backends.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("sink-worker.ts runs only as a worker thread");
+
+/**
+ * Closes sent from an `exit` listener still running. The main thread, blocked there, never prints what this
+ * thread writes to its stderr, so the warnings raised meanwhile are written to the process's stderr at once.
+ */
+let exitCloses = 0;
+process.on("warning", (warning: Error & { code?: string }) => {
+  if (exitCloses === 0) return;
+  const code = warning.code === undefined ? "" : `[${warning.code}] `;
+  try {
+    writeSync(2, `(node:${process.pid}) ${code}${warning.name}: ${warning.message}\n`);
+  } catch {
+    // Nowhere left to say it.
+  }
+});
 
 interface OpenRun {
   readonly backend: StorageBackend;
@@ -71,6 +87,8 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
   const flag = new Int32Array(message.closed);
   let outcome = CLOSE_FAILED;
   const run = runs.get(message.sink);
+  const atExit = message.retryUntil !== undefined;
+  if (atExit) exitCloses += 1;
   try {
     // Also when "open" failed: the flag must still be set, or a blocked main thread waits out its time-out.
     if (run === undefined) throw new Error(`the log writer thread has no run ${message.sink}`);
@@ -80,27 +98,38 @@ async function close(message: Extract<ToWorker, { type: "close" }>): Promise<voi
   } finally {
     const done = outcome === CLOSE_STORED || message.final;
     if (done && run !== undefined && runs.get(message.sink) === run) runs.delete(message.sink);
+    if (atExit) {
+      // A warning is emitted on the next tick: it is printed before the main thread may let the process end.
+      await new Promise((resolve) => process.nextTick(resolve));
+      exitCloses -= 1;
+    }
     Atomics.store(flag, 0, outcome);
     Atomics.notify(flag, 0);
     if (done && run !== undefined) await backends.release(run.backend);
   }
 }
 
-/** Failures that trying again within seconds does not mend (any other, a refused connection too, may be mended). */
-const LASTING = ["PERMISSION_DENIED", "READ_ONLY", "NOT_SUPPORTED", "INVALID_ARGUMENT"] as const;
-
-/** Closes (not the last try) until that succeeds or the next retry would pass `deadline`. */
+/**
+ * Closes (not the last try) until that succeeds, fails in a way that trying again does not mend (only TRANSIENT
+ * failures are tried again), or `deadline` comes. An attempt still running then is left running: the last try
+ * follows it, so the run's record ends even when the store hangs.
+ */
 async function closeWithin(run: OpenRun, ending: RunEnding, deadline: number): Promise<void> {
   const policy = retryPolicyOf(run.backend);
   for (let retry = 1; ; retry++) {
-    try {
-      await run.writer.close(ending);
-      return;
-    } catch (error) {
-      if (LASTING.some((code) => isOpenCrateError(error, code))) return;
-      if (!(await policy.waitBefore(retry, deadline))) return;
-    }
+    const attempt = run.writer.close(ending).then(
+      () => "stored" as const,
+      (error: unknown) => (isOpenCrateError(error, "TRANSIENT") ? ("transient" as const) : ("lasting" as const)),
+    );
+    const outcome = await Promise.race([attempt, until(deadline)]);
+    if (outcome === "late") return run.writer.endIncomplete(ending);
+    if (outcome !== "transient") return;
+    if (!(await policy.waitBefore(retry, deadline))) return;
   }
+}
+
+function until(deadline: number): Promise<"late"> {
+  return new Promise((resolve) => setTimeout(() => resolve("late"), Math.max(0, deadline - Date.now())).unref());
 }
 
 async function answer(id: number, work: () => Promise<void>): Promise<void> {

@@ -38,4 +38,6 @@ export interface RunSink extends LogSink {
    * the sink can (within `timeoutMs`). Returns false when it could not.
    */
   closeSync(ending: RunEnding, timeoutMs: number): boolean;
+  /** Begins what `closeSync` then waits for (so the runs of the process store at once), where the sink can. */
+  beginCloseSync?(ending: RunEnding, timeoutMs: number): void;
 }

@@ -282,6 +282,7 @@ export class Snapshot extends LevelMethods {
       // From the exit hooks the process is ending: the last try.
       close: (ending) => writer.close(ending, { final: true }),
       closeSync: (ending, timeoutMs) => writer.closeSync(ending, timeoutMs),
+      beginCloseSync: (ending, timeoutMs) => writer.beginCloseSync?.(ending, timeoutMs),
       get storesAtExit() {
         return writer.storesAtExit;
       },

@@ -18,7 +18,7 @@ import { IDLE_STOP_MS, WriterThread, hasInputType } from "../../src/logs/writer-
 import { Snapshot } from "../../src/index.ts";
 import { listRunRecords } from "../../src/snapshot/run-records.ts";
 import { ManualClock } from "../support/manual-clock.ts";
-import { readText, withoutTime } from "./helpers.ts";
+import { readText, warningsDuring, withoutTime } from "./helpers.ts";
 
 const execNode = promisify(execFile);
 const MAIN_THREAD_RUN = fileURLToPath(new URL("./fixtures/main-thread-run.ts", import.meta.url));
@@ -190,6 +190,27 @@ describe("the log-writer thread", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+});
+
+describe("a run handed over at once from code that never yields, then closed", () => {
+  it("is closed from the main thread, with every line, when the thread cannot take it", async () => {
+    await stopRunningThread();
+    const backend = await localBackend();
+    const run = await Snapshot.setup({ name: "unyielding", backend, console: false });
+    const warnings = await warningsDuring(async () => {
+      run.info("first");
+      const thread = WriterThread.running();
+      assert.ok(thread !== undefined, "the first line started the thread");
+      // Longer than a line may wait for the hand-over, without yielding: the next line sends the run at once.
+      for (const start = Date.now(); Date.now() - start < 150; );
+      run.info("second");
+      void thread.terminate();
+      await run.close();
+    });
+    assert.deepEqual(lines(await readText(backend, "unyielding/v0/unyielding.log")), ["INFO     first", "INFO     second"]);
+    assert.deepEqual((await listRunRecords(backend, "unyielding", 0)).map((record) => record.status), ["finished"]);
+    assert.ok(warnings.includes("OPENCRATE_LOG_THREAD"), warnings.join("\n"));
   });
 });
 
