@@ -75,7 +75,7 @@ export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
  * (authorize.ts), is authorized through the auth client's authorizeRequest.
  */
 function watchCredentials(storage: Storage): void {
-  const auth = storage.authClient as unknown as { authorizeRequest?: (...args: unknown[]) => Promise<unknown> };
+  const auth = storage.authClient;
   if (typeof auth.authorizeRequest !== "function") return;
   auth.authorizeRequest = watchedCredentials(auth.authorizeRequest.bind(auth));
 }
