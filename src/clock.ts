@@ -37,3 +37,23 @@ export function useClock(replacement: Clock): () => void {
     current = previous;
   };
 }
+
+let machineNow: () => number = Date.now;
+
+/**
+ * This machine's wall clock, as other machines see it: what S3 requests are signed with. Always the real time (a
+ * test's manual clock above, stopped days in the past, must not sign requests), unless a test installs a wrong one
+ * with useMachineTime to play a machine whose clock is off.
+ */
+export function machineTime(): number {
+  return machineNow();
+}
+
+/** Makes `now` this machine's wall clock until the returned function restores the previous one (for tests). */
+export function useMachineTime(now: () => number): () => void {
+  const previous = machineNow;
+  machineNow = now;
+  return () => {
+    machineNow = previous;
+  };
+}

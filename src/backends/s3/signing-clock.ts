@@ -1,5 +1,5 @@
 /**
- * The time S3 requests are signed with: this machine's clock (src/clock.ts) moved by the offset to the store's
+ * The time S3 requests are signed with: this machine's wall clock (machineTime in src/clock.ts) moved by the offset to the store's
  * clock that the store's answers show (their Date header). One per backend, shared by every request it signs itself
  * (small reads, heads, listings, streamed reads, small writes) and, once the SDK's client is built, kept in that
  * client's configuration (`systemClockOffset`), which the SDK's own requests read and move by the same measure.
@@ -8,7 +8,7 @@
  * still be signed again, so each failure is judged by the time its own request was signed with, never by the offset
  * as it is when the answer arrives.
  */
-import { clock } from "../../clock.ts";
+import { machineTime } from "../../clock.ts";
 
 /** What the SDK client's configuration holds (and this keeps, before there is a client). */
 export interface OffsetHolder {
@@ -42,19 +42,19 @@ export class SigningClock {
 
   /** The store's time now, as far as its answers have shown it (this machine's clock before any answer). */
   storeNow(): Date {
-    return new Date(clock().now().getTime() + this.#offset());
+    return new Date(machineTime() + this.#offset());
   }
 
   /** The time to sign an attempt with now. */
   stamp(): SigningStamp {
     const offset = this.#offset();
-    return { at: new Date(clock().now().getTime() + offset), offset };
+    return { at: new Date(machineTime() + offset), offset };
   }
 
   /** Learns the store's time from a success answer's Date header, as the SDK does (not from a cache's answer). */
   sample(date: string | undefined, age: string | undefined): void {
     const storeTime = date === undefined || age !== undefined ? Number.NaN : Date.parse(date);
-    if (Number.isFinite(storeTime)) this.#holder.systemClockOffset = storeTime - clock().now().getTime();
+    if (Number.isFinite(storeTime)) this.#holder.systemClockOffset = storeTime - machineTime();
   }
 
   /**
@@ -71,7 +71,7 @@ export class SigningClock {
     const requestOff = Math.abs(storeTime - stamp.at.getTime()) >= CLOCK_SKEW_MIN_MS;
     const refusedForTime = CLOCK_SKEW_CODES.has(error.name) || (answer.status === 403 && isUnnamed(error.name) && requestOff);
     if (!refusedForTime) return error;
-    const local = clock().now().getTime();
+    const local = machineTime();
     if (Math.abs(storeTime - (local + this.#offset())) >= CLOCK_SKEW_MIN_MS) this.#holder.systemClockOffset = storeTime - local;
     Object.assign(error, { [STORE_AHEAD_MS]: storeTime - local });
     if (requestOff && !retried) Object.assign(error, { [SIGN_AGAIN]: true });
@@ -107,7 +107,7 @@ export function clockSkewOf(error: unknown): { readonly storeAheadMs: number | u
   if (typeof name !== "string" || !CLOCK_SKEW_CODES.has(name)) return undefined;
   const date = $response?.headers?.date ?? $response?.headers?.Date;
   const storeTime = date === undefined ? Number.NaN : Date.parse(date);
-  return { storeAheadMs: Number.isFinite(storeTime) ? storeTime - clock().now().getTime() : undefined };
+  return { storeAheadMs: Number.isFinite(storeTime) ? storeTime - machineTime() : undefined };
 }
 
 /** "3 h 0 min", "20 min", "45 s": a clock difference for messages. */
