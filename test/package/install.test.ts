@@ -5,63 +5,19 @@
  * from the registry on the first run, offline after), so only opencrate itself is new in each install.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
+import { cacheDir, npm, ok, pack, project, repo, run } from "./packed.ts";
 
-const execFileAsync = promisify(execFile);
-const repo = fileURLToPath(new URL("../..", import.meta.url));
-const cacheDir = join(repo, ".cache", "package-test");
-const npmCache = join(cacheDir, "npm-cache");
 /** The oldest TypeScript the declarations are checked with (the same as README.md and docs/API.md state). */
 const OLDEST_TYPESCRIPT = "5.7.3";
 /** The optional peers a full install adds. */
 const PEERS = ["@aws-sdk/client-s3", "@google-cloud/storage", "sharp"];
-
-interface Result {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
-
-/** Runs a command; resolves with its output and exit code whatever the code. */
-async function run(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await execFileAsync(file, args, {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1", OPENCRATE_ROOT: "", ...env },
-      timeout: 300_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failed = error as { stdout?: string; stderr?: string; code?: unknown };
-    if (typeof failed.code !== "number") throw error;
-    return { stdout: failed.stdout ?? "", stderr: failed.stderr ?? "", code: failed.code };
-  }
-}
-
-async function ok(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const result = await run(file, args, cwd, env);
-  assert.equal(result.code, 0, `${file} ${args.join(" ")} in ${cwd} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
-  return result.stdout;
-}
-
-const npm = (args: readonly string[], cwd: string): Promise<string> =>
-  ok("npm", [...args, "--cache", npmCache, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd);
-
-async function project(parent: string, name: string, manifest: Record<string, unknown>): Promise<string> {
-  const dir = join(parent, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "package.json"), JSON.stringify({ name, private: true, ...manifest }, null, 2));
-  return dir;
-}
 
 /** The first ```ts block after "## Quick start" in README.md. */
 async function readmeQuickStart(): Promise<string> {
@@ -84,31 +40,13 @@ async function typescript(version: string): Promise<string> {
   return tsc;
 }
 
-/** Fails, saying what to run, when a source file is newer than the built package. */
-async function assertBuiltFromSources(): Promise<void> {
-  const built = join(repo, "dist", "index.js");
-  assert.ok(existsSync(built), "dist/ is missing: run `npm run build` (scripts/dev.sh test does it) before the tests");
-  const builtAt = (await stat(built)).mtimeMs;
-  const sources = (await readdir(join(repo, "src"), { recursive: true })).filter((name) => name.endsWith(".ts"));
-  for (const source of sources) {
-    const changedAt = (await stat(join(repo, "src", source))).mtimeMs;
-    assert.ok(changedAt <= builtAt, `src/${source} is newer than dist/: run \`npm run build\` (scripts/dev.sh test does it) before the tests`);
-  }
-}
-
 describe("the packed package, installed into fresh projects", { concurrency: false }, () => {
   let work: string;
   let tarball: string;
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "opencrate-package-"));
-    await mkdir(npmCache, { recursive: true });
-    // Packed from the dist/ the test run was started with (scripts/dev.sh builds it first): prepack would delete
-    // and rebuild it while other test files run the CLI and the examples from it.
-    await assertBuiltFromSources();
-    const packed = await ok("npm", ["pack", "--ignore-scripts", "--pack-destination", work, "--silent"], repo);
-    tarball = join(work, packed.trim().split("\n").at(-1) ?? "");
-    assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
+    tarball = await pack(work);
   });
 
   after(async () => {
