@@ -165,21 +165,23 @@ console.log(JSON.stringify({ count: classes.length, renamed, error: new library.
         `import { Snapshot } from "opencrate";
 const codes = [];
 for (const root of ["s3://opencrate-missing/x", "gs://opencrate-missing/x"]) {
-  await Snapshot.setup({ name: "t", root, console: false }).catch((error) => codes.push([error.code, error.message]));
+  await Snapshot.setup({ name: "t", root, console: false }).catch((error) => codes.push([error.code, error.message, error.path]));
 }
 const local = await Snapshot.setup({ name: "img", console: false });
-await local.image("a.png").save({ data: new Uint8Array(12), width: 2, height: 2, channels: 3 }).catch((error) => codes.push([error.code, error.message]));
+await local.image("a.png").save({ data: new Uint8Array(12), width: 2, height: 2, channels: 3 }).catch((error) => codes.push([error.code, error.message, error.path]));
 await local.close();
 console.log(JSON.stringify(codes));
 `,
       );
-      const failures = JSON.parse(await ok(process.execPath, ["peers.mjs"], dir)) as [string, string][];
+      const failures = JSON.parse(await ok(process.execPath, ["peers.mjs"], dir)) as [string, string, string][];
       assert.equal(failures.length, 3);
       const [s3, gcs, image] = failures;
       assert.deepEqual(failures.map(([code]) => code), ["NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_SUPPORTED"]);
-      assert.match(s3?.[1] ?? "", /s3:\/\/ locations need the optional package @aws-sdk\/client-s3, which is not installed: run `npm install @aws-sdk\/client-s3`/);
-      assert.match(gcs?.[1] ?? "", /gs:\/\/ locations need the optional package @google-cloud\/storage, which is not installed: run `npm install @google-cloud\/storage`/);
-      assert.match(image?.[1] ?? "", /images\/a\.png\) need the optional package sharp, which is not installed: run `npm install sharp`/);
+      // The message and the error's path name the root being opened, or the image's file.
+      assert.match(s3?.[1] ?? "", /^s3:\/\/ locations \(s3:\/\/opencrate-missing\/x\) need the optional package @aws-sdk\/client-s3, which is not installed: run `npm install @aws-sdk\/client-s3`\.$/);
+      assert.match(gcs?.[1] ?? "", /^gs:\/\/ locations \(gs:\/\/opencrate-missing\/x\) need the optional package @google-cloud\/storage, which is not installed: run `npm install @google-cloud\/storage`\.$/);
+      assert.match(image?.[1] ?? "", /images\/a\.png\) need the optional package sharp, which is not installed: run `npm install sharp`\.$/);
+      assert.deepEqual(failures.map(([, , path]) => path.replace(/^.*\/(?=images\/)/, "…/")), ["s3://opencrate-missing/x", "gs://opencrate-missing/x", "…/images/a.png"]);
     });
   });
 
