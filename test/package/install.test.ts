@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cacheDir, npm, ok, pack, project, repo, run } from "./packed.ts";
+import { cacheDir, npm, npmCache, ok, pack, project, repo, run } from "./packed.ts";
 
 /** The oldest TypeScript the declarations are checked with (the same as README.md and docs/API.md state). */
 const OLDEST_TYPESCRIPT = "5.7.3";
@@ -182,6 +182,53 @@ console.log(JSON.stringify(codes));
       assert.match(gcs?.[1] ?? "", /^gs:\/\/ locations \(gs:\/\/opencrate-missing\/x\) need the optional package @google-cloud\/storage, which is not installed: run `npm install @google-cloud\/storage`\.$/);
       assert.match(image?.[1] ?? "", /images\/a\.png\) need the optional package sharp, which is not installed: run `npm install sharp`\.$/);
       assert.deepEqual(failures.map(([, , path]) => path.replace(/^.*\/(?=images\/)/, "…/")), ["s3://opencrate-missing/x", "gs://opencrate-missing/x", "…/images/a.png"]);
+    });
+  });
+
+  describe("a global install, and npx from its cache", () => {
+    const target = "s3://opencrate-missing/x";
+    // An HTTPS S3 endpoint nothing listens on (the SDK-less reads take plain HTTP only): with the SDK in place, `ls`
+    // fails on the network instead.
+    const unreachable = { AWS_ENDPOINT_URL_S3: "https://127.0.0.1:9", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b", AWS_REGION: "us-east-1" };
+    const NEEDS_SDK = /need the optional package @aws-sdk\/client-s3/;
+
+    it("a global install says `npm install -g`, and after exactly that the SDK is found", { timeout: 180_000 }, async () => {
+      const prefix = join(work, "global");
+      await npm(["install", "-g", "--prefix", prefix, tarball], work);
+      const command = join(prefix, "bin", "opencrate");
+      const before = await run(command, ["ls", target], work, unreachable);
+      assert.equal(before.code, 1, before.stderr);
+      const folder = join(prefix, "lib", "node_modules");
+      assert.ok(
+        before.stderr.includes(`which is not installed: run \`npm install -g @aws-sdk/client-s3\` (this opencrate is installed globally, in ${folder}).`),
+        before.stderr,
+      );
+      // npm's configured global prefix is this one (as the user's npm would have it).
+      await npm(["install", "-g", "@aws-sdk/client-s3"], work, { npm_config_prefix: prefix });
+      const after = await run(command, ["ls", target], work, unreachable);
+      assert.notEqual(after.code, 0);
+      assert.doesNotMatch(after.stderr, NEEDS_SDK);
+    });
+
+    it("npx from its cache says to install opencrate with the SDK in the project; that and npx with both packages work", { timeout: 180_000 }, async () => {
+      const dir = await project(work, "npx-user", {});
+      // npx installs into <cache>/_npx: a cache outside the repository (whose node_modules has the SDK) sharing the
+      // downloads of the usual one.
+      const cache = join(work, "npx-cache");
+      await mkdir(join(npmCache, "_cacache"), { recursive: true });
+      await mkdir(cache);
+      await symlink(join(npmCache, "_cacache"), join(cache, "_cacache"));
+      const npx = (args: readonly string[]) => run("npx", ["--yes", "--cache", cache, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...args], dir, unreachable);
+      const cached = await npx(["--package", tarball, "--", "opencrate", "ls", target]);
+      assert.equal(cached.code, 1, cached.stderr);
+      assert.match(cached.stderr, /which is not installed: this opencrate runs from npx's cache, where nothing can be added: run `npm install opencrate @aws-sdk\/client-s3` in your project and `npx opencrate` there \(or, for one command, `npx -p opencrate -p @aws-sdk\/client-s3 opencrate …`\)\./);
+      const both = await npx(["-p", tarball, "-p", "@aws-sdk/client-s3", "--", "opencrate", "ls", target]);
+      assert.notEqual(both.code, 0);
+      assert.doesNotMatch(both.stderr, NEEDS_SDK);
+      await npm(["install", tarball, "@aws-sdk/client-s3"], dir);
+      const local = await run("npx", ["--no", "--", "opencrate", "ls", target], dir, unreachable);
+      assert.notEqual(local.code, 0);
+      assert.doesNotMatch(local.stderr, NEEDS_SDK);
     });
   });
 

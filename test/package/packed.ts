@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 const execFileAsync = promisify(execFile);
 export const repo = fileURLToPath(new URL("../..", import.meta.url));
 export const cacheDir = join(repo, ".cache", "package-test");
-const npmCache = join(cacheDir, "npm-cache");
+export const npmCache = join(cacheDir, "npm-cache");
 
 export interface Result {
   readonly stdout: string;
