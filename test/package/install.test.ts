@@ -84,6 +84,36 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
     for (const peer of PEERS) assert.equal((manifest.dependencies as Record<string, string>)[peer], undefined, `${peer} is not a dependency`);
   });
 
+  it("every relative link in the shipped Markdown resolves inside the package; links into the repository name what it has", async () => {
+    const files = (await ok("tar", ["-tzf", tarball], work)).trim().split("\n").map((line) => line.replace(/^package\//, ""));
+    const manifest = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as { repository: { url: string } };
+    const repository = manifest.repository.url.replace(/^git\+/, "").replace(/\.git$/, "");
+    const intoRepository = new RegExp(`^${repository.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}/(?:blob|tree)/main/([^#?]+)`);
+    const broken: string[] = [];
+    let relative = 0;
+    let absolute = 0;
+    for (const doc of files.filter((file) => file.endsWith(".md"))) {
+      const text = await ok("tar", ["-xzOf", tarball, `package/${doc}`], work);
+      const targets = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|\b(?:href|src)="([^"]+)"/gm)].map(
+        (match) => match[1] ?? match[2] ?? match[3] ?? "",
+      );
+      for (const target of targets) {
+        const inRepository = intoRepository.exec(target);
+        if (inRepository?.[1] !== undefined) {
+          absolute += 1;
+          if (!existsSync(join(repo, decodeURIComponent(inRepository[1])))) broken.push(`${doc}: ${target} (not in the repository)`);
+          continue;
+        }
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith("#")) continue;
+        relative += 1;
+        const path = join(dirname(doc), decodeURIComponent(target.replace(/[#?].*$/, ""))).replace(/\/$/, "");
+        if (!files.some((file) => file === path || file.startsWith(`${path}/`))) broken.push(`${doc}: ${target} (not in the package)`);
+      }
+    }
+    assert.deepEqual(broken, []);
+    assert.ok(absolute > 20, `links checked: ${relative} relative, ${absolute} into the repository`);
+  });
+
   describe("a local-only ESM project", () => {
     let dir: string;
 
