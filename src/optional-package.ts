@@ -4,17 +4,39 @@
  * platform), with the install line to run.
  */
 import { NotSupportedError } from "./errors.ts";
+import { type InstallLocation, ownInstallLocation } from "./install-location.ts";
 
 /** `needs` says who needs it ("s3:// locations"); `path` is what the failed call was about, when there is one. */
-export function optionalPackageError(pkg: string, needs: string, cause: unknown, path?: string): NotSupportedError {
+export function optionalPackageError(
+  pkg: string,
+  needs: string,
+  cause: unknown,
+  path?: string,
+  location: InstallLocation = ownInstallLocation(),
+): NotSupportedError {
   const reason = isMissing(cause, pkg)
     ? "which is not installed"
     : `which failed to load (${cause instanceof Error ? cause.message : String(cause)})`;
   const where = path === undefined ? "" : ` (${path})`;
-  return new NotSupportedError(`${needs}${where} need the optional package ${pkg}, ${reason}: run \`npm install ${pkg}\`.`, {
+  return new NotSupportedError(`${needs}${where} need the optional package ${pkg}, ${reason}: ${installHint(pkg, location)}.`, {
     path: path ?? pkg,
     cause,
   });
+}
+
+/** The install line that makes `pkg` loadable by this opencrate: next to it, wherever it is installed. */
+function installHint(pkg: string, location: InstallLocation): string {
+  switch (location.kind) {
+    case "global":
+      return `run \`npm install -g ${pkg}\` (this opencrate is installed globally, in ${location.folder})`;
+    case "npx":
+      return (
+        `this opencrate runs from npx's cache, where nothing can be added: run \`npm install opencrate ${pkg}\` in your ` +
+        `project and \`npx opencrate\` there (or, for one command, \`npx -p opencrate -p ${pkg} opencrate …\`)`
+      );
+    case "local":
+      return `run \`npm install ${pkg}\``;
+  }
 }
 
 /**

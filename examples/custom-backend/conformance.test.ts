@@ -3,8 +3,8 @@
  *
  *   node --test examples/custom-backend/conformance.test.ts
  *
- * (in this repository add --import ./scripts/use-sources.ts to run the TypeScript sources). Every case gets a fresh
- * backend.
+ * (Node.js 22.12 to 22.17 need --experimental-strip-types before --test; in this repository add
+ * --import ./scripts/use-sources.ts to run the TypeScript sources). Every case gets a fresh backend.
  */
 import { describeBackendConformance } from "opencrate/testing";
 import { MapBackend } from "./map-backend.ts";

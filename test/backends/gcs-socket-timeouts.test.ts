@@ -116,4 +116,25 @@ describe("GCS socket time-outs", () => {
       fresh.destroy();
     }
   });
+
+  it("arms a marked request whose headers come as one-element arrays (node-fetch 2, under older SDK releases)", { timeout: 30_000 }, async () => {
+    watchMarkedRequests();
+    const fresh = new Agent({ keepAlive: false });
+    try {
+      const before = http.headers.length;
+      const marked = httpRequest(`${http.endpoint}/array-marked`, {
+        agent: fresh,
+        headers: { [TIMEOUT_HEADER]: [timeoutHeaderValue({ connectMs: 5_000, idleMs: 7_000 })] },
+      });
+      const [socket] = (await once(marked, "socket")) as [Socket];
+      assert.equal(socket.timeout, 5_000, "the connect time-out is armed");
+      marked.end();
+      await once(marked, "response");
+      assert.equal(socket.timeout, 7_000, "then the idle time-out");
+      assert.equal(http.headers.length, before + 1);
+      assert.equal(http.headers.at(-1)?.[TIMEOUT_HEADER], undefined, "the marker never leaves the process");
+    } finally {
+      fresh.destroy();
+    }
+  });
 });

@@ -32,6 +32,15 @@ describe("opencrate ls", () => {
     assert.equal(result.stderr, "");
   });
 
+  it("`ls --help` names the version table's columns in the order the table has them", async () => {
+    const table = await runCli(["ls", join(root, "train")]);
+    assert.equal(table.code, 0, table.stderr);
+    const columns = (table.stdout.split("\n")[0] ?? "").trim().split(/\s{2,}/).slice(1).map((column) => column.toLowerCase());
+    const help = await runCli(["ls", "--help"]);
+    const named = /# versions: ([^\n]+)/.exec(help.stdout)?.[1]?.split(", ");
+    assert.deepEqual(named, columns);
+  });
+
   it("lists the versions of a name as a table: version, tag, created, status, run id, size", async () => {
     const result = await runCli(["ls", join(root, "train")]);
     assert.equal(result.code, 0, result.stderr);

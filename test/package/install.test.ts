@@ -5,63 +5,19 @@
  * from the registry on the first run, offline after), so only opencrate itself is new in each install.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
+import { cacheDir, npm, npmCache, ok, pack, project, repo, run } from "./packed.ts";
 
-const execFileAsync = promisify(execFile);
-const repo = fileURLToPath(new URL("../..", import.meta.url));
-const cacheDir = join(repo, ".cache", "package-test");
-const npmCache = join(cacheDir, "npm-cache");
 /** The oldest TypeScript the declarations are checked with (the same as README.md and docs/API.md state). */
 const OLDEST_TYPESCRIPT = "5.7.3";
 /** The optional peers a full install adds. */
 const PEERS = ["@aws-sdk/client-s3", "@google-cloud/storage", "sharp"];
-
-interface Result {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
-
-/** Runs a command; resolves with its output and exit code whatever the code. */
-async function run(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await execFileAsync(file, args, {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1", OPENCRATE_ROOT: "", ...env },
-      timeout: 300_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failed = error as { stdout?: string; stderr?: string; code?: unknown };
-    if (typeof failed.code !== "number") throw error;
-    return { stdout: failed.stdout ?? "", stderr: failed.stderr ?? "", code: failed.code };
-  }
-}
-
-async function ok(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const result = await run(file, args, cwd, env);
-  assert.equal(result.code, 0, `${file} ${args.join(" ")} in ${cwd} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
-  return result.stdout;
-}
-
-const npm = (args: readonly string[], cwd: string): Promise<string> =>
-  ok("npm", [...args, "--cache", npmCache, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd);
-
-async function project(parent: string, name: string, manifest: Record<string, unknown>): Promise<string> {
-  const dir = join(parent, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "package.json"), JSON.stringify({ name, private: true, ...manifest }, null, 2));
-  return dir;
-}
 
 /** The first ```ts block after "## Quick start" in README.md. */
 async function readmeQuickStart(): Promise<string> {
@@ -84,31 +40,13 @@ async function typescript(version: string): Promise<string> {
   return tsc;
 }
 
-/** Fails, saying what to run, when a source file is newer than the built package. */
-async function assertBuiltFromSources(): Promise<void> {
-  const built = join(repo, "dist", "index.js");
-  assert.ok(existsSync(built), "dist/ is missing: run `npm run build` (scripts/dev.sh test does it) before the tests");
-  const builtAt = (await stat(built)).mtimeMs;
-  const sources = (await readdir(join(repo, "src"), { recursive: true })).filter((name) => name.endsWith(".ts"));
-  for (const source of sources) {
-    const changedAt = (await stat(join(repo, "src", source))).mtimeMs;
-    assert.ok(changedAt <= builtAt, `src/${source} is newer than dist/: run \`npm run build\` (scripts/dev.sh test does it) before the tests`);
-  }
-}
-
 describe("the packed package, installed into fresh projects", { concurrency: false }, () => {
   let work: string;
   let tarball: string;
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "opencrate-package-"));
-    await mkdir(npmCache, { recursive: true });
-    // Packed from the dist/ the test run was started with (scripts/dev.sh builds it first): prepack would delete
-    // and rebuild it while other test files run the CLI and the examples from it.
-    await assertBuiltFromSources();
-    const packed = await ok("npm", ["pack", "--ignore-scripts", "--pack-destination", work, "--silent"], repo);
-    tarball = join(work, packed.trim().split("\n").at(-1) ?? "");
-    assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
+    tarball = await pack(work);
   });
 
   after(async () => {
@@ -144,6 +82,36 @@ describe("the packed package, installed into fresh projects", { concurrency: fal
     assert.doesNotMatch(JSON.stringify(manifest.exports), /src\//);
     assert.match(String((manifest.repository as { url?: unknown } | undefined)?.url), /^git\+https:\/\/github\.com\//);
     for (const peer of PEERS) assert.equal((manifest.dependencies as Record<string, string>)[peer], undefined, `${peer} is not a dependency`);
+  });
+
+  it("every relative link in the shipped Markdown resolves inside the package; links into the repository name what it has", async () => {
+    const files = (await ok("tar", ["-tzf", tarball], work)).trim().split("\n").map((line) => line.replace(/^package\//, ""));
+    const manifest = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as { repository: { url: string } };
+    const repository = manifest.repository.url.replace(/^git\+/, "").replace(/\.git$/, "");
+    const intoRepository = new RegExp(`^${repository.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}/(?:blob|tree)/main/([^#?]+)`);
+    const broken: string[] = [];
+    let relative = 0;
+    let absolute = 0;
+    for (const doc of files.filter((file) => file.endsWith(".md"))) {
+      const text = await ok("tar", ["-xzOf", tarball, `package/${doc}`], work);
+      const targets = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|\b(?:href|src)="([^"]+)"/gm)].map(
+        (match) => match[1] ?? match[2] ?? match[3] ?? "",
+      );
+      for (const target of targets) {
+        const inRepository = intoRepository.exec(target);
+        if (inRepository?.[1] !== undefined) {
+          absolute += 1;
+          if (!existsSync(join(repo, decodeURIComponent(inRepository[1])))) broken.push(`${doc}: ${target} (not in the repository)`);
+          continue;
+        }
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith("#")) continue;
+        relative += 1;
+        const path = join(dirname(doc), decodeURIComponent(target.replace(/[#?].*$/, ""))).replace(/\/$/, "");
+        if (!files.some((file) => file === path || file.startsWith(`${path}/`))) broken.push(`${doc}: ${target} (not in the package)`);
+      }
+    }
+    assert.deepEqual(broken, []);
+    assert.ok(absolute > 20, `links checked: ${relative} relative, ${absolute} into the repository`);
   });
 
   describe("a local-only ESM project", () => {
@@ -227,21 +195,70 @@ console.log(JSON.stringify({ count: classes.length, renamed, error: new library.
         `import { Snapshot } from "opencrate";
 const codes = [];
 for (const root of ["s3://opencrate-missing/x", "gs://opencrate-missing/x"]) {
-  await Snapshot.setup({ name: "t", root, console: false }).catch((error) => codes.push([error.code, error.message]));
+  await Snapshot.setup({ name: "t", root, console: false }).catch((error) => codes.push([error.code, error.message, error.path]));
 }
 const local = await Snapshot.setup({ name: "img", console: false });
-await local.image("a.png").save({ data: new Uint8Array(12), width: 2, height: 2, channels: 3 }).catch((error) => codes.push([error.code, error.message]));
+await local.image("a.png").save({ data: new Uint8Array(12), width: 2, height: 2, channels: 3 }).catch((error) => codes.push([error.code, error.message, error.path]));
 await local.close();
 console.log(JSON.stringify(codes));
 `,
       );
-      const failures = JSON.parse(await ok(process.execPath, ["peers.mjs"], dir)) as [string, string][];
+      const failures = JSON.parse(await ok(process.execPath, ["peers.mjs"], dir)) as [string, string, string][];
       assert.equal(failures.length, 3);
       const [s3, gcs, image] = failures;
       assert.deepEqual(failures.map(([code]) => code), ["NOT_SUPPORTED", "NOT_SUPPORTED", "NOT_SUPPORTED"]);
-      assert.match(s3?.[1] ?? "", /s3:\/\/ locations need the optional package @aws-sdk\/client-s3, which is not installed: run `npm install @aws-sdk\/client-s3`/);
-      assert.match(gcs?.[1] ?? "", /gs:\/\/ locations need the optional package @google-cloud\/storage, which is not installed: run `npm install @google-cloud\/storage`/);
-      assert.match(image?.[1] ?? "", /images\/a\.png\) need the optional package sharp, which is not installed: run `npm install sharp`/);
+      // The message and the error's path name the root being opened, or the image's file.
+      assert.match(s3?.[1] ?? "", /^s3:\/\/ locations \(s3:\/\/opencrate-missing\/x\) need the optional package @aws-sdk\/client-s3, which is not installed: run `npm install @aws-sdk\/client-s3`\.$/);
+      assert.match(gcs?.[1] ?? "", /^gs:\/\/ locations \(gs:\/\/opencrate-missing\/x\) need the optional package @google-cloud\/storage, which is not installed: run `npm install @google-cloud\/storage`\.$/);
+      assert.match(image?.[1] ?? "", /images\/a\.png\) need the optional package sharp, which is not installed: run `npm install sharp`\.$/);
+      assert.deepEqual(failures.map(([, , path]) => path.replace(/^.*\/(?=images\/)/, "…/")), ["s3://opencrate-missing/x", "gs://opencrate-missing/x", "…/images/a.png"]);
+    });
+  });
+
+  describe("a global install, and npx from its cache", () => {
+    const target = "s3://opencrate-missing/x";
+    // An HTTPS S3 endpoint nothing listens on (the SDK-less reads take plain HTTP only): with the SDK in place, `ls`
+    // fails on the network instead.
+    const unreachable = { AWS_ENDPOINT_URL_S3: "https://127.0.0.1:9", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b", AWS_REGION: "us-east-1" };
+    const NEEDS_SDK = /need the optional package @aws-sdk\/client-s3/;
+
+    it("a global install says `npm install -g`, and after exactly that the SDK is found", { timeout: 180_000 }, async () => {
+      const prefix = join(work, "global");
+      await npm(["install", "-g", "--prefix", prefix, tarball], work);
+      const command = join(prefix, "bin", "opencrate");
+      const before = await run(command, ["ls", target], work, unreachable);
+      assert.equal(before.code, 1, before.stderr);
+      const folder = join(prefix, "lib", "node_modules");
+      assert.ok(
+        before.stderr.includes(`which is not installed: run \`npm install -g @aws-sdk/client-s3\` (this opencrate is installed globally, in ${folder}).`),
+        before.stderr,
+      );
+      // npm's configured global prefix is this one (as the user's npm would have it).
+      await npm(["install", "-g", "@aws-sdk/client-s3"], work, { npm_config_prefix: prefix });
+      const after = await run(command, ["ls", target], work, unreachable);
+      assert.notEqual(after.code, 0);
+      assert.doesNotMatch(after.stderr, NEEDS_SDK);
+    });
+
+    it("npx from its cache says to install opencrate with the SDK in the project; that and npx with both packages work", { timeout: 180_000 }, async () => {
+      const dir = await project(work, "npx-user", {});
+      // npx installs into <cache>/_npx: a cache outside the repository (whose node_modules has the SDK) sharing the
+      // downloads of the usual one.
+      const cache = join(work, "npx-cache");
+      await mkdir(join(npmCache, "_cacache"), { recursive: true });
+      await mkdir(cache);
+      await symlink(join(npmCache, "_cacache"), join(cache, "_cacache"));
+      const npx = (args: readonly string[]) => run("npx", ["--yes", "--cache", cache, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...args], dir, unreachable);
+      const cached = await npx(["--package", tarball, "--", "opencrate", "ls", target]);
+      assert.equal(cached.code, 1, cached.stderr);
+      assert.match(cached.stderr, /which is not installed: this opencrate runs from npx's cache, where nothing can be added: run `npm install opencrate @aws-sdk\/client-s3` in your project and `npx opencrate` there \(or, for one command, `npx -p opencrate -p @aws-sdk\/client-s3 opencrate …`\)\./);
+      const both = await npx(["-p", tarball, "-p", "@aws-sdk/client-s3", "--", "opencrate", "ls", target]);
+      assert.notEqual(both.code, 0);
+      assert.doesNotMatch(both.stderr, NEEDS_SDK);
+      await npm(["install", tarball, "@aws-sdk/client-s3"], dir);
+      const local = await run("npx", ["--no", "--", "opencrate", "ls", target], dir, unreachable);
+      assert.notEqual(local.code, 0);
+      assert.doesNotMatch(local.stderr, NEEDS_SDK);
     });
   });
 

@@ -21,7 +21,7 @@ type StorageModule = typeof import("@google-cloud/storage");
 type Interceptor = NonNullable<StorageOptions["interceptors_"]>[number];
 type InterceptedRequest = ReturnType<Interceptor["request"]>;
 
-export const loadStorageSdk: () => Promise<StorageModule> = lazyOptionalPackage(
+export const loadStorageSdk: (root: string) => Promise<StorageModule> = lazyOptionalPackage(
   "@google-cloud/storage",
   "gs:// locations",
   () => import("@google-cloud/storage"),
@@ -41,8 +41,9 @@ export interface GcsClient {
   release(): void;
 }
 
-export async function createStorage(settings: GcsSettings): Promise<GcsClient> {
-  const { Storage, IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT } = await loadStorageSdk();
+/** `root` (the backend's URI) is named when the SDK is missing. */
+export async function createStorage(settings: GcsSettings, root: string): Promise<GcsClient> {
+  const { Storage, IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT } = await loadStorageSdk(root);
   const timeouts = { connectMs: settings.connectTimeoutMs, idleMs: settings.requestTimeoutMs };
   watchMarkedRequests();
   const agent: Agent = agentWithTimeouts(settings.endpoint, timeouts);

@@ -670,10 +670,10 @@ export class GcsBackend implements StorageBackend {
     this.#client ??= (async () => {
       if (this.#givenStorage !== undefined) return this.#withBucket(this.#wrapGiven(this.#givenStorage));
       if (this.#settings.authenticate) {
-        await loadStorageSdk(); // a missing @google-cloud/storage is the first thing to fix, before credentials
+        await loadStorageSdk(this.describe("")); // a missing @google-cloud/storage is the first thing to fix, before credentials
         this.#credentialFiles = await checkCredentials(this.describe(""));
       }
-      return this.#withBucket(await createStorage(this.#settings));
+      return this.#withBucket(await createStorage(this.#settings, this.describe("")));
     })();
     const opening = this.#client;
     opening.catch(() => {

@@ -116,7 +116,9 @@ function armSocket(socket: Socket, timeouts: SocketTimeouts): void {
   // A kept-alive socket back in its agent's pool gets that agent's own time-out (none) from Node again.
 }
 
-function parseHeader(value: number | string | string[] | undefined): SocketTimeouts | undefined {
+function parseHeader(header: number | string | string[] | undefined): SocketTimeouts | undefined {
+  // node-fetch 2 (gaxios 6, in @google-cloud/storage before 8.3) hands every header over as a one-element array.
+  const value = Array.isArray(header) && header.length === 1 ? header[0] : header;
   if (typeof value !== "string") return undefined;
   const [connectMs, idleMs] = value.split(",").map(Number);
   if (connectMs === undefined || idleMs === undefined || !(connectMs > 0) || !(idleMs > 0)) return undefined;

@@ -8,7 +8,7 @@ import { type S3BackendOptions, type S3Settings, clientConfig, fallbackRegion } 
 
 export type S3Sdk = typeof import("@aws-sdk/client-s3");
 
-export const loadS3Sdk: () => Promise<S3Sdk> = lazyOptionalPackage("@aws-sdk/client-s3", "s3:// locations", () => import("@aws-sdk/client-s3"));
+export const loadS3Sdk: (root: string) => Promise<S3Sdk> = lazyOptionalPackage("@aws-sdk/client-s3", "s3:// locations", () => import("@aws-sdk/client-s3"));
 
 export interface S3Connection {
   readonly sdk: S3Sdk;
@@ -22,10 +22,11 @@ export interface S3Connection {
 /**
  * The client for these settings, or the caller's own. When neither the options nor the SDK's chain (AWS_REGION,
  * the shared config file) name a region, the SDK would fail every request with "Region is missing"; S3-compatible
- * stores do not care, so fall back to AWS_DEFAULT_REGION or us-east-1 instead.
+ * stores do not care, so fall back to AWS_DEFAULT_REGION or us-east-1 instead. `root` (the backend's URI) is named
+ * when the SDK is missing.
  */
-export async function connect(settings: S3Settings, options: S3BackendOptions): Promise<S3Connection> {
-  const loaded = await loadS3Sdk();
+export async function connect(settings: S3Settings, options: S3BackendOptions, root: string): Promise<S3Connection> {
+  const loaded = await loadS3Sdk(root);
   if (options.client !== undefined) {
     return { sdk: loaded, client: options.client, owned: false, region: await regionOf(options.client) ?? "unknown" };
   }

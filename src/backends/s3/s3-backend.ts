@@ -821,7 +821,7 @@ export class S3Backend implements StorageBackend {
 
   #connect(): Promise<Connected> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    this.#connected ??= connect(this.#settings, this.#options).then(
+    this.#connected ??= connect(this.#settings, this.#options, this.describe("")).then(
       (connection) => {
         this.#clock.share(connection.client.config);
         this.#endpoint = endpointLabel(this.#settings, connection.region);

@@ -16,7 +16,7 @@ Examples:
   $ opencrate ls snapshots                        # snapshot names in a local root
   $ opencrate ls train                            # versions of train in the default root (a ./train folder
                                                   # of its own versions wins; one holding pulled copies does not)
-  $ opencrate ls s3://team/snapshots/train        # versions: tag, created, run id, status, size
+  $ opencrate ls s3://team/snapshots/train        # versions: tag, created, status, run id, size
   $ opencrate ls s3://team/snapshots/train@latest # files of the newest version
   $ opencrate ls snapshots/train/v3:baseline --json`,
     )
