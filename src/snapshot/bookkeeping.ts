@@ -14,15 +14,18 @@ const PROBE_PREFIX = ".opencrate-probe-";
 /** Starts the name of a partial file `pull` writes beside its target. */
 export const PARTIAL_PREFIX = ".ocpart-";
 
-/** A partial file of `pull`, its ranges or their journal (see partialFileName and partialEntries). */
-const PARTIAL_NAME = /^\.ocpart-[0-9a-f]{32}(?:-ranges(?:\.done)?)?$/;
+/**
+ * A partial file of `pull`, its ranges or their journal (see partialFileName and partialEntries): `.ocpart-`, 16 hex
+ * digits, `-` and 16 more; or 32 hex digits, as earlier versions named them.
+ */
+const PARTIAL_NAME = /^\.ocpart-(?:[0-9a-f]{32}|[0-9a-f]{16}-[0-9a-f]{16})(?:-ranges(?:\.done)?)?$/;
 
 /** Why one path segment is opencrate's bookkeeping, or undefined when it is a name like any other. */
 export function bookkeepingReason(segment: string): string | undefined {
   if (segment === BOOKKEEPING_FOLDER) return `'${BOOKKEEPING_FOLDER}' is the folder of opencrate's own records`;
   if (segment.startsWith(PROBE_PREFIX)) return `names starting with '${PROBE_PREFIX}' are opencrate's store probes`;
   if (isReservedName(segment)) return `names starting with '${RESERVED_NAME_PREFIX}' are reserved for opencrate's temp and lock files`;
-  if (PARTIAL_NAME.test(segment)) return `'${PARTIAL_PREFIX}' and 32 hex digits name the partial files of an interrupted pull`;
+  if (PARTIAL_NAME.test(segment)) return `'${PARTIAL_PREFIX}' and hex digits name the partial files of an interrupted pull`;
   return undefined;
 }
 

@@ -152,8 +152,9 @@ async function download(request: FileDownload): Promise<FileDownloaded> {
     filled = small ? await fillSmall(request, partial, flags, read, onBytes) : await fillStreamed(request, partial, flags, plan, read, onBytes);
   } catch (error) {
     // Kept for a later download to continue (an interrupted pull goes on from there), unless nothing in it can be:
-    // a small object is read whole before a byte is written, and a revision that is gone is not read again.
-    if (!keeps(request) || small || isOpenCrateError(error, "PRECONDITION_FAILED") || !(await holdsBytes(partial))) {
+    // a small object is read whole before a byte is written, a revision that is gone is not read again, and bytes
+    // the store's read found bad must not be continued (with no checksum of the whole, nothing would catch them).
+    if (!keeps(request) || small || !keptAfter(error) || !(await holdsBytes(partial))) {
       await unlink(partial).catch(() => {});
       if (plan.journal !== undefined) await unlink(plan.journal).catch(() => {});
     }
@@ -236,6 +237,11 @@ async function planFill(request: FileDownload): Promise<FillPlan> {
 /** Whether what this download gets is left for a later one when it fails. */
 function keeps(request: FileDownload): boolean {
   return request.keep ?? request.resume;
+}
+
+/** Whether what a download got before it failed with `error` may be continued. */
+function keptAfter(error: unknown): boolean {
+  return !isOpenCrateError(error, "PRECONDITION_FAILED") && !isOpenCrateError(error, "CORRUPT_DATA");
 }
 
 /** Whether a file of at least one byte is at `path`. */

@@ -23,9 +23,11 @@ const HIDDEN_NAMES = [
   "deep/.opencrate-probe-x/y.txt",
   ".ocpart-0123456789abcdef0123456789abcdef",
   "a/.ocpart-0123456789abcdef0123456789abcdef-ranges.done",
+  ".ocpart-0123456789abcdef-0123456789abcdef",
+  "a/.ocpart-0123456789abcdef-0123456789abcdef-ranges",
 ];
 /** Names that only look like them: listed, so saved. */
-const LOOKALIKES = [".opencrate.txt", ".opencrate-probe", "x/.opencrates/y.txt", ".ocpart-xyz.txt", ".env", "cfg/.hidden.json"];
+const LOOKALIKES = [".opencrate.txt", ".opencrate-probe", "x/.opencrates/y.txt", ".ocpart-xyz.txt", ".ocpart-0123456789abcdef-xyz", ".env", "cfg/.hidden.json"];
 
 /** Writes `parts` below its artifact path, as given. */
 class PartsHandler {

@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it, mock, test } from "node:test";
 import type { BodySink, ObjectInfo, RangeIntoOptions, ReadOptions, StorageBackend } from "../../src/backends/backend.ts";
 import { crc32c, crc32cCombine } from "../../src/backends/crc32c.ts";
-import { isOpenCrateError } from "../../src/errors.ts";
+import { CorruptDataError, isOpenCrateError } from "../../src/errors.ts";
 import { crc32cHex } from "../../src/transfer/content-check.ts";
 import { downloadToFile, type FileDownloaded } from "../../src/transfer/download-file.ts";
 import { SafeFolder } from "../../src/transfer/safe-folder.ts";
@@ -262,6 +262,57 @@ describe("download to file on a full disk", () => {
       } finally {
         failing.mock.restore();
       }
+    }
+  });
+});
+
+describe("a download kept for a later one, failing CORRUPT_DATA", () => {
+  let dir: string;
+  const factory = memoryFactory();
+  // Over 1 MiB: streamed, so what it got would be kept.
+  const bytes = patterned(2 * MiB + 3, 11);
+
+  before(async () => {
+    dir = await tempDir("transfer-corrupt");
+  });
+  after(async () => {
+    await factory.cleanup();
+    await removeDir(dir);
+  });
+
+  it("leaves no partial file, whether the store's read or the final check found the bytes bad", async () => {
+    const inner = await factory.make();
+    await inner.put("big.bin", bytes);
+    const info = await inner.head("big.bin");
+    // A read that fails its own checksum check after half the bytes came, as a store client's validation does.
+    const badRead = new Proxy(inner, {
+      get(target, property) {
+        if (property === "getStream") {
+          return async (): Promise<Readable> =>
+            Readable.from(
+              (async function* () {
+                yield bytes.subarray(0, MiB);
+                throw new CorruptDataError("Checksum mismatch while trying to read big.bin: test", { path: "big.bin" });
+              })(),
+            );
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const dest = join(dir, "corrupt");
+    await mkdir(dest);
+    const folder = await SafeFolder.open(await realpath(dest));
+    try {
+      const fetch = (backend: StorageBackend, checked: ObjectInfo): Promise<FileDownloaded> =>
+        downloadToFile({ backend, key: "big.bin", info: checked, folder, name: "big.bin", partialName: ".part-big", resume: false, keep: true });
+      await assert.rejects(fetch(badRead, info), (error) => isOpenCrateError(error, "CORRUPT_DATA"));
+      assert.deepEqual(await readdir(dest), [], "nothing kept of a read the store found bad");
+      const wrong = { ...info, checksum: { algorithm: "sha256", value: "0".repeat(64) } } as const;
+      await assert.rejects(fetch(inner, wrong), (error) => isOpenCrateError(error, "CORRUPT_DATA"));
+      assert.deepEqual(await readdir(dest), [], "nothing kept of bytes that failed the checksum");
+    } finally {
+      await folder.close();
     }
   });
 });

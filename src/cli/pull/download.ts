@@ -57,10 +57,36 @@ export interface DownloadContext {
   readonly onBytes: (count: number) => void;
 }
 
-/** The partial file name for an object of `name` at `revision` (same folder as the target). */
+/**
+ * The partial file name for an object of `name` at `revision` (same folder as the target): a hash of the name, then
+ * one of the name and revision, so that the partials of the name's other revisions can be told (stalePartials).
+ */
 export function partialFileName(name: string, revision: string): string {
-  return `${PARTIAL_PREFIX}${createHash("sha256").update(`${name}\0${revision}`).digest("hex").slice(0, 32)}`;
+  return `${partialNamePrefix(name)}${hex16(`${name}\0${revision}`)}`;
 }
+
+/** What every partial name of `name` starts with, whatever the revision. */
+function partialNamePrefix(name: string): string {
+  return `${PARTIAL_PREFIX}${hex16(name)}-`;
+}
+
+function hex16(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
+/**
+ * The names in `present` that are partial files of `name` at another revision than `partialName`'s (a prefix, or
+ * ranges and their journal): they can never be continued. Partials named before the name's hash was part of the
+ * name (`.ocpart-` and 32 hex digits) cannot be told apart by target and are never among them.
+ */
+export function stalePartials(present: ReadonlySet<string>, name: string, partialName: string): string[] {
+  const prefix = partialNamePrefix(name);
+  const current = new Set(partialEntries(partialName));
+  return [...present].filter((entry) => entry.startsWith(prefix) && PARTIAL_OF_A_REVISION.test(entry.slice(prefix.length)) && !current.has(entry));
+}
+
+/** The rest of a partial file's name after partialNamePrefix. */
+const PARTIAL_OF_A_REVISION = /^[0-9a-f]{16}(?:-ranges(?:\.done)?)?$/;
 
 /**
  * The names in each folder before this pull wrote to it: a folder the pull created is known to be empty, any other
@@ -86,6 +112,10 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   const present = await context.entries.of(folder);
   const name = task.segments.at(-1) ?? "";
 
+  const partialName = partialFileName(name, info.revision);
+  // Left by pulls of a revision the object no longer has (each may be as large as the file).
+  for (const stale of stalePartials(present, name, partialName)) await dropPartial(folder, stale);
+
   const path = task.segments.join("/");
   const localPath = `${folder.path}/${name}`;
   const existing = present.has(name) ? await lstat(folder.entry(name), { bigint: true }).catch(() => undefined) : undefined;
@@ -95,7 +125,7 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
       // The version's own content: a later pull may replace it (a folder pulled before files a checksum verified
       // were recorded, or by a pull killed before it recorded them, is recorded from here on).
       // Removing a second name changes the file's change time: the record takes the file as it is after.
-      const found = (await dropSecondNames(folder, present, partialFileName(name, info.revision), existing))
+      const found = (await dropSecondNames(folder, present, partialName, existing))
         ? ((await lstat(folder.entry(name), { bigint: true }).catch(() => undefined)) ?? existing)
         : existing;
       context.record.noteFound(path, info.revision, placedFileOf(found));
@@ -105,7 +135,6 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
     // Before a byte is downloaded; checked again right before the file is moved into place.
     checkReplace(context, task.key, path, localPath, existing);
   }
-  const partialName = partialFileName(name, info.revision);
   const done = await downloadToFile({
     backend: context.backend,
     key: task.key,
@@ -128,6 +157,12 @@ export async function downloadFile(task: DownloadTask, context: DownloadContext)
   // Written into pulled.json when the pull ends.
   if (done.placed !== undefined) context.record.note(path, info.revision, done.placed);
   return { kind: "downloaded", size: done.size, resumedFrom: done.resumedFrom, verified: done.verified };
+}
+
+/** Removes a partial file (never a folder or a link's target) that is no longer of use. */
+async function dropPartial(folder: SafeFolder, entry: string): Promise<void> {
+  const found = await lstat(folder.entry(entry)).catch(() => undefined);
+  if (found?.isFile() === true || found?.isSymbolicLink() === true) await unlink(folder.entry(entry)).catch(() => {});
 }
 
 /**
