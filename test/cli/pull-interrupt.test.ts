@@ -106,8 +106,10 @@ for (const target of targets) {
       const checkpoints = join(dest, "checkpoints");
       const cli = startCli(["pull", uri, dest], { env: target.env(proxy.endpoint) });
       const deadline = Date.now() + 60_000;
-      // The store is silent and the partial holds what came before.
-      while (proxy.counters.held === 0 || !(await partialsIn(checkpoints)).some((partial) => partial.size > 0)) {
+      // The store is silent, the partial holds what came before, and the two small files are in place (on a busy
+      // machine the big file's first bytes can come before them).
+      const smallPlaced = (): boolean => existsSync(join(dest, "stalled.log")) && existsSync(join(dest, "texts", "notes.txt"));
+      while (proxy.counters.held === 0 || !(await partialsIn(checkpoints)).some((partial) => partial.size > 0) || !smallPlaced()) {
         if (cli.child.exitCode !== null) assert.fail(`the pull ended before it was interrupted: ${(await cli.result).stderr}`);
         assert.ok(Date.now() < deadline, `the big file's read was not held within a minute: ${proxy.describe()}`);
         await sleep(10);
