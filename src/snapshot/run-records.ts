@@ -11,6 +11,8 @@ const READ_CONCURRENCY = 16;
 export interface StoredRunRecord {
   readonly record: RunRecord;
   readonly storedAt: Date;
+  /** The record's key. */
+  readonly key: string;
 }
 
 /** The run records of one version (or of all versions), oldest start first. Unreadable records are skipped. */
@@ -33,7 +35,7 @@ export async function listStoredRunRecords(backend: StorageBackend, name: string
       const entry = listed[index];
       if (entry === undefined) continue;
       const record = await readRecord(backend, entry.key);
-      records[index] = record === undefined ? undefined : { record, storedAt: entry.storedAt };
+      records[index] = record === undefined ? undefined : { record, storedAt: entry.storedAt, key: entry.key };
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, listed.length) }, reader));

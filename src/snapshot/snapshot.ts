@@ -55,6 +55,7 @@ import {
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
+import { refuseReplaceWhileRunning, refuseResetWhileRunning } from "./live-runs.ts";
 import { checkArtifactNameLength, refuseBookkeepingArtifactName, refuseRunLogType, validateTypeName } from "./names.ts";
 import { forgetPythonCounter, pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
@@ -105,6 +106,8 @@ interface ActiveRun {
   readonly pythonConfig?: string | undefined;
   readonly writer: RunSink | undefined;
   readonly unregisterExit: (() => void) | undefined;
+  /** This run's record: its own run never stops `reset()`. Undefined when open read-only. */
+  readonly recordKey?: string;
 }
 
 type ArtifactOf<H> = H extends ArtifactHandler<infer In, infer Out, infer SaveOptions, infer LoadOptions>
@@ -201,6 +204,7 @@ export class Snapshot extends LevelMethods {
     }
     let resolved: ResolvedVersion;
     let writer: RunSink | undefined;
+    let recordKey: string;
     for (let attempt = 1; ; attempt++) {
       try {
         resolved = await resolveVersion({
@@ -227,8 +231,11 @@ export class Snapshot extends LevelMethods {
       try {
         // Before the new log is written into the folder: a folder that cannot be emptied (on local disk, one reached
         // through a link) is refused with nothing written, not after the new log has replaced the old one.
-        if (empties) await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
-        const { key: recordKey, record } = firstRunRecord({
+        if (empties) {
+          await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
+          await refuseReplaceWhileRunning(backend, name, version, folder, runId);
+        }
+        const first = firstRunRecord({
           name,
           // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
           version: version === DEV_VERSION ? -1 : version,
@@ -239,6 +246,7 @@ export class Snapshot extends LevelMethods {
           startedAt,
           git: await git,
         });
+        recordKey = first.key;
         writer = await startRunSink(backend, {
           logKey: log,
           historyKey: historyKey(name, folder, rank),
@@ -249,7 +257,7 @@ export class Snapshot extends LevelMethods {
           // one that joined may have written it first.
           createOnly: resolved.claimedNew && (runId === undefined || rank !== undefined),
           recordKey,
-          record,
+          record: first.record,
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
         });
         if (empties) {
@@ -291,7 +299,7 @@ export class Snapshot extends LevelMethods {
       },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
-    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit };
+    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit, recordKey };
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
@@ -472,9 +480,10 @@ export class Snapshot extends LevelMethods {
   /**
    * Deletes every version of this name (and its bookkeeping), nothing else: other files and folders under the name
    * stay. A version that cannot be deleted whole (on local disk, one reached through a link) is refused before any
-   * is deleted. The snapshot is no longer set up.
+   * is deleted, and so is a name where another run is still going, unless `evenIfRunning`. The snapshot is no longer
+   * set up.
    */
-  async reset(options: { confirm?: boolean } = {}): Promise<void> {
+  async reset(options: { confirm?: boolean; evenIfRunning?: boolean } = {}): Promise<void> {
     const run = this.#active();
     const where = run.backend.describe(nameKey(run.name));
     if (options.confirm !== true) {
@@ -486,6 +495,7 @@ export class Snapshot extends LevelMethods {
     if (run.readOnly) {
       throw new ReadOnlyError(`Cannot reset ${where}: the snapshot is open read-only.`, { path: where });
     }
+    if (options.evenIfRunning !== true) await refuseResetWhileRunning(run.backend, run.name, run.recordKey);
     await this.close();
     this.#closedAt = undefined; // deleted, not closed: the plain "not set up" message fits
     const backend = run.backend;
