@@ -48,6 +48,13 @@ export interface LogObjectWriterOptions {
   readonly maxBatchChars?: number;
   /** Called after each flush that stored lines (the run record refreshes its `lastSeen` from here). */
   readonly onStored?: () => void;
+  /** Whether the run's version was found deleted under it: nothing is written any more, and lines are dropped. */
+  readonly versionDeleted?: () => boolean;
+  /**
+   * Called when a flush finds `.log` taken by another writer or gone, or the history gone, before it says so or
+   * creates the history again: the run looks whether its version was deleted (then {@link versionDeleted} says so).
+   */
+  readonly onMissing?: () => Promise<void>;
 }
 
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
@@ -67,6 +74,8 @@ export class LogObjectWriter implements LogSink {
   readonly #appendRetry: RetryPolicy;
   readonly #runLog: RunLog;
   readonly #onStored: (() => void) | undefined;
+  readonly #versionDeleted: () => boolean;
+  readonly #onMissing: () => Promise<void>;
   readonly #maxBatchChars: number;
 
   #state: WriterState = "created";
@@ -86,6 +95,8 @@ export class LogObjectWriter implements LogSink {
   #queuedFlush: Promise<void> | undefined;
   #reportedBackgroundFailure = false;
   #droppedAfterClose = 0;
+  /** `.log` was found taken by another writer or gone: "found" until the flush that found it has looked why. */
+  #logLost: "no" | "found" | "told" = "no";
 
   constructor(options: LogObjectWriterOptions) {
     this.#backend = options.backend;
@@ -96,8 +107,12 @@ export class LogObjectWriter implements LogSink {
     this.#flushIntervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
     this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.#appendRetry = options.appendRetry ?? retryPolicyOf(options.backend);
-    this.#runLog = runLogFor(this.#backend, this.#logKey, () => this.#warnReplaced());
+    this.#runLog = runLogFor(this.#backend, this.#logKey, () => {
+      this.#logLost = "found";
+    });
     this.#onStored = options.onStored;
+    this.#versionDeleted = options.versionDeleted ?? (() => false);
+    this.#onMissing = options.onMissing ?? (async () => {});
     this.#maxBatchChars = Math.max(1, options.maxBatchChars ?? MAX_JOINED_CHARS);
   }
 
@@ -202,6 +217,7 @@ export class LogObjectWriter implements LogSink {
   }
 
   write(line: string): void {
+    if (this.#versionDeleted()) return;
     if (this.#state === "closed") {
       this.#warnDroppedAfterClose();
       return;
@@ -241,6 +257,7 @@ export class LogObjectWriter implements LogSink {
   async #flushOnce(): Promise<void> {
     if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
+    if (this.#dropIfDeleted()) return;
     const hadLines = this.#buffer.length > 0;
     this.#cutBatch();
     const failures: unknown[] = [];
@@ -250,11 +267,12 @@ export class LogObjectWriter implements LogSink {
     if (this.#historyQueue.length > 0) {
       const batches = this.#historyQueue.slice();
       try {
-        await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry);
+        await this.#appendHistory(batches);
         this.#historyQueue.splice(0, batches.length);
       } catch (error) {
         failures.push(error);
       }
+      if (this.#dropIfDeleted()) return;
     }
     // Also when the history append failed: `.log` then shows the lines at once (they stay queued for the history).
     try {
@@ -262,12 +280,39 @@ export class LogObjectWriter implements LogSink {
     } catch (error) {
       failures.push(error);
     }
+    if (this.#logLost === "found") {
+      this.#logLost = "told";
+      await this.#onMissing();
+      if (this.#dropIfDeleted()) return;
+      this.#warnReplaced();
+    }
     if (failures.length > 0) {
       if (this.#state === "started") this.#armTimer();
       throw failures[0];
     }
     this.#reportedBackgroundFailure = false;
     if (hadLines) this.#onStored?.();
+  }
+
+  /**
+   * Appends to the history, which a started resumed run has made sure exists: gone, it was deleted with the version
+   * (then nothing is written) or by another process emptying the folder (then it is created again, as before).
+   */
+  async #appendHistory(batches: readonly AppendBatch[]): Promise<void> {
+    if ((await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry, { create: false })) === "appended") return;
+    await this.#onMissing();
+    if (this.#versionDeleted()) return;
+    await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry);
+  }
+
+  /** Once the version was found deleted: the lines kept and those to come are dropped (the run said so once). */
+  #dropIfDeleted(): boolean {
+    if (!this.#versionDeleted()) return false;
+    this.#clearTimer();
+    this.#buffer = [];
+    this.#bufferBytes = 0;
+    this.#historyQueue = [];
+    return true;
   }
 
   /** Moves the buffered lines into this run's body and, on a resumed run, into a new history batch. */
