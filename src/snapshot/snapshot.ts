@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   isOpenCrateError,
   NotSetUpError,
+  PreconditionFailedError,
   ReadOnlyError,
 } from "../errors.ts";
 import { builtinHandlers } from "../handlers/registry.ts";
@@ -31,6 +32,7 @@ import { RunLogger } from "../logs/logger.ts";
 import type { RunRecord, RunStatus } from "../logs/run-record.ts";
 import { startRunSink } from "../logs/run-sink.ts";
 import type { RunSink } from "../logs/sink.ts";
+import { VersionDeletedMark } from "../logs/version-deleted.ts";
 import { Artifact } from "./artifact.ts";
 import {
   adaptCustomHandler,
@@ -44,6 +46,7 @@ import {
 import {
   artifactKey,
   BUILTIN_TYPES,
+  claimKey,
   DEV_VERSION,
   historyKey,
   isBuiltinType,
@@ -108,6 +111,8 @@ interface ActiveRun {
   readonly unregisterExit: (() => void) | undefined;
   /** This run's record: its own run never stops `reset()`. Undefined when open read-only. */
   readonly recordKey?: string;
+  /** Set once the version was found deleted under the run by another process: its saves then fail. */
+  readonly deletedMark?: VersionDeletedMark;
 }
 
 type ArtifactOf<H> = H extends ArtifactHandler<infer In, infer Out, infer SaveOptions, infer LoadOptions>
@@ -205,6 +210,7 @@ export class Snapshot extends LevelMethods {
     let resolved: ResolvedVersion;
     let writer: RunSink | undefined;
     let recordKey: string;
+    const deletedMark = new VersionDeletedMark();
     for (let attempt = 1; ; attempt++) {
       try {
         resolved = await resolveVersion({
@@ -258,6 +264,8 @@ export class Snapshot extends LevelMethods {
           createOnly: resolved.claimedNew && (runId === undefined || rank !== undefined),
           recordKey,
           record: first.record,
+          deletedMark: deletedMark.buffer,
+          claim: version === DEV_VERSION || resolved.claimToken === undefined ? undefined : { key: claimKey(name, version), token: resolved.claimToken },
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
         });
         if (empties) {
@@ -299,7 +307,7 @@ export class Snapshot extends LevelMethods {
       },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
-    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit, recordKey };
+    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit, recordKey, deletedMark };
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
@@ -423,6 +431,7 @@ export class Snapshot extends LevelMethods {
       log: this.logger,
       folderLike: true,
       checkName: this.#nameCheck(run, validType, name, key),
+      checkVersion: this.#versionCheck(run),
     });
     const attachments: HandlerAttachments = {
       path: artifact.path,
@@ -576,6 +585,7 @@ export class Snapshot extends LevelMethods {
       backend: run.backend,
       key,
       checkName: this.#nameCheck(run, type, name, key),
+      checkVersion: this.#versionCheck(run),
       name,
       snapshotType: type,
       handler,
@@ -610,6 +620,25 @@ export class Snapshot extends LevelMethods {
     return () => {
       refuseBookkeepingArtifactName(name, type, where);
       checkArtifactNameLength(name, type, key, keyBytesLimit(run.backend), where);
+    };
+  }
+
+  /**
+   * Throws once the run's version was found deleted under it by another process (VersionDeletedMark): a save then
+   * could land in a new run's version of that number.
+   */
+  #versionCheck(run: ActiveRun): () => void {
+    const mark = run.deletedMark;
+    if (mark === undefined) return () => {};
+    const where = this.dirPath;
+    return () => {
+      if (!mark.isSet) return;
+      throw new PreconditionFailedError(
+        `Version ${run.folder} of '${run.name}' (${where}) was deleted by another process (reset()) while this run was ` +
+          "writing it, and its number may hold a new run's version by now: this run writes nothing more there. " +
+          "Set up a new run to save.",
+        { path: where },
+      );
     };
   }
 

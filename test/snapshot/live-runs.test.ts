@@ -128,6 +128,69 @@ for (const factory of factories) {
       await other.close();
     });
 
+    it("reset({ evenIfRunning: true }) in this process: the run still going writes no line, record or file into the number again", async () => {
+      const other = await running("gone");
+      const resetter = await setup({ name: "gone", start: "last" });
+      await resetter.reset({ confirm: true, evenIfRunning: true });
+      const next = await setup({ name: "gone" });
+      assert.equal(next.versionName, "v0", "numbering restarts at v0");
+      await next.json("m.json").save({ who: "C" });
+      next.info("C line");
+      await next.flush();
+      const warnings = await processWarningsDuring(async () => {
+        other.info("B line after the reset");
+        await other.flush();
+        other.info("B line once it knows");
+        await other.flush();
+      });
+      if (factory.label === "memory") {
+        // Written from this thread (no log-writer thread for a memory backend): its warning is seen here.
+        assert.deepEqual(warnings.map((warning) => warning.code), ["OPENCRATE_VERSION_DELETED"]);
+      }
+      const refused = await expectCode(other.json("m.json").save({ who: "B" }), "PRECONDITION_FAILED");
+      assert.match(refused.message, /^Version v0 of 'gone' \(.*\) was deleted by another process \(reset\(\)\)/);
+      await expectCode(other.text("t.txt").save("B"), "PRECONDITION_FAILED");
+      await other.close();
+      assert.deepEqual(JSON.parse(await readText(backend, "gone/v0/jsons/m.json")), { who: "C" });
+      assert.doesNotMatch(await readText(backend, "gone/v0/gone.log"), /B line/);
+      assert.equal((await next.runs()).length, 1, "the new v0 lists its own run only");
+      await next.close();
+      assert.deepEqual(await collectKeys(backend, "gone/v0/"), ["gone/v0/gone.log", "gone/v0/jsons/m.json"]);
+    });
+
+    it("a run whose record was not written yet when reset() deleted its version does not show up in the next run's v0", async () => {
+      // Its first record waits for this clock (a second after setup), which never moves: reset() cannot see the run.
+      const restoreClock = useClock(new ManualClock());
+      try {
+        const early = await setup({ name: "early" });
+        const resetter = await setup({ name: "early", start: "last" });
+        await resetter.reset({ confirm: true });
+        const next = await setup({ name: "early" });
+        assert.equal(next.versionName, "v0");
+        early.info("a line after the reset");
+        await early.flush();
+        await expectCode(early.json("m.json").save({ who: "B" }), "PRECONDITION_FAILED");
+        await early.close();
+        assert.equal((await next.runs()).length, 1, "the new v0 lists its own run only");
+        await next.close();
+      } finally {
+        restoreClock();
+      }
+    });
+
+    it("reset({ evenIfRunning: true }): a resumed run still going does not make its history again", async () => {
+      const first = await running("hist");
+      await first.close();
+      const resumed = await running("hist", "last");
+      assert.ok((await collectKeys(backend, "hist/v0/")).includes("hist/v0/hist.history.log"));
+      const resetter = await setup({ name: "hist", start: "last" });
+      await resetter.reset({ confirm: true, evenIfRunning: true });
+      resumed.info("after the reset");
+      await resumed.flush();
+      await resumed.close();
+      assert.deepEqual(await collectKeys(backend, "hist/"), []);
+    });
+
     it("replace: true refuses to empty a version another run is still writing, picked by 'last' or by number", async () => {
       const other = await running("kept");
       await other.checkpoint("epoch1.bin").save(Buffer.alloc(100, 1));
@@ -146,6 +209,40 @@ for (const factory of factories) {
       assert.equal(replacing.versionName, "v0");
       await replacing.close();
       assert.deepEqual(await collectKeys(backend, "kept/v0/"), ["kept/v0/kept.log"]);
+    });
+
+    it("reset({ evenIfRunning: true }) while a run goes on in another process: its saves fail, and the next run's v0 keeps its file", { skip: !otherProcesses }, async () => {
+      const root = backend.describe("");
+      const other = await startChild(root, "train");
+      assert.equal(other.version, "v0");
+      assert.deepEqual(await other.send("save B"), { ok: true });
+      const resetter = await setup({ name: "train", start: "last" });
+      const refused = await expectCode(resetter.reset({ confirm: true }), "PRECONDITION_FAILED");
+      assert.ok(refused.message.includes(`pid ${other.pid}`), refused.message);
+      await resetter.reset({ confirm: true, evenIfRunning: true });
+      const next = await setup({ name: "train" });
+      assert.equal(next.versionName, "v0");
+      await next.json("m.json").save({ who: "C" });
+      assert.deepEqual(await other.send("log B line after the reset"), { ok: true });
+      const save = await other.send("save B");
+      assert.equal(save.code, "PRECONDITION_FAILED", save.message);
+      assert.match(save.message ?? "", /Version v0 of 'train' .* was deleted by another process/);
+      assert.deepEqual(await other.send("close"), { ok: true });
+      const stderr = await other.ended();
+      assert.equal(stderr.match(/OPENCRATE_VERSION_DELETED/g)?.length, 1, stderr);
+      assert.doesNotMatch(stderr, /OPENCRATE_LOG_REPLACED/);
+      assert.deepEqual(JSON.parse(await readText(backend, "train/v0/jsons/m.json")), { who: "C" });
+      assert.deepEqual((await next.runs()).map((run) => run.pid), [process.pid]);
+      await next.close();
+    });
+
+    it("replace: true from a process of the same run id as the run going on is not refused", { skip: !otherProcesses }, async () => {
+      const other = await startChild(backend.describe(""), "job", "new", "job-1");
+      const replacing = await Snapshot.setup({ name: "job", start: "last", replace: true, runId: "job-1", backend, console: false });
+      assert.equal(replacing.versionName, other.version);
+      await replacing.close();
+      await other.send("close");
+      await other.ended();
     });
   });
 }
