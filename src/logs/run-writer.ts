@@ -149,6 +149,11 @@ export class RunWriter {
     });
   }
 
+  /** See RunSink.touch. */
+  touch(): void {
+    void this.#record.touch();
+  }
+
   /** One or more file lines joined by "\n", without the trailing newline. */
   write(text: string): void {
     this.#logs.write(text);

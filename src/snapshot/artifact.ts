@@ -51,7 +51,7 @@ export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
   readonly checkName?: () => void;
   /**
    * Throws when the run may no longer write into its version (it was deleted under it): called before every write,
-   * backup and delete, also of what a custom handler writes.
+   * backup and delete, also of what a custom handler writes (see snapshot.ts #versionCheck).
    */
   readonly checkVersion?: () => void;
 }

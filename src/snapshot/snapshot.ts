@@ -625,14 +625,18 @@ export class Snapshot extends LevelMethods {
 
   /**
    * Throws once the run's version was found deleted under it by another process (VersionDeletedMark): a save then
-   * could land in a new run's version of that number.
+   * could land in a new run's version of that number. Else lets the run's record be refreshed (RunSink.touch), whose
+   * write finds that out for a run that saves without logging.
    */
   #versionCheck(run: ActiveRun): () => void {
     const mark = run.deletedMark;
     if (mark === undefined) return () => {};
     const where = this.dirPath;
     return () => {
-      if (!mark.isSet) return;
+      if (!mark.isSet) {
+        run.writer?.touch();
+        return;
+      }
       throw new PreconditionFailedError(
         `Version ${run.folder} of '${run.name}' (${where}) was deleted by another process (reset()) while this run was ` +
           "writing it, and its number may hold a new run's version by now: this run writes nothing more there. " +

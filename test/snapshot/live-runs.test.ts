@@ -9,10 +9,12 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { useClock } from "../../src/clock.ts";
+import { isOpenCrateError } from "../../src/errors.ts";
 import { Snapshot, type SetupOptions } from "../../src/index.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
@@ -176,6 +178,25 @@ for (const factory of factories) {
       } finally {
         restoreClock();
       }
+    });
+
+    it("a run that saves without logging refreshes its record as it saves, and so learns that its version was deleted before the minute's heartbeat", async () => {
+      const quiet = await running("silent");
+      const resetter = await setup({ name: "silent", start: "last" });
+      await resetter.reset({ confirm: true, evenIfRunning: true });
+      // A save every quarter second for at most 30 s; the record is refreshed at most every 5 s, the heartbeat every 60 s.
+      let refused = false;
+      for (let attempt = 0; attempt < 120 && !refused; attempt++) {
+        try {
+          await quiet.json("b.json").save({ attempt });
+        } catch (error) {
+          if (!isOpenCrateError(error, "PRECONDITION_FAILED")) throw error;
+          refused = true;
+        }
+        if (!refused) await sleep(250);
+      }
+      assert.ok(refused, "a save was refused");
+      await quiet.close();
     });
 
     it("reset({ evenIfRunning: true }): a resumed run still going does not make its history again", async () => {
