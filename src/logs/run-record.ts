@@ -1,8 +1,9 @@
 /**
  * The run record: one small JSON object per run (per rank) saying how the run is doing or how it ended. It is
- * first written (`running`) a second after the run starts or at its first flush, whichever comes first (a run
- * that ends sooner writes only its final record), refreshed after log flushes (`lastSeen`, so a reader can call a
- * run whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten once when it ends.
+ * first written (`running`) a second after the run starts or at its first flush or save, whichever comes first (a
+ * run that ends sooner writes only its final record), refreshed after log flushes and saves (`lastSeen`, so a
+ * reader can call a run whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten
+ * once when it ends.
  *
  * Only its run writes a record (its key is the run's own), and each write names what the last one left: the first
  * is create-only, the others name the revision the one before got. So a write whose request reaches the store late,

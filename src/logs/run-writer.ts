@@ -39,8 +39,8 @@ export interface StartedRun {
 /** `lastSeen` is refreshed this often even when nothing is logged, so a quiet run does not look stale. */
 const HEARTBEAT_MS = 60_000;
 /**
- * The `running` record is written this long after the start (or at the first flush, if sooner): a run that ends
- * within it writes only its final record. A run killed by SIGKILL before then leaves no record, as it loses the
+ * The `running` record is written this long after the start (or at the first flush or save, if sooner): a run that
+ * ends within it writes only its final record. A run killed by SIGKILL before then leaves no record, as it loses the
  * lines of its last flush interval.
  */
 const FIRST_RECORD_DELAY_MS = 1_000;
