@@ -21,7 +21,8 @@ export interface LiveRunFilter {
 
 export async function liveRuns(backend: StorageBackend, name: string, filter: LiveRunFilter = {}): Promise<RunRecord[]> {
   const storeNow = storeTime(backend);
-  const stored = await listStoredRunRecords(backend, name, filter.version);
+  // Only a record stored within the stale limit can be a live run's: the others are not read.
+  const stored = await listStoredRunRecords(backend, name, filter.version, { storedSince: storeNow - STALE_AFTER_MS });
   return stored
     .filter(
       ({ record, storedAt, key }) =>
