@@ -2,15 +2,18 @@
  * A store that stays down while a run keeps logging: memory for the lines not yet stored stays within
  * `maxBufferedBytes` (the writer's own count of what it holds), the rest waits in a spool folder on local disk, and
  * once the store is back every line reaches `.log` and `.history.log` once, in the order logged, and the folder is
- * gone. On memory, local disk, MinIO and fake-gcs-server (refusing every request behind a fault proxy). When the
- * spool cannot be written either, the lines lost are told by one marker line where they were, and one process
- * warning.
+ * gone. On memory, local disk, MinIO and fake-gcs-server (refusing every request behind a fault proxy). Through a
+ * whole run in a child process too, stored by the log-writer thread and by the main thread, and ended while the
+ * store is still down. When the spool cannot be written either, the lines lost are told by one marker line where
+ * they were, and one process warning.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import type { StorageBackend } from "../../src/backends/backend.ts";
 import { GcsBackend } from "../../src/backends/gcs/index.ts";
@@ -20,12 +23,13 @@ import { RetryPolicy } from "../../src/backends/retry-policy.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { LogObjectWriter } from "../../src/logs/log-object.ts";
 import { deleteUnder } from "../support/bucket-factory.ts";
+import { startChild, type ChildRun } from "../faults/support.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { ensureGcsBucket, gcsOptions } from "../support/gcs.ts";
 import { ensureBucket, s3Options } from "../support/s3.ts";
 import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
 import { processWarningsDuring } from "../support/warnings.ts";
-import { readText, withFaultyPuts, withoutTime } from "./helpers.ts";
+import { OUTAGE_LINES, outageMessage, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
 
 const LOG = "outage/v0/outage.log";
 const HISTORY = "outage/v0/outage.history.log";
@@ -258,3 +262,114 @@ describe("a store that is down and a spool that cannot be written", () => {
     assert.ok(dropped > 0 && before.length > 0 && afterMarker.length > 0, `${before.length} kept, ${dropped} dropped, ${afterMarker.length} kept`);
   });
 });
+
+const OUTAGE_RUN = fileURLToPath(new URL("./fixtures/outage-run.ts", import.meta.url));
+const outageLines = Array.from({ length: OUTAGE_LINES }, (_, index) => `INFO     ${outageMessage(index)}`);
+
+/** The spool folders in `parent`. */
+async function spools(parent: string): Promise<string[]> {
+  return (await readdir(parent)).filter((name) => name.startsWith("opencrate-spool-"));
+}
+
+/** Where the child's run is stored, and how its store is made to refuse everything. */
+interface ChildStore {
+  readonly label: string;
+  readonly skip: false | string;
+  /** argv after the mode, a reader of the run's objects, and what takes the store down and up. */
+  prepare(): Promise<{ args: string[]; reader: StorageBackend; down(child: ChildRun): void; up(child: ChildRun): void }>;
+}
+
+const childStores: ChildStore[] = [
+  {
+    label: "stored by the log-writer thread, on MinIO behind a fault proxy",
+    skip: skipUnless(minio, "MinIO", "TEST_MINIO_ENDPOINT"),
+    async prepare() {
+      if (minio === undefined) throw new Error("MinIO is not running");
+      await ensureBucket(minio);
+      const proxy = await startFaultProxy({ target: minio.endpoint, seed: 9 });
+      proxies.push(proxy);
+      const prefix = `t-${randomUUID()}`;
+      minioPrefixes.push(prefix);
+      return {
+        args: ["minio", prefix, proxy.endpoint],
+        reader: new S3Backend(s3Options(minio, { prefix })),
+        down: (child) => {
+          proxy.setPlan({ decide: () => "status-503" });
+          child.kill("SIGUSR2");
+        },
+        up: (child) => {
+          proxy.setPlan({});
+          child.kill("SIGUSR2");
+        },
+      };
+    },
+  },
+  {
+    label: "stored by the main thread (a backend object of its own), on local disk",
+    skip: false,
+    async prepare() {
+      const root = await freshFolder();
+      // The child makes its own store fail at the signal.
+      return { args: ["own", root], reader: new LocalBackend({ root }), down: (child) => child.kill("SIGUSR2"), up: (child) => child.kill("SIGUSR2") };
+    },
+  },
+];
+
+for (const store of childStores) {
+  describe(`a run whose store is down while it logs, ${store.label}`, { skip: store.skip }, () => {
+    async function start(mode: "recover" | "exit"): Promise<{ child: ChildRun; reader: StorageBackend; tmp: string; down(): void; up(): void }> {
+      const prepared = await store.prepare();
+      const tmp = await freshFolder();
+      const env = { ...process.env, TMPDIR: tmp, OPENCRATE_EXIT_FLUSH_MS: "3000" };
+      const child = startChild(OUTAGE_RUN, [mode, ...prepared.args], env);
+      return { child, reader: prepared.reader, tmp, down: () => prepared.down(child), up: () => prepared.up(child) };
+    }
+
+    it("keeps the lines past the bound on local disk during the outage, then stores every line in order and removes the folder", async () => {
+      const { child, reader, tmp, down, up } = await start("recover");
+      try {
+        await child.waitForLine("ready");
+        down();
+        await child.waitForLine("logged");
+        // The writer takes the lines as they come; by now it holds far more than the bound allows in memory.
+        let spooled: string[] = [];
+        for (let waited = 0; waited < 30_000 && spooled.length === 0; waited += 100) {
+          for (const folder of await spools(tmp)) spooled = await readdir(join(tmp, folder)).catch(() => []);
+          if (spooled.length === 0) await sleep(100);
+        }
+        assert.ok(spooled.length > 0, "the lines past the bound wait in a spool folder under TMPDIR");
+        up();
+        await child.waitForLine("closed");
+        const exit = await child.exited;
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.deepEqual(linesOf(await readText(reader, "outage/v0/outage.log")).map(withoutTime), ["INFO     before", ...outageLines]);
+        assert.deepEqual(await spools(tmp), [], "the spool folder is gone");
+      } finally {
+        child.kill("SIGKILL"); // when an assertion failed first
+        await reader.close();
+      }
+    });
+
+    it("at exit with the store still down, leaves every line not stored in the spool folder, in order, and names it on stderr", async () => {
+      const { child, reader, tmp, down } = await start("exit");
+      try {
+        await child.waitForLine("ready");
+        down();
+        const exit = await child.exited;
+        assert.equal(exit.code, 3, exit.stderr);
+        const told = /opencrate: log lines of \S+outage\.log that could not be stored are kept in (\S+): append its files, in name order, to the log/.exec(exit.stderr);
+        assert.ok(told !== null, exit.stderr);
+        const folder = told[1] as string;
+        assert.deepEqual(await spools(tmp), [folder.slice(tmp.length + 1)], "the folder named is the spool under TMPDIR");
+        const files = (await readdir(folder)).sort();
+        assert.ok(files.length > 1 && files.every((name) => /^\d{10}\.log$/.test(name)), files.join(", "));
+        const kept = (await Promise.all(files.map((name) => readFile(join(folder, name), "utf8")))).join("");
+        assert.deepEqual(linesOf(kept).map(withoutTime), outageLines, "appended in name order, they are every line logged during the outage");
+        assert.deepEqual(linesOf(await readText(reader, "outage/v0/outage.log")).map(withoutTime), ["INFO     before"], "none of them was stored");
+      } finally {
+        child.kill("SIGKILL"); // when an assertion failed first
+        await reader.close();
+      }
+    });
+  });
+}
