@@ -251,6 +251,7 @@ export class Snapshot extends LevelMethods {
           recordKey,
           record,
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
+          ...(parsed.logMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: parsed.logMaxBufferedBytes }),
         });
         if (empties) {
           const kept = await emptyFolderBut(backend, versionKey(name, folder), log);

@@ -473,4 +473,17 @@ describe("setup option checks", () => {
     const slow = await Snapshot.setup({ name: "opts-slow", backend, console: false, logFlushIntervalMs: 2 ** 31 - 1 });
     await slow.close();
   });
+
+  it("rejects a logMaxBufferedBytes that is not a whole number of bytes from 64 KiB", async () => {
+    for (const bad of [65_535, 0, -1, 65_536.5, Number.NaN, Number.POSITIVE_INFINITY, "64MiB"]) {
+      const error = await expectCode(
+        Snapshot.setup({ name: "opts", backend, console: false, logMaxBufferedBytes: bad as number }),
+        "INVALID_ARGUMENT",
+        String(bad),
+      );
+      assert.match(error.message, /logMaxBufferedBytes must be a whole number of bytes, at least 65536/);
+    }
+    const small = await Snapshot.setup({ name: "opts-small", backend, console: false, logMaxBufferedBytes: 65_536 });
+    await small.close();
+  });
 });
