@@ -160,11 +160,11 @@ export class PendingLines {
   /**
    * For the last moments of the process, after the store failed: the spool's lines go to its folder, with those
    * only memory holds (older than the spool, and those read back), so that it holds every line not stored, in
-   * order. Returns that folder; undefined when there is no spool (lines then stay in memory only, as without one).
+   * order. Returns that folder; undefined when no line waits (or none could be written there).
    */
   keep(): string | undefined {
-    const spool = this.#spool;
-    if (spool === undefined) return undefined;
+    // Lines that all fit in memory have no spool yet: one is made for them now (no folder when there are none).
+    const spool = (this.#spool ??= this.#newSpool());
     this.#writeStaged(spool);
     return spool.keep(Buffer.concat([...this.#cutFromMemory, Buffer.from(this.#memory.join(""), "utf8")]));
   }

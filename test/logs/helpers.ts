@@ -123,6 +123,8 @@ export async function warningsDuring(body: () => Promise<void>): Promise<string[
 
 /** Lines the outage run logs while its store is down (fixtures/outage-run.ts): about 1.5 MiB. */
 export const OUTAGE_LINES = 15_000;
+/** Lines the outage run logs in its "exit-few" mode: they all fit within its memory bound. */
+export const FEW_OUTAGE_LINES = 100;
 
 /** The message of the outage run's line `index`: about 100 bytes as a file line. */
 export function outageMessage(index: number): string {

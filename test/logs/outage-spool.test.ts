@@ -29,7 +29,7 @@ import { ensureGcsBucket, gcsOptions } from "../support/gcs.ts";
 import { ensureBucket, s3Options } from "../support/s3.ts";
 import { gcsEnv, minioEnv, skipUnless } from "../support/servers.ts";
 import { processWarningsDuring } from "../support/warnings.ts";
-import { OUTAGE_LINES, outageMessage, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
+import { FEW_OUTAGE_LINES, OUTAGE_LINES, outageMessage, readText, withFaultyPuts, withoutTime } from "./helpers.ts";
 
 const LOG = "outage/v0/outage.log";
 const HISTORY = "outage/v0/outage.history.log";
@@ -317,7 +317,7 @@ const childStores: ChildStore[] = [
 
 for (const store of childStores) {
   describe(`a run whose store is down while it logs, ${store.label}`, { skip: store.skip }, () => {
-    async function start(mode: "recover" | "exit"): Promise<{ child: ChildRun; reader: StorageBackend; tmp: string; down(): void; up(): void }> {
+    async function start(mode: "recover" | "exit" | "exit-few"): Promise<{ child: ChildRun; reader: StorageBackend; tmp: string; down(): void; up(): void }> {
       const prepared = await store.prepare();
       const tmp = await freshFolder();
       const env = { ...process.env, TMPDIR: tmp, OPENCRATE_EXIT_FLUSH_MS: "3000" };
@@ -365,6 +365,26 @@ for (const store of childStores) {
         assert.ok(files.length > 1 && files.every((name) => /^\d{10}\.log$/.test(name)), files.join(", "));
         const kept = (await Promise.all(files.map((name) => readFile(join(folder, name), "utf8")))).join("");
         assert.deepEqual(linesOf(kept).map(withoutTime), outageLines, "appended in name order, they are every line logged during the outage");
+        assert.deepEqual(linesOf(await readText(reader, "outage/v0/outage.log")).map(withoutTime), ["INFO     before"], "none of them was stored");
+      } finally {
+        child.kill("SIGKILL"); // when an assertion failed first
+        await reader.close();
+      }
+    });
+
+    it("at exit with the store still down, keeps lines that all fitted in memory in a spool folder too, and names it", async () => {
+      const { child, reader, tmp, down } = await start("exit-few");
+      try {
+        await child.waitForLine("ready");
+        down();
+        const exit = await child.exited;
+        assert.equal(exit.code, 3, exit.stderr);
+        const told = /opencrate: log lines of \S+outage\.log that could not be stored are kept in (\S+): append its files/.exec(exit.stderr);
+        assert.ok(told !== null, exit.stderr);
+        const folder = told[1] as string;
+        const files = (await readdir(folder)).sort();
+        const kept = (await Promise.all(files.map((name) => readFile(join(folder, name), "utf8")))).join("");
+        assert.deepEqual(linesOf(kept).map(withoutTime), outageLines.slice(0, FEW_OUTAGE_LINES));
         assert.deepEqual(linesOf(await readText(reader, "outage/v0/outage.log")).map(withoutTime), ["INFO     before"], "none of them was stored");
       } finally {
         child.kill("SIGKILL"); // when an assertion failed first
