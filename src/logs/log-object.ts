@@ -271,14 +271,14 @@ export class LogObjectWriter implements LogSink {
   async #flushOnce(): Promise<void> {
     if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
-    const target = this.#pending.acceptedBytes;
+    const target = this.#pending.mark;
     let stored = false;
     for (;;) {
       const cut = this.#cutBatch();
       await this.#storeQueued();
       const storedNow = this.#pending.stored();
       stored ||= storedNow;
-      if (this.#pending.settledBytes >= target || (!cut && !storedNow)) break;
+      if (this.#pending.settledUpTo(target) || (!cut && !storedNow)) break;
     }
     this.#reportedBackgroundFailure = false;
     if (stored) this.#onStored?.();
