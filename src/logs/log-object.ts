@@ -125,7 +125,8 @@ export class LogObjectWriter implements LogSink {
 
   /**
    * For the last moments of the process, after the store failed: puts every line not stored into the spool folder,
-   * in order, and returns the folder (undefined when there is no spool: the lines were all in memory).
+   * in order, also when they all fitted in memory, and returns the folder (undefined when no line waits, or none
+   * could be written there).
    */
   keepUnstored(): string | undefined {
     return this.#pending.keep();
