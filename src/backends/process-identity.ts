@@ -153,9 +153,11 @@ export function stateOfProcess(pid: number, started: string | undefined): Proces
     return started === undefined || compareStarts(started, thisProcess().start) !== "different" ? "this-process" : "pid-reused";
   }
   if (!isRunning(pid)) return "gone";
-  // A zombie still answers a signal, but has ended.
-  const now = linuxStartOf(String(pid));
-  if (now === null) return "gone";
+  const stat = linuxStatOf(String(pid));
+  // A zombie still answers a signal, but has ended. Trap: a pid that answers but has no entry is another user's
+  // process that /proc hides (mounted with hidepid), not an ended one.
+  if (stat !== undefined && stat !== null && isEnded(stat)) return "gone";
+  const now = stat === undefined || stat === null ? undefined : startIn(stat);
   if (started === undefined) return "running";
   return now === undefined || compareStarts(started, now) !== "different" ? "running" : "pid-reused";
 }
@@ -225,15 +227,32 @@ function readThisThread(): ThreadIdentity | undefined {
  * read (or not on Linux).
  */
 function linuxStartOf(entry: string): string | null | undefined {
+  const stat = linuxStatOf(entry);
+  if (stat === null || stat === undefined) return stat;
+  return isEnded(stat) ? null : startIn(stat);
+}
+
+/**
+ * The fields of /proc/<entry>/stat from the state on (field 3): null when there is no such entry, undefined when it
+ * cannot be read (or not on Linux).
+ */
+function linuxStatOf(entry: string): readonly string[] | null | undefined {
   if (process.platform !== "linux") return undefined;
   try {
     const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
     // The command name (field 2) is in parentheses and may hold spaces: count the fields after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z" || fields[0] === "X") return null;
-    const ticks = fields[19];
-    return ticks !== undefined && /^\d+$/.test(ticks) ? `${LINUX_PREFIX}${ticks}` : undefined;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ESRCH" ? null : undefined;
   }
+}
+
+/** A zombie its parent has not reaped yet, or a process being torn down. */
+function isEnded(stat: readonly string[]): boolean {
+  return stat[0] === "Z" || stat[0] === "X";
+}
+
+function startIn(stat: readonly string[]): string | undefined {
+  const ticks = stat[19];
+  return ticks !== undefined && /^\d+$/.test(ticks) ? `${LINUX_PREFIX}${ticks}` : undefined;
 }

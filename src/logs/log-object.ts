@@ -125,7 +125,8 @@ export class LogObjectWriter implements LogSink {
 
   /**
    * For the last moments of the process, after the store failed: puts every line not stored into the spool folder,
-   * in order, and returns the folder (undefined when there is no spool: the lines were all in memory).
+   * in order, also when they all fitted in memory, and returns the folder (undefined when no line waits, or none
+   * could be written there).
    */
   keepUnstored(): string | undefined {
     return this.#pending.keep();
@@ -271,14 +272,14 @@ export class LogObjectWriter implements LogSink {
   async #flushOnce(): Promise<void> {
     if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
-    const target = this.#pending.acceptedBytes;
+    const target = this.#pending.mark;
     let stored = false;
     for (;;) {
       const cut = this.#cutBatch();
       await this.#storeQueued();
       const storedNow = this.#pending.stored();
       stored ||= storedNow;
-      if (this.#pending.settledBytes >= target || (!cut && !storedNow)) break;
+      if (this.#pending.settledUpTo(target) || (!cut && !storedNow)) break;
     }
     this.#reportedBackgroundFailure = false;
     if (stored) this.#onStored?.();

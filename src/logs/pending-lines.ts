@@ -17,6 +17,12 @@ const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** The most lines staged for the spool before they are written (a write per line would cost a system call each). */
 const MAX_STAGED_BYTES = 1024 * 1024;
 
+/** Where the lines taken so far end (see {@link PendingLines.settledUpTo}). */
+export interface PendingMark {
+  readonly accepted: number;
+  readonly markers: number;
+}
+
 export interface PendingLinesOptions {
   readonly maxBufferedBytes?: number;
   /** Where the spool folder is made. Default `os.tmpdir()`. */
@@ -47,6 +53,8 @@ export class PendingLines {
   /** Bytes of every line (and marker) taken, and of those stored or dropped since. */
   #accepted = 0;
   #settled = 0;
+  /** Bytes of every marker line made so far (counted in {@link #accepted} too). */
+  #markers = 0;
   /** Bytes of lines pushed since the last cut. */
   #fresh = 0;
 
@@ -84,6 +92,19 @@ export class PendingLines {
   /** Bytes stored or dropped so far. */
   get settledBytes(): number {
     return this.#settled;
+  }
+
+  /** Where the lines taken so far end, for {@link settledUpTo}. */
+  get mark(): PendingMark {
+    return { accepted: this.#accepted, markers: this.#markers };
+  }
+
+  /**
+   * Every line taken before `mark` is stored or dropped. Trap: a marker made since stands for lines already counted
+   * as dropped, so its bytes, once stored, would count twice and end a flush before the lines behind it.
+   */
+  settledUpTo(mark: PendingMark): boolean {
+    return this.#settled - (this.#markers - mark.markers) >= mark.accepted;
   }
 
   /** The spool folder, while there is one. */
@@ -182,7 +203,10 @@ export class PendingLines {
       label: this.#options.label,
       segmentBytes: this.#segmentBytes,
       onDropped: this.#options.onDropped,
-      onMarker: (bytes) => (this.#accepted += bytes),
+      onMarker: (bytes) => {
+        this.#accepted += bytes;
+        this.#markers += bytes;
+      },
     });
   }
 }

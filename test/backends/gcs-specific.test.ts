@@ -77,7 +77,7 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
     const { backend } = fresh({ ...SMALL_CHUNKS, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } });
     const body = randomBody(600 * KiB);
     await backend.put("short-waits.bin", body);
-    assertSameBytes(await backend.get("short-waits.bin"), body);
+    assertSameBytes(await backend.get("short-waits.bin"), body, "written with waits capped under a second");
   });
 
   const objectName = (prefix: string, key: string) => `${prefix}/${key}`;

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -260,6 +260,41 @@ describe("a store that is down and a spool that cannot be written", () => {
     assert.deepEqual(before, everyLine.slice(0, before.length), "the lines before the gap, in order");
     assert.deepEqual(afterMarker, everyLine.slice(before.length + dropped), "then, past the lines the marker counts, the rest in order");
     assert.ok(dropped > 0 && before.length > 0 && afterMarker.length > 0, `${before.length} kept, ${dropped} dropped, ${afterMarker.length} kept`);
+  });
+
+  it("close() stores the lines behind a marker line also when they need a lap of their own", async () => {
+    // A 1 KiB bound lets a lap hold the marker and a few lines only: the last lines take one more lap.
+    const backend = new MemoryBackend({ name: `outage-${randomUUID()}` });
+    const parent = join(await freshFolder(), "made-later");
+    const writer = new LogObjectWriter({
+      backend,
+      logKey: LOG,
+      historyKey: HISTORY,
+      resume: false,
+      flushIntervalMs: 3_600_000,
+      flushBytes: 1024 * 1024,
+      maxBufferedBytes: 1024,
+      spoolParent: parent,
+    });
+    await writer.start();
+    const lines = everyLine.slice(0, 17);
+    const warnings = await processWarningsDuring(async () => {
+      for (const [index, entry] of lines.entries()) {
+        // The spool cannot be made for the first lines past the bound, then it can.
+        if (index === 10) await mkdir(parent);
+        writer.write(entry);
+      }
+      await writer.close();
+    });
+    assert.equal(warnings.filter((warning) => warning.code === "OPENCRATE_LOG_DROPPED").length, 1);
+    const stored = linesOf(await readText(backend, LOG));
+    const at = stored.findIndex((entry) => / log lines? (was|were) dropped here/.test(entry));
+    assert.ok(at > 0, `a marker line: ${stored.join(" | ")}`);
+    const dropped = Number(/(\d+) log lines? (was|were) dropped/.exec(stored[at] as string)?.[1]);
+    assert.deepEqual(stored.slice(0, at), lines.slice(0, at), "the lines before the gap");
+    assert.deepEqual(stored.slice(at + 1), lines.slice(at + dropped), "every line after it, the last ones included");
+    assert.equal(writer.spoolPath, undefined, "no spool folder left");
+    assert.deepEqual(await spools(parent), []);
   });
 });
 
