@@ -39,6 +39,10 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     dir = await tempDir("ui-odd");
     root = join(dir, "snapshots");
     await put(root, `${NAME}/v0/arr.json`, JSON.stringify(Array.from({ length: 5000 }, (_, index) => index)));
+    const columns = Array.from({ length: 1000 }, (_, index) => `c${index}`);
+    const rows = Array.from({ length: 20 }, (_, row) => columns.map((_, column) => String(row * column)).join(","));
+    await put(root, `${NAME}/v0/wide.csv`, `${["step", ...columns].join(",")}\n${rows.map((row, index) => `${index},${row}`).join("\n")}\n`);
+    await put(root, `${NAME}/v0/cased.csv`, "loss,LOSS,<b>h</b>\n1,2,x\n3,4,y\n");
     viewer = await startViewer({ root, assetsDir: await builtPage() });
     browser = await launchChromium();
     ({ page, problems } = await watchedPage(browser));
@@ -59,6 +63,25 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     await page.locator("[data-testid=json-tree] .json-row >> nth=200").waitFor();
     assert.equal(await count("[data-testid=json-tree] .json-row"), 201);
     assert.match((await page.locator("[data-testid=json-more]").textContent()) ?? "", /4,800 more: show 200 more/);
+    assert.deepEqual(problems, []);
+  });
+
+  it("draws the first columns of a wide CSV in its table, and its first numeric columns in its plot", async () => {
+    await open(fileHash("v0", "wide.csv"), "[data-testid=csv-plot] canvas");
+    // "#", then 100 columns.
+    assert.equal(await count("[data-testid=csv-table] thead th"), 101);
+    assert.equal(await count("[data-testid=csv-table] tbody tr >> nth=0 >> td"), 101);
+    // The x column (step) and 10 series.
+    assert.equal(await count("[data-testid=csv-plot] .u-legend .u-series"), 11);
+    const notes = (await page.locator(".csv-view .note").allTextContents()).join(" ");
+    assert.match(notes, /first 10 of 1,000 numeric columns/);
+    assert.match(notes, /first 100 of 1,001 columns/);
+    assert.deepEqual(problems, []);
+  });
+
+  it("shows a CSV's header as stored, not upper-cased", async () => {
+    await open(fileHash("v0", "cased.csv"), "[data-testid=csv-table] tbody tr");
+    assert.deepEqual(await page.locator("[data-testid=csv-table] thead th").allInnerTexts(), ["#", "loss", "LOSS", "<b>h</b>"]);
     assert.deepEqual(problems, []);
   });
 });
