@@ -43,6 +43,9 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     const rows = Array.from({ length: 20 }, (_, row) => columns.map((_, column) => String(row * column)).join(","));
     await put(root, `${NAME}/v0/wide.csv`, `${["step", ...columns].join(",")}\n${rows.map((row, index) => `${index},${row}`).join("\n")}\n`);
     await put(root, `${NAME}/v0/cased.csv`, "loss,LOSS,<b>h</b>\n1,2,x\n3,4,y\n");
+    const lines = (side: string): string => Array.from({ length: 3000 }, (_, index) => `${side} line ${index}\n`).join("");
+    await put(root, `${NAME}/v0/out.txt`, lines("before"));
+    await put(root, `${NAME}/v1/out.txt`, lines("after"));
     viewer = await startViewer({ root, assetsDir: await builtPage() });
     browser = await launchChromium();
     ({ page, problems } = await watchedPage(browser));
@@ -82,6 +85,15 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
   it("shows a CSV's header as stored, not upper-cased", async () => {
     await open(fileHash("v0", "cased.csv"), "[data-testid=csv-table] tbody tr");
     assert.deepEqual(await page.locator("[data-testid=csv-table] thead th").allInnerTexts(), ["#", "loss", "LOSS", "<b>h</b>"]);
+    assert.deepEqual(problems, []);
+  });
+
+  it("says two files too different to diff, with links to download both, rather than diff them whole", async () => {
+    await open(`#/c/${NAME}/v0/v1/f/out.txt`, "[data-testid=diff-too-large]");
+    assert.match((await page.locator("[data-testid=diff-too-large]").textContent()) ?? "", /Too different to compare here.*Download both/);
+    const links = await page.locator("[data-testid=diff-too-large] a").evaluateAll((anchors) => anchors.map((anchor) => anchor.getAttribute("href")));
+    assert.deepEqual(links, [`/api/names/${NAME}/v0/raw/out.txt?download=1`, `/api/names/${NAME}/v1/raw/out.txt?download=1`]);
+    assert.equal(await count("[data-testid=diff] .diff-table tr"), 0);
     assert.deepEqual(problems, []);
   });
 });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { csvLayout, PLOT_SERIES, TABLE_COLUMNS } from "../../src/ui/web/csv-layout.ts";
+import { MAX_EDITS, MAX_LINES, sideBySide } from "../../src/ui/web/diff-rows.ts";
 import { FIRST_CHILDREN, shownChildren } from "../../src/ui/web/json-children.ts";
 
 describe("the page's bounds", () => {
@@ -28,5 +29,28 @@ describe("the page's bounds", () => {
     assert.deepEqual(layout.numeric.slice(0, 3), [true, false, true]);
     const sparse = csvLayout({ size: 1, header: ["a", "b"], rows: [["1", ""], ["", ""]], truncated: false });
     assert.deepEqual([sparse.numeric, sparse.xColumn, sparse.series], [[true, false], undefined, [0]]);
+  });
+
+  it("diffs two texts side by side, and says when they are too large or too different rather than diff on", () => {
+    const diff = sideBySide("a\nb\nc\n", "a\nB\nc\nd\n");
+    assert.deepEqual(diff.kind === "rows" ? diff.rows.map((row) => [row.kind, row.left, row.right]) : diff, [
+      ["same", "a", "a"],
+      ["changed", "b", "B"],
+      ["same", "c", "c"],
+      ["added", null, "d"],
+    ]);
+    const added = sideBySide("", "x\ny\n");
+    assert.deepEqual(added.kind === "rows" ? added.rows.map((row) => row.kind) : added, ["added", "added"]);
+    const lines = (count: number, side: string): string => Array.from({ length: count }, (_, index) => `${side} ${index}`).join("\n");
+    // Every line differs: a full diff would make 2 × 3,000 edits, over the bound.
+    assert.ok(2 * 3000 > MAX_EDITS);
+    assert.deepEqual(sideBySide(lines(3000, "left"), lines(3000, "right")), { kind: "too-different" });
+    assert.deepEqual(sideBySide(lines(MAX_LINES + 1, "same"), lines(10, "same")), { kind: "too-large", lines: MAX_LINES + 1 });
+    assert.deepEqual(sideBySide("", lines(MAX_LINES + 1, "new")), { kind: "too-large", lines: MAX_LINES + 1 });
+    // Few changes in long files are still shown.
+    const long = lines(MAX_LINES, "same").split("\n");
+    const edited = long.map((line, index) => (index % 1000 === 0 ? `${line} edited` : line)).join("\n");
+    const near = sideBySide(long.join("\n"), edited);
+    assert.equal(near.kind === "rows" ? near.rows.filter((row) => row.kind === "changed").length : -1, MAX_LINES / 1000);
   });
 });
