@@ -3,10 +3,11 @@
  * array, a wide CSV, two very different files), and names, headers and durations are shown as stored.
  */
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
+import { Snapshot } from "../../src/index.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
 import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./browser.ts";
@@ -14,6 +15,14 @@ import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./b
 const NAME = "odd";
 const enc = encodeURIComponent;
 const fileHash = (folder: string, path: string): string => `#/n/${NAME}/${enc(folder)}/f/${path.split("/").map(enc).join("/")}`;
+
+/** Rewrites the one JSON file in `folder` (a claim, a run record) with `fields` changed, as another tool might. */
+async function rewriteJson(folder: string, fields: Record<string, unknown>): Promise<void> {
+  const [file] = (await readdir(folder)).filter((entry) => entry.endsWith(".json"));
+  if (file === undefined) throw new Error(`no JSON file in ${folder}`);
+  const path = join(folder, file);
+  await writeFile(path, JSON.stringify({ ...(JSON.parse(await readFile(path, "utf8")) as object), ...fields }));
+}
 
 async function put(root: string, path: string, body: string | Buffer): Promise<void> {
   const file = join(root, path);
@@ -46,6 +55,13 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     const lines = (side: string): string => Array.from({ length: 3000 }, (_, index) => `${side} line ${index}\n`).join("");
     await put(root, `${NAME}/v0/out.txt`, lines("before"));
     await put(root, `${NAME}/v1/out.txt`, lines("after"));
+    await put(root, `${NAME}/v0/report\u202egnp.sh`, "#!/bin/sh\n");
+    await put(root, `${NAME}/v0/safe\u200b.txt`, "not safe.txt\n");
+    // runs: a run whose claim names a run id holding a bidi override.
+    const run = await Snapshot.setup({ name: "runs", root, console: false });
+    run.info("a line");
+    await run.close();
+    await rewriteJson(join(root, "runs", ".opencrate", "versions"), { runId: "job\u202e1" });
     viewer = await startViewer({ root, assetsDir: await builtPage() });
     browser = await launchChromium();
     ({ page, problems } = await watchedPage(browser));
@@ -94,6 +110,20 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     const links = await page.locator("[data-testid=diff-too-large] a").evaluateAll((anchors) => anchors.map((anchor) => anchor.getAttribute("href")));
     assert.deepEqual(links, [`/api/names/${NAME}/v0/raw/out.txt?download=1`, `/api/names/${NAME}/v1/raw/out.txt?download=1`]);
     assert.equal(await count("[data-testid=diff] .diff-table tr"), 0);
+    assert.deepEqual(problems, []);
+  });
+
+  it("shows names and run ids escaped, as the command line does", async () => {
+    await open(fileHash("v0", "report\u202egnp.sh"), "[data-testid=file-preview] h2");
+    const tree = (await page.locator("[data-testid=file-tree] .tree-name").allTextContents()).join(" | ");
+    assert.ok(tree.includes("report\\u{202e}gnp.sh"), tree);
+    assert.ok(tree.includes("safe\\u{200b}.txt"), tree);
+    assert.ok(!/[\u202e\u200b]/.test(tree), tree);
+    assert.equal(await page.locator("[data-testid=file-preview] h2").textContent(), "report\\u{202e}gnp.sh");
+    await open("#/n/runs", "[data-testid=versions] tbody tr");
+    assert.equal(await page.locator("[data-testid=versions] tbody tr td.mono").first().textContent(), "job\\u{202e}1");
+    await open("#/n/runs/v0", ".facts");
+    assert.match((await page.locator(".facts").textContent()) ?? "", /run job\\u\{202e\}1/);
     assert.deepEqual(problems, []);
   });
 });

@@ -9,6 +9,7 @@ import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
 import { FileTree } from "../views/file-tree.tsx";
 import { FilePreview } from "../views/preview.tsx";
+import { printable } from "../../../printable.ts";
 
 export function VersionPage({ name, folder, path }: { name: string; folder: string; path: string | undefined }) {
   const files = useJson<{ files: FileRow[] }>(`${versionApi(name, folder)}/files`);
@@ -19,7 +20,7 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
     <section>
       <div class="title-row">
         <h1>
-          {name} <span class="muted">/</span> {folder.replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
+          {printable(name)} <span class="muted">/</span> {folder.replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
         </h1>
         {others.length > 0 && (
           <div class="compare-picker">
@@ -35,7 +36,7 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
       {row !== undefined && (
         <div class="facts">
           <span>created {formatTime(row.createdAt)}</span>
-          {row.runId !== null && <span class="mono">run {row.runId}</span>}
+          {row.runId !== null && <span class="mono">run {printable(row.runId)}</span>}
           {row.status !== null && (
             <span>
               <StatusBadge status={row.status} /> {runDuration(row)}
@@ -73,7 +74,7 @@ function VersionBody({ name, folder, path, files, running }: { name: string; fol
       </aside>
       <div class="main-pane">
         {file === undefined ? (
-          <div class="empty">{chosen === undefined ? "This version holds no files." : `No file ${chosen} in this version.`}</div>
+          <div class="empty">{chosen === undefined ? "This version holds no files." : `No file ${printable(chosen)} in this version.`}</div>
         ) : (
           <FilePreview key={file.path} name={name} folder={folder} file={file} backups={backupsOf(file.path, files)} live={running} />
         )}

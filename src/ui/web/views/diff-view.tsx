@@ -8,6 +8,7 @@ import type { CsvPreview, TextPreview } from "../../api-types.ts";
 import { getJson, previewUrl, rawUrl } from "../api.ts";
 import { MAX_EDITS, MAX_LINES, sideBySide, type SideBySide } from "../diff-rows.ts";
 import { previewKind } from "../kinds.ts";
+import { printable } from "../../../printable.ts";
 
 async function comparable(name: string, folder: string, path: string): Promise<string> {
   const kind = previewKind(path);
@@ -69,7 +70,7 @@ export function DiffView({ name, a, b, path }: { name: string; a: string; b: str
       </div>
     );
   }
-  const label = previewKind(path) === "csv" ? "CSV header" : path;
+  const label = previewKind(path) === "csv" ? "CSV header" : printable(path);
   return (
     <div class="diff" data-testid="diff">
       <div class="diff-head">

@@ -11,6 +11,7 @@ import { CsvView } from "./csv-view.tsx";
 import { JsonTree } from "./json-tree.tsx";
 import { LogView } from "./log-view.tsx";
 import { TensorsView } from "./tensors.tsx";
+import { printable } from "../../../printable.ts";
 
 interface FileProps {
   readonly name: string;
@@ -24,7 +25,7 @@ export function FilePreview({ name, folder, file, backups, live }: FileProps) {
   return (
     <div class="file-preview" data-testid="file-preview">
       <div class="file-head">
-        <h2>{baseName(file.path)}</h2>
+        <h2>{printable(baseName(file.path))}</h2>
         <span class="muted">
           {formatSize(file.size)} · {formatTime(file.lastModified)}
         </span>
@@ -41,7 +42,7 @@ export function FilePreview({ name, folder, file, backups, live }: FileProps) {
           <ul>
             {backups.map((backup) => (
               <li key={backup.path}>
-                <a href={href.version(name, folder, backup.path)}>{baseName(backup.path)}</a>
+                <a href={href.version(name, folder, backup.path)}>{printable(baseName(backup.path))}</a>
                 <span class="muted"> {formatSize(backup.size)} · {formatTime(backup.lastModified)}</span>
               </li>
             ))}
@@ -56,7 +57,7 @@ function Body({ name, folder, path, live }: { name: string; folder: string; path
   const src = rawUrl(name, folder, path);
   switch (previewKind(path)) {
     case "image":
-      return <img class="media" src={src} alt={baseName(path)} data-testid="image" />;
+      return <img class="media" src={src} alt={printable(baseName(path))} data-testid="image" />;
     case "audio":
       return <audio class="media" controls preload="metadata" src={src} data-testid="audio" />;
     case "video":
