@@ -126,4 +126,21 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     assert.match((await page.locator(".facts").textContent()) ?? "", /run job\\u\{202e\}1/);
     assert.deepEqual(problems, []);
   });
+
+  it("on moving to another version's page, asks nothing of the new version about the previous one's files", async () => {
+    await open("#/n/runs/v0", "[data-testid=log-lines] .log-entry");
+    const asked: string[] = [];
+    const record = (request: { url(): string }): void => {
+      asked.push(new URL(request.url()).pathname);
+    };
+    page.on("request", record);
+    try {
+      await open(`#/n/${NAME}/v1`, "[data-testid=file-tree] .tree-row");
+      await open(fileHash("v1", "out.txt"), "[data-testid=text]");
+    } finally {
+      page.off("request", record);
+    }
+    assert.deepEqual(asked.filter((path) => path.includes("runs.log")), []);
+    assert.deepEqual(problems, []);
+  });
 });
