@@ -62,6 +62,9 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     run.info("a line");
     await run.close();
     await rewriteJson(join(root, "runs", ".opencrate", "versions"), { runId: "job\u202e1" });
+    const records = join(root, "runs", ".opencrate", "run-records");
+    const [recordFolder] = await readdir(records);
+    await rewriteJson(join(records, recordFolder ?? ""), { startedAt: "yesterday" });
     viewer = await startViewer({ root, assetsDir: await builtPage() });
     browser = await launchChromium();
     ({ page, problems } = await watchedPage(browser));
@@ -124,6 +127,21 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     assert.equal(await page.locator("[data-testid=versions] tbody tr td.mono").first().textContent(), "job\\u{202e}1");
     await open("#/n/runs/v0", ".facts");
     assert.match((await page.locator(".facts").textContent()) ?? "", /run job\\u\{202e\}1/);
+    assert.deepEqual(problems, []);
+  });
+
+  it("shows no duration for a run record whose start is no time", async () => {
+    await open("#/n/runs", "[data-testid=versions] tbody tr");
+    const duration = await page.locator("[data-testid=versions] tbody tr td.num").first().textContent();
+    assert.equal(duration, "–");
+    await open("#/n/runs/v0", ".facts");
+    assert.doesNotMatch((await page.locator(".facts").textContent()) ?? "", /NaN/);
+    assert.deepEqual(problems, []);
+  });
+
+  it("asks to pick a file in a version that holds files but no top-level log", async () => {
+    await open(`#/n/${NAME}/v0`, "[data-testid=file-tree] .tree-row");
+    assert.equal(await page.locator("[data-testid=no-file]").textContent(), "Pick a file to see it.");
     assert.deepEqual(problems, []);
   });
 

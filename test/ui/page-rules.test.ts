@@ -1,8 +1,9 @@
-/** The page's small rules that bound its work, on their own (no browser). */
+/** The page's small rules on their own (no browser): the bounds on its work, and what it shows for odd values. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { csvLayout, PLOT_SERIES, TABLE_COLUMNS } from "../../src/ui/web/csv-layout.ts";
 import { MAX_EDITS, MAX_LINES, sideBySide } from "../../src/ui/web/diff-rows.ts";
+import { formatDuration, runDuration } from "../../src/ui/web/format.ts";
 import { FIRST_CHILDREN, shownChildren } from "../../src/ui/web/json-children.ts";
 
 describe("the page's bounds", () => {
@@ -52,5 +53,13 @@ describe("the page's bounds", () => {
     const edited = long.map((line, index) => (index % 1000 === 0 ? `${line} edited` : line)).join("\n");
     const near = sideBySide(long.join("\n"), edited);
     assert.equal(near.kind === "rows" ? near.rows.filter((row) => row.kind === "changed").length : -1, MAX_LINES / 1000);
+  });
+
+  it("shows no duration for a run whose start or end is no time", () => {
+    const run = { startedAt: "yesterday", createdAt: null, endedAt: "2026-01-01T00:00:00.000Z", status: "finished", lastSeen: null };
+    assert.equal(runDuration(run), "–");
+    assert.equal(runDuration({ ...run, startedAt: "2025-12-31T23:00:00.000Z", endedAt: "soon" }), "–");
+    assert.equal(runDuration({ ...run, startedAt: "2025-12-31T23:00:00.000Z" }), "1h 0m");
+    assert.equal(formatDuration(Number.NaN), "–");
   });
 });

@@ -74,7 +74,13 @@ function VersionBody({ name, folder, path, files, running }: { name: string; fol
       </aside>
       <div class="main-pane">
         {file === undefined ? (
-          <div class="empty">{chosen === undefined ? "This version holds no files." : `No file ${printable(chosen)} in this version.`}</div>
+          <div class="empty" data-testid="no-file">
+            {chosen !== undefined
+              ? `No file ${printable(chosen)} in this version.`
+              : files.length === 0
+                ? "This version holds no files."
+                : "Pick a file to see it."}
+          </div>
         ) : (
           <FilePreview key={file.path} name={name} folder={folder} file={file} backups={backupsOf(file.path, files)} live={running} />
         )}
