@@ -29,9 +29,12 @@ export interface NameSummary {
   readonly error?: string;
 }
 
-export interface VersionRow extends RunSummary {
+export interface VersionRun extends RunSummary {
   /** False for a claimed version whose folder holds nothing yet (its run has not written, or died first). */
   readonly hasFolder: boolean;
+}
+
+export interface VersionRow extends VersionRun {
   /** null when the folder could not be listed (see `error`), as `ls` shows "?". */
   readonly size: number | null;
   readonly files: number | null;

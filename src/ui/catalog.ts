@@ -15,7 +15,7 @@ import { checkPullPath } from "../cli/pull/safe-path.ts";
 import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import { readVersions, versionBase, type VersionFacts } from "../cli/version-rows.ts";
-import type { RunSummary, NameSummary, VersionRow, FileRow } from "./api-types.ts";
+import type { RunSummary, NameSummary, VersionRow, VersionRun, FileRow } from "./api-types.ts";
 
 const NAME_CONCURRENCY = 8;
 
@@ -67,8 +67,7 @@ export class Catalog {
    * NOT_FOUND: it is no snapshot, and the first page does not list it.
    */
   async versions(name: string): Promise<VersionRow[]> {
-    const rows = await readVersions(this.#backend, name, { sizes: true });
-    if (rows.length === 0) throw new NotFoundError(`No snapshot ${name} at ${this.#backend.describe(nameKey(name))}.`);
+    const rows = await this.#readVersions(name, true);
     const storeNow = storeTime(this.#backend);
     return rows.map((facts) => {
       const base = { ...versionSummary(facts, storeNow), hasFolder: facts.entry.hasFolder };
@@ -77,6 +76,19 @@ export class Catalog {
         ? { ...base, size: null, files: null, error: oneLine(totals.error) }
         : { ...base, size: totals.size, files: totals.files };
     });
+  }
+
+  /** The rows of versions() without sizes: no version folder is listed (what one version's page needs). */
+  async versionRuns(name: string): Promise<VersionRun[]> {
+    const rows = await this.#readVersions(name, false);
+    const storeNow = storeTime(this.#backend);
+    return rows.map((facts) => ({ ...versionSummary(facts, storeNow), hasFolder: facts.entry.hasFolder }));
+  }
+
+  async #readVersions(name: string, sizes: boolean): Promise<VersionFacts[]> {
+    const rows = await readVersions(this.#backend, name, { sizes });
+    if (rows.length === 0) throw new NotFoundError(`No snapshot ${name} at ${this.#backend.describe(nameKey(name))}.`);
+    return rows;
   }
 
   /** The runs of a name in listVersions order, without sizes; none when the name has no version. */

@@ -161,4 +161,22 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     assert.deepEqual(asked.filter((path) => path.includes("runs.log")), []);
     assert.deepEqual(problems, []);
   });
+
+  it("opens one version asking for its own files only, and counts them itself", async () => {
+    await open("#/", "[data-testid=names]");
+    const asked: string[] = [];
+    const record = (request: { url(): string }): void => {
+      const url = new URL(request.url());
+      if (url.pathname.startsWith("/api/")) asked.push(url.pathname + url.search);
+    };
+    page.on("request", record);
+    try {
+      await open(`#/n/${NAME}/v1`, "[data-testid=folder-totals]");
+    } finally {
+      page.off("request", record);
+    }
+    assert.deepEqual(asked.sort(), [`/api/names/${NAME}/v1/files`, `/api/names/${NAME}?sizes=0`]);
+    assert.match((await page.locator("[data-testid=folder-totals]").textContent()) ?? "", /^1 file · [\d.]+ KB$/);
+    assert.deepEqual(problems, []);
+  });
 });

@@ -1,9 +1,9 @@
 /** One version: its files as a tree, its logs (run log, history, ranks) and the preview of the chosen file. */
 import { useMemo } from "preact/hooks";
-import type { FileRow, VersionRow } from "../../api-types.ts";
+import type { FileRow, VersionRun } from "../../api-types.ts";
 import { versionApi } from "../api.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../files.ts";
-import { folderSize, formatTime, runDuration } from "../format.ts";
+import { formatSize, formatTime, runDuration } from "../format.ts";
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
@@ -13,7 +13,8 @@ import { printable } from "../../../printable.ts";
 
 export function VersionPage({ name, folder, path }: { name: string; folder: string; path: string | undefined }) {
   const files = useJson<{ files: FileRow[] }>(`${versionApi(name, folder)}/files`);
-  const versions = useJson<{ versions: VersionRow[] }>(`/api/names/${encodeURIComponent(name)}`);
+  // The versions without their sizes: sizing them would list every version's files, and this page shows one.
+  const versions = useJson<{ versions: VersionRun[] }>(`/api/names/${encodeURIComponent(name)}?sizes=0`);
   const row = versions.state === "ok" ? versions.data.versions.find((version) => version.versionName === folder) : undefined;
   const others = versions.state === "ok" ? versions.data.versions.filter((version) => version.versionName !== folder) : [];
   return (
@@ -43,9 +44,7 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
               {row.exitCode !== null && row.exitCode !== 0 ? ` · exit ${row.exitCode}` : ""}
             </span>
           )}
-          <span>
-            {row.error !== undefined ? `files could not be listed: ${row.error}` : `${row.files ?? "?"} files · ${folderSize(row.size)}`}
-          </span>
+          {files.state === "ok" && <span data-testid="folder-totals">{folderTotals(files.data.files)}</span>}
         </div>
       )}
       <Show loaded={files}>{({ files: list }) => <VersionBody name={name} folder={folder} path={path} files={list} running={row?.status === "running"} />}</Show>
@@ -87,4 +86,9 @@ function VersionBody({ name, folder, path, files, running }: { name: string; fol
       </div>
     </div>
   );
+}
+
+function folderTotals(files: readonly FileRow[]): string {
+  const size = files.reduce((sum, file) => sum + file.size, 0);
+  return `${files.length.toLocaleString()} file${files.length === 1 ? "" : "s"} · ${formatSize(size)}`;
 }
