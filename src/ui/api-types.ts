@@ -52,6 +52,14 @@ export interface FileRow {
   readonly refused?: string;
 }
 
+/** An entry of a version the listing could not give as a file (on local disk a link that leads nowhere, a name that is not UTF-8). */
+export interface UnlistableFile {
+  /** "/"-separated path under the version folder; a name that is not UTF-8 has its bytes written as `\xNN`. */
+  readonly path: string;
+  /** Why, as a phrase: "a symbolic link that leads to nothing (ENOENT)". */
+  readonly problem: string;
+}
+
 export type FileChange = "added" | "removed" | "changed" | "same" | "unknown";
 
 export interface ComparedFile {

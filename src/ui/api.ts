@@ -5,7 +5,7 @@
  *   /api/info                                         the root and where to start
  *   /api/names                                        snapshot names, version counts, latest runs
  *   /api/names/<name>[?sizes=0]                       versions of a name (sizes=0: without sizes, no folder listed)
- *   /api/names/<name>/<folder>/files                  files of a version
+ *   /api/names/<name>/<folder>/files                  files of a version, and the entries it cannot list
  *   /api/names/<name>/<folder>/raw/<path>             the bytes (Range requests passed to the store)
  *   /api/names/<name>/<folder>/preview/<kind>/<path>  text | yaml | csv | safetensors
  *   /api/names/<name>/<folder>/tail/<path>?from=N     log lines written since byte N
@@ -66,7 +66,7 @@ async function route(context: ApiContext, segments: readonly string[], url: URL,
   }
   if (area === "names" && segments.length === 4 && action === "files") {
     const version = versionAddress(name, folder);
-    return sendJson(response, 200, { ...version, files: await catalog.files(version.name, version.folder) });
+    return sendJson(response, 200, { ...version, ...(await catalog.shownFiles(version.name, version.folder)) });
   }
   if (area === "names" && action === "raw" && rest.length > 0) {
     return sendFile(catalog, fileAddress(name, folder, rest), url, request, response);

@@ -3,7 +3,7 @@
  * array, a wide CSV, two very different files), and names, headers and durations are shown as stored.
  */
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
@@ -65,6 +65,9 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     const records = join(root, "runs", ".opencrate", "run-records");
     const [recordFolder] = await readdir(records);
     await rewriteJson(join(records, recordFolder ?? ""), { startedAt: "yesterday" });
+    // broken: a version holding a link that leads nowhere, beside a good file.
+    await put(root, "broken/v0/good.txt", "fine\n");
+    await symlink(join(dir, "nowhere"), join(root, "broken", "v0", "gone\u202e.txt"));
     viewer = await startViewer({ root, assetsDir: await builtPage() });
     browser = await launchChromium();
     ({ page, problems } = await watchedPage(browser));
@@ -177,6 +180,17 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     }
     assert.deepEqual(asked.sort(), [`/api/names/${NAME}/v1/files`, `/api/names/${NAME}?sizes=0`]);
     assert.match((await page.locator("[data-testid=folder-totals]").textContent()) ?? "", /^1 file · [\d.]+ KB$/);
+    assert.deepEqual(problems, []);
+  });
+
+  it("lists a version holding a link that leads nowhere, marking that entry with why", async () => {
+    await open("#/n/broken/v0", "[data-testid=file-tree] [data-testid=unlistable]");
+    assert.deepEqual(await page.locator("[data-testid=file-tree] a.tree-row .tree-name").allTextContents(), ["good.txt"]);
+    const marked = page.locator("[data-testid=file-tree] [data-testid=unlistable]");
+    assert.match((await marked.textContent()) ?? "", /^gone\\u\{202e\}\.txtcannot be listed$/);
+    assert.match((await page.locator("[data-testid=file-tree] .tree-why").textContent()) ?? "", /^a symbolic link that leads to nothing \(ENOENT\)$/);
+    assert.match((await page.locator("[data-testid=folder-totals]").textContent()) ?? "", /^1 file · 5 B · 1 cannot be listed$/);
+    await open("#/n/broken/v0/f/good.txt", "[data-testid=text]");
     assert.deepEqual(problems, []);
   });
 });

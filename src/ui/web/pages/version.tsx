@@ -1,6 +1,6 @@
 /** One version: its files as a tree, its logs (run log, history, ranks) and the preview of the chosen file. */
 import { useMemo } from "preact/hooks";
-import type { FileRow, VersionRun } from "../../api-types.ts";
+import type { FileRow, UnlistableFile, VersionRun } from "../../api-types.ts";
 import { versionApi } from "../api.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../files.ts";
 import { formatSize, formatTime, runDuration } from "../format.ts";
@@ -12,7 +12,7 @@ import { FilePreview } from "../views/preview.tsx";
 import { printable } from "../../../printable.ts";
 
 export function VersionPage({ name, folder, path }: { name: string; folder: string; path: string | undefined }) {
-  const files = useJson<{ files: FileRow[] }>(`${versionApi(name, folder)}/files`);
+  const files = useJson<{ files: FileRow[]; unlistable: UnlistableFile[] }>(`${versionApi(name, folder)}/files`);
   // The versions without their sizes: sizing them would list every version's files, and this page shows one.
   const versions = useJson<{ versions: VersionRun[] }>(`/api/names/${encodeURIComponent(name)}?sizes=0`);
   const row = versions.state === "ok" ? versions.data.versions.find((version) => version.versionName === folder) : undefined;
@@ -44,16 +44,29 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
               {row.exitCode !== null && row.exitCode !== 0 ? ` · exit ${row.exitCode}` : ""}
             </span>
           )}
-          {files.state === "ok" && <span data-testid="folder-totals">{folderTotals(files.data.files)}</span>}
+          {files.state === "ok" && <span data-testid="folder-totals">{folderTotals(files.data.files, files.data.unlistable.length)}</span>}
         </div>
       )}
-      <Show loaded={files}>{({ files: list }) => <VersionBody name={name} folder={folder} path={path} files={list} running={row?.status === "running"} />}</Show>
+      <Show loaded={files}>
+        {({ files: list, unlistable }) => (
+          <VersionBody name={name} folder={folder} path={path} files={list} unlistable={unlistable} running={row?.status === "running"} />
+        )}
+      </Show>
     </section>
   );
 }
 
-function VersionBody({ name, folder, path, files, running }: { name: string; folder: string; path: string | undefined; files: FileRow[]; running: boolean }) {
-  const tree = useMemo(() => buildTree(files), [files]);
+interface BodyProps {
+  readonly name: string;
+  readonly folder: string;
+  readonly path: string | undefined;
+  readonly files: FileRow[];
+  readonly unlistable: UnlistableFile[];
+  readonly running: boolean;
+}
+
+function VersionBody({ name, folder, path, files, unlistable, running }: BodyProps) {
+  const tree = useMemo(() => buildTree(files, unlistable), [files, unlistable]);
   const logs = useMemo(() => logFiles(files), [files]);
   const chosen = path ?? logs[0]?.path;
   const file = files.find((candidate) => candidate.path === chosen);
@@ -76,7 +89,7 @@ function VersionBody({ name, folder, path, files, running }: { name: string; fol
           <div class="empty" data-testid="no-file">
             {chosen !== undefined
               ? `No file ${printable(chosen)} in this version.`
-              : files.length === 0
+              : files.length === 0 && unlistable.length === 0
                 ? "This version holds no files."
                 : "Pick a file to see it."}
           </div>
@@ -88,7 +101,8 @@ function VersionBody({ name, folder, path, files, running }: { name: string; fol
   );
 }
 
-function folderTotals(files: readonly FileRow[]): string {
+function folderTotals(files: readonly FileRow[], unlistable: number): string {
   const size = files.reduce((sum, file) => sum + file.size, 0);
-  return `${files.length.toLocaleString()} file${files.length === 1 ? "" : "s"} · ${formatSize(size)}`;
+  const cannot = unlistable === 0 ? "" : ` · ${unlistable.toLocaleString()} cannot be listed`;
+  return `${files.length.toLocaleString()} file${files.length === 1 ? "" : "s"} · ${formatSize(size)}${cannot}`;
 }

@@ -30,6 +30,15 @@ function FolderItems({ name, folder, node, selected }: { name: string; folder: s
       {node.files.map((item) => (
         <FileItem key={item.file.path} name={name} folder={folder} item={item} selected={selected} />
       ))}
+      {node.unlistable.map(({ name: label, entry }) => (
+        <li key={`unlistable:${entry.path}`}>
+          <span class="tree-row refused" data-testid="unlistable" title={printable(entry.problem)}>
+            <span class="tree-name">{printable(label)}</span>
+            <span class="size">cannot be listed</span>
+          </span>
+          <div class="tree-why">{printable(entry.problem)}</div>
+        </li>
+      ))}
     </>
   );
 }
