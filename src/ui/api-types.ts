@@ -82,6 +82,8 @@ export interface TextPreview {
   readonly size: number;
   readonly text: string;
   readonly truncated: boolean;
+  /** The bytes are not valid UTF-8 (Latin-1, UTF-16, binary): those that are not show as U+FFFD in `text`. */
+  readonly notUtf8: boolean;
 }
 
 export interface CsvPreview {

@@ -65,6 +65,10 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     const records = join(root, "runs", ".opencrate", "run-records");
     const [recordFolder] = await readdir(records);
     await rewriteJson(join(records, recordFolder ?? ""), { startedAt: "yesterday" });
+    await put(root, `${NAME}/v2/damaged.png`, "not a PNG at all");
+    await put(root, `${NAME}/v2/damaged.wav`, "RIFF\0\0\0\0WAVEnot audio");
+    await put(root, `${NAME}/v2/latin1.txt`, Buffer.from("caf\xe9 cr\xe8me\n", "latin1"));
+    await put(root, `${NAME}/v2/utf16.txt`, Buffer.from("hello\n", "utf16le"));
     // broken: a version holding a link that leads nowhere, beside a good file.
     await put(root, "broken/v0/good.txt", "fine\n");
     await symlink(join(dir, "nowhere"), join(root, "broken", "v0", "gone\u202e.txt"));
@@ -191,6 +195,20 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     assert.match((await page.locator("[data-testid=file-tree] .tree-why").textContent()) ?? "", /^a symbolic link that leads to nothing \(ENOENT\)$/);
     assert.match((await page.locator("[data-testid=folder-totals]").textContent()) ?? "", /^1 file · 5 B · 1 cannot be listed$/);
     await open("#/n/broken/v0/f/good.txt", "[data-testid=text]");
+    assert.deepEqual(problems, []);
+  });
+
+  it("says so when an image or audio file cannot be shown, or a text file is not UTF-8", async () => {
+    for (const path of ["damaged.png", "damaged.wav"]) {
+      await open(fileHash("v2", path), "[data-testid=media-failed]");
+      assert.match((await page.locator("[data-testid=media-failed]").textContent()) ?? "", /cannot show this file as (an image|audio)/);
+    }
+    await open(fileHash("v2", "latin1.txt"), "[data-testid=text]");
+    assert.match((await page.locator("[data-testid=text-note]").textContent()) ?? "", /not UTF-8 text/);
+    await open(fileHash("v2", "utf16.txt"), "[data-testid=text]");
+    assert.match((await page.locator("[data-testid=text-note]").textContent()) ?? "", /NUL characters/);
+    await open(fileHash("v1", "out.txt"), "[data-testid=text]");
+    assert.equal(await count("[data-testid=text-note]"), 0);
     assert.deepEqual(problems, []);
   });
 });
