@@ -181,7 +181,7 @@ export class LocalBackend implements api.StorageBackend {
   async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const location = this.#layout.locatePrefix(prefix);
     try {
-      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key), options.notUtf8);
+      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key), options.notUtf8, options.onUnlistable);
     } catch (error) {
       throw toLocalError(error, this.describe(prefix), "list");
     }
