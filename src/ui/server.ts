@@ -2,7 +2,7 @@
  * `startViewer`: a read-only web app over one root, on node:http. GET and HEAD only; the page, its bundled assets
  * and the API (api.ts). The root's backend comes from the snapshot layer; nothing here writes to it.
  */
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { backendFromUri } from "../backends/registry.ts";
 import { InvalidArgumentError } from "../errors.ts";
@@ -12,6 +12,7 @@ import { scrub } from "../cli/scrub.ts";
 import { handleApi, sendJson, type ApiContext } from "./api.ts";
 import { loadAssets, type Assets } from "./assets.ts";
 import { Catalog } from "./catalog.ts";
+import { listen } from "./listen.ts";
 import { AccessGate, commonHeaders, isLoopback, loopbackHosts, newToken, PAGE_POLICY } from "./security.ts";
 
 export interface ViewerOptions {
@@ -115,16 +116,4 @@ async function serve(gate: AccessGate, assets: Assets, context: ApiContext, requ
     "Cache-Control": "no-store",
   });
   response.end(request.method === "HEAD" ? undefined : assets.page);
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error) =>
-      reject(new InvalidArgumentError(`Cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
-    );
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
 }

@@ -187,9 +187,12 @@ describe("the viewer's access rules", () => {
     }
   });
 
-  it("rejects a bad port before listening", async () => {
+  it("rejects a bad port before listening, and names a port in use once, with what to do", async () => {
     await assert.rejects(startViewer({ root, port: 70000, assetsDir: await builtPage() }), { code: "INVALID_ARGUMENT" });
-    await assert.rejects(startViewer({ root, port: viewer.port, assetsDir: await builtPage() }), { code: "INVALID_ARGUMENT" });
+    await assert.rejects(startViewer({ root, port: viewer.port, assetsDir: await builtPage() }), {
+      code: "ALREADY_EXISTS",
+      message: `Cannot listen on 127.0.0.1:${viewer.port}: the port is in use (by another viewer or program); pass --port 0 for a free port, or another --port.`,
+    });
   });
 });
 
@@ -235,6 +238,24 @@ describe("opencrate ui", () => {
     assert.deepEqual(info.start, { name: "train", folder: "v0" });
     cli.child.kill("SIGINT");
     assert.equal((await cli.result).code, 0);
+  });
+
+  it("fails with one line naming the address when the port is taken, exit 1", async () => {
+    const { cli, output } = startUi(["--port", "0"], dir);
+    await cli.waitFor("Ctrl-C");
+    const port = /127\.0\.0\.1:(\d+)\//.exec(output())?.[1];
+    try {
+      const taken = await runCli(["ui", "--port", String(port)], { cwd: dir });
+      assert.equal(taken.code, 1, taken.stderr);
+      assert.equal(
+        taken.stderr,
+        `opencrate: Cannot listen on 127.0.0.1:${port}: the port is in use (by another viewer or program); pass --port 0 for a free port, or another --port.\n`,
+      );
+      assert.equal(taken.stdout, "");
+    } finally {
+      cli.child.kill("SIGINT");
+      await cli.result;
+    }
   });
 
   it("fails with a usage error on a bad port or root", async () => {
