@@ -69,6 +69,8 @@ export interface ComparedFile {
   readonly sizeB: number | null;
   /** What told "changed" or "same" apart: "size", "checksum" or "content". */
   readonly by: string | null;
+  /** Why an "unknown" file's contents were not compared (a limit of the comparison). */
+  readonly reason?: string;
 }
 
 export interface Comparison {

@@ -86,7 +86,10 @@ async function route(context: ApiContext, segments: readonly string[], url: URL,
   if (area === "compare" && segments.length === 4) {
     const a = versionAddress(name, folder);
     const b = versionAddress(name, action);
-    return sendJson(response, 200, await compareVersions(catalog, a.name, a.folder, b.folder));
+    // The reads stop when the browser goes away (another page, a closed tab): nobody waits for their answer.
+    const abort = new AbortController();
+    response.once("close", () => abort.abort());
+    return sendJson(response, 200, await compareVersions(catalog, a.name, a.folder, b.folder, { signal: abort.signal }));
   }
   sendJson(response, 404, { error: "no such route" });
 }

@@ -14,6 +14,7 @@ import { Snapshot } from "../../src/index.ts";
 import type { FileRow, UnlistableFile } from "../../src/ui/api-types.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import { builtPage } from "../ui/browser.ts";
+import { viewerFetch } from "../ui/client.ts";
 import { removeDir, runCli, tempDir } from "./helpers.ts";
 
 const GONE = "gone\u202e.txt";
@@ -90,7 +91,7 @@ describe("entries a version's listing cannot give as files", () => {
     let viewer: Viewer | undefined;
     try {
       viewer = await startViewer({ root, assetsDir: await builtPage() });
-      const response = await fetch(new URL("/api/names/links/v0/files", viewer.url));
+      const response = await viewerFetch(viewer, "/api/names/links/v0/files");
       assert.equal(response.status, 200);
       const body = (await response.json()) as { files: FileRow[]; unlistable: UnlistableFile[] };
       assert.deepEqual(body.files.map((file) => file.path), ["jsons/m.json", "links.log", "texts/notes.txt"]);
