@@ -29,8 +29,11 @@ try {
   try {
     const page = await browser.newPage({ viewport: { width: 1360, height: 820 }, deviceScaleFactor: 1 });
     await mkdir(out, { recursive: true });
+    // The printed URL sets the token's cookie, then moves on to the address without it.
+    await page.goto(viewer.url);
+    await page.waitForURL((url) => url.search === "");
     const shot = async (hash: string, ready: string, name: string): Promise<void> => {
-      await page.goto(`${viewer.url}${hash}`);
+      await page.goto(new URL(`/${hash}`, viewer.url).href);
       await page.locator(ready).first().waitFor({ state: "visible", timeout: 30_000 });
       await page.waitForTimeout(400);
       await page.screenshot({ path: join(out, `${name}.png`) });

@@ -36,6 +36,7 @@ export type {
   ListPage,
   ListPageOptions,
   NotUtf8Names,
+  UnlistableEntry,
   CopyOptions,
   AppendOptions,
   RangeIntoOptions,

@@ -2,18 +2,23 @@
  * How text that comes from storage (file names, keys, tags, run ids, hosts, messages quoting them) is shown to a
  * person. A terminal obeys some characters instead of showing them: C0 and C1 controls (ESC and CSI start escape
  * sequences that set the title, move the cursor or erase lines; CR and LF move to another line) and DEL. The
- * bidirectional controls reorder the rest of the line as it is shown. Each of these is written as an escape
+ * bidirectional controls reorder the rest of the line as it is shown, and a few characters show as nothing at all
+ * (a zero-width space makes `safe\u{200b}.txt` look like `safe.txt`). Each of these is written as an escape
  * instead: `\n`, `\r`, `\t`, `\xNN` for the other codes below U+0100, `\u{NNNN}` for the rest (a lone surrogate
- * too). Every other character, non-ASCII letters included, is kept as it is.
+ * too). Every other character, non-ASCII letters included, is kept as it is. The viewer's page shows names through
+ * this same function.
  */
 
 /**
  * C0 controls, DEL and C1 controls (\p{Cc}); the Arabic letter mark, LRM and RLM; the line and paragraph
- * separators; the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069); lone surrogates.
+ * separators; the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069); lone surrogates; the
+ * invisible soft hyphen, Mongolian vowel separator, zero-width space, word joiner, invisible operators
+ * (U+2061–U+2064) and zero-width no-break space (U+FEFF). The zero-width joiner and non-joiner stay: words in
+ * several scripts, and emoji, need them.
  */
-const UNSAFE = /[\p{Cc}\p{Cs}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNSAFE = /[\p{Cc}\p{Cs}\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/gu;
 
-/** `text` with every character a terminal would act on, or that reorders the line, written as an escape. */
+/** `text` with every character a terminal would act on, that reorders the line or shows as nothing, escaped. */
 export function printable(text: string): string {
   return text.replace(UNSAFE, escapeOne);
 }

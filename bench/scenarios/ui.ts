@@ -10,6 +10,7 @@ import { Readable } from "node:stream";
 import { Snapshot } from "../../src/index.ts";
 import { S3Backend } from "../../src/backends/s3/index.ts";
 import { encodeHeader } from "../../src/handlers/checkpoint/safetensors.ts";
+import { tokenCookieName } from "../../src/ui/security.ts";
 import { startViewer } from "../../src/ui/server.ts";
 import { mapWithConcurrency } from "../../src/cli/pool.ts";
 import { rawClient, s3Options } from "../../test/support/s3.ts";
@@ -137,9 +138,11 @@ export const ui: Scenario = {
         const path = variant === "ui-files" ? "/api/names/bench/v0/files" : "/api/names/bench/v1/preview/safetensors/checkpoints/model.safetensors";
         try {
           // Node's fetch loads itself on first use; that belongs to this client, not to the viewer.
-          await (await fetch(new URL("/api/info", viewer.url))).arrayBuffer();
+          // The cookie a browser holds once it opened the printed URL.
+          const headers = { Cookie: `${tokenCookieName(viewer.port)}=${viewer.token}` };
+          await (await fetch(new URL("/api/info", viewer.url), { headers })).arrayBuffer();
           return await timeRuns(async () => {
-            const response = await fetch(new URL(path, viewer.url));
+            const response = await fetch(new URL(path, viewer.url), { headers });
             if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
             const body = (await response.json()) as { files?: unknown[]; tensors?: unknown[] };
             const count = body.files?.length ?? body.tensors?.length;

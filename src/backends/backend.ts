@@ -124,6 +124,25 @@ export interface ListOptions {
    * delete.
    */
   readonly notUtf8?: NotUtf8Names;
+  /**
+   * What an entry the listing cannot give as an object does to it: on local disk a symbolic link that leads nowhere
+   * or into a folder it lies in, or a name that is not valid UTF-8 (unless `notUtf8` is "skip"). Without this
+   * option the listing fails `CORRUPT_DATA` naming it. With it, the listing calls it with the entry and goes on:
+   * only for listings shown to a person (`ls` and `tree` of a version, the viewer's file list), never for a
+   * listing of files to copy or delete. Keys on S3 and GCS have no such entries.
+   */
+  readonly onUnlistable?: (entry: UnlistableEntry) => void;
+}
+
+/** An entry a listing could not give as an object (ListOptions.onUnlistable). */
+export interface UnlistableEntry {
+  /**
+   * Its key; for a name that is not UTF-8, which has none, its folder's key and the name's bytes, those that are not
+   * printable ASCII (and the backslash) written as `\xNN`.
+   */
+  readonly key: string;
+  /** Why, as a phrase: "a symbolic link that leads to nothing (ENOENT)". */
+  readonly problem: string;
 }
 
 export interface ListPageOptions {

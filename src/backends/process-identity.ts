@@ -13,6 +13,8 @@
  *   of /proc/<pid>/stat, in clock ticks since boot), exact and readable for any pid. Where that cannot be read it is
  *   worked out from the uptime in milliseconds, which two threads of one process compute a little apart:
  *   `compareStarts` allows for that, and takes starts of the two kinds for incomparable.
+ * - the thread (Linux): its id and its own start, so that another process can tell a worker thread that ended
+ *   (terminated or crashed) from one still running, while the process itself runs on.
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
@@ -39,7 +41,15 @@ const CLOCK_PREFIX = "clock:";
 /** How far apart two threads of one process may compute a clock-based start. */
 const CLOCK_TOLERANCE_MS = 1_000;
 
+/** A thread of a process, as its space names it (Linux): its id and when it started. */
+export interface ThreadIdentity {
+  readonly tid: number;
+  readonly start: string;
+}
+
 let cached: ProcessIdentity | undefined;
+/** Null when the thread cannot be told here. Module state is the thread's own: each thread loads the module anew. */
+let cachedThread: ThreadIdentity | null | undefined;
 let cachedSpaceFacts: Omit<PlaceFacts, "hostName"> | undefined;
 
 /** This process's identity, the same in every thread of the process. */
@@ -51,9 +61,27 @@ export function thisProcess(): ProcessIdentity {
   return cached;
 }
 
+/** The thread running this code (Linux); undefined where it cannot be told (elsewhere, or /proc without it). */
+export function thisThread(): ThreadIdentity | undefined {
+  cachedThread ??= readThisThread() ?? null;
+  return cachedThread ?? undefined;
+}
+
 /** The start of the process `pid` of this space, when the platform tells it (Linux); undefined otherwise. */
 export function startOfPid(pid: number): string | undefined {
-  return linuxStartOf(String(pid));
+  return linuxStartOf(String(pid)) ?? undefined;
+}
+
+/**
+ * Whether the thread `tid` of the process `pid` of this space, started at `started`, still runs: "unknown" where
+ * that cannot be read (not Linux, /proc hiding other users' processes) or the starts cannot be compared.
+ */
+export function stateOfThread(pid: number, tid: number, started: string): "running" | "gone" | "unknown" {
+  const now = linuxStartOf(`${pid}/task/${tid}`);
+  if (now === null) return "gone";
+  if (now === undefined) return "unknown";
+  const same = compareStarts(started, now);
+  return same === "same" ? "running" : same === "different" ? "gone" : "unknown";
 }
 
 /**
@@ -117,7 +145,7 @@ export type ProcessState = "this-process" | "running" | "gone" | "pid-reused";
  * What became of the process of this place (see placeOf) that had `pid` and started at `started`. A start left
  * undefined (not recorded), or one that cannot be compared with the start read now, is not compared, except
  * against this process's own: a pid still running is then taken for the same process. Where the start of another
- * pid cannot be read (not Linux), the same.
+ * pid cannot be read (not Linux), the same. A zombie (ended, not yet reaped by its parent) is gone.
  */
 export function stateOfProcess(pid: number, started: string | undefined): ProcessState {
   if (pid === process.pid) {
@@ -125,8 +153,12 @@ export function stateOfProcess(pid: number, started: string | undefined): Proces
     return started === undefined || compareStarts(started, thisProcess().start) !== "different" ? "this-process" : "pid-reused";
   }
   if (!isRunning(pid)) return "gone";
+  const stat = linuxStatOf(String(pid));
+  // A zombie still answers a signal, but has ended. Trap: a pid that answers but has no entry is another user's
+  // process that /proc hides (mounted with hidepid), not an ended one.
+  if (stat !== undefined && stat !== null && isEnded(stat)) return "gone";
+  const now = stat === undefined || stat === null ? undefined : startIn(stat);
   if (started === undefined) return "running";
-  const now = startOfPid(pid);
   return now === undefined || compareStarts(started, now) !== "different" ? "running" : "pid-reused";
 }
 
@@ -177,14 +209,50 @@ function readOrUndefined<T>(read: () => T): T | undefined {
   }
 }
 
-function linuxStartOf(pid: string): string | undefined {
+function readThisThread(): ThreadIdentity | undefined {
+  if (process.platform !== "linux") return undefined;
+  // Trap: only a synchronous call reads the link from the calling thread; an asynchronous one runs on a pool thread.
+  const link = readOrUndefined(() => readlinkSync("/proc/thread-self"));
+  const match = /^(\d+)\/task\/(\d+)$/.exec(link ?? "");
+  // A /proc of another pid namespace than this process's names other pids.
+  if (match === null || Number(match[1]) !== process.pid) return undefined;
+  const tid = Number(match[2]);
+  const start = linuxStartOf(`${process.pid}/task/${tid}`);
+  return typeof start === "string" ? { tid, start } : undefined;
+}
+
+/**
+ * The start in /proc/<entry>/stat (`entry`: a pid, "self", or "<pid>/task/<tid>" for a thread): null when there is
+ * no such process or thread, or it has ended (a zombie its parent has not reaped yet); undefined when it cannot be
+ * read (or not on Linux).
+ */
+function linuxStartOf(entry: string): string | null | undefined {
+  const stat = linuxStatOf(entry);
+  if (stat === null || stat === undefined) return stat;
+  return isEnded(stat) ? null : startIn(stat);
+}
+
+/**
+ * The fields of /proc/<entry>/stat from the state on (field 3): null when there is no such entry, undefined when it
+ * cannot be read (or not on Linux).
+ */
+function linuxStatOf(entry: string): readonly string[] | null | undefined {
   if (process.platform !== "linux") return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
     // The command name (field 2) is in parentheses and may hold spaces: count the fields after its closing one.
-    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-    return ticks !== undefined && /^\d+$/.test(ticks) ? `${LINUX_PREFIX}${ticks}` : undefined;
-  } catch {
-    return undefined;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ESRCH" ? null : undefined;
   }
+}
+
+/** A zombie its parent has not reaped yet, or a process being torn down. */
+function isEnded(stat: readonly string[]): boolean {
+  return stat[0] === "Z" || stat[0] === "X";
+}
+
+function startIn(stat: readonly string[]): string | undefined {
+  const ticks = stat[19];
+  return ticks !== undefined && /^\d+$/.test(ticks) ? `${LINUX_PREFIX}${ticks}` : undefined;
 }

@@ -1,6 +1,6 @@
 /** The files of a version folder as the CLI shows them: paths relative to the folder, opencrate's bookkeeping left out. */
 import { stat } from "node:fs/promises";
-import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import type { ObjectInfo, StorageBackend, UnlistableEntry } from "../backends/backend.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { redact } from "../uri.ts";
 
@@ -23,6 +23,32 @@ export async function listFolder(backend: StorageBackend, prefix: string): Promi
   const files: FolderFile[] = [];
   for await (const info of backend.list(prefix)) files.push(folderFile(info, prefix));
   return files;
+}
+
+/** An entry of a folder its listing cannot give as a file (ListOptions.onUnlistable), by its path under the folder. */
+export interface UnlistableFile {
+  readonly path: string;
+  readonly problem: string;
+}
+
+/**
+ * The files of a folder as shown to a person (`ls` and `tree` of a version, the viewer's file list): listFolder's,
+ * and the entries it cannot list (on local disk a link that leads nowhere, a name that is not UTF-8) named with
+ * why rather than failing the listing. Never for a listing of files to copy or delete.
+ */
+export async function listFolderShown(backend: StorageBackend, prefix: string): Promise<{ files: FolderFile[]; unlistable: UnlistableFile[] }> {
+  const files: FolderFile[] = [];
+  const unlistable: UnlistableFile[] = [];
+  const onUnlistable = (entry: UnlistableEntry): void => {
+    unlistable.push({ path: entry.key.slice(prefix.length), problem: entry.problem });
+  };
+  for await (const info of backend.list(prefix, { onUnlistable })) files.push(folderFile(info, prefix));
+  return { files, unlistable };
+}
+
+/** The line `ls` and `tree` write on stderr for an entry they could not list. */
+export function unlistableLine(where: string, entry: UnlistableFile): string {
+  return `${where}/${entry.path} cannot be listed: ${entry.problem}.`;
 }
 
 /** The same files as listFolder, each as soon as the listing has it: a short first page, then the store's own. */

@@ -10,6 +10,8 @@ export interface TreeFile {
   readonly path: string;
   readonly size: number;
   readonly lastModified: Date;
+  /** Why this entry could not be listed (then it is shown marked, and counts in no folder's size or time). */
+  readonly problem?: string;
 }
 
 export interface TreeOptions {
@@ -32,8 +34,8 @@ interface Folder {
 export function renderTree(files: Iterable<TreeFile>, options: TreeOptions): string {
   const root = newFolder();
   for (const file of files) {
+    if (hiddenInTree(file.path)) continue;
     const segments = file.path.split("/");
-    if (segments.some((segment) => segment.startsWith("."))) continue;
     let folder = root;
     addTo(folder, file);
     for (const segment of segments.slice(0, -1)) {
@@ -64,11 +66,17 @@ export function renderTree(files: Iterable<TreeFile>, options: TreeOptions): str
     }
     for (const [name, file] of fileEntries) {
       const last = ++index === total;
-      lines.push(`${indent}${last ? "└── " : "├── "}${printable(name)}${detail(file.lastModified.getTime(), file.size)}`);
+      const shown = file.problem === undefined ? detail(file.lastModified.getTime(), file.size) : ` (cannot be listed: ${printable(file.problem)})`;
+      lines.push(`${indent}${last ? "└── " : "├── "}${printable(name)}${shown}`);
     }
   };
   walk(root, "", 1);
   return lines.join("\n");
+}
+
+/** A path with a dot-entry in it, which the tree does not show. */
+export function hiddenInTree(path: string): boolean {
+  return path.split("/").some((segment) => segment.startsWith("."));
 }
 
 function newFolder(): Folder {
@@ -76,6 +84,7 @@ function newFolder(): Folder {
 }
 
 function addTo(folder: Folder, file: TreeFile): void {
+  if (file.problem !== undefined) return;
   folder.size += file.size;
   folder.newest = Math.max(folder.newest, file.lastModified.getTime());
 }

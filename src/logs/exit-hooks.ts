@@ -17,7 +17,8 @@
  * only while something is registered, so an idle process keeps Node's default handling.
  *
  * What can still be lost: the lines since the last flush when the process dies by SIGKILL (or the OOM killer) or
- * another uncaught signal, what is not stored within the time-out, for a target without `closeSync`, what an
+ * another uncaught signal, what is not stored within the time-out (a run's lines not stored are left in a spool
+ * folder then, named on stderr: run-writer.ts keepUnstored), for a target without `closeSync`, what an
  * `exit` leaves unflushed, and what the application logs into such a target while its final close on a signal runs.
  */
 import { constants } from "node:os";

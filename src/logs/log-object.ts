@@ -4,7 +4,8 @@
  *
  * Lines are buffered in memory and flushed on an interval, past a size, on `flush()` and on `close()`. Flushes run
  * one at a time; lines written during a flush go into the next one. A failed flush loses nothing: lines stay
- * queued until a write is known to have landed.
+ * queued until a write is known to have landed. Memory for lines not yet stored is bounded: past the bound they
+ * wait in a spool on local disk (pending-lines.ts), and a flush stores them from there, in order, lap after lap.
  *
  * Cost of a flush, on a backend with `append` (memory, local disk, S3): the new lines, once per object, and
  * memory for the lines not yet stored. Without `append` (GCS), `.log` is rewritten whole and its body kept in
@@ -19,8 +20,9 @@ import { clock } from "../clock.ts";
 import { isOpenCrateError, NotSupportedError } from "../errors.ts";
 import type { AppendBatch } from "./history-append.ts";
 import { appendBatches, TEXT_CONTENT_TYPE } from "./history-append.ts";
-import { joinBounded, MAX_JOINED_CHARS } from "./bounded-join.ts";
+import { MAX_JOINED_CHARS } from "./bounded-join.ts";
 import { completeHistory } from "./history-recovery.ts";
+import { PendingLines } from "./pending-lines.ts";
 import { retryPolicyOf, type RetryPolicy } from "../backends/retry-policy.ts";
 import { type RunLog, runLogFor, type StartedRunLog } from "./run-log.ts";
 import type { LogSink } from "./sink.ts";
@@ -55,6 +57,10 @@ export interface LogObjectWriterOptions {
    * creates the history again: the run looks whether its version was deleted (then {@link versionDeleted} says so).
    */
   readonly onMissing?: () => Promise<void>;
+  /** Most bytes of lines not yet stored kept in memory; past it they wait on local disk. Default 64 MiB. */
+  readonly maxBufferedBytes?: number;
+  /** Where the spool folder for lines past `maxBufferedBytes` is made. Default `os.tmpdir()`. */
+  readonly spoolParent?: string;
 }
 
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
@@ -82,9 +88,9 @@ export class LogObjectWriter implements LogSink {
   /** start() succeeded: the history (when resumed) exists, so `.log` may be written. */
   #started = false;
   #starting: Promise<void> | undefined;
-  /** Lines written since the last batch was cut, each with its "\n". */
-  #buffer: string[] = [];
-  #bufferBytes = 0;
+  /** Lines written and not yet stored. */
+  readonly #pending: PendingLines;
+  #warnedDropped = false;
   /** Batches not yet known to be in the history object, oldest first. */
   #historyQueue: AppendBatch[] = [];
   /** Cancels the armed flush timer. */
@@ -114,6 +120,31 @@ export class LogObjectWriter implements LogSink {
     this.#versionDeleted = options.versionDeleted ?? (() => false);
     this.#onMissing = options.onMissing ?? (async () => {});
     this.#maxBatchChars = Math.max(1, options.maxBatchChars ?? MAX_JOINED_CHARS);
+    this.#pending = new PendingLines({
+      ...(options.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxBufferedBytes }),
+      ...(options.spoolParent === undefined ? {} : { spoolParent: options.spoolParent }),
+      label: spoolLabel(options.logKey),
+      onDropped: (lines, reason) => this.#warnDropped(lines, reason),
+    });
+  }
+
+  /** Bytes of lines not yet stored that are held in memory (at most `maxBufferedBytes`, but for a longer line). */
+  get bufferedBytes(): number {
+    return this.#pending.bufferedBytes;
+  }
+
+  /** The folder where lines past `maxBufferedBytes` wait, while there is one. */
+  get spoolPath(): string | undefined {
+    return this.#pending.spoolPath;
+  }
+
+  /**
+   * For the last moments of the process, after the store failed: puts every line not stored into the spool folder,
+   * in order, also when they all fitted in memory, and returns the folder (undefined when no line waits, or none
+   * could be written there).
+   */
+  keepUnstored(): string | undefined {
+    return this.#pending.keep();
   }
 
   /** Where `.log` lives, for messages. */
@@ -152,8 +183,8 @@ export class LogObjectWriter implements LogSink {
     }
     this.#started = true;
     if (this.#state === "starting") this.#state = "started";
-    if (this.#bufferBytes >= this.#flushBytes) this.#flushInBackground();
-    else if (this.#buffer.length > 0) this.#armTimer();
+    if (this.#pending.freshBytes >= this.#flushBytes) this.#flushInBackground();
+    else if (this.#pending.waitingBytes > 0) this.#armTimer();
   }
 
   /**
@@ -161,7 +192,7 @@ export class LogObjectWriter implements LogSink {
    * writer that was never given a line has such a state: lines in flight would be stored twice or lost.
    */
   startedState(): StartedRunLog {
-    if (!this.#started || this.#buffer.length > 0 || this.#historyQueue.length > 0) {
+    if (!this.#started || this.#pending.acceptedBytes > this.#pending.settledBytes || this.#historyQueue.length > 0) {
       throw new Error(`the log at ${this.path} can be handed over only once started and before its first line`);
     }
     return this.#runLog.startedState();
@@ -223,10 +254,9 @@ export class LogObjectWriter implements LogSink {
       return;
     }
     const text = `${line}\n`;
-    this.#buffer.push(text);
-    this.#bufferBytes += Buffer.byteLength(text);
+    this.#pending.push(text, Buffer.byteLength(text));
     if (this.#state !== "started") return;
-    if (this.#bufferBytes >= this.#flushBytes) this.#flushInBackground();
+    if (this.#pending.freshBytes >= this.#flushBytes) this.#flushInBackground();
     else this.#armTimer();
   }
 
@@ -254,12 +284,30 @@ export class LogObjectWriter implements LogSink {
     await this.flush();
   }
 
+  /** Stores the lines written so far: as many laps as the spool needs (each as much as memory may hold). */
   async #flushOnce(): Promise<void> {
     if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
     if (this.#dropIfDeleted()) return;
-    const hadLines = this.#buffer.length > 0;
-    this.#cutBatch();
+    const target = this.#pending.mark;
+    let stored = false;
+    for (;;) {
+      const cut = this.#cutBatch();
+      await this.#storeQueued();
+      if (this.#dropIfDeleted()) return;
+      const storedNow = this.#pending.stored();
+      stored ||= storedNow;
+      if (this.#pending.settledUpTo(target) || (!cut && !storedNow)) break;
+    }
+    this.#reportedBackgroundFailure = false;
+    if (stored) this.#onStored?.();
+  }
+
+  /**
+   * Stores the batches queued: the history, then `.log`. Rejects when either failed (they stay queued); returns
+   * without writing more once the version is found deleted (the caller drops the lines).
+   */
+  async #storeQueued(): Promise<void> {
     const failures: unknown[] = [];
     // The history first: the next resumed run replaces `.log`, so a line that reached `.log` but not the history
     // would be lost for good if this process died between the two writes. The other way round a line is in the
@@ -272,7 +320,7 @@ export class LogObjectWriter implements LogSink {
       } catch (error) {
         failures.push(error);
       }
-      if (this.#dropIfDeleted()) return;
+      if (this.#versionDeleted()) return;
     }
     // Also when the history append failed: `.log` then shows the lines at once (they stay queued for the history).
     try {
@@ -283,15 +331,13 @@ export class LogObjectWriter implements LogSink {
     if (this.#logLost === "found") {
       this.#logLost = "told";
       await this.#onMissing();
-      if (this.#dropIfDeleted()) return;
+      if (this.#versionDeleted()) return;
       this.#warnReplaced();
     }
     if (failures.length > 0) {
       if (this.#state === "started") this.#armTimer();
       throw failures[0];
     }
-    this.#reportedBackgroundFailure = false;
-    if (hadLines) this.#onStored?.();
   }
 
   /**
@@ -309,23 +355,18 @@ export class LogObjectWriter implements LogSink {
   #dropIfDeleted(): boolean {
     if (!this.#versionDeleted()) return false;
     this.#clearTimer();
-    this.#buffer = [];
-    this.#bufferBytes = 0;
     this.#historyQueue = [];
     return true;
   }
 
-  /** Moves the buffered lines into this run's body and, on a resumed run, into a new history batch. */
-  #cutBatch(): void {
-    if (this.#buffer.length === 0) return;
-    const texts = joinBounded(this.#buffer, "", this.#maxBatchChars);
-    this.#buffer = [];
-    this.#bufferBytes = 0;
-    for (const text of texts) {
-      const bytes = Buffer.from(text, "utf8");
+  /** Moves the next lines into this run's body and, on a resumed run, into new history batches. False when none. */
+  #cutBatch(): boolean {
+    const batches = this.#pending.cut(this.#maxBatchChars);
+    for (const bytes of batches) {
       this.#runLog.add(bytes);
       if (this.#resume) this.#historyQueue.push({ id: randomBytes(8).toString("hex"), bytes });
     }
+    return batches.length > 0;
   }
 
   #flushInBackground(): void {
@@ -365,6 +406,17 @@ export class LogObjectWriter implements LogSink {
     );
   }
 
+  /** Once per run: lines are lost only when neither the store nor the local disk could take them. */
+  #warnDropped(lines: number, reason: string): void {
+    if (this.#warnedDropped) return;
+    this.#warnedDropped = true;
+    process.emitWarning(
+      `${lines} log line(s) for ${this.path} were dropped: the store could not take them and they could not be kept on local disk either (${reason}). ` +
+        "A line in the log says where (and how many, in all, at that place).",
+      { code: "OPENCRATE_LOG_DROPPED" },
+    );
+  }
+
   #warnDroppedAfterClose(): void {
     if (this.#droppedAfterClose++ > 0) return;
     process.emitWarning(`A log line arrived after the log at ${this.path} was closed; it was not stored.`, {
@@ -394,4 +446,9 @@ export class LogObjectWriter implements LogSink {
       throw error;
     }
   }
+}
+
+/** A spool folder's name part from the `.log` key: its characters that are safe in a file name, the last 60. */
+function spoolLabel(logKey: string): string {
+  return logKey.replace(/\.log$/, "").replace(/[^A-Za-z0-9._-]+/g, "_").slice(-60);
 }

@@ -2,6 +2,7 @@
  * Everything one run stores about itself while it runs: its log objects and its run record. The same object works
  * in the log-writer thread (sink-worker.ts) and, for backends that thread cannot rebuild, in the main thread.
  */
+import { writeSync } from "node:fs";
 import type { StorageBackend } from "../backends/backend.ts";
 import { clock } from "../clock.ts";
 import { LogObjectWriter } from "./log-object.ts";
@@ -22,6 +23,8 @@ export interface RunWriterOptions {
   /** See LogObjectWriterOptions.createOnly. */
   readonly createOnly?: boolean;
   readonly flushIntervalMs?: number;
+  /** See LogObjectWriterOptions.maxBufferedBytes. */
+  readonly maxBufferedBytes?: number;
   readonly recordKey: string;
   readonly record: RunRecord;
   /** The run's VersionDeletedMark, shared by its threads (each writer of the run gets the same one). */
@@ -61,6 +64,8 @@ export class RunWriter {
   #closed = false;
   /** Flushes that stored lines so far. */
   #storedFlushes = 0;
+  /** stderr was told where the lines not stored are kept. */
+  #toldKept = false;
 
   constructor(backend: StorageBackend, options: RunWriterOptions) {
     const mark = new VersionDeletedMark(options.deletedMark);
@@ -77,6 +82,7 @@ export class RunWriter {
       resume: options.resume,
       ...(options.createOnly === true ? { createOnly: true } : {}),
       ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
+      ...(options.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxBufferedBytes }),
       onStored: () => {
         this.#storedFlushes += 1;
         void this.#record.touch();
@@ -228,7 +234,29 @@ export class RunWriter {
    * waiting for the lines: for the last moments of the process, while a store hangs. Never rejects.
    */
   endIncomplete(ending: RunEnding): Promise<void> {
+    this.keepUnstored();
     return this.#record.end(incomplete(this.#closeEnding ?? ending)).catch(() => {});
+  }
+
+  /**
+   * For the last moments of the process, when lines could not all be stored: those past the memory bound are in a
+   * spool folder on local disk; every line not stored goes there, in order, and stderr says where (once).
+   */
+  keepUnstored(): void {
+    const folder = this.#logs.keepUnstored();
+    if (folder === undefined || this.#toldKept) return;
+    this.#toldKept = true;
+    // Straight to the file descriptor: at `exit`, and in the log-writer thread while the main thread waits for it,
+    // nothing else would print it in time.
+    try {
+      writeSync(
+        2,
+        `opencrate: log lines of ${this.path} that could not be stored are kept in ${folder}: ` +
+          `append its files, in name order, to the log (cat ${folder}/*.log).\n`,
+      );
+    } catch {
+      // Nowhere left to say it.
+    }
   }
 
   /** True once a close has begun (it may have failed and be tried again). */
@@ -248,6 +276,7 @@ export class RunWriter {
         await this.#record.start().catch(() => {});
         throw error;
       }
+      this.keepUnstored();
       await this.#record.end(incomplete(ending)).catch(() => {});
       throw error;
     }

@@ -57,9 +57,10 @@ export class InlineRunSink implements RunSink {
     return this.#writer.close(ending, options);
   }
 
-  /** Only starts the writes: the main thread cannot wait for them here. */
+  /** Only starts the writes: the main thread cannot wait for them here, so lines in the spool stay there. */
   closeSync(ending: RunEnding): boolean {
     this.#writer.close(ending, { final: true }).catch(() => {});
+    this.#writer.keepUnstored();
     return true;
   }
 }

@@ -299,6 +299,7 @@ export class ThreadedRunSink implements RunSink {
       this.#exitClose = { ending, deadline, attachment: undefined };
       // As for any run written from this thread: the writes can only be started.
       phase.writer.close(ending, { final: true }).catch(() => {});
+      phase.writer.keepUnstored();
       return;
     }
     const attachment = phase.kind === "here" && this.#closedHere ? undefined : this.#attachNow(phase, ending);

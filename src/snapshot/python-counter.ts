@@ -25,7 +25,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { clock } from "../clock.ts";
 import { CorruptDataError, TransientError } from "../errors.ts";
 import { LOCAL_RETRY } from "../backends/local/local-backend.ts";
-import { releaseLock, tryLock } from "../backends/local/lock.ts";
+import { lockHeldError, releaseLock, tryLock } from "../backends/local/lock.ts";
 import type { LockPaths } from "../backends/local/paths.ts";
 import { RetryPolicy, type RetryOptions } from "../backends/retry-policy.ts";
 import { parsePythonJson } from "../handlers/json.ts";
@@ -41,7 +41,8 @@ const LOCK_WAIT_MS = 60_000;
  * (at least 55 ms in all, where Python's rewrite takes well under a millisecond). */
 const UNSETTLED_READS = 5;
 const UNSETTLED_WAIT: RetryOptions = { baseDelayMs: 10, maxDelayMs: 40, jitter: "equal" };
-/** A lock older than this was left by a process that died while holding it (one whose owner is gone goes sooner). */
+/** A lock older than this was left by a process that died while holding it, when its owner cannot be judged from
+ * here (one whose owner is gone goes sooner; one whose owner runs on this host never goes). */
 const STALE_LOCK_MS = 120_000;
 /** Edits of a config Python kept rewriting between our read and our rename, before giving up. */
 const EDIT_ATTEMPTS = 5;
@@ -217,11 +218,7 @@ async function acquire(paths: LockPaths, retry: RetryPolicy): Promise<string | u
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    if (clock().now().getTime() > deadline) {
-      throw new CorruptDataError(`${paths.lock} has been held for over ${LOCK_WAIT_MS / 1000} s; delete it if no opencrate process is running.`, {
-        path: paths.lock,
-      });
-    }
+    if (clock().now().getTime() > deadline) throw lockHeldError(paths.lock, LOCK_WAIT_MS);
     await retry.wait(attempt);
   }
 }

@@ -43,6 +43,11 @@ export interface ResolvedVersion {
   readonly emptied: () => Promise<void>;
   /** Emptying failed: lets the other ranks stop waiting, and a later start of the run empty the folder afresh. */
   readonly abandoned: () => Promise<void>;
+  /**
+   * For the process that claimed the version for its run (run id, "new"): another writer took its folder, so the
+   * run record is marked and no process of the run joins that folder (see VersionStore.decideForRun).
+   */
+  readonly giveUp?: () => Promise<void>;
 }
 
 type Folder = Omit<ResolvedVersion, "empties" | "emptied" | "abandoned">;
@@ -96,12 +101,18 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
       const claim = await store.allocateNew({ tag, runId }, lowest);
       return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false, claimedNew: true, claimToken: claim.token };
     }
-    const { claim, created } = await store.allocateForRun(runId, { tag, runId }, lowest);
+    const { claim, created, giveUp } = await store.allocateForRun(runId, { tag, runId }, lowest);
     // A rank joining its job's fresh version starts its own log; a restarted rank (same run id, log already
     // there, as after a torchrun elastic restart) resumes it so the earlier lines move into the history.
     const folder = versionFolderName(claim.version, tag);
-    const resumed = !created && (await objectExists(backend, logKey(name, folder, rank)));
-    return { version: claim.version, folder, resumed, claimedNew: created, claimToken: claim.token };
+    return {
+      version: claim.version,
+      folder,
+      resumed: !created && (await objectExists(backend, logKey(name, folder, rank))),
+      claimedNew: created,
+      claimToken: claim.token,
+      ...(giveUp === undefined ? {} : { giveUp: () => giveUp(folder) }),
+    };
   }
 
   const entries = await store.listVersions();

@@ -31,6 +31,11 @@ export interface SetupOptions {
   readonly console?: boolean;
   /** How often buffered log lines are written (ms). Default 1000. */
   readonly logFlushIntervalMs?: number;
+  /**
+   * Most bytes of log lines waiting to be stored that are kept in memory (a store that is down keeps them waiting);
+   * past it they wait in a spool folder on local disk. Default 64 MiB.
+   */
+  readonly logMaxBufferedBytes?: number;
 }
 
 const KNOWN_KEYS: readonly (keyof SetupOptions)[] = [
@@ -44,6 +49,7 @@ const KNOWN_KEYS: readonly (keyof SetupOptions)[] = [
   "runId",
   "console",
   "logFlushIntervalMs",
+  "logMaxBufferedBytes",
 ];
 
 export interface ParsedSetup {
@@ -58,7 +64,11 @@ export interface ParsedSetup {
   readonly rank: number | undefined;
   readonly console: boolean;
   readonly logFlushIntervalMs: number | undefined;
+  readonly logMaxBufferedBytes: number | undefined;
 }
+
+/** The least `logMaxBufferedBytes`: below it nearly every line would go through the disk. */
+const MIN_BUFFERED_BYTES = 64 * 1024;
 
 /** The longest delay Node's setTimeout keeps (2^31-1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -96,6 +106,12 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
       `logFlushIntervalMs must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${showValue(interval)}.`,
     );
   }
+  const maxBuffered = given.logMaxBufferedBytes;
+  if (maxBuffered !== undefined && !(Number.isSafeInteger(maxBuffered) && maxBuffered >= MIN_BUFFERED_BYTES)) {
+    throw new InvalidArgumentError(
+      `logMaxBufferedBytes must be a whole number of bytes, at least ${MIN_BUFFERED_BYTES}, got ${showValue(maxBuffered)}.`,
+    );
+  }
   return {
     // A new name outside opencrate's own rule, and a new folder's tag that @ would read as a selector, are refused
     // once the version is resolved (resolve-version.ts): existing ones are resumed.
@@ -112,6 +128,7 @@ export function parseSetupOptions(options: unknown): ParsedSetup {
     rank: resolveRank(),
     console: given.console ?? true,
     logFlushIntervalMs: interval,
+    logMaxBufferedBytes: maxBuffered,
   };
 }
 

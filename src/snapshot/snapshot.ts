@@ -267,6 +267,7 @@ export class Snapshot extends LevelMethods {
           deletedMark: deletedMark.buffer,
           claim: version === DEV_VERSION || resolved.claimToken === undefined ? undefined : { key: claimKey(name, version), token: resolved.claimToken },
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
+          ...(parsed.logMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: parsed.logMaxBufferedBytes }),
         });
         if (empties) {
           const kept = await emptyFolderBut(backend, versionKey(name, folder), log);
@@ -285,8 +286,10 @@ export class Snapshot extends LevelMethods {
         await writer?.close({ status: "failed", exitCode: null, signal: null }).catch(() => {});
         if (empties) await abandoned().catch(() => {});
         // Another writer took the folder of the number "new" just claimed: the claim stays, unused, and the next
-        // number is claimed. With a run id the run's other processes may be joining that version: the error stands.
+        // number is claimed. With a run id the run's other processes may be joining that version: the error stands,
+        // and the run record is marked so that no process of the run joins it from now on.
         const taken = isOpenCrateError(error, "ALREADY_EXISTS") && error.path === backend.describe(log);
+        if (taken && resolved.giveUp !== undefined) await this.#giveUp(resolved.giveUp, backend.describe(versionKey(name, folder)));
         if (!(taken && parsed.start === "new" && runId === undefined && attempt < NEW_VERSION_ATTEMPTS)) throw error;
       }
     }
@@ -311,6 +314,15 @@ export class Snapshot extends LevelMethods {
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
+  }
+
+  /** Marks the run's version given up; a failure only warns, beside the error that made the run give it up. */
+  async #giveUp(giveUp: () => Promise<void>, folder: string): Promise<void> {
+    try {
+      await giveUp();
+    } catch (error) {
+      this.logger.warning(`Could not mark the run's record to keep its other processes out of ${folder}: ${(error as Error).message}`);
+    }
   }
 
   /** Keeps a Python OpenCrate project's counter in step (see python-counter.ts); a failure only warns. */

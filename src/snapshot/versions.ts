@@ -25,6 +25,7 @@ import {
   nameKey,
   numberTakenByFolder,
   parseFolderName,
+  parseVersionFolderName,
   replaceRecordKey,
   runRecordKey,
   versionFolderName,
@@ -75,6 +76,15 @@ export interface AllocationResult {
   readonly created: boolean;
 }
 
+/** A run's version as {@link VersionStore.decideForRun} settled it. */
+export interface RunAllocation extends AllocationResult {
+  /**
+   * For the process that named the version in the run record (undefined for one that joined): marks the record
+   * abandoned, naming `folder`, once another writer turned out to have taken the version.
+   */
+  readonly giveUp: ((folder: string) => Promise<void>) | undefined;
+}
+
 /** A folder a run replaces: its number (or "dev") and its name. */
 export interface ReplacedFolder {
   readonly version: number | typeof DEV_VERSION;
@@ -86,12 +96,22 @@ export type ReplaceTurn =
   | { readonly empties: true; readonly emptied: () => Promise<void>; readonly abandoned: () => Promise<void> }
   | { readonly empties: false; readonly target: ReplacedFolder };
 
-/** A run record as read: the token of the process that created it, and once decided, the version and its claim's token. */
+/**
+ * A run record as read: the token of the process that created it, and once decided, the version and its claim's
+ * token; or, once given up, the version and folder no process of the run may join.
+ */
 interface RunVersionRecord {
   readonly token: string;
   readonly version?: number;
   /** The token of the version's claim when the version was named (absent: no claim then, or an older record). */
   readonly claimToken?: string;
+  readonly abandoned?: AbandonedFolder;
+}
+
+/** The version a run gave up, and the folder of it another writer took. */
+interface AbandonedFolder {
+  readonly version: number;
+  readonly folder: string;
 }
 
 interface ReplaceRecord {
@@ -329,7 +349,7 @@ export class VersionStore {
    * Ranks of one job (same runId) share one version with exactly one allocation: the first to create the run
    * record allocates; the others wait for the record to name the version.
    */
-  async allocateForRun(runId: string, options: AllocateOptions, lowest = 0): Promise<AllocationResult> {
+  async allocateForRun(runId: string, options: AllocateOptions, lowest = 0): Promise<RunAllocation> {
     return this.decideForRun(runId, async () => {
       const claim = await this.allocateNew(options, lowest);
       return { claim, created: true };
@@ -342,11 +362,13 @@ export class VersionStore {
    * record, with the token of its claim; the others, and any later process of the run, join the version the record
    * names, as long as its claim is still that one (see #joinRun). Should `decide` fail, its record is removed (when
    * it is still ours), so a waiting rank decides in its place rather than waiting for a version that will never be
-   * named.
+   * named. Once the version turns out to be another writer's (`giveUp`), the record is marked abandoned, and no
+   * process of the run joins that version any more (ALREADY_EXISTS, naming the run id and the folder).
    */
-  async decideForRun(runId: string, decide: () => Promise<AllocationResult>): Promise<AllocationResult> {
+  async decideForRun(runId: string, decide: () => Promise<AllocationResult>): Promise<RunAllocation> {
     const key = runRecordKey(this.#name, runId);
     const existing = await this.#readRunRecord(key);
+    if (existing?.abandoned !== undefined) throw this.#abandonedRunError(runId, existing.abandoned, key);
     if (existing?.version !== undefined) return this.#joinRun(runId, { ...existing, version: existing.version }, key);
     const token = randomUUID();
     if (existing !== undefined || !(await this.#createRunRecord(key, runId, token))) {
@@ -356,7 +378,7 @@ export class VersionStore {
     try {
       const result = await decide();
       await this.#recordRunVersion(key, runId, token, result.claim);
-      return result;
+      return { ...result, giveUp: (folder) => this.#abandonRun(key, runId, token, { version: result.claim.version, folder }) };
     } catch (error) {
       await this.#dropRunRecord(key, token).catch(() => undefined);
       throw error;
@@ -370,8 +392,34 @@ export class VersionStore {
    */
   async #dropRunRecord(key: string, token: string): Promise<void> {
     const read = await this.#readAtRevision(key, (revision) => this.#readRunRecord(key, revision));
-    if (read?.record?.token !== token || read.record.version !== undefined) return;
+    if (read?.record?.token !== token || read.record.version !== undefined || read.record.abandoned !== undefined) return;
     await deleteAtRevision(this.#backend, key, read.revision);
+  }
+
+  /**
+   * Marks the run record abandoned (compare-and-swap) if it is still the one written with `token`: it then names
+   * no version, so neither a later process of the run nor an older release joins `folder` (an older one waits for a
+   * version and fails TRANSIENT); it keeps the number and folder for the error that process gets. A record removed
+   * or created anew by another process meanwhile is left alone: it no longer sends anyone to `folder`.
+   */
+  async #abandonRun(key: string, runId: string, token: string, abandoned: AbandonedFolder): Promise<void> {
+    const body = JSON.stringify({ runId, token, state: "abandoned", abandoned });
+    await this.#retry.run("conditional", async () => {
+      const read = await this.#readAtRevision(key, (revision) => this.#readRunRecord(key, revision));
+      if (read?.record?.token !== token || read.record.abandoned !== undefined) return;
+      await this.#backend.put(key, body, { mode: ifRevision(read.revision) });
+    }, recordWriteFailure);
+  }
+
+  /** The refusal of a run record marked abandoned: its version's folder is another writer's. */
+  #abandonedRunError(runId: string, abandoned: AbandonedFolder, key: string): AlreadyExistsError {
+    const where = this.#backend.describe(key);
+    return new AlreadyExistsError(
+      `The record ${where} of run '${runId}' gives up version ${abandoned.version}: another writer took its folder ` +
+        `${this.#backend.describe(versionKey(this.#name, abandoned.folder))} as the run started, so no process of the ` +
+        "run writes there. Start the job with another run id, or delete the record to let the run take a new version.",
+      { path: where },
+    );
   }
 
   /** The object at `key` read at the revision a head gave, with that revision; undefined when it is absent or
@@ -596,7 +644,7 @@ export class VersionStore {
    * it). For the latter, a claim that turns up later proves nothing: one who races for that number keeps its claim
    * unused once it sees the folder (see allocateNew), so refusing it would fail the run for nothing.
    */
-  async #joinRun(runId: string, record: RunVersionRecord & { version: number }, key: string): Promise<AllocationResult> {
+  async #joinRun(runId: string, record: RunVersionRecord & { version: number }, key: string): Promise<RunAllocation> {
     const { version } = record;
     const claim = await this.readClaim(version);
     if (claim !== undefined) {
@@ -610,11 +658,11 @@ export class VersionStore {
           { path: this.#backend.describe(key) },
         );
       }
-      return { claim, created: false };
+      return { claim, created: false, giveUp: undefined };
     }
     // The claim was deleted by hand but the run's folder is there: join the folder.
     const scan = await this.scanFolders();
-    if (scan.folders.some((folder) => folder.version === version)) return { claim: folderClaim(version), created: false };
+    if (scan.folders.some((folder) => folder.version === version)) return { claim: folderClaim(version), created: false, giveUp: undefined };
     throw new CorruptDataError(
       `The run record ${this.#backend.describe(key)} names version ${version}, which has no claim and no folder at ` +
         `${this.#backend.describe(nameKey(this.#name))}.`,
@@ -622,12 +670,16 @@ export class VersionStore {
     );
   }
 
-  /** Waits for the run record to name a version and joins it; undefined when the record went away (its writer failed). */
-  async #waitForRun(key: string, runId: string): Promise<AllocationResult | undefined> {
+  /**
+   * Waits for the run record to name a version and joins it; undefined when the record went away (its writer
+   * failed); ALREADY_EXISTS when its writer gave the version up.
+   */
+  async #waitForRun(key: string, runId: string): Promise<RunAllocation | undefined> {
     const deadline = Date.now() + RUN_RECORD_WAIT_MS;
     for (let attempt = 1; Date.now() < deadline; attempt++) {
       const record = await this.#readRunRecord(key);
       if (record === undefined) return undefined;
+      if (record.abandoned !== undefined) throw this.#abandonedRunError(runId, record.abandoned, key);
       if (record.version !== undefined) return this.#joinRun(runId, { ...record, version: record.version }, key);
       await this.#retry.wait(attempt);
     }
@@ -668,6 +720,7 @@ export class VersionStore {
     if (claimToken !== undefined && typeof claimToken !== "string") {
       throw new CorruptDataError(`The run record ${where} holds a claim token that is not a string.`, { path: where });
     }
+    if (record.state === "abandoned") return { token: record.token, abandoned: parseAbandoned(record.abandoned, where) };
     return { token: record.token, ...(typeof version === "number" ? { version } : {}), ...(claimToken === undefined ? {} : { claimToken }) };
   }
 
@@ -790,6 +843,20 @@ export function numbersOf(entries: readonly VersionEntry[]): number[] {
 /** A JSON object: not null, an array, a number or a string, which JSON.parse also returns. */
 function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The version and folder an abandoned run record gives up; CORRUPT_DATA naming the record when it names none, or
+ * a folder that is not one of that version.
+ */
+function parseAbandoned(abandoned: unknown, where: string): AbandonedFolder {
+  if (isJsonObject(abandoned) && typeof abandoned.folder === "string") {
+    const parsed = parseVersionFolderName(abandoned.folder);
+    if (parsed !== undefined && parsed.version === abandoned.version) return { version: parsed.version, folder: abandoned.folder };
+  }
+  throw new CorruptDataError(`The run record ${where} is marked abandoned but does not name the version and folder it gives up.`, {
+    path: where,
+  });
 }
 
 function parseClaim(bytes: Uint8Array, where: string, expectedVersion: number): VersionClaim {

@@ -29,9 +29,12 @@ export interface NameSummary {
   readonly error?: string;
 }
 
-export interface VersionRow extends RunSummary {
+export interface VersionRun extends RunSummary {
   /** False for a claimed version whose folder holds nothing yet (its run has not written, or died first). */
   readonly hasFolder: boolean;
+}
+
+export interface VersionRow extends VersionRun {
   /** null when the folder could not be listed (see `error`), as `ls` shows "?". */
   readonly size: number | null;
   readonly files: number | null;
@@ -49,6 +52,14 @@ export interface FileRow {
   readonly refused?: string;
 }
 
+/** An entry of a version the listing could not give as a file (on local disk a link that leads nowhere, a name that is not UTF-8). */
+export interface UnlistableFile {
+  /** "/"-separated path under the version folder; a name that is not UTF-8 has its bytes written as `\xNN`. */
+  readonly path: string;
+  /** Why, as a phrase: "a symbolic link that leads to nothing (ENOENT)". */
+  readonly problem: string;
+}
+
 export type FileChange = "added" | "removed" | "changed" | "same" | "unknown";
 
 export interface ComparedFile {
@@ -58,6 +69,8 @@ export interface ComparedFile {
   readonly sizeB: number | null;
   /** What told "changed" or "same" apart: "size", "checksum" or "content". */
   readonly by: string | null;
+  /** Why an "unknown" file's contents were not compared (a limit of the comparison). */
+  readonly reason?: string;
 }
 
 export interface Comparison {
@@ -71,6 +84,8 @@ export interface TextPreview {
   readonly size: number;
   readonly text: string;
   readonly truncated: boolean;
+  /** The bytes are not valid UTF-8 (Latin-1, UTF-16, binary): those that are not show as U+FFFD in `text`. */
+  readonly notUtf8: boolean;
 }
 
 export interface CsvPreview {

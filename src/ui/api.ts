@@ -4,8 +4,8 @@
  *
  *   /api/info                                         the root and where to start
  *   /api/names                                        snapshot names, version counts, latest runs
- *   /api/names/<name>                                 versions of a name
- *   /api/names/<name>/<folder>/files                  files of a version
+ *   /api/names/<name>[?sizes=0]                       versions of a name (sizes=0: without sizes, no folder listed)
+ *   /api/names/<name>/<folder>/files                  files of a version, and the entries it cannot list
  *   /api/names/<name>/<folder>/raw/<path>             the bytes (Range requests passed to the store)
  *   /api/names/<name>/<folder>/preview/<kind>/<path>  text | yaml | csv | safetensors
  *   /api/names/<name>/<folder>/tail/<path>?from=N     log lines written since byte N
@@ -61,11 +61,12 @@ async function route(context: ApiContext, segments: readonly string[], url: URL,
   if (area === "names" && segments.length === 1) return sendJson(response, 200, await catalog.names());
   if (area === "names" && segments.length === 2) {
     const checked = snapshotName(name);
-    return sendJson(response, 200, { name: checked, versions: await catalog.versions(checked) });
+    const versions = url.searchParams.get("sizes") === "0" ? await catalog.versionRuns(checked) : await catalog.versions(checked);
+    return sendJson(response, 200, { name: checked, versions });
   }
   if (area === "names" && segments.length === 4 && action === "files") {
     const version = versionAddress(name, folder);
-    return sendJson(response, 200, { ...version, files: await catalog.files(version.name, version.folder) });
+    return sendJson(response, 200, { ...version, ...(await catalog.shownFiles(version.name, version.folder)) });
   }
   if (area === "names" && action === "raw" && rest.length > 0) {
     return sendFile(catalog, fileAddress(name, folder, rest), url, request, response);
@@ -85,7 +86,10 @@ async function route(context: ApiContext, segments: readonly string[], url: URL,
   if (area === "compare" && segments.length === 4) {
     const a = versionAddress(name, folder);
     const b = versionAddress(name, action);
-    return sendJson(response, 200, await compareVersions(catalog, a.name, a.folder, b.folder));
+    // The reads stop when the browser goes away (another page, a closed tab): nobody waits for their answer.
+    const abort = new AbortController();
+    response.once("close", () => abort.abort());
+    return sendJson(response, 200, await compareVersions(catalog, a.name, a.folder, b.folder, { signal: abort.signal }));
   }
   sendJson(response, 404, { error: "no such route" });
 }

@@ -5,6 +5,7 @@
  * and every claimed number whose folder holds nothing yet.
  */
 import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import { listFolder, listFolderShown } from "../cli/files.ts";
 import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
 import { nameKey, versionKey } from "../snapshot/layout.ts";
@@ -15,7 +16,7 @@ import { checkPullPath } from "../cli/pull/safe-path.ts";
 import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
 import { readVersions, versionBase, type VersionFacts } from "../cli/version-rows.ts";
-import type { RunSummary, NameSummary, VersionRow, FileRow } from "./api-types.ts";
+import type { RunSummary, NameSummary, VersionRow, VersionRun, FileRow, UnlistableFile } from "./api-types.ts";
 
 const NAME_CONCURRENCY = 8;
 
@@ -67,8 +68,7 @@ export class Catalog {
    * NOT_FOUND: it is no snapshot, and the first page does not list it.
    */
   async versions(name: string): Promise<VersionRow[]> {
-    const rows = await readVersions(this.#backend, name, { sizes: true });
-    if (rows.length === 0) throw new NotFoundError(`No snapshot ${name} at ${this.#backend.describe(nameKey(name))}.`);
+    const rows = await this.#readVersions(name, true);
     const storeNow = storeTime(this.#backend);
     return rows.map((facts) => {
       const base = { ...versionSummary(facts, storeNow), hasFolder: facts.entry.hasFolder };
@@ -77,6 +77,19 @@ export class Catalog {
         ? { ...base, size: null, files: null, error: oneLine(totals.error) }
         : { ...base, size: totals.size, files: totals.files };
     });
+  }
+
+  /** The rows of versions() without sizes: no version folder is listed (what one version's page needs). */
+  async versionRuns(name: string): Promise<VersionRun[]> {
+    const rows = await this.#readVersions(name, false);
+    const storeNow = storeTime(this.#backend);
+    return rows.map((facts) => ({ ...versionSummary(facts, storeNow), hasFolder: facts.entry.hasFolder }));
+  }
+
+  async #readVersions(name: string, sizes: boolean): Promise<VersionFacts[]> {
+    const rows = await readVersions(this.#backend, name, { sizes });
+    if (rows.length === 0) throw new NotFoundError(`No snapshot ${name} at ${this.#backend.describe(nameKey(name))}.`);
+    return rows;
   }
 
   /** The runs of a name in listVersions order, without sizes; none when the name has no version. */
@@ -91,22 +104,30 @@ export class Catalog {
    * NOT_FOUND unless the version is claimed (a run that has not written yet): then it has no files.
    */
   async files(name: string, folder: string): Promise<FileRow[]> {
+    return (await this.#files(name, folder, false)).files;
+  }
+
+  /**
+   * As files(), for the file list shown to a person: an entry the listing cannot give as a file (on local disk a
+   * link that leads nowhere, a name that is not UTF-8) is in `unlistable` with why, rather than failing the list.
+   */
+  async shownFiles(name: string, folder: string): Promise<{ files: FileRow[]; unlistable: UnlistableFile[] }> {
+    return this.#files(name, folder, true);
+  }
+
+  async #files(name: string, folder: string, shown: boolean): Promise<{ files: FileRow[]; unlistable: UnlistableFile[] }> {
     const prefix = `${versionKey(name, folder)}/`;
-    const rows: FileRow[] = [];
-    let seen = 0;
-    for await (const info of this.#backend.list(prefix)) {
-      seen++;
-      const path = info.key.slice(prefix.length);
-      if (isBookkeepingPath(path)) continue;
-      rows.push(fileRow(path, info));
-    }
+    const listed = shown ? await listFolderShown(this.#backend, prefix) : { files: await listFolder(this.#backend, prefix), unlistable: [] };
+    const seen = listed.files.length + listed.unlistable.length;
+    const rows = listed.files.filter((file) => !isBookkeepingPath(file.path)).map((file) => fileRow(file.path, file.info));
+    const unlistable = listed.unlistable.filter((entry) => !isBookkeepingPath(entry.path));
     if (seen === 0) {
       const entries = await new VersionStore(this.#backend, name).listVersions();
       if (!entries.some((entry) => entry.folder === folder)) {
         throw new NotFoundError(`No version ${folder} of ${name} at ${this.#backend.describe(versionKey(name, folder))}.`);
       }
     }
-    return rows;
+    return { files: rows, unlistable };
   }
 }
 

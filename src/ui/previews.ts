@@ -25,6 +25,7 @@ export const TAIL_BYTES = 4 * 1024 * 1024;
 export class PreviewProblem extends Error {}
 
 const utf8 = new TextDecoder("utf-8");
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The object's size and its first `length` bytes, asked for at once. */
 async function head(backend: StorageBackend, key: string, length: number): Promise<{ size: number; bytes: Uint8Array }> {
@@ -36,7 +37,12 @@ async function head(backend: StorageBackend, key: string, length: number): Promi
 export async function textPreview(backend: StorageBackend, key: string): Promise<TextPreview> {
   const { size, bytes } = await head(backend, key, TEXT_PREVIEW_BYTES);
   const truncated = size > bytes.byteLength;
-  return { size, text: utf8.decode(truncated ? wholeCharacters(bytes) : bytes), truncated };
+  const shown = truncated ? wholeCharacters(bytes) : bytes;
+  try {
+    return { size, text: strictUtf8.decode(shown), truncated, notUtf8: false };
+  } catch {
+    return { size, text: utf8.decode(shown), truncated, notUtf8: true };
+  }
 }
 
 /** A YAML file as the JSON value it holds, for the same folding view as JSON. */

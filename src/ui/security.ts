@@ -1,11 +1,11 @@
 /**
  * Who may talk to the viewer, and what the browser may do with its pages.
  *
- * On a loopback address only the machine's own users can connect, and the Host header must name that address
- * (a DNS-rebinding page cannot read the API). On any other address every request needs the access token: in the
- * URL once (`?token=…`), after which an HttpOnly, SameSite=Strict cookie carries it. Browsers share cookies
- * between the ports of one host, so the cookie is named after the viewer's port: two viewers on one machine each
- * keep their own.
+ * Every request needs the viewer's random access token, on loopback too: every user of the machine can connect to
+ * 127.0.0.1, and the viewer reads with its owner's rights and credentials. The token comes in the URL once
+ * (`?token=…`), after which an HttpOnly, SameSite=Strict cookie carries it. Browsers share cookies between the ports
+ * of one host, so the cookie is named after the viewer's port: two viewers on one machine each keep their own. On a
+ * loopback address the Host header must also name that address (a DNS-rebinding page cannot reach the API).
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -58,39 +58,50 @@ export function newToken(): string {
   return randomBytes(24).toString("base64url");
 }
 
-export type Admission = { readonly ok: true; readonly setCookie?: string } | { readonly ok: false; readonly status: number; readonly why: string };
+/**
+ * `tokenInUrl`: the request carried the token in its URL (the cookie is then set); a page address is then answered
+ * with a redirect to itself without it, so the token does not stay in the address bar and the history.
+ */
+export type Admission =
+  | { readonly ok: true; readonly setCookie?: string; readonly tokenInUrl: boolean }
+  | { readonly ok: false; readonly status: number; readonly why: string };
 
 export class AccessGate {
-  readonly #token: string | undefined;
-  readonly #loopbackHosts: ReadonlySet<string> | undefined;
+  readonly #token: string;
+  readonly #allowedHosts: ReadonlySet<string> | undefined;
   readonly #cookie: string;
 
   /**
-   * `token` undefined: loopback mode, where `allowedHosts` are the Host headers accepted (see loopbackHosts).
-   * `port` is the one the viewer listens on, which names its cookie.
+   * `port` is the one the viewer listens on, which names its cookie. `allowedHosts`, on a loopback address: the
+   * Host headers accepted (see loopbackHosts); absent, any.
    */
-  constructor(options: { token: string | undefined; port: number; allowedHosts?: readonly string[] }) {
+  constructor(options: { token: string; port: number; allowedHosts?: readonly string[] }) {
     this.#token = options.token;
     this.#cookie = tokenCookieName(options.port);
-    this.#loopbackHosts = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((host) => host.toLowerCase()));
+    this.#allowedHosts = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((host) => host.toLowerCase()));
   }
 
   admit(request: IncomingMessage, url: URL): Admission {
-    if (this.#token === undefined) {
-      const host = (request.headers.host ?? "").toLowerCase();
-      if (this.#loopbackHosts !== undefined && !this.#loopbackHosts.has(host)) {
-        return { ok: false, status: 421, why: `this viewer answers only to ${[...this.#loopbackHosts].join(", ")}` };
-      }
-      return { ok: true };
+    const host = (request.headers.host ?? "").toLowerCase();
+    if (this.#allowedHosts !== undefined && !this.#allowedHosts.has(host)) {
+      return { ok: false, status: 421, why: `this viewer answers only to ${[...this.#allowedHosts].join(", ")}` };
     }
     const fromUrl = url.searchParams.get("token");
     if (fromUrl !== null && sameSecret(fromUrl, this.#token)) {
-      return { ok: true, setCookie: `${this.#cookie}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
+      return { ok: true, tokenInUrl: true, setCookie: `${this.#cookie}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
     }
     const fromCookie = cookieValue(request.headers.cookie, this.#cookie);
-    if (fromCookie !== undefined && sameSecret(fromCookie, this.#token)) return { ok: true };
+    if (fromCookie !== undefined && sameSecret(fromCookie, this.#token)) return { ok: true, tokenInUrl: false };
     return { ok: false, status: 403, why: "this viewer needs its access token: open the URL it printed when it started" };
   }
+}
+
+/** `url` (a path and query) without its `token` parameter. */
+export function withoutToken(url: URL): string {
+  const query = new URLSearchParams(url.search);
+  query.delete("token");
+  const rest = query.toString();
+  return `${url.pathname}${rest === "" ? "" : `?${rest}`}`;
 }
 
 function sameSecret(given: string, expected: string): boolean {

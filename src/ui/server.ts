@@ -2,7 +2,7 @@
  * `startViewer`: a read-only web app over one root, on node:http. GET and HEAD only; the page, its bundled assets
  * and the API (api.ts). The root's backend comes from the snapshot layer; nothing here writes to it.
  */
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { backendFromUri } from "../backends/registry.ts";
 import { InvalidArgumentError } from "../errors.ts";
@@ -12,12 +12,13 @@ import { scrub } from "../cli/scrub.ts";
 import { handleApi, sendJson, type ApiContext } from "./api.ts";
 import { loadAssets, type Assets } from "./assets.ts";
 import { Catalog } from "./catalog.ts";
-import { AccessGate, commonHeaders, isLoopback, loopbackHosts, newToken, PAGE_POLICY } from "./security.ts";
+import { listen } from "./listen.ts";
+import { AccessGate, commonHeaders, isLoopback, loopbackHosts, newToken, PAGE_POLICY, withoutToken } from "./security.ts";
 
 export interface ViewerOptions {
   /** A root: a local path, file://, s3://, gs:// or memory:// URI. */
   readonly root: string;
-  /** Default 127.0.0.1. Any other address requires the access token. */
+  /** Default 127.0.0.1 (where the Host header must name it). Every address requires the access token. */
   readonly host?: string;
   /** Default 0: a free port. */
   readonly port?: number;
@@ -28,12 +29,12 @@ export interface ViewerOptions {
 }
 
 export interface Viewer {
-  /** The URL to open; carries the access token when one is needed. */
+  /** The URL to open; carries the access token. */
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  /** Set when the viewer listens beyond loopback. */
-  readonly token: string | undefined;
+  /** The random access token every request needs (in the URL once, then in a cookie). */
+  readonly token: string;
   close(): Promise<void>;
 }
 
@@ -48,7 +49,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   // One small listing before listening: the store's SDK loads and a connection opens now, so the first page is as
   // quick as the next, and a root that cannot be read fails here with its own error rather than in the page.
   await backend.listPage("", { pageSize: 1, notUtf8: "skip" });
-  const token = isLoopback(host) ? undefined : newToken();
+  const token = newToken();
   const context: ApiContext = { catalog: new Catalog(backend), rootLabel: scrub(redact(options.root)), start: options.start };
   // The gate needs the port (its cookie's name, the Host headers allowed): until it is known, nothing is served.
   let gate: AccessGate | undefined;
@@ -61,9 +62,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   });
   await listen(server, host, port);
   const bound = (server.address() as AddressInfo).port;
-  gate = new AccessGate(token === undefined ? { token, port: bound, allowedHosts: loopbackHosts(host, bound) } : { token, port: bound });
+  gate = new AccessGate(isLoopback(host) ? { token, port: bound, allowedHosts: loopbackHosts(host, bound) } : { token, port: bound });
   const shown = host.includes(":") ? `[${host}]` : host;
-  const url = `http://${shown}:${bound}/${token === undefined ? "" : `?token=${token}`}`;
+  const url = `http://${shown}:${bound}/?token=${token}`;
   return {
     url,
     host,
@@ -93,6 +94,10 @@ async function serve(gate: AccessGate, assets: Assets, context: ApiContext, requ
   }
   // Segments stay %-encoded here; paths.ts decodes each one once.
   const segments = url.pathname.split("/").slice(1);
+  if (admission.tokenInUrl && segments[0] !== "api" && segments[0] !== "assets") {
+    sendTokenRedirect(response, withoutToken(url));
+    return;
+  }
   if (segments[0] === "api") {
     const apiSegments = segments.slice(1);
     if (apiSegments.at(-1) === "") apiSegments.pop();
@@ -117,14 +122,17 @@ async function serve(gate: AccessGate, assets: Assets, context: ApiContext, requ
   response.end(request.method === "HEAD" ? undefined : assets.page);
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error) =>
-      reject(new InvalidArgumentError(`Cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
-    );
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+/**
+ * The page's address without its token, once the cookie is set. Not an HTTP redirect: a browser that arrived from
+ * another site (a link in a chat, an opened file) counts a redirect as part of that cross-site navigation and would
+ * not send the SameSite=Strict cookie to it. A refresh is a navigation of the viewer's own page, which sends it.
+ */
+function sendTokenRedirect(response: ServerResponse, location: string): void {
+  const target = escapeAttribute(location);
+  response.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store" });
+  response.end(`<!doctype html><meta http-equiv="refresh" content="0; url=${target}"><title>opencrate</title><a href="${target}">Open the viewer</a>\n`);
+}
+
+function escapeAttribute(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

@@ -73,6 +73,13 @@ describe("GCS backend on fake-gcs-server", { skip: skipUnless(server, "fake-gcs-
     return { ...fresh({ apiEndpoint: proxy.endpoint, ...extra }), proxy };
   }
 
+  it("a retry policy whose longest wait is under a second still writes through the SDK's resumable upload", async () => {
+    const { backend } = fresh({ ...SMALL_CHUNKS, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } });
+    const body = randomBody(600 * KiB);
+    await backend.put("short-waits.bin", body);
+    assertSameBytes(await backend.get("short-waits.bin"), body, "written with waits capped under a second");
+  });
+
   const objectName = (prefix: string, key: string) => `${prefix}/${key}`;
   /** The object's resource straight from the emulator's JSON API. */
   const rawResource = async (prefix: string, key: string) => {

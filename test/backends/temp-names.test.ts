@@ -1,6 +1,8 @@
 /** The one rule for removing temps (backends/temp-names.ts), with the age and the writer's state given directly. */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { describe, it } from "node:test";
 import { isOpenCrateError } from "../../src/errors.ts";
 import { validateTempKey } from "../../src/backends/keys.ts";
@@ -47,6 +49,24 @@ describe("isTempInUse", () => {
     // This process, named with a start of the other kind (as a thread that could not read /proc names it).
     const ours = thisProcess().start.startsWith("clock:") ? "linux:1" : clockStart;
     assert.equal(stateOfProcess(process.pid, ours), "this-process");
+  });
+
+  it("a writer that answers signals but whose /proc entry is hidden (hidepid, another user's process) still runs", (context) => {
+    if (process.platform !== "linux") return context.skip("/proc is read on Linux only");
+    const hidden = `/proc/${process.ppid}/stat`;
+    const real = fs.readFileSync;
+    context.mock.method(fs, "readFileSync", (...args: Parameters<typeof fs.readFileSync>) => {
+      if (args[0] === hidden) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${hidden}'`), { code: "ENOENT" });
+      return real(...args);
+    });
+    syncBuiltinESMExports();
+    try {
+      assert.equal(stateOfProcess(process.ppid, thisProcess().start), "running");
+      assert.equal(stateOfProcess(process.ppid, undefined), "running");
+    } finally {
+      context.mock.restoreAll();
+      syncBuiltinESMExports();
+    }
   });
 
   it("a temp whose writer cannot be judged here is in use until it is UNJUDGED_TEMP_AGE_MS old", () => {

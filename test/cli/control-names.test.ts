@@ -39,12 +39,14 @@ const PULLABLE: readonly (readonly [string, string])[] = [
 ];
 
 describe("printable", () => {
-  it("escapes C0 and C1 controls, DEL, bidi controls and lone surrogates; keeps other characters", () => {
+  it("escapes C0 and C1 controls, DEL, bidi controls, invisible characters and lone surrogates; keeps other characters", () => {
     assert.equal(printable("a\x1b[31mb\x07\x00\x7f"), "a\\x1b[31mb\\x07\\x00\\x7f");
     assert.equal(printable("\n\r\t"), "\\n\\r\\t");
     assert.equal(printable("\u0080\u009b\u009f"), "\\x80\\x9b\\x9f");
     assert.equal(printable("\u202a\u202e\u2066\u2069\u200e\u200f\u061c\u2028\u2029"), "\\u{202a}\\u{202e}\\u{2066}\\u{2069}\\u{200e}\\u{200f}\\u{61c}\\u{2028}\\u{2029}");
     assert.equal(printable("x\ud800y"), "x\\u{d800}y");
+    assert.equal(printable("safe\u200b.txt\u00ad\u180e\u2060\u2064\ufeff"), "safe\\u{200b}.txt\\xad\\u{180e}\\u{2060}\\u{2064}\\u{feff}");
+    assert.equal(printable("می\u200cخواهم 👨\u200d👩"), "می\u200cخواهم 👨\u200d👩", "joiners stay");
     for (const kept of ["café", "日本", "Ünïcödé ß", "😀", "a b\\c", "\u00a0\u00a9"]) assert.equal(printable(kept), kept);
   });
 

@@ -1,7 +1,8 @@
 /**
  * On local disk, a file whose name is not UTF-8 has no key. Outside any version (beside the versions, under the
  * root, in the bookkeeping folder) it cannot be a snapshot, a version or a claim, so it does not stop finding
- * them; inside a version, listing that version's files (ls, pull, the viewer) fails naming it.
+ * them; inside a version, a pull of that version fails naming it, and ls and the viewer list the other files and
+ * mark it.
  */
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
@@ -63,16 +64,19 @@ describe("names that are not UTF-8 on local disk", () => {
     assert.match(versions.stderr, /OPENCRATE_NAME_NOT_UTF8.*notes-\\xff\.txt/);
   });
 
-  it("inside a version: ls and pull of that version fail naming the file", async () => {
+  it("inside a version: pull of that version fails naming the file; ls lists the others and marks it, exit 1", async () => {
     const uri = `${join(root, "broken")}@0`;
-    for (const args of [["ls", uri], ["pull", uri, join(dir, "pulled-broken")]]) {
-      const result = await runCli(args);
-      assert.equal(result.code, 1, `${args.join(" ")}: ${result.stdout}`);
-      assert.ok(result.stderr.includes(String.raw`"inside-\xff.txt" in ${join(root, "broken", "v0")} is not valid UTF-8`), result.stderr);
-    }
+    const pull = await runCli(["pull", uri, join(dir, "pulled-broken")]);
+    assert.equal(pull.code, 1, pull.stdout);
+    assert.ok(pull.stderr.includes(String.raw`"inside-\xff.txt" in ${join(root, "broken", "v0")} is not valid UTF-8`), pull.stderr);
+    const ls = await runCli(["ls", uri]);
+    assert.equal(ls.code, 1, ls.stdout);
+    assert.match(ls.stdout, /jsons\/m\.json/);
+    assert.ok(ls.stdout.includes(String.raw`inside-\xff.txt (cannot be listed: a name that is not valid UTF-8`), ls.stdout);
+    assert.ok(ls.stderr.includes(String.raw`${join(root, "broken", "v0")}/inside-\xff.txt cannot be listed: a name that is not valid UTF-8`), ls.stderr);
   });
 
-  it("the library opens @latest and sets up a new run; the viewer lists the names and fails the version's files", async () => {
+  it("the library opens @latest and sets up a new run; the viewer lists the names and the version's other files", async () => {
     const opened = await Snapshot.open(`${join(root, "train")}@latest`);
     assert.equal(opened.version, 0);
     const run = await Snapshot.setup({ name: "train", backend, console: false });
@@ -83,6 +87,9 @@ describe("names that are not UTF-8 on local disk", () => {
     const catalog = new Catalog(backend);
     assert.deepEqual((await catalog.names()).map((summary) => [summary.name, summary.versions]), [["broken", 1], ["train", 2]]);
     await assert.rejects(catalog.files("broken", "v0"), (error: unknown) => isOpenCrateError(error, "CORRUPT_DATA") && error.message.includes(String.raw`"inside-\xff.txt"`));
+    const shown = await catalog.shownFiles("broken", "v0");
+    assert.ok(shown.files.some((file) => file.path === "jsons/m.json"));
+    assert.deepEqual(shown.unlistable.map((entry) => entry.path), [String.raw`inside-\xff.txt`]);
   });
 
   it("reset deletes the versions beside such a file and keeps it; one inside a version fails it, deleting nothing", async () => {

@@ -120,3 +120,13 @@ export function runningRecord(log: string): RunRecord {
 export async function warningsDuring(body: () => Promise<void>): Promise<string[]> {
   return (await processWarningsDuring(body)).map((warning) => warning.code ?? "");
 }
+
+/** Lines the outage run logs while its store is down (fixtures/outage-run.ts): about 1.5 MiB. */
+export const OUTAGE_LINES = 15_000;
+/** Lines the outage run logs in its "exit-few" mode: they all fit within its memory bound. */
+export const FEW_OUTAGE_LINES = 100;
+
+/** The message of the outage run's line `index`: about 100 bytes as a file line. */
+export function outageMessage(index: number): string {
+  return `line ${String(index).padStart(6, "0")} `.padEnd(70, "x");
+}

@@ -179,7 +179,9 @@ console.log(JSON.stringify({ count: classes.length, renamed, error: new library.
           viewer.once("error", reject);
           viewer.once("exit", (code) => reject(new Error(`opencrate ui exited ${String(code)} before serving:\n${printed}`)));
         });
-        const script = await fetch(new URL("/assets/app.js", url));
+        // The printed URL carries the access token: without it, nothing is served.
+        assert.equal((await fetch(new URL("/assets/app.js", url))).status, 403);
+        const script = await fetch(url.replace("/?", "/assets/app.js?"));
         assert.equal(script.status, 200);
         assert.match(script.headers.get("content-type") ?? "", /javascript/);
         assert.ok((await script.text()).length > 1000, "the viewer's script is served");

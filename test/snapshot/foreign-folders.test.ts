@@ -231,12 +231,14 @@ for (const factory of allBackendFactories()) {
     it("a run record that is not a record object is CORRUPT_DATA naming it at once, not after waiting", { timeout: 30_000 }, async () => {
       const record = "mangled-run/.opencrate/runs/job-1.json";
       const bodies = ["null", "5", '"x"', "[]", "{}", '{"runId":"job-1","token":"t","version":"3"}', '{"token":"t","version":-1}',
-        '{"token":"t","version":3,"claimToken":7}'];
+        '{"token":"t","version":3,"claimToken":7}', '{"token":"t","state":"abandoned"}', '{"token":"t","state":"abandoned","abandoned":{"version":3}}',
+        '{"token":"t","state":"abandoned","abandoned":{"version":3,"folder":"v4"}}'];
       for (const body of bodies) {
         await backend.put(record, body);
         const error = await expectCode(setup({ name: "mangled-run", runId: "job-1" }), "CORRUPT_DATA", `run record ${body}`);
         assert.ok(error.message.includes(backend.describe(record)), error.message);
         if (body.includes("claimToken")) assert.match(error.message, /claim token/);
+        if (body.includes("abandoned")) assert.match(error.message, /marked abandoned/);
       }
       assert.deepEqual(await collectKeys(backend, "mangled-run/"), [record], "nothing else was written");
     });
@@ -470,5 +472,18 @@ describe("setup option checks", () => {
     }
     const slow = await Snapshot.setup({ name: "opts-slow", backend, console: false, logFlushIntervalMs: 2 ** 31 - 1 });
     await slow.close();
+  });
+
+  it("rejects a logMaxBufferedBytes that is not a whole number of bytes from 64 KiB", async () => {
+    for (const bad of [65_535, 0, -1, 65_536.5, Number.NaN, Number.POSITIVE_INFINITY, "64MiB"]) {
+      const error = await expectCode(
+        Snapshot.setup({ name: "opts", backend, console: false, logMaxBufferedBytes: bad as number }),
+        "INVALID_ARGUMENT",
+        String(bad),
+      );
+      assert.match(error.message, /logMaxBufferedBytes must be a whole number of bytes, at least 65536/);
+    }
+    const small = await Snapshot.setup({ name: "opts-small", backend, console: false, logMaxBufferedBytes: 65_536 });
+    await small.close();
   });
 });

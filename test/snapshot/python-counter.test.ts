@@ -310,7 +310,7 @@ describe("Python OpenCrate's counter", () => {
         assert.equal(settled, false, `still waiting after ${waited / 1000} s`);
         time.advance(10_000);
       }
-      const error = await expectCode(raising, "CORRUPT_DATA");
+      const error = await expectCode(raising, "TRANSIENT");
       assert.ok(error.message.includes(lock), error.message);
       assert.deepEqual(await read(), {});
     } finally {

@@ -3,15 +3,17 @@
  * Python OpenCrate's "new" does when it numbers the same version a moment earlier): the claim stays, unused, the
  * run takes the next number, and nothing in that folder is touched, whether the other writer's objects turn up
  * before the claim lands or just before the run's own `.log`. With a run id the version the record names is
- * joined by the run's other ranks. Over every backend: memory, local disk, MinIO, moto and fake-gcs-server.
+ * joined by the run's other ranks; one rank 0 gives up (its `.log` met another writer's) is joined by none of them,
+ * neither a later rank nor one already waiting for the record. Over every backend: memory, local disk, MinIO, moto
+ * and fake-gcs-server.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { StorageBackend, WriteOptions } from "../../src/backends/backend.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import { AlreadyExistsError, NotFoundError } from "../../src/errors.ts";
+import { AlreadyExistsError, NotFoundError, type OpenCrateError } from "../../src/errors.ts";
 import { Snapshot, type SetupOptions } from "../../src/index.ts";
-import { claimKey, logKey } from "../../src/snapshot/layout.ts";
+import { claimKey, logKey, runRecordKey } from "../../src/snapshot/layout.ts";
 import { VersionStore } from "../../src/snapshot/versions.ts";
 import { allBackendFactories } from "../support/backends.ts";
 import { collectKeys, expectCode, readText } from "../support/assertions.ts";
@@ -61,6 +63,67 @@ function seenLate(backend: StorageBackend, hidden: string): StorageBackend {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/**
+ * `backend`, except that every read of `key` after the first waits until `release` is called: a rank that found
+ * the run record still "allocating" reads it again only once the test lets it.
+ */
+function readsHeldAfterFirst(backend: StorageBackend, key: string): { backend: StorageBackend; firstRead: Promise<void>; release: () => void } {
+  let firstRead = (): void => {};
+  let release = (): void => {};
+  const read = new Promise<void>((resolve) => (firstRead = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reads = 0;
+  const wrapped = new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === "get") {
+        return async (got: string, ...rest: unknown[]) => {
+          if (got === key && ++reads > 1) await released;
+          try {
+            return await (target.get as (key: string, ...rest: unknown[]) => Promise<Uint8Array>)(got, ...rest);
+          } finally {
+            if (got === key) firstRead();
+          }
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { backend: wrapped, firstRead: read, release };
+}
+
+/** `backend`, except that `meanwhile` runs just before the run record at `key` is first rewritten (naming the version). */
+function beforeNaming(backend: StorageBackend, key: string, meanwhile: () => Promise<void>): StorageBackend {
+  let done = false;
+  return new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === "put") {
+        return async (put: string, body: string | Uint8Array, options?: WriteOptions) => {
+          if (put === key && options?.mode?.kind === "replace" && !done) {
+            done = true;
+            await meanwhile();
+          }
+          return target.put(put, body, options);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Starts `start` with RANK set to `rank` (setup reads it before its first await), then puts RANK back. */
+function withRank<T>(rank: number, start: () => Promise<T>): Promise<T> {
+  const before = process.env.RANK;
+  process.env.RANK = String(rank);
+  try {
+    return start();
+  } finally {
+    if (before === undefined) delete process.env.RANK;
+    else process.env.RANK = before;
+  }
 }
 
 async function setup(backend: StorageBackend, name: string, options: Partial<SetupOptions> = {}): Promise<Snapshot> {
@@ -168,6 +231,36 @@ for (const factory of factories) {
       });
       assert.ok(error.message.includes(backend.describe(logKey("joined", "v0"))), error.message);
       assert.deepEqual(await contentsOf(backend, "joined/v0/"), foreign);
+    });
+
+    it("with a run id and ranks, once rank 0 gives the taken version up, a later rank and a rerun fail naming it, writing nothing there", async () => {
+      const foreign = { [logKey("given", "v0")]: PYTHON_LINE };
+      await withRank(0, () => expectCode(setup(filledBefore(backend, logKey("given", "v0"), foreign), "given", { runId: "job-g" }), "ALREADY_EXISTS"));
+      for (const rank of [1, 0]) {
+        const error = await expectCode(withRank(rank, () => setup(backend, "given", { runId: "job-g" })), "ALREADY_EXISTS", `rank ${rank}`);
+        assert.ok(error.message.includes("'job-g'") && error.message.includes(backend.describe("given/v0")), error.message);
+      }
+      assert.deepEqual(await contentsOf(backend, "given/v0/"), foreign);
+      assert.deepEqual(await claimedNumbers(backend, "given"), ["0000000000.json"], "no rank took another number for the run");
+    });
+
+    it("with a run id and ranks, a rank waiting for rank 0 to name the version stops once rank 0 gives it up", async () => {
+      const record = runRecordKey("waited", "job-w");
+      const foreign = { [logKey("waited", "v0")]: PYTHON_LINE };
+      const gate = readsHeldAfterFirst(backend, record);
+      let waiting: Promise<OpenCrateError> | undefined;
+      // Rank 1 starts once rank 0 has created the record and before it names the version: it finds the record
+      // "allocating" and waits; its later reads of the record wait until rank 0's setup has failed.
+      const first = beforeNaming(filledBefore(backend, logKey("waited", "v0"), foreign), record, async () => {
+        waiting = expectCode(withRank(1, () => setup(gate.backend, "waited", { runId: "job-w" })), "ALREADY_EXISTS", "rank 1");
+        await gate.firstRead;
+      });
+      await withRank(0, () => expectCode(setup(first, "waited", { runId: "job-w" }), "ALREADY_EXISTS", "rank 0"));
+      gate.release();
+      assert.ok(waiting !== undefined, "rank 1 started");
+      const error = await waiting;
+      assert.ok(error.message.includes("'job-w'") && error.message.includes(backend.describe("waited/v0")), error.message);
+      assert.deepEqual(await contentsOf(backend, "waited/v0/"), foreign);
     });
   });
 }

@@ -11,6 +11,7 @@ import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import type { FileRow, NameSummary, VersionRow } from "../../src/ui/api-types.ts";
 import { removeDir, runCli, tempDir } from "../cli/helpers.ts";
 import { builtPage } from "./browser.ts";
+import { viewerFetch } from "./client.ts";
 
 async function run(root: string, name: string, options: Record<string, unknown> = {}): Promise<void> {
   const snapshot = await Snapshot.setup({ name, root, console: false, ...options });
@@ -24,7 +25,7 @@ describe("the viewer's listings match opencrate ls", () => {
   let root: string;
   let viewer: Viewer;
   let resumedStart: string | undefined;
-  const get = (path: string): Promise<Response> => fetch(new URL(path, viewer.url));
+  const get = (path: string): Promise<Response> => viewerFetch(viewer, path);
   const json = async <T>(path: string): Promise<T> => {
     const response = await get(path);
     assert.equal(response.status, 200, `${path}: ${response.status} ${await response.clone().text()}`);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import type { FileRow, NameSummary, VersionRow } from "../../src/ui/api-types.ts";
 import { builtPage } from "./browser.ts";
+import { viewerFetch } from "./client.ts";
 import { gcsTarget, localTarget, minioTarget, type UiTarget } from "./targets.ts";
 
 const claim = (version: number): string =>
@@ -16,7 +17,7 @@ for (const target of [localTarget(), minioTarget(), gcsTarget()]) {
   describe(`the viewer's listings on ${target.label}`, { skip: target.skip }, () => {
     let viewer: Viewer;
     const json = async <T>(path: string): Promise<T> => {
-      const response = await fetch(new URL(path, viewer.url));
+      const response = await viewerFetch(viewer, path);
       assert.equal(response.status, 200, `${path}: ${response.status} ${await response.clone().text()}`);
       return (await response.json()) as T;
     };
@@ -61,7 +62,7 @@ for (const target of [localTarget(), minioTarget(), gcsTarget()]) {
       const { files } = await json<{ files: FileRow[] }>("/api/names/train/dev%3Ascratch/files");
       assert.deepEqual(files.map((file) => file.path), ["notes.txt"]);
       assert.deepEqual((await json<{ files: FileRow[] }>("/api/names/train/v1/files")).files, []);
-      assert.equal((await fetch(new URL("/api/names/train/v2/files", viewer.url))).status, 404);
+      assert.equal((await viewerFetch(viewer, "/api/names/train/v2/files")).status, 404);
     });
   });
 }

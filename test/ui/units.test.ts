@@ -9,7 +9,7 @@ import { useClock } from "../../src/clock.ts";
 import { skewedClock } from "../support/skewed-clock.ts";
 import { shownStatus, STALE_AFTER_MS } from "../../src/snapshot/run-records.ts";
 import { contentTypeOf } from "../../src/ui/content-types.ts";
-import { PreviewProblem, safetensorsPreview, TAIL_BYTES, tail, yamlPreview } from "../../src/ui/previews.ts";
+import { PreviewProblem, safetensorsPreview, TAIL_BYTES, tail, textPreview, yamlPreview } from "../../src/ui/previews.ts";
 import { BadPath, fileAddress, versionAddress } from "../../src/ui/paths.ts";
 import type { FileRow, RunSummary } from "../../src/ui/api-types.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../../src/ui/web/files.ts";
@@ -45,6 +45,16 @@ describe("the viewer's rules", () => {
       assert.deepEqual([address.name, address.key], [name, `${name}/v0/${name}.log`], name);
     }
     for (const name of ["a%2Fb", "a%01b", "%2E%2E", "%2E", ""]) assert.throws(() => versionAddress(name, "v0"), BadPath, name);
+  });
+
+  it("says when a text preview's bytes are not UTF-8, and not when a long file's preview ends inside a character", async () => {
+    const backend = new MemoryBackend({ name: `ui-text-${process.pid}` });
+    await backend.put("t/v0/latin1.txt", Uint8Array.from(Buffer.from("caf\xe9\n", "latin1")));
+    await backend.put("t/v0/long.txt", new TextEncoder().encode(`x${"é".repeat(2 * 1024 * 1024)}`));
+    const latin1 = await textPreview(backend, "t/v0/latin1.txt");
+    assert.deepEqual([latin1.text, latin1.notUtf8], ["caf\ufffd\n", true]);
+    const long = await textPreview(backend, "t/v0/long.txt");
+    assert.deepEqual([long.truncated, long.notUtf8], [true, false]);
   });
 
   it("tails a last line that has no newline as a partial line, until its newline comes", async () => {

@@ -11,6 +11,7 @@ import { backendFromUri } from "../../src/backends/registry.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import type { Comparison, CsvPreview, FileRow, NameSummary, SafetensorsPreview, VersionRow } from "../../src/ui/api-types.ts";
 import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./browser.ts";
+import { viewerFetch } from "./client.ts";
 import { seedGuide, type UiTarget } from "./targets.ts";
 
 const NAME = "snapshot_guide";
@@ -52,7 +53,7 @@ export function viewerSuite(target: UiTarget, options: { screenshots?: boolean }
   describe(`the viewer on ${target.label}`, { skip: target.skip }, () => {
     let root = "";
     let viewer: Viewer;
-    const get = (path: string, init?: RequestInit): Promise<Response> => fetch(new URL(path, viewer.url), init);
+    const get = (path: string, init?: RequestInit): Promise<Response> => viewerFetch(viewer, path, init);
     const json = async <T>(path: string): Promise<T> => {
       const response = await get(path);
       assert.equal(response.status, 200, `${path}: ${response.status} ${await response.clone().text()}`);
@@ -169,7 +170,7 @@ export function viewerSuite(target: UiTarget, options: { screenshots?: boolean }
       let page: Page;
       let problems: string[];
       const open = async (hash: string, ready: string, shot?: string): Promise<void> => {
-        await page.goto(`${viewer.url}${hash}`);
+        await page.goto(new URL(`/${hash}`, viewer.url).href);
         await page.locator(ready).first().waitFor({ state: "visible", timeout: 30_000 });
         if (shot !== undefined && options.screenshots === true && process.env.OPENCRATE_UI_SCREENSHOTS) {
           await page.waitForTimeout(300);
@@ -182,6 +183,9 @@ export function viewerSuite(target: UiTarget, options: { screenshots?: boolean }
       before(async () => {
         browser = await launchChromium();
         ({ page, problems } = await watchedPage(browser));
+        // As a user opens it: the printed URL sets the cookie and moves on to the address without the token.
+        await page.goto(viewer.url);
+        await page.waitForURL((url) => url.search === "" && url.pathname === "/");
       });
       after(async () => {
         await browser?.close();

@@ -94,7 +94,8 @@ export function sdkRetryOptions(
     autoRetry: policy.attempts > 1,
     maxRetries: Math.max(policy.attempts - 1, 1),
     retryDelayMultiplier: 2,
-    maxRetryDelay: policy.maxDelayMs / 1000,
+    // The SDK refuses a cap below its first wait of 1 s ("minTimeout is greater than maxTimeout") on every upload.
+    maxRetryDelay: Math.max(policy.maxDelayMs, 1000) / 1000,
     // Retries are bounded by count. The total must stay far above (retries + 1) × the time-outs: the JSON
     // path's retry-request never calls back once the total is spent between two attempts (it hangs), and
     // resumable uploads refuse any retry once the total has passed since the upload began.

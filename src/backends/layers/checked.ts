@@ -177,6 +177,7 @@ export class CheckedBackend implements api.StorageBackend {
     checkString("startAfter", options.startAfter, location);
     checkCount("pageSize", options.pageSize, location);
     checkNotUtf8(options.notUtf8, location);
+    checkCallback("onUnlistable", options.onUnlistable, location);
     const relay = new SignalRelay("list", location, checkSignal(options.signal, location));
     try {
       yield* this.inner.list(prefix, withSignal(options, relay.signal));

@@ -82,9 +82,12 @@ export class PrefixedBackend implements api.StorageBackend {
 
   async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const startAfter = options.startAfter === undefined ? undefined : this.#outer(options.startAfter);
+    const report = options.onUnlistable;
+    const cut = this.prefix === "" ? 0 : this.prefix.length + 1;
     const inner = this.inner.list(this.#outer(prefix) + (prefix === "" && this.prefix !== "" ? "/" : ""), {
       ...options,
       ...(startAfter === undefined ? {} : { startAfter }),
+      ...(report === undefined ? {} : { onUnlistable: (entry: api.UnlistableEntry) => report({ ...entry, key: entry.key.slice(cut) }) }),
     });
     for await (const info of inner) yield this.#strip(info);
   }

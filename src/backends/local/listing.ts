@@ -5,9 +5,9 @@
  */
 import type { BigIntStats, Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { CorruptDataError } from "../../errors.ts";
-import type { ListPage, NotUtf8Names, ObjectInfo } from "../backend.ts";
+import type { ListPage, NotUtf8Names, ObjectInfo, UnlistableEntry } from "../backend.ts";
 import { isErrno } from "./errors.ts";
 import { statIfPresent } from "./files.ts";
 import { isReservedName } from "../keys.ts";
@@ -28,8 +28,14 @@ interface Entry {
   readonly leadsNowhere?: true;
 }
 
-/** What a link that leads nowhere is: a listing of the files fails by its name; a check for any object counts it. */
+/**
+ * What a link that leads nowhere is: a listing of the files fails by its name, or with a `Report` reports it and
+ * goes on; a check for any object counts it.
+ */
 type Dangling = "fail" | "as-object";
+
+/** ListOptions.onUnlistable: where a listing shown to a person reports what it cannot list, and goes on. */
+type Report = ((entry: UnlistableEntry) => void) | undefined;
 
 /** Names a key for messages (the backend's `describe`). */
 type Describe = (key: string) => string;
@@ -47,8 +53,9 @@ export async function* listObjects(
   signal: AbortSignal | undefined,
   describe: Describe,
   notUtf8: NotUtf8Names = "fail",
+  report: Report = undefined,
 ): AsyncGenerator<ObjectInfo> {
-  yield* walk(location.folderPath, location.folderKey, location.namePrefix, startAfter, signal, describe, [], notUtf8);
+  yield* walk(location.folderPath, location.folderKey, location.namePrefix, startAfter, signal, describe, [], notUtf8, report);
 }
 
 async function* walk(
@@ -60,14 +67,18 @@ async function* walk(
   describe: Describe,
   followed: FollowedLinks,
   notUtf8: NotUtf8Names,
+  report: Report,
 ): AsyncGenerator<ObjectInfo> {
   signal?.throwIfAborted();
-  const entries = (await readEntries(folderPath, folderKey, describe, namePrefix, notUtf8)).filter((entry) => !entirelyBefore(entry, startAfter));
+  const entries = (await readEntries(folderPath, folderKey, describe, namePrefix, notUtf8, "fail", report)).filter(
+    (entry) => !entirelyBefore(entry, startAfter),
+  );
   for (let index = 0; index < entries.length; ) {
     const entry = entries[index];
     if (entry === undefined) break;
     if (entry.isFolder) {
-      yield* walk(entry.path, entry.key, "", startAfter, signal, describe, follow(entry, followed, describe), notUtf8);
+      const below = await followBelow(entry, folderPath, followed, describe, report);
+      if (below !== undefined) yield* walk(entry.path, entry.key, "", startAfter, signal, describe, below, notUtf8, report);
       index++;
       continue;
     }
@@ -144,21 +155,39 @@ async function holdsAnObject(folderPath: string, folderKey: string, describe: De
 /** The links followed below `entry`: `followed`, plus its own target when it is a link; throws on a loop. */
 function follow(entry: Entry, followed: FollowedLinks, describe: Describe): FollowedLinks {
   if (entry.linkTarget === undefined) return followed;
-  if (followed.includes(entry.linkTarget)) {
-    const location = describe(entry.key.slice(0, -1));
-    throw new CorruptDataError(
-      `The symbolic link ${location} leads back into a folder it lies in (${entry.linkTarget}): it cannot be listed.`,
-      { path: location },
-    );
-  }
+  if (followed.includes(entry.linkTarget)) throw loopError(entry, describe);
   return [...followed, entry.linkTarget];
+}
+
+/**
+ * As follow(), for a walk that lists `entry` in the folder `folderPath`: a link to that folder or one above it is a
+ * loop too (caught here before walking it once more). With a `report`, a loop is reported and undefined returned:
+ * the listing goes on without it.
+ */
+async function followBelow(entry: Entry, folderPath: string, followed: FollowedLinks, describe: Describe, report: Report): Promise<FollowedLinks | undefined> {
+  const target = entry.linkTarget;
+  if (target === undefined) return followed;
+  const here = await realpath(folderPath);
+  const loops = followed.includes(target) || here === target || here.startsWith(target.endsWith(sep) ? target : target + sep);
+  if (!loops) return [...followed, target];
+  if (report === undefined) throw loopError(entry, describe);
+  report({ key: entry.key.slice(0, -1), problem: `a symbolic link that ${LOOP_PROBLEM} (${target})` });
+  return undefined;
+}
+
+const LOOP_PROBLEM = "leads back into a folder it lies in";
+
+function loopError(entry: Entry, describe: Describe): CorruptDataError {
+  const location = describe(entry.key.slice(0, -1));
+  return new CorruptDataError(`The symbolic link ${location} ${LOOP_PROBLEM} (${entry.linkTarget}): it cannot be listed.`, { path: location });
 }
 
 /**
  * A folder's visible entries whose names start with `namePrefix`, in key order; a missing folder (or a file in its
  * place) has none. Filtered before anything else: a one-version check (`v12:`) reads a folder of thousands. A name
- * that is not UTF-8 fails the listing, or with `notUtf8` "skip" is left out (warned about once); a check for any
- * object (`dangling` "as-object") counts it.
+ * that is not UTF-8 fails the listing, or with `notUtf8` "skip" is left out (warned about once), or with a `report`
+ * is reported and left out; a check for any object (`dangling` "as-object") counts it. A link that leads nowhere
+ * is treated the same way, by `dangling` and `report`.
  */
 async function readEntries(
   folderPath: string,
@@ -167,6 +196,7 @@ async function readEntries(
   namePrefix: string,
   notUtf8: NotUtf8Names,
   dangling: Dangling = "fail",
+  report: Report = undefined,
 ): Promise<Entry[]> {
   let dirents: Dirent<Buffer>[];
   try {
@@ -190,10 +220,15 @@ async function readEntries(
         warnSkipped(dirent.name, folderKey, describe);
         continue;
       }
+      if (report !== undefined) {
+        report({ key: folderKey + shownName(dirent.name), problem: NOT_UTF8_PROBLEM });
+        continue;
+      }
       throw notUtf8Error(dirent.name, folderKey, describe);
     }
     if (dirent.isSymbolicLink()) {
-      entries.push(await linkEntry(path, folderKey + name, describe, dangling));
+      const link = await linkEntry(path, folderKey + name, describe, dangling, report);
+      if (link !== undefined) entries.push(link);
       continue;
     }
     const isFolder = dirent.isDirectory();
@@ -204,9 +239,10 @@ async function readEntries(
 
 /**
  * A symbolic link as what it leads to. One that leads nowhere fails the listing by its name rather than being left
- * out: its name is taken (a write there would go through it), and the files it held may be a run moved away.
+ * out: its name is taken (a write there would go through it), and the files it held may be a run moved away. With
+ * a `report` it is reported instead, and undefined returned.
  */
-async function linkEntry(path: string, key: string, describe: Describe, dangling: Dangling): Promise<Entry> {
+async function linkEntry(path: string, key: string, describe: Describe, dangling: Dangling, report: Report): Promise<Entry | undefined> {
   let target: string;
   let isFolder: boolean;
   try {
@@ -215,6 +251,10 @@ async function linkEntry(path: string, key: string, describe: Describe, dangling
   } catch (error) {
     if (!isErrno(error, "ENOENT", "ENOTDIR", "ELOOP")) throw error;
     if (dangling === "as-object") return { key, path, isFolder: false, leadsNowhere: true };
+    if (report !== undefined) {
+      report({ key, problem: `a symbolic link that leads to nothing (${error.code})` });
+      return undefined;
+    }
     throw new CorruptDataError(`The symbolic link ${describe(key)} leads to nothing (${error.code}): restore what it pointed to, or remove it.`, {
       path: describe(key),
       cause: error,
@@ -235,6 +275,8 @@ function notUtf8Error(name: Buffer, folderKey: string, describe: Describe): Corr
     { path: folder },
   );
 }
+
+const NOT_UTF8_PROBLEM = "a name that is not valid UTF-8 (rename it: convmv, or mv in a shell)";
 
 /** The names already warned about, by folder and name: a process lists the same folders again and again. */
 const warnedNotUtf8 = new Set<string>();

@@ -38,7 +38,9 @@ import { objectInfoOf, revisionOf } from "./revision.ts";
 export interface LocalBackendOptions {
   /** The folder holding the objects, relative (to the current folder at construction) or absolute. */
   readonly root: string;
-  /** A compare-and-swap lock older than this is taken over (a holder crashed). Default 30 s. */
+  /** A compare-and-swap lock older than this is taken over when its owner cannot be judged from here (another host
+   * or pid namespace); one whose owner runs on this host is never taken over, and its waiters fail TRANSIENT once
+   * it is older than this. Default 30 s. */
   readonly lockStaleMs?: number;
   /** The waits for a compare-and-swap lock, and the policy lent to version claims and log appends (see
    * RetryOptions). Default: waits from 1 ms up to 50 ms. */
@@ -179,7 +181,7 @@ export class LocalBackend implements api.StorageBackend {
   async *list(prefix: string, options: api.ListOptions = {}): AsyncIterable<api.ObjectInfo> {
     const location = this.#layout.locatePrefix(prefix);
     try {
-      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key), options.notUtf8);
+      yield* listObjects(location, options.startAfter, options.signal, (key) => this.describe(key), options.notUtf8, options.onUnlistable);
     } catch (error) {
       throw toLocalError(error, this.describe(prefix), "list");
     }

@@ -11,7 +11,7 @@ import { parseLocation, redact } from "../../uri.ts";
 import { onRoot } from "../default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
-import { assertLocalFolder, listFolder } from "../files.ts";
+import { assertLocalFolder, listFolderShown, unlistableLine } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
 import { findNameTarget, findSnapshotTarget, NO_FILES_YET, type NameTarget, type SnapshotTarget } from "../targets.ts";
@@ -43,8 +43,16 @@ async function lsAt(uri: string, options: LsOptions): Promise<void> {
   return listNames(uri, options);
 }
 
+/**
+ * The files of a version. An entry that cannot be listed (on local disk a link that leads nowhere, a name that is
+ * not UTF-8) is shown after them, marked, and named on stderr with why; the exit status is then 1.
+ */
 async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<void> {
-  const files = (await listFolder(snapshot.backend, snapshot.prefix)).filter((file) => !isBookkeepingPath(file.path));
+  const listed = await listFolderShown(snapshot.backend, snapshot.prefix);
+  const files = listed.files.filter((file) => !isBookkeepingPath(file.path));
+  const unlistable = listed.unlistable.filter((entry) => !isBookkeepingPath(entry.path));
+  for (const entry of unlistable) writeError(unlistableLine(snapshot.where, entry));
+  if (unlistable.length > 0) process.exitCode = EXIT_FAILURE;
   if (options.json === true) {
     printJson({
       snapshot: snapshot.where,
@@ -55,20 +63,20 @@ async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<
       // A claimed version whose run has not written anything yet (the line `ls` prints for it).
       claimedEmpty: snapshot.empty && files.length === 0,
       files: files.map((file) => ({ path: file.path, size: file.size, lastModified: file.lastModified.toISOString() })),
+      unlistable,
     });
     return;
   }
   printLines(printable(snapshot.where)); // which version `@latest` or `@<tag>` picked
-  if (snapshot.empty && files.length === 0) {
+  if (snapshot.empty && files.length === 0 && unlistable.length === 0) {
     printLines(NO_FILES_YET);
     return;
   }
-  printLines(
-    renderTable(
-      ["SIZE", "MODIFIED", "PATH"],
-      files.map((file) => [formatSize(file.size), formatTime(file.lastModified), file.path]),
-    ),
-  );
+  const rows = [
+    ...files.map((file) => [formatSize(file.size), formatTime(file.lastModified), file.path]),
+    ...unlistable.map((entry) => ["?", "?", `${entry.path} (cannot be listed: ${entry.problem})`]),
+  ];
+  printLines(renderTable(["SIZE", "MODIFIED", "PATH"], rows));
 }
 
 async function listVersions(target: NameTarget, options: LsOptions): Promise<void> {

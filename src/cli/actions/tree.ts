@@ -3,10 +3,11 @@ import { basename } from "node:path";
 import type { StorageBackend } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
 import { NotFoundError } from "../../errors.ts";
-import { renderTree, type TreeFile } from "../../io/tree.ts";
+import { hiddenInTree, renderTree, type TreeFile } from "../../io/tree.ts";
 import { parseLocation, redact, type Location } from "../../uri.ts";
 import { inDefaultRoot } from "../default-root.ts";
-import { assertLocalFolder, listFolder } from "../files.ts";
+import { EXIT_FAILURE, writeError } from "../errors.ts";
+import { assertLocalFolder, listFolderShown, unlistableLine } from "../files.ts";
 import { printLines } from "../format.ts";
 import { findSnapshotTarget, NO_FILES_YET } from "../targets.ts";
 
@@ -18,15 +19,24 @@ export interface TreeCommandOptions {
 export async function runTree(given: string, options: TreeCommandOptions): Promise<void> {
   const uri = await inDefaultRoot(given, { bareName: true });
   const { backend, prefix, label, checkedOnDisk, claimedEmpty } = await resolveFolder(uri);
-  const listed = await listFolder(backend, prefix);
-  if (listed.length === 0 && claimedEmpty) {
+  const listed = await listFolderShown(backend, prefix);
+  const found = listed.files.length + listed.unlistable.length;
+  if (found === 0 && claimedEmpty) {
     printLines(`${label}\n${NO_FILES_YET}`);
     return;
   }
-  if (listed.length === 0 && !checkedOnDisk) {
+  if (found === 0 && !checkedOnDisk) {
     throw new NotFoundError(`Nothing at ${redact(uri)}: the folder is empty or does not exist.`, { path: redact(uri) });
   }
-  const files: TreeFile[] = listed.map((file) => ({ path: file.path, size: file.size, lastModified: file.lastModified }));
+  // Shown in the tree, marked, and named on stderr with why (unless hidden, as dot-entries are); exit status 1.
+  const where = backend.describe(prefix.replace(/\/$/, ""));
+  const shownUnlistable = listed.unlistable.filter((entry) => !hiddenInTree(entry.path));
+  for (const entry of shownUnlistable) writeError(unlistableLine(where, entry));
+  if (shownUnlistable.length > 0) process.exitCode = EXIT_FAILURE;
+  const files: TreeFile[] = [
+    ...listed.files.map((file) => ({ path: file.path, size: file.size, lastModified: file.lastModified })),
+    ...listed.unlistable.map((entry) => ({ path: entry.path, size: 0, lastModified: new Date(0), problem: entry.problem })),
+  ];
   const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
   printLines(
     renderTree(files, {

@@ -1,5 +1,5 @@
 /** How the page groups a version's files: folders, logs, and backups beside their artifact. */
-import type { FileRow } from "../api-types.ts";
+import type { FileRow, UnlistableFile } from "../api-types.ts";
 
 export interface TreeFile {
   readonly file: FileRow;
@@ -12,6 +12,8 @@ export interface TreeFolder {
   readonly path: string;
   readonly folders: TreeFolder[];
   readonly files: TreeFile[];
+  /** Entries here the listing could not give as files, by their name in this folder. */
+  readonly unlistable: { readonly name: string; readonly entry: UnlistableFile }[];
 }
 
 export function extensionOf(path: string): string {
@@ -36,26 +38,40 @@ export function backupsOf(artifact: string, siblings: readonly FileRow[]): FileR
   return siblings.filter((file) => file.path.startsWith(start) && file.path.endsWith(ext) && !file.path.slice(start.length).includes("/"));
 }
 
-export function buildTree(files: readonly FileRow[]): TreeFolder {
+export function buildTree(files: readonly FileRow[], unlistable: readonly UnlistableFile[] = []): TreeFolder {
   const candidates = files.filter((file) => file.path.includes(".backup_"));
   const backups = new Map(files.map((file) => [file.path, backupsOf(file.path, candidates)]));
   const shownBeside = new Set([...backups.values()].flat().map((file) => file.path));
-  const root: TreeFolder = { name: "", path: "", folders: [], files: [] };
+  const root = newFolder("", "");
   for (const file of files) {
     if (shownBeside.has(file.path)) continue;
-    const parts = file.path.split("/");
-    let folder = root;
-    for (const part of parts.slice(0, -1)) {
-      let next = folder.folders.find((child) => child.name === part);
-      if (next === undefined) {
-        next = { name: part, path: folder.path === "" ? part : `${folder.path}/${part}`, folders: [], files: [] };
-        folder.folders.push(next);
-      }
-      folder = next;
-    }
-    folder.files.push({ file, name: parts.at(-1) ?? file.path, backups: backups.get(file.path) ?? [] });
+    const [folder, name] = place(root, file.path);
+    folder.files.push({ file, name, backups: backups.get(file.path) ?? [] });
+  }
+  for (const entry of unlistable) {
+    const [folder, name] = place(root, entry.path);
+    folder.unlistable.push({ name, entry });
   }
   return root;
+}
+
+/** The folder of `path` under `root` (made on the way), and the last segment. */
+function place(root: TreeFolder, path: string): [TreeFolder, string] {
+  const parts = path.split("/");
+  let folder = root;
+  for (const part of parts.slice(0, -1)) {
+    let next = folder.folders.find((child) => child.name === part);
+    if (next === undefined) {
+      next = newFolder(part, folder.path === "" ? part : `${folder.path}/${part}`);
+      folder.folders.push(next);
+    }
+    folder = next;
+  }
+  return [folder, parts.at(-1) ?? path];
+}
+
+function newFolder(name: string, path: string): TreeFolder {
+  return { name, path, folders: [], files: [], unlistable: [] };
 }
 
 /** The log files at the top of a version: this run's log, the history, and each rank's. */

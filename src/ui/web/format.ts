@@ -41,7 +41,9 @@ export function timeAgo(iso: string | null, now: number = Date.now()): string {
   return `${count} ${chosen[1]}${count === 1 ? "" : "s"} ago`;
 }
 
+/** "–" for a duration that cannot be told (a start or end that is no time). */
 export function formatDuration(milliseconds: number): string {
+  if (!Number.isFinite(milliseconds)) return "–";
   const seconds = Math.max(0, Math.round(milliseconds / 1000));
   if (seconds < 60) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);

@@ -8,6 +8,7 @@ import { VersionPage } from "./pages/version.tsx";
 import { VersionsPage } from "./pages/versions.tsx";
 import { href, type Route, useRoute } from "./router.ts";
 import { useJson } from "./use-fetch.ts";
+import { printable } from "../../printable.ts";
 
 interface Info {
   readonly root: string;
@@ -50,18 +51,18 @@ function Crumbs({ route }: { route: Route }) {
     <nav class="crumbs" aria-label="breadcrumbs">
       <a href={href.names()}>snapshots</a>
       <span class="sep">/</span>
-      <a href={href.versions(route.name)}>{route.name}</a>
+      <a href={href.versions(route.name)}>{printable(route.name)}</a>
       {route.page === "version" && (
         <>
           <span class="sep">/</span>
-          <a href={href.version(route.name, route.folder)}>{route.folder}</a>
+          <a href={href.version(route.name, route.folder)}>{printable(route.folder)}</a>
         </>
       )}
       {route.page === "compare" && (
         <>
           <span class="sep">/</span>
           <span>
-            {route.a} ↔ {route.b}
+            {printable(route.a)} ↔ {printable(route.b)}
           </span>
         </>
       )}

@@ -6,6 +6,7 @@ import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show } from "../views/common.tsx";
 import { DiffView } from "../views/diff-view.tsx";
+import { printable } from "../../../printable.ts";
 
 const ORDER: readonly FileChange[] = ["changed", "added", "removed", "unknown", "same"];
 
@@ -15,7 +16,7 @@ export function ComparePage({ name, a, b, path }: { name: string; a: string; b: 
     <section>
       <div class="title-row">
         <h1>
-          {name} <span class="muted">:</span> {a} <span class="muted">→</span> {b}
+          {printable(name)} <span class="muted">:</span> {a} <span class="muted">→</span> {b}
         </h1>
         <a class="button small" href={href.compare(name, b, a, path)}>
           Swap
@@ -71,7 +72,7 @@ function CompareRow({ name, a, b, file, selected }: { name: string; a: string; b
   const canDiff = diffable(file.path) && file.change !== "same";
   return (
     <tr class={`${selected ? "selected" : ""}`} data-change={file.change}>
-      <td class="mono">{canDiff ? <a href={href.compare(name, a, b, file.path)}>{file.path}</a> : file.path}</td>
+      <td class="mono">{canDiff ? <a href={href.compare(name, a, b, file.path)}>{printable(file.path)}</a> : printable(file.path)}</td>
       <td>
         <span class={`badge change-${file.change}`} title={file.by === null ? "" : `by ${file.by}`}>
           {file.change}

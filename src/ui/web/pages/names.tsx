@@ -4,6 +4,7 @@ import { formatTime, timeAgo, versionLabel } from "../format.ts";
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
+import { printable } from "../../../printable.ts";
 
 export function NamesPage() {
   const names = useJson<NameSummary[]>("/api/names");
@@ -30,7 +31,7 @@ export function NamesPage() {
                   <tr key={row.name}>
                     <td>
                       <a class="strong" href={href.versions(row.name)}>
-                        {row.name}
+                        {printable(row.name)}
                       </a>
                     </td>
                     <td class="num">{row.versions ?? "?"}</td>

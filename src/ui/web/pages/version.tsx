@@ -1,25 +1,27 @@
 /** One version: its files as a tree, its logs (run log, history, ranks) and the preview of the chosen file. */
 import { useMemo } from "preact/hooks";
-import type { FileRow, VersionRow } from "../../api-types.ts";
+import type { FileRow, UnlistableFile, VersionRun } from "../../api-types.ts";
 import { versionApi } from "../api.ts";
 import { backupsOf, buildTree, logFiles, logLabel } from "../files.ts";
-import { folderSize, formatTime, runDuration } from "../format.ts";
+import { formatSize, formatTime, runDuration } from "../format.ts";
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
 import { FileTree } from "../views/file-tree.tsx";
 import { FilePreview } from "../views/preview.tsx";
+import { printable } from "../../../printable.ts";
 
 export function VersionPage({ name, folder, path }: { name: string; folder: string; path: string | undefined }) {
-  const files = useJson<{ files: FileRow[] }>(`${versionApi(name, folder)}/files`);
-  const versions = useJson<{ versions: VersionRow[] }>(`/api/names/${encodeURIComponent(name)}`);
+  const files = useJson<{ files: FileRow[]; unlistable: UnlistableFile[] }>(`${versionApi(name, folder)}/files`);
+  // The versions without their sizes: sizing them would list every version's files, and this page shows one.
+  const versions = useJson<{ versions: VersionRun[] }>(`/api/names/${encodeURIComponent(name)}?sizes=0`);
   const row = versions.state === "ok" ? versions.data.versions.find((version) => version.versionName === folder) : undefined;
   const others = versions.state === "ok" ? versions.data.versions.filter((version) => version.versionName !== folder) : [];
   return (
     <section>
       <div class="title-row">
         <h1>
-          {name} <span class="muted">/</span> {folder.replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
+          {printable(name)} <span class="muted">/</span> {folder.replace(/:.*/, "")} <TagBadge tag={row?.tag ?? null} />
         </h1>
         {others.length > 0 && (
           <div class="compare-picker">
@@ -35,25 +37,36 @@ export function VersionPage({ name, folder, path }: { name: string; folder: stri
       {row !== undefined && (
         <div class="facts">
           <span>created {formatTime(row.createdAt)}</span>
-          {row.runId !== null && <span class="mono">run {row.runId}</span>}
+          {row.runId !== null && <span class="mono">run {printable(row.runId)}</span>}
           {row.status !== null && (
             <span>
               <StatusBadge status={row.status} /> {runDuration(row)}
               {row.exitCode !== null && row.exitCode !== 0 ? ` · exit ${row.exitCode}` : ""}
             </span>
           )}
-          <span>
-            {row.error !== undefined ? `files could not be listed: ${row.error}` : `${row.files ?? "?"} files · ${folderSize(row.size)}`}
-          </span>
+          {files.state === "ok" && <span data-testid="folder-totals">{folderTotals(files.data.files, files.data.unlistable.length)}</span>}
         </div>
       )}
-      <Show loaded={files}>{({ files: list }) => <VersionBody name={name} folder={folder} path={path} files={list} running={row?.status === "running"} />}</Show>
+      <Show loaded={files}>
+        {({ files: list, unlistable }) => (
+          <VersionBody name={name} folder={folder} path={path} files={list} unlistable={unlistable} running={row?.status === "running"} />
+        )}
+      </Show>
     </section>
   );
 }
 
-function VersionBody({ name, folder, path, files, running }: { name: string; folder: string; path: string | undefined; files: FileRow[]; running: boolean }) {
-  const tree = useMemo(() => buildTree(files), [files]);
+interface BodyProps {
+  readonly name: string;
+  readonly folder: string;
+  readonly path: string | undefined;
+  readonly files: FileRow[];
+  readonly unlistable: UnlistableFile[];
+  readonly running: boolean;
+}
+
+function VersionBody({ name, folder, path, files, unlistable, running }: BodyProps) {
+  const tree = useMemo(() => buildTree(files, unlistable), [files, unlistable]);
   const logs = useMemo(() => logFiles(files), [files]);
   const chosen = path ?? logs[0]?.path;
   const file = files.find((candidate) => candidate.path === chosen);
@@ -73,11 +86,23 @@ function VersionBody({ name, folder, path, files, running }: { name: string; fol
       </aside>
       <div class="main-pane">
         {file === undefined ? (
-          <div class="empty">{chosen === undefined ? "This version holds no files." : `No file ${chosen} in this version.`}</div>
+          <div class="empty" data-testid="no-file">
+            {chosen !== undefined
+              ? `No file ${printable(chosen)} in this version.`
+              : files.length === 0 && unlistable.length === 0
+                ? "This version holds no files."
+                : "Pick a file to see it."}
+          </div>
         ) : (
           <FilePreview key={file.path} name={name} folder={folder} file={file} backups={backupsOf(file.path, files)} live={running} />
         )}
       </div>
     </div>
   );
+}
+
+function folderTotals(files: readonly FileRow[], unlistable: number): string {
+  const size = files.reduce((sum, file) => sum + file.size, 0);
+  const cannot = unlistable === 0 ? "" : ` · ${unlistable.toLocaleString()} cannot be listed`;
+  return `${files.length.toLocaleString()} file${files.length === 1 ? "" : "s"} · ${formatSize(size)}${cannot}`;
 }

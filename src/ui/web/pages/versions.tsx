@@ -5,6 +5,7 @@ import { folderSize, formatTime, runDuration, timeAgo, versionLabel } from "../f
 import { href } from "../router.ts";
 import { useJson } from "../use-fetch.ts";
 import { Show, StatusBadge, TagBadge } from "../views/common.tsx";
+import { printable } from "../../../printable.ts";
 
 export function VersionsPage({ name }: { name: string }) {
   const versions = useJson<{ versions: VersionRow[] }>(`/api/names/${encodeURIComponent(name)}`);
@@ -15,7 +16,7 @@ export function VersionsPage({ name }: { name: string }) {
   return (
     <section>
       <div class="title-row">
-        <h1>{name}</h1>
+        <h1>{printable(name)}</h1>
         <a
           class={`button${a !== undefined && b !== undefined ? "" : " disabled"}`}
           data-testid="compare-link"
@@ -57,7 +58,7 @@ export function VersionsPage({ name }: { name: string }) {
                     <TagBadge tag={row.tag} />
                   </td>
                   <td title={timeAgo(row.createdAt)}>{formatTime(row.createdAt)}</td>
-                  <td class="mono">{row.runId ?? "–"}</td>
+                  <td class="mono">{row.runId === null ? "–" : printable(row.runId)}</td>
                   <td>
                     <StatusBadge status={row.status} />
                   </td>

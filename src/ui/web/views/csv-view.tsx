@@ -1,38 +1,39 @@
-/** The first rows of a CSV as a table, and a line plot of its numeric columns (uPlot). */
+/** The first rows of a CSV as a table, and a line plot of its numeric columns (uPlot); what is drawn is csv-layout.ts. */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { CsvPreview } from "../../api-types.ts";
+import { csvLayout, TABLE_ROWS, type CsvLayout } from "../csv-layout.ts";
 import { formatSize } from "../format.ts";
 
 const PALETTE = ["#3b5bdb", "#e8590c", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#e67700"];
-const TABLE_ROWS = 200;
-const X_NAMES = /^(step|steps|epoch|epochs|iter|iteration|x|t|time|index|idx)$/i;
-
-/** Columns whose every non-empty value in the preview is a finite number. */
-export function numericColumns(preview: CsvPreview): number[] {
-  return preview.header.flatMap((_, column) => {
-    const values = preview.rows.map((row) => row[column] ?? "").filter((value) => value.trim() !== "");
-    return values.length > 0 && values.every((value) => Number.isFinite(Number(value))) ? [column] : [];
-  });
-}
 
 export function CsvView({ preview }: { preview: CsvPreview }) {
-  const numeric = numericColumns(preview);
+  const layout = csvLayout(preview);
+  const columns = preview.header.slice(0, layout.tableColumns);
+  const numClass = (column: number): string => (layout.numeric[column] === true ? "num" : "");
   return (
     <div class="csv-view">
-      {numeric.length > 0 && preview.rows.length > 1 && <CsvPlot preview={preview} numeric={numeric} />}
+      {layout.series.length > 0 && preview.rows.length > 1 && <CsvPlot preview={preview} layout={layout} />}
+      {layout.series.length < layout.plottable && preview.rows.length > 1 && (
+        <div class="muted note">
+          The plot draws the first {layout.series.length} of {layout.plottable.toLocaleString()} numeric columns.
+        </div>
+      )}
       <div class="muted note">
         {preview.truncated ? `First ${preview.rows.length.toLocaleString()} rows of ${formatSize(preview.size)}` : `${preview.rows.length.toLocaleString()} rows`}
         {preview.rows.length > TABLE_ROWS ? `; the table shows ${TABLE_ROWS}` : ""}
+        {columns.length < preview.header.length
+          ? `; the table shows the first ${columns.length} of ${preview.header.length.toLocaleString()} columns (download the file for the rest)`
+          : ""}
       </div>
       <div class="table-scroll">
-        <table class="grid compact" data-testid="csv-table">
+        <table class="grid compact as-stored" data-testid="csv-table">
           <thead>
             <tr>
               <th class="num muted">#</th>
-              {preview.header.map((cell, index) => (
-                <th key={index} class={numeric.includes(index) ? "num" : ""}>
+              {columns.map((cell, index) => (
+                <th key={index} class={numClass(index)}>
                   {cell}
                 </th>
               ))}
@@ -42,8 +43,8 @@ export function CsvView({ preview }: { preview: CsvPreview }) {
             {preview.rows.slice(0, TABLE_ROWS).map((row, index) => (
               <tr key={index}>
                 <td class="num muted">{index + 1}</td>
-                {preview.header.map((_, column) => (
-                  <td key={column} class={numeric.includes(column) ? "num" : ""}>
+                {columns.map((_, column) => (
+                  <td key={column} class={numClass(column)}>
                     {row[column] ?? ""}
                   </td>
                 ))}
@@ -56,14 +57,12 @@ export function CsvView({ preview }: { preview: CsvPreview }) {
   );
 }
 
-function CsvPlot({ preview, numeric }: { preview: CsvPreview; numeric: number[] }) {
+function CsvPlot({ preview, layout }: { preview: CsvPreview; layout: CsvLayout }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = box.current;
     if (element === null) return;
-    const xColumn = numeric.find((column) => X_NAMES.test(preview.header[column] ?? ""));
-    const series = numeric.filter((column) => column !== xColumn);
-    if (series.length === 0) return;
+    const { xColumn, series } = layout;
     const column = (index: number): (number | null)[] =>
       preview.rows.map((row) => ((row[index] ?? "").trim() === "" ? null : Number(row[index])));
     const xs = xColumn === undefined ? preview.rows.map((_, index) => index) : (column(xColumn) as number[]);
@@ -88,6 +87,6 @@ function CsvPlot({ preview, numeric }: { preview: CsvPreview; numeric: number[] 
       element,
     );
     return () => plot.destroy();
-  }, [preview, numeric.join(",")]);
+  }, [preview, layout.xColumn, layout.series.join(",")]);
   return <div class="plot" ref={box} data-testid="csv-plot" />;
 }

@@ -1,18 +1,14 @@
 /**
  * Two versions of one file side by side, line by line. JSON and YAML are compared as their values pretty-printed
- * with sorted keys (so key order does not show as a change), CSV by its header, text as it is.
+ * with sorted keys (so key order does not show as a change), CSV by its header, text as it is. How much it diffs,
+ * and when it says the files are too large or too different instead, is diff-rows.ts.
  */
-import { diffLines } from "diff";
 import { useEffect, useState } from "preact/hooks";
 import type { CsvPreview, TextPreview } from "../../api-types.ts";
-import { getJson, previewUrl } from "../api.ts";
+import { getJson, previewUrl, rawUrl } from "../api.ts";
+import { MAX_EDITS, MAX_LINES, sideBySide, type SideBySide } from "../diff-rows.ts";
 import { previewKind } from "../kinds.ts";
-
-interface Row {
-  readonly left: string | null;
-  readonly right: string | null;
-  readonly kind: "same" | "removed" | "added" | "changed";
-}
+import { printable } from "../../../printable.ts";
 
 async function comparable(name: string, folder: string, path: string): Promise<string> {
   const kind = previewKind(path);
@@ -41,39 +37,12 @@ function sortKeys(value: unknown): unknown {
   return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
 }
 
-/** Pairs removed and added runs of lines into rows for two columns. */
-function sideBySide(before: string, after: string): Row[] {
-  const rows: Row[] = [];
-  const parts = diffLines(before, after);
-  const lines = (text: string): string[] => text.replace(/\n$/, "").split("\n");
-  for (let index = 0; index < parts.length; index++) {
-    const part = parts[index];
-    if (part === undefined) continue;
-    if (!part.added && !part.removed) {
-      for (const line of lines(part.value)) rows.push({ left: line, right: line, kind: "same" });
-      continue;
-    }
-    const next = parts[index + 1];
-    if (part.removed && next?.added === true) {
-      const left = lines(part.value);
-      const right = lines(next.value);
-      for (let line = 0; line < Math.max(left.length, right.length); line++) {
-        rows.push({ left: left[line] ?? null, right: right[line] ?? null, kind: "changed" });
-      }
-      index++;
-      continue;
-    }
-    for (const line of lines(part.value)) rows.push(part.added ? { left: null, right: line, kind: "added" } : { left: line, right: null, kind: "removed" });
-  }
-  return rows;
-}
-
 export function DiffView({ name, a, b, path }: { name: string; a: string; b: string; path: string }) {
-  const [rows, setRows] = useState<Row[] | undefined>();
+  const [diff, setDiff] = useState<SideBySide | undefined>();
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
     let current = true;
-    setRows(undefined);
+    setDiff(undefined);
     setError(undefined);
     const side = (folder: string): Promise<string> =>
       comparable(name, folder, path).catch((caught: unknown) => {
@@ -81,7 +50,7 @@ export function DiffView({ name, a, b, path }: { name: string; a: string; b: str
         throw caught;
       });
     Promise.all([side(a), side(b)]).then(
-      ([before, after]) => current && setRows(sideBySide(before, after)),
+      ([before, after]) => current && setDiff(sideBySide(before, after)),
       (caught: unknown) => current && setError(caught instanceof Error ? caught.message : String(caught)),
     );
     return () => {
@@ -89,8 +58,19 @@ export function DiffView({ name, a, b, path }: { name: string; a: string; b: str
     };
   }, [name, a, b, path]);
   if (error !== undefined) return <div class="error-box">{error}</div>;
-  if (rows === undefined) return <div class="muted loading">Loading…</div>;
-  const label = previewKind(path) === "csv" ? "CSV header" : path;
+  if (diff === undefined) return <div class="muted loading">Loading…</div>;
+  if (diff.kind !== "rows") {
+    return (
+      <div class="empty" data-testid="diff-too-large">
+        {diff.kind === "too-large"
+          ? `Too large to compare here: ${diff.lines.toLocaleString()} lines, over the ${MAX_LINES.toLocaleString()} this page diffs.`
+          : `Too different to compare here: over ${MAX_EDITS.toLocaleString()} lines added or removed.`}{" "}
+        Download both to compare them:{" "}
+        <a href={rawUrl(name, a, path, true)}>{a}</a>, <a href={rawUrl(name, b, path, true)}>{b}</a>.
+      </div>
+    );
+  }
+  const label = previewKind(path) === "csv" ? "CSV header" : printable(path);
   return (
     <div class="diff" data-testid="diff">
       <div class="diff-head">
@@ -103,7 +83,7 @@ export function DiffView({ name, a, b, path }: { name: string; a: string; b: str
       </div>
       <table class="diff-table">
         <tbody>
-          {rows.map((row, index) => (
+          {diff.rows.map((row, index) => (
             <tr key={index} class={`diff-${row.kind}`}>
               <td class={`side left${row.left === null ? " blank" : ""}`}>{row.left ?? ""}</td>
               <td class={`side right${row.right === null ? " blank" : ""}`}>{row.right ?? ""}</td>

@@ -4,6 +4,7 @@ import type { FileRow } from "../../api-types.ts";
 import type { TreeFile, TreeFolder } from "../files.ts";
 import { formatSize } from "../format.ts";
 import { href } from "../router.ts";
+import { printable } from "../../../printable.ts";
 
 interface TreeProps {
   readonly name: string;
@@ -29,6 +30,15 @@ function FolderItems({ name, folder, node, selected }: { name: string; folder: s
       {node.files.map((item) => (
         <FileItem key={item.file.path} name={name} folder={folder} item={item} selected={selected} />
       ))}
+      {node.unlistable.map(({ name: label, entry }) => (
+        <li key={`unlistable:${entry.path}`}>
+          <span class="tree-row refused" data-testid="unlistable" title={printable(entry.problem)}>
+            <span class="tree-name">{printable(label)}</span>
+            <span class="size">cannot be listed</span>
+          </span>
+          <div class="tree-why">{printable(entry.problem)}</div>
+        </li>
+      ))}
     </>
   );
 }
@@ -40,7 +50,7 @@ function FolderItem({ name, folder, node, selected }: { name: string; folder: st
     <li class="tree-folder">
       <button type="button" class="tree-row folder" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span class="caret">{open ? "▾" : "▸"}</span>
-        <span class="tree-name">{node.name}/</span>
+        <span class="tree-name">{printable(node.name)}/</span>
         <span class="size">{formatSize(size)}</span>
       </button>
       {open && (
@@ -73,16 +83,16 @@ function FileLink({ name, folder, file, label, selected, backup = false }: { nam
   if (file.refused !== undefined) {
     return (
       <span class="tree-row refused" title={`not served: ${file.refused}`}>
-        <span class="tree-name">{JSON.stringify(label)}</span>
+        <span class="tree-name">{printable(JSON.stringify(label))}</span>
         <span class="size">refused</span>
       </span>
     );
   }
   return (
-    <a class={`tree-row${selected === file.path ? " selected" : ""}${backup ? " backup" : ""}`} href={href.version(name, folder, file.path)} title={file.path}>
+    <a class={`tree-row${selected === file.path ? " selected" : ""}${backup ? " backup" : ""}`} href={href.version(name, folder, file.path)} title={printable(file.path)}>
       <span class="tree-name">
         {backup && <span class="badge mini">backup</span>}
-        {label}
+        {printable(label)}
       </span>
       <span class="size">{formatSize(file.size)}</span>
     </a>

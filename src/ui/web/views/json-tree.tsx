@@ -1,5 +1,9 @@
-/** A JSON value as a foldable tree (objects and arrays open two levels deep). */
+/**
+ * A JSON value as a foldable tree (objects and arrays open two levels deep). An open level draws its first children
+ * only, and more at each click, so a long array (predictions, embeddings) does not draw hundreds of thousands of rows.
+ */
 import { useState } from "preact/hooks";
+import { shownChildren } from "../json-children.ts";
 
 const OPEN_DEPTH = 2;
 
@@ -13,6 +17,7 @@ export function JsonTree({ value }: { value: unknown }) {
 
 function Node({ value, depth, label }: { value: unknown; depth: number; label: string | undefined }) {
   const [open, setOpen] = useState(depth < OPEN_DEPTH);
+  const [limit, setLimit] = useState<number | undefined>(undefined);
   const key = label === undefined ? null : <span class="key">{label}: </span>;
   if (value === null || typeof value !== "object") {
     return (
@@ -22,9 +27,11 @@ function Node({ value, depth, label }: { value: unknown; depth: number; label: s
       </div>
     );
   }
-  const entries: [string, unknown][] = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
-  const [start, end] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
-  const summary = `${entries.length} ${Array.isArray(value) ? "item" : "key"}${entries.length === 1 ? "" : "s"}`;
+  const isArray = Array.isArray(value);
+  const [start, end] = isArray ? ["[", "]"] : ["{", "}"];
+  const children = open ? shownChildren(value, limit) : undefined;
+  const count = children?.total ?? (isArray ? value.length : Object.keys(value).length);
+  const summary = `${count.toLocaleString()} ${isArray ? "item" : "key"}${count === 1 ? "" : "s"}`;
   return (
     <div class="json-node">
       <button type="button" class="fold" aria-expanded={open} onClick={() => setOpen(!open)}>
@@ -34,11 +41,16 @@ function Node({ value, depth, label }: { value: unknown; depth: number; label: s
         {!open && <span class="muted"> {summary} </span>}
         {!open && end}
       </button>
-      {open && (
+      {children !== undefined && (
         <div class="json-children">
-          {entries.map(([childKey, child]) => (
+          {children.entries.map(([childKey, child]) => (
             <Node key={childKey} value={child} depth={depth + 1} label={childKey} />
           ))}
+          {children.next !== undefined && (
+            <button type="button" class="more" data-testid="json-more" onClick={() => setLimit(children.next)}>
+              … {(children.total - children.entries.length).toLocaleString()} more: show {(children.next - children.entries.length).toLocaleString()} more
+            </button>
+          )}
         </div>
       )}
       {open && <div class="json-row">{end}</div>}

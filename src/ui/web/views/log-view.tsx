@@ -1,42 +1,18 @@
 /**
- * A log with its levels in colour, a level filter, a search box and a live tail. Lines that do not start a log
- * entry (a stack under `exception`) belong to the entry above.
+ * A log with its levels in colour, a level filter, a search box and a live tail. How lines group into entries is
+ * log-entries.ts.
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { TailChunk } from "../../api-types.ts";
 import { getJson, tailUrl } from "../api.ts";
+import { appendEntries, LEVELS, type Level, type LogEntry } from "../log-entries.ts";
 
-const LEVELS = ["DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] as const;
-type Level = (typeof LEVELS)[number];
-const ENTRY = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) - (DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL) ?\s*(.*)$/;
 const POLL_MS = 1000;
 /** Entries drawn at most; the newest are kept. */
 const MAX_SHOWN = 5000;
 
-interface Entry {
-  readonly time: string;
-  readonly level: Level | null;
-  readonly lines: string[];
-}
-
-function appendEntries(entries: Entry[], text: string): Entry[] {
-  const next = [...entries];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const match = ENTRY.exec(line);
-    if (match !== null) {
-      next.push({ time: match[1] ?? "", level: (match[2] ?? "INFO") as Level, lines: [match[3] ?? ""] });
-      continue;
-    }
-    const last = next.at(-1);
-    if (last === undefined) next.push({ time: "", level: null, lines: [line] });
-    else next[next.length - 1] = { ...last, lines: [...last.lines, line] };
-  }
-  return next;
-}
-
 export function LogView({ name, folder, path, live: liveAtStart }: { name: string; folder: string; path: string; live: boolean }) {
-  const [entries, setEntries] = useState<Entry[]>([]);
+  const [entries, setEntries] = useState<LogEntry[]>([]);
   // The last line when no newline follows it yet: drawn after the entries, replaced at each poll.
   const [partial, setPartial] = useState("");
   const [skipped, setSkipped] = useState(0);

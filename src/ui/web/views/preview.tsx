@@ -1,4 +1,5 @@
 /** One file: its preview by type, its backups, and a download link. */
+import { useState } from "preact/hooks";
 import type { CsvPreview, FileRow, SafetensorsPreview, TextPreview } from "../../api-types.ts";
 import { previewUrl, rawUrl } from "../api.ts";
 import { baseName } from "../files.ts";
@@ -11,6 +12,7 @@ import { CsvView } from "./csv-view.tsx";
 import { JsonTree } from "./json-tree.tsx";
 import { LogView } from "./log-view.tsx";
 import { TensorsView } from "./tensors.tsx";
+import { printable } from "../../../printable.ts";
 
 interface FileProps {
   readonly name: string;
@@ -24,7 +26,7 @@ export function FilePreview({ name, folder, file, backups, live }: FileProps) {
   return (
     <div class="file-preview" data-testid="file-preview">
       <div class="file-head">
-        <h2>{baseName(file.path)}</h2>
+        <h2>{printable(baseName(file.path))}</h2>
         <span class="muted">
           {formatSize(file.size)} · {formatTime(file.lastModified)}
         </span>
@@ -41,7 +43,7 @@ export function FilePreview({ name, folder, file, backups, live }: FileProps) {
           <ul>
             {backups.map((backup) => (
               <li key={backup.path}>
-                <a href={href.version(name, folder, backup.path)}>{baseName(backup.path)}</a>
+                <a href={href.version(name, folder, backup.path)}>{printable(baseName(backup.path))}</a>
                 <span class="muted"> {formatSize(backup.size)} · {formatTime(backup.lastModified)}</span>
               </li>
             ))}
@@ -54,13 +56,12 @@ export function FilePreview({ name, folder, file, backups, live }: FileProps) {
 
 function Body({ name, folder, path, live }: { name: string; folder: string; path: string; live: boolean }) {
   const src = rawUrl(name, folder, path);
-  switch (previewKind(path)) {
+  const kind = previewKind(path);
+  switch (kind) {
     case "image":
-      return <img class="media" src={src} alt={baseName(path)} data-testid="image" />;
     case "audio":
-      return <audio class="media" controls preload="metadata" src={src} data-testid="audio" />;
     case "video":
-      return <video class="media" controls preload="metadata" src={src} data-testid="video" />;
+      return <Media kind={kind} src={src} alt={printable(baseName(path))} />;
     case "json":
       return <JsonPreview name={name} folder={folder} path={path} />;
     case "yaml":
@@ -76,6 +77,44 @@ function Body({ name, folder, path, live }: { name: string; folder: string; path
     case "binary":
       return <div class="empty">No preview for this type of file; download it to open it.</div>;
   }
+}
+
+const MEDIA_NAMES = { image: "an image", audio: "audio", video: "video" } as const;
+
+/** An image or a player; when the browser cannot read the file, a line saying so instead of a broken icon or an empty player. */
+function Media({ kind, src, alt }: { kind: keyof typeof MEDIA_NAMES; src: string; alt: string }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) {
+    return (
+      <div class="empty" data-testid="media-failed">
+        The browser cannot show this file as {MEDIA_NAMES[kind]}: it may be damaged, or in a format the browser does not read. Download it to
+        open it elsewhere.
+      </div>
+    );
+  }
+  const onError = (): void => setFailed(true);
+  if (kind === "image") return <img class="media" src={src} alt={alt} data-testid="image" onError={onError} />;
+  if (kind === "audio") return <audio class="media" controls preload="metadata" src={src} data-testid="audio" onError={onError} />;
+  return <video class="media" controls preload="metadata" src={src} data-testid="video" onError={onError} />;
+}
+
+/** What to know about a text preview's bytes that the text does not show. */
+function TextNotes({ preview }: { preview: TextPreview }) {
+  if (preview.notUtf8) {
+    return (
+      <div class="muted note" data-testid="text-note">
+        This file is not UTF-8 text (another encoding such as Latin-1 or UTF-16, or not text): bytes that could not be read are shown as �.
+      </div>
+    );
+  }
+  if (preview.text.includes("\0")) {
+    return (
+      <div class="muted note" data-testid="text-note">
+        This file holds NUL characters: it may be UTF-16 text, or not text.
+      </div>
+    );
+  }
+  return null;
 }
 
 interface PathProps {
@@ -94,7 +133,13 @@ function JsonPreview({ name, folder, path }: PathProps) {
     <Show loaded={text}>
       {(preview) => {
         const value = preview.truncated ? undefined : parseJson(preview.text);
-        return value === undefined ? <pre class="text">{preview.text}</pre> : <JsonTree value={value.parsed} />;
+        if (value !== undefined) return <JsonTree value={value.parsed} />;
+        return (
+          <>
+            <TextNotes preview={preview} />
+            <pre class="text">{preview.text}</pre>
+          </>
+        );
       }}
     </Show>
   );
@@ -133,6 +178,7 @@ function TextPreviewView({ name, folder, path }: PathProps) {
     <Show loaded={text}>
       {(preview) => (
         <>
+          <TextNotes preview={preview} />
           <pre class="text" data-testid="text">
             {preview.text}
           </pre>

@@ -1,6 +1,7 @@
 /** A safetensors checkpoint's header: its tensors (name, dtype, shape, size) and metadata. */
 import type { SafetensorsPreview } from "../../api-types.ts";
 import { formatSize } from "../format.ts";
+import { printable } from "../../../printable.ts";
 
 const LAYOUT_KEY = "opencrate.layout";
 
@@ -32,7 +33,7 @@ export function TensorsView({ preview }: { preview: SafetensorsPreview }) {
         <tbody>
           {preview.tensors.map((tensor) => (
             <tr key={tensor.name}>
-              <td class="mono">{tensor.name}</td>
+              <td class="mono">{printable(tensor.name)}</td>
               <td class="mono">{tensor.dtype}</td>
               <td class="mono">[{tensor.shape.join(", ")}]</td>
               <td class="num">{formatSize(tensor.bytes)}</td>
