@@ -141,9 +141,10 @@ export class LogObjectWriter implements LogSink {
   /**
    * For the last moments of the process, after the store failed: puts every line not stored into the spool folder,
    * in order, also when they all fitted in memory, and returns the folder (undefined when no line waits, or none
-   * could be written there).
+   * could be written there). Once the version was found deleted, the lines are dropped instead, spool folder and all.
    */
   keepUnstored(): string | undefined {
+    if (this.#dropIfDeleted()) return undefined;
     return this.#pending.keep();
   }
 
@@ -351,10 +352,14 @@ export class LogObjectWriter implements LogSink {
     await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry);
   }
 
-  /** Once the version was found deleted: the lines kept and those to come are dropped (the run said so once). */
+  /**
+   * Once the version was found deleted: the lines kept (in memory and in the spool, whose folder goes) and those to
+   * come are dropped (the run said so once).
+   */
   #dropIfDeleted(): boolean {
     if (!this.#versionDeleted()) return false;
     this.#clearTimer();
+    this.#pending.discard();
     this.#historyQueue = [];
     return true;
   }
