@@ -96,12 +96,15 @@ export class AccessGate {
   }
 }
 
-/** `url` (a path and query) without its `token` parameter. */
+/**
+ * `url` (a path and query) without its `token` parameter. One leading slash: a path such as `/.//other.example/`
+ * comes out of URL parsing as `//other.example/`, which a browser would read as another site.
+ */
 export function withoutToken(url: URL): string {
   const query = new URLSearchParams(url.search);
   query.delete("token");
   const rest = query.toString();
-  return `${url.pathname}${rest === "" ? "" : `?${rest}`}`;
+  return `/${url.pathname.replace(/^\/+/, "")}${rest === "" ? "" : `?${rest}`}`;
 }
 
 function sameSecret(given: string, expected: string): boolean {

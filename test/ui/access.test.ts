@@ -37,6 +37,21 @@ function getWithHost(url: string, host: string, cookie?: string): Promise<number
   });
 }
 
+/** The body of a GET of `path` sent as it is written (fetch would resolve its dot-segments first). */
+function getRaw(url: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const outgoing = request({ host: target.hostname, port: target.port, path }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve(body));
+    });
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
+
 describe("the viewer's access rules", () => {
   let dir: string;
   let root: string;
@@ -116,6 +131,9 @@ describe("the viewer's access rules", () => {
     // Another page address keeps its other parameters.
     const other = await (await fetch(new URL(`/?x=1&token=${viewer.token}`, viewer.url))).text();
     assert.match(other, /url=\/\?x=1"/);
+    // A path whose dot-segment leaves two leading slashes moves on within the viewer, not to another site.
+    const doubled = await getRaw(viewer.url, `/.//other.example/?token=${viewer.token}`);
+    assert.match(doubled, /<meta http-equiv="refresh" content="0; url=\/other\.example\/">/);
     const next = await fetch(new URL("/", viewer.url), { headers: { Cookie: cookie.split(";")[0] ?? "" } });
     assert.equal(next.status, 200);
     assert.match(await next.text(), /\/assets\/app\.js/);

@@ -2,7 +2,7 @@
  * The page built once per test process (into a temporary folder), and Debian's Chromium driven by playwright-core
  * (no browser download). Without Chromium the browser suites fail under CI=true and are skipped elsewhere.
  */
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ let built: Promise<string> | undefined;
 export function builtPage(): Promise<string> {
   built ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), "opencrate-ui-page-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     await buildViewerPage(dir);
     return dir;
   })();

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { Snapshot } from "../../src/index.ts";
+import { TEXT_PREVIEW_BYTES } from "../../src/ui/previews.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
 import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./browser.ts";
@@ -69,6 +70,11 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     await put(root, `${NAME}/v2/damaged.wav`, "RIFF\0\0\0\0WAVEnot audio");
     await put(root, `${NAME}/v2/latin1.txt`, Buffer.from("caf\xe9 cr\xe8me\n", "latin1"));
     await put(root, `${NAME}/v2/utf16.txt`, Buffer.from("hello\n", "utf16le"));
+    // Past what a preview reads: a JSON file, and two texts alike in that start and different after it.
+    await put(root, `${NAME}/v2/big.json`, JSON.stringify(Array.from({ length: TEXT_PREVIEW_BYTES / 1000 + 100 }, () => "j".repeat(1000)), null, 1));
+    const start = Array.from({ length: TEXT_PREVIEW_BYTES / 2000 + 10 }, (_, index) => `${index} ${"s".repeat(2000)}\n`).join("");
+    await put(root, `${NAME}/v2/long.txt`, `${start}tail before\n`);
+    await put(root, `${NAME}/v3/long.txt`, `${start}tail after\n`);
     // broken: a version holding a link that leads nowhere, beside a good file.
     await put(root, "broken/v0/good.txt", "fine\n");
     await symlink(join(dir, "nowhere"), join(root, "broken", "v0", "gone\u202e.txt"));
@@ -123,6 +129,15 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     const links = await page.locator("[data-testid=diff-too-large] a").evaluateAll((anchors) => anchors.map((anchor) => anchor.getAttribute("href")));
     assert.deepEqual(links, [`/api/names/${NAME}/v0/raw/out.txt?download=1`, `/api/names/${NAME}/v1/raw/out.txt?download=1`]);
     assert.equal(await count("[data-testid=diff] .diff-table tr"), 0);
+    assert.deepEqual(problems, []);
+  });
+
+  it("says so when a JSON file or two compared files are larger than the page reads", async () => {
+    await open(fileHash("v2", "big.json"), "[data-testid=file-preview] pre.text");
+    assert.match((await page.locator("[data-testid=truncated]").textContent()) ?? "", /^Only the start of this [\d.]+ MB file is shown\.$/);
+    await open(`#/c/${NAME}/v2/v3/f/long.txt`, "[data-testid=diff] .diff-table tr");
+    assert.equal(await count("[data-testid=diff] tr.diff-changed"), 0, "the starts are alike: the tails are not compared");
+    assert.match((await page.locator("[data-testid=diff-cut]").textContent()) ?? "", /Only the start of each file is compared.*Download both/);
     assert.deepEqual(problems, []);
   });
 

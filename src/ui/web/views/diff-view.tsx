@@ -10,25 +10,31 @@ import { MAX_EDITS, MAX_LINES, sideBySide, type SideBySide } from "../diff-rows.
 import { previewKind } from "../kinds.ts";
 import { printable } from "../../../printable.ts";
 
-async function comparable(name: string, folder: string, path: string): Promise<string> {
+/** What is compared of one side; `cut`: only the start of a larger file (what the text preview reads). */
+interface Side {
+  readonly text: string;
+  readonly cut: boolean;
+}
+
+async function comparable(name: string, folder: string, path: string): Promise<Side> {
   const kind = previewKind(path);
   if (kind === "csv") {
     const csv = await getJson<CsvPreview>(previewUrl("csv", name, folder, path));
-    return `${csv.header.join("\n")}\n`;
+    return { text: `${csv.header.join("\n")}\n`, cut: false };
   }
   if (kind === "yaml") {
     const yaml = await getJson<{ value: unknown; truncated: boolean }>(previewUrl("yaml", name, folder, path));
-    if (!yaml.truncated) return `${JSON.stringify(sortKeys(yaml.value), null, 2)}\n`;
+    if (!yaml.truncated) return { text: `${JSON.stringify(sortKeys(yaml.value), null, 2)}\n`, cut: false };
   }
   const text = await getJson<TextPreview>(previewUrl("text", name, folder, path));
   if (kind === "json" && !text.truncated) {
     try {
-      return `${JSON.stringify(sortKeys(JSON.parse(text.text)), null, 2)}\n`;
+      return { text: `${JSON.stringify(sortKeys(JSON.parse(text.text)), null, 2)}\n`, cut: false };
     } catch {
-      return text.text;
+      return { text: text.text, cut: false };
     }
   }
-  return text.text;
+  return { text: text.text, cut: text.truncated };
 }
 
 function sortKeys(value: unknown): unknown {
@@ -39,18 +45,23 @@ function sortKeys(value: unknown): unknown {
 
 export function DiffView({ name, a, b, path }: { name: string; a: string; b: string; path: string }) {
   const [diff, setDiff] = useState<SideBySide | undefined>();
+  const [cut, setCut] = useState(false);
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
     let current = true;
     setDiff(undefined);
     setError(undefined);
-    const side = (folder: string): Promise<string> =>
+    const side = (folder: string): Promise<Side> =>
       comparable(name, folder, path).catch((caught: unknown) => {
-        if (caught instanceof Error && "status" in caught && caught.status === 404) return "";
+        if (caught instanceof Error && "status" in caught && caught.status === 404) return { text: "", cut: false };
         throw caught;
       });
     Promise.all([side(a), side(b)]).then(
-      ([before, after]) => current && setDiff(sideBySide(before, after)),
+      ([before, after]) => {
+        if (!current) return;
+        setCut(before.cut || after.cut);
+        setDiff(sideBySide(before.text, after.text));
+      },
       (caught: unknown) => current && setError(caught instanceof Error ? caught.message : String(caught)),
     );
     return () => {
@@ -73,6 +84,12 @@ export function DiffView({ name, a, b, path }: { name: string; a: string; b: str
   const label = previewKind(path) === "csv" ? "CSV header" : printable(path);
   return (
     <div class="diff" data-testid="diff">
+      {cut && (
+        <div class="muted note" data-testid="diff-cut">
+          Only the start of each file is compared: the rest is beyond what this page reads. Download both to compare them whole:{" "}
+          <a href={rawUrl(name, a, path, true)}>{a}</a>, <a href={rawUrl(name, b, path, true)}>{b}</a>.
+        </div>
+      )}
       <div class="diff-head">
         <div>
           {a} · {label}

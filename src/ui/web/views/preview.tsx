@@ -124,7 +124,7 @@ interface PathProps {
 }
 
 function Truncated({ preview }: { preview: { truncated: boolean; size: number } }) {
-  return preview.truncated ? <div class="muted note">Only the start of this {formatSize(preview.size)} file is shown.</div> : null;
+  return preview.truncated ? <div class="muted note" data-testid="truncated">Only the start of this {formatSize(preview.size)} file is shown.</div> : null;
 }
 
 function JsonPreview({ name, folder, path }: PathProps) {
@@ -138,6 +138,7 @@ function JsonPreview({ name, folder, path }: PathProps) {
           <>
             <TextNotes preview={preview} />
             <pre class="text">{preview.text}</pre>
+            <Truncated preview={preview} />
           </>
         );
       }}
