@@ -20,6 +20,8 @@ export interface BackendArtifactStorageOptions {
   /** The artifact's key on the backend. */
   readonly key: string;
   readonly readOnly?: boolean;
+  /** Throws when nothing may be written any more (a snapshot's run whose version was deleted under it). */
+  readonly checkWritable?: () => void;
   /** The artifact's name, the end of `key` ("a/b.json"): the folders in it are checked for files of their name. */
   readonly name?: string;
   /**
@@ -42,11 +44,13 @@ export class BackendArtifactStorage implements ArtifactStorage {
   readonly #nameStart: number;
   readonly #folderLike: boolean;
   readonly #refuseBookkeeping: boolean;
+  readonly #checkWritable: () => void;
 
   constructor(options: BackendArtifactStorageOptions) {
     this.backend = options.backend;
     this.key = validateKey(options.key, options.backend.describe(""));
     this.readOnly = options.readOnly ?? false;
+    this.#checkWritable = options.checkWritable ?? (() => {});
     this.#folderLike = options.folderLike ?? true;
     this.#refuseBookkeeping = options.refuseBookkeeping ?? false;
     const name = options.name ?? "";
@@ -228,6 +232,7 @@ export class BackendArtifactStorage implements ArtifactStorage {
         path: this.backend.describe(key),
       });
     }
+    this.#checkWritable();
     return key;
   }
 }

@@ -31,17 +31,19 @@ export const REMEMBERED_BATCHES = 32;
 export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
 /**
- * Appends `batches` (in order) to `key`, creating it when absent. Resolves once every batch is in the object exactly
- * once; throws (TransientError after the policy's conflictAttempts, or the backend's error) with nothing applied twice, so the
- * caller can keep the batches and call again later.
+ * Appends `batches` (in order) to `key`, creating it when absent unless `create` is false (then "absent", with
+ * nothing written). Resolves once every batch is in the object exactly once; throws (TransientError after the
+ * policy's conflictAttempts, or the backend's error) with nothing applied twice, so the caller can keep the batches
+ * and call again later.
  */
 export async function appendBatches(
   backend: StorageBackend,
   key: string,
   batches: readonly AppendBatch[],
   policy: RetryPolicy = retryPolicyOf(backend),
-): Promise<void> {
-  if (batches.length === 0) return;
+  options: { readonly create?: boolean } = {},
+): Promise<"appended" | "absent"> {
+  if (batches.length === 0) return "appended";
   let conflicts = 0;
   let transients = 0;
   for (let attempt = 0; ; attempt++) {
@@ -50,9 +52,10 @@ export async function appendBatches(
       // head before get: if the object changes in between, the revision we hold is stale and the write fails, so
       // the body we extend is always the one that revision names.
       const current = await headIfPresent(backend, key);
+      if (current === undefined && options.create === false) return "absent";
       const applied = current === undefined ? [] : appliedBatchIds(current);
       const todo = batches.filter((batch) => !applied.includes(batch.id));
-      if (todo.length === 0) return;
+      if (todo.length === 0) return "appended";
       const metadata = { [BATCH_IDS_METADATA_KEY]: [...applied, ...todo.map((batch) => batch.id)].slice(-REMEMBERED_BATCHES).join(" ") };
       if (current === undefined) {
         await backend.put(key, concatBytes(todo.map((batch) => batch.bytes)), {
@@ -70,7 +73,7 @@ export async function appendBatches(
           metadata,
         });
       }
-      return;
+      return "appended";
     } catch (error) {
       if (isLostRace(error)) {
         if (!policy.mayRetry("conditional", "conflict", ++conflicts)) {

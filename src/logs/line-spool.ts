@@ -181,6 +181,19 @@ export class LineSpool {
     return this.#olderOnDisk || this.#segments.some((segment) => segment.onDisk) ? this.#dir : undefined;
   }
 
+  /** Drops every line: the staged ones, the segments and the file of older lines, then the folder. */
+  discard(): void {
+    this.#closeFile();
+    this.#staged = [];
+    this.#stagedBytes = 0;
+    for (const segment of this.#segments) this.#unlink(segment);
+    this.#segments = [];
+    this.#taken = 0;
+    if (this.#olderOnDisk && this.#dir !== undefined) tryUnlink(join(this.#dir, segmentName(OLDER)));
+    this.#olderOnDisk = false;
+    this.#removeFolderIfEmpty();
+  }
+
   #tryWrite(segment: Segment, bytes: Uint8Array): boolean {
     try {
       this.#writeFile(segment, bytes, false);

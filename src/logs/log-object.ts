@@ -50,6 +50,13 @@ export interface LogObjectWriterOptions {
   readonly maxBatchChars?: number;
   /** Called after each flush that stored lines (the run record refreshes its `lastSeen` from here). */
   readonly onStored?: () => void;
+  /** Whether the run's version was found deleted under it: nothing is written any more, and lines are dropped. */
+  readonly versionDeleted?: () => boolean;
+  /**
+   * Called when a flush finds `.log` taken by another writer or gone, or the history gone, before it says so or
+   * creates the history again: the run looks whether its version was deleted (then {@link versionDeleted} says so).
+   */
+  readonly onMissing?: () => Promise<void>;
   /** Most bytes of lines not yet stored kept in memory; past it they wait on local disk. Default 64 MiB. */
   readonly maxBufferedBytes?: number;
   /** Where the spool folder for lines past `maxBufferedBytes` is made. Default `os.tmpdir()`. */
@@ -73,6 +80,8 @@ export class LogObjectWriter implements LogSink {
   readonly #appendRetry: RetryPolicy;
   readonly #runLog: RunLog;
   readonly #onStored: (() => void) | undefined;
+  readonly #versionDeleted: () => boolean;
+  readonly #onMissing: () => Promise<void>;
   readonly #maxBatchChars: number;
 
   #state: WriterState = "created";
@@ -92,6 +101,8 @@ export class LogObjectWriter implements LogSink {
   #queuedFlush: Promise<void> | undefined;
   #reportedBackgroundFailure = false;
   #droppedAfterClose = 0;
+  /** `.log` was found taken by another writer or gone: "found" until the flush that found it has looked why. */
+  #logLost: "no" | "found" | "told" = "no";
 
   constructor(options: LogObjectWriterOptions) {
     this.#backend = options.backend;
@@ -102,8 +113,12 @@ export class LogObjectWriter implements LogSink {
     this.#flushIntervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
     this.#flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.#appendRetry = options.appendRetry ?? retryPolicyOf(options.backend);
-    this.#runLog = runLogFor(this.#backend, this.#logKey, () => this.#warnReplaced());
+    this.#runLog = runLogFor(this.#backend, this.#logKey, () => {
+      this.#logLost = "found";
+    });
     this.#onStored = options.onStored;
+    this.#versionDeleted = options.versionDeleted ?? (() => false);
+    this.#onMissing = options.onMissing ?? (async () => {});
     this.#maxBatchChars = Math.max(1, options.maxBatchChars ?? MAX_JOINED_CHARS);
     this.#pending = new PendingLines({
       ...(options.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxBufferedBytes }),
@@ -126,9 +141,10 @@ export class LogObjectWriter implements LogSink {
   /**
    * For the last moments of the process, after the store failed: puts every line not stored into the spool folder,
    * in order, also when they all fitted in memory, and returns the folder (undefined when no line waits, or none
-   * could be written there).
+   * could be written there). Once the version was found deleted, the lines are dropped instead, spool folder and all.
    */
   keepUnstored(): string | undefined {
+    if (this.#dropIfDeleted()) return undefined;
     return this.#pending.keep();
   }
 
@@ -233,6 +249,7 @@ export class LogObjectWriter implements LogSink {
   }
 
   write(line: string): void {
+    if (this.#versionDeleted()) return;
     if (this.#state === "closed") {
       this.#warnDroppedAfterClose();
       return;
@@ -272,11 +289,13 @@ export class LogObjectWriter implements LogSink {
   async #flushOnce(): Promise<void> {
     if (!this.#started) return; // not started (or closed before it ever started): nothing to write to yet
     this.#clearTimer();
+    if (this.#dropIfDeleted()) return;
     const target = this.#pending.mark;
     let stored = false;
     for (;;) {
       const cut = this.#cutBatch();
       await this.#storeQueued();
+      if (this.#dropIfDeleted()) return;
       const storedNow = this.#pending.stored();
       stored ||= storedNow;
       if (this.#pending.settledUpTo(target) || (!cut && !storedNow)) break;
@@ -285,7 +304,10 @@ export class LogObjectWriter implements LogSink {
     if (stored) this.#onStored?.();
   }
 
-  /** Stores the batches queued: the history, then `.log`. Rejects when either failed (they stay queued). */
+  /**
+   * Stores the batches queued: the history, then `.log`. Rejects when either failed (they stay queued); returns
+   * without writing more once the version is found deleted (the caller drops the lines).
+   */
   async #storeQueued(): Promise<void> {
     const failures: unknown[] = [];
     // The history first: the next resumed run replaces `.log`, so a line that reached `.log` but not the history
@@ -294,11 +316,12 @@ export class LogObjectWriter implements LogSink {
     if (this.#historyQueue.length > 0) {
       const batches = this.#historyQueue.slice();
       try {
-        await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry);
+        await this.#appendHistory(batches);
         this.#historyQueue.splice(0, batches.length);
       } catch (error) {
         failures.push(error);
       }
+      if (this.#versionDeleted()) return;
     }
     // Also when the history append failed: `.log` then shows the lines at once (they stay queued for the history).
     try {
@@ -306,10 +329,39 @@ export class LogObjectWriter implements LogSink {
     } catch (error) {
       failures.push(error);
     }
+    if (this.#logLost === "found") {
+      this.#logLost = "told";
+      await this.#onMissing();
+      if (this.#versionDeleted()) return;
+      this.#warnReplaced();
+    }
     if (failures.length > 0) {
       if (this.#state === "started") this.#armTimer();
       throw failures[0];
     }
+  }
+
+  /**
+   * Appends to the history, which a started resumed run has made sure exists: gone, it was deleted with the version
+   * (then nothing is written) or by another process emptying the folder (then it is created again, as before).
+   */
+  async #appendHistory(batches: readonly AppendBatch[]): Promise<void> {
+    if ((await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry, { create: false })) === "appended") return;
+    await this.#onMissing();
+    if (this.#versionDeleted()) return;
+    await appendBatches(this.#backend, this.#historyKey, batches, this.#appendRetry);
+  }
+
+  /**
+   * Once the version was found deleted: the lines kept (in memory and in the spool, whose folder goes) and those to
+   * come are dropped (the run said so once).
+   */
+  #dropIfDeleted(): boolean {
+    if (!this.#versionDeleted()) return false;
+    this.#clearTimer();
+    this.#pending.discard();
+    this.#historyQueue = [];
+    return true;
   }
 
   /** Moves the next lines into this run's body and, on a resumed run, into new history batches. False when none. */

@@ -190,6 +190,19 @@ export class PendingLines {
     return spool.keep(Buffer.concat([...this.#cutFromMemory, Buffer.from(this.#memory.join(""), "utf8")]));
   }
 
+  /** Drops every line held, in memory and in the spool (whose files and folder go): none of them is to be stored. */
+  discard(): void {
+    this.#spool?.discard();
+    this.#spool = undefined;
+    this.#memory = [];
+    this.#memoryBytes = 0;
+    this.#cutBytes = 0;
+    this.#cutFromMemory = [];
+    this.#held = 0;
+    this.#fresh = 0;
+    this.#settled = this.#accepted;
+  }
+
   #writeStaged(spool: LineSpool): void {
     const staged = spool.stagedBytes;
     const dropped = spool.writeStaged();

@@ -1,19 +1,27 @@
 /**
  * The run record: one small JSON object per run (per rank) saying how the run is doing or how it ended. It is
- * first written (`running`) a second after the run starts or at its first flush, whichever comes first (a run
- * that ends sooner writes only its final record), refreshed after log flushes (`lastSeen`, so a reader can call a
- * run whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten once when it ends.
+ * first written (`running`) a second after the run starts or at its first flush or save, whichever comes first (a
+ * run that ends sooner writes only its final record), refreshed after log flushes and saves (`lastSeen`, so a
+ * reader can call a run whose `lastSeen` is old "stale": it died by SIGKILL or lost its machine), and rewritten
+ * once when it ends.
  *
  * Only its run writes a record (its key is the run's own), and each write names what the last one left: the first
  * is create-only, the others name the revision the one before got. So a write whose request reaches the store late,
  * after newer ones (a `running` record after the final one), fails its condition instead of putting an older
- * record back. A write that fails its condition met an earlier write of this run that landed with its answer lost
- * (or the record was removed): the record is looked at again and written under what is there now.
+ * record back. A write that fails its condition met an earlier write of this run that landed with its answer lost:
+ * the record is looked at again and written under what is there now.
+ *
+ * A record this run wrote that is gone was deleted with its version (`reset()` in another process): it is not
+ * written again, since the number may hold a new run's version by now, and the run is told (VersionWatch). So is a
+ * first record that lands after the version's claim went or changed; that record is deleted again.
  */
 import type { StorageBackend, WriteMode } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision, OVERWRITE } from "../backends/backend.ts";
+import { deleteAtRevision } from "../backends/delete-at-revision.ts";
 import { headIfPresent } from "../backends/presence.ts";
 import { enforcesConditions, lostCondition } from "../backends/conditions.ts";
+import { isOpenCrateError } from "../errors.ts";
+import { type ClaimAtSetup, VersionDeletedMark } from "./version-deleted.ts";
 
 export type RunStatus = "running" | "finished" | "failed" | "killed";
 
@@ -83,6 +91,18 @@ export interface StartedRunRecord {
   /** The revision the last write known to have landed left; undefined when none did (or the store has no
    * conditional writes). */
   readonly revision: string | undefined;
+  /** The version's claim was found still the run's after a write had landed. */
+  readonly claimChecked: boolean;
+}
+
+/** How a run's record writer finds out that the run's version was deleted, and says so. */
+export interface VersionWatch {
+  /** Set once the version is found deleted (shared with the run's other thread); nothing is written after that. */
+  readonly mark?: VersionDeletedMark;
+  /** The version's claim at setup: a first record landing after it went or changed is withdrawn. */
+  readonly claim?: ClaimAtSetup | undefined;
+  /** Called once, by the writer that set the mark. */
+  readonly onDeleted?: () => void;
 }
 
 /**
@@ -106,12 +126,17 @@ export class RunRecordWriter {
   #revision: string | undefined;
   /** Another writer goes on with the record: nothing more is written from here. */
   #handedOff = false;
+  readonly #mark: VersionDeletedMark;
+  readonly #watch: VersionWatch;
+  #claimChecked = false;
 
-  constructor(backend: StorageBackend, key: string, initial: RunRecord, clock: () => Date = () => new Date()) {
+  constructor(backend: StorageBackend, key: string, initial: RunRecord, clock: () => Date = () => new Date(), watch: VersionWatch = {}) {
     this.#backend = backend;
     this.#key = key;
     this.#record = initial;
     this.#clock = clock;
+    this.#watch = watch;
+    this.#mark = watch.mark ?? new VersionDeletedMark();
   }
 
   get record(): RunRecord {
@@ -124,7 +149,7 @@ export class RunRecordWriter {
    */
   handOff(): StartedRunRecord {
     this.#handedOff = true;
-    return { record: this.#record, written: this.#written, revision: this.#revision };
+    return { record: this.#record, written: this.#written, revision: this.#revision, claimChecked: this.#claimChecked };
   }
 
   /** Whether a write of the record has begun. */
@@ -142,6 +167,7 @@ export class RunRecordWriter {
     this.#record = state.record;
     this.#written = state.written;
     this.#revision = state.revision;
+    this.#claimChecked = state.claimChecked;
   }
 
   /** Writes the `running` record unless a write of the record has already begun. */
@@ -196,7 +222,7 @@ export class RunRecordWriter {
   #write(patch: Partial<RunRecord>): Promise<void> {
     this.#written = true;
     const write = this.#chain.then(async () => {
-      if (this.#handedOff) return;
+      if (this.#handedOff || this.#mark.isSet) return;
       const now = this.#clock();
       this.#record = { ...this.#record, ...patch, lastSeen: now.toISOString() };
       this.#lastWrite = now.getTime();
@@ -210,19 +236,71 @@ export class RunRecordWriter {
   async #put(body: string): Promise<void> {
     if (!enforcesConditions(this.#backend)) {
       await this.#backend.put(this.#key, body, { mode: OVERWRITE, contentType: "application/json" });
+      await this.#checkClaim();
       return;
     }
     for (let attempt = 1; ; attempt++) {
       const mode: WriteMode = this.#revision === undefined ? CREATE_ONLY : ifRevision(this.#revision);
       try {
         this.#revision = (await this.#backend.put(this.#key, body, { mode, contentType: "application/json" })).revision;
-        return;
+        break;
       } catch (error) {
         if (!lostCondition(error) || attempt >= WRITE_ATTEMPTS) throw error;
       }
       // Handed over meanwhile: the record is the other writer's now, and its write must not be overwritten.
       if (this.#handedOff) return;
-      this.#revision = (await headIfPresent(this.#backend, this.#key))?.revision;
+      const current = await headIfPresent(this.#backend, this.#key);
+      if (current === undefined && this.#revision !== undefined) {
+        this.#versionDeleted();
+        return;
+      }
+      this.#revision = current?.revision;
     }
+    await this.#checkClaim();
   }
+
+  /**
+   * Once a write has landed: whether the version's claim is still the one the run set up with. A claim gone or
+   * changed means the version was deleted before the record landed (the record went with it, or landed after in
+   * whatever holds the number now): the record is deleted again. A claim that cannot be read is looked at after the
+   * next write.
+   */
+  async #checkClaim(): Promise<void> {
+    const claim = this.#watch.claim;
+    if (claim === undefined || this.#claimChecked) return;
+    let holds: boolean;
+    try {
+      holds = await claimHolds(this.#backend, claim);
+    } catch {
+      return;
+    }
+    this.#claimChecked = true;
+    if (holds) return;
+    const withdraw = this.#revision === undefined ? this.#backend.delete(this.#key) : deleteAtRevision(this.#backend, this.#key, this.#revision);
+    await withdraw.catch(() => {});
+    this.#versionDeleted();
+  }
+
+  #versionDeleted(): void {
+    if (this.#mark.set()) this.#watch.onDeleted?.();
+  }
+}
+
+/** Whether the claim at `claim.key` still holds `claim.token`; one that is not a claim object is not judged here. */
+async function claimHolds(backend: StorageBackend, claim: ClaimAtSetup): Promise<boolean> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await backend.get(claim.key);
+  } catch (error) {
+    if (isOpenCrateError(error, "NOT_FOUND")) return false;
+    throw error;
+  }
+  let stored: unknown;
+  try {
+    stored = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    return true;
+  }
+  const token = typeof stored === "object" && stored !== null ? (stored as { token?: unknown }).token : undefined;
+  return typeof token !== "string" || token === claim.token;
 }

@@ -9,6 +9,7 @@ import { LogObjectWriter } from "./log-object.ts";
 import type { RunEnding, RunRecord, StartedRunRecord } from "./run-record.ts";
 import { RunRecordWriter } from "./run-record.ts";
 import type { StartedRunLog } from "./run-log.ts";
+import { type ClaimAtSetup, VersionDeletedMark } from "./version-deleted.ts";
 
 export interface CloseOptions {
   /** The process is ending: nothing will try again after this close. */
@@ -26,6 +27,10 @@ export interface RunWriterOptions {
   readonly maxBufferedBytes?: number;
   readonly recordKey: string;
   readonly record: RunRecord;
+  /** The run's VersionDeletedMark, shared by its threads (each writer of the run gets the same one). */
+  readonly deletedMark?: SharedArrayBuffer;
+  /** The version's claim at setup, when it has one (see VersionWatch). */
+  readonly claim?: ClaimAtSetup | undefined;
 }
 
 /** A started run that has logged nothing yet, as another writer (in another thread) goes on from it. */
@@ -37,8 +42,8 @@ export interface StartedRun {
 /** `lastSeen` is refreshed this often even when nothing is logged, so a quiet run does not look stale. */
 const HEARTBEAT_MS = 60_000;
 /**
- * The `running` record is written this long after the start (or at the first flush, if sooner): a run that ends
- * within it writes only its final record. A run killed by SIGKILL before then leaves no record, as it loses the
+ * The `running` record is written this long after the start (or at the first flush or save, if sooner): a run that
+ * ends within it writes only its final record. A run killed by SIGKILL before then leaves no record, as it loses the
  * lines of its last flush interval.
  */
 const FIRST_RECORD_DELAY_MS = 1_000;
@@ -63,7 +68,13 @@ export class RunWriter {
   #toldKept = false;
 
   constructor(backend: StorageBackend, options: RunWriterOptions) {
-    this.#record = new RunRecordWriter(backend, options.recordKey, options.record);
+    const mark = new VersionDeletedMark(options.deletedMark);
+    const folder = backend.describe(options.logKey.slice(0, options.logKey.lastIndexOf("/")));
+    this.#record = new RunRecordWriter(backend, options.recordKey, options.record, undefined, {
+      mark,
+      claim: options.claim,
+      onDeleted: () => warnVersionDeleted(folder),
+    });
     this.#logs = new LogObjectWriter({
       backend,
       logKey: options.logKey,
@@ -76,6 +87,9 @@ export class RunWriter {
         this.#storedFlushes += 1;
         void this.#record.touch();
       },
+      versionDeleted: () => mark.isSet,
+      // A record write finds out whether the version was deleted (its record gone, or its claim).
+      onMissing: () => this.#record.touch(true),
     });
   }
 
@@ -139,6 +153,11 @@ export class RunWriter {
       const reason = error instanceof Error ? error.message : String(error);
       process.emitWarning(`Could not write the run record next to ${this.path}: ${reason}`, { code: "OPENCRATE_RUN_RECORD" });
     });
+  }
+
+  /** See RunSink.touch. */
+  touch(): void {
+    void this.#record.touch();
   }
 
   /** One or more file lines joined by "\n", without the trailing newline. */
@@ -264,6 +283,15 @@ export class RunWriter {
     await this.#record.end(ending);
     this.#closed = true;
   }
+}
+
+function warnVersionDeleted(folder: string): void {
+  process.emitWarning(
+    `${folder} was deleted by another process (reset()) while this run was writing it, and its number may hold a new ` +
+      "run's version by now: this run writes nothing more there. Its later log lines are not stored (the console " +
+      "still shows them), and its saves fail with PRECONDITION_FAILED.",
+    { code: "OPENCRATE_VERSION_DELETED" },
+  );
 }
 
 /** How a run whose last lines could not be stored ended: `failed` rather than `finished` (killed stays killed). */

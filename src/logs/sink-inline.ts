@@ -45,6 +45,10 @@ export class InlineRunSink implements RunSink {
     return this.#writer.flush();
   }
 
+  touch(): void {
+    this.#writer.touch();
+  }
+
   flushForExit(ending: RunEnding): Promise<void> {
     return this.#writer.flushForExit(ending);
   }

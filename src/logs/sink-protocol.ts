@@ -34,6 +34,8 @@ export type ToWorker =
       readonly started: StartedRun;
     }
   | { readonly type: "lines"; readonly sink: number; readonly text: string }
+  /** The run saved something: its record is refreshed unless it was written a moment ago (no answer). */
+  | { readonly type: "touch"; readonly sink: number }
   | { readonly type: "flush"; readonly id: number; readonly sink: number }
   | {
       readonly type: "close";

@@ -157,6 +157,14 @@ export class ThreadedRunSink implements RunSink {
     else if (this.#handOverDue()) this.#openNow(phase);
   }
 
+  touch(): void {
+    if (this.#closed) return;
+    const phase = this.#phase;
+    if (phase.kind === "here" || phase.kind === "inline") phase.writer.touch();
+    // While moving, the record is between writers: the next save refreshes it.
+    else if (phase.kind === "thread" && this.#dead === undefined) phase.attachment.thread.post({ type: "touch", sink: phase.attachment.sink });
+  }
+
   async flush(): Promise<void> {
     // After close() (also a failed one, whose lines are kept): storing them is that close's work.
     if (this.#closed) return this.close(this.#closeEnding);

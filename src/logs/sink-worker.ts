@@ -50,6 +50,9 @@ port.on("message", (message: ToWorker) => {
     case "lines":
       runs.get(message.sink)?.writer.write(message.text);
       return;
+    case "touch":
+      runs.get(message.sink)?.writer.touch();
+      return;
     case "flush":
       void answer(message.id, () => runOf(message.sink).writer.flush());
       return;

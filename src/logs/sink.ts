@@ -40,4 +40,9 @@ export interface RunSink extends LogSink {
   closeSync(ending: RunEnding, timeoutMs: number): boolean;
   /** Begins what `closeSync` then waits for (so the runs of the process store at once), where the sink can. */
   beginCloseSync?(ending: RunEnding, timeoutMs: number): void;
+  /**
+   * The run wrote into its version (a save): its record is refreshed in the background unless it was written a few
+   * seconds ago, so a run that saves without logging also learns soon that its version was deleted. Never fails.
+   */
+  touch(): void;
 }

@@ -145,7 +145,7 @@ export class WriterThread {
   }
 
   /** Sends a message that gets no answer. */
-  post(message: Extract<ToWorker, { type: "lines" }>): void {
+  post(message: Extract<ToWorker, { type: "lines" | "touch" }>): void {
     if (this.#dead === undefined) this.#worker.postMessage(message);
   }
 

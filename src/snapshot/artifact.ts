@@ -49,6 +49,11 @@ export interface ArtifactInit<In, Out, SaveOptions, LoadOptions> {
    * listing and deleting take any name, as other tools (and earlier releases) may have written it.
    */
   readonly checkName?: () => void;
+  /**
+   * Throws when the run may no longer write into its version (it was deleted under it): called before every write,
+   * backup and delete, also of what a custom handler writes (see snapshot.ts #versionCheck).
+   */
+  readonly checkVersion?: () => void;
 }
 
 export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined> {
@@ -62,6 +67,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
   readonly #log: ArtifactLog;
   readonly #folderLike: boolean;
   readonly #checkName: () => void;
+  readonly #checkVersion: () => void;
 
   constructor(init: ArtifactInit<In, Out, SaveOptions, LoadOptions>) {
     this.name = init.name;
@@ -69,10 +75,12 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
     this.verbose = init.verbose;
     this.#folderLike = init.folderLike ?? false;
     this.#checkName = init.checkName ?? (() => {});
+    this.#checkVersion = init.checkVersion ?? (() => {});
     this.storage = new BackendArtifactStorage({
       backend: init.backend,
       key: init.key,
       readOnly: init.readOnly,
+      checkWritable: this.#checkVersion,
       name: init.name,
       folderLike: this.#folderLike,
       refuseBookkeeping: true,
@@ -383,6 +391,7 @@ export class Artifact<In, Out, SaveOptions = undefined, LoadOptions = undefined>
         path: this.path,
       });
     }
+    this.#checkVersion();
   }
 
   #logVerbose(message: string): void {

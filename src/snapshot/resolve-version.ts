@@ -32,6 +32,11 @@ export interface ResolvedVersion {
    * version (run id) is not the one that claimed it: the run's own `.log` may be there already.
    */
   readonly claimedNew: boolean;
+  /**
+   * The token of the version's claim as setup found it; undefined for "dev" and for a number only a folder holds.
+   * The run's first record checks that the claim is still that one (see VersionWatch).
+   */
+  readonly claimToken: string | undefined;
   /** `replace`: this process empties the folder (once its new `.log` is written), then calls `emptied`. */
   readonly empties: boolean;
   /** Lets the other ranks of the run, waiting for the folder to be emptied, go on. */
@@ -73,8 +78,9 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
   const turn = await new VersionStore(backend, name).replaceForRun(runId, { version: resolved.version, folder: resolved.folder });
   if (turn.empties) return { ...resolved, empties: true, emptied: turn.emptied, abandoned: turn.abandoned };
   const { version, folder } = turn.target;
+  const claimToken = version === resolved.version ? resolved.claimToken : undefined;
   // A rank restarted by its launcher finds its log there and resumes it, as with start "new".
-  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), claimedNew: false, ...EMPTIES_NOT };
+  return { version, folder, resumed: await objectExists(backend, logKey(name, folder, rank)), claimedNew: false, claimToken, ...EMPTIES_NOT };
 }
 
 async function resolveFolder(request: ResolveRequest): Promise<Folder> {
@@ -83,7 +89,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     const folder = versionFolderName(DEV_VERSION, tag);
     const exists = await holdsRunFiles(backend, `${versionKey(name, folder)}/`);
     if (!exists) refuseNewTag(tag, folder);
-    return { version: DEV_VERSION, folder, resumed: exists && !request.replace, claimedNew: false };
+    return { version: DEV_VERSION, folder, resumed: exists && !request.replace, claimedNew: false, claimToken: undefined };
   }
   const store = new VersionStore(backend, name);
   if (start === "new") {
@@ -93,7 +99,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     const lowest = counter === undefined ? 0 : counter + 1;
     if (runId === undefined) {
       const claim = await store.allocateNew({ tag, runId }, lowest);
-      return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false, claimedNew: true };
+      return { version: claim.version, folder: versionFolderName(claim.version, tag), resumed: false, claimedNew: true, claimToken: claim.token };
     }
     const { claim, created, giveUp } = await store.allocateForRun(runId, { tag, runId }, lowest);
     // A rank joining its job's fresh version starts its own log; a restarted rank (same run id, log already
@@ -104,6 +110,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
       folder,
       resumed: !created && (await objectExists(backend, logKey(name, folder, rank))),
       claimedNew: created,
+      claimToken: claim.token,
       ...(giveUp === undefined ? {} : { giveUp: () => giveUp(folder) }),
     };
   }
@@ -111,6 +118,7 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   const entries = await store.listVersions();
   const where = backend.describe(nameKey(name));
   let version: number;
+  let claimToken: string | undefined;
   if (start === "last") {
     // Without a run id each process picks the highest number itself. With one, "last" is decided once per run,
     // as "new" is: the first process of the run picks it and names it in the run record, and the others join that
@@ -125,11 +133,13 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
     const decided = runId === undefined ? await decide() : await store.decideForRun(runId, decide);
     if (decided.created) {
       request.warn(`No version of '${name}' exists at ${where}; created v0.`);
-      return { version: 0, folder: versionFolderName(0, tag), resumed: false, claimedNew: false };
+      return { version: 0, folder: versionFolderName(0, tag), resumed: false, claimedNew: false, claimToken: decided.claim.token };
     }
     version = decided.claim.version;
+    claimToken = decided.claim.token;
   } else {
     version = start;
+    claimToken = entries.find((entry) => entry.version === version)?.claim?.token;
     if (!entries.some((entry) => entry.version === version)) {
       const available = numbersOf(entries);
       const listed = available.length === 0 ? "none exist yet" : `existing: ${available.map((v) => `v${v}`).join(", ")}`;
@@ -142,7 +152,8 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   refuseNewFolder(request, entries, version);
   const folder = versionFolderName(version, tag);
   warnOnSibling(request, entries, version, folder);
-  return { version, folder, resumed: !request.replace, claimedNew: false };
+  // folderClaim stands in for a number only a folder holds: there is no claim to check.
+  return { version, folder, resumed: !request.replace, claimedNew: false, claimToken: claimToken === "" ? undefined : claimToken };
 }
 
 /**

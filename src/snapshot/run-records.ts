@@ -11,6 +11,8 @@ const READ_CONCURRENCY = 16;
 export interface StoredRunRecord {
   readonly record: RunRecord;
   readonly storedAt: Date;
+  /** The record's key. */
+  readonly key: string;
 }
 
 /** The run records of one version (or of all versions), oldest start first. Unreadable records are skipped. */
@@ -18,11 +20,22 @@ export async function listRunRecords(backend: StorageBackend, name: string, vers
   return (await listStoredRunRecords(backend, name, version)).map((stored) => stored.record);
 }
 
-/** listRunRecords, each record with when the store last wrote it. */
-export async function listStoredRunRecords(backend: StorageBackend, name: string, version?: number): Promise<StoredRunRecord[]> {
+/**
+ * listRunRecords, each record with when the store last wrote it; with `storedSince` (ms, the store's time), only the
+ * records stored since then are read.
+ */
+export async function listStoredRunRecords(
+  backend: StorageBackend,
+  name: string,
+  version?: number,
+  options: { readonly storedSince?: number } = {},
+): Promise<StoredRunRecord[]> {
   const listed: { readonly key: string; readonly storedAt: Date }[] = [];
+  const since = options.storedSince ?? Number.NEGATIVE_INFINITY;
   for await (const info of backend.list(runRecordsPrefix(name, version), { notUtf8: "skip" })) {
-    if (versionOfRunRecordKey(name, info.key) !== undefined) listed.push({ key: info.key, storedAt: info.lastModified });
+    if (versionOfRunRecordKey(name, info.key) !== undefined && info.lastModified.getTime() >= since) {
+      listed.push({ key: info.key, storedAt: info.lastModified });
+    }
   }
   listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const records: (StoredRunRecord | undefined)[] = new Array(listed.length);
@@ -33,7 +46,7 @@ export async function listStoredRunRecords(backend: StorageBackend, name: string
       const entry = listed[index];
       if (entry === undefined) continue;
       const record = await readRecord(backend, entry.key);
-      records[index] = record === undefined ? undefined : { record, storedAt: entry.storedAt };
+      records[index] = record === undefined ? undefined : { record, storedAt: entry.storedAt, key: entry.key };
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, listed.length) }, reader));

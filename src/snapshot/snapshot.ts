@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   isOpenCrateError,
   NotSetUpError,
+  PreconditionFailedError,
   ReadOnlyError,
 } from "../errors.ts";
 import { builtinHandlers } from "../handlers/registry.ts";
@@ -31,6 +32,7 @@ import { RunLogger } from "../logs/logger.ts";
 import type { RunRecord, RunStatus } from "../logs/run-record.ts";
 import { startRunSink } from "../logs/run-sink.ts";
 import type { RunSink } from "../logs/sink.ts";
+import { VersionDeletedMark } from "../logs/version-deleted.ts";
 import { Artifact } from "./artifact.ts";
 import {
   adaptCustomHandler,
@@ -44,6 +46,7 @@ import {
 import {
   artifactKey,
   BUILTIN_TYPES,
+  claimKey,
   DEV_VERSION,
   historyKey,
   isBuiltinType,
@@ -55,6 +58,7 @@ import {
 } from "./layout.ts";
 import { DEFAULT_ROOT } from "./default-root.ts";
 import { gitState } from "./git-state.ts";
+import { refuseReplaceWhileRunning, refuseResetWhileRunning } from "./live-runs.ts";
 import { checkArtifactNameLength, refuseBookkeepingArtifactName, refuseRunLogType, validateTypeName } from "./names.ts";
 import { forgetPythonCounter, pythonConfigFor, raisePythonCounter } from "./python-counter.ts";
 import { type ResolvedVersion, resolveVersion } from "./resolve-version.ts";
@@ -105,6 +109,10 @@ interface ActiveRun {
   readonly pythonConfig?: string | undefined;
   readonly writer: RunSink | undefined;
   readonly unregisterExit: (() => void) | undefined;
+  /** This run's record: its own run never stops `reset()`. Undefined when open read-only. */
+  readonly recordKey?: string;
+  /** Set once the version was found deleted under the run by another process: its saves then fail. */
+  readonly deletedMark?: VersionDeletedMark;
 }
 
 type ArtifactOf<H> = H extends ArtifactHandler<infer In, infer Out, infer SaveOptions, infer LoadOptions>
@@ -201,6 +209,8 @@ export class Snapshot extends LevelMethods {
     }
     let resolved: ResolvedVersion;
     let writer: RunSink | undefined;
+    let recordKey: string;
+    const deletedMark = new VersionDeletedMark();
     for (let attempt = 1; ; attempt++) {
       try {
         resolved = await resolveVersion({
@@ -227,8 +237,11 @@ export class Snapshot extends LevelMethods {
       try {
         // Before the new log is written into the folder: a folder that cannot be emptied (on local disk, one reached
         // through a link) is refused with nothing written, not after the new log has replaced the old one.
-        if (empties) await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
-        const { key: recordKey, record } = firstRunRecord({
+        if (empties) {
+          await backend.checkDeletable?.(`${versionKey(name, folder)}/`);
+          await refuseReplaceWhileRunning(backend, name, version, folder, runId);
+        }
+        const first = firstRunRecord({
           name,
           // Trap: run records are grouped by number; the unnumbered "dev" folder files its records under -1.
           version: version === DEV_VERSION ? -1 : version,
@@ -239,6 +252,7 @@ export class Snapshot extends LevelMethods {
           startedAt,
           git: await git,
         });
+        recordKey = first.key;
         writer = await startRunSink(backend, {
           logKey: log,
           historyKey: historyKey(name, folder, rank),
@@ -249,7 +263,9 @@ export class Snapshot extends LevelMethods {
           // one that joined may have written it first.
           createOnly: resolved.claimedNew && (runId === undefined || rank !== undefined),
           recordKey,
-          record,
+          record: first.record,
+          deletedMark: deletedMark.buffer,
+          claim: version === DEV_VERSION || resolved.claimToken === undefined ? undefined : { key: claimKey(name, version), token: resolved.claimToken },
           ...(parsed.logFlushIntervalMs === undefined ? {} : { flushIntervalMs: parsed.logFlushIntervalMs }),
           ...(parsed.logMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: parsed.logMaxBufferedBytes }),
         });
@@ -294,7 +310,7 @@ export class Snapshot extends LevelMethods {
       },
       reportCrash: (error, origin) => this.logger.crash(error, origin),
     });
-    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit };
+    this.#run = { backend, name, version, tag, folder, readOnly: false, pythonConfig, writer, unregisterExit, recordKey, deletedMark };
     this.#closedAt = undefined;
     this.logger.debug(`Snapshot setup done for '${name}' with version '${folder}' at ${this.dirPath}.`);
     return this;
@@ -427,6 +443,7 @@ export class Snapshot extends LevelMethods {
       log: this.logger,
       folderLike: true,
       checkName: this.#nameCheck(run, validType, name, key),
+      checkVersion: this.#versionCheck(run),
     });
     const attachments: HandlerAttachments = {
       path: artifact.path,
@@ -484,9 +501,10 @@ export class Snapshot extends LevelMethods {
   /**
    * Deletes every version of this name (and its bookkeeping), nothing else: other files and folders under the name
    * stay. A version that cannot be deleted whole (on local disk, one reached through a link) is refused before any
-   * is deleted. The snapshot is no longer set up.
+   * is deleted, and so is a name where another run is still going, unless `evenIfRunning`. The snapshot is no longer
+   * set up.
    */
-  async reset(options: { confirm?: boolean } = {}): Promise<void> {
+  async reset(options: { confirm?: boolean; evenIfRunning?: boolean } = {}): Promise<void> {
     const run = this.#active();
     const where = run.backend.describe(nameKey(run.name));
     if (options.confirm !== true) {
@@ -498,6 +516,7 @@ export class Snapshot extends LevelMethods {
     if (run.readOnly) {
       throw new ReadOnlyError(`Cannot reset ${where}: the snapshot is open read-only.`, { path: where });
     }
+    if (options.evenIfRunning !== true) await refuseResetWhileRunning(run.backend, run.name, run.recordKey);
     await this.close();
     this.#closedAt = undefined; // deleted, not closed: the plain "not set up" message fits
     const backend = run.backend;
@@ -578,6 +597,7 @@ export class Snapshot extends LevelMethods {
       backend: run.backend,
       key,
       checkName: this.#nameCheck(run, type, name, key),
+      checkVersion: this.#versionCheck(run),
       name,
       snapshotType: type,
       handler,
@@ -612,6 +632,29 @@ export class Snapshot extends LevelMethods {
     return () => {
       refuseBookkeepingArtifactName(name, type, where);
       checkArtifactNameLength(name, type, key, keyBytesLimit(run.backend), where);
+    };
+  }
+
+  /**
+   * Throws once the run's version was found deleted under it by another process (VersionDeletedMark): a save then
+   * could land in a new run's version of that number. Else lets the run's record be refreshed (RunSink.touch), whose
+   * write finds that out for a run that saves without logging.
+   */
+  #versionCheck(run: ActiveRun): () => void {
+    const mark = run.deletedMark;
+    if (mark === undefined) return () => {};
+    const where = this.dirPath;
+    return () => {
+      if (!mark.isSet) {
+        run.writer?.touch();
+        return;
+      }
+      throw new PreconditionFailedError(
+        `Version ${run.folder} of '${run.name}' (${where}) was deleted by another process (reset()) while this run was ` +
+          "writing it, and its number may hold a new run's version by now: this run writes nothing more there. " +
+          "Set up a new run to save.",
+        { path: where },
+      );
     };
   }
 
