@@ -72,7 +72,7 @@ export async function resolveVersion(request: ResolveRequest): Promise<ResolvedV
   // A new name must follow opencrate's own rule; an existing one (another tool's, an older release's) is set up as
   // any other.
   if (!isNewSnapshotName(name) && !(await new VersionStore(backend, name).exists())) refuseNewSnapshotName(name);
-  const resolved = await resolveFolder(request);
+  const resolved = withCheckableClaim(await resolveFolder(request));
   if (!request.replace) return { ...resolved, ...EMPTIES_NOT };
   if (runId === undefined) return { ...resolved, ...EMPTIES_NOT, empties: true };
   const turn = await new VersionStore(backend, name).replaceForRun(runId, { version: resolved.version, folder: resolved.folder });
@@ -152,8 +152,15 @@ async function resolveFolder(request: ResolveRequest): Promise<Folder> {
   refuseNewFolder(request, entries, version);
   const folder = versionFolderName(version, tag);
   warnOnSibling(request, entries, version, folder);
-  // folderClaim stands in for a number only a folder holds: there is no claim to check.
-  return { version, folder, resumed: !request.replace, claimedNew: false, claimToken: claimToken === "" ? undefined : claimToken };
+  return { version, folder, resumed: !request.replace, claimedNew: false, claimToken };
+}
+
+/**
+ * folderClaim's empty token stands in for a number only a folder holds (also a run's version whose claim was deleted
+ * by hand): there is no claim to check, and checking would call the run's version deleted.
+ */
+function withCheckableClaim(folder: Folder): Folder {
+  return folder.claimToken === "" ? { ...folder, claimToken: undefined } : folder;
 }
 
 /**

@@ -212,6 +212,26 @@ for (const factory of factories) {
       assert.deepEqual(await collectKeys(backend, "hist/"), []);
     });
 
+    it("a process joining its run's version whose claim was deleted by hand (the folder still there) goes on storing lines and saves", async () => {
+      const first = await Snapshot.setup({ name: "unclaimed", runId: "job-u", backend, console: false });
+      await first.json("m.json").save({ who: "A" });
+      await first.close();
+      const claims = await collectKeys(backend, "unclaimed/.opencrate/versions/");
+      assert.equal(claims.length, 1);
+      await backend.delete(claims[0] ?? "");
+      const joined = await Snapshot.setup({ name: "unclaimed", runId: "job-u", backend, console: false });
+      assert.equal(joined.versionName, "v0");
+      joined.info("first joined line");
+      await joined.flush();
+      joined.info("second joined line");
+      await joined.flush();
+      await joined.json("m.json").save({ who: "J" });
+      assert.equal((await joined.runs()).length, 2, "both runs' records are there");
+      await joined.close();
+      assert.match(await readText(backend, "unclaimed/v0/unclaimed.log"), /first joined line[\s\S]*second joined line/);
+      assert.deepEqual(JSON.parse(await readText(backend, "unclaimed/v0/jsons/m.json")), { who: "J" });
+    });
+
     it("replace: true refuses to empty a version another run is still writing, picked by 'last' or by number", async () => {
       const other = await running("kept");
       await other.checkpoint("epoch1.bin").save(Buffer.alloc(100, 1));
