@@ -152,6 +152,11 @@ export interface ListPageOptions {
   readonly signal?: AbortSignal;
   /** As in ListOptions. */
   readonly notUtf8?: NotUtf8Names;
+  /**
+   * As in ListOptions, for the entries directly under the prefix: one the page cannot give as an object or a
+   * folder is reported and left out of the page. Only for listings shown to a person, never to decide what is free.
+   */
+  readonly onUnlistable?: (entry: UnlistableEntry) => void;
 }
 
 /** See ListOptions.notUtf8. */

@@ -84,7 +84,10 @@ async function folderExists(uri: string): Promise<boolean> {
   return hasObjectsUnder(backendFor(location), "");
 }
 
-/** `<root>/<name>` when that name has version claims or version folders; undefined for anything else. */
+/**
+ * `<root>/<name>` when that name has version claims or version folders; undefined for anything else. An entry of
+ * the name's folder that cannot be listed does not decide it: the listing that follows names it.
+ */
 export async function findNameTarget(uri: string): Promise<NameTarget | undefined> {
   parseLocation(uri);
   const split = splitLastSegment(uri);
@@ -97,7 +100,7 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
   }
   if (!isSnapshotName(name)) return undefined;
   const backend = backendFromUri(split.parent);
-  return (await new VersionStore(backend, name).exists()) ? { backend, name } : undefined;
+  return (await new VersionStore(backend, name).exists(() => undefined)) ? { backend, name } : undefined;
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { StorageBackend } from "../backends/backend.ts";
 import { nameKey, type DEV_VERSION } from "../snapshot/layout.ts";
 import { summarizeRuns, type RunSummary } from "../snapshot/run-records.ts";
-import { VersionStore, type VersionEntry } from "../snapshot/versions.ts";
+import { VersionStore, type Unlistable, type VersionEntry } from "../snapshot/versions.ts";
 import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { listFolder } from "./files.ts";
 import { mapWithConcurrency } from "./pool.ts";
@@ -37,12 +37,20 @@ export interface VersionBase {
   readonly endedAt: string | null;
 }
 
-export async function readVersions(backend: StorageBackend, name: string, options: { readonly sizes: boolean }): Promise<VersionFacts[]> {
+export interface ReadVersionsOptions {
+  readonly sizes: boolean;
+  /** For a listing shown to a person: an entry of `<name>/` that cannot be listed is reported, and the rest read. */
+  readonly onUnlistable?: Unlistable;
+}
+
+export async function readVersions(backend: StorageBackend, name: string, options: ReadVersionsOptions): Promise<VersionFacts[]> {
   const store = new VersionStore(backend, name);
+  const report = options.onUnlistable;
   const [entries, runs, totals] = await Promise.all([
-    store.listVersions(),
+    store.listVersions(report),
     summarizeRuns(backend, name, (record) => record.versionName),
-    options.sizes ? folderTotals(backend, name, store) : undefined,
+    // The same entries again: listVersions reports them.
+    options.sizes ? folderTotals(backend, name, store, report === undefined ? undefined : () => undefined) : undefined,
   ]);
   return entries.map((entry) => ({
     entry,
@@ -66,8 +74,8 @@ export function versionBase({ entry, run }: VersionFacts): VersionBase {
 }
 
 /** Size and count of the visible files of each version folder, one listing per folder. */
-async function folderTotals(backend: StorageBackend, name: string, store: VersionStore): Promise<Map<string, FolderTotals>> {
-  const folders = (await store.scanFolders()).folders.map((entry) => entry.folder);
+async function folderTotals(backend: StorageBackend, name: string, store: VersionStore, onUnlistable: Unlistable | undefined): Promise<Map<string, FolderTotals>> {
+  const folders = (await store.scanFolders(onUnlistable)).folders.map((entry) => entry.folder);
   const totals = await mapWithConcurrency(folders, FOLDER_CONCURRENCY, async (folder): Promise<FolderTotals> => {
     try {
       const files = (await listFolder(backend, `${nameKey(name)}/${folder}/`)).filter((file) => !isBookkeepingPath(file.path));

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { StorageBackend } from "../backends/backend.ts";
+import type { StorageBackend, UnlistableEntry } from "../backends/backend.ts";
 import { CREATE_ONLY, ifRevision } from "../backends/backend.ts";
 import { deleteAtRevision } from "../backends/delete-at-revision.ts";
 import { firstKeyUnder, hasObjectsUnder } from "../backends/presence.ts";
@@ -20,6 +20,7 @@ import {
   claimKey,
   claimsPrefix,
   DEV_VERSION,
+  isResetFolder,
   latestHintKey,
   MAX_VERSION,
   nameKey,
@@ -120,6 +121,9 @@ interface ReplaceRecord {
   readonly target?: ReplacedFolder;
 }
 
+/** Where a listing shown to a person reports an entry of `<name>/` it cannot list (ListOptions.onUnlistable). */
+export type Unlistable = (entry: UnlistableEntry) => void;
+
 const CLAIM_READ_CONCURRENCY = 16;
 /**
  * The latest hint names a multiple of this: the listing after it (`highest`) reads at most this many claims more
@@ -171,13 +175,28 @@ export class VersionStore {
   /**
    * The version folders that hold anything (`v3`, `v3:tag`, `dev`), from one delimited listing of `<name>/`: also
    * those holding only bookkeeping (see holdsRunFiles), which new numbers still pass over while it is there.
+   * An entry there that cannot be listed (on local disk a link that leads nowhere) fails the scan, or for a listing
+   * shown to a person, with `onUnlistable`, is reported when its name could be a version folder or opencrate's
+   * bookkeeping (isResetFolder), and left out: never with it for choosing a number, where such an entry must keep
+   * its number taken.
    */
-  async scanFolders(): Promise<FolderScan> {
+  async scanFolders(onUnlistable?: Unlistable): Promise<FolderScan> {
     const folders: { version: number | typeof DEV_VERSION; tag: string | undefined; folder: string }[] = [];
     let highestNumber: number | undefined;
     let pageToken: string | undefined;
+    const prefix = `${this.#name}/`;
+    const report =
+      onUnlistable === undefined
+        ? undefined
+        : (entry: UnlistableEntry): void => {
+            if (isResetFolder(entry.key.slice(prefix.length))) onUnlistable(entry);
+          };
     do {
-      const page = await this.#backend.listPage(`${this.#name}/`, pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
+      const page = await this.#backend.listPage(prefix, {
+        notUtf8: "skip",
+        ...(pageToken === undefined ? {} : { pageToken }),
+        ...(report === undefined ? {} : { onUnlistable: report }),
+      });
       for (const prefix of page.prefixes) {
         const folder = prefix.slice(this.#name.length + 1, -1);
         const taken = numberTakenByFolder(folder);
@@ -196,8 +215,8 @@ export class VersionStore {
    * untagged `v<N>` before tagged ones, tagged ones by tag). The last entry of a number is the one `@<N>` and
    * `@latest` open (see {@link pickFolder}). A folder that holds only bookkeeping (see holdsRunFiles) is no version.
    */
-  async listVersions(): Promise<VersionEntry[]> {
-    const [claims, scan] = await Promise.all([this.listClaims(), this.scanFolders()]);
+  async listVersions(onUnlistable?: Unlistable): Promise<VersionEntry[]> {
+    const [claims, scan] = await Promise.all([this.listClaims(), this.scanFolders(onUnlistable)]);
     const claimOf = new Map(claims.map((claim) => [claim.version, claim]));
     const folders = await this.#foldersWithRunFiles(scan.folders, claimOf);
     const entries: VersionEntry[] = folders.map(({ version, tag, folder }) => ({
@@ -217,10 +236,10 @@ export class VersionStore {
 
   /**
    * True when the name has a claim or a version folder (`v<N>[:<tag>]`, `dev[:<tag>]`) holding a run's files: it
-   * is a snapshot name.
+   * is a snapshot name. `onUnlistable` as for scanFolders.
    */
-  async exists(): Promise<boolean> {
-    const [claimed, scan] = await Promise.all([hasObjectsUnder(this.#backend, claimsPrefix(this.#name), "skip"), this.scanFolders()]);
+  async exists(onUnlistable?: Unlistable): Promise<boolean> {
+    const [claimed, scan] = await Promise.all([hasObjectsUnder(this.#backend, claimsPrefix(this.#name), "skip"), this.scanFolders(onUnlistable)]);
     if (claimed) return true;
     for (const { folder } of scan.folders) if (await holdsRunFiles(this.#backend, `${versionKey(this.#name, folder)}/`)) return true;
     return false;

@@ -25,7 +25,10 @@ export interface NameSummary {
   /** null when the name's versions could not be read (see `error`). */
   readonly versions: number | null;
   readonly latest: RunSummary | null;
-  /** Why the name's versions could not be read (a corrupt claim, a store error); absent when they were. */
+  /**
+   * Why the name's versions could not be read (a corrupt claim, a store error), or which entries among them cannot
+   * be listed (a link that leads nowhere: the others are counted); absent when all were read.
+   */
   readonly error?: string;
 }
 

@@ -4,14 +4,14 @@
  * versions of a name are the rows `opencrate ls <name>` prints, in its order: every folder (`dev` ones included),
  * and every claimed number whose folder holds nothing yet.
  */
-import type { ObjectInfo, StorageBackend } from "../backends/backend.ts";
+import type { ObjectInfo, StorageBackend, UnlistableEntry } from "../backends/backend.ts";
 import { listFolder, listFolderShown } from "../cli/files.ts";
 import { NotFoundError } from "../errors.ts";
 import { oneLine } from "../cli/errors.ts";
 import { nameKey, versionKey } from "../snapshot/layout.ts";
 import { isSnapshotName } from "../snapshot/names.ts";
 import { shownStatus, storeTime } from "../snapshot/run-records.ts";
-import { VersionStore } from "../snapshot/versions.ts";
+import { VersionStore, type Unlistable } from "../snapshot/versions.ts";
 import { checkPullPath } from "../cli/pull/safe-path.ts";
 import { isBookkeepingPath } from "../snapshot/bookkeeping.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
@@ -35,13 +35,19 @@ export class Catalog {
   /**
    * The folders directly under the root that hold versions (claimed, or folders another tool wrote), in listing
    * order, with their version count and latest run. A name whose versions cannot be read (a corrupt claim) is
-   * still listed, with `error` saying why and no count; the other names are not held back by it.
+   * still listed, with `error` saying why and no count; the other names are not held back by it. An entry that
+   * cannot be listed (on local disk a link that leads nowhere) is listed with `error` saying why: one in the root
+   * as a name of its own, one among a name's version folders on that name, whose other versions are counted.
    */
   async names(): Promise<NameSummary[]> {
     const candidates: string[] = [];
+    const unlistable: NameSummary[] = [];
+    const onUnlistable = (entry: UnlistableEntry): void => {
+      if (!entry.key.startsWith(".")) unlistable.push({ name: entry.key, versions: null, latest: null, error: cannotBeListed(entry) });
+    };
     let pageToken: string | undefined;
     do {
-      const page = await this.#backend.listPage("", pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
+      const page = await this.#backend.listPage("", { notUtf8: "skip", onUnlistable, ...(pageToken === undefined ? {} : { pageToken }) });
       for (const prefix of page.prefixes) {
         const name = prefix.slice(0, -1);
         if (!name.startsWith(".") && isSnapshotName(name)) candidates.push(name);
@@ -50,16 +56,19 @@ export class Catalog {
     } while (pageToken !== undefined);
     const summaries = await mapWithConcurrency(candidates, NAME_CONCURRENCY, async (name): Promise<NameSummary | undefined> => {
       try {
-        const runs = await this.runs(name);
-        if (runs.length === 0) return undefined;
-        return { name, versions: runs.length, latest: runs.at(-1) ?? null };
+        const problems: string[] = [];
+        const runs = await this.runs(name, (entry) => problems.push(cannotBeListed(entry)));
+        if (runs.length === 0 && problems.length === 0) return undefined;
+        const summary = { name, versions: runs.length, latest: runs.at(-1) ?? null };
+        return problems.length === 0 ? summary : { ...summary, error: problems.join(" ") };
       } catch (error) {
         // Shown only when it is a snapshot name at all (as `ls` lists it); an unreadable folder stays out.
         const exists = await new VersionStore(this.#backend, name).exists().catch(() => true);
         return exists ? { name, versions: null, latest: null, error: oneLine(error) } : undefined;
       }
     });
-    return summaries.filter((summary): summary is NameSummary => summary !== undefined);
+    const listed = summaries.filter((summary): summary is NameSummary => summary !== undefined);
+    return [...listed, ...unlistable].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**
@@ -92,9 +101,12 @@ export class Catalog {
     return rows;
   }
 
-  /** The runs of a name in listVersions order, without sizes; none when the name has no version. */
-  async runs(name: string): Promise<RunSummary[]> {
-    const rows = await readVersions(this.#backend, name, { sizes: false });
+  /**
+   * The runs of a name in listVersions order, without sizes; none when the name has no version. With
+   * `onUnlistable`, an entry among its version folders that cannot be listed is reported and the rest read.
+   */
+  async runs(name: string, onUnlistable?: Unlistable): Promise<RunSummary[]> {
+    const rows = await readVersions(this.#backend, name, onUnlistable === undefined ? { sizes: false } : { sizes: false, onUnlistable });
     const storeNow = storeTime(this.#backend);
     return rows.map((facts) => versionSummary(facts, storeNow));
   }
@@ -129,6 +141,11 @@ export class Catalog {
     }
     return { files: rows, unlistable };
   }
+}
+
+/** The `error` of a name for an entry that cannot be listed. */
+function cannotBeListed(entry: UnlistableEntry): string {
+  return `${entry.key} cannot be listed: ${entry.problem}.`;
 }
 
 /** `storeNow`: the store's time, which tells a `stale` run (shownStatus). */

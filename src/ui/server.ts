@@ -48,7 +48,8 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const assets = await loadAssets(options.assetsDir);
   // One small listing before listening: the store's SDK loads and a connection opens now, so the first page is as
   // quick as the next, and a root that cannot be read fails here with its own error rather than in the page.
-  await backend.listPage("", { pageSize: 1, notUtf8: "skip" });
+  // An entry there that cannot be listed is the names page's to show.
+  await backend.listPage("", { pageSize: 1, notUtf8: "skip", onUnlistable: () => undefined });
   const token = newToken();
   const context: ApiContext = { catalog: new Catalog(backend), rootLabel: scrub(redact(options.root)), start: options.start };
   // The gate needs the port (its cookie's name, the Host headers allowed): until it is known, nothing is served.

@@ -233,7 +233,7 @@ describe("opencrate ls", () => {
       assert.equal(result.stdout, "");
       assert.equal(result.stderr, `opencrate: no snapshots in ${folder}.\n`);
       const json = await runCli(["ls", folder, "--json"]);
-      assert.deepEqual(JSON.parse(json.stdout), { root: folder, snapshots: [] });
+      assert.deepEqual(JSON.parse(json.stdout), { root: folder, snapshots: [], unlistable: [] });
     }
 
     const missing = await runCli(["ls", join(dir, "nothing-here")]);

@@ -193,6 +193,7 @@ export class CheckedBackend implements api.StorageBackend {
     checkString("pageToken", options.pageToken, location);
     checkCount("pageSize", options.pageSize, location);
     checkNotUtf8(options.notUtf8, location);
+    checkCallback("onUnlistable", options.onUnlistable, location);
     return this.#guard("list", location, options.signal, (signal) => this.inner.listPage(prefix, withSignal(options, signal)));
   }
 

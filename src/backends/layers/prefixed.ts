@@ -92,9 +92,13 @@ export class PrefixedBackend implements api.StorageBackend {
     for await (const info of inner) yield this.#strip(info);
   }
 
-  async listPage(prefix: string, options?: api.ListPageOptions): Promise<api.ListPage> {
-    const page = await this.inner.listPage(this.#outerFolder(prefix), options);
+  async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
+    const report = options.onUnlistable;
     const cut = this.prefix === "" ? 0 : this.prefix.length + 1;
+    const page = await this.inner.listPage(this.#outerFolder(prefix), {
+      ...options,
+      ...(report === undefined ? {} : { onUnlistable: (entry: api.UnlistableEntry) => report({ ...entry, key: entry.key.slice(cut) }) }),
+    });
     return {
       objects: page.objects.map((info) => this.#strip(info)),
       prefixes: page.prefixes.map((folder) => folder.slice(cut)),

@@ -103,25 +103,33 @@ export async function listOnePage(
   pageSize: number,
   describe: Describe,
   notUtf8: NotUtf8Names = "fail",
+  report: Report = undefined,
 ): Promise<ListPage> {
-  const entries = (await readEntries(location.folderPath, location.folderKey, describe, location.namePrefix, notUtf8)).filter(
+  // The whole folder is read for every page: each entry that cannot be listed is reported by the page it falls in.
+  const unlistable: UnlistableEntry[] = [];
+  const collect = report === undefined ? undefined : (entry: UnlistableEntry): void => void unlistable.push(entry);
+  const entries = (await readEntries(location.folderPath, location.folderKey, describe, location.namePrefix, notUtf8, "fail", collect)).filter(
     (entry) => pageToken === undefined || entry.key > pageToken,
   );
   const objects: ObjectInfo[] = [];
   const prefixes: string[] = [];
   let last: string | undefined;
+  const page = (nextPageToken: string | undefined): ListPage => {
+    for (const entry of unlistable) {
+      if ((pageToken === undefined || entry.key > pageToken) && (nextPageToken === undefined || entry.key <= nextPageToken)) report?.(entry);
+    }
+    return nextPageToken === undefined ? { objects, prefixes } : { objects, prefixes, nextPageToken };
+  };
   for (const entry of entries) {
     const info = await describeEntry(entry, describe);
     if (info === undefined) continue;
-    if (objects.length + prefixes.length === pageSize) {
-      // One more entry exists past a full page: the page gets a token.
-      return last === undefined ? { objects, prefixes } : { objects, prefixes, nextPageToken: last };
-    }
+    // One more entry exists past a full page: the page gets a token.
+    if (objects.length + prefixes.length === pageSize) return page(last);
     if (info === "folder") prefixes.push(entry.key);
     else objects.push(info);
     last = entry.key;
   }
-  return { objects, prefixes };
+  return page(undefined);
 }
 
 /** A file's info, "folder" for a folder holding at least one object, or undefined for what is not listed. */

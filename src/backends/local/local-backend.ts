@@ -190,7 +190,8 @@ export class LocalBackend implements api.StorageBackend {
   async listPage(prefix: string, options: api.ListPageOptions = {}): Promise<api.ListPage> {
     const location = this.#layout.locatePrefix(prefix);
     const pageSize = options.pageSize ?? 1000;
-    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize, (key) => this.describe(key), options.notUtf8));
+    const describe = (key: string): string => this.describe(key);
+    return this.#attempt(prefix, "list", () => listOnePage(location, options.pageToken, pageSize, describe, options.notUtf8, options.onUnlistable));
   }
 
   async delete(key: string, options: api.DeleteOptions = {}): Promise<void> {

@@ -1,17 +1,17 @@
 /** What `opencrate ls` shows: snapshot names in a root, versions of a name, or the files of one snapshot. */
-import type { StorageBackend } from "../../backends/backend.ts";
+import type { StorageBackend, UnlistableEntry } from "../../backends/backend.ts";
 import { backendFor } from "../../backends/registry.ts";
 import { formatSize } from "../../io/size.ts";
 import { nameKey } from "../../snapshot/layout.ts";
 import { isSnapshotName, snapshotNameProblem } from "../../snapshot/names.ts";
 import { shownStatus, storeTime } from "../../snapshot/run-records.ts";
-import { VersionStore } from "../../snapshot/versions.ts";
+import { VersionStore, type Unlistable } from "../../snapshot/versions.ts";
 import { printable } from "../../printable.ts";
 import { parseLocation, redact } from "../../uri.ts";
 import { onRoot } from "../default-root.ts";
 import { EXIT_FAILURE, oneLine, writeError } from "../errors.ts";
 import { isBookkeepingPath } from "../../snapshot/bookkeeping.ts";
-import { assertLocalFolder, listFolderShown, unlistableLine } from "../files.ts";
+import { assertLocalFolder, listFolderShown, unlistableLine, type UnlistableFile } from "../files.ts";
 import { formatTime, printJson, printLines, renderTable } from "../format.ts";
 import { mapWithConcurrency } from "../pool.ts";
 import { findNameTarget, findSnapshotTarget, NO_FILES_YET, type NameTarget, type SnapshotTarget } from "../targets.ts";
@@ -79,23 +79,30 @@ async function listFiles(snapshot: SnapshotTarget, options: LsOptions): Promise<
   printLines(renderTable(["SIZE", "MODIFIED", "PATH"], rows));
 }
 
+/** The versions of a name; an entry of its folder that cannot be listed is named on stderr, and the exit status is 1. */
 async function listVersions(target: NameTarget, options: LsOptions): Promise<void> {
-  const listed = await versionRows(target);
+  const unlistable: UnlistableFile[] = [];
+  const listed = await versionRows(target, (entry) => unlistable.push({ path: entry.key.slice(target.name.length + 1), problem: entry.problem }));
+  const where = target.backend.describe(nameKey(target.name));
+  reportUnlistable(where, unlistable);
   if (options.json === true) {
-    printJson({ name: target.name, location: target.backend.describe(nameKey(target.name)), versions: listed.map(({ row }) => row) });
+    printJson({ name: target.name, location: where, versions: listed.map(({ row }) => row), unlistable });
     return;
   }
   printLines(
     renderTable(
       ["VERSION", "TAG", "CREATED", "STATUS", "RUN ID", "SIZE"],
-      listed.map(({ row, stale }) => [
-        row.versionName,
-        row.tag ?? "-",
-        formatTime(row.createdAt ?? undefined),
-        statusText(row, stale),
-        row.runId ?? "-",
-        row.size === null ? "?" : formatSize(row.size),
-      ]),
+      [
+        ...listed.map(({ row, stale }) => [
+          row.versionName,
+          row.tag ?? "-",
+          formatTime(row.createdAt ?? undefined),
+          statusText(row, stale),
+          row.runId ?? "-",
+          row.size === null ? "?" : formatSize(row.size),
+        ]),
+        ...unlistable.map((entry) => [entry.path, "?", "?", "cannot be listed", "?", "?"]),
+      ],
     ),
   );
 }
@@ -120,8 +127,8 @@ function statusText(row: VersionRow, stale: boolean): string {
  * The versions of a name (version-rows.ts), each with whether its run is shown `stale` (shownStatus, on the store's
  * time); a folder that could not be listed is reported and shows "?".
  */
-async function versionRows(target: NameTarget): Promise<{ readonly row: VersionRow; readonly stale: boolean }[]> {
-  const versions = await readVersions(target.backend, target.name, { sizes: true });
+async function versionRows(target: NameTarget, onUnlistable: Unlistable): Promise<{ readonly row: VersionRow; readonly stale: boolean }[]> {
+  const versions = await readVersions(target.backend, target.name, { sizes: true, onUnlistable });
   const storeNow = storeTime(target.backend);
   return versions.map((facts) => {
     const totals = facts.totals;
@@ -143,22 +150,30 @@ async function versionRows(target: NameTarget): Promise<{ readonly row: VersionR
 
 /**
  * A root with no snapshots (an empty or unrelated folder, an empty bucket prefix) lists nothing and says so on
- * stderr, exit 0; a local path that does not exist, or is a file, fails as `tree` does.
+ * stderr, exit 0; a local path that does not exist, or is a file, fails as `tree` does. An entry that cannot be
+ * listed (on local disk a link that leads nowhere), in the root or where a name keeps its versions, is named on
+ * stderr, the other names are listed, and the exit status is 1.
  */
 async function listNames(uri: string, options: LsOptions): Promise<void> {
   const location = parseLocation(uri);
   const backend = backendFor(location); // a malformed root is reported as such, before "no folder there"
   if (location.scheme === "file") await assertLocalFolder(location.path, uri);
-  const folders = (await childFolders(backend, "")).filter((name) => !name.startsWith("."));
+  const unlistable: UnlistableFile[] = [];
+  const onUnlistable = (entry: UnlistableEntry): void => {
+    if (!entry.key.startsWith(".")) unlistable.push({ path: entry.key, problem: entry.problem });
+  };
+  const folders = (await childFolders(backend, "", onUnlistable)).filter((name) => !name.startsWith("."));
   const candidates = folders.filter((name) => isSnapshotName(name));
   for (const name of folders) {
     const problem = snapshotNameProblem(name);
     if (problem !== undefined) writeError(`the folder ${JSON.stringify(name)} in ${redact(uri)} is left out: ${problem}.`);
   }
-  const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) => new VersionStore(backend, name).exists());
+  const isSnapshot = await mapWithConcurrency(candidates, NAME_CHECK_CONCURRENCY, (name) => new VersionStore(backend, name).exists(onUnlistable));
   const names = candidates.filter((_, index) => isSnapshot[index] === true);
+  unlistable.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  reportUnlistable(redact(uri), unlistable);
   if (options.json === true) {
-    printJson({ root: redact(uri), snapshots: names });
+    printJson({ root: redact(uri), snapshots: names, unlistable });
     return;
   }
   if (names.length === 0) {
@@ -168,12 +183,21 @@ async function listNames(uri: string, options: LsOptions): Promise<void> {
   printLines(names.map(printable).join("\n"));
 }
 
-/** The names of the folders directly under `prefix` ("" or ending in "/"); a name that is not UTF-8 left out. */
-async function childFolders(backend: StorageBackend, prefix: string): Promise<string[]> {
+/** Names each entry that could not be listed on stderr, under `where`; the exit status is then 1. */
+function reportUnlistable(where: string, unlistable: readonly UnlistableFile[]): void {
+  for (const entry of unlistable) writeError(unlistableLine(where, entry));
+  if (unlistable.length > 0) process.exitCode = EXIT_FAILURE;
+}
+
+/**
+ * The names of the folders directly under `prefix` ("" or ending in "/"); a name that is not UTF-8 left out, an
+ * entry that cannot be listed reported.
+ */
+async function childFolders(backend: StorageBackend, prefix: string, onUnlistable: Unlistable): Promise<string[]> {
   const names: string[] = [];
   let pageToken: string | undefined;
   do {
-    const page = await backend.listPage(prefix, pageToken === undefined ? { notUtf8: "skip" } : { pageToken, notUtf8: "skip" });
+    const page = await backend.listPage(prefix, { notUtf8: "skip", onUnlistable, ...(pageToken === undefined ? {} : { pageToken }) });
     for (const folder of page.prefixes) names.push(folder.slice(prefix.length, -1));
     pageToken = page.nextPageToken;
   } while (pageToken !== undefined);
