@@ -57,3 +57,14 @@ export async function watchedPage(browser: Browser): Promise<{ page: Page; probl
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   return { page, problems };
 }
+
+/**
+ * A watched page opened on a viewer's printed URL, as a user opens it: the URL sets the token's cookie, and the
+ * page moves on to the address without the token.
+ */
+export async function openedAsPrinted(browser: Browser, printedUrl: string): Promise<{ page: Page; problems: string[] }> {
+  const watched = await watchedPage(browser);
+  await watched.page.goto(printedUrl);
+  await watched.page.waitForURL((url) => url.search === "" && url.pathname === "/");
+  return watched;
+}

@@ -11,7 +11,7 @@ import { Snapshot } from "../../src/index.ts";
 import { TEXT_PREVIEW_BYTES } from "../../src/ui/previews.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import { removeDir, tempDir } from "../cli/helpers.ts";
-import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./browser.ts";
+import { builtPage, launchChromium, openedAsPrinted, skipWithoutChromium } from "./browser.ts";
 
 const NAME = "odd";
 const enc = encodeURIComponent;
@@ -80,10 +80,7 @@ describe("the viewer on large or odd content", { skip: skipWithoutChromium() }, 
     await symlink(join(dir, "nowhere"), join(root, "broken", "v0", "gone\u202e.txt"));
     viewer = await startViewer({ root, assetsDir: await builtPage() });
     browser = await launchChromium();
-    ({ page, problems } = await watchedPage(browser));
-    // As a user opens it: the printed URL sets the token's cookie and moves on to the address without it.
-    await page.goto(viewer.url);
-    await page.waitForURL((url) => url.search === "" && url.pathname === "/");
+    ({ page, problems } = await openedAsPrinted(browser, viewer.url));
   });
 
   after(async () => {

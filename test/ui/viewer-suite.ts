@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { backendFromUri } from "../../src/backends/registry.ts";
 import { startViewer, type Viewer } from "../../src/ui/server.ts";
 import type { Comparison, CsvPreview, FileRow, NameSummary, SafetensorsPreview, VersionRow } from "../../src/ui/api-types.ts";
-import { builtPage, launchChromium, skipWithoutChromium, watchedPage } from "./browser.ts";
+import { builtPage, launchChromium, openedAsPrinted, skipWithoutChromium } from "./browser.ts";
 import { viewerFetch } from "./client.ts";
 import { seedGuide, type UiTarget } from "./targets.ts";
 
@@ -182,10 +182,7 @@ export function viewerSuite(target: UiTarget, options: { screenshots?: boolean }
 
       before(async () => {
         browser = await launchChromium();
-        ({ page, problems } = await watchedPage(browser));
-        // As a user opens it: the printed URL sets the cookie and moves on to the address without the token.
-        await page.goto(viewer.url);
-        await page.waitForURL((url) => url.search === "" && url.pathname === "/");
+        ({ page, problems } = await openedAsPrinted(browser, viewer.url));
       });
       after(async () => {
         await browser?.close();
