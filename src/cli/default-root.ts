@@ -23,6 +23,7 @@ import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength } from "../uri.ts";
 import { environmentError, oneLine, writeError } from "./errors.ts";
 import { localHolding, statQuietly, type LocalHolding } from "./local-holding.ts";
+import { withTypedEscapes } from "./typed-escapes.ts";
 
 export interface ArgumentKind {
   /** A bare `<name>` may name a snapshot too (`ls`, `tree`, `ui`); otherwise only `<name>@…` and `<name>/v<N>…` do. */
@@ -42,7 +43,8 @@ interface DefaultHolding {
 const ROOT_WAIT_MS = 2_000;
 
 /** The argument as it is to be read: as given, or under the default root (see the rule above). */
-export async function inDefaultRoot(uri: string, kind: ArgumentKind = {}): Promise<string> {
+export async function inDefaultRoot(given: string, kind: ArgumentKind = {}): Promise<string> {
+  const uri = withTypedEscapes(given);
   const candidate = snapshotCandidate(uri, kind);
   if (candidate === undefined) return uri;
   const { name, bare } = candidate;

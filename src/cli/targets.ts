@@ -17,6 +17,7 @@ import { nameInUri } from "../snapshot/snapshot-uri.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
 import { inDefaultRoot } from "./default-root.ts";
+import { typedName } from "./typed-escapes.ts";
 
 export interface SnapshotTarget extends OpenedSnapshot {
   /** The key prefix of the version folder, ending in "/". */
@@ -92,9 +93,9 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
   parseLocation(uri);
   const split = splitLastSegment(uri);
   if (split === undefined) return undefined;
-  let name: string;
+  let name: string | undefined;
   try {
-    name = nameInUri(uri, split.last);
+    name = typedName(nameInUri(uri, split.last));
   } catch {
     return undefined;
   }
