@@ -22,7 +22,7 @@ export interface LiveRunFilter {
 export async function liveRuns(backend: StorageBackend, name: string, filter: LiveRunFilter = {}): Promise<RunRecord[]> {
   const storeNow = storeTime(backend);
   // Only a record stored within the stale limit can be a live run's: the others are not read.
-  const stored = await listStoredRunRecords(backend, name, filter.version, { storedSince: storeNow - STALE_AFTER_MS });
+  const stored = await listStoredRunRecords(backend, name, filter.version, { freshAt: storeNow });
   return stored
     .filter(
       ({ record, storedAt, key }) =>

@@ -21,19 +21,19 @@ export async function listRunRecords(backend: StorageBackend, name: string, vers
 }
 
 /**
- * listRunRecords, each record with when the store last wrote it; with `storedSince` (ms, the store's time), only the
- * records stored since then are read.
+ * listRunRecords, each record with when the store last wrote it; with `freshAt` (ms, the store's time now), only the
+ * records not yet stale then (storedWithinStaleLimit) are read.
  */
 export async function listStoredRunRecords(
   backend: StorageBackend,
   name: string,
   version?: number,
-  options: { readonly storedSince?: number } = {},
+  options: { readonly freshAt?: number } = {},
 ): Promise<StoredRunRecord[]> {
   const listed: { readonly key: string; readonly storedAt: Date }[] = [];
-  const since = options.storedSince ?? Number.NEGATIVE_INFINITY;
+  const { freshAt } = options;
   for await (const info of backend.list(runRecordsPrefix(name, version), { notUtf8: "skip" })) {
-    if (versionOfRunRecordKey(name, info.key) !== undefined && info.lastModified.getTime() >= since) {
+    if (versionOfRunRecordKey(name, info.key) !== undefined && (freshAt === undefined || storedWithinStaleLimit(info.lastModified.getTime(), freshAt))) {
       listed.push({ key: info.key, storedAt: info.lastModified });
     }
   }
@@ -88,7 +88,12 @@ export const STALE_AFTER_MS = 5 * 60_000;
  * the writer's clock (`lastSeen`) nor the reader's can make a live run look stale.
  */
 export function shownStatus(run: Pick<RunSummary, "status" | "lastStored">, storeNow: number): RunStatus | "stale" {
-  return run.status === "running" && storeNow - Date.parse(run.lastStored) > STALE_AFTER_MS ? "stale" : run.status;
+  return run.status === "running" && !storedWithinStaleLimit(Date.parse(run.lastStored), storeNow) ? "stale" : run.status;
+}
+
+/** Whether a record the store wrote at `storedAt` is recent enough at `storeNow` for a `running` run not to be stale. */
+export function storedWithinStaleLimit(storedAt: number, storeNow: number): boolean {
+  return storeNow - storedAt <= STALE_AFTER_MS;
 }
 
 /** The store's time now, in ms: as `backend` measures it (StorageBackend.storeNow), else this machine's clock. */
