@@ -11,13 +11,13 @@ import { hasObjectsUnder } from "../backends/presence.ts";
 import { backendFor, backendFromUri, objectLocation } from "../backends/registry.ts";
 import { InvalidArgumentError, isOpenCrateError } from "../errors.ts";
 import { parseFolderName, versionKey } from "../snapshot/layout.ts";
+import { fromPrintable } from "../printable.ts";
 import { isSnapshotName } from "../snapshot/names.ts";
 import { openSnapshot, type OpenedSnapshot, type OpenOptions } from "../snapshot/open.ts";
 import { nameInUri } from "../snapshot/snapshot-uri.ts";
 import { VersionStore } from "../snapshot/versions.ts";
 import { parseLocation, redact, schemeLength, splitLastSegment } from "../uri.ts";
 import { inDefaultRoot } from "./default-root.ts";
-import { typedName } from "./typed-escapes.ts";
 
 export interface SnapshotTarget extends OpenedSnapshot {
   /** The key prefix of the version folder, ending in "/". */
@@ -93,9 +93,10 @@ export async function findNameTarget(uri: string): Promise<NameTarget | undefine
   parseLocation(uri);
   const split = splitLastSegment(uri);
   if (split === undefined) return undefined;
-  let name: string | undefined;
+  let name: string;
   try {
-    name = typedName(nameInUri(uri, split.last));
+    // A shown name typed back (typed-escapes.ts); one that does not read back is no name.
+    name = fromPrintable(nameInUri(uri, split.last));
   } catch {
     return undefined;
   }

@@ -7,7 +7,7 @@
  * Where the key part starts: in a URI with a scheme, after its bucket or store (the whole path is keys). In a
  * local path, at the snapshot name: the segment before the first version folder (`<root>/<name>/v3/…`), or the
  * first `<name>@<selector>` segment before it (`<root>/<name>@latest/…`). A local path with neither is left as it
- * is; a bare `<root>/<name>` is read by {@link typedName}.
+ * is; a bare `<root>/<name>` is read back where it is looked up (targets.ts findNameTarget).
  */
 import { InvalidArgumentError, isOpenCrateError } from "../errors.ts";
 import { fromPrintable } from "../printable.ts";
@@ -23,15 +23,6 @@ export function withTypedEscapes(argument: string): string {
   if (start === undefined) return argument;
   const decoded = segments.map((segment, index) => (index < start ? segment : decodeIn(segment, argument)));
   return argument.slice(0, schemeEnd) + decoded.join("/");
-}
-
-/** The snapshot name a bare `<root>/<name>` segment spells once its escapes are read back; undefined when it spells none. */
-export function typedName(segment: string): string | undefined {
-  try {
-    return fromPrintable(segment);
-  } catch {
-    return undefined;
-  }
 }
 
 function nameIndex(segments: readonly string[]): number | undefined {
