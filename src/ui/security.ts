@@ -59,11 +59,11 @@ export function newToken(): string {
 }
 
 /**
- * `tokenInUrl`: the request carried the token in its URL (the cookie is then set); a page address is then answered
- * with a redirect to itself without it, so the token does not stay in the address bar and the history.
+ * `setCookie`: the request carried the token in its URL, and the cookie is to be set; a page address is then
+ * answered with a redirect to itself without it, so the token does not stay in the address bar and the history.
  */
 export type Admission =
-  | { readonly ok: true; readonly setCookie?: string; readonly tokenInUrl: boolean }
+  | { readonly ok: true; readonly setCookie?: string }
   | { readonly ok: false; readonly status: number; readonly why: string };
 
 export class AccessGate {
@@ -88,10 +88,10 @@ export class AccessGate {
     }
     const fromUrl = url.searchParams.get("token");
     if (fromUrl !== null && sameSecret(fromUrl, this.#token)) {
-      return { ok: true, tokenInUrl: true, setCookie: `${this.#cookie}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
+      return { ok: true, setCookie: `${this.#cookie}=${this.#token}; HttpOnly; SameSite=Strict; Path=/` };
     }
     const fromCookie = cookieValue(request.headers.cookie, this.#cookie);
-    if (fromCookie !== undefined && sameSecret(fromCookie, this.#token)) return { ok: true, tokenInUrl: false };
+    if (fromCookie !== undefined && sameSecret(fromCookie, this.#token)) return { ok: true };
     return { ok: false, status: 403, why: "this viewer needs its access token: open the URL it printed when it started" };
   }
 }

@@ -95,7 +95,7 @@ async function serve(gate: AccessGate, assets: Assets, context: ApiContext, requ
   }
   // Segments stay %-encoded here; paths.ts decodes each one once.
   const segments = url.pathname.split("/").slice(1);
-  if (admission.tokenInUrl && segments[0] !== "api" && segments[0] !== "assets") {
+  if (admission.setCookie !== undefined && segments[0] !== "api" && segments[0] !== "assets") {
     sendTokenRedirect(response, withoutToken(url));
     return;
   }
