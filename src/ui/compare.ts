@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import type { StorageBackend } from "../backends/backend.ts";
 import { mapWithConcurrency } from "../cli/pool.ts";
+import { formatSize } from "../io/size.ts";
 import { versionKey } from "../snapshot/layout.ts";
 import type { Catalog } from "./catalog.ts";
 import type { ComparedFile, Comparison, FileRow } from "./api-types.ts";
@@ -75,9 +76,9 @@ function limitReads(plan: (ComparedFile | ToRead)[], limits: CompareLimits): voi
     if (!("read" in entry)) return;
     const { read, ...sizes } = entry;
     let reason: string | undefined;
-    if (read / 2 > limits.fileBytes) reason = `contents not compared: larger than ${size(limits.fileBytes)}`;
+    if (read / 2 > limits.fileBytes) reason = `contents not compared: larger than ${formatSize(limits.fileBytes)}`;
     else if (files + 1 > limits.files || bytes + read > limits.totalBytes) {
-      reason = `contents not compared: a comparison reads at most ${limits.files} files and ${size(limits.totalBytes)}`;
+      reason = `contents not compared: a comparison reads at most ${limits.files} files and ${formatSize(limits.totalBytes)}`;
     }
     if (reason !== undefined) {
       plan[index] = { ...sizes, change: "unknown", by: null, reason };
@@ -86,11 +87,6 @@ function limitReads(plan: (ComparedFile | ToRead)[], limits: CompareLimits): voi
     files++;
     bytes += read;
   });
-}
-
-function size(bytes: number): string {
-  const MiB = 1024 * 1024;
-  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
 }
 
 /** True or false when both listings carry a checksum of one algorithm; undefined when they cannot tell. */

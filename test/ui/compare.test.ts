@@ -119,12 +119,12 @@ describe("the viewer's comparison of contents", () => {
       byFiles.files.map((file) => file.change),
       [...["same", "changed", "same", "changed", "same"], ...Array<string>(PAIRS - 5).fill("unknown")],
     );
-    assert.equal(byFiles.files[5]?.reason, "contents not compared: a comparison reads at most 5 files and 1024 MiB");
+    assert.equal(byFiles.files[5]?.reason, "contents not compared: a comparison reads at most 5 files and 1.00 GB");
     assert.equal(counts.streams, 10);
     const byBytes = await compareVersions(catalog, "train", "v0", "v1", { limits: { fileBytes: SIZE, files: 1000, totalBytes: SIZE * 2 * 3 } });
     assert.equal(byBytes.files.filter((file) => file.by === "content").length, 3);
     const bySize = await compareVersions(catalog, "train", "v0", "v1", { limits: { fileBytes: SIZE - 1, files: 1000, totalBytes: 1024 ** 3 } });
-    assert.ok(bySize.files.every((file) => file.change === "unknown" && file.reason === "contents not compared: larger than 4095 bytes"));
+    assert.ok(bySize.files.every((file) => file.change === "unknown" && file.reason === "contents not compared: larger than 4.00 KB"));
     assert.equal(counts.streams, 10 + 6);
   });
 
